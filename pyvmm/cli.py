@@ -1,0 +1,52 @@
+"""The `pyvmm` command: a dispatcher over the sub-command modules.
+
+Each sub-command lives beside the code it drives (pyvmm/asm/cli.py,
+pyvmm/machine/cli.py, ...) and exposes ``add_parsers(subparsers)``, which
+registers its parsers with ``set_defaults(func=handler)``; a handler takes the
+parsed namespace and returns the process exit status.
+"""
+
+import argparse
+import importlib
+import sys
+
+# Modules that contribute sub-commands, in the order `pyvmm --help` lists them.
+COMMAND_MODULES = ("pyvmm.machine.cli", "pyvmm.asm.cli")
+
+EXIT_USAGE = 2
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="pyvmm",
+        description="Instruction-level RISC-V RV64 emulator for studying virtualization.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parsers(subparsers)
+    return parser
+
+
+def _version():
+    from pyvmm import __version__
+    return "pyvmm " + __version__
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_usage(sys.stderr)
+        print("pyvmm: error: a command is required", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
