@@ -1,0 +1,49 @@
+"""pyvmm.isa: the one source of truth for RV64IMAC + Zicsr + Zifencei + priv + H.
+
+Tables
+------
+``INSTRUCTIONS`` (tuple of `Instr`, also ``BY_NAME``): every 32-bit
+instruction. ``Instr(name, fmt, match, mask, fields, syntax, ext)``:
+a word ``w`` is this instruction when ``w & mask == match``. ``fields`` are
+`Field` objects (pyvmm/isa/fields.py); ``syntax`` is the GNU operand order,
+e.g. ``("rd", "imm(rs1)")`` for loads, ``("rd", "rs2", "(rs1)")`` for AMOs,
+``("rd", "csr", "rs1")`` for csrrw. Operand values: registers as numbers
+0..31; ``imm`` as the signed byte offset/value (B/J offsets relative to the
+instruction, already multiplied out); U-type ``imm`` as the 20-bit field
+0..0xfffff (what ``lui a0, 0x12345`` writes); ``shamt``; ``csr`` 0..4095;
+``zimm`` 0..31; fence ``pred``/``succ`` as 4-bit iorw masks (i=8 o=4 r=2 w=1).
+AMO ordering suffixes are separate entries (``amoadd.w.aqrl``), as in objdump.
+
+``COMPRESSED`` (tuple of `CInstr`, also ``C_BY_NAME``): RV64C parcels with
+``match``/``mask`` on 16 bits, ``fields``, ``constraints`` (e.g.
+``("rd", "!=", 0)``) and ``expands_to = (name32, {operand32: c_operand | const})``.
+Register operands of rd'/rs1'/rs2' fields decode to x8..x15 directly.
+
+`Field(name, segments, signed, kind, reg_offset, wrap_bits)`: ``segments`` are
+``(instr_hi, instr_lo, value_lo)``; ``extract(word)``, ``insert(value)``,
+``fits(value)``, ``range()``, ``align``.
+
+Helpers
+-------
+``decode(word) -> (entry, operands) | None`` (16-bit parcel when word & 3 != 3),
+``encode(name, **operands) -> int`` (raises `EncodingError`),
+``expand_compressed(half) -> word32 | None`` (None for reserved parcels),
+``compress_candidates(name32, operands)``, ``instr_length(parcel)``,
+``lookup(name)``.
+Registers: ``ABI_NAMES``, ``reg_name(n)``, ``reg_number(s)``. CSRs: ``CSRS``,
+``CSR_NAMES``, ``csr_number(s)``, ``csr_name(n)``. Causes: ``EXCEPTION_NAMES``,
+``INTERRUPT_NAMES``, ``cause_name(mcause)``, ``EXC_*``/``IRQ_*`` constants.
+"""
+
+from pyvmm.isa.causes import (EXCEPTION_NAMES, INTERRUPT_BIT, INTERRUPT_NAMES,  # noqa: F401
+                              cause_name)
+from pyvmm.isa.causes import *  # noqa: F401,F403  (EXC_* and IRQ_* constants)
+from pyvmm.isa.codec import (EncodingError, compress_candidates, decode,  # noqa: F401
+                             decode_compressed, encode, encode_entry, expand_compressed,
+                             instr_length, lookup)
+from pyvmm.isa.compressed import C_BY_NAME, COMPRESSED, CInstr  # noqa: F401
+from pyvmm.isa.csrs import (CSR_ALIASES, CSR_NAMES, CSRS, csr_name,  # noqa: F401
+                            csr_number)
+from pyvmm.isa.fields import Field  # noqa: F401
+from pyvmm.isa.instructions import BY_NAME, INSTRUCTIONS, Instr  # noqa: F401
+from pyvmm.isa.registers import ABI_NAMES, REG_NUMBERS, reg_name, reg_number  # noqa: F401

@@ -1,0 +1,164 @@
+"""The 32-bit instruction table: RV64I, M, A, Zicsr, Zifencei, privileged, H.
+
+Each entry is an `Instr`. An instruction word `w` is an instance of `ins` when
+``w & ins.mask == ins.match``; its operands are ``{f.name: f.extract(w) for f
+in ins.fields}``. `syntax` lists the operands the way GNU as writes them:
+a field name, ``"imm(rs1)"`` for base+offset, ``"(rs1)"`` for a bare address
+register (atomics, HLV/HSV). Fields fixed by the encoding (e.g. AMO aq/rl,
+which GNU spells as the .aq/.rl/.aqrl suffix) are part of `match`, not fields.
+"""
+
+from dataclasses import dataclass
+
+from pyvmm.isa import fields as F
+
+
+@dataclass(frozen=True)
+class Instr:
+    name: str
+    fmt: str                 # R I S B U J, or a named special shape (see FORMATS)
+    match: int
+    mask: int
+    fields: tuple            # Field objects, in the order of `syntax`'s operands
+    syntax: tuple            # operand spellings, GNU order
+    ext: str                 # "I" "M" "A" "Zicsr" "Zifencei" "priv" "H"
+    length: int = 4
+
+    def field(self, name):
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+# Operand shapes: format name -> (fields, syntax, mask of the bits fields do not cover).
+FORMATS = {
+    "R": ((F.RD, F.RS1, F.RS2), ("rd", "rs1", "rs2")),
+    "I": ((F.RD, F.RS1, F.IMM_I), ("rd", "rs1", "imm")),
+    "I_load": ((F.RD, F.IMM_I, F.RS1), ("rd", "imm(rs1)")),
+    "I_jalr": ((F.RD, F.IMM_I, F.RS1), ("rd", "imm(rs1)")),
+    "I_shift": ((F.RD, F.RS1, F.SHAMT), ("rd", "rs1", "shamt")),
+    "I_shiftw": ((F.RD, F.RS1, F.SHAMTW), ("rd", "rs1", "shamt")),
+    "S": ((F.RS2, F.IMM_S, F.RS1), ("rs2", "imm(rs1)")),
+    "B": ((F.RS1, F.RS2, F.IMM_B), ("rs1", "rs2", "imm")),
+    "U": ((F.RD, F.IMM_U), ("rd", "imm")),
+    "J": ((F.RD, F.IMM_J), ("rd", "imm")),
+    "CSR": ((F.RD, F.CSR, F.RS1), ("rd", "csr", "rs1")),
+    "CSRI": ((F.RD, F.CSR, F.ZIMM), ("rd", "csr", "zimm")),
+    "AMO": ((F.RD, F.RS2, F.RS1), ("rd", "rs2", "(rs1)")),
+    "LR": ((F.RD, F.RS1), ("rd", "(rs1)")),
+    "FENCE": ((F.PRED, F.SUCC), ("pred", "succ")),
+    "NONE": ((), ()),
+    "SFENCE": ((F.RS1, F.RS2), ("rs1", "rs2")),
+    "HLV": ((F.RD, F.RS1), ("rd", "(rs1)")),
+    "HSV": ((F.RS2, F.RS1), ("rs2", "(rs1)")),
+}
+
+
+def _bits_of(fields_):
+    mask = 0
+    for f in fields_:
+        mask |= f.instr_mask
+    return mask
+
+
+INSTRUCTIONS = []
+
+
+def _add(name, fmt, match, ext, mask=None):
+    fields_, syntax = FORMATS[fmt]
+    if mask is None:
+        mask = 0xFFFFFFFF & ~_bits_of(fields_)
+    assert match & ~mask == 0, name
+    INSTRUCTIONS.append(Instr(name, fmt, match, mask, fields_, syntax, ext))
+
+
+def _r(funct7, funct3, opcode):
+    return funct7 << 25 | funct3 << 12 | opcode
+
+
+def _i(funct3, opcode):
+    return funct3 << 12 | opcode
+
+
+OP_LOAD, OP_MISC_MEM, OP_IMM, OP_AUIPC, OP_IMM_32 = 0x03, 0x0F, 0x13, 0x17, 0x1B
+OP_STORE, OP_AMO, OP_OP, OP_LUI, OP_32 = 0x23, 0x2F, 0x33, 0x37, 0x3B
+OP_BRANCH, OP_JALR, OP_JAL, OP_SYSTEM = 0x63, 0x67, 0x6F, 0x73
+
+# RV64I
+_add("lui", "U", OP_LUI, "I")
+_add("auipc", "U", OP_AUIPC, "I")
+_add("jal", "J", OP_JAL, "I")
+_add("jalr", "I_jalr", _i(0, OP_JALR), "I")
+for _n, _f3 in (("beq", 0), ("bne", 1), ("blt", 4), ("bge", 5), ("bltu", 6), ("bgeu", 7)):
+    _add(_n, "B", _i(_f3, OP_BRANCH), "I")
+for _n, _f3 in (("lb", 0), ("lh", 1), ("lw", 2), ("ld", 3), ("lbu", 4), ("lhu", 5), ("lwu", 6)):
+    _add(_n, "I_load", _i(_f3, OP_LOAD), "I")
+for _n, _f3 in (("sb", 0), ("sh", 1), ("sw", 2), ("sd", 3)):
+    _add(_n, "S", _i(_f3, OP_STORE), "I")
+for _n, _f3 in (("addi", 0), ("slti", 2), ("sltiu", 3), ("xori", 4), ("ori", 6), ("andi", 7)):
+    _add(_n, "I", _i(_f3, OP_IMM), "I")
+_add("slli", "I_shift", _i(1, OP_IMM), "I")
+_add("srli", "I_shift", _i(5, OP_IMM), "I")
+_add("srai", "I_shift", 0x10 << 26 | _i(5, OP_IMM), "I")
+for _n, _f7, _f3 in (("add", 0, 0), ("sub", 0x20, 0), ("sll", 0, 1), ("slt", 0, 2), ("sltu", 0, 3),
+                     ("xor", 0, 4), ("srl", 0, 5), ("sra", 0x20, 5), ("or", 0, 6), ("and", 0, 7)):
+    _add(_n, "R", _r(_f7, _f3, OP_OP), "I")
+_add("addiw", "I", _i(0, OP_IMM_32), "I")
+_add("slliw", "I_shiftw", _r(0, 1, OP_IMM_32), "I")
+_add("srliw", "I_shiftw", _r(0, 5, OP_IMM_32), "I")
+_add("sraiw", "I_shiftw", _r(0x20, 5, OP_IMM_32), "I")
+for _n, _f7, _f3 in (("addw", 0, 0), ("subw", 0x20, 0), ("sllw", 0, 1), ("srlw", 0, 5), ("sraw", 0x20, 5)):
+    _add(_n, "R", _r(_f7, _f3, OP_32), "I")
+# fence: fm and rs1/rd are reserved-for-future fields that decoders ignore (GNU's MASK_FENCE)
+_add("fence", "FENCE", _i(0, OP_MISC_MEM), "I", mask=0x0000707F)
+_add("fence.tso", "NONE", 0x8330000F, "I", mask=0xFFF0707F)
+_add("ecall", "NONE", 0x00000073, "I", mask=0xFFFFFFFF)
+_add("ebreak", "NONE", 0x00100073, "I", mask=0xFFFFFFFF)
+
+# Zifencei
+_add("fence.i", "NONE", _i(1, OP_MISC_MEM), "Zifencei", mask=0x0000707F)
+
+# Zicsr
+for _n, _f3 in (("csrrw", 1), ("csrrs", 2), ("csrrc", 3)):
+    _add(_n, "CSR", _i(_f3, OP_SYSTEM), "Zicsr")
+for _n, _f3 in (("csrrwi", 5), ("csrrsi", 6), ("csrrci", 7)):
+    _add(_n, "CSRI", _i(_f3, OP_SYSTEM), "Zicsr")
+
+# M
+for _n, _f3 in (("mul", 0), ("mulh", 1), ("mulhsu", 2), ("mulhu", 3),
+                ("div", 4), ("divu", 5), ("rem", 6), ("remu", 7)):
+    _add(_n, "R", _r(1, _f3, OP_OP), "M")
+for _n, _f3 in (("mulw", 0), ("divw", 4), ("divuw", 5), ("remw", 6), ("remuw", 7)):
+    _add(_n, "R", _r(1, _f3, OP_32), "M")
+
+# A: one entry per ordering suffix, as GNU's opcode table and objdump spell them
+_ORDERINGS = (("", 0), (".aq", 2), (".rl", 1), (".aqrl", 3))
+for _width, _f3 in ((".w", 2), (".d", 3)):
+    for _suffix, _aqrl in _ORDERINGS:
+        _add("lr" + _width + _suffix, "LR", 0x02 << 27 | _aqrl << 25 | _i(_f3, OP_AMO), "A",
+             mask=0xFFFFFFFF & ~(F.RD.instr_mask | F.RS1.instr_mask))
+        for _op, _f5 in (("sc", 0x03), ("amoswap", 0x01), ("amoadd", 0x00), ("amoxor", 0x04),
+                         ("amoand", 0x0C), ("amoor", 0x08), ("amomin", 0x10), ("amomax", 0x14),
+                         ("amominu", 0x18), ("amomaxu", 0x1C)):
+            _add(_op + _width + _suffix, "AMO", _f5 << 27 | _aqrl << 25 | _i(_f3, OP_AMO), "A",
+                 mask=0xFFFFFFFF & ~(F.RD.instr_mask | F.RS1.instr_mask | F.RS2.instr_mask))
+
+# privileged
+_add("sret", "NONE", 0x10200073, "priv", mask=0xFFFFFFFF)
+_add("mret", "NONE", 0x30200073, "priv", mask=0xFFFFFFFF)
+_add("wfi", "NONE", 0x10500073, "priv", mask=0xFFFFFFFF)
+_add("sfence.vma", "SFENCE", 0x12000073, "priv")
+
+# H
+_add("hfence.vvma", "SFENCE", 0x22000073, "H")
+_add("hfence.gvma", "SFENCE", 0x62000073, "H")
+for _n, _f7, _rs2 in (("hlv.b", 0x30, 0), ("hlv.bu", 0x30, 1), ("hlv.h", 0x32, 0), ("hlv.hu", 0x32, 1),
+                      ("hlvx.hu", 0x32, 3), ("hlv.w", 0x34, 0), ("hlv.wu", 0x34, 1), ("hlvx.wu", 0x34, 3),
+                      ("hlv.d", 0x36, 0)):
+    _add(_n, "HLV", _f7 << 25 | _rs2 << 20 | _i(4, OP_SYSTEM), "H")
+for _n, _f7 in (("hsv.b", 0x31), ("hsv.h", 0x33), ("hsv.w", 0x35), ("hsv.d", 0x37)):
+    _add(_n, "HSV", _f7 << 25 | _i(4, OP_SYSTEM), "H")
+
+INSTRUCTIONS = tuple(INSTRUCTIONS)
+BY_NAME = {ins.name: ins for ins in INSTRUCTIONS}
