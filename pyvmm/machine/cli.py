@@ -1,0 +1,171 @@
+"""`pyvmm run`: boot an image on the virt board.
+
+Exit status: 0 when the guest passes (finisher 0x5555, SBI shutdown, HTIF
+pass); the guest's failure code (finisher 0x3333 code, HTIF test number);
+1 when that code does not fit an exit status (above 255) or the emulator
+itself fails; 2 for bad usage or an image that cannot be loaded; 124 when
+--max-insns runs out; 125 when the hart waits for an interrupt nothing can
+deliver; 130 on Ctrl-C.
+"""
+
+import argparse
+import json
+import re
+import sys
+
+from pyvmm.machine.layout import EXIT_USAGE, RAM_BASE, RAM_SIZE_DEFAULT
+
+_SIZE = re.compile(r"^(\d+)([KMGT]?)(i?B)?$", re.IGNORECASE)
+_SIZE_SHIFT = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+MAX_RAM = 64 << 30
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_size(text):
+    """'128M' -> 134217728; suffixes K, M, G, T are binary (QEMU's -m)."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise UsageError(f"bad size {text!r} (expected e.g. 128M, 1G, 65536)")
+    size = int(match.group(1)) << _SIZE_SHIFT[match.group(2).upper()]
+    if match.group(2) == "" and match.group(3) is None and size < (1 << 20):
+        # QEMU reads a bare small number as MiB ("-m 256"); so does pyvmm.
+        size <<= 20
+    return size
+
+
+def parse_int(text, what):
+    try:
+        return int(text.replace("_", ""), 0)
+    except ValueError:
+        raise UsageError(f"bad {what} {text!r} (expected a number, e.g. 1000000 or 0x80200000)") from None
+
+
+def add_parsers(subparsers):
+    p = subparsers.add_parser(
+        "run", help="run an image on the virt board",
+        description="Boot IMAGE (ELF, flat binary, or .S/.s assembly) on a QEMU-virt-compatible "
+                    "board. With --bios none IMAGE starts in M-mode at its entry; with --bios "
+                    "builtin or FILE, IMAGE is the S-mode kernel (like --kernel).")
+    p.add_argument("image", nargs="?", metavar="IMAGE", help="the image to run")
+    p.add_argument("--bios", default="none", metavar="none|builtin|FILE",
+                   help="firmware: none (IMAGE runs in M-mode, the default), builtin (pyvmm's "
+                        "SBI in Python), or a firmware file loaded at the RAM base (e.g. OpenSBI "
+                        "fw_jump.bin)")
+    p.add_argument("--kernel", metavar="FILE",
+                   help="S-mode payload; flat images load at RAM base + 2 MiB")
+    p.add_argument("--ram", default=None, metavar="SIZE",
+                   help=f"RAM size, e.g. 128M or 1G (default {RAM_SIZE_DEFAULT >> 20}M)")
+    p.add_argument("--load-addr", metavar="ADDR",
+                   help=f"where a flat IMAGE (or .text of a .S) goes (default {RAM_BASE:#x}, "
+                        "or RAM base + 2 MiB for a kernel)")
+    p.add_argument("--max-insns", metavar="N",
+                   help="stop after N instructions with exit status 124")
+    p.add_argument("--stats", nargs="?", const="-", metavar="FILE",
+                   help="write run counters as JSON to FILE (default: stderr)")
+    p.add_argument("--trace", metavar="CLASSES",
+                   help="log in_asm, int and/or exec (comma-separated), like QEMU -d")
+    p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE (default: stderr)")
+    p.add_argument("--realtime", action="store_true",
+                   help="mtime follows the host clock instead of retired instructions")
+    p.add_argument("--htif", choices=("on", "off", "auto"), default="auto",
+                   help="HTIF tohost/fromhost console and exit (auto: when the image defines tohost)")
+    p.add_argument("--bootargs", default="", metavar="STR", help="kernel command line (/chosen/bootargs)")
+    p.add_argument("--serial", metavar="FILE", help="write UART output to FILE instead of stdout")
+    p.set_defaults(func=run_command)
+
+
+def _error(message):
+    print(f"pyvmm run: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_command(args):
+    from pyvmm.machine.loader import ImageError
+
+    opened = []
+    try:
+        try:
+            return _run(args, opened)
+        except (UsageError, ImageError) as e:
+            return _error(str(e))
+        except OSError as e:
+            return _error(f"{e.filename}: {e.strerror}" if e.filename else str(e))
+    finally:
+        for f in opened:
+            f.close()
+
+
+def _run(args, opened):
+    from pyvmm.machine.machine import Machine, MachineError
+    from pyvmm.machine.trace import parse_classes
+
+    ram_size = parse_size(args.ram) if args.ram is not None else RAM_SIZE_DEFAULT
+    if ram_size == 0 or ram_size % 4096:
+        raise UsageError(f"RAM size must be a positive multiple of 4 KiB, not {ram_size}")
+    if ram_size > MAX_RAM:
+        raise UsageError(f"RAM size {args.ram} is larger than pyvmm's limit of {MAX_RAM >> 30}G")
+    load_addr = parse_int(args.load_addr, "load address") if args.load_addr is not None else None
+    max_insns = parse_int(args.max_insns, "instruction count") if args.max_insns is not None else None
+    if max_insns is not None and max_insns < 0:
+        raise UsageError("--max-insns must not be negative")
+    classes = None
+    if args.trace is not None:
+        try:
+            classes = parse_classes(args.trace)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    elif args.trace_file is not None:
+        raise UsageError("--trace-file needs --trace")
+    if args.image is None and args.kernel is None:
+        raise UsageError("an IMAGE to run is required")
+    if args.bios != "none" and args.image is not None and args.kernel is not None:
+        raise UsageError("with a --bios, IMAGE is the kernel: give IMAGE or --kernel, not both")
+    if args.bios == "none" and args.image is None:
+        raise UsageError("--bios none runs IMAGE in M-mode: an IMAGE is required")
+
+    console = sys.stdout.buffer
+    if args.serial is not None:
+        console = open(args.serial, "wb")
+        opened.append(console)
+    trace_out = None
+    if classes:
+        trace_out = sys.stderr
+        if args.trace_file is not None:
+            trace_out = open(args.trace_file, "w")
+            opened.append(trace_out)
+    stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
+
+    try:
+        machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,
+                          stdin=stdin, realtime=args.realtime, htif=args.htif,
+                          bootargs=args.bootargs, trace=classes, trace_out=trace_out)
+    except MemoryError:
+        raise UsageError(f"cannot allocate {ram_size} bytes of guest RAM") from None
+    if args.image is not None:
+        machine.load(args.image, load_addr=load_addr)
+    elif load_addr is not None:
+        raise UsageError("--load-addr applies to IMAGE; --kernel loads at RAM base + 2 MiB")
+    try:
+        result = machine.run(max_insns)
+    except MachineError as e:
+        print(f"pyvmm run: internal error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if trace_out is not None:
+            trace_out.flush()
+    if args.stats is not None:
+        _write_stats(machine.stats(), args.stats)
+    return result.status if 0 <= result.status <= 255 else 1
+
+
+def _write_stats(stats, destination):
+    text = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
+    if destination == "-":
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    else:
+        with open(destination, "w") as f:
+            f.write(text)

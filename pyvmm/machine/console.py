@@ -1,0 +1,86 @@
+"""The console's input side: a byte source the UART (and SBI/HTIF console
+calls) read from without ever blocking the run loop.
+
+A source is None (no input), bytes (a fixed script, fully deterministic), a
+file-like object without a file descriptor (read as it is), or a binary file
+object / descriptor: pipes and terminals are polled with select() so an empty
+pipe never stalls the guest; only `wait()` blocks, and the Machine calls it
+only when the hart has gone idle with nothing else to wake it.
+"""
+
+import io
+import os
+import select
+
+CHUNK = 4096
+
+
+class ConsoleInput:
+    def __init__(self, source=None):
+        self._buffer = bytearray()
+        self._position = 0
+        self._fd = None
+        self._file = None
+        self.at_eof = source is None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self._buffer += source
+            self.at_eof = True
+        elif isinstance(source, int):
+            self._fd = source
+        elif source is not None:
+            try:
+                self._fd = source.fileno()
+            except (AttributeError, io.UnsupportedOperation, OSError):
+                self._file = source
+
+    def _fill(self, timeout):
+        """Append what the source has ready; block up to `timeout` (None: forever)."""
+        if self.at_eof:
+            return
+        if self._file is not None:
+            data = self._file.read(CHUNK)
+        else:
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            if not ready:
+                return
+            try:
+                data = os.read(self._fd, CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+        if data:
+            self._buffer += data
+        else:
+            self.at_eof = True
+
+    @property
+    def buffered(self):
+        return len(self._buffer) - self._position
+
+    def read_byte(self):
+        """The next input byte, or -1 if none is ready now."""
+        if self._position >= len(self._buffer):
+            self._buffer.clear()
+            self._position = 0
+            self._fill(0)
+            if not self._buffer:
+                return -1
+        byte = self._buffer[self._position]
+        self._position += 1
+        return byte
+
+    @property
+    def exhausted(self):
+        """No byte is buffered and none can ever come."""
+        return self.at_eof and self._position >= len(self._buffer)
+
+    def wait(self):
+        """Block until a byte is ready; False if the source ended instead."""
+        while self._position >= len(self._buffer):
+            if self.at_eof:
+                return False
+            self._buffer.clear()
+            self._position = 0
+            self._fill(None)
+        return True

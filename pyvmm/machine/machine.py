@@ -1,0 +1,366 @@
+"""The `virt` board: one hart (pyvmm._core.Core, with RAM and the CLINT inside
+it) plus the Python devices, the boot sequence and the run loop.
+
+The run loop is KVM_RUN-shaped: `core.run(slice)` executes until an exit,
+the Machine services it (MMIO to a device, an ecall for the built-in SBI, a
+store to HTIF's tohost, an idle hart) and runs again until something asks it
+to stop. Boot follows QEMU's virt: firmware or image at the RAM base entered
+in M-mode with a0 = hart id and a1 = the device tree, the device tree in the
+last 2 MiB-aligned space below the top of RAM, an S-mode kernel 2 MiB above
+the RAM base.
+"""
+
+import time
+from collections import Counter, namedtuple
+
+from pyvmm.isa import EXC_ECALL_S
+from pyvmm.machine.bus import Bus, BusFault
+from pyvmm.machine.console import ConsoleInput
+from pyvmm.machine.finisher import SiFiveTest
+from pyvmm.machine.layout import (EXIT_BUDGET, EXIT_IDLE, KERNEL_OFFSET, PLIC_BASE, PLIC_SIZE,
+                                  RAM_BASE, RAM_SIZE_DEFAULT, TEST_BASE, TEST_SIZE, UART0_BASE,
+                                  UART0_IRQ, UART0_SIZE, VIRTIO_BASE, VIRTIO_COUNT, VIRTIO_STRIDE)
+from pyvmm.machine.loader import ImageError, load_image
+from pyvmm.machine.plic import CONTEXT_M, CONTEXT_S, PLIC
+from pyvmm.machine.uart import NS16550A
+from pyvmm.machine.virtio_slot import EmptyVirtioSlot
+
+# Exit reasons of Core.run (docs/architecture.md section 2).
+CORE_EXIT_BUDGET = 1
+CORE_EXIT_MMIO = 2
+CORE_EXIT_TRAP = 3
+CORE_EXIT_WFI = 4
+CORE_EXIT_WATCH = 5
+CORE_EXIT_NAMES = {CORE_EXIT_BUDGET: "budget", CORE_EXIT_MMIO: "mmio", CORE_EXIT_TRAP: "trap",
+                   CORE_EXIT_WFI: "wfi", CORE_EXIT_WATCH: "watch"}
+
+PRIV_M = 3
+REG_A0, REG_A1 = 10, 11
+
+# Instructions per core.run() call: long enough that Python's share is
+# negligible, short enough that console output and input stay responsive.
+SLICE = 1 << 20
+
+DTB_ALIGN = 2 << 20
+DTB_CEILING = 3 << 30          # QEMU keeps the FDT below 3 GiB on 32-bit-reachable RAM
+
+
+class MachineError(Exception):
+    """The board was driven into a state it cannot continue from (a bug in a
+    policy module, not in the guest)."""
+
+
+class RunResult(namedtuple("RunResult", "status how code")):
+    """status: the process exit status `pyvmm run` uses; how: why the run
+    ended; code: the guest's own code (finisher/HTIF/SBI), 0 if it gave none."""
+
+
+# How a stop maps to an exit status; guest-chosen stops use the guest's code.
+_FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
+
+
+class Machine:
+    def __init__(self, ram_size=RAM_SIZE_DEFAULT, bios="none", kernel=None, console=None,
+                 stdin=None, realtime=False, htif=None, bootargs="", hartid=0,
+                 trace=None, trace_out=None):
+        if ram_size <= 0 or ram_size % 4096:
+            raise ValueError(f"RAM size must be a positive multiple of 4 KiB, not {ram_size}")
+        if htif not in (None, "auto", True, "on", False, "off"):
+            raise ValueError(f"htif must be on, off or auto, not {htif!r}")
+        from pyvmm._core import Core
+
+        self.ram_base = RAM_BASE
+        self.ram_size = ram_size
+        self.hartid = hartid
+        self.bootargs = bootargs or ""
+        self.bios = bios
+        self.htif_mode = {None: "auto", True: "on", False: "off"}.get(htif, htif)
+        self.core = Core(ram_size=ram_size, ram_base=RAM_BASE, hartid=hartid)
+        self.core.realtime = bool(realtime)
+
+        self._console = console
+        self._uart_output = bytearray()
+        self.input = ConsoleInput(stdin)
+        self._irq_lines = None
+        self.plic = PLIC(on_change=self._plic_outputs)
+        self.uart = NS16550A(self.console_write, self.input.read_byte,
+                             lambda level: self.plic.set_level(UART0_IRQ, level))
+        self.finisher = SiFiveTest(self.request_stop)
+        self.bus = Bus()
+        self.bus.attach(TEST_BASE, TEST_SIZE, self.finisher, "test")
+        self.bus.attach(PLIC_BASE, PLIC_SIZE, self.plic, "plic")
+        self.bus.attach(UART0_BASE, UART0_SIZE, self.uart, "uart0")
+        for slot in range(VIRTIO_COUNT):
+            self.bus.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, EmptyVirtioSlot(),
+                            f"virtio{slot}")
+
+        self.symbols = {}
+        self.images = []            # (role, Image) in load order
+        self.firmware_image = None
+        self.boot_image = None      # the M-mode image when bios is "none"
+        self.kernel_image = None
+        self.dtb_addr = None
+        self.sbi = None
+        self.htif = None
+        self._htif_range = None
+        self.tracer = None
+        if trace:
+            from pyvmm.machine.trace import Tracer
+            self.tracer = Tracer(trace, trace_out, RAM_BASE, ram_size)
+
+        self.booted = False
+        self._stop = None
+        self.result = None
+        self.exit_counts = Counter()
+        self.mmio_counts = Counter()
+        self.mmio_faults = 0
+        self.host_seconds = 0.0
+
+        if bios not in ("none", "builtin"):
+            self.firmware_image = self._load("firmware", bios, None, RAM_BASE)
+        if kernel is not None:
+            self.kernel_image = self._load("kernel", kernel, None, RAM_BASE + KERNEL_OFFSET)
+
+    # -- images ---------------------------------------------------------------------
+
+    def load(self, path, load_addr=None):
+        """Load the image to run: with bios "none" the M-mode image (flat at
+        the RAM base), otherwise the S-mode kernel (flat at RAM base + 2 MiB)."""
+        if self.booted:
+            raise ImageError(f"{path}: cannot load an image into a machine that has started")
+        if self.bios == "none":
+            if self.boot_image is not None:
+                raise ImageError(f"{path}: an image is already loaded ({self.boot_image.path})")
+            self.boot_image = self._load("image", path, load_addr, RAM_BASE)
+            return self.boot_image
+        if self.kernel_image is not None:
+            raise ImageError(f"{path}: a kernel is already loaded ({self.kernel_image.path})")
+        self.kernel_image = self._load("kernel", path, load_addr, RAM_BASE + KERNEL_OFFSET)
+        return self.kernel_image
+
+    def _load(self, role, path, load_addr, default_addr):
+        image = load_image(path, ram_base=self.ram_base, ram_size=self.ram_size,
+                           load_addr=load_addr, default_addr=default_addr)
+        for addr, data in image.segments:
+            for other_role, other in self.images:
+                for other_addr, other_data in other.segments:
+                    if addr < other_addr + len(other_data) and other_addr < addr + len(data):
+                        raise ImageError(f"{path}: {role} at {addr:#x}..{addr + len(data):#x} overlaps "
+                                         f"the {other_role} {other.path}")
+        for addr, data in image.segments:
+            self.core.write_mem(addr, data)
+        self.images.append((role, image))
+        self.symbols.update(image.symbols)
+        return image
+
+    # -- services for the firmware modules (fdt, sbi, htif) ---------------------------
+
+    def console_write(self, data):
+        self._uart_output += data
+        if self._console is not None:
+            self._console.write(data)
+
+    def console_read(self):
+        return self.input.read_byte()
+
+    def request_stop(self, how, code):
+        if self._stop is None:
+            self._stop = (how, int(code))
+
+    @property
+    def uart_output(self):
+        return bytes(self._uart_output)
+
+    def _plic_outputs(self, outputs):
+        lines = (outputs[CONTEXT_M], outputs[CONTEXT_S])
+        if lines != self._irq_lines:
+            self._irq_lines = lines
+            self.core.set_irq(*lines)
+
+    def flush_console(self):
+        flush = getattr(self._console, "flush", None)
+        if flush is not None:
+            flush()
+
+    # -- boot ------------------------------------------------------------------------
+
+    def boot(self):
+        """Place the device tree and set the hart up to enter the first image."""
+        if self.booted:
+            return
+        if self.bios == "none" and self.boot_image is None:
+            raise ImageError("nothing to run: no image loaded")
+        if self.bios == "builtin" and self.kernel_image is None:
+            raise ImageError("the built-in SBI needs a kernel to boot")
+        from pyvmm.machine import fdt
+
+        dtb = fdt.build_dtb(self)
+        top = min(self.ram_base + self.ram_size, DTB_CEILING) \
+            if self.ram_base < DTB_CEILING else self.ram_base + self.ram_size
+        dtb_addr = (top - len(dtb)) & ~(DTB_ALIGN - 1)
+        if dtb_addr < self.ram_base:
+            raise ImageError(f"RAM of {self.ram_size} bytes has no room for the device tree")
+        for role, image in self.images:
+            for addr, data in image.segments:
+                if addr < dtb_addr + len(dtb) and dtb_addr < addr + len(data):
+                    raise ImageError(f"{image.path}: the {role} overlaps the device tree at "
+                                     f"{dtb_addr:#x}; give the machine more RAM")
+        self.core.write_mem(dtb_addr, dtb)
+        self.dtb_addr = dtb_addr
+        self._setup_htif()
+
+        core = self.core
+        if self.bios == "builtin":
+            from pyvmm.machine.sbi import BuiltinSBI
+            self.sbi = BuiltinSBI(self)
+            core.exit_on_exception |= self.sbi.exit_on_exception
+            core.exit_on_interrupt |= self.sbi.exit_on_interrupt
+            self.sbi.boot(self.kernel_image.entry)
+        else:
+            first = self.boot_image if self.bios == "none" else self.firmware_image
+            core.priv = PRIV_M
+            core.pc = first.entry
+            core.x[REG_A0] = self.hartid
+            core.x[REG_A1] = dtb_addr
+        self.booted = True
+
+    def _setup_htif(self):
+        if self.htif_mode == "off":
+            return
+        tohost = self.symbols.get("tohost")
+        if tohost is None:
+            if self.htif_mode == "on":
+                raise ImageError("HTIF requested but no loaded image defines a `tohost` symbol")
+            return
+        fromhost = self.symbols.get("fromhost")
+        from pyvmm.machine.htif import Htif
+        self.htif = Htif(self, tohost, fromhost)
+        self._htif_range = (tohost, tohost + 8)
+        self.core.add_watch(tohost, 8)
+
+    # -- the run loop ------------------------------------------------------------------
+
+    def run(self, max_insns=None):
+        """Run until the guest stops the machine, `max_insns` instructions
+        retire (how "budget"), or the hart idles for ever (how "idle")."""
+        if max_insns is not None and max_insns < 0:
+            raise ValueError("max_insns must not be negative")
+        if self.result is not None and self.result.how not in ("budget",):
+            return self.result
+        self.boot()
+        self._stop = None
+        core = self.core
+        tracer = self.tracer
+        budgeted = max_insns is not None
+        start_instret = core.stats()["instret"] if budgeted else 0
+        remaining = max_insns
+        started = time.perf_counter()
+        try:
+            while self._stop is None:
+                if remaining == 0:
+                    self.request_stop("budget", 0)
+                    break
+                slice_len = 1 if tracer is not None else SLICE
+                if budgeted:
+                    slice_len = min(slice_len, remaining)
+                if tracer is not None:
+                    tracer.before_step(core)
+                reason = core.run(slice_len)
+                if tracer is not None:
+                    tracer.after_step(core)
+                self.exit_counts[CORE_EXIT_NAMES.get(reason, str(reason))] += 1
+                if reason == CORE_EXIT_BUDGET:
+                    if budgeted:
+                        remaining -= slice_len
+                    if tracer is None or self.exit_counts["budget"] % 4096 == 0:
+                        self._between_slices()
+                    continue
+                if budgeted:
+                    remaining = max(0, max_insns - (core.stats()["instret"] - start_instret))
+                if reason == CORE_EXIT_MMIO:
+                    self._service_mmio()
+                elif reason == CORE_EXIT_TRAP:
+                    self._service_trap()
+                elif reason == CORE_EXIT_WATCH:
+                    self._service_watch()
+                elif reason == CORE_EXIT_WFI:
+                    self._service_idle()
+                else:
+                    raise MachineError(f"core returned unknown exit reason {reason}")
+        finally:
+            self.host_seconds += time.perf_counter() - started
+            self.flush_console()
+        how, code = self._stop
+        status = _FIXED_STATUS.get(how, code)
+        self.result = RunResult(status, how, code)
+        return self.result
+
+    def _between_slices(self):
+        self.uart.tick()
+        self.flush_console()
+
+    def _service_mmio(self):
+        core = self.core
+        addr, size = core.exit_addr, core.exit_size
+        region = self.bus.find(addr)
+        self.mmio_counts[region.name if region is not None else "unmapped"] += 1
+        try:
+            if core.exit_is_write:
+                self.bus.write(addr, size, core.exit_data)
+            else:
+                core.complete_mmio(self.bus.read(addr, size))
+        except BusFault:
+            self.mmio_faults += 1
+            core.complete_mmio_fault()
+
+    def _service_trap(self):
+        core = self.core
+        cause = core.exit_cause
+        if self.tracer is not None:
+            self.tracer.machine_trap(cause, core.exit_pc, core.exit_tval, "pyvmm")
+        if self.sbi is not None and cause == EXC_ECALL_S:
+            self.sbi.handle_ecall()
+        elif self.sbi is not None and hasattr(self.sbi, "handle_trap"):
+            self.sbi.handle_trap(cause)
+        else:
+            raise MachineError(f"trap exit with cause {cause:#x} at pc {core.exit_pc:#x} "
+                               "that no board component asked for")
+
+    def _service_watch(self):
+        addr = self.core.exit_addr
+        if self._htif_range is not None and self._htif_range[0] <= addr < self._htif_range[1]:
+            self.htif.on_tohost_write()
+        else:
+            raise MachineError(f"watch exit at {addr:#x} that no board component asked for")
+
+    def _service_idle(self):
+        """WFI with nothing able to wake the hart: only console input can
+        still change that, so wait for it; without any, the run is over."""
+        self.flush_console()
+        if self.uart.rx_fifo and len(self.uart.rx_fifo) >= self.uart.rx_capacity:
+            self.request_stop("idle", 0)        # input is waiting and nobody reads it
+            return
+        if not self.input.wait():
+            self.request_stop("idle", 0)
+            return
+        if not self.uart.poll_input():
+            self.request_stop("idle", 0)
+            return
+        self.uart.tick()
+
+    # -- counters ---------------------------------------------------------------------
+
+    def stats(self):
+        """Core counters plus the board's: exits serviced by reason, MMIO
+        accesses by device, host time, MIPS and how the run ended."""
+        stats = dict(self.core.stats())
+        stats.setdefault("exits", dict(sorted(self.exit_counts.items())))
+        stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
+        stats["mmio"] = dict(sorted(self.mmio_counts.items()))
+        stats["mmio_faults"] = self.mmio_faults
+        stats["host_seconds"] = round(self.host_seconds, 6)
+        instret = stats.get("instret", 0)
+        stats["mips"] = round(instret / self.host_seconds / 1e6, 3) if self.host_seconds > 0 else 0.0
+        stats["how"] = self.result.how if self.result is not None else None
+        stats["status"] = self.result.status if self.result is not None else None
+        return stats

@@ -1,0 +1,311 @@
+"""NS16550A UART, register-compatible with QEMU's `serial_mm` at reg-shift 0.
+
+Transmit is instantaneous: a THR write reaches the console stream at once and
+the transmitter is empty again before the guest's next access, as in QEMU
+when the chardev accepts the byte. Receive takes bytes from an input source
+only when there is room (QEMU's `serial_can_receive`), so input is never
+overrun; the character-timeout interrupt fires at the next `tick()` after
+bytes below the FIFO trigger level arrive, which stands in for "four
+character times of silence" in deterministic time.
+"""
+
+from collections import deque
+
+# Register offsets (reg-shift 0); with LCR.DLAB set, 0 and 1 are the divisor latch.
+RBR_THR_DLL = 0
+IER_DLM = 1
+IIR_FCR = 2
+LCR = 3
+MCR = 4
+LSR = 5
+MSR = 6
+SCR = 7
+
+IER_RDI = 0x01      # received data available
+IER_THRI = 0x02     # transmitter holding register empty
+IER_RLSI = 0x04     # receiver line status
+IER_MSI = 0x08      # modem status
+
+IIR_NO_INT = 0x01
+IIR_ID_MASK = 0x0E
+IIR_MSI = 0x00
+IIR_THRI = 0x02
+IIR_RDI = 0x04
+IIR_RLSI = 0x06
+IIR_CTI = 0x0C      # character timeout
+IIR_FIFO_ENABLED = 0xC0
+
+FCR_FE = 0x01       # FIFO enable
+FCR_RFR = 0x02      # receive FIFO reset
+FCR_XFR = 0x04      # transmit FIFO reset
+FCR_ITL_SHIFT = 6
+FIFO_TRIGGER_LEVELS = (1, 4, 8, 14)
+
+LCR_DLAB = 0x80
+
+MCR_DTR = 0x01
+MCR_RTS = 0x02
+MCR_OUT1 = 0x04
+MCR_OUT2 = 0x08
+MCR_LOOP = 0x10
+
+LSR_DR = 0x01
+LSR_OE = 0x02
+LSR_PE = 0x04
+LSR_FE = 0x08
+LSR_BI = 0x10
+LSR_THRE = 0x20
+LSR_TEMT = 0x40
+LSR_INT_ANY = 0x1E
+
+MSR_DCTS = 0x01
+MSR_DDSR = 0x02
+MSR_TERI = 0x04
+MSR_DDCD = 0x08
+MSR_ANY_DELTA = 0x0F
+MSR_CTS = 0x10
+MSR_DSR = 0x20
+MSR_RI = 0x40
+MSR_DCD = 0x80
+
+FIFO_DEPTH = 16
+BAUDBASE = 399193   # QEMU virt: serial_mm_init(..., 399193, ...)
+
+
+class NS16550A:
+    """One UART. `output(data: bytes)` receives transmitted bytes,
+    `input_source()` returns the next received byte or -1 when none is
+    ready, `set_irq(level: bool)` drives the interrupt line."""
+
+    def __init__(self, output, input_source=None, set_irq=None):
+        self._output = output
+        self._input_source = input_source
+        self._set_irq = set_irq
+        self.irq_level = False
+        self.reset()
+
+    def reset(self):
+        self.rbr = 0
+        self.ier = 0
+        self.iir = IIR_NO_INT
+        self.fcr = 0
+        self.lcr = 0
+        self.mcr = MCR_OUT2
+        self.lsr = LSR_TEMT | LSR_THRE
+        self.msr = MSR_DCD | MSR_DSR | MSR_CTS
+        self.scr = 0
+        self.divisor = 0
+        self.rx_fifo = deque()
+        self.thr_ipending = False
+        self.timeout_ipending = False
+        self._update_irq()
+
+    # -- state the guest cannot see directly ----------------------------------
+
+    @property
+    def fifo_enabled(self):
+        return bool(self.fcr & FCR_FE)
+
+    @property
+    def rx_capacity(self):
+        return FIFO_DEPTH if self.fifo_enabled else 1
+
+    @property
+    def rx_trigger_level(self):
+        return FIFO_TRIGGER_LEVELS[self.fcr >> FCR_ITL_SHIFT] if self.fifo_enabled else 1
+
+    @property
+    def baud_rate(self):
+        """The line speed the guest programmed (0 until it sets a divisor)."""
+        return BAUDBASE // self.divisor if self.divisor else 0
+
+    # -- the interrupt line -----------------------------------------------------
+
+    def _update_irq(self):
+        # Priority order of the 16550 datasheet: line status, received data,
+        # character timeout, transmitter empty, modem status.
+        ident = IIR_NO_INT
+        if self.ier & IER_RLSI and self.lsr & LSR_INT_ANY:
+            ident = IIR_RLSI
+        elif (self.ier & IER_RDI and self.lsr & LSR_DR
+              and (not self.fifo_enabled or len(self.rx_fifo) >= self.rx_trigger_level)):
+            ident = IIR_RDI
+        elif self.ier & IER_RDI and self.timeout_ipending:
+            ident = IIR_CTI
+        elif self.ier & IER_THRI and self.thr_ipending:
+            ident = IIR_THRI
+        elif self.ier & IER_MSI and self.msr & MSR_ANY_DELTA:
+            ident = IIR_MSI
+        self.iir = ident | (self.iir & 0xF0)
+        level = ident != IIR_NO_INT
+        self.irq_level = level
+        if self._set_irq is not None:
+            self._set_irq(level)
+
+    # -- receive ----------------------------------------------------------------
+
+    def receive(self, data):
+        """Bytes arriving on the line (from the input source or loopback)."""
+        for byte in data:
+            if len(self.rx_fifo) >= self.rx_capacity:
+                if self.fifo_enabled:
+                    self.lsr |= LSR_OE      # a full FIFO drops the new byte
+                    continue
+                self.lsr |= LSR_OE          # a 16450 overwrites its holding register
+                self.rx_fifo.clear()
+            self.rx_fifo.append(byte)
+            self.lsr |= LSR_DR
+        self._update_irq()
+
+    def poll_input(self):
+        """Move bytes from the input source while the receiver has room."""
+        if self._input_source is None or self.mcr & MCR_LOOP:
+            return 0
+        moved = 0
+        while len(self.rx_fifo) < self.rx_capacity:
+            byte = self._input_source()
+            if byte < 0:
+                break
+            self.rx_fifo.append(byte & 0xFF)
+            self.lsr |= LSR_DR
+            moved += 1
+        if moved:
+            self._update_irq()
+        return moved
+
+    def tick(self):
+        """Called between run slices: take input, and let a pending
+        character timeout elapse."""
+        self.poll_input()
+        if (self.fifo_enabled and self.rx_fifo and not self.timeout_ipending
+                and len(self.rx_fifo) < self.rx_trigger_level):
+            self.timeout_ipending = True
+            self._update_irq()
+
+    # -- register file ----------------------------------------------------------
+
+    def read(self, offset, size):
+        # QEMU's serial_mm implements 1-byte registers: a wider access is that
+        # many byte accesses at consecutive offsets, little-endian.
+        value = 0
+        for i in range(size):
+            value |= self._read_register((offset + i) & 7) << (8 * i)
+        return value
+
+    def write(self, offset, size, value):
+        for i in range(size):
+            self._write_register((offset + i) & 7, (value >> (8 * i)) & 0xFF)
+
+    def _read_register(self, reg):
+        if reg == RBR_THR_DLL:
+            if self.lcr & LCR_DLAB:
+                return self.divisor & 0xFF
+            byte = self.rx_fifo.popleft() if self.rx_fifo else 0
+            if not self.rx_fifo:
+                self.lsr &= ~(LSR_DR | LSR_BI)
+            self.timeout_ipending = False
+            self.poll_input()
+            self._update_irq()
+            return byte
+        if reg == IER_DLM:
+            return (self.divisor >> 8) & 0xFF if self.lcr & LCR_DLAB else self.ier
+        if reg == IIR_FCR:
+            value = self.iir
+            if value & IIR_ID_MASK == IIR_THRI:
+                self.thr_ipending = False
+                self._update_irq()
+            return value
+        if reg == LCR:
+            return self.lcr
+        if reg == MCR:
+            return self.mcr
+        if reg == LSR:
+            if not self.rx_fifo:
+                self.poll_input()
+            value = self.lsr
+            if self.lsr & (LSR_BI | LSR_OE):
+                self.lsr &= ~(LSR_BI | LSR_OE)
+                self._update_irq()
+            return value
+        if reg == MSR:
+            value = self.msr
+            if self.msr & MSR_ANY_DELTA:
+                self.msr &= ~MSR_ANY_DELTA
+                self._update_irq()
+            return value
+        return self.scr
+
+    def _write_register(self, reg, byte):
+        if reg == RBR_THR_DLL:
+            if self.lcr & LCR_DLAB:
+                self.divisor = (self.divisor & 0xFF00) | byte
+                return
+            self.thr_ipending = False
+            if self.mcr & MCR_LOOP:
+                self.receive(bytes((byte,)))
+            else:
+                self._output(bytes((byte,)))
+            self.lsr |= LSR_THRE | LSR_TEMT
+            self.thr_ipending = True
+            self._update_irq()
+        elif reg == IER_DLM:
+            if self.lcr & LCR_DLAB:
+                self.divisor = (self.divisor & 0x00FF) | (byte << 8)
+                return
+            changed = (self.ier ^ byte) & 0x0F
+            self.ier = byte & 0x0F
+            if changed & IER_THRI:
+                self.thr_ipending = bool(self.ier & IER_THRI and self.lsr & LSR_THRE)
+            if changed:
+                self._update_irq()
+        elif reg == IIR_FCR:
+            self._write_fcr(byte)
+        elif reg == LCR:
+            self.lcr = byte
+        elif reg == MCR:
+            self._write_mcr(byte & 0x1F)
+        elif reg == LSR or reg == MSR:
+            pass    # read-only on a 16550 (QEMU ignores these writes too)
+        else:
+            self.scr = byte
+
+    def _write_fcr(self, byte):
+        if byte == self.fcr:
+            return
+        if (byte ^ self.fcr) & FCR_FE:
+            byte |= FCR_RFR | FCR_XFR     # toggling FIFO mode flushes both FIFOs
+        if byte & FCR_RFR:
+            self.rx_fifo.clear()
+            self.lsr &= ~(LSR_DR | LSR_BI)
+            self.timeout_ipending = False
+        if byte & FCR_XFR:
+            self.lsr |= LSR_THRE
+            self.thr_ipending = True
+        self.fcr = byte & 0xC9            # the reset bits self-clear
+        if self.fcr & FCR_FE:
+            self.iir |= IIR_FIFO_ENABLED
+        else:
+            self.iir &= ~IIR_FIFO_ENABLED
+        self._update_irq()
+
+    def _write_mcr(self, mcr):
+        old_msr = self.msr
+        self.mcr = mcr
+        if mcr & MCR_LOOP:
+            # Loopback wires the modem outputs back to the modem inputs.
+            lines = ((MSR_CTS if mcr & MCR_RTS else 0) | (MSR_DSR if mcr & MCR_DTR else 0)
+                     | (MSR_RI if mcr & MCR_OUT1 else 0) | (MSR_DCD if mcr & MCR_OUT2 else 0))
+        else:
+            lines = MSR_DCD | MSR_DSR | MSR_CTS
+        deltas = 0
+        changed = (old_msr ^ lines) & 0xF0
+        if changed & MSR_CTS:
+            deltas |= MSR_DCTS
+        if changed & MSR_DSR:
+            deltas |= MSR_DDSR
+        if changed & MSR_DCD:
+            deltas |= MSR_DDCD
+        if old_msr & MSR_RI and not lines & MSR_RI:
+            deltas |= MSR_TERI          # trailing edge of ring indicator
+        self.msr = lines | (old_msr & MSR_ANY_DELTA) | deltas
+        self._update_irq()
