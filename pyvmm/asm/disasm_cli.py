@@ -1,0 +1,363 @@
+"""`pyvmm disasm IMAGE`: disassemble an ELF, a flat binary or a .S source like `objdump -d`.
+
+For an ELF the output is laid out as ``riscv64-unknown-elf-objdump -d``
+lays it out: the file-format line, one ``Disassembly of section`` header per
+executable section, a ``<symbol>:`` line where each symbol starts,
+``addr:<TAB>bytes<TAB>text`` lines, RISC-V mapping symbols ($x code, $d data)
+honoured, runs of zero bytes shown as ``...``. A flat binary is one code
+section loaded at ``--base``; a ``.S`` file is assembled with pyvmm.asm first.
+
+ELF files are read with pyelftools: it is already a dependency of the test
+suite, handles every ELF corner (section/segment tables, symbol tables of
+either class) and keeps this module about disassembly.
+"""
+
+import os
+import sys
+
+from pyvmm.asm.disasm import (Disassembler, Symbol, SymbolTable, is_mapping_symbol,
+                              insn_length)
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+DEFAULT_BASE = 0x8000_0000
+
+EM_RISCV = 243
+SHF_EXECINSTR = 0x4
+
+# objdump -d: a run of at least this many zero bytes is shown as "..."; so is a
+# shorter run (fewer than SKIP_ZEROES_AT_END bytes) that ends the symbol's range.
+SKIP_ZEROES = 8
+SKIP_ZEROES_AT_END = 3
+BYTES_PER_LINE = 8
+
+
+class DisasmError(Exception):
+    """Bad input: reported as one line, exit status 2."""
+
+
+# ---------------------------------------------------------------------------
+# The image model: sections of code plus symbols.
+
+class CodeSection:
+    def __init__(self, name, addr, data, symbols=(), mapping=()):
+        self.name = name
+        self.addr = addr
+        self.data = bytes(data)
+        self.symbols = list(symbols)       # Symbol objects defined in this section
+        self.mapping = sorted(mapping)     # [(addr, "x" | "d")] mapping symbols
+
+    @property
+    def end(self):
+        return self.addr + len(self.data)
+
+
+class Image:
+    def __init__(self, path, file_format, sections, symbols, relocatable=False):
+        self.path = path
+        self.file_format = file_format     # "elf64-littleriscv" or "binary"
+        self.sections = sections
+        self.symbols = symbols             # every Symbol of the file (all sections)
+        self.relocatable = relocatable
+
+
+def load_elf(path, data=None):
+    """Image of every executable section of an RV64 ELF file (bytes `data` if given)."""
+    import io
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    if data is None:
+        data = _read(path)
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        if elf["e_machine"] != "EM_RISCV":
+            raise DisasmError("%s: not a RISC-V ELF file (machine %s)" % (path, elf["e_machine"]))
+        if elf.elfclass != 64 or not elf.little_endian:
+            raise DisasmError("%s: only little-endian ELF64 (RV64) is supported" % path)
+        section_names = [s.name for s in elf.iter_sections()]
+        symbols, mapping = [], {}
+        for symtab in elf.iter_sections():
+            if not isinstance(symtab, SymbolTableSection) or symtab.name != ".symtab":
+                continue
+            for sym in symtab.iter_symbols():
+                shndx = sym["st_shndx"]
+                if shndx == "SHN_UNDEF" or shndx == "SHN_COMMON" or not sym.name:
+                    continue
+                if shndx == "SHN_ABS":
+                    section = "*ABS*"
+                elif isinstance(shndx, int) and shndx < len(section_names):
+                    section = section_names[shndx]
+                else:
+                    continue
+                if is_mapping_symbol(sym.name):
+                    mapping.setdefault(section, []).append(
+                        (sym["st_value"], "d" if sym.name.startswith("$d") else "x"))
+                    continue
+                kind = {"STT_FUNC": "func", "STT_OBJECT": "object", "STT_FILE": "file",
+                        "STT_SECTION": "section"}.get(sym["st_info"]["type"], "notype")
+                bind = {"STB_LOCAL": "local", "STB_WEAK": "weak"}.get(sym["st_info"]["bind"], "global")
+                symbols.append(Symbol(sym.name, sym["st_value"], section, kind, bind, sym["st_size"]))
+        sections = []
+        for sec in elf.iter_sections():
+            if not sec["sh_flags"] & SHF_EXECINSTR or sec["sh_type"] == "SHT_NOBITS":
+                continue
+            sections.append(CodeSection(sec.name, sec["sh_addr"], sec.data(),
+                                        [s for s in symbols if s.section == sec.name],
+                                        mapping.get(sec.name, ())))
+        relocatable = elf["e_type"] == "ET_REL"
+    except ELFError as exc:
+        raise DisasmError("%s: bad ELF file: %s" % (path, exc)) from None
+    except (ValueError, KeyError, AssertionError, OSError) as exc:
+        # pyelftools reports truncated or corrupt tables with these
+        raise DisasmError("%s: bad ELF file: %s" % (path, exc)) from None
+    return Image(path, "elf64-littleriscv", sections, symbols, relocatable)
+
+
+def load_binary(path, base):
+    data = _read(path)
+    return Image(path, "binary", [CodeSection(".data", base, data)], [])
+
+
+def load_source(path):
+    """Assemble a .S file with pyvmm.asm and disassemble the ELF it makes."""
+    from pyvmm.asm import AsmError, assemble_file
+    try:
+        prog = assemble_file(path)
+    except AsmError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "assembly failed"
+        raise DisasmError(first) from None
+    except OSError as exc:
+        raise DisasmError("%s: %s" % (path, exc.strerror or exc)) from None
+    return load_elf(path, prog.to_elf())
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise DisasmError("%s: %s" % (path, exc.strerror or exc)) from None
+
+
+def load_image(path, base=DEFAULT_BASE):
+    """ELF (by magic), .S/.s source (by suffix), otherwise a flat binary."""
+    if path.endswith((".S", ".s")):
+        return load_source(path)
+    data = _read(path)
+    if data[:4] == b"\x7fELF":
+        return load_elf(path, data)
+    if not data:
+        raise DisasmError("%s: empty file" % path)
+    return Image(path, "binary", [CodeSection(".data", base, data)], [])
+
+
+# ---------------------------------------------------------------------------
+# objdump's layout.
+
+def _address_column(addr, end):
+    """objdump's "    80000000" column: the address with leading zeros dropped in
+    groups of four (as many as the section's end address allows) and the rest
+    of the leading zeros blanked."""
+    digits = "%016x" % end
+    skip = len(digits) - len(digits.lstrip("0"))
+    if skip == len(digits) and end != 0:
+        skip = 0
+    if skip:
+        skip = (skip - 1) & ~3
+    text = ("%016x" % addr)[skip:]
+    return (text.lstrip("0") or "0").rjust(len(text))
+
+
+def _raw_bytes(chunk_bytes, chunk):
+    """Hex of `chunk_bytes` in little-endian chunks of `chunk` bytes, each followed by a space."""
+    parts = []
+    for i in range(0, len(chunk_bytes), chunk):
+        piece = chunk_bytes[i:i + chunk]
+        parts.append(piece[::-1].hex() + " ")
+    return "".join(parts)
+
+
+def _padded_raw(line_bytes, chunk, per_line):
+    text = _raw_bytes(line_bytes, chunk)
+    missing = (per_line - len(line_bytes)) // chunk
+    return text + ("  " * chunk + " ") * missing
+
+
+class SectionPrinter:
+    """Prints one section the way objdump's disassemble_section does."""
+
+    def __init__(self, image, section, out, start=None, stop=None, zeroes=False):
+        self.image = image
+        self.section = section
+        self.out = out
+        self.start = section.addr if start is None else max(start, section.addr)
+        self.stop = section.end if stop is None else min(stop, section.end)
+        self.zeroes = zeroes
+        if image.relocatable:
+            lookup_symbols = [s for s in image.symbols if s.section == section.name]
+        else:
+            lookup_symbols = image.symbols
+        self.lookup = SymbolTable(lookup_symbols, section=section.name)
+        self.labels = SymbolTable(section.symbols, section=section.name)
+        gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
+        self.dis = Disassembler(self.lookup, gp=gp[0] if gp else None)
+
+    def run(self):
+        sec = self.section
+        if self.start >= self.stop:
+            return
+        self.out.write("\nDisassembly of section %s:\n" % sec.name)
+        for range_start, range_stop, label in self._symbol_ranges():
+            self.out.write("\n%016x <%s>:\n" % (range_start, label))
+            self._bytes(range_start, range_stop)
+
+    def _symbol_ranges(self):
+        """[(start, stop, label)] split at the section's symbols, as objdump splits it."""
+        labels = self.labels
+        starts = sorted({s.value for s in self.section.symbols
+                         if self.start < s.value < self.stop})
+        bounds = [self.start] + starts + [self.stop]
+        ranges = []
+        for lo, hi in zip(bounds, bounds[1:]):
+            sym = labels.nearest(lo)
+            if sym is None:
+                label = self._relative(self.section.name, self.section.addr, lo)
+            else:
+                label = self._relative(sym.name, sym.value, lo)
+            ranges.append((lo, hi, label))
+        return ranges
+
+    @staticmethod
+    def _relative(name, value, addr):
+        if addr == value:
+            return name
+        if addr > value:
+            return "%s+0x%x" % (name, addr - value)
+        return "%s-0x%x" % (name, value - addr)
+
+    def _state(self, addr):
+        """'x' or 'd': the mapping state at `addr`, and where that state ends."""
+        state, boundary = "x", self.section.end
+        for maddr, mstate in self.section.mapping:
+            if maddr <= addr:
+                state = mstate
+            elif maddr > addr:
+                boundary = maddr
+                break
+        return state, boundary
+
+    def _bytes(self, lo, hi):
+        sec = self.section
+        data = sec.data
+        addr = lo
+        while addr < hi:
+            off = addr - sec.addr
+            if not self.zeroes:
+                z = off
+                end = hi - sec.addr
+                while z < end and data[z] == 0:
+                    z += 1
+                run = z - off
+                if run >= SKIP_ZEROES or (z == end and 0 < run < SKIP_ZEROES_AT_END):
+                    if z != end:
+                        run &= ~3
+                    self.out.write("\t...\n")
+                    addr += run
+                    continue
+            state, boundary = self._state(addr)
+            if state == "d":
+                size = min(4, boundary - addr, hi - addr)
+                size = 2 if size == 3 else size
+                value = int.from_bytes(data[off:off + size], "little")
+                directive = {1: ".byte\t0x%02x", 2: ".short\t0x%04x", 4: ".word\t0x%08x"}[size]
+                text = directive % value
+                chunk, per_line = size, 6 if size == 1 else BYTES_PER_LINE
+                length = size
+            else:
+                if hi - addr < 2:
+                    length = 1
+                else:
+                    length = insn_length(data[off] | data[off + 1] << 8)
+                if addr + length > hi:
+                    # objdump cannot read past the symbol range: it prints what is left as bytes
+                    length = hi - addr
+                    text = ".byte\t" + ", ".join("0x%02x" % b for b in data[off:off + length])
+                    chunk = 1
+                else:
+                    word = int.from_bytes(data[off:off + length], "little")
+                    text = self.dis.disassemble(word, addr)[1]
+                    chunk = 4 if length % 4 == 0 else 2
+                per_line = BYTES_PER_LINE
+            self._line(addr, data[off:off + length], text, chunk, per_line)
+            addr += length
+
+    def _line(self, addr, raw, text, chunk, per_line):
+        col = _address_column
+        end = self.section.end
+        first = raw[:per_line]
+        self.out.write("%s:\t%s\t%s\n" % (col(addr, end), _padded_raw(first, chunk, per_line), text))
+        done = len(first)
+        while done < len(raw):
+            piece = raw[done:done + per_line]
+            self.out.write("%s:\t%s\n" % (col(addr + done, end), _raw_bytes(piece, chunk)))
+            done += len(piece)
+
+
+def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=False):
+    """Write objdump -d style output for `image` to `out`."""
+    out.write("\n%s:     file format %s\n\n" % (image.path, image.file_format))
+    chosen = image.sections
+    if sections:
+        known = {s.name for s in image.sections}
+        for name in sections:
+            if name not in known:
+                raise DisasmError("%s: no executable section named %s" % (image.path, name))
+        chosen = [s for s in image.sections if s.name in sections]
+    for sec in chosen:
+        SectionPrinter(image, sec, out, start, stop, zeroes).run()
+
+
+# ---------------------------------------------------------------------------
+# The command.
+
+def _address(text):
+    try:
+        return int(text, 0)
+    except ValueError:
+        import argparse
+        raise argparse.ArgumentTypeError("not an address: %r" % text) from None
+
+
+def add_parsers(subparsers):
+    p = subparsers.add_parser(
+        "disasm", help="disassemble an ELF, flat binary or .S file like objdump -d",
+        description="Disassemble RV64 code with objdump's spelling and layout.")
+    p.add_argument("image", help="ELF file, flat binary, or .S/.s assembly source")
+    p.add_argument("--start", type=_address, metavar="ADDR",
+                   help="first address to disassemble (objdump --start-address)")
+    p.add_argument("--stop", type=_address, metavar="ADDR",
+                   help="address to stop before (objdump --stop-address)")
+    p.add_argument("--section", action="append", metavar="NAME",
+                   help="only this executable section (repeatable; objdump -j)")
+    p.add_argument("--base", type=_address, default=DEFAULT_BASE, metavar="ADDR",
+                   help="load address of a flat binary (default 0x80000000)")
+    p.add_argument("-z", "--disassemble-zeroes", action="store_true",
+                   help="do not abbreviate runs of zero bytes as '...'")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    try:
+        if args.start is not None and args.stop is not None and args.stop < args.start:
+            raise DisasmError("--stop 0x%x is below --start 0x%x" % (args.stop, args.start))
+        if os.path.isdir(args.image):
+            raise DisasmError("%s: is a directory" % args.image)
+        image = load_image(args.image, args.base)
+        print_disassembly(image, sys.stdout, args.section, args.start, args.stop,
+                          args.disassemble_zeroes)
+    except DisasmError as exc:
+        print("pyvmm disasm: error: %s" % exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
