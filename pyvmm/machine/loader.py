@@ -15,6 +15,8 @@ ET_EXEC = 2
 ET_DYN = 3
 PT_LOAD = 1
 SHT_SYMTAB = 2
+SHT_NOBITS = 8
+SHF_ALLOC = 2
 STT_SECTION = 3
 STT_FILE = 4
 SHN_UNDEF = 0
@@ -85,6 +87,8 @@ def load_image(path, *, ram_base, ram_size, load_addr=None, default_addr=None):
     except OSError as e:
         raise ImageError(f"{path}: cannot read: {e.strerror}") from None
     kind = image_kind(path, content[:4])
+    if not content:
+        raise ImageError(f"{path}: empty image")
     base = load_addr if load_addr is not None else (default_addr if default_addr is not None else ram_base)
     if kind == "elf":
         if load_addr is not None:
@@ -93,8 +97,6 @@ def load_image(path, *, ram_base, ram_size, load_addr=None, default_addr=None):
     elif kind == "asm":
         segments, entry, symbols = _assemble(path, base)
     else:
-        if not content:
-            raise ImageError(f"{path}: empty image")
         segments, entry, symbols = [(base, content)], base, {}
     image = Image(path, kind, segments, entry, symbols)
     _check_fits(image, name, ram_base, ram_size)
@@ -142,6 +144,12 @@ def parse_elf(content, path="<elf>"):
     if e_phoff + e_phnum * _PHDR.size > len(content):
         fail("program header table extends beyond the end of the file")
 
+    sections, symbols = _read_sections(content, e_shoff, e_shnum, e_shentsize, fail)
+    # Offsets of allocated sections: GNU ld puts the ELF and program headers
+    # at the start of the first PT_LOAD (below -Ttext, often below RAM); those
+    # bytes are not part of the program and are not loaded.
+    section_offsets = sorted(sh_offset for _n, sh_type, sh_flags, _a, sh_offset, sh_size, *_r
+                             in sections if sh_flags & SHF_ALLOC and sh_size and sh_type != SHT_NOBITS)
     segments = []
     translations = []   # (vaddr, paddr, memsz): the entry point may be virtual
     for index in range(e_phnum):
@@ -157,6 +165,12 @@ def parse_elf(content, path="<elf>"):
         if p_memsz > 1 << 40:
             fail(f"segment {index}: memory size {p_memsz} is absurd")
         data = content[p_offset:p_offset + p_filesz] + bytes(p_memsz - p_filesz)
+        headers_end = e_phoff + e_phnum * _PHDR.size
+        if p_offset < headers_end:
+            first = next((o for o in section_offsets if p_offset <= o < p_offset + p_filesz), None)
+            if first is not None and first >= headers_end:
+                skip = first - p_offset
+                data, p_paddr, p_vaddr, p_memsz = data[skip:], p_paddr + skip, p_vaddr + skip, p_memsz - skip
         segments.append((p_paddr, data))
         translations.append((p_vaddr, p_paddr, p_memsz))
     if not segments:
@@ -167,13 +181,13 @@ def parse_elf(content, path="<elf>"):
         if vaddr <= e_entry < vaddr + memsz:
             entry = e_entry - vaddr + paddr
             break
-    symbols = _read_symbols(content, e_shoff, e_shnum, e_shentsize, fail)
     return segments, entry, symbols
 
 
-def _read_symbols(content, e_shoff, e_shnum, e_shentsize, fail):
+def _read_sections(content, e_shoff, e_shnum, e_shentsize, fail):
+    """-> (section headers, symbols); both empty when there are no sections."""
     if e_shoff == 0 or e_shnum == 0:
-        return {}       # stripped: no section headers
+        return [], {}
     if e_shentsize != _SHDR.size:
         fail(f"ELF section header size {e_shentsize}, expected {_SHDR.size}")
     if e_shoff + e_shnum * _SHDR.size > len(content):
@@ -205,7 +219,7 @@ def _read_symbols(content, e_shoff, e_shnum, e_shentsize, fail):
             # A global wins over a local of the same name; otherwise the first one seen.
             if name not in symbols or st_info >> 4 == 1:
                 symbols[name] = st_value
-    return symbols
+    return headers, symbols
 
 
 def _assemble(path, text_addr):
