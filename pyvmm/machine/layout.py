@@ -37,3 +37,4 @@ KERNEL_OFFSET = 0x20_0000
 EXIT_USAGE = 2
 EXIT_BUDGET = 124                 # --max-insns ran out (timeout(1)'s convention)
 EXIT_IDLE = 125                   # WFI with nothing that can ever wake the hart
+EXIT_GUEST_ERROR = 126            # the guest asked a device for something pyvmm does not serve (HTIF)
