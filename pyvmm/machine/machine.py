@@ -213,9 +213,9 @@ class Machine:
         if self.bios == "builtin":
             from pyvmm.machine.sbi import BuiltinSBI
             self.sbi = BuiltinSBI(self)
+            self.sbi.boot(self.kernel_image.entry)
             core.exit_on_exception |= self.sbi.exit_on_exception
             core.exit_on_interrupt |= self.sbi.exit_on_interrupt
-            self.sbi.boot(self.kernel_image.entry)
         else:
             first = self.boot_image if self.bios == "none" else self.firmware_image
             core.priv = PRIV_M
@@ -297,6 +297,8 @@ class Machine:
 
     def _between_slices(self):
         self.uart.tick()
+        if self.htif is not None:
+            self.htif.poll()
         self.flush_console()
 
     def _service_mmio(self):
