@@ -1,5 +1,6 @@
 """Conformance tests: skip cleanly when the chosen backend or assembler is absent."""
 
+import importlib
 import importlib.util
 
 import pytest
@@ -7,22 +8,26 @@ import pytest
 from . import harness
 
 
-def _missing(module):
+def _missing(module, attribute=None):
     try:
-        return importlib.util.find_spec(module) is None
+        if importlib.util.find_spec(module) is None:
+            return True
     except ModuleNotFoundError:
         return True
+    if attribute is None:
+        return False
+    return not hasattr(importlib.import_module(module), attribute)
 
 
 @pytest.fixture(autouse=True)
 def _backend_available():
     backend = harness.default_backend()
     assembler = harness.default_assembler(backend)
-    if backend == "core" and _missing("pyvmm._core"):
+    if backend == "core" and _missing("pyvmm._core", "Core"):
         pytest.skip("pyvmm._core is not built (python setup.py build_ext --inplace)")
     if backend == "qemu" and harness.qemu_missing():
         pytest.skip(harness.qemu_missing())
     if assembler == "gnu" and harness.gnu_tools_missing():
         pytest.skip(harness.gnu_tools_missing())
-    if assembler == "pyvmm" and _missing("pyvmm.asm"):
+    if assembler == "pyvmm" and _missing("pyvmm.asm", "assemble"):
         pytest.skip("pyvmm.asm is not available")
