@@ -560,8 +560,7 @@ def disassemble_bytes(data, addr, symbols=None, gp=None):
     data = bytes(data)
     offset = 0
     while offset < len(data):
-        parcel = data[offset] | (data[offset + 1] << 8) if offset + 1 < len(data) else data[offset]
-        length = insn_length(parcel) if offset + 1 < len(data) else 1
+        length = insn_length(data[offset] | data[offset + 1] << 8) if offset + 1 < len(data) else 2
         if offset + length > len(data):
             tail = data[offset:]
             yield addr + offset, len(tail), ".byte\t" + ", ".join("0x%02x" % b for b in tail)

@@ -122,7 +122,10 @@ def load_binary(path, base):
 
 def load_source(path):
     """Assemble a .S file with pyvmm.asm and disassemble the ELF it makes."""
-    from pyvmm.asm import AsmError, assemble_file
+    try:
+        from pyvmm.asm import AsmError, assemble_file
+    except ImportError:
+        raise DisasmError("%s: assembling sources needs pyvmm.asm, which is not installed" % path) from None
     try:
         prog = assemble_file(path)
     except AsmError as exc:
