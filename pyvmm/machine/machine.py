@@ -275,8 +275,6 @@ class Machine:
                     if tracer is None or self.exit_counts["budget"] % 4096 == 0:
                         self._between_slices()
                     continue
-                if budgeted:
-                    remaining = max(0, max_insns - (core.stats()["instret"] - start_instret))
                 if reason == CORE_EXIT_MMIO:
                     self._service_mmio()
                 elif reason == CORE_EXIT_TRAP:
@@ -287,6 +285,9 @@ class Machine:
                     self._service_idle()
                 else:
                     raise MachineError(f"core returned unknown exit reason {reason}")
+                if budgeted:
+                    # After servicing: a completed MMIO load may have retired.
+                    remaining = max(0, max_insns - (core.stats()["instret"] - start_instret))
         finally:
             self.host_seconds += time.perf_counter() - started
             self.flush_console()

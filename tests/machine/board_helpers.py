@@ -17,7 +17,7 @@ GNU_LD = "riscv64-unknown-elf-ld"
 def core_built():
     try:
         return importlib.util.find_spec("pyvmm._core") is not None
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, ValueError):
         return False
 
 
