@@ -1,0 +1,162 @@
+"""Differential tests: pyvmm's disassembler against riscv64-unknown-elf-objdump.
+
+Images are built with GNU as/ld (not pyvmm's assembler). Each test compares the
+full instruction text, the ``# address <symbol>`` comments included, with
+objdump's for the same bytes at the same addresses and the same symbols.
+"""
+
+import importlib.util
+import os
+import random
+import struct
+
+import pytest
+
+from pyvmm import isa
+from pyvmm.asm.disasm import disassemble, disassemble_bytes, insn_length
+from pyvmm.asm.disasm_cli import load_elf
+
+HERE = os.path.dirname(__file__)
+CORPUS = os.path.join(HERE, "disasm_corpus")
+
+_spec = importlib.util.spec_from_file_location("gnu_oracle", os.path.join(CORPUS, "gnu_oracle.py"))
+gnu = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gnu)
+
+pytestmark = pytest.mark.skipif(bool(gnu.missing_tools()),
+                                reason="GNU binutils for RISC-V not installed: %s"
+                                % ", ".join(gnu.missing_tools()))
+
+
+def compare_with_objdump(elf):
+    """Disassemble .text of `elf` with pyvmm and objdump; return the mismatches."""
+    image = load_elf(elf)
+    text = [s for s in image.sections if s.name == ".text"][0]
+    gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
+    from pyvmm.asm.disasm import SymbolTable
+    symbols = SymbolTable(image.symbols, section=".text")
+    ours = {a: t for a, _, t in disassemble_bytes(text.data, text.addr, symbols, gp[0] if gp else None)}
+    theirs = gnu.objdump_insns(elf, "-z")
+    assert theirs, "objdump printed no instructions"
+    return [(hex(a), t, ours.get(a)) for a, t in theirs if ours.get(a) != t]
+
+
+def halves_elf(tmp_path, blob):
+    return gnu.build_elf(gnu.halves_source(blob), str(tmp_path), strip_mapping_symbols=True)
+
+
+def test_corpus_of_every_instruction_form(tmp_path):
+    with open(os.path.join(CORPUS, "all_insns.S")) as f:
+        elf = gnu.build_elf(f.read(), str(tmp_path))
+    assert compare_with_objdump(elf) == []
+
+
+def test_every_compressed_parcel(tmp_path):
+    blob = b"".join(struct.pack("<H", h) for h in range(0x10000) if h & 3 != 3)
+    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+MAJOR_OPCODES = [0x03, 0x0F, 0x13, 0x17, 0x1B, 0x23, 0x2F, 0x33, 0x37, 0x3B, 0x63, 0x67, 0x6F, 0x73]
+OTHER_OPCODES = [0x07, 0x0B, 0x27, 0x2B, 0x43, 0x47, 0x4B, 0x4F, 0x53, 0x57, 0x5B, 0x6B, 0x77, 0x7B]
+
+
+def random_words(rng, opcode, count):
+    """Random words of one major opcode, biased towards the zero registers and
+    small funct7 values where aliases and special cases live."""
+    words = []
+    for _ in range(count):
+        w = rng.getrandbits(32) & ~0x7F | opcode
+        r = rng.random()
+        if r < 0.2:
+            w &= ~(0x1F << 7)
+        elif r < 0.35:
+            w &= ~(0x1F << 15)
+        elif r < 0.5:
+            w &= ~(0x1F << 20)
+        elif r < 0.6:
+            w &= ~(0xFFF << 20)
+        elif r < 0.75:
+            w &= 0x03FF_FFFF
+        elif r < 0.85:
+            w = w & 0x01FF_FFFF | rng.choice((0x00, 0x01, 0x20, 0x40, 0x60, 0x08, 0x0C, 0x18, 0x1C, 0x10)) << 25
+        words.append(w)
+    return words
+
+
+def test_random_words_of_every_major_opcode(tmp_path):
+    rng = random.Random(2026)
+    words = []
+    for op in MAJOR_OPCODES:
+        words += random_words(rng, op, 1500)
+    for op in OTHER_OPCODES:
+        words += random_words(rng, op, 100)
+    blob = b"".join(struct.pack("<I", w) for w in words)
+    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+def test_system_opcode_space_and_every_csr(tmp_path):
+    words = [f12 << 20 | 0x73 for f12 in range(4096)]                      # ecall, xret, wfi, ...
+    for f7 in range(128):                                                   # sfence/hfence/hlv/hsv
+        for rs2 in (0, 1, 3, 10):
+            for rs1, f3, rd in ((11, 4, 10), (11, 4, 0), (11, 0, 0), (0, 0, 0), (11, 0, 5)):
+                words.append(f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | 0x73)
+    for csr in range(4096):                                                 # names and aliases
+        words.append(csr << 20 | 11 << 15 | 1 << 12 | 10 << 7 | 0x73)       # csrrw a0,csr,a1
+        words.append(csr << 20 | 2 << 12 | 10 << 7 | 0x73)                  # csrrs a0,csr,zero
+        words.append(csr << 20 | 2 << 12 | 0x73)                            # csrrs zero,csr,zero
+        words.append(csr << 20 | 5 << 15 | 7 << 12 | 0x73)                  # csrrci zero,csr,5
+    blob = b"".join(struct.pack("<I", w) for w in words)
+    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+def test_fence_space(tmp_path):
+    words = [ps << 20 | 0x0F for ps in range(256)]
+    words += [fm << 28 | 0x33 << 20 | 0x0F for fm in range(16)]
+    words += [0x0FF0000F | bit for bit in (1 << 7, 1 << 15, 1 << 12, 1 << 13)]
+    words += [0x0000100F | bit for bit in (0, 1 << 7, 1 << 15, 1 << 20, 1 << 31)]
+    blob = b"".join(struct.pack("<I", w) for w in words)
+    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+def test_long_and_reserved_lengths(tmp_path):
+    # 48-, 64-, 80-bit and >=192-bit prefixes, then a normal instruction
+    blob = (bytes.fromhex("1f0001020304") + bytes.fromhex("3f00000000000000")
+            + bytes.fromhex("7f000000022 01bc00500".replace(" ", "")) + bytes.fromhex("ffff")
+            + bytes.fromhex("13050000"))
+    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+def test_gnu_as_reassembles_every_compressed_text(tmp_path):
+    """The text of every valid parcel is GNU syntax: GNU as turns it back into the
+    same parcel (or, for c.addi16sp immediates that c.addi can hold, into the
+    equivalent c.addi, which GNU as prefers)."""
+    halves = [h for h in range(0x10000) if h & 3 != 3 and isa.decode(h)]
+    lines = [".text", ".globl _start", "_start:", ".option rvc"]
+    base = 0x8000_0000
+    offset = 0
+    for h in halves:
+        text = disassemble(h, base + offset)[1].split(" # ")[0]
+        lines.append(_relative_target(text, base + offset))
+        offset += 2
+    elf = gnu.build_elf("\n".join(lines) + "\n", str(tmp_path))
+    _, data = gnu.text_section(elf)
+    assert len(data) == 2 * len(halves)
+    for i, h in enumerate(halves):
+        got = struct.unpack_from("<H", data, 2 * i)[0]
+        if got != h:
+            assert isa.expand_compressed(got) == isa.expand_compressed(h), (hex(h), lines[4 + i])
+
+
+def _relative_target(text, pc):
+    """Rewrite an absolute branch target "0x80000010" as GNU's ".+16"."""
+    mnemonic, _, operands = text.partition("\t")
+    if mnemonic in ("j", "jal", "beqz", "bnez", "beq", "bne", "blt", "bge", "bltu", "bgeu",
+                    "blez", "bgez", "bltz", "bgtz") and "0x" in operands:
+        head, _, target = operands.rpartition("0x")
+        return "%s\t%s.%+d" % (mnemonic, head, int(target, 16) - pc)
+    return text.replace("\t", " ")
+
+
+def test_insn_length_matches_objdump_on_prefixes():
+    assert [insn_length(p) for p in (0x0000, 0x0003, 0x001F, 0x003F, 0x007F, 0x307F, 0x707F)] == \
+        [2, 4, 6, 8, 10, 16, 2]
