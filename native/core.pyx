@@ -1,0 +1,379 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""pyvmm._core: one RISC-V RV64IMAC hart with its RAM and CLINT, in C.
+
+`Core.run(budget)` executes guest code without the GIL until an exit
+(docs/architecture.md section 2); everything else here is the Python face of
+the C state: registers, CSRs, memory, exit payloads, controls and counters.
+"""
+
+from hart cimport Hart, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
+    TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE
+
+include "defs.pxi"
+include "decode.pxi"
+include "mmu.pxi"
+include "csr.pxi"
+include "trap.pxi"
+include "execute.pxi"
+
+import numpy as np
+
+EXIT_BUDGET = EXIT_BUDGET_C
+EXIT_MMIO = EXIT_MMIO_C
+EXIT_TRAP = EXIT_TRAP_C
+EXIT_WFI = EXIT_WFI_C
+EXIT_WATCH = EXIT_WATCH_C
+
+EXIT_NAMES = {
+    EXIT_BUDGET_C: "budget",
+    EXIT_MMIO_C: "mmio",
+    EXIT_TRAP_C: "trap",
+    EXIT_WFI_C: "wfi",
+    EXIT_WATCH_C: "watch",
+}
+
+PRIV_U = PRV_U
+PRIV_S = PRV_S
+PRIV_M = PRV_M
+
+
+cdef class Core:
+    """One hart, its RAM at `ram_base` and the CLINT.
+
+    Writing guest code through `core.ram` bypasses the decoded-instruction
+    cache: use `write_mem`, or call `flush_decode_cache()` afterwards.
+    """
+
+    cdef Hart* h
+    cdef object _ram
+    cdef object _regs
+
+    def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0):
+        cdef uint64_t[::1] regs_view
+        cdef uint8_t[::1] ram_view
+        ram_size = int(ram_size)
+        ram_base = int(ram_base)
+        if ram_size <= 0 or ram_size % 4096:
+            raise ValueError(f"ram_size must be a positive multiple of 4096, not {ram_size}")
+        if ram_base < 0 or ram_base % 4096 or ram_base + ram_size > (1 << 56):
+            raise ValueError(f"ram_base must be 4 KiB aligned and RAM must end below 2**56, not {ram_base:#x}")
+        if ram_base < CLINT_BASE + CLINT_SIZE and ram_base + ram_size > CLINT_BASE:
+            raise ValueError("RAM overlaps the CLINT at 0x2000000")
+        self.h = <Hart*>calloc(1, sizeof(Hart))
+        if self.h == NULL:
+            raise MemoryError("cannot allocate the hart")
+        self._ram = np.zeros(ram_size, dtype=np.uint8)
+        self._regs = np.zeros(33, dtype=np.uint64)
+        ram_view = self._ram
+        regs_view = self._regs
+        h = self.h
+        h.ram = &ram_view[0]
+        h.x = &regs_view[0]
+        h.ram_base = ram_base
+        h.ram_size = ram_size
+        h.ram_end = ram_base + ram_size
+        h.num_pages = ram_size >> 12
+        h.dpages = <DecodePage**>calloc(h.num_pages, sizeof(DecodePage*))
+        if h.dpages == NULL:
+            raise MemoryError("cannot allocate the decode cache directory")
+        h.hartid = int(hartid)
+        h.insns_per_tick = 10
+        h.decode_gen = 1
+        self._reset()
+
+    cdef void _reset(self):
+        h = self.h
+        h.pc = h.ram_base
+        h.misa = MISA_VALUE
+        h.mstatus = (2ULL << 32) | (2ULL << 34)      # UXL = SXL = 64
+        h.mtimecmp = U64_MAX
+        h.stimecmp = U64_MAX
+        h.priv = PRV_M
+        tlb_flush(h)
+        update_mode(h)
+
+    def __dealloc__(self):
+        cdef uint64_t i
+        if self.h != NULL:
+            if self.h.dpages != NULL:
+                for i in range(self.h.num_pages):
+                    if self.h.dpages[i] != NULL:
+                        free(self.h.dpages[i])
+                free(self.h.dpages)
+            free(self.h)
+            self.h = NULL
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def ram(self):
+        """numpy uint8 view of guest RAM (zero-copy, writable)."""
+        return self._ram
+
+    @property
+    def x(self):
+        """numpy uint64[32] view of the integer registers; x0 reads as 0 in the guest."""
+        return self._regs[:32]
+
+    @property
+    def ram_base(self):
+        return self.h.ram_base
+
+    @property
+    def ram_size(self):
+        return self.h.ram_size
+
+    @property
+    def hartid(self):
+        return self.h.hartid
+
+    @property
+    def pc(self):
+        return self.h.pc
+
+    @pc.setter
+    def pc(self, value):
+        self.h.pc = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
+        self.h.mmio_state = MMIO_IDLE
+
+    @property
+    def priv(self):
+        return self.h.priv
+
+    @priv.setter
+    def priv(self, value):
+        value = int(value)
+        if value not in (PRV_U, PRV_S, PRV_M):
+            raise ValueError(f"priv must be 0 (U), 1 (S) or 3 (M), not {value}")
+        set_priv(self.h, value)
+
+    def read_csr(self, csr):
+        """Read a CSR as M-mode would, without privilege checks."""
+        cdef uint32_t n = self._csr_number(csr)
+        return csr_read(self.h, n)
+
+    def write_csr(self, csr, value):
+        """Write a CSR with its WARL masks applied, without privilege checks.
+
+        Read-only CSRs (mhartid, cycle, ...) raise ValueError."""
+        cdef uint32_t n = self._csr_number(csr)
+        if ((n >> 10) & 3) == 3:
+            raise ValueError(f"CSR {n:#x} is read-only")
+        csr_write(self.h, n, <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF))
+
+    cdef uint32_t _csr_number(self, csr) except? 0xFFFFFFFF:
+        n = int(csr)
+        if n < 0 or n > 0xFFF or not csr_exists(self.h, <uint32_t>n):
+            raise ValueError(f"no CSR {n:#x} on this hart")
+        return <uint32_t>n
+
+    def _check_ram(self, paddr, n):
+        if n < 0 or paddr < self.h.ram_base or paddr + n > self.h.ram_end:
+            raise ValueError(f"[{paddr:#x}, {paddr + n:#x}) is not inside RAM "
+                             f"[{self.h.ram_base:#x}, {self.h.ram_end:#x})")
+
+    def read_mem(self, paddr, n):
+        """Bytes of physical RAM."""
+        paddr = int(paddr)
+        n = int(n)
+        self._check_ram(paddr, n)
+        off = paddr - self.h.ram_base
+        return self._ram[off:off + n].tobytes()
+
+    def write_mem(self, paddr, data):
+        """Write physical RAM, keeping decoded code coherent."""
+        paddr = int(paddr)
+        data = bytes(data)
+        self._check_ram(paddr, len(data))
+        off = paddr - self.h.ram_base
+        self._ram[off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        invalidate_code(self.h, paddr, len(data))
+
+    # ------------------------------------------------------------ running
+
+    def run(self, budget):
+        """Run until an exit; retire at most `budget` instructions (each trap
+        taken also uses one unit). Returns an EXIT_* code."""
+        cdef uint64_t b
+        cdef int r
+        budget = int(budget)
+        if budget < 0:
+            raise ValueError("budget must be >= 0")
+        b = <uint64_t>min(budget, 0xFFFFFFFFFFFFFFFF)
+        with nogil:
+            r = run_hart(self.h, b)
+        return r
+
+    def complete_mmio(self, value):
+        """Answer the MMIO load of the last EXIT_MMIO; it retires on the next run()."""
+        if self.h.mmio_state != MMIO_LOAD_WAITING:
+            raise RuntimeError("no MMIO load is waiting for a value")
+        self.h.mmio_value = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
+        self.h.mmio_state = MMIO_LOAD_COMPLETED
+
+    def complete_mmio_fault(self):
+        """Make the access of the last EXIT_MMIO raise a load/store access fault."""
+        if self.h.mmio_state == MMIO_LOAD_WAITING:
+            self.h.mmio_state = MMIO_LOAD_FAULTED
+        elif self.h.mmio_state == MMIO_STORE_DONE:
+            self.h.mmio_state = MMIO_STORE_FAULTED
+        else:
+            raise RuntimeError("no MMIO access is waiting for completion")
+
+    @property
+    def exit_reason(self):
+        return self.h.exit_reason
+
+    @property
+    def exit_addr(self):
+        return self.h.exit_addr
+
+    @property
+    def exit_size(self):
+        return self.h.exit_size
+
+    @property
+    def exit_is_write(self):
+        return bool(self.h.exit_is_write)
+
+    @property
+    def exit_data(self):
+        return self.h.exit_data
+
+    @property
+    def exit_pc(self):
+        return self.h.exit_pc
+
+    @property
+    def exit_cause(self):
+        return self.h.exit_cause
+
+    @property
+    def exit_tval(self):
+        return self.h.exit_tval
+
+    @property
+    def exit_insn(self):
+        return self.h.exit_insn
+
+    @property
+    def exit_on_exception(self):
+        """Bit mask of exception causes that exit to Python instead of being delivered."""
+        return self.h.exit_on_exception
+
+    @exit_on_exception.setter
+    def exit_on_exception(self, value):
+        self.h.exit_on_exception = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
+
+    @property
+    def exit_on_interrupt(self):
+        """Bit mask of interrupt causes that exit to Python instead of being delivered."""
+        return self.h.exit_on_interrupt
+
+    @exit_on_interrupt.setter
+    def exit_on_interrupt(self, value):
+        self.h.exit_on_interrupt = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
+
+    def add_watch(self, paddr, size):
+        """Exit with EXIT_WATCH after any store into [paddr, paddr + size) of RAM."""
+        paddr = int(paddr)
+        size = int(size)
+        if size <= 0:
+            raise ValueError("watch size must be positive")
+        self._check_ram(paddr, size)
+        if self.h.num_watches >= MAX_WATCHES:
+            raise ValueError(f"at most {MAX_WATCHES} watches")
+        self.h.watch_lo[self.h.num_watches] = paddr
+        self.h.watch_hi[self.h.num_watches] = paddr + size
+        self.h.num_watches += 1
+        tlb_flush(self.h)
+
+    def clear_watches(self):
+        self.h.num_watches = 0
+        tlb_flush(self.h)
+
+    def set_irq(self, meip, seip):
+        """Drive the external interrupt lines: mip.MEIP and the line part of mip.SEIP."""
+        h = self.h
+        h.meip_line = 1 if meip else 0
+        h.seip_line = 1 if seip else 0
+        h.mip_hw = (h.mip_hw & ~(MIP_MEIP | MIP_SEIP)) | (MIP_MEIP if meip else 0) | (MIP_SEIP if seip else 0)
+
+    # ------------------------------------------------------------ time
+
+    @property
+    def insns_per_tick(self):
+        return self.h.insns_per_tick
+
+    @insns_per_tick.setter
+    def insns_per_tick(self, value):
+        value = int(value)
+        if value < 1:
+            raise ValueError("insns_per_tick must be >= 1")
+        now = mtime_now(self.h)
+        self.h.insns_per_tick = value
+        set_mtime(self.h, now)
+
+    @property
+    def realtime(self):
+        return bool(self.h.realtime)
+
+    @realtime.setter
+    def realtime(self, value):
+        now = mtime_now(self.h)
+        self.h.realtime = 1 if value else 0
+        set_mtime(self.h, now)
+
+    @property
+    def mtime(self):
+        return mtime_now(self.h)
+
+    @mtime.setter
+    def mtime(self, value):
+        set_mtime(self.h, <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF))
+        update_timer_bits(self.h)
+
+    @property
+    def mtimecmp(self):
+        return self.h.mtimecmp
+
+    @mtimecmp.setter
+    def mtimecmp(self, value):
+        self.h.mtimecmp = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
+        update_timer_bits(self.h)
+
+    @property
+    def msip(self):
+        return self.h.msip
+
+    @msip.setter
+    def msip(self, value):
+        clint_write(self.h, 4 * self.h.hartid, 4, 1 if value else 0)
+
+    # ------------------------------------------------------------ caches and counters
+
+    def flush_tlb(self):
+        tlb_flush(self.h)
+
+    def flush_decode_cache(self):
+        decode_cache_flush(self.h)
+
+    @property
+    def instret(self):
+        return self.h.instret
+
+    def stats(self):
+        h = self.h
+        return {
+            "instret": h.instret,
+            "cycles": h.instret,
+            "traps": {c: h.traps[c] for c in range(64) if h.traps[c]},
+            "interrupts": {c: h.interrupts[c] for c in range(64) if h.interrupts[c]},
+            "tlb_hits": h.tlb_hits,
+            "tlb_misses": h.tlb_misses,
+            "page_walks": h.page_walks,
+            "walk_mem_refs": h.walk_mem_refs,
+            "exits": {EXIT_NAMES[r]: h.exits[r] for r in EXIT_NAMES if h.exits[r]},
+            "decode_cache_fills": h.decode_fills,
+            "decode_cache_flushes": h.decode_flushes,
+        }

@@ -1,0 +1,282 @@
+# Control and status registers: access rules (privilege, read-only, TVM,
+# counter enables, Sstc) and the WARL behaviour of each register, following
+# the privileged spec and QEMU 7.2 where the spec leaves a choice.
+
+cdef enum:
+    CSR_SSTATUS = 0x100
+    CSR_SIE = 0x104
+    CSR_STVEC = 0x105
+    CSR_SCOUNTEREN = 0x106
+    CSR_SENVCFG = 0x10A
+    CSR_SSCRATCH = 0x140
+    CSR_SEPC = 0x141
+    CSR_SCAUSE = 0x142
+    CSR_STVAL = 0x143
+    CSR_SIP = 0x144
+    CSR_STIMECMP = 0x14D
+    CSR_SATP = 0x180
+    CSR_MSTATUS = 0x300
+    CSR_MISA = 0x301
+    CSR_MEDELEG = 0x302
+    CSR_MIDELEG = 0x303
+    CSR_MIE = 0x304
+    CSR_MTVEC = 0x305
+    CSR_MCOUNTEREN = 0x306
+    CSR_MENVCFG = 0x30A
+    CSR_MCOUNTINHIBIT = 0x320
+    CSR_MSCRATCH = 0x340
+    CSR_MEPC = 0x341
+    CSR_MCAUSE = 0x342
+    CSR_MTVAL = 0x343
+    CSR_MIP = 0x344
+    CSR_PMPCFG0 = 0x3A0
+    CSR_PMPADDR0 = 0x3B0
+    CSR_MCYCLE = 0xB00
+    CSR_MINSTRET = 0xB02
+    CSR_CYCLE = 0xC00
+    CSR_TIME = 0xC01
+    CSR_INSTRET = 0xC02
+    CSR_MVENDORID = 0xF11
+    CSR_MARCHID = 0xF12
+    CSR_MIMPID = 0xF13
+    CSR_MHARTID = 0xF14
+    CSR_MCONFIGPTR = 0xF15
+
+
+cdef inline uint64_t read_mcycle(Hart* h) noexcept nogil:
+    return h.instret + h.mcycle_offset
+
+
+cdef inline uint64_t read_minstret(Hart* h) noexcept nogil:
+    return h.instret + h.minstret_offset
+
+
+cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
+    if (csr == CSR_SSTATUS or csr == CSR_SIE or csr == CSR_STVEC or csr == CSR_SCOUNTEREN
+            or csr == CSR_SENVCFG or csr == CSR_SSCRATCH or csr == CSR_SEPC or csr == CSR_SCAUSE
+            or csr == CSR_STVAL or csr == CSR_SIP or csr == CSR_STIMECMP or csr == CSR_SATP
+            or csr == CSR_MSTATUS or csr == CSR_MISA or csr == CSR_MEDELEG or csr == CSR_MIDELEG
+            or csr == CSR_MIE or csr == CSR_MTVEC or csr == CSR_MCOUNTEREN or csr == CSR_MENVCFG
+            or csr == CSR_MSCRATCH or csr == CSR_MEPC or csr == CSR_MCAUSE
+            or csr == CSR_MTVAL or csr == CSR_MIP or csr == CSR_MVENDORID or csr == CSR_MARCHID
+            or csr == CSR_MIMPID or csr == CSR_MHARTID or csr == CSR_MCONFIGPTR):
+        return True
+    if csr >= 0xC00 and csr <= 0xC1F:      # cycle, time, instret, hpmcounter3..31
+        return True
+    if csr == CSR_MCYCLE or csr == CSR_MINSTRET or (csr >= 0xB03 and csr <= 0xB1F):
+        return True
+    if csr >= 0x323 and csr <= 0x33F:      # mhpmevent3..31
+        return True
+    if csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:   # 16 PMP entries, as QEMU 7.2
+        return True
+    if csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
+        return True
+    return False
+
+
+cdef bint csr_allowed(Hart* h, uint32_t csr, bint write) noexcept nogil:
+    # privilege, read-only and trap-virtualisation rules; False = illegal instruction
+    cdef uint32_t bit
+    if not csr_exists(h, csr):
+        return False
+    if <int>((csr >> 8) & 3) > h.priv:
+        return False
+    if write and ((csr >> 10) & 3) == 3:
+        return False
+    if csr == CSR_SATP and h.priv == PRV_S and (h.mstatus & MSTATUS_TVM):
+        return False
+    if csr >= 0xC00 and csr <= 0xC1F and h.priv < PRV_M:
+        bit = csr - 0xC00
+        if not ((h.mcounteren >> bit) & 1):
+            return False
+        if h.priv == PRV_U and not ((h.scounteren >> bit) & 1):
+            return False
+    if csr == CSR_STIMECMP and h.priv < PRV_M:
+        if not ((h.mcounteren >> 1) & 1) or not (h.menvcfg & MENVCFG_STCE):
+            return False
+    return True
+
+
+cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
+    # the value of an existing CSR (csr_allowed has been checked)
+    if csr == CSR_MSTATUS:
+        return h.mstatus
+    if csr == CSR_SSTATUS:
+        return h.mstatus & SSTATUS_READABLE
+    if csr == CSR_MISA:
+        return h.misa
+    if csr == CSR_MEDELEG:
+        return h.medeleg
+    if csr == CSR_MIDELEG:
+        return h.mideleg
+    if csr == CSR_MIE:
+        return h.mie
+    if csr == CSR_SIE:
+        return h.mie & h.mideleg
+    if csr == CSR_MIP:
+        update_timer_bits(h)
+        return read_mip(h)
+    if csr == CSR_SIP:
+        update_timer_bits(h)
+        return read_mip(h) & h.mideleg
+    if csr == CSR_MTVEC:
+        return h.mtvec
+    if csr == CSR_STVEC:
+        return h.stvec
+    if csr == CSR_MCOUNTEREN:
+        return h.mcounteren
+    if csr == CSR_SCOUNTEREN:
+        return h.scounteren
+    if csr == CSR_MENVCFG:
+        return h.menvcfg
+    if csr == CSR_SENVCFG:
+        return h.senvcfg
+    if csr == CSR_MSCRATCH:
+        return h.mscratch
+    if csr == CSR_SSCRATCH:
+        return h.sscratch
+    if csr == CSR_MEPC:
+        return h.mepc
+    if csr == CSR_SEPC:
+        return h.sepc
+    if csr == CSR_MCAUSE:
+        return h.mcause
+    if csr == CSR_SCAUSE:
+        return h.scause
+    if csr == CSR_MTVAL:
+        return h.mtval
+    if csr == CSR_STVAL:
+        return h.stval
+    if csr == CSR_SATP:
+        return h.satp
+    if csr == CSR_STIMECMP:
+        return h.stimecmp
+    if csr == CSR_MHARTID:
+        return h.hartid
+    if csr == CSR_MCYCLE or csr == CSR_CYCLE:
+        return read_mcycle(h)
+    if csr == CSR_MINSTRET or csr == CSR_INSTRET:
+        return read_minstret(h)
+    if csr == CSR_TIME:
+        return mtime_now(h)
+    if csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:
+        return pmpcfg_read(h, (csr - CSR_PMPCFG0) * 4)
+    if csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
+        return h.pmpaddr[csr - CSR_PMPADDR0]
+    # mvendorid, marchid, mimpid, mconfigptr, hpm counters and events read zero
+    return 0
+
+
+cdef uint64_t pmpcfg_read(Hart* h, uint32_t first) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(8):
+        v |= (<uint64_t>h.pmpcfg[first + i]) << (8 * i)
+    return v
+
+
+cdef void pmpcfg_write(Hart* h, uint32_t first, uint64_t value) noexcept nogil:
+    cdef int i
+    cdef uint8_t cfg
+    for i in range(8):
+        if h.pmpcfg[first + i] & 0x80:      # locked entries keep their configuration
+            continue
+        cfg = <uint8_t>((value >> (8 * i)) & 0x9F)
+        h.pmpcfg[first + i] = cfg
+
+
+cdef void pmpaddr_write(Hart* h, uint32_t index, uint64_t value) noexcept nogil:
+    if h.pmpcfg[index] & 0x80:
+        return
+    # a locked TOR entry above also locks this address register
+    if index + 1 < NUM_PMP and (h.pmpcfg[index + 1] & 0x80) and ((h.pmpcfg[index + 1] >> 3) & 3) == 1:
+        return
+    h.pmpaddr[index] = value & ((1ULL << 54) - 1)
+
+
+cdef void write_mstatus(Hart* h, uint64_t value, uint64_t mask) noexcept nogil:
+    cdef uint64_t old = h.mstatus
+    cdef uint64_t new = (old & ~mask) | (value & mask)
+    if (new & MSTATUS_MPP) == (2ULL << 11):      # reserved MPP value: keep the old one (WARL)
+        new = (new & ~MSTATUS_MPP) | (old & MSTATUS_MPP)
+    h.mstatus = new
+    if (old ^ new) & (MSTATUS_SUM | MSTATUS_MXR):
+        tlb_flush(h)
+    if (old ^ new) & (MSTATUS_MPRV | MSTATUS_MPP):
+        update_mode(h)
+
+
+cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
+    # WARL write of an existing CSR (csr_allowed has been checked)
+    cdef uint64_t mask, mode
+    if csr == CSR_MSTATUS:
+        write_mstatus(h, value, MSTATUS_WRITABLE)
+    elif csr == CSR_SSTATUS:
+        write_mstatus(h, value, SSTATUS_WRITABLE)
+    elif csr == CSR_MEDELEG:
+        h.medeleg = value & DELEGABLE_EXCEPTIONS
+    elif csr == CSR_MIDELEG:
+        h.mideleg = value & S_INTERRUPTS
+    elif csr == CSR_MIE:
+        h.mie = value & ALL_INTERRUPTS
+    elif csr == CSR_SIE:
+        mask = h.mideleg & S_INTERRUPTS
+        h.mie = (h.mie & ~mask) | (value & mask)
+    elif csr == CSR_MIP:
+        mask = MIP_SSIP | MIP_SEIP
+        if not (h.menvcfg & MENVCFG_STCE):
+            mask |= MIP_STIP
+        h.mip_sw = (h.mip_sw & ~mask) | (value & mask)
+    elif csr == CSR_SIP:
+        mask = MIP_SSIP & h.mideleg
+        h.mip_sw = (h.mip_sw & ~mask) | (value & mask)
+    elif csr == CSR_MTVEC:
+        if (value & 3) < 2:
+            h.mtvec = value
+    elif csr == CSR_STVEC:
+        if (value & 3) < 2:
+            h.stvec = value
+    elif csr == CSR_MCOUNTEREN:
+        h.mcounteren = value & 0xFFFFFFFFULL
+    elif csr == CSR_SCOUNTEREN:
+        h.scounteren = value & 0xFFFFFFFFULL
+    elif csr == CSR_MENVCFG:
+        h.menvcfg = value & MENVCFG_WRITABLE
+        update_timer_bits(h)
+    elif csr == CSR_SENVCFG:
+        h.senvcfg = value & SENVCFG_WRITABLE
+    elif csr == CSR_MSCRATCH:
+        h.mscratch = value
+    elif csr == CSR_SSCRATCH:
+        h.sscratch = value
+    elif csr == CSR_MEPC:
+        h.mepc = value & ~1ULL
+    elif csr == CSR_SEPC:
+        h.sepc = value & ~1ULL
+    elif csr == CSR_MCAUSE:
+        h.mcause = value
+    elif csr == CSR_SCAUSE:
+        h.scause = value
+    elif csr == CSR_MTVAL:
+        h.mtval = value
+    elif csr == CSR_STVAL:
+        h.stval = value
+    elif csr == CSR_SATP:
+        mode = value >> 60
+        if mode == SATP_MODE_BARE or mode == SATP_MODE_SV39 or mode == SATP_MODE_SV48:
+            h.satp = value
+            tlb_flush(h)
+    elif csr == CSR_STIMECMP:
+        h.stimecmp = value
+        update_timer_bits(h)
+    elif csr == CSR_MCYCLE:
+        h.mcycle_offset = value - h.instret - 1
+    elif csr == CSR_MINSTRET:
+        # the writing instruction retires after the write, so the next read sees `value`
+        h.minstret_offset = value - h.instret - 1
+    elif csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:
+        pmpcfg_write(h, (csr - CSR_PMPCFG0) * 4, value)
+    elif csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
+        pmpaddr_write(h, csr - CSR_PMPADDR0, value)
+    # mhpmcounterN / mhpmeventN: WARL zero, writes ignored
+    force_event_check(h)

@@ -1,0 +1,415 @@
+# Instruction decode: 32-bit words and compressed (RV64C) parcels into DecodedInsn.
+# Compressed forms expand to the op of their 32-bit equivalent; reserved
+# encodings decode to OP_ILLEGAL, as QEMU 7.2's decoder does.
+
+cdef inline uint8_t reg_dest(uint32_t r) noexcept nogil:
+    # writes to x0 land in the sink register 32
+    return <uint8_t>(r if r != 0 else 32)
+
+
+cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
+    cdef uint32_t opcode = w & 0x7F
+    cdef uint32_t rd = (w >> 7) & 31
+    cdef uint32_t f3 = (w >> 12) & 7
+    cdef uint32_t rs1 = (w >> 15) & 31
+    cdef uint32_t rs2 = (w >> 20) & 31
+    cdef uint32_t f7 = w >> 25
+    cdef int32_t sw = <int32_t>w
+    cdef int32_t i_imm = sw >> 20
+    cdef int32_t s_imm = <int32_t>(((sw >> 25) << 5) | <int32_t>((w >> 7) & 31))
+    cdef int32_t b_imm = <int32_t>(((sw >> 31) << 12) | <int32_t>(((w >> 7) & 1) << 11)
+                                   | <int32_t>(((w >> 25) & 0x3F) << 5) | <int32_t>(((w >> 8) & 0xF) << 1))
+    cdef int32_t u_imm = <int32_t>(w & 0xFFFFF000U)
+    cdef int32_t j_imm = <int32_t>(((sw >> 31) << 20) | <int32_t>(((w >> 12) & 0xFF) << 12)
+                                   | <int32_t>(((w >> 20) & 1) << 11) | <int32_t>(((w >> 21) & 0x3FF) << 1))
+    cdef int op = OP_ILLEGAL
+    cdef int32_t imm = 0
+    cdef uint32_t shamt
+
+    if opcode == 0x37:
+        op = OP_LUI
+        imm = u_imm
+    elif opcode == 0x17:
+        op = OP_AUIPC
+        imm = u_imm
+    elif opcode == 0x6F:
+        op = OP_JAL
+        imm = j_imm
+    elif opcode == 0x67:
+        if f3 == 0:
+            op = OP_JALR
+            imm = i_imm
+    elif opcode == 0x63:
+        imm = b_imm
+        if f3 == 0:
+            op = OP_BEQ
+        elif f3 == 1:
+            op = OP_BNE
+        elif f3 == 4:
+            op = OP_BLT
+        elif f3 == 5:
+            op = OP_BGE
+        elif f3 == 6:
+            op = OP_BLTU
+        elif f3 == 7:
+            op = OP_BGEU
+    elif opcode == 0x03:
+        imm = i_imm
+        if f3 == 0:
+            op = OP_LB
+        elif f3 == 1:
+            op = OP_LH
+        elif f3 == 2:
+            op = OP_LW
+        elif f3 == 3:
+            op = OP_LD
+        elif f3 == 4:
+            op = OP_LBU
+        elif f3 == 5:
+            op = OP_LHU
+        elif f3 == 6:
+            op = OP_LWU
+    elif opcode == 0x23:
+        imm = s_imm
+        if f3 == 0:
+            op = OP_SB
+        elif f3 == 1:
+            op = OP_SH
+        elif f3 == 2:
+            op = OP_SW
+        elif f3 == 3:
+            op = OP_SD
+    elif opcode == 0x13:
+        imm = i_imm
+        if f3 == 0:
+            op = OP_ADDI
+        elif f3 == 2:
+            op = OP_SLTI
+        elif f3 == 3:
+            op = OP_SLTIU
+        elif f3 == 4:
+            op = OP_XORI
+        elif f3 == 6:
+            op = OP_ORI
+        elif f3 == 7:
+            op = OP_ANDI
+        else:
+            shamt = (w >> 20) & 0x3F
+            imm = <int32_t>shamt
+            if f3 == 1:
+                if (w >> 26) == 0:
+                    op = OP_SLLI
+            elif (w >> 26) == 0:
+                op = OP_SRLI
+            elif (w >> 26) == 0x10:
+                op = OP_SRAI
+    elif opcode == 0x1B:
+        if f3 == 0:
+            op = OP_ADDIW
+            imm = i_imm
+        else:
+            imm = <int32_t>rs2
+            if f3 == 1:
+                if f7 == 0:
+                    op = OP_SLLIW
+            elif f3 == 5:
+                if f7 == 0:
+                    op = OP_SRLIW
+                elif f7 == 0x20:
+                    op = OP_SRAIW
+    elif opcode == 0x33:
+        if f7 == 0:
+            if f3 == 0:
+                op = OP_ADD
+            elif f3 == 1:
+                op = OP_SLL
+            elif f3 == 2:
+                op = OP_SLT
+            elif f3 == 3:
+                op = OP_SLTU
+            elif f3 == 4:
+                op = OP_XOR
+            elif f3 == 5:
+                op = OP_SRL
+            elif f3 == 6:
+                op = OP_OR
+            else:
+                op = OP_AND
+        elif f7 == 0x20:
+            if f3 == 0:
+                op = OP_SUB
+            elif f3 == 5:
+                op = OP_SRA
+        elif f7 == 1:
+            if f3 == 0:
+                op = OP_MUL
+            elif f3 == 1:
+                op = OP_MULH
+            elif f3 == 2:
+                op = OP_MULHSU
+            elif f3 == 3:
+                op = OP_MULHU
+            elif f3 == 4:
+                op = OP_DIV
+            elif f3 == 5:
+                op = OP_DIVU
+            elif f3 == 6:
+                op = OP_REM
+            else:
+                op = OP_REMU
+    elif opcode == 0x3B:
+        if f7 == 0:
+            if f3 == 0:
+                op = OP_ADDW
+            elif f3 == 1:
+                op = OP_SLLW
+            elif f3 == 5:
+                op = OP_SRLW
+        elif f7 == 0x20:
+            if f3 == 0:
+                op = OP_SUBW
+            elif f3 == 5:
+                op = OP_SRAW
+        elif f7 == 1:
+            if f3 == 0:
+                op = OP_MULW
+            elif f3 == 4:
+                op = OP_DIVW
+            elif f3 == 5:
+                op = OP_DIVUW
+            elif f3 == 6:
+                op = OP_REMW
+            elif f3 == 7:
+                op = OP_REMUW
+    elif opcode == 0x2F:
+        if f3 == 2 or f3 == 3:
+            imm = <int32_t>(w >> 27)
+            if imm == 0x02:
+                if rs2 == 0:
+                    op = OP_LR_W if f3 == 2 else OP_LR_D
+            elif imm == 0x03:
+                op = OP_SC_W if f3 == 2 else OP_SC_D
+            elif (imm == AMO_ADD or imm == AMO_SWAP or imm == AMO_XOR or imm == AMO_OR
+                  or imm == AMO_AND or imm == AMO_MIN or imm == AMO_MAX or imm == AMO_MINU
+                  or imm == AMO_MAXU):
+                op = OP_AMO_W if f3 == 2 else OP_AMO_D
+    elif opcode == 0x0F:
+        if f3 == 0:
+            op = OP_FENCE
+        elif f3 == 1:
+            op = OP_FENCE_I
+    elif opcode == 0x73:
+        if f3 == 0:
+            if w == 0x00000073:
+                op = OP_ECALL
+            elif w == 0x00100073:
+                op = OP_EBREAK
+            elif w == 0x30200073:
+                op = OP_MRET
+            elif w == 0x10200073:
+                op = OP_SRET
+            elif w == 0x10500073:
+                op = OP_WFI
+            elif f7 == 0x09 and rd == 0:
+                op = OP_SFENCE_VMA
+        elif f3 != 4:
+            imm = <int32_t>(w >> 20)
+            if f3 == 1:
+                op = OP_CSRRW
+            elif f3 == 2:
+                op = OP_CSRRS
+            elif f3 == 3:
+                op = OP_CSRRC
+            elif f3 == 5:
+                op = OP_CSRRWI
+            elif f3 == 6:
+                op = OP_CSRRSI
+            else:
+                op = OP_CSRRCI
+
+    d.op = <uint8_t>op
+    d.rd = reg_dest(rd)
+    d.rs1 = <uint8_t>rs1
+    d.rs2 = <uint8_t>rs2
+    d.ilen = 4
+    d.raw = w
+    d.imm = imm
+
+
+cdef inline int32_t sext(uint32_t value, int bits) noexcept nogil:
+    return (<int32_t>(value << (32 - bits))) >> (32 - bits)
+
+
+cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
+    cdef uint32_t quadrant = w & 3
+    cdef uint32_t f3 = (w >> 13) & 7
+    cdef uint32_t rd = (w >> 7) & 31          # also rs1 in most forms
+    cdef uint32_t rs2 = (w >> 2) & 31
+    cdef uint32_t rdp = 8 + ((w >> 2) & 7)    # rd' / rs2'
+    cdef uint32_t rs1p = 8 + ((w >> 7) & 7)   # rs1' / rd'
+    cdef int op = OP_ILLEGAL
+    cdef uint32_t o_rd = 0
+    cdef uint32_t o_rs1 = 0
+    cdef uint32_t o_rs2 = 0
+    cdef int32_t imm = 0
+    cdef uint32_t u
+    cdef uint32_t b12 = (w >> 12) & 1
+    cdef uint32_t f2
+
+    if quadrant == 0:
+        if f3 == 0:
+            u = (((w >> 11) & 3) << 4) | (((w >> 7) & 0xF) << 6) | (((w >> 6) & 1) << 2) | (((w >> 5) & 1) << 3)
+            if u != 0:
+                op = OP_ADDI
+                o_rd = rdp
+                o_rs1 = 2
+                imm = <int32_t>u
+        elif f3 == 2 or f3 == 6:
+            u = (((w >> 10) & 7) << 3) | (((w >> 6) & 1) << 2) | (((w >> 5) & 1) << 6)
+            imm = <int32_t>u
+            o_rs1 = rs1p
+            if f3 == 2:
+                op = OP_LW
+                o_rd = rdp
+            else:
+                op = OP_SW
+                o_rs2 = rdp
+        elif f3 == 3 or f3 == 7:
+            u = (((w >> 10) & 7) << 3) | (((w >> 5) & 3) << 6)
+            imm = <int32_t>u
+            o_rs1 = rs1p
+            if f3 == 3:
+                op = OP_LD
+                o_rd = rdp
+            else:
+                op = OP_SD
+                o_rs2 = rdp
+    elif quadrant == 1:
+        if f3 == 0 or f3 == 1 or f3 == 2:
+            imm = sext((b12 << 5) | rs2, 6)
+            o_rd = rd
+            o_rs1 = rd
+            if f3 == 0:
+                op = OP_ADDI
+            elif f3 == 1:
+                if rd != 0:
+                    op = OP_ADDIW
+            else:
+                op = OP_ADDI
+                o_rs1 = 0
+        elif f3 == 3:
+            if rd == 2:
+                u = ((b12 << 9) | (((w >> 6) & 1) << 4) | (((w >> 5) & 1) << 6)
+                     | (((w >> 3) & 3) << 7) | (((w >> 2) & 1) << 5))
+                if u != 0:
+                    op = OP_ADDI
+                    o_rd = 2
+                    o_rs1 = 2
+                    imm = sext(u, 10)
+            else:
+                u = (b12 << 17) | (rs2 << 12)
+                if u != 0:
+                    op = OP_LUI
+                    o_rd = rd
+                    imm = sext(u, 18)
+        elif f3 == 4:
+            f2 = (w >> 10) & 3
+            o_rd = rs1p
+            o_rs1 = rs1p
+            if f2 == 0 or f2 == 1:
+                imm = <int32_t>((b12 << 5) | rs2)
+                op = OP_SRLI if f2 == 0 else OP_SRAI
+            elif f2 == 2:
+                imm = sext((b12 << 5) | rs2, 6)
+                op = OP_ANDI
+            else:
+                o_rs2 = rdp
+                f2 = (w >> 5) & 3
+                if b12 == 0:
+                    if f2 == 0:
+                        op = OP_SUB
+                    elif f2 == 1:
+                        op = OP_XOR
+                    elif f2 == 2:
+                        op = OP_OR
+                    else:
+                        op = OP_AND
+                else:
+                    if f2 == 0:
+                        op = OP_SUBW
+                    elif f2 == 1:
+                        op = OP_ADDW
+        elif f3 == 5:
+            u = ((b12 << 11) | (((w >> 11) & 1) << 4) | (((w >> 9) & 3) << 8) | (((w >> 8) & 1) << 10)
+                 | (((w >> 7) & 1) << 6) | (((w >> 6) & 1) << 7) | (((w >> 3) & 7) << 1) | (((w >> 2) & 1) << 5))
+            op = OP_JAL
+            o_rd = 0
+            imm = sext(u, 12)
+        else:
+            u = ((b12 << 8) | (((w >> 10) & 3) << 3) | (((w >> 5) & 3) << 6) | (((w >> 3) & 3) << 1)
+                 | (((w >> 2) & 1) << 5))
+            op = OP_BEQ if f3 == 6 else OP_BNE
+            o_rs1 = rs1p
+            o_rs2 = 0
+            imm = sext(u, 9)
+    elif quadrant == 2:
+        if f3 == 0:
+            op = OP_SLLI
+            o_rd = rd
+            o_rs1 = rd
+            imm = <int32_t>((b12 << 5) | rs2)
+        elif f3 == 2:
+            if rd != 0:
+                op = OP_LW
+                o_rd = rd
+                o_rs1 = 2
+                imm = <int32_t>((b12 << 5) | (((w >> 4) & 7) << 2) | (((w >> 2) & 3) << 6))
+        elif f3 == 3:
+            if rd != 0:
+                op = OP_LD
+                o_rd = rd
+                o_rs1 = 2
+                imm = <int32_t>((b12 << 5) | (((w >> 5) & 3) << 3) | (((w >> 2) & 7) << 6))
+        elif f3 == 4:
+            if b12 == 0:
+                if rs2 == 0:
+                    if rd != 0:
+                        op = OP_JALR
+                        o_rd = 0
+                        o_rs1 = rd
+                else:
+                    op = OP_ADD
+                    o_rd = rd
+                    o_rs1 = 0
+                    o_rs2 = rs2
+            else:
+                if rs2 == 0:
+                    if rd == 0:
+                        op = OP_EBREAK
+                    else:
+                        op = OP_JALR
+                        o_rd = 1
+                        o_rs1 = rd
+                else:
+                    op = OP_ADD
+                    o_rd = rd
+                    o_rs1 = rd
+                    o_rs2 = rs2
+        elif f3 == 6:
+            op = OP_SW
+            o_rs1 = 2
+            o_rs2 = rs2
+            imm = <int32_t>((((w >> 9) & 0xF) << 2) | (((w >> 7) & 3) << 6))
+        elif f3 == 7:
+            op = OP_SD
+            o_rs1 = 2
+            o_rs2 = rs2
+            imm = <int32_t>((((w >> 10) & 7) << 3) | (((w >> 7) & 7) << 6))
+
+    d.op = <uint8_t>op
+    d.rd = reg_dest(o_rd)
+    d.rs1 = <uint8_t>o_rs1
+    d.rs2 = <uint8_t>o_rs2
+    d.ilen = 2
+    d.raw = w & 0xFFFF
+    d.imm = imm

@@ -1,0 +1,477 @@
+# The run loop: fetch through the decoded-page cache, execute, retire, and
+# leave only through an exit. Instruction semantics follow the unprivileged
+# and privileged specs; names follow the spec's mnemonics.
+
+cdef inline uint64_t sext32(uint64_t v) noexcept nogil:
+    return <uint64_t><int64_t><int32_t><uint32_t>v
+
+
+cdef inline uint64_t extend(uint64_t v, int size, bint is_signed) noexcept nogil:
+    if size >= 8:
+        return v
+    if is_signed:
+        return <uint64_t>((<int64_t>(v << (64 - 8 * size))) >> (64 - 8 * size))
+    return v & ((1ULL << (8 * size)) - 1)
+
+
+cdef inline int illegal(Hart* h, DecodedInsn* d) noexcept nogil:
+    return raise_exc(h, CAUSE_ILLEGAL_INSN, d.raw)
+
+
+cdef inline void mmio_load_wait(Hart* h, DecodedInsn* d, uint64_t vaddr, int size, bint is_signed) noexcept nogil:
+    h.mmio_state = MMIO_LOAD_WAITING
+    h.mmio_rd = d.rd
+    h.mmio_size = <uint8_t>size
+    h.mmio_signed = is_signed
+    h.mmio_ilen = d.ilen
+    h.mmio_vaddr = vaddr
+
+
+cdef inline int do_load(Hart* h, DecodedInsn* d, int size, bint is_signed) noexcept nogil:
+    cdef uint64_t v
+    cdef uint64_t addr = h.x[d.rs1] + <uint64_t><int64_t>d.imm
+    cdef int st = load(h, addr, size, &v)
+    if st == ST_OK:
+        h.x[d.rd] = extend(v, size, is_signed)
+    elif st == ST_EXIT_BEFORE:
+        mmio_load_wait(h, d, addr, size, is_signed)
+    return st
+
+
+cdef int do_amo(Hart* h, DecodedInsn* d, int size) noexcept nogil:
+    cdef uint64_t addr = h.x[d.rs1]
+    cdef uint64_t pa, old, src, new
+    cdef int st = atomic_ram_addr(h, addr, size, ACC_STORE, &pa)
+    cdef int funct5 = d.imm
+    if st != ST_OK:
+        return st
+    old = pyvmm_ld(h.ram + (pa - h.ram_base), size)
+    src = h.x[d.rs2]
+    if size == 4:
+        old = sext32(old)
+        src = sext32(src)
+    if funct5 == AMO_SWAP:
+        new = src
+    elif funct5 == AMO_ADD:
+        new = old + src
+    elif funct5 == AMO_XOR:
+        new = old ^ src
+    elif funct5 == AMO_AND:
+        new = old & src
+    elif funct5 == AMO_OR:
+        new = old | src
+    elif funct5 == AMO_MIN:
+        new = old if <int64_t>old < <int64_t>src else src
+    elif funct5 == AMO_MAX:
+        new = old if <int64_t>old > <int64_t>src else src
+    elif funct5 == AMO_MINU:
+        if size == 4:
+            new = old if <uint32_t>old < <uint32_t>src else src
+        else:
+            new = old if old < src else src
+    else:
+        if size == 4:
+            new = old if <uint32_t>old > <uint32_t>src else src
+        else:
+            new = old if old > src else src
+    st = store_ram(h, pa, size, new)
+    h.x[d.rd] = old
+    return st
+
+
+cdef int do_lr(Hart* h, DecodedInsn* d, int size) noexcept nogil:
+    cdef uint64_t addr = h.x[d.rs1]
+    cdef uint64_t pa, v
+    cdef int st = atomic_ram_addr(h, addr, size, ACC_LOAD, &pa)
+    if st != ST_OK:
+        return st
+    v = pyvmm_ld(h.ram + (pa - h.ram_base), size)
+    h.res_valid = 1
+    h.res_addr = addr
+    h.res_value = v
+    h.x[d.rd] = sext32(v) if size == 4 else v
+    return ST_OK
+
+
+cdef int do_sc(Hart* h, DecodedInsn* d, int size) noexcept nogil:
+    # like QEMU: succeed when the reservation address matches and memory
+    # still holds the value LR saw
+    cdef uint64_t addr = h.x[d.rs1]
+    cdef uint64_t pa, cur
+    cdef int st
+    if not h.res_valid or h.res_addr != addr:
+        h.res_valid = 0
+        h.x[d.rd] = 1
+        return ST_OK
+    h.res_valid = 0
+    st = atomic_ram_addr(h, addr, size, ACC_STORE, &pa)
+    if st != ST_OK:
+        return st
+    cur = pyvmm_ld(h.ram + (pa - h.ram_base), size)
+    if cur != h.res_value:
+        h.x[d.rd] = 1
+        return ST_OK
+    st = store_ram(h, pa, size, h.x[d.rs2])
+    h.x[d.rd] = 0
+    return st
+
+
+cdef int do_csr(Hart* h, DecodedInsn* d) noexcept nogil:
+    cdef uint32_t csr = (<uint32_t>d.imm) & 0xFFF
+    cdef int op = d.op
+    cdef bint write
+    cdef uint64_t src, old, rmw_old, new
+    if op == OP_CSRRW or op == OP_CSRRS or op == OP_CSRRC:
+        src = h.x[d.rs1]
+    else:
+        src = d.rs1
+    write = op == OP_CSRRW or op == OP_CSRRWI or d.rs1 != 0
+    if not csr_allowed(h, csr, write):
+        return illegal(h, d)
+    old = csr_read(h, csr)
+    if write:
+        rmw_old = old
+        if csr == CSR_MIP or csr == CSR_SIP:
+            # read-modify-write sees only the software-writable SEIP bit
+            rmw_old = (old & ~MIP_SEIP) | (h.mip_sw & MIP_SEIP)
+        if op == OP_CSRRW or op == OP_CSRRWI:
+            new = src
+        elif op == OP_CSRRS or op == OP_CSRRSI:
+            new = rmw_old | src
+        else:
+            new = rmw_old & ~src
+        csr_write(h, csr, new)
+    h.x[d.rd] = old
+    return ST_OK
+
+
+cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
+    cdef uint64_t target, now
+    if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TW)):
+        return illegal(h, d)
+    update_timer_bits(h)
+    if read_mip(h) & h.mie:
+        force_event_check(h)
+        return ST_OK
+    target = U64_MAX
+    if h.mie & MIP_MTIP:
+        target = h.mtimecmp
+    if (h.mie & MIP_STIP) and (h.menvcfg & MENVCFG_STCE) and h.stimecmp < target:
+        target = h.stimecmp
+    if target == U64_MAX:
+        h.exit_reason = EXIT_WFI_C
+        h.exit_pc = h.pc
+        return ST_EXIT_BEFORE
+    now = mtime_now(h)
+    if h.realtime:
+        # sleep towards the deadline in short steps so run() stays responsive
+        if target > now:
+            pyvmm_sleep_ticks(target - now if target - now < 10000 else 10000)
+        if h.budget_end > h.instret:
+            h.budget_end -= 1
+        force_event_check(h)
+        return ST_RETRY
+    if target > now:
+        h.time_offset += <int64_t>(target - now)
+    update_timer_bits(h)
+    force_event_check(h)
+    return ST_OK
+
+
+cdef int finish(Hart* h, int reason) noexcept nogil:
+    h.exit_reason = reason
+    if reason == EXIT_BUDGET_C or reason == EXIT_WFI_C:
+        h.exit_pc = h.pc
+    h.exits[reason] += 1
+    return reason
+
+
+cdef int resume_mmio(Hart* h) noexcept nogil:
+    cdef int state = h.mmio_state
+    h.mmio_state = MMIO_IDLE
+    if state == MMIO_LOAD_COMPLETED:
+        h.x[h.mmio_rd] = extend(h.mmio_value, h.mmio_size, h.mmio_signed)
+        h.pc += h.mmio_ilen
+        h.instret += 1
+    elif state == MMIO_LOAD_FAULTED:
+        return take_trap(h, CAUSE_LOAD_ACCESS, False, h.mmio_vaddr, <uint32_t>h.exit_insn)
+    elif state == MMIO_STORE_FAULTED:
+        # a store has no effect on the hart's registers, so undoing its
+        # retirement makes the access fault precise
+        h.pc = h.exit_pc
+        h.instret -= 1
+        return take_trap(h, CAUSE_STORE_ACCESS, False, h.mmio_vaddr, <uint32_t>h.exit_insn)
+    return 0
+
+
+cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
+    cdef uint64_t* x = h.x
+    cdef DecodedInsn* d
+    cdef uint64_t pc, npc, a, b
+    cdef int64_t sa, sb
+    cdef int32_t wa, wb
+    cdef int st, r, op
+
+    x[0] = 0
+    h.exit_reason = EXIT_NONE
+    if budget == 0:
+        return finish(h, EXIT_BUDGET_C)
+    h.budget_end = h.instret + budget if budget <= U64_MAX - h.instret else U64_MAX
+    r = resume_mmio(h)
+    if r:
+        return finish(h, r)
+    force_event_check(h)
+    while True:
+        if h.instret >= h.event_at:
+            r = handle_events(h)
+            if r:
+                return finish(h, r)
+        pc = h.pc
+        if (pc >> 12) != h.fetch_vpn:
+            if enter_fetch_page(h, pc) != ST_OK:
+                r = take_trap(h, h.exc_cause, False, h.exc_tval, 0)
+                if r:
+                    return finish(h, r)
+                continue
+        d = &h.fetch_page.slots[(pc & 0xFFF) >> 1]
+        if d.op == OP_NONE:
+            d = fill_slot(h, pc, d)
+            if d == NULL:
+                r = take_trap(h, h.exc_cause, False, h.exc_tval, 0)
+                if r:
+                    return finish(h, r)
+                continue
+        npc = pc + d.ilen
+        st = ST_OK
+        op = d.op
+        if op == OP_ADDI:
+            x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
+        elif op == OP_LUI:
+            x[d.rd] = <uint64_t><int64_t>d.imm
+        elif op == OP_AUIPC:
+            x[d.rd] = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_JAL:
+            x[d.rd] = npc
+            npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_JALR:
+            a = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
+            x[d.rd] = npc
+            npc = a
+        elif op == OP_BEQ:
+            if x[d.rs1] == x[d.rs2]:
+                npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_BNE:
+            if x[d.rs1] != x[d.rs2]:
+                npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_BLT:
+            if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
+                npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_BGE:
+            if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
+                npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_BLTU:
+            if x[d.rs1] < x[d.rs2]:
+                npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_BGEU:
+            if x[d.rs1] >= x[d.rs2]:
+                npc = pc + <uint64_t><int64_t>d.imm
+        elif op == OP_LB:
+            st = do_load(h, d, 1, True)
+        elif op == OP_LH:
+            st = do_load(h, d, 2, True)
+        elif op == OP_LW:
+            st = do_load(h, d, 4, True)
+        elif op == OP_LD:
+            st = do_load(h, d, 8, False)
+        elif op == OP_LBU:
+            st = do_load(h, d, 1, False)
+        elif op == OP_LHU:
+            st = do_load(h, d, 2, False)
+        elif op == OP_LWU:
+            st = do_load(h, d, 4, False)
+        elif op == OP_SB:
+            st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 1, x[d.rs2])
+        elif op == OP_SH:
+            st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 2, x[d.rs2])
+        elif op == OP_SW:
+            st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 4, x[d.rs2])
+        elif op == OP_SD:
+            st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 8, x[d.rs2])
+        elif op == OP_SLTI:
+            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>d.imm else 0
+        elif op == OP_SLTIU:
+            x[d.rd] = 1 if x[d.rs1] < <uint64_t><int64_t>d.imm else 0
+        elif op == OP_XORI:
+            x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+        elif op == OP_ORI:
+            x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
+        elif op == OP_ANDI:
+            x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
+        elif op == OP_SLLI:
+            x[d.rd] = x[d.rs1] << d.imm
+        elif op == OP_SRLI:
+            x[d.rd] = x[d.rs1] >> d.imm
+        elif op == OP_SRAI:
+            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+        elif op == OP_ADD:
+            x[d.rd] = x[d.rs1] + x[d.rs2]
+        elif op == OP_SUB:
+            x[d.rd] = x[d.rs1] - x[d.rs2]
+        elif op == OP_SLL:
+            x[d.rd] = x[d.rs1] << (x[d.rs2] & 63)
+        elif op == OP_SLT:
+            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+        elif op == OP_SLTU:
+            x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
+        elif op == OP_XOR:
+            x[d.rd] = x[d.rs1] ^ x[d.rs2]
+        elif op == OP_SRL:
+            x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63)
+        elif op == OP_SRA:
+            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> (x[d.rs2] & 63))
+        elif op == OP_OR:
+            x[d.rd] = x[d.rs1] | x[d.rs2]
+        elif op == OP_AND:
+            x[d.rd] = x[d.rs1] & x[d.rs2]
+        elif op == OP_ADDIW:
+            x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+        elif op == OP_SLLIW:
+            x[d.rd] = sext32(x[d.rs1] << d.imm)
+        elif op == OP_SRLIW:
+            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+        elif op == OP_SRAIW:
+            x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> d.imm)
+        elif op == OP_ADDW:
+            x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
+        elif op == OP_SUBW:
+            x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
+        elif op == OP_SLLW:
+            x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31))
+        elif op == OP_SRLW:
+            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+        elif op == OP_SRAW:
+            x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+        elif op == OP_MUL:
+            x[d.rd] = x[d.rs1] * x[d.rs2]
+        elif op == OP_MULH:
+            x[d.rd] = pyvmm_mulh(<int64_t>x[d.rs1], <int64_t>x[d.rs2])
+        elif op == OP_MULHSU:
+            x[d.rd] = pyvmm_mulhsu(<int64_t>x[d.rs1], x[d.rs2])
+        elif op == OP_MULHU:
+            x[d.rd] = pyvmm_mulhu(x[d.rs1], x[d.rs2])
+        elif op == OP_DIV:
+            sa = <int64_t>x[d.rs1]
+            sb = <int64_t>x[d.rs2]
+            if sb == 0:
+                x[d.rd] = U64_MAX
+            elif sb == -1:
+                x[d.rd] = <uint64_t>0 - <uint64_t>sa      # also the overflow case
+            else:
+                x[d.rd] = <uint64_t>(sa // sb)
+        elif op == OP_DIVU:
+            a = x[d.rs1]
+            b = x[d.rs2]
+            x[d.rd] = U64_MAX if b == 0 else a // b
+        elif op == OP_REM:
+            sa = <int64_t>x[d.rs1]
+            sb = <int64_t>x[d.rs2]
+            if sb == 0:
+                x[d.rd] = <uint64_t>sa
+            elif sb == -1:
+                x[d.rd] = 0
+            else:
+                x[d.rd] = <uint64_t>(sa % sb)
+        elif op == OP_REMU:
+            a = x[d.rs1]
+            b = x[d.rs2]
+            x[d.rd] = a if b == 0 else a % b
+        elif op == OP_MULW:
+            x[d.rd] = sext32(x[d.rs1] * x[d.rs2])
+        elif op == OP_DIVW:
+            wa = <int32_t><uint32_t>x[d.rs1]
+            wb = <int32_t><uint32_t>x[d.rs2]
+            if wb == 0:
+                x[d.rd] = U64_MAX
+            elif wb == -1:
+                x[d.rd] = sext32(<uint64_t>0 - <uint64_t><int64_t>wa)
+            else:
+                x[d.rd] = <uint64_t><int64_t>(wa // wb)
+        elif op == OP_DIVUW:
+            a = <uint32_t>x[d.rs1]
+            b = <uint32_t>x[d.rs2]
+            x[d.rd] = U64_MAX if b == 0 else sext32(a // b)
+        elif op == OP_REMW:
+            wa = <int32_t><uint32_t>x[d.rs1]
+            wb = <int32_t><uint32_t>x[d.rs2]
+            if wb == 0:
+                x[d.rd] = <uint64_t><int64_t>wa
+            elif wb == -1:
+                x[d.rd] = 0
+            else:
+                x[d.rd] = <uint64_t><int64_t>(wa % wb)
+        elif op == OP_REMUW:
+            a = <uint32_t>x[d.rs1]
+            b = <uint32_t>x[d.rs2]
+            x[d.rd] = sext32(a) if b == 0 else sext32(a % b)
+        elif op == OP_LR_W:
+            st = do_lr(h, d, 4)
+        elif op == OP_LR_D:
+            st = do_lr(h, d, 8)
+        elif op == OP_SC_W:
+            st = do_sc(h, d, 4)
+        elif op == OP_SC_D:
+            st = do_sc(h, d, 8)
+        elif op == OP_AMO_W:
+            st = do_amo(h, d, 4)
+        elif op == OP_AMO_D:
+            st = do_amo(h, d, 8)
+        elif op == OP_FENCE:
+            pass
+        elif op == OP_FENCE_I:
+            decode_cache_flush(h)
+        elif (op == OP_CSRRW or op == OP_CSRRS or op == OP_CSRRC or op == OP_CSRRWI
+              or op == OP_CSRRSI or op == OP_CSRRCI):
+            st = do_csr(h, d)
+        elif op == OP_ECALL:
+            st = raise_exc(h, CAUSE_ECALL_U + <uint64_t>h.priv, 0)
+        elif op == OP_EBREAK:
+            st = raise_exc(h, CAUSE_BREAKPOINT, 0)
+        elif op == OP_MRET:
+            if h.priv != PRV_M:
+                st = illegal(h, d)
+            else:
+                do_mret(h)
+                npc = h.pc
+        elif op == OP_SRET:
+            if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TSR)):
+                st = illegal(h, d)
+            else:
+                do_sret(h)
+                npc = h.pc
+        elif op == OP_WFI:
+            st = do_wfi(h, d)
+        elif op == OP_SFENCE_VMA:
+            if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TVM)):
+                st = illegal(h, d)
+            else:
+                tlb_flush(h)
+        else:
+            st = illegal(h, d)
+
+        if st == ST_OK:
+            h.pc = npc
+            h.instret += 1
+        elif st == ST_EXC:
+            r = take_trap(h, h.exc_cause, False, h.exc_tval, d.raw)
+            if r:
+                return finish(h, r)
+        elif st == ST_EXIT_AFTER:
+            h.exit_insn = d.raw
+            h.pc = npc
+            h.instret += 1
+            return finish(h, h.exit_reason)
+        elif st == ST_EXIT_BEFORE:
+            h.exit_insn = d.raw
+            return finish(h, h.exit_reason)
+        # anything else: the instruction neither retired nor trapped (a
+        # realtime WFI still waiting); fetch it again

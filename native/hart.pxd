@@ -1,0 +1,162 @@
+# The hart's state as C structs: architectural registers, the software TLB,
+# the decoded-instruction cache, exit payloads and counters. Everything the
+# run loop touches lives here so the loop never needs a Python object.
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+
+cdef enum:
+    PRV_U = 0
+    PRV_S = 1
+    PRV_M = 3
+
+    TLB_BITS = 8
+    TLB_SIZE = 256          # entries per (privilege, access type) set
+    SLOTS_PER_PAGE = 2048   # one decoded slot per 16-bit parcel of a 4 KiB page
+    MAX_WATCHES = 16
+    NUM_EXIT_REASONS = 6
+
+# Access types index the TLB sets and select the fault causes.
+cdef enum:
+    ACC_FETCH = 0
+    ACC_LOAD = 1
+    ACC_STORE = 2
+
+ctypedef struct TlbEntry:
+    uint64_t tag        # virtual page number; | TLB_SLOW when every access must take the slow path
+    int64_t addend      # host address minus guest virtual address, for RAM pages
+    uint64_t ppage      # physical page address
+
+ctypedef struct DecodedInsn:
+    uint8_t op          # OP_NONE (0) = not decoded yet
+    uint8_t rd          # 32 stands for x0: writes land in a scratch register
+    uint8_t rs1
+    uint8_t rs2
+    uint8_t ilen        # 2 or 4
+    uint8_t pad0
+    uint16_t pad1
+    uint32_t raw        # the instruction bits as fetched (16 bits for compressed)
+    int32_t imm         # immediate, CSR number, or shift amount
+
+ctypedef struct DecodePage:
+    uint64_t gen        # valid only while equal to Hart.decode_gen
+    DecodedInsn slots[SLOTS_PER_PAGE]
+
+ctypedef struct Hart:
+    uint64_t* x         # 33 registers: x0..x31 and the x0 write sink
+    uint64_t pc
+    int priv
+    int data_priv       # privilege of loads/stores (MPRV/MPP applied)
+    uint64_t hartid
+
+    # CSRs
+    uint64_t mstatus
+    uint64_t misa
+    uint64_t medeleg
+    uint64_t mideleg
+    uint64_t mie
+    uint64_t mip_sw     # software-writable mip bits (SSIP, STIP without Sstc, SEIP's software part)
+    uint64_t mip_hw     # bits driven by devices/time: MSIP MTIP SEIP-line MEIP and Sstc STIP
+    uint64_t mtvec
+    uint64_t mcounteren
+    uint64_t menvcfg
+    uint64_t mscratch
+    uint64_t mepc
+    uint64_t mcause
+    uint64_t mtval
+    uint64_t stvec
+    uint64_t scounteren
+    uint64_t senvcfg
+    uint64_t sscratch
+    uint64_t sepc
+    uint64_t scause
+    uint64_t stval
+    uint64_t satp
+    uint64_t stimecmp
+    uint8_t pmpcfg[64]
+    uint64_t pmpaddr[64]
+    uint64_t mcycle_offset
+    uint64_t minstret_offset
+
+    # external interrupt lines (from the PLIC model in Python)
+    int meip_line
+    int seip_line
+
+    # CLINT and time
+    uint32_t msip
+    uint64_t mtimecmp
+    int64_t time_offset     # mtime = instret / insns_per_tick + time_offset (or host ticks + offset)
+    uint64_t insns_per_tick
+    int realtime
+
+    # LR/SC reservation
+    int res_valid
+    uint64_t res_addr
+    uint64_t res_value
+
+    # physical memory
+    uint8_t* ram
+    uint64_t ram_base
+    uint64_t ram_size
+    uint64_t ram_end
+
+    # software TLB: [privilege][access type][index]; index 2 (reserved privilege) unused
+    TlbEntry tlb[4][3][TLB_SIZE]
+    TlbEntry* fetch_tlb
+    TlbEntry* load_tlb
+    TlbEntry* store_tlb
+
+    # decoded-instruction cache, per physical RAM page
+    DecodePage** dpages
+    uint64_t num_pages
+    uint64_t decode_gen
+    uint64_t fetch_vpn      # page the current fetch_page belongs to; NO_VPN = none
+    DecodePage* fetch_page
+    uint8_t* fetch_host
+    DecodedInsn cross_slot  # instructions straddling a page are decoded here, never cached
+
+    # a pending synchronous exception
+    uint64_t exc_cause
+    uint64_t exc_tval
+
+    # run control
+    uint64_t instret
+    uint64_t budget_end
+    uint64_t event_at       # run handle_events when instret reaches this
+    uint64_t exit_on_exception
+    uint64_t exit_on_interrupt
+
+    # exit payload
+    int exit_reason
+    uint64_t exit_addr
+    uint64_t exit_size
+    int exit_is_write
+    uint64_t exit_data
+    uint64_t exit_pc
+    uint64_t exit_cause
+    uint64_t exit_tval
+    uint64_t exit_insn
+
+    # an MMIO load waiting for Python's answer
+    int mmio_state          # MMIO_IDLE / MMIO_WAITING / MMIO_COMPLETED / MMIO_FAULTED
+    uint8_t mmio_rd
+    uint8_t mmio_size
+    uint8_t mmio_signed
+    uint8_t mmio_ilen
+    uint64_t mmio_vaddr
+    uint64_t mmio_value
+
+    # watched physical ranges (HTIF tohost)
+    int num_watches
+    uint64_t watch_lo[MAX_WATCHES]
+    uint64_t watch_hi[MAX_WATCHES]
+
+    # counters
+    uint64_t traps[64]
+    uint64_t interrupts[64]
+    uint64_t tlb_hits
+    uint64_t tlb_misses
+    uint64_t page_walks
+    uint64_t walk_mem_refs
+    uint64_t exits[8]
+    uint64_t decode_fills
+    uint64_t decode_flushes

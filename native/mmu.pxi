@@ -1,0 +1,516 @@
+# Memory: the physical map (RAM, CLINT, everything else is MMIO for Python),
+# Sv39/Sv48 translation with hardware A/D updates, the software TLB, and the
+# per-page decoded-instruction cache that stores keep coherent.
+
+# ---------------------------------------------------------------- time / CLINT
+
+cdef inline uint64_t mtime_now(Hart* h) noexcept nogil:
+    if h.realtime:
+        return pyvmm_host_ticks() + <uint64_t>h.time_offset
+    return h.instret // h.insns_per_tick + <uint64_t>h.time_offset
+
+
+cdef inline void set_mtime(Hart* h, uint64_t value) noexcept nogil:
+    if h.realtime:
+        h.time_offset = <int64_t>(value - pyvmm_host_ticks())
+    else:
+        h.time_offset = <int64_t>(value - h.instret // h.insns_per_tick)
+
+
+cdef inline void update_timer_bits(Hart* h) noexcept nogil:
+    cdef uint64_t now = mtime_now(h)
+    cdef uint64_t hw = h.mip_hw & ~(MIP_MTIP | MIP_STIP)
+    if now >= h.mtimecmp:
+        hw |= MIP_MTIP
+    if (h.menvcfg & MENVCFG_STCE) and now >= h.stimecmp:
+        hw |= MIP_STIP
+    h.mip_hw = hw
+
+
+cdef inline uint64_t read_mip(Hart* h) noexcept nogil:
+    cdef uint64_t sw = h.mip_sw
+    if h.menvcfg & MENVCFG_STCE:
+        sw &= ~MIP_STIP
+    return sw | h.mip_hw
+
+
+cdef uint64_t instret_when_time_reaches(Hart* h, uint64_t target) noexcept nogil:
+    # the retired-instruction count at which mtime first equals `target`
+    cdef uint64_t now = mtime_now(h)
+    cdef uint64_t ticks, base
+    if now >= target:
+        return h.instret
+    ticks = target - now
+    base = h.instret // h.insns_per_tick
+    if ticks > U64_MAX // h.insns_per_tick - base - 1:
+        return U64_MAX
+    return (base + ticks) * h.insns_per_tick
+
+
+cdef inline void force_event_check(Hart* h) noexcept nogil:
+    h.event_at = 0
+
+
+cdef uint64_t clint_read(Hart* h, uint64_t offset, int size) noexcept nogil:
+    cdef uint64_t value = 0
+    cdef uint64_t reg_off
+    cdef uint64_t msip_off = 4 * h.hartid
+    cdef uint64_t cmp_off = CLINT_MTIMECMP + 8 * h.hartid
+    if offset >= msip_off and offset < msip_off + 4:
+        value = h.msip
+        reg_off = offset - msip_off
+    elif offset >= cmp_off and offset < cmp_off + 8:
+        value = h.mtimecmp
+        reg_off = offset - cmp_off
+    elif offset >= CLINT_MTIME and offset < CLINT_MTIME + 8:
+        value = mtime_now(h)
+        reg_off = offset - CLINT_MTIME
+    else:
+        return 0
+    value >>= 8 * reg_off
+    if size < 8:
+        value &= (1ULL << (8 * size)) - 1
+    return value
+
+
+cdef void clint_write(Hart* h, uint64_t offset, int size, uint64_t value) noexcept nogil:
+    cdef uint64_t msip_off = 4 * h.hartid
+    cdef uint64_t cmp_off = CLINT_MTIMECMP + 8 * h.hartid
+    cdef uint64_t old, mask, shift
+    if offset == msip_off:
+        h.msip = <uint32_t>(value & 1)
+        if h.msip:
+            h.mip_hw |= MIP_MSIP
+        else:
+            h.mip_hw &= ~MIP_MSIP
+    elif offset >= cmp_off and offset < cmp_off + 8:
+        shift = 8 * (offset - cmp_off)
+        mask = U64_MAX if size >= 8 else ((1ULL << (8 * size)) - 1)
+        old = h.mtimecmp
+        h.mtimecmp = (old & ~(mask << shift)) | ((value & mask) << shift)
+    elif offset >= CLINT_MTIME and offset < CLINT_MTIME + 8:
+        shift = 8 * (offset - CLINT_MTIME)
+        mask = U64_MAX if size >= 8 else ((1ULL << (8 * size)) - 1)
+        old = mtime_now(h)
+        set_mtime(h, (old & ~(mask << shift)) | ((value & mask) << shift))
+    else:
+        return
+    update_timer_bits(h)
+    force_event_check(h)
+
+
+# ---------------------------------------------------------------- TLB
+
+cdef void tlb_flush(Hart* h) noexcept nogil:
+    memset(h.tlb, 0xFF, sizeof(h.tlb))
+    h.fetch_vpn = NO_VPN
+
+
+cdef void update_mode(Hart* h) noexcept nogil:
+    # choose the TLB sets for the current privilege and MPRV; the decoded
+    # page pointer is re-derived on the next fetch
+    cdef int dp = h.priv
+    if h.priv == PRV_M and (h.mstatus & MSTATUS_MPRV):
+        dp = <int>((h.mstatus >> 11) & 3)
+    h.data_priv = dp
+    h.fetch_tlb = &h.tlb[h.priv][ACC_FETCH][0]
+    h.load_tlb = &h.tlb[dp][ACC_LOAD][0]
+    h.store_tlb = &h.tlb[dp][ACC_STORE][0]
+    h.fetch_vpn = NO_VPN
+
+
+cdef inline void set_priv(Hart* h, int priv) noexcept nogil:
+    h.priv = priv
+    update_mode(h)
+
+
+cdef inline bint in_ram(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
+    return paddr >= h.ram_base and paddr - h.ram_base <= h.ram_size - size and size <= h.ram_size
+
+
+cdef inline bint page_has_code(Hart* h, uint64_t ppage) noexcept nogil:
+    cdef DecodePage* dp = h.dpages[(ppage - h.ram_base) >> 12]
+    return dp != NULL and dp.gen == h.decode_gen
+
+
+cdef inline bint page_has_watch(Hart* h, uint64_t ppage) noexcept nogil:
+    cdef int i
+    for i in range(h.num_watches):
+        if h.watch_lo[i] < ppage + 4096 and h.watch_hi[i] > ppage:
+            return True
+    return False
+
+
+cdef void protect_code_page(Hart* h, uint64_t ppage) noexcept nogil:
+    # a page just got decoded code: its stores must take the slow path
+    cdef int p, i
+    cdef TlbEntry* e
+    for p in range(4):
+        for i in range(TLB_SIZE):
+            e = &h.tlb[p][ACC_STORE][i]
+            if e.tag != TLB_EMPTY and e.ppage == ppage:
+                e.tag |= TLB_SLOW
+
+
+cdef void invalidate_code(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
+    # drop decoded slots overlapping [paddr - 2, paddr + size): a 32-bit
+    # instruction starting two bytes before the store also changes
+    cdef uint64_t start, end, page, lo, hi
+    cdef DecodePage* dp
+    if size == 0:
+        return
+    start = paddr - 2 if paddr >= h.ram_base + 2 else h.ram_base
+    end = paddr + size
+    if end > h.ram_end:
+        end = h.ram_end
+    page = start & ~0xFFFULL
+    while page < end:
+        dp = h.dpages[(page - h.ram_base) >> 12]
+        if dp != NULL and dp.gen == h.decode_gen:
+            lo = (start - page) if start > page else 0
+            hi = (end - page) if end < page + 4096 else 4096
+            lo >>= 1
+            hi = (hi + 1) >> 1
+            memset(&dp.slots[lo], 0, (hi - lo) * sizeof(DecodedInsn))
+        page += 4096
+
+
+cdef void decode_cache_flush(Hart* h) noexcept nogil:
+    # every page goes stale; pages are cleared lazily when fetched again
+    h.decode_gen += 1
+    h.decode_flushes += 1
+    h.fetch_vpn = NO_VPN
+
+
+# ---------------------------------------------------------------- page walk
+
+cdef inline uint64_t page_fault_cause(int acc) noexcept nogil:
+    if acc == ACC_FETCH:
+        return CAUSE_FETCH_PAGE_FAULT
+    if acc == ACC_LOAD:
+        return CAUSE_LOAD_PAGE_FAULT
+    return CAUSE_STORE_PAGE_FAULT
+
+
+cdef inline uint64_t access_fault_cause(int acc) noexcept nogil:
+    if acc == ACC_FETCH:
+        return CAUSE_FETCH_ACCESS
+    if acc == ACC_LOAD:
+        return CAUSE_LOAD_ACCESS
+    return CAUSE_STORE_ACCESS
+
+
+cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t* paddr) noexcept nogil:
+    # returns 0 and the physical address, or an exception cause
+    cdef uint64_t mode = h.satp >> 60
+    cdef int levels, i, va_bits
+    cdef uint64_t table, pte_addr, pte, new_pte, ppn, shift
+    cdef int64_t extended
+    if priv == PRV_M or mode == SATP_MODE_BARE:
+        paddr[0] = vaddr
+        return 0
+    levels = 3 if mode == SATP_MODE_SV39 else 4
+    va_bits = 12 + 9 * levels
+    extended = (<int64_t>(vaddr << (64 - va_bits))) >> (64 - va_bits)
+    if <uint64_t>extended != vaddr:
+        return page_fault_cause(acc)
+    h.page_walks += 1
+    table = (h.satp & PPN_MASK) << 12
+    i = levels - 1
+    while i >= 0:
+        shift = 12 + 9 * <uint64_t>i
+        pte_addr = table + ((vaddr >> shift) & 0x1FF) * 8
+        if not in_ram(h, pte_addr, 8):
+            return access_fault_cause(acc)
+        h.walk_mem_refs += 1
+        pte = pyvmm_ld(h.ram + (pte_addr - h.ram_base), 8)
+        if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)):
+            return page_fault_cause(acc)
+        if pte & PTE_HIGH_BITS:
+            return page_fault_cause(acc)
+        ppn = (pte >> 10) & PPN_MASK
+        if not (pte & (PTE_R | PTE_X)):
+            # pointer to the next level; A, D and U are reserved here
+            if (pte & (PTE_A | PTE_D | PTE_U)) or i == 0:
+                return page_fault_cause(acc)
+            table = ppn << 12
+            i -= 1
+            continue
+        # leaf
+        if i > 0 and (ppn & ((1ULL << (9 * i)) - 1)):
+            return page_fault_cause(acc)
+        if pte & PTE_U:
+            if priv == PRV_S and (acc == ACC_FETCH or not (h.mstatus & MSTATUS_SUM)):
+                return page_fault_cause(acc)
+        elif priv == PRV_U:
+            return page_fault_cause(acc)
+        if acc == ACC_FETCH:
+            if not (pte & PTE_X):
+                return page_fault_cause(acc)
+        elif acc == ACC_LOAD:
+            if not ((pte & PTE_R) or ((h.mstatus & MSTATUS_MXR) and (pte & PTE_X))):
+                return page_fault_cause(acc)
+        elif not (pte & PTE_W):
+            return page_fault_cause(acc)
+        # hardware A/D update, as QEMU does
+        new_pte = pte | PTE_A
+        if acc == ACC_STORE:
+            new_pte |= PTE_D
+        if new_pte != pte:
+            pyvmm_st(h.ram + (pte_addr - h.ram_base), 8, new_pte)
+            invalidate_code(h, pte_addr, 8)
+        paddr[0] = ((ppn << 12) & ~((1ULL << shift) - 1)) | (vaddr & ((1ULL << shift) - 1))
+        return 0
+    return page_fault_cause(acc)
+
+
+cdef inline int raise_exc(Hart* h, uint64_t cause, uint64_t tval) noexcept nogil:
+    h.exc_cause = cause
+    h.exc_tval = tval
+    return ST_EXC
+
+
+cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, int acc, uint64_t* paddr) noexcept nogil:
+    # slow-path translation through the TLB set `e` belongs to: use a slow
+    # entry when it matches, else walk and install an entry
+    cdef uint64_t vpn = vaddr >> 12
+    cdef uint64_t pa, ppage, cause
+    cdef bint slow
+    if (e.tag & ~TLB_SLOW) == vpn:
+        h.tlb_hits += 1
+        paddr[0] = e.ppage | (vaddr & 0xFFF)
+        return ST_OK
+    h.tlb_misses += 1
+    cause = translate(h, vaddr, acc, h.data_priv if acc != ACC_FETCH else h.priv, &pa)
+    if cause:
+        return raise_exc(h, cause, vaddr)
+    ppage = pa & ~0xFFFULL
+    e.ppage = ppage
+    if in_ram(h, ppage, 4096):
+        e.addend = <int64_t>(<uint64_t>h.ram + (ppage - h.ram_base) - (vaddr & ~0xFFFULL))
+        slow = acc == ACC_STORE and (page_has_code(h, ppage) or page_has_watch(h, ppage))
+        e.tag = vpn | (TLB_SLOW if slow else 0)
+    else:
+        e.addend = 0
+        e.tag = vpn | TLB_SLOW
+    paddr[0] = pa
+    return ST_OK
+
+
+# ---------------------------------------------------------------- data access
+
+cdef int mmio_exit(Hart* h, uint64_t paddr, int size, bint is_write, uint64_t data) noexcept nogil:
+    h.exit_reason = EXIT_MMIO_C
+    h.exit_addr = paddr
+    h.exit_size = <uint64_t>size
+    h.exit_is_write = is_write
+    h.exit_data = data
+    h.exit_pc = h.pc
+    return ST_EXIT_AFTER if is_write else ST_EXIT_BEFORE
+
+
+cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept nogil:
+    cdef uint64_t pa, pa2, value
+    cdef int r, first, k
+    cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    if (vaddr & 0xFFF) + <uint64_t>size > 4096:
+        # crosses a page: both halves must translate and be RAM
+        first = <int>(4096 - (vaddr & 0xFFF))
+        r = tlb_translate(h, e, vaddr, ACC_LOAD, &pa)
+        if r:
+            return r
+        e = &h.load_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
+        r = tlb_translate(h, e, vaddr + <uint64_t>first, ACC_LOAD, &pa2)
+        if r:
+            return r
+        if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
+            return raise_exc(h, CAUSE_LOAD_ACCESS, vaddr)
+        value = 0
+        for k in range(size):
+            if k < first:
+                value |= (<uint64_t>h.ram[pa - h.ram_base + <uint64_t>k]) << (8 * k)
+            else:
+                value |= (<uint64_t>h.ram[pa2 - h.ram_base + <uint64_t>(k - first)]) << (8 * k)
+        out[0] = value
+        return ST_OK
+    r = tlb_translate(h, e, vaddr, ACC_LOAD, &pa)
+    if r:
+        return r
+    if in_ram(h, pa, <uint64_t>size):
+        out[0] = pyvmm_ld(h.ram + (pa - h.ram_base), size)
+        return ST_OK
+    if pa >= CLINT_BASE and pa < CLINT_BASE + CLINT_SIZE:
+        out[0] = clint_read(h, pa - CLINT_BASE, size)
+        return ST_OK
+    return mmio_exit(h, pa, size, False, 0)
+
+
+cdef inline int load(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept nogil:
+    cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    if e.tag == (vaddr >> 12) and (vaddr & 0xFFF) <= <uint64_t>(4096 - size):
+        h.tlb_hits += 1
+        out[0] = pyvmm_ld(<uint8_t*>(<uint64_t>e.addend + vaddr), size)
+        return ST_OK
+    return load_slow(h, vaddr, size, out)
+
+
+cdef int store_ram(Hart* h, uint64_t pa, int size, uint64_t value) noexcept nogil:
+    # a RAM store on the slow path: keeps decoded code coherent, reports watches
+    cdef int i
+    pyvmm_st(h.ram + (pa - h.ram_base), size, value)
+    invalidate_code(h, pa, <uint64_t>size)
+    for i in range(h.num_watches):
+        if h.watch_lo[i] < pa + <uint64_t>size and h.watch_hi[i] > pa:
+            h.exit_reason = EXIT_WATCH_C
+            h.exit_addr = pa
+            h.exit_size = <uint64_t>size
+            h.exit_is_write = True
+            h.exit_data = value
+            h.exit_pc = h.pc
+            return ST_EXIT_AFTER
+    return ST_OK
+
+
+cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept nogil:
+    cdef uint64_t pa, pa2
+    cdef int r, r2, first, k
+    cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    if (vaddr & 0xFFF) + <uint64_t>size > 4096:
+        first = <int>(4096 - (vaddr & 0xFFF))
+        r = tlb_translate(h, e, vaddr, ACC_STORE, &pa)
+        if r:
+            return r
+        e = &h.store_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
+        r = tlb_translate(h, e, vaddr + <uint64_t>first, ACC_STORE, &pa2)
+        if r:
+            return r
+        if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
+            return raise_exc(h, CAUSE_STORE_ACCESS, vaddr)
+        r = ST_OK
+        for k in range(size):
+            if k < first:
+                r2 = store_ram(h, pa + <uint64_t>k, 1, (value >> (8 * k)) & 0xFF)
+            else:
+                r2 = store_ram(h, pa2 + <uint64_t>(k - first), 1, (value >> (8 * k)) & 0xFF)
+            if r2 != ST_OK:
+                r = r2
+        if r != ST_OK:
+            h.exit_addr = pa
+            h.exit_size = <uint64_t>size
+            h.exit_data = value
+        return r
+    r = tlb_translate(h, e, vaddr, ACC_STORE, &pa)
+    if r:
+        return r
+    if in_ram(h, pa, <uint64_t>size):
+        return store_ram(h, pa, size, value)
+    if pa >= CLINT_BASE and pa < CLINT_BASE + CLINT_SIZE:
+        clint_write(h, pa - CLINT_BASE, size, value)
+        return ST_OK
+    h.mmio_state = MMIO_STORE_DONE
+    h.mmio_vaddr = vaddr
+    return mmio_exit(h, pa, size, True, value)
+
+
+cdef inline int store(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept nogil:
+    cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    if e.tag == (vaddr >> 12) and (vaddr & 0xFFF) <= <uint64_t>(4096 - size):
+        h.tlb_hits += 1
+        pyvmm_st(<uint8_t*>(<uint64_t>e.addend + vaddr), size, value)
+        return ST_OK
+    return store_slow(h, vaddr, size, value)
+
+
+cdef int atomic_ram_addr(Hart* h, uint64_t vaddr, int size, int acc, uint64_t* pa) noexcept nogil:
+    # LR/SC/AMO: aligned, RAM only (an AMO to MMIO is an access fault)
+    cdef TlbEntry* e
+    cdef int r
+    if vaddr & <uint64_t>(size - 1):
+        return raise_exc(h, CAUSE_LOAD_MISALIGNED if acc == ACC_LOAD else CAUSE_STORE_MISALIGNED, vaddr)
+    if acc == ACC_LOAD:
+        e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    else:
+        e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    if e.tag == (vaddr >> 12):
+        h.tlb_hits += 1
+        pa[0] = e.ppage | (vaddr & 0xFFF)
+    else:
+        r = tlb_translate(h, e, vaddr, acc, pa)
+        if r:
+            return r
+    if not in_ram(h, pa[0], <uint64_t>size):
+        return raise_exc(h, access_fault_cause(acc), vaddr)
+    return ST_OK
+
+
+# ---------------------------------------------------------------- fetch
+
+cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
+    # make h.fetch_page the decoded page holding pc, or raise a fetch fault
+    cdef uint64_t vpn = pc >> 12
+    cdef TlbEntry* e = &h.fetch_tlb[vpn & (TLB_SIZE - 1)]
+    cdef uint64_t pa, ppage, cause, idx
+    cdef DecodePage* dp
+    if e.tag == vpn:
+        h.tlb_hits += 1
+        ppage = e.ppage
+    else:
+        h.tlb_misses += 1
+        cause = translate(h, pc, ACC_FETCH, h.priv, &pa)
+        if cause:
+            return raise_exc(h, cause, pc)
+        ppage = pa & ~0xFFFULL
+        if not in_ram(h, ppage, 4096):
+            return raise_exc(h, CAUSE_FETCH_ACCESS, pc)
+        e.tag = vpn
+        e.ppage = ppage
+        e.addend = <int64_t>(<uint64_t>h.ram + (ppage - h.ram_base) - (pc & ~0xFFFULL))
+    idx = (ppage - h.ram_base) >> 12
+    dp = h.dpages[idx]
+    if dp == NULL:
+        dp = <DecodePage*>calloc(1, sizeof(DecodePage))
+        if dp == NULL:
+            abort()
+        h.dpages[idx] = dp
+        dp.gen = h.decode_gen
+        protect_code_page(h, ppage)
+    elif dp.gen != h.decode_gen:
+        memset(dp.slots, 0, sizeof(dp.slots))
+        dp.gen = h.decode_gen
+        protect_code_page(h, ppage)
+    h.fetch_page = dp
+    h.fetch_vpn = vpn
+    h.fetch_host = h.ram + (ppage - h.ram_base)
+    return ST_OK
+
+
+cdef DecodedInsn* fill_slot(Hart* h, uint64_t pc, DecodedInsn* d) noexcept nogil:
+    # decode the instruction at pc into its slot; one straddling two pages is
+    # decoded into cross_slot each time instead (NULL: its second half faulted)
+    cdef uint64_t off = pc & 0xFFF
+    cdef uint32_t lo = pyvmm_ld16(h.fetch_host + off)
+    cdef uint32_t hi
+    cdef uint64_t pa, cause
+    cdef TlbEntry* e
+    if (lo & 3) != 3:
+        decode16(lo, d)
+        h.decode_fills += 1
+        return d
+    if off != 0xFFE:
+        decode32(lo | (<uint32_t>pyvmm_ld16(h.fetch_host + off + 2) << 16), d)
+        h.decode_fills += 1
+        return d
+    e = &h.fetch_tlb[((pc + 2) >> 12) & (TLB_SIZE - 1)]
+    if e.tag == (pc + 2) >> 12:
+        pa = e.ppage
+    else:
+        cause = translate(h, pc + 2, ACC_FETCH, h.priv, &pa)
+        if cause:
+            raise_exc(h, cause, pc + 2)
+            return NULL
+        if not in_ram(h, pa & ~0xFFFULL, 4096):
+            raise_exc(h, CAUSE_FETCH_ACCESS, pc + 2)
+            return NULL
+    hi = pyvmm_ld16(h.ram + ((pa & ~0xFFFULL) - h.ram_base))
+    decode32(lo | (hi << 16), &h.cross_slot)
+    return &h.cross_slot
