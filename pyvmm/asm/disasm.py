@@ -166,6 +166,10 @@ class SymbolTable:
     def __len__(self):
         return len(self._sorted)
 
+    def symbols(self):
+        """The symbols that can name an address, in objdump's order."""
+        return list(self._sorted)
+
     def nearest(self, addr):
         """The symbol objdump names for `addr`, or None without symbols."""
         if not self._sorted:
@@ -196,11 +200,19 @@ class SymbolTable:
         sym = self.nearest(addr)
         if sym is None:
             return "0x%x" % addr
+        name = display_name(sym.name)
         if sym.value == addr:
-            return "%x <%s>" % (addr, sym.name)
+            return "%x <%s>" % (addr, name)
         if sym.value > addr:
-            return "%x <%s-0x%x>" % (addr, sym.name, sym.value - addr)
-        return "%x <%s+0x%x>" % (addr, sym.name, addr - sym.value)
+            return "%x <%s-0x%x>" % (addr, name, sym.value - addr)
+        return "%x <%s+0x%x>" % (addr, name, addr - sym.value)
+
+
+def display_name(name):
+    """A symbol name as objdump prints it: control characters in caret notation."""
+    if name.isprintable():
+        return name
+    return "".join("^" + chr(ord(c) ^ 0x40) if ord(c) < 0x20 or ord(c) == 0x7F else c for c in name)
 
 
 def _as_symbol_table(symbols):
@@ -476,7 +488,7 @@ class Disassembler:
     def __init__(self, symbols=None, gp=None):
         self.symbols = _as_symbol_table(symbols)
         if gp is None:
-            gp_sym = [s for s in self.symbols._sorted if s.name == "__global_pointer$"]
+            gp_sym = [s for s in self.symbols.symbols() if s.name == "__global_pointer$"]
             gp = gp_sym[0].value if gp_sym else None
         self.gp = gp
         self._hi = {}            # register -> value left by lui/auipc/c.lui

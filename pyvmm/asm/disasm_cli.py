@@ -15,8 +15,8 @@ either class) and keeps this module about disassembly.
 import os
 import sys
 
-from pyvmm.asm.disasm import (Disassembler, Symbol, SymbolTable, is_mapping_symbol,
-                              insn_length)
+from pyvmm.asm.disasm import (Disassembler, Symbol, SymbolTable, display_name,
+                              insn_length, is_mapping_symbol)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -219,8 +219,7 @@ class SectionPrinter:
     def _symbol_ranges(self):
         """[(start, stop, label)] split at the section's symbols, as objdump splits it."""
         labels = self.labels
-        starts = sorted({s.value for s in self.section.symbols
-                         if self.start < s.value < self.stop})
+        starts = sorted({s.value for s in labels.symbols() if self.start < s.value < self.stop})
         bounds = [self.start] + starts + [self.stop]
         ranges = []
         for lo, hi in zip(bounds, bounds[1:]):
@@ -234,6 +233,7 @@ class SectionPrinter:
 
     @staticmethod
     def _relative(name, value, addr):
+        name = display_name(name)
         if addr == value:
             return name
         if addr > value:
