@@ -45,3 +45,24 @@ def expect_regs(result, **expected):
 
 def expect_no_traps(result):
     assert not result.traps, f"unexpected traps: {result.traps}"
+
+
+MODE_NUMBER = {"U": 0, "S": 1, "M": 3}
+
+
+def enter(mode, label):
+    """Assembly: from M-mode, continue at `label` in `mode` (U/S/M) through mret."""
+    return (f"    li t0, 0x1800\n    csrc mstatus, t0\n    li t0, {MODE_NUMBER[mode] << 11}\n"
+            f"    csrs mstatus, t0\n    la t0, {label}\n    csrw mepc, t0\n    mret\n")
+
+
+CSR_FUNCT3 = {"csrrw": 1, "csrrs": 2, "csrrc": 3, "csrrwi": 5, "csrrsi": 6, "csrrci": 7}
+
+
+def csr_encoding(op, rd, csr, rs1_or_uimm):
+    """The 32-bit encoding of a Zicsr instruction (rd/rs1 as register numbers)."""
+    return (csr << 20) | (rs1_or_uimm << 15) | (CSR_FUNCT3[op] << 12) | (rd << 7) | 0x73
+
+
+def traps_summary(result):
+    return [(t.cause, t.epc, t.tval) for t in result.traps]
