@@ -75,6 +75,7 @@ _FENCE_SET = ("unknown", "w", "r", "rw", "o", "ow", "or", "orw",
 # binutils decodes fence only with fm, rs1 and rd zero (fence.tso aside) and
 # fence.i only as the exact word; isa.decode is laxer, as hardware must be.
 _FENCE_RESERVED_BITS = 0xF00F8F80
+_FENCE_FM_BITS = 0xF0000000
 _FENCE_I_WORD = 0x0000100F
 
 _ABI = isa.ABI_NAMES
@@ -423,6 +424,8 @@ def _decode(word):
         return None
     entry, ops = decoded
     if entry.name == "fence" and word & _FENCE_RESERVED_BITS:
+        return None
+    if entry.name == "fence.tso" and word & _FENCE_RESERVED_BITS & ~_FENCE_FM_BITS:
         return None
     if entry.name == "fence.i" and word != _FENCE_I_WORD:
         return None

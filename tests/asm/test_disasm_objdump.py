@@ -114,6 +114,7 @@ def test_fence_space(tmp_path):
     words += [fm << 28 | 0x33 << 20 | 0x0F for fm in range(16)]
     words += [0x0FF0000F | bit for bit in (1 << 7, 1 << 15, 1 << 12, 1 << 13)]
     words += [0x0000100F | bit for bit in (0, 1 << 7, 1 << 15, 1 << 20, 1 << 31)]
+    words += [0x8330000F | bit for bit in (1 << 7, 1 << 15, 1 << 11, 1 << 19)]
     blob = b"".join(struct.pack("<I", w) for w in words)
     assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
 
