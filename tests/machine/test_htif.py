@@ -7,7 +7,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from firmware_fakes import RAM_BASE, FakeCore, FakeMachine  # noqa: E402
+from firmware_support import RAM_BASE, FakeCore, FakeMachine  # noqa: E402
 
 from pyvmm.machine import htif, layout  # noqa: E402
 

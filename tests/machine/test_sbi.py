@@ -6,7 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from firmware_fakes import MASK64, RAM_BASE, FakeCore, FakeMachine, misa_of  # noqa: E402
+from firmware_support import MASK64, RAM_BASE, FakeCore, FakeMachine, misa_of  # noqa: E402
 
 from pyvmm.machine import layout, sbi  # noqa: E402
 

@@ -1,0 +1,82 @@
+"""Debian's OpenSBI (fw_jump) boots on pyvmm and runs the project's S-mode payloads; QEMU is the reference."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from firmware_support import (FW_JUMP_BIN, FW_JUMP_ELF, GUESTS, KERNEL_ADDR, gnu_build,  # noqa: E402
+                              machine_run, need_opensbi, pyvmm_run, qemu_run)
+from test_sbi_guests import TOUR_OUTPUT  # noqa: E402
+
+FIRMWARE = os.path.join(GUESTS, "firmware")
+PAYLOAD_LINE = b"sbi_payload: S-mode on hart 0, SBI spec 1.0, implementation 0x1, device tree ok\n"
+BANNER_LINES = [
+    b"OpenSBI v1.1",
+    b"Platform Name             : riscv-virtio,qemu",
+    b"Platform HART Count       : 1",
+    b"Platform Console Device   : uart8250",
+    b"Platform Shutdown Device  : sifive_test",
+    b"Runtime SBI Version       : 1.0",
+    b"Domain0 Next Address      : 0x0000000080200000",
+    b"Domain0 Next Mode         : S-mode",
+    b"Boot HART ID              : 0",
+]
+
+
+@pytest.fixture(scope="module")
+def elves(tmp_path_factory):
+    need_opensbi()
+    out = tmp_path_factory.mktemp("opensbi")
+    return {name: gnu_build(os.path.join(FIRMWARE, name + ".S"), out, KERNEL_ADDR)
+            for name in ("sbi_payload", "sbi_tour")}
+
+
+def text(out):
+    """OpenSBI's console (sbi_putc) writes CR LF for each newline, on QEMU and on pyvmm alike."""
+    return out.replace(b"\r\n", b"\n")
+
+
+def banner(out):
+    """The banner lines that describe the platform rather than the hart model: those until
+    'Boot HART Domain' (ISA, privilege version, counters and delegation differ by CPU)."""
+    lines = out.split(b"\n")
+    start = lines.index(b"OpenSBI v1.1")
+    end = next(i for i, line in enumerate(lines) if line.startswith(b"Boot HART Domain"))
+    return lines[start:end + 1]
+
+
+def test_banner_and_payload_line(elves):
+    status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_payload"])
+    out = text(out)
+    assert status == 0, err
+    for line in BANNER_LINES:
+        assert line in out.split(b"\n"), line
+    assert out.endswith(PAYLOAD_LINE)
+
+
+def test_elf_firmware_in_process(elves):
+    result, out, machine = machine_run(FW_JUMP_ELF, elves["sbi_payload"], max_insns=100_000_000)
+    out = text(out)
+    assert (result.status, result.how) == (0, "finisher-pass")
+    assert out.endswith(PAYLOAD_LINE)
+    assert b"Boot HART MEDELEG         : 0x000000000000b109" in out
+    assert b"Boot HART MIDELEG         : 0x0000000000000222" in out
+
+
+def test_same_as_qemu(elves):
+    qemu_status, qemu_out = qemu_run("virt", "-bios", FW_JUMP_BIN, "-kernel", elves["sbi_payload"])
+    qemu_out = text(qemu_out)
+    status, out, _ = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_payload"])
+    out = text(out)
+    assert qemu_status == status == 0
+    assert qemu_out.endswith(PAYLOAD_LINE) and out.endswith(PAYLOAD_LINE)
+    assert banner(out) == banner(qemu_out)
+
+
+def test_tour_under_opensbi(elves):
+    status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_tour"])
+    out = text(out)
+    assert status == 0, err
+    assert out[out.index(b"sbi_tour: S-mode"):] == TOUR_OUTPUT

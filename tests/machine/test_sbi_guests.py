@@ -1,0 +1,78 @@
+"""S-mode guests on pyvmm's built-in SBI (`--bios builtin`), with QEMU + OpenSBI as the reference."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from firmware_support import (FW_JUMP_BIN, GUESTS, KERNEL_ADDR, gnu_build, machine_run,  # noqa: E402
+                              need_opensbi, pyvmm_run, qemu_run)
+
+FIRMWARE = os.path.join(GUESTS, "firmware")
+
+# What sbi_tour prints under any conforming SBI: built-in, or OpenSBI on pyvmm or on QEMU.
+TOUR_OUTPUT = b"""\
+sbi_tour: S-mode at 0x80200000
+probe TIME 1 IPI 1 RFNC 1 HSM 1 SRST 1 0x0A5A5A5A 0
+base function 99: -2
+hsm status/error: 0/0, start self: -6
+rfence fence_i, sfence_vma: 0 0
+software interrupt taken after send_ipi: 0
+timer interrupt taken after set_timer: 0
+illegal instruction redirected to S-mode: scause 2, stval 0x340022f3
+legacy getchar without input: -1
+debug console line
+sbi_tour: done, shutting down
+"""
+PAYLOAD_BUILTIN = (b"sbi_payload: S-mode on hart 0, SBI spec 2.0, implementation 0x7079766d, "
+                   b"device tree ok\n")
+
+
+@pytest.fixture(scope="module")
+def elves(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sbi")
+    return {name: gnu_build(os.path.join(FIRMWARE, name + ".S"), out, KERNEL_ADDR)
+            for name in ("sbi_payload", "sbi_tour")}
+
+
+def test_tour_on_builtin_sbi(elves):
+    result, out, machine = machine_run("builtin", elves["sbi_tour"], max_insns=5_000_000)
+    assert out == TOUR_OUTPUT
+    assert (result.status, result.how) == (0, "sbi-shutdown")
+    stats = machine.sbi.stats()
+    by_function = stats["calls_by_function"]
+    assert by_function["dbcn.console_write"] == 1 and by_function["dbcn.console_write_byte"] == 1
+    assert by_function["legacy.console_putchar"] == len(TOUR_OUTPUT) - len(b"debug console line\n")
+    assert by_function["srst.system_reset"] == 1
+    assert by_function["ipi.send_ipi"] == 1 and by_function["time.set_timer"] == 2
+    assert by_function["base.probe_extension"] == 7 and by_function["base.0x63"] == 1
+    assert stats["redirected_traps"] == {2: 1}
+
+
+def test_payload_through_the_cli(elves):
+    status, out, err = pyvmm_run("--bios", "builtin", "--kernel", elves["sbi_payload"])
+    assert (status, out) == (0, PAYLOAD_BUILTIN), err
+
+
+def test_tour_through_the_cli(elves):
+    status, out, err = pyvmm_run("--bios", "builtin", "--kernel", elves["sbi_tour"])
+    assert (status, out) == (0, TOUR_OUTPUT), err
+
+
+def test_tour_same_as_qemu_with_opensbi(elves):
+    need_opensbi()
+    status, out = qemu_run("virt", "-bios", FW_JUMP_BIN, "-kernel", elves["sbi_tour"])
+    out = out.replace(b"\r\n", b"\n")
+    assert status == 0
+    assert out[out.index(b"sbi_tour: S-mode"):] == TOUR_OUTPUT
+
+
+def test_source_assembled_by_pyvmm():
+    try:
+        from pyvmm.asm import assemble_file  # noqa: F401
+    except ImportError:
+        pytest.skip("pyvmm's assembler (pyvmm.asm.assemble_file) is not available")
+    status, out, err = pyvmm_run("--bios", "builtin", "--kernel",
+                                 os.path.join(FIRMWARE, "sbi_tour.S"))
+    assert (status, out) == (0, TOUR_OUTPUT), err
