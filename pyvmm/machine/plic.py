@@ -35,8 +35,9 @@ class PLIC:
         self.num_priorities = num_priorities
         self.num_contexts = num_contexts
         self._words = (num_sources + 31) // 32
-        # Source 0 means "no interrupt" and has no pending, enable or priority bit.
-        self._source_mask = ((1 << num_sources) - 1) & ~1
+        # Enable words are stored whole (bit 0 too, as QEMU does: source 0
+        # never pends, so its enable bit is inert).
+        self._enable_mask = (1 << (32 * self._words)) - 1
         self.priority = [0] * num_sources
         self.levels = 0
         self.pending = 0
@@ -144,7 +145,7 @@ class PLIC:
             if context < self.num_contexts and word < self._words:
                 shift = 32 * word
                 enable = self.enable[context] & ~(0xFFFF_FFFF << shift)
-                self.enable[context] = (enable | (value << shift)) & self._source_mask
+                self.enable[context] = (enable | (value << shift)) & self._enable_mask
                 self._update()
         else:
             context, register = divmod(offset - CONTEXT_BASE, CONTEXT_STRIDE)

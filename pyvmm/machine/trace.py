@@ -59,8 +59,6 @@ class Tracer:
 
     def before_step(self, core):
         pc = core.pc
-        if "exec" in self.classes:
-            self.out.write(f"exec: {pc:#x} {PRIV_NAMES.get(core.priv, core.priv)}\n")
         if self.disassemble is not None and pc not in self._seen:
             word = self._fetch(core, pc)
             if word is not None:
@@ -68,6 +66,8 @@ class Tracer:
                 length, text = self.disassemble(word, pc)
                 encoding = f"{word & 0xFFFF:04x}" if length == 2 else f"{word & 0xFFFF_FFFF:08x}"
                 self.out.write(f"{pc:#x}:  {encoding:<8}          {text.replace(chr(9), ' ')}\n")
+        if "exec" in self.classes:
+            self.out.write(f"exec: {pc:#x} {PRIV_NAMES.get(core.priv, core.priv)}\n")
         if "int" in self.classes and self._traps is None:
             self._traps = _trap_total(core.stats())
 

@@ -228,11 +228,7 @@ class NS16550A:
                 self._update_irq()
             return value
         if reg == MSR:
-            value = self.msr
-            if self.msr & MSR_ANY_DELTA:
-                self.msr &= ~MSR_ANY_DELTA
-                self._update_irq()
-            return value
+            return self._modem_status()
         return self.scr
 
     def _write_register(self, reg, byte):
@@ -289,23 +285,19 @@ class NS16550A:
         self._update_irq()
 
     def _write_mcr(self, mcr):
-        old_msr = self.msr
         self.mcr = mcr
-        if mcr & MCR_LOOP:
-            # Loopback wires the modem outputs back to the modem inputs.
-            lines = ((MSR_CTS if mcr & MCR_RTS else 0) | (MSR_DSR if mcr & MCR_DTR else 0)
-                     | (MSR_RI if mcr & MCR_OUT1 else 0) | (MSR_DCD if mcr & MCR_OUT2 else 0))
-        else:
-            lines = MSR_DCD | MSR_DSR | MSR_CTS
-        deltas = 0
-        changed = (old_msr ^ lines) & 0xF0
-        if changed & MSR_CTS:
-            deltas |= MSR_DCTS
-        if changed & MSR_DSR:
-            deltas |= MSR_DDSR
-        if changed & MSR_DCD:
-            deltas |= MSR_DDCD
-        if old_msr & MSR_RI and not lines & MSR_RI:
-            deltas |= MSR_TERI          # trailing edge of ring indicator
-        self.msr = lines | (old_msr & MSR_ANY_DELTA) | deltas
         self._update_irq()
+
+    def _modem_status(self):
+        """MSR as the guest reads it: in loopback the modem outputs appear on
+        the inputs (RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD) with no deltas,
+        as in QEMU; otherwise the (constant) line state of the host side."""
+        mcr = self.mcr
+        if mcr & MCR_LOOP:
+            return (((mcr & (MCR_OUT1 | MCR_OUT2)) << 4) | ((mcr & MCR_RTS) << 3)
+                    | ((mcr & MCR_DTR) << 5))
+        value = self.msr
+        if self.msr & MSR_ANY_DELTA:
+            self.msr &= ~MSR_ANY_DELTA
+            self._update_irq()
+        return value

@@ -82,7 +82,7 @@ def test_gnu_linked_elf_matches_objcopy_layout(tmp_path):
     (make_elf([(0x1000, CODE, 16)], 0x1000), "outside RAM"),
     (make_elf([(RAM + 4 * MiB - 8, CODE, 16)], RAM + 4 * MiB - 8), "outside RAM"),
     (make_elf([(RAM, CODE, 16)], RAM + 0x100), "entry point"),
-])
+], ids=lambda v: v if isinstance(v, str) else "elf")
 def test_malformed_elf(tmp_path, content, message):
     with pytest.raises(ImageError) as info:
         load(write(tmp_path, "bad.elf", content))
@@ -137,7 +137,7 @@ def test_virtual_entry_is_translated_to_its_physical_address(tmp_path):
     ("arm.elf", make_elf([(RAM, CODE, 16)], RAM, machine=40), "not RISC-V"),
     ("low.elf", make_elf([(0x2000, CODE, 16)], 0x2000), "outside RAM"),
     ("huge.bin", bytes(5 * MiB), "larger than RAM"),
-])
+], ids=["truncated", "garbage", "wrong-machine", "outside-ram", "too-big"])
 def test_cli_rejects_bad_images(tmp_path, name, content, message):
     proc = run_cli(write(tmp_path, name, content), "--ram", "4M")
     assert proc.returncode == 2
