@@ -231,7 +231,7 @@ def test_supervisor_timer_interrupt_set_by_m_mode_is_taken_in_s():
 def test_sstc_stimecmp_interrupt_in_s_with_vectored_stvec():
     """menvcfg.STCE lets S program its own timer; STIP follows time >= stimecmp."""
     table = "".join(f"    j svec_{i}\n" for i in range(16))
-    entries = "".join(f"svec_{i}:\n    j __s_trap\n" for i in range(16))
+    entries = "".join(f"svec_{i}:\n    csrwi scounteren, {i}\n    j __s_trap\n" for i in range(16))
     body = ("    li t0, 1 << 63\n    csrs 0x30a, t0\n"            # menvcfg.STCE
             "    li t0, 2\n    csrs mcounteren, t0\n"             # time readable from S
             f"    li t0, {MIP_STIP}\n    csrw mideleg, t0\n    csrs mie, t0\n"
@@ -240,13 +240,14 @@ def test_sstc_stimecmp_interrupt_in_s_with_vectored_stvec():
             "    rdtime t1\n    addi t1, t1, 50\n    csrw 0x14d, t1\n"        # stimecmp
             f"1:  csrr t0, sip\n    andi t0, t0, {MIP_STIP}\n    beqz t0, 1b\n"
             f"    csrsi sstatus, {MSTATUS_SIE}\ntaken_here:\n    csrci sstatus, {MSTATUS_SIE}\n"
-            "    li t0, -1\n    csrw 0x14d, t0\n    csrr a0, sip\n"
+            "    li t0, -1\n    csrw 0x14d, t0\n    csrr a0, sip\n    csrr s2, scounteren\n"
             "    la t0, __s_trap\n    csrw stvec, t0\n    li a7, -1\n    ecall\n"
             "    .option push\n    .option norvc\n    .balign 64\nsvectors:\n" + table + entries
             + "    .option pop\n")
     r = harness.run(body)
     assert [(t.cause, t.epc, t.mode) for t in r.traps] == [(IRQ | 5, r.symbols["taken_here"], 1)]
     assert not r["a0"] & MIP_STIP, "STIP clears when stimecmp moves past time"
+    expect_regs(r, s2=5)          # entered through stvec base + 4 * 5
 
 
 def test_stimecmp_needs_stce():
