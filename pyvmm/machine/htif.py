@@ -64,6 +64,7 @@ class Htif:
         self.pending_reads = collections.deque()    # getchar commands waiting for input
         self.responses = collections.deque()        # answers waiting for fromhost to be clear
         self.commands = collections.Counter()       # "exit", "syscall.write", "putchar", ...
+        self.by_device = collections.Counter()      # "device/command" -> commands, e.g. "1/1"
         self.stopped = False
 
     @property
@@ -105,13 +106,15 @@ class Htif:
             self.responses.clear()
 
     def stats(self):
-        return {"commands": dict(self.commands), "pending_reads": len(self.pending_reads)}
+        return {"commands": dict(self.commands), "by_device": dict(self.by_device),
+                "pending_reads": len(self.pending_reads)}
 
     # -- commands --------------------------------------------------------------------
     def _execute(self, value):
         device = value >> 56
         command = (value >> 48) & 0xFF
         payload = value & PAYLOAD_MASK
+        self.by_device["%d/%d" % (device, command)] += 1
         if device == DEV_SYSTEM and command == SYSTEM_CMD_SYSCALL:
             if payload & 1:
                 self.commands["exit"] += 1

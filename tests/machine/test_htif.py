@@ -79,6 +79,7 @@ def test_putchar_answers_and_waits_for_fromhost_to_clear(rig):
     rig.htif.poll()
     assert rig.fromhost() == (1 << 56) | (1 << 48) | 0x169
     assert rig.htif.stats()["commands"] == {"putchar": 2}
+    assert rig.htif.stats()["by_device"] == {"1/1": 2}
 
 
 def test_getchar_answers_when_input_exists():
@@ -141,6 +142,8 @@ def test_unsupported_commands_stop_with_one_line(rig, value, words, message):
     assert len(lines) == 1 and lines[0].startswith("pyvmm: htif: ") and message in lines[0]
     assert rig.machine.stops == [("htif-error", layout.EXIT_GUEST_ERROR)]
     assert layout.EXIT_GUEST_ERROR == 126
+    device, command = value >> 56, (value >> 48) & 0xFF
+    assert rig.htif.stats()["by_device"] == {"%d/%d" % (device, command): 1}
 
 
 def test_without_fromhost_answers_are_dropped():
