@@ -99,6 +99,10 @@ cdef int do_sc(Hart* h, DecodedInsn* d, int size) noexcept nogil:
     cdef uint64_t addr = h.x[d.rs1]
     cdef uint64_t pa, cur
     cdef int st
+    if addr & <uint64_t>(size - 1):
+        # alignment is checked before the reservation, as the A spec requires
+        h.res_valid = 0
+        return raise_exc(h, CAUSE_STORE_MISALIGNED, addr)
     if not h.res_valid or h.res_addr != addr:
         h.res_valid = 0
         h.x[d.rd] = 1
