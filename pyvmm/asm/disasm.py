@@ -114,6 +114,47 @@ def _sext(value, bits):
 
 
 # ---------------------------------------------------------------------------
+# Which extensions an image is built for. objdump decodes only instructions of
+# the ISA in the ELF's Tag_RISCV_arch attribute (rv64gc when there is none).
+
+ALL_EXTENSIONS = frozenset({"I", "priv", "M", "Zmmul", "A", "C", "Zicsr", "Zifencei", "H"})
+
+
+def extensions_from_march(march):
+    """The pyvmm.isa extension names an ISA string such as
+    "rv64i2p1_m2p0_a2p1_c2p0_zicsr2p0" or "rv64gc" enables, objdump's way:
+    g = imafd_zicsr_zifencei, i before version 2.1 implies zicsr and zifencei,
+    m and h imply zmmul and zicsr. Raises ValueError for a malformed string."""
+    import re
+    text = march.strip().lower()
+    if not re.match(r"^rv(32|64|128)[ieg]", text):
+        raise ValueError("not a RISC-V ISA string: %r" % march)
+    text = text[4:] if text.startswith(("rv32", "rv64")) else text[5:]
+    found = {"I", "priv"}
+    names = set()
+    for token in text.split("_"):
+        if not token:
+            continue
+        if token[0] in "szx" and len(re.sub(r"\d+(p\d+)?$", "", token)) > 1:
+            names.add(re.sub(r"\d+(p\d+)?$", "", token))
+            continue
+        for letter, major, minor in re.findall(r"([a-z])(?:(\d+)(?:p(\d+))?)?", token):
+            names.add(letter)
+            if letter == "i" and major and (int(major), int(minor or 0)) < (2, 1):
+                names.update(("zicsr", "zifencei"))
+    if "g" in names:
+        names.update(("i", "m", "a", "f", "d", "zicsr", "zifencei"))
+    if "m" in names:
+        names.add("zmmul")
+    if "h" in names:
+        names.add("zicsr")
+    table = {"m": "M", "zmmul": "Zmmul", "a": "A", "c": "C", "zicsr": "Zicsr",
+             "zifencei": "Zifencei", "h": "H"}
+    found.update(table[n] for n in names if n in table)
+    return frozenset(found)
+
+
+# ---------------------------------------------------------------------------
 # Symbols: which `<name+off>` objdump prints after an address.
 
 @dataclass(frozen=True)
@@ -399,6 +440,7 @@ class _Decoded:
     name: str                # isa name, or a legacy name
     ops: dict
     length: int
+    ext: str = "I"           # isa extension ("I" M A C Zicsr Zifencei priv H); legacy words "I"
 
 
 @lru_cache(maxsize=65536)
@@ -407,13 +449,13 @@ def _decode(word):
     if word & 3 != 3:
         half = word & 0xFFFF
         if half == 0:
-            return _Decoded("unimp16", {}, 2)          # c.unimp: reserved, objdump's "unimp"
+            return _Decoded("unimp16", {}, 2, "C")     # c.unimp: reserved, objdump's "unimp"
         if half == 0x6101:
             # c.addi16sp with a zero immediate is reserved; binutils does not
             # check the immediate and prints it.
-            return _Decoded("c.addi16sp", {"imm": 0}, 2)
+            return _Decoded("c.addi16sp", {"imm": 0}, 2, "C")
         decoded = isa.decode(half)
-        return _Decoded(decoded[0].name, decoded[1], 2) if decoded else None
+        return _Decoded(decoded[0].name, decoded[1], 2, "C") if decoded else None
     word &= 0xFFFFFFFF
     if word in _LEGACY_WORDS:
         return _Decoded(_LEGACY_WORDS[word], {}, 4)
@@ -429,7 +471,10 @@ def _decode(word):
         return None
     if entry.name == "fence.i" and word != _FENCE_I_WORD:
         return None
-    return _Decoded(entry.name, ops, 4)
+    ext = entry.ext
+    if ext == "M" and entry.name.startswith("mul"):
+        ext = "Zmmul"                  # binutils: the multiplies need only Zmmul (implied by M)
+    return _Decoded(entry.name, ops, 4, ext)
 
 
 _RULES["unimp16"] = [(_always, "unimp", "", None)]
@@ -488,13 +533,19 @@ class Disassembler:
     comments; `disassemble` uses a fresh Disassembler per call.
     """
 
-    def __init__(self, symbols=None, gp=None):
+    def __init__(self, symbols=None, gp=None, march=None):
         self.symbols = _as_symbol_table(symbols)
+        self.set_march(march)
         if gp is None:
             gp_sym = [s for s in self.symbols.symbols() if s.name == "__global_pointer$"]
             gp = gp_sym[0].value if gp_sym else None
         self.gp = gp
         self._hi = {}            # register -> value left by lui/auipc/c.lui
+
+    def set_march(self, march):
+        """Decode only the extensions of ISA string `march` (None: all pyvmm.isa knows)."""
+        self.extensions = ALL_EXTENSIONS if march is None else extensions_from_march(march)
+        self.march = march
 
     def reset(self):
         self._hi.clear()
@@ -504,7 +555,7 @@ class Disassembler:
         length = insn_length(word & 0xFFFF)
         key = word & (0xFFFF if length == 2 else 0xFFFFFFFF)
         _, mnem, template, effect, decoded = _spelling(key)
-        if mnem is None:
+        if mnem is None or decoded.ext not in self.extensions:
             return length, unknown_text(word, length)
         text = mnem
         if template:
@@ -554,24 +605,26 @@ class Disassembler:
         return addr & MASK64
 
 
-def disassemble(word, pc=0, symbols=None):
+def disassemble(word, pc=0, symbols=None, march=None):
     """(length, text) for one instruction, spelled as ``objdump -d`` spells it.
 
     `word` holds the instruction in its low bits (a 16-bit parcel for
     compressed code; extra high bits are ignored). Branch and jump targets are
     absolute: ``0x80000010`` without symbols, ``80000010 <sym+0x4>`` with a
-    symbol table (a dict name -> address, or a SymbolTable).
+    symbol table (a dict name -> address, or a SymbolTable). `march` (an ISA
+    string) limits decoding to its extensions, as objdump does for an ELF's
+    arch attribute; the default decodes everything pyvmm.isa knows.
     """
-    return Disassembler(symbols).disassemble(word, pc)
+    return Disassembler(symbols, march=march).disassemble(word, pc)
 
 
-def disassemble_bytes(data, addr, symbols=None, gp=None):
+def disassemble_bytes(data, addr, symbols=None, gp=None, march=None):
     """Yield (address, length, text) for each instruction of the image `data` at `addr`.
 
     Keeps objdump's lui/auipc memory across instructions. A trailing fragment
     too short for its instruction is shown as objdump shows data: ``.byte``s.
     """
-    dis = Disassembler(symbols, gp)
+    dis = Disassembler(symbols, gp, march)
     data = bytes(data)
     offset = 0
     while offset < len(data):

@@ -16,7 +16,7 @@ import os
 import sys
 
 from pyvmm.asm.disasm import (Disassembler, Symbol, SymbolTable, display_name,
-                              insn_length, is_mapping_symbol)
+                              extensions_from_march, insn_length, is_mapping_symbol)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -45,7 +45,7 @@ class CodeSection:
         self.addr = addr
         self.data = bytes(data)
         self.symbols = list(symbols)       # Symbol objects defined in this section
-        self.mapping = sorted(mapping)     # [(addr, "x" | "d")] mapping symbols
+        self.mapping = sorted(mapping)     # [(addr, "x" | "d", ISA string or "")] mapping symbols
 
     @property
     def end(self):
@@ -53,8 +53,9 @@ class CodeSection:
 
 
 class Image:
-    def __init__(self, path, file_format, sections, symbols, relocatable=False):
+    def __init__(self, path, file_format, sections, symbols, relocatable=False, march=None):
         self.path = path
+        self.march = march                 # Tag_RISCV_arch, None when the file has none
         self.file_format = file_format     # "elf64-littleriscv" or "binary"
         self.sections = sections
         self.symbols = symbols             # every Symbol of the file (all sections)
@@ -92,8 +93,15 @@ def load_elf(path, data=None):
                 else:
                     continue
                 if is_mapping_symbol(sym.name):
+                    # "$xrv64i2p1_c2p0" switches the ISA for the code after it
+                    march = sym.name[2:].split(".")[0] if sym.name.startswith("$xrv") else ""
+                    if march:
+                        try:
+                            extensions_from_march(march)
+                        except ValueError:
+                            march = ""
                     mapping.setdefault(section, []).append(
-                        (sym["st_value"], "d" if sym.name.startswith("$d") else "x"))
+                        (sym["st_value"], "d" if sym.name.startswith("$d") else "x", march))
                     continue
                 kind = {"STT_FUNC": "func", "STT_OBJECT": "object", "STT_FILE": "file",
                         "STT_SECTION": "section"}.get(sym["st_info"]["type"], "notype")
@@ -107,12 +115,37 @@ def load_elf(path, data=None):
                                         [s for s in symbols if s.section == sec.name],
                                         mapping.get(sec.name, ())))
         relocatable = elf["e_type"] == "ET_REL"
+        march = _arch_attribute(elf)
     except ELFError as exc:
         raise DisasmError("%s: bad ELF file: %s" % (path, exc)) from None
     except (ValueError, KeyError, AssertionError, OSError) as exc:
         # pyelftools reports truncated or corrupt tables with these
         raise DisasmError("%s: bad ELF file: %s" % (path, exc)) from None
-    return Image(path, "elf64-littleriscv", sections, symbols, relocatable)
+    if march is not None:
+        try:
+            extensions_from_march(march)
+        except ValueError:
+            raise DisasmError("%s: unreadable ISA string %r in .riscv.attributes" % (path, march)) from None
+    return Image(path, "elf64-littleriscv", sections, symbols, relocatable, march)
+
+
+def _arch_attribute(elf):
+    """The ELF's Tag_RISCV_arch string, or None.
+
+    objdump decodes only that ISA's instructions (H ones print as .4byte in an
+    rv64gc file). Without the attribute objdump assumes rv64gc; pyvmm then
+    decodes everything it implements instead, H included, because its own
+    images are what it is most often shown.
+    """
+    sec = elf.get_section_by_name(".riscv.attributes")
+    if sec is None or not hasattr(sec, "iter_subsections"):
+        return None
+    for sub in sec.iter_subsections():
+        for subsub in sub.iter_subsubsections():
+            for attr in subsub.iter_attributes():
+                if attr.tag == "TAG_ARCH":
+                    return attr.value
+    return None
 
 
 def load_binary(path, base):
@@ -191,7 +224,7 @@ def _padded_raw(line_bytes, chunk, per_line):
 class SectionPrinter:
     """Prints one section the way objdump's disassemble_section does."""
 
-    def __init__(self, image, section, out, start=None, stop=None, zeroes=False):
+    def __init__(self, image, section, out, dis, start=None, stop=None, zeroes=False):
         self.image = image
         self.section = section
         self.out = out
@@ -204,8 +237,10 @@ class SectionPrinter:
             lookup_symbols = image.symbols
         self.lookup = SymbolTable(lookup_symbols, section=section.name)
         self.labels = SymbolTable(section.symbols, section=section.name)
-        gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
-        self.dis = Disassembler(self.lookup, gp=gp[0] if gp else None)
+        # one Disassembler for the whole file: objdump keeps its lui/auipc
+        # memory and its current ISA from one section to the next
+        self.dis = dis
+        dis.symbols = self.lookup
 
     def run(self):
         sec = self.section
@@ -241,15 +276,15 @@ class SectionPrinter:
         return "%s-0x%x" % (name, value - addr)
 
     def _state(self, addr):
-        """'x' or 'd': the mapping state at `addr`, and where that state ends."""
-        state, boundary = "x", self.section.end
-        for maddr, mstate in self.section.mapping:
+        """('x' | 'd', where that state ends, ISA string or "") at `addr`."""
+        state, boundary, march = "x", self.section.end, ""
+        for maddr, mstate, mmarch in self.section.mapping:
             if maddr <= addr:
-                state = mstate
-            elif maddr > addr:
+                state, march = mstate, mmarch
+            else:
                 boundary = maddr
                 break
-        return state, boundary
+        return state, boundary, march
 
     def _bytes(self, lo, hi):
         sec = self.section
@@ -269,7 +304,9 @@ class SectionPrinter:
                     self.out.write("\t...\n")
                     addr += run
                     continue
-            state, boundary = self._state(addr)
+            state, boundary, march = self._state(addr)
+            if march and march != self.dis.march:
+                self.dis.set_march(march)
             if state == "d":
                 size = min(4, boundary - addr, hi - addr)
                 size = 2 if size == 3 else size
@@ -318,8 +355,10 @@ def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=F
             if name not in known:
                 raise DisasmError("%s: no executable section named %s" % (image.path, name))
         chosen = [s for s in image.sections if s.name in sections]
+    gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
+    dis = Disassembler(gp=gp[0] if gp else None, march=image.march)
     for sec in chosen:
-        SectionPrinter(image, sec, out, start, stop, zeroes).run()
+        SectionPrinter(image, sec, out, dis, start, stop, zeroes).run()
 
 
 # ---------------------------------------------------------------------------

@@ -189,3 +189,24 @@ def test_unknown_section_and_inverted_range(layout_elf):
 def _write(path, data):
     path.write_bytes(data)
     return str(path)
+
+
+@needs_binutils
+@pytest.mark.parametrize("march", ["rv64i", "rv64imac_zicsr", "rv64i_zmmul_zifencei", "rv64gc"])
+def test_elf_arch_attribute_limits_decoding_like_objdump(tmp_path, march):
+    # the same bytes (M, A, C, Zicsr, Zifencei, H instructions as data words)
+    # in images built for different ISAs: objdump decodes only the ELF's ISA
+    words = [0x02B50533, 0x02B54533, 0x1005A52F, 0x30002573, 0x0000100F, 0x6005C573,
+             0x00000013, 0x10500073]
+    source = ".text\n.globl _start\n_start:\n" + "".join(".word 0x%08x\n" % w for w in words)
+    source += ".short 0x4505\n.short 0x8082\n"
+    src = tmp_path / "m.S"
+    src.write_text(source)
+    obj, elf = tmp_path / "m.o", tmp_path / "m.elf"
+    subprocess.run([gnu.AS, "-march=" + march, str(src), "-o", str(obj)], check=True)
+    subprocess.run([gnu.LD, "-Ttext=0x80000000", str(obj), "-o", str(elf)], check=True)
+    subprocess.run([gnu.OBJCOPY, "--wildcard", "--strip-symbol=$d*", "--strip-symbol=$x*", str(elf)],
+                   check=True)
+    status, out, _ = run_cli(str(elf))
+    assert status == 0
+    assert out == gnu.objdump(str(elf))
