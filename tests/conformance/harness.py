@@ -515,12 +515,14 @@ def build_gnu(source):
         with open(elf, "rb") as f:
             elf_bytes = f.read()
     reader = ELFFile(io.BytesIO(elf_bytes))
+    # Load sections, not segments: GNU ld's first PT_LOAD also covers the ELF
+    # header just below .text, outside RAM.
     segments = []
-    for seg in reader.iter_segments():
-        if seg["p_type"] != "PT_LOAD":
+    for section in reader.iter_sections():
+        if not section["sh_flags"] & 0x2 or section["sh_size"] == 0:     # SHF_ALLOC
             continue
-        data = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
-        segments.append((seg["p_paddr"], data))
+        data = bytes(section["sh_size"]) if section["sh_type"] == "SHT_NOBITS" else section.data()
+        segments.append((section["sh_addr"], data))
     symbols = {}
     symtab = reader.get_section_by_name(".symtab")
     for sym in symtab.iter_symbols():
