@@ -80,3 +80,35 @@ def test_tour_under_opensbi(elves):
     out = text(out)
     assert status == 0, err
     assert out[out.index(b"sbi_tour: S-mode"):] == TOUR_OUTPUT
+
+
+# QEMU's rv64 with the extensions pyvmm's hart lacks switched off: OpenSBI then describes
+# both harts alike, so its whole output must match.
+QEMU_CPU_LIKE_PYVMM = "rv64,h=false,f=false,d=false,zba=false,zbb=false,zbc=false,zbs=false,pmu-num=0"
+
+
+# Lines that differ only because the core lacks mcountinhibit (CSR 0x320, priv 1.11):
+# OpenSBI 1.1 then reports priv v1.10 and, below v1.12, never probes for Sstc.
+KNOWN_CORE_GAPS = (b"Boot HART Priv Version", b"Boot HART ISA Extensions")
+
+
+@pytest.fixture(scope="module")
+def both_outputs(elves):
+    qemu_status, qemu_out = qemu_run("virt", "-cpu", QEMU_CPU_LIKE_PYVMM, "-bios", FW_JUMP_BIN,
+                                     "-kernel", elves["sbi_tour"])
+    status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_tour"])
+    assert qemu_status == status == 0, err
+    return text(qemu_out).split(b"\n"), text(out).split(b"\n")
+
+
+def test_whole_output_same_as_qemu_with_the_same_hart_but_known_gaps(both_outputs):
+    qemu_lines, lines = both_outputs
+    assert len(lines) == len(qemu_lines)
+    differing = [(q, p) for q, p in zip(qemu_lines, lines) if q != p]
+    assert all(q.startswith(KNOWN_CORE_GAPS) for q, _ in differing), differing
+
+
+@pytest.mark.xfail(strict=True, reason="the core lacks mcountinhibit (CSR 0x320)")
+def test_whole_output_same_as_qemu_with_the_same_hart(both_outputs):
+    qemu_lines, lines = both_outputs
+    assert lines == qemu_lines
