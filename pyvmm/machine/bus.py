@@ -14,13 +14,14 @@ class BusFault(Exception):
 
 
 class Region:
-    __slots__ = ("base", "size", "device", "name")
+    __slots__ = ("base", "size", "device", "name", "accesses")
 
     def __init__(self, base, size, device, name):
         self.base = base
         self.size = size
         self.device = device
         self.name = name
+        self.accesses = 0
 
     @property
     def end(self):
@@ -37,6 +38,7 @@ class Bus:
     def __init__(self):
         self.regions = []
         self._bases = []
+        self.unmapped_accesses = 0
 
     def attach(self, base, size, device, name):
         if size <= 0:
@@ -62,10 +64,19 @@ class Bus:
     def _decode(self, addr, size):
         region = self.find(addr)
         if region is None:
+            self.unmapped_accesses += 1
             raise BusFault(f"no device at {addr:#x}")
+        region.accesses += 1
         if addr + size > region.end:
             raise BusFault(f"{size}-byte access at {addr:#x} crosses the end of {region.name}")
         return region
+
+    def access_counts(self):
+        """{device name: accesses} for devices accessed, plus "unmapped"."""
+        counts = {r.name: r.accesses for r in self.regions if r.accesses}
+        if self.unmapped_accesses:
+            counts["unmapped"] = self.unmapped_accesses
+        return dict(sorted(counts.items()))
 
     def read(self, addr, size):
         region = self._decode(addr, size)

@@ -112,7 +112,6 @@ class Machine:
         self._stop = None
         self.result = None
         self.exit_counts = Counter()
-        self.mmio_counts = Counter()
         self.mmio_faults = 0
         self.host_seconds = 0.0
 
@@ -305,8 +304,6 @@ class Machine:
     def _service_mmio(self):
         core = self.core
         addr, size = core.exit_addr, core.exit_size
-        region = self.bus.find(addr)
-        self.mmio_counts[region.name if region is not None else "unmapped"] += 1
         try:
             if core.exit_is_write:
                 self.bus.write(addr, size, core.exit_data)
@@ -359,7 +356,7 @@ class Machine:
         stats = dict(self.core.stats())
         stats.setdefault("exits", dict(sorted(self.exit_counts.items())))
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
-        stats["mmio"] = dict(sorted(self.mmio_counts.items()))
+        stats["mmio"] = self.bus.access_counts()
         stats["mmio_faults"] = self.mmio_faults
         stats["host_seconds"] = round(self.host_seconds, 6)
         instret = stats.get("instret", 0)

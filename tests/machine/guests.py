@@ -277,3 +277,6 @@ RESET = PRELUDE + """
 _start:
     FINISH 0x7777
 """
+
+UNMAPPED_STORE = UNMAPPED.replace("    lw a0, 0(s0)\n", "    sw a0, 0(s0)\n")
+assert UNMAPPED_STORE != UNMAPPED

@@ -73,10 +73,11 @@ def test_console_input_reaches_the_uart(build):
     assert proc.stdout == b"HELLO, BOARD\n"
 
 
-def test_unmapped_load_is_a_precise_access_fault(build):
-    proc = run_cli(build("UNMAPPED"), "--max-insns", "100000")
-    assert proc.stdout == b"0000000000000005\n0000000010009000\n"
-    assert proc.returncode == 5
+@pytest.mark.parametrize("name,cause", [("UNMAPPED", 5), ("UNMAPPED_STORE", 7)])
+def test_unmapped_access_is_a_precise_access_fault(build, name, cause):
+    proc = run_cli(build(name), "--max-insns", "100000")
+    assert proc.stdout == b"%016x\n0000000010009000\n" % cause
+    assert proc.returncode == cause
 
 
 def test_stats_json_on_stderr(build):
@@ -163,7 +164,7 @@ QEMU = shutil.which("qemu-system-riscv64")
 
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed")
-@pytest.mark.parametrize("name", ["PROBE", "HELLO", "UNMAPPED"])
+@pytest.mark.parametrize("name", ["PROBE", "HELLO", "UNMAPPED", "UNMAPPED_STORE"])
 def test_same_output_and_status_as_qemu(build, name):
     elf = build(name)
     qemu = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic",
