@@ -212,24 +212,30 @@ class BuiltinSBI:
             self.redirect_trap(cause, int(core.exit_pc), int(core.exit_tval))
             return
         x = core.x
-        eid, fid = int(x[17]), int(x[16])
-        args = [int(x[i]) for i in range(10, 16)]
+        # One slice read gives a0..a7 as Python ints (element reads of numpy are slow).
+        a0, a1, a2, a3, a4, a5, fid, eid = x[10:18].tolist()
         legacy = eid <= EID_LEGACY_LAST
-        key = (eid, None) if legacy else (eid, fid)
-        entry = self.handlers.get(key)
-        ext_name = "legacy" if legacy else EXTENSION_NAMES.get(eid, "unknown")
-        self.calls[ext_name] += 1
-        self.calls_by_function[entry[0] if entry else "%s.0x%x" % (ext_name, fid)] += 1
-        core.pc = int(core.exit_pc) + 4
-        # A handler that moves the hart elsewhere (non-retentive suspend) sets a0/a1 itself
-        # and returns None.
-        result = (SBI_ERR_NOT_SUPPORTED, 0) if entry is None else entry[1](*args)
-        if result is None:
-            return
+        entry = self.handlers.get((eid, None) if legacy else (eid, fid))
+        core.pc = core.exit_pc + 4
+        if entry is None:
+            ext_name = "legacy" if legacy else EXTENSION_NAMES.get(eid, "unknown")
+            self.calls[ext_name] += 1
+            self.calls_by_function["%s.0x%x" % (ext_name, fid)] += 1
+            result = (SBI_ERR_NOT_SUPPORTED, 0)
+        else:
+            function_name, handler, ext_name = entry
+            self.calls[ext_name] += 1
+            self.calls_by_function[function_name] += 1
+            # A handler that moves the hart elsewhere (non-retentive suspend) sets a0/a1
+            # itself and returns None.
+            result = handler(a0, a1, a2, a3, a4, a5)
+            if result is None:
+                return
         error, value = result
-        x[10] = error & MASK64
-        if not legacy:
-            x[11] = value & MASK64
+        if legacy:
+            x[10] = error & MASK64
+        else:
+            x[10:12] = (error & MASK64, value & MASK64)
 
     def handle_trap(self, cause=None):
         """Any EXIT_TRAP the SBI asked for; an S-mode ecall is an SBI call, the rest go to S."""
@@ -262,7 +268,8 @@ class BuiltinSBI:
                 "redirected_traps": dict(self.redirected_traps)}
 
     def _handler_table(self):
-        """(EID, FID) -> ("ext.function", handler); legacy calls have FID None (a7 alone selects)."""
+        """(EID, FID) -> ("ext.function", handler, "ext"); legacy calls have FID None (a7 alone
+        selects)."""
         table = {
             (EID_BASE, 0): ("base.get_spec_version", self.base_get_spec_version),
             (EID_BASE, 1): ("base.get_impl_id", self.base_get_impl_id),
@@ -300,7 +307,7 @@ class BuiltinSBI:
             for fid, name in ((3, "hfence_gvma_vmid"), (4, "hfence_gvma"),
                               (5, "hfence_vvma_asid"), (6, "hfence_vvma")):
                 table[(EID_RFENCE, fid)] = ("rfence.remote_" + name, self.rfence_hfence)
-        return table
+        return {key: (name, handler, name.split(".")[0]) for key, (name, handler) in table.items()}
 
     # ------------------------------------------------------------- helpers
     def _harts_valid(self, hart_mask, hart_mask_base):
