@@ -280,3 +280,48 @@ _start:
 
 UNMAPPED_STORE = UNMAPPED.replace("    lw a0, 0(s0)\n", "    sw a0, 0(s0)\n")
 assert UNMAPPED_STORE != UNMAPPED
+
+# Interrupt-driven echo: UART RX interrupt -> PLIC source 10 -> context 0
+# (M-mode external interrupt); the hart sleeps in WFI between interrupts.
+IRQ_ECHO = PRELUDE + """
+    .equ PLIC, 0x0c000000
+    .globl _start
+_start:
+    la t0, trap
+    csrw mtvec, t0
+    li s0, UART
+    li t0, 1
+    sb t0, 1(s0)                /* IER: received data available */
+    li s1, PLIC
+    li t0, 1
+    sw t0, 40(s1)               /* priority of source 10 */
+    li t1, PLIC + 0x2000
+    li t0, 1 << 10
+    sw t0, 0(t1)                /* enable source 10 for context 0 */
+    li t1, PLIC + 0x200000
+    sw zero, 0(t1)              /* threshold 0 */
+    li t0, 0x800
+    csrs mie, t0                /* MEIE */
+    csrsi mstatus, 8            /* MIE */
+1:  wfi
+    j 1b
+    .align 2
+trap:
+    li t1, PLIC + 0x200004
+    lw s2, 0(t1)                /* claim */
+2:  lbu t0, 5(s0)
+    andi t0, t0, 1
+    beqz t0, 3f
+    lbu a0, 0(s0)
+    mv s3, a0
+    call putc
+    li t0, 10
+    beq s3, t0, 4f
+    j 2b
+3:  li t1, PLIC + 0x200004
+    sw s2, 0(t1)                /* complete */
+    mret
+4:  mv a0, s2
+    call puthex
+    FINISH 0x5555
+""" + ROUTINES

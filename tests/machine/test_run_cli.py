@@ -73,6 +73,17 @@ def test_console_input_reaches_the_uart(build):
     assert proc.stdout == b"HELLO, BOARD\n"
 
 
+def test_uart_interrupts_wake_the_hart(build):
+    proc = run_cli(build("IRQ_ECHO"), "--max-insns", "10000000", stdin=b"irq echo\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"irq echo\n000000000000000a\n"     # the claimed source: 10
+
+
+def test_interrupt_driven_guest_idles_when_input_ends(build):
+    proc = run_cli(build("IRQ_ECHO"), "--max-insns", "10000000", stdin=b"no newline")
+    assert proc.returncode == 125 and proc.stdout == b"no newline"
+
+
 @pytest.mark.parametrize("name,cause", [("UNMAPPED", 5), ("UNMAPPED_STORE", 7)])
 def test_unmapped_access_is_a_precise_access_fault(build, name, cause):
     proc = run_cli(build(name), "--max-insns", "100000")
@@ -164,13 +175,15 @@ QEMU = shutil.which("qemu-system-riscv64")
 
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed")
-@pytest.mark.parametrize("name", ["PROBE", "HELLO", "UNMAPPED", "UNMAPPED_STORE"])
-def test_same_output_and_status_as_qemu(build, name):
+@pytest.mark.parametrize("name,stdin", [("PROBE", b""), ("HELLO", b""), ("UNMAPPED", b""),
+                                        ("UNMAPPED_STORE", b""), ("ECHO", b"Echo me\n"),
+                                        ("IRQ_ECHO", b"by interrupt\n")])
+def test_same_output_and_status_as_qemu(build, name, stdin):
     elf = build(name)
     qemu = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic",
                            "-monitor", "none", "-kernel", str(elf)],
-                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
-    proc = run_cli(elf, "--max-insns", "1000000")
+                          capture_output=True, timeout=60, input=stdin)
+    proc = run_cli(elf, "--max-insns", "10000000", stdin=stdin)
     assert proc.stdout == qemu.stdout
     assert proc.returncode == qemu.returncode
 
