@@ -196,8 +196,9 @@ class BuiltinSBI:
                      | MSTATUS_SPP)
         mstatus |= MSTATUS_MPIE
         core.write_csr(CSR_MSTATUS, mstatus)
-        core.exit_on_exception = self.exit_on_exception
-        core.exit_on_interrupt = self.exit_on_interrupt
+        # Added to whatever else the Machine asked the core to exit on.
+        core.exit_on_exception |= self.exit_on_exception
+        core.exit_on_interrupt |= self.exit_on_interrupt
         core.x[10] = self.machine.hartid
         core.x[11] = self.machine.dtb_addr
         core.priv = PRIV_S
