@@ -1,0 +1,72 @@
+"""The reference side of the differential tests: GNU binutils to build, QEMU to run.
+
+Both sides run the same image on the same board layout (QEMU's `virt`,
+`-bios none`, entered in M-mode at 0x8000_0000) and must print the same UART
+text and end with the same exit status.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+GNU_AS = "riscv64-unknown-elf-as"
+GNU_LD = "riscv64-unknown-elf-ld"
+QEMU = "qemu-system-riscv64"
+GNU_MARCH = "rv64imac_zicsr_zifencei"
+QEMU_ARGS = ("-machine", "virt", "-bios", "none", "-nographic", "-m", "128M")
+
+
+def missing_tools():
+    """A reason to skip, or None when GNU as/ld and QEMU are installed."""
+    for tool in (GNU_AS, GNU_LD, QEMU):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (differential tests need GNU binutils and QEMU)"
+    return None
+
+
+class BuildError(Exception):
+    pass
+
+
+def build_elf(source_path, out_dir):
+    """Assemble and link `source_path` at 0x8000_0000; return the ELF's path."""
+    name = os.path.splitext(os.path.basename(source_path))[0]
+    obj = os.path.join(out_dir, name + ".o")
+    elf = os.path.join(out_dir, name + ".elf")
+    for cmd in ([GNU_AS, f"-march={GNU_MARCH}", "-mno-relax", "-o", obj, source_path],
+                [GNU_LD, "-Ttext=0x80000000", "-o", elf, obj]):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            raise BuildError(f"{' '.join(cmd)}\n{proc.stderr}")
+    return elf
+
+
+def run_qemu(elf, timeout=120, icount=False):
+    """(exit status, UART bytes) of `elf` on qemu-system-riscv64 -machine virt."""
+    args = [QEMU, *QEMU_ARGS]
+    if icount:
+        args += ["-icount", "shift=0,sleep=off"]
+    proc = subprocess.run(args + ["-kernel", elf], capture_output=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    return proc.returncode, proc.stdout
+
+
+def run_pyvmm(image, timeout=300, extra=()):
+    """(exit status, UART bytes, stderr text) of `python -m pyvmm run image`."""
+    proc = subprocess.run([sys.executable, "-m", "pyvmm", "run", *extra, image], capture_output=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
+
+
+def first_difference(a, b, context=80):
+    """A short description of where two byte strings first differ."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            break
+    else:
+        i = min(len(a), len(b))
+    lo = max(0, i - context)
+    return (f"first difference at byte {i}:\n  expected ...{a[lo:i + context]!r}\n"
+            f"  got      ...{b[lo:i + context]!r}")
