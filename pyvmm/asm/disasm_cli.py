@@ -30,6 +30,8 @@ SHF_EXECINSTR = 0x4
 SKIP_ZEROES = 8
 SKIP_ZEROES_AT_END = 3
 BYTES_PER_LINE = 8
+OBJECT_BYTES_PER_LINE = 16
+EIO = 5
 
 
 class DisasmError(Exception):
@@ -221,11 +223,21 @@ def _padded_raw(line_bytes, chunk, per_line):
     return text + ("  " * chunk + " ") * missing
 
 
+class _FileState:
+    """What objdump carries from one section to the next: the disassembler (its
+    lui/auipc memory and current ISA) and the chunk size of the last item shown."""
+
+    def __init__(self, dis):
+        self.dis = dis
+        self.last_chunk = 0
+
+
 class SectionPrinter:
     """Prints one section the way objdump's disassemble_section does."""
 
-    def __init__(self, image, section, out, dis, start=None, stop=None, zeroes=False):
+    def __init__(self, image, section, out, file_state, start=None, stop=None, zeroes=False):
         self.image = image
+        self.file_state = file_state
         self.section = section
         self.out = out
         self.start = section.addr if start is None else max(start, section.addr)
@@ -239,17 +251,20 @@ class SectionPrinter:
         self.labels = SymbolTable(section.symbols, section=section.name)
         # one Disassembler for the whole file: objdump keeps its lui/auipc
         # memory and its current ISA from one section to the next
-        self.dis = dis
-        dis.symbols = self.lookup
+        self.dis = file_state.dis
+        self.dis.symbols = self.lookup
 
     def run(self):
         sec = self.section
         if self.start >= self.stop:
             return
         self.out.write("\nDisassembly of section %s:\n" % sec.name)
-        for range_start, range_stop, label in self._symbol_ranges():
+        for range_start, range_stop, label, sym in self._symbol_ranges():
             self.out.write("\n%016x <%s>:\n" % (range_start, label))
-            self._bytes(range_start, range_stop)
+            if sym is not None and sym.kind == "object" and sym.value <= range_start:
+                self._object_bytes(range_start, range_stop)
+            else:
+                self._bytes(range_start, range_stop)
 
     def _symbol_ranges(self):
         """[(start, stop, label)] split at the section's symbols, as objdump splits it."""
@@ -263,7 +278,7 @@ class SectionPrinter:
                 label = self._relative(self.section.name, self.section.addr, lo)
             else:
                 label = self._relative(sym.name, sym.value, lo)
-            ranges.append((lo, hi, label))
+            ranges.append((lo, hi, label, sym))
         return ranges
 
     @staticmethod
@@ -286,24 +301,77 @@ class SectionPrinter:
                 break
         return state, boundary, march
 
+    def _skipped_zeroes(self, addr, hi):
+        """Bytes of the zero run at `addr` objdump abbreviates as '...' (0 for none)."""
+        if self.zeroes:
+            return 0
+        data, base = self.section.data, self.section.addr
+        z, end = addr - base, hi - base
+        while z < end and data[z] == 0:
+            z += 1
+        run = z - (addr - base)
+        if run >= SKIP_ZEROES or (z == end and 0 < run < SKIP_ZEROES_AT_END):
+            return run if z == end else run & ~3
+        return 0
+
+    def _object_bytes(self, lo, hi):
+        """An object symbol's bytes, 16 a line with their ASCII, as objdump dumps data
+        it will not disassemble (chunked like the last thing it decoded)."""
+        sec = self.section
+        addr = lo
+        while addr < hi:
+            run = self._skipped_zeroes(addr, hi)
+            if run:
+                self.out.write("\t...\n")
+                addr += run
+                continue
+            off = addr - sec.addr
+            count = min(OBJECT_BYTES_PER_LINE, hi - addr)
+            piece = sec.data[off:off + count]
+            chunk = self.file_state.last_chunk or 1
+            hexes = []
+            for j in range(0, count, chunk):
+                hexes.append((piece[j:j + chunk][::-1].hex() if j + chunk <= count else "") + " ")
+            pad = ("  " * chunk + " ") * len(range(count, OBJECT_BYTES_PER_LINE, chunk))
+            ascii_ = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in piece)
+            self.out.write("%s:\t%s%s    %s\n" % (_address_column(addr, sec.end), "".join(hexes), pad, ascii_))
+            addr += count
+
+    def _cut_short(self, addr, hi, per_line):
+        """An instruction that runs past the end of its range: binutils' reader
+        fails, the RISC-V printer returns the error code EIO (5) as the length,
+        and objdump shows those five byte slots (blank past the end) and the
+        error message."""
+        col, end = _address_column, self.section.end
+        data, base = self.section.data, self.section.addr
+
+        def slots(first, last):
+            return "".join("%02x " % data[a - base] if a < hi else " " for a in range(first, last))
+
+        shown = min(EIO, per_line)
+        pad = "   " * max(per_line - EIO, 0)
+        self.out.write("%s:\t%s%s\tAddress 0x%x is out of bounds.\n" % (
+            col(addr, end), slots(addr, addr + shown), pad, addr))
+        done = shown
+        while done < EIO:
+            step = min(per_line, EIO - done)
+            self.out.write("\n%s:\t%s" % (col(addr + done, end), slots(addr + done, addr + done + step)))
+            done += step
+        self.out.write("\n")
+        self.file_state.last_chunk = 0
+
     def _bytes(self, lo, hi):
         sec = self.section
         data = sec.data
         addr = lo
+        per_line = 4          # objdump's starting width for a range of code
         while addr < hi:
             off = addr - sec.addr
-            if not self.zeroes:
-                z = off
-                end = hi - sec.addr
-                while z < end and data[z] == 0:
-                    z += 1
-                run = z - off
-                if run >= SKIP_ZEROES or (z == end and 0 < run < SKIP_ZEROES_AT_END):
-                    if z != end:
-                        run &= ~3
-                    self.out.write("\t...\n")
-                    addr += run
-                    continue
+            run = self._skipped_zeroes(addr, hi)
+            if run:
+                self.out.write("\t...\n")
+                addr += run
+                continue
             state, boundary, march = self._state(addr)
             if march and march != self.dis.march:
                 self.dis.set_march(march)
@@ -317,20 +385,18 @@ class SectionPrinter:
                 length = size
             else:
                 if hi - addr < 2:
-                    length = 1
+                    length = 2                  # a lone byte: objdump still wants a parcel
                 else:
                     length = insn_length(data[off] | data[off + 1] << 8)
                 if addr + length > hi:
-                    # objdump cannot read past the symbol range: it prints what is left as bytes
-                    length = hi - addr
-                    text = ".byte\t" + ", ".join("0x%02x" % b for b in data[off:off + length])
-                    chunk = 1
-                else:
-                    word = int.from_bytes(data[off:off + length], "little")
-                    text = self.dis.disassemble(word, addr)[1]
-                    chunk = 4 if length % 4 == 0 else 2
-                per_line = BYTES_PER_LINE
+                    self._cut_short(addr, hi, per_line)
+                    addr += EIO
+                    continue
+                word = int.from_bytes(data[off:off + length], "little")
+                text = self.dis.disassemble(word, addr)[1]
+                chunk, per_line = (4 if length % 4 == 0 else 2), BYTES_PER_LINE
             self._line(addr, data[off:off + length], text, chunk, per_line)
+            self.file_state.last_chunk = chunk
             addr += length
 
     def _line(self, addr, raw, text, chunk, per_line):
@@ -356,9 +422,9 @@ def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=F
                 raise DisasmError("%s: no executable section named %s" % (image.path, name))
         chosen = [s for s in image.sections if s.name in sections]
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
-    dis = Disassembler(gp=gp[0] if gp else None, march=image.march)
+    file_state = _FileState(Disassembler(gp=gp[0] if gp else None, march=image.march))
     for sec in chosen:
-        SectionPrinter(image, sec, out, dis, start, stop, zeroes).run()
+        SectionPrinter(image, sec, out, file_state, start, stop, zeroes).run()
 
 
 # ---------------------------------------------------------------------------

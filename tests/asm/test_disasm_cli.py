@@ -26,8 +26,8 @@ needs_binutils = pytest.mark.skipif(bool(gnu.missing_tools()),
                                     % ", ".join(gnu.missing_tools()))
 
 # Two code sections, functions and local labels, data inside code ($d mapping
-# symbols), zero runs long and short, lui/auipc/gp address comments, a
-# section without a symbol at its start.
+# symbols), an object symbol (dumped as bytes + ASCII), zero runs long and
+# short, lui/auipc/gp address comments, a section without a symbol at its start.
 LAYOUT_SOURCE = """
     .text
     nop
@@ -53,6 +53,14 @@ local2:
     .byte 1, 2
     .word 0x12345677
     csrr a0, mhartid
+    .type table, @object
+table:
+    .ascii "pyvmm\001\002 disasm!"
+    .word 0, 0, 0, 0x41424344
+    .short 0x7e7f
+    .size table, . - table
+after_table:
+    wfi
     .section .other, "ax"
     ret
     .word 0x00000007
@@ -210,3 +218,16 @@ def test_elf_arch_attribute_limits_decoding_like_objdump(tmp_path, march):
     status, out, _ = run_cli(str(elf))
     assert status == 0
     assert out == gnu.objdump(str(elf))
+
+
+@needs_binutils
+@pytest.mark.parametrize("tail", [".short 0x0013", ".byte 0x13", ".short 0x001f, 0x0000",
+                                  ".short 0x003f, 0, 0", ".short 0x007f, 0, 0, 0, 0x13",
+                                  "t:\n    .short 0x003f, 0, 0"])
+def test_instruction_cut_short_by_the_section_end(tmp_path, tail):
+    source = ".text\n.globl _start\n_start:\n    nop\n    %s\n" % tail
+    elf = gnu.build_elf(source, str(tmp_path), strip_mapping_symbols=True)
+    for options in ((), ("-z",)):
+        status, out, _ = run_cli(elf, *options)
+        assert status == 0
+        assert out == gnu.objdump(elf, *options)
