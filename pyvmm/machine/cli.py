@@ -9,7 +9,9 @@ deliver; 130 on Ctrl-C.
 """
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
 
@@ -144,12 +146,17 @@ def _run(args, opened):
                           bootargs=args.bootargs, trace=classes, trace_out=trace_out)
     except MemoryError:
         raise UsageError(f"cannot allocate {ram_size} bytes of guest RAM") from None
+    except ImportError as e:
+        print(f"pyvmm run: error: the compiled core is missing ({e}); "
+              "build it with `python setup.py build_ext --inplace`", file=sys.stderr)
+        return 1
     if args.image is not None:
         machine.load(args.image, load_addr=load_addr)
     elif load_addr is not None:
         raise UsageError("--load-addr applies to IMAGE; --kernel loads at RAM base + 2 MiB")
     try:
-        result = machine.run(max_insns)
+        with _keys_straight_to_the_guest(stdin):
+            result = machine.run(max_insns)
     except MachineError as e:
         print(f"pyvmm run: internal error: {e}", file=sys.stderr)
         return 1
@@ -159,6 +166,32 @@ def _run(args, opened):
     if args.stats is not None:
         _write_stats(machine.stats(), args.stats)
     return result.status if 0 <= result.status <= 255 else 1
+
+
+@contextlib.contextmanager
+def _keys_straight_to_the_guest(stdin):
+    """On a terminal, hand keys to the guest as they are typed, without the
+    terminal's echo (the guest echoes, as on a serial line); Ctrl-C still
+    stops pyvmm. The terminal is restored afterwards."""
+    try:
+        fd = stdin.fileno() if stdin is not None else -1
+        interactive = fd >= 0 and os.isatty(fd)
+    except (OSError, ValueError, AttributeError):
+        interactive = False
+    if not interactive:
+        yield
+        return
+    import termios
+    saved = termios.tcgetattr(fd)
+    mode = termios.tcgetattr(fd)
+    mode[3] &= ~(termios.ICANON | termios.ECHO)     # lflag
+    mode[6][termios.VMIN] = 1
+    mode[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, mode)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _write_stats(stats, destination):

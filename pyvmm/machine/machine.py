@@ -22,7 +22,7 @@ from pyvmm.machine.layout import (EXIT_BUDGET, EXIT_IDLE, KERNEL_OFFSET, PLIC_BA
                                   UART0_IRQ, UART0_SIZE, VIRTIO_BASE, VIRTIO_COUNT, VIRTIO_STRIDE)
 from pyvmm.machine.loader import ImageError, load_image
 from pyvmm.machine.plic import CONTEXT_M, CONTEXT_S, PLIC
-from pyvmm.machine.uart import NS16550A
+from pyvmm.machine.uart import IER_RDI, IER_RLSI, NS16550A
 from pyvmm.machine.virtio_slot import EmptyVirtioSlot
 
 # Exit reasons of Core.run (docs/architecture.md section 2).
@@ -35,6 +35,9 @@ CORE_EXIT_NAMES = {CORE_EXIT_BUDGET: "budget", CORE_EXIT_MMIO: "mmio", CORE_EXIT
                    CORE_EXIT_WFI: "wfi", CORE_EXIT_WATCH: "watch"}
 
 PRIV_M = 3
+CSR_MIE = 0x304
+MIE_SEIE = 1 << 9
+MIE_MEIE = 1 << 11
 REG_A0, REG_A1 = 10, 11
 
 # Instructions per core.run() call: long enough that Python's share is
@@ -333,10 +336,24 @@ class Machine:
         else:
             raise MachineError(f"watch exit at {addr:#x} that no board component asked for")
 
+    def _input_can_wake(self):
+        """Could a received byte become an interrupt the hart wakes for?
+        (UART receive interrupts on, source 10 routed by the PLIC, and an
+        external interrupt enabled in mie.)"""
+        uart, plic = self.uart, self.plic
+        if not uart.ier & (IER_RDI | IER_RLSI) or not plic.priority[UART0_IRQ]:
+            return False
+        if not any(enable >> UART0_IRQ & 1 for enable in plic.enable):
+            return False
+        return bool(self.core.read_csr(CSR_MIE) & (MIE_MEIE | MIE_SEIE))
+
     def _service_idle(self):
         """WFI with nothing able to wake the hart: only console input can
         still change that, so wait for it; without any, the run is over."""
         self.flush_console()
+        if not self._input_can_wake():
+            self.request_stop("idle", 0)
+            return
         if self.uart.rx_fifo and len(self.uart.rx_fifo) >= self.uart.rx_capacity:
             self.request_stop("idle", 0)        # input is waiting and nobody reads it
             return

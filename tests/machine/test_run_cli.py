@@ -208,3 +208,25 @@ def test_usage_errors(args, message):
     assert proc.returncode == 2
     line = error_line(proc)
     assert line.startswith("pyvmm run: error: ") and message in line, line
+
+
+def test_terminal_input_is_unbuffered_and_restored(build):
+    import os
+    import pty
+    import sys
+    import termios
+    from board_helpers import REPO, _RUN_ONLY, _dispatcher_complete
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    command = ["-m", "pyvmm"] if _dispatcher_complete() else ["-c", _RUN_ONLY]
+    try:
+        proc = subprocess.Popen([sys.executable, *command, "run", str(build("ECHO"))], cwd=REPO,
+                                stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.write(master, b"tty\n")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out == b"TTY\n"
+        assert termios.tcgetattr(slave) == before
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -201,9 +201,20 @@ def test_idle_hart_wakes_on_console_input(machine_with):
     m = machine_with(setup + [("wfi",), ("load", PLIC_BASE + 0x201004, 4),
                               ("load", UART0_BASE, 1), ("load", UART0_BASE, 1), ("wfi",)],
                      stdin=b"Z")
+    m.core.csrs[0x304] = 1 << 9                 # mie.SEIE
     assert m.run().how == "idle"
     assert m.core.loads == [10, ord("Z"), 0]
     assert (False, True) in m.core.irq_calls    # SEIP raised by the UART through the PLIC
+
+
+@pytest.mark.parametrize("mie,ier", [(0, 1), (1 << 9, 0)])
+def test_idle_hart_that_input_cannot_wake(machine_with, mie, ier):
+    setup = [("store", UART0_BASE + 1, 1, ier), ("store", PLIC_BASE + 40, 4, 1),
+             ("store", PLIC_BASE + 0x2080, 4, 1 << 10)]
+    m = machine_with(setup + [("wfi",)], stdin=b"Z")
+    m.core.csrs[0x304] = mie
+    assert m.run().how == "idle"
+    assert m.input.buffered == 1 and not m.uart.rx_fifo    # the byte stays unread
 
 
 def test_unexpected_trap_exit_is_an_internal_error(machine_with):
