@@ -1,0 +1,53 @@
+"""pyvmm.asm: a GNU-as-compatible RV64IMAC(+Zicsr, Zifencei, priv, H) assembler.
+
+    prog = assemble(source, filename="<string>", march="rv64imac",
+                    section_starts={".text": 0x8000_0000}, include_dirs=())
+    prog = assemble_file(path, **same_options)
+
+The result is already linked (GNU ld default script layout, -mno-relax):
+`prog.entry`, `prog.symbols`, `prog.sections`, `prog.segments()`,
+`prog.to_elf()`, `prog.to_binary()`. Errors raise `AsmError` listing every
+error as "file:line: message". See docs/architecture.md section 1.
+"""
+
+from pyvmm.asm.assembler import Assembler
+from pyvmm.asm.elf import Program, Section  # noqa: F401
+from pyvmm.asm.errors import AsmError
+from pyvmm.asm.link import DEFAULT_TEXT, Linker
+
+__all__ = ["assemble", "assemble_file", "AsmError", "Program", "Section"]
+
+
+def assemble(source, filename="<string>", *, march="rv64imac", section_starts=None, include_dirs=()):
+    """Assemble and link `source`; raises AsmError with every error found."""
+    try:
+        asm = Assembler(march, include_dirs)
+    except ValueError as e:
+        raise AsmError([(filename, 0, str(e))])
+    asm.where.file = filename
+    asm.assemble_text(source, filename)
+    if asm.cond_stack:
+        asm.error("missing .endif at end of file")
+    program = None
+    if not asm.errors:
+        try:
+            asm.finish_sections()
+        except Exception as e:  # LineError from relaxation
+            asm.error(getattr(e, "message", str(e)))
+    if not asm.errors:
+        starts = {".text": DEFAULT_TEXT}
+        starts.update(section_starts or {})
+        program = Linker(asm, starts).link()
+    if asm.errors:
+        raise AsmError(asm.errors)
+    return program
+
+
+def assemble_file(path, **options):
+    """Assemble the file at `path` (see `assemble`)."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            source = f.read()
+    except OSError as e:
+        raise AsmError([(str(path), 0, "cannot read: %s" % (e.strerror or e))])
+    return assemble(source, str(path), **options)

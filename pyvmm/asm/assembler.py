@@ -1,0 +1,752 @@
+"""The assembler: statements -> sections of items -> relaxed layout -> linked Program.
+
+One pass reads every statement (macros, .rept, .include and conditionals are
+expanded on the way) and appends items to input sections; instruction sizes
+are decided there exactly as GNU as decides them (the RVC choice depends only
+on registers and on immediates that are constants at that point). Layout then
+relaxes branches per section, `link` places sections like GNU ld's default
+script, and the deferred values (%hi/%lo/%pcrel_*, call targets, .word sym) are
+computed with final addresses.
+"""
+
+import os
+import re
+
+from pyvmm import isa
+from pyvmm.asm import expr as E
+from pyvmm.asm.compress import branch_can_compress, compress, jump_can_compress
+from pyvmm.asm.errors import AsmError, LineError
+from pyvmm.asm.items import Align, Branch, Data, DataExpr, Insn, Org, Where, code_padding
+from pyvmm.asm.mnemonics import BRANCHES, FORMS
+from pyvmm.asm.source import (ASSIGNMENT, LABEL, SYMBOL_NAME, parse_string, split_operands,
+                              split_statements, strip_block_comments)
+
+MAX_ERRORS = 200
+
+
+class Mismatch(Exception):
+    """An operand does not fit the form being tried; `depth` = operands that did."""
+
+    def __init__(self, message, depth=0):
+        super().__init__(message)
+        self.message = message
+        self.depth = depth
+
+
+class Symbol:
+    __slots__ = ("name", "kind", "section", "index", "value", "node", "is_global", "where",
+                 "type", "size_node")
+
+    def __init__(self, name):
+        self.name = name
+        self.kind = None          # "label" | "const" | "expr" | None (only referenced)
+        self.section = None
+        self.index = 0
+        self.value = None
+        self.node = None
+        self.is_global = False
+        self.where = None
+        self.type = None          # "function" | "object" from .type
+        self.size_node = None
+
+
+class InputSection:
+    def __init__(self, name, flags, nobits):
+        self.name = name
+        self.flags = flags        # subset of "awx"
+        self.nobits = nobits
+        self.items = []
+        self.align = 1
+        self.offsets = []         # after layout: offset of item i; offsets[-1] = size
+
+    @property
+    def code(self):
+        return "x" in self.flags
+
+    def label_offset(self, index):
+        return self.offsets[index]
+
+
+def _default_section_flags(name):
+    if name == ".text" or name.startswith(".text."):
+        return "ax", False
+    if name in (".data", ".sdata") or name.startswith((".data.", ".sdata.")):
+        return "aw", False
+    if name in (".rodata", ".srodata") or name.startswith((".rodata.", ".srodata.")):
+        return "a", False
+    if name in (".bss", ".sbss", ".tbss") or name.startswith((".bss.", ".sbss.")):
+        return "aw", True
+    return "", False
+
+
+class Assembler:
+    def __init__(self, march="rv64imac", include_dirs=()):
+        self.extensions = parse_march(march)
+        self.rvc = "c" in self.extensions
+        self.initial_rvc = self.rvc
+        self.option_stack = []
+        self.include_dirs = list(include_dirs)
+        self.errors = []
+        self.symbols = {}
+        self.sections = {}
+        self.section_order = []
+        self.section_stack = []
+        self.previous_section = None
+        self.current = None
+        self.macros = {}
+        self.macro_counter = 0
+        self.local_counts = {}
+        self.internal_counter = 0
+        self.cond_stack = []      # [active, any_branch_taken, parent_active]
+        self.where = Where("<string>", 0)
+        self.pending = []         # queued (file, line, text) from macro/rept expansion
+        self.include_depth = 0
+        self.switch_section(".text")
+
+    # ---------------------------------------------------------------- errors
+    def error(self, message, where=None):
+        where = where or self.where
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append((where.file, where.line, message))
+
+    # ---------------------------------------------------------------- input
+    def assemble_text(self, text, filename):
+        lines = strip_block_comments(text.replace("\r\n", "\n")).split("\n")
+        self.run_lines([(filename, n + 1, line) for n, line in enumerate(lines)])
+
+    def run_lines(self, lines):
+        """Process (file, line, text) in order; block directives consume following lines."""
+        queue = list(lines)
+        queue.reverse()
+        self._queue_stack = getattr(self, "_queue_stack", [])
+        self._queue_stack.append(queue)
+        try:
+            while queue:
+                file, line, text = queue.pop()
+                self.where = Where(file, line)
+                for statement in split_statements(text):
+                    try:
+                        self.statement(statement, queue)
+                    except LineError as e:
+                        self.error(e.message)
+        finally:
+            self._queue_stack.pop()
+
+    def take_block(self, queue, opener_re, closer_re, what):
+        """Raw lines up to the matching closer (nesting counted); the closer is consumed."""
+        depth = 0
+        body = []
+        start = self.where
+        while queue:
+            file, line, text = queue.pop()
+            stripped = " ".join(split_statements(text)).strip().lower()
+            if re.match(closer_re, stripped):
+                if depth == 0:
+                    return body
+                depth -= 1
+            elif re.match(opener_re, stripped):
+                depth += 1
+            body.append((file, line, text))
+        raise LineError("missing %s for the block that starts at line %d" % (what, start.line))
+
+    # ---------------------------------------------------------------- statements
+    def statement(self, text, queue):
+        if self.cond_stack and not self.cond_stack[-1][0]:
+            self.skipped_statement(text)
+            return
+        while True:
+            m = LABEL.match(text)
+            if not m:
+                break
+            self.define_label(m.group(1))
+            text = text[m.end():]
+        if not text.strip():
+            return
+        m = ASSIGNMENT.match(text)
+        if m and not text.lstrip().startswith("."):
+            self.assign(m.group(1), m.group(2))
+            return
+        if m and text.lstrip().startswith(".") and SYMBOL_NAME.match(m.group(1)) and \
+                m.group(1).lower() not in DIRECTIVE_NAMES:
+            self.assign(m.group(1), m.group(2))
+            return
+        m = re.match(r"\s*(\S+)\s*(.*)$", text, re.S)
+        mnemonic, rest = m.group(1), m.group(2).strip()
+        if mnemonic in self.macros:
+            self.expand_macro(mnemonic, rest)
+            return
+        lowered = mnemonic.lower()
+        if lowered.startswith("."):
+            handler = DIRECTIVES.get(lowered)
+            if handler is None:
+                raise LineError("unknown directive `%s'" % mnemonic)
+            handler(self, rest, queue)
+            return
+        self.instruction(lowered, rest)
+
+    def skipped_statement(self, text):
+        m = re.match(r"\s*(?:[A-Za-z_.$][\w.$]*\s*:\s*)*(\.\w+)", text)
+        word = m.group(1).lower() if m else ""
+        if word.startswith(".if"):
+            self.cond_stack.append([False, True, False])
+        elif word in (".else", ".elseif"):
+            DIRECTIVES[word](self, text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else "", None)
+        elif word == ".endif":
+            self.cond_stack.pop()
+
+    # ---------------------------------------------------------------- sections
+    def switch_section(self, name, flags=None, nobits=None):
+        section = self.sections.get(name)
+        if section is None:
+            default_flags, default_nobits = _default_section_flags(name)
+            section = InputSection(name, flags if flags is not None else default_flags,
+                                   nobits if nobits is not None else default_nobits)
+            if section.code:
+                section.align = 2 if self.rvc else 4
+            self.sections[name] = section
+            self.section_order.append(section)
+        if self.current is not section:
+            self.previous_section = self.current
+        self.current = section
+
+    def append(self, item):
+        section = self.current
+        if section.nobits and not isinstance(item, Align) and not isinstance(item, Org):
+            data = getattr(item, "data", None)
+            if data is None or any(data):
+                raise LineError("only zero-filled data can go into %s" % section.name)
+        section.items.append(item)
+
+    # ---------------------------------------------------------------- symbols
+    def symbol(self, name):
+        sym = self.symbols.get(name)
+        if sym is None:
+            sym = self.symbols[name] = Symbol(name)
+        return sym
+
+    def define_label(self, name):
+        if name.isdigit():
+            count = self.local_counts.get(name, 0) + 1
+            self.local_counts[name] = count
+            name = self.local_name(int(name), count)
+        sym = self.symbol(name)
+        if sym.kind is not None:
+            raise LineError("symbol `%s' is already defined" % name)
+        sym.kind = "label"
+        sym.section = self.current
+        sym.index = len(self.current.items)
+        sym.where = self.where
+
+    @staticmethod
+    def local_name(number, count):
+        return ".L%d\x02%d" % (number, count)
+
+    def local_ref(self, number, direction):
+        count = self.local_counts.get(str(number), 0)
+        if direction == "b":
+            if count == 0:
+                raise LineError("undefined local label `%db'" % number)
+            return self.local_name(number, count)
+        return self.local_name(number, count + 1)
+
+    def dot(self):
+        self.internal_counter += 1
+        name = "\x02dot%d" % self.internal_counter
+        sym = self.symbol(name)
+        sym.kind = "label"
+        sym.section = self.current
+        sym.index = len(self.current.items)
+        return name
+
+    def internal_label(self):
+        return self.dot()
+
+    def assign(self, name, text):
+        if name == ".":
+            node = self.parse_expr(text)
+            self.org_to(node, 0)
+            return
+        node = self.parse_expr(text)
+        sym = self.symbol(name)
+        if sym.kind == "label":
+            raise LineError("symbol `%s' is already defined" % name)
+        try:
+            sym.value = self.const_eval(node)
+            sym.kind = "const"
+            sym.node = None
+        except E.NotConstant:
+            sym.kind = "expr"
+            sym.node = node
+        sym.where = self.where
+
+    def org_to(self, node, fill):
+        try:
+            target = self.const_eval(node)
+        except E.NotConstant:
+            target = self.section_offset_now(node)
+        self.append(Org(target, fill, self.where))
+
+    def section_offset_now(self, node):
+        """`label + c` in the current section, all items so far fixed-size -> offset."""
+        items = self.current.items
+        offsets = [0]
+        for item in items:
+            if isinstance(item, (Branch, Align, Org)):
+                raise LineError(".org target must be a constant or a label before any "
+                                "alignment or branch in this section")
+            offsets.append(offsets[-1] + item.size(offsets[-1]))
+        self.current.offsets = offsets
+        value = self.section_offset_of(node, self.current)
+        if value is None:
+            raise LineError(".org target must be in the current section")
+        return value
+
+    # ---------------------------------------------------------------- expressions
+    def parse_expr(self, text):
+        return E.parse(text, dot=self.dot, local_ref=self.local_ref)
+
+    def const_lookup(self, name):
+        sym = self.symbols.get(name)
+        if sym is not None and sym.kind == "const":
+            return sym.value
+        raise E.NotConstant(name)
+
+    def const_eval(self, node):
+        """Value now, or NotConstant if it needs a label or an undefined symbol."""
+        def reloc(kind, inner):
+            value = E.evaluate(inner, self.const_lookup)
+            if kind == "hi":
+                return hi20(value)
+            if kind == "lo":
+                return lo12(value)
+            raise E.NotConstant("%" + kind)
+        return E.evaluate(node, self.const_lookup, reloc)
+
+    def absolute(self, text, what):
+        node = self.parse_expr(text)
+        try:
+            return self.const_eval(node)
+        except E.NotConstant as e:
+            raise LineError("%s must be a constant known here (`%s' is not)" % (what, e.name))
+
+    # ---------------------------------------------------------------- instructions
+    def instruction(self, mnemonic, rest):
+        operands = split_operands(rest)
+        if mnemonic.startswith("c."):
+            self.compressed_instruction(mnemonic, operands, rest)
+            return
+        forms = FORMS.get(mnemonic)
+        if forms is None:
+            raise LineError("unknown instruction `%s'" % mnemonic)
+        self.check_extension(mnemonic, forms[0].target)
+        best = None
+        for form in forms:
+            if len(form.pattern) != len(operands):
+                continue
+            try:
+                ops, deferred = self.match_form(form, operands)
+            except Mismatch as e:
+                if best is None or e.depth > best.depth:
+                    best = e
+                continue
+            self.emit_form(mnemonic, form, ops, deferred)
+            return
+        statement = ("%s %s" % (mnemonic, rest)).strip()
+        if best is None:
+            counts = sorted({len(f.pattern) for f in forms})
+            raise LineError("illegal operands `%s': expected %s operand%s" % (
+                statement, " or ".join(str(c) for c in counts), "" if counts == [1] else "s"))
+        raise LineError("illegal operands `%s': %s" % (statement, best.message))
+
+    def check_extension(self, mnemonic, target):
+        entry = isa.lookup(target) if not target.startswith("@") else None
+        ext = entry.ext if entry is not None else "I"
+        needed = {"M": "m", "A": "a"}.get(ext)
+        if needed and needed not in self.extensions:
+            raise LineError("unrecognized opcode `%s', extension `%s' required" % (mnemonic, needed))
+
+    def match_form(self, form, operands):
+        ops = dict(form.fixed)
+        deferred = {}
+        for depth, (kind, text) in enumerate(zip(form.pattern, operands)):
+            try:
+                self.parse_operand(kind, text, ops, deferred)
+            except Mismatch as e:
+                e.depth = depth
+                raise
+            except LineError as e:
+                raise Mismatch(e.message, depth)
+        return ops, deferred
+
+    def parse_reg(self, text):
+        number = isa.reg_number(text.strip())
+        if number is None:
+            raise Mismatch("`%s' is not a register" % text.strip())
+        return number
+
+    def parse_imm(self, text, relocs, lo, hi, what="immediate"):
+        """(value, None) for a constant in [lo, hi], or (None, (kind, node)) for %reloc(sym)."""
+        node = self.parse_expr(text)
+        if node[0] == "reloc":
+            if node[1] not in relocs:
+                raise Mismatch("%%%s not allowed here" % node[1])
+            try:
+                value = self.const_eval(node)
+            except E.NotConstant:
+                return None, (node[1], node[2])
+        else:
+            try:
+                value = self.const_eval(node)
+            except E.NotConstant as e:
+                raise Mismatch("%s `%s' is not a constant (use %%lo/%%hi for symbols)"
+                               % (what, e.name if not e.name.startswith("\x02") else "."))
+        if not lo <= value <= hi:
+            raise Mismatch("%s %d out of range [%d, %d]" % (what, value, lo, hi))
+        return value, None
+
+    def parse_mem(self, text):
+        """`off(reg)`, `(reg)` -> (offset text, register)."""
+        text = text.strip()
+        if not text.endswith(")"):
+            raise Mismatch("expected offset(register), got `%s'" % text)
+        depth = 0
+        for i in range(len(text) - 1, -1, -1):
+            if text[i] == ")":
+                depth += 1
+            elif text[i] == "(":
+                depth -= 1
+                if depth == 0:
+                    break
+        else:
+            raise Mismatch("unbalanced parentheses in `%s'" % text)
+        return text[:i].strip(), self.parse_reg(text[i + 1:-1])
+
+    def parse_operand(self, kind, text, ops, deferred):
+        if kind in ("d", "s", "t"):
+            ops[{"d": "rd", "s": "rs1", "t": "rs2"}[kind]] = self.parse_reg(text)
+        elif kind == "j":
+            value, d = self.parse_imm(text, ("lo", "pcrel_lo"), -2048, 2047)
+            self.put_imm(ops, deferred, "imm", value, d)
+        elif kind == "o(s)":
+            offset, ops["rs1"] = self.parse_mem(text)
+            if offset:
+                value, d = self.parse_imm(offset, ("lo", "pcrel_lo"), -2048, 2047, "offset")
+            else:
+                value, d = 0, None
+            self.put_imm(ops, deferred, "imm", value, d)
+        elif kind == "0(s)":
+            offset, ops["rs1"] = self.parse_mem(text)
+            if offset and self.absolute(offset, "offset") != 0:
+                raise Mismatch("offset must be 0 in `%s'" % text.strip())
+        elif kind == "u":
+            value, d = self.parse_imm(text, ("hi", "pcrel_hi"), 0, 0xFFFFF, "upper immediate")
+            self.put_imm(ops, deferred, "imm", value, d)
+        elif kind in (">", "<"):
+            top = 63 if kind == ">" else 31
+            ops["shamt"], _ = self.parse_imm(text, (), 0, top, "shift amount")
+        elif kind in ("p", "a", "B", "c", "A"):
+            if isa.reg_number(text.strip()) is not None:
+                raise Mismatch("expected a symbol or address, got register `%s'" % text.strip())
+            node = self.parse_expr(text)
+            if node[0] == "reloc":
+                raise Mismatch("%%%s not allowed here" % node[1])
+            if kind == "A":
+                try:
+                    self.const_eval(node)
+                    raise Mismatch("expected a symbol, not a constant address")
+                except E.NotConstant:
+                    pass
+            ops["target"] = node
+        elif kind == "I":
+            node = self.parse_expr(text)
+            if node[0] == "reloc":
+                value, d = self.parse_imm(text, ("lo",), -2048, 2047)
+                self.put_imm(ops, deferred, "imm", value, d)
+            else:
+                try:
+                    ops["imm"] = self.const_eval(node)
+                except E.NotConstant as e:
+                    raise Mismatch("li needs a constant; `%s' is not known here (use la for addresses)"
+                                   % e.name)
+        elif kind == "E":
+            name = text.strip()
+            number = isa.csr_number(name)
+            if number is None:
+                if isa.reg_number(name) is not None:
+                    raise Mismatch("expected a CSR, got register `%s'" % name)
+                number, _ = self.parse_imm(text, (), 0, 4095, "CSR number")
+            ops["csr"] = number
+        elif kind == "Z":
+            ops["zimm"], _ = self.parse_imm(text, (), 0, 31, "CSR immediate")
+        elif kind in ("P", "Q"):
+            ops["pred" if kind == "P" else "succ"] = parse_fence_set(text)
+        else:
+            raise AssertionError(kind)
+
+    @staticmethod
+    def put_imm(ops, deferred, name, value, d):
+        if d is None:
+            ops[name] = value
+        else:
+            ops[name] = 0
+            deferred[name] = d
+
+    # ---------------------------------------------------------------- emission
+    def emit_form(self, mnemonic, form, ops, deferred):
+        target = form.target
+        if target.startswith("@"):
+            MACROS[target](self, mnemonic, ops, deferred)
+            return
+        if target in BRANCHES or (target == "jal" and "target" in ops):
+            self.emit_branch(mnemonic, target, ops)
+            return
+        self.emit(form.ckey, target, ops, deferred)
+
+    def emit(self, ckey, name, ops, deferred=None):
+        """Append one instruction, compressed when GNU would."""
+        if deferred:
+            self.append(Insn(name, ops, deferred, self.where))
+            return
+        if self.rvc and ckey is not None:
+            chosen = compress(ckey, ops)
+            if chosen is not None:
+                self.append_compressed(chosen)
+                return
+        try:
+            word = isa.encode(name, **ops)
+        except isa.EncodingError as e:
+            raise LineError(str(e))
+        self.append(Data(word.to_bytes(4, "little")))
+
+    def append_compressed(self, chosen):
+        name, ops = chosen
+        self.append(Data(isa.encode(name, **ops).to_bytes(2, "little")))
+
+    def append_bytes(self, data):
+        self.append(Data(data))
+
+    def emit_branch(self, mnemonic, target, ops):
+        node = ops["target"]
+        if target == "jal":
+            rvc = self.rvc and jump_can_compress(mnemonic, ops["rd"])
+            item = Branch(None, 0, 0, ops["rd"], node, rvc, self.where)
+        else:
+            rvc = self.rvc and branch_can_compress(mnemonic, ops["rs1"], ops["rs2"])
+            item = Branch(target, ops["rs1"], ops["rs2"], 0, node, rvc, self.where)
+        self.append(item)
+
+    def compressed_instruction(self, mnemonic, operands, rest):
+        if not self.rvc:
+            raise LineError("unrecognized opcode `%s', extension `c' required" % mnemonic)
+        if mnemonic == "c.unimp" and not operands:
+            self.append(Data(b"\0\0"))
+            return
+        entry = isa.C_BY_NAME.get(mnemonic)
+        if entry is None:
+            raise LineError("unknown instruction `%s'" % mnemonic)
+        if len(operands) != len(entry.syntax):
+            raise LineError("illegal operands `%s %s': expected %d operands" % (mnemonic, rest, len(entry.syntax)))
+        ops = {}
+        try:
+            for spec, text in zip(entry.syntax, operands):
+                if spec == "sp":
+                    if self.parse_reg(text) != 2:
+                        raise Mismatch("expected sp, got `%s'" % text)
+                elif spec in ("imm(rs1)", "imm(sp)"):
+                    offset, base = self.parse_mem(text)
+                    if spec == "imm(sp)" and base != 2:
+                        raise Mismatch("base register must be sp")
+                    if spec == "imm(rs1)":
+                        ops["rs1"] = base
+                    ops["imm"] = self.absolute(offset, "offset") if offset else 0
+                elif spec in ("rd", "rs1", "rs2"):
+                    ops[spec] = self.parse_reg(text)
+                elif mnemonic in ("c.j", "c.beqz", "c.bnez"):
+                    ops["target"] = self.parse_expr(text)
+                else:
+                    ops[spec] = self.absolute(text, "immediate")
+        except Mismatch as e:
+            raise LineError("illegal operands `%s %s': %s" % (mnemonic, rest, e.message))
+        if "target" in ops:
+            cond = {"c.j": None, "c.beqz": "beq", "c.bnez": "bne"}[mnemonic]
+            rs1 = ops.get("rs1", 0)
+            if cond and not 8 <= rs1 <= 15:
+                raise LineError("illegal operands `%s %s': register must be x8..x15" % (mnemonic, rest))
+            self.append(Branch(cond, rs1, 0, 0, ops["target"], True, self.where, explicit=mnemonic))
+            return
+        try:
+            word = isa.encode(mnemonic, **ops)
+        except isa.EncodingError as e:
+            raise LineError("illegal operands `%s %s': %s" % (mnemonic, rest, str(e).split(": ", 1)[-1]))
+        self.append(Data(word.to_bytes(2, "little")))
+
+    # ---------------------------------------------------------------- macros (.macro)
+    def expand_macro(self, name, rest):
+        params, body, where = self.macros[name]
+        args = split_macro_args(rest, len(params))
+        values = {}
+        positional = []
+        for arg in args:
+            m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*=(?!=)(.*)$", arg, re.S)
+            if m and any(p[0] == m.group(1) for p in params):
+                values[m.group(1)] = m.group(2).strip()
+            else:
+                positional.append(arg)
+        for i, (pname, default, required, vararg) in enumerate(params):
+            if pname in values:
+                continue
+            if vararg:
+                values[pname] = ", ".join(positional[i:]) if i < len(positional) else default
+                continue
+            if i < len(positional) and positional[i] != "":
+                values[pname] = positional[i]
+            elif required:
+                raise LineError("missing value for required parameter `%s' of macro `%s'" % (pname, name))
+            else:
+                values[pname] = default
+        if len(positional) > len(params) and not (params and params[-1][3]):
+            raise LineError("too many arguments for macro `%s' (takes %d)" % (name, len(params)))
+        self.macro_counter += 1
+        counter = str(self.macro_counter - 1)
+        names = sorted(values, key=len, reverse=True)
+        expanded = []
+        for file, line, text in body:
+            out = text
+            if names:
+                out = re.sub(r"\\(%s)(\(\))?" % "|".join(re.escape(n) for n in names),
+                             lambda m: values[m.group(1)], out)
+            out = out.replace("\\@", counter).replace("\\()", "")
+            expanded.append((self.where.file, self.where.line, out))
+        self.include_depth += 1
+        if self.include_depth > 100:
+            raise LineError("macros nested too deeply (recursive macro `%s'?)" % name)
+        try:
+            self.run_macro_body(expanded)
+        finally:
+            self.include_depth -= 1
+
+    def run_macro_body(self, lines):
+        try:
+            self.run_lines(lines)
+        except _ExitMacro:
+            pass
+
+    # ---------------------------------------------------------------- layout
+    def finish_sections(self):
+        for section in self.section_order:
+            if section.code and section.align > 1:
+                section.items.append(Align(section.align, None, None, True))
+            self.relax(section)
+
+    def relax(self, section):
+        items = section.items
+        branches = [(i, it) for i, it in enumerate(items) if isinstance(it, Branch)]
+        for _ in range(64):
+            offsets = []
+            offset = 0
+            for item in items:
+                offsets.append(offset)
+                offset += item.size(offset)
+            offsets.append(offset)
+            section.offsets = offsets
+            changed = False
+            for index, branch in branches:
+                if branch.explicit:
+                    continue
+                needed = self.branch_length(section, offsets[index], branch)
+                if needed > branch.length:
+                    branch.length = needed
+                    changed = True
+            if not changed:
+                return
+        raise LineError("branch relaxation did not converge in %s" % section.name)
+
+    def section_offset_of(self, node, section):
+        """Section-relative value of `node` if it is a label (+/- constants) in `section`."""
+        found = []
+
+        def lookup(name):
+            sym = self.symbols.get(name)
+            if sym is None or sym.kind is None:
+                raise E.NotConstant(name)
+            if sym.kind == "const":
+                return sym.value
+            if sym.kind == "label":
+                if sym.section is not section:
+                    raise E.NotConstant(name)
+                found.append(name)
+                return sym.section.offsets[sym.index]
+            return E.evaluate(sym.node, lookup)
+        try:
+            value = E.evaluate(node, lookup)
+        except (E.NotConstant, LineError):
+            return None
+        return value if len(found) == 1 else None
+
+    def branch_length(self, section, offset, branch):
+        """GNU's relaxed_branch_length for -mno-relax."""
+        jump = branch.cond is None
+        length = 4 if jump else 8
+        target = self.section_offset_of(branch.node, section)
+        if target is not None:
+            val = target - offset
+            rvc_reach = 1 << 12 if jump else 1 << 9
+            if branch.rvc and -rvc_reach // 2 <= val < rvc_reach // 2:
+                length = 2
+            elif -4096 <= val < 4096:
+                length = 4
+            elif not jump and branch.rvc:
+                length = 6
+        return length
+
+
+class _ExitMacro(Exception):
+    pass
+
+
+def parse_march(march):
+    m = re.match(r"rv64([a-z]*)((?:_[a-z0-9]+)*)$", march.lower())
+    if not m or (m.group(1) and m.group(1)[0] not in "ieg"):
+        raise ValueError("unsupported -march `%s' (expected rv64 followed by extension letters, "
+                         "e.g. rv64imac)" % march)
+    letters = m.group(1).replace("g", "imafd_zicsr_zifencei")
+    known = set("imafdcqvhbe")
+    bad = [c for c in letters if c not in known and c != "_" and not c.isalpha()]
+    if bad:
+        raise ValueError("unsupported -march `%s'" % march)
+    return set(letters) | {x for x in m.group(2).split("_") if x}
+
+
+def parse_fence_set(text):
+    text = text.strip()
+    if not text or any(c not in "iorw" for c in text):
+        raise Mismatch("bad fence set `%s' (use letters from iorw)" % text)
+    return sum({"i": 8, "o": 4, "r": 2, "w": 1}[c] for c in set(text))
+
+
+def split_macro_args(text, nparams):
+    args = split_operands(text)
+    if len(args) == 1 and args[0] and nparams > 1:
+        words = args[0].split()
+        if len(words) > 1:
+            return words
+    if len(args) < nparams and any(" " in a.strip() for a in args):
+        expanded = []
+        for a in args:
+            expanded.extend(a.split() if " " in a.strip() and not a.strip().startswith('"') else [a])
+        if len(expanded) <= nparams:
+            return expanded
+    return args
+
+
+def hi20(value):
+    return ((value + 0x800) >> 12) & 0xFFFFF
+
+
+def lo12(value):
+    return ((value & 0xFFF) ^ 0x800) - 0x800
+
+
+# imported late: they need Assembler defined above
+from pyvmm.asm.directives import DIRECTIVES, DIRECTIVE_NAMES  # noqa: E402
+from pyvmm.asm.pseudo import MACROS  # noqa: E402

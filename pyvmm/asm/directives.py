@@ -1,0 +1,483 @@
+"""Assembler directives (GNU as spelling and meaning).
+
+Each handler takes (assembler, operand text, line queue); block directives
+(.macro, .rept, .irp, .if) take their body from the queue.
+"""
+
+import os
+import re
+
+from pyvmm.asm import expr as E
+from pyvmm.asm.errors import LineError
+from pyvmm.asm.items import Align, Data, DataExpr, Org
+from pyvmm.asm.source import SYMBOL_NAME, parse_string, split_operands
+
+DIRECTIVES = {}
+
+
+def directive(*names):
+    def register(fn):
+        for name in names:
+            DIRECTIVES[name] = fn
+        return fn
+    return register
+
+
+def _names(text):
+    names = [n.strip() for n in split_operands(text)]
+    for n in names:
+        if not SYMBOL_NAME.match(n):
+            raise LineError("bad symbol name `%s'" % n)
+    return names
+
+
+# ------------------------------------------------------------------ sections
+@directive(".text")
+def d_text(asm, rest, queue):
+    asm.switch_section(".text")
+
+
+@directive(".data")
+def d_data(asm, rest, queue):
+    asm.switch_section(".data")
+
+
+@directive(".bss")
+def d_bss(asm, rest, queue):
+    asm.switch_section(".bss")
+
+
+@directive(".rodata")
+def d_rodata(asm, rest, queue):
+    asm.switch_section(".rodata")
+
+
+def _parse_section(rest):
+    parts = split_operands(rest)
+    if not parts or not parts[0]:
+        raise LineError(".section needs a name")
+    name = parts[0].strip('"')
+    flags = nobits = None
+    if len(parts) > 1:
+        flag_text = parts[1].strip()
+        if not (flag_text.startswith('"') and flag_text.endswith('"')):
+            raise LineError("bad .section flags `%s' (expected a quoted string like \"ax\")" % flag_text)
+        flags = "".join(c for c in flag_text[1:-1] if c in "awx")
+        bad = [c for c in flag_text[1:-1] if c not in "awxMSGTR?oed"]
+        if bad:
+            raise LineError("unknown .section flag `%s'" % bad[0])
+    if len(parts) > 2:
+        kind = parts[2].strip().lstrip("@%")
+        if kind not in ("progbits", "nobits", "note", "init_array", "fini_array", "preinit_array"):
+            raise LineError("unknown section type `%s'" % parts[2].strip())
+        nobits = kind == "nobits"
+    return name, flags, nobits
+
+
+@directive(".section")
+def d_section(asm, rest, queue):
+    asm.switch_section(*_parse_section(rest))
+
+
+@directive(".pushsection")
+def d_pushsection(asm, rest, queue):
+    asm.section_stack.append((asm.current, asm.previous_section))
+    asm.switch_section(*_parse_section(rest))
+
+
+@directive(".popsection")
+def d_popsection(asm, rest, queue):
+    if not asm.section_stack:
+        raise LineError(".popsection without .pushsection")
+    asm.current, asm.previous_section = asm.section_stack.pop()
+
+
+@directive(".previous")
+def d_previous(asm, rest, queue):
+    if asm.previous_section is None:
+        raise LineError(".previous without an earlier section")
+    asm.current, asm.previous_section = asm.previous_section, asm.current
+
+
+# ------------------------------------------------------------------ symbols
+@directive(".globl", ".global")
+def d_globl(asm, rest, queue):
+    for name in _names(rest):
+        asm.symbol(name).is_global = True
+
+
+@directive(".local")
+def d_local(asm, rest, queue):
+    for name in _names(rest):
+        asm.symbol(name).is_global = False
+
+
+@directive(".weak", ".hidden", ".protected", ".internal")
+def d_weak(asm, rest, queue):
+    for name in _names(rest):
+        sym = asm.symbol(name)
+        sym.is_global = True
+
+
+@directive(".type")
+def d_type(asm, rest, queue):
+    parts = split_operands(rest)
+    if len(parts) != 2:
+        raise LineError(".type needs a symbol and a type, e.g. `.type f, @function'")
+    kind = parts[1].strip().lstrip("@%\"").rstrip("\"").lower()
+    types = {"function": "function", "stt_func": "function", "object": "object", "stt_object": "object",
+             "notype": None, "stt_notype": None}
+    if kind not in types:
+        raise LineError("unknown symbol type `%s'" % parts[1].strip())
+    asm.symbol(parts[0].strip()).type = types[kind]
+
+
+@directive(".size")
+def d_size(asm, rest, queue):
+    parts = split_operands(rest)
+    if len(parts) != 2:
+        raise LineError(".size needs a symbol and an expression")
+    asm.symbol(parts[0].strip()).size_node = asm.parse_expr(parts[1])
+
+
+@directive(".equ", ".set")
+def d_set(asm, rest, queue):
+    parts = split_operands(rest)
+    if len(parts) != 2 or not SYMBOL_NAME.match(parts[0]):
+        raise LineError("expected `symbol, expression' after .equ/.set")
+    asm.assign(parts[0], parts[1])
+
+
+@directive(".equiv")
+def d_equiv(asm, rest, queue):
+    parts = split_operands(rest)
+    if len(parts) != 2 or not SYMBOL_NAME.match(parts[0]):
+        raise LineError("expected `symbol, expression' after .equiv")
+    sym = asm.symbols.get(parts[0])
+    if sym is not None and sym.kind is not None:
+        raise LineError("symbol `%s' is already defined" % parts[0])
+    asm.assign(parts[0], parts[1])
+
+
+# ------------------------------------------------------------------ data
+def _data(nbytes):
+    def handler(asm, rest, queue):
+        for text in split_operands(rest):
+            if not text:
+                raise LineError("missing value")
+            node = asm.parse_expr(text)
+            try:
+                value = asm.const_eval(node)
+            except E.NotConstant:
+                asm.append(DataExpr(nbytes, node, asm.where, None))
+                continue
+            asm.append(Data((value & ((1 << (8 * nbytes)) - 1)).to_bytes(nbytes, "little")))
+    return handler
+
+
+for _names_, _n in (((".byte",), 1), ((".2byte", ".half", ".short", ".hword"), 2),
+                    ((".4byte", ".word", ".long", ".int"), 4), ((".8byte", ".dword", ".quad"), 8)):
+    directive(*_names_)(_data(_n))
+
+
+@directive(".ascii")
+def d_ascii(asm, rest, queue):
+    for text in split_operands(rest):
+        asm.append(Data(parse_string(text)))
+
+
+@directive(".asciz", ".string")
+def d_asciz(asm, rest, queue):
+    for text in split_operands(rest):
+        asm.append(Data(parse_string(text) + b"\0"))
+
+
+@directive(".zero")
+def d_zero(asm, rest, queue):
+    count = asm.absolute(rest, ".zero size")
+    if count < 0:
+        raise LineError(".zero size %d is negative" % count)
+    asm.append(Data(bytes(count)))
+
+
+@directive(".space", ".skip")
+def d_space(asm, rest, queue):
+    parts = split_operands(rest)
+    if not 1 <= len(parts) <= 2:
+        raise LineError(".space needs a size and an optional fill byte")
+    count = asm.absolute(parts[0], ".space size")
+    fill = asm.absolute(parts[1], ".space fill") & 0xFF if len(parts) == 2 else 0
+    if count < 0:
+        raise LineError(".space size %d is negative" % count)
+    asm.append(Data(bytes([fill]) * count))
+
+
+@directive(".fill")
+def d_fill(asm, rest, queue):
+    parts = split_operands(rest)
+    if not 1 <= len(parts) <= 3:
+        raise LineError(".fill needs repeat[, size[, value]]")
+    repeat = asm.absolute(parts[0], ".fill repeat")
+    size = asm.absolute(parts[1], ".fill size") if len(parts) > 1 else 1
+    value = asm.absolute(parts[2], ".fill value") if len(parts) > 2 else 0
+    if repeat < 0 or size < 0:
+        raise LineError(".fill repeat and size must not be negative")
+    size = min(size, 8)
+    # GNU: the value is stored in 4 bytes at most, the rest of each unit is zero
+    unit = (value & 0xFFFFFFFF).to_bytes(4, "little")[:size] + bytes(max(0, size - 4))
+    asm.append(Data(unit * repeat))
+
+
+@directive(".uleb128", ".sleb128")
+def d_leb128(asm, rest, queue):
+    raise LineError("LEB128 data is not supported by pyvmm asm")
+
+
+def _align(asm, boundary, parts):
+    fill = None
+    max_skip = None
+    if len(parts) > 1 and parts[1].strip():
+        fill = asm.absolute(parts[1], "alignment fill") & 0xFF
+    if len(parts) > 2 and parts[2].strip():
+        max_skip = asm.absolute(parts[2], "alignment maximum")
+    section = asm.current
+    if max_skip is None or max_skip >= boundary - 1:
+        section.align = max(section.align, boundary)
+    asm.append(Align(boundary, fill, max_skip, section.code))
+
+
+def _pow2(asm, rest, what):
+    parts = split_operands(rest)
+    if not parts or not parts[0]:
+        raise LineError("%s needs an alignment" % what)
+    power = asm.absolute(parts[0], "alignment")
+    if not 0 <= power <= 16:
+        raise LineError("alignment %d out of range [0, 16] for %s" % (power, what))
+    _align(asm, 1 << power, parts)
+
+
+@directive(".align", ".p2align")
+def d_align(asm, rest, queue):
+    _pow2(asm, rest, ".align")
+
+
+@directive(".balign")
+def d_balign(asm, rest, queue):
+    parts = split_operands(rest)
+    if not parts or not parts[0]:
+        raise LineError(".balign needs an alignment")
+    boundary = asm.absolute(parts[0], "alignment")
+    if boundary <= 0 or boundary & (boundary - 1):
+        raise LineError("alignment %d is not a power of 2" % boundary)
+    _align(asm, boundary, parts)
+
+
+@directive(".org")
+def d_org(asm, rest, queue):
+    parts = split_operands(rest)
+    if not 1 <= len(parts) <= 2:
+        raise LineError(".org needs an offset and an optional fill byte")
+    fill = asm.absolute(parts[1], ".org fill") & 0xFF if len(parts) == 2 else 0
+    asm.org_to(asm.parse_expr(parts[0]), fill)
+
+
+# ------------------------------------------------------------------ options, attributes
+@directive(".option")
+def d_option(asm, rest, queue):
+    parts = [p.strip() for p in split_operands(rest)]
+    option = parts[0].lower() if parts else ""
+    if option == "rvc":
+        asm.rvc = True
+    elif option == "norvc":
+        asm.rvc = False
+    elif option in ("relax", "norelax", "pic", "nopic", "csr-check", "no-csr-check"):
+        pass    # pyvmm always assembles as -mno-relax, non-PIC
+    elif option == "push":
+        asm.option_stack.append(asm.rvc)
+    elif option == "pop":
+        if not asm.option_stack:
+            raise LineError(".option pop with no .option push")
+        asm.rvc = asm.option_stack.pop()
+    elif option == "arch":
+        for change in parts[1:]:
+            if change in ("+c", "+zca"):
+                asm.rvc = True
+            elif change in ("-c", "-zca"):
+                asm.rvc = False
+            elif re.match(r"rv64", change):
+                asm.rvc = "c" in re.match(r"rv64([a-z]*)", change).group(1)
+    else:
+        raise LineError("unknown .option `%s' (rvc, norvc, relax, norelax, push, pop, arch)" % rest)
+
+
+@directive(".file", ".ident", ".attribute", ".loc", ".addrsig", ".addrsig_sym", ".end",
+           ".cfi_startproc", ".cfi_endproc", ".cfi_def_cfa_offset", ".cfi_offset",
+           ".cfi_restore", ".cfi_def_cfa", ".cfi_sections", ".variant_cc")
+def d_ignored(asm, rest, queue):
+    pass
+
+
+@directive(".error")
+def d_error(asm, rest, queue):
+    raise LineError(parse_string(rest).decode() if rest.strip().startswith('"') else ".error directive")
+
+
+@directive(".warning", ".print")
+def d_warning(asm, rest, queue):
+    pass
+
+
+# ------------------------------------------------------------------ blocks
+@directive(".macro")
+def d_macro(asm, rest, queue):
+    m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$", rest, re.S)
+    if not m:
+        raise LineError(".macro needs a name")
+    name = m.group(1)
+    params = []
+    param_text = m.group(2).strip()
+    for chunk in (split_operands(param_text) if "," in param_text else param_text.split()):
+        pm = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*(?::\s*(req|vararg))?\s*(?:=\s*(.*))?$", chunk, re.S)
+        if not pm:
+            raise LineError("bad macro parameter `%s'" % chunk)
+        params.append((pm.group(1), (pm.group(3) or "").strip(), pm.group(2) == "req",
+                       pm.group(2) == "vararg"))
+    where = asm.where
+    body = asm.take_block(queue, r"\.macro\b", r"\.endm\b", ".endm")
+    if name in asm.macros:
+        raise LineError("macro `%s' is already defined" % name)
+    asm.macros[name] = (params, body, where)
+
+
+@directive(".endm", ".endr")
+def d_stray_end(asm, rest, queue):
+    raise LineError("unexpected end of block (no matching .macro/.rept)")
+
+
+@directive(".exitm")
+def d_exitm(asm, rest, queue):
+    from pyvmm.asm.assembler import _ExitMacro
+    raise _ExitMacro()
+
+
+@directive(".purgem")
+def d_purgem(asm, rest, queue):
+    name = rest.strip()
+    if name not in asm.macros:
+        raise LineError("macro `%s' is not defined" % name)
+    del asm.macros[name]
+
+
+@directive(".rept")
+def d_rept(asm, rest, queue):
+    count = asm.absolute(rest, ".rept count")
+    body = asm.take_block(queue, r"\.(rept|irpc?)\b", r"\.endr\b", ".endr")
+    for _ in range(max(0, count)):
+        asm.run_lines(body)
+
+
+@directive(".irp", ".irpc")
+def d_irp(asm, rest, queue):
+    is_irpc = asm.current_directive == ".irpc" if hasattr(asm, "current_directive") else False
+    m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$", rest, re.S)
+    if not m:
+        raise LineError(".irp needs a parameter name")
+    name, values_text = m.group(1), m.group(2)
+    body = asm.take_block(queue, r"\.(rept|irpc?)\b", r"\.endr\b", ".endr")
+    values = split_operands(values_text) if not is_irpc else list(values_text.strip())
+    for value in values:
+        asm.run_lines([(f, l, re.sub(r"\\%s\b(\(\))?" % re.escape(name), value, t)) for f, l, t in body])
+
+
+def d_irpc(asm, rest, queue):
+    asm.current_directive = ".irpc"
+    try:
+        d_irp(asm, rest, queue)
+    finally:
+        asm.current_directive = None
+
+
+DIRECTIVES[".irpc"] = d_irpc
+
+
+@directive(".include")
+def d_include(asm, rest, queue):
+    name = parse_string(rest).decode()
+    candidates = [os.path.join(os.path.dirname(asm.where.file), name)] + \
+        [os.path.join(d, name) for d in asm.include_dirs] + [name]
+    for path in candidates:
+        if os.path.isfile(path):
+            break
+    else:
+        raise LineError("can't open include file `%s'" % name)
+    if asm.include_depth > 50:
+        raise LineError("includes nested too deeply at `%s'" % name)
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        text = f.read()
+    asm.include_depth += 1
+    try:
+        asm.assemble_text(text, path)
+    finally:
+        asm.include_depth -= 1
+
+
+# ------------------------------------------------------------------ conditionals
+def _begin_if(asm, truth):
+    asm.cond_stack.append([truth, truth, True])
+
+
+def _if_value(asm, rest):
+    return asm.absolute(rest, ".if condition")
+
+
+for _name, _test in ((".if", lambda v: v != 0), (".ifne", lambda v: v != 0), (".ifeq", lambda v: v == 0),
+                     (".ifgt", lambda v: v > 0), (".ifge", lambda v: v >= 0), (".iflt", lambda v: v < 0),
+                     (".ifle", lambda v: v <= 0)):
+    def _handler(asm, rest, queue, _test=_test):
+        _begin_if(asm, _test(_if_value(asm, rest)))
+    DIRECTIVES[_name] = _handler
+
+
+@directive(".ifdef")
+def d_ifdef(asm, rest, queue):
+    sym = asm.symbols.get(rest.strip())
+    _begin_if(asm, sym is not None and sym.kind is not None)
+
+
+@directive(".ifndef", ".ifnotdef")
+def d_ifndef(asm, rest, queue):
+    sym = asm.symbols.get(rest.strip())
+    _begin_if(asm, not (sym is not None and sym.kind is not None))
+
+
+@directive(".else")
+def d_else(asm, rest, queue):
+    if not asm.cond_stack:
+        raise LineError(".else without .if")
+    frame = asm.cond_stack[-1]
+    parent_active = frame[2]
+    frame[0] = parent_active and not frame[1]
+    frame[1] = True
+
+
+@directive(".elseif")
+def d_elseif(asm, rest, queue):
+    if not asm.cond_stack:
+        raise LineError(".elseif without .if")
+    frame = asm.cond_stack[-1]
+    if frame[1] or not frame[2]:
+        frame[0] = False
+        return
+    truth = _if_value(asm, rest) != 0
+    frame[0] = truth
+    frame[1] = truth
+
+
+@directive(".endif")
+def d_endif(asm, rest, queue):
+    if not asm.cond_stack:
+        raise LineError(".endif without .if")
+    asm.cond_stack.pop()
+
+
+DIRECTIVE_NAMES = set(DIRECTIVES)
