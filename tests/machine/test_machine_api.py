@@ -1,0 +1,109 @@
+"""The Machine's Python API on the real core: boot state, the repository's
+guests through pyvmm's own assembler, tracing through page tables."""
+
+import io
+import os
+
+import pytest
+
+from board_helpers import REPO, error_line, make_elf, needs_core, run_cli
+from pyvmm.machine.layout import RAM_BASE
+
+pytestmark = needs_core
+
+GUESTS = os.path.join(REPO, "guests")
+GiB = 1 << 30
+
+
+def machine(**kw):
+    from pyvmm.machine import Machine
+    kw.setdefault("console", None)
+    return Machine(**kw)
+
+
+def test_device_tree_placement_and_bootargs(tmp_path):
+    from pyvmm.machine.fdt import parse_dtb
+    image = tmp_path / "spin.bin"
+    image.write_bytes(bytes.fromhex("6f000000"))            # j .
+    m = machine(ram_size=GiB, bootargs="console=ttyS0 quiet")
+    m.load(image)
+    assert m.run(max_insns=100).how == "budget"
+    # QEMU's riscv_compute_fdt_addr: 2 MiB-aligned, just below min(RAM end, 3 GiB).
+    assert m.dtb_addr == 0xBFE0_0000
+    assert int(m.core.x[11]) == m.dtb_addr and int(m.core.x[10]) == 0
+    root, _ = parse_dtb(m.core.read_mem(m.dtb_addr, 0x10000))
+    assert root.find("/chosen").string("bootargs") == "console=ttyS0 quiet"
+    assert m.core.pc == RAM_BASE                             # `j .` spins in place
+
+
+def test_image_overlapping_the_device_tree_is_refused(tmp_path):
+    from pyvmm.machine.loader import ImageError
+    image = tmp_path / "big.bin"
+    image.write_bytes(bytes(3 << 20))
+    m = machine(ram_size=4 << 20)
+    m.load(image)
+    with pytest.raises(ImageError, match="overlaps the device tree"):
+        m.run()
+
+
+def needs_pyvmm_asm():
+    try:
+        from pyvmm.asm import assemble_file  # noqa: F401
+    except ImportError:
+        pytest.skip("pyvmm.asm.assemble_file is not available")
+
+
+@pytest.mark.parametrize("guest,tail", [
+    ("hello.S", b"Hello from pyvmm!\n"),
+    ("skernel.S", b"page faults fixed: 0x0000000000000001\n"),
+])
+def test_repository_guests_assembled_by_pyvmm(guest, tail):
+    needs_pyvmm_asm()
+    m = machine()
+    m.load(os.path.join(GUESTS, guest))
+    assert tuple(m.run(max_insns=10_000_000)) == (0, "finisher-pass", 0)
+    assert m.uart_output.endswith(tail)
+
+
+def test_trace_follows_sv39_into_user_mode():
+    needs_pyvmm_asm()
+    out = io.StringIO()
+    m = machine(trace={"in_asm", "int", "exec"}, trace_out=out)
+    m.load(os.path.join(GUESTS, "skernel.S"))
+    assert m.run(max_insns=10_000_000).how == "finisher-pass"
+    lines = out.getvalue().splitlines()
+    user = [line.split()[1] for line in lines if line.startswith("exec:") and line.endswith(" U")]
+    assert user, "the guest's user task never showed up in the trace"
+    # The user task's first instruction, disassembled from its virtual address.
+    assert any(line.startswith(user[0] + ":  ") for line in lines)
+    faults = [line for line in lines if "store/AMO page fault" in line]
+    assert len(faults) == 1 and faults[0].endswith("-> S")
+    assert "tval=0x40003000" in faults[0]
+
+
+def test_htif_on_needs_tohost(tmp_path):
+    elf = tmp_path / "plain.elf"
+    elf.write_bytes(make_elf([(RAM_BASE, bytes.fromhex("6f000000"), 4)], RAM_BASE))
+    proc = run_cli(elf, "--htif", "on")
+    assert proc.returncode == 2
+    assert "no loaded image defines a `tohost` symbol" in error_line(proc)
+
+
+def test_realtime_mode_runs(tmp_path):
+    needs_pyvmm_asm()
+    proc = run_cli(os.path.join(GUESTS, "hello.S"), "--realtime")
+    assert proc.returncode == 0 and proc.stdout == b"Hello from pyvmm!\n"
+
+
+def test_two_machines_are_independent_and_identical():
+    needs_pyvmm_asm()
+    results = []
+    for _ in range(2):
+        m = machine()
+        m.load(os.path.join(GUESTS, "trap_demo.S"))
+        result = m.run(max_insns=10_000_000)
+        stats = m.stats()
+        del stats["host_seconds"], stats["mips"]
+        results.append((tuple(result), m.uart_output, stats))
+    assert results[0] == results[1]
+    assert results[0][2]["interrupts"]      # the timer interrupt really happened
