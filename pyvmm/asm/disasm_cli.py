@@ -118,11 +118,14 @@ def load_elf(path, data=None):
                                         mapping.get(sec.name, ())))
         relocatable = elf["e_type"] == "ET_REL"
         march = _arch_attribute(elf)
+    except DisasmError:
+        raise
     except ELFError as exc:
         raise DisasmError("%s: bad ELF file: %s" % (path, exc)) from None
-    except (ValueError, KeyError, AssertionError, OSError) as exc:
-        # pyelftools reports truncated or corrupt tables with these
-        raise DisasmError("%s: bad ELF file: %s" % (path, exc)) from None
+    except Exception as exc:  # noqa: BLE001
+        # pyelftools reports corrupt or truncated tables with whatever its
+        # parser hits (struct/construct errors, ValueError, OverflowError...)
+        raise DisasmError("%s: bad ELF file: %s: %s" % (path, type(exc).__name__, exc)) from None
     if march is not None:
         try:
             extensions_from_march(march)
@@ -466,6 +469,6 @@ def run(args):
         print_disassembly(image, sys.stdout, args.section, args.start, args.stop,
                           args.disassemble_zeroes)
     except DisasmError as exc:
-        print("pyvmm disasm: error: %s" % exc, file=sys.stderr)
+        print("pyvmm disasm: error: %s" % " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK

@@ -8,7 +8,8 @@ import pytest
 
 from pyvmm import isa
 from pyvmm.asm.disasm import (CSR_DISPLAY_NAMES, Disassembler, Symbol, SymbolTable,
-                              disassemble, disassemble_bytes, insn_length, unknown_text)
+                              disassemble, disassemble_bytes, extensions_from_march,
+                              insn_length, unknown_text)
 
 PC = 0x8000_0000
 SYMS = {"_start": PC}
@@ -246,3 +247,33 @@ def test_every_isa_instruction_has_a_spelling():
         assert decoded is not None, cins.name
         text = disassemble(word, PC, SYMS)[1]
         assert not text.startswith("."), (cins.name, text)
+
+
+@pytest.mark.parametrize("march,expected", [
+    ("rv64i2p1_m2p0_a2p1_c2p0_h1p0_zicsr2p0_zifencei2p0_zmmul1p0",
+     {"I", "priv", "M", "Zmmul", "A", "C", "H", "Zicsr", "Zifencei"}),
+    ("rv64gc", {"I", "priv", "M", "Zmmul", "A", "C", "Zicsr", "Zifencei"}),
+    ("rv64imac", {"I", "priv", "M", "Zmmul", "A", "C"}),
+    ("rv64i2p0", {"I", "priv", "Zicsr", "Zifencei"}),      # i before 2.1 implied Zicsr/Zifencei
+    ("rv64i_zmmul", {"I", "priv", "Zmmul"}),
+    ("RV64IH", {"I", "priv", "H", "Zicsr"}),
+    ("rv64imafdc_zicsr_zba_svinval", {"I", "priv", "M", "Zmmul", "A", "C", "Zicsr"}),
+])
+def test_extensions_from_march(march, expected):
+    assert extensions_from_march(march) == frozenset(expected)
+
+
+@pytest.mark.parametrize("bad", ["", "x86_64", "rv64", "imac"])
+def test_extensions_from_bad_march(bad):
+    with pytest.raises(ValueError):
+        extensions_from_march(bad)
+
+
+def test_march_limits_decoding():
+    assert disassemble(0x4505, PC, march="rv64im")[1] == ".2byte\t0x4505"
+    assert disassemble(0x02B50533, PC, march="rv64i_zmmul")[1] == "mul\ta0,a0,a1"
+    assert disassemble(0x02B54533, PC, march="rv64i_zmmul")[1] == ".4byte\t0x2b54533"
+    assert disassemble(0x6005C573, PC, march="rv64gc")[1] == ".4byte\t0x6005c573"
+    assert disassemble(0x30002573, PC, march="rv64i")[1] == ".4byte\t0x30002573"
+    assert disassemble(0x10500073, PC, march="rv64i")[1] == "wfi"           # privileged: always
+    assert disassemble(0x6005C573, PC)[1] == "hlv.b\ta0,(a1)"               # default: all of pyvmm

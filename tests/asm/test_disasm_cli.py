@@ -231,3 +231,39 @@ def test_instruction_cut_short_by_the_section_end(tmp_path, tail):
         status, out, _ = run_cli(elf, *options)
         assert status == 0
         assert out == gnu.objdump(elf, *options)
+
+
+@needs_binutils
+def test_corrupted_elf_files_never_crash(tmp_path):
+    """Random byte damage to a real ELF: either a disassembly (status 0) or one
+    error line (status 2); never a traceback."""
+    import random
+    seed = open(gnu.build_elf(LAYOUT_SOURCE, str(tmp_path), name="seed"), "rb").read()
+    rng = random.Random(7)
+    statuses = set()
+    for i in range(300):
+        damaged = bytearray(seed)
+        for _ in range(rng.choice((1, 2, 4, 16))):
+            pos = rng.randrange(0x200) if rng.random() < 0.6 else rng.randrange(len(damaged))
+            damaged[pos] = rng.randrange(256)
+        if rng.random() < 0.2:
+            damaged = damaged[:rng.randrange(len(damaged))]
+        path = tmp_path / ("d%d.elf" % i)
+        path.write_bytes(bytes(damaged))
+        status, _, err = run_cli(str(path))
+        statuses.add(status)
+        assert status in (0, 2)
+        if status == 2:
+            assert err.count("\n") == 1 and err.startswith("pyvmm disasm: error: ")
+    assert statuses == {0, 2}
+
+
+def test_any_flat_binary_disassembles(tmp_path):
+    import random
+    rng = random.Random(11)
+    for i in range(20):
+        path = tmp_path / ("r%d.bin" % i)
+        path.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))))
+        status, out, err = run_cli(str(path))
+        assert (status, err) == (0, "")
+        assert "<.data>:" in out
