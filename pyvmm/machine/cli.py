@@ -38,6 +38,18 @@ def parse_size(text):
     return size
 
 
+_COUNT = re.compile(r"^(\d+)([kKMG])$")
+_COUNT_SCALE = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
+
+
+def parse_count(text, what):
+    """'10M' -> 10_000_000 (decimal suffixes k/K, M, G), else as parse_int."""
+    match = _COUNT.match(text.strip())
+    if match:
+        return int(match.group(1)) * _COUNT_SCALE[match.group(2)]
+    return parse_int(text, what)
+
+
 def parse_int(text, what):
     try:
         return int(text.replace("_", ""), 0)
@@ -64,7 +76,7 @@ def add_parsers(subparsers):
                    help=f"where a flat IMAGE (or .text of a .S) goes (default {RAM_BASE:#x}, "
                         "or RAM base + 2 MiB for a kernel)")
     p.add_argument("--max-insns", metavar="N",
-                   help="stop after N instructions with exit status 124")
+                   help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
     p.add_argument("--stats", nargs="?", const="-", metavar="FILE",
                    help="write run counters as JSON to FILE (default: stderr)")
     p.add_argument("--trace", metavar="CLASSES",
@@ -110,7 +122,7 @@ def _run(args, opened):
     if ram_size > MAX_RAM:
         raise UsageError(f"RAM size {args.ram} is larger than pyvmm's limit of {MAX_RAM >> 30}G")
     load_addr = parse_int(args.load_addr, "load address") if args.load_addr is not None else None
-    max_insns = parse_int(args.max_insns, "instruction count") if args.max_insns is not None else None
+    max_insns = parse_count(args.max_insns, "instruction count") if args.max_insns is not None else None
     if max_insns is not None and max_insns < 0:
         raise UsageError("--max-insns must not be negative")
     classes = None

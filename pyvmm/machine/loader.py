@@ -93,7 +93,7 @@ def load_image(path, *, ram_base, ram_size, load_addr=None, default_addr=None):
     if kind == "elf":
         if load_addr is not None:
             raise ImageError(f"{path}: a load address applies to flat images, not ELF (it loads at its own addresses)")
-        segments, entry, symbols = parse_elf(content, path)
+        segments, entry, symbols = parse_elf(content, path, max_size=ram_size)
     elif kind == "asm":
         segments, entry, symbols = _assemble(path, base)
     else:
@@ -117,8 +117,10 @@ def _check_fits(image, name, ram_base, ram_size):
         raise ImageError(f"{image.path}: entry point {image.entry:#x} is not in a loaded segment")
 
 
-def parse_elf(content, path="<elf>"):
-    """-> (segments, entry, symbols) of an ELF64 LE RISC-V executable."""
+def parse_elf(content, path="<elf>", max_size=None):
+    """-> (segments, entry, symbols) of an ELF64 LE RISC-V executable;
+    a segment larger than `max_size` bytes is refused before any zero fill
+    is allocated."""
     def fail(message):
         raise ImageError(f"{path}: {message}")
 
@@ -162,8 +164,8 @@ def parse_elf(content, path="<elf>"):
         if p_offset + p_filesz > len(content):
             fail(f"segment {index} extends beyond the end of the file "
                  f"({p_offset + p_filesz} > {len(content)} bytes)")
-        if p_memsz > 1 << 40:
-            fail(f"segment {index}: memory size {p_memsz} is absurd")
+        if max_size is not None and p_memsz > max_size:
+            fail(f"segment {index} is {p_memsz} bytes, larger than RAM ({max_size} bytes)")
         data = content[p_offset:p_offset + p_filesz] + bytes(p_memsz - p_filesz)
         headers_end = e_phoff + e_phnum * _PHDR.size
         if p_offset < headers_end:

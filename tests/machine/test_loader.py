@@ -90,6 +90,12 @@ def test_malformed_elf(tmp_path, content, message):
     assert message in text and "\n" not in text and "bad.elf" in text
 
 
+def test_huge_bss_is_refused_before_allocating(tmp_path):
+    elf = make_elf([(RAM, CODE, 1 << 50)], RAM)
+    with pytest.raises(ImageError, match="segment 0 is 1125899906842624 bytes, larger than RAM"):
+        load(write(tmp_path, "bss.elf", elf))
+
+
 def test_flat_image_larger_than_ram(tmp_path):
     with pytest.raises(ImageError, match="larger than RAM"):
         load(write(tmp_path, "big.bin", bytes(4 * MiB + 4)))

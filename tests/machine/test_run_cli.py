@@ -60,6 +60,9 @@ def test_budget_exit_124_and_exact_instret(build, tmp_path):
     stats = json.loads(stats_file.read_text())
     assert stats["instret"] == 123457
     assert stats["how"] == "budget" and stats["status"] == 124
+    proc = run_cli(build("SPIN"), "--max-insns", "3M", "--stats", stats_file)
+    assert proc.returncode == 124
+    assert json.loads(stats_file.read_text())["instret"] == 3_000_000
 
 
 def test_idle_hart_exits_125(build):
