@@ -10,6 +10,7 @@ last 2 MiB-aligned space below the top of RAM, an S-mode kernel 2 MiB above
 the RAM base.
 """
 
+import sys
 import time
 from collections import Counter, namedtuple
 
@@ -108,8 +109,10 @@ class Machine:
         self._htif_range = None
         self.tracer = None
         if trace:
-            from pyvmm.machine.trace import Tracer
-            self.tracer = Tracer(trace, trace_out, RAM_BASE, ram_size)
+            from pyvmm.machine.trace import Tracer, parse_classes
+            classes = parse_classes(trace) if isinstance(trace, str) else set(trace)
+            self.tracer = Tracer(classes, trace_out if trace_out is not None else sys.stderr,
+                                 RAM_BASE, ram_size)
 
         self.booted = False
         self._stop = None

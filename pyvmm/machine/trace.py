@@ -44,6 +44,9 @@ def _trap_total(stats):
 
 class Tracer:
     def __init__(self, classes, out, ram_base, ram_size):
+        unknown = set(classes) - set(TRACE_CLASSES)
+        if unknown:
+            raise ValueError(f"unknown trace class {sorted(unknown)[0]!r}")
         self.classes = set(classes)
         self.out = out
         self.ram_base = ram_base
