@@ -22,7 +22,6 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 DEFAULT_BASE = 0x8000_0000
 
-EM_RISCV = 243
 SHF_EXECINSTR = 0x4
 
 # objdump -d: a run of at least this many zero bytes is shown as "..."; so is a
@@ -153,8 +152,10 @@ def _arch_attribute(elf):
     return None
 
 
-def load_binary(path, base):
-    data = _read(path)
+def load_binary(path, data, base):
+    """A flat image is one code section, named .data as objdump -b binary names it."""
+    if not data:
+        raise DisasmError("%s: empty file" % path)
     return Image(path, "binary", [CodeSection(".data", base, data)], [])
 
 
@@ -167,8 +168,9 @@ def load_source(path):
     try:
         prog = assemble_file(path)
     except AsmError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "assembly failed"
-        raise DisasmError(first) from None
+        lines = str(exc).splitlines() or ["%s: assembly failed" % path]
+        more = " (and %d more errors)" % (len(lines) - 1) if len(lines) > 1 else ""
+        raise DisasmError(lines[0] + more) from None
     except OSError as exc:
         raise DisasmError("%s: %s" % (path, exc.strerror or exc)) from None
     return load_elf(path, prog.to_elf())
@@ -189,9 +191,7 @@ def load_image(path, base=DEFAULT_BASE):
     data = _read(path)
     if data[:4] == b"\x7fELF":
         return load_elf(path, data)
-    if not data:
-        raise DisasmError("%s: empty file" % path)
-    return Image(path, "binary", [CodeSection(".data", base, data)], [])
+    return load_binary(path, data, base)
 
 
 # ---------------------------------------------------------------------------
