@@ -73,3 +73,10 @@ def test_same_as_qemu_spike(elves, guest):
     assert (qemu_status, qemu_out.replace(b"\r\n", b"\n")) == EXPECTED[guest]
     status, out, _ = pyvmm_run(elves[guest], timeout=120)
     assert (status, out) == (qemu_status, qemu_out.replace(b"\r\n", b"\n"))
+
+
+@pytest.mark.parametrize("guest", sorted(EXPECTED))
+def test_source_assembled_by_pyvmm(guest):
+    """The same sources through pyvmm's own assembler: its symbol table must carry tohost."""
+    status, out, err = pyvmm_run(os.path.join(HTIF, guest + ".S"), stdin=b"hi\n", timeout=120)
+    assert (status, out) == EXPECTED[guest], err

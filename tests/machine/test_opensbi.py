@@ -112,3 +112,11 @@ def test_whole_output_same_as_qemu_with_the_same_hart_but_known_gaps(both_output
 def test_whole_output_same_as_qemu_with_the_same_hart(both_outputs):
     qemu_lines, lines = both_outputs
     assert lines == qemu_lines
+
+
+def test_payload_source_assembled_by_pyvmm():
+    need_opensbi()
+    status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel",
+                                 os.path.join(FIRMWARE, "sbi_payload.S"))
+    assert status == 0, err
+    assert text(out).endswith(PAYLOAD_LINE)
