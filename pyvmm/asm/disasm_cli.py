@@ -63,8 +63,16 @@ class Image:
         self.relocatable = relocatable
 
 
-def load_elf(path, data=None):
-    """Image of every executable section of an RV64 ELF file (bytes `data` if given)."""
+# objdump's ISA for an ELF without a Tag_RISCV_arch attribute
+OBJDUMP_DEFAULT_MARCH = "rv64gc"
+
+
+def load_elf(path, data=None, default_march=OBJDUMP_DEFAULT_MARCH):
+    """Image of every executable section of an RV64 ELF file (bytes `data` if given).
+
+    The ISA decoded is the file's Tag_RISCV_arch attribute, else `default_march`
+    (objdump's rv64gc; None for everything pyvmm.isa knows).
+    """
     import io
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
@@ -116,7 +124,7 @@ def load_elf(path, data=None):
                                         [s for s in symbols if s.section == sec.name],
                                         mapping.get(sec.name, ())))
         relocatable = elf["e_type"] == "ET_REL"
-        march = _arch_attribute(elf)
+        march = _arch_attribute(elf) or default_march
     except DisasmError:
         raise
     except ELFError as exc:
@@ -136,10 +144,8 @@ def load_elf(path, data=None):
 def _arch_attribute(elf):
     """The ELF's Tag_RISCV_arch string, or None.
 
-    objdump decodes only that ISA's instructions (H ones print as .4byte in an
-    rv64gc file). Without the attribute objdump assumes rv64gc; pyvmm then
-    decodes everything it implements instead, H included, because its own
-    images are what it is most often shown.
+    objdump decodes only that ISA's instructions: H ones print as .4byte in an
+    rv64gc file, which is also what it assumes when the attribute is missing.
     """
     sec = elf.get_section_by_name(".riscv.attributes")
     if sec is None or not hasattr(sec, "iter_subsections"):
@@ -173,7 +179,9 @@ def load_source(path):
         raise DisasmError(lines[0] + more) from None
     except OSError as exc:
         raise DisasmError("%s: %s" % (path, exc.strerror or exc)) from None
-    return load_elf(path, prog.to_elf())
+    # a source has no objdump equivalent: show everything pyvmm implements
+    # unless the ELF pyvmm.asm wrote names its ISA
+    return load_elf(path, prog.to_elf(), default_march=None)
 
 
 def _read(path):
@@ -185,7 +193,10 @@ def _read(path):
 
 
 def load_image(path, base=DEFAULT_BASE):
-    """ELF (by magic), .S/.s source (by suffix), otherwise a flat binary."""
+    """ELF (by magic), .S/.s source (by suffix), otherwise a flat binary.
+
+    Flat binaries and sources decode every extension pyvmm implements (H
+    included); ELF files decode their own ISA as objdump does."""
     if path.endswith((".S", ".s")):
         return load_source(path)
     data = _read(path)
@@ -454,6 +465,10 @@ def add_parsers(subparsers):
                    help="only this executable section (repeatable; objdump -j)")
     p.add_argument("--base", type=_address, default=DEFAULT_BASE, metavar="ADDR",
                    help="load address of a flat binary (default 0x80000000)")
+    p.add_argument("--march", metavar="ISA",
+                   help="decode only this ISA, e.g. rv64imac_zicsr (default: an ELF's "
+                        "arch attribute, else rv64gc as objdump; everything pyvmm implements "
+                        "for flat binaries and sources)")
     p.add_argument("-z", "--disassemble-zeroes", action="store_true",
                    help="do not abbreviate runs of zero bytes as '...'")
     p.set_defaults(func=run)
@@ -465,7 +480,16 @@ def run(args):
             raise DisasmError("--stop 0x%x is below --start 0x%x" % (args.stop, args.start))
         if os.path.isdir(args.image):
             raise DisasmError("%s: is a directory" % args.image)
+        if args.march is not None:
+            try:
+                extensions_from_march(args.march)
+            except ValueError as exc:
+                raise DisasmError(str(exc)) from None
         image = load_image(args.image, args.base)
+        if args.march is not None:
+            image.march = args.march
+            for sec in image.sections:        # --march wins over $xrv mapping symbols too
+                sec.mapping = [(addr, state, "") for addr, state, _ in sec.mapping]
         print_disassembly(image, sys.stdout, args.section, args.start, args.stop,
                           args.disassemble_zeroes)
     except DisasmError as exc:
