@@ -89,6 +89,7 @@ cdef class Core:
         h.mtimecmp = U64_MAX
         h.stimecmp = U64_MAX
         h.priv = PRV_M
+        pmp_update(h)
         tlb_flush(h)
         update_mode(h)
 

@@ -276,7 +276,11 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
         h.minstret_offset = value - h.instret - 1
     elif csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:
         pmpcfg_write(h, (csr - CSR_PMPCFG0) * 4, value)
+        pmp_update(h)
+        tlb_flush(h)
     elif csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
         pmpaddr_write(h, csr - CSR_PMPADDR0, value)
+        pmp_update(h)
+        tlb_flush(h)
     # mhpmcounterN / mhpmeventN: WARL zero, writes ignored
     force_event_check(h)

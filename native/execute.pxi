@@ -443,6 +443,9 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         elif op == OP_MRET:
             if h.priv != PRV_M:
                 st = illegal(h, d)
+            elif not h.pmp_active and ((h.mstatus >> 11) & 3) != PRV_M:
+                # QEMU 7.2 refuses to leave M-mode while no PMP rule grants anything
+                st = illegal(h, d)
             else:
                 do_mret(h)
                 npc = h.pc

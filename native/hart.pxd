@@ -25,6 +25,7 @@ ctypedef struct TlbEntry:
     uint64_t tag        # virtual page number; | TLB_SLOW when every access must take the slow path
     int64_t addend      # host address minus guest virtual address, for RAM pages
     uint64_t ppage      # physical page address
+    uint64_t pmp_partial  # PMP rules differ inside this page: check every access
 
 ctypedef struct DecodedInsn:
     uint8_t op          # OP_NONE (0) = not decoded yet
@@ -74,6 +75,12 @@ ctypedef struct Hart:
     uint64_t stimecmp
     uint8_t pmpcfg[64]
     uint64_t pmpaddr[64]
+    # decoded PMP rules: [lo, hi) and permission bits (R=1 W=2 X=4, L=0x80); perm 0xFF = off
+    uint64_t pmp_lo[16]
+    uint64_t pmp_hi[16]
+    uint8_t pmp_perm[16]
+    int pmp_active      # any rule not OFF
+    int pmp_locked      # any locked rule (they bind M-mode too)
     uint64_t mcycle_offset
     uint64_t minstret_offset
 

@@ -182,6 +182,83 @@ cdef void decode_cache_flush(Hart* h) noexcept nogil:
     h.fetch_vpn = NO_VPN
 
 
+# ---------------------------------------------------------------- PMP
+
+cdef void pmp_update(Hart* h) noexcept nogil:
+    # decode pmpcfg/pmpaddr into ranges once per CSR write
+    cdef int i, t
+    cdef uint8_t cfg, a
+    cdef uint64_t addr, prev = 0
+    h.pmp_active = 0
+    h.pmp_locked = 0
+    for i in range(NUM_PMP):
+        cfg = h.pmpcfg[i]
+        a = (cfg >> 3) & 3
+        addr = h.pmpaddr[i]
+        h.pmp_perm[i] = 0xFF
+        if a == 1:          # TOR
+            h.pmp_lo[i] = prev << 2
+            h.pmp_hi[i] = addr << 2
+        elif a == 2:        # NA4
+            h.pmp_lo[i] = addr << 2
+            h.pmp_hi[i] = (addr << 2) + 4
+        elif a == 3:        # NAPOT: trailing ones give the size
+            t = 0
+            while t < 54 and (addr >> t) & 1:
+                t += 1
+            h.pmp_lo[i] = (addr & ~((1ULL << t) - 1)) << 2
+            h.pmp_hi[i] = h.pmp_lo[i] + (1ULL << (t + 3)) if t < 54 else U64_MAX
+        prev = addr
+        if a != 0:
+            h.pmp_perm[i] = cfg & 0x87
+            h.pmp_active = 1
+            if cfg & 0x80:
+                h.pmp_locked = 1
+
+
+cdef inline bint pmp_allows(uint8_t perm, int acc, int priv) noexcept nogil:
+    if priv == PRV_M and not (perm & 0x80):
+        return True
+    if acc == ACC_FETCH:
+        return (perm & 4) != 0
+    if acc == ACC_LOAD:
+        return (perm & 1) != 0
+    return (perm & 2) != 0
+
+
+cdef bint pmp_check(Hart* h, uint64_t pa, uint64_t size, int acc, int priv) noexcept nogil:
+    # the lowest-numbered rule touching the access decides; it must cover all of it
+    cdef int i
+    cdef uint64_t end = pa + size
+    if priv == PRV_M and not h.pmp_locked:
+        return True
+    for i in range(NUM_PMP):
+        if h.pmp_perm[i] == 0xFF:
+            continue
+        if pa < h.pmp_hi[i] and end > h.pmp_lo[i]:
+            if pa < h.pmp_lo[i] or end > h.pmp_hi[i]:
+                return False
+            return pmp_allows(h.pmp_perm[i], acc, priv)
+    # no rule matches: M-mode is allowed, S and U are not (16 rules are implemented)
+    return priv == PRV_M
+
+
+cdef int pmp_page(Hart* h, uint64_t ppage, int acc, int priv) noexcept nogil:
+    # 1: the whole page allowed, 0: the whole page denied, 2: mixed
+    cdef int i
+    cdef uint64_t end = ppage + 4096
+    if priv == PRV_M and not h.pmp_locked:
+        return 1
+    for i in range(NUM_PMP):
+        if h.pmp_perm[i] == 0xFF:
+            continue
+        if ppage < h.pmp_hi[i] and end > h.pmp_lo[i]:
+            if ppage < h.pmp_lo[i] or end > h.pmp_hi[i]:
+                return 2
+            return 1 if pmp_allows(h.pmp_perm[i], acc, priv) else 0
+    return 1 if priv == PRV_M else 0
+
+
 # ---------------------------------------------------------------- page walk
 
 cdef inline uint64_t page_fault_cause(int acc) noexcept nogil:
@@ -220,7 +297,7 @@ cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t* pa
     while i >= 0:
         shift = 12 + 9 * <uint64_t>i
         pte_addr = table + ((vaddr >> shift) & 0x1FF) * 8
-        if not in_ram(h, pte_addr, 8):
+        if not in_ram(h, pte_addr, 8) or not pmp_check(h, pte_addr, 8, ACC_LOAD, PRV_S):
             return access_fault_cause(acc)
         h.walk_mem_refs += 1
         pte = pyvmm_ld(h.ram + (pte_addr - h.ram_base), 8)
@@ -270,25 +347,34 @@ cdef inline int raise_exc(Hart* h, uint64_t cause, uint64_t tval) noexcept nogil
     return ST_EXC
 
 
-cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, int acc, uint64_t* paddr) noexcept nogil:
+cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, uint64_t size, int acc, uint64_t* paddr) noexcept nogil:
     # slow-path translation through the TLB set `e` belongs to: use a slow
-    # entry when it matches, else walk and install an entry
+    # entry when it matches, else walk, check PMP and install an entry
     cdef uint64_t vpn = vaddr >> 12
     cdef uint64_t pa, ppage, cause
+    cdef int priv = h.data_priv if acc != ACC_FETCH else h.priv
+    cdef int pmp
     cdef bint slow
     if (e.tag & ~TLB_SLOW) == vpn:
         h.tlb_hits += 1
-        paddr[0] = e.ppage | (vaddr & 0xFFF)
+        pa = e.ppage | (vaddr & 0xFFF)
+        if e.pmp_partial and not pmp_check(h, pa, size, acc, priv):
+            return raise_exc(h, access_fault_cause(acc), vaddr)
+        paddr[0] = pa
         return ST_OK
     h.tlb_misses += 1
-    cause = translate(h, vaddr, acc, h.data_priv if acc != ACC_FETCH else h.priv, &pa)
+    cause = translate(h, vaddr, acc, priv, &pa)
     if cause:
         return raise_exc(h, cause, vaddr)
     ppage = pa & ~0xFFFULL
+    pmp = pmp_page(h, ppage, acc, priv) if h.pmp_active or priv != PRV_M else 1
+    if pmp == 0 or (pmp == 2 and not pmp_check(h, pa, size, acc, priv)):
+        return raise_exc(h, access_fault_cause(acc), vaddr)
     e.ppage = ppage
+    e.pmp_partial = pmp == 2
     if in_ram(h, ppage, 4096):
         e.addend = <int64_t>(<uint64_t>h.ram + (ppage - h.ram_base) - (vaddr & ~0xFFFULL))
-        slow = acc == ACC_STORE and (page_has_code(h, ppage) or page_has_watch(h, ppage))
+        slow = pmp == 2 or (acc == ACC_STORE and (page_has_code(h, ppage) or page_has_watch(h, ppage)))
         e.tag = vpn | (TLB_SLOW if slow else 0)
     else:
         e.addend = 0
@@ -316,11 +402,11 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         # crosses a page: both halves must translate and be RAM
         first = <int>(4096 - (vaddr & 0xFFF))
-        r = tlb_translate(h, e, vaddr, ACC_LOAD, &pa)
+        r = tlb_translate(h, e, vaddr, <uint64_t>first, ACC_LOAD, &pa)
         if r:
             return r
         e = &h.load_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
-        r = tlb_translate(h, e, vaddr + <uint64_t>first, ACC_LOAD, &pa2)
+        r = tlb_translate(h, e, vaddr + <uint64_t>first, <uint64_t>(size - first), ACC_LOAD, &pa2)
         if r:
             return r
         if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
@@ -333,7 +419,7 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
                 value |= (<uint64_t>h.ram[pa2 - h.ram_base + <uint64_t>(k - first)]) << (8 * k)
         out[0] = value
         return ST_OK
-    r = tlb_translate(h, e, vaddr, ACC_LOAD, &pa)
+    r = tlb_translate(h, e, vaddr, <uint64_t>size, ACC_LOAD, &pa)
     if r:
         return r
     if in_ram(h, pa, <uint64_t>size):
@@ -377,11 +463,11 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
     cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         first = <int>(4096 - (vaddr & 0xFFF))
-        r = tlb_translate(h, e, vaddr, ACC_STORE, &pa)
+        r = tlb_translate(h, e, vaddr, <uint64_t>first, ACC_STORE, &pa)
         if r:
             return r
         e = &h.store_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
-        r = tlb_translate(h, e, vaddr + <uint64_t>first, ACC_STORE, &pa2)
+        r = tlb_translate(h, e, vaddr + <uint64_t>first, <uint64_t>(size - first), ACC_STORE, &pa2)
         if r:
             return r
         if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
@@ -399,7 +485,7 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
             h.exit_size = <uint64_t>size
             h.exit_data = value
         return r
-    r = tlb_translate(h, e, vaddr, ACC_STORE, &pa)
+    r = tlb_translate(h, e, vaddr, <uint64_t>size, ACC_STORE, &pa)
     if r:
         return r
     if in_ram(h, pa, <uint64_t>size):
@@ -435,7 +521,7 @@ cdef int atomic_ram_addr(Hart* h, uint64_t vaddr, int size, int acc, uint64_t* p
         h.tlb_hits += 1
         pa[0] = e.ppage | (vaddr & 0xFFF)
     else:
-        r = tlb_translate(h, e, vaddr, acc, pa)
+        r = tlb_translate(h, e, vaddr, <uint64_t>size, acc, pa)
         if r:
             return r
     if not in_ram(h, pa[0], <uint64_t>size):
@@ -451,9 +537,12 @@ cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
     cdef TlbEntry* e = &h.fetch_tlb[vpn & (TLB_SIZE - 1)]
     cdef uint64_t pa, ppage, cause, idx
     cdef DecodePage* dp
+    cdef int pmp
     if e.tag == vpn:
         h.tlb_hits += 1
         ppage = e.ppage
+        if e.pmp_partial and not pmp_check(h, ppage | (pc & 0xFFF), 2, ACC_FETCH, h.priv):
+            return raise_exc(h, CAUSE_FETCH_ACCESS, pc)
     else:
         h.tlb_misses += 1
         cause = translate(h, pc, ACC_FETCH, h.priv, &pa)
@@ -462,8 +551,12 @@ cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
         ppage = pa & ~0xFFFULL
         if not in_ram(h, ppage, 4096):
             return raise_exc(h, CAUSE_FETCH_ACCESS, pc)
+        pmp = pmp_page(h, ppage, ACC_FETCH, h.priv) if h.pmp_active or h.priv != PRV_M else 1
+        if pmp == 0 or (pmp == 2 and not pmp_check(h, pa, 2, ACC_FETCH, h.priv)):
+            return raise_exc(h, CAUSE_FETCH_ACCESS, pc)
         e.tag = vpn
         e.ppage = ppage
+        e.pmp_partial = pmp == 2
         e.addend = <int64_t>(<uint64_t>h.ram + (ppage - h.ram_base) - (pc & ~0xFFFULL))
     idx = (ppage - h.ram_base) >> 12
     dp = h.dpages[idx]
@@ -479,7 +572,8 @@ cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
         dp.gen = h.decode_gen
         protect_code_page(h, ppage)
     h.fetch_page = dp
-    h.fetch_vpn = vpn
+    # a page with mixed PMP rules is re-entered (and re-checked) for every instruction
+    h.fetch_vpn = NO_VPN if e.pmp_partial else vpn
     h.fetch_host = h.ram + (ppage - h.ram_base)
     return ST_OK
 

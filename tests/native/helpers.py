@@ -88,7 +88,15 @@ def load(source, base=RAM_BASE, ram_size=1 << 22, **core_kwargs):
     core.write_mem(base, prog.image)
     core.pc = base
     core.exit_on_exception = EBREAK_EXIT
+    open_pmp(core)
     return core, prog
+
+
+def open_pmp(core):
+    """Grant S and U all of memory, as firmware does (QEMU 7.2 refuses mret to
+    S/U while no PMP rule exists, and denies S/U accesses no rule matches)."""
+    core.write_csr(0x3B0, (1 << 54) - 1)     # pmpaddr0: NAPOT over everything
+    core.write_csr(0x3A0, 0x1F)              # pmpcfg0: NAPOT, R W X
 
 
 def run_to_ebreak(core, budget=1_000_000):
