@@ -60,6 +60,18 @@ def run_pyvmm(image, timeout=300, extra=()):
     return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
 
 
+def run_pyvmm_in_process(image, max_insns=500_000_000):
+    """(exit status, UART bytes, "") of `image` on pyvmm's Machine, the board behind `pyvmm run`."""
+    import io
+    from pyvmm.machine import Machine
+    console = io.BytesIO()
+    machine = Machine(console=console)
+    machine.load(image)
+    result = machine.run(max_insns=max_insns)
+    machine.flush_console()
+    return result.status, console.getvalue(), f"stopped by {result.how}"
+
+
 def first_difference(a, b, context=80):
     """A short description of where two byte strings first differ."""
     for i, (x, y) in enumerate(zip(a, b)):
