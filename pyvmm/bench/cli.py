@@ -1,0 +1,99 @@
+"""`pyvmm bench`: run a benchmark suite and print its table.
+
+Exit status: 0 when every workload ran correctly (whether or not the issue's
+goals are met: the table says that), 1 when a workload did not run correctly
+(a guest failed, pyvmm and QEMU disagreed, timings unusable), 2 for bad usage,
+missing images or a pyvmm without its compiled core.
+"""
+
+import sys
+
+from pyvmm.bench.report import FORMATS, render
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+SUITES = ("core",)
+
+
+def add_parsers(subparsers):
+    p = subparsers.add_parser(
+        "bench", help="run a benchmark suite (pyvmm against QEMU)",
+        description="Run a benchmark suite on pyvmm and, when qemu-system-riscv64 is installed, "
+                    "on QEMU in the same invocation; print MIPS, the pyvmm/QEMU ratio and "
+                    "exits per second. Progress goes to stderr, the report to stdout.")
+    p.add_argument("--suite", choices=SUITES, default="core", help="the suite to run (default core)")
+    p.add_argument("--runs", type=_positive_int, default=3, metavar="N",
+                   help="timed runs of each measurement; medians are reported (default 3)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="report format (default table)")
+    p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
+                   help="multiply every workload's size by F (default 1: the compute "
+                        "workload retires about 295 million instructions)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="compute rates from wall time (default) or from CPU time (pyvmm's "
+                        "thread, QEMU's process), steadier on a busy machine")
+    p.add_argument("--no-qemu", action="store_true", help="measure pyvmm alone")
+    p.add_argument("--qemu", metavar="PATH", default=None,
+                   help="the qemu-system-riscv64 to compare with (default: the one on PATH)")
+    p.add_argument("--images", metavar="DIR", default=None,
+                   help="directory of the benchmark guests (default guests/bench/ of the source tree)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=run_bench)
+
+
+def _positive_int(text):
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text):
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _error(message, status):
+    print(f"pyvmm bench: error: {message}", file=sys.stderr)
+    return status
+
+
+def run_bench(args):
+    from pyvmm.bench import qemu_backend
+    from pyvmm.bench.images import ImageMissing, default_image_dir
+    from pyvmm.bench.suite import BenchError, run_core_suite, stderr_progress
+
+    try:
+        import pyvmm._core  # noqa: F401  (the benchmark needs the compiled core)
+    except ImportError as exc:
+        return _error(f"the compiled core pyvmm._core is not available ({exc}); build it with "
+                      "`python setup.py build_ext --inplace`", EXIT_USAGE)
+    qemu = None
+    if not args.no_qemu:
+        qemu = qemu_backend.find_qemu(args.qemu)
+        if qemu is None and args.qemu is not None:
+            return _error(f"{args.qemu}: no such QEMU executable", EXIT_USAGE)
+        if qemu is None:
+            print("bench: qemu-system-riscv64 not found; measuring pyvmm alone", file=sys.stderr)
+    image_dir = args.images if args.images is not None else default_image_dir()
+    progress = (lambda message: None) if args.quiet else stderr_progress
+    try:
+        result = run_core_suite(image_dir, runs=args.runs, scale=args.scale, qemu=qemu,
+                                clock=args.clock, progress=progress)
+    except ImageMissing as exc:
+        return _error(str(exc), EXIT_USAGE)
+    except BenchError as exc:
+        return _error(str(exc), EXIT_FAILED)
+    sys.stdout.write(render(result, args.format))
+    return EXIT_OK

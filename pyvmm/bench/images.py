@@ -1,0 +1,46 @@
+"""Where the benchmark guests are, and sized copies of them.
+
+The prebuilt ELFs live in guests/bench/ of the source tree (built by its
+Makefile, committed so no cross compiler is needed). A sized copy is the same
+file with `bench_iterations` rewritten, written to a scratch directory.
+"""
+
+import os
+from pathlib import Path
+
+from pyvmm.bench.elfpatch import ElfPatchError, patch_u32
+
+ITERATIONS_SYMBOL = "bench_iterations"
+
+
+class ImageMissing(Exception):
+    """A benchmark guest image cannot be found or patched."""
+
+
+def default_image_dir():
+    """guests/bench/ beside the pyvmm package (a source checkout)."""
+    return Path(__file__).resolve().parents[2] / "guests" / "bench"
+
+
+def read_image(image_dir, name):
+    path = Path(image_dir) / name
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageMissing(f"{path}: {exc.strerror or exc}") from None
+
+
+def sized_image(image_dir, name, iterations, scratch_dir):
+    """Write `name` with its iteration count set to `iterations` into
+    scratch_dir; returns the path of the copy."""
+    data = read_image(image_dir, name)
+    try:
+        patched = patch_u32(data, ITERATIONS_SYMBOL, iterations)
+    except ElfPatchError as exc:
+        raise ImageMissing(f"{Path(image_dir) / name}: {exc}") from None
+    stem = name[:-4] if name.endswith(".elf") else name
+    path = Path(scratch_dir) / f"{stem}-{iterations}.elf"
+    if not path.exists():
+        path.write_bytes(patched)
+        os.chmod(path, 0o644)
+    return path

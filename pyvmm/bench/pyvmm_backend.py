@@ -1,0 +1,100 @@
+"""Running benchmark images on pyvmm and timing only the execution.
+
+Start-up (building the Machine, allocating RAM, loading the image, the device
+tree) happens before the clock starts: the wall time is the Machine's own
+host_seconds, which covers the run loop, core.run slices and the few device
+exits at the end; the CPU time is this thread's over machine.run(). The
+instruction count is the core's instret.
+"""
+
+import io
+import time
+from dataclasses import dataclass, field
+
+from pyvmm.machine import Machine
+
+EXC_ECALL_M = 11
+CORE_EXIT_TRAP = 3
+REG_A0 = 10
+REG_S0 = 8          # traps.S keeps the final count there while it prints
+# Instructions per core.run() call in the exit loop: far more than the few
+# the guest retires between two ecalls, so each run() returns on the ecall.
+EXIT_LOOP_BUDGET = 1 << 30
+
+
+class BenchRunError(Exception):
+    """A benchmark guest did not end the way a correct run ends."""
+
+
+@dataclass
+class PyvmmRun:
+    instret: int
+    seconds: float           # wall time of the run loop
+    cpu_seconds: float       # this thread's CPU time over the same span
+    output: str
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def mips(self):
+        return self.instret / self.seconds / 1e6 if self.seconds > 0 else None
+
+
+def run_image(path, max_insns=None):
+    """Run an image to its finisher; the run must pass."""
+    console = io.BytesIO()
+    machine = Machine(console=console)
+    machine.load(str(path))
+    machine.boot()
+    cpu_started = time.thread_time()
+    result = machine.run(max_insns=max_insns)
+    cpu_seconds = time.thread_time() - cpu_started
+    output = console.getvalue().decode("ascii", "replace")
+    if result.how != "finisher-pass":
+        raise BenchRunError(f"{path}: pyvmm run ended {result.how} (status {result.status}), "
+                            f"output {output!r}")
+    stats = machine.stats()
+    return PyvmmRun(instret=stats["instret"], seconds=machine.host_seconds,
+                    cpu_seconds=cpu_seconds, output=output, stats=stats)
+
+
+@dataclass
+class ExitRun:
+    exits: int
+    seconds: float
+    cpu_seconds: float
+    instret: int
+
+    @property
+    def exits_per_second(self):
+        return self.exits / self.seconds if self.seconds > 0 else None
+
+
+def run_exit_loop(path, iterations):
+    """The traps image with every ecall from M-mode leaving core.run for a
+    Python handler that does the guest handler's work: read a0, write it back
+    incremented, step pc past the ecall. Times only the loop."""
+    machine = Machine(console=io.BytesIO())
+    machine.load(str(path))
+    machine.boot()
+    core = machine.core
+    core.exit_on_exception |= 1 << EXC_ECALL_M
+    regs = core.x
+    run = core.run
+    exits = 0
+    cpu_started = time.thread_time()
+    started = time.perf_counter()
+    while True:
+        reason = run(EXIT_LOOP_BUDGET)
+        if reason != CORE_EXIT_TRAP or core.exit_cause != EXC_ECALL_M:
+            break
+        regs[REG_A0] += 1
+        core.pc = core.exit_pc + 4
+        exits += 1
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.thread_time() - cpu_started
+    counted = int(regs[REG_S0])
+    if exits != iterations or counted != iterations:
+        raise BenchRunError(f"{path}: expected {iterations} ecall exits, the handler saw {exits} "
+                            f"and the guest counted {counted} (last exit reason {reason})")
+    return ExitRun(exits=exits, seconds=seconds, cpu_seconds=cpu_seconds,
+                   instret=core.stats()["instret"])
