@@ -315,9 +315,13 @@ class Machine:
                 self.bus.write(addr, size, core.exit_data)
             else:
                 core.complete_mmio(self.bus.read(addr, size))
+                if self.tracer is not None:
+                    self.tracer.resume(core.exit_pc)
         except BusFault:
             self.mmio_faults += 1
             core.complete_mmio_fault()
+            if self.tracer is not None:
+                self.tracer.resume(core.exit_pc)
 
     def _service_trap(self):
         core = self.core

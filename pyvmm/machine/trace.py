@@ -19,6 +19,8 @@ PRIV_M = 3
 PRIV_NAMES = {0: "U", 1: "S", 3: "M"}
 
 _CSR_SATP = csr_number("satp")
+_CSR_MTVEC = csr_number("mtvec")
+_CSR_STVEC = csr_number("stvec")
 _TRAP_CSRS = {
     PRIV_M: (csr_number("mcause"), csr_number("mepc"), csr_number("mtval")),
     1: (csr_number("scause"), csr_number("sepc"), csr_number("stval")),
@@ -53,6 +55,9 @@ class Tracer:
         self.ram_end = ram_base + ram_size
         self._seen = set()
         self._traps = None
+        self._resume_pc = None
+        self._step_pc = self._step_priv = None
+        self._step_resumes = False
         self.disassemble = None
         if "in_asm" in self.classes:
             from pyvmm.asm.disasm import disassemble
@@ -60,8 +65,52 @@ class Tracer:
 
     # -- stepping hooks -----------------------------------------------------------
 
+    def resume(self, pc):
+        """The instruction at `pc` (already logged) left the loop for an MMIO
+        access and completes (or faults) in the next step: log it once."""
+        self._resume_pc = pc
+
     def before_step(self, core):
-        pc = core.pc
+        self._step_pc = core.pc
+        self._step_priv = core.priv
+        self._step_resumes = self._step_pc == self._resume_pc
+        self._resume_pc = None
+        if self._traps is None:
+            self._traps = _trap_total(core.stats())
+
+    def after_step(self, core):
+        """Log the step once its outcome is known: a trap taken at the start
+        of the step (an interrupt, or a fault completing an MMIO exit) means
+        the instruction that ran was the first of the trap handler, not the
+        one at the old pc."""
+        traps = _trap_total(core.stats())
+        if traps == self._traps:
+            if not self._step_resumes:
+                self._log_instruction(core, self._step_pc, self._step_priv)
+            return
+        self._traps = traps
+        priv = core.priv
+        cause_csr, epc_csr, tval_csr = _TRAP_CSRS.get(priv, _TRAP_CSRS[1])
+        cause = core.read_csr(cause_csr)
+        vector = self._vector(core, priv, cause)
+        trap_first = core.pc != vector
+        if not trap_first and not self._step_resumes:
+            self._log_instruction(core, self._step_pc, self._step_priv)
+        if "int" in self.classes:
+            self._log_trap(cause, core.read_csr(epc_csr), core.read_csr(tval_csr),
+                           PRIV_NAMES.get(priv, str(priv)))
+        if trap_first:
+            self._log_instruction(core, vector, priv)
+
+    @staticmethod
+    def _vector(core, priv, cause):
+        tvec = core.read_csr(_CSR_MTVEC if priv == PRIV_M else _CSR_STVEC)
+        base = tvec & ~3
+        if tvec & 3 == 1 and cause & INTERRUPT_BIT:
+            return base + 4 * (cause & ~INTERRUPT_BIT)
+        return base
+
+    def _log_instruction(self, core, pc, priv):
         if self.disassemble is not None and pc not in self._seen:
             word = self._fetch(core, pc)
             if word is not None:
@@ -70,20 +119,7 @@ class Tracer:
                 encoding = f"{word & 0xFFFF:04x}" if length == 2 else f"{word & 0xFFFF_FFFF:08x}"
                 self.out.write(f"{pc:#x}:  {encoding:<8}          {text.replace(chr(9), ' ')}\n")
         if "exec" in self.classes:
-            self.out.write(f"exec: {pc:#x} {PRIV_NAMES.get(core.priv, core.priv)}\n")
-        if "int" in self.classes and self._traps is None:
-            self._traps = _trap_total(core.stats())
-
-    def after_step(self, core):
-        if "int" not in self.classes:
-            return
-        traps = _trap_total(core.stats())
-        if traps != self._traps:
-            self._traps = traps
-            priv = core.priv
-            cause_csr, epc_csr, tval_csr = _TRAP_CSRS.get(priv, _TRAP_CSRS[1])
-            self._log_trap(core.read_csr(cause_csr), core.read_csr(epc_csr),
-                           core.read_csr(tval_csr), PRIV_NAMES.get(priv, str(priv)))
+            self.out.write(f"exec: {pc:#x} {PRIV_NAMES.get(priv, priv)}\n")
 
     def machine_trap(self, cause, epc, tval, handler):
         """A trap the core handed to Python (SBI ecall, ...) instead of the guest."""

@@ -107,3 +107,22 @@ def test_two_machines_are_independent_and_identical():
         results.append((tuple(result), m.uart_output, stats))
     assert results[0] == results[1]
     assert results[0][2]["interrupts"]      # the timer interrupt really happened
+
+
+def test_exec_trace_counts_every_instruction_once():
+    """Each retired instruction once, plus each one that trapped instead;
+    an interrupt's line is followed by the handler's first instruction."""
+    needs_pyvmm_asm()
+    out = io.StringIO()
+    m = machine(trace="exec,int")
+    m.tracer.out = out
+    m.load(os.path.join(GUESTS, "trap_demo.S"))
+    assert m.run(max_insns=10_000_000).how == "finisher-pass"
+    stats = m.stats()
+    lines = out.getvalue().splitlines()
+    execs = sum(1 for line in lines if line.startswith("exec:"))
+    assert execs == stats["instret"] + sum(stats["traps"].values())
+    mtvec = m.core.read_csr(0x305) & ~3
+    irq = next(i for i, line in enumerate(lines) if "machine timer interrupt" in line)
+    assert lines[irq + 1] == f"exec: {mtvec:#x} M"
+    assert "epc=0x" in lines[irq] and lines[irq - 1].startswith("exec: ")
