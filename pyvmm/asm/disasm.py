@@ -15,10 +15,15 @@ rules per instruction, checked by the differential tests against the installed
 of every major opcode).
 
 Public API:
-    disassemble(word, pc=0, symbols=None) -> (length, text)
-    disassemble_bytes(data, addr, symbols=None) -> iterator of (addr, length, text)
-    Disassembler(symbols=None, gp=None)  -- keeps objdump's lui/auipc state
-    SymbolTable, Symbol                  -- objdump's choice of `<sym+off>`
+    disassemble(word, pc=0, symbols=None, march=None) -> (length, text)
+    disassemble_bytes(data, addr, symbols=None, gp=None, march=None)
+        -> iterator of (addr, length, text)
+    Disassembler(symbols=None, gp=None, march=None)  -- keeps objdump's lui/auipc state
+    SymbolTable, Symbol          -- objdump's choice of `<sym+off>`
+    extensions_from_march(isa)   -- which extensions an ISA string enables
+
+`symbols` is a dict name -> address or a SymbolTable; `march` an ISA string
+(default: every extension pyvmm.isa knows; objdump uses the ELF's attribute).
 """
 
 from dataclasses import dataclass
