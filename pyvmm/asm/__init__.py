@@ -20,12 +20,20 @@ __all__ = ["assemble", "assemble_file", "AsmError", "Program", "Section"]
 
 def assemble(source, filename="<string>", *, march="rv64imac", section_starts=None, include_dirs=()):
     """Assemble and link `source`; raises AsmError with every error found."""
+    return assemble_sources([(source, filename)], march=march, section_starts=section_starts,
+                            include_dirs=include_dirs)
+
+
+def assemble_sources(sources, *, march="rv64imac", section_starts=None, include_dirs=()):
+    """Assemble [(text, filename)] in order as one unit, then link."""
+    first = sources[0][1] if sources else "<string>"
     try:
         asm = Assembler(march, include_dirs)
     except ValueError as e:
-        raise AsmError([(filename, 0, str(e))])
-    asm.where.file = filename
-    asm.assemble_text(source, filename)
+        raise AsmError([(first, 0, str(e))])
+    for source, filename in sources:
+        asm.where.file = filename
+        asm.assemble_text(source, filename)
     if asm.cond_stack:
         asm.error("missing .endif at end of file")
     program = None

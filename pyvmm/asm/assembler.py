@@ -101,7 +101,11 @@ class Assembler:
         self.where = Where("<string>", 0)
         self.pending = []         # queued (file, line, text) from macro/rept expansion
         self.include_depth = 0
-        self.switch_section(".text")
+        # GNU as creates .text, .data and .bss up front: they come first in the
+        # object, which decides their order among .text.* inputs at link time
+        for name in (".text", ".data", ".bss", ".text"):
+            self.switch_section(name)
+        self.previous_section = None
 
     # ---------------------------------------------------------------- errors
     def error(self, message, where=None):
@@ -388,12 +392,10 @@ class Assembler:
         """(value, None) for a constant in [lo, hi], or (None, (kind, node)) for %reloc(sym)."""
         node = self.parse_expr(text)
         if node[0] == "reloc":
+            # GNU keeps a relocation even for %lo(constant): never compressed, value at link
             if node[1] not in relocs:
                 raise Mismatch("%%%s not allowed here" % node[1])
-            try:
-                value = self.const_eval(node)
-            except E.NotConstant:
-                return None, (node[1], node[2])
+            return None, (node[1], node[2])
         else:
             try:
                 value = self.const_eval(node)

@@ -2,7 +2,7 @@
 
 Precedence, highest first (gas manual, "Infix Operators"), which differs from C:
   unary  - ~ ! +
-  * / % << >>
+  * / % << >>           (>> is a logical shift, as in gas)
   | & ^ !                (bitwise; `!` infix is "or not")
   + - == != <> < > <= >=  (comparisons yield -1 for true, 0 for false)
   && ||
@@ -213,7 +213,8 @@ def evaluate(node, lookup, reloc=None):
     if op == "<<":
         return to_signed64(a << b) if 0 <= b < 64 else 0
     if op == ">>":
-        return a >> b if 0 <= b < 64 else (-1 if a < 0 else 0)
+        # gas shifts right as unsigned (valueT)
+        return to_signed64((a & MASK64) >> b) if 0 <= b < 64 else 0
     if op == "&":
         return a & b
     if op == "|":

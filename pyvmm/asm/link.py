@@ -34,6 +34,30 @@ def output_name(section):
     return name
 
 
+def input_rank(section):
+    """Order of input sections inside their output section (ld's script lists
+    .text.unlikely, .text.exit, .text.startup, .text.hot, .text.sorted.* before
+    the plain .text pattern; .srodata.cst* before .sdata)."""
+    name = section.name
+    if output_name(section) == ".text":
+        for rank, (exact, prefix) in enumerate(((".text.unlikely", ".text.unlikely."),
+                                                (".text.exit", ".text.exit."),
+                                                (".text.startup", ".text.startup."),
+                                                (".text.hot", ".text.hot."))):
+            if name == exact or name.startswith(prefix) or (rank == 0 and name.endswith("_unlikely")):
+                return (rank, "")
+        if name.startswith(".text.sorted."):
+            return (4, name)
+        return (5, "")
+    if output_name(section) == ".sdata":
+        for rank, prefix in enumerate((".srodata.cst16", ".srodata.cst8", ".srodata.cst4",
+                                       ".srodata.cst2", ".srodata")):
+            if name == prefix or name.startswith(prefix + "."):
+                return (rank, "")
+        return (5, "")
+    return (0, "")
+
+
 def _orphan_anchor(section):
     if "x" in section.flags:
         return ".text"
@@ -87,6 +111,7 @@ class Linker:
                 self.linker_values["__bss_start"] = addr
             if not members:
                 continue
+            members = sorted(members, key=input_rank)     # stable: source order within a rank
             if not alloc:
                 start, position = 0, 0
             else:
@@ -122,6 +147,8 @@ class Linker:
 
         sections = []
         for out, start, end, members, alloc in outputs:
+            if end == start:
+                continue          # ld drops empty output sections
             image = bytearray(end - start)
             for s in members:
                 offset = self.base[s] - start
