@@ -1,11 +1,14 @@
 """Platform-level interrupt controller, laid out like QEMU's `sifive_plic`
 on the virt machine.
 
-Sources are level-triggered: a device's line sets or clears its pending bit
-(as QEMU's `sifive_plic_irq_request` does). A claim hands a source to one
-context and hides it from every context until that context completes it;
-on completion a line that is still high becomes pending again, as the RISC-V
-PLIC specification's gateway requires.
+Every update of a device's interrupt line sets or clears the source's
+pending bit, as QEMU's `sifive_plic_irq_request` does. A claim clears the
+pending bit and hides the source from every context until it is completed.
+As in QEMU 7.2 (checked by tests/machine's PLIC_CLAIMS guest), completing a
+source whose line is still high does not make it pending again by itself:
+the device's next line update does. (The PLIC specification's level gateway
+would re-pend at once; drivers that drain their device before completing,
+as Linux's 8250 driver does, see no difference.)
 """
 
 from pyvmm.machine.bus import BusFault
@@ -94,10 +97,7 @@ class PLIC:
         # not enabled; the claim stays outstanding.
         if not 0 < source < self.num_sources or not self.enable[context] >> source & 1:
             return
-        bit = 1 << source
-        self.claimed &= ~bit
-        if self.levels & bit:
-            self.pending |= bit
+        self.claimed &= ~(1 << source)
         self._update()
 
     # -- register file ----------------------------------------------------------

@@ -325,3 +325,81 @@ trap:
     call puthex
     FINISH 0x5555
 """ + ROUTINES
+
+# PLIC claim/complete with a level-triggered source: the UART in loopback
+# holds its receive interrupt high while a byte waits unread. Results are
+# stored, then printed once loopback is off.
+PLIC_CLAIMS = PRELUDE + """
+    .equ PLIC, 0x0c000000
+    .equ PENDING, PLIC + 0x1000
+    .equ ENABLE0, PLIC + 0x2000
+    .equ CLAIM0, PLIC + 0x200004
+    .macro SAVE reg
+        sd \\reg, 0(s5)
+        addi s5, s5, 8
+    .endm
+    .globl _start
+_start:
+    la s5, results
+    li s0, UART
+    li s1, PLIC
+    li t0, 3
+    sw t0, 40(s1)               /* priority of source 10 */
+    li s2, ENABLE0
+    li t0, 1 << 10
+    sw t0, 0(s2)
+    li s3, CLAIM0
+    li s4, PENDING
+    li t0, 0x10
+    sb t0, 4(s0)                /* loopback */
+    li t0, 1
+    sb t0, 1(s0)                /* IER: RDI */
+    li t0, 0x55
+    sb t0, 0(s0)                /* the byte comes back: RX interrupt high */
+    lw t0, 0(s4)
+    SAVE t0                     /* pending */
+    lw t0, 0(s3)
+    SAVE t0                     /* claim */
+    lw t0, 0(s4)
+    SAVE t0                     /* pending after the claim */
+    lw t0, 0(s3)
+    SAVE t0                     /* second claim */
+    li t0, 10
+    sw t0, 0(s3)                /* complete, the line still high */
+    lw t0, 0(s4)
+    SAVE t0
+    lbu t0, 2(s0)               /* IIR read: the UART updates its line */
+    lw t0, 0(s4)
+    SAVE t0
+    lw t0, 0(s3)
+    SAVE t0                     /* claim again */
+    sw zero, 0(s2)              /* disable, then complete: ignored? */
+    li t0, 10
+    sw t0, 0(s3)
+    li t0, 1 << 10
+    sw t0, 0(s2)
+    lbu t0, 2(s0)
+    lw t0, 0(s3)
+    SAVE t0                     /* claim after a completion while disabled */
+    li t0, 10
+    sw t0, 0(s3)
+    lbu t0, 0(s0)               /* read the byte: line low */
+    lw t0, 0(s4)
+    SAVE t0
+    lw t0, 0(s3)
+    SAVE t0
+    sb zero, 1(s0)
+    li t0, 0x08
+    sb t0, 4(s0)                /* loopback off */
+    la s6, results
+7:  beq s6, s5, 8f
+    ld a0, 0(s6)
+    call puthex
+    addi s6, s6, 8
+    j 7b
+8:  FINISH 0x5555
+""" + ROUTINES + """
+    .bss
+    .align 3
+results: .space 128
+"""

@@ -100,7 +100,7 @@ def test_threshold_masks_equal_or_lower_priorities():
     assert h.r(CONTEXT_BASE) == 1           # WARL: low three bits
 
 
-def test_claimed_source_is_hidden_until_completed_and_repends_if_still_high():
+def test_claimed_source_is_hidden_until_completed_and_line_updates_repend_it():
     h = Harness()
     h.w(4 * 10, 1)
     h.enable(0, 10)
@@ -110,10 +110,15 @@ def test_claimed_source_is_hidden_until_completed_and_repends_if_still_high():
     assert h.outputs == (False, False)      # hidden from both contexts
     assert h.r(PENDING_BASE) == 0
     h.complete(0, 10)                       # another context's completion also frees it
-    assert h.outputs == (True, True)        # line still high: pending again
+    assert h.outputs == (False, False)      # QEMU: no re-pend until the line is updated
+    h.plic.set_level(10, True)
+    assert h.outputs == (True, True)
     assert h.claim(0) == 10
-    h.plic.set_level(10, False)
+    h.plic.set_level(10, True)              # asserted again while claimed: pending, hidden
+    assert h.outputs == (False, False) and h.r(PENDING_BASE) == 1 << 10
     h.complete(0, 10)
+    assert h.outputs == (True, True)
+    h.plic.set_level(10, False)
     assert h.outputs == (False, False)
 
 
