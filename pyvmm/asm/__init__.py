@@ -12,7 +12,7 @@ error as "file:line: message". See docs/architecture.md section 1.
 
 from pyvmm.asm.assembler import Assembler
 from pyvmm.asm.elf import Program, Section  # noqa: F401
-from pyvmm.asm.errors import AsmError
+from pyvmm.asm.errors import AsmError, LineError
 from pyvmm.asm.link import DEFAULT_TEXT, Linker
 
 __all__ = ["assemble", "assemble_file", "AsmError", "Program", "Section"]
@@ -36,18 +36,22 @@ def assemble_sources(sources, *, march="rv64imac", section_starts=None, include_
         asm.assemble_text(source, filename)
     if asm.cond_stack:
         asm.error("missing .endif at end of file")
-    program = None
-    if not asm.errors:
-        try:
-            asm.finish_sections()
-        except Exception as e:  # LineError from relaxation
-            asm.error(getattr(e, "message", str(e)))
-    if not asm.errors:
+    # Layout and linking run even after statement errors (the bad statements
+    # produced nothing), so undefined symbols and out-of-range branches are
+    # reported in the same run.
+    try:
+        asm.finish_sections()
         starts = {".text": DEFAULT_TEXT}
         starts.update(section_starts or {})
         program = Linker(asm, starts).link()
+    except LineError as e:
+        asm.error(e.message)
     if asm.errors:
-        raise AsmError(asm.errors)
+        unique = []
+        for error in asm.errors:
+            if error not in unique:
+                unique.append(error)
+        raise AsmError(sorted(unique, key=lambda e: (e[0] != first, e[0], e[1])))
     return program
 
 

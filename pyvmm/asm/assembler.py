@@ -476,6 +476,9 @@ class Assembler:
             if number is None:
                 if isa.reg_number(name) is not None:
                     raise Mismatch("expected a CSR, got register `%s'" % name)
+                known = self.symbols.get(name)
+                if SYMBOL_NAME.match(name) and not (known is not None and known.kind == "const"):
+                    raise Mismatch("unknown CSR `%s'" % name)
                 number, _ = self.parse_imm(text, (), 0, 4095, "CSR number")
             ops["csr"] = number
         elif kind == "Z":

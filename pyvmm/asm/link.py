@@ -331,6 +331,5 @@ def _check_hi(value, what):
 
 def _display(name):
     if "\x02" in name:
-        number = name[2:].split("\x02")[0]
-        return number + " (local label)"
+        return name[2:].split("\x02")[0] + "f"    # an unresolved 1f (1b fails at parse time)
     return name
