@@ -403,3 +403,57 @@ _start:
     .align 3
 results: .space 128
 """
+
+# Interrupt-driven transmit, as Linux's 8250 driver does it: each
+# transmitter-empty interrupt sends one byte. Prints the first IIR seen and
+# how many interrupts it took.
+TX_IRQ = PRELUDE + """
+    .equ PLIC, 0x0c000000
+    .globl _start
+_start:
+    la t0, trap
+    csrw mtvec, t0
+    li s0, UART
+    li s1, PLIC
+    li t0, 1
+    sw t0, 40(s1)
+    li t1, PLIC + 0x2000
+    li t0, 1 << 10
+    sw t0, 0(t1)
+    la s2, msg
+    li s4, 0                    /* interrupts taken */
+    li s5, -1                   /* first IIR */
+    li t0, 0x800
+    csrs mie, t0
+    csrsi mstatus, 8
+    li t0, 2
+    sb t0, 1(s0)                /* IER: THRI -> interrupt at once */
+1:  wfi
+    j 1b
+    .align 2
+trap:
+    li t1, PLIC + 0x200004
+    lw s3, 0(t1)
+    addi s4, s4, 1
+    lbu t0, 2(s0)
+    bgez s5, 2f
+    mv s5, t0
+2:  lbu a0, 0(s2)
+    beqz a0, 3f
+    sb a0, 0(s0)
+    addi s2, s2, 1
+    li t1, PLIC + 0x200004
+    sw s3, 0(t1)
+    mret
+3:  sb zero, 1(s0)
+    li t1, PLIC + 0x200004
+    sw s3, 0(t1)
+    mv a0, s5
+    call puthex
+    mv a0, s4
+    call puthex
+    FINISH 0x5555
+""" + ROUTINES + """
+    .section .rodata
+msg: .asciz "sent by transmitter-empty interrupts\\n"
+"""

@@ -180,7 +180,8 @@ QEMU = shutil.which("qemu-system-riscv64")
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed")
 @pytest.mark.parametrize("name,stdin", [("PROBE", b""), ("HELLO", b""), ("UNMAPPED", b""),
                                         ("UNMAPPED_STORE", b""), ("ECHO", b"Echo me\n"),
-                                        ("IRQ_ECHO", b"by interrupt\n"), ("PLIC_CLAIMS", b"")])
+                                        ("IRQ_ECHO", b"by interrupt\n"), ("PLIC_CLAIMS", b""),
+                                        ("TX_IRQ", b"")])
 def test_same_output_and_status_as_qemu(build, name, stdin):
     elf = build(name)
     qemu = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic",
