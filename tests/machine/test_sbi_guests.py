@@ -76,3 +76,22 @@ def test_source_assembled_by_pyvmm():
     status, out, err = pyvmm_run("--bios", "builtin", "--kernel",
                                  os.path.join(FIRMWARE, "sbi_tour.S"))
     assert (status, out) == (0, TOUR_OUTPUT), err
+
+
+ECHO_INPUT = b"hello\nworld\nquit\n"
+ECHO_OUTPUT = b"echo: hello\necho: world\nbye\n"
+
+
+def test_console_input_through_dbcn(tmp_path):
+    elf = gnu_build(os.path.join(FIRMWARE, "sbi_echo.S"), tmp_path, KERNEL_ADDR)
+    result, out, machine = machine_run("builtin", elf, max_insns=5_000_000, stdin=ECHO_INPUT)
+    assert (result.status, result.how, out) == (0, "sbi-shutdown", ECHO_OUTPUT)
+    by_function = machine.sbi.stats()["calls_by_function"]
+    assert by_function["dbcn.console_read"] == len(ECHO_INPUT)
+    assert by_function["dbcn.console_write"] == 2
+
+
+def test_console_input_through_the_cli():
+    status, out, err = pyvmm_run("--bios", "builtin", "--kernel",
+                                 os.path.join(FIRMWARE, "sbi_echo.S"), stdin=ECHO_INPUT)
+    assert (status, out) == (0, ECHO_OUTPUT), err
