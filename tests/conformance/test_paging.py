@@ -43,7 +43,7 @@ def set_raw_pte(table, entry, value):
 
 
 def fill(pool_index, offset, value, width="d"):
-    return f"    la t0, {page(pool_index)}\n    li t1, {value}\n    s{width} t1, {offset}(t0)\n"
+    return f"    la t0, {page(pool_index)} + {offset}\n    li t1, {value}\n    s{width} t1, 0(t0)\n"
 
 
 def kernel_map(mode=SV39):
