@@ -144,6 +144,8 @@ class Htif:
         if number == SYS_WRITE:
             self.commands["syscall.write"] += 1
             result = self._sys_write(*args[:3])
+            if result is None:
+                return
         elif number == SYS_EXIT:
             self.commands["syscall.exit"] += 1
             self._stop("htif", args[0] & 0xFFFF_FFFF)
@@ -160,7 +162,7 @@ class Htif:
             return -EBADF
         if not self._in_ram(buf, length):
             self._guest_error("write(%d, 0x%x, %d) reaches outside RAM" % (fd, buf, length))
-            return -EBADF
+            return None
         data = bytes(self.core.read_mem(buf, length))
         if fd == 1:
             self.machine.console_write(data)

@@ -133,6 +133,7 @@ def test_syscall_exit(rig):
     (htif.encode(0, 1, 0), None, "device 0, command 1"),
     (MAGIC, [57, 3], "unsupported syscall 57"),
     (0x2000, None, "syscall block at 0x2000 is outside RAM"),
+    (MAGIC, [64, 1, RAM_BASE + 0xF_FFF0, 32], "write(1, 0x800ffff0, 32) reaches outside RAM"),
 ])
 def test_unsupported_commands_stop_with_one_line(rig, value, words, message):
     for i, word in enumerate(words or []):
@@ -144,6 +145,7 @@ def test_unsupported_commands_stop_with_one_line(rig, value, words, message):
     assert layout.EXIT_GUEST_ERROR == 126
     device, command = value >> 56, (value >> 48) & 0xFF
     assert rig.htif.stats()["by_device"] == {"%d/%d" % (device, command): 1}
+    assert rig.fromhost() == 0 and rig.machine.output == b"", "no answer after an error"
 
 
 def test_without_fromhost_answers_are_dropped():
