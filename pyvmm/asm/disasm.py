@@ -18,12 +18,14 @@ Public API:
     disassemble(word, pc=0, symbols=None, march=None) -> (length, text)
     disassemble_bytes(data, addr, symbols=None, gp=None, march=None)
         -> iterator of (addr, length, text)
-    Disassembler(symbols=None, gp=None, march=None)  -- keeps objdump's lui/auipc state
+    Disassembler(symbols=None, gp=None, march=None, priv_spec="1.12")
+                                 -- keeps objdump's lui/auipc state
     SymbolTable, Symbol          -- objdump's choice of `<sym+off>`
     extensions_from_march(isa)   -- which extensions an ISA string enables
 
 `symbols` is a dict name -> address or a SymbolTable; `march` an ISA string
-(default: every extension pyvmm.isa knows; objdump uses the ELF's attribute).
+(default: every extension pyvmm.isa knows; objdump uses the ELF's attribute);
+`priv_spec` the privileged spec whose CSR names to print (default 1.12).
 """
 
 from dataclasses import dataclass
@@ -68,6 +70,48 @@ for _i in range(3, 32):
 
 CSR_DISPLAY_NAMES = dict(_EXTRA_CSR_NAMES)
 CSR_DISPLAY_NAMES.update(isa.CSR_NAMES)
+
+# objdump names CSRs as the image's privileged spec (ELF attribute
+# Tag_RISCV_priv_spec) defined them; CSR_DISPLAY_NAMES is 1.12, the newest,
+# which it also assumes without the attribute.
+PRIV_SPECS = ("1.9.1", "1.10", "1.11", "1.12")
+DEFAULT_PRIV_SPEC = "1.12"
+_SINCE_1P12 = ({0x10A, 0x30A, 0x310, 0x31A, 0x34A, 0x34B, 0x747, 0x757, 0xF15}
+               | set(range(0x3A4, 0x3B0)) | set(range(0x3C0, 0x3F0)))
+_BEFORE_1P12 = {0x000: "ustatus", 0x004: "uie", 0x005: "utvec", 0x040: "uscratch",
+                0x041: "uepc", 0x042: "ucause", 0x043: "utval", 0x044: "uip",
+                0x102: "sedeleg", 0x103: "sideleg"}
+_SINCE_1P10 = {0x106, 0x306} | set(range(0x3A0, 0x3A4)) | set(range(0x3B0, 0x3C0))
+_ONLY_1P9P1 = {0x043: "ubadaddr", 0x143: "sbadaddr", 0x180: "sptbr", 0x320: "mucounteren",
+               0x321: "mscounteren", 0x322: "mhcounteren", 0x343: "mbadaddr",
+               0x380: "mbase", 0x381: "mbound", 0x382: "mibase", 0x383: "mibound",
+               0x384: "mdbase", 0x385: "mdbound"}
+
+
+@lru_cache(maxsize=None)
+def csr_display_names(priv_spec=DEFAULT_PRIV_SPEC):
+    """CSR number -> the name objdump prints under privileged spec `priv_spec`."""
+    if priv_spec not in PRIV_SPECS:
+        raise ValueError("unknown privileged spec %r (one of %s)" % (priv_spec, ", ".join(PRIV_SPECS)))
+    names = dict(CSR_DISPLAY_NAMES)
+    if priv_spec == "1.12":
+        return names
+    for number in _SINCE_1P12:
+        names.pop(number, None)
+    names.update(_BEFORE_1P12)
+    if priv_spec in ("1.10", "1.9.1"):
+        names.pop(0x320, None)                # mcountinhibit arrived in 1.11
+    if priv_spec == "1.9.1":
+        for number in _SINCE_1P10:
+            names.pop(number, None)
+        names.update(_ONLY_1P9P1)
+    return names
+
+
+def priv_spec_from_attribute(major, minor, revision=0):
+    """The spec name for ELF attribute numbers; objdump's newest for unknown ones."""
+    return {(1, 9, 1): "1.9.1", (1, 10, 0): "1.10", (1, 11, 0): "1.11",
+            (1, 12, 0): "1.12"}.get((major, minor, revision), DEFAULT_PRIV_SPEC)
 
 # Whole words binutils 2.40 still names although the ratified ISA dropped them
 # (N-extension uret, the old hypervisor's hret, debug-mode dret, priv-1.9
@@ -336,7 +380,7 @@ _rules("slti", (None, None, "{rd},{rs1},{imm}", None))
 _rules("sltiu", (_eq(imm=1), "seqz", "{rd},{rs1}", None), (None, None, "{rd},{rs1},{imm}", None))
 _rules("xori", (_eq(imm=-1), "not", "{rd},{rs1}", None), (None, "xor", "{rd},{rs1},{imm}", None))
 _rules("ori", (None, "or", "{rd},{rs1},{imm}", None))
-_rules("andi", (None, "and", "{rd},{rs1},{imm}", None))
+_rules("andi", (_eq(imm=255), "zext.b", "{rd},{rs1}", None), (None, "and", "{rd},{rs1},{imm}", None))
 _rules("slli", (None, "sll", "{rd},{rs1},{shamt}", None))
 _rules("srli", (None, "srl", "{rd},{rs1},{shamt}", None))
 _rules("srai", (None, "sra", "{rd},{rs1},{shamt}", None))
@@ -501,7 +545,7 @@ def _spelling(word):
     raise AssertionError("no spelling rule matched %s" % decoded.name)
 
 
-def _operand_strings(decoded, template, pc, symbols):
+def _operand_strings(decoded, template, pc, symbols, csr_names):
     ops = decoded.ops
     values = {}
     for key in ("rd", "rs1", "rs2"):
@@ -518,7 +562,7 @@ def _operand_strings(decoded, template, pc, symbols):
         values["shamt"] = "0x%x" % ops["shamt"]
     if "csr" in ops:
         csr = ops["csr"]
-        values["csr"] = CSR_DISPLAY_NAMES.get(csr) or "0x%x" % csr
+        values["csr"] = csr_names.get(csr) or "0x%x" % csr
     if "zimm" in ops:
         values["zimm"] = "%d" % ops["zimm"]
     if "pred" in ops:
@@ -538,9 +582,10 @@ class Disassembler:
     comments; `disassemble` uses a fresh Disassembler per call.
     """
 
-    def __init__(self, symbols=None, gp=None, march=None):
+    def __init__(self, symbols=None, gp=None, march=None, priv_spec=DEFAULT_PRIV_SPEC):
         self.symbols = _as_symbol_table(symbols)
         self.set_march(march)
+        self.csr_names = csr_display_names(priv_spec)
         if gp is None:
             gp_sym = [s for s in self.symbols.symbols() if s.name == "__global_pointer$"]
             gp = gp_sym[0].value if gp_sym else None
@@ -564,7 +609,7 @@ class Disassembler:
             return length, unknown_text(word, length)
         text = mnem
         if template:
-            text += "\t" + _operand_strings(decoded, template, pc, self.symbols)
+            text += "\t" + _operand_strings(decoded, template, pc, self.symbols, self.csr_names)
         if effect is not None:
             comment = self._address_effect(effect, decoded, pc)
             if comment is not None:
@@ -610,7 +655,7 @@ class Disassembler:
         return addr & MASK64
 
 
-def disassemble(word, pc=0, symbols=None, march=None):
+def disassemble(word, pc=0, symbols=None, march=None, priv_spec=DEFAULT_PRIV_SPEC):
     """(length, text) for one instruction, spelled as ``objdump -d`` spells it.
 
     `word` holds the instruction in its low bits (a 16-bit parcel for
@@ -619,17 +664,18 @@ def disassemble(word, pc=0, symbols=None, march=None):
     symbol table (a dict name -> address, or a SymbolTable). `march` (an ISA
     string) limits decoding to its extensions, as objdump does for an ELF's
     arch attribute; the default decodes everything pyvmm.isa knows.
+    `priv_spec` ("1.9.1" ... "1.12") picks the CSR names of that spec.
     """
-    return Disassembler(symbols, march=march).disassemble(word, pc)
+    return Disassembler(symbols, march=march, priv_spec=priv_spec).disassemble(word, pc)
 
 
-def disassemble_bytes(data, addr, symbols=None, gp=None, march=None):
+def disassemble_bytes(data, addr, symbols=None, gp=None, march=None, priv_spec=DEFAULT_PRIV_SPEC):
     """Yield (address, length, text) for each instruction of the image `data` at `addr`.
 
     Keeps objdump's lui/auipc memory across instructions. A trailing fragment
     too short for its instruction is shown as objdump shows data: ``.byte``s.
     """
-    dis = Disassembler(symbols, gp, march)
+    dis = Disassembler(symbols, gp, march, priv_spec)
     data = bytes(data)
     offset = 0
     while offset < len(data):

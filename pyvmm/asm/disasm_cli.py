@@ -15,8 +15,9 @@ either class) and keeps this module about disassembly.
 import os
 import sys
 
-from pyvmm.asm.disasm import (Disassembler, Symbol, SymbolTable, display_name,
-                              extensions_from_march, insn_length, is_mapping_symbol)
+from pyvmm.asm.disasm import (DEFAULT_PRIV_SPEC, Disassembler, Symbol, SymbolTable,
+                              display_name, extensions_from_march, insn_length,
+                              is_mapping_symbol, priv_spec_from_attribute)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -54,8 +55,10 @@ class CodeSection:
 
 
 class Image:
-    def __init__(self, path, file_format, sections, symbols, relocatable=False, march=None):
+    def __init__(self, path, file_format, sections, symbols, relocatable=False, march=None,
+                 priv_spec=DEFAULT_PRIV_SPEC):
         self.path = path
+        self.priv_spec = priv_spec         # CSR names follow Tag_RISCV_priv_spec
         self.march = march                 # Tag_RISCV_arch, None when the file has none
         self.file_format = file_format     # "elf64-littleriscv" or "binary"
         self.sections = sections
@@ -88,9 +91,11 @@ def load_elf(path, data=None, default_march=OBJDUMP_DEFAULT_MARCH):
             raise DisasmError("%s: only little-endian ELF64 (RV64) is supported" % path)
         section_names = [s.name for s in elf.iter_sections()]
         symbols, mapping = [], {}
-        for symtab in elf.iter_sections():
-            if not isinstance(symtab, SymbolTableSection) or symtab.name != ".symtab":
-                continue
+        tables = [t for t in elf.iter_sections() if isinstance(t, SymbolTableSection)]
+        # objdump uses the dynamic symbols when the file has no static ones (a
+        # stripped PIE such as OpenSBI's fw_jump.elf)
+        static = [t for t in tables if t["sh_type"] == "SHT_SYMTAB" and t.num_symbols() > 1]
+        for symtab in static or [t for t in tables if t["sh_type"] == "SHT_DYNSYM"]:
             for sym in symtab.iter_symbols():
                 shndx = sym["st_shndx"]
                 if shndx == "SHN_UNDEF" or shndx == "SHN_COMMON" or not sym.name:
@@ -124,7 +129,11 @@ def load_elf(path, data=None, default_march=OBJDUMP_DEFAULT_MARCH):
                                         [s for s in symbols if s.section == sec.name],
                                         mapping.get(sec.name, ())))
         relocatable = elf["e_type"] == "ET_REL"
-        march = _arch_attribute(elf) or default_march
+        attributes = _riscv_attributes(elf)
+        march = attributes.get("TAG_ARCH") or default_march
+        priv_spec = priv_spec_from_attribute(attributes.get("TAG_PRIV_SPEC", 0),
+                                             attributes.get("TAG_PRIV_SPEC_MINOR", 0),
+                                             attributes.get("TAG_PRIV_SPEC_REVISION", 0))
     except DisasmError:
         raise
     except ELFError as exc:
@@ -138,24 +147,25 @@ def load_elf(path, data=None, default_march=OBJDUMP_DEFAULT_MARCH):
             extensions_from_march(march)
         except ValueError:
             raise DisasmError("%s: unreadable ISA string %r in .riscv.attributes" % (path, march)) from None
-    return Image(path, "elf64-littleriscv", sections, symbols, relocatable, march)
+    return Image(path, "elf64-littleriscv", sections, symbols, relocatable, march, priv_spec)
 
 
-def _arch_attribute(elf):
-    """The ELF's Tag_RISCV_arch string, or None.
+def _riscv_attributes(elf):
+    """{tag: value} of the ELF's .riscv.attributes (TAG_ARCH, TAG_PRIV_SPEC, ...).
 
-    objdump decodes only that ISA's instructions: H ones print as .4byte in an
-    rv64gc file, which is also what it assumes when the attribute is missing.
+    objdump decodes only the arch's instructions (H ones print as .4byte in an
+    rv64gc file, which is also what it assumes without the attribute) and
+    names CSRs as the privileged spec named there did (1.12 without it).
     """
+    found = {}
     sec = elf.get_section_by_name(".riscv.attributes")
     if sec is None or not hasattr(sec, "iter_subsections"):
-        return None
+        return found
     for sub in sec.iter_subsections():
         for subsub in sub.iter_subsubsections():
             for attr in subsub.iter_attributes():
-                if attr.tag == "TAG_ARCH":
-                    return attr.value
-    return None
+                found.setdefault(attr.tag, attr.value)
+    return found
 
 
 def load_binary(path, data, base):
@@ -436,7 +446,8 @@ def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=F
                 raise DisasmError("%s: no executable section named %s" % (image.path, name))
         chosen = [s for s in image.sections if s.name in sections]
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
-    file_state = _FileState(Disassembler(gp=gp[0] if gp else None, march=image.march))
+    file_state = _FileState(Disassembler(gp=gp[0] if gp else None, march=image.march,
+                                         priv_spec=image.priv_spec))
     for sec in chosen:
         SectionPrinter(image, sec, out, file_state, start, stop, zeroes).run()
 

@@ -70,6 +70,7 @@ SPELLINGS = [
     (0x00C79E1B, "sllw\tt3,a5,0xc"),           # slliw
     (0x43765013, "sra\tzero,a2,0x37"),         # srai
     (0x0EB5FC93, "and\ts9,a1,235"),            # andi
+    (0x0FF5F593, "zext.b\ta1,a1"),             # andi 255
     (0x00C06E93, "or\tt4,zero,12"),            # ori
     (0x00A52913, "slti\ts2,a0,10"),
     (0x5FDDB013, "sltiu\tzero,s11,1533"),
@@ -222,6 +223,19 @@ def test_symbol_table_prefers_objdump_order():
     assert table.format_address(0x310) == "310 <after+0x110>"       # mapping/file symbols skipped
     assert table.format_address(0x10) == "10 <func-0xf0>"
     assert SymbolTable().format_address(0x10) == "0x10"
+
+
+def test_csr_names_follow_the_privileged_spec():
+    assert disassemble(0x34B02573, 0)[1] == "csrr\ta0,mtval2"                      # 1.12
+    assert disassemble(0x34B02573, 0, priv_spec="1.11")[1] == "csrr\ta0,0x34b"
+    assert disassemble(0x00002573, 0, priv_spec="1.11")[1] == "csrr\ta0,ustatus"
+    assert disassemble(0x32002573, 0, priv_spec="1.11")[1] == "csrr\ta0,mcountinhibit"
+    assert disassemble(0x32002573, 0, priv_spec="1.10")[1] == "csrr\ta0,0x320"
+    assert disassemble(0x32002573, 0, priv_spec="1.9.1")[1] == "csrr\ta0,mucounteren"
+    assert disassemble(0x18002573, 0, priv_spec="1.9.1")[1] == "csrr\ta0,sptbr"
+    assert disassemble(0x3A002573, 0, priv_spec="1.9.1")[1] == "csrr\ta0,0x3a0"
+    with pytest.raises(ValueError):
+        disassemble(0x18002573, 0, priv_spec="2.0")
 
 
 def test_csr_display_names_extend_isa():

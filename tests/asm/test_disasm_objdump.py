@@ -35,7 +35,8 @@ def compare_with_objdump(elf):
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
     from pyvmm.asm.disasm import SymbolTable
     symbols = SymbolTable(image.symbols, section=".text")
-    ours = {a: t for a, _, t in disassemble_bytes(text.data, text.addr, symbols, gp[0] if gp else None)}
+    ours = {a: t for a, _, t in disassemble_bytes(text.data, text.addr, symbols, gp[0] if gp else None,
+                                                  march=image.march, priv_spec=image.priv_spec)}
     theirs = gnu.objdump_insns(elf, "-z")
     assert theirs, "objdump printed no instructions"
     return [(hex(a), t, ours.get(a)) for a, t in theirs if ours.get(a) != t]
@@ -117,6 +118,39 @@ def test_fence_space(tmp_path):
     words += [0x8330000F | bit for bit in (1 << 7, 1 << 15, 1 << 11, 1 << 19)]
     blob = b"".join(struct.pack("<I", w) for w in words)
     assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+def test_special_immediates_of_every_op_imm(tmp_path):
+    # the aliases hang on exact immediates: nop, li, mv, not, seqz, zext.b, sext.w
+    words = []
+    for opcode in (0x13, 0x1B):
+        for funct3 in range(8):
+            for imm in (0, 1, -1, 255, 2047, -2048, 0x400, 31, 63):
+                for rd, rs1 in ((0, 0), (10, 0), (0, 11), (10, 11), (10, 10)):
+                    words.append((imm & 0xFFF) << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | opcode)
+    blob = b"".join(struct.pack("<I", w) for w in words)
+    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+
+
+@pytest.mark.parametrize("spec", ["1.9.1", "1.10", "1.11", "1.12"])
+def test_csr_names_of_every_privileged_spec(tmp_path, spec):
+    source = ".text\n.globl _start\n_start:\n" + "".join(
+        "csrrw a0, %d, a1\ncsrrs a2, %d, zero\n" % (n, n) for n in range(4096))
+    src, obj = tmp_path / "p.S", tmp_path / "p.o"
+    src.write_text(source)
+    import subprocess
+    subprocess.run([gnu.AS, "-march=" + gnu.MARCH, "-mpriv-spec=" + spec, str(src), "-o", str(obj)],
+                   check=True, capture_output=True)
+    elf = tmp_path / "p.elf"
+    subprocess.run([gnu.LD, "-Ttext=0x80000000", str(obj), "-o", str(elf)], check=True, capture_output=True)
+    image = load_elf(str(elf))
+    assert image.priv_spec == spec
+    from pyvmm.asm.disasm import SymbolTable
+    text = image.sections[0]
+    ours = [t for _, _, t in disassemble_bytes(text.data, text.addr, SymbolTable(image.symbols),
+                                               priv_spec=spec)]
+    theirs = [t for _, t in gnu.objdump_insns(str(elf), "-z")]
+    assert ours == theirs
 
 
 def test_long_and_reserved_lengths(tmp_path):
