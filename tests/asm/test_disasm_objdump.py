@@ -35,8 +35,11 @@ def compare_with_objdump(elf):
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
     from pyvmm.asm.disasm import SymbolTable
     symbols = SymbolTable(image.symbols, section=".text")
+    # the file's ISA, unless $xrv mapping symbols switch it mid-section (the
+    # CLI follows those; disassemble_bytes decodes one ISA throughout)
+    march = None if any(isa_string for _, _, isa_string in text.mapping) else image.march
     ours = {a: t for a, _, t in disassemble_bytes(text.data, text.addr, symbols, gp[0] if gp else None,
-                                                  march=image.march, priv_spec=image.priv_spec)}
+                                                  march=march, priv_spec=image.priv_spec)}
     theirs = gnu.objdump_insns(elf, "-z")
     assert theirs, "objdump printed no instructions"
     return [(hex(a), t, ours.get(a)) for a, t in theirs if ours.get(a) != t]
