@@ -100,7 +100,7 @@ class Node:
         raw = self.props[prop]
         if not raw.endswith(b"\0"):
             raise FdtError("property %r of %s is not a string" % (prop, self.name or "/"))
-        return [s.decode("ascii") for s in raw[:-1].split(b"\0")]
+        return [_ascii(s, "string in %r" % prop) for s in raw[:-1].split(b"\0")]
 
     def __repr__(self):
         return "Node(%r, %d props, %d children)" % (self.name, len(self.props), len(self.children))
@@ -127,6 +127,13 @@ def strings(*items):
 
 
 EMPTY = b""
+
+
+def _ascii(raw, what):
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise FdtError("%s is not ASCII: %r" % (what, raw[:32])) from None
 
 
 def _pad4(data):
@@ -225,7 +232,7 @@ def parse_dtb(blob):
             nul = blob.find(b"\0", pos, end)
             if nul < 0:
                 raise FdtError("unterminated node name")
-            node = Node(blob[pos:nul].decode("ascii"))
+            node = Node(_ascii(blob[pos:nul], "node name"))
             pos = (nul + 1 + 3) & ~3
             if stack:
                 stack[-1].add(node)
@@ -248,7 +255,9 @@ def parse_dtb(blob):
             if pos + length > end or nameoff >= len(strtab):
                 raise FdtError("property runs past its block")
             nul = strtab.find(b"\0", nameoff)
-            name = strtab[nameoff:nul].decode("ascii")
+            if nul < 0:
+                raise FdtError("unterminated property name")
+            name = _ascii(strtab[nameoff:nul], "property name")
             stack[-1].props[name] = blob[pos:pos + length]
             pos = (pos + length + 3) & ~3
         elif t == FDT_NOP:

@@ -249,3 +249,44 @@ def test_every_pyvmm_node_matches_qemu_virt(qemu_tree):
     assert compared > 80
     # The devices QEMU has that pyvmm's board does not: nothing of ours may be among them.
     assert set(theirs) - set(ours) >= {"/soc/rtc@101000", "/soc/pci@30000000", "/fw-cfg@10100000"}
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789,-_@", min_size=1, max_size=12)
+_props = st.dictionaries(_names, st.binary(max_size=24), max_size=5)
+_trees = st.recursive(
+    st.builds(lambda name, props: fdt.Node(name, props), _names, _props),
+    lambda children: st.builds(lambda name, props, kids: fdt.Node(name, props, kids),
+                               _names, _props, st.lists(children, max_size=4)),
+    max_leaves=12)
+
+
+def _as_data(node):
+    return (node.name, dict(node.props), [_as_data(c) for c in node.children])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.builds(lambda props, kids: fdt.Node("", props, kids), _props, st.lists(_trees, max_size=4)),
+       st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(1, 2**64 - 1)), max_size=3))
+def test_any_tree_roundtrips(root, reservations):
+    blob = fdt.serialize(root, reservations=reservations)
+    back, header = fdt.parse_dtb(blob)
+    assert _as_data(back) == _as_data(root)
+    assert header["reservations"] == reservations
+    assert header["totalsize"] == len(blob) and len(blob) % 8 == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, 64))
+def test_corrupt_blobs_fail_only_with_fdt_error(edits, cut):
+    blob = bytearray(fdt.build_dtb(FakeMachine()))
+    for offset, byte in edits:
+        blob[offset % len(blob)] = byte
+    if cut:
+        del blob[-cut:]
+    try:
+        fdt.parse_dtb(bytes(blob))
+    except fdt.FdtError:
+        pass
