@@ -17,9 +17,18 @@ EXC_ECALL_M = 11
 CORE_EXIT_TRAP = 3
 REG_A0 = 10
 REG_S0 = 8          # traps.S keeps the final count there while it prints
-# Instructions per core.run() call in the exit loop: far more than the few
+# Instructions per core.run() call in the exit loop: far more than the one
 # the guest retires between two ecalls, so each run() returns on the ecall.
-EXIT_LOOP_BUDGET = 1 << 30
+EXIT_LOOP_BUDGET = 1 << 20
+# A run that retires more than this many instructions per iteration (plus a
+# fixed allowance for set-up) has gone wrong: stop it rather than hang.
+# compute retires about 0.71 million per iteration, traps about 8.
+LIMIT_PER_ITERATION = 2_000_000
+LIMIT_FIXED = 10_000_000
+
+
+def instruction_limit(iterations):
+    return LIMIT_FIXED + LIMIT_PER_ITERATION * iterations
 
 
 class BenchRunError(Exception):

@@ -16,7 +16,7 @@ def _rate(value):
     """1234567 -> '1.23 M'."""
     if value is None:
         return "—"
-    if value >= 1e6:
+    if value >= 999_950:
         return f"{value / 1e6:.2f} M"
     if value >= 1e3:
         return f"{value / 1e3:.1f} k"
@@ -53,7 +53,7 @@ def _goal_value(goal):
     if goal["unit"] == "fraction":
         return f"{goal['value']:.0%}"
     if goal["unit"] == "per_second":
-        return f"{_rate(goal['value'])}/s"
+        return f"{goal['value']:,.0f}/s"     # exact, so it never rounds across the goal
     return f"{goal['value']:.2f}"
 
 

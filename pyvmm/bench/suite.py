@@ -34,6 +34,7 @@ def run_core_suite(image_dir, runs=3, scale=1.0, qemu=None, workloads=CORE_WORKL
                    exit_iterations=EXIT_ITERATIONS, clock="wall", progress=_silent):
     """Run the suite; returns the result as plain data (what --format json prints).
     `qemu` is the path of qemu-system-riscv64, or None to measure pyvmm alone.
+    `exit_iterations` 0 leaves the exit benchmark out.
     `clock` is what rates are computed from: "wall" time, or "cpu" time (the
     pyvmm thread's, the QEMU process's), steadier on a machine shared with
     other work. Both are recorded."""
@@ -44,7 +45,7 @@ def run_core_suite(image_dir, runs=3, scale=1.0, qemu=None, workloads=CORE_WORKL
     if scale <= 0:
         raise ValueError("scale must be positive")
     workloads = [w.scaled(scale) for w in workloads]
-    exit_iterations = max(1, round(exit_iterations * scale))
+    exit_iterations = max(1, round(exit_iterations * scale)) if exit_iterations else 0
     result = {
         "suite": "core",
         "runs": runs,
@@ -107,7 +108,7 @@ def _run_workload(image_dir, scratch, workload, runs, qemu, clock, progress):
     small = None
     if qemu:
         progress(f"{name}: pyvmm count of the short run ({workload.small} iterations)")
-        small = _pyvmm_run(small_image)
+        small = _pyvmm_run(small_image, workload.small)
         entry["instret"]["small"] = small.instret
 
     # pyvmm and QEMU runs alternate, so a change in the machine's load during
@@ -116,7 +117,7 @@ def _run_workload(image_dir, scratch, workload, runs, qemu, clock, progress):
     qemu_small_runs, qemu_large_runs = [], []
     for i in range(runs):
         progress(f"{name}: pyvmm run {i + 1}/{runs} ({workload.large} iterations)")
-        run = _pyvmm_run(large_image)
+        run = _pyvmm_run(large_image, workload.large)
         if large_runs and (run.instret, run.output) != (large_runs[0].instret, large_runs[0].output):
             raise BenchError(f"{name}: pyvmm is not deterministic: run 1 retired "
                              f"{large_runs[0].instret} instructions and printed "
@@ -142,9 +143,9 @@ def _run_workload(image_dir, scratch, workload, runs, qemu, clock, progress):
     return entry
 
 
-def _pyvmm_run(image):
+def _pyvmm_run(image, iterations):
     try:
-        return pyvmm_backend.run_image(image)
+        return pyvmm_backend.run_image(image, pyvmm_backend.instruction_limit(iterations))
     except pyvmm_backend.BenchRunError as exc:
         raise BenchError(str(exc)) from None
 

@@ -1,0 +1,88 @@
+"""`pyvmm bench` as a command: options, exit statuses, one-line errors."""
+
+import json
+import shutil
+
+import pytest
+
+from pyvmm.bench.images import default_image_dir
+from pyvmm.cli import main
+
+
+def run_cli(capsys, *argv):
+    status = main(["bench", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_listed_in_pyvmm_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "bench" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["--runs", "0"], ["--runs", "x"], ["--scale", "-1"],
+                                  ["--scale", "inf"], ["--format", "csv"], ["--suite", "io"],
+                                  ["--clock", "sundial"]])
+def test_bad_usage_exits_2(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", *argv])
+    assert exc.value.code == 2
+    assert "usage: pyvmm bench" in capsys.readouterr().err
+
+
+def test_missing_images_one_line(capsys, core_available, tmp_path):
+    status, out, err = run_cli(capsys, "--no-qemu", "-q", "--images", str(tmp_path / "none"))
+    assert status == 2 and out == ""
+    assert err.splitlines() == [f"pyvmm bench: error: {tmp_path / 'none' / 'compute.elf'}: "
+                                "No such file or directory"]
+
+
+def test_missing_qemu_binary_named(capsys, core_available, tmp_path):
+    status, out, err = run_cli(capsys, "--qemu", str(tmp_path / "qemu"), "-q")
+    assert status == 2
+    assert err.strip() == f"pyvmm bench: error: {tmp_path / 'qemu'}: no such QEMU executable"
+
+
+def test_guest_that_never_finishes_exits_1(capsys, core_available, tmp_path):
+    for name in ("compute.elf", "compute-sv39.elf", "traps.elf"):
+        shutil.copy(default_image_dir() / name, tmp_path / name)
+    data = bytearray((tmp_path / "compute.elf").read_bytes())
+    from pyvmm.bench.elfpatch import file_offset
+    offset = file_offset(bytes(data), 0x8000_0000, 4)
+    data[offset:offset + 4] = (0x0000006F).to_bytes(4, "little")        # j . at _start
+    (tmp_path / "compute.elf").write_bytes(bytes(data))
+    status, out, err = run_cli(capsys, "--no-qemu", "-q", "--runs", "1", "--scale", "0.001",
+                               "--images", str(tmp_path))
+    assert status == 1 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("pyvmm bench: error: ") and "ended budget" in err
+
+
+def test_json_report(capsys, core_available):
+    status, out, err = run_cli(capsys, "--no-qemu", "--runs", "1", "--scale", "0.001",
+                               "--format", "json")
+    assert status == 0
+    result = json.loads(out)
+    assert [w["name"] for w in result["workloads"]] == ["compute", "compute-sv39", "traps"]
+    assert result["exits"]["iterations"] == 1000
+    assert "bench: compute: pyvmm run 1/1 (1 iterations)" not in err    # scaled sizes: 1 and 2
+    assert "bench: compute: pyvmm run 1/1 (2 iterations)" in err
+    assert "qemu-system-riscv64 not found" not in err
+
+
+def test_table_report_quiet(capsys, core_available):
+    status, out, err = run_cli(capsys, "--no-qemu", "--runs", "1", "--scale", "0.001", "-q",
+                               "--clock", "cpu")
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert "medians of cpu time" in lines[0] and "QEMU not found: pyvmm only" in lines[0]
+    assert [line.split()[0] for line in lines[4:8]] == ["compute", "compute-sv39", "traps", "exits"]
+
+
+def test_markdown_report(capsys, core_available):
+    status, out, _err = run_cli(capsys, "--no-qemu", "--runs", "1", "--scale", "0.001", "-q",
+                                "--format", "markdown")
+    assert status == 0
+    assert "| compute-sv39 |" in out and "| exits |" in out
