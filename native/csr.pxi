@@ -44,11 +44,30 @@ cdef enum:
 
 
 cdef inline uint64_t read_mcycle(Hart* h) noexcept nogil:
+    if h.mcountinhibit & 1:
+        return h.mcycle_frozen
     return h.instret + h.mcycle_offset
 
 
 cdef inline uint64_t read_minstret(Hart* h) noexcept nogil:
+    if h.mcountinhibit & 4:
+        return h.minstret_frozen
     return h.instret + h.minstret_offset
+
+
+cdef void write_mcountinhibit(Hart* h, uint64_t value) noexcept nogil:
+    # CY and IR freeze mcycle/minstret; the HPM bits are storage (the counters read zero)
+    cdef uint64_t old = h.mcountinhibit
+    cdef uint64_t new = value & 0xFFFFFFFDULL
+    if (new & 1) and not (old & 1):
+        h.mcycle_frozen = read_mcycle(h) + 1        # the writing instruction still counts
+    elif (old & 1) and not (new & 1):
+        h.mcycle_offset = h.mcycle_frozen - h.instret - 1
+    if (new & 4) and not (old & 4):
+        h.minstret_frozen = read_minstret(h) + 1
+    elif (old & 4) and not (new & 4):
+        h.minstret_offset = h.minstret_frozen - h.instret - 1
+    h.mcountinhibit = new
 
 
 cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
@@ -57,6 +76,7 @@ cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
             or csr == CSR_STVAL or csr == CSR_SIP or csr == CSR_STIMECMP or csr == CSR_SATP
             or csr == CSR_MSTATUS or csr == CSR_MISA or csr == CSR_MEDELEG or csr == CSR_MIDELEG
             or csr == CSR_MIE or csr == CSR_MTVEC or csr == CSR_MCOUNTEREN or csr == CSR_MENVCFG
+            or csr == CSR_MCOUNTINHIBIT
             or csr == CSR_MSCRATCH or csr == CSR_MEPC or csr == CSR_MCAUSE
             or csr == CSR_MTVAL or csr == CSR_MIP or csr == CSR_MVENDORID or csr == CSR_MARCHID
             or csr == CSR_MIMPID or csr == CSR_MHARTID or csr == CSR_MCONFIGPTR):
@@ -129,6 +149,8 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
         return h.scounteren
     if csr == CSR_MENVCFG:
         return h.menvcfg
+    if csr == CSR_MCOUNTINHIBIT:
+        return h.mcountinhibit
     if csr == CSR_SENVCFG:
         return h.senvcfg
     if csr == CSR_MSCRATCH:
@@ -269,11 +291,15 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
     elif csr == CSR_STIMECMP:
         h.stimecmp = value
         update_timer_bits(h)
+    elif csr == CSR_MCOUNTINHIBIT:
+        write_mcountinhibit(h, value)
     elif csr == CSR_MCYCLE:
         h.mcycle_offset = value - h.instret - 1
+        h.mcycle_frozen = value
     elif csr == CSR_MINSTRET:
         # the writing instruction retires after the write, so the next read sees `value`
         h.minstret_offset = value - h.instret - 1
+        h.minstret_frozen = value
     elif csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:
         pmpcfg_write(h, (csr - CSR_PMPCFG0) * 4, value)
         pmp_update(h)

@@ -83,6 +83,9 @@ ctypedef struct Hart:
     int pmp_locked      # any locked rule (they bind M-mode too)
     uint64_t mcycle_offset
     uint64_t minstret_offset
+    uint64_t mcountinhibit
+    uint64_t mcycle_frozen      # mcycle while mcountinhibit.CY holds it
+    uint64_t minstret_frozen    # minstret while mcountinhibit.IR holds it
 
     # external interrupt lines (from the PLIC model in Python)
     int meip_line

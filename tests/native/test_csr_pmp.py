@@ -190,3 +190,12 @@ def test_machine_mode_ignores_unlocked_rules_but_obeys_locked_ones():
     core.write_csr(PMPCFG0, 0x80 | 0x18 | 1)                    # locked, read-only
     run_to_ebreak(core)
     assert (reg(core, "s2"), reg(core, "s3"), reg(core, "s4")) == (7, prog["at"], PROTECTED)
+
+
+def test_mcountinhibit_freezes_minstret_and_mcycle():
+    core, _ = run_m("li t0, 5\n csrw mcountinhibit, t0\n csrr a0, minstret\n nop\n nop\n csrr a1, minstret\n"
+                    " csrr a2, mcycle\n nop\n csrr a3, mcycle\n csrr a4, mcountinhibit\n csrw mcountinhibit, zero\n"
+                    " csrr a5, minstret\n nop\n csrr a6, minstret\n")
+    assert reg(core, "a0") == reg(core, "a1") and reg(core, "a2") == reg(core, "a3")
+    assert reg(core, "a4") == 5
+    assert reg(core, "a5") == reg(core, "a1") and reg(core, "a6") == reg(core, "a5") + 2
