@@ -361,19 +361,24 @@ class SectionPrinter:
             self.out.write("%s:\t%s%s    %s\n" % (_address_column(addr, sec.end), "".join(hexes), pad, ascii_))
             addr += count
 
-    def _cut_short(self, addr, hi, per_line):
-        """An instruction that runs past the end of its range: binutils' reader
-        fails, the RISC-V printer returns the error code EIO (5) as the length,
-        and objdump shows those five byte slots (blank past the end) and the
-        error message."""
+    def _cut_short(self, addr, hi, per_line, chunk):
+        """An item that runs past the end of its symbol's range: binutils' reader
+        refuses, the RISC-V printer returns the error code EIO (5) as the length,
+        and objdump shows five bytes' worth of `chunk`-byte slots (blank past the
+        range end) and the error message."""
         col, end = _address_column, self.section.end
         data, base = self.section.data, self.section.addr
 
         def slots(first, last):
-            return "".join("%02x " % data[a - base] if a < hi else " " for a in range(first, last))
+            text = ""
+            for a in range(first, last, chunk):
+                if a + chunk <= hi:
+                    text += data[a - base:a - base + chunk][::-1].hex()
+                text += " "
+            return text
 
         shown = min(EIO, per_line)
-        pad = "   " * max(per_line - EIO, 0)
+        pad = ("  " * chunk + " ") * len(range(shown, per_line, chunk))
         self.out.write("%s:\t%s%s\tAddress 0x%x is out of bounds.\n" % (
             col(addr, end), slots(addr, addr + shown), pad, addr))
         done = shown
@@ -382,7 +387,6 @@ class SectionPrinter:
             self.out.write("\n%s:\t%s" % (col(addr + done, end), slots(addr + done, addr + done + step)))
             done += step
         self.out.write("\n")
-        self.file_state.last_chunk = 0
 
     def _bytes(self, lo, hi):
         sec = self.section
@@ -400,8 +404,15 @@ class SectionPrinter:
             if march and march != self.dis.march:
                 self.dis.set_march(march)
             if state == "d":
-                size = min(4, boundary - addr, hi - addr)
+                # up to the next mapping symbol, not the symbol range: objdump
+                # then fails to read across a label placed mid-word
+                size = min(4, boundary - addr)
                 size = 2 if size == 3 else size
+                if addr + size > hi:
+                    self._cut_short(addr, hi, per_line, size)
+                    self.file_state.last_chunk = size
+                    addr += EIO
+                    continue
                 value = int.from_bytes(data[off:off + size], "little")
                 directive = {1: ".byte\t0x%02x", 2: ".short\t0x%04x", 4: ".word\t0x%08x"}[size]
                 text = directive % value
@@ -413,7 +424,8 @@ class SectionPrinter:
                 else:
                     length = insn_length(data[off] | data[off + 1] << 8)
                 if addr + length > hi:
-                    self._cut_short(addr, hi, per_line)
+                    self._cut_short(addr, hi, per_line, 1)
+                    self.file_state.last_chunk = 0
                     addr += EIO
                     continue
                 word = int.from_bytes(data[off:off + length], "little")

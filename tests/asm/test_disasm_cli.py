@@ -297,3 +297,27 @@ def test_march_option(tmp_path):
     assert "\t.2byte\t0x4505" in out
     status, _, err = run_cli(str(path), "--march", "arm64")
     assert status == 2 and "not a RISC-V ISA string" in err
+
+
+@needs_binutils
+def test_data_word_cut_by_a_label(tmp_path):
+    # strings of odd length in code: the last .word read of "abcde" would cross
+    # the label msg2, which objdump reports as an out-of-bounds read
+    source = """
+    .text
+    .globl _start
+_start:
+    nop
+msg:
+    .ascii "abcde"
+msg2:
+    .ascii "fgh"
+    nop
+    ret
+"""
+    elf = gnu.build_elf(source, str(tmp_path))
+    for options in ((), ("-z",)):
+        status, out, _ = run_cli(elf, *options)
+        assert status == 0
+        assert out == gnu.objdump(elf, *options)
+    assert "is out of bounds" in out
