@@ -119,6 +119,21 @@ FW_JUMP_ELF = os.path.join(OPENSBI_DIR, "fw_jump.elf")
 KERNEL_ADDR = RAM_BASE + 0x20_0000
 MARCH = "rv64imac_zicsr_zifencei"
 
+# What sbi_tour prints under any conforming SBI: built-in, or OpenSBI on pyvmm or on QEMU.
+TOUR_OUTPUT = b"""\
+sbi_tour: S-mode at 0x80200000
+probe TIME 1 IPI 1 RFNC 1 HSM 1 SRST 1 0x0A5A5A5A 0
+base function 99: -2
+hsm status/error: 0/0, start self: -6
+rfence fence_i, sfence_vma: 0 0
+software interrupt taken after send_ipi: 0
+timer interrupt taken after set_timer: 0
+illegal instruction redirected to S-mode: scause 2, stval 0x340022f3
+legacy getchar without input: -1
+debug console line
+sbi_tour: done, shutting down
+"""
+
 
 def need_tool(name, why):
     path = shutil.which(name)

@@ -266,7 +266,7 @@ def _as_data(node):
     return (node.name, dict(node.props), [_as_data(c) for c in node.children])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.builds(lambda props, kids: fdt.Node("", props, kids), _props, st.lists(_trees, max_size=4)),
        st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(1, 2**64 - 1)), max_size=3))
 def test_any_tree_roundtrips(root, reservations):
