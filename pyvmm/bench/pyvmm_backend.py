@@ -7,7 +7,6 @@ exits at the end; the CPU time is this thread's over machine.run(). The
 instruction count is the core's instret.
 """
 
-import io
 import time
 from dataclasses import dataclass, field
 
@@ -48,22 +47,32 @@ class PyvmmRun:
         return self.instret / self.seconds / 1e6 if self.seconds > 0 else None
 
 
-def run_image(path, max_insns=None):
-    """Run an image to its finisher; the run must pass."""
-    console = io.BytesIO()
-    machine = Machine(console=console)
+def load_machine(path):
+    """A booted Machine with `path` loaded: everything before the clock starts."""
+    machine = Machine(console=None)
     machine.load(str(path))
     machine.boot()
+    return machine
+
+
+def run_loaded(machine, max_insns=None):
+    """Run a loaded machine to its finisher; the run must pass."""
     cpu_started = time.thread_time()
     result = machine.run(max_insns=max_insns)
     cpu_seconds = time.thread_time() - cpu_started
-    output = console.getvalue().decode("ascii", "replace")
+    output = machine.uart_output.decode("ascii", "replace")
     if result.how != "finisher-pass":
-        raise BenchRunError(f"{path}: pyvmm run ended {result.how} (status {result.status}), "
+        image = machine.boot_image.path if machine.boot_image is not None else "image"
+        raise BenchRunError(f"{image}: pyvmm run ended {result.how} (status {result.status}), "
                             f"output {output!r}")
     stats = machine.stats()
     return PyvmmRun(instret=stats["instret"], seconds=machine.host_seconds,
                     cpu_seconds=cpu_seconds, output=output, stats=stats)
+
+
+def run_image(path, max_insns=None):
+    """Load and run an image to its finisher, timing only the run."""
+    return run_loaded(load_machine(path), max_insns)
 
 
 @dataclass
@@ -78,15 +87,22 @@ class ExitRun:
         return self.exits / self.seconds if self.seconds > 0 else None
 
 
+def load_exit_machine(path):
+    """The traps image loaded, with ecalls from M-mode set to leave core.run."""
+    machine = load_machine(path)
+    machine.core.exit_on_exception |= 1 << EXC_ECALL_M
+    return machine
+
+
 def run_exit_loop(path, iterations):
     """The traps image with every ecall from M-mode leaving core.run for a
     Python handler that does the guest handler's work: read a0, write it back
     incremented, step pc past the ecall. Times only the loop."""
-    machine = Machine(console=io.BytesIO())
-    machine.load(str(path))
-    machine.boot()
+    return run_exit_loaded(load_exit_machine(path), iterations)
+
+
+def run_exit_loaded(machine, iterations):
     core = machine.core
-    core.exit_on_exception |= 1 << EXC_ECALL_M
     regs = core.x
     run = core.run
     exits = 0
@@ -103,7 +119,8 @@ def run_exit_loop(path, iterations):
     cpu_seconds = time.thread_time() - cpu_started
     counted = int(regs[REG_S0])
     if exits != iterations or counted != iterations:
-        raise BenchRunError(f"{path}: expected {iterations} ecall exits, the handler saw {exits} "
-                            f"and the guest counted {counted} (last exit reason {reason})")
+        raise BenchRunError(f"{machine.boot_image.path}: expected {iterations} ecall exits, the "
+                            f"handler saw {exits} and the guest counted {counted} "
+                            f"(last exit reason {reason})")
     return ExitRun(exits=exits, seconds=seconds, cpu_seconds=cpu_seconds,
                    instret=core.stats()["instret"])
