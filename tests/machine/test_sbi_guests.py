@@ -68,13 +68,6 @@ ECHO_INPUT = b"hello\nworld\nquit\n"
 ECHO_OUTPUT = b"echo: hello\necho: world\nbye\n"
 
 
-# The board's UART pulls input from the same source between run slices; the bytes it holds
-# in its receiver are invisible to machine.console_read(), so the SBI console loses them.
-UART_STEALS_INPUT = ("Machine.console_read() does not drain the UART's receive FIFO, which "
-                     "takes console input between run slices: the SBI console loses those bytes")
-
-
-@pytest.mark.xfail(strict=True, reason=UART_STEALS_INPUT)
 def test_console_input_through_dbcn(tmp_path):
     elf = gnu_build(os.path.join(FIRMWARE, "sbi_echo.S"), tmp_path, KERNEL_ADDR)
     result, out, machine = machine_run("builtin", elf, max_insns=5_000_000, stdin=ECHO_INPUT)
@@ -84,7 +77,6 @@ def test_console_input_through_dbcn(tmp_path):
     assert by_function["dbcn.console_write"] == 2
 
 
-@pytest.mark.xfail(reason=UART_STEALS_INPUT + " (whether the pipe has data by then is timing)")
 def test_console_input_through_the_cli():
     status, out, err = pyvmm_run("--bios", "builtin", "--kernel",
                                  os.path.join(FIRMWARE, "sbi_echo.S"), stdin=ECHO_INPUT)
