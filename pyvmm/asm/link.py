@@ -74,6 +74,7 @@ class Linker:
         self.base = {}            # input section -> address
         self.linker_values = {}
         self.resolving = set()
+        self.used_linker_symbols = set()
 
     def link(self):
         asm = self.asm
@@ -167,6 +168,7 @@ class Linker:
         sym = self.asm.symbols.get(name)
         if sym is None or sym.kind is None:
             if name in self.linker_values:
+                self.used_linker_symbols.add(name)
                 return self.linker_values[name]
             raise LineError("undefined symbol `%s'" % _display(name))
         if sym.kind == "label":
@@ -309,10 +311,8 @@ class Linker:
                 except LineError as e:
                     asm.error(e.message, sym.where or asm.where)
             elf_symbols.append(ElfSymbol(name, value, section, sym.is_global, sym.type, size))
-        for name in LINKER_SYMBOLS:
-            sym = asm.symbols.get(name)
-            if sym is not None and sym.kind is None and not sym.is_global:
-                symbols[name] = self.linker_values[name]
+        for name in sorted(self.used_linker_symbols):
+            symbols[name] = self.linker_values[name]
         entry = symbols.get("_start")
         if entry is None:
             text = out_of.get(".text")
