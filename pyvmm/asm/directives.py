@@ -241,8 +241,7 @@ def _align(asm, boundary, parts):
     if len(parts) > 2 and parts[2].strip():
         max_skip = asm.absolute(parts[2], "alignment maximum")
     section = asm.current
-    if max_skip is None or max_skip >= boundary - 1:
-        section.align = max(section.align, boundary)
+    section.align = max(section.align, boundary)    # gas records it even with a max skip
     asm.append(Align(boundary, fill, max_skip, section.code))
 
 
@@ -481,3 +480,21 @@ def d_endif(asm, rest, queue):
 
 
 DIRECTIVE_NAMES = set(DIRECTIVES)
+
+
+@directive(".insn")
+def d_insn(asm, rest, queue):
+    """`.insn VALUE` or `.insn LENGTH, VALUE`: a raw instruction (the length
+    follows from the low bits when omitted). The format-based forms
+    (`.insn r ...`) are not supported."""
+    parts = split_operands(rest)
+    if not 1 <= len(parts) <= 2:
+        raise LineError(".insn takes VALUE or LENGTH, VALUE (format forms are not supported)")
+    value = asm.absolute(parts[-1], ".insn value")
+    length = asm.absolute(parts[0], ".insn length") if len(parts) == 2 else (2 if value & 3 != 3 else 4)
+    if length not in (2, 4) or (length == 2) != (value & 3 != 3) or not 0 <= value < 1 << (8 * length):
+        raise LineError(".insn value 0x%x does not fit a %d-byte instruction" % (value & E.MASK64, length))
+    asm.append(Data(value.to_bytes(length, "little")))
+
+
+DIRECTIVE_NAMES.add(".insn")

@@ -107,3 +107,6 @@ _start:
     ret
     .option rvc
     fence
+.insn 0x13
+.insn 2, 0x4501
+.insn 4, 0x00b50533

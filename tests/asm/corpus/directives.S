@@ -156,3 +156,39 @@ flag:
     .space 4
     .section .bss.tail, "aw", @nobits
     .skip 1
+
+    .text
+# .set in a loop, \@ labels, forward .equ in data, label differences, %pcrel_lo
+# of an earlier label, alignment with a maximum skip, raw .insn
+    .set i, 0
+    .rept 4
+    .set i, i + 1
+    addi a0, a0, i
+    .endr
+    .macro loop n
+    li t0, \n
+1:  addi t0, t0, -1
+    bnez t0, 1b
+    j .Lend\@
+.Lend\@:
+    .endm
+    loop 3
+    loop 100
+    .word end_marker - _start
+    .byte end_marker - _start
+    .2byte FORWARD
+    .equ FORWARD, 0x1234
+label_before:
+    auipc a0, %pcrel_hi(table)
+    nop
+    addi a0, a0, %pcrel_lo(label_before)
+    .option norvc
+    .byte 1, 2
+    .align 3
+    .option rvc
+    .p2align 5,,4
+    nop
+    .p2align 6,,100
+end_marker:
+    .insn 0x00000013
+    .insn 2, 0x0001
