@@ -3,8 +3,8 @@
 # the output is the same under pyvmm's built-in SBI and under OpenSBI (on
 # pyvmm or on QEMU): extension probes, an error for an unknown function, HSM
 # status, remote fences, a supervisor software interrupt raised by send_ipi, a
-# supervisor timer interrupt armed by set_timer, an illegal instruction that
-# the firmware hands back to S-mode, legacy getchar with no input, and a line
+# supervisor timer interrupt armed by set_timer, illegal instructions from S
+# and from U that the firmware hands back to S-mode, legacy getchar with no input, and a line
 # written with the Debug Console extension when the firmware has it (legacy
 # putchar otherwise). It ends with SRST shutdown: exit status 0.
         .include "sbi_defs.inc"
@@ -12,6 +12,7 @@
         .equ    SIE_SSIE, 1 << 1
         .equ    SIE_STIE, 1 << 5
         .equ    SSTATUS_SIE, 1 << 1
+        .equ    SSTATUS_SPP, 1 << 8
         .equ    TIMER_DELAY, 20000              # 2 ms of the 10 MHz timebase
 
         .text
@@ -142,6 +143,37 @@ illegal_insn:
         li      a0, '\n'
         call    putc
 
+        # U-mode: an S-mode CSR is illegal there; the firmware redirects it to stvec with
+        # SPP = 0. The U-mode ecall that follows is delegated to S and brings us back.
+        la      t0, user_code
+        csrw    sepc, t0
+        li      t0, SSTATUS_SPP
+        csrc    sstatus, t0
+        sret
+back_in_s:
+        la      a0, msg_user_illegal
+        call    puts
+        la      t0, last_scause
+        ld      a0, 0(t0)
+        call    putdec
+        la      a0, msg_stval
+        call    puts
+        la      t0, last_stval
+        ld      a0, 0(t0)
+        call    puthex
+        la      a0, msg_spp
+        call    puts
+        la      t0, last_spp
+        ld      a0, 0(t0)
+        call    putdec
+        la      a0, msg_user_ecall
+        call    puts
+        la      t0, user_ecall_cause
+        ld      a0, 0(t0)
+        call    putdec
+        li      a0, '\n'
+        call    putc
+
         # Legacy getchar with no input pending answers -1.
         la      a0, msg_getchar
         call    puts
@@ -209,7 +241,14 @@ timer_irq:
         sd      t1, 0(t0)
         j       trap_done
 exception:
+        li      t1, 8                           # ecall from U: the user part is over
+        beq     t0, t1, user_ecall
         la      t1, last_scause
+        sd      t0, 0(t1)
+        csrr    t0, sstatus
+        srli    t0, t0, 8
+        andi    t0, t0, 1
+        la      t1, last_spp
         sd      t0, 0(t1)
         csrr    t0, stval
         la      t1, last_stval
@@ -217,6 +256,14 @@ exception:
         csrr    t0, sepc
         addi    t0, t0, 4
         csrw    sepc, t0
+        j       trap_done
+user_ecall:
+        la      t1, user_ecall_cause
+        sd      t0, 0(t1)
+        la      t0, back_in_s
+        csrw    sepc, t0
+        li      t0, SSTATUS_SPP                 # sret to S-mode
+        csrs    sstatus, t0
 trap_done:
         ld      t0, 0(sp)
         ld      t1, 8(sp)
@@ -226,6 +273,12 @@ trap_done:
         ld      a7, 40(sp)
         addi    sp, sp, 64
         sret
+
+# Runs in U-mode: no stack, no calls.
+user_code:
+        csrr    t0, sscratch
+        ecall
+1:      j       1b
 
         .include "sbi_lib.inc"
 
@@ -261,6 +314,9 @@ msg_ipi:         .string "software interrupt taken after send_ipi: "
 msg_timer:       .string "timer interrupt taken after set_timer: "
 msg_illegal:     .string "illegal instruction redirected to S-mode: scause "
 msg_stval:       .string ", stval "
+msg_user_illegal: .string "user illegal instruction: scause "
+msg_spp:         .string ", SPP "
+msg_user_ecall:  .string "; user ecall: scause "
 msg_getchar:     .string "legacy getchar without input: "
 msg_console:     .ascii  "debug console line"
 msg_console_end:
@@ -273,6 +329,8 @@ ipi_seen:    .dword 0
 timer_seen:  .dword 0
 last_scause: .dword 0
 last_stval:  .dword 0
+last_spp:    .dword 0
+user_ecall_cause: .dword 0
 
         .bss
         .align 4

@@ -129,6 +129,7 @@ rfence fence_i, sfence_vma: 0 0
 software interrupt taken after send_ipi: 0
 timer interrupt taken after set_timer: 0
 illegal instruction redirected to S-mode: scause 2, stval 0x340022f3
+user illegal instruction: scause 2, stval 0x140022f3, SPP 0; user ecall: scause 8
 legacy getchar without input: -1
 debug console line
 sbi_tour: done, shutting down
