@@ -28,6 +28,7 @@ Public API:
 `priv_spec` the privileged spec whose CSR names to print (default 1.12).
 """
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -440,23 +441,23 @@ for _ins in isa.INSTRUCTIONS:
 _rules("c.nop", (None, "nop", "", None))
 _rules("c.addi", (_eq(rd=0), "c.nop", "{imm}", None), (None, "add", "{rd},{rd},{imm}", "crd"))
 _rules("c.addiw", (_eq(imm=0), "sext.w", "{rd},{rd}", None), (None, "addw", "{rd},{rd},{imm}", "crdw"))
-_rules("c.addi4spn", (None, "add", "{rd},sp,{imm}", None))
-_rules("c.addi16sp", (None, "add", "sp,sp,{imm}", None))
-_rules("c.li", (_eq(rd=0), "c.li", "zero,{imm}", None), (None, "li", "{rd},{imm}", None))
-_rules("c.lui", (_eq(rd=0), "c.lui", "zero,{hex}", "hi"), (None, "lui", "{rd},{hex}", "hi"))
+_rules("c.addi4spn", (None, "add", "{rd},{sp},{imm}", None))
+_rules("c.addi16sp", (None, "add", "{sp},{sp},{imm}", None))
+_rules("c.li", (_eq(rd=0), "c.li", "{zero},{imm}", None), (None, "li", "{rd},{imm}", None))
+_rules("c.lui", (_eq(rd=0), "c.lui", "{zero},{hex}", "hi"), (None, "lui", "{rd},{hex}", "hi"))
 _rules("c.lw", (None, "lw", "{rd},{imm}({rs1})", None))
 _rules("c.ld", (None, "ld", "{rd},{imm}({rs1})", None))
 _rules("c.sw", (None, "sw", "{rs2},{imm}({rs1})", None))
 _rules("c.sd", (None, "sd", "{rs2},{imm}({rs1})", None))
-_rules("c.lwsp", (None, "lw", "{rd},{imm}(sp)", None))
-_rules("c.ldsp", (None, "ld", "{rd},{imm}(sp)", None))
-_rules("c.swsp", (None, "sw", "{rs2},{imm}(sp)", None))
-_rules("c.sdsp", (None, "sd", "{rs2},{imm}(sp)", None))
+_rules("c.lwsp", (None, "lw", "{rd},{imm}({sp})", None))
+_rules("c.ldsp", (None, "ld", "{rd},{imm}({sp})", None))
+_rules("c.swsp", (None, "sw", "{rs2},{imm}({sp})", None))
+_rules("c.sdsp", (None, "sd", "{rs2},{imm}({sp})", None))
 _rules("c.srli", (_eq(shamt=0), "c.srli64", "{rd}", None), (None, "srl", "{rd},{rd},{shamt}", None))
 _rules("c.srai", (_eq(shamt=0), "c.srai64", "{rd}", None), (None, "sra", "{rd},{rd},{shamt}", None))
 _rules("c.slli",
        (_eq(shamt=0), "c.slli64", "{rd}", None),
-       (_eq(rd=0), "c.slli", "zero,{shamt}", None),
+       (_eq(rd=0), "c.slli", "{zero},{shamt}", None),
        (None, "sll", "{rd},{rd},{shamt}", None))
 _rules("c.andi", (None, "and", "{rd},{rd},{imm}", None))
 for _c, _n in (("c.sub", "sub"), ("c.xor", "xor"), ("c.or", "or"), ("c.and", "and"),
@@ -467,8 +468,8 @@ _rules("c.beqz", (None, "beqz", "{rs1},{target}", None))
 _rules("c.bnez", (None, "bnez", "{rs1},{target}", None))
 _rules("c.jr", (_eq(rs1=_RA), "ret", "", None), (None, "jr", "{rs1}", None))
 _rules("c.jalr", (None, "jalr", "{rs1}", None))
-_rules("c.mv", (_eq(rd=0), "c.mv", "zero,{rs2}", None), (None, "mv", "{rd},{rs2}", None))
-_rules("c.add", (_eq(rd=0), "c.add", "zero,{rs2}", None), (None, "add", "{rd},{rd},{rs2}", None))
+_rules("c.mv", (_eq(rd=0), "c.mv", "{zero},{rs2}", None), (None, "mv", "{rd},{rs2}", None))
+_rules("c.add", (_eq(rd=0), "c.add", "{zero},{rs2}", None), (None, "add", "{rd},{rd},{rs2}", None))
 _rules("c.ebreak", (None, "ebreak", "", None))
 
 
@@ -533,24 +534,83 @@ for _legacy in ("uret", "hret", "dret"):
 
 
 @lru_cache(maxsize=65536)
-def _spelling(word):
-    """(length, mnemonic, template, effect, decoded) for a word, mnemonic None if unknown."""
+def _spelling(word, aliases=True):
+    """(length, mnemonic, template, effect, decoded) for a word, mnemonic None if unknown.
+
+    With aliases off (objdump -M no-aliases) every instruction is shown under
+    its own name with its assembler operand syntax; c.* parcels keep c.* names.
+    """
     length = insn_length(word & 0xFFFF)
     decoded = _decode(word) if length in (2, 4) else None
     if decoded is None:
         return length, None, None, None, None
+    if not aliases and decoded.name in _CANONICAL:
+        mnem, template, effect = _CANONICAL[decoded.name]
+        if decoded.name in ("c.slli", "c.srli", "c.srai") and decoded.ops["shamt"] == 0:
+            mnem, template = decoded.name + "64", "{rd}"      # binutils' own entries
+        if decoded.name == "csrrw" and word == 0xC0001073:
+            mnem, template = "unimp", ""                       # not an alias in binutils
+        if effect in ("mem", "memw") and decoded.name in ("addi", "addiw") and decoded.ops["rs1"] == 0:
+            effect = None              # objdump annotates addi/addiw only off a non-zero base
+        return length, mnem, template, effect, decoded
     for cond, mnem, template, effect in _RULES[decoded.name]:
         if cond(decoded.ops):
             return length, mnem, template, effect, decoded
     raise AssertionError("no spelling rule matched %s" % decoded.name)
 
 
-def _operand_strings(decoded, template, pc, symbols, csr_names):
+_FIELD_NAMES = {"rd", "rs1", "rs2", "imm", "shamt", "csr", "zimm", "pred", "succ"}
+
+
+def _canonical_spelling(entry):
+    """(mnemonic, template, address effect) of an isa entry under -M no-aliases."""
+    parts = []
+    for syn in entry.syntax:
+        if syn == "imm":
+            if entry.fmt in ("B", "J", "CJ") or entry.name in ("c.beqz", "c.bnez"):
+                parts.append("{target}")
+            elif entry.fmt == "U" or entry.name == "c.lui":
+                parts.append("{hex}")
+            else:
+                parts.append("{imm}")
+        elif syn == "sp":
+            parts.append("{sp}")
+        else:       # "imm(rs1)", "(rs1)", "imm(sp)", register and other field names
+            parts.append(re.sub(r"[a-z]+[0-9]?", lambda m: "{%s}" % m.group(0)
+                                if m.group(0) in _FIELD_NAMES | {"sp"} else m.group(0), syn))
+    effect = None
+    if entry.name in ("lui", "auipc", "c.lui"):
+        effect = "hi"
+    elif entry.name == "jalr":
+        effect = "mem2"
+    elif entry.name == "addi" or entry.fmt in ("I_load", "S"):
+        effect = "mem"
+    elif entry.name == "addiw":
+        effect = "memw"
+    elif entry.name == "c.addi":
+        effect = "crd"
+    elif entry.name == "c.addiw":
+        effect = "crdw"
+    return entry.name, ",".join(parts), effect
+
+
+_CANONICAL = {e.name: _canonical_spelling(e) for e in isa.INSTRUCTIONS + isa.COMPRESSED}
+# binutils' own entries for words isa has no table entry for
+_CANONICAL["unimp16"] = ("c.unimp", "", None)
+_CANONICAL["c.addi16sp"] = ("c.addi16sp", "{sp},{imm}", None)
+_CANONICAL["c.nop"] = ("c.addi", "{zero},0", None)
+_CANONICAL["unimp"] = ("unimp", "", None)
+
+
+NUMERIC_NAMES = tuple("x%d" % i for i in range(32))
+
+
+def _operand_strings(decoded, template, pc, symbols, csr_names, reg_names=_ABI):
     ops = decoded.ops
-    values = {}
+    values = {"zero": reg_names[0], "sp": reg_names[2]}
     for key in ("rd", "rs1", "rs2"):
         if key in ops:
-            values[key] = _ABI[ops[key]]
+            values[key] = reg_names[ops[key]]
     if "imm" in ops:
         imm = ops["imm"]
         values["imm"] = "%d" % imm
@@ -582,8 +642,11 @@ class Disassembler:
     comments; `disassemble` uses a fresh Disassembler per call.
     """
 
-    def __init__(self, symbols=None, gp=None, march=None, priv_spec=DEFAULT_PRIV_SPEC):
+    def __init__(self, symbols=None, gp=None, march=None, priv_spec=DEFAULT_PRIV_SPEC,
+                 aliases=True, numeric=False):
         self.symbols = _as_symbol_table(symbols)
+        self.aliases = aliases                  # False: objdump -M no-aliases
+        self.reg_names = NUMERIC_NAMES if numeric else _ABI      # True: -M numeric
         self.set_march(march)
         self.csr_names = csr_display_names(priv_spec)
         if gp is None:
@@ -604,12 +667,13 @@ class Disassembler:
         """(length, text) for the instruction in the low bits of `word` at `pc`."""
         length = insn_length(word & 0xFFFF)
         key = word & (0xFFFF if length == 2 else 0xFFFFFFFF)
-        _, mnem, template, effect, decoded = _spelling(key)
+        _, mnem, template, effect, decoded = _spelling(key, self.aliases)
         if mnem is None or decoded.ext not in self.extensions:
             return length, unknown_text(word, length)
         text = mnem
         if template:
-            text += "\t" + _operand_strings(decoded, template, pc, self.symbols, self.csr_names)
+            text += "\t" + _operand_strings(decoded, template, pc, self.symbols, self.csr_names,
+                                             self.reg_names)
         if effect is not None:
             comment = self._address_effect(effect, decoded, pc)
             if comment is not None:
@@ -655,7 +719,8 @@ class Disassembler:
         return addr & MASK64
 
 
-def disassemble(word, pc=0, symbols=None, march=None, priv_spec=DEFAULT_PRIV_SPEC):
+def disassemble(word, pc=0, symbols=None, march=None, priv_spec=DEFAULT_PRIV_SPEC,
+                aliases=True, numeric=False):
     """(length, text) for one instruction, spelled as ``objdump -d`` spells it.
 
     `word` holds the instruction in its low bits (a 16-bit parcel for
@@ -664,18 +729,21 @@ def disassemble(word, pc=0, symbols=None, march=None, priv_spec=DEFAULT_PRIV_SPE
     symbol table (a dict name -> address, or a SymbolTable). `march` (an ISA
     string) limits decoding to its extensions, as objdump does for an ELF's
     arch attribute; the default decodes everything pyvmm.isa knows.
-    `priv_spec` ("1.9.1" ... "1.12") picks the CSR names of that spec.
+    `priv_spec` ("1.9.1" ... "1.12") picks the CSR names of that spec;
+    aliases=False and numeric=True are objdump's -M no-aliases and -M numeric.
     """
-    return Disassembler(symbols, march=march, priv_spec=priv_spec).disassemble(word, pc)
+    return Disassembler(symbols, march=march, priv_spec=priv_spec, aliases=aliases,
+                        numeric=numeric).disassemble(word, pc)
 
 
-def disassemble_bytes(data, addr, symbols=None, gp=None, march=None, priv_spec=DEFAULT_PRIV_SPEC):
+def disassemble_bytes(data, addr, symbols=None, gp=None, march=None, priv_spec=DEFAULT_PRIV_SPEC,
+                      aliases=True, numeric=False):
     """Yield (address, length, text) for each instruction of the image `data` at `addr`.
 
     Keeps objdump's lui/auipc memory across instructions. A trailing fragment
     too short for its instruction is shown as objdump shows data: ``.byte``s.
     """
-    dis = Disassembler(symbols, gp, march, priv_spec)
+    dis = Disassembler(symbols, gp, march, priv_spec, aliases, numeric)
     data = bytes(data)
     offset = 0
     while offset < len(data):

@@ -447,7 +447,24 @@ class SectionPrinter:
             done += len(piece)
 
 
-def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=False):
+DISASSEMBLER_OPTIONS = ("no-aliases", "numeric")
+
+
+def parse_disassembler_options(text):
+    """{"aliases": bool, "numeric": bool} from objdump's -M "no-aliases,numeric"."""
+    chosen = set()
+    for option in (o.strip() for o in text.split(",")):
+        if not option:
+            continue
+        if option not in DISASSEMBLER_OPTIONS:
+            raise DisasmError("unrecognized disassembler option: %s (known: %s)"
+                              % (option, ", ".join(DISASSEMBLER_OPTIONS)))
+        chosen.add(option)
+    return {"aliases": "no-aliases" not in chosen, "numeric": "numeric" in chosen}
+
+
+def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=False,
+                      aliases=True, numeric=False):
     """Write objdump -d style output for `image` to `out`."""
     out.write("\n%s:     file format %s\n\n" % (image.path, image.file_format))
     chosen = image.sections
@@ -459,7 +476,8 @@ def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=F
         chosen = [s for s in image.sections if s.name in sections]
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
     file_state = _FileState(Disassembler(gp=gp[0] if gp else None, march=image.march,
-                                         priv_spec=image.priv_spec))
+                                         priv_spec=image.priv_spec, aliases=aliases,
+                                         numeric=numeric))
     for sec in chosen:
         SectionPrinter(image, sec, out, file_state, start, stop, zeroes).run()
 
@@ -492,6 +510,9 @@ def add_parsers(subparsers):
                    help="decode only this ISA, e.g. rv64imac_zicsr (default: an ELF's "
                         "arch attribute, else rv64gc as objdump; everything pyvmm implements "
                         "for flat binaries and sources)")
+    p.add_argument("-M", "--disassembler-options", metavar="OPT[,OPT]", default="",
+                   help="objdump's RISC-V options: no-aliases (canonical names, c.* kept), "
+                        "numeric (x0..x31)")
     p.add_argument("-z", "--disassemble-zeroes", action="store_true",
                    help="do not abbreviate runs of zero bytes as '...'")
     p.set_defaults(func=run)
@@ -501,6 +522,7 @@ def run(args):
     try:
         if args.start is not None and args.stop is not None and args.stop < args.start:
             raise DisasmError("--stop 0x%x is below --start 0x%x" % (args.stop, args.start))
+        options = parse_disassembler_options(args.disassembler_options)
         if os.path.isdir(args.image):
             raise DisasmError("%s: is a directory" % args.image)
         if args.march is not None:
@@ -514,7 +536,7 @@ def run(args):
             for sec in image.sections:        # --march wins over $xrv mapping symbols too
                 sec.mapping = [(addr, state, "") for addr, state, _ in sec.mapping]
         print_disassembly(image, sys.stdout, args.section, args.start, args.stop,
-                          args.disassemble_zeroes)
+                          args.disassemble_zeroes, **options)
     except DisasmError as exc:
         print("pyvmm disasm: error: %s" % " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_BAD_INPUT

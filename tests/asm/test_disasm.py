@@ -291,3 +291,31 @@ def test_march_limits_decoding():
     assert disassemble(0x30002573, PC, march="rv64i")[1] == ".4byte\t0x30002573"
     assert disassemble(0x10500073, PC, march="rv64i")[1] == "wfi"           # privileged: always
     assert disassemble(0x6005C573, PC)[1] == "hlv.b\ta0,(a1)"               # default: all of pyvmm
+
+
+@pytest.mark.parametrize("word,expected", [
+    (0x0505, "c.addi\ta0,1"),
+    (0x0001, "c.addi\tzero,0"),
+    (0x0000, "c.unimp"),
+    (0x0502, "c.slli64\ta0"),
+    (0x1141, "c.addi16sp\tsp,-16"),
+    (0x0040, "c.addi4spn\ts0,sp,4"),
+    (0x7FFE, "c.ldsp\tt6,504(sp)"),
+    (0x8082, "c.jr\tra"),
+    (0x00008067, "jalr\tzero,0(ra)"),
+    (0x00000013, "addi\tzero,zero,0"),
+    (0x30002573, "csrrs\ta0,mstatus,zero"),
+    (0x3402D573, "csrrwi\ta0,mscratch,5"),
+    (0x0FF0000F, "fence\tiorw,iorw"),
+    (0x12000073, "sfence.vma\tzero,zero"),
+    (0xC0001073, "unimp"),
+    (0x0000006F, "jal\tzero,80000000 <_start>"),
+])
+def test_no_aliases(word, expected):
+    assert disassemble(word, PC, SYMS, aliases=False)[1] == expected
+
+
+def test_numeric_register_names():
+    assert disassemble(0x1141, PC, numeric=True)[1] == "add\tx2,x2,-16"
+    assert disassemble(0x4001, PC, numeric=True)[1] == "c.li\tx0,0"
+    assert disassemble(0x0040, PC, numeric=True, aliases=False)[1] == "c.addi4spn\tx8,x2,4"

@@ -101,6 +101,8 @@ def test_elf_output_is_objdumps(layout_elf):
     (["--start", "0x80000004", "--stop", "0x80000010"],
      ["--start-address=0x80000004", "--stop-address=0x80000010"]),
     (["-z"], ["-z"]),
+    (["-M", "no-aliases,numeric"], ["-M", "no-aliases,numeric"]),
+    (["-M", "numeric"], ["-M", "numeric"]),
 ])
 def test_elf_options_match_objdumps(layout_elf, options, objdump_options):
     status, out, _ = run_cli(layout_elf, *options)
@@ -187,11 +189,13 @@ def test_foreign_elf_is_rejected(tmp_path):
 
 
 @needs_binutils
-def test_unknown_section_and_inverted_range(layout_elf):
+def test_unknown_section_inverted_range_and_bad_option(layout_elf):
     status, _, err = run_cli(layout_elf, "--section", ".nope")
     assert status == 2 and "no executable section named .nope" in err
     status, _, err = run_cli(layout_elf, "--start", "0x80000010", "--stop", "0x80000000")
     assert status == 2 and "below --start" in err
+    status, _, err = run_cli(layout_elf, "-M", "no-aliases,intel")
+    assert status == 2 and "unrecognized disassembler option: intel" in err
 
 
 def _write(path, data):

@@ -28,8 +28,18 @@ pytestmark = pytest.mark.skipif(bool(gnu.missing_tools()),
                                 % ", ".join(gnu.missing_tools()))
 
 
-def compare_with_objdump(elf):
+# objdump -M option sets and the matching Disassembler arguments
+OPTION_SETS = {
+    "default": ((), {}),
+    "no-aliases": (("-M", "no-aliases"), {"aliases": False}),
+    "numeric": (("-M", "numeric"), {"numeric": True}),
+    "no-aliases,numeric": (("-M", "no-aliases,numeric"), {"aliases": False, "numeric": True}),
+}
+
+
+def compare_with_objdump(elf, options="default"):
     """Disassemble .text of `elf` with pyvmm and objdump; return the mismatches."""
+    objdump_options, kwargs = OPTION_SETS[options]
     image = load_elf(elf)
     text = [s for s in image.sections if s.name == ".text"][0]
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
@@ -39,8 +49,9 @@ def compare_with_objdump(elf):
     # CLI follows those; disassemble_bytes decodes one ISA throughout)
     march = None if any(isa_string for _, _, isa_string in text.mapping) else image.march
     ours = {a: t for a, _, t in disassemble_bytes(text.data, text.addr, symbols, gp[0] if gp else None,
-                                                  march=march, priv_spec=image.priv_spec)}
-    theirs = gnu.objdump_insns(elf, "-z")
+                                                  march=march, priv_spec=image.priv_spec,
+                                                  **kwargs)}
+    theirs = gnu.objdump_insns(elf, "-z", *objdump_options)
     assert theirs, "objdump printed no instructions"
     return [(hex(a), t, ours.get(a)) for a, t in theirs if ours.get(a) != t]
 
@@ -49,15 +60,17 @@ def halves_elf(tmp_path, blob):
     return gnu.build_elf(gnu.halves_source(blob), str(tmp_path), strip_mapping_symbols=True)
 
 
-def test_corpus_of_every_instruction_form(tmp_path):
+@pytest.mark.parametrize("options", list(OPTION_SETS))
+def test_corpus_of_every_instruction_form(tmp_path, options):
     with open(os.path.join(CORPUS, "all_insns.S")) as f:
         elf = gnu.build_elf(f.read(), str(tmp_path))
-    assert compare_with_objdump(elf) == []
+    assert compare_with_objdump(elf, options) == []
 
 
-def test_every_compressed_parcel(tmp_path):
+@pytest.mark.parametrize("options", list(OPTION_SETS))
+def test_every_compressed_parcel(tmp_path, options):
     blob = b"".join(struct.pack("<H", h) for h in range(0x10000) if h & 3 != 3)
-    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+    assert compare_with_objdump(halves_elf(tmp_path, blob), options) == []
 
 
 MAJOR_OPCODES = [0x03, 0x0F, 0x13, 0x17, 0x1B, 0x23, 0x2F, 0x33, 0x37, 0x3B, 0x63, 0x67, 0x6F, 0x73]
@@ -87,7 +100,8 @@ def random_words(rng, opcode, count):
     return words
 
 
-def test_random_words_of_every_major_opcode(tmp_path):
+@pytest.mark.parametrize("options", ["default", "no-aliases", "numeric"])
+def test_random_words_of_every_major_opcode(tmp_path, options):
     rng = random.Random(2026)
     words = []
     for op in MAJOR_OPCODES:
@@ -95,7 +109,7 @@ def test_random_words_of_every_major_opcode(tmp_path):
     for op in OTHER_OPCODES:
         words += random_words(rng, op, 100)
     blob = b"".join(struct.pack("<I", w) for w in words)
-    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+    assert compare_with_objdump(halves_elf(tmp_path, blob), options) == []
 
 
 def test_system_opcode_space_and_every_csr(tmp_path):
@@ -110,7 +124,9 @@ def test_system_opcode_space_and_every_csr(tmp_path):
         words.append(csr << 20 | 2 << 12 | 0x73)                            # csrrs zero,csr,zero
         words.append(csr << 20 | 5 << 15 | 7 << 12 | 0x73)                  # csrrci zero,csr,5
     blob = b"".join(struct.pack("<I", w) for w in words)
-    assert compare_with_objdump(halves_elf(tmp_path, blob)) == []
+    elf = halves_elf(tmp_path, blob)
+    assert compare_with_objdump(elf) == []
+    assert compare_with_objdump(elf, "no-aliases") == []
 
 
 def test_fence_space(tmp_path):
