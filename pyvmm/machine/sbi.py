@@ -240,10 +240,14 @@ class BuiltinSBI:
 
     def handle_trap(self, cause=None):
         """Any EXIT_TRAP the SBI asked for; an S-mode ecall is an SBI call, the rest go to S."""
-        if cause is None or int(cause) == causes.EXC_ECALL_S:
+        cause = int(self.core.exit_cause if cause is None else cause)
+        if cause == causes.EXC_ECALL_S:
             self.handle_ecall()
+        elif cause < 64 and self.exit_on_exception >> cause & 1:
+            self.redirect_trap(cause, int(self.core.exit_pc), int(self.core.exit_tval))
         else:
-            self.redirect_trap(int(cause), int(self.core.exit_pc), int(self.core.exit_tval))
+            raise RuntimeError("trap exit with cause 0x%x, which the built-in SBI did not ask for"
+                               % cause)
 
     def redirect_trap(self, cause, epc, tval):
         """Deliver a trap to S-mode as OpenSBI's sbi_trap_redirect does (from S or U, V=0)."""

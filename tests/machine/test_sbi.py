@@ -313,3 +313,16 @@ def test_other_traps_are_redirected_to_s_mode(rig, from_priv, spp):
     core.exit_cause = 5
     rig.sbi.handle_ecall()
     assert rig.csr("scause") == 5 and not rig.csr("mstatus") & sbi.MSTATUS_SPIE
+
+
+def test_traps_it_did_not_ask_for_are_refused(rig):
+    rig.core.exit_pc = ECALL_PC
+    with pytest.raises(RuntimeError, match="cause 0xd"):
+        rig.sbi.handle_trap(13)                               # delegated: never an exit
+    with pytest.raises(RuntimeError, match="cause 0x8000000000000007"):
+        rig.sbi.handle_trap((1 << 63) | 7)
+    rig.core.x[17] = sbi.EID_BASE
+    rig.core.x[16] = 0
+    rig.core.exit_cause = 9
+    rig.sbi.handle_trap()                                     # cause from the core
+    assert rig.core.pc == ECALL_PC + 4 and int(rig.core.x[11]) == 0x0200_0000
