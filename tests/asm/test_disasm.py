@@ -298,7 +298,7 @@ def test_march_limits_decoding():
     (0x0001, "c.addi\tzero,0"),
     (0x0000, "c.unimp"),
     (0x0502, "c.slli64\ta0"),
-    (0x1141, "c.addi16sp\tsp,-16"),
+    (0x7179, "c.addi16sp\tsp,-48"),
     (0x0040, "c.addi4spn\ts0,sp,4"),
     (0x7FFE, "c.ldsp\tt6,504(sp)"),
     (0x8082, "c.jr\tra"),
