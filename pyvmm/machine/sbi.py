@@ -4,7 +4,7 @@ No M-mode code runs. `boot()` leaves the hart as OpenSBI leaves it for a
 kernel (delegation, counters, Sstc, open PMP) and drops it into S-mode; from
 then on every trap that would reach M-mode leaves the core's run loop
 (`exit_on_exception` holds exactly the causes not delegated to S), and
-`handle_ecall()` answers it:
+`handle_ecall()` (or `handle_trap(cause)`, the same for any cause) answers it:
 
 * an `ecall` from S-mode (cause 9) is an SBI v2.0 call: a7 = EID, a6 = FID,
   a0..a5 = arguments; the answer goes to a0 (error) and a1 (value) and the hart
@@ -457,7 +457,8 @@ class BuiltinSBI:
         return SBI_ERR_INVALID_PARAM, 0
 
     def hsm_hart_stop(self, *_):
-        # The only hart stops: nothing is left that could hart_start it again.
+        # The only hart stops: nothing is left that could hart_start it again. The run ends
+        # here, so the error a0 would carry back (the call never returns) is never seen.
         self.machine.request_stop("idle", layout.EXIT_IDLE)
         return SBI_ERR_FAILED, 0
 
