@@ -280,19 +280,24 @@ cdef inline uint64_t access_fault_cause(int acc) noexcept nogil:
 cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t* paddr) noexcept nogil:
     # returns 0 and the physical address, or an exception cause
     cdef uint64_t mode = h.satp >> 60
-    cdef int levels, i, va_bits
-    cdef uint64_t table, pte_addr, pte, new_pte, ppn, shift
-    cdef int64_t extended
     if priv == PRV_M or mode == SATP_MODE_BARE:
         paddr[0] = vaddr
         return 0
-    levels = 3 if mode == SATP_MODE_SV39 else 4
+    return walk(h, vaddr, acc, priv, h.satp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4, paddr)
+
+
+cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn, int levels,
+                   uint64_t* paddr) noexcept nogil:
+    # one Sv39/Sv48 walk from root_ppn; the H extension's G-stage reuses it with its own root
+    cdef int i, va_bits
+    cdef uint64_t table, pte_addr, pte, new_pte, ppn, shift
+    cdef int64_t extended
     va_bits = 12 + 9 * levels
     extended = (<int64_t>(vaddr << (64 - va_bits))) >> (64 - va_bits)
     if <uint64_t>extended != vaddr:
         return page_fault_cause(acc)
     h.page_walks += 1
-    table = (h.satp & PPN_MASK) << 12
+    table = root_ppn << 12
     i = levels - 1
     while i >= 0:
         shift = 12 + 9 * <uint64_t>i
