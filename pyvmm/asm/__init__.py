@@ -52,6 +52,7 @@ def assemble_sources(sources, *, march="rv64imac", section_starts=None, include_
             if error not in unique:
                 unique.append(error)
         raise AsmError(sorted(unique, key=lambda e: (e[0] != first, e[0], e[1])))
+    program.messages = list(asm.messages)
     return program
 
 

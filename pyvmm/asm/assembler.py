@@ -87,6 +87,7 @@ class Assembler:
         self.option_stack = []
         self.include_dirs = list(include_dirs)
         self.errors = []
+        self.messages = []        # (.warning | .print, file, line, text) for the CLI to show
         self.symbols = {}
         self.sections = {}
         self.section_order = []
@@ -99,7 +100,6 @@ class Assembler:
         self.internal_counter = 0
         self.cond_stack = []      # [active, any_branch_taken, parent_active]
         self.where = Where("<string>", 0)
-        self.pending = []         # queued (file, line, text) from macro/rept expansion
         self.include_depth = 0
         # GNU as creates .text, .data and .bss up front: they come first in the
         # object, which decides their order among .text.* inputs at link time
@@ -122,19 +122,14 @@ class Assembler:
         """Process (file, line, text) in order; block directives consume following lines."""
         queue = list(lines)
         queue.reverse()
-        self._queue_stack = getattr(self, "_queue_stack", [])
-        self._queue_stack.append(queue)
-        try:
-            while queue:
-                file, line, text = queue.pop()
-                self.where = Where(file, line)
-                for statement in split_statements(text):
-                    try:
-                        self.statement(statement, queue)
-                    except LineError as e:
-                        self.error(e.message)
-        finally:
-            self._queue_stack.pop()
+        while queue:
+            file, line, text = queue.pop()
+            self.where = Where(file, line)
+            for statement in split_statements(text):
+                try:
+                    self.statement(statement, queue)
+                except LineError as e:
+                    self.error(e.message)
 
     def take_block(self, queue, opener_re, closer_re, what):
         """Raw lines up to the matching closer (nesting counted); the closer is consumed."""

@@ -82,6 +82,11 @@ def run_asm(args):
         for file, line, message in e.errors:
             print("%s:%d: %s" % (file, line, message), file=sys.stderr)
         return EXIT_BAD_INPUT
+    for kind, file, line, text in program.messages:
+        if kind == "print":
+            print(text)
+        else:
+            print("%s:%d: warning: %s" % (file, line, text), file=sys.stderr)
     image = program.to_elf() if args.format == "elf" else program.to_binary()
     try:
         with open(args.output, "wb") as f:

@@ -228,9 +228,27 @@ def d_fill(asm, rest, queue):
     asm.append(Data(unit * repeat))
 
 
-@directive(".uleb128", ".sleb128")
-def d_leb128(asm, rest, queue):
-    raise LineError("LEB128 data is not supported by pyvmm asm")
+def _leb128(value, signed):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        done = (value == 0 and not byte & 0x40) or (value == -1 and byte & 0x40) if signed else value == 0
+        out.append(byte if done else byte | 0x80)
+        if done:
+            return bytes(out)
+
+
+@directive(".uleb128")
+def d_uleb128(asm, rest, queue):
+    for text in split_operands(rest):
+        asm.append(Data(_leb128(asm.absolute(text, ".uleb128 value") & E.MASK64, False)))
+
+
+@directive(".sleb128")
+def d_sleb128(asm, rest, queue):
+    for text in split_operands(rest):
+        asm.append(Data(_leb128(asm.absolute(text, ".sleb128 value"), True)))
 
 
 def _align(asm, boundary, parts):
@@ -309,21 +327,40 @@ def d_option(asm, rest, queue):
         raise LineError("unknown .option `%s' (rvc, norvc, relax, norelax, push, pop, arch)" % rest)
 
 
-@directive(".file", ".ident", ".attribute", ".loc", ".addrsig", ".addrsig_sym", ".end",
+# Directives that only feed object-file metadata pyvmm's linked output does not
+# carry (debug line info, call-frame info, attributes).
+@directive(".file", ".ident", ".attribute", ".loc",
            ".cfi_startproc", ".cfi_endproc", ".cfi_def_cfa_offset", ".cfi_offset",
            ".cfi_restore", ".cfi_def_cfa", ".cfi_sections", ".variant_cc")
-def d_ignored(asm, rest, queue):
+def d_metadata_only(asm, rest, queue):
     pass
+
+
+@directive(".end")
+def d_end(asm, rest, queue):
+    """Everything after .end in this file is ignored (as in gas)."""
+    queue.clear()
+
+
+def _message(rest, default):
+    text = rest.strip()
+    return parse_string(text).decode("utf-8", "replace") if text.startswith('"') else (text or default)
 
 
 @directive(".error")
 def d_error(asm, rest, queue):
-    raise LineError(parse_string(rest).decode() if rest.strip().startswith('"') else ".error directive")
+    raise LineError(_message(rest, ".error directive invoked in source file"))
 
 
-@directive(".warning", ".print")
+@directive(".warning")
 def d_warning(asm, rest, queue):
-    pass
+    asm.messages.append(("warning", asm.where.file, asm.where.line,
+                         _message(rest, ".warning directive invoked in source file")))
+
+
+@directive(".print")
+def d_print(asm, rest, queue):
+    asm.messages.append(("print", asm.where.file, asm.where.line, _message(rest, "")))
 
 
 # ------------------------------------------------------------------ blocks
@@ -426,7 +463,11 @@ def _begin_if(asm, truth):
 
 
 def _if_value(asm, rest):
-    return asm.absolute(rest, ".if condition")
+    try:
+        return asm.absolute(rest, ".if condition")
+    except LineError:
+        asm.cond_stack.append([False, True, True])     # keep .else/.endif matched
+        raise
 
 
 for _name, _test in ((".if", lambda v: v != 0), (".ifne", lambda v: v != 0), (".ifeq", lambda v: v == 0),

@@ -51,6 +51,7 @@ class Program:
     sections: list
     rvc: bool = True
     elf_symbols: list = field(default_factory=list)
+    messages: list = field(default_factory=list)    # (.warning/.print, file, line, text)
 
     def segments(self):
         """[(addr, bytes)] to load, in address order; .bss as zeros."""
