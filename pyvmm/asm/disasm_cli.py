@@ -77,9 +77,12 @@ def load_elf(path, data=None, default_march=OBJDUMP_DEFAULT_MARCH):
     (objdump's rv64gc; None for everything pyvmm.isa knows).
     """
     import io
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
+    try:
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+        from elftools.elf.sections import SymbolTableSection
+    except ImportError:
+        raise DisasmError("%s: reading ELF files needs pyelftools (pip install pyelftools)" % path) from None
 
     if data is None:
         data = _read(path)
