@@ -163,9 +163,11 @@ cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
     if (h.mie & MIP_STIP) and (h.menvcfg & MENVCFG_STCE) and h.stimecmp < target:
         target = h.stimecmp
     if target == U64_MAX:
+        # retire, then leave: an interrupt Python raises later is taken with
+        # xepc after the WFI, as on QEMU, whose WFI halts with pc advanced
         h.exit_reason = EXIT_WFI_C
         h.exit_pc = h.pc
-        return ST_EXIT_BEFORE
+        return ST_EXIT_AFTER
     now = mtime_now(h)
     if h.realtime:
         # sleep towards the deadline in short steps so run() stays responsive
@@ -184,7 +186,7 @@ cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
 
 cdef int finish(Hart* h, int reason) noexcept nogil:
     h.exit_reason = reason
-    if reason == EXIT_BUDGET_C or reason == EXIT_WFI_C:
+    if reason == EXIT_BUDGET_C:
         h.exit_pc = h.pc
     h.exits[reason] += 1
     return reason

@@ -147,12 +147,27 @@ def test_watch_sees_amo_and_byte_stores_inside_the_range():
     run_to_ebreak(core)
 
 
-def test_wfi_with_nothing_to_wake_exits_idle_and_resumes_after_an_irq():
+def test_wfi_with_nothing_to_wake_retires_and_exits_idle():
     core, prog = load("li t0, 0x800\ncsrs mie, t0\nat: wfi\nafter: ebreak\n")
-    assert core.run(100) == EXIT_WFI and core.exit_pc == prog["at"] and core.pc == prog["at"]
-    core.set_irq(True, False)           # MEIP pending, MIE=0: wakes WFI, no trap
+    assert core.run(100) == EXIT_WFI and core.exit_pc == prog["at"] and core.pc == prog["after"]
     run_to_ebreak(core)
     assert core.exit_pc == prog["after"]
+
+
+def test_interrupt_raised_during_idle_wfi_returns_after_the_wfi():
+    core, prog = load("la t0, handler\n csrw mtvec, t0\n li t0, 0x800\n csrs mie, t0\n csrsi mstatus, 8\n"
+                      "1: wfi\nafter: j 1b\n.balign 4\nhandler: csrr s2, mcause\n csrr s3, mepc\n ebreak\n")
+    assert core.run(100) == EXIT_WFI
+    core.set_irq(True, False)
+    run_to_ebreak(core)
+    assert (reg(core, "s2"), reg(core, "s3")) == ((1 << 63) | 11, prog["after"])
+
+
+def test_wfi_completes_when_an_enabled_interrupt_is_pending_even_if_masked_globally():
+    core, prog = load("li t0, 0x800\ncsrs mie, t0\nat: wfi\nafter: ebreak\n")
+    core.set_irq(True, False)           # MEIP pending, MIE=0: WFI completes, no trap
+    run_to_ebreak(core)
+    assert core.exit_pc == prog["after"] and core.read_csr(0x342) == 0
 
 
 def test_stats_count_exits_by_name():
