@@ -474,9 +474,11 @@ _rules("c.ebreak", (None, "ebreak", "", None))
 
 
 def _check_rules_cover_isa():
+    """Every instruction pyvmm.isa can decode must have a spelling here."""
     names = {i.name for i in isa.INSTRUCTIONS} | {c.name for c in isa.COMPRESSED}
     missing = names - set(_RULES)
-    assert not missing, "no objdump spelling for %s" % sorted(missing)
+    if missing:
+        raise ImportError("pyvmm.asm.disasm: no objdump spelling for %s" % ", ".join(sorted(missing)))
 
 
 _check_rules_cover_isa()
@@ -599,7 +601,6 @@ _CANONICAL = {e.name: _canonical_spelling(e) for e in isa.INSTRUCTIONS + isa.COM
 _CANONICAL["unimp16"] = ("c.unimp", "", None)
 _CANONICAL["c.addi16sp"] = ("c.addi16sp", "{sp},{imm}", None)
 _CANONICAL["c.nop"] = ("c.addi", "{zero},0", None)
-_CANONICAL["unimp"] = ("unimp", "", None)
 
 
 NUMERIC_NAMES = tuple("x%d" % i for i in range(32))
