@@ -246,6 +246,11 @@ def test_csr_display_names_extend_isa():
     assert disassemble(0x00002573, 0)[1] == "csrr\ta0,0x0"
 
 
+def test_every_isa_instruction_has_an_objdump_rule():
+    from pyvmm.asm.disasm import uncovered_instructions
+    assert uncovered_instructions() == []
+
+
 def test_every_isa_instruction_has_a_spelling():
     # an instruction isa decodes is never shown as raw data (fence variants aside)
     for ins in isa.INSTRUCTIONS:
