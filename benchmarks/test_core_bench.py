@@ -31,7 +31,8 @@ def scratch(tmp_path_factory):
 
 
 def image_of(workload, scratch, iterations=None):
-    return sized_image(default_image_dir(), workload.image, iterations or workload.large, scratch)
+    return sized_image(default_image_dir(), workload.image, iterations or workload.large, scratch,
+                       workload.patches)
 
 
 def median_seconds(benchmark):

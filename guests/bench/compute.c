@@ -4,12 +4,13 @@
  * by the iteration number, so no iteration can be skipped or folded by the
  * compiler: a sieve of Eratosthenes, a table-driven CRC-32, a 24x24 matrix
  * multiply, a heapsort and a walk of a linked list whose nodes are scattered
- * over 256 KiB (64 pages: under Sv39 each step is a TLB look-up on a
- * different page). Results fold into one checksum printed on the UART.
+ * over 256 KiB, or 2 MiB with `bench_list_stride` = 128 (then under Sv39 most
+ * steps miss the TLB). Results fold into one checksum printed on the UART.
  *
  * `bench_iterations` sizes the run. It lives in .data so the benchmark can
  * patch it in the ELF file (pyvmm.bench.elfpatch) and run the same code for
- * N and k*N iterations (pyvmm's instret gives the exact count of each).
+ * N and k*N iterations (pyvmm's instret gives the exact count of each);
+ * `bench_list_stride` likewise.
  */
 #include <stdint.h>
 #include "bench.h"
@@ -19,6 +20,13 @@
 #define MAT_N         24
 #define SORT_COUNT    1024
 #define LIST_NODES    16384
+
+/* Nodes sit `bench_list_stride` bytes apart in the arena: 16 packs them
+ * into 256 KiB (64 pages, well within a 256-entry TLB); 128 spreads them
+ * over 2 MiB (512 pages, twice what such a TLB maps), so under Sv39 most
+ * steps of the walk miss the TLB and walk the page table. */
+#define LIST_STRIDE_MIN  16
+#define LIST_STRIDE_MAX  128
 
 struct node {
     struct node *next;
@@ -30,7 +38,7 @@ static uint8_t crc_buffer[CRC_BYTES];
 static uint32_t crc_table[256];
 static int64_t mat_a[MAT_N][MAT_N], mat_b[MAT_N][MAT_N], mat_c[MAT_N][MAT_N];
 static uint32_t sort_keys[SORT_COUNT];
-static struct node list_nodes[LIST_NODES];
+static uint8_t list_arena[LIST_NODES * LIST_STRIDE_MAX] __attribute__((aligned(64)));
 static uint32_t list_order[LIST_NODES];
 
 static uint64_t lcg_state;
@@ -130,9 +138,19 @@ static uint64_t heapsort(uint32_t *keys, uint32_t n)
     return digest;
 }
 
+static uint32_t list_stride;
+
+static struct node *list_node(uint32_t index)
+{
+    return (struct node *)(list_arena + (uint64_t)index * list_stride);
+}
+
 /* Link the nodes in a random order (a Fisher-Yates shuffle), then walk it. */
 static void list_build(void)
 {
+    list_stride = bench_list_stride;
+    if (list_stride < LIST_STRIDE_MIN || list_stride > LIST_STRIDE_MAX || list_stride % 8)
+        list_stride = LIST_STRIDE_MIN;
     for (uint32_t i = 0; i < LIST_NODES; i++)
         list_order[i] = i;
     for (uint32_t i = LIST_NODES - 1; i > 0; i--) {
@@ -142,8 +160,8 @@ static void list_build(void)
         list_order[j] = t;
     }
     for (uint32_t i = 0; i < LIST_NODES; i++) {
-        struct node *n = &list_nodes[list_order[i]];
-        n->next = i + 1 < LIST_NODES ? &list_nodes[list_order[i + 1]] : 0;
+        struct node *n = list_node(list_order[i]);
+        n->next = i + 1 < LIST_NODES ? list_node(list_order[i + 1]) : 0;
         n->value = lcg_next();
     }
 }
@@ -186,7 +204,7 @@ uint64_t bench_compute(void)
         checksum = fold(checksum, crc32(crc_buffer, CRC_BYTES));
         checksum = fold(checksum, matmul());
         checksum = fold(checksum, heapsort(sort_keys, SORT_COUNT));
-        checksum = fold(checksum, list_walk(&list_nodes[list_order[0]], it));
+        checksum = fold(checksum, list_walk(list_node(list_order[0]), it));
     }
     return checksum;
 }

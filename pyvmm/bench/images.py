@@ -30,16 +30,19 @@ def read_image(image_dir, name):
         raise ImageMissing(f"{path}: {exc.strerror or exc}") from None
 
 
-def sized_image(image_dir, name, iterations, scratch_dir):
-    """Write `name` with its iteration count set to `iterations` into
-    scratch_dir; returns the path of the copy."""
+def sized_image(image_dir, name, iterations, scratch_dir, patches=()):
+    """Write `name` with its iteration count set to `iterations` (and each
+    (symbol, value) of `patches` set) into scratch_dir; returns the copy's path."""
     data = read_image(image_dir, name)
     try:
         patched = patch_u32(data, ITERATIONS_SYMBOL, iterations)
+        for symbol, value in patches:
+            patched = patch_u32(patched, symbol, value)
     except ElfPatchError as exc:
         raise ImageMissing(f"{Path(image_dir) / name}: {exc}") from None
     stem = name[:-4] if name.endswith(".elf") else name
-    path = Path(scratch_dir) / f"{stem}-{iterations}.elf"
+    suffix = "".join(f"-{symbol}={value}" for symbol, value in patches)
+    path = Path(scratch_dir) / f"{stem}-{iterations}{suffix}.elf"
     if not path.exists():
         path.write_bytes(patched)
         os.chmod(path, 0o644)

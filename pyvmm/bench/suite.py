@@ -91,12 +91,13 @@ def _times(samples):
 
 def _run_workload(image_dir, scratch, workload, runs, qemu, clock, progress):
     name = workload.name
-    small_image = sized_image(image_dir, workload.image, workload.small, scratch)
-    large_image = sized_image(image_dir, workload.image, workload.large, scratch)
+    small_image = sized_image(image_dir, workload.image, workload.small, scratch, workload.patches)
+    large_image = sized_image(image_dir, workload.image, workload.large, scratch, workload.patches)
     entry = {
         "name": name,
         "description": workload.description,
         "image": workload.image,
+        "patches": dict(workload.patches),
         "iterations": {"small": workload.small, "large": workload.large},
         "instret": {"small": None, "large": None},
         "bare": workload.bare,

@@ -1,6 +1,6 @@
 """The core suite's workloads and the goals issue 4 sets for them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -12,14 +12,14 @@ class Workload:
     description: str
     bare: str = None         # report pyvmm's speed as a percentage of this workload's
     event: str = None        # what one iteration is, to report per second ("traps")
+    patches: tuple = ()      # further (symbol, 32-bit value) pairs to set in the image
 
     def scaled(self, scale):
         """The same workload with both sizes multiplied by `scale` (at least
         1 and 2 iterations, so the two sizes still differ)."""
         small = max(1, round(self.small * scale))
         large = max(small + 1, round(self.large * scale))
-        return Workload(self.name, self.image, small, large, self.description, self.bare,
-                        self.event)
+        return replace(self, small=small, large=large)
 
 
 # 416 iterations of compute retire about 295 million instructions, the size
@@ -30,6 +30,14 @@ CORE_WORKLOADS = (
              "sieve, CRC-32, matrix multiply, heapsort, list walk; M-mode, no translation"),
     Workload("compute-sv39", "compute-sv39.elf", 52, 416,
              "the same in U-mode under Sv39, 4 KiB identity pages", bare="compute"),
+    # The list spread over 2 MiB (512 pages, twice a 256-entry TLB's reach):
+    # what translation costs when the working set outgrows the TLB.
+    Workload("compute-sparse", "compute.elf", 26, 208,
+             "compute with the list over 2 MiB (512 pages); M-mode",
+             patches=(("bench_list_stride", 128),)),
+    Workload("compute-sv39-sparse", "compute-sv39.elf", 26, 208,
+             "the same in U-mode under Sv39: most list steps miss the TLB",
+             bare="compute-sparse", patches=(("bench_list_stride", 128),)),
     Workload("traps", "traps.elf", 250_000, 2_000_000,
              "ecall from M-mode taken by a guest M-mode handler that returns", event="traps"),
 )

@@ -65,7 +65,9 @@ def test_json_report(capsys, core_available):
                                "--format", "json")
     assert status == 0
     result = json.loads(out)
-    assert [w["name"] for w in result["workloads"]] == ["compute", "compute-sv39", "traps"]
+    assert [w["name"] for w in result["workloads"]] == [
+        "compute", "compute-sv39", "compute-sparse", "compute-sv39-sparse", "traps"]
+    assert result["workloads"][3]["patches"] == {"bench_list_stride": 128}
     assert result["exits"]["iterations"] == 1000
     assert "bench: compute: pyvmm run 1/1 (1 iterations)" not in err    # scaled sizes: 1 and 2
     assert "bench: compute: pyvmm run 1/1 (2 iterations)" in err
@@ -78,7 +80,8 @@ def test_table_report_quiet(capsys, core_available):
     assert status == 0 and err == ""
     lines = out.splitlines()
     assert "medians of cpu time" in lines[0] and "QEMU not found: pyvmm only" in lines[0]
-    assert [line.split()[0] for line in lines[4:8]] == ["compute", "compute-sv39", "traps", "exits"]
+    assert [line.split()[0] for line in lines[4:10]] == [
+        "compute", "compute-sv39", "compute-sparse", "compute-sv39-sparse", "traps", "exits"]
 
 
 def test_markdown_report(capsys, core_available):

@@ -88,3 +88,12 @@ def test_image_that_cannot_be_patched(tmp_path):
     (tmp_path / "bad.elf").write_bytes(b"\x7fELF" + bytes(60))
     with pytest.raises(ImageMissing, match="bad.elf"):
         sized_image(tmp_path, "bad.elf", 2, tmp_path)
+
+
+def test_sized_image_applies_further_patches(tmp_path):
+    path = sized_image(default_image_dir(), "compute.elf", 5, tmp_path,
+                       (("bench_list_stride", 128),))
+    assert path.name == "compute-5-bench_list_stride=128.elf"
+    data = path.read_bytes()
+    assert elfpatch.read_u32(data, ITERATIONS_SYMBOL) == 5
+    assert elfpatch.read_u32(data, "bench_list_stride") == 128

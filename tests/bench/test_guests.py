@@ -46,6 +46,19 @@ def test_paging_variant_walks_4k_pages(core_available, tmp_path):
     assert paged.stats.get("page_walks", 0) >= 64
 
 
+def test_sparse_list_outgrows_the_tlb(core_available, tmp_path):
+    dense = pyvmm_backend.run_image(sized_image(default_image_dir(), "compute-sv39.elf", 2,
+                                                tmp_path))
+    sparse = pyvmm_backend.run_image(sized_image(default_image_dir(), "compute-sv39.elf", 2,
+                                                 tmp_path, (("bench_list_stride", 128),)))
+    # same nodes, same values, same walk: same checksum, same instructions
+    assert sparse.output == dense.output
+    assert sparse.instret == dense.instret
+    # 16384 steps per walk over 512 pages: thousands of walks, not dozens
+    assert sparse.stats["page_walks"] > 10 * dense.stats["page_walks"]
+    assert sparse.stats["page_walks"] > 16384
+
+
 def test_exit_loop_counts_every_exit(core_available, tmp_path):
     run = pyvmm_backend.run_exit_loop(sized_image(default_image_dir(), "traps.elf", 25, tmp_path),
                                       25)
