@@ -11,6 +11,7 @@ only when the hart has gone idle with nothing else to wake it.
 import io
 import os
 import select
+import stat
 
 CHUNK = 4096
 
@@ -22,6 +23,10 @@ class ConsoleInput:
         self._fd = None
         self._file = None
         self.at_eof = source is None
+        # Pipes, terminals and sockets deliver when they please; a script,
+        # a regular file or an in-memory stream can be read at any time, so
+        # when its bytes reach the guest depends on the guest alone.
+        self.asynchronous = False
         if isinstance(source, (bytes, bytearray, memoryview)):
             self._buffer += source
             self.at_eof = True
@@ -32,6 +37,11 @@ class ConsoleInput:
                 self._fd = source.fileno()
             except (AttributeError, io.UnsupportedOperation, OSError):
                 self._file = source
+        if self._fd is not None:
+            try:
+                self.asynchronous = not stat.S_ISREG(os.fstat(self._fd).st_mode)
+            except OSError:
+                self.asynchronous = True
 
     def _fill(self, timeout):
         """Append what the source has ready; block up to `timeout` (None: forever)."""
@@ -69,6 +79,25 @@ class ConsoleInput:
         byte = self._buffer[self._position]
         self._position += 1
         return byte
+
+    def pending(self):
+        """Is a byte ready? Reads ahead from synchronous sources; an
+        asynchronous one only shows what `poll()` has already collected."""
+        if self._position < len(self._buffer):
+            return True
+        if self.at_eof or self.asynchronous:
+            return False
+        self._buffer.clear()
+        self._position = 0
+        self._fill(0)
+        return bool(self._buffer)
+
+    def poll(self):
+        """Collect what an asynchronous source has ready, without blocking."""
+        if self.asynchronous and not self.at_eof and self._position >= len(self._buffer):
+            self._buffer.clear()
+            self._position = 0
+            self._fill(0)
 
     @property
     def exhausted(self):

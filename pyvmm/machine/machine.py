@@ -45,6 +45,13 @@ REG_A0, REG_A1 = 10, 11
 # negligible, short enough that console output and input stay responsive.
 SLICE = 1 << 20
 
+# Console input reaches the UART one byte per "byte time" of guest
+# instructions (10,000: about 100 kbaud at the default 10 instructions per
+# 10 MHz timer tick), so a guest sees bytes arrive one by one as on a serial
+# line and as on QEMU, deterministically.
+RX_BYTE_INSNS = 10_000
+INPUT_POLL_SECONDS = 0.02
+
 DTB_ALIGN = 2 << 20
 DTB_CEILING = 3 << 30          # QEMU keeps the FDT below 3 GiB on 32-bit-reachable RAM
 
@@ -87,8 +94,10 @@ class Machine:
         self.input = ConsoleInput(stdin)
         self._irq_lines = None
         self.plic = PLIC(on_change=self._plic_outputs)
-        self.uart = NS16550A(self.console_write, self.input.read_byte,
+        self.uart = NS16550A(self.console_write,
                              lambda level: self.plic.set_level(UART0_IRQ, level))
+        self._rx_next = 0           # instret from which the line may deliver the next byte
+        self._next_input_poll = 0.0
         self.finisher = SiFiveTest(self.request_stop)
         self.bus = Bus()
         self.bus.attach(TEST_BASE, TEST_SIZE, self.finisher, "test")
@@ -268,6 +277,18 @@ class Machine:
                 slice_len = 1 if tracer is not None else SLICE
                 if budgeted:
                     slice_len = min(slice_len, remaining)
+                if self.uart.accessed:
+                    host_now = time.perf_counter()
+                    if host_now >= self._next_input_poll:
+                        # Asynchronous input (a pipe, a terminal) and the
+                        # console's output are looked at on the host's clock.
+                        self._next_input_poll = host_now + INPUT_POLL_SECONDS
+                        self.input.poll()
+                        self.flush_console()
+                    if self.input.pending() or self.uart.timeout_armed:
+                        next_byte = self._receive_input(core.stats()["instret"])
+                        if next_byte is not None:
+                            slice_len = min(slice_len, next_byte)
                 if tracer is not None:
                     tracer.before_step(core)
                 reason = core.run(slice_len)
@@ -301,8 +322,26 @@ class Machine:
         self.result = RunResult(status, how, code)
         return self.result
 
+    def _receive_input(self, now):
+        """Deliver console input due by instret `now`; returns how many
+        instructions until the next byte is due, or None if none waits.
+
+        Input goes to the UART only once the guest has touched it: a guest
+        that reads the console through HTIF or SBI instead gets every byte.
+        A byte time after the last byte with none following, the line is
+        quiet: the UART's character timeout fires."""
+        uart = self.uart
+        if now >= self._rx_next:
+            if uart.can_receive() and self.input.pending():
+                uart.receive(bytes((self.input.read_byte(),)))
+                self._rx_next = now + RX_BYTE_INSNS
+            else:
+                uart.character_timeout()
+        if uart.timeout_armed or (self.input.pending() and uart.can_receive()):
+            return max(1, self._rx_next - now)
+        return None
+
     def _between_slices(self):
-        self.uart.tick()
         if self.htif is not None:
             self.htif.poll()
         self.flush_console()
@@ -361,16 +400,16 @@ class Machine:
         if not self._input_can_wake():
             self.request_stop("idle", 0)
             return
-        if self.uart.rx_fifo and len(self.uart.rx_fifo) >= self.uart.rx_capacity:
+        if not self.uart.can_receive():
             self.request_stop("idle", 0)        # input is waiting and nobody reads it
             return
         if not self.input.wait():
             self.request_stop("idle", 0)
             return
-        if not self.uart.poll_input():
-            self.request_stop("idle", 0)
-            return
-        self.uart.tick()
+        # Nothing runs until the byte comes, like WFI skipping to a timer.
+        self._rx_next = 0
+        self.uart.accessed = True
+        self._receive_input(self.core.stats()["instret"])
 
     # -- counters ---------------------------------------------------------------------
 

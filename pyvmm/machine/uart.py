@@ -2,11 +2,12 @@
 
 Transmit is instantaneous: a THR write reaches the console stream at once and
 the transmitter is empty again before the guest's next access, as in QEMU
-when the chardev accepts the byte. Receive takes bytes from an input source
-only when there is room (QEMU's `serial_can_receive`), so input is never
-overrun; the character-timeout interrupt fires at the next `tick()` after
-bytes below the FIFO trigger level arrive, which stands in for "four
-character times of silence" in deterministic time.
+when the chardev accepts the byte. Receive is driven from outside: the
+Machine hands over one byte per byte time while `can_receive()` (QEMU's
+`serial_can_receive`: room in the FIFO, or an empty holding register), so
+input is never overrun, and calls `character_timeout()` when the line has
+been quiet, which raises the FIFO's timeout interrupt for bytes waiting
+below the trigger level.
 """
 
 from collections import deque
@@ -74,13 +75,12 @@ BAUDBASE = 399193   # QEMU virt: serial_mm_init(..., 399193, ...)
 
 class NS16550A:
     """One UART. `output(data: bytes)` receives transmitted bytes,
-    `input_source()` returns the next received byte or -1 when none is
-    ready, `set_irq(level: bool)` drives the interrupt line."""
+    `set_irq(level: bool)` drives the interrupt line."""
 
-    def __init__(self, output, input_source=None, set_irq=None):
+    def __init__(self, output, set_irq=None):
         self._output = output
-        self._input_source = input_source
         self._set_irq = set_irq
+        self.accessed = False       # has the guest touched a register yet?
         self.irq_level = False
         self.reset()
 
@@ -157,28 +157,21 @@ class NS16550A:
             self.lsr |= LSR_DR
         self._update_irq()
 
-    def poll_input(self):
-        """Move bytes from the input source while the receiver has room."""
-        if self._input_source is None or self.mcr & MCR_LOOP:
-            return 0
-        moved = 0
-        while len(self.rx_fifo) < self.rx_capacity:
-            byte = self._input_source()
-            if byte < 0:
-                break
-            self.rx_fifo.append(byte & 0xFF)
-            self.lsr |= LSR_DR
-            moved += 1
-        if moved:
-            self._update_irq()
-        return moved
+    def can_receive(self):
+        """Room for a byte from the line (the serial input is disconnected
+        in loopback mode)."""
+        return not self.mcr & MCR_LOOP and len(self.rx_fifo) < self.rx_capacity
 
-    def tick(self):
-        """Called between run slices: take input, and let a pending
-        character timeout elapse."""
-        self.poll_input()
-        if (self.fifo_enabled and self.rx_fifo and not self.timeout_ipending
-                and len(self.rx_fifo) < self.rx_trigger_level):
+    @property
+    def timeout_armed(self):
+        """Bytes wait below the FIFO trigger level with no timeout raised yet."""
+        return (self.fifo_enabled and bool(self.rx_fifo) and not self.timeout_ipending
+                and len(self.rx_fifo) < self.rx_trigger_level)
+
+    def character_timeout(self):
+        """The line has been quiet: bytes waiting below the FIFO trigger
+        level raise the character-timeout interrupt."""
+        if self.timeout_armed:
             self.timeout_ipending = True
             self._update_irq()
 
@@ -187,12 +180,14 @@ class NS16550A:
     def read(self, offset, size):
         # QEMU's serial_mm implements 1-byte registers: a wider access is that
         # many byte accesses at consecutive offsets, little-endian.
+        self.accessed = True
         value = 0
         for i in range(size):
             value |= self._read_register((offset + i) & 7) << (8 * i)
         return value
 
     def write(self, offset, size, value):
+        self.accessed = True
         for i in range(size):
             self._write_register((offset + i) & 7, (value >> (8 * i)) & 0xFF)
 
@@ -204,7 +199,6 @@ class NS16550A:
             if not self.rx_fifo:
                 self.lsr &= ~(LSR_DR | LSR_BI)
             self.timeout_ipending = False
-            self.poll_input()
             self._update_irq()
             return byte
         if reg == IER_DLM:
@@ -220,8 +214,6 @@ class NS16550A:
         if reg == MCR:
             return self.mcr
         if reg == LSR:
-            if not self.rx_fifo:
-                self.poll_input()
             value = self.lsr
             if self.lsr & (LSR_BI | LSR_OE):
                 self.lsr &= ~(LSR_BI | LSR_OE)

@@ -457,3 +457,63 @@ trap:
     .section .rodata
 msg: .asciz "sent by transmitter-empty interrupts\\n"
 """
+
+# The same echo in S-mode: M-mode delegates the supervisor external
+# interrupt, the PLIC's context 1 routes the UART to SEIP.
+S_IRQ_ECHO = PRELUDE + """
+    .equ PLIC, 0x0c000000
+    .globl _start
+_start:
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    li t0, 0x200
+    csrw mideleg, t0            /* supervisor external interrupt -> S */
+    li t0, 0x1800
+    csrc mstatus, t0
+    li t0, 0x800
+    csrs mstatus, t0            /* MPP = S */
+    la t0, s_entry
+    csrw mepc, t0
+    mret
+s_entry:
+    la t0, strap
+    csrw stvec, t0
+    li s0, UART
+    li t0, 1
+    sb t0, 1(s0)
+    li s1, PLIC
+    li t0, 2
+    sw t0, 40(s1)
+    li t1, PLIC + 0x2080        /* context 1 (S-mode) enables */
+    li t0, 1 << 10
+    sw t0, 0(t1)
+    li t1, PLIC + 0x201000
+    li t0, 1
+    sw t0, 0(t1)                /* threshold 1 < priority 2 */
+    li t0, 0x200
+    csrs sie, t0
+    csrsi sstatus, 2
+1:  wfi
+    j 1b
+    .align 2
+strap:
+    csrr a0, scause
+    call puthex
+    li t1, PLIC + 0x201004
+    lw s2, 0(t1)
+2:  lbu t0, 5(s0)
+    andi t0, t0, 1
+    beqz t0, 3f
+    lbu a0, 0(s0)
+    mv s3, a0
+    call putc
+    li t0, 10
+    beq s3, t0, 4f
+    j 2b
+3:  li t1, PLIC + 0x201004
+    sw s2, 0(t1)
+    sret
+4:  FINISH 0x5555
+""" + ROUTINES

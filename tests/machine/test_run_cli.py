@@ -82,6 +82,28 @@ def test_uart_interrupts_wake_the_hart(build):
     assert proc.stdout == b"irq echo\n000000000000000a\n"     # the claimed source: 10
 
 
+def test_input_from_a_regular_file_is_deterministic(build, tmp_path):
+    """A file on stdin is read as the guest needs it, not when the host
+    gets to it: counters repeat exactly."""
+    import sys
+    from board_helpers import REPO, _RUN_ONLY, _dispatcher_complete
+    text = tmp_path / "input.txt"
+    text.write_bytes(b"from a file, byte by byte\n")
+    command = ["-m", "pyvmm"] if _dispatcher_complete() else ["-c", _RUN_ONLY]
+    runs = []
+    for i in range(2):
+        stats_file = tmp_path / f"stats{i}.json"
+        with open(text, "rb") as stdin:
+            proc = subprocess.run([sys.executable, *command, "run", str(build("S_IRQ_ECHO")),
+                                   "--stats", str(stats_file)], cwd=REPO, stdin=stdin,
+                                  capture_output=True, timeout=60)
+        stats = json.loads(stats_file.read_text())
+        runs.append((proc.returncode, proc.stdout, stats["instret"], stats["exits"]))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == 0
+    assert runs[0][1].count(b"8000000000000009") == len(b"from a file, byte by byte\n")
+
+
 def test_interrupt_driven_guest_idles_when_input_ends(build):
     proc = run_cli(build("IRQ_ECHO"), "--max-insns", "10000000", stdin=b"no newline")
     assert proc.returncode == 125 and proc.stdout == b"no newline"
@@ -181,7 +203,7 @@ QEMU = shutil.which("qemu-system-riscv64")
 @pytest.mark.parametrize("name,stdin", [("PROBE", b""), ("HELLO", b""), ("UNMAPPED", b""),
                                         ("UNMAPPED_STORE", b""), ("ECHO", b"Echo me\n"),
                                         ("IRQ_ECHO", b"by interrupt\n"), ("PLIC_CLAIMS", b""),
-                                        ("TX_IRQ", b"")])
+                                        ("TX_IRQ", b""), ("S_IRQ_ECHO", b"sup\n")])
 def test_same_output_and_status_as_qemu(build, name, stdin):
     elf = build(name)
     qemu = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic",

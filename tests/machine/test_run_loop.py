@@ -194,27 +194,63 @@ def test_idle_without_input(machine_with):
     assert tuple(m.run()) == (125, "idle", 0)
 
 
-def test_idle_hart_wakes_on_console_input(machine_with):
-    # IER = RDI, PLIC: source 10 priority 1, enabled for context 1 (S).
-    setup = [("store", UART0_BASE + 1, 1, 1), ("store", PLIC_BASE + 40, 4, 1),
-             ("store", PLIC_BASE + 0x2080, 4, 1 << 10)]
-    m = machine_with(setup + [("wfi",), ("load", PLIC_BASE + 0x201004, 4),
-                              ("load", UART0_BASE, 1), ("load", UART0_BASE, 1), ("wfi",)],
+UART_RX_TO_S_CONTEXT = [("store", UART0_BASE + 1, 1, 1),          # IER = RDI
+                        ("store", PLIC_BASE + 40, 4, 1),            # priority of source 10
+                        ("store", PLIC_BASE + 0x2080, 4, 1 << 10)]  # enabled for context 1 (S)
+
+
+def test_console_input_raises_seip_through_the_plic(machine_with):
+    m = machine_with(UART_RX_TO_S_CONTEXT + [("load", PLIC_BASE + 0x201004, 4),
+                                             ("load", UART0_BASE, 1), ("load", UART0_BASE, 1)],
                      stdin=b"Z")
     m.core.csrs[0x304] = 1 << 9                 # mie.SEIE
     assert m.run().how == "idle"
     assert m.core.loads == [10, ord("Z"), 0]
-    assert (False, True) in m.core.irq_calls    # SEIP raised by the UART through the PLIC
+    assert m.core.irq_calls[-2:] == [(False, True), (False, False)]   # raised, then claimed
+
+
+def test_bytes_arrive_one_byte_time_apart(machine_with):
+    from pyvmm.machine.machine import RX_BYTE_INSNS
+    polls = [("exec", RX_BYTE_INSNS // 4), ("load", UART0_BASE + 5, 1), ("load", UART0_BASE, 1)]
+    m = machine_with(polls * 8, stdin=b"ab")
+    m.run()
+    received = m.core.loads[1::2]
+    # "a" as soon as the guest has touched the UART (its first LSR read, at
+    # instret 2501); "b" one byte time later, at instret 12501 exactly (the
+    # run is sliced there), so the fifth poll reads it.
+    assert received == [ord("a"), 0, 0, 0, ord("b"), 0, 0, 0]
+
+
+def test_idle_hart_waits_for_console_input(machine_with):
+    import os
+    import threading
+    read_end, write_end = os.pipe()
+
+    def type_later():
+        os.write(write_end, b"Q")
+        os.close(write_end)
+    with os.fdopen(read_end, "rb", buffering=0) as stdin:
+        m = machine_with(UART_RX_TO_S_CONTEXT + [("wfi",), ("load", PLIC_BASE + 0x201004, 4),
+                                                 ("load", UART0_BASE, 1), ("wfi",)],
+                         stdin=stdin)
+        m.core.csrs[0x304] = 1 << 9
+        timer = threading.Timer(0.2, type_later)
+        timer.start()
+        result = m.run()
+        timer.join()
+    assert result.how == "idle"                 # after "Q", the pipe ended
+    assert m.core.loads == [10, ord("Q")]
 
 
 @pytest.mark.parametrize("mie,ier", [(0, 1), (1 << 9, 0)])
 def test_idle_hart_that_input_cannot_wake(machine_with, mie, ier):
     setup = [("store", UART0_BASE + 1, 1, ier), ("store", PLIC_BASE + 40, 4, 1),
              ("store", PLIC_BASE + 0x2080, 4, 1 << 10)]
-    m = machine_with(setup + [("wfi",)], stdin=b"Z")
+    m = machine_with(setup + [("wfi",)], stdin=b"ZZ")
     m.core.csrs[0x304] = mie
     assert m.run().how == "idle"
-    assert m.input.buffered == 1 and not m.uart.rx_fifo    # the byte stays unread
+    # The first byte reached the UART, the second waits: nobody will read them.
+    assert m.input.buffered == 1 and list(m.uart.rx_fifo) == [ord("Z")]
 
 
 def test_unexpected_trap_exit_is_an_internal_error(machine_with):
