@@ -46,13 +46,17 @@ def banner(out):
     return lines[start:end + 1]
 
 
-def test_banner_and_payload_line(elves):
+@pytest.fixture(scope="module")
+def payload_run(elves):
     status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_payload"])
-    out = text(out)
     assert status == 0, err
+    return text(out)
+
+
+def test_banner_and_payload_line(payload_run):
     for line in BANNER_LINES:
-        assert line in out.split(b"\n"), line
-    assert out.endswith(PAYLOAD_LINE)
+        assert line in payload_run.split(b"\n"), line
+    assert payload_run.endswith(PAYLOAD_LINE)
 
 
 def test_elf_firmware_in_process(elves):
@@ -64,21 +68,23 @@ def test_elf_firmware_in_process(elves):
     assert b"Boot HART MIDELEG         : 0x0000000000000222" in out
 
 
-def test_same_as_qemu(elves):
+def test_same_as_qemu(elves, payload_run):
     qemu_status, qemu_out = qemu_run("virt", "-bios", FW_JUMP_BIN, "-kernel", elves["sbi_payload"])
     qemu_out = text(qemu_out)
-    status, out, _ = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_payload"])
-    out = text(out)
-    assert qemu_status == status == 0
-    assert qemu_out.endswith(PAYLOAD_LINE) and out.endswith(PAYLOAD_LINE)
-    assert banner(out) == banner(qemu_out)
+    assert qemu_status == 0
+    assert qemu_out.endswith(PAYLOAD_LINE)
+    assert banner(payload_run) == banner(qemu_out)
 
 
-def test_tour_under_opensbi(elves):
+@pytest.fixture(scope="module")
+def tour_run(elves):
     status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_tour"])
-    out = text(out)
     assert status == 0, err
-    assert out[out.index(b"sbi_tour: S-mode"):] == TOUR_OUTPUT
+    return text(out)
+
+
+def test_tour_under_opensbi(tour_run):
+    assert tour_run[tour_run.index(b"sbi_tour: S-mode"):] == TOUR_OUTPUT
 
 
 # QEMU's rv64 with the extensions pyvmm's hart lacks switched off: OpenSBI then describes
@@ -86,19 +92,13 @@ def test_tour_under_opensbi(elves):
 QEMU_CPU_LIKE_PYVMM = "rv64,h=false,f=false,d=false,zba=false,zbb=false,zbc=false,zbs=false,pmu-num=0"
 
 
-@pytest.fixture(scope="module")
-def both_outputs(elves):
+def test_whole_output_same_as_qemu_with_the_same_hart(elves, tour_run):
+    """Every line, the hart description included (priv v1.12, Sstc, PMP, MHPM, delegation)."""
     qemu_status, qemu_out = qemu_run("virt", "-cpu", QEMU_CPU_LIKE_PYVMM, "-bios", FW_JUMP_BIN,
                                      "-kernel", elves["sbi_tour"])
-    status, out, err = pyvmm_run("--bios", FW_JUMP_BIN, "--kernel", elves["sbi_tour"])
-    assert qemu_status == status == 0, err
-    return text(qemu_out).split(b"\n"), text(out).split(b"\n")
-
-
-def test_whole_output_same_as_qemu_with_the_same_hart(both_outputs):
-    """Every line, the hart description included (priv v1.12, Sstc, PMP, MHPM, delegation)."""
-    qemu_lines, lines = both_outputs
-    assert lines == qemu_lines
+    assert qemu_status == 0
+    lines = tour_run.split(b"\n")
+    assert lines == text(qemu_out).split(b"\n")
     assert b"Boot HART ISA Extensions  : time,sstc" in lines
 
 

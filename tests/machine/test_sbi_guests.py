@@ -41,11 +41,6 @@ def test_payload_through_the_cli(elves):
     assert (status, out) == (0, PAYLOAD_BUILTIN), err
 
 
-def test_tour_through_the_cli(elves):
-    status, out, err = pyvmm_run("--bios", "builtin", "--kernel", elves["sbi_tour"])
-    assert (status, out) == (0, TOUR_OUTPUT), err
-
-
 def test_tour_same_as_qemu_with_opensbi(elves):
     need_opensbi()
     status, out = qemu_run("virt", "-bios", FW_JUMP_BIN, "-kernel", elves["sbi_tour"])
