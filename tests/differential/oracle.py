@@ -52,15 +52,20 @@ def run_qemu(elf, timeout=120, icount=False):
     return proc.returncode, proc.stdout
 
 
+# Guests retire well under this; a runaway ends with status 124 instead of a hang.
+MAX_INSNS = 200_000_000
+
+
 def run_pyvmm(image, timeout=300, extra=()):
     """(exit status, UART bytes, stderr text) of `python -m pyvmm run image`."""
-    proc = subprocess.run([sys.executable, "-m", "pyvmm", "run", *extra, image], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "pyvmm", "run", "--max-insns", str(MAX_INSNS), *extra, image],
+                          capture_output=True,
                           timeout=timeout, stdin=subprocess.DEVNULL,
                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
 
 
-def run_pyvmm_in_process(image, max_insns=500_000_000):
+def run_pyvmm_in_process(image, max_insns=MAX_INSNS):
     """(exit status, UART bytes, "") of `image` on pyvmm's Machine, the board behind `pyvmm run`."""
     import io
     from pyvmm.machine import Machine
