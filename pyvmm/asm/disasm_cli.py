@@ -175,6 +175,8 @@ def load_binary(path, data, base):
     """A flat image is one code section, named .data as objdump -b binary names it."""
     if not data:
         raise DisasmError("%s: empty file" % path)
+    if base + len(data) > 1 << 64:
+        raise DisasmError("%s: %d bytes at 0x%x run past the 64-bit address space" % (path, len(data), base))
     return Image(path, "binary", [CodeSection(".data", base, data)], [])
 
 
@@ -489,11 +491,14 @@ def print_disassembly(image, out, sections=None, start=None, stop=None, zeroes=F
 # The command.
 
 def _address(text):
+    import argparse
     try:
-        return int(text, 0)
+        value = int(text, 0)
     except ValueError:
-        import argparse
         raise argparse.ArgumentTypeError("not an address: %r" % text) from None
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError("address out of the 64-bit range: %s" % text)
+    return value
 
 
 def add_parsers(subparsers):
