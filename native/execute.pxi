@@ -462,6 +462,8 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         elif op == OP_SFENCE_VMA:
             if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TVM)):
                 st = illegal(h, d)
+            elif d.rs1 != 0:
+                tlb_flush_page(h, x[d.rs1])
             else:
                 tlb_flush(h)
         else:

@@ -112,6 +112,7 @@ ctypedef struct Hart:
     # software TLB: [privilege][access type][index]; index 2 (reserved privilege) unused
     TlbEntry tlb[4][3][TLB_SIZE]
     TlbEntry* fetch_tlb
+    int tlb_superpage       # some entry came from a megapage/gigapage leaf: address flushes go wide
     TlbEntry* load_tlb
     TlbEntry* store_tlb
 

@@ -103,6 +103,25 @@ cdef void clint_write(Hart* h, uint64_t offset, int size, uint64_t value) noexce
 
 cdef void tlb_flush(Hart* h) noexcept nogil:
     memset(h.tlb, 0xFF, sizeof(h.tlb))
+    h.tlb_superpage = 0
+    h.fetch_vpn = NO_VPN
+
+
+cdef void tlb_flush_page(Hart* h, uint64_t vaddr) noexcept nogil:
+    # SFENCE.VMA with an address: drop that page's entries. Entries are per
+    # 4 KiB, so once a superpage has been cached every entry may hold a piece
+    # of the changed leaf, and the whole TLB goes.
+    cdef uint64_t vpn = vaddr >> 12
+    cdef int p, a
+    cdef TlbEntry* e
+    if h.tlb_superpage:
+        tlb_flush(h)
+        return
+    for p in range(4):
+        for a in range(3):
+            e = &h.tlb[p][a][vpn & (TLB_SIZE - 1)]
+            if (e.tag & ~TLB_SLOW) == vpn:
+                e.tag = TLB_EMPTY
     h.fetch_vpn = NO_VPN
 
 
@@ -341,6 +360,8 @@ cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn
         if new_pte != pte:
             pyvmm_st(h.ram + (pte_addr - h.ram_base), 8, new_pte)
             invalidate_code(h, pte_addr, 8)
+        if i > 0:
+            h.tlb_superpage = 1
         paddr[0] = ((ppn << 12) & ~((1ULL << shift) - 1)) | (vaddr & ((1ULL << shift) - 1))
         return 0
     return page_fault_cause(acc)

@@ -267,3 +267,48 @@ def test_satp_write_with_unsupported_mode_is_ignored():
     core.write_csr(CSR_SATP, (SV39 << 60) | 0x123)
     core.write_csr(CSR_SATP, (10 << 60) | 0x456)      # Sv57: not supported, keeps the old value
     assert core.read_csr(CSR_SATP) == (SV39 << 60) | 0x123
+
+
+def test_sfence_vma_with_an_address_flushes_only_that_page():
+    core, prog, pt = user_program("")
+    for i, va in enumerate((0x2000, 0x3000)):
+        pt.map(va, DATA + 0x1000 * i, R | W | A | D)
+    for i in range(4):
+        core.write_mem(DATA + 0x1000 * i, (i + 1).to_bytes(8, "little"))
+    s_code = RAM_BASE + 0x3000
+    # ld a0,0(t0); ld a1,0(t1); sd s2,0(s0); sd s3,0(s1); ld a2,0(t0); ld a3,0(t1);
+    # sfence.vma t0; ld a4,0(t0); ld a5,0(t1); sfence.vma; ld a6,0(t1); ebreak
+    words = (0x0002B503, 0x00033583, 0x01243023, 0x0134B023, 0x0002B603, 0x00033683,
+             0x12028073, 0x0002B703, 0x00033783, 0x12000073, 0x00033803, 0x00100073)
+    core.write_mem(s_code, b"".join(w.to_bytes(4, "little") for w in words))
+    # 4 KiB mappings only (a cached superpage would make every fence flush all)
+    pt.map(0x5000, s_code, R | X | A)
+    l0_table = pt.pte_addr(0x2000) & ~0xFFF
+    pt.map(0x6000, l0_table, R | W | A | D)
+    core.x[5], core.x[6] = 0x2000, 0x3000                                   # t0, t1
+    core.x[8] = 0x6000 + (pt.pte_addr(0x2000) & 0xFFF)                      # s0
+    core.x[9] = 0x6000 + (pt.pte_addr(0x3000) & 0xFFF)                      # s1
+    core.x[18] = ((DATA + 0x2000) >> 12) << 10 | V | R | W | A | D         # s2
+    core.x[19] = ((DATA + 0x3000) >> 12) << 10 | V | R | W | A | D         # s3
+    core.priv, core.pc = 1, 0x5000
+    run_to_ebreak(core)
+    loaded = [reg(core, r) for r in ("a0", "a1", "a2", "a3", "a4", "a5", "a6")]
+    assert loaded == [1, 2, 1, 2, 3, 2, 4]    # cached until the fence that names the page
+
+
+def test_sfence_vma_with_an_address_flushes_everything_once_a_superpage_is_cached():
+    core, prog, pt = user_program("")
+    for i, va in enumerate((0x2000, 0x3000)):
+        pt.map(va, DATA + 0x1000 * i, R | W | A | D)
+    for i in range(4):
+        core.write_mem(DATA + 0x1000 * i, (i + 1).to_bytes(8, "little"))
+    s_code = RAM_BASE + 0x3000                 # runs through the kernel gigapage
+    words = (0x0002B503, 0x00033583, 0x01243023, 0x0134B023, 0x12028073, 0x0002B703, 0x00033783, 0x00100073)
+    core.write_mem(s_code, b"".join(w.to_bytes(4, "little") for w in words))
+    core.x[5], core.x[6] = 0x2000, 0x3000
+    core.x[8], core.x[9] = pt.pte_addr(0x2000), pt.pte_addr(0x3000)
+    core.x[18] = ((DATA + 0x2000) >> 12) << 10 | V | R | W | A | D
+    core.x[19] = ((DATA + 0x3000) >> 12) << 10 | V | R | W | A | D
+    core.priv, core.pc = 1, s_code
+    run_to_ebreak(core)
+    assert [reg(core, r) for r in ("a0", "a1", "a4", "a5")] == [1, 2, 3, 4]
