@@ -9,11 +9,12 @@ import importlib.util
 import os
 import random
 import struct
+import subprocess
 
 import pytest
 
 from pyvmm import isa
-from pyvmm.asm.disasm import disassemble, disassemble_bytes, insn_length
+from pyvmm.asm.disasm import SymbolTable, disassemble, disassemble_bytes, insn_length
 from pyvmm.asm.disasm_cli import load_elf
 
 HERE = os.path.dirname(__file__)
@@ -43,7 +44,6 @@ def compare_with_objdump(elf, options="default"):
     image = load_elf(elf)
     text = [s for s in image.sections if s.name == ".text"][0]
     gp = [s.value for s in image.symbols if s.name == "__global_pointer$"]
-    from pyvmm.asm.disasm import SymbolTable
     symbols = SymbolTable(image.symbols, section=".text")
     # the file's ISA, unless $xrv mapping symbols switch it mid-section (the
     # CLI follows those; disassemble_bytes decodes one ISA throughout)
@@ -157,14 +157,12 @@ def test_csr_names_of_every_privileged_spec(tmp_path, spec):
         "csrrw a0, %d, a1\ncsrrs a2, %d, zero\n" % (n, n) for n in range(4096))
     src, obj = tmp_path / "p.S", tmp_path / "p.o"
     src.write_text(source)
-    import subprocess
     subprocess.run([gnu.AS, "-march=" + gnu.MARCH, "-mpriv-spec=" + spec, str(src), "-o", str(obj)],
                    check=True, capture_output=True)
     elf = tmp_path / "p.elf"
     subprocess.run([gnu.LD, "-Ttext=0x80000000", str(obj), "-o", str(elf)], check=True, capture_output=True)
     image = load_elf(str(elf))
     assert image.priv_spec == spec
-    from pyvmm.asm.disasm import SymbolTable
     text = image.sections[0]
     ours = [t for _, _, t in disassemble_bytes(text.data, text.addr, SymbolTable(image.symbols),
                                                priv_spec=spec)]
