@@ -18,7 +18,7 @@ void finisher_pass(void) __attribute__((noreturn));
 
 /* Sizes the run; patched in the ELF file by pyvmm.bench.elfpatch. */
 extern volatile uint32_t bench_iterations;
-extern volatile uint32_t bench_list_stride;
+extern volatile uint32_t bench_list_pages;
 
 /* crt0.S calls bench_start in M-mode; the boot stub picks the privilege mode
  * and address translation, then calls bench_main, which never returns. */

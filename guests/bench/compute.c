@@ -4,13 +4,13 @@
  * by the iteration number, so no iteration can be skipped or folded by the
  * compiler: a sieve of Eratosthenes, a table-driven CRC-32, a 24x24 matrix
  * multiply, a heapsort and a walk of a linked list whose nodes are scattered
- * over 256 KiB, or 2 MiB with `bench_list_stride` = 128 (then under Sv39 most
+ * over 64 pages, or 512 with `bench_list_pages` = 512 (then under Sv39 most
  * steps miss the TLB). Results fold into one checksum printed on the UART.
  *
  * `bench_iterations` sizes the run. It lives in .data so the benchmark can
  * patch it in the ELF file (pyvmm.bench.elfpatch) and run the same code for
  * N and k*N iterations (pyvmm's instret gives the exact count of each);
- * `bench_list_stride` likewise.
+ * `bench_list_pages` likewise.
  */
 #include <stdint.h>
 #include "bench.h"
@@ -21,12 +21,14 @@
 #define SORT_COUNT    1024
 #define LIST_NODES    16384
 
-/* Nodes sit `bench_list_stride` bytes apart in the arena: 16 packs them
- * into 256 KiB (64 pages, well within a 256-entry TLB); 128 spreads them
- * over 2 MiB (512 pages, twice what such a TLB maps), so under Sv39 most
- * steps of the walk miss the TLB and walk the page table. */
-#define LIST_STRIDE_MIN  16
-#define LIST_STRIDE_MAX  128
+/* The nodes are dealt round-robin over `bench_list_pages` pages of the
+ * arena, packed from the start of each page: 64 pages (the default) holds
+ * them densely, well within a 256-entry TLB; 512 pages is twice what such a
+ * TLB maps, so under Sv39 most steps of the walk miss the TLB. Either way the
+ * nodes fill the same number of cache lines, so only the TLB reach changes. */
+#define LIST_PAGES_MIN  64
+#define LIST_PAGES_MAX  512
+#define ARENA_PAGE      4096
 
 struct node {
     struct node *next;
@@ -38,7 +40,7 @@ static uint8_t crc_buffer[CRC_BYTES];
 static uint32_t crc_table[256];
 static int64_t mat_a[MAT_N][MAT_N], mat_b[MAT_N][MAT_N], mat_c[MAT_N][MAT_N];
 static uint32_t sort_keys[SORT_COUNT];
-static uint8_t list_arena[LIST_NODES * LIST_STRIDE_MAX] __attribute__((aligned(64)));
+static uint8_t list_arena[LIST_PAGES_MAX * ARENA_PAGE] __attribute__((aligned(ARENA_PAGE)));
 static uint32_t list_order[LIST_NODES];
 
 static uint64_t lcg_state;
@@ -138,19 +140,20 @@ static uint64_t heapsort(uint32_t *keys, uint32_t n)
     return digest;
 }
 
-static uint32_t list_stride;
+static uint32_t list_pages;
 
 static struct node *list_node(uint32_t index)
 {
-    return (struct node *)(list_arena + (uint64_t)index * list_stride);
+    uint32_t page = index % list_pages, slot = index / list_pages;
+    return (struct node *)(list_arena + (uint64_t)page * ARENA_PAGE + slot * sizeof(struct node));
 }
 
 /* Link the nodes in a random order (a Fisher-Yates shuffle), then walk it. */
 static void list_build(void)
 {
-    list_stride = bench_list_stride;
-    if (list_stride < LIST_STRIDE_MIN || list_stride > LIST_STRIDE_MAX || list_stride % 8)
-        list_stride = LIST_STRIDE_MIN;
+    list_pages = bench_list_pages;
+    if (list_pages < LIST_PAGES_MIN || list_pages > LIST_PAGES_MAX || (list_pages & (list_pages - 1)))
+        list_pages = LIST_PAGES_MIN;
     for (uint32_t i = 0; i < LIST_NODES; i++)
         list_order[i] = i;
     for (uint32_t i = LIST_NODES - 1; i > 0; i--) {

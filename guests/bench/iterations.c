@@ -4,5 +4,5 @@
 
 volatile uint32_t bench_iterations = 1;
 
-/* compute.c's list node spacing in bytes (16..128, a multiple of 8). */
-volatile uint32_t bench_list_stride = 16;
+/* How many pages compute.c spreads its list over (a power of two, 64..512). */
+volatile uint32_t bench_list_pages = 64;

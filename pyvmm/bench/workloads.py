@@ -30,14 +30,14 @@ CORE_WORKLOADS = (
              "sieve, CRC-32, matrix multiply, heapsort, list walk; M-mode, no translation"),
     Workload("compute-sv39", "compute-sv39.elf", 52, 416,
              "the same in U-mode under Sv39, 4 KiB identity pages", bare="compute"),
-    # The list spread over 2 MiB (512 pages, twice a 256-entry TLB's reach):
-    # what translation costs when the working set outgrows the TLB.
+    # The list dealt over 512 pages, twice a 256-entry TLB's reach, in the
+    # same cache lines: what translation costs when the pages outgrow the TLB.
     Workload("compute-sparse", "compute.elf", 26, 208,
-             "compute with the list over 2 MiB (512 pages); M-mode",
-             patches=(("bench_list_stride", 128),)),
+             "compute with the list dealt over 512 pages; M-mode",
+             patches=(("bench_list_pages", 512),)),
     Workload("compute-sv39-sparse", "compute-sv39.elf", 26, 208,
              "the same in U-mode under Sv39: most list steps miss the TLB",
-             bare="compute-sparse", patches=(("bench_list_stride", 128),)),
+             bare="compute-sparse", patches=(("bench_list_pages", 512),)),
     Workload("traps", "traps.elf", 250_000, 2_000_000,
              "ecall from M-mode taken by a guest M-mode handler that returns", event="traps"),
 )

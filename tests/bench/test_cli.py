@@ -67,7 +67,7 @@ def test_json_report(capsys, core_available):
     result = json.loads(out)
     assert [w["name"] for w in result["workloads"]] == [
         "compute", "compute-sv39", "compute-sparse", "compute-sv39-sparse", "traps"]
-    assert result["workloads"][3]["patches"] == {"bench_list_stride": 128}
+    assert result["workloads"][3]["patches"] == {"bench_list_pages": 512}
     assert result["exits"]["iterations"] == 1000
     assert "bench: compute: pyvmm run 1/1 (1 iterations)" not in err    # scaled sizes: 1 and 2
     assert "bench: compute: pyvmm run 1/1 (2 iterations)" in err

@@ -92,8 +92,8 @@ def test_image_that_cannot_be_patched(tmp_path):
 
 def test_sized_image_applies_further_patches(tmp_path):
     path = sized_image(default_image_dir(), "compute.elf", 5, tmp_path,
-                       (("bench_list_stride", 128),))
-    assert path.name == "compute-5-bench_list_stride=128.elf"
+                       (("bench_list_pages", 512),))
+    assert path.name == "compute-5-bench_list_pages=512.elf"
     data = path.read_bytes()
     assert elfpatch.read_u32(data, ITERATIONS_SYMBOL) == 5
-    assert elfpatch.read_u32(data, "bench_list_stride") == 128
+    assert elfpatch.read_u32(data, "bench_list_pages") == 512

@@ -50,7 +50,7 @@ def test_sparse_list_outgrows_the_tlb(core_available, tmp_path):
     dense = pyvmm_backend.run_image(sized_image(default_image_dir(), "compute-sv39.elf", 2,
                                                 tmp_path))
     sparse = pyvmm_backend.run_image(sized_image(default_image_dir(), "compute-sv39.elf", 2,
-                                                 tmp_path, (("bench_list_stride", 128),)))
+                                                 tmp_path, (("bench_list_pages", 512),)))
     # same nodes, same values, same walk: same checksum, same instructions
     assert sparse.output == dense.output
     assert sparse.instret == dense.instret
