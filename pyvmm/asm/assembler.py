@@ -16,7 +16,8 @@ from pyvmm import isa
 from pyvmm.asm import expr as E
 from pyvmm.asm.compress import branch_can_compress, compress, jump_can_compress
 from pyvmm.asm.errors import AsmError, LineError
-from pyvmm.asm.items import Align, Branch, Data, DataExpr, Insn, Org, Where, code_padding
+from pyvmm.asm.items import Align, Branch, Data, Insn, Org, Where
+from pyvmm.asm.relax import relax_section
 from pyvmm.asm.mnemonics import BRANCHES, FORMS
 from pyvmm.asm.source import (ASSIGNMENT, LABEL, SYMBOL_NAME, parse_string, split_operands,
                               split_statements, strip_block_comments)
@@ -639,30 +640,10 @@ class Assembler:
             self.relax(section)
 
     def relax(self, section):
-        items = section.items
-        branches = [(i, it) for i, it in enumerate(items) if isinstance(it, Branch)]
-        for _ in range(64):
-            offsets = []
-            offset = 0
-            for item in items:
-                offsets.append(offset)
-                offset += item.size(offset)
-            offsets.append(offset)
-            section.offsets = offsets
-            changed = False
-            for index, branch in branches:
-                if branch.explicit:
-                    continue
-                needed = self.branch_length(section, offsets[index], branch)
-                if needed > branch.length:
-                    branch.length = needed
-                    changed = True
-            if not changed:
-                return
-        raise LineError("branch relaxation did not converge in %s" % section.name)
+        relax_section(section, lambda node, label_offset: self.section_offset_of(node, section, label_offset))
 
-    def section_offset_of(self, node, section):
-        """Section-relative value of `node` if it is a label (+/- constants) in `section`."""
+    def section_offset_of(self, node, section, label_offset=None):
+        """Section-relative value of `node` if it is one label (+/- constants) in `section`."""
         found = []
 
         def lookup(name):
@@ -675,6 +656,8 @@ class Assembler:
                 if sym.section is not section:
                     raise E.NotConstant(name)
                 found.append(name)
+                if label_offset is not None:
+                    return label_offset(sym.index)
                 return sym.section.offsets[sym.index]
             return E.evaluate(sym.node, lookup)
         try:
@@ -682,22 +665,6 @@ class Assembler:
         except (E.NotConstant, LineError):
             return None
         return value if len(found) == 1 else None
-
-    def branch_length(self, section, offset, branch):
-        """GNU's relaxed_branch_length for -mno-relax."""
-        jump = branch.cond is None
-        length = 4 if jump else 8
-        target = self.section_offset_of(branch.node, section)
-        if target is not None:
-            val = target - offset
-            rvc_reach = 1 << 12 if jump else 1 << 9
-            if branch.rvc and -rvc_reach // 2 <= val < rvc_reach // 2:
-                length = 2
-            elif -4096 <= val < 4096:
-                length = 4
-            elif not jump and branch.rvc:
-                length = 6
-        return length
 
 
 class _ExitMacro(Exception):

@@ -260,6 +260,10 @@ def _align(asm, boundary, parts):
         max_skip = asm.absolute(parts[2], "alignment maximum")
     section = asm.current
     section.align = max(section.align, boundary)    # gas records it even with a max skip
+    if section.code and fill is None and boundary <= (2 if asm.rvc else 4):
+        # gas (riscv_frag_align_code): aligning code to no more than the
+        # instruction alignment emits nothing, even when the offset is odd
+        return
     asm.append(Align(boundary, fill, max_skip, section.code))
 
 

@@ -84,15 +84,11 @@ def macro_jump(asm, mnemonic, ops, deferred):
 
 def macro_load(asm, mnemonic, ops, deferred):
     rd = ops["rd"]
-    if rd == 0:
-        raise LineError("%s to a symbol needs a nonzero destination register" % mnemonic)
     _pcrel_pair(asm, rd, ops["target"], mnemonic, {"rd": rd, "rs1": rd})
 
 
 def macro_store(asm, mnemonic, ops, deferred):
     temp = ops["rs1"]
-    if temp == 0:
-        raise LineError("%s to a symbol needs a nonzero temporary register" % mnemonic)
     _pcrel_pair(asm, temp, ops["target"], mnemonic, {"rs2": ops["rs2"], "rs1": temp})
 
 

@@ -98,12 +98,14 @@ def _random_program(seed, count=1500):
             op = rng.choice(["j", "jal", "call", "tail"])
             lines.append("%s %d%s" % (op, rng.randrange(4), rng.choice("fb")))
         else:
-            lines.append(rng.choice([".align 2", ".balign 8", ".2byte 0x1234", "lla %s, 1f" % a]))
+            lines.append(rng.choice([".align 2", ".balign 8", ".p2align 4", ".2byte 0x1234", "lla %s, 1f" % a,
+                                     ".option norvc", ".option rvc", ".option rvc", ".space 200",
+                                     ".space 2000", "lw %s, 2f" % a, "sd %s, 3b, t0" % a]))
     lines += ["0:", "1:", "2:", "3:", "nop"]
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_random_streams_match_gnu(seed, tmp_path):
     source = _random_program(seed)
     path = tmp_path / "random.S"
