@@ -40,7 +40,7 @@ def reference(tmp_path_factory):
 
 def test_there_are_guests():
     names = {os.path.basename(p) for p in GUESTS}
-    assert {"hello.S", "trap_demo.S", "skernel.S", "compute.S", "selfmod.S"} <= names
+    assert {"hello.S", "trap_demo.S", "skernel.S", "compute.S", "selfmod.S", "sstc_timer.S"} <= names
 
 
 @pytest.mark.parametrize("guest", _params())
