@@ -62,7 +62,11 @@ def add_parsers(subparsers):
         "run", help="run an image on the virt board",
         description="Boot IMAGE (ELF, flat binary, or .S/.s assembly) on a QEMU-virt-compatible "
                     "board. With --bios none IMAGE starts in M-mode at its entry; with --bios "
-                    "builtin or FILE, IMAGE is the S-mode kernel (like --kernel).")
+                    "builtin or FILE, IMAGE is the S-mode kernel (like --kernel).",
+        epilog="exit status: 0 guest passed (finisher 0x5555, SBI shutdown, HTIF pass); the "
+               "guest's failure code (finisher 0x3333|code<<16, HTIF test number); 1 code above "
+               "255 or internal error; 2 bad usage or image; 124 --max-insns ran out; 125 the hart "
+               "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF)")
     p.add_argument("image", nargs="?", metavar="IMAGE", help="the image to run")
     p.add_argument("--bios", default="none", metavar="none|builtin|FILE",
                    help="firmware: none (IMAGE runs in M-mode, the default), builtin (pyvmm's "
