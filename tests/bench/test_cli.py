@@ -89,3 +89,12 @@ def test_markdown_report(capsys, core_available):
                                 "--format", "markdown")
     assert status == 0
     assert "| compute-sv39 |" in out and "| exits |" in out
+
+
+def test_missing_core_one_line(capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "pyvmm._core", None)     # import now raises ImportError
+    status, out, err = run_cli(capsys, "--no-qemu", "-q")
+    assert status == 2 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("pyvmm bench: error: the compiled core pyvmm._core is not available")
