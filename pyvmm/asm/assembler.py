@@ -9,18 +9,17 @@ script, and the deferred values (%hi/%lo/%pcrel_*, call targets, .word sym) are
 computed with final addresses.
 """
 
-import os
 import re
 
 from pyvmm import isa
 from pyvmm.asm import expr as E
 from pyvmm.asm.compress import branch_can_compress, compress, jump_can_compress
-from pyvmm.asm.errors import AsmError, LineError
+from pyvmm.asm.errors import LineError
 from pyvmm.asm.items import Align, Branch, Data, Insn, Org, Where
 from pyvmm.asm.relax import relax_section
 from pyvmm.asm.mnemonics import BRANCHES, FORMS
-from pyvmm.asm.source import (ASSIGNMENT, LABEL, SYMBOL_NAME, parse_string, split_operands,
-                              split_statements, strip_block_comments)
+from pyvmm.asm.source import (ASSIGNMENT, LABEL, SYMBOL_NAME, split_operands, split_statements,
+                              strip_block_comments)
 
 MAX_ERRORS = 200
 
@@ -163,11 +162,7 @@ class Assembler:
         if not text.strip():
             return
         m = ASSIGNMENT.match(text)
-        if m and not text.lstrip().startswith("."):
-            self.assign(m.group(1), m.group(2))
-            return
-        if m and text.lstrip().startswith(".") and SYMBOL_NAME.match(m.group(1)) and \
-                m.group(1).lower() not in DIRECTIVE_NAMES:
+        if m and m.group(1).lower() not in DIRECTIVE_NAMES:      # `sym = expr`, `. = expr`
             self.assign(m.group(1), m.group(2))
             return
         m = re.match(r"\s*(\S+)\s*(.*)$", text, re.S)

@@ -9,7 +9,7 @@ import re
 
 from pyvmm.asm import expr as E
 from pyvmm.asm.errors import LineError
-from pyvmm.asm.items import Align, Data, DataExpr, Org
+from pyvmm.asm.items import Align, Data, DataExpr
 from pyvmm.asm.source import SYMBOL_NAME, parse_string, split_operands
 
 DIRECTIVES = {}
@@ -169,7 +169,7 @@ def _data(nbytes):
             try:
                 value = asm.const_eval(node)
             except E.NotConstant:
-                asm.append(DataExpr(nbytes, node, asm.where, None))
+                asm.append(DataExpr(nbytes, node, asm.where))
                 continue
             asm.append(Data((value & ((1 << (8 * nbytes)) - 1)).to_bytes(nbytes, "little")))
     return handler
@@ -416,28 +416,26 @@ def d_rept(asm, rest, queue):
         asm.run_lines(body)
 
 
-@directive(".irp", ".irpc")
-def d_irp(asm, rest, queue):
-    is_irpc = asm.current_directive == ".irpc" if hasattr(asm, "current_directive") else False
+def _irp(asm, rest, queue, per_character):
     m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$", rest, re.S)
     if not m:
         raise LineError(".irp needs a parameter name")
     name, values_text = m.group(1), m.group(2)
     body = asm.take_block(queue, r"\.(rept|irpc?)\b", r"\.endr\b", ".endr")
-    values = split_operands(values_text) if not is_irpc else list(values_text.strip())
+    values = list(values_text.strip()) if per_character else split_operands(values_text)
+    pattern = re.compile(r"\\%s\b(\(\))?" % re.escape(name))
     for value in values:
-        asm.run_lines([(f, l, re.sub(r"\\%s\b(\(\))?" % re.escape(name), value, t)) for f, l, t in body])
+        asm.run_lines([(f, n, pattern.sub(lambda _m: value, t)) for f, n, t in body])
 
 
+@directive(".irp")
+def d_irp(asm, rest, queue):
+    _irp(asm, rest, queue, per_character=False)
+
+
+@directive(".irpc")
 def d_irpc(asm, rest, queue):
-    asm.current_directive = ".irpc"
-    try:
-        d_irp(asm, rest, queue)
-    finally:
-        asm.current_directive = None
-
-
-DIRECTIVES[".irpc"] = d_irpc
+    _irp(asm, rest, queue, per_character=True)
 
 
 @directive(".include")

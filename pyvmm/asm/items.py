@@ -28,13 +28,12 @@ class Data:
 
 class DataExpr:
     """A value of `nbytes` computed from an expression after layout (.word sym)."""
-    __slots__ = ("nbytes", "node", "where", "dot")
+    __slots__ = ("nbytes", "node", "where")
 
-    def __init__(self, nbytes, node, where, dot):
+    def __init__(self, nbytes, node, where):
         self.nbytes = nbytes
         self.node = node
         self.where = where
-        self.dot = dot
 
     def size(self, offset):
         return self.nbytes
