@@ -145,7 +145,7 @@ def split_operands(text):
     return parts
 
 
-_STRING_ESCAPES = {"n": 10, "t": 9, "r": 13, "b": 8, "f": 12, "v": 11, "a": 7, "e": 27,
+_STRING_ESCAPES = {"n": 10, "t": 9, "r": 13, "b": 8, "f": 12, "v": 11,
                    "\\": 92, '"': 34, "'": 39}
 
 
