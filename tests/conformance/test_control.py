@@ -33,11 +33,10 @@ def test_branch_backward_loop(op):
     """A backward branch closing a counted loop: taken until the condition fails."""
     cond = {"beq": ("a3", "zero"), "bne": ("a0", "a1"), "blt": ("a0", "a1"),
             "bge": ("a1", "a0"), "bltu": ("a0", "a1"), "bgeu": ("a1", "a0")}[op]
-    # beq: loop while a3 == 0, with a3 set once the count reaches 10
+    # Each loop counts a0 up to 10; beq loops while a3 = (a0 >= 10) is still 0.
     body = (li("a1", 10)
             + "1:  addi a0, a0, 1\n"
             + "    sltu a3, a0, a1\n    xori a3, a3, 1\n"
-            + ("    addi a4, a0, 0\n" if op != "beq" else "")
             + (f"    {op} {cond[0]}, {cond[1]}, 1b\n" if op not in ("bge", "bgeu")
                else f"    addi a5, a0, 1\n    {op} a1, a5, 1b\n"))
     r = harness.run(body)

@@ -174,3 +174,31 @@ def test_counters_from_u_need_mcounteren_and_scounteren(counter):
     body = ("    li t0, 7\n    csrw mcounteren, t0\n    csrw scounteren, t0\n" + enter("U", "u1")
             + f"u1:\n    csrr a0, {counter}\n    li a7, -1\n    ecall\n")
     expect_no_traps(harness.run(body))
+
+
+@pytest.mark.parametrize("mcounteren,scounteren,s_ok,u_ok", [
+    (7, 0, True, False), (0, 7, False, False), (1, 1, True, True)])
+def test_cycle_counter_gating_by_mode(mcounteren, scounteren, s_ok, u_ok):
+    """S needs mcounteren.CY; U needs both mcounteren.CY and scounteren.CY."""
+    body = (f"    li t0, {mcounteren}\n    csrw mcounteren, t0\n    li t0, {scounteren}\n    csrw scounteren, t0\n"
+            + enter("S", "in_s") + "in_s:\ns_read:\n    csrr a0, cycle\n"
+            "    la t0, in_u\n    csrw sepc, t0\n    li t0, 1 << 8\n    csrc sstatus, t0\n    sret\n"
+            "in_u:\nu_read:\n    csrr a1, cycle\n    li a7, -1\n    ecall\n")
+    r = harness.run(body)
+    expected = ([] if s_ok else [(2, r.symbols["s_read"])]) + ([] if u_ok else [(2, r.symbols["u_read"])])
+    assert [(t.cause, t.epc) for t in r.traps] == expected
+
+
+@pytest.mark.qemu_differs("mstatus.MPP keeps the reserved value 2")
+def test_mpp_is_warl():
+    """MPP = 2 is not a privilege mode (H-mode does not exist): it reads back legal."""
+    r = harness.run("    li t0, 0x1800\n    csrc mstatus, t0\n    li t0, 0x1000\n    csrs mstatus, t0\n"
+                    "    csrr a0, mstatus\n")
+    assert r["a0"] >> 11 & 3 != 2
+
+
+@pytest.mark.parametrize("mode,insn", [("U", "sfence.vma"), ("U", "csrr a0, stimecmp"), ("S", "csrr a0, mip")])
+def test_privileged_instructions_from_lower_modes(mode, insn):
+    body = enter(mode, "go") + f"go:\ninsn_at:\n    {insn.replace('stimecmp', '0x14d')}\n    li a7, -1\n    ecall\n"
+    r = harness.run(body)
+    assert [(t.cause, t.epc) for t in r.traps] == [(2, r.symbols["insn_at"])]

@@ -6,8 +6,8 @@ import pytest
 
 from . import harness
 from .cases import enter, expect_regs, traps_summary
-from .test_paging import (A, D, R, RET, TEST_VA, U, V, W, X, ADDI_A5_7, fill, in_s, kernel_map, page,
-                          satp_on, set_pte)
+from .test_paging import (A, D, R, RET, TEST_VA, V, W, X, ADDI_A5_7, fill, in_s, kernel_map, page,
+                          set_pte)
 from .test_traps import ARM_TIMER, CLINT_MSIP, DISARM_TIMER, IRQ, MIP_MSIP, MIP_MTIP, MIP_SSIP, MSTATUS_MIE, MSTATUS_SIE
 
 
