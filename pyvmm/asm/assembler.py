@@ -84,6 +84,7 @@ class Assembler:
         self.extensions = parse_march(march)
         self.rvc = "c" in self.extensions
         self.initial_rvc = self.rvc
+        self.instructions_emitted = False
         self.option_stack = []
         self.include_dirs = list(include_dirs)
         self.errors = []
@@ -500,6 +501,7 @@ class Assembler:
 
     def emit(self, ckey, name, ops, deferred=None):
         """Append one instruction, compressed when GNU would."""
+        self.instructions_emitted = True
         if deferred:
             self.append(Insn(name, ops, deferred, self.where))
             return
@@ -515,13 +517,16 @@ class Assembler:
         self.append(Data(word.to_bytes(4, "little")))
 
     def append_compressed(self, chosen):
+        self.instructions_emitted = True
         name, ops = chosen
         self.append(Data(isa.encode(name, **ops).to_bytes(2, "little")))
 
     def append_bytes(self, data):
+        self.instructions_emitted = True
         self.append(Data(data))
 
     def emit_branch(self, mnemonic, target, ops):
+        self.instructions_emitted = True
         node = ops["target"]
         if target == "jal":
             rvc = self.rvc and jump_can_compress(mnemonic, ops["rd"])
@@ -532,6 +537,7 @@ class Assembler:
         self.append(item)
 
     def compressed_instruction(self, mnemonic, operands, rest):
+        self.instructions_emitted = True
         if not self.rvc:
             raise LineError("unrecognized opcode `%s', extension `c' required" % mnemonic)
         if mnemonic == "c.unimp" and not operands:

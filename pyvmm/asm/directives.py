@@ -333,7 +333,27 @@ def d_option(asm, rest, queue):
 
 # Directives that only feed object-file metadata pyvmm's linked output does not
 # carry (debug line info, call-frame info, attributes).
-@directive(".file", ".ident", ".attribute", ".loc",
+@directive(".attribute")
+def d_attribute(asm, rest, queue):
+    """`.attribute arch, "rv64imac"` sets the ISA (before any instruction, as gas);
+    the other RISC-V attributes only describe the object and are accepted."""
+    parts = split_operands(rest)
+    if len(parts) != 2:
+        raise LineError(".attribute needs a tag and a value")
+    if parts[0].strip().lower() not in ("arch", "tag_riscv_arch", "5"):
+        return
+    if asm.instructions_emitted:
+        raise LineError("architecture elf attributes must set before any instructions")
+    march = parse_string(parts[1]).decode()
+    from pyvmm.asm.assembler import parse_march
+    try:
+        asm.extensions = parse_march(march)
+    except ValueError as e:
+        raise LineError(str(e))
+    asm.rvc = asm.initial_rvc = "c" in asm.extensions
+
+
+@directive(".file", ".ident", ".loc",
            ".cfi_startproc", ".cfi_endproc", ".cfi_def_cfa_offset", ".cfi_offset",
            ".cfi_restore", ".cfi_def_cfa", ".cfi_sections", ".variant_cc")
 def d_metadata_only(asm, rest, queue):
