@@ -62,9 +62,14 @@ def run_core_suite(image_dir, runs=3, scale=1.0, qemu=None, workloads=CORE_WORKL
         "goals": [],
     }
     with tempfile.TemporaryDirectory(prefix="pyvmm-bench-") as scratch:
-        for workload in workloads:
-            result["workloads"].append(_run_workload(image_dir, scratch, workload, runs, qemu,
-                                                     clock, progress))
+        # Round-robin: run i of every workload before run i + 1 of any, so a
+        # change in the machine's load reaches every row (and both sides of
+        # each ratio) alike.
+        states = [_WorkloadRuns(image_dir, scratch, w, runs, qemu, progress) for w in workloads]
+        for i in range(runs):
+            for state in states:
+                state.run_once(i)
+        result["workloads"] = [state.result(clock) for state in states]
         for entry in result["workloads"]:
             base = next((w for w in result["workloads"] if w["name"] == entry["bare"]), None)
             if entry["bare"] is not None and base is not None:
@@ -89,59 +94,61 @@ def _times(samples):
             "cpu_seconds": [round(s.cpu_seconds, 6) for s in samples]}
 
 
-def _run_workload(image_dir, scratch, workload, runs, qemu, clock, progress):
-    name = workload.name
-    small_image = sized_image(image_dir, workload.image, workload.small, scratch, workload.patches)
-    large_image = sized_image(image_dir, workload.image, workload.large, scratch, workload.patches)
-    entry = {
-        "name": name,
-        "description": workload.description,
-        "image": workload.image,
-        "patches": dict(workload.patches),
-        "iterations": {"small": workload.small, "large": workload.large},
-        "instret": {"small": None, "large": None},
-        "bare": workload.bare,
-        "event": workload.event,
-        "pyvmm": None,
-        "qemu": None,
-    }
+class _WorkloadRuns:
+    """One workload's images, its untimed short-run count and its timed runs."""
 
-    small = None
-    if qemu:
-        progress(f"{name}: pyvmm count of the short run ({workload.small} iterations)")
-        small = _pyvmm_run(small_image, workload.small)
-        entry["instret"]["small"] = small.instret
-
-    # pyvmm and QEMU runs alternate, so a change in the machine's load during
-    # the suite reaches both sides of the ratio alike.
-    large_runs = []
-    qemu_small_runs, qemu_large_runs = [], []
-    for i in range(runs):
-        progress(f"{name}: pyvmm run {i + 1}/{runs} ({workload.large} iterations)")
-        run = _pyvmm_run(large_image, workload.large)
-        if large_runs and (run.instret, run.output) != (large_runs[0].instret, large_runs[0].output):
-            raise BenchError(f"{name}: pyvmm is not deterministic: run 1 retired "
-                             f"{large_runs[0].instret} instructions and printed "
-                             f"{large_runs[0].output!r}, run {i + 1} {run.instret} and {run.output!r}")
-        large_runs.append(run)
+    def __init__(self, image_dir, scratch, workload, runs, qemu, progress):
+        self.workload, self.runs, self.qemu, self.progress = workload, runs, qemu, progress
+        self.small_image = sized_image(image_dir, workload.image, workload.small, scratch,
+                                       workload.patches)
+        self.large_image = sized_image(image_dir, workload.image, workload.large, scratch,
+                                       workload.patches)
+        self.small = None
         if qemu:
-            progress(f"{name}: QEMU run {i + 1}/{runs} ({workload.small} and {workload.large} "
-                     "iterations)")
-            qemu_small_runs.append(_qemu_run(qemu, name, small_image, small))
-            qemu_large_runs.append(_qemu_run(qemu, name, large_image, large_runs[0]))
+            progress(f"{workload.name}: pyvmm count of the short run ({workload.small} iterations)")
+            self.small = _pyvmm_run(self.small_image, workload.small)
+        self.large_runs, self.qemu_small_runs, self.qemu_large_runs = [], [], []
 
-    seconds = _seconds(large_runs, clock)
-    instret = large_runs[0].instret
-    entry["instret"]["large"] = instret
-    pyvmm_mips = measure.mips(instret, measure.median_seconds(seconds))
-    entry["pyvmm"] = {**_times(large_runs), "mips": pyvmm_mips,
-                      "output": large_runs[0].output.strip(), "stats": _core_counters(large_runs[0])}
-    if workload.event:
-        entry["pyvmm"]["events_per_second"] = workload.large / measure.median_seconds(seconds)
-    if qemu:
-        entry["qemu"] = _qemu_result(name, workload, small.instret, qemu_small_runs,
-                                     instret, qemu_large_runs, clock)
-    return entry
+    def run_once(self, i):
+        w, runs, progress = self.workload, self.runs, self.progress
+        progress(f"{w.name}: pyvmm run {i + 1}/{runs} ({w.large} iterations)")
+        run = _pyvmm_run(self.large_image, w.large)
+        first = self.large_runs[0] if self.large_runs else run
+        if (run.instret, run.output) != (first.instret, first.output):
+            raise BenchError(f"{w.name}: pyvmm is not deterministic: run 1 retired "
+                             f"{first.instret} instructions and printed {first.output!r}, "
+                             f"run {i + 1} {run.instret} and {run.output!r}")
+        self.large_runs.append(run)
+        if self.qemu:
+            progress(f"{w.name}: QEMU run {i + 1}/{runs} ({w.small} and {w.large} iterations)")
+            self.qemu_small_runs.append(_qemu_run(self.qemu, w.name, self.small_image, self.small))
+            self.qemu_large_runs.append(_qemu_run(self.qemu, w.name, self.large_image, first))
+
+    def result(self, clock):
+        w = self.workload
+        seconds = _seconds(self.large_runs, clock)
+        instret = self.large_runs[0].instret
+        entry = {
+            "name": w.name,
+            "description": w.description,
+            "image": w.image,
+            "patches": dict(w.patches),
+            "iterations": {"small": w.small, "large": w.large},
+            "instret": {"small": self.small.instret if self.small else None, "large": instret},
+            "bare": w.bare,
+            "event": w.event,
+            "pyvmm": {**_times(self.large_runs),
+                      "mips": measure.mips(instret, measure.median_seconds(seconds)),
+                      "output": self.large_runs[0].output.strip(),
+                      "stats": _core_counters(self.large_runs[0])},
+            "qemu": None,
+        }
+        if w.event:
+            entry["pyvmm"]["events_per_second"] = w.large / measure.median_seconds(seconds)
+        if self.qemu:
+            entry["qemu"] = _qemu_result(w.name, w, self.small.instret, self.qemu_small_runs,
+                                         instret, self.qemu_large_runs, clock)
+        return entry
 
 
 def _pyvmm_run(image, iterations):
