@@ -92,7 +92,7 @@ def test_objdump_disassembles_it_cleanly(sample_elf):
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.S")), ids=lambda p: p.name)
-def test_objcopy_binary_equals_to_binary(path, tmp_path):
+def test_corpus_elf_is_clean_and_objcopy_binary_equals_to_binary(path, tmp_path):
     need_binutils("objcopy")
     program = assemble_file(path)
     elf = tmp_path / "x.elf"
@@ -101,6 +101,11 @@ def test_objcopy_binary_equals_to_binary(path, tmp_path):
     result = subprocess.run([OBJCOPY, "-O", "binary", str(elf), str(out)], capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == ""
     assert out.read_bytes() == program.to_binary()
+    need_binutils("readelf", "objdump")
+    for tool, flags in ((READELF, ["-a", "-W"]), (OBJDUMP, ["-d", "-h"])):
+        checked = subprocess.run([tool, *flags, str(elf)], capture_output=True, text=True)
+        assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+        assert "warning" not in checked.stdout.lower()
 
 
 def test_program_contract():
