@@ -14,18 +14,15 @@ class BusFault(Exception):
 
 
 class Region:
-    __slots__ = ("base", "size", "device", "name", "accesses")
+    __slots__ = ("base", "size", "end", "device", "name", "accesses")
 
     def __init__(self, base, size, device, name):
         self.base = base
         self.size = size
+        self.end = base + size
         self.device = device
         self.name = name
         self.accesses = 0
-
-    @property
-    def end(self):
-        return self.base + self.size
 
     def __repr__(self):
         return f"Region({self.name!r}, {self.base:#x}..{self.end:#x})"

@@ -22,6 +22,7 @@ class ConsoleInput:
         self._position = 0
         self._fd = None
         self._file = None
+        self._source = source       # keeps a file object (and so its descriptor) open
         self.at_eof = source is None
         # Pipes, terminals and sockets deliver when they please; a script,
         # a regular file or an in-memory stream can be read at any time, so
@@ -50,15 +51,15 @@ class ConsoleInput:
         if self._file is not None:
             data = self._file.read(CHUNK)
         else:
-            ready, _, _ = select.select([self._fd], [], [], timeout)
-            if not ready:
-                return
             try:
+                ready, _, _ = select.select([self._fd], [], [], timeout)
+                if not ready:
+                    return
                 data = os.read(self._fd, CHUNK)
             except BlockingIOError:
                 return
-            except OSError:
-                data = b""
+            except (OSError, ValueError):
+                data = b""              # a closed or broken source has ended
         if data:
             self._buffer += data
         else:
