@@ -421,6 +421,10 @@ class Machine:
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
         stats["mmio"] = self.bus.access_counts()
         stats["mmio_faults"] = self.mmio_faults
+        if self.sbi is not None:
+            stats["sbi"] = self.sbi.stats()
+        if self.htif is not None:
+            stats["htif"] = self.htif.stats()
         stats["host_seconds"] = round(self.host_seconds, 6)
         instret = stats.get("instret", 0)
         stats["mips"] = round(instret / self.host_seconds / 1e6, 3) if self.host_seconds > 0 else 0.0

@@ -189,8 +189,12 @@ def test_builtin_sbi_boots_an_s_mode_kernel(build):
 
 
 def test_builtin_sbi_with_kernel_option(build):
-    proc = run_cli("--bios", "builtin", "--kernel", build("SKERNEL", KERNEL_BASE))
+    proc = run_cli("--bios", "builtin", "--kernel", build("SKERNEL", KERNEL_BASE), "--stats")
     assert proc.stdout == b"hello from S-mode\n" and proc.returncode == 0
+    stats = json.loads(proc.stderr)
+    assert stats["how"] == "sbi-shutdown"
+    assert stats["sbi"]["calls"] == {"legacy": len(b"hello from S-mode\n"), "srst": 1}
+    assert stats["exits"]["trap"] == len(b"hello from S-mode\n") + 1
 
 
 def test_flat_image_with_load_addr(build, tmp_path):
