@@ -517,3 +517,11 @@ strap:
     sret
 4:  FINISH 0x5555
 """ + ROUTINES
+
+# A minimal M-mode "firmware" that jumps to the payload at RAM base + 2 MiB.
+JUMP_TO_PAYLOAD = """
+    .globl _start
+_start:
+    li t0, 0x80200000
+    jr t0
+"""

@@ -197,6 +197,11 @@ def test_builtin_sbi_with_kernel_option(build):
     assert stats["exits"]["trap"] == len(b"hello from S-mode\n") + 1
 
 
+def test_own_m_mode_firmware_with_a_kernel_payload(build):
+    proc = run_cli(build("JUMP_TO_PAYLOAD"), "--kernel", build("HELLO", KERNEL_BASE))
+    assert proc.returncode == 0 and proc.stdout == b"hello from the virt board\n"
+
+
 def test_flat_image_with_load_addr(build, tmp_path):
     elf = build("HELLO")
     flat = tmp_path / "hello.bin"
