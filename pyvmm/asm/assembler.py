@@ -102,6 +102,7 @@ class Assembler:
         self.cond_stack = []      # [active, any_branch_taken, parent_active]
         self.where = Where("<string>", 0)
         self.include_depth = 0
+        self.macro_depth = 0
         # GNU as creates .text, .data and .bss up front: they come first in the
         # object, which decides their order among .text.* inputs at link time
         for name in (".text", ".data", ".bss", ".text"):
@@ -619,13 +620,13 @@ class Assembler:
                              lambda m: values[m.group(1)], out)
             out = out.replace("\\@", counter).replace("\\()", "")
             expanded.append((self.where.file, self.where.line, out))
-        self.include_depth += 1
-        if self.include_depth > 100:
+        if self.macro_depth >= 100:
             raise LineError("macros nested too deeply (recursive macro `%s'?)" % name)
+        self.macro_depth += 1
         try:
             self.run_macro_body(expanded)
         finally:
-            self.include_depth -= 1
+            self.macro_depth -= 1
 
     def run_macro_body(self, lines):
         try:

@@ -417,6 +417,8 @@ def d_stray_end(asm, rest, queue):
 @directive(".exitm")
 def d_exitm(asm, rest, queue):
     from pyvmm.asm.assembler import _ExitMacro
+    if not asm.macro_depth:
+        raise LineError(".exitm outside a macro")
     raise _ExitMacro()
 
 

@@ -24,7 +24,7 @@ _TOKEN = re.compile(r"""
   | (?P<bin>0[bB][01]+(?![0-9A-Za-z_.$]))
   | (?P<local>[0-9]+[bfBF](?![0-9A-Za-z_.$]))
   | (?P<dec>[0-9]+)
-  | (?P<char>'(\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)|[^\\])'?)
+  | (?P<char>'(?P<cbody>\\(?:x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)|[^\\])'?)
   | (?P<ident>[A-Za-z_.$][A-Za-z0-9_.$]*)
   | (?P<op><<|>>|==|!=|<>|<=|>=|&&|\|\||[-+*/%&|^~!()<>])
 """, re.VERBOSE)
@@ -80,14 +80,13 @@ def tokenize(text):
         if kind == "reloc":
             value = value[1:].rstrip("(").strip()
         elif kind == "char":
-            body = value[1:]
-            if body.endswith("'") and len(body) > 1:
-                body = body[:-1]
-            value = char_value(body)
+            value = char_value(m.group("cbody"))
             kind = "num"
         elif kind in ("hex", "bin", "dec"):
             value = int(value, 0) if kind != "dec" else int(value, 10)
             if kind == "dec" and len(m.group(kind)) > 1 and m.group(kind).startswith("0"):
+                if not re.match(r"[0-7]+$", m.group(kind)):
+                    raise LineError("bad octal number `%s'" % m.group(kind))
                 value = int(m.group(kind), 8)
             kind = "num"
         tokens.append((kind, value))
