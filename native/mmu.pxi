@@ -51,6 +51,14 @@ cdef inline void force_event_check(Hart* h) noexcept nogil:
     h.event_at = 0
 
 
+cdef inline bint clint_size_ok(uint64_t offset, int size) noexcept nogil:
+    # QEMU's ACLINT: the MSWI half takes 4-byte accesses, the MTIMER half 4 or 8;
+    # anything else fails on the bus (an access fault)
+    if offset < CLINT_MTIMECMP:
+        return size == 4
+    return size == 4 or size == 8
+
+
 cdef uint64_t clint_read(Hart* h, uint64_t offset, int size) noexcept nogil:
     cdef uint64_t value = 0
     cdef uint64_t reg_off
@@ -452,6 +460,8 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
         out[0] = pyvmm_ld(h.ram + (pa - h.ram_base), size)
         return ST_OK
     if pa >= CLINT_BASE and pa < CLINT_BASE + CLINT_SIZE:
+        if not clint_size_ok(pa - CLINT_BASE, size):
+            return raise_exc(h, CAUSE_LOAD_ACCESS, vaddr)
         out[0] = clint_read(h, pa - CLINT_BASE, size)
         return ST_OK
     return mmio_exit(h, pa, size, False, 0)
@@ -517,6 +527,8 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
     if in_ram(h, pa, <uint64_t>size):
         return store_ram(h, pa, size, value)
     if pa >= CLINT_BASE and pa < CLINT_BASE + CLINT_SIZE:
+        if not clint_size_ok(pa - CLINT_BASE, size):
+            return raise_exc(h, CAUSE_STORE_ACCESS, vaddr)
         clint_write(h, pa - CLINT_BASE, size, value)
         return ST_OK
     h.mmio_state = MMIO_STORE_DONE

@@ -85,3 +85,13 @@ def test_lr_sc_reservation_is_lost_across_a_trap():
                    ".balign 8\nvar: .dword 7\n")
     run_to_ebreak(core)
     assert reg(core, "a1") == 1 and reg(core, "a2") == 0      # as QEMU 7.2
+
+
+@pytest.mark.parametrize("insn,cause", [("lb a0, 0(t0)", 5), ("sh t1, 0(t0)", 7), ("sd t1, 0(t0)", 7),
+                                        ("lhu a0, 0(t3)", 5)])
+def test_clint_rejects_access_sizes_qemu_rejects(insn, cause):
+    core, prog = load(f"la t2, handler\n csrw mtvec, t2\n li t0, 0x02000000\n li t3, 0x02004000\n li t1, 1\nat: {insn}\n ebreak\n"
+                      ".balign 4\nhandler: csrr s2, mcause\n csrr s3, mepc\n csrr s4, mtval\n ebreak\n")
+    run_to_ebreak(core)
+    offset = 0x4000 if "t3" in insn else 0
+    assert (reg(core, "s2"), reg(core, "s3"), reg(core, "s4")) == (cause, prog["at"], 0x0200_0000 + offset)
