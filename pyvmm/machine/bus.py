@@ -36,6 +36,7 @@ class Bus:
         self.regions = []
         self._bases = []
         self.unmapped_accesses = 0
+        self._last = None
 
     def attach(self, base, size, device, name):
         if size <= 0:
@@ -51,10 +52,14 @@ class Bus:
         return region
 
     def find(self, addr):
+        last = self._last
+        if last is not None and last.base <= addr < last.end:
+            return last     # a driver's accesses come in runs to one device
         index = bisect.bisect_right(self._bases, addr) - 1
         if index >= 0:
             region = self.regions[index]
             if addr < region.end:
+                self._last = region
                 return region
         return None
 

@@ -285,7 +285,7 @@ class Machine:
                         self._next_input_poll = host_now + INPUT_POLL_SECONDS
                         self.input.poll()
                         self.flush_console()
-                    if self.input.pending() or self.uart.timeout_armed:
+                    if self.input.pending() or (self.uart.rx_fifo and self.uart.timeout_armed):
                         next_byte = self._receive_input(core.stats()["instret"])
                         if next_byte is not None:
                             slice_len = min(slice_len, next_byte)
