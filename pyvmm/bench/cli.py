@@ -9,6 +9,7 @@ missing images or a pyvmm without its compiled core.
 import sys
 
 from pyvmm.bench.report import FORMATS, render
+from pyvmm.bench.workloads import CORE_WORKLOADS, EXIT_ITERATIONS
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -30,6 +31,10 @@ def add_parsers(subparsers):
     p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
                    help="multiply every workload's size by F (default 1: the compute "
                         "workload retires about 295 million instructions)")
+    p.add_argument("--workload", action="append", metavar="NAME", dest="workloads",
+                   choices=[w.name for w in CORE_WORKLOADS] + ["exits"],
+                   help="run only this workload (repeatable): "
+                        + ", ".join([w.name for w in CORE_WORKLOADS] + ["exits"]))
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="compute rates from wall time (default) or from CPU time (pyvmm's "
                         "thread, QEMU's process), steadier on a busy machine")
@@ -89,7 +94,11 @@ def run_bench(args):
     image_dir = args.images if args.images is not None else default_image_dir()
     progress = (lambda message: None) if args.quiet else stderr_progress
     try:
+        chosen = args.workloads
+        workloads = [w for w in CORE_WORKLOADS if not chosen or w.name in chosen]
+        exit_iterations = EXIT_ITERATIONS if not chosen or "exits" in chosen else 0
         result = run_core_suite(image_dir, runs=args.runs, scale=args.scale, qemu=qemu,
+                                workloads=workloads, exit_iterations=exit_iterations,
                                 clock=args.clock, progress=progress)
     except ImageMissing as exc:
         return _error(str(exc), EXIT_USAGE)

@@ -24,7 +24,7 @@ def test_listed_in_pyvmm_help(capsys):
 
 @pytest.mark.parametrize("argv", [["--runs", "0"], ["--runs", "x"], ["--scale", "-1"],
                                   ["--scale", "inf"], ["--format", "csv"], ["--suite", "io"],
-                                  ["--clock", "sundial"]])
+                                  ["--clock", "sundial"], ["--workload", "dhrystone"]])
 def test_bad_usage_exits_2(capsys, argv):
     with pytest.raises(SystemExit) as exc:
         main(["bench", *argv])
@@ -98,3 +98,19 @@ def test_missing_core_one_line(capsys, monkeypatch):
     assert status == 2 and out == ""
     assert len(err.splitlines()) == 1
     assert err.startswith("pyvmm bench: error: the compiled core pyvmm._core is not available")
+
+
+def test_workload_selection(capsys, core_available):
+    status, out, _err = run_cli(capsys, "--no-qemu", "--runs", "1", "--scale", "0.001", "-q",
+                                "--format", "json", "--workload", "compute-sv39",
+                                "--workload", "compute")
+    assert status == 0
+    result = json.loads(out)
+    # suite order, whatever the order asked; no exit benchmark unless asked
+    assert [w["name"] for w in result["workloads"]] == ["compute", "compute-sv39"]
+    assert result["exits"] is None
+    status, out, _err = run_cli(capsys, "--no-qemu", "--runs", "1", "--scale", "0.001", "-q",
+                                "--format", "json", "--workload", "exits")
+    result = json.loads(out)
+    assert result["workloads"] == [] and result["exits"]["iterations"] == 1000
+    assert [g["unit"] for g in result["goals"]] == ["per_second"]
