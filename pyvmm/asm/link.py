@@ -18,6 +18,7 @@ from pyvmm.asm.errors import LineError
 from pyvmm.asm.items import Align, Branch, Data, DataExpr, Insn, Org
 
 DEFAULT_TEXT = 0x8000_0000
+PAGE = 0x1000                    # MAXPAGESIZE = COMMONPAGESIZE for elf64lriscv
 STANDARD_ORDER = (".text", ".rodata", ".data", ".sdata", ".sbss", ".bss")
 INVERTED = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu", "bgeu": "bltu"}
 LINKER_SYMBOLS = ("__global_pointer$", "__bss_start", "_edata", "edata", "_end", "end", "__BSS_END__",
@@ -94,57 +95,9 @@ class Linker:
             groups.setdefault(out, []).append(section)
             f = flags.setdefault(out, set())
             f.update(section.flags)
-        outputs = []
-        addr = self.starts[".text"]
-        data_segment_done = False
-        for out in order:
-            members = groups.get(out, [])
-            alloc = any("a" in s.flags for s in members)
-            if out in (".data", ".sdata", ".sbss", ".bss") or (members and alloc and "w" in flags[out]):
-                if not data_segment_done:
-                    data_segment_done = True
-                    addr = _align_up(addr, 0x1000) + (addr & 0xFFF)
-                    self.linker_values["__DATA_BEGIN__"] = addr
-            if out == ".sdata":
-                self.linker_values["__SDATA_BEGIN__"] = addr
-            if out == ".sbss":
-                self.linker_values["_edata"] = self.linker_values["edata"] = addr
-                self.linker_values["__bss_start"] = addr
-            if not members:
-                continue
-            members = sorted(members, key=input_rank)     # stable: source order within a rank
-            if not alloc:
-                start, position = 0, 0
-            else:
-                align = max(s.align for s in members)
-                start = self.starts[out] if out in self.starts else _align_up(addr, align)
-                position = start
-            for s in members:
-                position = _align_up(position, s.align)
-                self.base[s] = position
-                position += s.offsets[-1]
-            end = position
-            if out == ".bss" and end != start:
-                end = _align_up(end, 8)
-            outputs.append((out, start, end, members, alloc))
-            if alloc:
-                addr = end
-            if out == ".text":
-                for name in ("_etext", "etext", "__etext"):
-                    self.linker_values[name] = end
-        if not data_segment_done:
-            addr = _align_up(addr, 0x1000) + (addr & 0xFFF)
-            self.linker_values["__DATA_BEGIN__"] = addr
-        self.linker_values.setdefault("__SDATA_BEGIN__", addr)
-        self.linker_values.setdefault("__bss_start", self.linker_values["__SDATA_BEGIN__"])
-        self.linker_values.setdefault("_edata", self.linker_values["__bss_start"])
-        self.linker_values.setdefault("edata", self.linker_values["__bss_start"])
-        bss_end = _align_up(addr, 8)
-        self.linker_values["__BSS_END__"] = bss_end
-        self.linker_values["_end"] = self.linker_values["end"] = bss_end
-        lv = self.linker_values
-        lv["__global_pointer$"] = min(lv["__SDATA_BEGIN__"] + 0x800,
-                                      max(lv["__DATA_BEGIN__"] + 0x800, lv["__BSS_END__"] - 0x800))
+        outputs = self.place(order, groups, flags, adjust=False)
+        if self.saves_a_page():
+            outputs = self.place(order, groups, flags, adjust=True)
 
         sections = []
         for out, start, end, members, alloc in outputs:
@@ -159,6 +112,82 @@ class Linker:
             sections.append(Section(out, start, bytes(image), "".join(c for c in "awx" if c in flags[out]),
                                     nobits, max(s.align for s in members)))
         return self.program(sections)
+
+    def place(self, order, groups, flags, adjust):
+        """Assign addresses in script order; `adjust` is ld's page-saving form of
+        DATA_SEGMENT_ALIGN (the data segment starts on the page boundary)."""
+        self.linker_values = {}
+        outputs = []
+        addr = self.starts[".text"]
+        data_segment_done = False
+
+        def start_data_segment(addr):
+            base = _align_up(addr, PAGE) + (0 if adjust else addr & (PAGE - 1))
+            self.segment_base = base
+            self.linker_values["__DATA_BEGIN__"] = base
+            return base
+
+        for out in order:
+            members = groups.get(out, [])
+            alloc = any("a" in s.flags for s in members)
+            if not data_segment_done and (out in (".data", ".sdata", ".sbss", ".bss") or
+                                          (members and alloc and "w" in flags[out])):
+                data_segment_done = True
+                addr = start_data_segment(addr)
+            if out == ".sdata":
+                self.linker_values["__SDATA_BEGIN__"] = addr
+            if out == ".sbss":
+                self.linker_values["_edata"] = self.linker_values["edata"] = addr
+                self.linker_values["__bss_start"] = addr
+            if not members:
+                continue
+            members = sorted(members, key=input_rank)     # stable: source order within a rank
+            if not alloc:
+                start = position = 0
+            else:
+                align = max(s.align for s in members)
+                start = self.starts[out] if out in self.starts else _align_up(addr, align)
+                position = start
+            if out == ".data":
+                self.linker_values["__DATA_BEGIN__"] = start
+            for s in members:
+                position = _align_up(position, s.align)
+                self.base[s] = position
+                position += s.offsets[-1]
+            end = position
+            if out == ".bss" and end != start:
+                end = _align_up(end, 8)
+            outputs.append((out, start, end, members, alloc))
+            # ld puts an orphan with a --section-start address out of the way:
+            # it does not move the location counter
+            if alloc and not (out in self.starts and out not in STANDARD_ORDER):
+                addr = end
+            if out == ".text":
+                for name in ("_etext", "etext", "__etext"):
+                    self.linker_values[name] = end
+        if not data_segment_done:
+            addr = start_data_segment(addr)
+        lv = self.linker_values
+        lv.setdefault("__SDATA_BEGIN__", addr)
+        lv.setdefault("__bss_start", lv["__SDATA_BEGIN__"])
+        lv.setdefault("_edata", lv["__bss_start"])
+        lv.setdefault("edata", lv["__bss_start"])
+        bss_end = _align_up(addr, 8)
+        lv["__BSS_END__"] = bss_end
+        lv["_end"] = lv["end"] = bss_end
+        lv["__global_pointer$"] = min(lv["__SDATA_BEGIN__"] + 0x800,
+                                      max(lv["__DATA_BEGIN__"] + 0x800, lv["__BSS_END__"] - 0x800))
+        self.segment_end = bss_end                       # DATA_SEGMENT_END (.)
+        return outputs
+
+    def saves_a_page(self):
+        """ld's lang_size_segment: start the data segment on a page boundary when
+        that saves a page of memory (it spans two pages and the partial pages at
+        its ends fit in one)."""
+        base, end = self.segment_base, self.segment_end
+        first = -base & (PAGE - 1)
+        last = end & (PAGE - 1)
+        return bool(first and last and base // PAGE != end // PAGE and first + last <= PAGE)
 
     # ------------------------------------------------------------ values
     def address_of_label(self, sym):

@@ -114,13 +114,30 @@ def test_random_streams_match_gnu(seed, tmp_path):
     assert compare_with_gnu(assemble(source), gnu) == []
 
 
-@pytest.mark.parametrize("ttext,tdata", [(0x80200000, None), (0x1000, 0x20000)])
-def test_section_starts_match_ld(ttext, tdata, tmp_path):
-    path = CORPUS / "directives.S"
-    ld_args = ["-Ttext=%#x" % ttext] + (["-Tdata=%#x" % tdata] if tdata else [])
+@pytest.mark.parametrize("source,ld_args", [
+    ("directives.S", ["-Ttext=0x80200000"]),
+    ("directives.S", ["-Ttext=0x1000", "-Tdata=0x20000"]),
+    ("sections.S", ["-Ttext=0x1000", "-Tbss=0x9000"]),
+    ("sections.S", ["-Ttext=0x1000", "--section-start=.custom_rw=0x7000"]),
+    ("sections.S", ["-Ttext=0x1000", "--section-start=.rodata=0x3000"]),
+])
+def test_section_starts_match_ld(source, ld_args, tmp_path):
+    path = CORPUS / source
     gnu = gnu_build(path, tmp_path, ld_args=ld_args)
-    starts = {".text": ttext}
-    if tdata:
-        starts[".data"] = tdata
+    starts = {}
+    for arg in ld_args:
+        name, value = arg[2:].split("=") if arg.startswith("-T") else arg[len("--section-start="):].split("=")
+        starts["." + name if arg.startswith("-T") else name] = int(value, 0)
     program = assemble_file(path, section_starts=starts)
     assert compare_with_gnu(program, gnu) == []
+
+
+@pytest.mark.parametrize("text_bytes,data_bytes", [(0xFF0, 0x20), (0xF00, 0x200), (0x10, 0xFF8), (0x800, 0x900)])
+def test_data_segment_page_rule_matches_ld(text_bytes, data_bytes, tmp_path):
+    """ld starts the data segment on a page boundary when that saves a page."""
+    source = ".globl _start\n_start: j _start\n.space %d\n.data\n.space %d\n.bss\n.zero 8\n" % (
+        text_bytes, data_bytes)
+    path = tmp_path / "pages.S"
+    path.write_text(source)
+    gnu = gnu_build(path, tmp_path)
+    assert compare_with_gnu(assemble(source), gnu) == []
