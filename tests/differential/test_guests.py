@@ -98,3 +98,19 @@ def test_guest_assembles_byte_identical_to_gnu(guest, reference):
 
 def ours_is_nobits(prog, name):
     return any(s.nobits for s in prog.sections if s.name == name)
+
+
+@pytest.mark.parametrize("code", [1, 7, 200])
+def test_finisher_failure_status_matches_qemu(code, tmp_path):
+    """A guest failing through the finisher (0x3333 | code << 16) ends both runs with `code`."""
+    reason = oracle.missing_tools()
+    if reason:
+        pytest.skip(reason)
+    source = tmp_path / "fail.S"
+    source.write_text("    .globl _start\n_start:\n    li t0, 0x100000\n"
+                      f"    li t1, 0x3333 | ({code} << 16)\n    sw t1, 0(t0)\n1:  j 1b\n")
+    elf = oracle.build_elf(str(source), str(tmp_path))
+    status, output = oracle.run_qemu(elf)
+    got_status, got_output, stderr = oracle.run_pyvmm(elf)
+    assert status == code
+    assert (got_status, got_output) == (status, output), stderr[-2000:]
