@@ -32,18 +32,26 @@ def _names(text):
 
 
 # ------------------------------------------------------------------ sections
+def _no_subsection(asm, rest, name):
+    if rest.strip() and asm.absolute(rest, "subsection") != 0:
+        raise LineError("subsections are not supported (`%s %s')" % (name, rest.strip()))
+
+
 @directive(".text")
 def d_text(asm, rest, queue):
+    _no_subsection(asm, rest, ".text")
     asm.switch_section(".text")
 
 
 @directive(".data")
 def d_data(asm, rest, queue):
+    _no_subsection(asm, rest, ".data")
     asm.switch_section(".data")
 
 
 @directive(".bss")
 def d_bss(asm, rest, queue):
+    _no_subsection(asm, rest, ".bss")
     asm.switch_section(".bss")
 
 
