@@ -58,9 +58,15 @@ def _goal_value(goal):
 
 
 def _heading(result):
-    qemu = result["host"]["qemu"] or "QEMU not found: pyvmm only"
-    return (f"pyvmm bench --suite core: {result['runs']} run(s) each, medians of "
-            f"{result['clock']} time, scale {result['scale']:g}; {qemu}; start-up removed")
+    host = result["host"]
+    qemu = host["qemu"] or "QEMU not found: pyvmm only"
+    heading = (f"pyvmm bench --suite core: {result['runs']} run(s) each, medians of "
+               f"{result['clock']} time, scale {result['scale']:g}; {qemu}; start-up removed")
+    load = host.get("load_average") or {}
+    if load.get("start") is not None and load.get("end") is not None:
+        heading += (f"; host load {load['start']:.1f} -> {load['end']:.1f} "
+                    f"on {host['cpus']} CPUs")
+    return heading
 
 
 def format_table(result):

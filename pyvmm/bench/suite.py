@@ -56,6 +56,8 @@ def run_core_suite(image_dir, runs=3, scale=1.0, qemu=None, workloads=CORE_WORKL
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "qemu": qemu_backend.qemu_version(qemu) if qemu else None,
+            # other work on the host skews wall times: say how busy it was
+            "load_average": {"start": _load_average(), "end": None},
         },
         "workloads": [],
         "exits": None,
@@ -81,8 +83,17 @@ def run_core_suite(image_dir, runs=3, scale=1.0, qemu=None, workloads=CORE_WORKL
         if exit_iterations:
             result["exits"] = _run_exits(image_dir, scratch, exit_iterations, runs, clock,
                                          progress)
+    result["host"]["load_average"]["end"] = _load_average()
     result["goals"] = _goals(result)
     return result
+
+
+def _load_average():
+    """The host's one-minute load average, or None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _seconds(samples, clock):

@@ -27,7 +27,8 @@ def fabricated_result(qemu=True):
     return {
         "suite": "core", "runs": 3, "scale": 1.0, "clock": "wall",
         "host": {"python": "3.11", "machine": "x86_64", "cpus": 2,
-                 "qemu": "QEMU emulator version 7.2.0" if qemu else None},
+                 "qemu": "QEMU emulator version 7.2.0" if qemu else None,
+                 "load_average": {"start": 0.52, "end": 1.25}},
         "workloads": [
             workload("compute", 400.0, 1600.0),
             workload("compute-sv39", 300.0, 1200.0, bare="compute",
@@ -65,6 +66,7 @@ def test_table_is_aligned_and_lists_goals():
     text = report.render(fabricated_result(), "table")
     lines = text.splitlines()
     assert "medians of wall time" in lines[0] and "QEMU emulator version 7.2.0" in lines[0]
+    assert lines[0].endswith("; host load 0.5 -> 1.2 on 2 CPUs")
     header, rule = lines[2], lines[3]
     assert header.split()[0] == "workload" and set(rule.replace(" ", "")) == {"-"}
     # every right-aligned number ends under its column's header

@@ -25,6 +25,7 @@ def test_pyvmm_only_suite(core_available):
     messages = []
     result = tiny_suite(runs=2, qemu=None, progress=messages.append)
     assert result["suite"] == "core" and result["runs"] == 2 and result["host"]["qemu"] is None
+    assert set(result["host"]["load_average"]) == {"start", "end"}
     compute, paged, traps = result["workloads"]
     assert compute["pyvmm"]["output"].startswith("compute iterations=2 checksum=0x")
     # the paged variant runs the same workload: the same checksum
