@@ -240,16 +240,17 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                     return finish(h, r)
                 continue
         d = &h.fetch_page.slots[(pc & 0xFFF) >> 1]
-        if d.op == OP_NONE:
+        op = d.op
+        if op == OP_NONE:
             d = fill_slot(h, pc, d)
             if d == NULL:
                 r = take_trap(h, h.exc_cause, False, h.exc_tval, 0)
                 if r:
                     return finish(h, r)
                 continue
+            op = d.op
         npc = pc + d.ilen
         st = ST_OK
-        op = d.op
         if op == OP_ADDI:
             x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
         elif op == OP_LUI:
