@@ -213,7 +213,7 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
 cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     cdef uint64_t* x = h.x
     cdef DecodedInsn* d
-    cdef uint64_t pc, npc, a, b
+    cdef uint64_t pc, npc, a, b, instret
     cdef int64_t sa, sb
     cdef int32_t wa, wb
     cdef int st, r, op
@@ -227,15 +227,26 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     if r:
         return finish(h, r)
     force_event_check(h)
+    # pc and instret live in locals: a store through x[] could alias the
+    # struct fields, which would force a reload (and a store-forwarding
+    # stall) on every instruction. h.pc/h.instret are written before each
+    # instruction executes, so everything called from here sees them.
+    pc = h.pc
+    instret = h.instret
     while True:
-        if h.instret >= h.event_at:
+        if instret >= h.event_at:
+            h.pc = pc
+            h.instret = instret
             r = handle_events(h)
+            pc = h.pc
             if r:
                 return finish(h, r)
-        pc = h.pc
         if (pc >> 12) != h.fetch_vpn:
             if enter_fetch_page(h, pc) != ST_OK:
+                h.pc = pc
+                h.instret = instret
                 r = take_trap(h, h.exc_cause, False, h.exc_tval, 0)
+                pc = h.pc
                 if r:
                     return finish(h, r)
                 continue
@@ -244,11 +255,16 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         if op == OP_NONE:
             d = fill_slot(h, pc, d)
             if d == NULL:
+                h.pc = pc
+                h.instret = instret
                 r = take_trap(h, h.exc_cause, False, h.exc_tval, 0)
+                pc = h.pc
                 if r:
                     return finish(h, r)
                 continue
             op = d.op
+        h.pc = pc
+        h.instret = instret
         npc = pc + d.ilen
         st = ST_OK
         if op == OP_ADDI:
@@ -471,16 +487,17 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             st = illegal(h, d)
 
         if st == ST_OK:
-            h.pc = npc
-            h.instret += 1
+            pc = npc
+            instret += 1
         elif st == ST_EXC:
             r = take_trap(h, h.exc_cause, False, h.exc_tval, d.raw)
+            pc = h.pc
             if r:
                 return finish(h, r)
         elif st == ST_EXIT_AFTER:
             h.exit_insn = d.raw
             h.pc = npc
-            h.instret += 1
+            h.instret = instret + 1
             return finish(h, h.exit_reason)
         elif st == ST_EXIT_BEFORE:
             h.exit_insn = d.raw
