@@ -35,7 +35,7 @@ class Mismatch(Exception):
 
 class Symbol:
     __slots__ = ("name", "kind", "section", "index", "value", "node", "is_global", "where",
-                 "type", "size_node")
+                 "type", "size_node", "frag", "frag_offset")
 
     def __init__(self, name):
         self.name = name
@@ -48,6 +48,8 @@ class Symbol:
         self.where = None
         self.type = None          # "function" | "object" from .type
         self.size_node = None
+        self.frag = None          # labels: (section, gas frag number) ...
+        self.frag_offset = 0      # ... and the offset inside that frag
 
 
 class InputSection:
@@ -57,6 +59,8 @@ class InputSection:
         self.nobits = nobits
         self.items = []
         self.align = 1
+        self.frag_id = 0          # gas frags so far (a new one after each variable item)
+        self.frag_fill = 0        # bytes in the current frag
         self.offsets = []         # after layout: offset of item i; offsets[-1] = size
 
     @property
@@ -213,6 +217,11 @@ class Assembler:
             if data is None or any(data):
                 raise LineError("only zero-filled data can go into %s" % section.name)
         section.items.append(item)
+        if isinstance(item, (Align, Org)) or (isinstance(item, Branch) and not item.explicit):
+            section.frag_id += 1            # gas starts a new frag after a variable part
+            section.frag_fill = 0
+        else:
+            section.frag_fill += item.size(0)
 
     # ---------------------------------------------------------------- symbols
     def symbol(self, name):
@@ -229,10 +238,15 @@ class Assembler:
         sym = self.symbol(name)
         if sym.kind is not None:
             raise LineError("symbol `%s' is already defined" % name)
+        self.place_label(sym)
+        sym.where = self.where
+
+    def place_label(self, sym):
         sym.kind = "label"
         sym.section = self.current
         sym.index = len(self.current.items)
-        sym.where = self.where
+        sym.frag = (self.current, self.current.frag_id)
+        sym.frag_offset = self.current.frag_fill
 
     @staticmethod
     def local_name(number, count):
@@ -249,10 +263,7 @@ class Assembler:
     def dot(self):
         self.internal_counter += 1
         name = "\x02dot%d" % self.internal_counter
-        sym = self.symbol(name)
-        sym.kind = "label"
-        sym.section = self.current
-        sym.index = len(self.current.items)
+        self.place_label(self.symbol(name))
         return name
 
     def internal_label(self):
@@ -268,7 +279,7 @@ class Assembler:
         if sym.kind == "label":
             raise LineError("symbol `%s' is already defined" % name)
         try:
-            sym.value = self.const_eval(node)
+            sym.value = self.const_eval(node, fold_labels=True)
             sym.kind = "const"
             sym.node = None
         except E.NotConstant:
@@ -278,7 +289,7 @@ class Assembler:
 
     def org_to(self, node, fill):
         try:
-            target = self.const_eval(node)
+            target = self.const_eval(node, fold_labels=True)
         except E.NotConstant:
             target = self.section_offset_now(node)
         self.append(Org(target, fill, self.where))
@@ -308,8 +319,11 @@ class Assembler:
             return sym.value
         raise E.NotConstant(name)
 
-    def const_eval(self, node):
-        """Value now, or NotConstant if it needs a label or an undefined symbol."""
+    def const_eval(self, node, fold_labels=False):
+        """Value now, or NotConstant if it needs a label or an undefined symbol.
+
+        fold_labels: directives and assignments (gas's expression_and_evaluate)
+        fold differences of labels in one frag; instruction operands do not."""
         def reloc(kind, inner):
             value = E.evaluate(inner, self.const_lookup)
             if kind == "hi":
@@ -317,14 +331,55 @@ class Assembler:
             if kind == "lo":
                 return lo12(value)
             raise E.NotConstant("%" + kind)
-        return E.evaluate(node, self.const_lookup, reloc)
+        try:
+            return E.evaluate(node, self.const_lookup, reloc)
+        except E.NotConstant:
+            if not fold_labels:
+                raise
+            return self.fold_label_difference(node)
+
+    def fold_label_difference(self, node):
+        """`b - a` of labels already defined in the same frag is a constant, as in gas
+        (e.g. `.equ LEN, . - msg`); anything else stays NotConstant."""
+        def linear(n):
+            tag = n[0]
+            if tag == "num":
+                return E.to_signed64(n[1]), {}
+            if tag == "sym":
+                sym = self.symbols.get(n[1])
+                if sym is not None and sym.kind == "const":
+                    return sym.value, {}
+                if sym is not None and sym.kind == "label":
+                    return sym.frag_offset, {sym.frag: 1}
+                raise E.NotConstant(n[1])
+            if tag == "un" and n[1] in ("-", "+"):
+                c, terms = linear(n[2])
+                return (-c, {k: -v for k, v in terms.items()}) if n[1] == "-" else (c, terms)
+            if tag == "bin" and n[1] in ("+", "-"):
+                (ca, ta), (cb, tb) = linear(n[2]), linear(n[3])
+                sign = 1 if n[1] == "+" else -1
+                terms = dict(ta)
+                for k, v in tb.items():
+                    terms[k] = terms.get(k, 0) + sign * v
+                return ca + sign * cb, {k: v for k, v in terms.items() if v}
+            if tag in ("un", "bin"):
+                parts = [linear(x) for x in n[2:]]
+                if any(terms for _, terms in parts):
+                    raise E.NotConstant("label")
+                return E.evaluate((tag, n[1]) + tuple(("num", c) for c, _ in parts), self.const_lookup), {}
+            raise E.NotConstant("%" + n[1])
+        value, terms = linear(node)
+        if terms:
+            raise E.NotConstant(next(name for name in E.symbols_in(node)
+                                     if self.symbols.get(name) is None or self.symbols[name].kind != "const"))
+        return E.to_signed64(value)
 
     def absolute(self, text, what):
         node = self.parse_expr(text)
         try:
-            return self.const_eval(node)
+            return self.const_eval(node, fold_labels=True)
         except E.NotConstant as e:
-            raise LineError("%s must be a constant known here (`%s' is not)" % (what, e.name))
+            raise LineError("%s must be a constant known here (`%s' is not)" % (what, display_symbol(e.name)))
 
     # ---------------------------------------------------------------- instructions
     def instruction(self, mnemonic, rest):
@@ -394,7 +449,7 @@ class Assembler:
                 value = self.const_eval(node)
             except E.NotConstant as e:
                 raise Mismatch("%s `%s' is not a constant (use %%lo/%%hi for symbols)"
-                               % (what, e.name if not e.name.startswith("\x02") else "."))
+                               % (what, display_symbol(e.name)))
         if not lo <= value <= hi:
             raise Mismatch("%s %d out of range [%d, %d]" % (what, value, lo, hi))
         return value, None
@@ -462,7 +517,7 @@ class Assembler:
                     ops["imm"] = self.const_eval(node)
                 except E.NotConstant as e:
                     raise Mismatch("li needs a constant; `%s' is not known here (use la for addresses)"
-                                   % e.name)
+                                   % display_symbol(e.name))
         elif kind == "E":
             name = text.strip()
             number = isa.csr_number(name)
@@ -706,6 +761,15 @@ def split_macro_args(text, nparams):
         if len(expanded) <= nparams:
             return expanded
     return args
+
+
+def display_symbol(name):
+    """How an error names a symbol: internal names of `.` and 1f/1b made readable."""
+    if name.startswith("\x02dot"):
+        return "."
+    if "\x02" in name:
+        return "local label " + name[2:].split("\x02")[0]
+    return name
 
 
 def hi20(value):

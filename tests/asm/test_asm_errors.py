@@ -48,6 +48,9 @@ CASES = [
     (".section .data\naddi a0, a0, 1\n.bss\n.word 1", "only zero-filled data can go into .bss"),
     ("lui a0, %hi(0x80000000)", "%hi value 0x80000000 out of range"),
     ("mul a0, a1, a2", "extension `m' required"),
+    ("li a0, LEN\nmsg: .ascii \"ab\"\n.equ LEN, . - msg", "li needs a constant; `LEN' is not known here"),
+    ("li a0, 2f - 1f\n1: nop\n2:", "`local label 2' is not known here"),
+    ("1: nop\n2: li a0, 2b - 1b", "`local label 2' is not known here"),
 ]
 
 

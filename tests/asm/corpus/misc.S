@@ -34,3 +34,21 @@ _start:
 other:
     j _start
     beqz a0, _start
+
+# label differences inside one frag are constants in assignments and directive
+# operands when both labels are defined (gas folds them): `.equ LEN, . - msg`
+    .text
+1:  nop
+    addi a0, a0, 1
+2:  .equ CODE_LEN, 2b - 1b
+    li a5, CODE_LEN
+    .space 2b - 1b
+    .data
+msg: .ascii "hello"
+    .equ MSG_LEN, . - msg
+    .text
+    li a4, MSG_LEN
+    addi a4, a4, MSG_LEN - 1
+    .rept MSG_LEN
+    nop
+    .endr
