@@ -47,6 +47,7 @@ cdef class Core:
     cdef Hart* h
     cdef object _ram
     cdef object _regs
+    cdef bint _running
 
     def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0):
         cdef uint64_t[::1] regs_view
@@ -201,8 +202,14 @@ cdef class Core:
         if budget < 0:
             raise ValueError("budget must be >= 0")
         b = <uint64_t>min(budget, 0xFFFFFFFFFFFFFFFF)
-        with nogil:
-            r = run_hart(self.h, b)
+        if self._running:
+            raise RuntimeError("run() is already in progress on this core (another thread)")
+        self._running = True
+        try:
+            with nogil:
+                r = run_hart(self.h, b)
+        finally:
+            self._running = False
         return r
 
     def complete_mmio(self, value):

@@ -176,3 +176,27 @@ def test_stats_count_exits_by_name():
     assert core.run(100) == EXIT_MMIO
     assert core.run(10) == EXIT_BUDGET
     assert core.stats()["exits"] == {"mmio": 2, "budget": 1}
+
+
+def test_run_from_two_threads_at_once_is_refused():
+    import threading
+    import time
+    core, _ = load("1: j 1b\n")
+    errors = []
+    started = threading.Event()
+
+    def spin():
+        started.set()
+        core.run(300_000_000)
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    started.wait()
+    while worker.is_alive() and not errors:  # the worker holds run() for ~a second without the GIL
+        try:
+            core.run(1)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        time.sleep(0.001)
+    worker.join()
+    assert errors and "already in progress" in errors[0]
