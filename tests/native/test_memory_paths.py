@@ -95,3 +95,14 @@ def test_clint_rejects_access_sizes_qemu_rejects(insn, cause):
     run_to_ebreak(core)
     offset = 0x4000 if "t3" in insn else 0
     assert (reg(core, "s2"), reg(core, "s3"), reg(core, "s4")) == (cause, prog["at"], 0x0200_0000 + offset)
+
+
+def test_realtime_wfi_sleeps_until_the_timer():
+    core, _ = load("li t0, 0x0200bff8\n ld t1, 0(t0)\n li t2, 50000\n add t1, t1, t2\n li t0, 0x02004000\n"
+                   " sd t1, 0(t0)\n li t0, 0x80\n csrs mie, t0\n wfi\n csrr a0, mip\n ebreak\n")
+    core.realtime = True
+    start = time.perf_counter()
+    run_to_ebreak(core)
+    assert reg(core, "a0") & 0x80
+    assert time.perf_counter() - start >= 0.004           # 50000 ticks at 10 MHz = 5 ms
+    assert core.stats()["instret"] < 20
