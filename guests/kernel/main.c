@@ -117,7 +117,7 @@ static void print_stats(void)
                       syscall_names[i], kstats.syscalls[i]);
         sep = ", ";
     }
-    kprintf("%s)\n", line);
+    kprintf("%s%s\n", total ? line : "kernel: syscalls 0", total ? ")" : "");
     kprintf("kernel: page faults %lu, fatal faults %lu, demand pages %lu, breakpoints %lu\n",
             kstats.page_faults, kstats.fatal_faults, kstats.demand_pages, kstats.breakpoints);
     kprintf("kernel: processes %lu, pages leaked %lu\n",

@@ -107,6 +107,10 @@ int proc_spawn(int prog, uint64_t arg)
         uint64_t perm = va < h->text_end ? PTE_R | PTE_X | PTE_U : PTE_R | PTE_W | PTE_U;
         map_page(p->root, va, (uint64_t)(uintptr_t)page, perm);
     }
+    /* The first stack page comes with the process (crt0 needs it at once), so
+     * page faults count only what the program itself touches. */
+    map_page(p->root, USER_STACK_TOP - PAGE_SIZE, (uint64_t)(uintptr_t)page_alloc(),
+             PTE_R | PTE_W | PTE_U);
     p->heap_start = p->brk = h->bss_end;
     p->tf.epc = h->entry;
     p->tf.regs[2] = USER_STACK_TOP;
