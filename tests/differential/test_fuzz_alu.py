@@ -15,7 +15,7 @@ import os
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from conformance import spec      # tests/ is on sys.path (pytest rootdir-relative packages)
 from . import oracle
@@ -150,7 +150,9 @@ def tools():
         pytest.skip(reason)
 
 
+# No shrinking: each batch costs a QEMU run, and a failure already names the instruction.
 @settings(max_examples=BATCHES, derandomize=True, database=None, deadline=None,
+          phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow,
                                  HealthCheck.large_base_example, HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(sequence, min_size=SEQUENCES_PER_BATCH, max_size=SEQUENCES_PER_BATCH))
