@@ -162,6 +162,11 @@ cdef class Core:
         if ((n >> 10) & 3) == 3:
             raise ValueError(f"CSR {n:#x} is read-only")
         csr_write(self.h, n, <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF))
+        # csr_write allows for the writing instruction's own retirement; no instruction here
+        if n == CSR_MCYCLE:
+            self.h.mcycle_offset += 1
+        elif n == CSR_MINSTRET:
+            self.h.minstret_offset += 1
 
     cdef uint32_t _csr_number(self, csr) except? 0xFFFFFFFF:
         n = int(csr)

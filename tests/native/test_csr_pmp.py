@@ -199,3 +199,12 @@ def test_mcountinhibit_freezes_minstret_and_mcycle():
     assert reg(core, "a0") == reg(core, "a1") and reg(core, "a2") == reg(core, "a3")
     assert reg(core, "a4") == 5
     assert reg(core, "a5") == reg(core, "a1") and reg(core, "a6") == reg(core, "a5") + 2
+
+
+def test_debugger_writes_of_counters_read_back():
+    core, _ = load("nop\n nop\n ebreak\n")
+    core.write_csr(0xB02, 500)
+    core.write_csr(0xB00, 900)
+    assert core.read_csr(0xB02) == 500 and core.read_csr(0xB00) == 900
+    run_to_ebreak(core)
+    assert core.read_csr(0xB02) == 502 and core.read_csr(0xB00) == 902
