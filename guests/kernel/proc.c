@@ -254,17 +254,17 @@ static uint64_t user_pa(struct proc *p, uint64_t va)
 
 static long sys_write(struct proc *p, uint64_t buf, uint64_t len)
 {
-    char chunk[128];
     uint64_t done = 0;
     while (done < len) {
-        size_t n = 0;
-        while (n < sizeof chunk && done + n < len) {
-            uint64_t pa = user_pa(p, buf + done + n);
-            if (!pa)
-                return done ? (long)done : -1;
-            chunk[n++] = *(const char *)(uintptr_t)pa;
-        }
-        sbi_console_write(chunk, n);
+        uint64_t va = buf + done;
+        uint64_t pa = user_pa(p, va);
+        if (!pa)
+            return done ? (long)done : -1;
+        uint64_t n = PAGE_SIZE - (va & (PAGE_SIZE - 1));   /* to the end of this page */
+        if (n > len - done)
+            n = len - done;
+        /* pa is identity-mapped kernel memory: the console reads it in place. */
+        sbi_console_write((const char *)(uintptr_t)pa, n);
         done += n;
     }
     return (long)len;
