@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import sys
 
 from pyvmm.machine.layout import EXIT_USAGE, RAM_BASE, RAM_SIZE_DEFAULT
@@ -204,10 +205,13 @@ def _keys_straight_to_the_guest(stdin):
     mode[6][termios.VMIN] = 1
     mode[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, mode)
+    # A plain `kill` must not leave the terminal without echo either.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_stats(stats, destination):
