@@ -8,7 +8,6 @@ itself fails; 2 for bad usage or an image that cannot be loaded; 124 when
 deliver; 130 on Ctrl-C.
 """
 
-import argparse
 import contextlib
 import json
 import os

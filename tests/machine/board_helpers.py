@@ -76,28 +76,12 @@ def gnu_build(tmp_path, source, name="guest", text_addr=0x8000_0000):
     return elf
 
 
-# Until every sub-command module of the `pyvmm` dispatcher exists, drive
-# `pyvmm run` through its own parser (same code path from add_parsers down).
-_RUN_ONLY = ("import argparse, sys\n"
-             "from pyvmm.machine.cli import add_parsers\n"
-             "p = argparse.ArgumentParser(prog='pyvmm')\n"
-             "add_parsers(p.add_subparsers(dest='command'))\n"
-             "a = p.parse_args(sys.argv[1:])\n"
-             "sys.exit(a.func(a))\n")
-
-
-def _dispatcher_complete():
-    from pyvmm.cli import COMMAND_MODULES
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in COMMAND_MODULES)
-    except ModuleNotFoundError:
-        return False
+PYVMM = [sys.executable, "-m", "pyvmm"]
 
 
 def run_cli(*args, stdin=b"", timeout=120):
     """`python -m pyvmm run ARGS` -> CompletedProcess (bytes output)."""
-    command = ["-m", "pyvmm"] if _dispatcher_complete() else ["-c", _RUN_ONLY]
-    return subprocess.run([sys.executable, *command, "run", *map(str, args)], cwd=REPO,
+    return subprocess.run([*PYVMM, "run", *map(str, args)], cwd=REPO,
                           input=stdin, capture_output=True, timeout=timeout)
 
 

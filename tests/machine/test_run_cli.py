@@ -93,16 +93,14 @@ def test_s_mode_external_interrupt_per_received_byte(build):
 def test_input_from_a_regular_file_is_deterministic(build, tmp_path):
     """A file on stdin is read as the guest needs it, not when the host
     gets to it: counters repeat exactly."""
-    import sys
-    from board_helpers import REPO, _RUN_ONLY, _dispatcher_complete
+    from board_helpers import PYVMM, REPO
     text = tmp_path / "input.txt"
     text.write_bytes(b"from a file, byte by byte\n")
-    command = ["-m", "pyvmm"] if _dispatcher_complete() else ["-c", _RUN_ONLY]
     runs = []
     for i in range(2):
         stats_file = tmp_path / f"stats{i}.json"
         with open(text, "rb") as stdin:
-            proc = subprocess.run([sys.executable, *command, "run", str(build("S_IRQ_ECHO")),
+            proc = subprocess.run([*PYVMM, "run", str(build("S_IRQ_ECHO")),
                                    "--stats", str(stats_file)], cwd=REPO, stdin=stdin,
                                   capture_output=True, timeout=60)
         stats = json.loads(stats_file.read_text())
@@ -256,14 +254,12 @@ def test_usage_errors(args, message):
 def test_terminal_input_is_unbuffered_and_restored(build):
     import os
     import pty
-    import sys
     import termios
-    from board_helpers import REPO, _RUN_ONLY, _dispatcher_complete
+    from board_helpers import PYVMM, REPO
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
-    command = ["-m", "pyvmm"] if _dispatcher_complete() else ["-c", _RUN_ONLY]
     try:
-        proc = subprocess.Popen([sys.executable, *command, "run", str(build("ECHO"))], cwd=REPO,
+        proc = subprocess.Popen([*PYVMM, "run", str(build("ECHO"))], cwd=REPO,
                                 stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         os.write(master, b"tty\n")
         out, err = proc.communicate(timeout=60)
@@ -277,11 +273,9 @@ def test_terminal_input_is_unbuffered_and_restored(build):
 
 def test_ctrl_c_stops_with_130(build):
     import signal
-    import sys
     import time
-    from board_helpers import REPO, _RUN_ONLY, _dispatcher_complete
-    command = ["-m", "pyvmm"] if _dispatcher_complete() else ["-c", _RUN_ONLY]
-    proc = subprocess.Popen([sys.executable, *command, "run", str(build("SPIN"))], cwd=REPO,
+    from board_helpers import PYVMM, REPO
+    proc = subprocess.Popen([*PYVMM, "run", str(build("SPIN"))], cwd=REPO,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
