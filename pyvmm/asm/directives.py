@@ -471,22 +471,45 @@ def d_irpc(asm, rest, queue):
 @directive(".include")
 def d_include(asm, rest, queue):
     name = parse_string(rest).decode()
-    candidates = [os.path.join(os.path.dirname(asm.where.file), name)] + \
-        [os.path.join(d, name) for d in asm.include_dirs] + [name]
-    for path in candidates:
-        if os.path.isfile(path):
-            break
-    else:
-        raise LineError("can't open include file `%s'" % name)
+    path, text = _read_included(asm, name, "r")
     if asm.include_depth > 50:
         raise LineError("includes nested too deeply at `%s'" % name)
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        text = f.read()
     asm.include_depth += 1
     try:
         asm.assemble_text(text, path)
     finally:
         asm.include_depth -= 1
+
+
+@directive(".incbin")
+def d_incbin(asm, rest, queue):
+    """`.incbin "file"[, skip[, count]]`: the file's bytes, searched like .include."""
+    parts = split_operands(rest)
+    if not 1 <= len(parts) <= 3:
+        raise LineError(".incbin needs a file name and optional skip and count")
+    name = parse_string(parts[0]).decode()
+    skip = asm.absolute(parts[1], ".incbin skip") if len(parts) > 1 else 0
+    data = _read_included(asm, name, "rb")
+    count = asm.absolute(parts[2], ".incbin count") if len(parts) > 2 else len(data) - skip
+    if skip < 0 or count < 0 or skip + count > len(data):
+        raise LineError(".incbin range %d+%d is outside `%s' (%d bytes)" % (skip, count, name, len(data)))
+    asm.append(Data(data[skip:skip + count]))
+
+
+def _read_included(asm, name, mode):
+    candidates = [os.path.join(os.path.dirname(asm.where.file), name)] + \
+        [os.path.join(d, name) for d in asm.include_dirs] + [name]
+    for path in candidates:
+        if os.path.isfile(path):
+            try:
+                if mode == "rb":
+                    with open(path, "rb") as f:
+                        return f.read()
+                with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                    return path, f.read()
+            except OSError as e:
+                raise LineError("can't read `%s': %s" % (name, e.strerror or e))
+    raise LineError("can't open %s file `%s'" % ("include" if mode != "rb" else "incbin", name))
 
 
 # ------------------------------------------------------------------ conditionals
@@ -555,18 +578,96 @@ def d_endif(asm, rest, queue):
 DIRECTIVE_NAMES = set(DIRECTIVES)
 
 
+INSN_OPCODES = {
+    "LOAD": 0x03, "LOAD_FP": 0x07, "CUSTOM_0": 0x0B, "MISC_MEM": 0x0F, "OP_IMM": 0x13, "AUIPC": 0x17,
+    "OP_IMM_32": 0x1B, "STORE": 0x23, "STORE_FP": 0x27, "CUSTOM_1": 0x2B, "AMO": 0x2F, "OP": 0x33,
+    "LUI": 0x37, "OP_32": 0x3B, "MADD": 0x43, "MSUB": 0x47, "NMSUB": 0x4B, "NMADD": 0x4F, "OP_FP": 0x53,
+    "CUSTOM_2": 0x5B, "BRANCH": 0x63, "JALR": 0x67, "JAL": 0x6F, "SYSTEM": 0x73, "CUSTOM_3": 0x7B,
+}
+# .insn FORMAT -> operand kinds after the opcode (GNU's riscv_insn_types, 32-bit ones)
+INSN_FORMATS = {
+    "r": ("func3", "func7", "rd", "rs1", "rs2"),
+    "i": ("func3", "rd", "rs1", "simm12"),
+    "s": ("func3", "rs2", "simm12(rs1)"),
+    "b": ("func3", "rs1", "rs2", "target"), "sb": ("func3", "rs1", "rs2", "target"),
+    "u": ("rd", "imm20"),
+    "j": ("rd", "target"), "uj": ("rd", "target"),
+}
+
+
 @directive(".insn")
 def d_insn(asm, rest, queue):
-    """`.insn VALUE` or `.insn LENGTH, VALUE`: a raw instruction (the length
-    follows from the low bits when omitted). The format-based forms
-    (`.insn r ...`) are not supported."""
+    """`.insn VALUE`, `.insn LENGTH, VALUE` (raw words) and the 32-bit format
+    forms `.insn r|i|s|b|u|j OPCODE, ...` (never compressed, as in gas)."""
+    from pyvmm import isa
+    from pyvmm.asm.items import RawBranch
+    from pyvmm.isa import fields as F
+    m = re.match(r"\s*([a-z]+\d?)\s+(.*)$", rest, re.S)
+    fmt = m.group(1) if m else None
+    if fmt in INSN_FORMATS or fmt in ("cr", "ci", "ciw", "css", "cl", "cs", "ca", "cb", "cj", "r4"):
+        if fmt not in INSN_FORMATS:
+            raise LineError(".insn format `%s' is not supported (r, i, s, b, u, j are)" % fmt)
+        parts = split_operands(m.group(2))
+        kinds = INSN_FORMATS[fmt]
+        if fmt == "i" and len(parts) == 4 and parts[3].strip().endswith(")"):
+            kinds = ("func3", "rd", "simm12(rs1)")
+        if len(parts) != len(kinds) + 1:
+            raise LineError(".insn %s takes %d operands" % (fmt, len(kinds) + 1))
+        opcode_text = parts[0].strip()
+        opcode = INSN_OPCODES.get(opcode_text.upper())
+        if opcode is None:
+            opcode = asm.absolute(opcode_text, ".insn opcode")
+        if not 0 <= opcode < 128 or opcode & 3 != 3:
+            raise LineError(".insn opcode 0x%x is not a 32-bit major opcode" % (opcode & E.MASK64))
+        word = opcode
+        target = None
+
+        def reg(text):
+            number = isa.reg_number(text.strip())
+            if number is None:
+                raise LineError("`%s' is not a register" % text.strip())
+            return number
+
+        def const(text, lo, hi, what):
+            value = asm.absolute(text, what)
+            if not lo <= value <= hi:
+                raise LineError("%s %d out of range [%d, %d]" % (what, value, lo, hi))
+            return value
+        for kind, text in zip(kinds, parts[1:]):
+            if kind == "func3":
+                word |= const(text, 0, 7, "func3") << 12
+            elif kind == "func7":
+                word |= const(text, 0, 127, "func7") << 25
+            elif kind in ("rd", "rs1", "rs2"):
+                word |= {"rd": F.RD, "rs1": F.RS1, "rs2": F.RS2}[kind].insert(reg(text))
+            elif kind == "simm12":
+                word |= F.IMM_I.insert(const(text, -2048, 2047, "immediate"))
+            elif kind == "simm12(rs1)":
+                text = text.strip()
+                open_at = text.rindex("(") if text.endswith(")") and "(" in text else -1
+                if open_at < 0:
+                    raise LineError("expected offset(register), got `%s'" % text)
+                offset = const(text[:open_at], -2048, 2047, "offset") if text[:open_at].strip() else 0
+                word |= F.RS1.insert(reg(text[open_at + 1:-1]))
+                word |= (F.IMM_S if fmt == "s" else F.IMM_I).insert(offset)
+            elif kind == "imm20":
+                word |= F.IMM_U.insert(const(text, 0, 0xFFFFF, "upper immediate"))
+            elif kind == "target":
+                target = asm.parse_expr(text)
+        asm.instructions_emitted = True
+        if target is not None:
+            asm.append(RawBranch(word, F.IMM_B if fmt in ("b", "sb") else F.IMM_J, target, asm.where))
+        else:
+            asm.append(Data(word.to_bytes(4, "little")))
+        return
     parts = split_operands(rest)
     if not 1 <= len(parts) <= 2:
-        raise LineError(".insn takes VALUE or LENGTH, VALUE (format forms are not supported)")
+        raise LineError(".insn takes VALUE, LENGTH, VALUE or FORMAT OPCODE, ...")
     value = asm.absolute(parts[-1], ".insn value")
     length = asm.absolute(parts[0], ".insn length") if len(parts) == 2 else (2 if value & 3 != 3 else 4)
     if length not in (2, 4) or (length == 2) != (value & 3 != 3) or not 0 <= value < 1 << (8 * length):
         raise LineError(".insn value 0x%x does not fit a %d-byte instruction" % (value & E.MASK64, length))
+    asm.instructions_emitted = True
     asm.append(Data(value.to_bytes(length, "little")))
 
 

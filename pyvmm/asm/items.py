@@ -57,6 +57,20 @@ class Insn:
         return 4
 
 
+class RawBranch:
+    """A fixed 4-byte `.insn b/j` word whose pc-relative `field` is filled after layout."""
+    __slots__ = ("word", "field", "node", "where")
+
+    def __init__(self, word, field, node, where):
+        self.word = word
+        self.field = field
+        self.node = node
+        self.where = where
+
+    def size(self, offset):
+        return 4
+
+
 class Branch:
     """A conditional branch or jal to an expression; its length is relaxed.
 

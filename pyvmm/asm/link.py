@@ -15,7 +15,7 @@ from pyvmm.asm import expr as E
 from pyvmm.asm.assembler import hi20, lo12
 from pyvmm.asm.elf import ElfSymbol, Program, Section
 from pyvmm.asm.errors import LineError
-from pyvmm.asm.items import Align, Branch, Data, DataExpr, Insn, Org
+from pyvmm.asm.items import Align, Branch, Data, DataExpr, Insn, Org, RawBranch
 
 DEFAULT_TEXT = 0x8000_0000
 PAGE = 0x1000                    # MAXPAGESIZE = COMMONPAGESIZE for elf64lriscv
@@ -238,6 +238,11 @@ class Linker:
                     out += self.insn_bytes(item, pc)
                 elif isinstance(item, Branch):
                     out += self.branch_bytes(item, pc)
+                elif isinstance(item, RawBranch):
+                    val = self.value(item.node) - pc
+                    if not item.field.fits(val):
+                        raise LineError(".insn target offset %d out of range or misaligned" % val)
+                    out += (item.word | item.field.insert(val)).to_bytes(4, "little")
             except LineError as e:
                 self.asm.error(e.message, getattr(item, "where", None))
                 out += bytes(item.size(offsets[index]))

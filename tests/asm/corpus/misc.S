@@ -52,3 +52,21 @@ msg: .ascii "hello"
     .rept MSG_LEN
     nop
     .endr
+
+# .insn in its format forms (never compressed)
+    .text
+3:
+.insn r 0x33, 0, 0, a0, a1, a2
+.insn r OP, 0, 1, a0, a1, a2
+.insn r SYSTEM, 0, 0x31, x0, a0, a1
+.insn i 0x13, 0, a0, a1, -5
+.insn i LOAD, 3, a0, 8(sp)
+.insn s 0x23, 3, a0, 16(sp)
+.insn s STORE, 2, a0, -4(a1)
+.insn b BRANCH, 0, a0, a1, 3b
+.insn sb 0x63, 1, a0, a1, 4f
+.insn u LUI, a0, 0x12345
+.insn j JAL, ra, 3b
+.insn uj 0x6f, x0, 4f
+.insn i JALR, 0, ra, 0(a0)
+4:

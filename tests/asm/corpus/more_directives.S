@@ -65,6 +65,9 @@ protected_data:
     .internal internal_data
 internal_data:
     .byte 4
+    .incbin "include/blob.bin"
+    .incbin "include/blob.bin", 2
+    .incbin "include/blob.bin", 3, 4
     .end
     this line is not assembled
     frob a0
