@@ -1,5 +1,5 @@
 /* bench_asm.S -- the callret nanobenchmark's loop, in assembly so that each
- * iteration is exactly one call, one return and the loop's own two
+ * iteration is exactly one call (jal), one return and the loop's own two
  * instructions, whatever the compiler would have done. */
     .option norelax
     .text
@@ -12,7 +12,7 @@ bench_callret_loop:
     li      t2, 0                   /* checksum */
     li      a0, 0
     beqz    t1, 2f
-1:  call    callret_leaf            /* a0 = a0 + 1, t2 += a0 */
+1:  jal     callret_leaf            /* one instruction: a0 = a0 + 1, t2 += a0 */
     addi    t1, t1, -1
     bnez    t1, 1b
 2:  mv      a0, t2

@@ -205,3 +205,48 @@ def test_rebuilt_kernel_prints_the_same(tmp_path):
     rebuilt = str(tmp_path / "kernel.elf")
     for args in ((), ("--bootargs", "mode=forkwait iterations=5")):
         assert run_pyvmm(*args, kernel=rebuilt)[:2] == run_pyvmm(*args)[:2]
+
+
+# --------------------------------------------- what the kernel asks of the CPU
+
+ALLOWED_CSRS = {"sstatus", "stvec", "sepc", "scause", "stval", "satp", "sie", "sip", "sscratch"}
+ALLOWED_SYSTEM = {"sret", "sfence.vma", "wfi", "ecall", "rdtime"}
+
+
+def kernel_instructions():
+    from elftools.elf.elffile import ELFFile
+
+    from pyvmm.asm.disasm import disassemble_bytes
+    with open(KERNEL, "rb") as f:
+        text = ELFFile(f).get_section_by_name(".text")
+        return [(addr, txt.split("\t")) for addr, _, txt in
+                disassemble_bytes(text.data(), text["sh_addr"])]
+
+
+def test_only_supervisor_state_and_sbi():
+    """The kernel touches only the S-mode CSRs and instructions the techniques
+    must virtualize (guests/kernel/README.md lists them): no M-mode CSR, no
+    mret, no H instruction; console, timer and shutdown go through ecall."""
+    csrs, system = set(), set()
+    for _, parts in kernel_instructions():
+        mnemonic = parts[0]
+        if mnemonic.startswith("csr"):
+            operands = parts[1].split(",")
+            # csrr rd,csr / csrw csr,rs / csrs csr,rs / csrrw rd,csr,rs ...
+            csrs.add(operands[1] if mnemonic in ("csrr", "csrrw", "csrrs", "csrrc", "csrrwi",
+                                                 "csrrsi", "csrrci") else operands[0])
+        elif mnemonic in ("mret", "sret", "wfi", "sfence.vma", "ecall", "rdtime", "ebreak",
+                          "dret", "uret") or mnemonic.startswith(("hfence", "hlv", "hsv", "sinval")):
+            system.add(mnemonic)
+    assert csrs <= ALLOWED_CSRS, csrs - ALLOWED_CSRS
+    assert system <= ALLOWED_SYSTEM, system - ALLOWED_SYSTEM
+    assert {"satp", "stvec", "sie", "sscratch", "sepc", "scause"} <= csrs
+    assert {"sret", "sfence.vma", "wfi", "ecall"} <= system
+
+
+def test_output_does_not_depend_on_time():
+    """With mtime from the host clock the timer fires at other instructions, and
+    the demo must print exactly the same."""
+    status, out, err = run_pyvmm("--realtime")
+    assert status == 0, err
+    assert out == model.demo_output()
