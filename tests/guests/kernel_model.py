@@ -100,8 +100,9 @@ def demo_output():
     for pid, (name, status) in enumerate(children, start=2):
         lines.append("init: child %d (%s) exited with status %d" % (pid, name, status))
     lines += ["init: wait with no children left returns -1",
+              "init: sleep with nothing else to run returns 0",
               "kernel: init exited with status 0",
-              "kernel: syscalls 43 (exit 6, write 9, getpid 1, yield 10, sbrk 1, fork 6, wait 7, sleep 3)",
+              "kernel: syscalls 45 (exit 6, write 10, getpid 1, yield 10, sbrk 1, fork 6, wait 7, sleep 4)",
               "kernel: page faults 23, fatal faults 1, demand pages 23, breakpoints 4",
               "kernel: processes 7, pages leaked 0",
               "kernel: shutdown"]

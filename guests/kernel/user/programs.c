@@ -243,6 +243,9 @@ static uint64_t prog_init(void)
     }
     long status;
     uprintf("init: wait with no children left returns %ld\n", sys_wait(-1, &status));
+    /* The only process left goes to sleep: the kernel idles in WFI until the
+     * timer interrupt wakes it. */
+    uprintf("init: sleep with nothing else to run returns %ld\n", sys_sleep(1));
     return 0;
 }
 
