@@ -308,8 +308,6 @@ cdef class Core:
     def set_irq(self, meip, seip):
         """Drive the external interrupt lines: mip.MEIP and the line part of mip.SEIP."""
         h = self.h
-        h.meip_line = 1 if meip else 0
-        h.seip_line = 1 if seip else 0
         h.mip_hw = (h.mip_hw & ~(MIP_MEIP | MIP_SEIP)) | (MIP_MEIP if meip else 0) | (MIP_SEIP if seip else 0)
 
     # ------------------------------------------------------------ time

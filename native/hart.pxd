@@ -13,7 +13,6 @@ cdef enum:
     TLB_SIZE = 256          # entries per (privilege, access type) set
     SLOTS_PER_PAGE = 2048   # one decoded slot per 16-bit parcel of a 4 KiB page
     MAX_WATCHES = 16
-    NUM_EXIT_REASONS = 6
 
 # Access types index the TLB sets and select the fault causes.
 cdef enum:
@@ -86,10 +85,6 @@ ctypedef struct Hart:
     uint64_t mcountinhibit
     uint64_t mcycle_frozen      # mcycle while mcountinhibit.CY holds it
     uint64_t minstret_frozen    # minstret while mcountinhibit.IR holds it
-
-    # external interrupt lines (from the PLIC model in Python)
-    int meip_line
-    int seip_line
 
     # CLINT and time
     uint32_t msip
