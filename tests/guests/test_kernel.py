@@ -82,11 +82,16 @@ def test_mode_output(mode, tmp_path):
                                  stats=stats_file)
     assert status == 0, err
     assert out == expected_bench(mode, N)
-    by_cause = traps(json.loads(stats_file.read_text()))
+    stats = json.loads(stats_file.read_text())
+    by_cause = traps(stats)
     user_traps = {c: by_cause.get(c, 0) for c in (EXC_BREAKPOINT, EXC_ECALL_U,
                                                  EXC_LOAD_PAGE_FAULT, EXC_STORE_PAGE_FAULT)}
     if mode in model.KERNEL_LOOPS:
         assert not any(user_traps.values()), user_traps     # the loop never leaves S-mode
+    if mode == "mmio":
+        assert stats["exits"]["mmio"] == N + 1               # the scratch write, then N reads
+    else:
+        assert "mmio" not in stats["exits"]                  # no device access outside mmio
     if mode == "syscall":
         assert user_traps[EXC_ECALL_U] == N + 1
     if mode == "pgfault":
