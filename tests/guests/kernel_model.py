@@ -93,7 +93,8 @@ def fib(n):
 
 def demo_output():
     children = [("primes", 6542), ("stack", stack_child_status()), ("sleeper", 3),
-                ("yielder", fib(50)), ("breakpoints", 4), ("intruder", 128 + 13)]
+                ("yielder", fib(50)), ("breakpoints", 4), ("intruder", 128 + 13),
+                ("hostile", 6)]
     lines = ["kernel: Sv39 demo, user processes with system calls, demand paging and timer preemption",
              "init: pid 1, running in user mode",
              "init: started %d children" % len(children)]
@@ -102,9 +103,9 @@ def demo_output():
     lines += ["init: wait with no children left returns -1",
               "init: sleep with nothing else to run returns 0",
               "kernel: init exited with status 0",
-              "kernel: syscalls 45 (exit 6, write 10, getpid 1, yield 10, sbrk 1, fork 6, wait 7, sleep 4)",
+              "kernel: syscalls 54 (exit 7, write 13, getpid 1, yield 10, sbrk 3, fork 7, wait 9, sleep 4)",
               "kernel: page faults 23, fatal faults 1, demand pages 23, breakpoints 4",
-              "kernel: processes 7, pages leaked 0",
+              "kernel: processes 8, pages leaked 0",
               "kernel: shutdown"]
     return "\n".join(lines) + "\n"
 

@@ -209,6 +209,21 @@ static uint64_t child_intruder(void)
     return *(volatile uint64_t *)0x80200000ul;
 }
 
+/* System calls with arguments the kernel must refuse without harm: buffers in
+ * kernel memory and device space, breaks outside the heap, an unknown call,
+ * a wait for a process that is not a child.  Each refusal counts one. */
+static uint64_t child_hostile(void)
+{
+    uint64_t refused = 0;
+    refused += sys_write((const void *)0x80200000ul, 16) == -1;
+    refused += sys_write((const void *)0x10000000ul, 1) == -1;
+    refused += sys_sbrk(1l << 40) == -1;
+    refused += sys_sbrk(-(1l << 40)) == -1;
+    refused += syscall2(NSYSCALLS + 90, 0, 0, 0) == -1;
+    refused += sys_wait(1, 0) == -1;        /* init is this process's parent */
+    return refused;
+}
+
 static const struct child {
     const char *name;
     uint64_t (*run)(void);
@@ -219,6 +234,7 @@ static const struct child {
     { "yielder", child_yielder },
     { "breakpoints", child_breakpoints },
     { "intruder", child_intruder },
+    { "hostile", child_hostile },
 };
 #define NCHILDREN (sizeof children / sizeof children[0])
 
