@@ -166,6 +166,15 @@ def test_bad_patched_mode(tmp_path):
     assert out == "kernel panic: kernel_mode 99 is not a mode (0..11)\n"
 
 
+@pytest.mark.parametrize("ram", ["16M", "1G"])
+def test_ram_sizes(ram):
+    """16 MiB: the device tree sits inside the kernel's window and caps the
+    page pool; 1 GiB: the pool is the whole window."""
+    status, out, err = run_pyvmm("--ram", ram)
+    assert status == 0, err
+    assert out == model.demo_output()
+
+
 def test_other_bootargs_words_are_ignored():
     status, out, _ = run_pyvmm("--bootargs", "console=ttyS0  mode=mmio quiet iterations=3")
     assert status == 0 and out == expected_bench("mmio", 3)
