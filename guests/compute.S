@@ -249,53 +249,7 @@ put_field:
     addi    sp, sp, 16
     ret
 
-# putc(a0 = byte); clobbers t0, t1
-putc:
-    li      t0, UART_BASE
-1:  lbu     t1, UART_LSR(t0)
-    andi    t1, t1, LSR_THRE
-    beqz    t1, 1b
-    sb      a0, 0(t0)
-    ret
-
-# puts(a0 = NUL-terminated string); clobbers a0, t0-t2
-puts:
-    mv      t2, a0
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-1:  lbu     a0, 0(t2)
-    beqz    a0, 2f
-    call    putc
-    addi    t2, t2, 1
-    j       1b
-2:  ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
-
-# puthex(a0): "0x" and 16 hex digits; clobbers a0, t0-t2
-puthex:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    sd      s0, 8(sp)
-    mv      s0, a0
-    li      a0, '0'
-    call    putc
-    li      a0, 'x'
-    call    putc
-    li      t2, 60
-1:  srl     a0, s0, t2
-    andi    a0, a0, 15
-    addi    a0, a0, '0'
-    li      t0, '9'
-    ble     a0, t0, 2f
-    addi    a0, a0, 'a' - '0' - 10
-2:  call    putc
-    addi    t2, t2, -4
-    bgez    t2, 1b
-    ld      ra, 0(sp)
-    ld      s0, 8(sp)
-    addi    sp, sp, 16
-    ret
+    .include "include/uart.inc"   # putc, puts, puthex
 
     .section .rodata
 s_banner:   .asciz "compute: sieve, crc32, matmul, insertion sort\n"

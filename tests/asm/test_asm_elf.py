@@ -162,6 +162,24 @@ def test_include_dirs_and_linker_symbols(tmp_path):
     assert program.symbols["__global_pointer$"] == bss.addr + 0x800
 
 
+def test_include_is_searched_beside_the_including_file(tmp_path, monkeypatch):
+    """A guest's `.include "include/x.inc"` resolves from the source's own
+    directory whatever the working directory (GNU as needs -I for that), and
+    an include nested in it resolves beside the included file."""
+    (tmp_path / "src" / "include").mkdir(parents=True)
+    (tmp_path / "src" / "include" / "outer.inc").write_text('.include "inner.inc"\nli a1, OUTER\n')
+    (tmp_path / "src" / "include" / "inner.inc").write_text(".equ INNER, 7\n.equ OUTER, 9\n")
+    src = tmp_path / "src" / "main.S"
+    src.write_text('.include "include/outer.inc"\nli a0, INNER\n')
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    program = assemble_file(str(src))
+    assert program.symbols["INNER"] == 7 and program.symbols["OUTER"] == 9
+    text = next(s for s in program.sections if s.name == ".text")
+    assert text.data == assemble("li a1, 9\nli a0, 7\n").sections[0].data
+
+
 def test_assembly_is_deterministic():
     source = (CORPUS / "directives.S").read_text()
     assert assemble(source).to_elf() == assemble(source).to_elf()

@@ -30,11 +30,15 @@ class BuildError(Exception):
 
 
 def build_elf(source_path, out_dir):
-    """Assemble and link `source_path` at 0x8000_0000; return the ELF's path."""
+    """Assemble and link `source_path` at 0x8000_0000; return the ELF's path.
+
+    GNU as 2.40 searches .include only in -I directories (pyvmm.asm also looks
+    beside the including file), so the source's own directory is passed."""
     name = os.path.splitext(os.path.basename(source_path))[0]
     obj = os.path.join(out_dir, name + ".o")
     elf = os.path.join(out_dir, name + ".elf")
-    for cmd in ([GNU_AS, f"-march={GNU_MARCH}", "-mno-relax", "-o", obj, source_path],
+    for cmd in ([GNU_AS, f"-march={GNU_MARCH}", "-mno-relax",
+                 "-I", os.path.dirname(os.path.abspath(source_path)), "-o", obj, source_path],
                 [GNU_LD, "-Ttext=0x80000000", "-o", elf, obj]):
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode:
