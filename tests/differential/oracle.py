@@ -6,44 +6,25 @@ text and end with the same exit status.
 """
 
 import os
-import shutil
 import subprocess
 import sys
+import tempfile
 
-GNU_AS = "riscv64-unknown-elf-as"
-GNU_LD = "riscv64-unknown-elf-ld"
-QEMU = "qemu-system-riscv64"
-GNU_MARCH = "rv64imac_zicsr_zifencei"
-QEMU_ARGS = ("-machine", "virt", "-bios", "none", "-nographic", "-m", "128M")
+from hypothesis import HealthCheck, Phase, settings
 
+from support import oracles
 
 def missing_tools():
     """A reason to skip, or None when GNU as/ld and QEMU are installed."""
-    for tool in (GNU_AS, GNU_LD, QEMU):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (differential tests need GNU binutils and QEMU)"
+    tool = oracles.first_missing(oracles.GNU_AS, oracles.GNU_LD, oracles.QEMU)
+    if tool:
+        return f"{tool} is not installed (differential tests need GNU binutils and QEMU)"
     return None
 
 
-class BuildError(Exception):
-    pass
-
-
 def build_elf(source_path, out_dir):
-    """Assemble and link `source_path` at 0x8000_0000; return the ELF's path.
-
-    GNU as 2.40 searches .include only in -I directories (pyvmm.asm also looks
-    beside the including file), so the source's own directory is passed."""
-    name = os.path.splitext(os.path.basename(source_path))[0]
-    obj = os.path.join(out_dir, name + ".o")
-    elf = os.path.join(out_dir, name + ".elf")
-    for cmd in ([GNU_AS, f"-march={GNU_MARCH}", "-mno-relax",
-                 "-I", os.path.dirname(os.path.abspath(source_path)), "-o", obj, source_path],
-                [GNU_LD, "-Ttext=0x80000000", "-o", elf, obj]):
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            raise BuildError(f"{' '.join(cmd)}\n{proc.stderr}")
-    return elf
+    """Assemble and link `source_path` at 0x8000_0000; return the ELF's path."""
+    return oracles.build_with_gnu(source_path, out_dir)
 
 
 # QEMU 7.2's default rv64 also has F, D, H and Zb*: switched off where a test
@@ -52,15 +33,8 @@ QEMU_CPU_RV64IMAC = "rv64,d=false,f=false,h=false,zba=false,zbb=false,zbc=false,
 
 
 def run_qemu(elf, timeout=120, icount=False, cpu=None):
-    """(exit status, UART bytes) of `elf` on qemu-system-riscv64 -machine virt."""
-    args = [QEMU, *QEMU_ARGS]
-    if cpu:
-        args += ["-cpu", cpu]
-    if icount:
-        args += ["-icount", "shift=0,sleep=off"]
-    proc = subprocess.run(args + ["-kernel", elf], capture_output=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    return proc.returncode, proc.stdout
+    """(exit status, UART bytes) of `elf` on qemu-system-riscv64 -machine virt -bios none."""
+    return oracles.run_qemu(elf, cpu=cpu, icount=icount, timeout=timeout)
 
 
 # Guests retire well under this; a runaway ends with status 124 instead of a hang.
@@ -86,6 +60,25 @@ def run_pyvmm_in_process(image, max_insns=MAX_INSNS):
     result = machine.run(max_insns=max_insns)
     machine.flush_console()
     return result.status, console.getvalue(), f"stopped by {result.how}"
+
+
+def run_on_qemu_and_pyvmm(source_text, cpu=None):
+    """Build `source_text` with GNU binutils and run the ELF on QEMU and on pyvmm's
+    Machine: (QEMU status, QEMU UART bytes, pyvmm status, pyvmm UART bytes, how pyvmm stopped)."""
+    with tempfile.TemporaryDirectory(prefix="pyvmm-fuzz-") as tmp:
+        elf = oracles.build_text_with_gnu(source_text, tmp, name="fuzz")
+        q_status, q_out = run_qemu(elf, cpu=cpu)
+        p_status, p_out, how = run_pyvmm_in_process(elf)
+    return q_status, q_out, p_status, p_out, how
+
+
+def fuzz_batches(count):
+    """Hypothesis settings for `count` fuzz batches. No shrinking: each batch
+    costs a QEMU run, and a failure already names the instruction."""
+    return settings(max_examples=count, derandomize=True, database=None, deadline=None,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow,
+                                           HealthCheck.large_base_example, HealthCheck.function_scoped_fixture])
 
 
 def first_difference(a, b, context=80):

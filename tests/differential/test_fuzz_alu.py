@@ -11,11 +11,8 @@ a mismatch says which side is wrong. GNU as compresses what it can, so the RVC
 forms of these instructions are exercised too.
 """
 
-import os
-import tempfile
 
-import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from conformance import spec      # tests/ is on sys.path (pytest rootdir-relative packages)
 from . import oracle
@@ -143,29 +140,12 @@ def _describe(batch, index, which, got_line):
             + f"\n{which:6}: {got_line}\nmodel : {expected_line(initial, insns)}")
 
 
-@pytest.fixture(scope="module")
-def tools():
-    reason = oracle.missing_tools()
-    if reason:
-        pytest.skip(reason)
-
-
-# No shrinking: each batch costs a QEMU run, and a failure already names the instruction.
-@settings(max_examples=BATCHES, derandomize=True, database=None, deadline=None,
-          phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow,
-                                 HealthCheck.large_base_example, HealthCheck.function_scoped_fixture])
+@oracle.fuzz_batches(BATCHES)
 @given(batch=st.lists(sequence, min_size=SEQUENCES_PER_BATCH, max_size=SEQUENCES_PER_BATCH))
 def test_random_alu_sequences(tools, batch):
     batch = [(initial_registers(seeds), [_fix_shift(i) for i in insns]) for seeds, insns in batch]
     expected = [expected_line(initial, insns) for initial, insns in batch]
-    with tempfile.TemporaryDirectory(prefix="pyvmm-fuzz-") as tmp:
-        source = os.path.join(tmp, "fuzz.S")
-        with open(source, "w") as f:
-            f.write(program(batch))
-        elf = oracle.build_elf(source, tmp)
-        q_status, q_out = oracle.run_qemu(elf)
-        p_status, p_out, stderr = oracle.run_pyvmm_in_process(elf)
+    q_status, q_out, p_status, p_out, stderr = oracle.run_on_qemu_and_pyvmm(program(batch))
     assert q_status == 0, "QEMU did not finish the batch"
     qemu_lines = q_out.decode("latin-1").split("\n")[:len(batch)]
     for i, (got, want) in enumerate(zip(qemu_lines, expected)):

@@ -13,11 +13,8 @@ turned off so that both decode RV64IMAC + Zicsr + Zifencei: whether a word is
 legal is part of what is compared.
 """
 
-import os
-import tempfile
 
-import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from . import oracle
 
@@ -121,27 +118,10 @@ def _known_qemu_amo_deviation(w, qemu_line, pyvmm_line):
             and int(q[0], 16) in (4, 5) and int(p[0], 16) == int(q[0], 16) + 2)
 
 
-@pytest.fixture(scope="module")
-def tools():
-    reason = oracle.missing_tools()
-    if reason:
-        pytest.skip(reason)
-
-
-# No shrinking: each batch costs a QEMU run, and a failure already names the instruction.
-@settings(max_examples=BATCHES, derandomize=True, database=None, deadline=None,
-          phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow,
-                                 HealthCheck.large_base_example, HealthCheck.function_scoped_fixture])
+@oracle.fuzz_batches(BATCHES)
 @given(words=st.lists(word, min_size=WORDS_PER_BATCH, max_size=WORDS_PER_BATCH))
 def test_random_words_decode_and_execute_alike(tools, words):
-    with tempfile.TemporaryDirectory(prefix="pyvmm-decode-") as tmp:
-        source = os.path.join(tmp, "decode.S")
-        with open(source, "w") as f:
-            f.write(program(words))
-        elf = oracle.build_elf(source, tmp)
-        q_status, q_out = oracle.run_qemu(elf, cpu=oracle.QEMU_CPU_RV64IMAC)
-        p_status, p_out, how = oracle.run_pyvmm_in_process(elf)
+    q_status, q_out, p_status, p_out, how = oracle.run_on_qemu_and_pyvmm(program(words), cpu=oracle.QEMU_CPU_RV64IMAC)
     assert q_status == 0, "QEMU did not finish the batch"
     q_lines = q_out.decode("latin-1").splitlines()
     p_lines = p_out.decode("latin-1").splitlines()
