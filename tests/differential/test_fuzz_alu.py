@@ -11,7 +11,6 @@ a mismatch says which side is wrong. GNU as compresses what it can, so the RVC
 forms of these instructions are exercised too.
 """
 
-
 from hypothesis import given, strategies as st
 
 from conformance import spec      # tests/ is on sys.path (pytest rootdir-relative packages)

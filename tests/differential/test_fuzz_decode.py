@@ -13,7 +13,6 @@ turned off so that both decode RV64IMAC + Zicsr + Zifencei: whether a word is
 legal is part of what is compared.
 """
 
-
 from hypothesis import given, strategies as st
 
 from . import oracle

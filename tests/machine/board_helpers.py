@@ -2,16 +2,16 @@
 
 import importlib.util
 import os
-import shutil
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from support import oracles
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GNU_AS = "riscv64-unknown-elf-as"
-GNU_LD = "riscv64-unknown-elf-ld"
 
 
 def core_built():
@@ -23,7 +23,7 @@ def core_built():
 
 needs_core = pytest.mark.skipif(not core_built(),
                                 reason="pyvmm._core is not built (python setup.py build_ext --inplace)")
-needs_gnu = pytest.mark.skipif(not (shutil.which(GNU_AS) and shutil.which(GNU_LD)),
+needs_gnu = pytest.mark.skipif(oracles.first_missing(oracles.GNU_AS, oracles.GNU_LD) is not None,
                                reason="GNU binutils for RISC-V (riscv64-unknown-elf-as/ld) not installed")
 
 
@@ -65,15 +65,7 @@ def make_elf(segments, entry, *, machine=243, elf_class=2, data=1, e_type=2,
 
 def gnu_build(tmp_path, source, name="guest", text_addr=0x8000_0000):
     """Assemble and link `source` with GNU binutils; returns the ELF path."""
-    src = tmp_path / f"{name}.S"
-    src.write_text(source)
-    obj = tmp_path / f"{name}.o"
-    elf = tmp_path / f"{name}.elf"
-    subprocess.run([GNU_AS, "-march=rv64imac_zicsr_zifencei", "-mno-relax", "-o", str(obj), str(src)],
-                   check=True, capture_output=True)
-    subprocess.run([GNU_LD, f"-Ttext={text_addr:#x}", "-o", str(elf), str(obj)],
-                   check=True, capture_output=True)
-    return elf
+    return Path(oracles.build_text_with_gnu(source, tmp_path, name=name, text_addr=text_addr))
 
 
 PYVMM = [sys.executable, "-m", "pyvmm"]

@@ -16,6 +16,8 @@ import sys
 import numpy as np
 import pytest
 
+from support import oracles
+
 MASK64 = (1 << 64) - 1
 RAM_BASE = 0x8000_0000
 
@@ -117,7 +119,6 @@ OPENSBI_DIR = "/usr/lib/riscv64-linux-gnu/opensbi/generic"
 FW_JUMP_BIN = os.path.join(OPENSBI_DIR, "fw_jump.bin")
 FW_JUMP_ELF = os.path.join(OPENSBI_DIR, "fw_jump.elf")
 KERNEL_ADDR = RAM_BASE + 0x20_0000
-MARCH = "rv64imac_zicsr_zifencei"
 
 # What sbi_tour prints under any conforming SBI: built-in, or OpenSBI on pyvmm or on QEMU.
 TOUR_OUTPUT = b"""\
@@ -151,16 +152,9 @@ def need_opensbi():
 
 def gnu_build(source, out_dir, text_addr):
     """Assemble and link a guest with GNU binutils; returns the ELF path."""
-    gas = need_tool("riscv64-unknown-elf-as", "GNU binutils build the reference ELF")
-    ld = need_tool("riscv64-unknown-elf-ld", "GNU binutils build the reference ELF")
-    name = os.path.splitext(os.path.basename(source))[0]
-    obj = os.path.join(str(out_dir), name + ".o")
-    elf = os.path.join(str(out_dir), name + ".elf")
-    subprocess.run([gas, "-march=" + MARCH, "-mno-relax", "-I", os.path.dirname(source),
-                    "-o", obj, source], check=True, capture_output=True)
-    subprocess.run([ld, "-Ttext=0x%x" % text_addr, "-o", elf, obj], check=True,
-                   capture_output=True)
-    return elf
+    need_tool(oracles.GNU_AS, "GNU binutils build the reference ELF")
+    need_tool(oracles.GNU_LD, "GNU binutils build the reference ELF")
+    return oracles.build_with_gnu(source, out_dir, text_addr=text_addr)
 
 
 def pyvmm_run(*args, stdin=b"", timeout=300):
@@ -172,12 +166,10 @@ def pyvmm_run(*args, stdin=b"", timeout=300):
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
 
 
-def qemu_run(machine, *args, timeout=60):
-    """qemu-system-riscv64 -machine MACHINE -nographic ARGS: (exit status, stdout bytes)."""
-    qemu = need_tool("qemu-system-riscv64", "QEMU is the differential reference")
-    proc = subprocess.run([qemu, "-machine", machine, "-nographic", "-m", "128M", *args],
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    return proc.returncode, proc.stdout
+def qemu_run(kernel, machine="virt", bios="none", cpu=None, timeout=60):
+    """QEMU with -nographic and 128 MiB: (exit status, stdout bytes)."""
+    need_tool(oracles.QEMU, "QEMU is the differential reference")
+    return oracles.run_qemu(kernel, machine, bios, cpu=cpu, timeout=timeout)
 
 
 def machine_run(bios, image, max_insns=200_000_000, stdin=None):

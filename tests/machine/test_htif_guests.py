@@ -72,5 +72,5 @@ def test_echo_without_input_keeps_polling(elves):
 @pytest.mark.parametrize("guest", ON_QEMU)
 def test_qemu_spike_agrees(elves, guest):
     """QEMU runs the ELF pyvmm runs in test_machine to the same status and output."""
-    qemu_status, qemu_out = qemu_run("spike", "-bios", "none", "-kernel", elves[guest])
+    qemu_status, qemu_out = qemu_run(elves[guest], machine="spike")
     assert (qemu_status, qemu_out.replace(b"\r\n", b"\n")) == EXPECTED[guest]

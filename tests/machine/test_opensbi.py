@@ -69,7 +69,7 @@ def test_elf_firmware_in_process(elves):
 
 
 def test_same_as_qemu(elves, payload_run):
-    qemu_status, qemu_out = qemu_run("virt", "-bios", FW_JUMP_BIN, "-kernel", elves["sbi_payload"])
+    qemu_status, qemu_out = qemu_run(elves["sbi_payload"], bios=FW_JUMP_BIN)
     qemu_out = text(qemu_out)
     assert qemu_status == 0
     assert qemu_out.endswith(PAYLOAD_LINE)
@@ -94,8 +94,7 @@ QEMU_CPU_LIKE_PYVMM = "rv64,h=false,f=false,d=false,zba=false,zbb=false,zbc=fals
 
 def test_whole_output_same_as_qemu_with_the_same_hart(elves, tour_run):
     """Every line, the hart description included (priv v1.12, Sstc, PMP, MHPM, delegation)."""
-    qemu_status, qemu_out = qemu_run("virt", "-cpu", QEMU_CPU_LIKE_PYVMM, "-bios", FW_JUMP_BIN,
-                                     "-kernel", elves["sbi_tour"])
+    qemu_status, qemu_out = qemu_run(elves["sbi_tour"], bios=FW_JUMP_BIN, cpu=QEMU_CPU_LIKE_PYVMM)
     assert qemu_status == 0
     lines = tour_run.split(b"\n")
     assert lines == text(qemu_out).split(b"\n")

@@ -43,7 +43,7 @@ def test_payload_through_the_cli(elves):
 
 def test_tour_same_as_qemu_with_opensbi(elves):
     need_opensbi()
-    status, out = qemu_run("virt", "-bios", FW_JUMP_BIN, "-kernel", elves["sbi_tour"])
+    status, out = qemu_run(elves["sbi_tour"], bios=FW_JUMP_BIN)
     out = out.replace(b"\r\n", b"\n")
     assert status == 0
     assert out[out.index(b"sbi_tour: S-mode"):] == TOUR_OUTPUT
