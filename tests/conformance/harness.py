@@ -36,9 +36,11 @@ S-mode. The snippet may define labels and use numeric local labels.
 import dataclasses
 import os
 import re
-import shutil
 import subprocess
 import tempfile
+
+from support import oracles
+from support.oracles import GNU_AS, GNU_LD, QEMU
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 8 << 20
@@ -56,11 +58,6 @@ ABI_NAMES = ("zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 "
 REGISTER_NUMBER = {name: i for i, name in enumerate(ABI_NAMES)}
 REGISTER_NUMBER.update({f"x{i}": i for i in range(32)})
 REGISTER_NUMBER["fp"] = 8
-
-GNU_AS = "riscv64-unknown-elf-as"
-GNU_LD = "riscv64-unknown-elf-ld"
-QEMU = "qemu-system-riscv64"
-GNU_MARCH = "rv64imac_zicsr_zifencei"
 
 MSTATUS_MPRV = 1 << 17
 SSTATUS_SUM_MXR = (1 << 18) | (1 << 19)
@@ -484,16 +481,12 @@ class Image:
 
 def gnu_tools_missing():
     """A reason string if GNU binutils are not installed, else None."""
-    for tool in (GNU_AS, GNU_LD):
-        if shutil.which(tool) is None:
-            return f"{tool} not installed"
-    return None
+    tool = oracles.first_missing(GNU_AS, GNU_LD)
+    return f"{tool} not installed" if tool else None
 
 
 def qemu_missing():
-    if shutil.which(QEMU) is None:
-        return f"{QEMU} not installed"
-    return None
+    return f"{QEMU} not installed" if oracles.first_missing(QEMU) else None
 
 
 def build_gnu(source):
@@ -501,16 +494,10 @@ def build_gnu(source):
     from elftools.elf.elffile import ELFFile
     import io
     with tempfile.TemporaryDirectory(prefix="pyvmm-conf-") as tmp:
-        src = os.path.join(tmp, "t.S")
-        obj = os.path.join(tmp, "t.o")
-        elf = os.path.join(tmp, "t.elf")
-        with open(src, "w") as f:
-            f.write(source)
-        for cmd in ([GNU_AS, f"-march={GNU_MARCH}", "-mno-relax", "-o", obj, src],
-                    [GNU_LD, f"-Ttext=0x{RAM_BASE:x}", "-o", elf, obj]):
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise HarnessError(f"{cmd[0]} failed:\n{proc.stderr}")
+        try:
+            elf = oracles.build_text_with_gnu(source, tmp, name="t", text_addr=RAM_BASE)
+        except oracles.GnuBuildError as exc:
+            raise HarnessError(str(exc)) from exc
         with open(elf, "rb") as f:
             elf_bytes = f.read()
     reader = ELFFile(io.BytesIO(elf_bytes))
@@ -625,22 +612,17 @@ def run_core(image, budget=DEFAULT_BUDGET):
     return result
 
 
-QEMU_ARGS = ("-machine", "virt", "-bios", "none", "-nographic", "-m", "128M",
-             "-icount", "shift=0,sleep=off")
-
-
 def run_qemu_elf(elf_bytes, timeout=20):
-    """Run an ELF on QEMU's virt board; return (exit status, UART text)."""
+    """Run an ELF on QEMU's virt board with -icount; return (exit status, UART text)."""
     with tempfile.TemporaryDirectory(prefix="pyvmm-conf-") as tmp:
         path = os.path.join(tmp, "t.elf")
         with open(path, "wb") as f:
             f.write(elf_bytes)
         try:
-            proc = subprocess.run([QEMU, *QEMU_ARGS, "-kernel", path], capture_output=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            status, output = oracles.run_qemu(path, icount=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             raise HarnessError(f"QEMU did not finish in {timeout} s") from exc
-    return proc.returncode, proc.stdout.decode("latin-1")
+    return status, output.decode("latin-1")
 
 
 def parse_dump(text, symbols):
