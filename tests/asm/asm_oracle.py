@@ -1,15 +1,16 @@
 """Helpers for the assembler tests: GNU binutils as the oracle."""
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from support import oracles
+
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
-GNU_AS = shutil.which("riscv64-unknown-elf-as")
-GNU_LD = shutil.which("riscv64-unknown-elf-ld")
+GNU_AS = shutil.which(oracles.GNU_AS)
+GNU_LD = shutil.which(oracles.GNU_LD)
 READELF = shutil.which("riscv64-unknown-elf-readelf")
 OBJDUMP = shutil.which("riscv64-unknown-elf-objdump")
 OBJCOPY = shutil.which("riscv64-unknown-elf-objcopy")
@@ -37,18 +38,11 @@ class GnuResult:
 
 
 def gnu_build(source_path, tmp_path, march=GNU_MARCH, ld_args=("-Ttext=0x80000000",)):
-    """Assemble with GNU as -mno-relax and link with GNU ld; GnuResult, or raise with stderr."""
+    """Assemble with GNU as -mno-relax and link with GNU ld; GnuResult, or raise
+    support.oracles.GnuBuildError ("GNU as failed" / "GNU ld failed" and stderr)."""
     need_binutils("as", "ld")
     from elftools.elf.elffile import ELFFile
-    obj = tmp_path / "gnu.o"
-    elf = tmp_path / "gnu.elf"
-    r = subprocess.run([GNU_AS, "-march=" + march, "-mno-relax", "-I", str(Path(source_path).parent),
-                        str(source_path), "-o", str(obj)], capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError("GNU as failed:\n" + r.stderr)
-    r = subprocess.run([GNU_LD, *ld_args, str(obj), "-o", str(elf)], capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError("GNU ld failed:\n" + r.stderr)
+    elf = oracles.build_with_gnu(source_path, tmp_path, name="gnu", march=march, ld_args=list(ld_args))
     with open(elf, "rb") as f:
         e = ELFFile(f)
         sections = {}

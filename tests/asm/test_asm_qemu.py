@@ -2,14 +2,14 @@
 -bios none): guests/hello.S prints its greeting and powers off with status 0."""
 
 import shutil
-import subprocess
 
 import pytest
 
 from asm_oracle import REPO
 from pyvmm.asm import assemble_file
+from support import oracles
 
-QEMU = shutil.which("qemu-system-riscv64")
+QEMU = shutil.which(oracles.QEMU)
 
 
 def test_hello_elf_runs_on_qemu(tmp_path):
@@ -20,8 +20,6 @@ def test_hello_elf_runs_on_qemu(tmp_path):
         pytest.skip("guests/hello.S is not in the tree")
     elf = tmp_path / "hello.elf"
     elf.write_bytes(assemble_file(source).to_elf())
-    result = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none",
-                             "-serial", "stdio", "-kernel", str(elf)],
-                            capture_output=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert b"Hello from pyvmm!" in result.stdout
+    status, output = oracles.run_qemu(elf, timeout=60)
+    assert status == 0, output
+    assert b"Hello from pyvmm!" in output
