@@ -65,38 +65,42 @@ def strip_block_comments(text):
     return "".join(out)
 
 
+def _lexemes(text):
+    """`text` in pieces: a whole string literal, a whole character constant, or
+    one other character, so callers can look for `#`, `;` or `,` outside quotes."""
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n:
+                if text[j] == "\\" and j + 1 < n:
+                    j += 2
+                    continue
+                j += 1
+                if text[j - 1] == '"':
+                    break
+        elif c == "'" and i + 1 < n:
+            j = i + char_constant_length(text, i)
+        else:
+            j = i + 1
+        yield text[i:j]
+        i = j
+
+
 def split_statements(line):
     """One source line -> statements, dropping the `#` comment."""
     statements = []
     current = []
-    i = 0
-    in_string = False
-    while i < len(line):
-        c = line[i]
-        if in_string:
-            current.append(c)
-            if c == "\\" and i + 1 < len(line):
-                current.append(line[i + 1])
-                i += 2
-                continue
-            if c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-            current.append(c)
-        elif c == "'" and i + 1 < len(line):
-            step = char_constant_length(line, i)
-            current.append(line[i:i + step])
-            i += step
-            continue
-        elif c == "#":
+    for piece in _lexemes(line):
+        if piece == "#":
             break
-        elif c == ";":
+        if piece == ";":
             statements.append("".join(current))
             current = []
         else:
-            current.append(c)
-        i += 1
+            current.append(piece)
     statements.append("".join(current))
     return [s for s in statements if s.strip()]
 
@@ -109,38 +113,16 @@ def split_operands(text):
     parts = []
     depth = 0
     current = []
-    in_string = False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if in_string:
-            current.append(c)
-            if c == "\\" and i + 1 < len(text):
-                current.append(text[i + 1])
-                i += 2
-                continue
-            if c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-            current.append(c)
-        elif c == "'" and i + 1 < len(text):
-            step = char_constant_length(text, i)
-            current.append(text[i:i + step])
-            i += step
-            continue
-        elif c == "(":
+    for piece in _lexemes(text):
+        if piece == "(":
             depth += 1
-            current.append(c)
-        elif c == ")":
+        elif piece == ")":
             depth -= 1
-            current.append(c)
-        elif c == "," and depth == 0:
+        if piece == "," and depth == 0:
             parts.append("".join(current).strip())
             current = []
         else:
-            current.append(c)
-        i += 1
+            current.append(piece)
     parts.append("".join(current).strip())
     return parts
 
