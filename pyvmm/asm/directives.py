@@ -32,27 +32,17 @@ def _names(text):
 
 
 # ------------------------------------------------------------------ sections
-def _no_subsection(asm, rest, name):
-    if rest.strip() and asm.absolute(rest, "subsection") != 0:
-        raise LineError("subsections are not supported (`%s %s')" % (name, rest.strip()))
+def _switch_to(name):
+    """The handler of `.text`, `.data` or `.bss` (with an optional subsection, which must be 0)."""
+    def switch(asm, rest, queue):
+        if rest.strip() and asm.absolute(rest, "subsection") != 0:
+            raise LineError("subsections are not supported (`%s %s')" % (name, rest.strip()))
+        asm.switch_section(name)
+    return switch
 
 
-@directive(".text")
-def d_text(asm, rest, queue):
-    _no_subsection(asm, rest, ".text")
-    asm.switch_section(".text")
-
-
-@directive(".data")
-def d_data(asm, rest, queue):
-    _no_subsection(asm, rest, ".data")
-    asm.switch_section(".data")
-
-
-@directive(".bss")
-def d_bss(asm, rest, queue):
-    _no_subsection(asm, rest, ".bss")
-    asm.switch_section(".bss")
+for _name in (".text", ".data", ".bss"):
+    directive(_name)(_switch_to(_name))
 
 
 @directive(".rodata")
