@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from board_helpers import error_line, gnu_build, needs_core, needs_gnu, run_cli
-import guests
+import board_guests as guests
 
 pytestmark = [needs_core, needs_gnu]
 

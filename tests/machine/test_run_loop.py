@@ -3,7 +3,7 @@
 The stand-in returns the exits a script lists (as the real core would for a
 guest doing those accesses), so the loop's servicing is checked exactly:
 MMIO to devices and faults, budget accounting, idle detection and console
-input, stops, stats. Guests on the real core are in test_guests.py.
+input, stops, stats. Guests on the real core are in test_run_cli.py.
 """
 
 import sys
