@@ -213,10 +213,15 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
 cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     cdef uint64_t* x = h.x
     cdef DecodedInsn* d
-    cdef uint64_t pc, npc, a, b, instret
+    cdef DecodedInsn* slots
+    cdef TlbEntry* e
+    cdef TlbEntry* load_tlb
+    cdef TlbEntry* store_tlb
+    cdef uint64_t pc, npc, a, b, instret, limit, hits, v
     cdef int64_t sa, sb
     cdef int32_t wa, wb
-    cdef int st, r, op
+    cdef int st, r, op, ilen
+    cdef bint slow
 
     x[0] = 0
     h.exit_reason = EXIT_NONE
@@ -227,10 +232,10 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     if r:
         return finish(h, r)
     force_event_check(h)
-    # pc and instret live in locals: a store through x[] could alias the
-    # struct fields, which would force a reload (and a store-forwarding
-    # stall) on every instruction. h.pc/h.instret are written before each
-    # instruction executes, so everything called from here sees them.
+    # pc, instret and the run's limit live in locals: a store through x[]
+    # could alias the struct fields, which would force a reload on every
+    # instruction. h.pc/h.instret are written before anything that can look
+    # at them (events, traps, slow memory paths, system instructions).
     pc = h.pc
     instret = h.instret
     while True:
@@ -251,8 +256,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                     return finish(h, r)
                 continue
         d = &h.fetch_page.slots[(pc & 0xFFF) >> 1]
-        op = d.op
-        if op == OP_NONE:
+        if d.op == OP_NONE:
             d = fill_slot(h, pc, d)
             if d == NULL:
                 h.pc = pc
@@ -262,43 +266,240 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                 if r:
                     return finish(h, r)
                 continue
+
+        # The fast run: straight from the decoded slots of this page, until
+        # the next event, a jump off the page, an undecoded slot, or an
+        # instruction that needs the hart's state in memory (system
+        # instructions, memory accesses off the TLB's fast path). Nothing in
+        # it can change event_at, the privilege, the TLB or the decode cache.
+        limit = h.event_at
+        if limit <= instret:
+            # events were just handled (an interrupt taken leaves the check
+            # forced): one instruction executes before they are looked at again
+            limit = instret + 1
+        if d == &h.cross_slot or h.fetch_vpn == NO_VPN:
+            # straddles a page, or its page has mixed PMP rules: one at a time
+            limit = instret + 1
+        # locals, not h's fields: with no strict aliasing, a store through
+        # x[] would force every field to be read again
+        slots = h.fetch_page.slots
+        load_tlb = h.load_tlb
+        store_tlb = h.store_tlb
+        hits = 0
+        slow = False
+        while instret < limit:
             op = d.op
+            ilen = d.ilen
+            if op == OP_ADDI:
+                x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
+            elif op == OP_LUI:
+                x[d.rd] = <uint64_t><int64_t>d.imm
+            elif op == OP_AUIPC:
+                x[d.rd] = pc + <uint64_t><int64_t>d.imm
+            elif op == OP_SLTI:
+                x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>d.imm else 0
+            elif op == OP_SLTIU:
+                x[d.rd] = 1 if x[d.rs1] < <uint64_t><int64_t>d.imm else 0
+            elif op == OP_XORI:
+                x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+            elif op == OP_ORI:
+                x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
+            elif op == OP_ANDI:
+                x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
+            elif op == OP_SLLI:
+                x[d.rd] = x[d.rs1] << d.imm
+            elif op == OP_SRLI:
+                x[d.rd] = x[d.rs1] >> d.imm
+            elif op == OP_SRAI:
+                x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+            elif op == OP_ADD:
+                x[d.rd] = x[d.rs1] + x[d.rs2]
+            elif op == OP_SUB:
+                x[d.rd] = x[d.rs1] - x[d.rs2]
+            elif op == OP_SLL:
+                x[d.rd] = x[d.rs1] << (x[d.rs2] & 63)
+            elif op == OP_SLT:
+                x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+            elif op == OP_SLTU:
+                x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
+            elif op == OP_XOR:
+                x[d.rd] = x[d.rs1] ^ x[d.rs2]
+            elif op == OP_SRL:
+                x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63)
+            elif op == OP_SRA:
+                x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> (x[d.rs2] & 63))
+            elif op == OP_OR:
+                x[d.rd] = x[d.rs1] | x[d.rs2]
+            elif op == OP_AND:
+                x[d.rd] = x[d.rs1] & x[d.rs2]
+            elif op == OP_ADDIW:
+                x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            elif op == OP_SLLIW:
+                x[d.rd] = sext32(x[d.rs1] << d.imm)
+            elif op == OP_SRLIW:
+                x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+            elif op == OP_SRAIW:
+                x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> d.imm)
+            elif op == OP_ADDW:
+                x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
+            elif op == OP_SUBW:
+                x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
+            elif op == OP_SLLW:
+                x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31))
+            elif op == OP_SRLW:
+                x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+            elif op == OP_SRAW:
+                x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+            elif op == OP_MUL:
+                x[d.rd] = x[d.rs1] * x[d.rs2]
+            elif op == OP_MULH:
+                x[d.rd] = pyvmm_mulh(<int64_t>x[d.rs1], <int64_t>x[d.rs2])
+            elif op == OP_MULHSU:
+                x[d.rd] = pyvmm_mulhsu(<int64_t>x[d.rs1], x[d.rs2])
+            elif op == OP_MULHU:
+                x[d.rd] = pyvmm_mulhu(x[d.rs1], x[d.rs2])
+            elif op == OP_DIV:
+                sa = <int64_t>x[d.rs1]
+                sb = <int64_t>x[d.rs2]
+                if sb == 0:
+                    x[d.rd] = U64_MAX
+                elif sb == -1:
+                    x[d.rd] = <uint64_t>0 - <uint64_t>sa      # also the overflow case
+                else:
+                    x[d.rd] = <uint64_t>(sa // sb)
+            elif op == OP_DIVU:
+                a = x[d.rs1]
+                b = x[d.rs2]
+                x[d.rd] = U64_MAX if b == 0 else a // b
+            elif op == OP_REM:
+                sa = <int64_t>x[d.rs1]
+                sb = <int64_t>x[d.rs2]
+                if sb == 0:
+                    x[d.rd] = <uint64_t>sa
+                elif sb == -1:
+                    x[d.rd] = 0
+                else:
+                    x[d.rd] = <uint64_t>(sa % sb)
+            elif op == OP_REMU:
+                a = x[d.rs1]
+                b = x[d.rs2]
+                x[d.rd] = a if b == 0 else a % b
+            elif op == OP_MULW:
+                x[d.rd] = sext32(x[d.rs1] * x[d.rs2])
+            elif op == OP_DIVW:
+                wa = <int32_t><uint32_t>x[d.rs1]
+                wb = <int32_t><uint32_t>x[d.rs2]
+                if wb == 0:
+                    x[d.rd] = U64_MAX
+                elif wb == -1:
+                    x[d.rd] = sext32(<uint64_t>0 - <uint64_t><int64_t>wa)
+                else:
+                    x[d.rd] = <uint64_t><int64_t>(wa // wb)
+            elif op == OP_DIVUW:
+                a = <uint32_t>x[d.rs1]
+                b = <uint32_t>x[d.rs2]
+                x[d.rd] = U64_MAX if b == 0 else sext32(a // b)
+            elif op == OP_REMW:
+                wa = <int32_t><uint32_t>x[d.rs1]
+                wb = <int32_t><uint32_t>x[d.rs2]
+                if wb == 0:
+                    x[d.rd] = <uint64_t><int64_t>wa
+                elif wb == -1:
+                    x[d.rd] = 0
+                else:
+                    x[d.rd] = <uint64_t><int64_t>(wa % wb)
+            elif op == OP_REMUW:
+                a = <uint32_t>x[d.rs1]
+                b = <uint32_t>x[d.rs2]
+                x[d.rd] = sext32(a) if b == 0 else sext32(a % b)
+            elif op == OP_FENCE:
+                pass
+            elif (op == OP_LB or op == OP_LH or op == OP_LW or op == OP_LD
+                  or op == OP_LBU or op == OP_LHU or op == OP_LWU):
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if e.tag != (a >> 12) or (a & 0xFFF) > 4088:
+                    slow = True
+                    break
+                hits += 1
+                a += <uint64_t>e.addend
+                if op == OP_LD:
+                    x[d.rd] = pyvmm_ld(<uint8_t*>a, 8)
+                elif op == OP_LW:
+                    x[d.rd] = sext32(pyvmm_ld(<uint8_t*>a, 4))
+                elif op == OP_LWU:
+                    x[d.rd] = pyvmm_ld(<uint8_t*>a, 4)
+                elif op == OP_LBU:
+                    x[d.rd] = (<uint8_t*>a)[0]
+                elif op == OP_LB:
+                    x[d.rd] = <uint64_t><int64_t>(<int8_t*>a)[0]
+                elif op == OP_LHU:
+                    x[d.rd] = pyvmm_ld(<uint8_t*>a, 2)
+                else:
+                    x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(<uint8_t*>a, 2)
+            elif op == OP_SB or op == OP_SH or op == OP_SW or op == OP_SD:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if e.tag != (a >> 12) or (a & 0xFFF) > 4088:
+                    slow = True
+                    break
+                hits += 1
+                v = x[d.rs2]
+                a += <uint64_t>e.addend
+                if op == OP_SD:
+                    pyvmm_st(<uint8_t*>a, 8, v)
+                elif op == OP_SW:
+                    pyvmm_st(<uint8_t*>a, 4, v)
+                elif op == OP_SB:
+                    (<uint8_t*>a)[0] = <uint8_t>v
+                else:
+                    pyvmm_st(<uint8_t*>a, 2, v)
+            else:
+                # control transfers retire here and continue or stop the run
+                if op == OP_JAL:
+                    x[d.rd] = pc + <uint64_t>ilen
+                    npc = pc + <uint64_t><int64_t>d.imm
+                elif op == OP_JALR:
+                    npc = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
+                    x[d.rd] = pc + <uint64_t>ilen
+                elif op == OP_BEQ:
+                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] == x[d.rs2] else pc + <uint64_t>ilen
+                elif op == OP_BNE:
+                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] != x[d.rs2] else pc + <uint64_t>ilen
+                elif op == OP_BLT:
+                    npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else pc + <uint64_t>ilen
+                elif op == OP_BGE:
+                    npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2] else pc + <uint64_t>ilen
+                elif op == OP_BLTU:
+                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] < x[d.rs2] else pc + <uint64_t>ilen
+                elif op == OP_BGEU:
+                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] >= x[d.rs2] else pc + <uint64_t>ilen
+                else:
+                    # undecoded (or the slot past the page's end), or an
+                    # instruction for the general path below
+                    slow = op != OP_NONE
+                    break
+                instret += 1
+                if (npc >> 12) != (pc >> 12):
+                    pc = npc
+                    break
+                pc = npc
+                d = &slots[(pc & 0xFFF) >> 1]
+                continue
+            instret += 1
+            pc += <uint64_t>ilen
+            d += ilen >> 1
+        h.tlb_hits += hits
+        if not slow:
+            continue
+
+        # The general path: one instruction with the hart's state in memory.
         h.pc = pc
         h.instret = instret
         npc = pc + d.ilen
         st = ST_OK
-        if op == OP_ADDI:
-            x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
-        elif op == OP_LUI:
-            x[d.rd] = <uint64_t><int64_t>d.imm
-        elif op == OP_AUIPC:
-            x[d.rd] = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_JAL:
-            x[d.rd] = npc
-            npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_JALR:
-            a = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
-            x[d.rd] = npc
-            npc = a
-        elif op == OP_BEQ:
-            if x[d.rs1] == x[d.rs2]:
-                npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_BNE:
-            if x[d.rs1] != x[d.rs2]:
-                npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_BLT:
-            if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
-                npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_BGE:
-            if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
-                npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_BLTU:
-            if x[d.rs1] < x[d.rs2]:
-                npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_BGEU:
-            if x[d.rs1] >= x[d.rs2]:
-                npc = pc + <uint64_t><int64_t>d.imm
-        elif op == OP_LB:
+        op = d.op
+        if op == OP_LB:
             st = do_load(h, d, 1, True)
         elif op == OP_LH:
             st = do_load(h, d, 2, True)
@@ -320,122 +521,6 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 4, x[d.rs2])
         elif op == OP_SD:
             st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 8, x[d.rs2])
-        elif op == OP_SLTI:
-            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>d.imm else 0
-        elif op == OP_SLTIU:
-            x[d.rd] = 1 if x[d.rs1] < <uint64_t><int64_t>d.imm else 0
-        elif op == OP_XORI:
-            x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
-        elif op == OP_ORI:
-            x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
-        elif op == OP_ANDI:
-            x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
-        elif op == OP_SLLI:
-            x[d.rd] = x[d.rs1] << d.imm
-        elif op == OP_SRLI:
-            x[d.rd] = x[d.rs1] >> d.imm
-        elif op == OP_SRAI:
-            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
-        elif op == OP_ADD:
-            x[d.rd] = x[d.rs1] + x[d.rs2]
-        elif op == OP_SUB:
-            x[d.rd] = x[d.rs1] - x[d.rs2]
-        elif op == OP_SLL:
-            x[d.rd] = x[d.rs1] << (x[d.rs2] & 63)
-        elif op == OP_SLT:
-            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
-        elif op == OP_SLTU:
-            x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
-        elif op == OP_XOR:
-            x[d.rd] = x[d.rs1] ^ x[d.rs2]
-        elif op == OP_SRL:
-            x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63)
-        elif op == OP_SRA:
-            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> (x[d.rs2] & 63))
-        elif op == OP_OR:
-            x[d.rd] = x[d.rs1] | x[d.rs2]
-        elif op == OP_AND:
-            x[d.rd] = x[d.rs1] & x[d.rs2]
-        elif op == OP_ADDIW:
-            x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
-        elif op == OP_SLLIW:
-            x[d.rd] = sext32(x[d.rs1] << d.imm)
-        elif op == OP_SRLIW:
-            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
-        elif op == OP_SRAIW:
-            x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> d.imm)
-        elif op == OP_ADDW:
-            x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
-        elif op == OP_SUBW:
-            x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
-        elif op == OP_SLLW:
-            x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31))
-        elif op == OP_SRLW:
-            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
-        elif op == OP_SRAW:
-            x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
-        elif op == OP_MUL:
-            x[d.rd] = x[d.rs1] * x[d.rs2]
-        elif op == OP_MULH:
-            x[d.rd] = pyvmm_mulh(<int64_t>x[d.rs1], <int64_t>x[d.rs2])
-        elif op == OP_MULHSU:
-            x[d.rd] = pyvmm_mulhsu(<int64_t>x[d.rs1], x[d.rs2])
-        elif op == OP_MULHU:
-            x[d.rd] = pyvmm_mulhu(x[d.rs1], x[d.rs2])
-        elif op == OP_DIV:
-            sa = <int64_t>x[d.rs1]
-            sb = <int64_t>x[d.rs2]
-            if sb == 0:
-                x[d.rd] = U64_MAX
-            elif sb == -1:
-                x[d.rd] = <uint64_t>0 - <uint64_t>sa      # also the overflow case
-            else:
-                x[d.rd] = <uint64_t>(sa // sb)
-        elif op == OP_DIVU:
-            a = x[d.rs1]
-            b = x[d.rs2]
-            x[d.rd] = U64_MAX if b == 0 else a // b
-        elif op == OP_REM:
-            sa = <int64_t>x[d.rs1]
-            sb = <int64_t>x[d.rs2]
-            if sb == 0:
-                x[d.rd] = <uint64_t>sa
-            elif sb == -1:
-                x[d.rd] = 0
-            else:
-                x[d.rd] = <uint64_t>(sa % sb)
-        elif op == OP_REMU:
-            a = x[d.rs1]
-            b = x[d.rs2]
-            x[d.rd] = a if b == 0 else a % b
-        elif op == OP_MULW:
-            x[d.rd] = sext32(x[d.rs1] * x[d.rs2])
-        elif op == OP_DIVW:
-            wa = <int32_t><uint32_t>x[d.rs1]
-            wb = <int32_t><uint32_t>x[d.rs2]
-            if wb == 0:
-                x[d.rd] = U64_MAX
-            elif wb == -1:
-                x[d.rd] = sext32(<uint64_t>0 - <uint64_t><int64_t>wa)
-            else:
-                x[d.rd] = <uint64_t><int64_t>(wa // wb)
-        elif op == OP_DIVUW:
-            a = <uint32_t>x[d.rs1]
-            b = <uint32_t>x[d.rs2]
-            x[d.rd] = U64_MAX if b == 0 else sext32(a // b)
-        elif op == OP_REMW:
-            wa = <int32_t><uint32_t>x[d.rs1]
-            wb = <int32_t><uint32_t>x[d.rs2]
-            if wb == 0:
-                x[d.rd] = <uint64_t><int64_t>wa
-            elif wb == -1:
-                x[d.rd] = 0
-            else:
-                x[d.rd] = <uint64_t><int64_t>(wa % wb)
-        elif op == OP_REMUW:
-            a = <uint32_t>x[d.rs1]
-            b = <uint32_t>x[d.rs2]
-            x[d.rd] = sext32(a) if b == 0 else sext32(a % b)
         elif op == OP_LR_W:
             st = do_lr(h, d, 4)
         elif op == OP_LR_D:
@@ -448,8 +533,6 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             st = do_amo(h, d, 4)
         elif op == OP_AMO_D:
             st = do_amo(h, d, 8)
-        elif op == OP_FENCE:
-            pass
         elif op == OP_FENCE_I:
             decode_cache_flush(h)
         elif (op == OP_CSRRW or op == OP_CSRRS or op == OP_CSRRC or op == OP_CSRRWI
@@ -484,6 +567,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             else:
                 tlb_flush(h)
         else:
+            # OP_ILLEGAL: every other op retires in the fast run
             st = illegal(h, d)
 
         if st == ST_OK:

@@ -39,7 +39,9 @@ ctypedef struct DecodedInsn:
 
 ctypedef struct DecodePage:
     uint64_t gen        # valid only while equal to Hart.decode_gen
-    DecodedInsn slots[SLOTS_PER_PAGE]
+    # one slot more than the page holds: it stays OP_NONE, so the run loop's
+    # sequential step off the page's end lands on a slot that stops it
+    DecodedInsn slots[SLOTS_PER_PAGE + 1]
 
 ctypedef struct Hart:
     uint64_t* x         # 33 registers: x0..x31 and the x0 write sink
