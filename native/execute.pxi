@@ -210,19 +210,148 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
     return 0
 
 
+cdef inline uint8_t* tlb_host(TlbEntry* tlb, uint64_t vaddr) noexcept nogil:
+    # the host address of an access of up to 8 bytes that hits the TLB's fast
+    # path and stays inside its page, else NULL (the general path decides)
+    cdef TlbEntry* e = &tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    if e.tag != (vaddr >> 12) or (vaddr & 0xFFF) > 4088:
+        return NULL
+    return <uint8_t*>(<uint64_t>e.addend + vaddr)
+
+
+# Threaded dispatch for run_hart's fast run: every handler ends in its own
+# indirect jump to the next instruction's handler (GCC/Clang computed goto),
+# so the host predicts each jump from the guest op before it instead of
+# through one shared jump. Cython has no labels or computed goto, so these
+# macros name run_hart's locals and the op ids by the C names Cython 3 gives
+# them (__pyx_v_<local>, __pyx_e_5pyvmm_5_core_<enum>); a rename shows up as a
+# compile error, never as a silent change. Ops without a label go to
+# fast_generic, the if/elif dispatch that sends them to the general path.
+cdef extern from *:
+    """
+    #define PYVMM_L(name) __pyx_v_##name
+    #define PYVMM_FAST_TARGET(op) [__pyx_e_5pyvmm_5_core_OP_##op] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op
+    #define PYVMM_FAST_TARGETS() \
+        static void *const pyvmm_fast_targets[256] = { \
+        [0 ... 255] = &&pyvmm_fast_generic, \
+        PYVMM_FAST_TARGET(ADDI), \
+        PYVMM_FAST_TARGET(LUI), \
+        PYVMM_FAST_TARGET(AUIPC), \
+        PYVMM_FAST_TARGET(SLTI), \
+        PYVMM_FAST_TARGET(SLTIU), \
+        PYVMM_FAST_TARGET(XORI), \
+        PYVMM_FAST_TARGET(ORI), \
+        PYVMM_FAST_TARGET(ANDI), \
+        PYVMM_FAST_TARGET(SLLI), \
+        PYVMM_FAST_TARGET(SRLI), \
+        PYVMM_FAST_TARGET(SRAI), \
+        PYVMM_FAST_TARGET(ADD), \
+        PYVMM_FAST_TARGET(SUB), \
+        PYVMM_FAST_TARGET(SLL), \
+        PYVMM_FAST_TARGET(SLT), \
+        PYVMM_FAST_TARGET(SLTU), \
+        PYVMM_FAST_TARGET(XOR), \
+        PYVMM_FAST_TARGET(SRL), \
+        PYVMM_FAST_TARGET(SRA), \
+        PYVMM_FAST_TARGET(OR), \
+        PYVMM_FAST_TARGET(AND), \
+        PYVMM_FAST_TARGET(ADDIW), \
+        PYVMM_FAST_TARGET(SLLIW), \
+        PYVMM_FAST_TARGET(SRLIW), \
+        PYVMM_FAST_TARGET(SRAIW), \
+        PYVMM_FAST_TARGET(ADDW), \
+        PYVMM_FAST_TARGET(SUBW), \
+        PYVMM_FAST_TARGET(SLLW), \
+        PYVMM_FAST_TARGET(SRLW), \
+        PYVMM_FAST_TARGET(SRAW), \
+        PYVMM_FAST_TARGET(MUL), \
+        PYVMM_FAST_TARGET(MULH), \
+        PYVMM_FAST_TARGET(MULHSU), \
+        PYVMM_FAST_TARGET(MULHU), \
+        PYVMM_FAST_TARGET(DIV), \
+        PYVMM_FAST_TARGET(DIVU), \
+        PYVMM_FAST_TARGET(REM), \
+        PYVMM_FAST_TARGET(REMU), \
+        PYVMM_FAST_TARGET(MULW), \
+        PYVMM_FAST_TARGET(DIVW), \
+        PYVMM_FAST_TARGET(DIVUW), \
+        PYVMM_FAST_TARGET(REMW), \
+        PYVMM_FAST_TARGET(REMUW), \
+        PYVMM_FAST_TARGET(FENCE), \
+        PYVMM_FAST_TARGET(LB), \
+        PYVMM_FAST_TARGET(LH), \
+        PYVMM_FAST_TARGET(LW), \
+        PYVMM_FAST_TARGET(LD), \
+        PYVMM_FAST_TARGET(LBU), \
+        PYVMM_FAST_TARGET(LHU), \
+        PYVMM_FAST_TARGET(LWU), \
+        PYVMM_FAST_TARGET(SB), \
+        PYVMM_FAST_TARGET(SH), \
+        PYVMM_FAST_TARGET(SW), \
+        PYVMM_FAST_TARGET(SD), \
+        PYVMM_FAST_TARGET(JAL), \
+        PYVMM_FAST_TARGET(JALR), \
+        PYVMM_FAST_TARGET(BEQ), \
+        PYVMM_FAST_TARGET(BNE), \
+        PYVMM_FAST_TARGET(BLT), \
+        PYVMM_FAST_TARGET(BGE), \
+        PYVMM_FAST_TARGET(BLTU), \
+        PYVMM_FAST_TARGET(BGEU), \
+        }
+    /* retire a control transfer to npc; off this page the run ends */
+    #define PYVMM_FAST_JUMP() do { \\
+        PYVMM_L(instret) += 1; \\
+        if (((PYVMM_L(npc) ^ PYVMM_L(pc)) >> 12) == 0) { \\
+            PYVMM_L(pc) = PYVMM_L(npc); \\
+            PYVMM_L(d) = &PYVMM_L(slots)[(PYVMM_L(pc) & 0xFFF) >> 1]; \\
+            PYVMM_FAST_DISPATCH(); \\
+        } \\
+        PYVMM_L(pc) = PYVMM_L(npc); \\
+        goto pyvmm_fast_end; \\
+    } while (0)
+    #define PYVMM_FAST_OP(op) pyvmm_fast_##op: (void)0
+    #define PYVMM_FAST_GENERIC() pyvmm_fast_generic: (void)0
+    #define PYVMM_FAST_END() pyvmm_fast_end: (void)0
+    /* retire a sequential instruction, then on to the next one's handler */
+    #define PYVMM_FAST_NEXT() do { \
+        PYVMM_L(instret) += 1; \
+        PYVMM_L(pc) += (uint64_t)PYVMM_L(ilen); \
+        PYVMM_L(d) += PYVMM_L(ilen) >> 1; \
+        PYVMM_FAST_DISPATCH(); \
+    } while (0)
+    /* d and pc already name the next instruction, which is on this page */
+    #define PYVMM_FAST_DISPATCH() do { \
+        if (PYVMM_L(instret) < PYVMM_L(limit)) { \
+            PYVMM_L(op) = PYVMM_L(d)->op; \
+            PYVMM_L(ilen) = PYVMM_L(d)->ilen; \
+            goto *pyvmm_fast_targets[PYVMM_L(op)]; \
+        } \
+        goto pyvmm_fast_end; \
+    } while (0)
+    """
+    void fast_targets "PYVMM_FAST_TARGETS" () nogil
+    void fast_op "PYVMM_FAST_OP" (int op) nogil
+    void fast_generic "PYVMM_FAST_GENERIC" () nogil
+    void fast_end "PYVMM_FAST_END" () nogil
+    void fast_next "PYVMM_FAST_NEXT" () nogil
+    void fast_dispatch "PYVMM_FAST_DISPATCH" () nogil
+    void fast_jump "PYVMM_FAST_JUMP" () nogil
+
+
 cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     cdef uint64_t* x = h.x
     cdef DecodedInsn* d
     cdef DecodedInsn* slots
-    cdef TlbEntry* e
+    cdef uint8_t* p
     cdef TlbEntry* load_tlb
     cdef TlbEntry* store_tlb
-    cdef uint64_t pc, npc, a, b, instret, limit, hits, v
+    cdef uint64_t pc, npc, a, b, instret, limit, hits
     cdef int64_t sa, sb
     cdef int32_t wa, wb
     cdef int st, r, op, ilen
     cdef bint slow
 
+    fast_targets()
     x[0] = 0
     h.exit_reason = EXIT_NONE
     if budget == 0:
@@ -290,75 +419,145 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         while instret < limit:
             op = d.op
             ilen = d.ilen
+            fast_generic()
             if op == OP_ADDI:
+                fast_op(OP_ADDI)
                 x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
+                fast_next()
             elif op == OP_LUI:
+                fast_op(OP_LUI)
                 x[d.rd] = <uint64_t><int64_t>d.imm
+                fast_next()
             elif op == OP_AUIPC:
+                fast_op(OP_AUIPC)
                 x[d.rd] = pc + <uint64_t><int64_t>d.imm
+                fast_next()
             elif op == OP_SLTI:
+                fast_op(OP_SLTI)
                 x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>d.imm else 0
+                fast_next()
             elif op == OP_SLTIU:
+                fast_op(OP_SLTIU)
                 x[d.rd] = 1 if x[d.rs1] < <uint64_t><int64_t>d.imm else 0
+                fast_next()
             elif op == OP_XORI:
+                fast_op(OP_XORI)
                 x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+                fast_next()
             elif op == OP_ORI:
+                fast_op(OP_ORI)
                 x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
+                fast_next()
             elif op == OP_ANDI:
+                fast_op(OP_ANDI)
                 x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
+                fast_next()
             elif op == OP_SLLI:
+                fast_op(OP_SLLI)
                 x[d.rd] = x[d.rs1] << d.imm
+                fast_next()
             elif op == OP_SRLI:
+                fast_op(OP_SRLI)
                 x[d.rd] = x[d.rs1] >> d.imm
+                fast_next()
             elif op == OP_SRAI:
+                fast_op(OP_SRAI)
                 x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+                fast_next()
             elif op == OP_ADD:
+                fast_op(OP_ADD)
                 x[d.rd] = x[d.rs1] + x[d.rs2]
+                fast_next()
             elif op == OP_SUB:
+                fast_op(OP_SUB)
                 x[d.rd] = x[d.rs1] - x[d.rs2]
+                fast_next()
             elif op == OP_SLL:
+                fast_op(OP_SLL)
                 x[d.rd] = x[d.rs1] << (x[d.rs2] & 63)
+                fast_next()
             elif op == OP_SLT:
+                fast_op(OP_SLT)
                 x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+                fast_next()
             elif op == OP_SLTU:
+                fast_op(OP_SLTU)
                 x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
+                fast_next()
             elif op == OP_XOR:
+                fast_op(OP_XOR)
                 x[d.rd] = x[d.rs1] ^ x[d.rs2]
+                fast_next()
             elif op == OP_SRL:
+                fast_op(OP_SRL)
                 x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63)
+                fast_next()
             elif op == OP_SRA:
+                fast_op(OP_SRA)
                 x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> (x[d.rs2] & 63))
+                fast_next()
             elif op == OP_OR:
+                fast_op(OP_OR)
                 x[d.rd] = x[d.rs1] | x[d.rs2]
+                fast_next()
             elif op == OP_AND:
+                fast_op(OP_AND)
                 x[d.rd] = x[d.rs1] & x[d.rs2]
+                fast_next()
             elif op == OP_ADDIW:
+                fast_op(OP_ADDIW)
                 x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+                fast_next()
             elif op == OP_SLLIW:
+                fast_op(OP_SLLIW)
                 x[d.rd] = sext32(x[d.rs1] << d.imm)
+                fast_next()
             elif op == OP_SRLIW:
+                fast_op(OP_SRLIW)
                 x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+                fast_next()
             elif op == OP_SRAIW:
+                fast_op(OP_SRAIW)
                 x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> d.imm)
+                fast_next()
             elif op == OP_ADDW:
+                fast_op(OP_ADDW)
                 x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
+                fast_next()
             elif op == OP_SUBW:
+                fast_op(OP_SUBW)
                 x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
+                fast_next()
             elif op == OP_SLLW:
+                fast_op(OP_SLLW)
                 x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31))
+                fast_next()
             elif op == OP_SRLW:
+                fast_op(OP_SRLW)
                 x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+                fast_next()
             elif op == OP_SRAW:
+                fast_op(OP_SRAW)
                 x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+                fast_next()
             elif op == OP_MUL:
+                fast_op(OP_MUL)
                 x[d.rd] = x[d.rs1] * x[d.rs2]
+                fast_next()
             elif op == OP_MULH:
+                fast_op(OP_MULH)
                 x[d.rd] = pyvmm_mulh(<int64_t>x[d.rs1], <int64_t>x[d.rs2])
+                fast_next()
             elif op == OP_MULHSU:
+                fast_op(OP_MULHSU)
                 x[d.rd] = pyvmm_mulhsu(<int64_t>x[d.rs1], x[d.rs2])
+                fast_next()
             elif op == OP_MULHU:
+                fast_op(OP_MULHU)
                 x[d.rd] = pyvmm_mulhu(x[d.rs1], x[d.rs2])
+                fast_next()
             elif op == OP_DIV:
+                fast_op(OP_DIV)
                 sa = <int64_t>x[d.rs1]
                 sb = <int64_t>x[d.rs2]
                 if sb == 0:
@@ -367,11 +566,15 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                     x[d.rd] = <uint64_t>0 - <uint64_t>sa      # also the overflow case
                 else:
                     x[d.rd] = <uint64_t>(sa // sb)
+                fast_next()
             elif op == OP_DIVU:
+                fast_op(OP_DIVU)
                 a = x[d.rs1]
                 b = x[d.rs2]
                 x[d.rd] = U64_MAX if b == 0 else a // b
+                fast_next()
             elif op == OP_REM:
+                fast_op(OP_REM)
                 sa = <int64_t>x[d.rs1]
                 sb = <int64_t>x[d.rs2]
                 if sb == 0:
@@ -380,13 +583,19 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                     x[d.rd] = 0
                 else:
                     x[d.rd] = <uint64_t>(sa % sb)
+                fast_next()
             elif op == OP_REMU:
+                fast_op(OP_REMU)
                 a = x[d.rs1]
                 b = x[d.rs2]
                 x[d.rd] = a if b == 0 else a % b
+                fast_next()
             elif op == OP_MULW:
+                fast_op(OP_MULW)
                 x[d.rd] = sext32(x[d.rs1] * x[d.rs2])
+                fast_next()
             elif op == OP_DIVW:
+                fast_op(OP_DIVW)
                 wa = <int32_t><uint32_t>x[d.rs1]
                 wb = <int32_t><uint32_t>x[d.rs2]
                 if wb == 0:
@@ -395,11 +604,15 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                     x[d.rd] = sext32(<uint64_t>0 - <uint64_t><int64_t>wa)
                 else:
                     x[d.rd] = <uint64_t><int64_t>(wa // wb)
+                fast_next()
             elif op == OP_DIVUW:
+                fast_op(OP_DIVUW)
                 a = <uint32_t>x[d.rs1]
                 b = <uint32_t>x[d.rs2]
                 x[d.rd] = U64_MAX if b == 0 else sext32(a // b)
+                fast_next()
             elif op == OP_REMW:
+                fast_op(OP_REMW)
                 wa = <int32_t><uint32_t>x[d.rs1]
                 wb = <int32_t><uint32_t>x[d.rs2]
                 if wb == 0:
@@ -408,87 +621,159 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                     x[d.rd] = 0
                 else:
                     x[d.rd] = <uint64_t><int64_t>(wa % wb)
+                fast_next()
             elif op == OP_REMUW:
+                fast_op(OP_REMUW)
                 a = <uint32_t>x[d.rs1]
                 b = <uint32_t>x[d.rs2]
                 x[d.rd] = sext32(a) if b == 0 else sext32(a % b)
+                fast_next()
             elif op == OP_FENCE:
+                fast_op(OP_FENCE)
                 pass
-            elif (op == OP_LB or op == OP_LH or op == OP_LW or op == OP_LD
-                  or op == OP_LBU or op == OP_LHU or op == OP_LWU):
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
-                if e.tag != (a >> 12) or (a & 0xFFF) > 4088:
+                fast_next()
+            elif op == OP_LD:
+                fast_op(OP_LD)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
                     slow = True
                     break
                 hits += 1
-                a += <uint64_t>e.addend
-                if op == OP_LD:
-                    x[d.rd] = pyvmm_ld(<uint8_t*>a, 8)
-                elif op == OP_LW:
-                    x[d.rd] = sext32(pyvmm_ld(<uint8_t*>a, 4))
-                elif op == OP_LWU:
-                    x[d.rd] = pyvmm_ld(<uint8_t*>a, 4)
-                elif op == OP_LBU:
-                    x[d.rd] = (<uint8_t*>a)[0]
-                elif op == OP_LB:
-                    x[d.rd] = <uint64_t><int64_t>(<int8_t*>a)[0]
-                elif op == OP_LHU:
-                    x[d.rd] = pyvmm_ld(<uint8_t*>a, 2)
-                else:
-                    x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(<uint8_t*>a, 2)
-            elif op == OP_SB or op == OP_SH or op == OP_SW or op == OP_SD:
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
-                if e.tag != (a >> 12) or (a & 0xFFF) > 4088:
+                x[d.rd] = pyvmm_ld(p, 8)
+                fast_next()
+            elif op == OP_LW:
+                fast_op(OP_LW)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
                     slow = True
                     break
                 hits += 1
-                v = x[d.rs2]
-                a += <uint64_t>e.addend
-                if op == OP_SD:
-                    pyvmm_st(<uint8_t*>a, 8, v)
-                elif op == OP_SW:
-                    pyvmm_st(<uint8_t*>a, 4, v)
-                elif op == OP_SB:
-                    (<uint8_t*>a)[0] = <uint8_t>v
-                else:
-                    pyvmm_st(<uint8_t*>a, 2, v)
+                x[d.rd] = sext32(pyvmm_ld(p, 4))
+                fast_next()
+            elif op == OP_LWU:
+                fast_op(OP_LWU)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                x[d.rd] = pyvmm_ld(p, 4)
+                fast_next()
+            elif op == OP_LBU:
+                fast_op(OP_LBU)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                x[d.rd] = p[0]
+                fast_next()
+            elif op == OP_LB:
+                fast_op(OP_LB)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                x[d.rd] = <uint64_t><int64_t>(<int8_t*>p)[0]
+                fast_next()
+            elif op == OP_LHU:
+                fast_op(OP_LHU)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                x[d.rd] = pyvmm_ld(p, 2)
+                fast_next()
+            elif op == OP_LH:
+                fast_op(OP_LH)
+                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
+                fast_next()
+            elif op == OP_SD:
+                fast_op(OP_SD)
+                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                pyvmm_st(p, 8, x[d.rs2])
+                fast_next()
+            elif op == OP_SW:
+                fast_op(OP_SW)
+                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                pyvmm_st(p, 4, x[d.rs2])
+                fast_next()
+            elif op == OP_SB:
+                fast_op(OP_SB)
+                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                p[0] = <uint8_t>x[d.rs2]
+                fast_next()
+            elif op == OP_SH:
+                fast_op(OP_SH)
+                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
+                if p == NULL:
+                    slow = True
+                    break
+                hits += 1
+                pyvmm_st(p, 2, x[d.rs2])
+                fast_next()
+            elif op == OP_JAL:
+                fast_op(OP_JAL)
+                x[d.rd] = pc + <uint64_t>ilen
+                npc = pc + <uint64_t><int64_t>d.imm
+                fast_jump()
+            elif op == OP_JALR:
+                fast_op(OP_JALR)
+                npc = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
+                x[d.rd] = pc + <uint64_t>ilen
+                fast_jump()
+            elif op == OP_BEQ:
+                fast_op(OP_BEQ)
+                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] == x[d.rs2] else pc + <uint64_t>ilen
+                fast_jump()
+            elif op == OP_BNE:
+                fast_op(OP_BNE)
+                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] != x[d.rs2] else pc + <uint64_t>ilen
+                fast_jump()
+            elif op == OP_BLT:
+                fast_op(OP_BLT)
+                npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else pc + <uint64_t>ilen
+                fast_jump()
+            elif op == OP_BGE:
+                fast_op(OP_BGE)
+                npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2] else pc + <uint64_t>ilen
+                fast_jump()
+            elif op == OP_BLTU:
+                fast_op(OP_BLTU)
+                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] < x[d.rs2] else pc + <uint64_t>ilen
+                fast_jump()
+            elif op == OP_BGEU:
+                fast_op(OP_BGEU)
+                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] >= x[d.rs2] else pc + <uint64_t>ilen
+                fast_jump()
             else:
-                # control transfers retire here and continue or stop the run
-                if op == OP_JAL:
-                    x[d.rd] = pc + <uint64_t>ilen
-                    npc = pc + <uint64_t><int64_t>d.imm
-                elif op == OP_JALR:
-                    npc = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
-                    x[d.rd] = pc + <uint64_t>ilen
-                elif op == OP_BEQ:
-                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] == x[d.rs2] else pc + <uint64_t>ilen
-                elif op == OP_BNE:
-                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] != x[d.rs2] else pc + <uint64_t>ilen
-                elif op == OP_BLT:
-                    npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else pc + <uint64_t>ilen
-                elif op == OP_BGE:
-                    npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2] else pc + <uint64_t>ilen
-                elif op == OP_BLTU:
-                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] < x[d.rs2] else pc + <uint64_t>ilen
-                elif op == OP_BGEU:
-                    npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] >= x[d.rs2] else pc + <uint64_t>ilen
-                else:
-                    # undecoded (or the slot past the page's end), or an
-                    # instruction for the general path below
-                    slow = op != OP_NONE
-                    break
-                instret += 1
-                if (npc >> 12) != (pc >> 12):
-                    pc = npc
-                    break
-                pc = npc
-                d = &slots[(pc & 0xFFF) >> 1]
-                continue
-            instret += 1
-            pc += <uint64_t>ilen
-            d += ilen >> 1
+                # undecoded (or the slot past the page's end), or an
+                # instruction for the general path below
+                slow = op != OP_NONE
+                break
+            # never reached: every handler above ends in fast_next() or
+            # fast_jump(), which retire it and jump straight to the next
+            # instruction's handler or out of the run
+        fast_end()
         h.tlb_hits += hits
         if not slow:
             continue
