@@ -210,13 +210,10 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
     return 0
 
 
-cdef inline uint8_t* tlb_host(TlbEntry* tlb, uint64_t vaddr) noexcept nogil:
-    # the host address of an access of up to 8 bytes that hits the TLB's fast
-    # path and stays inside its page, else NULL (the general path decides)
-    cdef TlbEntry* e = &tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
-    if e.tag != (vaddr >> 12) or (vaddr & 0xFFF) > 4088:
-        return NULL
-    return <uint8_t*>(<uint64_t>e.addend + vaddr)
+cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr) noexcept nogil:
+    # an access of up to 8 bytes through entry e takes the fast path: RAM
+    # without TLB_SLOW, and it stays inside the page (else the general path decides)
+    return e.tag == (vaddr >> 12) and (vaddr & 0xFFF) <= 4088
 
 
 # Threaded dispatch for run_hart's fast run: every handler ends in its own
@@ -299,15 +296,15 @@ cdef extern from *:
         PYVMM_FAST_TARGET(BGEU), \
         }
     /* retire a control transfer to npc; off this page the run ends */
-    #define PYVMM_FAST_JUMP() do { \\
-        PYVMM_L(instret) += 1; \\
-        if (((PYVMM_L(npc) ^ PYVMM_L(pc)) >> 12) == 0) { \\
-            PYVMM_L(pc) = PYVMM_L(npc); \\
-            PYVMM_L(d) = &PYVMM_L(slots)[(PYVMM_L(pc) & 0xFFF) >> 1]; \\
-            PYVMM_FAST_DISPATCH(); \\
-        } \\
-        PYVMM_L(pc) = PYVMM_L(npc); \\
-        goto pyvmm_fast_end; \\
+    #define PYVMM_FAST_JUMP() do { \
+        PYVMM_L(instret) += 1; \
+        if (((PYVMM_L(npc) ^ PYVMM_L(pc)) >> 12) == 0) { \
+            PYVMM_L(pc) = PYVMM_L(npc); \
+            PYVMM_L(d) = &PYVMM_L(slots)[(PYVMM_L(pc) & 0xFFF) >> 1]; \
+            PYVMM_FAST_DISPATCH(); \
+        } \
+        PYVMM_L(pc) = PYVMM_L(npc); \
+        goto pyvmm_fast_end; \
     } while (0)
     #define PYVMM_FAST_OP(op) pyvmm_fast_##op: (void)0
     #define PYVMM_FAST_GENERIC() pyvmm_fast_generic: (void)0
@@ -316,7 +313,7 @@ cdef extern from *:
     #define PYVMM_FAST_NEXT() do { \
         PYVMM_L(instret) += 1; \
         PYVMM_L(pc) += (uint64_t)PYVMM_L(ilen); \
-        PYVMM_L(d) += PYVMM_L(ilen) >> 1; \
+        PYVMM_L(d) = (void *)((char *)PYVMM_L(d) + PYVMM_L(ilen) * (sizeof(*PYVMM_L(d)) / 2)); \
         PYVMM_FAST_DISPATCH(); \
     } while (0)
     /* d and pc already name the next instruction, which is on this page */
@@ -343,12 +340,14 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     cdef DecodedInsn* d
     cdef DecodedInsn* slots
     cdef uint8_t* p
+    cdef TlbEntry* e
     cdef TlbEntry* load_tlb
     cdef TlbEntry* store_tlb
     cdef uint64_t pc, npc, a, b, instret, limit, hits
     cdef int64_t sa, sb
     cdef int32_t wa, wb
-    cdef int st, r, op, ilen
+    cdef int st, r, op
+    cdef uint64_t ilen
     cdef bint slow
 
     fast_targets()
@@ -634,101 +633,123 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                 fast_next()
             elif op == OP_LD:
                 fast_op(OP_LD)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = pyvmm_ld(p, 8)
                 fast_next()
             elif op == OP_LW:
                 fast_op(OP_LW)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = sext32(pyvmm_ld(p, 4))
                 fast_next()
             elif op == OP_LWU:
                 fast_op(OP_LWU)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = pyvmm_ld(p, 4)
                 fast_next()
             elif op == OP_LBU:
                 fast_op(OP_LBU)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = p[0]
                 fast_next()
             elif op == OP_LB:
                 fast_op(OP_LB)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = <uint64_t><int64_t>(<int8_t*>p)[0]
                 fast_next()
             elif op == OP_LHU:
                 fast_op(OP_LHU)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = pyvmm_ld(p, 2)
                 fast_next()
             elif op == OP_LH:
                 fast_op(OP_LH)
-                p = tlb_host(load_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
                 fast_next()
             elif op == OP_SD:
                 fast_op(OP_SD)
-                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 pyvmm_st(p, 8, x[d.rs2])
                 fast_next()
             elif op == OP_SW:
                 fast_op(OP_SW)
-                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 pyvmm_st(p, 4, x[d.rs2])
                 fast_next()
             elif op == OP_SB:
                 fast_op(OP_SB)
-                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 p[0] = <uint8_t>x[d.rs2]
                 fast_next()
             elif op == OP_SH:
                 fast_op(OP_SH)
-                p = tlb_host(store_tlb, x[d.rs1] + <uint64_t><int64_t>d.imm)
-                if p == NULL:
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                if not tlb_fast_hit(e, a):
                     slow = True
                     break
                 hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
                 pyvmm_st(p, 2, x[d.rs2])
                 fast_next()
             elif op == OP_JAL:
