@@ -17,7 +17,7 @@ from pyvmm.asm.compress import branch_can_compress, compress, jump_can_compress
 from pyvmm.asm.errors import LineError
 from pyvmm.asm.items import Align, Branch, Data, Insn, Org, Where
 from pyvmm.asm.relax import relax_section
-from pyvmm.asm.mnemonics import BRANCHES, FORMS
+from pyvmm.asm.mnemonics import BRANCHES, C_HINT_SPELLINGS, FORMS
 from pyvmm.asm.source import (ASSIGNMENT, LABEL, SYMBOL_NAME, split_operands, split_statements,
                               strip_block_comments)
 
@@ -600,13 +600,18 @@ class Assembler:
             self.append(Data(b"\0\0"))
             return
         entry = isa.C_BY_NAME.get(mnemonic)
-        if entry is None:
+        syntax, encoded_as, ops = (entry.syntax if entry else None), mnemonic, {}
+        hint = C_HINT_SPELLINGS.get(mnemonic)
+        if hint and (entry is None or len(operands) == len(hint[0])):
+            # `c.nop` alone is the table's c.nop; `c.nop IMM` is the HINT spelling
+            syntax, encoded_as, pinned = hint
+            ops = dict(pinned)
+        if syntax is None:
             raise LineError("unknown instruction `%s'" % mnemonic)
-        if len(operands) != len(entry.syntax):
-            raise LineError("illegal operands `%s %s': expected %d operands" % (mnemonic, rest, len(entry.syntax)))
-        ops = {}
+        if len(operands) != len(syntax):
+            raise LineError("illegal operands `%s %s': expected %d operands" % (mnemonic, rest, len(syntax)))
         try:
-            for spec, text in zip(entry.syntax, operands):
+            for spec, text in zip(syntax, operands):
                 if spec == "sp":
                     if self.parse_reg(text) != 2:
                         raise Mismatch("expected sp, got `%s'" % text)
@@ -632,8 +637,11 @@ class Assembler:
                 raise LineError("illegal operands `%s %s': register must be x8..x15" % (mnemonic, rest))
             self.append(Branch(cond, rs1, 0, 0, ops["target"], True, self.where, explicit=mnemonic))
             return
+        if mnemonic == "c.nop" and ops.get("imm", 1) == 0:
+            # c.addi x0,0 is plain c.nop; GNU takes `c.nop IMM` only for a nonzero IMM
+            raise LineError("illegal operands `%s %s': immediate must be nonzero" % (mnemonic, rest))
         try:
-            word = isa.encode(mnemonic, **ops)
+            word = isa.encode(encoded_as, **ops)
         except isa.EncodingError as e:
             raise LineError("illegal operands `%s %s': %s" % (mnemonic, rest, str(e).split(": ", 1)[-1]))
         self.append(Data(word.to_bytes(2, "little")))

@@ -165,3 +165,14 @@ for _n in ("hsv.b", "hsv.h", "hsv.w", "hsv.d"):
 
 # mnemonics of conditional branches / jumps whose target relaxes
 BRANCHES = {"beq", "bne", "blt", "bge", "bltu", "bgeu"}
+
+# RVC HINT spellings GNU as accepts beyond the pyvmm.isa table
+# (opcodes/riscv-opc.c): mnemonic -> (operand syntax, table entry it encodes,
+# operands it pins). The RV128 shift-by-64 forms are, on RV64, the shamt=0
+# HINTs of c.slli/c.srli/c.srai; `c.nop IMM` (IMM nonzero) is c.addi x0.
+C_HINT_SPELLINGS = {
+    "c.slli64": (("rd",), "c.slli", {"shamt": 0}),
+    "c.srli64": (("rd",), "c.srli", {"shamt": 0}),
+    "c.srai64": (("rd",), "c.srai", {"shamt": 0}),
+    "c.nop": (("imm",), "c.addi", {"rd": 0}),
+}

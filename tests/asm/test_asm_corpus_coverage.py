@@ -8,7 +8,7 @@ from asm_oracle import CORPUS
 from pyvmm import isa
 from pyvmm.asm import AsmError, assemble
 from pyvmm.asm.directives import DIRECTIVES
-from pyvmm.asm.mnemonics import FORMS
+from pyvmm.asm.mnemonics import C_HINT_SPELLINGS, FORMS
 from pyvmm.asm.source import LABEL, split_statements
 
 # accepted, but kept out of the GNU comparison for a reason
@@ -44,6 +44,7 @@ def test_every_mnemonic_and_directive_is_in_the_corpus():
     words = corpus_words()
     assert sorted(set(FORMS) - set(words)) == []
     assert sorted(set(isa.C_BY_NAME) - set(words)) == []
+    assert sorted(set(C_HINT_SPELLINGS) - set(words)) == []
     assert sorted(set(DIRECTIVES) - set(words) - set(NOT_IN_CORPUS)) == []
 
 

@@ -20,16 +20,6 @@ BRANCHES = ("j", "jal", "beqz", "bnez", "beq", "bne", "blt", "bge", "bltu", "bge
             "blez", "bgez", "bltz", "bgtz")
 
 
-# objdump spellings pyvmm.asm does not accept yet (GNU as does): the RV64C
-# shift-by-zero HINTs and c.nop with an immediate (a c.addi x0 HINT). Kept out of the round trips below and pinned by
-# test_known_assembler_gaps, which turns red once pyvmm.asm accepts them.
-ASSEMBLER_GAPS = ("c.slli64", "c.srli64", "c.srai64", "c.nop")
-
-
-def in_assembler_gap(word):
-    return disassemble(word)[1].split("\t")[0] in ASSEMBLER_GAPS
-
-
 def objdump_spelling_assembles(word):
     """False for the one spelling objdump has that no assembler accepts: a fence
     with an empty predecessor or successor set prints as "unknown"."""
@@ -70,7 +60,7 @@ def words_of(entry):
 WORDS32 = (st.sampled_from(isa.INSTRUCTIONS).flatmap(words_of)
            .filter(lambda w: isa.decode(w) is not None and objdump_spelling_assembles(w)))
 PARCELS = (st.sampled_from(isa.COMPRESSED).flatmap(words_of)
-           .filter(lambda h: isa.decode(h) is not None and not in_assembler_gap(h)))
+           .filter(lambda h: isa.decode(h) is not None))
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -101,7 +91,7 @@ def test_every_entry_round_trips_with_extreme_operands(entry):
     tried = 0
     for bits in (free, 0, free & 0x5555_5555, free & 0xAAAA_AAAA, free & 0x0FFF_FFFF):
         word = entry.match | bits
-        if isa.decode(word) is None or not objdump_spelling_assembles(word) or in_assembler_gap(word):
+        if isa.decode(word) is None or not objdump_spelling_assembles(word):
             continue
         tried += 1
         line = source_line(word)
@@ -115,10 +105,11 @@ def test_every_entry_round_trips_with_extreme_operands(entry):
 
 
 @pytest.mark.parametrize("line,word", [("c.slli64 a0", 0x0502), ("c.srli64 s1", 0x8081),
-                                       ("c.srai64 a5", 0x8781), ("c.nop 1", 0x0005)])
-@pytest.mark.xfail(strict=True, reason="pyvmm.asm does not accept objdump's c.slli64/c.srli64/"
-                   "c.srai64 and `c.nop IMM` spellings yet (GNU as does)")
-def test_known_assembler_gaps(line, word):
+                                       ("c.srai64 a5", 0x8781), ("c.nop 1", 0x0005),
+                                       ("c.nop -32", 0x1001), ("c.slli64 zero", 0x0002)])
+def test_rvc_hint_spellings_round_trip(line, word):
+    """objdump's spellings of the RV64C HINTs (shift by zero, c.addi x0) assemble
+    back to the same parcel, as GNU as does."""
     asm = _assembler()
     assert disassemble(word)[1] == line.replace(" ", "\t")
     assert assemble_one(asm, line, rvc=True) == word.to_bytes(2, "little")

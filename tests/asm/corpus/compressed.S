@@ -32,6 +32,15 @@ _start:
     c.bnez s1, 2f
     c.slli ra, 1
     c.slli t6, 63
+    # HINT spellings (RV64: the RV128 shift-by-64 forms, c.addi x0 as c.nop IMM)
+    c.slli64 a0
+    c.slli64 zero
+    c.srli64 s1
+    c.srai64 a5
+    c.nop 1
+    c.nop -32
+    c.nop 31
+    c.nop 1+1
     c.lwsp a0, 252(sp)
     c.ldsp ra, 504(sp)
     c.jr ra
