@@ -39,7 +39,7 @@ PRIV_M = 3
 CSR_MIE = 0x304
 MIE_SEIE = 1 << 9
 MIE_MEIE = 1 << 11
-REG_A0, REG_A1 = 10, 11
+REG_A0, REG_A1, REG_A2 = 10, 11, 12
 
 # Instructions per core.run() call: long enough that Python's share is
 # negligible, short enough that console output and input stay responsive.
@@ -54,6 +54,18 @@ INPUT_POLL_SECONDS = 0.02
 
 DTB_ALIGN = 2 << 20
 DTB_CEILING = 3 << 30          # QEMU keeps the FDT below 3 GiB on 32-bit-reachable RAM
+
+# OpenSBI's `struct fw_dynamic_info` (include/sbi/fw_dynamic.h), version 2,
+# which QEMU hands every firmware in a2 (hw/riscv/boot.c). QEMU keeps it in
+# its MROM; pyvmm has no MROM, so it sits in the page just below the device
+# tree: above every image (overlaps are refused), below the DTB that OpenSBI
+# may grow upward in place, and only read by the firmware at its entry and
+# scratch setup, before anything runs that could reuse the page.
+FW_DYNAMIC_INFO_MAGIC = 0x4942534F          # "OSBI"
+FW_DYNAMIC_INFO_VERSION = 2
+FW_DYNAMIC_INFO_NEXT_MODE_S = 1
+FW_DYNAMIC_INFO_SIZE = 6 * 8
+FW_DYNAMIC_INFO_GAP = 4096                  # its distance below the device tree
 
 
 class MachineError(Exception):
@@ -113,6 +125,7 @@ class Machine:
         self.boot_image = None      # the M-mode image when bios is "none"
         self.kernel_image = None
         self.dtb_addr = None
+        self.fw_dynamic_info_addr = None
         self.sbi = None
         self.htif = None
         self._htif_range = None
@@ -214,13 +227,24 @@ class Machine:
         dtb_addr = (top - len(dtb)) & ~(DTB_ALIGN - 1)
         if dtb_addr < self.ram_base:
             raise ImageError(f"RAM of {self.ram_size} bytes has no room for the device tree")
-        for role, image in self.images:
-            for addr, data in image.segments:
-                if addr < dtb_addr + len(dtb) and dtb_addr < addr + len(data):
-                    raise ImageError(f"{image.path}: the {role} overlaps the device tree at "
-                                     f"{dtb_addr:#x}; give the machine more RAM")
-        self.core.write_mem(dtb_addr, dtb)
+        boot_data = [("device tree", dtb_addr, dtb)]
+        if self.firmware_image is not None:
+            info_addr = dtb_addr - FW_DYNAMIC_INFO_GAP
+            if info_addr < self.ram_base:
+                raise ImageError(f"RAM of {self.ram_size} bytes has no room for the firmware's "
+                                 f"dynamic info")
+            boot_data.append(("firmware dynamic info", info_addr, self._fw_dynamic_info()))
+        for what, place, blob in boot_data:
+            for role, image in self.images:
+                for addr, data in image.segments:
+                    if addr < place + len(blob) and place < addr + len(data):
+                        raise ImageError(f"{image.path}: the {role} overlaps the {what} at "
+                                         f"{place:#x}; give the machine more RAM")
+        for what, place, blob in boot_data:
+            self.core.write_mem(place, blob)
         self.dtb_addr = dtb_addr
+        if self.firmware_image is not None:
+            self.fw_dynamic_info_addr = dtb_addr - FW_DYNAMIC_INFO_GAP
         self._setup_htif()
 
         core = self.core
@@ -236,7 +260,16 @@ class Machine:
             core.pc = first.entry
             core.x[REG_A0] = self.hartid
             core.x[REG_A1] = dtb_addr
+            core.x[REG_A2] = self.fw_dynamic_info_addr or 0
         self.booted = True
+
+    def _fw_dynamic_info(self):
+        """What QEMU's riscv_rom_copy_firmware_info writes: the kernel entry (0
+        without a kernel), entered in S-mode, no options, hart 0 as the boot hart."""
+        next_addr = self.kernel_image.entry if self.kernel_image is not None else 0
+        fields = (FW_DYNAMIC_INFO_MAGIC, FW_DYNAMIC_INFO_VERSION, next_addr,
+                  FW_DYNAMIC_INFO_NEXT_MODE_S, 0, 0)
+        return b"".join(f.to_bytes(8, "little") for f in fields)
 
     def _setup_htif(self):
         if self.htif_mode == "off":

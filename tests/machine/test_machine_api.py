@@ -46,6 +46,49 @@ def test_image_overlapping_the_device_tree_is_refused(tmp_path):
         m.run()
 
 
+def test_firmware_gets_fw_dynamic_info_in_a2(tmp_path):
+    """QEMU's riscv_rom_copy_firmware_info: magic "OSBI", version 2, the kernel entry,
+    S-mode, no options, boot hart 0; pyvmm keeps it 4 KiB below the device tree."""
+    import struct
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(bytes.fromhex("6f000000"))         # j .
+    kernel = tmp_path / "kernel.bin"
+    kernel.write_bytes(bytes.fromhex("6f000000"))
+    m = machine(bios=str(firmware), kernel=str(kernel))
+    assert m.run(max_insns=100).how == "budget"
+    a2 = int(m.core.x[12])
+    assert a2 == m.fw_dynamic_info_addr == m.dtb_addr - 4096
+    assert struct.unpack("<6Q", m.core.read_mem(a2, 48)) == (
+        0x4942534F, 2, RAM_BASE + 0x20_0000, 1, 0, 0)
+    assert (int(m.core.x[10]), int(m.core.x[11])) == (0, m.dtb_addr)
+
+
+def test_fw_dynamic_info_without_a_kernel_and_without_firmware(tmp_path):
+    import struct
+    image = tmp_path / "spin.bin"
+    image.write_bytes(bytes.fromhex("6f000000"))
+    m = machine(bios=str(image))
+    m.run(max_insns=10)
+    assert struct.unpack("<6Q", m.core.read_mem(int(m.core.x[12]), 48))[2:4] == (0, 1)
+    bare = machine()
+    bare.load(image)
+    bare.run(max_insns=10)
+    assert bare.fw_dynamic_info_addr is None and int(bare.core.x[12]) == 0
+
+
+def test_image_overlapping_the_fw_dynamic_info_is_refused(tmp_path):
+    from pyvmm.machine.loader import ImageError
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(bytes.fromhex("6f000000"))
+    kernel = tmp_path / "kernel.bin"
+    # 8 MiB of RAM: the device tree at +6 MiB, the info at +6 MiB - 4 KiB.
+    kernel.write_bytes(bytes(0x1000))
+    m = machine(ram_size=8 << 20, bios=str(firmware))
+    m.load(kernel, load_addr=RAM_BASE + (6 << 20) - 0x1800)
+    with pytest.raises(ImageError, match="overlaps the firmware dynamic info"):
+        m.run()
+
+
 def needs_pyvmm_asm():
     try:
         from pyvmm.asm import assemble_file  # noqa: F401
