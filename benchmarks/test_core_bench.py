@@ -47,7 +47,7 @@ def test_pyvmm(benchmark, scratch, name):
     runs = []
 
     def setup():
-        return (pyvmm_backend.load_machine(image),), {}
+        return (pyvmm_backend.load_machine(image, workload.htif),), {}
 
     def run(machine):
         runs.append(pyvmm_backend.run_loaded(machine, limit))

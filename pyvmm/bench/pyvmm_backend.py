@@ -47,9 +47,10 @@ class PyvmmRun:
         return self.instret / self.seconds / 1e6 if self.seconds > 0 else None
 
 
-def load_machine(path):
-    """A booted Machine with `path` loaded: everything before the clock starts."""
-    machine = Machine(console=None)
+def load_machine(path, htif=None):
+    """A booted Machine with `path` loaded: everything before the clock starts.
+    `htif` is the Machine's HTIF mode (None: its default)."""
+    machine = Machine(console=None, htif=htif)
     machine.load(str(path))
     machine.boot()
     return machine
@@ -70,9 +71,9 @@ def run_loaded(machine, max_insns=None):
                     cpu_seconds=cpu_seconds, output=output, stats=stats)
 
 
-def run_image(path, max_insns=None):
+def run_image(path, max_insns=None, htif=None):
     """Load and run an image to its finisher, timing only the run."""
-    return run_loaded(load_machine(path), max_insns)
+    return run_loaded(load_machine(path, htif), max_insns)
 
 
 @dataclass

@@ -29,6 +29,8 @@ def rows(result):
     for w in result["workloads"]:
         pyvmm, qemu = w["pyvmm"], w["qemu"]
         notes = []
+        if w.get("htif"):
+            notes.append(f"htif {w['htif']}")
         if "fraction_of_bare" in pyvmm:
             note = f"{pyvmm['fraction_of_bare']:.0%} of {w['bare']}"
             if qemu is not None and qemu.get("fraction_of_bare") is not None:

@@ -117,13 +117,13 @@ class _WorkloadRuns:
         self.small = None
         if qemu:
             progress(f"{workload.name}: pyvmm count of the short run ({workload.small} iterations)")
-            self.small = _pyvmm_run(self.small_image, workload.small)
+            self.small = _pyvmm_run(self.small_image, workload.small, workload.htif)
         self.large_runs, self.qemu_small_runs, self.qemu_large_runs = [], [], []
 
     def run_once(self, i):
         w, runs, progress = self.workload, self.runs, self.progress
         progress(f"{w.name}: pyvmm run {i + 1}/{runs} ({w.large} iterations)")
-        run = _pyvmm_run(self.large_image, w.large)
+        run = _pyvmm_run(self.large_image, w.large, w.htif)
         first = self.large_runs[0] if self.large_runs else run
         if (run.instret, run.output) != (first.instret, first.output):
             raise BenchError(f"{w.name}: pyvmm is not deterministic: run 1 retired "
@@ -148,6 +148,7 @@ class _WorkloadRuns:
             "instret": {"small": self.small.instret if self.small else None, "large": instret},
             "bare": w.bare,
             "event": w.event,
+            "htif": w.htif,
             "pyvmm": {**_times(self.large_runs),
                       "mips": measure.mips(instret, measure.median_seconds(seconds)),
                       "output": self.large_runs[0].output.strip(),
@@ -162,9 +163,9 @@ class _WorkloadRuns:
         return entry
 
 
-def _pyvmm_run(image, iterations):
+def _pyvmm_run(image, iterations, htif=None):
     try:
-        return pyvmm_backend.run_image(image, pyvmm_backend.instruction_limit(iterations))
+        return pyvmm_backend.run_image(image, pyvmm_backend.instruction_limit(iterations), htif)
     except pyvmm_backend.BenchRunError as exc:
         raise BenchError(str(exc)) from None
 

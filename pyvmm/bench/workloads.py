@@ -13,6 +13,7 @@ class Workload:
     bare: str = None         # report pyvmm's speed as a percentage of this workload's
     event: str = None        # what one iteration is, to report per second ("traps")
     patches: tuple = ()      # further (symbol, 32-bit value) pairs to set in the image
+    htif: str = None         # the Machine's htif mode on pyvmm (None: its default, auto)
 
     def scaled(self, scale):
         """The same workload with both sizes multiplied by `scale` (at least
@@ -38,6 +39,11 @@ CORE_WORKLOADS = (
     Workload("compute-sv39-sparse", "compute-sv39.elf", 26, 208,
              "the same in U-mode under Sv39: most list steps miss the TLB",
              bare="compute-sparse", patches=(("bench_list_pages", 512),)),
+    # Issue 8: watching tohost must leave compute's speed alone. The image
+    # defines tohost/fromhost and never stores there; the Machine watches it.
+    Workload("compute-htif", "compute-htif.elf", 52, 416,
+             "compute with riscv-tests' tohost/fromhost, HTIF watching on; M-mode",
+             bare="compute", htif="on"),
     Workload("traps", "traps.elf", 250_000, 2_000_000,
              "ecall from M-mode taken by a guest M-mode handler that returns", event="traps"),
 )

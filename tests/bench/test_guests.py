@@ -10,7 +10,7 @@ from pyvmm.bench import pyvmm_backend, qemu_backend
 from pyvmm.bench.elfpatch import file_offset
 from pyvmm.bench.images import default_image_dir, sized_image
 
-IMAGES = ("compute.elf", "compute-sv39.elf", "traps.elf")
+IMAGES = ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "traps.elf")
 
 
 def test_committed_images_are_built_from_the_sources(tmp_path):
@@ -26,6 +26,7 @@ def test_committed_images_are_built_from_the_sources(tmp_path):
 @pytest.mark.parametrize("name, expected", [
     ("compute.elf", "compute iterations=3 checksum=0x"),
     ("compute-sv39.elf", "compute iterations=3 checksum=0x"),
+    ("compute-htif.elf", "compute iterations=3 checksum=0x"),
     ("traps.elf", "traps handled=3\n"),
 ])
 def test_pyvmm_and_qemu_agree(core_available, qemu_path, tmp_path, name, expected):
@@ -57,6 +58,33 @@ def test_sparse_list_outgrows_the_tlb(core_available, tmp_path):
     # 16384 steps per walk over 512 pages: thousands of walks, not dozens
     assert sparse.stats["page_walks"] > 10 * dense.stats["page_walks"]
     assert sparse.stats["page_walks"] > 16384
+
+
+def test_htif_variant_is_watched_and_runs_compute_unchanged(core_available, tmp_path):
+    """compute-htif.elf: riscv-tests' tohost/fromhost, 8-byte aligned in a page of their own;
+    with the Machine's htif on, tohost is watched, and the run is compute's, instruction for
+    instruction (the watched word is never stored to)."""
+    from pyvmm.bench.elfpatch import symbol_address
+    data = (default_image_dir() / "compute-htif.elf").read_bytes()
+    tohost, fromhost = symbol_address(data, "tohost"), symbol_address(data, "fromhost")
+    assert tohost % 8 == 0 and fromhost % 8 == 0 and tohost // 4096 == fromhost // 4096
+    plain = (default_image_dir() / "compute.elf").read_bytes()
+    for symbol in ("bench_iterations", "__bss_end", "__stack_top"):
+        assert symbol_address(plain, symbol) <= tohost // 4096 * 4096      # ends are exclusive
+    machine = pyvmm_backend.load_machine(sized_image(default_image_dir(), "compute-htif.elf", 2,
+                                                     tmp_path), htif="on")
+    assert machine.htif is not None and machine.symbols["tohost"] == tohost
+    watched = pyvmm_backend.run_loaded(machine)
+    bare = pyvmm_backend.run_image(sized_image(default_image_dir(), "compute.elf", 2, tmp_path))
+    assert (watched.output, watched.instret) == (bare.output, bare.instret)
+    assert watched.stats["exits"].get("watch", 0) == 0
+
+
+def test_htif_on_needs_tohost(core_available, tmp_path):
+    from pyvmm.machine.loader import ImageError
+    with pytest.raises(ImageError, match="tohost"):
+        pyvmm_backend.load_machine(sized_image(default_image_dir(), "compute.elf", 1, tmp_path),
+                                   htif="on")
 
 
 def test_exit_loop_counts_every_exit(core_available, tmp_path):

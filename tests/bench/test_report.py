@@ -11,11 +11,11 @@ def fabricated_result(qemu=True):
     def times(values):
         return {"wall_seconds": values, "cpu_seconds": values}
 
-    def workload(name, pyvmm_mips, qemu_mips, bare=None, event=None, **extra):
+    def workload(name, pyvmm_mips, qemu_mips, bare=None, event=None, htif=None, **extra):
         entry = {"name": name, "description": name, "image": name + ".elf",
                  "iterations": {"small": 52, "large": 416},
                  "instret": {"small": 37_000_000 if qemu else None, "large": 295_246_173},
-                 "bare": bare, "event": event,
+                 "bare": bare, "event": event, "htif": htif,
                  "pyvmm": {**times([1.0]), "mips": pyvmm_mips, "output": "x", "stats": {}},
                  "qemu": ({"small": times([0.1]), "large": times([0.3]), "startup_seconds": 0.07,
                            "mips": qemu_mips} if qemu else None)}
@@ -33,6 +33,8 @@ def fabricated_result(qemu=True):
             workload("compute", 400.0, 1600.0),
             workload("compute-sv39", 300.0, 1200.0, bare="compute",
                      pyvmm={"fraction_of_bare": 0.75}, qemu={"fraction_of_bare": 0.75}),
+            workload("compute-htif", 396.0, 1616.0, bare="compute", htif="on",
+                     pyvmm={"fraction_of_bare": 0.99}, qemu={"fraction_of_bare": 1.01}),
             workload("traps", 30.0, 6.0, event="traps",
                      pyvmm={"events_per_second": 3_500_000}, qemu={"events_per_second": 700_000}),
         ],
@@ -48,10 +50,11 @@ def fabricated_result(qemu=True):
 
 def test_rows_carry_mips_ratio_and_notes():
     rows = report.rows(fabricated_result())
-    assert [r[0] for r in rows] == ["compute", "compute-sv39", "traps", "exits"]
-    compute, paged, traps, exits = rows
+    assert [r[0] for r in rows] == ["compute", "compute-sv39", "compute-htif", "traps", "exits"]
+    compute, paged, htif, traps, exits = rows
     assert compute[1:5] == ("295,246,173", "400.0", "1,600.0", "0.25")
     assert paged[4] == "0.25" and paged[5] == "75% of compute (QEMU 75%)"
+    assert htif[2] == "396.0" and htif[5] == "htif on; 99% of compute (QEMU 101%)"
     assert traps[5] == "3.50 M traps/s (QEMU 700.0 k)"
     assert exits[1] == "1,000,000 exits" and exits[5].startswith("1.25 M exits/s")
 

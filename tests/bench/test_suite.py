@@ -124,6 +124,35 @@ def test_guest_that_never_finishes_is_an_error(core_available, tmp_path):
         pyvmm_backend.run_image(image, max_insns=10_000)
 
 
+def test_htif_row_beside_plain_compute(core_available, monkeypatch):
+    """compute-htif on pyvmm with the Machine's htif on, and on (fake) QEMU: the same output
+    as compute, its MIPS as a fraction of compute's on both sides."""
+    fake_qemu(monkeypatch)
+    htif = next(w for w in CORE_WORKLOADS if w.name == "compute-htif")
+    assert (htif.image, htif.bare, htif.htif) == ("compute-htif.elf", "compute", "on")
+    watched = []
+    real_load = pyvmm_backend.load_machine
+
+    def load_machine(path, htif=None):
+        machine = real_load(path, htif)
+        watched.append((path.name, machine.htif is not None))
+        return machine
+
+    monkeypatch.setattr(pyvmm_backend, "load_machine", load_machine)
+    workloads = (TINY[0], Workload("compute-htif", "compute-htif.elf", 1, 2, "htif",
+                                   bare="compute", htif="on"))
+    result = tiny_suite(runs=1, qemu="fake", workloads=workloads, exit_iterations=0)
+    compute, htif_row = result["workloads"]
+    assert (compute["htif"], htif_row["htif"]) == (None, "on")
+    assert htif_row["pyvmm"]["output"] == compute["pyvmm"]["output"]
+    assert htif_row["instret"] == compute["instret"]
+    assert htif_row["pyvmm"]["fraction_of_bare"] == pytest.approx(
+        htif_row["pyvmm"]["mips"] / compute["pyvmm"]["mips"])
+    assert htif_row["qemu"]["fraction_of_bare"] == pytest.approx(
+        htif_row["qemu"]["mips"] / compute["qemu"]["mips"])
+    assert ("compute-htif-2.elf", True) in watched and ("compute-2.elf", False) in watched
+
+
 def test_scaled_workloads_keep_two_distinct_sizes():
     for w in CORE_WORKLOADS:
         tiny = w.scaled(1e-9)
