@@ -410,6 +410,11 @@ class Assembler:
                 statement, " or ".join(str(c) for c in counts), "" if counts == [1] else "s"))
         raise LineError("illegal operands `%s': %s" % (statement, best.message))
 
+    def accepted_extensions(self):
+        """The ISA the code was assembled under: the march plus what pyvmm.asm
+        accepts whatever the march says (Zicsr, Zifencei and H are not gated)."""
+        return self.extensions | ALWAYS_ACCEPTED
+
     def check_extension(self, mnemonic, target):
         entry = isa.lookup(target) if not target.startswith("@") else None
         ext = entry.ext if entry is not None else "I"
@@ -736,17 +741,21 @@ class _ExitMacro(Exception):
     pass
 
 
+# extensions whose instructions check_extension never refuses
+ALWAYS_ACCEPTED = frozenset({"zicsr", "zifencei", "h"})
+
+
 def parse_march(march):
     m = re.match(r"rv64([a-z]*)((?:_[a-z0-9]+)*)$", march.lower())
     if not m or (m.group(1) and m.group(1)[0] not in "ieg"):
         raise ValueError("unsupported -march `%s' (expected rv64 followed by extension letters, "
                          "e.g. rv64imac)" % march)
-    letters = m.group(1).replace("g", "imafd_zicsr_zifencei")
-    known = set("imafdcqvhbe")
-    bad = [c for c in letters if c not in known and c != "_" and not c.isalpha()]
-    if bad:
-        raise ValueError("unsupported -march `%s'" % march)
-    return set(letters) | {x for x in m.group(2).split("_") if x}
+    letters = m.group(1)
+    multi = {x for x in m.group(2).split("_") if x}
+    if "g" in letters:
+        letters = letters.replace("g", "imafd")
+        multi |= {"zicsr", "zifencei"}
+    return set(letters) | multi
 
 
 def parse_fence_set(text):

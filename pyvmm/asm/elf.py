@@ -3,6 +3,8 @@
 import struct
 from dataclasses import dataclass, field
 
+from pyvmm.asm.attributes import SHT_RISCV_ATTRIBUTES, attributes_section
+
 PAGE = 0x1000
 
 SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_NOBITS = 1, 2, 3, 8
@@ -52,6 +54,7 @@ class Program:
     rvc: bool = True
     elf_symbols: list = field(default_factory=list)
     messages: list = field(default_factory=list)    # (.warning/.print, file, line, text)
+    arch: str = None         # Tag_RISCV_arch (GNU-normalised ISA string), None: no attributes
 
     def segments(self):
         """[(addr, bytes)] to load, in address order; .bss as zeros."""
@@ -119,7 +122,10 @@ def write_elf(prog):
         symtab += struct.pack("<IBBHQQ", str_offsets[sym.name], bind << 4 | st_type, 0, shndx,
                               sym.value & 0xFFFFFFFFFFFFFFFF, sym.size)
     extra = [(".symtab", SHT_SYMTAB, bytes(symtab), 8, 24), (".strtab", SHT_STRTAB, strtab, 1, 0)]
-    shstr_names = [s.name for s in out_sections] + [".symtab", ".strtab", ".shstrtab"]
+    if prog.arch:
+        # ld places it after the loaded sections, ahead of the symbol table
+        extra.insert(0, (".riscv.attributes", SHT_RISCV_ATTRIBUTES, attributes_section(prog.arch), 1, 0))
+    shstr_names = [s.name for s in out_sections] + [e[0] for e in extra] + [".shstrtab"]
     shstrtab, shstr_offsets = _strtab(shstr_names)
     extra.append((".shstrtab", SHT_STRTAB, shstrtab, 1, 0))
     extra_offsets = []
@@ -155,7 +161,7 @@ def write_elf(prog):
         section_header(n, shstr_offsets[s.name], SHT_NOBITS if s.nobits else SHT_PROGBITS, flags,
                        s.addr, file_offsets[s.name], s.size, 0, 0, s.align, 0)
     base = len(out_sections) + 1
-    strtab_index = base + 1
+    strtab_index = base + [e[0] for e in extra].index(".strtab")
     for k, ((name, sh_type, data, align, entsize), off) in enumerate(zip(extra, extra_offsets)):
         link = strtab_index if name == ".symtab" else 0
         info = first_global if name == ".symtab" else 0

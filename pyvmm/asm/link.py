@@ -13,6 +13,7 @@ to its own alignment. `section_starts` pins any output section's address.
 from pyvmm import isa
 from pyvmm.asm import expr as E
 from pyvmm.asm.assembler import hi20, lo12
+from pyvmm.asm.attributes import arch_string
 from pyvmm.asm.elf import ElfSymbol, Program, Section
 from pyvmm.asm.errors import LineError
 from pyvmm.asm.items import Align, Branch, Data, DataExpr, Insn, Org, RawBranch
@@ -351,7 +352,8 @@ class Linker:
         if entry is None:
             text = out_of.get(".text")
             entry = text.addr if text is not None else self.starts[".text"]
-        return Program(entry, symbols, sections, asm.initial_rvc, elf_symbols)
+        return Program(entry, symbols, sections, asm.initial_rvc, elf_symbols,
+                       arch=arch_string(asm.accepted_extensions()))
 
 
 def _align_up(value, align):

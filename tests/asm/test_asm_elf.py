@@ -183,3 +183,48 @@ def test_include_is_searched_beside_the_including_file(tmp_path, monkeypatch):
 def test_assembly_is_deterministic():
     source = (CORPUS / "directives.S").read_text()
     assert assemble(source).to_elf() == assemble(source).to_elf()
+
+
+# -march -> GNU's Tag_RISCV_arch; pyvmm.asm always accepts Zicsr, Zifencei and H,
+# so the marches compared with GNU name them
+ATTRIBUTE_MARCHES = ["rv64imac_zicsr_zifencei_h", "rv64gc_h", "rv64ima_zicsr_zifencei_h",
+                     "rv64i_zicsr_zifencei_h_zba_zbb"]
+
+
+def _readelf_arch(path):
+    out = subprocess.run([READELF, "-A", str(path)], capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in out.splitlines() if "Tag_" in line]
+
+
+@pytest.mark.parametrize("march", ATTRIBUTE_MARCHES)
+def test_riscv_attributes_match_gnu(march, tmp_path):
+    need_binutils("as", "ld", "readelf")
+    from asm_oracle import gnu_build
+    src = tmp_path / "a.S"
+    src.write_text("    .globl _start\n_start:\n    nop\n")
+    gnu = gnu_build(src, tmp_path, march=march)
+    mine = tmp_path / "pyvmm.elf"
+    mine.write_bytes(assemble(src.read_text(), march=march).to_elf())
+    assert _readelf_arch(mine) == _readelf_arch(gnu.elf_path)
+    assert len(_readelf_arch(mine)) == 1
+
+
+def test_arch_string_is_normalised_like_gnu():
+    from pyvmm.asm.attributes import arch_string
+    from pyvmm.asm.assembler import parse_march
+    assert arch_string(parse_march("rv64imac_zifencei_zicsr")) == \
+        "rv64i2p1_m2p0_a2p1_c2p0_zicsr2p0_zifencei2p0_zmmul1p0"
+    assert arch_string(parse_march("rv64gch")) == \
+        "rv64i2p1_m2p0_a2p1_f2p2_d2p2_c2p0_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"
+    assert assemble("nop", march="rv64ia").arch == "rv64i2p1_a2p1_h1p0_zicsr2p0_zifencei2p0"
+    # .attribute arch sets the ISA the attribute records
+    assert assemble('.attribute arch, "rv64imc"\nnop').arch == \
+        "rv64i2p1_m2p0_c2p0_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"
+
+
+def test_objdump_decodes_h_instructions_in_pyvmm_elf(tmp_path):
+    need_binutils("objdump")
+    elf = tmp_path / "h.elf"
+    elf.write_bytes(assemble("_start:\n    hlv.b a0, (a1)\n    hfence.gvma\n    csrr a0, hstatus\n").to_elf())
+    out = subprocess.run([OBJDUMP, "-d", str(elf)], capture_output=True, text=True, check=True).stdout
+    assert "\thlv.b\ta0,(a1)" in out and "\thfence.gvma" in out and "\tcsrr\ta0,hstatus" in out

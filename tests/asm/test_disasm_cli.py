@@ -282,7 +282,7 @@ def test_elf_written_by_pyvmm_asm_matches_objdump(tmp_path):
     with open(os.path.join(CORPUS, "all_insns.S")) as f:
         source = f.read()
     elf = tmp_path / "pyvmm.elf"
-    elf.write_bytes(asm.assemble(source, "all_insns.S").to_elf())
+    elf.write_bytes(asm.assemble(source, "all_insns.S", march="rv64imach_zicsr_zifencei").to_elf())
     status, out, err = run_cli(str(elf))
     assert (status, err) == (0, "")
     assert out == gnu.objdump(str(elf))
@@ -323,3 +323,16 @@ msg2:
         assert status == 0
         assert out == gnu.objdump(elf, *options)
     assert "is out of bounds" in out
+
+
+def test_pyvmm_elf_names_its_isa_for_disasm(tmp_path):
+    """The ELF pyvmm.asm writes carries Tag_RISCV_arch, so `pyvmm disasm` decodes
+    H instructions in it (objdump's default rv64gc ISA would not)."""
+    asm = importlib.import_module("pyvmm.asm")
+    elf = tmp_path / "h.elf"
+    elf.write_bytes(asm.assemble("_start:\n    hlv.b a0, (a1)\n    hsv.d a2, (a3)\n    c.nop 3\n").to_elf())
+    status, out, err = run_cli(str(elf))
+    assert (status, err) == (0, "")
+    assert "\thlv.b\ta0,(a1)" in out and "\thsv.d\ta2,(a3)" in out and "\tc.nop\t3" in out
+    image = disasm_cli.load_elf(str(elf))
+    assert image.march == "rv64i2p1_m2p0_a2p1_c2p0_h1p0_zicsr2p0_zifencei2p0_zmmul1p0"
