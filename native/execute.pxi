@@ -227,74 +227,85 @@ cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr) noexcept nogil:
 cdef extern from *:
     """
     #define PYVMM_L(name) __pyx_v_##name
-    #define PYVMM_FAST_TARGET(op) [__pyx_e_5pyvmm_5_core_OP_##op] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op
+    #define PYVMM_OP(op) __pyx_e_5pyvmm_5_core_OP_##op
+    #define PYVMM_FAST_OPS(X) \
+        X(ADDI) \
+        X(LUI) \
+        X(AUIPC) \
+        X(SLTI) \
+        X(SLTIU) \
+        X(XORI) \
+        X(ORI) \
+        X(ANDI) \
+        X(SLLI) \
+        X(SRLI) \
+        X(SRAI) \
+        X(ADD) \
+        X(SUB) \
+        X(SLL) \
+        X(SLT) \
+        X(SLTU) \
+        X(XOR) \
+        X(SRL) \
+        X(SRA) \
+        X(OR) \
+        X(AND) \
+        X(ADDIW) \
+        X(SLLIW) \
+        X(SRLIW) \
+        X(SRAIW) \
+        X(ADDW) \
+        X(SUBW) \
+        X(SLLW) \
+        X(SRLW) \
+        X(SRAW) \
+        X(MUL) \
+        X(MULH) \
+        X(MULHSU) \
+        X(MULHU) \
+        X(DIV) \
+        X(DIVU) \
+        X(REM) \
+        X(REMU) \
+        X(MULW) \
+        X(DIVW) \
+        X(DIVUW) \
+        X(REMW) \
+        X(REMUW) \
+        X(FENCE) \
+        X(LB) \
+        X(LH) \
+        X(LW) \
+        X(LD) \
+        X(LBU) \
+        X(LHU) \
+        X(LWU) \
+        X(SB) \
+        X(SH) \
+        X(SW) \
+        X(SD) \
+        X(JAL) \
+        X(JALR) \
+        X(BEQ) \
+        X(BNE) \
+        X(BLT) \
+        X(BGE) \
+        X(BLTU) \
+        X(BGEU)
+    /* the table is indexed by op, plus 256 for a 4-byte instruction: each op
+       has an entry stub per length that sets ilen as a constant, so the next
+       slot's address never waits for a load from this one */
+    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast4_##op,
     #define PYVMM_FAST_TARGETS() \
-        static void *const pyvmm_fast_targets[256] = { \
-        [0 ... 255] = &&pyvmm_fast_generic, \
-        PYVMM_FAST_TARGET(ADDI), \
-        PYVMM_FAST_TARGET(LUI), \
-        PYVMM_FAST_TARGET(AUIPC), \
-        PYVMM_FAST_TARGET(SLTI), \
-        PYVMM_FAST_TARGET(SLTIU), \
-        PYVMM_FAST_TARGET(XORI), \
-        PYVMM_FAST_TARGET(ORI), \
-        PYVMM_FAST_TARGET(ANDI), \
-        PYVMM_FAST_TARGET(SLLI), \
-        PYVMM_FAST_TARGET(SRLI), \
-        PYVMM_FAST_TARGET(SRAI), \
-        PYVMM_FAST_TARGET(ADD), \
-        PYVMM_FAST_TARGET(SUB), \
-        PYVMM_FAST_TARGET(SLL), \
-        PYVMM_FAST_TARGET(SLT), \
-        PYVMM_FAST_TARGET(SLTU), \
-        PYVMM_FAST_TARGET(XOR), \
-        PYVMM_FAST_TARGET(SRL), \
-        PYVMM_FAST_TARGET(SRA), \
-        PYVMM_FAST_TARGET(OR), \
-        PYVMM_FAST_TARGET(AND), \
-        PYVMM_FAST_TARGET(ADDIW), \
-        PYVMM_FAST_TARGET(SLLIW), \
-        PYVMM_FAST_TARGET(SRLIW), \
-        PYVMM_FAST_TARGET(SRAIW), \
-        PYVMM_FAST_TARGET(ADDW), \
-        PYVMM_FAST_TARGET(SUBW), \
-        PYVMM_FAST_TARGET(SLLW), \
-        PYVMM_FAST_TARGET(SRLW), \
-        PYVMM_FAST_TARGET(SRAW), \
-        PYVMM_FAST_TARGET(MUL), \
-        PYVMM_FAST_TARGET(MULH), \
-        PYVMM_FAST_TARGET(MULHSU), \
-        PYVMM_FAST_TARGET(MULHU), \
-        PYVMM_FAST_TARGET(DIV), \
-        PYVMM_FAST_TARGET(DIVU), \
-        PYVMM_FAST_TARGET(REM), \
-        PYVMM_FAST_TARGET(REMU), \
-        PYVMM_FAST_TARGET(MULW), \
-        PYVMM_FAST_TARGET(DIVW), \
-        PYVMM_FAST_TARGET(DIVUW), \
-        PYVMM_FAST_TARGET(REMW), \
-        PYVMM_FAST_TARGET(REMUW), \
-        PYVMM_FAST_TARGET(FENCE), \
-        PYVMM_FAST_TARGET(LB), \
-        PYVMM_FAST_TARGET(LH), \
-        PYVMM_FAST_TARGET(LW), \
-        PYVMM_FAST_TARGET(LD), \
-        PYVMM_FAST_TARGET(LBU), \
-        PYVMM_FAST_TARGET(LHU), \
-        PYVMM_FAST_TARGET(LWU), \
-        PYVMM_FAST_TARGET(SB), \
-        PYVMM_FAST_TARGET(SH), \
-        PYVMM_FAST_TARGET(SW), \
-        PYVMM_FAST_TARGET(SD), \
-        PYVMM_FAST_TARGET(JAL), \
-        PYVMM_FAST_TARGET(JALR), \
-        PYVMM_FAST_TARGET(BEQ), \
-        PYVMM_FAST_TARGET(BNE), \
-        PYVMM_FAST_TARGET(BLT), \
-        PYVMM_FAST_TARGET(BGE), \
-        PYVMM_FAST_TARGET(BLTU), \
-        PYVMM_FAST_TARGET(BGEU), \
+        static void *const pyvmm_fast_targets[512] = { \
+        [0 ... 511] = &&pyvmm_fast_generic, \
+        PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
         }
+    #define PYVMM_FAST_STUB(op) \
+        pyvmm_fast2_##op: PYVMM_L(ilen) = 2; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op; \
+        pyvmm_fast4_##op: PYVMM_L(ilen) = 4; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
+    /* the stubs sit after the fast run, which jumps over them */
+    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end; PYVMM_FAST_OPS(PYVMM_FAST_STUB) (void)0
     /* retire a control transfer to npc; off this page the run ends */
     #define PYVMM_FAST_JUMP() do { \
         PYVMM_L(instret) += 1; \
@@ -320,8 +331,7 @@ cdef extern from *:
     #define PYVMM_FAST_DISPATCH() do { \
         if (PYVMM_L(instret) < PYVMM_L(limit)) { \
             PYVMM_L(op) = PYVMM_L(d)->op; \
-            PYVMM_L(ilen) = PYVMM_L(d)->ilen; \
-            goto *pyvmm_fast_targets[PYVMM_L(op)]; \
+            goto *pyvmm_fast_targets[PYVMM_L(op) | ((PYVMM_L(d)->ilen & 4) << 6)]; \
         } \
         goto pyvmm_fast_end; \
     } while (0)
@@ -330,6 +340,7 @@ cdef extern from *:
     void fast_op "PYVMM_FAST_OP" (int op) nogil
     void fast_generic "PYVMM_FAST_GENERIC" () nogil
     void fast_end "PYVMM_FAST_END" () nogil
+    void fast_stubs "PYVMM_FAST_STUBS" () nogil
     void fast_next "PYVMM_FAST_NEXT" () nogil
     void fast_dispatch "PYVMM_FAST_DISPATCH" () nogil
     void fast_jump "PYVMM_FAST_JUMP" () nogil
@@ -794,6 +805,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             # never reached: every handler above ends in fast_next() or
             # fast_jump(), which retire it and jump straight to the next
             # instruction's handler or out of the run
+        fast_stubs()
         fast_end()
         h.tlb_hits += hits
         if not slow:
