@@ -104,7 +104,7 @@ def run_exit_loop(path, iterations):
 
 def run_exit_loaded(machine, iterations):
     core = machine.core
-    regs = core.x
+    get_x, set_x = core.get_x, core.set_x
     run = core.run
     exits = 0
     cpu_started = time.thread_time()
@@ -113,12 +113,12 @@ def run_exit_loaded(machine, iterations):
         reason = run(EXIT_LOOP_BUDGET)
         if reason != CORE_EXIT_TRAP or core.exit_cause != EXC_ECALL_M:
             break
-        regs[REG_A0] += 1
+        set_x(REG_A0, get_x(REG_A0) + 1)
         core.pc = core.exit_pc + 4
         exits += 1
     seconds = time.perf_counter() - started
     cpu_seconds = time.thread_time() - cpu_started
-    counted = int(regs[REG_S0])
+    counted = get_x(REG_S0)
     if exits != iterations or counted != iterations:
         raise BenchRunError(f"{machine.boot_image.path}: expected {iterations} ecall exits, the "
                             f"handler saw {exits} and the guest counted {counted} "
