@@ -27,4 +27,4 @@ class EmptyVirtioSlot:
         return 0
 
     def write(self, offset, size, value):
-        pass
+        return None     # no back-end: QEMU drops writes to an empty slot too
