@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Modules that contribute sub-commands, in the order `pyvmm --help` lists them.
-COMMAND_MODULES = ("pyvmm.machine.cli", "pyvmm.asm.cli", "pyvmm.bench.cli")
+COMMAND_MODULES = ("pyvmm.machine.cli", "pyvmm.asm.cli", "pyvmm.bench.cli", "pyvmm.hv.analyze_cli")
 
 EXIT_USAGE = 2
 
