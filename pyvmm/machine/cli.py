@@ -92,6 +92,11 @@ def add_parsers(subparsers):
                    help="HTIF tohost/fromhost console and exit (auto: when the image defines tohost)")
     p.add_argument("--bootargs", default="", metavar="STR", help="kernel command line (/chosen/bootargs)")
     p.add_argument("--serial", metavar="FILE", help="write UART output to FILE instead of stdout")
+    p.add_argument("--technique", default="native", metavar="NAME",
+                   help="native (the kernel on the board, the default) or hw (in a VM on the "
+                        "H extension, pyvmm.hv; IMAGE is the S-mode kernel)")
+    p.add_argument("--paging", default=None, metavar="nested|shadow",
+                   help="with --technique: G-stage tables (nested, the default) or shadow tables")
     p.set_defaults(func=run_command)
 
 
@@ -155,6 +160,13 @@ def _run(args, opened):
             trace_out = open(args.trace_file, "w")
             opened.append(trace_out)
     stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
+
+    if args.technique != "native":
+        from pyvmm.hv.cli_run import run_technique
+        return run_technique(args, ram_size=ram_size, load_addr=load_addr, max_insns=max_insns,
+                             console=console, stdin=stdin, usage_error=UsageError)
+    if args.paging is not None:
+        raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
 
     try:
         machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,

@@ -1,0 +1,82 @@
+"""`pyvmm run --technique NAME`: the S-mode kernel in a VM on a Host instead
+of on the bare board (technique "native", pyvmm.machine.cli's own run).
+
+One Host with one VM of --ram bytes (the host gets that plus room for page
+tables), the kernel loaded like `--bios builtin` loads it, the hypervisor's
+SBI in place of the firmware. Output and exit statuses are the board's.
+"""
+
+import json
+import sys
+
+from pyvmm.machine.layout import EXIT_USAGE
+
+# Host RAM beyond the VM's: G-stage or shadow tables and the pager's frames.
+HOST_OVERHEAD = 32 << 20
+PAGINGS = ("nested", "shadow")
+
+
+def _error(message):
+    print(f"pyvmm run: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage_error):
+    """Returns the exit status; raises usage_error (the CLI's UsageError) for bad usage."""
+    from pyvmm.hv import TECHNIQUES, Host, HvError
+
+    technique = args.technique
+    if technique not in TECHNIQUES:
+        raise usage_error(f"--technique {technique}: unknown (known: native, "
+                          f"{', '.join(sorted(TECHNIQUES))})")
+    paging = args.paging or "nested"
+    if paging not in PAGINGS:
+        raise usage_error(f"--paging {paging}: expected nested or shadow")
+    if args.bios not in ("none", "builtin"):
+        raise usage_error(f"--technique {technique} runs its own SBI: --bios {args.bios} "
+                          "cannot be used with it")
+    for option, given in (("--trace", args.trace), ("--realtime", args.realtime),
+                          ("--htif on", args.htif == "on")):
+        if given:
+            raise usage_error(f"{option} is not supported with --technique {technique}")
+    kernel = args.kernel if args.kernel is not None else args.image
+    if args.image is not None and args.kernel is not None:
+        raise usage_error("give the kernel as IMAGE or --kernel, not both")
+    try:
+        import pyvmm._core as core_module
+    except ImportError as e:
+        print(f"pyvmm run: error: the compiled core is missing ({e}); "
+              "build it with `python setup.py build_ext --inplace`", file=sys.stderr)
+        return 1
+    try:
+        host = Host(ram_size=ram_size + HOST_OVERHEAD)
+    except MemoryError:
+        raise usage_error(f"cannot allocate {ram_size + HOST_OVERHEAD} bytes of host RAM") from None
+    if not hasattr(host.core, "virt"):
+        print(f"pyvmm run: error: this build of the core ({core_module.__file__}) has no H "
+              "extension; --technique hw needs it", file=sys.stderr)
+        return 1
+    try:
+        vm = host.create_vm(ram_size=ram_size, paging=paging, technique=technique,
+                            bootargs=args.bootargs, console=console, stdin=stdin)
+    except HvError as e:
+        raise usage_error(str(e)) from None
+    except ImportError as e:
+        raise usage_error(f"--paging {paging} is not available in this tree ({e})") from None
+    vm.load(kernel, load_addr=load_addr)
+    result = vm.run(max_insns)
+    if vm.error is not None:
+        print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
+    if args.stats is not None:
+        write_stats(vm.stats(), args.stats)
+    return result.status if 0 <= result.status <= 255 else 1
+
+
+def write_stats(stats, destination):
+    text = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
+    if destination == "-":
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    else:
+        with open(destination, "w") as f:
+            f.write(text)

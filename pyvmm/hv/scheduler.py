@@ -1,0 +1,65 @@
+"""Several VMs on one host hart: round-robin time slices.
+
+Each runnable VCPU in turn runs for a slice of guest instructions; the exits
+inside a slice are completed by its VM's policy and the VCPU goes on until
+the slice is used up or its VM stops. A VM idle in WFI with a timer armed
+skips time forward (exits.handle_wfi), which every VM sees: time on this
+host is one clock, as on hardware.
+"""
+
+SLICE = 1 << 20
+
+
+class RoundRobin:
+    def __init__(self, host, vms=None, slice_insns=None):
+        self.host = host
+        self.vms = list(host.vms if vms is None else vms)
+        self.slice_insns = slice_insns or SLICE
+        self.slices = 0
+
+    def run(self, max_insns=None):
+        """Until every VM has stopped, or `max_insns` guest instructions have
+        retired in all (the VMs still running then stop with how "budget")."""
+        if max_insns is not None and max_insns < 0:
+            raise ValueError("max_insns must not be negative")
+        for vm in self.vms:
+            vm.boot()
+        total = 0
+        try:
+            while True:
+                vcpus = [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus]
+                if not vcpus:
+                    break
+                for vcpu in vcpus:
+                    if vcpu.vm.stopped:
+                        continue
+                    budget = self.slice_insns
+                    if max_insns is not None:
+                        budget = min(budget, max_insns - total)
+                        if budget <= 0:
+                            for vm in self.vms:
+                                vm.request_stop("budget", 0)
+                            break
+                    total += self.run_slice(vcpu, budget)
+        finally:
+            for vm in self.vms:
+                vm.flush_console()
+        return {vm: vm.result for vm in self.vms}
+
+    def run_slice(self, vcpu, budget):
+        """Run one VCPU for up to `budget` instructions, completing its exits;
+        returns the instructions it retired."""
+        vm = vcpu.vm
+        start = vcpu.instret
+        self.slices += 1
+        vm.poll_input()
+        while not vm.stopped:
+            left = budget - (vcpu.instret - start)
+            if left <= 0:
+                break
+            exit = vcpu.run(left)
+            vm.handle(vcpu, exit)
+            if exit.kind == "budget":
+                break
+        vm.flush_console()
+        return vcpu.instret - start

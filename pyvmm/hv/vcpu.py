@@ -1,0 +1,273 @@
+"""A virtual hart: the state the core holds while the VCPU runs, kept here
+while it does not, and run(budget) -> Exit (KVM_RUN).
+
+The swap is lazy: the host remembers which VCPU the core holds, so a VCPU
+that runs again after its own exit (the common case, and the only one with
+one VM) pays for no save/restore. Switching VMs needs no TLB flush: the
+core tags translations with VMID and ASID.
+"""
+
+import time
+
+from pyvmm.hv.exits import Exit
+from pyvmm.hv.host import HvError
+from pyvmm.isa import causes
+from pyvmm.isa.csrs import CSRS
+
+MASK64 = (1 << 64) - 1
+PRIV_S = 1
+INTERRUPT_BIT = 1 << 63
+REG_A0, REG_A7 = 10, 17
+
+CORE_EXIT_BUDGET, CORE_EXIT_MMIO, CORE_EXIT_TRAP, CORE_EXIT_WFI = 1, 2, 3, 4
+
+HVIP_VSSIP = 1 << causes.IRQ_VS_SOFT
+HVIP_VSTIP = 1 << causes.IRQ_VS_TIMER
+HVIP_VSEIP = 1 << causes.IRQ_VS_EXT
+VSIE_STIE = 1 << causes.IRQ_S_TIMER        # vsie shows VS interrupts at S positions
+HENVCFG_STCE = 1 << 63
+
+# The CSRs that belong to a VCPU, in the order they are restored (hstatus and
+# the delegations before what they shape).
+VCPU_CSRS = ("hstatus", "hedeleg", "hideleg", "hcounteren", "henvcfg", "htimedelta", "hgatp",
+             "hie", "hvip", "vsstatus", "vstvec", "vsscratch", "vsepc", "vscause", "vstval",
+             "vsatp", "vstimecmp")
+CSR_NUMBERS = {name: CSRS[name] for name in VCPU_CSRS}
+
+GUEST_PAGE_FAULTS = (causes.EXC_INST_GUEST_PAGE_FAULT, causes.EXC_LOAD_GUEST_PAGE_FAULT,
+                     causes.EXC_STORE_GUEST_PAGE_FAULT)
+
+
+class VCPU:
+    def __init__(self, vm, hartid=0):
+        self.vm = vm
+        self.host = vm.host
+        self.core = vm.host.core
+        self.hartid = hartid
+        self.x = [0] * 32
+        self._pc = 0
+        self.priv = PRIV_S
+        self.virt = 1
+        self.csrs = {name: 0 for name in VCPU_CSRS}
+        self.csrs["vstimecmp"] = MASK64
+        self.exit_on_exception = self.core.exit_on_exception
+        self.exit_on_interrupt = self.core.exit_on_interrupt
+        self.guest_mmio = []              # (gpa, size) ranges the core returns as EXIT_MMIO
+        self.soft_timer = None            # guest-time deadline when there is no Sstc (hvip timer)
+        self.instret = 0
+        self.host_seconds = 0.0
+        self.runs = 0
+        vm.policy.configure(self)
+
+    # -- where the state lives ---------------------------------------------------------------
+
+    @property
+    def loaded(self):
+        return self.host.current_vcpu is self
+
+    def activate(self):
+        """Make the core hold this VCPU (saving whichever VCPU it held)."""
+        host = self.host
+        current = host.current_vcpu
+        if current is self:
+            return
+        if current is not None:
+            current.save()
+        self._load()
+        host.current_vcpu = self
+        host.vcpu_switches += 1
+
+    def save(self):
+        core = self.core
+        self.x = core.x.tolist()
+        self._pc = core.pc
+        self.priv = core.priv
+        self.virt = core.virt
+        for name, number in CSR_NUMBERS.items():
+            self.csrs[name] = core.read_csr(number)
+        self.exit_on_exception = core.exit_on_exception
+        self.exit_on_interrupt = core.exit_on_interrupt
+        if self.host.current_vcpu is self:
+            self.host.current_vcpu = None
+
+    def _load(self):
+        core = self.core
+        for name, number in CSR_NUMBERS.items():
+            core.write_csr(number, self.csrs[name])
+        core.x[:] = self.x
+        core.x[0] = 0
+        core.virt = self.virt
+        core.priv = self.priv
+        core.pc = self._pc
+        core.exit_on_exception = self.exit_on_exception
+        core.exit_on_interrupt = self.exit_on_interrupt
+        core.clear_guest_mmio()
+        for gpa, size in self.guest_mmio:
+            core.add_guest_mmio(gpa, size)
+
+    # -- register and CSR access that works loaded or not ------------------------------------
+
+    def get_x(self, i):
+        return self.core.get_x(i) if self.loaded else self.x[i]
+
+    def set_x(self, i, value):
+        if i == 0:
+            return
+        if self.loaded:
+            self.core.set_x(i, value & MASK64)
+        else:
+            self.x[i] = value & MASK64
+
+    @property
+    def pc(self):
+        return self.core.pc if self.loaded else self._pc
+
+    @pc.setter
+    def pc(self, value):
+        if self.loaded:
+            self.core.pc = value
+        else:
+            self._pc = value & MASK64
+
+    def get_csr(self, name):
+        if self.loaded:
+            return self.core.read_csr(CSRS[name])
+        if name in self.csrs:
+            return self.csrs[name]
+        raise HvError(f"{name} is not part of a VCPU's saved state")
+
+    def set_csr(self, name, value):
+        if self.loaded:
+            self.core.write_csr(CSRS[name], value & MASK64)
+        elif name in self.csrs:
+            self.csrs[name] = value & MASK64
+        else:
+            raise HvError(f"{name} is not part of a VCPU's saved state")
+
+    def set_priv(self, priv, virt=1):
+        if self.loaded:
+            self.core.virt = virt
+            self.core.priv = priv
+        else:
+            self.priv, self.virt = priv, virt
+
+    def reset(self, entry, a0=0, a1=0):
+        """The state a kernel is entered with (as SBI firmware leaves it):
+        VS-mode at entry, a0 = hart id, a1 = device tree, translation and
+        interrupts off, no timer."""
+        self.set_x(REG_A0, a0)
+        self.set_x(REG_A0 + 1, a1)
+        self.pc = entry
+        self.set_priv(PRIV_S, 1)
+        self.set_csr("vsstatus", 0)
+        self.set_csr("vsatp", 0)
+        self.set_csr("vstimecmp", MASK64)
+        self.vm.policy.reset(self)
+
+    # -- interrupts and the timer ---------------------------------------------------------------
+
+    def inject_vs_exception(self, cause, tval):
+        self.activate()
+        self.core.inject_vs_exception(cause, tval & MASK64)
+
+    def _set_hvip_bit(self, bit, level):
+        hvip = self.get_csr("hvip")
+        self.set_csr("hvip", hvip | bit if level else hvip & ~bit)
+
+    def set_external_interrupt(self, level):
+        self._set_hvip_bit(HVIP_VSEIP, level)
+
+    def set_software_interrupt(self, level):
+        self._set_hvip_bit(HVIP_VSSIP, level)
+
+    @property
+    def uses_sstc(self):
+        return bool(self.get_csr("henvcfg") & HENVCFG_STCE)
+
+    def guest_time(self):
+        return (self.core.mtime + self.get_csr("htimedelta")) & MASK64
+
+    def set_timer(self, guest_deadline):
+        """SBI set_timer: through vstimecmp with Sstc, else kept here and
+        raised through hvip.VSTIP when time reaches it."""
+        guest_deadline &= MASK64
+        if self.uses_sstc:
+            self.set_csr("vstimecmp", guest_deadline)
+        else:
+            self.soft_timer = None if guest_deadline == MASK64 else guest_deadline
+            self._set_hvip_bit(HVIP_VSTIP, False)
+            self._check_soft_timer()
+
+    def _check_soft_timer(self):
+        if self.soft_timer is not None and self.guest_time() >= self.soft_timer:
+            self._set_hvip_bit(HVIP_VSTIP, True)
+            self.soft_timer = None
+
+    def timer_deadline(self):
+        """Host mtime at which this VCPU's timer interrupt can wake it, or
+        None if none is armed (or the guest has it masked in vsie)."""
+        if not self.get_csr("hie") & HVIP_VSTIP and not self._vsie_stie():
+            return None
+        deadline = self.get_csr("vstimecmp") if self.uses_sstc else self.soft_timer
+        if deadline is None or deadline == MASK64:
+            return None
+        return (deadline - self.get_csr("htimedelta")) & MASK64
+
+    def _vsie_stie(self):
+        return bool(self.core.read_csr(CSRS["vsie"]) & VSIE_STIE) if self.loaded else False
+
+    def timer_fired(self):
+        if not self.uses_sstc:
+            self._check_soft_timer()
+
+    # -- KVM_RUN -------------------------------------------------------------------------------
+
+    def run(self, budget):
+        """Run the guest for at most `budget` instructions; the exit says why it stopped."""
+        if self.vm.stopped:
+            return Exit("shutdown", pc=self.pc)
+        self.activate()
+        core = self.core
+        if self.soft_timer is not None:
+            self._check_soft_timer()
+            if self.soft_timer is not None:
+                ticks = (self.soft_timer - self.guest_time()) & MASK64
+                budget = max(1, min(budget, ticks * core.insns_per_tick))
+        before = core.instret
+        started = time.perf_counter()
+        reason = core.run(budget)
+        self.host_seconds += time.perf_counter() - started
+        self.instret += core.instret - before
+        self.runs += 1
+        return self.decode_exit(reason)
+
+    def decode_exit(self, reason):
+        core = self.core
+        if reason == CORE_EXIT_BUDGET:
+            return Exit("budget", pc=core.pc)
+        if reason == CORE_EXIT_MMIO:
+            return Exit("mmio", addr=self.vm.policy.mmio_gpa(core.exit_addr), size=core.exit_size,
+                        is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
+        if reason == CORE_EXIT_WFI:
+            return Exit("wfi", pc=core.exit_pc)
+        if reason != CORE_EXIT_TRAP:
+            raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
+        cause = core.exit_cause
+        pc = core.exit_pc
+        virt = getattr(core, "exit_virt", 1)
+        priv = getattr(core, "exit_priv", PRIV_S)
+        if cause & INTERRUPT_BIT:
+            return Exit("interrupt", cause=cause & ~INTERRUPT_BIT, pc=pc, virt=virt, priv=priv)
+        if cause == causes.EXC_ECALL_VS:
+            args = core.x[REG_A0:REG_A7 + 1].tolist()
+            return Exit("sbi", cause=cause, pc=pc, ext=args[7], fid=args[6], args=tuple(args[:6]),
+                        virt=virt, priv=priv)
+        tval = core.exit_tval
+        if cause == causes.EXC_VIRTUAL_INST:
+            return Exit("virtual_instruction", cause=cause, pc=pc, tval=tval,
+                        insn=core.exit_insn, virt=virt, priv=priv)
+        if cause in GUEST_PAGE_FAULTS:
+            return Exit("guest_page_fault", cause=cause, pc=pc, tval=tval, gpa=core.exit_gpa,
+                        insn=core.exit_insn, htinst=core.exit_htinst, virt=virt, priv=priv)
+        return Exit("trap", cause=cause, pc=pc, tval=tval, insn=core.exit_insn, virt=virt,
+                    priv=priv)

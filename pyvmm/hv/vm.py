@@ -1,0 +1,340 @@
+"""A virtual machine: guest-physical memory made of host frames, the virt
+board's devices as Python models at guest-physical addresses, the SBI table
+its VCPUs call, and the policy that completes their exits.
+
+The GPA -> HPA map is deliberately neither identity nor contiguous: RAM is
+taken from the host in CHUNK_FRAMES chunks and guest chunk i gets the chunk
+allocated (n - 1 - i)-th, so guest memory runs backwards through host memory.
+A guest, a device model or a hypercall that confused GPA and HPA would read
+the wrong bytes at once instead of by luck.
+"""
+
+import collections
+import collections.abc
+
+from pyvmm.hv.host import HvError
+from pyvmm.machine import fdt
+from pyvmm.machine.bus import Bus
+from pyvmm.machine.console import ConsoleInput
+from pyvmm.machine.finisher import SiFiveTest
+from pyvmm.machine.layout import (CLINT_BASE, CLINT_SIZE, EXIT_BUDGET, EXIT_IDLE, KERNEL_OFFSET,
+                                  PLIC_BASE, PLIC_SIZE, RAM_BASE, TEST_BASE, TEST_SIZE, UART0_BASE,
+                                  UART0_IRQ, UART0_SIZE, VIRTIO_BASE, VIRTIO_COUNT, VIRTIO_STRIDE)
+from pyvmm.machine.loader import ImageError, load_image
+from pyvmm.machine.machine import RunResult
+from pyvmm.machine.plic import CONTEXT_S, PLIC
+from pyvmm.machine.uart import NS16550A
+from pyvmm.machine.virtio_slot import EmptyVirtioSlot
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+CHUNK_FRAMES = 16                 # 64 KiB of guest RAM per host allocation
+DTB_ALIGN = 2 << 20
+DTB_CEILING = 3 << 30
+PAGINGS = ("nested", "shadow")
+
+# How a stop maps to an exit status; guest-chosen stops use the guest's code
+# (as pyvmm.machine.machine does for the board).
+_FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
+
+
+class VM:
+    def __init__(self, host, ram_size=64 << 20, ram_base=RAM_BASE, paging="nested",
+                 technique="hw", bootargs="", console=None, stdin=None, name=None):
+        from pyvmm.hv import technique_entry
+        if paging not in PAGINGS:
+            raise HvError(f"unknown paging {paging!r} (expected nested or shadow)")
+        if ram_size <= 0 or ram_size % (CHUNK_FRAMES * PAGE_SIZE):
+            raise HvError(f"VM RAM size must be a positive multiple of "
+                          f"{CHUNK_FRAMES * PAGE_SIZE >> 10} KiB, not {ram_size}")
+        if ram_base % PAGE_SIZE or ram_base < CLINT_BASE + CLINT_SIZE and ram_base + ram_size > CLINT_BASE:
+            raise HvError(f"VM RAM base {ram_base:#x} must be page aligned and clear of the devices")
+        self.host = host
+        self.vmid = host.allocate_vmid()
+        self.name = name or f"vm{self.vmid}"
+        self.ram_base = ram_base
+        self.ram_size = ram_size
+        self.paging = paging
+        self.technique = technique
+        self.bootargs = bootargs or ""
+        self.hartid = 0
+        self._console = console
+        self._console_output = bytearray()
+        self.input = ConsoleInput(stdin)
+
+        self._page_hpa = self._allocate_ram()
+        self.memory = _PageMap(self)
+
+        self.external_irq = False
+        self.vcpus = []
+        self.plic = PLIC(on_change=self._plic_outputs)
+        self.uart = NS16550A(self.console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
+        self.finisher = SiFiveTest(self.request_stop)
+        self.devices = Bus()
+        self.devices.attach(TEST_BASE, TEST_SIZE, self.finisher, "test")
+        self.devices.attach(PLIC_BASE, PLIC_SIZE, self.plic, "plic")
+        self.devices.attach(UART0_BASE, UART0_SIZE, self.uart, "uart0")
+        for slot in range(VIRTIO_COUNT):
+            self.devices.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, EmptyVirtioSlot(),
+                                f"virtio{slot}")
+        self.mmio_faults = 0
+        self.error = None             # why the hypervisor stopped the VM (how "error")
+
+        from pyvmm.hv.hypercalls import default_hypercalls
+        self.hypercalls = default_hypercalls()
+
+        self.gstage = None
+        self.pager = None
+        self.images = []
+        self.symbols = {}
+        self.kernel_image = None
+        self.dtb_gpa = None
+        self.booted = False
+        self._stop = None
+        self.result = None
+        self.exit_counts = collections.Counter()
+        self.reflected_faults = collections.Counter()
+        self.sbi_calls = collections.Counter()
+
+        vcpu_class, policy_class = technique_entry(technique)
+        self.policy = policy_class(self)
+        self.vcpus = [vcpu_class(self, 0)]
+
+    # -- memory ----------------------------------------------------------------------
+
+    def _allocate_ram(self):
+        frames = self.host.frames
+        chunk = CHUNK_FRAMES * PAGE_SIZE
+        count = self.ram_size // chunk
+        if count * CHUNK_FRAMES > frames.free_frames:
+            raise HvError(f"host has {frames.free_frames * PAGE_SIZE} bytes free, "
+                          f"the VM needs {self.ram_size}")
+        chunks = [frames.alloc(CHUNK_FRAMES) for _ in range(count)]
+        chunks.reverse()
+        return [base + i * PAGE_SIZE for base in chunks for i in range(CHUNK_FRAMES)]
+
+    def gpa_to_hpa(self, gpa):
+        """The host-physical address behind a guest RAM address, or None."""
+        index = (gpa - self.ram_base) >> PAGE_SHIFT
+        if gpa < self.ram_base or index >= len(self._page_hpa):
+            return None
+        return self._page_hpa[index] | (gpa & (PAGE_SIZE - 1))
+
+    def _pieces(self, gpa, n):
+        """(hpa, length) runs covering guest RAM gpa..gpa+n, page by page."""
+        if n < 0 or gpa < self.ram_base or gpa + n > self.ram_base + self.ram_size:
+            raise HvError(f"guest range {gpa:#x}+{n:#x} is not inside the VM's RAM")
+        while n > 0:
+            length = min(n, PAGE_SIZE - (gpa & (PAGE_SIZE - 1)))
+            yield self.gpa_to_hpa(gpa), length
+            gpa += length
+            n -= length
+
+    def read(self, gpa, n):
+        core = self.host.core
+        return b"".join(bytes(core.read_mem(hpa, length)) for hpa, length in self._pieces(gpa, n))
+
+    def write(self, gpa, data):
+        core = self.host.core
+        data = bytes(data)
+        done = 0
+        for hpa, length in self._pieces(gpa, len(data)):
+            core.write_mem(hpa, data[done:done + length])
+            done += length
+
+    def in_ram(self, gpa, n=1):
+        return self.ram_base <= gpa and gpa + n <= self.ram_base + self.ram_size
+
+    def is_mmio(self, gpa):
+        """Is gpa on one of this VM's device pages?"""
+        return self.devices.find(gpa) is not None
+
+    def mmio_ranges(self):
+        return [(region.base, region.size) for region in self.devices.regions]
+
+    def mmio_window(self, gpa):
+        """Where shadow tables map a guest device page: the same address on the
+        host, which holds no RAM nor native device there, so the access leaves
+        the loop as EXIT_MMIO."""
+        if not self.is_mmio(gpa):
+            raise HvError(f"{gpa:#x} is not a device address of {self.name}")
+        return gpa
+
+    def mmio_gpa(self, hpa):
+        return hpa
+
+    # -- images and boot -------------------------------------------------------------------
+
+    def load(self, path, load_addr=None):
+        """Load the S-mode kernel (ELF, flat or .S; flat at RAM base + 2 MiB)."""
+        if self.booted:
+            raise ImageError(f"{path}: cannot load an image into a VM that has started")
+        if self.kernel_image is not None:
+            raise ImageError(f"{path}: a kernel is already loaded ({self.kernel_image.path})")
+        image = load_image(path, ram_base=self.ram_base, ram_size=self.ram_size,
+                           load_addr=load_addr, default_addr=self.ram_base + KERNEL_OFFSET)
+        for addr, data in image.segments:
+            self.write(addr, data)
+        self.images.append(image)
+        self.symbols.update(image.symbols)
+        self.kernel_image = image
+        return image
+
+    def build_dtb(self):
+        """The virt board's tree for this VM's RAM; the ISA string is the
+        host's without H, which the guest does not get."""
+        isa = fdt.isa_string(self.host.core)
+        letters, _, extensions = isa[4:].partition("_")
+        isa = "rv64" + letters.replace("h", "") + ("_" + extensions if extensions else "")
+        root = fdt.virt_tree(self.ram_base, self.ram_size, bootargs=self.bootargs,
+                             hartid=self.hartid, isa=isa)
+        return fdt.serialize(root, boot_cpuid=self.hartid)
+
+    def boot(self):
+        if self.booted:
+            return
+        if self.kernel_image is None:
+            raise ImageError("nothing to run: no kernel loaded into the VM")
+        dtb = self.build_dtb()
+        top = self.ram_base + self.ram_size
+        if self.ram_base < DTB_CEILING:
+            top = min(top, DTB_CEILING)
+        dtb_gpa = (top - len(dtb)) & ~(DTB_ALIGN - 1)
+        if dtb_gpa < self.ram_base:
+            raise ImageError(f"VM RAM of {self.ram_size} bytes has no room for the device tree")
+        for image in self.images:
+            for addr, data in image.segments:
+                if addr < dtb_gpa + len(dtb) and dtb_gpa < addr + len(data):
+                    raise ImageError(f"{image.path}: the kernel overlaps the device tree at "
+                                     f"{dtb_gpa:#x}; give the VM more RAM")
+        self.write(dtb_gpa, dtb)
+        self.dtb_gpa = dtb_gpa
+        for vcpu in self.vcpus:
+            vcpu.reset(self.kernel_image.entry, a0=vcpu.hartid, a1=dtb_gpa)
+        self.booted = True
+
+    # -- console and interrupts ---------------------------------------------------------
+
+    def console_write(self, data):
+        self._console_output += data
+        if self._console is not None:
+            self._console.write(data)
+
+    def console_read(self):
+        return self.input.read_byte()
+
+    @property
+    def console_output(self):
+        return bytes(self._console_output)
+
+    def flush_console(self):
+        flush = getattr(self._console, "flush", None)
+        if flush is not None:
+            flush()
+
+    def poll_input(self):
+        """Between slices: hand console input to the UART once the guest uses it."""
+        if not self.uart.accessed:
+            return
+        self.input.poll()
+        if self.input.pending() and self.uart.can_receive():
+            self.uart.receive(bytes((self.input.read_byte(),)))
+        elif self.uart.rx_fifo and self.uart.timeout_armed:
+            self.uart.character_timeout()
+
+    def input_can_wake(self):
+        """Could console input still wake an idle guest? (The UART's receive
+        interrupt enabled and routed to the guest's supervisor context, and
+        input not at its end.) Then wait for a byte rather than give up."""
+        uart, plic = self.uart, self.plic
+        if not uart.ier & 0x05 or not plic.priority[UART0_IRQ]:
+            return False
+        if not plic.enable[CONTEXT_S] >> UART0_IRQ & 1 or not uart.can_receive():
+            return False
+        if not self.input.wait():
+            return False
+        self.uart.receive(bytes((self.input.read_byte(),)))
+        return True
+
+    def _plic_outputs(self, outputs):
+        # The PLIC's S-mode context is the guest's supervisor: VS external interrupt.
+        level = bool(outputs[CONTEXT_S])
+        if level != self.external_irq:
+            self.external_irq = level
+            for vcpu in self.vcpus:
+                vcpu.set_external_interrupt(level)
+
+    # -- running ------------------------------------------------------------------------
+
+    def request_stop(self, how, code):
+        """First request wins (as on the board): the VM's VCPUs run no more."""
+        if self._stop is None:
+            self._stop = (how, int(code))
+            self.result = RunResult(_FIXED_STATUS.get(how, int(code)), how, int(code))
+
+    @property
+    def stopped(self):
+        return self._stop is not None
+
+    def handle(self, vcpu, exit):
+        """Complete an exit with this VM's policy."""
+        self.exit_counts[exit.kind] += 1
+        self.policy.handle(vcpu, exit)
+
+    def run(self, max_insns=None):
+        """Run this VM alone on its host (other VMs wait) until it stops."""
+        from pyvmm.hv.scheduler import RoundRobin
+        RoundRobin(self.host, vms=[self]).run(max_insns)
+        return self.result
+
+    def stats(self):
+        core_stats = self.host.core.stats()
+        instret = sum(vcpu.instret for vcpu in self.vcpus)
+        exits = dict(sorted(self.exit_counts.items()))
+        stats = {
+            "vm": self.name, "vmid": self.vmid, "technique": self.technique, "paging": self.paging,
+            "instret": instret,
+            "exits": exits,
+            "exits_total": sum(exits.values()),
+            "exits_handled": sum(n for kind, n in exits.items() if kind != "budget"),
+            "sbi": dict(sorted(self.sbi_calls.items())),
+            "mmio": self.devices.access_counts(),
+            "mmio_faults": self.mmio_faults,
+            "reflected_faults": {str(k): v for k, v in sorted(self.reflected_faults.items())},
+            "host_seconds": round(sum(vcpu.host_seconds for vcpu in self.vcpus), 6),
+            "how": self.result.how if self.result else None,
+            "status": self.result.status if self.result else None,
+        }
+        handled = stats["exits_handled"]
+        stats["insns_per_exit"] = round(instret / handled, 1) if handled else None
+        # Hart-wide figures (shared by every VM on this host).
+        stats["core"] = {key: core_stats[key] for key in (
+            "instret", "tlb_hits", "tlb_misses", "tlb_flushes", "page_walks", "walk_mem_refs",
+            "walks_2d", "walk_2d_mem_refs", "gstage_walks", "walk_cache_hits") if key in core_stats}
+        if self.gstage is not None:
+            stats["gstage_table_frames"] = len(self.gstage.table_frames)
+        if self.pager is not None:
+            stats["shadow"] = dict(self.pager.counters)
+        stats.update(self.policy.stats())
+        return stats
+
+
+class _PageMap(collections.abc.Mapping):
+    """vm.memory: guest page address -> host frame address, read-only."""
+
+    def __init__(self, vm):
+        self._vm = vm
+
+    def __getitem__(self, gpa):
+        if gpa % PAGE_SIZE:
+            raise KeyError(gpa)
+        hpa = self._vm.gpa_to_hpa(gpa)
+        if hpa is None:
+            raise KeyError(gpa)
+        return hpa
+
+    def __iter__(self):
+        return (self._vm.ram_base + i * PAGE_SIZE for i in range(len(self._vm._page_hpa)))
+
+    def __len__(self):
+        return len(self._vm._page_hpa)
