@@ -8,6 +8,7 @@ they build themselves, no guest needed.
 from pyvmm.isa import causes
 from pyvmm.machine.bus import BusFault
 from pyvmm.machine.layout import EXIT_IDLE
+from pyvmm.machine.sbi import EXTENSION_NAMES
 
 MASK64 = (1 << 64) - 1
 REG_A0, REG_A1 = 10, 11
@@ -78,8 +79,10 @@ def handle_sbi(vcpu, exit):
     if handler is None and legacy:
         handler = vm.hypercalls.get((exit.ext, exit.fid))
     vcpu.pc = exit.pc + 4
-    name = getattr(handler, "sbi_name", None) or f"{exit.ext:#x}.{exit.fid:#x}"
-    vm.sbi_calls[name] += 1
+    if legacy:
+        vm.sbi_calls[f"legacy.{exit.ext:#x}"] += 1
+    else:
+        vm.sbi_calls[f"{EXTENSION_NAMES.get(exit.ext, hex(exit.ext))}.{exit.fid}"] += 1
     if handler is None:
         result = (SBI_ERR_NOT_SUPPORTED, 0)
     else:
