@@ -104,7 +104,14 @@ class Policy:
             exit.cause, exit.tval, exit.priv, bool(vsstatus & MSTATUS_SUM),
             bool(vsstatus & MSTATUS_MXR), exit.insn)
         if outcome == "guest":
-            vcpu.inject_vs_exception(exit.cause, exit.tval)
+            # The guest's own fault; the pager says which (a page fault, or an
+            # access fault for a guest-physical address with nothing behind it).
+            pager = self.vm.pager
+            cause = getattr(pager, "fault_cause", None)
+            tval = getattr(pager, "fault_tval", None)
+            cause = exit.cause if cause is None else cause
+            self.vm.reflected_faults[cause] += 1
+            vcpu.inject_vs_exception(cause, exit.tval if tval is None else tval)
         return True
 
     def emulate_instruction(self, vcpu, exit, insn):

@@ -141,6 +141,9 @@ class VM:
         for hpa, length in self._pieces(gpa, len(data)):
             core.write_mem(hpa, data[done:done + length])
             done += length
+        if self.pager is not None and data:
+            # Guest page tables may have changed behind the guest's back.
+            self.pager.invalidate_gpa(gpa, len(data))
 
     def in_ram(self, gpa, n=1):
         return self.ram_base <= gpa and gpa + n <= self.ram_base + self.ram_size
