@@ -1,0 +1,86 @@
+"""Guests in VMs on the core's H extension: the kernel's output and status
+are the board's (--bios builtin), two VMs cannot see each other."""
+
+import pytest
+from hv_support import (KERNEL, PROBE, SBI_LOOP, native_run, needs_h, needs_shadow, vm_run)
+
+pytestmark = needs_h
+
+KERNEL_MODES = ["", "mode=syscall iterations=200", "mode=mmio iterations=200",
+                "mode=csrwr iterations=200", "mode=pgfault iterations=50", "mode=trap iterations=200",
+                "mode=ptemod iterations=200", "mode=ctxsw iterations=200", "mode=forkwait iterations=5",
+                "mode=console iterations=5", "mode=bogus"]
+
+
+@pytest.mark.parametrize("bootargs", KERNEL_MODES)
+def test_kernel_nested_matches_native(bootargs):
+    status, how, output = native_run(KERNEL, bootargs)
+    vm_status, vm_how, vm_output, vm = vm_run(KERNEL, "nested", bootargs)
+    assert vm_output == output
+    assert (vm_status, vm_how) == (status, how)
+    stats = vm.stats()
+    assert stats["exits"].get("sbi", 0) > 0 and vm.error is None
+
+
+@needs_shadow
+@pytest.mark.parametrize("bootargs", ["", "mode=ptemod iterations=200", "mode=ctxsw iterations=200",
+                                      "mode=pgfault iterations=50", "mode=mmio iterations=200"])
+def test_kernel_shadow_matches_native(bootargs):
+    status, how, output = native_run(KERNEL, bootargs)
+    vm_status, vm_how, vm_output, vm = vm_run(KERNEL, "shadow", bootargs)
+    assert vm_output == output
+    assert (vm_status, vm_how) == (status, how)
+    shadow = vm.stats()["shadow"]
+    assert shadow["hidden_faults"] > 0 and vm.error is None
+
+
+def test_kernel_nested_uses_two_dimensional_walks():
+    _, _, _, vm = vm_run(KERNEL, "nested")
+    core = vm.stats()["core"]
+    assert core.get("walks_2d", 0) > 0
+    assert core.get("walk_2d_mem_refs", 0) >= core["walks_2d"]
+
+
+def test_sbi_loop_exits_once_per_call():
+    status, how, output, vm = vm_run(SBI_LOOP, "nested", ram_size=8 << 20)
+    assert (status, how) == (0, "sbi-shutdown")
+    assert output == b"sbi_loop: 100000 calls answered\n"
+    assert vm.sbi_calls["base.0"] == 100000
+    assert vm.exit_counts["sbi"] == 100000 + len(output) + 1
+
+
+def test_budget_stops_with_124():
+    status, how, _, vm = vm_run(KERNEL, "nested", max_insns=20000)
+    assert (status, how) == (124, "budget")
+    assert 20000 - 2 <= vm.vcpus[0].instret <= 20000
+
+
+def test_two_vms_cannot_touch_each_other():
+    from pyvmm.hv import Host
+    host = Host(ram_size=64 << 20)
+    victim = host.create_vm(ram_size=8 << 20)
+    prober = host.create_vm(ram_size=8 << 20)
+    victim.load(SBI_LOOP)
+    prober.load(PROBE)
+    pattern = bytes(range(256)) * 16
+    victim.write(victim.ram_base + 0x10_0000, pattern)
+    before = bytes(host.core.read_mem(host.ram_base, host.ram_size))
+    results = host.run()
+    assert results[prober].how == "sbi-shutdown" and results[victim].how == "sbi-shutdown"
+    assert prober.console_output == b"probe: done\n"
+    faults = int.from_bytes(prober.read(prober.symbols["probe_faults"], 8), "little")
+    leaks = int.from_bytes(prober.read(prober.symbols["probe_leaks"], 8), "little")
+    assert (faults, leaks) == (2 * 3968, 0)
+    assert int.from_bytes(prober.read(prober.symbols["probe_last_cause"], 8), "little") == 5
+    assert victim.read(victim.ram_base + 0x10_0000, len(pattern)) == pattern
+    # The prober's stores wrote nothing anywhere outside its own RAM.
+    after = bytes(host.core.read_mem(host.ram_base, host.ram_size))
+    own = {hpa - host.ram_base for hpa in prober.memory.values()}
+    victim_pages = {hpa - host.ram_base for hpa in victim.memory.values()}
+    for offset in range(0, host.ram_size, 4096):
+        if offset in own or offset in victim_pages:
+            continue
+        if before[offset:offset + 4096] != after[offset:offset + 4096]:
+            # Only G-stage tables may change (hardware A/D are preset: none do).
+            pytest.fail(f"host page {host.ram_base + offset:#x} changed")
+    assert prober.reflected_faults == {5: 3968, 7: 3968}
