@@ -81,6 +81,7 @@ class Policy:
             vcpu.set_csr("hgatp", vm.gstage.hgatp)
             vcpu.guest_mmio = vm.mmio_ranges()
         vcpu.guest_satp = 0
+        self.set_guest_satp(vcpu, 0)
 
     def reset(self, vcpu):
         self.set_guest_satp(vcpu, 0)

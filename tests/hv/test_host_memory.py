@@ -102,3 +102,21 @@ def test_bad_vm_configurations(fake_host):
         fake_host.create_vm(ram_size=2 << 20, technique="magic")
     with pytest.raises(HvError, match="host has"):
         fake_host.create_vm(ram_size=64 << 20)
+
+
+def test_vm_device_tree_describes_the_vm_without_h(fake_host, tmp_path):
+    from pyvmm.machine.fdt import parse_dtb
+    image = tmp_path / "k.bin"
+    image.write_bytes(b"\x13\x00\x00\x00")
+    vm = fake_host.create_vm(ram_size=8 << 20, bootargs="mode=demo")
+    vm.load(str(image))
+    vm.boot()
+    assert vm.dtb_gpa == BASE + (6 << 20) and vm.kernel_image.entry == BASE + (2 << 20)
+    root, _ = parse_dtb(vm.read(vm.dtb_gpa, 4096 * 4))
+    assert root.find("/memory@80000000").cells("reg") == [0, BASE, 0, 8 << 20]
+    isa = root.find("/cpus/cpu@0").string("riscv,isa")
+    assert isa.startswith("rv64") and "h" not in isa.split("_")[0]
+    assert fake_host.core.read_csr(0x301) & (1 << 7)       # the host hart does have H
+    assert root.find("/chosen").string("bootargs") == "mode=demo"
+    vcpu = vm.vcpus[0]
+    assert vcpu.get_x(10) == 0 and vcpu.get_x(11) == vm.dtb_gpa and vcpu.pc == BASE + (2 << 20)
