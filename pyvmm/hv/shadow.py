@@ -1,0 +1,690 @@
+"""Shadow page tables: GVA->HPA tables the hypervisor builds itself.
+
+Without a G stage the hart can translate only once, so the hypervisor
+composes the guest's own tables (GVA->GPA, in guest memory) with its memory
+map (GPA->HPA) into shadow tables in host frames, and installs those in the
+real satp (trap-emulate, bt) or vsatp over a Bare hgatp (hw, paging="shadow").
+
+The shadow starts empty and fills lazily: an access the shadow cannot
+translate faults to the hypervisor, which walks the guest's tables as the
+hardware would. If the guest's tables deny the access the fault is the
+guest's own ("guest": reflect it); otherwise one 4 KiB shadow leaf is filled
+and the access re-executes ("hidden": the guest never sees it).
+
+Coherence comes from write protection: every guest page holding a PTE that
+some shadow entry was derived from is mapped read-only in every shadow, so
+the guest kernel's PTE stores fault too. The pager performs such a store on
+guest memory itself, drops the shadow entries derived from the PTEs it
+changed (a reverse map from guest PTE address to shadow slots), and steps
+the guest past the instruction ("emulated").
+
+Guest-visible A/D bits are emulated as hardware sets them: A when a
+translation is filled for any access, D when filled for a store. A writable
+page whose guest D bit is still clear is shadowed read-only, so the first
+store faults (a hidden fault) and sets D.
+
+With user_split=True (trap-emulate: guest kernel and guest user both run in
+real U-mode) each guest address space has two shadow trees, one the guest
+kernel runs on and one for guest user code that maps only guest U=1 pages:
+ring compression, so guest user code cannot reach guest kernel memory.
+"""
+
+from collections import OrderedDict
+import weakref
+
+import numpy as np
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_MASK = PAGE_SIZE - 1
+PTES_PER_TABLE = 512
+MASK64 = (1 << 64) - 1
+
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << bit for bit in range(8))
+PTE_HIGH_BITS = 0x3FF << 54           # N, PBMT and reserved: pyvmm implements none of them
+PTE_PPN_MASK = (1 << 44) - 1
+
+SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48 = 0, 8, 9
+LEVELS = {SATP_MODE_SV39: 3, SATP_MODE_SV48: 4}
+SATP_ASID_SHIFT = 44
+SATP_ASID_MASK = 0xFFFF
+SATP_PPN_MASK = PTE_PPN_MASK
+HOST_ASIDS = 1 << 16
+BARE_SHADOW_VA_BITS = 39              # a Bare guest is shadowed with Sv39: GPAs below 2^38
+
+FETCH, LOAD, STORE = "fetch", "load", "store"
+PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
+PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
+ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
+
+OPCODE_STORE = 0x23
+OPCODE_AMO = 0x2F
+AMO_LR, AMO_SC = 0x02, 0x03
+
+
+class _AsidPool:
+    """Host ASIDs, one per shadow tree, shared by every pager on a host so
+    that trees of different VMs never alias in the hart's ASID-tagged TLB."""
+
+    def __init__(self):
+        self.next = 1                 # ASID 0 stays the host's own
+        self.free = []
+
+    def take(self):
+        if self.free:
+            return self.free.pop()
+        if self.next >= HOST_ASIDS:
+            raise RuntimeError("shadow paging: all 65535 host ASIDs are in use")
+        self.next += 1
+        return self.next - 1
+
+    def give(self, asid):
+        self.free.append(asid)
+
+
+_ASID_POOLS = weakref.WeakKeyDictionary()
+
+
+def _asid_pool(host):
+    try:
+        return _ASID_POOLS.setdefault(host, _AsidPool())
+    except TypeError:                 # a host that cannot be weakly referenced: a pool of its own
+        return _AsidPool()
+
+
+class _Walk:
+    """A successful guest walk: the GPA reached, the guest leaf PTE and the
+    addresses of every guest PTE the translation depends on."""
+
+    __slots__ = ("gpa", "leaf_gpa", "leaf", "pte_gpas")
+
+    def __init__(self, gpa, leaf_gpa, leaf, pte_gpas):
+        self.gpa = gpa
+        self.leaf_gpa = leaf_gpa
+        self.leaf = leaf
+        self.pte_gpas = pte_gpas
+
+
+class _Tree:
+    """One shadow page table: a root frame, its lower tables, the leaf slots
+    (host addresses of shadow leaf PTEs) filled in it."""
+
+    def __init__(self, root, asid, levels):
+        self.root = root
+        self.asid = asid
+        self.levels = levels
+        self.tables = []              # lower-level table frames, freed on reset
+        self.slots = set()
+
+
+class _Space:
+    """One guest address space (a guest satp root), its shadow trees by view."""
+
+    def __init__(self, mode, root_ppn, guest_asid):
+        self.mode = mode
+        self.root_ppn = root_ppn
+        self.guest_asid = guest_asid
+        self.trees = {}
+
+
+class ShadowPager:
+    """Shadow page tables for one VM; see the module docstring and docs/shadow.md."""
+
+    def __init__(self, vm, user_split=False, max_spaces=8):
+        self.vm = vm
+        self.core = vm.host.core
+        self.frames = vm.host.frames
+        self.user_split = bool(user_split)
+        self.max_spaces = max(1, int(max_spaces))
+        self._asids = _asid_pool(vm.host)
+        self._ram_base = self.core.ram_base
+        self._ram64 = self.core.ram.view(np.uint64)
+        self._spaces = OrderedDict()          # (mode, root ppn) -> _Space, least recent first
+        self._space = None
+        self.guest_satp = 0
+        self.guest_sum = False
+        self.guest_mxr = False
+        self._slots = {}                      # slot HPA -> (tree, guest PTE GPAs, data page GPA, status-dependent)
+        self._rmap = {}                       # guest PTE GPA -> {slot HPA}
+        self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
+        self._data_rmap = {}                  # guest page GPA -> {slot HPA mapping it}
+        self.fault_cause = None               # what to reflect after a "guest" outcome
+        self.fault_tval = None
+        self.counters = {
+            "hidden_faults": 0, "guest_faults": 0, "shadow_fills": 0, "wp_traps": 0,
+            "shadow_pages": 0, "flushes": 0, "invalidations": 0, "tlb_flushes": 0,
+            "mmio_fills": 0, "unprotects": 0, "spaces": 0,
+        }
+        self.set_guest_satp(0)
+
+    # ------------------------------------------------------------------ guest satp, roots
+
+    def set_guest_satp(self, value):
+        """The guest wrote satp. A mode other than Bare/Sv39/Sv48 leaves satp
+        unchanged, as the spec's WARL rule has it."""
+        value &= MASK64
+        mode = value >> 60
+        if mode not in (SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48):
+            return
+        if mode == SATP_MODE_BARE:
+            value = 0                 # with Bare the other fields are ignored
+        self.guest_satp = value
+        asid = (value >> SATP_ASID_SHIFT) & SATP_ASID_MASK
+        key = (mode, value & SATP_PPN_MASK if mode else 0)
+        space = self._spaces.get(key)
+        if space is None:
+            space = _Space(mode, key[1], asid)
+            self._spaces[key] = space
+            while len(self._spaces) > self.max_spaces:
+                _, evicted = self._spaces.popitem(last=False)
+                self._release_space(evicted)
+            self.counters["spaces"] = len(self._spaces)
+        else:
+            self._spaces.move_to_end(key)
+        space.guest_asid = asid
+        self._space = space
+
+    def root_satp(self, guest_priv=1):
+        """satp (or vsatp) to install while the guest runs at guest_priv."""
+        tree = self._tree(self._space, guest_priv)
+        mode = SATP_MODE_SV48 if tree.levels == 4 else SATP_MODE_SV39
+        return (mode << 60) | (tree.asid << SATP_ASID_SHIFT) | (tree.root >> PAGE_SHIFT)
+
+    def _view(self, mode, guest_priv):
+        # Which tree of an address space serves guest_priv. Shadow PTEs carry
+        # a real U bit: real S and U code need different trees whenever the
+        # guest's own U bit cannot be copied (Bare), or must not be (split).
+        if mode == SATP_MODE_BARE:
+            return 1 if self.user_split or guest_priv else 0
+        if self.user_split:
+            return 0 if guest_priv == 0 else 1
+        return 1
+
+    def _tree(self, space, guest_priv):
+        view = self._view(space.mode, guest_priv)
+        tree = space.trees.get(view)
+        if tree is None:
+            levels = LEVELS.get(space.mode, 3)
+            tree = _Tree(self._alloc_table(), self._asids.take(), levels)
+            space.trees[view] = tree
+        return tree
+
+    def close(self):
+        """Give every shadow frame and host ASID back."""
+        for space in self._spaces.values():
+            self._release_space(space)
+        self._spaces.clear()
+        self._space = None
+
+    # ------------------------------------------------------------------ guest events
+
+    def sfence(self, vaddr=None, asid=None):
+        """The guest executed sfence.vma: drop the shadow entries it covers."""
+        self.counters["flushes"] += 1
+        for space in list(self._spaces.values()):
+            if space.mode == SATP_MODE_BARE:
+                continue              # nothing there came from guest tables
+            if asid is not None and space.guest_asid != (asid & SATP_ASID_MASK):
+                continue
+            for tree in space.trees.values():
+                if vaddr is None:
+                    self._reset_tree(tree)
+                else:
+                    slot = self._leaf_slot(tree, vaddr & MASK64)
+                    if slot is not None and slot in self._slots:
+                        self._drop_slot(slot)
+        self._flush_tlb()
+
+    def set_guest_status(self, sum=None, mxr=None):
+        """The guest changed sstatus.SUM/MXR. Only user_split shadows depend
+        on them (elsewhere the real SUM/MXR of the guest apply to shadow
+        PTEs): entries filled under the old values are dropped."""
+        changed = False
+        if sum is not None and bool(sum) != self.guest_sum:
+            self.guest_sum = bool(sum)
+            changed = True
+        if mxr is not None and bool(mxr) != self.guest_mxr:
+            self.guest_mxr = bool(mxr)
+            changed = True
+        if changed and self.user_split:
+            stale = [slot for slot, entry in self._slots.items() if entry[3]]
+            for slot in stale:
+                self._drop_slot(slot)
+            if stale:
+                self._flush_tlb()
+
+    def invalidate_gpa(self, gpa, n):
+        """Guest memory gpa..gpa+n changed behind the guest's back (a device,
+        the loader, an emulated store): drop shadow entries derived from PTEs
+        there. Returns the number of shadow entries dropped."""
+        dropped = 0
+        first = gpa & ~7
+        for pte_gpa in range(first, gpa + n, 8):
+            slots = self._rmap.get(pte_gpa)
+            if slots:
+                for slot in list(slots):
+                    self._drop_slot(slot)
+                    dropped += 1
+        if dropped:
+            self.counters["invalidations"] += dropped
+            self._flush_tlb()
+        return dropped
+
+    # ------------------------------------------------------------------ page faults
+
+    def handle_page_fault(self, cause, gva, guest_priv, sum, mxr, insn=None):
+        """A page fault (cause 12/13/15) under the shadow, at guest privilege
+        guest_priv with the guest's SUM/MXR. Returns "hidden" (shadow filled:
+        re-run), "mmio" (filled with the device window: re-running exits as
+        MMIO), "emulated" (a store to a guest page table performed, pc
+        advanced) or "guest" (the guest's own fault: reflect fault_cause with
+        tval fault_tval, which is gva for page faults)."""
+        access = PAGE_FAULT_ACCESS.get(cause)
+        if access is None:
+            raise ValueError(f"cause {cause} is not a page fault")
+        gva &= MASK64
+        if self.user_split:
+            self.set_guest_status(sum, mxr)
+        walk, fault = self.guest_walk(gva, access, guest_priv, sum, mxr)
+        if walk is None:
+            return self._guest_fault(fault, gva)
+        data_page = walk.gpa & ~PAGE_MASK
+        hpa = self.vm.gpa_to_hpa(data_page)
+        if hpa is None:
+            if access == FETCH or not self.vm.is_mmio(walk.gpa):
+                return self._guest_fault(ACCESS_FAULT_CAUSE[access], gva)
+            self._set_accessed(walk, access)
+            self._fill(gva, self.vm.mmio_window(data_page) & ~PAGE_MASK, walk, access, guest_priv,
+                       mmio=True)
+            self.counters["hidden_faults"] += 1
+            self.counters["mmio_fills"] += 1
+            return "mmio"
+        self._set_accessed(walk, access)
+        if access == STORE and self._pt_refs:
+            outcome = self._store_to_page_table(gva, walk, guest_priv, sum, mxr, insn)
+            if outcome is not None:
+                return outcome
+        self._fill(gva, hpa & ~PAGE_MASK, walk, access, guest_priv)
+        if access == STORE and data_page in self._pt_refs:
+            # The page maps itself: still protected, and re-running would only
+            # fault again. The guest gets the store access fault instead.
+            return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], gva)
+        self.counters["hidden_faults"] += 1
+        return "hidden"
+
+    def _guest_fault(self, cause, tval):
+        self.fault_cause = cause
+        self.fault_tval = tval
+        self.counters["guest_faults"] += 1
+        return "guest"
+
+    def guest_walk(self, gva, access, guest_priv, sum=False, mxr=False):
+        """Translate gva through the guest's current tables as the hart would,
+        without side effects. Returns (_Walk, None) or (None, cause)."""
+        space = self._space
+        self.fault_cause = None
+        if space.mode == SATP_MODE_BARE:
+            if gva >> (BARE_SHADOW_VA_BITS - 1):
+                return None, ACCESS_FAULT_CAUSE[access]     # beyond what the Sv39 shadow maps
+            return _Walk(gva, None, None, ()), None
+        levels = LEVELS[space.mode]
+        va_bits = PAGE_SHIFT + 9 * levels
+        top = gva >> (va_bits - 1)
+        if top not in (0, (1 << (65 - va_bits)) - 1):
+            return None, PAGE_FAULT_CAUSE[access]
+        table = space.root_ppn << PAGE_SHIFT
+        pte_gpas = []
+        for level in range(levels - 1, -1, -1):
+            shift = PAGE_SHIFT + 9 * level
+            pte_gpa = table + ((gva >> shift) & 0x1FF) * 8
+            pte = self._read_guest_pte(pte_gpa)
+            if pte is None:
+                return None, ACCESS_FAULT_CAUSE[access]
+            pte_gpas.append(pte_gpa)
+            if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R) or pte & PTE_HIGH_BITS:
+                return None, PAGE_FAULT_CAUSE[access]
+            ppn = (pte >> 10) & PTE_PPN_MASK
+            if not pte & (PTE_R | PTE_X):
+                if pte & (PTE_A | PTE_D | PTE_U) or level == 0:
+                    return None, PAGE_FAULT_CAUSE[access]
+                table = ppn << PAGE_SHIFT
+                continue
+            if ppn & ((1 << (9 * level)) - 1):
+                return None, PAGE_FAULT_CAUSE[access]      # misaligned superpage
+            if not _permitted(pte, access, guest_priv, sum, mxr):
+                return None, PAGE_FAULT_CAUSE[access]
+            gpa = (ppn << PAGE_SHIFT) | (gva & ((1 << shift) - 1))
+            return _Walk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
+        return None, PAGE_FAULT_CAUSE[access]
+
+    def _read_guest_pte(self, pte_gpa):
+        hpa = self.vm.gpa_to_hpa(pte_gpa)
+        if hpa is None:
+            return None
+        return int(self._ram64[(hpa - self._ram_base) >> 3])
+
+    def _set_accessed(self, walk, access):
+        # The hardware A/D update the guest would have seen.
+        if walk.leaf_gpa is None:
+            return
+        new = walk.leaf | PTE_A | (PTE_D if access == STORE else 0)
+        if new != walk.leaf:
+            self.vm.write(walk.leaf_gpa, new.to_bytes(8, "little"))
+            walk.leaf = new
+
+    # ------------------------------------------------------------------ filling
+
+    def _fill(self, gva, hpa_page, walk, access, guest_priv, mmio=False):
+        space = self._space
+        tree = self._tree(space, guest_priv)
+        perms, status_dependent = self._shadow_perms(space, walk, access, guest_priv)
+        if mmio:
+            perms &= ~PTE_X
+        data_page = walk.gpa & ~PAGE_MASK
+        slot = self._leaf_slot(tree, gva, create=True)
+        if slot in self._slots:
+            self._drop_slot(slot)
+        deps = walk.pte_gpas
+        for pte_gpa in deps:
+            self._rmap.setdefault(pte_gpa, set()).add(slot)
+            page = pte_gpa & ~PAGE_MASK
+            count = self._pt_refs.get(page, 0)
+            self._pt_refs[page] = count + 1
+            if count == 0:
+                self._write_protect(page)
+        if data_page in self._pt_refs:
+            perms &= ~PTE_W
+        self._slots[slot] = (tree, deps, data_page, status_dependent)
+        self._data_rmap.setdefault(data_page, set()).add(slot)
+        tree.slots.add(slot)
+        leaf = ((hpa_page >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms
+        if perms & PTE_W:
+            leaf |= PTE_D
+        self._ram64[(slot - self._ram_base) >> 3] = leaf
+        self.counters["shadow_fills"] += 1
+
+    def _shadow_perms(self, space, walk, access, guest_priv):
+        """Shadow PTE permission bits (R/W/X/U) and whether they depend on the
+        guest's SUM/MXR."""
+        if space.mode == SATP_MODE_BARE:
+            user = PTE_U if self.user_split or guest_priv == 0 else 0
+            return PTE_R | PTE_W | PTE_X | user, False
+        pte = walk.leaf
+        perms = pte & (PTE_R | PTE_W | PTE_X)
+        if not pte & PTE_D:
+            perms &= ~PTE_W
+        if not self.user_split:
+            return perms | (pte & PTE_U), False
+        status_dependent = False
+        if guest_priv != 0 and pte & PTE_U:
+            perms &= ~PTE_X           # guest S never executes guest U pages
+            status_dependent = True   # reachable only while the guest's SUM is set
+        if access == LOAD and not pte & PTE_R:
+            perms |= PTE_R            # the guest's MXR made an execute-only page readable
+            status_dependent = True
+        return perms | PTE_U, status_dependent
+
+    def _leaf_slot(self, tree, gva, create=False):
+        """Host address of the level-0 shadow PTE for gva (tables made on the
+        way if create), or None."""
+        table = tree.root
+        for level in range(tree.levels - 1, 0, -1):
+            index = (table - self._ram_base) // 8 + ((gva >> (PAGE_SHIFT + 9 * level)) & 0x1FF)
+            pte = int(self._ram64[index])
+            if pte & PTE_V:
+                table = ((pte >> 10) & PTE_PPN_MASK) << PAGE_SHIFT
+                continue
+            if not create:
+                return None
+            frame = self._alloc_table()
+            tree.tables.append(frame)
+            self._ram64[index] = ((frame >> PAGE_SHIFT) << 10) | PTE_V
+            table = frame
+        return table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
+
+    def _alloc_table(self):
+        frame = self.frames.alloc(1)
+        start = (frame - self._ram_base) >> 3
+        self._ram64[start:start + PTES_PER_TABLE] = 0
+        self.counters["shadow_pages"] += 1
+        return frame
+
+    def _free_table(self, frame):
+        self.frames.free(frame, 1)
+        self.counters["shadow_pages"] -= 1
+
+    # ------------------------------------------------------------------ protection, invalidation
+
+    def _write_protect(self, page):
+        # A guest page just became a page-table page: no shadow may let the
+        # guest store to it without the pager seeing it.
+        changed = False
+        for slot in self._data_rmap.get(page, ()):
+            index = (slot - self._ram_base) >> 3
+            leaf = int(self._ram64[index])
+            if leaf & PTE_W:
+                self._ram64[index] = leaf & ~(PTE_W | PTE_D)
+                changed = True
+        if changed:
+            self._flush_tlb()
+
+    def _unprotect(self, page):
+        dropped = 0
+        for pte_gpa in range(page, page + PAGE_SIZE, 8):
+            for slot in list(self._rmap.get(pte_gpa, ())):
+                self._drop_slot(slot)
+                dropped += 1
+        self.counters["unprotects"] += 1
+        self.counters["invalidations"] += dropped
+        self._flush_tlb()
+
+    def _drop_slot(self, slot):
+        tree, deps, data_page, _ = self._slots.pop(slot)
+        self._ram64[(slot - self._ram_base) >> 3] = 0
+        tree.slots.discard(slot)
+        for pte_gpa in deps:
+            slots = self._rmap[pte_gpa]
+            slots.discard(slot)
+            if not slots:
+                del self._rmap[pte_gpa]
+            page = pte_gpa & ~PAGE_MASK
+            count = self._pt_refs[page] - 1
+            if count:
+                self._pt_refs[page] = count
+            else:
+                del self._pt_refs[page]
+        mapped = self._data_rmap[data_page]
+        mapped.discard(slot)
+        if not mapped:
+            del self._data_rmap[data_page]
+
+    def _reset_tree(self, tree):
+        for slot in list(tree.slots):
+            self._drop_slot(slot)
+        for frame in tree.tables:
+            self._free_table(frame)
+        tree.tables = []
+        start = (tree.root - self._ram_base) >> 3
+        self._ram64[start:start + PTES_PER_TABLE] = 0
+
+    def _release_space(self, space):
+        for tree in space.trees.values():
+            self._reset_tree(tree)
+            self._free_table(tree.root)
+            self._asids.give(tree.asid)
+        space.trees = {}
+        self._flush_tlb()             # a recycled ASID must not find old entries
+
+    def _flush_tlb(self):
+        self.core.flush_tlb()
+        self.counters["tlb_flushes"] += 1
+
+    # ------------------------------------------------------------------ emulated stores
+
+    def _store_to_page_table(self, gva, walk, guest_priv, sum, mxr, insn):
+        """If the faulting store writes a guest page-table page, perform it on
+        guest memory and step past it: "emulated" (or "guest" if a second
+        page of a misaligned store is the guest's fault). None: not a store
+        to a page table, fill as usual."""
+        core = self.core
+        op = _decode_store(insn) if insn else None
+        if op is None:                # no instruction given, or not a store: read the guest's
+            fetched = self._fetch_insn(core.pc, guest_priv)
+            op = _decode_store(fetched) if fetched is not None else None
+        if op is None:
+            if walk.gpa & ~PAGE_MASK in self._pt_refs:
+                # An instruction the pager cannot perform (none in RV64IMAC):
+                # stop shadowing through this page so it can be mapped writable.
+                self._unprotect(walk.gpa & ~PAGE_MASK)
+            return None
+        kind, size, base, offset, rs2, rd, funct5, length = op
+        addr = gva
+        if base is not None:
+            start = (core.get_x(base) + offset) & MASK64
+            if start <= gva < start + size:
+                addr = start          # the fault may name the second page of a misaligned store
+        pieces = []                   # (gva, gpa, length) page by page
+        while len(pieces) < 2 and sum_lengths(pieces) < size:
+            at = (addr + sum_lengths(pieces)) & MASK64
+            length = min(size - sum_lengths(pieces), PAGE_SIZE - (at & PAGE_MASK))
+            if at >> PAGE_SHIFT == gva >> PAGE_SHIFT:
+                piece_walk = walk
+            else:
+                piece_walk, cause = self.guest_walk(at, STORE, guest_priv, sum, mxr)
+                if piece_walk is None:
+                    return self._guest_fault(cause, at)
+            if self.vm.gpa_to_hpa(piece_walk.gpa) is None:
+                if at >> PAGE_SHIFT == gva >> PAGE_SHIFT:
+                    return None
+                return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], at)
+            pieces.append((at, piece_walk, length))
+        if not any(w.gpa & ~PAGE_MASK in self._pt_refs for _, w, _ in pieces):
+            return None
+        for _, piece_walk, _ in pieces:
+            self._set_accessed(piece_walk, STORE)
+        value = core.get_x(rs2) & ((1 << (8 * size)) - 1)
+        if kind == "amo":             # aligned, so one piece
+            gpa = pieces[0][1].gpa
+            old = int.from_bytes(self.vm.read(gpa, size), "little")
+            if funct5 == AMO_SC:
+                new, result = value, 0
+            else:
+                new, result = _amo(funct5, old, value, size), _sign_extend(old, size)
+            value = new
+        data = value.to_bytes(size, "little")
+        done = 0
+        for _, piece_walk, length in pieces:
+            self.vm.write(piece_walk.gpa, data[done:done + length])
+            done += length
+        if kind == "amo" and rd:
+            core.set_x(rd, result & MASK64)
+        for _, piece_walk, length in pieces:
+            self.invalidate_gpa(piece_walk.gpa, length)
+        core.pc = (core.pc + length_of(op)) & MASK64
+        self.counters["wp_traps"] += 1
+        return "emulated"
+
+    def _fetch_insn(self, pc, guest_priv):
+        parcels = []
+        for offset in (0, 2):
+            walk, _ = self.guest_walk((pc + offset) & MASK64, FETCH, guest_priv)
+            self.fault_cause = None
+            if walk is None or self.vm.gpa_to_hpa(walk.gpa) is None:
+                return None
+            parcels.append(int.from_bytes(self.vm.read(walk.gpa, 2), "little"))
+            if parcels[0] & 3 != 3:
+                return parcels[0]
+        return parcels[0] | (parcels[1] << 16)
+
+
+def _permitted(pte, access, guest_priv, sum, mxr):
+    if pte & PTE_U:
+        if guest_priv != 0 and (access == FETCH or not sum):
+            return False
+    elif guest_priv == 0:
+        return False
+    if access == FETCH:
+        return bool(pte & PTE_X)
+    if access == LOAD:
+        return bool(pte & PTE_R or (mxr and pte & PTE_X))
+    return bool(pte & PTE_W)
+
+
+def sum_lengths(pieces):
+    return sum(piece[2] for piece in pieces)
+
+
+def length_of(op):
+    return op[7]
+
+
+def _decode_store(insn):
+    """(kind, size, base register, offset, rs2, rd, funct5, length) of a store
+    or AMO, or None. Accepts the raw instruction (16 or 32 bits) or the
+    transformed form a trap reports in htinst (a compressed store expanded,
+    bits 1:0 = 01; no base register there: None)."""
+    insn &= 0xFFFF_FFFF
+    if insn & 3 == 3 or (insn & 3 == 1 and insn >> 16):
+        transformed = insn & 3 != 3 or not (insn >> 15) & 31
+        length = 4 if insn & 3 == 3 else 2
+        insn |= 3
+        opcode = insn & 0x7F
+        funct3 = (insn >> 12) & 7
+        rs1 = None if transformed else (insn >> 15) & 31
+        rs2 = (insn >> 20) & 31
+        if opcode == OPCODE_STORE and funct3 <= 3:
+            offset = ((insn >> 25) << 5) | ((insn >> 7) & 31)
+            if offset >= 1 << 11:
+                offset -= 1 << 12
+            return "store", 1 << funct3, rs1, offset, rs2, 0, 0, length
+        if opcode == OPCODE_AMO and funct3 in (2, 3):
+            funct5 = insn >> 27
+            if funct5 == AMO_LR or _amo(funct5, 0, 0, 4) is None and funct5 != AMO_SC:
+                return None
+            return "amo", 1 << funct3, rs1, 0, rs2, (insn >> 7) & 31, funct5, length
+        return None
+    insn &= 0xFFFF
+    quadrant = insn & 3
+    funct3 = insn >> 13
+    if quadrant == 0 and funct3 in (6, 7):               # c.sw, c.sd
+        offset = ((insn >> 7) & 0x38) | (((insn >> 6) & 1) << 2 if funct3 == 6 else ((insn << 1) & 0xC0))
+        if funct3 == 6:
+            offset |= ((insn >> 5) & 1) << 6
+        return "store", 4 if funct3 == 6 else 8, 8 + ((insn >> 7) & 7), offset, \
+            8 + ((insn >> 2) & 7), 0, 0, 2
+    if quadrant == 2 and funct3 in (6, 7):               # c.swsp, c.sdsp
+        if funct3 == 6:
+            offset = ((insn >> 7) & 0x3C) | ((insn >> 1) & 0xC0)
+        else:
+            offset = ((insn >> 7) & 0x38) | ((insn >> 1) & 0x1C0)
+        return "store", 4 if funct3 == 6 else 8, 2, offset, (insn >> 2) & 31, 0, 0, 2
+    return None
+
+
+def _sign_extend(value, size):
+    bits = 8 * size
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _amo(funct5, old, operand, size):
+    mask = (1 << (8 * size)) - 1
+    if funct5 == 0x01:
+        return operand
+    if funct5 == 0x00:
+        return (old + operand) & mask
+    if funct5 == 0x04:
+        return old ^ operand
+    if funct5 == 0x0C:
+        return old & operand
+    if funct5 == 0x08:
+        return old | operand
+    if funct5 in (0x10, 0x14):
+        signed_old, signed_operand = _sign_extend(old, size), _sign_extend(operand, size)
+        pick = min if funct5 == 0x10 else max
+        return pick(signed_old, signed_operand) & mask
+    if funct5 == 0x18:
+        return min(old, operand)
+    if funct5 == 0x1C:
+        return max(old, operand)
+    return None
