@@ -105,6 +105,15 @@ class VCPU:
         for gpa, size in self.guest_mmio:
             core.add_guest_mmio(gpa, size)
 
+    def add_guest_mmio(self, gpa, size):
+        """A device range the core must return as EXIT_MMIO (nested paging
+        only: under shadow paging the pager maps device pages to their window)."""
+        if self.vm.paging != "nested":
+            return
+        self.guest_mmio.append((gpa, size))
+        if self.loaded:
+            self.core.add_guest_mmio(gpa, size)
+
     # -- register and CSR access that works loaded or not ------------------------------------
 
     def get_x(self, i):

@@ -152,6 +152,14 @@ class VM:
         """Is gpa on one of this VM's device pages?"""
         return self.devices.find(gpa) is not None
 
+    def attach(self, base, size, device, name):
+        """Add a device model at guest-physical base..base+size: an object
+        with read(offset, size) -> int and write(offset, size, value)."""
+        region = self.devices.attach(base, size, device, name)
+        for vcpu in self.vcpus:
+            vcpu.add_guest_mmio(base, size)
+        return region
+
     def mmio_ranges(self):
         return [(region.base, region.size) for region in self.devices.regions]
 

@@ -144,8 +144,10 @@ def test_custom_mmio_device_in_a_few_lines(fake_vm):
         def write(self, offset, size, value):
             self.value += value
 
-    fake_vm.devices.attach(0x4000_0000, 0x1000, Counter(), "counter")
+    fake_vm.attach(0x4000_0000, 0x1000, Counter(), "counter")
     assert fake_vm.is_mmio(0x4000_0008)
+    assert (0x4000_0000, 0x1000) in fake_vm.host.core.guest_mmio    # the core exits on it
+    assert (0x4000_0000, 0x1000) in fake_vm.vcpus[0].guest_mmio
     vcpu = fake_vm.vcpus[0]
     fake_vm.handle(vcpu, Exit("mmio", addr=0x4000_0000, size=8, is_write=True, data=5))
     fake_vm.handle(vcpu, Exit("mmio", addr=0x4000_0000, size=8, is_write=False))
