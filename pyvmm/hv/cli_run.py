@@ -64,7 +64,11 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
     except ImportError as e:
         raise usage_error(f"--paging {paging} is not available in this tree ({e})") from None
     vm.load(kernel, load_addr=load_addr)
-    result = vm.run(max_insns)
+    try:
+        result = vm.run(max_insns)
+    except HvError as e:
+        print(f"pyvmm run: internal error: {e}", file=sys.stderr)
+        return 1
     if vm.error is not None:
         print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
     if args.stats is not None:
