@@ -19,6 +19,8 @@ PMP_NAPOT_RWX = 0x1F
 PMPADDR_ALL = (1 << 54) - 1
 EXCEPTION_CAUSES = (1 << 24) - 1          # 0..23: the standard causes with H
 INTERRUPT_CAUSES = (1 << 16) - 1
+MIDELEG_HS = (1 << 1) | (1 << 5) | (1 << 9)                 # SSIP, STIP, SEIP
+MEDELEG_HS = EXCEPTION_CAUSES & ~((1 << 9) | (1 << 11))     # all but ecall from HS and M
 
 
 class HvError(Exception):
@@ -107,6 +109,11 @@ class Host:
         core.write_csr(CSRS["menvcfg"], core.read_csr(CSRS["menvcfg"]) | MENVCFG_STCE)
         core.write_csr(CSRS["stimecmp"], MASK64)
         core.write_csr(CSRS["mie"], 0)
+        # As a firmware leaves the hart for a hypervisor: S interrupts and the
+        # guest's traps delegated to HS (VS interrupts are delegated by the
+        # hart itself), so the traps that exit are the ones HS would take.
+        core.write_csr(CSRS["mideleg"], MIDELEG_HS)
+        core.write_csr(CSRS["medeleg"], MEDELEG_HS)
         # Every trap a guest does not take itself leaves the loop: the hypervisor is Python.
         core.exit_on_exception = EXCEPTION_CAUSES
         core.exit_on_interrupt = INTERRUPT_CAUSES
