@@ -8,7 +8,6 @@ they build themselves, no guest needed.
 from pyvmm.isa import causes
 from pyvmm.machine.bus import BusFault
 from pyvmm.machine.layout import EXIT_IDLE
-from pyvmm.machine.sbi import EXTENSION_NAMES
 
 MASK64 = (1 << 64) - 1
 REG_A0, REG_A1 = 10, 11
@@ -37,22 +36,29 @@ PRIV_U = 0
 class Exit:
     """One exit of VCPU.run. Fields not meaningful for a kind are None."""
 
-    __slots__ = ("kind", "cause", "tval", "gpa", "insn", "pc", "addr", "size", "is_write", "data",
-                 "ext", "fid", "args", "virt", "priv", "htinst")
+    FIELDS = ("cause", "tval", "gpa", "insn", "pc", "addr", "size", "is_write", "data",
+              "ext", "fid", "args", "virt", "priv", "htinst")
+    # Class-level defaults: an exit sets only its own fields (this runs once per exit).
+    cause = tval = gpa = insn = pc = addr = size = is_write = data = None
+    ext = fid = args = virt = priv = htinst = None
 
     def __init__(self, kind, **fields):
         if kind not in KINDS:
             raise ValueError(f"unknown exit kind {kind!r}")
         self.kind = kind
-        for name in self.__slots__[1:]:
-            setattr(self, name, fields.pop(name, None))
         if fields:
-            raise TypeError(f"unknown Exit field(s): {', '.join(sorted(fields))}")
+            unknown = fields.keys() - _FIELD_SET
+            if unknown:
+                raise TypeError(f"unknown Exit field(s): {', '.join(sorted(unknown))}")
+            self.__dict__.update(fields)
 
     def __repr__(self):
-        shown = ", ".join(f"{name}={_show(getattr(self, name))}" for name in self.__slots__[1:]
+        shown = ", ".join(f"{name}={_show(getattr(self, name))}" for name in self.FIELDS
                           if getattr(self, name) is not None)
         return f"Exit({self.kind}{', ' + shown if shown else ''})"
+
+
+_FIELD_SET = frozenset(Exit.FIELDS)
 
 
 def _show(value):
@@ -79,10 +85,7 @@ def handle_sbi(vcpu, exit):
     if handler is None and legacy:
         handler = vm.hypercalls.get((exit.ext, exit.fid))
     vcpu.pc = exit.pc + 4
-    if legacy:
-        vm.sbi_calls[f"legacy.{exit.ext:#x}"] += 1
-    else:
-        vm.sbi_calls[f"{EXTENSION_NAMES.get(exit.ext, hex(exit.ext))}.{exit.fid}"] += 1
+    vm.sbi_counts[(exit.ext, None) if legacy else (exit.ext, exit.fid)] += 1
     if handler is None:
         result = (SBI_ERR_NOT_SUPPORTED, 0)
     else:

@@ -23,6 +23,7 @@ from pyvmm.machine.layout import (CLINT_BASE, CLINT_SIZE, EXIT_BUDGET, EXIT_IDLE
 from pyvmm.machine.loader import ImageError, load_image
 from pyvmm.machine.machine import RunResult
 from pyvmm.machine.plic import CONTEXT_S, PLIC
+from pyvmm.machine.sbi import EXTENSION_NAMES
 from pyvmm.machine.uart import NS16550A
 from pyvmm.machine.virtio_slot import EmptyVirtioSlot
 
@@ -94,7 +95,7 @@ class VM:
         self.result = None
         self.exit_counts = collections.Counter()
         self.reflected_faults = collections.Counter()
-        self.sbi_calls = collections.Counter()
+        self.sbi_counts = collections.Counter()      # (ext, fid or None for legacy) -> calls
 
         vcpu_class, policy_class = technique_entry(technique)
         self.policy = policy_class(self)
@@ -284,6 +285,15 @@ class VM:
             self.result = RunResult(_FIXED_STATUS.get(how, int(code)), how, int(code))
 
     @property
+    def sbi_calls(self):
+        """SBI calls by name: "base.3", "dbcn.0", "legacy.0x1", "0xa000000.0"."""
+        names = {}
+        for (ext, fid), n in self.sbi_counts.items():
+            name = f"legacy.{ext:#x}" if fid is None else f"{EXTENSION_NAMES.get(ext, hex(ext))}.{fid}"
+            names[name] = names.get(name, 0) + n
+        return dict(sorted(names.items()))
+
+    @property
     def stopped(self):
         return self._stop is not None
 
@@ -308,7 +318,7 @@ class VM:
             "exits": exits,
             "exits_total": sum(exits.values()),
             "exits_handled": sum(n for kind, n in exits.items() if kind != "budget"),
-            "sbi": dict(sorted(self.sbi_calls.items())),
+            "sbi": self.sbi_calls,
             "mmio": self.devices.access_counts(),
             "mmio_faults": self.mmio_faults,
             "reflected_faults": {str(k): v for k, v in sorted(self.reflected_faults.items())},
