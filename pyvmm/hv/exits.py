@@ -172,11 +172,8 @@ def handle_wfi(vcpu, exit):
     armed, time skips to the deadline (no host CPU burnt waiting); else the
     VM is idle for ever, which ends its run (status 125, as on the board)."""
     deadline = vcpu.timer_deadline()
-    core = vcpu.core
     if deadline is not None:
-        if deadline > core.mtime:
-            core.mtime = deadline
-        vcpu.timer_fired()
+        vcpu.wait_until(deadline)
         return
     if vcpu.vm.input_can_wake():
         return

@@ -2,9 +2,10 @@
 
 Each runnable VCPU in turn runs for a slice of guest instructions; the exits
 inside a slice are completed by its VM's policy and the VCPU goes on until
-the slice is used up or its VM stops. A VM idle in WFI with a timer armed
-skips time forward (exits.handle_wfi), which every VM sees: time on this
-host is one clock, as on hardware.
+the slice is used up, it blocks in WFI, or its VM stops. A VCPU blocked in
+WFI until its timer is passed over while others can run; when every VCPU is
+blocked, time skips to the earliest deadline (time on this host is one
+clock, as on hardware, so every VM sees the skip).
 """
 
 SLICE = 1 << 20
@@ -30,7 +31,12 @@ class RoundRobin:
                 vcpus = [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus]
                 if not vcpus:
                     break
-                for vcpu in vcpus:
+                now = self.host.core.mtime
+                ready = [v for v in vcpus if v.blocked_until is None or v.blocked_until <= now]
+                if not ready:
+                    # Every VCPU waits for its timer: the earliest runs, time skips to it.
+                    ready = [min(vcpus, key=lambda v: v.blocked_until)]
+                for vcpu in ready:
                     if vcpu.vm.stopped:
                         continue
                     budget = self.slice_insns
@@ -59,7 +65,7 @@ class RoundRobin:
                 break
             exit = vcpu.run(left)
             vm.handle(vcpu, exit)
-            if exit.kind == "budget":
+            if exit.kind == "budget" or vcpu.blocked_until is not None:
                 break
         vm.flush_console()
         return vcpu.instret - start

@@ -54,6 +54,8 @@ class VCPU:
         self.exit_on_interrupt = self.core.exit_on_interrupt
         self.guest_mmio = []              # (gpa, size) ranges the core returns as EXIT_MMIO
         self.soft_timer = None            # guest-time deadline when there is no Sstc (hvip timer)
+        self.blocked_until = None         # host mtime a WFI waits for (None: runnable)
+        self.time_skipped = 0
         self.instret = 0
         self.host_seconds = 0.0
         self.runs = 0
@@ -225,7 +227,18 @@ class VCPU:
     def _vsie_stie(self):
         return bool(self.core.read_csr(CSRS["vsie"]) & VSIE_STIE) if self.loaded else False
 
-    def timer_fired(self):
+    def wait_until(self, deadline):
+        """Block (after a WFI) until host mtime reaches deadline."""
+        self.blocked_until = deadline
+
+    def _wake(self):
+        """A blocked VCPU about to run: time skips to its deadline if it has
+        not got there (nobody else wanted the hart meanwhile)."""
+        core = self.core
+        if self.blocked_until > core.mtime:
+            core.mtime = self.blocked_until
+            self.time_skipped += 1
+        self.blocked_until = None
         if not self.uses_sstc:
             self._check_soft_timer()
 
@@ -237,6 +250,8 @@ class VCPU:
             return Exit("shutdown", pc=self.pc)
         self.activate()
         core = self.core
+        if self.blocked_until is not None:
+            self._wake()
         if self.soft_timer is not None:
             self._check_soft_timer()
             if self.soft_timer is not None:

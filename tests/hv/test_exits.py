@@ -118,8 +118,11 @@ def test_timer_without_sstc_uses_hvip(fake_vm):
     assert vcpu.soft_timer == 150 and not vcpu.get_csr("hvip") & (1 << causes.IRQ_VS_TIMER)
     vcpu.set_csr("hie", 1 << causes.IRQ_VS_TIMER)
     exits.handle_wfi(vcpu, Exit("wfi", pc=BASE))
+    assert vcpu.blocked_until == 150 and core.mtime == 100 and not fake_vm.stopped
+    core.script = [(1, {}, 10)]
+    vcpu.run(10)                                   # nobody else to run: time skips to the deadline
     assert core.mtime == 150 and vcpu.get_csr("hvip") & (1 << causes.IRQ_VS_TIMER)
-    assert not fake_vm.stopped
+    assert vcpu.blocked_until is None and vcpu.time_skipped == 1
 
 
 def test_mmio_store_and_load_go_to_the_vms_devices(fake_vm):
@@ -190,7 +193,10 @@ def test_wfi_with_timer_skips_time_and_without_is_idle(fake_vm):
     vcpu.set_csr("htimedelta", (-1000) & MASK64)     # guest time = mtime - 1000
     vcpu.set_csr("vstimecmp", 5000)
     fake_vm.handle(vcpu, Exit("wfi", pc=BASE))
-    assert core.mtime == 6000 and not fake_vm.stopped
+    assert vcpu.blocked_until == 6000 and not fake_vm.stopped
+    core.script = [(1, {}, 10)]
+    vcpu.run(10)
+    assert core.mtime == 6000
     vcpu.set_csr("vstimecmp", MASK64)
     fake_vm.handle(vcpu, Exit("wfi", pc=BASE))
     assert fake_vm.result.how == "idle" and fake_vm.result.status == 125

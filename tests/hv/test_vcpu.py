@@ -97,3 +97,34 @@ def test_round_robin_alternates_and_stops_on_budget(fake_host, tmp_path):
         vcpu = vm.vcpus[0]
         assert vcpu.get_x(11) == vm.dtb_gpa and vm.read(vm.dtb_gpa, 4) == b"\xd0\x0d\xfe\xed"
         assert vm.read(BASE, 4) == b"\x13\x00\x00\x00"
+
+
+def test_a_vcpu_blocked_in_wfi_lets_the_others_run_first(fake_host, tmp_path):
+    core = fake_host.core
+    image = tmp_path / "nop.bin"
+    image.write_bytes(b"\x13\x00\x00\x00")
+    sleeper, worker = (fake_host.create_vm(ram_size=4 << 20) for _ in range(2))
+    for vm in (sleeper, worker):
+        vm.load(str(image), load_addr=BASE)
+    sleeper.vcpus[0].set_csr("hie", 1 << causes.IRQ_VS_TIMER)
+    sleeper.vcpus[0].set_csr("vstimecmp", 500)
+    order = []
+    real_run = core.run
+
+    def run(budget):
+        order.append((fake_host.current_vcpu.vm.name, core.mtime))
+        if fake_host.current_vcpu.vm is sleeper:
+            core.script = [(EXIT_WFI, {"exit_pc": BASE}, 1)]
+        else:
+            core.mtime += 100                # the worker's instructions move time
+            core.script = [(EXIT_BUDGET, {}, 1000)]
+        return real_run(budget)
+
+    core.run = run
+    RoundRobin(fake_host, slice_insns=1000).run(max_insns=9000)
+    names = [name for name, _ in order]
+    # The sleeper blocks after its WFI and runs again only once time reaches 500.
+    assert names[:2] == ["vm1", "vm2"]
+    wakes = [mtime for name, mtime in order[1:] if name == "vm1"]
+    assert wakes and all(mtime >= 500 for mtime in wakes)
+    assert names.count("vm2") >= 5 and sleeper.vcpus[0].time_skipped == 0
