@@ -1,0 +1,536 @@
+"""Trap-and-emulate (technique "trap-emulate"): a classic VMM without the H
+extension (Popek & Goldberg).
+
+The guest kernel runs de-privileged in real U-mode (V=0). Every trap leaves
+the core (medeleg = mideleg = 0, `exit_on_exception` = every cause): each
+privileged instruction the kernel executes is an illegal-instruction exit
+with the instruction's bits, which this module emulates against the virtual
+supervisor state (pyvmm.hv.vcpu_state) and resumes after. Traps the guest's
+own hart would take (ecall from guest user code, true page faults,
+breakpoints, ...) and its interrupts are reflected into the guest kernel's
+stvec exactly as the hardware would deliver them.
+
+Memory is a ShadowPager with user_split (ring compression): one shadow tree
+for the guest kernel, another for guest user code that maps only guest U
+pages, both with real U=1 PTEs. The real satp is the tree of the current
+virtual privilege; it changes on sret, on trap reflection and on guest satp
+writes. Device pages are shadowed onto the host's empty MMIO window, so a
+guest device access is an MMIO exit served by the VM's device bus.
+
+The guest's timer (SBI set_timer or stimecmp) is the real mtimecmp with
+mie.MTIE: when it fires, virtual sip.STIP is set and the real timer
+disarmed; the interrupt reaches the guest when its virtual SIE/priv allow.
+"""
+
+import collections
+import time
+
+from pyvmm.hv import exits
+from pyvmm.hv.exits import Exit
+from pyvmm.hv.host import HvError
+from pyvmm.hv.shadow import ShadowPager
+from pyvmm.hv.vcpu_state import (CSR_HPMCOUNTER31, CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_SSTATUS,
+                                 CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP,
+                                 SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SUM, IllegalAccess,
+                                 SupervisorState, csr_name)
+from pyvmm.isa import causes
+from pyvmm.isa.csrs import CSRS
+from pyvmm.machine.layout import EXIT_IDLE
+
+MASK64 = (1 << 64) - 1
+REG_A0, REG_A7 = 10, 17
+INTERRUPT_BIT = 1 << 63
+CORE_EXIT_BUDGET, CORE_EXIT_MMIO, CORE_EXIT_TRAP, CORE_EXIT_WFI = 1, 2, 3, 4
+
+# The hart while a guest runs: every exception and the machine timer leave the loop.
+ALL_EXCEPTIONS = (1 << 24) - 1
+ALL_INTERRUPTS = (1 << 16) - 1
+MIE_MTIE = 1 << causes.IRQ_M_TIMER
+MSTATUS_SUM_MXR_MPRV = (1 << 18) | (1 << 19) | (1 << 17)
+
+CSR_MNEMONICS = {1: "csrrw", 2: "csrrs", 3: "csrrc", 5: "csrrwi", 6: "csrrsi", 7: "csrrci"}
+INSN_SRET = 0x10200073
+INSN_WFI = 0x10500073
+PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EXC_STORE_PAGE_FAULT)
+
+
+class TrapEmulateVCPU:
+    """A virtual hart whose kernel runs in real U-mode. Same surface as
+    pyvmm.hv.vcpu.VCPU (run(budget) -> Exit, registers, set_timer, ...);
+    `state` is the virtual supervisor (priv, CSRs)."""
+
+    def __init__(self, vm, hartid=0):
+        self.vm = vm
+        self.host = vm.host
+        self.core = vm.host.core
+        self.hartid = hartid
+        self.state = SupervisorState(counters=self._read_counter, stce=vm.host.sstc)
+        self.x = [0] * 32
+        self._pc = 0
+        self.real_satp = 0
+        self.real_mtimecmp = MASK64
+        self.instret = 0                  # instructions the core retired for this guest
+        self.emulated_insns = 0           # instructions the hypervisor retired for it
+        self.host_seconds = 0.0
+        self.runs = 0
+        self.blocked_until = None         # host mtime a WFI waits for (None: runnable)
+        self.time_skipped = 0
+        vm.policy.configure(self)
+
+    # -- where the state lives -----------------------------------------------------------------
+
+    @property
+    def loaded(self):
+        return self.host.current_vcpu is self
+
+    def activate(self):
+        host = self.host
+        current = host.current_vcpu
+        if current is self:
+            return
+        if current is not None:
+            current.save()
+        self._load()
+        host.current_vcpu = self
+        host.vcpu_switches += 1
+
+    def save(self):
+        core = self.core
+        self.x = core.x.tolist()
+        self._pc = core.pc
+        self.real_mtimecmp = core.mtimecmp
+        core.mtimecmp = MASK64
+        if self.host.current_vcpu is self:
+            self.host.current_vcpu = None
+
+    def _load(self):
+        core = self.core
+        if hasattr(core, "virt"):
+            core.virt = 0
+        core.write_csr(CSRS["medeleg"], 0)
+        core.write_csr(CSRS["mideleg"], 0)
+        core.write_csr(CSRS["mie"], MIE_MTIE)
+        core.write_csr(CSRS["mstatus"], core.read_csr(CSRS["mstatus"]) & ~MSTATUS_SUM_MXR_MPRV)
+        # Counter reads trap: the guest's time and instret are the hypervisor's to give.
+        core.write_csr(CSRS["scounteren"], 0)
+        core.write_csr(CSRS["satp"], self.real_satp)
+        core.x[:] = self.x
+        core.x[0] = 0
+        core.priv = PRIV_U
+        core.pc = self._pc
+        core.mtimecmp = self.real_mtimecmp
+        core.exit_on_exception = ALL_EXCEPTIONS
+        core.exit_on_interrupt = ALL_INTERRUPTS
+
+    # -- registers --------------------------------------------------------------------------------
+
+    def get_x(self, i):
+        return self.core.get_x(i) if self.loaded else self.x[i]
+
+    def set_x(self, i, value):
+        if i == 0:
+            return
+        if self.loaded:
+            self.core.set_x(i, value & MASK64)
+        else:
+            self.x[i] = value & MASK64
+
+    @property
+    def pc(self):
+        return self.core.pc if self.loaded else self._pc
+
+    @pc.setter
+    def pc(self, value):
+        if self.loaded:
+            self.core.pc = value & MASK64
+        else:
+            self._pc = value & MASK64
+
+    @property
+    def priv(self):
+        return self.state.priv
+
+    # The virtual supervisor CSRs by name; "vs*" names (what hypercalls
+    # written for the H extension use) reach the same registers.
+    def _csr_number(self, name):
+        number = NAMED_CSRS.get(name[1:] if name.startswith("vs") else name)
+        if number is None or number >= CSR_CYCLE:
+            raise HvError(f"{name} is not part of a trap-emulate VCPU's state")
+        return number
+
+    def get_csr(self, name):
+        return self.state.read(self._csr_number(name))
+
+    def set_csr(self, name, value):
+        number = self._csr_number(name)
+        if number == CSR_SATP:
+            self.vm.policy.set_guest_satp(self, value)
+            return
+        effects = self.state.write(number, value)
+        self.vm.policy.apply_effects(self, effects)
+
+    def set_priv(self, priv, virt=1):
+        """Virtual privilege (the hart itself stays in U-mode)."""
+        self.state.priv = PRIV_S if priv else PRIV_U
+        self.vm.policy.install_root(self)
+
+    def reset(self, entry, a0=0, a1=0):
+        self.state.reset()
+        self.set_x(REG_A0, a0)
+        self.set_x(REG_A0 + 1, a1)
+        self.pc = entry
+        self.vm.policy.reset(self)
+        self._sync_timer()
+
+    # -- time, counters, interrupts ------------------------------------------------------------------
+
+    def guest_time(self):
+        return self.core.mtime           # one clock for the host and its guests
+
+    def guest_instret(self):
+        return self.instret + self.emulated_insns
+
+    def _read_counter(self, csr):
+        if csr == CSR_TIME:
+            return self.guest_time()
+        if csr in (CSR_CYCLE, CSR_INSTRET):
+            return self.guest_instret()
+        return 0                          # hpmcounter3..31: no events implemented
+
+    def set_timer(self, guest_deadline):
+        self.state.stimecmp = guest_deadline & MASK64
+        self._sync_timer()
+
+    def _sync_timer(self):
+        """STIP = time >= stimecmp (Sstc's rule, which SBI set_timer follows
+        too); the real mtimecmp is armed only while STIP is still to come."""
+        deadline = self.state.stimecmp
+        fired = deadline != MASK64 and self.guest_time() >= deadline
+        self.state.set_pending(SIP_STIP, fired)
+        self.real_mtimecmp = MASK64 if fired or deadline == MASK64 else deadline
+        if self.loaded:
+            self.core.mtimecmp = self.real_mtimecmp
+
+    def timer_fired(self):
+        self._sync_timer()
+
+    def timer_deadline(self):
+        """Host mtime at which the guest's enabled timer interrupt comes, or None."""
+        if not self.state.sie & SIP_STIP or self.state.stimecmp == MASK64:
+            return None
+        return self.state.stimecmp
+
+    def wait_until(self, deadline):
+        """Block (after a WFI) until host mtime reaches deadline; the
+        scheduler runs others meanwhile."""
+        self.blocked_until = deadline
+
+    def _wake(self):
+        # Nobody else wanted the hart until now: time skips to the deadline.
+        core = self.core
+        if self.blocked_until > core.mtime:
+            core.mtime = self.blocked_until
+            self.time_skipped += 1
+        self.blocked_until = None
+        self._sync_timer()
+
+    def set_external_interrupt(self, level):
+        self.state.set_pending(SIP_SEIP, level)
+
+    def set_software_interrupt(self, level):
+        self.state.set_pending(SIP_SSIP, level)
+
+    def inject_vs_exception(self, cause, tval):
+        """Reflect an exception at the current pc (the name hw policies use)."""
+        self.vm.policy.reflect(self, cause, tval, self.pc)
+
+    # -- KVM_RUN ---------------------------------------------------------------------------------------
+
+    def run(self, budget):
+        if self.vm.stopped:
+            return Exit("shutdown", pc=self.pc)
+        self.activate()
+        if self.blocked_until is not None:
+            self._wake()
+        self.vm.policy.deliver_interrupt(self)
+        core = self.core
+        before = core.instret
+        started = time.perf_counter()
+        reason = core.run(budget)
+        self.host_seconds += time.perf_counter() - started
+        self.instret += core.instret - before
+        self.runs += 1
+        return self.decode_exit(reason)
+
+    def decode_exit(self, reason):
+        core = self.core
+        if reason == CORE_EXIT_BUDGET:
+            return Exit("budget", pc=core.pc)
+        if reason == CORE_EXIT_MMIO:
+            return Exit("mmio", addr=self.vm.policy.mmio_gpa(core.exit_addr), size=core.exit_size,
+                        is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
+        if reason == CORE_EXIT_WFI:
+            return Exit("wfi", pc=core.exit_pc, priv=self.state.priv, virt=0)
+        if reason != CORE_EXIT_TRAP:
+            raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
+        cause = core.exit_cause
+        pc = core.exit_pc
+        priv = self.state.priv
+        if cause & INTERRUPT_BIT:
+            return Exit("interrupt", cause=cause & ~INTERRUPT_BIT, pc=pc, virt=0, priv=priv)
+        if cause == causes.EXC_ECALL_U and priv == PRIV_S:
+            args = core.x[REG_A0:REG_A7 + 1].tolist()
+            return Exit("sbi", cause=cause, pc=pc, ext=args[7], fid=args[6], args=tuple(args[:6]),
+                        virt=0, priv=priv)
+        return Exit("trap", cause=cause, pc=pc, tval=core.exit_tval, insn=core.exit_insn, virt=0,
+                    priv=priv)
+
+
+class TrapEmulatePolicy:
+    """Completes a TrapEmulateVCPU's exits: emulates the guest kernel's
+    privileged instructions, answers its SBI calls, serves its MMIO, fills the
+    shadow, reflects everything else. Counters in stats()["trap_emulate"]."""
+
+    on_bad_access = "reflect"
+
+    def __init__(self, vm):
+        self.vm = vm
+        # No G stage without H: shadow tables are the only way to map a guest.
+        vm.paging = "shadow"
+        vm.pager = ShadowPager(vm, user_split=True)
+        self.exits = collections.Counter()        # why the guest left the loop, finer than Exit.kind
+        self.emulated = collections.Counter()     # instructions emulated, by mnemonic
+        self.csr_accesses = collections.Counter()  # "csrrs sstatus", ...
+        self.reflected = collections.Counter()    # traps reflected into the guest, by cause
+        self.handlers = {
+            "budget": self._budget, "shutdown": self._budget, "sbi": self._sbi,
+            "mmio": self._mmio, "trap": self._trap, "interrupt": self._interrupt, "wfi": self._wfi,
+        }
+
+    # -- configuration -----------------------------------------------------------------------------
+
+    def configure(self, vcpu):
+        vcpu.guest_satp = 0
+
+    def reset(self, vcpu):
+        self.set_guest_satp(vcpu, 0)
+
+    def mmio_gpa(self, addr):
+        return self.vm.mmio_gpa(addr)
+
+    # -- translation ----------------------------------------------------------------------------------
+
+    def install_root(self, vcpu):
+        """The real satp for the virtual privilege: ring compression."""
+        satp = self.vm.pager.root_satp(vcpu.state.priv)
+        if satp != vcpu.real_satp:
+            vcpu.real_satp = satp
+            if vcpu.loaded:
+                vcpu.core.write_csr(CSRS["satp"], satp)
+
+    def set_guest_satp(self, vcpu, value):
+        value &= MASK64
+        if value >> 60 not in (0, 8, 9):
+            return
+        vcpu.state.satp = value
+        vcpu.guest_satp = value
+        self.vm.pager.set_guest_satp(value)
+        self.install_root(vcpu)
+
+    def guest_sfence(self, vcpu, vaddr, asid):
+        self.vm.pager.sfence(vaddr=vaddr, asid=asid)
+        vcpu.core.flush_tlb()
+
+    def guest_virt_to_phys(self, vcpu, vaddr):
+        status = vcpu.state.sstatus
+        walk, _ = self.vm.pager.guest_walk(vaddr & MASK64, "load", PRIV_S,
+                                           bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR))
+        return None if walk is None else walk.gpa
+
+    def apply_effects(self, vcpu, effects):
+        if "status" in effects:
+            status = vcpu.state.sstatus
+            self.vm.pager.set_guest_status(bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR))
+        if "timer" in effects:
+            vcpu.timer_fired()
+
+    # -- traps into the guest ------------------------------------------------------------------------
+
+    def reflect(self, vcpu, cause, tval, epc):
+        """Deliver an exception to the guest kernel as its hart would."""
+        self.reflected[str(cause)] += 1
+        self.vm.reflected_faults[cause] += 1
+        vcpu.pc = vcpu.state.enter_trap(cause, tval, epc)
+        self.install_root(vcpu)
+
+    def deliver_interrupt(self, vcpu):
+        """Before the guest runs: take the highest pending enabled virtual interrupt."""
+        state = vcpu.state
+        if not state.sip & state.sie:
+            return
+        code = state.pending_interrupt()
+        if code is None:
+            return
+        self.reflected[f"interrupt {code}"] += 1
+        vcpu.pc = state.enter_trap(code, 0, vcpu.pc, interrupt=True)
+        self.install_root(vcpu)
+
+    # -- exits ---------------------------------------------------------------------------------------
+
+    def handle(self, vcpu, exit):
+        self.handlers[exit.kind](vcpu, exit)
+
+    def _budget(self, vcpu, exit):
+        self.exits[exit.kind] += 1
+
+    def _sbi(self, vcpu, exit):
+        self.exits["sbi"] += 1
+        self.emulated["ecall"] += 1
+        vcpu.emulated_insns += 1
+        exits.handle_sbi(vcpu, exit)
+
+    def _mmio(self, vcpu, exit):
+        self.exits["mmio"] += 1
+        exits.handle_mmio(vcpu, exit)
+
+    def _interrupt(self, vcpu, exit):
+        if exit.cause == causes.IRQ_M_TIMER:
+            self.exits["timer"] += 1
+            vcpu.timer_fired()
+            return
+        self.exits["interrupt"] += 1
+        self.vm.error = f"unexpected host interrupt {exit.cause} at pc {exit.pc:#x}"
+        self.vm.request_stop("error", 1)
+
+    def _wfi(self, vcpu, exit):
+        # The hart never lets U-mode wait; kept for a core that would.
+        self.exits["wfi"] += 1
+        self._idle(vcpu)
+
+    def _trap(self, vcpu, exit):
+        cause = exit.cause
+        if cause == causes.EXC_ILLEGAL_INST:
+            self.exits["privileged"] += 1
+            if self.emulate(vcpu, exit):
+                return
+            self.reflect(vcpu, cause, exit.tval, exit.pc)
+            return
+        if cause in PAGE_FAULTS:
+            self._page_fault(vcpu, exit)
+            return
+        if cause in (causes.EXC_ECALL_S, causes.EXC_ECALL_M) or cause >= 16:
+            self.vm.error = f"unexpected trap cause {cause} at pc {exit.pc:#x}"
+            self.vm.request_stop("error", 1)
+            return
+        self.exits["guest_exception"] += 1
+        self.reflect(vcpu, cause, exit.tval, exit.pc)
+
+    def _page_fault(self, vcpu, exit):
+        status = vcpu.state.sstatus
+        pager = self.vm.pager
+        outcome = pager.handle_page_fault(exit.cause, exit.tval, vcpu.state.priv,
+                                          bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR),
+                                          exit.insn)
+        self.exits[f"page_fault_{outcome}"] += 1
+        if outcome == "guest":
+            cause = exit.cause if pager.fault_cause is None else pager.fault_cause
+            tval = exit.tval if pager.fault_tval is None else pager.fault_tval
+            self.reflect(vcpu, cause, tval, exit.pc)
+        elif outcome == "emulated":
+            vcpu.emulated_insns += 1
+            self.emulated["store to page table"] += 1
+
+    # -- instruction emulation -------------------------------------------------------------------------
+
+    def emulate(self, vcpu, exit):
+        """Emulate the privileged instruction behind an illegal-instruction
+        exit; False when the guest's own hart would raise illegal-instruction."""
+        insn = exit.insn if exit.insn else exit.tval
+        insn &= 0xFFFF_FFFF
+        state = vcpu.state
+        kind, rd, rs1, funct3, csr = exits.decode_system(insn)
+        if kind == "csr":
+            return self._csr(vcpu, exit, insn, rd, rs1, funct3, csr)
+        if state.priv != PRIV_S:
+            return False
+        if insn == INSN_SRET:
+            self._retire(vcpu, "sret")
+            vcpu.pc = state.sret()
+            self.install_root(vcpu)
+            return True
+        if kind == "sfence.vma":
+            vaddr = vcpu.get_x(rs1) if rs1 else None
+            asid = vcpu.get_x(csr) if csr else None
+            self.guest_sfence(vcpu, vaddr, asid)
+            self._retire(vcpu, "sfence.vma")
+            vcpu.pc = exit.pc + 4
+            return True
+        if insn == INSN_WFI:
+            self._retire(vcpu, "wfi")
+            vcpu.pc = exit.pc + 4
+            if not state.can_wake():
+                self._idle(vcpu)
+            return True
+        return False
+
+    def _retire(self, vcpu, mnemonic):
+        self.emulated[mnemonic] += 1
+        vcpu.emulated_insns += 1
+
+    def _csr(self, vcpu, exit, insn, rd, rs1, funct3, csr):
+        state = vcpu.state
+        operand = rs1 if funct3 & 4 else vcpu.get_x(rs1)
+        writes = funct3 & 3 == 1 or rs1 != 0
+        reads = funct3 & 3 != 1 or rd != 0
+        try:
+            state.check_access(csr, writes)
+            old = state.read(csr) if reads or writes else 0
+            if writes:
+                new = exits.csr_op(funct3, old, operand, rs1)
+                if csr == CSR_SATP:
+                    self.set_guest_satp(vcpu, new)
+                else:
+                    self.apply_effects(vcpu, state.write(csr, new))
+        except IllegalAccess:
+            return False
+        vcpu.set_x(rd, old)
+        mnemonic = CSR_MNEMONICS[funct3]
+        self._retire(vcpu, mnemonic)
+        self.csr_accesses[f"{mnemonic} {csr_name(csr)}"] += 1
+        vcpu.pc = exit.pc + 4
+        return True
+
+    def _idle(self, vcpu):
+        """WFI with nothing pending: the VCPU blocks until the guest's enabled
+        timer (time skips there unless another VCPU runs meanwhile); without
+        one, wait for console input that could wake it, else the VM idles for
+        ever (status 125, as on the board)."""
+        deadline = vcpu.timer_deadline()
+        if deadline is not None:
+            vcpu.wait_until(deadline)
+            return
+        if self.vm.input_can_wake():
+            return
+        self.vm.request_stop("idle", EXIT_IDLE)
+
+    # -- figures --------------------------------------------------------------------------------------
+
+    def stats(self):
+        vcpus = self.vm.vcpus
+        guest_insns = sum(v.guest_instret() for v in vcpus)
+        handled = sum(n for kind, n in self.exits.items() if kind != "budget")
+        return {"trap_emulate": {
+            "exits": dict(sorted(self.exits.items())),
+            "exits_handled": handled,
+            "guest_instructions": guest_insns,
+            "exits_per_1000_insns": round(1000 * handled / guest_insns, 3) if guest_insns else None,
+            "emulated": dict(sorted(self.emulated.items())),
+            "csr_accesses": dict(sorted(self.csr_accesses.items())),
+            "reflected": dict(sorted(self.reflected.items())),
+        }}
+
+
+def register():
+    """Add "trap-emulate" to pyvmm.hv's technique registry."""
+    from pyvmm.hv import register_technique
+    register_technique("trap-emulate", TrapEmulateVCPU, TrapEmulatePolicy)
