@@ -1,0 +1,158 @@
+"""One run of the guest kernel under one technique, through the public APIs
+(pyvmm.machine.Machine for native, pyvmm.hv.Host/VM for the rest), reduced
+to the counters the cost model and the report need.
+
+A run is described by a plain dict (a RunSpec) so it can be shipped to a
+worker process or a Dask worker and its result merged back:
+    {"column": "hw-nested", "workload": "syscall", "iterations": 272,
+     "kernel": "/path/kernel.elf", "params": {"walk_cache": True}}
+and its result is a plain dict too (see run_spec).
+"""
+
+import re
+import time
+
+from pyvmm.bench import kernel_workloads, techniques
+
+VM_RAM = 64 << 20
+HOST_OVERHEAD = 32 << 20          # as pyvmm run --technique: G-stage/shadow tables
+BENCH_LINE = re.compile(r"bench (\S+): iterations (\d+) checksum (0x[0-9a-f]+)")
+MACHINE_PARAMS = ("walk_cache", "tlb_entries")
+
+
+class CellError(Exception):
+    """The run did not end as a correct run of the kernel ends (one line)."""
+
+
+def spec(column, workload, iterations, kernel=None, params=None):
+    return {"column": column, "workload": workload, "iterations": int(iterations),
+            "kernel": str(kernel or kernel_workloads.default_kernel()),
+            "params": dict(params or {})}
+
+
+def apply_machine_params(core, params):
+    """Set the core's tunables a sweep varies; refuse what this core lacks."""
+    for key, value in params.items():
+        if key not in MACHINE_PARAMS:
+            continue
+        if not hasattr(core, key):
+            raise CellError(f"this build of the core has no {key} to set")
+        setattr(core, key, value)
+
+
+def _total(counter):
+    return sum(counter.values()) if isinstance(counter, dict) else int(counter or 0)
+
+
+def _core_counters(core_stats):
+    keys = ("tlb_hits", "tlb_misses", "page_walks", "walk_mem_refs", "walks_2d",
+            "walk_2d_mem_refs", "gstage_walks", "walk_cache_hits", "tlb_flushes")
+    out = {k: int(core_stats[k]) for k in keys if k in core_stats}
+    out["traps"] = _total(core_stats.get("traps", {}))
+    out["interrupts"] = _total(core_stats.get("interrupts", {}))
+    return out
+
+
+def _run_native(run, workload, kernel, limit):
+    from pyvmm.machine import Machine
+    machine = Machine(ram_size=VM_RAM, bios="builtin", console=None,
+                      bootargs=kernel_workloads.bootargs(workload, run["iterations"]))
+    machine.load(kernel)
+    machine.boot()
+    apply_machine_params(machine.core, run["params"])
+    result = machine.run(max_insns=limit)
+    stats = machine.stats()
+    counters = _core_counters(machine.core.stats())
+    return {
+        "status": result.status, "how": result.how,
+        "output": machine.uart_output.decode("ascii", "replace"),
+        "instret": int(stats["instret"]),
+        "host_seconds": float(machine.host_seconds),
+        # Native has no hypervisor: the board's SBI ecalls are M-mode traps
+        # (counted in traps), not VM exits.
+        "exits": {},
+        "callouts": 0, "hypercalls": 0,
+        "core": counters,
+        "technique_stats": {},
+    }
+
+
+def _run_vm(run, col, workload, kernel, limit):
+    from pyvmm.hv import Host
+    host = Host(ram_size=VM_RAM + HOST_OVERHEAD)
+    apply_machine_params(host.core, run["params"])
+    vm = host.create_vm(ram_size=VM_RAM, paging=col.paging, technique=col.technique,
+                        bootargs=kernel_workloads.bootargs(workload, run["iterations"]))
+    vm.load(kernel)
+    started = time.perf_counter()
+    result = vm.run(limit)
+    seconds = time.perf_counter() - started
+    stats = vm.stats()
+    exits = {kind: int(n) for kind, n in stats.get("exits", {}).items() if kind != "budget"}
+    technique_stats = {k: v for k, v in stats.items()
+                       if k not in ("exits", "core", "mmio", "sbi", "vm", "vmid", "technique",
+                                    "paging", "how", "status")}
+    return {
+        "status": result.status if result else None,
+        "how": result.how if result else None,
+        "output": vm.console_output.decode("ascii", "replace"),
+        "instret": int(stats["instret"]),
+        "host_seconds": seconds,
+        "exits": exits,
+        # Software techniques report these when they have them (bt: callouts
+        # from translated code, pv: hypercalls); absent means none happen.
+        "callouts": int(stats.get("callouts", 0) or 0),
+        "hypercalls": int(stats.get("hypercalls", 0) or 0),
+        "core": _core_counters(host.core.stats()),
+        "technique_stats": _plain(technique_stats),
+        "vm_error": vm.error,
+    }
+
+
+def _plain(value):
+    """JSON-safe copy (technique stats may hold tuples or other keys)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_spec(run):
+    """Run one RunSpec; returns {"spec": run, "ok": bool, "error": str|None,
+    counters...}. Never raises for a guest or technique failure: the report
+    says what went wrong in that cell."""
+    col = techniques.column(run["column"])
+    workload = kernel_workloads.BY_NAME[run["workload"]]
+    limit = workload.instruction_limit(run["iterations"])
+    out = {"spec": run, "ok": False, "error": None}
+    try:
+        if col.is_native:
+            out.update(_run_native(run, workload, run["kernel"], limit))
+        else:
+            out.update(_run_vm(run, col, workload, run["kernel"], limit))
+    except CellError as exc:
+        out["error"] = str(exc)
+        return out
+    except Exception as exc:        # a technique under construction may fail in any way
+        out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return out
+    out["error"] = _check(out, workload.name, run["iterations"])
+    out["ok"] = out["error"] is None
+    return out
+
+
+def _check(out, mode, iterations):
+    if out.get("vm_error"):
+        return f"the hypervisor stopped the VM: {out['vm_error']}"
+    if out["how"] != "sbi-shutdown" or out["status"] != 0:
+        return f"run ended {out['how']} (status {out['status']})"
+    match = BENCH_LINE.search(out["output"])
+    if match is None:
+        return "the kernel printed no 'bench' line"
+    if match.group(1) != mode or int(match.group(2)) != iterations:
+        return f"the kernel ran {match.group(1)} x {match.group(2)}, not {mode} x {iterations}"
+    out["checksum"] = match.group(3)
+    return None
