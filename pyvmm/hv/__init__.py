@@ -10,11 +10,12 @@ Techniques are registered here by name: each is a VCPU class (state in and
 out of the core, run(budget) -> Exit) and a policy class (completes exits).
 Another technique adds itself with
 
-    register_technique("trap-emulate", "pyvmm.hv.trap_emulate:TrapEmulateVCPU",
-                       "pyvmm.hv.trap_emulate:TrapEmulatePolicy")
+    register_technique("trap-emulate", TrapEmulateVCPU, TrapEmulatePolicy)
 
 (classes or "module:name" strings, resolved when a VM first uses them), and
-`pyvmm run --technique NAME` then runs it.
+`pyvmm run --technique NAME` then runs it. A module named in
+TECHNIQUE_PROVIDERS is imported when its technique is first asked for and
+registers itself through its register().
 """
 
 import importlib
@@ -28,8 +29,38 @@ TECHNIQUES = {
 }
 
 
+# Techniques other modules provide: name -> module whose register() adds it
+# to TECHNIQUES. Imported on first use, so a module not written yet is simply
+# not available (and `pyvmm run --technique NAME` a usage error).
+TECHNIQUE_PROVIDERS = {
+    "trap-emulate": "pyvmm.hv.trap_emulate",
+    "bt": "pyvmm.hv.bt",
+    "pv": "pyvmm.hv.pv",
+}
+
+
 def register_technique(name, vcpu_class, policy_class):
     TECHNIQUES[name] = (vcpu_class, policy_class)
+
+
+def _load_provider(name):
+    module_name = TECHNIQUE_PROVIDERS.get(name)
+    if module_name is None or name in TECHNIQUES:
+        return
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name == module_name:
+            return
+        raise
+    module.register()
+
+
+def available_techniques():
+    """Names of every technique that can run here, registered or provided."""
+    for name in TECHNIQUE_PROVIDERS:
+        _load_provider(name)
+    return sorted(TECHNIQUES)
 
 
 def _resolve(entry):
@@ -41,6 +72,7 @@ def _resolve(entry):
 
 def technique_entry(name):
     """(VCPU class, policy class) of a registered technique."""
+    _load_provider(name)
     try:
         vcpu_class, policy_class = TECHNIQUES[name]
     except KeyError:
@@ -55,5 +87,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'pyvmm.hv' has no attribute {name!r}")
 
 
-__all__ = ["Exit", "FrameAllocator", "Host", "HvError", "TECHNIQUES", "VM", "register_technique",
-           "technique_entry"]
+__all__ = ["Exit", "FrameAllocator", "Host", "HvError", "TECHNIQUES", "VM", "available_techniques",
+           "register_technique", "technique_entry"]

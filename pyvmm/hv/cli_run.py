@@ -23,13 +23,14 @@ def _error(message):
 
 def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage_error):
     """Returns the exit status; raises usage_error (the CLI's UsageError) for bad usage."""
-    from pyvmm.hv import TECHNIQUES, Host, HvError
+    from pyvmm.hv import Host, HvError, available_techniques
 
     technique = args.technique
-    if technique not in TECHNIQUES:
-        raise usage_error(f"--technique {technique}: unknown (known: native, "
-                          f"{', '.join(sorted(TECHNIQUES))})")
-    paging = args.paging or "nested"
+    known = available_techniques()
+    if technique not in known:
+        raise usage_error(f"--technique {technique}: unknown (known: native, {', '.join(known)})")
+    # Without H there is no G stage: the other techniques shadow.
+    paging = args.paging or ("nested" if technique == "hw" else "shadow")
     if paging not in PAGINGS:
         raise usage_error(f"--paging {paging}: expected nested or shadow")
     if args.bios not in ("none", "builtin"):
@@ -52,7 +53,7 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         host = Host(ram_size=ram_size + HOST_OVERHEAD)
     except MemoryError:
         raise usage_error(f"cannot allocate {ram_size + HOST_OVERHEAD} bytes of host RAM") from None
-    if not hasattr(host.core, "virt"):
+    if technique == "hw" and not hasattr(host.core, "virt"):
         print(f"pyvmm run: error: this build of the core ({core_module.__file__}) has no H "
               "extension; --technique hw needs it", file=sys.stderr)
         return 1

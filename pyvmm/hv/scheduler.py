@@ -11,6 +11,11 @@ clock, as on hardware, so every VM sees the skip).
 SLICE = 1 << 20
 
 
+def _blocked_until(vcpu):
+    # VCPUs of other techniques need not block (they may idle their own way).
+    return getattr(vcpu, "blocked_until", None)
+
+
 class RoundRobin:
     def __init__(self, host, vms=None, slice_insns=None):
         self.host = host
@@ -32,10 +37,10 @@ class RoundRobin:
                 if not vcpus:
                     break
                 now = self.host.core.mtime
-                ready = [v for v in vcpus if v.blocked_until is None or v.blocked_until <= now]
+                ready = [v for v in vcpus if _blocked_until(v) is None or _blocked_until(v) <= now]
                 if not ready:
                     # Every VCPU waits for its timer: the earliest runs, time skips to it.
-                    ready = [min(vcpus, key=lambda v: v.blocked_until)]
+                    ready = [min(vcpus, key=_blocked_until)]
                 for vcpu in ready:
                     if vcpu.vm.stopped:
                         continue
@@ -65,7 +70,7 @@ class RoundRobin:
                 break
             exit = vcpu.run(left)
             vm.handle(vcpu, exit)
-            if exit.kind == "budget" or vcpu.blocked_until is not None:
+            if exit.kind == "budget" or _blocked_until(vcpu) is not None:
                 break
         vm.flush_console()
         return vcpu.instret - start

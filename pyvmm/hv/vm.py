@@ -310,7 +310,7 @@ class VM:
 
     def stats(self):
         core_stats = self.host.core.stats()
-        instret = sum(vcpu.instret for vcpu in self.vcpus)
+        instret = sum(getattr(vcpu, "instret", 0) for vcpu in self.vcpus)
         exits = dict(sorted(self.exit_counts.items()))
         stats = {
             "vm": self.name, "vmid": self.vmid, "technique": self.technique, "paging": self.paging,
@@ -322,7 +322,7 @@ class VM:
             "mmio": self.devices.access_counts(),
             "mmio_faults": self.mmio_faults,
             "reflected_faults": {str(k): v for k, v in sorted(self.reflected_faults.items())},
-            "host_seconds": round(sum(vcpu.host_seconds for vcpu in self.vcpus), 6),
+            "host_seconds": round(sum(getattr(vcpu, "host_seconds", 0.0) for vcpu in self.vcpus), 6),
             "how": self.result.how if self.result else None,
             "status": self.result.status if self.result else None,
         }

@@ -106,6 +106,7 @@ def test_a_vcpu_blocked_in_wfi_lets_the_others_run_first(fake_host, tmp_path):
     sleeper, worker = (fake_host.create_vm(ram_size=4 << 20) for _ in range(2))
     for vm in (sleeper, worker):
         vm.load(str(image), load_addr=BASE)
+        vm.boot()                            # (boot disarms the timer, as firmware does)
     sleeper.vcpus[0].set_csr("hie", 1 << causes.IRQ_VS_TIMER)
     sleeper.vcpus[0].set_csr("vstimecmp", 500)
     order = []
