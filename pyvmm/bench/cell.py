@@ -72,6 +72,7 @@ def _run_native(run, workload, kernel, limit):
         # (counted in traps), not VM exits.
         "exits": {},
         "callouts": 0, "hypercalls": 0,
+        "device_accesses": sum(stats.get("mmio", {}).values()),
         "core": counters,
         "technique_stats": {},
     }

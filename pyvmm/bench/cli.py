@@ -1,21 +1,33 @@
 """`pyvmm bench`: run a benchmark suite and print its table.
 
+Suites: `core` (pyvmm against QEMU, issue 4) and `nano`, `macro`, `all` (the
+virtualization techniques compared the way Adams & Agesen do, issue 7:
+pyvmm.bench.virt_suite).
+
 Exit status: 0 when every workload ran correctly (whether or not the issue's
-goals are met: the table says that), 1 when a workload did not run correctly
-(a guest failed, pyvmm and QEMU disagreed, timings unusable), 2 for bad usage,
-missing images or a pyvmm without its compiled core.
+goals are met or the papers' findings hold: the report says that; a technique
+that does not exist yet is a column of n/a, not a failure), 1 when a
+workload did not run correctly (a guest failed, a technique computed another
+checksum than native, pyvmm and QEMU disagreed, timings unusable), 2 for bad
+usage, missing images, --plot without matplotlib, --executor dask:// without
+dask, or a pyvmm without its compiled core.
 """
 
 import sys
 
+from pyvmm.bench.costmodel import DEFAULT as DEFAULT_MODEL
+from pyvmm.bench.costmodel import PARAMETERS
+from pyvmm.bench.kernel_workloads import WORKLOADS as KERNEL_WORKLOADS
 from pyvmm.bench.report import FORMATS, render
+from pyvmm.bench.techniques import COLUMN_NAMES
 from pyvmm.bench.workloads import CORE_WORKLOADS, EXIT_ITERATIONS
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-SUITES = ("core",)
+SUITES = ("core", "nano", "macro", "all")
+VIRT_SUITES = ("nano", "macro", "all")
 
 
 def add_parsers(subparsers):
@@ -24,7 +36,9 @@ def add_parsers(subparsers):
         description="Run a benchmark suite on pyvmm and, when qemu-system-riscv64 is installed, "
                     "on QEMU in the same invocation; print MIPS, the pyvmm/QEMU ratio and "
                     "exits per second. Progress goes to stderr, the report to stdout.")
-    p.add_argument("--suite", choices=SUITES, default="core", help="the suite to run (default core)")
+    p.add_argument("--suite", choices=SUITES, default="core",
+                   help="core: pyvmm against QEMU; nano, macro, all: the virtualization "
+                        "techniques compared (default core)")
     p.add_argument("--runs", type=_positive_int, default=3, metavar="N",
                    help="timed runs of each measurement; medians are reported (default 3)")
     p.add_argument("--format", choices=FORMATS, default="table", help="report format (default table)")
@@ -32,9 +46,9 @@ def add_parsers(subparsers):
                    help="multiply every workload's size by F (default 1: the compute "
                         "workload retires about 295 million instructions)")
     p.add_argument("--workload", action="append", metavar="NAME", dest="workloads",
-                   choices=[w.name for w in CORE_WORKLOADS] + ["exits"],
-                   help="run only this workload (repeatable): "
-                        + ", ".join([w.name for w in CORE_WORKLOADS] + ["exits"]))
+                   help="run only this workload (repeatable); core: "
+                        + ", ".join([w.name for w in CORE_WORKLOADS] + ["exits"])
+                        + "; nano/macro/all: " + ", ".join(w.name for w in KERNEL_WORKLOADS))
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="compute rates from wall time (default) or from CPU time (pyvmm's "
                         "thread, QEMU's process), steadier on a busy machine")
@@ -44,7 +58,35 @@ def add_parsers(subparsers):
     p.add_argument("--images", metavar="DIR", default=None,
                    help="directory of the benchmark guests (default guests/bench/ of the source tree)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    p.set_defaults(func=run_bench)
+    v = p.add_argument_group("technique comparison (--suite nano, macro, all)")
+    v.add_argument("--techniques", metavar="LIST", default=None,
+                   help="comma-separated columns (default all): " + ", ".join(COLUMN_NAMES)
+                        + "; 'hw' means hw-shadow,hw-nested")
+    v.add_argument("--iterations", type=_positive_int, default=None, metavar="N",
+                   help="iterations measured beyond each workload's baseline run (default: the "
+                        "workload's own; rounded up to a multiple of 16 for nanobenchmarks)")
+    v.add_argument("--kernel", metavar="ELF", default=None,
+                   help="the guest kernel (default guests/kernel/kernel.elf)")
+    v.add_argument("--cost-model", action="append", default=[], metavar="FILE.json|KEY=VALUE",
+                   dest="cost_model",
+                   help="replace cost-model parameters (repeatable; applied in order): "
+                        + ", ".join(f"{k}={getattr(DEFAULT_MODEL, k):g}" for k in PARAMETERS))
+    v.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                   help="a grid axis (repeatable): walk_cache=on,off, tlb_entries=..., or a "
+                        "cost-model parameter (exit=500,1500,5000); runs in parallel processes")
+    v.add_argument("--executor", default="local", metavar="local|dask://HOST:PORT",
+                   help="where runs execute: local processes (default) or an existing Dask "
+                        "cluster (optional extra 'dask')")
+    v.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="local worker processes (default 1, or one per CPU with --sweep)")
+    v.add_argument("--plot", metavar="FILE.png", default=None,
+                   help="write the log-scale bar chart of the nanobenchmarks (optional extra "
+                        "'plot': matplotlib)")
+    v.add_argument("--out", metavar="DIR", default=None,
+                   help="also write report.txt, report.md and report.json into DIR")
+    v.add_argument("--no-walk2d", action="store_true",
+                   help="leave out the two-dimensional walk microbenchmark")
+    p.set_defaults(func=run_bench, _parser=p)
 
 
 def _positive_int(text):
@@ -75,6 +117,14 @@ def _error(message, status):
 
 
 def run_bench(args):
+    if args.suite in VIRT_SUITES:
+        from pyvmm.bench.virt_cli import run_virt_suite
+        return run_virt_suite(args)
+    core_names = [w.name for w in CORE_WORKLOADS] + ["exits"]
+    for name in args.workloads or ():
+        if name not in core_names:
+            args._parser.error(f"argument --workload: invalid choice: {name!r} for --suite core "
+                               f"(choose from {', '.join(core_names)})")
     from pyvmm.bench import qemu_backend
     from pyvmm.bench.images import ImageMissing, default_image_dir
     from pyvmm.bench.suite import BenchError, run_core_suite, stderr_progress

@@ -5,11 +5,12 @@ little about what the same events cost on silicon; papers compare techniques
 in cycles. So each run's counters are priced with stated parameters:
 
     cycles = instructions * instruction          guest instructions retired
-           + traps        * trap                 traps the hart delivered itself
+           + traps        * trap                 traps and interrupts the hart delivered itself
            + exits        * exit                 VM exits: to the hypervisor and back
            + walk_refs    * walk_ref             page-table memory references
            + callouts     * callout              bt: translated code calling the VMM
            + hypercalls   * hypercall            pv: explicit calls to the hypervisor
+           + device_accesses * device_access     native: a load/store reaching a device
 
 Every parameter and its source is in docs/bench.md. Users replace any of
 them with --cost-model FILE.json ({"exit": 3000}) or key=value. Modeled
@@ -32,6 +33,7 @@ class CostModel:
     walk_ref: float = 20.0        # one page-table memory reference of a walk
     callout: float = 300.0        # one call from translated code into the VMM (bt)
     hypercall: float = 500.0      # one paravirtual hypercall (pv)
+    device_access: float = 500.0  # one uncached device-register access on real hardware
 
     def cycles(self, counts):
         """Modeled cycles of `counts` (a dict with the keys of events())."""
@@ -67,11 +69,14 @@ def events(run):
     core = run["core"]
     return {
         "instruction": run["instret"],
-        "trap": core.get("traps", 0),
+        "trap": core.get("traps", 0) + core.get("interrupts", 0),
         "exit": sum(run["exits"].values()),
         "walk_ref": core.get("walk_mem_refs", 0),
         "callout": run.get("callouts", 0),
         "hypercall": run.get("hypercalls", 0),
+        # Under a hypervisor the device is a model in the VMM: its accesses are
+        # the mmio exits (priced as exits), not bus cycles.
+        "device_access": run.get("device_accesses", 0),
     }
 
 

@@ -67,7 +67,7 @@ WALK_FINDING = ("a two-dimensional walk costs (n+1)(m+1)-1 references (15 for Sv
 
 def _cell(priced, workload, column):
     for p in priced:
-        if p["workload"] == workload and p["column"] == column and not p["params"]:
+        if p["workload"] == workload and p["column"] == column and p.get("base", True):
             return p
     return None
 
@@ -128,7 +128,7 @@ def check_claim(claim, priced):
         evidence = f"{got:.2f} {claim.other} exits per access"
         return (HOLDS, evidence) if got >= claim.factor else (FAILS, f"{evidence}; {_why(mine)}")
     if claim.kind == "greatest":
-        others = [p for p in priced if p["workload"] == claim.workload and not p["params"]
+        others = [p for p in priced if p["workload"] == claim.workload and p.get("base", True)
                   and p["column"] != claim.column and "per_iteration" in p and not p.get("error")]
         if not others:
             return MISSING, f"no other column measured {claim.workload}"

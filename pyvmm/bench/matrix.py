@@ -15,7 +15,7 @@ import platform
 from pyvmm.bench import cell, costmodel, kernel_workloads, techniques
 
 COUNTERS = ("instructions", "traps", "exits", "walks", "walk_refs", "walks_2d", "walk_2d_refs",
-            "tlb_misses", "callouts", "hypercalls", "host_seconds")
+            "tlb_misses", "callouts", "hypercalls", "device_accesses", "host_seconds")
 
 
 def _params_key(params):
@@ -107,6 +107,7 @@ def _counters(run):
         "tlb_misses": core.get("tlb_misses", 0),
         "callouts": run.get("callouts", 0),
         "hypercalls": run.get("hypercalls", 0),
+        "device_accesses": run.get("device_accesses", 0),
         "host_seconds": run["host_seconds"],
     }
 
