@@ -126,3 +126,51 @@ def test_cli_output_and_status_match_builtin(args, tmp_path):
 def test_cli_budget_status_124():
     status, out, err = run_cli("--technique", "trap-emulate", "--max-insns", "5000", KERNEL)
     assert status == 124
+
+
+# -- the classic CPU profile: where trap-and-emulate loses fidelity ---------------------------------
+
+PROBE = f"{ROOT}/guests/virt/classic_probe.S"
+PROBE_CLEAN = [
+    "classic-probe: can this kernel tell it is virtualized?",
+    "  sstatus.SIE written then read back: ok",
+    "  satp with paging off reads 0: ok",
+    "  timer interrupt held while sstatus.SIE = 0, taken once set: ok",
+    "classic-probe: no virtualization visible",
+]
+
+
+def probe_run(profile=None):
+    host = Host(ram_size=48 << 20)
+    if profile is not None:
+        if not hasattr(host.core, "cpu_profile"):
+            pytest.skip("this build of pyvmm._core has no cpu_profile (issue 6's classic profile)")
+        host.core.cpu_profile = profile
+    vm = host.create_vm(ram_size=16 << 20, technique="trap-emulate")
+    vm.load(PROBE)
+    result = vm.run(20_000_000)
+    return result, vm
+
+
+def test_probe_sees_nothing_under_the_standard_profile():
+    result, vm = probe_run()
+    assert result.status == 0
+    assert vm.console_output.decode().splitlines() == PROBE_CLEAN
+    assert vm.stats()["trap_emulate"]["reflected"]["interrupt 5"] == 1
+
+
+def test_probe_detects_trap_emulate_under_the_classic_profile():
+    # sstatus/satp reads from U-mode no longer trap: they return the real
+    # registers (the hypervisor's); the kernel's sstatus.SIE writes are
+    # dropped without a trap, so its timer interrupt never comes.
+    result, vm = probe_run(profile=1)
+    assert result.status == 0
+    assert vm.console_output.decode().splitlines() == [
+        "classic-probe: can this kernel tell it is virtualized?",
+        "  sstatus.SIE written then read back: write lost (virtualization detected)",
+        "  satp with paging off reads 0: reads the hypervisor's value (virtualization detected)",
+        "  timer interrupt held while sstatus.SIE = 0, taken once set: "
+        "never taken (interrupt masking broken)",
+        "classic-probe: virtualization visible",
+    ]
+    assert "interrupt 5" not in vm.stats()["trap_emulate"]["reflected"]
