@@ -6,7 +6,9 @@ taken in M or HS, the registers the H extension adds. This module wraps a
 snippet so that:
 
 - M traps first pass through `__h_m_trap`, which records mtval2, mtinst and
-  hstatus, then continue into the harness's M handler;
+  hstatus, then continue into the harness's M handler (an ecall with a7 = -2,
+  `to_m()`, instead continues in M-mode after the ecall: snippets use it to
+  look at the state a lower mode left);
 - HS traps first pass through `__h_s_trap`, which records htval, htinst and
   hstatus, then continue into the harness's S handler (it resumes with sret,
   so hstatus.SPV brings a trap from V=1 back to V=1);
@@ -66,7 +68,25 @@ __h_m_trap:
     sd      t0, 5*8(t6)
     sd      t1, 6*8(t6)
     sd      t2, 7*8(t6)
-    la      t0, __trap_count
+    csrr    t0, mcause              # an ecall with a7 = -2: go on in M-mode after it
+    addi    t0, t0, -8
+    li      t1, 4
+    bgeu    t0, t1, 3f
+    addi    t0, a7, 2
+    bnez    t0, 3f
+    csrr    t0, mepc
+    addi    t0, t0, 4
+    csrw    mepc, t0
+    li      t0, 0x1800
+    csrs    mstatus, t0
+    li      t0, {mpv}
+    csrc    mstatus, t0
+    ld      t0, 5*8(t6)
+    ld      t1, 6*8(t6)
+    ld      t2, 7*8(t6)
+    csrrw   t6, mscratch, t6
+    mret
+3:  la      t0, __trap_count
     ld      t1, 0(t0)
     li      t2, {log_traps}
     bgeu    t1, t2, 1f
@@ -200,7 +220,7 @@ def _restore(reg):
 
 
 def program_source(body, data=""):
-    setup = _SETUP.format(log_traps=H_LOG_TRAPS, save=_save("t6"), restore=_restore("t6"),
+    setup = _SETUP.format(log_traps=H_LOG_TRAPS, save=_save("t6"), restore=_restore("t6"), mpv=MSTATUS_MPV,
                           sum_mxr=SSTATUS_SUM_MXR, mode_vs=MODE_VS)
     return harness.program_source(setup + body, data + _DATA)
 
@@ -322,6 +342,12 @@ def enter(mode, label):
     return (f"    li t0, 0x1800 | {MSTATUS_MPV}\n    csrc mstatus, t0\n"
             f"    li t0, {priv << 11 | virt * MSTATUS_MPV}\n    csrs mstatus, t0\n"
             f"    la t0, {label}\n    csrw mepc, t0\n    mret\n")
+
+
+def to_m():
+    """Assembly: from any mode, continue in M-mode (V=0) after this point (a7 = -2, ecall,
+    then a7 = 0); not logged as a trap."""
+    return "    li a7, -2\n    ecall\n    li a7, 0\n"
 
 
 def leave():
