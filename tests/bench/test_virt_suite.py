@@ -1,0 +1,222 @@
+"""`pyvmm bench --suite nano|macro|all`: the whole suite at small N through
+the CLI, the report's structure, and the papers' orderings on modeled cycles
+for every technique this tree has (the others skip, naming the technique)."""
+
+import contextlib
+import io
+import json
+import sys
+
+import pytest
+
+from pyvmm.bench import findings, kernel_workloads, techniques
+from pyvmm.cli import main
+
+pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
+
+SMALL_N = 16
+
+
+def run_cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(["bench", *argv])
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def whole_suite(tmp_path_factory):
+    """--suite all at N = 16, every technique column, JSON on stdout, --out DIR."""
+    out_dir = tmp_path_factory.mktemp("bench-out")
+    status, out, err = run_cli("--suite", "all", "--iterations", str(SMALL_N), "--format", "json",
+                               "--out", str(out_dir), "--jobs", "2")
+    return status, json.loads(out), err, out_dir
+
+
+def test_whole_suite_runs_and_reports_every_cell(whole_suite):
+    status, report, err, _ = whole_suite
+    failed = [(c["workload"], c["column"], c["error"]) for c in report["cells"]
+              if c["available"] and c["error"]]
+    assert failed == [] and status == 0
+    assert report["columns"] == list(techniques.COLUMN_NAMES)
+    cells = {(c["workload"], c["column"]): c for c in report["cells"]}
+    assert set(cells) == {(w.name, col) for w in kernel_workloads.WORKLOADS
+                          for col in techniques.COLUMN_NAMES}
+    for (workload, column), c in cells.items():
+        assert c["available"] == (report["availability"][column] is None)
+        if not c["available"]:
+            assert c["reason"] and "per_iteration" not in c
+            continue
+        per = c["per_iteration"]
+        for key in ("instructions", "traps", "exits", "exits_by_reason", "walks", "walk_refs",
+                    "walks_2d", "walk_2d_refs", "modeled_cycles", "host_seconds"):
+            assert key in per, (workload, column, key)
+        assert per["instructions"] > 0 and per["modeled_cycles"] > 0
+        assert c["iterations"] == c["sizes"][1] - c["sizes"][0] >= SMALL_N
+        if column != "native":
+            assert c["overhead_vs_native"] > 0
+    assert "bench: [" in err          # progress while it runs (stderr is not a terminal)
+
+
+def test_native_per_iteration_instructions_match_the_kernel_readme(whole_suite):
+    # guests/kernel/README: instructions per iteration natively (N = 1000 vs 2000)
+    readme = {"syscall": 144, "csrwr": 7, "callret": 6, "pgfault": 2005, "trap": 236,
+              "ptemod": 14, "ctxsw": 11}
+    cells = {c["workload"]: c for c in whole_suite[1]["cells"] if c["column"] == "native"}
+    for name, insns in readme.items():
+        assert cells[name]["per_iteration"]["instructions"] == pytest.approx(insns, abs=2, rel=0.01), name
+
+
+def test_native_mmio_is_one_device_access_per_iteration(whole_suite):
+    cells = {c["workload"]: c for c in whole_suite[1]["cells"] if c["column"] == "native"}
+    assert cells["mmio"]["per_iteration"]["device_accesses"] == pytest.approx(1.0)
+    assert cells["csrwr"]["per_iteration"]["device_accesses"] == 0
+
+
+def test_out_dir_and_findings(whole_suite):
+    _, report, _, out_dir = whole_suite
+    assert json.loads((out_dir / "report.json").read_text())["cells"] == report["cells"]
+    text = (out_dir / "report.txt").read_text()
+    assert "paper native" in text and "15,826" in text            # the paper's in under VT
+    assert "Findings of the papers" in text
+    assert (out_dir / "report.md").read_text().startswith("**pyvmm bench --suite all")
+    statuses = {f["status"] for f in report["findings"]}
+    assert statuses <= {findings.HOLDS, findings.FAILS, findings.MISSING}
+    claims = [f["claim"] for f in report["findings"]]
+    assert len(claims) == len(findings.CLAIMS) + 4
+    for f in report["findings"]:
+        assert f["evidence"]
+
+
+def test_unavailable_columns_say_na_with_reason(whole_suite):
+    _, report, _, out_dir = whole_suite
+    text = (out_dir / "report.txt").read_text()
+    for column, reason in report["availability"].items():
+        if reason:
+            assert f"n/a {column}: technique not available ({reason})" in text
+
+
+def _claim_columns(claim):
+    cols = {claim.column}
+    if claim.kind in ("near", "above"):
+        cols.add("native")
+    if claim.kind == "greater":
+        cols.add(claim.other)
+    return sorted(cols)
+
+
+@pytest.mark.parametrize("claim", findings.CLAIMS, ids=lambda c: c.text)
+def test_paper_orderings_on_modeled_cycles(whole_suite, claim):
+    """Each of the papers' orderings, on modeled cycles, for techniques that exist."""
+    _, report, _, _ = whole_suite
+    missing = [f"{col} ({report['availability'][col]})" for col in _claim_columns(claim)
+               if report["availability"][col] is not None]
+    if missing:
+        pytest.skip("technique not available: " + "; ".join(missing))
+    result = next(f for f in report["findings"] if f["claim"] == claim.text)
+    assert result["status"] == findings.HOLDS, result["evidence"]
+
+
+def test_walk2d_native_and_nested(whole_suite):
+    w = whole_suite[1]["walk2d"]
+    assert w["native"]["refs_per_walk"] == 3.0             # Sv39, 4 KiB leaves
+    assert w["native_megapage"]["refs_per_walk"] == 2.0    # a 2 MiB leaf: one level fewer
+    assert w["native"]["walks"] >= w["accesses"]
+    reason = techniques.unavailable_reason(techniques.column("hw-nested"))
+    if reason is not None:
+        pytest.skip(f"hw-nested: technique not available ({reason})")
+    nested = {c["config"]: c for c in w["nested"]}
+    for config in ("4k-nocache", "4k-cache", "2m-nocache"):
+        if nested[config].get("refs_per_walk") is None:
+            pytest.skip(f"{config}: {nested[config].get('reason')}")
+    assert nested["4k-nocache"]["refs_per_walk"] == 15.0
+    assert nested["2m-nocache"]["refs_per_walk"] == 11.0
+    assert nested["4k-cache"]["refs_per_walk"] < 15.0
+
+
+def test_markdown_and_table_formats():
+    status, out, err = run_cli("--suite", "nano", "--techniques", "native", "--workload", "mmio",
+                               "--workload", "callret", "--iterations", "16", "--no-walk2d", "-q",
+                               "--format", "markdown")
+    assert status == 0 and err == ""
+    assert "| mmio | 3,209 | 214 | 15,826 |" in out
+    status, out, _ = run_cli("--suite", "nano", "--techniques", "native", "--workload", "mmio",
+                             "--iterations", "16", "--no-walk2d", "-q")
+    lines = out.splitlines()
+    assert lines[0].startswith("pyvmm bench --suite nano: per-iteration cost")
+    assert any(line.split()[:1] == ["mmio"] and "3,209" in line for line in lines)
+
+
+def test_sweep_runs_in_processes_and_merges():
+    status, out, _ = run_cli("--suite", "nano", "--techniques", "native", "--workload", "syscall",
+                             "--workload", "mmio", "--iterations", "16", "--no-walk2d", "-q",
+                             "--sweep", "exit=100,3000", "--sweep", "trap=0,100", "--jobs", "2",
+                             "--format", "json")
+    assert status == 0
+    report = json.loads(out)
+    rows = report["sweep"]["rows"]
+    assert len(rows) == 2 * 2 * 2      # workloads x exit values x trap values
+    by = {(r["workload"], r["params"]["exit"], r["params"]["trap"]): r["cycles"] for r in rows}
+    # native syscall takes one trap per iteration and no exit: trap prices it, exit does not
+    assert by[("syscall", 100.0, 100.0)] - by[("syscall", 100.0, 0.0)] == pytest.approx(100.0)
+    assert by[("syscall", 3000.0, 0.0)] == pytest.approx(by[("syscall", 100.0, 0.0)])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sweep", "exit"], "--sweep 'exit': expected NAME=V1,V2"),
+    (["--sweep", "colour=red"], "--sweep colour: unknown parameter"),
+    (["--sweep", "exit=fast"], "--sweep exit: 'fast' is not a number"),
+    (["--sweep", "walk_cache=maybe"], "--sweep walk_cache: 'maybe' is not on or off"),
+    (["--cost-model", "exit=fast"], "cost-model override 'exit=fast': 'fast' is not a number"),
+    (["--executor", "ray://x"], "--executor ray://x: expected local or dask://HOST:PORT"),
+    (["--executor", "dask://nohost"], "--executor dask://nohost: expected dask://HOST:PORT"),
+    (["--kernel", "/nonexistent/kernel.elf"], "/nonexistent/kernel.elf: no such guest kernel"),
+])
+def test_bad_input_one_line_exit_2(argv, message):
+    status, out, err = run_cli("--suite", "nano", "-q", *argv)
+    assert status == 2 and out == ""
+    assert err.splitlines() == [f"pyvmm bench: error: {message}"] or \
+        (len(err.splitlines()) == 1 and err.startswith(f"pyvmm bench: error: {message}"))
+
+
+@pytest.mark.parametrize("argv", [["--techniques", "vmx"], ["--workload", "compute", "--suite", "nano"],
+                                  ["--iterations", "0"]])
+def test_bad_usage_exits_2(argv):
+    status, _, err = run_cli("--suite", "nano", *argv)
+    assert status == 2 and "usage: pyvmm bench" in err
+
+
+def test_plot_without_matplotlib_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, out, err = run_cli("--suite", "nano", "-q", "--plot", "x.png")
+    assert status == 2 and out == ""
+    assert err == ("pyvmm bench: error: --plot needs matplotlib, the optional extra 'plot' "
+                   "(pip install 'pyvmm[plot]')\n")
+
+
+def test_plot_written(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib (extra 'plot') is not installed")
+    path = tmp_path / "nano.png"
+    status, _, _ = run_cli("--suite", "nano", "--techniques", "native", "--iterations", "16",
+                           "--no-walk2d", "-q", "--plot", str(path))
+    assert status == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dask_without_distributed_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    status, out, err = run_cli("--suite", "nano", "-q", "--executor", "dask://127.0.0.1:8786")
+    assert status == 2 and out == ""
+    assert err.startswith("pyvmm bench: error: --executor dask:// needs the optional dependency")
+
+
+def test_failed_guest_exits_1_and_is_reported(tmp_path):
+    bad = tmp_path / "kernel.elf"
+    bad.write_bytes(b"\x7fELF" + bytes(60))
+    status, out, _ = run_cli("--suite", "nano", "--techniques", "native", "--workload", "csrwr",
+                             "--iterations", "16", "--no-walk2d", "-q", "--kernel", str(bad))
+    assert status == 1
+    assert "FAILED csrwr under native: 16 iterations:" in out
