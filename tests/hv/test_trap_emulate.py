@@ -7,7 +7,6 @@ import pytest
 pytest.importorskip("pyvmm._core")
 
 from pyvmm.hv import Exit, Host  # noqa: E402
-from pyvmm.hv import trap_emulate  # noqa: E402
 from pyvmm.hv.vcpu_state import (PRIV_S, PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP,  # noqa: E402
                                  SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP, SSTATUS_SUM)
 from pyvmm.isa.csrs import CSRS  # noqa: E402
@@ -20,8 +19,6 @@ STVEC = 0x8020_4000
 A0, A1, A6, A7, T0 = 10, 11, 16, 17, 5
 INTERRUPT = 1 << 63
 SRET, WFI = 0x10200073, 0x10500073
-
-trap_emulate.register()
 
 
 def csr_insn(funct3, rd, csr, rs1):
