@@ -29,10 +29,9 @@ from pyvmm.hv import exits
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.shadow import ShadowPager
-from pyvmm.hv.vcpu_state import (CSR_HPMCOUNTER31, CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_SSTATUS,
-                                 CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP,
-                                 SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SUM, IllegalAccess,
-                                 SupervisorState, csr_name)
+from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_TIME, NAMED_CSRS, PRIV_S,
+                                 PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_MXR, SSTATUS_SUM,
+                                 IllegalAccess, SupervisorState, csr_name)
 from pyvmm.isa import causes
 from pyvmm.isa.csrs import CSRS
 from pyvmm.machine.layout import EXIT_IDLE
@@ -450,7 +449,7 @@ class TrapEmulatePolicy:
         state = vcpu.state
         kind, rd, rs1, funct3, csr = exits.decode_system(insn)
         if kind == "csr":
-            return self._csr(vcpu, exit, insn, rd, rs1, funct3, csr)
+            return self._csr(vcpu, exit, rd, rs1, funct3, csr)
         if state.priv != PRIV_S:
             return False
         if insn == INSN_SRET:
@@ -477,14 +476,15 @@ class TrapEmulatePolicy:
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
 
-    def _csr(self, vcpu, exit, insn, rd, rs1, funct3, csr):
+    def _csr(self, vcpu, exit, rd, rs1, funct3, csr):
         state = vcpu.state
-        operand = rs1 if funct3 & 4 else vcpu.get_x(rs1)
+        operand = rs1 if funct3 & 4 else vcpu.get_x(rs1)   # read before rd is written
+        # csrrs/csrrc (and their immediates) with rs1/uimm 0 write nothing, so
+        # a read-only CSR is fine; csrrw always writes.
         writes = funct3 & 3 == 1 or rs1 != 0
-        reads = funct3 & 3 != 1 or rd != 0
         try:
             state.check_access(csr, writes)
-            old = state.read(csr) if reads or writes else 0
+            old = state.read(csr)
             if writes:
                 new = exits.csr_op(funct3, old, operand, rs1)
                 if csr == CSR_SATP:
