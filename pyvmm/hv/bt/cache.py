@@ -1,0 +1,179 @@
+"""The translation cache: host frames holding translated blocks at TC_BASE..,
+blocks by guest pc, chaining of exit stubs, invalidation.
+
+Space is a bump allocator over TC_SIZE bytes of GVA, backed by host frames
+taken as the cursor reaches each page. When a block does not fit, the whole
+cache is flushed (every block, every chain) and translation starts again at
+TC_BASE, as VMware's TC did.
+
+Chaining: an exit stub is a callout naming its guest target; once the target
+is translated the stub's word becomes `jal x0, target_block`, so the next
+time control passes without leaving the core. Patched stubs are remembered
+by target, so invalidating a block turns the jumps into it back into
+callouts.
+
+Invalidation is per guest code page (GPA): a store to a page any block was
+read from (self-modifying code, or the kernel loading code) drops those
+blocks. Their TC bytes stay until the next flush, so code already running
+in them finishes its block.
+"""
+
+import bisect
+import collections
+
+from pyvmm.hv.bt import emit
+from pyvmm.hv.bt.layout import PAGE_SIZE, TC_BASE, TC_SIZE
+from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, translate_block
+
+# The most TC bytes one block can need: every guest instruction rewritten into
+# the longest sequence (a 64-bit constant and an exit stub, or a CSR write).
+MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 12
+
+
+class TranslationCache:
+    def __init__(self, core, frames, base=TC_BASE, size=TC_SIZE):
+        if size < MAX_BLOCK_BYTES or size % PAGE_SIZE or base % PAGE_SIZE:
+            raise ValueError(f"TC of {size} bytes at {base:#x}: page aligned, at least "
+                             f"{MAX_BLOCK_BYTES} bytes")
+        self.core = core
+        self.frames = frames
+        self.base = base
+        self.size = size
+        self.page_hpa = {}                 # TC page GVA -> host frame (kept across flushes)
+        self.counters = collections.Counter()
+        self._reset()
+
+    def _reset(self):
+        self.cursor = self.base
+        self.blocks = {}                   # guest pc -> Block (valid ones)
+        self.block_starts = []             # TC addresses of every block since the flush, sorted
+        self.block_at = {}                 # TC address -> Block
+        self.callouts = {}                 # TC address -> Callout
+        self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
+        self.incoming = collections.defaultdict(set)   # guest pc -> patched stub TC addresses
+        self.patched = {}                  # stub TC address -> guest target
+        self.code_pages = collections.defaultdict(set)  # guest code page (GPA) -> block guest pcs
+        self.generation = getattr(self, "generation", -1) + 1
+
+    # -- space ---------------------------------------------------------------------------------
+
+    def contains(self, addr):
+        return self.base <= addr < self.base + self.size
+
+    def hpa_of(self, addr):
+        """Host frame behind a TC address (allocated on first use)."""
+        page = addr & ~(PAGE_SIZE - 1)
+        hpa = self.page_hpa.get(page)
+        if hpa is None:
+            hpa = self.frames.alloc(1)
+            self.page_hpa[page] = hpa
+        return hpa | (addr & (PAGE_SIZE - 1))
+
+    def _write_words(self, addr, words):
+        data = b"".join(w.to_bytes(4, "little") for w in words)
+        done = 0
+        while done < len(data):
+            at = addr + done
+            length = min(len(data) - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)))
+            self.core.write_mem(self.hpa_of(at), data[done:done + length])
+            done += length
+
+    def flush(self):
+        self.counters["flushes"] += 1
+        self._reset()
+
+    @property
+    def bytes_used(self):
+        return self.cursor - self.base
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def lookup(self, guest_pc):
+        return self.blocks.get(guest_pc)
+
+    def translate(self, fetch, guest_pc, code_gpa_pages=()):
+        """Translate the block at guest_pc into the TC (flushing it when
+        full). `code_gpa_pages(block)` names the guest pages its code came
+        from. Raises translator.FetchFault when the guest cannot fetch there."""
+        if self.cursor + MAX_BLOCK_BYTES > self.base + self.size:
+            self.flush()
+        block = translate_block(fetch, guest_pc, self.cursor)
+        self._write_words(block.tc_addr, block.words)
+        self.cursor += block.size
+        self.blocks[guest_pc] = block
+        self.block_starts.append(block.tc_addr)
+        self.block_at[block.tc_addr] = block
+        self.callouts.update(block.callouts)
+        self.boundaries.update(block.pcmap)
+        block.gpa_pages = frozenset(code_gpa_pages(block)) if callable(code_gpa_pages) \
+            else frozenset(code_gpa_pages)
+        for page in block.gpa_pages:
+            self.code_pages[page].add(guest_pc)
+        self.counters["blocks_translated"] += 1
+        self.counters["guest_insns_translated"] += block.guest_insns
+        return block
+
+    def block_containing(self, tc_addr):
+        i = bisect.bisect_right(self.block_starts, tc_addr) - 1
+        if i < 0:
+            return None
+        block = self.block_at[self.block_starts[i]]
+        return block if tc_addr < block.tc_addr + block.size else None
+
+    def guest_pc_at(self, tc_addr):
+        """The guest pc a TC address stands for: exact at a rewrite's first
+        word; inside a rewrite, the guest instruction it belongs to."""
+        pc = self.boundaries.get(tc_addr)
+        if pc is not None:
+            return pc
+        block = self.block_containing(tc_addr)
+        if block is None:
+            return None
+        addrs = [addr for addr, _ in block.pcmap]
+        i = bisect.bisect_right(addrs, tc_addr) - 1
+        return block.pcmap[i][1] if i >= 0 else None
+
+    # -- chaining ------------------------------------------------------------------------------
+
+    def chain(self, stub, target_block):
+        """Patch exit stub `stub` into a direct jump to target_block; False
+        when out of jal range."""
+        offset = target_block.tc_addr - stub
+        if not emit.jump_fits(offset):
+            return False
+        self._write_words(stub, [emit.jal(0, offset)])
+        self.patched[stub] = target_block.guest_pc
+        self.incoming[target_block.guest_pc].add(stub)
+        self.counters["chained"] += 1
+        return True
+
+    def _unchain(self, guest_pc):
+        for stub in self.incoming.pop(guest_pc, ()):
+            self._write_words(stub, [emit.ECALL])
+            del self.patched[stub]
+            self.counters["unchained"] += 1
+
+    # -- invalidation --------------------------------------------------------------------------
+
+    def invalidate_page(self, gpa_page):
+        """Drop every block read from guest page gpa_page; returns how many."""
+        dropped = 0
+        for guest_pc in self.code_pages.pop(gpa_page, ()):
+            block = self.blocks.pop(guest_pc, None)
+            if block is None:
+                continue
+            for page in block.gpa_pages:
+                if page != gpa_page:
+                    self.code_pages[page].discard(guest_pc)
+            self._unchain(guest_pc)
+            dropped += 1
+        self.counters["invalidations"] += dropped
+        return dropped
+
+    def stats(self):
+        counters = dict(self.counters)
+        counters["tc_bytes_used"] = self.bytes_used
+        counters["tc_pages"] = len(self.page_hpa)
+        counters["blocks_valid"] = len(self.blocks)
+        counters["chains_live"] = len(self.patched)
+        return dict(sorted(counters.items()))

@@ -1,0 +1,61 @@
+"""Encoding the few host instructions the translator writes itself, through
+the ISA table (pyvmm.isa.codec): constants, x0-relative state-page accesses,
+jumps and the callout trap."""
+
+from pyvmm.isa import codec
+
+MASK64 = (1 << 64) - 1
+ECALL = codec.encode("ecall")
+NOP = codec.encode("addi", rd=0, rs1=0, imm=0)
+
+
+def sext(value, bits):
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def load_constant(rd, value):
+    """Instruction words that leave the 64-bit `value` in rd (LLVM's RISCVMatInt
+    recursion: lui/addiw for 32-bit values, else shift the upper part up and
+    add the low 12 bits)."""
+    value = sext(value, 64)
+    if -(1 << 31) <= value < (1 << 31):
+        hi = ((value + 0x800) >> 12) & 0xFFFFF
+        lo = sext(value, 12)
+        words = []
+        if hi:
+            words.append(codec.encode("lui", rd=rd, imm=hi))
+        if lo or not hi:
+            words.append(codec.encode("addiw" if hi else "addi", rd=rd, rs1=rd if hi else 0, imm=lo))
+        return words
+    lo = sext(value, 12)
+    hi = (value - lo) >> 12
+    shift = 12
+    while not hi & 1:
+        hi >>= 1
+        shift += 1
+    words = load_constant(rd, hi)
+    words.append(codec.encode("slli", rd=rd, rs1=rd, shamt=shift))
+    if lo:
+        words.append(codec.encode("addi", rd=rd, rs1=rd, imm=lo))
+    return words
+
+
+def state_load(rd, offset):
+    return codec.encode("ld", rd=rd, rs1=0, imm=offset)
+
+
+def state_store(rs, offset):
+    return codec.encode("sd", rs2=rs, rs1=0, imm=offset)
+
+
+def jal(rd, offset):
+    return codec.encode("jal", rd=rd, imm=offset)
+
+
+def jump_fits(offset):
+    return -(1 << 20) <= offset < (1 << 20) and not offset & 1
+
+
+def branch(name, rs1, rs2, offset):
+    return codec.encode(name, rs1=rs1, rs2=rs2, imm=offset)

@@ -1,0 +1,417 @@
+"""The BT runtime: trap-and-emulate's virtual hart with a translation cache
+in front of the guest kernel.
+
+Everything trap_emulate does stays (the virtual supervisor state, SBI, the
+shadow pager with ring compression, reflection of guest traps, the timer,
+MMIO); what changes is how the guest kernel's instructions reach the core:
+
+* virtual S: the core runs the kernel's translated blocks in the TC (real
+  U-mode, kernel shadow tree), so its sensitive instructions never trap by
+  accident; they are callouts (an `ecall` in the TC the runtime recognises
+  by address) or inline accesses to the VCPU-state page.
+* virtual U: guest user code runs in place, untranslated, as under trap-emulate.
+
+The VCPU's pc is always the *guest* pc: hypercalls, reflection and
+interrupt delivery see the addresses the guest would. Setting it marks the
+core's pc stale; the next run resolves it to a TC address (looking the
+block up, translating it on a miss). A callout that resumes right after
+itself (CSR, sfence.vma, wfi, ecall) leaves a continuation, so resolving
+its next pc costs nothing.
+
+Interrupts are taken at TC instruction boundaries only (the first word of a
+rewrite): a pending one finds the core mid-rewrite at most a few words
+away, and the VCPU single-steps there first.
+"""
+
+import time
+
+import numpy as np
+
+from pyvmm.hv import exits
+from pyvmm.hv.bt import layout
+from pyvmm.hv.bt.cache import TranslationCache
+from pyvmm.hv.bt.translator import FetchFault
+from pyvmm.hv.exits import Exit
+from pyvmm.hv.host import HvError
+from pyvmm.hv.trap_emulate import TrapEmulatePolicy, TrapEmulateVCPU
+from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_MXR, SSTATUS_SUM, SSTATUS_UXL_64, \
+    SupervisorState
+from pyvmm.isa import causes
+
+MASK64 = (1 << 64) - 1
+REG_A0, REG_A7 = 10, 17
+CORE_EXIT_TRAP = 3
+
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
+STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
+
+# Callouts after which the guest goes on with its next instruction.
+CONTINUING = frozenset(("csr", "sfence", "wfi", "ecall"))
+EMULATED = frozenset(("csr", "sfence", "wfi", "sret"))
+MAX_FETCH_REFLECTIONS = 4
+
+
+class PageBackedState(SupervisorState):
+    """SupervisorState whose CSRs live in the VCPU-state page (host RAM), so
+    that translated code reads and writes them with plain loads and stores
+    while Python keeps using the attributes."""
+
+    def __init__(self, ram64, index, **options):
+        object.__setattr__(self, "_ram64", ram64)
+        object.__setattr__(self, "_index", index)
+        super().__init__(**options)
+
+    def __getattr__(self, name):
+        offset = layout.STATE_OFFSET.get(name)
+        if offset is None:
+            raise AttributeError(name)
+        value = int(self._ram64[self._index + offset // 8])
+        return value & ~SSTATUS_UXL_64 if name == "sstatus" else value
+
+    def __setattr__(self, name, value):
+        offset = layout.STATE_OFFSET.get(name)
+        if offset is None:
+            object.__setattr__(self, name, value)
+            return
+        if name == "sstatus":
+            value |= SSTATUS_UXL_64          # what an inline read must see
+        self._ram64[self._index + offset // 8] = value & MASK64
+
+
+class BTVCPU(TrapEmulateVCPU):
+    def __init__(self, vm, hartid=0):
+        super().__init__(vm, hartid)
+        core = self.core
+        frames = vm.host.frames
+        self.state_hpa = frames.alloc(1)
+        ram64 = core.ram.view(np.uint64)
+        index = (self.state_hpa - core.ram_base) // 8
+        ram64[index:index + layout.PAGE_SIZE // 8] = 0
+        old = self.state
+        self.state = PageBackedState(ram64, index, counters=self._read_counter, stce=old.stce)
+        self.tc = TranslationCache(core, frames)
+        self._guest_pc = self._pc
+        self._pc_stale = False            # the core's pc must be resolved from _guest_pc
+        self._continuation = None         # (guest pc, TC address) a callout resumes at
+        self.pending_callout = None       # (TC address, Callout) of the exit being handled
+        self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
+        self.lookups = 0
+        self.lookup_misses = 0
+
+    # -- the guest pc ----------------------------------------------------------------------------
+
+    @property
+    def pc(self):
+        if self.state.priv == PRIV_U:
+            return self.core.pc if self.loaded else self._pc
+        if self._pc_stale or not self.loaded:
+            return self._guest_pc
+        guest = self.tc.guest_pc_at(self.core.pc)
+        if guest is None:
+            raise HvError(f"bt: core pc {self.core.pc:#x} is outside every translated block")
+        return guest
+
+    @pc.setter
+    def pc(self, value):
+        value &= MASK64
+        if self.state.priv == PRIV_U:
+            self._pc_stale = False
+            if self.loaded:
+                self.core.pc = value
+            else:
+                self._pc = value
+            return
+        continuation = self._continuation
+        self._continuation = None
+        if continuation is not None and continuation[0] == value and self.loaded:
+            self.core.pc = continuation[1]
+            self._pc_stale = False
+            return
+        self._guest_pc = value
+        self._pc_stale = True
+
+    def save(self):
+        stale_s = self.state.priv == PRIV_S and self._pc_stale
+        super().save()
+        if stale_s:
+            self._pc_stale = True
+
+    def _load(self):
+        super()._load()
+        if self.state.priv == PRIV_S and not self._pc_stale:
+            self.core.pc = self._pc
+
+    def at_boundary(self):
+        """Can the guest take an interrupt where the core stands?"""
+        if self.state.priv == PRIV_U or self._pc_stale:
+            return True
+        return self.core.pc in self.tc.boundaries
+
+    # -- guest code ----------------------------------------------------------------------------
+
+    def _fetch(self, gva):
+        page = gva & ~(layout.PAGE_SIZE - 1)
+        gpa_page = self.fetch_pages.get(page)
+        if gpa_page is None:
+            status = self.state.sstatus
+            walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
+                                                   bool(status & SSTATUS_MXR))
+            if walk is None:
+                raise FetchFault(gva, cause)
+            gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
+            if self.vm.gpa_to_hpa(gpa_page) is None:
+                raise FetchFault(gva, causes.EXC_INST_ACCESS)
+            self.fetch_pages[page] = gpa_page
+        return int.from_bytes(self.vm.read(gpa_page | (gva & (layout.PAGE_SIZE - 1)), 2), "little")
+
+    def _code_gpa_pages(self, block):
+        return [self.fetch_pages[page] for page in block.pages if page in self.fetch_pages]
+
+    def block_for(self, guest_pc):
+        """The translated block at guest_pc (translated now on a miss)."""
+        self.lookups += 1
+        block = self.tc.lookup(guest_pc)
+        if block is None:
+            self.lookup_misses += 1
+            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
+            self.vm.policy.protect_code(self, block)
+        return block
+
+    def _resolve_pc(self):
+        """Point the core at the translation of the pending guest pc; a guest
+        pc that cannot be fetched is the guest's instruction fault."""
+        for _ in range(MAX_FETCH_REFLECTIONS):
+            if not self._pc_stale or self.state.priv == PRIV_U:
+                return True
+            guest_pc = self._guest_pc
+            try:
+                block = self.block_for(guest_pc)
+            except FetchFault as fault:
+                self.vm.policy.reflect(self, fault.cause, fault.gva, guest_pc)
+                continue
+            self.core.pc = block.tc_addr
+            self._pc_stale = False
+        if self._pc_stale and self.state.priv == PRIV_S:
+            self.vm.error = f"bt: guest kernel code at {self._guest_pc:#x} cannot be fetched, " \
+                            "nor its trap vector"
+            self.vm.request_stop("error", 1)
+            return False
+        return True
+
+    def flush_fetch_pages(self):
+        self.fetch_pages.clear()
+
+    # -- KVM_RUN -----------------------------------------------------------------------------------
+
+    def run(self, budget):
+        if self.vm.stopped:
+            return Exit("shutdown", pc=self.pc)
+        self.activate()
+        if self.blocked_until is not None:
+            self._wake()
+        if self.state.pending_interrupt() is not None and not self.at_boundary():
+            budget = 1                    # step onto an instruction boundary first
+        else:
+            self.vm.policy.deliver_interrupt(self)
+        if not self._resolve_pc():
+            return Exit("shutdown", pc=self._guest_pc)
+        core = self.core
+        before = core.instret
+        started = time.perf_counter()
+        reason = core.run(budget)
+        self.host_seconds += time.perf_counter() - started
+        self.instret += core.instret - before
+        self.runs += 1
+        return self.decode_exit(reason)
+
+    def decode_exit(self, reason):
+        core = self.core
+        self.pending_callout = None
+        if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
+            return super().decode_exit(reason)
+        cause = core.exit_cause
+        tc_pc = core.exit_pc
+        if cause & (1 << 63):
+            return super().decode_exit(reason)
+        callout = self.tc.callouts.get(tc_pc) if cause == causes.EXC_ECALL_U else None
+        if callout is not None:
+            self.pending_callout = (tc_pc, callout)
+            if callout.kind == "ecall":
+                self._continuation = ((callout.guest_pc + 4) & MASK64, tc_pc + 4)
+                args = core.x[REG_A0:REG_A7 + 1].tolist()
+                return Exit("sbi", cause=cause, pc=callout.guest_pc, ext=args[7], fid=args[6],
+                            args=tuple(args[:6]), virt=0, priv=PRIV_S)
+            return Exit("trap", cause=cause, pc=callout.guest_pc, insn=callout.insn, virt=0,
+                        priv=PRIV_S)
+        guest_pc = self.tc.guest_pc_at(tc_pc)
+        if guest_pc is None:
+            guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
+        return Exit("trap", cause=cause, pc=guest_pc, tval=core.exit_tval, insn=core.exit_insn,
+                    virt=0, priv=PRIV_S)
+
+
+class BTPolicy(TrapEmulatePolicy):
+    """trap_emulate's policy plus the callouts, the TC and state-page
+    mappings and self-modifying-code detection. stats()["bt"]."""
+
+    def __init__(self, vm):
+        super().__init__(vm)
+        self.handlers["trap"] = self._bt_trap
+        self.callouts = {}
+
+    # -- callouts --------------------------------------------------------------------------------
+
+    def _count(self, kind):
+        self.callouts[kind] = self.callouts.get(kind, 0) + 1
+
+    def _sbi(self, vcpu, exit):
+        self._count("ecall")
+        super()._sbi(vcpu, exit)
+
+    def _bt_trap(self, vcpu, exit):
+        pending = vcpu.pending_callout
+        vcpu.pending_callout = None
+        if pending is None:
+            self._trap(vcpu, exit)
+            return
+        tc_pc, callout = pending
+        kind = callout.kind
+        self._count(kind)
+        if kind == "exit":
+            self._exit_stub(vcpu, tc_pc, callout.target)
+        elif kind == "jalr":
+            insn = callout.insn
+            rd, rs1, imm = (insn >> 7) & 31, (insn >> 15) & 31, insn >> 20
+            imm = imm - (1 << 12) if imm & 0x800 else imm
+            target = (vcpu.get_x(rs1) + imm) & ~1 & MASK64
+            vcpu.set_x(rd, callout.guest_pc + callout.length)
+            vcpu.pc = target
+        elif kind in EMULATED:
+            if kind in CONTINUING:
+                vcpu._continuation = ((callout.guest_pc + callout.length) & MASK64, tc_pc + 4)
+            if not self.emulate(vcpu, exit):
+                vcpu._continuation = None
+                self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
+            vcpu._continuation = None
+        elif kind == "ebreak":
+            self.exits["guest_exception"] += 1
+            self.reflect(vcpu, causes.EXC_BREAKPOINT, callout.guest_pc, callout.guest_pc)
+        elif kind == "illegal":
+            self.exits["privileged"] += 1
+            self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
+        else:
+            raise HvError(f"bt: unknown callout kind {kind!r}")
+
+    def _exit_stub(self, vcpu, stub, target):
+        generation = vcpu.tc.generation
+        try:
+            block = vcpu.block_for(target)
+        except FetchFault as fault:
+            self.reflect(vcpu, fault.cause, fault.gva, target)
+            return
+        tc = vcpu.tc
+        if tc.generation == generation and stub in tc.callouts and stub not in tc.patched:
+            tc.chain(stub, block)
+        vcpu.core.pc = block.tc_addr
+        vcpu._pc_stale = False
+        vcpu._continuation = None
+
+    # -- the guest's translation changes: guest code may sit elsewhere ------------------------------
+
+    def set_guest_satp(self, vcpu, value):
+        super().set_guest_satp(vcpu, value)
+        if hasattr(vcpu, "fetch_pages"):
+            vcpu.flush_fetch_pages()
+
+    def guest_sfence(self, vcpu, vaddr, asid):
+        super().guest_sfence(vcpu, vaddr, asid)
+        vcpu.flush_fetch_pages()
+
+    # -- page faults: TC and state page first, then self-modifying code, then the pager ---------
+
+    def _page_fault(self, vcpu, exit):
+        cause, tval = exit.cause, exit.tval
+        if vcpu.state.priv == PRIV_S:
+            if cause == causes.EXC_INST_PAGE_FAULT and vcpu.tc.contains(tval):
+                self._map_host_page(tval, vcpu.tc.hpa_of(tval), TC_PTE)
+                self.exits["tc_map"] += 1
+                return
+            if cause != causes.EXC_INST_PAGE_FAULT and \
+                    layout.STATE_GVA <= tval < layout.STATE_GVA + layout.PAGE_SIZE:
+                self._map_host_page(tval, vcpu.state_hpa, STATE_PTE)
+                self.exits["state_map"] += 1
+                return
+        if cause == causes.EXC_STORE_PAGE_FAULT:
+            self._store_to_code(vcpu, tval)
+        super()._page_fault(vcpu, exit)
+        if cause != causes.EXC_INST_PAGE_FAULT:
+            self._protect_slot(vcpu, tval)
+
+    def _map_host_page(self, gva, hpa, pte_bits):
+        # The kernel tree only (the user tree never gets these): into the
+        # pager's current tree, rebuilt after the pager resets it.
+        pager = self.vm.pager
+        tree = pager._tree(pager._space, PRIV_S)
+        slot = pager._leaf_slot(tree, gva, create=True)
+        pager._ram64[(slot - pager._ram_base) >> 3] = ((hpa >> 12) << 10) | pte_bits
+        self.vm.host.core.flush_tlb()
+
+    def _slot_for(self, vcpu, gva):
+        pager = self.vm.pager
+        tree = pager._tree(pager._space, vcpu.state.priv)
+        slot = pager._leaf_slot(tree, gva & MASK64)
+        return None if slot is None else (slot, pager._slots.get(slot))
+
+    def _protect_slot(self, vcpu, gva):
+        """A shadow entry just filled for a page blocks were translated from
+        must stay read-only, so stores to it are seen."""
+        found = self._slot_for(vcpu, gva)
+        if found is None or found[1] is None or found[1][2] not in vcpu.tc.code_pages:
+            return
+        pager = self.vm.pager
+        index = (found[0] - pager._ram_base) >> 3
+        leaf = int(pager._ram64[index])
+        if leaf & PTE_W:
+            pager._ram64[index] = leaf & ~(PTE_W | PTE_D)
+            self.vm.host.core.flush_tlb()
+
+    def protect_code(self, vcpu, block):
+        """Write-protect, in every shadow, the guest pages a new block was read from."""
+        pager = self.vm.pager
+        changed = False
+        for page in block.gpa_pages:
+            for slot in pager._data_rmap.get(page, ()):
+                index = (slot - pager._ram_base) >> 3
+                leaf = int(pager._ram64[index])
+                if leaf & PTE_W:
+                    pager._ram64[index] = leaf & ~(PTE_W | PTE_D)
+                    changed = True
+        if changed:
+            self.vm.host.core.flush_tlb()
+
+    def _store_to_code(self, vcpu, gva):
+        found = self._slot_for(vcpu, gva)
+        if found is None or found[1] is None:
+            return
+        page = found[1][2]
+        if page in vcpu.tc.code_pages:
+            dropped = vcpu.tc.invalidate_page(page)
+            self.exits["code_page_writes"] += 1
+            if dropped:
+                self.vm.host.core.flush_tlb()
+
+    # -- figures -------------------------------------------------------------------------------
+
+    def stats(self):
+        stats = super().stats()
+        vcpus = self.vm.vcpus
+        bt = {"callouts": dict(sorted(self.callouts.items())),
+              "callouts_total": sum(self.callouts.values()),
+              "lookups": sum(v.lookups for v in vcpus),
+              "lookup_misses": sum(v.lookup_misses for v in vcpus)}
+        for vcpu in vcpus:
+            for key, value in vcpu.tc.stats().items():
+                bt[key] = bt.get(key, 0) + value
+        stats["bt"] = dict(sorted(bt.items()))
+        return stats

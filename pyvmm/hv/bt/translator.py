@@ -1,0 +1,253 @@
+"""The translator: one guest basic block -> host instruction words for the TC.
+
+Pure: it reads guest code through a `fetch(gva) -> 16-bit parcel` function
+and knows nothing of the runtime but the TC address the block will live at
+(PC-relative rewrites need it). What it does to each guest instruction
+(compressed ones are expanded first, so every TC instruction is 4 bytes):
+
+* innocuous (integer, M, A, loads/stores, fences, lui): copied.
+* auipc rd: rd = the guest pc + offset, as a constant.
+* jal: the link value (guest pc + length) as a constant, then an exit stub
+  to the target; branches: the branch, retargeted to hop over a fall-through
+  exit stub onto a taken exit stub. An exit stub is a callout until the
+  runtime translates its target and patches it into a direct jal (chaining).
+* jalr: a callout (the target is only known at run time: the lookup).
+* CSR reads of virtual state without side effects: `ld rd, OFF(x0)` from the
+  VCPU-state page. CSR writes of scratch-like state (sscratch, sepc, scause,
+  stval): a short load/modify/store on the state page with one borrowed
+  register spilled there. Other CSR accesses (sstatus/sie/satp writes, which
+  may unmask an interrupt or change the address space; sip, which depends
+  on time; the counters, which are the hypervisor's; unknown CSRs): callouts.
+* sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
+  execute (mret, H instructions, illegal words): callouts.
+
+A callout is an `ecall` in the TC: the runtime recognises it by its TC
+address (Block.callouts), never by the guest's own ecalls, which are
+themselves callouts of kind "ecall".
+"""
+
+from dataclasses import dataclass, field
+
+from pyvmm.isa import codec
+from pyvmm.isa.csrs import CSRS
+from pyvmm.hv.bt import emit
+from pyvmm.hv.bt.layout import PAGE_SIZE, SPILL_OLD, SPILL_TEMP, STATE_OFFSET
+
+MAX_BLOCK_INSNS = 64
+MASK64 = (1 << 64) - 1
+
+BRANCHES = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu"))
+CSR_OPS = frozenset(("csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"))
+# Instructions a guest kernel's privilege needs the runtime for.
+SYSTEM_CALLOUTS = {"sret": "sret", "sfence.vma": "sfence", "wfi": "wfi", "ecall": "ecall",
+                   "ebreak": "ebreak"}
+
+CSR_NUMBER = {name: CSRS[name] for name in STATE_OFFSET}
+# CSRs whose reads are a plain load of the state page.
+INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
+                ("sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval", "satp",
+                 "scounteren", "senvcfg")}
+# CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
+INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
+SEPC = CSRS["sepc"]
+
+
+class FetchFault(Exception):
+    """Guest code at `gva` cannot be fetched (the guest's own fetch fault)."""
+
+    def __init__(self, gva, cause=12):
+        super().__init__(f"cannot fetch guest code at {gva:#x}")
+        self.gva = gva
+        self.cause = cause
+
+
+@dataclass
+class Callout:
+    kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal
+    guest_pc: int      # the guest instruction (for exit: the jump target)
+    insn: int = 0      # the guest instruction word (expanded)
+    length: int = 4    # its length in guest memory
+    target: int = 0    # exit: guest pc to continue at
+
+
+@dataclass
+class Block:
+    guest_pc: int
+    tc_addr: int
+    words: list = field(default_factory=list)
+    pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
+    callouts: dict = field(default_factory=dict)     # TC address -> Callout
+    guest_end: int = 0                               # first guest byte past the block
+    guest_insns: int = 0
+    pages: frozenset = frozenset()                   # guest code pages (GVA) read
+
+    @property
+    def size(self):
+        return 4 * len(self.words)
+
+    def exits(self):
+        """TC addresses of this block's exit stubs with their guest targets."""
+        return [(addr, c.target) for addr, c in self.callouts.items() if c.kind == "exit"]
+
+
+def _fetch_insn(fetch, pc, pages):
+    low = fetch(pc)
+    pages.add(pc & ~(PAGE_SIZE - 1))
+    if low & 3 != 3:
+        return low, 2
+    high = fetch(pc + 2)
+    pages.add((pc + 2) & ~(PAGE_SIZE - 1))
+    return low | (high << 16), 4
+
+
+def _scratch(avoid):
+    """A register the rewrite may borrow (spilled around it), not among `avoid`."""
+    for reg in (5, 6, 7, 28):
+        if reg not in avoid:
+            return reg
+    raise AssertionError("unreachable: four candidates, at most two excluded")
+
+
+class _Emitter:
+    def __init__(self, block):
+        self.block = block
+
+    @property
+    def here(self):
+        return self.block.tc_addr + 4 * len(self.block.words)
+
+    def mark(self, guest_pc):
+        self.block.pcmap.append((self.here, guest_pc))
+
+    def words(self, words):
+        self.block.words.extend(words)
+
+    def callout(self, kind, guest_pc, insn=0, length=4, target=0):
+        self.block.callouts[self.here] = Callout(kind, guest_pc, insn, length, target)
+        self.block.words.append(emit.ECALL)
+
+    def exit_stub(self, target):
+        self.mark(target)
+        self.callout("exit", target, target=target)
+
+
+def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS):
+    """Translate the guest basic block starting at guest_pc, to be placed at
+    tc_addr. Raises FetchFault if its first instruction cannot be fetched
+    (later ones end the block early instead, so the fault is raised where the
+    guest would take it)."""
+    block = Block(guest_pc, tc_addr)
+    out = _Emitter(block)
+    pages = set()
+    pc = guest_pc
+    ended = False
+    while block.guest_insns < max_insns:
+        try:
+            raw, length = _fetch_insn(fetch, pc, pages)
+        except FetchFault:
+            if block.guest_insns == 0:
+                raise
+            break
+        if length == 2:
+            word = codec.expand_compressed(raw)
+            decoded = codec.decode(word) if word is not None else None
+        else:
+            word = raw
+            decoded = codec.decode(word)
+        block.guest_insns += 1
+        out.mark(pc)
+        ended = _translate_one(out, pc, raw if word is None else word, length, decoded)
+        pc = (pc + length) & MASK64
+        if ended:
+            break
+        if pc & (PAGE_SIZE - 1) == 0:
+            break                    # one guest page per block: invalidation stays per page
+    if not ended:
+        out.exit_stub(pc)
+    block.guest_end = pc
+    block.pages = frozenset(pages)
+    return block
+
+
+def _translate_one(out, pc, word, length, decoded):
+    """Emit one guest instruction; True if it ends the block."""
+    if decoded is None:
+        out.callout("illegal", pc, word, length)
+        return True
+    entry, ops = decoded
+    name = entry.name
+    if name == "jal":
+        if ops["rd"]:
+            out.words(emit.load_constant(ops["rd"], pc + length))
+        out.exit_stub((pc + ops["imm"]) & MASK64)
+        return True
+    if name == "jalr":
+        out.callout("jalr", pc, word, length)
+        return True
+    if name in BRANCHES:
+        out.words([emit.branch(name, ops["rs1"], ops["rs2"], 8)])
+        out.exit_stub((pc + length) & MASK64)
+        out.exit_stub((pc + ops["imm"]) & MASK64)
+        return True
+    if name == "auipc":
+        if ops["rd"]:
+            out.words(emit.load_constant(ops["rd"], pc + (emit.sext(ops["imm"] << 12, 32))))
+        return False
+    if name in CSR_OPS:
+        return _translate_csr(out, pc, word, length, name, ops)
+    if name in SYSTEM_CALLOUTS:
+        kind = SYSTEM_CALLOUTS[name]
+        out.callout(kind, pc, word, length)
+        return kind in ("sret", "ebreak")
+    if entry.ext in ("priv", "H"):
+        out.callout("illegal", pc, word, length)
+        return True
+    out.words([word])
+    return False
+
+
+def _translate_csr(out, pc, word, length, name, ops):
+    csr, rd = ops["csr"], ops["rd"]
+    immediate = name.endswith("i")
+    source = ops["zimm"] if immediate else ops["rs1"]
+    op = name[:5]                                      # csrrw / csrrs / csrrc
+    writes = op == "csrrw" or source != 0
+    if not writes and csr in INLINE_READS:
+        if rd:
+            out.words([emit.state_load(rd, INLINE_READS[csr])])
+        return False
+    if writes and csr in INLINE_WRITES:
+        out.words(_inline_csr_write(op, immediate, rd, source, INLINE_WRITES[csr], csr == SEPC))
+        return False
+    out.callout("csr", pc, word, length)
+    return False
+
+
+def _inline_csr_write(op, immediate, rd, source, offset, clear_bit0):
+    """old = CSR; CSR = f(old, source); rd = old, through one borrowed register t."""
+    t = _scratch({rd, 0 if immediate else source})
+    encode = codec.encode
+    words = [emit.state_store(t, SPILL_TEMP), emit.state_load(t, offset)]
+    if rd:
+        words.append(emit.state_store(t, SPILL_OLD))
+    if op == "csrrw":
+        if immediate:
+            words.append(encode("addi", rd=t, rs1=0, imm=source))
+        else:
+            words.append(encode("addi", rd=t, rs1=source, imm=0))
+    elif op == "csrrs":
+        words.append(encode("ori", rd=t, rs1=t, imm=source) if immediate
+                     else encode("or", rd=t, rs1=t, rs2=source))
+    else:                                              # csrrc: old & ~source
+        if immediate:
+            words.append(encode("andi", rd=t, rs1=t, imm=~source))
+        else:
+            words.append(encode("or", rd=t, rs1=t, rs2=source))
+            words.append(encode("xor", rd=t, rs1=t, rs2=source))
+    if clear_bit0:
+        words.append(encode("andi", rd=t, rs1=t, imm=-2))
+    words.append(emit.state_store(t, offset))
+    if rd:
+        words.append(emit.state_load(rd, SPILL_OLD))
+    words.append(emit.state_load(t, SPILL_TEMP))
+    return words
