@@ -294,8 +294,10 @@ class TrapEmulatePolicy:
 
     def __init__(self, vm):
         self.vm = vm
-        # No G stage without H: shadow tables are the only way to map a guest.
-        vm.paging = "shadow"
+        if vm.paging != "shadow":
+            # No G stage without H: shadow tables are the only way to map a guest.
+            raise HvError(f"trap-emulate runs without the H extension, so with shadow paging "
+                          f"only (not {vm.paging})")
         vm.pager = ShadowPager(vm, user_split=True)
         self.exits = collections.Counter()        # why the guest left the loop, finer than Exit.kind
         self.emulated = collections.Counter()     # instructions emulated, by mnemonic

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pyvmm._core")
 
-from pyvmm.hv import Exit, Host  # noqa: E402
+from pyvmm.hv import Exit, Host, HvError  # noqa: E402
 from pyvmm.hv.vcpu_state import (PRIV_S, PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP,  # noqa: E402
                                  SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP, SSTATUS_SUM)
 from pyvmm.isa.csrs import CSRS  # noqa: E402
@@ -35,7 +35,7 @@ def sfence_vma(rs1=0, rs2=0):
 @pytest.fixture
 def vcpu():
     host = Host(ram_size=8 << 20)
-    vm = host.create_vm(ram_size=4 << 20, technique="trap-emulate")
+    vm = host.create_vm(ram_size=4 << 20, technique="trap-emulate", paging="shadow")
     vcpu = vm.vcpus[0]
     vcpu.activate()
     vcpu.reset(ENTRY)
@@ -67,6 +67,12 @@ def assert_reflected(vcpu, cause, tval, epc, from_priv):
 
 
 # -- the hart the guest runs on ------------------------------------------------------------------
+
+def test_nested_paging_is_refused():
+    host = Host(ram_size=8 << 20)
+    with pytest.raises(HvError, match="shadow paging only"):
+        host.create_vm(ram_size=4 << 20, technique="trap-emulate", paging="nested")
+
 
 def test_guest_kernel_runs_in_real_user_mode_with_every_trap_exiting(vcpu):
     core = vcpu.core

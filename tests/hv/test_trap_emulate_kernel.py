@@ -25,7 +25,8 @@ def bootargs(mode):
 
 def te_run(bootargs="", max_insns=None, ram_size=RAM):
     host = Host(ram_size=ram_size + (32 << 20))
-    vm = host.create_vm(ram_size=ram_size, technique="trap-emulate", bootargs=bootargs)
+    vm = host.create_vm(ram_size=ram_size, technique="trap-emulate", paging="shadow",
+                        bootargs=bootargs)
     vm.load(KERNEL)
     result = vm.run(max_insns)
     return result, vm
@@ -74,7 +75,7 @@ def test_budget_runs_out_with_status_124():
 
 def test_two_vms_share_the_hart():
     host = Host(ram_size=2 * (32 << 20) + (16 << 20))
-    vms = [host.create_vm(ram_size=32 << 20, technique="trap-emulate",
+    vms = [host.create_vm(ram_size=32 << 20, technique="trap-emulate", paging="shadow",
                           bootargs=args) for args in ("", "mode=syscall iterations=200")]
     for vm in vms:
         vm.load(KERNEL)
@@ -108,6 +109,11 @@ def test_cli_output_and_status_match_builtin(args, tmp_path):
     assert stats["technique"] == "trap-emulate" and stats["trap_emulate"]["exits_handled"] > 0
 
 
+def test_cli_nested_paging_is_a_usage_error():
+    status, out, err = run_cli("--technique", "trap-emulate", "--paging", "nested", KERNEL)
+    assert status == 2 and err.count(b"\n") == 1 and b"shadow paging only" in err
+
+
 def test_cli_budget_status_124():
     status, out, err = run_cli("--technique", "trap-emulate", "--max-insns", "5000", KERNEL)
     assert status == 124
@@ -131,7 +137,7 @@ def probe_run(profile=None):
         if not hasattr(host.core, "cpu_profile"):
             pytest.skip("this build of pyvmm._core has no cpu_profile (issue 6's classic profile)")
         host.core.cpu_profile = profile
-    vm = host.create_vm(ram_size=16 << 20, technique="trap-emulate")
+    vm = host.create_vm(ram_size=16 << 20, technique="trap-emulate", paging="shadow")
     vm.load(PROBE)
     result = vm.run(20_000_000)
     return result, vm
