@@ -70,7 +70,10 @@ def events(run):
     return {
         "instruction": run["instret"],
         "trap": core.get("traps", 0) + core.get("interrupts", 0),
-        "exit": sum(run["exits"].values()),
+        # Callouts and hypercalls that leave the core as exits are priced as
+        # what they are, not twice.
+        "exit": max(0, sum(run["exits"].values()) - run.get("callouts", 0)
+                    - run.get("hypercalls", 0)),
         "walk_ref": core.get("walk_mem_refs", 0),
         "callout": run.get("callouts", 0),
         "hypercall": run.get("hypercalls", 0),

@@ -19,6 +19,7 @@ class Column:
     technique: str           # pyvmm.hv technique name ("native" for the board)
     paging: str = None       # "nested" | "shadow" for VMs; None for native
     paper: str = None        # Adams & Agesen's column this one is read against
+    kernel: str = None       # another build of the guest kernel beside the default (pv's port)
 
     @property
     def is_native(self):
@@ -29,7 +30,7 @@ COLUMNS = (
     Column("native", "native", None, paper="native"),
     Column("trap-emulate", "trap-emulate", "shadow"),
     Column("bt", "bt", "shadow", paper="bt"),
-    Column("pv", "pv", "shadow"),
+    Column("pv", "pv", "shadow", kernel="kernel-pv.elf"),
     Column("hw-shadow", "hw", "shadow", paper="vt"),
     Column("hw-nested", "hw", "nested"),
 )
@@ -46,17 +47,28 @@ def column(name):
 
 
 def registered_techniques():
-    """The names pyvmm.hv knows now (hw, and whatever others registered)."""
+    """The names pyvmm.hv can run now (hw, and whatever providers registered)."""
     try:
-        from pyvmm.hv import TECHNIQUES
-    except ImportError:
-        return ()
-    return tuple(sorted(TECHNIQUES))
+        from pyvmm.hv import available_techniques
+        return tuple(available_techniques())
+    except Exception:               # a provider under construction that does not import
+        try:
+            from pyvmm.hv import TECHNIQUES
+        except ImportError:
+            return ()
+        return tuple(sorted(TECHNIQUES))
 
 
-def unavailable_reason(col):
+def kernel_for(col, kernel):
+    """The image `col` boots: the default kernel, or its own build beside it."""
+    from pathlib import Path
+    return Path(kernel).with_name(col.kernel) if col.kernel else Path(kernel)
+
+
+def unavailable_reason(col, kernel=None):
     """None when `col` can run in this tree; otherwise why not (one line).
-    Resolves the technique's classes and checks the core has what hw needs,
+    Resolves the technique's classes (loading its provider module) and checks
+    the core has what hw needs and the technique's kernel build exists,
     without running a guest."""
     try:
         import pyvmm._core as core_module
@@ -65,14 +77,14 @@ def unavailable_reason(col):
     if col.is_native:
         return None
     try:
-        from pyvmm.hv import TECHNIQUES, technique_entry
+        from pyvmm.hv import HvError, technique_entry
     except ImportError as exc:
         return f"pyvmm.hv cannot be imported ({exc})"
-    if col.technique not in TECHNIQUES:
-        return f"technique {col.technique!r} is not registered in pyvmm.hv"
     try:
         technique_entry(col.technique)
-    except Exception as exc:        # a registered module that does not import yet
+    except HvError:
+        return f"technique {col.technique!r} is not registered in pyvmm.hv"
+    except Exception as exc:        # a provider module that does not import yet
         return f"technique {col.technique!r} does not load ({type(exc).__name__}: {exc})"
     if col.paging == "shadow":
         try:
@@ -81,9 +93,20 @@ def unavailable_reason(col):
             return f"shadow paging does not load ({type(exc).__name__}: {exc})"
     if col.technique == "hw" and not hasattr(core_module.Core, "virt"):
         return "this build of the core has no H extension"
+    if col.kernel and kernel is not None and not kernel_for(col, kernel).is_file():
+        return f"its kernel build {kernel_for(col, kernel)} does not exist"
     return None
 
 
-def availability(columns=COLUMNS):
+def core_lacks(exc):
+    """The attribute a run found missing on the core (a technique written
+    against a newer core than this build), or None for any other error."""
+    if isinstance(exc, AttributeError) and "pyvmm._core.Core" in str(exc):
+        name = getattr(exc, "name", None)
+        return name or str(exc)
+    return None
+
+
+def availability(columns=COLUMNS, kernel=None):
     """{column name: None (available) or the reason it is not}."""
-    return {c.name: unavailable_reason(c) for c in columns}
+    return {c.name: unavailable_reason(c, kernel) for c in columns}

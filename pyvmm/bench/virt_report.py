@@ -85,8 +85,9 @@ def _exits_text(per):
 
 
 def detail_table(result):
-    header = ["workload", "technique", "N", "insns", "traps", "exits (by reason)", "walks",
-              "walk refs", "2D walks", "2D refs", "cycles", "host us", "run cycles", "run host s"]
+    header = ["workload", "technique", "N", "insns", "traps", "exits (by reason)", "callouts",
+              "hcalls", "walks", "walk refs", "2D walks", "2D refs", "cycles", "host us",
+              "run cycles", "run host s"]
     rows = []
     for c in result["cells"]:
         if not c.get("base", True) or not c["available"] or c.get("error"):
@@ -94,7 +95,7 @@ def detail_table(result):
         per, run = c["per_iteration"], c["run"]
         rows.append([c["workload"], c["column"], str(c["iterations"]),
                      f"{per['instructions']:,.1f}", f"{per['traps']:.2f}", _exits_text(per),
-                     f"{per['walks']:.2f}", f"{per['walk_refs']:.2f}", f"{per['walks_2d']:.2f}",
+                     f"{per['callouts']:.2f}", f"{per['hypercalls']:.2f}", f"{per['walks']:.2f}", f"{per['walk_refs']:.2f}", f"{per['walks_2d']:.2f}",
                      f"{per['walk_2d_refs']:.2f}", _cycles(per["modeled_cycles"]),
                      f"{per['host_seconds'] * 1e6:,.1f}", _cycles(run["modeled_cycles"]),
                      f"{run['host_seconds']:.4f}"])

@@ -84,7 +84,7 @@ def run_comparison(suite="nano", columns=techniques.COLUMN_NAMES, iterations=Non
     result = {
         "suite": suite,
         "columns": [c.name for c in cols],
-        "availability": techniques.availability(cols),
+        "availability": _availability(cells, cols),
         "registered_techniques": list(techniques.registered_techniques()),
         "iterations": iterations,
         "kernel": str(kernel or kernel_workloads.default_kernel()),
@@ -100,6 +100,17 @@ def run_comparison(suite="nano", columns=techniques.COLUMN_NAMES, iterations=Non
     if sweep:
         result["sweep"] = _sweep_rows(cells, sweep, model)
     return result
+
+
+def _availability(cells, cols):
+    """Per column: None when it ran, else why not (from the plan, or from a run
+    that found the core lacking what the technique needs)."""
+    out = {}
+    for col in cols:
+        mine = [c for c in cells if c["column"] == col.name]
+        down = [c for c in mine if not c["available"]]
+        out[col.name] = down[0]["reason"] if mine and len(down) == len(mine) else None
+    return out
 
 
 def _sweep_rows(cells, sweep, base_model):
