@@ -2,9 +2,9 @@
  *
  * The kernel touches supervisor state only through these inline functions
  * (and the trap entry/exit in trap.S).  Trap-and-emulate and binary
- * translation see exactly these instructions; a paravirtual build (-DPV,
- * planned) replaces this header and trap.S by hypercalls without touching
- * the rest of the kernel. */
+ * translation see exactly these instructions; the paravirtual build (-DPV,
+ * make kernel-pv.elf) replaces the functions below by pv/arch_pv.h and
+ * trap.S by pv/trap.S without touching the rest of the kernel. */
 #ifndef ARCH_H
 #define ARCH_H
 
@@ -27,6 +27,10 @@
 #define EXC_STORE_PAGE_FAULT 15
 
 #define SATP_SV39     (8ul << 60)
+
+#ifdef PV
+#include "pv/arch_pv.h"
+#else
 
 #define CSR_READ(name) ({ uint64_t v_; \
     __asm__ volatile ("csrr %0, " #name : "=r"(v_)); v_; })
@@ -112,4 +116,5 @@ static inline void mmio_write8(uintptr_t addr, uint8_t v)
     *(volatile uint8_t *)addr = v;
 }
 
+#endif /* PV */
 #endif

@@ -4,6 +4,9 @@
  * over the legacy per-character console, TIME over legacy set_timer, SRST
  * over legacy shutdown.  Either way the bytes on the console are the same. */
 #include "sbi.h"
+#ifdef PV
+#include "pv/pv.h"      /* the PV kernel's console and timer are hypercalls */
+#endif
 
 static int have_dbcn, have_time, have_srst;
 
@@ -36,6 +39,12 @@ void sbi_probe(void)
 
 void sbi_console_write(const char *buf, size_t len)
 {
+#ifdef PV
+    if (pv_present()) {
+        pv_console_write(buf, len);
+        return;
+    }
+#endif
     /* Kernel memory is identity-mapped, so buf is also its physical address. */
     while (len && have_dbcn) {
         struct sbiret r = sbi_call(SBI_EXT_DBCN, 0, (long)len, (long)(uintptr_t)buf, 0);
@@ -50,6 +59,10 @@ void sbi_console_write(const char *buf, size_t len)
 
 void sbi_set_timer(uint64_t stime)
 {
+#ifdef PV
+    pv_call(PV_SET_TIMER, (long)stime, 0);
+    return;
+#endif
     if (have_time)
         sbi_call(SBI_EXT_TIME, 0, (long)stime, 0, 0);
     else
