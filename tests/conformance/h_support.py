@@ -49,6 +49,8 @@ SV39X4, SV48X4 = 8, 9
 
 _SETUP = """\
     .option arch, +h
+    li      t0, (1 << 2) | (1 << 6) | (1 << 10)
+    csrs    mideleg, t0             # read-only one with H; QEMU 7.2 routes them by what was written
     la      t0, __h_m_trap
     csrw    mtvec, t0
     la      t0, __h_s_trap
@@ -294,7 +296,10 @@ class HResult:
 
     def summary(self):
         """[(cause, epc, tval, handler mode, trapping mode)] with labels for epcs where known."""
-        names = {addr: name for name, addr in self.raw.symbols.items() if not name.startswith("__")}
+        names = {}
+        for name, addr in sorted(self.raw.symbols.items()):     # of several labels, the last by name
+            if not name.startswith(("__", "$", ".L")):
+                names[addr] = name
         return [(t.cause, names.get(t.epc, hex(t.epc)), t.tval, {3: "M", 1: "HS", 2: "VS"}[t.mode], t.origin)
                 for t in self.traps]
 
