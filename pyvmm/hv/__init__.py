@@ -26,6 +26,7 @@ from pyvmm.hv.host import FrameAllocator, Host, HvError
 # technique name -> (VCPU class, policy class), either as "module:attribute".
 TECHNIQUES = {
     "hw": ("pyvmm.hv.vcpu:VCPU", "pyvmm.hv.policy:Policy"),
+    "pv": ("pyvmm.hv.pv:PVVCPU", "pyvmm.hv.pv:PVPolicy"),
 }
 
 
