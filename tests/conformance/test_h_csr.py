@@ -245,8 +245,8 @@ def test_htimedelta_offsets_time_in_vs():
 def test_cycle_from_vs_gated_by_mcounteren_and_hcounteren(mcounteren, hcounteren, cause):
     """mcounteren.CY = 0: illegal instruction; else hcounteren.CY = 0: virtual instruction."""
     body = (f"    li t0, {mcounteren}\n    csrw mcounteren, t0\n    li t0, {hcounteren}\n"
-            "    csrw hcounteren, t0\n" + h.enter("VS", "vs")
-            + "vs:\nread_at:\n    csrr a0, cycle\n" + h.leave())
+            "    csrw hcounteren, t0\n" + h.enter("VS", "read_at")
+            + "read_at:\n    csrr a0, cycle\n" + h.leave())
     r = h.run(body)
     expected = [] if cause is None else [(cause, "read_at", 0xC000_2573, "M", "VS")]
     assert r.summary() == expected
