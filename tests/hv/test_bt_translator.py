@@ -1,0 +1,273 @@
+"""The BT translator and translation cache on hand-written blocks, no guest:
+translate, check the emitted words decode to what they should, run blocks on
+a bare Core (RAM at 0, so the x0-relative state page is real memory) and
+compare with the guest instructions run natively."""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pyvmm.asm import assemble
+from pyvmm.hv.bt import emit
+from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, TranslationCache
+from pyvmm.hv.bt.layout import SPILL_OLD, SPILL_TEMP, STATE_OFFSET
+from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
+from pyvmm.isa import codec
+from pyvmm.isa.csrs import CSRS
+
+GUEST = 0x8020_0000            # where the guest block "is" (never executed there)
+TC = 0x10000                   # where the translation runs on the bare core
+MASK64 = (1 << 64) - 1
+ECALL_M = 11
+SMALL_TC = 2 * 4096               # room for two blocks of the largest kind
+
+
+def guest_code(source, base=GUEST):
+    prog = assemble(source, section_starts={".text": base})
+    text = next(s for s in prog.sections if s.name == ".text")
+    return text.data, prog.symbols
+
+
+def fetcher(data, base=GUEST):
+    def fetch(gva):
+        offset = gva - base
+        if not 0 <= offset <= len(data) - 2:
+            raise FetchFault(gva)
+        return int.from_bytes(data[offset:offset + 2], "little")
+    return fetch
+
+
+def translate(source, **options):
+    data, symbols = guest_code(source)
+    return translate_block(fetcher(data), GUEST, TC, **options), symbols
+
+
+def names(block):
+    return [codec.decode(w)[0].name for w in block.words]
+
+
+@pytest.fixture(scope="module")
+def core_type():
+    core_module = pytest.importorskip("pyvmm._core")
+    return core_module.Core
+
+
+def bare_core(core_type):
+    core = core_type(ram_size=1 << 20, ram_base=0)
+    core.exit_on_exception = (1 << 24) - 1
+    return core
+
+
+def run_block(core, block, regs=None, state=None):
+    """Run a translated block at TC in M-mode until its first callout;
+    returns the callout reached."""
+    for i, value in (regs or {}).items():
+        core.set_x(i, value & MASK64)
+    for name, value in (state or {}).items():
+        core.write_mem(STATE_OFFSET[name], (value & MASK64).to_bytes(8, "little"))
+    core.write_mem(block.tc_addr, b"".join(w.to_bytes(4, "little") for w in block.words))
+    core.pc = block.tc_addr
+    assert core.run(10_000) == 3 and core.exit_cause == ECALL_M
+    return block.callouts[core.exit_pc]
+
+
+def state_slot(core, offset):
+    return int.from_bytes(core.read_mem(offset, 8), "little")
+
+
+# -- copying and PC-relative code ---------------------------------------------------------------
+
+def test_innocuous_instructions_are_copied_compressed_ones_expanded():
+    block, _ = translate("add a0, a1, a2\n ld t0, 8(a5)\n c.addi a0, 1\n sd a0, 0(t1)\n "
+                         "amoadd.w t0, t1, (a0)\n fence\n1: j 1b")
+    assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall"]
+    assert block.words[:2] == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
+                                              "little") for i in (0, 4)]
+    assert block.words[2] == codec.expand_compressed(0x0505)
+    # Each guest instruction's first TC word, then the exit stub standing for the jump target.
+    assert [pc - GUEST for _, pc in block.pcmap] == [0, 4, 8, 10, 14, 18, 22, 22]
+    assert block.exits() == [(TC + 24, GUEST + 22)]          # `j 1b` assembled as c.j
+    assert block.guest_end == GUEST + 24 and block.guest_insns == 7
+
+
+def test_auipc_and_jal_materialise_guest_addresses(core_type):
+    block, symbols = translate("auipc t0, 0x12\n auipc t1, 0xfffff\n jal ra, target\n nop\n"
+                               "target: nop")
+    core = bare_core(core_type)
+    callout = run_block(core, block)
+    assert core.get_x(5) == GUEST + (0x12 << 12)
+    assert core.get_x(6) == (GUEST + 4 - 0x1000) & MASK64
+    assert core.get_x(1) == GUEST + 12                   # link = the guest's next pc
+    assert (callout.kind, callout.target) == ("exit", symbols["target"])
+    assert "auipc" not in names(block) and "jal" not in names(block)
+
+
+@pytest.mark.parametrize("a, b, taken", [(1, 2, True), (2, 2, False), (-1, 0, True)])
+def test_a_branch_ends_in_two_exit_stubs(core_type, a, b, taken):
+    block, symbols = translate("blt a0, a1, target\n nop\ntarget: nop")
+    core = bare_core(core_type)
+    callout = run_block(core, block, {10: a, 11: b})
+    assert callout.kind == "exit"
+    assert callout.target == (symbols["target"] if taken else GUEST + 4)
+    assert sorted(t for _, t in block.exits()) == [GUEST + 4, symbols["target"]]
+
+
+def test_compressed_jumps_link_past_two_bytes():
+    block, _ = translate("c.jr ra\n nop")
+    assert names(block) == ["ecall"]
+    callout = next(iter(block.callouts.values()))
+    assert (callout.kind, callout.length) == ("jalr", 2)
+    assert callout.insn == codec.expand_compressed(0x8082)
+
+
+# -- sensitive instructions ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, kind, ends", [
+    ("sret", "sret", True), ("sfence.vma", "sfence", False), ("sfence.vma a0, a1", "sfence", False),
+    ("wfi", "wfi", False), ("ecall", "ecall", False), ("ebreak", "ebreak", True),
+    ("c.ebreak", "ebreak", True), ("mret", "illegal", True), ("hfence.gvma", "illegal", True),
+    ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 2", "csr", False),
+    ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
+    ("csrw stvec, a0", "csr", False), ("rdtime a0", "csr", False), ("csrr a0, mstatus", "csr", False),
+    (".word 0", "illegal", True),
+])
+def test_sensitive_instructions_become_callouts(source, kind, ends):
+    block, _ = translate(f"{source}\n nop")
+    first = block.callouts[TC]
+    assert first.kind == kind and first.guest_pc == GUEST
+    last = max(block.callouts)
+    if ends:
+        assert list(block.callouts) == [TC] and len(block.words) == 1
+    else:
+        assert block.callouts[last].kind == "exit" and names(block)[1] == "addi"
+
+
+@pytest.mark.parametrize("csr", ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",
+                                 "satp"])
+def test_csr_reads_are_loads_from_the_state_page(core_type, csr):
+    block, _ = translate(f"csrr a0, {csr}\n csrrs a1, {csr}, zero\n nop")
+    assert names(block)[:2] == ["ld", "ld"] and not block.callouts.get(TC)
+    core = bare_core(core_type)
+    run_block(core, block, state={csr: 0x1234_5678_9ABC})
+    assert core.get_x(10) == core.get_x(11) == 0x1234_5678_9ABC
+
+
+OPS = ["csrrw", "csrrs", "csrrc"]
+
+
+@given(op=st.sampled_from(OPS), immediate=st.booleans(), csr=st.sampled_from(
+    ["sscratch", "sepc", "scause", "stval"]), rd=st.sampled_from([0, 2, 5, 6, 10]),
+    rs=st.sampled_from([0, 2, 5, 6, 10]), old=st.integers(0, MASK64),
+    operand=st.integers(0, MASK64))
+@settings(max_examples=120, deadline=None)
+def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs, old, operand):
+    """Rewritten sequence on the state page vs the original instruction on the
+    real CSR in M-mode: same rd, same CSR value, every other register kept."""
+    uimm = operand & 31
+    source = f"{op}i x{rd}, {csr}, {uimm}" if immediate else f"{op} x{rd}, {csr}, x{rs}"
+    block, _ = translate(source + "\n nop")
+    assert TC not in block.callouts                     # inline, no callout
+    regs = {i: (0x1111 * i) ^ operand if i != rs else operand for i in range(1, 32)}
+    translated = bare_core(core_type)
+    run_block(translated, block, regs, state={csr: old & ~1 if csr == "sepc" else old})
+    native = bare_core(core_type)
+    for i, value in regs.items():
+        native.set_x(i, value & MASK64)
+    native.write_csr(CSRS[csr], old)
+    data, _ = guest_code(source + "\n ecall", base=0x20000)
+    native.write_mem(0x20000, data)
+    native.pc = 0x20000
+    assert native.run(10) == 3 and native.exit_cause == ECALL_M
+    assert state_slot(translated, STATE_OFFSET[csr]) == native.read_csr(CSRS[csr])
+    assert translated.x.tolist()[1:] == native.x.tolist()[1:]
+
+
+# -- block shape --------------------------------------------------------------------------------
+
+def test_blocks_stop_at_the_page_end_and_at_the_size_limit():
+    data, _ = guest_code("\n".join(["add a0, a1, a2"] * 1100))
+    fetch = fetcher(data)
+    block = translate_block(fetch, GUEST + 4096 - 8, TC)
+    assert block.guest_end == GUEST + 4096 and block.guest_insns == 2
+    assert block.callouts[max(block.callouts)].target == GUEST + 4096
+    block = translate_block(fetch, GUEST, TC)
+    assert block.guest_insns == MAX_BLOCK_INSNS
+    assert block.size <= MAX_BLOCK_BYTES
+
+
+def test_fetch_faults_are_precise():
+    data, _ = guest_code("add a0, a1, a2\n add a0, a1, a2")
+    fetch = fetcher(data)
+    with pytest.raises(FetchFault) as info:
+        translate_block(fetch, GUEST + 8, TC)
+    assert info.value.gva == GUEST + 8
+    block = translate_block(fetch, GUEST, TC)             # runs off the end: stops before it
+    assert block.guest_insns == 2 and block.exits() == [(TC + 8, GUEST + 8)]
+
+
+@given(st.integers(-(1 << 63), (1 << 63) - 1))
+@settings(max_examples=200, deadline=None)
+def test_load_constant_leaves_the_value(core_type, value):
+    core = bare_core(core_type)
+    words = emit.load_constant(7, value) + [emit.ECALL]
+    assert len(words) <= 9
+    core.write_mem(TC, b"".join(w.to_bytes(4, "little") for w in words))
+    core.pc = TC
+    assert core.run(100) == 3
+    assert core.get_x(7) == value & MASK64
+
+
+# -- the translation cache ----------------------------------------------------------------------
+
+class Frames:
+    """Frames handed out from TC up, so the cache's pages sit at their own
+    addresses and the bare core (no paging) runs them in place."""
+
+    def __init__(self):
+        self.next = TC
+
+    def alloc(self, n=1, align=1):
+        self.next += 4096 * n
+        return self.next - 4096 * n
+
+
+def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
+    core = bare_core(core_type)
+    data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\ndone: ecall")
+    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    fetch = fetcher(data)
+    block = tc.translate(fetch, GUEST, [GUEST])
+    taken_stub = next(addr for addr, target in block.exits() if target == GUEST)
+    assert tc.chain(taken_stub, block)
+    word = int.from_bytes(core.read_mem(tc.hpa_of(taken_stub), 4), "little")
+    assert codec.decode(word)[0].name == "jal"
+    assert taken_stub + codec.decode(word)[1]["imm"] == block.tc_addr
+    # The chained loop runs on the core without leaving it: the first exit is the fall-through.
+    core.set_x(10, 0)
+    core.set_x(11, 1000)
+    core.pc = TC
+    assert core.run(100_000) == 3 and core.exit_cause == ECALL_M
+    assert core.get_x(10) == 1000 and tc.callouts[core.exit_pc].target == symbols["done"]
+    assert tc.invalidate_page(GUEST) == 1
+    assert tc.lookup(GUEST) is None
+    word = int.from_bytes(core.read_mem(tc.hpa_of(taken_stub), 4), "little")
+    assert word == emit.ECALL
+    assert tc.counters["chained"] == 1 and tc.counters["unchained"] == 1
+    assert tc.guest_pc_at(block.tc_addr + 4) == GUEST + 2         # after c.addi
+
+
+def test_a_full_cache_is_flushed_and_starts_over(core_type):
+    core = bare_core(core_type)
+    data, _ = guest_code("\n".join(["add a0, a1, a2"] * 3000))
+    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    fetch = fetcher(data)
+    pcs = [GUEST + 256 * i for i in range(40)]
+    for pc in pcs:
+        block = tc.translate(fetch, pc)
+        assert tc.lookup(pc) is block
+    assert tc.counters["flushes"] >= 1
+    assert tc.lookup(pcs[0]) is None and tc.bytes_used <= SMALL_TC
+    assert tc.generation == tc.counters["flushes"]
+
+
+def test_spill_slots_do_not_overlap_the_csrs():
+    assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD
