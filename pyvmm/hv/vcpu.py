@@ -98,8 +98,8 @@ class VCPU:
             core.write_csr(number, self.csrs[name])
         core.x[:] = self.x
         core.x[0] = 0
+        core.priv = self.priv         # first: V=1 is refused while the hart is in M
         core.virt = self.virt
-        core.priv = self.priv
         core.pc = self._pc
         core.exit_on_exception = self.exit_on_exception
         core.exit_on_interrupt = self.exit_on_interrupt
@@ -157,8 +157,8 @@ class VCPU:
 
     def set_priv(self, priv, virt=1):
         if self.loaded:
-            self.core.virt = virt
             self.core.priv = priv
+            self.core.virt = virt
         else:
             self.priv, self.virt = priv, virt
 
