@@ -7,6 +7,8 @@ progress and merge results in a fixed order whatever order they came in.
 
 import os
 
+DASK_CONNECT_TIMEOUT = "10s"
+
 
 class ExecutorError(Exception):
     """An executor that cannot be used (one line)."""
@@ -57,7 +59,7 @@ class DaskExecutor:
     def map(self, function, items):
         from distributed import Client, as_completed
         try:
-            client = Client(self.address, timeout="10s")
+            client = Client(self.address, timeout=DASK_CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {exc}") \
                 from None
@@ -65,7 +67,15 @@ class DaskExecutor:
             futures = client.map(function, items, pure=False)
             index_of = {future.key: index for index, future in enumerate(futures)}
             for future in as_completed(futures):
-                yield index_of[future.key], future.result()
+                try:
+                    result = future.result()
+                except Exception as exc:     # run_spec never raises: the cluster failed it
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise ExecutorError(f"the Dask cluster at {self.address} could not run "
+                                        f"{function.__module__}.{function.__name__} "
+                                        f"({type(exc).__name__}: {first}); its scheduler and "
+                                        "workers need pyvmm importable") from None
+                yield index_of[future.key], result
         finally:
             client.close()
 

@@ -220,3 +220,36 @@ def test_failed_guest_exits_1_and_is_reported(tmp_path):
                              "--iterations", "16", "--no-walk2d", "-q", "--kernel", str(bad))
     assert status == 1
     assert "FAILED csrwr under native: 16 iterations:" in out
+
+
+def test_dask_executor_on_a_local_cluster():
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] (extra 'dask') "
+                                                            "is not installed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address.replace("tcp://", "")
+        status, out, _ = run_cli("--suite", "nano", "--techniques", "native", "--workload",
+                                 "syscall", "--workload", "trap", "--iterations", "16",
+                                 "--no-walk2d", "-q", "--format", "json",
+                                 "--executor", f"dask://{address}")
+    assert status == 0
+    report = json.loads(out)
+    assert report["executor"].startswith("Dask cluster at tcp://")
+    cycles = {c["workload"]: c["per_iteration"]["modeled_cycles"] for c in report["cells"]}
+    # the same figures an in-process run gives: the executor changes where, not what
+    _, local, _ = run_cli("--suite", "nano", "--techniques", "native", "--workload", "syscall",
+                          "--workload", "trap", "--iterations", "16", "--no-walk2d", "-q",
+                          "--format", "json")
+    assert cycles == {c["workload"]: c["per_iteration"]["modeled_cycles"]
+                      for c in json.loads(local)["cells"]}
+
+
+def test_dask_scheduler_unreachable_one_line(monkeypatch):
+    pytest.importorskip("distributed", reason="dask[distributed] (extra 'dask') is not installed")
+    from pyvmm.bench import executors
+    monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
+    status, out, err = run_cli("--suite", "nano", "-q", "--techniques", "native", "--workload",
+                               "syscall", "--no-walk2d", "--executor", "dask://127.0.0.1:9")
+    assert status == 2 and out == ""
+    assert err.startswith("pyvmm bench: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert len(err.splitlines()) == 1
