@@ -191,12 +191,12 @@ class ShadowPager:
         return (mode << 60) | (tree.asid << SATP_ASID_SHIFT) | (tree.root >> PAGE_SHIFT)
 
     def _view(self, mode, guest_priv):
-        # Which tree of an address space serves guest_priv. Shadow PTEs carry
-        # a real U bit: real S and U code need different trees whenever the
-        # guest's own U bit cannot be copied (Bare), or must not be (split).
-        if mode == SATP_MODE_BARE:
-            return 1 if self.user_split or guest_priv else 0
-        if self.user_split:
+        # Which tree of an address space serves guest_priv: one, except that
+        # ring compression gives guest user code a tree of its own. (A Bare
+        # guest has one tree in which a page's U bit follows the privilege
+        # that last faulted on it: real S and U code in VS/VU run on the same
+        # vsatp, and Bare protects nothing anyway.)
+        if self.user_split and mode != SATP_MODE_BARE:
             return 0 if guest_priv == 0 else 1
         return 1
 
@@ -369,8 +369,14 @@ class ShadowPager:
             return
         new = walk.leaf | PTE_A | (PTE_D if access == STORE else 0)
         if new != walk.leaf:
-            self.vm.write(walk.leaf_gpa, new.to_bytes(8, "little"))
+            # Only adds rights: nothing derived from this PTE goes stale.
+            self._write_guest(walk.leaf_gpa, new.to_bytes(8, "little"))
             walk.leaf = new
+
+    def _write_guest(self, gpa, data):
+        # Straight to the frame (one page at most): vm.write would drop
+        # shadow entries, and the pager invalidates what it changes itself.
+        self.core.write_mem(self.vm.gpa_to_hpa(gpa), data)
 
     # ------------------------------------------------------------------ filling
 
@@ -565,7 +571,7 @@ class ShadowPager:
         value = core.get_x(rs2) & ((1 << (8 * size)) - 1)
         if kind == "amo":             # aligned, so one piece
             gpa = pieces[0][1].gpa
-            old = int.from_bytes(self.vm.read(gpa, size), "little")
+            old = int.from_bytes(self.core.read_mem(self.vm.gpa_to_hpa(gpa), size), "little")
             if funct5 == AMO_SC:
                 new, result = value, 0
             else:
@@ -574,7 +580,7 @@ class ShadowPager:
         data = value.to_bytes(size, "little")
         done = 0
         for _, piece_walk, length in pieces:
-            self.vm.write(piece_walk.gpa, data[done:done + length])
+            self._write_guest(piece_walk.gpa, data[done:done + length])
             done += length
         if kind == "amo" and rd:
             core.set_x(rd, result & MASK64)

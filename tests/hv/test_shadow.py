@@ -554,13 +554,22 @@ def test_bare_guest_maps_gpa_to_hpa_and_mmio_windows(host, vm):
     assert pager.fault_cause == 5
 
 
-def test_bare_guest_user_and_kernel_get_their_own_trees(host, vm):
-    pager = ShadowPager(vm)
+@pytest.mark.parametrize("user_split", [False, True])
+def test_bare_guest_page_follows_the_privilege_that_uses_it(host, vm, user_split):
+    code_gpa = GUEST_BASE + 3 * PAGE
+    vm.write(code_gpa, b"".join(s.data for s in assemble("ecall\n").sections if s.name == ".text"))
+    pager = ShadowPager(vm, user_split=user_split)
     pager.set_guest_satp(0)
-    assert pager.root_satp(0) != pager.root_satp(1)
-    split = ShadowPager(vm, user_split=True)
-    split.set_guest_satp(0)
-    assert split.root_satp(0) == split.root_satp(1)                 # Bare protects nothing
+    assert pager.root_satp(0) == pager.root_satp(1)                 # one tree: Bare protects nothing
+    kernel = Run(host, pager, guest_priv=1, real_priv=0 if user_split else 1)
+    user = Run(host, pager, guest_priv=0, real_priv=0)
+    for _ in range(2):
+        assert kernel(pc=code_gpa) == "ecall"
+        assert user(pc=code_gpa) == "ecall"
+    _, leaf = shadow_walk(host.core, pager.root_satp(), code_gpa)
+    assert leaf & PTE_U
+    expected_faults = 1 if user_split else 4                         # without split the U bit flips
+    assert pager.counters["hidden_faults"] == expected_faults
 
 
 def test_superpage_is_shadowed_with_4k_leaves(host, vm):
