@@ -256,6 +256,9 @@ class BTPolicy(TrapEmulatePolicy):
     mappings and self-modifying-code detection. stats()["bt"]."""
 
     def __init__(self, vm):
+        if vm.paging != "shadow":
+            raise HvError(f"bt runs the guest kernel in real U-mode, so with shadow paging only "
+                          f"(not {vm.paging})")
         super().__init__(vm)
         self.handlers["trap"] = self._bt_trap
         self.callouts = {}
