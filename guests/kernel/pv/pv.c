@@ -26,8 +26,10 @@ int pv_present(void)
  * hypervisor the kernel cannot go on, so say so on the SBI console. */
 void pv_register_callbacks(uint64_t callback)
 {
-    if (!pv_present())
+    if (!pv_present()) {
+        sbi_probe();                   /* so that panic's shutdown reports the failure */
         panic("not running on the pyvmm PV hypervisor (no SBI extension 0x%x)", PV_EID);
+    }
     struct pv_ret r = pv_call(PV_REGISTER_CALLBACKS, (long)callback,
                               (long)(uintptr_t)&pv_vcpu_info);
     if (r.error)
