@@ -17,7 +17,7 @@ def run_cli(*argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--technique", "bt", KERNEL], b"--technique bt: unknown"),
+    (["--technique", "magic", KERNEL], b"--technique magic: unknown"),
     (["--technique", "hw", "--paging", "flat", KERNEL], b"expected nested or shadow"),
     (["--paging", "shadow", KERNEL], b"--paging applies to --technique"),
     (["--technique", "hw", "--bios", "/nonexistent/fw.bin", KERNEL], b"runs its own SBI"),
