@@ -16,6 +16,11 @@ snippet so that:
   vstvec that logs them with mode 2 and resumes the same way (skip the
   instruction, return to `ra` on a fetch fault, mask an interrupt in vsie).
 
+An instruction guest-page fault (cause 20) in M or HS cannot be skipped like
+other exceptions: the prefixes point the epc at `ra - 4` first, so the
+handler logs that and resumes after the jump that faulted (write it as a
+4-byte `jalr` under `.option norvc`); tval keeps the faulting address.
+
 The extra records live in the first 3 * H_LOG_TRAPS doublewords of `__sig`
 (printed by the harness on QEMU, read from memory on the core), indexed like
 the trap log, so both backends report them. Snippets keep `__sig[30..31]`.
@@ -88,7 +93,12 @@ __h_m_trap:
     ld      t2, 7*8(t6)
     csrrw   t6, mscratch, t6
     mret
-3:  la      t0, __trap_count
+3:  csrr    t0, mcause              # instruction guest-page fault: resume after the jump
+    li      t1, 20
+    bne     t0, t1, 4f
+    addi    t0, ra, -4
+    csrw    mepc, t0
+4:  la      t0, __trap_count
     ld      t1, 0(t0)
     li      t2, {log_traps}
     bgeu    t1, t2, 1f
@@ -115,7 +125,12 @@ __h_s_trap:
     sd      t0, 5*8(t6)
     sd      t1, 6*8(t6)
     sd      t2, 7*8(t6)
-    la      t0, __trap_count
+    csrr    t0, scause
+    li      t1, 20
+    bne     t0, t1, 4f
+    addi    t0, ra, -4
+    csrw    sepc, t0
+4:  la      t0, __trap_count
     ld      t1, 0(t0)
     li      t2, {log_traps}
     bgeu    t1, t2, 1f
@@ -208,6 +223,7 @@ __h_vs_save:    .space 32 * 8
     .section .bss
     .balign 16384
 __h_groot:      .space 16384        # a G-stage root: Sv39x4/Sv48x4 want 16 KiB alignment
+__h_groot2:     .space 16384        # another, for a second VMID
 __h_gpool:      .space 8 * 4096     # G-stage next-level tables and test pages
     .section .data
 """
