@@ -7,7 +7,8 @@ the C state: registers, CSRs, memory, exit payloads, controls and counters.
 """
 
 from hart cimport Hart, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
-    TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE
+    TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_CONTEXTS, \
+    WALK_CACHE_SIZE, MAX_GUEST_MMIO
 
 include "defs.pxi"
 include "decode.pxi"
@@ -91,10 +92,15 @@ cdef class Core:
         h.mstatus = (2ULL << 32) | (2ULL << 34)      # UXL = SXL = 64
         h.mtimecmp = U64_MAX
         h.stimecmp = U64_MAX
+        h.mideleg = HS_FORCED_DELEG
+        h.hstatus = 2ULL << 32                      # VSXL = 64
+        h.vsstatus = 2ULL << 32                     # UXL = 64
+        h.vstimecmp = U64_MAX
+        h.walk_cache_on = 1
         h.priv = PRV_M
+        h.virt = 0
         pmp_update(h)
         tlb_flush(h)
-        update_mode(h)
 
     def __dealloc__(self):
         cdef uint64_t i
@@ -169,10 +175,91 @@ cdef class Core:
 
     @priv.setter
     def priv(self, value):
+        """M-mode has no V=1: setting priv 3 also clears virt."""
         value = int(value)
         if value not in (PRV_U, PRV_S, PRV_M):
             raise ValueError(f"priv must be 0 (U), 1 (S) or 3 (M), not {value}")
-        set_priv(self.h, value)
+        set_mode(self.h, 0 if value == PRV_M else self.h.virt, value)
+
+    @property
+    def virt(self):
+        """The H extension's virtualization mode V (1 = VS/VU)."""
+        return self.h.virt
+
+    @virt.setter
+    def virt(self, value):
+        value = int(value)
+        if value not in (0, 1):
+            raise ValueError(f"virt must be 0 or 1, not {value}")
+        if value and self.h.priv == PRV_M:
+            raise ValueError("virt=1 needs priv 0 (VU) or 1 (VS), not M")
+        set_mode(self.h, value, self.h.priv)
+        force_event_check(self.h)
+
+    @property
+    def cpu_profile(self):
+        """0 standard; 1 classic: U-mode reads sstatus/satp, its sstatus writes are ignored."""
+        return self.h.cpu_profile
+
+    @cpu_profile.setter
+    def cpu_profile(self, value):
+        value = int(value)
+        if value not in (0, 1):
+            raise ValueError(f"cpu_profile must be 0 (standard) or 1 (classic), not {value}")
+        self.h.cpu_profile = value
+
+    @property
+    def walk_cache(self):
+        """Cache G-stage translations of VS page-table pages (default True)."""
+        return bool(self.h.walk_cache_on)
+
+    @walk_cache.setter
+    def walk_cache(self, value):
+        self.h.walk_cache_on = 1 if value else 0
+        walk_cache_flush(self.h)
+
+    def add_guest_mmio(self, gpa, size):
+        """At V=1, a load/store whose G-stage translation fails inside
+        [gpa, gpa + size) exits as EXIT_MMIO with exit_addr = the GPA."""
+        gpa = int(gpa)
+        size = int(size)
+        if size <= 0 or gpa < 0 or gpa + size > (1 << 64):
+            raise ValueError(f"bad guest MMIO range [{gpa:#x}, +{size:#x})")
+        if self.h.num_gmmio >= MAX_GUEST_MMIO:
+            raise ValueError(f"at most {MAX_GUEST_MMIO} guest MMIO ranges")
+        self.h.gmmio_lo[self.h.num_gmmio] = gpa
+        self.h.gmmio_hi[self.h.num_gmmio] = gpa + size if gpa + size < (1 << 64) else U64_MAX
+        self.h.num_gmmio += 1
+
+    def clear_guest_mmio(self):
+        self.h.num_gmmio = 0
+
+    def inject_vs_exception(self, cause, tval=0):
+        """Deliver exception `cause` to VS-mode now, as a hypervisor
+        reflecting a trap into its guest: vsepc = pc, vscause, vstval,
+        vsstatus.SPP/SPIE/SIE, pc = vstvec, V=1, priv S."""
+        cdef uint64_t s
+        cause = int(cause)
+        if cause < 0 or cause > 63:
+            raise ValueError(f"exception cause must be 0..63, not {cause}")
+        h = self.h
+        if not h.virt and h.priv == PRV_M:
+            raise RuntimeError("inject_vs_exception: the hart is in M-mode, not a guest's context")
+        h.vscause = cause
+        h.vsepc = h.pc
+        h.vstval = <uint64_t>(int(tval) & 0xFFFFFFFFFFFFFFFF)
+        s = h.vsstatus & ~(MSTATUS_SPIE | MSTATUS_SPP)
+        if s & MSTATUS_SIE:
+            s |= MSTATUS_SPIE
+        # the mode the trap came from: the guest's, or (from HS) hstatus.SPVP
+        if (h.virt and h.priv == PRV_S) or (not h.virt and (h.hstatus & HSTATUS_SPVP)):
+            s |= MSTATUS_SPP
+        h.vsstatus = s & ~MSTATUS_SIE
+        h.res_valid = 0
+        h.mmio_state = MMIO_IDLE
+        set_mode(h, 1, PRV_S)
+        h.pc = h.vstvec & ~3ULL
+        force_event_check(h)
 
     def read_csr(self, csr):
         """Read a CSR as M-mode would, without privilege checks."""
@@ -298,6 +385,22 @@ cdef class Core:
         return self.h.exit_insn
 
     @property
+    def exit_virt(self):
+        return self.h.exit_virt
+
+    @property
+    def exit_priv(self):
+        return self.h.exit_priv
+
+    @property
+    def exit_gpa(self):
+        return self.h.exit_gpa
+
+    @property
+    def exit_htinst(self):
+        return self.h.exit_htinst
+
+    @property
     def exit_on_exception(self):
         """Bit mask of exception causes that exit to Python instead of being delivered."""
         return self.h.exit_on_exception
@@ -415,4 +518,9 @@ cdef class Core:
             "exits": {EXIT_NAMES[r]: h.exits[r] for r in EXIT_NAMES if h.exits[r]},
             "decode_cache_fills": h.decode_fills,
             "decode_cache_flushes": h.decode_flushes,
+            "walks_2d": h.walks_2d,
+            "walk_2d_mem_refs": h.walk_2d_mem_refs,
+            "gstage_walks": h.gstage_walks,
+            "tlb_flushes": h.tlb_flushes,
+            "walk_cache_hits": h.walk_cache_hits,
         }

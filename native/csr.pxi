@@ -15,6 +15,32 @@ cdef enum:
     CSR_SIP = 0x144
     CSR_STIMECMP = 0x14D
     CSR_SATP = 0x180
+    CSR_VSSTATUS = 0x200
+    CSR_VSIE = 0x204
+    CSR_VSTVEC = 0x205
+    CSR_VSSCRATCH = 0x240
+    CSR_VSEPC = 0x241
+    CSR_VSCAUSE = 0x242
+    CSR_VSTVAL = 0x243
+    CSR_VSIP = 0x244
+    CSR_VSTIMECMP = 0x24D
+    CSR_VSATP = 0x280
+    CSR_HSTATUS = 0x600
+    CSR_HEDELEG = 0x602
+    CSR_HIDELEG = 0x603
+    CSR_HIE = 0x604
+    CSR_HTIMEDELTA = 0x605
+    CSR_HCOUNTEREN = 0x606
+    CSR_HGEIE = 0x607
+    CSR_HENVCFG = 0x60A
+    CSR_HTVAL = 0x643
+    CSR_HIP = 0x644
+    CSR_HVIP = 0x645
+    CSR_HTINST = 0x64A
+    CSR_HGATP = 0x680
+    CSR_HGEIP = 0xE12
+    CSR_MTINST = 0x34A
+    CSR_MTVAL2 = 0x34B
     CSR_MSTATUS = 0x300
     CSR_MISA = 0x301
     CSR_MEDELEG = 0x302
@@ -41,6 +67,12 @@ cdef enum:
     CSR_MIMPID = 0xF13
     CSR_MHARTID = 0xF14
     CSR_MCONFIGPTR = 0xF15
+
+# csr_check outcomes
+cdef enum:
+    CSR_OK = 0
+    CSR_ILLEGAL = 1
+    CSR_VIRTUAL = 2
 
 
 cdef inline uint64_t read_mcycle(Hart* h) noexcept nogil:
@@ -81,6 +113,14 @@ cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
             or csr == CSR_MTVAL or csr == CSR_MIP or csr == CSR_MVENDORID or csr == CSR_MARCHID
             or csr == CSR_MIMPID or csr == CSR_MHARTID or csr == CSR_MCONFIGPTR):
         return True
+    if (csr == CSR_VSSTATUS or csr == CSR_VSIE or csr == CSR_VSTVEC or csr == CSR_VSSCRATCH
+            or csr == CSR_VSEPC or csr == CSR_VSCAUSE or csr == CSR_VSTVAL or csr == CSR_VSIP
+            or csr == CSR_VSTIMECMP or csr == CSR_VSATP or csr == CSR_HSTATUS or csr == CSR_HEDELEG
+            or csr == CSR_HIDELEG or csr == CSR_HIE or csr == CSR_HTIMEDELTA or csr == CSR_HCOUNTEREN
+            or csr == CSR_HGEIE or csr == CSR_HENVCFG or csr == CSR_HTVAL or csr == CSR_HIP
+            or csr == CSR_HVIP or csr == CSR_HTINST or csr == CSR_HGATP or csr == CSR_HGEIP
+            or csr == CSR_MTINST or csr == CSR_MTVAL2):
+        return True
     if csr >= 0xC00 and csr <= 0xC1F:      # cycle, time, instret, hpmcounter3..31
         return True
     if csr == CSR_MCYCLE or csr == CSR_MINSTRET or (csr >= 0xB03 and csr <= 0xB1F):
@@ -94,27 +134,65 @@ cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
     return False
 
 
-cdef bint csr_allowed(Hart* h, uint32_t csr, bint write) noexcept nogil:
-    # privilege, read-only and trap-virtualisation rules; False = illegal instruction
+cdef int csr_check(Hart* h, uint32_t csr, bint write) noexcept nogil:
+    # privilege, read-only and trap-virtualisation rules (privileged spec,
+    # H extension 9.6.1): CSR_OK, CSR_ILLEGAL or CSR_VIRTUAL
     cdef uint32_t bit
+    cdef int level = <int>((csr >> 8) & 3)
     if not csr_exists(h, csr):
-        return False
-    if <int>((csr >> 8) & 3) > h.priv:
-        return False
+        return CSR_ILLEGAL
     if write and ((csr >> 10) & 3) == 3:
-        return False
-    if csr == CSR_SATP and h.priv == PRV_S and (h.mstatus & MSTATUS_TVM):
-        return False
+        return CSR_ILLEGAL
+    if level == 3:
+        if h.priv < PRV_M:
+            return CSR_ILLEGAL
+    elif h.priv == PRV_U:
+        # U-mode: supervisor and hypervisor CSRs; from VU a virtual
+        # instruction, as HS-mode could access them
+        if level >= 1:
+            return CSR_VIRTUAL if h.virt else CSR_ILLEGAL
+    elif h.virt and level == 2:
+        # VS-mode reaching H or VS CSRs by their own numbers
+        return CSR_VIRTUAL
+    if h.priv == PRV_S and csr == CSR_SATP:
+        if h.virt:
+            if h.hstatus & HSTATUS_VTVM:
+                return CSR_VIRTUAL
+        elif h.mstatus & MSTATUS_TVM:
+            return CSR_ILLEGAL
+    if h.priv == PRV_S and not h.virt and csr == CSR_HGATP and (h.mstatus & MSTATUS_TVM):
+        return CSR_ILLEGAL
     if csr >= 0xC00 and csr <= 0xC1F and h.priv < PRV_M:
         bit = csr - 0xC00
         if not ((h.mcounteren >> bit) & 1):
-            return False
-        if h.priv == PRV_U and not ((h.scounteren >> bit) & 1):
-            return False
-    if csr == CSR_STIMECMP and h.priv < PRV_M:
+            return CSR_ILLEGAL
+        if h.virt:
+            if not ((h.hcounteren >> bit) & 1):
+                return CSR_VIRTUAL
+            if h.priv == PRV_U and not ((h.scounteren >> bit) & 1):
+                return CSR_VIRTUAL
+        elif h.priv == PRV_U and not ((h.scounteren >> bit) & 1):
+            return CSR_ILLEGAL
+    if (csr == CSR_STIMECMP or csr == CSR_VSTIMECMP) and h.priv < PRV_M:
         if not ((h.mcounteren >> 1) & 1) or not (h.menvcfg & MENVCFG_STCE):
-            return False
-    return True
+            return CSR_ILLEGAL
+        if h.virt and (not ((h.hcounteren >> 1) & 1) or not (h.henvcfg & MENVCFG_STCE)):
+            return CSR_VIRTUAL
+    return CSR_OK
+
+
+cdef inline uint32_t csr_at_v1(uint32_t csr) noexcept nogil:
+    # at V=1 the supervisor CSR numbers reach the VS copies
+    if (csr == CSR_SSTATUS or csr == CSR_SIE or csr == CSR_STVEC or csr == CSR_SSCRATCH
+            or csr == CSR_SEPC or csr == CSR_SCAUSE or csr == CSR_STVAL or csr == CSR_SIP
+            or csr == CSR_STIMECMP or csr == CSR_SATP):
+        return csr + 0x100
+    return csr
+
+
+cdef inline uint64_t vs_deleg(Hart* h) noexcept nogil:
+    # the VS interrupt bits the guest sees (delegated by hideleg)
+    return h.hideleg & VS_INTERRUPTS
 
 
 cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
@@ -132,13 +210,13 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
     if csr == CSR_MIE:
         return h.mie
     if csr == CSR_SIE:
-        return h.mie & h.mideleg
+        return h.mie & h.mideleg & S_INTERRUPTS
     if csr == CSR_MIP:
         update_timer_bits(h)
         return read_mip(h)
     if csr == CSR_SIP:
         update_timer_bits(h)
-        return read_mip(h) & h.mideleg
+        return read_mip(h) & h.mideleg & S_INTERRUPTS
     if csr == CSR_MTVEC:
         return h.mtvec
     if csr == CSR_STVEC:
@@ -180,7 +258,61 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
     if csr == CSR_MINSTRET or csr == CSR_INSTRET:
         return read_minstret(h)
     if csr == CSR_TIME:
-        return mtime_now(h)
+        # the guest's clock runs htimedelta ahead of the host's
+        return mtime_now(h) + (h.htimedelta if h.virt else 0)
+    if csr == CSR_MIDELEG:
+        return h.mideleg
+    if csr == CSR_VSSTATUS:
+        return h.vsstatus
+    if csr == CSR_VSIE:
+        return (h.mie & vs_deleg(h)) >> 1
+    if csr == CSR_VSIP:
+        update_timer_bits(h)
+        return (read_mip(h) & vs_deleg(h)) >> 1
+    if csr == CSR_VSTVEC:
+        return h.vstvec
+    if csr == CSR_VSSCRATCH:
+        return h.vsscratch
+    if csr == CSR_VSEPC:
+        return h.vsepc
+    if csr == CSR_VSCAUSE:
+        return h.vscause
+    if csr == CSR_VSTVAL:
+        return h.vstval
+    if csr == CSR_VSATP:
+        return h.vsatp
+    if csr == CSR_VSTIMECMP:
+        return h.vstimecmp
+    if csr == CSR_HSTATUS:
+        return h.hstatus
+    if csr == CSR_HEDELEG:
+        return h.hedeleg
+    if csr == CSR_HIDELEG:
+        return h.hideleg
+    if csr == CSR_HIE:
+        return h.mie & HS_FORCED_DELEG
+    if csr == CSR_HIP:
+        update_timer_bits(h)
+        return read_mip(h) & HS_FORCED_DELEG
+    if csr == CSR_HVIP:
+        return h.hvip
+    if csr == CSR_HTIMEDELTA:
+        return h.htimedelta
+    if csr == CSR_HCOUNTEREN:
+        return h.hcounteren
+    if csr == CSR_HENVCFG:
+        # STCE reads zero while M-mode keeps Sstc from S
+        return h.henvcfg & (~MENVCFG_STCE | (h.menvcfg & MENVCFG_STCE))
+    if csr == CSR_HTVAL:
+        return h.htval
+    if csr == CSR_HTINST:
+        return h.htinst
+    if csr == CSR_HGATP:
+        return h.hgatp
+    if csr == CSR_MTVAL2:
+        return h.mtval2
+    if csr == CSR_MTINST:
+        return h.mtinst
     if csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:
         return pmpcfg_read(h, (csr - CSR_PMPCFG0) * 4)
     if csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
@@ -224,8 +356,26 @@ cdef void write_mstatus(Hart* h, uint64_t value, uint64_t mask) noexcept nogil:
     h.mstatus = new
     if (old ^ new) & (MSTATUS_SUM | MSTATUS_MXR):
         tlb_flush(h)
-    if (old ^ new) & (MSTATUS_MPRV | MSTATUS_MPP):
+    elif (old ^ new) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_MPV):
         update_mode(h)
+
+
+cdef void write_vsstatus(Hart* h, uint64_t value) noexcept nogil:
+    cdef uint64_t old = h.vsstatus
+    h.vsstatus = (old & ~SSTATUS_WRITABLE) | (value & SSTATUS_WRITABLE)
+    if (old ^ h.vsstatus) & (MSTATUS_SUM | MSTATUS_MXR):
+        # V=1 permissions changed: the guest's contexts go
+        tlb_flush_contexts(h, 1, -1)
+
+
+cdef void write_hgatp(Hart* h, uint64_t value) noexcept nogil:
+    # Bare, Sv39x4, Sv48x4; other modes leave hgatp unchanged (WARL). The
+    # root is 16 KiB aligned: PPN[1:0] read zero.
+    cdef uint64_t mode = value >> 60
+    if mode != SATP_MODE_BARE and mode != HGATP_MODE_SV39X4 and mode != HGATP_MODE_SV48X4:
+        return
+    h.hgatp = (mode << 60) | (value & (HGATP_VMID_MASK << HGATP_VMID_SHIFT)) | (value & PPN_MASK & ~3ULL)
+    update_mode(h)
 
 
 cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
@@ -238,7 +388,7 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
     elif csr == CSR_MEDELEG:
         h.medeleg = value & DELEGABLE_EXCEPTIONS
     elif csr == CSR_MIDELEG:
-        h.mideleg = value & S_INTERRUPTS
+        h.mideleg = (value & S_INTERRUPTS) | HS_FORCED_DELEG
     elif csr == CSR_MIE:
         h.mie = value & ALL_INTERRUPTS
     elif csr == CSR_SIE:
@@ -249,6 +399,8 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
         if not (h.menvcfg & MENVCFG_STCE):
             mask |= MIP_STIP
         h.mip_sw = (h.mip_sw & ~mask) | (value & mask)
+        # mip.VSSIP is hvip.VSSIP
+        h.hvip = (h.hvip & ~MIP_VSSIP) | (value & MIP_VSSIP)
     elif csr == CSR_SIP:
         mask = MIP_SSIP & h.mideleg
         h.mip_sw = (h.mip_sw & ~mask) | (value & mask)
@@ -286,11 +438,71 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
     elif csr == CSR_SATP:
         mode = value >> 60
         if mode == SATP_MODE_BARE or mode == SATP_MODE_SV39 or mode == SATP_MODE_SV48:
+            # the TLB is tagged by satp: a new address space selects its own context
             h.satp = value
-            tlb_flush(h)
+            update_mode(h)
     elif csr == CSR_STIMECMP:
         h.stimecmp = value
         update_timer_bits(h)
+    elif csr == CSR_VSSTATUS:
+        write_vsstatus(h, value)
+    elif csr == CSR_VSIE:
+        mask = vs_deleg(h)
+        h.mie = (h.mie & ~mask) | ((value << 1) & mask)
+    elif csr == CSR_VSIP:
+        # only VSSIP is the guest's to write
+        mask = vs_deleg(h) & MIP_VSSIP
+        h.hvip = (h.hvip & ~mask) | ((value << 1) & mask)
+    elif csr == CSR_VSTVEC:
+        if (value & 3) < 2:
+            h.vstvec = value
+    elif csr == CSR_VSSCRATCH:
+        h.vsscratch = value
+    elif csr == CSR_VSEPC:
+        h.vsepc = value & ~1ULL
+    elif csr == CSR_VSCAUSE:
+        h.vscause = value
+    elif csr == CSR_VSTVAL:
+        h.vstval = value
+    elif csr == CSR_VSATP:
+        mode = value >> 60
+        if mode == SATP_MODE_BARE or mode == SATP_MODE_SV39 or mode == SATP_MODE_SV48:
+            h.vsatp = value
+            update_mode(h)
+    elif csr == CSR_VSTIMECMP:
+        h.vstimecmp = value
+        update_timer_bits(h)
+    elif csr == CSR_HSTATUS:
+        h.hstatus = (h.hstatus & ~HSTATUS_WRITABLE) | (value & HSTATUS_WRITABLE)
+    elif csr == CSR_HEDELEG:
+        h.hedeleg = value & VS_DELEGABLE_EXCEPTIONS
+    elif csr == CSR_HIDELEG:
+        h.hideleg = value & VS_INTERRUPTS
+    elif csr == CSR_HIE:
+        mask = VS_INTERRUPTS | MIP_SGEIP
+        h.mie = (h.mie & ~mask) | (value & mask)
+    elif csr == CSR_HIP:
+        h.hvip = (h.hvip & ~MIP_VSSIP) | (value & MIP_VSSIP)
+    elif csr == CSR_HVIP:
+        h.hvip = value & VS_INTERRUPTS
+    elif csr == CSR_HTIMEDELTA:
+        h.htimedelta = value
+        update_timer_bits(h)
+    elif csr == CSR_HCOUNTEREN:
+        h.hcounteren = value & 0xFFFFFFFFULL
+    elif csr == CSR_HENVCFG:
+        h.henvcfg = value & HENVCFG_WRITABLE
+        update_timer_bits(h)
+    elif csr == CSR_HTVAL:
+        h.htval = value
+    elif csr == CSR_HTINST:
+        h.htinst = value
+    elif csr == CSR_HGATP:
+        write_hgatp(h, value)
+    elif csr == CSR_MTVAL2:
+        h.mtval2 = value
+    elif csr == CSR_MTINST:
+        h.mtinst = value
     elif csr == CSR_MCOUNTINHIBIT:
         write_mcountinhibit(h, value)
     elif csr == CSR_MCYCLE:

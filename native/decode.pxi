@@ -212,7 +212,28 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
                 op = OP_WFI
             elif f7 == 0x09 and rd == 0:
                 op = OP_SFENCE_VMA
-        elif f3 != 4:
+            elif f7 == 0x11 and rd == 0:
+                op = OP_HFENCE_VVMA
+            elif f7 == 0x31 and rd == 0:
+                op = OP_HFENCE_GVMA
+        elif f3 == 4:
+            # HLV/HLVX (even funct7) and HSV (odd): funct7 bits 2:1 give the size
+            if f7 >= 0x30 and f7 <= 0x37:
+                shamt = (f7 >> 1) & 3           # log2 of the size
+                if f7 & 1:
+                    if rd == 0:
+                        op = OP_HSV
+                        imm = <int32_t>shamt
+                elif rs2 == 0:
+                    op = OP_HLV
+                    imm = <int32_t>(shamt | (4 if shamt < 3 else 0))
+                elif rs2 == 1 and shamt < 3:
+                    op = OP_HLV
+                    imm = <int32_t>shamt
+                elif rs2 == 3 and (shamt == 1 or shamt == 2):
+                    op = OP_HLV
+                    imm = <int32_t>(shamt | 8)
+        else:
             imm = <int32_t>(w >> 20)
             if f3 == 1:
                 op = OP_CSRRW

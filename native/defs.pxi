@@ -75,6 +75,7 @@ cdef enum:
     ST_EXIT_BEFORE = 2  # leave the loop without retiring (MMIO load, idle WFI)
     ST_EXIT_AFTER = 3   # retire, then leave the loop (MMIO store, watched store)
     ST_RETRY = 4        # neither retired nor trapped: execute the same instruction again
+    ST_VIRTUAL = 5      # (CSR checks) a virtual-instruction exception
 
 cdef enum:
     MMIO_IDLE = 0
@@ -95,18 +96,32 @@ cdef enum:
     CAUSE_STORE_ACCESS = 7
     CAUSE_ECALL_U = 8
     CAUSE_ECALL_S = 9
+    CAUSE_ECALL_VS = 10
     CAUSE_ECALL_M = 11
     CAUSE_FETCH_PAGE_FAULT = 12
     CAUSE_LOAD_PAGE_FAULT = 13
     CAUSE_STORE_PAGE_FAULT = 15
+    CAUSE_FETCH_GUEST_PAGE_FAULT = 20
+    CAUSE_LOAD_GUEST_PAGE_FAULT = 21
+    CAUSE_VIRTUAL_INSN = 22
+    CAUSE_STORE_GUEST_PAGE_FAULT = 23
+
+# causes whose tval is an address (mstatus/hstatus.GVA says whether a guest virtual one)
+cdef uint64_t ADDRESS_CAUSES = ((1ULL << 0) | (1ULL << 1) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6)
+                                | (1ULL << 7) | (1ULL << 12) | (1ULL << 13) | (1ULL << 15)
+                                | (1ULL << 20) | (1ULL << 21) | (1ULL << 23))
 
 cdef enum:
     IRQ_SSI = 1
+    IRQ_VSSI = 2
     IRQ_MSI = 3
     IRQ_STI = 5
+    IRQ_VSTI = 6
     IRQ_MTI = 7
     IRQ_SEI = 9
+    IRQ_VSEI = 10
     IRQ_MEI = 11
+    IRQ_SGEI = 12
 
 cdef uint64_t INTERRUPT_BIT = 1ULL << 63
 cdef uint64_t NO_VPN = 0xFFFFFFFFFFFFFFFFULL
@@ -129,9 +144,12 @@ cdef uint64_t MSTATUS_TW = 1ULL << 21
 cdef uint64_t MSTATUS_TSR = 1ULL << 22
 cdef uint64_t MSTATUS_UXL = 3ULL << 32
 cdef uint64_t MSTATUS_SXL = 3ULL << 34
+cdef uint64_t MSTATUS_GVA = 1ULL << 38
+cdef uint64_t MSTATUS_MPV = 1ULL << 39
 cdef uint64_t MSTATUS_WRITABLE = ((1ULL << 1) | (1ULL << 3) | (1ULL << 5) | (1ULL << 7) | (1ULL << 8)
                                   | (3ULL << 11) | (1ULL << 17) | (1ULL << 18) | (1ULL << 19)
-                                  | (1ULL << 20) | (1ULL << 21) | (1ULL << 22))
+                                  | (1ULL << 20) | (1ULL << 21) | (1ULL << 22)
+                                  | (1ULL << 38) | (1ULL << 39))
 cdef uint64_t SSTATUS_WRITABLE = (1ULL << 1) | (1ULL << 5) | (1ULL << 8) | (1ULL << 18) | (1ULL << 19)
 cdef uint64_t SSTATUS_READABLE = SSTATUS_WRITABLE | (3ULL << 13) | (3ULL << 15) | (3ULL << 32) | (1ULL << 63)
 
@@ -142,17 +160,45 @@ cdef uint64_t MIP_STIP = 1ULL << 5
 cdef uint64_t MIP_MTIP = 1ULL << 7
 cdef uint64_t MIP_SEIP = 1ULL << 9
 cdef uint64_t MIP_MEIP = 1ULL << 11
+cdef uint64_t MIP_VSSIP = 1ULL << 2
+cdef uint64_t MIP_VSTIP = 1ULL << 6
+cdef uint64_t MIP_VSEIP = 1ULL << 10
+cdef uint64_t MIP_SGEIP = 1ULL << 12
 cdef uint64_t S_INTERRUPTS = (1ULL << 1) | (1ULL << 5) | (1ULL << 9)
-cdef uint64_t ALL_INTERRUPTS = 0xAAAULL
+cdef uint64_t VS_INTERRUPTS = (1ULL << 2) | (1ULL << 6) | (1ULL << 10)
+# mideleg bits the H extension makes read-only one (as QEMU 7.2: VS and SGEI)
+cdef uint64_t HS_FORCED_DELEG = VS_INTERRUPTS | MIP_SGEIP
+cdef uint64_t ALL_INTERRUPTS = 0xAAAULL | VS_INTERRUPTS | MIP_SGEIP
 # exceptions medeleg can hand to S: all but ecall-from-M and the reserved codes
-cdef uint64_t DELEGABLE_EXCEPTIONS = 0xB3FFULL
+cdef uint64_t DELEGABLE_EXCEPTIONS = 0xB3FFULL | (1ULL << 10) | (0xFULL << 20)
+# exceptions hedeleg can hand on to VS: not ecalls from HS/VS/M nor guest-page faults / virtual instruction
+cdef uint64_t VS_DELEGABLE_EXCEPTIONS = 0xB1FFULL
+
+# hstatus fields
+cdef uint64_t HSTATUS_GVA = 1ULL << 6
+cdef uint64_t HSTATUS_SPV = 1ULL << 7
+cdef uint64_t HSTATUS_SPVP = 1ULL << 8
+cdef uint64_t HSTATUS_HU = 1ULL << 9
+cdef uint64_t HSTATUS_VTVM = 1ULL << 20
+cdef uint64_t HSTATUS_VTW = 1ULL << 21
+cdef uint64_t HSTATUS_VTSR = 1ULL << 22
+cdef uint64_t HSTATUS_VSXL = 3ULL << 32
+cdef uint64_t HSTATUS_WRITABLE = ((1ULL << 6) | (1ULL << 7) | (1ULL << 8) | (1ULL << 9)
+                                  | (1ULL << 20) | (1ULL << 21) | (1ULL << 22))
+cdef uint64_t HGATP_VMID_SHIFT = 44
+cdef uint64_t HGATP_VMID_MASK = (1ULL << 14) - 1
+# htinst for a guest-page fault during the VS-stage walk (implicit access): a
+# pseudo-instruction, 64-bit read (0x3000) or write (0x3020) of the PTE
+cdef uint64_t HTINST_PTE_READ = 0x3000
+cdef uint64_t HTINST_PTE_WRITE = 0x3020
 
 cdef uint64_t MENVCFG_STCE = 1ULL << 63
 cdef uint64_t MENVCFG_WRITABLE = (1ULL << 63) | 1ULL
+cdef uint64_t HENVCFG_WRITABLE = (1ULL << 63) | 1ULL
 cdef uint64_t SENVCFG_WRITABLE = 1ULL
 
-# misa: RV64 (MXL=2) I M A C S U
-cdef uint64_t MISA_VALUE = ((2ULL << 62) | (1ULL << 0) | (1ULL << 2) | (1ULL << 8)
+# misa: RV64 (MXL=2) I M A C H S U
+cdef uint64_t MISA_VALUE = ((2ULL << 62) | (1ULL << 0) | (1ULL << 2) | (1ULL << 7) | (1ULL << 8)
                             | (1ULL << 12) | (1ULL << 18) | (1ULL << 20))
 
 # page-table entry bits
@@ -171,6 +217,8 @@ cdef enum:
     SATP_MODE_BARE = 0
     SATP_MODE_SV39 = 8
     SATP_MODE_SV48 = 9
+    HGATP_MODE_SV39X4 = 8
+    HGATP_MODE_SV48X4 = 9
 
 cdef enum:
     CLINT_BASE = 0x2000000
@@ -268,6 +316,10 @@ cdef enum:
     OP_CSRRWI
     OP_CSRRSI
     OP_CSRRCI
+    OP_HLV              # imm = log2(size) | 4 if sign-extended | 8 if HLVX
+    OP_HSV              # imm = log2(size)
+    OP_HFENCE_VVMA
+    OP_HFENCE_GVMA
     OP_COUNT
 
 # AMO funct5 values

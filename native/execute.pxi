@@ -18,6 +18,11 @@ cdef inline int illegal(Hart* h, DecodedInsn* d) noexcept nogil:
     return raise_exc(h, CAUSE_ILLEGAL_INSN, d.raw)
 
 
+cdef inline int virtual_insn(Hart* h, DecodedInsn* d) noexcept nogil:
+    # the H extension's trap for what HS-mode could do but VS/VU may not
+    return raise_exc(h, CAUSE_VIRTUAL_INSN, d.raw)
+
+
 cdef inline void mmio_load_wait(Hart* h, DecodedInsn* d, uint64_t vaddr, int size, bint is_signed) noexcept nogil:
     h.mmio_state = MMIO_LOAD_WAITING
     h.mmio_rd = d.rd
@@ -124,14 +129,24 @@ cdef int do_csr(Hart* h, DecodedInsn* d) noexcept nogil:
     cdef uint32_t csr = (<uint32_t>d.imm) & 0xFFF
     cdef int op = d.op
     cdef bint write
+    cdef int chk
     cdef uint64_t src, old, rmw_old, new
     if op == OP_CSRRW or op == OP_CSRRS or op == OP_CSRRC:
         src = h.x[d.rs1]
     else:
         src = d.rs1
     write = op == OP_CSRRW or op == OP_CSRRWI or d.rs1 != 0
-    if not csr_allowed(h, csr, write):
-        return illegal(h, d)
+    chk = csr_check(h, csr, write)
+    if chk != CSR_OK:
+        if (h.cpu_profile == 1 and chk == CSR_ILLEGAL and h.priv == PRV_U and not h.virt
+                and (csr == CSR_SSTATUS or (csr == CSR_SATP and not write))):
+            # classic profile: U-mode reads sstatus/satp, its sstatus writes
+            # vanish (x86's PUSHF/SMSW/POPF before VT-x)
+            h.x[d.rd] = csr_read(h, csr)
+            return ST_OK
+        return virtual_insn(h, d) if chk == CSR_VIRTUAL else illegal(h, d)
+    if h.virt:
+        csr = csr_at_v1(csr)
     old = csr_read(h, csr)
     if write:
         rmw_old = old
@@ -151,8 +166,12 @@ cdef int do_csr(Hart* h, DecodedInsn* d) noexcept nogil:
 
 cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
     cdef uint64_t target, now
-    if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TW)):
+    if h.priv < PRV_M and (h.mstatus & MSTATUS_TW):
         return illegal(h, d)
+    if h.priv == PRV_U:
+        return virtual_insn(h, d) if h.virt else illegal(h, d)
+    if h.virt and (h.hstatus & HSTATUS_VTW):
+        return virtual_insn(h, d)
     update_timer_bits(h)
     if read_mip(h) & h.mie:
         force_event_check(h)
@@ -162,6 +181,8 @@ cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
         target = h.mtimecmp
     if (h.mie & MIP_STIP) and (h.menvcfg & MENVCFG_STCE) and h.stimecmp < target:
         target = h.stimecmp
+    if (h.mie & MIP_VSTIP) and vs_sstc(h) and h.vstimecmp != U64_MAX and h.vstimecmp - h.htimedelta < target:
+        target = h.vstimecmp - h.htimedelta
     if target == U64_MAX:
         # retire, then leave: an interrupt Python raises later is taken with
         # xepc after the WFI, as on QEMU, whose WFI halts with pc advanced
@@ -184,6 +205,82 @@ cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
     return ST_OK
 
 
+cdef int hyp_access(Hart* h, DecodedInsn* d, uint64_t vaddr, int size, int acc, bint hlvx,
+                    uint64_t* value) noexcept nogil:
+    # one HLV/HLVX/HSV access: V=1 translation at hstatus.SPVP's privilege,
+    # without the TLB (these are rare: hypervisors reading guest memory)
+    cdef int priv = PRV_S if (h.hstatus & HSTATUS_SPVP) else PRV_U
+    cdef uint64_t pa, cause
+    if (vaddr & 0xFFF) + <uint64_t>size > 4096:
+        # a page-crossing access traps as misaligned (the spec allows it)
+        h.xlate_virt = 1
+        return raise_exc(h, CAUSE_LOAD_MISALIGNED if acc == ACC_LOAD else CAUSE_STORE_MISALIGNED, vaddr)
+    h.tlb_misses += 1
+    cause = translate(h, vaddr, acc, priv, 1, hlvx, &pa)
+    if cause:
+        return raise_xlate(h, cause, vaddr)
+    if not pmp_check(h, pa, <uint64_t>size, acc, priv):
+        return raise_exc(h, access_fault_cause(acc), vaddr)
+    if in_ram(h, pa, <uint64_t>size):
+        if acc == ACC_LOAD:
+            value[0] = pyvmm_ld(h.ram + (pa - h.ram_base), size)
+            return ST_OK
+        return store_ram(h, pa, size, value[0])
+    if pa >= CLINT_BASE and pa < CLINT_BASE + CLINT_SIZE:
+        if not clint_size_ok(pa - CLINT_BASE, size):
+            return raise_exc(h, access_fault_cause(acc), vaddr)
+        if acc == ACC_LOAD:
+            value[0] = clint_read(h, pa - CLINT_BASE, size)
+        else:
+            clint_write(h, pa - CLINT_BASE, size, value[0])
+        return ST_OK
+    if hlvx:
+        return raise_exc(h, CAUSE_LOAD_ACCESS, vaddr)
+    if acc == ACC_LOAD:
+        mmio_load_wait(h, d, vaddr, size, (d.imm & 4) != 0)
+        return mmio_exit(h, pa, size, False, 0)
+    h.mmio_state = MMIO_STORE_DONE
+    h.mmio_vaddr = vaddr
+    return mmio_exit(h, pa, size, True, value[0])
+
+
+cdef int do_hypervisor_insn(Hart* h, DecodedInsn* d) noexcept nogil:
+    # HLV/HLVX/HSV and HFENCE: HS and M (and U with hstatus.HU for the loads
+    # and stores); from V=1 a virtual instruction, from U otherwise illegal
+    cdef uint64_t v = 0
+    cdef int size, st
+    cdef int64_t vmid
+    if h.virt:
+        return virtual_insn(h, d)
+    if d.op == OP_HFENCE_VVMA or d.op == OP_HFENCE_GVMA:
+        if h.priv == PRV_U:
+            return illegal(h, d)
+        if d.op == OP_HFENCE_GVMA:
+            if h.priv == PRV_S and (h.mstatus & MSTATUS_TVM):
+                return illegal(h, d)
+            # guest-physical mappings changed: every guest context of the VMID goes
+            vmid = <int64_t>(h.x[d.rs2] & HGATP_VMID_MASK) if d.rs2 != 0 else -1
+            walk_cache_flush(h)
+            tlb_flush_contexts(h, 1, vmid)
+        else:
+            vmid = <int64_t>hgatp_vmid(h.hgatp)
+            if d.rs1 != 0:
+                tlb_flush_page(h, h.x[d.rs1], 1, vmid)
+            else:
+                tlb_flush_contexts(h, 1, vmid)
+        return ST_OK
+    if h.priv == PRV_U and not (h.hstatus & HSTATUS_HU):
+        return illegal(h, d)
+    if d.op == OP_HLV:
+        size = 1 << (d.imm & 3)
+        st = hyp_access(h, d, h.x[d.rs1], size, ACC_LOAD, (d.imm & 8) != 0, &v)
+        if st == ST_OK:
+            h.x[d.rd] = extend(v, size, (d.imm & 4) != 0)
+        return st
+    v = h.x[d.rs2]
+    return hyp_access(h, d, h.x[d.rs1], 1 << (d.imm & 3), ACC_STORE, False, &v)
+
+
 cdef int finish(Hart* h, int reason) noexcept nogil:
     h.exit_reason = reason
     if reason == EXIT_BUDGET_C:
@@ -200,12 +297,16 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
         h.pc += h.mmio_ilen
         h.instret += 1
     elif state == MMIO_LOAD_FAULTED:
+        raise_exc(h, CAUSE_LOAD_ACCESS, h.mmio_vaddr)
+        h.exc_gva = h.mmio_virt
         return take_trap(h, CAUSE_LOAD_ACCESS, False, h.mmio_vaddr, <uint32_t>h.exit_insn)
     elif state == MMIO_STORE_FAULTED:
         # a store has no effect on the hart's registers, so undoing its
         # retirement makes the access fault precise
         h.pc = h.exit_pc
         h.instret -= 1
+        raise_exc(h, CAUSE_STORE_ACCESS, h.mmio_vaddr)
+        h.exc_gva = h.mmio_virt
         return take_trap(h, CAUSE_STORE_ACCESS, False, h.mmio_vaddr, <uint32_t>h.exit_insn)
     return 0
 
@@ -857,7 +958,8 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
               or op == OP_CSRRSI or op == OP_CSRRCI):
             st = do_csr(h, d)
         elif op == OP_ECALL:
-            st = raise_exc(h, CAUSE_ECALL_U + <uint64_t>h.priv, 0)
+            # from VS the cause is 10, ecall from VS mode
+            st = raise_exc(h, CAUSE_ECALL_VS if (h.virt and h.priv == PRV_S) else CAUSE_ECALL_U + <uint64_t>h.priv, 0)
         elif op == OP_EBREAK:
             st = raise_exc(h, CAUSE_BREAKPOINT, 0)
         elif op == OP_MRET:
@@ -870,20 +972,36 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                 do_mret(h)
                 npc = h.pc
         elif op == OP_SRET:
-            if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TSR)):
+            if h.priv == PRV_U:
+                st = virtual_insn(h, d) if h.virt else illegal(h, d)
+            elif h.priv == PRV_S and not h.virt and (h.mstatus & MSTATUS_TSR):
                 st = illegal(h, d)
+            elif h.virt and (h.hstatus & HSTATUS_VTSR):
+                st = virtual_insn(h, d)
             else:
                 do_sret(h)
                 npc = h.pc
         elif op == OP_WFI:
             st = do_wfi(h, d)
         elif op == OP_SFENCE_VMA:
-            if h.priv == PRV_U or (h.priv == PRV_S and (h.mstatus & MSTATUS_TVM)):
+            if h.priv == PRV_U:
+                st = virtual_insn(h, d) if h.virt else illegal(h, d)
+            elif h.priv == PRV_S and not h.virt and (h.mstatus & MSTATUS_TVM):
                 st = illegal(h, d)
+            elif h.virt and (h.hstatus & HSTATUS_VTVM):
+                st = virtual_insn(h, d)
+            elif h.virt:
+                # the guest's fence: its own VS-stage entries, current VMID only
+                if d.rs1 != 0:
+                    tlb_flush_page(h, x[d.rs1], 1, <int64_t>hgatp_vmid(h.hgatp))
+                else:
+                    tlb_flush_contexts(h, 1, <int64_t>hgatp_vmid(h.hgatp))
             elif d.rs1 != 0:
-                tlb_flush_page(h, x[d.rs1])
+                tlb_flush_page(h, x[d.rs1], 0, -1)
             else:
-                tlb_flush(h)
+                tlb_flush_contexts(h, 0, -1)
+        elif op == OP_HLV or op == OP_HSV or op == OP_HFENCE_VVMA or op == OP_HFENCE_GVMA:
+            st = do_hypervisor_insn(h, d)
         else:
             # OP_ILLEGAL: every other op retires in the fast run
             st = illegal(h, d)

@@ -11,6 +11,9 @@ cdef enum:
 
     TLB_BITS = 8
     TLB_SIZE = 256          # entries per (privilege, access type) set
+    TLB_CONTEXTS = 8        # translation contexts (V, satp/vsatp, hgatp) with their own TLB sets
+    WALK_CACHE_SIZE = 64    # G-stage translations of VS page-table pages
+    MAX_GUEST_MMIO = 16
     SLOTS_PER_PAGE = 2048   # one decoded slot per 16-bit parcel of a 4 KiB page
     MAX_WATCHES = 16
 
@@ -48,6 +51,9 @@ ctypedef struct Hart:
     uint64_t pc
     int priv
     int data_priv       # privilege of loads/stores (MPRV/MPP applied)
+    int virt            # the H extension's V: 1 = VS/VU
+    int data_virt       # V of loads/stores (MPRV/MPV applied)
+    int cpu_profile     # 0 standard, 1 classic (U-mode sees sstatus/satp)
     uint64_t hartid
 
     # CSRs
@@ -74,6 +80,27 @@ ctypedef struct Hart:
     uint64_t stval
     uint64_t satp
     uint64_t stimecmp
+    # H extension
+    uint64_t hstatus
+    uint64_t hedeleg
+    uint64_t hideleg
+    uint64_t hvip           # VSSIP (also mip.VSSIP), VSTIP, VSEIP as the hypervisor injects them
+    uint64_t htimedelta
+    uint64_t hcounteren
+    uint64_t henvcfg
+    uint64_t htval
+    uint64_t htinst
+    uint64_t hgatp
+    uint64_t mtval2
+    uint64_t mtinst
+    uint64_t vsstatus
+    uint64_t vstvec
+    uint64_t vsscratch
+    uint64_t vsepc
+    uint64_t vscause
+    uint64_t vstval
+    uint64_t vsatp
+    uint64_t vstimecmp
     uint8_t pmpcfg[64]
     uint64_t pmpaddr[64]
     # decoded PMP rules: [lo, hi) and permission bits (R=1 W=2 X=4, L=0x80); perm 0xFF = off
@@ -106,8 +133,23 @@ ctypedef struct Hart:
     uint64_t ram_size
     uint64_t ram_end
 
-    # software TLB: [privilege][access type][index]; index 2 (reserved privilege) unused
-    TlbEntry tlb[4][3][TLB_SIZE]
+    # software TLB: [context][privilege][access type][index]; privilege 2 unused.
+    # A context is one address space: (V, satp) at V=0, (V, vsatp, hgatp) at
+    # V=1, so switching ASID/VMID changes the sets in use instead of flushing.
+    TlbEntry tlb[TLB_CONTEXTS][4][3][TLB_SIZE]
+    uint64_t ctx_atp[TLB_CONTEXTS]      # satp (V=0) or vsatp (V=1) the context translates with
+    uint64_t ctx_hgatp[TLB_CONTEXTS]    # hgatp (V=1 contexts; 0 at V=0)
+    int ctx_virt[TLB_CONTEXTS]
+    int ctx_valid[TLB_CONTEXTS]         # 0: free or flushed, cleared before reuse
+    uint64_t ctx_used[TLB_CONTEXTS]     # last selection, for LRU replacement
+    uint64_t ctx_clock
+    int fetch_ctx
+    int data_ctx
+    # G-stage translations of VS page-table pages: key (hgatp, GPA page) -> host page
+    int walk_cache_on
+    uint64_t wc_hgatp[WALK_CACHE_SIZE]
+    uint64_t wc_gpage[WALK_CACHE_SIZE]
+    uint64_t wc_hpage[WALK_CACHE_SIZE]
     TlbEntry* fetch_tlb
     int tlb_superpage       # some entry came from a megapage/gigapage leaf: address flushes go wide
     TlbEntry* load_tlb
@@ -125,6 +167,17 @@ ctypedef struct Hart:
     # a pending synchronous exception
     uint64_t exc_cause
     uint64_t exc_tval
+    uint64_t exc_gpa        # guest-page faults: the faulting guest-physical address
+    uint64_t exc_tinst      # what htinst/mtinst receive
+    int exc_gva             # tval holds a guest virtual address
+    # the last translation: its V, and the final GPA (V=1)
+    int xlate_virt
+    uint64_t xlate_gpa
+    int xlate_gpa_fault     # the fault came from the final G-stage translation (not the VS walk)
+    int xlate_gmmio         # the access hit a guest-MMIO range: paddr is the GPA
+    uint64_t xlate_gmmio_cause  # the guest-page fault it would have been
+    uint64_t xlate_fault_gpa    # a failed V=1 translation: the GPA the G-stage refused
+    uint64_t xlate_fault_tinst  # and htinst for it (0, or the PTE pseudo-instruction)
 
     # run control
     uint64_t instret
@@ -143,6 +196,10 @@ ctypedef struct Hart:
     uint64_t exit_cause
     uint64_t exit_tval
     uint64_t exit_insn
+    int exit_virt
+    int exit_priv
+    uint64_t exit_gpa
+    uint64_t exit_htinst
 
     # an MMIO load waiting for Python's answer
     int mmio_state          # MMIO_IDLE / MMIO_WAITING / MMIO_COMPLETED / MMIO_FAULTED
@@ -151,12 +208,18 @@ ctypedef struct Hart:
     uint8_t mmio_signed
     uint8_t mmio_ilen
     uint64_t mmio_vaddr
+    int mmio_virt           # the access was translated at V=1 (its fault's tval is a GVA)
     uint64_t mmio_value
 
     # watched physical ranges (HTIF tohost)
     int num_watches
     uint64_t watch_lo[MAX_WATCHES]
     uint64_t watch_hi[MAX_WATCHES]
+
+    # guest-physical ranges whose G-stage misses exit as MMIO (V=1)
+    int num_gmmio
+    uint64_t gmmio_lo[MAX_GUEST_MMIO]
+    uint64_t gmmio_hi[MAX_GUEST_MMIO]
 
     # counters
     uint64_t traps[64]
@@ -168,3 +231,8 @@ ctypedef struct Hart:
     uint64_t exits[8]
     uint64_t decode_fills
     uint64_t decode_flushes
+    uint64_t walks_2d
+    uint64_t walk_2d_mem_refs
+    uint64_t gstage_walks
+    uint64_t tlb_flushes
+    uint64_t walk_cache_hits

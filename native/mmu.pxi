@@ -17,13 +17,21 @@ cdef inline void set_mtime(Hart* h, uint64_t value) noexcept nogil:
         h.time_offset = <int64_t>(value - h.instret // h.insns_per_tick)
 
 
+cdef inline bint vs_sstc(Hart* h) noexcept nogil:
+    # vstimecmp drives VSTIP only while both levels enable Sstc
+    return (h.menvcfg & MENVCFG_STCE) != 0 and (h.henvcfg & MENVCFG_STCE) != 0
+
+
 cdef inline void update_timer_bits(Hart* h) noexcept nogil:
     cdef uint64_t now = mtime_now(h)
-    cdef uint64_t hw = h.mip_hw & ~(MIP_MTIP | MIP_STIP)
+    cdef uint64_t hw = h.mip_hw & ~(MIP_MTIP | MIP_STIP | MIP_VSTIP)
     if now >= h.mtimecmp:
         hw |= MIP_MTIP
     if (h.menvcfg & MENVCFG_STCE) and now >= h.stimecmp:
         hw |= MIP_STIP
+    # the guest's time is host time + htimedelta
+    if vs_sstc(h) and now + h.htimedelta >= h.vstimecmp:
+        hw |= MIP_VSTIP
     h.mip_hw = hw
 
 
@@ -31,7 +39,7 @@ cdef inline uint64_t read_mip(Hart* h) noexcept nogil:
     cdef uint64_t sw = h.mip_sw
     if h.menvcfg & MENVCFG_STCE:
         sw &= ~MIP_STIP
-    return sw | h.mip_hw
+    return sw | h.mip_hw | (h.hvip & VS_INTERRUPTS)
 
 
 cdef uint64_t instret_when_time_reaches(Hart* h, uint64_t target) noexcept nogil:
@@ -109,46 +117,120 @@ cdef void clint_write(Hart* h, uint64_t offset, int size, uint64_t value) noexce
 
 # ---------------------------------------------------------------- TLB
 
-cdef void tlb_flush(Hart* h) noexcept nogil:
-    memset(h.tlb, 0xFF, sizeof(h.tlb))
-    h.tlb_superpage = 0
-    h.fetch_vpn = NO_VPN
+cdef inline uint64_t hgatp_vmid(uint64_t hgatp) noexcept nogil:
+    return (hgatp >> HGATP_VMID_SHIFT) & HGATP_VMID_MASK
 
 
-cdef void tlb_flush_page(Hart* h, uint64_t vaddr) noexcept nogil:
-    # SFENCE.VMA with an address: drop that page's entries. Entries are per
-    # 4 KiB, so once a superpage has been cached every entry may hold a piece
-    # of the changed leaf, and the whole TLB goes.
-    cdef uint64_t vpn = vaddr >> 12
-    cdef int p, a
-    cdef TlbEntry* e
-    if h.tlb_superpage:
-        tlb_flush(h)
-        return
-    for p in range(4):
-        for a in range(3):
-            e = &h.tlb[p][a][vpn & (TLB_SIZE - 1)]
-            if (e.tag & ~TLB_SLOW) == vpn:
-                e.tag = TLB_EMPTY
-    h.fetch_vpn = NO_VPN
+cdef int ctx_select(Hart* h, int virt, int keep) noexcept nogil:
+    # the TLB context of the current address space at this V: found by its
+    # key, else a free or the least recently used one (never `keep`), cleared
+    cdef uint64_t atp = h.vsatp if virt else h.satp
+    cdef uint64_t hg = h.hgatp if virt else 0
+    cdef int c, victim = -1
+    h.ctx_clock += 1
+    for c in range(TLB_CONTEXTS):
+        if h.ctx_valid[c] and h.ctx_virt[c] == virt and h.ctx_atp[c] == atp and h.ctx_hgatp[c] == hg:
+            h.ctx_used[c] = h.ctx_clock
+            return c
+    for c in range(TLB_CONTEXTS):
+        if c == keep:
+            continue
+        if not h.ctx_valid[c]:
+            victim = c
+            break
+        if victim < 0 or h.ctx_used[c] < h.ctx_used[victim]:
+            victim = c
+    memset(&h.tlb[victim][0][0][0], 0xFF, sizeof(h.tlb[0]))
+    h.ctx_valid[victim] = 1
+    h.ctx_virt[victim] = virt
+    h.ctx_atp[victim] = atp
+    h.ctx_hgatp[victim] = hg
+    h.ctx_used[victim] = h.ctx_clock
+    return victim
 
 
 cdef void update_mode(Hart* h) noexcept nogil:
-    # choose the TLB sets for the current privilege and MPRV; the decoded
-    # page pointer is re-derived on the next fetch
+    # choose the TLB sets for the current mode, MPRV and address space; the
+    # decoded page pointer is re-derived on the next fetch
     cdef int dp = h.priv
+    cdef int dv = h.virt
     if h.priv == PRV_M and (h.mstatus & MSTATUS_MPRV):
         dp = <int>((h.mstatus >> 11) & 3)
+        dv = 1 if (dp != PRV_M and (h.mstatus & MSTATUS_MPV)) else 0
     h.data_priv = dp
-    h.fetch_tlb = &h.tlb[h.priv][ACC_FETCH][0]
-    h.load_tlb = &h.tlb[dp][ACC_LOAD][0]
-    h.store_tlb = &h.tlb[dp][ACC_STORE][0]
+    h.data_virt = dv
+    h.fetch_ctx = ctx_select(h, h.virt, -1)
+    h.data_ctx = h.fetch_ctx if dv == h.virt else ctx_select(h, dv, h.fetch_ctx)
+    h.fetch_tlb = &h.tlb[h.fetch_ctx][h.priv][ACC_FETCH][0]
+    h.load_tlb = &h.tlb[h.data_ctx][dp][ACC_LOAD][0]
+    h.store_tlb = &h.tlb[h.data_ctx][dp][ACC_STORE][0]
     h.fetch_vpn = NO_VPN
 
 
 cdef inline void set_priv(Hart* h, int priv) noexcept nogil:
     h.priv = priv
     update_mode(h)
+
+
+cdef inline void set_mode(Hart* h, int virt, int priv) noexcept nogil:
+    h.virt = virt
+    h.priv = priv
+    update_mode(h)
+
+
+cdef inline bint ctx_matches(Hart* h, int c, int virt, int64_t vmid) noexcept nogil:
+    # vmid < 0: any VMID
+    if not h.ctx_valid[c] or h.ctx_virt[c] != virt:
+        return False
+    return vmid < 0 or hgatp_vmid(h.ctx_hgatp[c]) == <uint64_t>vmid
+
+
+cdef void walk_cache_flush(Hart* h) noexcept nogil:
+    memset(h.wc_gpage, 0xFF, sizeof(h.wc_gpage))
+
+
+cdef void tlb_flush_contexts(Hart* h, int virt, int64_t vmid) noexcept nogil:
+    # drop every entry of the matching contexts (SFENCE.VMA, HFENCE.*)
+    cdef int c
+    for c in range(TLB_CONTEXTS):
+        if ctx_matches(h, c, virt, vmid):
+            h.ctx_valid[c] = 0
+    h.tlb_flushes += 1
+    update_mode(h)
+
+
+cdef void tlb_flush(Hart* h) noexcept nogil:
+    # every context goes; the ones in use are cleared when update_mode re-selects them
+    cdef int c
+    for c in range(TLB_CONTEXTS):
+        h.ctx_valid[c] = 0
+    h.tlb_superpage = 0
+    h.tlb_flushes += 1
+    walk_cache_flush(h)
+    update_mode(h)
+
+
+cdef void tlb_flush_page(Hart* h, uint64_t vaddr, int virt, int64_t vmid) noexcept nogil:
+    # SFENCE.VMA / HFENCE.VVMA with an address: drop that page's entries in
+    # the matching contexts. Entries are per 4 KiB, so once a superpage has
+    # been cached every entry may hold a piece of the changed leaf, and the
+    # matching contexts go whole.
+    cdef uint64_t vpn = vaddr >> 12
+    cdef int c, p, a
+    cdef TlbEntry* e
+    if h.tlb_superpage:
+        tlb_flush_contexts(h, virt, vmid)
+        return
+    for c in range(TLB_CONTEXTS):
+        if not ctx_matches(h, c, virt, vmid):
+            continue
+        for p in range(4):
+            for a in range(3):
+                e = &h.tlb[c][p][a][vpn & (TLB_SIZE - 1)]
+                if (e.tag & ~TLB_SLOW) == vpn:
+                    e.tag = TLB_EMPTY
+    h.tlb_flushes += 1
+    h.fetch_vpn = NO_VPN
 
 
 cdef inline bint in_ram(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
@@ -170,13 +252,16 @@ cdef inline bint page_has_watch(Hart* h, uint64_t ppage) noexcept nogil:
 
 cdef void protect_code_page(Hart* h, uint64_t ppage) noexcept nogil:
     # a page just got decoded code: its stores must take the slow path
-    cdef int p, i
+    cdef int c, p, i
     cdef TlbEntry* e
-    for p in range(4):
-        for i in range(TLB_SIZE):
-            e = &h.tlb[p][ACC_STORE][i]
-            if e.tag != TLB_EMPTY and e.ppage == ppage:
-                e.tag |= TLB_SLOW
+    for c in range(TLB_CONTEXTS):
+        if not h.ctx_valid[c]:
+            continue
+        for p in range(4):
+            for i in range(TLB_SIZE):
+                e = &h.tlb[c][p][ACC_STORE][i]
+                if e.tag != TLB_EMPTY and e.ppage == ppage:
+                    e.tag |= TLB_SLOW
 
 
 cdef void invalidate_code(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
@@ -304,63 +389,181 @@ cdef inline uint64_t access_fault_cause(int acc) noexcept nogil:
     return CAUSE_STORE_ACCESS
 
 
-cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t* paddr) noexcept nogil:
-    # returns 0 and the physical address, or an exception cause
-    cdef uint64_t mode = h.satp >> 60
-    if priv == PRV_M or mode == SATP_MODE_BARE:
-        paddr[0] = vaddr
+cdef inline uint64_t guest_page_fault_cause(int acc) noexcept nogil:
+    if acc == ACC_FETCH:
+        return CAUSE_FETCH_GUEST_PAGE_FAULT
+    if acc == ACC_LOAD:
+        return CAUSE_LOAD_GUEST_PAGE_FAULT
+    return CAUSE_STORE_GUEST_PAGE_FAULT
+
+
+# walk() kinds: which stage a walk is and where its page tables live
+cdef enum:
+    WALK_SINGLE = 0     # satp (V=0): tables at physical addresses
+    WALK_VS = 1         # vsatp (V=1): tables at guest-physical addresses, each access G-stage translated
+    WALK_G = 2          # hgatp: GPA -> HPA, 16 KiB root, every leaf a user page
+
+
+cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, int virt, bint hlvx,
+                        uint64_t* paddr) noexcept nogil:
+    # returns 0 and the physical address, or an exception cause. At V=1 a
+    # guest-page fault leaves its GPA and htinst in xlate_gpa / exc_* (see
+    # raise_xlate), and xlate_gpa_fault says whether the final G-stage failed.
+    cdef uint64_t mode, gpa, cause, refs
+    h.xlate_virt = virt
+    h.xlate_gpa_fault = 0
+    if not virt:
+        mode = h.satp >> 60
+        if priv == PRV_M or mode == SATP_MODE_BARE:
+            paddr[0] = vaddr
+            return 0
+        h.page_walks += 1
+        return walk(h, vaddr, acc, priv, h.satp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4,
+                    WALK_SINGLE, hlvx, paddr)
+    mode = h.vsatp >> 60
+    if mode == SATP_MODE_BARE:
+        gpa = vaddr
+        if (h.hgatp >> 60) != SATP_MODE_BARE:
+            h.page_walks += 1
+    else:
+        h.page_walks += 1
+        h.walks_2d += 1
+        refs = h.walk_mem_refs
+        cause = walk(h, vaddr, acc, priv, h.vsatp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4,
+                     WALK_VS, hlvx, &gpa)
+        if cause:
+            h.walk_2d_mem_refs += h.walk_mem_refs - refs
+            return cause
+    h.xlate_gpa = gpa
+    refs = h.walk_mem_refs
+    cause = gstage(h, gpa, acc, hlvx, paddr)
+    if mode != SATP_MODE_BARE:
+        h.walk_2d_mem_refs += h.walk_mem_refs - refs
+    if cause:
+        h.xlate_gpa_fault = 1
+        h.xlate_fault_gpa = gpa
+        h.xlate_fault_tinst = 0
+    return cause
+
+
+cdef uint64_t gstage(Hart* h, uint64_t gpa, int acc, bint hlvx, uint64_t* paddr) noexcept nogil:
+    # the G-stage translation of one guest-physical address
+    cdef uint64_t mode = h.hgatp >> 60
+    if mode == SATP_MODE_BARE:
+        paddr[0] = gpa
         return 0
-    return walk(h, vaddr, acc, priv, h.satp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4, paddr)
+    h.gstage_walks += 1
+    return walk(h, gpa, acc, PRV_U, h.hgatp & PPN_MASK, 3 if mode == HGATP_MODE_SV39X4 else 4,
+                WALK_G, hlvx, paddr)
+
+
+cdef uint64_t pte_gstage(Hart* h, uint64_t pte_gpa, int acc, uint64_t* pte_hpa) noexcept nogil:
+    # the host address of a VS page-table entry: an implicit access, G-stage
+    # translated as a load; its guest-page fault takes the original access's
+    # type with htinst the pseudo-instruction for a PTE read
+    cdef uint64_t gpage = pte_gpa & ~0xFFFULL
+    cdef uint64_t hpa, cause
+    cdef int slot = <int>((pte_gpa >> 12) & (WALK_CACHE_SIZE - 1))
+    if (h.hgatp >> 60) == SATP_MODE_BARE:
+        pte_hpa[0] = pte_gpa
+        return 0
+    if h.walk_cache_on and h.wc_gpage[slot] == gpage and h.wc_hgatp[slot] == h.hgatp:
+        h.walk_cache_hits += 1
+        pte_hpa[0] = h.wc_hpage[slot] | (pte_gpa & 0xFFF)
+        return 0
+    cause = gstage(h, pte_gpa, ACC_LOAD, False, &hpa)
+    if cause:
+        h.xlate_fault_gpa = pte_gpa
+        h.xlate_fault_tinst = HTINST_PTE_READ
+        return guest_page_fault_cause(acc)
+    if h.walk_cache_on:
+        h.wc_gpage[slot] = gpage
+        h.wc_hgatp[slot] = h.hgatp
+        h.wc_hpage[slot] = hpa & ~0xFFFULL
+    pte_hpa[0] = hpa
+    return 0
 
 
 cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn, int levels,
-                   uint64_t* paddr) noexcept nogil:
-    # one Sv39/Sv48 walk from root_ppn; the H extension's G-stage reuses it with its own root
+                   int kind, bint hlvx, uint64_t* paddr) noexcept nogil:
+    # one Sv39/Sv48 walk (or Sv39x4/Sv48x4 for the G-stage) from root_ppn
     cdef int i, va_bits
-    cdef uint64_t table, pte_addr, pte, new_pte, ppn, shift
+    cdef uint64_t table, pte_addr, pte_gpa, pte, new_pte, ppn, shift, idx, cause, fault
     cdef int64_t extended
+    cdef bint mxr, sum_
     va_bits = 12 + 9 * levels
-    extended = (<int64_t>(vaddr << (64 - va_bits))) >> (64 - va_bits)
-    if <uint64_t>extended != vaddr:
-        return page_fault_cause(acc)
-    h.page_walks += 1
+    if kind == WALK_G:
+        # Sv39x4/Sv48x4: two more address bits, which the root's 2048 entries index
+        fault = guest_page_fault_cause(acc)
+        if vaddr >> (va_bits + 2):
+            return fault
+        mxr = (h.mstatus & MSTATUS_MXR) != 0
+        sum_ = False
+    else:
+        fault = page_fault_cause(acc)
+        extended = (<int64_t>(vaddr << (64 - va_bits))) >> (64 - va_bits)
+        if <uint64_t>extended != vaddr:
+            return fault
+        if kind == WALK_VS:
+            # VS-stage: the guest's vsstatus, though HS's MXR also makes X readable
+            mxr = ((h.vsstatus | h.mstatus) & MSTATUS_MXR) != 0
+            sum_ = (h.vsstatus & MSTATUS_SUM) != 0
+        else:
+            mxr = (h.mstatus & MSTATUS_MXR) != 0
+            sum_ = (h.mstatus & MSTATUS_SUM) != 0
     table = root_ppn << 12
     i = levels - 1
     while i >= 0:
         shift = 12 + 9 * <uint64_t>i
-        pte_addr = table + ((vaddr >> shift) & 0x1FF) * 8
+        idx = (vaddr >> shift) & 0x1FF
+        if kind == WALK_G and i == levels - 1:
+            idx = (vaddr >> shift) & 0x7FF
+        pte_addr = table + idx * 8
+        if kind == WALK_VS:
+            pte_gpa = pte_addr
+            cause = pte_gstage(h, pte_gpa, acc, &pte_addr)
+            if cause:
+                return cause
         if not in_ram(h, pte_addr, 8) or not pmp_check(h, pte_addr, 8, ACC_LOAD, PRV_S):
             return access_fault_cause(acc)
         h.walk_mem_refs += 1
         pte = pyvmm_ld(h.ram + (pte_addr - h.ram_base), 8)
         if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)):
-            return page_fault_cause(acc)
+            return fault
         if pte & PTE_HIGH_BITS:
-            return page_fault_cause(acc)
+            return fault
         ppn = (pte >> 10) & PPN_MASK
         if not (pte & (PTE_R | PTE_X)):
             # pointer to the next level; A, D and U are reserved here
             if (pte & (PTE_A | PTE_D | PTE_U)) or i == 0:
-                return page_fault_cause(acc)
+                return fault
             table = ppn << 12
             i -= 1
             continue
         # leaf
         if i > 0 and (ppn & ((1ULL << (9 * i)) - 1)):
-            return page_fault_cause(acc)
-        if pte & PTE_U:
-            if priv == PRV_S and (acc == ACC_FETCH or not (h.mstatus & MSTATUS_SUM)):
-                return page_fault_cause(acc)
+            return fault
+        if kind == WALK_G:
+            # G-stage accesses are all user-level
+            if not (pte & PTE_U):
+                return fault
+        elif pte & PTE_U:
+            if priv == PRV_S and (acc == ACC_FETCH or not sum_):
+                return fault
         elif priv == PRV_U:
-            return page_fault_cause(acc)
+            return fault
         if acc == ACC_FETCH:
             if not (pte & PTE_X):
-                return page_fault_cause(acc)
+                return fault
         elif acc == ACC_LOAD:
-            if not ((pte & PTE_R) or ((h.mstatus & MSTATUS_MXR) and (pte & PTE_X))):
-                return page_fault_cause(acc)
+            if hlvx:
+                # HLVX reads what is executable, readable or not
+                if not (pte & PTE_X):
+                    return fault
+            elif not ((pte & PTE_R) or (mxr and (pte & PTE_X))):
+                return fault
         elif not (pte & PTE_W):
-            return page_fault_cause(acc)
+            return fault
         # hardware A/D update, as QEMU does
         new_pte = pte | PTE_A
         if acc == ACC_STORE:
@@ -372,13 +575,36 @@ cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn
             h.tlb_superpage = 1
         paddr[0] = ((ppn << 12) & ~((1ULL << shift) - 1)) | (vaddr & ((1ULL << shift) - 1))
         return 0
-    return page_fault_cause(acc)
+    return fault
 
 
 cdef inline int raise_exc(Hart* h, uint64_t cause, uint64_t tval) noexcept nogil:
+    # tval is a guest virtual address when the last translation was at V=1
+    # (take_trap looks at exc_gva only for address causes)
     h.exc_cause = cause
     h.exc_tval = tval
+    h.exc_gpa = 0
+    h.exc_tinst = 0
+    h.exc_gva = h.xlate_virt
     return ST_EXC
+
+
+cdef int raise_xlate(Hart* h, uint64_t cause, uint64_t vaddr) noexcept nogil:
+    # a failed translation: guest-page faults carry their GPA and htinst
+    raise_exc(h, cause, vaddr)
+    if cause == CAUSE_FETCH_GUEST_PAGE_FAULT or cause == CAUSE_LOAD_GUEST_PAGE_FAULT \
+            or cause == CAUSE_STORE_GUEST_PAGE_FAULT:
+        h.exc_gpa = h.xlate_fault_gpa
+        h.exc_tinst = h.xlate_fault_tinst
+    return ST_EXC
+
+
+cdef inline bint in_guest_mmio(Hart* h, uint64_t gpa, uint64_t size) noexcept nogil:
+    cdef int i
+    for i in range(h.num_gmmio):
+        if gpa >= h.gmmio_lo[i] and gpa + size <= h.gmmio_hi[i]:
+            return True
+    return False
 
 
 cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, uint64_t size, int acc, uint64_t* paddr) noexcept nogil:
@@ -387,8 +613,11 @@ cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, uint64_t size, int 
     cdef uint64_t vpn = vaddr >> 12
     cdef uint64_t pa, ppage, cause
     cdef int priv = h.data_priv if acc != ACC_FETCH else h.priv
+    cdef int virt = h.data_virt if acc != ACC_FETCH else h.virt
     cdef int pmp
     cdef bint slow
+    h.xlate_virt = virt
+    h.xlate_gmmio = 0
     if (e.tag & ~TLB_SLOW) == vpn:
         h.tlb_hits += 1
         pa = e.ppage | (vaddr & 0xFFF)
@@ -397,9 +626,15 @@ cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, uint64_t size, int 
         paddr[0] = pa
         return ST_OK
     h.tlb_misses += 1
-    cause = translate(h, vaddr, acc, priv, &pa)
+    cause = translate(h, vaddr, acc, priv, virt, False, &pa)
     if cause:
-        return raise_exc(h, cause, vaddr)
+        if virt and h.xlate_gpa_fault and h.num_gmmio and in_guest_mmio(h, h.xlate_gpa, size):
+            # a guest-physical device the hypervisor emulates: MMIO at the GPA
+            h.xlate_gmmio = 1
+            h.xlate_gmmio_cause = cause
+            paddr[0] = h.xlate_gpa
+            return ST_OK
+        return raise_xlate(h, cause, vaddr)
     ppage = pa & ~0xFFFULL
     pmp = pmp_page(h, ppage, acc, priv) if h.pmp_active or priv != PRV_M else 1
     if pmp == 0 or (pmp == 2 and not pmp_check(h, pa, size, acc, priv)):
@@ -426,12 +661,13 @@ cdef int mmio_exit(Hart* h, uint64_t paddr, int size, bint is_write, uint64_t da
     h.exit_is_write = is_write
     h.exit_data = data
     h.exit_pc = h.pc
+    h.mmio_virt = h.xlate_virt
     return ST_EXIT_AFTER if is_write else ST_EXIT_BEFORE
 
 
 cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept nogil:
     cdef uint64_t pa, pa2, value
-    cdef int r, first, k
+    cdef int r, first, k, gm
     cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         # crosses a page: both halves must translate and be RAM
@@ -440,10 +676,11 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
         if r:
             return r
         e = &h.load_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
+        gm = h.xlate_gmmio
         r = tlb_translate(h, e, vaddr + <uint64_t>first, <uint64_t>(size - first), ACC_LOAD, &pa2)
         if r:
             return r
-        if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
+        if gm or h.xlate_gmmio or not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
             return raise_exc(h, CAUSE_LOAD_ACCESS, vaddr)
         value = 0
         for k in range(size):
@@ -456,6 +693,8 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
     r = tlb_translate(h, e, vaddr, <uint64_t>size, ACC_LOAD, &pa)
     if r:
         return r
+    if h.xlate_gmmio:
+        return mmio_exit(h, pa, size, False, 0)
     if in_ram(h, pa, <uint64_t>size):
         out[0] = pyvmm_ld(h.ram + (pa - h.ram_base), size)
         return ST_OK
@@ -495,7 +734,7 @@ cdef int store_ram(Hart* h, uint64_t pa, int size, uint64_t value) noexcept nogi
 
 cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept nogil:
     cdef uint64_t pa, pa2
-    cdef int r, r2, first, k
+    cdef int r, r2, first, k, gm
     cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         first = <int>(4096 - (vaddr & 0xFFF))
@@ -503,10 +742,11 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
         if r:
             return r
         e = &h.store_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
+        gm = h.xlate_gmmio
         r = tlb_translate(h, e, vaddr + <uint64_t>first, <uint64_t>(size - first), ACC_STORE, &pa2)
         if r:
             return r
-        if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
+        if gm or h.xlate_gmmio or not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
             return raise_exc(h, CAUSE_STORE_ACCESS, vaddr)
         r = ST_OK
         for k in range(size):
@@ -524,6 +764,10 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
     r = tlb_translate(h, e, vaddr, <uint64_t>size, ACC_STORE, &pa)
     if r:
         return r
+    if h.xlate_gmmio:
+        h.mmio_state = MMIO_STORE_DONE
+        h.mmio_vaddr = vaddr
+        return mmio_exit(h, pa, size, True, value)
     if in_ram(h, pa, <uint64_t>size):
         return store_ram(h, pa, size, value)
     if pa >= CLINT_BASE and pa < CLINT_BASE + CLINT_SIZE:
@@ -558,10 +802,14 @@ cdef int atomic_ram_addr(Hart* h, uint64_t vaddr, int size, int acc, uint64_t* p
     if e.tag == (vaddr >> 12):
         h.tlb_hits += 1
         pa[0] = e.ppage | (vaddr & 0xFFF)
+        h.xlate_virt = h.data_virt
     else:
         r = tlb_translate(h, e, vaddr, <uint64_t>size, acc, pa)
         if r:
             return r
+        if h.xlate_gmmio:
+            # no atomics on an emulated device: the hypervisor sees the guest-page fault
+            return raise_xlate(h, h.xlate_gmmio_cause, vaddr)
     if not in_ram(h, pa[0], <uint64_t>size):
         return raise_exc(h, access_fault_cause(acc), vaddr)
     return ST_OK
@@ -576,6 +824,7 @@ cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
     cdef uint64_t pa, ppage, cause, idx
     cdef DecodePage* dp
     cdef int pmp
+    h.xlate_virt = h.virt
     if e.tag == vpn:
         h.tlb_hits += 1
         ppage = e.ppage
@@ -583,9 +832,9 @@ cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
             return raise_exc(h, CAUSE_FETCH_ACCESS, pc)
     else:
         h.tlb_misses += 1
-        cause = translate(h, pc, ACC_FETCH, h.priv, &pa)
+        cause = translate(h, pc, ACC_FETCH, h.priv, h.virt, False, &pa)
         if cause:
-            return raise_exc(h, cause, pc)
+            return raise_xlate(h, cause, pc)
         ppage = pa & ~0xFFFULL
         if not in_ram(h, ppage, 4096):
             return raise_exc(h, CAUSE_FETCH_ACCESS, pc)
@@ -636,9 +885,9 @@ cdef DecodedInsn* fill_slot(Hart* h, uint64_t pc, DecodedInsn* d) noexcept nogil
     if e.tag == (pc + 2) >> 12:
         pa = e.ppage
     else:
-        cause = translate(h, pc + 2, ACC_FETCH, h.priv, &pa)
+        cause = translate(h, pc + 2, ACC_FETCH, h.priv, h.virt, False, &pa)
         if cause:
-            raise_exc(h, cause, pc + 2)
+            raise_xlate(h, cause, pc + 2)
             return NULL
         if not in_ram(h, pa & ~0xFFFULL, 4096):
             raise_exc(h, CAUSE_FETCH_ACCESS, pc + 2)
