@@ -52,6 +52,14 @@ class Exit:
                 raise TypeError(f"unknown Exit field(s): {', '.join(sorted(unknown))}")
             self.__dict__.update(fields)
 
+    @classmethod
+    def of(cls, kind, fields):
+        """An exit from a dict of fields known to be valid (the VCPU's hot path)."""
+        exit = cls.__new__(cls)
+        exit.kind = kind
+        exit.__dict__.update(fields)
+        return exit
+
     def __repr__(self):
         shown = ", ".join(f"{name}={_show(getattr(self, name))}" for name in self.FIELDS
                           if getattr(self, name) is not None)
@@ -80,22 +88,26 @@ def handle_sbi(vcpu, exit):
     it has set the VCPU's state itself. The ecall retires first, so a handler
     that moves the pc elsewhere wins."""
     vm = vcpu.vm
-    legacy = exit.ext <= EID_LEGACY_LAST
-    handler = vm.hypercalls.get((exit.ext, None) if legacy else (exit.ext, exit.fid))
+    ext = exit.ext
+    legacy = ext <= EID_LEGACY_LAST
+    key = (ext, None) if legacy else (ext, exit.fid)
+    handler = vm.hypercalls.get(key)
     if handler is None and legacy:
-        handler = vm.hypercalls.get((exit.ext, exit.fid))
-    vcpu.pc = exit.pc + 4
-    vm.sbi_counts[(exit.ext, None) if legacy else (exit.ext, exit.fid)] += 1
+        handler = vm.hypercalls.get((ext, exit.fid))
+    vcpu.activate()          # a no-op after the VCPU's own run: then its state is the core's
+    core = vcpu.core
+    core.pc = exit.pc + 4
+    vm.sbi_counts[key] += 1
     if handler is None:
         result = (SBI_ERR_NOT_SUPPORTED, 0)
     else:
-        result = handler(vcpu, tuple(exit.args))
+        result = handler(vcpu, exit.args)
         if result is None:
             return
     error, value = result
-    vcpu.set_x(REG_A0, error & MASK64)
+    core.set_x(REG_A0, error & MASK64)
     if not legacy:
-        vcpu.set_x(REG_A1, value & MASK64)
+        core.set_x(REG_A1, value & MASK64)
 
 
 def handle_mmio(vcpu, exit):

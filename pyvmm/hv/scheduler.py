@@ -8,6 +8,8 @@ blocked, time skips to the earliest deadline (time on this host is one
 clock, as on hardware, so every VM sees the skip).
 """
 
+import time
+
 SLICE = 1 << 20
 
 
@@ -62,6 +64,7 @@ class RoundRobin:
         returns the instructions it retired."""
         vm = vcpu.vm
         start = vcpu.instret
+        started = time.perf_counter()
         self.slices += 1
         vm.poll_input()
         while not vm.stopped:
@@ -73,4 +76,5 @@ class RoundRobin:
             if exit.kind == "budget" or _blocked_until(vcpu) is not None:
                 break
         vm.flush_console()
+        vm.run_seconds += time.perf_counter() - started
         return vcpu.instret - start

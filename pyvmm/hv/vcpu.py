@@ -248,7 +248,8 @@ class VCPU:
         """Run the guest for at most `budget` instructions; the exit says why it stopped."""
         if self.vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        self.activate()
+        if self.host.current_vcpu is not self:
+            self.activate()
         core = self.core
         if self.blocked_until is not None:
             self._wake()
@@ -278,14 +279,15 @@ class VCPU:
             raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
         cause = core.exit_cause
         pc = core.exit_pc
+        if cause == causes.EXC_ECALL_VS:
+            # The hot path (one per SBI call): an ecall from VS comes from V=1, S.
+            a0, a1, a2, a3, a4, a5, fid, ext = core.x[REG_A0:REG_A7 + 1].tolist()
+            return Exit.of("sbi", {"cause": cause, "pc": pc, "ext": ext, "fid": fid,
+                                   "args": (a0, a1, a2, a3, a4, a5), "virt": 1, "priv": PRIV_S})
         virt = getattr(core, "exit_virt", 1)
         priv = getattr(core, "exit_priv", PRIV_S)
         if cause & INTERRUPT_BIT:
             return Exit("interrupt", cause=cause & ~INTERRUPT_BIT, pc=pc, virt=virt, priv=priv)
-        if cause == causes.EXC_ECALL_VS:
-            args = core.x[REG_A0:REG_A7 + 1].tolist()
-            return Exit("sbi", cause=cause, pc=pc, ext=args[7], fid=args[6], args=tuple(args[:6]),
-                        virt=virt, priv=priv)
         tval = core.exit_tval
         if cause == causes.EXC_VIRTUAL_INST:
             return Exit("virtual_instruction", cause=cause, pc=pc, tval=tval,

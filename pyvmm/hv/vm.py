@@ -80,6 +80,7 @@ class VM:
                                 f"virtio{slot}")
         self.mmio_faults = 0
         self.error = None             # why the hypervisor stopped the VM (how "error")
+        self.run_seconds = 0.0        # host time in its slices: guest, exits and handlers
 
         from pyvmm.hv.hypercalls import default_hypercalls
         self.hypercalls = default_hypercalls()
@@ -328,6 +329,9 @@ class VM:
         }
         handled = stats["exits_handled"]
         stats["insns_per_exit"] = round(instret / handled, 1) if handled else None
+        stats["run_seconds"] = round(self.run_seconds, 6)
+        stats["exits_per_second"] = round(handled / self.run_seconds) if self.run_seconds > 0 else None
+        stats["mips"] = round(instret / self.run_seconds / 1e6, 3) if self.run_seconds > 0 else None
         # Hart-wide figures (shared by every VM on this host).
         stats["core"] = {key: core_stats[key] for key in (
             "instret", "tlb_hits", "tlb_misses", "tlb_flushes", "page_walks", "walk_mem_refs",
