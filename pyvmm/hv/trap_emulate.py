@@ -23,6 +23,7 @@ disarmed; the interrupt reaches the guest when its virtual SIE/priv allow.
 """
 
 import collections
+import functools
 import time
 
 from pyvmm.hv import exits
@@ -496,9 +497,8 @@ class TrapEmulatePolicy:
         except IllegalAccess:
             return False
         vcpu.set_x(rd, old)
-        mnemonic = CSR_MNEMONICS[funct3]
-        self._retire(vcpu, mnemonic)
-        self.csr_accesses[f"{mnemonic} {csr_name(csr)}"] += 1
+        self._retire(vcpu, CSR_MNEMONICS[funct3])
+        self.csr_accesses[_access_key(funct3, csr)] += 1
         vcpu.pc = exit.pc + 4
         return True
 
@@ -530,6 +530,11 @@ class TrapEmulatePolicy:
             "csr_accesses": dict(sorted(self.csr_accesses.items())),
             "reflected": dict(sorted(self.reflected.items())),
         }}
+
+
+@functools.lru_cache(maxsize=1024)
+def _access_key(funct3, csr):
+    return f"{CSR_MNEMONICS[funct3]} {csr_name(csr)}"
 
 
 def register():
