@@ -130,8 +130,12 @@ class _Space:
 class ShadowPager:
     """Shadow page tables for one VM; see the module docstring and docs/shadow.md."""
 
-    def __init__(self, vm, user_split=False, max_spaces=8):
+    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True):
         self.vm = vm
+        # Write protection already keeps every shadow entry coherent with the
+        # guest's PTEs, so dropping entries on sfence.vma is fidelity to the
+        # spec's model (and a measurable cost), not a need: False keeps them.
+        self.drop_on_sfence = bool(drop_on_sfence)
         self.core = vm.host.core
         self.frames = vm.host.frames
         self.user_split = bool(user_split)
@@ -221,6 +225,9 @@ class ShadowPager:
     def sfence(self, vaddr=None, asid=None):
         """The guest executed sfence.vma: drop the shadow entries it covers."""
         self.counters["flushes"] += 1
+        if not self.drop_on_sfence:
+            self._flush_tlb()
+            return
         for space in list(self._spaces.values()):
             if space.mode == SATP_MODE_BARE:
                 continue              # nothing there came from guest tables
@@ -388,7 +395,8 @@ class ShadowPager:
             perms &= ~PTE_X
         data_page = walk.gpa & ~PAGE_MASK
         slot = self._leaf_slot(tree, gva, create=True)
-        if slot in self._slots:
+        replaced = slot in self._slots
+        if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
         for pte_gpa in deps:
@@ -407,6 +415,8 @@ class ShadowPager:
         if perms & PTE_W:
             leaf |= PTE_D
         self._ram64[(slot - self._ram_base) >> 3] = leaf
+        if replaced:                  # the hart may hold the old rights (read-only, other U)
+            self._flush_tlb()
         self.counters["shadow_fills"] += 1
 
     def _shadow_perms(self, space, walk, access, guest_priv):

@@ -720,3 +720,22 @@ def test_amos_on_page_tables_compute_as_the_spec_says(host, vm, source, old, ope
     size = 4 if ".w" in source else 8
     assert int.from_bytes(vm.read(spare, size), "little") == new
     assert host.core.get_x(T0) == rd_value
+
+
+def test_sfence_keeps_coherent_trees_when_asked(host, vm):
+    guest = Guest(vm)
+    first, second = guest.page(), guest.page()
+    guest.write64(first, 1)
+    guest.write64(second, 2)
+    target_pte = guest.map(0x4000_5000, first, PTE_R | PTE_A)
+    guest.map(0x4060_0000, target_pte & ~0xFFF, PTE_R | PTE_W | PTE_A | PTE_D)
+    guest.code("ld a1, 0(a0)\n sd s1, 0(a2)\n ld a1, 0(a0)\n sfence.vma\n ecall\n")
+    pager = ShadowPager(vm, drop_on_sfence=False)
+    pager.set_guest_satp(guest.satp())
+    run = Run(host, pager)
+    new_pte = ((second >> 12) << 10) | PTE_V | PTE_R | PTE_A
+    assert run(regs={A0: 0x4000_5000, A2: 0x4060_0000 + (target_pte & 0xFFF), S1: new_pte}) == "ecall"
+    assert host.core.get_x(A1) == 2                         # write protection made it coherent
+    pager.sfence()
+    assert shadow_walk(host.core, pager.root_satp(), CODE_GVA) is not None
+    assert pager.counters["flushes"] == 1
