@@ -84,3 +84,54 @@ def test_two_vms_cannot_touch_each_other():
             # Only G-stage tables may change (hardware A/D are preset: none do).
             pytest.fail(f"host page {host.ram_base + offset:#x} changed")
     assert prober.reflected_faults == {5: 3968, 7: 3968}
+
+
+CUSTOM_GUEST = """
+    .section .text
+    .globl _start
+_start:
+    li      a7, 0x0A000000          # the VM's own SBI extension
+    li      a6, 0
+    li      a0, 40
+    li      a1, 2
+    ecall                           # a1 = 42
+    li      t0, 0x40000000          # the VM's own device
+    sd      a1, 0(t0)
+    sd      a1, 0(t0)
+    ld      t1, 0(t0)               # 84
+    li      t2, 84
+    sub     a1, t1, t2
+    snez    a1, a1                  # SRST reason: none if all went well
+    li      a7, 0x53525354
+    li      a6, 0
+    li      a0, 0
+    ecall
+1:  j       1b
+"""
+
+
+@pytest.mark.parametrize("paging", ["nested", pytest.param("shadow", marks=needs_shadow)])
+def test_custom_hypercall_and_device_with_a_real_guest(paging, tmp_path):
+    from pyvmm.hv import Host
+
+    class Accumulator:
+        total = 0
+
+        def read(self, offset, size):
+            return self.total
+
+        def write(self, offset, size, value):
+            self.total += value
+
+    source = tmp_path / "custom.S"
+    source.write_text(CUSTOM_GUEST)
+    host = Host(ram_size=32 << 20)
+    vm = host.create_vm(ram_size=8 << 20, paging=paging)
+    vm.hypercalls[(0x0A000000, 0)] = lambda vcpu, args: (0, args[0] + args[1])
+    device = Accumulator()
+    vm.attach(0x4000_0000, 0x1000, device, "accumulator")
+    vm.load(str(source))
+    result = vm.run()
+    assert (result.how, result.status) == ("sbi-shutdown", 0)
+    assert device.total == 84 and vm.exit_counts["mmio"] == 3
+    assert vm.sbi_calls["0xa000000.0"] == 1
