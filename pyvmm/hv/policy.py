@@ -69,7 +69,7 @@ class Policy:
         vcpu.set_csr("hedeleg", GUEST_EXCEPTIONS | (0 if self.shadow else PAGE_FAULTS))
         vcpu.set_csr("hideleg", VS_INTERRUPTS)
         vcpu.set_csr("hcounteren", 0xFFFF_FFFF)
-        vcpu.set_csr("henvcfg", HENVCFG_STCE if vm.host.sstc else 0)
+        vcpu.set_csr("henvcfg", HENVCFG_STCE if vm.sstc else 0)
         # Each VM's clock starts at 0 when it is created.
         vcpu.set_csr("htimedelta", -core.mtime & MASK64)
         hstatus = core.read_csr(0x600)       # the hart's reset value keeps VSXL

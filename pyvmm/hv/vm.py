@@ -41,7 +41,7 @@ _FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
 
 class VM:
     def __init__(self, host, ram_size=64 << 20, ram_base=RAM_BASE, paging="nested",
-                 technique="hw", bootargs="", console=None, stdin=None, name=None):
+                 technique="hw", bootargs="", console=None, stdin=None, name=None, sstc=None):
         from pyvmm.hv import technique_entry
         if paging not in PAGINGS:
             raise HvError(f"unknown paging {paging!r} (expected nested or shadow)")
@@ -59,6 +59,9 @@ class VM:
         self.technique = technique
         self.bootargs = bootargs or ""
         self.hartid = 0
+        # Sstc for the guest (its own vstimecmp) when the host has it, unless
+        # asked not to: then SBI set_timer is served through hvip.VSTIP.
+        self.sstc = host.sstc if sstc is None else bool(sstc) and host.sstc
         self._console = console
         self._console_output = bytearray()
         self.input = ConsoleInput(stdin)
@@ -198,7 +201,8 @@ class VM:
         host's without H, which the guest does not get."""
         isa = fdt.isa_string(self.host.core)
         letters, _, extensions = isa[4:].partition("_")
-        isa = "rv64" + letters.replace("h", "") + ("_" + extensions if extensions else "")
+        kept = [ext for ext in extensions.split("_") if ext and (ext != "sstc" or self.sstc)]
+        isa = "rv64" + letters.replace("h", "") + "".join("_" + ext for ext in kept)
         root = fdt.virt_tree(self.ram_base, self.ram_size, bootargs=self.bootargs,
                              hartid=self.hartid, isa=isa)
         return fdt.serialize(root, boot_cpuid=self.hartid)
