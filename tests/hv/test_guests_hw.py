@@ -161,3 +161,25 @@ def test_custom_hypercall_and_device_with_a_real_guest(paging, tmp_path):
     assert (result.how, result.status) == ("sbi-shutdown", 0)
     assert device.total == 84 and vm.exit_counts["mmio"] == 3
     assert vm.sbi_calls["0xa000000.0"] == 1
+
+
+@pytest.mark.parametrize("pagings", [("nested", "nested"),
+                                     pytest.param(("nested", "shadow"), marks=needs_shadow)])
+def test_two_kernels_time_sliced_on_one_hart(pagings):
+    """Two VMs share the hart in 20,000-instruction slices, each swap saving
+    one VCPU and loading the other: both print what the board prints."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.scheduler import RoundRobin
+    _, _, syscall_output = native_run(KERNEL, "mode=syscall iterations=2000")
+    _, _, demo_output = native_run(KERNEL)
+    host = Host(ram_size=96 << 20)
+    demo = host.create_vm(ram_size=32 << 20, paging=pagings[0])
+    bench = host.create_vm(ram_size=32 << 20, paging=pagings[1],
+                           bootargs="mode=syscall iterations=2000")
+    demo.load(KERNEL)
+    bench.load(KERNEL)
+    scheduler = RoundRobin(host, slice_insns=20_000)
+    results = scheduler.run()
+    assert demo.console_output == demo_output and bench.console_output == syscall_output
+    assert all(r.status == 0 for r in results.values())
+    assert host.vcpu_switches > 20 and scheduler.slices > 20
