@@ -185,20 +185,20 @@ def test_vstvec_vsscratch_vsepc_hold_values():
 def test_s_csrs_reach_the_vs_copies_at_v1():
     """At V=1, sepc/scause/stval/sstatus name vsepc/vscause/vstval/vsstatus; the HS
     copies keep their values."""
-    body = ("    li t0, 0x1111\n    csrw sepc, t0\n    li t0, 0x2222\n    csrw vsepc, t0\n"
+    body = ("    li t0, 0x1110\n    csrw sepc, t0\n    li t0, 0x2222\n    csrw vsepc, t0\n"
             "    li t0, 7\n    csrw scause, t0\n    li t0, 3\n    csrw vscause, t0\n"
             "    li t0, 0x3333\n    csrw stval, t0\n    li t0, 0x4444\n    csrw vstval, t0\n"
             "    li t0, 1 << 18\n    csrc vsstatus, t0\n    csrc sstatus, t0\n"
             + h.enter("VS", "vs") +
             "vs:\n    csrr a0, sepc\n    csrr a1, scause\n    csrr a2, stval\n"
-            "    li t0, 0x5555\n    csrw sepc, t0\n    li t0, 0x6666\n    csrw stval, t0\n"
+            "    li t0, 0x5554\n    csrw sepc, t0\n    li t0, 0x6666\n    csrw stval, t0\n"
             "    li t0, 1 << 18\n    csrs sstatus, t0\n    csrr a3, sstatus\n"
             + h.to_m() +
             "    csrr a4, vsepc\n    csrr a5, sepc\n    csrr a6, vstval\n    csrr s2, stval\n"
             "    csrr s3, vsstatus\n    csrr s4, sstatus\n    csrr s5, scause\n")
     r = h.run(body)
     assert r.traps == []
-    expect_regs(r, a0=0x2222, a1=3, a2=0x4444, a4=0x5555, a5=0x1111, a6=0x6666, s2=0x3333, s5=7)
+    expect_regs(r, a0=0x2222, a1=3, a2=0x4444, a4=0x5554, a5=0x1110, a6=0x6666, s2=0x3333, s5=7)
     assert r["a3"] >> 18 & 1 and r["s3"] >> 18 & 1, "sstatus.SUM at V=1 is vsstatus.SUM"
     assert r["s4"] >> 18 & 1 == 0, "HS sstatus.SUM untouched"
 

@@ -199,7 +199,7 @@ def test_implicit_pte_read_fault_cause_and_htval(insn, cause):
     assert t.tinst in (0, 0x3000)
 
 
-@pytest.mark.qemu_differs("QEMU 7.2 writes 0 to mtinst/htinst for implicit VS-stage accesses")
+@pytest.mark.qemu_differs("QEMU 7.2 updates VS PTE A/D bits without G-stage write permission")
 def test_implicit_ad_update_fault_htinst_is_the_write_pseudoinstruction():
     """The VS leaf has A = 0 and its page-table page is read-only in the G-stage: the
     hardware A update is a write the G-stage refuses (mtinst 0x3020)."""
