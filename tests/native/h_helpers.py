@@ -36,10 +36,13 @@ EBREAK = 3
 # a trap handler per target mode; each ends in ebreak, which (from HS or VS,
 # not delegated) goes to M and exits to the test
 HANDLERS = """
+.align 2
 m_handler:
     ebreak
+.align 2
 hs_handler:
     ebreak
+.align 2
 vs_handler:
     ebreak
 """
