@@ -60,21 +60,28 @@ class RoundRobin:
         return {vm: vm.result for vm in self.vms}
 
     def run_slice(self, vcpu, budget):
-        """Run one VCPU for up to `budget` instructions, completing its exits;
-        returns the instructions it retired."""
+        """Run one VCPU for up to `budget` units, completing its exits;
+        returns the units used. A unit is an instruction retired, or an exit
+        during which none retired (a guest caught in a loop of faults the
+        hypervisor reflects still uses its slice up, as the core counts a
+        trap taken against its budget), so every slice ends."""
         vm = vcpu.vm
         start = vcpu.instret
+        stalled = 0
         started = time.perf_counter()
         self.slices += 1
         vm.poll_input()
         while not vm.stopped:
-            left = budget - (vcpu.instret - start)
+            left = budget - (vcpu.instret - start) - stalled
             if left <= 0:
                 break
+            before = vcpu.instret
             exit = vcpu.run(left)
             vm.handle(vcpu, exit)
             if exit.kind == "budget" or _blocked_until(vcpu) is not None:
                 break
+            if vcpu.instret == before:
+                stalled += 1
         vm.flush_console()
         vm.run_seconds += time.perf_counter() - started
-        return vcpu.instret - start
+        return vcpu.instret - start + stalled

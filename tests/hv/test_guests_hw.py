@@ -2,6 +2,8 @@
 are the board's (--bios builtin), two VMs cannot see each other."""
 
 import pytest
+
+from pyvmm.isa import causes
 from hv_support import (KERNEL, PROBE, SBI_LOOP, native_run, needs_h, needs_shadow, vm_run)
 
 pytestmark = needs_h
@@ -183,3 +185,14 @@ def test_two_kernels_time_sliced_on_one_hart(pagings):
     assert demo.console_output == demo_output and bench.console_output == syscall_output
     assert all(r.status == 0 for r in results.values())
     assert host.vcpu_switches > 20 and scheduler.slices > 20
+
+
+def test_a_fault_loop_still_ends_at_the_budget(tmp_path):
+    """stvec = 0 and a jump to nothing: every fetch faults, each fault is
+    reflected by the hypervisor and retires nothing; the budget still ends it."""
+    source = tmp_path / "loop.S"
+    source.write_text("    .section .text\n    .globl _start\n_start:\n"
+                      "    csrw stvec, zero\n    li t0, 0x90000000\n    jr t0\n")
+    status, how, _, vm = vm_run(str(source), "nested", ram_size=8 << 20, max_insns=50_000)
+    assert (status, how) == (124, "budget")
+    assert vm.reflected_faults[causes.EXC_INST_ACCESS] > 40_000
