@@ -5,7 +5,6 @@ import pytest
 from pyvmm.hv import Exit
 from pyvmm.hv import exits
 from pyvmm.isa import causes
-from pyvmm.isa.csrs import CSRS
 from pyvmm.machine import sbi
 
 BASE = 0x8000_0000
