@@ -196,3 +196,47 @@ def test_a_fault_loop_still_ends_at_the_budget(tmp_path):
     status, how, _, vm = vm_run(str(source), "nested", ram_size=8 << 20, max_insns=50_000)
     assert (status, how) == (124, "budget")
     assert vm.reflected_faults[causes.EXC_INST_ACCESS] > 40_000
+
+
+H_CSR_GUEST = """
+    .option norvc
+    .section .text
+    .globl _start
+_start:
+    la      t0, trap
+    csrw    stvec, t0
+    li      s1, 0
+    csrr    t1, hstatus             # no H for the guest: illegal instruction, as without H
+    li      t2, 2
+    bne     s1, t2, fail
+    csrr    t3, stval
+    li      t4, 0x60002373          # the instruction's bits (csrr t1, hstatus)
+    bne     t3, t4, fail
+    li      a1, 0
+    j       done
+fail:
+    li      a1, 1
+done:
+    li      a7, 0x53525354
+    li      a6, 0
+    li      a0, 0
+    ecall
+1:  j       1b
+    .align 2
+trap:
+    csrr    s1, scause
+    csrr    t5, sepc
+    addi    t5, t5, 4
+    csrw    sepc, t5
+    sret
+"""
+
+
+@pytest.mark.parametrize("paging", ["nested", pytest.param("shadow", marks=needs_shadow)])
+def test_guest_touching_h_csrs_gets_illegal_instruction(paging, tmp_path):
+    source = tmp_path / "hcsr.S"
+    source.write_text(H_CSR_GUEST)
+    status, how, _, vm = vm_run(str(source), paging, ram_size=8 << 20)
+    assert (status, how) == (0, "sbi-shutdown")
+    assert vm.exit_counts["virtual_instruction"] == 1
+    assert vm.reflected_faults[causes.EXC_ILLEGAL_INST] == 1
