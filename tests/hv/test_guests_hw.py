@@ -240,3 +240,53 @@ def test_guest_touching_h_csrs_gets_illegal_instruction(paging, tmp_path):
     assert (status, how) == (0, "sbi-shutdown")
     assert vm.exit_counts["virtual_instruction"] == 1
     assert vm.reflected_faults[causes.EXC_ILLEGAL_INST] == 1
+
+
+UART_IRQ_GUEST = """
+    .section .text
+    .globl _start
+_start:
+    li      t0, 0x0C000028          # PLIC priority of source 10 (the UART)
+    li      t1, 1
+    sw      t1, 0(t0)
+    li      t0, 0x0C002080          # enables of context 1 (S-mode)
+    li      t1, 1 << 10
+    sw      t1, 0(t0)
+    li      t0, 0x0C201000          # threshold of context 1
+    sw      zero, 0(t0)
+    li      t0, 0x10000001          # UART IER: received data available
+    li      t1, 1
+    sb      t1, 0(t0)
+    li      t0, 1 << 9              # sie.SEIE (sstatus.SIE stays 0: wfi wakes, no trap)
+    csrs    sie, t0
+1:  wfi
+    li      t0, 0x0C201004          # claim
+    lw      s1, 0(t0)
+    beqz    s1, 1b
+    li      t1, 0x10000000
+    lbu     s2, 0(t1)               # the byte
+    sw      s1, 0(t0)               # complete
+    mv      a0, s2
+    li      a7, 1                   # legacy putchar: echo it
+    ecall
+    li      a7, 0x53525354
+    li      a6, 0
+    li      a0, 0
+    li      a1, 0
+    ecall
+2:  j       2b
+"""
+
+
+def test_uart_input_reaches_the_guest_as_a_vs_external_interrupt(tmp_path):
+    from pyvmm.hv import Host
+    source = tmp_path / "uart.S"
+    source.write_text(UART_IRQ_GUEST)
+    host = Host(ram_size=32 << 20)
+    vm = host.create_vm(ram_size=8 << 20, stdin=b"Q")
+    vm.load(str(source))
+    result = vm.run(max_insns=1_000_000)
+    assert (result.how, result.status) == ("sbi-shutdown", 0)
+    assert vm.console_output == b"Q"
+    assert vm.exit_counts["wfi"] >= 1 and vm.devices.access_counts()["plic"] >= 5
+    assert not vm.vcpus[0].get_csr("hvip") & (1 << causes.IRQ_VS_EXT)   # line low once read
