@@ -288,3 +288,12 @@ def test_vstip_from_hvip_in_vu_is_taken_whatever_sie():
     assert [(t.cause, t.mode) for t in r.traps] == [(IRQ | 5, 2)]
     assert r.traps[0].status >> 8 & 1 == 0, "vsstatus.SPP = VU"
     expect_regs(r, a0=1)
+
+
+@pytest.mark.qemu_differs("QEMU 7.2 sets mstatus.GVA for traps from V=1 whose mtval is an instruction")
+@pytest.mark.parametrize("insn,cause", [("csrr a0, hstatus", 22), ("csrr a0, mstatus", 2)])
+def test_gva_clear_when_mtval_is_not_an_address(insn, cause):
+    """GVA = 1 only when mtval holds a guest virtual address; an instruction is not one."""
+    r = h.run(from_mode("VS", f"    {insn}\n"))
+    (t,) = r.traps
+    assert (t.cause, t.mode, t.virt, t.gva) == (cause, 3, 1, 0)
