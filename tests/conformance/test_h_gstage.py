@@ -262,3 +262,17 @@ def test_hfence_vvma_makes_a_changed_vs_pte_visible():
     r = h.run(body)
     assert r.traps == []
     expect_regs(r, a0=0x0101, a2=0x0202)
+
+
+def test_mprv_with_mpv_translates_m_mode_accesses_in_two_stages():
+    """mstatus.MPRV = 1, MPV = 1, MPP = S: M-mode loads and stores go through vsatp and
+    hgatp as VS accesses."""
+    setup = gstage() + store(gpool(2), 0x3131) + "    csrw vsatp, zero\n"
+    body = (setup + f"    li t0, 0x1800 | {h.MSTATUS_MPV}\n    csrc mstatus, t0\n"
+            f"    li t0, (1 << 17) | 0x800 | {h.MSTATUS_MPV}\n    csrs mstatus, t0\n"
+            f"    li a1, {TEST_GPA}\n    ld a0, 0(a1)\n    li t0, 0x77\n    sd t0, 8(a1)\n"
+            "    li t0, (1 << 17)\n    csrc mstatus, t0\n"
+            f"    la t0, {gpool(2)}\n    ld a2, 8(t0)\n")
+    r = h.run(body)
+    assert r.traps == []
+    expect_regs(r, a0=0x3131, a2=0x77)

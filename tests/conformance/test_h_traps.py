@@ -297,3 +297,27 @@ def test_gva_clear_when_mtval_is_not_an_address(insn, cause):
     r = h.run(from_mode("VS", f"    {insn}\n"))
     (t,) = r.traps
     assert (t.cause, t.mode, t.virt, t.gva) == (cause, 3, 1, 0)
+
+
+def test_vstimecmp_raises_the_vs_timer():
+    """Sstc at V=1: with menvcfg.STCE and henvcfg.STCE, time + htimedelta >= vstimecmp makes
+    hip.VSTIP pending, delivered to VS as its timer interrupt (cause 5)."""
+    body = ("    li t0, 1\n    slli t0, t0, 63\n    csrs menvcfg, t0\n    csrs henvcfg, t0\n"
+            "    li t0, 2\n    csrs mcounteren, t0\n    csrs hcounteren, t0\n"
+            "    li t0, -1\n    csrw vstimecmp, t0\n    csrr a0, hip\n"
+            "    csrw vstimecmp, zero\n    csrr a1, hip\n"
+            "    li t0, 64\n    csrw hideleg, t0\n    li t0, 32\n    csrw vsie, t0\n"
+            + h.enter("VS", "vs") + "vs:\n    csrsi sstatus, 2\nafter:\n    nop\n    csrci sstatus, 2\n" + h.to_m()
+            + "    li t0, -1\n    csrw vstimecmp, t0\n    csrr a2, hip\n    csrw hideleg, zero\n")
+    r = h.run(body)
+    assert r["a0"] & 64 == 0, "vstimecmp all ones: not pending"
+    assert r["a1"] & 64, "vstimecmp 0: VSTIP pending"
+    assert r["a2"] & 64 == 0
+    assert [(t.cause, t.mode, t.epc) for t in r.traps] == [(IRQ | 5, 2, r.symbols["after"])]
+
+
+def test_sret_in_vs_to_vs():
+    body = (h.enter("VS", "vs") + "vs:\n    la t0, again\n    csrw sepc, t0\n    li t0, 1 << 8\n"
+            "    csrs sstatus, t0\n    sret\nagain:\n    ecall\n" + h.leave())
+    r = h.run(body)
+    assert [(t.cause, t.origin) for t in r.traps] == [(ECALL_VS, "VS")]
