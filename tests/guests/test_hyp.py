@@ -91,6 +91,8 @@ def test_pyvmm_output_and_architectural_traps():
     assert traps.get(VIRTUAL_INSTRUCTION) == 3
     assert traps.get(STORE_GUEST_PAGE_FAULT) == 1
     assert sum(stats["interrupts"].values()) == 2
+    # Its accesses went through both stages: VS-stage Sv39 over the Sv39x4 G-stage.
+    assert stats["walks_2d"] > 0 and stats["gstage_walks"] > 0
 
 
 def test_pyvmm_command_line():
