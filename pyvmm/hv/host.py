@@ -133,6 +133,16 @@ class Host:
         self.vms.append(vm)
         return vm
 
+    def destroy_vm(self, vm):
+        """Stop a VM and give its frames back: RAM, page tables, shadow frames."""
+        if vm not in self.vms:
+            raise HvError(f"{vm.name} is not a VM of this host")
+        vm.request_stop("destroyed", 0)
+        if self.current_vcpu is not None and self.current_vcpu.vm is vm:
+            self.current_vcpu = None
+        vm.release()
+        self.vms.remove(vm)
+
     def runnable_vcpus(self):
         return [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus]
 

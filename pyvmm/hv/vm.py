@@ -118,6 +118,18 @@ class VM:
         chunks.reverse()
         return [base + i * PAGE_SIZE for base in chunks for i in range(CHUNK_FRAMES)]
 
+    def release(self):
+        """Give every host frame of this VM back (after it has stopped)."""
+        frames = self.host.frames
+        if self.pager is not None and hasattr(self.pager, "close"):
+            self.pager.close()
+        if self.gstage is not None:
+            self.gstage.release()
+        chunk = CHUNK_FRAMES
+        for first in range(0, len(self._page_hpa), chunk):
+            frames.free(min(self._page_hpa[first:first + chunk]), chunk)
+        self._page_hpa = []
+
     def gpa_to_hpa(self, gpa):
         """The host-physical address behind a guest RAM address, or None."""
         index = (gpa - self.ram_base) >> PAGE_SHIFT

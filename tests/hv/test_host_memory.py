@@ -1,6 +1,7 @@
 """Host frames, the VM's GPA -> HPA map and its G-stage tables (fake core: no guest runs)."""
 
 import pytest
+from hv_support import needs_shadow
 
 from pyvmm.hv import FrameAllocator, HvError
 from pyvmm.hv.gstage import GStageTables, HGATP_MODE_SV39X4, LEAF_RWX
@@ -120,3 +121,17 @@ def test_vm_device_tree_describes_the_vm_without_h(fake_host, tmp_path):
     assert root.find("/chosen").string("bootargs") == "mode=demo"
     vcpu = vm.vcpus[0]
     assert vcpu.get_x(10) == 0 and vcpu.get_x(11) == vm.dtb_gpa and vcpu.pc == BASE + (2 << 20)
+
+
+@pytest.mark.parametrize("paging", ["nested", pytest.param("shadow", marks=needs_shadow)])
+def test_destroying_a_vm_gives_every_frame_back(fake_host, paging):
+    free = fake_host.frames.free_frames
+    vm = fake_host.create_vm(ram_size=4 << 20, paging=paging)
+    used = free - fake_host.frames.free_frames
+    tables = len(vm.gstage.table_frames) if vm.gstage else vm.pager.counters["shadow_pages"]
+    assert used >= (4 << 20) // PAGE + max(tables, 1)
+    fake_host.destroy_vm(vm)
+    assert fake_host.frames.free_frames == free and vm.stopped and vm not in fake_host.vms
+    assert vm.vcpus[0].run(10).kind == "shutdown"
+    with pytest.raises(HvError, match="not a VM"):
+        fake_host.destroy_vm(vm)
