@@ -146,7 +146,7 @@ def _run(args, opened):
         raise UsageError("an IMAGE to run is required")
     if args.bios != "none" and args.image is not None and args.kernel is not None:
         raise UsageError("with a --bios, IMAGE is the kernel: give IMAGE or --kernel, not both")
-    if args.bios == "none" and args.image is None:
+    if args.bios == "none" and args.image is None and args.technique == "native":
         raise UsageError("--bios none runs IMAGE in M-mode: an IMAGE is required")
 
     console = sys.stdout.buffer

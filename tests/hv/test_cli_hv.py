@@ -54,6 +54,12 @@ def test_cli_output_and_status_match_builtin(paging, tmp_path):
 
 
 @needs_h
+def test_kernel_given_with_dash_dash_kernel():
+    status, out, err = run_cli("--technique", "hw", "--kernel", SBI_LOOP)
+    assert (status, out) == (0, b"sbi_loop: 100000 calls answered\n")
+
+
+@needs_h
 def test_cli_budget_status_124():
     status, out, err = run_cli("--technique", "hw", "--max-insns", "5000", SBI_LOOP)
     assert status == 124
