@@ -11,7 +11,8 @@ pytestmark = needs_h
 KERNEL_MODES = ["", "mode=syscall iterations=200", "mode=mmio iterations=200",
                 "mode=csrwr iterations=200", "mode=pgfault iterations=50", "mode=trap iterations=200",
                 "mode=ptemod iterations=200", "mode=ctxsw iterations=200", "mode=forkwait iterations=5",
-                "mode=console iterations=5", "mode=bogus"]
+                "mode=console iterations=5", "mode=callret iterations=200",
+                "mode=compute iterations=1", "mode=bogus"]
 
 
 @pytest.mark.parametrize("bootargs", KERNEL_MODES)
