@@ -26,8 +26,7 @@ def test_kernel_nested_matches_native(bootargs):
 
 
 @needs_shadow
-@pytest.mark.parametrize("bootargs", ["", "mode=ptemod iterations=200", "mode=ctxsw iterations=200",
-                                      "mode=pgfault iterations=50", "mode=mmio iterations=200"])
+@pytest.mark.parametrize("bootargs", KERNEL_MODES)
 def test_kernel_shadow_matches_native(bootargs):
     status, how, output = native_run(KERNEL, bootargs)
     vm_status, vm_how, vm_output, vm = vm_run(KERNEL, "shadow", bootargs)
@@ -35,6 +34,7 @@ def test_kernel_shadow_matches_native(bootargs):
     assert (vm_status, vm_how) == (status, how)
     shadow = vm.stats()["shadow"]
     assert shadow["hidden_faults"] > 0 and vm.error is None
+    assert vm.stats()["exits"].get("trap", 0) >= shadow["hidden_faults"]
 
 
 def test_kernel_nested_uses_two_dimensional_walks():
