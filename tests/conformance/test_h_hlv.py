@@ -164,3 +164,25 @@ def test_hlv_from_u_needs_hu(hu, cause):
         expect_regs(r, a0=PATTERN)
     else:
         assert [(t.cause, t.epc) for t in r.traps] == [(cause, r.symbols["insn_at"])]
+
+
+@pytest.mark.parametrize("level", ["4k", "2m"])
+def test_hlv_sv48_over_sv48x4(level):
+    """Both stages four levels deep: VS-stage Sv48 (tables in the pool) over G-stage Sv48x4
+    mapping RAM onto itself; a 4 KiB leaf, or a 2 MiB leaf over the start of RAM (the VA's
+    offset in it is that of pool page 8)."""
+    tables = gpte(POOL, 0, page(3), V) + gpte(page(3), 1, page(1), V)
+    if level == "4k":
+        tables += gpte(page(1), 0, page(2), V) + gpte(page(2), 5, page(8), USER_RW)
+        point = f"    li a1, {VA + 5 * 4096}\n"
+    else:
+        tables += gpte(page(1), 3, 0x8000_0000, USER_RW)
+        point = f"    la a1, {page(8)}\n    li t0, {0x8000_0000 - (VA + 3 * (2 << 20))}\n    sub a1, a1, t0\n"
+    setup = (tables + gpte("__h_groot", 0, h.gpool(4), V) + gpte(h.gpool(4), 2, 0x8000_0000, h.GSTAGE_RWX)
+             + h.gstage_on(h.SV48X4)
+             + f"    la t0, {page(8)}\n    li t1, 0x4848\n    sd t1, 0(t0)\n"
+             + f"    la t0, {POOL}\n    srli t0, t0, 12\n    li t1, 9 << 60\n    or t0, t0, t1\n    csrw vsatp, t0\n"
+             "    hfence.vvma\n")
+    r = h.run(in_hs(setup, point + "    hlv.d a0, (a1)\n"))
+    assert r.traps == []
+    expect_regs(r, a0=0x4848)
