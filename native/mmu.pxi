@@ -431,8 +431,8 @@ cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, int virt, bi
         refs = h.walk_mem_refs
         cause = walk(h, vaddr, acc, priv, h.vsatp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4,
                      WALK_VS, hlvx, &gpa)
+        h.walk_2d_mem_refs += h.walk_mem_refs - refs
         if cause:
-            h.walk_2d_mem_refs += h.walk_mem_refs - refs
             return cause
     h.xlate_gpa = gpa
     refs = h.walk_mem_refs
