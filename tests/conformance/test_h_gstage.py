@@ -276,3 +276,43 @@ def test_mprv_with_mpv_translates_m_mode_accesses_in_two_stages():
     r = h.run(body)
     assert r.traps == []
     expect_regs(r, a0=0x3131, a2=0x77)
+
+
+_QEMU_IMPLICIT_AS_LOAD = pytest.mark.qemu_differs(
+    "QEMU 7.2 reports a guest-page fault on a VS page-table read as a load fault, whatever the access")
+
+
+def _vs_paging_with_l1_in_the_hole():
+    """vsatp Sv39 in the harness pool (GPA = host address): root[2] a kernel gigapage over
+    RAM, root[1] (VA 0x4000_0000..) -> an L1 table at GPA HOLE_GPA, which the G-stage
+    does not map."""
+    pool = "__page_pool"
+    return (gstage() + gpte(pool, 2, 0x8000_0000, V | R | W | X | A | D) + gpte(pool, 1, HOLE_GPA, V)
+            + f"    la t0, {pool}\n    srli t0, t0, 12\n    li t1, 8 << 60\n    or t0, t0, t1\n"
+            "    csrw vsatp, t0\n    hfence.vvma\n")
+
+
+@pytest.mark.parametrize("code,cause", [
+    ("    li a1, 0x40000000\ninsn_at:\n    ld a0, 0(a1)\n", LOAD_GPF),
+    pytest.param("    li a1, 0x40000000\ninsn_at:\n    sd a0, 0(a1)\n", STORE_GPF, marks=_QEMU_IMPLICIT_AS_LOAD),
+    pytest.param("    li t0, 0x40000000\n    .option push\n    .option norvc\ninsn_at:\n    jalr t0\n"
+                 "    .option pop\n", FETCH_GPF, marks=_QEMU_IMPLICIT_AS_LOAD),
+], ids=["load", "store", "fetch"])
+def test_vs_walk_fault_inside_the_guest(code, cause):
+    """The guest's own access at V=1: its VS-stage walk reads a PTE the G-stage cannot
+    translate. Reported as the original access type, htval = that PTE's GPA >> 2,
+    stval = the guest virtual address."""
+    r = h.run(in_vs(_vs_paging_with_l1_in_the_hole(), code + "    li s1, 1\n", medeleg=GPF_TO_HS)
+              + "    csrw vsatp, zero\n")
+    (t,) = r.traps
+    assert (t.cause, t.epc, t.tval, t.mode) == (cause, r.symbols["insn_at"], 0x4000_0000, 1)
+    assert t.tval2 == HOLE_GPA >> 2 and t.gva == 1
+    assert t.tinst in (0, 0x3000)
+    expect_regs(r, s1=1)
+
+
+@pytest.mark.qemu_differs("QEMU 7.2 writes 0 to mtinst/htinst for implicit VS-stage accesses")
+def test_vs_walk_fault_inside_the_guest_htinst():
+    code = "    li a1, 0x40000000\n    ld a0, 0(a1)\n"
+    r = h.run(in_vs(_vs_paging_with_l1_in_the_hole(), code, medeleg=GPF_TO_HS))
+    assert [(t.cause, t.tinst) for t in r.traps] == [(LOAD_GPF, 0x3000)]
