@@ -258,8 +258,7 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
     if csr == CSR_MINSTRET or csr == CSR_INSTRET:
         return read_minstret(h)
     if csr == CSR_TIME:
-        # the guest's clock runs htimedelta ahead of the host's
-        return mtime_now(h) + (h.htimedelta if h.virt else 0)
+        return mtime_now(h)
     if csr == CSR_MIDELEG:
         return h.mideleg
     if csr == CSR_VSSTATUS:

@@ -148,6 +148,9 @@ cdef int do_csr(Hart* h, DecodedInsn* d) noexcept nogil:
     if h.virt:
         csr = csr_at_v1(csr)
     old = csr_read(h, csr)
+    if h.virt and csr == CSR_TIME:
+        # the guest's clock runs htimedelta ahead of the host's
+        old += h.htimedelta
     if write:
         rmw_old = old
         if csr == CSR_MIP or csr == CSR_SIP:
