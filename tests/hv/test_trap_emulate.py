@@ -387,3 +387,26 @@ def test_stats_count_exits_emulations_and_reflections(vcpu):
     assert stats["guest_instructions"] == 1000
     assert stats["exits_per_1000_insns"] == 1.0
     assert stats["emulated"] == {"csrrs": 1}
+
+
+def test_hsm_non_retentive_suspend_restarts_the_kernel_at_virtual_s(vcpu):
+    vcpu.set_priv(PRIV_U)
+    vcpu.state.sstatus = SSTATUS_SIE
+    policy(vcpu).set_guest_satp(vcpu, sv39(vcpu))
+    resume = ENTRY + 0x40
+    vcpu.vm.handle(vcpu, sbi_exit(vcpu, sbi.EID_HSM, 3, sbi.HSM_SUSPEND_NON_RETENTIVE, resume, 77))
+    state = vcpu.state
+    assert vcpu.pc == resume and state.priv == PRIV_S and state.satp == 0
+    assert not state.sstatus & SSTATUS_SIE
+    assert (vcpu.get_x(A0), vcpu.get_x(A1)) == (0, 77)
+    assert real_satp(vcpu) == vcpu.vm.pager.root_satp(PRIV_S)
+
+
+def test_legacy_remote_fence_reads_its_hart_mask_through_guest_translation(vcpu):
+    mask_gpa = vcpu.vm.ram_base + 0x1000
+    vcpu.vm.write(mask_gpa, (1).to_bytes(8, "little"))
+    flushes = vcpu.vm.pager.counters["flushes"]
+    vcpu.vm.handle(vcpu, sbi_exit(vcpu, sbi.EID_LEGACY_REMOTE_SFENCE_VMA, 0, mask_gpa))
+    assert vcpu.get_x(A0) == 0 and vcpu.vm.pager.counters["flushes"] == flushes + 1
+    vcpu.vm.handle(vcpu, sbi_exit(vcpu, sbi.EID_LEGACY_REMOTE_SFENCE_VMA, 0, 0x10))
+    assert vcpu.get_x(A0) == sbi.SBI_ERR_INVALID_ADDRESS & MASK64
