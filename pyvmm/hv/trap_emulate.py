@@ -47,6 +47,8 @@ ALL_EXCEPTIONS = (1 << 24) - 1
 ALL_INTERRUPTS = (1 << 16) - 1
 MIE_MTIE = 1 << causes.IRQ_M_TIMER
 MSTATUS_SUM_MXR_MPRV = (1 << 18) | (1 << 19) | (1 << 17)
+# The hart CSRs a loaded VCPU changes, given back to the host when it is saved.
+HOST_CSRS = ("medeleg", "mideleg", "mie", "mstatus", "scounteren", "satp")
 
 CSR_MNEMONICS = {1: "csrrw", 2: "csrrs", 3: "csrrc", 5: "csrrwi", 6: "csrrsi", 7: "csrrci"}
 INSN_SRET = 0x10200073
@@ -75,6 +77,8 @@ class TrapEmulateVCPU:
         self.runs = 0
         self.blocked_until = None         # host mtime a WFI waits for (None: runnable)
         self.time_skipped = 0
+        self._host_csrs = {}
+        self._host_exit_masks = (self.core.exit_on_exception, self.core.exit_on_interrupt)
         vm.policy.configure(self)
 
     # -- where the state lives -----------------------------------------------------------------
@@ -100,11 +104,18 @@ class TrapEmulateVCPU:
         self._pc = core.pc
         self.real_mtimecmp = core.mtimecmp
         core.mtimecmp = MASK64
+        # Give the hart back as the host set it up (an hw VCPU on the same
+        # host restores only its own H and VS state).
+        for number, value in self._host_csrs.items():
+            core.write_csr(number, value)
+        core.exit_on_exception, core.exit_on_interrupt = self._host_exit_masks
         if self.host.current_vcpu is self:
             self.host.current_vcpu = None
 
     def _load(self):
         core = self.core
+        self._host_csrs = {CSRS[name]: core.read_csr(CSRS[name]) for name in HOST_CSRS}
+        self._host_exit_masks = (core.exit_on_exception, core.exit_on_interrupt)
         if hasattr(core, "virt"):
             core.virt = 0
         core.write_csr(CSRS["medeleg"], 0)

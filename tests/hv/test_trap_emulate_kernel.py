@@ -165,3 +165,18 @@ def test_probe_detects_trap_emulate_under_the_classic_profile():
         "classic-probe: virtualization visible",
     ]
     assert "interrupt 5" not in vm.stats()["trap_emulate"]["reflected"]
+
+
+def test_beside_an_hw_vm_on_one_hart():
+    host = Host(ram_size=2 * (32 << 20) + (16 << 20))
+    if not hasattr(host.core, "virt"):
+        pytest.skip("this build of pyvmm._core has no H extension (core.virt)")
+    hw = host.create_vm(ram_size=32 << 20, technique="hw", paging="nested")
+    te = host.create_vm(ram_size=32 << 20, technique="trap-emulate", paging="shadow")
+    for vm in (hw, te):
+        vm.load(KERNEL)
+    host.run(slice_insns=50_000)
+    status, how, output = native_run(KERNEL, "", ram_size=32 << 20)
+    for vm in (hw, te):
+        assert (vm.console_output, vm.result.status) == (output, status), vm.technique
+    assert host.vcpu_switches > 10
