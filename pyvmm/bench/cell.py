@@ -10,6 +10,8 @@ and its result is a plain dict too (see run_spec).
 """
 
 import re
+import signal
+import threading
 import time
 
 from pyvmm.bench import kernel_workloads, techniques
@@ -27,10 +29,43 @@ class CellError(Exception):
     """The run did not end as a correct run of the kernel ends (one line)."""
 
 
-def spec(column, workload, iterations, kernel=None, params=None):
+DEFAULT_TIMEOUT = 120.0           # host seconds one run may take before it is given up
+
+
+def spec(column, workload, iterations, kernel=None, params=None, timeout=DEFAULT_TIMEOUT):
     return {"column": column, "workload": workload, "iterations": int(iterations),
             "kernel": str(kernel or kernel_workloads.default_kernel()),
-            "params": dict(params or {})}
+            "params": dict(params or {}), "timeout": timeout}
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _HostTimeLimit:
+    """Give a run up after `seconds` of host time, so one technique stuck in
+    a loop of exits cannot hold the whole report. SIGALRM interrupts Python
+    between core.run slices; only on the main thread (a Dask worker thread
+    runs without the limit, bounded by the instruction budget alone)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.armed = bool(seconds) and threading.current_thread() is threading.main_thread()
+
+    def __enter__(self):
+        if self.armed:
+            self.previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def _expire(self, signum, frame):
+        raise _Timeout()
+
+    def __exit__(self, *exc):
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
 
 
 def apply_machine_params(core, params):
@@ -112,6 +147,7 @@ def _run_vm(run, col, workload, kernel, limit):
         # Software techniques report these when they have them (bt: callouts
         # from translated code, pv: hypercalls); absent means none happen.
         "callouts": technique_count(stats, "callouts"),
+        "callouts_by_kind": technique_breakdown(stats, "callouts"),
         "hypercalls": technique_count(stats, "hypercalls"),
         "core": core,
         "technique_stats": _plain(technique_stats),
@@ -136,6 +172,16 @@ def technique_count(stats, name):
     return 0
 
 
+def technique_breakdown(stats, name):
+    """The technique's `name` events by kind ({kind: n}), when it keeps them."""
+    for place in [stats] + [v for v in stats.values() if isinstance(v, dict)]:
+        value = place.get(name)
+        if isinstance(value, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           for v in value.values()):
+            return {str(k): int(v) for k, v in value.items()}
+    return {}
+
+
 def _plain(value):
     """JSON-safe copy (technique stats may hold tuples or other keys)."""
     if isinstance(value, dict):
@@ -155,11 +201,17 @@ def run_spec(run):
     workload = kernel_workloads.BY_NAME[run["workload"]]
     limit = workload.instruction_limit(run["iterations"])
     out = {"spec": run, "ok": False, "error": None}
+    timeout = run.get("timeout", DEFAULT_TIMEOUT)
     try:
-        if col.is_native:
-            out.update(_run_native(run, workload, run["kernel"], limit))
-        else:
-            out.update(_run_vm(run, col, workload, run["kernel"], limit))
+        with _HostTimeLimit(timeout):
+            if col.is_native:
+                out.update(_run_native(run, workload, run["kernel"], limit))
+            else:
+                out.update(_run_vm(run, col, workload, run["kernel"], limit))
+    except _Timeout:
+        out["error"] = (f"no result within {timeout:g} s of host time (instruction budget "
+                        f"{limit:,}); --run-timeout sets the limit")
+        return out
     except CellError as exc:
         out["error"] = str(exc)
         return out

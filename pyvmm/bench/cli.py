@@ -84,6 +84,8 @@ def add_parsers(subparsers):
                         "'plot': matplotlib)")
     v.add_argument("--out", metavar="DIR", default=None,
                    help="also write report.txt, report.md and report.json into DIR")
+    v.add_argument("--run-timeout", type=_positive_float, default=120.0, metavar="SECONDS",
+                   help="give a run up (reported FAILED) after this much host time (default 120)")
     v.add_argument("--no-walk2d", action="store_true",
                    help="leave out the two-dimensional walk microbenchmark")
     p.set_defaults(func=run_bench, _parser=p)

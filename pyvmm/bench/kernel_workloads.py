@@ -37,7 +37,7 @@ class KernelWorkload:
     def instruction_limit(self, iterations):
         """A guard against a run that has gone wrong: far more than a correct
         run of `iterations` retires under any technique."""
-        return 50_000_000 + 20 * self.insns_per_iteration * iterations
+        return 1_000_000 + 4 * self.insns_per_iteration * iterations
 
 
 WORKLOADS = (

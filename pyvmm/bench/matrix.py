@@ -28,7 +28,8 @@ def _show(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def plan(workloads, columns, iterations=None, kernel=None, machine_grid=({},)):
+def plan(workloads, columns, iterations=None, kernel=None, machine_grid=({},),
+         timeout=cell.DEFAULT_TIMEOUT):
     """The cells to fill: one per (machine params, workload, column), each
     with its two run specs (None for a column that is not available)."""
     available = techniques.availability(
@@ -41,7 +42,7 @@ def plan(workloads, columns, iterations=None, kernel=None, machine_grid=({},)):
                 reason = available[col.name]
                 runs = None
                 if reason is None:
-                    runs = [cell.spec(col.name, workload.name, n, kernel, params)
+                    runs = [cell.spec(col.name, workload.name, n, kernel, params, timeout)
                             for n in (small, large)]
                 cells.append({"workload": workload.name, "suite": workload.suite,
                               "column": col.name, "params": dict(params),
@@ -135,6 +136,9 @@ def price(cells, model):
             kinds = sorted(set(small["exits"]) | set(large["exits"]))
             per["exits_by_reason"] = {k: (large["exits"].get(k, 0) - small["exits"].get(k, 0)) / n
                                       for k in kinds}
+            by_kind = (small.get("callouts_by_kind") or {}, large.get("callouts_by_kind") or {})
+            per["callouts_by_kind"] = {k: (by_kind[1].get(k, 0) - by_kind[0].get(k, 0)) / n
+                                       for k in sorted(set(by_kind[0]) | set(by_kind[1]))}
             per["modeled_cycles"] = (model.cycles(costmodel.events(large))
                                      - model.cycles(costmodel.events(small))) / n
             out["per_iteration"] = per

@@ -68,13 +68,14 @@ def check_machine_params(grid):
 
 def run_comparison(suite="nano", columns=techniques.COLUMN_NAMES, iterations=None,
                    workloads=None, kernel=None, executor=None, model=costmodel.DEFAULT,
-                   sweep=None, include_walk2d=True, progress=None):
+                   sweep=None, include_walk2d=True, progress=None, timeout=cell.DEFAULT_TIMEOUT):
     executor = executor or executors.LocalExecutor(1)
     cols = [techniques.column(name) for name in columns]
     chosen = matrix.kernel_workload_list(suite, workloads)
     sweep = sweep or {}
     grid = matrix.machine_grid(sweep)
-    cells = matrix.plan(chosen, cols, iterations=iterations, kernel=kernel, machine_grid=grid)
+    cells = matrix.plan(chosen, cols, iterations=iterations, kernel=kernel, machine_grid=grid,
+                        timeout=timeout)
     matrix.run_matrix(cells, executor, progress)
     base_params = grid[0]
     for c in cells:

@@ -69,11 +69,15 @@ def walk_result(nested):
 
 
 def test_walk_claims():
-    nested = [{"config": "4k-nocache", "walks_2d": 10, "walk_2d_refs": 150, "refs_per_walk": 15.0},
-              {"config": "4k-cache", "walks_2d": 10, "walk_2d_refs": 60, "refs_per_walk": 6.0},
-              {"config": "2m-nocache", "walks_2d": 10, "walk_2d_refs": 110, "refs_per_walk": 11.0}]
+    nested = [{"config": "4k-nocache", "walks": 10, "walk_refs": 150, "refs_per_walk": 15.0,
+               "counter_refs_per_walk": 15.0},
+              {"config": "4k-cache", "walks": 10, "walk_refs": 60, "refs_per_walk": 6.0},
+              {"config": "2m-nocache", "walks": 10, "walk_refs": 110, "refs_per_walk": 11.0}]
     statuses = [r["status"] for r in findings.check_walks(walk_result(nested))]
     assert statuses == [findings.HOLDS] * 4
+    nested[0]["counter_refs_per_walk"] = 3.0          # the core's counter disagreeing is said
+    assert "the core's walk_2d_mem_refs / walks_2d says 3.00" in \
+        findings.check_walks(walk_result(nested))[1]["evidence"]
     nested[0]["refs_per_walk"] = 12.0
     assert findings.check_walks(walk_result(nested))[1]["status"] == findings.FAILS
     missing = walk_result([])
