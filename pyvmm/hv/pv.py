@@ -98,10 +98,6 @@ UPCALL_KINDS = {causes.EXC_ECALL_U: "syscall", causes.EXC_BREAKPOINT: "breakpoin
                 causes.EXC_STORE_PAGE_FAULT: "page_fault"}
 
 
-class PVError(HvError):
-    """The PV guest broke the interface (one line)."""
-
-
 # -- the hypercalls ----------------------------------------------------------------------
 
 def _words(vm, gpa, n):
@@ -120,6 +116,7 @@ def register_callbacks(vcpu, args):
         return sbi.SBI_ERR_INVALID_PARAM, 0
     vcpu.callback = callback
     vcpu.info_gpa = info_gpa
+    vcpu.info_hpa = vm.gpa_to_hpa(info_gpa)
     vcpu.pending_events = 0
     _write_info(vcpu, INFO_PENDING, 0)
     return sbi.SBI_SUCCESS, 0
@@ -290,12 +287,20 @@ def hypercall_name(fid):
 
 # -- the shared page ---------------------------------------------------------------------
 
+# The page lies within one guest page (register_callbacks checks), so one
+# host frame holds it: read and written there directly, the shadow told.
+
 def _read_info(vcpu):
-    return INFO_FORMAT.unpack(vcpu.vm.read(vcpu.info_gpa, INFO_SIZE))
+    return INFO_FORMAT.unpack(vcpu.core.read_mem(vcpu.info_hpa, INFO_SIZE))
+
+
+def _write_info_bytes(vcpu, offset, data):
+    vcpu.core.write_mem(vcpu.info_hpa + offset, data)
+    vcpu.vm.pager.invalidate_gpa(vcpu.info_gpa + offset, len(data))
 
 
 def _write_info(vcpu, offset, value):
-    vcpu.vm.write(vcpu.info_gpa + offset, (value & MASK64).to_bytes(8, "little"))
+    _write_info_bytes(vcpu, offset, (value & MASK64).to_bytes(8, "little"))
 
 
 # -- the VCPU ----------------------------------------------------------------------------
@@ -309,6 +314,7 @@ class PVVCPU(VCPU):
         self.mode = MODE_KERNEL
         self.callback = None
         self.info_gpa = None
+        self.info_hpa = None
         self.pending_events = 0
         self.timer = None             # host mtime of the armed timer event
         self.satp = 0
@@ -365,6 +371,7 @@ class PVVCPU(VCPU):
         self.mode = MODE_KERNEL
         self.callback = None
         self.info_gpa = None
+        self.info_hpa = None
         self.pending_events = 0
         self.timer = None
         self.vm.pager.set_guest_satp(0)
@@ -548,7 +555,6 @@ class PVPolicy:
         if vcpu.callback is None:
             self.stop(f"trap cause {cause:#x} at pc {pc:#x} before register_callbacks")
             return
-        vm = vcpu.vm
         info = list(_read_info(vcpu))
         scratch = info[INFO_SCRATCH // 8]
         info[INFO_PC // 8] = pc
@@ -558,7 +564,7 @@ class PVPolicy:
         info[INFO_PENDING // 8] = vcpu.pending_events
         info[INFO_UPCALL_MASK // 8] = 1
         info[INFO_SCRATCH // 8] = vcpu.get_x(2)
-        vm.write(vcpu.info_gpa, INFO_FORMAT.pack(*info))
+        _write_info_bytes(vcpu, 0, INFO_FORMAT.pack(*info))
         vcpu.set_x(2, scratch)
         vcpu.pc = vcpu.callback
         vcpu.set_mode(MODE_KERNEL)
