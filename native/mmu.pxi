@@ -488,7 +488,7 @@ cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn
                    int kind, bint hlvx, uint64_t* paddr) noexcept nogil:
     # one Sv39/Sv48 walk (or Sv39x4/Sv48x4 for the G-stage) from root_ppn
     cdef int i, va_bits
-    cdef uint64_t table, pte_addr, pte_gpa, pte, new_pte, ppn, shift, idx, cause, fault
+    cdef uint64_t table, pte_addr, pte_gpa = 0, pte, new_pte, ppn, shift, idx, cause, fault, ad_hpa
     cdef int64_t extended
     cdef bint mxr, sum_
     va_bits = 12 + 9 * levels
@@ -569,6 +569,13 @@ cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn
         if acc == ACC_STORE:
             new_pte |= PTE_D
         if new_pte != pte:
+            if kind == WALK_VS and (h.hgatp >> 60) != SATP_MODE_BARE:
+                # the A/D update is a store to guest-physical memory: the
+                # G-stage must allow writing the PTE (the spec; QEMU 7.2 skips this)
+                if gstage(h, pte_gpa, ACC_STORE, False, &ad_hpa):
+                    h.xlate_fault_gpa = pte_gpa
+                    h.xlate_fault_tinst = HTINST_PTE_WRITE
+                    return guest_page_fault_cause(acc)
             pyvmm_st(h.ram + (pte_addr - h.ram_base), 8, new_pte)
             invalidate_code(h, pte_addr, 8)
         if i > 0:

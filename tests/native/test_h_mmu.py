@@ -391,3 +391,29 @@ def test_add_guest_mmio_rejects_bad_ranges():
         core.add_guest_mmio(0x1000 * i, 0x1000)
     with pytest.raises(ValueError):
         core.add_guest_mmio(0x100000, 0x1000)
+
+
+def _vs_leaf_table(g, va, levels=3):
+    table = g.vroot
+    for level in range(levels - 1, 0, -1):
+        pte = g.read64(table + 8 * ((va >> (12 + 9 * level)) & 0x1FF))
+        table = (pte >> 10) << 12
+    return table
+
+
+def test_vs_accessed_bit_update_needs_g_stage_write_permission():
+    g = two_stage("nop\n ld a0, 0(a1)\n", vs_flags=R | W, medeleg=1 << LOAD_GPF)
+    leaf_table = _vs_leaf_table(g, GUEST_VA)
+    g.map(g.groot, leaf_table, leaf_table, R | U | A | D, 3, gstage=True)     # read-only for the guest
+    g.run(1)
+    g.core.walk_cache = False
+    g.run()
+    assert g.csr("scause") == LOAD_GPF
+    assert g.csr("htinst") == 0x3020 and g.csr("htval") << 2 == leaf_table + 8 * ((GUEST_VA >> 12) & 0x1FF)
+
+
+def test_vs_accessed_bit_is_set_through_a_writable_g_stage():
+    g = two_stage("ld a0, 0(a1)\n", vs_flags=R | W)
+    g.run()
+    leaf_table = _vs_leaf_table(g, GUEST_VA)
+    assert g.read64(leaf_table + 8 * ((GUEST_VA >> 12) & 0x1FF)) & (A | D) == A
