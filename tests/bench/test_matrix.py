@@ -1,0 +1,75 @@
+"""The matrix arithmetic on fabricated runs: per-iteration differences,
+exits by reason, modeled cycles, overhead, fidelity against native."""
+
+import pytest
+
+from pyvmm.bench import matrix
+from pyvmm.bench.costmodel import CostModel
+
+
+def run(instret, exits=None, traps=0, refs=0, seconds=0.0, checksum="0x1", callouts=0):
+    return {"ok": True, "error": None, "spec": {"iterations": 0}, "instret": instret,
+            "exits": exits or {}, "callouts": callouts, "hypercalls": 0, "device_accesses": 0,
+            "host_seconds": seconds, "checksum": checksum,
+            "core": {"traps": traps, "interrupts": 0, "walk_mem_refs": refs, "page_walks": refs // 3}}
+
+
+def cell(column, small, large, n=10):
+    return {"workload": "syscall", "suite": "nano", "column": column, "params": {},
+            "sizes": [16, 16 + n], "iterations": n, "available": True, "reason": None,
+            "runs": [small, large], "base": True}
+
+
+MODEL = CostModel(instruction=1, trap=100, exit=1000, walk_ref=10, callout=300, hypercall=0,
+                  device_access=0)
+
+
+def test_per_iteration_is_the_difference_over_n():
+    cells = [cell("native", run(1000, traps=5, seconds=1.0), run(2450, traps=15, seconds=1.5)),
+             cell("hw-shadow", run(1000, {"sbi": 3}, traps=5),
+                  run(2440, {"sbi": 3, "virtual_instruction": 10}, traps=15, refs=30))]
+    matrix._check_fidelity(cells)
+    native, shadow = matrix.price(cells, MODEL)
+    assert native["per_iteration"]["instructions"] == 145.0
+    assert native["per_iteration"]["traps"] == 1.0
+    assert native["per_iteration"]["host_seconds"] == pytest.approx(0.05)
+    assert native["per_iteration"]["modeled_cycles"] == 145.0 + 100.0
+    assert shadow["per_iteration"]["exits_by_reason"] == {"sbi": 0.0, "virtual_instruction": 1.0}
+    assert shadow["per_iteration"]["modeled_cycles"] == 144.0 + 100.0 + 1000.0 + 3 * 10
+    assert shadow["overhead_vs_native"] == pytest.approx(1274.0 / 245.0)
+    # the whole run's cycles are kept beside the per-iteration figure
+    assert shadow["run"]["modeled_cycles"] == 2440 + 1500 + 13000 + 300
+
+
+def test_callout_exits_are_priced_as_callouts():
+    cells = [cell("bt", run(100, {"trap": 2}, callouts=0), run(200, {"trap": 12}, callouts=10))]
+    matrix._check_fidelity(cells)
+    (bt,) = matrix.price(cells, MODEL)
+    assert bt["per_iteration"]["modeled_cycles"] == 10.0 + 300.0
+
+
+def test_checksum_differing_from_native_is_an_error():
+    cells = [cell("native", run(1000, checksum="0x18018"), run(2000, checksum="0x30030")),
+             cell("trap-emulate", run(1000, checksum="0x10010"), run(2000, checksum="0x30030"))]
+    matrix._check_fidelity(cells)
+    assert cells[0]["error"] is None
+    assert cells[1]["error"] == "checksum 0x10010 differs from native's 0x18018 at 0 iterations"
+    priced = matrix.price(cells, MODEL)
+    assert "per_iteration" not in priced[1]
+
+
+def test_a_run_needing_a_newer_core_makes_the_cell_unavailable():
+    lacking = dict(run(0), ok=False, error="AttributeError: ...",
+                   unavailable="this build of the core has no clear_guest_mmio")
+    cells = [cell("pv", lacking, lacking)]
+    matrix._check_fidelity(cells)
+    assert cells[0]["available"] is False
+    assert cells[0]["reason"] == "this build of the core has no clear_guest_mmio"
+
+
+def test_grids():
+    sweep = {"walk_cache": [True, False], "exit": [500.0, 3000.0]}
+    assert matrix.machine_grid(sweep) == [{"walk_cache": True}, {"walk_cache": False}]
+    models = matrix.model_grid(sweep, MODEL)
+    assert [(p, m.exit) for p, m in models] == [({"exit": 500.0}, 500.0), ({"exit": 3000.0}, 3000.0)]
+    assert matrix.machine_grid({"exit": [1.0]}) == [{}]
