@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from pyvmm.asm import assemble
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, TranslationCache
-from pyvmm.hv.bt.layout import SPILL_OLD, SPILL_TEMP, STATE_OFFSET
+from pyvmm.hv.bt.layout import SPILL_OLD, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET
 from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
@@ -113,10 +113,48 @@ def test_a_branch_ends_in_two_exit_stubs(core_type, a, b, taken):
 
 def test_compressed_jumps_link_past_two_bytes():
     block, _ = translate("c.jr ra\n nop")
-    assert names(block) == ["ecall"]
-    callout = next(iter(block.callouts.values()))
+    callout = block.callouts[max(block.callouts)]
     assert (callout.kind, callout.length) == ("jalr", 2)
     assert callout.insn == codec.expand_compressed(0x8082)
+    assert block.guest_insns == 1 and callout.literal % 8 == 0
+
+
+@pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("jalr ra, 8(ra)", 1, 1),
+                                              ("c.jr t0", 0, 5), ("jalr t1, -4(t0)", 6, 5)])
+def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, rs1):
+    """First run: the cache misses (a jalr callout, rd linked, the target in
+    the state page); once the runtime links it, the same jump goes straight
+    to the target's block, every borrowed register restored."""
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    data, _ = guest_code(source + "\n nop")
+    block = tc.translate(fetcher(data), GUEST)
+    imm = {"jalr ra, 8(a0)": 8, "jalr ra, 8(ra)": 8, "c.jr t0": 0, "jalr t1, -4(t0)": -4}[source]
+    base = 0x8030_0001                                   # bit 0 set: jalr clears it
+    target = (base + imm) & ~1
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    regs[rs1] = base
+    expected = dict(regs)
+    if rd:
+        expected[rd] = GUEST + len(data) - 2 if source.startswith("c.") else GUEST + 4
+    for hit in (False, True):
+        for i, value in regs.items():
+            core.set_x(i, value)
+        core.pc = block.tc_addr
+        assert core.run(1000) == 3 and core.exit_cause == ECALL_M
+        assert {i: core.get_x(i) for i in range(1, 32)} == expected
+        if not hit:
+            callout = tc.callouts[core.exit_pc]
+            assert callout.kind == "jalr"
+            assert state_slot(core, SPILL_TARGET) == target
+            target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target,
+                                        [target & ~0xFFF])
+            assert tc.link_indirect(callout.site, callout.literal, target_block)
+        else:
+            assert core.exit_pc == target_block.tc_addr    # the target block's own ecall
+    assert tc.invalidate_page(target & ~0xFFF) == 1        # unlinking: misses again
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3 and tc.callouts[core.exit_pc].kind == "jalr"
 
 
 # -- sensitive instructions ---------------------------------------------------------------------

@@ -23,10 +23,11 @@ import collections
 
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import PAGE_SIZE, TC_BASE, TC_SIZE
-from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, translate_block
+from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, NO_TARGET, translate_block
 
 # The most TC bytes one block can need: every guest instruction rewritten into
-# the longest sequence (a 64-bit constant and an exit stub, or a CSR write).
+# the longest sequence (a CSR write: 9 words), the last one an indirect jump
+# (24 words with its 64-bit link constant and literal) or a branch's two stubs.
 MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 12
 
 
@@ -52,6 +53,7 @@ class TranslationCache:
         self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
         self.incoming = collections.defaultdict(set)   # guest pc -> patched stub TC addresses
         self.patched = {}                  # stub TC address -> guest target
+        self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
         self.code_pages = collections.defaultdict(set)  # guest code page (GPA) -> block guest pcs
         self.generation = getattr(self, "generation", -1) + 1
 
@@ -147,9 +149,31 @@ class TranslationCache:
         self.counters["chained"] += 1
         return True
 
+    def link_indirect(self, site, literal, target_block):
+        """Point an indirect jump's inline cache at target_block; False when
+        out of jal range."""
+        offset = target_block.tc_addr - site
+        if not emit.jump_fits(offset):
+            return False
+        old = self.patched.get(site)
+        if old is not None:
+            self.incoming[old].discard(site)
+        self._write_words(site, [emit.jal(0, offset)])
+        target = target_block.guest_pc
+        self._write_words(literal, [target & 0xFFFF_FFFF, target >> 32])
+        self.patched[site] = target
+        self.literals[site] = literal
+        self.incoming[target].add(site)
+        self.counters["indirect_links"] += 1
+        return True
+
     def _unchain(self, guest_pc):
         for stub in self.incoming.pop(guest_pc, ()):
-            self._write_words(stub, [emit.ECALL])
+            literal = self.literals.pop(stub, None)
+            if literal is None:
+                self._write_words(stub, [emit.ECALL])
+            else:                          # the cache can no longer hit
+                self._write_words(literal, [NO_TARGET, 0])
             del self.patched[stub]
             self.counters["unchained"] += 1
 

@@ -26,3 +26,5 @@ STATE_OFFSET = {name: 8 * i for i, name in enumerate(STATE_SLOTS)}
 # Spill slots for the rewrites that need a scratch register.
 SPILL_TEMP = 0x100          # the borrowed register's value
 SPILL_OLD = 0x108           # the CSR's old value on its way to rd
+SPILL_SECOND = 0x110        # a second borrowed register (indirect jumps)
+SPILL_TARGET = 0x118        # an indirect jump's guest target, for the runtime on a miss

@@ -142,6 +142,10 @@ class BTVCPU(TrapEmulateVCPU):
         if self.state.priv == PRIV_S and not self._pc_stale:
             self.core.pc = self._pc
 
+    def state_slot(self, offset):
+        """A 64-bit slot of the VCPU-state page."""
+        return int.from_bytes(self.core.read_mem(self.state_hpa + offset, 8), "little")
+
     def at_boundary(self):
         """Can the guest take an interrupt where the core stands?"""
         if self.state.priv == PRIV_U or self._pc_stale:
@@ -270,7 +274,17 @@ class BTPolicy(TrapEmulatePolicy):
 
     def _sbi(self, vcpu, exit):
         self._count("ecall")
+        if vcpu.state.priv != PRIV_S:
+            super()._sbi(vcpu, exit)
+            return
+        vcpu._pc_stale = False
         super()._sbi(vcpu, exit)
+        # exits.handle_sbi steps the core's pc past the ecall (a guest
+        # address here); a handler that moved the guest pc has set it stale.
+        next_pc = (exit.pc + 4) & MASK64
+        if not vcpu._pc_stale and vcpu.state.priv == PRIV_S and vcpu.core.pc == next_pc:
+            vcpu.pc = next_pc
+        vcpu._continuation = None
 
     def _bt_trap(self, vcpu, exit):
         pending = vcpu.pending_callout
@@ -284,12 +298,8 @@ class BTPolicy(TrapEmulatePolicy):
         if kind == "exit":
             self._exit_stub(vcpu, tc_pc, callout.target)
         elif kind == "jalr":
-            insn = callout.insn
-            rd, rs1, imm = (insn >> 7) & 31, (insn >> 15) & 31, insn >> 20
-            imm = imm - (1 << 12) if imm & 0x800 else imm
-            target = (vcpu.get_x(rs1) + imm) & ~1 & MASK64
-            vcpu.set_x(rd, callout.guest_pc + callout.length)
-            vcpu.pc = target
+            # The inline cache missed: rd is written, the target is in the state page.
+            self._indirect_miss(vcpu, callout, vcpu.state_slot(layout.SPILL_TARGET))
         elif kind in EMULATED:
             if kind in CONTINUING:
                 vcpu._continuation = ((callout.guest_pc + callout.length) & MASK64, tc_pc + 4)
@@ -305,6 +315,20 @@ class BTPolicy(TrapEmulatePolicy):
             self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
         else:
             raise HvError(f"bt: unknown callout kind {kind!r}")
+
+    def _indirect_miss(self, vcpu, callout, target):
+        generation = vcpu.tc.generation
+        try:
+            block = vcpu.block_for(target)
+        except FetchFault as fault:
+            self.reflect(vcpu, fault.cause, fault.gva, target)
+            return
+        tc = vcpu.tc
+        if tc.generation == generation:
+            tc.link_indirect(callout.site, callout.literal, block)
+        vcpu.core.pc = block.tc_addr
+        vcpu._pc_stale = False
+        vcpu._continuation = None
 
     def _exit_stub(self, vcpu, stub, target):
         generation = vcpu.tc.generation
@@ -336,7 +360,9 @@ class BTPolicy(TrapEmulatePolicy):
     def _page_fault(self, vcpu, exit):
         cause, tval = exit.cause, exit.tval
         if vcpu.state.priv == PRIV_S:
-            if cause == causes.EXC_INST_PAGE_FAULT and vcpu.tc.contains(tval):
+            # Fetches from the TC, and loads of its indirect-jump literals
+            # (possibly on a page not yet fetched from).
+            if cause != causes.EXC_STORE_PAGE_FAULT and vcpu.tc.contains(tval):
                 self._map_host_page(tval, vcpu.tc.hpa_of(tval), TC_PTE)
                 self.exits["tc_map"] += 1
                 return

@@ -11,7 +11,10 @@ and knows nothing of the runtime but the TC address the block will live at
   to the target; branches: the branch, retargeted to hop over a fall-through
   exit stub onto a taken exit stub. An exit stub is a callout until the
   runtime translates its target and patches it into a direct jal (chaining).
-* jalr: a callout (the target is only known at run time: the lookup).
+* jalr (ret, indirect calls): an inline one-entry cache. The target is
+  computed into a borrowed register and compared with a literal (the guest
+  target last seen here); a hit jumps straight to that target's block, a
+  miss is a callout that looks the target up and re-points the cache.
 * CSR reads of virtual state without side effects: `ld rd, OFF(x0)` from the
   VCPU-state page. CSR writes of scratch-like state (sscratch, sepc, scause,
   stval): a short load/modify/store on the state page with one borrowed
@@ -31,7 +34,8 @@ from dataclasses import dataclass, field
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import PAGE_SIZE, SPILL_OLD, SPILL_TEMP, STATE_OFFSET
+from pyvmm.hv.bt.layout import (PAGE_SIZE, SPILL_OLD, SPILL_SECOND, SPILL_TARGET, SPILL_TEMP,
+                                STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
 MASK64 = (1 << 64) - 1
@@ -68,6 +72,8 @@ class Callout:
     insn: int = 0      # the guest instruction word (expanded)
     length: int = 4    # its length in guest memory
     target: int = 0    # exit: guest pc to continue at
+    site: int = 0      # jalr: TC address of the cache's hit jump
+    literal: int = 0   # jalr: TC address of the cache's guest-target literal
 
 
 @dataclass
@@ -122,8 +128,8 @@ class _Emitter:
     def words(self, words):
         self.block.words.extend(words)
 
-    def callout(self, kind, guest_pc, insn=0, length=4, target=0):
-        self.block.callouts[self.here] = Callout(kind, guest_pc, insn, length, target)
+    def callout(self, kind, guest_pc, insn=0, length=4, target=0, **where):
+        self.block.callouts[self.here] = Callout(kind, guest_pc, insn, length, target, **where)
         self.block.words.append(emit.ECALL)
 
     def exit_stub(self, target):
@@ -182,7 +188,7 @@ def _translate_one(out, pc, word, length, decoded):
         out.exit_stub((pc + ops["imm"]) & MASK64)
         return True
     if name == "jalr":
-        out.callout("jalr", pc, word, length)
+        _indirect_jump(out, pc, word, length, ops["rd"], ops["rs1"], ops["imm"])
         return True
     if name in BRANCHES:
         out.words([emit.branch(name, ops["rs1"], ops["rs2"], 8)])
@@ -251,3 +257,32 @@ def _inline_csr_write(op, immediate, rd, source, offset, clear_bit0):
         words.append(emit.state_load(rd, SPILL_OLD))
     words.append(emit.state_load(t, SPILL_TEMP))
     return words
+
+
+# An indirect jump's cache literal before any target is known: odd, so it
+# never equals a target (bit 0 cleared, as jalr does).
+NO_TARGET = 1
+
+
+def _indirect_jump(out, pc, word, length, rd, rs1, imm):
+    """jalr through a one-entry inline cache (see the module docstring)."""
+    encode = codec.encode
+    t = _scratch({rd, rs1})
+    u = _scratch({rd, rs1, t})
+    out.words([emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND),
+               encode("addi", rd=t, rs1=rs1, imm=imm), encode("andi", rd=t, rs1=t, imm=-2),
+               emit.state_store(t, SPILL_TARGET)])
+    if rd:
+        out.words(emit.load_constant(rd, pc + length))
+    auipc_at = out.here
+    literal = (auipc_at + 4 * 9 + 7) & ~7
+    restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
+    out.words([encode("auipc", rd=u, imm=0), encode("ld", rd=u, rs1=u, imm=literal - auipc_at),
+               encode("bne", rs1=t, rs2=u, imm=16)] + restore)
+    site = out.here
+    out.words([emit.ECALL])                 # the hit: becomes `jal x0, block` with the literal
+    out.words(restore)
+    out.callout("jalr", pc, word, length, site=site, literal=literal)
+    if out.here != literal:
+        out.words([emit.NOP])
+    out.words([NO_TARGET, 0])
