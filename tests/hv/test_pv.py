@@ -252,6 +252,17 @@ def test_a_user_ecall_is_bounced_to_the_callback(vm, vcpu):
     assert vm.policy.upcalls == {"syscall": 1}
 
 
+def test_a_user_ecall_naming_the_pv_extension_is_still_the_kernels(vm, vcpu):
+    registered(vcpu)
+    vcpu.set_mode(pv.MODE_USER)
+    vcpu.set_x(17, pv.PV_EID)
+    vcpu.set_x(16, pv.IRET)
+    vcpu.set_x(10, FRAME)
+    vm.handle(vcpu, Exit("trap", cause=8, pc=0x4000_0010, tval=0))
+    assert vm.policy.hypercalls == {"register_callbacks": 1} and vm.policy.upcalls == {"syscall": 1}
+    assert vcpu.pc == CALLBACK and info(vm)["cause"] == 8
+
+
 def test_a_kernel_ecall_is_a_hypercall(vm, vcpu):
     vm.write(FRAME, b"pv")
     vcpu.set_x(17, pv.PV_EID)

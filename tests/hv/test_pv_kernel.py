@@ -116,6 +116,8 @@ def test_the_pv_elf_has_no_privileged_instruction():
 
 
 def test_rebuilt_pv_kernel_is_the_committed_one(tmp_path):
+    """The build is reproducible, so the committed ELF must be what the
+    sources give (`make -C guests/kernel` rebuilds both kernels)."""
     gcc = "riscv64-unknown-elf-gcc"
     if not shutil.which(gcc) or not shutil.which("make"):
         pytest.skip(f"{gcc} or make is not installed")
@@ -123,5 +125,3 @@ def test_rebuilt_pv_kernel_is_the_committed_one(tmp_path):
                    check=True, capture_output=True, timeout=300)
     with open(KERNEL_PV, "rb") as f:
         assert (tmp_path / "kernel-pv.elf").read_bytes() == f.read()
-    with open(KERNEL, "rb") as f:
-        assert (tmp_path / "kernel.elf").read_bytes() == f.read()
