@@ -113,10 +113,6 @@ EXPLANATIONS = {
         "switch address spaces), and shadow paging sets hstatus.VTVM so the hypervisor sees "
         "every satp access: one virtual-instruction exit per system call, where x86's "
         "syscall path never touches CR3",
-    "pgfault: hw-shadow more than bt":
-        "pyvmm's bt leaves translated code through a callout on every indirect jump, and every "
-        "`ret` in the kernel's C fault path is one (jalr callouts above), where VMware's BT "
-        "resolves returns inline; at the model's callout price they outweigh hw-shadow's exits",
 }
 
 

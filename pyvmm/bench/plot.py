@@ -48,7 +48,7 @@ def write_plot(result, path):
     import matplotlib.pyplot as plt
 
     workloads, bars = series(result)
-    fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(workloads)), 4.8))
+    fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(workloads)) + 2.5, 4.8))
     width = 0.8 / max(1, len(bars))
     for i, (label, values, is_paper) in enumerate(bars):
         xs = [j + (i - (len(bars) - 1) / 2) * width for j in range(len(workloads))]
@@ -60,7 +60,7 @@ def write_plot(result, path):
     ax.set_xticklabels(workloads)
     ax.set_ylabel("cycles per iteration (log scale)")
     ax.set_title("Nanobenchmarks: Adams & Agesen (P4 cycles, hatched) and pyvmm (modeled cycles)")
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

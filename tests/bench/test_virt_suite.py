@@ -139,7 +139,6 @@ def _claim_columns(claim):
 # change either way is noticed.
 DEPARTURES = {
     "syscall under hw-shadow within 1.5x native": "virtual_instruction 1.00",
-    "pgfault: hw-shadow more than bt": "jalr",
 }
 
 
