@@ -56,6 +56,62 @@ f:      .word   0x00100513              # addi a0, zero, 1
         .word   0x00008067              # ret
 """
 
+# An S-mode kernel taking timer interrupts (sstatus.SIE = 1) in a loop of
+# inline-rewritten CSR accesses: each must arrive with sepc at one of the
+# loop's guest instructions. Prints how many of 5 did.
+IRQ_KERNEL = """        .text
+        .globl _start
+_start: la      t0, handler
+        csrw    stvec, t0
+        li      t0, 1 << 5
+        csrs    sie, t0
+        li      s2, 0                   # timer interrupts taken
+        li      s3, 0                   # of which with sepc inside the loop
+        li      s4, 5                   # how many to take
+arm:    rdtime  a0
+        addi    a0, a0, 777
+        li      a7, 0                   # legacy set_timer
+        ecall
+        csrsi   sstatus, 2
+loop:   csrrw   t1, sscratch, t0        # rewritten inline: interrupts land mid-rewrite
+l1:     addi    t0, t0, 1
+l2:     csrrs   t2, sepc, t0
+l3:     blt     s2, s4, loop
+loop_end:
+        csrci   sstatus, 2
+        addi    a0, s3, '0'
+        li      a7, 1
+        ecall
+        li      a0, '\\n'
+        li      a7, 1
+        ecall
+        li      a7, 8
+        ecall
+        .balign 4
+handler:
+        csrr    t3, sepc                # must be one of the loop's instructions
+        la      t4, loop
+        beq     t3, t4, 3f
+        la      t4, l1
+        beq     t3, t4, 3f
+        la      t4, l2
+        beq     t3, t4, 3f
+        la      t4, l3
+        bne     t3, t4, 1f
+3:      addi    s3, s3, 1
+1:      addi    s2, s2, 1
+        bge     s2, s4, 2f
+        rdtime  a0
+        addi    a0, a0, 777
+        li      a7, 0
+        ecall
+        sret
+2:      li      a0, -1
+        li      a7, 0
+        ecall
+        sret
+"""
+
 
 def bootargs(mode):
     return f"mode={mode} iterations={SMALL_N.get(mode, 30)}"
@@ -170,3 +226,30 @@ def test_cli_run_matches_the_board_and_reports_bt_figures():
 def test_cli_nested_paging_is_one_usage_line():
     status, out, err = run_cli("--technique", "bt", "--paging", "nested", KERNEL)
     assert status == 2 and err.count(b"\n") == 1 and b"shadow paging only" in err
+
+
+def test_interrupts_in_rewritten_code_arrive_at_guest_instruction_boundaries(tmp_path):
+    source = tmp_path / "irq.S"
+    source.write_text(IRQ_KERNEL)
+    status, how, output = native_run(str(source), ram_size=16 << 20)
+    assert output == b"5\n"
+    result, vm = bt_run(str(source), ram_size=16 << 20, max_insns=5_000_000)
+    assert vm.console_output == output and result.status == status == 0
+    stats = vm.stats()
+    assert stats["trap_emulate"]["reflected"]["interrupt 5"] == 5
+    assert stats["bt"]["interrupt_steps"] > 0        # some arrived mid-rewrite and were stepped
+
+
+def test_bt_vms_share_a_hart_with_trap_emulate():
+    host = Host(ram_size=300 << 20)
+    vms = []
+    for technique, mode in (("bt", "demo"), ("bt", "syscall"), ("trap-emulate", "callret")):
+        vm = host.create_vm(ram_size=96 << 20, technique=technique, paging="shadow",
+                            bootargs=f"mode={mode} iterations=50")
+        vm.load(KERNEL)
+        vms.append(vm)
+    host.run(slice_insns=20_000)
+    for vm, mode in zip(vms, ("demo", "syscall", "callret")):
+        status, how, output = native_run(KERNEL, f"mode={mode} iterations=50", ram_size=96 << 20)
+        assert (vm.console_output, vm.result.status, vm.error) == (output, status, None)
+    assert host.vcpu_switches > 3

@@ -98,6 +98,7 @@ class BTVCPU(TrapEmulateVCPU):
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
         self.lookups = 0
         self.lookup_misses = 0
+        self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -216,6 +217,7 @@ class BTVCPU(TrapEmulateVCPU):
             self._wake()
         if self.state.pending_interrupt() is not None and not self.at_boundary():
             budget = 1                    # step onto an instruction boundary first
+            self.interrupt_steps += 1
         else:
             self.vm.policy.deliver_interrupt(self)
         if not self._resolve_pc():
@@ -438,7 +440,8 @@ class BTPolicy(TrapEmulatePolicy):
         bt = {"callouts": dict(sorted(self.callouts.items())),
               "callouts_total": sum(self.callouts.values()),
               "lookups": sum(v.lookups for v in vcpus),
-              "lookup_misses": sum(v.lookup_misses for v in vcpus)}
+              "lookup_misses": sum(v.lookup_misses for v in vcpus),
+              "interrupt_steps": sum(v.interrupt_steps for v in vcpus)}
         for vcpu in vcpus:
             for key, value in vcpu.tc.stats().items():
                 bt[key] = bt.get(key, 0) + value
