@@ -253,3 +253,16 @@ def test_bt_vms_share_a_hart_with_trap_emulate():
         status, how, output = native_run(KERNEL, f"mode={mode} iterations=50", ram_size=96 << 20)
         assert (vm.console_output, vm.result.status, vm.error) == (output, status, None)
     assert host.vcpu_switches > 3
+
+
+def test_a_small_translation_cache_flushes_and_the_output_holds():
+    from pyvmm.hv.bt.cache import TranslationCache
+    host = Host(ram_size=RAM + (32 << 20))
+    vm = host.create_vm(ram_size=RAM, technique="bt", paging="shadow")
+    vm.vcpus[0].tc = TranslationCache(host.core, host.frames, size=16 << 10)
+    vm.load(KERNEL)
+    result = vm.run()
+    status, how, output = native_run(KERNEL, ram_size=RAM)
+    assert (vm.console_output, result.status) == (output, status)
+    bt = vm.stats()["bt"]
+    assert bt["flushes"] >= 1 and bt["tc_bytes_used"] <= 16 << 10
