@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hv_support import ROOT, native_run
+from hv_support import ROOT, native_run, needs_h
 
 KERNEL = os.path.join(ROOT, "guests", "kernel", "kernel.elf")
 KERNEL_PV = os.path.join(ROOT, "guests", "kernel", "kernel-pv.elf")
@@ -100,6 +100,22 @@ def test_two_pv_vms_share_a_host():
     for vm in vms:
         assert (results[vm].status, results[vm].how, vm.console_output) == \
             native_run(KERNEL, bootargs=vm.bootargs, ram_size=32 << 20)
+
+
+@needs_h
+def test_a_pv_vm_beside_an_hw_vm_on_one_hart():
+    """The PV VCPU runs at V=0 and the hw VCPU at V=1 on the same core: each
+    swap must leave the other's state alone."""
+    from pyvmm.hv import Host
+    host = Host(ram_size=96 << 20)
+    hw = host.create_vm(ram_size=32 << 20, technique="hw", paging="nested")
+    hw.load(KERNEL)
+    para = host.create_vm(ram_size=32 << 20, technique="pv")
+    para.load(KERNEL_PV)
+    results = host.run(slice_insns=50_000)
+    expected = native_run(KERNEL, ram_size=32 << 20)
+    for vm in (hw, para):
+        assert (results[vm].status, results[vm].how, vm.console_output) == expected
 
 
 def test_the_pv_elf_has_no_privileged_instruction():
