@@ -152,12 +152,13 @@ class ShadowPager:
         self._rmap = {}                       # guest PTE GPA -> {slot HPA}
         self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
         self._data_rmap = {}                  # guest page GPA -> {slot HPA mapping it}
+        self._watched = {}                    # guest page GPA -> on_store(page) or None
         self.fault_cause = None               # what to reflect after a "guest" outcome
         self.fault_tval = None
         self.counters = {
             "hidden_faults": 0, "guest_faults": 0, "shadow_fills": 0, "wp_traps": 0,
             "shadow_pages": 0, "flushes": 0, "invalidations": 0, "tlb_flushes": 0,
-            "mmio_fills": 0, "unprotects": 0, "spaces": 0,
+            "mmio_fills": 0, "unprotects": 0, "spaces": 0, "watch_traps": 0,
         }
         self.set_guest_satp(0)
 
@@ -265,13 +266,17 @@ class ShadowPager:
         the loader, an emulated store): drop shadow entries derived from PTEs
         there. Returns the number of shadow entries dropped."""
         dropped = 0
-        first = gpa & ~7
-        for pte_gpa in range(first, gpa + n, 8):
-            slots = self._rmap.get(pte_gpa)
-            if slots:
-                for slot in list(slots):
-                    self._drop_slot(slot)
-                    dropped += 1
+        end = gpa + n
+        page = gpa & ~PAGE_MASK
+        while page < end:
+            if page in self._pt_refs:         # only page-table pages have PTEs anything came from
+                for pte_gpa in range(max(page, gpa & ~7), min(page + PAGE_SIZE, end), 8):
+                    slots = self._rmap.get(pte_gpa)
+                    if slots:
+                        for slot in list(slots):
+                            self._drop_slot(slot)
+                            dropped += 1
+            page += PAGE_SIZE
         if dropped:
             self.counters["invalidations"] += dropped
             self._flush_tlb()
@@ -307,6 +312,8 @@ class ShadowPager:
             self.counters["mmio_fills"] += 1
             return "mmio"
         self._set_accessed(walk, access)
+        if access == STORE and self._watched:
+            self._store_to_watched(data_page)
         if access == STORE and self._pt_refs:
             outcome = self._store_to_page_table(gva, walk, guest_priv, sum, mxr, insn)
             if outcome is not None:
@@ -406,7 +413,7 @@ class ShadowPager:
             self._pt_refs[page] = count + 1
             if count == 0:
                 self._write_protect(page)
-        if data_page in self._pt_refs:
+        if data_page in self._pt_refs or data_page in self._watched:
             perms &= ~PTE_W
         self._slots[slot] = (tree, deps, data_page, status_dependent)
         self._data_rmap.setdefault(data_page, set()).add(slot)
@@ -468,6 +475,56 @@ class ShadowPager:
     def _free_table(self, frame):
         self.frames.free(frame, 1)
         self.counters["shadow_pages"] -= 1
+
+    # ------------------------------------------------------------------ for other policies
+
+    def watch_page(self, gpa_page, on_store=None):
+        """Write-protect a guest page in every shadow until the guest stores
+        to it (binary translation watches the pages it translated code from).
+        The first store calls on_store(gpa_page), ends the watch and then
+        completes as usual; watch the page again to see the next one."""
+        gpa_page &= ~PAGE_MASK
+        self._watched[gpa_page] = on_store
+        self._write_protect(gpa_page)
+
+    def unwatch_page(self, gpa_page):
+        self._watched.pop(gpa_page & ~PAGE_MASK, None)
+
+    def _store_to_watched(self, gpa_page):
+        if gpa_page in self._watched:
+            on_store = self._watched.pop(gpa_page)
+            self.counters["watch_traps"] += 1
+            if on_store is not None:
+                on_store(gpa_page)
+
+    def map_host_page(self, gva, hpa, pte_bits, guest_priv=1):
+        """Map a page of the hypervisor's own (a translation cache, VCPU
+        state) at gva in the current tree serving guest_priv: a leaf of
+        pte_bits (R/W/X/U; V, A and D added). No guest PTE change drops it;
+        sfence without address, eviction and close do (map it again on the
+        next fault there), and so does a fill for the same gva."""
+        tree = self._tree(self._space, guest_priv)
+        slot = self._leaf_slot(tree, gva & MASK64, create=True)
+        if slot in self._slots:
+            self._drop_slot(slot)
+        perms = pte_bits & (PTE_R | PTE_W | PTE_X | PTE_U)
+        leaf = ((hpa >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms | (PTE_D if perms & PTE_W else 0)
+        self._ram64[(slot - self._ram_base) >> 3] = leaf
+        self._flush_tlb()
+
+    def shadow_leaf(self, gva, guest_priv=1):
+        """(host address the shadow maps gva's page to, the shadow leaf PTE,
+        the guest page it was filled from or None for a host page) in the
+        current tree serving guest_priv, or None when nothing is mapped."""
+        tree = self._tree(self._space, guest_priv)
+        slot = self._leaf_slot(tree, gva & MASK64)
+        if slot is None:
+            return None
+        leaf = int(self._ram64[(slot - self._ram_base) >> 3])
+        if not leaf & PTE_V:
+            return None
+        entry = self._slots.get(slot)
+        return ((leaf >> 10) & PTE_PPN_MASK) << PAGE_SHIFT, leaf, entry[2] if entry else None
 
     # ------------------------------------------------------------------ protection, invalidation
 
@@ -578,6 +635,8 @@ class ShadowPager:
             return None
         for _, piece_walk, _ in pieces:
             self._set_accessed(piece_walk, STORE)
+            if self._watched:
+                self._store_to_watched(piece_walk.gpa & ~PAGE_MASK)
         value = core.get_x(rs2) & ((1 << (8 * size)) - 1)
         if kind == "amo":             # aligned, so one piece
             gpa = pieces[0][1].gpa

@@ -739,3 +739,41 @@ def test_sfence_keeps_coherent_trees_when_asked(host, vm):
     pager.sfence()
     assert shadow_walk(host.core, pager.root_satp(), CODE_GVA) is not None
     assert pager.counters["flushes"] == 1
+
+
+def test_watched_page_reports_the_first_store_then_becomes_writable(host, vm):
+    guest = Guest(vm)
+    code_gpa = guest.code(".option norvc\n ld a1, 0(a0)\n sd s1, 0(a0)\n sd s1, 8(a0)\n ecall\n")
+    data = guest.page()
+    guest.map(0x4000_5000, data, PTE_R | PTE_W | PTE_A | PTE_D)
+    pager = ShadowPager(vm)
+    pager.set_guest_satp(guest.satp())
+    seen = []
+    Run(host, pager)(regs={A0: 0x4000_5000, S1: 0})              # filled writable
+    pager.watch_page(data + 0x123, seen.append)
+    _, leaf, page = pager.shadow_leaf(0x4000_5000)
+    assert page == data and not leaf & PTE_W
+    run = Run(host, pager)
+    assert run(regs={A0: 0x4000_5000, S1: 9}) == "ecall"
+    assert seen == [data]                                          # once: the watch ended
+    assert guest.read64(data + 8) == 9
+    assert pager.counters["watch_traps"] == 1
+    assert pager.shadow_leaf(0x4000_5000)[1] & PTE_W
+    assert pager.shadow_leaf(CODE_GVA)[2] == code_gpa
+
+
+def test_host_page_is_mapped_for_the_kernel_tree_only(host, vm):
+    guest = Guest(vm)
+    guest.code("ld a1, 0(a0)\n ecall\n")
+    host_page = host.frames.alloc()
+    host.core.write_mem(host_page, (0x7C).to_bytes(8, "little"))
+    pager = ShadowPager(vm, user_split=True)
+    pager.set_guest_satp(guest.satp())
+    pager.map_host_page(0x7000_0000, host_page, PTE_R | PTE_U, guest_priv=1)
+    assert pager.shadow_leaf(0x7000_0000) == (host_page, pager.shadow_leaf(0x7000_0000)[1], None)
+    assert pager.shadow_leaf(0x7000_0000, guest_priv=0) is None
+    kernel = Run(host, pager, guest_priv=1, real_priv=0)
+    assert kernel(regs={A0: 0x7000_0000}) == "ecall"
+    assert host.core.get_x(A1) == 0x7C
+    pager.sfence()
+    assert pager.shadow_leaf(0x7000_0000) is None
