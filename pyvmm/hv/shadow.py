@@ -158,7 +158,7 @@ class ShadowPager:
         self.counters = {
             "hidden_faults": 0, "guest_faults": 0, "shadow_fills": 0, "wp_traps": 0,
             "shadow_pages": 0, "flushes": 0, "invalidations": 0, "tlb_flushes": 0,
-            "mmio_fills": 0, "unprotects": 0, "spaces": 0, "watch_traps": 0,
+            "mmio_fills": 0, "unprotects": 0, "spaces": 0, "evictions": 0, "watch_traps": 0,
         }
         self.set_guest_satp(0)
 
@@ -183,6 +183,7 @@ class ShadowPager:
             while len(self._spaces) > self.max_spaces:
                 _, evicted = self._spaces.popitem(last=False)
                 self._release_space(evicted)
+                self.counters["evictions"] += 1
             self.counters["spaces"] = len(self._spaces)
         else:
             self._spaces.move_to_end(key)

@@ -644,6 +644,7 @@ def test_old_spaces_are_evicted_and_their_frames_freed(host, vm):
         pager.set_guest_satp(guest.satp(root=root))
         pager.root_satp()
     assert pager.counters["spaces"] == 2
+    assert pager.counters["evictions"] == 2                          # the Bare space of boot, then roots[0]
     assert pager.counters["shadow_pages"] == 2
     pager.close()
     assert pager.counters["shadow_pages"] == 0
