@@ -112,6 +112,43 @@ handler:
         sret
 """
 
+# The kernel's own exceptions from callouts: ebreak, c.ebreak, an illegal
+# mret; the handler folds scause, stval = 0 or not, and sepc-relative
+# stepping into one printed letter ('s' natively).
+EXCEPTIONS_KERNEL = """        .text
+        .globl _start
+_start: la      t0, handler
+        csrw    stvec, t0
+        li      s2, 0
+        ebreak
+        c.ebreak
+        .word   0x30200073              # mret: illegal in S
+        addi    a0, s2, 'a'
+        li      a7, 1
+        ecall
+        li      a7, 8
+        ecall
+        .balign 4
+handler:
+        csrr    t0, scause
+        csrr    t1, stval
+        csrr    t2, sepc
+        add     s2, s2, t0              # causes 3 + 3 + 2
+        la      t3, 1f
+        beqz    t1, 2f
+        addi    s2, s2, 10              # only mret's stval (its bits) is non-zero
+2:      li      t3, 2
+        lhu     t4, 0(t2)
+        andi    t4, t4, 3
+        li      t5, 3
+        bne     t4, t5, 3f
+        li      t3, 4
+3:      add     t2, t2, t3
+        csrw    sepc, t2
+        sret
+1:
+"""
+
 
 def bootargs(mode):
     return f"mode={mode} iterations={SMALL_N.get(mode, 30)}"
@@ -266,3 +303,14 @@ def test_a_small_translation_cache_flushes_and_the_output_holds():
     assert (vm.console_output, result.status) == (output, status)
     bt = vm.stats()["bt"]
     assert bt["flushes"] >= 1 and bt["tc_bytes_used"] <= 16 << 10
+
+
+def test_kernel_exceptions_from_callouts_match_the_board(tmp_path):
+    source = tmp_path / "brk.S"
+    source.write_text(EXCEPTIONS_KERNEL)
+    status, how, output = native_run(str(source), ram_size=16 << 20)
+    assert output == b"s"
+    result, vm = bt_run(str(source), ram_size=16 << 20, max_insns=1_000_000)
+    assert (vm.console_output, result.status) == (output, status)
+    callouts = vm.stats()["bt"]["callouts"]
+    assert callouts["ebreak"] == 2 and callouts["illegal"] == 1

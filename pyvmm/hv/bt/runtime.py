@@ -311,7 +311,8 @@ class BTPolicy(TrapEmulatePolicy):
             vcpu._continuation = None
         elif kind == "ebreak":
             self.exits["guest_exception"] += 1
-            self.reflect(vcpu, causes.EXC_BREAKPOINT, callout.guest_pc, callout.guest_pc)
+            # stval 0, as the hart writes it for ebreak.
+            self.reflect(vcpu, causes.EXC_BREAKPOINT, 0, callout.guest_pc)
         elif kind == "illegal":
             self.exits["privileged"] += 1
             self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
