@@ -417,3 +417,63 @@ def test_vs_accessed_bit_is_set_through_a_writable_g_stage():
     g.run()
     leaf_table = _vs_leaf_table(g, GUEST_VA)
     assert g.read64(leaf_table + 8 * ((GUEST_VA >> 12) & 0x1FF)) & (A | D) == A
+
+
+def test_mprv_with_mpv_makes_m_mode_accesses_go_through_the_guest_stages():
+    g = two_stage("li t0, 1 << 17\n csrs mstatus, t0\n ld a0, 0(a1)\n csrc mstatus, t0\n ld a2, 0(a3)\n")
+    g.virt, g.priv = 0, 3
+    g.set("mstatus", MPV | (1 << 11))           # MPP = S, MPV = 1
+    g.core.x[13] = DATA
+    g.core.write_mem(DATA, (0x77).to_bytes(8, "little"))
+    g.run()
+    assert g.stopped_at() == "guest"
+    assert reg(g.core, "a0") == 0x77 == reg(g.core, "a2")     # GUEST_VA through both stages, then DATA bare
+    assert g.core.stats()["walks_2d"] >= 1
+
+
+def test_mprv_guest_page_fault_from_m_sets_gva_and_mpv_keeps_target():
+    g = two_stage("li t0, 1 << 17\n csrs mstatus, t0\n ld a0, 0(a1)\n", map_data=False)
+    g.virt, g.priv = 0, 3
+    g.set("mstatus", MPV | (1 << 11))
+    g.run()
+    assert g.stopped_at() == "m_handler"
+    assert g.csr("mcause") == LOAD_GPF and g.csr("mtval2") == GUEST_PA >> 2
+    assert g.csr("mstatus") & GVA_M and not g.csr("mstatus") & MPV      # the trap came from M (V=0)
+
+
+def test_wfi_at_v1_returns_at_once_with_a_pending_hvip_interrupt():
+    g = two_stage("wfi\n nop\n", hie=0x4, hvip=0x4, hideleg=0x4, vsstatus=0)
+    g.run()
+    assert g.stopped_at() == "guest"                # not taken (SIE=0), but WFI did not idle
+
+
+def test_exit_htinst_of_a_fault_in_the_vs_walk():
+    g = two_stage("nop\n ld a0, 0(a1)\n")
+    g.run(1)
+    g.map(g.groot, g.vroot, 0, 0, 3, gstage=True)
+    g.core.walk_cache = False
+    g.core.exit_on_exception |= 1 << LOAD_GPF
+    g.run()
+    assert g.core.exit_cause == LOAD_GPF and g.core.exit_htinst == 0x3000
+    assert g.core.exit_gpa == g.vroot + 8 * ((GUEST_VA >> 30) & 0x1FF)
+
+
+def test_satp_asid_switch_at_v0_keeps_each_address_space_cached():
+    # HS paging: two satp values (ASIDs 1 and 2) over one table; switching back hits
+    g = Guest("ld a0, 0(a1)\n csrw satp, s2\n ld a0, 0(a1)\n csrw satp, s3\n ld a0, 0(a1)\n", virt=0, priv=1)
+    root = g.alloc()
+    for off in range(0, 0x4000, 4096):
+        g.map(root, RAM_BASE + off, RAM_BASE + off, R | W | X | A | D)
+    g.map(root, GUEST_VA, DATA, R | W | A | D)
+    s1 = (8 << 60) | (1 << 44) | (root >> 12)
+    s2 = (8 << 60) | (2 << 44) | (root >> 12)
+    g.set("satp", s1)
+    g.core.x[18], g.core.x[19] = s2, s1
+    g.core.x[11] = GUEST_VA
+    flushes = g.core.stats()["tlb_flushes"]
+    g.run()
+    assert g.stopped_at() == "guest"
+    st = g.core.stats()
+    assert st["tlb_flushes"] == flushes
+    # code + data under ASID 1, code + data under ASID 2, nothing on the way back
+    assert st["page_walks"] == 4
