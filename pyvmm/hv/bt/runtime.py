@@ -353,10 +353,24 @@ class BTPolicy(TrapEmulatePolicy):
         super().set_guest_satp(vcpu, value)
         if hasattr(vcpu, "fetch_pages"):
             vcpu.flush_fetch_pages()
+            self._install_runtime_pages(vcpu)
 
     def guest_sfence(self, vcpu, vaddr, asid):
         super().guest_sfence(vcpu, vaddr, asid)
         vcpu.flush_fetch_pages()
+        self._install_runtime_pages(vcpu)
+
+    def _install_runtime_pages(self, vcpu):
+        """Map the TC pages in use and the state page into the kernel tree
+        now, rather than through one fault each after the pager dropped its
+        tree (sfence.vma, a new address space)."""
+        pager = self.vm.pager
+        tree = pager._tree(pager._space, PRIV_S)
+        pages = [(gva, hpa, TC_PTE) for gva, hpa in vcpu.tc.page_hpa.items()]
+        pages.append((layout.STATE_GVA, vcpu.state_hpa, STATE_PTE))
+        for gva, hpa, bits in pages:
+            slot = pager._leaf_slot(tree, gva, create=True)
+            pager._ram64[(slot - pager._ram_base) >> 3] = ((hpa >> 12) << 10) | bits
 
     # -- page faults: TC and state page first, then self-modifying code, then the pager ---------
 
