@@ -208,22 +208,56 @@ cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
     return ST_OK
 
 
-cdef int hyp_access(Hart* h, DecodedInsn* d, uint64_t vaddr, int size, int acc, bint hlvx,
-                    uint64_t* value) noexcept nogil:
-    # one HLV/HLVX/HSV access: V=1 translation at hstatus.SPVP's privilege,
-    # without the TLB (these are rare: hypervisors reading guest memory)
+cdef int hyp_translate(Hart* h, uint64_t vaddr, int size, int acc, bint hlvx, uint64_t* pa) noexcept nogil:
+    # V=1 translation at hstatus.SPVP's privilege, and PMP, for HLV/HLVX/HSV
     cdef int priv = PRV_S if (h.hstatus & HSTATUS_SPVP) else PRV_U
-    cdef uint64_t pa, cause
-    if (vaddr & 0xFFF) + <uint64_t>size > 4096:
-        # a page-crossing access traps as misaligned (the spec allows it)
-        h.xlate_virt = 1
-        return raise_exc(h, CAUSE_LOAD_MISALIGNED if acc == ACC_LOAD else CAUSE_STORE_MISALIGNED, vaddr)
+    cdef uint64_t cause
     h.tlb_misses += 1
-    cause = translate(h, vaddr, acc, priv, 1, hlvx, &pa)
+    cause = translate(h, vaddr, acc, priv, 1, hlvx, pa)
     if cause:
         return raise_xlate(h, cause, vaddr)
-    if not pmp_check(h, pa, <uint64_t>size, acc, priv):
+    if not pmp_check(h, pa[0], <uint64_t>size, acc, priv):
         return raise_exc(h, access_fault_cause(acc), vaddr)
+    return ST_OK
+
+
+cdef int hyp_access(Hart* h, DecodedInsn* d, uint64_t vaddr, int size, int acc, bint hlvx,
+                    uint64_t* value) noexcept nogil:
+    # one HLV/HLVX/HSV access, without the TLB (these are rare: hypervisors
+    # reading guest memory)
+    cdef uint64_t pa, pa2, v
+    cdef int r, first, k
+    if (vaddr & 0xFFF) + <uint64_t>size > 4096:
+        # crosses a page: both halves must translate and be RAM
+        first = <int>(4096 - (vaddr & 0xFFF))
+        r = hyp_translate(h, vaddr, first, acc, hlvx, &pa)
+        if r:
+            return r
+        r = hyp_translate(h, vaddr + <uint64_t>first, size - first, acc, hlvx, &pa2)
+        if r:
+            return r
+        if not in_ram(h, pa, <uint64_t>first) or not in_ram(h, pa2, <uint64_t>(size - first)):
+            return raise_exc(h, access_fault_cause(acc), vaddr)
+        if acc == ACC_LOAD:
+            v = 0
+            for k in range(size):
+                if k < first:
+                    v |= (<uint64_t>h.ram[pa - h.ram_base + <uint64_t>k]) << (8 * k)
+                else:
+                    v |= (<uint64_t>h.ram[pa2 - h.ram_base + <uint64_t>(k - first)]) << (8 * k)
+            value[0] = v
+            return ST_OK
+        r = ST_OK
+        for k in range(size):
+            if k < first:
+                if store_ram(h, pa + <uint64_t>k, 1, (value[0] >> (8 * k)) & 0xFF) != ST_OK:
+                    r = ST_EXIT_AFTER
+            elif store_ram(h, pa2 + <uint64_t>(k - first), 1, (value[0] >> (8 * k)) & 0xFF) != ST_OK:
+                r = ST_EXIT_AFTER
+        return r
+    r = hyp_translate(h, vaddr, size, acc, hlvx, &pa)
+    if r:
+        return r
     if in_ram(h, pa, <uint64_t>size):
         if acc == ACC_LOAD:
             value[0] = pyvmm_ld(h.ram + (pa - h.ram_base), size)

@@ -477,3 +477,26 @@ def test_satp_asid_switch_at_v0_keeps_each_address_space_cached():
     assert st["tlb_flushes"] == flushes
     # code + data under ASID 1, code + data under ASID 2, nothing on the way back
     assert st["page_walks"] == 4
+
+
+def test_hlv_and_hsv_across_a_page_boundary():
+    g = hyp("hlv.d a0, (a2)\n li a3, 0x1122334455667788\n hsv.d a3, (a2)\n")
+    g.map(g.groot, GUEST_PA + 0x1000, DATA + 0x5000, R | W | U | A | D, 3, gstage=True)
+    g.map(g.vroot, GUEST_VA + 0x1000, GUEST_PA + 0x1000, R | W | A | D, 3)
+    g.core.write_mem(DATA + 0xFFC, bytes([1, 2, 3, 4]))
+    g.core.write_mem(DATA + 0x5000, bytes([5, 6, 7, 8]))
+    g.core.x[12] = GUEST_VA + 0xFFC
+    g.run()
+    assert g.stopped_at() == "guest"
+    assert reg(g.core, "a0") == 0x0807060504030201
+    assert g.core.read_mem(DATA + 0xFFC, 4) + g.core.read_mem(DATA + 0x5000, 4) == \
+        (0x1122334455667788).to_bytes(8, "little")
+
+
+def test_hlv_across_into_an_unmapped_guest_page_faults_at_the_second_page():
+    g = hyp("hlv.d a0, (a2)\n", medeleg=1 << LOAD_GPF)
+    g.map(g.vroot, GUEST_VA + 0x1000, GUEST_PA + 0x1000, R | W | A | D, 3)
+    g.core.x[12] = GUEST_VA + 0xFFC
+    g.run()
+    assert g.csr("scause") == LOAD_GPF
+    assert g.csr("stval") == GUEST_VA + 0x1000 and g.csr("htval") == (GUEST_PA + 0x1000) >> 2
