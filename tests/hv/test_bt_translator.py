@@ -219,6 +219,33 @@ def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs,
     assert translated.x.tolist()[1:] == native.x.tolist()[1:]
 
 
+@pytest.mark.parametrize("source, csr", [("csrci sstatus, 2", "sstatus"), ("csrrci a0, sstatus, 3", "sstatus"),
+                                         ("csrc sie, a1", "sie"), ("csrrc a0, sie, a1", "sie")])
+@pytest.mark.parametrize("old", [0x2, 0x222, 0x40022])
+def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, source, csr, old):
+    block, _ = translate(source + "\n nop")
+    assert TC not in block.callouts
+    native = bare_core(core_type)
+    native.write_csr(CSRS[csr], old)
+    old = native.read_csr(CSRS[csr])                     # as the hart's WARL rules leave it
+    regs = {10: 0x5555, 11: 0x20 | 0x2}
+    translated = bare_core(core_type)
+    run_block(translated, block, regs, state={csr: old})
+    for i, value in regs.items():
+        native.set_x(i, value)
+    data, _ = guest_code(source + "\n ecall", base=0x20000)
+    native.write_mem(0x20000, data)
+    native.pc = 0x20000
+    assert native.run(10) == 3
+    assert state_slot(translated, STATE_OFFSET[csr]) == native.read_csr(CSRS[csr])
+    assert translated.x.tolist()[1:] == native.x.tolist()[1:]
+
+
+def test_clearing_sstatus_by_register_may_change_sum_so_it_is_a_callout():
+    block, _ = translate("csrc sstatus, a0\n nop")
+    assert block.callouts[TC].kind == "csr"
+
+
 # -- block shape --------------------------------------------------------------------------------
 
 def test_blocks_stop_at_the_page_end_and_at_the_size_limit():

@@ -17,8 +17,9 @@ and knows nothing of the runtime but the TC address the block will live at
   miss is a callout that looks the target up and re-points the cache.
 * CSR reads of virtual state without side effects: `ld rd, OFF(x0)` from the
   VCPU-state page. CSR writes of scratch-like state (sscratch, sepc, scause,
-  stval): a short load/modify/store on the state page with one borrowed
-  register spilled there. Other CSR accesses (sstatus/sie/satp writes, which
+  stval), and clears of interrupt enables (csrc sie, csrci sstatus): a
+  short load/modify/store on the state page with one borrowed register
+  spilled there. Other CSR accesses (sstatus/sie/satp writes, which
   may unmask an interrupt or change the address space; sip, which depends
   on time; the counters, which are the hypervisor's; unknown CSRs): callouts.
 * sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
@@ -53,7 +54,7 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
                  "scounteren", "senvcfg")}
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
-SEPC = CSRS["sepc"]
+SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
 
 
 class FetchFault(Exception):
@@ -224,6 +225,12 @@ def _translate_csr(out, pc, word, length, name, ops):
         return False
     if writes and csr in INLINE_WRITES:
         out.words(_inline_csr_write(op, immediate, rd, source, INLINE_WRITES[csr], csr == SEPC))
+        return False
+    if op == "csrrc" and (csr == SIE or csr == SSTATUS and immediate):
+        # Clearing interrupt enables can never unmask one, and csrci reaches
+        # only sstatus bits 0-4 (SIE and read-only zeros), never SUM/MXR: no
+        # side effect for Python to act on.
+        out.words(_inline_csr_write(op, immediate, rd, source, INLINE_READS[csr], False))
         return False
     out.callout("csr", pc, word, length)
     return False
