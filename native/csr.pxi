@@ -196,7 +196,7 @@ cdef inline uint64_t vs_deleg(Hart* h) noexcept nogil:
 
 
 cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
-    # the value of an existing CSR (csr_allowed has been checked)
+    # the value of an existing CSR (csr_check has passed)
     if csr == CSR_MSTATUS:
         return h.mstatus
     if csr == CSR_SSTATUS:
@@ -378,7 +378,7 @@ cdef void write_hgatp(Hart* h, uint64_t value) noexcept nogil:
 
 
 cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
-    # WARL write of an existing CSR (csr_allowed has been checked)
+    # WARL write of an existing CSR (csr_check has passed)
     cdef uint64_t mask, mode
     if csr == CSR_MSTATUS:
         write_mstatus(h, value, MSTATUS_WRITABLE)

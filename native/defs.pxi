@@ -75,7 +75,6 @@ cdef enum:
     ST_EXIT_BEFORE = 2  # leave the loop without retiring (MMIO load, idle WFI)
     ST_EXIT_AFTER = 3   # retire, then leave the loop (MMIO store, watched store)
     ST_RETRY = 4        # neither retired nor trapped: execute the same instruction again
-    ST_VIRTUAL = 5      # (CSR checks) a virtual-instruction exception
 
 cdef enum:
     MMIO_IDLE = 0
