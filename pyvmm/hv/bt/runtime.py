@@ -320,29 +320,28 @@ class BTPolicy(TrapEmulatePolicy):
             raise HvError(f"bt: unknown callout kind {kind!r}")
 
     def _indirect_miss(self, vcpu, callout, target):
-        generation = vcpu.tc.generation
-        try:
-            block = vcpu.block_for(target)
-        except FetchFault as fault:
-            self.reflect(vcpu, fault.cause, fault.gva, target)
-            return
-        tc = vcpu.tc
-        if tc.generation == generation:
+        def link(tc, block):
             tc.link_indirect(callout.site, callout.literal, block)
-        vcpu.core.pc = block.tc_addr
-        vcpu._pc_stale = False
-        vcpu._continuation = None
+        self._go_to(vcpu, target, link)
 
     def _exit_stub(self, vcpu, stub, target):
+        def link(tc, block):
+            if stub in tc.callouts and stub not in tc.patched:
+                tc.chain(stub, block)
+        self._go_to(vcpu, target, link)
+
+    def _go_to(self, vcpu, target, link):
+        """Continue at guest pc `target` from a jump's callout, linking the
+        jump to the target's block (unless translating it flushed the TC,
+        jump and all); a target the guest cannot fetch is its fault there."""
         generation = vcpu.tc.generation
         try:
             block = vcpu.block_for(target)
         except FetchFault as fault:
             self.reflect(vcpu, fault.cause, fault.gva, target)
             return
-        tc = vcpu.tc
-        if tc.generation == generation and stub in tc.callouts and stub not in tc.patched:
-            tc.chain(stub, block)
+        if vcpu.tc.generation == generation:
+            link(vcpu.tc, block)
         vcpu.core.pc = block.tc_addr
         vcpu._pc_stale = False
         vcpu._continuation = None
