@@ -50,7 +50,10 @@ probe = st.fixed_dictionaries({
     "sum": st.booleans(),
     "value": st.integers(0, (1 << 64) - 1),
     "remap_frame": st.none() | st.integers(0, 511),
+    "remap_by_store": st.booleans(),                # the guest kernel's sd, or behind the pager
 })
+
+TABLE_WINDOW = 0x5000_0000                          # where the guest kernel maps its leaf tables
 
 
 def expected(mappings, gva, store, user, sum_):
@@ -103,6 +106,7 @@ def test_shadow_translation_is_guest_walk_composed_with_gpa_to_hpa(mode, user_sp
     pager = ShadowPager(vm, user_split=user_split)
     pager.set_guest_satp(guest.satp())
     done = []
+    windows = {}                                    # leaf table GPA -> its guest-virtual window
     page = region_base(0, mode)
     for p in probes:
         # probes revisit pages: after fills, remaps and other privileges
@@ -136,8 +140,24 @@ def test_shadow_translation_is_guest_walk_composed_with_gpa_to_hpa(mode, user_sp
         if p["remap_frame"] is not None and key is not None:
             gpa, flags = reference[key]
             new_gpa = DATA_CHUNK + p["remap_frame"] * PAGE
-            guest.write64(leaf_of[key], ((new_gpa >> 12) << 10) | flags | PTE_V)
-            pager.invalidate_gpa(leaf_of[key], 8)
+            new_pte = ((new_gpa >> 12) << 10) | flags | PTE_V
+            if p["remap_by_store"]:
+                table = leaf_of[key] & ~0xFFF
+                window = windows.setdefault(table, TABLE_WINDOW + len(windows) * PAGE)
+                guest.map(window, table, PTE_R | PTE_W | PTE_A | PTE_D)
+                kernel = Run(host, pager, guest_priv=1, real_priv=0 if user_split else 1)
+                traps = pager.counters["wp_traps"]
+                # write-protected (an emulated store) exactly when a shadow entry came from it
+                protected = any(pager.shadow_leaf(b, priv) is not None
+                                for (b, size), pte in leaf_of.items()
+                                if size == PAGE and pte & ~0xFFF == table for priv in (0, 1))
+                assert kernel(pc=CODE_GVA + STORE_PC,
+                              regs={A0: window + (leaf_of[key] & 0xFFF), A1: new_pte}) == "ecall"
+                assert pager.counters["wp_traps"] == traps + protected
+                assert guest.read64(leaf_of[key]) & ~(PTE_A | PTE_D) == new_pte & ~(PTE_A | PTE_D)
+            else:
+                guest.write64(leaf_of[key], new_pte)
+                pager.invalidate_gpa(leaf_of[key], 8)
             reference[key] = (new_gpa, flags)
             done = [d for d in done if not key[0] <= d[0] < key[0] + PAGE]
     for gva, gpa, user in done:
