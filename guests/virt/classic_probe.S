@@ -18,7 +18,6 @@
         .equ    SIE_STIE, 1 << 5
         .equ    SSTATUS_SIE, 1 << 1
         .equ    TIMER_DELAY, 1000               # timebase ticks (100 us at 10 MHz)
-        .equ    SPIN, 20000                     # loop trips: far longer than the delay
 
         .text
         .globl _start
@@ -65,21 +64,25 @@ _start:
         la      t0, masked
         li      t1, 1
         sd      t1, 0(t0)
-        rdtime  a0
-        addi    a0, a0, TIMER_DELAY
+        rdtime  s1
+        li      t0, TIMER_DELAY
+        add     s1, s1, t0                      # s1: the deadline
+        mv      a0, s1
         SBI_CALL EID_TIME, 0
-        li      t2, SPIN
-1:      addi    t2, t2, -1
-        bnez    t2, 1b
+        li      t0, TIMER_DELAY                 # masked until a delay past the deadline
+        add     t2, s1, t0
+1:      rdtime  t1
+        bltu    t1, t2, 1b
         la      t0, masked
         sd      zero, 0(t0)
         csrsi   sstatus, SSTATUS_SIE
-        li      t2, SPIN                        # room for the interrupt to arrive
+        li      t0, 3 * TIMER_DELAY             # room for the interrupt to arrive
+        add     t2, s1, t0
 1:      la      t0, ticks
         ld      t1, 0(t0)
         bnez    t1, 2f
-        addi    t2, t2, -1
-        bnez    t2, 1b
+        rdtime  t1
+        bltu    t1, t2, 1b
 2:      csrci   sstatus, SSTATUS_SIE
         la      t0, ticks_masked
         ld      t1, 0(t0)

@@ -57,6 +57,8 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         print(f"pyvmm run: error: this build of the core ({core_module.__file__}) has no H "
               "extension; --technique hw needs it", file=sys.stderr)
         return 1
+    from pyvmm.machine.cli import CPU_PROFILES
+    host.core.cpu_profile = CPU_PROFILES[args.cpu_profile]
     try:
         vm = host.create_vm(ram_size=ram_size, paging=paging, technique=technique,
                             bootargs=args.bootargs, console=console, stdin=stdin)

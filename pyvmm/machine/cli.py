@@ -97,7 +97,14 @@ def add_parsers(subparsers):
                         "H extension, pyvmm.hv; IMAGE is the S-mode kernel)")
     p.add_argument("--paging", default=None, metavar="nested|shadow",
                    help="with --technique: G-stage tables (nested, the default) or shadow tables")
+    p.add_argument("--cpu-profile", default="standard", choices=("standard", "classic"),
+                   help="classic: U-mode reads of sstatus/satp and writes of sstatus do not trap "
+                        "(x86 before VT-x); see `pyvmm analyze`")
     p.set_defaults(func=run_command)
+
+
+# `core.cpu_profile` values (pyvmm.hv.analyze.PROFILES, kept here so `run` imports nothing of hv)
+CPU_PROFILES = {"standard": 0, "classic": 1}
 
 
 def _error(message):
@@ -172,6 +179,7 @@ def _run(args, opened):
         machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,
                           stdin=stdin, realtime=args.realtime, htif=args.htif,
                           bootargs=args.bootargs, trace=classes, trace_out=trace_out)
+        machine.core.cpu_profile = CPU_PROFILES[args.cpu_profile]
     except MemoryError:
         raise UsageError(f"cannot allocate {ram_size} bytes of guest RAM") from None
     except ImportError as e:
