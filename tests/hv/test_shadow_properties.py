@@ -145,7 +145,8 @@ def test_shadow_translation_is_guest_walk_composed_with_gpa_to_hpa(mode, user_sp
                 table = leaf_of[key] & ~0xFFF
                 window = windows.setdefault(table, TABLE_WINDOW + len(windows) * PAGE)
                 guest.map(window, table, PTE_R | PTE_W | PTE_A | PTE_D)
-                kernel = Run(host, pager, guest_priv=1, real_priv=0 if user_split else 1)
+                kernel = Run(host, pager, guest_priv=1, real_priv=0 if user_split else 1, sum=p["sum"])
+                pager.set_guest_status(sum=p["sum"])
                 traps = pager.counters["wp_traps"]
                 # write-protected (an emulated store) exactly when a shadow entry came from it
                 protected = any(pager.shadow_leaf(b, priv) is not None
