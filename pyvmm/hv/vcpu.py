@@ -248,7 +248,7 @@ class VCPU:
         """Run the guest for at most `budget` instructions; the exit says why it stopped."""
         if self.vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        if not self.vm.booted:
+        if not self.vm.booted and self.vm.kernel_image is not None:
             self.vm.boot()      # a first KVM_RUN after load(): device tree, a0/a1, entry pc
         if self.host.current_vcpu is not self:
             self.activate()
