@@ -46,7 +46,6 @@ names it (page tables change only through mmu_update).
 
 import collections
 import struct
-import time
 
 from pyvmm.hv import exits
 from pyvmm.hv.exits import Exit
@@ -441,13 +440,7 @@ class PVVCPU(VCPU):
         if self.timer is not None:
             ticks = self.timer - core.mtime
             budget = max(1, min(budget, ticks * core.insns_per_tick)) if ticks > 0 else 1
-        before = core.instret
-        started = time.perf_counter()
-        reason = core.run(budget)
-        self.host_seconds += time.perf_counter() - started
-        self.instret += core.instret - before
-        self.runs += 1
-        return self.decode_exit(reason)
+        return self.enter(budget)
 
 
 # -- the policy --------------------------------------------------------------------------

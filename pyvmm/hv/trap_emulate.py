@@ -24,12 +24,12 @@ disarmed; the interrupt reaches the guest when its virtual SIE/priv allow.
 
 import collections
 import functools
-import time
 
 from pyvmm.hv import exits
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.shadow import ShadowPager
+from pyvmm.hv.vcpu import HartTenant
 from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_TIME, NAMED_CSRS, PRIV_S,
                                  PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_MXR, SSTATUS_SUM,
                                  IllegalAccess, SupervisorState, csr_name)
@@ -56,7 +56,7 @@ INSN_WFI = 0x10500073
 PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EXC_STORE_PAGE_FAULT)
 
 
-class TrapEmulateVCPU:
+class TrapEmulateVCPU(HartTenant):
     """A virtual hart whose kernel runs in real U-mode. Same surface as
     pyvmm.hv.vcpu.VCPU (run(budget) -> Exit, registers, set_timer, ...);
     `state` is the virtual supervisor (priv, CSRs)."""
@@ -82,21 +82,6 @@ class TrapEmulateVCPU:
         vm.policy.configure(self)
 
     # -- where the state lives -----------------------------------------------------------------
-
-    @property
-    def loaded(self):
-        return self.host.current_vcpu is self
-
-    def activate(self):
-        host = self.host
-        current = host.current_vcpu
-        if current is self:
-            return
-        if current is not None:
-            current.save()
-        self._load()
-        host.current_vcpu = self
-        host.vcpu_switches += 1
 
     def save(self):
         core = self.core
@@ -264,14 +249,7 @@ class TrapEmulateVCPU:
         if self.blocked_until is not None:
             self._wake()
         self.vm.policy.deliver_interrupt(self)
-        core = self.core
-        before = core.instret
-        started = time.perf_counter()
-        reason = core.run(budget)
-        self.host_seconds += time.perf_counter() - started
-        self.instret += core.instret - before
-        self.runs += 1
-        return self.decode_exit(reason)
+        return self.enter(budget)
 
     def decode_exit(self, reason):
         core = self.core

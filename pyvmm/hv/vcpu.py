@@ -38,7 +38,42 @@ GUEST_PAGE_FAULTS = (causes.EXC_INST_GUEST_PAGE_FAULT, causes.EXC_LOAD_GUEST_PAG
                      causes.EXC_STORE_GUEST_PAGE_FAULT)
 
 
-class VCPU:
+class HartTenant:
+    """What every kind of VCPU shares: it holds the one hart (the Core) while
+    it runs, saving whichever VCPU held it (`save`/`_load` are the kind's
+    own), and runs it for a budget with the accounting every VCPU reports.
+    Subclasses set vm, host, core, instret, host_seconds, runs."""
+
+    @property
+    def loaded(self):
+        return self.host.current_vcpu is self
+
+    def activate(self):
+        """Make the core hold this VCPU (saving whichever VCPU it held)."""
+        host = self.host
+        current = host.current_vcpu
+        if current is self:
+            return
+        if current is not None:
+            current.save()
+        self._load()
+        host.current_vcpu = self
+        host.vcpu_switches += 1
+
+    def enter(self, budget):
+        """Run the core for `budget` instructions with this VCPU loaded; account and decode."""
+        core = self.core
+        before = core.instret
+        started = time.perf_counter()
+        reason = core.run(budget)
+        self.host_seconds += time.perf_counter() - started
+        self.instret += core.instret - before
+        self.runs += 1
+        return self.decode_exit(reason)
+
+
+
+class VCPU(HartTenant):
     def __init__(self, vm, hartid=0):
         self.vm = vm
         self.host = vm.host
@@ -62,22 +97,6 @@ class VCPU:
         vm.policy.configure(self)
 
     # -- where the state lives ---------------------------------------------------------------
-
-    @property
-    def loaded(self):
-        return self.host.current_vcpu is self
-
-    def activate(self):
-        """Make the core hold this VCPU (saving whichever VCPU it held)."""
-        host = self.host
-        current = host.current_vcpu
-        if current is self:
-            return
-        if current is not None:
-            current.save()
-        self._load()
-        host.current_vcpu = self
-        host.vcpu_switches += 1
 
     def save(self):
         core = self.core
@@ -260,13 +279,8 @@ class VCPU:
             if self.soft_timer is not None:
                 ticks = (self.soft_timer - self.guest_time()) & MASK64
                 budget = max(1, min(budget, ticks * core.insns_per_tick))
-        before = core.instret
-        started = time.perf_counter()
-        reason = core.run(budget)
-        self.host_seconds += time.perf_counter() - started
-        self.instret += core.instret - before
-        self.runs += 1
-        return self.decode_exit(reason)
+        return self.enter(budget)
+
 
     def decode_exit(self, reason):
         core = self.core

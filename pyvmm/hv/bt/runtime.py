@@ -23,11 +23,9 @@ rewrite): a pending one finds the core mid-rewrite at most a few words
 away, and the VCPU single-steps there first.
 """
 
-import time
 
 import numpy as np
 
-from pyvmm.hv import exits
 from pyvmm.hv.bt import layout
 from pyvmm.hv.bt.cache import TranslationCache
 from pyvmm.hv.bt.translator import FetchFault
@@ -222,14 +220,7 @@ class BTVCPU(TrapEmulateVCPU):
             self.vm.policy.deliver_interrupt(self)
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
-        core = self.core
-        before = core.instret
-        started = time.perf_counter()
-        reason = core.run(budget)
-        self.host_seconds += time.perf_counter() - started
-        self.instret += core.instret - before
-        self.runs += 1
-        return self.decode_exit(reason)
+        return self.enter(budget)
 
     def decode_exit(self, reason):
         core = self.core
