@@ -6,7 +6,6 @@ tables), the kernel loaded like `--bios builtin` loads it, the hypervisor's
 SBI in place of the firmware. Output and exit statuses are the board's.
 """
 
-import json
 import sys
 
 from pyvmm.machine.layout import EXIT_USAGE
@@ -80,10 +79,5 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
 
 
 def write_stats(stats, destination):
-    text = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
-    if destination == "-":
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    else:
-        with open(destination, "w") as f:
-            f.write(text)
+    from pyvmm.machine.cli import _write_stats
+    _write_stats(stats, destination)

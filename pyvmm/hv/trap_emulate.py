@@ -118,29 +118,7 @@ class TrapEmulateVCPU(HartTenant):
         core.exit_on_exception = ALL_EXCEPTIONS
         core.exit_on_interrupt = ALL_INTERRUPTS
 
-    # -- registers --------------------------------------------------------------------------------
-
-    def get_x(self, i):
-        return self.core.get_x(i) if self.loaded else self.x[i]
-
-    def set_x(self, i, value):
-        if i == 0:
-            return
-        if self.loaded:
-            self.core.set_x(i, value & MASK64)
-        else:
-            self.x[i] = value & MASK64
-
-    @property
-    def pc(self):
-        return self.core.pc if self.loaded else self._pc
-
-    @pc.setter
-    def pc(self, value):
-        if self.loaded:
-            self.core.pc = value & MASK64
-        else:
-            self._pc = value & MASK64
+    # -- registers (x and pc: HartTenant) --------------------------------------------------------
 
     @property
     def priv(self):

@@ -60,6 +60,30 @@ class HartTenant:
         host.current_vcpu = self
         host.vcpu_switches += 1
 
+    # -- registers, whether the core holds this VCPU or not ----------------------------------
+
+    def get_x(self, i):
+        return self.core.get_x(i) if self.loaded else self.x[i]
+
+    def set_x(self, i, value):
+        if i == 0:
+            return
+        if self.loaded:
+            self.core.set_x(i, value & MASK64)
+        else:
+            self.x[i] = value & MASK64
+
+    @property
+    def pc(self):
+        return self.core.pc if self.loaded else self._pc
+
+    @pc.setter
+    def pc(self, value):
+        if self.loaded:
+            self.core.pc = value & MASK64
+        else:
+            self._pc = value & MASK64
+
     def enter(self, budget):
         """Run the core for `budget` instructions with this VCPU loaded; account and decode."""
         core = self.core
@@ -135,29 +159,7 @@ class VCPU(HartTenant):
         if self.loaded:
             self.core.add_guest_mmio(gpa, size)
 
-    # -- register and CSR access that works loaded or not ------------------------------------
-
-    def get_x(self, i):
-        return self.core.get_x(i) if self.loaded else self.x[i]
-
-    def set_x(self, i, value):
-        if i == 0:
-            return
-        if self.loaded:
-            self.core.set_x(i, value & MASK64)
-        else:
-            self.x[i] = value & MASK64
-
-    @property
-    def pc(self):
-        return self.core.pc if self.loaded else self._pc
-
-    @pc.setter
-    def pc(self, value):
-        if self.loaded:
-            self.core.pc = value
-        else:
-            self._pc = value & MASK64
+    # -- CSR access that works loaded or not -------------------------------------------------
 
     def get_csr(self, name):
         if self.loaded:
