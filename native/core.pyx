@@ -97,6 +97,7 @@ cdef class Core:
         h.vsstatus = 2ULL << 32                     # UXL = 64
         h.vstimecmp = U64_MAX
         h.walk_cache_on = 1
+        h.tlb_mask = TLB_SIZE - 1
         h.priv = PRV_M
         h.virt = 0
         pmp_update(h)
@@ -207,6 +208,21 @@ cdef class Core:
         if value not in (0, 1):
             raise ValueError(f"cpu_profile must be 0 (standard) or 1 (classic), not {value}")
         self.h.cpu_profile = value
+
+    @property
+    def tlb_entries(self):
+        """Entries per direct-mapped TLB set (privilege x access type x address
+        space), a power of two from 1 to 256 (default 256); fewer entries model
+        a smaller TLB. Setting it flushes the TLB."""
+        return int(self.h.tlb_mask + 1)
+
+    @tlb_entries.setter
+    def tlb_entries(self, value):
+        value = int(value)
+        if value < 1 or value > TLB_SIZE or value & (value - 1):
+            raise ValueError(f"tlb_entries must be a power of two from 1 to {TLB_SIZE}, not {value}")
+        self.h.tlb_mask = value - 1
+        tlb_flush(self.h)
 
     @property
     def walk_cache(self):

@@ -492,6 +492,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     cdef TlbEntry* e
     cdef TlbEntry* load_tlb
     cdef TlbEntry* store_tlb
+    cdef uint64_t tlb_mask = h.tlb_mask
     cdef uint64_t pc, npc, a, b, instret, limit, hits
     cdef int64_t sa, sb
     cdef int32_t wa, wb
@@ -783,7 +784,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LD:
                 fast_op(OP_LD)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -794,7 +795,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LW:
                 fast_op(OP_LW)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -805,7 +806,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LWU:
                 fast_op(OP_LWU)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -816,7 +817,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LBU:
                 fast_op(OP_LBU)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -827,7 +828,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LB:
                 fast_op(OP_LB)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -838,7 +839,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LHU:
                 fast_op(OP_LHU)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -849,7 +850,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_LH:
                 fast_op(OP_LH)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &load_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -860,7 +861,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_SD:
                 fast_op(OP_SD)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &store_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -871,7 +872,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_SW:
                 fast_op(OP_SW)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &store_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -882,7 +883,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_SB:
                 fast_op(OP_SB)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &store_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break
@@ -893,7 +894,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             elif op == OP_SH:
                 fast_op(OP_SH)
                 a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & (TLB_SIZE - 1)]
+                e = &store_tlb[(a >> 12) & tlb_mask]
                 if not tlb_fast_hit(e, a):
                     slow = True
                     break

@@ -147,6 +147,7 @@ ctypedef struct Hart:
     int data_ctx
     # G-stage translations of VS page-table pages: key (hgatp, GPA page) -> host page
     int walk_cache_on
+    uint64_t tlb_mask       # entries in use per TLB set, minus one (core.tlb_entries, a power of two)
     uint64_t wc_hgatp[WALK_CACHE_SIZE]
     uint64_t wc_gpage[WALK_CACHE_SIZE]
     uint64_t wc_hpage[WALK_CACHE_SIZE]

@@ -226,7 +226,7 @@ cdef void tlb_flush_page(Hart* h, uint64_t vaddr, int virt, int64_t vmid) noexce
             continue
         for p in range(4):
             for a in range(3):
-                e = &h.tlb[c][p][a][vpn & (TLB_SIZE - 1)]
+                e = &h.tlb[c][p][a][vpn & h.tlb_mask]
                 if (e.tag & ~TLB_SLOW) == vpn:
                     e.tag = TLB_EMPTY
     h.tlb_flushes += 1
@@ -675,14 +675,14 @@ cdef int mmio_exit(Hart* h, uint64_t paddr, int size, bint is_write, uint64_t da
 cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept nogil:
     cdef uint64_t pa, pa2, value
     cdef int r, first, k, gm
-    cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & h.tlb_mask]
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         # crosses a page: both halves must translate and be RAM
         first = <int>(4096 - (vaddr & 0xFFF))
         r = tlb_translate(h, e, vaddr, <uint64_t>first, ACC_LOAD, &pa)
         if r:
             return r
-        e = &h.load_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
+        e = &h.load_tlb[((vaddr + <uint64_t>first) >> 12) & h.tlb_mask]
         gm = h.xlate_gmmio
         r = tlb_translate(h, e, vaddr + <uint64_t>first, <uint64_t>(size - first), ACC_LOAD, &pa2)
         if r:
@@ -714,7 +714,7 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
 
 
 cdef inline int load(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept nogil:
-    cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & h.tlb_mask]
     if e.tag == (vaddr >> 12) and (vaddr & 0xFFF) <= <uint64_t>(4096 - size):
         h.tlb_hits += 1
         out[0] = pyvmm_ld(<uint8_t*>(<uint64_t>e.addend + vaddr), size)
@@ -742,13 +742,13 @@ cdef int store_ram(Hart* h, uint64_t pa, int size, uint64_t value) noexcept nogi
 cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept nogil:
     cdef uint64_t pa, pa2
     cdef int r, r2, first, k, gm
-    cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & h.tlb_mask]
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         first = <int>(4096 - (vaddr & 0xFFF))
         r = tlb_translate(h, e, vaddr, <uint64_t>first, ACC_STORE, &pa)
         if r:
             return r
-        e = &h.store_tlb[((vaddr + <uint64_t>first) >> 12) & (TLB_SIZE - 1)]
+        e = &h.store_tlb[((vaddr + <uint64_t>first) >> 12) & h.tlb_mask]
         gm = h.xlate_gmmio
         r = tlb_translate(h, e, vaddr + <uint64_t>first, <uint64_t>(size - first), ACC_STORE, &pa2)
         if r:
@@ -788,7 +788,7 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
 
 
 cdef inline int store(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept nogil:
-    cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+    cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & h.tlb_mask]
     if e.tag == (vaddr >> 12) and (vaddr & 0xFFF) <= <uint64_t>(4096 - size):
         h.tlb_hits += 1
         pyvmm_st(<uint8_t*>(<uint64_t>e.addend + vaddr), size, value)
@@ -803,9 +803,9 @@ cdef int atomic_ram_addr(Hart* h, uint64_t vaddr, int size, int acc, uint64_t* p
     if vaddr & <uint64_t>(size - 1):
         return raise_exc(h, CAUSE_LOAD_MISALIGNED if acc == ACC_LOAD else CAUSE_STORE_MISALIGNED, vaddr)
     if acc == ACC_LOAD:
-        e = &h.load_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+        e = &h.load_tlb[(vaddr >> 12) & h.tlb_mask]
     else:
-        e = &h.store_tlb[(vaddr >> 12) & (TLB_SIZE - 1)]
+        e = &h.store_tlb[(vaddr >> 12) & h.tlb_mask]
     if e.tag == (vaddr >> 12):
         h.tlb_hits += 1
         pa[0] = e.ppage | (vaddr & 0xFFF)
@@ -827,7 +827,7 @@ cdef int atomic_ram_addr(Hart* h, uint64_t vaddr, int size, int acc, uint64_t* p
 cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
     # make h.fetch_page the decoded page holding pc, or raise a fetch fault
     cdef uint64_t vpn = pc >> 12
-    cdef TlbEntry* e = &h.fetch_tlb[vpn & (TLB_SIZE - 1)]
+    cdef TlbEntry* e = &h.fetch_tlb[vpn & h.tlb_mask]
     cdef uint64_t pa, ppage, cause, idx
     cdef DecodePage* dp
     cdef int pmp
@@ -888,7 +888,7 @@ cdef DecodedInsn* fill_slot(Hart* h, uint64_t pc, DecodedInsn* d) noexcept nogil
         decode32(lo | (<uint32_t>pyvmm_ld16(h.fetch_host + off + 2) << 16), d)
         h.decode_fills += 1
         return d
-    e = &h.fetch_tlb[((pc + 2) >> 12) & (TLB_SIZE - 1)]
+    e = &h.fetch_tlb[((pc + 2) >> 12) & h.tlb_mask]
     if e.tag == (pc + 2) >> 12:
         pa = e.ppage
     else:
