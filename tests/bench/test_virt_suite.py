@@ -217,6 +217,17 @@ def test_sweep_runs_in_processes_and_merges():
     assert by[("syscall", 3000.0, 0.0)] == pytest.approx(by[("syscall", 100.0, 0.0)])
 
 
+def test_tlb_size_sweep_changes_the_machine():
+    status, out, _ = run_cli("--suite", "nano", "--techniques", "native", "--workload", "pgfault",
+                             "--iterations", "16", "--no-walk2d", "-q",
+                             "--sweep", "tlb_entries=1,256", "--jobs", "2", "--format", "json")
+    assert status == 0
+    rows = json.loads(out)["sweep"]["rows"]
+    by = {str(r["params"]["tlb_entries"]): r["cycles"] for r in rows}
+    # a one-entry TLB walks on nearly every access: more walk references per iteration
+    assert by["1"] > by["256"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--sweep", "exit"], "--sweep 'exit': expected NAME=V1,V2"),
     (["--sweep", "colour=red"], "--sweep colour: unknown parameter"),
