@@ -528,7 +528,7 @@ class PVPolicy:
         pager = self.vm.pager
         if exit.cause == causes.EXC_STORE_PAGE_FAULT:
             walk, _ = pager.guest_walk(exit.tval, "store", vcpu.mode)
-            if walk is not None and walk.gpa & ~(PAGE_SIZE - 1) in pager._pt_refs:
+            if walk is not None and pager.is_page_table(walk.gpa):
                 self.direct_pt_writes += 1
                 self.stop(f"the kernel stored to page-table page {walk.gpa & ~(PAGE_SIZE - 1):#x} "
                           f"at pc {exit.pc:#x} (page tables change only through mmu_update)")

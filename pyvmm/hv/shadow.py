@@ -262,6 +262,11 @@ class ShadowPager:
             if stale:
                 self._flush_tlb()
 
+    def is_page_table(self, gpa):
+        """Whether the guest page holding `gpa` has PTEs some shadow entry was
+        built from (so it is write-protected in every tree)."""
+        return gpa & ~(PAGE_SIZE - 1) in self._pt_refs
+
     def invalidate_gpa(self, gpa, n):
         """Guest memory gpa..gpa+n changed behind the guest's back (a device,
         the loader, an emulated store): drop shadow entries derived from PTEs
