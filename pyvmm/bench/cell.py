@@ -39,7 +39,7 @@ def spec(column, workload, iterations, kernel=None, params=None, timeout=DEFAULT
 
 
 class _Timeout(Exception):
-    pass
+    """A run went past --run-timeout."""
 
 
 class _HostTimeLimit:

@@ -74,7 +74,7 @@ def _nested_stats(image, walk_cache):
 
 
 class _RunFailed(Exception):
-    pass
+    """The walk guest did not finish as expected."""
 
 
 def _difference(short, long):

@@ -482,7 +482,8 @@ class PVPolicy:
         vcpu.satp = 0
 
     def reset(self, vcpu):
-        pass
+        """Nothing to arm at boot: the PV kernel registers its callbacks and
+        info page by hypercall before anything can be delivered to it."""
 
     def mmio_gpa(self, addr):
         return self.vm.mmio_gpa(addr)
@@ -499,9 +500,7 @@ class PVPolicy:
             self.handle_trap(vcpu, exit)
         elif kind == "mmio":
             exits.handle_mmio(vcpu, exit)
-        elif kind in ("budget", "shutdown"):
-            pass
-        else:
+        elif kind not in ("budget", "shutdown"):     # those need no completion
             self.stop(f"unexpected {kind} exit at pc {exit.pc:#x}")
             return
         if not self.vm.stopped:
