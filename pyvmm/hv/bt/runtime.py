@@ -355,12 +355,9 @@ class BTPolicy(TrapEmulatePolicy):
         now, rather than through one fault each after the pager dropped its
         tree (sfence.vma, a new address space)."""
         pager = self.vm.pager
-        tree = pager._tree(pager._space, PRIV_S)
-        pages = [(gva, hpa, TC_PTE) for gva, hpa in vcpu.tc.page_hpa.items()]
-        pages.append((layout.STATE_GVA, vcpu.state_hpa, STATE_PTE))
-        for gva, hpa, bits in pages:
-            slot = pager._leaf_slot(tree, gva, create=True)
-            pager._ram64[(slot - pager._ram_base) >> 3] = ((hpa >> 12) << 10) | bits
+        for gva, hpa in vcpu.tc.page_hpa.items():
+            pager.map_host_page(gva, hpa, TC_PTE, PRIV_S)
+        pager.map_host_page(layout.STATE_GVA, vcpu.state_hpa, STATE_PTE, PRIV_S)
 
     # -- page faults: TC and state page first, then self-modifying code, then the pager ---------
 
@@ -378,64 +375,34 @@ class BTPolicy(TrapEmulatePolicy):
                 self._map_host_page(tval, vcpu.state_hpa, STATE_PTE)
                 self.exits["state_map"] += 1
                 return
-        if cause == causes.EXC_STORE_PAGE_FAULT:
-            self._store_to_code(vcpu, tval)
         super()._page_fault(vcpu, exit)
-        if cause != causes.EXC_INST_PAGE_FAULT:
-            self._protect_slot(vcpu, tval)
 
     def _map_host_page(self, gva, hpa, pte_bits):
-        # The kernel tree only (the user tree never gets these): into the
-        # pager's current tree, rebuilt after the pager resets it.
-        pager = self.vm.pager
-        tree = pager._tree(pager._space, PRIV_S)
-        slot = pager._leaf_slot(tree, gva, create=True)
-        pager._ram64[(slot - pager._ram_base) >> 3] = ((hpa >> 12) << 10) | pte_bits
-        self.vm.host.core.flush_tlb()
-
-    def _slot_for(self, vcpu, gva):
-        pager = self.vm.pager
-        tree = pager._tree(pager._space, vcpu.state.priv)
-        slot = pager._leaf_slot(tree, gva & MASK64)
-        return None if slot is None else (slot, pager._slots.get(slot))
-
-    def _protect_slot(self, vcpu, gva):
-        """A shadow entry just filled for a page blocks were translated from
-        must stay read-only, so stores to it are seen."""
-        found = self._slot_for(vcpu, gva)
-        if found is None or found[1] is None or found[1][2] not in vcpu.tc.code_pages:
-            return
-        pager = self.vm.pager
-        index = (found[0] - pager._ram_base) >> 3
-        leaf = int(pager._ram64[index])
-        if leaf & PTE_W:
-            pager._ram64[index] = leaf & ~(PTE_W | PTE_D)
-            self.vm.host.core.flush_tlb()
+        # The kernel tree only (the user tree never gets these).
+        self.vm.pager.map_host_page(gva, hpa, pte_bits, PRIV_S)
 
     def protect_code(self, vcpu, block):
-        """Write-protect, in every shadow, the guest pages a new block was read from."""
+        """Watch, in every shadow, the guest pages a new block was read from:
+        the pager keeps them read-only until a store, which drops their blocks."""
         pager = self.vm.pager
-        changed = False
         for page in block.gpa_pages:
-            for slot in pager._data_rmap.get(page, ()):
-                index = (slot - pager._ram_base) >> 3
-                leaf = int(pager._ram64[index])
-                if leaf & PTE_W:
-                    pager._ram64[index] = leaf & ~(PTE_W | PTE_D)
-                    changed = True
-        if changed:
-            self.vm.host.core.flush_tlb()
+            pager.watch_page(page, self._store_to_code)
 
-    def _store_to_code(self, vcpu, gva):
-        found = self._slot_for(vcpu, gva)
-        if found is None or found[1] is None:
-            return
-        page = found[1][2]
-        if page in vcpu.tc.code_pages:
-            dropped = vcpu.tc.invalidate_page(page)
+    def _store_to_code(self, page):
+        """The guest stores to a page blocks were translated from (the pager
+        calls this before performing or re-running the store): drop them in
+        every VCPU's TC. The store's own block, if there, finishes as translated."""
+        code = False
+        dropped = 0
+        for vcpu in self.vm.vcpus:
+            tc = getattr(vcpu, "tc", None)
+            if tc is not None and page in tc.code_pages:
+                code = True
+                dropped += tc.invalidate_page(page)
+        if code:
             self.exits["code_page_writes"] += 1
-            if dropped:
-                self.vm.host.core.flush_tlb()
+        if dropped:
+            self.vm.host.core.flush_tlb()
 
     # -- figures -------------------------------------------------------------------------------
 
