@@ -616,6 +616,43 @@ class ShadowPager:
                 # stop shadowing through this page so it can be mapped writable.
                 self._unprotect(walk.gpa & ~PAGE_MASK)
             return None
+        outcome = self._perform_store(op, gva, walk, guest_priv, sum, mxr, page_tables_only=True)
+        if outcome == "emulated":
+            core.pc = (core.pc + length_of(op)) & MASK64
+            self.counters["wp_traps"] += 1
+        return outcome
+
+    def emulate_store(self, insn, guest_priv, sum, mxr):
+        """Perform the store or AMO instruction `insn` (operands in the core's
+        registers) as the guest's hart would, wherever it writes: through the
+        guest's tables (A and D set as the hardware sets them), onto guest RAM,
+        dropping the shadow entries derived from PTEs it changes. For a
+        translator that calls out for stores it expects to hit page tables.
+        Returns "emulated" (done; the pc is the caller's to advance), "guest"
+        (the guest's own fault: fault_cause, fault_tval) or None (the target
+        is not guest RAM, e.g. MMIO: nothing done, run the store for real).
+        The guest's misaligned AMO is its address-misaligned fault."""
+        op = _decode_store(insn)
+        if op is None or op[2] is None:
+            raise ValueError(f"{insn:#x} is not a store or AMO with its base register")
+        kind, size, base, offset = op[:4]
+        gva = (self.core.get_x(base) + offset) & MASK64
+        if kind == "amo" and gva % size:
+            return self._guest_fault(6, gva)
+        walk, fault = self.guest_walk(gva, STORE, guest_priv, sum, mxr)
+        if walk is None:
+            return self._guest_fault(fault, gva)
+        if self.user_split:
+            self.set_guest_status(sum, mxr)
+        return self._perform_store(op, gva, walk, guest_priv, sum, mxr, page_tables_only=False)
+
+    def _perform_store(self, op, gva, walk, guest_priv, sum, mxr, page_tables_only):
+        """The store `op` that faulted (or would) at gva, walk its translation:
+        performed on guest memory, "emulated"; "guest" when a second page of
+        a misaligned store is the guest's fault; None when not performed (the
+        first page is not RAM, or page_tables_only and no page-table page is
+        written)."""
+        core = self.core
         kind, size, base, offset, rs2, rd, funct5, length = op
         addr = gva
         if base is not None:
@@ -637,7 +674,7 @@ class ShadowPager:
                     return None
                 return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], at)
             pieces.append((at, piece_walk, length))
-        if not any(w.gpa & ~PAGE_MASK in self._pt_refs for _, w, _ in pieces):
+        if page_tables_only and not any(w.gpa & ~PAGE_MASK in self._pt_refs for _, w, _ in pieces):
             return None
         for _, piece_walk, _ in pieces:
             self._set_accessed(piece_walk, STORE)
@@ -661,8 +698,6 @@ class ShadowPager:
             core.set_x(rd, result & MASK64)
         for _, piece_walk, length in pieces:
             self.invalidate_gpa(piece_walk.gpa, length)
-        core.pc = (core.pc + length_of(op)) & MASK64
-        self.counters["wp_traps"] += 1
         return "emulated"
 
     def _fetch_insn(self, pc, guest_priv):

@@ -41,6 +41,7 @@ class TranslationCache:
         self.base = base
         self.size = size
         self.page_hpa = {}                 # TC page GVA -> host frame (kept across flushes)
+        self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
         self._reset()
 
@@ -99,7 +100,7 @@ class TranslationCache:
         from. Raises translator.FetchFault when the guest cannot fetch there."""
         if self.cursor + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
-        block = translate_block(fetch, guest_pc, self.cursor)
+        block = translate_block(fetch, guest_pc, self.cursor, ptstores=self.ptstores)
         self._write_words(block.tc_addr, block.words)
         self.cursor += block.size
         self.blocks[guest_pc] = block
@@ -178,6 +179,26 @@ class TranslationCache:
             self.counters["unchained"] += 1
 
     # -- invalidation --------------------------------------------------------------------------
+
+    def retranslate_store(self, store_pc, ptstore):
+        """Adaptive BT: from now on translate the store at guest pc store_pc
+        as a "ptstore" callout (or, ptstore False, copied again), dropping
+        the valid blocks holding it (their TC bytes stay, so code running in
+        one finishes it). Returns how many blocks were dropped."""
+        if ptstore:
+            self.ptstores.add(store_pc)
+            self.counters["adaptive_retranslations"] += 1
+        else:
+            self.ptstores.discard(store_pc)
+        holding = [block for block in self.blocks.values()
+                   if block.guest_pc <= store_pc < block.guest_end]
+        for block in holding:
+            del self.blocks[block.guest_pc]
+            for page in block.gpa_pages:
+                self.code_pages[page].discard(block.guest_pc)
+            self._unchain(block.guest_pc)
+        self.counters["invalidations"] += len(holding)
+        return len(holding)
 
     def invalidate_page(self, gpa_page):
         """Drop every block read from guest page gpa_page; returns how many."""

@@ -48,6 +48,9 @@ STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
 CONTINUING = frozenset(("csr", "sfence", "wfi", "ecall"))
 EMULATED = frozenset(("csr", "sfence", "wfi", "sret"))
 MAX_FETCH_REFLECTIONS = 4
+# Adaptive BT: write-protect traps emulated at one guest store before it is
+# retranslated as a "ptstore" callout (Adams & Agesen: a trap costs ~10x a callout).
+PTSTORE_TRAPS = 2
 
 
 class PageBackedState(SupervisorState):
@@ -259,6 +262,8 @@ class BTPolicy(TrapEmulatePolicy):
         super().__init__(vm)
         self.handlers["trap"] = self._bt_trap
         self.callouts = {}
+        self.pt_store_traps = {}          # guest pc -> write-protect traps emulated there
+        self.ptstore_fallbacks = 0        # ptstore callouts whose target was not guest RAM
 
     # -- callouts --------------------------------------------------------------------------------
 
@@ -300,6 +305,8 @@ class BTPolicy(TrapEmulatePolicy):
                 vcpu._continuation = None
                 self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
             vcpu._continuation = None
+        elif kind == "ptstore":
+            self._ptstore(vcpu, tc_pc, callout)
         elif kind == "ebreak":
             self.exits["guest_exception"] += 1
             # stval 0, as the hart writes it for ebreak.
@@ -309,6 +316,30 @@ class BTPolicy(TrapEmulatePolicy):
             self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
         else:
             raise HvError(f"bt: unknown callout kind {kind!r}")
+
+    def _ptstore(self, vcpu, tc_pc, callout):
+        """A store translated as a callout because it kept writing page
+        tables: performed by the pager as its write-protect path would (shadow
+        coherent, guest A/D set), wherever it now writes; a guest fault is
+        reflected at the store. A target outside guest RAM (MMIO) makes it an
+        ordinary store again, run for real."""
+        status = vcpu.state.sstatus
+        pager = self.vm.pager
+        outcome = pager.emulate_store(callout.insn, PRIV_S, bool(status & SSTATUS_SUM),
+                                      bool(status & SSTATUS_MXR))
+        if outcome == "emulated":
+            self._retire(vcpu, "ptstore")
+            next_pc = (callout.guest_pc + callout.length) & MASK64
+            vcpu._continuation = (next_pc, tc_pc + 4)
+            vcpu.pc = next_pc
+        elif outcome == "guest":
+            self.exits["guest_exception"] += 1
+            self.reflect(vcpu, pager.fault_cause, pager.fault_tval, callout.guest_pc)
+        else:
+            self.ptstore_fallbacks += 1
+            self.pt_store_traps.pop(callout.guest_pc, None)
+            vcpu.tc.retranslate_store(callout.guest_pc, ptstore=False)
+            vcpu.pc = callout.guest_pc
 
     def _indirect_miss(self, vcpu, callout, target):
         def link(tc, block):
@@ -375,7 +406,20 @@ class BTPolicy(TrapEmulatePolicy):
                 self._map_host_page(tval, vcpu.state_hpa, STATE_PTE)
                 self.exits["state_map"] += 1
                 return
+        emulated = self.exits["page_fault_emulated"]
         super()._page_fault(vcpu, exit)
+        if self.exits["page_fault_emulated"] != emulated and vcpu.state.priv == PRIV_S:
+            self._adapt(vcpu, exit.pc)
+
+    def _adapt(self, vcpu, store_pc):
+        """The guest kernel's store at store_pc was a write-protect trap on a
+        page table: after PTSTORE_TRAPS of them, retranslate it as a callout."""
+        if vcpu.tc.boundaries.get(vcpu.core.exit_pc) != store_pc:
+            return                        # not a copied guest store (cannot happen today)
+        traps = self.pt_store_traps.get(store_pc, 0) + 1
+        self.pt_store_traps[store_pc] = traps
+        if traps >= PTSTORE_TRAPS and store_pc not in vcpu.tc.ptstores:
+            vcpu.tc.retranslate_store(store_pc, ptstore=True)
 
     def _map_host_page(self, gva, hpa, pte_bits):
         # The kernel tree only (the user tree never gets these).
@@ -413,7 +457,8 @@ class BTPolicy(TrapEmulatePolicy):
               "callouts_total": sum(self.callouts.values()),
               "lookups": sum(v.lookups for v in vcpus),
               "lookup_misses": sum(v.lookup_misses for v in vcpus),
-              "interrupt_steps": sum(v.interrupt_steps for v in vcpus)}
+              "interrupt_steps": sum(v.interrupt_steps for v in vcpus),
+              "ptstore_fallbacks": self.ptstore_fallbacks}
         for vcpu in vcpus:
             for key, value in vcpu.tc.stats().items():
                 bt[key] = bt.get(key, 0) + value

@@ -55,6 +55,9 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
 SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
+# What a "ptstore" callout may stand for: stores and AMOs (amo*; not lr/sc,
+# whose reservation lives in the core).
+PLAIN_STORES = frozenset(("sb", "sh", "sw", "sd"))
 
 
 class FetchFault(Exception):
@@ -68,7 +71,7 @@ class FetchFault(Exception):
 
 @dataclass
 class Callout:
-    kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal
+    kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
     guest_pc: int      # the guest instruction (for exit: the jump target)
     insn: int = 0      # the guest instruction word (expanded)
     length: int = 4    # its length in guest memory
@@ -138,11 +141,12 @@ class _Emitter:
         self.callout("exit", target, target=target)
 
 
-def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS):
+def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
     (later ones end the block early instead, so the fault is raised where the
-    guest would take it)."""
+    guest would take it). Stores at the guest pcs in `ptstores` (ones the
+    runtime saw writing page tables) become "ptstore" callouts."""
     block = Block(guest_pc, tc_addr)
     out = _Emitter(block)
     pages = set()
@@ -163,7 +167,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS):
             decoded = codec.decode(word)
         block.guest_insns += 1
         out.mark(pc)
-        ended = _translate_one(out, pc, raw if word is None else word, length, decoded)
+        ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
+                               pc in ptstores)
         pc = (pc + length) & MASK64
         if ended:
             break
@@ -176,13 +181,18 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS):
     return block
 
 
-def _translate_one(out, pc, word, length, decoded):
+def _translate_one(out, pc, word, length, decoded, ptstore=False):
     """Emit one guest instruction; True if it ends the block."""
     if decoded is None:
         out.callout("illegal", pc, word, length)
         return True
     entry, ops = decoded
     name = entry.name
+    if ptstore and (name in PLAIN_STORES or name.startswith("amo")):
+        # Adaptive BT: a store that kept write-protect trapping on page
+        # tables is performed by the runtime, for a callout's price.
+        out.callout("ptstore", pc, word, length)
+        return False
     if name == "jal":
         if ops["rd"]:
             out.words(emit.load_constant(ops["rd"], pc + length))
