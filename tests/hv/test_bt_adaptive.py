@@ -22,6 +22,8 @@ PTE_LOOP_KERNEL = """        .text
 _start: la      t0, handler
         csrw    stvec, t0
         la      s0, root
+        li      t0, 0xC7                # root[0]: the devices' gigapage, RW A D
+        sd      t0, 0(s0)
         li      t0, 0x200000CF          # root[2]: the 0x8000_0000 gigapage, RWX A D
         sd      t0, 16(s0)
         la      t0, l1
@@ -64,6 +66,22 @@ loop:   mv      a0, s1
         mv      s3, t0
         addi    s5, s5, -1
         bnez    s5, loop
+        li      s5, 4                   # W off and on again, by a byte store
+        li      s2, 0xC3
+        li      s3, 0xC7
+loop2:  mv      a0, s1
+        mv      a1, s2
+        call    setbyte
+        sfence.vma s4, zero
+        lbu     t1, 0(s4)
+        mv      t0, s2
+        mv      s2, s3
+        mv      s3, t0
+        addi    s5, s5, -1
+        bnez    s5, loop2
+        li      a0, 0x10000000          # the UART's transmit register: MMIO
+        li      a1, 'm'
+        call    setbyte
         la      a0, plain
         li      a1, 'p'
         call    setpte
@@ -80,6 +98,8 @@ loop:   mv      a0, s1
         li      a7, 8
         ecall
 setpte: sd      a1, 0(a0)
+        ret
+setbyte: sb     a1, 0(a0)
         ret
         .balign 4
 handler:
@@ -113,7 +133,8 @@ frame_b: .byte  'B'
 plain:  .zero   4096
 """
 ITERATIONS = 8
-EXPECTED = b"ABABABAB" + b"p" + b"pyy\n"
+BYTE_ITERATIONS = 4
+EXPECTED = b"ABABABAB" + b"m" + b"p" + b"pyy\n"
 
 
 def bt_run(image, ram_size=16 << 20):
@@ -142,13 +163,16 @@ def test_a_page_table_store_becomes_a_callout_after_k_traps(pte_loop):
     *_, vm = pte_loop
     stats = vm.stats()
     bt, exits = stats["bt"], stats["trap_emulate"]["exits"]
-    # Iteration 1 writes l0 before anything was derived from it (no trap);
-    # 2..K+1 are write-protect traps; the rest, the ordinary store and the
-    # faulting one are callouts.
-    assert exits["page_fault_emulated"] == PTSTORE_TRAPS
-    assert bt["adaptive_retranslations"] == 1
-    assert bt["callouts"]["ptstore"] == ITERATIONS - 1 - PTSTORE_TRAPS + 2
-    assert bt["ptstore_fallbacks"] == 0
+    # setpte: iteration 1 writes l0 before anything was derived from it (no
+    # trap); 2..K+1 are write-protect traps; the rest, the ordinary store and
+    # the faulting one are callouts. setbyte: K traps, then callouts, the last
+    # one to MMIO, which makes it an ordinary store again (a fallback).
+    assert exits["page_fault_emulated"] == 2 * PTSTORE_TRAPS
+    assert bt["adaptive_retranslations"] == 2
+    assert bt["callouts"]["ptstore"] == ITERATIONS - 1 - PTSTORE_TRAPS + 2 \
+        + BYTE_ITERATIONS - PTSTORE_TRAPS + 1
+    assert bt["ptstore_fallbacks"] == 1
+    assert len(vm.vcpus[0].tc.ptstores) == 1      # setpte's store only: setbyte's fell back
     assert stats["trap_emulate"]["reflected"] == {"15": 1}
 
 
