@@ -628,9 +628,11 @@ class ShadowPager:
         guest's tables (A and D set as the hardware sets them), onto guest RAM,
         dropping the shadow entries derived from PTEs it changes. For a
         translator that calls out for stores it expects to hit page tables.
-        Returns "emulated" (done; the pc is the caller's to advance), "guest"
-        (the guest's own fault: fault_cause, fault_tval) or None (the target
-        is not guest RAM, e.g. MMIO: nothing done, run the store for real).
+        Returns "emulated" (done, and it wrote a page-table page), "stored"
+        (done, to ordinary RAM) — the pc is the caller's to advance either
+        way —, "guest" (the guest's own fault: fault_cause, fault_tval) or
+        None (the target is not guest RAM, e.g. MMIO: nothing done, run the
+        store for real).
         The guest's misaligned AMO is its address-misaligned fault."""
         op = _decode_store(insn)
         if op is None or op[2] is None:
@@ -648,10 +650,10 @@ class ShadowPager:
 
     def _perform_store(self, op, gva, walk, guest_priv, sum, mxr, page_tables_only):
         """The store `op` that faulted (or would) at gva, walk its translation:
-        performed on guest memory, "emulated"; "guest" when a second page of
-        a misaligned store is the guest's fault; None when not performed (the
-        first page is not RAM, or page_tables_only and no page-table page is
-        written)."""
+        performed on guest memory, "emulated" (a page-table page written) or
+        "stored" (none); "guest" when a second page of a misaligned store is
+        the guest's fault; None when not performed (the first page is not
+        RAM, or page_tables_only and no page-table page is written)."""
         core = self.core
         kind, size, base, offset, rs2, rd, funct5, length = op
         addr = gva
@@ -674,7 +676,8 @@ class ShadowPager:
                     return None
                 return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], at)
             pieces.append((at, piece_walk, length))
-        if page_tables_only and not any(w.gpa & ~PAGE_MASK in self._pt_refs for _, w, _ in pieces):
+        page_table = any(w.gpa & ~PAGE_MASK in self._pt_refs for _, w, _ in pieces)
+        if page_tables_only and not page_table:
             return None
         for _, piece_walk, _ in pieces:
             self._set_accessed(piece_walk, STORE)
@@ -698,7 +701,7 @@ class ShadowPager:
             core.set_x(rd, result & MASK64)
         for _, piece_walk, length in pieces:
             self.invalidate_gpa(piece_walk.gpa, length)
-        return "emulated"
+        return "emulated" if page_table else "stored"
 
     def _fetch_insn(self, pc, guest_priv):
         parcels = []

@@ -10,7 +10,7 @@ from hv_support import native_run
 pytest.importorskip("pyvmm._core")
 
 from pyvmm.hv import Host  # noqa: E402
-from pyvmm.hv.bt.runtime import PTSTORE_TRAPS  # noqa: E402
+from pyvmm.hv.bt.runtime import PTSTORE_PLAIN, PTSTORE_TRAPS  # noqa: E402
 
 # Sv39: 0x8000_0000.. identity-mapped by one gigapage; 0xC000_0000 through
 # l1/l0, its PTE rewritten by `setpte` to alternate between frame_a ('A') and
@@ -79,6 +79,32 @@ loop2:  mv      a0, s1
         mv      s3, t0
         addi    s5, s5, -1
         bnez    s5, loop2
+        la      s2, frame_a             # an AMO swapping the PTE, checking the old one
+        srli    s2, s2, 12
+        slli    s2, s2, 10
+        ori     s2, s2, 0xC7
+        la      s3, frame_b
+        srli    s3, s3, 12
+        slli    s3, s3, 10
+        ori     s3, s3, 0xC7
+        li      s5, 4
+loop3:  mv      a0, s1
+        mv      a1, s2
+        call    swappte
+        li      t0, 'y'
+        beq     a0, s3, 1f
+        li      t0, 'n'
+1:      mv      a0, t0
+        li      a7, 1
+        ecall
+        sfence.vma s4, zero
+        lbu     a0, 0(s4)
+        ecall
+        mv      t0, s2
+        mv      s2, s3
+        mv      s3, t0
+        addi    s5, s5, -1
+        bnez    s5, loop3
         li      a0, 0x10000000          # the UART's transmit register: MMIO
         li      a1, 'm'
         call    setbyte
@@ -92,6 +118,18 @@ loop2:  mv      a0, s1
         li      a0, 0x40000000
         li      a1, 0
         call    setpte
+        li      s5, 8                   # ordinary stores only: copied again
+        li      s6, 'q'
+loop4:  la      a0, plain
+        mv      a1, s6
+        call    setpte
+        addi    s6, s6, 1
+        addi    s5, s5, -1
+        bnez    s5, loop4
+        la      t0, plain
+        lbu     a0, 0(t0)
+        li      a7, 1
+        ecall
         li      a0, '\\n'
         li      a7, 1
         ecall
@@ -100,6 +138,8 @@ loop2:  mv      a0, s1
 setpte: sd      a1, 0(a0)
         ret
 setbyte: sb     a1, 0(a0)
+        ret
+swappte: amoswap.d a0, a1, (a0)
         ret
         .balign 4
 handler:
@@ -134,7 +174,8 @@ plain:  .zero   4096
 """
 ITERATIONS = 8
 BYTE_ITERATIONS = 4
-EXPECTED = b"ABABABAB" + b"m" + b"p" + b"pyy\n"
+AMO_ITERATIONS = 4
+EXPECTED = b"ABABABAB" + b"yAyByAyB" + b"m" + b"p" + b"pyy" + b"x\n"
 
 
 def bt_run(image, ram_size=16 << 20):
@@ -165,14 +206,16 @@ def test_a_page_table_store_becomes_a_callout_after_k_traps(pte_loop):
     bt, exits = stats["bt"], stats["trap_emulate"]["exits"]
     # setpte: iteration 1 writes l0 before anything was derived from it (no
     # trap); 2..K+1 are write-protect traps; the rest, the ordinary store and
-    # the faulting one are callouts. setbyte: K traps, then callouts, the last
-    # one to MMIO, which makes it an ordinary store again (a fallback).
-    assert exits["page_fault_emulated"] == 2 * PTSTORE_TRAPS
-    assert bt["adaptive_retranslations"] == 2
-    assert bt["callouts"]["ptstore"] == ITERATIONS - 1 - PTSTORE_TRAPS + 2 \
-        + BYTE_ITERATIONS - PTSTORE_TRAPS + 1
-    assert bt["ptstore_fallbacks"] == 1
-    assert len(vm.vcpus[0].tc.ptstores) == 1      # setpte's store only: setbyte's fell back
+    # the faulting one are callouts, then the ordinary stores of loop4 until
+    # PTSTORE_PLAIN in a row copy it again. setbyte: K traps, then callouts,
+    # the last one to MMIO, which makes it an ordinary store again (a
+    # fallback). swappte (an AMO): K traps, then callouts.
+    assert exits["page_fault_emulated"] == 3 * PTSTORE_TRAPS
+    assert bt["adaptive_retranslations"] == 3
+    assert bt["callouts"]["ptstore"] == ITERATIONS - 1 - PTSTORE_TRAPS + 2 + PTSTORE_PLAIN - 1 \
+        + BYTE_ITERATIONS - PTSTORE_TRAPS + 1 + AMO_ITERATIONS - PTSTORE_TRAPS
+    assert bt["ptstore_fallbacks"] == 1 and bt["ptstore_reverts"] == 1
+    assert len(vm.vcpus[0].tc.ptstores) == 1      # swappte's: setbyte fell back, setpte reverted
     assert stats["trap_emulate"]["reflected"] == {"15": 1}
 
 

@@ -51,6 +51,9 @@ MAX_FETCH_REFLECTIONS = 4
 # Adaptive BT: write-protect traps emulated at one guest store before it is
 # retranslated as a "ptstore" callout (Adams & Agesen: a trap costs ~10x a callout).
 PTSTORE_TRAPS = 2
+# ...and ptstore callouts in a row that wrote no page table before it is
+# copied again (a callout costs a plain store's price many times over).
+PTSTORE_PLAIN = 8
 
 
 class PageBackedState(SupervisorState):
@@ -263,6 +266,8 @@ class BTPolicy(TrapEmulatePolicy):
         self.handlers["trap"] = self._bt_trap
         self.callouts = {}
         self.pt_store_traps = {}          # guest pc -> write-protect traps emulated there
+        self.ptstore_plain = {}           # guest pc -> ptstore callouts in a row to no page table
+        self.ptstore_reverts = 0          # ptstore callouts copied again for that
         self.ptstore_fallbacks = 0        # ptstore callouts whose target was not guest RAM
 
     # -- callouts --------------------------------------------------------------------------------
@@ -327,19 +332,32 @@ class BTPolicy(TrapEmulatePolicy):
         pager = self.vm.pager
         outcome = pager.emulate_store(callout.insn, PRIV_S, bool(status & SSTATUS_SUM),
                                       bool(status & SSTATUS_MXR))
-        if outcome == "emulated":
+        if outcome in ("emulated", "stored"):
             self._retire(vcpu, "ptstore")
             next_pc = (callout.guest_pc + callout.length) & MASK64
             vcpu._continuation = (next_pc, tc_pc + 4)
             vcpu.pc = next_pc
+            if outcome == "emulated":
+                self.ptstore_plain.pop(callout.guest_pc, None)
+                return
+            plain = self.ptstore_plain.get(callout.guest_pc, 0) + 1
+            self.ptstore_plain[callout.guest_pc] = plain
+            if plain >= PTSTORE_PLAIN:
+                self.ptstore_reverts += 1
+                self._unadapt(vcpu, callout.guest_pc)
         elif outcome == "guest":
             self.exits["guest_exception"] += 1
             self.reflect(vcpu, pager.fault_cause, pager.fault_tval, callout.guest_pc)
         else:
             self.ptstore_fallbacks += 1
-            self.pt_store_traps.pop(callout.guest_pc, None)
-            vcpu.tc.retranslate_store(callout.guest_pc, ptstore=False)
+            self._unadapt(vcpu, callout.guest_pc)
             vcpu.pc = callout.guest_pc
+
+    def _unadapt(self, vcpu, store_pc):
+        """Make the store at store_pc a copied store again, its trap count anew."""
+        self.pt_store_traps.pop(store_pc, None)
+        self.ptstore_plain.pop(store_pc, None)
+        vcpu.tc.retranslate_store(store_pc, ptstore=False)
 
     def _indirect_miss(self, vcpu, callout, target):
         def link(tc, block):
@@ -458,7 +476,8 @@ class BTPolicy(TrapEmulatePolicy):
               "lookups": sum(v.lookups for v in vcpus),
               "lookup_misses": sum(v.lookup_misses for v in vcpus),
               "interrupt_steps": sum(v.interrupt_steps for v in vcpus),
-              "ptstore_fallbacks": self.ptstore_fallbacks}
+              "ptstore_fallbacks": self.ptstore_fallbacks,
+              "ptstore_reverts": self.ptstore_reverts}
         for vcpu in vcpus:
             for key, value in vcpu.tc.stats().items():
                 bt[key] = bt.get(key, 0) + value
