@@ -99,7 +99,7 @@ class FakeCore:
         self.tlb_flushes += 1
 
     def flush_decode_cache(self):
-        pass
+        """The fake decodes nothing ahead, so there is nothing to drop."""
 
     def stats(self):
         return {"instret": self.instret}
