@@ -40,7 +40,6 @@ from pyvmm.machine.layout import EXIT_IDLE
 MASK64 = (1 << 64) - 1
 REG_A0, REG_A7 = 10, 17
 INTERRUPT_BIT = 1 << 63
-CORE_EXIT_BUDGET, CORE_EXIT_MMIO, CORE_EXIT_TRAP, CORE_EXIT_WFI = 1, 2, 3, 4
 
 # The hart while a guest runs: every exception and the machine timer leave the loop.
 ALL_EXCEPTIONS = (1 << 24) - 1
@@ -229,17 +228,10 @@ class TrapEmulateVCPU(HartTenant):
         self.vm.policy.deliver_interrupt(self)
         return self.enter(budget)
 
-    def decode_exit(self, reason):
-        core = self.core
-        if reason == CORE_EXIT_BUDGET:
-            return Exit("budget", pc=core.pc)
-        if reason == CORE_EXIT_MMIO:
-            return Exit("mmio", addr=self.vm.policy.mmio_gpa(core.exit_addr), size=core.exit_size,
-                        is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
-        if reason == CORE_EXIT_WFI:
-            return Exit("wfi", pc=core.exit_pc, priv=self.state.priv, virt=0)
-        if reason != CORE_EXIT_TRAP:
-            raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
+    def wfi_mode(self):
+        return {"priv": self.state.priv, "virt": 0}
+
+    def decode_trap(self, core):
         cause = core.exit_cause
         pc = core.exit_pc
         priv = self.state.priv

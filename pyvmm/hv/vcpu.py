@@ -84,6 +84,26 @@ class HartTenant:
         else:
             self._pc = value & MASK64
 
+    def decode_exit(self, reason):
+        """Budget, MMIO and idle exits read alike for every kind of VCPU;
+        a trap is decoded by the kind's own decode_trap."""
+        core = self.core
+        if reason == CORE_EXIT_BUDGET:
+            return Exit("budget", pc=core.pc)
+        if reason == CORE_EXIT_MMIO:
+            return Exit("mmio", addr=self.vm.policy.mmio_gpa(core.exit_addr), size=core.exit_size,
+                        is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
+        if reason == CORE_EXIT_WFI:
+            return Exit("wfi", pc=core.exit_pc, **self.wfi_mode())
+        if reason != CORE_EXIT_TRAP:
+            raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
+        return self.decode_trap(core)
+
+    def wfi_mode(self):
+        """Extra fields of a wfi exit (the guest mode it idled in, when the
+        core's own mode is not the guest's)."""
+        return {}
+
     def enter(self, budget):
         """Run the core for `budget` instructions with this VCPU loaded; account and decode."""
         core = self.core
@@ -283,18 +303,7 @@ class VCPU(HartTenant):
                 budget = max(1, min(budget, ticks * core.insns_per_tick))
         return self.enter(budget)
 
-
-    def decode_exit(self, reason):
-        core = self.core
-        if reason == CORE_EXIT_BUDGET:
-            return Exit("budget", pc=core.pc)
-        if reason == CORE_EXIT_MMIO:
-            return Exit("mmio", addr=self.vm.policy.mmio_gpa(core.exit_addr), size=core.exit_size,
-                        is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
-        if reason == CORE_EXIT_WFI:
-            return Exit("wfi", pc=core.exit_pc)
-        if reason != CORE_EXIT_TRAP:
-            raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
+    def decode_trap(self, core):
         cause = core.exit_cause
         pc = core.exit_pc
         if cause == causes.EXC_ECALL_VS:

@@ -32,13 +32,13 @@ from pyvmm.hv.bt.translator import FetchFault
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.trap_emulate import TrapEmulatePolicy, TrapEmulateVCPU
+from pyvmm.hv.vcpu import CORE_EXIT_TRAP
 from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_MXR, SSTATUS_SUM, SSTATUS_UXL_64, \
     SupervisorState
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
 REG_A0, REG_A7 = 10, 17
-CORE_EXIT_TRAP = 3
 
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
