@@ -324,6 +324,15 @@ cdef class Core:
         self._ram[off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
         invalidate_code(self.h, paddr, len(data))
 
+    def invalidate_code(self, paddr, n):
+        """Forget decoded instructions in physical RAM [paddr, paddr + n): a
+        device wrote there by DMA, behind the hart's back."""
+        paddr = int(paddr)
+        n = int(n)
+        self._check_ram(paddr, n)
+        if n:
+            invalidate_code(self.h, paddr, n)
+
     # ------------------------------------------------------------ running
 
     def run(self, budget):
