@@ -6,9 +6,9 @@
 the C state: registers, CSRs, memory, exit payloads, controls and counters.
 """
 
-from hart cimport Hart, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
+from hart cimport Hart, HartGroup, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
     TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_CONTEXTS, \
-    WALK_CACHE_SIZE, MAX_GUEST_MMIO
+    WALK_CACHE_SIZE, MAX_GUEST_MMIO, MAX_HARTS
 
 include "defs.pxi"
 include "decode.pxi"
@@ -36,10 +36,22 @@ EXIT_NAMES = {
 PRIV_U = PRV_U
 PRIV_S = PRV_S
 PRIV_M = PRV_M
+MAX_HARTS_PER_MACHINE = MAX_HARTS
+U64_ALL = 0xFFFFFFFFFFFFFFFF
 
 
 cdef class Core:
     """One hart, its RAM at `ram_base` and the CLINT.
+
+    `Core(hartid=i, peer=other)` makes another hart of `other`'s machine: it
+    shares `other`'s RAM buffer (ram_size/ram_base come from it) and CLINT,
+    so each hart's msip and mtimecmp are reachable from every hart's CLINT
+    accesses, an SC or AMO clears the other harts' reservations on its word,
+    and `write_mem`/`invalidate_code` keep every hart's decoded code
+    coherent. The TLB and the decoded-instruction cache stay per hart: a
+    hart sees another's store into code it has decoded after its own
+    `fence.i` (or `flush_decode_cache()`), as the architecture requires.
+    Harts of one machine have hart ids below MAX_HARTS_PER_MACHINE.
 
     Writing guest code through `core.ram` bypasses the decoded-instruction
     cache: use `write_mem`, or call `flush_decode_cache()` afterwards.
@@ -51,9 +63,20 @@ cdef class Core:
     cdef object _x         # the one numpy view core.x returns: views cost ~300 ns to make
     cdef bint _running
 
-    def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0):
+    def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None):
         cdef uint64_t[::1] regs_view
         cdef uint8_t[::1] ram_view
+        cdef HartGroup* g
+        hartid = int(hartid)
+        if hartid < 0 or hartid > 0xFFFFFFFFFFFFFFFF:
+            raise ValueError(f"hartid must fit in 64 bits, not {hartid}")
+        if peer is not None:
+            ram_size = peer.h.ram_size
+            ram_base = peer.h.ram_base
+            if hartid >= MAX_HARTS or peer.h.hartid >= MAX_HARTS:
+                raise ValueError(f"harts of one machine have ids below {MAX_HARTS}")
+            if peer.h.hartid == hartid or (peer.h.group != NULL and peer.h.group.harts[hartid] != NULL):
+                raise ValueError(f"the machine already has a hart {hartid}")
         ram_size = int(ram_size)
         ram_base = int(ram_base)
         if ram_size <= 0 or ram_size % 4096:
@@ -65,7 +88,7 @@ cdef class Core:
         self.h = <Hart*>calloc(1, sizeof(Hart))
         if self.h == NULL:
             raise MemoryError("cannot allocate the hart")
-        self._ram = np.zeros(ram_size, dtype=np.uint8)
+        self._ram = np.zeros(ram_size, dtype=np.uint8) if peer is None else peer._ram
         self._regs = np.zeros(33, dtype=np.uint64)
         ram_view = self._ram
         regs_view = self._regs
@@ -80,9 +103,25 @@ cdef class Core:
         h.dpages = <DecodePage**>calloc(h.num_pages, sizeof(DecodePage*))
         if h.dpages == NULL:
             raise MemoryError("cannot allocate the decode cache directory")
-        h.hartid = int(hartid)
+        h.hartid = hartid
         h.insns_per_tick = 10
         h.decode_gen = 1
+        if peer is not None:
+            if peer.h.group == NULL:
+                g = <HartGroup*>calloc(1, sizeof(HartGroup))
+                if g == NULL:
+                    raise MemoryError("cannot allocate the hart group")
+                g.refs = 1
+                g.harts[peer.h.hartid] = peer.h
+                peer.h.group = g
+            g = peer.h.group
+            g.refs += 1
+            g.harts[hartid] = h
+            h.group = g
+            h.insns_per_tick = peer.h.insns_per_tick
+            h.realtime = peer.h.realtime
+            h.time_offset = peer.h.time_offset
+            h.insn_offset = <int64_t>(peer.h.instret + <uint64_t>peer.h.insn_offset)
         self._reset()
 
     cdef void _reset(self):
@@ -105,7 +144,15 @@ cdef class Core:
 
     def __dealloc__(self):
         cdef uint64_t i
+        cdef HartGroup* g
         if self.h != NULL:
+            g = self.h.group
+            if g != NULL:
+                g.harts[self.h.hartid] = NULL
+                g.refs -= 1
+                if g.refs == 0:
+                    free(g)
+                self.h.group = NULL
             if self.h.dpages != NULL:
                 for i in range(self.h.num_pages):
                     if self.h.dpages[i] != NULL:
@@ -322,7 +369,20 @@ cdef class Core:
         self._check_ram(paddr, len(data))
         off = paddr - self.h.ram_base
         self._ram[off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
-        invalidate_code(self.h, paddr, len(data))
+        self._invalidate_all(paddr, len(data))
+
+    cdef void _invalidate_all(self, uint64_t paddr, uint64_t n):
+        # RAM is the machine's: every hart's decoded copy of it goes
+        cdef int i
+        cdef HartGroup* g = self.h.group
+        if n == 0:
+            return
+        if g == NULL:
+            invalidate_code(self.h, paddr, n)
+            return
+        for i in range(MAX_HARTS):
+            if g.harts[i] != NULL:
+                invalidate_code(g.harts[i], paddr, n)
 
     def invalidate_code(self, paddr, n):
         """Forget decoded instructions in physical RAM [paddr, paddr + n): a
@@ -330,8 +390,7 @@ cdef class Core:
         paddr = int(paddr)
         n = int(n)
         self._check_ram(paddr, n)
-        if n:
-            invalidate_code(self.h, paddr, n)
+        self._invalidate_all(paddr, n)
 
     # ------------------------------------------------------------ running
 
@@ -497,8 +556,55 @@ cdef class Core:
 
     @mtime.setter
     def mtime(self, value):
-        set_mtime(self.h, <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF))
+        """Setting mtime sets it for every hart of the machine, as a CLINT store does."""
+        clint_write(self.h, CLINT_MTIME, 8, <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF))
+
+    @property
+    def clock_insns(self):
+        """The instruction count mtime derives from: (clock_insns /
+        insns_per_tick) + an offset. It is the hart's instret when the hart
+        runs alone; a scheduler of several harts sets it to the machine's
+        clock before each hart's turn, so all harts read one mtime."""
+        return self.h.instret + <uint64_t>self.h.insn_offset
+
+    @clock_insns.setter
+    def clock_insns(self, value):
+        self.h.insn_offset = <int64_t>(<uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF) - self.h.instret)
         update_timer_bits(self.h)
+        force_event_check(self.h)
+
+    @property
+    def wfi_exit(self):
+        """A WFI with no interrupt pending retires and exits with EXIT_WFI
+        instead of skipping time to the hart's next timer: with several
+        harts, time is the machine's and others may still run."""
+        return bool(self.h.wfi_exit)
+
+    @wfi_exit.setter
+    def wfi_exit(self, value):
+        self.h.wfi_exit = 1 if value else 0
+
+    @property
+    def interrupt_pending(self):
+        """An interrupt is pending and enabled in mie at the hart's current
+        time: WFI would not stall (global enables do not matter to WFI)."""
+        update_timer_bits(self.h)
+        return (read_mip(self.h) & self.h.mie) != 0
+
+    @property
+    def wake_time(self):
+        """The mtime at which a timer makes an interrupt the hart enables in
+        mie pending (mtimecmp; stimecmp and vstimecmp under Sstc), or None."""
+        h = self.h
+        target = U64_ALL
+        if h.mie & MIP_MTIP:
+            target = h.mtimecmp
+        if (h.mie & MIP_STIP) and (h.menvcfg & MENVCFG_STCE) and h.stimecmp < target:
+            target = h.stimecmp
+        if (h.mie & MIP_VSTIP) and vs_sstc(h) and h.vstimecmp != U64_MAX \
+                and <uint64_t>(h.vstimecmp - h.htimedelta) < target:
+            target = <uint64_t>(h.vstimecmp - h.htimedelta)
+        return None if target == U64_ALL else target
 
     @property
     def mtimecmp(self):
@@ -524,6 +630,11 @@ cdef class Core:
 
     def flush_decode_cache(self):
         decode_cache_flush(self.h)
+
+    @property
+    def reservation(self):
+        """The LR reservation's physical address, or None."""
+        return self.h.res_paddr if self.h.res_valid else None
 
     @property
     def instret(self):

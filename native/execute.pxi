@@ -43,6 +43,21 @@ cdef inline int do_load(Hart* h, DecodedInsn* d, int size, bint is_signed) noexc
     return st
 
 
+cdef void break_peer_reservations(Hart* h, uint64_t pa, int size) noexcept nogil:
+    # An SC or AMO that writes takes the line from every other hart's
+    # reservation, as a cache-coherent machine would. Plain stores are not
+    # checked here (they run on the TLB fast path); SC's value comparison
+    # catches those that change the reserved word.
+    cdef int i
+    cdef Hart* t
+    if h.group == NULL:
+        return
+    for i in range(MAX_HARTS):
+        t = h.group.harts[i]
+        if t != NULL and t != h and t.res_valid and t.res_paddr < pa + <uint64_t>size and pa < t.res_paddr + 8:
+            t.res_valid = 0
+
+
 cdef int do_amo(Hart* h, DecodedInsn* d, int size) noexcept nogil:
     cdef uint64_t addr = h.x[d.rs1]
     cdef uint64_t pa, old, src, new
@@ -79,6 +94,7 @@ cdef int do_amo(Hart* h, DecodedInsn* d, int size) noexcept nogil:
             new = old if <uint32_t>old > <uint32_t>src else src
         else:
             new = old if old > src else src
+    break_peer_reservations(h, pa, size)
     st = store_ram(h, pa, size, new)
     h.x[d.rd] = old
     return st
@@ -93,6 +109,7 @@ cdef int do_lr(Hart* h, DecodedInsn* d, int size) noexcept nogil:
     v = pyvmm_ld(h.ram + (pa - h.ram_base), size)
     h.res_valid = 1
     h.res_addr = addr
+    h.res_paddr = pa
     h.res_value = v
     h.x[d.rd] = sext32(v) if size == 4 else v
     return ST_OK
@@ -120,6 +137,7 @@ cdef int do_sc(Hart* h, DecodedInsn* d, int size) noexcept nogil:
     if cur != h.res_value:
         h.x[d.rd] = 1
         return ST_OK
+    break_peer_reservations(h, pa, size)
     st = store_ram(h, pa, size, h.x[d.rs2])
     h.x[d.rd] = 0
     return st
@@ -179,6 +197,12 @@ cdef int do_wfi(Hart* h, DecodedInsn* d) noexcept nogil:
     if read_mip(h) & h.mie:
         force_event_check(h)
         return ST_OK
+    if h.wfi_exit:
+        # several harts take turns: time is the machine's, not this hart's
+        # to skip; the scheduler wakes the hart when an interrupt is pending
+        h.exit_reason = EXIT_WFI_C
+        h.exit_pc = h.pc
+        return ST_EXIT_AFTER
     target = U64_MAX
     if h.mie & MIP_MTIP:
         target = h.mtimecmp

@@ -16,6 +16,7 @@ cdef enum:
     MAX_GUEST_MMIO = 16
     SLOTS_PER_PAGE = 2048   # one decoded slot per 16-bit parcel of a 4 KiB page
     MAX_WATCHES = 16
+    MAX_HARTS = 8           # harts of one machine sharing RAM and the CLINT
 
 # Access types index the TLB sets and select the fault causes.
 cdef enum:
@@ -45,6 +46,8 @@ ctypedef struct DecodePage:
     # one slot more than the page holds: it stays OP_NONE, so the run loop's
     # sequential step off the page's end lands on a slot that stops it
     DecodedInsn slots[SLOTS_PER_PAGE + 1]
+
+cdef struct HartGroup
 
 ctypedef struct Hart:
     uint64_t* x         # 33 registers: x0..x31 and the x0 write sink
@@ -118,13 +121,20 @@ ctypedef struct Hart:
     # CLINT and time
     uint32_t msip
     uint64_t mtimecmp
-    int64_t time_offset     # mtime = instret / insns_per_tick + time_offset (or host ticks + offset)
+    # mtime = (instret + insn_offset) / insns_per_tick + time_offset (or host
+    # ticks + time_offset): insn_offset puts the hart on the machine's clock
+    # when several harts take turns
+    int64_t time_offset
+    int64_t insn_offset
     uint64_t insns_per_tick
     int realtime
+    int wfi_exit            # an idle WFI exits (EXIT_WFI) instead of skipping time to the next timer
+    HartGroup* group        # the machine's harts, for the shared CLINT and reservations; NULL = alone
 
     # LR/SC reservation
     int res_valid
     uint64_t res_addr
+    uint64_t res_paddr      # physical address of the reservation (other harts' SC/AMO clear it)
     uint64_t res_value
 
     # physical memory
@@ -237,3 +247,10 @@ ctypedef struct Hart:
     uint64_t gstage_walks
     uint64_t tlb_flushes
     uint64_t walk_cache_hits
+
+
+# The harts of one machine: same RAM buffer, one CLINT. harts[i] is the hart
+# whose mhartid is i (NULL: none); each member holds a reference.
+cdef struct HartGroup:
+    int refs
+    Hart* harts[MAX_HARTS]

@@ -7,14 +7,14 @@
 cdef inline uint64_t mtime_now(Hart* h) noexcept nogil:
     if h.realtime:
         return pyvmm_host_ticks() + <uint64_t>h.time_offset
-    return h.instret // h.insns_per_tick + <uint64_t>h.time_offset
+    return (h.instret + <uint64_t>h.insn_offset) // h.insns_per_tick + <uint64_t>h.time_offset
 
 
 cdef inline void set_mtime(Hart* h, uint64_t value) noexcept nogil:
     if h.realtime:
         h.time_offset = <int64_t>(value - pyvmm_host_ticks())
     else:
-        h.time_offset = <int64_t>(value - h.instret // h.insns_per_tick)
+        h.time_offset = <int64_t>(value - (h.instret + <uint64_t>h.insn_offset) // h.insns_per_tick)
 
 
 cdef inline bint vs_sstc(Hart* h) noexcept nogil:
@@ -45,14 +45,16 @@ cdef inline uint64_t read_mip(Hart* h) noexcept nogil:
 cdef uint64_t instret_when_time_reaches(Hart* h, uint64_t target) noexcept nogil:
     # the retired-instruction count at which mtime first equals `target`
     cdef uint64_t now = mtime_now(h)
-    cdef uint64_t ticks, base
+    cdef uint64_t ticks, base, t
     if now >= target:
         return h.instret
     ticks = target - now
-    base = h.instret // h.insns_per_tick
+    t = h.instret + <uint64_t>h.insn_offset
+    base = t // h.insns_per_tick
     if ticks > U64_MAX // h.insns_per_tick - base - 1:
         return U64_MAX
-    return (base + ticks) * h.insns_per_tick
+    t = (base + ticks) * h.insns_per_tick - <uint64_t>h.insn_offset
+    return t if t > h.instret else h.instret
 
 
 cdef inline void force_event_check(Hart* h) noexcept nogil:
@@ -67,20 +69,35 @@ cdef inline bint clint_size_ok(uint64_t offset, int size) noexcept nogil:
     return size == 4 or size == 8
 
 
+cdef inline Hart* clint_hart(Hart* h, uint64_t hartid) noexcept nogil:
+    # the hart whose MSWI/MTIMER registers sit at `hartid`'s slot: any hart
+    # of the machine is reachable from any hart's accesses
+    if hartid == h.hartid:
+        return h
+    if h.group != NULL and hartid < MAX_HARTS:
+        return h.group.harts[hartid]
+    return NULL
+
+
 cdef uint64_t clint_read(Hart* h, uint64_t offset, int size) noexcept nogil:
     cdef uint64_t value = 0
     cdef uint64_t reg_off
-    cdef uint64_t msip_off = 4 * h.hartid
-    cdef uint64_t cmp_off = CLINT_MTIMECMP + 8 * h.hartid
-    if offset >= msip_off and offset < msip_off + 4:
-        value = h.msip
-        reg_off = offset - msip_off
-    elif offset >= cmp_off and offset < cmp_off + 8:
-        value = h.mtimecmp
-        reg_off = offset - cmp_off
+    cdef Hart* t
+    if offset < CLINT_MTIMECMP:
+        t = clint_hart(h, offset >> 2)
+        if t == NULL:
+            return 0
+        value = t.msip
+        reg_off = offset & 3
     elif offset >= CLINT_MTIME and offset < CLINT_MTIME + 8:
         value = mtime_now(h)
         reg_off = offset - CLINT_MTIME
+    elif offset < CLINT_MTIME:
+        t = clint_hart(h, (offset - CLINT_MTIMECMP) >> 3)
+        if t == NULL:
+            return 0
+        value = t.mtimecmp
+        reg_off = (offset - CLINT_MTIMECMP) & 7
     else:
         return 0
     value >>= 8 * reg_off
@@ -90,29 +107,52 @@ cdef uint64_t clint_read(Hart* h, uint64_t offset, int size) noexcept nogil:
 
 
 cdef void clint_write(Hart* h, uint64_t offset, int size, uint64_t value) noexcept nogil:
-    cdef uint64_t msip_off = 4 * h.hartid
-    cdef uint64_t cmp_off = CLINT_MTIMECMP + 8 * h.hartid
-    cdef uint64_t old, mask, shift
-    if offset == msip_off:
-        h.msip = <uint32_t>(value & 1)
-        if h.msip:
-            h.mip_hw |= MIP_MSIP
+    cdef uint64_t old, mask, shift, new
+    cdef int64_t delta
+    cdef Hart* t
+    cdef int i
+    if offset < CLINT_MTIMECMP:
+        t = clint_hart(h, offset >> 2)
+        if t == NULL or (offset & 3):
+            return
+        t.msip = <uint32_t>(value & 1)
+        if t.msip:
+            t.mip_hw |= MIP_MSIP
         else:
-            h.mip_hw &= ~MIP_MSIP
-    elif offset >= cmp_off and offset < cmp_off + 8:
-        shift = 8 * (offset - cmp_off)
-        mask = U64_MAX if size >= 8 else ((1ULL << (8 * size)) - 1)
-        old = h.mtimecmp
-        h.mtimecmp = (old & ~(mask << shift)) | ((value & mask) << shift)
+            t.mip_hw &= ~MIP_MSIP
     elif offset >= CLINT_MTIME and offset < CLINT_MTIME + 8:
         shift = 8 * (offset - CLINT_MTIME)
         mask = U64_MAX if size >= 8 else ((1ULL << (8 * size)) - 1)
         old = mtime_now(h)
-        set_mtime(h, (old & ~(mask << shift)) | ((value & mask) << shift))
+        new = (old & ~(mask << shift)) | ((value & mask) << shift)
+        # one mtime for the machine: every hart's clock moves by the same step
+        delta = <int64_t>(new - old)
+        t = h
+        if h.group == NULL:
+            h.time_offset += delta
+        else:
+            for i in range(MAX_HARTS):
+                t = h.group.harts[i]
+                if t != NULL:
+                    t.time_offset += delta
+                    if t != h:
+                        update_timer_bits(t)
+                        force_event_check(t)
+        t = h
+    elif offset < CLINT_MTIME:
+        t = clint_hart(h, (offset - CLINT_MTIMECMP) >> 3)
+        if t == NULL:
+            return
+        shift = 8 * ((offset - CLINT_MTIMECMP) & 7)
+        mask = U64_MAX if size >= 8 else ((1ULL << (8 * size)) - 1)
+        old = t.mtimecmp
+        t.mtimecmp = (old & ~(mask << shift)) | ((value & mask) << shift)
     else:
         return
-    update_timer_bits(h)
-    force_event_check(h)
+    update_timer_bits(t)
+    force_event_check(t)
+    if t != h:
+        force_event_check(h)
 
 
 # ---------------------------------------------------------------- TLB
