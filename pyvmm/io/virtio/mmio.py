@@ -271,14 +271,15 @@ class VirtioMmio:
             self._legacy_layout(queue)
 
     def _legacy_layout(self, queue):
-        """Version 1 rings are contiguous: descriptors, available ring, then
-        the used ring at the next QueueAlign boundary."""
+        """Version 1 rings are contiguous: descriptors, the available ring
+        (with used_event), then the used ring at the next QueueAlign boundary
+        (virtio 1.2 section 2.7.2, legacy layout)."""
         if queue.desc_addr == 0:
             queue.ready = False
             return
         align = self.queue_align[queue.index] or 1
         queue.driver_addr = queue.desc_addr + 16 * queue.num
-        avail_end = queue.driver_addr + 4 + 2 * queue.num
+        avail_end = queue.driver_addr + 6 + 2 * queue.num
         queue.device_addr = (avail_end + align - 1) // align * align
         queue.ready = True
 
