@@ -90,7 +90,29 @@ def add_parsers(subparsers):
                    help="mtime follows the host clock instead of retired instructions")
     p.add_argument("--htif", choices=("on", "off", "auto"), default="auto",
                    help="HTIF tohost/fromhost console and exit (auto: when the image defines tohost)")
-    p.add_argument("--bootargs", default="", metavar="STR", help="kernel command line (/chosen/bootargs)")
+    p.add_argument("--bootargs", "--append", dest="bootargs", default="", metavar="STR",
+                   help="kernel command line (/chosen/bootargs); --append is QEMU's name for it")
+    p.add_argument("--initrd", metavar="FILE",
+                   help="initial ramdisk, placed as QEMU places it (min(RAM/2, 128M) above the "
+                        "kernel) and named in /chosen (linux,initrd-start/-end)")
+    p.add_argument("--dtb", metavar="FILE",
+                   help="give the guest this device tree blob instead of the generated one "
+                        "(/chosen still gets --append and --initrd)")
+    p.add_argument("--dumpdtb", metavar="FILE",
+                   help="write the device tree the guest would get to FILE and exit")
+    p.add_argument("--drive", action="append", default=[], metavar="SPEC",
+                   help="a disk: file=PATH[,format=raw][,readonly=on][,snapshot=on]"
+                        "[,if=virtio|none][,id=ID][,serial=STR]; if=virtio (the default) adds a "
+                        "virtio-blk on the virtio-mmio bus (repeatable)")
+    p.add_argument("--device", action="append", default=[], metavar="SPEC",
+                   help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
+                        "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
+                        "virtio-console-device (repeatable; see docs/devices.md)")
+    p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
+                   help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
+                        "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
+    p.add_argument("--virtio-legacy", action="store_true",
+                   help="virtio-mmio version 1 (legacy) transports, for old drivers")
     p.add_argument("--serial", metavar="FILE", help="write UART output to FILE instead of stdout")
     p.add_argument("--technique", default="native", metavar="NAME",
                    help="native (the kernel on the board, the default) or hw (in a VM on the "
@@ -149,11 +171,12 @@ def _run(args, opened):
             raise UsageError(str(e)) from None
     elif args.trace_file is not None:
         raise UsageError("--trace-file needs --trace")
-    if args.image is None and args.kernel is None:
+    if args.image is None and args.kernel is None and args.dumpdtb is None:
         raise UsageError("an IMAGE to run is required")
     if args.bios != "none" and args.image is not None and args.kernel is not None:
         raise UsageError("with a --bios, IMAGE is the kernel: give IMAGE or --kernel, not both")
-    if args.bios == "none" and args.image is None and args.technique == "native":
+    if args.bios == "none" and args.image is None and args.technique == "native" \
+            and args.dumpdtb is None:
         raise UsageError("--bios none runs IMAGE in M-mode: an IMAGE is required")
 
     console = sys.stdout.buffer
@@ -175,33 +198,55 @@ def _run(args, opened):
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
 
+    option_errors = ()
+    if args.drive or args.device or args.netdev:
+        from pyvmm.io.options import OptionError
+        option_errors = (OptionError,)
     try:
         machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,
                           stdin=stdin, realtime=args.realtime, htif=args.htif,
-                          bootargs=args.bootargs, trace=classes, trace_out=trace_out)
+                          bootargs=args.bootargs, trace=classes, trace_out=trace_out,
+                          devices=device_config(args), initrd=args.initrd, dtb=args.dtb)
         machine.core.cpu_profile = CPU_PROFILES[args.cpu_profile]
+    except option_errors as e:
+        raise UsageError(str(e)) from None
     except MemoryError:
         raise UsageError(f"cannot allocate {ram_size} bytes of guest RAM") from None
     except ImportError as e:
         print(f"pyvmm run: error: the compiled core is missing ({e}); "
               "build it with `python setup.py build_ext --inplace`", file=sys.stderr)
         return 1
-    if args.image is not None:
-        machine.load(args.image, load_addr=load_addr)
-    elif load_addr is not None:
-        raise UsageError("--load-addr applies to IMAGE; --kernel loads at RAM base + 2 MiB")
-    try:
-        with _keys_straight_to_the_guest(stdin):
-            result = machine.run(max_insns)
-    except MachineError as e:
-        print(f"pyvmm run: internal error: {e}", file=sys.stderr)
-        return 1
-    finally:
-        if trace_out is not None:
-            trace_out.flush()
+    with machine:
+        if args.image is not None:
+            machine.load(args.image, load_addr=load_addr)
+        elif load_addr is not None:
+            raise UsageError("--load-addr applies to IMAGE; --kernel loads at RAM base + 2 MiB")
+        if args.dumpdtb is not None:
+            machine.place_initrd()
+            blob = machine.dtb_blob()
+            with open(args.dumpdtb, "wb") as f:
+                f.write(blob)
+            return 0
+        try:
+            with _keys_straight_to_the_guest(stdin):
+                result = machine.run(max_insns)
+        except MachineError as e:
+            print(f"pyvmm run: internal error: {e}", file=sys.stderr)
+            return 1
+        finally:
+            if trace_out is not None:
+                trace_out.flush()
     if args.stats is not None:
         _write_stats(machine.stats(), args.stats)
     return result.status if 0 <= result.status <= 255 else 1
+
+
+def device_config(args):
+    """The device set the options ask for (shared by the board and every technique)."""
+    from pyvmm.machine.devices import DeviceConfig
+    return DeviceConfig(drives=list(args.drive), devices=list(args.device),
+                        netdevs=list(args.netdev), virtio_legacy=args.virtio_legacy,
+                        realtime=args.realtime)
 
 
 @contextlib.contextmanager

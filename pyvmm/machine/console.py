@@ -65,6 +65,13 @@ class ConsoleInput:
         else:
             self.at_eof = True
 
+    def fileno(self):
+        """The descriptor an idle machine can select() on, or None when input
+        is not asynchronous (a script, a file) or has ended."""
+        if self._fd is None or not self.asynchronous or self.at_eof:
+            return None
+        return self._fd
+
     @property
     def buffered(self):
         return len(self._buffer) - self._position

@@ -34,6 +34,7 @@ IRQ_S_SOFT, IRQ_M_SOFT, IRQ_S_TIMER, IRQ_M_TIMER, IRQ_S_EXT, IRQ_M_EXT = 1, 3, 5
 UART_CLOCK_FREQ = 3686400         # the value QEMU's virt.c advertises for its 16550
 FINISHER_PASS = 0x5555
 FINISHER_RESET = 0x7777
+RNG_SEED_BYTES = 32
 
 CSR_MISA = 0x301
 CSR_MENVCFG = 0x30A
@@ -294,8 +295,39 @@ def isa_string(core=None):
     return isa
 
 
-def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zifencei_sstc"):
-    """The Node tree of the `virt` board, laid out as QEMU 7.2's hw/riscv/virt.c lays it out."""
+def rng_seed(realtime=False):
+    """/chosen/rng-seed: 32 bytes, as QEMU gives. Fixed (a hash of a constant)
+    so a run repeats, unless the machine follows the host (--realtime)."""
+    if realtime:
+        import os
+        return os.urandom(RNG_SEED_BYTES)
+    import hashlib
+    return hashlib.sha256(b"pyvmm virt rng-seed").digest()[:RNG_SEED_BYTES]
+
+
+def set_chosen(root, bootargs="", initrd=None, seed=None):
+    """Fill /chosen as QEMU does for -append and -initrd (and its rng-seed)."""
+    try:
+        chosen = root.child("chosen")
+    except KeyError:
+        chosen = root.add(Node("chosen"))
+    if bootargs:
+        chosen.props["bootargs"] = string(bootargs)
+    if initrd is not None:
+        start, end = initrd
+        # QEMU 7.2 writes one cell each when the addresses fit, as on virt's RAM.
+        fmt = cells if end < (1 << 32) else u64_cells
+        chosen.props["linux,initrd-start"] = fmt(start)
+        chosen.props["linux,initrd-end"] = fmt(end)
+    if seed is not None:
+        chosen.props["rng-seed"] = bytes(seed)
+    return chosen
+
+
+def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zifencei_sstc",
+              soc_nodes=(), initrd=None, seed=None):
+    """The Node tree of the `virt` board, laid out as QEMU 7.2's hw/riscv/virt.c lays it out.
+    `soc_nodes`: the device set's optional devices (RTC, PCI host) for /soc."""
     root = Node("", {
         "#address-cells": cells(2),
         "#size-cells": cells(2),
@@ -303,11 +335,10 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
         "model": string("riscv-virtio,qemu"),
     })
 
-    chosen = root.add(Node("chosen", {
+    root.add(Node("chosen", {
         "stdout-path": string("/soc/serial@%x" % layout.UART0_BASE),
     }))
-    if bootargs:
-        chosen.props["bootargs"] = string(bootargs)
+    set_chosen(root, bootargs, initrd, seed)
 
     # The finisher doubles as a syscon so Linux' generic poweroff/reboot drivers find it.
     root.add(Node("poweroff", {
@@ -396,13 +427,19 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
         "reg": u64_cells(layout.CLINT_BASE, layout.CLINT_SIZE),
         "compatible": strings("sifive,clint0", "riscv,clint0"),
     }))
+    for node in soc_nodes:
+        soc.add(node)
     return root
 
 
 def build_dtb(machine):
     """The DTB for a Machine: reads ram_base, ram_size, bootargs, hartid (and its core's misa)."""
     core = getattr(machine, "core", None)
+    devices = getattr(machine, "devices", None)
     root = virt_tree(machine.ram_base, machine.ram_size,
                      bootargs=machine.bootargs or "", hartid=machine.hartid,
-                     isa=isa_string(core))
+                     isa=isa_string(core),
+                     soc_nodes=devices.soc_nodes(PHANDLE_PLIC) if devices is not None else (),
+                     initrd=getattr(machine, "initrd_range", None),
+                     seed=rng_seed(bool(core is not None and core.realtime)))
     return serialize(root, boot_cpuid=machine.hartid)

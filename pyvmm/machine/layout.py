@@ -10,6 +10,8 @@ RAM_SIZE_DEFAULT = 128 << 20
 
 TEST_BASE = 0x0010_0000          # SiFive test finisher
 TEST_SIZE = 0x1000
+RTC_BASE = 0x0010_1000           # goldfish RTC
+RTC_SIZE = 0x1000
 CLINT_BASE = 0x0200_0000
 CLINT_SIZE = 0x1_0000
 CLINT_MSIP = 0x0000               # + 4 * hart
@@ -24,6 +26,7 @@ VIRTIO_STRIDE = 0x1000
 VIRTIO_COUNT = 8
 
 UART0_IRQ = 10
+RTC_IRQ = 11
 VIRTIO_IRQ_FIRST = 1              # virtio slot i raises PLIC source 1 + i
 PLIC_NUM_SOURCES = 96             # QEMU: VIRT_IRQCHIP_NUM_SOURCES
 PLIC_NUM_PRIORITIES = 7
@@ -32,6 +35,9 @@ TIMEBASE_FREQ = 10_000_000        # 10 MHz, RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ
 
 # RISC-V Linux boot convention: firmware at RAM base, the S-mode kernel 2 MiB above.
 KERNEL_OFFSET = 0x20_0000
+# QEMU's riscv_load_initrd: the initrd goes min(RAM / 2, 128 MiB) above the
+# kernel's entry, out of the way of a kernel that decompresses itself.
+INITRD_MAX_OFFSET = 128 << 20
 
 # Exit statuses of `pyvmm run` beyond the guest's own (0, or a failure code).
 EXIT_USAGE = 2

@@ -17,14 +17,13 @@ from collections import Counter, namedtuple
 from pyvmm.isa import EXC_ECALL_S
 from pyvmm.machine.bus import Bus, BusFault
 from pyvmm.machine.console import ConsoleInput
-from pyvmm.machine.finisher import SiFiveTest
-from pyvmm.machine.layout import (EXIT_BUDGET, EXIT_IDLE, KERNEL_OFFSET, PLIC_BASE, PLIC_SIZE,
-                                  RAM_BASE, RAM_SIZE_DEFAULT, TEST_BASE, TEST_SIZE, UART0_BASE,
-                                  UART0_IRQ, UART0_SIZE, VIRTIO_BASE, VIRTIO_COUNT, VIRTIO_STRIDE)
+from pyvmm.machine.devices import DeviceConfig, DeviceSet
+from pyvmm.machine.layout import (EXIT_BUDGET, EXIT_IDLE, INITRD_MAX_OFFSET, KERNEL_OFFSET,
+                                  RAM_BASE, RAM_SIZE_DEFAULT, UART0_IRQ)
 from pyvmm.machine.loader import ImageError, load_image
-from pyvmm.machine.plic import CONTEXT_M, CONTEXT_S, PLIC
-from pyvmm.machine.uart import IER_RDI, IER_RLSI, NS16550A
-from pyvmm.machine.virtio_slot import EmptyVirtioSlot
+from pyvmm.machine.memory import GuestMemory
+from pyvmm.machine.plic import CONTEXT_M, CONTEXT_S
+from pyvmm.machine.uart import IER_RDI, IER_RLSI
 
 # Exit reasons of Core.run (docs/architecture.md section 2).
 CORE_EXIT_BUDGET = 1
@@ -85,7 +84,7 @@ _FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
 class Machine:
     def __init__(self, ram_size=RAM_SIZE_DEFAULT, bios="none", kernel=None, console=None,
                  stdin=None, realtime=False, htif=None, bootargs="", hartid=0,
-                 trace=None, trace_out=None):
+                 trace=None, trace_out=None, devices=None, initrd=None, dtb=None):
         if ram_size <= 0 or ram_size % 4096:
             raise ValueError(f"RAM size must be a positive multiple of 4 KiB, not {ram_size}")
         if htif not in (None, "auto", True, "on", False, "off"):
@@ -105,19 +104,24 @@ class Machine:
         self._uart_output = bytearray()
         self.input = ConsoleInput(stdin)
         self._irq_lines = None
-        self.plic = PLIC(on_change=self._plic_outputs)
-        self.uart = NS16550A(self.console_write,
-                             lambda level: self.plic.set_level(UART0_IRQ, level))
         self._rx_next = 0           # instret from which the line may deliver the next byte
         self._next_input_poll = 0.0
-        self.finisher = SiFiveTest(self.request_stop)
+        config = devices if devices is not None else DeviceConfig()
+        config.realtime = bool(realtime)
+        self.devices = DeviceSet(config, console_write=self.console_write,
+                                 request_stop=self.request_stop, mtime=lambda: self.core.mtime,
+                                 on_plic_change=self._plic_outputs)
+        self.plic = self.devices.plic
+        self.uart = self.devices.uart
+        self.finisher = self.devices.finisher
         self.bus = Bus()
-        self.bus.attach(TEST_BASE, TEST_SIZE, self.finisher, "test")
-        self.bus.attach(PLIC_BASE, PLIC_SIZE, self.plic, "plic")
-        self.bus.attach(UART0_BASE, UART0_SIZE, self.uart, "uart0")
-        for slot in range(VIRTIO_COUNT):
-            self.bus.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, EmptyVirtioSlot(),
-                            f"virtio{slot}")
+        self.devices.attach(self.bus)
+        self.memory = GuestMemory(self.core.ram, RAM_BASE, ram_size,
+                                  on_write=self.core.invalidate_code)
+        self.devices.attach_memory(self.memory)
+        self.initrd_path = initrd
+        self.initrd_range = None    # (start, end) once placed
+        self.dtb_path = dtb
 
         self.symbols = {}
         self.images = []            # (role, Image) in load order
@@ -219,9 +223,8 @@ class Machine:
             raise ImageError("nothing to run: no image loaded")
         if self.bios == "builtin" and self.kernel_image is None:
             raise ImageError("the built-in SBI needs a kernel to boot")
-        from pyvmm.machine import fdt
-
-        dtb = fdt.build_dtb(self)
+        self.place_initrd()
+        dtb = self.dtb_blob()
         top = min(self.ram_base + self.ram_size, DTB_CEILING) \
             if self.ram_base < DTB_CEILING else self.ram_base + self.ram_size
         dtb_addr = (top - len(dtb)) & ~(DTB_ALIGN - 1)
@@ -234,6 +237,11 @@ class Machine:
                 raise ImageError(f"RAM of {self.ram_size} bytes has no room for the firmware's "
                                  f"dynamic info")
             boot_data.append(("firmware dynamic info", info_addr, self._fw_dynamic_info()))
+        if self.initrd_range is not None:
+            start, end = self.initrd_range
+            if dtb_addr < end:
+                raise ImageError(f"{self.initrd_path}: the initrd at {start:#x}..{end:#x} overlaps "
+                                 f"the device tree at {dtb_addr:#x}; give the machine more RAM")
         for what, place, blob in boot_data:
             for role, image in self.images:
                 for addr, data in image.segments:
@@ -262,6 +270,44 @@ class Machine:
             core.x[REG_A1] = dtb_addr
             core.x[REG_A2] = self.fw_dynamic_info_addr or 0
         self.booted = True
+
+    def place_initrd(self):
+        """Load --initrd where QEMU's riscv_load_initrd puts it: min(RAM / 2,
+        128 MiB) above the kernel's entry (the image's, without a kernel)."""
+        if self.initrd_path is None or self.initrd_range is not None:
+            return
+        with open(self.initrd_path, "rb") as f:
+            data = f.read()
+        first = self.kernel_image or self.boot_image or self.firmware_image
+        entry = first.entry if first is not None else self.ram_base
+        start = entry + min(self.ram_size // 2, INITRD_MAX_OFFSET)
+        end = start + len(data)
+        if end > self.ram_base + self.ram_size:
+            raise ImageError(f"{self.initrd_path}: an initrd of {len(data)} bytes at {start:#x} "
+                             f"does not fit in RAM; give the machine more RAM")
+        for role, image in self.images:
+            for addr, seg in image.segments:
+                if addr < end and start < addr + len(seg):
+                    raise ImageError(f"{self.initrd_path}: the initrd at {start:#x}..{end:#x} "
+                                     f"overlaps the {role} {image.path}")
+        self.core.write_mem(start, data)
+        self.initrd_range = (start, end)
+
+    def dtb_blob(self):
+        """The device tree the guest gets: generated for this board, or the
+        --dtb file with /chosen (bootargs, initrd) filled in as QEMU does."""
+        from pyvmm.machine import fdt
+
+        if self.dtb_path is None:
+            return fdt.build_dtb(self)
+        with open(self.dtb_path, "rb") as f:
+            blob = f.read()
+        try:
+            root, reservations = fdt.parse_dtb(blob)
+        except fdt.FdtError as e:
+            raise ImageError(f"{self.dtb_path}: not a device tree blob ({e})") from None
+        fdt.set_chosen(root, bootargs=self.bootargs, initrd=self.initrd_range)
+        return fdt.serialize(root, boot_cpuid=self.hartid, reservations=reservations)
 
     def _fw_dynamic_info(self):
         """What QEMU's riscv_rom_copy_firmware_info writes: the kernel entry (0
@@ -377,7 +423,19 @@ class Machine:
     def _between_slices(self):
         if self.htif is not None:
             self.htif.poll()
+        self.devices.poll()
         self.flush_console()
+
+    def close(self):
+        """Flush the drives and close the back-ends: everything the guest wrote
+        is in its files afterwards. The machine runs no more."""
+        self.devices.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _service_mmio(self):
         core = self.core
@@ -427,9 +485,14 @@ class Machine:
         return bool(self.core.read_csr(CSR_MIE) & (MIE_MEIE | MIE_SEIE))
 
     def _service_idle(self):
-        """WFI with nothing able to wake the hart: only console input can
-        still change that, so wait for it; without any, the run is over."""
+        """WFI with nothing able to wake the hart: only input from outside
+        (the console, a network peer) can still change that, so wait for it;
+        without any, the run is over."""
         self.flush_console()
+        handles = self.devices.wait_handles()
+        if handles:
+            self._wait_for_devices(handles)
+            return
         if not self._input_can_wake():
             self.request_stop("idle", 0)
             return
@@ -444,6 +507,22 @@ class Machine:
         self.uart.accessed = True
         self._receive_input(self.core.stats()["instret"])
 
+    def _wait_for_devices(self, handles):
+        """Sleep until a device's host side (a socket) or the console has
+        input, then let the devices deliver it."""
+        import select
+        watched = list(handles)
+        console_fd = self.input.fileno() if self._input_can_wake() else None
+        if console_fd is not None:
+            watched.append(console_fd)
+        ready, _, _ = select.select(watched, [], [])
+        if console_fd is not None and console_fd in ready:
+            self.input.poll()
+            self._rx_next = 0
+            self.uart.accessed = True
+            self._receive_input(self.core.stats()["instret"])
+        self.devices.poll()
+
     # -- counters ---------------------------------------------------------------------
 
     def stats(self):
@@ -454,6 +533,10 @@ class Machine:
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
         stats["mmio"] = self.bus.access_counts()
         stats["mmio_faults"] = self.mmio_faults
+        devices = self.devices.stats()
+        if devices:
+            stats["devices"] = devices
+        stats.update(self.memory.stats())
         if self.sbi is not None:
             stats["sbi"] = self.sbi.stats()
         if self.htif is not None:

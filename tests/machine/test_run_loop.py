@@ -29,6 +29,7 @@ class ScriptedCore:
     def __init__(self, ram_size, ram_base, hartid):
         self.ram_base = ram_base
         self.ram = np.zeros(ram_size, dtype=np.uint8)
+        self.invalidated = []           # what device DMA wrote behind the hart
         self.x = np.zeros(32, dtype=np.uint64)
         self.pc = 0
         self.priv = 3
@@ -57,6 +58,9 @@ class ScriptedCore:
     def write_mem(self, paddr, data):
         off = paddr - self.ram_base
         self.ram[off:off + len(data)] = np.frombuffer(bytes(data), dtype=np.uint8)
+
+    def invalidate_code(self, paddr, n):
+        self.invalidated.append((paddr, n))
 
     def set_irq(self, meip, seip):
         self.irq_calls.append((meip, seip))

@@ -1,0 +1,126 @@
+"""The device set of a virt machine, built once and attached to the bare
+board or to a VM alike.
+
+A DeviceSet holds every device a guest can reach besides RAM and the CLINT
+(which lives in the core): the SiFive test finisher, the goldfish RTC, the
+16550 UART, the PLIC, the eight virtio-mmio slots with whatever back-ends
+the options plug into them, and the PCI host with its functions. Devices see
+offsets on their register windows and guest-physical addresses through one
+GuestMemory; they never see a core or a virtualization technique. The owner
+(the board or a VM) gives the set its console, its stop request, the way the
+PLIC's outputs reach the harts, and the machine's time; then attaches the
+set to its bus, hands it the guest memory, and calls poll() between slices.
+"""
+
+from dataclasses import dataclass, field
+
+from pyvmm.machine import fdt
+from pyvmm.machine.finisher import SiFiveTest
+from pyvmm.machine.layout import (PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_SIZE, TEST_BASE,
+                                  TEST_SIZE, UART0_BASE, UART0_IRQ, UART0_SIZE, VIRTIO_BASE,
+                                  VIRTIO_COUNT, VIRTIO_IRQ_FIRST, VIRTIO_STRIDE)
+from pyvmm.machine.plic import PLIC
+from pyvmm.machine.rtc import GoldfishRTC
+from pyvmm.machine.uart import NS16550A
+from pyvmm.machine.virtio_slot import EmptyVirtioSlot
+
+
+@dataclass
+class DeviceConfig:
+    """What the options ask for, spelled as QEMU spells it: --drive, --device
+    and --netdev strings, --virtio-legacy, and whether time is the host's."""
+    drives: list = field(default_factory=list)
+    devices: list = field(default_factory=list)
+    netdevs: list = field(default_factory=list)
+    virtio_legacy: bool = False
+    realtime: bool = False
+
+
+class DeviceSet:
+    def __init__(self, config=None, *, console_write, request_stop, mtime, on_plic_change,
+                 plic_contexts=2, console_input=None):
+        self.config = config or DeviceConfig()
+        self.plic = PLIC(num_contexts=plic_contexts, on_change=on_plic_change)
+        self.uart = NS16550A(console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
+        self.finisher = SiFiveTest(request_stop)
+        self.rtc = GoldfishRTC(mtime, lambda level: self.plic.set_level(RTC_IRQ, level),
+                               realtime=self.config.realtime)
+        self.virtio_devices = []        # (VirtioDevice, where it is plugged)
+        self.virtio_slots = [EmptyVirtioSlot() for _ in range(VIRTIO_COUNT)]
+        self._build_virtio(console_write, console_input)
+
+    def _irq_line(self, source):
+        plic = self.plic
+        return lambda level: plic.set_level(source, level)
+
+    def _build_virtio(self, console_write, console_input):
+        config = self.config
+        if not (config.drives or config.devices or config.netdevs):
+            return
+        from pyvmm.io.options import build_devices
+        from pyvmm.io.virtio.mmio import VirtioMmio
+
+        built = build_devices(config.drives, config.devices, config.netdevs,
+                              realtime=config.realtime, console_out=console_write,
+                              console_in=console_input)
+        for device, transport, slot in built:
+            if transport != "mmio":
+                raise ValueError(f"{type(device).__name__}: the {transport} transport is not on this board")
+            mmio = VirtioMmio(device, legacy=config.virtio_legacy)
+            mmio.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
+            self.virtio_slots[slot] = mmio
+            self.virtio_devices.append((device, f"virtio-mmio slot {slot}"))
+
+    # -- the owner's side ------------------------------------------------------------
+
+    def attach(self, bus):
+        """Put every register window on `bus` (a pyvmm.machine.bus.Bus)."""
+        bus.attach(TEST_BASE, TEST_SIZE, self.finisher, "test")
+        bus.attach(RTC_BASE, RTC_SIZE, self.rtc, "rtc")
+        bus.attach(PLIC_BASE, PLIC_SIZE, self.plic, "plic")
+        bus.attach(UART0_BASE, UART0_SIZE, self.uart, "uart0")
+        for slot, transport in enumerate(self.virtio_slots):
+            bus.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, transport, f"virtio{slot}")
+
+    def attach_memory(self, memory):
+        """Give every DMA-capable device the guest memory it reaches."""
+        for device, _ in self.virtio_devices:
+            device.attach_memory(memory)
+
+    def poll(self):
+        """Between slices: time-driven and asynchronous device work."""
+        self.rtc.poll()
+        for device, _ in self.virtio_devices:
+            device.poll()
+
+    def wait_handles(self):
+        """Objects with fileno() whose readiness can wake an idle guest (network sockets)."""
+        handles = []
+        for device, _ in self.virtio_devices:
+            handles.extend(getattr(device, "wait_handles", lambda: [])())
+        return handles
+
+    def close(self):
+        """Flush and release back-ends (drive files, sockets): after a clean exit
+        everything the guest wrote is in its files."""
+        for device, _ in self.virtio_devices:
+            close = getattr(device, "close", None)
+            if close is not None:
+                close()
+
+    def soc_nodes(self, phandle_plic):
+        """Device-tree nodes of the optional devices, for /soc."""
+        return [
+            fdt.Node("rtc@%x" % RTC_BASE, {
+                "interrupts": fdt.cells(RTC_IRQ),
+                "interrupt-parent": fdt.cells(phandle_plic),
+                "reg": fdt.u64_cells(RTC_BASE, RTC_SIZE),
+                "compatible": fdt.string("google,goldfish-rtc"),
+            }),
+        ]
+
+    def stats(self):
+        stats = {}
+        for device, where in self.virtio_devices:
+            stats[f"{type(device).__name__} ({where})"] = device.stats()
+        return stats
