@@ -1,10 +1,12 @@
 """pyvmm's built-in SBI: the M-mode firmware of `--bios builtin`, written in Python.
 
-No M-mode code runs. `boot()` leaves the hart as OpenSBI leaves it for a
-kernel (delegation, counters, Sstc, open PMP) and drops it into S-mode; from
-then on every trap that would reach M-mode leaves the core's run loop
-(`exit_on_exception` holds exactly the causes not delegated to S), and
-`handle_ecall()` (or `handle_trap(cause)`, the same for any cause) answers it:
+No M-mode code runs. `boot()` leaves every hart as OpenSBI leaves it for a
+kernel (delegation, counters, Sstc, open PMP) and drops the boot hart into
+S-mode; the other harts are STOPPED until the kernel starts them through HSM,
+as with OpenSBI. From then on every trap that would reach M-mode leaves the
+core's run loop (`exit_on_exception` holds exactly the causes not delegated
+to S), and `handle_ecall(core)` (or `handle_trap(cause, core)`, the same for
+any cause) answers it for the hart that trapped:
 
 * an `ecall` from S-mode (cause 9) is an SBI v2.0 call: a7 = EID, a6 = FID,
   a0..a5 = arguments; the answer goes to a0 (error) and a1 (value) and the hart
@@ -16,6 +18,21 @@ then on every trap that would reach M-mode leaves the core's run loop
 Implementation id: pyvmm reports 0x7079766D ("pyvm" in ASCII), far above the
 numbers the SBI spec has assigned (0 BBL ... 11 bhyve), so a kernel's
 `sbi_get_impl_id` can never mistake it for another firmware.
+
+Several harts (a `pyvmm.machine.harts.Harts` given to the constructor):
+* HSM: hart_start sets the target up as a cold start (S-mode at start_addr,
+  a0 = hart id, a1 = opaque, satp = 0, sstatus.SIE = 0) and lets the
+  scheduler run it; hart_stop takes the caller out of the turns; a suspend
+  (retentive or not) sleeps until an interrupt the hart enables in mie is
+  pending, and a non-retentive one then resumes at resume_addr. The calls
+  take effect at once, so the START_PENDING, STOP_PENDING, SUSPEND_PENDING
+  and RESUME_PENDING states are never observed.
+* sPI send_ipi sets the targets' sip.SSIP, as OpenSBI's IPI handler does.
+* RFENCE flushes the targets' decoded-instruction cache (fence_i) or TLB
+  (sfence/hfence: the whole TLB, which the spec allows for any range) before
+  the call returns; the legacy calls do the same.
+Without a Harts (a one-hart board), a suspend returns at once (a wakeup may
+be spurious) and hart_stop of the only hart ends the run.
 
 Ends of a run requested here (machine.request_stop(how, code)):
   "sbi-shutdown" 0    SRST shutdown with reason "none", legacy shutdown
@@ -71,6 +88,8 @@ EXTENSION_NAMES = {EID_BASE: "base", EID_TIME: "time", EID_IPI: "ipi", EID_RFENC
 
 # HSM hart states and suspend types.
 HSM_STARTED = 0
+HSM_STOPPED = 1
+HSM_SUSPENDED = 4
 HSM_SUSPEND_RETENTIVE = 0x0000_0000
 HSM_SUSPEND_NON_RETENTIVE = 0x8000_0000
 
@@ -153,11 +172,22 @@ class GuestAddressError(Exception):
 
 
 class BuiltinSBI:
-    """SBI v2.0 for the Machine's one hart, answering ecalls from Python."""
+    """SBI v2.0 for the Machine's harts, answering ecalls from Python.
 
-    def __init__(self, machine):
+    `harts`: the machine's `Harts`; None for a board of one hart
+    (`machine.core`, hart id `machine.hartid`). `self.core` and
+    `self.hartid` are the hart whose call is being answered."""
+
+    def __init__(self, machine, harts=None):
         self.machine = machine
-        self.core = machine.core
+        self.harts = harts
+        if harts is None:
+            self.cores = {machine.hartid: machine.core}
+        else:
+            self.cores = {core.hartid: core for core in harts.cores}
+        self.boot_hartid = min(self.cores) if harts is not None else machine.hartid
+        self.core = self.cores[self.boot_hartid]
+        self.hartid = self.boot_hartid
         self.has_h = bool(self.core.read_csr(CSR_MISA) & MISA_H)
         self.medeleg = DELEGATED_EXCEPTIONS | (DELEGATED_EXCEPTIONS_H if self.has_h else 0)
         self.mideleg = DELEGATED_INTERRUPTS
@@ -172,8 +202,21 @@ class BuiltinSBI:
 
     # ------------------------------------------------------------------ boot
     def boot(self, kernel_entry):
-        """Set M-mode state as OpenSBI leaves it and enter S-mode at kernel_entry (a0 hartid, a1 dtb)."""
-        core = self.core
+        """Set every hart's M-mode state as OpenSBI leaves it; the boot hart enters S-mode at
+        kernel_entry (a0 hartid, a1 dtb), the others are STOPPED."""
+        for hartid, core in sorted(self.cores.items()):
+            self._setup_m_state(core)
+            if hartid != self.boot_hartid and self.harts is not None:
+                self.harts.stop(hartid)
+        self._enter_s(self.core, kernel_entry, self.boot_hartid, self.machine.dtb_addr)
+
+    def _enter_s(self, core, entry, a0, a1):
+        core.x[10] = a0 & MASK64
+        core.x[11] = a1 & MASK64
+        core.priv = PRIV_S
+        core.pc = entry
+
+    def _setup_m_state(self, core):
         core.write_csr(CSR_MEDELEG, self.medeleg)
         core.write_csr(CSR_MIDELEG, self.mideleg)
         self.medeleg = core.read_csr(CSR_MEDELEG)
@@ -199,14 +242,20 @@ class BuiltinSBI:
         # Added to whatever else the Machine asked the core to exit on.
         core.exit_on_exception |= self.exit_on_exception
         core.exit_on_interrupt |= self.exit_on_interrupt
-        core.x[10] = self.machine.hartid
-        core.x[11] = self.machine.dtb_addr
-        core.priv = PRIV_S
-        core.pc = kernel_entry
 
     # ------------------------------------------------------------ dispatch
-    def handle_ecall(self):
-        """Answer the EXIT_TRAP the core just returned (cause in core.exit_cause)."""
+    def _select(self, core):
+        if core is not None and core is not self.core:
+            for hartid, c in self.cores.items():
+                if c is core:
+                    self.core, self.hartid = core, hartid
+                    return
+            raise ValueError("a core that is not one of this SBI's harts")
+
+    def handle_ecall(self, core=None):
+        """Answer the EXIT_TRAP `core` (default: the hart last served) just
+        returned (cause in core.exit_cause)."""
+        self._select(core)
         core = self.core
         cause = int(core.exit_cause)
         if cause != causes.EXC_ECALL_S:
@@ -238,8 +287,9 @@ class BuiltinSBI:
         else:
             x[10:12] = (error & MASK64, value & MASK64)
 
-    def handle_trap(self, cause=None):
+    def handle_trap(self, cause=None, core=None):
         """Any EXIT_TRAP the SBI asked for; an S-mode ecall is an SBI call, the rest go to S."""
+        self._select(core)
         cause = int(self.core.exit_cause if cause is None else cause)
         if cause == causes.EXC_ECALL_S:
             self.handle_ecall()
@@ -315,22 +365,23 @@ class BuiltinSBI:
         return {key: (name, handler, name.split(".")[0]) for key, (name, handler) in table.items()}
 
     # ------------------------------------------------------------- helpers
-    def _harts_valid(self, hart_mask, hart_mask_base):
-        """(valid, targets_this_hart) for an SBI hart mask; base -1 means every hart."""
+    def _targets(self, hart_mask, hart_mask_base):
+        """The cores an SBI hart mask names, in hart order; None if it names a
+        hart that does not exist. Base -1 means every hart."""
         if hart_mask_base == MASK64:
-            return True, True
-        hartid = self.machine.hartid
+            return [core for _, core in sorted(self.cores.items())]
+        targets = []
         bit = 0
-        targets_me = False
         mask = hart_mask
         while mask:
             if mask & 1:
-                if hart_mask_base + bit != hartid:
-                    return False, False
-                targets_me = True
+                core = self.cores.get(hart_mask_base + bit)
+                if core is None:
+                    return None
+                targets.append(core)
             mask >>= 1
             bit += 1
-        return True, targets_me
+        return targets
 
     def _ram_range_ok(self, addr, size):
         m = self.machine
@@ -421,57 +472,87 @@ class BuiltinSBI:
         return SBI_SUCCESS, 0
 
     def ipi_send_ipi(self, hart_mask, hart_mask_base, *_):
-        valid, targets_me = self._harts_valid(hart_mask, hart_mask_base)
-        if not valid:
+        targets = self._targets(hart_mask, hart_mask_base)
+        if targets is None:
             return SBI_ERR_INVALID_PARAM, 0
-        if targets_me:
-            self.core.write_csr(CSR_MIP, self.core.read_csr(CSR_MIP) | MIP_SSIP)
+        for core in targets:
+            core.write_csr(CSR_MIP, core.read_csr(CSR_MIP) | MIP_SSIP)
         return SBI_SUCCESS, 0
 
     # -------------------------------------------------------------- RFENCE
     def _rfence(self, hart_mask, hart_mask_base, flush):
-        valid, targets_me = self._harts_valid(hart_mask, hart_mask_base)
-        if not valid:
+        targets = self._targets(hart_mask, hart_mask_base)
+        if targets is None:
             return SBI_ERR_INVALID_PARAM, 0
-        if targets_me:
-            flush()
+        for core in targets:
+            flush(core)
         return SBI_SUCCESS, 0
 
     def rfence_fence_i(self, hart_mask, hart_mask_base, *_):
-        return self._rfence(hart_mask, hart_mask_base, self.core.flush_decode_cache)
+        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_decode_cache())
 
     def rfence_sfence_vma(self, hart_mask, hart_mask_base, start_addr, size, *_):
         # The core's TLB flush is global: flushing more than the range is always allowed.
-        return self._rfence(hart_mask, hart_mask_base, self.core.flush_tlb)
+        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_tlb())
 
     def rfence_sfence_vma_asid(self, hart_mask, hart_mask_base, start_addr, size, asid, *_):
-        return self._rfence(hart_mask, hart_mask_base, self.core.flush_tlb)
+        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_tlb())
 
     def rfence_hfence(self, hart_mask, hart_mask_base, *_):
-        return self._rfence(hart_mask, hart_mask_base, self.core.flush_tlb)
+        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_tlb())
 
     # ----------------------------------------------------------------- HSM
+    def _state(self, hartid):
+        if self.harts is None:
+            return HSM_STARTED
+        state = self.harts.state[hartid]
+        if state == "stopped":
+            return HSM_STOPPED
+        if state == "suspended":
+            return HSM_SUSPENDED
+        return HSM_STARTED
+
     def hsm_hart_start(self, hartid, start_addr, opaque, *_):
-        if hartid == self.machine.hartid:
+        core = self.cores.get(hartid)
+        if core is None:
+            return SBI_ERR_INVALID_PARAM, 0
+        if self._state(hartid) != HSM_STOPPED:
             return SBI_ERR_ALREADY_AVAILABLE, 0
-        return SBI_ERR_INVALID_PARAM, 0
+        if not self._ram_range_ok(start_addr, 2):
+            return SBI_ERR_INVALID_ADDRESS, 0
+        # A cold start, as the SBI spec's HSM chapter defines it.
+        self._setup_m_state(core)
+        self._enter_s(core, start_addr, hartid, opaque)
+        self.harts.start(hartid)
+        return SBI_SUCCESS, 0
 
     def hsm_hart_stop(self, *_):
-        # The only hart stops: nothing is left that could hart_start it again. The run ends
-        # here, so the error a0 would carry back (the call never returns) is never seen.
-        self.machine.request_stop("idle", layout.EXIT_IDLE)
-        return SBI_ERR_FAILED, 0
+        if self.harts is None or not any(s != "stopped" for i, s in enumerate(self.harts.state)
+                                         if i != self.hartid):
+            # The last running hart stops: nothing is left that could hart_start it again.
+            # The run ends here, so the error a0 would carry back (the call never returns)
+            # is never seen.
+            self.machine.request_stop("idle", layout.EXIT_IDLE)
+            return SBI_ERR_FAILED, 0
+        self.harts.stop(self.hartid)
+        self.harts.end_turn()
+        return None
 
     def hsm_hart_get_status(self, hartid, *_):
-        if hartid == self.machine.hartid:
-            return SBI_SUCCESS, HSM_STARTED
-        return SBI_ERR_INVALID_PARAM, 0
+        if hartid not in self.cores:
+            return SBI_ERR_INVALID_PARAM, 0
+        return SBI_SUCCESS, self._state(hartid)
 
     def hsm_hart_suspend(self, suspend_type, resume_addr, opaque, *_):
-        """Suspend returns at once, as a WFI implemented as a no-op may (a wakeup is allowed
-        to be spurious); the caller re-checks its condition, as it must after any WFI."""
+        """With several harts the caller sleeps until an interrupt it enables
+        in mie is pending; on a one-hart board without a scheduler it returns
+        at once, as a WFI implemented as a no-op may (a wakeup is allowed to be
+        spurious) and the caller re-checks its condition, as after any WFI."""
         suspend_type &= 0xFFFF_FFFF
         if suspend_type == HSM_SUSPEND_RETENTIVE:
+            if self.harts is not None:
+                self.harts.suspend(self.hartid)
+                self.harts.end_turn()
             return SBI_SUCCESS, 0
         if suspend_type == HSM_SUSPEND_NON_RETENTIVE:
             if not self._ram_range_ok(resume_addr, 2):
@@ -481,10 +562,10 @@ class BuiltinSBI:
             core = self.core
             core.write_csr(CSR_SATP, 0)
             core.write_csr(CSR_MSTATUS, core.read_csr(CSR_MSTATUS) & ~MSTATUS_SIE)
-            core.x[10] = self.machine.hartid
-            core.x[11] = opaque & MASK64
-            core.pc = resume_addr
-            core.priv = PRIV_S
+            self._enter_s(core, resume_addr, self.hartid, opaque)
+            if self.harts is not None:
+                self.harts.suspend(self.hartid)
+                self.harts.end_turn()
             return None
         return SBI_ERR_INVALID_PARAM, 0
 

@@ -1,0 +1,193 @@
+"""The harts of one machine and how they take turns.
+
+Several harts (pyvmm._core.Core objects sharing one RAM and CLINT, see
+`Core(peer=...)`) run one at a time, in hart-id order, each for a fixed
+quantum of QUANTUM retired instructions, so a run repeats exactly: same
+image and options, same interleaving, same output and counters.
+
+Time is the machine's: `clock` counts the instructions all harts have
+retired, and mtime is clock / insns_per_tick (plus what the guest wrote to
+mtime). Each hart is put on that clock before it runs (`core.clock_insns`),
+so a hart's mtime moves on while it runs and stands still while others do;
+mtime never goes backwards for anyone. A WFI that would stall exits the
+core (`core.wfi_exit`) and the hart sleeps: it is skipped until an
+interrupt it enables in mie is pending (mip & mie, which includes a timer
+that came due on the machine clock, an IPI another hart sent, or a PLIC
+output). When every started hart sleeps, the clock jumps to the earliest
+timer any of them waits for; with no timer left, nothing inside the machine
+can wake any hart (`pick` returns None) and the board decides (console
+input, or the run is idle).
+
+Hart states follow SBI HSM where the built-in SBI drives them: STOPPED harts
+never run until `start`; a hart in a retentive or non-retentive suspend
+sleeps like WFI and is SUSPENDED until an interrupt wakes it.
+
+A single hart runs in slices as long as the caller asks for, and its WFI
+skips time to its own next timer inside the core, as before: with no one
+else to run, that is the same machine time, only faster.
+"""
+
+# Retired instructions per turn. Short enough that harts exchanging IPIs or
+# spinning on each other's locks make progress every few hundred
+# microseconds of host time; long enough that the Python between turns costs
+# a few percent at most. Changing it changes every multi-hart run's
+# interleaving (deterministically).
+QUANTUM = 10_000
+
+RUNNING = "running"         # runnable: started and awake
+SLEEPING = "sleeping"       # stalled in WFI until an interrupt is pending
+SUSPENDED = "suspended"     # in an SBI HSM suspend until an interrupt is pending
+STOPPED = "stopped"         # SBI HSM STOPPED: runs only after hart_start
+
+# Core exit codes used here (docs/architecture.md section 2).
+_EXIT_BUDGET = 1
+_EXIT_WFI = 4
+
+
+class Harts:
+    """The harts of one machine: `cores[i]` has hart id i."""
+
+    def __init__(self, cores, quantum=QUANTUM, started=None):
+        self.cores = list(cores)
+        if not self.cores:
+            raise ValueError("a machine needs at least one hart")
+        for i, core in enumerate(self.cores):
+            if core.hartid != i:
+                raise ValueError(f"cores[{i}] has hart id {core.hartid}: harts must be 0..n-1 in order")
+        if quantum < 1:
+            raise ValueError("quantum must be >= 1")
+        self.quantum = quantum
+        self.smp = len(self.cores) > 1
+        started = range(len(self.cores)) if started is None else set(started)
+        self.state = [RUNNING if i in started else STOPPED for i in range(len(self.cores))]
+        self.current = 0
+        self._left = quantum
+        self.clock = self.cores[0].clock_insns if self.smp else 0
+        for core in self.cores:
+            core.wfi_exit = self.smp
+            if self.smp:
+                core.clock_insns = self.clock
+        self.turns = 0
+        self.clock_skips = 0        # times every hart slept and the clock jumped to a timer
+
+    def __len__(self):
+        return len(self.cores)
+
+    @property
+    def now(self):
+        """The machine clock in instructions (a single hart's instret)."""
+        return self.clock if self.smp else self.cores[0].instret
+
+    # -- HSM ---------------------------------------------------------------------------
+
+    def start(self, i):
+        self.state[i] = RUNNING
+        if self.smp:
+            self.cores[i].clock_insns = self.clock
+
+    def stop(self, i):
+        self.state[i] = STOPPED
+
+    def suspend(self, i):
+        self.state[i] = SUSPENDED
+
+    def any_started(self):
+        return any(s != STOPPED for s in self.state)
+
+    # -- turns -------------------------------------------------------------------------
+
+    def _wakes(self, i):
+        core = self.cores[i]
+        core.clock_insns = self.clock
+        if core.interrupt_pending:
+            self.state[i] = RUNNING
+            return True
+        return False
+
+    def _runnable(self, i):
+        state = self.state[i]
+        return state == RUNNING or (state != STOPPED and self._wakes(i))
+
+    def pick(self, limit):
+        """The hart to run next and how many instructions it may retire (at
+        most `limit`), or None when no hart can run: all are stopped, or
+        all sleep with no timer that could wake them."""
+        if not self.smp:
+            if self.state[0] == RUNNING:
+                return 0, self.cores[0], limit
+            if self.state[0] == STOPPED:
+                return None
+            # a single hart suspended through the SBI: its own timer decides
+            if self._wakes(0):
+                return 0, self.cores[0], limit
+            wake = self.cores[0].wake_time
+            if wake is None:
+                return None
+            self.cores[0].mtime = max(wake, self.cores[0].mtime)
+            self.state[0] = RUNNING
+            return 0, self.cores[0], limit
+        n = len(self.cores)
+        if self._left > 0 and self.state[self.current] == RUNNING:
+            return self._turn(limit)
+        for _ in range(2):
+            for step in range(1, n + 1):
+                i = (self.current + step) % n
+                if self._runnable(i):
+                    self.current = i
+                    self._left = self.quantum
+                    self.turns += 1
+                    return self._turn(limit)
+            if not self._skip_to_next_timer():
+                return None
+        return None
+
+    def _turn(self, limit):
+        core = self.cores[self.current]
+        core.clock_insns = self.clock
+        return self.current, core, min(self._left, limit)
+
+    def _skip_to_next_timer(self):
+        """Every started hart sleeps: move the clock to the earliest timer
+        one of them waits for. False if none waits for any."""
+        best = None
+        for i, state in enumerate(self.state):
+            if state == STOPPED:
+                continue
+            core = self.cores[i]
+            wake = core.wake_time
+            if wake is None:
+                continue
+            core.clock_insns = self.clock
+            ticks = wake - core.mtime
+            tick = core.insns_per_tick
+            target = self.clock if ticks <= 0 else (self.clock // tick + ticks) * tick
+            if best is None or target < best:
+                best = target
+        if best is None:
+            return False
+        self.clock = max(self.clock, best)
+        self.clock_skips += 1
+        return True
+
+    def ran(self, i, before, budget, reason):
+        """Account a core.run(budget) of hart i that started at instret
+        `before` and returned `reason`; returns the instructions retired."""
+        core = self.cores[i]
+        retired = core.instret - before
+        if self.smp:
+            self.clock += retired
+            self._left -= budget if reason == _EXIT_BUDGET else max(retired, 1)
+        if reason == _EXIT_WFI and self.smp:
+            self.state[i] = SLEEPING
+            self._left = 0
+        return retired
+
+    def end_turn(self):
+        """The current hart gives up the rest of its quantum (it stopped or
+        suspended itself)."""
+        self._left = 0
+
+    def stats(self):
+        return {"harts": len(self.cores), "quantum": self.quantum, "turns": self.turns,
+                "clock_skips": self.clock_skips, "clock_insns": self.now,
+                "states": list(self.state)}
