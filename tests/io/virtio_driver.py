@@ -43,6 +43,7 @@ class Ring:
         self.next_desc = 0
         self.avail_idx = 0
         self.used_seen = 0
+        memory.fill(base, self.used + 6 + 8 * num - base)     # a driver starts from zeroed rings
 
     def write_desc(self, index, addr, length, flags, nxt=0, table=None):
         table = self.desc if table is None else table
