@@ -123,12 +123,14 @@ class Netdev(abc.ABC):
         return -1
 
     def wait(self, timeout):
-        """Sleep up to `timeout` seconds until a frame is pending (an idle
-        machine's sleep); True if one is. Back-ends without a descriptor
-        return at once: only this process can give them a frame."""
+        """Sleep up to `timeout` seconds until a frame is pending or the link
+        changes (an idle machine's sleep); True if a frame is pending.
+        Back-ends without a descriptor return at once: only this process
+        can give them a frame."""
+        link = self.link_up
         self.poll()
-        if self.pending():
-            return True
+        if self.pending() or self.link_up != link:
+            return bool(self.pending())
         fd = self.fileno()
         if fd < 0 or timeout <= 0:
             return False
