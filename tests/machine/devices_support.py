@@ -237,3 +237,62 @@ def hex_bytes_line(output, prefix):
         if line.startswith(prefix):
             return bytes.fromhex(re.sub(r"\s+", "", line[len(prefix):]))
     return None
+
+
+# ------------------------------------------------------------------ rng, console, net
+
+RNG_BYTES = 32
+
+
+def expected_rng(slot=FIRST_SLOT):
+    """What rng.S prints (rng_dump.S prints a "bytes: " line before the last)."""
+    return ("virtio-rng: slot %d\nfeatures: VERSION_1 1\ngot %d bytes\nall zero: 0\n"
+            "virtio-rng: done\n" % (slot, RNG_BYTES)).encode()
+
+
+def without_dump(output):
+    """rng_dump.S's output without its "bytes: " line: what rng.S prints."""
+    return b"".join(line for line in output.splitlines(keepends=True) if not line.startswith(b"bytes: "))
+
+
+# On QEMU the UART and the virtconsole share stdout through one mux chardev;
+# pyvmm sends virtio-console output to the UART's console writer.
+CONSOLE_QEMU_OPTS = [("chardev", "stdio,mux=on,id=c0"), ("serial", "chardev:c0"), ("monitor", "none")]
+CONSOLE_OPTS = [("device", "virtio-serial-device"), ("device", "virtconsole,chardev=c0")]
+
+
+def expected_console(slot=FIRST_SLOT):
+    return ("virtio-console: slot %d\n"
+            "features: VERSION_1 1\n"
+            "line 1 through the virtio-console transmitq\n"
+            "transmitq used len 0\n"
+            "line 2 in a chain of two descriptors\n"
+            "transmitq used len 0\n"
+            "virtio-console: done\n" % slot).encode()
+
+
+PING_MAC = "52:54:00:12:34:01"      # odd last byte: pings, connects
+PONG_MAC = "52:54:00:12:34:02"      # even: answers, listens
+NET_ROUNDS = 4
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
+def net_opts(mac, listen=None, connect=None):
+    """The options of one net.S instance: a socket netdev and virtio-net with `mac`."""
+    where = "listen=%s" % listen if listen else "connect=%s" % connect
+    return [("netdev", "socket,id=n0," + where),
+            ("device", "virtio-net-device,netdev=n0,mac=" + mac)]
+
+
+def expected_net(ping, slot=FIRST_SLOT):
+    """What net.S prints as the pinger (ping=True) or as the ponger."""
+    mac, peer = (PING_MAC, PONG_MAC) if ping else (PONG_MAC, PING_MAC)
+    lines = ["virtio-net: slot %d" % slot, "features: VERSION_1 1 MAC 1", "mac " + mac,
+             "role: " + ("ping" if ping else "pong")]
+    for k in range(NET_ROUNDS):
+        if ping:
+            lines.append("rx pong %d from %s to %s len 72" % (k, peer, mac))
+        else:
+            lines.append("rx ping %d from %s to %s len 72" % (k, peer, BROADCAST))
+    lines.append("virtio-net: done")
+    return ("\n".join(lines) + "\n").encode()
