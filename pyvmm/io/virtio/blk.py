@@ -61,9 +61,14 @@ def _take(views, n):
     return head, rest
 
 
+# The kernel takes at most IOV_MAX (1024 on Linux) buffers per call; a VM's
+# guest RAM splits a transfer into one view per page.
+IOV_BATCH = 1024
+
+
 def _preadv_all(fd, views, offset):
     while views:
-        got = os.preadv(fd, views, offset)
+        got = os.preadv(fd, views[:IOV_BATCH], offset)
         if got <= 0:
             raise OSError(f"short read at byte {offset}")
         offset += got
@@ -72,7 +77,7 @@ def _preadv_all(fd, views, offset):
 
 def _pwritev_all(fd, views, offset):
     while views:
-        put = os.pwritev(fd, views, offset)
+        put = os.pwritev(fd, views[:IOV_BATCH], offset)
         if put <= 0:
             raise OSError(f"short write at byte {offset}")
         offset += put
