@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyvmm.io.virtio.queue import (VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
+from pyvmm.io.virtio.queue import (VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
                                    VRING_AVAIL_F_NO_INTERRUPT, Virtqueue, VirtqueueError, need_event)
 from virtio_driver import DATA_AREA, RAM_BASE, RAM_SIZE, RING_AREA, GuardedMemory, Ring
 
