@@ -204,3 +204,38 @@ def test_net_pyvmm_talks_to_qemu(pinger, ponger, elves):
     """pyvmm's socket netdev frames like QEMU's: one instance on each."""
     ping, pong = _net_pair(elves, pinger, ponger)
     _check_net(ping, pong, dev.expected_net(True), dev.expected_net(False))
+
+
+@pytest.mark.parametrize("side", ["qemu", "pyvmm"])
+def test_blk_irq_on_an_explicit_bus(side, elves, tmp_path):
+    """bus=virtio-mmio-bus.2 puts the disk in slot 2, behind PLIC source 3,
+    with an rng plugged first into the highest free slot."""
+    image = tmp_path / "disk.img"
+    disk = dev.make_disk(image)
+    opts = [("device", "virtio-rng-device")] + _blk_opts(image)
+    opts[-1] = ("device", opts[-1][1] + ",bus=virtio-mmio-bus.2")
+    if side == "qemu":
+        status, out, err = dev.run_qemu(elves("blk_irq"), opts)
+    else:
+        status, out, err = dev.run_pyvmm(dev.guest_source("blk_irq"), opts)
+    expected = dev.expected_blk(disk, slot=2, irq=True)
+    assert out == expected, first_difference(expected, out) + "\n" + _explain(status, out, err)
+    assert status == 0, _explain(status, out, err)
+    assert image.read_bytes() == dev.disk_after_blk(disk)
+
+
+NO_DEVICE = b"FAIL: no such virtio device\n"
+
+
+@pytest.mark.parametrize("side", ["qemu", "pyvmm"])
+@pytest.mark.parametrize("name", ["blk_poll", "rng", "console", "net"])
+def test_guest_without_its_device_fails(name, side, elves):
+    """Eight empty slots (or only another kind of device): the scan finds
+    nothing and the guest fails with status 1, on both."""
+    opts = [] if name != "rng" else [("device", "virtio-serial-device")]
+    if side == "qemu":
+        status, out, err = dev.run_qemu(elves(name), opts)
+    else:
+        status, out, err = dev.run_pyvmm(dev.guest_source(name), opts)
+    assert out == NO_DEVICE, _explain(status, out, err)
+    assert status == 1, _explain(status, out, err)
