@@ -20,7 +20,8 @@
 #            -drive file=disk.img,format=raw,if=none,id=d0 \
 #            -device virtio-blk-pci,drive=d0,disable-legacy=on -kernel pci_blk.elf
 # Exit:  0 when the scan (and the read, if a block device is present)
-#        succeeded; otherwise a failure code from the finisher (see `fail`).
+#        succeeded; otherwise the finisher's failure code, after a line that
+#        says why (3..11), or 12 after an unexpected trap (mcause, mepc, mtval).
 #
 # Registers kept across the whole program:
 #   s0 ECAM base of the function at hand   s1 device number
@@ -90,14 +91,10 @@
     .equ BLK_T_IN,      0
     .equ POLL_LIMIT,    200000000   # reads of used.idx before giving up
 
-# SAY "text": print a string literal (clobbers a0, t0-t2)
-.macro SAY text
-    .pushsection .rodata
-.Lsay\@: .asciz "\text"
-    .popsection
-    la      a0, .Lsay\@
-    call    puts
-.endm
+# Strings are printed by `call say` with the text right after the call:
+#     call    say
+#     .asciz  "text\n"
+#     .balign 4
 
 # HEX reg, digits: print reg as "0x" and that many hex digits (clobbers a0-a3, t0-t2)
 .macro HEX reg, digits
@@ -112,18 +109,15 @@
     call    putdec
 .endm
 
-# FAIL code, "why": print the reason, end with the finisher's failure code
-.macro FAIL code, why
-    SAY     "\why"
-    li      a0, \code
-    j       fail
-.endm
-
     .section .text
     .globl _start
 _start:
     la      sp, stack_top
-    SAY     "pci: ECAM 0x30000000, bus 0\n"
+    la      t0, trap
+    csrw    mtvec, t0
+    call    say
+    .asciz  "pci: ECAM 0x30000000, bus 0\n"
+    .balign 4
     li      s2, MMIO_WINDOW
     li      s3, PIO_FIRST
     li      s4, 0
@@ -156,11 +150,15 @@ scan_next:
     blt     s1, t0, scan
 
     bnez    s4, 1f
-    SAY     "virtio-blk: none\n"
+    call    say
+    .asciz  "virtio-blk: none\n"
+    .balign 4
     j       pass
 1:  call    virtio_blk
 pass:
-    SAY     "done\n"
+    call    say
+    .asciz  "done\n"
+    .balign 4
     li      t0, FINISHER
     li      t1, FINISHER_PASS
     sw      t1, 0(t0)
@@ -168,6 +166,56 @@ halt:
     wfi
     j       halt
 
+# trap: no trap is expected (a configuration access nobody decodes, a BAR
+# that does not decode...): report it and fail with code 12
+    .balign 4
+trap:
+    call    say
+    .asciz  "trap: mcause "
+    .balign 4
+    csrr    a0, mcause
+    li      a1, 16
+    call    puthexn
+    call    say
+    .asciz  " mepc "
+    .balign 4
+    csrr    a0, mepc
+    li      a1, 16
+    call    puthexn
+    call    say
+    .asciz  " mtval "
+    .balign 4
+    csrr    a0, mtval
+    li      a1, 16
+    call    puthexn
+    li      a0, 12
+    call    say_fail
+    .asciz  "\n"
+
+# say: print the NUL-terminated string placed right after the call, then
+# return past it, to the next 4-byte boundary (where `.balign 4` puts the
+# code that follows); clobbers a0, t0-t2
+say:
+    mv      t2, ra
+1:  lbu     a0, 0(t2)
+    addi    t2, t2, 1
+    beqz    a0, 2f
+    call    putc
+    j       1b
+2:  addi    t2, t2, 3
+    andi    ra, t2, -4
+    ret
+
+# say_fail(a0 = code): print the string after the call, then fail with the code
+say_fail:
+    mv      s11, a0
+    mv      t2, ra
+1:  lbu     a0, 0(t2)
+    beqz    a0, 2f
+    call    putc
+    addi    t2, t2, 1
+    j       1b
+2:  mv      a0, s11
 # fail(a0 = code): finisher status 0x3333 | code << 16
 fail:
     slli    a0, a0, 16
@@ -183,43 +231,63 @@ fail:
 show_function:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    SAY     "00:"
+    call    say
+    .asciz  "00:"
+    .balign 4
     mv      a0, s1
     li      a1, 2
     call    hexn
-    SAY     ".0 "
+    call    say
+    .asciz  ".0 "
+    .balign 4
     lhu     a0, CFG_VENDOR(s0)
     li      a1, 4
     call    hexn
-    SAY     ":"
+    call    say
+    .asciz  ":"
+    .balign 4
     lhu     a0, CFG_DEVICE(s0)
     li      a1, 4
     call    hexn
-    SAY     " class "
+    call    say
+    .asciz  " class "
+    .balign 4
     lwu     a0, CFG_REVISION(s0)
     srli    a0, a0, 8
     li      a1, 6
     call    hexn
-    SAY     " rev "
+    call    say
+    .asciz  " rev "
+    .balign 4
     lbu     a0, CFG_REVISION(s0)
     li      a1, 2
     call    hexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     lbu     s5, CFG_INT_PIN(s0)
     beqz    s5, 1f
-    SAY     "  interrupt pin "
+    call    say
+    .asciz  "  interrupt pin "
+    .balign 4
     DEC     s5
-    SAY     " (INT"
+    call    say
+    .asciz  " (INT"
+    .balign 4
     addi    a0, s5, 'A' - 1
     call    putc
-    SAY     ") -> PLIC source "
+    call    say
+    .asciz  ") -> PLIC source "
+    .balign 4
     # the virt board's interrupt-map: slot s1, pin s5 (1 = INTA) -> 32 + (slot + pin - 1) % 4
     add     a0, s1, s5
     addi    a0, a0, -1
     andi    a0, a0, 3
     addi    a0, a0, PLIC_PCI_IRQ
     call    putdec
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
 1:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -270,23 +338,33 @@ bar_loop:
     bgtu    s3, t0, no_room
     sw      s10, 0(s7)
     ori     s8, s8, CMD_IO
-    SAY     "  bar"
+    call    say
+    .asciz  "  bar"
+    .balign 4
     DEC     s5
-    SAY     " io    size "
+    call    say
+    .asciz  " io    size "
+    .balign 4
     HEX     s9, 8
-    SAY     " port "
+    call    say
+    .asciz  " port "
+    .balign 4
     lwu     a0, 0(s7)
     andi    a0, a0, -4
     li      a1, 4
     call    puthexn
-    SAY     " cpu "
+    call    say
+    .asciz  " cpu "
+    .balign 4
     lwu     a0, 0(s7)
     andi    a0, a0, -4
     li      t0, PIO_WINDOW
     add     a0, a0, t0
     li      a1, 8
     call    puthexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     addi    s5, s5, 1
     j       bar_loop
 
@@ -300,18 +378,28 @@ bar_memory:
     and     s9, s9, t0
     call    place_memory
     sw      s10, 0(s7)
-    SAY     "  bar"
+    call    say
+    .asciz  "  bar"
+    .balign 4
     DEC     s5
-    SAY     " mem32"
+    call    say
+    .asciz  " mem32"
+    .balign 4
     call    say_prefetchable
-    SAY     " size "
+    call    say
+    .asciz  " size "
+    .balign 4
     HEX     s9, 8
-    SAY     " at "
+    call    say
+    .asciz  " at "
+    .balign 4
     lwu     a0, 0(s7)
     andi    a0, a0, -16
     li      a1, 8
     call    puthexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     addi    s5, s5, 1
     j       bar_loop
 
@@ -328,13 +416,21 @@ bar_memory64:
     sw      s10, 0(s7)
     srli    t0, s10, 32
     sw      t0, 4(s7)
-    SAY     "  bar"
+    call    say
+    .asciz  "  bar"
+    .balign 4
     DEC     s5
-    SAY     " mem64"
+    call    say
+    .asciz  " mem64"
+    .balign 4
     call    say_prefetchable
-    SAY     " size "
+    call    say
+    .asciz  " size "
+    .balign 4
     HEX     s9, 8
-    SAY     " at "
+    call    say
+    .asciz  " at "
+    .balign 4
     lwu     a0, 4(s7)
     slli    a0, a0, 32
     lwu     t0, 0(s7)
@@ -342,7 +438,9 @@ bar_memory64:
     or      a0, a0, t0
     li      a1, 16
     call    puthexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     addi    s5, s5, 2               # the next BAR holds the upper half
     j       bar_loop
 
@@ -350,17 +448,24 @@ bars_done:
     beqz    s6, 3f                  # a header without BARs keeps its command
     ori     s8, s8, CMD_MEMORY
     sh      s8, CFG_COMMAND(s0)
-    SAY     "  command "
+    call    say
+    .asciz  "  command "
+    .balign 4
     lhu     a0, CFG_COMMAND(s0)
     li      a1, 4
     call    puthexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
 3:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
 
 no_room:
-    FAIL    3, "pci: a BAR does not fit its window\n"
+    li      a0, 3
+    call    say_fail
+    .asciz  "pci: a BAR does not fit its window\n"
+    .balign 4
 
 # place_memory: s10 = s2 aligned up to s9, s2 = s10 + s9 (fails past the window)
 place_memory:
@@ -379,7 +484,9 @@ say_prefetchable:
     beqz    t0, 1f
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    SAY     " pref"
+    call    say
+    .asciz  " pref"
+    .balign 4
     ld      ra, 0(sp)
     addi    sp, sp, 16
 1:  ret
@@ -411,17 +518,24 @@ bar_address:
 virtio_blk:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    SAY     "virtio-blk at 00:"
+    call    say
+    .asciz  "virtio-blk at 00:"
+    .balign 4
     li      t0, ECAM
     sub     a0, s4, t0
     srli    a0, a0, 15
     li      a1, 2
     call    hexn
-    SAY     ".0\n"
+    call    say
+    .asciz  ".0\n"
+    .balign 4
     lhu     t0, CFG_STATUS(s4)
     andi    t0, t0, STATUS_CAPS
     bnez    t0, 1f
-    FAIL    4, "virtio-blk: no capability list\n"
+    li      a0, 4
+    call    say_fail
+    .asciz  "virtio-blk: no capability list\n"
+    .balign 4
 
     # walk the list; keep the first vendor capability of each cfg_type
 1:  lbu     s5, CFG_CAP_PTR(s4)
@@ -467,33 +581,47 @@ print_caps:
     add     s7, s7, t0
     lwu     t0, 0(s7)
     beqz    t0, 2f
-    SAY     "  cap "
+    call    say
+    .asciz  "  cap "
+    .balign 4
     DEC     s5
-    SAY     " "
+    call    say
+    .asciz  " "
+    .balign 4
     la      t0, cap_names
     addi    t1, s5, -1
     slli    t1, t1, 3
     add     t0, t0, t1
     ld      a0, 0(t0)
     call    puts
-    SAY     " bar "
+    call    say
+    .asciz  " bar "
+    .balign 4
     lwu     a0, 0(s7)
     addi    a0, a0, -1
     call    putdec
-    SAY     " offset "
+    call    say
+    .asciz  " offset "
+    .balign 4
     lwu     a0, 4(s7)
     li      a1, 8
     call    puthexn
-    SAY     " length "
+    call    say
+    .asciz  " length "
+    .balign 4
     lwu     a0, 8(s7)
     li      a1, 8
     call    puthexn
     li      t0, 2
     bne     s5, t0, 3f
-    SAY     " multiplier "
+    call    say
+    .asciz  " multiplier "
+    .balign 4
     lwu     a0, 12(s7)
     call    putdec
-3:  SAY     "\n"
+3:  call    say
+    .asciz  "\n"
+    .balign 4
 2:  addi    s5, s5, 1
     li      t0, CAP_TYPES
     ble     s5, t0, print_caps
@@ -520,7 +648,10 @@ print_caps:
     beqz    t0, 5f
     addi    s10, s10, -1
     bnez    s10, 4b
-    FAIL    6, "virtio-blk: reset does not complete\n"
+    li      a0, 6
+    call    say_fail
+    .asciz  "virtio-blk: reset does not complete\n"
+    .balign 4
 5:  li      t0, ST_ACK
     sb      t0, VC_STATUS(s5)
     li      t0, ST_ACK | ST_DRIVER
@@ -530,8 +661,13 @@ print_caps:
     lwu     t0, VC_DF(s5)           # feature bits 32..63
     andi    t0, t0, 1               # VIRTIO_F_VERSION_1 (bit 32)
     bnez    t0, 6f
-    FAIL    7, "virtio-blk: VERSION_1 is not offered\n"
-6:  SAY     "  VERSION_1 offered\n"
+    li      a0, 7
+    call    say_fail
+    .asciz  "virtio-blk: VERSION_1 is not offered\n"
+    .balign 4
+6:  call    say
+    .asciz  "  VERSION_1 offered\n"
+    .balign 4
     sw      zero, VC_GFSELECT(s5)
     sw      zero, VC_GF(s5)
     li      t0, 1
@@ -539,25 +675,39 @@ print_caps:
     sw      t0, VC_GF(s5)
     li      t0, ST_ACK | ST_DRIVER | ST_FEATURES_OK
     sb      t0, VC_STATUS(s5)
-    SAY     "  status "
+    call    say
+    .asciz  "  status "
+    .balign 4
     lbu     s10, VC_STATUS(s5)
     HEX     s10, 2
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     andi    t0, s10, ST_FEATURES_OK
     bnez    t0, 7f
-    FAIL    8, "virtio-blk: FEATURES_OK not accepted\n"
+    li      a0, 8
+    call    say_fail
+    .asciz  "virtio-blk: FEATURES_OK not accepted\n"
+    .balign 4
 
     # queue 0: QSIZE descriptors, then DRIVER_OK
-7:  SAY     "  num_queues "
+7:  call    say
+    .asciz  "  num_queues "
+    .balign 4
     lhu     a0, VC_NUMQ(s5)
     call    putdec
     sh      zero, VC_QSELECT(s5)
-    SAY     ", queue 0 size "
+    call    say
+    .asciz  ", queue 0 size "
+    .balign 4
     lhu     s10, VC_QSIZE(s5)
     DEC     s10
     li      t0, QSIZE
     bgeu    s10, t0, 8f
-    FAIL    9, "\nvirtio-blk: queue 0 is too small\n"
+    li      a0, 9
+    call    say_fail
+    .asciz  "\nvirtio-blk: queue 0 is too small\n"
+    .balign 4
 8:  li      t0, QSIZE
     sh      t0, VC_QSIZE(s5)
     la      a0, vq
@@ -576,19 +726,27 @@ print_caps:
     sw      t0, VC_QDEVICE(s5)
     srli    t0, t0, 32
     sw      t0, VC_QDEVICE + 4(s5)
-    SAY     ", notify_off "
+    call    say
+    .asciz  ", notify_off "
+    .balign 4
     lhu     s11, VC_QNOTIFYOFF(s5)
     DEC     s11
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     li      t0, 1
     sh      t0, VC_QENABLE(s5)
     li      t0, ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK
     sb      t0, VC_STATUS(s5)
-    SAY     "  status "
+    call    say
+    .asciz  "  status "
+    .balign 4
     lbu     a0, VC_STATUS(s5)
     li      a1, 2
     call    puthexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
 
     # one request: header (device reads), sector 0 and status (device writes)
     la      t1, vq_header
@@ -638,26 +796,44 @@ print_caps:
     bnez    t0, 10f
     addi    s10, s10, -1
     bnez    s10, 9b
-    FAIL    10, "virtio-blk: no used buffer\n"
+    li      a0, 10
+    call    say_fail
+    .asciz  "virtio-blk: no used buffer\n"
+    .balign 4
 10: fence   r, r
     lhu     s10, 2(t2)              # used idx, then ring[0]: id and len
     lwu     s11, 4(t2)
     lwu     s9, 8(t2)
-    SAY     "  used idx "
+    call    say
+    .asciz  "  used idx "
+    .balign 4
     DEC     s10
-    SAY     " id "
+    call    say
+    .asciz  " id "
+    .balign 4
     DEC     s11
-    SAY     " len "
+    call    say
+    .asciz  " len "
+    .balign 4
     DEC     s9
-    SAY     ", request status "
+    call    say
+    .asciz  ", request status "
+    .balign 4
     la      t0, vq_status
     lbu     s10, 0(t0)
     DEC     s10
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     beqz    s10, 11f
-    FAIL    11, "virtio-blk: the read failed\n"
+    li      a0, 11
+    call    say_fail
+    .asciz  "virtio-blk: the read failed\n"
+    .balign 4
 
-11: SAY     "  sector 0 fnv1a "
+11: call    say
+    .asciz  "  sector 0 fnv1a "
+    .balign 4
     li      a0, 0x811c9dc5          # FNV-1a 32: offset basis
     li      t2, 0x01000193          # FNV prime
     la      t0, sector
@@ -671,7 +847,9 @@ print_caps:
     srli    a0, a0, 32
     li      a1, 8
     call    puthexn
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
 
     # capacity (le64, 512-byte sectors), read as two dwords in one generation
 13: lbu     t2, VC_GENERATION(s5)
@@ -681,17 +859,27 @@ print_caps:
     or      s10, s10, t0
     lbu     t1, VC_GENERATION(s5)
     bne     t1, t2, 13b
-    SAY     "  capacity "
+    call    say
+    .asciz  "  capacity "
+    .balign 4
     DEC     s10
-    SAY     " sectors\n"
+    call    say
+    .asciz  " sectors\n"
+    .balign 4
 
     lbu     s10, 0(s7)              # ISR: the read clears it
     lbu     s11, 0(s7)
-    SAY     "  isr "
+    call    say
+    .asciz  "  isr "
+    .balign 4
     HEX     s10, 2
-    SAY     " then "
+    call    say
+    .asciz  " then "
+    .balign 4
     HEX     s11, 2
-    SAY     "\n"
+    call    say
+    .asciz  "\n"
+    .balign 4
     ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -715,7 +903,10 @@ cap_address:
     ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
-1:  FAIL    5, "virtio-blk: a capability or its BAR is missing\n"
+1:  li      a0, 5
+    call    say_fail
+    .asciz  "virtio-blk: a capability or its BAR is missing\n"
+    .balign 4
 
 # zero_range(a0 = address, a1 = bytes, a multiple of 8); clobbers a0-a1
 zero_range:
