@@ -43,6 +43,10 @@ APPLETS = ("sh", "ash", "mount", "umount", "insmod", "lsmod", "cat", "echo", "sl
            "poweroff", "reboot", "sha256sum", "nproc", "uname", "dmesg", "tail", "awk",
            "ls", "grep", "test", "[", "mkdir", "sync")
 
+# The lines /init prints around what the tests compare (guests/linux/init).
+BEGIN_MARKER = "==== pyvmm-linux-test BEGIN ===="
+END_MARKER = "==== pyvmm-linux-test END ===="
+
 KNOWN_FILE_NAME = "hello.txt"
 KNOWN_FILE_TEXT = ("Hello from an ext filesystem on a virtio disk.\n"
                    "pyvmm reads this file through Debian's virtio_blk and ext4 modules.\n")

@@ -1,0 +1,310 @@
+"""A real OS on pyvmm: Debian trixie's riscv64 Linux kernel with a busybox
+initramfs that loads Debian's virtio and ext4 modules, mounts a virtio disk
+(ext4 or ext2) read-only and prints a known file, its SHA-256 and the number
+of online CPUs between two markers (guests/linux/init).
+
+QEMU 7.2 is the reference: the lines between the markers must be what the
+test expects there, and pyvmm's (natively, under --technique hw, over
+virtio-mmio and virtio-pci) must be QEMU's, line for line.
+
+The boots are slow tests: the session fixture downloads the packages into the
+cache of support.debian (once) and skips with the reason when it cannot. The
+fast tests at the top check the builder's pieces without any download.
+
+Environment: PYVMM_LINUX_TIMEOUT (seconds a pyvmm boot may take, default 170)
+and PYVMM_LINUX_MAX_INSNS (its --max-insns, default 4G) bound every boot.
+"""
+
+import hashlib
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from support import linux_images
+from support.debian import Unavailable
+from support.linux_images import (BEGIN_MARKER, END_MARKER, KNOWN_FILE_NAME, KNOWN_FILE_TEXT,
+                                  ModuleSet, Newc)
+from support.oracles import QEMU, first_missing
+
+OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
+APPEND = "console=ttyS0 panic=-1"
+RAM = "256M"
+QEMU_TIMEOUT = 300
+PYVMM_TIMEOUT = float(os.environ.get("PYVMM_LINUX_TIMEOUT", "170"))
+PYVMM_MAX_INSNS = os.environ.get("PYVMM_LINUX_MAX_INSNS", "4G")
+TRANSPORTS = {"mmio": "virtio-blk-device", "pci": "virtio-blk-pci"}
+CONSOLE_TAIL = 30
+
+
+# --- the builder's pieces, no download -----------------------------------------
+
+def test_init_script_prints_the_markers_the_tests_look_for():
+    with open(linux_images.INIT_SCRIPT) as f:
+        init = f.read()
+    assert init.startswith("#!/bin/sh\n")
+    assert BEGIN_MARKER in init and END_MARKER in init
+    assert "/etc/initrd-modules" in init and "poweroff -f" in init
+    assert os.access(linux_images.INIT_SCRIPT, os.X_OK)
+
+
+def test_newc_archive_lists_with_cpio(tmp_path):
+    if first_missing("cpio"):
+        pytest.skip("cpio is not installed")
+    archive = Newc()
+    archive.directory("bin")
+    archive.file("bin/busybox", b"\x7fELF" + b"x" * 13, mode=0o755)
+    archive.symlink("bin/sh", "busybox")
+    archive.directory("dev")
+    archive.chardev("dev/console", 5, 1)
+    data = archive.finish()
+    assert len(data) % 512 == 0
+    path = tmp_path / "a.cpio"
+    path.write_bytes(data)
+    names = subprocess.run(["cpio", "-it", "--quiet", "-F", str(path)], capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert names == ["bin", "bin/busybox", "bin/sh", "dev", "dev/console"]
+    listing = subprocess.run(["cpio", "-itv", "--quiet", "-F", str(path)], capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+    console = next(line for line in listing if line.endswith(" dev/console"))
+    assert console.startswith("crw-------") and re.search(r"\b5,\s+1\b", console), console
+    assert all(" root " in line for line in listing), listing
+    extract = tmp_path / "x"
+    extract.mkdir()
+    subprocess.run(["cpio", "-id", "--quiet", "-F", str(path), "bin/busybox", "bin/sh"],
+                   cwd=extract, check=True)
+    busybox = extract / "bin" / "busybox"
+    assert busybox.read_bytes() == b"\x7fELF" + b"x" * 13
+    assert os.stat(busybox).st_mode & 0o777 == 0o755
+    assert os.readlink(extract / "bin" / "sh") == "busybox"
+
+
+MODINFO_SOURCE = """
+    .section .modinfo, "a"
+    .asciz "license=GPL"
+    .asciz "depends={depends}"
+    .asciz "vermagic=6.0 SMP mod_unload riscv"
+"""
+
+
+def _fake_module(tmp_path, directory, name, depends, compress):
+    """A tiny riscv64 ELF object with a .modinfo section, as a kernel module file."""
+    if first_missing("riscv64-unknown-elf-as"):
+        pytest.skip("riscv64-unknown-elf-as is not installed")
+    source = tmp_path / (name + ".S")
+    source.write_text(MODINFO_SOURCE.format(depends=depends))
+    obj = tmp_path / (name + ".o")
+    subprocess.run(["riscv64-unknown-elf-as", "-o", str(obj), str(source)], check=True)
+    data = obj.read_bytes()
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name + ".ko" + (".xz" if compress else ""))
+    with open(path, "wb") as f:
+        f.write(lzma.compress(data, format=lzma.FORMAT_XZ) if compress else data)
+    return data
+
+
+def test_module_load_order_follows_depends_and_skips_builtins(tmp_path):
+    modules_dir = tmp_path / "lib" / "modules" / "6.0"
+    kernel = modules_dir / "kernel"
+    plain = {}
+    plain["ext4"] = _fake_module(tmp_path, str(kernel / "fs" / "ext4"), "ext4", "jbd2,mbcache,crc16", True)
+    plain["jbd2"] = _fake_module(tmp_path, str(kernel / "fs" / "jbd2"), "jbd2", "", True)
+    plain["mbcache"] = _fake_module(tmp_path, str(kernel / "fs"), "mbcache", "", False)
+    plain["crc16"] = _fake_module(tmp_path, str(kernel / "lib"), "crc16", "", True)
+    plain["virtio_blk"] = _fake_module(tmp_path, str(kernel / "drivers" / "block"), "virtio_blk",
+                                       "virtio_ring", True)
+    (modules_dir / "modules.builtin").write_text("kernel/drivers/virtio/virtio_ring.ko\n"
+                                                 "kernel/drivers/virtio/virtio.ko\n")
+    modules = ModuleSet(str(modules_dir))
+    order = modules.load_order(["virtio", "virtio_blk", "ext4"])
+    assert order == ["virtio_blk", "jbd2", "mbcache", "crc16", "ext4"]
+    # .ko.xz comes out decompressed, ready for busybox insmod.
+    assert all(modules.data(name) == plain[name] for name in order)
+    with pytest.raises(Unavailable, match="neither built in nor"):
+        modules.load_order(["virtio_net"])
+
+
+def test_module_dependency_cycle_is_reported(tmp_path):
+    kernel = tmp_path / "m" / "kernel"
+    _fake_module(tmp_path, str(kernel), "a", "b", False)
+    _fake_module(tmp_path, str(kernel), "b", "a", False)
+    with pytest.raises(Unavailable, match="cycle: a -> b -> a"):
+        ModuleSet(str(tmp_path / "m")).load_order(["a"])
+
+
+# --- booting it ----------------------------------------------------------------
+
+class Boot:
+    """One boot's console (\\r dropped), exit status (None on timeout) and duration."""
+
+    def __init__(self, label, cmd, status, console, seconds):
+        self.label = label
+        self.cmd = cmd
+        self.status = status
+        self.console = console
+        self.seconds = seconds
+
+    def section(self):
+        """The lines from the BEGIN marker to the END marker, both included;
+        None when the BEGIN marker never came, the lines so far when END did not."""
+        lines = self.console.splitlines()
+        if BEGIN_MARKER not in lines:
+            return None
+        start = lines.index(BEGIN_MARKER)
+        end = lines.index(END_MARKER, start) + 1 if END_MARKER in lines[start:] else len(lines)
+        return lines[start:end]
+
+    def describe(self):
+        status = "timed out after %.0f s" % self.seconds if self.status is None else \
+            "exit status %s after %.1f s" % (self.status, self.seconds)
+        tail = "\n".join(self.console.splitlines()[-CONSOLE_TAIL:])
+        return "%s: %s\n$ %s\n--- last console lines ---\n%s" % (
+            self.label, status, " ".join(self.cmd), tail)
+
+
+def run_boot(label, cmd, timeout):
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=timeout)
+        status, out = proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired as err:
+        status, out = None, err.stdout or b""
+    seconds = time.monotonic() - start
+    boot = Boot(label, cmd, status, out.decode("utf-8", "replace").replace("\r", ""), seconds)
+    print("%s: %.1f s, status %s" % (label, seconds, status))
+    return boot
+
+
+def disk_copy(images, fstype, tmp_path):
+    """A private copy of the disk image, so no two boots share one file."""
+    path = os.path.join(str(tmp_path), "disk-%s.img" % fstype)
+    shutil.copyfile(images.disks[fstype], path)
+    return path
+
+
+def qemu_boot(images, disk, transport="mmio", smp=2):
+    cmd = [QEMU, "-machine", "virt", "-smp", str(smp), "-m", RAM, "-nographic", "-no-reboot",
+           "-bios", OPENSBI, "-kernel", images.image, "-initrd", images.initrd, "-append", APPEND,
+           "-drive", "file=%s,format=raw,if=none,id=d0" % disk,
+           "-device", "%s,drive=d0" % TRANSPORTS[transport]]
+    if transport == "mmio":
+        cmd[-4:-4] = ["-global", "virtio-mmio.force-legacy=false"]
+    return run_boot("qemu %s smp %d" % (transport, smp), cmd, QEMU_TIMEOUT)
+
+
+def pyvmm_boot(images, disk, transport="mmio", smp=2, technique=None):
+    cmd = [sys.executable, "-m", "pyvmm", "run"]
+    if technique is None:
+        cmd += ["--bios", OPENSBI]
+    else:
+        # A technique's VM boots on pyvmm's own SBI.
+        cmd += ["--technique", technique]
+    cmd += ["--kernel", images.image, "--initrd", images.initrd, "--append", APPEND,
+            "--smp", str(smp), "--ram", RAM,
+            "--drive", "file=%s,format=raw,if=none,id=d0" % disk,
+            "--device", "%s,drive=d0" % TRANSPORTS[transport],
+            "--max-insns", PYVMM_MAX_INSNS]
+    label = "pyvmm %s%s smp %d" % (transport, " --technique " + technique if technique else "", smp)
+    return run_boot(label, cmd, PYVMM_TIMEOUT)
+
+
+def expected_section(images, fstype, smp):
+    """What /init prints between the markers when everything works."""
+    digest = hashlib.sha256(KNOWN_FILE_TEXT.encode()).hexdigest()
+    path = "/mnt/" + KNOWN_FILE_NAME
+    return [BEGIN_MARKER,
+            "kernel: " + images.packages.kernel_version,
+            *("insmod " + name for name in images.modules),
+            "disk: /dev/vda",
+            "fstype: " + fstype,
+            "---- %s ----" % path,
+            *KNOWN_FILE_TEXT.splitlines(),
+            "---- sha256 ----",
+            "%s  %s" % (digest, path),
+            "cpus online: " + ("0" if smp == 1 else "0-%d" % (smp - 1)),
+            "nproc: %d" % smp,
+            END_MARKER]
+
+
+@pytest.fixture(scope="session")
+def linux(tmp_path_factory):
+    """Debian's kernel, the initramfs and the disks, built once per session."""
+    for tool in ("apt-get", "dpkg-deb"):
+        if first_missing(tool):
+            pytest.skip("%s is not installed: cannot fetch Debian's packages" % tool)
+    try:
+        return linux_images.build_all(str(tmp_path_factory.mktemp("linux")))
+    except Unavailable as err:
+        pytest.skip("Debian riscv64 kernel/busybox unavailable: %s" % err)
+
+
+@pytest.fixture(scope="session")
+def qemu_reference(linux, tmp_path_factory):
+    """QEMU's section for (fstype, transport, smp), one boot each, remembered."""
+    if first_missing(QEMU):
+        pytest.skip("%s is not installed" % QEMU)
+    if not os.path.exists(OPENSBI):
+        pytest.skip("no OpenSBI at %s (Debian's opensbi package)" % OPENSBI)
+    boots = {}
+
+    def reference(fstype="ext4", transport="mmio", smp=2):
+        key = (fstype, transport, smp)
+        if key not in boots:
+            disk = disk_copy(linux, fstype, tmp_path_factory.mktemp("qemu"))
+            boot = qemu_boot(linux, disk, transport, smp)
+            assert boot.status == 0 and boot.section() == expected_section(linux, fstype, smp), \
+                boot.describe()
+            boots[key] = boot
+        return boots[key]
+
+    return reference
+
+
+def assert_same_section(boot, reference):
+    section = boot.section()
+    assert section is not None, "no BEGIN marker: /init never ran\n" + boot.describe()
+    assert section == reference.section(), \
+        "console between the markers differs from QEMU's (%.1f s)\n%s" % (reference.seconds,
+                                                                        boot.describe())
+    assert boot.status == 0, "the guest printed everything but did not power off\n" + boot.describe()
+    print("boot time: %s %.1f s, %s %.1f s" % (reference.label, reference.seconds,
+                                              boot.label, boot.seconds))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fstype", linux_images.DISK_FSTYPES)
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_qemu_boots_debian_and_reads_the_disk(qemu_reference, fstype, transport):
+    boot = qemu_reference(fstype, transport)
+    assert "insmod ext4" in boot.section()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("smp", [1, 4])
+def test_qemu_counts_the_cpus(qemu_reference, smp):
+    assert qemu_reference("ext4", "mmio", smp).section()[-2] == "nproc: %d" % smp
+
+
+@pytest.mark.slow
+def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path):
+    reference = qemu_reference("ext4", "mmio", 2)
+    assert_same_section(pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", 2), reference)
+
+
+@pytest.mark.slow
+def test_pyvmm_boots_debian_under_technique_hw(linux, qemu_reference, tmp_path):
+    reference = qemu_reference("ext4", "mmio", 2)
+    boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", 2, technique="hw")
+    assert_same_section(boot, reference)
+
+
+@pytest.mark.slow
+def test_pyvmm_boots_debian_from_virtio_pci_ext2(linux, qemu_reference, tmp_path):
+    reference = qemu_reference("ext2", "pci", 2)
+    assert_same_section(pyvmm_boot(linux, disk_copy(linux, "ext2", tmp_path), "pci", 2), reference)
