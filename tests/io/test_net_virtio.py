@@ -143,6 +143,17 @@ def test_tx_with_link_down_consumes_and_drops():
     assert nic.live
 
 
+def test_tx_frame_beyond_any_netdev_is_dropped_without_copying():
+    nic, wire, driver = started()
+    size = HDR + 70_000
+    gpa = driver.buffer(size=size)
+    head = driver.add_chain(1, [(gpa, size, False)])
+    driver.kick(1)
+    assert driver.used(1) == [(head, 0)]
+    assert wire.sent == [] and nic.stats()["tx_too_big"] == 1
+    assert nic.live
+
+
 # -- receive -----------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ order on one queue. Transmit queues all feed the one netdev.
 
 import zlib
 
+from pyvmm.io.net.netdev import MAX_FRAME_LEN
 from pyvmm.io.virtio.device import ID_NET, VIRTIO_F_VERSION_1, VirtioDevice
 from pyvmm.io.virtio.queue import Chain
 
@@ -122,7 +123,7 @@ class VirtioNet(VirtioDevice):
         # mergeable frame still waiting for the rest.
         self.held = [[] for _ in range(queue_pairs)]
         self.net = dict.fromkeys(("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
-                                  "rx_too_big", "ctrl_commands", "ctrl_errors"), 0)
+                                  "rx_too_big", "tx_too_big", "ctrl_commands", "ctrl_errors"), 0)
 
     # -- negotiated layout ---------------------------------------------------
 
@@ -179,10 +180,14 @@ class VirtioNet(VirtioDevice):
                 self.device_error(f"{self.name}: transmit chain of {chain.readable_len} bytes "
                                   f"is shorter than the {hdr_len}-byte header")
                 return
-            frame = chain.read(hdr_len)
-            if self.netdev.send(frame):
-                self.net["tx_frames"] += 1
-                self.net["tx_bytes"] += len(frame)
+            if chain.readable_len - hdr_len > MAX_FRAME_LEN:
+                # No netdev carries it; not even copied out of guest RAM.
+                self.net["tx_too_big"] += 1
+            else:
+                frame = chain.read(hdr_len)
+                if self.netdev.send(frame):
+                    self.net["tx_frames"] += 1
+                    self.net["tx_bytes"] += len(frame)
             self.push(index, chain, 0)
             pushed = True
         if pushed:
