@@ -332,3 +332,20 @@ def test_machine_reset_and_state(rng):
     rng.host.reset()
     assert rng.function.virtio.status == 0 and rng.cfg(COMMAND, 2) == 0
     assert rng.plic.levels[33] is False
+
+
+def test_write_masks_match_qemu():
+    """A guest writing all ones over the header of virtio-rng-pci under QEMU
+    7.2 then reads these words back (device 1, before any BAR assignment)."""
+    function = VirtioPciFunction(VirtioRng())
+    _, bus, _ = make_host(function)
+    bus.write(ecam(1, 0, 0x04), 2, 0xFFFF)
+    for offset in (0x0C, 0x0D, 0x0F):
+        bus.write(ecam(1, 0, offset), 1, 0xFF)
+    for offset in (0x20, 0x24, 0x30, 0x3C, 0x10, 0x90):
+        bus.write(ecam(1, 0, offset), 4, 0xFFFF_FFFF)
+    bus.write(ecam(1, 0, 0x06), 2, 0xFFFF)
+    expected = {0x04: 0x00100507, 0x0C: 0x000000FF, 0x10: 0, 0x20: 0xFFFFC00C, 0x24: 0xFFFFFFFF,
+                0x30: 0, 0x3C: 0x000001FF, 0x90: 0xFFFFFFFF}
+    assert {offset: bus.read(ecam(1, 0, offset), 4) for offset in expected} == expected
+    assert function.mapped_bars() == []                          # all-ones BAR 4 would wrap: unmapped
