@@ -39,7 +39,7 @@ QEMU_TIMEOUT = 300
 PYVMM_TIMEOUT = float(os.environ.get("PYVMM_LINUX_TIMEOUT", "170"))
 PYVMM_MAX_INSNS = os.environ.get("PYVMM_LINUX_MAX_INSNS", "4G")
 TRANSPORTS = {"mmio": "virtio-blk-device", "pci": "virtio-blk-pci"}
-CONSOLE_TAIL = 30
+CONSOLE_TAIL = 40
 
 
 # --- the builder's pieces, no download -----------------------------------------
@@ -139,6 +139,23 @@ def test_module_dependency_cycle_is_reported(tmp_path):
 
 # --- booting it ----------------------------------------------------------------
 
+# Stages of a boot in the order they happen, each known by a console line.
+MILESTONES = (
+    ("OpenSBI", "OpenSBI started"),
+    ("Linux version", "the kernel started"),
+    ("Unpacking initramfs", "the kernel unpacks the initramfs"),
+    ("Freeing initrd memory", "the initramfs is unpacked"),
+    ("Run /init as init process", "the kernel starts /init (busybox)"),
+    (BEGIN_MARKER, "/init runs (BEGIN marker)"),
+    ("insmod ext4", "/init loaded the modules"),
+    ("disk: /dev/vda", "/dev/vda appeared"),
+    ("fstype: ", "/dev/vda is mounted"),
+    ("---- sha256 ----", "the file was read"),
+    ("nproc: ", "the CPUs were counted"),
+    (END_MARKER, "/init finished (END marker)"),
+)
+
+
 class Boot:
     """One boot's console (\\r dropped), exit status (None on timeout) and duration."""
 
@@ -159,12 +176,20 @@ class Boot:
         end = lines.index(END_MARKER, start) + 1 if END_MARKER in lines[start:] else len(lines)
         return lines[start:end]
 
+    def milestone(self):
+        """The last boot stage the console shows (see MILESTONES)."""
+        reached = "nothing on the console"
+        for needle, stage in MILESTONES:
+            if needle in self.console:
+                reached = stage
+        return reached
+
     def describe(self):
         status = "timed out after %.0f s" % self.seconds if self.status is None else \
             "exit status %s after %.1f s" % (self.status, self.seconds)
         tail = "\n".join(self.console.splitlines()[-CONSOLE_TAIL:])
-        return "%s: %s\n$ %s\n--- last console lines ---\n%s" % (
-            self.label, status, " ".join(self.cmd), tail)
+        return "%s: %s; got as far as: %s\n$ %s\n--- last console lines ---\n%s" % (
+            self.label, status, self.milestone(), " ".join(self.cmd), tail)
 
 
 def run_boot(label, cmd, timeout):
@@ -206,10 +231,12 @@ def pyvmm_boot(images, disk, transport="mmio", smp=2, technique=None):
         # A technique's VM boots on pyvmm's own SBI.
         cmd += ["--technique", technique]
     cmd += ["--kernel", images.image, "--initrd", images.initrd, "--append", APPEND,
-            "--smp", str(smp), "--ram", RAM,
+            "--ram", RAM,
             "--drive", "file=%s,format=raw,if=none,id=d0" % disk,
             "--device", "%s,drive=d0" % TRANSPORTS[transport],
             "--max-insns", PYVMM_MAX_INSNS]
+    if smp != 1:
+        cmd += ["--smp", str(smp)]              # one hart is the default
     label = "pyvmm %s%s smp %d" % (transport, " --technique " + technique if technique else "", smp)
     return run_boot(label, cmd, PYVMM_TIMEOUT)
 
@@ -292,9 +319,10 @@ def test_qemu_counts_the_cpus(qemu_reference, smp):
 
 
 @pytest.mark.slow
-def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path):
-    reference = qemu_reference("ext4", "mmio", 2)
-    assert_same_section(pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", 2), reference)
+@pytest.mark.parametrize("smp", [1, 2, 4])
+def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path, smp):
+    reference = qemu_reference("ext4", "mmio", smp)
+    assert_same_section(pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", smp), reference)
 
 
 @pytest.mark.slow
