@@ -15,7 +15,6 @@ from pyvmm.io.pci.virtio_pci import VirtioPciFunction
 from pyvmm.io.virtio.blk import VirtioBlk
 from pyvmm.io.virtio.device import (ACKNOWLEDGE, DEVICE_NEEDS_RESET, DRIVER, DRIVER_OK, FEATURES_OK,
                                     VIRTIO_F_EVENT_IDX, VIRTIO_F_VERSION_1)
-from pyvmm.io.virtio.queue import VIRTQ_DESC_F_WRITE
 from pyvmm.io.virtio.rng import VirtioRng
 from pci_firmware import BusFault, Firmware, ecam, make_host
 from virtio_driver import DATA_AREA, RING_AREA, GuardedMemory, Ring
