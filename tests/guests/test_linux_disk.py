@@ -213,31 +213,41 @@ def disk_copy(images, fstype, tmp_path):
     return path
 
 
-def qemu_boot(images, disk, transport="mmio", smp=2):
+def initrd_of(images, flavour):
+    """The initramfs with that /init; skips when it could not be built."""
+    initrd = images.initrds[flavour]
+    if isinstance(initrd, Unavailable):
+        pytest.skip("no %s initramfs: %s" % (flavour, initrd))
+    return initrd
+
+
+def qemu_boot(images, disk, transport="mmio", smp=2, flavour="busybox"):
     cmd = [QEMU, "-machine", "virt", "-smp", str(smp), "-m", RAM, "-nographic", "-no-reboot",
-           "-bios", OPENSBI, "-kernel", images.image, "-initrd", images.initrd, "-append", APPEND,
+           "-bios", OPENSBI, "-kernel", images.image, "-initrd", initrd_of(images, flavour),
+           "-append", APPEND,
            "-drive", "file=%s,format=raw,if=none,id=d0" % disk,
            "-device", "%s,drive=d0" % TRANSPORTS[transport]]
     if transport == "mmio":
         cmd[-4:-4] = ["-global", "virtio-mmio.force-legacy=false"]
-    return run_boot("qemu %s smp %d" % (transport, smp), cmd, QEMU_TIMEOUT)
+    return run_boot("qemu %s smp %d %s /init" % (transport, smp, flavour), cmd, QEMU_TIMEOUT)
 
 
-def pyvmm_boot(images, disk, transport="mmio", smp=2, technique=None):
+def pyvmm_boot(images, disk, transport="mmio", smp=2, technique=None, flavour="busybox"):
     cmd = [sys.executable, "-m", "pyvmm", "run"]
     if technique is None:
         cmd += ["--bios", OPENSBI]
     else:
         # A technique's VM boots on pyvmm's own SBI.
         cmd += ["--technique", technique]
-    cmd += ["--kernel", images.image, "--initrd", images.initrd, "--append", APPEND,
+    cmd += ["--kernel", images.image, "--initrd", initrd_of(images, flavour), "--append", APPEND,
             "--ram", RAM,
             "--drive", "file=%s,format=raw,if=none,id=d0" % disk,
             "--device", "%s,drive=d0" % TRANSPORTS[transport],
             "--max-insns", PYVMM_MAX_INSNS]
     if smp != 1:
         cmd += ["--smp", str(smp)]              # one hart is the default
-    label = "pyvmm %s%s smp %d" % (transport, " --technique " + technique if technique else "", smp)
+    label = "pyvmm %s%s smp %d %s /init" % (transport, " --technique " + technique if technique else "",
+                                             smp, flavour)
     return run_boot(label, cmd, PYVMM_TIMEOUT)
 
 
@@ -273,18 +283,18 @@ def linux(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def qemu_reference(linux, tmp_path_factory):
-    """QEMU's section for (fstype, transport, smp), one boot each, remembered."""
+    """QEMU's boot for (fstype, transport, smp, flavour), one boot each, remembered."""
     if first_missing(QEMU):
         pytest.skip("%s is not installed" % QEMU)
     if not os.path.exists(OPENSBI):
         pytest.skip("no OpenSBI at %s (Debian's opensbi package)" % OPENSBI)
     boots = {}
 
-    def reference(fstype="ext4", transport="mmio", smp=2):
-        key = (fstype, transport, smp)
+    def reference(fstype="ext4", transport="mmio", smp=2, flavour="busybox"):
+        key = (fstype, transport, smp, flavour)
         if key not in boots:
             disk = disk_copy(linux, fstype, tmp_path_factory.mktemp("qemu"))
-            boot = qemu_boot(linux, disk, transport, smp)
+            boot = qemu_boot(linux, disk, transport, smp, flavour)
             assert boot.status == 0 and boot.section() == expected_section(linux, fstype, smp), \
                 boot.describe()
             boots[key] = boot
@@ -304,11 +314,17 @@ def assert_same_section(boot, reference):
                                               boot.label, boot.seconds))
 
 
+# busybox: Debian's busybox-static runs guests/linux/init (needs F and D);
+# mini: guests/linux/mini_init.c, RV64IMAC only, prints the same lines.
+FLAVOURS = linux_images.INIT_FLAVOURS
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("fstype", linux_images.DISK_FSTYPES)
 @pytest.mark.parametrize("transport", sorted(TRANSPORTS))
-def test_qemu_boots_debian_and_reads_the_disk(qemu_reference, fstype, transport):
-    boot = qemu_reference(fstype, transport)
+def test_qemu_boots_debian_and_reads_the_disk(qemu_reference, fstype, transport, flavour):
+    boot = qemu_reference(fstype, transport, 2, flavour)
     assert "insmod ext4" in boot.section()
 
 
@@ -319,20 +335,26 @@ def test_qemu_counts_the_cpus(qemu_reference, smp):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("smp", [1, 2, 4])
-def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path, smp):
-    reference = qemu_reference("ext4", "mmio", smp)
-    assert_same_section(pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", smp), reference)
-
-
-@pytest.mark.slow
-def test_pyvmm_boots_debian_under_technique_hw(linux, qemu_reference, tmp_path):
-    reference = qemu_reference("ext4", "mmio", 2)
-    boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", 2, technique="hw")
+def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path, smp, flavour):
+    reference = qemu_reference("ext4", "mmio", smp, flavour)
+    boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", smp, flavour=flavour)
     assert_same_section(boot, reference)
 
 
 @pytest.mark.slow
-def test_pyvmm_boots_debian_from_virtio_pci_ext2(linux, qemu_reference, tmp_path):
-    reference = qemu_reference("ext2", "pci", 2)
-    assert_same_section(pyvmm_boot(linux, disk_copy(linux, "ext2", tmp_path), "pci", 2), reference)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_pyvmm_boots_debian_under_technique_hw(linux, qemu_reference, tmp_path, flavour):
+    reference = qemu_reference("ext4", "mmio", 2, flavour)
+    boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", 2, technique="hw",
+                      flavour=flavour)
+    assert_same_section(boot, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_pyvmm_boots_debian_from_virtio_pci_ext2(linux, qemu_reference, tmp_path, flavour):
+    reference = qemu_reference("ext2", "pci", 2, flavour)
+    boot = pyvmm_boot(linux, disk_copy(linux, "ext2", tmp_path), "pci", 2, flavour=flavour)
+    assert_same_section(boot, reference)

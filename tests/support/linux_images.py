@@ -28,6 +28,14 @@ else:
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INIT_SCRIPT = os.path.join(REPO, "guests", "linux", "init")
+# The same /init in C on raw system calls, for harts without F and D (Debian's
+# busybox is built for rv64gc); it prints the same lines between the markers.
+MINI_INIT_SOURCE = os.path.join(REPO, "guests", "linux", "mini_init.c")
+GCC = "riscv64-unknown-elf-gcc"
+MINI_INIT_CFLAGS = ("-march=rv64imac_zicsr", "-mabi=lp64", "-static", "-nostdlib", "-ffreestanding",
+                    "-fno-builtin", "-O2", "-Wall", "-Werror", "-Ttext=0x10000",
+                    "-Wl,--no-warn-rwx-segments")
+INIT_FLAVOURS = ("busybox", "mini")
 
 # The drivers the boot needs: virtio transports (MMIO, PCI), the block driver,
 # and ext4 (which also mounts ext2) with the crc32c it asks the crypto API for
@@ -194,9 +202,23 @@ def kernel_image(packages, out_dir):
     return path
 
 
-def build_initramfs(packages, out_path, wanted=WANTED_MODULES):
+def build_mini_init(out_path):
+    """Compile guests/linux/mini_init.c (RV64IMAC, no libc) to out_path."""
+    if shutil.which(GCC) is None:
+        raise Unavailable("%s is not installed: cannot build the F/D-free /init" % GCC)
+    proc = subprocess.run([GCC, *MINI_INIT_CFLAGS, "-o", out_path, MINI_INIT_SOURCE],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError("%s failed on %s:\n%s" % (GCC, MINI_INIT_SOURCE, proc.stderr))
+    return out_path
+
+
+def build_initramfs(packages, out_path, wanted=WANTED_MODULES, init="busybox"):
     """Write the gzip'd newc initramfs to out_path; returns the module names in
-    the order /init loads them."""
+    the order /init loads them. init="busybox": Debian's busybox-static with
+    guests/linux/init; init="mini": guests/linux/mini_init.c compiled, no busybox."""
+    if init not in INIT_FLAVOURS:
+        raise ValueError("init must be one of %s, not %r" % (", ".join(INIT_FLAVOURS), init))
     modules = ModuleSet(packages.modules_dir)
     order = modules.load_order(wanted)
     archive = Newc()
@@ -204,12 +226,18 @@ def build_initramfs(packages, out_path, wanted=WANTED_MODULES):
         archive.directory(directory)
     archive.chardev("dev/console", 5, 1)
     archive.chardev("dev/null", 1, 3, mode=0o666)
-    with open(packages.busybox, "rb") as f:
-        archive.file("bin/busybox", f.read(), mode=0o755)
-    for applet in APPLETS:
-        archive.symlink("bin/" + applet, "busybox")
-    with open(INIT_SCRIPT, "rb") as f:
-        archive.file("init", f.read(), mode=0o755)
+    if init == "busybox":
+        with open(packages.busybox, "rb") as f:
+            archive.file("bin/busybox", f.read(), mode=0o755)
+        for applet in APPLETS:
+            archive.symlink("bin/" + applet, "busybox")
+        with open(INIT_SCRIPT, "rb") as f:
+            archive.file("init", f.read(), mode=0o755)
+    else:
+        binary = build_mini_init(out_path + ".init")
+        with open(binary, "rb") as f:
+            archive.file("init", f.read(), mode=0o755)
+        os.unlink(binary)
     listing = []
     for name in order:
         path = "lib/modules/%s.ko" % name
@@ -244,15 +272,21 @@ def build_disk(out_path, fstype="ext4", size=DISK_SIZE):
 
 
 class LinuxImages:
-    """Paths of one build: image (kernel), initrd, disks {fstype: path}, and
-    the modules /init loads."""
+    """Paths of one build: image (kernel), initrds {flavour: path, or the
+    one-line reason it could not be built}, disks {fstype: path}, and the
+    modules /init loads."""
 
-    def __init__(self, packages, image, initrd, disks, modules):
+    def __init__(self, packages, image, initrds, disks, modules):
         self.packages = packages
         self.image = image
-        self.initrd = initrd
+        self.initrds = initrds
         self.disks = disks
         self.modules = modules
+
+    @property
+    def initrd(self):
+        """The busybox initramfs."""
+        return self.initrds["busybox"]
 
 
 def build_all(out_dir, packages=None):
@@ -261,11 +295,16 @@ def build_all(out_dir, packages=None):
     packages = packages or fetch_linux_packages()
     os.makedirs(out_dir, exist_ok=True)
     image = kernel_image(packages, out_dir)
-    initrd = os.path.join(out_dir, "initrd.gz")
-    modules = build_initramfs(packages, initrd)
+    initrds = {"busybox": os.path.join(out_dir, "initrd.gz")}
+    modules = build_initramfs(packages, initrds["busybox"])
+    try:
+        initrds["mini"] = os.path.join(out_dir, "initrd-mini.gz")
+        build_initramfs(packages, initrds["mini"], init="mini")
+    except Unavailable as err:
+        initrds["mini"] = Unavailable(str(err))
     disks = {fstype: build_disk(os.path.join(out_dir, "disk-%s.img" % fstype), fstype)
              for fstype in DISK_FSTYPES}
-    return LinuxImages(packages, image, initrd, disks, modules)
+    return LinuxImages(packages, image, initrds, disks, modules)
 
 
 def main(argv=None):
@@ -279,7 +318,11 @@ def main(argv=None):
         print("cannot build: %s" % err, file=sys.stderr)
         return 1
     print("kernel   %s (%s)" % (images.image, images.packages.kernel_package))
-    print("initrd   %s (modules: %s)" % (images.initrd, " ".join(images.modules)))
+    for flavour, initrd in images.initrds.items():
+        if isinstance(initrd, Unavailable):
+            print("initrd   %s: not built: %s" % (flavour, initrd))
+        else:
+            print("initrd   %s (%s /init; modules: %s)" % (initrd, flavour, " ".join(images.modules)))
     for fstype, path in images.disks.items():
         print("disk     %s (%s)" % (path, fstype))
     return 0
