@@ -119,11 +119,16 @@ def add_parsers(subparsers):
                         "H extension, pyvmm.hv; IMAGE is the S-mode kernel)")
     p.add_argument("--paging", default=None, metavar="nested|shadow",
                    help="with --technique: G-stage tables (nested, the default) or shadow tables")
+    p.add_argument("--smp", type=int, default=1, metavar="N",
+                   help="harts (1..8): they take turns in fixed instruction quanta, "
+                        "so runs stay deterministic")
     p.add_argument("--cpu-profile", default="standard", choices=("standard", "classic"),
                    help="classic: U-mode reads of sstatus/satp and writes of sstatus do not trap "
                         "(x86 before VT-x); see `pyvmm analyze`")
     p.set_defaults(func=run_command)
 
+
+MAX_SMP = 8                     # pyvmm.machine.harts.MAX_HARTS
 
 # `core.cpu_profile` values (pyvmm.hv.analyze.PROFILES, kept here so `run` imports nothing of hv)
 CPU_PROFILES = {"standard": 0, "classic": 1}
@@ -197,6 +202,8 @@ def _run(args, opened):
                              console=console, stdin=stdin, usage_error=UsageError)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
+    if not 1 <= args.smp <= MAX_SMP:
+        raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 
     option_errors = ()
     if args.drive or args.device or args.netdev:
@@ -206,8 +213,10 @@ def _run(args, opened):
         machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,
                           stdin=stdin, realtime=args.realtime, htif=args.htif,
                           bootargs=args.bootargs, trace=classes, trace_out=trace_out,
-                          devices=device_config(args), initrd=args.initrd, dtb=args.dtb)
-        machine.core.cpu_profile = CPU_PROFILES[args.cpu_profile]
+                          devices=device_config(args), initrd=args.initrd, dtb=args.dtb,
+                          smp=args.smp)
+        for core in machine.cores:
+            core.cpu_profile = CPU_PROFILES[args.cpu_profile]
     except option_errors as e:
         raise UsageError(str(e)) from None
     except MemoryError:

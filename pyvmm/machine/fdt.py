@@ -22,11 +22,27 @@ FDT_NOP = 4
 FDT_END = 9
 HEADER_SIZE = 40
 
-# Phandles numbered as QEMU numbers them, so dumps of both trees line up.
+# Phandles numbered as QEMU numbers them, so dumps of both trees line up:
+# QEMU creates the cpu nodes from the last hart to the first, each followed by
+# its interrupt controller, then the PLIC and the test device. These are the
+# one-hart values; `phandles(harts)` gives them for any number of harts.
 PHANDLE_CPU0 = 1
 PHANDLE_CPU0_INTC = 2
 PHANDLE_PLIC = 3
 PHANDLE_TEST = 4
+
+
+def cpu_phandle(hart, harts=1):
+    """Phandle of hart `hart`'s cpu node (its interrupt controller's is one more)."""
+    return 2 * (harts - 1 - hart) + 1
+
+
+def plic_phandle(harts=1):
+    return 2 * harts + 1
+
+
+def finisher_phandle(harts=1):
+    return 2 * harts + 2
 
 # Local interrupt numbers on the hart's interrupt controller (mip bits).
 IRQ_S_SOFT, IRQ_M_SOFT, IRQ_S_TIMER, IRQ_M_TIMER, IRQ_S_EXT, IRQ_M_EXT = 1, 3, 5, 7, 9, 11
@@ -325,9 +341,15 @@ def set_chosen(root, bootargs="", initrd=None, seed=None):
 
 
 def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zifencei_sstc",
-              soc_nodes=(), initrd=None, seed=None):
+              soc_nodes=(), initrd=None, seed=None, harts=1):
     """The Node tree of the `virt` board, laid out as QEMU 7.2's hw/riscv/virt.c lays it out.
-    `soc_nodes`: the device set's optional devices (RTC, PCI host) for /soc."""
+    `soc_nodes`: the device set's optional devices (RTC, PCI host) for /soc, built with
+    `plic_phandle(harts)`. `harts` > 1: harts 0..harts-1 (`hartid` must be 0), each with a
+    PLIC M and S context (QEMU's "MS" hart config) and its CLINT MSWI and MTIMER."""
+    if harts < 1 or (harts > 1 and hartid != 0):
+        raise ValueError(f"harts must be >= 1, numbered from 0 when several, not {harts} from {hartid}")
+    hart_ids = [hartid] if harts == 1 else list(range(harts))
+    test = finisher_phandle(harts)
     root = Node("", {
         "#address-cells": cells(2),
         "#size-cells": cells(2),
@@ -344,13 +366,13 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
     root.add(Node("poweroff", {
         "value": cells(FINISHER_PASS),
         "offset": cells(0),
-        "regmap": cells(PHANDLE_TEST),
+        "regmap": cells(test),
         "compatible": string("syscon-poweroff"),
     }))
     root.add(Node("reboot", {
         "value": cells(FINISHER_RESET),
         "offset": cells(0),
-        "regmap": cells(PHANDLE_TEST),
+        "regmap": cells(test),
         "compatible": string("syscon-reboot"),
     }))
 
@@ -364,24 +386,30 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
         "#size-cells": cells(0),
         "timebase-frequency": cells(layout.TIMEBASE_FREQ),
     }))
-    cpu = cpus.add(Node("cpu@%x" % hartid, {
-        "phandle": cells(PHANDLE_CPU0),
-        "device_type": string("cpu"),
-        "reg": cells(hartid),
-        "status": string("okay"),
-        "compatible": string("riscv"),
-        "riscv,isa": string(isa),
-        "mmu-type": string("riscv,sv48"),
-    }))
-    cpu.add(Node("interrupt-controller", {
-        "#interrupt-cells": cells(1),
-        "interrupt-controller": EMPTY,
-        "compatible": string("riscv,cpu-intc"),
-        "phandle": cells(PHANDLE_CPU0_INTC),
-    }))
+    intcs = []
+    for index, hart in enumerate(hart_ids):
+        phandle = cpu_phandle(index, harts)
+        intcs.append(phandle + 1)
+        cpu = cpus.add(Node("cpu@%x" % hart, {
+            "phandle": cells(phandle),
+            "device_type": string("cpu"),
+            "reg": cells(hart),
+            "status": string("okay"),
+            "compatible": string("riscv"),
+            "riscv,isa": string(isa),
+            "mmu-type": string("riscv,sv48"),
+        }))
+        cpu.add(Node("interrupt-controller", {
+            "#interrupt-cells": cells(1),
+            "interrupt-controller": EMPTY,
+            "compatible": string("riscv,cpu-intc"),
+            "phandle": cells(phandle + 1),
+        }))
     cpus.add(Node("cpu-map", children=[
-        Node("cluster0", children=[Node("core0", {"cpu": cells(PHANDLE_CPU0)})]),
+        Node("cluster0", children=[Node("core%d" % index, {"cpu": cells(cpu_phandle(index, harts))})
+                                   for index in range(len(hart_ids))]),
     ]))
+    plic = plic_phandle(harts)
 
     soc = root.add(Node("soc", {
         "#address-cells": cells(2),
@@ -391,13 +419,13 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
     }))
     soc.add(Node("serial@%x" % layout.UART0_BASE, {
         "interrupts": cells(layout.UART0_IRQ),
-        "interrupt-parent": cells(PHANDLE_PLIC),
+        "interrupt-parent": cells(plic),
         "clock-frequency": cells(UART_CLOCK_FREQ),
         "reg": u64_cells(layout.UART0_BASE, layout.UART0_SIZE),
         "compatible": string("ns16550a"),
     }))
     soc.add(Node("test@%x" % layout.TEST_BASE, {
-        "phandle": cells(PHANDLE_TEST),
+        "phandle": cells(test),
         "reg": u64_cells(layout.TEST_BASE, layout.TEST_SIZE),
         "compatible": strings("sifive,test1", "sifive,test0", "syscon"),
     }))
@@ -406,24 +434,25 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
         base = layout.VIRTIO_BASE + slot * layout.VIRTIO_STRIDE
         soc.add(Node("virtio_mmio@%x" % base, {
             "interrupts": cells(layout.VIRTIO_IRQ_FIRST + slot),
-            "interrupt-parent": cells(PHANDLE_PLIC),
+            "interrupt-parent": cells(plic),
             "reg": u64_cells(base, layout.VIRTIO_STRIDE),
             "compatible": string("virtio,mmio"),
         }))
     soc.add(Node("plic@%x" % layout.PLIC_BASE, {
-        "phandle": cells(PHANDLE_PLIC),
+        "phandle": cells(plic),
         # riscv,ndev is the highest source number: sources are 1..95, 0 means "none".
         "riscv,ndev": cells(layout.PLIC_NUM_SOURCES - 1),
         "reg": u64_cells(layout.PLIC_BASE, layout.PLIC_SIZE),
-        # Context 0 is the hart's M-mode external interrupt, context 1 its S-mode one.
-        "interrupts-extended": cells(PHANDLE_CPU0_INTC, IRQ_M_EXT, PHANDLE_CPU0_INTC, IRQ_S_EXT),
+        # Context 2h is hart h's M-mode external interrupt, context 2h + 1 its S-mode one.
+        "interrupts-extended": cells(*[v for intc in intcs for v in (intc, IRQ_M_EXT, intc, IRQ_S_EXT)]),
         "interrupt-controller": EMPTY,
         "compatible": strings("sifive,plic-1.0.0", "riscv,plic0"),
         "#address-cells": cells(0),
         "#interrupt-cells": cells(1),
     }))
     soc.add(Node("clint@%x" % layout.CLINT_BASE, {
-        "interrupts-extended": cells(PHANDLE_CPU0_INTC, IRQ_M_SOFT, PHANDLE_CPU0_INTC, IRQ_M_TIMER),
+        "interrupts-extended": cells(*[v for intc in intcs
+                                       for v in (intc, IRQ_M_SOFT, intc, IRQ_M_TIMER)]),
         "reg": u64_cells(layout.CLINT_BASE, layout.CLINT_SIZE),
         "compatible": strings("sifive,clint0", "riscv,clint0"),
     }))
@@ -436,10 +465,11 @@ def build_dtb(machine):
     """The DTB for a Machine: reads ram_base, ram_size, bootargs, hartid (and its core's misa)."""
     core = getattr(machine, "core", None)
     devices = getattr(machine, "devices", None)
+    harts = getattr(machine, "smp", 1)
     root = virt_tree(machine.ram_base, machine.ram_size,
                      bootargs=machine.bootargs or "", hartid=machine.hartid,
-                     isa=isa_string(core),
-                     soc_nodes=devices.soc_nodes(PHANDLE_PLIC) if devices is not None else (),
+                     isa=isa_string(core), harts=harts,
+                     soc_nodes=devices.soc_nodes(plic_phandle(harts)) if devices is not None else (),
                      initrd=getattr(machine, "initrd_range", None),
                      seed=rng_seed(bool(core is not None and core.realtime)))
     return serialize(root, boot_cpuid=machine.hartid)

@@ -27,6 +27,13 @@ skips time to its own next timer inside the core, as before: with no one
 else to run, that is the same machine time, only faster.
 """
 
+import time
+
+from pyvmm.machine.layout import TIMEBASE_FREQ
+
+# Harts of one machine (pyvmm._core.MAX_HARTS_PER_MACHINE; QEMU's virt allows 8 per socket).
+MAX_HARTS = 8
+
 # Retired instructions per turn. Short enough that harts exchanging IPIs or
 # spinning on each other's locks make progress every few hundred
 # microseconds of host time; long enough that the Python between turns costs
@@ -38,6 +45,10 @@ RUNNING = "running"         # runnable: started and awake
 SLEEPING = "sleeping"       # stalled in WFI until an interrupt is pending
 SUSPENDED = "suspended"     # in an SBI HSM suspend until an interrupt is pending
 STOPPED = "stopped"         # SBI HSM STOPPED: runs only after hart_start
+
+# A realtime machine whose harts all sleep waits on the host's clock in steps
+# of at most this many seconds, so a timer is not overslept by much.
+REALTIME_STEP = 0.01
 
 # Core exit codes used here (docs/architecture.md section 2).
 _EXIT_BUDGET = 1
@@ -51,21 +62,23 @@ class Harts:
         self.cores = list(cores)
         if not self.cores:
             raise ValueError("a machine needs at least one hart")
-        for i, core in enumerate(self.cores):
-            if core.hartid != i:
-                raise ValueError(f"cores[{i}] has hart id {core.hartid}: harts must be 0..n-1 in order")
+        self.smp = len(self.cores) > 1
+        if self.smp:
+            for i, core in enumerate(self.cores):
+                if core.hartid != i:
+                    raise ValueError(f"cores[{i}] has hart id {core.hartid}: harts must be 0..n-1")
         if quantum < 1:
             raise ValueError("quantum must be >= 1")
         self.quantum = quantum
-        self.smp = len(self.cores) > 1
+        self.realtime = bool(self.cores[0].realtime)
         started = range(len(self.cores)) if started is None else set(started)
         self.state = [RUNNING if i in started else STOPPED for i in range(len(self.cores))]
         self.current = 0
         self._left = quantum
         self.clock = self.cores[0].clock_insns if self.smp else 0
-        for core in self.cores:
-            core.wfi_exit = self.smp
-            if self.smp:
+        if self.smp:
+            for core in self.cores:
+                core.wfi_exit = True
                 core.clock_insns = self.clock
         self.turns = 0
         self.clock_skips = 0        # times every hart slept and the clock jumped to a timer
@@ -129,7 +142,8 @@ class Harts:
         n = len(self.cores)
         if self._left > 0 and self.state[self.current] == RUNNING:
             return self._turn(limit)
-        for _ in range(2):
+        skipped = False
+        while True:
             for step in range(1, n + 1):
                 i = (self.current + step) % n
                 if self._runnable(i):
@@ -137,9 +151,11 @@ class Harts:
                     self._left = self.quantum
                     self.turns += 1
                     return self._turn(limit)
-            if not self._skip_to_next_timer():
+            # on the instruction clock one skip reaches the earliest timer;
+            # on the host's clock (realtime) it only waits a step towards it
+            if (skipped and not self.realtime) or not self._skip_to_next_timer():
                 return None
-        return None
+            skipped = True
 
     def _turn(self, limit):
         core = self.cores[self.current]
@@ -148,8 +164,9 @@ class Harts:
 
     def _skip_to_next_timer(self):
         """Every started hart sleeps: move the clock to the earliest timer
-        one of them waits for. False if none waits for any."""
-        best = None
+        one of them waits for (realtime: sleep towards it). False if none
+        waits for any."""
+        ticks = None
         for i, state in enumerate(self.state):
             if state == STOPPED:
                 continue
@@ -158,14 +175,16 @@ class Harts:
             if wake is None:
                 continue
             core.clock_insns = self.clock
-            ticks = wake - core.mtime
-            tick = core.insns_per_tick
-            target = self.clock if ticks <= 0 else (self.clock // tick + ticks) * tick
-            if best is None or target < best:
-                best = target
-        if best is None:
+            wait = max(0, wake - core.mtime)
+            if ticks is None or wait < ticks:
+                ticks = wait
+        if ticks is None:
             return False
-        self.clock = max(self.clock, best)
+        if self.realtime:
+            time.sleep(min(max(ticks, 1) / TIMEBASE_FREQ, REALTIME_STEP))
+        else:
+            tick = self.cores[0].insns_per_tick
+            self.clock = max(self.clock, (self.clock // tick + ticks) * tick)
         self.clock_skips += 1
         return True
 

@@ -84,13 +84,19 @@ _FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
 class Machine:
     def __init__(self, ram_size=RAM_SIZE_DEFAULT, bios="none", kernel=None, console=None,
                  stdin=None, realtime=False, htif=None, bootargs="", hartid=0,
-                 trace=None, trace_out=None, devices=None, initrd=None, dtb=None):
+                 trace=None, trace_out=None, devices=None, initrd=None, dtb=None, smp=1):
         if ram_size <= 0 or ram_size % 4096:
             raise ValueError(f"RAM size must be a positive multiple of 4 KiB, not {ram_size}")
         if htif not in (None, "auto", True, "on", False, "off"):
             raise ValueError(f"htif must be on, off or auto, not {htif!r}")
         from pyvmm._core import Core
+        from pyvmm.machine.harts import MAX_HARTS, Harts
 
+        if not 1 <= smp <= MAX_HARTS:
+            raise ValueError(f"smp must be 1..{MAX_HARTS}, not {smp}")
+        if smp > 1 and hartid != 0:
+            raise ValueError("with several harts the hart ids are 0..smp-1: hartid must be 0")
+        self.smp = smp
         self.ram_base = RAM_BASE
         self.ram_size = ram_size
         self.hartid = hartid
@@ -99,6 +105,10 @@ class Machine:
         self.htif_mode = {None: "auto", True: "on", False: "off"}.get(htif, htif)
         self.core = Core(ram_size=ram_size, ram_base=RAM_BASE, hartid=hartid)
         self.core.realtime = bool(realtime)
+        # Harts 1.. share hart 0's RAM and CLINT; self.core is the boot hart.
+        self.cores = [self.core] + [Core(hartid=i, peer=self.core) for i in range(1, smp)]
+        self.harts = Harts(self.cores)
+        self._next_between = SLICE
 
         self._console = console
         self._uart_output = bytearray()
@@ -109,8 +119,8 @@ class Machine:
         config = devices if devices is not None else DeviceConfig()
         config.realtime = bool(realtime)
         self.devices = DeviceSet(config, console_write=self.console_write,
-                                 request_stop=self.request_stop, mtime=lambda: self.core.mtime,
-                                 on_plic_change=self._plic_outputs)
+                                 request_stop=self.request_stop, mtime=self._mtime,
+                                 on_plic_change=self._plic_outputs, plic_contexts=2 * smp)
         self.plic = self.devices.plic
         self.uart = self.devices.uart
         self.finisher = self.devices.finisher
@@ -203,10 +213,15 @@ class Machine:
         return bytes(self._uart_output)
 
     def _plic_outputs(self, outputs):
-        lines = (outputs[CONTEXT_M], outputs[CONTEXT_S])
-        if lines != self._irq_lines:
-            self._irq_lines = lines
-            self.core.set_irq(*lines)
+        # QEMU virt's "MS" contexts: 2h is hart h's M-mode line, 2h + 1 its S-mode line
+        if outputs != self._irq_lines:
+            self._irq_lines = outputs
+            for hart, core in enumerate(self.cores):
+                core.set_irq(outputs[CONTEXT_M + 2 * hart], outputs[CONTEXT_S + 2 * hart])
+
+    def _mtime(self):
+        """The machine's mtime, as the hart running now (or last) reads it."""
+        return self.cores[self.harts.current].mtime
 
     def flush_console(self):
         flush = getattr(self._console, "flush", None)
@@ -255,20 +270,23 @@ class Machine:
             self.fw_dynamic_info_addr = dtb_addr - FW_DYNAMIC_INFO_GAP
         self._setup_htif()
 
-        core = self.core
         if self.bios == "builtin":
             from pyvmm.machine.sbi import BuiltinSBI
-            self.sbi = BuiltinSBI(self)
+            # Secondary harts start STOPPED, as under OpenSBI with HSM.
+            self.sbi = BuiltinSBI(self, self.harts)
             self.sbi.boot(self.kernel_image.entry)
-            core.exit_on_exception |= self.sbi.exit_on_exception
-            core.exit_on_interrupt |= self.sbi.exit_on_interrupt
+            for core in self.cores:
+                core.exit_on_exception |= self.sbi.exit_on_exception
+                core.exit_on_interrupt |= self.sbi.exit_on_interrupt
         else:
+            # As QEMU's reset vector: every hart enters the first image in M-mode.
             first = self.boot_image if self.bios == "none" else self.firmware_image
-            core.priv = PRIV_M
-            core.pc = first.entry
-            core.x[REG_A0] = self.hartid
-            core.x[REG_A1] = dtb_addr
-            core.x[REG_A2] = self.fw_dynamic_info_addr or 0
+            for index, core in enumerate(self.cores):
+                core.priv = PRIV_M
+                core.pc = first.entry
+                core.x[REG_A0] = self.hartid + index
+                core.x[REG_A1] = dtb_addr
+                core.x[REG_A2] = self.fw_dynamic_info_addr or 0
         self.booted = True
 
     def place_initrd(self):
@@ -329,7 +347,8 @@ class Machine:
         from pyvmm.machine.htif import Htif
         self.htif = Htif(self, tohost, fromhost)
         self._htif_range = (tohost, tohost + 8)
-        self.core.add_watch(tohost, 8)
+        for core in self.cores:
+            core.add_watch(tohost, 8)
 
     # -- the run loop ------------------------------------------------------------------
 
@@ -342,10 +361,11 @@ class Machine:
             return self.result
         self.boot()
         self._stop = None
-        core = self.core
+        harts = self.harts
+        smp = harts.smp
         tracer = self.tracer
         budgeted = max_insns is not None
-        start_instret = core.stats()["instret"] if budgeted else 0
+        start_instret = harts.now if budgeted else 0
         remaining = max_insns
         started = time.perf_counter()
         try:
@@ -365,34 +385,50 @@ class Machine:
                         self.input.poll()
                         self.flush_console()
                     if self.input.pending() or (self.uart.rx_fifo and self.uart.timeout_armed):
-                        next_byte = self._receive_input(core.stats()["instret"])
+                        next_byte = self._receive_input(harts.now)
                         if next_byte is not None:
                             slice_len = min(slice_len, next_byte)
+                turn = harts.pick(slice_len)
+                if turn is None:
+                    # no hart can run, and none can wake from inside the machine
+                    self._service_idle()
+                    continue
+                index, core, budget = turn
                 if tracer is not None:
                     tracer.before_step(core)
-                reason = core.run(slice_len)
+                before = core.instret
+                reason = core.run(budget)
                 if tracer is not None:
                     tracer.after_step(core)
+                retired = harts.ran(index, before, budget, reason)
                 self.exit_counts[CORE_EXIT_NAMES.get(reason, str(reason))] += 1
                 if reason == CORE_EXIT_BUDGET:
                     if budgeted:
-                        remaining -= slice_len
-                    if tracer is None or self.exit_counts["budget"] % 4096 == 0:
+                        remaining -= budget
+                    if smp:
+                        if harts.now >= self._next_between:
+                            self._next_between = harts.now + SLICE
+                            self._between_slices()
+                    elif tracer is None or self.exit_counts["budget"] % 4096 == 0:
                         self._between_slices()
                     continue
                 if reason == CORE_EXIT_MMIO:
-                    self._service_mmio()
+                    self._service_mmio(core)
                 elif reason == CORE_EXIT_TRAP:
-                    self._service_trap()
+                    self._service_trap(core)
                 elif reason == CORE_EXIT_WATCH:
-                    self._service_watch()
+                    self._service_watch(core)
                 elif reason == CORE_EXIT_WFI:
-                    self._service_idle()
+                    if not smp:
+                        self._service_idle()
                 else:
                     raise MachineError(f"core returned unknown exit reason {reason}")
                 if budgeted:
-                    # After servicing: a completed MMIO load may have retired.
-                    remaining = max(0, max_insns - (core.stats()["instret"] - start_instret))
+                    if smp:
+                        remaining = max(0, remaining - retired)
+                    else:
+                        # After servicing: a completed MMIO load may have retired.
+                        remaining = max(0, max_insns - (harts.now - start_instret))
         finally:
             self.host_seconds += time.perf_counter() - started
             self.flush_console()
@@ -437,8 +473,7 @@ class Machine:
     def __exit__(self, *exc):
         self.close()
 
-    def _service_mmio(self):
-        core = self.core
+    def _service_mmio(self, core):
         addr, size = core.exit_addr, core.exit_size
         try:
             if core.exit_is_write:
@@ -453,21 +488,20 @@ class Machine:
             if self.tracer is not None:
                 self.tracer.resume(core.exit_pc)
 
-    def _service_trap(self):
-        core = self.core
+    def _service_trap(self, core):
         cause = core.exit_cause
         if self.tracer is not None:
             self.tracer.machine_trap(cause, core.exit_pc, core.exit_tval, "pyvmm")
         if self.sbi is not None and cause == EXC_ECALL_S:
-            self.sbi.handle_ecall()
+            self.sbi.handle_ecall(core)
         elif self.sbi is not None and hasattr(self.sbi, "handle_trap"):
-            self.sbi.handle_trap(cause)
+            self.sbi.handle_trap(cause, core)
         else:
             raise MachineError(f"trap exit with cause {cause:#x} at pc {core.exit_pc:#x} "
                                "that no board component asked for")
 
-    def _service_watch(self):
-        addr = self.core.exit_addr
+    def _service_watch(self, core):
+        addr = core.exit_addr
         if self._htif_range is not None and self._htif_range[0] <= addr < self._htif_range[1]:
             self.htif.on_tohost_write()
         else:
@@ -482,7 +516,7 @@ class Machine:
             return False
         if not any(enable >> UART0_IRQ & 1 for enable in plic.enable):
             return False
-        return bool(self.core.read_csr(CSR_MIE) & (MIE_MEIE | MIE_SEIE))
+        return any(core.read_csr(CSR_MIE) & (MIE_MEIE | MIE_SEIE) for core in self.cores)
 
     def _service_idle(self):
         """WFI with nothing able to wake the hart: only input from outside
@@ -505,7 +539,7 @@ class Machine:
         # Nothing runs until the byte comes, like WFI skipping to a timer.
         self._rx_next = 0
         self.uart.accessed = True
-        self._receive_input(self.core.stats()["instret"])
+        self._receive_input(self.harts.now)
 
     def _wait_for_devices(self, handles):
         """Sleep until a device's host side (a socket) or the console has
@@ -520,15 +554,36 @@ class Machine:
             self.input.poll()
             self._rx_next = 0
             self.uart.accessed = True
-            self._receive_input(self.core.stats()["instret"])
+            self._receive_input(self.harts.now)
         self.devices.poll()
 
     # -- counters ---------------------------------------------------------------------
 
+    def _core_stats(self):
+        """The harts' counters: one hart's as they are; several harts' summed
+        (dicts by key), with each hart's own under "per_hart"."""
+        if len(self.cores) == 1:
+            return dict(self.core.stats())
+        per_hart = [core.stats() for core in self.cores]
+        total = {}
+        for one in per_hart:
+            for key, value in one.items():
+                if isinstance(value, dict):
+                    merged = total.setdefault(key, {})
+                    for k, v in value.items():
+                        merged[k] = merged.get(k, 0) + v
+                else:
+                    total[key] = total.get(key, 0) + value
+        for key in ("traps", "interrupts", "exits"):
+            if key in total:
+                total[key] = dict(sorted(total[key].items()))
+        total["per_hart"] = per_hart
+        return total
+
     def stats(self):
         """Core counters plus the board's: exits serviced by reason, MMIO
         accesses by device, host time, MIPS and how the run ended."""
-        stats = dict(self.core.stats())
+        stats = self._core_stats()
         stats.setdefault("exits", dict(sorted(self.exit_counts.items())))
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
         stats["mmio"] = self.bus.access_counts()
@@ -541,6 +596,8 @@ class Machine:
             stats["sbi"] = self.sbi.stats()
         if self.htif is not None:
             stats["htif"] = self.htif.stats()
+        if self.smp > 1:
+            stats["harts"] = self.harts.stats()
         stats["host_seconds"] = round(self.host_seconds, 6)
         instret = stats.get("instret", 0)
         stats["mips"] = round(instret / self.host_seconds / 1e6, 3) if self.host_seconds > 0 else 0.0

@@ -181,7 +181,7 @@ class BuiltinSBI:
     def __init__(self, machine, harts=None):
         self.machine = machine
         self.harts = harts
-        if harts is None:
+        if harts is None or len(harts) == 1:
             self.cores = {machine.hartid: machine.core}
         else:
             self.cores = {core.hartid: core for core in harts.cores}
