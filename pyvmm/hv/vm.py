@@ -16,16 +16,14 @@ from pyvmm.hv.host import HvError
 from pyvmm.machine import fdt
 from pyvmm.machine.bus import Bus
 from pyvmm.machine.console import ConsoleInput
-from pyvmm.machine.finisher import SiFiveTest
-from pyvmm.machine.layout import (CLINT_BASE, CLINT_SIZE, EXIT_BUDGET, EXIT_IDLE, KERNEL_OFFSET,
-                                  PLIC_BASE, PLIC_SIZE, RAM_BASE, TEST_BASE, TEST_SIZE, UART0_BASE,
-                                  UART0_IRQ, UART0_SIZE, VIRTIO_BASE, VIRTIO_COUNT, VIRTIO_STRIDE)
+from pyvmm.machine.devices import DeviceConfig, DeviceSet
+from pyvmm.machine.layout import (CLINT_BASE, CLINT_SIZE, EXIT_BUDGET, EXIT_IDLE, INITRD_MAX_OFFSET,
+                                  KERNEL_OFFSET, RAM_BASE, UART0_IRQ)
 from pyvmm.machine.loader import ImageError, load_image
 from pyvmm.machine.machine import RunResult
-from pyvmm.machine.plic import CONTEXT_S, PLIC
+from pyvmm.machine.memory import GuestMemory
+from pyvmm.machine.plic import CONTEXT_S
 from pyvmm.machine.sbi import EXTENSION_NAMES
-from pyvmm.machine.uart import NS16550A
-from pyvmm.machine.virtio_slot import EmptyVirtioSlot
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -41,7 +39,8 @@ _FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
 
 class VM:
     def __init__(self, host, ram_size=64 << 20, ram_base=RAM_BASE, paging="nested",
-                 technique="hw", bootargs="", console=None, stdin=None, name=None, sstc=None):
+                 technique="hw", bootargs="", console=None, stdin=None, name=None, sstc=None,
+                 devices=None, initrd=None):
         from pyvmm.hv import technique_entry
         if paging not in PAGINGS:
             raise HvError(f"unknown paging {paging!r} (expected nested or shadow)")
@@ -71,16 +70,24 @@ class VM:
 
         self.external_irq = False
         self.vcpus = []
-        self.plic = PLIC(on_change=self._plic_outputs)
-        self.uart = NS16550A(self.console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
-        self.finisher = SiFiveTest(self.request_stop)
+        # The board's device set, reached through the exit path: every
+        # register access of the guest is an MMIO exit this VM's bus answers.
+        self.device_set = DeviceSet(devices or DeviceConfig(), console_write=self.console_write,
+                                    request_stop=self.request_stop,
+                                    mtime=lambda: self.host.core.mtime,
+                                    on_plic_change=self._plic_outputs,
+                                    ram_base=ram_base, ram_size=ram_size)
+        self.plic = self.device_set.plic
+        self.uart = self.device_set.uart
+        self.finisher = self.device_set.finisher
         self.devices = Bus()
-        self.devices.attach(TEST_BASE, TEST_SIZE, self.finisher, "test")
-        self.devices.attach(PLIC_BASE, PLIC_SIZE, self.plic, "plic")
-        self.devices.attach(UART0_BASE, UART0_SIZE, self.uart, "uart0")
-        for slot in range(VIRTIO_COUNT):
-            self.devices.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, EmptyVirtioSlot(),
-                                f"virtio{slot}")
+        self.device_set.attach(self.devices)
+        self.guest_memory = GuestMemory(host.core.ram, ram_base, ram_size,
+                                        page_offsets=[hpa - host.ram_base for hpa in self._page_hpa],
+                                        on_write=self._dma_written)
+        self.device_set.attach_memory(self.guest_memory)
+        self.initrd_path = initrd
+        self.initrd_range = None
         self.mmio_faults = 0
         self.error = None             # why the hypervisor stopped the VM (how "error")
         self.run_seconds = 0.0        # host time in its slices: guest, exits and handlers
@@ -120,6 +127,7 @@ class VM:
 
     def release(self):
         """Give every host frame of this VM back (after it has stopped)."""
+        self.device_set.close()
         frames = self.host.frames
         if self.pager is not None and hasattr(self.pager, "close"):
             self.pager.close()
@@ -129,6 +137,15 @@ class VM:
         for first in range(0, len(self._page_hpa), chunk):
             frames.free(min(self._page_hpa[first:first + chunk]), chunk)
         self._page_hpa = []
+
+    def _dma_written(self, gpa, n):
+        """A device wrote guest RAM: drop decoded code there, and let the
+        shadow pager see page-table writes it did not trap."""
+        core = self.host.core
+        for hpa, length in self._pieces(gpa, n):
+            core.invalidate_code(hpa, length)
+        if self.pager is not None:
+            self.pager.invalidate_gpa(gpa, n)
 
     def gpa_to_hpa(self, gpa):
         """The host-physical address behind a guest RAM address, or None."""
@@ -178,7 +195,15 @@ class VM:
         return region
 
     def mmio_ranges(self):
-        return [(region.base, region.size) for region in self.devices.regions]
+        """The device windows as few (base, size) ranges as possible: adjacent
+        windows merged, since a VCPU watches a bounded number of ranges."""
+        ranges = []
+        for region in self.devices.regions:
+            if ranges and ranges[-1][0] + ranges[-1][1] == region.base:
+                ranges[-1] = (ranges[-1][0], ranges[-1][1] + region.size)
+            else:
+                ranges.append((region.base, region.size))
+        return ranges
 
     def mmio_window(self, gpa):
         """Where shadow tables map a guest device page: the same address on the
@@ -216,7 +241,9 @@ class VM:
         kept = [ext for ext in extensions.split("_") if ext and (ext != "sstc" or self.sstc)]
         isa = "rv64" + letters.replace("h", "") + "".join("_" + ext for ext in kept)
         root = fdt.virt_tree(self.ram_base, self.ram_size, bootargs=self.bootargs,
-                             hartid=self.hartid, isa=isa)
+                             hartid=self.hartid, isa=isa,
+                             soc_nodes=self.device_set.soc_nodes(fdt.PHANDLE_PLIC),
+                             initrd=self.initrd_range, seed=fdt.rng_seed(self.host.core.realtime))
         return fdt.serialize(root, boot_cpuid=self.hartid)
 
     def boot(self):
@@ -224,6 +251,7 @@ class VM:
             return
         if self.kernel_image is None:
             raise ImageError("nothing to run: no kernel loaded into the VM")
+        self._place_initrd()
         dtb = self.build_dtb()
         top = self.ram_base + self.ram_size
         if self.ram_base < DTB_CEILING:
@@ -241,6 +269,29 @@ class VM:
         for vcpu in self.vcpus:
             vcpu.reset(self.kernel_image.entry, a0=vcpu.hartid, a1=dtb_gpa)
         self.booted = True
+
+    def _place_initrd(self):
+        """--initrd where QEMU puts it: min(RAM / 2, 128 MiB) above the kernel."""
+        if self.initrd_path is None or self.initrd_range is not None:
+            return
+        with open(self.initrd_path, "rb") as f:
+            data = f.read()
+        start = self.kernel_image.entry + min(self.ram_size // 2, INITRD_MAX_OFFSET)
+        end = start + len(data)
+        if not self.in_ram(start, len(data)):
+            raise ImageError(f"{self.initrd_path}: an initrd of {len(data)} bytes at {start:#x} "
+                             f"does not fit in the VM's RAM; give the VM more RAM")
+        for image in self.images:
+            for addr, seg in image.segments:
+                if addr < end and start < addr + len(seg):
+                    raise ImageError(f"{self.initrd_path}: the initrd at {start:#x}..{end:#x} "
+                                     f"overlaps the kernel {image.path}")
+        self.write(start, data)
+        self.initrd_range = (start, end)
+
+    def close(self):
+        """Flush and close the VM's device back-ends (drive files, sockets)."""
+        self.device_set.close()
 
     # -- console and interrupts ---------------------------------------------------------
 
@@ -262,7 +313,9 @@ class VM:
             flush()
 
     def poll_input(self):
-        """Between slices: hand console input to the UART once the guest uses it."""
+        """Between slices: device work (network frames, the RTC's alarm), and
+        console input handed to the UART once the guest uses it."""
+        self.device_set.poll()
         if not self.uart.accessed:
             return
         self.input.poll()
@@ -337,6 +390,7 @@ class VM:
             "exits_handled": sum(n for kind, n in exits.items() if kind != "budget"),
             "sbi": self.sbi_calls,
             "mmio": self.devices.access_counts(),
+            "devices": self.device_set.stats(),
             "mmio_faults": self.mmio_faults,
             "reflected_faults": {str(k): v for k, v in sorted(self.reflected_faults.items())},
             "host_seconds": round(sum(getattr(vcpu, "host_seconds", 0.0) for vcpu in self.vcpus), 6),

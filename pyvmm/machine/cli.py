@@ -205,10 +205,7 @@ def _run(args, opened):
     if not 1 <= args.smp <= MAX_SMP:
         raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 
-    option_errors = ()
-    if args.drive or args.device or args.netdev:
-        from pyvmm.io.options import OptionError
-        option_errors = (OptionError,)
+    from pyvmm.io.options import OptionError
     try:
         machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,
                           stdin=stdin, realtime=args.realtime, htif=args.htif,
@@ -217,7 +214,7 @@ def _run(args, opened):
                           smp=args.smp)
         for core in machine.cores:
             core.cpu_profile = CPU_PROFILES[args.cpu_profile]
-    except option_errors as e:
+    except OptionError as e:
         raise UsageError(str(e)) from None
     except MemoryError:
         raise UsageError(f"cannot allocate {ram_size} bytes of guest RAM") from None

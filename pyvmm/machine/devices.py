@@ -22,7 +22,6 @@ from pyvmm.machine.layout import (PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_S
 from pyvmm.machine.plic import PLIC
 from pyvmm.machine.rtc import GoldfishRTC
 from pyvmm.machine.uart import NS16550A
-from pyvmm.machine.virtio_slot import EmptyVirtioSlot
 
 
 @dataclass
@@ -38,7 +37,10 @@ class DeviceConfig:
 
 class DeviceSet:
     def __init__(self, config=None, *, console_write, request_stop, mtime, on_plic_change,
-                 plic_contexts=2, console_input=None):
+                 ram_base, ram_size, plic_contexts=2, console_input=None):
+        from pyvmm.io.pci.host import PciHost
+        from pyvmm.io.virtio.mmio import VirtioMmio
+
         self.config = config or DeviceConfig()
         self.plic = PLIC(num_contexts=plic_contexts, on_change=on_plic_change)
         self.uart = NS16550A(console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
@@ -46,7 +48,12 @@ class DeviceSet:
         self.rtc = GoldfishRTC(mtime, lambda level: self.plic.set_level(RTC_IRQ, level),
                                realtime=self.config.realtime)
         self.virtio_devices = []        # (VirtioDevice, where it is plugged)
-        self.virtio_slots = [EmptyVirtioSlot() for _ in range(VIRTIO_COUNT)]
+        self.virtio_slots = []
+        for slot in range(VIRTIO_COUNT):
+            transport = VirtioMmio(None, legacy=self.config.virtio_legacy)
+            transport.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
+            self.virtio_slots.append(transport)
+        self.pci = PciHost(self.plic, ram_size, ram_base)
         self._build_virtio(console_write, console_input)
 
     def _irq_line(self, source):
@@ -54,22 +61,23 @@ class DeviceSet:
         return lambda level: plic.set_level(source, level)
 
     def _build_virtio(self, console_write, console_input):
-        config = self.config
-        if not (config.drives or config.devices or config.netdevs):
-            return
         from pyvmm.io.options import build_devices
+        from pyvmm.io.pci.virtio_pci import VirtioPciFunction
         from pyvmm.io.virtio.mmio import VirtioMmio
 
+        config = self.config
         built = build_devices(config.drives, config.devices, config.netdevs,
                               realtime=config.realtime, console_out=console_write,
                               console_in=console_input)
         for device, transport, slot in built:
-            if transport != "mmio":
-                raise ValueError(f"{type(device).__name__}: the {transport} transport is not on this board")
-            mmio = VirtioMmio(device, legacy=config.virtio_legacy)
-            mmio.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
-            self.virtio_slots[slot] = mmio
-            self.virtio_devices.append((device, f"virtio-mmio slot {slot}"))
+            if transport == "mmio":
+                mmio = VirtioMmio(device, legacy=config.virtio_legacy)
+                mmio.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
+                self.virtio_slots[slot] = mmio
+                self.virtio_devices.append((device, f"virtio-mmio slot {slot}"))
+            else:
+                number = self.pci.add_function(VirtioPciFunction(device))
+                self.virtio_devices.append((device, f"pci 00:{number:02x}.0"))
 
     # -- the owner's side ------------------------------------------------------------
 
@@ -81,11 +89,14 @@ class DeviceSet:
         bus.attach(UART0_BASE, UART0_SIZE, self.uart, "uart0")
         for slot, transport in enumerate(self.virtio_slots):
             bus.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, transport, f"virtio{slot}")
+        self.pci.attach(bus)
 
     def attach_memory(self, memory):
         """Give every DMA-capable device the guest memory it reaches."""
-        for device, _ in self.virtio_devices:
-            device.attach_memory(memory)
+        for device, where in self.virtio_devices:
+            if not where.startswith("pci"):
+                device.attach_memory(memory)
+        self.pci.attach_memory(memory)     # PCI functions gate DMA on Bus Master Enable
 
     def poll(self):
         """Between slices: time-driven and asynchronous device work."""
@@ -104,9 +115,7 @@ class DeviceSet:
         """Flush and release back-ends (drive files, sockets): after a clean exit
         everything the guest wrote is in its files."""
         for device, _ in self.virtio_devices:
-            close = getattr(device, "close", None)
-            if close is not None:
-                close()
+            device.close()
 
     def soc_nodes(self, phandle_plic):
         """Device-tree nodes of the optional devices, for /soc."""
@@ -117,6 +126,7 @@ class DeviceSet:
                 "reg": fdt.u64_cells(RTC_BASE, RTC_SIZE),
                 "compatible": fdt.string("google,goldfish-rtc"),
             }),
+            self.pci.fdt_node(phandle_plic),
         ]
 
     def stats(self):

@@ -27,6 +27,8 @@ class FakeCore:
         self.mtime = 0
         self.instret = 0
         self.insns_per_tick = 10
+        self.realtime = False
+        self.invalidated = []        # ranges device DMA wrote behind the hart
         self.guest_mmio = []
         self.script = []             # (reason, {attribute: value}, instructions retired)
         self.completed = []          # ("mmio", value) / ("fault",) in order
@@ -34,6 +36,9 @@ class FakeCore:
         self.tlb_flushes = 0
         self.exit_virt = 1
         self.exit_priv = 1
+
+    def invalidate_code(self, paddr, n):
+        self.invalidated.append((paddr, n))
 
     def read_csr(self, n):
         if n == CSRS["time"]:

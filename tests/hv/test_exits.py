@@ -146,13 +146,13 @@ def test_custom_mmio_device_in_a_few_lines(fake_vm):
         def write(self, offset, size, value):
             self.value += value
 
-    fake_vm.attach(0x4000_0000, 0x1000, Counter(), "counter")
+    fake_vm.attach(0x0400_0000, 0x1000, Counter(), "counter")
     assert fake_vm.is_mmio(0x4000_0008)
-    assert (0x4000_0000, 0x1000) in fake_vm.host.core.guest_mmio    # the core exits on it
-    assert (0x4000_0000, 0x1000) in fake_vm.vcpus[0].guest_mmio
+    assert (0x0400_0000, 0x1000) in fake_vm.host.core.guest_mmio    # the core exits on it
+    assert (0x0400_0000, 0x1000) in fake_vm.vcpus[0].guest_mmio
     vcpu = fake_vm.vcpus[0]
-    fake_vm.handle(vcpu, Exit("mmio", addr=0x4000_0000, size=8, is_write=True, data=5))
-    fake_vm.handle(vcpu, Exit("mmio", addr=0x4000_0000, size=8, is_write=False))
+    fake_vm.handle(vcpu, Exit("mmio", addr=0x0400_0000, size=8, is_write=True, data=5))
+    fake_vm.handle(vcpu, Exit("mmio", addr=0x0400_0000, size=8, is_write=False))
     assert fake_vm.host.core.completed[-1] == ("mmio", 5)
 
 
@@ -162,7 +162,7 @@ def test_guest_page_fault_outside_memory_reflects_an_access_fault(fake_vm):
     core = fake_vm.host.core
     core.pc = BASE + 0x40
     for gpf, access in ((20, 1), (21, 5), (23, 7)):
-        fake_vm.handle(vcpu, Exit("guest_page_fault", cause=gpf, tval=0x1234, gpa=0x4000_0000,
+        fake_vm.handle(vcpu, Exit("guest_page_fault", cause=gpf, tval=0x1234, gpa=0x0400_0000,
                                   pc=BASE + 0x40))
         assert core.injected[-1] == (access, 0x1234)
     assert core.pc == BASE + 0x800 and vcpu.get_csr("vscause") == 7
@@ -171,10 +171,10 @@ def test_guest_page_fault_outside_memory_reflects_an_access_fault(fake_vm):
 
 def test_guest_page_fault_can_stop_the_vm(fake_vm):
     fake_vm.policy.on_bad_access = "stop"
-    fake_vm.handle(fake_vm.vcpus[0], Exit("guest_page_fault", cause=21, tval=0, gpa=0x4000_0000,
+    fake_vm.handle(fake_vm.vcpus[0], Exit("guest_page_fault", cause=21, tval=0, gpa=0x0400_0000,
                                           pc=BASE))
     assert fake_vm.result.how == "error" and fake_vm.result.status == 1
-    assert "0x40000000" in fake_vm.error
+    assert "0x4000000 " in fake_vm.error
 
 
 def test_virtual_instruction_becomes_illegal_instruction_under_nested(fake_vm):

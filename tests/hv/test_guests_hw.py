@@ -124,7 +124,7 @@ _start:
     li      a0, 40
     li      a1, 2
     ecall                           # a1 = 42
-    li      t0, 0x40000000          # the VM's own device
+    li      t0, 0x04000000          # the VM's own device (on virt's platform bus)
     sd      a1, 0(t0)
     sd      a1, 0(t0)
     ld      t1, 0(t0)               # 84
@@ -158,7 +158,7 @@ def test_custom_hypercall_and_device_with_a_real_guest(paging, tmp_path):
     vm = host.create_vm(ram_size=8 << 20, paging=paging)
     vm.hypercalls[(0x0A000000, 0)] = lambda vcpu, args: (0, args[0] + args[1])
     device = Accumulator()
-    vm.attach(0x4000_0000, 0x1000, device, "accumulator")
+    vm.attach(0x0400_0000, 0x1000, device, "accumulator")
     vm.load(str(source))
     result = vm.run()
     assert (result.how, result.status) == ("sbi-shutdown", 0)

@@ -21,6 +21,6 @@ def test_readme_policy_example_runs_the_kernel(capsys, monkeypatch):
     assert "kernel: shutdown" in out
     assert vm.result.status == 0
     assert vm.hypercalls[(0x0A000000, 0)](None, (2, 3, 0, 0, 0, 0)) == (0, 5)
-    vm.devices.write(0x4000_0000, 8, 7)         # the attached device answers on the VM's bus
-    vm.devices.write(0x4000_0000, 8, 5)
-    assert vm.devices.read(0x4000_0000, 8) == 12
+    vm.devices.write(0x0400_0000, 8, 7)         # the attached device answers on the VM's bus
+    vm.devices.write(0x0400_0000, 8, 5)
+    assert vm.devices.read(0x0400_0000, 8) == 12

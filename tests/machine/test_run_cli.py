@@ -221,12 +221,25 @@ QEMU = shutil.which("qemu-system-riscv64")
                                         ("TX_IRQ", b"")])
 def test_same_output_and_status_as_qemu(build, name, stdin):
     elf = build(name)
+    # pyvmm's virtio-mmio slots are modern (version 2) unless --virtio-legacy;
+    # QEMU's are legacy unless told otherwise.
     qemu = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic",
-                           "-monitor", "none", "-kernel", str(elf)],
+                           "-monitor", "none", "-global", "virtio-mmio.force-legacy=false",
+                           "-kernel", str(elf)],
                           capture_output=True, timeout=60, input=stdin)
     proc = run_cli(elf, "--max-insns", "10000000", stdin=stdin)
     assert proc.stdout == qemu.stdout
     assert proc.returncode == qemu.returncode
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed")
+def test_virtio_legacy_slots_match_qemus_default(build):
+    elf = build("PROBE")
+    qemu = subprocess.run([QEMU, "-machine", "virt", "-bios", "none", "-nographic",
+                           "-monitor", "none", "-kernel", str(elf)],
+                          capture_output=True, timeout=60)
+    proc = run_cli(elf, "--virtio-legacy", "--max-insns", "10000000")
+    assert proc.stdout == qemu.stdout and proc.returncode == qemu.returncode
 
 
 # -- usage errors: exit 2, one line ----------------------------------------------
