@@ -143,7 +143,8 @@ def test_module_dependency_cycle_is_reported(tmp_path):
 MILESTONES = (
     ("OpenSBI", "OpenSBI started"),
     ("Linux version", "the kernel started"),
-    ("Unpacking initramfs", "the kernel unpacks the initramfs"),
+    ("VFS: Unable to mount root fs", "the kernel found no initramfs and no root disk (panic)"),
+    ("Trying to unpack rootfs image as initramfs", "the kernel unpacks the initramfs"),
     ("Freeing initrd memory", "the initramfs is unpacked"),
     ("Run /init as init process", "the kernel starts /init (busybox)"),
     (BEGIN_MARKER, "/init runs (BEGIN marker)"),
