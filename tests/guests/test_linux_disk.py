@@ -84,6 +84,27 @@ def test_newc_archive_lists_with_cpio(tmp_path):
     assert os.readlink(extract / "bin" / "sh") == "busybox"
 
 
+# objdump -d lines are "addr:<TAB>encoding<TAB>mnemonic<TAB>operands"; F, D and
+# their compressed loads/stores are the mnemonics f* and c.f*, minus fence.
+FP_MNEMONIC = re.compile(r"^\s*[0-9a-f]+:\t[0-9a-f ]+\t(c\.f[a-z.]+|f(?!ence)[a-z.]+)", re.MULTILINE)
+
+
+def test_mini_init_builds_without_floating_point(tmp_path):
+    if first_missing(linux_images.GCC, "riscv64-unknown-elf-objdump", "riscv64-unknown-elf-readelf"):
+        pytest.skip("the riscv64-unknown-elf toolchain is not installed")
+    binary = linux_images.build_mini_init(str(tmp_path / "init"))
+    header = subprocess.run(["riscv64-unknown-elf-readelf", "-h", binary], capture_output=True,
+                            text=True, check=True).stdout
+    assert "EXEC (Executable file)" in header and "soft-float ABI" in header, header
+    disassembly = subprocess.run(["riscv64-unknown-elf-objdump", "-d", "-M", "no-aliases", binary],
+                                 capture_output=True, text=True, check=True).stdout
+    assert "<_start>:" in disassembly and "ecall" in disassembly
+    assert not FP_MNEMONIC.findall(disassembly)
+    with open(linux_images.MINI_INIT_SOURCE) as f:
+        source = f.read()
+    assert BEGIN_MARKER in source and END_MARKER in source
+
+
 MODINFO_SOURCE = """
     .section .modinfo, "a"
     .asciz "license=GPL"
