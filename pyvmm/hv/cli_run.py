@@ -58,19 +58,35 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         return 1
     from pyvmm.machine.cli import CPU_PROFILES
     host.core.cpu_profile = CPU_PROFILES[args.cpu_profile]
+    from pyvmm.io.options import OptionError
+    from pyvmm.machine.cli import device_config
+    if args.dtb is not None:
+        raise usage_error(f"--dtb is not supported with --technique {technique}: the hypervisor "
+                          "describes the VM it builds")
     try:
         vm = host.create_vm(ram_size=ram_size, paging=paging, technique=technique,
-                            bootargs=args.bootargs, console=console, stdin=stdin)
-    except HvError as e:
+                            bootargs=args.bootargs, console=console, stdin=stdin,
+                            devices=device_config(args), initrd=args.initrd)
+    except (HvError, OptionError) as e:
         raise usage_error(str(e)) from None
     except ImportError as e:
         raise usage_error(f"--paging {paging} is not available in this tree ({e})") from None
-    vm.load(kernel, load_addr=load_addr)
     try:
-        result = vm.run(max_insns)
-    except HvError as e:
-        print(f"pyvmm run: internal error: {e}", file=sys.stderr)
-        return 1
+        if kernel is None:
+            raise usage_error(f"--technique {technique} needs the S-mode kernel as IMAGE or --kernel")
+        vm.load(kernel, load_addr=load_addr)
+        if args.dumpdtb is not None:
+            vm.place_initrd()
+            with open(args.dumpdtb, "wb") as f:
+                f.write(vm.build_dtb())
+            return 0
+        try:
+            result = vm.run(max_insns)
+        except HvError as e:
+            print(f"pyvmm run: internal error: {e}", file=sys.stderr)
+            return 1
+    finally:
+        vm.close()
     if vm.error is not None:
         print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
     if args.stats is not None:

@@ -251,7 +251,7 @@ class VM:
             return
         if self.kernel_image is None:
             raise ImageError("nothing to run: no kernel loaded into the VM")
-        self._place_initrd()
+        self.place_initrd()
         dtb = self.build_dtb()
         top = self.ram_base + self.ram_size
         if self.ram_base < DTB_CEILING:
@@ -270,7 +270,7 @@ class VM:
             vcpu.reset(self.kernel_image.entry, a0=vcpu.hartid, a1=dtb_gpa)
         self.booted = True
 
-    def _place_initrd(self):
+    def place_initrd(self):
         """--initrd where QEMU puts it: min(RAM / 2, 128 MiB) above the kernel."""
         if self.initrd_path is None or self.initrd_range is not None:
             return
