@@ -367,9 +367,9 @@ def test_true_guest_page_fault_is_reflected(vcpu):
     # Paging off (Bare) at virtual U: a load above what RAM and the devices
     # decode is the guest's access fault.
     vcpu.set_priv(PRIV_U)
-    vcpu.vm.handle(vcpu, Exit("trap", cause=13, pc=PC, tval=0x7000_0000, insn=0x3,
+    vcpu.vm.handle(vcpu, Exit("trap", cause=13, pc=PC, tval=0x2000_0000, insn=0x3,
                               priv=PRIV_U))
-    assert_reflected(vcpu, 5, 0x7000_0000, PC, PRIV_U)
+    assert_reflected(vcpu, 5, 0x2000_0000, PC, PRIV_U)
     assert policy(vcpu).exits["page_fault_guest"] == 1
 
 
