@@ -18,7 +18,8 @@
 #                  --device virtio-blk-pci,drive=d0 guests/pci/pci_blk.S
 #        qemu-system-riscv64 -machine virt -nographic -bios none -m 128M \
 #            -drive file=disk.img,format=raw,if=none,id=d0 \
-#            -device virtio-blk-pci,drive=d0,disable-legacy=on -kernel pci_blk.elf
+#            -device virtio-blk-pci,drive=d0,disable-legacy=on,vectors=0 -kernel pci_blk.elf
+#        (pyvmm's virtio-blk-pci is QEMU's modern device without MSI-X)
 # Exit:  0 when the scan (and the read, if a block device is present)
 #        succeeded; otherwise the finisher's failure code, after a line that
 #        says why (3..11), or 12 after an unexpected trap (mcause, mepc, mtval).

@@ -7,9 +7,11 @@ ISR byte. QEMU is the reference: its output must be the text below (the
 checksum and capacity computed here from the image), and pyvmm's must be the
 same bytes with the same exit status.
 
-QEMU 7.2 makes `virtio-blk-pci` on the root bus a transitional device
-(1af4:1001, an I/O BAR for the legacy interface); `disable-legacy=on` gives
-the modern 1af4:1042 that pyvmm's `--device virtio-blk-pci` presents.
+pyvmm's `--device virtio-blk-pci` is QEMU's `disable-legacy=on,vectors=0`:
+modern (1af4:1042) and without MSI-X. QEMU 7.2's plain `virtio-blk-pci` on
+the root bus is transitional (1af4:1001) with an I/O BAR 0 for the legacy
+interface and an MSI-X table in BAR 1; the guest drives that one too, which
+checks its I/O and 32-bit BAR handling on the reference.
 """
 
 import os
@@ -28,7 +30,7 @@ SECTORS = 2048 + 3                  # an odd capacity, so a wrong one shows
 
 QEMU_DEVICES = {
     "virtio-blk": ["-drive", "file={disk},format=raw,if=none,id=d0",
-                   "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"],
+                   "-device", "virtio-blk-pci,drive=d0,disable-legacy=on,vectors=0"],
     "transitional": ["-drive", "file={disk},format=raw,if=none,id=d0",
                      "-device", "virtio-blk-pci,drive=d0"],
     "none": [],
@@ -49,11 +51,11 @@ HOST_BRIDGE = b"00:00.0 1b36:0008 class 060000 rev 00\n  command 0x0006\n"
 VIRTIO_FUNCTION = b"""\
 00:01.0 1af4:1042 class 010000 rev 01
   interrupt pin 1 (INTA) -> PLIC source 33
-  bar1 mem32 size 0x00001000 at 0x40000000
-  bar4 mem64 pref size 0x00004000 at 0x0000000040004000
+  bar4 mem64 pref size 0x00004000 at 0x0000000040000000
   command 0x0006
 """
-# The same device with its legacy interface: an I/O BAR from port 0x1000 of the PIO window.
+# The transitional device: the legacy interface's I/O BAR from port 0x1000 of
+# the PIO window, the MSI-X table's BAR 1 first in the MMIO window.
 TRANSITIONAL_FUNCTION = b"""\
 00:01.0 1af4:1001 class 010000 rev 00
   interrupt pin 1 (INTA) -> PLIC source 33
