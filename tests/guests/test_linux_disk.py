@@ -27,7 +27,7 @@ import time
 import pytest
 
 from support import linux_images
-from support.debian import Unavailable
+from support.debian import DebianArchive, Unavailable
 from support.linux_images import (BEGIN_MARKER, END_MARKER, KNOWN_FILE_NAME, KNOWN_FILE_TEXT,
                                   ModuleSet, Newc)
 from support.oracles import QEMU, first_missing
@@ -43,6 +43,19 @@ CONSOLE_TAIL = 40
 
 
 # --- the builder's pieces, no download -----------------------------------------
+
+def test_unreachable_mirror_is_a_one_line_reason(tmp_path):
+    if first_missing("apt-get"):
+        pytest.skip("apt-get is not installed")
+    archive = DebianArchive(str(tmp_path / "cache"), mirror="http://127.0.0.1:9/debian")
+    with pytest.raises(Unavailable) as caught:
+        archive.update()
+    reason = str(caught.value)
+    assert reason.startswith("apt-get update") and "127.0.0.1:9" in reason and "\n" not in reason
+    # The private state lives in the cache; the sources list names riscv64 only.
+    with open(tmp_path / "cache" / "apt" / "sources.list") as f:
+        assert f.read().startswith("deb [arch=riscv64 signed-by=")
+
 
 def test_init_script_prints_the_markers_the_tests_look_for():
     with open(linux_images.INIT_SCRIPT) as f:

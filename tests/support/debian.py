@@ -13,6 +13,7 @@ no keyring, no mirror, a package missing) raises Unavailable with a one-line
 reason, which the tests turn into a skip.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -200,8 +201,21 @@ def fetch_linux_packages(root=None):
 
     The package names resolved on the first fetch are kept in the cache's
     fetched.json, so later calls reuse the unpacked trees without apt or network.
-    Raises Unavailable with a one-line reason when anything cannot be had."""
+    Several processes (pytest-xdist workers) may call this at once: they take
+    turns on a lock file in the cache, and the later ones find the first one's
+    trees. Raises Unavailable with a one-line reason when anything cannot be had."""
     archive = DebianArchive(root)
+    try:
+        os.makedirs(archive.root, exist_ok=True)
+        lock = open(os.path.join(archive.root, "fetch.lock"), "w")
+    except OSError as err:
+        raise Unavailable("cannot use the cache %s: %s" % (archive.root, err.strerror)) from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_locked(archive)
+
+
+def _fetch_locked(archive):
     record = os.path.join(archive.root, "fetched.json")
     if os.path.exists(record):
         with open(record) as f:
@@ -210,10 +224,6 @@ def fetch_linux_packages(root=None):
         busybox_tree = os.path.join(archive.trees_dir, BUSYBOX_PACKAGE)
         if os.path.isdir(kernel_tree) and os.path.isdir(busybox_tree):
             return LinuxPackages(saved["kernel_package"], kernel_tree, busybox_tree)
-    try:
-        os.makedirs(archive.root, exist_ok=True)
-    except OSError as err:
-        raise Unavailable("cannot create the cache %s: %s" % (archive.root, err.strerror)) from None
     archive.update()
     kernel_package = archive.kernel_package()
     kernel_tree = archive.unpack(archive.download(kernel_package), kernel_package)
