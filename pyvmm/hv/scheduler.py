@@ -10,6 +10,8 @@ clock, as on hardware, so every VM sees the skip).
 
 import time
 
+from pyvmm.machine.machine import RX_BYTE_INSNS
+
 SLICE = 1 << 20
 
 
@@ -47,6 +49,9 @@ class RoundRobin:
                     if vcpu.vm.stopped:
                         continue
                     budget = self.slice_insns
+                    if vcpu.vm.input_pending():
+                        # Console bytes reach the guest a byte time apart, as on the board.
+                        budget = min(budget, RX_BYTE_INSNS)
                     if max_insns is not None:
                         budget = min(budget, max_insns - total)
                         if budget <= 0:
@@ -80,6 +85,8 @@ class RoundRobin:
             vm.handle(vcpu, exit)
             if exit.kind == "budget" or _blocked_until(vcpu) is not None:
                 break
+            if exit.kind == "mmio" and budget > RX_BYTE_INSNS and vm.input_pending():
+                break       # the guest reads its console: the next slice is a byte time long
             if vcpu.instret == before:
                 stalled += 1
         vm.flush_console()

@@ -324,6 +324,10 @@ class VM:
         elif self.uart.rx_fifo and self.uart.timeout_armed:
             self.uart.character_timeout()
 
+    def input_pending(self):
+        """Is console input waiting for a guest that reads its UART?"""
+        return self.uart.accessed and self.input.pending()
+
     def input_can_wake(self):
         """Could console input still wake an idle guest? (The UART's receive
         interrupt enabled and routed to the guest's supervisor context, and
