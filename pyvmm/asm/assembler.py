@@ -660,9 +660,9 @@ class Assembler:
         for arg in args:
             m = re.match(r"\s*([A-Za-z_.$][\w.$]*)\s*=(?!=)(.*)$", arg, re.S)
             if m and any(p[0] == m.group(1) for p in params):
-                values[m.group(1)] = m.group(2).strip()
+                values[m.group(1)] = _unquote_macro_arg(m.group(2).strip())
             else:
-                positional.append(arg)
+                positional.append(_unquote_macro_arg(arg))
         for i, (pname, default, required, vararg) in enumerate(params):
             if pname in values:
                 continue
@@ -800,3 +800,13 @@ def lo12(value):
 # imported late: they need Assembler defined above
 from pyvmm.asm.directives import DIRECTIVES, DIRECTIVE_NAMES  # noqa: E402
 from pyvmm.asm.pseudo import MACROS  # noqa: E402
+
+
+def _unquote_macro_arg(arg):
+    """GNU as passes a macro argument written as one quoted string without
+    its quotes ("hello world" becomes hello world), so `.asciz "\\t"` in the
+    body sees the text once quoted."""
+    text = arg.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"' and '"' not in text[1:-1].replace('\\"', ""):
+        return text[1:-1]
+    return arg
