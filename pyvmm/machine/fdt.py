@@ -464,7 +464,7 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
 def build_dtb(machine):
     """The DTB for a Machine: reads ram_base, ram_size, bootargs, hartid (and its core's misa)."""
     core = getattr(machine, "core", None)
-    devices = getattr(machine, "devices", None)
+    devices = getattr(machine, "device_set", None)
     harts = getattr(machine, "smp", 1)
     root = virt_tree(machine.ram_base, machine.ram_size,
                      bootargs=machine.bootargs or "", hartid=machine.hartid,

@@ -118,17 +118,18 @@ class Machine:
         self._next_input_poll = 0.0
         config = devices if devices is not None else DeviceConfig()
         config.realtime = bool(realtime)
-        self.devices = DeviceSet(config, console_write=self.console_write,
+        self.device_set = DeviceSet(config, console_write=self.console_write,
                                  request_stop=self.request_stop, mtime=self._mtime,
-                                 on_plic_change=self._plic_outputs, plic_contexts=2 * smp)
-        self.plic = self.devices.plic
-        self.uart = self.devices.uart
-        self.finisher = self.devices.finisher
+                                 on_plic_change=self._plic_outputs, plic_contexts=2 * smp,
+                                 ram_base=RAM_BASE, ram_size=ram_size)
+        self.plic = self.device_set.plic
+        self.uart = self.device_set.uart
+        self.finisher = self.device_set.finisher
         self.bus = Bus()
-        self.devices.attach(self.bus)
+        self.device_set.attach(self.bus)
         self.memory = GuestMemory(self.core.ram, RAM_BASE, ram_size,
                                   on_write=self.core.invalidate_code)
-        self.devices.attach_memory(self.memory)
+        self.device_set.attach_memory(self.memory)
         self.initrd_path = initrd
         self.initrd_range = None    # (start, end) once placed
         self.dtb_path = dtb
@@ -459,13 +460,13 @@ class Machine:
     def _between_slices(self):
         if self.htif is not None:
             self.htif.poll()
-        self.devices.poll()
+        self.device_set.poll()
         self.flush_console()
 
     def close(self):
         """Flush the drives and close the back-ends: everything the guest wrote
         is in its files afterwards. The machine runs no more."""
-        self.devices.close()
+        self.device_set.close()
 
     def __enter__(self):
         return self
@@ -523,7 +524,7 @@ class Machine:
         (the console, a network peer) can still change that, so wait for it;
         without any, the run is over."""
         self.flush_console()
-        handles = self.devices.wait_handles()
+        handles = self.device_set.wait_handles()
         if handles:
             self._wait_for_devices(handles)
             return
@@ -555,7 +556,7 @@ class Machine:
             self._rx_next = 0
             self.uart.accessed = True
             self._receive_input(self.harts.now)
-        self.devices.poll()
+        self.device_set.poll()
 
     # -- counters ---------------------------------------------------------------------
 
@@ -588,7 +589,7 @@ class Machine:
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
         stats["mmio"] = self.bus.access_counts()
         stats["mmio_faults"] = self.mmio_faults
-        devices = self.devices.stats()
+        devices = self.device_set.stats()
         if devices:
             stats["devices"] = devices
         stats.update(self.memory.stats())
