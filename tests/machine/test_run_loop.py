@@ -167,7 +167,7 @@ def test_uart_output_and_finisher_fail_code(machine_with):
 
 
 def test_unmapped_and_wrong_size_accesses_fault(machine_with):
-    m = machine_with([("load", 0x3000_0000, 4), ("store", TEST_BASE, 1, 0x5555),
+    m = machine_with([("load", 0x2000_0000, 4), ("store", TEST_BASE, 1, 0x5555),
                       ("load", PLIC_BASE, 8), ("load", 0x1000_1000, 4),
                       ("store", TEST_BASE, 4, 0x5555)])
     assert m.run().how == "finisher-pass"
