@@ -66,7 +66,8 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
     try:
         vm = host.create_vm(ram_size=ram_size, paging=paging, technique=technique,
                             bootargs=args.bootargs, console=console, stdin=stdin,
-                            devices=device_config(args), initrd=args.initrd)
+                            devices=device_config(args), initrd=args.initrd,
+                            vcpus=args.smp)
     except (HvError, OptionError) as e:
         raise usage_error(str(e)) from None
     except ImportError as e:

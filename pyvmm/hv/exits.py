@@ -187,6 +187,9 @@ def handle_wfi(vcpu, exit):
     if deadline is not None:
         vcpu.wait_until(deadline)
         return
+    if vcpu.vm.others_can_run(vcpu):
+        vcpu.waiting_for_interrupt = True       # an IPI or a device will wake it
+        return
     if vcpu.vm.input_can_wake():
         return
     vcpu.vm.request_stop("idle", EXIT_IDLE)

@@ -30,21 +30,22 @@ def _impl_version():
     return (parts[0] << 16) | (parts[1] << 8) | parts[2]
 
 
-def _harts(vcpu, hart_mask, hart_mask_base):
-    """(valid, targets this VCPU) for an SBI hart mask; base -1 means all."""
+def _targets(vcpu, hart_mask, hart_mask_base):
+    """The VCPUs an SBI hart mask names (base -1: all), or None if it names
+    a hart the VM does not have."""
+    vm = vcpu.vm
     if hart_mask_base == MASK64:
-        return True, True
-    hartids = {v.hartid for v in vcpu.vm.vcpus}
-    targets_me = False
+        return list(vm.vcpus)
+    targets = []
     bit = 0
     while hart_mask >> bit:
         if hart_mask >> bit & 1:
-            hartid = hart_mask_base + bit
-            if hartid not in hartids:
-                return False, False
-            targets_me |= hartid == vcpu.hartid
+            target = vm.vcpu(hart_mask_base + bit)
+            if target is None:
+                return None
+            targets.append(target)
         bit += 1
-    return True, targets_me
+    return targets
 
 
 # -- base -------------------------------------------------------------------------------
@@ -81,21 +82,25 @@ def time_set_timer(vcpu, args):
 
 
 def ipi_send_ipi(vcpu, args):
-    valid, targets_me = _harts(vcpu, args[0], args[1])
-    if not valid:
+    targets = _targets(vcpu, args[0], args[1])
+    if targets is None:
         return sbi.SBI_ERR_INVALID_PARAM, 0
-    if targets_me:
-        vcpu.set_software_interrupt(True)
+    for target in targets:
+        target.set_software_interrupt(True)
+        vcpu.vm.wake(target)
     return sbi.SBI_SUCCESS, 0
 
 
 # -- RFENCE ---------------------------------------------------------------------------
 
 def _rfence(vcpu, args, flush):
-    valid, targets_me = _harts(vcpu, args[0], args[1])
-    if not valid:
+    """Every VCPU of a VM runs on the one host hart, whose TLB tags the VM's
+    translations by VMID and whose decode cache is shared: one flush on the
+    caller's behalf covers every target."""
+    targets = _targets(vcpu, args[0], args[1])
+    if targets is None:
         return sbi.SBI_ERR_INVALID_PARAM, 0
-    if targets_me:
+    if targets:
         flush()
     return sbi.SBI_SUCCESS, 0
 
@@ -115,22 +120,41 @@ def rfence_sfence_vma_asid(vcpu, args):
 # -- HSM ------------------------------------------------------------------------------
 
 def hsm_hart_start(vcpu, args):
-    hartids = {v.hartid for v in vcpu.vm.vcpus}
-    if args[0] in hartids:
+    """Start a stopped VCPU in VS-mode at start_addr with a0 = its hart id,
+    a1 = opaque, translation and interrupts off."""
+    hartid, start_addr, opaque = args[0], args[1], args[2]
+    vm = vcpu.vm
+    target = vm.vcpu(hartid)
+    if target is None:
+        return sbi.SBI_ERR_INVALID_PARAM, 0
+    if vm.hart_states[hartid] != sbi.HSM_STOPPED:
         return sbi.SBI_ERR_ALREADY_AVAILABLE, 0
-    return sbi.SBI_ERR_INVALID_PARAM, 0
+    if not vm.in_ram(start_addr, 2):
+        return sbi.SBI_ERR_INVALID_ADDRESS, 0
+    target.reset(start_addr, a0=hartid, a1=opaque)
+    target.waiting_for_interrupt = False
+    target.blocked_until = None
+    vm.hart_states[hartid] = sbi.HSM_STARTED
+    return sbi.SBI_SUCCESS, 0
 
 
 def hsm_hart_stop(vcpu, args):
-    # The VM's only hart stops: nothing can start it again, so the VM is over.
-    vcpu.vm.request_stop("idle", EXIT_IDLE)
-    return sbi.SBI_ERR_FAILED, 0
+    """The calling VCPU stops until another starts it again; the VM's last
+    running VCPU stopping leaves nothing that could, so the VM is over."""
+    vm = vcpu.vm
+    if not any(other is not vcpu and vm.hart_states[other.hartid] == sbi.HSM_STARTED
+               for other in vm.vcpus):
+        vm.request_stop("idle", EXIT_IDLE)
+        return sbi.SBI_ERR_FAILED, 0
+    vm.hart_states[vcpu.hartid] = sbi.HSM_STOPPED
+    return None         # no return: the hart does not come back from the call
 
 
 def hsm_hart_get_status(vcpu, args):
-    if args[0] in {v.hartid for v in vcpu.vm.vcpus}:
-        return sbi.SBI_SUCCESS, sbi.HSM_STARTED
-    return sbi.SBI_ERR_INVALID_PARAM, 0
+    state = vcpu.vm.hart_states.get(args[0])
+    if state is None:
+        return sbi.SBI_ERR_INVALID_PARAM, 0
+    return sbi.SBI_SUCCESS, state
 
 
 def hsm_hart_suspend(vcpu, args):

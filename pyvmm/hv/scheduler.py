@@ -10,6 +10,7 @@ clock, as on hardware, so every VM sees the skip).
 
 import time
 
+from pyvmm.machine.layout import EXIT_IDLE
 from pyvmm.machine.machine import RX_BYTE_INSNS
 
 SLICE = 1 << 20
@@ -37,9 +38,18 @@ class RoundRobin:
         total = 0
         try:
             while True:
-                vcpus = [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus]
+                vcpus = [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus
+                         if vm.runnable(vcpu)]
                 if not vcpus:
-                    break
+                    live = [vm for vm in self.vms if not vm.stopped]
+                    if not live:
+                        break
+                    # Every started VCPU waits for an interrupt no VCPU can send:
+                    # only console input still can (the wait delivers it), else idle.
+                    for vm in live:
+                        if not vm.input_can_wake():
+                            vm.request_stop("idle", EXIT_IDLE)
+                    continue
                 now = self.host.core.mtime
                 ready = [v for v in vcpus if _blocked_until(v) is None or _blocked_until(v) <= now]
                 if not ready:
@@ -83,7 +93,7 @@ class RoundRobin:
             before = vcpu.instret
             exit = vcpu.run(left)
             vm.handle(vcpu, exit)
-            if exit.kind == "budget" or _blocked_until(vcpu) is not None:
+            if exit.kind == "budget" or _blocked_until(vcpu) is not None or not vm.runnable(vcpu):
                 break
             if exit.kind == "mmio" and budget > RX_BYTE_INSNS and vm.input_pending():
                 break       # the guest reads its console: the next slice is a byte time long

@@ -134,6 +134,7 @@ class VCPU(HartTenant):
         self.guest_mmio = []              # (gpa, size) ranges the core returns as EXIT_MMIO
         self.soft_timer = None            # guest-time deadline when there is no Sstc (hvip timer)
         self.blocked_until = None         # host mtime a WFI waits for (None: runnable)
+        self.waiting_for_interrupt = False  # in WFI with no timer: until an IPI or device wakes it
         self.time_skipped = 0
         self.instret = 0
         self.host_seconds = 0.0

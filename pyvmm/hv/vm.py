@@ -23,9 +23,10 @@ from pyvmm.machine.loader import ImageError, load_image
 from pyvmm.machine.machine import RunResult
 from pyvmm.machine.memory import GuestMemory
 from pyvmm.machine.plic import CONTEXT_S
-from pyvmm.machine.sbi import EXTENSION_NAMES
+from pyvmm.machine.sbi import EXTENSION_NAMES, HSM_STARTED, HSM_STOPPED
 
 PAGE_SHIFT = 12
+MAX_VCPUS = 8
 PAGE_SIZE = 1 << PAGE_SHIFT
 CHUNK_FRAMES = 16                 # 64 KiB of guest RAM per host allocation
 DTB_ALIGN = 2 << 20
@@ -40,7 +41,7 @@ _FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
 class VM:
     def __init__(self, host, ram_size=64 << 20, ram_base=RAM_BASE, paging="nested",
                  technique="hw", bootargs="", console=None, stdin=None, name=None, sstc=None,
-                 devices=None, initrd=None):
+                 devices=None, initrd=None, vcpus=1):
         from pyvmm.hv import technique_entry
         if paging not in PAGINGS:
             raise HvError(f"unknown paging {paging!r} (expected nested or shadow)")
@@ -57,7 +58,12 @@ class VM:
         self.paging = paging
         self.technique = technique
         self.bootargs = bootargs or ""
-        self.hartid = 0
+        self.hartid = 0                 # the boot VCPU's hart id
+        if not 1 <= vcpus <= MAX_VCPUS:
+            raise HvError(f"a VM has 1..{MAX_VCPUS} VCPUs, not {vcpus}")
+        if vcpus > 1 and technique != "hw":
+            raise HvError(f"several VCPUs need the hw technique, not {technique}")
+        self.num_vcpus = vcpus
         # Sstc for the guest (its own vstimecmp) when the host has it, unless
         # asked not to: then SBI set_timer is served through hvip.VSTIP.
         self.sstc = host.sstc if sstc is None else bool(sstc) and host.sstc
@@ -68,7 +74,7 @@ class VM:
         self._page_hpa = self._allocate_ram()
         self.memory = _PageMap(self)
 
-        self.external_irq = False
+        self.external_irq = ()
         self.vcpus = []
         # The board's device set, reached through the exit path: every
         # register access of the guest is an MMIO exit this VM's bus answers.
@@ -76,7 +82,7 @@ class VM:
                                     request_stop=self.request_stop,
                                     mtime=lambda: self.host.core.mtime,
                                     on_plic_change=self._plic_outputs,
-                                    ram_base=ram_base, ram_size=ram_size)
+                                    plic_contexts=2 * vcpus, ram_base=ram_base, ram_size=ram_size)
         self.plic = self.device_set.plic
         self.uart = self.device_set.uart
         self.finisher = self.device_set.finisher
@@ -110,7 +116,10 @@ class VM:
 
         vcpu_class, policy_class = technique_entry(technique)
         self.policy = policy_class(self)
-        self.vcpus = [vcpu_class(self, 0)]
+        self.vcpus = [vcpu_class(self, hartid) for hartid in range(vcpus)]
+        # SBI HSM: the boot VCPU runs, the others wait for hart_start (as under OpenSBI).
+        self.hart_states = {vcpu.hartid: HSM_STARTED if vcpu.hartid == self.hartid else HSM_STOPPED
+                            for vcpu in self.vcpus}
 
     # -- memory ----------------------------------------------------------------------
 
@@ -241,8 +250,8 @@ class VM:
         kept = [ext for ext in extensions.split("_") if ext and (ext != "sstc" or self.sstc)]
         isa = "rv64" + letters.replace("h", "") + "".join("_" + ext for ext in kept)
         root = fdt.virt_tree(self.ram_base, self.ram_size, bootargs=self.bootargs,
-                             hartid=self.hartid, isa=isa,
-                             soc_nodes=self.device_set.soc_nodes(fdt.PHANDLE_PLIC),
+                             hartid=self.hartid, isa=isa, harts=self.num_vcpus,
+                             soc_nodes=self.device_set.soc_nodes(fdt.plic_phandle(self.num_vcpus)),
                              initrd=self.initrd_range, seed=fdt.rng_seed(self.host.core.realtime))
         return fdt.serialize(root, boot_cpuid=self.hartid)
 
@@ -266,8 +275,8 @@ class VM:
                                      f"{dtb_gpa:#x}; give the VM more RAM")
         self.write(dtb_gpa, dtb)
         self.dtb_gpa = dtb_gpa
-        for vcpu in self.vcpus:
-            vcpu.reset(self.kernel_image.entry, a0=vcpu.hartid, a1=dtb_gpa)
+        boot = self.vcpu(self.hartid)
+        boot.reset(self.kernel_image.entry, a0=boot.hartid, a1=dtb_gpa)
         self.booted = True
 
     def place_initrd(self):
@@ -335,7 +344,8 @@ class VM:
         uart, plic = self.uart, self.plic
         if not uart.ier & 0x05 or not plic.priority[UART0_IRQ]:
             return False
-        if not plic.enable[CONTEXT_S] >> UART0_IRQ & 1 or not uart.can_receive():
+        routed = any(plic.enable[CONTEXT_S + 2 * vcpu.hartid] >> UART0_IRQ & 1 for vcpu in self.vcpus)
+        if not routed or not uart.can_receive():
             return False
         if not self.input.wait():
             return False
@@ -343,12 +353,38 @@ class VM:
         return True
 
     def _plic_outputs(self, outputs):
-        # The PLIC's S-mode context is the guest's supervisor: VS external interrupt.
-        level = bool(outputs[CONTEXT_S])
-        if level != self.external_irq:
-            self.external_irq = level
-            for vcpu in self.vcpus:
+        # Context 2h + 1 is VCPU h's supervisor: its VS external interrupt.
+        levels = tuple(bool(outputs[CONTEXT_S + 2 * vcpu.hartid]) for vcpu in self.vcpus)
+        if levels != self.external_irq:
+            self.external_irq = levels
+            for vcpu, level in zip(self.vcpus, levels):
                 vcpu.set_external_interrupt(level)
+                if level:
+                    self.wake(vcpu)
+
+    # -- VCPUs and SBI HSM ----------------------------------------------------------------
+
+    def vcpu(self, hartid):
+        """The VCPU with this hart id, or None."""
+        for vcpu in self.vcpus:
+            if vcpu.hartid == hartid:
+                return vcpu
+        return None
+
+    def runnable(self, vcpu):
+        """Started (HSM) and not waiting in WFI for an interrupt only another VCPU can send."""
+        return (self.hart_states.get(vcpu.hartid) == HSM_STARTED
+                and not getattr(vcpu, "waiting_for_interrupt", False))
+
+    def wake(self, vcpu):
+        """An interrupt was sent to `vcpu`: a WFI it waits in ends now."""
+        if getattr(vcpu, "waiting_for_interrupt", False) or getattr(vcpu, "blocked_until", None) is not None:
+            vcpu.waiting_for_interrupt = False
+            vcpu.blocked_until = None
+
+    def others_can_run(self, vcpu):
+        """Is another VCPU of this VM started and not waiting for an interrupt?"""
+        return any(other is not vcpu and self.runnable(other) for other in self.vcpus)
 
     # -- running ------------------------------------------------------------------------
 
@@ -387,6 +423,7 @@ class VM:
         instret = sum(getattr(vcpu, "instret", 0) for vcpu in self.vcpus)
         exits = dict(sorted(self.exit_counts.items()))
         stats = {
+            "vcpus": self.num_vcpus,
             "vm": self.name, "vmid": self.vmid, "technique": self.technique, "paging": self.paging,
             "instret": instret,
             "exits": exits,
