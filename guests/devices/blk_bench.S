@@ -42,7 +42,13 @@
 # Run:  pyvmm run --bios builtin --drive file=disk.img,format=raw guests/devices/blk_bench.S --stats
 #       pyvmm run --technique hw --drive file=disk.img,format=raw guests/devices/blk_bench.S --stats
 # benchmarks/test_blk_bench.py times it and turns the counters into MB/s and
-# exits per request.
+# exits per request. On QEMU 7.2 under OpenSBI it prints the same line:
+#       riscv64-unknown-elf-as -march=rv64imac_zicsr_zifencei -mno-relax -I guests/devices \
+#           -o blk_bench.o guests/devices/blk_bench.S
+#       riscv64-unknown-elf-ld -n -Ttext=0x80200000 -o blk_bench.elf blk_bench.o
+#       qemu-system-riscv64 -machine virt -nographic -m 128M -global virtio-mmio.force-legacy=false \
+#           -drive file=disk.img,format=raw,if=none,id=d0 -device virtio-blk-device,drive=d0 \
+#           -kernel blk_bench.elf
 
     .ifndef REQ_SIZE
     .equ REQ_SIZE,      65536
