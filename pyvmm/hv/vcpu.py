@@ -167,6 +167,9 @@ class VCPU(HartTenant):
         core.pc = self._pc
         core.exit_on_exception = self.exit_on_exception
         core.exit_on_interrupt = self.exit_on_interrupt
+        # With sibling VCPUs, a WFI must leave the loop rather than skip time
+        # to this VCPU's timer: the others may have work before then.
+        core.wfi_exit = len(self.vm.vcpus) > 1
         core.clear_guest_mmio()
         for gpa, size in self.guest_mmio:
             core.add_guest_mmio(gpa, size)

@@ -63,6 +63,9 @@ class VM:
             raise HvError(f"a VM has 1..{MAX_VCPUS} VCPUs, not {vcpus}")
         if vcpus > 1 and technique != "hw":
             raise HvError(f"several VCPUs need the hw technique, not {technique}")
+        if vcpus > 1 and paging != "nested":
+            # The shadow pager follows one guest satp per VM, not one per VCPU.
+            raise HvError("several VCPUs need nested paging (--paging nested)")
         self.num_vcpus = vcpus
         # Sstc for the guest (its own vstimecmp) when the host has it, unless
         # asked not to: then SBI set_timer is served through hvip.VSTIP.

@@ -418,8 +418,7 @@ def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path, smp, flav
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flavour", FLAVOURS)
-@pytest.mark.parametrize("smp", [1, pytest.param(2, marks=pytest.mark.xfail(
-    strict=True, reason="pyvmm --technique hw runs one vCPU whatever --smp says"))])
+@pytest.mark.parametrize("smp", [1, 2])
 def test_pyvmm_boots_debian_under_technique_hw(linux, qemu_reference, tmp_path, flavour, smp):
     reference = qemu_reference("ext4", "mmio", smp, flavour)
     boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", smp, technique="hw",

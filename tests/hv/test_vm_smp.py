@@ -25,10 +25,9 @@ def run_cli(*args):
                           timeout=120, cwd=REPO, env=env)
 
 
-@pytest.mark.parametrize("paging", ["nested", "shadow"])
-def test_secondary_vcpu_started_by_hsm_and_woken_by_ipi(paging):
+def test_secondary_vcpu_started_by_hsm_and_woken_by_ipi():
     host = Host(ram_size=64 << 20)
-    vm = host.create_vm(ram_size=16 << 20, paging=paging, vcpus=2)
+    vm = host.create_vm(ram_size=16 << 20, vcpus=2)
     vm.load(GUEST)
     assert vm.hart_states == {0: HSM_STARTED, 1: HSM_STOPPED}
     result = vm.run(max_insns=5_000_000)
@@ -39,8 +38,7 @@ def test_secondary_vcpu_started_by_hsm_and_woken_by_ipi(paging):
     assert vm.sbi_calls["hsm.0"] == 2 and vm.sbi_calls["ipi.0"] == 1
 
 
-@pytest.mark.parametrize("args", [["--bios", "builtin"], ["--technique", "hw"],
-                                  ["--technique", "hw", "--paging", "shadow"]])
+@pytest.mark.parametrize("args", [["--bios", "builtin"], ["--technique", "hw"]])
 def test_same_bytes_natively_and_in_a_vm(args):
     proc = run_cli(*args, "--smp", "2", GUEST)
     assert proc.returncode == 0, proc.stderr
@@ -90,6 +88,22 @@ def test_vcpu_count_is_checked():
         host.create_vm(ram_size=16 << 20, vcpus=9)
     with pytest.raises(HvError, match="need the hw technique"):
         host.create_vm(ram_size=16 << 20, technique="trap-emulate", vcpus=2)
+    with pytest.raises(HvError, match="need nested paging"):
+        host.create_vm(ram_size=16 << 20, paging="shadow", vcpus=2)
+
+
+def test_a_wfi_with_a_timer_leaves_the_loop_when_siblings_exist():
+    """A VCPU's WFI must not skip the shared clock to its own timer while a
+    sibling could run: the core is told to exit instead."""
+    host = Host(ram_size=64 << 20)
+    vm = host.create_vm(ram_size=16 << 20, vcpus=2)
+    vm.load(GUEST)
+    vm.vcpus[0].activate()
+    assert host.core.wfi_exit
+    solo = host.create_vm(ram_size=16 << 20)
+    solo.load(GUEST)
+    solo.vcpus[0].activate()
+    assert not host.core.wfi_exit
 
 
 def test_smp_under_another_technique_is_a_usage_error():
