@@ -322,11 +322,12 @@ class Machine:
         with open(self.dtb_path, "rb") as f:
             blob = f.read()
         try:
-            root, reservations = fdt.parse_dtb(blob)
+            root, header = fdt.parse_dtb(blob)
         except fdt.FdtError as e:
             raise ImageError(f"{self.dtb_path}: not a device tree blob ({e})") from None
         fdt.set_chosen(root, bootargs=self.bootargs, initrd=self.initrd_range)
-        return fdt.serialize(root, boot_cpuid=self.hartid, reservations=reservations)
+        return fdt.serialize(root, boot_cpuid=header["boot_cpuid_phys"],
+                             reservations=header["reservations"])
 
     def _fw_dynamic_info(self):
         """What QEMU's riscv_rom_copy_firmware_info writes: the kernel entry (0
