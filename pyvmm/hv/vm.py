@@ -23,7 +23,7 @@ from pyvmm.machine.loader import ImageError, load_image
 from pyvmm.machine.machine import RunResult
 from pyvmm.machine.memory import GuestMemory
 from pyvmm.machine.plic import CONTEXT_S
-from pyvmm.machine.sbi import EXTENSION_NAMES, HSM_STARTED, HSM_STOPPED
+from pyvmm.machine.sbi_defs import EXTENSION_NAMES, HSM_STARTED, HSM_STOPPED
 
 PAGE_SHIFT = 12
 MAX_VCPUS = 8

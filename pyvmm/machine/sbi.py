@@ -43,128 +43,22 @@ Ends of a run requested here (machine.request_stop(how, code)):
 
 import collections
 
-import pyvmm
 from pyvmm.isa import causes
-from pyvmm.isa.csrs import CSRS
-from pyvmm.machine import layout
-
-MASK64 = (1 << 64) - 1
-
-# SBI error codes (struct sbiret.error).
-SBI_SUCCESS = 0
-SBI_ERR_FAILED = -1
-SBI_ERR_NOT_SUPPORTED = -2
-SBI_ERR_INVALID_PARAM = -3
-SBI_ERR_DENIED = -4
-SBI_ERR_INVALID_ADDRESS = -5
-SBI_ERR_ALREADY_AVAILABLE = -6
-SBI_ERR_ALREADY_STARTED = -7
-SBI_ERR_ALREADY_STOPPED = -8
-
-SPEC_VERSION = (2, 0)
-IMPL_ID = 0x7079766D
-
-# Extension ids.
-EID_LEGACY_SET_TIMER = 0x00
-EID_LEGACY_CONSOLE_PUTCHAR = 0x01
-EID_LEGACY_CONSOLE_GETCHAR = 0x02
-EID_LEGACY_CLEAR_IPI = 0x03
-EID_LEGACY_SEND_IPI = 0x04
-EID_LEGACY_REMOTE_FENCE_I = 0x05
-EID_LEGACY_REMOTE_SFENCE_VMA = 0x06
-EID_LEGACY_REMOTE_SFENCE_VMA_ASID = 0x07
-EID_LEGACY_SHUTDOWN = 0x08
-EID_LEGACY_LAST = 0x0F
-EID_BASE = 0x10
-EID_TIME = 0x54494D45
-EID_IPI = 0x735049
-EID_RFENCE = 0x52464E43
-EID_HSM = 0x48534D
-EID_SRST = 0x53525354
-EID_DBCN = 0x4442434E
-
-EXTENSION_NAMES = {EID_BASE: "base", EID_TIME: "time", EID_IPI: "ipi", EID_RFENCE: "rfence",
-                   EID_HSM: "hsm", EID_SRST: "srst", EID_DBCN: "dbcn"}
-
-# HSM hart states and suspend types.
-HSM_STARTED = 0
-HSM_STOPPED = 1
-HSM_SUSPENDED = 4
-HSM_SUSPEND_RETENTIVE = 0x0000_0000
-HSM_SUSPEND_NON_RETENTIVE = 0x8000_0000
-
-# SRST types and reasons.
-SRST_SHUTDOWN, SRST_COLD_REBOOT, SRST_WARM_REBOOT = 0, 1, 2
-SRST_REASON_NONE, SRST_REASON_FAILURE = 0, 1
-
-# CSRs and their fields.
-CSR_MSTATUS = CSRS["mstatus"]
-CSR_MISA = CSRS["misa"]
-CSR_MEDELEG = CSRS["medeleg"]
-CSR_MIDELEG = CSRS["mideleg"]
-CSR_MIE = CSRS["mie"]
-CSR_MIP = CSRS["mip"]
-CSR_MCOUNTEREN = CSRS["mcounteren"]
-CSR_MENVCFG = CSRS["menvcfg"]
-CSR_PMPCFG0 = CSRS["pmpcfg0"]
-CSR_PMPADDR0 = CSRS["pmpaddr0"]
-CSR_STVEC = CSRS["stvec"]
-CSR_SEPC = CSRS["sepc"]
-CSR_SCAUSE = CSRS["scause"]
-CSR_STVAL = CSRS["stval"]
-CSR_SATP = CSRS["satp"]
-CSR_STIMECMP = CSRS["stimecmp"]
-CSR_MVENDORID = CSRS["mvendorid"]
-CSR_MARCHID = CSRS["marchid"]
-CSR_MIMPID = CSRS["mimpid"]
-
-MSTATUS_SIE = 1 << 1
-MSTATUS_MIE = 1 << 3
-MSTATUS_SPIE = 1 << 5
-MSTATUS_MPIE = 1 << 7
-MSTATUS_SPP = 1 << 8
-MSTATUS_MPP_SHIFT = 11
-MSTATUS_MPP = 3 << MSTATUS_MPP_SHIFT
-MSTATUS_MPRV = 1 << 17
-MSTATUS_SUM = 1 << 18
-MSTATUS_MXR = 1 << 19
-MENVCFG_STCE = 1 << 63
-MIP_SSIP = 1 << causes.IRQ_S_SOFT
-MIP_STIP = 1 << causes.IRQ_S_TIMER
-MIP_SEIP = 1 << causes.IRQ_S_EXT
-MISA_H = 1 << (ord("h") - ord("a"))
-
-PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
-
-# What OpenSBI (lib/sbi/sbi_hart.c, delegate_traps) hands straight to S-mode.
-DELEGATED_EXCEPTIONS = ((1 << causes.EXC_INST_MISALIGNED) | (1 << causes.EXC_BREAKPOINT)
-                        | (1 << causes.EXC_ECALL_U) | (1 << causes.EXC_INST_PAGE_FAULT)
-                        | (1 << causes.EXC_LOAD_PAGE_FAULT) | (1 << causes.EXC_STORE_PAGE_FAULT))
-DELEGATED_EXCEPTIONS_H = ((1 << causes.EXC_ECALL_VS) | (1 << causes.EXC_INST_GUEST_PAGE_FAULT)
-                          | (1 << causes.EXC_LOAD_GUEST_PAGE_FAULT) | (1 << causes.EXC_VIRTUAL_INST)
-                          | (1 << causes.EXC_STORE_GUEST_PAGE_FAULT))
-DELEGATED_INTERRUPTS = MIP_SSIP | MIP_STIP | MIP_SEIP
-EXCEPTION_CAUSES = (1 << 24) - 1          # causes 0..23, the standard ones with H
-
-PMP_NAPOT_RWX = 0x1F                      # A = NAPOT, X, W, R
-PMPADDR_ALL = (1 << 54) - 1               # NAPOT over the whole 56-bit physical space
-
-# Page-table walk (for legacy calls that pass pointers in S-mode virtual memory).
-SATP_MODE_SHIFT = 60
-SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48 = 0, 8, 9
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U = 1, 2, 4, 8, 16
-PAGE_SHIFT = 12
-
-
-def _signed(value):
-    value &= MASK64
-    return value - (1 << 64) if value >> 63 else value
-
-
-def _impl_version():
-    parts = [int(p) for p in pyvmm.__version__.split(".")[:3] if p.isdigit()]
-    parts += [0] * (3 - len(parts))
-    return (parts[0] << 16) | (parts[1] << 8) | parts[2]
+from pyvmm.machine.sbi_calls import CALLS, HFENCE_CALLS
+from pyvmm.machine.sbi_defs import *  # noqa: F401,F403 -- the SBI numbers, named here too
+from pyvmm.machine.sbi_defs import (CSR_MEDELEG, CSR_MENVCFG, CSR_MIDELEG, CSR_MIE, CSR_MIP,
+                                    CSR_MISA, CSR_MCOUNTEREN, CSR_MSTATUS, CSR_PMPADDR0,
+                                    CSR_PMPCFG0, CSR_SATP, CSR_SCAUSE, CSR_SEPC, CSR_STIMECMP,
+                                    CSR_STVAL, CSR_STVEC, DELEGATED_EXCEPTIONS,
+                                    DELEGATED_EXCEPTIONS_H, DELEGATED_INTERRUPTS, EID_LEGACY_LAST,
+                                    EXCEPTION_CAUSES, EXTENSION_NAMES, HSM_STARTED, HSM_STOPPED,
+                                    HSM_SUSPENDED, MASK64, MENVCFG_STCE, MIP_SSIP, MISA_H,
+                                    MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPRV,
+                                    MSTATUS_MXR, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP,
+                                    MSTATUS_SUM, PAGE_SHIFT, PMP_NAPOT_RWX, PMPADDR_ALL, PRIV_M,
+                                    PRIV_S, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_MODE_BARE,
+                                    SATP_MODE_SHIFT, SATP_MODE_SV39, SATP_MODE_SV48,
+                                    SBI_ERR_NOT_SUPPORTED)
 
 
 class GuestAddressError(Exception):
@@ -199,6 +93,7 @@ class BuiltinSBI:
         self.calls_by_function = collections.Counter()  # "ext.function" -> calls
         self.redirected_traps = collections.Counter()   # cause -> traps sent to S-mode
         self.handlers = self._handler_table()
+        self._harts = {hartid: BoardHart(self, core, hartid) for hartid, core in self.cores.items()}
 
     # ------------------------------------------------------------------ boot
     def boot(self, kernel_entry):
@@ -278,7 +173,7 @@ class BuiltinSBI:
             self.calls_by_function[function_name] += 1
             # A handler that moves the hart elsewhere (non-retentive suspend) sets a0/a1
             # itself and returns None.
-            result = handler(a0, a1, a2, a3, a4, a5)
+            result = handler(self.hart(self.hartid), (a0, a1, a2, a3, a4, a5))
             if result is None:
                 return
         error, value = result
@@ -322,74 +217,21 @@ class BuiltinSBI:
         return {"calls": dict(self.calls), "calls_by_function": dict(self.calls_by_function),
                 "redirected_traps": dict(self.redirected_traps)}
 
-    def _handler_table(self):
-        """(EID, FID) -> ("ext.function", handler, "ext"); legacy calls have FID None (a7 alone
-        selects)."""
-        table = {
-            (EID_BASE, 0): ("base.get_spec_version", self.base_get_spec_version),
-            (EID_BASE, 1): ("base.get_impl_id", self.base_get_impl_id),
-            (EID_BASE, 2): ("base.get_impl_version", self.base_get_impl_version),
-            (EID_BASE, 3): ("base.probe_extension", self.base_probe_extension),
-            (EID_BASE, 4): ("base.get_mvendorid", self.base_get_mvendorid),
-            (EID_BASE, 5): ("base.get_marchid", self.base_get_marchid),
-            (EID_BASE, 6): ("base.get_mimpid", self.base_get_mimpid),
-            (EID_TIME, 0): ("time.set_timer", self.time_set_timer),
-            (EID_IPI, 0): ("ipi.send_ipi", self.ipi_send_ipi),
-            (EID_RFENCE, 0): ("rfence.remote_fence_i", self.rfence_fence_i),
-            (EID_RFENCE, 1): ("rfence.remote_sfence_vma", self.rfence_sfence_vma),
-            (EID_RFENCE, 2): ("rfence.remote_sfence_vma_asid", self.rfence_sfence_vma_asid),
-            (EID_HSM, 0): ("hsm.hart_start", self.hsm_hart_start),
-            (EID_HSM, 1): ("hsm.hart_stop", self.hsm_hart_stop),
-            (EID_HSM, 2): ("hsm.hart_get_status", self.hsm_hart_get_status),
-            (EID_HSM, 3): ("hsm.hart_suspend", self.hsm_hart_suspend),
-            (EID_SRST, 0): ("srst.system_reset", self.srst_system_reset),
-            (EID_DBCN, 0): ("dbcn.console_write", self.dbcn_console_write),
-            (EID_DBCN, 1): ("dbcn.console_read", self.dbcn_console_read),
-            (EID_DBCN, 2): ("dbcn.console_write_byte", self.dbcn_console_write_byte),
-            (EID_LEGACY_SET_TIMER, None): ("legacy.set_timer", self.legacy_set_timer),
-            (EID_LEGACY_CONSOLE_PUTCHAR, None): ("legacy.console_putchar", self.legacy_console_putchar),
-            (EID_LEGACY_CONSOLE_GETCHAR, None): ("legacy.console_getchar", self.legacy_console_getchar),
-            (EID_LEGACY_CLEAR_IPI, None): ("legacy.clear_ipi", self.legacy_clear_ipi),
-            (EID_LEGACY_SEND_IPI, None): ("legacy.send_ipi", self.legacy_send_ipi),
-            (EID_LEGACY_REMOTE_FENCE_I, None): ("legacy.remote_fence_i", self.legacy_remote_fence_i),
-            (EID_LEGACY_REMOTE_SFENCE_VMA, None):
-                ("legacy.remote_sfence_vma", self.legacy_remote_sfence_vma),
-            (EID_LEGACY_REMOTE_SFENCE_VMA_ASID, None):
-                ("legacy.remote_sfence_vma_asid", self.legacy_remote_sfence_vma_asid),
-            (EID_LEGACY_SHUTDOWN, None): ("legacy.shutdown", self.legacy_shutdown),
-        }
-        if self.has_h:
-            for fid, name in ((3, "hfence_gvma_vmid"), (4, "hfence_gvma"),
-                              (5, "hfence_vvma_asid"), (6, "hfence_vvma")):
-                table[(EID_RFENCE, fid)] = ("rfence.remote_" + name, self.rfence_hfence)
-        return {key: (name, handler, name.split(".")[0]) for key, (name, handler) in table.items()}
+    def hart(self, hartid):
+        """The hart `hartid` as the SBI calls see it."""
+        return self._harts[hartid]
 
-    # ------------------------------------------------------------- helpers
-    def _targets(self, hart_mask, hart_mask_base):
-        """The cores an SBI hart mask names, in hart order; None if it names a
-        hart that does not exist. Base -1 means every hart."""
-        if hart_mask_base == MASK64:
-            return [core for _, core in sorted(self.cores.items())]
-        targets = []
-        bit = 0
-        mask = hart_mask
-        while mask:
-            if mask & 1:
-                core = self.cores.get(hart_mask_base + bit)
-                if core is None:
-                    return None
-                targets.append(core)
-            mask >>= 1
-            bit += 1
-        return targets
+    def _handler_table(self):
+        """(EID, FID) -> ("ext.function", call, "ext"): the SBI calls of
+        pyvmm.machine.sbi_calls (with the hfence calls when the harts have H)."""
+        table = dict(CALLS)
+        if self.has_h:
+            table.update(HFENCE_CALLS)
+        return {key: (name, call, name.split(".")[0]) for key, (name, call) in table.items()}
 
     def _ram_range_ok(self, addr, size):
         m = self.machine
-        return m.ram_base <= addr and addr + size <= m.ram_base + m.ram_size
-
-    def _set_stimecmp(self, stime_value):
-        # With Sstc, STIP follows time >= stimecmp, so a deadline in the future clears it.
-        self.core.write_csr(CSR_STIMECMP, stime_value & MASK64)
+        return size >= 0 and m.ram_base <= addr and addr + size <= m.ram_base + m.ram_size
 
     def _translate_s(self, vaddr):
         """S-mode data read translation (as OpenSBI's MPRV load with MPP = S sees it)."""
@@ -430,219 +272,125 @@ class BuiltinSBI:
             table = ppn << PAGE_SHIFT
         raise GuestAddressError("no leaf PTE for 0x%x" % vaddr)
 
-    def _load_ulong_s(self, vaddr):
-        paddr = self._translate_s(vaddr)
-        if not self._ram_range_ok(paddr, 8):
-            raise GuestAddressError("0x%x is not RAM" % paddr)
-        return int.from_bytes(self.core.read_mem(paddr, 8), "little")
 
-    def _legacy_hart_mask(self, mask_ptr):
-        """Legacy calls pass a pointer to the mask; NULL means every hart."""
-        if mask_ptr == 0:
-            return MASK64, MASK64
-        return self._load_ulong_s(mask_ptr), 0
 
-    # ---------------------------------------------------------------- base
-    def base_get_spec_version(self, *_):
-        major, minor = SPEC_VERSION
-        return SBI_SUCCESS, (major << 24) | minor
+class BoardHart:
+    """A hart of the board as the SBI calls see it (pyvmm.machine.sbi_calls)."""
 
-    def base_get_impl_id(self, *_):
-        return SBI_SUCCESS, IMPL_ID
+    __slots__ = ("sbi", "core", "hartid")
 
-    def base_get_impl_version(self, *_):
-        return SBI_SUCCESS, _impl_version()
+    def __init__(self, sbi, core, hartid):
+        self.sbi = sbi
+        self.core = core
+        self.hartid = hartid
 
-    def base_probe_extension(self, eid, *_):
-        present = any(key[0] == eid for key in self.handlers)
-        return SBI_SUCCESS, 1 if present else 0
+    def probe(self, eid):
+        return any(key[0] == eid for key in self.sbi.handlers)
 
-    def base_get_mvendorid(self, *_):
-        return SBI_SUCCESS, self.core.read_csr(CSR_MVENDORID)
+    def machine_id(self, csr):
+        return self.core.read_csr(csr)
 
-    def base_get_marchid(self, *_):
-        return SBI_SUCCESS, self.core.read_csr(CSR_MARCHID)
+    def set_timer(self, deadline):
+        # With Sstc, STIP follows time >= stimecmp, so a deadline in the future clears it.
+        self.core.write_csr(CSR_STIMECMP, deadline)
 
-    def base_get_mimpid(self, *_):
-        return SBI_SUCCESS, self.core.read_csr(CSR_MIMPID)
+    def targets(self, mask, base):
+        sbi = self.sbi
+        if base == MASK64:
+            return [sbi.hart(hartid) for hartid in sorted(sbi.cores)]
+        targets = []
+        bit = 0
+        while mask:
+            if mask & 1:
+                if base + bit not in sbi.cores:
+                    return None
+                targets.append(sbi.hart(base + bit))
+            mask >>= 1
+            bit += 1
+        return targets
 
-    # --------------------------------------------------------- time and IPI
-    def time_set_timer(self, stime_value, *_):
-        self._set_stimecmp(stime_value)
-        return SBI_SUCCESS, 0
+    def send_software_interrupt(self):
+        # As OpenSBI's IPI handler: the target's sip.SSIP.
+        self.core.write_csr(CSR_MIP, self.core.read_csr(CSR_MIP) | MIP_SSIP)
 
-    def ipi_send_ipi(self, hart_mask, hart_mask_base, *_):
-        targets = self._targets(hart_mask, hart_mask_base)
-        if targets is None:
-            return SBI_ERR_INVALID_PARAM, 0
-        for core in targets:
-            core.write_csr(CSR_MIP, core.read_csr(CSR_MIP) | MIP_SSIP)
-        return SBI_SUCCESS, 0
+    def clear_software_interrupt(self):
+        self.core.write_csr(CSR_MIP, self.core.read_csr(CSR_MIP) & ~MIP_SSIP)
 
-    # -------------------------------------------------------------- RFENCE
-    def _rfence(self, hart_mask, hart_mask_base, flush):
-        targets = self._targets(hart_mask, hart_mask_base)
-        if targets is None:
-            return SBI_ERR_INVALID_PARAM, 0
-        for core in targets:
-            flush(core)
-        return SBI_SUCCESS, 0
+    def fence_i(self):
+        self.core.flush_decode_cache()
 
-    def rfence_fence_i(self, hart_mask, hart_mask_base, *_):
-        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_decode_cache())
+    def sfence_vma(self, asid):
+        self.core.flush_tlb()       # the whole TLB: more than asked is always allowed
 
-    def rfence_sfence_vma(self, hart_mask, hart_mask_base, start_addr, size, *_):
-        # The core's TLB flush is global: flushing more than the range is always allowed.
-        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_tlb())
+    def hfence(self):
+        self.core.flush_tlb()
 
-    def rfence_sfence_vma_asid(self, hart_mask, hart_mask_base, start_addr, size, asid, *_):
-        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_tlb())
-
-    def rfence_hfence(self, hart_mask, hart_mask_base, *_):
-        return self._rfence(hart_mask, hart_mask_base, lambda core: core.flush_tlb())
-
-    # ----------------------------------------------------------------- HSM
-    def _state(self, hartid):
-        if self.harts is None:
+    def hart_state(self, hartid):
+        sbi = self.sbi
+        if hartid not in sbi.cores:
+            return None
+        if sbi.harts is None:
             return HSM_STARTED
-        state = self.harts.state[hartid]
+        state = sbi.harts.state[hartid]
         if state == "stopped":
             return HSM_STOPPED
         if state == "suspended":
             return HSM_SUSPENDED
         return HSM_STARTED
 
-    def hsm_hart_start(self, hartid, start_addr, opaque, *_):
-        core = self.cores.get(hartid)
-        if core is None:
-            return SBI_ERR_INVALID_PARAM, 0
-        if self._state(hartid) != HSM_STOPPED:
-            return SBI_ERR_ALREADY_AVAILABLE, 0
-        if not self._ram_range_ok(start_addr, 2):
-            return SBI_ERR_INVALID_ADDRESS, 0
-        # A cold start, as the SBI spec's HSM chapter defines it.
-        self._setup_m_state(core)
-        self._enter_s(core, start_addr, hartid, opaque)
-        self.harts.start(hartid)
-        return SBI_SUCCESS, 0
+    def start_hart(self, hartid, addr, opaque):
+        """A cold start, as the SBI spec's HSM chapter defines it."""
+        sbi = self.sbi
+        core = sbi.cores[hartid]
+        sbi._setup_m_state(core)
+        sbi._enter_s(core, addr, hartid, opaque)
+        sbi.harts.start(hartid)
 
-    def hsm_hart_stop(self, *_):
-        if self.harts is None or not any(s != "stopped" for i, s in enumerate(self.harts.state)
-                                         if i != self.hartid):
-            # The last running hart stops: nothing is left that could hart_start it again.
-            # The run ends here, so the error a0 would carry back (the call never returns)
-            # is never seen.
-            self.machine.request_stop("idle", layout.EXIT_IDLE)
-            return SBI_ERR_FAILED, 0
-        self.harts.stop(self.hartid)
-        self.harts.end_turn()
-        return None
+    def others_started(self):
+        harts = self.sbi.harts
+        return harts is not None and any(state != "stopped" for i, state in enumerate(harts.state)
+                                         if i != self.hartid)
 
-    def hsm_hart_get_status(self, hartid, *_):
-        if hartid not in self.cores:
-            return SBI_ERR_INVALID_PARAM, 0
-        return SBI_SUCCESS, self._state(hartid)
+    def stop(self):
+        self.sbi.harts.stop(self.hartid)
+        self.sbi.harts.end_turn()
 
-    def hsm_hart_suspend(self, suspend_type, resume_addr, opaque, *_):
+    def suspend(self, resume_addr, opaque):
         """With several harts the caller sleeps until an interrupt it enables
-        in mie is pending; on a one-hart board without a scheduler it returns
-        at once, as a WFI implemented as a no-op may (a wakeup is allowed to be
-        spurious) and the caller re-checks its condition, as after any WFI."""
-        suspend_type &= 0xFFFF_FFFF
-        if suspend_type == HSM_SUSPEND_RETENTIVE:
-            if self.harts is not None:
-                self.harts.suspend(self.hartid)
-                self.harts.end_turn()
-            return SBI_SUCCESS, 0
-        if suspend_type == HSM_SUSPEND_NON_RETENTIVE:
-            if not self._ram_range_ok(resume_addr, 2):
-                return SBI_ERR_INVALID_ADDRESS, 0
-            # Resume as from a cold start: S-mode at resume_addr, a0 hartid, a1 opaque,
-            # translation and S interrupts off (SBI spec, HSM chapter).
+        in mie is pending; on a one-hart board it returns at once, as a WFI
+        may (a wakeup is allowed to be spurious). A non-retentive suspend
+        resumes as a cold start: S-mode at resume_addr, a0 hart id, a1
+        opaque, translation and S interrupts off."""
+        sbi = self.sbi
+        if resume_addr is not None:
             core = self.core
             core.write_csr(CSR_SATP, 0)
             core.write_csr(CSR_MSTATUS, core.read_csr(CSR_MSTATUS) & ~MSTATUS_SIE)
-            self._enter_s(core, resume_addr, self.hartid, opaque)
-            if self.harts is not None:
-                self.harts.suspend(self.hartid)
-                self.harts.end_turn()
-            return None
-        return SBI_ERR_INVALID_PARAM, 0
+            sbi._enter_s(core, resume_addr, self.hartid, opaque)
+        if sbi.harts is not None:
+            sbi.harts.suspend(self.hartid)
+            sbi.harts.end_turn()
 
-    # ---------------------------------------------------------------- SRST
-    def srst_system_reset(self, reset_type, reset_reason, *_):
-        reset_type &= 0xFFFF_FFFF
-        reset_reason &= 0xFFFF_FFFF
-        if reset_type not in (SRST_SHUTDOWN, SRST_COLD_REBOOT, SRST_WARM_REBOOT):
-            return SBI_ERR_INVALID_PARAM, 0
-        if reset_reason not in (SRST_REASON_NONE, SRST_REASON_FAILURE):
-            return SBI_ERR_INVALID_PARAM, 0
-        how = "sbi-shutdown" if reset_type == SRST_SHUTDOWN else "sbi-reboot"
-        self.machine.request_stop(how, 0 if reset_reason == SRST_REASON_NONE else 1)
-        return SBI_SUCCESS, 0
+    def ram_ok(self, addr, n):
+        return self.sbi._ram_range_ok(addr, n)
 
-    # ---------------------------------------------------------------- DBCN
-    def dbcn_console_write(self, num_bytes, base_lo, base_hi, *_):
-        if base_hi != 0 or not self._ram_range_ok(base_lo, num_bytes):
-            return SBI_ERR_INVALID_PARAM, 0
-        self.machine.console_write(bytes(self.core.read_mem(base_lo, num_bytes)))
-        return SBI_SUCCESS, num_bytes
+    def read(self, addr, n):
+        return bytes(self.core.read_mem(addr, n))
 
-    def dbcn_console_read(self, num_bytes, base_lo, base_hi, *_):
-        if base_hi != 0 or not self._ram_range_ok(base_lo, num_bytes):
-            return SBI_ERR_INVALID_PARAM, 0
-        data = bytearray()
-        while len(data) < num_bytes:
-            ch = self.machine.console_read()
-            if ch < 0:
-                break
-            data.append(ch & 0xFF)
-        if data:
-            self.core.write_mem(base_lo, bytes(data))
-        return SBI_SUCCESS, len(data)
+    def write(self, addr, data):
+        self.core.write_mem(addr, data)
 
-    def dbcn_console_write_byte(self, byte, *_):
-        self.machine.console_write(bytes([byte & 0xFF]))
-        return SBI_SUCCESS, 0
-
-    # -------------------------------------------------------------- legacy
-    # Legacy calls return one value in a0; the second tuple element is ignored.
-    def legacy_set_timer(self, stime_value, *_):
-        self._set_stimecmp(stime_value)
-        return SBI_SUCCESS, 0
-
-    def legacy_console_putchar(self, ch, *_):
-        self.machine.console_write(bytes([ch & 0xFF]))
-        return SBI_SUCCESS, 0
-
-    def legacy_console_getchar(self, *_):
-        return self.machine.console_read(), 0
-
-    def legacy_clear_ipi(self, *_):
-        self.core.write_csr(CSR_MIP, self.core.read_csr(CSR_MIP) & ~MIP_SSIP)
-        return SBI_SUCCESS, 0
-
-    def _legacy_remote(self, mask_ptr, action):
+    def translate(self, vaddr):
         try:
-            mask, base = self._legacy_hart_mask(mask_ptr)
+            return self.sbi._translate_s(vaddr)
         except GuestAddressError:
-            return SBI_ERR_INVALID_ADDRESS, 0
-        return action(mask, base)
+            return None
 
-    def legacy_send_ipi(self, mask_ptr, *_):
-        return self._legacy_remote(mask_ptr, self.ipi_send_ipi)
+    def console_write(self, data):
+        self.sbi.machine.console_write(data)
 
-    def legacy_remote_fence_i(self, mask_ptr, *_):
-        return self._legacy_remote(mask_ptr, self.rfence_fence_i)
+    def console_read(self):
+        return self.sbi.machine.console_read()
 
-    def legacy_remote_sfence_vma(self, mask_ptr, start, size, *_):
-        return self._legacy_remote(
-            mask_ptr, lambda mask, base: self.rfence_sfence_vma(mask, base, start, size))
-
-    def legacy_remote_sfence_vma_asid(self, mask_ptr, start, size, asid, *_):
-        return self._legacy_remote(
-            mask_ptr, lambda mask, base: self.rfence_sfence_vma_asid(mask, base, start, size, asid))
-
-    def legacy_shutdown(self, *_):
-        self.machine.request_stop("sbi-shutdown", 0)
-        return SBI_SUCCESS, 0
+    def request_stop(self, how, code):
+        self.sbi.machine.request_stop(how, code)

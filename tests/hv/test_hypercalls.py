@@ -138,3 +138,13 @@ def test_the_run_loop_end_to_end(tmp_path):
     assert stats["insns_per_exit"] == round(((1 << 20) + 1) / 3, 1)
     assert stats["sbi"] == {"legacy.0x1": 1}
     assert core.pc == BASE + 0x20_0000 + 4            # past the ecall
+
+
+def test_the_board_and_every_vm_answer_with_the_same_sbi_calls():
+    """One SBI implementation: the VM's default hypercalls wrap the very
+    functions the board's built-in firmware dispatches to."""
+    from pyvmm.machine.sbi_calls import CALLS
+    table = default_hypercalls()
+    assert set(table) == set(CALLS)
+    for key, (name, call) in CALLS.items():
+        assert table[key].__wrapped__ is call, name

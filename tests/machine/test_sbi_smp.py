@@ -1,5 +1,7 @@
 """The built-in SBI across several real harts, driven by fabricated ecall exits."""
 
+import os
+
 import pytest
 
 from pyvmm.machine import sbi
@@ -138,3 +140,13 @@ def test_harts_skip_clock_to_earliest_timer():
     m.cores[1].write_csr(CSR_MIE, 0)
     m.cores[0].write_csr(CSR_MIE, 0)
     assert harts.pick(10 ** 6) is None
+
+
+def test_builtin_firmware_dispatches_to_the_shared_sbi_calls():
+    from pyvmm.machine.machine import Machine
+    from pyvmm.machine.sbi_calls import CALLS
+    machine = Machine(bios="builtin", smp=2)
+    machine.load(os.path.join(os.path.dirname(__file__), "..", "..", "guests", "kernel", "kernel.elf"))
+    machine.boot()
+    for key, (name, call) in CALLS.items():
+        assert machine.sbi.handlers[key][:2] == (name, call)
