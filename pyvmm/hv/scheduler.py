@@ -35,6 +35,7 @@ class RoundRobin:
             raise ValueError("max_insns must not be negative")
         for vm in self.vms:
             vm.boot()
+            vm.resume()
         total = 0
         try:
             while True:
@@ -55,6 +56,12 @@ class RoundRobin:
                 if not ready:
                     # Every VCPU waits for its timer: the earliest runs, time skips to it.
                     ready = [min(vcpus, key=_blocked_until)]
+                last = self.host.current_vcpu
+                if last in ready:
+                    # Turns go on after the VCPU that ran last, also across run()
+                    # calls with small budgets, so none is starved.
+                    at = ready.index(last) + 1
+                    ready = ready[at:] + ready[:at]
                 for vcpu in ready:
                     if vcpu.vm.stopped:
                         continue

@@ -397,6 +397,13 @@ class VM:
             self._stop = (how, int(code))
             self.result = RunResult(_FIXED_STATUS.get(how, int(code)), how, int(code))
 
+    def resume(self):
+        """After a stop for budget, let the VM run on (as Machine.run does);
+        any other stop is final."""
+        if self._stop is not None and self._stop[0] == "budget":
+            self._stop = None
+            self.result = None
+
     @property
     def sbi_calls(self):
         """SBI calls by name: "base.3", "dbcn.0", "legacy.0x1", "0xa000000.0"."""

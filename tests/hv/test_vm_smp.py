@@ -110,3 +110,18 @@ def test_smp_under_another_technique_is_a_usage_error():
     proc = run_cli("--technique", "trap-emulate", "--smp", "2", GUEST)
     assert proc.returncode == 2
     assert b"several VCPUs need the hw technique" in proc.stderr
+
+
+def test_a_vm_stopped_for_budget_runs_on_when_run_again():
+    host = Host(ram_size=64 << 20)
+    vm = host.create_vm(ram_size=16 << 20, vcpus=2)
+    vm.load(GUEST)
+    steps = 0
+    while True:
+        result = vm.run(max_insns=2_000)
+        steps += 1
+        if result.how != "budget":
+            break
+        assert steps < 10_000
+    assert (result.how, result.status) == ("sbi-shutdown", 0) and steps > 1
+    assert vm.console_output == EXPECTED
