@@ -40,6 +40,23 @@
     .equ ETH_PAYLOAD,   14
     .equ RXBUF_SIZE,    2048
 
+    .ifndef SMODE
+    .equ SMODE,         0               # net_smode.S sets 1: the S-mode kernel build
+    .endif
+    .if SMODE
+    # Entered at 0x80200000 under an SBI firmware: memory 2 MiB above the
+    # kernel, clear of the firmware below it and of the device tree.
+    .equ EID_SRST,      0x53525354
+    .equ SRST_SHUTDOWN, 0
+    .equ SRST_REASON_NONE, 0
+    .equ QMEM_RX,       0x80400000
+    .equ QMEM_TX,       0x80401000
+    .equ MAC_ADDR,      0x80402000      # our MAC (6 bytes)
+    .equ PEER_ADDR,     0x80402008      # destination of the next frame
+    .equ TXBUF,         0x80403000
+    .equ RXBUF,         0x80410000      # QSZ buffers of RXBUF_SIZE
+    .equ STACK_TOP,     0x80420000
+    .else
     .equ STACK_TOP,     0x80200000
     .equ QMEM_RX,       0x80100000
     .equ QMEM_TX,       0x80101000
@@ -47,6 +64,17 @@
     .equ PEER_ADDR,     0x80102008      # destination of the next frame
     .equ TXBUF,         0x80103000
     .equ RXBUF,         0x80110000      # QSZ buffers of RXBUF_SIZE
+    .endif
+
+    # now() -> a0: the board's time; M-mode reads the CLINT's mtime, S-mode
+    # the time CSR (the CLINT belongs to M-mode: OpenSBI guards it with PMP)
+    .macro NOW
+    .if SMODE
+    rdtime  a0
+    .else
+    call    mtime
+    .endif
+    .endm
 
     .section .text
     .globl _start
@@ -133,10 +161,10 @@ pinger:
     la      a0, kind_ping
     mv      a1, s2
     call    send_frame
-    call    mtime
+    NOW
     li      t0, RETRY_TICKS
     add     s3, a0, t0              # when to send this ping again
-4:  call    mtime
+4:  NOW
     bgeu    a0, s3, 3b
     li      a0, QMEM_RX
     call    virtq_poll
@@ -205,7 +233,17 @@ ponger:
 done:
     la      a0, msg_done
     call    puts
+    .if SMODE
+    li      a7, EID_SRST            # SBI SRST shutdown (reason: none)
+    li      a6, 0
+    li      a0, SRST_SHUTDOWN
+    li      a1, SRST_REASON_NONE
+    ecall
+    la      a0, msg_srst_returned   # the firmware refused: say so and fail
+    call    fail
+    .else
     call    finish_pass
+    .endif
 
 # send_frame(a0 = kind (4 bytes), a1 = counter): a frame from MAC_ADDR to
 # PEER_ADDR through transmitq; waits until the device has used it
@@ -353,5 +391,6 @@ msg_from:       .asciz " from "
 msg_to:         .asciz " to "
 msg_len:        .asciz " len "
 msg_done:       .asciz "virtio-net: done\n"
+msg_srst_returned: .asciz "SBI SRST shutdown returned"
 kind_ping:      .ascii "ping"
 kind_pong:      .ascii "pong"
