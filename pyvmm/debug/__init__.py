@@ -1,0 +1,1 @@
+"""pyvmm.debug: tools that inspect a running guest (the monitor, the gdb stub)."""
