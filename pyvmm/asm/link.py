@@ -254,7 +254,7 @@ class Linker:
         for operand, (kind, node) in item.deferred.items():
             if kind == "hi":
                 value = self.value(node)
-                _check_hi(value, "%hi")
+                _check_hi_absolute(value)
                 ops[operand] = hi20(value)
             elif kind == "lo":
                 ops[operand] = lo12(self.value(node))
@@ -363,6 +363,16 @@ def _align_up(value, align):
 def _check_hi(value, what):
     if not -(1 << 31) <= value + 0x800 < (1 << 31):
         raise LineError("%s value 0x%x out of range (must fit in 32 signed bits)" % (what, value & E.MASK64))
+
+
+def _check_hi_absolute(value):
+    """%hi of a constant: GNU as takes any value of magnitude below 2**32 and
+    keeps the low 20 bits of (value + 0x800) >> 12, so a positive 32-bit
+    constant whose rounding carries into bit 31 wraps (lui then sign-extends,
+    and %lo's negative addend brings the sum back to the 32-bit pattern)."""
+    if not -(1 << 32) < value < (1 << 32):
+        raise LineError("%%hi value 0x%x out of range (its magnitude must be below 2**32)"
+                        % (value & E.MASK64))
 
 
 def _display(name):

@@ -50,7 +50,7 @@ CASES = [
     ("addi a0, a0, (1", "missing `)'"),
     ("li a0, 1 +", "missing operand"),
     (".section .data\naddi a0, a0, 1\n.bss\n.word 1", "only zero-filled data can go into .bss"),
-    ("lui a0, %hi(0x80000000)", "%hi value 0x80000000 out of range"),
+    ("lui a0, %hi(0x100000000)", "%hi value 0x100000000 out of range"),
     ("mul a0, a1, a2", "extension `m' required"),
     (".insn ci 1, 0, a0, 1", ".insn format `ci' is not supported"),
     (".insn r 0x33, 8, 0, a0, a1, a2", "func3 8 out of range [0, 7]"),
