@@ -4,7 +4,7 @@ import os
 import sysconfig
 
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 # The run loop's threaded dispatch (native/execute.pxi) relies on every
 # handler keeping its own indirect jump; GCC's cross-jumping would merge them
@@ -19,7 +19,18 @@ core = Extension(
     extra_compile_args=compile_args,
 )
 
+# The guests (guests/ of the checkout) install as the package data of
+# pyvmm.guests, so an installed pyvmm runs the README's examples and its
+# benchmarks from any directory (pyvmm.resources finds them).
+GUEST_FILES = ["*.S", "*.md"] + [f"{depth}*.{ext}" for depth in ("*/", "*/*/")
+                                 for ext in ("S", "inc", "h", "c", "ld", "elf", "md")] \
+    + ["*/Makefile", "linux/init"]
+
 setup(
+    packages=find_packages(include=["pyvmm", "pyvmm.*"]) + ["pyvmm.guests"],
+    package_dir={"pyvmm.guests": "guests"},
+    package_data={"pyvmm.guests": GUEST_FILES,
+                  "pyvmm.bench": ["guests/*.S"]},     # the 2D-walk microbenchmark's guest
     ext_modules=cythonize(
         [core],
         include_path=["native"],

@@ -1,7 +1,7 @@
 """Where the benchmark guests are, and sized copies of them.
 
-The prebuilt ELFs live in guests/bench/ of the source tree (built by its
-Makefile, committed so no cross compiler is needed). A sized copy is the same
+The prebuilt ELFs live in guests/bench/ (built by its Makefile, committed so
+no cross compiler is needed), which ships with pyvmm (pyvmm.resources). A sized copy is the same
 file with `bench_iterations` rewritten, written to a scratch directory.
 """
 
@@ -18,8 +18,9 @@ class ImageMissing(Exception):
 
 
 def default_image_dir():
-    """guests/bench/ beside the pyvmm package (a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "guests" / "bench"
+    """The shipped guests/bench/ (installed with pyvmm, or the checkout's)."""
+    from pyvmm.resources import guest
+    return guest("bench")
 
 
 def read_image(image_dir, name):

@@ -10,7 +10,6 @@ difference keeps the per-iteration figure exact.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 NANO, MACRO = "nano", "macro"
 SUITES = (NANO, MACRO)
@@ -71,8 +70,9 @@ def workloads_of(suite):
 
 
 def default_kernel():
-    """guests/kernel/kernel.elf of the source tree."""
-    return Path(__file__).resolve().parents[2] / "guests" / "kernel" / "kernel.elf"
+    """The shipped guests/kernel/kernel.elf (installed with pyvmm, or the checkout's)."""
+    from pyvmm.resources import guest
+    return guest("kernel/kernel.elf")
 
 
 def bootargs(workload, iterations):

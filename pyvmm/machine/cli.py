@@ -67,7 +67,9 @@ def add_parsers(subparsers):
                "guest's failure code (finisher 0x3333|code<<16, HTIF test number); 1 code above "
                "255 or internal error; 2 bad usage or image; 124 --max-insns ran out; 125 the hart "
                "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF)")
-    p.add_argument("image", nargs="?", metavar="IMAGE", help="the image to run")
+    p.add_argument("image", nargs="?", metavar="IMAGE",
+                   help="the image to run; a guests/... path that does not exist here names "
+                        "the guest of that name shipped with pyvmm")
     p.add_argument("--bios", default="none", metavar="none|builtin|FILE",
                    help="firmware: none (IMAGE runs in M-mode, the default), builtin (pyvmm's "
                         "SBI in Python), or a firmware file loaded at the RAM base (e.g. OpenSBI "
@@ -115,10 +117,14 @@ def add_parsers(subparsers):
                    help="virtio-mmio version 1 (legacy) transports, for old drivers")
     p.add_argument("--serial", metavar="FILE", help="write UART output to FILE instead of stdout")
     p.add_argument("--technique", default="native", metavar="NAME",
-                   help="native (the kernel on the board, the default) or hw (in a VM on the "
-                        "H extension, pyvmm.hv; IMAGE is the S-mode kernel)")
+                   help="native (the kernel on the board, the default), or the kernel in a VM "
+                        "of pyvmm.hv (IMAGE is the S-mode kernel): hw (the H extension), "
+                        "trap-emulate (de-privileged, privileged instructions trapped and "
+                        "emulated), bt (binary translation) or pv (the paravirtual kernel build)")
     p.add_argument("--paging", default=None, metavar="nested|shadow",
-                   help="with --technique: G-stage tables (nested, the default) or shadow tables")
+                   help="with a --technique other than native: G-stage tables (nested, hw's "
+                        "default) or shadow tables (shadow, the others' default; trap-emulate "
+                        "and bt take shadow only)")
     p.add_argument("--smp", type=int, default=1, metavar="N",
                    help="harts (1..8): they take turns in fixed instruction quanta, "
                         "so runs stay deterministic")
@@ -159,6 +165,8 @@ def _run(args, opened):
     from pyvmm.machine.machine import Machine, MachineError
     from pyvmm.machine.trace import parse_classes
 
+    from pyvmm.resources import resolve_image
+    args.image, args.kernel = resolve_image(args.image), resolve_image(args.kernel)
     ram_size = parse_size(args.ram) if args.ram is not None else RAM_SIZE_DEFAULT
     if ram_size == 0 or ram_size % 4096:
         raise UsageError(f"RAM size must be a positive multiple of 4 KiB, not {ram_size}")
