@@ -20,8 +20,11 @@ def _error(message):
     return EXIT_USAGE
 
 
-def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage_error):
-    """Returns the exit status; raises usage_error (the CLI's UsageError) for bad usage."""
+def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage_error,
+                  trace=None, trace_out=None):
+    """Returns the exit status; raises usage_error (the CLI's UsageError) for bad usage.
+    `trace`: the --trace classes, of which a VM logs exit and guest_errors
+    (pyvmm.hv.trace_exits) to `trace_out`."""
     from pyvmm.hv import Host, HvError, available_techniques
 
     technique = args.technique
@@ -35,8 +38,18 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
     if args.bios not in ("none", "builtin"):
         raise usage_error(f"--technique {technique} runs its own SBI: --bios {args.bios} "
                           "cannot be used with it")
-    for option, given in (("--trace", args.trace), ("--realtime", args.realtime),
-                          ("--htif on", args.htif == "on")):
+    tracer = None
+    if trace:
+        from pyvmm.hv.trace_exits import EXIT_CLASSES, ExitTracer
+        unsupported = sorted(set(trace) - set(EXIT_CLASSES))
+        if unsupported:
+            raise usage_error(f"--trace is not supported with --technique {technique} for "
+                              f"{', '.join(unsupported)}: a VM traces {' and '.join(EXIT_CLASSES)}")
+        tracer = ExitTracer(trace, trace_out if trace_out is not None else sys.stderr)
+        if getattr(args, "trace_filter", None) is not None:
+            raise usage_error(f"--trace-filter is not supported with --technique {technique}: "
+                              "it filters instruction classes, which a VM does not trace")
+    for option, given in (("--realtime", args.realtime), ("--htif on", args.htif == "on")):
         if given:
             raise usage_error(f"{option} is not supported with --technique {technique}")
     kernel = args.kernel if args.kernel is not None else args.image
@@ -72,6 +85,7 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         raise usage_error(str(e)) from None
     except ImportError as e:
         raise usage_error(f"--paging {paging} is not available in this tree ({e})") from None
+    vm.tracer = tracer
     try:
         if kernel is None:
             raise usage_error(f"--technique {technique} needs the S-mode kernel as IMAGE or --kernel")

@@ -99,6 +99,7 @@ class VM:
         self.initrd_range = None
         self.mmio_faults = 0
         self.error = None             # why the hypervisor stopped the VM (how "error")
+        self.tracer = None            # a pyvmm.hv.trace_exits.ExitTracer: --trace exit,guest_errors
         self.run_seconds = 0.0        # host time in its slices: guest, exits and handlers
 
         from pyvmm.hv.hypercalls import default_hypercalls
@@ -420,7 +421,12 @@ class VM:
     def handle(self, vcpu, exit):
         """Complete an exit with this VM's policy."""
         self.exit_counts[exit.kind] += 1
+        if self.tracer is None:
+            self.policy.handle(vcpu, exit)
+            return
+        self.tracer.before(self, vcpu, exit)
         self.policy.handle(vcpu, exit)
+        self.tracer.after(self, vcpu, exit)
 
     def run(self, max_insns=None):
         """Run this VM alone on its host (other VMs wait) until it stops."""

@@ -86,8 +86,13 @@ def add_parsers(subparsers):
     p.add_argument("--stats", nargs="?", const="-", metavar="FILE",
                    help="write run counters as JSON to FILE (default: stderr)")
     p.add_argument("--trace", metavar="CLASSES",
-                   help="log in_asm, int and/or exec (comma-separated), like QEMU -d")
-    p.add_argument("--trace-file", metavar="FILE", help="write the trace to FILE (default: stderr)")
+                   help="log in_asm, int, exec, cpu, mmu, exit, guest_errors and/or unimp "
+                        "(comma-separated), like QEMU -d; with --technique: exit, guest_errors")
+    p.add_argument("--trace-file", metavar="FILE",
+                   help="write the trace to FILE (default: stderr), like QEMU -D")
+    p.add_argument("--trace-filter", metavar="RANGES",
+                   help="keep in_asm, exec, cpu and mmu output to these address ranges, like "
+                        "QEMU -dfilter: START+SIZE, START..END or END-SIZE, comma-separated")
     p.add_argument("--realtime", action="store_true",
                    help="mtime follows the host clock instead of retired instructions")
     p.add_argument("--htif", choices=("on", "off", "auto"), default="auto",
@@ -163,7 +168,7 @@ def run_command(args):
 
 def _run(args, opened):
     from pyvmm.machine.machine import Machine, MachineError
-    from pyvmm.machine.trace import parse_classes
+    from pyvmm.machine.trace import parse_classes, parse_filter
 
     from pyvmm.resources import resolve_image
     args.image, args.kernel = resolve_image(args.image), resolve_image(args.kernel)
@@ -184,6 +189,14 @@ def _run(args, opened):
             raise UsageError(str(e)) from None
     elif args.trace_file is not None:
         raise UsageError("--trace-file needs --trace")
+    trace_filter = None
+    if args.trace_filter is not None:
+        if args.trace is None:
+            raise UsageError("--trace-filter needs --trace")
+        try:
+            trace_filter = parse_filter(args.trace_filter)
+        except ValueError as e:
+            raise UsageError(f"--trace-filter: {e}") from None
     if args.image is None and args.kernel is None and args.dumpdtb is None:
         raise UsageError("an IMAGE to run is required")
     if args.bios != "none" and args.image is not None and args.kernel is not None:
@@ -207,7 +220,8 @@ def _run(args, opened):
     if args.technique != "native":
         from pyvmm.hv.cli_run import run_technique
         return run_technique(args, ram_size=ram_size, load_addr=load_addr, max_insns=max_insns,
-                             console=console, stdin=stdin, usage_error=UsageError)
+                             console=console, stdin=stdin, usage_error=UsageError,
+                             trace=classes, trace_out=trace_out)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
     if not 1 <= args.smp <= MAX_SMP:
@@ -222,6 +236,8 @@ def _run(args, opened):
                           smp=args.smp)
         for core in machine.cores:
             core.cpu_profile = CPU_PROFILES[args.cpu_profile]
+        if machine.tracer is not None:
+            machine.tracer.filters = trace_filter
     except OptionError as e:
         raise UsageError(str(e)) from None
     except MemoryError:

@@ -149,13 +149,14 @@ class Machine:
             from pyvmm.machine.trace import Tracer, parse_classes
             classes = parse_classes(trace) if isinstance(trace, str) else set(trace)
             self.tracer = Tracer(classes, trace_out if trace_out is not None else sys.stderr,
-                                 RAM_BASE, ram_size)
+                                 RAM_BASE, ram_size, bus=self.bus)
 
         self.booted = False
         self._stop = None
         self.result = None
         self.exit_counts = Counter()
         self.mmio_faults = 0
+        self.stalled_exits = 0      # core exits during which nothing retired
         self.host_seconds = 0.0
 
         if bios not in ("none", "builtin"):
@@ -355,8 +356,14 @@ class Machine:
     # -- the run loop ------------------------------------------------------------------
 
     def run(self, max_insns=None):
-        """Run until the guest stops the machine, `max_insns` instructions
-        retire (how "budget"), or the hart idles for ever (how "idle")."""
+        """Run until the guest stops the machine, `max_insns` units of work
+        are spent (how "budget"), or the hart idles for ever (how "idle").
+
+        A unit is an instruction retired, a trap the core took, or a core
+        exit during which no instruction retired: a guest whose trap handler
+        itself faults (through Python, as an MMIO access nothing answers
+        does) still uses its budget up. A guest that only retires
+        instructions stops after exactly `max_insns` of them."""
         if max_insns is not None and max_insns < 0:
             raise ValueError("max_insns must not be negative")
         if self.result is not None and self.result.how not in ("budget",):
@@ -399,6 +406,7 @@ class Machine:
                 if tracer is not None:
                     tracer.before_step(core)
                 before = core.instret
+                now_before = harts.now
                 reason = core.run(budget)
                 if tracer is not None:
                     tracer.after_step(core)
@@ -427,10 +435,13 @@ class Machine:
                     raise MachineError(f"core returned unknown exit reason {reason}")
                 if budgeted:
                     if smp:
-                        remaining = max(0, remaining - retired)
+                        retired = harts.now - now_before
                     else:
                         # After servicing: a completed MMIO load may have retired.
-                        remaining = max(0, max_insns - (harts.now - start_instret))
+                        retired = core.instret - before
+                    if retired == 0:
+                        self.stalled_exits += 1
+                    remaining = max(0, remaining - (retired or 1))
         finally:
             self.host_seconds += time.perf_counter() - started
             self.flush_console()
@@ -484,10 +495,11 @@ class Machine:
                 core.complete_mmio(self.bus.read(addr, size))
                 if self.tracer is not None:
                     self.tracer.resume(core.exit_pc)
-        except BusFault:
+        except BusFault as fault:
             self.mmio_faults += 1
             core.complete_mmio_fault()
             if self.tracer is not None:
+                self.tracer.bus_fault(addr, size, core.exit_is_write, core.exit_pc, str(fault))
                 self.tracer.resume(core.exit_pc)
 
     def _service_trap(self, core):
@@ -590,6 +602,7 @@ class Machine:
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
         stats["mmio"] = self.bus.access_counts()
         stats["mmio_faults"] = self.mmio_faults
+        stats["stalled_exits"] = self.stalled_exits
         devices = self.device_set.stats()
         if devices:
             stats["devices"] = devices
