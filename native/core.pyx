@@ -8,13 +8,14 @@ the C state: registers, CSRs, memory, exit payloads, controls and counters.
 
 from hart cimport Hart, HartGroup, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
     TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_CONTEXTS, \
-    WALK_CACHE_SIZE, MAX_GUEST_MMIO, MAX_HARTS
+    WALK_CACHE_SIZE, MAX_GUEST_MMIO, MAX_HARTS, NUM_TRIGGERS, MAX_DEBUG_BPS, MAX_DEBUG_WPS
 
 include "defs.pxi"
 include "decode.pxi"
 include "mmu.pxi"
 include "csr.pxi"
 include "trap.pxi"
+include "debug.pxi"
 include "execute.pxi"
 
 import numpy as np
@@ -24,6 +25,10 @@ EXIT_MMIO = EXIT_MMIO_C
 EXIT_TRAP = EXIT_TRAP_C
 EXIT_WFI = EXIT_WFI_C
 EXIT_WATCH = EXIT_WATCH_C
+EXIT_DEBUG = EXIT_DEBUG_C
+DEBUG_BREAK = DEBUG_KIND_BREAK
+DEBUG_WATCH = DEBUG_KIND_WATCH
+TRIGGERS = NUM_TRIGGERS
 
 EXIT_NAMES = {
     EXIT_BUDGET_C: "budget",
@@ -31,6 +36,7 @@ EXIT_NAMES = {
     EXIT_TRAP_C: "trap",
     EXIT_WFI_C: "wfi",
     EXIT_WATCH_C: "watch",
+    EXIT_DEBUG_C: "debug",
 }
 
 PRIV_U = PRV_U
@@ -141,6 +147,7 @@ cdef class Core:
         h.virt = 0
         pmp_update(h)
         tlb_flush(h)
+        triggers_reset(h)
 
     def __dealloc__(self):
         cdef uint64_t i
@@ -519,6 +526,48 @@ cdef class Core:
     def clear_watches(self):
         self.h.num_watches = 0
         tlb_flush(self.h)
+
+    # ------------------------------------------------------------ debugger
+
+    @property
+    def debug_breakpoints(self):
+        """The debugger's breakpoints: pc values at which run() exits with
+        EXIT_DEBUG (exit_cause DEBUG_BREAK) before the instruction executes."""
+        return tuple(self.h.dbg_bp[i] for i in range(self.h.num_dbg_bps))
+
+    @debug_breakpoints.setter
+    def debug_breakpoints(self, addrs):
+        values = sorted({int(a) & 0xFFFFFFFFFFFFFFFF for a in addrs})
+        if len(values) > MAX_DEBUG_BPS:
+            raise ValueError(f"at most {MAX_DEBUG_BPS} debugger breakpoints")
+        for i, a in enumerate(values):
+            self.h.dbg_bp[i] = a
+        self.h.num_dbg_bps = len(values)
+        debug_update(self.h)
+
+    @property
+    def debug_watchpoints(self):
+        """The debugger's watchpoints: (vaddr, size, kind) with kind 1 load,
+        2 store, 3 either. A load/store touching the range retires, then
+        run() exits with EXIT_DEBUG (exit_cause DEBUG_WATCH, exit_addr the
+        watched address hit, exit_pc the accessing instruction, pc the next)."""
+        return tuple((self.h.dbg_wp_lo[i], self.h.dbg_wp_hi[i] - self.h.dbg_wp_lo[i], self.h.dbg_wp_kind[i])
+                     for i in range(self.h.num_dbg_wps))
+
+    @debug_watchpoints.setter
+    def debug_watchpoints(self, watches):
+        items = [(int(a), int(n), int(k)) for a, n, k in watches]
+        if len(items) > MAX_DEBUG_WPS:
+            raise ValueError(f"at most {MAX_DEBUG_WPS} debugger watchpoints")
+        for a, n, k in items:
+            if n <= 0 or a < 0 or a + n > (1 << 64) or k not in (1, 2, 3):
+                raise ValueError(f"bad watchpoint ({a:#x}, {n}, {k})")
+        for i, (a, n, k) in enumerate(items):
+            self.h.dbg_wp_lo[i] = a
+            self.h.dbg_wp_hi[i] = a + n if a + n < (1 << 64) else U64_MAX
+            self.h.dbg_wp_kind[i] = k
+        self.h.num_dbg_wps = len(items)
+        debug_update(self.h)
 
     def set_irq(self, meip, seip):
         """Drive the external interrupt lines: mip.MEIP and the line part of mip.SEIP."""

@@ -131,6 +131,8 @@ cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
         return True
     if csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
         return True
+    if csr >= CSR_TSELECT and csr <= CSR_TINFO:   # Sdtrig
+        return True
     return False
 
 
@@ -316,6 +318,8 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
         return pmpcfg_read(h, (csr - CSR_PMPCFG0) * 4)
     if csr >= CSR_PMPADDR0 and csr < CSR_PMPADDR0 + NUM_PMP:
         return h.pmpaddr[csr - CSR_PMPADDR0]
+    if csr >= CSR_TSELECT and csr <= CSR_TINFO:
+        return trigger_csr_read(h, csr)
     # mvendorid, marchid, mimpid, mconfigptr, hpm counters and events read zero
     return 0
 
@@ -519,5 +523,7 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
         pmpaddr_write(h, csr - CSR_PMPADDR0, value)
         pmp_update(h)
         tlb_flush(h)
+    elif csr >= CSR_TSELECT and csr <= CSR_TINFO:
+        trigger_csr_write(h, csr, value)
     # mhpmcounterN / mhpmeventN: WARL zero, writes ignored
     force_event_check(h)

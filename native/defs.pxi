@@ -67,6 +67,7 @@ cdef enum:
     EXIT_TRAP_C = 3
     EXIT_WFI_C = 4
     EXIT_WATCH_C = 5
+    EXIT_DEBUG_C = 6    # a debugger breakpoint or watchpoint
 
 # Outcome of executing one instruction / one memory access.
 cdef enum:

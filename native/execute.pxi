@@ -548,6 +548,17 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             pc = h.pc
             if r:
                 return finish(h, r)
+        if h.debug_exec:
+            # a breakpoint or execute trigger is armed: every instruction
+            # comes back here (the run's limit below) to be checked first
+            h.pc = pc
+            h.instret = instret
+            r = debug_exec_check(h)
+            pc = h.pc
+            if r > 0:
+                return finish(h, r)
+            if r < 0:
+                continue
         if (pc >> 12) != h.fetch_vpn:
             if enter_fetch_page(h, pc) != ST_OK:
                 h.pc = pc
@@ -579,7 +590,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             # events were just handled (an interrupt taken leaves the check
             # forced): one instruction executes before they are looked at again
             limit = instret + 1
-        if d == &h.cross_slot or h.fetch_vpn == NO_VPN:
+        if d == &h.cross_slot or h.fetch_vpn == NO_VPN or h.debug_exec:
             # straddles a page, or its page has mixed PMP rules: one at a time
             limit = instret + 1
         # locals, not h's fields: with no strict aliasing, a store through
@@ -977,6 +988,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         # The general path: one instruction with the hart's state in memory.
         h.pc = pc
         h.instret = instret
+        h.debug_hit = 0
         npc = pc + d.ilen
         st = ST_OK
         op = d.op
@@ -1071,6 +1083,12 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         if st == ST_OK:
             pc = npc
             instret += 1
+            if h.debug_hit:
+                # a debugger watchpoint: report after the access retired
+                h.debug_hit = 0
+                h.pc = pc
+                h.instret = instret
+                return finish(h, EXIT_DEBUG_C)
         elif st == ST_EXC:
             r = take_trap(h, h.exc_cause, False, h.exc_tval, d.raw)
             pc = h.pc

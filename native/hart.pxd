@@ -17,6 +17,9 @@ cdef enum:
     SLOTS_PER_PAGE = 2048   # one decoded slot per 16-bit parcel of a 4 KiB page
     MAX_WATCHES = 16
     MAX_HARTS = 8           # harts of one machine sharing RAM and the CLINT
+    NUM_TRIGGERS = 2        # Sdtrig triggers (tselect 0..1), as QEMU 7.2
+    MAX_DEBUG_BPS = 64      # the debugger's breakpoints (pc values)
+    MAX_DEBUG_WPS = 16      # the debugger's watchpoints (virtual ranges)
 
 # Access types index the TLB sets and select the fault causes.
 cdef enum:
@@ -231,6 +234,23 @@ ctypedef struct Hart:
     int num_gmmio
     uint64_t gmmio_lo[MAX_GUEST_MMIO]
     uint64_t gmmio_hi[MAX_GUEST_MMIO]
+
+    # Sdtrig triggers: tdata1/tdata2 of each; tdata3 reads 0 (no textra)
+    int tselect
+    uint64_t tdata1[NUM_TRIGGERS]
+    uint64_t tdata2[NUM_TRIGGERS]
+    # the debugger's breakpoints and watchpoints, and what is armed: the run
+    # loop tests debug_exec once per run of instructions; debug_data makes
+    # every load/store TLB entry slow so accesses reach the check
+    int debug_exec
+    int debug_data
+    int num_dbg_bps
+    uint64_t dbg_bp[MAX_DEBUG_BPS]
+    int num_dbg_wps
+    uint64_t dbg_wp_lo[MAX_DEBUG_WPS]
+    uint64_t dbg_wp_hi[MAX_DEBUG_WPS]
+    int dbg_wp_kind[MAX_DEBUG_WPS]      # 1 load, 2 store, 3 both
+    int debug_hit           # a watchpoint matched: exit once the instruction retires
 
     # counters
     uint64_t traps[64]

@@ -690,7 +690,8 @@ cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, uint64_t size, int 
     e.pmp_partial = pmp == 2
     if in_ram(h, ppage, 4096):
         e.addend = <int64_t>(<uint64_t>h.ram + (ppage - h.ram_base) - (vaddr & ~0xFFFULL))
-        slow = pmp == 2 or (acc == ACC_STORE and (page_has_code(h, ppage) or page_has_watch(h, ppage)))
+        slow = pmp == 2 or (acc == ACC_STORE and (page_has_code(h, ppage) or page_has_watch(h, ppage))) \
+            or (h.debug_data and acc != ACC_FETCH)
         e.tag = vpn | (TLB_SLOW if slow else 0)
     else:
         e.addend = 0
@@ -716,6 +717,8 @@ cdef int load_slow(Hart* h, uint64_t vaddr, int size, uint64_t* out) noexcept no
     cdef uint64_t pa, pa2, value
     cdef int r, first, k, gm
     cdef TlbEntry* e = &h.load_tlb[(vaddr >> 12) & h.tlb_mask]
+    if h.debug_data and debug_data_check(h, vaddr, size, ACC_LOAD) != ST_OK:
+        return ST_EXC
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         # crosses a page: both halves must translate and be RAM
         first = <int>(4096 - (vaddr & 0xFFF))
@@ -783,6 +786,8 @@ cdef int store_slow(Hart* h, uint64_t vaddr, int size, uint64_t value) noexcept 
     cdef uint64_t pa, pa2
     cdef int r, r2, first, k, gm
     cdef TlbEntry* e = &h.store_tlb[(vaddr >> 12) & h.tlb_mask]
+    if h.debug_data and debug_data_check(h, vaddr, size, ACC_STORE) != ST_OK:
+        return ST_EXC
     if (vaddr & 0xFFF) + <uint64_t>size > 4096:
         first = <int>(4096 - (vaddr & 0xFFF))
         r = tlb_translate(h, e, vaddr, <uint64_t>first, ACC_STORE, &pa)
@@ -842,6 +847,8 @@ cdef int atomic_ram_addr(Hart* h, uint64_t vaddr, int size, int acc, uint64_t* p
     cdef int r
     if vaddr & <uint64_t>(size - 1):
         return raise_exc(h, CAUSE_LOAD_MISALIGNED if acc == ACC_LOAD else CAUSE_STORE_MISALIGNED, vaddr)
+    if h.debug_data and debug_data_check(h, vaddr, size, acc) != ST_OK:
+        return ST_EXC
     if acc == ACC_LOAD:
         e = &h.load_tlb[(vaddr >> 12) & h.tlb_mask]
     else:
