@@ -28,6 +28,7 @@ class ConsoleInput:
         # a regular file or an in-memory stream can be read at any time, so
         # when its bytes reach the guest depends on the guest alone.
         self.asynchronous = False
+        self.filter = None          # bytes -> the bytes meant for the guest (a monitor's mux)
         if isinstance(source, (bytes, bytearray, memoryview)):
             self._buffer += source
             self.at_eof = True
@@ -60,10 +61,26 @@ class ConsoleInput:
                 return
             except (OSError, ValueError):
                 data = b""              # a closed or broken source has ended
-        if data:
-            self._buffer += data
-        else:
+        if not data:
             self.at_eof = True
+        elif self.filter is not None:
+            self._buffer += self.filter(data)
+        else:
+            self._buffer += data
+
+    def set_filter(self, filter):
+        """Route input through `filter(data) -> bytes for the guest` (the
+        console's mux with a monitor); bytes not yet read pass through it too."""
+        self.filter = filter
+        unread = bytes(self._buffer[self._position:])
+        self._buffer = bytearray(filter(unread)) if unread else bytearray()
+        self._position = 0
+
+    def pump(self):
+        """With a filter: read what the source has now, also ahead of the
+        guest, so the filter sees every byte as it comes (never blocks)."""
+        if self.filter is not None and not self.at_eof:
+            self._fill(0)
 
     def fileno(self):
         """The descriptor an idle machine can select() on, or None when input
@@ -106,6 +123,8 @@ class ConsoleInput:
             self._buffer.clear()
             self._position = 0
             self._fill(0)
+        elif self.filter is not None:
+            self.pump()
 
     @property
     def exhausted(self):

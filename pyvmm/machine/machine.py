@@ -116,6 +116,9 @@ class Machine:
         self._irq_lines = None
         self._rx_next = 0           # instret from which the line may deliver the next byte
         self._next_input_poll = 0.0
+        # Descriptors (a monitor's) that end an idle wait with a stop for
+        # budget once readable, so whoever runs the machine can serve them.
+        self.pause_handles = ()
         config = devices if devices is not None else DeviceConfig()
         config.realtime = bool(realtime)
         self.device_set = DeviceSet(config, console_write=self.console_write,
@@ -536,6 +539,9 @@ class Machine:
         if not self.uart.can_receive():
             self.request_stop("idle", 0)        # input is waiting and nobody reads it
             return
+        if self.pause_handles and self.input.fileno() is not None:
+            self._wait_for_devices(())          # the console or a monitor, whichever comes
+            return
         if not self.input.wait():
             self.request_stop("idle", 0)
             return
@@ -548,11 +554,13 @@ class Machine:
         """Sleep until a device's host side (a socket) or the console has
         input, then let the devices deliver it."""
         import select
-        watched = list(handles)
+        watched = list(handles) + list(self.pause_handles)
         console_fd = self.input.fileno() if self._input_can_wake() else None
         if console_fd is not None:
             watched.append(console_fd)
         ready, _, _ = select.select(watched, [], [])
+        if any(handle in ready for handle in self.pause_handles):
+            self.request_stop("budget", 0)
         if console_fd is not None and console_fd in ready:
             self.input.poll()
             self._rx_next = 0
