@@ -15,6 +15,7 @@ import threading
 import time
 
 from pyvmm.bench import kernel_workloads, techniques
+from pyvmm.machine.loader import ImageError
 
 VM_RAM = 64 << 20
 HOST_OVERHEAD = 32 << 20          # as pyvmm run --technique: G-stage/shadow tables
@@ -195,8 +196,10 @@ def _plain(value):
 
 def run_spec(run):
     """Run one RunSpec; returns {"spec": run, "ok": bool, "error": str|None,
-    counters...}. Never raises for a guest or technique failure: the report
-    says what went wrong in that cell."""
+    counters...}. A guest that does not end as a correct run ends (or runs
+    past the timeout) is a failed run the report shows in its cell; a
+    technique that raises is not: it raises TechniqueCrashed naming the run,
+    with the traceback."""
     col = techniques.column(run["column"])
     workload = kernel_workloads.BY_NAME[run["workload"]]
     limit = workload.instruction_limit(run["iterations"])
@@ -212,15 +215,12 @@ def run_spec(run):
         out["error"] = (f"no result within {timeout:g} s of host time (instruction budget "
                         f"{limit:,}); --run-timeout sets the limit")
         return out
-    except CellError as exc:
+    except (CellError, ImageError) as exc:      # the guest, not the technique
         out["error"] = str(exc)
         return out
-    except Exception as exc:        # a technique under construction may fail in any way
-        missing = techniques.core_lacks(exc)
-        if missing is not None:
-            out["unavailable"] = f"this build of the core has no {missing}"
-        out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return out
+    except Exception as exc:
+        raise techniques.crashed(f"{run['workload']} under {run['column']} "
+                                 f"({run['iterations']} iterations)", exc) from exc
     out["error"] = _check(out, workload.name, run["iterations"])
     out["ok"] = out["error"] is None
     return out

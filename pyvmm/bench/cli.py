@@ -1,16 +1,19 @@
 """`pyvmm bench`: run a benchmark suite and print its table.
 
-Suites: `core` (pyvmm against QEMU, issue 4) and `nano`, `macro`, `all` (the
-virtualization techniques compared the way Adams & Agesen do, issue 7:
-pyvmm.bench.virt_suite).
+Suites: `core` (pyvmm's speed against QEMU's, with the core suite's goals)
+and `nano`, `macro`, `all` (the virtualization techniques compared the way
+Adams & Agesen compare them: pyvmm.bench.virt_suite).
 
-Exit status: 0 when every workload ran correctly (whether or not the issue's
-goals are met or the papers' findings hold: the report says that; a technique
-that does not exist yet is a column of n/a, not a failure), 1 when a
-workload did not run correctly (a guest failed, a technique computed another
-checksum than native, pyvmm and QEMU disagreed, timings unusable), 2 for bad
-usage, missing images, --plot without matplotlib, --executor dask:// without
-dask, or a pyvmm without its compiled core.
+Exit status: 0 when every workload ran correctly (whether or not the core
+suite's goals are met or the papers' findings hold: the report says that; a
+technique this tree does not register is a column of n/a, not a failure); 1
+when a workload did not run correctly (a guest failed or ran out of time, a
+technique computed another checksum than native, pyvmm and QEMU disagreed,
+timings unusable); 2 for bad usage, missing images, --plot without
+matplotlib, --executor dask:// without dask, or a pyvmm without its compiled
+core; 3 when a technique raised an exception (as its module loaded or while
+it ran a guest): the error names the run, its traceback follows on stderr,
+and no report is printed.
 """
 
 import sys
@@ -32,15 +35,26 @@ VIRT_SUITES = ("nano", "macro", "all")
 
 def add_parsers(subparsers):
     p = subparsers.add_parser(
-        "bench", help="run a benchmark suite (pyvmm against QEMU)",
-        description="Run a benchmark suite on pyvmm and, when qemu-system-riscv64 is installed, "
-                    "on QEMU in the same invocation; print MIPS, the pyvmm/QEMU ratio and "
-                    "exits per second. Progress goes to stderr, the report to stdout.")
+        "bench", help="run a benchmark suite (pyvmm against QEMU, or the virtualization "
+                      "techniques compared)",
+        description="--suite core runs the benchmark guests on pyvmm and, when "
+                    "qemu-system-riscv64 is installed, on QEMU in the same invocation, and prints "
+                    "MIPS, the pyvmm/QEMU ratio and exits per second. --suite nano, macro or all "
+                    "runs the guest kernel's workloads under every virtualization technique and "
+                    "prints modeled cycles per iteration beside Adams & Agesen's, host time per "
+                    "iteration and the papers' findings. Progress goes to stderr, the report to "
+                    "stdout.",
+        epilog="exit status: 0 every workload ran correctly; 1 a workload did not (a guest "
+               "failed, a checksum differed from native's, pyvmm and QEMU disagreed, timings "
+               "unusable); 2 bad usage, missing images or a missing optional dependency; 3 a "
+               "technique raised an exception (traceback on stderr)")
     p.add_argument("--suite", choices=SUITES, default="core",
                    help="core: pyvmm against QEMU; nano, macro, all: the virtualization "
                         "techniques compared (default core)")
     p.add_argument("--runs", type=_positive_int, default=3, metavar="N",
-                   help="timed runs of each measurement; medians are reported (default 3)")
+                   help="timed runs of each measurement (core: of each workload; nano, macro, "
+                        "all: of each cell's pair of runs): medians are reported, with their "
+                        "spread for the technique comparison (default 3)")
     p.add_argument("--format", choices=FORMATS, default="table", help="report format (default table)")
     p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
                    help="multiply every workload's size by F (default 1: the compute "
@@ -56,7 +70,8 @@ def add_parsers(subparsers):
     p.add_argument("--qemu", metavar="PATH", default=None,
                    help="the qemu-system-riscv64 to compare with (default: the one on PATH)")
     p.add_argument("--images", metavar="DIR", default=None,
-                   help="directory of the benchmark guests (default guests/bench/ of the source tree)")
+                   help="directory of the core suite's guests (default: guests/bench/ as "
+                        "shipped with pyvmm)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     v = p.add_argument_group("technique comparison (--suite nano, macro, all)")
     v.add_argument("--techniques", metavar="LIST", default=None,
@@ -66,7 +81,8 @@ def add_parsers(subparsers):
                    help="iterations measured beyond each workload's baseline run (default: the "
                         "workload's own; rounded up to a multiple of 16 for nanobenchmarks)")
     v.add_argument("--kernel", metavar="ELF", default=None,
-                   help="the guest kernel (default guests/kernel/kernel.elf)")
+                   help="the guest kernel (default: guests/kernel/kernel.elf as shipped with "
+                        "pyvmm; pv boots kernel-pv.elf beside it)")
     v.add_argument("--cost-model", action="append", default=[], metavar="FILE.json|KEY=VALUE",
                    dest="cost_model",
                    help="replace cost-model parameters (repeatable; applied in order): "
@@ -80,8 +96,9 @@ def add_parsers(subparsers):
     v.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                    help="local worker processes (default 1, or one per CPU with --sweep)")
     v.add_argument("--plot", metavar="FILE.png", default=None,
-                   help="write the log-scale bar chart of the nanobenchmarks (optional extra "
-                        "'plot': matplotlib)")
+                   help="write the figure of the nanobenchmarks: Adams & Agesen's measured "
+                        "cycles and pyvmm's modeled cycles in two panels, log scale, n/a cells "
+                        "marked (optional extra 'plot': matplotlib)")
     v.add_argument("--out", metavar="DIR", default=None,
                    help="also write report.txt, report.md and report.json into DIR")
     v.add_argument("--run-timeout", type=_positive_float, default=120.0, metavar="SECONDS",

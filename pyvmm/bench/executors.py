@@ -7,6 +7,8 @@ progress and merge results in a fixed order whatever order they came in.
 
 import os
 
+from pyvmm.bench.techniques import TechniqueCrashed
+
 DASK_CONNECT_TIMEOUT = "10s"
 
 
@@ -42,8 +44,12 @@ class LocalExecutor:
         import concurrent.futures
         with concurrent.futures.ProcessPoolExecutor(max_workers=min(self.jobs, len(items))) as pool:
             futures = {pool.submit(function, item): index for index, item in enumerate(items)}
-            for future in concurrent.futures.as_completed(futures):
-                yield futures[future], future.result()
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                # a run that raised (or a caller that stopped) leaves nothing queued behind
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -69,7 +75,9 @@ class DaskExecutor:
             for future in as_completed(futures):
                 try:
                     result = future.result()
-                except Exception as exc:     # run_spec never raises: the cluster failed it
+                except TechniqueCrashed:
+                    raise                    # the run itself raised: not the cluster's doing
+                except Exception as exc:     # anything else is the cluster failing to run it
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     raise ExecutorError(f"the Dask cluster at {self.address} could not run "
                                         f"{function.__module__}.{function.__name__} "

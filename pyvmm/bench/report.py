@@ -82,7 +82,7 @@ def format_table(result):
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     if result["goals"]:
-        lines += ["", "issue 4 goals:"]
+        lines += ["", "goals of the core suite:"]
         width = max(len(g["goal"]) for g in result["goals"])
         for g in result["goals"]:
             lines.append(f"  {g['goal'].ljust(width)}  {_goal_value(g):>10}  "
@@ -97,7 +97,7 @@ def format_markdown(result):
     for row in rows(result):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     if result["goals"]:
-        lines += ["", "| issue 4 goal | measured | |", "|---|---:|---|"]
+        lines += ["", "| goal of the core suite | measured | |", "|---|---:|---|"]
         for g in result["goals"]:
             lines.append(f"| {g['goal']} | {_goal_value(g)} | {'met' if g['met'] else 'NOT MET'} |")
     return "\n".join(lines) + "\n"

@@ -6,11 +6,35 @@ no hypervisor), trap-emulate, bt and pv (software techniques over shadow
 tables or the guest's own), hw with shadow paging (the first-generation VT
 of Adams & Agesen) and hw with nested paging (G-stage tables). Which of them
 exist is read from pyvmm.hv's registry at run time, never assumed: a column
-whose technique is not registered (or whose core lacks what it needs) is
-reported "n/a (technique not available)" with the reason.
+whose technique is not registered (or whose core lacks the H extension hw
+needs, or whose kernel build is missing) is reported "n/a (technique not
+available)" with the reason. A technique that is registered but raises, when
+its module loads or while it runs a guest, is an error (TechniqueCrashed),
+never an n/a.
 """
 
+import traceback
 from dataclasses import dataclass
+
+
+class TechniqueCrashed(Exception):
+    """A technique (or a benchmark cell running one) raised: `message` is one
+    line naming where, `trace` the formatted traceback. Picklable, so it
+    crosses from a worker process or a Dask worker intact."""
+
+    def __init__(self, message, trace=""):
+        super().__init__(message, trace)
+        self.message, self.trace = message, trace
+
+    def __str__(self):
+        return self.message
+
+
+def crashed(where, exc):
+    """A TechniqueCrashed for `exc`, raised while doing `where`."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return TechniqueCrashed(f"{where} raised {type(exc).__name__}: {first}".rstrip(": "),
+                            "".join(traceback.format_exception(exc)))
 
 
 @dataclass(frozen=True)
@@ -48,15 +72,8 @@ def column(name):
 
 def registered_techniques():
     """The names pyvmm.hv can run now (hw, and whatever providers registered)."""
-    try:
-        from pyvmm.hv import available_techniques
-        return tuple(available_techniques())
-    except Exception:               # a provider under construction that does not import
-        try:
-            from pyvmm.hv import TECHNIQUES
-        except ImportError:
-            return ()
-        return tuple(sorted(TECHNIQUES))
+    from pyvmm.hv import available_techniques
+    return tuple(available_techniques())
 
 
 def kernel_for(col, kernel):
@@ -69,41 +86,27 @@ def unavailable_reason(col, kernel=None):
     """None when `col` can run in this tree; otherwise why not (one line).
     Resolves the technique's classes (loading its provider module) and checks
     the core has what hw needs and the technique's kernel build exists,
-    without running a guest."""
+    without running a guest. A provider module that raises as it loads
+    raises TechniqueCrashed."""
     try:
         import pyvmm._core as core_module
     except ImportError as exc:
         return f"the compiled core is not built ({exc})"
     if col.is_native:
         return None
-    try:
-        from pyvmm.hv import HvError, technique_entry
-    except ImportError as exc:
-        return f"pyvmm.hv cannot be imported ({exc})"
+    from pyvmm.hv import HvError, technique_entry
     try:
         technique_entry(col.technique)
     except HvError:
         return f"technique {col.technique!r} is not registered in pyvmm.hv"
-    except Exception as exc:        # a provider module that does not import yet
-        return f"technique {col.technique!r} does not load ({type(exc).__name__}: {exc})"
+    except Exception as exc:
+        raise crashed(f"loading technique {col.technique!r}", exc) from exc
     if col.paging == "shadow":
-        try:
-            import pyvmm.hv.shadow  # noqa: F401
-        except Exception as exc:
-            return f"shadow paging does not load ({type(exc).__name__}: {exc})"
+        import pyvmm.hv.shadow  # noqa: F401
     if col.technique == "hw" and not hasattr(core_module.Core, "virt"):
         return "this build of the core has no H extension"
     if col.kernel and kernel is not None and not kernel_for(col, kernel).is_file():
         return f"its kernel build {kernel_for(col, kernel)} does not exist"
-    return None
-
-
-def core_lacks(exc):
-    """The attribute a run found missing on the core (a technique written
-    against a newer core than this build), or None for any other error."""
-    if isinstance(exc, AttributeError) and "pyvmm._core.Core" in str(exc):
-        name = getattr(exc, "name", None)
-        return name or str(exc)
     return None
 
 

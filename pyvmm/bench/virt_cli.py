@@ -5,7 +5,7 @@ Exit statuses are pyvmm.bench.cli's."""
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
 
 
 def _error(message, status):
@@ -31,7 +31,8 @@ def parse_columns(text):
 
 
 def run_virt_suite(args):
-    from pyvmm.bench import costmodel, executors, kernel_workloads, virt_report, virt_suite
+    from pyvmm.bench import (costmodel, executors, kernel_workloads, techniques, virt_report,
+                             virt_suite)
     from pyvmm.bench.plot import PlotUnavailable, require_matplotlib
     from pyvmm.bench.progress import Progress
 
@@ -86,6 +87,11 @@ def run_virt_suite(args):
             include_walk2d=not args.no_walk2d, progress=progress, timeout=args.run_timeout)
     except executors.ExecutorError as exc:
         return _error(str(exc), EXIT_USAGE)
+    except techniques.TechniqueCrashed as exc:
+        progress.finish()
+        _error(str(exc), EXIT_CRASHED)
+        sys.stderr.write(exc.trace)
+        return EXIT_CRASHED
     report = virt_report.render(result, args.format)
     if out_dir is not None:
         for fmt, name in (("table", "report.txt"), ("markdown", "report.md"),

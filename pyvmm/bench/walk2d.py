@@ -98,8 +98,6 @@ def _measure(run, images):
         return _difference(run(images[0]), run(images[1]))
     except _RunFailed as exc:
         return {"reason": str(exc)}
-    except Exception as exc:
-        return {"reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
 
 
 def run(pages=PAGES, rounds=ROUNDS):

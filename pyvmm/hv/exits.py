@@ -15,7 +15,7 @@ EID_LEGACY_LAST = 0x0F
 SBI_ERR_NOT_SUPPORTED = -2
 
 KINDS = ("budget", "sbi", "mmio", "guest_page_fault", "virtual_instruction", "wfi", "shutdown",
-         "trap", "interrupt")
+         "trap", "interrupt", "debug")
 
 # A guest-physical address outside every RAM and device region of the VM is,
 # to the guest, an address with nothing behind it: the access fault a real

@@ -20,6 +20,7 @@ INTERRUPT_BIT = 1 << 63
 REG_A0, REG_A7 = 10, 17
 
 CORE_EXIT_BUDGET, CORE_EXIT_MMIO, CORE_EXIT_TRAP, CORE_EXIT_WFI = 1, 2, 3, 4
+CORE_EXIT_DEBUG = 6     # a debugger breakpoint or watchpoint (pyvmm.debug)
 
 HVIP_VSSIP = 1 << causes.IRQ_VS_SOFT
 HVIP_VSTIP = 1 << causes.IRQ_VS_TIMER
@@ -95,6 +96,11 @@ class HartTenant:
                         is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
         if reason == CORE_EXIT_WFI:
             return Exit("wfi", pc=core.exit_pc, **self.wfi_mode())
+        if reason == CORE_EXIT_DEBUG:
+            # the debugger's breakpoint or watchpoint: cause is the core's
+            # DEBUG_BREAK / DEBUG_WATCH, insn the pc of the instruction that hit
+            return Exit("debug", pc=core.pc, addr=core.exit_addr, cause=core.exit_cause,
+                        is_write=bool(core.exit_is_write), insn=core.exit_pc)
         if reason != CORE_EXIT_TRAP:
             raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
         return self.decode_trap(core)

@@ -31,8 +31,9 @@ CORE_EXIT_MMIO = 2
 CORE_EXIT_TRAP = 3
 CORE_EXIT_WFI = 4
 CORE_EXIT_WATCH = 5
+CORE_EXIT_DEBUG = 6     # a debugger breakpoint or watchpoint (pyvmm.debug)
 CORE_EXIT_NAMES = {CORE_EXIT_BUDGET: "budget", CORE_EXIT_MMIO: "mmio", CORE_EXIT_TRAP: "trap",
-                   CORE_EXIT_WFI: "wfi", CORE_EXIT_WATCH: "watch"}
+                   CORE_EXIT_WFI: "wfi", CORE_EXIT_WATCH: "watch", CORE_EXIT_DEBUG: "debug"}
 
 PRIV_M = 3
 CSR_MIE = 0x304
@@ -362,7 +363,7 @@ class Machine:
         retire (how "budget"), or the hart idles for ever (how "idle")."""
         if max_insns is not None and max_insns < 0:
             raise ValueError("max_insns must not be negative")
-        if self.result is not None and self.result.how not in ("budget",):
+        if self.result is not None and self.result.how not in ("budget", "debug"):
             return self.result
         self.boot()
         self._stop = None
@@ -426,6 +427,10 @@ class Machine:
                 elif reason == CORE_EXIT_WFI:
                     if not smp:
                         self._service_idle()
+                elif reason == CORE_EXIT_DEBUG:
+                    # the debugger's breakpoint or watchpoint: stop for it (how "debug"); run() goes on
+                    self.debug_hart = index
+                    self.request_stop("debug", 0)
                 else:
                     raise MachineError(f"core returned unknown exit reason {reason}")
                 if budgeted:

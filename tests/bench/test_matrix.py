@@ -58,13 +58,24 @@ def test_checksum_differing_from_native_is_an_error():
     assert "per_iteration" not in priced[1]
 
 
-def test_a_run_needing_a_newer_core_makes_the_cell_unavailable():
-    lacking = dict(run(0), ok=False, error="AttributeError: ...",
-                   unavailable="this build of the core has no clear_guest_mmio")
-    cells = [cell("pv", lacking, lacking)]
-    matrix._check_fidelity(cells)
-    assert cells[0]["available"] is False
-    assert cells[0]["reason"] == "this build of the core has no clear_guest_mmio"
+def test_a_technique_that_raises_is_an_error_naming_the_run(monkeypatch):
+    from pyvmm.bench import cell as cell_module
+    from pyvmm.bench.techniques import TechniqueCrashed
+
+    def broken(*args):
+        raise AttributeError("'pyvmm._core.Core' object has no attribute 'clear_guest_mmio'")
+
+    monkeypatch.setattr(cell_module, "_run_vm", broken)
+    spec = cell_module.spec("pv", "syscall", 32, kernel="kernel.elf", timeout=0)
+    with pytest.raises(TechniqueCrashed) as info:
+        cell_module.run_spec(spec)
+    assert str(info.value) == ("syscall under pv (32 iterations) raised AttributeError: "
+                               "'pyvmm._core.Core' object has no attribute 'clear_guest_mmio'")
+    assert "Traceback" in info.value.trace and "in broken" in info.value.trace
+    # it crosses a process boundary whole
+    import pickle
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.message, again.trace) == (info.value.message, info.value.trace)
 
 
 def test_grids():

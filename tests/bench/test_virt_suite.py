@@ -1,6 +1,6 @@
 """`pyvmm bench --suite nano|macro|all`: the whole suite at small N through
 the CLI, the report's structure, and the papers' orderings on modeled cycles
-for every technique this tree has (the others skip, naming the technique)."""
+for every technique (each must be available: a missing one fails, naming it)."""
 
 import contextlib
 import fcntl
@@ -80,8 +80,7 @@ def test_technique_computes_what_native_computes(whole_suite, column):
     """Fidelity: every cell of an available technique ran and printed native's
     checksums (a technique that fails here is broken, not slow)."""
     _, report, _, _ = whole_suite
-    if report["availability"][column] is not None:
-        pytest.skip(f"{column}: technique not available ({report['availability'][column]})")
+    assert report["availability"][column] is None, f"{column}: technique not available"
     failed = [f"{c['workload']}: {c['error']}" for c in report["cells"]
               if c["column"] == column and c["error"]]
     assert failed == []
@@ -117,12 +116,61 @@ def test_out_dir_and_findings(whole_suite):
         assert f["evidence"]
 
 
-def test_unavailable_columns_say_na_with_reason(whole_suite):
+def test_every_column_is_available(whole_suite):
     _, report, _, out_dir = whole_suite
-    text = (out_dir / "report.txt").read_text()
-    for column, reason in report["availability"].items():
-        if reason:
-            assert f"n/a {column}: technique not available ({reason})" in text
+    assert report["availability"] == {column: None for column in techniques.COLUMN_NAMES}
+    assert "n/a" not in (out_dir / "report.txt").read_text().split("Findings")[0]
+
+
+def test_an_unregistered_technique_is_na_with_its_reason(monkeypatch):
+    from pyvmm import hv
+    real = hv.technique_entry
+
+    def without_bt(name):
+        if name == "bt":
+            raise hv.HvError("unknown technique 'bt'")
+        return real(name)
+
+    monkeypatch.setattr(hv, "technique_entry", without_bt)
+    status, out, err = run_cli("--suite", "nano", "--techniques", "native,bt", "--workload",
+                               "csrwr", "--iterations", "16", "--no-walk2d", "-q", "--runs", "1")
+    assert status == 0, err
+    assert "n/a bt: technique not available (technique 'bt' is not registered in pyvmm.hv)" in out
+    row = next(line for line in out.splitlines() if line.startswith("csrwr"))
+    assert row.split()[-1] == "n/a"
+
+
+def test_a_technique_that_fails_to_load_exits_3_with_its_traceback(monkeypatch):
+    from pyvmm import hv
+    real = hv.technique_entry
+
+    def broken_bt(name):
+        if name == "bt":
+            raise ImportError("cannot import name 'Translator'")
+        return real(name)
+
+    monkeypatch.setattr(hv, "technique_entry", broken_bt)
+    status, out, err = run_cli("--suite", "nano", "--techniques", "native,bt", "--workload",
+                               "csrwr", "--iterations", "16", "--no-walk2d", "-q", "--runs", "1")
+    assert status == 3 and out == ""
+    assert err.splitlines()[0] == ("pyvmm bench: error: loading technique 'bt' raised "
+                                   "ImportError: cannot import name 'Translator'")
+    assert "Traceback (most recent call last)" in err and "in broken_bt" in err
+
+
+def test_a_run_that_raises_exits_3_with_its_traceback(monkeypatch):
+    from pyvmm.bench import cell
+
+    def boom(*args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cell, "_run_native", boom)
+    status, out, err = run_cli("--suite", "nano", "--techniques", "native", "--workload",
+                               "csrwr", "--iterations", "16", "--no-walk2d", "-q", "--runs", "1")
+    assert status == 3 and out == ""
+    assert err.splitlines()[0] == ("pyvmm bench: error: csrwr under native (16 iterations) "
+                                   "raised ZeroDivisionError: division by zero")
+    assert "in boom" in err
 
 
 def _claim_columns(claim):
@@ -148,11 +196,9 @@ def test_paper_orderings_on_modeled_cycles(whole_suite, claim):
     _, report, _, _ = whole_suite
     missing = [f"{col} ({report['availability'][col]})" for col in _claim_columns(claim)
                if report["availability"][col] is not None]
-    if missing:
-        pytest.skip("technique not available: " + "; ".join(missing))
+    assert missing == [], "technique not available"
     result = next(f for f in report["findings"] if f["claim"] == claim.text)
-    if result["status"] == findings.MISSING:      # a failed cell: test_technique_computes_...
-        pytest.skip(result["evidence"])
+    assert result["status"] != findings.MISSING, result["evidence"]
     if claim.text in DEPARTURES:
         assert result["status"] == findings.FAILS, result["evidence"]
         assert DEPARTURES[claim.text] in result["evidence"]
@@ -167,13 +213,10 @@ def test_walk2d_native_and_nested(whole_suite):
     assert w["native_megapage"]["refs_per_walk"] == 2.0    # a 2 MiB leaf: one level fewer
     # the loop's walks: a load and the fetch after each sfence.vma
     assert w["native"]["walks"] == 2 * w["accesses"]
-    reason = techniques.unavailable_reason(techniques.column("hw-nested"))
-    if reason is not None:
-        pytest.skip(f"hw-nested: technique not available ({reason})")
+    assert techniques.unavailable_reason(techniques.column("hw-nested")) is None
     nested = {c["config"]: c for c in w["nested"]}
     for config in ("4k-nocache", "4k-cache", "2m-nocache", "2m-cache"):
-        if nested[config].get("refs_per_walk") is None:
-            pytest.skip(f"{config}: {nested[config].get('reason')}")
+        assert nested[config].get("refs_per_walk") is not None, nested[config].get("reason")
     assert nested["4k-nocache"]["refs_per_walk"] == 15.0    # (3+1)(3+1)-1
     assert nested["2m-nocache"]["refs_per_walk"] == 11.0    # (2+1)(3+1)-1
     assert nested["4k-cache"]["refs_per_walk"] < 15.0
@@ -183,8 +226,7 @@ def test_walk2d_native_and_nested(whole_suite):
 def test_core_2d_counter_agrees_with_measured_references(whole_suite):
     w = whole_suite[1]["walk2d"]
     entries = [c for c in w["nested"] if c.get("counter_refs_per_walk") is not None]
-    if not entries:
-        pytest.skip("hw-nested not measured: " + w.get("reason", "no nested entries"))
+    assert len(entries) == 4, w.get("reason", "hw-nested not measured")
     for c in entries:
         assert c["counter_refs_per_walk"] == c["refs_per_walk"], c["config"]
 
