@@ -136,6 +136,9 @@ def add_parsers(subparsers):
     p.add_argument("--cpu-profile", default="standard", choices=("standard", "classic"),
                    help="classic: U-mode reads of sstatus/satp and writes of sstatus do not trap "
                         "(x86 before VT-x); see `pyvmm analyze`")
+    p.add_argument("--monitor", metavar="stdio|tcp:HOST:PORT",
+                   help="QEMU's monitor: on the console (Ctrl-a c switches to it and back) or "
+                        "on a TCP port; Ctrl-a x quits (see docs/monitor.md)")
     p.set_defaults(func=run_command)
 
 
@@ -257,9 +260,13 @@ def _run(args, opened):
             with open(args.dumpdtb, "wb") as f:
                 f.write(blob)
             return 0
+        monitored = None
+        if args.monitor is not None:
+            from pyvmm.debug.monitor import open_cli_monitor
+            monitored = open_cli_monitor(args.monitor, machine, UsageError)
         try:
             with _keys_straight_to_the_guest(stdin):
-                result = machine.run(max_insns)
+                result = (monitored or machine).run(max_insns)
         except MachineError as e:
             print(f"pyvmm run: internal error: {e}", file=sys.stderr)
             return 1
