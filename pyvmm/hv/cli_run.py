@@ -95,8 +95,12 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
             with open(args.dumpdtb, "wb") as f:
                 f.write(vm.build_dtb())
             return 0
+        monitored = None
+        if args.monitor is not None:
+            from pyvmm.debug.monitor import open_cli_monitor
+            monitored = open_cli_monitor(args.monitor, vm, usage_error)
         try:
-            result = vm.run(max_insns)
+            result = (monitored or vm).run(max_insns)
         except HvError as e:
             print(f"pyvmm run: internal error: {e}", file=sys.stderr)
             return 1
