@@ -47,7 +47,7 @@ at_bus:
 handler:
 """ + FINISH_PASS
 
-# Sv39 from S-mode: root at +0x2000 (entry 2 -> the level-1 table at +0x3000,
+# Sv39 from S-mode (a PMP rule first: QEMU 7.2 leaves M-mode only with one): root at +0x2000 (entry 2 -> the level-1 table at +0x3000,
 # entry 0 a gigapage over the devices), level 1 at +0x3000 -> level 0 at
 # +0x4000, which maps the code page and the data page at +0x5000 (A and D
 # preset, so the walks leave every PTE as it was). The S-mode code loads from
@@ -58,6 +58,10 @@ PAGING = """
 _start:
     la t0, handler
     csrw mtvec, t0
+    li t0, 0x3fffffffffffff
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
     li t0, (8 << 60) | (0x80002000 >> 12)
     csrw satp, t0
     li t0, 1 << 11
