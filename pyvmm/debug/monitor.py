@@ -1105,6 +1105,7 @@ class MonitoredRun:
     def _run(self, max_insns):
         from pyvmm.machine.machine import RunResult
         target = self.target
+        target.boot()                   # what the monitor shows first is the state at entry
         start = self._retired()
         while True:
             self._poll()
