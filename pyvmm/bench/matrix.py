@@ -11,6 +11,7 @@ over machine parameters (walk cache, TLB size) runs again.
 
 import itertools
 import platform
+from statistics import median, quantiles
 
 from pyvmm.bench import cell, costmodel, kernel_workloads, techniques
 
@@ -29,9 +30,13 @@ def _show(value):
 
 
 def plan(workloads, columns, iterations=None, kernel=None, machine_grid=({},),
-         timeout=cell.DEFAULT_TIMEOUT):
+         timeout=cell.DEFAULT_TIMEOUT, runs=1):
     """The cells to fill: one per (machine params, workload, column), each
-    with its two run specs (None for a column that is not available)."""
+    with its run specs (None for a column that is not available): `runs`
+    pairs of (baseline, baseline + N), the host timings of which give the
+    spread of the per-iteration host time (the counters must not differ)."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, not {runs}")
     available = techniques.availability(
         columns, kernel if kernel is not None else kernel_workloads.default_kernel())
     cells = []
@@ -40,24 +45,27 @@ def plan(workloads, columns, iterations=None, kernel=None, machine_grid=({},),
             small, large = workload.sizes(iterations)
             for col in columns:
                 reason = available[col.name]
-                runs = None
+                specs = None
                 if reason is None:
-                    runs = [cell.spec(col.name, workload.name, n, kernel, params, timeout)
-                            for n in (small, large)]
+                    specs = [cell.spec(col.name, workload.name, n, kernel, params, timeout)
+                             for _ in range(runs) for n in (small, large)]
                 cells.append({"workload": workload.name, "suite": workload.suite,
                               "column": col.name, "params": dict(params),
                               "sizes": [small, large], "iterations": large - small,
-                              "available": reason is None, "reason": reason, "run_specs": runs})
+                              "available": reason is None, "reason": reason, "run_specs": specs})
     return cells
 
 
 def run_matrix(cells, executor, progress=None):
-    """Run every run spec of `cells` on `executor`; fills cell["runs"]."""
-    jobs = [(ci, ri) for ci, c in enumerate(cells) if c["available"]
-            for ri in range(len(c["run_specs"]))]
+    """Run every run spec of `cells` on `executor`; fills cell["runs"].
+    Round-robin: the first pair of every cell before the second of any, so
+    a change in the host's load reaches every cell's samples alike."""
+    pairs = max((len(c["run_specs"]) // 2 for c in cells if c["available"]), default=0)
+    jobs = [(ci, 2 * p + s) for p in range(pairs) for ci, c in enumerate(cells)
+            if c["available"] and 2 * p < len(c["run_specs"]) for s in (0, 1)]
     specs = [cells[ci]["run_specs"][ri] for ci, ri in jobs]
     for c in cells:
-        c["runs"] = [None, None] if c["available"] else None
+        c["runs"] = [None] * len(c["run_specs"]) if c["available"] else None
     if progress is not None:
         progress.start(len(specs))
     for index, result in executor.map(cell.run_spec, specs):
@@ -86,6 +94,9 @@ def _check_fidelity(cells):
             r = failed[0]
             c["error"] = f"{r['spec']['iterations']} iterations: {r['error']}"
             continue
+        c["error"] = _nondeterminism(c["runs"])
+        if c["error"]:
+            continue
         ref = native.get((c["workload"], _params_key(c["params"])))
         if ref is None or c is ref or ref.get("error") or not all(r["ok"] for r in ref["runs"]):
             continue
@@ -94,6 +105,44 @@ def _check_fidelity(cells):
                 c["error"] = (f"checksum {mine.get('checksum')} differs from native's "
                               f"{theirs.get('checksum')} at {mine['spec']['iterations']} iterations")
                 break
+
+
+def _nondeterminism(runs):
+    """None when every repeat of each size retired and printed the same; else why not."""
+    for size in (0, 1):
+        first = runs[size]
+        for other in runs[size + 2::2]:
+            if (other["instret"], other.get("checksum")) != (first["instret"],
+                                                            first.get("checksum")):
+                return (f"{first['spec']['iterations']} iterations: not deterministic: "
+                        f"{first['instret']} instructions (checksum {first.get('checksum')}) "
+                        f"in one run, {other['instret']} ({other.get('checksum')}) in another")
+    return None
+
+
+def host_time(runs, n):
+    """The per-iteration host time of a cell from its pairs of runs
+    [small, large, small, large, ...]: each pair's difference over N, and
+    their median, quartiles and range clamped at zero (a difference below
+    zero is noise: the iterations cost less than the run-to-run wobble of
+    the rest). The noise floor is the range of the baseline run's host time
+    over the pairs, divided by N: what boot and shutdown alone vary by, per
+    iteration; None with one pair. `below_noise` says the median is under it
+    (or the raw median is not above zero)."""
+    smalls = [r["host_seconds"] for r in runs[0::2]]
+    larges = [r["host_seconds"] for r in runs[1::2]]
+    samples = [(b - a) / n for a, b in zip(smalls, larges)]
+    raw = median(samples)
+    if len(samples) >= 2:
+        q1, _, q3 = quantiles(samples, n=4, method="inclusive")
+    else:
+        q1 = q3 = samples[0]
+    floor = (max(smalls) - min(smalls)) / n if len(smalls) >= 2 else None
+    clamp = max(0.0, raw)
+    return {"median": clamp, "raw_median": raw, "q1": max(0.0, q1), "q3": max(0.0, q3),
+            "min": max(0.0, min(samples)), "max": max(0.0, max(samples)),
+            "runs": len(samples), "samples": samples, "noise_floor": floor,
+            "below_noise": raw <= 0 or (floor is not None and raw < floor)}
 
 
 def _counters(run):
@@ -124,10 +173,13 @@ def price(cells, model):
                                  "available", "reason")}
         out["error"] = c.get("error")
         if c["available"] and c.get("runs") and not out["error"]:
-            small, large = c["runs"]
+            small, large = c["runs"][0], c["runs"][1]
             n = c["iterations"]
             a, b = _counters(small), _counters(large)
             per = {k: (b[k] - a[k]) / n for k in COUNTERS}
+            spread = host_time(c["runs"], n)
+            per["host_seconds"] = spread["median"]
+            per["host_seconds_spread"] = spread
             kinds = sorted(set(small["exits"]) | set(large["exits"]))
             per["exits_by_reason"] = {k: (large["exits"].get(k, 0) - small["exits"].get(k, 0)) / n
                                       for k in kinds}
@@ -140,7 +192,7 @@ def price(cells, model):
             out["run"] = {"instructions": large["instret"],
                           "exits_by_reason": dict(large["exits"]),
                           "modeled_cycles": model.cycles(costmodel.events(large)),
-                          "host_seconds": large["host_seconds"],
+                          "host_seconds": median(r["host_seconds"] for r in c["runs"][1::2]),
                           "baseline_modeled_cycles": model.cycles(costmodel.events(small)),
                           "checksum": large.get("checksum"),
                           "technique_stats": large.get("technique_stats", {})}

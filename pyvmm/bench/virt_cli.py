@@ -84,7 +84,8 @@ def run_virt_suite(args):
         result = virt_suite.run_comparison(
             suite=args.suite, columns=columns, iterations=args.iterations,
             workloads=args.workloads, kernel=kernel, executor=executor, model=model, sweep=sweep,
-            include_walk2d=not args.no_walk2d, progress=progress, timeout=args.run_timeout)
+            include_walk2d=not args.no_walk2d, progress=progress, timeout=args.run_timeout,
+            runs=args.runs)
     except executors.ExecutorError as exc:
         return _error(str(exc), EXIT_USAGE)
     except techniques.TechniqueCrashed as exc:

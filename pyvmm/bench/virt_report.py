@@ -5,6 +5,9 @@ overhead against native; every cell's counters per iteration (instructions,
 traps, exits by reason, walks and their references, 2D walks, host time);
 the 2D-walk microbenchmark; the findings check; the sweep when there is one.
 Modeled cycles and host seconds sit in separate columns, never combined.
+Host time per iteration is the median over the runs with its range
+(`median [min-max]`, clamped at zero), marked `~` where the median is below
+the noise floor (pyvmm.bench.matrix.host_time).
 """
 
 import json
@@ -79,6 +82,12 @@ def overhead_table(result):
     return header, rows
 
 
+def _host_text(spread):
+    """'12.3 [10.1-14.0]' microseconds per iteration, '~' when below the noise floor."""
+    text = f"{spread['median'] * 1e6:,.1f} [{spread['min'] * 1e6:,.1f}-{spread['max'] * 1e6:,.1f}]"
+    return text + " ~" if spread["below_noise"] else text
+
+
 def _exits_text(per):
     parts = [f"{k} {v:.2f}" for k, v in per["exits_by_reason"].items() if abs(v) >= 0.005]
     return ", ".join(parts) or "0"
@@ -86,8 +95,8 @@ def _exits_text(per):
 
 def detail_table(result):
     header = ["workload", "technique", "N", "insns", "traps", "exits (by reason)", "callouts",
-              "hcalls", "walks", "walk refs", "2D walks", "2D refs", "cycles", "host us",
-              "run cycles", "run host s"]
+              "hcalls", "walks", "walk refs", "2D walks", "2D refs", "cycles",
+              "host us [min-max]", "run cycles", "run host s"]
     rows = []
     for c in result["cells"]:
         if not c.get("base", True) or not c["available"] or c.get("error"):
@@ -97,7 +106,7 @@ def detail_table(result):
                      f"{per['instructions']:,.1f}", f"{per['traps']:.2f}", _exits_text(per),
                      f"{per['callouts']:.2f}", f"{per['hypercalls']:.2f}", f"{per['walks']:.2f}", f"{per['walk_refs']:.2f}", f"{per['walks_2d']:.2f}",
                      f"{per['walk_2d_refs']:.2f}", _cycles(per["modeled_cycles"]),
-                     f"{per['host_seconds'] * 1e6:,.1f}", _cycles(run["modeled_cycles"]),
+                     _host_text(per["host_seconds_spread"]), _cycles(run["modeled_cycles"]),
                      f"{run['host_seconds']:.4f}"])
     return header, rows
 
@@ -139,19 +148,28 @@ def sweep_table(result):
     sweep = result.get("sweep")
     if not sweep:
         return None
-    header = ["workload", "technique", "machine", "model", "cycles/iter", "overhead", "host us/iter"]
+    header = ["workload", "technique", "machine", "model", "cycles/iter", "overhead",
+              "host us/iter [min-max]"]
     rows = []
     for r in sweep["rows"]:
         rows.append([r["workload"], r["column"], r["machine"], r["model"],
                      "n/a" if r["cycles"] is None else _cycles(r["cycles"]),
                      _ratio(r["overhead"]),
-                     "—" if r["host_us"] is None else f"{r['host_us']:,.1f}"])
+                     "—" if r["host_us"] is None else
+                     f"{r['host_us']:,.1f} [{r['host_us_range'][0]:,.1f}-"
+                     f"{r['host_us_range'][1]:,.1f}]"])
     return header, rows
 
 
 def notes(result):
-    """Footnotes: why a column is n/a, which cells failed."""
+    """Footnotes: why a column is n/a, which cells failed, what `~` means."""
     out = []
+    noisy = [c for c in result["cells"] if c.get("base", True) and "per_iteration" in c
+             and c["per_iteration"]["host_seconds_spread"]["below_noise"]]
+    if noisy:
+        out.append(f"~ host time below the noise floor in {len(noisy)} cell(s): the median "
+                   "per-iteration difference is under the baseline run's own range over the "
+                   "runs (or not above zero); a larger --iterations N resolves it")
     for col in result["columns"]:
         reason = result["availability"].get(col)
         if reason:
@@ -166,8 +184,10 @@ def notes(result):
 def _heading(result):
     m = result["cost_model"]
     model = ", ".join(f"{k} {v:g}" for k, v in m.items())
+    runs = result.get("runs", 1)
     return (f"pyvmm bench --suite {result['suite']}: per-iteration cost = (run(N0+N) - run(N0)) / N, "
-            f"kernel boot subtracted; modeled cycles with {model} (docs/bench.md); "
+            f"kernel boot subtracted; modeled cycles with {model} (docs/bench.md); host time "
+            f"per iteration: median [min-max] of {runs} paired run(s), clamped at 0; "
             f"executor: {result['executor']}")
 
 

@@ -68,14 +68,15 @@ def check_machine_params(grid):
 
 def run_comparison(suite="nano", columns=techniques.COLUMN_NAMES, iterations=None,
                    workloads=None, kernel=None, executor=None, model=costmodel.DEFAULT,
-                   sweep=None, include_walk2d=True, progress=None, timeout=cell.DEFAULT_TIMEOUT):
+                   sweep=None, include_walk2d=True, progress=None, timeout=cell.DEFAULT_TIMEOUT,
+                   runs=1):
     executor = executor or executors.LocalExecutor(1)
     cols = [techniques.column(name) for name in columns]
     chosen = matrix.kernel_workload_list(suite, workloads)
     sweep = sweep or {}
     grid = matrix.machine_grid(sweep)
     cells = matrix.plan(chosen, cols, iterations=iterations, kernel=kernel, machine_grid=grid,
-                        timeout=timeout)
+                        timeout=timeout, runs=runs)
     matrix.run_matrix(cells, executor, progress)
     base_params = grid[0]
     for c in cells:
@@ -84,6 +85,7 @@ def run_comparison(suite="nano", columns=techniques.COLUMN_NAMES, iterations=Non
     walks = walk2d.run() if include_walk2d else None
     result = {
         "suite": suite,
+        "runs": runs,
         "columns": [c.name for c in cols],
         "availability": _availability(cells, cols),
         "registered_techniques": list(techniques.registered_techniques()),
@@ -127,5 +129,7 @@ def _sweep_rows(cells, sweep, base_model):
                          "cycles": p["per_iteration"]["modeled_cycles"] if ok else None,
                          "overhead": p.get("overhead_vs_native"),
                          "host_us": p["per_iteration"]["host_seconds"] * 1e6 if ok else None,
+                         "host_us_range": ([p["per_iteration"]["host_seconds_spread"][k] * 1e6
+                                            for k in ("min", "max")] if ok else None),
                          "status": "ok" if ok else ("n/a" if not p["available"] else "failed")})
     return {"grid": {k: [matrix._show(v) for v in vs] for k, vs in sweep.items()}, "rows": rows}

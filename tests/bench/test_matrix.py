@@ -84,3 +84,33 @@ def test_grids():
     models = matrix.model_grid(sweep, MODEL)
     assert [(p, m.exit) for p, m in models] == [({"exit": 500.0}, 500.0), ({"exit": 3000.0}, 3000.0)]
     assert matrix.machine_grid({"exit": [1.0]}) == [{}]
+
+
+def test_host_time_is_the_median_of_paired_differences_clamped_at_zero():
+    n = 10
+    runs = [run(1000, seconds=s) for s in (1.00, 1.50, 1.10, 1.40, 1.05, 2.05)]
+    spread = matrix.host_time(runs, n)
+    assert spread["samples"] == pytest.approx([0.05, 0.03, 0.1])
+    assert spread["median"] == pytest.approx(0.05)
+    assert (spread["min"], spread["max"]) == (pytest.approx(0.03), pytest.approx(0.1))
+    assert spread["noise_floor"] == pytest.approx(0.01)      # the baseline's range over N
+    assert spread["below_noise"] is False
+    # a larger run that took less time than its baseline: zero, flagged, never negative
+    noisy = [run(1000, seconds=s) for s in (1.0, 0.9, 1.0, 0.95, 1.2, 1.1)]
+    spread = matrix.host_time(noisy, n)
+    assert spread["raw_median"] < 0
+    assert spread["median"] == spread["min"] == spread["max"] == 0.0
+    assert spread["below_noise"] is True
+
+
+def test_repeats_that_differ_are_an_error():
+    cells = [cell("native", run(1000), run(2000))]
+    cells[0]["runs"] += [run(1000), run(2001)]
+    matrix._check_fidelity(cells)
+    assert "not deterministic: 2000 instructions" in cells[0]["error"]
+    cells = [cell("native", run(1000, seconds=1.0), run(2000, seconds=2.0))]
+    cells[0]["runs"] += [run(1000, seconds=1.0), run(2000, seconds=1.5)]
+    matrix._check_fidelity(cells)
+    (priced,) = matrix.price(cells, MODEL)
+    assert priced["per_iteration"]["host_seconds"] == pytest.approx(0.075)
+    assert priced["run"]["host_seconds"] == pytest.approx(1.75)

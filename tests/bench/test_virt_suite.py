@@ -42,7 +42,7 @@ def whole_suite(tmp_path_factory):
         if not saved.exists():
             status, out, err = run_cli("--suite", "all", "--iterations", "1", "--format", "json",
                                        "--out", str(out_dir), "--jobs", "2",
-                                       "--run-timeout", "60")
+                                       "--run-timeout", "60", "--runs", "2")
             saved.write_text(json.dumps([status, out, err]))
         status, out, err = json.loads(saved.read_text())
     return status, json.loads(out), err, out_dir
@@ -69,6 +69,9 @@ def test_whole_suite_runs_and_reports_every_cell(whole_suite):
                     "walks_2d", "walk_2d_refs", "modeled_cycles", "host_seconds"):
             assert key in per, (workload, column, key)
         assert per["instructions"] > 0 and per["modeled_cycles"] > 0
+        spread = per["host_seconds_spread"]
+        assert spread["runs"] == 2 and len(spread["samples"]) == 2
+        assert 0 <= spread["min"] <= per["host_seconds"] <= spread["max"]
         assert c["iterations"] == c["sizes"][1] - c["sizes"][0] >= 1
         if column != "native":
             assert c["overhead_vs_native"] > 0
@@ -107,6 +110,7 @@ def test_out_dir_and_findings(whole_suite):
     text = (out_dir / "report.txt").read_text()
     assert "paper native" in text and "15,826" in text            # the paper's in under VT
     assert "Findings of the papers" in text
+    assert "median [min-max] of 2 paired run(s), clamped at 0" in text
     assert (out_dir / "report.md").read_text().startswith("**pyvmm bench --suite all")
     statuses = {f["status"] for f in report["findings"]}
     assert statuses <= {findings.HOLDS, findings.FAILS, findings.MISSING}
