@@ -3,8 +3,9 @@ VM's VCPUs as its policy completes them.
 
 exit          each Exit record (budget exits included), with the VCPU's hart
               id and the record's fields
-guest_errors  what the VM's devices report under QEMU's guest_errors: an
-              access no device decodes (the guest gets an access fault),
+guest_errors  what QEMU reports under guest_errors: a guest-physical
+              access to nothing (no RAM, no device: the guest gets an access
+              fault), an access a device refuses,
               invalid PLIC and virtio-mmio register accesses, a virtio device
               entering DEVICE_NEEDS_RESET and why
 
@@ -36,7 +37,7 @@ class ExitTracer:
                              f"(choose from {', '.join(EXIT_CLASSES)})")
         self.classes = set(classes)
         self.out = out
-        self._faults = 0
+        self._faults = self._reflected = 0
         # the board tracer's device bookkeeping (virtio errors), on the VM's bus
         self._devices = Tracer(self.classes & {"guest_errors"}, out, 0, 0)
 
@@ -49,6 +50,7 @@ class ExitTracer:
                            f"{' ' + fields if fields else ''}\n")
         if "guest_errors" in self.classes:
             self._faults = vm.mmio_faults
+            self._reflected = sum(vm.reflected_faults.values())
             if exit.kind == "mmio":
                 addr = exit.addr
                 region = vm.devices.find(addr)
@@ -69,5 +71,9 @@ class ExitTracer:
             reason = "no device" if region is None else f"refused by {region.name}"
             self.out.write(f"guest_errors: {vm.name} pc={exit.pc:#x}: {exit.size}-byte "
                            f"{'store' if exit.is_write else 'load'} at {addr:#x}: {reason}\n")
+        if exit.kind == "guest_page_fault" and sum(vm.reflected_faults.values()) != self._reflected:
+            access = {20: "fetch", 21: "load", 23: "store"}.get(exit.cause, "access")
+            self.out.write(f"guest_errors: {vm.name} pc={exit.pc:#x}: {access} at {exit.gpa:#x}: "
+                           "nothing there (access fault)\n")
         self._devices.bus = vm.devices
         self._devices._check_devices()
