@@ -315,6 +315,26 @@ def test_plot_written(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_series_mark_na_and_failed_and_the_caption_has_the_model():
+    from pyvmm.bench import plot
+    from pyvmm.bench.costmodel import DEFAULT
+    cells = [{"workload": "mmio", "column": "native", "available": True, "error": None,
+              "sizes": [16, 272], "iterations": 256, "per_iteration": {"modeled_cycles": 504.0}},
+             {"workload": "mmio", "column": "bt", "available": False, "error": None,
+              "sizes": [16, 272], "iterations": 256},
+             {"workload": "mmio", "column": "hw-nested", "available": True, "error": "boom",
+              "sizes": [16, 272], "iterations": 256}]
+    result = {"suite": "nano", "columns": ["native", "bt", "hw-nested"], "cells": cells,
+              "cost_model": DEFAULT.as_dict(), "runs": 3}
+    workloads, measured, modeled = plot.series(result)
+    assert workloads == ["mmio"]
+    assert measured == [("native", [3209]), ("software VMM (BT)", [214]),
+                        ("hardware VMM (VT)", [15826])]
+    assert modeled == [("native", [504.0]), ("bt", ["n/a"]), ("hw-nested", ["FAILED"])]
+    text = plot.caption(result)
+    assert "N0=16, N=256" in text and "exit=1500" in text and "3 run(s)" in text
+
+
 def test_dask_without_distributed_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     status, out, err = run_cli("--suite", "nano", "-q", "--executor", "dask://127.0.0.1:8786")
