@@ -1,7 +1,7 @@
 """The papers' qualitative findings, checked against pyvmm's own numbers.
 
-Issue 7 lists what the report must state: for each finding, whether it holds
-here, with the measured numbers, and why when it does not. A finding is
+The report states, for each finding, whether it holds here, with the
+measured numbers, and why when it does not. A finding is
 split into claims about one or two cells, each of which is
 
     holds             the measured per-iteration modeled cycles bear it out
