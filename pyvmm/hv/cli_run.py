@@ -21,7 +21,7 @@ def _error(message):
 
 
 def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage_error,
-                  trace=None, trace_out=None):
+                  trace=None, trace_out=None, progress=None):
     """Returns the exit status; raises usage_error (the CLI's UsageError) for bad usage.
     `trace`: the --trace classes, of which a VM logs exit and guest_errors
     (pyvmm.hv.trace_exits) to `trace_out`."""
@@ -99,8 +99,16 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         if args.monitor is not None:
             from pyvmm.debug.monitor import open_cli_monitor
             monitored = open_cli_monitor(args.monitor, vm, usage_error)
+        from pyvmm.machine.run_control import Progress, run_stopped
+        if progress is None:
+            progress = Progress(None)
+        progress.instret = lambda: sum(getattr(vcpu, "instret", 0) for vcpu in vm.vcpus)
+
+        def run():
+            with progress:
+                return (monitored or vm).run(max_insns)
         try:
-            result = (monitored or vm).run(max_insns)
+            result, stopped = run_stopped(run)
         except HvError as e:
             print(f"pyvmm run: internal error: {e}", file=sys.stderr)
             return 1
@@ -108,11 +116,10 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         vm.close()
     if vm.error is not None:
         print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
-    if args.stats is not None:
-        write_stats(vm.stats(), args.stats)
+    from pyvmm.machine.run_control import stats_destination, write_stats
+    destination = stats_destination(args)
+    if destination is not None:
+        write_stats(vm.stats(), destination, stopped)
+    if stopped is not None:
+        return stopped[1]
     return result.status if 0 <= result.status <= 255 else 1
-
-
-def write_stats(stats, destination):
-    from pyvmm.machine.cli import _write_stats
-    _write_stats(stats, destination)

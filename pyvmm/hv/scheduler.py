@@ -83,10 +83,12 @@ class RoundRobin:
 
     def run_slice(self, vcpu, budget):
         """Run one VCPU for up to `budget` units, completing its exits;
-        returns the units used. A unit is an instruction retired, or an exit
-        during which none retired (a guest caught in a loop of faults the
-        hypervisor reflects still uses its slice up, as the core counts a
-        trap taken against its budget), so every slice ends."""
+        returns the units used. A unit is an instruction retired, a trap the
+        core took, or an exit during which none retired (a guest caught in a
+        loop of faults the hypervisor reflects still uses its slice up), so
+        every slice ends and a budget bounds any guest. A budget exit with
+        nothing retired spent the whole run on traps taken inside the core
+        (a guest's handler faulting into itself): it uses the rest of the slice."""
         vm = vcpu.vm
         start = vcpu.instret
         stalled = 0
@@ -100,6 +102,9 @@ class RoundRobin:
             before = vcpu.instret
             exit = vcpu.run(left)
             vm.handle(vcpu, exit)
+            if exit.kind == "budget" and vcpu.instret == before:
+                stalled += left
+                break
             if exit.kind == "budget" or _blocked_until(vcpu) is not None or not vm.runnable(vcpu):
                 break
             if exit.kind == "mmio" and budget > RX_BYTE_INSNS and vm.input_pending():

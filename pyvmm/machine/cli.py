@@ -5,14 +5,12 @@ pass); the guest's failure code (finisher 0x3333 code, HTIF test number);
 1 when that code does not fit an exit status (above 255) or the emulator
 itself fails; 2 for bad usage or an image that cannot be loaded; 124 when
 --max-insns runs out; 125 when the hart waits for an interrupt nothing can
-deliver; 130 on Ctrl-C.
+deliver; 130 on Ctrl-C, 143 on SIGTERM (--stats is written in every case).
 """
 
 import contextlib
-import json
 import os
 import re
-import signal
 import sys
 
 from pyvmm.machine.layout import EXIT_USAGE, RAM_BASE, RAM_SIZE_DEFAULT
@@ -66,7 +64,8 @@ def add_parsers(subparsers):
         epilog="exit status: 0 guest passed (finisher 0x5555, SBI shutdown, HTIF pass); the "
                "guest's failure code (finisher 0x3333|code<<16, HTIF test number); 1 code above "
                "255 or internal error; 2 bad usage or image; 124 --max-insns ran out; 125 the hart "
-               "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF)")
+               "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF); "
+               "130 Ctrl-C; 143 SIGTERM")
     p.add_argument("image", nargs="?", metavar="IMAGE",
                    help="the image to run; a guests/... path that does not exist here names "
                         "the guest of that name shipped with pyvmm")
@@ -83,8 +82,11 @@ def add_parsers(subparsers):
                         "or RAM base + 2 MiB for a kernel)")
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
-    p.add_argument("--stats", nargs="?", const="-", metavar="FILE",
-                   help="write run counters as JSON to FILE (default: stderr)")
+    p.add_argument("--stats", action="store_true",
+                   help="write run counters as JSON to stderr when the run ends (also on "
+                        "--max-insns, Ctrl-C and SIGTERM)")
+    p.add_argument("--stats-file", metavar="FILE",
+                   help="write run counters as JSON to FILE instead of stderr")
     p.add_argument("--trace", metavar="CLASSES",
                    help="log in_asm, int, exec, cpu, mmu, exit, guest_errors and/or unimp "
                         "(comma-separated), like QEMU -d; with --technique: exit, guest_errors")
@@ -219,12 +221,17 @@ def _run(args, opened):
             trace_out = open(args.trace_file, "w")
             opened.append(trace_out)
     stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
+    from pyvmm.machine.run_control import Progress
+    progress = Progress(None)
+    if trace_out is sys.stderr:
+        progress.enabled = False        # the trace has stderr
+    console = progress.console(console)
 
     if args.technique != "native":
         from pyvmm.hv.cli_run import run_technique
         return run_technique(args, ram_size=ram_size, load_addr=load_addr, max_insns=max_insns,
                              console=console, stdin=stdin, usage_error=UsageError,
-                             trace=classes, trace_out=trace_out)
+                             trace=classes, trace_out=trace_out, progress=progress)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
     if not 1 <= args.smp <= MAX_SMP:
@@ -264,17 +271,26 @@ def _run(args, opened):
         if args.monitor is not None:
             from pyvmm.debug.monitor import open_cli_monitor
             monitored = open_cli_monitor(args.monitor, machine, UsageError)
+        from pyvmm.machine.run_control import run_stopped
+        progress.instret = lambda: machine.harts.now
+
+        def run():
+            with _keys_straight_to_the_guest(stdin), progress:
+                return (monitored or machine).run(max_insns)
         try:
-            with _keys_straight_to_the_guest(stdin):
-                result = (monitored or machine).run(max_insns)
+            result, stopped = run_stopped(run)
         except MachineError as e:
             print(f"pyvmm run: internal error: {e}", file=sys.stderr)
             return 1
         finally:
             if trace_out is not None:
                 trace_out.flush()
-    if args.stats is not None:
-        _write_stats(machine.stats(), args.stats)
+    from pyvmm.machine.run_control import stats_destination, write_stats
+    destination = stats_destination(args)
+    if destination is not None:
+        write_stats(machine.stats(), destination, stopped)
+    if stopped is not None:
+        return stopped[1]
     return result.status if 0 <= result.status <= 255 else 1
 
 
@@ -290,7 +306,8 @@ def device_config(args):
 def _keys_straight_to_the_guest(stdin):
     """On a terminal, hand keys to the guest as they are typed, without the
     terminal's echo (the guest echoes, as on a serial line); Ctrl-C still
-    stops pyvmm. The terminal is restored afterwards."""
+    stops pyvmm. The terminal is restored afterwards (also on SIGTERM, which
+    the run turns into an exception: pyvmm.machine.run_control)."""
     try:
         fd = stdin.fileno() if stdin is not None else -1
         interactive = fd >= 0 and os.isatty(fd)
@@ -306,20 +323,7 @@ def _keys_straight_to_the_guest(stdin):
     mode[6][termios.VMIN] = 1
     mode[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, mode)
-    # A plain `kill` must not leave the terminal without echo either.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _write_stats(stats, destination):
-    text = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
-    if destination == "-":
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    else:
-        with open(destination, "w") as f:
-            f.write(text)

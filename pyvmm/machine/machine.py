@@ -160,6 +160,7 @@ class Machine:
         self.result = None
         self.exit_counts = Counter()
         self.mmio_faults = 0
+        self.stalled_exits = 0      # core exits during which nothing retired
         self.host_seconds = 0.0
 
         if bios not in ("none", "builtin"):
@@ -359,8 +360,14 @@ class Machine:
     # -- the run loop ------------------------------------------------------------------
 
     def run(self, max_insns=None):
-        """Run until the guest stops the machine, `max_insns` instructions
-        retire (how "budget"), or the hart idles for ever (how "idle")."""
+        """Run until the guest stops the machine, `max_insns` units of work
+        are spent (how "budget"), or the hart idles for ever (how "idle").
+
+        A unit is an instruction retired, a trap the core took, or a core
+        exit during which no instruction retired: a guest whose trap handler
+        itself faults (through Python, as an MMIO access nothing answers
+        does) still uses its budget up. A guest that only retires
+        instructions stops after exactly `max_insns` of them."""
         if max_insns is not None and max_insns < 0:
             raise ValueError("max_insns must not be negative")
         if self.result is not None and self.result.how not in ("budget", "debug"):
@@ -371,7 +378,6 @@ class Machine:
         smp = harts.smp
         tracer = self.tracer
         budgeted = max_insns is not None
-        start_instret = harts.now if budgeted else 0
         remaining = max_insns
         started = time.perf_counter()
         try:
@@ -403,6 +409,7 @@ class Machine:
                 if tracer is not None:
                     tracer.before_step(core)
                 before = core.instret
+                now_before = harts.now
                 reason = core.run(budget)
                 if tracer is not None:
                     tracer.after_step(core)
@@ -433,12 +440,15 @@ class Machine:
                     self.request_stop("debug", 0)
                 else:
                     raise MachineError(f"core returned unknown exit reason {reason}")
+                if smp:
+                    retired = harts.now - now_before
+                else:
+                    # After servicing: a completed MMIO load may have retired.
+                    retired = core.instret - before
+                if retired == 0:
+                    self.stalled_exits += 1
                 if budgeted:
-                    if smp:
-                        remaining = max(0, remaining - retired)
-                    else:
-                        # After servicing: a completed MMIO load may have retired.
-                        remaining = max(0, max_insns - (harts.now - start_instret))
+                    remaining = max(0, remaining - (retired or 1))
         finally:
             self.host_seconds += time.perf_counter() - started
             self.flush_console()
@@ -604,6 +614,7 @@ class Machine:
         stats["machine_exits"] = dict(sorted(self.exit_counts.items()))
         stats["mmio"] = self.bus.access_counts()
         stats["mmio_faults"] = self.mmio_faults
+        stats["stalled_exits"] = self.stalled_exits
         devices = self.device_set.stats()
         if devices:
             stats["devices"] = devices

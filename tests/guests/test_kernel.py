@@ -30,7 +30,7 @@ IRQ_S_TIMER = 5
 def run_pyvmm(*args, kernel=KERNEL, bios="builtin", stats=None):
     cmd = [sys.executable, "-m", "pyvmm", "run", "--bios", bios, "--max-insns", MAX_INSNS]
     if stats:
-        cmd += ["--stats", str(stats)]
+        cmd += ["--stats-file", str(stats)]
     cmd += list(args) + ["--kernel", kernel] if bios != "builtin" else list(args) + [kernel]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=300)
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()

@@ -256,7 +256,7 @@ def run_cli(*argv):
 
 def test_cli_run_matches_the_board_and_reports_bt_figures():
     native = run_cli("--bios", "builtin", KERNEL)
-    status, out, err = run_cli("--technique", "bt", "--stats", "-", KERNEL)
+    status, out, err = run_cli("--technique", "bt", "--stats", KERNEL)
     assert (status, out) == (native[0], native[1]) == (0, native[1])
     stats = json.loads(err)
     assert stats["technique"] == "bt" and stats["paging"] == "shadow"

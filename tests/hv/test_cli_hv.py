@@ -45,7 +45,7 @@ def test_missing_kernel_is_one_line():
 def test_cli_output_and_status_match_builtin(paging, tmp_path):
     native = run_cli("--bios", "builtin", KERNEL)
     stats_file = tmp_path / "stats.json"
-    status, out, err = run_cli("--technique", "hw", "--paging", paging, "--stats", str(stats_file),
+    status, out, err = run_cli("--technique", "hw", "--paging", paging, "--stats-file", str(stats_file),
                                KERNEL)
     assert (status, out) == (native[0], native[1])
     stats = json.loads(stats_file.read_text())

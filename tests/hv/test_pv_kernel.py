@@ -51,7 +51,7 @@ def test_bench_mode_matches_native(mode, n):
 
 def test_stats_count_hypercalls_batches_and_upcalls(tmp_path):
     stats_file = tmp_path / "stats.json"
-    status, out, err = pyvmm("--technique", "pv", "--stats", str(stats_file), KERNEL_PV)
+    status, out, err = pyvmm("--technique", "pv", "--stats-file", str(stats_file), KERNEL_PV)
     assert status == 0, err
     stats = json.loads(stats_file.read_text())
     assert stats["technique"] == "pv" and stats["paging"] == "shadow"

@@ -411,7 +411,7 @@ def test_the_board_runs_it_to_the_end(native):
 
 def test_trap_emulate_prints_the_same(guest, native, tmp_path):
     stats_file = tmp_path / "stats.json"
-    status, out, err = run("--technique", "trap-emulate", "--stats", str(stats_file), guest)
+    status, out, err = run("--technique", "trap-emulate", "--stats-file", str(stats_file), guest)
     assert status == 0, err
     assert out == native
 

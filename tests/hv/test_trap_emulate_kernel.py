@@ -103,7 +103,7 @@ def test_cli_output_and_status_match_builtin(args, tmp_path):
     native = run_cli("--bios", "builtin", "--bootargs", args, KERNEL)
     stats_file = tmp_path / "stats.json"
     status, out, err = run_cli("--technique", "trap-emulate", "--bootargs", args,
-                               "--stats", str(stats_file), KERNEL)
+                               "--stats-file", str(stats_file), KERNEL)
     assert (status, out) == native[:2], err
     stats = json.loads(stats_file.read_text())
     assert stats["technique"] == "trap-emulate" and stats["trap_emulate"]["exits_handled"] > 0

@@ -55,12 +55,12 @@ def test_finisher_reset_stops_with_status_zero(build):
 
 def test_budget_exit_124_and_exact_instret(build, tmp_path):
     stats_file = tmp_path / "stats.json"
-    proc = run_cli(build("SPIN"), "--max-insns", "123457", "--stats", stats_file)
+    proc = run_cli(build("SPIN"), "--max-insns", "123457", "--stats-file", stats_file)
     assert proc.returncode == 124
     stats = json.loads(stats_file.read_text())
     assert stats["instret"] == 123457
     assert stats["how"] == "budget" and stats["status"] == 124
-    proc = run_cli(build("SPIN"), "--max-insns", "3M", "--stats", stats_file)
+    proc = run_cli(build("SPIN"), "--max-insns", "3M", "--stats-file", stats_file)
     assert proc.returncode == 124
     assert json.loads(stats_file.read_text())["instret"] == 3_000_000
 
@@ -101,7 +101,7 @@ def test_input_from_a_regular_file_is_deterministic(build, tmp_path):
         stats_file = tmp_path / f"stats{i}.json"
         with open(text, "rb") as stdin:
             proc = subprocess.run([*PYVMM, "run", str(build("S_IRQ_ECHO")),
-                                   "--stats", str(stats_file)], cwd=REPO, stdin=stdin,
+                                   "--stats-file", str(stats_file)], cwd=REPO, stdin=stdin,
                                   capture_output=True, timeout=60)
         stats = json.loads(stats_file.read_text())
         runs.append((proc.returncode, proc.stdout, stats["instret"], stats["exits"]))
@@ -166,7 +166,7 @@ def test_runs_are_deterministic(build, tmp_path):
     outputs = []
     for i in range(2):
         stats_file = tmp_path / f"s{i}.json"
-        proc = run_cli(elf, "--stats", stats_file)
+        proc = run_cli(elf, "--stats-file", stats_file)
         stats = json.loads(stats_file.read_text())
         del stats["host_seconds"], stats["mips"]
         outputs.append((proc.returncode, proc.stdout, stats))
