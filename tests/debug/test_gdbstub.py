@@ -1,0 +1,125 @@
+"""The GDB stub: gdb-multiarch as the real client, and the protocol's bad input."""
+
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+
+pytest.importorskip("pyvmm._core", reason="pyvmm._core is not built")
+from pyvmm.debug.gdbstub import GdbStub  # noqa: E402
+from pyvmm.machine.machine import Machine  # noqa: E402
+
+GDB = shutil.which("gdb-multiarch")
+GCC = shutil.which("riscv64-unknown-elf-gcc")
+
+GUEST = """
+.globl _start
+_start:
+    la t1, counter
+    li a0, 0
+loop:
+    addi a0, a0, 1
+    sd a0, 0(t1)
+    li t2, 5
+    blt a0, t2, loop
+done:
+    li t0, 0x100000
+    li t1, 0x5555
+    sw t1, 0(t0)
+1:  j 1b
+.data
+.balign 8
+counter: .dword 0
+"""
+
+
+@pytest.fixture
+def guest(tmp_path):
+    if GCC is None:
+        pytest.skip("riscv64-unknown-elf-gcc is not installed")
+    src, elf = tmp_path / "g.S", tmp_path / "g.elf"
+    src.write_text(GUEST)
+    subprocess.run([GCC, "-march=rv64imac_zicsr", "-mabi=lp64", "-nostdlib", "-g",
+                    "-Ttext=0x80000000", "-o", str(elf), str(src)], check=True)
+    return elf
+
+
+def serve(elf):
+    m = Machine()
+    m.load(str(elf))
+    stub = GdbStub.for_machine(m, port=0)
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("status", stub.serve()), daemon=True)
+    thread.start()
+    return stub, thread, result
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_gdb_session_break_step_registers_memory_watch_detach(guest):
+    stub, thread, result = serve(guest)
+    cmds = ["file " + str(guest), f"target remote 127.0.0.1:{stub.port}", "break done", "continue",
+            "p $a0", "stepi", "p/x $pc", "info registers mstatus", "p $priv", "x/2x &counter",
+            "delete", "watch *(long*)&counter", "set var $a0=0", "set var $pc=loop", "continue",
+            "p $a0", "delete", "detach"]
+    args = [GDB, "-batch", "-nx"] + [a for c in cmds for a in ("-ex", c)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
+    thread.join(30)
+    assert "Breakpoint 1, done ()" in out
+    assert "$1 = 5" in out
+    assert "$2 = 0x8000001a" in out
+    assert "mstatus        0xa00000000" in out
+    assert "$3 = 3" in out
+    assert "0x00000005\t0x00000000" in out
+    assert "Old value = 5\nNew value = 1" in out
+    assert "$4 = 1" in out
+    assert "detached" in out
+    assert result["status"] == 0       # the guest ran on to its finisher write
+
+
+def _packet(body):
+    return b"$" + body + b"#%02x" % (sum(body) & 0xFF)
+
+
+def test_bad_packets_get_errors_and_the_guest_is_unaffected(guest):
+    stub, thread, result = serve(guest)
+    s = socket.create_connection(("127.0.0.1", stub.port), timeout=10)
+
+    buf = bytearray()
+
+    def read(n):
+        while len(buf) < n:
+            chunk = s.recv(4096)
+            assert chunk, "the stub closed the connection"
+            buf.extend(chunk)
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
+
+    def ask(body):
+        s.sendall(_packet(body))
+        assert read(1) == b"+"
+        assert read(1) == b"$"
+        reply = b""
+        while not reply.endswith(b"#"):
+            reply += read(1)
+        read(2)
+        s.sendall(b"+")
+        return reply[:-1]
+
+    s.sendall(b"$g#00")                                 # bad checksum: a nak
+    assert read(1) == b"-"
+    assert ask(b"mzz,4") == b"E01"                      # malformed
+    assert ask(b"m0,4") == b"E14"                       # nothing there
+    assert ask(b"Z9,0,0") == b""                        # unknown breakpoint type
+    assert ask(b"M80000000,4:00") == b"E01"             # length and data disagree
+    s.sendall(b"$m80000000,")                           # dropped mid-packet
+    s.close()
+    s = socket.create_connection(("127.0.0.1", stub.port), timeout=10)
+    buf.clear()
+    assert ask(b"m80000000,4") == b"17130000"           # auipc t1, 0x1: the guest is untouched
+    s.sendall(_packet(b"D"))
+    thread.join(30)
+    s.close()
+    assert result["status"] == 0
