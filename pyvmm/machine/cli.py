@@ -141,6 +141,12 @@ def add_parsers(subparsers):
     p.add_argument("--monitor", metavar="stdio|tcp:HOST:PORT",
                    help="QEMU's monitor: on the console (Ctrl-a c switches to it and back) or "
                         "on a TCP port; Ctrl-a x quits (see docs/monitor.md)")
+    p.add_argument("--gdb", metavar="tcp:HOST:PORT",
+                   help="a GDB remote stub on this address (see docs/debug.md)")
+    p.add_argument("-s", dest="gdb_default", action="store_true",
+                   help="shorthand for --gdb tcp:127.0.0.1:1234")
+    p.add_argument("-S", dest="gdb_wait", action="store_true",
+                   help="with a GDB stub: wait for the debugger before the first instruction")
     p.set_defaults(func=run_command)
 
 
@@ -227,6 +233,7 @@ def _run(args, opened):
         progress.enabled = False        # the trace has stderr
     console = progress.console(console)
 
+    gdb = gdb_spec(args)
     if args.technique != "native":
         from pyvmm.hv.cli_run import run_technique
         return run_technique(args, ram_size=ram_size, load_addr=load_addr, max_insns=max_insns,
@@ -274,8 +281,15 @@ def _run(args, opened):
         from pyvmm.machine.run_control import run_stopped
         progress.instret = lambda: machine.harts.now
 
+        stub = None
+        if gdb is not None:
+            from pyvmm.debug.gdbstub import open_stub
+            stub = open_stub(gdb, machine, UsageError)
+
         def run():
             with _keys_straight_to_the_guest(stdin), progress:
+                if stub is not None:
+                    return gdb_result(machine, stub, args.gdb_wait)
                 return (monitored or machine).run(max_insns)
         try:
             result, stopped = run_stopped(run)
@@ -292,6 +306,31 @@ def _run(args, opened):
     if stopped is not None:
         return stopped[1]
     return result.status if 0 <= result.status <= 255 else 1
+
+
+def gdb_spec(args):
+    """The --gdb / -s address, or None; -S alone, or a stub with --monitor or
+    --max-insns, is a usage error."""
+    spec = args.gdb if args.gdb is not None else ("tcp:127.0.0.1:1234" if args.gdb_default else None)
+    if spec is None:
+        if args.gdb_wait:
+            raise UsageError("-S waits for a debugger: give --gdb tcp:HOST:PORT or -s")
+        return None
+    for option, given in (("--monitor", args.monitor is not None), ("--max-insns", args.max_insns is not None)):
+        if given:
+            raise UsageError(f"--gdb cannot be used with {option}")
+    return spec
+
+
+def gdb_result(target, stub, wait):
+    """Run `target` (a Machine or a VM) under the stub; its RunResult (a
+    debugger's kill: status 0, how "killed")."""
+    from pyvmm.debug.gdbstub import run_with_stub
+    from pyvmm.machine.machine import RunResult
+    status = run_with_stub(stub, wait)
+    if status is None:
+        return RunResult(0, "killed", 0)
+    return target.result
 
 
 def device_config(args):
