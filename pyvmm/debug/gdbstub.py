@@ -768,3 +768,55 @@ class GdbStub:
 
 
 _NO_REPLY = object()
+
+
+# -- `pyvmm run --gdb` ----------------------------------------------------------------------------
+
+DEFAULT_SPEC = "tcp:127.0.0.1:1234"     # -s, as QEMU's
+
+
+def parse_spec(spec):
+    """tcp:HOST:PORT (or tcp::PORT for 127.0.0.1) -> (host, port); ValueError if bad."""
+    kind, _, rest = spec.partition(":")
+    host, sep, port = rest.rpartition(":")
+    if kind != "tcp" or not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--gdb {spec}: expected tcp:HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+def open_stub(spec, target, usage_error):
+    """A stub for a Machine or a VM listening at `spec`; a bad spec or a busy
+    port raises `usage_error`. The address goes to stderr."""
+    import sys
+    try:
+        host, port = parse_spec(spec)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
+    adapter = VMTarget(target) if hasattr(target, "vcpus") else MachineTarget(target)
+    try:
+        stub = GdbStub(adapter, host=host, port=port)
+    except OSError as e:
+        raise usage_error(f"--gdb {spec}: cannot listen ({e.strerror or e})") from None
+    sys.stderr.write(f"pyvmm: gdb stub on {host}:{stub.port}\n")
+    sys.stderr.flush()
+    return stub
+
+
+def run_with_stub(stub, wait):
+    """Run the guest under the stub: with `wait` (-S) nothing executes before
+    a debugger attaches; else the guest runs and a debugger may attach
+    between slices (it finds the guest stopped). Returns the exit status, or
+    None when the debugger killed the guest."""
+    if wait:
+        return stub.serve()
+    try:
+        while True:
+            ready, _, _ = select.select([stub.listener], [], [], 0)
+            if ready:
+                stub.last_stop = f"T{SIGINT:02x}thread:1;"
+                return stub.serve()
+            stop = stub.target.run(0, POLL_INSNS)
+            if stop is not None and stop[0] == "end":
+                return stop[1]
+    finally:
+        stub.close()
