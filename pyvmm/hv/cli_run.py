@@ -104,8 +104,17 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
             progress = Progress(None)
         progress.instret = lambda: sum(getattr(vcpu, "instret", 0) for vcpu in vm.vcpus)
 
+        from pyvmm.machine.cli import gdb_result, gdb_spec
+        gdb = gdb_spec(args)
+        stub = None
+        if gdb is not None:
+            from pyvmm.debug.gdbstub import open_stub
+            stub = open_stub(gdb, vm, usage_error)
+
         def run():
             with progress:
+                if stub is not None:
+                    return gdb_result(vm, stub, args.gdb_wait)
                 return (monitored or vm).run(max_insns)
         try:
             result, stopped = run_stopped(run)
