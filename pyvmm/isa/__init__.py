@@ -38,12 +38,34 @@ Registers: ``ABI_NAMES``, ``reg_name(n)``, ``reg_number(s)``. CSRs: ``CSRS``,
 from pyvmm.isa.causes import (EXCEPTION_NAMES, INTERRUPT_BIT, INTERRUPT_NAMES,  # noqa: F401
                               cause_name)
 from pyvmm.isa.causes import *  # noqa: F401,F403  (EXC_* and IRQ_* constants)
-from pyvmm.isa.codec import (EncodingError, compress_candidates, decode,  # noqa: F401
-                             decode_compressed, encode, encode_entry, expand_compressed,
-                             instr_length, lookup)
-from pyvmm.isa.compressed import C_BY_NAME, COMPRESSED, CInstr  # noqa: F401
-from pyvmm.isa.csrs import (CSR_ALIASES, CSR_NAMES, CSRS, csr_name,  # noqa: F401
-                            csr_number)
-from pyvmm.isa.fields import Field  # noqa: F401
-from pyvmm.isa.instructions import BY_NAME, INSTRUCTIONS, Instr  # noqa: F401
-from pyvmm.isa.registers import ABI_NAMES, REG_NUMBERS, reg_name, reg_number  # noqa: F401
+
+# The tables and the codec are imported when first used (the causes above are
+# cheap and all the board's run loop needs): `from pyvmm.isa import decode`
+# works as always, and `pyvmm run` of an ELF does not build the tables.
+_EXPORTS = {}
+for _module, _names in (
+        ("pyvmm.isa.codec", ("EncodingError", "compress_candidates", "decode", "decode_compressed",
+                             "encode", "encode_entry", "expand_compressed", "instr_length",
+                             "lookup")),
+        ("pyvmm.isa.compressed", ("C_BY_NAME", "COMPRESSED", "CInstr")),
+        ("pyvmm.isa.csrs", ("CSR_ALIASES", "CSR_NAMES", "CSRS", "csr_name", "csr_number")),
+        ("pyvmm.isa.fields", ("Field",)),
+        ("pyvmm.isa.instructions", ("BY_NAME", "INSTRUCTIONS", "Instr")),
+        ("pyvmm.isa.registers", ("ABI_NAMES", "REG_NUMBERS", "reg_name", "reg_number"))):
+    for _name in _names:
+        _EXPORTS[_name] = _module
+del _module, _names, _name
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyvmm.isa' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

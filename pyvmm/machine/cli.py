@@ -178,8 +178,6 @@ def run_command(args):
 
 
 def _run(args, opened):
-    from pyvmm.machine.machine import Machine, MachineError
-    from pyvmm.machine.trace import parse_classes, parse_filter
 
     from pyvmm.resources import resolve_image
     args.image, args.kernel = resolve_image(args.image), resolve_image(args.kernel)
@@ -194,6 +192,7 @@ def _run(args, opened):
         raise UsageError("--max-insns must not be negative")
     classes = None
     if args.trace is not None:
+        from pyvmm.machine.trace import parse_classes
         try:
             classes = parse_classes(args.trace)
         except ValueError as e:
@@ -204,6 +203,7 @@ def _run(args, opened):
     if args.trace_filter is not None:
         if args.trace is None:
             raise UsageError("--trace-filter needs --trace")
+        from pyvmm.machine.trace import parse_filter
         try:
             trace_filter = parse_filter(args.trace_filter)
         except ValueError as e:
@@ -245,6 +245,7 @@ def _run(args, opened):
         raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 
     from pyvmm.io.options import OptionError
+    from pyvmm.machine.machine import Machine, MachineError
     try:
         machine = Machine(ram_size=ram_size, bios=args.bios, kernel=args.kernel, console=console,
                           stdin=stdin, realtime=args.realtime, htif=args.htif,

@@ -11,7 +11,6 @@
 """
 
 import contextlib
-import json
 import signal
 import sys
 import threading
@@ -69,6 +68,7 @@ def stats_destination(args):
 def write_stats(stats, destination, stopped=None):
     """Write the counters as JSON to a file, or to stderr for '-'; `stopped`
     is (how, status) of a run a signal ended."""
+    import json
     if stopped is not None:
         stats["how"], stats["status"] = stopped
     text = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
