@@ -103,12 +103,13 @@ def storm_stats(tmp_path, source, *options, max_insns=20_000):
     return stats
 
 
-def test_a_handler_faulting_on_mmio_in_m_mode_uses_the_budget_up(tmp_path):
-    stats = storm_stats(tmp_path, MMIO_STORM_M)
+@pytest.mark.parametrize("options", [[], ["--smp", "2"]], ids=["one-hart", "two-harts"])
+def test_a_handler_faulting_on_mmio_in_m_mode_uses_the_budget_up(tmp_path, options):
+    stats = storm_stats(tmp_path, MMIO_STORM_M, *options)
     # Each round trip through Python retires nothing and costs one unit.
-    assert stats["instret"] < 10
+    assert stats["instret"] < 20
     assert stats["stalled_exits"] >= 20_000 - 10
-    assert stats["mmio_faults"] == stats["stalled_exits"] + 1
+    assert stats["stalled_exits"] < stats["mmio_faults"] <= stats["stalled_exits"] + 2
 
 
 def test_an_illegal_handler_in_m_mode_uses_the_budget_up(tmp_path):
