@@ -1134,6 +1134,8 @@ class MonitoredRun:
     def close(self):
         for frontend in self.frontends:
             frontend.close()
+        if not self.monitor.is_vm:
+            self.target.pause_handles = ()      # the descriptors are closed now
 
 
 def open_monitor(spec, target, *, write, echo=False, announce=None):
