@@ -1123,8 +1123,7 @@ class MonitoredRun:
             budget = POLL_SLICE
             if max_insns is not None:
                 budget = min(budget, max(0, max_insns - (self._retired() - start)))
-            if not self.monitor.is_vm:
-                target.pause_handles = self._handles()
+            target.pause_handles = self._handles()
             result = target.run(budget)
             if result.how != "budget":
                 return result
@@ -1134,8 +1133,7 @@ class MonitoredRun:
     def close(self):
         for frontend in self.frontends:
             frontend.close()
-        if not self.monitor.is_vm:
-            self.target.pause_handles = ()      # the descriptors are closed now
+        self.target.pause_handles = ()      # the descriptors are closed now
 
 
 def open_monitor(spec, target, *, write, echo=False, announce=None):

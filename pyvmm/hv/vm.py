@@ -97,6 +97,9 @@ class VM:
         self.device_set.attach_memory(self.guest_memory)
         self.initrd_path = initrd
         self.initrd_range = None
+        # Descriptors (a monitor's) whose input ends a wait for console input
+        # with a budget stop, so they are served while the guest idles.
+        self.pause_handles = ()
         self.mmio_faults = 0
         self.error = None             # why the hypervisor stopped the VM (how "error")
         self.tracer = None            # a pyvmm.hv.trace_exits.ExitTracer: --trace exit,guest_errors
@@ -351,6 +354,14 @@ class VM:
         routed = any(plic.enable[CONTEXT_S + 2 * vcpu.hartid] >> UART0_IRQ & 1 for vcpu in self.vcpus)
         if not routed or not uart.can_receive():
             return False
+        if self.pause_handles and self.input.fileno() is not None:
+            import select
+            ready, _, _ = select.select([self.input.fileno(), *self.pause_handles], [], [])
+            if any(handle in ready for handle in self.pause_handles):
+                # A monitor wants the VM: stop as for budget; it runs on when run again.
+                self.request_stop("budget", 0)
+                return True
+            self.input.poll()
         if not self.input.wait():
             return False
         self.uart.receive(bytes((self.input.read_byte(),)))
