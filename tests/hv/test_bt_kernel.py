@@ -158,7 +158,7 @@ def bt_run(image, bootargs="", max_insns=None, ram_size=RAM, profile=None):
     host = Host(ram_size=ram_size + (32 << 20))
     if profile is not None:
         if not hasattr(host.core, "cpu_profile"):
-            pytest.skip("this build of pyvmm._core has no cpu_profile (issue 6's classic profile)")
+            pytest.skip("this build of pyvmm._core has no cpu_profile (the classic profile)")
         host.core.cpu_profile = profile
     vm = host.create_vm(ram_size=ram_size, technique="bt", paging="shadow", bootargs=bootargs)
     vm.load(image)

@@ -135,7 +135,7 @@ def probe_run(profile=None):
     host = Host(ram_size=48 << 20)
     if profile is not None:
         if not hasattr(host.core, "cpu_profile"):
-            pytest.skip("this build of pyvmm._core has no cpu_profile (issue 6's classic profile)")
+            pytest.skip("this build of pyvmm._core has no cpu_profile (the classic profile)")
         host.core.cpu_profile = profile
     vm = host.create_vm(ram_size=16 << 20, technique="trap-emulate", paging="shadow")
     vm.load(PROBE)
