@@ -12,6 +12,7 @@ and an unknown command build the whole parser.
 
 import argparse
 import importlib
+import os
 import sys
 
 # Modules that contribute sub-commands, in the order `pyvmm --help` lists them.
@@ -52,6 +53,11 @@ def _version():
 
 
 def main(argv=None):
+    # numpy (which the compiled core imports) serves pyvmm as views of bytes,
+    # never for linear algebra: one BLAS thread instead of a pool per host
+    # CPU started at import, which costs more CPU time than the rest of a
+    # small run. A value already in the environment wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if argv is None:
         argv = sys.argv[1:]
     parser = build_parser(_command(argv))

@@ -137,3 +137,18 @@ def test_the_lazy_package_names_resolve():
         pyvmm.isa.no_such_name
     with pytest.raises(AttributeError):
         pyvmm.machine.no_such_name
+
+
+def test_the_command_asks_numpy_for_one_blas_thread_unless_told_otherwise():
+    probe = ("import os, sys\n"
+             "from pyvmm.cli import main\n"
+             "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+             "sys.stderr.write(os.environ.get('OPENBLAS_NUM_THREADS', '-'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stderr == "1"
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO,
+                          env=dict(env, OPENBLAS_NUM_THREADS="4"), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stderr == "4"
