@@ -11,48 +11,13 @@ import sys
 import pytest
 
 from hv_support import ROOT, needs_h, needs_shadow
+from support.storm_guests import ILLEGAL_STORM_S as ILLEGAL_STORM
+from support.storm_guests import MMIO_STORM_S as MMIO_STORM
+from support.storm_guests import SPIN_AFTER_LINE
 
 pytestmark = needs_h
 
 SAFETY_TIMEOUT = 120        # seconds: only so that a regression fails instead of hanging
-
-# stvec is vstvec in the VM: the handler loads from guest address 0 (no RAM,
-# no device: the fault is reflected into the guest) ...
-MMIO_STORM = """
-    .section .text
-    .globl _start
-_start:
-    la      t0, handler
-    csrw    stvec, t0
-handler:
-    ld      t1, 0(zero)
-    j       handler
-"""
-
-# ... or is an illegal instruction (delegated to VS: traps taken inside the core).
-ILLEGAL_STORM = """
-    .section .text
-    .globl _start
-_start:
-    la      t0, handler
-    csrw    stvec, t0
-    .balign 4
-handler:
-    .word   0
-"""
-
-SPIN_AFTER_LINE = """
-    .section .text
-    .globl _start
-_start:
-    li      t0, 0x10000000
-    li      t1, 'R'
-    sb      t1, 0(t0)
-    li      t1, '\\n'
-    sb      t1, 0(t0)
-1:  addi    t2, t2, 1
-    j       1b
-"""
 
 PAGINGS = [pytest.param("nested"), pytest.param("shadow", marks=needs_shadow)]
 
