@@ -182,3 +182,9 @@ def test_rtc_refuses_narrow_accesses():
     rtc = GoldfishRTC(lambda: 0)
     with pytest.raises(BusFault):
         rtc.read(0x00, 2)
+
+
+def test_fixed_rng_seed_is_the_hash_it_says_it_is():
+    import hashlib
+    assert fdt.rng_seed() == hashlib.sha256(b"pyvmm virt rng-seed").digest()
+    assert len(fdt.rng_seed(realtime=True)) == 32 and fdt.rng_seed(True) != fdt.rng_seed(True)
