@@ -42,7 +42,7 @@ STUB_HELP = ("phys on|off  m/M addresses are physical (on) or as the hart transl
 
 
 class _Disconnected(Exception):
-    pass
+    """The debugger's connection closed (possibly mid-packet)."""
 
 
 # -- targets: a Machine's harts or a VM's VCPUs, behind one small interface ----------------------
@@ -313,7 +313,7 @@ def _le(value, size=8):
 
 
 class _BadPacket(Exception):
-    pass
+    """A packet the protocol does not allow; answered with an error reply."""
 
 
 def _hexint(text):
@@ -641,12 +641,15 @@ class GdbStub:
         return out
 
     def _read_mem(self, addr, length):
+        """The readable prefix of [addr, addr + length): as gdb's `m` packet
+        allows, a read stops at the first byte that does not translate or is
+        not memory (empty when none is, which the caller answers with E14)."""
         data = b""
         try:
             for pa, n in self._pieces(addr, length):
                 data += self.target.physical_read(self.thread, pa, n)
         except (_NoMemory, MonitorError):
-            pass
+            return data
         return data
 
     def _write_mem(self, addr, data):

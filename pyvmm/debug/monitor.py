@@ -20,6 +20,7 @@ a Ctrl-a to the guest, Ctrl-a h lists the keys.
 """
 
 import bisect
+import contextlib
 import select
 import socket
 import struct
@@ -954,7 +955,7 @@ class StdioMonitor:
             self.mux.write(PROMPT)
 
     def close(self):
-        pass
+        """The console stays the process's: a stdio monitor holds nothing of its own."""
 
 
 def parse_monitor_spec(text):
@@ -1020,10 +1021,10 @@ class TcpMonitor:
             except OSError:
                 break
             if self.client is not None:
-                try:
+                # One client at a time: a second is told so and closed (if it
+                # has gone already, there is nobody to tell).
+                with contextlib.suppress(OSError):
                     conn.sendall(b"pyvmm monitor: another client is connected\r\n")
-                except OSError:
-                    pass
                 conn.close()
                 continue
             conn.setblocking(False)

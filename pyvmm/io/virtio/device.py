@@ -12,6 +12,8 @@ DEVICE_NEEDS_RESET plus a configuration-change interrupt (section 2.1.2), and
 the device ignores its queues until the driver resets it.
 """
 
+import abc
+
 from pyvmm.io.virtio.queue import Virtqueue, VirtqueueError
 from pyvmm.machine.memory import DmaError
 
@@ -41,7 +43,7 @@ ID_RNG = 4
 _COUNTERS = ("requests", "bytes", "errors", "notifications", "interrupts")
 
 
-class VirtioDevice:
+class VirtioDevice(abc.ABC):
     """Subclasses set `device_id`, `num_queues`, `queue_num_max` and
     `features` (their device-specific feature bits), and implement
     `config_bytes()` and `process_queue(index)`."""
@@ -149,9 +151,10 @@ class VirtioDevice:
         except (VirtqueueError, DmaError) as error:
             self.device_error(str(error))
 
+    @abc.abstractmethod
     def process_queue(self, index):
-        """Serve the available chains of queue `index` (subclasses)."""
-        raise NotImplementedError(f"{type(self).__name__} defines no queue handler")
+        """Serve the available chains of queue `index`: every device type
+        defines it (an incomplete subclass cannot be instantiated)."""
 
     def device_error(self, message):
         """The driver broke the protocol: DEVICE_NEEDS_RESET and, once the
