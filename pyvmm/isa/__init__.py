@@ -38,6 +38,7 @@ Registers: ``ABI_NAMES``, ``reg_name(n)``, ``reg_number(s)``. CSRs: ``CSRS``,
 from pyvmm.isa.causes import (EXCEPTION_NAMES, INTERRUPT_BIT, INTERRUPT_NAMES,  # noqa: F401
                               cause_name)
 from pyvmm.isa.causes import *  # noqa: F401,F403  (EXC_* and IRQ_* constants)
+from pyvmm.lazy import lazy_exports
 
 # The tables and the codec are imported when first used (the causes above are
 # cheap and all the board's run loop needs): `from pyvmm.isa import decode`
@@ -57,15 +58,4 @@ for _module, _names in (
 del _module, _names, _name
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyvmm.isa' has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

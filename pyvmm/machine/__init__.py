@@ -5,7 +5,7 @@ works as always), so that the command line reaches its own module, e.g. for
 `pyvmm run --help` or a usage error, without loading the board and numpy.
 """
 
-import importlib
+from pyvmm.lazy import lazy_exports
 
 _EXPORTS = {
     "Image": "pyvmm.machine.loader",
@@ -17,17 +17,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyvmm.machine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = sorted(_EXPORTS)
