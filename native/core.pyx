@@ -17,8 +17,7 @@ include "csr.pxi"
 include "trap.pxi"
 include "debug.pxi"
 include "execute.pxi"
-
-import numpy as np
+include "hostbuf.pxi"
 
 EXIT_BUDGET = EXIT_BUDGET_C
 EXIT_MMIO = EXIT_MMIO_C
@@ -29,6 +28,8 @@ EXIT_DEBUG = EXIT_DEBUG_C
 DEBUG_BREAK = DEBUG_KIND_BREAK
 DEBUG_WATCH = DEBUG_KIND_WATCH
 TRIGGERS = NUM_TRIGGERS
+MAX_DEBUG_BREAKPOINTS = MAX_DEBUG_BPS
+MAX_DEBUG_WATCHPOINTS = MAX_DEBUG_WPS
 
 EXIT_NAMES = {
     EXIT_BUDGET_C: "budget",
@@ -64,14 +65,13 @@ cdef class Core:
     """
 
     cdef Hart* h
-    cdef object _ram
-    cdef object _regs
-    cdef object _x         # the one numpy view core.x returns: views cost ~300 ns to make
+    cdef HostBuffer _ram_block    # guest RAM, shared by the machine's harts
+    cdef HostBuffer _regs_block   # x0..x31 and a spare slot
+    cdef object _ram       # NumPy views, made on first use: the core runs without NumPy
+    cdef object _x         # the one view core.x returns: views cost ~300 ns to make
     cdef bint _running
 
     def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None):
-        cdef uint64_t[::1] regs_view
-        cdef uint8_t[::1] ram_view
         cdef HartGroup* g
         hartid = int(hartid)
         if hartid < 0 or hartid > 0xFFFFFFFFFFFFFFFF:
@@ -94,14 +94,11 @@ cdef class Core:
         self.h = <Hart*>calloc(1, sizeof(Hart))
         if self.h == NULL:
             raise MemoryError("cannot allocate the hart")
-        self._ram = np.zeros(ram_size, dtype=np.uint8) if peer is None else peer._ram
-        self._regs = np.zeros(33, dtype=np.uint64)
-        ram_view = self._ram
-        regs_view = self._regs
-        self._x = self._regs[:32]
+        self._ram_block = HostBuffer(ram_size) if peer is None else peer._ram_block
+        self._regs_block = HostBuffer(33 * 8, 8)
         h = self.h
-        h.ram = &ram_view[0]
-        h.x = &regs_view[0]
+        h.ram = <uint8_t*>self._ram_block.ptr
+        h.x = <uint64_t*>self._regs_block.ptr
         h.ram_base = ram_base
         h.ram_size = ram_size
         h.ram_end = ram_base + ram_size
@@ -173,12 +170,37 @@ cdef class Core:
     @property
     def ram(self):
         """numpy uint8 view of guest RAM (zero-copy, writable)."""
+        if self._ram is None:
+            import numpy
+            self._ram = numpy.frombuffer(self._ram_block, dtype=numpy.uint8)
         return self._ram
+
+    @property
+    def ram_buffer(self):
+        """Guest RAM as the object that owns it (buffer protocol, zero-copy):
+        `memoryview(core.ram_buffer)` needs no NumPy."""
+        return self._ram_block
 
     @property
     def x(self):
         """numpy uint64[32] view of the integer registers; x0 reads as 0 in the guest."""
+        if self._x is None:
+            import numpy
+            self._x = numpy.frombuffer(self._regs_block, dtype=numpy.uint64)[:32]
         return self._x
+
+    @property
+    def regs(self):
+        """memoryview of x0..x31 (format 'Q', zero-copy, writable) for code
+        that runs without NumPy: `core.regs[10:18].tolist()` is a0..a7."""
+        return memoryview(self._regs_block)[:32]
+
+    def release_ram(self):
+        """Give guest RAM's host pages back now (it reads as zeros afterwards):
+        what `Machine.close()` does, so a loop of machines does not wait for
+        the garbage collector to bound its memory."""
+        self._ram_block.discard()
+        self._invalidate_all(self.h.ram_base, self.h.ram_size)
 
     def get_x(self, int i):
         """Integer register i (0..31) as a Python int: cheaper than core.x[i]."""
@@ -367,7 +389,7 @@ cdef class Core:
         n = int(n)
         self._check_ram(paddr, n)
         off = paddr - self.h.ram_base
-        return self._ram[off:off + n].tobytes()
+        return bytes(memoryview(self._ram_block)[off:off + n])
 
     def write_mem(self, paddr, data):
         """Write physical RAM, keeping decoded code coherent."""
@@ -375,7 +397,7 @@ cdef class Core:
         data = bytes(data)
         self._check_ram(paddr, len(data))
         off = paddr - self.h.ram_base
-        self._ram[off:off + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        memoryview(self._ram_block)[off:off + len(data)] = data
         self._invalidate_all(paddr, len(data))
 
     cdef void _invalidate_all(self, uint64_t paddr, uint64_t n):

@@ -91,7 +91,7 @@ class VM:
         self.finisher = self.device_set.finisher
         self.devices = Bus()
         self.device_set.attach(self.devices)
-        self.guest_memory = GuestMemory(host.core.ram, ram_base, ram_size,
+        self.guest_memory = GuestMemory(host.core.ram_buffer, ram_base, ram_size,
                                         page_offsets=[hpa - host.ram_base for hpa in self._page_hpa],
                                         on_write=self._dma_written)
         self.device_set.attach_memory(self.guest_memory)

@@ -285,22 +285,22 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
                   console_out=None, console_in=None):
     """The virtio devices the options ask for: a list of (VirtioDevice,
     transport, slot) with transport "mmio" (slot 0-7) or "pci" (slot None).
-    Specs may be given as option strings or as parsed specs."""
-    from pyvmm.io.virtio.blk import VirtioBlk
-    from pyvmm.io.virtio.console import VirtioConsole
-    from pyvmm.io.virtio.rng import VirtioRng
-
+    Specs may be given as option strings or as parsed specs. A device's
+    module loads only when a device of its kind is asked for."""
     plan = plan_devices(drive_specs, device_specs, netdev_specs)
     built = []
     try:
         for kind, device, extra, transport, slot in plan:
             if kind == "blk":
+                from pyvmm.io.virtio.blk import VirtioBlk
                 serial = device.properties.get("serial") or extra.serial
                 made = VirtioBlk(extra.file, readonly=extra.readonly, snapshot=extra.snapshot,
                                  serial=serial)
             elif kind == "rng":
+                from pyvmm.io.virtio.rng import VirtioRng
                 made = VirtioRng(realtime=realtime)
             elif kind == "console":
+                from pyvmm.io.virtio.console import VirtioConsole
                 if console_out is None:
                     raise OptionError(f"--device {device.driver}: this machine has no console")
                 made = VirtioConsole(console_out, console_in)

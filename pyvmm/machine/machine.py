@@ -131,7 +131,7 @@ class Machine:
         self.finisher = self.device_set.finisher
         self.bus = Bus()
         self.device_set.attach(self.bus)
-        self.memory = GuestMemory(self.core.ram, RAM_BASE, ram_size,
+        self.memory = GuestMemory(self.core.ram_buffer, RAM_BASE, ram_size,
                                   on_write=self.core.invalidate_code)
         self.device_set.attach_memory(self.memory)
         self.initrd_path = initrd
@@ -156,6 +156,7 @@ class Machine:
                                  RAM_BASE, ram_size, bus=self.bus)
 
         self.booted = False
+        self.closed = False
         self._stop = None
         self.result = None
         self.exit_counts = Counter()
@@ -290,9 +291,9 @@ class Machine:
             for index, core in enumerate(self.cores):
                 core.priv = PRIV_M
                 core.pc = first.entry
-                core.x[REG_A0] = self.hartid + index
-                core.x[REG_A1] = dtb_addr
-                core.x[REG_A2] = self.fw_dynamic_info_addr or 0
+                core.set_x(REG_A0, self.hartid + index)
+                core.set_x(REG_A1, dtb_addr)
+                core.set_x(REG_A2, self.fw_dynamic_info_addr or 0)
         self.booted = True
 
     def place_initrd(self):
@@ -370,6 +371,8 @@ class Machine:
         instructions stops after exactly `max_insns` of them."""
         if max_insns is not None and max_insns < 0:
             raise ValueError("max_insns must not be negative")
+        if self.closed:
+            raise RuntimeError("the machine is closed")
         if self.result is not None and self.result.how not in ("budget", "debug"):
             return self.result
         self.boot()
@@ -483,9 +486,13 @@ class Machine:
         self.flush_console()
 
     def close(self):
-        """Flush the drives and close the back-ends: everything the guest wrote
-        is in its files afterwards. The machine runs no more."""
+        """Flush the drives and close the back-ends (everything the guest wrote
+        is in its files afterwards) and give guest RAM back to the host at
+        once, not when the garbage collector gets to the machine. The machine
+        runs no more."""
         self.device_set.close()
+        self.core.release_ram()
+        self.closed = True
 
     def __enter__(self):
         return self

@@ -4,7 +4,7 @@ A device (virtio back-end, PCI function, firmware helper) never holds a core
 or a host pointer: it gets a GuestMemory and reads and writes guest-physical
 addresses through it. Every access is bounds-checked against guest RAM
 (DmaError otherwise, which a device turns into an error status, never a host
-exception), reaches RAM through zero-copy NumPy views, and is followed by
+exception), reaches RAM through zero-copy memoryviews, and is followed by
 what a write behind the harts' backs needs: decoded instructions dropped on
 every hart, and (under a hypervisor) the shadow pager told.
 
@@ -12,8 +12,6 @@ The same class serves the bare board (guest RAM contiguous in one buffer) and
 a VM (guest pages scattered over host frames: `page_offsets[i]` is the buffer
 offset of guest page i).
 """
-
-import numpy as np
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -24,13 +22,14 @@ class DmaError(Exception):
 
 
 class GuestMemory:
-    """`buffer`: the uint8 NumPy array holding RAM; `ram_base`/`ram_size`:
+    """`buffer`: any writable buffer holding RAM (the core's RAM, a NumPy
+    array); `ram_base`/`ram_size`:
     the guest-physical RAM range; `page_offsets`: None when guest RAM is
     buffer[0:ram_size] in order, else the buffer offset of each guest page;
     `on_write(gpa, n)`: called after every write (code and shadow coherence)."""
 
     def __init__(self, buffer, ram_base, ram_size, page_offsets=None, on_write=None):
-        self.buffer = buffer
+        self.buffer = memoryview(buffer).cast("B")
         self.ram_base = ram_base
         self.ram_size = ram_size
         self.page_offsets = page_offsets
@@ -48,7 +47,7 @@ class GuestMemory:
                            f"[{self.ram_base:#x}, {self.ram_base + self.ram_size:#x})")
 
     def views(self, gpa, n):
-        """Zero-copy uint8 views covering [gpa, gpa + n), one per contiguous run
+        """Zero-copy byte memoryviews covering [gpa, gpa + n), one per contiguous run
         of host memory (one for the board, one per page at most for a VM)."""
         self._check(gpa, n)
         offset = gpa - self.ram_base
@@ -79,10 +78,10 @@ class GuestMemory:
         return b"".join(v.tobytes() for v in views)
 
     def write(self, gpa, data):
-        """Store bytes (or a uint8 array) into guest RAM at gpa."""
-        n = len(data)
+        """Store bytes (or any byte buffer, a uint8 array) into guest RAM at gpa."""
+        source = memoryview(data).cast("B")
+        n = len(source)
         views = self.views(gpa, n)
-        source = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
         done = 0
         for view in views:
             view[:] = source[done:done + len(view)]
@@ -93,7 +92,7 @@ class GuestMemory:
 
     def fill(self, gpa, n, byte=0):
         for view in self.views(gpa, n):
-            view[:] = byte
+            view[:] = bytes((byte,)) * len(view)
         self.bytes_written += n
         if self._on_write is not None and n:
             self._on_write(gpa, n)

@@ -106,8 +106,8 @@ class BuiltinSBI:
         self._enter_s(self.core, kernel_entry, self.boot_hartid, self.machine.dtb_addr)
 
     def _enter_s(self, core, entry, a0, a1):
-        core.x[10] = a0 & MASK64
-        core.x[11] = a1 & MASK64
+        core.set_x(10, a0)
+        core.set_x(11, a1)
         core.priv = PRIV_S
         core.pc = entry
 
@@ -156,9 +156,8 @@ class BuiltinSBI:
         if cause != causes.EXC_ECALL_S:
             self.redirect_trap(cause, int(core.exit_pc), int(core.exit_tval))
             return
-        x = core.x
-        # One slice read gives a0..a7 as Python ints (element reads of numpy are slow).
-        a0, a1, a2, a3, a4, a5, fid, eid = x[10:18].tolist()
+        # One slice read gives a0..a7 as Python ints.
+        a0, a1, a2, a3, a4, a5, fid, eid = core.regs[10:18].tolist()
         legacy = eid <= EID_LEGACY_LAST
         entry = self.handlers.get((eid, None) if legacy else (eid, fid))
         core.pc = core.exit_pc + 4
@@ -177,10 +176,9 @@ class BuiltinSBI:
             if result is None:
                 return
         error, value = result
-        if legacy:
-            x[10] = error & MASK64
-        else:
-            x[10:12] = (error & MASK64, value & MASK64)
+        core.set_x(10, error)
+        if not legacy:
+            core.set_x(11, value)
 
     def handle_trap(self, cause=None, core=None):
         """Any EXIT_TRAP the SBI asked for; an S-mode ecall is an SBI call, the rest go to S."""

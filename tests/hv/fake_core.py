@@ -17,7 +17,9 @@ class FakeCore:
         self.ram_size = ram_size
         self.mem = bytearray(ram_size)
         self.ram = np.frombuffer(self.mem, dtype=np.uint8)    # a view, as the core's is
+        self.ram_buffer = self.mem
         self.x = np.zeros(32, dtype=np.uint64)
+        self.regs = memoryview(self.x)
         self.pc = 0
         self.priv = 3
         self.virt = 0

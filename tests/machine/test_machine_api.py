@@ -169,3 +169,42 @@ def test_exec_trace_counts_every_instruction_once():
     irq = next(i for i, line in enumerate(lines) if "machine timer interrupt" in line)
     assert lines[irq + 1] == f"exec: {mtvec:#x} M"
     assert "epc=0x" in lines[irq] and lines[irq - 1].startswith("exec: ")
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_close_gives_guest_ram_back_at_once(tmp_path):
+    image = tmp_path / "spin.bin"
+    image.write_bytes(bytes.fromhex("6f000000"))            # j .
+    touched = 64 << 20
+    with machine(ram_size=256 << 20) as m:
+        m.load(image)
+        m.memory.fill(RAM_BASE + (32 << 20), touched, 0xA5)
+        assert m.run(max_insns=10).how == "budget"
+        held = _rss_bytes()
+        keep = m                                             # still referenced after close
+    assert _rss_bytes() < held - touched // 2
+    with pytest.raises(RuntimeError, match="closed"):
+        keep.run(max_insns=10)
+    # What the machine's views see afterwards is zeroed memory, never freed memory.
+    assert keep.core.read_mem(RAM_BASE + (32 << 20), 4) == bytes(4)
+
+
+def test_a_machine_runs_without_numpy(tmp_path):
+    """Guest RAM and registers are the core's own memory: a plain run never
+    needs NumPy (start-up stays short), and numpy views appear on request."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['numpy'] = None\n"
+            "from pyvmm.machine import Machine\n"
+            "m = Machine(console=None)\n"
+            f"m.load({os.path.join(GUESTS, 'hello.S')!r})\n"
+            "print(m.run(max_insns=100000).how)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "finisher-pass"

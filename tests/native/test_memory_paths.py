@@ -106,3 +106,34 @@ def test_realtime_wfi_sleeps_until_the_timer():
     assert reg(core, "a0") & 0x80
     assert time.perf_counter() - start >= 0.004           # 50000 ticks at 10 MHz = 5 ms
     assert core.stats()["instret"] < 20
+
+
+def test_ram_and_registers_are_one_memory_seen_three_ways():
+    """The core owns RAM and the register file; memoryview, NumPy and the
+    harts of one machine all see the same bytes, without copies."""
+    Core = core_mod.Core
+    core = Core(ram_size=1 << 20)
+    sibling = Core(hartid=1, peer=core)
+    raw = memoryview(core.ram_buffer)
+    assert raw.format == "B" and raw.nbytes == 1 << 20 and not raw.readonly
+    raw[16:20] = b"\x13\x05\x10\x00"                 # li a0, 1
+    assert bytes(core.ram[16:20]) == b"\x13\x05\x10\x00"
+    assert sibling.read_mem(RAM_BASE + 16, 4) == b"\x13\x05\x10\x00"
+    core.ram[32] = 0x7F
+    assert raw[32] == 0x7F
+    core.set_x(10, -1)
+    assert core.regs.format == "Q" and len(core.regs) == 32
+    assert core.regs[10] == 0xFFFF_FFFF_FFFF_FFFF == int(core.x[10])
+    core.regs[11] = 5
+    assert core.get_x(11) == 5
+    with pytest.raises(ValueError):
+        core.regs[12] = -1                            # a memoryview of u64 refuses, never wraps
+
+
+def test_released_ram_reads_as_zeros_and_views_stay_valid():
+    Core = core_mod.Core
+    core = Core(ram_size=1 << 20)
+    view = core.ram
+    core.write_mem(RAM_BASE, b"\xff" * 64)
+    core.release_ram()
+    assert not view[:64].any() and core.read_mem(RAM_BASE, 64) == bytes(64)
