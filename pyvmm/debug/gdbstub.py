@@ -154,6 +154,12 @@ class MachineTarget:
         return self.machine.run(None).status
 
 
+# A guest instruction's translation is a few TC instructions (a CSR access
+# or a callout sequence at most a few dozen): a step that has not reached a
+# boundary by then is the guest's own loop of exits, and stops anyway.
+MAX_STEPS_TO_BOUNDARY = 256
+
+
 class VMTarget:
     """The VCPUs of a pyvmm.hv VM, as its guest sees them."""
 
@@ -167,6 +173,11 @@ class VMTarget:
         self.views = [_VcpuHart(vm, i) for i in range(len(vm.vcpus))]
         self.csrs = [(CSRS[n], n) for n in self.GUEST_CSRS]
         self._csr_names = dict(self.csrs)
+        self._breakpoints = ()
+        # Under binary translation a guest kernel instruction runs as its
+        # translation: VCPU index -> TC addresses that stand for a breakpoint.
+        self._tc_breakpoints = {}
+        self._applied = None          # (VCPU index, breakpoints) the core holds
 
     def monitor_target(self):
         return self.vm
@@ -218,12 +229,52 @@ class VMTarget:
         return self.views[t].effective_translation().virtual_to_physical(vaddr)
 
     def set_debug(self, breakpoints, watchpoints):
-        self.core.debug_breakpoints = breakpoints
+        from pyvmm._core import MAX_DEBUG_BREAKPOINTS
+        self._breakpoints = tuple(breakpoints)
+        self._tc_breakpoints = {}
+        for index, vcpu in enumerate(self.vm.vcpus):
+            tc = getattr(vcpu, "tc", None)
+            if tc is None:
+                continue
+            addrs = tc.addresses_of(self._breakpoints) if self._breakpoints else set()
+            if len(addrs) + len(self._breakpoints) > MAX_DEBUG_BREAKPOINTS:
+                raise ValueError("too many translated copies of the breakpoints")
+            self._tc_breakpoints[index] = addrs
+            tc.on_change = self._translation_listener(index) if self._breakpoints else None
         self.core.debug_watchpoints = watchpoints
+        self._applied = None
+        self._apply(0)
+
+    def _translation_listener(self, index):
+        from pyvmm._core import MAX_DEBUG_BREAKPOINTS
+        tc = self.vm.vcpus[index].tc
+
+        def changed(block):
+            if block is None:             # the TC was flushed: its addresses mean nothing now
+                self._tc_breakpoints[index] = set()
+            else:
+                addrs = self._tc_breakpoints[index] | tc.addresses_of(self._breakpoints, block)
+                # Beyond the core's table a further copy cannot stop: the
+                # breakpoint still stops in the copies already armed.
+                if len(addrs) + len(self._breakpoints) <= MAX_DEBUG_BREAKPOINTS:
+                    self._tc_breakpoints[index] = addrs
+            if self._applied is not None and self._applied[0] == index:
+                self._applied = None
+                self._apply(index)
+        return changed
+
+    def _apply(self, index):
+        """Arm the core with VCPU `index`'s breakpoints (each VCPU under
+        binary translation has its own translation cache)."""
+        wanted = self._breakpoints + tuple(sorted(self._tc_breakpoints.get(index, ())))
+        if self._applied != (index, wanted):
+            self.core.debug_breakpoints = wanted
+            self._applied = (index, wanted)
 
     def _run_vcpu(self, index, budget):
         vm = self.vm
         vcpu = vm.vcpus[index]
+        self._apply(index)
         vm.poll_input()
         exit = vcpu.run(budget)
         if exit.kind == "debug":
@@ -257,10 +308,20 @@ class VMTarget:
         return None
 
     def step(self, t):
+        """One guest instruction. Under binary translation that can be
+        several instructions of its translation: step on to the next
+        instruction boundary."""
         self.vm.resume()
         if self.vm.stopped:
             return None
-        return self._run_vcpu(t, 1)
+        vcpu = self.vm.vcpus[t]
+        at_boundary = getattr(vcpu, "at_boundary", None)
+        stop = self._run_vcpu(t, 1)
+        for _ in range(MAX_STEPS_TO_BOUNDARY):
+            if stop is not None or self.vm.stopped or at_boundary is None or at_boundary():
+                break
+            stop = self._run_vcpu(t, 1)
+        return stop
 
     def run_to_end(self):
         self.set_debug((), ())
@@ -689,10 +750,13 @@ class GdbStub:
                 self.watchpoints[key] -= 1
                 if not self.watchpoints[key]:
                     del self.watchpoints[key]
-        if len(self.breakpoints) > 64:
-            self.breakpoints.pop(addr)
+        try:
+            self.target.set_debug(sorted(self.breakpoints), list(self.watchpoints))
+        except ValueError:               # more than the core's table holds
+            if insert and kind <= 1:
+                self.breakpoints.pop(addr)
+            self.target.set_debug(sorted(self.breakpoints), list(self.watchpoints))
             return "E28"
-        self.target.set_debug(sorted(self.breakpoints), list(self.watchpoints))
         return "OK"
 
     def _monitor(self, line):

@@ -347,6 +347,8 @@ class _VcpuHart:
     @property
     def priv(self):
         vcpu = self.vcpu
+        if hasattr(vcpu, "guest_priv"):
+            return vcpu.guest_priv()
         if isinstance(getattr(type(vcpu), "priv", None), property):
             return vcpu.priv
         return vcpu.core.priv if vcpu.loaded else vcpu.priv
@@ -386,7 +388,11 @@ class _VcpuHart:
         return "running"
 
     def translation(self):
-        satp, error = self.guest_csr("satp")
+        address_space = getattr(self.vcpu, "guest_address_space", None)
+        if address_space is not None:         # a PV kernel has no satp CSR: it switches by hypercall
+            satp, error = address_space(), None
+        else:
+            satp, error = self.guest_csr("satp")
         if satp is None:
             raise MonitorError(error)
         return _Translation(self.machine_read, first_atp=satp)

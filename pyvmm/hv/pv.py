@@ -353,6 +353,16 @@ class PVVCPU(VCPU):
     def get_csr(self, name):
         raise HvError(f"a PV VCPU has no {name}: its kernel keeps that state in the vcpu info page")
 
+    def guest_priv(self):
+        """The guest's own privilege: 1 while its kernel runs (in real U-mode,
+        deprivileged), 0 in its user programs."""
+        return 1 if self.mode == MODE_KERNEL else 0
+
+    def guest_address_space(self):
+        """The satp of the address space the kernel switched to last
+        (new_baseptr): what its loads and fetches translate through."""
+        return self.vm.pager.guest_satp
+
     def set_csr(self, name, value):
         raise HvError(f"a PV VCPU has no {name}: its kernel keeps that state in the vcpu info page")
 

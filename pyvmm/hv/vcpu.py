@@ -198,6 +198,13 @@ class VCPU(HartTenant):
             return self.csrs[name]
         raise HvError(f"{name} is not part of a VCPU's saved state")
 
+    def guest_address_space(self):
+        """The satp of the guest's own page tables: vsatp, or under shadow
+        paging the value the guest wrote last (vsatp then holds the shadow)."""
+        if getattr(self.vm.policy, "shadow", False):
+            return getattr(self, "guest_satp", 0)
+        return self.get_csr("vsatp")
+
     def set_csr(self, name, value):
         if self.loaded:
             self.core.write_csr(CSRS[name], value & MASK64)

@@ -1,5 +1,5 @@
 """`pyvmm run --gdb / -s / -S` with gdb-multiarch as the client, on the board
-and for a VS-mode guest under --technique hw; bad addresses are usage errors."""
+and for a guest kernel under every technique; bad addresses are usage errors."""
 
 import re
 import shutil
@@ -88,12 +88,29 @@ def test_board_guest_under_gdb(tmp_path):
     assert status == 0
 
 
+TECHNIQUES = {
+    "hw-nested": ["--technique", "hw"],
+    "hw-shadow": ["--technique", "hw", "--paging", "shadow"],
+    "trap-emulate": ["--technique", "trap-emulate"],
+    "bt": ["--technique", "bt"],         # breakpoints land on the translations of `done`
+    "pv": ["--technique", "pv"],
+}
+
+
 @pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
-def test_vs_mode_guest_under_technique_hw(tmp_path):
+@pytest.mark.parametrize("technique", sorted(TECHNIQUES))
+def test_guest_kernel_under_every_technique(tmp_path, technique):
     elf = build(tmp_path, SBI_FINISH, 0x8020_0000)
-    text, out, status = session(elf, ["--technique", "hw"], "sstatus")
+    text, out, status = session(elf, TECHNIQUES[technique], "sstatus")
     assert "Breakpoint 1, done ()" in text and "$1 = 5" in text
-    assert "$2 = 1" in text                         # the guest's S-mode
+    # stepi moves one guest instruction, whatever its translation is made of
+    assert re.search(r"^13\t    li a7, 1$", text, re.M)
+    if technique == "pv":                           # its kernel keeps sstatus in the info page
+        assert 'Could not fetch register "sstatus"' in text
+    else:
+        assert re.search(r"sstatus\s+0x200000000", text)
+    assert "$2 = 1" in text                         # the guest's supervisor mode
+    assert "0x00000005\t0x00000000" in text         # x/2x through the guest's translation
     assert "Old value = 5\nNew value = 1" in text and "$3 = 1" in text
     assert out == "ok\n" and status == 0            # the guest ran on to its own end
 

@@ -123,3 +123,50 @@ def test_bad_packets_get_errors_and_the_guest_is_unaffected(guest):
     thread.join(30)
     s.close()
     assert result["status"] == 0
+
+
+BT_KERNEL = """
+.globl _start
+_start:
+    li t0, 7
+    csrw sscratch, t0
+    csrr t1, sscratch
+target:
+    addi t1, t1, 1
+    li a7, 0x53525354
+    li a6, 0
+    li a0, 0
+    li a1, 0
+    ecall
+"""
+
+
+def test_binary_translation_breakpoints_and_steps_are_in_guest_instructions(tmp_path):
+    """Under bt a kernel instruction runs as its translation: a breakpoint on
+    a guest pc stops at the translation, a step covers a whole guest
+    instruction (a CSR access is several TC instructions)."""
+    from pyvmm.debug.gdbstub import VMTarget
+    from pyvmm.hv.host import Host
+    src = tmp_path / "k.S"
+    src.write_text(BT_KERNEL)
+    host = Host()
+    vm = host.create_vm(ram_size=16 << 20, technique="bt", paging="shadow", console=None)
+    vm.load(str(src))
+    target = VMTarget(vm)
+    entry = target.get_pc(0)
+    target.set_debug([entry + 2], [])                 # csrw sscratch, t0 (after c.li)
+    kind, *_ = target.run(0, 1000)
+    assert kind == "debug" and target.get_pc(0) == entry + 2
+    assert target.vm.vcpus[0].core.pc != entry + 2    # stopped in the translation cache
+    target.set_debug([], [])
+    assert target.step(0) is None and target.get_pc(0) == entry + 6
+    assert target.step(0) is None and target.get_pc(0) == entry + 10
+    assert target.get_x(0, 6) == 7                    # t1 = sscratch, the whole CSR read done
+    assert target.step(0) is None and target.get_pc(0) == entry + 12
+    assert target.get_x(0, 6) == 8
+    target.set_debug([entry + 10], [])
+    target.set_pc(0, entry)                           # again from the top: the breakpoint
+    kind, *_ = target.run(0, 1000)                    # on `target` stops in its translation
+    assert kind == "debug" and target.get_pc(0) == entry + 10 and target.get_x(0, 6) == 7
+    target.set_debug([], [])
+    assert target.run_to_end() == 0

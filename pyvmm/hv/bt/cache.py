@@ -43,6 +43,7 @@ class TranslationCache:
         self.page_hpa = {}                 # TC page GVA -> host frame (kept across flushes)
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
+        self.on_change = None              # called with the new Block, or None after a flush
         self._reset()
 
     def _reset(self):
@@ -84,6 +85,8 @@ class TranslationCache:
     def flush(self):
         self.counters["flushes"] += 1
         self._reset()
+        if self.on_change is not None:
+            self.on_change(None)
 
     @property
     def bytes_used(self):
@@ -114,7 +117,17 @@ class TranslationCache:
             self.code_pages[page].add(guest_pc)
         self.counters["blocks_translated"] += 1
         self.counters["guest_insns_translated"] += block.guest_insns
+        if self.on_change is not None:
+            self.on_change(block)
         return block
+
+    def addresses_of(self, guest_pcs, block=None):
+        """The TC addresses where the guest instructions at `guest_pcs` begin
+        (in `block`, or in every block since the flush): where a debugger's
+        breakpoint on guest code has to stop the translated code."""
+        wanted = set(guest_pcs)
+        pairs = block.pcmap if block is not None else self.boundaries.items()
+        return {tc for tc, pc in pairs if pc in wanted}
 
     def block_containing(self, tc_addr):
         i = bisect.bisect_right(self.block_starts, tc_addr) - 1
