@@ -421,6 +421,10 @@ class FileSystem:
                 stack = candidate
                 continue
             host = self.host_path(candidate)
+            if candidate == [b"dev"] and pending and not os.path.lexists(host):
+                # the device nodes are there even when the root has no /dev
+                stack = candidate
+                continue
             st = _host_call(os.lstat, host)
             is_last = not pending
             if stat.S_ISLNK(st.st_mode) and (not is_last or follow or trailing_slash):

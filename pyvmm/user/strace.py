@@ -130,7 +130,7 @@ def format_args(kinds, args, aspace, ret=None, before=False):
         elif kind == "o":
             out.append(open_flags(v))
         elif kind == "m":
-            out.append("%#o" % v)
+            out.append("0%o" % v if v else "000")
         elif kind == "i":
             out.append(_buffer_at(aspace, v, args[i + 1]))
         elif kind == "r":
@@ -161,4 +161,6 @@ def format_result(ret, hex_result=False):
 
 
 def format_call(name, kinds, args, aspace, ret, hex_result=False, pid_prefix=""):
+    if name == "openat" and not args[2] & 0o20000100:
+        kinds = kinds[:3]       # the mode is shown only when the call can create a file
     return "%s%s(%s) = %s" % (pid_prefix, name, format_args(kinds, args, aspace, ret), format_result(ret, hex_result))
