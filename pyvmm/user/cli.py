@@ -1,5 +1,6 @@
 """`pyvmm user`: run a static RV64 Linux program with its system calls served by pyvmm."""
 
+import argparse
 import json
 import os
 import sys
@@ -31,7 +32,8 @@ def add_parsers(subparsers):
                "SIGSEGV, 132 SIGILL); 2 bad usage, a missing program or one that is not a static "
                "RV64 executable; 124 --max-insns ran out")
     p.add_argument("prog", metavar="PROG", help="the executable, a path inside the root")
-    p.add_argument("args", nargs="*", metavar="ARG", help="its arguments (use -- before options meant for it)")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG",
+                   help="its arguments: everything after PROG goes to the program, options too")
     p.add_argument("--root", default=".", metavar="DIR",
                    help="host directory the program sees as / (default: the current directory)")
     p.add_argument("--writable", action="store_true",

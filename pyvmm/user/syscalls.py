@@ -56,13 +56,19 @@ def _s64(v):
     return v - (1 << 64) if v & (1 << 63) else v
 
 
+PROC_SELF_EXE = b"/proc/self/exe"
+
+
 def _path(proc, addr):
+    """A path argument. /proc/self/exe names the process's executable (there
+    is no /proc otherwise): busybox and others re-run themselves through it."""
     if addr == 0:
         raise mm.BadAddress(0)
     try:
-        return proc.aspace.read_cstr(addr, 4095)
+        path = proc.aspace.read_cstr(addr, 4095)
     except ValueError:
         raise FsError(errno.ENAMETOOLONG) from None
+    return proc.exe if path == PROC_SELF_EXE and proc.exe else path
 
 
 def _base_dir(proc, dirfd, path):
@@ -341,10 +347,10 @@ def sys_statx(k, p, dirfd, path_addr, flags, mask, buf):
 
 
 def sys_readlinkat(k, p, dirfd, path_addr, buf, size):
-    path = _path(p, path_addr)
+    path = p.aspace.read_cstr(path_addr, 4095) if path_addr else b""
     if _s32(size) <= 0:
         raise FsError(errno.EINVAL)
-    if path == b"/proc/self/exe":
+    if path == PROC_SELF_EXE:
         target = p.exe
     else:
         target = k.fs.readlink(_base_dir(p, dirfd, path), path)
@@ -780,7 +786,8 @@ def sys_set_robust_list(k, p, head, length):
     return 0
 
 
-def sys_clone(k, p, flags, stack, ptid, ctid, tls):
+def sys_clone(k, p, flags, stack, ptid, tls, ctid):
+    # RISC-V Linux selects CLONE_BACKWARDS: tls before the child's tid pointer
     if flags & CLONE_NEW_ANY:
         raise FsError(errno.EPERM)
     if flags & (CLONE_THREAD | CLONE_SIGHAND) or (flags & CLONE_VM and not flags & CLONE_VFORK):
@@ -1230,7 +1237,7 @@ _add(179, "sysinfo", "x", sys_sysinfo)
 _add(214, "brk", "x", sys_brk)
 _add(215, "munmap", "xu", sys_munmap)
 _add(216, "mremap", "xuuxx", sys_mremap)
-_add(220, "clone", "xxxxx", sys_clone)
+_add(220, "clone", "xxxxx", sys_clone)      # flags, stack, ptid, tls, ctid
 _add(221, "execve", "sAA", sys_execve)
 _add(222, "mmap", "xuxxdx", sys_mmap)
 _add(226, "mprotect", "xux", sys_mprotect)
