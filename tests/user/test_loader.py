@@ -95,3 +95,24 @@ def test_elf_image_rejects_truncated_headers():
     from pyvmm.user.elf import ExecError
     with pytest.raises(ExecError, match="truncated"):
         ElfImage(b"\x7fELF" + bytes(10), "short")
+
+
+def test_static_pie_runs_at_linuxs_et_dyn_base(tmp_path):
+    import shutil
+    import subprocess
+    from conftest import CFLAGS, GUESTS
+    cc = "riscv64-linux-gnu-gcc"
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} is not installed (apt-get install gcc-riscv64-linux-gnu): it links static-pie")
+    out = tmp_path / "hello"
+    flags = [f for f in CFLAGS if f != "-static"] + ["-static-pie", "-fPIE", "-Wl,--no-dynamic-linker"]
+    subprocess.run([cc, *flags, "-o", str(out), GUESTS + "/start.S", GUESTS + "/hello.c"], check=True)
+    image = ElfImage(out.read_bytes(), "hello")
+    assert image.is_pie
+    proc = pyvmm_user("--root", tmp_path, "/hello", 9)
+    assert proc.stdout == b"hello\n"
+    assert proc.returncode == 9
+    core = Core(ram_size=4 << 20)
+    aspace = AddressSpace(Frames(core))
+    loaded = loader.load_image(aspace, image, "/hello")
+    assert loaded.bias == loader.ET_DYN_BASE and loaded.entry == image.entry + loader.ET_DYN_BASE
