@@ -181,10 +181,18 @@ class Kernel:
         self.run_queue.append(proc)
         self.init = proc
         try:
+            cwd = self.fs.resolve(b"/", self.initial_cwd)
+        except FsError as err:
+            raise UserError(f"working directory {os.fsdecode(self.initial_cwd)}: "
+                            f"{os.strerror(err.errno)}") from None
+        if not self.fs.is_dir(cwd):
+            raise UserError(f"working directory {os.fsdecode(self.initial_cwd)}: not a directory")
+        proc.cwd = self.fs.guest_path(cwd)
+        try:
             self.exec_into(proc, path, argv, envp)
         except FsError as err:
             raise UserError(f"{os.fsdecode(path)}: {os.strerror(err.errno)}") from None
-        except ExecError as err:
+        except (ExecError, OutOfMemory) as err:
             raise UserError(str(err)) from None
         return proc
 
@@ -308,7 +316,6 @@ class Kernel:
             self._release_vfork_parent(proc)
         if proc.aspace is not None and not self._aspace_shared(proc, proc.aspace):
             proc.aspace.release()
-        proc.aspace_gone = True
         for child in proc.children:
             child.parent = None
         if proc in self.run_queue:

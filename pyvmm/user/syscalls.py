@@ -17,9 +17,8 @@ import fcntl as host_fcntl
 
 from pyvmm.user import memory as mm
 from pyvmm.user.elf import ExecError
-from pyvmm.user.fs import (O_ACCMODE, O_APPEND, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDWR, O_WRONLY,
-                           CharDevice, FsError, Pipe, PipeEnd)
-from pyvmm.user.process import (DEFAULT_IGNORED, DEFAULT_STOP, NSIG, RUNNING, SIG_DFL, SIG_IGN, SIGKILL,
+from pyvmm.user.fs import O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_WRONLY, FsError, Pipe, PipeEnd
+from pyvmm.user.process import (DEFAULT_IGNORED, DEFAULT_STOP, NSIG, RUNNING, SIG_DFL, SIGKILL,
                                 SIGPIPE, SIGSTOP, ZOMBIE, REAPED, SigAction)
 
 NO_RETURN = object()

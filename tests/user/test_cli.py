@@ -144,3 +144,10 @@ def test_same_program_same_output_every_run(root):
 def test_max_insns_stops_with_124(root):
     proc = pyvmm_user("--root", root, "--max-insns", "1000", "/bin/mem")
     assert proc.returncode == 124
+
+
+def test_missing_working_directory_is_exit_2(root):
+    proc = pyvmm_user("--root", root, "--cwd", "/nothere", "/bin/hello")
+    lines = proc.stderr.decode().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1
+    assert "/nothere" in lines[0]
