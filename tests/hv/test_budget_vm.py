@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from hv_support import ROOT, needs_h, needs_shadow
+from support.signals import as_in_the_foreground
 from support.storm_guests import ILLEGAL_STORM_S as ILLEGAL_STORM
 from support.storm_guests import MMIO_STORM_S as MMIO_STORM
 from support.storm_guests import SPIN_AFTER_LINE
@@ -74,7 +75,7 @@ def test_a_signal_stops_the_vm_and_the_stats_are_written(tmp_path, signum, statu
     proc = subprocess.Popen([sys.executable, "-m", "pyvmm", "run", "--technique", "hw",
                              "--stats-file", str(stats_file), str(kernel)], cwd=ROOT,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=as_in_the_foreground)
     try:
         assert proc.stdout.readline() == b"R\n"
         proc.send_signal(signum)

@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from board_helpers import REPO, needs_core, run_cli
+from support.signals import as_in_the_foreground
 from support.storm_guests import (ILLEGAL_STORM_M, ILLEGAL_STORM_S, MMIO_STORM_M, MMIO_STORM_S,
                                   SPIN_AFTER_LINE)
 
@@ -132,7 +133,7 @@ def start_spinner(tmp_path, *options, stderr=subprocess.PIPE):
     proc = subprocess.Popen([sys.executable, "-m", "pyvmm", "run", *options,
                              str(guest(tmp_path, "spin", SPIN_AFTER_LINE))],
                             cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=stderr)
+                            stderr=stderr, preexec_fn=as_in_the_foreground)
     assert proc.stdout.readline() == b"R\n"     # the guest is running
     return proc
 
@@ -148,6 +149,7 @@ def test_a_signal_stops_the_run_and_the_stats_are_written(tmp_path, options, sig
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=SAFETY_TIMEOUT)
     assert proc.returncode == status, err
+    assert b"Traceback" not in err
     stats = json.loads(stats_file.read_text())
     assert stats["how"] == how and stats["status"] == status
     assert stats["instret"] >= 5
