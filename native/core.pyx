@@ -67,8 +67,7 @@ cdef class Core:
     cdef Hart* h
     cdef HostBuffer _ram_block    # guest RAM, shared by the machine's harts
     cdef HostBuffer _regs_block   # x0..x31 and a spare slot
-    cdef object _ram       # NumPy views, made on first use: the core runs without NumPy
-    cdef object _x         # the one view core.x returns: views cost ~300 ns to make
+    cdef object _x         # the one NumPy view core.x returns (made on first use: the core runs without NumPy)
     cdef bint _running
 
     def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None):
@@ -170,10 +169,7 @@ cdef class Core:
     @property
     def ram(self):
         """numpy uint8 view of guest RAM (zero-copy, writable)."""
-        if self._ram is None:
-            import numpy
-            self._ram = numpy.frombuffer(self._ram_block, dtype=numpy.uint8)
-        return self._ram
+        return self._ram_block.numpy_view()
 
     @property
     def ram_buffer(self):
@@ -185,8 +181,7 @@ cdef class Core:
     def x(self):
         """numpy uint64[32] view of the integer registers; x0 reads as 0 in the guest."""
         if self._x is None:
-            import numpy
-            self._x = numpy.frombuffer(self._regs_block, dtype=numpy.uint64)[:32]
+            self._x = self._regs_block.numpy_view()[:32]
         return self._x
 
     @property

@@ -27,6 +27,7 @@ cdef class HostBuffer:
     cdef Py_ssize_t itemsize
     cdef bytes format
     cdef bint mapped
+    cdef object _numpy        # the one NumPy view, made on first use
 
     def __cinit__(self, Py_ssize_t size, Py_ssize_t itemsize=1):
         cdef void* p
@@ -78,6 +79,14 @@ cdef class HostBuffer:
 
     def __releasebuffer__(self, Py_buffer* view):
         pass
+
+    def numpy_view(self):
+        """The buffer as a NumPy array (uint8 or uint64), zero-copy; the same
+        array every time, so the harts of one machine share one view."""
+        if self._numpy is None:
+            import numpy
+            self._numpy = numpy.frombuffer(self, dtype=numpy.uint8 if self.itemsize == 1 else numpy.uint64)
+        return self._numpy
 
     def discard(self):
         """Give the pages back to the host now; the buffer reads as zeros

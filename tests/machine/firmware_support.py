@@ -33,6 +33,8 @@ class FakeCore:
         self.ram_base = ram_base
         self.ram = np.zeros(ram_size, dtype=np.uint8)
         self.x = np.zeros(32, dtype=np.uint64)
+        self.ram_buffer = self.ram         # the core's RAM as a buffer
+        self.regs = memoryview(self.x)
         self.pc = ram_base
         self.priv = 3
         self.csrs = {0x301: misa, 0xF11: 0x489, 0xF12: 0x5, 0xF13: 0x1234}
@@ -45,6 +47,16 @@ class FakeCore:
         self.tlb_flushes = 0
         self.decode_flushes = 0
         self.watches = []
+
+    def get_x(self, i):
+        return int(self.x[i]) if i else 0
+
+    def set_x(self, i, value):
+        if i:
+            self.x[i] = value & 0xFFFF_FFFF_FFFF_FFFF
+
+    def release_ram(self):
+        self.ram[:] = 0
 
     def read_csr(self, n):
         return self.csrs.get(n, 0)

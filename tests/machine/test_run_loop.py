@@ -31,6 +31,8 @@ class ScriptedCore:
         self.ram = np.zeros(ram_size, dtype=np.uint8)
         self.invalidated = []           # what device DMA wrote behind the hart
         self.x = np.zeros(32, dtype=np.uint64)
+        self.ram_buffer = self.ram         # the core's RAM as a buffer
+        self.regs = memoryview(self.x)
         self.pc = 0
         self.priv = 3
         self.realtime = False
@@ -44,6 +46,16 @@ class ScriptedCore:
         self.irq_calls = []
         self.watches = []
         self.pending_load = False
+
+    def get_x(self, i):
+        return int(self.x[i]) if i else 0
+
+    def set_x(self, i, value):
+        if i:
+            self.x[i] = value & 0xFFFF_FFFF_FFFF_FFFF
+
+    def release_ram(self):
+        self.ram[:] = 0
 
     def read_csr(self, n):
         return self.csrs.get(n, 0)
