@@ -317,7 +317,9 @@ def has_f_and_d(isa):
 
 
 def expected_section(images, fstype, smp):
-    """What /init prints between the markers when everything works."""
+    """What /init prints between the markers when everything works, up to
+    the applet tour the busybox initramfs runs last (its lines are QEMU's
+    to give: /proc/cpuinfo describes the machine)."""
     digest = hashlib.sha256(KNOWN_FILE_TEXT.encode()).hexdigest()
     path = "/mnt/" + KNOWN_FILE_NAME
     return [BEGIN_MARKER,
@@ -330,8 +332,17 @@ def expected_section(images, fstype, smp):
             "---- sha256 ----",
             "%s  %s" % (digest, path),
             "cpus online: " + ("0" if smp == 1 else "0-%d" % (smp - 1)),
-            "nproc: %d" % smp,
-            END_MARKER]
+            "nproc: %d" % smp]
+
+
+def section_is_complete(section, images, fstype, smp, flavour):
+    expected = expected_section(images, fstype, smp)
+    if section is None or section[:len(expected)] != expected or section[-1] != END_MARKER:
+        return False
+    tour = section[len(expected):-1]
+    if flavour == "busybox":
+        return tour[:1] == ["---- /proc/cpuinfo ----"] and "harmonic 7.485470860550" in tour
+    return tour == []
 
 
 @pytest.fixture(scope="session")
@@ -360,8 +371,8 @@ def qemu_reference(linux, tmp_path_factory):
         if key not in boots:
             disk = disk_copy(linux, fstype, tmp_path_factory.mktemp("qemu"))
             boot = qemu_boot(linux, disk, transport, smp, flavour)
-            assert boot.status == 0 and boot.section() == expected_section(linux, fstype, smp), \
-                boot.describe()
+            assert boot.status == 0 and section_is_complete(boot.section(), linux, fstype, smp,
+                                                            flavour), boot.describe()
             boots[key] = boot
         return boots[key]
 
@@ -412,7 +423,7 @@ def test_qemu_boots_debian_and_reads_the_disk(qemu_reference, fstype, transport,
 @pytest.mark.slow
 @pytest.mark.parametrize("smp", [1, 4])
 def test_qemu_counts_the_cpus(qemu_reference, smp):
-    assert qemu_reference("ext4", "mmio", smp).section()[-2] == "nproc: %d" % smp
+    assert "nproc: %d" % smp in qemu_reference("ext4", "mmio", smp).section()
 
 
 @pytest.mark.slow

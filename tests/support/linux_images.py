@@ -28,6 +28,8 @@ else:
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INIT_SCRIPT = os.path.join(REPO, "guests", "linux", "init")
+# The applet tour the busybox /init runs between the markers (/etc/applets.sh).
+APPLETS_SCRIPT = os.path.join(REPO, "guests", "linux", "applets.sh")
 # The same /init in C on raw system calls, for harts without F and D (Debian's
 # busybox is built for rv64gc); it prints the same lines between the markers.
 MINI_INIT_SOURCE = os.path.join(REPO, "guests", "linux", "mini_init.c")
@@ -49,7 +51,8 @@ WANTED_MODULES = ("virtio", "virtio_ring", "virtio_mmio",
 # Applets /init and a person debugging the initramfs use; each is a symlink to busybox.
 APPLETS = ("sh", "ash", "mount", "umount", "insmod", "lsmod", "cat", "echo", "sleep",
            "poweroff", "reboot", "sha256sum", "nproc", "uname", "dmesg", "tail", "awk",
-           "ls", "grep", "test", "[", "mkdir", "sync")
+           "ls", "grep", "test", "[", "mkdir", "sync", "seq", "sort", "tr", "head", "dd",
+           "printf", "wc")
 
 # The lines /init prints around what the tests compare (guests/linux/init).
 BEGIN_MARKER = "==== pyvmm-linux-test BEGIN ===="
@@ -233,6 +236,8 @@ def build_initramfs(packages, out_path, wanted=WANTED_MODULES, init="busybox"):
             archive.symlink("bin/" + applet, "busybox")
         with open(INIT_SCRIPT, "rb") as f:
             archive.file("init", f.read(), mode=0o755)
+        with open(APPLETS_SCRIPT, "rb") as f:
+            archive.file("etc/applets.sh", f.read(), mode=0o644)
     else:
         binary = build_mini_init(out_path + ".init")
         with open(binary, "rb") as f:
