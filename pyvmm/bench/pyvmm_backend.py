@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 from pyvmm.machine import Machine
+from pyvmm.machine.core_exits import CORE_EXIT_TRAP
 
 EXC_ECALL_M = 11
-CORE_EXIT_TRAP = 3
 REG_A0 = 10
 REG_S0 = 8          # traps.S keeps the final count there while it prints
 # Instructions per core.run() call in the exit loop: far more than the one

@@ -27,6 +27,8 @@ import select
 import socket
 
 from pyvmm.debug.monitor import Monitor, MonitorError, _CoreHart, _NoMemory, _VcpuHart
+from pyvmm.machine.core_exits import (CORE_EXIT_BUDGET, CORE_EXIT_DEBUG, CORE_EXIT_MMIO, CORE_EXIT_TRAP,
+                                      CORE_EXIT_WATCH)
 
 MASK64 = (1 << 64) - 1
 MAX_PACKET = 0x4000             # what qSupported advertises
@@ -133,20 +135,20 @@ class MachineTarget:
     def step(self, t):
         core = self.cores[t]
         reason = core.run(1)
-        if reason == 6:
+        if reason == CORE_EXIT_DEBUG:
             return ("debug", t, core)
-        if reason not in (1,):
+        if reason != CORE_EXIT_BUDGET:
             # an MMIO access, a trap for the firmware, WFI: the board completes it
             self._service(core, reason)
         return None
 
     def _service(self, core, reason):
         m = self.machine
-        if reason == 2:
+        if reason == CORE_EXIT_MMIO:
             m._service_mmio(core)
-        elif reason == 3:
+        elif reason == CORE_EXIT_TRAP:
             m._service_trap(core)
-        elif reason == 5:
+        elif reason == CORE_EXIT_WATCH:
             m._service_watch(core)
 
     def run_to_end(self):

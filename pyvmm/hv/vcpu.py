@@ -13,14 +13,13 @@ from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.isa import causes
 from pyvmm.isa.csrs import CSRS
+from pyvmm.machine.core_exits import (CORE_EXIT_BUDGET, CORE_EXIT_DEBUG, CORE_EXIT_MMIO,  # noqa: F401
+                                      CORE_EXIT_TRAP, CORE_EXIT_WFI)
 
 MASK64 = (1 << 64) - 1
 PRIV_S = 1
 INTERRUPT_BIT = 1 << 63
 REG_A0, REG_A7 = 10, 17
-
-CORE_EXIT_BUDGET, CORE_EXIT_MMIO, CORE_EXIT_TRAP, CORE_EXIT_WFI = 1, 2, 3, 4
-CORE_EXIT_DEBUG = 6     # a debugger breakpoint or watchpoint (pyvmm.debug)
 
 HVIP_VSSIP = 1 << causes.IRQ_VS_SOFT
 HVIP_VSTIP = 1 << causes.IRQ_VS_TIMER

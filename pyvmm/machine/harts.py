@@ -29,6 +29,7 @@ else to run, that is the same machine time, only faster.
 
 import time
 
+from pyvmm.machine.core_exits import CORE_EXIT_BUDGET, CORE_EXIT_WFI
 from pyvmm.machine.layout import TIMEBASE_FREQ
 
 # Harts of one machine (pyvmm._core.MAX_HARTS_PER_MACHINE; QEMU's virt allows 8 per socket).
@@ -50,9 +51,6 @@ STOPPED = "stopped"         # SBI HSM STOPPED: runs only after hart_start
 # of at most this many seconds, so a timer is not overslept by much.
 REALTIME_STEP = 0.01
 
-# Core exit codes used here (docs/architecture.md section 2).
-_EXIT_BUDGET = 1
-_EXIT_WFI = 4
 
 
 class Harts:
@@ -195,8 +193,8 @@ class Harts:
         retired = core.instret - before
         if self.smp:
             self.clock += retired
-            self._left -= budget if reason == _EXIT_BUDGET else max(retired, 1)
-        if reason == _EXIT_WFI and self.smp:
+            self._left -= budget if reason == CORE_EXIT_BUDGET else max(retired, 1)
+        if reason == CORE_EXIT_WFI and self.smp:
             self.state[i] = SLEEPING
             self._left = 0
         return retired

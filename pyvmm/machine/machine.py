@@ -16,6 +16,9 @@ from collections import Counter, namedtuple
 
 from pyvmm.isa import EXC_ECALL_S
 from pyvmm.machine.bus import Bus, BusFault
+from pyvmm.machine.core_exits import (CORE_EXIT_BUDGET, CORE_EXIT_DEBUG, CORE_EXIT_MMIO,  # noqa: F401
+                                      CORE_EXIT_NAMES, CORE_EXIT_TRAP, CORE_EXIT_WATCH,
+                                      CORE_EXIT_WFI)
 from pyvmm.machine.console import ConsoleInput
 from pyvmm.machine.devices import DeviceConfig, DeviceSet
 from pyvmm.machine.layout import (EXIT_BUDGET, EXIT_IDLE, INITRD_MAX_OFFSET, KERNEL_OFFSET,
@@ -24,16 +27,6 @@ from pyvmm.machine.loader import ImageError, load_image
 from pyvmm.machine.memory import GuestMemory
 from pyvmm.machine.plic import CONTEXT_M, CONTEXT_S
 from pyvmm.machine.uart import IER_RDI, IER_RLSI
-
-# Exit reasons of Core.run (docs/architecture.md section 2).
-CORE_EXIT_BUDGET = 1
-CORE_EXIT_MMIO = 2
-CORE_EXIT_TRAP = 3
-CORE_EXIT_WFI = 4
-CORE_EXIT_WATCH = 5
-CORE_EXIT_DEBUG = 6     # a debugger breakpoint or watchpoint (pyvmm.debug)
-CORE_EXIT_NAMES = {CORE_EXIT_BUDGET: "budget", CORE_EXIT_MMIO: "mmio", CORE_EXIT_TRAP: "trap",
-                   CORE_EXIT_WFI: "wfi", CORE_EXIT_WATCH: "watch", CORE_EXIT_DEBUG: "debug"}
 
 PRIV_M = 3
 CSR_MIE = 0x304

@@ -200,3 +200,12 @@ def test_run_from_two_threads_at_once_is_refused():
         time.sleep(0.001)
     worker.join()
     assert errors and "already in progress" in errors[0]
+
+
+def test_the_python_exit_vocabulary_is_the_cores():
+    from pyvmm.machine import core_exits
+    names = {"BUDGET", "MMIO", "TRAP", "WFI", "WATCH", "DEBUG"}
+    for name in names:
+        assert getattr(core_exits, "CORE_EXIT_" + name) == getattr(core_mod, "EXIT_" + name)
+    assert core_exits.CORE_EXIT_NAMES == core_mod.EXIT_NAMES
+    assert len(core_mod.EXIT_NAMES) == len(names)
