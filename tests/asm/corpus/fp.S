@@ -477,6 +477,11 @@ _start:
     fld fa1, 1f, t1
     fsw fa0, 1f, t2
     fsd fa1, 1f, a0
+    .option rvc
+    c.fld fs0, 8(a0)
+    c.fsd fa5, 248(s1)
+    c.fldsp f0, 504(sp)
+    c.fsdsp ft11, 0(sp)
     .data
     .balign 8
 1:  .dword 0
