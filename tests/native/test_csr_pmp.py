@@ -33,9 +33,9 @@ def enter(mode, label):
             f"    la t0, {label}\n    csrw mepc, t0\n    mret\n")
 
 
-def test_misa_reports_rv64imachsu_and_ignores_writes():
+def test_misa_reports_rv64imafdchsu_and_ignores_writes():
     core, _ = run_m("csrr a0, misa\n csrw misa, zero\n csrr a1, misa\n")
-    expected = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "IMACHSU")
+    expected = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "IMAFDCHSU")
     assert reg(core, "a0") == expected == reg(core, "a1")
 
 
