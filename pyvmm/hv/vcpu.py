@@ -130,6 +130,8 @@ class VCPU(HartTenant):
         self.core = vm.host.core
         self.hartid = hartid
         self.x = [0] * 32
+        self.f = [0] * 32                 # f0..f31 and fcsr (F/D)
+        self.fcsr = 0
         self._pc = 0
         self.priv = PRIV_S
         self.virt = 1
@@ -152,6 +154,8 @@ class VCPU(HartTenant):
     def save(self):
         core = self.core
         self.x = core.x.tolist()
+        self.f = core.f.tolist()
+        self.fcsr = core.fcsr
         self._pc = core.pc
         self.priv = core.priv
         self.virt = core.virt
@@ -168,6 +172,8 @@ class VCPU(HartTenant):
             core.write_csr(number, self.csrs[name])
         core.x[:] = self.x
         core.x[0] = 0
+        core.f[:] = self.f
+        core.fcsr = self.fcsr
         core.priv = self.priv         # first: V=1 is refused while the hart is in M
         core.virt = self.virt
         core.pc = self._pc
