@@ -66,6 +66,25 @@ class HartTenant:
     def get_x(self, i):
         return self.core.get_x(i) if self.loaded else self.x[i]
 
+    def get_f(self, i):
+        """f register i (all 64 bits), wherever the VCPU's state is now."""
+        return self.core.get_f(i) if self.loaded else self.f[i]
+
+    def set_f(self, i, value):
+        if self.loaded:
+            self.core.set_f(i, value & MASK64)
+        else:
+            self.f[i] = value & MASK64
+
+    def get_fcsr(self):
+        return self.core.fcsr if self.loaded else self.fcsr
+
+    def set_fcsr(self, value):
+        if self.loaded:
+            self.core.fcsr = value & 0xFF
+        else:
+            self.fcsr = value & 0xFF
+
     def set_x(self, i, value):
         if i == 0:
             return
