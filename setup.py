@@ -9,7 +9,12 @@ from setuptools import Extension, find_packages, setup
 # The run loop's threaded dispatch (native/execute.pxi) relies on every
 # handler keeping its own indirect jump; GCC's cross-jumping would merge them
 # back into one shared jump.
-compile_args = ["-O2"]
+# The F/D semantics (native/fpu.pxi) change the host's rounding mode and read
+# its exception flags between operations: GCC must not fold, move or drop
+# floating-point operations as if the environment were fixed
+# (-frounding-math, -fsignaling-nans); -fno-math-errno lets sqrt be the host
+# instruction; fast-math stays off.
+compile_args = ["-O2", "-frounding-math", "-fsignaling-nans", "-fno-math-errno"]
 if "gcc" in os.environ.get("CC", sysconfig.get_config_var("CC") or ""):
     compile_args.append("-fno-crossjumping")
 
@@ -17,6 +22,7 @@ core = Extension(
     "pyvmm._core",
     sources=["native/core.pyx"],
     extra_compile_args=compile_args,
+    libraries=["m"],
 )
 
 # The guests (guests/ of the checkout) install as the package data of

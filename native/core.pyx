@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""pyvmm._core: one RISC-V RV64IMAC hart with its RAM and CLINT, in C.
+"""pyvmm._core: one RISC-V RV64IMAFDC(H) hart with its RAM and CLINT, in C.
 
 `Core.run(budget)` executes guest code without the GIL until an exit
 (docs/architecture.md section 2); everything else here is the Python face of
@@ -15,6 +15,7 @@ include "decode.pxi"
 include "mmu.pxi"
 include "csr.pxi"
 include "trap.pxi"
+include "fpu.pxi"
 include "debug.pxi"
 include "execute.pxi"
 include "hostbuf.pxi"
@@ -66,8 +67,9 @@ cdef class Core:
 
     cdef Hart* h
     cdef HostBuffer _ram_block    # guest RAM, shared by the machine's harts
-    cdef HostBuffer _regs_block   # x0..x31 and a spare slot
+    cdef HostBuffer _regs_block   # x0..x31, the x0 write sink, then f0..f31
     cdef object _x         # the one NumPy view core.x returns (made on first use: the core runs without NumPy)
+    cdef object _f         # and core.f's
     cdef bint _running
 
     def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None):
@@ -94,10 +96,13 @@ cdef class Core:
         if self.h == NULL:
             raise MemoryError("cannot allocate the hart")
         self._ram_block = HostBuffer(ram_size) if peer is None else peer._ram_block
-        self._regs_block = HostBuffer(33 * 8, 8)
+        # x0..x31, the x0 write sink, then f0..f31: one buffer the views share
+        self._regs_block = HostBuffer(65 * 8, 8)
         h = self.h
         h.ram = <uint8_t*>self._ram_block.ptr
         h.x = <uint64_t*>self._regs_block.ptr
+        h.f = h.x + 33
+        h.host_fpenv = pyvmm_host_save()
         h.ram_base = ram_base
         h.ram_size = ram_size
         h.ram_end = ram_base + ram_size
@@ -214,6 +219,58 @@ cdef class Core:
             v = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
         if i:
             self.h.x[i] = v
+
+    @property
+    def f(self):
+        """numpy uint64[32] view of the floating-point registers f0..f31 (a
+        single-precision value is NaN-boxed: its upper 32 bits all ones)."""
+        if self._f is None:
+            self._f = self._regs_block.numpy_view()[33:65]
+        return self._f
+
+    def get_f(self, int i):
+        """Floating-point register i (0..31), all 64 bits, as a Python int."""
+        if i < 0 or i > 31:
+            raise IndexError(f"no register f{i}")
+        return self.h.f[i]
+
+    def set_f(self, int i, value):
+        """Set floating-point register i (0..31) to value mod 2**64. Like any
+        write from outside the guest it leaves mstatus.FS as it is."""
+        if i < 0 or i > 31:
+            raise IndexError(f"no register f{i}")
+        self.h.f[i] = <uint64_t>(int(value) & 0xFFFFFFFFFFFFFFFF)
+
+    @property
+    def fflags(self):
+        """The accrued exception flags NV DZ OF UF NX (fcsr bits 4:0)."""
+        return self.h.fflags
+
+    @fflags.setter
+    def fflags(self, value):
+        self.h.fflags = <uint32_t>(int(value) & 0x1F)
+
+    @property
+    def frm(self):
+        """The dynamic rounding mode (fcsr bits 7:5)."""
+        return self.h.frm
+
+    @frm.setter
+    def frm(self, value):
+        self.h.frm = <uint32_t>(int(value) & 7)
+
+    @property
+    def fcsr(self):
+        """frm << 5 | fflags. Setting it, like the other F/D state setters,
+        does not mark mstatus.FS Dirty (read_csr/write_csr reach the same
+        registers by number)."""
+        return (self.h.frm << 5) | self.h.fflags
+
+    @fcsr.setter
+    def fcsr(self, value):
+        v = int(value)
+        self.h.fflags = <uint32_t>(v & 0x1F)
+        self.h.frm = <uint32_t>((v >> 5) & 7)
 
     @property
     def ram_base(self):

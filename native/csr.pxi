@@ -3,6 +3,9 @@
 # the privileged spec and QEMU 7.2 where the spec leaves a choice.
 
 cdef enum:
+    CSR_FFLAGS = 0x001
+    CSR_FRM = 0x002
+    CSR_FCSR = 0x003
     CSR_SSTATUS = 0x100
     CSR_SIE = 0x104
     CSR_STVEC = 0x105
@@ -103,6 +106,8 @@ cdef void write_mcountinhibit(Hart* h, uint64_t value) noexcept nogil:
 
 
 cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
+    if csr == CSR_FFLAGS or csr == CSR_FRM or csr == CSR_FCSR:
+        return True
     if (csr == CSR_SSTATUS or csr == CSR_SIE or csr == CSR_STVEC or csr == CSR_SCOUNTEREN
             or csr == CSR_SENVCFG or csr == CSR_SSCRATCH or csr == CSR_SEPC or csr == CSR_SCAUSE
             or csr == CSR_STVAL or csr == CSR_SIP or csr == CSR_STIMECMP or csr == CSR_SATP
@@ -142,6 +147,9 @@ cdef int csr_check(Hart* h, uint32_t csr, bint write) noexcept nogil:
     cdef uint32_t bit
     cdef int level = <int>((csr >> 8) & 3)
     if not csr_exists(h, csr):
+        return CSR_ILLEGAL
+    if csr <= CSR_FCSR and not fp_enabled(h):
+        # the F/D state is Off (mstatus.FS, and vsstatus.FS at V=1)
         return CSR_ILLEGAL
     if write and ((csr >> 10) & 3) == 3:
         return CSR_ILLEGAL
@@ -200,9 +208,15 @@ cdef inline uint64_t vs_deleg(Hart* h) noexcept nogil:
 cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
     # the value of an existing CSR (csr_check has passed)
     if csr == CSR_MSTATUS:
-        return h.mstatus
+        return h.mstatus | status_sd(h.mstatus)
     if csr == CSR_SSTATUS:
-        return h.mstatus & SSTATUS_READABLE
+        return (h.mstatus & SSTATUS_READABLE) | status_sd(h.mstatus)
+    if csr == CSR_FFLAGS:
+        return h.fflags
+    if csr == CSR_FRM:
+        return h.frm
+    if csr == CSR_FCSR:
+        return (h.frm << 5) | h.fflags
     if csr == CSR_MISA:
         return h.misa
     if csr == CSR_MEDELEG:
@@ -264,7 +278,7 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
     if csr == CSR_MIDELEG:
         return h.mideleg
     if csr == CSR_VSSTATUS:
-        return h.vsstatus
+        return h.vsstatus | status_sd(h.vsstatus)
     if csr == CSR_VSIE:
         return (h.mie & vs_deleg(h)) >> 1
     if csr == CSR_VSIP:
@@ -384,7 +398,14 @@ cdef void write_hgatp(Hart* h, uint64_t value) noexcept nogil:
 cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
     # WARL write of an existing CSR (csr_check has passed)
     cdef uint64_t mask, mode
-    if csr == CSR_MSTATUS:
+    if csr == CSR_FFLAGS:
+        h.fflags = <uint32_t>(value & 0x1F)
+    elif csr == CSR_FRM:
+        h.frm = <uint32_t>(value & 7)
+    elif csr == CSR_FCSR:
+        h.fflags = <uint32_t>(value & 0x1F)
+        h.frm = <uint32_t>((value >> 5) & 7)
+    elif csr == CSR_MSTATUS:
         write_mstatus(h, value, MSTATUS_WRITABLE)
     elif csr == CSR_SSTATUS:
         write_mstatus(h, value, SSTATUS_WRITABLE)

@@ -7,6 +7,57 @@ cdef inline uint8_t reg_dest(uint32_t r) noexcept nogil:
     return <uint8_t>(r if r != 0 else 32)
 
 
+cdef inline bint fp_writes_f(int kind) noexcept nogil:
+    # OP-FP instructions whose rd is an f register (the rest write an x register)
+    return not (kind == FK_FCVT_INT_FROM_FP or kind == FK_FCMP or kind == FK_FCLASS or kind == FK_FMV_X_F)
+
+
+cdef int32_t decode_op_fp(uint32_t f7, uint32_t f3, uint32_t rs2) noexcept nogil:
+    # the OP-FP major opcode: (FK_* << 1) | is_double, or -1 when reserved.
+    # funct7's low two bits are the format (S = 0, D = 1); funct3 is the rm
+    # field of the rounded operations, checked when they execute.
+    cdef int dbl = <int>(f7 & 1)
+    cdef uint32_t g = f7 >> 2
+    cdef int kind = -1
+    if (f7 & 3) >= 2:
+        return -1
+    if g <= 3:
+        kind = FK_FADD + <int>g             # fadd fsub fmul fdiv
+    elif g == 0x0B:
+        if rs2 == 0:
+            kind = FK_FSQRT
+    elif g == 0x04:
+        if f3 <= 2:
+            kind = FK_FSGNJ
+    elif g == 0x05:
+        if f3 <= 1:
+            kind = FK_FMINMAX
+    elif g == 0x08:
+        # fcvt.s.d (f7 0x20, rs2 1) and fcvt.d.s (f7 0x21, rs2 0)
+        if rs2 == (1 - <uint32_t>dbl):
+            kind = FK_FCVT_FP_FROM_FP
+    elif g == 0x14:
+        if f3 <= 2:
+            kind = FK_FCMP
+    elif g == 0x18:
+        if rs2 <= 3:
+            kind = FK_FCVT_INT_FROM_FP
+    elif g == 0x1A:
+        if rs2 <= 3:
+            kind = FK_FCVT_FP_FROM_INT
+    elif g == 0x1C:
+        if rs2 == 0 and f3 == 0:
+            kind = FK_FMV_X_F
+        elif rs2 == 0 and f3 == 1:
+            kind = FK_FCLASS
+    elif g == 0x1E:
+        if rs2 == 0 and f3 == 0:
+            kind = FK_FMV_F_X
+    if kind < 0:
+        return -1
+    return <int32_t>((kind << 1) | dbl)
+
+
 cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
     cdef uint32_t opcode = w & 0x7F
     cdef uint32_t rd = (w >> 7) & 31
@@ -25,6 +76,7 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
     cdef int op = OP_ILLEGAL
     cdef int32_t imm = 0
     cdef uint32_t shamt
+    cdef bint frd = False          # rd names an f register (f0 is a register, not a sink)
 
     if opcode == 0x37:
         op = OP_LUI
@@ -193,6 +245,27 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
                   or imm == AMO_AND or imm == AMO_MIN or imm == AMO_MAX or imm == AMO_MINU
                   or imm == AMO_MAXU):
                 op = OP_AMO_W if f3 == 2 else OP_AMO_D
+    elif opcode == 0x07 or opcode == 0x27:
+        # flw/fld (I-type) and fsw/fsd (S-type); rd is an f register, f0 included
+        if f3 == 2 or f3 == 3:
+            if opcode == 0x07:
+                op = OP_FLW if f3 == 2 else OP_FLD
+                imm = i_imm
+                frd = True
+            else:
+                op = OP_FSW if f3 == 2 else OP_FSD
+                imm = s_imm
+    elif opcode == 0x43 or opcode == 0x47 or opcode == 0x4B or opcode == 0x4F:
+        # fmadd fmsub fnmsub fnmadd: fmt (bits 26:25) S or D, rs3 in bits 31:27
+        if (f7 & 3) < 2:
+            op = OP_FP
+            imm = <int32_t>(((FK_FMADD + <int>((opcode - 0x43) >> 2)) << 1) | <int>(f7 & 1))
+            frd = True
+    elif opcode == 0x53:
+        imm = decode_op_fp(f7, f3, rs2)
+        if imm >= 0:
+            op = OP_FP
+            frd = fp_writes_f(imm >> 1)
     elif opcode == 0x0F:
         if f3 == 0:
             op = OP_FENCE
@@ -249,9 +322,10 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
                 op = OP_CSRRCI
 
     d.op = <uint8_t>op
-    d.rd = reg_dest(rd)
+    d.rd = <uint8_t>rd if frd else reg_dest(rd)
     d.rs1 = <uint8_t>rs1
     d.rs2 = <uint8_t>rs2
+    d.rs3 = <uint8_t>(w >> 27)     # rs3 of the fused multiply-adds
     d.ilen = 4
     d.raw = w
     d.imm = imm
@@ -276,6 +350,7 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
     cdef uint32_t u
     cdef uint32_t b12 = (w >> 12) & 1
     cdef uint32_t f2
+    cdef bint frd = False
 
     if quadrant == 0:
         if f3 == 0:
@@ -285,6 +360,17 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
                 o_rd = rdp
                 o_rs1 = 2
                 imm = <int32_t>u
+        elif f3 == 1 or f3 == 5:
+            # c.fld / c.fsd: c.ld's layout with an f register
+            imm = <int32_t>((((w >> 10) & 7) << 3) | (((w >> 5) & 3) << 6))
+            o_rs1 = rs1p
+            if f3 == 1:
+                op = OP_FLD
+                o_rd = rdp
+                frd = True
+            else:
+                op = OP_FSD
+                o_rs2 = rdp
         elif f3 == 2 or f3 == 6:
             u = (((w >> 10) & 7) << 3) | (((w >> 6) & 1) << 2) | (((w >> 5) & 1) << 6)
             imm = <int32_t>u
@@ -379,6 +465,19 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
             o_rd = rd
             o_rs1 = rd
             imm = <int32_t>((b12 << 5) | rs2)
+        elif f3 == 1:
+            # c.fldsp: any f register, f0 included
+            op = OP_FLD
+            o_rd = rd
+            o_rs1 = 2
+            frd = True
+            imm = <int32_t>((b12 << 5) | (((w >> 5) & 3) << 3) | (((w >> 2) & 7) << 6))
+        elif f3 == 5:
+            # c.fsdsp
+            op = OP_FSD
+            o_rs1 = 2
+            o_rs2 = rs2
+            imm = <int32_t>((((w >> 10) & 7) << 3) | (((w >> 7) & 7) << 6))
         elif f3 == 2:
             if rd != 0:
                 op = OP_LW
@@ -428,9 +527,10 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
             imm = <int32_t>((((w >> 10) & 7) << 3) | (((w >> 7) & 7) << 6))
 
     d.op = <uint8_t>op
-    d.rd = reg_dest(o_rd)
+    d.rd = <uint8_t>o_rd if frd else reg_dest(o_rd)
     d.rs1 = <uint8_t>o_rs1
     d.rs2 = <uint8_t>o_rs2
+    d.rs3 = 0
     d.ilen = 2
     d.raw = w & 0xFFFF
     d.imm = imm

@@ -136,6 +136,7 @@ cdef uint64_t MSTATUS_SPIE = 1ULL << 5
 cdef uint64_t MSTATUS_MPIE = 1ULL << 7
 cdef uint64_t MSTATUS_SPP = 1ULL << 8
 cdef uint64_t MSTATUS_MPP = 3ULL << 11
+cdef uint64_t MSTATUS_FS = 3ULL << 13     # the F/D state: Off, Initial, Clean, Dirty
 cdef uint64_t MSTATUS_MPRV = 1ULL << 17
 cdef uint64_t MSTATUS_SUM = 1ULL << 18
 cdef uint64_t MSTATUS_MXR = 1ULL << 19
@@ -147,10 +148,10 @@ cdef uint64_t MSTATUS_SXL = 3ULL << 34
 cdef uint64_t MSTATUS_GVA = 1ULL << 38
 cdef uint64_t MSTATUS_MPV = 1ULL << 39
 cdef uint64_t MSTATUS_WRITABLE = ((1ULL << 1) | (1ULL << 3) | (1ULL << 5) | (1ULL << 7) | (1ULL << 8)
-                                  | (3ULL << 11) | (1ULL << 17) | (1ULL << 18) | (1ULL << 19)
+                                  | (3ULL << 11) | (3ULL << 13) | (1ULL << 17) | (1ULL << 18) | (1ULL << 19)
                                   | (1ULL << 20) | (1ULL << 21) | (1ULL << 22)
                                   | (1ULL << 38) | (1ULL << 39))
-cdef uint64_t SSTATUS_WRITABLE = (1ULL << 1) | (1ULL << 5) | (1ULL << 8) | (1ULL << 18) | (1ULL << 19)
+cdef uint64_t SSTATUS_WRITABLE = (1ULL << 1) | (1ULL << 5) | (1ULL << 8) | (3ULL << 13) | (1ULL << 18) | (1ULL << 19)
 cdef uint64_t SSTATUS_READABLE = SSTATUS_WRITABLE | (3ULL << 13) | (3ULL << 15) | (3ULL << 32) | (1ULL << 63)
 
 # interrupt-pending/enable bits
@@ -197,9 +198,9 @@ cdef uint64_t MENVCFG_WRITABLE = (1ULL << 63) | 1ULL
 cdef uint64_t HENVCFG_WRITABLE = (1ULL << 63) | 1ULL
 cdef uint64_t SENVCFG_WRITABLE = 1ULL
 
-# misa: RV64 (MXL=2) I M A C H S U
-cdef uint64_t MISA_VALUE = ((2ULL << 62) | (1ULL << 0) | (1ULL << 2) | (1ULL << 7) | (1ULL << 8)
-                            | (1ULL << 12) | (1ULL << 18) | (1ULL << 20))
+# misa: RV64 (MXL=2) A C D F H I M S U
+cdef uint64_t MISA_VALUE = ((2ULL << 62) | (1ULL << 0) | (1ULL << 2) | (1ULL << 3) | (1ULL << 5)
+                            | (1ULL << 7) | (1ULL << 8) | (1ULL << 12) | (1ULL << 18) | (1ULL << 20))
 
 # page-table entry bits
 cdef uint64_t PTE_V = 1
@@ -320,7 +321,36 @@ cdef enum:
     OP_HSV              # imm = log2(size)
     OP_HFENCE_VVMA
     OP_HFENCE_GVMA
+    OP_FLW
+    OP_FLD
+    OP_FSW
+    OP_FSD
+    OP_FP               # every other F/D instruction: imm = (FK_* << 1) | is_double, rs3 = the fused multiply-adds' third source
     OP_COUNT
+
+# What an OP_FP instruction does (imm >> 1). The first nine are the rounded
+# arithmetic operations in the order of fpu.pxi's PYVMM_FADD..PYVMM_FNMADD;
+# up to FK_LAST_ROUNDED the instruction has an rm field.
+cdef enum:
+    FK_FADD = 0
+    FK_FSUB = 1
+    FK_FMUL = 2
+    FK_FDIV = 3
+    FK_FSQRT = 4
+    FK_FMADD = 5
+    FK_FMSUB = 6
+    FK_FNMSUB = 7
+    FK_FNMADD = 8
+    FK_FCVT_INT_FROM_FP = 9     # fcvt.{w,wu,l,lu}.{s,d}: rs2 is the integer kind
+    FK_FCVT_FP_FROM_INT = 10    # fcvt.{s,d}.{w,wu,l,lu}
+    FK_FCVT_FP_FROM_FP = 11     # fcvt.s.d, fcvt.d.s (the precision bit is the result's)
+    FK_LAST_ROUNDED = 11
+    FK_FSGNJ = 12               # funct3: 0 fsgnj, 1 fsgnjn, 2 fsgnjx
+    FK_FMINMAX = 13             # funct3: 0 fmin, 1 fmax
+    FK_FCMP = 14                # funct3: 0 fle, 1 flt, 2 feq
+    FK_FCLASS = 15
+    FK_FMV_X_F = 16             # fmv.x.w, fmv.x.d
+    FK_FMV_F_X = 17             # fmv.w.x, fmv.d.x
 
 # AMO funct5 values
 cdef enum:

@@ -28,6 +28,7 @@ cdef inline void mmio_load_wait(Hart* h, DecodedInsn* d, uint64_t vaddr, int siz
     h.mmio_rd = d.rd
     h.mmio_size = <uint8_t>size
     h.mmio_signed = is_signed
+    h.mmio_fp = 0
     h.mmio_ilen = d.ilen
     h.mmio_vaddr = vaddr
 
@@ -181,6 +182,9 @@ cdef int do_csr(Hart* h, DecodedInsn* d) noexcept nogil:
         else:
             new = rmw_old & ~src
         csr_write(h, csr, new)
+        if csr <= CSR_FCSR:
+            # fflags/frm/fcsr are F/D state: writing them makes it Dirty
+            fp_dirty(h)
     h.x[d.rd] = old
     return ST_OK
 
@@ -343,6 +347,8 @@ cdef int do_hypervisor_insn(Hart* h, DecodedInsn* d) noexcept nogil:
 
 
 cdef int finish(Hart* h, int reason) noexcept nogil:
+    # the host FPU's rounding mode goes back to what Python had
+    pyvmm_host_restore(h.host_fpenv)
     h.exit_reason = reason
     if reason == EXIT_BUDGET_C:
         h.exit_pc = h.pc
@@ -354,7 +360,10 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
     cdef int state = h.mmio_state
     h.mmio_state = MMIO_IDLE
     if state == MMIO_LOAD_COMPLETED:
-        h.x[h.mmio_rd] = extend(h.mmio_value, h.mmio_size, h.mmio_signed)
+        if h.mmio_fp:
+            write_fd(h, h.mmio_rd, box32(h.mmio_value) if h.mmio_size == 4 else h.mmio_value)
+        else:
+            h.x[h.mmio_rd] = extend(h.mmio_value, h.mmio_size, h.mmio_signed)
         h.pc += h.mmio_ilen
         h.instret += 1
     elif state == MMIO_LOAD_FAULTED:
@@ -453,7 +462,12 @@ cdef extern from *:
         X(BLT) \
         X(BGE) \
         X(BLTU) \
-        X(BGEU)
+        X(BGEU) \
+        X(FP) \
+        X(FLD) \
+        X(FLW) \
+        X(FSD) \
+        X(FSW)
     /* the table is indexed by op, plus 256 for a 4-byte instruction: each op
        has an entry stub per length that sets ilen as a constant, so the next
        slot's address never waits for a load from this one */
@@ -526,6 +540,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
 
     fast_targets()
     x[0] = 0
+    h.host_fpenv = pyvmm_host_save()
     h.exit_reason = EXIT_NONE
     if budget == 0:
         return finish(h, EXIT_BUDGET_C)
@@ -971,6 +986,58 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                 fast_op(OP_BGEU)
                 npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] >= x[d.rs2] else pc + <uint64_t>ilen
                 fast_jump()
+            elif op == OP_FP:
+                fast_op(OP_FP)
+                if exec_fp(h, d) != ST_OK:
+                    # illegal (FS Off or a reserved rounding mode): the
+                    # general path takes the trap
+                    slow = True
+                    break
+                fast_next()
+            elif op == OP_FLD:
+                fast_op(OP_FLD)
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & tlb_mask]
+                if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                    slow = True
+                    break
+                hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
+                write_fd(h, d.rd, pyvmm_ld(p, 8))
+                fast_next()
+            elif op == OP_FLW:
+                fast_op(OP_FLW)
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &load_tlb[(a >> 12) & tlb_mask]
+                if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                    slow = True
+                    break
+                hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
+                write_fd(h, d.rd, box32(pyvmm_ld(p, 4)))
+                fast_next()
+            elif op == OP_FSD:
+                fast_op(OP_FSD)
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & tlb_mask]
+                if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                    slow = True
+                    break
+                hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
+                pyvmm_st(p, 8, h.f[d.rs2])
+                fast_next()
+            elif op == OP_FSW:
+                fast_op(OP_FSW)
+                a = x[d.rs1] + <uint64_t><int64_t>d.imm
+                e = &store_tlb[(a >> 12) & tlb_mask]
+                if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                    slow = True
+                    break
+                hits += 1
+                p = <uint8_t*>(<uint64_t>e.addend + a)
+                pyvmm_st(p, 4, h.f[d.rs2])
+                fast_next()
             else:
                 # undecoded (or the slot past the page's end), or an
                 # instruction for the general path below
@@ -1014,6 +1081,16 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 4, x[d.rs2])
         elif op == OP_SD:
             st = store(h, x[d.rs1] + <uint64_t><int64_t>d.imm, 8, x[d.rs2])
+        elif op == OP_FP:
+            st = exec_fp(h, d)
+        elif op == OP_FLW:
+            st = exec_fp_load(h, d, 4)
+        elif op == OP_FLD:
+            st = exec_fp_load(h, d, 8)
+        elif op == OP_FSW:
+            st = exec_fp_store(h, d, 4)
+        elif op == OP_FSD:
+            st = exec_fp_store(h, d, 8)
         elif op == OP_LR_W:
             st = do_lr(h, d, 4)
         elif op == OP_LR_D:

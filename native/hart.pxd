@@ -39,7 +39,7 @@ ctypedef struct DecodedInsn:
     uint8_t rs1
     uint8_t rs2
     uint8_t ilen        # 2 or 4
-    uint8_t pad0
+    uint8_t rs3         # third source of the fused multiply-adds
     uint16_t pad1
     uint32_t raw        # the instruction bits as fetched (16 bits for compressed)
     int32_t imm         # immediate, CSR number, or shift amount
@@ -54,6 +54,10 @@ cdef struct HartGroup
 
 ctypedef struct Hart:
     uint64_t* x         # 33 registers: x0..x31 and the x0 write sink
+    uint64_t* f         # f0..f31 (F/D), 64 bits each; singles are NaN-boxed
+    uint32_t fflags     # accrued exceptions NV DZ OF UF NX (fcsr 4:0)
+    uint32_t frm        # dynamic rounding mode (fcsr 7:5); 5..7 make dynamic-rm instructions illegal
+    unsigned host_fpenv # the host FPU's control word when run() began, restored when it returns
     uint64_t pc
     int priv
     int data_priv       # privilege of loads/stores (MPRV/MPP applied)
@@ -220,6 +224,7 @@ ctypedef struct Hart:
     uint8_t mmio_rd
     uint8_t mmio_size
     uint8_t mmio_signed
+    uint8_t mmio_fp         # the load's destination is f[mmio_rd] (flw boxes, fld whole)
     uint8_t mmio_ilen
     uint64_t mmio_vaddr
     int mmio_virt           # the access was translated at V=1 (its fault's tval is a GVA)

@@ -12,6 +12,7 @@ computed with final addresses.
 import re
 
 from pyvmm import isa
+from pyvmm.isa.fields import RM_NUMBERS
 from pyvmm.asm import expr as E
 from pyvmm.asm.compress import branch_can_compress, compress, jump_can_compress
 from pyvmm.asm.errors import LineError
@@ -418,7 +419,7 @@ class Assembler:
     def check_extension(self, mnemonic, target):
         entry = isa.lookup(target) if not target.startswith("@") else None
         ext = entry.ext if entry is not None else "I"
-        needed = {"M": "m", "A": "a"}.get(ext)
+        needed = {"M": "m", "A": "a", "F": "f", "D": "d"}.get(ext)
         if needed and needed not in self.extensions:
             raise LineError("unrecognized opcode `%s', extension `%s' required" % (mnemonic, needed))
 
@@ -476,9 +477,24 @@ class Assembler:
             raise Mismatch("unbalanced parentheses in `%s'" % text)
         return text[:i].strip(), self.parse_reg(text[i + 1:-1])
 
+    def parse_freg(self, text):
+        number = isa.freg_number(text.strip())
+        if number is None:
+            raise Mismatch("expected a floating-point register, got `%s'" % text.strip())
+        return number
+
     def parse_operand(self, kind, text, ops, deferred):
         if kind in ("d", "s", "t"):
             ops[{"d": "rd", "s": "rs1", "t": "rs2"}[kind]] = self.parse_reg(text)
+        elif kind in ("D", "S", "T", "R"):
+            ops[{"D": "rd", "S": "rs1", "T": "rs2", "R": "rs3"}[kind]] = self.parse_freg(text)
+        elif kind == "U":
+            ops["rs1"] = ops["rs2"] = self.parse_freg(text)
+        elif kind == "m":
+            name = text.strip()
+            if name not in RM_NUMBERS:
+                raise Mismatch("unknown rounding mode `%s'" % name)
+            ops["rm"] = RM_NUMBERS[name]
         elif kind == "j":
             value, d = self.parse_imm(text, ("lo", "pcrel_lo"), -2048, 2047)
             self.put_imm(ops, deferred, "imm", value, d)
@@ -605,6 +621,8 @@ class Assembler:
             self.append(Data(b"\0\0"))
             return
         entry = isa.C_BY_NAME.get(mnemonic)
+        if entry is not None and entry.ext == "C+D" and "d" not in self.extensions:
+            raise LineError("unrecognized opcode `%s', extension `d' required" % mnemonic)
         syntax, encoded_as, ops = (entry.syntax if entry else None), mnemonic, {}
         hint = C_HINT_SPELLINGS.get(mnemonic)
         if hint and (entry is None or len(operands) == len(hint[0])):
@@ -628,7 +646,10 @@ class Assembler:
                         ops["rs1"] = base
                     ops["imm"] = self.absolute(offset, "offset") if offset else 0
                 elif spec in ("rd", "rs1", "rs2"):
-                    ops[spec] = self.parse_reg(text)
+                    if entry is not None and entry.field(spec).kind in ("freg", "fcreg"):
+                        ops[spec] = self.parse_freg(text)
+                    else:
+                        ops[spec] = self.parse_reg(text)
                 elif mnemonic in ("c.j", "c.beqz", "c.bnez"):
                     ops["target"] = self.parse_expr(text)
                 else:

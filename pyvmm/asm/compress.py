@@ -171,6 +171,9 @@ RULES = {
     "ld": _mem("c.ldsp", "c.ld", 8, 512, 256, "rd", True),
     "sw": _mem("c.swsp", "c.sw", 4, 256, 128, "rs2", False),
     "sd": _mem("c.sdsp", "c.sd", 8, 512, 256, "rs2", False),
+    # f registers: c.fldsp takes f0 as well
+    "fld": _mem("c.fldsp", "c.fld", 8, 512, 256, "rd", False),
+    "fsd": _mem("c.fsdsp", "c.fsd", 8, 512, 256, "rs2", False),
 }
 
 

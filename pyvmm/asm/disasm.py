@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pyvmm import isa
+from pyvmm.isa.fields import RM_NAMES
 
 MASK64 = (1 << 64) - 1
 
@@ -129,6 +130,7 @@ _FENCE_FM_BITS = 0xF0000000
 _FENCE_I_WORD = 0x0000100F
 
 _ABI = isa.ABI_NAMES
+_FABI = isa.FP_ABI_NAMES
 _ZERO, _RA, _SP, _GP, _TP = 0, 1, 2, 3, 4
 
 
@@ -167,14 +169,14 @@ def _sext(value, bits):
 # Which extensions an image is built for. objdump decodes only instructions of
 # the ISA in the ELF's Tag_RISCV_arch attribute (rv64gc when there is none).
 
-ALL_EXTENSIONS = frozenset({"I", "priv", "M", "Zmmul", "A", "C", "Zicsr", "Zifencei", "H"})
+ALL_EXTENSIONS = frozenset({"I", "priv", "M", "Zmmul", "A", "F", "D", "C", "Zicsr", "Zifencei", "H"})
 
 
 def extensions_from_march(march):
     """The pyvmm.isa extension names an ISA string such as
     "rv64i2p1_m2p0_a2p1_c2p0_zicsr2p0" or "rv64gc" enables, objdump's way:
     g = imafd_zicsr_zifencei, i before version 2.1 implies zicsr and zifencei,
-    m and h imply zmmul and zicsr. Raises ValueError for a malformed string."""
+    m and h imply zmmul and zicsr, d implies f, f implies zicsr. Raises ValueError for a malformed string."""
     import re
     text = march.strip().lower()
     if not re.match(r"^rv(32|64|128)[ieg]", text):
@@ -198,7 +200,11 @@ def extensions_from_march(march):
         names.add("zmmul")
     if "h" in names:
         names.add("zicsr")
-    table = {"m": "M", "zmmul": "Zmmul", "a": "A", "c": "C", "zicsr": "Zicsr",
+    if "d" in names:
+        names.add("f")
+    if "f" in names:
+        names.add("zicsr")
+    table = {"m": "M", "zmmul": "Zmmul", "a": "A", "f": "F", "d": "D", "c": "C", "zicsr": "Zicsr",
              "zifencei": "Zifencei", "h": "H"}
     found.update(table[n] for n in names if n in table)
     return frozenset(found)
@@ -404,12 +410,29 @@ _rules("sraiw", (None, "sraw", "{rd},{rs1},{shamt}", None))
 _rules("fence", (_eq(pred=15, succ=15), "fence", "", None), (None, None, "{pred},{succ}", None))
 _rules("fence.tso fence.i ecall ebreak sret mret wfi", (None, None, "", None))
 
-# --- Zicsr
+def _f_eq(**want):
+    """_eq for the F extension's aliases: objdump uses them only when the
+    image's ISA has F (else the plain CSR spelling)."""
+    cond = _eq(**want)
+    cond.needs_f = True
+    return cond
+
+
+# --- Zicsr (with the F extension's fcsr/frm/fflags aliases first, as in binutils' table)
 _rules("csrrw",
        (_eq(rd=0, csr=0xC00, rs1=0), "unimp", "", None),
+       (_f_eq(csr=3, rd=0), "fscsr", "{rs1}", None),
+       (_f_eq(csr=3), "fscsr", "{rd},{rs1}", None),
+       (_f_eq(csr=2, rd=0), "fsrm", "{rs1}", None),
+       (_f_eq(csr=2), "fsrm", "{rd},{rs1}", None),
+       (_f_eq(csr=1, rd=0), "fsflags", "{rs1}", None),
+       (_f_eq(csr=1), "fsflags", "{rd},{rs1}", None),
        (_eq(rd=0), "csrw", "{csr},{rs1}", None),
        (None, None, "{rd},{csr},{rs1}", None))
 _rules("csrrs",
+       (_f_eq(csr=3, rs1=0), "frcsr", "{rd}", None),
+       (_f_eq(csr=2, rs1=0), "frrm", "{rd}", None),
+       (_f_eq(csr=1, rs1=0), "frflags", "{rd}", None),
        (_eq(csr=0xC00, rs1=0), "rdcycle", "{rd}", None),
        (_eq(csr=0xC02, rs1=0), "rdinstret", "{rd}", None),
        (_eq(csr=0xC01, rs1=0), "rdtime", "{rd}", None),
@@ -417,7 +440,10 @@ _rules("csrrs",
        (_eq(rd=0), "csrs", "{csr},{rs1}", None),
        (None, None, "{rd},{csr},{rs1}", None))
 _rules("csrrc", (_eq(rd=0), "csrc", "{csr},{rs1}", None), (None, None, "{rd},{csr},{rs1}", None))
-_rules("csrrwi", (_eq(rd=0), "csrw", "{csr},{zimm}", None), (None, "csrrw", "{rd},{csr},{zimm}", None))
+_rules("csrrwi",
+       (_f_eq(csr=2), "fsrmi", "{rd},{zimm}", None),
+       (_f_eq(csr=1), "fsflagsi", "{rd},{zimm}", None),
+       (_eq(rd=0), "csrw", "{csr},{zimm}", None), (None, "csrrw", "{rd},{csr},{zimm}", None))
 _rules("csrrsi", (_eq(rd=0), "csrs", "{csr},{zimm}", None), (None, "csrrs", "{rd},{csr},{zimm}", None))
 _rules("csrrci", (_eq(rd=0), "csrc", "{csr},{zimm}", None), (None, "csrrc", "{rd},{csr},{zimm}", None))
 
@@ -435,6 +461,28 @@ for _ins in isa.INSTRUCTIONS:
         _rules(_ins.name, (None, None, "{rd},({rs1})", None))
     elif _ins.name.startswith(("sc.", "amo")):
         _rules(_ins.name, (None, None, "{rd},{rs2},({rs1})", None))
+
+# --- F and D: the rounding mode is printed unless it is dyn; fsgnj* of one
+# register twice are fmv/fneg/fabs
+def _same_source(ops):
+    return ops["rs1"] == ops["rs2"]
+
+
+for _ins in isa.INSTRUCTIONS:
+    if _ins.ext not in ("F", "D"):
+        continue
+    _plain = ",".join("{%s}" % (_s if "(" not in _s else _s) for _s in _ins.syntax if _s != "rm")
+    _plain = _plain.replace("{imm(rs1)}", "{imm}({rs1})")
+    if _ins.fmt in ("FLOAD", "FSTORE"):
+        _rules(_ins.name, (None, None, _plain, "mem"))
+    elif "rm" in _ins.syntax:
+        _rules(_ins.name, (_eq(rm=7), None, _plain, None), (None, None, _plain + ",{rm}", None))
+    elif _ins.name.startswith(("fsgnj.", "fsgnjn.", "fsgnjx.")):
+        _alias = {"fsgnj": "fmv", "fsgnjn": "fneg", "fsgnjx": "fabs"}[_ins.name.split(".")[0]]
+        _rules(_ins.name, (_same_source, _alias + "." + _ins.name[-1], "{rd},{rs1}", None),
+               (None, None, _plain, None))
+    else:
+        _rules(_ins.name, (None, None, _plain, None))
 
 # --- C: objdump names most parcels after the instruction they expand to.
 # HINT parcels (rd = x0) keep their c.* names.
@@ -471,6 +519,10 @@ _rules("c.jalr", (None, "jalr", "{rs1}", None))
 _rules("c.mv", (_eq(rd=0), "c.mv", "{zero},{rs2}", None), (None, "mv", "{rd},{rs2}", None))
 _rules("c.add", (_eq(rd=0), "c.add", "{zero},{rs2}", None), (None, "add", "{rd},{rd},{rs2}", None))
 _rules("c.ebreak", (None, "ebreak", "", None))
+_rules("c.fld", (None, "fld", "{rd},{imm}({rs1})", None))
+_rules("c.fsd", (None, "fsd", "{rs2},{imm}({rs1})", None))
+_rules("c.fldsp", (None, "fld", "{rd},{imm}({sp})", None))
+_rules("c.fsdsp", (None, "fsd", "{rs2},{imm}({sp})", None))
 
 
 def uncovered_instructions():
@@ -503,7 +555,7 @@ def _decode(word):
             # check the immediate and prints it.
             return _Decoded("c.addi16sp", {"imm": 0}, 2, "C")
         decoded = isa.decode(half)
-        return _Decoded(decoded[0].name, decoded[1], 2, "C") if decoded else None
+        return _Decoded(decoded[0].name, decoded[1], 2, decoded[0].ext) if decoded else None
     word &= 0xFFFFFFFF
     if word in _LEGACY_WORDS:
         return _Decoded(_LEGACY_WORDS[word], {}, 4)
@@ -532,11 +584,12 @@ for _legacy in ("uret", "hret", "dret"):
 
 
 @lru_cache(maxsize=65536)
-def _spelling(word, aliases=True):
+def _spelling(word, aliases=True, fp=True):
     """(length, mnemonic, template, effect, decoded) for a word, mnemonic None if unknown.
 
     With aliases off (objdump -M no-aliases) every instruction is shown under
     its own name with its assembler operand syntax; c.* parcels keep c.* names.
+    fp: the image's ISA has F (objdump's fcsr/frm/fflags aliases apply).
     """
     length = insn_length(word & 0xFFFF)
     decoded = _decode(word) if length in (2, 4) else None
@@ -552,12 +605,14 @@ def _spelling(word, aliases=True):
             effect = None              # objdump annotates addi/addiw only off a non-zero base
         return length, mnem, template, effect, decoded
     for cond, mnem, template, effect in _RULES[decoded.name]:
+        if getattr(cond, "needs_f", False) and not fp:
+            continue
         if cond(decoded.ops):
             return length, mnem, template, effect, decoded
     raise AssertionError("no spelling rule matched %s" % decoded.name)
 
 
-_FIELD_NAMES = {"rd", "rs1", "rs2", "imm", "shamt", "csr", "zimm", "pred", "succ"}
+_FIELD_NAMES = {"rd", "rs1", "rs2", "rs3", "rm", "imm", "shamt", "csr", "zimm", "pred", "succ"}
 
 
 def _canonical_spelling(entry):
@@ -581,7 +636,7 @@ def _canonical_spelling(entry):
         effect = "hi"
     elif entry.name == "jalr":
         effect = "mem2"
-    elif entry.name == "addi" or entry.fmt in ("I_load", "S"):
+    elif entry.name == "addi" or entry.fmt in ("I_load", "S", "FLOAD", "FSTORE"):
         effect = "mem"
     elif entry.name == "addiw":
         effect = "memw"
@@ -600,14 +655,29 @@ _CANONICAL["c.nop"] = ("c.addi", "{zero},0", None)
 
 
 NUMERIC_NAMES = tuple("x%d" % i for i in range(32))
+NUMERIC_FP_NAMES = tuple("f%d" % i for i in range(32))
 
 
-def _operand_strings(decoded, template, pc, symbols, csr_names, reg_names=_ABI):
+@lru_cache(maxsize=None)
+def _fp_fields(name):
+    """The operands of isa entry `name` that are f registers."""
+    entry = isa.lookup(name)
+    if entry is None:
+        return frozenset()
+    return frozenset(f.name for f in entry.fields if f.kind in ("freg", "fcreg"))
+
+
+def _operand_strings(decoded, template, pc, symbols, csr_names, reg_names=_ABI, freg_names=_FABI):
     ops = decoded.ops
     values = {"zero": reg_names[0], "sp": reg_names[2]}
-    for key in ("rd", "rs1", "rs2"):
+    fp_fields = _fp_fields(decoded.name)
+    for key in ("rd", "rs1", "rs2", "rs3"):
         if key in ops:
-            values[key] = reg_names[ops[key]]
+            values[key] = (freg_names if key in fp_fields else reg_names)[ops[key]]
+    if "rm" in ops:
+        if ops["rm"] == 7:
+            template = template.replace(",{rm}", "")     # dyn is not printed
+        values["rm"] = RM_NAMES.get(ops["rm"], "unknown")
     if "imm" in ops:
         imm = ops["imm"]
         values["imm"] = "%d" % imm
@@ -644,6 +714,7 @@ class Disassembler:
         self.symbols = _as_symbol_table(symbols)
         self.aliases = aliases                  # False: objdump -M no-aliases
         self.reg_names = NUMERIC_NAMES if numeric else _ABI      # True: -M numeric
+        self.freg_names = NUMERIC_FP_NAMES if numeric else _FABI
         self.set_march(march)
         self.csr_names = csr_display_names(priv_spec)
         if gp is None:
@@ -664,13 +735,13 @@ class Disassembler:
         """(length, text) for the instruction in the low bits of `word` at `pc`."""
         length = insn_length(word & 0xFFFF)
         key = word & (0xFFFF if length == 2 else 0xFFFFFFFF)
-        _, mnem, template, effect, decoded = _spelling(key, self.aliases)
-        if mnem is None or decoded.ext not in self.extensions:
+        _, mnem, template, effect, decoded = _spelling(key, self.aliases, "F" in self.extensions)
+        if mnem is None or not all(ext in self.extensions for ext in decoded.ext.split("+")):
             return length, unknown_text(word, length)
         text = mnem
         if template:
             text += "\t" + _operand_strings(decoded, template, pc, self.symbols, self.csr_names,
-                                             self.reg_names)
+                                             self.reg_names, self.freg_names)
         if effect is not None:
             comment = self._address_effect(effect, decoded, pc)
             if comment is not None:

@@ -5,6 +5,8 @@ pattern parses wins (GNU's rule, opcodes/riscv-opc.c). Pattern letters follow
 binutils' so the two tables read side by side:
 
   d s t   registers into rd, rs1, rs2
+  D S T R f registers into rd, rs1, rs2, rs3;  U  one f register into rs1 and rs2
+  m       rounding mode (rne rtz rdn rup rmm dyn)              -> rm
   j       12-bit signed immediate, or %lo()/%pcrel_lo()  -> imm
   o(s)    offset(base): 12-bit offset (may be omitted, or %lo...) -> imm, rs1
   0(s)    (base) or 0(base), for atomics and HLV/HSV     -> rs1
@@ -23,7 +25,7 @@ pyvmm.asm.compress that apply (None: never compressed).
 
 from collections import namedtuple
 
-from pyvmm.isa import CSRS
+from pyvmm.isa import CSRS, INSTRUCTIONS
 
 Form = namedtuple("Form", "pattern target fixed ckey")
 
@@ -162,6 +164,38 @@ for _n in ("hlv.b", "hlv.bu", "hlv.h", "hlv.hu", "hlvx.hu", "hlv.w", "hlv.wu", "
     _add(_n, _f("d,0(s)", _n))
 for _n in ("hsv.b", "hsv.h", "hsv.w", "hsv.d"):
     _add(_n, _f("t,0(s)", _n))
+
+# F and D. A rounding mode left out is dyn (7), as GNU as writes it.
+for _ins in INSTRUCTIONS:
+    if _ins.ext not in ("F", "D"):
+        continue
+    if _ins.fmt == "FLOAD":
+        _add(_ins.name, _f("D,o(s)", _ins.name, "fld" if _ins.name == "fld" else None),
+             _f("D,A,s", "@fload"))
+        continue
+    if _ins.fmt == "FSTORE":
+        _add(_ins.name, _f("T,o(s)", _ins.name, "fsd" if _ins.name == "fsd" else None),
+             _f("T,A,s", "@store"))
+        continue
+    _letters = {"FR4": "D,S,T,R", "FR_RM": "D,S,T", "FR": "D,S,T", "FR1_RM": "D,S", "FR1": "D,S",
+                "FCMP": "d,S,T", "X_F_RM": "d,S", "X_F": "d,S", "F_X_RM": "D,s", "F_X": "D,s"}[_ins.fmt]
+    if "rm" in _ins.syntax:
+        _add(_ins.name, _f(_letters, _ins.name, rm=7), _f(_letters + ",m", _ins.name))
+    else:
+        _add(_ins.name, _f(_letters, _ins.name))
+for _p in (".s", ".d"):
+    _add("fmv" + _p, _f("D,U", "fsgnj" + _p))
+    _add("fneg" + _p, _f("D,U", "fsgnjn" + _p))
+    _add("fabs" + _p, _f("D,U", "fsgnjx" + _p))
+    _add("fgt" + _p, _f("d,T,S", "flt" + _p))
+    _add("fge" + _p, _f("d,T,S", "fle" + _p))
+_add("fmv.x.s", _f("d,S", "fmv.x.w"))
+_add("fmv.s.x", _f("D,s", "fmv.w.x"))
+for _n, _csr in (("csr", 3), ("rm", 2), ("flags", 1)):
+    _add("fr" + _n, _f("d", "csrrs", csr=_csr, rs1=0))
+    _add("fs" + _n, _f("d,s", "csrrw", csr=_csr), _f("s", "csrrw", csr=_csr, rd=0))
+for _n, _csr in (("fsrmi", 2), ("fsflagsi", 1)):
+    _add(_n, _f("d,Z", "csrrwi", csr=_csr), _f("Z", "csrrwi", csr=_csr, rd=0))
 
 # mnemonics of conditional branches / jumps whose target relaxes
 BRANCHES = {"beq", "bne", "blt", "bge", "bltu", "bgeu"}

@@ -87,6 +87,12 @@ def macro_load(asm, mnemonic, ops, deferred):
     _pcrel_pair(asm, rd, ops["target"], mnemonic, {"rd": rd, "rs1": rd})
 
 
+def macro_fload(asm, mnemonic, ops, deferred):
+    # flw/fld rd, symbol, temp: the address goes through the integer temp
+    temp = ops["rs1"]
+    _pcrel_pair(asm, temp, ops["target"], mnemonic, {"rd": ops["rd"], "rs1": temp})
+
+
 def macro_store(asm, mnemonic, ops, deferred):
     temp = ops["rs1"]
     _pcrel_pair(asm, temp, ops["target"], mnemonic, {"rs2": ops["rs2"], "rs1": temp})
@@ -105,6 +111,7 @@ MACROS = {
     "@call": macro_call,
     "@jump": macro_jump,
     "@load": macro_load,
+    "@fload": macro_fload,
     "@store": macro_store,
     "@unimp": macro_unimp,
 }

@@ -45,6 +45,10 @@ CORE_WORKLOADS = (
     Workload("compute-htif", "compute-htif.elf", 52, 416,
              "compute with riscv-tests' tohost/fromhost, HTIF watching on; M-mode",
              bare="compute", htif="on"),
+    # F and D at interpreter speed: about 105 thousand instructions an
+    # iteration, a fifth of them floating-point
+    Workload("fp", "fp.elf", 300, 2400,
+             "double/single matrix multiply (fma), Horner, Newton sqrt/reciprocal, stencil; M-mode"),
     Workload("traps", "traps.elf", 250_000, 2_000_000,
              "ecall from M-mode taken by a guest M-mode handler that returns", event="traps"),
 )

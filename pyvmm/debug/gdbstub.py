@@ -6,8 +6,9 @@
 gdb-multiarch connects with `target remote 127.0.0.1:1234`. The stub speaks
 RSP over TCP (bound to 127.0.0.1 unless told otherwise): checksummed packets
 with +/- acks and QStartNoAckMode, the riscv:rv64 target description
-(org.gnu.gdb.riscv.cpu, org.gnu.gdb.riscv.csr, and org.gnu.gdb.riscv.virtual
-with `priv` and `virt`), registers (g/G/p/P), memory (m/M, as the selected
+(org.gnu.gdb.riscv.cpu, org.gnu.gdb.riscv.fpu with f0-f31, fflags, frm and
+fcsr, org.gnu.gdb.riscv.csr, and org.gnu.gdb.riscv.virtual with `priv` and
+`virt`), registers (g/G/p/P), memory (m/M, as the selected
 hart sees it: through its translation, both stages at V=1; physical with the
 monitor command `phys on`), c/s and vCont, software and hardware breakpoints
 (Z0/Z1, the core's breakpoint set), watchpoints (Z2/Z3/Z4, the core's
@@ -35,6 +36,8 @@ MAX_PACKET = 0x4000             # what qSupported advertises
 MAX_MEMORY = 0x2000             # bytes of one m/M packet
 POLL_INSNS = 200_000            # a running guest looks for gdb's interrupt this often
 CSR_REGNUM_BASE = 65            # gdb's riscv numbering: CSR n is register 65 + n
+F_REGNUM_BASE = 33              # f0..f31 are registers 33..64
+FP_CSRS = {1: "fflags", 2: "frm", 3: "fcsr"}
 PRIV_REGNUM = CSR_REGNUM_BASE + 0x1000
 VIRT_REGNUM = PRIV_REGNUM + 1
 SIGTRAP, SIGINT = 5, 2
@@ -69,7 +72,8 @@ class MachineTarget:
             except ValueError:
                 continue
             names.setdefault(number, name)
-        return sorted(names.items())
+        # fflags, frm and fcsr are described with the f registers (the fpu feature)
+        return sorted((n, name) for n, name in names.items() if n not in FP_CSRS)
 
     def monitor_target(self):
         return self.machine
@@ -85,6 +89,18 @@ class MachineTarget:
 
     def set_pc(self, t, v):
         self.cores[t].pc = v
+
+    def get_f(self, t, i):
+        return self.cores[t].get_f(i)
+
+    def set_f(self, t, i, v):
+        self.cores[t].set_f(i, v)
+
+    def get_fcsr(self, t):
+        return self.cores[t].fcsr
+
+    def set_fcsr(self, t, v):
+        self.cores[t].fcsr = v
 
     def read_csr(self, t, n):
         return self.cores[t].read_csr(n)
@@ -195,6 +211,18 @@ class VMTarget:
 
     def set_pc(self, t, v):
         self.vm.vcpus[t].pc = v
+
+    def get_f(self, t, i):
+        return self.vm.vcpus[t].get_f(i)
+
+    def set_f(self, t, i, v):
+        self.vm.vcpus[t].set_f(i, v)
+
+    def get_fcsr(self, t):
+        return self.vm.vcpus[t].get_fcsr()
+
+    def set_fcsr(self, t, v):
+        self.vm.vcpus[t].set_fcsr(v)
 
     def read_csr(self, t, n):
         from pyvmm.hv.host import HvError
@@ -344,6 +372,16 @@ def _target_xml(csrs):
         cpu.append(f'  <reg name="{name}" bitsize="64" type="{kind}" regnum="{i}"/>')
     cpu.append('  <reg name="pc" bitsize="64" type="code_ptr" regnum="32"/>')
     cpu.append("</feature>")
+    fpu = ['<?xml version="1.0"?>', '<!DOCTYPE feature SYSTEM "gdb-target.dtd">',
+           '<feature name="org.gnu.gdb.riscv.fpu">']
+    fnames = ("ft0 ft1 ft2 ft3 ft4 ft5 ft6 ft7 fs0 fs1 fa0 fa1 fa2 fa3 fa4 fa5 fa6 fa7 "
+              "fs2 fs3 fs4 fs5 fs6 fs7 fs8 fs9 fs10 fs11 ft8 ft9 ft10 ft11").split()
+    for i, name in enumerate(fnames):
+        fpu.append(f'  <reg name="{name}" bitsize="64" type="ieee_double" regnum="{F_REGNUM_BASE + i}"/>')
+    for number, name in sorted(FP_CSRS.items()):
+        fpu.append(f'  <reg name="{name}" bitsize="64" type="int" regnum="{CSR_REGNUM_BASE + number}"'
+                   ' group="float"/>')
+    fpu.append("</feature>")
     csr = ['<?xml version="1.0"?>', '<!DOCTYPE feature SYSTEM "gdb-target.dtd">',
            '<feature name="org.gnu.gdb.riscv.csr">']
     for number, name in csrs:
@@ -357,12 +395,14 @@ def _target_xml(csrs):
     target = ['<?xml version="1.0"?>', '<!DOCTYPE target SYSTEM "gdb-target.dtd">', "<target>",
               "  <architecture>riscv:rv64</architecture>",
               '  <xi:include href="riscv-64bit-cpu.xml"/>',
+              '  <xi:include href="riscv-64bit-fpu.xml"/>',
               '  <xi:include href="riscv-64bit-csr.xml"/>',
               '  <xi:include href="riscv-64bit-virtual.xml"/>',
               "</target>"]
     target[2] = '<target version="1.0" xmlns:xi="http://www.w3.org/2001/XInclude">'
     return {"target.xml": "\n".join(target) + "\n",
             "riscv-64bit-cpu.xml": "\n".join(cpu) + "\n",
+            "riscv-64bit-fpu.xml": "\n".join(fpu) + "\n",
             "riscv-64bit-csr.xml": "\n".join(csr) + "\n",
             "riscv-64bit-virtual.xml": "\n".join(virtual) + "\n"}
 
@@ -661,6 +701,11 @@ class GdbStub:
             return t.get_x(h, n)
         if n == 32:
             return t.get_pc(h)
+        if F_REGNUM_BASE <= n < F_REGNUM_BASE + 32:
+            return t.get_f(h, n - F_REGNUM_BASE)
+        if n - CSR_REGNUM_BASE in FP_CSRS:
+            fcsr = t.get_fcsr(h)
+            return {1: fcsr & 0x1F, 2: fcsr >> 5 & 7, 3: fcsr & 0xFF}[n - CSR_REGNUM_BASE]
         if n == PRIV_REGNUM:
             return t.priv(h)
         if n == VIRT_REGNUM:
@@ -680,6 +725,17 @@ class GdbStub:
                 t.set_x(h, n, value)
             elif n == 32:
                 t.set_pc(h, value)
+            elif F_REGNUM_BASE <= n < F_REGNUM_BASE + 32:
+                t.set_f(h, n - F_REGNUM_BASE, value)
+            elif n - CSR_REGNUM_BASE in FP_CSRS:
+                fcsr = t.get_fcsr(h)
+                if n - CSR_REGNUM_BASE == 1:
+                    fcsr = (fcsr & ~0x1F) | (value & 0x1F)
+                elif n - CSR_REGNUM_BASE == 2:
+                    fcsr = (fcsr & 0x1F) | (value & 7) << 5
+                else:
+                    fcsr = value & 0xFF
+                t.set_fcsr(h, fcsr)
             elif n == PRIV_REGNUM:
                 t.set_mode(h, priv=value)
             elif n == VIRT_REGNUM:

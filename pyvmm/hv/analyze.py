@@ -139,7 +139,7 @@ def _trap_and_sensitivity(probe, word, sensitivity):
 def _operands(ins):
     """Operands that make `ins` a harmless, non-faulting instance when it does not trap."""
     values = {"rd": 5, "rs1": _REG_DATA, "rs2": _REG_VALUE, "imm": 8, "shamt": 1,
-              "pred": 0xF, "succ": 0xF}
+              "pred": 0xF, "succ": 0xF, "rs3": 0, "rm": 0}
     if ins.fmt == "SFENCE":
         values.update(rs1=0, rs2=0)
     return {f.name: values[f.name] for f in ins.fields}

@@ -13,6 +13,7 @@ from pyvmm.machine.layout import RAM_BASE
 
 PAGE_SIZE = 4096
 MASK64 = (1 << 64) - 1
+MSTATUS_FS = 3 << 13           # mstatus.FS: Off, Initial, Clean, Dirty
 
 MENVCFG_STCE = 1 << 63
 PMP_NAPOT_RWX = 0x1F
@@ -109,6 +110,10 @@ class Host:
         core.write_csr(CSRS["menvcfg"], core.read_csr(CSRS["menvcfg"]) | MENVCFG_STCE)
         core.write_csr(CSRS["stimecmp"], MASK64)
         core.write_csr(CSRS["mie"], 0)
+        # The hypervisor keeps the F/D state enabled (FS Dirty) for its guests:
+        # at V=1 a guest's FP needs both vsstatus.FS and mstatus.FS, and the
+        # f registers are saved with every VCPU switch whatever FS says.
+        core.write_csr(CSRS["mstatus"], core.read_csr(CSRS["mstatus"]) | MSTATUS_FS)
         # As a firmware leaves the hart for a hypervisor: S interrupts and the
         # guest's traps delegated to HS (VS interrupts are delegated by the
         # hart itself), so the traps that exit are the ones HS would take.

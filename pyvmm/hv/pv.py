@@ -82,6 +82,8 @@ MODE_USER, MODE_KERNEL = 0, 1
 
 # The hart's view while a PV guest runs: real U-mode, V=0.
 CSR_SCOUNTEREN, CSR_SATP, CSR_HIE, CSR_HVIP = 0x106, 0x180, 0x604, 0x645
+CSR_MSTATUS = 0x300
+MSTATUS_FS = 3 << 13          # mstatus.FS: Off, Initial, Clean, Dirty
 SCOUNTEREN_TM = 1 << 1            # rdtime from U (the PV kernel reads time itself)
 
 PTE_V, PTE_R, PTE_W, PTE_X = 1, 2, 4, 8
@@ -325,6 +327,8 @@ class PVVCPU(VCPU):
     def save(self):
         core = self.core
         self.x = core.x.tolist()
+        self.f = core.f.tolist()
+        self.fcsr = core.fcsr
         self._pc = core.pc
         self.satp = core.read_csr(CSR_SATP)
         if self.host.current_vcpu is self:
@@ -342,6 +346,10 @@ class PVVCPU(VCPU):
         core.write_csr(CSR_SATP, self.satp)
         core.x[:] = self.x
         core.x[0] = 0
+        core.f[:] = self.f
+        core.fcsr = self.fcsr
+        # a PV guest has no sstatus of its own: its FP is always enabled
+        core.write_csr(CSR_MSTATUS, core.read_csr(CSR_MSTATUS) | MSTATUS_FS)
         core.priv = 0
         core.pc = self._pc
         core.exit_on_exception = self.exit_on_exception

@@ -31,8 +31,8 @@ from pyvmm.hv.host import HvError
 from pyvmm.hv.shadow import ShadowPager
 from pyvmm.hv.vcpu import HartTenant
 from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_TIME, NAMED_CSRS, PRIV_S,
-                                 PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_MXR, SSTATUS_SUM,
-                                 IllegalAccess, SupervisorState, csr_name)
+                                 PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR,
+                                 SSTATUS_SD, SSTATUS_SUM, IllegalAccess, SupervisorState, csr_name)
 from pyvmm.isa import causes
 from pyvmm.isa.csrs import CSRS
 from pyvmm.machine.layout import EXIT_IDLE
@@ -67,6 +67,8 @@ class TrapEmulateVCPU(HartTenant):
         self.hartid = hartid
         self.state = SupervisorState(counters=self._read_counter, stce=vm.host.sstc)
         self.x = [0] * 32
+        self.f = [0] * 32                 # f0..f31 and fcsr (F/D)
+        self.fcsr = 0
         self._pc = 0
         self.real_satp = 0
         self.real_mtimecmp = MASK64
@@ -85,6 +87,8 @@ class TrapEmulateVCPU(HartTenant):
     def save(self):
         core = self.core
         self.x = core.x.tolist()
+        self.f = core.f.tolist()
+        self.fcsr = core.fcsr
         self._pc = core.pc
         self.real_mtimecmp = core.mtimecmp
         core.mtimecmp = MASK64
@@ -111,6 +115,8 @@ class TrapEmulateVCPU(HartTenant):
         core.write_csr(CSRS["satp"], self.real_satp)
         core.x[:] = self.x
         core.x[0] = 0
+        core.f[:] = self.f
+        core.fcsr = self.fcsr
         core.priv = PRIV_U
         core.pc = self._pc
         core.mtimecmp = self.real_mtimecmp
@@ -226,7 +232,28 @@ class TrapEmulateVCPU(HartTenant):
         if self.blocked_until is not None:
             self._wake()
         self.vm.policy.deliver_interrupt(self)
-        return self.enter(budget)
+        self.fp_to_hart()
+        exit = self.enter(budget)
+        self.fp_from_hart()
+        return exit
+
+    # -- the F/D state: the guest's virtual sstatus.FS runs on the real mstatus.FS ---------------
+
+    def fp_to_hart(self):
+        """The hart's FS becomes the guest's virtual one, so FP (and fflags,
+        frm, fcsr) is an illegal instruction while the guest has it Off,
+        which the policy reflects to the guest as such."""
+        core = self.core
+        status = core.read_csr(CSRS["mstatus"])
+        wanted = (status & ~SSTATUS_FS) | (self.state.sstatus & SSTATUS_FS)
+        if wanted != status & ~SSTATUS_SD:
+            core.write_csr(CSRS["mstatus"], wanted)
+
+    def fp_from_hart(self):
+        """FP the guest used made the hart's FS Dirty: so is the guest's
+        virtual sstatus.FS (a kernel saves f registers only when it is)."""
+        if self.core.read_csr(CSRS["mstatus"]) & SSTATUS_FS == SSTATUS_FS:
+            self.state.mark_fp_dirty()
 
     def wfi_mode(self):
         return {"priv": self.state.priv, "virt": 0}

@@ -65,6 +65,25 @@ class HartTenant:
     def get_x(self, i):
         return self.core.get_x(i) if self.loaded else self.x[i]
 
+    def get_f(self, i):
+        """f register i (all 64 bits), wherever the VCPU's state is now."""
+        return self.core.get_f(i) if self.loaded else self.f[i]
+
+    def set_f(self, i, value):
+        if self.loaded:
+            self.core.set_f(i, value & MASK64)
+        else:
+            self.f[i] = value & MASK64
+
+    def get_fcsr(self):
+        return self.core.fcsr if self.loaded else self.fcsr
+
+    def set_fcsr(self, value):
+        if self.loaded:
+            self.core.fcsr = value & 0xFF
+        else:
+            self.fcsr = value & 0xFF
+
     def set_x(self, i, value):
         if i == 0:
             return
@@ -129,6 +148,8 @@ class VCPU(HartTenant):
         self.core = vm.host.core
         self.hartid = hartid
         self.x = [0] * 32
+        self.f = [0] * 32                 # f0..f31 and fcsr (F/D)
+        self.fcsr = 0
         self._pc = 0
         self.priv = PRIV_S
         self.virt = 1
@@ -151,6 +172,8 @@ class VCPU(HartTenant):
     def save(self):
         core = self.core
         self.x = core.x.tolist()
+        self.f = core.f.tolist()
+        self.fcsr = core.fcsr
         self._pc = core.pc
         self.priv = core.priv
         self.virt = core.virt
@@ -167,6 +190,8 @@ class VCPU(HartTenant):
             core.write_csr(number, self.csrs[name])
         core.x[:] = self.x
         core.x[0] = 0
+        core.f[:] = self.f
+        core.fcsr = self.fcsr
         core.priv = self.priv         # first: V=1 is refused while the hart is in M
         core.virt = self.virt
         core.pc = self._pc

@@ -17,7 +17,9 @@ SSTATUS_SPIE = 1 << 5
 SSTATUS_SPP = 1 << 8
 SSTATUS_SUM = 1 << 18
 SSTATUS_MXR = 1 << 19
-SSTATUS_WRITABLE = SSTATUS_SIE | SSTATUS_SPIE | SSTATUS_SPP | SSTATUS_SUM | SSTATUS_MXR
+SSTATUS_FS = 3 << 13                 # F/D state: Off, Initial, Clean, Dirty
+SSTATUS_SD = 1 << 63                 # read-only: FS is Dirty
+SSTATUS_WRITABLE = SSTATUS_SIE | SSTATUS_SPIE | SSTATUS_SPP | SSTATUS_FS | SSTATUS_SUM | SSTATUS_MXR
 SSTATUS_UXL_64 = 2 << 32             # read-only: U-mode is RV64
 
 IRQ_S_SOFT, IRQ_S_TIMER, IRQ_S_EXT = 1, 5, 9
@@ -47,6 +49,15 @@ CSR_NAMES = {
     CSR_CYCLE: "cycle", CSR_TIME: "time", CSR_INSTRET: "instret",
 }
 NAMED_CSRS = {name: number for number, name in CSR_NAMES.items()}
+
+
+def with_sd(status):
+    """sstatus with SD set exactly when FS is Dirty. SD is kept in the stored
+    value, so code that reads the register without Python (binary
+    translation's state page) sees it too."""
+    if status & SSTATUS_FS == SSTATUS_FS:
+        return status | SSTATUS_SD
+    return status & ~SSTATUS_SD
 
 
 class IllegalAccess(Exception):
@@ -136,6 +147,10 @@ class SupervisorState:
             return self.counters(csr) & MASK64
         raise IllegalAccess(f"no CSR {csr:#x} for the guest")
 
+    def mark_fp_dirty(self):
+        """The guest changed f registers or fflags: sstatus.FS = Dirty (and SD)."""
+        self.sstatus = with_sd(self.sstatus | SSTATUS_FS)
+
     def write(self, csr, value):
         """WARL write (access already checked). Returns the set of side
         effects the caller must act on: "satp", "status" (SUM/MXR changed),
@@ -143,7 +158,7 @@ class SupervisorState:
         value &= MASK64
         if csr == CSR_SSTATUS:
             old = self.sstatus
-            self.sstatus = value & SSTATUS_WRITABLE
+            self.sstatus = with_sd(value & SSTATUS_WRITABLE)
             effects = {"interrupts"} if (old ^ self.sstatus) & SSTATUS_SIE else set()
             if (old ^ self.sstatus) & (SSTATUS_SUM | SSTATUS_MXR):
                 effects.add("status")

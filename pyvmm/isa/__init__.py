@@ -1,4 +1,4 @@
-"""pyvmm.isa: the one source of truth for RV64IMAC + Zicsr + Zifencei + priv + H.
+"""pyvmm.isa: the one source of truth for RV64IMAFDC + Zicsr + Zifencei + priv + H.
 
 Tables
 ------
@@ -12,6 +12,11 @@ e.g. ``("rd", "imm(rs1)")`` for loads, ``("rd", "rs2", "(rs1)")`` for AMOs,
 instruction, already multiplied out); U-type ``imm`` as the 20-bit field
 0..0xfffff (what ``lui a0, 0x12345`` writes); ``shamt``; ``csr`` 0..4095;
 ``zimm`` 0..31; fence ``pred``/``succ`` as 4-bit iorw masks (i=8 o=4 r=2 w=1).
+F and D: register fields of kind ``"freg"`` (``"fcreg"`` for f8..f15 in 3
+bits) hold f-register numbers; ``rm`` is the rounding mode 0..4 or 7 (dyn,
+see ``fields.RM_NAMES``; 5 and 6 are reserved: they decode, and execute as
+an illegal instruction); fused
+multiply-adds have a fourth register ``rs3``.
 AMO ordering suffixes are separate entries (``amoadd.w.aqrl``), as in objdump.
 
 ``COMPRESSED`` (tuple of `CInstr`, also ``C_BY_NAME``): RV64C parcels with
@@ -30,7 +35,8 @@ Helpers
 ``expand_compressed(half) -> word32 | None`` (None for reserved parcels),
 ``compress_candidates(name32, operands)``, ``instr_length(parcel)``,
 ``lookup(name)``.
-Registers: ``ABI_NAMES``, ``reg_name(n)``, ``reg_number(s)``. CSRs: ``CSRS``,
+Registers: ``ABI_NAMES``, ``reg_name(n)``, ``reg_number(s)``; f registers
+``FP_ABI_NAMES``, ``freg_name(n)``, ``freg_number(s)``. CSRs: ``CSRS``,
 ``CSR_NAMES``, ``csr_number(s)``, ``csr_name(n)``. Causes: ``EXCEPTION_NAMES``,
 ``INTERRUPT_NAMES``, ``cause_name(mcause)``, ``EXC_*``/``IRQ_*`` constants.
 """
@@ -52,7 +58,8 @@ for _module, _names in (
         ("pyvmm.isa.csrs", ("CSR_ALIASES", "CSR_NAMES", "CSRS", "csr_name", "csr_number")),
         ("pyvmm.isa.fields", ("Field",)),
         ("pyvmm.isa.instructions", ("BY_NAME", "INSTRUCTIONS", "Instr")),
-        ("pyvmm.isa.registers", ("ABI_NAMES", "REG_NUMBERS", "reg_name", "reg_number"))):
+        ("pyvmm.isa.registers", ("ABI_NAMES", "REG_NUMBERS", "reg_name", "reg_number",
+                                 "FP_ABI_NAMES", "FREG_NUMBERS", "freg_name", "freg_number"))):
     for _name in _names:
         _EXPORTS[_name] = _module
 del _module, _names, _name

@@ -80,6 +80,8 @@ def describe_range(field, value):
     lo, hi = field.range()
     if field.kind in ("reg", "creg"):
         return "register x%d not allowed here (x%d..x%d)" % (value, lo, hi)
+    if field.kind in ("freg", "fcreg"):
+        return "register f%d not allowed here (f%d..f%d)" % (value, lo, hi)
     if lo <= value <= hi and field.align > 1:
         return "%s %d is not a multiple of %d" % (field.name, value, field.align)
     return "%s %d out of range [%d, %d]" % (field.name, value, lo, hi)

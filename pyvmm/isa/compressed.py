@@ -54,8 +54,9 @@ class CInstr:
 COMPRESSED = []
 
 
-def _c(name, fmt, funct3, quadrant, fields_, syntax, expands_to, constraints=(), fixed=()):
-    """fixed: ((hi, lo, value), ...) extra bits pinned by the encoding."""
+def _c(name, fmt, funct3, quadrant, fields_, syntax, expands_to, constraints=(), fixed=(), ext="C"):
+    """fixed: ((hi, lo, value), ...) extra bits pinned by the encoding; ext
+    "C+D" for the double-precision loads and stores (they need both)."""
     match = funct3 << 13 | quadrant
     mask = 0xE003
     for hi, lo, value in fixed:
@@ -65,7 +66,7 @@ def _c(name, fmt, funct3, quadrant, fields_, syntax, expands_to, constraints=(),
     for f in fields_:
         assert f.instr_mask & mask == 0, name
     COMPRESSED.append(CInstr(name, fmt, match, mask, tuple(fields_), tuple(syntax),
-                             tuple(constraints), expands_to))
+                             tuple(constraints), expands_to, ext=ext))
 
 
 # Quadrant 0
@@ -75,6 +76,10 @@ _c("c.lw", "CL", 2, 0, (F.C_RD_P, F.C_LW_IMM, F.C_RS1_P), ("rd", "imm(rs1)"),
    ("lw", {"rd": "rd", "rs1": "rs1", "imm": "imm"}))
 _c("c.ld", "CL", 3, 0, (F.C_RD_P, F.C_LD_IMM, F.C_RS1_P), ("rd", "imm(rs1)"),
    ("ld", {"rd": "rd", "rs1": "rs1", "imm": "imm"}))
+_c("c.fld", "CL", 1, 0, (F.C_FRD_P, F.C_LD_IMM, F.C_RS1_P), ("rd", "imm(rs1)"),
+   ("fld", {"rd": "rd", "rs1": "rs1", "imm": "imm"}), ext="C+D")
+_c("c.fsd", "CS", 5, 0, (F.C_FRS2_P, F.C_LD_IMM, F.C_RS1_P), ("rs2", "imm(rs1)"),
+   ("fsd", {"rs2": "rs2", "rs1": "rs1", "imm": "imm"}), ext="C+D")
 _c("c.sw", "CS", 6, 0, (F.C_RS2_P, F.C_LW_IMM, F.C_RS1_P), ("rs2", "imm(rs1)"),
    ("sw", {"rs2": "rs2", "rs1": "rs1", "imm": "imm"}))
 _c("c.sd", "CS", 7, 0, (F.C_RS2_P, F.C_LD_IMM, F.C_RS1_P), ("rs2", "imm(rs1)"),
@@ -111,6 +116,8 @@ _c("c.bnez", "CB", 7, 1, (F.C_RS1_P, F.C_B_IMM), ("rs1", "imm"),
 # Quadrant 2
 _c("c.slli", "CI", 0, 2, (F.C_RD, F.C_SHAMT), ("rd", "shamt"),
    ("slli", {"rd": "rd", "rs1": "rd", "shamt": "shamt"}))
+_c("c.fldsp", "CI", 1, 2, (F.C_FRD, F.C_LDSP_IMM), ("rd", "imm(sp)"),
+   ("fld", {"rd": "rd", "rs1": 2, "imm": "imm"}), ext="C+D")
 _c("c.lwsp", "CI", 2, 2, (F.C_RD, F.C_LWSP_IMM), ("rd", "imm(sp)"),
    ("lw", {"rd": "rd", "rs1": 2, "imm": "imm"}), (("rd", "!=", 0),))
 _c("c.ldsp", "CI", 3, 2, (F.C_RD, F.C_LDSP_IMM), ("rd", "imm(sp)"),
@@ -126,6 +133,8 @@ _c("c.add", "CR", 4, 2, (F.C_RD, F.C_RS2), ("rd", "rs2"),
    ("add", {"rd": "rd", "rs1": "rd", "rs2": "rs2"}), (("rs2", "!=", 0),), fixed=((12, 12, 1),))
 _c("c.swsp", "CSS", 6, 2, (F.C_RS2, F.C_SWSP_IMM), ("rs2", "imm(sp)"),
    ("sw", {"rs2": "rs2", "rs1": 2, "imm": "imm"}))
+_c("c.fsdsp", "CSS", 5, 2, (F.C_FRS2, F.C_SDSP_IMM), ("rs2", "imm(sp)"),
+   ("fsd", {"rs2": "rs2", "rs1": 2, "imm": "imm"}), ext="C+D")
 _c("c.sdsp", "CSS", 7, 2, (F.C_RS2, F.C_SDSP_IMM), ("rs2", "imm(sp)"),
    ("sd", {"rs2": "rs2", "rs1": 2, "imm": "imm"}))
 

@@ -1,4 +1,4 @@
-"""CSR numbers and names (Zicsr counters, S, H/VS, M, PMP, debug).
+"""CSR numbers and names (F/D, Zicsr counters, S, H/VS, M, PMP, debug).
 
 `CSRS` maps name -> number for the CSRs an RV64 hart with S, U and H has;
 `CSR_NAMES` is the inverse (number -> the canonical name objdump prints).
@@ -14,6 +14,11 @@ def _csr(name, number):
     assert name not in CSRS
     CSRS[name] = number
 
+
+# F and D: accrued exceptions, rounding mode, both
+_csr("fflags", 0x001)
+_csr("frm", 0x002)
+_csr("fcsr", 0x003)
 
 # unprivileged counters and timers
 _csr("cycle", 0xC00)
@@ -83,7 +88,6 @@ for _i in range(3, 32):
     RV32_ONLY_CSRS["mhpmevent%dh" % _i] = 0x720 + _i
 
 OTHER_EXTENSION_CSRS = {
-    "fflags": 0x001, "frm": 0x002, "fcsr": 0x003,
     "vstart": 0x008, "vxsat": 0x009, "vxrm": 0x00A, "vcsr": 0x00F,
     "vl": 0xC20, "vtype": 0xC21, "vlenb": 0xC22,
     "seed": 0x015, "mscontext": 0x7AA, "scountovf": 0xDA0,

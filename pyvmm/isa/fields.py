@@ -15,7 +15,8 @@ class Field:
     name: str
     segments: tuple          # ((hi, lo, value_lo), ...)
     signed: bool = False
-    kind: str = "imm"        # "reg" x-register, "creg" x8..x15 in 3 bits, "imm", "csr", "fence"
+    kind: str = "imm"        # "reg" x-register, "creg" x8..x15 in 3 bits, "freg" f-register,
+                             # "fcreg" f8..f15 in 3 bits, "rm" rounding mode, "imm", "csr", "fence"
     reg_offset: int = 0      # creg: the 3-bit field holds register number - 8
     wrap_bits: int = 0       # c.lui: value shown as a wrap_bits-wide two's complement (lui's imm20)
 
@@ -49,7 +50,7 @@ class Field:
     def range(self):
         """(lowest, highest) encodable value, ignoring alignment."""
         w = self.width
-        if self.kind == "creg":
+        if self.kind in ("creg", "fcreg"):
             return 8, 15
         if self.wrap_bits:
             return 0, (1 << self.wrap_bits) - 1
@@ -91,6 +92,15 @@ class Field:
         return word
 
 
+# rounding modes: the rm field's values. 5 and 6 are reserved: the word
+# decodes (objdump prints the mode as "unknown") but executing it is an
+# illegal instruction, as is dyn while frm holds 5..7.
+RM_NAMES = {0: "rne", 1: "rtz", 2: "rdn", 3: "rup", 4: "rmm", 7: "dyn"}
+RM_NUMBERS = {name: value for value, name in RM_NAMES.items()}
+RESERVED_RM = (5, 6)
+RM_DYN = 7
+
+
 def _f(name, *segments, signed=False, kind="imm", reg_offset=0, wrap_bits=0):
     return Field(name, tuple(segments), signed, kind, reg_offset, wrap_bits)
 
@@ -111,6 +121,13 @@ ZIMM = _f("zimm", (19, 15, 0))                     # csrr*i source
 PRED = _f("pred", (27, 24, 0), kind="fence")
 SUCC = _f("succ", (23, 20, 0), kind="fence")
 
+# F and D: f-register fields and the rounding mode
+FRD = _f("rd", (11, 7, 0), kind="freg")
+FRS1 = _f("rs1", (19, 15, 0), kind="freg")
+FRS2 = _f("rs2", (24, 20, 0), kind="freg")
+FRS3 = _f("rs3", (31, 27, 0), kind="freg")
+RM = _f("rm", (14, 12, 0), kind="rm")
+
 # compressed formats (RV64C)
 C_RD = _f("rd", (11, 7, 0), kind="reg")            # also rs1 when rd == rs1
 C_RS1 = _f("rs1", (11, 7, 0), kind="reg")          # c.jr / c.jalr
@@ -119,6 +136,10 @@ C_RD_P = _f("rd", (4, 2, 0), kind="creg", reg_offset=8)
 C_RS2_P = _f("rs2", (4, 2, 0), kind="creg", reg_offset=8)
 C_RS1_P = _f("rs1", (9, 7, 0), kind="creg", reg_offset=8)
 C_RDRS1_P = _f("rd", (9, 7, 0), kind="creg", reg_offset=8)   # CB/CA: rd' == rs1'
+C_FRD_P = _f("rd", (4, 2, 0), kind="fcreg", reg_offset=8)    # c.fld: f8..f15
+C_FRS2_P = _f("rs2", (4, 2, 0), kind="fcreg", reg_offset=8)  # c.fsd
+C_FRD = _f("rd", (11, 7, 0), kind="freg")                    # c.fldsp
+C_FRS2 = _f("rs2", (6, 2, 0), kind="freg")                   # c.fsdsp
 C_IMM6 = _f("imm", (12, 12, 5), (6, 2, 0), signed=True)      # c.addi, c.addiw, c.li, c.andi
 C_SHAMT = _f("shamt", (12, 12, 5), (6, 2, 0))
 C_LUI_IMM = _f("imm", (12, 12, 5), (6, 2, 0), signed=True, wrap_bits=20)

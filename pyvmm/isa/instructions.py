@@ -1,4 +1,4 @@
-"""The 32-bit instruction table: RV64I, M, A, Zicsr, Zifencei, privileged, H.
+"""The 32-bit instruction table: RV64I, M, A, F, D, Zicsr, Zifencei, privileged, H.
 
 Each entry is an `Instr`. An instruction word `w` is an instance of `ins` when
 ``w & ins.mask == ins.match``; its operands are ``{f.name: f.extract(w) for f
@@ -21,7 +21,7 @@ class Instr:
     mask: int
     fields: tuple            # Field objects, in the order of `syntax`'s operands
     syntax: tuple            # operand spellings, GNU order
-    ext: str                 # "I" "M" "A" "Zicsr" "Zifencei" "priv" "H"
+    ext: str                 # "I" "M" "A" "F" "D" "Zicsr" "Zifencei" "priv" "H"
     length: int = 4
 
     def field(self, name):
@@ -52,6 +52,19 @@ FORMATS = {
     "SFENCE": ((F.RS1, F.RS2), ("rs1", "rs2")),
     "HLV": ((F.RD, F.RS1), ("rd", "(rs1)")),
     "HSV": ((F.RS2, F.RS1), ("rs2", "(rs1)")),
+    # F and D
+    "FLOAD": ((F.FRD, F.IMM_I, F.RS1), ("rd", "imm(rs1)")),
+    "FSTORE": ((F.FRS2, F.IMM_S, F.RS1), ("rs2", "imm(rs1)")),
+    "FR4": ((F.FRD, F.FRS1, F.FRS2, F.FRS3, F.RM), ("rd", "rs1", "rs2", "rs3", "rm")),
+    "FR_RM": ((F.FRD, F.FRS1, F.FRS2, F.RM), ("rd", "rs1", "rs2", "rm")),
+    "FR": ((F.FRD, F.FRS1, F.FRS2), ("rd", "rs1", "rs2")),
+    "FR1_RM": ((F.FRD, F.FRS1, F.RM), ("rd", "rs1", "rm")),
+    "FR1": ((F.FRD, F.FRS1), ("rd", "rs1")),
+    "FCMP": ((F.RD, F.FRS1, F.FRS2), ("rd", "rs1", "rs2")),
+    "X_F_RM": ((F.RD, F.FRS1, F.RM), ("rd", "rs1", "rm")),
+    "X_F": ((F.RD, F.FRS1), ("rd", "rs1")),
+    "F_X_RM": ((F.FRD, F.RS1, F.RM), ("rd", "rs1", "rm")),
+    "F_X": ((F.FRD, F.RS1), ("rd", "rs1")),
 }
 
 
@@ -159,6 +172,39 @@ for _n, _f7, _rs2 in (("hlv.b", 0x30, 0), ("hlv.bu", 0x30, 1), ("hlv.h", 0x32, 0
     _add(_n, "HLV", _f7 << 25 | _rs2 << 20 | _i(4, OP_SYSTEM), "H")
 for _n, _f7 in (("hsv.b", 0x31), ("hsv.h", 0x33), ("hsv.w", 0x35), ("hsv.d", 0x37)):
     _add(_n, "HSV", _f7 << 25 | _i(4, OP_SYSTEM), "H")
+
+# F and D (the format is funct7's low two bits: S = 0, D = 1). Exact
+# conversions (fcvt.d.s, fcvt.d.w, fcvt.d.wu) have their rm field pinned to 0,
+# as GNU's opcode table does.
+OP_LOAD_FP, OP_STORE_FP, OP_FP = 0x07, 0x27, 0x53
+_add("flw", "FLOAD", _i(2, OP_LOAD_FP), "F")
+_add("fld", "FLOAD", _i(3, OP_LOAD_FP), "D")
+_add("fsw", "FSTORE", _i(2, OP_STORE_FP), "F")
+_add("fsd", "FSTORE", _i(3, OP_STORE_FP), "D")
+for _p, _fmt, _ext in ((".s", 0, "F"), (".d", 1, "D")):
+    for _n, _opc in (("fmadd", 0x43), ("fmsub", 0x47), ("fnmsub", 0x4B), ("fnmadd", 0x4F)):
+        _add(_n + _p, "FR4", _fmt << 25 | _opc, _ext)
+    for _n, _f5 in (("fadd", 0x00), ("fsub", 0x01), ("fmul", 0x02), ("fdiv", 0x03)):
+        _add(_n + _p, "FR_RM", (_f5 << 2 | _fmt) << 25 | OP_FP, _ext)
+    _add("fsqrt" + _p, "FR1_RM", (0x0B << 2 | _fmt) << 25 | OP_FP, _ext)
+    for _n, _f5, _f3 in (("fsgnj", 0x04, 0), ("fsgnjn", 0x04, 1), ("fsgnjx", 0x04, 2),
+                         ("fmin", 0x05, 0), ("fmax", 0x05, 1)):
+        _add(_n + _p, "FR", _r(_f5 << 2 | _fmt, _f3, OP_FP), _ext)
+    for _n, _f3 in (("fle", 0), ("flt", 1), ("feq", 2)):
+        _add(_n + _p, "FCMP", _r(0x14 << 2 | _fmt, _f3, OP_FP), _ext)
+    for _i_name, _rs2 in (("w", 0), ("wu", 1), ("l", 2), ("lu", 3)):
+        _add("fcvt." + _i_name + _p, "X_F_RM", (0x18 << 2 | _fmt) << 25 | _rs2 << 20 | OP_FP, _ext)
+        if _p == ".d" and _i_name in ("w", "wu"):
+            _add("fcvt.d." + _i_name, "F_X", _r(0x1A << 2 | 1, 0, OP_FP) | _rs2 << 20, "D")
+        else:
+            _add("fcvt" + _p + "." + _i_name, "F_X_RM", (0x1A << 2 | _fmt) << 25 | _rs2 << 20 | OP_FP, _ext)
+    _add("fclass" + _p, "X_F", _r(0x1C << 2 | _fmt, 1, OP_FP), _ext)
+_add("fcvt.s.d", "FR1_RM", 0x20 << 25 | 1 << 20 | OP_FP, "D")
+_add("fcvt.d.s", "FR1", _r(0x21, 0, OP_FP), "D")
+_add("fmv.x.w", "X_F", _r(0x70, 0, OP_FP), "F")
+_add("fmv.w.x", "F_X", _r(0x78, 0, OP_FP), "F")
+_add("fmv.x.d", "X_F", _r(0x71, 0, OP_FP), "D")
+_add("fmv.d.x", "F_X", _r(0x79, 0, OP_FP), "D")
 
 INSTRUCTIONS = tuple(INSTRUCTIONS)
 BY_NAME = {ins.name: ins for ins in INSTRUCTIONS}

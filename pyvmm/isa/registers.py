@@ -1,4 +1,4 @@
-"""Integer register names: x0..x31 and the ABI names objdump prints."""
+"""Register names: x0..x31 and f0..f31 with the ABI names objdump prints."""
 
 ABI_NAMES = (
     "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2",
@@ -21,3 +21,25 @@ def reg_name(number):
 def reg_number(name):
     """Register number for any accepted spelling, or None."""
     return REG_NUMBERS.get(name)
+
+
+FP_ABI_NAMES = (
+    "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7",
+    "fs0", "fs1", "fa0", "fa1", "fa2", "fa3", "fa4", "fa5",
+    "fa6", "fa7", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7",
+    "fs8", "fs9", "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+)
+
+# every spelling GNU as accepts for an f register -> its number
+FREG_NUMBERS = {name: i for i, name in enumerate(FP_ABI_NAMES)}
+FREG_NUMBERS.update({"f%d" % i: i for i in range(32)})
+
+
+def freg_name(number):
+    """ABI name of f`number`, as objdump prints it."""
+    return FP_ABI_NAMES[number]
+
+
+def freg_number(name):
+    """f-register number for any accepted spelling, or None."""
+    return FREG_NUMBERS.get(name)

@@ -294,7 +294,7 @@ def isa_string(core=None):
     named only when menvcfg.STCE sticks, so the tree never promises more than
     the hart does.
     """
-    letters = "imac"
+    letters = "imafdc"
     has_sstc = True
     if core is not None:
         misa = core.read_csr(CSR_MISA)
@@ -344,7 +344,7 @@ def set_chosen(root, bootargs="", initrd=None, seed=None):
     return chosen
 
 
-def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zifencei_sstc",
+def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imafdc_zicsr_zifencei_sstc",
               soc_nodes=(), initrd=None, seed=None, harts=1):
     """The Node tree of the `virt` board, laid out as QEMU 7.2's hw/riscv/virt.c lays it out.
     `soc_nodes`: the device set's optional devices (RTC, PCI host) for /soc, built with

@@ -8,6 +8,7 @@ Classes (any combination, comma-separated):
   int           every trap and interrupt taken: cause, epc, tval, the mode taking it
   cpu           the hart's registers as each step starts, in QEMU's `-d cpu`
                 layout (pc, the trap CSRs, x0..x31 with their ABI names)
+  fpu           with cpu: f0..f31 too (all 64 bits), as QEMU's `-d cpu,fpu`
   mmu           every page walk: the VA, the satp/vsatp/hgatp modes, each PTE
                 read (address and value), the result or the fault; at V=1 the
                 G-stage walk of each VS-stage PTE and of the final GPA
@@ -33,9 +34,9 @@ import re
 
 from pyvmm.isa import INTERRUPT_BIT, cause_name, csr_number
 from pyvmm.isa.codec import expand_compressed
-from pyvmm.isa.registers import reg_name
+from pyvmm.isa.registers import freg_name, reg_name
 
-TRACE_CLASSES = ("in_asm", "int", "exec", "cpu", "mmu", "exit", "guest_errors", "unimp")
+TRACE_CLASSES = ("in_asm", "int", "exec", "cpu", "fpu", "mmu", "exit", "guest_errors", "unimp")
 # The classes a filter restricts (the others are not about one instruction).
 FILTERED_CLASSES = ("in_asm", "exec", "cpu", "mmu")
 
@@ -316,6 +317,12 @@ class Tracer:
             lines.append(f" {f'x{i}/{reg_name(i)}':<8} {x[i]:016x}")
             if i & 3 == 3:
                 lines.append("\n")
+        if "fpu" in self.classes:
+            f = core.f
+            for i in range(32):
+                lines.append(f" {f'f{i}/{freg_name(i)}':<8} {f[i]:016x}")
+                if i & 3 == 3:
+                    lines.append("\n")
         self.out.write("".join(lines))
 
     # -- after each instruction: mmu and unimp ----------------------------------------

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from pyvmm import isa
 from pyvmm.asm import assemble
+from pyvmm.isa.fields import RM_NAMES
 
 SETTINGS = settings(max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -15,6 +16,8 @@ def operand_strategy(field):
     lo, hi = field.range()
     if field.kind == "fence":
         return st.integers(1, 15)
+    if field.kind == "rm":
+        return st.sampled_from(sorted(RM_NAMES))     # 5 and 6 have no name: no assembler spells them
     if field.wrap_bits:             # c.lui: a 6-bit signed value shown as lui's 20-bit field
         half = 1 << (field.width - 1)
         return st.integers(-half, half - 1).map(lambda v: v & ((1 << field.wrap_bits) - 1))
@@ -26,6 +29,10 @@ def operand_strategy(field):
 
 def render_register(number, data):
     return data.draw(st.sampled_from([isa.reg_name(number), "x%d" % number]))
+
+
+def render_fregister(number, data):
+    return data.draw(st.sampled_from([isa.freg_name(number), "f%d" % number]))
 
 
 def render(entry, ops, data):
@@ -44,6 +51,11 @@ def render(entry, ops, data):
             value = ops[spec]
             if field.kind in ("reg", "creg"):
                 parts.append(render_register(value, data))
+            elif field.kind in ("freg", "fcreg"):
+                parts.append(render_fregister(value, data))
+            elif field.kind == "rm":
+                if value != 7 or data.draw(st.booleans()):
+                    parts.append(RM_NAMES[value])       # dyn may be left out
             elif field.kind == "csr":
                 name = isa.csr_name(value)
                 parts.append(name if name and data.draw(st.booleans()) else hex(value))
@@ -57,7 +69,7 @@ def render(entry, ops, data):
 
 
 def assemble_one(line, rvc):
-    program = assemble(".option %s\n%s\n" % ("rvc" if rvc else "norvc", line))
+    program = assemble(".option %s\n%s\n" % ("rvc" if rvc else "norvc", line), march="rv64imafdc")
     text = [s for s in program.sections if s.name == ".text"][0]
     return text.data
 

@@ -60,9 +60,15 @@ def halves_elf(tmp_path, blob):
     return gnu.build_elf(gnu.halves_source(blob), str(tmp_path), strip_mapping_symbols=True)
 
 
+# every form of the integer ISA; every F and D instruction with rounding modes,
+# pseudo-instructions and the compressed loads/stores (the assembler's corpus file)
+CORPUS_FILES = [os.path.join(CORPUS, "all_insns.S"), os.path.join(HERE, "corpus", "fp.S")]
+
+
 @pytest.mark.parametrize("options", list(OPTION_SETS))
-def test_corpus_of_every_instruction_form(tmp_path, options):
-    with open(os.path.join(CORPUS, "all_insns.S")) as f:
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=os.path.basename)
+def test_corpus_of_every_instruction_form(tmp_path, options, path):
+    with open(path) as f:
         elf = gnu.build_elf(f.read(), str(tmp_path))
     assert compare_with_objdump(elf, options) == []
 

@@ -47,7 +47,7 @@ def test_missing_qemu_binary_named(capsys, core_available, tmp_path):
 
 
 def test_guest_that_never_finishes_exits_1(capsys, core_available, tmp_path):
-    for name in ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "traps.elf"):
+    for name in ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "fp.elf", "traps.elf"):
         shutil.copy(default_image_dir() / name, tmp_path / name)
     data = bytearray((tmp_path / "compute.elf").read_bytes())
     from pyvmm.bench.elfpatch import file_offset
@@ -68,9 +68,9 @@ def test_json_report(capsys, core_available):
     result = json.loads(out)
     assert [w["name"] for w in result["workloads"]] == [
         "compute", "compute-sv39", "compute-sparse", "compute-sv39-sparse", "compute-htif",
-        "traps"]
+        "fp", "traps"]
     assert result["workloads"][3]["patches"] == {"bench_list_pages": 512}
-    assert [w["htif"] for w in result["workloads"]] == [None, None, None, None, "on", None]
+    assert [w["htif"] for w in result["workloads"]] == [None, None, None, None, "on", None, None]
     assert result["workloads"][4]["pyvmm"]["output"] == result["workloads"][0]["pyvmm"]["output"]
     assert result["exits"]["iterations"] == 1000
     assert "bench: compute: pyvmm run 1/1 (1 iterations)" not in err    # scaled sizes: 1 and 2
@@ -84,9 +84,9 @@ def test_table_report_quiet(capsys, core_available):
     assert status == 0 and err == ""
     lines = out.splitlines()
     assert "medians of cpu time" in lines[0] and "QEMU not found: pyvmm only" in lines[0]
-    assert [line.split()[0] for line in lines[4:11]] == [
+    assert [line.split()[0] for line in lines[4:12]] == [
         "compute", "compute-sv39", "compute-sparse", "compute-sv39-sparse", "compute-htif",
-        "traps", "exits"]
+        "fp", "traps", "exits"]
     # the htif row's notes: its speed as a share of plain compute's
     assert re.search(r"\d+% of compute$", lines[8])
 

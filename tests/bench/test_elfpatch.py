@@ -8,7 +8,7 @@ from pyvmm.bench import elfpatch
 from pyvmm.bench.images import (ITERATIONS_SYMBOL, ImageMissing, default_image_dir, read_image,
                                 sized_image)
 
-IMAGES = ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "traps.elf")
+IMAGES = ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "fp.elf", "traps.elf")
 
 
 @pytest.mark.parametrize("name", IMAGES)

@@ -10,7 +10,7 @@ from pyvmm.bench import pyvmm_backend, qemu_backend
 from pyvmm.bench.elfpatch import file_offset
 from pyvmm.bench.images import default_image_dir, sized_image
 
-IMAGES = ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "traps.elf")
+IMAGES = ("compute.elf", "compute-sv39.elf", "compute-htif.elf", "fp.elf", "traps.elf")
 
 
 def test_committed_images_are_built_from_the_sources(tmp_path):
@@ -27,6 +27,7 @@ def test_committed_images_are_built_from_the_sources(tmp_path):
     ("compute.elf", "compute iterations=3 checksum=0x"),
     ("compute-sv39.elf", "compute iterations=3 checksum=0x"),
     ("compute-htif.elf", "compute iterations=3 checksum=0x"),
+    ("fp.elf", "fp iterations=3 checksum=0x"),
     ("traps.elf", "traps handled=3\n"),
 ])
 def test_pyvmm_and_qemu_agree(core_available, qemu_path, tmp_path, name, expected):

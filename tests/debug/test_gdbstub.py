@@ -170,3 +170,45 @@ def test_binary_translation_breakpoints_and_steps_are_in_guest_instructions(tmp_
     assert kind == "debug" and target.get_pc(0) == entry + 10 and target.get_x(0, 6) == 7
     target.set_debug([], [])
     assert target.run_to_end() == 0
+
+FP_GUEST = """
+.globl _start
+_start:
+    li t0, 1 << 13
+    csrs mstatus, t0
+    li t0, 3
+    fcvt.d.l fa0, t0
+    fsrmi 1
+    li t0, 1
+    fcvt.d.l fa1, t0
+done:
+    fadd.d fa2, fa0, fa1
+    fmv.x.d a0, fa2
+    li t0, 0x100000
+    li t1, 0x5555
+    sw t1, 0(t0)
+1:  j 1b
+"""
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_gdb_sees_and_sets_the_f_registers_and_fcsr(tmp_path):
+    if GCC is None:
+        pytest.skip("riscv64-unknown-elf-gcc is not installed")
+    src, elf = tmp_path / "f.S", tmp_path / "f.elf"
+    src.write_text(FP_GUEST)
+    subprocess.run([GCC, "-march=rv64imafdc_zicsr", "-mabi=lp64", "-nostdlib", "-g",
+                    "-Ttext=0x80000000", "-o", str(elf), str(src)], check=True)
+    stub, thread, result = serve(elf)
+    cmds = ["file " + str(elf), f"target remote 127.0.0.1:{stub.port}", "break done", "continue",
+            "p $fa0", "p $frm", "set var $fa1 = 0.5", "set var $fflags = 3", "stepi",
+            "p $fa2", "p $fcsr", "detach"]
+    args = [GDB, "-batch", "-nx"] + [a for c in cmds for a in ("-ex", c)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout
+    thread.join(30)
+    # gdb shows an f register of the riscv fpu feature as a {float, double} union
+    assert "$1 = {float = 0, double = 3}" in out
+    assert "$2 = 1" in out                   # frm: RTZ
+    assert "$3 = {float = 0, double = 3.5}" in out      # fa0 + the 0.5 gdb wrote into fa1
+    assert "$4 = 35" in out                  # fcsr: frm 1 << 5 | the flags gdb set (3)
+    assert result["status"] == 0

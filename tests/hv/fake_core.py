@@ -20,10 +20,12 @@ class FakeCore:
         self.ram_buffer = self.mem
         self.x = np.zeros(32, dtype=np.uint64)
         self.regs = memoryview(self.x)
+        self.f = np.zeros(32, dtype=np.uint64)       # f0..f31 and fcsr (F/D)
+        self.fcsr = 0
         self.pc = 0
         self.priv = 3
         self.virt = 0
-        self.csrs = {CSRS["hstatus"]: 2 << 32, CSRS["misa"]: (2 << 62) | 0x1411AD}
+        self.csrs = {CSRS["hstatus"]: 2 << 32, CSRS["misa"]: (2 << 62) | 0x1411AD | 0x28}
         self.exit_on_exception = 0
         self.exit_on_interrupt = 0
         self.mtime = 0

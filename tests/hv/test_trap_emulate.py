@@ -103,7 +103,8 @@ def test_csrrw_sstatus_applies_the_write_mask(vcpu):
     vcpu.set_x(T0, MASK64)
     illegal(vcpu, csr_insn(CSRRW, A0, 0x100, T0))
     assert vcpu.get_x(A0) == 2 << 32
-    assert vcpu.state.sstatus == (1 << 1) | (1 << 5) | (1 << 8) | (1 << 18) | (1 << 19)
+    # FS is writable (all ones: Dirty), and SD follows it
+    assert vcpu.state.sstatus == (1 << 1) | (1 << 5) | (1 << 8) | (3 << 13) | (1 << 18) | (1 << 19) | (1 << 63)
     assert vcpu.vm.pager.guest_sum and vcpu.vm.pager.guest_mxr     # the shadow learns SUM/MXR
 
 

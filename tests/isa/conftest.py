@@ -5,7 +5,7 @@ import pytest
 
 GNU_AS = shutil.which("riscv64-unknown-elf-as")
 OBJDUMP = shutil.which("riscv64-unknown-elf-objdump")
-GNU_MARCH = "rv64imac_zicsr_zifencei_h"
+GNU_MARCH = "rv64imafdc_zicsr_zifencei_h"
 
 
 @pytest.fixture
@@ -17,8 +17,8 @@ def _objdump_words(parcels, tmp_path):
     """{offset: (mnemonic, operands)} for [(length, value)], via `.insn` and objdump -M no-aliases.
 
     Assembling through GNU as (rather than objdump -b binary) puts the ISA
-    string, H included, in .riscv.attributes so objdump decodes every extension
-    pyvmm has and none it lacks (no D: c.fld is not an instruction here).
+    string, F, D and H included, in .riscv.attributes so objdump decodes every
+    extension pyvmm has and none it lacks.
     """
     if GNU_AS is None or OBJDUMP is None:
         pytest.skip("riscv64-unknown-elf-as/objdump not installed (binutils-riscv64-unknown-elf)")

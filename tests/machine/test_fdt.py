@@ -88,7 +88,7 @@ def test_cpus(tree):
     assert cpu.string("device_type") == "cpu"
     assert cpu.u32("reg") == 0
     assert cpu.string("status") == "okay"
-    assert cpu.string("riscv,isa") == "rv64imac_zicsr_zifencei_sstc"
+    assert cpu.string("riscv,isa") == "rv64imafdc_zicsr_zifencei_sstc"
     assert cpu.string("mmu-type") == "riscv,sv48"
     intc = cpu.child("interrupt-controller")
     assert "interrupt-controller" in intc.props and intc.props["interrupt-controller"] == b""
@@ -160,6 +160,8 @@ def test_finisher_and_syscon_nodes(tree):
 def test_isa_string_follows_the_core():
     assert fdt.isa_string(FakeCore(misa_of("imacsu"), True)) == "rv64imac_zicsr_zifencei_sstc"
     assert fdt.isa_string(FakeCore(misa_of("imacsuh"), True)) == "rv64imach_zicsr_zifencei_sstc"
+    # F and D in QEMU 7.2's order: rv64imafdch...
+    assert fdt.isa_string(FakeCore(misa_of("imafdcsuh"), True)) == "rv64imafdch_zicsr_zifencei_sstc"
     core = FakeCore(misa_of("imacsu"), False)
     assert fdt.isa_string(core) == "rv64imac_zicsr_zifencei"
     assert core.csrs[fdt.CSR_MENVCFG] == 0, "probing menvcfg must restore it"
@@ -204,7 +206,7 @@ def test_dtc_accepts_and_roundtrips(dtc, tmp_path):
     dtb.write_bytes(blob)
     dts = subprocess.run([dtc, "-I", "dtb", "-O", "dts", str(dtb)], capture_output=True,
                          text=True, check=True).stdout
-    assert 'riscv,isa = "rv64imac_zicsr_zifencei_sstc";' in dts
+    assert 'riscv,isa = "rv64imafdc_zicsr_zifencei_sstc";' in dts
     again = subprocess.run([dtc, "-I", "dts", "-O", "dtb", "-"], input=dts.encode(),
                            capture_output=True, check=True).stdout
     ours, _ = fdt.parse_dtb(blob)

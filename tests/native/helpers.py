@@ -35,7 +35,7 @@ def _assemble_gnu(source, base):
         src, obj, elf = (os.path.join(tmp, n) for n in ("t.S", "t.o", "t.elf"))
         with open(src, "w") as f:
             f.write(source)
-        for cmd in ([GNU_AS, "-march=rv64imac_zicsr_zifencei_h", "-mno-relax", "-o", obj, src],
+        for cmd in ([GNU_AS, "-march=rv64imafdc_zicsr_zifencei_h", "-mno-relax", "-o", obj, src],
                     [GNU_LD, f"-Ttext=0x{base:x}", "-o", elf, obj]):
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:

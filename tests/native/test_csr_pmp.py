@@ -33,9 +33,9 @@ def enter(mode, label):
             f"    la t0, {label}\n    csrw mepc, t0\n    mret\n")
 
 
-def test_misa_reports_rv64imachsu_and_ignores_writes():
+def test_misa_reports_rv64imafdchsu_and_ignores_writes():
     core, _ = run_m("csrr a0, misa\n csrw misa, zero\n csrr a1, misa\n")
-    expected = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "IMACHSU")
+    expected = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "IMAFDCHSU")
     assert reg(core, "a0") == expected == reg(core, "a1")
 
 
@@ -43,7 +43,7 @@ def test_mstatus_warl_fields():
     core, _ = run_m("li t0, -1\n csrw mstatus, t0\n csrr a0, mstatus\n")
     status = reg(core, "a0")
     assert status >> 32 & 0xF == 0xA                  # UXL = SXL = 64-bit, read-only
-    assert status >> 13 & 3 == 0 and status >> 63 == 0   # no FPU: FS = 0, SD = 0
+    assert status >> 13 & 3 == 3 and status >> 63 == 1   # FS writable (Dirty), SD follows it
     assert status & (1 << 17 | 1 << 18 | 1 << 19 | 1 << 20 | 1 << 21 | 1 << 22) == 0x3F << 17
 
 

@@ -226,7 +226,10 @@ class BTVCPU(TrapEmulateVCPU):
             self.vm.policy.deliver_interrupt(self)
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
-        return self.enter(budget)
+        self.fp_to_hart()
+        exit = self.enter(budget)
+        self.fp_from_hart()
+        return exit
 
     def decode_exit(self, reason):
         core = self.core

@@ -5,7 +5,8 @@ and knows nothing of the runtime but the TC address the block will live at
 (PC-relative rewrites need it). What it does to each guest instruction
 (compressed ones are expanded first, so every TC instruction is 4 bytes):
 
-* innocuous (integer, M, A, loads/stores, fences, lui): copied.
+* innocuous (integer, M, A, F, D, loads/stores, fences, lui, and the
+  unprivileged fflags/frm/fcsr accesses): copied.
 * auipc rd: rd = the guest pc + offset, as a constant.
 * jal: the link value (guest pc + length) as a constant, then an exit stub
   to the target; branches: the branch, retargeted to hop over a fall-through
@@ -55,6 +56,7 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
 SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
+FP_CSRS = frozenset((CSRS["fflags"], CSRS["frm"], CSRS["fcsr"]))
 # What a "ptstore" callout may stand for: stores and AMOs (amo*; not lr/sc,
 # whose reservation lives in the core).
 PLAIN_STORES = frozenset(("sb", "sh", "sw", "sd"))
@@ -225,6 +227,11 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
 
 def _translate_csr(out, pc, word, length, name, ops):
     csr, rd = ops["csr"], ops["rd"]
+    if csr in FP_CSRS:
+        # fflags, frm, fcsr: unprivileged F/D state the hart holds for the
+        # guest (guarded by the FS the runtime sets from the guest's): copied
+        out.words([word])
+        return False
     immediate = name.endswith("i")
     source = ops["zimm"] if immediate else ops["rs1"]
     op = name[:5]                                      # csrrw / csrrs / csrrc
