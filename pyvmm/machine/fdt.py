@@ -55,6 +55,14 @@ RNG_SEED_BYTES = 32
 CSR_MISA = 0x301
 CSR_MENVCFG = 0x30A
 MENVCFG_STCE = 1 << 63
+MENVCFG_CBIE = 3 << 4
+MENVCFG_CBCFE = 1 << 6
+MENVCFG_CBZE = 1 << 7
+# multi-letter extensions in QEMU's riscv,isa order (its isa_edata_arr)
+ISA_EXTENSION_ORDER = ("zicbom", "zicboz", "zicsr", "zifencei", "zihintpause",
+                       "zba", "zbb", "zbc", "zbs", "sstc")
+# Zicbom/Zicboz block size in bytes, as the core's (QEMU's default)
+CBO_BLOCK_SIZE = 64
 
 # ISA letters in the canonical order of the unprivileged spec's naming chapter.
 _MISA_LETTER_ORDER = "imafdqcbkjtpvh"
@@ -288,27 +296,30 @@ def parse_dtb(blob):
 
 
 def isa_string(core=None):
-    """The riscv,isa string for the hart: letters from misa, then Zicsr, Zifencei, Sstc.
+    """The riscv,isa string for the hart, spelled and ordered as QEMU writes it:
+    letters from misa, then Zicbom and Zicboz, Zicsr, Zifencei, Zihintpause,
+    Zba, Zbb, Zbc, Zbs and Sstc.
 
-    Zicsr and Zifencei are always there (the core implements them); Sstc is
-    named only when menvcfg.STCE sticks, so the tree never promises more than
-    the hart does.
+    The extensions the core always implements are always named; those an
+    envcfg field switches (Zicbom: CBIE/CBCFE, Zicboz: CBZE, Sstc: STCE) only
+    when the field sticks in menvcfg, so the tree never promises more than
+    the hart does. (QEMU 7.2 has no Zicbom/Zicboz; QEMU 8.0 names them here.)
     """
     letters = "imac"
-    has_sstc = True
+    has = {"zicbom": True, "zicboz": True, "sstc": True}
     if core is not None:
         misa = core.read_csr(CSR_MISA)
         found = "".join(ch for ch in _MISA_LETTER_ORDER if misa >> (ord(ch) - ord("a")) & 1)
         if found:
             letters = found
         saved = core.read_csr(CSR_MENVCFG)
-        core.write_csr(CSR_MENVCFG, saved | MENVCFG_STCE)
-        has_sstc = bool(core.read_csr(CSR_MENVCFG) & MENVCFG_STCE)
+        core.write_csr(CSR_MENVCFG, saved | MENVCFG_STCE | MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE)
+        probed = core.read_csr(CSR_MENVCFG)
         core.write_csr(CSR_MENVCFG, saved)
-    isa = "rv64" + letters + "_zicsr_zifencei"
-    if has_sstc:
-        isa += "_sstc"
-    return isa
+        has = {"zicbom": probed & (MENVCFG_CBIE | MENVCFG_CBCFE) == MENVCFG_CBIE | MENVCFG_CBCFE,
+               "zicboz": bool(probed & MENVCFG_CBZE), "sstc": bool(probed & MENVCFG_STCE)}
+    extensions = [ext for ext in ISA_EXTENSION_ORDER if has.get(ext, True)]
+    return "rv64" + letters + "".join("_" + ext for ext in extensions)
 
 
 # SHA-256 of b"pyvmm virt rng-seed": fixed, so a run repeats (written out so
@@ -344,7 +355,8 @@ def set_chosen(root, bootargs="", initrd=None, seed=None):
     return chosen
 
 
-def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zifencei_sstc",
+def virt_tree(ram_base, ram_size, bootargs="", hartid=0,
+              isa="rv64imac_zicbom_zicboz_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbs_sstc",
               soc_nodes=(), initrd=None, seed=None, harts=1):
     """The Node tree of the `virt` board, laid out as QEMU 7.2's hw/riscv/virt.c lays it out.
     `soc_nodes`: the device set's optional devices (RTC, PCI host) for /soc, built with
@@ -394,15 +406,23 @@ def virt_tree(ram_base, ram_size, bootargs="", hartid=0, isa="rv64imac_zicsr_zif
     for index, hart in enumerate(hart_ids):
         phandle = cpu_phandle(index, harts)
         intcs.append(phandle + 1)
-        cpu = cpus.add(Node("cpu@%x" % hart, {
+        props = {
             "phandle": cells(phandle),
             "device_type": string("cpu"),
             "reg": cells(hart),
             "status": string("okay"),
             "compatible": string("riscv"),
-            "riscv,isa": string(isa),
-            "mmu-type": string("riscv,sv48"),
-        }))
+        }
+        # the cache-block sizes where QEMU 8.0 writes them (for Linux's CMO code)
+        extensions = isa.split("_")[1:]
+        if "zicboz" in extensions:
+            props["riscv,cboz-block-size"] = cells(CBO_BLOCK_SIZE)
+        if "zicbom" in extensions:
+            props["riscv,cbom-block-size"] = cells(CBO_BLOCK_SIZE)
+        props["riscv,isa"] = string(isa)
+        # QEMU 7.2 says sv48 although its hart also walks Sv57 (satp mode 10)
+        props["mmu-type"] = string("riscv,sv48")
+        cpu = cpus.add(Node("cpu@%x" % hart, props))
         cpu.add(Node("interrupt-controller", {
             "#interrupt-cells": cells(1),
             "interrupt-controller": EMPTY,
