@@ -46,7 +46,7 @@ class PageTables:
         return self._rd(self.pte_addr(va, level))
 
     def satp(self):
-        return ((SV39 if self.levels == 3 else SV48) << 60) | (self.root >> 12)
+        return ((self.levels + 5) << 60) | (self.root >> 12)       # Sv39 8, Sv48 9, Sv57 10
 
 
 HANDLERS = """
