@@ -73,7 +73,6 @@ cdef enum:
     OP_CBO_FLUSH
     OP_CBO_INVAL
     OP_CBO_ZERO
-    OP_EXT_END
 
 
 cdef inline uint64_t uw(uint64_t v) noexcept nogil:
