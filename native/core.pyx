@@ -11,12 +11,15 @@ from hart cimport Hart, HartGroup, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV
     WALK_CACHE_SIZE, MAX_GUEST_MMIO, MAX_HARTS, NUM_TRIGGERS, MAX_DEBUG_BPS, MAX_DEBUG_WPS
 
 include "defs.pxi"
+include "bitmanip.pxi"
 include "decode.pxi"
 include "mmu.pxi"
+include "hpm.pxi"
 include "csr.pxi"
 include "trap.pxi"
 include "fpu.pxi"
 include "debug.pxi"
+include "cmo.pxi"
 include "execute.pxi"
 include "hostbuf.pxi"
 

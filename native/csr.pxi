@@ -91,9 +91,11 @@ cdef inline uint64_t read_minstret(Hart* h) noexcept nogil:
 
 
 cdef void write_mcountinhibit(Hart* h, uint64_t value) noexcept nogil:
-    # CY and IR freeze mcycle/minstret; the HPM bits are storage (the counters read zero)
+    # CY and IR freeze mcycle/minstret, bits 3..18 the HPM counters; QEMU 7.2
+    # keeps every bit written
     cdef uint64_t old = h.mcountinhibit
-    cdef uint64_t new = value & 0xFFFFFFFDULL
+    cdef uint64_t new = value
+    hpm_rebase(h)
     if (new & 1) and not (old & 1):
         h.mcycle_frozen = read_mcycle(h) + 1        # the writing instruction still counts
     elif (old & 1) and not (new & 1):
@@ -126,11 +128,11 @@ cdef bint csr_exists(Hart* h, uint32_t csr) noexcept nogil:
             or csr == CSR_HVIP or csr == CSR_HTINST or csr == CSR_HGATP or csr == CSR_HGEIP
             or csr == CSR_MTINST or csr == CSR_MTVAL2):
         return True
-    if csr >= 0xC00 and csr <= 0xC1F:      # cycle, time, instret, hpmcounter3..31
+    if csr >= CSR_CYCLE and csr < CSR_HPMCOUNTER3 + NUM_HPM:      # cycle, time, instret, hpmcounterN
         return True
-    if csr == CSR_MCYCLE or csr == CSR_MINSTRET or (csr >= 0xB03 and csr <= 0xB1F):
+    if csr == CSR_MCYCLE or csr == CSR_MINSTRET or (csr >= CSR_MHPMCOUNTER3 and csr < CSR_MHPMCOUNTER3 + NUM_HPM):
         return True
-    if csr >= 0x323 and csr <= 0x33F:      # mhpmevent3..31
+    if csr >= CSR_MHPMEVENT3 and csr <= CSR_MHPMEVENT31:
         return True
     if csr == CSR_PMPCFG0 or csr == CSR_PMPCFG0 + 2:   # 16 PMP entries, as QEMU 7.2
         return True
@@ -334,7 +336,13 @@ cdef uint64_t csr_read(Hart* h, uint32_t csr) noexcept nogil:
         return h.pmpaddr[csr - CSR_PMPADDR0]
     if csr >= CSR_TSELECT and csr <= CSR_TINFO:
         return trigger_csr_read(h, csr)
-    # mvendorid, marchid, mimpid, mconfigptr, hpm counters and events read zero
+    if csr >= CSR_MHPMCOUNTER3 and csr < CSR_MHPMCOUNTER3 + NUM_HPM:
+        return hpm_read(h, <int>(csr - CSR_MHPMCOUNTER3 + 3))
+    if csr >= CSR_HPMCOUNTER3 and csr < CSR_HPMCOUNTER3 + NUM_HPM:
+        return hpm_read(h, <int>(csr - CSR_HPMCOUNTER3 + 3))
+    if csr >= CSR_MHPMEVENT3 and csr <= CSR_MHPMEVENT31:
+        return h.mhpmevent[csr - CSR_MHPMEVENT3 + 3]
+    # mvendorid, marchid, mimpid, mconfigptr read zero
     return 0
 
 
@@ -385,11 +393,19 @@ cdef void write_vsstatus(Hart* h, uint64_t value) noexcept nogil:
         tlb_flush_contexts(h, 1, -1)
 
 
+cdef inline bint satp_mode_ok(uint64_t mode) noexcept nogil:
+    # satp/vsatp MODE values this hart translates with (QEMU 7.2's rv64:
+    # Bare, Sv39, Sv48, Sv57); a write of another leaves the register as it was
+    return mode == SATP_MODE_BARE or mode == SATP_MODE_SV39 or mode == SATP_MODE_SV48 \
+        or mode == SATP_MODE_SV57
+
+
 cdef void write_hgatp(Hart* h, uint64_t value) noexcept nogil:
-    # Bare, Sv39x4, Sv48x4; other modes leave hgatp unchanged (WARL). The
-    # root is 16 KiB aligned: PPN[1:0] read zero.
+    # Bare, Sv39x4, Sv48x4, Sv57x4; other modes leave hgatp unchanged (WARL).
+    # The root is 16 KiB aligned: PPN[1:0] read zero.
     cdef uint64_t mode = value >> 60
-    if mode != SATP_MODE_BARE and mode != HGATP_MODE_SV39X4 and mode != HGATP_MODE_SV48X4:
+    if mode != SATP_MODE_BARE and mode != HGATP_MODE_SV39X4 and mode != HGATP_MODE_SV48X4 \
+            and mode != HGATP_MODE_SV57X4:
         return
     h.hgatp = (mode << 60) | (value & (HGATP_VMID_MASK << HGATP_VMID_SHIFT)) | (value & PPN_MASK & ~3ULL)
     update_mode(h)
@@ -460,8 +476,7 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
     elif csr == CSR_STVAL:
         h.stval = value
     elif csr == CSR_SATP:
-        mode = value >> 60
-        if mode == SATP_MODE_BARE or mode == SATP_MODE_SV39 or mode == SATP_MODE_SV48:
+        if satp_mode_ok(value >> 60):
             # the TLB is tagged by satp: a new address space selects its own context
             h.satp = value
             update_mode(h)
@@ -489,8 +504,7 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
     elif csr == CSR_VSTVAL:
         h.vstval = value
     elif csr == CSR_VSATP:
-        mode = value >> 60
-        if mode == SATP_MODE_BARE or mode == SATP_MODE_SV39 or mode == SATP_MODE_SV48:
+        if satp_mode_ok(value >> 60):
             h.vsatp = value
             update_mode(h)
     elif csr == CSR_VSTIMECMP:
@@ -546,5 +560,8 @@ cdef void csr_write(Hart* h, uint32_t csr, uint64_t value) noexcept nogil:
         tlb_flush(h)
     elif csr >= CSR_TSELECT and csr <= CSR_TINFO:
         trigger_csr_write(h, csr, value)
-    # mhpmcounterN / mhpmeventN: WARL zero, writes ignored
+    elif csr >= CSR_MHPMCOUNTER3 and csr < CSR_MHPMCOUNTER3 + NUM_HPM:
+        hpm_write_counter(h, <int>(csr - CSR_MHPMCOUNTER3 + 3), value)
+    elif csr >= CSR_MHPMEVENT3 and csr <= CSR_MHPMEVENT31:
+        hpm_write_event(h, <int>(csr - CSR_MHPMEVENT3 + 3), value)
     force_event_check(h)

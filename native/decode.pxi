@@ -321,6 +321,9 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
             else:
                 op = OP_CSRRCI
 
+    if op == OP_ILLEGAL:
+        op = decode_bitmanip(w, &imm)
+
     d.op = <uint8_t>op
     d.rd = <uint8_t>rd if frd else reg_dest(rd)
     d.rs1 = <uint8_t>rs1

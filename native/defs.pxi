@@ -194,9 +194,10 @@ cdef uint64_t HTINST_PTE_READ = 0x3000
 cdef uint64_t HTINST_PTE_WRITE = 0x3020
 
 cdef uint64_t MENVCFG_STCE = 1ULL << 63
-cdef uint64_t MENVCFG_WRITABLE = (1ULL << 63) | 1ULL
-cdef uint64_t HENVCFG_WRITABLE = (1ULL << 63) | 1ULL
-cdef uint64_t SENVCFG_WRITABLE = 1ULL
+# STCE, FIOM and the Zicbom/Zicboz enables CBZE, CBCFE, CBIE (bits 7:4)
+cdef uint64_t MENVCFG_WRITABLE = (1ULL << 63) | 0xF1ULL
+cdef uint64_t HENVCFG_WRITABLE = (1ULL << 63) | 0xF1ULL
+cdef uint64_t SENVCFG_WRITABLE = 0xF1ULL
 
 # misa: RV64 (MXL=2) A C D F H I M S U
 cdef uint64_t MISA_VALUE = ((2ULL << 62) | (1ULL << 0) | (1ULL << 2) | (1ULL << 3) | (1ULL << 5)
@@ -218,8 +219,10 @@ cdef enum:
     SATP_MODE_BARE = 0
     SATP_MODE_SV39 = 8
     SATP_MODE_SV48 = 9
+    SATP_MODE_SV57 = 10
     HGATP_MODE_SV39X4 = 8
     HGATP_MODE_SV48X4 = 9
+    HGATP_MODE_SV57X4 = 10
 
 cdef enum:
     CLINT_BASE = 0x2000000

@@ -118,22 +118,21 @@ cdef int do_lr(Hart* h, DecodedInsn* d, int size) noexcept nogil:
 
 cdef int do_sc(Hart* h, DecodedInsn* d, int size) noexcept nogil:
     # like QEMU: succeed when the reservation address matches and memory
-    # still holds the value LR saw
+    # still holds the value LR saw. As Spike orders it, the store's
+    # alignment, translation and PMP are checked first, so an SC that would
+    # fault raises the fault (a hypervisor sees its guest-page fault) even
+    # when no reservation is held.
     cdef uint64_t addr = h.x[d.rs1]
     cdef uint64_t pa, cur
     cdef int st
-    if addr & <uint64_t>(size - 1):
-        # alignment is checked before the reservation, as the A spec requires
-        h.res_valid = 0
-        return raise_exc(h, CAUSE_STORE_MISALIGNED, addr)
-    if not h.res_valid or h.res_addr != addr:
-        h.res_valid = 0
-        h.x[d.rd] = 1
-        return ST_OK
+    cdef bint reserved = h.res_valid and h.res_addr == addr
     h.res_valid = 0
     st = atomic_ram_addr(h, addr, size, ACC_STORE, &pa)
     if st != ST_OK:
         return st
+    if not reserved:
+        h.x[d.rd] = 1
+        return ST_OK
     cur = pyvmm_ld(h.ram + (pa - h.ram_base), size)
     if cur != h.res_value:
         h.x[d.rd] = 1
@@ -467,7 +466,8 @@ cdef extern from *:
         X(FLD) \
         X(FLW) \
         X(FSD) \
-        X(FSW)
+        X(FSW) \
+        PYVMM_BITMANIP_FAST_OPS(X)
     /* the table is indexed by op, plus 256 for a 4-byte instruction: each op
        has an entry stub per length that sets ilen as a constant, so the next
        slot's address never waits for a load from this one */
@@ -1038,6 +1038,179 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                 p = <uint8_t*>(<uint64_t>e.addend + a)
                 pyvmm_st(p, 4, h.f[d.rs2])
                 fast_next()
+            # Zba, Zbb, Zbc, Zbs (bitmanip.pxi)
+            elif op == OP_ADD_UW:
+                fast_op(OP_ADD_UW)
+                x[d.rd] = uw(x[d.rs1]) + x[d.rs2]
+                fast_next()
+            elif op == OP_SH1ADD:
+                fast_op(OP_SH1ADD)
+                x[d.rd] = (x[d.rs1] << 1) + x[d.rs2]
+                fast_next()
+            elif op == OP_SH2ADD:
+                fast_op(OP_SH2ADD)
+                x[d.rd] = (x[d.rs1] << 2) + x[d.rs2]
+                fast_next()
+            elif op == OP_SH3ADD:
+                fast_op(OP_SH3ADD)
+                x[d.rd] = (x[d.rs1] << 3) + x[d.rs2]
+                fast_next()
+            elif op == OP_SH1ADD_UW:
+                fast_op(OP_SH1ADD_UW)
+                x[d.rd] = (uw(x[d.rs1]) << 1) + x[d.rs2]
+                fast_next()
+            elif op == OP_SH2ADD_UW:
+                fast_op(OP_SH2ADD_UW)
+                x[d.rd] = (uw(x[d.rs1]) << 2) + x[d.rs2]
+                fast_next()
+            elif op == OP_SH3ADD_UW:
+                fast_op(OP_SH3ADD_UW)
+                x[d.rd] = (uw(x[d.rs1]) << 3) + x[d.rs2]
+                fast_next()
+            elif op == OP_SLLI_UW:
+                fast_op(OP_SLLI_UW)
+                x[d.rd] = uw(x[d.rs1]) << d.imm
+                fast_next()
+            elif op == OP_ANDN:
+                fast_op(OP_ANDN)
+                x[d.rd] = x[d.rs1] & ~x[d.rs2]
+                fast_next()
+            elif op == OP_ORN:
+                fast_op(OP_ORN)
+                x[d.rd] = x[d.rs1] | ~x[d.rs2]
+                fast_next()
+            elif op == OP_XNOR:
+                fast_op(OP_XNOR)
+                x[d.rd] = ~(x[d.rs1] ^ x[d.rs2])
+                fast_next()
+            elif op == OP_CLZ:
+                fast_op(OP_CLZ)
+                x[d.rd] = zb_clz(x[d.rs1])
+                fast_next()
+            elif op == OP_CLZW:
+                fast_op(OP_CLZW)
+                x[d.rd] = zb_clzw(x[d.rs1])
+                fast_next()
+            elif op == OP_CTZ:
+                fast_op(OP_CTZ)
+                x[d.rd] = zb_ctz(x[d.rs1])
+                fast_next()
+            elif op == OP_CTZW:
+                fast_op(OP_CTZW)
+                x[d.rd] = zb_ctzw(x[d.rs1])
+                fast_next()
+            elif op == OP_CPOP:
+                fast_op(OP_CPOP)
+                x[d.rd] = <uint64_t>__builtin_popcountll(x[d.rs1])
+                fast_next()
+            elif op == OP_CPOPW:
+                fast_op(OP_CPOPW)
+                x[d.rd] = <uint64_t>__builtin_popcountll(uw(x[d.rs1]))
+                fast_next()
+            elif op == OP_MAX:
+                fast_op(OP_MAX)
+                x[d.rd] = x[d.rs1] if <int64_t>x[d.rs1] > <int64_t>x[d.rs2] else x[d.rs2]
+                fast_next()
+            elif op == OP_MAXU:
+                fast_op(OP_MAXU)
+                x[d.rd] = x[d.rs1] if x[d.rs1] > x[d.rs2] else x[d.rs2]
+                fast_next()
+            elif op == OP_MIN:
+                fast_op(OP_MIN)
+                x[d.rd] = x[d.rs1] if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else x[d.rs2]
+                fast_next()
+            elif op == OP_MINU:
+                fast_op(OP_MINU)
+                x[d.rd] = x[d.rs1] if x[d.rs1] < x[d.rs2] else x[d.rs2]
+                fast_next()
+            elif op == OP_SEXT_B:
+                fast_op(OP_SEXT_B)
+                x[d.rd] = <uint64_t><int64_t><int8_t>x[d.rs1]
+                fast_next()
+            elif op == OP_SEXT_H:
+                fast_op(OP_SEXT_H)
+                x[d.rd] = <uint64_t><int64_t><int16_t>x[d.rs1]
+                fast_next()
+            elif op == OP_ZEXT_H:
+                fast_op(OP_ZEXT_H)
+                x[d.rd] = x[d.rs1] & 0xFFFF
+                fast_next()
+            elif op == OP_ROL:
+                fast_op(OP_ROL)
+                x[d.rd] = zb_rol(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_ROLW:
+                fast_op(OP_ROLW)
+                x[d.rd] = zb_rolw(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_ROR:
+                fast_op(OP_ROR)
+                x[d.rd] = zb_ror(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_RORI:
+                fast_op(OP_RORI)
+                x[d.rd] = zb_ror(x[d.rs1], <uint64_t>d.imm)
+                fast_next()
+            elif op == OP_RORIW:
+                fast_op(OP_RORIW)
+                x[d.rd] = zb_rorw(x[d.rs1], <uint64_t>d.imm)
+                fast_next()
+            elif op == OP_RORW:
+                fast_op(OP_RORW)
+                x[d.rd] = zb_rorw(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_ORC_B:
+                fast_op(OP_ORC_B)
+                x[d.rd] = zb_orc_b(x[d.rs1])
+                fast_next()
+            elif op == OP_REV8:
+                fast_op(OP_REV8)
+                x[d.rd] = __builtin_bswap64(x[d.rs1])
+                fast_next()
+            elif op == OP_CLMUL:
+                fast_op(OP_CLMUL)
+                x[d.rd] = zb_clmul(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_CLMULH:
+                fast_op(OP_CLMULH)
+                x[d.rd] = zb_clmulh(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_CLMULR:
+                fast_op(OP_CLMULR)
+                x[d.rd] = zb_clmulr(x[d.rs1], x[d.rs2])
+                fast_next()
+            elif op == OP_BCLR:
+                fast_op(OP_BCLR)
+                x[d.rd] = x[d.rs1] & ~(1ULL << (x[d.rs2] & 63))
+                fast_next()
+            elif op == OP_BCLRI:
+                fast_op(OP_BCLRI)
+                x[d.rd] = x[d.rs1] & ~(1ULL << d.imm)
+                fast_next()
+            elif op == OP_BEXT:
+                fast_op(OP_BEXT)
+                x[d.rd] = (x[d.rs1] >> (x[d.rs2] & 63)) & 1
+                fast_next()
+            elif op == OP_BEXTI:
+                fast_op(OP_BEXTI)
+                x[d.rd] = (x[d.rs1] >> d.imm) & 1
+                fast_next()
+            elif op == OP_BINV:
+                fast_op(OP_BINV)
+                x[d.rd] = x[d.rs1] ^ (1ULL << (x[d.rs2] & 63))
+                fast_next()
+            elif op == OP_BINVI:
+                fast_op(OP_BINVI)
+                x[d.rd] = x[d.rs1] ^ (1ULL << d.imm)
+                fast_next()
+            elif op == OP_BSET:
+                fast_op(OP_BSET)
+                x[d.rd] = x[d.rs1] | (1ULL << (x[d.rs2] & 63))
+                fast_next()
+            elif op == OP_BSETI:
+                fast_op(OP_BSETI)
+                x[d.rd] = x[d.rs1] | (1ULL << d.imm)
+                fast_next()
             else:
                 # undecoded (or the slot past the page's end), or an
                 # instruction for the general path below
@@ -1153,6 +1326,8 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
                 tlb_flush_contexts(h, 0, -1)
         elif op == OP_HLV or op == OP_HSV or op == OP_HFENCE_VVMA or op == OP_HFENCE_GVMA:
             st = do_hypervisor_insn(h, d)
+        elif op >= OP_CBO_CLEAN and op <= OP_CBO_ZERO:
+            st = do_cbo(h, d)
         else:
             # OP_ILLEGAL: every other op retires in the fast run
             st = illegal(h, d)

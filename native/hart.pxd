@@ -124,6 +124,12 @@ ctypedef struct Hart:
     uint64_t mcountinhibit
     uint64_t mcycle_frozen      # mcycle while mcountinhibit.CY holds it
     uint64_t minstret_frozen    # minstret while mcountinhibit.IR holds it
+    # HPM counters (hpm.pxi): value at hpm_base retired instructions, events
+    uint64_t hpm_val[32]
+    uint64_t hpm_base[32]
+    uint64_t mhpmevent[32]
+    int hpm_cycles_ctr          # the counter counting the cycles event (0: none)
+    int hpm_instret_ctr         # the counter counting the instructions event
 
     # CLINT and time
     uint32_t msip

@@ -1,5 +1,5 @@
 # Memory: the physical map (RAM, CLINT, everything else is MMIO for Python),
-# Sv39/Sv48 translation with hardware A/D updates, the software TLB, and the
+# Sv39/Sv48/Sv57 translation with hardware A/D updates, the software TLB, and the
 # per-page decoded-instruction cache that stores keep coherent.
 
 # ---------------------------------------------------------------- time / CLINT
@@ -444,6 +444,11 @@ cdef enum:
     WALK_G = 2          # hgatp: GPA -> HPA, 16 KiB root, every leaf a user page
 
 
+cdef inline int atp_levels(uint64_t mode) noexcept nogil:
+    # page-table levels of a satp/vsatp/hgatp MODE: Sv39(x4) 3, Sv48(x4) 4, Sv57(x4) 5
+    return <int>mode - 5
+
+
 cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, int virt, bint hlvx,
                         uint64_t* paddr) noexcept nogil:
     # returns 0 and the physical address, or an exception cause. At V=1 a
@@ -458,8 +463,7 @@ cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, int virt, bi
             paddr[0] = vaddr
             return 0
         h.page_walks += 1
-        return walk(h, vaddr, acc, priv, h.satp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4,
-                    WALK_SINGLE, hlvx, paddr)
+        return walk(h, vaddr, acc, priv, h.satp & PPN_MASK, atp_levels(mode), WALK_SINGLE, hlvx, paddr)
     mode = h.vsatp >> 60
     if mode == SATP_MODE_BARE:
         gpa = vaddr
@@ -469,8 +473,7 @@ cdef uint64_t translate(Hart* h, uint64_t vaddr, int acc, int priv, int virt, bi
         h.page_walks += 1
         h.walks_2d += 1
         refs = h.walk_mem_refs
-        cause = walk(h, vaddr, acc, priv, h.vsatp & PPN_MASK, 3 if mode == SATP_MODE_SV39 else 4,
-                     WALK_VS, hlvx, &gpa)
+        cause = walk(h, vaddr, acc, priv, h.vsatp & PPN_MASK, atp_levels(mode), WALK_VS, hlvx, &gpa)
         h.walk_2d_mem_refs += h.walk_mem_refs - refs
         if cause:
             return cause
@@ -493,8 +496,7 @@ cdef uint64_t gstage(Hart* h, uint64_t gpa, int acc, bint hlvx, uint64_t* paddr)
         paddr[0] = gpa
         return 0
     h.gstage_walks += 1
-    return walk(h, gpa, acc, PRV_U, h.hgatp & PPN_MASK, 3 if mode == HGATP_MODE_SV39X4 else 4,
-                WALK_G, hlvx, paddr)
+    return walk(h, gpa, acc, PRV_U, h.hgatp & PPN_MASK, atp_levels(mode), WALK_G, hlvx, paddr)
 
 
 cdef uint64_t pte_gstage(Hart* h, uint64_t pte_gpa, int acc, uint64_t* pte_hpa) noexcept nogil:
@@ -526,14 +528,14 @@ cdef uint64_t pte_gstage(Hart* h, uint64_t pte_gpa, int acc, uint64_t* pte_hpa) 
 
 cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn, int levels,
                    int kind, bint hlvx, uint64_t* paddr) noexcept nogil:
-    # one Sv39/Sv48 walk (or Sv39x4/Sv48x4 for the G-stage) from root_ppn
+    # one Sv39/Sv48/Sv57 walk (or Sv39x4/Sv48x4/Sv57x4 for the G-stage) from root_ppn
     cdef int i, va_bits
     cdef uint64_t table, pte_addr, pte_gpa = 0, pte, new_pte, ppn, shift, idx, cause, fault, ad_hpa
     cdef int64_t extended
     cdef bint mxr, sum_
     va_bits = 12 + 9 * levels
     if kind == WALK_G:
-        # Sv39x4/Sv48x4: two more address bits, which the root's 2048 entries index
+        # Sv39x4/Sv48x4/Sv57x4: two more address bits, which the root's 2048 entries index
         fault = guest_page_fault_cause(acc)
         if vaddr >> (va_bits + 2):
             return fault

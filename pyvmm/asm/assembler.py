@@ -419,7 +419,10 @@ class Assembler:
     def check_extension(self, mnemonic, target):
         entry = isa.lookup(target) if not target.startswith("@") else None
         ext = entry.ext if entry is not None else "I"
-        needed = {"M": "m", "A": "a", "F": "f", "D": "d"}.get(ext)
+        needed = {"M": "m", "A": "a", "F": "f", "D": "d"}.get(ext) or \
+            (ext.lower() if ext.startswith("Z") else None)
+        if needed in ALWAYS_ACCEPTED:
+            needed = None
         if needed and needed not in self.extensions:
             raise LineError("unrecognized opcode `%s', extension `%s' required" % (mnemonic, needed))
 
@@ -505,6 +508,13 @@ class Assembler:
             else:
                 value, d = 0, None
             self.put_imm(ops, deferred, "imm", value, d)
+        elif kind == "f(s)":
+            # prefetch.*: a constant offset whose low five bits are zero
+            offset, ops["rs1"] = self.parse_mem(text)
+            value = self.absolute(offset, "offset") if offset else 0
+            if not -2048 <= value <= 2047 or value % 32:
+                raise Mismatch("improper prefetch offset (%d): a multiple of 32 in [-2048, 2016]" % value)
+            ops["imm"] = value
         elif kind == "0(s)":
             offset, ops["rs1"] = self.parse_mem(text)
             if offset and self.absolute(offset, "offset") != 0:

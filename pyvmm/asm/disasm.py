@@ -169,7 +169,10 @@ def _sext(value, bits):
 # Which extensions an image is built for. objdump decodes only instructions of
 # the ISA in the ELF's Tag_RISCV_arch attribute (rv64gc when there is none).
 
-ALL_EXTENSIONS = frozenset({"I", "priv", "M", "Zmmul", "A", "F", "D", "C", "Zicsr", "Zifencei", "H"})
+ALL_EXTENSIONS = frozenset({"I", "priv", "M", "Zmmul", "A", "F", "D", "C", "Zicsr", "Zifencei", "H",
+                            "Zba", "Zbb", "Zbc", "Zbs", "Zicbom", "Zicboz", "Zicbop", "Zihintpause"})
+# hints: without their extension objdump shows the base instruction they are
+_HINT_EXTENSIONS = frozenset({"Zicbop", "Zihintpause"})
 
 
 def extensions_from_march(march):
@@ -205,7 +208,8 @@ def extensions_from_march(march):
     if "f" in names:
         names.add("zicsr")
     table = {"m": "M", "zmmul": "Zmmul", "a": "A", "f": "F", "d": "D", "c": "C", "zicsr": "Zicsr",
-             "zifencei": "Zifencei", "h": "H"}
+             "zifencei": "Zifencei", "h": "H", "zba": "Zba", "zbb": "Zbb", "zbc": "Zbc", "zbs": "Zbs",
+             "zicbom": "Zicbom", "zicboz": "Zicboz", "zicbop": "Zicbop", "zihintpause": "Zihintpause"}
     found.update(table[n] for n in names if n in table)
     return frozenset(found)
 
@@ -455,6 +459,23 @@ _rules("sfence.vma hfence.vvma hfence.gvma",
 _rules("hlv.b hlv.bu hlv.h hlv.hu hlvx.hu hlv.w hlv.wu hlvx.wu hlv.d", (None, None, "{rd},({rs1})", None))
 _rules("hsv.b hsv.h hsv.w hsv.d", (None, None, "{rs2},({rs1})", None))
 
+# --- Zba, Zbb, Zbc, Zbs: objdump names the immediate rotates and single-bit
+# operations after their register forms (rori is "ror ...,0x3")
+_rules("add.uw", (_eq(rs2=0), "zext.w", "{rd},{rs1}", None), (None, None, "{rd},{rs1},{rs2}", None))
+_rules("sh1add sh2add sh3add sh1add.uw sh2add.uw sh3add.uw andn orn xnor max maxu min minu "
+       "rol ror rolw rorw clmul clmulr clmulh bclr bext binv bset",
+       (None, None, "{rd},{rs1},{rs2}", None))
+_rules("slli.uw", (None, None, "{rd},{rs1},{shamt}", None))
+for _imm, _reg in (("rori", "ror"), ("roriw", "rorw"), ("bclri", "bclr"), ("bexti", "bext"),
+                   ("binvi", "binv"), ("bseti", "bset")):
+    _rules(_imm, (None, _reg, "{rd},{rs1},{shamt}", None))
+_rules("clz ctz cpop clzw ctzw cpopw sext.b sext.h zext.h orc.b rev8", (None, None, "{rd},{rs1}", None))
+
+# --- Zicbom, Zicboz, Zicbop, Zihintpause
+_rules("cbo.clean cbo.flush cbo.inval cbo.zero", (None, None, "({rs1})", None))
+_rules("prefetch.i prefetch.r prefetch.w", (None, None, "{imm}({rs1})", None))
+_rules("pause", (None, None, "", None))
+
 # --- A (every ordering suffix is its own isa entry)
 for _ins in isa.INSTRUCTIONS:
     if _ins.name.startswith("lr."):
@@ -544,8 +565,9 @@ class _Decoded:
 
 
 @lru_cache(maxsize=65536)
-def _decode(word):
-    """Decode the instruction at the low bits of `word` as objdump sees it, or None."""
+def _decode(word, base=False):
+    """Decode the instruction at the low bits of `word` as objdump sees it, or None;
+    base=True: as the base instruction a hint's encoding is (prefetch.i as ori)."""
     if word & 3 != 3:
         half = word & 0xFFFF
         if half == 0:
@@ -561,7 +583,7 @@ def _decode(word):
         return _Decoded(_LEGACY_WORDS[word], {}, 4)
     if word & _SFENCE_VM_MASK == _SFENCE_VM_MATCH:
         return _Decoded("sfence.vm", {"rs1": (word >> 15) & 31}, 4)
-    decoded = isa.decode(word)
+    decoded = isa.decode(word, extensions={"I"} if base else None)
     if decoded is None:
         return None
     entry, ops = decoded
@@ -584,7 +606,7 @@ for _legacy in ("uret", "hret", "dret"):
 
 
 @lru_cache(maxsize=65536)
-def _spelling(word, aliases=True, fp=True):
+def _spelling(word, aliases=True, fp=True, base=False):
     """(length, mnemonic, template, effect, decoded) for a word, mnemonic None if unknown.
 
     With aliases off (objdump -M no-aliases) every instruction is shown under
@@ -592,7 +614,7 @@ def _spelling(word, aliases=True, fp=True):
     fp: the image's ISA has F (objdump's fcsr/frm/fflags aliases apply).
     """
     length = insn_length(word & 0xFFFF)
-    decoded = _decode(word) if length in (2, 4) else None
+    decoded = _decode(word, base) if length in (2, 4) else None
     if decoded is None:
         return length, None, None, None, None
     if (not aliases or decoded.name not in _RULES) and decoded.name in _CANONICAL:
@@ -735,7 +757,10 @@ class Disassembler:
         """(length, text) for the instruction in the low bits of `word` at `pc`."""
         length = insn_length(word & 0xFFFF)
         key = word & (0xFFFF if length == 2 else 0xFFFFFFFF)
-        _, mnem, template, effect, decoded = _spelling(key, self.aliases, "F" in self.extensions)
+        fp = "F" in self.extensions
+        _, mnem, template, effect, decoded = _spelling(key, self.aliases, fp)
+        if mnem is not None and decoded.ext in _HINT_EXTENSIONS and decoded.ext not in self.extensions:
+            _, mnem, template, effect, decoded = _spelling(key, self.aliases, fp, True)
         if mnem is None or not all(ext in self.extensions for ext in decoded.ext.split("+")):
             return length, unknown_text(word, length)
         text = mnem

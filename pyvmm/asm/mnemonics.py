@@ -9,7 +9,8 @@ binutils' so the two tables read side by side:
   m       rounding mode (rne rtz rdn rup rmm dyn)              -> rm
   j       12-bit signed immediate, or %lo()/%pcrel_lo()  -> imm
   o(s)    offset(base): 12-bit offset (may be omitted, or %lo...) -> imm, rs1
-  0(s)    (base) or 0(base), for atomics and HLV/HSV     -> rs1
+  0(s)    (base) or 0(base), for atomics, HLV/HSV, cbo.*  -> rs1
+  f(s)    offset(base), offset a multiple of 32 (prefetch) -> imm, rs1
   u       20-bit upper immediate 0..0xfffff, or %hi()/%pcrel_hi() -> imm
   > <     shift amount, 6 or 5 bits                       -> shamt
   p a     branch / jump target (symbol expression)         -> imm
@@ -196,6 +197,29 @@ for _n, _csr in (("csr", 3), ("rm", 2), ("flags", 1)):
     _add("fs" + _n, _f("d,s", "csrrw", csr=_csr), _f("s", "csrrw", csr=_csr, rd=0))
 for _n, _csr in (("fsrmi", 2), ("fsflagsi", 1)):
     _add(_n, _f("d,Z", "csrrwi", csr=_csr), _f("Z", "csrrwi", csr=_csr, rd=0))
+
+# bit manipulation (Zba, Zbb, Zbc, Zbs); the immediate rotates and single-bit
+# operations also take their register mnemonic with a shift amount, as in GNU
+for _n in ("add.uw", "sh1add", "sh2add", "sh3add", "sh1add.uw", "sh2add.uw", "sh3add.uw", "andn", "orn",
+           "xnor", "max", "maxu", "min", "minu", "rol", "rolw", "clmul", "clmulr", "clmulh"):
+    _add(_n, _f("d,s,t", _n))
+for _n, _i, _shamt in (("ror", "rori", ">"), ("rorw", "roriw", "<"), ("bclr", "bclri", ">"),
+                       ("bext", "bexti", ">"), ("binv", "binvi", ">"), ("bset", "bseti", ">")):
+    _add(_n, _f("d,s,t", _n), _f("d,s," + _shamt, _i))
+    _add(_i, _f("d,s," + _shamt, _i))
+_add("slli.uw", _f("d,s,>", "slli.uw"))
+for _n in ("clz", "ctz", "cpop", "clzw", "ctzw", "cpopw", "orc.b", "rev8"):
+    _add(_n, _f("d,s", _n))
+# without Zbb/Zba GNU as builds these from a shift pair
+for _n in ("sext.b", "sext.h", "zext.h", "zext.w"):
+    _add(_n, _f("d,s", "@ext_shift"))
+
+# cache-block operations and hints
+for _n in ("cbo.clean", "cbo.flush", "cbo.inval", "cbo.zero"):
+    _add(_n, _f("0(s)", _n))
+for _n in ("prefetch.i", "prefetch.r", "prefetch.w"):
+    _add(_n, _f("f(s)", _n))
+_add("pause", _f("", "pause"))
 
 # mnemonics of conditional branches / jumps whose target relaxes
 BRANCHES = {"beq", "bne", "blt", "bge", "bltu", "bgeu"}

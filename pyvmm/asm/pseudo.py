@@ -105,7 +105,28 @@ def macro_unimp(asm, mnemonic, ops, deferred):
         asm.emit(None, "csrrw", {"rd": 0, "csr": isa.CSRS["cycle"], "rs1": 0})
 
 
+# mnemonic -> (extension, its instruction, shift, right shift): what GNU as
+# emits with the extension (one instruction) and without (slli + the shift)
+_EXT_SHIFTS = {
+    "sext.b": ("zbb", "sext.b", 56, "srai"),
+    "sext.h": ("zbb", "sext.h", 48, "srai"),
+    "zext.h": ("zbb", "zext.h", 48, "srli"),
+    "zext.w": ("zba", "add.uw", 32, "srli"),
+}
+
+
+def macro_ext_shift(asm, mnemonic, ops, deferred):
+    ext, name, shift, right = _EXT_SHIFTS[mnemonic]
+    rd, rs1 = ops["rd"], ops["rs1"]
+    if ext in asm.extensions:
+        asm.emit(None, name, {"rd": rd, "rs1": rs1, **({"rs2": 0} if name == "add.uw" else {})})
+        return
+    asm.emit("slli", "slli", {"rd": rd, "rs1": rs1, "shamt": shift})
+    asm.emit(right, right, {"rd": rd, "rs1": rd, "shamt": shift})
+
+
 MACROS = {
+    "@ext_shift": macro_ext_shift,
     "@li": macro_li,
     "@lla": macro_lla,
     "@call": macro_call,

@@ -142,6 +142,8 @@ def _operands(ins):
               "pred": 0xF, "succ": 0xF, "rs3": 0, "rm": 0}
     if ins.fmt == "SFENCE":
         values.update(rs1=0, rs2=0)
+    if ins.fmt == "PREFETCH":
+        values.update(imm=32)           # prefetch offsets are multiples of 32
     return {f.name: values[f.name] for f in ins.fields}
 
 

@@ -32,7 +32,7 @@ SIP_WRITABLE = SIP_SSIP              # STIP and SEIP are set by the timer and th
 INTERRUPT_PRIORITY = (IRQ_S_EXT, IRQ_S_SOFT, IRQ_S_TIMER)
 INTERRUPT_BIT = 1 << 63
 
-SENVCFG_WRITABLE = 1                 # FIOM; no Zicbo*, no Zicfi*
+SENVCFG_WRITABLE = 0xF1              # FIOM and the Zicbom/Zicboz enables, as the hart
 STVEC_MODE_MASK = 3
 
 SATP_MODES = (0, 8, 9)               # Bare, Sv39, Sv48

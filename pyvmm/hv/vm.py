@@ -251,10 +251,12 @@ class VM:
 
     def build_dtb(self):
         """The virt board's tree for this VM's RAM; the ISA string is the
-        host's without H, which the guest does not get."""
+        host's without H, which the guest does not get, nor Zicbom/Zicboz
+        (their envcfg enables are not virtualized for every technique)."""
         isa = fdt.isa_string(self.host.core)
         letters, _, extensions = isa[4:].partition("_")
-        kept = [ext for ext in extensions.split("_") if ext and (ext != "sstc" or self.sstc)]
+        kept = [ext for ext in extensions.split("_") if ext and (ext != "sstc" or self.sstc)
+                and ext not in ("zicbom", "zicboz")]
         isa = "rv64" + letters.replace("h", "") + "".join("_" + ext for ext in kept)
         root = fdt.virt_tree(self.ram_base, self.ram_size, bootargs=self.bootargs,
                              hartid=self.hartid, isa=isa, harts=self.num_vcpus,

@@ -22,17 +22,19 @@ def lookup(name):
     return BY_NAME.get(name) or C_BY_NAME.get(name)
 
 
-def decode(word):
+def decode(word, extensions=None):
     """(entry, {operand: value}) for an instruction word, or None if it is illegal.
 
     A word whose low two bits are not 0b11 is a compressed parcel: only its low
-    16 bits are read and a CInstr entry is returned.
+    16 bits are read and a CInstr entry is returned. `extensions` (a set of
+    `Instr.ext` names) limits the 32-bit entries considered, so a hint such as
+    prefetch.i decodes as the ori it is when Zicbop is not among them.
     """
     if word & 3 != 3:
         return decode_compressed(word & 0xFFFF)
     word &= 0xFFFFFFFF
     for ins in _DECODE_ORDER:
-        if word & ins.mask == ins.match:
+        if word & ins.mask == ins.match and (extensions is None or ins.ext in extensions):
             return ins, {f.name: f.extract(word) for f in ins.fields}
     return None
 

@@ -118,6 +118,7 @@ SHAMT = _f("shamt", (25, 20, 0))                   # RV64: 6 bits
 SHAMTW = _f("shamt", (24, 20, 0))                  # *W shifts: 5 bits
 CSR = _f("csr", (31, 20, 0), kind="csr")
 ZIMM = _f("zimm", (19, 15, 0))                     # csrr*i source
+IMM_PF = _f("imm", (31, 25, 5), signed=True)      # prefetch.*: offset[11:5], low bits zero
 PRED = _f("pred", (27, 24, 0), kind="fence")
 SUCC = _f("succ", (23, 20, 0), kind="fence")
 

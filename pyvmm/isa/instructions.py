@@ -1,4 +1,5 @@
-"""The 32-bit instruction table: RV64I, M, A, F, D, Zicsr, Zifencei, privileged, H.
+"""The 32-bit instruction table: RV64I, M, A, F, D, Zicsr, Zifencei, privileged, H,
+Zba, Zbb, Zbc, Zbs, Zicbom, Zicboz, Zicbop, Zihintpause.
 
 Each entry is an `Instr`. An instruction word `w` is an instance of `ins` when
 ``w & ins.mask == ins.match``; its operands are ``{f.name: f.extract(w) for f
@@ -21,7 +22,7 @@ class Instr:
     mask: int
     fields: tuple            # Field objects, in the order of `syntax`'s operands
     syntax: tuple            # operand spellings, GNU order
-    ext: str                 # "I" "M" "A" "F" "D" "Zicsr" "Zifencei" "priv" "H"
+    ext: str                 # "I" "M" "A" "F" "D" "Zicsr" "Zifencei" "priv" "H", "Zba" "Zbb" ...
     length: int = 4
 
     def field(self, name):
@@ -65,6 +66,9 @@ FORMATS = {
     "X_F": ((F.RD, F.FRS1), ("rd", "rs1")),
     "F_X_RM": ((F.FRD, F.RS1, F.RM), ("rd", "rs1", "rm")),
     "F_X": ((F.FRD, F.RS1), ("rd", "rs1")),
+    "R1": ((F.RD, F.RS1), ("rd", "rs1")),                  # unary bit-manipulation
+    "CBO": ((F.RS1,), ("(rs1)",)),
+    "PREFETCH": ((F.IMM_PF, F.RS1), ("imm(rs1)",)),
 }
 
 
@@ -144,6 +148,40 @@ for _n, _f3 in (("mul", 0), ("mulh", 1), ("mulhsu", 2), ("mulhu", 3),
     _add(_n, "R", _r(1, _f3, OP_OP), "M")
 for _n, _f3 in (("mulw", 0), ("divw", 4), ("divuw", 5), ("remw", 6), ("remuw", 7)):
     _add(_n, "R", _r(1, _f3, OP_32), "M")
+
+# Zba, Zbb, Zbc, Zbs (bit manipulation)
+for _n, _f7, _f3, _opc in (("add.uw", 0x04, 0, OP_32), ("sh1add", 0x10, 2, OP_OP), ("sh2add", 0x10, 4, OP_OP),
+                           ("sh3add", 0x10, 6, OP_OP), ("sh1add.uw", 0x10, 2, OP_32),
+                           ("sh2add.uw", 0x10, 4, OP_32), ("sh3add.uw", 0x10, 6, OP_32)):
+    _add(_n, "R", _r(_f7, _f3, _opc), "Zba")
+_add("slli.uw", "I_shift", 0x02 << 26 | _i(1, OP_IMM_32), "Zba")
+for _n, _f7, _f3, _opc in (("andn", 0x20, 7, OP_OP), ("orn", 0x20, 6, OP_OP), ("xnor", 0x20, 4, OP_OP),
+                           ("max", 0x05, 6, OP_OP), ("maxu", 0x05, 7, OP_OP), ("min", 0x05, 4, OP_OP),
+                           ("minu", 0x05, 5, OP_OP), ("rol", 0x30, 1, OP_OP), ("ror", 0x30, 5, OP_OP),
+                           ("rolw", 0x30, 1, OP_32), ("rorw", 0x30, 5, OP_32)):
+    _add(_n, "R", _r(_f7, _f3, _opc), "Zbb")
+for _n, _f12, _f3, _opc in (("clz", 0x600, 1, OP_IMM), ("ctz", 0x601, 1, OP_IMM), ("cpop", 0x602, 1, OP_IMM),
+                            ("clzw", 0x600, 1, OP_IMM_32), ("ctzw", 0x601, 1, OP_IMM_32),
+                            ("cpopw", 0x602, 1, OP_IMM_32), ("sext.b", 0x604, 1, OP_IMM),
+                            ("sext.h", 0x605, 1, OP_IMM), ("zext.h", 0x080, 4, OP_32),
+                            ("orc.b", 0x287, 5, OP_IMM), ("rev8", 0x6B8, 5, OP_IMM)):
+    _add(_n, "R1", _f12 << 20 | _i(_f3, _opc), "Zbb")
+_add("rori", "I_shift", 0x18 << 26 | _i(5, OP_IMM), "Zbb")
+_add("roriw", "I_shiftw", _r(0x30, 5, OP_IMM_32), "Zbb")
+for _n, _f3 in (("clmul", 1), ("clmulr", 2), ("clmulh", 3)):
+    _add(_n, "R", _r(0x05, _f3, OP_OP), "Zbc")
+for _n, _f7, _f3 in (("bclr", 0x24, 1), ("bext", 0x24, 5), ("binv", 0x34, 1), ("bset", 0x14, 1)):
+    _add(_n, "R", _r(_f7, _f3, OP_OP), "Zbs")
+    _add(_n + "i", "I_shift", (_f7 >> 1) << 26 | _i(_f3, OP_IMM), "Zbs")
+
+# Zicbom, Zicboz (cache-block operations), Zicbop and Zihintpause (hints in
+# ORI and FENCE encodings, executed as those)
+for _n, _f12, _ext in (("cbo.inval", 0, "Zicbom"), ("cbo.clean", 1, "Zicbom"), ("cbo.flush", 2, "Zicbom"),
+                       ("cbo.zero", 4, "Zicboz")):
+    _add(_n, "CBO", _f12 << 20 | _i(2, OP_MISC_MEM), _ext)
+for _n, _sel in (("prefetch.i", 0), ("prefetch.r", 1), ("prefetch.w", 3)):
+    _add(_n, "PREFETCH", _sel << 20 | _i(6, OP_IMM), "Zicbop")
+_add("pause", "NONE", 0x0100000F, "Zihintpause", mask=0xFFFFFFFF)
 
 # A: one entry per ordering suffix, as GNU's opcode table and objdump spell them
 _ORDERINGS = (("", 0), (".aq", 2), (".rl", 1), (".aqrl", 3))

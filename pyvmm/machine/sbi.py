@@ -52,7 +52,7 @@ from pyvmm.machine.sbi_defs import (CSR_MEDELEG, CSR_MENVCFG, CSR_MIDELEG, CSR_M
                                     CSR_STVAL, CSR_STVEC, DELEGATED_EXCEPTIONS,
                                     DELEGATED_EXCEPTIONS_H, DELEGATED_INTERRUPTS, EID_LEGACY_LAST,
                                     EXCEPTION_CAUSES, EXTENSION_NAMES, HSM_STARTED, HSM_STOPPED,
-                                    HSM_SUSPENDED, MASK64, MENVCFG_STCE, MIP_SSIP, MISA_H,
+                                    HSM_SUSPENDED, MASK64, MENVCFG_CBO, MENVCFG_STCE, MIP_SSIP, MISA_H,
                                     MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPRV,
                                     MSTATUS_MXR, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP,
                                     MSTATUS_SUM, PAGE_SHIFT, PMP_NAPOT_RWX, PMPADDR_ALL, PRIV_M,
@@ -118,7 +118,8 @@ class BuiltinSBI:
         self.exit_on_exception = EXCEPTION_CAUSES & ~self.medeleg
         core.write_csr(CSR_MIE, 0)
         core.write_csr(CSR_MCOUNTEREN, 0xFFFF_FFFF)
-        core.write_csr(CSR_MENVCFG, core.read_csr(CSR_MENVCFG) | MENVCFG_STCE)
+        # Sstc, and S/U may use the cache-block operations (as OpenSBI sets them)
+        core.write_csr(CSR_MENVCFG, core.read_csr(CSR_MENVCFG) | MENVCFG_STCE | MENVCFG_CBO)
         if not core.read_csr(CSR_MENVCFG) & MENVCFG_STCE:
             raise RuntimeError("the built-in SBI needs Sstc (menvcfg.STCE), which this core lacks")
         # No timer until the kernel asks for one (OpenSBI's sbi_timer_init does the same).

@@ -86,6 +86,7 @@ MSTATUS_MPRV = 1 << 17
 MSTATUS_SUM = 1 << 18
 MSTATUS_MXR = 1 << 19
 MENVCFG_STCE = 1 << 63
+MENVCFG_CBO = 0xF0          # CBZE, CBCFE and CBIE = 11 (cbo.inval invalidates)
 MIP_SSIP = 1 << causes.IRQ_S_SOFT
 MIP_STIP = 1 << causes.IRQ_S_TIMER
 MIP_SEIP = 1 << causes.IRQ_S_EXT

@@ -69,7 +69,7 @@ def render(entry, ops, data):
 
 
 def assemble_one(line, rvc):
-    program = assemble(".option %s\n%s\n" % ("rvc" if rvc else "norvc", line), march="rv64imafdc")
+    program = assemble(".option %s\n%s\n" % ("rvc" if rvc else "norvc", line), march="rv64imafdc_zicbom_zicboz_zicbop_zihintpause_zba_zbb_zbc_zbs")
     text = [s for s in program.sections if s.name == ".text"][0]
     return text.data
 
@@ -83,7 +83,9 @@ def test_32bit_assemble_decode_reencode(entry, data):
     code = assemble_one(line, rvc=False)
     assert len(code) >= 4
     word = int.from_bytes(code[:4], "little")
-    decoded = isa.decode(word)
+    # a hint's base instruction (ori zero,...) may decode as the hint (prefetch.i):
+    # among the entries of its own extension it is itself
+    decoded = isa.decode(word, extensions={entry.ext})
     assert decoded == (entry, ops), line
     assert isa.encode(entry.name, **ops) == word
 

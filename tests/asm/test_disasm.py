@@ -107,7 +107,7 @@ SPELLINGS = [
     (0xC0001073, "unimp"),                     # csrrw x0, cycle, x0
     (0x0FF0000F, "fence"),
     (0x0330000F, "fence\trw,rw"),
-    (0x0100000F, "fence\tw,unknown"),
+    (0x0100000F, "pause"),
     (0x8330000F, "fence.tso"),
     (0x0000100F, "fence.i"),
     (0x1330000F, ".4byte\t0x1330000f"),        # fence with a reserved fm
@@ -277,8 +277,9 @@ def test_every_isa_instruction_has_a_spelling():
     ("rv64i2p0", {"I", "priv", "Zicsr", "Zifencei"}),      # i before 2.1 implied Zicsr/Zifencei
     ("rv64i_zmmul", {"I", "priv", "Zmmul"}),
     ("RV64IH", {"I", "priv", "H", "Zicsr"}),
-    ("rv64imafdc_zicsr_zba_svinval", {"I", "priv", "M", "Zmmul", "A", "F", "D", "C", "Zicsr"}),
+    ("rv64imafdc_zicsr_zba_svinval", {"I", "priv", "M", "Zmmul", "A", "F", "D", "C", "Zicsr", "Zba"}),
     ("rv64imfc", {"I", "priv", "M", "Zmmul", "F", "C", "Zicsr"}),
+    ("rv64i_zicbom_zicbop_zihintpause_zbs", {"I", "priv", "Zicbom", "Zicbop", "Zihintpause", "Zbs"}),
 ])
 def test_extensions_from_march(march, expected):
     assert extensions_from_march(march) == frozenset(expected)
@@ -291,6 +292,12 @@ def test_extensions_from_bad_march(bad):
 
 
 def test_march_limits_decoding():
+    # hints without their extension are the base instruction they are encoded in
+    assert disassemble(0x0100000F, PC, march="rv64i")[1] == "fence\tw,unknown"
+    assert disassemble(0x02156013, PC, march="rv64i")[1] == "or\tzero,a0,33"
+    assert disassemble(0x02156013, PC, march="rv64i_zicbop")[1] == "prefetch.r\t32(a0)"
+    assert disassemble(0x0805853B, PC, march="rv64i_zbb")[1] == ".4byte\t0x805853b"
+    assert disassemble(0x0805853B, PC, march="rv64i_zba")[1] == "zext.w\ta0,a1"
     assert disassemble(0x4505, PC, march="rv64im")[1] == ".2byte\t0x4505"
     assert disassemble(0x02B50533, PC, march="rv64i_zmmul")[1] == "mul\ta0,a0,a1"
     assert disassemble(0x02B54533, PC, march="rv64i_zmmul")[1] == ".4byte\t0x2b54533"

@@ -282,7 +282,7 @@ def test_elf_written_by_pyvmm_asm_matches_objdump(tmp_path):
     with open(os.path.join(CORPUS, "all_insns.S")) as f:
         source = f.read()
     elf = tmp_path / "pyvmm.elf"
-    elf.write_bytes(asm.assemble(source, "all_insns.S", march="rv64imach_zicsr_zifencei").to_elf())
+    elf.write_bytes(asm.assemble(source, "all_insns.S", march="rv64imach_zicsr_zifencei_zicbom_zicboz_zicbop_zihintpause_zba_zbb_zbc_zbs").to_elf())
     status, out, err = run_cli(str(elf))
     assert (status, err) == (0, "")
     assert out == gnu.objdump(str(elf))

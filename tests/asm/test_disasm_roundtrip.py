@@ -46,9 +46,13 @@ def source_line(word, pc=PC):
     return ("%s %s" % (mnemonic, operands)).strip()
 
 
+# every extension pyvmm.isa has (objdump's spellings of them must assemble)
+MARCH = "rv64imafdc_zicbom_zicboz_zicbop_zihintpause_zba_zbb_zbc_zbs"
+
+
 def assemble_one(asm, line, rvc):
     source = "    .option %s\n    %s\n" % ("rvc" if rvc else "norvc", line)
-    prog = asm.assemble(source, section_starts={".text": PC}, march="rv64imafdc")
+    prog = asm.assemble(source, section_starts={".text": PC}, march=MARCH)
     text = [s for s in prog.sections if s.name == ".text"][0]
     return text.data
 

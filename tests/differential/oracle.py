@@ -30,6 +30,13 @@ def build_elf(source_path, out_dir):
 # QEMU 7.2's default rv64 also has F, D, H and Zb*: switched off where a test
 # needs QEMU to decode exactly pyvmm's RV64IMAC + Zicsr + Zifencei.
 QEMU_CPU_RV64IMAC = "rv64,d=false,f=false,h=false,zba=false,zbb=false,zbc=false,zbs=false"
+# QEMU 7.2's rv64 decoding what pyvmm's hart decodes (F, D and H off, Zb* on;
+# QEMU 7.2 has no Zicbom/Zicboz, so tests keep cbo.* words away from it)
+QEMU_CPU_PYVMM_DECODE = "rv64,d=false,f=false,h=false,zba=true,zbb=true,zbc=true,zbs=true"
+# QEMU 7.2's rv64 with the extensions pyvmm's hart adds on: Zba/Zbb/Zbc/Zbs,
+# Zihintpause, the 16 HPM counters and Sv57 (its defaults, named so a change
+# of default cannot silently switch them off), and H
+QEMU_CPU_RV64_EXTENSIONS = "rv64,h=true,zba=true,zbb=true,zbc=true,zbs=true,Zihintpause=true,pmu-num=16"
 
 
 def run_qemu(elf, timeout=120, icount=False, cpu=None):

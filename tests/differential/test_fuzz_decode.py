@@ -8,9 +8,11 @@ whose effects would leave the slot. Each word runs in its own slot with
 x1..x31 pointing into a scratch area, so loads, stores and AMOs stay inside
 it (or fault at a bus hole through x0). A small M-mode handler records
 mcause/mtval and skips the word. Per slot the guest prints mcause, mtval, a
-fold of x1..x31 and a fold of the scratch area. QEMU runs with F, D, H and Zb*
-turned off so that both decode RV64IMAC + Zicsr + Zifencei: whether a word is
-legal is part of what is compared.
+fold of x1..x31 and a fold of the scratch area. QEMU runs with F, D and H
+turned off and Zba/Zbb/Zbc/Zbs on so that both decode RV64IMAC + Zicsr +
+Zifencei + Zb*: whether a word is legal is part of what is compared. The
+Zicbom/Zicboz words (cbo.*) are not drawn: QEMU 7.2 has neither extension
+(tests/native/test_cmo.py covers them).
 """
 
 from hypothesis import given, strategies as st
@@ -43,8 +45,8 @@ def _compressed_ok(h):
 
 word32 = st.builds(lambda op, rest: (rest << 7) | op, st.sampled_from(sorted(OPCODES_32)),
                    st.integers(0, (1 << 25) - 1))
-# Mostly-legal words: the funct7/funct5 values the base, M and A extensions use.
-FUNCT7 = [0x00, 0x20, 0x01, 0x00, 0x20, 0x01, 0x02, 0x40]
+# Mostly-legal words: the funct7/funct5 values the base, M, A and Zb* extensions use.
+FUNCT7 = [0x00, 0x20, 0x01, 0x00, 0x20, 0x01, 0x02, 0x40, 0x04, 0x05, 0x10, 0x14, 0x24, 0x30, 0x34, 0x35]
 AMO_FUNCT5 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C, 0x05]
 structured = st.one_of(
     st.builds(lambda op, f7, rest: (f7 << 25) | (rest << 7) | op, st.sampled_from([0x33, 0x3B, 0x13, 0x1B]),
@@ -55,7 +57,14 @@ structured = st.one_of(
               st.integers(0, (1 << 10) - 1)),
 )
 word16 = st.integers(0, 0xFFFF).filter(lambda h: h & 3 != 3).filter(_compressed_ok)
-word = st.one_of(word32, structured, word16)
+
+
+def _not_cbo(w):
+    """cbo.inval/clean/flush/zero: MISC-MEM, funct3 2, rd 0, funct12 0, 1, 2 or 4."""
+    return not (w & 0x7FFF == 0x200F and (w >> 20) in (0, 1, 2, 4))
+
+
+word = st.one_of(word32.filter(_not_cbo), structured, word16)
 
 
 def program(words):
@@ -117,17 +126,28 @@ def _known_qemu_amo_deviation(w, qemu_line, pyvmm_line):
             and int(q[0], 16) in (4, 5) and int(p[0], 16) == int(q[0], 16) + 2)
 
 
+def _known_qemu_sc_deviation(w, qemu_line, pyvmm_line):
+    """An SC without a reservation whose store would fault: pyvmm raises the
+    fault, as Spike orders it (alignment, translation and PMP before the
+    reservation); QEMU 7.2 fails the SC without touching memory. Neither
+    stores, so the scratch area must still agree."""
+    is_sc = w & 0x7F == 0x2F and (w >> 27) == 0x03 and (w >> 12) & 7 in (2, 3)
+    q, p = qemu_line.split(), pyvmm_line.split()
+    return (is_sc and len(q) == len(p) == 4 and int(q[0], 16) == 0 and int(p[0], 16) in (6, 7)
+            and q[3] == p[3])
+
+
 @oracle.fuzz_batches(BATCHES)
 @given(words=st.lists(word, min_size=WORDS_PER_BATCH, max_size=WORDS_PER_BATCH))
 def test_random_words_decode_and_execute_alike(tools, words):
-    q_status, q_out, p_status, p_out, how = oracle.run_on_qemu_and_pyvmm(program(words), cpu=oracle.QEMU_CPU_RV64IMAC)
+    q_status, q_out, p_status, p_out, how = oracle.run_on_qemu_and_pyvmm(program(words), cpu=oracle.QEMU_CPU_PYVMM_DECODE)
     assert q_status == 0, "QEMU did not finish the batch"
     q_lines = q_out.decode("latin-1").splitlines()
     p_lines = p_out.decode("latin-1").splitlines()
     assert p_status == 0, f"pyvmm: {how}; output so far:\n{p_out[-500:]!r}"
     for i, w in enumerate(words):
         got = p_lines[i] if i < len(p_lines) else "<missing>"
-        if _known_qemu_amo_deviation(w, q_lines[i], got):
+        if _known_qemu_amo_deviation(w, q_lines[i], got) or _known_qemu_sc_deviation(w, q_lines[i], got):
             continue
         assert got == q_lines[i], (
             f"word {i}: {w:#010x} ({'32-bit ' + OPCODES_32.get(w & 0x7F, '?') if w & 3 == 3 else '16-bit'})\n"

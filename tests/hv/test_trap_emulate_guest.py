@@ -92,7 +92,7 @@ _start:
         li      t0, -1
         csrw    senvcfg, t0
         SHOW_CSR senvcfg
-        li      t0, 10 << 60            # Sv57 is not there: satp keeps 0
+        li      t0, 11 << 60            # a reserved MODE: satp keeps 0
         csrw    satp, t0
         SHOW_CSR satp
         csrrsi  a0, sscratch, 0

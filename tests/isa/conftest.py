@@ -5,7 +5,7 @@ import pytest
 
 GNU_AS = shutil.which("riscv64-unknown-elf-as")
 OBJDUMP = shutil.which("riscv64-unknown-elf-objdump")
-GNU_MARCH = "rv64imafdc_zicsr_zifencei_h"
+GNU_MARCH = "rv64imafdc_zicsr_zifencei_h_zicbom_zicboz_zicbop_zihintpause_zba_zbb_zbc_zbs"
 
 
 @pytest.fixture

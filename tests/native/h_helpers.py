@@ -1,6 +1,6 @@
 """Helpers for the H-extension tests: a guest program run straight in VS/VU
 (set by core pokes), trap handlers that end in ebreak, and page tables built
-in RAM from Python (VS-stage Sv39/Sv48 and G-stage Sv39x4/Sv48x4).
+in RAM from Python (VS-stage Sv39/Sv48/Sv57 and G-stage Sv39x4/Sv48x4/Sv57x4).
 
 RAM (4 MiB at 0x8000_0000): code at the base, page tables from TABLES,
 data pages from DATA. The G-stage maps guest-physical pages onto those host
@@ -145,7 +145,8 @@ class Guest:
                 self.map(root, page, page, flags, levels, gstage=True)
 
     def set_hgatp(self, root, levels=3, vmid=0):
-        self.set("hgatp", ((8 if levels == 3 else 9) << 60) | (vmid << 44) | (root >> 12))
+        # MODE 8, 9, 10: Sv39x4, Sv48x4, Sv57x4
+        self.set("hgatp", ((levels + 5) << 60) | (vmid << 44) | (root >> 12))
 
     def set_vsatp(self, root, levels=3, asid=0):
-        self.set("vsatp", ((8 if levels == 3 else 9) << 60) | (asid << 44) | (root >> 12))
+        self.set("vsatp", ((levels + 5) << 60) | (asid << 44) | (root >> 12))

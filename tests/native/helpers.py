@@ -15,6 +15,8 @@ import pytest
 core_mod = pytest.importorskip("pyvmm._core", reason="pyvmm._core is not built (python setup.py build_ext --inplace)")
 
 RAM_BASE = 0x8000_0000
+# the hart's ISA for both assemblers (pyvmm.asm gates the Z extensions by it)
+MARCH = "rv64imafdc_zicsr_zifencei_h_zicbom_zicboz_zicbop_zihintpause_zba_zbb_zbc_zbs"
 GNU_AS = shutil.which("riscv64-unknown-elf-as")
 GNU_LD = shutil.which("riscv64-unknown-elf-ld")
 
@@ -35,7 +37,7 @@ def _assemble_gnu(source, base):
         src, obj, elf = (os.path.join(tmp, n) for n in ("t.S", "t.o", "t.elf"))
         with open(src, "w") as f:
             f.write(source)
-        for cmd in ([GNU_AS, "-march=rv64imafdc_zicsr_zifencei_h", "-mno-relax", "-o", obj, src],
+        for cmd in ([GNU_AS, "-march=" + MARCH, "-mno-relax", "-o", obj, src],
                     [GNU_LD, f"-Ttext=0x{base:x}", "-o", elf, obj]):
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -58,7 +60,7 @@ def _assemble_gnu(source, base):
 
 def _assemble_pyvmm(source, base):
     from pyvmm.asm import assemble
-    prog = assemble(source, section_starts={".text": base})
+    prog = assemble(source, section_starts={".text": base}, march=MARCH)
     image = bytearray()
     for addr, data in prog.segments():
         off = addr - base

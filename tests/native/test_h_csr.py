@@ -76,8 +76,10 @@ def test_hgatp_modes_vmid_and_root_alignment():
     assert v >> 60 == 8
     assert v >> 44 & 0xFFFF == 0x3FFF            # VMIDLEN = 14
     assert v & 0xFFFFF == 0xFFFFC                # PPN[1:0] read zero (16 KiB root)
-    core.write_csr(CSR["hgatp"], 10 << 60)        # Sv57x4: not implemented, WARL keeps
+    core.write_csr(CSR["hgatp"], 11 << 60)        # no such mode: WARL keeps the old value
     assert core.read_csr(CSR["hgatp"]) == v
+    core.write_csr(CSR["hgatp"], 10 << 60 | 8)    # Sv57x4
+    assert core.read_csr(CSR["hgatp"]) == 10 << 60 | 8
     core.write_csr(CSR["hgatp"], 9 << 60 | 4)
     assert core.read_csr(CSR["hgatp"]) == 9 << 60 | 4
     core.write_csr(CSR["hgatp"], 0)

@@ -15,7 +15,7 @@ AS = "riscv64-unknown-elf-as"
 LD = "riscv64-unknown-elf-ld"
 OBJCOPY = "riscv64-unknown-elf-objcopy"
 OBJDUMP = "riscv64-unknown-elf-objdump"
-MARCH = "rv64imafdc_zicsr_zifencei_h"
+MARCH = "rv64imafdc_zicsr_zifencei_h_zicbom_zicboz_zicbop_zihintpause_zba_zbb_zbc_zbs"
 BASE = 0x8000_0000
 
 # "    80000000:\t4505                \tli\ta0,1"
