@@ -256,15 +256,26 @@ def initrd_of(images, flavour):
     return initrd
 
 
-def qemu_boot(images, disk, transport="mmio", smp=2, flavour="busybox"):
+# What a VM of pyvmm.hv offers its kernel: the board's hart without H (no
+# nested virtualization). QEMU's reference for a VM boots that hart.
+QEMU_CPU_OF_A_VM = "rv64,h=false"
+# Shadow paging (and trap-and-emulate and bt, which use it) walks the guest's
+# Sv39 and Sv48 tables: the kernel is told to stay at four levels on both
+# sides, since QEMU's hart would give it Sv57.
+FOUR_LEVELS = "no5lvl"
+
+
+def qemu_boot(images, disk, transport="mmio", smp=2, flavour="busybox", cpu=None, append_more=""):
     cmd = [QEMU, "-machine", "virt", "-smp", str(smp), "-m", RAM, "-nographic", "-no-reboot",
            "-bios", OPENSBI, "-kernel", images.image, "-initrd", initrd_of(images, flavour),
-           "-append", APPEND,
+           "-append", (APPEND + " " + append_more).strip(),
            "-drive", "file=%s,format=raw,if=none,id=d0" % disk,
            "-device", "%s,drive=d0" % TRANSPORTS[transport]]
     if transport == "mmio":
         cmd[-4:-4] = ["-global", "virtio-mmio.force-legacy=false"]
-    label = "qemu %s smp %d %s /init" % (transport, smp, flavour)
+    if cpu is not None:
+        cmd[3:3] = ["-cpu", cpu]
+    label = "qemu %s smp %d %s%s /init" % (transport, smp, flavour, " -cpu " + cpu if cpu else "")
     boot = run_boot(label, cmd, QEMU_TIMEOUT)
     if boot.status is None:
         # QEMU's multi-threaded TCG now and then never gets past OpenSBI when
@@ -275,23 +286,27 @@ def qemu_boot(images, disk, transport="mmio", smp=2, flavour="busybox"):
     return boot
 
 
-def pyvmm_boot(images, disk, transport="mmio", smp=2, technique=None, flavour="busybox"):
+def pyvmm_boot(images, disk, transport="mmio", smp=2, technique=None, flavour="busybox",
+               paging=None, append_more="", timeout=PYVMM_TIMEOUT):
     cmd = [sys.executable, "-m", "pyvmm", "run"]
     if technique is None:
         cmd += ["--bios", OPENSBI]
     else:
         # A technique's VM boots on pyvmm's own SBI.
         cmd += ["--technique", technique]
-    cmd += ["--kernel", images.image, "--initrd", initrd_of(images, flavour), "--append", APPEND,
+        if paging is not None:
+            cmd += ["--paging", paging]
+    cmd += ["--kernel", images.image, "--initrd", initrd_of(images, flavour),
+            "--append", (APPEND + " " + append_more).strip(),
             "--ram", RAM,
             "--drive", "file=%s,format=raw,if=none,id=d0" % disk,
             "--device", "%s,drive=d0" % TRANSPORTS[transport],
             "--max-insns", PYVMM_MAX_INSNS]
     if smp != 1:
         cmd += ["--smp", str(smp)]              # one hart is the default
-    label = "pyvmm %s%s smp %d %s /init" % (transport, " --technique " + technique if technique else "",
-                                             smp, flavour)
-    return run_boot(label, cmd, PYVMM_TIMEOUT)
+    label = "pyvmm %s%s%s smp %d %s /init" % (transport, " --technique " + technique if technique else "",
+                                               " --paging " + paging if paging else "", smp, flavour)
+    return run_boot(label, cmd, timeout)
 
 
 _ISA = {}
@@ -366,11 +381,11 @@ def qemu_reference(linux, tmp_path_factory):
         pytest.skip("no OpenSBI at %s (Debian's opensbi package)" % OPENSBI)
     boots = {}
 
-    def reference(fstype="ext4", transport="mmio", smp=2, flavour="busybox"):
-        key = (fstype, transport, smp, flavour)
+    def reference(fstype="ext4", transport="mmio", smp=2, flavour="busybox", cpu=None, append_more=""):
+        key = (fstype, transport, smp, flavour, cpu, append_more)
         if key not in boots:
             disk = disk_copy(linux, fstype, tmp_path_factory.mktemp("qemu"))
-            boot = qemu_boot(linux, disk, transport, smp, flavour)
+            boot = qemu_boot(linux, disk, transport, smp, flavour, cpu, append_more)
             assert boot.status == 0 and section_is_complete(boot.section(), linux, fstype, smp,
                                                             flavour), boot.describe()
             boots[key] = boot
@@ -439,10 +454,29 @@ def test_pyvmm_boots_debian_like_qemu(linux, qemu_reference, tmp_path, smp, flav
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("smp", [1, 2])
 def test_pyvmm_boots_debian_under_technique_hw(linux, qemu_reference, tmp_path, flavour, smp):
-    reference = qemu_reference("ext4", "mmio", smp, flavour)
+    reference = qemu_reference("ext4", "mmio", smp, flavour, cpu=QEMU_CPU_OF_A_VM)
     boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", smp, technique="hw",
                       flavour=flavour)
     assert_same_section(boot, reference, linux, tmp_path, flavour)
+
+
+# The techniques that run the guest kernel on shadow tables: (technique, paging).
+# bt translates every kernel block first: its boot takes minutes, not seconds.
+SHADOW_TECHNIQUES = {"hw-shadow": ("hw", "shadow"), "trap-emulate": ("trap-emulate", None),
+                     "bt": ("bt", None)}
+SHADOW_TECHNIQUE_TIMEOUT = float(os.environ.get("PYVMM_LINUX_SLOW_TIMEOUT", "900"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("technique", sorted(SHADOW_TECHNIQUES))
+def test_busybox_runs_the_same_under_shadow_paging_techniques(linux, qemu_reference, tmp_path,
+                                                              technique):
+    reference = qemu_reference("ext4", "mmio", 1, "busybox", cpu=QEMU_CPU_OF_A_VM,
+                               append_more=FOUR_LEVELS)
+    name, paging = SHADOW_TECHNIQUES[technique]
+    boot = pyvmm_boot(linux, disk_copy(linux, "ext4", tmp_path), "mmio", 1, technique=name,
+                      paging=paging, append_more=FOUR_LEVELS, timeout=SHADOW_TECHNIQUE_TIMEOUT)
+    assert_same_section(boot, reference, linux, tmp_path, "busybox")
 
 
 @pytest.mark.slow
