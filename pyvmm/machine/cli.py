@@ -84,14 +84,13 @@ def add_parsers(subparsers):
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
     p.add_argument("--savevm", metavar="FILE",
-                   help="when --max-insns runs out, write a snapshot of the machine (or the "
-                        "--technique VM) to FILE (docs/snapshots.md); the exit status stays 124")
+                   help="when --max-insns runs out, write a snapshot of the board to FILE (docs/snapshots.md); the exit status stays 124")
     p.add_argument("--savevm-base", metavar="FILE",
                    help="with --savevm: an incremental snapshot holding only the RAM pages that "
                         "differ from the earlier snapshot FILE")
     p.add_argument("--loadvm", metavar="FILE",
-                   help="continue the machine (or VM) saved in FILE; the options that shape it "
-                        "(IMAGE, --ram, --smp, --bios, --drive, --technique, ...) come from the file. "
+                   help="continue the machine saved in FILE; the options that shape it "
+                        "(IMAGE, --ram, --smp, --bios, --drive, ...) come from the file. "
                         "A file that is not an intact snapshot of this version: exit status 2")
     p.add_argument("--stats", action="store_true",
                    help="write run counters as JSON to stderr when the run ends (also on "
@@ -200,6 +199,9 @@ def _check_snapshot_options(args):
         raise UsageError("--savevm-base needs --savevm")
     if args.savevm is not None and args.max_insns is None:
         raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
+    if args.savevm is not None and args.technique != "native":
+        raise UsageError(f"--savevm saves the bare board; a --technique {args.technique} VM "
+                         "cannot be saved by this pyvmm")
     if args.loadvm is None:
         return
     for name, default in _SHAPING:
@@ -368,7 +370,6 @@ def save_after_run(target, result, args):
 def _run_loaded(args, opened):
     """--loadvm FILE: rebuild the machine or VM the snapshot holds and continue it."""
     from pyvmm.machine.snapfile import SnapshotError
-    from pyvmm.machine.snapshot import snapshot_kind
     max_insns = parse_count(args.max_insns, "instruction count") if args.max_insns is not None else None
     if max_insns is not None and max_insns < 0:
         raise UsageError("--max-insns must not be negative")
@@ -383,15 +384,9 @@ def _run_loaded(args, opened):
     progress = Progress(None)
     console = progress.console(console)
     try:
-        kind = snapshot_kind(args.loadvm)
-        if kind == "vm":
-            from pyvmm.hv.snapshot import restore_vm_from_file
-            target = restore_vm_from_file(args.loadvm, console=console, stdin=stdin)
-            progress.instret = lambda: sum(getattr(v, "instret", 0) for v in target.vcpus)
-        else:
-            from pyvmm.machine.machine import Machine
-            target = Machine.restore(args.loadvm, console=console, stdin=stdin)
-            progress.instret = lambda: target.harts.now
+        from pyvmm.machine.machine import Machine
+        target = Machine.restore(args.loadvm, console=console, stdin=stdin)
+        progress.instret = lambda: target.harts.now
     except SnapshotError as e:
         return _error(str(e))
     try:

@@ -99,16 +99,6 @@ def read_chain(path, kind):
     return top_meta, state, ram_base, ram_size, pages
 
 
-def snapshot_kind(path):
-    """"machine" or "vm": what the snapshot at `path` holds (checked whole)."""
-    sections, _ = snapfile.read(path)
-    meta = snapfile.loads(sections[b"META"], "META")
-    kind = meta.get("kind") if isinstance(meta, dict) else None
-    if kind not in (KIND_MACHINE, "vm"):
-        raise SnapshotError(f"{path}: corrupt snapshot (unknown kind {kind!r})")
-    return kind
-
-
 def base_reference(path, base):
     """META's reference to the base: its name relative to the new file, its digest."""
     _, digest = snapfile.read(base)
