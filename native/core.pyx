@@ -22,6 +22,7 @@ include "debug.pxi"
 include "cmo.pxi"
 include "execute.pxi"
 include "hostbuf.pxi"
+include "snapshot.pxi"
 
 EXIT_BUDGET = EXIT_BUDGET_C
 EXIT_MMIO = EXIT_MMIO_C
@@ -765,6 +766,20 @@ cdef class Core:
     @property
     def instret(self):
         return self.h.instret
+
+    # ------------------------------------------------------------ snapshots
+
+    def export_state(self):
+        """Every architectural register of the hart as plain data (ints,
+        lists, dicts; see native/snapshot.pxi and docs/snapshots.md)."""
+        return hart_export(self.h)
+
+    def import_state(self, state):
+        """Load a state from export_state(): validated whole first (a bad one
+        raises HartStateError and changes nothing), then written raw; the
+        TLB, walk cache and decoded instructions are flushed."""
+        state = hart_validate(self.h, state)
+        hart_apply(self, self.h, state)
 
     def stats(self):
         h = self.h

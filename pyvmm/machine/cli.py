@@ -3,7 +3,8 @@
 Exit status: 0 when the guest passes (finisher 0x5555, SBI shutdown, HTIF
 pass); the guest's failure code (finisher 0x3333 code, HTIF test number);
 1 when that code does not fit an exit status (above 255) or the emulator
-itself fails; 2 for bad usage or an image that cannot be loaded; 124 when
+itself fails; 2 for bad usage, an image that cannot be loaded or a snapshot
+file that cannot be restored (--loadvm); 124 when
 --max-insns runs out; 125 when the hart waits for an interrupt nothing can
 deliver; 130 on Ctrl-C, 143 on SIGTERM (--stats is written in every case).
 """
@@ -63,7 +64,7 @@ def add_parsers(subparsers):
                     "builtin or FILE, IMAGE is the S-mode kernel (like --kernel).",
         epilog="exit status: 0 guest passed (finisher 0x5555, SBI shutdown, HTIF pass); the "
                "guest's failure code (finisher 0x3333|code<<16, HTIF test number); 1 code above "
-               "255 or internal error; 2 bad usage or image; 124 --max-insns ran out; 125 the hart "
+               "255 or internal error; 2 bad usage, image or snapshot file; 124 --max-insns ran out; 125 the hart "
                "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF); "
                "130 Ctrl-C; 143 SIGTERM")
     p.add_argument("image", nargs="?", metavar="IMAGE",
@@ -82,6 +83,15 @@ def add_parsers(subparsers):
                         "or RAM base + 2 MiB for a kernel)")
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
+    p.add_argument("--savevm", metavar="FILE",
+                   help="when --max-insns runs out, write a snapshot of the board to FILE (docs/snapshots.md); the exit status stays 124")
+    p.add_argument("--savevm-base", metavar="FILE",
+                   help="with --savevm: an incremental snapshot holding only the RAM pages that "
+                        "differ from the earlier snapshot FILE")
+    p.add_argument("--loadvm", metavar="FILE",
+                   help="continue the machine saved in FILE; the options that shape it "
+                        "(IMAGE, --ram, --smp, --bios, --drive, ...) come from the file. "
+                        "A file that is not an intact snapshot of this version: exit status 2")
     p.add_argument("--stats", action="store_true",
                    help="write run counters as JSON to stderr when the run ends (also on "
                         "--max-insns, Ctrl-C and SIGTERM)")
@@ -177,7 +187,34 @@ def run_command(args):
             f.close()
 
 
+# Options that shape the machine: with --loadvm they come from the snapshot.
+_SHAPING = (("image", None), ("kernel", None), ("ram", None), ("load_addr", None), ("bios", "none"),
+            ("smp", 1), ("drive", []), ("device", []), ("netdev", []), ("virtio_legacy", False),
+            ("initrd", None), ("dtb", None), ("bootargs", ""), ("htif", "auto"), ("realtime", False),
+            ("technique", "native"), ("paging", None), ("dumpdtb", None))
+
+
+def _check_snapshot_options(args):
+    if args.savevm_base is not None and args.savevm is None:
+        raise UsageError("--savevm-base needs --savevm")
+    if args.savevm is not None and args.max_insns is None:
+        raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
+    if args.savevm is not None and args.technique != "native":
+        raise UsageError(f"--savevm saves the bare board; a --technique {args.technique} VM "
+                         "cannot be saved by this pyvmm")
+    if args.loadvm is None:
+        return
+    for name, default in _SHAPING:
+        if getattr(args, name, default) not in (default, None):
+            option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
+            raise UsageError(f"{option} cannot be used with --loadvm: the snapshot holds the "
+                             "machine's options")
+
+
 def _run(args, opened):
+    _check_snapshot_options(args)
+    if args.loadvm is not None:
+        return _run_loaded(args, opened)
 
     from pyvmm.resources import resolve_image
     args.image, args.kernel = resolve_image(args.image), resolve_image(args.kernel)
@@ -208,7 +245,7 @@ def _run(args, opened):
             trace_filter = parse_filter(args.trace_filter)
         except ValueError as e:
             raise UsageError(f"--trace-filter: {e}") from None
-    if args.image is None and args.kernel is None and args.dumpdtb is None:
+    if args.image is None and args.kernel is None and args.dumpdtb is None and args.loadvm is None:
         raise UsageError("an IMAGE to run is required")
     if args.bios != "none" and args.image is not None and args.kernel is not None:
         raise UsageError("with a --bios, IMAGE is the kernel: give IMAGE or --kernel, not both")
@@ -300,10 +337,73 @@ def _run(args, opened):
         finally:
             if trace_out is not None:
                 trace_out.flush()
+        if stopped is None and args.savevm is not None:
+            status = save_after_run(machine, result, args)
+            if status is not None:
+                return status
     from pyvmm.machine.run_control import stats_destination, write_stats
     destination = stats_destination(args)
     if destination is not None:
         write_stats(machine.stats(), destination, stopped)
+    if stopped is not None:
+        return stopped[1]
+    return result.status if 0 <= result.status <= 255 else 1
+
+
+def save_after_run(target, result, args):
+    """--savevm: save the Machine or VM if --max-insns stopped it; None to
+    go on, or the exit status of a failed save."""
+    from pyvmm.machine.snapfile import SnapshotError
+    if result.how != "budget":
+        print(f"pyvmm run: the guest stopped ({result.how}) before --max-insns ran out; "
+              f"no snapshot written to {args.savevm}", file=sys.stderr)
+        return None
+    try:
+        target.save(args.savevm, base=args.savevm_base)
+    except SnapshotError as e:
+        return _error(f"--savevm-base: {e}")
+    except OSError as e:
+        return _error(f"--savevm {args.savevm}: {e.strerror or e}")
+    return None
+
+
+def _run_loaded(args, opened):
+    """--loadvm FILE: rebuild the machine or VM the snapshot holds and continue it."""
+    from pyvmm.machine.snapfile import SnapshotError
+    max_insns = parse_count(args.max_insns, "instruction count") if args.max_insns is not None else None
+    if max_insns is not None and max_insns < 0:
+        raise UsageError("--max-insns must not be negative")
+    if args.trace is not None or args.monitor is not None or gdb_spec(args) is not None:
+        raise UsageError("--trace, --monitor and --gdb cannot be used with --loadvm")
+    console = sys.stdout.buffer
+    if args.serial is not None:
+        console = open(args.serial, "wb")
+        opened.append(console)
+    stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
+    from pyvmm.machine.run_control import Progress, run_stopped
+    progress = Progress(None)
+    console = progress.console(console)
+    try:
+        from pyvmm.machine.machine import Machine
+        target = Machine.restore(args.loadvm, console=console, stdin=stdin)
+        progress.instret = lambda: target.harts.now
+    except SnapshotError as e:
+        return _error(str(e))
+    try:
+        def run():
+            with _keys_straight_to_the_guest(stdin), progress:
+                return target.run(max_insns)
+        result, stopped = run_stopped(run)
+        if stopped is None and args.savevm is not None:
+            status = save_after_run(target, result, args)
+            if status is not None:
+                return status
+    finally:
+        target.close()
+    from pyvmm.machine.run_control import stats_destination, write_stats
+    destination = stats_destination(args)
+    if destination is not None:
+        write_stats(target.stats(), destination, stopped)
     if stopped is not None:
         return stopped[1]
     return result.status if 0 <= result.status <= 255 else 1

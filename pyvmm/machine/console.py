@@ -89,6 +89,16 @@ class ConsoleInput:
             return None
         return self._fd
 
+    def unread(self):
+        """Bytes read from the source that the guest has not had yet (what a
+        snapshot carries as pending console input)."""
+        return bytes(self._buffer[self._position:])
+
+    def push_front(self, data):
+        """Deliver `data` before anything the source has not yet given."""
+        self._buffer = bytearray(data) + self._buffer[self._position:]
+        self._position = 0
+
     @property
     def buffered(self):
         return len(self._buffer) - self._position

@@ -204,6 +204,25 @@ class Harts:
         suspended itself)."""
         self._left = 0
 
+    def snapshot(self):
+        """Whose turn it is, how much of it is left, the machine clock and
+        each hart's HSM state (the harts' registers are the cores')."""
+        return {"state": list(self.state), "current": self.current, "left": self._left,
+                "clock": self.clock, "turns": self.turns, "clock_skips": self.clock_skips}
+
+    def restore(self, state):
+        states = list(state["state"])
+        if len(states) != len(self.cores) or not set(states) <= {RUNNING, SLEEPING, SUSPENDED, STOPPED}:
+            raise ValueError(f"hart states {states!r} for {len(self.cores)} harts")
+        if not 0 <= state["current"] < len(self.cores):
+            raise ValueError(f"current hart {state['current']!r} out of range")
+        self.state = states
+        self.current = state["current"]
+        self._left = int(state["left"])
+        self.clock = int(state["clock"])
+        self.turns = int(state["turns"])
+        self.clock_skips = int(state["clock_skips"])
+
     def stats(self):
         return {"harts": len(self.cores), "quantum": self.quantum, "turns": self.turns,
                 "clock_skips": self.clock_skips, "clock_insns": self.now,

@@ -67,6 +67,20 @@ class Htif:
         self.by_device = collections.Counter()      # "device/command" -> commands, e.g. "1/1"
         self.stopped = False
 
+    def state(self):
+        """Commands waiting for console input or for fromhost to clear, and the counters."""
+        return {"tohost": self.tohost_addr, "fromhost": self.fromhost_addr,
+                "pending_reads": list(self.pending_reads), "responses": list(self.responses),
+                "commands": dict(sorted(self.commands.items())),
+                "by_device": dict(sorted(self.by_device.items())), "stopped": self.stopped}
+
+    def restore(self, state):
+        self.pending_reads = collections.deque(int(v) for v in state["pending_reads"])
+        self.responses = collections.deque(int(v) for v in state["responses"])
+        self.commands = collections.Counter(state["commands"])
+        self.by_device = collections.Counter(state["by_device"])
+        self.stopped = bool(state["stopped"])
+
     @property
     def stderr(self):
         return self._stderr if self._stderr is not None else sys.stderr

@@ -478,6 +478,25 @@ class Machine:
         self.device_set.poll()
         self.flush_console()
 
+    # -- snapshots --------------------------------------------------------------------
+
+    def save(self, path, base=None):
+        """Write the whole machine to `path` (docs/snapshots.md): harts, RAM,
+        devices, clock and counters, and the options that built it. With
+        `base` (an earlier snapshot of this machine) only the pages that
+        differ from it are stored. Returns the file's SHA-256 (hex)."""
+        from pyvmm.machine.snapshot import save_machine
+        return save_machine(self, path, base)
+
+    @classmethod
+    def restore(cls, path, **host):
+        """A new Machine in the state the snapshot `path` holds, built from
+        the options stored in it; `host` gives what is the host's to choose
+        (console, stdin, trace, trace_out). A bad file raises SnapshotError
+        (one line) and nothing else is made."""
+        from pyvmm.machine.snapshot import restore_machine
+        return restore_machine(path, **host)
+
     def close(self):
         """Flush the drives and close the back-ends (everything the guest wrote
         is in its files afterwards) and give guest RAM back to the host at

@@ -100,6 +100,29 @@ class PLIC:
         self.claimed &= ~(1 << source)
         self._update()
 
+    # -- snapshots ----------------------------------------------------------------
+
+    def state(self):
+        """Priorities, line levels, pending and claimed sources, enables and
+        thresholds; the outputs follow from them."""
+        return {"priority": list(self.priority), "levels": self.levels, "pending": self.pending,
+                "claimed": self.claimed, "enable": list(self.enable),
+                "threshold": list(self.threshold)}
+
+    def restore(self, state):
+        for name, n in (("priority", self.num_sources), ("enable", self.num_contexts),
+                        ("threshold", self.num_contexts)):
+            if len(state[name]) != n:
+                raise ValueError(f"PLIC state: {name} has {len(state[name])} entries, not {n}")
+        self.priority = [int(v) & self.num_priorities for v in state["priority"]]
+        self.enable = [int(v) & self._enable_mask for v in state["enable"]]
+        self.threshold = [int(v) & self.num_priorities for v in state["threshold"]]
+        mask = (1 << self.num_sources) - 2      # source 0 never pends
+        self.levels = int(state["levels"]) & mask
+        self.pending = int(state["pending"]) & mask
+        self.claimed = int(state["claimed"]) & mask
+        self._update()
+
     # -- register file ----------------------------------------------------------
 
     def _check_size(self, offset, size):

@@ -212,6 +212,29 @@ class BuiltinSBI:
         core.priv = PRIV_S
         core.pc = core.read_csr(CSR_STVEC) & ~3
 
+    def state(self):
+        """The delegation the SBI set up, which traps it serves, the hart it
+        served last and its call counters (the harts' registers are the cores')."""
+        return {"medeleg": self.medeleg, "mideleg": self.mideleg,
+                "exit_on_exception": self.exit_on_exception,
+                "exit_on_interrupt": self.exit_on_interrupt, "hartid": self.hartid,
+                "calls": dict(sorted(self.calls.items())),
+                "calls_by_function": dict(sorted(self.calls_by_function.items())),
+                "redirected_traps": dict(sorted(self.redirected_traps.items()))}
+
+    def restore(self, state):
+        if state["hartid"] not in self.cores:
+            raise ValueError(f"the SBI has no hart {state['hartid']!r}")
+        self.medeleg = int(state["medeleg"])
+        self.mideleg = int(state["mideleg"])
+        self.exit_on_exception = int(state["exit_on_exception"])
+        self.exit_on_interrupt = int(state["exit_on_interrupt"])
+        self.hartid = state["hartid"]
+        self.core = self.cores[self.hartid]
+        self.calls = collections.Counter(state["calls"])
+        self.calls_by_function = collections.Counter(state["calls_by_function"])
+        self.redirected_traps = collections.Counter(state["redirected_traps"])
+
     def stats(self):
         return {"calls": dict(self.calls), "calls_by_function": dict(self.calls_by_function),
                 "redirected_traps": dict(self.redirected_traps)}

@@ -142,6 +142,26 @@ class NS16550A:
         if self._set_irq is not None:
             self._set_irq(level)
 
+    # -- snapshots --------------------------------------------------------------
+
+    _STATE = ("rbr", "ier", "iir", "fcr", "lcr", "mcr", "lsr", "msr", "scr", "divisor",
+              "thr_ipending", "timeout_ipending", "accessed")
+
+    def state(self):
+        """Every register, the receive FIFO and the pending-interrupt latches."""
+        state = {name: getattr(self, name) for name in self._STATE}
+        state["rx_fifo"] = bytes(self.rx_fifo)
+        return state
+
+    def restore(self, state):
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        fifo = bytes(state["rx_fifo"])
+        if len(fifo) > FIFO_DEPTH:
+            raise ValueError(f"a receive FIFO of {len(fifo)} bytes (at most {FIFO_DEPTH})")
+        self.rx_fifo = deque(fifo)
+        self._update_irq()
+
     # -- receive ----------------------------------------------------------------
 
     def receive(self, data):

@@ -108,6 +108,43 @@ class BlockBackend:
             self.overlay = tempfile.TemporaryFile(prefix="pyvmm-snapshot-")
             self.dirty = bytearray(self.sectors)
 
+    def state(self):
+        """What a snapshot needs of the drive: its size, and for snapshot=on
+        the overlay's written sectors as runs [first sector, bytes]. A
+        writable drive's data is its file, which is not copied."""
+        runs = []
+        if self.dirty is not None:
+            sector = 0
+            while sector < self.sectors:
+                if not self.dirty[sector]:
+                    sector += 1
+                    continue
+                end = sector
+                while end < self.sectors and self.dirty[end]:
+                    end += 1
+                data = bytearray((end - sector) * SECTOR)
+                _preadv_all(self.overlay.fileno(), [memoryview(data)], sector * SECTOR)
+                runs.append([sector, bytes(data)])
+                sector = end
+        return {"size": self.size, "snapshot": self.snapshot, "overlay": runs}
+
+    def restore(self, state):
+        if state["size"] != self.size:
+            raise ValueError(f"drive file {self.path} has {self.size} bytes, the snapshot "
+                             f"was taken with {state['size']}")
+        if bool(state["snapshot"]) != bool(self.snapshot):
+            raise ValueError(f"drive file {self.path}: snapshot=on must match the saved machine")
+        runs = state["overlay"]
+        for first, data in runs:
+            if first < 0 or len(data) % SECTOR or first + len(data) // SECTOR > self.sectors:
+                raise ValueError(f"drive {self.path}: overlay run at sector {first} is outside the disk")
+        if self.dirty is None:
+            return
+        self.dirty[:] = bytes(self.sectors)
+        for first, data in runs:
+            _pwritev_all(self.overlay.fileno(), [memoryview(data)], first * SECTOR)
+            self.dirty[first:first + len(data) // SECTOR] = b"\1" * (len(data) // SECTOR)
+
     def read_into(self, views, offset):
         _preadv_all(self.fd, list(views), offset)
         if self.dirty is None:
@@ -253,8 +290,11 @@ class VirtioBlk(VirtioDevice):
         return stats
 
     def device_state(self):
-        return {"bytes_read": self.bytes_read, "bytes_written": self.bytes_written}
+        return {"bytes_read": self.bytes_read, "bytes_written": self.bytes_written,
+                "drive": self.backend.state()}
 
     def restore_device(self, state):
+        if "drive" in state:
+            self.backend.restore(state["drive"])
         self.bytes_read = state["bytes_read"]
         self.bytes_written = state["bytes_written"]
