@@ -162,6 +162,7 @@ cdef object hart_export(Hart* h):
         "version": SNAPSHOT_STATE_VERSION,
         "hartid": h.hartid,
         "x": [h.x[i] for i in range(32)],
+        "f": [h.f[i] for i in range(32)],
         "pc": h.pc,
         "priv": h.priv,
         "virt": h.virt,
@@ -169,6 +170,11 @@ cdef object hart_export(Hart* h):
         "raw": raw,
         "pmpcfg": [h.pmpcfg[i] for i in range(64)],
         "pmpaddr": [h.pmpaddr[i] for i in range(64)],
+        # HPM counters are kept relative to instret: carried raw, not as CSRs
+        "hpm": {"val": [h.hpm_val[i] for i in range(32)],
+                "base": [h.hpm_base[i] for i in range(32)],
+                "event": [h.mhpmevent[i] for i in range(32)],
+                "cycles_ctr": h.hpm_cycles_ctr, "instret_ctr": h.hpm_instret_ctr},
         "tdata1": [h.tdata1[i] for i in range(NUM_TRIGGERS)],
         "tdata2": [h.tdata2[i] for i in range(NUM_TRIGGERS)],
         "watches": [[h.watch_lo[i], h.watch_hi[i]] for i in range(h.num_watches)],
@@ -213,8 +219,8 @@ cdef object hart_validate(Hart* h, object state):
     normalised (CSR keys as ints)."""
     if not isinstance(state, dict):
         raise HartStateError("hart state: not a mapping")
-    for key in ("version", "hartid", "x", "pc", "priv", "virt", "csrs", "raw", "pmpcfg",
-                "pmpaddr", "tdata1", "tdata2", "watches", "guest_mmio", "counters"):
+    for key in ("version", "hartid", "x", "f", "pc", "priv", "virt", "csrs", "raw", "pmpcfg",
+                "pmpaddr", "hpm", "tdata1", "tdata2", "watches", "guest_mmio", "counters"):
         if key not in state:
             raise HartStateError(f"hart state: no {key!r}")
     if state["version"] != SNAPSHOT_STATE_VERSION:
@@ -223,6 +229,15 @@ cdef object hart_validate(Hart* h, object state):
     if state["hartid"] != h.hartid:
         raise HartStateError(f"hart state of hart {state['hartid']!r} given to hart {h.hartid}")
     _u64_list("x", state["x"], 32)
+    _u64_list("f", state["f"], 32)
+    hpm = state["hpm"]
+    if not isinstance(hpm, dict) or set(hpm) != {"val", "base", "event", "cycles_ctr", "instret_ctr"}:
+        raise HartStateError("hart state: hpm must hold val, base, event, cycles_ctr, instret_ctr")
+    for key in ("val", "base", "event"):
+        _u64_list("hpm " + key, hpm[key], 32)
+    for key in ("cycles_ctr", "instret_ctr"):
+        if not isinstance(hpm[key], int) or not 0 <= hpm[key] < 32:
+            raise HartStateError(f"hart state: hpm {key} must be a counter number 0..31")
     _u64("pc", state["pc"])
     if state["priv"] not in (PRV_U, PRV_S, PRV_M) or state["virt"] not in (0, 1) \
             or (state["virt"] and state["priv"] == PRV_M):
@@ -296,6 +311,15 @@ cdef void hart_apply(Core core, Hart* h, object state) except *:
     for i in range(64):
         h.pmpcfg[i] = <uint8_t>state["pmpcfg"][i]
         h.pmpaddr[i] = state["pmpaddr"][i]
+    for i in range(32):
+        h.f[i] = state["f"][i]
+    hpm = state["hpm"]
+    for i in range(32):
+        h.hpm_val[i] = hpm["val"][i]
+        h.hpm_base[i] = hpm["base"][i]
+        h.mhpmevent[i] = hpm["event"][i]
+    h.hpm_cycles_ctr = hpm["cycles_ctr"]
+    h.hpm_instret_ctr = hpm["instret_ctr"]
     for i in range(NUM_TRIGGERS):
         h.tdata1[i] = state["tdata1"][i]
         h.tdata2[i] = state["tdata2"][i]

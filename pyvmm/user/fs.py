@@ -164,13 +164,9 @@ class OpenFile:
         pass
 
 
-class HostFile(OpenFile):
-    """A regular file (or a device inside the root) opened on the host."""
-
-    def __init__(self, fd, flags, path, host_path):
-        super().__init__(flags, path)
-        self.fd = fd
-        self.host_path = host_path
+class HostDescriptor(OpenFile):
+    """An open file backed by a host descriptor `fd`: reads, writes, seeks
+    and stat go straight to the host."""
 
     def read(self, n):
         return _host_call(os.read, self.fd, n)
@@ -189,6 +185,15 @@ class HostFile(OpenFile):
 
     def stat(self):
         return StatInfo.from_host(_host_call(os.fstat, self.fd))
+
+
+class HostFile(HostDescriptor):
+    """A regular file (or a device inside the root) opened on the host."""
+
+    def __init__(self, fd, flags, path, host_path):
+        super().__init__(flags, path)
+        self.fd = fd
+        self.host_path = host_path
 
     def truncate(self, length):
         _host_call(os.ftruncate, self.fd, length)
@@ -244,30 +249,12 @@ class HostDirectory(HostFile):
         return self.entries
 
 
-class StdStream(OpenFile):
+class StdStream(HostDescriptor):
     """One of the host's standard descriptors, passed through (never closed)."""
 
     def __init__(self, fd, flags, name):
         super().__init__(flags, name)
         self.fd = fd
-
-    def read(self, n):
-        return _host_call(os.read, self.fd, n)
-
-    def write(self, data):
-        return _host_call(os.write, self.fd, data)
-
-    def pread(self, n, offset):
-        return _host_call(os.pread, self.fd, n, offset)
-
-    def pwrite(self, data, offset):
-        return _host_call(os.pwrite, self.fd, data, offset)
-
-    def lseek(self, offset, whence):
-        return _host_call(os.lseek, self.fd, offset, whence)
-
-    def stat(self):
-        return StatInfo.from_host(_host_call(os.fstat, self.fd))
 
     def isatty(self):
         return os.isatty(self.fd)

@@ -179,6 +179,28 @@ def test_hart_state_carries_every_csr_the_hart_has():
     assert other.read_csr(0x3B0) == 0x1234
 
 
+def test_hart_state_carries_the_fpu_and_the_performance_counters():
+    core = Core(ram_size=1 << 20)
+    core.write_csr(0x300, core.read_csr(0x300) | (3 << 13))    # mstatus.FS = Dirty
+    core.set_f(5, 0xFFFF_FFFF_3FC0_0000)                        # 1.5f, NaN-boxed
+    core.set_f(31, 0x4009_21FB_5444_2D18)                       # pi
+    core.write_csr(0x003, 0x7F)                                 # fcsr: frm 3, all flags
+    core.write_csr(0x323, 2)                                    # mhpmevent3: instructions
+    core.write_csr(0xB03, 1000)                                 # mhpmcounter3
+    core.write_mem(0x8000_0000, bytes.fromhex("13000000") * 64)  # nops
+    core.run(40)
+    other = Core(ram_size=1 << 20)
+    other.import_state(core.export_state())
+    assert other.get_f(5) == 0xFFFF_FFFF_3FC0_0000 and other.get_f(31) == 0x4009_21FB_5444_2D18
+    assert other.read_csr(0x003) == 0x7F and other.read_csr(0x300) >> 13 & 3 == 3
+    counted = core.read_csr(0xB03)
+    assert 1000 < counted <= 1040 and other.read_csr(0xB03) == counted
+    other.write_mem(0x8000_0000, bytes.fromhex("13000000") * 64)
+    core.run(10)
+    other.run(10)
+    assert other.read_csr(0xB03) == core.read_csr(0xB03) == counted + 10
+
+
 # -- bad files -----------------------------------------------------------------
 
 
