@@ -96,11 +96,13 @@ def fold(regs):
     return h
 
 
-def program(batch):
-    lines = ["    .section .text", "    .globl _start", "_start:", "    la t6, results"]
+def program(batch, text=_text, header=()):
+    """The guest for a batch of sequences; `text` spells an instruction,
+    `header` comes first (an .attribute arch for other extensions)."""
+    lines = [*header, "    .section .text", "    .globl _start", "_start:", "    la t6, results"]
     for initial, insns in batch:
         lines += [f"    li x{r}, {spec.s64(v)}" for r, v in zip(REGS, initial)]
-        lines += [f"    {_text(i)}" for i in insns]
+        lines += [f"    {text(i)}" for i in insns]
         lines += [f"    sd x{r}, {8 * (r - 1)}(t6)" for r in REGS]
         lines.append(f"    addi t6, t6, {8 * len(REGS)}")
     # Print, per sequence: every written register in full, then the fold of all 30.
@@ -126,17 +128,17 @@ def program(batch):
     return "\n".join(lines) + "\n"
 
 
-def expected_line(initial, insns):
+def expected_line(initial, insns, model=model):
     regs = model(initial, insns)
     return "".join(f"{regs[r - 1]:016x}" for r in written(insns)) + f"{fold(regs):016x}"
 
 
-def _describe(batch, index, which, got_line):
+def _describe(batch, index, which, got_line, text=_text, model=model):
     initial, insns = batch[index]
-    return (f"sequence {index}: " + "; ".join(_text(i) for i in insns)
+    return (f"sequence {index}: " + "; ".join(text(i).replace("\n    ", "; ") for i in insns)
             + "\ninitial " + ", ".join(f"x{r}={v:#x}" for r, v in zip(REGS, initial))
             + f"\nprinted registers {', '.join(f'x{r}' for r in written(insns))} and the fold of x1..x30"
-            + f"\n{which:6}: {got_line}\nmodel : {expected_line(initial, insns)}")
+            + f"\n{which:6}: {got_line}\nmodel : {expected_line(initial, insns, model)}")
 
 
 @oracle.fuzz_batches(BATCHES)

@@ -17,7 +17,8 @@ from hypothesis import given, strategies as st
 
 from conformance import spec
 from . import oracle, zb_spec
-from .test_fuzz_alu import REGS, SEEDS, fold, initial_registers, values, written
+from . import test_fuzz_alu as alu
+from .test_fuzz_alu import REGS, SEEDS, initial_registers, values
 
 SEQUENCES_PER_BATCH = 40
 BATCHES = 6                        # 240 sequences in all
@@ -66,47 +67,19 @@ def model(initial, insns):
     return x[1:31]
 
 
+ARCH = ('    .attribute arch, "rv64imac_zicsr_zifencei_zba_zbb_zbc_zbs"',)
+
+
 def program(batch):
-    lines = ['    .attribute arch, "rv64imac_zicsr_zifencei_zba_zbb_zbc_zbs"',
-             "    .section .text", "    .globl _start", "_start:", "    la t6, results"]
-    for initial, insns in batch:
-        lines += [f"    li x{r}, {spec.s64(v)}" for r, v in zip(REGS, initial)]
-        lines += [f"    {_text(i)}" for i in insns]
-        lines += [f"    sd x{r}, {8 * (r - 1)}(t6)" for r in REGS]
-        lines.append(f"    addi t6, t6, {8 * len(REGS)}")
-    lines.append("    la s0, results")
-    for _, insns in batch:
-        for r in written(insns):
-            lines += [f"    ld a0, {8 * (r - 1)}(s0)", "    call puthex"]
-        lines += ["    call putfold", "    li a0, 10", "    call putc", f"    addi s0, s0, {8 * len(REGS)}"]
-    lines += [
-        "    li t0, 0x100000", "    li t1, 0x5555", "    sw t1, 0(t0)", "3:  j 3b",
-        "putfold:", "    mv t5, ra", "    li a0, 0", "    mv t3, s0", "    li t4, 30",
-        "7:  slli t0, a0, 7", "    srli a0, a0, 57", "    or a0, a0, t0", "    ld t0, 0(t3)",
-        "    xor a0, a0, t0", "    addi t3, t3, 8", "    addi t4, t4, -1", "    bnez t4, 7b",
-        "    call puthex", "    mv ra, t5", "    ret",
-        "putc:", "    li t0, 0x10000000", "4:  lbu t1, 5(t0)", "    andi t1, t1, 0x20", "    beqz t1, 4b",
-        "    sb a0, 0(t0)", "    ret",
-        "puthex:", "    mv t3, ra", "    mv t4, a0", "    li t2, 60",
-        "5:  srl a0, t4, t2", "    andi a0, a0, 15", "    addi a0, a0, 48", "    li t0, 57",
-        "    ble a0, t0, 6f", "    addi a0, a0, 39", "6:  call putc", "    addi t2, t2, -4",
-        "    bgez t2, 5b", "    mv ra, t3", "    ret",
-        "    .section .bss", "    .balign 8", f"results: .space {8 * len(REGS) * len(batch)}",
-    ]
-    return "\n".join(lines) + "\n"
+    return alu.program(batch, _text, ARCH)
 
 
 def expected_line(initial, insns):
-    regs_ = model(initial, insns)
-    return "".join(f"{regs_[r - 1]:016x}" for r in written(insns)) + f"{fold(regs_):016x}"
+    return alu.expected_line(initial, insns, model)
 
 
 def _describe(batch, index, which, got_line):
-    initial, insns = batch[index]
-    return (f"sequence {index}: " + "; ".join(_text(i).replace("\n    ", "; ") for i in insns)
-            + "\ninitial " + ", ".join(f"x{r}={v:#x}" for r, v in zip(REGS, initial))
-            + f"\nprinted registers {', '.join(f'x{r}' for r in written(insns))} and the fold of x1..x30"
-            + f"\n{which:6}: {got_line}\nmodel : {expected_line(initial, insns)}")
+    return alu._describe(batch, index, which, got_line, _text, model)
 
 
 @oracle.fuzz_batches(BATCHES)
