@@ -3,8 +3,10 @@
 # printf format doubles), so QEMU's output and pyvmm's can be compared byte
 # for byte. Only what is the same on every run is printed (no times).
 echo "---- /proc/cpuinfo ----"
-# marchid and mimpid name the implementation (QEMU puts its version there).
-cat /proc/cpuinfo | grep -v -e '^marchid' -e '^mimpid'
+# marchid and mimpid name the implementation (QEMU puts its version there);
+# which hart id is processor 0 is OpenSBI's boot-hart lottery on QEMU's
+# threads (the hart that gets there first), so the hart lines are left out.
+cat /proc/cpuinfo | grep -v -e '^marchid' -e '^mimpid' -e '^hart[[:space:]]*:'
 
 echo "---- ls ----"
 ls /bin | head -n 8
