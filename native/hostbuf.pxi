@@ -77,9 +77,6 @@ cdef class HostBuffer:
         view.suboffsets = NULL
         view.internal = NULL
 
-    def __releasebuffer__(self, Py_buffer* view):
-        pass
-
     def numpy_view(self):
         """The buffer as a NumPy array (uint8 or uint64), zero-copy; the same
         array every time, so the harts of one machine share one view."""

@@ -238,7 +238,7 @@ def restore_machine(path, **host):
             raise SnapshotError(f"{path}: RAM at {ram_base:#x}, this board's is at {machine.ram_base:#x}")
         apply_machine_state(machine, bios, state, pages, path)
     except BaseException:
-        machine.close()
+        machine.close()     # a half-restored machine must not outlive the error (or Ctrl-C)
         raise
     return machine
 

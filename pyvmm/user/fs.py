@@ -158,15 +158,20 @@ class OpenFile:
         raise FsError(errno.EINVAL)
 
     def sync(self):
-        pass
+        # Linux: fsync of a file that cannot be synchronized (pipe, FIFO)
+        raise FsError(errno.EINVAL)
 
     def close(self):
-        pass
+        """Called when the last descriptor goes; a file holding nothing on
+        the host has nothing to give back."""
 
 
 class HostDescriptor(OpenFile):
-    """An open file backed by a host descriptor `fd`: reads, writes, seeks
-    and stat go straight to the host."""
+    """An open file backed by a host descriptor `fd`: reads, writes, seeks,
+    stat and fsync go straight to the host."""
+
+    def sync(self):
+        _host_call(os.fsync, self.fd)
 
     def read(self, n):
         return _host_call(os.read, self.fd, n)
@@ -197,9 +202,6 @@ class HostFile(HostDescriptor):
 
     def truncate(self, length):
         _host_call(os.ftruncate, self.fd, length)
-
-    def sync(self):
-        _host_call(os.fsync, self.fd)
 
     def close(self):
         os.close(self.fd)

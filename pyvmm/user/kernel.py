@@ -310,7 +310,7 @@ class Kernel:
             try:
                 proc.aspace.write(proc.clear_child_tid, b"\0\0\0\0")
             except BadAddress:
-                pass
+                pass        # as Linux's mm_release: a bad clear_child_tid address is ignored
         proc.fds.close_all()
         if proc.vfork_parent is not None:
             self._release_vfork_parent(proc)

@@ -10,40 +10,15 @@ import pytest
 pytest.importorskip("pyvmm._core", reason="pyvmm._core is not built")
 from pyvmm.debug.gdbstub import GdbStub  # noqa: E402
 from pyvmm.machine.machine import Machine  # noqa: E402
+from test_gdb_cli import BOARD_FINISH, build  # noqa: E402
 
 GDB = shutil.which("gdb-multiarch")
 GCC = shutil.which("riscv64-unknown-elf-gcc")
 
-GUEST = """
-.globl _start
-_start:
-    la t1, counter
-    li a0, 0
-loop:
-    addi a0, a0, 1
-    sd a0, 0(t1)
-    li t2, 5
-    blt a0, t2, loop
-done:
-    li t0, 0x100000
-    li t1, 0x5555
-    sw t1, 0(t0)
-1:  j 1b
-.data
-.balign 8
-counter: .dword 0
-"""
-
-
 @pytest.fixture
 def guest(tmp_path):
-    if GCC is None:
-        pytest.skip("riscv64-unknown-elf-gcc is not installed")
-    src, elf = tmp_path / "g.S", tmp_path / "g.elf"
-    src.write_text(GUEST)
-    subprocess.run([GCC, "-march=rv64imac_zicsr", "-mabi=lp64", "-nostdlib", "-g",
-                    "-Ttext=0x80000000", "-o", str(elf), str(src)], check=True)
-    return elf
+    """The counting loop gdb drives on the board (test_gdb_cli's guest)."""
+    return build(tmp_path, BOARD_FINISH, 0x8000_0000)
 
 
 def serve(elf):

@@ -136,3 +136,17 @@ def test_open_never_follows_a_host_symlink_outside(tmp_path, outside):
         fs.open(b"/", b"x", 0o101, 0o644)
     assert info.value.errno in (errno.EACCES, errno.ENOENT)
     assert outside.read_text() == "SECRET\n"
+
+
+def test_fsync_reaches_the_host_where_linux_would_sync(tmp_path):
+    from pyvmm.user.fs import CharDevice, HostFile, Pipe, PipeEnd
+    for unsyncable in (PipeEnd(Pipe(), os.O_WRONLY), CharDevice(b"/dev/null", os.O_RDWR, None)):
+        with pytest.raises(FsError) as error:
+            unsyncable.sync()
+        assert error.value.errno == errno.EINVAL            # as Linux's fsync of a pipe or /dev/null
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    fd = os.open(path, os.O_RDWR)
+    f = HostFile(fd, os.O_RDWR, b"/f", str(path))
+    f.sync()
+    f.close()
