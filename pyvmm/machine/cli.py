@@ -157,6 +157,16 @@ def add_parsers(subparsers):
                    help="shorthand for --gdb tcp:127.0.0.1:1234")
     p.add_argument("-S", dest="gdb_wait", action="store_true",
                    help="with a GDB stub: wait for the debugger before the first instruction")
+    p.add_argument("--migrate", metavar="tcp:HOST:PORT",
+                   help="after --migrate-at instructions, migrate the running machine live to a "
+                        "`pyvmm run --incoming` there (docs/migration.md); exit 0 once it runs "
+                        "there, or run on here if the migration fails")
+    p.add_argument("--migrate-at", metavar="N",
+                   help="with --migrate: instructions to run before migrating (e.g. 5M)")
+    p.add_argument("--incoming", metavar="tcp:HOST:PORT",
+                   help="wait for a live migration on this address (port 0: any free port, "
+                        "printed on stderr), then run the machine it brings; its options come "
+                        "from the stream (--ram and --smp, if given, must match it)")
     p.set_defaults(func=run_command)
 
 
@@ -211,8 +221,68 @@ def _check_snapshot_options(args):
                              "machine's options")
 
 
+def _check_migration_options(args):
+    if args.migrate is not None:
+        if args.technique != "native":
+            raise UsageError(f"--migrate moves the bare board; a --technique {args.technique} VM "
+                             "cannot be migrated by this pyvmm")
+        for option, given in (("--max-insns", args.max_insns is not None),
+                              ("--savevm", args.savevm is not None),
+                              ("--loadvm", args.loadvm is not None),
+                              ("--incoming", args.incoming is not None),
+                              ("--monitor", args.monitor is not None),
+                              ("--gdb", args.gdb is not None or args.gdb_default)):
+            if given:
+                raise UsageError(f"--migrate cannot be used with {option}")
+    elif args.migrate_at is not None:
+        raise UsageError("--migrate-at needs --migrate")
+    if args.incoming is None:
+        return
+    for name, default in _SHAPING:
+        if name not in ("ram", "smp") and getattr(args, name, default) not in (default, None):
+            option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
+            raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
+                             "holds the machine's options")
+    for option, given in (("--loadvm", args.loadvm is not None), ("--trace", args.trace is not None),
+                          ("--monitor", args.monitor is not None),
+                          ("--gdb", args.gdb is not None or args.gdb_default)):
+        if given:
+            raise UsageError(f"--incoming cannot be used with {option}")
+
+
+def _run_incoming(args, opened):
+    """--incoming: receive a migrated machine and run it."""
+    from pyvmm.migration import MigrationError
+    from pyvmm.migration.cli import run_incoming
+    from pyvmm.migration.transport import parse_address
+    try:
+        parse_address(args.incoming, "--incoming")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    max_insns = parse_count(args.max_insns, "instruction count") if args.max_insns is not None else None
+    if max_insns is not None and max_insns < 0:
+        raise UsageError("--max-insns must not be negative")
+    expected = {}
+    if args.ram is not None:
+        expected["ram_size"] = parse_size(args.ram)
+    if args.smp != 1:
+        expected["smp"] = args.smp
+    console = sys.stdout.buffer
+    if args.serial is not None:
+        console = open(args.serial, "wb")
+        opened.append(console)
+    stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
+    try:
+        return run_incoming(args, console, stdin, max_insns, expected)
+    except MigrationError as e:
+        return _error(f"incoming migration: {e}")
+
+
 def _run(args, opened):
     _check_snapshot_options(args)
+    _check_migration_options(args)
+    if args.incoming is not None:
+        return _run_incoming(args, opened)
     if args.loadvm is not None:
         return _run_loaded(args, opened)
 
@@ -312,6 +382,9 @@ def _run(args, opened):
             with open(args.dumpdtb, "wb") as f:
                 f.write(blob)
             return 0
+        if args.migrate is not None:
+            from pyvmm.migration.cli import run_source
+            return run_source(machine, args, parse_count, UsageError)
         monitored = None
         if args.monitor is not None:
             from pyvmm.debug.monitor import open_cli_monitor

@@ -178,6 +178,16 @@ def save_machine(machine, path, base=None):
     """Write the machine's snapshot to `path` (see the module docstring)."""
     if machine.closed:
         raise RuntimeError("the machine is closed")
+    meta, state = machine_state(machine)
+    pages = nonzero_pages(machine.core.ram_buffer)
+    return write_snapshot(path, meta, state, machine.ram_base, machine.ram_size, pages, base,
+                          KIND_MACHINE)
+
+
+def machine_state(machine):
+    """(meta, state) of the machine without its RAM: what a snapshot's META
+    and STAT sections hold, and what a migration's configuration and final
+    state carry."""
     machine.boot()
     meta = {"kind": KIND_MACHINE, "options": machine_options(machine)}
     state = {
@@ -199,9 +209,7 @@ def save_machine(machine, path, base=None):
             "stalled_exits": machine.stalled_exits,
         },
     }
-    pages = nonzero_pages(machine.core.ram_buffer)
-    return write_snapshot(path, meta, state, machine.ram_base, machine.ram_size, pages, base,
-                          KIND_MACHINE)
+    return meta, state
 
 
 def restore_machine(path, **host):
@@ -212,6 +220,15 @@ def restore_machine(path, **host):
     from pyvmm.machine.machine import Machine
 
     meta, state, ram_base, ram_size, pages = read_chain(path, KIND_MACHINE)
+    return machine_from_image(meta, state, ram_base, ram_size, pages, path, **host)
+
+
+def machine_from_image(meta, state, ram_base, ram_size, pages, path, **host):
+    """A new Machine from META's options, STAT's state and the RAM pages
+    ({index: bytes}); `path` names where they came from in errors."""
+    from pyvmm.machine.devices import DeviceConfig
+    from pyvmm.machine.machine import Machine
+
     try:
         options = meta["options"]
         devices = DeviceConfig(drives=list(options["devices"]["drives"]),
