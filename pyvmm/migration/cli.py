@@ -102,11 +102,14 @@ def run_source(machine, args, parse_count, usage_error):
              f"instructions ({report['downtime_host_ms']} ms on this host)")
     if destination is not None:
         stats = machine.stats()
-        stats["migration"] = report if report is not None else {"failed": outcome.get("failed")}
+        if report is None:
+            report = {"failed": outcome.get("failed"),
+                      "final_ram_sha256": hashlib.sha256(memoryview(machine.core.ram_buffer)).hexdigest()}
+        stats["migration"] = report
         write_stats(stats, destination, stopped)
     if stopped is not None:
         return stopped[1]
-    if report is not None:
+    if "report" in outcome:
         return 0
     return result.status if 0 <= result.status <= 255 else 1
 
