@@ -152,6 +152,18 @@ def test_no_destination_there():
     assert len(lines) == 1 and "migration failed: cannot connect" in lines[0], lines
 
 
+def test_guest_that_ends_during_precopy_is_not_migrated(tmp_path):
+    # idle.S retires 8,000,308 instructions: round 1 cannot send its pages in the rest
+    destination = Destination()
+    proc, _ = run(IDLE, "--migrate", destination.address, "--migrate-at", "7990000")
+    status, out, err = destination.finish()
+    assert proc.returncode == 0 and proc.stdout == reference(IDLE)[0]
+    assert b"the guest stopped (finisher-pass) during the migration; it was not migrated" in proc.stderr
+    lines = error_lines(err)
+    assert status == 2 and out == b""
+    assert len(lines) == 1 and "the source cancelled the migration" in lines[0], lines
+
+
 # -- refused streams ------------------------------------------------------------
 
 
