@@ -14,7 +14,7 @@ restored core starts with them empty.
 
 An incremental snapshot (`save(path, base=earlier)`) stores only the pages
 that differ from `earlier` (found by comparing page contents with the base
-file's: the core keeps no dirty log) and names the base by file name and
+file's, which a dirty log started in this process could not know) and names the base by file name and
 SHA-256; restoring it reads the chain.
 """
 
