@@ -269,7 +269,8 @@ def apply_machine_state(machine, bios, state, pages, path):
         if len(harts) != len(machine.cores):
             raise SnapshotError(f"{path}: {len(harts)} harts saved, the machine has {len(machine.cores)}")
         machine.bios = bios
-        write_pages(machine.core.ram_buffer, pages)
+        # machine_from_image's machine is new: its RAM is all zeros
+        write_pages(machine.core.ram_buffer, pages, fresh=True)
         machine.harts.restore(state["schedule"])
         restore_devices(machine.device_set, state["devices"])
         # the harts' external-interrupt bits come back with their own state
@@ -303,14 +304,15 @@ def apply_machine_state(machine, bios, state, pages, path):
     machine.booted = True
 
 
-def write_pages(buffer, pages):
-    """Fill RAM from a snapshot image: every page it names, zeros elsewhere."""
+def write_pages(buffer, pages, fresh=False):
+    """Fill RAM from a snapshot image: every page it names, zeros elsewhere
+    (`fresh`: RAM is all zeros already, so reading it all is skipped)."""
     view = memoryview(buffer).cast("B")
     npages = len(view) // PAGE_SIZE
     if any(index >= npages for index in pages):
         raise SnapshotError("a RAM page outside the machine's RAM")
     zero = bytes(PAGE_SIZE)
-    for index, _ in nonzero_pages(view):
+    for index, _ in ([] if fresh else nonzero_pages(view)):
         if index not in pages:
             view[index * PAGE_SIZE:(index + 1) * PAGE_SIZE] = zero
     for index, data in pages.items():

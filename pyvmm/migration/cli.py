@@ -119,6 +119,9 @@ def run_incoming(args, console, stdin, max_insns, expected):
     answer RESUMED and run it. Returns the exit status; a refused stream is
     MigrationError (the caller's one line and status 2)."""
     from pyvmm.machine.run_control import run_stopped, stats_destination, write_stats
+    # what building the machine needs, loaded now rather than while the guest is paused
+    import pyvmm.io.options     # noqa: F401
+    import pyvmm.machine.machine  # noqa: F401
     host, port = transport.parse_address(args.incoming, "--incoming")
     server = transport.listen(host, port)
     try:
