@@ -88,10 +88,10 @@ class PreCopy:
         self.stop_rule = None
         self.report = None
 
-    def _send(self, pages):
+    def _send(self, pages, level=stream.ZLIB_LEVEL):
         for start in range(0, len(pages), PAGES_PER_RECORD):
             chunk = pages[start:start + PAGES_PER_RECORD]
-            self.writer.pages([(index, self.guest.page(index)) for index in chunk])
+            self.writer.pages([(index, self.guest.page(index)) for index in chunk], level)
 
     def _round(self, pages, rate_mbit):
         """Send `pages` at the modeled rate while the guest runs; returns the
@@ -144,8 +144,8 @@ class PreCopy:
         # stop-and-copy: the guest runs no more here
         paused_host = time.perf_counter()
         guest.dirty_log_stop()
-        state = guest.final_state()
-        state_bytes = len(stream.snapfile.dumps(state))
+        state = stream.snapfile.dumps(guest.final_state())
+        state_bytes = len(state)
         downtime_insns = link_insns(len(dirty) * PAGE_BITS + 8 * state_bytes, RATE_MAX_MBIT, ips)
         self.report = {
             "rounds": len(self.rounds),
@@ -164,8 +164,8 @@ class PreCopy:
             "insns_per_second": ips,
         }
         writer.json(stream.STOP, self.report)
-        self._send(dirty)
-        writer.json(stream.STAT, state)
+        self._send(dirty, stream.ZLIB_STORED)
+        writer.record(stream.STAT, state)
         writer.end()
         self.report["bytes"] = writer.bytes
         self.report["precopy_host_ms"] = round((paused_host - host_started) * 1000, 3)

@@ -36,6 +36,7 @@ STREAM_VERSION = 1
 RESUMED = b"RESUMED\n"
 MAX_RECORD = 1 << 30        # a PAGE record of 256 Ki pages compresses far below this
 ZLIB_LEVEL = 1              # pages are sent while the guest runs: speed over size
+ZLIB_STORED = 0             # stop-and-copy: the guest is paused, compressing would lengthen the pause
 
 _HEADER = struct.Struct("<8sI")
 _RECORD = struct.Struct("<4sI")
@@ -77,9 +78,10 @@ class StreamWriter:
     def round(self, number):
         self.record(ROND, _U32.pack(number))
 
-    def pages(self, pages):
-        """pages: [(index, 4 KiB buffer)], indexes strictly increasing."""
-        compressor = zlib.compressobj(ZLIB_LEVEL)
+    def pages(self, pages, level=ZLIB_LEVEL):
+        """pages: [(index, 4 KiB buffer)], indexes strictly increasing;
+        `level`: zlib's (ZLIB_STORED: the same format, stored blocks)."""
+        compressor = zlib.compressobj(level)
         parts = [_U32.pack(len(pages)), struct.pack(f"<{len(pages)}I", *(i for i, _ in pages))]
         parts.extend(compressor.compress(data) for _, data in pages)
         parts.append(compressor.flush())
