@@ -474,8 +474,9 @@ cdef class Core:
                 invalidate_code(g.harts[i], paddr, n)
 
     def invalidate_code(self, paddr, n):
-        """Forget decoded instructions in physical RAM [paddr, paddr + n): a
-        device wrote there by DMA, behind the hart's back."""
+        """Forget decoded instructions in physical RAM [paddr, paddr + n) and
+        mark its pages in the dirty log: a device wrote there by DMA, behind
+        the hart's back."""
         paddr = int(paddr)
         n = int(n)
         self._check_ram(paddr, n)

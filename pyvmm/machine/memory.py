@@ -6,7 +6,10 @@ addresses through it. Every access is bounds-checked against guest RAM
 (DmaError otherwise, which a device turns into an error status, never a host
 exception), reaches RAM through zero-copy memoryviews, and is followed by
 what a write behind the harts' backs needs: decoded instructions dropped on
-every hart, and (under a hypervisor) the shadow pager told.
+every hart and the page marked in the core's dirty log (live migration;
+both by `on_write`, the board's `core.invalidate_code`), and (under a
+hypervisor) the shadow pager told. `views` are for reading: a device that
+wrote through one would bypass all of that.
 
 The same class serves the bare board (guest RAM contiguous in one buffer) and
 a VM (guest pages scattered over host frames: `page_offsets[i]` is the buffer

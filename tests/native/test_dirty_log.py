@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .helpers import RAM_BASE, assemble, core_mod, load
+from .helpers import RAM_BASE, assemble, core_mod, load, open_pmp
 from .test_mmu import A, D, DATA, R, U, W, run_to_ebreak, user_program
 
 PAGE = 4096
@@ -162,3 +162,30 @@ def test_every_changed_page_is_in_the_log(ops, slices, early):
         assert changed <= logged, f"pages written but not logged: {sorted(changed - logged)}"
         before = after
     assert core.instret > early
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops0=st.lists(st.integers(0, len(STORES) - 1), min_size=1, max_size=6),
+       ops1=st.lists(st.integers(0, len(STORES) - 1), min_size=1, max_size=6),
+       turns=st.lists(st.tuples(st.integers(0, 1), st.integers(1, 2000)), min_size=2, max_size=8))
+def test_every_page_two_harts_change_is_in_their_shared_log(ops0, ops1, turns):
+    core, _ = load(random_program(ops0), ram_size=4 << 20)
+    other = core_mod.Core(hartid=1, peer=core)
+    second = RAM_BASE + 0x40000
+    other.write_mem(second, assemble(".globl _start\n_start:\n" + random_program(ops1), second).image)
+    other.pc = second
+    other.exit_on_exception = core.exit_on_exception
+    open_pmp(other)
+    for hart in (core, other):
+        hart.write_csr(0x300, hart.read_csr(0x300) | MSTATUS_FS)
+    harts = (core, other)
+    harts[1].dirty_log_start()
+    ram = np.frombuffer(core.ram_buffer, dtype=np.uint8)
+    before = ram.copy()
+    for which, budget in turns:
+        harts[which].run(budget)
+        logged = set(harts[1 - which].dirty_log_fetch().tolist())    # either hart fetches for both
+        after = ram.copy()
+        changed = pages_changed(before, after)
+        assert changed <= logged, f"pages written but not logged: {sorted(changed - logged)}"
+        before = after
