@@ -3,8 +3,9 @@
 Exit status: 0 when the guest passes (finisher 0x5555, SBI shutdown, HTIF
 pass); the guest's failure code (finisher 0x3333 code, HTIF test number);
 1 when that code does not fit an exit status (above 255) or the emulator
-itself fails; 2 for bad usage, an image that cannot be loaded or a snapshot
-file that cannot be restored (--loadvm); 124 when
+itself fails; 2 for bad usage, an image that cannot be loaded, a snapshot
+file that cannot be restored (--loadvm) or a migration stream refused
+(--incoming); 124 when
 --max-insns runs out; 125 when the hart waits for an interrupt nothing can
 deliver; 130 on Ctrl-C, 143 on SIGTERM (--stats is written in every case).
 """
@@ -64,7 +65,7 @@ def add_parsers(subparsers):
                     "builtin or FILE, IMAGE is the S-mode kernel (like --kernel).",
         epilog="exit status: 0 guest passed (finisher 0x5555, SBI shutdown, HTIF pass); the "
                "guest's failure code (finisher 0x3333|code<<16, HTIF test number); 1 code above "
-               "255 or internal error; 2 bad usage, image or snapshot file; 124 --max-insns ran out; 125 the hart "
+               "255 or internal error; 2 bad usage, image, snapshot file or migration stream; 124 --max-insns ran out; 125 the hart "
                "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF); "
                "130 Ctrl-C; 143 SIGTERM")
     p.add_argument("image", nargs="?", metavar="IMAGE",

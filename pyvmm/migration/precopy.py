@@ -15,13 +15,12 @@ instructions, the board's 10 MHz timebase at 10 instructions a tick). Round
 rate plus 50 Mbit/s, kept between 100 and 500 Mbit/s; the stop-and-copy
 part at 500 Mbit/s. Host milliseconds are measured beside the model.
 
-The guest is anything with the small interface `pyvmm.migration.board`
-gives the bare board: config(), num_pages, nonzero_pages(), page(i),
-dirty_log_start/fetch/stop(), run(n), guest_insns(), insns_per_second and
-final_state().
+The guest is anything with the small interface `MigratingGuest` below;
+`pyvmm.migration.board.BoardGuest` gives it for the bare board.
 """
 
 import time
+from typing import Protocol, Sequence
 
 from pyvmm.migration import stream
 
@@ -39,6 +38,39 @@ PAGES_PER_RECORD = 1024
 STOP_FEW_DIRTY = "few-dirty"
 STOP_ITERATIONS = "iterations"
 STOP_SENT_FACTOR = "sent-3x-ram"
+
+
+class MigratingGuest(Protocol):
+    """What pre-copy needs of a guest (a board, or later a VM)."""
+
+    num_pages: int              # RAM pages of 4 KiB
+    insns_per_second: int       # guest instructions in one modeled second
+
+    def config(self) -> dict:
+        """The CONF record: kind, ram_base, ram_size, page_size, options."""
+
+    def nonzero_pages(self) -> Sequence[int]:
+        """Indexes of the pages that are not all zeros, increasing."""
+
+    def page(self, index: int) -> memoryview:
+        """The 4 KiB of page `index` as they are now."""
+
+    def dirty_log_start(self) -> None: ...
+
+    def dirty_log_fetch(self) -> Sequence[int]:
+        """Pages written since the start or the last fetch, increasing; clears."""
+
+    def dirty_log_stop(self) -> None: ...
+
+    def run(self, insns: int):
+        """Run `insns` more guest instructions: None while the guest goes
+        on, else its run result (it stopped on its own)."""
+
+    def guest_insns(self) -> int:
+        """The guest's clock: instructions retired so far."""
+
+    def final_state(self):
+        """Everything but RAM, as tagged-JSON data; the guest is paused."""
 
 
 def next_rate(dirtied, guest_insns, insns_per_second):
@@ -75,7 +107,7 @@ class GuestStopped(Exception):
 
 
 class PreCopy:
-    """The sending side: `guest` (the interface above) onto `writer`
+    """The sending side: `guest` (a MigratingGuest) onto `writer`
     (a stream.StreamWriter); `progress(line)` hears one line per round."""
 
     def __init__(self, guest, writer, progress=None, slice_insns=SLICE_INSNS):
