@@ -78,11 +78,22 @@ def test_write_heavy_guest_stops_at_three_times_its_ram(tmp_path):
     assert report["received_stop_copy_pages"] == report["stop_copy_pages"]
 
 
+def test_write_heavy_guest_in_a_large_ram_stops_after_29_rounds(tmp_path):
+    # 128 MiB: 3x RAM is 98,304 pages, farther than 29 rounds of 513 go
+    source, src_stats, dst, dst_stats = migrate(tmp_path, DIRTY, "5M")
+    check_continues(DIRTY, (), source, dst, dst_stats)
+    report = dst_stats["migration"]
+    assert report["stop_rule"] == "iterations"
+    assert report["rounds"] == 29
+    assert report["precopy_pages"] < 3 * 32768
+    assert all(dirtied >= 512 for dirtied in report["dirtied_per_round"])
+
+
 def test_migration_is_the_same_on_every_run(tmp_path):
     runs = []
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
-        runs.append(migrate(tmp_path / name, IDLE, "2M")[3])
+        runs.append(migrate(tmp_path / name, DIRTY, "4M", "--ram", "8M")[3])
     first, second = runs
     modeled = ("rounds", "pages_per_round", "dirtied_per_round", "rate_mbit_per_round",
                "guest_insns_per_round", "paused_at_insn", "downtime_guest_insns", "stop_rule",
