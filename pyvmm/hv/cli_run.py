@@ -111,10 +111,15 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
             from pyvmm.debug.gdbstub import open_stub
             stub = open_stub(gdb, vm, usage_error)
 
+        from pyvmm.machine.cli import balloon_schedule
+        schedule = balloon_schedule(vm, args)
+
         def run():
             with progress:
                 if stub is not None:
                     return gdb_result(vm, stub, args.gdb_wait)
+                if schedule is not None:
+                    return schedule.run(vm.run, progress.instret, max_insns)
                 return (monitored or vm).run(max_insns)
         try:
             result, stopped = run_stopped(run)

@@ -126,7 +126,7 @@ def add_parsers(subparsers):
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
                         "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
-                        "virtio-console-device (repeatable; see docs/devices.md)")
+                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device (repeatable; see docs/devices.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
                         "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
@@ -157,6 +157,10 @@ def add_parsers(subparsers):
                    help="shorthand for --gdb tcp:127.0.0.1:1234")
     p.add_argument("-S", dest="gdb_wait", action="store_true",
                    help="with a GDB stub: wait for the debugger before the first instruction")
+    p.add_argument("--balloon-target", action="append", default=[], metavar="SIZE@INSNS",
+                   help="ask the virtio-balloon to leave the guest SIZE of RAM (a bare number "
+                        "is MiB, as the monitor's `balloon`) once INSNS instructions have "
+                        "retired (repeatable; see docs/devices.md)")
     p.set_defaults(func=run_command)
 
 
@@ -324,10 +328,15 @@ def _run(args, opened):
             from pyvmm.debug.gdbstub import open_stub
             stub = open_stub(gdb, machine, UsageError)
 
+        schedule = balloon_schedule(machine, args)
+
         def run():
             with _keys_straight_to_the_guest(stdin), progress:
                 if stub is not None:
                     return gdb_result(machine, stub, args.gdb_wait)
+                if schedule is not None:
+                    return schedule.run(machine.run, lambda: machine.harts.now + machine.stalled_exits,
+                                        max_insns)
                 return (monitored or machine).run(max_insns)
         try:
             result, stopped = run_stopped(run)
@@ -375,6 +384,8 @@ def _run_loaded(args, opened):
         raise UsageError("--max-insns must not be negative")
     if args.trace is not None or args.monitor is not None or gdb_spec(args) is not None:
         raise UsageError("--trace, --monitor and --gdb cannot be used with --loadvm")
+    if getattr(args, "balloon_target", None):
+        raise UsageError("--balloon-target cannot be used with --loadvm")
     console = sys.stdout.buffer
     if args.serial is not None:
         console = open(args.serial, "wb")
@@ -432,6 +443,24 @@ def gdb_result(target, stub, wait):
     if status is None:
         return RunResult(0, "killed", 0)
     return target.result
+
+
+def balloon_schedule(target, args):
+    """The --balloon-target changes as a BalloonSchedule over `target` (a
+    Machine or VM), or None without any."""
+    if not args.balloon_target:
+        return None
+    for option, given in (("--monitor", args.monitor is not None), ("--gdb", gdb_spec(args) is not None)):
+        if given:
+            raise UsageError(f"--balloon-target cannot be used with {option} "
+                             "(the monitor's `balloon` command sets the target)")
+    from pyvmm.machine.balloon_target import BalloonError, BalloonSchedule, parse_change
+    changes = [parse_change(text, parse_size, parse_count, UsageError) for text in args.balloon_target]
+    try:
+        return BalloonSchedule(target, changes)
+    except BalloonError:
+        raise UsageError("--balloon-target needs a --device virtio-balloon-device "
+                         "or virtio-balloon-pci") from None
 
 
 def device_config(args):
