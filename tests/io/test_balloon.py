@@ -316,3 +316,74 @@ def test_bad_balloon_options_are_one_line_and_status_2(args, message):
     err = proc.stderr.decode()
     assert err.count("\n") == 1 and message in err, err
     assert proc.stdout == b""
+
+
+# ------------------------------------------------------------------ the board's API: monitor, RAM, snapshots
+
+
+def _board(console=None):
+    from pyvmm.machine import Machine
+    from pyvmm.machine.devices import DeviceConfig
+    machine = Machine(console=console, devices=DeviceConfig(devices=["virtio-balloon-device"]))
+    machine.load(GUEST)
+    return machine
+
+
+def _run_until(machine, text, budget=20_000_000, step=500_000):
+    while text not in machine.uart_output:
+        assert budget > 0, machine.uart_output
+        result = machine.run(step)
+        assert result.how == "budget", (result, machine.uart_output)
+        budget -= step
+
+
+def test_monitor_balloon_and_info_balloon_drive_the_guest():
+    from pyvmm.debug.monitor import Monitor
+    from pyvmm.machine import Machine
+    with _board() as machine:
+        monitor = Monitor(machine)
+        _run_until(machine, b"ready: target 0\n")
+        assert monitor.execute("info balloon") == "balloon: actual=128\n"
+        assert monitor.execute("balloon 0") == "Error: Parameter 'target' expects a size\n"
+        assert monitor.execute("balloon lots") == "balloon: invalid size\n"
+        assert monitor.execute("balloon 126") == ""
+        _run_until(machine, b"actual 512\n")
+        assert monitor.execute("info balloon") == "balloon: actual=126\n"
+        # The board's RAM behind every inflated page reads zero.
+        pool = 0x8040_0000
+        assert machine.memory.read(pool, 512 * PAGE) == bytes(512 * PAGE)
+        assert monitor.execute("balloon 1G") == ""       # more than RAM: the balloon empties
+        result = machine.run(20_000_000)
+        assert result.how == "finisher-pass", machine.uart_output
+        assert machine.uart_output.endswith(b"target 0: deflated 512 pages, actual 0, "
+                                            b"read back zero: 512\nvirtio-balloon: done\n")
+        assert monitor.execute("info balloon") == "balloon: actual=128\n"
+    with Machine(console=None) as bare:
+        plain = Monitor(bare)
+        assert plain.execute("balloon 64") == "Error: No balloon device has been activated\n"
+        assert plain.execute("info balloon") == "Error: No balloon device has been activated\n"
+    assert "balloon target -- request VM" in Monitor(machine).execute("help balloon")
+
+
+def test_board_snapshot_carries_the_balloon(tmp_path):
+    from pyvmm.machine import Machine
+    from pyvmm.machine.balloon_target import info_text, set_memory_target
+    path = tmp_path / "balloon.snap"
+    with _board() as machine:
+        _run_until(machine, b"ready: target 0\n")
+        set_memory_target(machine, 126 << 20)
+        _run_until(machine, b"actual 512\n")
+        machine.save(path)
+        saved = machine.device_set.balloons()[0].state()
+    restored = Machine.restore(path, console=None)
+    with restored:
+        balloon = restored.device_set.balloons()[0]
+        assert balloon.state() == saved
+        assert (balloon.num_pages, balloon.actual, len(balloon.ballooned)) == (512, 512, 512)
+        assert info_text(restored) == "balloon: actual=126\n"
+        set_memory_target(restored, 128 << 20)
+        result = restored.run(20_000_000)
+        assert result.how == "finisher-pass"
+        assert restored.uart_output.endswith(b"target 0: deflated 512 pages, actual 0, "
+                                             b"read back zero: 512\nvirtio-balloon: done\n")
+        assert balloon.stats()["pages_deflated"] == 512
