@@ -110,3 +110,16 @@ def test_vm_pages_given_through_the_hook_reach_the_host(host):
     balloon._page(0, (vm.ram_base >> 12) + 3)
     balloon._page(0, 0x10)                               # not the VM's RAM: never handed on
     assert given == [vm.ram_base + 3 * 4096]
+
+
+def test_a_vm_balloon_drops_the_host_frame_behind_an_inflated_page(host):
+    vm = balloon_vm(host, 8)
+    balloon = vm.device_set.balloons()[0]
+    gpa = vm.ram_base + 5 * 4096
+    vm.guest_memory.write(gpa, b"\xee" * 4096)
+    hpa = vm.gpa_to_hpa(gpa)
+    ram = memoryview(host.core.ram_buffer)
+    assert ram[hpa - host.ram_base:hpa - host.ram_base + 4096].tobytes() == b"\xee" * 4096
+    balloon.discard(gpa)
+    assert ram[hpa - host.ram_base:hpa - host.ram_base + 4096].tobytes() == bytes(4096)
+    assert vm.guest_memory.read(gpa, 4096) == bytes(4096)

@@ -387,3 +387,15 @@ def test_board_snapshot_carries_the_balloon(tmp_path):
         assert restored.uart_output.endswith(b"target 0: deflated 512 pages, actual 0, "
                                              b"read back zero: 512\nvirtio-balloon: done\n")
         assert balloon.stats()["pages_deflated"] == 512
+
+
+def test_balloon_pci_is_a_pci_function_with_the_page_drop_wired():
+    from pyvmm.machine import Machine
+    from pyvmm.machine.devices import DeviceConfig
+    with Machine(console=None, devices=DeviceConfig(devices=["virtio-balloon-pci"])) as machine:
+        [(device, where)] = machine.device_set.virtio_devices
+        assert device.device_id == 5 and where.startswith("pci 00:")
+        assert machine.device_set.balloons() == [device] and device.ram_size == 128 << 20
+        machine.memory.write(0x8080_0000, b"\x77" * PAGE)
+        device.discard(0x8080_0000)
+        assert machine.memory.read(0x8080_0000, PAGE) == bytes(PAGE)
