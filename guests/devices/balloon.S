@@ -23,6 +23,22 @@
 
     .include "virtio_defs.inc"
 
+    .ifndef SMODE
+    .equ SMODE,         0               # balloon_smode.S sets 1: the S-mode kernel build
+    .endif
+    .if SMODE
+    # Entered at 0x80200000 under an SBI firmware: memory 2 MiB above the
+    # kernel, clear of the firmware below it and of the device tree.
+    .equ USE_IRQ,       0
+    .equ EID_SRST,      0x53525354
+    .equ STACK_TOP,     0x80420000
+    .equ QMEM_INFLATE,  0x80400000
+    .equ QMEM_DEFLATE,  0x80401000
+    .equ QMEM_STATS,    0x80402000
+    .equ PFN_BUF,       0x80403000      # one batch of PFNs (1 KiB)
+    .equ STATS_BUF,     0x80404000
+    .equ POOL,          0x80600000      # the pages the driver can give
+    .else
     .equ USE_IRQ,       1
     .equ STACK_TOP,     0x80200000
     .equ QMEM_INFLATE,  0x80100000
@@ -31,6 +47,7 @@
     .equ PFN_BUF,       0x80103000      # one batch of PFNs (1 KiB)
     .equ STATS_BUF,     0x80104000
     .equ POOL,          0x80400000      # the pages the driver can give
+    .endif
     .equ POOL_PAGES,    1024
     .equ BATCH,         256
     .equ CFG_NUM_PAGES, VM_CONFIG + 0
@@ -86,9 +103,11 @@ _start:
     li      a1, Q_STATS
     li      a2, QMEM_STATS
     call    virtq_setup
+    .if USE_IRQ
     mv      a0, s0
     mv      a1, s3
     call    irq_setup
+    .endif
     mv      a0, s0
     call    virtio_driver_ok
 
@@ -129,13 +148,18 @@ _start:
     call    putdec
     call    putnl
 
-follow:
-    csrci   mstatus, 8              # clear the config-change bit seen, then read the target
+follow:                             # clear the config-change bit seen, then read the target
+    .if USE_IRQ
+    csrci   mstatus, 8
     la      t0, irq_isr_seen
     lw      t1, 0(t0)
     andi    t1, t1, ~ISR_CONFIG
     sw      t1, 0(t0)
     csrsi   mstatus, 8
+    .else
+    li      t1, ISR_CONFIG
+    sw      t1, VM_ISR_ACK(s0)
+    .endif
     lw      s5, CFG_NUM_PAGES(s0)   # s5: the target
     li      t0, POOL_PAGES
     bleu    s5, t0, 1f
@@ -158,9 +182,31 @@ follow:
     beqz    s4, 4f
     la      a0, msg_done
     call    puts
+    .if SMODE
+    li      a7, EID_SRST            # SBI SRST shutdown (reason: none)
+    li      a6, 0
+    li      a0, 0
+    li      a1, 0
+    ecall
+    la      a0, msg_srst_returned   # the firmware refused: say so and fail
+    call    fail
+    .else
     call    finish_pass
-4:  la      t0, irq_isr_seen        # wait for the next target (spinning: no WFI, so a
-    lw      t1, 0(t0)               # run with nothing else to wake the hart goes on)
+    .endif
+    # Wait for the next target (spinning, no WFI, so a run with nothing else
+    # to wake the hart goes on): the interrupt handler's record of the
+    # configuration-change bit, or, without interrupts, the device's
+    # InterruptStatus register.
+4:
+    .if USE_IRQ
+    la      t0, irq_isr_seen
+    lw      t1, 0(t0)
+    .else
+    li      t1, 1000                # a register read is an exit under a hypervisor:
+5:  addi    t1, t1, -1              # look only every few thousand instructions
+    bnez    t1, 5b
+    lw      t1, VM_ISR(s0)
+    .endif
     andi    t1, t1, ISR_CONFIG
     beqz    t1, 4b
     j       follow
@@ -342,3 +388,4 @@ msg_deflated:       .asciz "deflated "
 msg_pages_actual:   .asciz " pages, actual "
 msg_zero:           .asciz ", read back zero: "
 msg_done:           .asciz "virtio-balloon: done\n"
+msg_srst_returned:  .asciz "SBI SRST returned"

@@ -4,7 +4,9 @@ QEMU gets its targets from its monitor (`balloon 126`, `balloon 127`,
 `balloon 128` on a UNIX socket), each sent once the guest has printed what
 it did with the previous one; pyvmm gets the same targets from
 --balloon-target at fixed instruction counts. The guest reads the target
-only when it changes, so the two runs print the same lines.
+only when it changes, so the two runs print the same lines. The S-mode
+build (guests/devices/balloon_smode.S) runs under OpenSBI on QEMU and under
+pyvmm's SBI, natively and in a VM.
 """
 
 import os
@@ -13,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import devices_support as dev  # noqa: E402
@@ -64,14 +68,14 @@ def _monitor(path, timeout=10.0):
             time.sleep(0.05)
 
 
-def run_qemu_with_monitor(elf, tmp_path):
+def run_qemu_with_monitor(cmd, tmp_path):
+    """QEMU (`cmd` without a monitor or display) with its monitor on a UNIX
+    socket and the serial port on stdout, given the STEPS' commands as the
+    guest reaches them: (exit status, stdout)."""
     need_tool(oracles.QEMU, "QEMU is the differential reference")
     path = str(tmp_path / "monitor.sock")
-    cmd = dev.qemu_command(elf, [("device", "virtio-balloon-device")])
-    cmd[cmd.index("-nographic") + 1:cmd.index("-nographic") + 1] = [
-        "-monitor", f"unix:{path},server=on,wait=off", "-serial", "stdio"]
-    cmd.remove("-nographic")
-    cmd[1:1] = ["-display", "none"]
+    cmd = [cmd[0], "-display", "none", "-monitor", f"unix:{path},server=on,wait=off",
+           "-serial", "stdio", *cmd[1:]]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
@@ -90,14 +94,46 @@ def run_qemu_with_monitor(elf, tmp_path):
             proc.wait()
 
 
+def _guest_part(stdout):
+    """From the guest's first line on: OpenSBI's banner precedes it on an
+    S-mode run, with "\r\n" line ends the guest never writes."""
+    text = stdout.replace(b"\r\n", b"\n")
+    return text[text.find(b"virtio-balloon: slot"):]
+
+
 def test_balloon_guest_prints_the_same_on_qemu_and_pyvmm(tmp_path):
     elf = dev.build_guest("balloon", tmp_path)
-    status, qemu_out = run_qemu_with_monitor(elf, tmp_path)
+    cmd = [arg for arg in dev.qemu_command(elf, [("device", "virtio-balloon-device")])
+           if arg != "-nographic"]
+    status, qemu_out = run_qemu_with_monitor(cmd, tmp_path)
     assert status == 0, qemu_out
     assert qemu_out.startswith(b"virtio-balloon: slot 7\n")
     assert qemu_out.endswith(b"virtio-balloon: done\n")
     code, out, err = dev.run_pyvmm(dev.guest_source("balloon"),
                                    [("device", "virtio-balloon-device"), *PYVMM_TARGETS,
                                     ("max-insns", "60000000")])
+    assert code == 0, err
+    assert out == qemu_out, first_difference(qemu_out, out)
+
+
+@pytest.mark.parametrize("where", [("bios", "builtin"), ("technique", "hw"),
+                                   ("technique", "trap-emulate")],
+                         ids=["builtin-sbi", "vm-hw", "vm-trap-emulate"])
+def test_smode_balloon_guest_under_opensbi_on_qemu_and_in_pyvmm(where, tmp_path):
+    need_tool(oracles.GNU_AS, "GNU binutils build the reference ELF")
+    # -n: no ELF header page before .text, so OpenSBI enters at _start.
+    elf = oracles.build_with_gnu(dev.guest_source("balloon_smode"), tmp_path,
+                                 ld_args=["-n", "-Ttext=0x80200000"])
+    cmd = [oracles.QEMU, "-machine", "virt", "-m", "128M",
+           "-global", "virtio-mmio.force-legacy=false", "-device", "virtio-balloon-device",
+           "-kernel", str(elf)]
+    status, qemu_out = run_qemu_with_monitor(cmd, tmp_path)
+    assert status == 0, qemu_out
+    qemu_out = _guest_part(qemu_out)
+    assert qemu_out.endswith(b"virtio-balloon: done\n"), qemu_out
+    option, value = where
+    code, out, err = dev.run_pyvmm(dev.guest_source("balloon_smode"),
+                                   [(option, value), ("device", "virtio-balloon-device"),
+                                    *PYVMM_TARGETS, ("max-insns", "60000000")])
     assert code == 0, err
     assert out == qemu_out, first_difference(qemu_out, out)
