@@ -15,7 +15,9 @@ A BalloonPolicy looks at the host's free frames whenever it is polled
 What a VM gives back reaches the host through its balloon's `discard`
 hook (pyvmm.machine.devices.DeviceSet.set_balloon_hooks). Subclasses change
 the decision by overriding `share` (who gives how much) or `free_frames`
-(what pressure is); every decision is counted.
+(what pressure is); every decision is counted. Whoever runs the host calls
+`poll()` between slices, or lets `run()` run the VMs round-robin and poll
+every `poll_insns` guest instructions.
 """
 
 from pyvmm.hv.vm import PAGE_SIZE
@@ -43,10 +45,11 @@ class BalloonPolicy:
         return self.host.frames.free_frames
 
     def balloons(self):
-        """[(vm, balloon)] for every running VM of the host that has one."""
+        """[(vm, balloon)] for every VM of the host that has one and has not
+        stopped for good (a VM paused at the end of a budget still counts)."""
         out = []
         for vm in self.host.vms:
-            if vm.stopped:
+            if vm.result is not None and vm.result.how != "budget":
                 continue
             for balloon in vm.device_set.balloons():
                 out.append((vm, balloon))
@@ -112,6 +115,29 @@ class BalloonPolicy:
                 balloon.set_target(want)
                 changed = True
         return changed
+
+    def run(self, max_insns=None, poll_insns=1 << 20):
+        """Run the host's VMs round-robin and poll between pieces of
+        `poll_insns` guest instructions, until every VM has stopped or
+        `max_insns` have retired in all; returns {vm: vm.result}."""
+        from pyvmm.hv.scheduler import RoundRobin
+        if poll_insns <= 0:
+            raise ValueError("balloon policy: poll_insns must be positive")
+        scheduler = RoundRobin(self.host)
+        done = 0
+        while True:
+            self.poll()
+            piece = poll_insns if max_insns is None else min(poll_insns, max_insns - done)
+            before = self._retired()
+            results = scheduler.run(piece)
+            done += self._retired() - before
+            if all(result is not None and result.how != "budget" for result in results.values()):
+                return results
+            if max_insns is not None and done >= max_insns:
+                return results
+
+    def _retired(self):
+        return sum(vcpu.instret for vm in self.host.vms for vcpu in vm.vcpus)
 
     def stats(self):
         return dict(self.counters, free_frames=self.free_frames(),

@@ -1,6 +1,8 @@
 """The host's balloon policy: targets from host memory pressure, shared by
 VM size, capped, with hysteresis, and every decision counted."""
 
+import os
+
 import pytest
 
 from pyvmm.hv.balloon_policy import BalloonPolicy
@@ -123,3 +125,54 @@ def test_a_vm_balloon_drops_the_host_frame_behind_an_inflated_page(host):
     balloon.discard(gpa)
     assert ram[hpa - host.ram_base:hpa - host.ram_base + 4096].tobytes() == bytes(4096)
     assert vm.guest_memory.read(gpa, 4096) == bytes(4096)
+
+
+# ------------------------------------------------------------------ a guest driver under the policy
+
+GUEST = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                     "guests", "devices", "balloon_smode.S")
+
+
+class LedgerPolicy(BalloonPolicy):
+    """Counts the pages the VMs hold in their balloons as free host frames:
+    a host whose VMs hand ballooned frames back."""
+
+    def __init__(self, host, *args, **kwargs):
+        super().__init__(host, *args, **kwargs)
+        self.given = set()
+
+    def free_frames(self):
+        return super().free_frames() + len(self.given)
+
+    def hooks(self, vm):
+        def discard(gpa):
+            vm.guest_memory.discard(gpa, 4096)
+            self.given.add(gpa)
+
+        def reuse(gpa):
+            self.given.discard(gpa)
+        vm.device_set.set_balloon_hooks(discard, reuse)
+
+
+def test_the_guest_driver_follows_the_policy_in_a_vm():
+    host = Host(ram_size=96 * MIB)
+    vm = balloon_vm(host, 64)
+    vm.load(GUEST)
+    free = host.frames.free_frames
+    policy = LedgerPolicy(host, low_frames=free - 500, high_frames=free - 100)
+    policy.hooks(vm)
+    policy.run(max_insns=2_000_000, poll_insns=1 << 18)
+    assert vm.console_output.endswith(b"ready: target 0\n")
+    hog = host.frames.alloc(600)                         # pressure: 100 frames below the low mark
+    policy.run(max_insns=8_000_000, poll_insns=1 << 18)
+    assert vm.console_output.endswith(b"target 500: inflated 500 pages, actual 500\n")
+    assert len(policy.given) == 500 and policy.last_decision == "hold"
+    host.frames.free(hog, 600)                           # the pressure is gone
+    results = policy.run(max_insns=20_000_000, poll_insns=1 << 18)
+    assert results[vm].how == "sbi-shutdown"
+    assert vm.console_output.endswith(b"target 0: deflated 500 pages, actual 0, read back zero: 500\n"
+                                      b"virtio-balloon: done\n")
+    assert policy.given == set()
+    stats = policy.stats()
+    assert (stats["inflate_decisions"], stats["deflate_decisions"]) == (1, 1)
+    assert (stats["pages_requested"], stats["pages_returned"]) == (500, 500)
