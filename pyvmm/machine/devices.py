@@ -44,6 +44,7 @@ class DeviceSet:
 
         self.config = config or DeviceConfig()
         self.ram_size = ram_size
+        self.guest_memory = None        # set by attach_memory
         self.plic = PLIC(num_contexts=plic_contexts, on_change=on_plic_change)
         self.uart = NS16550A(console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
         self.finisher = SiFiveTest(request_stop)
@@ -99,10 +100,15 @@ class DeviceSet:
             if not where.startswith("pci"):
                 device.attach_memory(memory)
         self.pci.attach_memory(memory)     # PCI functions gate DMA on Bus Master Enable
+        self.guest_memory = memory
         for balloon in self.balloons():
             if balloon.discard is None:
-                # The host memory behind an inflated page goes back to the host.
-                balloon.discard = lambda gpa, memory=memory: memory.discard(gpa, PAGE_SIZE)
+                balloon.discard = self.drop_page
+
+    def drop_page(self, gpa):
+        """A balloon's default: the host memory behind the 4 KiB page at
+        `gpa` goes back to the host (the page reads as zeros afterwards)."""
+        self.guest_memory.discard(gpa, PAGE_SIZE)
 
     def balloons(self):
         """The virtio-balloon devices (at most one, as on QEMU)."""
