@@ -399,3 +399,39 @@ def test_balloon_pci_is_a_pci_function_with_the_page_drop_wired():
         machine.memory.write(0x8080_0000, b"\x77" * PAGE)
         device.discard(0x8080_0000)
         assert machine.memory.read(0x8080_0000, PAGE) == bytes(PAGE)
+
+
+def _rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) >> 10
+    pytest.skip("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc/self/status")
+def test_inflated_pages_leave_the_host_process():
+    """The board's RAM behind inflated pages is given back to the host
+    kernel (MADV_DONTNEED), not only zeroed: the process shrinks."""
+    from pyvmm.machine import Machine
+    from pyvmm.machine.devices import DeviceConfig
+    size, base = 64 << 20, 0x8100_0000
+    with Machine(console=None, devices=DeviceConfig(devices=["virtio-balloon-device"])) as machine:
+        machine.memory.write(base, b"\x55" * size)
+        touched = _rss_mib()
+        balloon = machine.device_set.balloons()[0]
+        for offset in range(0, size, PAGE):
+            balloon.discard(base + offset)
+        assert _rss_mib() <= touched - 48
+        assert machine.memory.read(base, size) == bytes(size)
+
+
+def test_legacy_transport_inflates_too():
+    discarded = []
+    device = VirtioBalloon(RAM_SIZE, discard=discarded.append)
+    driver = Driver(device, legacy=True).start(features=VIRTIO_BALLOON_F_STATS_VQ)
+    assert device.negotiated(VIRTIO_BALLOON_F_STATS_VQ)
+    device.set_target(2)
+    assert config(driver, 0) == 2 and driver.irq_levels == [True]
+    post_pfns(driver, INFLATEQ, [page(0) >> 12, page(1) >> 12])
+    assert discarded == [page(0), page(1)]
