@@ -435,3 +435,24 @@ def test_legacy_transport_inflates_too():
     assert config(driver, 0) == 2 and driver.irq_levels == [True]
     post_pfns(driver, INFLATEQ, [page(0) >> 12, page(1) >> 12])
     assert discarded == [page(0), page(1)]
+
+
+def test_virtio_balloon_pci_through_the_modern_transport():
+    from pyvmm.io.pci import virtio_pci as vp
+    from test_pci_virtio import PciDriver
+    discarded = []
+    driver = PciDriver(VirtioBalloon(RAM_SIZE, discard=discarded.append))
+    assert driver.cfg(0, 4) == 0x1045_1AF4                   # modern virtio-balloon-pci
+    assert driver.cfg(8, 4) >> 8 == 0x00FF00                 # QEMU's class: "other"
+    rings = driver.start()
+    assert len(rings) == 3
+    driver.function.virtio.set_target(2)
+    assert driver.isr() == 2
+    assert driver.bus.read(driver.address(vp.DEVICE_CFG), 4) == 2
+    driver.memory.write(PFNS, struct.pack("<2I", page(0) >> 12, page(1) >> 12))
+    head = rings[INFLATEQ].add_chain([(PFNS, 8, False)])
+    driver.kick(INFLATEQ)
+    assert rings[INFLATEQ].take_used() == [(head, 0)]
+    assert discarded == [page(0), page(1)]
+    driver.bus.write(driver.address(vp.DEVICE_CFG, 4), 4, 2)  # actual
+    assert driver.function.virtio.memory_size() == RAM_SIZE - 2 * PAGE
