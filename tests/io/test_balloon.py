@@ -226,11 +226,13 @@ def test_state_round_trip_keeps_target_actual_pages_and_the_held_stats():
     assert clone.state() == state
     assert clone.config_bytes() == device.config_bytes()
     assert clone.ballooned == device.ballooned and clone.stats_head == head
-    # The restored device goes on where the saved one was.
-    clone_driver_ring = driver.rings[DEFLATEQ]
-    driver.transport.device = clone
-    post_pfns(driver, DEFLATEQ, [page(0) >> 12])
-    assert clone_driver_ring.take_used() and clone.stats()["pages_deflated"] == 1
+    # The restored device goes on where the saved one was: the driver's next
+    # deflate request, kicked at the clone, comes back through the same ring.
+    driver.memory.write(PFNS, struct.pack("<I", page(0) >> 12))
+    head = driver.rings[DEFLATEQ].add_chain([(PFNS, 4, False)])
+    clone.notify(DEFLATEQ)
+    assert driver.rings[DEFLATEQ].take_used() == [(head, 0)]
+    assert clone.stats()["pages_deflated"] == 1 and clone.ballooned == {page(1) >> 12, page(2) >> 12}
     with pytest.raises(ValueError):
         VirtioBalloon(2 * RAM_SIZE).restore(state)
 
