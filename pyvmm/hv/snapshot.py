@@ -136,6 +136,7 @@ def _vcpu_state(vm, vcpu, pc):
     for name in fields:
         state[name] = getattr(vcpu, name, None)
     state["time_skipped"] = getattr(vcpu, "time_skipped", 0)
+    state["slice_left"] = getattr(vcpu, "slice_left", None)     # the scheduler's turn
     return state
 
 
@@ -272,6 +273,9 @@ def _check_vcpu(technique, number, state, ram_base, ram_size):
                  and all(_is_int(v) for v in state[key]), f"{where}: {key} registers")
     _require(_is_int(state.get("fcsr"), 0, 0xFF), f"{where}: fcsr")
     _require(_is_int(state.get("pc")), f"{where}: pc")
+    _require(_is_int(state.get("time_skipped")), f"{where}: time_skipped")
+    _require("slice_left" in state and (state["slice_left"] is None
+                                        or _is_int(state["slice_left"], 1)), f"{where}: slice_left")
     kind = _kind(technique)
     optional = {"soft_timer", "blocked_until", "guest_satp", "callback", "info_gpa", "timer"}
     fields = {"hw": HW_FIELDS, "pv": PV_FIELDS}.get(
@@ -497,6 +501,7 @@ def _apply_vcpu(vm, vcpu, saved, shift, pager_state):
     vcpu.f = list(saved["f"])
     vcpu.fcsr = saved["fcsr"]
     vcpu.time_skipped = saved["time_skipped"]
+    vcpu.slice_left = saved["slice_left"]
     if kind == "hw":
         for name in HW_FIELDS:
             setattr(vcpu, name, saved[name])
