@@ -559,6 +559,22 @@ def restore_vm(host, path, console=None, stdin=None, name=None):
         raise HvError(f"{path}: {error}") from None
 
 
+def vm_file_options(path):
+    """The options a VM snapshot file was saved with (checked), e.g. to size
+    a host for it."""
+    from pyvmm.machine import snapfile
+    sections, _ = snapfile.read(path)
+    meta = snapfile.loads(sections[b"META"], "META")
+    if not isinstance(meta, dict) or meta.get("kind") != KIND_VM:
+        kind = meta.get("kind") if isinstance(meta, dict) else "?"
+        raise SnapshotError(f"{path}: a snapshot of a {kind}, not of a {KIND_VM}")
+    try:
+        _check_options(meta.get("options"))
+    except SnapshotError as error:
+        raise SnapshotError(f"{path}: {error}") from None
+    return meta["options"]
+
+
 def snapshot_kind(path):
     """The kind of snapshot a file holds ("machine", "vm"), its META checked."""
     from pyvmm.machine import snapfile

@@ -199,9 +199,6 @@ def _check_snapshot_options(args):
         raise UsageError("--savevm-base needs --savevm")
     if args.savevm is not None and args.max_insns is None:
         raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
-    if args.savevm is not None and args.technique != "native":
-        raise UsageError(f"--savevm saves the bare board; a --technique {args.technique} VM "
-                         "cannot be saved by this pyvmm")
     if args.loadvm is None:
         return
     for name, default in _SHAPING:
@@ -384,6 +381,11 @@ def _run_loaded(args, opened):
     progress = Progress(None)
     console = progress.console(console)
     try:
+        from pyvmm.hv.snapshot import KIND_VM, snapshot_kind
+        if snapshot_kind(args.loadvm) == KIND_VM:
+            from pyvmm.hv.cli_run import run_loaded_vm
+            return run_loaded_vm(args, max_insns=max_insns, console=console, stdin=stdin,
+                                 progress=progress, save_after_run=save_after_run)
         from pyvmm.machine.machine import Machine
         target = Machine.restore(args.loadvm, console=console, stdin=stdin)
         progress.instret = lambda: target.harts.now
