@@ -357,8 +357,6 @@ def _frames_needed(options):
 
 
 def _check_host(host, options, clock):
-    from pyvmm.hv import technique_entry
-    technique_entry(options["technique"])      # HvError: not available here
     needed = _frames_needed(options)
     if needed > host.frames.free_frames:
         raise HvError(f"host has {host.frames.free_frames} free frames, the VM needs {needed}")
@@ -384,7 +382,9 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
     from pyvmm.io.options import OptionError
     from pyvmm.machine.devices import DeviceConfig
 
+    from pyvmm.hv import technique_entry
     _check_options(options)
+    technique_entry(options["technique"])      # HvError: not available here
     _check_state(options, state)
     ram_base, ram_size = options["ram_base"], options["ram_size"]
     for gpa, data in pages.items():
