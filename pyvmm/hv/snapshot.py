@@ -50,6 +50,7 @@ KIND_VM = "vm"
 MASK64 = (1 << 64) - 1
 MAX_SETTLE_STEPS = 64           # a bt rewrite is a few words long
 HW_TECHNIQUE = "hw"
+PRIV_S = 1
 
 # The state a VCPU of each kind carries, beside x, f, fcsr and pc.
 HW_FIELDS = ("priv", "virt", "soft_timer", "blocked_until", "waiting_for_interrupt",
@@ -115,11 +116,24 @@ def _settle(vm):
             steps += 1
 
 
+def _tc_pc(vcpu):
+    """A bt VCPU in virtual S running translated code: the TC offset of the
+    instruction it stands at, so that it resumes in the same block."""
+    tc = getattr(vcpu, "tc", None)
+    if tc is None or vcpu.state.priv != PRIV_S or vcpu._pc_stale:
+        return None
+    addr = vcpu.core.pc if vcpu.loaded else vcpu._pc
+    block = tc.block_containing(addr)
+    if block is None or tc.blocks.get(block.guest_pc) is not block:
+        return None                # a dropped block: resume at the guest pc instead
+    return addr - tc.base
+
+
 def _ints(values):
     return [int(v) for v in values]
 
 
-def _vcpu_state(vm, vcpu, pc):
+def _vcpu_state(vm, vcpu, pc, tc_pc=None):
     kind = _kind(vm.technique)
     state = {"hartid": vcpu.hartid, "x": _ints(vcpu.x), "f": _ints(vcpu.f),
              "fcsr": int(vcpu.fcsr), "pc": int(pc)}
@@ -130,7 +144,10 @@ def _vcpu_state(vm, vcpu, pc):
         fields = TRAP_EMULATE_FIELDS + (BT_FIELDS if vm.technique == "bt" else ())
         state["supervisor"] = {name: int(getattr(vcpu.state, name)) for name in SUPERVISOR_FIELDS}
         if vm.technique == "bt":
-            state["ptstores"] = sorted(vcpu.tc.ptstores)
+            state["tc"] = vcpu.tc.layout()
+            # Where in its translation the guest kernel stands (None: at a guest pc
+            # to be looked up, or in guest user code).
+            state["tc_pc"] = tc_pc
     else:
         fields = PV_FIELDS
     for name in fields:
@@ -164,10 +181,11 @@ def capture_vm(vm):
         held = None
     # The guest pc while loaded (a bt VCPU's core pc is a translation's).
     pcs = [vcpu.pc for vcpu in vm.vcpus]
+    tc_pcs = [_tc_pc(vcpu) for vcpu in vm.vcpus]
     if held is not None:
         held.save()
     try:
-        vcpus = [_vcpu_state(vm, vcpu, pc) for vcpu, pc in zip(vm.vcpus, pcs)]
+        vcpus = [_vcpu_state(vm, vcpu, pc, tc_pc) for vcpu, pc, tc_pc in zip(vm.vcpus, pcs, tc_pcs)]
     finally:
         if held is not None:
             # The lazy swap as it was: saving is not a VCPU switch.
@@ -300,8 +318,7 @@ def _check_vcpu(technique, number, state, ram_base, ram_size):
                  and all(_is_int(v) for v in supervisor.values()), f"{where}: supervisor CSRs")
         _require(supervisor["priv"] in (0, 1), f"{where}: virtual privilege")
         if technique == "bt":
-            _require(isinstance(state.get("ptstores"), list)
-                     and all(_is_int(v) for v in state["ptstores"]), f"{where}: ptstores")
+            _check_tc(state.get("tc"), state.get("tc_pc"), where)
     else:
         _require(state["mode"] in (0, 1), f"{where}: mode")
         info = state["info_gpa"]
@@ -309,6 +326,26 @@ def _check_vcpu(technique, number, state, ram_base, ram_size):
                  and info + 64 <= ram_base + ram_size and info % 8 == 0
                  and info // PAGE_SIZE == (info + 63) // PAGE_SIZE,
                  f"{where}: info page outside the VM's RAM")
+
+
+def _check_tc(tc, tc_pc, where):
+    from pyvmm.hv.bt.layout import TC_SIZE
+    _require(isinstance(tc, dict), f"{where}: translation cache layout")
+    _require(_is_int(tc.get("cursor"), 0, TC_SIZE), f"{where}: TC cursor")
+    blocks = tc.get("blocks")
+    _require(isinstance(blocks, list) and all(
+        isinstance(b, tuple) and len(b) == 4 and _is_int(b[0], 0, TC_SIZE - 1) and _is_int(b[1])
+        and _is_int(b[2], 4, TC_SIZE) and b[0] + b[2] <= tc["cursor"] and isinstance(b[3], bool)
+        for b in blocks), f"{where}: TC blocks")
+    chains = tc.get("chains")
+    _require(isinstance(chains, list) and all(
+        isinstance(c, tuple) and len(c) == 3 and _is_int(c[0], 0, TC_SIZE - 1) and _is_int(c[1])
+        and (c[2] is None or _is_int(c[2], 0, TC_SIZE - 1)) for c in chains), f"{where}: TC chains")
+    _require(isinstance(tc.get("ptstores"), list) and all(_is_int(v) for v in tc["ptstores"]),
+             f"{where}: ptstores")
+    _require(_is_int(tc.get("generation")) and isinstance(tc.get("counters"), dict),
+             f"{where}: TC counters")
+    _require(tc_pc is None or _is_int(tc_pc, 0, tc["cursor"] - 1), f"{where}: TC pc")
 
 
 def _check_state(options, state):
@@ -479,6 +516,27 @@ def _write_ram(vm, pages):
         core.invalidate_code(min(vm._page_hpa[index:index + 16]), 16 * PAGE_SIZE)
 
 
+def _rebuild_tc(vm, vcpu, saved):
+    """The translation cache laid out as it was (same blocks at the same
+    addresses, same chains), so the kernel runs the same translated
+    instructions; the VCPU resumes in the block it stood in."""
+    from pyvmm.hv.bt.translator import FetchFault
+    try:
+        vcpu.tc.rebuild(saved["tc"], vcpu._fetch, vcpu._code_gpa_pages,
+                        on_block=lambda block: vm.policy.protect_code(vcpu, block))
+    except (FetchFault, ValueError) as error:
+        raise SnapshotError(f"VCPU {vcpu.hartid}: the translation cache cannot be rebuilt "
+                            f"from guest code ({error})") from None
+    vm.policy._install_runtime_pages(vcpu)
+    tc_pc = saved["tc_pc"]
+    if tc_pc is not None:
+        addr = vcpu.tc.base + tc_pc
+        _require(vcpu.tc.guest_pc_at(addr) == saved["pc"] and addr in vcpu.tc.boundaries,
+                 f"VCPU {vcpu.hartid}: TC pc {addr:#x} is not guest pc {saved['pc']:#x}")
+        vcpu._pc = addr
+        vcpu._pc_stale = False
+
+
 def _apply_policy(vm, saved):
     policy = vm.policy
     for name, value in saved.items():
@@ -524,9 +582,9 @@ def _apply_vcpu(vm, vcpu, saved, shift, pager_state):
         from pyvmm.hv.vcpu_state import SSTATUS_MXR, SSTATUS_SUM
         vm.pager.set_guest_status(bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR))
         vm.policy.set_guest_satp(vcpu, vcpu.state.satp)
-        if vm.technique == "bt":
-            vcpu.tc.ptstores = set(saved["ptstores"])
         vcpu.pc = saved["pc"]        # bt: a guest pc, translated when the VCPU runs
+        if vm.technique == "bt":
+            _rebuild_tc(vm, vcpu, saved)
         return
     for name in PV_FIELDS:
         setattr(vcpu, name, saved[name])
