@@ -71,6 +71,8 @@ POLICY_FIELDS = {
     "pv": ("hypercalls", "upcalls", "mmu_batches", "pte_updates", "refused_ptes", "blocks",
            "direct_pt_writes"),
 }
+# Shadow pager figures that say what it holds now, not how often something happened.
+PAGER_GAUGES = ("shadow_pages", "spaces")
 # Host registers a hw VCPU's state names but the host owns (set by configure on restore).
 HOST_OWNED_CSRS = ("hgatp",)
 
@@ -203,7 +205,8 @@ def capture_vm(vm):
         "devices": board_snapshot.device_states(vm.device_set),
         "clock": {"mtime": core.mtime, "clock_insns": core.clock_insns,
                   "insns_per_tick": core.insns_per_tick},
-        "pager": {"guest_satp": vm.pager.guest_satp} if vm.pager is not None else None,
+        "pager": {"guest_satp": vm.pager.guest_satp, "counters": dict(vm.pager.counters)}
+                 if vm.pager is not None else None,
         "vm": {
             "dtb_gpa": vm.dtb_gpa,
             "initrd_range": tuple(vm.initrd_range) if vm.initrd_range else None,
@@ -371,7 +374,9 @@ def _check_state(options, state):
     _require(isinstance(policy, dict) and set(policy) == set(POLICY_FIELDS.get(technique, ())),
              "policy counters")
     pager = state.get("pager")
-    _require(pager is None or isinstance(pager, dict) and _is_int(pager.get("guest_satp")), "pager")
+    _require(pager is None or isinstance(pager, dict) and _is_int(pager.get("guest_satp"))
+             and isinstance(pager.get("counters"), dict)
+             and all(_is_int(v) for v in pager["counters"].values()), "pager")
     board = state["vm"]
     _require(isinstance(board, dict), "vm")
     for key in ("symbols", "exit_counts", "sbi_counts", "reflected_faults", "mmio_accesses"):
@@ -493,6 +498,13 @@ def _apply(vm, options, state, pages):
     _apply_policy(vm, state["policy"])
     for vcpu, saved in zip(vm.vcpus, state["vcpus"]):
         _apply_vcpu(vm, vcpu, saved, shift, state.get("pager"))
+    pager = state.get("pager")
+    if pager is not None and vm.pager is not None:
+        # The shadow's figures go on from the saved ones (plus its refills);
+        # how many pages and spaces it holds now is its own.
+        for name, value in pager["counters"].items():
+            if name in vm.pager.counters and name not in PAGER_GAUGES:
+                vm.pager.counters[name] += value
     vm.external_irq = tuple(bool(level) for level in state["external_irq"])
     last = state.get("last_vcpu")
     if last is not None:

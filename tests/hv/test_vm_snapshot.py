@@ -349,3 +349,30 @@ def test_cli_refuses_shaping_options_and_bad_vm_files(vm_file, tmp_path):
     lines = proc.stderr.decode().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("pyvmm run: error: ")
     assert proc.stdout == b""
+
+
+def test_console_input_not_yet_delivered_goes_with_the_vm(tmp_path):
+    vm = _new_vm("hw", "nested")
+    vm.run(max_insns=20_000)
+    vm.input.push_front(b"typed ahead")
+    vm.save(str(tmp_path / "in.snap"))
+    restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "in.snap"))
+    assert restored.input.unread() == b"typed ahead"
+
+
+def test_counters_go_on_from_the_saved_ones(tmp_path):
+    reference = _new_vm("trap-emulate", "shadow")
+    reference.run()
+    vm = _new_vm("trap-emulate", "shadow")
+    vm.run(max_insns=450_000)
+    vm.save(str(tmp_path / "c.snap"))
+    restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "c.snap"))
+    restored.run()
+    want, got = reference.stats(), restored.stats()
+    for key in ("instret", "sbi", "mmio", "reflected_faults"):
+        assert got[key] == want[key], key
+    assert got["trap_emulate"]["emulated"] == want["trap_emulate"]["emulated"]
+    assert got["trap_emulate"]["guest_instructions"] == want["trap_emulate"]["guest_instructions"]
+    # Rebuilt caches: the shadow refills what it held at the save point.
+    assert got["shadow"]["shadow_fills"] >= want["shadow"]["shadow_fills"]
+    assert got["exits"]["budget"] == want["exits"]["budget"] + 1
