@@ -387,19 +387,22 @@ def _check_state(options, state):
         _require(_is_int(board.get(key)), f"vm.{key}")
 
 
-def _frames_needed(options):
-    """Frames the VM takes when it is built: RAM, and for nested paging the
-    G-stage tables (a root of four, one table per GiB and per 2 MiB)."""
+def _frames_needed(options, state):
+    """Frames the VM takes when it is built: RAM, for nested paging the
+    G-stage tables (a root of four, one table per GiB and per 2 MiB), under
+    bt each VCPU's state page and translation cache pages."""
     pages = options["ram_size"] // PAGE_SIZE
     if options["paging"] == "nested" and options["technique"] == HW_TECHNIQUE:
         pages += 4 + (options["ram_size"] >> 30) + 1 + (options["ram_size"] >> 21) + 1
     if options["technique"] == "bt":
-        pages += options["vcpus"]          # the VCPU-state pages
+        for vcpu in state["vcpus"]:
+            pages += 1 + -(-vcpu["tc"]["cursor"] // PAGE_SIZE)
     return pages
 
 
-def _check_host(host, options, clock):
-    needed = _frames_needed(options)
+def _check_host(host, options, state):
+    clock = state["clock"]
+    needed = _frames_needed(options, state)
     if needed > host.frames.free_frames:
         raise HvError(f"host has {host.frames.free_frames} free frames, the VM needs {needed}")
     if options["sstc"] and not host.sstc:
@@ -432,7 +435,7 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
     for gpa, data in pages.items():
         _require(_is_int(gpa) and gpa % PAGE_SIZE == 0 and ram_base <= gpa < ram_base + ram_size
                  and len(data) == PAGE_SIZE, f"RAM page {gpa:#x}" if isinstance(gpa, int) else "RAM page")
-    _check_host(host, options, state["clock"])
+    _check_host(host, options, state)
     devices = options["devices"]
     config = DeviceConfig(drives=list(devices["drives"]), devices=list(devices["devices"]),
                           netdevs=list(devices["netdevs"]),
