@@ -104,18 +104,35 @@ def vm_options(vm):
 def _settle(vm):
     """A bt VCPU stopped inside the rewrite of one guest instruction (its
     spill slots live) steps to the rewrite's end: a guest instruction is
-    saved whole or not at all."""
+    saved whole or not at all. The steps are the guest's own next
+    instructions, so they come out of the slice the VCPU was in."""
     for vcpu in vm.vcpus:
         if not hasattr(vcpu, "at_boundary"):
             continue
         vcpu.activate()
-        steps = 0
-        while not vcpu.at_boundary() and not vm.stopped:
-            if steps >= MAX_SETTLE_STEPS:
-                raise HvError(f"{vm.name}: bt VCPU {vcpu.hartid} does not reach an instruction "
-                              f"boundary (core pc {vcpu.core.pc:#x})")
-            vm.handle(vcpu, vcpu.run(1))
-            steps += 1
+        if vcpu.at_boundary():
+            continue
+        budget_stop = vm.stopped
+        vm.resume()
+        before = vcpu.instret
+        try:
+            for _ in range(MAX_SETTLE_STEPS):
+                vm.handle(vcpu, vcpu.run(1))
+                if vm.stopped or vcpu.at_boundary():
+                    break
+        finally:
+            if budget_stop and not vm.stopped:
+                vm.request_stop("budget", 0)
+        if vm.stopped and vm.result.how != "budget":
+            raise HvError(f"{vm.name} stopped ({vm.result.how}) finishing an instruction before "
+                          "the save: there is nothing to save")
+        if not vcpu.at_boundary():
+            raise HvError(f"{vm.name}: bt VCPU {vcpu.hartid} does not reach an instruction "
+                          f"boundary (core pc {vcpu.core.pc:#x})")
+        left = getattr(vcpu, "slice_left", None)
+        if left is not None:
+            left -= vcpu.instret - before
+            vcpu.slice_left = left if left > 0 else None
 
 
 def _tc_pc(vcpu):

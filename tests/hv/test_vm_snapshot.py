@@ -88,6 +88,21 @@ def test_a_restored_vm_runs_on_as_the_uninterrupted_one(tmp_path, technique, pag
     assert restored == reference
 
 
+def test_a_bt_vcpu_stopped_inside_a_rewrite_is_saved_at_its_end(tmp_path):
+    reference = _uninterrupted("bt", "shadow")
+    vm = _new_vm("bt", "shadow")
+    vm.run(max_insns=300_007)                  # a budget stop inside a multi-word rewrite
+    assert not vm.vcpus[0].at_boundary()
+    vm.save(str(tmp_path / "bt.snap"))
+    assert vm.vcpus[0].at_boundary()
+    before = vm.console_output
+    restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "bt.snap"))
+    restored.run()
+    assert _outcome(restored, before + restored.console_output) == reference
+    vm.run()
+    assert _outcome(vm, vm.console_output) == reference
+
+
 @pytest.mark.parametrize("n", [60, 5_000, 1_048_700])
 def test_an_smp_vm_restores_with_every_vcpu_and_its_turn(tmp_path, n):
     reference = _uninterrupted("hw", "nested", SMP_GUEST, vcpus=2)
