@@ -31,7 +31,9 @@ them without files:
 
     capture_vm(vm) -> (options, state, pages)
         options and state are tagged-JSON-able; pages iterates
-        (gpa, 4 KiB bytes) over the guest pages that are not all zeros.
+        (gpa, 4 KiB bytes) over the guest pages that are not all zeros, in
+        GPA order, reading guest RAM as it goes (iterate it before the VM
+        runs again).
     build_vm(host, options, state, pages, console=None, stdin=None, name=None) -> VM
         pages is {gpa: 4 KiB bytes-like} (missing pages are zero); every
         part is checked before a frame is taken, and a failure after that
@@ -73,7 +75,8 @@ POLICY_FIELDS = {
 }
 # Shadow pager figures that say what it holds now, not how often something happened.
 PAGER_GAUGES = ("shadow_pages", "spaces")
-# Host registers a hw VCPU's state names but the host owns (set by configure on restore).
+# Registers a hw VCPU carries that belong to the host: the G-stage root and
+# VMID (a restored VM gets its own from configure).
 HOST_OWNED_CSRS = ("hgatp",)
 
 
@@ -107,11 +110,9 @@ def _settle(vm):
     saved whole or not at all. The steps are the guest's own next
     instructions, so they come out of the slice the VCPU was in."""
     for vcpu in vm.vcpus:
-        if not hasattr(vcpu, "at_boundary"):
+        if not hasattr(vcpu, "at_boundary") or _at_boundary(vcpu):
             continue
         vcpu.activate()
-        if vcpu.at_boundary():
-            continue
         budget_stop = vm.stopped
         vm.resume()
         before = vcpu.instret
@@ -133,6 +134,13 @@ def _settle(vm):
         if left is not None:
             left -= vcpu.instret - before
             vcpu.slice_left = left if left > 0 else None
+
+
+def _at_boundary(vcpu):
+    if vcpu.loaded:
+        return vcpu.at_boundary()
+    # Saved out of the core: its pc is a guest pc (stale, or user code) or a TC address.
+    return vcpu.state.priv != PRIV_S or vcpu._pc_stale or vcpu._pc in vcpu.tc.boundaries
 
 
 def _tc_pc(vcpu):
@@ -158,7 +166,8 @@ def _vcpu_state(vm, vcpu, pc, tc_pc=None):
              "fcsr": int(vcpu.fcsr), "pc": int(pc)}
     if kind == "hw":
         fields = HW_FIELDS
-        state["csrs"] = {name: int(value) for name, value in vcpu.csrs.items()}
+        state["csrs"] = {name: int(value) for name, value in vcpu.csrs.items()
+                         if name not in HOST_OWNED_CSRS}
     elif kind == "supervisor":
         fields = TRAP_EMULATE_FIELDS + (BT_FIELDS if vm.technique == "bt" else ())
         state["supervisor"] = {name: int(getattr(vcpu.state, name)) for name in SUPERVISOR_FIELDS}
@@ -241,12 +250,17 @@ def capture_vm(vm):
 
 
 def _guest_pages(vm):
-    """(gpa, bytes) for every guest page that is not all zeros, by GPA."""
+    """(gpa, bytes) for every guest page that is not all zeros, in GPA
+    order, read from guest RAM as the iteration goes: iterate before the VM
+    runs again."""
     core = vm.host.core
     ram = np.frombuffer(core.ram_buffer, dtype=np.uint8)
-    words = ram.view(np.uint64).reshape(-1, PAGE_SIZE // 8)
     frames = (np.array(vm._page_hpa, dtype=np.int64) - vm.host.ram_base) // PAGE_SIZE
-    used = np.flatnonzero(words[frames].any(axis=1)) if len(frames) else []
+    if not len(frames):
+        return
+    # Which host frames hold anything (no copy of guest RAM), then the VM's, by GPA.
+    busy = ram.view(np.uint64).reshape(-1, PAGE_SIZE // 8).any(axis=1)
+    used = np.flatnonzero(busy[frames])
     for index in used:
         offset = int(frames[index]) * PAGE_SIZE
         yield vm.ram_base + int(index) * PAGE_SIZE, bytes(ram[offset:offset + PAGE_SIZE])
@@ -329,7 +343,7 @@ def _check_vcpu(technique, number, state, ram_base, ram_size):
     if kind == "hw":
         from pyvmm.hv.vcpu import VCPU_CSRS
         csrs = state.get("csrs")
-        _require(isinstance(csrs, dict) and set(csrs) == set(VCPU_CSRS)
+        _require(isinstance(csrs, dict) and set(csrs) == set(VCPU_CSRS) - set(HOST_OWNED_CSRS)
                  and all(_is_int(v) for v in csrs.values()), f"{where}: CSRs")
         _require(_is_int(state["priv"], 0, 1) and _is_int(state["virt"], 0, 1), f"{where}: mode")
     elif kind == "supervisor":
@@ -595,9 +609,7 @@ def _apply_vcpu(vm, vcpu, saved, shift, pager_state):
     if kind == "hw":
         for name in HW_FIELDS:
             setattr(vcpu, name, saved[name])
-        for name, value in saved["csrs"].items():
-            if name not in HOST_OWNED_CSRS:
-                vcpu.csrs[name] = value
+        vcpu.csrs.update(saved["csrs"])        # hgatp stays this host's
         # Guest time = host mtime + htimedelta: a host clock ahead by `shift` is made up here.
         vcpu.csrs["htimedelta"] = (saved["csrs"]["htimedelta"] - shift) & MASK64
         vcpu.blocked_until = _shifted(saved["blocked_until"], shift)
