@@ -391,3 +391,32 @@ def test_counters_go_on_from_the_saved_ones(tmp_path):
     # Rebuilt caches: the shadow refills what it held at the save point.
     assert got["shadow"]["shadow_fills"] >= want["shadow"]["shadow_fills"]
     assert got["exits"]["budget"] == want["exits"]["budget"] + 1
+
+
+def test_the_device_set_goes_with_the_vm(tmp_path):
+    from pyvmm.machine.devices import DeviceConfig
+    from pyvmm.machine.snapshot import device_states
+    image = tmp_path / "disk.img"
+    image.write_bytes(bytes(range(256)) * 4096)
+    devices = DeviceConfig(drives=[f"file={image},format=raw,if=none,id=d0,snapshot=on"],
+                           devices=["virtio-blk-device,drive=d0", "virtio-rng-device"])
+    host = Host(ram_size=HOST_RAM)
+    vm = host.create_vm(ram_size=VM_RAM, devices=devices)
+    vm.load(KERNEL)
+    vm.run(max_insns=200_000)
+    vm.save(str(tmp_path / "dev.snap"))
+    restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "dev.snap"))
+    config = restored.device_set.config
+    assert config.drives == devices.drives and config.devices == devices.devices
+    assert device_states(restored.device_set) == device_states(vm.device_set)
+    reference = _uninterrupted("hw", "nested")
+    restored.run()
+    assert vm.console_output + restored.console_output == reference["output"]
+
+
+def test_cli_savevm_after_the_guest_stopped_writes_nothing(tmp_path):
+    path = tmp_path / "late.snap"
+    proc = _pyvmm("--technique", "trap-emulate", KERNEL, "--max-insns", "50000000",
+                  "--savevm", str(path))
+    assert proc.returncode == 0 and not path.exists()
+    assert b"no snapshot written" in proc.stderr
