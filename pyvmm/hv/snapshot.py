@@ -473,7 +473,6 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
                           virtio_legacy=devices["virtio_legacy"])
     checkpoint = host.frames.checkpoint()
     vms_before = list(host.vms)
-    current_before = host.current_vcpu
     vm = None
     try:
         try:
@@ -487,12 +486,11 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
     except BaseException:
         # Nothing half-restored may stay: the VM, its frames, its place on the host.
         if vm is not None:
+            if host.current_vcpu is not None and host.current_vcpu.vm is vm:
+                host.current_vcpu.save()      # gives back the hart CSRs a technique borrowed
             vm.release()              # its frames, shadow ASIDs and device back-ends
         host.frames.rollback(checkpoint)
         host.vms[:] = vms_before
-        if host.current_vcpu is not current_before and (
-                host.current_vcpu is None or host.current_vcpu.vm is vm):
-            host.current_vcpu = None
         raise
     return vm
 
