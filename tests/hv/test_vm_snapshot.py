@@ -111,6 +111,26 @@ def test_an_smp_vm_restores_with_every_vcpu_and_its_turn(tmp_path, n):
     assert restored == reference
 
 
+def test_a_vm_without_sstc_keeps_its_software_timer(tmp_path):
+    """Without Sstc the guest's timer is the hypervisor's (SBI set_timer, raised
+    through hvip.VSTIP): it is part of the VCPU's state."""
+    def vm_without_sstc():
+        vm = Host(ram_size=HOST_RAM).create_vm(ram_size=VM_RAM, sstc=False)
+        vm.load(KERNEL)
+        return vm
+    reference = vm_without_sstc()
+    reference.run()
+    vm = vm_without_sstc()
+    vm.run(max_insns=700_000)
+    assert vm.vcpus[0].soft_timer is not None
+    vm.save(str(tmp_path / "nosstc.snap"))
+    restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "nosstc.snap"))
+    assert not restored.sstc and restored.vcpus[0].soft_timer == vm.vcpus[0].soft_timer
+    restored.run()
+    assert _outcome(restored, vm.console_output + restored.console_output) == \
+        _outcome(reference, reference.console_output)
+
+
 def test_the_saved_vm_itself_runs_on_unchanged(tmp_path):
     reference = _uninterrupted("trap-emulate", "shadow")
     vm = _new_vm("trap-emulate", "shadow")
