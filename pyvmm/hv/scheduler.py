@@ -5,7 +5,10 @@ inside a slice are completed by its VM's policy and the VCPU goes on until
 the slice is used up, it blocks in WFI, or its VM stops. A VCPU blocked in
 WFI until its timer is passed over while others can run; when every VCPU is
 blocked, time skips to the earliest deadline (time on this host is one
-clock, as on hardware, so every VM sees the skip).
+clock, as on hardware, so every VM sees the skip). A slice that max_insns
+cuts short is finished first on the next run (the VCPU's slice_left, which
+a VM snapshot carries), so run(n) then run() interleaves VCPUs as one
+run() does.
 """
 
 import time

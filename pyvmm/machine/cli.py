@@ -84,13 +84,14 @@ def add_parsers(subparsers):
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
     p.add_argument("--savevm", metavar="FILE",
-                   help="when --max-insns runs out, write a snapshot of the board to FILE (docs/snapshots.md); the exit status stays 124")
+                   help="when --max-insns runs out, write a snapshot of the board (or, with --technique, of the VM) to FILE (docs/snapshots.md); the exit status stays 124")
     p.add_argument("--savevm-base", metavar="FILE",
                    help="with --savevm: an incremental snapshot holding only the RAM pages that "
                         "differ from the earlier snapshot FILE")
     p.add_argument("--loadvm", metavar="FILE",
-                   help="continue the machine saved in FILE; the options that shape it "
-                        "(IMAGE, --ram, --smp, --bios, --drive, ...) come from the file. "
+                   help="continue the machine or VM saved in FILE (a VM under its technique, "
+                        "on a new host); the options that shape it "
+                        "(IMAGE, --ram, --smp, --bios, --technique, --drive, ...) come from the file. "
                         "A file that is not an intact snapshot of this version: exit status 2")
     p.add_argument("--stats", action="store_true",
                    help="write run counters as JSON to stderr when the run ends (also on "
