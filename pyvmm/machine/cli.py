@@ -84,13 +84,14 @@ def add_parsers(subparsers):
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
     p.add_argument("--savevm", metavar="FILE",
-                   help="when --max-insns runs out, write a snapshot of the board to FILE (docs/snapshots.md); the exit status stays 124")
+                   help="when --max-insns runs out, write a snapshot of the board (or, with --technique, of the VM) to FILE (docs/snapshots.md); the exit status stays 124")
     p.add_argument("--savevm-base", metavar="FILE",
                    help="with --savevm: an incremental snapshot holding only the RAM pages that "
                         "differ from the earlier snapshot FILE")
     p.add_argument("--loadvm", metavar="FILE",
-                   help="continue the machine saved in FILE; the options that shape it "
-                        "(IMAGE, --ram, --smp, --bios, --drive, ...) come from the file. "
+                   help="continue the machine or VM saved in FILE (a VM under its technique, "
+                        "on a new host); the options that shape it "
+                        "(IMAGE, --ram, --smp, --bios, --technique, --drive, ...) come from the file. "
                         "A file that is not an intact snapshot of this version: exit status 2")
     p.add_argument("--stats", action="store_true",
                    help="write run counters as JSON to stderr when the run ends (also on "
@@ -204,9 +205,6 @@ def _check_snapshot_options(args):
         raise UsageError("--savevm-base needs --savevm")
     if args.savevm is not None and args.max_insns is None:
         raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
-    if args.savevm is not None and args.technique != "native":
-        raise UsageError(f"--savevm saves the bare board; a --technique {args.technique} VM "
-                         "cannot be saved by this pyvmm")
     if args.loadvm is None:
         return
     for name, default in _SHAPING:
@@ -396,6 +394,11 @@ def _run_loaded(args, opened):
     progress = Progress(None)
     console = progress.console(console)
     try:
+        from pyvmm.hv.snapshot import KIND_VM, snapshot_kind
+        if snapshot_kind(args.loadvm) == KIND_VM:
+            from pyvmm.hv.cli_run import run_loaded_vm
+            return run_loaded_vm(args, max_insns=max_insns, console=console, stdin=stdin,
+                                 progress=progress, save_after_run=save_after_run)
         from pyvmm.machine.machine import Machine
         target = Machine.restore(args.loadvm, console=console, stdin=stdin)
         progress.instret = lambda: target.harts.now
