@@ -92,12 +92,17 @@ def test_config_checks():
         check_config(dict(conf, page_size=65536), {})
 
 
-def test_device_dma_is_in_the_dirty_log():
+def test_device_dma_and_balloon_discards_are_in_the_dirty_log():
     with Machine(ram_size=1 << 20) as machine:
         machine.core.dirty_log_start()
         machine.memory.write(0x8000_5000 - 2, b"dma!")           # a device's write, two pages
         machine.memory.fill(0x8000_9000, 10)
         assert list(machine.core.dirty_log_fetch()) == [4, 5, 9]
+        machine.memory.write(0x8000_c000, b"\xff" * 4096)
+        machine.core.dirty_log_fetch()
+        machine.memory.discard(0x8000_c000, 4096)                 # a page the balloon gave back
+        assert list(machine.core.dirty_log_fetch()) == [12]
+        assert machine.core.read_mem(0x8000_c000, 4096) == bytes(4096)
 
 
 def test_precopy_through_a_buffer_continues_the_guest_exactly():
