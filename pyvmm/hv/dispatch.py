@@ -61,7 +61,7 @@ class VcpuRecord:
 
     __slots__ = ("vcpu", "vm", "ready", "ready_since", "blocked_at", "available_at", "running_on",
                  "slice_left", "last_hart", "pinned", "movable", "insns", "units", "slices",
-                 "migrations", "wakeups", "latencies")
+                 "migrations", "wakeups", "latencies", "ready_from", "ready_insns")
 
     def __init__(self, vcpu, pinned, movable, now):
         self.vcpu = vcpu
@@ -81,6 +81,8 @@ class VcpuRecord:
         self.migrations = 0
         self.wakeups = 0
         self.latencies = []           # instructions from runnable to running, per wakeup
+        self.ready_from = None        # clock since which it is runnable (running or waiting)
+        self.ready_insns = 0          # clock it spent runnable before that
 
 
 def latency_summary(latencies, insns_per_second):
@@ -177,14 +179,20 @@ class Dispatcher:
                     continue
                 woke = max(due, rec.blocked_at)
             rec.ready = True
-            rec.ready_since = woke
+            rec.ready_from = woke
             rec.available_at = max(rec.available_at, woke)
-            rec.wakeups += 1
+            if rec.slices:
+                rec.ready_since = woke
+                rec.wakeups += 1
+            # else its first start (power-on or HSM start): not a wake-up from blocking
             if rec.pinned is None:
                 self.policy.wake(vcpu, woke)
 
     def _block(self, rec, now):
         rec.ready = False
+        if rec.ready_from is not None:
+            rec.ready_insns += max(0, now - rec.ready_from)
+            rec.ready_from = None
         rec.ready_since = None
         rec.blocked_at = now
         if rec.pinned is None:
@@ -271,6 +279,12 @@ class Dispatcher:
                     times.append(rec.available_at)
             elif rec.vm.runnable(rec.vcpu) and _blocked_until(rec.vcpu) is not None:
                 times.append(max(now + 1, self.mtime_to_clock(_blocked_until(rec.vcpu))))
+        if any(rec.ready and rec.vm in self._running and not rec.vm.stopped
+               for rec in self.records.values()):
+            # a VCPU the policy holds back (a capped VM parked) runs again then
+            decision = self.policy.next_event(now)
+            if decision is not None and decision > now:
+                times.append(decision)
         return min(times) if times else None
 
     def _choose(self, hart, now):
@@ -280,7 +294,7 @@ class Dispatcher:
                 if rec.pinned is not None:
                     return rec
                 others = [r.vcpu for r in self._candidates(hart, now, exclude=rec)]
-                if not others or not self.policy.preempt(hart, rec.vcpu, others, now):
+                if not self.policy.preempt(hart, rec.vcpu, others, now):
                     return rec
             self._end_slice(hart, now)
         candidates = self._candidates(hart, now)
@@ -385,7 +399,8 @@ class Dispatcher:
         rec.units += used
         rec.available_at = hart.clock
         rec.slice_left -= used
-        self.policy.ran(vcpu, hart, used, hart.clock)
+        if rec.pinned is None:
+            self.policy.ran(vcpu, hart, used, hart.clock)
         deadline = _blocked_until(vcpu)
         if (vm.stopped or not vm.runnable(vcpu)
                 or (deadline is not None and self.mtime_to_clock(deadline) > hart.clock)):
@@ -400,23 +415,33 @@ class Dispatcher:
     def _elapsed(self):
         return max(hart.clock for hart in self.harts) - self.start_clock
 
+    def _demand(self, rec, end):
+        """Clock the VCPU was runnable (running or waiting to run) up to `end`."""
+        open_interval = max(0, end - rec.ready_from) if rec.ready_from is not None else 0
+        return rec.ready_insns + open_interval
+
     def _vm_entitlements(self):
         vms = []
         for rec in self.records.values():
             if rec.vm not in vms:
                 vms.append(rec.vm)
+        elapsed = self._elapsed()
+        end = self.start_clock + elapsed
+        demand = {}
+        for rec in self.records.values():
+            demand[rec.vm] = demand.get(rec.vm, 0) + (self._demand(rec, end) / elapsed if elapsed else 0.0)
         shared = [vm for vm in vms if getattr(vm, "partition", None) is None]
         shared_harts = sum(1 for hart in self.harts if hart.partition is None)
-        entitled = dict(self.policy.entitlement(shared, shared_harts))
+        entitled = dict(self.policy.entitlement(shared, shared_harts, demand))
         for vm in vms:
             if vm not in entitled:
                 entitled[vm] = float(len(vm.vcpus))      # a partition: a hart per VCPU
-        return vms, entitled
+        return vms, entitled, demand
 
     def vm_report(self, vm):
         """One VM's share of host hart time against its entitlement, and its
         VCPUs' figures; shares are in harts (1.0 = one hart all the time)."""
-        vms, entitled = self._vm_entitlements()
+        vms, entitled, demand = self._vm_entitlements()
         if vm not in vms:
             return {}
         elapsed = self._elapsed()
@@ -432,6 +457,7 @@ class Dispatcher:
             "modeled_seconds": round(self.seconds(units), 6),
             "share_harts": round(units / elapsed, 4) if elapsed else None,
             "entitled_harts": round(entitled[vm], 4),
+            "demand_harts": round(demand[vm], 4),
             "vcpus": [self._vcpu_report(rec, elapsed, entitled[vm] / max(1, len(vm.vcpus)))
                       for rec in records],
         }
@@ -454,7 +480,7 @@ class Dispatcher:
     def report(self):
         """The host's view: each hart's busy and idle time, the policy, and
         every VM's vm_report."""
-        vms, _ = self._vm_entitlements()
+        vms, _, _ = self._vm_entitlements()
         elapsed = self._elapsed()
         return {
             "harts": len(self.harts),

@@ -14,7 +14,8 @@ these calls, all with `now`, the host's clock in instructions:
     descheduled(vcpu, hart, now)    its slice ended while it could still run
     preempt(hart, vcpu, candidates, now) -> bool: end `vcpu`'s slice early
     advance(now)                    the host's clock moved (periodic accounting)
-    entitlement(vms, harts)         {vm: harts of time the policy promises it}
+    next_event(now)                 when a VCPU it holds back may run again, or None
+    entitlement(vms, harts, demand) {vm: harts of time the policy promises it}
     vcpu_stats(vcpu), stats()       the policy's own figures
 
 New policies register by name in pyvmm.hv (register_scheduler), as
@@ -64,13 +65,17 @@ class SchedulerPolicy(abc.ABC):
     def advance(self, now):
         pass        # a policy without periodic work
 
-    def entitlement(self, vms, harts):
-        """Every VCPU alike: the shared harts split evenly, at most one each."""
-        vcpus = sum(len(vm.vcpus) for vm in vms)
-        if not vcpus:
-            return {}
-        each = min(1.0, harts / vcpus)
-        return {vm: each * len(vm.vcpus) for vm in vms}
+    def next_event(self, now):
+        """The clock at which the policy may run a VCPU it holds back now
+        (None: it holds none back)."""
+        return None
+
+    def entitlement(self, vms, harts, demand):
+        """{vm: harts of time} the policy promises each VM, given `demand`
+        ({vm: harts of time its VCPUs were runnable}): here every VCPU alike,
+        the shared harts split evenly, no VM beyond its demand."""
+        return max_min_share({vm: len(vm.vcpus) for vm in vms},
+                             {vm: min(len(vm.vcpus), demand.get(vm, 0.0)) for vm in vms}, harts)
 
     def vcpu_stats(self, vcpu):
         return {}
@@ -114,6 +119,30 @@ class RoundRobinPolicy(SchedulerPolicy):
 
     def stats(self):
         return {"policy": self.name, "slice_insns": self.slice_insns}
+
+
+def max_min_share(weights, limits, capacity):
+    """Split `capacity` among the keys of `weights` in proportion to weight,
+    none above its limit, what a limited one leaves going to the others
+    (max-min fairness): {key: share}."""
+    shares = {}
+    pending = [key for key in weights if weights[key] > 0]
+    left = float(capacity)
+    while pending and left > 0:
+        total = sum(weights[key] for key in pending)
+        full = [key for key in pending if left * weights[key] / total >= limits[key]]
+        if not full:
+            for key in pending:
+                shares[key] = left * weights[key] / total
+            pending = []
+            break
+        for key in full:
+            shares[key] = float(limits[key])
+            left -= limits[key]
+            pending.remove(key)
+    for key in weights:
+        shares.setdefault(key, 0.0)
+    return shares
 
 
 def scheduler_policy(spec):
