@@ -35,7 +35,7 @@ partition's VCPUs run on their own harts only, and nothing else runs there.
 import math
 import time
 
-from pyvmm.hv.host import HvError
+from pyvmm.hv.host import DEFAULT_WEIGHT, HvError
 from pyvmm.machine.layout import EXIT_IDLE, TIMEBASE_FREQ
 from pyvmm.machine.machine import RX_BYTE_INSNS
 
@@ -451,7 +451,7 @@ class Dispatcher:
         partition = getattr(vm, "partition", None)
         report = {
             "scheduler": "partition" if partition is not None else self.policy.name,
-            "weight": params.get("weight"), "cap": params.get("cap"),
+            "weight": params.get("weight", DEFAULT_WEIGHT), "cap": params.get("cap", 0),
             "insns": sum(rec.insns for rec in records),
             "hart_insns": units,
             "modeled_seconds": round(self.seconds(units), 6),

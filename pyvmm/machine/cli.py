@@ -157,6 +157,12 @@ def add_parsers(subparsers):
                    help="shorthand for --gdb tcp:127.0.0.1:1234")
     p.add_argument("-S", dest="gdb_wait", action="store_true",
                    help="with a GDB stub: wait for the debugger before the first instruction")
+    p.add_argument("--host-harts", type=int, default=None, metavar="H",
+                   help="with a --technique other than native: the host's harts (1..8) the "
+                        "VM's VCPUs are scheduled on (docs/scheduling.md)")
+    p.add_argument("--scheduler", default=None, metavar="round-robin|credit",
+                   help="with a --technique other than native: the host's scheduling policy "
+                        "(docs/scheduling.md; --stats reports shares and latencies)")
     p.set_defaults(func=run_command)
 
 
@@ -278,6 +284,9 @@ def _run(args, opened):
                              trace=classes, trace_out=trace_out, progress=progress)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
+    for option, given in (("--host-harts", args.host_harts), ("--scheduler", args.scheduler)):
+        if given is not None:
+            raise UsageError(f"{option} applies to --technique hw (or another hypervisor technique)")
     if not 1 <= args.smp <= MAX_SMP:
         raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 
