@@ -1,0 +1,114 @@
+"""A host of several harts: SMP VMs with more VCPUs than host harts print
+what they print with a hart each, VCPUs move between cores with their state,
+every run repeats exactly, and a one-hart host keeps its classic loop."""
+
+import pytest
+
+from hv_support import needs_h
+from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, make_host
+
+pytestmark = needs_h
+
+
+def tour_output(n):
+    others = n - 1
+    return (f"smp_tour: {n} harts, stopped at entry: {others}\n"
+            "hart_start of the boot hart: -6\n"
+            f"started through HSM: {others}\n"
+            f"IPI round trips: {3 * others}\n"
+            "patched code seen by every hart after remote fence.i: 2\n"
+            f"LR/SC counter: {5000 * n} of {5000 * n}\n"
+            f"stopped through HSM: {others}\n").encode()
+
+
+def run_tour(harts, scheduler, vcpus=4):
+    host, (vm,) = make_host(harts, scheduler, [(SMP_TOUR, vcpus, None, None)])
+    result = vm.run(max_insns=50_000_000)
+    return host, vm, result
+
+
+@pytest.mark.parametrize("harts,scheduler", [(4, "round-robin"), (2, "round-robin"),
+                                             (3, "credit"), (2, "credit"), (1, "credit")])
+def test_smp_vm_with_more_vcpus_than_harts_prints_what_it_prints_with_enough(harts, scheduler):
+    host, vm, result = run_tour(harts, scheduler)
+    assert (result.how, result.status) == ("sbi-shutdown", 0)
+    assert vm.console_output == tour_output(4)
+    stats = vm.stats()["sched"]
+    assert stats["scheduler"] == scheduler and len(stats["vcpus"]) == 4
+    assert sum(v["insns"] for v in stats["vcpus"]) == stats["insns"] == vm.stats()["instret"]
+    if harts > 1:
+        assert sum(hart["busy_insns"] > 0 for hart in host.sched_report()["hart_time"]) >= 2
+
+
+def test_vcpus_migrate_and_their_harts_are_sanitized():
+    host, vm, _ = run_tour(2, "round-robin")
+    assert vm.console_output == tour_output(4)
+    records = host.dispatcher.records
+    assert sum(records[vcpu].migrations for vcpu in vm.vcpus) > 0
+    assert host.sched_report()["tlb_sanitizes"] > 0
+    # a VCPU's core is the one of the hart it was loaded on last
+    assert {id(vcpu.core) for vcpu in vm.vcpus} <= {id(core) for core in host.cores}
+
+
+def test_harts_share_ram_and_hart_zero_is_host_core():
+    from pyvmm.hv import Host
+    host = Host(ram_size=16 << 20, harts=3)
+    assert host.core is host.harts[0].core and len(host.cores) == 3
+    host.cores[2].write_mem(host.ram_base + 0x1000, b"shared")
+    assert bytes(host.core.read_mem(host.ram_base + 0x1000, 6)) == b"shared"
+    assert [core.hartid for core in host.cores] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("harts", [0, 9, "2", True])
+def test_bad_hart_counts_are_refused(harts):
+    from pyvmm.hv import Host, HvError
+    with pytest.raises(HvError, match="1..8 harts"):
+        Host(ram_size=16 << 20, harts=harts)
+
+
+def test_unknown_scheduler_is_refused():
+    from pyvmm.hv import Host, HvError
+    with pytest.raises(HvError, match="unknown scheduler 'fifo'"):
+        Host(ram_size=16 << 20, scheduler="fifo")
+
+
+def test_one_hart_host_without_a_scheduler_keeps_the_classic_loop():
+    host, (vm,) = make_host(1, None, [(TICKER, 1, None, None)])
+    result = vm.run()
+    assert (result.how, result.status) == ("sbi-shutdown", 0)
+    assert vm.console_output == TICKER_OUTPUT
+    assert host.dispatcher is None and "sched" not in vm.stats()
+    assert host.sched_report() == {}
+
+
+def _mixed_run():
+    host, vms = make_host(2, "credit", [(SPIN, 2, 512, None), (TICKER, 1, None, None),
+                                        (SMP_TOUR, 3, None, 50)])
+    host.run(max_insns=60_000_000)
+    counters = []
+    for vm in vms:
+        stats = vm.stats()
+        counters.append((vm.console_output, vm.result, stats["instret"], stats["exits"],
+                         stats["sched"], [vcpu.get_x(i) for vcpu in vm.vcpus for i in range(32)]))
+    return host.sched_report(), counters
+
+
+def test_two_identical_runs_give_identical_counters_and_output():
+    first, second = _mixed_run(), _mixed_run()
+    assert first == second
+    report, counters = first
+    assert counters[1][0] == TICKER_OUTPUT and counters[2][0] == tour_output(3)
+
+
+def test_vcpus_of_other_techniques_and_shadow_paging_stay_on_hart_zero():
+    from pyvmm.hv import Host
+    host = Host(ram_size=128 << 20, harts=2, scheduler="credit")
+    shadow = host.create_vm(ram_size=16 << 20, paging="shadow")
+    shadow.load(TICKER)
+    spin = host.create_vm(ram_size=16 << 20, vcpus=2)
+    spin.load(SPIN)
+    host.run(max_insns=40_000_000)
+    assert shadow.console_output == TICKER_OUTPUT
+    assert host.dispatcher.records[shadow.vcpus[0]].last_hart is host.harts[0]
+    assert shadow.vcpus[0].core is host.core
+    assert host.dispatcher.records[shadow.vcpus[0]].migrations == 0
