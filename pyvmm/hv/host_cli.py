@@ -193,6 +193,16 @@ def _run(args, opened):
         raise UsageError("--max-insns must not be negative")
     if ram is None:
         ram = sum(spec["memory"] for spec in specs) + HOST_OVERHEAD
+    weighted = [spec["name"] for spec in specs if spec["weight"] is not None or spec["cap"] is not None]
+    if weighted:
+        from pyvmm.hv.sched_policy import scheduler_policy
+        try:
+            honoured = scheduler_policy(args.scheduler).weighted
+        except HvError as e:
+            raise UsageError(str(e)) from None
+        if not honoured:
+            raise UsageError(f"{weighted[0]}: weight= and cap= need a weighted scheduler "
+                             f"(--scheduler credit), not {args.scheduler}")
     if args.serial_dir is not None and not os.path.isdir(args.serial_dir):
         raise UsageError(f"--serial-dir {args.serial_dir}: not a directory")
     try:

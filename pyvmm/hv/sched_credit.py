@@ -60,6 +60,7 @@ class _VcpuCredit:
 
 class CreditScheduler(SchedulerPolicy):
     name = "credit"
+    weighted = True
 
     def __init__(self, tslice_ms=TSLICE_MS, tick_ms=TICK_MS, ticks_per_acct=TICKS_PER_ACCT):
         for label, value in (("tslice_ms", tslice_ms), ("tick_ms", tick_ms),

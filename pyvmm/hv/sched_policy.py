@@ -36,6 +36,7 @@ class SchedulerPolicy(abc.ABC):
     the one every policy defines."""
 
     name = None
+    weighted = False        # does it honour the VMs' weights and caps (set_sched_params)?
 
     def attach(self, dispatcher):
         self.dispatcher = dispatcher

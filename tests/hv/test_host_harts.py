@@ -5,20 +5,9 @@ every run repeats exactly, and a one-hart host keeps its classic loop."""
 import pytest
 
 from hv_support import needs_h
-from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, make_host
+from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, make_host, tour_output
 
 pytestmark = needs_h
-
-
-def tour_output(n):
-    others = n - 1
-    return (f"smp_tour: {n} harts, stopped at entry: {others}\n"
-            "hart_start of the boot hart: -6\n"
-            f"started through HSM: {others}\n"
-            f"IPI round trips: {3 * others}\n"
-            "patched code seen by every hart after remote fence.i: 2\n"
-            f"LR/SC counter: {5000 * n} of {5000 * n}\n"
-            f"stopped through HSM: {others}\n").encode()
 
 
 def run_tour(harts, scheduler, vcpus=4):
