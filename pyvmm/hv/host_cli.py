@@ -160,6 +160,8 @@ def run_host(args):
     except ImageError as e:
         print(f"pyvmm host: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        raise           # stdout closed early (| head): pyvmm's main ends quietly
     except OSError as e:
         print(f"pyvmm host: error: {e.filename}: {e.strerror}" if e.filename else
               f"pyvmm host: error: {e}", file=sys.stderr)
