@@ -116,6 +116,11 @@ class Dispatcher:
         self.tlb_sanitizes = 0
         policy.attach(self)
 
+    @property
+    def running(self):
+        """The VMs of the run in progress (the others wait)."""
+        return self._running
+
     # -- time ------------------------------------------------------------------------------
 
     @property
@@ -151,8 +156,12 @@ class Dispatcher:
         """A destroyed VM's VCPUs are no one's to run."""
         for vcpu in vm.vcpus:
             rec = self.records.pop(vcpu, None)
-            if rec is not None and rec.running_on is not None:
+            if rec is None:
+                continue
+            if rec.running_on is not None:
                 self._slice[rec.running_on.index] = None
+            if rec.pinned is None:
+                self.policy.remove_vcpu(vcpu)
 
     def _allowed(self, rec, hart):
         if rec.pinned is not None:

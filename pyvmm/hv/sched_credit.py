@@ -125,6 +125,9 @@ class CreditScheduler(SchedulerPolicy):
         state.active = True
         self._enqueue(state)
 
+    def remove_vcpu(self, vcpu):
+        self._state.pop(vcpu, None)
+
     def descheduled(self, vcpu, hart, now):
         self._enqueue(self._state[vcpu])
 
@@ -192,8 +195,8 @@ class CreditScheduler(SchedulerPolicy):
         active = {}
         for vcpu, state in self._state.items():
             rec = dispatcher.records.get(vcpu)
-            if rec is None or rec.vm.stopped:
-                continue
+            if rec is None or rec.vm.stopped or rec.vm not in dispatcher.running:
+                continue            # only the VMs of this run compete for its harts
             if rec.ready:
                 state.active = True
             if state.active:

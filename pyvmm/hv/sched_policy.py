@@ -6,6 +6,7 @@ these calls, all with `now`, the host's clock in instructions:
 
     attach(dispatcher)              once, before the first decision
     add_vcpu(vcpu, now)             a VCPU of a VM that runs from now on
+    remove_vcpu(vcpu)               its VM was destroyed
     wake(vcpu, now)                 it became runnable (timer, IPI, device, HSM start)
     block(vcpu, now)                it waits (WFI, HSM stop, its VM stopped)
     pick(hart, candidates, now)     -> (vcpu, slice_insns) or None: who runs on `hart`;
@@ -43,6 +44,9 @@ class SchedulerPolicy(abc.ABC):
 
     def add_vcpu(self, vcpu, now):
         pass        # a policy that keeps no per-VCPU state needs nothing here
+
+    def remove_vcpu(self, vcpu):
+        pass        # a policy that keeps no per-VCPU state has nothing to drop
 
     def wake(self, vcpu, now):
         pass        # likewise: not every policy treats waking VCPUs apart
@@ -111,6 +115,9 @@ class RoundRobinPolicy(SchedulerPolicy):
 
     def descheduled(self, vcpu, hart, now):
         self._enqueue(vcpu)
+
+    def remove_vcpu(self, vcpu):
+        self._queued.pop(vcpu, None)
 
     def pick(self, hart, candidates, now):
         if not candidates:

@@ -101,3 +101,23 @@ def test_vcpus_of_other_techniques_and_shadow_paging_stay_on_hart_zero():
     assert host.dispatcher.records[shadow.vcpus[0]].last_hart is host.harts[0]
     assert shadow.vcpus[0].core is host.core
     assert host.dispatcher.records[shadow.vcpus[0]].migrations == 0
+
+
+def test_a_vm_destroyed_between_runs_leaves_the_others_running():
+    host, (gone, stays) = make_host(2, "credit", [(SPIN, 2, None, None), (TICKER, 1, None, None)])
+    host.run(max_insns=10_000_000)
+    free_before = host.frames.free_frames
+    host.destroy_vm(gone)
+    assert host.frames.free_frames > free_before
+    assert all(vcpu not in host.dispatcher.records for vcpu in gone.vcpus)
+    host.run()
+    assert stays.console_output == TICKER_OUTPUT and stays.result.status == 0
+    assert gone.name not in host.sched_report()["vms"]
+
+
+def test_running_one_vm_leaves_the_others_waiting():
+    host, (first, second) = make_host(2, "credit", [(TICKER, 1, None, None), (SPIN, 2, None, None)])
+    first.run()
+    assert first.console_output == TICKER_OUTPUT
+    assert second.console_output == b"" and second.result is None
+    assert set(host.sched_report()["vms"]) == {first.name}
