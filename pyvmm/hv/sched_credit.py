@@ -26,12 +26,15 @@ by default), so every run gives the same decisions.
   its best is OVER, or it has none, it steals the best VCPU of a higher
   priority from the other harts' queues (work conserving: an idle hart
   takes even an OVER VCPU).
-* A VCPU of a capped VM is parked as soon as its credit goes negative, and
-  unparked by the accounting that leaves it credit: a capped VM runs no more
-  than its cap even on otherwise idle harts.
+* A capped VM's credit per period is at most its cap; the accounting parks
+  a VCPU of it whose debt exceeds its part of the cap, and unparks it when
+  an accounting leaves it credit: a capped VM runs no more than its cap
+  even on otherwise idle harts (over a few periods: it runs in slices).
+* What a VM cannot use (its VCPUs' whole period, or its cap) goes to the VMs
+  after it in the accounting, and a host in debt (the credit of all active
+  VCPUs negative) hands out that much more, as Xen's csched_acct does.
 """
 
-import math
 
 from pyvmm.hv.host import DEFAULT_WEIGHT, HvError
 from pyvmm.hv.sched_policy import SchedulerPolicy, max_min_share
@@ -43,6 +46,10 @@ TICK_MS = 10
 TSLICE_MS = 30
 TICKS_PER_ACCT = 3
 CREDITS_PER_MSEC = 10
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
 
 
 class _VcpuCredit:
@@ -78,6 +85,8 @@ class CreditScheduler(SchedulerPolicy):
         self.steals = 0
         self.parks = 0
         self.preemptions = 0
+        self.balance = 0              # the credit all active VCPUs held after the last accounting
+        self._order = []              # active VMs in Xen's active-domain list order
 
     def attach(self, dispatcher):
         super().attach(dispatcher)
@@ -138,10 +147,6 @@ class CreditScheduler(SchedulerPolicy):
         state.home = hart.index
         if state.pri == BOOST and (now - insns) // self.tick_insns != now // self.tick_insns:
             state.pri = UNDER               # a tick found it running
-        _, cap = self.params(vcpu.vm)
-        if cap and state.credit < 0 and not state.parked:
-            state.parked = True
-            self.parks += 1
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -190,6 +195,8 @@ class CreditScheduler(SchedulerPolicy):
             self.next_acct += self.acct_insns
 
     def _account(self):
+        """csched_acct: hand the period's credit out, recompute priorities,
+        park and unpark capped VCPUs."""
         self.periods += 1
         dispatcher = self.dispatcher
         active = {}
@@ -201,24 +208,54 @@ class CreditScheduler(SchedulerPolicy):
                 state.active = True
             if state.active:
                 active.setdefault(vcpu.vm, []).append(vcpu)
+        # Xen keeps active domains in a list; those left with credit to spare
+        # move to its head, so the others see unused credit first next time.
+        self._order = [vm for vm in self._order if vm in active]
+        self._order += [vm for vm in active if vm not in self._order]
         if not active:
+            self.balance = 0
             return
         shared = sum(1 for hart in dispatcher.harts if hart.partition is None)
-        total = shared * self.acct_insns
+        credit_total = shared * self.acct_insns
+        if self.balance < 0:
+            credit_total -= self.balance        # converge the balance towards 0
         weight_total = sum(self.params(vm)[0] * len(vcpus) for vm, vcpus in active.items())
-        for vm, vcpus in active.items():
+        weight_left = weight_total
+        extra = False
+        balance = 0
+        for vm in list(self._order):
+            vcpus = active[vm]
+            count = len(vcpus)
             weight, cap = self.params(vm)
-            fair = math.ceil(total * weight * len(vcpus) / weight_total)
-            fair = min(fair, len(vcpus) * self.acct_insns)
+            weight_left -= weight * count
+            # at most all its active VCPUs for a whole period (more only while
+            # the host is in debt)
+            peak = count * self.tslice_insns
+            if self.balance < 0:
+                peak += _ceil_div(-self.balance * weight * count, weight_total)
+            vcpu_cap = None
             if cap:
-                fair = min(fair, math.ceil(cap * self.acct_insns / 100))
-            each = math.ceil(fair / len(vcpus))
+                vm_cap = _ceil_div(cap * self.tslice_insns, 100)
+                peak = min(peak, vm_cap)
+                vcpu_cap = _ceil_div(vm_cap, count)
+            fair = _ceil_div(credit_total * weight * count, weight_total)
+            if fair < peak:
+                extra = True
+            else:
+                if weight_left:
+                    # what it cannot use goes to the domains after it
+                    credit_total += _ceil_div((fair - peak) * weight_total, weight_left)
+                if extra:
+                    self._order.remove(vm)
+                    self._order.insert(0, vm)
+                fair = peak
+            each = _ceil_div(fair, count)
             for vcpu in vcpus:
                 state = self._state[vcpu]
                 credit = state.credit + each
                 if credit < 0:
                     state.pri = OVER
-                    if cap and not state.parked:
+                    if vcpu_cap is not None and credit < -vcpu_cap and not state.parked:
                         state.parked = True
                         self.parks += 1
                     credit = max(credit, -self.tslice_insns)
@@ -226,9 +263,11 @@ class CreditScheduler(SchedulerPolicy):
                     state.pri = UNDER
                     state.parked = False
                     if credit > self.tslice_insns:
-                        state.active = False
+                        state.active = False        # stops earning until it runs again
                         credit //= 2
                 state.credit = credit
+                balance += credit
+        self.balance = balance
 
     # -- figures ---------------------------------------------------------------------------
 
