@@ -478,6 +478,7 @@ class Dispatcher:
 
     def _vcpu_report(self, rec, elapsed, entitled):
         report = {"vcpu": rec.vcpu.hartid, "insns": rec.insns, "hart_insns": rec.units,
+                  "modeled_seconds": round(self.seconds(rec.units), 6),
                   "share_harts": round(rec.units / elapsed, 4) if elapsed else None,
                   "entitled_harts": round(entitled, 4), "slices": rec.slices,
                   "migrations": rec.migrations, "wakeups": rec.wakeups,
