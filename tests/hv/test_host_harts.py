@@ -121,3 +121,37 @@ def test_running_one_vm_leaves_the_others_waiting():
     assert first.console_output == TICKER_OUTPUT
     assert second.console_output == b"" and second.result is None
     assert set(host.sched_report()["vms"]) == {first.name}
+
+
+def test_a_hart_is_flushed_before_a_vcpu_that_may_find_stale_translations_there():
+    """A hart's TLB and decode cache may hold what other VCPUs of the VM, or
+    this one before it moved away, left there; the guest fences only the
+    harts it knows of, so the dispatcher flushes on those loads, not others."""
+    from pyvmm.hv.dispatch import Dispatcher
+    from pyvmm.hv.sched_policy import scheduler_policy
+    host, (vm, other) = make_host(2, "round-robin", [(SMP_TOUR, 2, None, None), (SPIN, 1, None, None)])
+    dispatcher = host.dispatcher = Dispatcher(host, scheduler_policy("round-robin"))
+    dispatcher._add(vm, 0)
+    dispatcher._add(other, 0)
+    records = dispatcher.records
+    hart0, hart1 = host.harts
+
+    def flushes(hart):
+        return hart.core.stats()["tlb_flushes"]
+
+    def place(hart, vcpu):
+        before = flushes(hart)
+        dispatcher._place(hart, records[vcpu])
+        assert vcpu.loaded and vcpu.core is hart.core
+        return flushes(hart) - before
+
+    a, b = vm.vcpus
+    assert place(hart0, a) == 1          # first time on hart 0
+    assert place(hart0, a) == 0          # still loaded
+    assert place(hart0, other.vcpus[0]) == 1   # another VM's VCPU: its first time here
+    assert place(hart0, a) == 0          # back on its hart, no VCPU of its VM ran there since
+    assert place(hart0, b) == 1          # a sibling ran there: its entries are stale for b
+    assert place(hart0, a) == 1          # and b's for a
+    assert place(hart1, a) == 1          # moved: hart 1 may hold a's old entries
+    assert records[a].migrations == 1
+    assert place(hart0, a) == 1          # moved back: a fenced on hart 1 only
