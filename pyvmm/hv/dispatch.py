@@ -487,6 +487,14 @@ class Dispatcher:
             report.update(self.policy.vcpu_stats(rec.vcpu))
         return report
 
+    def _hart_report(self, hart):
+        core = hart.core.stats()
+        return {"hart": hart.index, "busy_insns": hart.busy_insns, "idle_insns": hart.idle_insns,
+                "partition": hart.partition.name if hart.partition is not None else None,
+                # the core's own counters: a VM's vm.stats()["core"] is hart 0's
+                "core": {key: core[key] for key in ("instret", "tlb_hits", "tlb_misses", "tlb_flushes")
+                         if key in core}}
+
     def report(self):
         """The host's view: each hart's busy and idle time, the policy, and
         every VM's vm_report."""
@@ -499,10 +507,7 @@ class Dispatcher:
             "insns_per_second": self.insns_per_second,
             "turns": self.turns, "idle_steps": self.idle_steps,
             "tlb_sanitizes": self.tlb_sanitizes,
-            "hart_time": [{"hart": hart.index, "busy_insns": hart.busy_insns,
-                           "idle_insns": hart.idle_insns,
-                           "partition": hart.partition.name if hart.partition is not None else None}
-                          for hart in self.harts],
+            "hart_time": [self._hart_report(hart) for hart in self.harts],
             "policy": self.policy.stats(),
             "vms": {vm.name: self.vm_report(vm) for vm in vms},
         }
