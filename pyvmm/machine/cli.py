@@ -84,13 +84,14 @@ def add_parsers(subparsers):
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
     p.add_argument("--savevm", metavar="FILE",
-                   help="when --max-insns runs out, write a snapshot of the board to FILE (docs/snapshots.md); the exit status stays 124")
+                   help="when --max-insns runs out, write a snapshot of the board (or, with --technique, of the VM) to FILE (docs/snapshots.md); the exit status stays 124")
     p.add_argument("--savevm-base", metavar="FILE",
                    help="with --savevm: an incremental snapshot holding only the RAM pages that "
                         "differ from the earlier snapshot FILE")
     p.add_argument("--loadvm", metavar="FILE",
-                   help="continue the machine saved in FILE; the options that shape it "
-                        "(IMAGE, --ram, --smp, --bios, --drive, ...) come from the file. "
+                   help="continue the machine or VM saved in FILE (a VM under its technique, "
+                        "on a new host); the options that shape it "
+                        "(IMAGE, --ram, --smp, --bios, --technique, --drive, ...) come from the file. "
                         "A file that is not an intact snapshot of this version: exit status 2")
     p.add_argument("--stats", action="store_true",
                    help="write run counters as JSON to stderr when the run ends (also on "
@@ -126,7 +127,8 @@ def add_parsers(subparsers):
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
                         "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
-                        "virtio-console-device (repeatable; see docs/devices.md)")
+                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device "
+                        "(repeatable; see docs/devices.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
                         "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
@@ -157,6 +159,10 @@ def add_parsers(subparsers):
                    help="shorthand for --gdb tcp:127.0.0.1:1234")
     p.add_argument("-S", dest="gdb_wait", action="store_true",
                    help="with a GDB stub: wait for the debugger before the first instruction")
+    p.add_argument("--balloon-target", action="append", default=[], metavar="SIZE@INSNS",
+                   help="ask the virtio-balloon to leave the guest SIZE of RAM (a bare number "
+                        "is MiB, as the monitor's `balloon`) once INSNS instructions have "
+                        "retired (repeatable; see docs/devices.md)")
     p.add_argument("--host-harts", type=int, default=None, metavar="H",
                    help="with a --technique other than native: the host's harts (1..8) the "
                         "VM's VCPUs are scheduled on (docs/scheduling.md)")
@@ -205,9 +211,6 @@ def _check_snapshot_options(args):
         raise UsageError("--savevm-base needs --savevm")
     if args.savevm is not None and args.max_insns is None:
         raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
-    if args.savevm is not None and args.technique != "native":
-        raise UsageError(f"--savevm saves the bare board; a --technique {args.technique} VM "
-                         "cannot be saved by this pyvmm")
     if args.loadvm is None:
         return
     for name, default in _SHAPING:
@@ -333,10 +336,15 @@ def _run(args, opened):
             from pyvmm.debug.gdbstub import open_stub
             stub = open_stub(gdb, machine, UsageError)
 
+        schedule = balloon_schedule(machine, args)
+
         def run():
             with _keys_straight_to_the_guest(stdin), progress:
                 if stub is not None:
                     return gdb_result(machine, stub, args.gdb_wait)
+                if schedule is not None:
+                    return schedule.run(machine.run, lambda: machine.harts.now + machine.stalled_exits,
+                                        max_insns)
                 return (monitored or machine).run(max_insns)
         try:
             result, stopped = run_stopped(run)
@@ -384,6 +392,8 @@ def _run_loaded(args, opened):
         raise UsageError("--max-insns must not be negative")
     if args.trace is not None or args.monitor is not None or gdb_spec(args) is not None:
         raise UsageError("--trace, --monitor and --gdb cannot be used with --loadvm")
+    if getattr(args, "balloon_target", None):
+        raise UsageError("--balloon-target cannot be used with --loadvm")
     console = sys.stdout.buffer
     if args.serial is not None:
         console = open(args.serial, "wb")
@@ -393,6 +403,11 @@ def _run_loaded(args, opened):
     progress = Progress(None)
     console = progress.console(console)
     try:
+        from pyvmm.hv.snapshot import KIND_VM, snapshot_kind
+        if snapshot_kind(args.loadvm) == KIND_VM:
+            from pyvmm.hv.cli_run import run_loaded_vm
+            return run_loaded_vm(args, max_insns=max_insns, console=console, stdin=stdin,
+                                 progress=progress, save_after_run=save_after_run)
         from pyvmm.machine.machine import Machine
         target = Machine.restore(args.loadvm, console=console, stdin=stdin)
         progress.instret = lambda: target.harts.now
@@ -441,6 +456,24 @@ def gdb_result(target, stub, wait):
     if status is None:
         return RunResult(0, "killed", 0)
     return target.result
+
+
+def balloon_schedule(target, args):
+    """The --balloon-target changes as a BalloonSchedule over `target` (a
+    Machine or VM), or None without any."""
+    if not args.balloon_target:
+        return None
+    for option, given in (("--monitor", args.monitor is not None), ("--gdb", gdb_spec(args) is not None)):
+        if given:
+            raise UsageError(f"--balloon-target cannot be used with {option} "
+                             "(the monitor's `balloon` command sets the target)")
+    from pyvmm.machine.balloon_target import BalloonError, BalloonSchedule, parse_change
+    changes = [parse_change(text, parse_size, parse_count, UsageError) for text in args.balloon_target]
+    try:
+        return BalloonSchedule(target, changes)
+    except BalloonError:
+        raise UsageError("--balloon-target needs a --device virtio-balloon-device "
+                         "or virtio-balloon-pci") from None
 
 
 def device_config(args):

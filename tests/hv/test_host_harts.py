@@ -155,3 +155,22 @@ def test_a_hart_is_flushed_before_a_vcpu_that_may_find_stale_translations_there(
     assert place(hart1, a) == 1          # moved: hart 1 may hold a's old entries
     assert records[a].migrations == 1
     assert place(hart0, a) == 1          # moved back: a fenced on hart 1 only
+
+
+def test_an_smp_vm_saved_on_several_harts_restores_and_finishes(tmp_path):
+    from pyvmm.hv import Host
+    host, (vm,) = make_host(2, "credit", [(SMP_TOUR, 4, None, None)])
+    result = vm.run(max_insns=150_000)
+    assert result.how == "budget"
+    assert sum(vcpu.loaded for vcpu in vm.vcpus) >= 1
+    path = str(tmp_path / "tour.vm")
+    vm.save(path)
+    printed = vm.console_output         # a snapshot carries no console output: the rest follows
+    assert printed and not printed.endswith(b"stopped through HSM: 3\n")
+    for harts, scheduler in ((2, "credit"), (1, None)):
+        other = Host(ram_size=256 << 20, harts=harts, scheduler=scheduler)
+        restored = other.restore(path)
+        restored.run(max_insns=50_000_000)
+        assert printed + restored.console_output == tour_output(4)
+    vm.run(max_insns=50_000_000)               # the saved VM goes on where it was
+    assert vm.console_output == tour_output(4)

@@ -94,3 +94,21 @@ def test_a_dedicated_hart_cannot_be_dedicated_twice():
     with pytest.raises(HvError, match=f"partition hart 1 is already dedicated to {first.name}"):
         host.partition(harts=[2, 1], ram_size=8 << 20)
     assert host.harts[2].partition is None
+
+
+def test_the_balloon_policy_leaves_a_partition_alone():
+    from pyvmm.hv.balloon_policy import BalloonPolicy
+    from pyvmm.machine.devices import DeviceConfig
+    host = host_of(ram_size=96 << 20)
+    balloon = DeviceConfig(devices=["virtio-balloon-device"])
+    shared = host.create_vm(ram_size=16 << 20, devices=balloon)
+    part = host.partition(harts=[1], ram_size=16 << 20, devices=balloon)
+    assert part.device_set.balloons()                     # its own device, as asked
+    free = host.frames.free_frames
+    policy = BalloonPolicy(host, low_frames=free, high_frames=free + 10_000)
+    hog = host.frames.alloc(1)
+    assert policy.poll() == "inflate"
+    assert [vm for vm, _ in policy.balloons()] == [shared]
+    assert part.device_set.balloons()[0].num_pages == 0
+    assert shared.device_set.balloons()[0].num_pages > 0
+    host.frames.free(hog, 1)
