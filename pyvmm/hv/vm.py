@@ -443,8 +443,7 @@ class VM:
 
     def run(self, max_insns=None):
         """Run this VM alone on its host (other VMs wait) until it stops."""
-        from pyvmm.hv.scheduler import RoundRobin
-        RoundRobin(self.host, vms=[self]).run(max_insns)
+        self.host.run_vms([self], max_insns)
         return self.result
 
     def save(self, path, base=None):
@@ -487,6 +486,9 @@ class VM:
         if self.pager is not None:
             stats["shadow"] = dict(self.pager.counters)
         stats.update(self.policy.stats())
+        sched = self.host.vm_sched_stats(self)
+        if sched:
+            stats["sched"] = sched
         return stats
 
 

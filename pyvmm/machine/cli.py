@@ -174,6 +174,12 @@ def add_parsers(subparsers):
                    help="wait for a live migration on this address (port 0: any free port, "
                         "printed on stderr), then run the machine it brings; its options come "
                         "from the stream (--ram and --smp, if given, must match it)")
+    p.add_argument("--host-harts", type=int, default=None, metavar="H",
+                   help="with a --technique other than native: the host's harts (1..8) the "
+                        "VM's VCPUs are scheduled on (docs/scheduling.md)")
+    p.add_argument("--scheduler", default=None, metavar="round-robin|credit",
+                   help="with a --technique other than native: the host's scheduling policy "
+                        "(docs/scheduling.md; --stats reports shares and latencies)")
     p.set_defaults(func=run_command)
 
 
@@ -354,6 +360,9 @@ def _run(args, opened):
                              trace=classes, trace_out=trace_out, progress=progress)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
+    for option, given in (("--host-harts", args.host_harts), ("--scheduler", args.scheduler)):
+        if given is not None:
+            raise UsageError(f"{option} applies to --technique hw (or another hypervisor technique)")
     if not 1 <= args.smp <= MAX_SMP:
         raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 
