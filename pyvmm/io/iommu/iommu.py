@@ -86,8 +86,10 @@ class RiscvIommu:
             raise BusFault(f"IOMMU registers take aligned 4- or 8-byte accesses ({size} at {offset:#x})")
         base = offset & ~7 if size == 4 and regs.REGISTER_WIDTH.get(offset & ~7) == 8 else offset
         width = regs.REGISTER_WIDTH.get(base)
-        if width is None or (size == 8 and width != 8):
+        if width is None:
             return None, 0
+        if size == 8 and width != 8:
+            raise BusFault(f"an 8-byte access at {offset:#x} spans two IOMMU registers")
         return base, (offset - base) * 8
 
     def _value(self, base):
