@@ -330,6 +330,8 @@ class RiscvIommu:
         """The machine address for one access by `device_id` to `iova` that
         stays within a page, or None when the IOMMU refuses it (the fault is
         recorded in the fault queue unless the device context disables it)."""
+        if self.memory is None:
+            raise DmaError("the IOMMU has no memory attached yet")
         self.translations += 1
         mode = self.ddtp & regs.DDTP_MODE_MASK
         context = None
