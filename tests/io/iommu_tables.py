@@ -70,14 +70,14 @@ class GStage:
 
 class Hypervisor:
     """Owns the IOMMU: a 1LVL (or 2LVL) directory, a 256-entry command queue
-    and a 64-entry fault queue, all in the first pages of RAM."""
+    and a 64-entry fault queue, in the first pages of RAM (or from `first_page`)."""
 
-    def __init__(self, memory=None, levels=regs.MODE_1LVL, fault_entries=64, iommu=None):
+    def __init__(self, memory=None, levels=regs.MODE_1LVL, fault_entries=64, iommu=None, first_page=None):
         self.memory = memory or GuestMemory(bytearray(RAM_SIZE), RAM_BASE, RAM_SIZE)
         self.irq = Irq()
         self.iommu = iommu or RiscvIommu(self.irq)
         self.iommu.attach_memory(self.memory)
-        self.next_page = self.memory.ram_base
+        self.next_page = self.memory.ram_base if first_page is None else first_page
         self.cq = self.alloc()
         self.fq = self.alloc(fault_entries * 32 // PAGE or 1)
         self.ddt = self.alloc()
