@@ -101,3 +101,19 @@ def test_same_bytes_and_same_file_on_qemu(tmp_path):
                                "--device", f"nvme,drive=d0,serial={SERIAL}", GUEST, timeout=120)
     assert (status, out) == (proc.returncode, proc.stdout)
     assert mine.read_bytes() == disk.read_bytes()
+
+
+@pytest.mark.parametrize("budget", ["20000", "60000"])
+def test_savevm_mid_run_and_loadvm_finish_the_same(tmp_path, budget):
+    """Stopped between commands (queues live, data in flight) and restored:
+    the two halves of the output are the whole, and the file is the same."""
+    disk = fresh_disk(tmp_path, "disk.img")
+    snapshot = tmp_path / "nvme.vm"
+    status, first, err = pyvmm_run("--max-insns", budget, "--savevm", str(snapshot),
+                                   "--drive", f"if=none,id=d0,file={disk},format=raw",
+                                   "--device", f"nvme,drive=d0,serial={SERIAL}", GUEST, timeout=120)
+    assert status == 124, err[-2000:]
+    status, second, err = pyvmm_run("--loadvm", str(snapshot), timeout=120)
+    assert status == 0, err[-2000:]
+    assert first + second == EXPECTED and first and second
+    assert disk.read_bytes() == WRITTEN
