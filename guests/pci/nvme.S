@@ -89,7 +89,11 @@
 _start:
     la      sp, stack_top
     la      t0, trap
+.ifdef SMODE
+    csrw    stvec, t0
+.else
     csrw    mtvec, t0
+.endif
     li      s1, 0
 scan:
     li      s0, ECAM
@@ -573,12 +577,20 @@ fnv1a:
 # trap: no trap is expected; report it and fail with code 12
     .balign 4
 trap:
-    SAY     "trap: mcause "
+    SAY     "trap: cause "
+.ifdef SMODE
+    csrr    a0, scause
+.else
     csrr    a0, mcause
+.endif
     li      a1, 16
     call    puthexn
-    SAY     " mepc "
+    SAY     " epc "
+.ifdef SMODE
+    csrr    a0, sepc
+.else
     csrr    a0, mepc
+.endif
     li      a1, 16
     call    puthexn
     li      a0, 12
