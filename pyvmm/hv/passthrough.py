@@ -122,7 +122,8 @@ class Passthrough:
         through the host IOMMU under that routing ID (refused until assigned)."""
         device_id = routing_id(0, device, 0)
         if device_id in self.functions:
-            raise HvError(f"host PCI address 00:{device:02x}.0 already holds {self.functions[device_id].name}")
+            raise HvError(f"host PCI address 00:{device:02x}.0 already holds "
+                          f"{self.functions[device_id].name}")
         self.functions[device_id] = function
         function.attach_memory(self.iommu.iommu.dma_memory(device_id))
         return device_id
@@ -138,7 +139,8 @@ class Passthrough:
         if taken is not None:
             raise HvError(f"{function.name} ({device_id:#06x}) is already assigned to {taken.vm.name}")
         if vm.gstage is None:
-            raise HvError(f"{vm.name}: device assignment needs nested paging (the IOMMU walks its G-stage table)")
+            raise HvError(f"{vm.name}: device assignment needs nested paging "
+                          f"(the IOMMU walks its G-stage table)")
         bar = function.bars[0]
         if bar_gpa is not None:
             if bar is None:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "machine"))
-from test_nvme_guest import EXPECTED, IMAGE, SERIAL, WRITTEN  # noqa: E402
+from nvme_image import EXPECTED, IMAGE, SERIAL, WRITTEN  # noqa: E402
 from pyvmm.hv.host import Host, HvError  # noqa: E402
 from pyvmm.hv.passthrough import Passthrough  # noqa: E402
 from pyvmm.io.iommu import regs  # noqa: E402

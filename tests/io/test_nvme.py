@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from iommu_tables import LEAF, READ_ONLY, GStage, Hypervisor, ram_hash
+from iommu_tables import READ_ONLY, GStage, Hypervisor, ram_hash
 from nvme_driver import PAGE, NvmeDriver
 from pci_firmware import Firmware, make_host
 from pyvmm.io.iommu import RiscvIommu, regs

@@ -56,7 +56,6 @@ class BusIommu:
 
 def test_board_iommu_gates_translates_and_interrupts(tmp_path):
     devices, bus, memory, firmware = build(tmp_path)
-    controller = devices.pci_devices[0][0]
     assert bus.read(IOMMU_BASE + regs.CAPABILITIES, 4) & 0xFF == 0x10
     assert bus.read(IOMMU_BASE + regs.DDTP, 8) == regs.MODE_OFF
 
