@@ -104,6 +104,7 @@ class VM:
         self.error = None             # why the hypervisor stopped the VM (how "error")
         self.tracer = None            # a pyvmm.hv.trace_exits.ExitTracer: --trace exit,guest_errors
         self.run_seconds = 0.0        # host time in its slices: guest, exits and handlers
+        self.assigned_devices = []    # pyvmm.hv.passthrough.Assignment: host functions given to this VM
 
         from pyvmm.hv.hypercalls import default_hypercalls
         self.hypercalls = default_hypercalls()
@@ -432,7 +433,12 @@ class VM:
         return self._stop is not None
 
     def handle(self, vcpu, exit):
-        """Complete an exit with this VM's policy."""
+        """Complete an exit with this VM's policy; an access to an assigned
+        device goes to the device itself (pyvmm.hv.passthrough)."""
+        if exit.kind == "mmio" and self.assigned_devices:
+            from pyvmm.hv.passthrough import dispatch
+            if dispatch(self, vcpu, exit):
+                return
         self.exit_counts[exit.kind] += 1
         if self.tracer is None:
             self.policy.handle(vcpu, exit)

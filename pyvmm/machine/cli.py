@@ -128,8 +128,8 @@ def add_parsers(subparsers):
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
                         "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
-                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device "
-                        "(repeatable; see docs/devices.md)")
+                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device; "
+                        "nvme,drive=ID,serial=STR (repeatable; see docs/devices.md, docs/pci.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
                         "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
