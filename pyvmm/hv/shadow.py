@@ -44,8 +44,9 @@ PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << bit for bit in ra
 PTE_HIGH_BITS = 0x3FF << 54           # N, PBMT and reserved: pyvmm implements none of them
 PTE_PPN_MASK = (1 << 44) - 1
 
-SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48 = 0, 8, 9
+SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48, SATP_MODE_SV57 = 0, 8, 9, 10
 LEVELS = {SATP_MODE_SV39: 3, SATP_MODE_SV48: 4}
+MODE_OF_LEVELS = {3: SATP_MODE_SV39, 4: SATP_MODE_SV48, 5: SATP_MODE_SV57}
 SATP_ASID_SHIFT = 44
 SATP_ASID_MASK = 0xFFFF
 SATP_PPN_MASK = PTE_PPN_MASK
@@ -130,8 +131,14 @@ class _Space:
 class ShadowPager:
     """Shadow page tables for one VM; see the module docstring and docs/shadow.md."""
 
-    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True):
+    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True, shadow_levels=None):
         self.vm = vm
+        # Shadow trees deeper than the guest's own (Sv57 for an Sv39 guest)
+        # leave addresses no guest translation produces for the
+        # hypervisor's own pages (binary translation's TC and state page).
+        if shadow_levels not in (None, 3, 4, 5):
+            raise ValueError(f"shadow_levels {shadow_levels}: 3, 4 or 5 (Sv39, Sv48, Sv57)")
+        self.shadow_levels = shadow_levels
         # Write protection already keeps every shadow entry coherent with the
         # guest's PTEs, so dropping entries on sfence.vma is fidelity to the
         # spec's model (and a measurable cost), not a need: False keeps them.
@@ -193,7 +200,7 @@ class ShadowPager:
     def root_satp(self, guest_priv=1):
         """satp (or vsatp) to install while the guest runs at guest_priv."""
         tree = self._tree(self._space, guest_priv)
-        mode = SATP_MODE_SV48 if tree.levels == 4 else SATP_MODE_SV39
+        mode = MODE_OF_LEVELS[tree.levels]
         return (mode << 60) | (tree.asid << SATP_ASID_SHIFT) | (tree.root >> PAGE_SHIFT)
 
     def _view(self, mode, guest_priv):
@@ -210,7 +217,7 @@ class ShadowPager:
         view = self._view(space.mode, guest_priv)
         tree = space.trees.get(view)
         if tree is None:
-            levels = LEVELS.get(space.mode, 3)
+            levels = max(LEVELS.get(space.mode, 3), self.shadow_levels or 0)
             tree = _Tree(self._alloc_table(), self._asids.take(), levels)
             space.trees[view] = tree
         return tree

@@ -1,7 +1,8 @@
 """Encoding the few host instructions the translator writes itself, through
-the ISA table (pyvmm.isa.codec): constants, x0-relative state-page accesses,
-jumps and the callout trap."""
+the ISA table (pyvmm.isa.codec): constants, state-page accesses (relative to
+layout.BASE_REG), jumps and the callout trap."""
 
+from pyvmm.hv.bt.layout import BASE_REG
 from pyvmm.isa import codec
 
 MASK64 = (1 << 64) - 1
@@ -42,11 +43,11 @@ def load_constant(rd, value):
 
 
 def state_load(rd, offset):
-    return codec.encode("ld", rd=rd, rs1=0, imm=offset)
+    return codec.encode("ld", rd=rd, rs1=BASE_REG, imm=offset)
 
 
 def state_store(rs, offset):
-    return codec.encode("sd", rs2=rs, rs1=0, imm=offset)
+    return codec.encode("sd", rs2=rs, rs1=BASE_REG, imm=offset)
 
 
 def jal(rd, offset):

@@ -21,6 +21,11 @@ its next pc costs nothing.
 Interrupts are taken at TC instruction boundaries only (the first word of a
 rewrite): a pending one finds the core mid-rewrite at most a few words
 away, and the VCPU single-steps there first.
+
+While the core runs translated code its gp holds the state page's address
+(layout.BASE_REG) and the guest's gp waits in the state page; every exit
+puts the guest's value back, so everything outside the core (emulation,
+SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
 
@@ -103,6 +108,10 @@ class BTVCPU(TrapEmulateVCPU):
         self.lookups = 0
         self.lookup_misses = 0
         self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
+        self._ram64 = ram64
+        self._guest_gp_index = index + layout.GUEST_GP // 8
+        self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
+        self._stand_in = None             # register renaming gp where the last exit faulted
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -150,6 +159,36 @@ class BTVCPU(TrapEmulateVCPU):
     def state_slot(self, offset):
         """A 64-bit slot of the VCPU-state page."""
         return int.from_bytes(self.core.read_mem(self.state_hpa + offset, 8), "little")
+
+    def export_runtime_state(self):
+        """The VCPU-state page's slots in use (virtual CSRs, the spill slots
+        a rewrite interrupted by a stop still needs), for a snapshot. The
+        guest's gp is in the register file whenever the VCPU is stopped."""
+        return self.core.read_mem(self.state_hpa, layout.STATE_BYTES)
+
+    def import_runtime_state(self, data):
+        if len(data) != layout.STATE_BYTES:
+            raise HvError(f"bt: runtime state of {len(data)} bytes, not {layout.STATE_BYTES}")
+        self.core.write_mem(self.state_hpa, bytes(data))
+
+    def _base_to_gp(self):
+        """Entering translated code: gp becomes the state page's address."""
+        core = self.core
+        self._ram64[self._guest_gp_index] = core.get_x(layout.BASE_REG)
+        core.set_x(layout.BASE_REG, layout.STATE_GVA)
+        self._base_in_gp = True
+
+    def _guest_to_gp(self):
+        self._base_in_gp = False
+        self.core.set_x(layout.BASE_REG, int(self._ram64[self._guest_gp_index]))
+
+    def restore_stand_in(self):
+        """A fault the guest is about to see stopped a renamed instruction:
+        give the register standing in for gp its guest value back."""
+        reg = self._stand_in
+        self._stand_in = None
+        if reg is not None:
+            self.set_x(reg, self.state_slot(layout.SPILL_RENAME))
 
     def at_boundary(self):
         """Can the guest take an interrupt where the core stands?"""
@@ -217,6 +256,7 @@ class BTVCPU(TrapEmulateVCPU):
         if self.vm.stopped:
             return Exit("shutdown", pc=self.pc)
         self.activate()
+        self._stand_in = None
         if self.blocked_until is not None:
             self._wake()
         if self.state.pending_interrupt() is not None and not self.at_boundary():
@@ -227,12 +267,16 @@ class BTVCPU(TrapEmulateVCPU):
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
         self.fp_to_hart()
+        if self.state.priv == PRIV_S:
+            self._base_to_gp()
         exit = self.enter(budget)
         self.fp_from_hart()
         return exit
 
     def decode_exit(self, reason):
         core = self.core
+        if self._base_in_gp:
+            self._guest_to_gp()
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)
@@ -250,6 +294,7 @@ class BTVCPU(TrapEmulateVCPU):
                             args=tuple(args[:6]), virt=0, priv=PRIV_S)
             return Exit("trap", cause=cause, pc=callout.guest_pc, insn=callout.insn, virt=0,
                         priv=PRIV_S)
+        self._stand_in = self.tc.renamed.get(tc_pc)
         guest_pc = self.tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
@@ -260,6 +305,9 @@ class BTVCPU(TrapEmulateVCPU):
 class BTPolicy(TrapEmulatePolicy):
     """trap_emulate's policy plus the callouts, the TC and state-page
     mappings and self-modifying-code detection. stats()["bt"]."""
+
+    # Sv57 shadow trees: the runtime's pages sit above every guest address space.
+    pager_options = {"shadow_levels": layout.SHADOW_LEVELS}
 
     def __init__(self, vm):
         if vm.paging != "shadow":
@@ -272,6 +320,11 @@ class BTPolicy(TrapEmulatePolicy):
         self.ptstore_plain = {}           # guest pc -> ptstore callouts in a row to no page table
         self.ptstore_reverts = 0          # ptstore callouts copied again for that
         self.ptstore_fallbacks = 0        # ptstore callouts whose target was not guest RAM
+
+    def reflect(self, vcpu, cause, tval, epc):
+        if hasattr(vcpu, "restore_stand_in"):
+            vcpu.restore_stand_in()
+        super().reflect(vcpu, cause, tval, epc)
 
     # -- callouts --------------------------------------------------------------------------------
 
