@@ -525,6 +525,24 @@ class ShadowPager:
         self._ram64[(slot - self._ram_base) >> 3] = leaf
         self._flush_tlb()
 
+    def link_host_table(self, gva, table_hpa, guest_priv=1):
+        """Point the root entry covering gva, in the current tree serving
+        guest_priv, at a page table the hypervisor owns and fills itself:
+        pages of its own mapped alike in every address space at once (bt's
+        TC and state page), in place of any table linked there before (the
+        caller picks a root entry no guest translation reaches). The pager
+        never frees or changes that table; a tree reset (sfence without
+        address, eviction) unlinks it: link it again."""
+        tree = self._tree(self._space, guest_priv)
+        index = ((tree.root - self._ram_base) >> 3) + \
+            ((gva >> (PAGE_SHIFT + 9 * (tree.levels - 1))) & 0x1FF)
+        entry = ((table_hpa >> PAGE_SHIFT) << 10) | PTE_V
+        current = int(self._ram64[index])
+        if current == entry:
+            return
+        self._ram64[index] = entry
+        self._flush_tlb()
+
     def shadow_leaf(self, gva, guest_priv=1):
         """(host address the shadow maps gva's page to, the shadow leaf PTE,
         the guest page it was filled from or None for a host page) in the

@@ -88,6 +88,41 @@ class PageBackedState(SupervisorState):
         self._ram64[self._index + offset // 8] = value & MASK64
 
 
+class RuntimeTables:
+    """The VCPU's own pages (state page, TC pages) as a page-table subtree
+    in host frames, built once: the levels below the root entry covering
+    RUNTIME_BASE. Every shadow tree the VCPU's guest kernel runs on links
+    to it with one root entry, so neither a new address space nor a guest
+    sfence.vma costs more than that entry."""
+
+    def __init__(self, core, frames, levels):
+        self._ram64 = core.ram.view(np.uint64)
+        self._ram_base = core.ram_base
+        self.levels = levels
+        self.tables = [frames.alloc(1) for _ in range(levels - 1)]   # top (below the root) first
+        for table in self.tables:
+            start = (table - self._ram_base) >> 3
+            self._ram64[start:start + 512] = 0
+        for level, (table, below) in enumerate(zip(self.tables, self.tables[1:])):
+            self._set(table, levels - 2 - level, layout.RUNTIME_BASE, ((below >> 12) << 10) | PTE_V)
+        self.mapped = set()               # page GVAs with a leaf
+
+    @property
+    def top(self):
+        return self.tables[0]
+
+    def _set(self, table, level, gva, pte):
+        index = ((table - self._ram_base) >> 3) + ((gva >> (12 + 9 * level)) & 0x1FF)
+        self._ram64[index] = pte
+
+    def map(self, gva, hpa, pte_bits):
+        """A leaf for the page at gva (within the 2 MiB the leaf table covers)."""
+        if (gva ^ layout.RUNTIME_BASE) >> 21:
+            raise HvError(f"bt: {gva:#x} is outside the runtime's 2 MiB")
+        self._set(self.tables[-1], 0, gva, ((hpa >> 12) << 10) | pte_bits)
+        self.mapped.add(gva & ~(layout.PAGE_SIZE - 1))
+
+
 class BTVCPU(TrapEmulateVCPU):
     def __init__(self, vm, hartid=0):
         super().__init__(vm, hartid)
@@ -100,6 +135,8 @@ class BTVCPU(TrapEmulateVCPU):
         old = self.state
         self.state = PageBackedState(ram64, index, counters=self._read_counter, stce=old.stce)
         self.tc = TranslationCache(core, frames)
+        self.runtime_tables = RuntimeTables(core, frames, layout.SHADOW_LEVELS)
+        self.runtime_tables.map(layout.STATE_GVA, self.state_hpa, STATE_PTE)
         self._guest_pc = self._pc
         self._pc_stale = False            # the core's pc must be resolved from _guest_pc
         self._continuation = None         # (guest pc, TC address) a callout resumes at
@@ -224,7 +261,19 @@ class BTVCPU(TrapEmulateVCPU):
             self.lookup_misses += 1
             block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
             self.vm.policy.protect_code(self, block)
+            self._map_tc_pages(block)
         return block
+
+    def _map_tc_pages(self, block):
+        """Leaves for the TC pages a new block occupies, before it runs (no
+        fault to take on the way in)."""
+        tables = self.runtime_tables
+        page = block.tc_addr & ~(layout.PAGE_SIZE - 1)
+        end = block.tc_addr + block.size
+        while page < end:
+            if page not in tables.mapped:
+                tables.map(page, self.tc.hpa_of(page), TC_PTE)
+            page += layout.PAGE_SIZE
 
     def _resolve_pc(self):
         """Point the core at the translation of the pending guest pc; a guest
@@ -268,6 +317,7 @@ class BTVCPU(TrapEmulateVCPU):
             return Exit("shutdown", pc=self._guest_pc)
         self.fp_to_hart()
         if self.state.priv == PRIV_S:
+            self.vm.pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
             self._base_to_gp()
         exit = self.enter(budget)
         self.fp_from_hart()
@@ -456,13 +506,10 @@ class BTPolicy(TrapEmulatePolicy):
         self._install_runtime_pages(vcpu)
 
     def _install_runtime_pages(self, vcpu):
-        """Map the TC pages in use and the state page into the kernel tree
-        now, rather than through one fault each after the pager dropped its
-        tree (sfence.vma, a new address space)."""
-        pager = self.vm.pager
-        for gva, hpa in vcpu.tc.page_hpa.items():
-            pager.map_host_page(gva, hpa, TC_PTE, PRIV_S)
-        pager.map_host_page(layout.STATE_GVA, vcpu.state_hpa, STATE_PTE, PRIV_S)
+        """Link the VCPU's runtime tables (TC pages in use, state page) into
+        the kernel tree now, rather than through a fault after the pager
+        dropped its tree (sfence.vma, a new address space)."""
+        self.vm.pager.link_host_table(layout.RUNTIME_BASE, vcpu.runtime_tables.top, PRIV_S)
 
     # -- page faults: TC and state page first, then self-modifying code, then the pager ---------
 
@@ -472,12 +519,14 @@ class BTPolicy(TrapEmulatePolicy):
             # Fetches from the TC, and loads of its indirect-jump literals
             # (possibly on a page not yet fetched from).
             if cause != causes.EXC_STORE_PAGE_FAULT and vcpu.tc.contains(tval):
-                self._map_host_page(tval, vcpu.tc.hpa_of(tval), TC_PTE)
+                vcpu.runtime_tables.map(tval, vcpu.tc.hpa_of(tval), TC_PTE)
+                self._install_runtime_pages(vcpu)
+                vcpu.core.flush_tlb()
                 self.exits["tc_map"] += 1
                 return
             if cause != causes.EXC_INST_PAGE_FAULT and \
                     layout.STATE_GVA <= tval < layout.STATE_GVA + layout.PAGE_SIZE:
-                self._map_host_page(tval, vcpu.state_hpa, STATE_PTE)
+                self._install_runtime_pages(vcpu)
                 self.exits["state_map"] += 1
                 return
         emulated = self.exits["page_fault_emulated"]
@@ -494,10 +543,6 @@ class BTPolicy(TrapEmulatePolicy):
         self.pt_store_traps[store_pc] = traps
         if traps >= PTSTORE_TRAPS and store_pc not in vcpu.tc.ptstores:
             vcpu.tc.retranslate_store(store_pc, ptstore=True)
-
-    def _map_host_page(self, gva, hpa, pte_bits):
-        # The kernel tree only (the user tree never gets these).
-        self.vm.pager.map_host_page(gva, hpa, pte_bits, PRIV_S)
 
     def protect_code(self, vcpu, block):
         """Watch, in every shadow, the guest pages a new block was read from:
