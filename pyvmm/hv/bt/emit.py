@@ -2,6 +2,8 @@
 the ISA table (pyvmm.isa.codec): constants, state-page accesses (relative to
 layout.BASE_REG), jumps and the callout trap."""
 
+from functools import lru_cache
+
 from pyvmm.hv.bt.layout import BASE_REG
 from pyvmm.isa import codec
 
@@ -42,10 +44,12 @@ def load_constant(rd, value):
     return words
 
 
+@lru_cache(maxsize=None)                 # a few registers times a few slots
 def state_load(rd, offset):
     return codec.encode("ld", rd=rd, rs1=BASE_REG, imm=offset)
 
 
+@lru_cache(maxsize=None)
 def state_store(rs, offset):
     return codec.encode("sd", rs2=rs, rs1=BASE_REG, imm=offset)
 

@@ -142,6 +142,9 @@ class BTVCPU(TrapEmulateVCPU):
         self._continuation = None         # (guest pc, TC address) a callout resumes at
         self.pending_callout = None       # (TC address, Callout) of the exit being handled
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
+        self.fetch_hpa = {}               # guest code page (GVA) -> host page behind it
+        self._ram16 = core.ram.view(np.uint16)
+        self._ram_base = core.ram_base
         self.lookups = 0
         self.lookup_misses = 0
         self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
@@ -237,18 +240,21 @@ class BTVCPU(TrapEmulateVCPU):
 
     def _fetch(self, gva):
         page = gva & ~(layout.PAGE_SIZE - 1)
-        gpa_page = self.fetch_pages.get(page)
-        if gpa_page is None:
+        hpa_page = self.fetch_hpa.get(page)
+        if hpa_page is None:
             status = self.state.sstatus
             walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
                                                    bool(status & SSTATUS_MXR))
             if walk is None:
                 raise FetchFault(gva, cause)
             gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
-            if self.vm.gpa_to_hpa(gpa_page) is None:
+            hpa_page = self.vm.gpa_to_hpa(gpa_page)
+            if hpa_page is None:
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
             self.fetch_pages[page] = gpa_page
-        return int.from_bytes(self.vm.read(gpa_page | (gva & (layout.PAGE_SIZE - 1)), 2), "little")
+            self.fetch_hpa[page] = hpa_page
+        # pcs are even: a parcel never straddles a page
+        return int(self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1])
 
     def _code_gpa_pages(self, block):
         return [self.fetch_pages[page] for page in block.pages if page in self.fetch_pages]
@@ -298,6 +304,7 @@ class BTVCPU(TrapEmulateVCPU):
 
     def flush_fetch_pages(self):
         self.fetch_pages.clear()
+        self.fetch_hpa.clear()
 
     # -- KVM_RUN -----------------------------------------------------------------------------------
 
