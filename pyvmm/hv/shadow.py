@@ -116,6 +116,7 @@ class _Tree:
         self.levels = levels
         self.tables = []              # lower-level table frames, freed on reset
         self.slots = set()
+        self.leaf_tables = {}         # gva >> 21 -> its level-0 table (the walk, remembered)
 
 
 class _Space:
@@ -463,6 +464,9 @@ class ShadowPager:
     def _leaf_slot(self, tree, gva, create=False):
         """Host address of the level-0 shadow PTE for gva (tables made on the
         way if create), or None."""
+        leaf_table = tree.leaf_tables.get(gva >> 21)
+        if leaf_table is not None:
+            return leaf_table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
         table = tree.root
         for level in range(tree.levels - 1, 0, -1):
             index = (table - self._ram_base) // 8 + ((gva >> (PAGE_SHIFT + 9 * level)) & 0x1FF)
@@ -476,6 +480,7 @@ class ShadowPager:
             tree.tables.append(frame)
             self._ram64[index] = ((frame >> PAGE_SHIFT) << 10) | PTE_V
             table = frame
+        tree.leaf_tables[gva >> 21] = table
         return table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
 
     def _alloc_table(self):
@@ -541,6 +546,7 @@ class ShadowPager:
         if current == entry:
             return
         self._ram64[index] = entry
+        tree.leaf_tables.clear()      # walks through the old table are void
         self._flush_tlb()
 
     def shadow_leaf(self, gva, guest_priv=1):
@@ -608,6 +614,7 @@ class ShadowPager:
         for frame in tree.tables:
             self._free_table(frame)
         tree.tables = []
+        tree.leaf_tables.clear()
         start = (tree.root - self._ram_base) >> 3
         self._ram64[start:start + PTES_PER_TABLE] = 0
 
