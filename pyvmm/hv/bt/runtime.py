@@ -315,11 +315,12 @@ class BTVCPU(TrapEmulateVCPU):
         self._stand_in = None
         if self.blocked_until is not None:
             self._wake()
-        if self.state.pending_interrupt() is not None and not self.at_boundary():
-            budget = 1                    # step onto an instruction boundary first
-            self.interrupt_steps += 1
-        else:
-            self.vm.policy.deliver_interrupt(self)
+        if self.state.pending_interrupt() is not None:
+            if self.at_boundary():
+                self.vm.policy.deliver_interrupt(self)
+            else:
+                budget = 1                # step onto an instruction boundary first
+                self.interrupt_steps += 1
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
         self.fp_to_hart()
