@@ -64,28 +64,32 @@ PTSTORE_PLAIN = 8
 class PageBackedState(SupervisorState):
     """SupervisorState whose CSRs live in the VCPU-state page (host RAM), so
     that translated code reads and writes them with plain loads and stores
-    while Python keeps using the attributes."""
+    while Python keeps using the attributes (properties over the page's
+    slots, set up below the class)."""
 
     def __init__(self, ram64, index, **options):
-        object.__setattr__(self, "_ram64", ram64)
-        object.__setattr__(self, "_index", index)
+        self._ram64 = ram64
+        self._index = index
         super().__init__(**options)
 
-    def __getattr__(self, name):
-        offset = layout.STATE_OFFSET.get(name)
-        if offset is None:
-            raise AttributeError(name)
-        value = int(self._ram64[self._index + offset // 8])
+
+def _slot_property(name, offset):
+    slot = offset // 8
+
+    def get(self):
+        value = int(self._ram64[self._index + slot])
         return value & ~SSTATUS_UXL_64 if name == "sstatus" else value
 
-    def __setattr__(self, name, value):
-        offset = layout.STATE_OFFSET.get(name)
-        if offset is None:
-            object.__setattr__(self, name, value)
-            return
+    def set(self, value):
         if name == "sstatus":
             value |= SSTATUS_UXL_64          # what an inline read must see
-        self._ram64[self._index + offset // 8] = value & MASK64
+        self._ram64[self._index + slot] = value & MASK64
+
+    return property(get, set, doc=f"the virtual {name}, in its state-page slot")
+
+
+for _name, _offset in layout.STATE_OFFSET.items():
+    setattr(PageBackedState, _name, _slot_property(_name, _offset))
 
 
 class RuntimeTables:

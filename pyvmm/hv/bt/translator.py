@@ -38,6 +38,7 @@ runtime sees the guest's gp in the register file.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
@@ -151,6 +152,16 @@ class _Emitter:
         self.callout("exit", target, target=target)
 
 
+@lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
+def _decode(raw):
+    """(the 32-bit word, codec.decode of it) for a guest instruction, a
+    compressed one expanded first; (None, None) for a reserved parcel."""
+    if raw & 3 != 3:
+        word = codec.expand_compressed(raw)
+        return word, codec.decode(word) if word is not None else None
+    return raw, codec.decode(raw)
+
+
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
@@ -169,12 +180,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             if block.guest_insns == 0:
                 raise
             break
-        if length == 2:
-            word = codec.expand_compressed(raw)
-            decoded = codec.decode(word) if word is not None else None
-        else:
-            word = raw
-            decoded = codec.decode(word)
+        word, decoded = _decode(raw)
         block.guest_insns += 1
         out.mark(pc)
         ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
