@@ -67,8 +67,8 @@ class PageBackedState(SupervisorState):
     while Python keeps using the attributes (properties over the page's
     slots, set up below the class)."""
 
-    def __init__(self, ram64, index, **options):
-        self._ram64 = ram64
+    def __init__(self, ram_words, index, **options):
+        self._words = ram_words          # host RAM as 64-bit words (a memoryview: fast ints)
         self._index = index
         super().__init__(**options)
 
@@ -77,13 +77,13 @@ def _slot_property(name, offset):
     slot = offset // 8
 
     def get(self):
-        value = int(self._ram64[self._index + slot])
+        value = self._words[self._index + slot]
         return value & ~SSTATUS_UXL_64 if name == "sstatus" else value
 
     def set(self, value):
         if name == "sstatus":
             value |= SSTATUS_UXL_64          # what an inline read must see
-        self._ram64[self._index + slot] = value & MASK64
+        self._words[self._index + slot] = value & MASK64
 
     return property(get, set, doc=f"the virtual {name}, in its state-page slot")
 
@@ -137,7 +137,8 @@ class BTVCPU(TrapEmulateVCPU):
         index = (self.state_hpa - core.ram_base) // 8
         ram64[index:index + layout.PAGE_SIZE // 8] = 0
         old = self.state
-        self.state = PageBackedState(ram64, index, counters=self._read_counter, stce=old.stce)
+        ram_words = memoryview(core.ram).cast("B").cast("Q")
+        self.state = PageBackedState(ram_words, index, counters=self._read_counter, stce=old.stce)
         self.tc = TranslationCache(core, frames)
         self.runtime_tables = RuntimeTables(core, frames, layout.SHADOW_LEVELS)
         self.runtime_tables.map(layout.STATE_GVA, self.state_hpa, STATE_PTE)
@@ -152,7 +153,7 @@ class BTVCPU(TrapEmulateVCPU):
         self.lookups = 0
         self.lookup_misses = 0
         self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
-        self._ram64 = ram64
+        self._ram_words = ram_words
         self._guest_gp_index = index + layout.GUEST_GP // 8
         self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
         self._stand_in = None             # register renaming gp where the last exit faulted
@@ -202,7 +203,7 @@ class BTVCPU(TrapEmulateVCPU):
 
     def state_slot(self, offset):
         """A 64-bit slot of the VCPU-state page."""
-        return int.from_bytes(self.core.read_mem(self.state_hpa + offset, 8), "little")
+        return self._ram_words[(self.state_hpa - self.core.ram_base + offset) >> 3]
 
     def export_runtime_state(self):
         """The VCPU-state page's slots in use (virtual CSRs, the spill slots
@@ -218,13 +219,13 @@ class BTVCPU(TrapEmulateVCPU):
     def _base_to_gp(self):
         """Entering translated code: gp becomes the state page's address."""
         core = self.core
-        self._ram64[self._guest_gp_index] = core.get_x(layout.BASE_REG)
+        self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
         core.set_x(layout.BASE_REG, layout.STATE_GVA)
         self._base_in_gp = True
 
     def _guest_to_gp(self):
         self._base_in_gp = False
-        self.core.set_x(layout.BASE_REG, int(self._ram64[self._guest_gp_index]))
+        self.core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
 
     def restore_stand_in(self):
         """A fault the guest is about to see stopped a renamed instruction:
