@@ -124,3 +124,18 @@ def test_random_kernels_match_the_board(tmp_path, seed):
     assert vm.error is None
     assert (result.status, vm.console_output) == (status, output)
     assert status == 0 and output.endswith(b"\n")
+
+
+def test_runtime_state_exports_and_imports_the_state_slots():
+    result, vm = vm_run(LOW_PAGES, "bt")
+    vcpu = vm.vcpus[0]
+    data = vcpu.export_runtime_state()
+    assert len(data) == layout.STATE_BYTES
+    stvec = int.from_bytes(data[layout.STATE_OFFSET["stvec"]:][:8], "little")
+    assert stvec == vcpu.state.stvec != 0
+    vcpu.state.stvec = 0x1234
+    vcpu.import_runtime_state(data)
+    assert vcpu.state.stvec == stvec
+    from pyvmm.hv.host import HvError
+    with pytest.raises(HvError, match="runtime state"):
+        vcpu.import_runtime_state(data[:-8])
