@@ -141,12 +141,24 @@ class DeviceSet:
         self.rtc.poll()
         for device, _ in self.virtio_devices:
             device.poll()
+        for function in self._own_pci_functions():
+            function.poll()
+
+    def _own_pci_functions(self):
+        """PCI functions that are devices of their own (NVMe, pyvmm-nic, a
+        host function assigned to this VM), not virtio transports, whose
+        virtio device is polled above."""
+        from pyvmm.io.pci.virtio_pci import VirtioPciFunction
+        return [function for function in self.pci.slots.values()
+                if not isinstance(function, VirtioPciFunction)]
 
     def wait_handles(self):
         """Objects with fileno() whose readiness can wake an idle guest (network sockets)."""
         handles = []
         for device, _ in self.virtio_devices:
             handles.extend(getattr(device, "wait_handles", lambda: [])())
+        for function in self._own_pci_functions():
+            handles.extend(getattr(function, "wait_handles", lambda: [])())
         return handles
 
     def close(self):
