@@ -230,7 +230,7 @@ class NicController(PciFunction):
             else:
                 ring.size = value
             ring.head = ring.tail = 0
-            if ring.size and not ring.valid():
+            if field == RING_LEN and ring.size and not ring.valid():
                 self.counters["ring_errors"] += 1
         elif field == RING_TAIL:
             self.counters["doorbell_writes"] += 1
@@ -240,8 +240,8 @@ class NicController(PciFunction):
             ring.tail = value
             if ring is self.tx[pair]:
                 self._transmit(pair)
-            else:
-                self._receive()
+            # A transmit may have answered at once (a hub in this process).
+            self._receive()
             self._update_irq()
         # HEAD is the controller's: writes are ignored.
 
