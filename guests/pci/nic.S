@@ -12,8 +12,11 @@
 # out on pair k % 2 from a UDP port whose flow the controller steers back
 # to the same pair's receive ring, and each reply must come back there,
 # addressed to this MAC, with the payload that was sent. Receive buffers are
-# reposted as they are used, so every ring wraps four times. Per receive
-# ring: frames, bytes and an FNV-1a 32 over the replies. Then two frames the
+# reposted as they are used, so every ring wraps. Per receive ring: frames,
+# bytes and an FNV-1a 32 over the replies. Then a bulk transfer: 8 batches
+# of 6 full-size frames (1514 bytes) queued on each transmit ring behind a
+# single doorbell, and their 96 echoes checked and summed the same way.
+# Then two frames the
 # controller must refuse in their descriptors (length 5: ERR_LEN; a buffer
 # outside RAM: ERR_DMA), the interrupt cause register, INTx (PCI status
 # bit 3) before and after the causes are cleared, and the controller's
@@ -66,6 +69,8 @@
     .equ RING,          8           # descriptors per ring
     .equ BUF,           2048        # bytes per buffer
     .equ FRAMES,        32
+    .equ BATCH,         6           # bulk frames per ring and doorbell
+    .equ BATCHES,       8
     .equ POLL_LIMIT,    50000000
     .equ DD,            1
 
@@ -231,6 +236,15 @@ found:
     li      s3, 0
 exchange:
     mv      a0, s3
+    andi    a1, s3, 1               # pair k % 2, payload 22 + 40 * (k % 8)
+    andi    a2, s3, 7
+    li      t0, 40
+    mul     a2, a2, t0
+    addi    a2, a2, 22
+    la      a3, txbuf
+    li      t0, 8 * BUF
+    mul     t0, a1, t0
+    add     a3, a3, t0              # the first buffer of the pair
     call    build_frame             # a0 = address, a1 = length
     mv      s6, a0
     mv      s7, a1
@@ -318,6 +332,115 @@ exchange:
     li      t0, 2
     blt     s4, t0, 7b
 
+    # Bulk: BATCHES rounds of BATCH full-size frames (1514 bytes) queued on
+    # each transmit ring behind one doorbell, then their echoes taken from
+    # each receive ring and compared.
+    li      s3, 0                   # frames sent in bulk
+    li      s4, 0                   # batch
+bulk_batch:
+    li      s5, 0                   # pair
+bulk_pair:
+    li      s6, 0                   # slot in the batch
+1:  addi    a0, s3, FRAMES
+    mv      a1, s5
+    li      a2, 1472
+    slli    t0, s5, 3
+    add     t0, t0, s6
+    li      t1, BUF
+    mul     t0, t0, t1
+    la      a3, txbuf
+    add     a3, a3, t0
+    call    build_frame
+    mv      a2, a1
+    mv      a1, a0
+    mv      a0, s5
+    call    tx_queue
+    addi    s3, s3, 1
+    addi    s6, s6, 1
+    li      t0, BATCH
+    blt     s6, t0, 1b
+    mv      a0, s5
+    call    tx_ring
+    li      t0, DD
+    beq     a0, t0, 2f
+    li      a0, 4
+    call    say_fail
+    .asciz  "bulk transmit error\n"
+    .balign 4
+2:  addi    s5, s5, 1
+    li      t0, 2
+    blt     s5, t0, bulk_pair
+    li      s5, 0
+bulk_rx_pair:
+    li      s6, 0
+3:  mv      a0, s5
+    call    rx_wait
+    mv      s8, a0
+    mv      s9, a1
+    li      t0, DD
+    bne     a2, t0, bad_reply
+    li      t0, 1514
+    bne     s9, t0, bad_reply
+    slli    t0, s5, 3               # the frame it echoes: buffer s6 of the pair
+    add     t0, t0, s6
+    li      t1, BUF
+    mul     t0, t0, t1
+    la      s7, txbuf
+    add     s7, s7, t0
+    li      t4, 12
+4:  add     t0, s7, t4
+    lbu     t1, 0(t0)
+    add     t0, s8, t4
+    lbu     t2, 0(t0)
+    bne     t1, t2, bad_reply
+    addi    t4, t4, 1
+    blt     t4, s9, 4b
+    slli    t0, s5, 4
+    la      t1, bulkstats
+    add     s10, t1, t0
+    ld      t0, 0(s10)
+    addi    t0, t0, 1
+    sd      t0, 0(s10)
+    lw      t0, 8(s10)
+    add     t0, t0, s9
+    sw      t0, 8(s10)
+    mv      a0, s8
+    mv      a1, s9
+    lwu     a2, 12(s10)
+    call    fnv1a
+    sw      a0, 12(s10)
+    mv      a0, s5
+    call    rx_post
+    addi    s6, s6, 1
+    li      t0, BATCH
+    blt     s6, t0, 3b
+    addi    s5, s5, 1
+    li      t0, 2
+    blt     s5, t0, bulk_rx_pair
+    addi    s4, s4, 1
+    li      t0, BATCHES
+    blt     s4, t0, bulk_batch
+
+    li      s4, 0
+5:  SAY     "bulk ring "
+    HEX     s4, 1
+    slli    t0, s4, 4
+    la      t1, bulkstats
+    add     s10, t1, t0
+    SAY     " frames "
+    ld      t0, 0(s10)
+    HEX     t0, 2
+    SAY     " bytes "
+    lwu     t0, 8(s10)
+    HEX     t0, 8
+    SAY     " fnv "
+    lwu     t0, 12(s10)
+    HEX     t0, 8
+    SAY     "\n"
+    addi    s4, s4, 1
+    li      t0, 2
+    blt     s4, t0, 5b
+
     # Descriptors the controller must refuse.
     li      a0, 0
     la      a1, txbuf
@@ -385,20 +508,14 @@ refused_wrong:
     .asciz  "the controller did not refuse the descriptor as documented\n"
     .balign 4
 
-# build_frame(a0 = k): frame k in its transmit buffer; a0 = address,
-# a1 = length. Ethernet to the peer (52:54:00:00:00:02) from our MAC, IPv4
-# 10.0.2.15 -> 10.0.2.2, UDP from the port of pair k % 2 to port 7, and a
-# payload of 22 + 40 * (k % 8) bytes, byte i = k * 31 + i * 7.
+# build_frame(a0 = k, a1 = pair, a2 = payload length, a3 = buffer): frame
+# k at a3; a0 = address, a1 = length. Ethernet to the peer
+# (52:54:00:00:00:02) from our MAC, IPv4 10.0.2.15 -> 10.0.2.2, UDP from the
+# port of the pair to port 7, payload byte i = k * 31 + i * 7.
 build_frame:
-    andi    t0, a0, 7
-    li      t1, 40
-    mul     t0, t0, t1
-    addi    t6, t0, 22              # payload length
-    la      a1, txbuf
-    andi    t0, a0, 1
-    li      t1, BUF
-    mul     t0, t0, t1
-    add     a1, a1, t0              # the buffer of pair k % 2
+    mv      t6, a2                  # payload length
+    mv      t5, a1                  # pair
+    mv      a1, a3
     la      t0, template
     li      t1, 0
 1:  add     t2, t0, t1
@@ -421,8 +538,7 @@ build_frame:
     srli    t1, t0, 8
     sb      t1, 16(a1)
     sb      t0, 17(a1)
-    andi    t0, a0, 1               # UDP source port of the pair
-    slli    t0, t0, 1
+    slli    t0, t5, 1               # UDP source port of the pair
     la      t1, ports
     add     t1, t1, t0
     lhu     t0, 0(t1)
@@ -471,6 +587,60 @@ transmit:
     slli    t1, a0, 6
     add     t1, t1, s2
     sw      t2, QREGS + R_TAIL(t1)
+    li      t6, POLL_LIMIT
+1:  fence   i, r
+    lbu     a0, 13(t3)
+    andi    t1, a0, DD
+    bnez    t1, 2f
+    addi    t6, t6, -1
+    bnez    t6, 1b
+    li      a0, 7
+    call    say_fail
+    .asciz  "no transmit completion\n"
+    .balign 4
+2:  ret
+
+# tx_queue(a0 = pair, a1 = buffer, a2 = length): a descriptor at the
+# transmit ring's tail, not yet given to the controller.
+tx_queue:
+    la      t0, txtail
+    slli    t1, a0, 3
+    add     t0, t0, t1
+    ld      t2, 0(t0)
+    la      t3, txring
+    slli    t1, a0, 7
+    add     t3, t3, t1
+    slli    t1, t2, 4
+    add     t3, t3, t1
+    sd      a1, 0(t3)
+    sh      a2, 8(t3)
+    sh      zero, 10(t3)
+    sw      zero, 12(t3)
+    addi    t2, t2, 1
+    li      t1, RING
+    remu    t2, t2, t1
+    sd      t2, 0(t0)
+    ret
+
+# tx_ring(a0 = pair): one doorbell for every queued descriptor; waits for DD
+# on the last and returns its status.
+tx_ring:
+    la      t0, txtail
+    slli    t1, a0, 3
+    add     t0, t0, t1
+    ld      t2, 0(t0)
+    fence   w, o
+    slli    t1, a0, 6
+    add     t1, t1, s2
+    sw      t2, QREGS + R_TAIL(t1)
+    addi    t2, t2, RING - 1        # the last queued slot
+    li      t1, RING
+    remu    t2, t2, t1
+    la      t3, txring
+    slli    t1, a0, 7
+    add     t3, t3, t1
+    slli    t1, t2, 4
+    add     t3, t3, t1
     li      t6, POLL_LIMIT
 1:  fence   i, r
     lbu     a0, 13(t3)
@@ -676,11 +846,12 @@ txtail:     .space 16
 rxtail:     .space 16
 rxhead:     .space 16
 rxstats:    .space 32               # per ring: frames (8), bytes (4), fnv (4)
+bulkstats:  .space 32
     .balign 4096
 txring:     .space 256              # two rings of 8 descriptors
 rxring:     .space 256
     .balign 4096
-txbuf:      .space 2 * 2048
+txbuf:      .space 16 * 2048           # 8 per pair
 rxbuf:      .space 16 * 2048
             .space 4096
 stack_top:

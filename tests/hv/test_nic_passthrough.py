@@ -42,6 +42,7 @@ def test_assigned_nic_runs_the_unchanged_driver_in_a_vm():
     lines = vm.console_output.decode().splitlines()
     assert lines[0] == "nic at 00:01.0 class 020000 pin 0x01"
     assert lines[5].startswith("rx ring 0x0 frames 0x10") and lines[6].startswith("rx ring 0x1 frames 0x10")
+    assert lines[7].startswith("bulk ring 0x0 frames 0x30") and lines[8].startswith("bulk ring 0x1 frames 0x30")
     assert "buffer outside RAM: status 0x03" in lines
 
     # The same driver on an emulated controller prints the same lines.
@@ -58,7 +59,7 @@ def test_assigned_nic_runs_the_unchanged_driver_in_a_vm():
     emulated.close()
 
     stats = controller.stats()
-    assert stats["nic_q0_rx_frames"] == stats["nic_q1_rx_frames"] == 16
+    assert stats["nic_q0_rx_frames"] == stats["nic_q1_rx_frames"] == 16 + 48
     assert stats["nic_dma_errors"] == 1 and stats["dma_refused_by_iommu"] == 1
     assert passthrough.stats()["iommu_translations"] > 0
     faults = passthrough.iommu.faults()

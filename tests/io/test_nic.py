@@ -337,12 +337,28 @@ class EchoPeer:
         self.thread.join(5)
 
 
-def guest_frame(k):
-    """Frame k of nic.S (its build_frame)."""
-    payload = bytes((k * 31 + i * 7) & 0xFF for i in range(22 + 40 * (k % 8)))
+BULK_BATCHES, BULK_BATCH = 8, 6
+
+
+def bulk_frames():
+    """nic.S's bulk frames in the order it sends them: (pair, frame)."""
+    k = 32
+    for _ in range(BULK_BATCHES):
+        for pair in (0, 1):
+            for _ in range(BULK_BATCH):
+                yield pair, guest_frame(k, pair, 1472)
+                k += 1
+
+
+def guest_frame(k, pair=None, size=None):
+    """Frame k of nic.S (its build_frame): the request/response frames by
+    default, a bulk frame with `pair` and `size`."""
+    if pair is None:
+        pair, size = k % 2, 22 + 40 * (k % 8)
+    payload = bytes((k * 31 + i * 7) & 0xFF for i in range(size))
     ip = bytes([0x45, 0]) + (28 + len(payload)).to_bytes(2, "big") + bytes(
         [0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 10, 0, 2, 15, 10, 0, 2, 2])
-    udp = (1001, 1000)[k % 2].to_bytes(2, "big") + (7).to_bytes(2, "big") + \
+    udp = (1001, 1000)[pair].to_bytes(2, "big") + (7).to_bytes(2, "big") + \
         (8 + len(payload)).to_bytes(2, "big") + bytes(2)
     return PEER_MAC + GUEST_MAC + b"\x08\x00" + ip + udp + payload
 
@@ -365,6 +381,14 @@ def expected_output():
             h = fnv1a(reply, h or 0x811C9DC5)
         lines.append(f"rx ring 0x{ring:x} frames 0x{len(replies):02x} "
                      f"bytes 0x{sum(map(len, replies)):04x} fnv 0x{h:08x}")
+    for ring in (0, 1):
+        replies = [echo(f) for pair, f in bulk_frames() if pair == ring]
+        assert all(rx_queue_for(r, 2) == ring for r in replies)
+        h = 0
+        for reply in replies:
+            h = fnv1a(reply, h or 0x811C9DC5)
+        lines.append(f"bulk ring 0x{ring:x} frames 0x{len(replies):02x} "
+                     f"bytes 0x{sum(map(len, replies)):08x} fnv 0x{h:08x}")
     lines += ["short frame: status 0x05", "buffer outside RAM: status 0x03",
               "icr 0x00000303 intx 0x1 cleared: icr 0x00000000 intx 0x0", "status 0x03", "done"]
     return "\n".join(lines) + "\n"
@@ -382,7 +406,7 @@ def test_driver_exchanges_frames_on_two_queue_pairs_through_the_cli():
         peer.close()
     assert run.returncode == 0, run.stderr
     assert run.stdout == expected_output()
-    assert peer.frames == [guest_frame(k) for k in range(32)]
+    assert peer.frames == [guest_frame(k) for k in range(32)] + [f for _, f in bulk_frames()]
 
 
 def test_cli_refuses_a_bad_queue_count():
