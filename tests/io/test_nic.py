@@ -450,3 +450,18 @@ def test_cli_refuses_a_bad_queue_count():
                          capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "queues='0'" in run.stderr
+
+
+def test_smode_build_in_a_vm_prints_the_same():
+    """nic_smode.S in a VM (technique hw): the controller emulated by the
+    VM's device set, the same lines."""
+    peer = EchoPeer()
+    try:
+        run = pyvmm_run("--technique", "hw", "--max-insns", "500M",
+                        "--netdev", f"socket,id=n0,connect=127.0.0.1:{peer.port}",
+                        "--device", "pyvmm-nic,netdev=n0,queues=2",
+                        os.path.join(ROOT, "guests", "pci", "nic_smode.S"))
+    finally:
+        peer.close()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == expected_output()
