@@ -127,12 +127,14 @@ def add_parsers(subparsers):
                         "virtio-blk on the virtio-mmio bus (repeatable)")
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
-                        "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
+                        "virtio-net-pci,netdev=ID[,mac=MAC][,mq=on]; virtio-rng-device|virtio-rng-pci; "
                         "virtio-balloon-device|virtio-balloon-pci; virtio-console-device; "
-                        "nvme,drive=ID,serial=STR (repeatable; see docs/devices.md, docs/pci.md)")
+                        "nvme,drive=ID,serial=STR; pyvmm-nic,netdev=ID[,queues=N][,mac=MAC] "
+                        "(repeatable; see docs/devices.md, docs/pci.md, docs/network.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
-                        "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
+                        "socket,id=ID,connect=127.0.0.1:PORT; each takes queues=N, the queue pairs "
+                        "of the NIC on it (repeatable)")
     p.add_argument("--virtio-legacy", action="store_true",
                    help="virtio-mmio version 1 (legacy) transports, for old drivers")
     p.add_argument("--serial", metavar="FILE", help="write UART output to FILE instead of stdout")
