@@ -166,6 +166,8 @@ def test_rings_complete_in_order_with_dd_and_counters():
 
 def test_steering_spreads_flows_over_the_active_rings():
     d = Driver(SinkNetdev(), queues=4)
+    assert d.read(nicmod.REG_MQ_ACTIVE) == 1
+    d.write(nicmod.REG_MQ_ACTIVE, 4)
     for q in range(4):
         d.post(q, 7)
     sent = [udp_frame(port) for port in range(1000, 1016)]
@@ -191,6 +193,19 @@ def test_steering_spreads_flows_over_the_active_rings():
     d.write(nicmod.REG_MQ_ACTIVE, 5)
     d.write(nicmod.REG_MQ_ACTIVE, 0)
     assert d.read(nicmod.REG_MQ_ACTIVE) == 1 and d.nic.stats()["nic_ring_errors"] == 2
+
+
+def test_a_ring_that_is_off_drops_its_frames_without_holding_up_the_others():
+    d = Driver(SinkNetdev(), queues=2)
+    d.write(nicmod.REG_MQ_ACTIVE, 2)
+    d.set_ring(1, True, 0, 0)                        # receive ring 1 off
+    d.post(0, 7)
+    flows = [udp_frame(port) for port in (1000, 1001, 1000, 1001)]
+    for frame in flows:
+        d.nic.netdev.deliver(frame)
+    d.nic.poll()
+    assert [f for _, f in d.received(0)] == [f for f in flows if rx_queue_for(f, 2) == 0]
+    assert d.nic.stats()["nic_rx_ring_off"] == 2 and d.nic.netdev.pending() == 0
 
 
 def test_frames_wait_for_buffers_and_too_big_is_an_error_status():

@@ -10,7 +10,7 @@ transmit/receive ring pairs (`queues`, 1..8); each ring has its own base,
 length, head and tail registers, and writing a tail is the doorbell. A
 received frame goes to the receive ring its flow selects (CRC-32 of the IP
 flow, as virtio-net's multiqueue does, or of the Ethernet header for a frame
-that is not IP) among the first MQ_ACTIVE rings.
+that is not IP) among the first MQ_ACTIVE rings (1 after reset).
 
 Every DMA goes through BusMasterMemory (and the IOMMU when there is one).
 A buffer the DMA cannot reach ends as an error bit in its descriptor; a
@@ -112,7 +112,7 @@ class NicController(PciFunction):
         self.counters = dict.fromkeys(
             ("tx_frames", "tx_bytes", "rx_frames", "rx_bytes", "tx_dropped", "tx_len_errors",
              "rx_too_big", "dma_errors", "doorbell_writes", "doorbell_errors", "ring_errors",
-             "fatal_errors", "link_changes"), 0)
+             "fatal_errors", "link_changes", "rx_ring_off"), 0)
         self.per_queue = [dict.fromkeys(("tx_frames", "tx_bytes", "rx_frames", "rx_bytes"), 0)
                           for _ in range(queues)]
         self._controller_reset()
@@ -132,7 +132,7 @@ class NicController(PciFunction):
         self.icr = 0
         self.ims = 0
         self.mac = self.default_mac
-        self.mq_active = self.queues
+        self.mq_active = 1          # one ring until the driver asks for more, as virtio-net
         self.tx = [Ring() for _ in range(self.queues)]
         self.rx = [Ring() for _ in range(self.queues)]
         self._update_irq()
@@ -322,7 +322,13 @@ class NicController(PciFunction):
                 return
             pair = rx_queue_for(frame, self.mq_active)
             ring = self.rx[pair]
-            if not ring.valid() or ring.head == ring.tail:
+            if not ring.valid():
+                # A receive ring that is off drops its frames, as a disabled
+                # receiver does, rather than holding up the other rings.
+                self.netdev.pop()
+                self.counters["rx_ring_off"] += 1
+                continue
+            if ring.head == ring.tail:
                 return
             descriptor = self._descriptor(ring)
             if descriptor is None:
