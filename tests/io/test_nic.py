@@ -219,6 +219,9 @@ def test_frames_wait_for_buffers_and_too_big_is_an_error_status():
     d.post(0, 1, capacity=64)
     assert d.received(0) == [(nicmod.DD, udp_frame(1, b"b" * 10))]
     assert d.nic.stats()["nic_rx_too_big"] == 1
+    d.nic.netdev.deliver(GUEST_MAC + PEER_MAC + b"\x88\xb5" + bytes(66000))   # past the 16-bit length
+    d.post(0, 1, capacity=0xFFFF)
+    assert d.received(0) == [(nicmod.DD | nicmod.ERR_LEN, 0xFFFF)]
 
 
 def test_bad_descriptors_end_with_error_statuses():

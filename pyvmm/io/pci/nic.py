@@ -344,7 +344,9 @@ class NicController(PciFunction):
                 except DmaError:
                     status |= ERR_DMA
                     self.counters["dma_errors"] += 1
-            if not self._write_back(ring, len(frame), status):
+            # The length field is 16 bits; a longer frame (up to the netdev's
+            # 69,632 bytes) never fits a buffer and reports 0xFFFF.
+            if not self._write_back(ring, min(len(frame), 0xFFFF), status):
                 return
             self.netdev.pop()
             if status == DD:
