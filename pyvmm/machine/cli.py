@@ -227,9 +227,6 @@ def _check_snapshot_options(args):
 
 def _check_migration_options(args):
     if args.migrate is not None:
-        if args.technique != "native":
-            raise UsageError(f"--migrate moves the bare board; a --technique {args.technique} VM "
-                             "cannot be migrated by this pyvmm")
         for option, given in (("--max-insns", args.max_insns is not None),
                               ("--savevm", args.savevm is not None),
                               ("--loadvm", args.loadvm is not None),
@@ -244,7 +241,7 @@ def _check_migration_options(args):
     if args.incoming is None:
         return
     for name, default in _SHAPING:
-        if name not in ("ram", "smp") and getattr(args, name, default) not in (default, None):
+        if name not in ("ram", "smp", "technique", "paging") and getattr(args, name, default) not in (default, None):
             option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
             raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
                              "holds the machine's options")
@@ -273,6 +270,10 @@ def _run_incoming(args, opened):
         expected["ram_size"] = parse_size(args.ram)
     if args.smp != 1:
         expected["smp"] = args.smp
+    if args.technique != "native":
+        expected["technique"] = args.technique
+    if args.paging is not None:
+        expected["paging"] = args.paging
     console = sys.stdout.buffer
     if args.serial is not None:
         console = open(args.serial, "wb")
