@@ -154,6 +154,18 @@ def check_vm_config(conf, expected):
         technique_entry(technique)
     except HvError as error:
         raise MigrationError(f"configuration mismatch: {error}") from None
+    # What building the VM imports, loaded while the pages arrive rather
+    # than while the guest is paused (the technique's own modules are loaded
+    # by technique_entry).
+    import pyvmm.hv.hypercalls      # noqa: F401
+    import pyvmm.hv.scheduler       # noqa: F401
+    import pyvmm.hv.vm              # noqa: F401
+    import pyvmm.io.pci.host        # noqa: F401
+    import pyvmm.io.pci.virtio_pci  # noqa: F401
+    import pyvmm.io.virtio.balloon  # noqa: F401
+    import pyvmm.io.virtio.mmio     # noqa: F401
+    if paging == "shadow":
+        import pyvmm.hv.shadow      # noqa: F401
 
 
 def build_migrated_vm(conf, state, pages, console=None, stdin=None):
