@@ -172,3 +172,27 @@ def test_a_board_stream_is_refused_by_a_vm_destination(tmp_path):
     lines = error_lines(err)
     assert status == 2 and len(lines) == 1
     assert "the stream carries a 'machine', this destination expects a --technique hw VM" in lines[0]
+
+
+@needs_h
+def test_a_forking_kernel_under_trap_emulate_executes_the_same_guest_instructions(tmp_path):
+    """The shadow tables are rebuilt on demand at the destination, so one of
+    the guest's stores to a page table may retire natively there where the
+    warm shadow of the uninterrupted run trapped and emulated it: the
+    guest's instructions (retired + emulated) are the same, and so are its
+    output and RAM."""
+    bootargs = "mode=forkwait iterations=400"
+    options = ("--technique", "trap-emulate", "--ram", "32M", "--bootargs", bootargs)
+    source, src_stats, dst, dst_stats = migrate(tmp_path, KERNEL, "2M", *options)
+    from pyvmm.hv import Host
+    vm = Host(ram_size=64 << 20).create_vm(ram_size=32 << 20, technique="trap-emulate",
+                                           paging="shadow", bootargs=bootargs)
+    vm.load(KERNEL)
+    result = vm.run()
+    assert source.returncode == 0 and dst[0] == result.status == 0, dst[2]
+    assert source.stdout + dst[1] == vm.console_output and dst[1]
+    assert dst_stats["migration"]["final_ram_sha256"] == \
+        hashlib.sha256(vm.read(vm.ram_base, vm.ram_size)).hexdigest()
+    assert dst_stats["trap_emulate"]["guest_instructions"] == \
+        vm.stats()["trap_emulate"]["guest_instructions"]
+    vm.close()
