@@ -165,15 +165,17 @@ def add_parsers(subparsers):
                         "is MiB, as the monitor's `balloon`) once INSNS instructions have "
                         "retired (repeatable; see docs/devices.md)")
     p.add_argument("--migrate", metavar="tcp:HOST:PORT",
-                   help="after --migrate-at instructions, migrate the running machine live to a "
+                   help="after --migrate-at instructions, migrate the running machine (or, with "
+                        "--technique, the VM) live to a "
                         "`pyvmm run --incoming` there (docs/migration.md); exit 0 once it runs "
                         "there, or run on here if the migration fails")
     p.add_argument("--migrate-at", metavar="N",
                    help="with --migrate: instructions to run before migrating (e.g. 5M)")
     p.add_argument("--incoming", metavar="tcp:HOST:PORT",
                    help="wait for a live migration on this address (port 0: any free port, "
-                        "printed on stderr), then run the machine it brings; its options come "
-                        "from the stream (--ram and --smp, if given, must match it)")
+                        "printed on stderr), then run the machine or VM it brings; its options "
+                        "come from the stream (--ram, --smp, --technique and --paging, if given, "
+                        "must match it)")
     p.set_defaults(func=run_command)
 
 
@@ -241,7 +243,9 @@ def _check_migration_options(args):
     if args.incoming is None:
         return
     for name, default in _SHAPING:
-        if name not in ("ram", "smp", "technique", "paging") and getattr(args, name, default) not in (default, None):
+        if name in ("ram", "smp", "technique", "paging"):
+            continue        # checked against the stream's
+        if getattr(args, name, default) not in (default, None):
             option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
             raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
                              "holds the machine's options")

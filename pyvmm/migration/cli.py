@@ -134,15 +134,12 @@ def check_incoming(conf, expected):
     `expected` holds what the destination's own options say ("ram_size",
     "smp", "bios", "technique", "paging", each optional)."""
     from pyvmm.migration.vm import KIND_VM, check_vm_config
-    technique = expected.get("technique")
-    if isinstance(conf, dict) and conf.get("kind") == KIND_VM and isinstance(conf.get("options"), dict):
+    wants_vm = expected.get("technique") is not None or expected.get("paging") is not None
+    if wants_vm or (isinstance(conf, dict) and conf.get("kind") == KIND_VM):
         check_vm_config(conf, expected)
-        return
-    if technique not in (None, "native") and isinstance(conf, dict) and "kind" in conf:
-        raise MigrationError(f"configuration mismatch: the stream carries a {conf['kind']!r}, "
-                             f"this destination expects a --technique {technique} VM")
-    check_config(conf, {name: expected[name] for name in ("ram_size", "smp", "bios")
-                        if name in expected})
+    else:
+        check_config(conf, {name: expected[name] for name in ("ram_size", "smp", "bios")
+                            if name in expected})
 
 
 class _IncomingBoard:

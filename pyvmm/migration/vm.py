@@ -125,6 +125,13 @@ def check_vm_config(conf, expected):
     from what the destination's options (`expected`: "ram_size", "smp",
     "technique", "paging", each optional) say."""
     from pyvmm.hv import HvError, technique_entry
+    if not isinstance(conf, dict) or not isinstance(conf.get("options"), dict):
+        raise MigrationError("corrupt migration stream (no VM configuration)")
+    if conf.get("kind") != KIND_VM:
+        technique = expected.get("technique")
+        wanted = f"a --technique {technique} VM" if technique else "a VM"
+        raise MigrationError(f"configuration mismatch: the stream carries a {conf.get('kind')!r}, "
+                             f"this destination expects {wanted}")
     options = conf["options"]
     ram_size = conf.get("ram_size")
     technique, paging, vcpus = options.get("technique"), options.get("paging"), options.get("vcpus")

@@ -14,6 +14,8 @@ import subprocess
 import pytest
 from migration_support import GUESTS, ROOT, Destination, env, error_lines, pyvmm_run, run
 
+from pyvmm.migration import MigrationError
+
 pytest.importorskip("pyvmm._core")
 
 KERNEL = os.path.join(GUESTS, "kernel", "kernel.elf")
@@ -201,4 +203,51 @@ def test_a_forking_kernel_under_trap_emulate_executes_the_same_guest_instruction
         hashlib.sha256(vm.read(vm.ram_base, vm.ram_size)).hexdigest()
     assert dst_stats["trap_emulate"]["guest_instructions"] == \
         vm.stats()["trap_emulate"]["guest_instructions"]
+    vm.close()
+
+
+@needs_h
+def test_a_vm_migration_is_the_same_on_every_run(tmp_path):
+    options = ("--technique", "bt", "--ram", "32M") + COMPUTE
+    reports = []
+    for attempt in ("first", "second"):
+        (tmp_path / attempt).mkdir()
+        source, src_stats, dst, dst_stats = migrate(tmp_path / attempt, KERNEL, "2M", *options)
+        assert source.returncode == 0 and dst[0] == 0
+        reports.append(dst_stats["migration"])
+    modeled = ("rounds", "pages_per_round", "dirtied_per_round", "rate_mbit_per_round",
+               "guest_insns_per_round", "stop_rule", "paused_at_insn", "downtime_guest_insns",
+               "total_guest_insns", "state_bytes", "received_bytes", "final_ram_sha256")
+    assert {k: reports[0][k] for k in modeled} == {k: reports[1][k] for k in modeled}
+
+
+@needs_h
+def test_the_api_moves_a_vm_to_a_new_host_in_one_process():
+    import io
+
+    from pyvmm.hv import Host
+    from pyvmm.migration import precopy, stream
+    from pyvmm.migration.destination import receive
+    from pyvmm.migration.vm import VMGuest, build_migrated_vm, check_vm_config
+    expected = reference(KERNEL_PV, "pv", "shadow", bootargs=COMPUTE[1])
+    vm = Host(ram_size=64 << 20).create_vm(ram_size=32 << 20, technique="pv", paging="shadow",
+                                           bootargs=COMPUTE[1])
+    vm.load(KERNEL_PV)
+    vm.run(2_000_000)
+    wire = bytearray()
+    report = precopy.PreCopy(VMGuest(vm), stream.StreamWriter(wire.extend)).run()
+    before = vm.console_output
+    incoming = receive(stream.StreamReader(io.BytesIO(wire).read),
+                       lambda conf: check_vm_config(conf, {"technique": "pv"}))
+    assert incoming.conf["options"]["technique"] == "pv"
+    copy = build_migrated_vm(incoming.conf, incoming.state, incoming.pages)
+    assert copy.host is not vm.host
+    result = copy.run()
+    assert (before + copy.console_output, copy.stats()["instret"], result.status,
+            hashlib.sha256(copy.read(copy.ram_base, copy.ram_size)).hexdigest()) == expected
+    assert report["paused_at_insn"] == sum(vcpu.instret for vcpu in vm.vcpus)
+    with pytest.raises(MigrationError, match="this destination expects --technique hw"):
+        receive(stream.StreamReader(io.BytesIO(wire).read),
+                lambda conf: check_vm_config(conf, {"technique": "hw"}))
+    copy.close()
     vm.close()
