@@ -61,8 +61,13 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         print(f"pyvmm run: error: the compiled core is missing ({e}); "
               "build it with `python setup.py build_ext --inplace`", file=sys.stderr)
         return 1
+    host_harts = getattr(args, "host_harts", None)
+    scheduler = getattr(args, "scheduler", None)
     try:
-        host = Host(ram_size=ram_size + HOST_OVERHEAD)
+        host = Host(ram_size=ram_size + HOST_OVERHEAD, harts=1 if host_harts is None else host_harts,
+                    scheduler=scheduler)
+    except HvError as e:
+        raise usage_error(f"--host-harts/--scheduler: {e}") from None
     except MemoryError:
         raise usage_error(f"cannot allocate {ram_size + HOST_OVERHEAD} bytes of host RAM") from None
     if technique == "hw" and not hasattr(host.core, "virt"):

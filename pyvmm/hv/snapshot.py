@@ -212,6 +212,9 @@ def capture_vm(vm):
     tc_pcs = [_tc_pc(vcpu) for vcpu in vm.vcpus]
     if held is not None:
         held.save()
+    for vcpu in vm.vcpus:
+        if vcpu.loaded:
+            vcpu.save()         # held by another host hart: loaded there again on its next turn
     try:
         vcpus = [_vcpu_state(vm, vcpu, pc, tc_pc) for vcpu, pc, tc_pc in zip(vm.vcpus, pcs, tc_pcs)]
     finally:

@@ -104,6 +104,7 @@ class VM:
         self.error = None             # why the hypervisor stopped the VM (how "error")
         self.tracer = None            # a pyvmm.hv.trace_exits.ExitTracer: --trace exit,guest_errors
         self.run_seconds = 0.0        # host time in its slices: guest, exits and handlers
+        self.assigned_devices = []    # pyvmm.hv.passthrough.Assignment: host functions given to this VM
 
         from pyvmm.hv.hypercalls import default_hypercalls
         self.hypercalls = default_hypercalls()
@@ -432,7 +433,12 @@ class VM:
         return self._stop is not None
 
     def handle(self, vcpu, exit):
-        """Complete an exit with this VM's policy."""
+        """Complete an exit with this VM's policy; an access to an assigned
+        device goes to the device itself (pyvmm.hv.passthrough)."""
+        if exit.kind == "mmio" and self.assigned_devices:
+            from pyvmm.hv.passthrough import dispatch
+            if dispatch(self, vcpu, exit):
+                return
         self.exit_counts[exit.kind] += 1
         if self.tracer is None:
             self.policy.handle(vcpu, exit)
@@ -443,8 +449,7 @@ class VM:
 
     def run(self, max_insns=None):
         """Run this VM alone on its host (other VMs wait) until it stops."""
-        from pyvmm.hv.scheduler import RoundRobin
-        RoundRobin(self.host, vms=[self]).run(max_insns)
+        self.host.run_vms([self], max_insns)
         return self.result
 
     def save(self, path, base=None):
@@ -487,6 +492,9 @@ class VM:
         if self.pager is not None:
             stats["shadow"] = dict(self.pager.counters)
         stats.update(self.policy.stats())
+        sched = self.host.vm_sched_stats(self)
+        if sched:
+            stats["sched"] = sched
         return stats
 
 

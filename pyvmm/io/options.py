@@ -42,7 +42,7 @@ class DeviceSpec:
 
     @property
     def transport(self):
-        return "pci" if self.driver.endswith("-pci") else "mmio"
+        return "pci" if self.driver.endswith("-pci") or self.driver in PCI_DEVICES else "mmio"
 
 
 @dataclass
@@ -135,7 +135,10 @@ DEVICE_PROPERTIES = {
     "virtio-net-pci": {"netdev", "mac", "id"},
     "virtio-balloon-device": {"bus", "id"},
     "virtio-balloon-pci": {"id"},
+    "nvme": {"drive", "serial", "id"},
 }
+# Devices that are PCI functions of their own (not virtio on a transport).
+PCI_DEVICES = {"nvme"}
 
 
 def parse_device(text):
@@ -149,7 +152,8 @@ def parse_device(text):
     what = f"--device {text}"
     props = _properties(items[1:], what, DEVICE_PROPERTIES[driver])
     for required in {"virtio-blk-device": "drive", "virtio-blk-pci": "drive",
-                     "virtio-net-device": "netdev", "virtio-net-pci": "netdev"}.get(driver, "").split():
+                     "virtio-net-device": "netdev", "virtio-net-pci": "netdev",
+                     "nvme": "drive serial"}.get(driver, "").split():
         if required not in props:
             raise OptionError(f"{what}: {required}= is required")
     if "bus" in props:
@@ -211,7 +215,7 @@ class _Slots:
 def plan_devices(drive_specs, device_specs, netdev_specs):
     """Check the specs against each other and place them: a list of
     (kind, spec, extra, transport, slot) where kind is "blk", "rng",
-    "console", "net" or "balloon" and `extra` is the drive or netdev spec it uses."""
+    "console", "net", "balloon" or "nvme" and `extra` is the drive or netdev spec it uses."""
     drives = _parsed(drive_specs, parse_drive, DriveSpec)
     devices = _parsed(device_specs, parse_device, DeviceSpec)
     netdevs = _parsed(netdev_specs, parse_netdev, NetdevSpec)
@@ -247,7 +251,7 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
         transport = device.transport
         slot = slots.take(props.get("bus"), what) if transport == "mmio" else None
         extra = None
-        if device.driver.startswith("virtio-blk"):
+        if device.driver.startswith("virtio-blk") or device.driver == "nvme":
             name = props["drive"]
             if name not in drive_ids:
                 raise OptionError(f"{what}: drive={name!r} names no --drive")
@@ -255,7 +259,7 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
                 raise OptionError(f"{what}: drive {name!r} is already in use by another device")
             used_drives.add(name)
             extra = drive_ids[name]
-            kind = "blk"
+            kind = "nvme" if device.driver == "nvme" else "blk"
         elif device.driver.startswith("virtio-net"):
             name = props["netdev"]
             if name not in netdev_ids:
@@ -289,8 +293,10 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
 
 def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
                   console_out=None, console_in=None, ram_size=None):
-    """The virtio devices the options ask for: a list of (VirtioDevice,
-    transport, slot) with transport "mmio" (slot 0-7) or "pci" (slot None).
+    """The devices the options ask for: a list of (device, transport, slot)
+    with transport "mmio" (a VirtioDevice, slot 0-7), "pci" (a VirtioDevice
+    for virtio-pci, slot None) or "pci-function" (a PciFunction of its own,
+    such as an NVMe controller; slot None).
     `ram_size` is the guest RAM a balloon's target is measured against.
     Specs may be given as option strings or as parsed specs. A device's
     module loads only when a device of its kind is asked for."""
@@ -303,6 +309,11 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
                 serial = device.properties.get("serial") or extra.serial
                 made = VirtioBlk(extra.file, readonly=extra.readonly, snapshot=extra.snapshot,
                                  serial=serial)
+            elif kind == "nvme":
+                from pyvmm.io.pci.nvme import NvmeController
+                made = NvmeController(extra.file, device.properties["serial"],
+                                      readonly=extra.readonly, snapshot=extra.snapshot)
+                transport = "pci-function"
             elif kind == "rng":
                 from pyvmm.io.virtio.rng import VirtioRng
                 made = VirtioRng(realtime=realtime)

@@ -128,8 +128,8 @@ def add_parsers(subparsers):
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
                         "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
-                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device "
-                        "(repeatable; see docs/devices.md)")
+                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device; "
+                        "nvme,drive=ID,serial=STR (repeatable; see docs/devices.md, docs/pci.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
                         "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
@@ -176,6 +176,12 @@ def add_parsers(subparsers):
                         "printed on stderr), then run the machine or VM it brings; its options "
                         "come from the stream (--ram, --smp, --technique and --paging, if given, "
                         "must match it)")
+    p.add_argument("--host-harts", type=int, default=None, metavar="H",
+                   help="with a --technique other than native: the host's harts (1..8) the "
+                        "VM's VCPUs are scheduled on (docs/scheduling.md)")
+    p.add_argument("--scheduler", default=None, metavar="round-robin|credit",
+                   help="with a --technique other than native: the host's scheduling policy "
+                        "(docs/scheduling.md; --stats reports shares and latencies)")
     p.set_defaults(func=run_command)
 
 
@@ -235,7 +241,9 @@ def _check_migration_options(args):
                               ("--incoming", args.incoming is not None),
                               ("--monitor", args.monitor is not None),
                               ("--gdb", args.gdb is not None or args.gdb_default),
-                              ("--balloon-target", bool(getattr(args, "balloon_target", None)))):
+                              ("--balloon-target", bool(getattr(args, "balloon_target", None))),
+                              ("--host-harts", getattr(args, "host_harts", None) is not None),
+                              ("--scheduler", getattr(args, "scheduler", None) is not None)):
             if given:
                 raise UsageError(f"--migrate cannot be used with {option}")
     elif args.migrate_at is not None:
@@ -252,7 +260,9 @@ def _check_migration_options(args):
     for option, given in (("--loadvm", args.loadvm is not None), ("--trace", args.trace is not None),
                           ("--monitor", args.monitor is not None),
                           ("--gdb", args.gdb is not None or args.gdb_default),
-                          ("--balloon-target", bool(getattr(args, "balloon_target", None)))):
+                          ("--balloon-target", bool(getattr(args, "balloon_target", None))),
+                          ("--host-harts", getattr(args, "host_harts", None) is not None),
+                          ("--scheduler", getattr(args, "scheduler", None) is not None)):
         if given:
             raise UsageError(f"--incoming cannot be used with {option}")
 
@@ -359,6 +369,9 @@ def _run(args, opened):
                              trace=classes, trace_out=trace_out, progress=progress)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
+    for option, given in (("--host-harts", args.host_harts), ("--scheduler", args.scheduler)):
+        if given is not None:
+            raise UsageError(f"{option} applies to --technique hw (or another hypervisor technique)")
     if not 1 <= args.smp <= MAX_SMP:
         raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 

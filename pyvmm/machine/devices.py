@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pyvmm.machine import fdt
 from pyvmm.machine.finisher import SiFiveTest
-from pyvmm.machine.layout import (PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_SIZE, TEST_BASE,
+from pyvmm.machine.layout import (IOMMU_BASE, IOMMU_IRQ, IOMMU_SIZE, PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_SIZE, TEST_BASE,
                                   TEST_SIZE, UART0_BASE, UART0_IRQ, UART0_SIZE, VIRTIO_BASE,
                                   VIRTIO_COUNT, VIRTIO_IRQ_FIRST, VIRTIO_STRIDE)
 from pyvmm.machine.memory import PAGE_SIZE
@@ -34,6 +34,7 @@ class DeviceConfig:
     netdevs: list = field(default_factory=list)
     virtio_legacy: bool = False
     realtime: bool = False
+    iommu: bool = False             # a RISC-V IOMMU in front of every PCI function's DMA
 
 
 class DeviceSet:
@@ -57,6 +58,12 @@ class DeviceSet:
             transport.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
             self.virtio_slots.append(transport)
         self.pci = PciHost(self.plic, ram_size, ram_base)
+        self.pci_devices = []           # PCI functions of their own (NVMe), not virtio
+        self.iommu = None
+        if self.config.iommu:
+            from pyvmm.io.iommu import RiscvIommu
+            self.iommu = RiscvIommu(self._irq_line(IOMMU_IRQ))
+            self.pci.attach_iommu(self.iommu)
         self._build_virtio(console_write, console_input)
 
     def _irq_line(self, source):
@@ -73,7 +80,10 @@ class DeviceSet:
                               realtime=config.realtime, console_out=console_write,
                               console_in=console_input, ram_size=self.ram_size)
         for device, transport, slot in built:
-            if transport == "mmio":
+            if transport == "pci-function":
+                number = self.pci.add_function(device)
+                self.pci_devices.append((device, f"pci 00:{number:02x}.0"))
+            elif transport == "mmio":
                 mmio = VirtioMmio(device, legacy=config.virtio_legacy)
                 mmio.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
                 self.virtio_slots[slot] = mmio
@@ -93,6 +103,8 @@ class DeviceSet:
         for slot, transport in enumerate(self.virtio_slots):
             bus.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, transport, f"virtio{slot}")
         self.pci.attach(bus)
+        if self.iommu is not None:
+            bus.attach(IOMMU_BASE, IOMMU_SIZE, self.iommu, "iommu")
 
     def attach_memory(self, memory):
         """Give every DMA-capable device the guest memory it reaches."""
@@ -142,6 +154,8 @@ class DeviceSet:
         everything the guest wrote is in its files."""
         for device, _ in self.virtio_devices:
             device.close()
+        for device, _ in self.pci_devices:
+            device.close()
 
     def soc_nodes(self, phandle_plic):
         """Device-tree nodes of the optional devices, for /soc."""
@@ -159,4 +173,8 @@ class DeviceSet:
         stats = {}
         for device, where in self.virtio_devices:
             stats[f"{type(device).__name__} ({where})"] = device.stats()
+        for device, where in self.pci_devices:
+            stats[f"{type(device).__name__} ({where})"] = device.stats()
+        if self.iommu is not None:
+            stats[f"RiscvIommu ({IOMMU_BASE:#x})"] = self.iommu.stats()
         return stats

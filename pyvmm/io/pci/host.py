@@ -41,6 +41,11 @@ class HostBridge(PciFunction):
         super().__init__(REDHAT_VENDOR, REDHAT_PCIE_HOST, CLASS_BRIDGE_HOST, name="gpex-root")
 
 
+def routing_id(bus, device, function_number):
+    """The PCI requester (routing) ID: bus << 8 | device << 3 | function."""
+    return bus << 8 | device << 3 | function_number
+
+
 def _ones(size):
     return (1 << (8 * size)) - 1
 
@@ -110,6 +115,7 @@ class PciHost:
         self._decode_tables = None
         self.config_accesses = 0
         self.bar_accesses = 0
+        self.iommu = None
         self.bridge = HostBridge()
         self.add_function(self.bridge, device=0)
 
@@ -223,8 +229,22 @@ class PciHost:
                    BarWindow(self, self.high_mmio_base, io=False), "pci-mmio-high")
 
     def attach_memory(self, memory):
+        """Give each function the memory its DMA reaches: `memory` itself,
+        or, with an IOMMU attached, `memory` through the IOMMU under the
+        function's routing ID."""
+        if self.iommu is not None:
+            self.iommu.attach_memory(memory)
         for function in self.slots.values():
-            function.attach_memory(memory)
+            if self.iommu is None:
+                function.attach_memory(memory)
+            else:
+                function.attach_memory(self.iommu.dma_memory(routing_id(0, function.device,
+                                                                        function.function)))
+
+    def attach_iommu(self, iommu):
+        """Put `iommu` (a RiscvIommu) between every function and memory;
+        takes effect at the next attach_memory."""
+        self.iommu = iommu
 
     def fdt_node(self, phandle_plic):
         """The pci@30000000 node for the board's /soc."""
@@ -246,15 +266,20 @@ class PciHost:
         return out
 
     def state(self):
-        return {
+        state = {
             "sequence": self._sequence,
             "functions": {f"{d:02x}.{n}": fn.state() for (d, n), fn in sorted(self.slots.items())},
         }
+        if self.iommu is not None:
+            state["iommu"] = self.iommu.state()
+        return state
 
     def restore(self, state):
         """Reload every function, then drive each INTx line from the
         restored pin levels."""
         self._sequence = state["sequence"]
+        if self.iommu is not None:
+            self.iommu.restore(state["iommu"])
         for (device, number), function in self.slots.items():
             function.restore(state["functions"][f"{device:02x}.{number}"])
         self.intx.rebuild((fn.device, fn.interrupt_pin) for fn in self.slots.values()
