@@ -251,3 +251,18 @@ def test_the_api_moves_a_vm_to_a_new_host_in_one_process():
                 lambda conf: check_vm_config(conf, {"technique": "hw"}))
     copy.close()
     vm.close()
+
+
+@pytest.mark.parametrize("args, says", [
+    ((KERNEL, "--technique", "hw", "--host-harts", "2", "--migrate", "tcp:127.0.0.1:1",
+      "--migrate-at", "1"), "--migrate cannot be used with --host-harts"),
+    ((KERNEL, "--technique", "hw", "--scheduler", "credit", "--migrate", "tcp:127.0.0.1:1",
+      "--migrate-at", "1"), "--migrate cannot be used with --scheduler"),
+    (("--incoming", "tcp:127.0.0.1:0", "--scheduler", "credit"),
+     "--incoming cannot be used with --scheduler"),
+    ((KERNEL, "--technique", "hw", "--migrate", "tcp:127.0.0.1:1"), "--migrate needs --migrate-at"),
+])
+def test_vm_migration_usage_errors(args, says):
+    proc, _ = run(*args)
+    lines = proc.stderr.decode().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and says in lines[0], lines
