@@ -667,7 +667,8 @@ class NvmeVirtualFunction(NvmeController):
 
     def close(self):
         """The drive is the PF's: what the VF wrote reaches it; the PF closes it."""
-        self.backend.flush()
+        if self.backend.fd is not None:
+            self.backend.flush()
 
     def state(self):
         state = super().state()
