@@ -293,9 +293,10 @@ class PciHost:
         takes effect at the next attach_memory."""
         self.iommu = iommu
 
-    def fdt_node(self, phandle_plic):
-        """The pci@30000000 node for the board's /soc."""
-        return pcie_node(phandle_plic, self.high_mmio_base)
+    def fdt_node(self, phandle_plic, phandle_iommu=None):
+        """The pci@30000000 node for the board's /soc (with `phandle_iommu`,
+        an iommu-map through that IOMMU)."""
+        return pcie_node(phandle_plic, self.high_mmio_base, phandle_iommu)
 
     def poll(self):
         for function in self._all_functions():
