@@ -11,10 +11,11 @@ import pytest
 
 from nvme_driver import PAGE, NvmeDriver
 from pci_firmware import Firmware, ecam, make_host
+from pyvmm.io.iommu import RiscvIommu
 from pyvmm.io.options import OptionError, build_devices
 from pyvmm.io.pci import nvme, sriov
 from pyvmm.io.pci.nvme import NvmeController
-from pyvmm.machine.memory import GuestMemory
+from pyvmm.machine.memory import DmaError, GuestMemory
 
 RAM_BASE, RAM_SIZE = 0x8000_0000, 8 << 20
 SECTORS = 4096
@@ -169,3 +170,19 @@ def test_option_sriov_max_vfs(tmp_path):
     for bad, message in (("sriov_max_vfs=9", "sriov_max_vfs"), ("sriov_max_vfs=x", "sriov_max_vfs")):
         with pytest.raises(OptionError, match=message):
             build_devices([f"if=none,id=d0,file={disk}"], [f"nvme,drive=d0,serial=s,{bad}"], [])
+
+
+def test_vf_dma_goes_through_the_iommu_under_its_routing_id(tmp_path):
+    path = tmp_path / "disk.img"
+    path.write_bytes(bytes(1024 * 512))
+    pf = NvmeController(str(path), serial="s", sriov_max_vfs=2)
+    host, bus, _ = make_host(pf)
+    iommu = RiscvIommu()
+    host.attach_iommu(iommu)
+    host.attach_memory(GuestMemory(bytearray(RAM_SIZE), RAM_BASE, RAM_SIZE))
+    enable(bus, 2)
+    assert [vf.memory.memory.device_id for vf in pf.sriov.vfs] == [(1 << 3) + 1, (1 << 3) + 2]
+    cfg_write(bus, 2, 0x04, 0x4, 2)
+    with pytest.raises(DmaError, match="IOMMU refused device 0x000a"):     # the IOMMU is Off
+        pf.sriov.vfs[1].memory.read(RAM_BASE, 8)
+    pf.close()

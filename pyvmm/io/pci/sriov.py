@@ -49,7 +49,7 @@ VF_BAR_0 = 0x24
 CONTROL_VF_ENABLE = 0x01
 CONTROL_VF_MSE = 0x08
 CONTROL_ARI = 0x10
-SUPPORTED_PAGE_SIZES_QEMU = 0x553      # 4K, 16K, 64K, 256K, 1M, 4M: QEMU's value
+SUPPORTED_PAGE_SIZES_QEMU = 0x553      # 4K, 8K, 64K, 256K, 1M, 4M: QEMU's value
 FIRST_OFFSET = 1                       # QEMU's NVME_VF_OFFSET and NVME_VF_STRIDE
 STRIDE = 1
 MAX_TOTAL_VFS = 7                      # bus 0, no ARI: functions 1..7 of the PF's device
@@ -123,8 +123,8 @@ class SriovCapability:
         return address if address + size <= 1 << 64 else None
 
     def before_write(self, offset, size):
-        """Saved register values the write may not change (the defined
-        behaviour of the undefined cases); `offset` is config-space relative."""
+        """NumVFs before a write at config offset `offset` that touches the
+        capability (after_write may have to put it back), else None."""
         if not (offset < CAP_OFFSET + CAP_SIZE and offset + size > CAP_OFFSET):
             return None
         return self._reg(NUM_VFS, 2)
