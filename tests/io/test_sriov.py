@@ -54,7 +54,9 @@ def enable(bus, n, mse=True):
 
 def test_capability_registers_in_extended_config_space(board, tmp_path):
     pf, host, bus, _, firmware, _ = board
-    assert firmware.found[1:] == [(1, 0, 0x1B36, 0x0010)]     # VFs are not found by scanning
+    # Multi-function, as on QEMU; a scan of functions 1..7 skips the VFs (0xFFFF).
+    assert cfg(bus, 0, 0x0E, 1) == 0x80
+    assert firmware.found[1:] == [(1, 0, 0x1B36, 0x0010)]
     assert cfg(bus, 0, CAP) == 0x0001_0010                    # ID 0x10, version 1, no next
     assert cfg(bus, 0, CAP + sriov.INITIAL_VFS) == 2 | 2 << 16
     assert cfg(bus, 0, CAP + sriov.NUM_VFS, 2) == 0
@@ -88,6 +90,8 @@ def test_vf_enable_creates_functions_at_their_routing_ids_and_disable_removes_th
         assert cfg(bus, function, 8) == 0xFFFF_FFFF
     enable(bus, 2)
     assert [vf.name for vf in pf.sriov.vfs] == ["nvme-vf0", "nvme-vf1"]
+    rescan = Firmware(bus, host.high_mmio_base)
+    assert [found[:2] for found in rescan.enumerate()] == [(0, 0), (1, 0)]
     assert sorted(host.virtual_functions) == [(1 << 3) + 1, (1 << 3) + 2]
     for function in (1, 2):
         # The spec's VF: Vendor/Device ID 0xFFFF, a real class, BARs reading 0.

@@ -638,8 +638,8 @@ class NvmeVirtualFunction(NvmeController):
     (software takes them from the PF and its VF Device ID), the BAR
     registers read 0 and BAR0 decodes inside the PF's VF BAR0 window, and
     of the command register only Bus Master Enable and INTx Disable are
-    writable. It keeps the PF's INTA pin, as QEMU's VFs do: no function of
-    this board has MSI, which the specification would have a VF use."""
+    writable. It keeps the PF's INTA pin, as QEMU 7.2's VFs do (later QEMU
+    gives VFs none, as they use MSI-X, which no function of this board has)."""
 
     def __init__(self, pf, index):
         PciFunction.__init__(self, 0xFFFF, 0xFFFF, CLASS_NVME, revision=2,

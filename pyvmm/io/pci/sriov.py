@@ -15,10 +15,12 @@ space, the only extended capability there (next pointer 0):
 
 Setting VF Enable brings NumVFs virtual functions into existence, VF i at
 routing ID PF + First VF Offset + i * VF Stride; clearing it removes them.
+As in QEMU, the PF's header type says multi-function (its VFs share its
+device number), and each VF's Vendor and Device ID read 0xFFFF.
 The specification leaves some writes undefined; here they are defined so
 that the registers always describe the functions that exist:
 
-* NumVFs is read-only while VF Enable is set (later QEMU does the same);
+* NumVFs is read-only while VF Enable is set;
 * a NumVFs value above TotalVFs is not accepted (the register keeps its value);
 * VF Enable with NumVFs = 0 is accepted and creates no function;
 * VF BAR0 decodes only while both VF Enable and VF MSE are set.
@@ -26,6 +28,8 @@ that the registers always describe the functions that exist:
 The physical function supplies `create_vf(index)` and `vfs_changed()`; the
 functions it creates are kept here, in index order, while enabled.
 """
+
+from pyvmm.io.pci.config import HEADER_TYPE, HEADER_TYPE_MULTI_FUNCTION
 
 ID_SRIOV = 0x0010
 SRIOV_VERSION = 1
@@ -85,6 +89,7 @@ class SriovCapability:
         pf._set_mask(pf.wmask, base + VF_BAR_0, 8, ~(vf_bar0_size - 1) & ((1 << 64) - 1))
         # Past the capability, extended space reads 0 and ignores writes.
         pf.wmask[base + CAP_SIZE:] = bytes(len(pf.config) - base - CAP_SIZE)
+        pf.config[HEADER_TYPE] |= HEADER_TYPE_MULTI_FUNCTION
 
     def _reg(self, offset, size):
         return self.pf._get(CAP_OFFSET + offset, size)
