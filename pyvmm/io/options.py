@@ -135,7 +135,7 @@ DEVICE_PROPERTIES = {
     "virtio-net-pci": {"netdev", "mac", "id"},
     "virtio-balloon-device": {"bus", "id"},
     "virtio-balloon-pci": {"id"},
-    "nvme": {"drive", "serial", "id"},
+    "nvme": {"drive", "serial", "id", "sriov_max_vfs"},
 }
 # Devices that are PCI functions of their own (not virtio on a transport).
 PCI_DEVICES = {"nvme"}
@@ -159,6 +159,15 @@ def parse_device(text):
     if "bus" in props:
         _slot_of_bus(props["bus"], what)
     return DeviceSpec(driver, props)
+
+
+def _sriov_max_vfs(device):
+    """QEMU's nvme property: the VFs the controller can enable (0: no SR-IOV)."""
+    from pyvmm.io.pci.sriov import MAX_TOTAL_VFS
+    text = device.properties.get("sriov_max_vfs", "0")
+    if not text.isdigit() or int(text) > MAX_TOTAL_VFS:
+        raise OptionError(f"--device nvme: sriov_max_vfs={text!r} is not 0..{MAX_TOTAL_VFS}")
+    return int(text)
 
 
 def _slot_of_bus(bus, what):
@@ -312,7 +321,8 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
             elif kind == "nvme":
                 from pyvmm.io.pci.nvme import NvmeController
                 made = NvmeController(extra.file, device.properties["serial"],
-                                      readonly=extra.readonly, snapshot=extra.snapshot)
+                                      readonly=extra.readonly, snapshot=extra.snapshot,
+                                      sriov_max_vfs=_sriov_max_vfs(device))
                 transport = "pci-function"
             elif kind == "rng":
                 from pyvmm.io.virtio.rng import VirtioRng

@@ -182,6 +182,9 @@ def add_parsers(subparsers):
     p.add_argument("--scheduler", default=None, metavar="round-robin|credit",
                    help="with a --technique other than native: the host's scheduling policy "
                         "(docs/scheduling.md; --stats reports shares and latencies)")
+    p.add_argument("--iommu", choices=("on", "off"), default="off",
+                   help="a RISC-V IOMMU in front of every PCI function's DMA, at 0x3010000 with "
+                        "its device-tree node (docs/iommu.md; QEMU 7.2 has none for riscv)")
     p.set_defaults(func=run_command)
 
 
@@ -216,7 +219,7 @@ def run_command(args):
 _SHAPING = (("image", None), ("kernel", None), ("ram", None), ("load_addr", None), ("bios", "none"),
             ("smp", 1), ("drive", []), ("device", []), ("netdev", []), ("virtio_legacy", False),
             ("initrd", None), ("dtb", None), ("bootargs", ""), ("htif", "auto"), ("realtime", False),
-            ("technique", "native"), ("paging", None), ("dumpdtb", None))
+            ("technique", "native"), ("paging", None), ("dumpdtb", None), ("iommu", "off"))
 
 
 def _check_snapshot_options(args):
@@ -566,7 +569,7 @@ def device_config(args):
     from pyvmm.machine.devices import DeviceConfig
     return DeviceConfig(drives=list(args.drive), devices=list(args.device),
                         netdevs=list(args.netdev), virtio_legacy=args.virtio_legacy,
-                        realtime=args.realtime)
+                        realtime=args.realtime, iommu=getattr(args, "iommu", "off") == "on")
 
 
 @contextlib.contextmanager
