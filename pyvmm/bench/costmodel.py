@@ -20,6 +20,7 @@ and for the I/O suite (pyvmm.bench.io_suite), whose exits are priced by kind:
            + notifies     * virtio_notify        virtqueue notifies the host back-end serves
            + injections   * interrupt_injection  interrupts a VM took, injected by the hypervisor
            + hosted_exits * hosted_exit          type 2: I/O exits that also cross the host OS
+           + blocks       * device_service       the device's own time per 4 KiB moved
 
 Every parameter and its source is in docs/bench.md. Users replace any of
 them with --cost-model FILE.json ({"exit": 3000}) or key=value. Modeled
@@ -49,6 +50,7 @@ class CostModel:
     virtio_notify: float = 2000.0  # the host back-end woken by a guest's virtqueue notify
     interrupt_injection: float = 1000.0  # a virtual interrupt injected into a VM
     hosted_exit: float = 20000.0  # type 2: the host-OS round trip an I/O exit adds
+    device_service: float = 0.0   # the device's own time per 4 KiB it moves (0: not modeled)
 
     def cycles(self, counts):
         """Modeled cycles of `counts` (a dict with the keys of events())."""

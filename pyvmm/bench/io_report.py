@@ -41,7 +41,10 @@ def _header(result):
     return (f"io suite: {4 * (blocks['large'] - blocks['small'])} requests of "
             f"{result['block_bytes']} bytes measured per model (runs over {blocks['small']} and "
             f"{blocks['large']} blocks, the difference); modeled time at "
-            f"{result['modeled_hz'] / 1e9:g} GHz; device service time is not modeled")
+            f"{result['modeled_hz'] / 1e9:g} GHz; " + (
+                f"the device takes {result['cost_model']['device_service']:g} cycles per 4 KiB"
+                if result["cost_model"]["device_service"] else
+                "device service time not modeled (--cost-model device_service=N)"))
 
 
 def _footer(result):

@@ -219,6 +219,12 @@ def run_once(model, blocks, scratch):
         device_accesses = 0
     iommu = target.passthrough.stats() if target.passthrough is not None else {}
     virtio = _device_stats(stats, "VirtioBlk")
+    if model.driver == "virtio":
+        moved = virtio.get("bytes_read", 0) + virtio.get("bytes_written", 0)
+    else:
+        nvme = (target.closers[0].stats() if target.assignment is not None
+                else _device_stats(stats, "Nvme"))
+        moved = nvme.get("nvme_bytes_read", 0) + nvme.get("nvme_bytes_written", 0)
     traps = cell._total(core.get("traps", {}))
     if not target.native:
         traps = max(0, traps - sum(exits.get(k, 0) for k in cell.TRAP_EXITS))
@@ -231,13 +237,14 @@ def run_once(model, blocks, scratch):
         "device_accesses": int(device_accesses),
         "iommu_translations": int(iommu.get("iommu_translations", 0)),
         "iotlb_misses": int(iommu.get("iommu_iotlb_misses", 0)),
+        "device_blocks": moved / BLOCK,
         "virtio_notifies": 0 if target.native else int(virtio.get("notifications", 0)),
         "interrupt_injections": max(0, int(interrupts)),
         "host_seconds": seconds,
     }
 
 
-COUNTERS = ("instret", "traps", "device_accesses", "iommu_translations", "iotlb_misses",
+COUNTERS = ("instret", "traps", "device_accesses", "device_blocks", "iommu_translations", "iotlb_misses",
             "virtio_notifies", "interrupt_injections")
 
 
@@ -266,6 +273,7 @@ def events(per, hosted):
         "virtio_notify": per["virtio_notifies"],
         "interrupt_injection": per["interrupt_injections"],
         "hosted_exit": mmio if hosted else 0.0,
+        "device_service": per["device_blocks"],
     }
 
 
