@@ -137,3 +137,19 @@ def test_bad_cost_model_is_one_line(capsys):
     out, err = capsys.readouterr()
     assert out == "" and err.splitlines() == [
         "pyvmm bench: error: cost-model override 'mmio_exit=x': 'x' is not a number"]
+
+
+def test_every_io_parameter_is_priced(report):
+    from pyvmm.bench import costmodel
+    by = rows(report)
+    for name in costmodel.IO_PARAMETERS + ("instruction", "device_access"):
+        counted = [r for r in report["models"] if r["events"][name]]
+        # The drivers poll (no interrupts), and one buffer and one queue pair
+        # stay in the IOTLB after the first requests: neither scales with them.
+        if name not in ("interrupt_injection", "iotlb_miss"):
+            assert counted, f"no model counts {name}"
+        for row in counted:
+            bumped = costmodel.DEFAULT.with_overrides({name: getattr(costmodel.DEFAULT, name) + 1})
+            assert bumped.cycles(row["events"]) == pytest.approx(
+                row["cycles_per_request"] + row["events"][name])
+    assert by["direct-hosted"]["events"]["hosted_exit"] == 2
