@@ -51,15 +51,22 @@ class IoBenchError(Exception):
 # -------------------------------------------------------------- the targets
 
 class _Target:
-    """A built board or VM: run() it, then read its counters."""
+    """What a model's setup function returns: `target`, the board or VM to
+    run; `native`, whether it is the board; for an assigned function,
+    `passthrough` (whose IOMMU counts the translations), `assignment`
+    (counting the BAR accesses) and `function` (the device, counting the
+    bytes it moved); `closers`, what to close after the run besides the
+    target."""
 
     native = False
     passthrough = None
     assignment = None
+    function = None
+    closers = ()
 
     def close(self):
         self.target.close()
-        for extra in getattr(self, "closers", ()):
+        for extra in self.closers:
             extra.close()
 
 
@@ -110,6 +117,7 @@ def setup_vm_passthrough(driver, guest, disk):
     device_id = t.passthrough.add_host_function(controller, device=PASSTHROUGH_DEVICE)
     t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
     t.assignment = t.passthrough.assign(device_id, t.target)
+    t.function = controller
     t.closers = [controller]
     t.target.load(guest)
     t.target.boot()
@@ -222,8 +230,7 @@ def run_once(model, blocks, scratch):
     if model.driver == "virtio":
         moved = virtio.get("bytes_read", 0) + virtio.get("bytes_written", 0)
     else:
-        nvme = (target.closers[0].stats() if target.assignment is not None
-                else _device_stats(stats, "Nvme"))
+        nvme = target.function.stats() if target.function is not None else _device_stats(stats, "Nvme")
         moved = nvme.get("nvme_bytes_read", 0) + nvme.get("nvme_bytes_written", 0)
     traps = cell._total(core.get("traps", {}))
     if not target.native:
