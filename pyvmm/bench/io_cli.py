@@ -18,6 +18,11 @@ def _error(message, status):
     return status
 
 
+def _write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def run_io(args):
     from pyvmm.bench import costmodel, io_report, io_suite
     from pyvmm.bench.plot import PlotUnavailable, require_matplotlib
@@ -25,9 +30,10 @@ def run_io(args):
     for attribute, flag in FOREIGN:
         if getattr(args, attribute, None):
             args._parser.error(f"{flag} does not apply to --suite io")
-    if args.format not in io_report.FORMATS:
-        args._parser.error(f"--format {args.format} does not apply to --suite io "
-                           f"(choose from {', '.join(io_report.FORMATS)})")
+    for flag, given in (("--scale", args.scale != 1.0), ("--no-walk2d", args.no_walk2d),
+                        ("--executor", args.executor != "local")):
+        if given:
+            args._parser.error(f"{flag} does not apply to --suite io")
     try:
         model = costmodel.load(args.cost_model)
     except costmodel.CostModelError as exc:
@@ -48,7 +54,7 @@ def run_io(args):
     except io_suite.IoBenchError as exc:
         return _error(str(exc), EXIT_FAILED)
     report = io_report.render(result, args.format)
-    for path, write in ((args.json, lambda p: open(p, "w").write(io_report.render(result, "json"))),
+    for path, write in ((args.json, lambda p: _write_text(p, io_report.render(result, "json"))),
                         (args.plot, lambda p: io_report.write_plot(result, p))):
         if path is None:
             continue

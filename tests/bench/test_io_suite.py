@@ -119,6 +119,7 @@ def test_a_model_is_one_table_entry():
 @pytest.mark.parametrize("argv, message", [
     (["--suite", "io", "--techniques", "hw"], "--techniques does not apply to --suite io"),
     (["--suite", "io", "--iterations", "16"], "--iterations does not apply to --suite io"),
+    (["--suite", "io", "--scale", "2"], "--scale does not apply to --suite io"),
     (["--suite", "core", "--quick"], "--quick and --json belong to --suite io"),
     (["--suite", "nano", "--json", "x.json"], "--quick and --json belong to --suite io"),
     (["--suite", "disks"], "invalid choice: 'disks'"),
@@ -129,6 +130,15 @@ def test_bad_suite_or_option_exits_2(capsys, argv, message):
     assert exc.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("pyvmm bench: error:") and message in err[-1]
+
+
+def test_unwritable_json_is_one_line(capsys, tmp_path):
+    pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
+    missing = tmp_path / "no-such-dir" / "io.json"
+    assert main(["bench", "--suite", "io", "--quick", "-q", "--json", str(missing)]) == 1
+    out, err = capsys.readouterr()
+    assert "native-nvme" in out
+    assert err.splitlines() == [f"pyvmm bench: error: {missing}: No such file or directory"]
 
 
 def test_bad_cost_model_is_one_line(capsys):
