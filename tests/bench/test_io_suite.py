@@ -163,3 +163,68 @@ def test_every_io_parameter_is_priced(report):
             assert bumped.cycles(row["events"]) == pytest.approx(
                 row["cycles_per_request"] + row["events"][name])
     assert by["direct-hosted"]["events"]["hosted_exit"] == 2
+
+
+MASK64 = (1 << 64) - 1
+LCG_MUL, LCG_ADD = 6364136223846793005, 1442695040888963407
+
+
+def reference(blocks, random_ops, seed=0x2545f4914f6cdd1d):
+    """io_workload.inc's definition, computed here: (checksum, the region's
+    blocks as the last writes left them)."""
+    region, requests, h, state = {}, 0, 0xcbf29ce484222325, seed
+
+    def fill(block):
+        x, words = (block << 32 | requests) & MASK64, []
+        for _ in range(512):
+            x = (x * LCG_MUL + LCG_ADD) & MASK64
+            words.append(x)
+        region[block] = words
+
+    def fold(block):
+        nonlocal h
+        for word in region[block]:
+            h = (h * 0x100000001b3 + word) & MASK64
+
+    def next_block():
+        nonlocal state
+        state = (state * LCG_MUL + LCG_ADD) & MASK64
+        return (state >> 33) % blocks
+
+    for block in range(blocks):
+        fill(block)
+        requests += 1
+    for block in range(blocks):
+        fold(block)
+        requests += 1
+    for _ in range(random_ops):
+        fill(next_block())
+        requests += 1
+    for _ in range(random_ops):
+        fold(next_block())
+        requests += 1
+    return f"{h:#018x}", region
+
+
+def test_checksum_is_the_workloads_definition(report):
+    small, large = io_suite.SIZES["quick"]
+    assert report["models"][0]["checksum"] == reference(large, large)[0]
+    assert report["models"][0]["checksum_small"] == reference(small, small)[0]
+
+
+@pytest.mark.parametrize("name", ["native-nvme", "split", "passthrough"])
+def test_the_disk_holds_the_last_writes_at_their_blocks(tmp_path, name):
+    pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
+    import struct
+    blocks = 6
+    run = io_suite.run_once(io_suite.BY_NAME[name], blocks, str(tmp_path))
+    checksum, region = reference(blocks, blocks)
+    assert run["checksum"] == checksum
+    disk = (tmp_path / f"{name}-{blocks}.img").read_bytes()
+    for block, words in region.items():
+        assert list(struct.unpack_from("<512Q", disk, block * 4096)) == words, f"block {block}"
+    # beyond the region the disk is as it was made
+    untouched = blocks * 4096
+    original = tmp_path / "original.img"
+    io_suite.make_disk(str(original))
+    assert disk[untouched:] == original.read_bytes()[untouched:]
