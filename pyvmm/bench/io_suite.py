@@ -124,6 +124,31 @@ def setup_vm_passthrough(driver, guest, disk):
     return t
 
 
+SRIOV_VFS = 2                     # the PF's TotalVFs; the VM gets VF 0 (the drive's first half)
+
+
+def setup_vm_vf(driver, guest, disk):
+    """Virtual function 0 of the host's SR-IOV NVMe controller assigned to a
+    VM under --technique hw: its own routing ID, IOMMU context and queues,
+    BAR accesses without the VM's exits, DMA through the IOMMU."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.passthrough import Passthrough, assign_vf
+    from pyvmm.io.pci.nvme import NvmeController
+    if driver != "nvme":
+        raise IoBenchError(f"an SR-IOV VF is one of the host's NVMe controller's, not {driver}")
+    t = _Target()
+    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
+    controller = NvmeController(str(disk), serial=SERIAL, sriov_max_vfs=SRIOV_VFS)
+    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
+    t.assignment = assign_vf(host, t.target, controller, 0)
+    t.passthrough = Passthrough.for_host(host)
+    t.function = t.assignment.host_function
+    t.closers = [controller]
+    t.target.load(guest)
+    t.target.boot()
+    return t
+
+
 @dataclass(frozen=True)
 class IoModel:
     name: str                     # the report's row
@@ -150,6 +175,8 @@ MODELS = (
             "host OS", "virtio", native="native-virtio", runs="split", hosted=True),
     IoModel("passthrough", "the host's NVMe assigned to the VM, DMA through the IOMMU, hw",
             "nvme", setup_vm_passthrough, native="native-nvme"),
+    IoModel("sriov-vf", "virtual function 0 of the host's SR-IOV NVMe assigned to the VM, "
+            "its own IOMMU context, hw", "nvme", setup_vm_vf, native="native-nvme"),
 )
 BY_NAME = {m.name: m for m in MODELS}
 

@@ -58,8 +58,12 @@ def test_exits_per_request_are_what_each_model_implies(report):
     assert passthrough["iommu_translations"] >= 3
     for name in ("native-nvme", "direct", "split"):
         assert by[name]["per_request"]["iommu_translations"] == 0
+    # a virtual function is reached as the physical one is: no exits, through the IOMMU
+    vf = by["sriov-vf"]["per_request"]
+    assert vf["exits"] == 0 and vf["device_accesses"] == 2 and vf["iommu_translations"] >= 3
     # the same guest instructions per request whatever serves the device
-    assert direct["instret"] == passthrough["instret"] == by["native-nvme"]["per_request"]["instret"]
+    assert direct["instret"] == passthrough["instret"] == vf["instret"] == \
+        by["native-nvme"]["per_request"]["instret"]
 
 
 def test_hosted_models_price_their_base_run_with_the_host_round_trip(report):
