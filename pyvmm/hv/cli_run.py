@@ -95,6 +95,13 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         if kernel is None:
             raise usage_error(f"--technique {technique} needs the S-mode kernel as IMAGE or --kernel")
         vm.load(kernel, load_addr=load_addr)
+        if getattr(args, "migrate", None) is not None:
+            from pyvmm.machine.cli import parse_count
+            from pyvmm.migration.cli import run_vm_source
+            status = run_vm_source(vm, args, parse_count, usage_error)
+            if vm.error is not None:
+                print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
+            return status
         if args.dumpdtb is not None:
             vm.place_initrd()
             with open(args.dumpdtb, "wb") as f:

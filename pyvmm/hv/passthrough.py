@@ -19,11 +19,22 @@ host frames that no VM maps. Assigning a function to a VM
 
 A function is assigned to at most one VM; a VM needs nested paging (the
 IOMMU walks its G-stage table, which shadow paging does not have).
+
+An SR-IOV physical function's virtual functions are host functions of their
+own once the host enables them (`enable_vfs`, through the PF's SR-IOV
+capability): each has its own routing ID, hence its own device context and
+domain, and is assigned like any function; the VM sees it through an
+AssignedVf (pyvmm.hv.assigned_vf), as vfio-pci presents a VF.
+`assign_vf(host, vm, pf, index)` does all of it in one call.
 """
 
+import weakref
+
+from pyvmm.hv.assigned_vf import AssignedVf
 from pyvmm.hv.host import HvError
 from pyvmm.io.iommu import RiscvIommu, regs
-from pyvmm.io.pci.host import BarWindow, routing_id
+from pyvmm.io.pci import sriov
+from pyvmm.io.pci.host import NUM_DEVICES, NUM_FUNCTIONS, BarWindow, routing_id
 from pyvmm.machine.bus import BusFault
 from pyvmm.machine.memory import PAGE_SIZE, GuestMemory
 
@@ -99,23 +110,38 @@ class HostIommu:
 
 
 class Assignment:
-    """One host function given to one VM."""
+    """One host function given to one VM: `function` is what the VM's bus
+    holds (the host function itself, or an AssignedVf presenting a VF),
+    `host_function` the host's function whose DMA and registers it is."""
 
-    def __init__(self, function, device_id, vm):
+    def __init__(self, function, device_id, vm, host_function=None):
         self.function = function
+        self.host_function = host_function or function
         self.device_id = device_id
         self.vm = vm
         self.device_accesses = 0
+
+
+_PASSTHROUGH = weakref.WeakKeyDictionary()     # Host -> its Passthrough
 
 
 class Passthrough:
     """The host's assignable PCI functions and where each is assigned."""
 
     def __init__(self, host):
+        if host in _PASSTHROUGH:
+            raise HvError("the host already has its Passthrough (Passthrough.for_host gives it)")
         self.host = host
         self.iommu = HostIommu(host)
-        self.functions = {}           # host device id -> function
+        self.functions = {}           # host device id -> function (VFs included while enabled)
         self.assignments = {}         # host device id -> Assignment
+        self.vf_parents = {}          # VF device id -> its PF's device id
+        _PASSTHROUGH[host] = self
+
+    @classmethod
+    def for_host(cls, host):
+        """The host's Passthrough, made on first use (one IOMMU per host)."""
+        return _PASSTHROUGH.get(host) or cls(host)
 
     def add_host_function(self, function, device):
         """Make `function` the host's PCI function 00:device.0; its DMA goes
@@ -132,33 +158,118 @@ class Passthrough:
         """Give the host function `device_id` to `vm`; returns the Assignment.
         With `bar_gpa`, BAR 0 is placed there with memory decode on, as
         firmware would leave it (it must not cover the VM's RAM)."""
-        function = self.functions.get(device_id)
-        if function is None:
+        host_function = self.functions.get(device_id)
+        if host_function is None:
             raise HvError(f"no host PCI function with routing ID {device_id:#06x}")
         taken = self.assignments.get(device_id)
         if taken is not None:
-            raise HvError(f"{function.name} ({device_id:#06x}) is already assigned to {taken.vm.name}")
+            raise HvError(f"{host_function.name} ({device_id:#06x}) is already assigned to {taken.vm.name}")
         if vm.gstage is None:
             raise HvError(f"{vm.name}: device assignment needs nested paging "
                           f"(the IOMMU walks its G-stage table)")
-        bar = function.bars[0]
+        pf_sriov = getattr(host_function, "sriov", None)
+        if pf_sriov is not None and pf_sriov.enabled:
+            users = [f"{self.functions[rid].name} assigned to {a.vm.name}"
+                     for rid, a in sorted(self.assignments.items()) if self.vf_parents.get(rid) == device_id]
+            raise HvError(f"{host_function.name} ({device_id:#06x}) has its VFs enabled"
+                          f"{' (' + ', '.join(users) + ')' if users else ''}: a PF is assigned "
+                          f"only while its VFs are off")
+        bar = host_function.bars[0]
         if bar_gpa is not None:
             if bar is None:
-                raise HvError(f"{function.name} has no BAR 0 to place")
+                raise HvError(f"{host_function.name} has no BAR 0 to place")
             self.check_bar(vm, bar_gpa, bar.size)
+        function = AssignedVf(host_function) if device_id in self.vf_parents else host_function
         vm.device_set.pci.add_function(function)
         if bar_gpa is not None:
             function.config_write(0x10, 4, (bar_gpa & 0xFFFF_FFFF) | bar.flags)
             function.config_write(0x14, 4, bar_gpa >> 32)
             function.config_write(0x04, 2, function.command | 0x6)    # memory decode, bus master
         # Adding it to the VM's bus must not give it the VM's memory directly.
-        function.attach_memory(self.iommu.iommu.dma_memory(device_id))
+        host_function.attach_memory(self.iommu.iommu.dma_memory(device_id))
         self.iommu.set_domain(device_id, regs.HGATP_SV39X4 << regs.IOHGATP_MODE_SHIFT
                               | vm.vmid << regs.IOHGATP_GSCID_SHIFT | vm.gstage.root >> 12)
-        assignment = Assignment(function, device_id, vm)
+        assignment = Assignment(function, device_id, vm, host_function)
         self.assignments[device_id] = assignment
         vm.assigned_devices.append(assignment)
         return assignment
+
+    # -- SR-IOV -------------------------------------------------------------------
+
+    def _pf(self, device_id):
+        pf = self.functions.get(device_id)
+        if pf is None:
+            raise HvError(f"no host PCI function with routing ID {device_id:#06x}")
+        if getattr(pf, "sriov", None) is None:
+            raise HvError(f"{pf.name} ({device_id:#06x}) has no SR-IOV capability")
+        return pf
+
+    def enable_vfs(self, device_id, count):
+        """Enable `count` VFs of the PF `device_id` as host software does,
+        through its SR-IOV capability (NumVFs, then VF Enable and VF MSE);
+        each becomes a host function at its routing ID, its DMA refused until
+        it is assigned. Returns the VFs' routing IDs."""
+        pf = self._pf(device_id)
+        cap = pf.sriov
+        if not 1 <= count <= cap.total_vfs:
+            raise HvError(f"{pf.name} ({device_id:#06x}): {count} VFs is not 1..{cap.total_vfs} (TotalVFs)")
+        if cap.enabled:
+            raise HvError(f"{pf.name} ({device_id:#06x}) already has {len(cap.vfs)} VFs enabled")
+        if device_id in self.assignments:
+            raise HvError(f"{pf.name} ({device_id:#06x}) is assigned to "
+                          f"{self.assignments[device_id].vm.name}: its VFs are the VM's to enable")
+        rids = [device_id + cap.vf_offset(i) for i in range(count)]
+        for rid in rids:
+            if rid in self.functions:
+                raise HvError(f"{pf.name}: VF routing ID {rid:#06x} is taken by {self.functions[rid].name}")
+        pf.config_write(sriov.CAP_OFFSET + sriov.NUM_VFS, 2, count)
+        pf.config_write(sriov.CAP_OFFSET + sriov.CONTROL, 2, sriov.CONTROL_VF_ENABLE | sriov.CONTROL_VF_MSE)
+        for rid, vf in zip(rids, cap.vfs):
+            self.functions[rid] = vf
+            self.vf_parents[rid] = device_id
+            vf.attach_memory(self.iommu.iommu.dma_memory(rid))
+        return rids
+
+    def disable_vfs(self, device_id):
+        """Clear VF Enable: the VFs go away (refused while one is assigned)."""
+        pf = self._pf(device_id)
+        mine = [rid for rid, parent in self.vf_parents.items() if parent == device_id]
+        for rid in mine:
+            if rid in self.assignments:
+                raise HvError(f"{self.functions[rid].name} ({rid:#06x}) is assigned to "
+                              f"{self.assignments[rid].vm.name}: its VFs stay enabled")
+        for rid in mine:
+            del self.functions[rid]
+            del self.vf_parents[rid]
+        pf.config_write(sriov.CAP_OFFSET + sriov.CONTROL, 2, 0)
+
+    def vf_routing_id(self, device_id, index):
+        """The routing ID of VF `index` of the PF `device_id`."""
+        pf = self._pf(device_id)
+        count = len(pf.sriov.vfs)
+        if not 0 <= index < count:
+            raise HvError(f"{pf.name} ({device_id:#06x}) has no VF {index}: "
+                          f"{count} VFs enabled (NumVFs)")
+        return device_id + pf.sriov.vf_offset(index)
+
+    def assign_vf(self, device_id, index, vm, bar_gpa=None):
+        """Give VF `index` of the PF `device_id` to `vm` (see assign)."""
+        return self.assign(self.vf_routing_id(device_id, index), vm, bar_gpa=bar_gpa)
+
+    def device_id_of(self, function):
+        for device_id, held in self.functions.items():
+            if held is function:
+                return device_id
+        return None
+
+    def add_anywhere(self, function):
+        """Make `function` the host's 00:dd.0 at the lowest device number
+        whose eight routing IDs are all free (room for its VFs)."""
+        for device in range(1, NUM_DEVICES):
+            first = routing_id(0, device, 0)
+            if not any(first + n in self.functions for n in range(NUM_FUNCTIONS)):
+                return self.add_host_function(function, device)
+        raise HvError("the host has no free PCI device number left")
 
     def check_bar(self, vm, gpa, size):
         """A BAR at guest-physical [gpa, gpa + size) may not cover the VM's RAM."""
@@ -172,6 +283,22 @@ class Passthrough:
             out[f"assigned.{device_id:04x}.vm"] = assignment.vm.name
             out[f"assigned.{device_id:04x}.device_accesses"] = assignment.device_accesses
         return out
+
+
+def assign_vf(host, vm, pf, index, bar_gpa=None):
+    """One call: VF `index` of the SR-IOV function `pf` (a function object,
+    made a host function at a free device number if it is not one yet,
+    with all of its TotalVFs enabled if none are) given to `vm`. Returns
+    the Assignment."""
+    passthrough = Passthrough.for_host(host)
+    device_id = passthrough.device_id_of(pf)
+    if device_id is None:
+        device_id = passthrough.add_anywhere(pf)
+    if getattr(pf, "sriov", None) is None:
+        raise HvError(f"{pf.name} ({device_id:#06x}) has no SR-IOV capability")
+    if not pf.sriov.enabled:
+        passthrough.enable_vfs(device_id, pf.sriov.total_vfs)
+    return passthrough.assign_vf(device_id, index, vm, bar_gpa=bar_gpa)
 
 
 def dispatch(vm, vcpu, exit):

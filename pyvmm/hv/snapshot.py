@@ -100,7 +100,8 @@ def vm_options(vm):
         "initrd": vm.initrd_path, "sstc": bool(vm.sstc),
         "cpu_profile": int(vm.host.core.cpu_profile),
         "devices": {"drives": list(config.drives), "devices": list(config.devices),
-                    "netdevs": list(config.netdevs), "virtio_legacy": bool(config.virtio_legacy)},
+                    "netdevs": list(config.netdevs), "virtio_legacy": bool(config.virtio_legacy),
+                    "iommu": bool(config.iommu)},
     }
 
 
@@ -317,6 +318,7 @@ def _check_options(options):
         _require(isinstance(devices.get(key), list)
                  and all(isinstance(s, str) for s in devices[key]), f"options.devices.{key}")
     _require(isinstance(devices.get("virtio_legacy"), bool), "options.devices.virtio_legacy")
+    _require(isinstance(devices.get("iommu", False), bool), "options.devices.iommu")
 
 
 def _check_vcpu(technique, number, state, ram_base, ram_size):
@@ -473,7 +475,7 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
     devices = options["devices"]
     config = DeviceConfig(drives=list(devices["drives"]), devices=list(devices["devices"]),
                           netdevs=list(devices["netdevs"]),
-                          virtio_legacy=devices["virtio_legacy"])
+                          virtio_legacy=devices["virtio_legacy"], iommu=devices.get("iommu", False))
     checkpoint = host.frames.checkpoint()
     vms_before = list(host.vms)
     vm = None

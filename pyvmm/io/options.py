@@ -136,7 +136,7 @@ DEVICE_PROPERTIES = {
     "virtio-net-pci": {"netdev", "mac", "id", "mq"},
     "virtio-balloon-device": {"bus", "id"},
     "virtio-balloon-pci": {"id"},
-    "nvme": {"drive", "serial", "id"},
+    "nvme": {"drive", "serial", "id", "sriov_max_vfs"},
     "pyvmm-nic": {"netdev", "mac", "queues", "id"},
 }
 # Devices that are PCI functions of their own (not virtio on a transport).
@@ -174,6 +174,15 @@ def _queue_count(text, what):
     """A queues= value: 1..MAX_QUEUE_PAIRS queue pairs."""
     if not text.isdigit() or not 1 <= int(text) <= MAX_QUEUE_PAIRS:
         raise OptionError(f"{what}: queues={text!r} is not a number from 1 to {MAX_QUEUE_PAIRS}")
+    return int(text)
+
+
+def _sriov_max_vfs(device):
+    """QEMU's nvme property: the VFs the controller can enable (0: no SR-IOV)."""
+    from pyvmm.io.pci.sriov import MAX_TOTAL_VFS
+    text = device.properties.get("sriov_max_vfs", "0")
+    if not text.isdigit() or int(text) > MAX_TOTAL_VFS:
+        raise OptionError(f"--device nvme: sriov_max_vfs={text!r} is not 0..{MAX_TOTAL_VFS}")
     return int(text)
 
 
@@ -329,7 +338,8 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
             elif kind == "nvme":
                 from pyvmm.io.pci.nvme import NvmeController
                 made = NvmeController(extra.file, device.properties["serial"],
-                                      readonly=extra.readonly, snapshot=extra.snapshot)
+                                      readonly=extra.readonly, snapshot=extra.snapshot,
+                                      sriov_max_vfs=_sriov_max_vfs(device))
                 transport = "pci-function"
             elif kind == "rng":
                 from pyvmm.io.virtio.rng import VirtioRng

@@ -170,16 +170,30 @@ class DeviceSet:
             device.close()
 
     def soc_nodes(self, phandle_plic):
-        """Device-tree nodes of the optional devices, for /soc."""
-        return [
+        """Device-tree nodes of the optional devices, for /soc. With an IOMMU,
+        its node follows the RISC-V IOMMU binding (riscv,iommu.yaml) and the
+        PCI host's iommu-map sends every routing ID through it."""
+        nodes = [
             fdt.Node("rtc@%x" % RTC_BASE, {
                 "interrupts": fdt.cells(RTC_IRQ),
                 "interrupt-parent": fdt.cells(phandle_plic),
                 "reg": fdt.u64_cells(RTC_BASE, RTC_SIZE),
                 "compatible": fdt.string("google,goldfish-rtc"),
             }),
-            self.pci.fdt_node(phandle_plic),
         ]
+        phandle_iommu = None
+        if self.iommu is not None:
+            phandle_iommu = phandle_plic + (fdt.iommu_phandle() - fdt.plic_phandle())
+            nodes.append(fdt.Node("iommu@%x" % IOMMU_BASE, {
+                "phandle": fdt.cells(phandle_iommu),
+                "#iommu-cells": fdt.cells(1),
+                "interrupts": fdt.cells(IOMMU_IRQ),
+                "interrupt-parent": fdt.cells(phandle_plic),
+                "reg": fdt.u64_cells(IOMMU_BASE, IOMMU_SIZE),
+                "compatible": fdt.string("riscv,iommu"),
+            }))
+        nodes.append(self.pci.fdt_node(phandle_plic, phandle_iommu))
+        return nodes
 
     def stats(self):
         stats = {}

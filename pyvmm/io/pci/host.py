@@ -5,8 +5,10 @@ Four windows go on the system bus:
 
 * configuration (ECAM) at 0x3000_0000: function (bus, device, function)'s
   4 KiB space at bus << 20 | device << 15 | function << 12. An absent
-  function, or an offset past a function's configuration space, reads all
-  ones and ignores writes. Accesses must be naturally aligned (else a bus
+  function, or an offset past a function's configuration space (0x100 for
+  a conventional function, 0x1000 for one with extended capabilities such
+  as SR-IOV), reads all ones and ignores writes. The virtual functions an
+  SR-IOV physical function enables answer at their routing IDs. Accesses must be naturally aligned (else a bus
   error, as QEMU's memory core refuses them); an 8-byte access is two
   4-byte ones, low half first.
 * I/O at 0x0300_0000: PCI I/O addresses 0..0xFFFF.
@@ -111,6 +113,8 @@ class PciHost:
         self.intx = IntxRouter(plic)
         self.high_mmio_base = memmap.high_mmio_base(ram_base, ram_size)
         self.slots = {}                    # (device, function) -> PciFunction
+        self.virtual_functions = {}        # routing ID -> enabled SR-IOV virtual function
+        self._memory = None
         self._sequence = 0
         self._decode_tables = None
         self.config_accesses = 0
@@ -135,6 +139,16 @@ class PciHost:
             raise ValueError(f"no such PCI address {device:02x}.{function_number}")
         if (device, function_number) in self.slots:
             raise ValueError(f"PCI address 00:{device:02x}.{function_number} is taken")
+        wanted = {routing_id(0, device, function_number)}
+        if getattr(function, "sriov", None) is not None:
+            wanted |= self._vf_routing_ids(function, device, function_number)
+        for (d, n), other in self.slots.items():
+            taken = {routing_id(0, d, n)}
+            if getattr(other, "sriov", None) is not None:
+                taken |= self._vf_routing_ids(other, d, n)
+            if wanted & taken:
+                raise ValueError(f"PCI address 00:{device:02x}.{function_number}: its routing IDs "
+                                 f"meet those of {other.name} at 00:{d:02x}.{n} (with its VFs)")
         if function.host is not None:
             raise ValueError(f"{function.name} is already on a bus")
         function.host = self
@@ -145,6 +159,33 @@ class PciHost:
         function.update_mappings()
         self.mappings_changed()
         return device
+
+    @staticmethod
+    def _vf_routing_ids(pf, device, function_number):
+        first = routing_id(0, device, function_number)
+        return {first + pf.sriov.vf_offset(i) for i in range(pf.sriov.total_vfs)}
+
+    def vfs_changed(self, pf):
+        """An SR-IOV physical function enabled or removed its VFs: each
+        enabled VF answers at PF routing ID + First VF Offset + i * VF Stride,
+        its DMA under that routing ID."""
+        for rid, vf in list(self.virtual_functions.items()):
+            if vf.pf is pf:
+                del self.virtual_functions[rid]
+                vf.host = None
+        pf_rid = routing_id(0, pf.device, pf.function)
+        for vf in pf.sriov.vfs:
+            rid = pf_rid + pf.sriov.vf_offset(vf.index)
+            vf.host = self
+            vf.device, vf.function = (rid >> 3) & (NUM_DEVICES - 1), rid & (NUM_FUNCTIONS - 1)
+            self.virtual_functions[rid] = vf
+            if self._memory is not None:
+                vf.attach_memory(self._function_memory(rid))
+            vf.update_mappings()
+        self.mappings_changed()
+
+    def _all_functions(self):
+        return list(self.slots.values()) + list(self.virtual_functions.values())
 
     def _mark_multi_function(self, device):
         """A slot with more than one function says so in function 0's header
@@ -160,7 +201,10 @@ class PciHost:
     def find(self, bus, device, function_number):
         if bus != 0:
             return None
-        return self.slots.get((device, function_number))
+        found = self.slots.get((device, function_number))
+        if found is None:
+            found = self.virtual_functions.get(routing_id(bus, device, function_number))
+        return found
 
     # -- configuration space ------------------------------------------------
 
@@ -197,7 +241,7 @@ class PciHost:
     def _tables(self):
         if self._decode_tables is None:
             memory, io = [], []
-            for function in self.slots.values():
+            for function in self._all_functions():
                 for bar in function.mapped_bars():
                     (io if bar.io else memory).append(bar)
             memory.sort(key=lambda bar: -bar.sequence)
@@ -234,24 +278,28 @@ class PciHost:
         function's routing ID."""
         if self.iommu is not None:
             self.iommu.attach_memory(memory)
-        for function in self.slots.values():
-            if self.iommu is None:
-                function.attach_memory(memory)
-            else:
-                function.attach_memory(self.iommu.dma_memory(routing_id(0, function.device,
-                                                                        function.function)))
+        self._memory = memory
+        for function in self._all_functions():
+            function.attach_memory(self._function_memory(routing_id(0, function.device,
+                                                                    function.function)))
+
+    def _function_memory(self, rid):
+        if self.iommu is None:
+            return self._memory
+        return self.iommu.dma_memory(rid)
 
     def attach_iommu(self, iommu):
         """Put `iommu` (a RiscvIommu) between every function and memory;
         takes effect at the next attach_memory."""
         self.iommu = iommu
 
-    def fdt_node(self, phandle_plic):
-        """The pci@30000000 node for the board's /soc."""
-        return pcie_node(phandle_plic, self.high_mmio_base)
+    def fdt_node(self, phandle_plic, phandle_iommu=None):
+        """The pci@30000000 node for the board's /soc (with `phandle_iommu`,
+        an iommu-map through that IOMMU)."""
+        return pcie_node(phandle_plic, self.high_mmio_base, phandle_iommu)
 
     def poll(self):
-        for function in self.slots.values():
+        for function in self._all_functions():
             function.poll()
 
     def reset(self):
@@ -263,6 +311,9 @@ class PciHost:
         for (device, number), function in sorted(self.slots.items()):
             for key, value in function.stats().items():
                 out[f"pci.{device:02x}.{number}.{key}"] = value
+        for rid, function in sorted(self.virtual_functions.items()):
+            for key, value in function.stats().items():
+                out[f"pci.{rid >> 3:02x}.{rid & 7}.{key}"] = value
         return out
 
     def state(self):
@@ -282,6 +333,6 @@ class PciHost:
             self.iommu.restore(state["iommu"])
         for (device, number), function in self.slots.items():
             function.restore(state["functions"][f"{device:02x}.{number}"])
-        self.intx.rebuild((fn.device, fn.interrupt_pin) for fn in self.slots.values()
+        self.intx.rebuild((fn.device, fn.interrupt_pin) for fn in self._all_functions()
                           if fn.irq_level and fn.interrupt_pin and not fn.intx_disabled)
         self.mappings_changed()

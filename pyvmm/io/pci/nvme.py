@@ -24,9 +24,18 @@ namespace or LBA range, and a DMA the IOMMU or bus mastering refuses
 (Data Transfer Error). A submission entry that cannot be fetched or a
 completion that cannot be posted is Controller Fatal Status (CSTS.CFS),
 as on hardware. None of them is a host exception.
+
+With `sriov_max_vfs` (QEMU's property) the controller is an SR-IOV physical
+function (pyvmm.io.pci.sriov): each virtual function it enables is an NVMe
+controller of its own (NvmeVirtualFunction) with its own registers, queues
+and namespace 1, a slice of the drive: the drive's sectors split into
+`sriov_max_vfs` equal parts, VF i owning part i. The PF's own namespace
+stays the whole drive.
 """
 
-from pyvmm.io.pci.config import SUBSYSTEM_QEMU, VENDOR_QUMRANET, PciFunction
+from pyvmm.io.pci import sriov
+from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, SUBSYSTEM_QEMU,
+                                 VENDOR_QUMRANET, PciFunction)
 from pyvmm.io.pci.dma import BusMasterMemory
 from pyvmm.io.virtio.blk import SECTOR, BlockBackend
 from pyvmm.machine.memory import DmaError
@@ -134,13 +143,26 @@ class NvmeController(PciFunction):
     """`path` is the raw image behind namespace 1; `serial` is the
     controller's serial number (QEMU requires one too)."""
 
-    def __init__(self, path, serial, readonly=False, snapshot=False, model="QEMU NVMe Ctrl"):
+    def __init__(self, path, serial, readonly=False, snapshot=False, model="QEMU NVMe Ctrl",
+                 sriov_max_vfs=0):
+        if sriov_max_vfs:
+            self.config_size = sriov.EXTENDED_CONFIG_SIZE
         super().__init__(VENDOR_REDHAT, DEVICE_NVME, CLASS_NVME, revision=2,
                          subsystem_vendor_id=VENDOR_QUMRANET, subsystem_id=SUBSYSTEM_QEMU,
                          interrupt_pin=1, name="nvme")
         self.backend = BlockBackend(path, readonly=readonly, snapshot=snapshot)
+        self._init_controller(serial, model, 0, self.backend.sectors)
+        self.sriov = None
+        if sriov_max_vfs:
+            self.sriov = sriov.SriovCapability(self, sriov_max_vfs, DEVICE_NVME, BAR0_SIZE)
+
+    def _init_controller(self, serial, model, first_sector, sectors):
+        """What a PF and a VF share: BAR0, the controller state, namespace 1
+        as sectors [first_sector, first_sector + sectors) of the drive."""
         self.serial = serial
         self.model = model
+        self.ns_first_sector = first_sector
+        self.ns_sectors = sectors
         self.add_bar(0, BAR0_SIZE, NvmeRegisters(self), is64=True)
         self.memory = None
         self.commands = {}
@@ -164,9 +186,35 @@ class NvmeController(PciFunction):
         self._controller_reset()
         self.intms = 0
         self.cc = self.aqa = self.asq = self.acq = 0
+        if self.sriov is not None:
+            was_enabled = self.sriov.enabled
+            self._set(sriov.CAP_OFFSET + sriov.CONTROL, 2, 0)
+            self.sriov.after_write(self.sriov.num_vfs, was_enabled)
 
     def close(self):
+        if self.sriov is not None:
+            for vf in self.sriov.vfs:
+                vf.close()
         self.backend.close()
+
+    # -- SR-IOV -------------------------------------------------------------------------
+
+    def config_write(self, offset, size, value):
+        if self.sriov is None:
+            return super().config_write(offset, size, value)
+        old_num_vfs = self.sriov.before_write(offset, size)
+        was_enabled = self.sriov.enabled
+        super().config_write(offset, size, value)
+        if old_num_vfs is not None:
+            self.sriov.after_write(old_num_vfs, was_enabled)
+
+    def create_vf(self, index):
+        return NvmeVirtualFunction(self, index)
+
+    def vfs_changed(self):
+        """VFs came or went: the bus this PF sits on learns of them."""
+        if self.host is not None:
+            self.host.vfs_changed(self)
 
     # -- registers ----------------------------------------------------------------------
 
@@ -476,7 +524,7 @@ class NvmeController(PciFunction):
 
     def _identify_namespace(self):
         data = bytearray(IDENTIFY_SIZE)
-        blocks = self.backend.sectors.to_bytes(8, "little")
+        blocks = self.ns_sectors.to_bytes(8, "little")
         data[0:8] = data[8:16] = data[16:24] = blocks          # NSZE, NCAP, NUSE
         data[26] = 0                                           # FLBAS: format 0
         data[128:132] = (9 << 16).to_bytes(4, "little")        # LBAF0: 512-byte blocks
@@ -502,11 +550,11 @@ class NvmeController(PciFunction):
         if dword[1] != NSID:
             raise CommandError(SC_INVALID_NAMESPACE)
         lba, count = dword[10] | dword[11] << 32, (dword[12] & 0xFFFF) + 1
-        if lba + count > self.backend.sectors:
+        if lba + count > self.ns_sectors:
             raise CommandError(SC_LBA_OUT_OF_RANGE)
         if count * SECTOR > (1 << MDTS) * self.page_size:
             raise CommandError(SC_INVALID_FIELD)
-        return lba * SECTOR, count * SECTOR
+        return (self.ns_first_sector + lba) * SECTOR, count * SECTOR
 
     def _read(self, dword):
         offset, length = self._range(dword)
@@ -538,12 +586,27 @@ class NvmeController(PciFunction):
             "sqs": [q.state() for q in self.sqs.values()],
             "cqs": [q.state() for q in self.cqs.values()],
             "drive": self.backend.state(),
+            "vfs": [vf.state() for vf in self.sriov.vfs] if self.sriov is not None else [],
         })
 
     def restore(self, state):
+        if self.sriov is not None:
+            for vf in self.sriov.vfs:
+                vf.close()
+            self.sriov.vfs = []
         super().restore(state)
         nvme = state["nvme"]
         self.backend.restore(nvme["drive"])
+        self._restore_controller(nvme)
+        if self.sriov is not None:
+            if len(nvme["vfs"]) != (self.sriov.num_vfs if self.sriov.enabled else 0):
+                raise ValueError(f"{self.name}: the snapshot's VFs disagree with its SR-IOV registers")
+            self.sriov.vfs = [self.create_vf(i) for i in range(len(nvme["vfs"]))]
+            for vf, vf_state in zip(self.sriov.vfs, nvme["vfs"]):
+                vf.restore(vf_state)
+            self.vfs_changed()
+
+    def _restore_controller(self, nvme):
         for name in ("cc", "csts", "aqa", "asq", "acq", "intms", "page_size", "num_queues"):
             setattr(self, name, nvme[name])
         self.sqs = {q[0]: Queue.from_state(q) for q in nvme["sqs"]}
@@ -566,6 +629,55 @@ def _prp1(dword):
 
 def _prp2(dword):
     return dword[8] | dword[9] << 32
+
+
+class NvmeVirtualFunction(NvmeController):
+    """Virtual function `index` of an SR-IOV NVMe controller `pf`: an NVMe
+    controller over its slice of the PF's drive, whose configuration space
+    follows the SR-IOV rules for a VF: Vendor and Device ID read 0xFFFF
+    (software takes them from the PF and its VF Device ID), the BAR
+    registers read 0 and BAR0 decodes inside the PF's VF BAR0 window, and
+    of the command register only Bus Master Enable and INTx Disable are
+    writable. It keeps the PF's INTA pin, as QEMU 7.2's VFs do (later QEMU
+    gives VFs none, as they use MSI-X, which no function of this board has)."""
+
+    def __init__(self, pf, index):
+        PciFunction.__init__(self, 0xFFFF, 0xFFFF, CLASS_NVME, revision=2,
+                             subsystem_vendor_id=VENDOR_QUMRANET, subsystem_id=SUBSYSTEM_QEMU,
+                             interrupt_pin=1, name=f"nvme-vf{index}")
+        self.pf = pf
+        self.index = index
+        self.backend = pf.backend
+        self.sriov = None
+        part = pf.backend.sectors // pf.sriov.total_vfs
+        self._init_controller(pf.serial, pf.model, index * part, part)
+        self._clear_bar_registers()
+        self._set_mask(self.wmask, COMMAND, 2, COMMAND_MASTER | COMMAND_INTX_DISABLE)
+
+    def _clear_bar_registers(self):
+        self.config[BAR_0:BAR_0 + 24] = bytes(24)
+        self.wmask[BAR_0:BAR_0 + 24] = bytes(24)
+
+    def bar_address(self, bar):
+        return self.pf.sriov.vf_bar_address(self.index, bar.size)
+
+    def reset(self):
+        super().reset()
+        self._clear_bar_registers()
+
+    def close(self):
+        """The drive is the PF's: what the VF wrote reaches it; the PF closes it."""
+        if self.backend.fd is not None:
+            self.backend.flush()
+
+    def state(self):
+        state = super().state()
+        del state["nvme"]["drive"]
+        return state
+
+    def restore(self, state):
+        PciFunction.restore(self, state)
+        self._restore_controller(state["nvme"])
 
 
 _ADMIN = {ADMIN_DELETE_SQ: NvmeController._delete_sq, ADMIN_CREATE_SQ: NvmeController._create_sq,
