@@ -483,3 +483,50 @@ def test_smode_build_in_a_vm_prints_the_same():
         peer.close()
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout == expected_output()
+
+
+def test_random_register_writes_and_descriptors_never_raise():
+    """Seeded garbage in registers, rings and descriptors: every outcome is a
+    status, a counter or FATAL, and heads stay inside their rings."""
+    import random
+    rng = random.Random(7)
+    keys = ("nic_tx_frames", "nic_rx_frames", "nic_tx_len_errors", "nic_dma_errors",
+            "nic_doorbell_errors", "nic_ring_errors", "nic_fatal_errors", "nic_rx_too_big")
+    seen = dict.fromkeys(keys, 0)
+    for _ in range(30):
+        d = Driver(EchoNetdev(), queues=rng.randint(1, 4))
+        d.write(nicmod.REG_MQ_ACTIVE, d.nic.queues)
+        d.memory.write(RAM_BASE, rng.randbytes(0x60000))
+        for _ in range(400):
+            what = rng.random()
+            q = rng.randrange(d.nic.queues)
+            rx = rng.random() < 0.5
+            ring = (d.nic.rx if rx else d.nic.tx)[q]
+            if what < 0.4:
+                d.write(d.reg(q, rx, nicmod.RING_TAIL), rng.randrange(20))
+            elif what < 0.5:
+                field = rng.choice((nicmod.RING_LEN, nicmod.RING_BASE_LO, nicmod.RING_BASE_HI))
+                value = rng.choice((rng.randrange(20), rng.getrandbits(32),
+                                    RAM_BASE + 16 * rng.randrange(0x6000), RAM_BASE + rng.randrange(0x60000)))
+                d.write(d.reg(q, rx, field), value)
+            elif what < 0.75 and ring.size:
+                # A descriptor that is plausible (in RAM) or not, at a slot of the ring.
+                address = rng.choice((RAM_BASE + rng.randrange(0x60000), rng.getrandbits(64)))
+                length = rng.choice((rng.randrange(20), rng.randrange(300), rng.getrandbits(16)))
+                at = ring.base + 16 * rng.randrange(ring.size)
+                if d.memory.contains(at, 16):
+                    d.memory.write(at, address.to_bytes(8, "little") + length.to_bytes(2, "little") + bytes(6))
+            elif what < 0.9:
+                d.nic.netdev.deliver(udp_frame(rng.randrange(65536), rng.randbytes(rng.randrange(200))))
+                d.nic.poll()
+            elif what < 0.95:
+                d.write(rng.randrange(0x8, 0x600, 4), rng.getrandbits(32))
+            else:
+                d.nic.register_write(rng.randrange(0x4000), rng.choice((1, 2, 8)), rng.getrandbits(64))
+            for each in d.nic.tx + d.nic.rx:
+                assert not each.valid() or 0 <= each.head < each.size
+        stats = d.nic.stats()
+        for key in keys:
+            seen[key] += stats[key]
+    # The garbage reached every path, not only the doorbell checks.
+    assert all(seen.values()), seen
