@@ -469,18 +469,19 @@ cdef extern from *:
         X(FSW) \
         PYVMM_BITMANIP_FAST_OPS(X)
     /* the table is indexed by a slot's dispatch field: op, plus 256 for a
-       4-byte instruction. Each op has an entry stub per length that steps
-       the next slot nd from d by a constant, so its address never waits for
-       a load from this one */
-    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast4_##op,
+       4-byte instruction. Dispatch steps the next slot nd by a 4-byte
+       instruction's length, a constant, so its address never waits for a
+       load from this one; a 4-byte instruction's entry is its handler, a
+       2-byte one's a stub that steps nd back, which GCC places right before
+       the handler. Neither takes a second jump. */
+    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
     #define PYVMM_FAST_TARGETS() \
         static void *const pyvmm_fast_targets[512] = { \
         [0 ... 511] = &&pyvmm_fast_generic, \
         PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
         }
     #define PYVMM_FAST_STUB(op) \
-        pyvmm_fast2_##op: PYVMM_L(nd) = PYVMM_L(d) + 1; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op; \
-        pyvmm_fast4_##op: PYVMM_L(nd) = PYVMM_L(d) + 2; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
+        pyvmm_fast2_##op: PYVMM_L(nd) = PYVMM_L(d) + 1; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
     /* the stubs sit after the fast run, which jumps over them to where pc is
        recomputed from the slot d */
     #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; PYVMM_FAST_OPS(PYVMM_FAST_STUB) (void)0
@@ -525,8 +526,10 @@ cdef extern from *:
        handler, unless that was the run's last instruction. A run of one
        (a page-straddling instruction in cross_slot) never reads d again. */
     #define PYVMM_FAST_RETIRED() do { \
-        if (--PYVMM_L(left) != 0) \
+        if (--PYVMM_L(left) != 0) { \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
             goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        } \
         goto pyvmm_fast_end_slot; \
     } while (0)
     """
