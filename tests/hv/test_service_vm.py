@@ -1,0 +1,226 @@
+"""A split block driver through a service VM: the DomU's requests cross its
+ring to Dom0, Dom0's NVMe driver and the host's controller (assigned to
+Dom0, its DMA into the granted page through the IOMMU), and come back; the
+grant and event-channel hypercalls refuse what a VM was not given."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "machine"))
+from nvme_image import IMAGE, SECTOR, SERIAL  # noqa: E402
+from pyvmm.hv import interdomain  # noqa: E402
+from pyvmm.hv.host import Host, HvError  # noqa: E402
+from pyvmm.hv.interdomain import DOMAIN_EID  # noqa: E402
+from pyvmm.hv.passthrough import Passthrough  # noqa: E402
+from pyvmm.hv.service_vm import ServiceVms  # noqa: E402
+from pyvmm.io.pci.nvme import NvmeController  # noqa: E402
+from pyvmm.machine.sbi_defs import (SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_DENIED,  # noqa: E402
+                                    SBI_ERR_INVALID_ADDRESS, SBI_ERR_INVALID_PARAM, SBI_SUCCESS)
+
+SPLIT = os.path.join(os.path.dirname(__file__), "..", "..", "guests", "split")
+DOM0, DOMU, DOMU_REFS, DIRECT = (os.path.join(SPLIT, name) for name in
+                                 ("dom0.S", "domu.S", "domu_refs.S", "nvme_direct.S"))
+BUDGET = 300_000_000
+WORKLOAD_REQUESTS = 16 + 16 + 16 + 8 + 16       # every blk_io of blk_workload.inc
+
+
+def workload_lines(output):
+    return [line for line in output.decode().splitlines() if line.startswith("workload:")]
+
+
+def call(vm, fid, *args):
+    """The hypercall as the VM's kernel makes it (a0..a5 -> (error, value))."""
+    args = (list(args) + [0] * 6)[:6]
+    return vm.hypercalls[(DOMAIN_EID, fid)](vm.vcpus[0], args)
+
+
+@pytest.fixture
+def disk(tmp_path):
+    path = tmp_path / "disk.img"
+    path.write_bytes(IMAGE)
+    return path
+
+
+def split_host(disk):
+    host = Host(ram_size=256 << 20)
+    split = ServiceVms(host)
+    controller = NvmeController(str(disk), serial=SERIAL)
+    dom0 = split.create_service_vm(DOM0, controller, name="dom0")
+    return host, split, controller, dom0
+
+
+def test_domu_workload_through_dom0_matches_the_device_directly(disk, tmp_path):
+    # The reference: the same workload with the controller assigned to a VM.
+    direct_disk = tmp_path / "direct.img"
+    direct_disk.write_bytes(IMAGE)
+    host = Host(ram_size=256 << 20)
+    passthrough = Passthrough(host)
+    direct_controller = NvmeController(str(direct_disk), serial=SERIAL)
+    passthrough.assign(passthrough.add_host_function(direct_controller, device=3),
+                       vm := host.create_vm(ram_size=64 << 20))
+    vm.load(DIRECT)
+    assert vm.run(BUDGET).how == "finisher-pass"
+    direct_controller.close()
+    reference = workload_lines(vm.console_output)
+    assert len(reference) == 3
+
+    host, split, controller, dom0 = split_host(disk)
+    domu = split.create_frontend_vm(DOMU, backend="dom0", name="domu")
+    results = host.run(BUDGET)
+    assert results[dom0].how == results[domu].how == "finisher-pass", (dom0.console_output,
+                                                                        domu.console_output)
+    assert workload_lines(domu.console_output) == reference
+    assert domu.console_output.endswith(b"done\n")
+    requests = WORKLOAD_REQUESTS + 1                   # and the close
+    assert dom0.console_output.endswith(
+        f"dom0: served {requests:#06x} requests, controller shut down\n".encode())
+    # Clean shutdown: the disk file holds what the workload wrote, as the
+    # direct run left it.
+    controller.close()
+    assert disk.read_bytes() == direct_disk.read_bytes() != IMAGE
+
+    # Each request crossed DomU -> Dom0 -> device -> back.
+    front, back = split.stats(domu), split.stats(dom0)
+    device = back["device"]
+    assert front["grants"] == 2 and front["refused"] == back["refused"] == 0
+    assert front["notifications_sent"] + front["notifications_dropped"] == requests
+    assert back["notifications_received"] == front["notifications_sent"]
+    assert back["notifications_sent"] == front["notifications_received"] == requests
+    assert back["maps"] == back["unmaps"] == WORKLOAD_REQUESTS + 1     # each data page, and the ring
+    assert device["nvme_io_0x01"] + device["nvme_io_0x02"] == WORKLOAD_REQUESTS
+    assert device["nvme_io_0x00"] == 1                                  # the close's flush
+    assert device["nvme_bytes_read"] == (16 + 16 + 16) * 4096
+    assert device["dma_refused_by_iommu"] == 0
+    assert back["live_mappings"] == 0
+    # Every DMA into a DomU page went through a grant mapped in Dom0's table.
+    assert split.passthrough.iommu.faults() == []
+
+
+def test_bad_grants_give_error_statuses_and_change_nothing(disk):
+    host, split, controller, dom0 = split_host(disk)
+    other = host.create_vm(ram_size=16 << 20, name="other")
+    split.join(other)
+    page = other.ram_base + 0x10_0000
+    other.write(page, b"other's page" * 16)
+    refs = [call(other, interdomain.GRANT_ACCESS, dom0.vmid, page, 0) for _ in range(7)]
+    assert refs[-1] == (SBI_SUCCESS, 7)         # the DomU's FOREIGN_REF is other's number 7
+    domu = split.create_frontend_vm(DOMU_REFS, backend=dom0, name="domu")
+    results = host.run_vms([dom0, domu], BUDGET)         # `other` runs no kernel
+    assert results[domu].how == results[dom0].how == "finisher-pass", domu.console_output
+    assert domu.console_output.decode().splitlines() == [
+        "refs: good: status 0",
+        "refs: never granted: error 0xfffffffd",
+        "refs: revoked: error 0xfffffffd",
+        "refs: read into a read-only grant: error 0x00000004",    # the IOMMU refused the DMA
+        "refs: another VM's reference: error 0xfffffffd",
+        "done"]
+    controller.close()
+    data = disk.read_bytes()
+    good = bytes((7 * i + 17 * 42 + 1) & 0xFF for i in range(4096))
+    assert data[320 * SECTOR:328 * SECTOR] == good
+    assert data[:320 * SECTOR] == IMAGE[:320 * SECTOR]
+    assert data[328 * SECTOR:] == IMAGE[328 * SECTOR:]
+    assert other.read(page, 192) == b"other's page" * 16
+    back = split.stats(dom0)
+    assert back["refused"] == 3 and back["maps"] == 1 + 2          # the ring, good, read-only
+    assert back["device"]["dma_refused_by_iommu"] == 1
+    assert [fault[0] for fault in split.passthrough.iommu.faults()] == [23]   # a write guest-page fault
+
+
+def test_grant_hypercalls_refuse_what_was_not_granted(disk):
+    host, split, controller, dom0 = split_host(disk)
+    a = host.create_vm(ram_size=16 << 20, name="a")
+    b = host.create_vm(ram_size=16 << 20, name="b")
+    split.join(a)
+    split.join(b)
+    page = a.ram_base + 0x8000
+    a.write(page, b"A" * 4096)
+    error, to_b = call(a, interdomain.GRANT_ACCESS, b.vmid, page, 0)
+    assert error == SBI_SUCCESS
+    window = 0x1_0000_0000
+    # Dom0 was not granted b's grant: refused, and nothing is mapped.
+    assert call(dom0, interdomain.GRANT_MAP, a.vmid, to_b, window) == (SBI_ERR_DENIED, 0)
+    assert dom0.gstage.translate(window) is None
+    assert call(dom0, interdomain.GRANT_MAP, a.vmid, 99, window) == (SBI_ERR_INVALID_PARAM, 0)
+    assert call(dom0, interdomain.GRANT_MAP, 4000, to_b, window) == (SBI_ERR_INVALID_PARAM, 0)
+    # Bad places to map: RAM, a device window, unaligned, beyond Sv39x4.
+    for gpa in (b.ram_base, 0x1000_0000, window + 8, 1 << 41):
+        assert call(b, interdomain.GRANT_MAP, a.vmid, to_b, gpa) == (SBI_ERR_INVALID_ADDRESS, 0)
+    # Granting what is not one's own RAM page.
+    for gpa in (a.ram_base + a.ram_size, page + 4, 0x1000_0000):
+        assert call(a, interdomain.GRANT_ACCESS, b.vmid, gpa, 0)[0] == SBI_ERR_INVALID_ADDRESS
+    assert call(a, interdomain.GRANT_ACCESS, a.vmid, page, 0)[0] == SBI_ERR_INVALID_PARAM
+    assert call(a, interdomain.GRANT_ACCESS, b.vmid, page, 2)[0] == SBI_ERR_INVALID_PARAM
+    # The grantee maps it: b's G-stage table now reaches a's frame there.
+    assert call(b, interdomain.GRANT_MAP, a.vmid, to_b, window) == (SBI_SUCCESS, 0)
+    assert b.gstage.translate(window) == a.gpa_to_hpa(page)
+    assert call(b, interdomain.GRANT_MAP, a.vmid, to_b, window) == (SBI_ERR_ALREADY_AVAILABLE, 0)
+    assert call(a, interdomain.GRANT_REVOKE, to_b) == (SBI_ERR_DENIED, 0)     # still mapped
+    assert call(b, interdomain.GRANT_UNMAP, window) == (SBI_SUCCESS, 0)
+    assert b.gstage.translate(window) is None
+    assert call(b, interdomain.GRANT_UNMAP, window) == (SBI_ERR_INVALID_ADDRESS, 0)
+    # Grant copy, bounded by the page and the grant's permission.
+    dst = b.ram_base + 0x4000
+    assert call(b, interdomain.GRANT_COPY, a.vmid, to_b, 100, dst, 8, 0) == (SBI_SUCCESS, 8)
+    assert b.read(dst, 8) == b"A" * 8
+    b.write(dst, b"from b")
+    assert call(b, interdomain.GRANT_COPY, a.vmid, to_b, 4090, dst, 6, 1) == (SBI_SUCCESS, 6)
+    assert a.read(page + 4090, 6) == b"from b"
+    assert call(b, interdomain.GRANT_COPY, a.vmid, to_b, 4090, dst, 7, 1)[0] == SBI_ERR_INVALID_PARAM
+    assert call(b, interdomain.GRANT_COPY, a.vmid, to_b, 0, b.ram_base + b.ram_size - 4, 8, 0)[0] \
+        == SBI_ERR_INVALID_ADDRESS
+    assert call(dom0, interdomain.GRANT_COPY, a.vmid, to_b, 0, dom0.ram_base, 8, 0)[0] == SBI_ERR_DENIED
+    error, readonly = call(a, interdomain.GRANT_ACCESS, b.vmid, page, 1)
+    assert call(b, interdomain.GRANT_COPY, a.vmid, readonly, 0, dst, 4, 1)[0] == SBI_ERR_DENIED
+    # A revoked grant is gone.
+    assert call(a, interdomain.GRANT_REVOKE, to_b) == (SBI_SUCCESS, 0)
+    assert call(b, interdomain.GRANT_MAP, a.vmid, to_b, window) == (SBI_ERR_INVALID_PARAM, 0)
+    assert call(b, interdomain.GRANT_COPY, a.vmid, to_b, 0, dst, 4, 0)[0] == SBI_ERR_INVALID_PARAM
+    assert a.read(page, 4090) == b"A" * 4090
+    stats = split.stats(b)
+    assert stats["maps"] == 1 and stats["unmaps"] == 1 and stats["copies"] == 2
+    assert stats["refused"] == 11
+
+
+def test_event_channels_bind_only_to_their_named_peer(disk):
+    host, split, controller, dom0 = split_host(disk)
+    a = host.create_vm(ram_size=16 << 20, name="a")
+    b = host.create_vm(ram_size=16 << 20, name="b")
+    split.join(a)
+    split.join(b)
+    error, port = call(a, interdomain.EVTCHN_ALLOC_UNBOUND, b.vmid)
+    assert error == SBI_SUCCESS
+    assert call(dom0, interdomain.EVTCHN_BIND, a.vmid, port) == (SBI_ERR_DENIED, 0)
+    assert call(b, interdomain.EVTCHN_BIND, a.vmid, port + 1) == (SBI_ERR_INVALID_PARAM, 0)
+    error, b_port = call(b, interdomain.EVTCHN_BIND, a.vmid, port)
+    assert error == SBI_SUCCESS
+    assert call(dom0, interdomain.EVTCHN_BIND, a.vmid, port) == (SBI_ERR_INVALID_PARAM, 0)
+    assert call(b, interdomain.EVTCHN_SEND, 63) == (SBI_ERR_INVALID_PARAM, 0)
+    b.vcpus[0].waiting_for_interrupt = True
+    assert call(b, interdomain.EVTCHN_SEND, b_port) == (SBI_SUCCESS, 0)
+    assert a.vcpus[0].get_csr("hvip") & interdomain.HVIP_VSSIP
+    assert call(a, interdomain.EVTCHN_BLOCK) == (SBI_SUCCESS, 1 << port)
+    assert not a.vcpus[0].get_csr("hvip") & interdomain.HVIP_VSSIP
+    assert call(a, interdomain.EVTCHN_SEND, port) == (SBI_SUCCESS, 0)
+    assert not b.vcpus[0].waiting_for_interrupt          # woken
+    assert split.stats(a)["notifications_received"] == 1 and split.stats(b)["notifications_sent"] == 1
+
+
+def test_bad_configurations_are_refused(disk):
+    host, split, controller, dom0 = split_host(disk)
+    plain = host.create_vm(ram_size=16 << 20, name="plain")
+    with pytest.raises(HvError, match="backend 'plain' is not a service VM"):
+        split.create_frontend_vm(DOMU, backend="plain")
+    with pytest.raises(HvError, match="backend 'nobody' is not a service VM"):
+        split.create_frontend_vm(DOMU, backend="nobody")
+    vms = len(host.vms)
+    with pytest.raises(HvError, match=r"nvme .* is already assigned to dom0"):
+        split.create_service_vm(DOM0, controller, device_id=0x18, name="second")
+    with pytest.raises(HvError, match="unknown service 'net'"):
+        split.create_service_vm(DOM0, controller, service="net")
+    assert len(host.vms) == vms
+    with pytest.raises(HvError, match="already has the interdomain hypercalls"):
+        split.join(dom0)
+    assert plain not in split.services
