@@ -224,3 +224,38 @@ def test_bad_configurations_are_refused(disk):
     with pytest.raises(HvError, match="already has the interdomain hypercalls"):
         split.join(dom0)
     assert plain not in split.services
+
+
+def run_cli(*argv):
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", ".."))
+    return subprocess.run([sys.executable, "-m", "pyvmm", "host", *argv], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def test_cli_runs_a_service_vm_and_its_frontend(disk, tmp_path):
+    stats = tmp_path / "stats.json"
+    host_disk = [f"--drive=if=none,id=d0,file={disk},format=raw",
+                 f"--device=nvme,drive=d0,serial={SERIAL}"]
+    done = run_cli(*host_disk, f"--vm={DOM0},name=dom0,service=nvme",
+                   f"--vm={DOMU},name=domu,backend=dom0", f"--stats-file={stats}")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "[domu] done" in lines and "[dom0] dom0: served 0x0049 requests, controller shut down" in lines
+    assert len([line for line in lines if line.startswith("[domu] workload:")]) == 3
+    assert disk.read_bytes() != IMAGE
+    import json
+    report = json.loads(stats.read_text())["vms"]
+    assert report["dom0"]["interdomain"]["maps"] == WORKLOAD_REQUESTS + 1
+    assert report["domu"]["interdomain"]["grants"] == 2
+
+    for argv, message in (
+            ([f"--vm={DOMU},backend=dom0"], "vm1: backend 'dom0' is not a service VM"),
+            ([f"--vm={DOM0},name=dom0,service=nvme"], "dom0: service=nvme: no host nvme controller left"),
+            (host_disk + [f"--vm={DOM0},name=a,service=nvme", f"--vm={DOM0},name=b,service=nvme"],
+             "b: service=nvme: no host nvme controller left (--device nvme,...); assigned to a"),
+            (host_disk + [f"--vm={DOM0},name=a,service=disk"], "a: unknown service 'disk'"),
+            (host_disk + [f"--vm={os.path.join(SPLIT, '..', 'hello.S')}"], "--drive/--device give the host devices for a service VM")):
+        refused = run_cli(*argv)
+        assert refused.returncode == 2
+        assert refused.stderr.count("\n") == 1 and message in refused.stderr, refused.stderr
