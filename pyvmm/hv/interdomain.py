@@ -94,6 +94,9 @@ class Interdomain:
     VM the hypercalls; only joined VMs can be named as peers."""
 
     def __init__(self, host, iommu=None):
+        if host.interdomain is not None:
+            raise HvError("this host already has its grant tables and event channels")
+        host.interdomain = self
         self.host = host
         self.iommu = iommu            # pyvmm.hv.passthrough.HostIommu: IOTLB shootdown on unmap
         self.domains = {}             # domid -> Domain
@@ -136,8 +139,9 @@ class Interdomain:
         return out
 
     def release(self, vm):
-        """Before destroying `vm`: every mapping of its pages in other VMs is
-        removed, its grants and ports go. Its frames then reach no one."""
+        """Before `vm` is destroyed (Host.destroy_vm calls it): every mapping
+        of its pages in other VMs is removed, its grants and ports go, so its
+        frames reach no one once they are freed."""
         domain = self.domains.pop(vm.vmid, None)
         if domain is None:
             return

@@ -16,6 +16,7 @@ from pyvmm.hv.interdomain import DOMAIN_EID  # noqa: E402
 from pyvmm.hv.passthrough import Passthrough  # noqa: E402
 from pyvmm.hv.service_vm import ServiceVms  # noqa: E402
 from pyvmm.io.pci.nvme import NvmeController  # noqa: E402
+from pyvmm.machine.memory import DmaError  # noqa: E402
 from pyvmm.machine.sbi_defs import (SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_DENIED,  # noqa: E402
                                     SBI_ERR_INVALID_ADDRESS, SBI_ERR_INVALID_PARAM, SBI_SUCCESS)
 
@@ -259,3 +260,25 @@ def test_cli_runs_a_service_vm_and_its_frontend(disk, tmp_path):
         refused = run_cli(*argv)
         assert refused.returncode == 2
         assert refused.stderr.count("\n") == 1 and message in refused.stderr, refused.stderr
+
+
+def test_destroying_a_granter_unmaps_its_pages_everywhere(disk):
+    host, split, controller, dom0 = split_host(disk)
+    a = host.create_vm(ram_size=16 << 20, name="a")
+    split.join(a)
+    page = a.ram_base + 0x3000
+    error, ref = call(a, interdomain.GRANT_ACCESS, dom0.vmid, page, 0)
+    window = 0x2_0000_0000
+    assert call(dom0, interdomain.GRANT_MAP, a.vmid, ref, window) == (SBI_SUCCESS, 0)
+    assert dom0.gstage.translate(window) == a.gpa_to_hpa(page)
+    controller.config_write(0x04, 2, 0x6)            # bus mastering, as Dom0's driver sets it
+    controller.memory.write(window, b"DMA")          # through the IOMMU: now in its IOTLB
+    assert a.read(page, 3) == b"DMA"
+    host.destroy_vm(a)
+    assert dom0.gstage.translate(window) is None
+    with pytest.raises(DmaError):                    # the IOTLB entry went with the mapping
+        controller.memory.write(window, b"DMA")
+    assert split.stats(dom0)["live_mappings"] == 0
+    assert call(dom0, interdomain.GRANT_MAP, a.vmid, ref, window) == (SBI_ERR_INVALID_PARAM, 0)
+    with pytest.raises(HvError, match="already has its grant tables"):
+        ServiceVms(host, passthrough=split.passthrough)
