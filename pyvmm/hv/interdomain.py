@@ -31,6 +31,7 @@ import collections
 
 from pyvmm.hv.gstage import GPA_BITS, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W
 from pyvmm.hv.host import HvError
+from pyvmm.machine.layout import CLINT_BASE, CLINT_SIZE
 from pyvmm.machine.sbi_defs import (SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_DENIED, SBI_ERR_FAILED,
                                     SBI_ERR_INVALID_ADDRESS, SBI_ERR_INVALID_PARAM,
                                     SBI_ERR_NOT_SUPPORTED, SBI_SUCCESS)
@@ -167,6 +168,8 @@ class Interdomain:
             return SBI_ERR_INVALID_ADDRESS
         if any(r.base < gpa + PAGE_SIZE and gpa < r.base + r.size for r in vm.devices.regions):
             return SBI_ERR_INVALID_ADDRESS
+        if CLINT_BASE < gpa + PAGE_SIZE and gpa < CLINT_BASE + CLINT_SIZE:
+            return SBI_ERR_INVALID_ADDRESS      # the board's CLINT: not the VM's, but not RAM either
         if gpa in domain.mapped:
             return SBI_ERR_ALREADY_AVAILABLE
         return SBI_SUCCESS
@@ -219,6 +222,9 @@ def grant_access(self, domain, vcpu, args):
         return SBI_ERR_INVALID_PARAM, 0
     if gpa % PAGE_SIZE or not vm.in_ram(gpa, PAGE_SIZE):
         return SBI_ERR_INVALID_ADDRESS, 0
+    if vm.pager is not None:
+        # A shadow pager would not see another VM's stores into its page tables.
+        return SBI_ERR_NOT_SUPPORTED, 0
     if len(domain.grants) >= MAX_GRANTS:
         return SBI_ERR_FAILED, 0
     ref = domain.next_ref
