@@ -309,3 +309,60 @@ def test_split_driver_on_two_harts_is_deterministic(tmp_path):
                      disk.read_bytes()))
     assert runs[0] == runs[1]
     assert len(workload_lines(runs[0][0])) == 3
+
+
+def test_any_arguments_give_an_sbi_answer_and_reach_only_granted_pages(disk):
+    import random
+    host, split, controller, dom0 = split_host(disk)
+    a = host.create_vm(ram_size=16 << 20, name="a")
+    b = host.create_vm(ram_size=16 << 20, name="b")
+    split.join(a)
+    split.join(b)
+    a.write(a.ram_base, bytes(range(256)) * (a.ram_size // 256))
+    before = {vm: vm.read(vm.ram_base, vm.ram_size) for vm in (a, dom0)}
+    rng = random.Random(7)
+    junk = (1 << 64) - 1
+    pools = ([a.vmid, a.vmid, a.vmid, b.vmid, dom0.vmid, 0, 99, junk],
+             [1, 2, 3, 4, 5, 6, 7, 8, a.ram_base, a.ram_base + 4096, 0x1_0000_0000, junk],
+             [0, 1, 8, 4095, 0x1_0000_0000, 0x1_0000_1000, b.ram_base, 1 << 41, junk],
+             [b.ram_base, b.ram_base + 100, 0, b.ram_base + b.ram_size - 8, junk],
+             [8, 100, 4096, 0, junk],
+             [0, 1, 2])
+    pages = [a.ram_base + n * 4096 for n in range(6)] + [a.ram_base + 1, junk]
+    writable = set()             # pages `a` ever granted `b` writable
+    fids = [f for f in interdomain.CALLS if f != interdomain.EVTCHN_BLOCK]
+    fids += [interdomain.GRANT_COPY] * 6 + [interdomain.GRANT_MAP] * 2
+    for n in range(6):
+        assert call(a, interdomain.GRANT_ACCESS, b.vmid, pages[n], n % 2)[0] == SBI_SUCCESS
+        if n % 2 == 0:
+            writable.add(pages[n])
+    assert call(b, interdomain.GRANT_COPY, a.vmid, 1, 16, b.ram_base, 8, 1) == (SBI_SUCCESS, 8)
+    for _ in range(4000):
+        # `a` grants and revokes; `b` tries everything on whatever it names.
+        if rng.random() < 0.02:
+            vm, fid = a, rng.choice((interdomain.GRANT_ACCESS, interdomain.GRANT_ACCESS,
+                                     interdomain.GRANT_REVOKE))
+            args = [rng.choice((b.vmid, b.vmid, dom0.vmid, 77)), rng.choice(pages), rng.choice((0, 1, 5))]
+            if fid == interdomain.GRANT_REVOKE:
+                args = [rng.randrange(0, 12)]
+        else:
+            vm, fid = b, rng.choice(fids)
+            args = [rng.choice(pool) if rng.random() < 0.9 else rng.getrandbits(64) for pool in pools]
+        error, value = call(vm, fid, *args)
+        assert error in (SBI_SUCCESS, -1, -2, -3, -4, -5, -6) and 0 <= value < 1 << 64
+        if vm is a and fid == interdomain.GRANT_ACCESS and error == SBI_SUCCESS and args[0] == b.vmid \
+                and args[2] == 0:
+            writable.add(args[1])
+    stats = split.stats(b)
+    assert stats["copies"] > 1 and stats["maps"] > 0 and stats["refused"] > 1000
+    # Whatever b mapped is a grant made to b, at a GPA outside its RAM.
+    for gpa, (granter, ref) in split.interdomain.domain(b).mapped.items():
+        grant = granter.grants[ref]
+        assert grant.grantee_domid == b.vmid and not b.in_ram(gpa)
+        assert b.gstage.translate(gpa) == granter.vm.gpa_to_hpa(grant.gpa)
+    # b's copies changed only pages a granted it writable, and nothing of Dom0.
+    after = a.read(a.ram_base, a.ram_size)
+    changed = {a.ram_base + i for i in range(0, a.ram_size, 4096)
+               if after[i:i + 4096] != before[a][i:i + 4096]}
+    assert changed and changed <= writable
+    assert dom0.read(dom0.ram_base, dom0.ram_size) == before[dom0]
