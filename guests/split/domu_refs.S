@@ -20,6 +20,7 @@ _start:
     la      sp, stack_top
     la      t0, trap
     csrw    stvec, t0
+    la      a0, iobuf
     call    frontend_connect
     li      a0, 42
     call    wl_fill
@@ -49,11 +50,11 @@ _start:
     la      a1, spare
     li      a2, 0
     HCALL   GRANT_ACCESS
-    bnez    a0, refused
+    bnez    a0, frontend_error
     mv      s4, a1
     mv      a0, s4
     HCALL   GRANT_REVOKE
-    bnez    a0, refused
+    bnez    a0, frontend_error
     li      a0, BLK_WRITE
     li      a1, 336
     mv      a2, s4
@@ -70,7 +71,7 @@ _start:
     la      a1, spare
     li      a2, 1
     HCALL   GRANT_ACCESS
-    bnez    a0, refused
+    bnez    a0, frontend_error
     mv      a2, a1
     li      a0, BLK_READ
     li      a1, 0
@@ -96,7 +97,7 @@ _start:
     li      a0, BLK_CLOSE
     li      a1, 0
     call    blk_io
-    bnez    a0, refused
+    bnez    a0, frontend_error
     call    say
     .asciz  "done\n"
     .balign 4
@@ -123,6 +124,20 @@ report:
 2:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
+
+# frontend_error(a0 = SBI error, 0: a response to another request): fail (11)
+frontend_error:
+    mv      s5, a0
+    call    say
+    .asciz  "frontend: refused: "
+    .balign 4
+    mv      a0, s5
+    li      a1, 16
+    call    puthexn
+    li      a0, 11
+    call    say_fail
+    .asciz  "\n"
+    .balign 4
 
     .include "frontend.inc"
     .include "common.inc"

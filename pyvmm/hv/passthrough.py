@@ -98,7 +98,7 @@ class HostIommu:
 
     def invalidate_gscid(self, gscid):
         """Drop the IOTLB entries of one G-stage table (after the hypervisor
-        removed a mapping from it), and wait for the invalidation."""
+        removed a mapping from it)."""
         self._command(regs.OP_IOTINVAL | regs.IOTINVAL_GVMA << 7 | 1 << 33 | gscid << 44)
 
     def faults(self):

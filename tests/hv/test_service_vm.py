@@ -24,6 +24,8 @@ from pyvmm.machine.sbi_defs import (SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_DENIED,  
 SPLIT = os.path.join(os.path.dirname(__file__), "..", "..", "guests", "split")
 DOM0, DOMU, DOMU_REFS, DIRECT = (os.path.join(SPLIT, name) for name in
                                  ("dom0.S", "domu.S", "domu_refs.S", "nvme_direct.S"))
+IO_DOMU = os.path.join(SPLIT, "io_domu.S")
+IO_NVME = os.path.join(SPLIT, "..", "bench", "io_nvme.S")
 BUDGET = 300_000_000
 WORKLOAD_REQUESTS = 16 + 16 + 16 + 8 + 16       # every blk_io of blk_workload.inc
 
@@ -98,6 +100,37 @@ def test_domu_workload_through_dom0_matches_the_device_directly(disk, tmp_path):
     assert back["live_mappings"] == 0
     # Every DMA into a DomU page went through a grant mapped in Dom0's table.
     assert split.passthrough.iommu.faults() == []
+
+
+def test_io_bench_workload_through_dom0_prints_the_passthrough_checksum(tmp_path):
+    """guests/bench/io_workload.inc, the workload of `pyvmm bench --suite io`:
+    its frontend build prints io_nvme.S's last line for the same disk."""
+    import random
+    data = random.Random(1).randbytes(1 << 20)
+    lines, disks = [], []
+    for kind in ("passthrough", "split"):
+        path = tmp_path / f"{kind}.img"
+        path.write_bytes(data)
+        host = Host(ram_size=256 << 20)
+        controller = NvmeController(str(path), serial="io0001")
+        if kind == "passthrough":
+            passthrough = Passthrough(host)
+            vm = host.create_vm(ram_size=64 << 20)
+            passthrough.assign(passthrough.add_host_function(controller, device=3), vm)
+            vm.load(IO_NVME)
+            assert vm.run(BUDGET).how == "sbi-shutdown"
+        else:
+            split = ServiceVms(host)
+            dom0 = split.create_service_vm(DOM0, controller, name="dom0")
+            vm = split.create_frontend_vm(IO_DOMU, backend=dom0, name="domu")
+            results = host.run(BUDGET)
+            assert results[vm].how == "sbi-shutdown" and results[dom0].how == "finisher-pass"
+            assert split.stats(dom0)["maps"] == 256 + 1 and split.stats(dom0)["device"]["nvme_io_0x02"] == 128
+        controller.close()
+        lines.append(vm.console_output.decode().splitlines()[-1])
+        disks.append(path.read_bytes())
+    assert lines[0] == lines[1] and lines[0].startswith("io_bench: 256 requests of 4096 bytes over 64 blocks")
+    assert disks[0] == disks[1] != data
 
 
 def test_bad_grants_give_error_statuses_and_change_nothing(disk):
