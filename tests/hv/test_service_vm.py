@@ -24,7 +24,7 @@ from pyvmm.machine.sbi_defs import (SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_DENIED,  
 SPLIT = os.path.join(os.path.dirname(__file__), "..", "..", "guests", "split")
 DOM0, DOMU, DOMU_REFS, DIRECT = (os.path.join(SPLIT, name) for name in
                                  ("dom0.S", "domu.S", "domu_refs.S", "nvme_direct.S"))
-IO_DOMU = os.path.join(SPLIT, "io_domu.S")
+IO_RING = os.path.join(SPLIT, "..", "bench", "io_ring.S")
 IO_NVME = os.path.join(SPLIT, "..", "bench", "io_nvme.S")
 BUDGET = 300_000_000
 WORKLOAD_REQUESTS = 16 + 16 + 16 + 8 + 16       # every blk_io of blk_workload.inc
@@ -122,7 +122,7 @@ def test_io_bench_workload_through_dom0_prints_the_passthrough_checksum(tmp_path
         else:
             split = ServiceVms(host)
             dom0 = split.create_service_vm(DOM0, controller, name="dom0")
-            vm = split.create_frontend_vm(IO_DOMU, backend=dom0, name="domu")
+            vm = split.create_frontend_vm(IO_RING, backend=dom0, name="domu")
             results = host.run(BUDGET)
             assert results[vm].how == "sbi-shutdown" and results[dom0].how == "finisher-pass"
             assert split.stats(dom0)["maps"] == 256 + 1 and split.stats(dom0)["device"]["nvme_io_0x02"] == 128

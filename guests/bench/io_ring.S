@@ -1,17 +1,18 @@
-# io_domu.S -- the io_bench workload (guests/bench/io_workload.inc, the one
-# io_nvme.S and io_virtio.S run) as a frontend of a service VM: every
-# request crosses the block ring to guests/split/dom0.S, whose NVMe driver
-# serves it into this VM's granted page (docs/service-vm.md). Its last line
-# is io_nvme.S's for the same disk.
+# io_ring.S -- the io_bench workload (io_workload.inc, the one io_nvme.S and
+# io_virtio.S run) over a service VM's block ring: a frontend whose every
+# request crosses the ring to guests/split/dom0.S, whose NVMe driver serves
+# it into this VM's granted page (docs/service-vm.md). Its last line is
+# io_nvme.S's for the same disk. `pyvmm bench --suite io` runs it as the
+# service-vm model.
 #
 # Run:  pyvmm host --drive if=none,id=d0,file=disk.img,format=raw \
 #           --device nvme,drive=d0,serial=io0001 \
 #           --vm guests/split/dom0.S,name=dom0,service=nvme \
-#           --vm guests/split/io_domu.S,name=domu,backend=dom0
+#           --vm guests/bench/io_ring.S,name=domu,backend=dom0
 
     .equ IO_FINISH,     1
-    .include "../bench/io_workload.inc"
-    .include "interdomain.inc"
+    .include "io_workload.inc"
+    .include "../split/interdomain.inc"
 
     .section .text
 # io_init: IO_BUF is the data page granted to the backend
@@ -58,7 +59,7 @@ frontend_error:
     la      a0, msg_refused
     j       fail
 
-    .include "frontend.inc"
+    .include "../split/frontend.inc"
 
     .section .rodata
 msg_not_granted:    .asciz "buffer is not the granted page"
