@@ -52,6 +52,7 @@ LEAF_RO = PTE_V | PTE_R | PTE_U | PTE_A
 COUNTERS = ("grants", "revokes", "maps", "unmaps", "copies", "copied_bytes", "notifications_sent",
             "notifications_received", "notifications_dropped", "blocks", "refused")
 HVIP_VSSIP = 1 << 2
+REG_A1 = 11
 
 
 class Grant:
@@ -87,6 +88,7 @@ class Domain:
         self.frontends = []           # [frontend Domain], for a service VM
         self.published = None         # (ring ref, event port) a frontend published
         self.connection_pending = False   # a backend's: a frontend published since its last block
+        self.blocked = None           # the VCPU waiting in evtchn_block, if any
         self.counters = collections.Counter({name: 0 for name in COUNTERS})
 
 
@@ -334,13 +336,28 @@ def evtchn_bind(self, domain, vcpu, args):
     return SBI_SUCCESS, port
 
 
-def _raise_event(self, target, port_number):
-    port = target.ports[port_number]
-    port.pending = True
-    target.counters["notifications_received"] += 1
+def _signal(target, bit):
+    """Event `bit` for `target`: the answer of the evtchn_block it waits in
+    (so it need not call again to learn it), else pending with the software
+    interrupt raised."""
+    blocked = target.blocked
+    target.blocked = None
+    if blocked is not None and blocked.waiting_for_interrupt:
+        blocked.set_x(REG_A1, 1 << bit)
+        target.vm.wake(blocked)
+        return
+    if bit:
+        target.ports[bit].pending = True
+    else:
+        target.connection_pending = True
     boot = target.vm.vcpu(target.vm.hartid)
     boot.set_software_interrupt(True)
     target.vm.wake(boot)
+
+
+def _raise_event(self, target, port_number):
+    target.counters["notifications_received"] += 1
+    _signal(target, port_number)
 
 
 def evtchn_send(self, domain, vcpu, args):
@@ -364,9 +381,9 @@ def evtchn_send(self, domain, vcpu, args):
 
 def evtchn_block(self, domain, vcpu, args):
     """The pending ports as a mask (bit 0: a frontend connected), cleared
-    with the software interrupt,
-    or, with none pending, wait until a peer sends; FAILED when no running
-    VM could ever send (the caller would wait for ever)."""
+    with the software interrupt; with none pending, the VCPU waits until a
+    peer sends, and the call returns the event that woke it. FAILED when no
+    running VM could ever send (the caller would wait for ever)."""
     mask = 0
     for number, port in domain.ports.items():
         if port.pending:
@@ -387,7 +404,8 @@ def evtchn_block(self, domain, vcpu, args):
     domain.counters["blocks"] += 1
     vcpu.set_software_interrupt(False)
     vcpu.waiting_for_interrupt = True
-    return SBI_SUCCESS, 0
+    domain.blocked = vcpu
+    return SBI_SUCCESS, 0           # a1 becomes the events that wake it
 
 
 def frontend_connect(self, domain, vcpu, args):
@@ -405,10 +423,7 @@ def frontend_connect(self, domain, vcpu, args):
     if domain.published is not None:
         return SBI_ERR_ALREADY_AVAILABLE, 0
     domain.published = (args[0], args[1])
-    backend.connection_pending = True
-    boot = backend.vm.vcpu(backend.vm.hartid)
-    boot.set_software_interrupt(True)
-    backend.vm.wake(boot)
+    _signal(backend, 0)
     return SBI_SUCCESS, 0
 
 

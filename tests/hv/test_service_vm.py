@@ -246,7 +246,16 @@ def test_event_channels_bind_only_to_their_named_peer(disk):
     assert not a.vcpus[0].get_csr("hvip") & interdomain.HVIP_VSSIP
     assert call(a, interdomain.EVTCHN_SEND, port) == (SBI_SUCCESS, 0)
     assert not b.vcpus[0].waiting_for_interrupt          # woken
-    assert split.stats(a)["notifications_received"] == 1 and split.stats(b)["notifications_sent"] == 1
+    # A VCPU waiting in evtchn_block gets the event as the call's answer (a1).
+    assert call(a, interdomain.EVTCHN_BLOCK) == (SBI_SUCCESS, 0)
+    a.vcpus[0].set_x(11, 0)                      # as the SBI exit leaves a1
+    assert a.vcpus[0].waiting_for_interrupt
+    assert call(b, interdomain.EVTCHN_SEND, b_port) == (SBI_SUCCESS, 0)
+    assert not a.vcpus[0].waiting_for_interrupt and a.vcpus[0].get_x(11) == 1 << port
+    assert not a.vcpus[0].get_csr("hvip") & interdomain.HVIP_VSSIP
+    assert call(b, interdomain.EVTCHN_SEND, b_port) == (SBI_SUCCESS, 0)   # no one waits: pending
+    assert call(a, interdomain.EVTCHN_BLOCK) == (SBI_SUCCESS, 1 << port)
+    assert split.stats(a)["notifications_received"] == 3 and split.stats(b)["notifications_sent"] == 3
 
 
 def test_bad_configurations_are_refused(disk):
