@@ -229,7 +229,7 @@ def _run(args, opened):
     except MemoryError:
         raise UsageError(f"cannot allocate {ram} bytes of host RAM") from None
     vms, consoles = [], []
-    split = host_devices(host, args, specs, opened)
+    split, controllers = host_devices(host, args, specs, opened)
     try:
         for index, spec in enumerate(specs, 1):
             name = spec["name"]
@@ -243,7 +243,7 @@ def _run(args, opened):
             paging = spec["paging"] or ("nested" if spec["technique"] == "hw" else "shadow")
             try:
                 if spec["service"] or spec["backend"]:
-                    vm = split_vm(split, spec, image, paging, console)
+                    vm = split_vm(split, controllers, spec, image, paging, console)
                     vms.append(vm)
                     continue
                 if spec["partition"] is not None:
@@ -293,30 +293,34 @@ def _run(args, opened):
 
 
 def host_devices(host, args, specs, opened):
-    """The host's own devices (--drive/--device: NVMe controllers for service
-    VMs) and the ServiceVms that hands them out, or None without service VMs."""
+    """The ServiceVms of the host and its own devices (--drive/--device: the
+    NVMe controllers service VMs take in --vm order); (None, []) without
+    service VMs."""
     from pyvmm.io.options import OptionError, build_devices
     if not any(spec["service"] or spec["backend"] for spec in specs):
         if args.device or args.drive:
             raise UsageError("--drive/--device give the host devices for a service VM "
                              "(--vm IMAGE,service=nvme)")
-        return None
+        return None, []
     from pyvmm.hv.service_vm import ServiceVms
     try:
         built = build_devices(args.drive, args.device, [])
     except OptionError as e:
         raise UsageError(str(e)) from None
-    split = ServiceVms(host)
-    split.free_controllers = []
+    controllers = []
     for device, transport, _ in built:
         opened.append(device)
         if transport != "pci-function" or device.name != "nvme":
             raise UsageError(f"--device {device.name}: a service VM serves only nvme controllers")
-        split.free_controllers.append(device)
-    return split
+        controllers.append(device)
+    services = sum(1 for spec in specs if spec["service"])
+    if len(controllers) > services:
+        raise UsageError(f"{len(controllers)} host --device nvme for {services} service VM(s): "
+                         f"each controller needs a --vm IMAGE,service=nvme")
+    return ServiceVms(host), controllers
 
 
-def split_vm(split, spec, image, paging, console):
+def split_vm(split, controllers, spec, image, paging, console):
     """A service VM (service=) taking the next host controller, or a frontend (backend=)."""
     from pyvmm.hv import HvError
     from pyvmm.hv.service_vm import SERVICES
@@ -327,12 +331,12 @@ def split_vm(split, spec, image, paging, console):
             if spec["service"] not in SERVICES:
                 raise UsageError(f"{spec['name']}: unknown service {spec['service']!r} "
                                  f"(known: {', '.join(SERVICES)})")
-            if not split.free_controllers:
+            if not controllers:
                 taken = ", ".join(vm.name for vm in split.services)
                 raise UsageError(f"{spec['name']}: service={spec['service']}: no host nvme "
                                  f"controller left (--device nvme,...)" +
                                  (f"; assigned to {taken}" if taken else ""))
-            return split.create_service_vm(image, split.free_controllers.pop(0),
+            return split.create_service_vm(image, controllers.pop(0),
                                            service=spec["service"], **options)
         return split.create_frontend_vm(image, backend=spec["backend"], **options)
     except HvError as e:

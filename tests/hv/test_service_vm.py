@@ -305,6 +305,8 @@ def test_cli_runs_a_service_vm_and_its_frontend(disk, tmp_path):
             (host_disk + [f"--vm={DOM0},name=a,service=nvme", f"--vm={DOM0},name=b,service=nvme"],
              "b: service=nvme: no host nvme controller left (--device nvme,...); assigned to a"),
             (host_disk + [f"--vm={DOM0},name=a,service=disk"], "a: unknown service 'disk'"),
+            (host_disk + [f"--vm={DOMU},name=u,backend=nobody"],
+             "1 host --device nvme for 0 service VM(s): each controller needs a --vm IMAGE,service=nvme"),
             (host_disk + [f"--vm={os.path.join(SPLIT, '..', 'hello.S')}"],
              "--drive/--device give the host devices for a service VM")):
         refused = run_cli(*argv)
