@@ -15,10 +15,11 @@ granted to it.
 
 An event channel joins a port of one VM to a port of another: one side
 allocates an unbound port for a named remote domain, the remote binds to
-it; a send sets the peer port's pending bit and raises the peer's
-supervisor software interrupt (hvip.VSSIP), waking it if it blocks. `block`
-is Xen's SCHEDOP_block: it returns the pending ports at once (and clears
-them), else the VCPU waits until a send wakes it.
+it. `block` is Xen's SCHEDOP_block: it returns the pending ports at once
+(and clears them), else the VCPU waits until a send wakes it and gets the
+sender's port as the answer. A send to a VM that is not waiting sets the
+peer port's pending bit and raises the peer's supervisor software interrupt
+(hvip.VSSIP). Grants and mappings need nested paging.
 
 The frontend/backend handshake (xenstore's role) is two calls: a frontend
 publishes its ring's grant reference and event port to its backend; the
