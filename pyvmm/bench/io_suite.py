@@ -149,6 +149,68 @@ def setup_vm_vf(driver, guest, disk):
     return t
 
 
+class _ServiceVmPair:
+    """A service VM and its frontend as one target: they run together on one
+    host, their instructions and exits add up (every request costs both),
+    and the frontend's console is the output."""
+
+    def __init__(self, host, service, frontend):
+        self.host = host
+        self.service = service
+        self.frontend = frontend
+
+    def run(self, max_insns=None):
+        results = self.host.run(max_insns)
+        return results[self.frontend]
+
+    @property
+    def console_output(self):
+        return self.frontend.console_output
+
+    @property
+    def error(self):
+        service = self.service
+        if service.error is None and service.result is not None and service.result.how != "finisher-pass":
+            return f"the service VM ended {service.result.how}: {service.console_output.decode()[-120:]!r}"
+        return service.error or self.frontend.error
+
+    def stats(self):
+        both = [self.service.stats(), self.frontend.stats()]
+        exits = {}
+        for stats in both:
+            for kind, n in stats["exits"].items():
+                exits[kind] = exits.get(kind, 0) + n
+        return {"instret": sum(stats["instret"] for stats in both), "exits": exits, "devices": {}}
+
+    def close(self):
+        self.service.close()
+        self.frontend.close()
+
+
+def setup_service_vm(driver, guest, disk):
+    """Type 1 with a service VM: the host's NVMe controller assigned to a
+    service VM (guests/split/dom0.S), the workload in a frontend VM whose
+    requests cross a granted ring to it; both under --technique hw."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.service_vm import ServiceVms
+    from pyvmm.io.pci.nvme import NvmeController
+    if driver != "ring":
+        raise IoBenchError(f"a service VM's frontend runs the ring driver, not {driver}")
+    t = _Target()
+    host = Host(ram_size=2 * RAM_SIZE + HOST_OVERHEAD)
+    split = ServiceVms(host)
+    controller = NvmeController(str(disk), serial=SERIAL)
+    dom0 = os.path.join(os.path.dirname(guests_dir()), "split", "dom0.S")
+    service = split.create_service_vm(dom0, controller, ram_size=RAM_SIZE, name="dom0")
+    frontend = split.create_frontend_vm(guest, backend=service, ram_size=RAM_SIZE, name="domu")
+    t.target = _ServiceVmPair(host, service, frontend)
+    t.passthrough = split.passthrough
+    t.assignment = split.services[service]
+    t.function = controller
+    t.closers = [controller]
+    return t
+
+
 @dataclass(frozen=True)
 class IoModel:
     name: str                     # the report's row
@@ -177,6 +239,9 @@ MODELS = (
             "nvme", setup_vm_passthrough, native="native-nvme"),
     IoModel("sriov-vf", "virtual function 0 of the host's SR-IOV NVMe assigned to the VM, "
             "its own IOMMU context, hw", "nvme", setup_vm_vf, native="native-nvme"),
+    IoModel("service-vm", "type 1 with a service VM: the frontend's requests cross a granted "
+            "ring to the VM that owns the assigned NVMe", "ring", setup_service_vm,
+            native="native-nvme"),
 )
 BY_NAME = {m.name: m for m in MODELS}
 

@@ -150,6 +150,7 @@ class Host:
         from pyvmm.hv.sched_policy import scheduler_policy
         self.scheduler = None if scheduler is None else scheduler_policy(scheduler)
         self.dispatcher = None        # made on the first run that needs one
+        self.interdomain = None       # pyvmm.hv.interdomain.Interdomain: grants between VMs
         for c in cores:
             self._setup_hart(c)
 
@@ -238,6 +239,9 @@ class Host:
                 hart.partition = None
         if self.dispatcher is not None:
             self.dispatcher.forget(vm)
+        if self.interdomain is not None:
+            # No other VM may keep a mapping of a frame about to be freed.
+            self.interdomain.release(vm)
         vm.release()
         self.vms.remove(vm)
 

@@ -14,6 +14,11 @@ by a scheduling policy, or dedicated to a partition (docs/scheduling.md).
     weight=W         the credit scheduler's weight (1..65535, default 256)
     cap=C            at most C percent of one hart (0: no cap, the default)
     partition=A[-B]  dedicated host harts A..B, one per VCPU (type-0 partition)
+    service=nvme     a service VM: the host's NVMe controller (--drive/--device
+                     nvme) is assigned to it, and it serves block rings
+    backend=NAME     a frontend of the service VM NAME (given before it): the
+                     grant and event-channel hypercalls, no disk of its own
+                     (docs/service-vm.md)
 
 Each VM's console goes to stdout a line at a time, prefixed with "[NAME] ",
 or raw to DIR/NAME.log with --serial-dir DIR. Exit status: 0 when every VM
@@ -30,7 +35,8 @@ from pyvmm.machine.layout import EXIT_USAGE
 
 HOST_OVERHEAD = 32 << 20          # G-stage and shadow tables, pagers' frames
 DEFAULT_MEMORY = 64 << 20
-VM_KEYS = ("name", "vcpus", "memory", "technique", "paging", "weight", "cap", "partition")
+VM_KEYS = ("name", "vcpus", "memory", "technique", "paging", "weight", "cap", "partition", "service",
+           "backend")
 
 
 class UsageError(Exception):
@@ -56,6 +62,10 @@ def add_parsers(subparsers):
                    help="host RAM (default: every VM's memory plus 32M for page tables)")
     p.add_argument("--max-insns", metavar="N",
                    help="stop every VM after N guest instructions in all (5000000 or 5M); status 124")
+    p.add_argument("--drive", action="append", default=[], metavar="OPTIONS",
+                   help="a host drive (QEMU's -drive, if=none) for a host --device")
+    p.add_argument("--device", action="append", default=[], metavar="OPTIONS",
+                   help="a host PCI device a service VM owns (nvme,drive=ID,serial=S)")
     p.add_argument("--serial-dir", metavar="DIR",
                    help="write each VM's console to DIR/NAME.log instead of prefixed lines on stdout")
     p.add_argument("--stats", action="store_true",
@@ -114,7 +124,8 @@ def parse_vm_spec(spec):
     if not image or "=" in image:
         raise UsageError(f"--vm {spec}: the image comes first (--vm IMAGE,key=value,...)")
     vm = {"image": image, "vcpus": 1, "memory": DEFAULT_MEMORY, "technique": "hw", "paging": None,
-          "name": None, "weight": None, "cap": None, "partition": None}
+          "name": None, "weight": None, "cap": None, "partition": None, "service": None,
+          "backend": None}
     seen = set()
     for field in fields[1:]:
         key, sep, value = field.partition("=")
@@ -144,6 +155,10 @@ def parse_vm_spec(spec):
     if vm["partition"] is not None and (vm["weight"] is not None or vm["cap"] is not None):
         raise UsageError(f"--vm {spec}: a partition's harts are its own: weight= and cap= "
                          "do not apply")
+    if vm["partition"] is not None and (vm["service"] or vm["backend"]):
+        raise UsageError(f"--vm {spec}: a partition cannot be a service VM or a frontend")
+    if vm["service"] and vm["backend"]:
+        raise UsageError(f"--vm {spec}: a VM is a service VM (service=) or a frontend (backend=), not both")
     if vm["partition"] is not None and "vcpus" not in seen:
         vm["vcpus"] = len(vm["partition"])
     return vm
@@ -214,6 +229,7 @@ def _run(args, opened):
     except MemoryError:
         raise UsageError(f"cannot allocate {ram} bytes of host RAM") from None
     vms, consoles = [], []
+    split, controllers = host_devices(host, args, specs, opened)
     try:
         for index, spec in enumerate(specs, 1):
             name = spec["name"]
@@ -226,6 +242,10 @@ def _run(args, opened):
             image = resolve_image(spec["image"])
             paging = spec["paging"] or ("nested" if spec["technique"] == "hw" else "shadow")
             try:
+                if spec["service"] or spec["backend"]:
+                    vm = split_vm(split, controllers, spec, image, paging, console)
+                    vms.append(vm)
+                    continue
                 if spec["partition"] is not None:
                     vm = host.partition(harts=spec["partition"], ram_size=spec["memory"],
                                         vcpus=spec["vcpus"], technique=spec["technique"],
@@ -258,6 +278,10 @@ def _run(args, opened):
     destination = stats_destination(args)
     if destination is not None:
         report = {"host": host.sched_report(), "vms": {vm.name: vm.stats() for vm in vms}}
+        if split is not None:
+            for vm in vms:
+                if vm.vmid in split.interdomain.domains:
+                    report["vms"][vm.name]["interdomain"] = split.stats(vm)
         write_stats(report, destination, stopped)
     if stopped is not None:
         return stopped[1]
@@ -266,3 +290,54 @@ def _run(args, opened):
         if status != 0:
             return status if 0 <= status <= 255 else 1
     return 0
+
+
+def host_devices(host, args, specs, opened):
+    """The ServiceVms of the host and its own devices (--drive/--device: the
+    NVMe controllers service VMs take in --vm order); (None, []) without
+    service VMs."""
+    from pyvmm.io.options import OptionError, build_devices
+    if not any(spec["service"] or spec["backend"] for spec in specs):
+        if args.device or args.drive:
+            raise UsageError("--drive/--device give the host devices for a service VM "
+                             "(--vm IMAGE,service=nvme)")
+        return None, []
+    from pyvmm.hv.service_vm import ServiceVms
+    try:
+        built = build_devices(args.drive, args.device, [])
+    except OptionError as e:
+        raise UsageError(str(e)) from None
+    controllers = []
+    for device, transport, _ in built:
+        opened.append(device)
+        if transport != "pci-function" or device.name != "nvme":
+            raise UsageError(f"--device {device.name}: a service VM serves only nvme controllers")
+        controllers.append(device)
+    services = sum(1 for spec in specs if spec["service"])
+    if len(controllers) > services:
+        raise UsageError(f"{len(controllers)} host --device nvme for {services} service VM(s): "
+                         f"each controller needs a --vm IMAGE,service=nvme")
+    return ServiceVms(host), controllers
+
+
+def split_vm(split, controllers, spec, image, paging, console):
+    """A service VM (service=) taking the next host controller, or a frontend (backend=)."""
+    from pyvmm.hv import HvError
+    from pyvmm.hv.service_vm import SERVICES
+    options = dict(ram_size=spec["memory"], paging=paging, technique=spec["technique"],
+                   vcpus=spec["vcpus"], name=spec["name"], console=console)
+    try:
+        if spec["service"]:
+            if spec["service"] not in SERVICES:
+                raise UsageError(f"{spec['name']}: unknown service {spec['service']!r} "
+                                 f"(known: {', '.join(SERVICES)})")
+            if not controllers:
+                taken = ", ".join(vm.name for vm in split.services)
+                raise UsageError(f"{spec['name']}: service={spec['service']}: no host nvme "
+                                 f"controller left (--device nvme,...)" +
+                                 (f"; assigned to {taken}" if taken else ""))
+            return split.create_service_vm(image, controllers.pop(0),
+                                           service=spec["service"], **options)
+        return split.create_frontend_vm(image, backend=spec["backend"], **options)
+    except HvError as e:
+        raise UsageError(f"{spec['name']}: {e}") from None

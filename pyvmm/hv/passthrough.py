@@ -96,6 +96,11 @@ class HostIommu:
         self._command(regs.OP_IODIR | regs.IODIR_INVAL_DDT << 7 | 1 << 33 | device_id << 40)
         self._command(regs.OP_IOTINVAL | regs.IOTINVAL_GVMA << 7 | 1 << 33 | old_gscid << 44)
 
+    def invalidate_gscid(self, gscid):
+        """Drop the IOTLB entries of one G-stage table (after the hypervisor
+        removed a mapping from it)."""
+        self._command(regs.OP_IOTINVAL | regs.IOTINVAL_GVMA << 7 | 1 << 33 | gscid << 44)
+
     def faults(self):
         """Fault records since the last call: (cause, device id, iova, is_write)."""
         iommu, records = self.iommu, []
