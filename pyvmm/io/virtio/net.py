@@ -192,6 +192,10 @@ class VirtioNet(VirtioDevice):
             pushed = True
         if pushed:
             self.signal(index)
+        # A peer in this process may have answered already (a hub, the echo
+        # netdev): receive now, as pyvmm-nic does after its doorbell.
+        if self.netdev.peek() is not None:
+            self._serve_rx()
 
     def _rx_queue_for(self, frame):
         if self.curr_queue_pairs == 1:
