@@ -81,8 +81,8 @@ def _footer(result):
             "all models received the same bytes (" + workload["models"][0]["checksum"] + ")"
             if workload["checksums_equal"] else "DIFFER between models"))
     lines.append("MB/s host: the larger run's guest bytes over its host seconds (pyvmm's own "
-                 "speed, noisy); MB/s model: 4 KiB (a frame's bytes, one way) over the "
-                 "modeled cycles per request")
+                 "speed, noisy); MB/s model: a request's bytes (4 KiB; a frame's, one way) "
+                 "over its modeled cycles")
     return lines
 
 
