@@ -150,3 +150,16 @@ def test_a_run_gives_the_same_counters_every_time(tmp_path):
 def test_passthrough_assigns_only_the_nic():
     with pytest.raises(io_suite.IoBenchError, match="passthrough assigns the host's pyvmm-nic"):
         io_suite.setup_net_passthrough("virtio", "guest.S")
+
+
+def test_differing_network_checksums_fail_the_command(report, monkeypatch, capsys):
+    broken = json.loads(json.dumps(report))
+    bulk = broken["network"]["workloads"][1]
+    bulk["models"][-1]["checksum"] = "0x0000000000000000"
+    bulk["checksums_equal"] = False
+    monkeypatch.setattr(io_suite, "run_io_suite", lambda **kwargs: broken)
+    assert main(["bench", "--suite", "io", "--quick", "-q"]) == 1
+    out, err = capsys.readouterr()
+    assert "checksums (bulk): DIFFER between models" in out
+    assert err.splitlines() == ["pyvmm bench: error: the models received different bytes (bulk): "
+                                + ", ".join(f"{r['model']} {r['checksum']}" for r in bulk["models"])]
