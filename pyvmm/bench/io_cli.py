@@ -1,7 +1,8 @@
 """`pyvmm bench --suite io`: options to a run_io_suite call, the report to
 stdout (and --json FILE, --plot FILE), progress to stderr. Exit statuses are
-pyvmm.bench.cli's: 0 every model ran and read the same bytes, 1 a model did
-not run correctly or read other bytes, 2 bad usage or a missing dependency."""
+pyvmm.bench.cli's: 0 every model ran and read (or, for a network workload,
+received) the same bytes, 1 a model did not run correctly or got other
+bytes, 2 bad usage or a missing dependency."""
 
 import sys
 
@@ -67,4 +68,8 @@ def run_io(args):
     if not result["checksums_equal"]:
         return _error("the models read different bytes: " + ", ".join(
             f"{r['model']} {r['checksum']}" for r in result["models"]), EXIT_FAILED)
+    for workload in result["network"]["workloads"]:
+        if not workload["checksums_equal"]:
+            return _error(f"the models received different bytes ({workload['workload']}): " + ", ".join(
+                f"{r['model']} {r['checksum']}" for r in workload["models"]), EXIT_FAILED)
     return EXIT_OK

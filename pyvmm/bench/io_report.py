@@ -1,6 +1,7 @@
-"""The io suite's report: a table (or markdown, or JSON) of the models with
-their per-request figures and overhead against native beside VMware's
-ranges, and the figure (--plot)."""
+"""The io suite's report: a table (or markdown, or JSON) of the storage
+models with their per-request figures and overhead against native beside
+VMware's ranges, one such table per network workload (a request there is a
+frame and its echo), and the figure (--plot)."""
 
 import json
 
@@ -12,6 +13,22 @@ COLUMNS = (
     ("MB/s model", 10, lambda r: _num(r["mb_per_s_modeled"], 1)),
     ("MB/s host", 9, lambda r: _num(r["mb_per_s_host"], 2)),
     ("requests", 8, lambda r: str(r["requests"])),
+    ("exits/req", 9, lambda r: _num(r["per_request"]["exits"], 2)),
+    ("dev acc/req", 11, lambda r: _num(r["per_request"]["device_accesses"], 2)),
+    ("iommu/req", 9, lambda r: _num(r["per_request"]["iommu_translations"], 2)),
+    ("insns/req", 9, lambda r: _num(r["per_request"]["instret"], 0)),
+    ("cycles/req", 10, lambda r: _num(r["cycles_per_request"], 0)),
+    ("overhead", 9, lambda r: "-" if r["overhead_percent"] is None else f"{r['overhead_percent']:+.1f}%"),
+    ("VMware 25-60%", 13, lambda r: r["vmware_io"] or "(native)"),
+)
+
+
+NET_COLUMNS = (
+    ("model", 14, lambda r: r["model"]),
+    ("frames/s model", 14, lambda r: _num(r["requests_per_s_modeled"], 0)),
+    ("MB/s model", 10, lambda r: _num(r["mb_per_s_modeled"], 1)),
+    ("MB/s host", 9, lambda r: _num(r["mb_per_s_host"], 2)),
+    ("frames", 6, lambda r: str(r["requests"])),
     ("exits/req", 9, lambda r: _num(r["per_request"]["exits"], 2)),
     ("dev acc/req", 11, lambda r: _num(r["per_request"]["device_accesses"], 2)),
     ("iommu/req", 9, lambda r: _num(r["per_request"]["iommu_translations"], 2)),
@@ -59,18 +76,49 @@ def _footer(result):
     lines.append("checksums: " + ("all models read the same bytes ("
                                   + result["models"][0]["checksum"] + ")"
                                   if result["checksums_equal"] else "DIFFER between models"))
+    for workload in _network(result):
+        lines.append(f"checksums ({workload['workload']}): " + (
+            "all models received the same bytes (" + workload["models"][0]["checksum"] + ")"
+            if workload["checksums_equal"] else "DIFFER between models"))
     lines.append("MB/s host: the larger run's guest bytes over its host seconds (pyvmm's own "
-                 "speed, noisy); MB/s model: 4 KiB over the modeled cycles per request")
+                 "speed, noisy); MB/s model: a request's bytes (4 KiB; a frame's, one way) "
+                 "over its modeled cycles")
     return lines
+
+
+def _network(result):
+    return (result.get("network") or {}).get("workloads", [])
+
+
+def _net_header(result, workload):
+    frames = result["network"]["frames"]
+    return (f"network, {workload['description']}: {frames['large'] - frames['small']} frames "
+            f"measured per model (runs of {frames['small']} and {frames['large']} frames, the "
+            f"difference); peer: the {result['network']['peer']} netdev")
+
+
+def _rows_table(columns, rows):
+    out = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w, _) in enumerate(columns))]
+    for row in rows:
+        out.append("  ".join(f(row).rjust(w) if i else f(row).ljust(w)
+                             for i, (_, w, f) in enumerate(columns)))
+    return out
+
+
+def _rows_markdown(columns, rows):
+    out = ["| " + " | ".join(h for h, _, _ in columns) + " |",
+           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(f(row) for _, _, f in columns) + " |")
+    return out
 
 
 def _table(result):
     out = [_header(result), ""]
-    out.append("  ".join(h.rjust(w) if i else h.ljust(w)
-                         for i, (h, w, _) in enumerate(COLUMNS)))
-    for row in result["models"]:
-        out.append("  ".join(f(row).rjust(w) if i else f(row).ljust(w)
-                             for i, (_, w, f) in enumerate(COLUMNS)))
+    out.extend(_rows_table(COLUMNS, result["models"]))
+    for workload in _network(result):
+        out.extend(["", _net_header(result, workload), ""])
+        out.extend(_rows_table(NET_COLUMNS, workload["models"]))
     out.append("")
     out.extend(_footer(result))
     return "\n".join(out) + "\n"
@@ -78,25 +126,36 @@ def _table(result):
 
 def _markdown(result):
     out = [_header(result), ""]
-    out.append("| " + " | ".join(h for h, _, _ in COLUMNS) + " |")
-    out.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|")
-    for row in result["models"]:
-        out.append("| " + " | ".join(f(row) for _, _, f in COLUMNS) + " |")
+    out.extend(_rows_markdown(COLUMNS, result["models"]))
+    for workload in _network(result):
+        out.extend(["", _net_header(result, workload), ""])
+        out.extend(_rows_markdown(NET_COLUMNS, workload["models"]))
     out.append("")
     out.extend(f"{line}  " for line in _footer(result))
     return "\n".join(out) + "\n"
 
 
 def write_plot(result, path):
-    """Two panels: modeled cycles per request by event (stacked), and overhead
-    against native with VMware's I/O band shaded."""
+    """One row of two panels per table (storage, then each network
+    workload): modeled cycles per request by event (stacked), and overhead
+    against native with VMware's I/O band shaded (the storage row also has
+    the CPU control, against VMware's CPU band)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = result["models"]
+    tables = [("storage", "4 KiB request", result["models"], result["cpu_control"])]
+    tables += [(f"network {w['workload']}", "frame", w["models"], None) for w in _network(result)]
+    fig, axes = plt.subplots(len(tables), 2, figsize=(13, 5 * len(tables)), squeeze=False)
+    for (title, unit, rows, cpu), (left, right) in zip(tables, axes):
+        _plot_table(result, title, unit, rows, cpu, left, right)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_table(result, title, unit, rows, cpu, left, right):
     names = [r["model"] for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     keys = [k for k in rows[0]["cycle_breakdown"]
             if any(r["cycle_breakdown"][k] for r in rows)]
     bottoms = [0.0] * len(rows)
@@ -104,28 +163,26 @@ def write_plot(result, path):
         values = [r["cycle_breakdown"][key] for r in rows]
         left.bar(names, values, bottom=bottoms, label=key)
         bottoms = [b + v for b, v in zip(bottoms, values)]
-    left.set_ylabel("modeled cycles per 4 KiB request")
-    left.set_title("cost per request by event")
+    left.set_ylabel(f"modeled cycles per {unit}")
+    left.set_title(f"{title}: cost per request by event")
     left.legend(fontsize=8)
     left.tick_params(axis="x", rotation=30)
 
     virt = [r for r in rows if r["overhead_percent"] is not None]
     labels = [r["model"] for r in virt]
     values = [r["overhead_percent"] for r in virt]
-    cpu = result["cpu_control"]
     if cpu is not None:
         labels.append("cpu (compute)")
         values.append(cpu["overhead_percent"])
     right.bar(labels, values, color="tab:gray")
     low, high = result["vmware"]["io_percent"]
     right.axhspan(low, high, color="tab:orange", alpha=0.25, label=f"VMware I/O {low:g}-{high:g}%")
-    low, high = result["vmware"]["cpu_percent"]
-    right.axhspan(low, high, color="tab:green", alpha=0.25, label=f"VMware CPU {low:g}-{high:g}%")
+    if cpu is not None:
+        low, high = result["vmware"]["cpu_percent"]
+        right.axhspan(low, high, color="tab:green", alpha=0.25,
+                      label=f"VMware CPU {low:g}-{high:g}%")
     right.set_yscale("symlog", linthresh=10)
     right.set_ylabel("overhead against native, % (modeled cycles)")
-    right.set_title("overhead")
+    right.set_title(f"{title}: overhead")
     right.legend(fontsize=8)
     right.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -15,6 +15,15 @@ builds the target (the board, or a Host and a VM with the device set up the
 model's way) and the native model it is compared with. Models marked
 `hosted` price the run of the model they name in `runs` with the type-2
 host-OS round trip added to every I/O exit.
+
+The network workloads (NET_WORKLOADS) are guests/bench/net_workload.inc, a
+request/response loop and a bulk transfer against a peer in the same
+process that echoes every frame (pyvmm.io.net.echo) before the transmit
+doorbell's access ends, built with the pyvmm-nic driver (net_nic.S) or the
+virtio-net one (net_virtio.S). NET_MODELS serve them the same ways: on the
+board, the NIC emulated in the VM's device set, virtio-net split between
+the VM and the host, the hosted variants, and the host's pyvmm-nic assigned
+to the VM. A request there is one frame sent and its echo received.
 """
 
 import os
@@ -425,6 +434,7 @@ def run_io_suite(quick=False, model=costmodel.DEFAULT, models=MODELS, progress=N
         row["overhead_percent"] = (100.0 * (row["cycles_per_request"] / base["cycles_per_request"] - 1)
                                    if base else None)
         row["vmware_io"] = verdict(row["overhead_percent"], VMWARE_IO)
+    network = _run_network(quick, model, say)
     result = {
         "suite": "io",
         "quick": quick,
@@ -436,6 +446,7 @@ def run_io_suite(quick=False, model=costmodel.DEFAULT, models=MODELS, progress=N
         "host": {"python": platform.python_version(), "machine": platform.machine(),
                  "node": platform.node(), "cpus": os.cpu_count()},
         "models": rows,
+        "network": network,
         "cpu_control": _cpu_control(model, say) if cpu_control else None,
     }
     checksums = {(r["checksum"], r["checksum_small"]) for r in rows}
@@ -471,4 +482,238 @@ def _cpu_control(model, say):
     hw = out["columns"]["hw-nested"]["cycles_per_iteration"]
     out["overhead_percent"] = 100.0 * (hw / native - 1)
     out["vmware_cpu"] = verdict(out["overhead_percent"], VMWARE_CPU)
+    return out
+
+
+# -------------------------------------------------------------- the network
+
+NET_FULL = 1514                   # a bulk frame: a full-size Ethernet frame
+NET_BATCH = 4                     # bulk frames behind one doorbell (net_workload.inc)
+NET_PEER = "echo"                 # the netdev of every network model
+# (small, large) frame counts per workload; both print the same digits.
+NET_SIZES = {"quick": (16, 32), "default": (32, 64)}
+
+
+@dataclass(frozen=True)
+class NetWorkload:
+    name: str                     # "rr" or "bulk": what the guest prints
+    mode: int                     # net_workload.inc's NET_MODE
+    description: str
+
+
+NET_WORKLOADS = (
+    NetWorkload("rr", 0, "request/response: one 64..312-byte frame in flight, each answered "
+                "by the peer's echo"),
+    NetWorkload("bulk", 1, f"bulk: full-size frames ({NET_FULL} bytes) in batches of "
+                f"{NET_BATCH} behind one doorbell, echoed back by the peer"),
+)
+
+
+def _nic_devices(driver):
+    from pyvmm.machine.devices import DeviceConfig
+    device = "pyvmm-nic,netdev=n0" if driver == "nic" else "virtio-net-device,netdev=n0"
+    return DeviceConfig(netdevs=[f"{NET_PEER},id=n0"], devices=[device])
+
+
+def setup_net_native(driver, guest):
+    """The bare board under the built-in SBI, the NIC on the board."""
+    from pyvmm.machine import Machine
+    t = _Target()
+    t.native = True
+    t.target = Machine(ram_size=RAM_SIZE, bios="builtin", kernel=guest, console=None,
+                       devices=_nic_devices(driver))
+    t.target.boot()
+    return t
+
+
+def setup_net_vm_device_model(driver, guest):
+    """A VM under --technique hw with the NIC in its own device set: a model
+    in the hypervisor serves every register access as an MMIO exit."""
+    from pyvmm.hv import Host
+    t = _Target()
+    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
+    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw", devices=_nic_devices(driver))
+    t.target.load(guest)
+    t.target.boot()
+    return t
+
+
+def setup_net_passthrough(driver, guest):
+    """The host's pyvmm-nic assigned to a VM under --technique hw: BAR
+    accesses go to the controller without the VM's exits, its DMA goes
+    through the host IOMMU with the VM's G-stage table."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.passthrough import Passthrough
+    from pyvmm.io.net.echo import EchoNetdev
+    from pyvmm.io.pci.nic import NicController
+    if driver != "nic":
+        raise IoBenchError(f"passthrough assigns the host's pyvmm-nic, not {driver}")
+    t = _Target()
+    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
+    t.passthrough = Passthrough(host)
+    controller = NicController(EchoNetdev("n0"))
+    device_id = t.passthrough.add_host_function(controller, device=PASSTHROUGH_DEVICE)
+    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
+    t.assignment = t.passthrough.assign(device_id, t.target)
+    t.function = controller
+    t.closers = [controller]
+    t.target.load(guest)
+    t.target.boot()
+    return t
+
+
+NET_MODELS = (
+    IoModel("native-nic", "pyvmm-nic on the bare board (--bios builtin)", "nic", setup_net_native),
+    IoModel("native-virtio", "virtio-net on the bare board (--bios builtin)", "virtio",
+            setup_net_native),
+    IoModel("direct", "hypervisor direct: the emulated pyvmm-nic in the VM's device set, hw",
+            "nic", setup_net_vm_device_model, native="native-nic"),
+    IoModel("direct-hosted", "hypervisor direct, type 2 hosted: every I/O exit also crosses "
+            "the host OS", "nic", native="native-nic", runs="direct", hosted=True),
+    IoModel("split", "split driver: virtio-net in a VM under hw, back-end in the host",
+            "virtio", setup_net_vm_device_model, native="native-virtio"),
+    IoModel("split-hosted", "split driver, type 2 hosted: every I/O exit also crosses the "
+            "host OS", "virtio", native="native-virtio", runs="split", hosted=True),
+    IoModel("passthrough", "the host's pyvmm-nic assigned to the VM, DMA through the IOMMU, hw",
+            "nic", setup_net_passthrough, native="native-nic"),
+)
+NET_BY_NAME = {m.name: m for m in NET_MODELS}
+
+
+def net_guest_source(directory, driver, workload, frames):
+    """A wrapper that picks the workload, sizes it and includes the driver."""
+    source = os.path.join(guests_dir(), f"net_{driver}.S")
+    if not os.path.isfile(source):
+        raise IoBenchError(f"{source}: no such guest")
+    path = os.path.join(directory, f"net_{driver}_{workload.name}_{frames}.S")
+    with open(path, "w") as f:
+        f.write(f"    .equ NET_MODE, {workload.mode}\n    .equ NET_FRAMES, {frames}\n"
+                f"    .equ NET_BATCH, {NET_BATCH}\n    .include \"{source}\"\n")
+    return path
+
+
+def net_expected_line(workload, frames):
+    if workload.name == "rr":
+        return f"net_bench: rr {frames} frames, checksum 0x"
+    return f"net_bench: bulk {frames} frames of {NET_FULL} bytes, checksum 0x"
+
+
+def run_net_once(model, workload, frames, scratch):
+    """One run of `model`'s driver through `workload` over `frames` frames;
+    returns its counters (run_once's, with the frames' bytes)."""
+    guest = net_guest_source(scratch, model.driver, workload, frames)
+    target = model.setup(model.driver, guest)
+    started = time.perf_counter()
+    result = target.target.run(INSTRUCTION_LIMIT)
+    seconds = time.perf_counter() - started
+    stats = target.target.stats()
+    what = f"{model.name} ({workload.name}, {frames} frames)"
+    if target.native:
+        output = target.target.uart_output
+        exits = {}
+        core = target.target.core.stats()
+        interrupts = 0
+    else:
+        output = target.target.console_output
+        exits = {k: int(n) for k, n in stats["exits"].items() if k != "budget"}
+        if target.target.error:
+            target.close()
+            raise IoBenchError(f"{what}: the hypervisor stopped the VM: {target.target.error}")
+        core = target.target.host.core.stats() if hasattr(target.target, "host") else {}
+        interrupts = cell._total(core.get("interrupts", {})) - exits.get("interrupt", 0)
+    if target.function is not None:
+        nic = target.function.stats()
+    else:
+        nic = _device_stats(stats, "NicController" if model.driver == "nic" else "VirtioNet")
+    target.close()
+    output = output.decode("ascii", "replace")
+    if (result.how, result.status) != ("sbi-shutdown", 0):
+        raise IoBenchError(f"{what}: the run ended {result.how} (status {result.status}): "
+                           f"{output.strip()[-120:]!r}")
+    line = output.strip().splitlines()[-1] if output.strip() else ""
+    if not line.startswith(net_expected_line(workload, frames)):
+        raise IoBenchError(f"{what}: the guest printed {line!r}")
+    if nic.get("netdev_echoed") != frames:
+        raise IoBenchError(f"{what}: the peer echoed {nic.get('netdev_echoed')} frames, "
+                           f"not {frames}")
+    if target.native:
+        device_accesses = sum(stats.get("mmio", {}).values())
+    elif target.assignment is not None:
+        device_accesses = target.assignment.device_accesses
+    else:
+        device_accesses = 0
+    iommu = target.passthrough.stats() if target.passthrough is not None else {}
+    moved = nic.get("netdev_tx_bytes", 0) + nic.get("netdev_rx_bytes", 0)
+    traps = cell._total(core.get("traps", {}))
+    if not target.native:
+        traps = max(0, traps - sum(exits.get(k, 0) for k in cell.TRAP_EXITS))
+    return {
+        "checksum": line.rsplit(" ", 1)[1],
+        "requests": frames,
+        "frame_bytes": int(nic.get("netdev_tx_bytes", 0)),
+        "instret": int(stats["instret"]),
+        "traps": traps,
+        "exits": exits,
+        "device_accesses": int(device_accesses),
+        "iommu_translations": int(iommu.get("iommu_translations", 0)),
+        "iotlb_misses": int(iommu.get("iommu_iotlb_misses", 0)),
+        "device_blocks": moved / BLOCK,
+        "virtio_notifies": 0 if target.native or model.driver != "virtio"
+        else int(nic.get("notifications", 0)),
+        "interrupt_injections": max(0, int(interrupts)),
+        "host_seconds": seconds,
+    }
+
+
+def _run_network(quick, model, say, models=NET_MODELS, workloads=NET_WORKLOADS):
+    """Every network model through every network workload."""
+    small_frames, large_frames = NET_SIZES["quick" if quick else "default"]
+    out = {"frames": {"small": small_frames, "large": large_frames}, "peer": NET_PEER,
+           "batch": NET_BATCH, "workloads": []}
+    with tempfile.TemporaryDirectory(prefix="pyvmm-io-net-bench-") as scratch:
+        for workload in workloads:
+            measured = {}
+            rows = []
+            for m in models:
+                source = NET_BY_NAME[m.runs] if m.runs else m
+                if source.name not in measured:
+                    say(f"io: {workload.name} under {source.name} "
+                        f"({small_frames} and {large_frames} frames)")
+                    measured[source.name] = (
+                        run_net_once(source, workload, small_frames, scratch),
+                        run_net_once(source, workload, large_frames, scratch))
+                small, large = measured[source.name]
+                per = per_request(small, large)
+                n = large["requests"] - small["requests"]
+                per["frame_bytes"] = (large["frame_bytes"] - small["frame_bytes"]) / n
+                counts = events(per, m.hosted)
+                cycles = model.cycles(counts)
+                seconds = cycles / MODELED_HZ if cycles else None
+                rows.append({
+                    "model": m.name, "description": m.description, "driver": m.driver,
+                    "native": m.native, "hosted": m.hosted, "runs": source.name,
+                    "checksum": large["checksum"], "checksum_small": small["checksum"],
+                    "requests": n,
+                    "per_request": per,
+                    "events": counts,
+                    "cycles_per_request": cycles,
+                    "cycle_breakdown": model.breakdown(counts),
+                    "requests_per_s_modeled": 1 / seconds if seconds else None,
+                    "mb_per_s_modeled": per["frame_bytes"] / seconds / 1e6 if seconds else None,
+                    "mb_per_s_host": (large["frame_bytes"] / large["host_seconds"] / 1e6
+                                      if large["host_seconds"] > 0 else None),
+                    "host_seconds": {"small": small["host_seconds"],
+                                     "large": large["host_seconds"]},
+                })
+            by_name = {r["model"]: r for r in rows}
+            for row in rows:
+                base = by_name.get(row["native"])
+                row["overhead_percent"] = (
+                    100.0 * (row["cycles_per_request"] / base["cycles_per_request"] - 1)
+                    if base else None)
+                row["vmware_io"] = verdict(row["overhead_percent"], VMWARE_IO)
+            checksums = {(r["checksum"], r["checksum_small"]) for r in rows}
+            out["workloads"].append({"workload": workload.name,
+                                     "description": workload.description,
+                                     "models": rows, "checksums_equal": len(checksums) == 1})
     return out

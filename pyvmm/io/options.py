@@ -47,7 +47,7 @@ class DeviceSpec:
 
 @dataclass
 class NetdevSpec:
-    """`kind` is "hub" or "socket"; a socket has exactly one of `listen` and
+    """`kind` is "hub", "socket" or "echo"; a socket has exactly one of `listen` and
     `connect` ("127.0.0.1:PORT")."""
     kind: str
     id: str
@@ -199,15 +199,15 @@ def parse_netdev(text):
     kind, value = items[0]
     what = f"--netdev {text}"
     if value is not None:
-        raise OptionError(f"{what}: the netdev type comes first (hub or socket)")
-    if kind == "hub":
+        raise OptionError(f"{what}: the netdev type comes first (hub, socket or echo)")
+    if kind in ("hub", "echo"):
         props = _properties(items[1:], what, {"id", "queues"})
     elif kind == "socket":
         props = _properties(items[1:], what, {"id", "listen", "connect", "queues"})
         if ("listen" in props) == ("connect" in props):
             raise OptionError(f"{what}: a socket netdev takes exactly one of listen= and connect=")
     else:
-        raise OptionError(f"{what}: unknown netdev type {kind!r} (hub or socket)")
+        raise OptionError(f"{what}: unknown netdev type {kind!r} (hub, socket or echo)")
     if not props.get("id"):
         raise OptionError(f"{what}: id= is required")
     queues = _queue_count(props["queues"], what) if "queues" in props else 1

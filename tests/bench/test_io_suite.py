@@ -102,7 +102,9 @@ def test_report_structure(report):
     assert [line.split()[0] for line in table[3:3 + len(report["models"])]] == \
         [m.name for m in io_suite.MODELS]
     markdown = io_report.render(report, "markdown")
-    assert markdown.count("\n| ") == len(report["models"]) + 1
+    # the storage table, then one per network workload (tests/bench/test_io_net_suite.py)
+    assert markdown.count("\n| ") == len(report["models"]) + 1 + sum(
+        len(w["models"]) + 1 for w in report["network"]["workloads"])
     assert json.loads(io_report.render(report, "json")) == report
 
 

@@ -4,8 +4,10 @@ back-end:
     hub,id=ID                               a port on this process's hub ID
     socket,id=ID,listen=127.0.0.1:PORT      wait for one peer over TCP
     socket,id=ID,connect=127.0.0.1:PORT     join a listening peer
+    echo,id=ID                              an in-process peer echoing every frame
 """
 
+from pyvmm.io.net.echo import EchoNetdev
 from pyvmm.io.net.errors import NetdevError
 from pyvmm.io.net.hub import hub_port
 from pyvmm.io.net.socket_netdev import SocketNetdev
@@ -22,4 +24,6 @@ def build_netdev(spec):
         return hub_port(spec.id)
     if spec.kind == "socket":
         return SocketNetdev(spec.id, listen=spec.listen, connect=spec.connect)
-    raise NetdevError(f"netdev type {spec.kind!r} is not supported (hub or socket)")
+    if spec.kind == "echo":
+        return EchoNetdev(spec.id)
+    raise NetdevError(f"netdev type {spec.kind!r} is not supported (hub, socket or echo)")

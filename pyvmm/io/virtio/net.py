@@ -9,8 +9,8 @@ pyvmm offers no checksum or segmentation offload, so a transmitted header
 carries nothing the device must act on and a received one is zero apart
 from `num_buffers`.
 
-Reception runs in `poll` (between slices) and when the driver kicks a
-receive queue: a frame waits in the netdev's bounded queue until the queue
+Reception runs in `poll` (between slices), when the driver kicks a receive
+queue and after a transmit that a peer in this process answered: a frame waits in the netdev's bounded queue until the queue
 has room for it. Without MRG_RXBUF a frame must fit one chain (one that
 does not is dropped and counted, and the chain is kept for the next frame,
 as QEMU does); with it a frame spreads over as many chains as it needs.
@@ -192,6 +192,10 @@ class VirtioNet(VirtioDevice):
             pushed = True
         if pushed:
             self.signal(index)
+        # A peer in this process may have answered already (a hub, the echo
+        # netdev): receive now, as pyvmm-nic does after its doorbell.
+        if self.netdev.peek() is not None:
+            self._serve_rx()
 
     def _rx_queue_for(self, frame):
         if self.curr_queue_pairs == 1:
