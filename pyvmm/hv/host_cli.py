@@ -66,7 +66,8 @@ def add_parsers(subparsers):
     p.add_argument("--vm", action="append", default=[], metavar="IMAGE[,KEY=VALUE...]",
                    help="a VM: keys name=, vcpus=, memory= (MiB or 64M), technique=, paging=, "
                         "weight= (1..65535), cap= (percent of one hart), partition=A[-B] "
-                        "(repeatable; at least one)")
+                        "io=MODEL:DEVICE (passthrough:ID, vf:ID.N, direct:nvme, split:virtio-blk), pci=ID[.N], "
+                        "drive=FILE, bar=ADDR (repeatable; at least one)")
     p.add_argument("--harts", type=int, default=1, metavar="H", help="host harts, 1..8 (default 1)")
     p.add_argument("--scheduler", default="round-robin", metavar="NAME",
                    help="round-robin (the default) or credit, or another registered policy")
@@ -77,7 +78,8 @@ def add_parsers(subparsers):
     p.add_argument("--drive", action="append", default=[], metavar="OPTIONS",
                    help="a host drive (QEMU's -drive, if=none) for a host --device")
     p.add_argument("--device", action="append", default=[], metavar="OPTIONS",
-                   help="a host PCI device a service VM owns (nvme,drive=ID,serial=S)")
+                   help="a host PCI device a service VM owns (nvme,drive=ID,serial=S) or a VM is "
+                        "assigned by its id= (io=passthrough:ID, io=vf:ID.N)")
     p.add_argument("--netdev", action="append", default=[], metavar="OPTIONS",
                    help="a host network back-end for a host --device pyvmm-nic")
     p.add_argument("--model", metavar="NAME",

@@ -211,3 +211,18 @@ def test_api_names_the_problem():
         type0.check_vm("a", partition=[1], weighted=True)
     with pytest.raises(HvError, match="a: type0 has no service VMs"):
         type0.check_vm("a", partition=[1], role="service")
+
+
+def test_nic_passthrough_by_id(tmp_path):
+    """A pyvmm-nic with a --netdev, assigned by its id: the guest's driver
+    finds and enables it (its wire has no far end, so the budget ends it)."""
+    stats = tmp_path / "stats.json"
+    done = pyvmm_host("--netdev=hub,id=lan", "--device=pyvmm-nic,netdev=lan,queues=2,id=E0",
+                      f"--vm={os.path.join(ROOT, 'guests', 'pci', 'nic_smode.S')},name=n,pci=E0",
+                      "--max-insns=20M", f"--stats-file={stats}")
+    assert done.returncode == 124, done.stderr
+    assert done.stdout.splitlines()[:2] == ["[n] nic at 00:01.0 class 020000 pin 0x01",
+                                            "[n] bar0 size 0x00004000"]
+    assert "[n] enabled, status 0x03" in done.stdout.splitlines()
+    io = json.loads(stats.read_text())["vms"]["n"]["io"]
+    assert io["model"] == "passthrough" and io["device"] == "E0" and io["device_accesses"] > 0
