@@ -65,7 +65,7 @@ def add_parsers(subparsers):
                     "first VM's that did not; 2 bad usage.")
     p.add_argument("--vm", action="append", default=[], metavar="IMAGE[,KEY=VALUE...]",
                    help="a VM: keys name=, vcpus=, memory= (MiB or 64M), technique=, paging=, "
-                        "weight= (1..65535), cap= (percent of one hart), partition=A[-B] "
+                        "weight= (1..65535), cap= (percent of one hart), partition=A[-B], "
                         "io=MODEL:DEVICE (passthrough:ID, vf:ID.N, direct:nvme, split:virtio-blk), pci=ID[.N], "
                         "drive=FILE, bar=ADDR (repeatable; at least one)")
     p.add_argument("--harts", type=int, default=1, metavar="H", help="host harts, 1..8 (default 1)")

@@ -178,6 +178,7 @@ def test_bad_input_one_line_exit_2(tmp_path):
         (["--model=type0", f"--vm={virtio},io=split:virtio-blk,drive={path}"],
          "vm1: io=split:virtio-blk: type0 gives devices only by assignment"),
         (["--model=type0", "--scheduler=credit", f"--vm={nvme}"], "type0 has no scheduler"),
+        (["--model=type0", f"--vm={nvme}"], "partition hart 1 does not exist (the host has harts 0..0)"),
         (["--model=type1", f"--vm={nvme},io=direct:nvme,drive={path}"],
          "vm1: type1: every VM is a service VM (service=) or a frontend (backend=)"),
         (["--model=type1"] + host_nvme(path) + [f"--vm={DOM0},name=dom0,service=nvme",
