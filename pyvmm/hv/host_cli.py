@@ -19,6 +19,18 @@ by a scheduling policy, or dedicated to a partition (docs/scheduling.md).
     backend=NAME     a frontend of the service VM NAME (given before it): the
                      grant and event-channel hypercalls, no disk of its own
                      (docs/service-vm.md)
+    io=MODEL:DEVICE  how the VM gets its device (docs/io-models.md):
+                     passthrough:ID (the host --device id=ID assigned),
+                     vf:ID.N (VF N of an SR-IOV --device), direct:nvme or
+                     split:virtio-blk (emulated, backed by drive=FILE)
+    pci=ID[.N]       xl's spelling of io=passthrough:ID (io=vf:ID.N with .N)
+    drive=FILE       the disk image of a direct: or split: device
+    bar=ADDR         where an assigned function's BAR 0 sits in the VM
+
+--model type0|type1|type2 names a classic hypervisor configuration and
+refuses what it forbids: type0 partitions with assigned devices only, type1
+a service VM serving frontends, type2 hosted (--stats adds the host-OS round
+trip of every I/O exit as modeled cycles).
 
 Each VM's console goes to stdout a line at a time, prefixed with "[NAME] ",
 or raw to DIR/NAME.log with --serial-dir DIR. Exit status: 0 when every VM
@@ -36,7 +48,7 @@ from pyvmm.machine.layout import EXIT_USAGE
 HOST_OVERHEAD = 32 << 20          # G-stage and shadow tables, pagers' frames
 DEFAULT_MEMORY = 64 << 20
 VM_KEYS = ("name", "vcpus", "memory", "technique", "paging", "weight", "cap", "partition", "service",
-           "backend")
+           "backend", "io", "pci", "drive", "bar")
 
 
 class UsageError(Exception):
@@ -53,8 +65,9 @@ def add_parsers(subparsers):
                     "first VM's that did not; 2 bad usage.")
     p.add_argument("--vm", action="append", default=[], metavar="IMAGE[,KEY=VALUE...]",
                    help="a VM: keys name=, vcpus=, memory= (MiB or 64M), technique=, paging=, "
-                        "weight= (1..65535), cap= (percent of one hart), partition=A[-B] "
-                        "(repeatable; at least one)")
+                        "weight= (1..65535), cap= (percent of one hart), partition=A[-B], "
+                        "io=MODEL:DEVICE (passthrough:ID, vf:ID.N, direct:nvme, split:virtio-blk), pci=ID[.N], "
+                        "drive=FILE, bar=ADDR (repeatable; at least one)")
     p.add_argument("--harts", type=int, default=1, metavar="H", help="host harts, 1..8 (default 1)")
     p.add_argument("--scheduler", default="round-robin", metavar="NAME",
                    help="round-robin (the default) or credit, or another registered policy")
@@ -65,7 +78,13 @@ def add_parsers(subparsers):
     p.add_argument("--drive", action="append", default=[], metavar="OPTIONS",
                    help="a host drive (QEMU's -drive, if=none) for a host --device")
     p.add_argument("--device", action="append", default=[], metavar="OPTIONS",
-                   help="a host PCI device a service VM owns (nvme,drive=ID,serial=S)")
+                   help="a host PCI device a service VM owns (nvme,drive=ID,serial=S) or a VM is "
+                        "assigned by its id= (io=passthrough:ID, io=vf:ID.N)")
+    p.add_argument("--netdev", action="append", default=[], metavar="OPTIONS",
+                   help="a host network back-end for a host --device pyvmm-nic")
+    p.add_argument("--model", metavar="NAME",
+                   help="a named hypervisor configuration: type0 (partitions, assigned devices), "
+                        "type1 (a service VM serves the others), type2 (hosted); docs/io-models.md")
     p.add_argument("--serial-dir", metavar="DIR",
                    help="write each VM's console to DIR/NAME.log instead of prefixed lines on stdout")
     p.add_argument("--stats", action="store_true",
@@ -125,7 +144,7 @@ def parse_vm_spec(spec):
         raise UsageError(f"--vm {spec}: the image comes first (--vm IMAGE,key=value,...)")
     vm = {"image": image, "vcpus": 1, "memory": DEFAULT_MEMORY, "technique": "hw", "paging": None,
           "name": None, "weight": None, "cap": None, "partition": None, "service": None,
-          "backend": None}
+          "backend": None, "io": None, "drive": None, "bar": None}
     seen = set()
     for field in fields[1:]:
         key, sep, value = field.partition("=")
@@ -136,7 +155,7 @@ def parse_vm_spec(spec):
         if key in seen:
             raise UsageError(f"--vm {spec}: {key} given twice")
         seen.add(key)
-        if key in ("vcpus", "weight", "cap"):
+        if key in ("vcpus", "weight", "cap", "bar"):
             vm[key] = _int(value, key, spec)
         elif key == "memory":
             try:
@@ -150,8 +169,14 @@ def parse_vm_spec(spec):
             if last < first:
                 raise UsageError(f"--vm {spec}: partition={value}: the range runs backwards")
             vm[key] = list(range(first, last + 1))
+        elif key in ("io", "pci"):
+            if vm["io"] is not None:
+                raise UsageError(f"--vm {spec}: one device per VM: io= and pci= both given")
+            vm["io"] = _parse_io(value if key == "io" else
+                                 ("vf:" if "." in value else "passthrough:") + value, spec)
         else:
             vm[key] = value
+    _check_io_keys(vm, spec)
     if vm["partition"] is not None and (vm["weight"] is not None or vm["cap"] is not None):
         raise UsageError(f"--vm {spec}: a partition's harts are its own: weight= and cap= "
                          "do not apply")
@@ -162,6 +187,31 @@ def parse_vm_spec(spec):
     if vm["partition"] is not None and "vcpus" not in seen:
         vm["vcpus"] = len(vm["partition"])
     return vm
+
+
+def _parse_io(value, spec):
+    from pyvmm.hv import HvError
+    from pyvmm.hv.io_models import parse_io
+    try:
+        return parse_io(value)
+    except HvError as e:
+        raise UsageError(f"--vm {spec}: {e}") from None
+
+
+def _check_io_keys(vm, spec):
+    io = vm["io"]
+    if io is not None and (vm["service"] or vm["backend"]):
+        raise UsageError(f"--vm {spec}: a service VM or frontend gets its device by service=/backend=, "
+                         f"not io=")
+    emulated = io is not None and not io.assigned
+    if emulated and vm["drive"] is None:
+        raise UsageError(f"--vm {spec}: io={io} needs drive=FILE (the disk it serves)")
+    if vm["drive"] is not None and not emulated:
+        raise UsageError(f"--vm {spec}: drive= backs an emulated device (io=direct:nvme or "
+                         f"io=split:virtio-blk)")
+    if vm["bar"] is not None and (io is None or not io.assigned):
+        raise UsageError(f"--vm {spec}: bar= places an assigned function's BAR (io=passthrough: "
+                         f"or io=vf:)")
 
 
 def run_host(args):
@@ -206,6 +256,7 @@ def _run(args, opened):
         ram = parse_size(args.ram) if args.ram is not None else None
     except CliUsageError as e:
         raise UsageError(str(e)) from None
+    apply_hypervisor_model(args, specs)
     if max_insns is not None and max_insns < 0:
         raise UsageError("--max-insns must not be negative")
     if ram is None:
@@ -229,7 +280,7 @@ def _run(args, opened):
     except MemoryError:
         raise UsageError(f"cannot allocate {ram} bytes of host RAM") from None
     vms, consoles = [], []
-    split, controllers = host_devices(host, args, specs, opened)
+    split, controllers, named = host_devices(host, args, specs, opened)
     try:
         for index, spec in enumerate(specs, 1):
             name = spec["name"]
@@ -246,19 +297,21 @@ def _run(args, opened):
                     vm = split_vm(split, controllers, spec, image, paging, console)
                     vms.append(vm)
                     continue
+                devices = emulated_devices(spec)
                 if spec["partition"] is not None:
                     vm = host.partition(harts=spec["partition"], ram_size=spec["memory"],
                                         vcpus=spec["vcpus"], technique=spec["technique"],
-                                        paging=paging, name=name, console=console)
+                                        paging=paging, name=name, console=console, devices=devices)
                 else:
                     vm = host.create_vm(ram_size=spec["memory"], paging=paging,
                                         technique=spec["technique"], vcpus=spec["vcpus"],
-                                        name=name, console=console)
+                                        name=name, console=console, devices=devices)
                     host.set_sched_params(vm, weight=spec["weight"], cap=spec["cap"])
+                vms.append(vm)
+                assign_device(host, named, spec, vm)
             except HvError as e:
                 raise UsageError(f"--vm {args.vm[index - 1]}: {e}") from None
             vm.load(image)
-            vms.append(vm)
 
         def run():
             return host.run(max_insns)
@@ -282,6 +335,7 @@ def _run(args, opened):
             for vm in vms:
                 if vm.vmid in split.interdomain.domains:
                     report["vms"][vm.name]["interdomain"] = split.stats(vm)
+        io_report(report, host, specs, vms, args.model)
         write_stats(report, destination, stopped)
     if stopped is not None:
         return stopped[1]
@@ -293,31 +347,139 @@ def _run(args, opened):
 
 
 def host_devices(host, args, specs, opened):
-    """The ServiceVms of the host and its own devices (--drive/--device: the
-    NVMe controllers service VMs take in --vm order); (None, []) without
-    service VMs."""
-    from pyvmm.io.options import OptionError, build_devices
-    if not any(spec["service"] or spec["backend"] for spec in specs):
-        if args.device or args.drive:
+    """The host's own devices (--drive/--device/--netdev): the ServiceVms
+    of the host (None without service VMs), the NVMe controllers service VMs
+    take in --vm order, and {id: (function, host device id)} of the devices
+    an io=passthrough:/vf: names, made host PCI functions."""
+    from pyvmm.io.options import OptionError, build_devices, parse_device
+    served = any(spec["service"] or spec["backend"] for spec in specs)
+    wanted = {spec["io"].target for spec in specs if spec["io"] is not None and spec["io"].assigned}
+    if not served and not wanted:
+        if args.device or args.drive or args.netdev:
             raise UsageError("--drive/--device give the host devices for a service VM "
-                             "(--vm IMAGE,service=nvme)")
-        return None, []
-    from pyvmm.hv.service_vm import ServiceVms
+                             "(--vm IMAGE,service=nvme) or an assigned device (io=passthrough:ID)")
+        return None, [], {}
     try:
-        built = build_devices(args.drive, args.device, [])
+        parsed = [parse_device(spec) for spec in args.device]
+        built = build_devices(args.drive, parsed, args.netdev)
     except OptionError as e:
         raise UsageError(str(e)) from None
-    controllers = []
+    functions = []
     for device, transport, _ in built:
         opened.append(device)
-        if transport != "pci-function" or device.name != "nvme":
-            raise UsageError(f"--device {device.name}: a service VM serves only nvme controllers")
-        controllers.append(device)
+        if transport != "pci-function":
+            raise UsageError(f"a host device is a PCI function (nvme, pyvmm-nic), not {device.name}")
+        functions.append(device)
+    ids = [spec.properties.get("id") for spec in parsed if spec.driver in ("nvme", "pyvmm-nic")]
+    known = sorted(i for i in ids if i)
+    for name in sorted(wanted):
+        if name not in known:
+            raise UsageError(f"io: no host --device with id={name}"
+                             f"{' (known: ' + ', '.join(known) + ')' if known else ''}")
+    from pyvmm.hv import HvError
+    from pyvmm.hv.passthrough import Passthrough
+    passthrough = Passthrough.for_host(host) if wanted else None
+    named, controllers = {}, []
+    for device_name, function in zip(ids, functions):
+        if device_name in wanted:
+            try:
+                named[device_name] = (function, passthrough.add_anywhere(function))
+            except HvError as e:
+                raise UsageError(str(e)) from None
+        elif function.name == "nvme":
+            controllers.append(function)
+        else:
+            raise UsageError(f"--device {device_name or function.name}: no --vm uses it "
+                             f"(io=passthrough:ID or service=nvme)")
+    if not served:
+        if controllers:
+            raise UsageError(f"{len(controllers)} host --device nvme no --vm uses "
+                             f"(io=passthrough:ID or service=nvme)")
+        return None, [], named
+    from pyvmm.hv.service_vm import ServiceVms
     services = sum(1 for spec in specs if spec["service"])
     if len(controllers) > services:
         raise UsageError(f"{len(controllers)} host --device nvme for {services} service VM(s): "
                          f"each controller needs a --vm IMAGE,service=nvme")
-    return ServiceVms(host), controllers
+    return ServiceVms(host, Passthrough.for_host(host)), controllers, named
+
+
+def apply_hypervisor_model(args, specs):
+    """--model: refuse what the named configuration forbids (one line);
+    under type0 a VM without partition= gets the next free harts."""
+    owners = {}
+    for spec in specs:
+        io = spec["io"]
+        if io is not None and io.assigned:
+            device = (io.target, io.vf)
+            if device in owners:
+                raise UsageError(f"io={io}: one device for two VMs ({owners[device]} and "
+                                 f"{spec['name']}); assignment gives a function to one VM")
+            owners[device] = spec["name"]
+    if args.model is None:
+        return
+    from pyvmm.hv import HvError
+    from pyvmm.hv.io_models import hypervisor_model
+    try:
+        model = hypervisor_model(args.model)
+        model.check_scheduler(args.scheduler if args.scheduler != "round-robin" else None)
+        taken = {hart for spec in specs for hart in (spec["partition"] or ())}
+        free = (hart for hart in range(1, 1 << 16) if hart not in taken)
+        for spec in specs:
+            if model.partitions and spec["partition"] is None:
+                spec["partition"] = [next(free) for _ in range(spec["vcpus"])]
+            role = "service" if spec["service"] else "frontend" if spec["backend"] else None
+            model.check_vm(spec["name"], io=spec["io"], partition=spec["partition"], role=role,
+                           weighted=spec["weight"] is not None or spec["cap"] is not None)
+    except HvError as e:
+        raise UsageError(str(e)) from None
+
+
+def emulated_devices(spec):
+    """The DeviceConfig of a VM's io=direct:/split: device (None otherwise)."""
+    io = spec["io"]
+    if io is None or io.assigned:
+        return None
+    from pyvmm.machine.devices import DeviceConfig
+    if io.model == "direct":
+        return DeviceConfig(drives=[f"if=none,id=d0,file={spec['drive']},format=raw"],
+                            devices=[f"nvme,drive=d0,serial={spec['name'][:20]}"])
+    return DeviceConfig(drives=[f"file={spec['drive']},format=raw"])
+
+
+def assign_device(host, named, spec, vm):
+    """Give the VM its io=passthrough:/vf: host function (HvError if it cannot)."""
+    io = spec["io"]
+    if io is None or not io.assigned:
+        return
+    from pyvmm.hv.passthrough import Passthrough, assign_vf
+    function, device_id = named[io.target]
+    if io.model == "vf":
+        spec["assignment"] = assign_vf(host, vm, function, io.vf, bar_gpa=spec["bar"])
+    else:
+        spec["assignment"] = Passthrough.for_host(host).assign(device_id, vm, bar_gpa=spec["bar"])
+
+
+def io_report(report, host, specs, vms, model_name):
+    """--stats: each VM's I/O model and its counters; under type2 the
+    host-OS round trips its I/O exits add, in modeled cycles."""
+    from pyvmm.hv.io_models import hosted_cost, hypervisor_model
+    model = hypervisor_model(model_name) if model_name is not None else None
+    if model is not None:
+        report["model"] = {"name": model.name, "description": model.description}
+    by_name = {vm.name: vm for vm in vms}
+    for spec in specs:
+        vm = by_name.get(spec["name"])
+        if vm is None:
+            continue
+        out = report["vms"][vm.name]
+        if spec["io"] is not None:
+            out["io"] = {"model": spec["io"].model, "device": str(spec["io"]).partition(":")[2]}
+            assignment = spec.get("assignment")
+            if assignment is not None:
+                out["io"]["device_accesses"] = assignment.device_accesses
+        if model is not None and model.hosted:
+            out["hosted"] = hosted_cost(out)
 
 
 def split_vm(split, controllers, spec, image, paging, console):
