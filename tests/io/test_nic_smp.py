@@ -26,7 +26,7 @@ VM_TWO_HOST_HARTS = VM + ["--host-harts", "2"]
 FRAMES = 24
 HART_BYTES = [sum(58 + 8 * (k % 16) + 4 * i for k in range(FRAMES)) for i in range(2)]
 EXPECTED = [
-    "nic_mq: 2 harts, one ring pair each",
+    "nic_mq: 2 harts, one queue pair each",
     f"hart 0 pair 0: {FRAMES} frames, {HART_BYTES[0]} bytes, checksum 0x",
     f"hart 1 pair 1: {FRAMES} frames, {HART_BYTES[1]} bytes, checksum 0x",
     "nic_mq: done",
