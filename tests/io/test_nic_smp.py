@@ -1,8 +1,9 @@
-"""One pyvmm-nic queue pair per hart: guests/smp/nic_mq.S on two harts, each
-programming and driving its own ring pair against the echo netdev, from the
-CLI natively (--bios builtin --smp 2), in a VM with two VCPUs, and on a host
-with two harts: the same output every way and every run, and the controller's
-per-ring counters show each pair carried exactly its own hart's frames."""
+"""One queue pair per hart: guests/smp/nic_mq.S (pyvmm-nic) and
+virtio_net_mq.S (virtio-net, mq=on) on two harts, each driving its own
+queue pair against the echo netdev, from the CLI natively (--bios builtin
+--smp 2), in a VM with two VCPUs, and on a host with two harts: the same
+output every way and every run, and the device's per-queue counters show
+each pair carried exactly its own hart's frames."""
 
 import json
 import os
@@ -12,7 +13,12 @@ import sys
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-GUEST = os.path.join(ROOT, "guests", "smp", "nic_mq.S")
+SMP = os.path.join(ROOT, "guests", "smp")
+
+# guest, netdev, device, the device's name in --stats, its counter prefix
+NIC = ("nic_mq", "echo,id=n0", "pyvmm-nic,netdev=n0,queues={queues}", "NicController", "nic_")
+VIRTIO = ("virtio_net_mq", "echo,id=n0,queues={queues}", "virtio-net-device,netdev=n0,mq=on",
+          "VirtioNet", "")
 
 pytestmark = pytest.mark.skipif(
     not any(n.startswith("_core") for n in os.listdir(os.path.join(ROOT, "pyvmm"))),
@@ -25,18 +31,19 @@ VM_TWO_HOST_HARTS = VM + ["--host-harts", "2"]
 # frame k of hart i is 42 + 16 + 8 * (k % 16) + 4 * i bytes; 24 frames each
 FRAMES = 24
 HART_BYTES = [sum(58 + 8 * (k % 16) + 4 * i for k in range(FRAMES)) for i in range(2)]
-EXPECTED = [
-    "nic_mq: 2 harts, one queue pair each",
-    f"hart 0 pair 0: {FRAMES} frames, {HART_BYTES[0]} bytes, checksum 0x",
-    f"hart 1 pair 1: {FRAMES} frames, {HART_BYTES[1]} bytes, checksum 0x",
-    "nic_mq: done",
-]
+
+
+def expected(name):
+    return [f"{name}: 2 harts, one queue pair each",
+            f"hart 0 pair 0: {FRAMES} frames, {HART_BYTES[0]} bytes, checksum {checksum(0)}",
+            f"hart 1 pair 1: {FRAMES} frames, {HART_BYTES[1]} bytes, checksum {checksum(1)}",
+            f"{name}: done"]
 
 
 def checksum(hart):
     """The guest's fold over hart's replies: each is its frame with only the
     MAC addresses changed, so it is computed from the frame the guest built."""
-    mac = bytes.fromhex("525400123456")     # pyvmm-nic's default MAC
+    mac = bytes.fromhex("525400123456")     # both devices' default MAC
     ports = [[1001, 1003, 1005, 1007], [1000, 1002, 1004, 1006]][hart]
     h = 0xcbf29ce484222325
     for k in range(FRAMES):
@@ -53,49 +60,54 @@ def checksum(hart):
     return f"0x{h:016x}"
 
 
-def run(mode, queues=2):
+def run(guest, mode, queues=2):
+    name, netdev, device = guest[:3]
     out = subprocess.run(
-        [sys.executable, "-m", "pyvmm", "run", *mode, "--netdev", "echo,id=n0",
-         "--device", f"pyvmm-nic,netdev=n0,queues={queues}", GUEST, "--stats"],
+        [sys.executable, "-m", "pyvmm", "run", *mode,
+         "--netdev", netdev.format(queues=queues), "--device", device.format(queues=queues),
+         os.path.join(SMP, name + ".S"), "--stats"],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT})
     return out
 
 
-def nic_counters(stderr):
+def device_counters(guest, stderr):
     devices = json.loads(stderr)["devices"]
-    (nic,) = [v for k, v in devices.items() if k.startswith("NicController")]
-    return nic
+    (counters,) = [v for k, v in devices.items() if k.startswith(guest[3])]
+    return counters
 
 
+@pytest.mark.parametrize("guest", [NIC, VIRTIO], ids=["pyvmm-nic", "virtio-net"])
 @pytest.mark.parametrize("mode", [NATIVE, VM, VM_TWO_HOST_HARTS],
                          ids=["native", "vm", "vm-2-host-harts"])
-def test_each_hart_drives_its_own_pair(mode):
-    first, second = run(mode), run(mode)
+def test_each_hart_drives_its_own_pair(guest, mode):
+    first, second = run(guest, mode), run(guest, mode)
     assert first.returncode == 0, first.stdout + first.stderr
-    lines = first.stdout.splitlines()
-    assert len(lines) == 4
-    for line, prefix in zip(lines, EXPECTED):
-        assert line.startswith(prefix), line
-    assert lines[1].endswith(checksum(0)) and lines[2].endswith(checksum(1))
+    assert first.stdout.splitlines() == expected(guest[0])
     assert second.stdout == first.stdout
-    nic = nic_counters(first.stderr)
-    assert nic == nic_counters(second.stderr)
+    counters = device_counters(guest, first.stderr)
+    assert counters == device_counters(guest, second.stderr)
+    prefix = guest[4]
     for pair in range(2):
         for way in ("tx", "rx"):
-            assert nic[f"nic_q{pair}_{way}_frames"] == FRAMES
-            assert nic[f"nic_q{pair}_{way}_bytes"] == HART_BYTES[pair]
-    assert nic["nic_rx_ring_off"] == nic["nic_ring_errors"] == nic["nic_doorbell_errors"] == 0
+            assert counters[f"{prefix}q{pair}_{way}_frames"] == FRAMES
+            assert counters[f"{prefix}q{pair}_{way}_bytes"] == HART_BYTES[pair]
+    assert counters[f"{prefix}rx_frames"] == 2 * FRAMES
 
 
-def test_native_and_vm_print_the_same():
-    native, vm = run(NATIVE), run(VM)
-    assert native.returncode == vm.returncode == 0
-    assert native.stdout == vm.stdout
+def test_both_devices_carry_the_same_frames():
+    """The replies each hart folds are the same frames whichever device
+    carried them: only the lines naming the guest differ."""
+    nic, virtio = run(NIC, NATIVE), run(VIRTIO, VM)
+    assert nic.returncode == virtio.returncode == 0
+    assert nic.stdout.splitlines()[1:3] == virtio.stdout.splitlines()[1:3]
 
 
-def test_one_ring_pair_is_not_enough():
-    out = run(NATIVE, queues=1)
+@pytest.mark.parametrize("guest, message", [
+    (NIC, "the controller has fewer than 2 ring pairs"),
+    (VIRTIO, "device does not offer MAC, CTRL_VQ and MQ"),
+], ids=["pyvmm-nic", "virtio-net"])
+def test_one_queue_pair_is_not_enough(guest, message):
+    out = run(guest, NATIVE, queues=1)
     assert out.returncode != 0
-    assert out.stdout.splitlines()[-1] == \
-        "nic_mq: FAIL hart 0: the controller has fewer than 2 ring pairs"
+    assert out.stdout.splitlines()[-1] == f"{guest[0]}: FAIL hart 0: {message}"

@@ -122,8 +122,16 @@ class VirtioNet(VirtioDevice):
         # buffers): a frame that did not fit, or the first chains of a
         # mergeable frame still waiting for the rest.
         self.held = [[] for _ in range(queue_pairs)]
-        self.net = dict.fromkeys(("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
-                                  "rx_too_big", "tx_too_big", "ctrl_commands", "ctrl_errors"), 0)
+        self.net = self._fresh_counters()
+
+    def _fresh_counters(self):
+        # Per queue pair as well as in total, as pyvmm-nic counts its rings:
+        # which pair carried a flow is what multiqueue steering is about.
+        per_pair = (f"q{pair}_{way}_{unit}" for pair in range(self.max_queue_pairs)
+                    for way in ("tx", "rx") for unit in ("frames", "bytes"))
+        return dict.fromkeys(("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
+                              "rx_too_big", "tx_too_big", "ctrl_commands", "ctrl_errors",
+                              *per_pair), 0)
 
     # -- negotiated layout ---------------------------------------------------
 
@@ -188,6 +196,8 @@ class VirtioNet(VirtioDevice):
                 if self.netdev.send(frame):
                     self.net["tx_frames"] += 1
                     self.net["tx_bytes"] += len(frame)
+                    self.net[f"q{index // 2}_tx_frames"] += 1
+                    self.net[f"q{index // 2}_tx_bytes"] += len(frame)
             self.push(index, chain, 0)
             pushed = True
         if pushed:
@@ -280,6 +290,8 @@ class VirtioNet(VirtioDevice):
             self.push(2 * pair, chain, written)
         self.net["rx_frames"] += 1
         self.net["rx_bytes"] += len(frame)
+        self.net[f"q{pair}_rx_frames"] += 1
+        self.net[f"q{pair}_rx_bytes"] += len(frame)
         return True
 
     def _serve_ctrl(self):
@@ -347,4 +359,4 @@ class VirtioNet(VirtioDevice):
         self.curr_queue_pairs = state["curr_queue_pairs"]
         self.held = [[(head, [tuple(b) for b in buffers]) for head, buffers in queue]
                      for queue in state["held"]]
-        self.net = dict(state["net"])
+        self.net = {**self._fresh_counters(), **state["net"]}
