@@ -26,14 +26,18 @@ class GuestMemory:
     array); `ram_base`/`ram_size`:
     the guest-physical RAM range; `page_offsets`: None when guest RAM is
     buffer[0:ram_size] in order, else the buffer offset of each guest page;
-    `on_write(gpa, n)`: called after every write (code and shadow coherence)."""
+    `on_write(gpa, n)`: called after every write (code and shadow coherence);
+    `before_write(gpa, n)`: called before every write (a VM breaks the sharing
+    of copy-on-write frames there, which may change `page_offsets` in place)."""
 
-    def __init__(self, buffer, ram_base, ram_size, page_offsets=None, on_write=None):
+    def __init__(self, buffer, ram_base, ram_size, page_offsets=None, on_write=None,
+                 before_write=None):
         self.buffer = memoryview(buffer).cast("B")
         self.ram_base = ram_base
         self.ram_size = ram_size
         self.page_offsets = page_offsets
         self._on_write = on_write
+        self._before_write = before_write
         self.bytes_read = 0
         self.bytes_written = 0
 
@@ -81,6 +85,9 @@ class GuestMemory:
         """Store bytes (or any byte buffer, a uint8 array) into guest RAM at gpa."""
         source = memoryview(data).cast("B")
         n = len(source)
+        if self._before_write is not None and n:
+            self._check(gpa, n)
+            self._before_write(gpa, n)
         views = self.views(gpa, n)
         done = 0
         for view in views:
@@ -91,6 +98,9 @@ class GuestMemory:
             self._on_write(gpa, n)
 
     def fill(self, gpa, n, byte=0):
+        if self._before_write is not None and n:
+            self._check(gpa, n)
+            self._before_write(gpa, n)
         for view in self.views(gpa, n):
             view[:] = bytes((byte,)) * len(view)
         self.bytes_written += n
