@@ -6,8 +6,10 @@ guest page is copied until one of the two writes it. What is copied is the
 small state around the RAM: every VCPU's registers and CSRs (its own VMID,
 G-stage root or shadow tables in place of the template's), the devices'
 state (the same mechanism as board snapshots: pyvmm.machine.snapshot), the
-SBI HSM states, the policy's counters and the VM's counters. Its console
-starts empty: it shows what the clone prints from now on.
+SBI HSM states, the hypercall table and exit handlers, the policy's counters
+and the VM's counters. Its console starts empty: it shows what the clone
+prints from now on. Device models added with `vm.attach` are the caller's
+objects and are not copied: attach the clone's own.
 
 Time: a clone's guest clock is the template's (htimedelta copied); both run
 on the one host clock from there, as two VMs do.
@@ -75,6 +77,10 @@ def _copy_vm(template, clone):
     for source, target in zip(template.vcpus, clone.vcpus):
         _copy_vcpu(source, target, clone)
     clone.external_irq = template.external_irq
+    # The template's hypercall table and exit handlers, with what its user added to them.
+    clone.hypercalls = dict(template.hypercalls)
+    clone.policy.handlers = dict(template.policy.handlers)
+    clone.policy.on_bad_access = template.policy.on_bad_access
     clone.policy.emulated = dict(template.policy.emulated)
 
 

@@ -52,7 +52,9 @@ class GuestMemory:
 
     def views(self, gpa, n):
         """Zero-copy byte memoryviews covering [gpa, gpa + n), one per contiguous run
-        of host memory (one for the board, one per page at most for a VM)."""
+        of host memory (one for the board, one per page at most for a VM). For
+        reading: a write goes through write() or fill(), which tell the VM
+        first (its copy-on-write frames must not be written in place)."""
         self._check(gpa, n)
         offset = gpa - self.ram_base
         if self.page_offsets is None:

@@ -205,3 +205,17 @@ def test_stats_report_memory():
     assert stats["private_frames"] == 0 and stats["shared_pages"] == PAGES
     assert stats["host"]["guest_frames"] == PAGES and stats["host"]["guest_pages"] == 2 * PAGES
     assert stats["host"]["allocated_frames"] == template.host.frames.allocated
+
+
+def test_a_clone_keeps_the_hypercalls_and_handlers_added_to_the_template():
+    template = booted(COW_COUNTER, "nested", 60_000)
+
+    def add(vcpu, args):
+        return 0, args[0] + args[1]
+    template.hypercalls[(0x0A000000, 0)] = add
+    clone = template.clone()
+    assert clone.hypercalls[(0x0A000000, 0)] is add
+    assert clone.hypercalls is not template.hypercalls
+    assert clone.policy.handlers == template.policy.handlers
+    assert clone.vcpus[0].get_csr("hgatp") != template.vcpus[0].get_csr("hgatp")   # its own VMID and root
+    assert clone.vmid != template.vmid
