@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from pyvmm.machine.layout import EXIT_USAGE
+from pyvmm.machine.layout import EXIT_BUDGET, EXIT_USAGE
 
 HOST_OVERHEAD = 32 << 20          # per VM: G-stage or shadow tables
 DEFAULT_RAM = 64 << 20
@@ -27,8 +27,9 @@ def add_parsers(subparsers):
                     "--count clones of it that share its RAM copy-on-write, run every clone round "
                     "robin to its end, print each clone's console and the host memory they use "
                     "(docs/clones.md).",
-        epilog="exit status: 0 every clone stopped with status 0; 1 a clone stopped otherwise "
-               "(or the template stopped before --at); 2 bad usage or image")
+        epilog="exit status: 0 every clone stopped with status 0; 124 --max-insns ran out (the "
+               "others stopped with 0); 1 a clone stopped otherwise (or the template stopped "
+               "before --at); 2 bad usage or image")
     p.add_argument("image", metavar="IMAGE", help="the S-mode kernel (ELF, flat binary or .S)")
     p.add_argument("--technique", default="hw", metavar="T",
                    help="virtualization technique of the VMs (default hw; clones need hw)")
@@ -130,7 +131,12 @@ def run_clone(args, parser):
         sys.stderr.write("\n")
     for vm in [template, *clones]:
         vm.close()
-    return 0 if all(clone.result is not None and clone.result.status == 0 for clone in clones) else 1
+    hows = [clone.result.how if clone.result is not None else None for clone in clones]
+    if all(clone.result is not None and clone.result.status == 0 for clone in clones):
+        return 0
+    if all(how == "budget" or clone.result.status == 0 for how, clone in zip(hows, clones)):
+        return EXIT_BUDGET
+    return 1
 
 
 def _write_console(args, vm):

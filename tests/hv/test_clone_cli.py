@@ -97,3 +97,10 @@ def test_share_pages_merges_what_the_clones_wrote_alike():
     line = [line for line in out.splitlines() if line.startswith("page sharing: ")][0]
     scans, saved = int(line.split()[2]), int(line.split(" frames saved")[0].split()[-1])
     assert scans > 0 and saved > 0
+
+
+def test_max_insns_stops_the_clones_with_124():
+    status, out, err = run_clone(COW_COUNTER, "--at", "60000", "--count", "2", "--ram", "16M",
+                                 "--max-insns", "50000")
+    assert status == 124, err
+    assert "clone1: budget, status 124" in out and "clone2: budget, status 124" in out
