@@ -6,7 +6,7 @@
 the C state: registers, CSRs, memory, exit payloads, controls and counters.
 """
 
-from hart cimport Hart, HartGroup, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
+from hart cimport Hart, HartGroup, DirtyLog, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
     TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_CONTEXTS, \
     WALK_CACHE_SIZE, MAX_GUEST_MMIO, MAX_HARTS, NUM_TRIGGERS, MAX_DEBUG_BPS, MAX_DEBUG_WPS
 
@@ -23,6 +23,7 @@ include "cmo.pxi"
 include "execute.pxi"
 include "hostbuf.pxi"
 include "snapshot.pxi"
+include "dirtylog.pxi"
 
 EXIT_BUDGET = EXIT_BUDGET_C
 EXIT_MMIO = EXIT_MMIO_C
@@ -133,6 +134,7 @@ cdef class Core:
             h.realtime = peer.h.realtime
             h.time_offset = peer.h.time_offset
             h.insn_offset = <int64_t>(peer.h.instret + <uint64_t>peer.h.insn_offset)
+            dirty_log_attach(h, peer.h.dirty)
         self._reset()
 
     cdef void _reset(self):
@@ -158,6 +160,7 @@ cdef class Core:
         cdef uint64_t i
         cdef HartGroup* g
         if self.h != NULL:
+            dirty_log_release(self.h)
             g = self.h.group
             if g != NULL:
                 g.harts[self.h.hartid] = NULL
@@ -455,6 +458,7 @@ cdef class Core:
         off = paddr - self.h.ram_base
         memoryview(self._ram_block)[off:off + len(data)] = data
         self._invalidate_all(paddr, len(data))
+        dirty_mark_range(self.h, paddr, len(data))
 
     cdef void _invalidate_all(self, uint64_t paddr, uint64_t n):
         # RAM is the machine's: every hart's decoded copy of it goes
@@ -470,12 +474,65 @@ cdef class Core:
                 invalidate_code(g.harts[i], paddr, n)
 
     def invalidate_code(self, paddr, n):
-        """Forget decoded instructions in physical RAM [paddr, paddr + n): a
-        device wrote there by DMA, behind the hart's back."""
+        """Forget decoded instructions in physical RAM [paddr, paddr + n) and
+        mark its pages in the dirty log: a device wrote there by DMA, behind
+        the hart's back."""
         paddr = int(paddr)
         n = int(n)
         self._check_ram(paddr, n)
         self._invalidate_all(paddr, n)
+        dirty_mark_range(self.h, paddr, n)
+
+    # ------------------------------------------------------------ dirty log
+
+    def dirty_log_start(self):
+        """Log the RAM pages written from now on, by every hart of this
+        machine (they share the log), by `write_mem` and by device DMA
+        (`invalidate_code`). Starting it again clears it."""
+        cdef Hart* harts[MAX_HARTS]
+        cdef int i, n = machine_harts(self.h, harts)
+        cdef DirtyLog* log = <DirtyLog*>calloc(1, sizeof(DirtyLog))
+        if log == NULL:
+            raise MemoryError("cannot allocate the dirty log")
+        log.num_pages = self.h.num_pages
+        log.pages = <uint8_t*>calloc((log.num_pages + 7) & ~7ULL, 1)
+        if log.pages == NULL:
+            free(log)
+            raise MemoryError("cannot allocate the dirty log")
+        for i in range(n):
+            dirty_log_release(harts[i])
+            dirty_log_attach(harts[i], log)
+            # entries filled before the log existed would let stores pass unseen
+            drop_store_entries(harts[i])
+
+    def dirty_log_fetch(self):
+        """The RAM pages written since the log was started or last fetched,
+        as a memoryview of uint32 page indexes (page i is ram_base + 4096*i),
+        in increasing order; the log starts over empty."""
+        cdef Hart* harts[MAX_HARTS]
+        cdef int i, n
+        cdef uint64_t count
+        if self.h.dirty == NULL:
+            raise RuntimeError("dirty-page logging is off (dirty_log_start() first)")
+        out = bytearray(4 * self.h.dirty.num_pages)
+        cdef unsigned char[::1] view = out
+        count = dirty_log_collect(self.h.dirty, <uint32_t*>&view[0])
+        n = machine_harts(self.h, harts)
+        for i in range(n):
+            drop_store_entries(harts[i])
+        return memoryview(bytes(out[:4 * count])).cast("I")
+
+    def dirty_log_stop(self):
+        """Stop logging on every hart of this machine; the log is dropped."""
+        cdef Hart* harts[MAX_HARTS]
+        cdef int i, n = machine_harts(self.h, harts)
+        for i in range(n):
+            dirty_log_release(harts[i])
+
+    @property
+    def dirty_logging(self):
+        """Is dirty-page logging on?"""
+        return self.h.dirty != NULL
 
     # ------------------------------------------------------------ running
 

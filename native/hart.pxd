@@ -52,6 +52,13 @@ ctypedef struct DecodePage:
 
 cdef struct HartGroup
 
+# The log of RAM pages written since it was last fetched, shared by every
+# hart of a machine (they share RAM). One byte per 4 KiB page.
+ctypedef struct DirtyLog:
+    int refs            # harts logging into it
+    uint64_t num_pages
+    uint8_t* pages      # 1: written since the last fetch
+
 ctypedef struct Hart:
     uint64_t* x         # 33 registers: x0..x31 and the x0 write sink
     uint64_t* f         # f0..f31 (F/D), 64 bits each; singles are NaN-boxed
@@ -278,6 +285,10 @@ ctypedef struct Hart:
     uint64_t gstage_walks
     uint64_t tlb_flushes
     uint64_t walk_cache_hits
+
+    # dirty-page logging (NULL: off). While on, a store-capable RAM TLB entry
+    # exists only for a page already marked, so the fast path never marks.
+    DirtyLog* dirty
 
 
 # The harts of one machine: same RAM buffer, one CLINT. harts[i] is the hart

@@ -14,6 +14,10 @@ cdef extern from "<sys/mman.h>" nogil:
     int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MADV_DONTNEED
     void* MAP_FAILED
 
+cdef extern from "<unistd.h>" nogil:
+    long sysconf(int name)
+    int _SC_PAGESIZE
+
 
 cdef class HostBuffer:
     """`size` bytes of zeroed host memory, seen as 1-D items of `itemsize`
@@ -92,3 +96,22 @@ cdef class HostBuffer:
             madvise(self.ptr, <size_t>self.size, MADV_DONTNEED)
         else:
             memset(self.ptr, 0, <size_t>self.size)
+
+    def discard_range(self, Py_ssize_t offset, Py_ssize_t length):
+        """Give bytes [offset, offset + length) back to the host: they read
+        as zeros afterwards. Whole host pages of a mapped buffer are dropped
+        with MADV_DONTNEED (the host frees them); anything else is zeroed."""
+        cdef Py_ssize_t page, start, end
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ValueError(f"discard of {offset:#x}+{length:#x} outside a {self.size:#x}-byte buffer")
+        if length == 0:
+            return
+        start = end = offset + length     # [start, end): the part dropped, none yet
+        if self.mapped:
+            page = sysconf(_SC_PAGESIZE)
+            start = (offset + page - 1) // page * page
+            end = (offset + length) // page * page
+            if start >= end or madvise(self.ptr + start, <size_t>(end - start), MADV_DONTNEED) != 0:
+                start = end = offset + length     # nothing dropped: all zeroed below
+        memset(self.ptr + offset, 0, <size_t>(start - offset))
+        memset(self.ptr + end, 0, <size_t>(offset + length - end))

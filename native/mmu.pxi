@@ -277,6 +277,23 @@ cdef inline bint in_ram(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
     return paddr >= h.ram_base and paddr - h.ram_base <= h.ram_size - size and size <= h.ram_size
 
 
+cdef inline void dirty_mark(Hart* h, uint64_t paddr) noexcept nogil:
+    # the page holding paddr was written (or may be, through a store TLB entry)
+    cdef uint64_t off = paddr - h.ram_base
+    if h.dirty != NULL and off < h.ram_size:
+        h.dirty.pages[off >> 12] = 1
+
+
+cdef void dirty_mark_range(Hart* h, uint64_t paddr, uint64_t n) noexcept nogil:
+    cdef uint64_t page
+    if h.dirty == NULL or n == 0:
+        return
+    page = paddr & ~0xFFFULL
+    while page < paddr + n:
+        dirty_mark(h, page)
+        page += 4096
+
+
 cdef inline bint page_has_code(Hart* h, uint64_t ppage) noexcept nogil:
     cdef DecodePage* dp = h.dpages[(ppage - h.ram_base) >> 12]
     return dp != NULL and dp.gen == h.decode_gen
@@ -620,6 +637,7 @@ cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn
                     return guest_page_fault_cause(acc)
             pyvmm_st(h.ram + (pte_addr - h.ram_base), 8, new_pte)
             invalidate_code(h, pte_addr, 8)
+            dirty_mark(h, pte_addr)
         if i > 0:
             h.tlb_superpage = 1
         paddr[0] = ((ppn << 12) & ~((1ULL << shift) - 1)) | (vaddr & ((1ULL << shift) - 1))
@@ -695,6 +713,10 @@ cdef int tlb_translate(Hart* h, TlbEntry* e, uint64_t vaddr, uint64_t size, int 
         slow = pmp == 2 or (acc == ACC_STORE and (page_has_code(h, ppage) or page_has_watch(h, ppage))) \
             or (h.debug_data and acc != ACC_FETCH)
         e.tag = vpn | (TLB_SLOW if slow else 0)
+        if acc == ACC_STORE:
+            # stores through this entry skip the log: it is marked now, and
+            # fetching the log drops the entry
+            dirty_mark(h, ppage)
     else:
         e.addend = 0
         e.tag = vpn | TLB_SLOW
@@ -772,6 +794,7 @@ cdef int store_ram(Hart* h, uint64_t pa, int size, uint64_t value) noexcept nogi
     cdef int i
     pyvmm_st(h.ram + (pa - h.ram_base), size, value)
     invalidate_code(h, pa, <uint64_t>size)
+    dirty_mark(h, pa)
     for i in range(h.num_watches):
         if h.watch_lo[i] < pa + <uint64_t>size and h.watch_hi[i] > pa:
             h.exit_reason = EXIT_WATCH_C

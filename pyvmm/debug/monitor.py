@@ -7,7 +7,8 @@
 
 Commands keep QEMU's names and output shapes: help, info registers [-a],
 info cpus, info mtree, info mem, info tlb, info stats, info status,
-x /fmt addr, xp /fmt addr, cpu N, stop, cont (c), quit (q). On a VM the
+info balloon, x /fmt addr, xp /fmt addr, cpu N, balloon SIZE, stop,
+cont (c), quit (q). On a VM the
 monitor sees what the guest sees: its VCPUs, its guest-physical map, and
 addresses translated by the guest's own page tables into guest-physical ones.
 
@@ -21,6 +22,7 @@ a Ctrl-a to the guest, Ctrl-a h lists the keys.
 
 import bisect
 import contextlib
+import re
 import select
 import socket
 import struct
@@ -70,14 +72,20 @@ HELP = (
     ("info tlb", "show the active page-table leaves, one line each"),
     ("info stats", "show the run counters (as --stats writes them)"),
     ("info status", "show the current VM status (running|paused)"),
+    ("info balloon", "show balloon information"),
     ("x /fmt addr", "virtual memory dump starting at 'addr'"),
     ("xp /fmt addr", "physical memory dump starting at 'addr'"),
     ("cpu index", "set the default CPU"),
+    ("balloon target", "request VM to change its memory allocation (in MB)"),
     ("stop", "stop emulation"),
     ("cont|c", "resume emulation"),
     ("quit|q", "quit the emulator"),
 )
-INFO_HELP = ("registers", "cpus", "mtree", "mem", "tlb", "stats", "status")
+INFO_HELP = ("registers", "cpus", "mtree", "mem", "tlb", "stats", "status", "balloon")
+
+
+_BALLOON_SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)$")
+_SIZE_SHIFTS = {"K": 10, "M": 20, "G": 30, "T": 40}
 
 
 class MonitorError(Exception):
@@ -471,7 +479,8 @@ class Monitor:
         sub, args = words[0], words[1:]
         handler = {"registers": self._info_registers, "cpus": self._info_cpus,
                    "mtree": self._info_mtree, "mem": self._info_mem, "tlb": self._info_tlb,
-                   "stats": self._info_stats, "status": self._info_status}.get(sub)
+                   "stats": self._info_stats, "status": self._info_status,
+                   "balloon": self._info_balloon}.get(sub)
         if handler is None:
             raise MonitorError(f"unknown subcommand '{sub}' (try: {', '.join(INFO_HELP)})")
         return handler(args)
@@ -796,8 +805,32 @@ class Monitor:
         self.quit_requested = True
         return ""
 
+    # -- balloon ----------------------------------------------------------------------------
+
+    def _balloon(self, rest):
+        """`balloon SIZE`: leave the guest SIZE of RAM (MiB unless suffixed, as QEMU's)."""
+        from pyvmm.machine.balloon_target import BalloonError, set_memory_target
+        match = _BALLOON_SIZE.match(rest)
+        if not match:
+            raise MonitorError("invalid size" if rest else "missing argument: target")
+        size = int(match.group(1)) << _SIZE_SHIFTS[(match.group(2) or "M").upper()]
+        try:
+            set_memory_target(self.target, size)
+        except BalloonError as e:
+            return f"Error: {e}\n"
+        return ""
+
+    def _info_balloon(self, args):
+        from pyvmm.machine.balloon_target import BalloonError, info_text
+        self._no_args("balloon", args)
+        try:
+            return info_text(self.target)
+        except BalloonError as e:
+            return f"Error: {e}\n"
+
     _COMMANDS = {
         "help": _help, "?": _help, "info": _info, "x": _x, "xp": _xp, "cpu": _cpu,
+        "balloon": _balloon,
         "stop": _simple(_stop), "cont": _simple(_cont), "c": _simple(_cont),
         "quit": _simple(_quit), "q": _simple(_quit),
     }

@@ -111,21 +111,73 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
             from pyvmm.debug.gdbstub import open_stub
             stub = open_stub(gdb, vm, usage_error)
 
+        from pyvmm.machine.cli import balloon_schedule
+        schedule = balloon_schedule(vm, args)
+
         def run():
             with progress:
                 if stub is not None:
                     return gdb_result(vm, stub, args.gdb_wait)
+                if schedule is not None:
+                    return schedule.run(vm.run, progress.instret, max_insns)
                 return (monitored or vm).run(max_insns)
         try:
             result, stopped = run_stopped(run)
         except HvError as e:
             print(f"pyvmm run: internal error: {e}", file=sys.stderr)
             return 1
+        if stopped is None and args.savevm is not None:
+            from pyvmm.machine.cli import save_after_run
+            status = save_after_run(vm, result, args)
+            if status is not None:
+                return status
     finally:
         vm.close()
     if vm.error is not None:
         print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
     from pyvmm.machine.run_control import stats_destination, write_stats
+    destination = stats_destination(args)
+    if destination is not None:
+        write_stats(vm.stats(), destination, stopped)
+    if stopped is not None:
+        return stopped[1]
+    return result.status if 0 <= result.status <= 255 else 1
+
+
+def run_loaded_vm(args, *, max_insns, console, stdin, progress, save_after_run):
+    """`pyvmm run --loadvm FILE` for a VM snapshot: a new Host with room for
+    the VM, the VM restored on it under its technique, run on (and saved
+    again with --savevm). A file that cannot be restored is status 2."""
+    from pyvmm.hv import Host, HvError
+    from pyvmm.hv.snapshot import vm_file_options
+    from pyvmm.machine.run_control import run_stopped, stats_destination, write_stats
+    from pyvmm.machine.snapfile import SnapshotError
+    try:
+        options = vm_file_options(args.loadvm)
+        host = Host(ram_size=options["ram_size"] + HOST_OVERHEAD)
+        vm = host.restore(args.loadvm, console=console, stdin=stdin)
+    except (SnapshotError, HvError) as e:
+        return _error(str(e))
+    except MemoryError:
+        return _error(f"{args.loadvm}: cannot allocate host RAM for the VM")
+    progress.instret = lambda: sum(vcpu.instret for vcpu in vm.vcpus)
+    try:
+        def run():
+            with progress:
+                return vm.run(max_insns)
+        try:
+            result, stopped = run_stopped(run)
+        except HvError as e:
+            print(f"pyvmm run: internal error: {e}", file=sys.stderr)
+            return 1
+        if stopped is None and args.savevm is not None:
+            status = save_after_run(vm, result, args)
+            if status is not None:
+                return status
+    finally:
+        vm.close()
+    if vm.error is not None:
+        print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
     destination = stats_destination(args)
     if destination is not None:
         write_stats(vm.stats(), destination, stopped)

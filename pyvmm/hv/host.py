@@ -82,6 +82,15 @@ class FrameAllocator:
     def free_frames(self):
         return self.nframes - self.allocated
 
+    def checkpoint(self):
+        """Which frames are in use now, for rollback() after a failed build."""
+        return bytes(self._used), self.allocated, self._hint
+
+    def rollback(self, checkpoint):
+        """Every frame back to how checkpoint() found it."""
+        used, self.allocated, self._hint = checkpoint
+        self._used[:] = used
+
 
 class Host:
     """One hart and its RAM; VMs are created on it and share it by turns."""
@@ -137,6 +146,13 @@ class Host:
                 **options)
         self.vms.append(vm)
         return vm
+
+    def restore(self, path, console=None, stdin=None, name=None):
+        """A new VM on this host from a VM snapshot file (vm.save()); its
+        frames come from this host. SnapshotError or HvError (one line) for
+        a file this host cannot restore, and then no VM nor frame is left."""
+        from pyvmm.hv.snapshot import restore_vm
+        return restore_vm(self, path, console=console, stdin=stdin, name=name)
 
     def destroy_vm(self, vm):
         """Stop a VM and give its frames back: RAM, page tables, shadow frames."""

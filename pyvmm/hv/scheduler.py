@@ -5,7 +5,10 @@ inside a slice are completed by its VM's policy and the VCPU goes on until
 the slice is used up, it blocks in WFI, or its VM stops. A VCPU blocked in
 WFI until its timer is passed over while others can run; when every VCPU is
 blocked, time skips to the earliest deadline (time on this host is one
-clock, as on hardware, so every VM sees the skip).
+clock, as on hardware, so every VM sees the skip). A slice that max_insns
+cuts short is finished first on the next run (the VCPU's slice_left, which
+a VM snapshot carries), so run(n) then run() interleaves VCPUs as one
+run() does.
 """
 
 import time
@@ -59,23 +62,31 @@ class RoundRobin:
                 last = self.host.current_vcpu
                 if last in ready:
                     # Turns go on after the VCPU that ran last, also across run()
-                    # calls with small budgets, so none is starved.
-                    at = ready.index(last) + 1
+                    # calls with small budgets, so none is starved; a slice that
+                    # max_insns cut short is finished first.
+                    at = ready.index(last) + (0 if getattr(last, "slice_left", None) else 1)
                     ready = ready[at:] + ready[:at]
                 for vcpu in ready:
                     if vcpu.vm.stopped:
                         continue
-                    budget = self.slice_insns
+                    budget = getattr(vcpu, "slice_left", None) or self.slice_insns
                     if vcpu.vm.input_pending():
                         # Console bytes reach the guest a byte time apart, as on the board.
                         budget = min(budget, RX_BYTE_INSNS)
+                    whole = budget
                     if max_insns is not None:
                         budget = min(budget, max_insns - total)
                         if budget <= 0:
                             for vm in self.vms:
                                 vm.request_stop("budget", 0)
                             break
-                    total += self.run_slice(vcpu, budget)
+                    vcpu.slice_left = None
+                    used = self.run_slice(vcpu, budget)
+                    total += used
+                    if budget < whole and used >= budget and not vcpu.vm.stopped:
+                        # The rest of this slice is the VCPU's next turn, so that
+                        # run(n) then run() interleaves VCPUs as one run() does.
+                        vcpu.slice_left = whole - used
         finally:
             for vm in self.vms:
                 vm.flush_console()

@@ -458,6 +458,12 @@ class VM:
         RoundRobin(self.host, vms=[self]).run(max_insns)
         return self.result
 
+    def save(self, path, base=None):
+        """Write this VM to a snapshot file (incremental on top of `base`, an
+        earlier snapshot of it); -> the file's SHA-256 (hex). pyvmm.hv.snapshot."""
+        from pyvmm.hv.snapshot import save_vm
+        return save_vm(self, path, base=base)
+
     def stats(self):
         core_stats = self.host.core.stats()
         instret = sum(getattr(vcpu, "instret", 0) for vcpu in self.vcpus)

@@ -133,6 +133,8 @@ DEVICE_PROPERTIES = {
     "virtconsole": {"id", "chardev", "name"},
     "virtio-net-device": {"netdev", "mac", "bus", "id"},
     "virtio-net-pci": {"netdev", "mac", "id"},
+    "virtio-balloon-device": {"bus", "id"},
+    "virtio-balloon-pci": {"id"},
 }
 
 
@@ -209,7 +211,7 @@ class _Slots:
 def plan_devices(drive_specs, device_specs, netdev_specs):
     """Check the specs against each other and place them: a list of
     (kind, spec, extra, transport, slot) where kind is "blk", "rng",
-    "console" or "net" and `extra` is the drive or netdev spec it uses."""
+    "console", "net" or "balloon" and `extra` is the drive or netdev spec it uses."""
     drives = _parsed(drive_specs, parse_drive, DriveSpec)
     devices = _parsed(device_specs, parse_device, DeviceSpec)
     netdevs = _parsed(netdev_specs, parse_netdev, NetdevSpec)
@@ -265,6 +267,10 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
             kind = "net"
         elif device.driver.startswith("virtio-rng"):
             kind = "rng"
+        elif device.driver.startswith("virtio-balloon"):
+            if any(planned[0] == "balloon" for planned in plan):
+                raise OptionError(f"{what}: only one balloon device is supported")
+            kind = "balloon"
         else:
             kind = "console"
             if serial_device is not None:
@@ -282,9 +288,10 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
 
 
 def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
-                  console_out=None, console_in=None):
+                  console_out=None, console_in=None, ram_size=None):
     """The virtio devices the options ask for: a list of (VirtioDevice,
     transport, slot) with transport "mmio" (slot 0-7) or "pci" (slot None).
+    `ram_size` is the guest RAM a balloon's target is measured against.
     Specs may be given as option strings or as parsed specs. A device's
     module loads only when a device of its kind is asked for."""
     plan = plan_devices(drive_specs, device_specs, netdev_specs)
@@ -299,6 +306,11 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
             elif kind == "rng":
                 from pyvmm.io.virtio.rng import VirtioRng
                 made = VirtioRng(realtime=realtime)
+            elif kind == "balloon":
+                from pyvmm.io.virtio.balloon import VirtioBalloon
+                if ram_size is None:
+                    raise OptionError(f"--device {device.driver}: this machine has no RAM size to balloon")
+                made = VirtioBalloon(ram_size)
             elif kind == "console":
                 from pyvmm.io.virtio.console import VirtioConsole
                 if console_out is None:

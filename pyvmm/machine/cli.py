@@ -3,8 +3,9 @@
 Exit status: 0 when the guest passes (finisher 0x5555, SBI shutdown, HTIF
 pass); the guest's failure code (finisher 0x3333 code, HTIF test number);
 1 when that code does not fit an exit status (above 255) or the emulator
-itself fails; 2 for bad usage, an image that cannot be loaded or a snapshot
-file that cannot be restored (--loadvm); 124 when
+itself fails; 2 for bad usage, an image that cannot be loaded, a snapshot
+file that cannot be restored (--loadvm) or a migration stream refused
+(--incoming); 124 when
 --max-insns runs out; 125 when the hart waits for an interrupt nothing can
 deliver; 130 on Ctrl-C, 143 on SIGTERM (--stats is written in every case).
 """
@@ -64,7 +65,7 @@ def add_parsers(subparsers):
                     "builtin or FILE, IMAGE is the S-mode kernel (like --kernel).",
         epilog="exit status: 0 guest passed (finisher 0x5555, SBI shutdown, HTIF pass); the "
                "guest's failure code (finisher 0x3333|code<<16, HTIF test number); 1 code above "
-               "255 or internal error; 2 bad usage, image or snapshot file; 124 --max-insns ran out; 125 the hart "
+               "255 or internal error; 2 bad usage, image, snapshot file or migration stream; 124 --max-insns ran out; 125 the hart "
                "idles with nothing to wake it; 126 guest request pyvmm does not serve (HTIF); "
                "130 Ctrl-C; 143 SIGTERM")
     p.add_argument("image", nargs="?", metavar="IMAGE",
@@ -84,13 +85,14 @@ def add_parsers(subparsers):
     p.add_argument("--max-insns", metavar="N",
                    help="stop after N instructions (e.g. 5000000 or 5M) with exit status 124")
     p.add_argument("--savevm", metavar="FILE",
-                   help="when --max-insns runs out, write a snapshot of the board to FILE (docs/snapshots.md); the exit status stays 124")
+                   help="when --max-insns runs out, write a snapshot of the board (or, with --technique, of the VM) to FILE (docs/snapshots.md); the exit status stays 124")
     p.add_argument("--savevm-base", metavar="FILE",
                    help="with --savevm: an incremental snapshot holding only the RAM pages that "
                         "differ from the earlier snapshot FILE")
     p.add_argument("--loadvm", metavar="FILE",
-                   help="continue the machine saved in FILE; the options that shape it "
-                        "(IMAGE, --ram, --smp, --bios, --drive, ...) come from the file. "
+                   help="continue the machine or VM saved in FILE (a VM under its technique, "
+                        "on a new host); the options that shape it "
+                        "(IMAGE, --ram, --smp, --bios, --technique, --drive, ...) come from the file. "
                         "A file that is not an intact snapshot of this version: exit status 2")
     p.add_argument("--stats", action="store_true",
                    help="write run counters as JSON to stderr when the run ends (also on "
@@ -126,7 +128,8 @@ def add_parsers(subparsers):
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
                         "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
-                        "virtio-console-device (repeatable; see docs/devices.md)")
+                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device "
+                        "(repeatable; see docs/devices.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
                         "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
@@ -157,6 +160,20 @@ def add_parsers(subparsers):
                    help="shorthand for --gdb tcp:127.0.0.1:1234")
     p.add_argument("-S", dest="gdb_wait", action="store_true",
                    help="with a GDB stub: wait for the debugger before the first instruction")
+    p.add_argument("--balloon-target", action="append", default=[], metavar="SIZE@INSNS",
+                   help="ask the virtio-balloon to leave the guest SIZE of RAM (a bare number "
+                        "is MiB, as the monitor's `balloon`) once INSNS instructions have "
+                        "retired (repeatable; see docs/devices.md)")
+    p.add_argument("--migrate", metavar="tcp:HOST:PORT",
+                   help="after --migrate-at instructions, migrate the running machine live to a "
+                        "`pyvmm run --incoming` there (docs/migration.md); exit 0 once it runs "
+                        "there, or run on here if the migration fails")
+    p.add_argument("--migrate-at", metavar="N",
+                   help="with --migrate: instructions to run before migrating (e.g. 5M)")
+    p.add_argument("--incoming", metavar="tcp:HOST:PORT",
+                   help="wait for a live migration on this address (port 0: any free port, "
+                        "printed on stderr), then run the machine it brings; its options come "
+                        "from the stream (--ram and --smp, if given, must match it)")
     p.set_defaults(func=run_command)
 
 
@@ -199,9 +216,6 @@ def _check_snapshot_options(args):
         raise UsageError("--savevm-base needs --savevm")
     if args.savevm is not None and args.max_insns is None:
         raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
-    if args.savevm is not None and args.technique != "native":
-        raise UsageError(f"--savevm saves the bare board; a --technique {args.technique} VM "
-                         "cannot be saved by this pyvmm")
     if args.loadvm is None:
         return
     for name, default in _SHAPING:
@@ -211,8 +225,70 @@ def _check_snapshot_options(args):
                              "machine's options")
 
 
+def _check_migration_options(args):
+    if args.migrate is not None:
+        if args.technique != "native":
+            raise UsageError(f"--migrate moves the bare board; a --technique {args.technique} VM "
+                             "cannot be migrated by this pyvmm")
+        for option, given in (("--max-insns", args.max_insns is not None),
+                              ("--savevm", args.savevm is not None),
+                              ("--loadvm", args.loadvm is not None),
+                              ("--incoming", args.incoming is not None),
+                              ("--monitor", args.monitor is not None),
+                              ("--gdb", args.gdb is not None or args.gdb_default),
+                              ("--balloon-target", bool(getattr(args, "balloon_target", None)))):
+            if given:
+                raise UsageError(f"--migrate cannot be used with {option}")
+    elif args.migrate_at is not None:
+        raise UsageError("--migrate-at needs --migrate")
+    if args.incoming is None:
+        return
+    for name, default in _SHAPING:
+        if name not in ("ram", "smp") and getattr(args, name, default) not in (default, None):
+            option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
+            raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
+                             "holds the machine's options")
+    for option, given in (("--loadvm", args.loadvm is not None), ("--trace", args.trace is not None),
+                          ("--monitor", args.monitor is not None),
+                          ("--gdb", args.gdb is not None or args.gdb_default),
+                          ("--balloon-target", bool(getattr(args, "balloon_target", None)))):
+        if given:
+            raise UsageError(f"--incoming cannot be used with {option}")
+
+
+def _run_incoming(args, opened):
+    """--incoming: receive a migrated machine and run it."""
+    from pyvmm.migration import MigrationError
+    from pyvmm.migration.cli import run_incoming
+    from pyvmm.migration.transport import parse_address
+    try:
+        parse_address(args.incoming, "--incoming")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    max_insns = parse_count(args.max_insns, "instruction count") if args.max_insns is not None else None
+    if max_insns is not None and max_insns < 0:
+        raise UsageError("--max-insns must not be negative")
+    expected = {}
+    if args.ram is not None:
+        expected["ram_size"] = parse_size(args.ram)
+    if args.smp != 1:
+        expected["smp"] = args.smp
+    console = sys.stdout.buffer
+    if args.serial is not None:
+        console = open(args.serial, "wb")
+        opened.append(console)
+    stdin = sys.stdin.buffer if sys.stdin is not None and not sys.stdin.closed else None
+    try:
+        return run_incoming(args, console, stdin, max_insns, expected)
+    except MigrationError as e:
+        return _error(f"incoming migration: {e}")
+
+
 def _run(args, opened):
     _check_snapshot_options(args)
+    _check_migration_options(args)
+    if args.incoming is not None:
+        return _run_incoming(args, opened)
     if args.loadvm is not None:
         return _run_loaded(args, opened)
 
@@ -312,6 +388,9 @@ def _run(args, opened):
             with open(args.dumpdtb, "wb") as f:
                 f.write(blob)
             return 0
+        if args.migrate is not None:
+            from pyvmm.migration.cli import run_source
+            return run_source(machine, args, parse_count, UsageError)
         monitored = None
         if args.monitor is not None:
             from pyvmm.debug.monitor import open_cli_monitor
@@ -324,10 +403,15 @@ def _run(args, opened):
             from pyvmm.debug.gdbstub import open_stub
             stub = open_stub(gdb, machine, UsageError)
 
+        schedule = balloon_schedule(machine, args)
+
         def run():
             with _keys_straight_to_the_guest(stdin), progress:
                 if stub is not None:
                     return gdb_result(machine, stub, args.gdb_wait)
+                if schedule is not None:
+                    return schedule.run(machine.run, lambda: machine.harts.now + machine.stalled_exits,
+                                        max_insns)
                 return (monitored or machine).run(max_insns)
         try:
             result, stopped = run_stopped(run)
@@ -375,6 +459,8 @@ def _run_loaded(args, opened):
         raise UsageError("--max-insns must not be negative")
     if args.trace is not None or args.monitor is not None or gdb_spec(args) is not None:
         raise UsageError("--trace, --monitor and --gdb cannot be used with --loadvm")
+    if getattr(args, "balloon_target", None):
+        raise UsageError("--balloon-target cannot be used with --loadvm")
     console = sys.stdout.buffer
     if args.serial is not None:
         console = open(args.serial, "wb")
@@ -384,6 +470,11 @@ def _run_loaded(args, opened):
     progress = Progress(None)
     console = progress.console(console)
     try:
+        from pyvmm.hv.snapshot import KIND_VM, snapshot_kind
+        if snapshot_kind(args.loadvm) == KIND_VM:
+            from pyvmm.hv.cli_run import run_loaded_vm
+            return run_loaded_vm(args, max_insns=max_insns, console=console, stdin=stdin,
+                                 progress=progress, save_after_run=save_after_run)
         from pyvmm.machine.machine import Machine
         target = Machine.restore(args.loadvm, console=console, stdin=stdin)
         progress.instret = lambda: target.harts.now
@@ -432,6 +523,24 @@ def gdb_result(target, stub, wait):
     if status is None:
         return RunResult(0, "killed", 0)
     return target.result
+
+
+def balloon_schedule(target, args):
+    """The --balloon-target changes as a BalloonSchedule over `target` (a
+    Machine or VM), or None without any."""
+    if not args.balloon_target:
+        return None
+    for option, given in (("--monitor", args.monitor is not None), ("--gdb", gdb_spec(args) is not None)):
+        if given:
+            raise UsageError(f"--balloon-target cannot be used with {option} "
+                             "(the monitor's `balloon` command sets the target)")
+    from pyvmm.machine.balloon_target import BalloonError, BalloonSchedule, parse_change
+    changes = [parse_change(text, parse_size, parse_count, UsageError) for text in args.balloon_target]
+    try:
+        return BalloonSchedule(target, changes)
+    except BalloonError:
+        raise UsageError("--balloon-target needs a --device virtio-balloon-device "
+                         "or virtio-balloon-pci") from None
 
 
 def device_config(args):

@@ -19,6 +19,7 @@ from pyvmm.machine.finisher import SiFiveTest
 from pyvmm.machine.layout import (PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_SIZE, TEST_BASE,
                                   TEST_SIZE, UART0_BASE, UART0_IRQ, UART0_SIZE, VIRTIO_BASE,
                                   VIRTIO_COUNT, VIRTIO_IRQ_FIRST, VIRTIO_STRIDE)
+from pyvmm.machine.memory import PAGE_SIZE
 from pyvmm.machine.plic import PLIC
 from pyvmm.machine.rtc import GoldfishRTC
 from pyvmm.machine.uart import NS16550A
@@ -42,6 +43,8 @@ class DeviceSet:
         from pyvmm.io.virtio.mmio import VirtioMmio
 
         self.config = config or DeviceConfig()
+        self.ram_size = ram_size
+        self.guest_memory = None        # set by attach_memory
         self.plic = PLIC(num_contexts=plic_contexts, on_change=on_plic_change)
         self.uart = NS16550A(console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
         self.finisher = SiFiveTest(request_stop)
@@ -68,7 +71,7 @@ class DeviceSet:
         config = self.config
         built = build_devices(config.drives, config.devices, config.netdevs,
                               realtime=config.realtime, console_out=console_write,
-                              console_in=console_input)
+                              console_in=console_input, ram_size=self.ram_size)
         for device, transport, slot in built:
             if transport == "mmio":
                 mmio = VirtioMmio(device, legacy=config.virtio_legacy)
@@ -97,6 +100,29 @@ class DeviceSet:
             if not where.startswith("pci"):
                 device.attach_memory(memory)
         self.pci.attach_memory(memory)     # PCI functions gate DMA on Bus Master Enable
+        self.guest_memory = memory
+        for balloon in self.balloons():
+            if balloon.discard is None:
+                balloon.discard = self.drop_page
+
+    def drop_page(self, gpa):
+        """A balloon's default: the host memory behind the 4 KiB page at
+        `gpa` goes back to the host (the page reads as zeros afterwards)."""
+        self.guest_memory.discard(gpa, PAGE_SIZE)
+
+    def balloons(self):
+        """The virtio-balloon devices (at most one, as on QEMU)."""
+        from pyvmm.io.virtio.balloon import ID_BALLOON
+        return [device for device, _ in self.virtio_devices if device.device_id == ID_BALLOON]
+
+    def set_balloon_hooks(self, discard, reuse=None):
+        """The VM's hook: `discard(gpa)` is called for every 4 KiB page the
+        guest inflates (instead of dropping the host memory behind it) and
+        `reuse(gpa)` for every page it deflates, so a VM on a Host can hand
+        the frame back to the Host and map a fresh one on reuse."""
+        for balloon in self.balloons():
+            balloon.discard = discard
+            balloon.reuse = reuse
 
     def poll(self):
         """Between slices: time-driven and asynchronous device work."""

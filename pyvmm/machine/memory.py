@@ -6,7 +6,10 @@ addresses through it. Every access is bounds-checked against guest RAM
 (DmaError otherwise, which a device turns into an error status, never a host
 exception), reaches RAM through zero-copy memoryviews, and is followed by
 what a write behind the harts' backs needs: decoded instructions dropped on
-every hart, and (under a hypervisor) the shadow pager told.
+every hart and the page marked in the core's dirty log (live migration;
+both by `on_write`, the board's `core.invalidate_code`), and (under a
+hypervisor) the shadow pager told. `views` are for reading: a device that
+wrote through one would bypass all of that.
 
 The same class serves the bare board (guest RAM contiguous in one buffer) and
 a VM (guest pages scattered over host frames: `page_offsets[i]` is the buffer
@@ -33,6 +36,8 @@ class GuestMemory:
     def __init__(self, buffer, ram_base, ram_size, page_offsets=None, on_write=None,
                  before_write=None):
         self.buffer = memoryview(buffer).cast("B")
+        # The core's RAM (a HostBuffer) can hand pages back to the host.
+        self._discard_range = getattr(buffer, "discard_range", None)
         self.ram_base = ram_base
         self.ram_size = ram_size
         self.page_offsets = page_offsets
@@ -40,6 +45,7 @@ class GuestMemory:
         self._before_write = before_write
         self.bytes_read = 0
         self.bytes_written = 0
+        self.bytes_discarded = 0
 
     def contains(self, gpa, n=1):
         """Is [gpa, gpa + n) inside guest RAM?"""
@@ -108,6 +114,38 @@ class GuestMemory:
         self.bytes_written += n
         if self._on_write is not None and n:
             self._on_write(gpa, n)
+
+    def discard(self, gpa, n):
+        """Give the host memory behind [gpa, gpa + n) back to the host: it
+        reads as zeros afterwards, like a page QEMU's balloon discards.
+        Whole host pages of the core's RAM are dropped (madvise
+        MADV_DONTNEED); any other buffer is zeroed."""
+        self._check(gpa, n)
+        if n == 0:
+            return
+        offset = gpa - self.ram_base
+        for start, length in self._host_runs(offset, n):
+            if self._discard_range is not None:
+                self._discard_range(start, length)
+            else:
+                self.buffer[start:start + length] = bytes(length)
+        self.bytes_discarded += n
+        if self._on_write is not None:
+            self._on_write(gpa, n)
+
+    def _host_runs(self, offset, n):
+        """(buffer offset, length) of each piece of host memory behind RAM
+        offset [offset, offset + n)."""
+        if self.page_offsets is None:
+            return [(offset, n)]
+        runs = []
+        while n > 0:
+            page, within = divmod(offset, PAGE_SIZE)
+            length = min(n, PAGE_SIZE - within)
+            runs.append((self.page_offsets[page] + within, length))
+            offset += length
+            n -= length
+        return runs
 
     def read_u16(self, gpa):
         return int.from_bytes(self.read(gpa, 2), "little")

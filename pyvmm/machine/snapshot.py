@@ -14,7 +14,7 @@ restored core starts with them empty.
 
 An incremental snapshot (`save(path, base=earlier)`) stores only the pages
 that differ from `earlier` (found by comparing page contents with the base
-file's: the core keeps no dirty log) and names the base by file name and
+file's, which a dirty log started in this process could not know) and names the base by file name and
 SHA-256; restoring it reads the chain.
 """
 
@@ -178,6 +178,16 @@ def save_machine(machine, path, base=None):
     """Write the machine's snapshot to `path` (see the module docstring)."""
     if machine.closed:
         raise RuntimeError("the machine is closed")
+    meta, state = machine_state(machine)
+    pages = nonzero_pages(machine.core.ram_buffer)
+    return write_snapshot(path, meta, state, machine.ram_base, machine.ram_size, pages, base,
+                          KIND_MACHINE)
+
+
+def machine_state(machine):
+    """(meta, state) of the machine without its RAM: what a snapshot's META
+    and STAT sections hold, and what a migration's configuration and final
+    state carry."""
     machine.boot()
     meta = {"kind": KIND_MACHINE, "options": machine_options(machine)}
     state = {
@@ -199,9 +209,7 @@ def save_machine(machine, path, base=None):
             "stalled_exits": machine.stalled_exits,
         },
     }
-    pages = nonzero_pages(machine.core.ram_buffer)
-    return write_snapshot(path, meta, state, machine.ram_base, machine.ram_size, pages, base,
-                          KIND_MACHINE)
+    return meta, state
 
 
 def restore_machine(path, **host):
@@ -212,6 +220,15 @@ def restore_machine(path, **host):
     from pyvmm.machine.machine import Machine
 
     meta, state, ram_base, ram_size, pages = read_chain(path, KIND_MACHINE)
+    return machine_from_image(meta, state, ram_base, ram_size, pages, path, **host)
+
+
+def machine_from_image(meta, state, ram_base, ram_size, pages, path, **host):
+    """A new Machine from META's options, STAT's state and the RAM pages
+    ({index: bytes}); `path` names where they came from in errors."""
+    from pyvmm.machine.devices import DeviceConfig
+    from pyvmm.machine.machine import Machine
+
     try:
         options = meta["options"]
         devices = DeviceConfig(drives=list(options["devices"]["drives"]),
@@ -252,7 +269,8 @@ def apply_machine_state(machine, bios, state, pages, path):
         if len(harts) != len(machine.cores):
             raise SnapshotError(f"{path}: {len(harts)} harts saved, the machine has {len(machine.cores)}")
         machine.bios = bios
-        write_pages(machine.core.ram_buffer, pages)
+        # machine_from_image's machine is new: its RAM is all zeros
+        write_pages(machine.core.ram_buffer, pages, fresh=True)
         machine.harts.restore(state["schedule"])
         restore_devices(machine.device_set, state["devices"])
         # the harts' external-interrupt bits come back with their own state
@@ -286,14 +304,15 @@ def apply_machine_state(machine, bios, state, pages, path):
     machine.booted = True
 
 
-def write_pages(buffer, pages):
-    """Fill RAM from a snapshot image: every page it names, zeros elsewhere."""
+def write_pages(buffer, pages, fresh=False):
+    """Fill RAM from a snapshot image: every page it names, zeros elsewhere
+    (`fresh`: RAM is all zeros already, so reading it all is skipped)."""
     view = memoryview(buffer).cast("B")
     npages = len(view) // PAGE_SIZE
     if any(index >= npages for index in pages):
         raise SnapshotError("a RAM page outside the machine's RAM")
     zero = bytes(PAGE_SIZE)
-    for index, _ in nonzero_pages(view):
+    for index, _ in ([] if fresh else nonzero_pages(view)):
         if index not in pages:
             view[index * PAGE_SIZE:(index + 1) * PAGE_SIZE] = zero
     for index, data in pages.items():

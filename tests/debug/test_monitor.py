@@ -132,7 +132,7 @@ def test_bad_memory_and_bad_arguments_are_one_line(machine):
     assert monitor.execute("frobnicate 3") == "unknown command: 'frobnicate'\n"
     assert monitor.execute("system_reset") == "unknown command: 'system_reset'\n"
     assert monitor.execute("info") == "".join(f"info {s}\n" for s in (
-        "registers", "cpus", "mtree", "mem", "tlb", "stats", "status"))
+        "registers", "cpus", "mtree", "mem", "tlb", "stats", "status", "balloon"))
     assert monitor.execute("info frob").startswith("info: unknown subcommand 'frob'")
     assert monitor.execute("info cpus now") == "info cpus: unexpected argument 'now'\n"
     assert monitor.execute("stop please") == "stop: unexpected argument 'please'\n"

@@ -290,5 +290,6 @@ def test_cli_loadvm_takes_the_machine_from_the_file(good_snapshot, tmp_path):
     proc = _pyvmm("--loadvm", str(path), "--ram", "256M")
     assert proc.returncode == 2
     assert b"--ram cannot be used with --loadvm" in proc.stderr
-    proc = _pyvmm("--technique", "hw", KERNEL, "--max-insns", "1000", "--savevm", str(tmp_path / "x"))
+    proc = _pyvmm("--loadvm", str(path), "--technique", "hw")
     assert proc.returncode == 2
+    assert b"--technique cannot be used with --loadvm" in proc.stderr

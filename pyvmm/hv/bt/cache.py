@@ -104,9 +104,17 @@ class TranslationCache:
         if self.cursor + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
         block = translate_block(fetch, guest_pc, self.cursor, ptstores=self.ptstores)
-        self._write_words(block.tc_addr, block.words)
+        self._install(block, code_gpa_pages)
         self.cursor += block.size
-        self.blocks[guest_pc] = block
+        self.counters["blocks_translated"] += 1
+        self.counters["guest_insns_translated"] += block.guest_insns
+        if self.on_change is not None:
+            self.on_change(block)
+        return block
+
+    def _install(self, block, code_gpa_pages):
+        self._write_words(block.tc_addr, block.words)
+        self.blocks[block.guest_pc] = block
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
@@ -114,12 +122,7 @@ class TranslationCache:
         block.gpa_pages = frozenset(code_gpa_pages(block)) if callable(code_gpa_pages) \
             else frozenset(code_gpa_pages)
         for page in block.gpa_pages:
-            self.code_pages[page].add(guest_pc)
-        self.counters["blocks_translated"] += 1
-        self.counters["guest_insns_translated"] += block.guest_insns
-        if self.on_change is not None:
-            self.on_change(block)
-        return block
+            self.code_pages[page].add(block.guest_pc)
 
     def addresses_of(self, guest_pcs, block=None):
         """The TC addresses where the guest instructions at `guest_pcs` begin
@@ -227,6 +230,60 @@ class TranslationCache:
             dropped += 1
         self.counters["invalidations"] += dropped
         return dropped
+
+    # -- snapshots: the cache's layout, rebuilt from guest code -----------------------------------
+
+    def layout(self):
+        """What rebuild() needs to lay the cache out again exactly: every
+        block since the last flush (TC offset, guest pc, size, still valid),
+        the chained stubs and inline caches, the cursor, the counters. No
+        translated words: they are translated again from guest code, so
+        the same blocks run the same instructions after a restore."""
+        return {
+            "cursor": self.cursor - self.base,
+            "blocks": [(addr - self.base, self.block_at[addr].guest_pc, self.block_at[addr].size,
+                        self.blocks.get(self.block_at[addr].guest_pc) is self.block_at[addr])
+                       for addr in self.block_starts],
+            "chains": sorted((stub - self.base, target, self.literals[stub] - self.base
+                              if stub in self.literals else None)
+                             for stub, target in self.patched.items()),
+            "ptstores": sorted(self.ptstores),
+            "generation": self.generation,
+            "counters": dict(self.counters),
+        }
+
+    def rebuild(self, layout, fetch, code_gpa_pages, on_block=None):
+        """Translate the blocks `layout` names again, each at its own TC
+        address, and chain them as they were. A dropped block's space stays
+        taken, as it was. A valid block whose code cannot be fetched now, or
+        translates to another size, raises ValueError; nothing is chained then."""
+        self._reset()
+        self.ptstores = set(layout["ptstores"])
+        rebuilt = []
+        for offset, guest_pc, size, valid in layout["blocks"]:
+            if not valid:
+                continue
+            block = translate_block(fetch, guest_pc, self.base + offset, ptstores=self.ptstores)
+            if block.size != size:
+                raise ValueError(f"the block at guest pc {guest_pc:#x} translates to "
+                                 f"{block.size} bytes, not {size}")
+            rebuilt.append(block)
+        for block in rebuilt:
+            self._install(block, code_gpa_pages)
+            if on_block is not None:
+                on_block(block)
+        self.block_starts.sort()
+        self.cursor = self.base + layout["cursor"]
+        for stub, target, literal in layout["chains"]:
+            block = self.blocks.get(target)
+            if block is None or self.block_containing(self.base + stub) is None:
+                continue                   # a stub of a dropped block: nothing runs there
+            if literal is None:
+                self.chain(self.base + stub, block)
+            else:
+                self.link_indirect(self.base + stub, self.base + literal, block)
+        self.generation = layout["generation"]
+        self.counters = collections.Counter(layout["counters"])
 
     def stats(self):
         counters = dict(self.counters)

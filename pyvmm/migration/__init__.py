@@ -1,0 +1,16 @@
+"""Live migration: a running machine moves to another process over TCP by
+pre-copy (Clark et al., NSDI 2005; Xen's xc_domain_save): RAM pages are
+sent in rounds while the guest runs, each round the pages the dirty log
+caught in the previous one, then the guest pauses and the rest goes with
+its state (docs/migration.md).
+
+- `stream`: the versioned, checksummed migration stream
+- `precopy`: the link model, the stop rules and the sending side's rounds
+- `board`: the bare board as something that migrates (its pages, dirty log,
+  final state) and its rebuilding from a stream
+- `destination`: receiving and verifying a stream before anything is built
+- `transport`: tcp:HOST:PORT addresses
+- `cli`: `pyvmm run --migrate` and `pyvmm run --incoming`
+"""
+
+from pyvmm.migration.stream import MigrationError  # noqa: F401
