@@ -43,6 +43,9 @@ class FrameRefs:
     def __init__(self, host):
         self.frames = host.frames
         self.core = host.core
+        self.ram_base = host.ram_base
+        # Freed frames leave the host process where the RAM buffer can drop pages.
+        self._discard_range = getattr(host.core.ram_buffer, "discard_range", None)
         self.refs = {}                # frame HPA -> guest pages mapping it
         self.zero_frame = None        # HPA of the all-zero frame, while mapped
 
@@ -65,6 +68,8 @@ class FrameRefs:
             return
         del self.refs[hpa]
         self.frames.free(hpa, 1)
+        if self._discard_range is not None:
+            self._discard_range(hpa - self.ram_base, PAGE_SIZE)
         if hpa == self.zero_frame:
             self.zero_frame = None
 

@@ -103,6 +103,10 @@ class VM:
                                         on_write=self._dma_written,
                                         before_write=self._dma_writing)
         self.device_set.attach_memory(self.guest_memory)
+        for balloon in self.device_set.balloons():
+            if balloon.discard == self.device_set.drop_page:
+                # An inflated page's frame goes back to the host's allocator.
+                balloon.discard = self.discard_page
         self.initrd_path = initrd
         self.initrd_range = None
         # Descriptors (a monitor's) whose input ends a wait for console input

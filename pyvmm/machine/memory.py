@@ -123,6 +123,8 @@ class GuestMemory:
         self._check(gpa, n)
         if n == 0:
             return
+        if self._before_write is not None:
+            self._before_write(gpa, n)      # a frame shared copy-on-write stays as it is
         offset = gpa - self.ram_base
         for start, length in self._host_runs(offset, n):
             if self._discard_range is not None:

@@ -219,3 +219,24 @@ def test_a_clone_keeps_the_hypercalls_and_handlers_added_to_the_template():
     assert clone.policy.handlers == template.policy.handlers
     assert clone.vcpus[0].get_csr("hgatp") != template.vcpus[0].get_csr("hgatp")   # its own VMID and root
     assert clone.vmid != template.vmid
+
+
+def test_a_balloon_in_a_clone_gives_back_its_page_not_the_templates():
+    devices = DeviceConfig(devices=["virtio-balloon-device"])
+    template = booted(COW_COUNTER, "nested", 60_000, devices=devices)
+    clone = template.clone()
+    host = template.host
+    gpa = template.symbols["buffer"]
+    before = template.read(gpa, 4096)
+    assert before != bytes(4096)
+    guest_frames = host.memory_stats()["guest_frames"]
+    clone.device_set.balloons()[0].discard(gpa)          # what inflating calls for the page
+    assert clone.read(gpa, 4096) == bytes(4096)
+    assert template.read(gpa, 4096) == before
+    # The clone's reference moved to the zero frame: one frame more for the zero page.
+    assert host.memory_stats()["guest_frames"] == guest_frames + 1
+    assert clone.memory_stats()["discarded"] == 1
+    # A hook that discards through guest memory breaks the share instead of zeroing it.
+    clone.guest_memory.discard(gpa + 4096, 4096)
+    assert clone.read(gpa + 4096, 4096) == bytes(4096)
+    assert template.read(gpa + 4096, 4096) != bytes(4096)
