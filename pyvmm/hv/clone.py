@@ -30,7 +30,7 @@ CLONABLE_TECHNIQUES = ("hw",)
 # Per VCPU: what is copied as is (containers copied, not aliased).
 _VCPU_FIELDS = ("x", "f", "fcsr", "_pc", "priv", "virt", "exit_on_exception", "exit_on_interrupt",
                 "soft_timer", "blocked_until", "waiting_for_interrupt", "time_skipped", "instret",
-                "host_seconds", "runs", "guest_satp")
+                "host_seconds", "runs", "guest_satp", "slice_left")
 _VM_COUNTERS = ("exit_counts", "reflected_faults", "sbi_counts")
 
 

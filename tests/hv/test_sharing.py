@@ -91,7 +91,10 @@ def test_pages_that_differ_are_never_merged():
 
 
 def test_scans_between_slices_keep_the_vms_exact():
-    host, vms = boot_vms(3, COW_COUNTER, "nested", 10_000)
+    host = Host(ram_size=5 * RAM)
+    vms = [host.create_vm(ram_size=RAM) for _ in range(3)]
+    for vm in vms:
+        vm.load(COW_COUNTER)
     scheduler = SharingRoundRobin(host, slice_insns=20_000, every=2)
     scheduler.run()
     want = alone(COW_COUNTER, "nested").console_output
