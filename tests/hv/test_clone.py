@@ -240,3 +240,16 @@ def test_a_balloon_in_a_clone_gives_back_its_page_not_the_templates():
     clone.guest_memory.discard(gpa + 4096, 4096)
     assert clone.read(gpa + 4096, 4096) == bytes(4096)
     assert template.read(gpa + 4096, 4096) != bytes(4096)
+
+
+@pytest.mark.parametrize("paging", PAGINGS)
+def test_a_clone_saved_and_restored_on_another_host_runs_on_alike(paging, tmp_path):
+    template = booted(COW_COUNTER, paging, 60_000)
+    clone = template.clone()
+    assert clone.run(30_000).how == "budget"
+    clone.save(str(tmp_path / "clone.snap"))
+    restored = Host(ram_size=4 * RAM).restore(str(tmp_path / "clone.snap"))
+    assert restored.run().how == clone.run().how == "sbi-shutdown"
+    assert clone.console_output.endswith(restored.console_output) and restored.console_output
+    assert instret(restored) == instret(clone)
+    assert memory_hash(restored) == memory_hash(clone)
