@@ -32,9 +32,10 @@ def add_parsers(subparsers):
                "before --at); 2 bad usage or image")
     p.add_argument("image", metavar="IMAGE", help="the S-mode kernel (ELF, flat binary or .S)")
     p.add_argument("--technique", default="hw", metavar="T",
-                   help="virtualization technique of the VMs (default hw; clones need hw)")
-    p.add_argument("--paging", default="nested", choices=("nested", "shadow"),
-                   help="guest memory under nested (G-stage) or shadow page tables (default nested)")
+                   help="virtualization technique of the VMs (default hw, which clones need)")
+    p.add_argument("--paging", default=None, choices=("nested", "shadow"),
+                   help="guest memory under nested (G-stage) or shadow page tables (default nested "
+                        "for hw; the other techniques shadow)")
     p.add_argument("--at", required=True, metavar="N",
                    help="clone the template after N guest instructions (e.g. 300000 or 3M)")
     p.add_argument("--count", required=True, metavar="K", help="number of clones")
@@ -80,11 +81,13 @@ def run_clone(args, parser):
         ram = parse_size(args.ram) if args.ram is not None else DEFAULT_RAM
     except UsageError as e:
         parser.error(str(e))
-    if args.technique != "hw":
-        from pyvmm.hv.clone import CLONABLE_TECHNIQUES
-        if args.technique not in CLONABLE_TECHNIQUES:
-            parser.error(f"--technique {args.technique}: clones need one of "
-                         f"{', '.join(CLONABLE_TECHNIQUES)}")
+    from pyvmm.hv import available_techniques
+    known = available_techniques()
+    if args.technique not in known:
+        parser.error(f"--technique {args.technique}: unknown (known: {', '.join(known)})")
+    from pyvmm.hv.clone import CLONABLE_TECHNIQUES
+    if args.technique not in CLONABLE_TECHNIQUES:
+        parser.error(f"--technique {args.technique}: clones need one of {', '.join(CLONABLE_TECHNIQUES)}")
     if args.serial_dir is not None and not os.path.isdir(args.serial_dir):
         parser.error(f"--serial-dir {args.serial_dir}: not a directory")
     # Host RAM for the worst case (every clone writes all of its RAM): the
@@ -92,7 +95,8 @@ def run_clone(args, parser):
     host_ram = (count + 1) * (ram + HOST_OVERHEAD)
     try:
         host = Host(ram_size=host_ram)
-        template = host.create_vm(ram_size=ram, paging=args.paging, technique=args.technique,
+        paging = args.paging or ("nested" if args.technique == "hw" else "shadow")
+        template = host.create_vm(ram_size=ram, paging=paging, technique=args.technique,
                                   bootargs=args.bootargs, name="template")
         template.load(args.image)
     except (HvError, ImageError) as e:

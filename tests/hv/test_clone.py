@@ -13,6 +13,7 @@ from pyvmm.machine.devices import DeviceConfig
 pytestmark = [needs_h, needs_shadow]
 
 COW_COUNTER = os.path.join(ROOT, "guests", "hv", "cow_counter.S")
+KERNEL_PV = os.path.join(ROOT, "guests", "kernel", "kernel-pv.elf")
 RAM = 16 << 20
 PAGES = RAM // 4096
 PAGINGS = ["nested", "shadow"]
@@ -165,7 +166,16 @@ def test_destroying_the_template_leaves_the_clone_its_frames(paging):
 def test_cloning_is_refused_where_it_is_not_supported(technique):
     host = Host(ram_size=4 * RAM)
     vm = host.create_vm(ram_size=RAM, paging="shadow", technique=technique)
+    vm.load(KERNEL_PV if technique == "pv" else KERNEL)
     with pytest.raises(HvError, match=f"the {technique} technique does not support clones"):
+        vm.clone()
+    assert len(host.vms) == 1
+
+
+def test_a_vm_with_nothing_loaded_cannot_be_cloned():
+    host = Host(ram_size=4 * RAM)
+    vm = host.create_vm(ram_size=RAM)
+    with pytest.raises(HvError, match="nothing is loaded"):
         vm.clone()
     assert len(host.vms) == 1
 

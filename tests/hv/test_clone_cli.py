@@ -32,6 +32,7 @@ def uninterrupted(image):
     ([COW_COUNTER, "--at", "1000", "--count", "0"], "--count must be at least 1"),
     ([COW_COUNTER, "--at", "lots", "--count", "2"], "bad --at"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--paging", "flat"], "--paging"),
+    ([COW_COUNTER, "--at", "1000", "--count", "2", "--technique", "magic"], "--technique magic: unknown"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--technique", "bt"], "clones need one of hw"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--serial-dir", "/nonexistent/dir"], "not a directory"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--share-every", "0"], "--share-every must be"),
