@@ -330,6 +330,7 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.rs2 = <uint8_t>rs2
     d.rs3 = <uint8_t>(w >> 27)     # rs3 of the fused multiply-adds
     d.ilen = 4
+    d.dispatch = <uint16_t>(op | 256)
     d.raw = w
     d.imm = imm
 
@@ -535,5 +536,6 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.rs2 = <uint8_t>o_rs2
     d.rs3 = 0
     d.ilen = 2
+    d.dispatch = <uint16_t>op
     d.raw = w & 0xFFFF
     d.imm = imm

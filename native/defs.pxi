@@ -2,7 +2,7 @@
 # status codes, plus the few C helpers Cython cannot express (128-bit
 # products, unaligned little-endian loads and stores).
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t, uintptr_t
 from libc.string cimport memset, memcpy
 from libc.stdlib cimport calloc, free, abort
 

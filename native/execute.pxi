@@ -383,10 +383,19 @@ cdef int resume_mmio(Hart* h) noexcept nogil:
     return 0
 
 
+cdef extern from *:
+    """
+    #define PYVMM_LIKELY(cond) __builtin_expect(!!(cond), 1)
+    """
+    # tells GCC which way a test usually goes, so that it lays that path out
+    # straight (a taken jump costs the fast run as much as several instructions)
+    bint likely "PYVMM_LIKELY" (bint cond) nogil
+
+
 cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr) noexcept nogil:
     # an access of up to 8 bytes through entry e takes the fast path: RAM
     # without TLB_SLOW, and it stays inside the page (else the general path decides)
-    return e.tag == (vaddr >> 12) and (vaddr & 0xFFF) <= 4088
+    return likely(e.tag == (vaddr >> 12)) and likely((vaddr & 0xFFF) <= 4088)
 
 
 # Threaded dispatch for run_hart's fast run: every handler ends in its own
@@ -471,48 +480,69 @@ cdef extern from *:
         X(FSD) \
         X(FSW) \
         PYVMM_BITMANIP_FAST_OPS(X)
-    /* the table is indexed by op, plus 256 for a 4-byte instruction: each op
-       has an entry stub per length that sets ilen as a constant, so the next
-       slot's address never waits for a load from this one */
-    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast4_##op,
+    /* the table is indexed by a slot's dispatch field: op, plus 256 for a
+       4-byte instruction. Dispatch steps the next slot nd by a 4-byte
+       instruction's length, a constant, so its address never waits for a
+       load from this one; a 4-byte instruction's entry is its handler, a
+       2-byte one's a stub that steps nd back, which GCC places right before
+       the handler. Neither takes a second jump. */
+    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
     #define PYVMM_FAST_TARGETS() \
         static void *const pyvmm_fast_targets[512] = { \
         [0 ... 511] = &&pyvmm_fast_generic, \
         PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
         }
     #define PYVMM_FAST_STUB(op) \
-        pyvmm_fast2_##op: PYVMM_L(ilen) = 2; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op; \
-        pyvmm_fast4_##op: PYVMM_L(ilen) = 4; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
-    /* the stubs sit after the fast run, which jumps over them */
-    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end; PYVMM_FAST_OPS(PYVMM_FAST_STUB) (void)0
-    /* retire a control transfer to npc; off this page the run ends */
+        pyvmm_fast2_##op: PYVMM_L(nd) = PYVMM_L(d) + 1; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
+    /* the stubs sit after the fast run, which jumps over them to where pc is
+       recomputed from the slot d */
+    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; PYVMM_FAST_OPS(PYVMM_FAST_STUB) (void)0
+    /* Slots are 16 bytes per 2-byte parcel: a slot's byte offset from the
+       page's slot 0 (slots_addr) is 8 times its pc's offset from page_pc, so
+       the run keeps no pc of its own. */
+    #define PYVMM_FAST_SLOT_OFF() ((uintptr_t)PYVMM_L(d) - PYVMM_L(slots_addr))
+    /* the pc after this instruction's, for a link register */
+    #define PYVMM_FAST_NEXT_PC() (PYVMM_L(page_pc) + (((uintptr_t)PYVMM_L(nd) - PYVMM_L(slots_addr)) >> 3))
+    /* a taken branch or jal: imm from this slot's pc; a target on this page
+       continues the run, one off it ends the run at that pc */
+    #define PYVMM_FAST_BRANCH() do { \
+        uintptr_t pyvmm_off = PYVMM_FAST_SLOT_OFF() + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8); \
+        if (pyvmm_off < 2048 * 16) { \
+            PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + pyvmm_off); \
+            PYVMM_FAST_RETIRED(); \
+        } \
+        PYVMM_L(pc) = PYVMM_L(page_pc) + (PYVMM_FAST_SLOT_OFF() >> 3) + (uint64_t)(int64_t)PYVMM_L(d)->imm; \
+        PYVMM_L(left) -= 1; \
+        goto pyvmm_fast_end; \
+    } while (0)
+    /* a jump to npc, an absolute address */
     #define PYVMM_FAST_JUMP() do { \
-        PYVMM_L(instret) += 1; \
-        if (((PYVMM_L(npc) ^ PYVMM_L(pc)) >> 12) == 0) { \
-            PYVMM_L(pc) = PYVMM_L(npc); \
-            PYVMM_L(d) = &PYVMM_L(slots)[(PYVMM_L(pc) & 0xFFF) >> 1]; \
-            PYVMM_FAST_DISPATCH(); \
+        if (PYVMM_L(npc) - PYVMM_L(page_pc) < 4096) { \
+            PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + (PYVMM_L(npc) - PYVMM_L(page_pc)) * 8); \
+            PYVMM_FAST_RETIRED(); \
         } \
         PYVMM_L(pc) = PYVMM_L(npc); \
+        PYVMM_L(left) -= 1; \
         goto pyvmm_fast_end; \
     } while (0)
     #define PYVMM_FAST_OP(op) pyvmm_fast_##op: (void)0
     #define PYVMM_FAST_GENERIC() pyvmm_fast_generic: (void)0
     #define PYVMM_FAST_END() pyvmm_fast_end: (void)0
+    #define PYVMM_FAST_END_SLOT() pyvmm_fast_end_slot: (void)0
     /* retire a sequential instruction, then on to the next one's handler */
     #define PYVMM_FAST_NEXT() do { \
-        PYVMM_L(instret) += 1; \
-        PYVMM_L(pc) += (uint64_t)PYVMM_L(ilen); \
-        PYVMM_L(d) = (void *)((char *)PYVMM_L(d) + PYVMM_L(ilen) * (sizeof(*PYVMM_L(d)) / 2)); \
-        PYVMM_FAST_DISPATCH(); \
+        PYVMM_L(d) = PYVMM_L(nd); \
+        PYVMM_FAST_RETIRED(); \
     } while (0)
-    /* d and pc already name the next instruction, which is on this page */
-    #define PYVMM_FAST_DISPATCH() do { \
-        if (PYVMM_L(instret) < PYVMM_L(limit)) { \
-            PYVMM_L(op) = PYVMM_L(d)->op; \
-            goto *pyvmm_fast_targets[PYVMM_L(op) | ((PYVMM_L(d)->ilen & 4) << 6)]; \
+    /* one instruction retired and d names the next, on this page: its
+       handler, unless that was the run's last instruction. A run of one
+       (a page-straddling instruction in cross_slot) never reads d again. */
+    #define PYVMM_FAST_RETIRED() do { \
+        if (--PYVMM_L(left) != 0) { \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
         } \
-        goto pyvmm_fast_end; \
+        goto pyvmm_fast_end_slot; \
     } while (0)
     """
     void fast_targets "PYVMM_FAST_TARGETS" () nogil
@@ -520,28 +550,683 @@ cdef extern from *:
     void fast_generic "PYVMM_FAST_GENERIC" () nogil
     void fast_end "PYVMM_FAST_END" () nogil
     void fast_stubs "PYVMM_FAST_STUBS" () nogil
+    void fast_end_slot "PYVMM_FAST_END_SLOT" () nogil
     void fast_next "PYVMM_FAST_NEXT" () nogil
-    void fast_dispatch "PYVMM_FAST_DISPATCH" () nogil
+    void fast_branch "PYVMM_FAST_BRANCH" () nogil
     void fast_jump "PYVMM_FAST_JUMP" () nogil
+    uint64_t fast_slot_off "PYVMM_FAST_SLOT_OFF" () nogil
+    uint64_t fast_next_pc "PYVMM_FAST_NEXT_PC" () nogil
+
+
+cdef struct FastRunEnd:
+    # where a fast run stopped: the slot it stopped at (valid when it stopped
+    # on this page), its pc, and how many of its instructions it did not retire
+    DecodedInsn* d
+    uint64_t pc
+    uint64_t left
+
+
+cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEnd* end) noexcept nogil:
+    # The fast run: up to `left` instructions from slot d (at pc) of the
+    # current fetch page. Returns whether it stopped at an instruction for
+    # the general path. A function of its own so that GCC allocates its few
+    # hot values (x, d, left) to registers; in run_hart they were spilled.
+    cdef uint64_t* x = h.x
+    cdef DecodedInsn* nd
+    cdef TlbEntry* e
+    cdef TlbEntry* load_tlb
+    cdef TlbEntry* store_tlb
+    cdef uint64_t tlb_mask = h.tlb_mask
+    cdef uint64_t npc, a, b, hits, page_pc
+    cdef uintptr_t slots_addr
+    cdef uint8_t* p
+    cdef int64_t sa, sb
+    cdef int32_t wa, wb
+    cdef int op
+    cdef bint slow
+
+    fast_targets()
+    # locals, not h's fields: with no strict aliasing, a store through
+    # x[] would force every field to be read again. The run counts down
+    # `left`, the instructions it may still retire, and keeps pc as the
+    # slot d (page_pc plus d's offset from slots_addr, over 8).
+    load_tlb = h.load_tlb
+    store_tlb = h.store_tlb
+    hits = 0
+    slow = False
+    page_pc = pc & ~0xFFFULL
+    if d == &h.cross_slot:
+        # a lone slot: slots_addr is where its page's slot 0 would be
+        slots_addr = <uintptr_t>d - (pc & 0xFFF) * 8
+    else:
+        slots_addr = <uintptr_t>h.fetch_page.slots
+    while True:
+        fast_generic()
+        op = d.op
+        nd = d + (d.ilen >> 1)
+        if op == OP_ADDI:
+            fast_op(OP_ADDI)
+            x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
+            fast_next()
+        elif op == OP_LUI:
+            fast_op(OP_LUI)
+            x[d.rd] = <uint64_t><int64_t>d.imm
+            fast_next()
+        elif op == OP_AUIPC:
+            fast_op(OP_AUIPC)
+            x[d.rd] = page_pc + (fast_slot_off() >> 3) + <uint64_t><int64_t>d.imm
+            fast_next()
+        elif op == OP_SLTI:
+            fast_op(OP_SLTI)
+            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>d.imm else 0
+            fast_next()
+        elif op == OP_SLTIU:
+            fast_op(OP_SLTIU)
+            x[d.rd] = 1 if x[d.rs1] < <uint64_t><int64_t>d.imm else 0
+            fast_next()
+        elif op == OP_XORI:
+            fast_op(OP_XORI)
+            x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+            fast_next()
+        elif op == OP_ORI:
+            fast_op(OP_ORI)
+            x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
+            fast_next()
+        elif op == OP_ANDI:
+            fast_op(OP_ANDI)
+            x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
+            fast_next()
+        elif op == OP_SLLI:
+            fast_op(OP_SLLI)
+            x[d.rd] = x[d.rs1] << d.imm
+            fast_next()
+        elif op == OP_SRLI:
+            fast_op(OP_SRLI)
+            x[d.rd] = x[d.rs1] >> d.imm
+            fast_next()
+        elif op == OP_SRAI:
+            fast_op(OP_SRAI)
+            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+            fast_next()
+        elif op == OP_ADD:
+            fast_op(OP_ADD)
+            x[d.rd] = x[d.rs1] + x[d.rs2]
+            fast_next()
+        elif op == OP_SUB:
+            fast_op(OP_SUB)
+            x[d.rd] = x[d.rs1] - x[d.rs2]
+            fast_next()
+        elif op == OP_SLL:
+            fast_op(OP_SLL)
+            x[d.rd] = x[d.rs1] << (x[d.rs2] & 63)
+            fast_next()
+        elif op == OP_SLT:
+            fast_op(OP_SLT)
+            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+            fast_next()
+        elif op == OP_SLTU:
+            fast_op(OP_SLTU)
+            x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
+            fast_next()
+        elif op == OP_XOR:
+            fast_op(OP_XOR)
+            x[d.rd] = x[d.rs1] ^ x[d.rs2]
+            fast_next()
+        elif op == OP_SRL:
+            fast_op(OP_SRL)
+            x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63)
+            fast_next()
+        elif op == OP_SRA:
+            fast_op(OP_SRA)
+            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> (x[d.rs2] & 63))
+            fast_next()
+        elif op == OP_OR:
+            fast_op(OP_OR)
+            x[d.rd] = x[d.rs1] | x[d.rs2]
+            fast_next()
+        elif op == OP_AND:
+            fast_op(OP_AND)
+            x[d.rd] = x[d.rs1] & x[d.rs2]
+            fast_next()
+        elif op == OP_ADDIW:
+            fast_op(OP_ADDIW)
+            x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            fast_next()
+        elif op == OP_SLLIW:
+            fast_op(OP_SLLIW)
+            x[d.rd] = sext32(x[d.rs1] << d.imm)
+            fast_next()
+        elif op == OP_SRLIW:
+            fast_op(OP_SRLIW)
+            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+            fast_next()
+        elif op == OP_SRAIW:
+            fast_op(OP_SRAIW)
+            x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> d.imm)
+            fast_next()
+        elif op == OP_ADDW:
+            fast_op(OP_ADDW)
+            x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
+            fast_next()
+        elif op == OP_SUBW:
+            fast_op(OP_SUBW)
+            x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
+            fast_next()
+        elif op == OP_SLLW:
+            fast_op(OP_SLLW)
+            x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31))
+            fast_next()
+        elif op == OP_SRLW:
+            fast_op(OP_SRLW)
+            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+            fast_next()
+        elif op == OP_SRAW:
+            fast_op(OP_SRAW)
+            x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
+            fast_next()
+        elif op == OP_MUL:
+            fast_op(OP_MUL)
+            x[d.rd] = x[d.rs1] * x[d.rs2]
+            fast_next()
+        elif op == OP_MULH:
+            fast_op(OP_MULH)
+            x[d.rd] = pyvmm_mulh(<int64_t>x[d.rs1], <int64_t>x[d.rs2])
+            fast_next()
+        elif op == OP_MULHSU:
+            fast_op(OP_MULHSU)
+            x[d.rd] = pyvmm_mulhsu(<int64_t>x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_MULHU:
+            fast_op(OP_MULHU)
+            x[d.rd] = pyvmm_mulhu(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_DIV:
+            fast_op(OP_DIV)
+            sa = <int64_t>x[d.rs1]
+            sb = <int64_t>x[d.rs2]
+            if sb == 0:
+                x[d.rd] = U64_MAX
+            elif sb == -1:
+                x[d.rd] = <uint64_t>0 - <uint64_t>sa      # also the overflow case
+            else:
+                x[d.rd] = <uint64_t>(sa // sb)
+            fast_next()
+        elif op == OP_DIVU:
+            fast_op(OP_DIVU)
+            a = x[d.rs1]
+            b = x[d.rs2]
+            x[d.rd] = U64_MAX if b == 0 else a // b
+            fast_next()
+        elif op == OP_REM:
+            fast_op(OP_REM)
+            sa = <int64_t>x[d.rs1]
+            sb = <int64_t>x[d.rs2]
+            if sb == 0:
+                x[d.rd] = <uint64_t>sa
+            elif sb == -1:
+                x[d.rd] = 0
+            else:
+                x[d.rd] = <uint64_t>(sa % sb)
+            fast_next()
+        elif op == OP_REMU:
+            fast_op(OP_REMU)
+            a = x[d.rs1]
+            b = x[d.rs2]
+            x[d.rd] = a if b == 0 else a % b
+            fast_next()
+        elif op == OP_MULW:
+            fast_op(OP_MULW)
+            x[d.rd] = sext32(x[d.rs1] * x[d.rs2])
+            fast_next()
+        elif op == OP_DIVW:
+            fast_op(OP_DIVW)
+            wa = <int32_t><uint32_t>x[d.rs1]
+            wb = <int32_t><uint32_t>x[d.rs2]
+            if wb == 0:
+                x[d.rd] = U64_MAX
+            elif wb == -1:
+                x[d.rd] = sext32(<uint64_t>0 - <uint64_t><int64_t>wa)
+            else:
+                x[d.rd] = <uint64_t><int64_t>(wa // wb)
+            fast_next()
+        elif op == OP_DIVUW:
+            fast_op(OP_DIVUW)
+            a = <uint32_t>x[d.rs1]
+            b = <uint32_t>x[d.rs2]
+            x[d.rd] = U64_MAX if b == 0 else sext32(a // b)
+            fast_next()
+        elif op == OP_REMW:
+            fast_op(OP_REMW)
+            wa = <int32_t><uint32_t>x[d.rs1]
+            wb = <int32_t><uint32_t>x[d.rs2]
+            if wb == 0:
+                x[d.rd] = <uint64_t><int64_t>wa
+            elif wb == -1:
+                x[d.rd] = 0
+            else:
+                x[d.rd] = <uint64_t><int64_t>(wa % wb)
+            fast_next()
+        elif op == OP_REMUW:
+            fast_op(OP_REMUW)
+            a = <uint32_t>x[d.rs1]
+            b = <uint32_t>x[d.rs2]
+            x[d.rd] = sext32(a) if b == 0 else sext32(a % b)
+            fast_next()
+        elif op == OP_FENCE:
+            fast_op(OP_FENCE)
+            pass
+            fast_next()
+        elif op == OP_LD:
+            fast_op(OP_LD)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = pyvmm_ld(p, 8)
+            fast_next()
+        elif op == OP_LW:
+            fast_op(OP_LW)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = sext32(pyvmm_ld(p, 4))
+            fast_next()
+        elif op == OP_LWU:
+            fast_op(OP_LWU)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = pyvmm_ld(p, 4)
+            fast_next()
+        elif op == OP_LBU:
+            fast_op(OP_LBU)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = p[0]
+            fast_next()
+        elif op == OP_LB:
+            fast_op(OP_LB)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = <uint64_t><int64_t>(<int8_t*>p)[0]
+            fast_next()
+        elif op == OP_LHU:
+            fast_op(OP_LHU)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = pyvmm_ld(p, 2)
+            fast_next()
+        elif op == OP_LH:
+            fast_op(OP_LH)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
+            fast_next()
+        elif op == OP_SD:
+            fast_op(OP_SD)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 8, x[d.rs2])
+            fast_next()
+        elif op == OP_SW:
+            fast_op(OP_SW)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 4, x[d.rs2])
+            fast_next()
+        elif op == OP_SB:
+            fast_op(OP_SB)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            p[0] = <uint8_t>x[d.rs2]
+            fast_next()
+        elif op == OP_SH:
+            fast_op(OP_SH)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 2, x[d.rs2])
+            fast_next()
+        elif op == OP_JAL:
+            fast_op(OP_JAL)
+            x[d.rd] = fast_next_pc()
+            fast_branch()
+        elif op == OP_JALR:
+            fast_op(OP_JALR)
+            npc = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
+            x[d.rd] = fast_next_pc()
+            fast_jump()
+        elif op == OP_BEQ:
+            fast_op(OP_BEQ)
+            if x[d.rs1] == x[d.rs2]:
+                fast_branch()
+            fast_next()
+        elif op == OP_BNE:
+            fast_op(OP_BNE)
+            if x[d.rs1] != x[d.rs2]:
+                fast_branch()
+            fast_next()
+        elif op == OP_BLT:
+            fast_op(OP_BLT)
+            if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
+                fast_branch()
+            fast_next()
+        elif op == OP_BGE:
+            fast_op(OP_BGE)
+            if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
+                fast_branch()
+            fast_next()
+        elif op == OP_BLTU:
+            fast_op(OP_BLTU)
+            if x[d.rs1] < x[d.rs2]:
+                fast_branch()
+            fast_next()
+        elif op == OP_BGEU:
+            fast_op(OP_BGEU)
+            if x[d.rs1] >= x[d.rs2]:
+                fast_branch()
+            fast_next()
+        elif op == OP_FP:
+            fast_op(OP_FP)
+            if exec_fp(h, d) != ST_OK:
+                # illegal (FS Off or a reserved rounding mode): the
+                # general path takes the trap
+                slow = True
+                break
+            fast_next()
+        elif op == OP_FLD:
+            fast_op(OP_FLD)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            write_fd(h, d.rd, pyvmm_ld(p, 8))
+            fast_next()
+        elif op == OP_FLW:
+            fast_op(OP_FLW)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            write_fd(h, d.rd, box32(pyvmm_ld(p, 4)))
+            fast_next()
+        elif op == OP_FSD:
+            fast_op(OP_FSD)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 8, h.f[d.rs2])
+            fast_next()
+        elif op == OP_FSW:
+            fast_op(OP_FSW)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 4, h.f[d.rs2])
+            fast_next()
+        # Zba, Zbb, Zbc, Zbs (bitmanip.pxi)
+        elif op == OP_ADD_UW:
+            fast_op(OP_ADD_UW)
+            x[d.rd] = uw(x[d.rs1]) + x[d.rs2]
+            fast_next()
+        elif op == OP_SH1ADD:
+            fast_op(OP_SH1ADD)
+            x[d.rd] = (x[d.rs1] << 1) + x[d.rs2]
+            fast_next()
+        elif op == OP_SH2ADD:
+            fast_op(OP_SH2ADD)
+            x[d.rd] = (x[d.rs1] << 2) + x[d.rs2]
+            fast_next()
+        elif op == OP_SH3ADD:
+            fast_op(OP_SH3ADD)
+            x[d.rd] = (x[d.rs1] << 3) + x[d.rs2]
+            fast_next()
+        elif op == OP_SH1ADD_UW:
+            fast_op(OP_SH1ADD_UW)
+            x[d.rd] = (uw(x[d.rs1]) << 1) + x[d.rs2]
+            fast_next()
+        elif op == OP_SH2ADD_UW:
+            fast_op(OP_SH2ADD_UW)
+            x[d.rd] = (uw(x[d.rs1]) << 2) + x[d.rs2]
+            fast_next()
+        elif op == OP_SH3ADD_UW:
+            fast_op(OP_SH3ADD_UW)
+            x[d.rd] = (uw(x[d.rs1]) << 3) + x[d.rs2]
+            fast_next()
+        elif op == OP_SLLI_UW:
+            fast_op(OP_SLLI_UW)
+            x[d.rd] = uw(x[d.rs1]) << d.imm
+            fast_next()
+        elif op == OP_ANDN:
+            fast_op(OP_ANDN)
+            x[d.rd] = x[d.rs1] & ~x[d.rs2]
+            fast_next()
+        elif op == OP_ORN:
+            fast_op(OP_ORN)
+            x[d.rd] = x[d.rs1] | ~x[d.rs2]
+            fast_next()
+        elif op == OP_XNOR:
+            fast_op(OP_XNOR)
+            x[d.rd] = ~(x[d.rs1] ^ x[d.rs2])
+            fast_next()
+        elif op == OP_CLZ:
+            fast_op(OP_CLZ)
+            x[d.rd] = zb_clz(x[d.rs1])
+            fast_next()
+        elif op == OP_CLZW:
+            fast_op(OP_CLZW)
+            x[d.rd] = zb_clzw(x[d.rs1])
+            fast_next()
+        elif op == OP_CTZ:
+            fast_op(OP_CTZ)
+            x[d.rd] = zb_ctz(x[d.rs1])
+            fast_next()
+        elif op == OP_CTZW:
+            fast_op(OP_CTZW)
+            x[d.rd] = zb_ctzw(x[d.rs1])
+            fast_next()
+        elif op == OP_CPOP:
+            fast_op(OP_CPOP)
+            x[d.rd] = <uint64_t>__builtin_popcountll(x[d.rs1])
+            fast_next()
+        elif op == OP_CPOPW:
+            fast_op(OP_CPOPW)
+            x[d.rd] = <uint64_t>__builtin_popcountll(uw(x[d.rs1]))
+            fast_next()
+        elif op == OP_MAX:
+            fast_op(OP_MAX)
+            x[d.rd] = x[d.rs1] if <int64_t>x[d.rs1] > <int64_t>x[d.rs2] else x[d.rs2]
+            fast_next()
+        elif op == OP_MAXU:
+            fast_op(OP_MAXU)
+            x[d.rd] = x[d.rs1] if x[d.rs1] > x[d.rs2] else x[d.rs2]
+            fast_next()
+        elif op == OP_MIN:
+            fast_op(OP_MIN)
+            x[d.rd] = x[d.rs1] if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else x[d.rs2]
+            fast_next()
+        elif op == OP_MINU:
+            fast_op(OP_MINU)
+            x[d.rd] = x[d.rs1] if x[d.rs1] < x[d.rs2] else x[d.rs2]
+            fast_next()
+        elif op == OP_SEXT_B:
+            fast_op(OP_SEXT_B)
+            x[d.rd] = <uint64_t><int64_t><int8_t>x[d.rs1]
+            fast_next()
+        elif op == OP_SEXT_H:
+            fast_op(OP_SEXT_H)
+            x[d.rd] = <uint64_t><int64_t><int16_t>x[d.rs1]
+            fast_next()
+        elif op == OP_ZEXT_H:
+            fast_op(OP_ZEXT_H)
+            x[d.rd] = x[d.rs1] & 0xFFFF
+            fast_next()
+        elif op == OP_ROL:
+            fast_op(OP_ROL)
+            x[d.rd] = zb_rol(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_ROLW:
+            fast_op(OP_ROLW)
+            x[d.rd] = zb_rolw(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_ROR:
+            fast_op(OP_ROR)
+            x[d.rd] = zb_ror(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_RORI:
+            fast_op(OP_RORI)
+            x[d.rd] = zb_ror(x[d.rs1], <uint64_t>d.imm)
+            fast_next()
+        elif op == OP_RORIW:
+            fast_op(OP_RORIW)
+            x[d.rd] = zb_rorw(x[d.rs1], <uint64_t>d.imm)
+            fast_next()
+        elif op == OP_RORW:
+            fast_op(OP_RORW)
+            x[d.rd] = zb_rorw(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_ORC_B:
+            fast_op(OP_ORC_B)
+            x[d.rd] = zb_orc_b(x[d.rs1])
+            fast_next()
+        elif op == OP_REV8:
+            fast_op(OP_REV8)
+            x[d.rd] = __builtin_bswap64(x[d.rs1])
+            fast_next()
+        elif op == OP_CLMUL:
+            fast_op(OP_CLMUL)
+            x[d.rd] = zb_clmul(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_CLMULH:
+            fast_op(OP_CLMULH)
+            x[d.rd] = zb_clmulh(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_CLMULR:
+            fast_op(OP_CLMULR)
+            x[d.rd] = zb_clmulr(x[d.rs1], x[d.rs2])
+            fast_next()
+        elif op == OP_BCLR:
+            fast_op(OP_BCLR)
+            x[d.rd] = x[d.rs1] & ~(1ULL << (x[d.rs2] & 63))
+            fast_next()
+        elif op == OP_BCLRI:
+            fast_op(OP_BCLRI)
+            x[d.rd] = x[d.rs1] & ~(1ULL << d.imm)
+            fast_next()
+        elif op == OP_BEXT:
+            fast_op(OP_BEXT)
+            x[d.rd] = (x[d.rs1] >> (x[d.rs2] & 63)) & 1
+            fast_next()
+        elif op == OP_BEXTI:
+            fast_op(OP_BEXTI)
+            x[d.rd] = (x[d.rs1] >> d.imm) & 1
+            fast_next()
+        elif op == OP_BINV:
+            fast_op(OP_BINV)
+            x[d.rd] = x[d.rs1] ^ (1ULL << (x[d.rs2] & 63))
+            fast_next()
+        elif op == OP_BINVI:
+            fast_op(OP_BINVI)
+            x[d.rd] = x[d.rs1] ^ (1ULL << d.imm)
+            fast_next()
+        elif op == OP_BSET:
+            fast_op(OP_BSET)
+            x[d.rd] = x[d.rs1] | (1ULL << (x[d.rs2] & 63))
+            fast_next()
+        elif op == OP_BSETI:
+            fast_op(OP_BSETI)
+            x[d.rd] = x[d.rs1] | (1ULL << d.imm)
+            fast_next()
+        else:
+            # undecoded (or the slot past the page's end), or an
+            # instruction for the general path below
+            slow = op != OP_NONE
+            break
+        # never reached: every handler above ends in fast_next(),
+        # fast_branch() or fast_jump(), which retire it and jump straight
+        # to the next instruction's handler or out of the run
+    fast_stubs()
+    fast_end_slot()
+    pc = page_pc + (fast_slot_off() >> 3)
+    fast_end()
+    h.tlb_hits += hits
+    end.d = d
+    end.pc = pc
+    end.left = left
+    return slow
 
 
 cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
     cdef uint64_t* x = h.x
     cdef DecodedInsn* d
-    cdef DecodedInsn* slots
-    cdef uint8_t* p
-    cdef TlbEntry* e
-    cdef TlbEntry* load_tlb
-    cdef TlbEntry* store_tlb
-    cdef uint64_t tlb_mask = h.tlb_mask
-    cdef uint64_t pc, npc, a, b, instret, limit, hits
-    cdef int64_t sa, sb
-    cdef int32_t wa, wb
+    cdef FastRunEnd run_end
+    cdef uint64_t pc, npc, instret, limit
     cdef int st, r, op
-    cdef uint64_t ilen
-    cdef bint slow
 
-    fast_targets()
     x[0] = 0
     h.host_fpenv = pyvmm_host_save()
     h.exit_reason = EXIT_NONE
@@ -611,621 +1296,11 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         if d == &h.cross_slot or h.fetch_vpn == NO_VPN or h.debug_exec:
             # straddles a page, or its page has mixed PMP rules: one at a time
             limit = instret + 1
-        # locals, not h's fields: with no strict aliasing, a store through
-        # x[] would force every field to be read again
-        slots = h.fetch_page.slots
-        load_tlb = h.load_tlb
-        store_tlb = h.store_tlb
-        hits = 0
-        slow = False
-        while instret < limit:
-            op = d.op
-            ilen = d.ilen
-            fast_generic()
-            if op == OP_ADDI:
-                fast_op(OP_ADDI)
-                x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
-                fast_next()
-            elif op == OP_LUI:
-                fast_op(OP_LUI)
-                x[d.rd] = <uint64_t><int64_t>d.imm
-                fast_next()
-            elif op == OP_AUIPC:
-                fast_op(OP_AUIPC)
-                x[d.rd] = pc + <uint64_t><int64_t>d.imm
-                fast_next()
-            elif op == OP_SLTI:
-                fast_op(OP_SLTI)
-                x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>d.imm else 0
-                fast_next()
-            elif op == OP_SLTIU:
-                fast_op(OP_SLTIU)
-                x[d.rd] = 1 if x[d.rs1] < <uint64_t><int64_t>d.imm else 0
-                fast_next()
-            elif op == OP_XORI:
-                fast_op(OP_XORI)
-                x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
-                fast_next()
-            elif op == OP_ORI:
-                fast_op(OP_ORI)
-                x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
-                fast_next()
-            elif op == OP_ANDI:
-                fast_op(OP_ANDI)
-                x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
-                fast_next()
-            elif op == OP_SLLI:
-                fast_op(OP_SLLI)
-                x[d.rd] = x[d.rs1] << d.imm
-                fast_next()
-            elif op == OP_SRLI:
-                fast_op(OP_SRLI)
-                x[d.rd] = x[d.rs1] >> d.imm
-                fast_next()
-            elif op == OP_SRAI:
-                fast_op(OP_SRAI)
-                x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
-                fast_next()
-            elif op == OP_ADD:
-                fast_op(OP_ADD)
-                x[d.rd] = x[d.rs1] + x[d.rs2]
-                fast_next()
-            elif op == OP_SUB:
-                fast_op(OP_SUB)
-                x[d.rd] = x[d.rs1] - x[d.rs2]
-                fast_next()
-            elif op == OP_SLL:
-                fast_op(OP_SLL)
-                x[d.rd] = x[d.rs1] << (x[d.rs2] & 63)
-                fast_next()
-            elif op == OP_SLT:
-                fast_op(OP_SLT)
-                x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
-                fast_next()
-            elif op == OP_SLTU:
-                fast_op(OP_SLTU)
-                x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
-                fast_next()
-            elif op == OP_XOR:
-                fast_op(OP_XOR)
-                x[d.rd] = x[d.rs1] ^ x[d.rs2]
-                fast_next()
-            elif op == OP_SRL:
-                fast_op(OP_SRL)
-                x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63)
-                fast_next()
-            elif op == OP_SRA:
-                fast_op(OP_SRA)
-                x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> (x[d.rs2] & 63))
-                fast_next()
-            elif op == OP_OR:
-                fast_op(OP_OR)
-                x[d.rd] = x[d.rs1] | x[d.rs2]
-                fast_next()
-            elif op == OP_AND:
-                fast_op(OP_AND)
-                x[d.rd] = x[d.rs1] & x[d.rs2]
-                fast_next()
-            elif op == OP_ADDIW:
-                fast_op(OP_ADDIW)
-                x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
-                fast_next()
-            elif op == OP_SLLIW:
-                fast_op(OP_SLLIW)
-                x[d.rd] = sext32(x[d.rs1] << d.imm)
-                fast_next()
-            elif op == OP_SRLIW:
-                fast_op(OP_SRLIW)
-                x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
-                fast_next()
-            elif op == OP_SRAIW:
-                fast_op(OP_SRAIW)
-                x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> d.imm)
-                fast_next()
-            elif op == OP_ADDW:
-                fast_op(OP_ADDW)
-                x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
-                fast_next()
-            elif op == OP_SUBW:
-                fast_op(OP_SUBW)
-                x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
-                fast_next()
-            elif op == OP_SLLW:
-                fast_op(OP_SLLW)
-                x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31))
-                fast_next()
-            elif op == OP_SRLW:
-                fast_op(OP_SRLW)
-                x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
-                fast_next()
-            elif op == OP_SRAW:
-                fast_op(OP_SRAW)
-                x[d.rd] = <uint64_t><int64_t>((<int32_t><uint32_t>x[d.rs1]) >> (x[d.rs2] & 31))
-                fast_next()
-            elif op == OP_MUL:
-                fast_op(OP_MUL)
-                x[d.rd] = x[d.rs1] * x[d.rs2]
-                fast_next()
-            elif op == OP_MULH:
-                fast_op(OP_MULH)
-                x[d.rd] = pyvmm_mulh(<int64_t>x[d.rs1], <int64_t>x[d.rs2])
-                fast_next()
-            elif op == OP_MULHSU:
-                fast_op(OP_MULHSU)
-                x[d.rd] = pyvmm_mulhsu(<int64_t>x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_MULHU:
-                fast_op(OP_MULHU)
-                x[d.rd] = pyvmm_mulhu(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_DIV:
-                fast_op(OP_DIV)
-                sa = <int64_t>x[d.rs1]
-                sb = <int64_t>x[d.rs2]
-                if sb == 0:
-                    x[d.rd] = U64_MAX
-                elif sb == -1:
-                    x[d.rd] = <uint64_t>0 - <uint64_t>sa      # also the overflow case
-                else:
-                    x[d.rd] = <uint64_t>(sa // sb)
-                fast_next()
-            elif op == OP_DIVU:
-                fast_op(OP_DIVU)
-                a = x[d.rs1]
-                b = x[d.rs2]
-                x[d.rd] = U64_MAX if b == 0 else a // b
-                fast_next()
-            elif op == OP_REM:
-                fast_op(OP_REM)
-                sa = <int64_t>x[d.rs1]
-                sb = <int64_t>x[d.rs2]
-                if sb == 0:
-                    x[d.rd] = <uint64_t>sa
-                elif sb == -1:
-                    x[d.rd] = 0
-                else:
-                    x[d.rd] = <uint64_t>(sa % sb)
-                fast_next()
-            elif op == OP_REMU:
-                fast_op(OP_REMU)
-                a = x[d.rs1]
-                b = x[d.rs2]
-                x[d.rd] = a if b == 0 else a % b
-                fast_next()
-            elif op == OP_MULW:
-                fast_op(OP_MULW)
-                x[d.rd] = sext32(x[d.rs1] * x[d.rs2])
-                fast_next()
-            elif op == OP_DIVW:
-                fast_op(OP_DIVW)
-                wa = <int32_t><uint32_t>x[d.rs1]
-                wb = <int32_t><uint32_t>x[d.rs2]
-                if wb == 0:
-                    x[d.rd] = U64_MAX
-                elif wb == -1:
-                    x[d.rd] = sext32(<uint64_t>0 - <uint64_t><int64_t>wa)
-                else:
-                    x[d.rd] = <uint64_t><int64_t>(wa // wb)
-                fast_next()
-            elif op == OP_DIVUW:
-                fast_op(OP_DIVUW)
-                a = <uint32_t>x[d.rs1]
-                b = <uint32_t>x[d.rs2]
-                x[d.rd] = U64_MAX if b == 0 else sext32(a // b)
-                fast_next()
-            elif op == OP_REMW:
-                fast_op(OP_REMW)
-                wa = <int32_t><uint32_t>x[d.rs1]
-                wb = <int32_t><uint32_t>x[d.rs2]
-                if wb == 0:
-                    x[d.rd] = <uint64_t><int64_t>wa
-                elif wb == -1:
-                    x[d.rd] = 0
-                else:
-                    x[d.rd] = <uint64_t><int64_t>(wa % wb)
-                fast_next()
-            elif op == OP_REMUW:
-                fast_op(OP_REMUW)
-                a = <uint32_t>x[d.rs1]
-                b = <uint32_t>x[d.rs2]
-                x[d.rd] = sext32(a) if b == 0 else sext32(a % b)
-                fast_next()
-            elif op == OP_FENCE:
-                fast_op(OP_FENCE)
-                pass
-                fast_next()
-            elif op == OP_LD:
-                fast_op(OP_LD)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = pyvmm_ld(p, 8)
-                fast_next()
-            elif op == OP_LW:
-                fast_op(OP_LW)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = sext32(pyvmm_ld(p, 4))
-                fast_next()
-            elif op == OP_LWU:
-                fast_op(OP_LWU)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = pyvmm_ld(p, 4)
-                fast_next()
-            elif op == OP_LBU:
-                fast_op(OP_LBU)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = p[0]
-                fast_next()
-            elif op == OP_LB:
-                fast_op(OP_LB)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = <uint64_t><int64_t>(<int8_t*>p)[0]
-                fast_next()
-            elif op == OP_LHU:
-                fast_op(OP_LHU)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = pyvmm_ld(p, 2)
-                fast_next()
-            elif op == OP_LH:
-                fast_op(OP_LH)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
-                fast_next()
-            elif op == OP_SD:
-                fast_op(OP_SD)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                pyvmm_st(p, 8, x[d.rs2])
-                fast_next()
-            elif op == OP_SW:
-                fast_op(OP_SW)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                pyvmm_st(p, 4, x[d.rs2])
-                fast_next()
-            elif op == OP_SB:
-                fast_op(OP_SB)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                p[0] = <uint8_t>x[d.rs2]
-                fast_next()
-            elif op == OP_SH:
-                fast_op(OP_SH)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                pyvmm_st(p, 2, x[d.rs2])
-                fast_next()
-            elif op == OP_JAL:
-                fast_op(OP_JAL)
-                x[d.rd] = pc + <uint64_t>ilen
-                npc = pc + <uint64_t><int64_t>d.imm
-                fast_jump()
-            elif op == OP_JALR:
-                fast_op(OP_JALR)
-                npc = (x[d.rs1] + <uint64_t><int64_t>d.imm) & ~1ULL
-                x[d.rd] = pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_BEQ:
-                fast_op(OP_BEQ)
-                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] == x[d.rs2] else pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_BNE:
-                fast_op(OP_BNE)
-                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] != x[d.rs2] else pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_BLT:
-                fast_op(OP_BLT)
-                npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_BGE:
-                fast_op(OP_BGE)
-                npc = pc + <uint64_t><int64_t>d.imm if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2] else pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_BLTU:
-                fast_op(OP_BLTU)
-                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] < x[d.rs2] else pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_BGEU:
-                fast_op(OP_BGEU)
-                npc = pc + <uint64_t><int64_t>d.imm if x[d.rs1] >= x[d.rs2] else pc + <uint64_t>ilen
-                fast_jump()
-            elif op == OP_FP:
-                fast_op(OP_FP)
-                if exec_fp(h, d) != ST_OK:
-                    # illegal (FS Off or a reserved rounding mode): the
-                    # general path takes the trap
-                    slow = True
-                    break
-                fast_next()
-            elif op == OP_FLD:
-                fast_op(OP_FLD)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a) or not fp_enabled(h):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                write_fd(h, d.rd, pyvmm_ld(p, 8))
-                fast_next()
-            elif op == OP_FLW:
-                fast_op(OP_FLW)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &load_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a) or not fp_enabled(h):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                write_fd(h, d.rd, box32(pyvmm_ld(p, 4)))
-                fast_next()
-            elif op == OP_FSD:
-                fast_op(OP_FSD)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a) or not fp_enabled(h):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                pyvmm_st(p, 8, h.f[d.rs2])
-                fast_next()
-            elif op == OP_FSW:
-                fast_op(OP_FSW)
-                a = x[d.rs1] + <uint64_t><int64_t>d.imm
-                e = &store_tlb[(a >> 12) & tlb_mask]
-                if not tlb_fast_hit(e, a) or not fp_enabled(h):
-                    slow = True
-                    break
-                hits += 1
-                p = <uint8_t*>(<uint64_t>e.addend + a)
-                pyvmm_st(p, 4, h.f[d.rs2])
-                fast_next()
-            # Zba, Zbb, Zbc, Zbs (bitmanip.pxi)
-            elif op == OP_ADD_UW:
-                fast_op(OP_ADD_UW)
-                x[d.rd] = uw(x[d.rs1]) + x[d.rs2]
-                fast_next()
-            elif op == OP_SH1ADD:
-                fast_op(OP_SH1ADD)
-                x[d.rd] = (x[d.rs1] << 1) + x[d.rs2]
-                fast_next()
-            elif op == OP_SH2ADD:
-                fast_op(OP_SH2ADD)
-                x[d.rd] = (x[d.rs1] << 2) + x[d.rs2]
-                fast_next()
-            elif op == OP_SH3ADD:
-                fast_op(OP_SH3ADD)
-                x[d.rd] = (x[d.rs1] << 3) + x[d.rs2]
-                fast_next()
-            elif op == OP_SH1ADD_UW:
-                fast_op(OP_SH1ADD_UW)
-                x[d.rd] = (uw(x[d.rs1]) << 1) + x[d.rs2]
-                fast_next()
-            elif op == OP_SH2ADD_UW:
-                fast_op(OP_SH2ADD_UW)
-                x[d.rd] = (uw(x[d.rs1]) << 2) + x[d.rs2]
-                fast_next()
-            elif op == OP_SH3ADD_UW:
-                fast_op(OP_SH3ADD_UW)
-                x[d.rd] = (uw(x[d.rs1]) << 3) + x[d.rs2]
-                fast_next()
-            elif op == OP_SLLI_UW:
-                fast_op(OP_SLLI_UW)
-                x[d.rd] = uw(x[d.rs1]) << d.imm
-                fast_next()
-            elif op == OP_ANDN:
-                fast_op(OP_ANDN)
-                x[d.rd] = x[d.rs1] & ~x[d.rs2]
-                fast_next()
-            elif op == OP_ORN:
-                fast_op(OP_ORN)
-                x[d.rd] = x[d.rs1] | ~x[d.rs2]
-                fast_next()
-            elif op == OP_XNOR:
-                fast_op(OP_XNOR)
-                x[d.rd] = ~(x[d.rs1] ^ x[d.rs2])
-                fast_next()
-            elif op == OP_CLZ:
-                fast_op(OP_CLZ)
-                x[d.rd] = zb_clz(x[d.rs1])
-                fast_next()
-            elif op == OP_CLZW:
-                fast_op(OP_CLZW)
-                x[d.rd] = zb_clzw(x[d.rs1])
-                fast_next()
-            elif op == OP_CTZ:
-                fast_op(OP_CTZ)
-                x[d.rd] = zb_ctz(x[d.rs1])
-                fast_next()
-            elif op == OP_CTZW:
-                fast_op(OP_CTZW)
-                x[d.rd] = zb_ctzw(x[d.rs1])
-                fast_next()
-            elif op == OP_CPOP:
-                fast_op(OP_CPOP)
-                x[d.rd] = <uint64_t>__builtin_popcountll(x[d.rs1])
-                fast_next()
-            elif op == OP_CPOPW:
-                fast_op(OP_CPOPW)
-                x[d.rd] = <uint64_t>__builtin_popcountll(uw(x[d.rs1]))
-                fast_next()
-            elif op == OP_MAX:
-                fast_op(OP_MAX)
-                x[d.rd] = x[d.rs1] if <int64_t>x[d.rs1] > <int64_t>x[d.rs2] else x[d.rs2]
-                fast_next()
-            elif op == OP_MAXU:
-                fast_op(OP_MAXU)
-                x[d.rd] = x[d.rs1] if x[d.rs1] > x[d.rs2] else x[d.rs2]
-                fast_next()
-            elif op == OP_MIN:
-                fast_op(OP_MIN)
-                x[d.rd] = x[d.rs1] if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else x[d.rs2]
-                fast_next()
-            elif op == OP_MINU:
-                fast_op(OP_MINU)
-                x[d.rd] = x[d.rs1] if x[d.rs1] < x[d.rs2] else x[d.rs2]
-                fast_next()
-            elif op == OP_SEXT_B:
-                fast_op(OP_SEXT_B)
-                x[d.rd] = <uint64_t><int64_t><int8_t>x[d.rs1]
-                fast_next()
-            elif op == OP_SEXT_H:
-                fast_op(OP_SEXT_H)
-                x[d.rd] = <uint64_t><int64_t><int16_t>x[d.rs1]
-                fast_next()
-            elif op == OP_ZEXT_H:
-                fast_op(OP_ZEXT_H)
-                x[d.rd] = x[d.rs1] & 0xFFFF
-                fast_next()
-            elif op == OP_ROL:
-                fast_op(OP_ROL)
-                x[d.rd] = zb_rol(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_ROLW:
-                fast_op(OP_ROLW)
-                x[d.rd] = zb_rolw(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_ROR:
-                fast_op(OP_ROR)
-                x[d.rd] = zb_ror(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_RORI:
-                fast_op(OP_RORI)
-                x[d.rd] = zb_ror(x[d.rs1], <uint64_t>d.imm)
-                fast_next()
-            elif op == OP_RORIW:
-                fast_op(OP_RORIW)
-                x[d.rd] = zb_rorw(x[d.rs1], <uint64_t>d.imm)
-                fast_next()
-            elif op == OP_RORW:
-                fast_op(OP_RORW)
-                x[d.rd] = zb_rorw(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_ORC_B:
-                fast_op(OP_ORC_B)
-                x[d.rd] = zb_orc_b(x[d.rs1])
-                fast_next()
-            elif op == OP_REV8:
-                fast_op(OP_REV8)
-                x[d.rd] = __builtin_bswap64(x[d.rs1])
-                fast_next()
-            elif op == OP_CLMUL:
-                fast_op(OP_CLMUL)
-                x[d.rd] = zb_clmul(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_CLMULH:
-                fast_op(OP_CLMULH)
-                x[d.rd] = zb_clmulh(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_CLMULR:
-                fast_op(OP_CLMULR)
-                x[d.rd] = zb_clmulr(x[d.rs1], x[d.rs2])
-                fast_next()
-            elif op == OP_BCLR:
-                fast_op(OP_BCLR)
-                x[d.rd] = x[d.rs1] & ~(1ULL << (x[d.rs2] & 63))
-                fast_next()
-            elif op == OP_BCLRI:
-                fast_op(OP_BCLRI)
-                x[d.rd] = x[d.rs1] & ~(1ULL << d.imm)
-                fast_next()
-            elif op == OP_BEXT:
-                fast_op(OP_BEXT)
-                x[d.rd] = (x[d.rs1] >> (x[d.rs2] & 63)) & 1
-                fast_next()
-            elif op == OP_BEXTI:
-                fast_op(OP_BEXTI)
-                x[d.rd] = (x[d.rs1] >> d.imm) & 1
-                fast_next()
-            elif op == OP_BINV:
-                fast_op(OP_BINV)
-                x[d.rd] = x[d.rs1] ^ (1ULL << (x[d.rs2] & 63))
-                fast_next()
-            elif op == OP_BINVI:
-                fast_op(OP_BINVI)
-                x[d.rd] = x[d.rs1] ^ (1ULL << d.imm)
-                fast_next()
-            elif op == OP_BSET:
-                fast_op(OP_BSET)
-                x[d.rd] = x[d.rs1] | (1ULL << (x[d.rs2] & 63))
-                fast_next()
-            elif op == OP_BSETI:
-                fast_op(OP_BSETI)
-                x[d.rd] = x[d.rs1] | (1ULL << d.imm)
-                fast_next()
-            else:
-                # undecoded (or the slot past the page's end), or an
-                # instruction for the general path below
-                slow = op != OP_NONE
-                break
-            # never reached: every handler above ends in fast_next() or
-            # fast_jump(), which retire it and jump straight to the next
-            # instruction's handler or out of the run
-        fast_stubs()
-        fast_end()
-        h.tlb_hits += hits
-        if not slow:
+        r = fast_run(h, d, pc, limit - instret, &run_end)
+        d = run_end.d
+        pc = run_end.pc
+        instret = limit - run_end.left
+        if not r:
             continue
 
         # The general path: one instruction with the hart's state in memory.

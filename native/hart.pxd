@@ -40,7 +40,7 @@ ctypedef struct DecodedInsn:
     uint8_t rs2
     uint8_t ilen        # 2 or 4
     uint8_t rs3         # third source of the fused multiply-adds
-    uint16_t pad1
+    uint16_t dispatch   # the fast run's jump-table index: op, plus 256 for a 4-byte instruction
     uint32_t raw        # the instruction bits as fetched (16 bits for compressed)
     int32_t imm         # immediate, CSR number, or shift amount
 

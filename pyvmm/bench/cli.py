@@ -1,8 +1,9 @@
 """`pyvmm bench`: run a benchmark suite and print its table.
 
-Suites: `core` (pyvmm's speed against QEMU's, with the core suite's goals)
-and `nano`, `macro`, `all` (the virtualization techniques compared the way
-Adams & Agesen compare them: pyvmm.bench.virt_suite).
+Suites: `core` (pyvmm's speed against QEMU's, with the core suite's goals),
+`nano`, `macro`, `all` (the virtualization techniques compared the way
+Adams & Agesen compare them: pyvmm.bench.virt_suite) and `io` (one storage
+workload under the I/O virtualization models: pyvmm.bench.io_suite).
 
 Exit status: 0 when every workload ran correctly (whether or not the core
 suite's goals are met or the papers' findings hold: the report says that; a
@@ -29,7 +30,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-SUITES = ("core", "nano", "macro", "all")
+SUITES = ("core", "nano", "macro", "all", "io")
 VIRT_SUITES = ("nano", "macro", "all")
 
 
@@ -105,6 +106,11 @@ def add_parsers(subparsers):
                    help="give a run up (reported FAILED) after this much host time (default 120)")
     v.add_argument("--no-walk2d", action="store_true",
                    help="leave out the two-dimensional walk microbenchmark")
+    io = p.add_argument_group("I/O virtualization models (--suite io)")
+    io.add_argument("--quick", action="store_true",
+                    help="the small workload (80 requests per model instead of 256)")
+    io.add_argument("--json", metavar="FILE", default=None,
+                    help="also write the report as JSON into FILE")
     p.set_defaults(func=run_bench, _parser=p)
 
 
@@ -136,6 +142,11 @@ def _error(message, status):
 
 
 def run_bench(args):
+    if args.suite == "io":
+        from pyvmm.bench.io_cli import run_io
+        return run_io(args)
+    if args.quick or args.json is not None:
+        args._parser.error(f"--quick and --json belong to --suite io, not --suite {args.suite}")
     if args.suite in VIRT_SUITES:
         from pyvmm.bench.virt_cli import run_virt_suite
         return run_virt_suite(args)

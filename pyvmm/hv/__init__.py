@@ -40,6 +40,27 @@ TECHNIQUE_PROVIDERS = {
 }
 
 
+# scheduling policy name -> its class (or "module:attribute"), made with no
+# arguments when a host asks for it by name (pyvmm/hv/sched_policy.py).
+SCHEDULERS = {
+    "round-robin": "pyvmm.hv.sched_policy:RoundRobinPolicy",
+    "credit": "pyvmm.hv.sched_credit:CreditScheduler",
+}
+
+
+def register_scheduler(name, policy_class):
+    SCHEDULERS[name] = policy_class
+
+
+def scheduler_entry(name):
+    """The policy class registered under `name`."""
+    try:
+        entry = SCHEDULERS[name]
+    except KeyError:
+        raise HvError(f"unknown scheduler {name!r} (known: {', '.join(sorted(SCHEDULERS))})") from None
+    return _resolve(entry)
+
+
 def register_technique(name, vcpu_class, policy_class):
     TECHNIQUES[name] = (vcpu_class, policy_class)
 
@@ -88,5 +109,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'pyvmm.hv' has no attribute {name!r}")
 
 
-__all__ = ["Exit", "FrameAllocator", "Host", "HvError", "TECHNIQUES", "VM", "available_techniques",
-           "register_technique", "technique_entry"]
+__all__ = ["Exit", "FrameAllocator", "Host", "HvError", "SCHEDULERS", "TECHNIQUES", "VM",
+           "available_techniques", "register_scheduler", "register_technique", "scheduler_entry",
+           "technique_entry"]

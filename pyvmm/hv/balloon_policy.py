@@ -51,6 +51,8 @@ class BalloonPolicy:
         for vm in self.host.vms:
             if vm.result is not None and vm.result.how != "budget":
                 continue
+            if getattr(vm, "shareable", True) is False:
+                continue        # a partition's memory is its own: never ballooned
             for balloon in vm.device_set.balloons():
                 out.append((vm, balloon))
         return out
@@ -129,7 +131,11 @@ class BalloonPolicy:
             self.poll()
             piece = poll_insns if max_insns is None else min(poll_insns, max_insns - done)
             before = self._retired()
-            results = scheduler.run(piece)
+            if self.host.dispatched:
+                # several harts or a policy: the host's dispatcher runs them
+                results = self.host.run_vms(self.host.vms, piece)
+            else:
+                results = scheduler.run(piece)
             done += self._retired() - before
             if all(result is not None and result.how != "budget" for result in results.values()):
                 return results

@@ -61,8 +61,13 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         print(f"pyvmm run: error: the compiled core is missing ({e}); "
               "build it with `python setup.py build_ext --inplace`", file=sys.stderr)
         return 1
+    host_harts = getattr(args, "host_harts", None)
+    scheduler = getattr(args, "scheduler", None)
     try:
-        host = Host(ram_size=ram_size + HOST_OVERHEAD)
+        host = Host(ram_size=ram_size + HOST_OVERHEAD, harts=1 if host_harts is None else host_harts,
+                    scheduler=scheduler)
+    except HvError as e:
+        raise usage_error(f"--host-harts/--scheduler: {e}") from None
     except MemoryError:
         raise usage_error(f"cannot allocate {ram_size + HOST_OVERHEAD} bytes of host RAM") from None
     if technique == "hw" and not hasattr(host.core, "virt"):
@@ -90,6 +95,13 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         if kernel is None:
             raise usage_error(f"--technique {technique} needs the S-mode kernel as IMAGE or --kernel")
         vm.load(kernel, load_addr=load_addr)
+        if getattr(args, "migrate", None) is not None:
+            from pyvmm.machine.cli import parse_count
+            from pyvmm.migration.cli import run_vm_source
+            status = run_vm_source(vm, args, parse_count, usage_error)
+            if vm.error is not None:
+                print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
+            return status
         if args.dumpdtb is not None:
             vm.place_initrd()
             with open(args.dumpdtb, "wb") as f:

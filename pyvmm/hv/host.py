@@ -1,5 +1,8 @@
-"""The host: one hart (a pyvmm._core.Core) whose RAM is the machine memory the
-hypervisor hands out to its VMs a frame at a time.
+"""The host: its harts (pyvmm._core.Core objects sharing one RAM, as the
+board's harts do) and that RAM, the machine memory the hypervisor hands out
+to its VMs a frame at a time. `host.core` is hart 0; with `harts=H` the
+VCPUs of every VM take turns on H harts under a scheduling policy
+(pyvmm/hv/dispatch.py, docs/scheduling.md).
 
 No M-mode code runs on the host, as no HS-mode code does: the Host leaves the
 hart as a firmware would leave it for a hypervisor (PMP open, counters and
@@ -92,10 +95,38 @@ class FrameAllocator:
         self._used[:] = used
 
 
-class Host:
-    """One hart and its RAM; VMs are created on it and share it by turns."""
+DEFAULT_WEIGHT = 256            # Xen's credit scheduler's default
+MAX_WEIGHT = 65535
+MAX_HOST_HARTS = 8             # harts of one machine (pyvmm._core.MAX_HARTS_PER_MACHINE)
 
-    def __init__(self, ram_size=256 << 20, ram_base=RAM_BASE, core=None, insns_per_tick=None):
+
+class HostHart:
+    """One hart of the host: its core, the VCPU whose state that core holds,
+    and (under a dispatcher) its place on the host's clock."""
+
+    def __init__(self, index, core):
+        self.index = index
+        self.core = core
+        self.current_vcpu = None      # the VCPU whose state the core holds now
+        self.partition = None         # the VM this hart is dedicated to, if any
+        self.clock = 0                # instructions of modeled time this hart has lived
+        self.busy_insns = 0           # of which guest instructions (and stalled exits)
+        self.idle_insns = 0           # of which idle: nothing it could run
+        self.last_tenant = {}         # VM -> the VCPU of it that last ran here (TLB hygiene)
+
+
+class Host:
+    """The harts and their RAM; VMs are created on it and share the harts by
+    turns. `scheduler` names a policy ("round-robin", "credit") or is one
+    (pyvmm.hv.sched_policy.SchedulerPolicy); a one-hart host without one runs
+    its VMs in the classic round-robin loop (pyvmm/hv/scheduler.py)."""
+
+    def __init__(self, ram_size=256 << 20, ram_base=RAM_BASE, core=None, insns_per_tick=None,
+                 harts=1, scheduler=None):
+        if isinstance(harts, bool) or not isinstance(harts, int) or not 1 <= harts <= MAX_HOST_HARTS:
+            raise HvError(f"a host has 1..{MAX_HOST_HARTS} harts, not {harts!r}")
+        if core is not None and harts > 1:
+            raise HvError("a host given its core has that one hart (harts=1)")
         if core is None:
             from pyvmm._core import Core
             core = Core(ram_size=ram_size, ram_base=ram_base, hartid=0)
@@ -104,15 +135,56 @@ class Host:
         self.ram_size = ram_size
         if insns_per_tick is not None:
             core.insns_per_tick = insns_per_tick
+        cores = [core]
+        if harts > 1:
+            from pyvmm._core import Core
+            cores += [Core(hartid=i, peer=core) for i in range(1, harts)]
+        self.harts = [HostHart(i, c) for i, c in enumerate(cores)]
+        self._hart_of_core = {id(c): hart for c, hart in zip(cores, self.harts)}
         self.frames = FrameAllocator(ram_base, ram_size)
         self.vms = []
-        self.current_vcpu = None      # the VCPU whose state the core holds now
         self.vcpu_switches = 0
         self._next_vmid = 1           # VMID 0 stays the host's own (hgatp of no guest)
-        self._setup_hart()
+        self.partitions = []
+        self.sched_params = {}        # VM -> {"weight": w, "cap": percent of one hart}
+        from pyvmm.hv.sched_policy import scheduler_policy
+        self.scheduler = None if scheduler is None else scheduler_policy(scheduler)
+        self.dispatcher = None        # made on the first run that needs one
+        self.interdomain = None       # pyvmm.hv.interdomain.Interdomain: grants between VMs
+        for c in cores:
+            self._setup_hart(c)
 
-    def _setup_hart(self):
-        core = self.core
+    @property
+    def cores(self):
+        return [hart.core for hart in self.harts]
+
+    @property
+    def current_vcpu(self):
+        """The VCPU whose state hart 0's core holds now."""
+        return self.harts[0].current_vcpu
+
+    @current_vcpu.setter
+    def current_vcpu(self, vcpu):
+        self.harts[0].current_vcpu = vcpu
+
+    def hart_of(self, core):
+        """The HostHart whose core this is."""
+        return self._hart_of_core[id(core)]
+
+    def loaded_on(self, core):
+        """The VCPU whose state `core` holds, or None."""
+        return self._hart_of_core[id(core)].current_vcpu
+
+    def set_loaded(self, core, vcpu):
+        self._hart_of_core[id(core)].current_vcpu = vcpu
+
+    def hfence_all(self):
+        """Drop every hart's cached translations (after the hypervisor changed
+        a G-stage mapping that any hart may have cached)."""
+        for hart in self.harts:
+            hart.core.flush_tlb()
+
+    def _setup_hart(self, core):
         core.write_csr(CSRS["pmpaddr0"], PMPADDR_ALL)
         core.write_csr(CSRS["pmpcfg0"], PMP_NAPOT_RWX)
         core.write_csr(CSRS["mcounteren"], 0xFFFF_FFFF)
@@ -159,8 +231,17 @@ class Host:
         if vm not in self.vms:
             raise HvError(f"{vm.name} is not a VM of this host")
         vm.request_stop("destroyed", 0)
-        if self.current_vcpu is not None and self.current_vcpu.vm is vm:
-            self.current_vcpu = None
+        for hart in self.harts:
+            if hart.current_vcpu is not None and hart.current_vcpu.vm is vm:
+                hart.current_vcpu = None
+            hart.last_tenant.pop(vm, None)
+            if hart.partition is vm:
+                hart.partition = None
+        if self.dispatcher is not None:
+            self.dispatcher.forget(vm)
+        if self.interdomain is not None:
+            # No other VM may keep a mapping of a frame about to be freed.
+            self.interdomain.release(vm)
         vm.release()
         self.vms.remove(vm)
 
@@ -179,8 +260,60 @@ class Host:
         return [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus]
 
     def run(self, max_insns=None, slice_insns=None):
-        """Round-robin every runnable VCPU, a slice each, until all VMs have
-        stopped or `max_insns` guest instructions have retired in total.
+        """Run every VM's runnable VCPUs on the host's harts until all VMs
+        have stopped or `max_insns` guest instructions have retired in total.
         Returns {vm: vm.result}."""
-        from pyvmm.hv.scheduler import RoundRobin
-        return RoundRobin(self, slice_insns=slice_insns).run(max_insns)
+        return self.run_vms(self.vms, max_insns, slice_insns)
+
+    @property
+    def dispatched(self):
+        """Do this host's VCPUs run under the dispatcher (several harts, or a
+        scheduling policy asked for), rather than the one-hart loop?"""
+        return len(self.harts) > 1 or self.scheduler is not None or bool(self.partitions)
+
+    def run_vms(self, vms, max_insns=None, slice_insns=None):
+        """Run these VMs (the others wait) until they stop or `max_insns`."""
+        if not self.dispatched:
+            from pyvmm.hv.scheduler import RoundRobin
+            return RoundRobin(self, vms=vms, slice_insns=slice_insns).run(max_insns)
+        if self.dispatcher is None:
+            from pyvmm.hv.dispatch import Dispatcher
+            from pyvmm.hv.sched_policy import scheduler_policy
+            self.dispatcher = Dispatcher(self, self.scheduler or scheduler_policy("round-robin"))
+        return self.dispatcher.run(vms, max_insns)
+
+    def partition(self, harts, ram_size=64 << 20, devices=None, image=None, vcpus=None, **options):
+        """A type-0 partition: a VM with these harts to itself (its VCPUs
+        pinned 1:1, no other VCPU ever runs there), its RAM one contiguous
+        range of host memory reserved for it, its own devices, and no
+        sharing of either. See pyvmm/hv/partition.py."""
+        from pyvmm.hv.partition import create_partition
+        return create_partition(self, harts, ram_size=ram_size, devices=devices, image=image,
+                                vcpus=vcpus, **options)
+
+    def set_sched_params(self, vm, weight=None, cap=None):
+        """A VM's share under a weighted policy (xl sched-credit -w/-c): weight
+        1..65535 (default 256), cap in percent of one hart (0: none) up to
+        100 per VCPU."""
+        params = self.sched_params.setdefault(vm, {"weight": DEFAULT_WEIGHT, "cap": 0})
+        if weight is not None:
+            if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
+                raise HvError(f"{vm.name}: weight must be 1..{MAX_WEIGHT}, not {weight!r}")
+            params["weight"] = weight
+        if cap is not None:
+            limit = 100 * len(vm.vcpus)
+            if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= limit:
+                raise HvError(f"{vm.name}: cap must be 0..{limit} (percent of one hart), not {cap!r}")
+            params["cap"] = cap
+        return dict(params)
+
+    def sched_report(self):
+        """Share of hart time and scheduling latency of every VM and VCPU the
+        dispatcher has run, and each hart's busy/idle time ({} before)."""
+        return {} if self.dispatcher is None else self.dispatcher.report()
+
+    def vm_sched_stats(self, vm):
+        """The scheduling figures of one VM, for vm.stats() ({} if none)."""
+        if self.dispatcher is None:
+            return {}
+        return self.dispatcher.vm_report(vm)

@@ -44,8 +44,9 @@ PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << bit for bit in ra
 PTE_HIGH_BITS = 0x3FF << 54           # N, PBMT and reserved: pyvmm implements none of them
 PTE_PPN_MASK = (1 << 44) - 1
 
-SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48 = 0, 8, 9
+SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48, SATP_MODE_SV57 = 0, 8, 9, 10
 LEVELS = {SATP_MODE_SV39: 3, SATP_MODE_SV48: 4}
+MODE_OF_LEVELS = {3: SATP_MODE_SV39, 4: SATP_MODE_SV48, 5: SATP_MODE_SV57}
 SATP_ASID_SHIFT = 44
 SATP_ASID_MASK = 0xFFFF
 SATP_PPN_MASK = PTE_PPN_MASK
@@ -115,6 +116,7 @@ class _Tree:
         self.levels = levels
         self.tables = []              # lower-level table frames, freed on reset
         self.slots = set()
+        self.leaf_tables = {}         # gva >> 21 -> its level-0 table (the walk, remembered)
 
 
 class _Space:
@@ -130,8 +132,14 @@ class _Space:
 class ShadowPager:
     """Shadow page tables for one VM; see the module docstring and docs/shadow.md."""
 
-    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True):
+    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True, shadow_levels=None):
         self.vm = vm
+        # Shadow trees deeper than the guest's own (Sv57 for an Sv39 guest)
+        # leave addresses no guest translation produces for the
+        # hypervisor's own pages (binary translation's TC and state page).
+        if shadow_levels not in (None, 3, 4, 5):
+            raise ValueError(f"shadow_levels {shadow_levels}: 3, 4 or 5 (Sv39, Sv48, Sv57)")
+        self.shadow_levels = shadow_levels
         # Write protection already keeps every shadow entry coherent with the
         # guest's PTEs, so dropping entries on sfence.vma is fidelity to the
         # spec's model (and a measurable cost), not a need: False keeps them.
@@ -194,7 +202,7 @@ class ShadowPager:
     def root_satp(self, guest_priv=1):
         """satp (or vsatp) to install while the guest runs at guest_priv."""
         tree = self._tree(self._space, guest_priv)
-        mode = SATP_MODE_SV48 if tree.levels == 4 else SATP_MODE_SV39
+        mode = MODE_OF_LEVELS[tree.levels]
         return (mode << 60) | (tree.asid << SATP_ASID_SHIFT) | (tree.root >> PAGE_SHIFT)
 
     def _view(self, mode, guest_priv):
@@ -211,7 +219,7 @@ class ShadowPager:
         view = self._view(space.mode, guest_priv)
         tree = space.trees.get(view)
         if tree is None:
-            levels = LEVELS.get(space.mode, 3)
+            levels = max(LEVELS.get(space.mode, 3), self.shadow_levels or 0)
             tree = _Tree(self._alloc_table(), self._asids.take(), levels)
             space.trees[view] = tree
         return tree
@@ -476,6 +484,9 @@ class ShadowPager:
     def _leaf_slot(self, tree, gva, create=False):
         """Host address of the level-0 shadow PTE for gva (tables made on the
         way if create), or None."""
+        leaf_table = tree.leaf_tables.get(gva >> 21)
+        if leaf_table is not None:
+            return leaf_table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
         table = tree.root
         for level in range(tree.levels - 1, 0, -1):
             index = (table - self._ram_base) // 8 + ((gva >> (PAGE_SHIFT + 9 * level)) & 0x1FF)
@@ -489,6 +500,7 @@ class ShadowPager:
             tree.tables.append(frame)
             self._ram64[index] = ((frame >> PAGE_SHIFT) << 10) | PTE_V
             table = frame
+        tree.leaf_tables[gva >> 21] = table
         return table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
 
     def _alloc_table(self):
@@ -536,6 +548,25 @@ class ShadowPager:
         perms = pte_bits & (PTE_R | PTE_W | PTE_X | PTE_U)
         leaf = ((hpa >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms | (PTE_D if perms & PTE_W else 0)
         self._ram64[(slot - self._ram_base) >> 3] = leaf
+        self._flush_tlb()
+
+    def link_host_table(self, gva, table_hpa, guest_priv=1):
+        """Point the root entry covering gva, in the current tree serving
+        guest_priv, at a page table the hypervisor owns and fills itself:
+        pages of its own mapped alike in every address space at once (bt's
+        TC and state page), in place of any table linked there before (the
+        caller picks a root entry no guest translation reaches). The pager
+        never frees or changes that table; a tree reset (sfence without
+        address, eviction) unlinks it: link it again."""
+        tree = self._tree(self._space, guest_priv)
+        index = ((tree.root - self._ram_base) >> 3) + \
+            ((gva >> (PAGE_SHIFT + 9 * (tree.levels - 1))) & 0x1FF)
+        entry = ((table_hpa >> PAGE_SHIFT) << 10) | PTE_V
+        current = int(self._ram64[index])
+        if current == entry:
+            return
+        self._ram64[index] = entry
+        tree.leaf_tables.clear()      # walks through the old table are void
         self._flush_tlb()
 
     def shadow_leaf(self, gva, guest_priv=1):
@@ -617,6 +648,7 @@ class ShadowPager:
         for frame in tree.tables:
             self._free_table(frame)
         tree.tables = []
+        tree.leaf_tables.clear()
         start = (tree.root - self._ram_base) >> 3
         self._ram64[start:start + PTES_PER_TABLE] = 0
 

@@ -100,7 +100,8 @@ def vm_options(vm):
         "initrd": vm.initrd_path, "sstc": bool(vm.sstc),
         "cpu_profile": int(vm.host.core.cpu_profile),
         "devices": {"drives": list(config.drives), "devices": list(config.devices),
-                    "netdevs": list(config.netdevs), "virtio_legacy": bool(config.virtio_legacy)},
+                    "netdevs": list(config.netdevs), "virtio_legacy": bool(config.virtio_legacy),
+                    "iommu": bool(config.iommu)},
     }
 
 
@@ -212,6 +213,9 @@ def capture_vm(vm):
     tc_pcs = [_tc_pc(vcpu) for vcpu in vm.vcpus]
     if held is not None:
         held.save()
+    for vcpu in vm.vcpus:
+        if vcpu.loaded:
+            vcpu.save()         # held by another host hart: loaded there again on its next turn
     try:
         vcpus = [_vcpu_state(vm, vcpu, pc, tc_pc) for vcpu, pc, tc_pc in zip(vm.vcpus, pcs, tc_pcs)]
     finally:
@@ -314,6 +318,7 @@ def _check_options(options):
         _require(isinstance(devices.get(key), list)
                  and all(isinstance(s, str) for s in devices[key]), f"options.devices.{key}")
     _require(isinstance(devices.get("virtio_legacy"), bool), "options.devices.virtio_legacy")
+    _require(isinstance(devices.get("iommu", False), bool), "options.devices.iommu")
 
 
 def _check_vcpu(technique, number, state, ram_base, ram_size):
@@ -470,7 +475,7 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
     devices = options["devices"]
     config = DeviceConfig(drives=list(devices["drives"]), devices=list(devices["devices"]),
                           netdevs=list(devices["netdevs"]),
-                          virtio_legacy=devices["virtio_legacy"])
+                          virtio_legacy=devices["virtio_legacy"], iommu=devices.get("iommu", False))
     checkpoint = host.frames.checkpoint()
     vms_before = list(host.vms)
     vm = None

@@ -278,6 +278,7 @@ class TrapEmulatePolicy:
     shadow, reflects everything else. Counters in stats()["trap_emulate"]."""
 
     on_bad_access = "reflect"
+    pager_options = {}                            # ShadowPager keyword arguments of a subclass
 
     def __init__(self, vm):
         self.vm = vm
@@ -285,7 +286,7 @@ class TrapEmulatePolicy:
             # No G stage without H: shadow tables are the only way to map a guest.
             raise HvError(f"trap-emulate runs without the H extension, so with shadow paging "
                           f"only (not {vm.paging})")
-        vm.pager = ShadowPager(vm, user_split=True)
+        vm.pager = ShadowPager(vm, user_split=True, **self.pager_options)
         self.exits = collections.Counter()        # why the guest left the loop, finer than Exit.kind
         self.emulated = collections.Counter()     # instructions emulated, by mnemonic
         self.csr_accesses = collections.Counter()  # "csrrs sstatus", ...

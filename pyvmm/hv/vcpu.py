@@ -46,18 +46,20 @@ class HartTenant:
 
     @property
     def loaded(self):
-        return self.host.current_vcpu is self
+        """Does a core hold this VCPU's state? (`self.core`: the core of the
+        host hart it is loaded on, or was last.)"""
+        return self.host.loaded_on(self.core) is self
 
     def activate(self):
         """Make the core hold this VCPU (saving whichever VCPU it held)."""
         host = self.host
-        current = host.current_vcpu
+        current = host.loaded_on(self.core)
         if current is self:
             return
         if current is not None:
             current.save()
         self._load()
-        host.current_vcpu = self
+        host.set_loaded(self.core, self)
         host.vcpu_switches += 1
 
     # -- registers, whether the core holds this VCPU or not ----------------------------------
@@ -181,8 +183,8 @@ class VCPU(HartTenant):
             self.csrs[name] = core.read_csr(number)
         self.exit_on_exception = core.exit_on_exception
         self.exit_on_interrupt = core.exit_on_interrupt
-        if self.host.current_vcpu is self:
-            self.host.current_vcpu = None
+        if self.loaded:
+            self.host.set_loaded(self.core, None)
 
     def _load(self):
         core = self.core
@@ -332,7 +334,7 @@ class VCPU(HartTenant):
             return Exit("shutdown", pc=self.pc)
         if not self.vm.booted and self.vm.kernel_image is not None:
             self.vm.boot()      # a first KVM_RUN after load(): device tree, a0/a1, entry pc
-        if self.host.current_vcpu is not self:
+        if not self.loaded:
             self.activate()
         core = self.core
         if self.blocked_until is not None:

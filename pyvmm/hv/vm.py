@@ -116,6 +116,7 @@ class VM:
         self.error = None             # why the hypervisor stopped the VM (how "error")
         self.tracer = None            # a pyvmm.hv.trace_exits.ExitTracer: --trace exit,guest_errors
         self.run_seconds = 0.0        # host time in its slices: guest, exits and handlers
+        self.assigned_devices = []    # pyvmm.hv.passthrough.Assignment: host functions given to this VM
 
         from pyvmm.hv.hypercalls import default_hypercalls
         self.hypercalls = default_hypercalls()
@@ -447,7 +448,12 @@ class VM:
         return self._stop is not None
 
     def handle(self, vcpu, exit):
-        """Complete an exit with this VM's policy."""
+        """Complete an exit with this VM's policy; an access to an assigned
+        device goes to the device itself (pyvmm.hv.passthrough)."""
+        if exit.kind == "mmio" and self.assigned_devices:
+            from pyvmm.hv.passthrough import dispatch
+            if dispatch(self, vcpu, exit):
+                return
         self.exit_counts[exit.kind] += 1
         if self.tracer is None:
             self.policy.handle(vcpu, exit)
@@ -458,8 +464,7 @@ class VM:
 
     def run(self, max_insns=None):
         """Run this VM alone on its host (other VMs wait) until it stops."""
-        from pyvmm.hv.scheduler import RoundRobin
-        RoundRobin(self.host, vms=[self]).run(max_insns)
+        self.host.run_vms([self], max_insns)
         return self.result
 
     def save(self, path, base=None):
@@ -503,6 +508,9 @@ class VM:
             stats["shadow"] = dict(self.pager.counters)
         stats["memory"] = self.memory_stats()
         stats.update(self.policy.stats())
+        sched = self.host.vm_sched_stats(self)
+        if sched:
+            stats["sched"] = sched
         return stats
 
     # -- shared frames: clones, page sharing, discarded pages (pyvmm.hv.pagemap) ---------------

@@ -42,7 +42,7 @@ class DeviceSpec:
 
     @property
     def transport(self):
-        return "pci" if self.driver.endswith("-pci") else "mmio"
+        return "pci" if self.driver.endswith("-pci") or self.driver in PCI_DEVICES else "mmio"
 
 
 @dataclass
@@ -53,6 +53,7 @@ class NetdevSpec:
     id: str
     listen: str = None
     connect: str = None
+    queues: int = 1
 
 
 def split_option(text, what):
@@ -131,11 +132,15 @@ DEVICE_PROPERTIES = {
     "virtio-serial-device": {"bus", "id"},
     "virtio-console-device": {"bus", "id"},
     "virtconsole": {"id", "chardev", "name"},
-    "virtio-net-device": {"netdev", "mac", "bus", "id"},
-    "virtio-net-pci": {"netdev", "mac", "id"},
+    "virtio-net-device": {"netdev", "mac", "bus", "id", "mq"},
+    "virtio-net-pci": {"netdev", "mac", "id", "mq"},
     "virtio-balloon-device": {"bus", "id"},
     "virtio-balloon-pci": {"id"},
+    "nvme": {"drive", "serial", "id", "sriov_max_vfs"},
+    "pyvmm-nic": {"netdev", "mac", "queues", "id"},
 }
+# Devices that are PCI functions of their own (not virtio on a transport).
+PCI_DEVICES = {"nvme", "pyvmm-nic"}
 
 
 def parse_device(text):
@@ -149,12 +154,36 @@ def parse_device(text):
     what = f"--device {text}"
     props = _properties(items[1:], what, DEVICE_PROPERTIES[driver])
     for required in {"virtio-blk-device": "drive", "virtio-blk-pci": "drive",
-                     "virtio-net-device": "netdev", "virtio-net-pci": "netdev"}.get(driver, "").split():
+                     "virtio-net-device": "netdev", "virtio-net-pci": "netdev",
+                     "nvme": "drive serial", "pyvmm-nic": "netdev"}.get(driver, "").split():
         if required not in props:
             raise OptionError(f"{what}: {required}= is required")
     if "bus" in props:
         _slot_of_bus(props["bus"], what)
+    if "mq" in props:
+        _on_off(props["mq"], what, "mq")
+    if "queues" in props:
+        _queue_count(props["queues"], what)
     return DeviceSpec(driver, props)
+
+
+MAX_QUEUE_PAIRS = 8
+
+
+def _queue_count(text, what):
+    """A queues= value: 1..MAX_QUEUE_PAIRS queue pairs."""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_QUEUE_PAIRS:
+        raise OptionError(f"{what}: queues={text!r} is not a number from 1 to {MAX_QUEUE_PAIRS}")
+    return int(text)
+
+
+def _sriov_max_vfs(device):
+    """QEMU's nvme property: the VFs the controller can enable (0: no SR-IOV)."""
+    from pyvmm.io.pci.sriov import MAX_TOTAL_VFS
+    text = device.properties.get("sriov_max_vfs", "0")
+    if not text.isdigit() or int(text) > MAX_TOTAL_VFS:
+        raise OptionError(f"--device nvme: sriov_max_vfs={text!r} is not 0..{MAX_TOTAL_VFS}")
+    return int(text)
 
 
 def _slot_of_bus(bus, what):
@@ -172,16 +201,17 @@ def parse_netdev(text):
     if value is not None:
         raise OptionError(f"{what}: the netdev type comes first (hub or socket)")
     if kind == "hub":
-        props = _properties(items[1:], what, {"id"})
+        props = _properties(items[1:], what, {"id", "queues"})
     elif kind == "socket":
-        props = _properties(items[1:], what, {"id", "listen", "connect"})
+        props = _properties(items[1:], what, {"id", "listen", "connect", "queues"})
         if ("listen" in props) == ("connect" in props):
             raise OptionError(f"{what}: a socket netdev takes exactly one of listen= and connect=")
     else:
         raise OptionError(f"{what}: unknown netdev type {kind!r} (hub or socket)")
     if not props.get("id"):
         raise OptionError(f"{what}: id= is required")
-    return NetdevSpec(kind, props["id"], props.get("listen"), props.get("connect"))
+    queues = _queue_count(props["queues"], what) if "queues" in props else 1
+    return NetdevSpec(kind, props["id"], props.get("listen"), props.get("connect"), queues)
 
 
 def _parsed(items, parser, spec_type):
@@ -211,7 +241,7 @@ class _Slots:
 def plan_devices(drive_specs, device_specs, netdev_specs):
     """Check the specs against each other and place them: a list of
     (kind, spec, extra, transport, slot) where kind is "blk", "rng",
-    "console", "net" or "balloon" and `extra` is the drive or netdev spec it uses."""
+    "console", "net", "balloon" or "nvme" and `extra` is the drive or netdev spec it uses."""
     drives = _parsed(drive_specs, parse_drive, DriveSpec)
     devices = _parsed(device_specs, parse_device, DeviceSpec)
     netdevs = _parsed(netdev_specs, parse_netdev, NetdevSpec)
@@ -247,7 +277,7 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
         transport = device.transport
         slot = slots.take(props.get("bus"), what) if transport == "mmio" else None
         extra = None
-        if device.driver.startswith("virtio-blk"):
+        if device.driver.startswith("virtio-blk") or device.driver == "nvme":
             name = props["drive"]
             if name not in drive_ids:
                 raise OptionError(f"{what}: drive={name!r} names no --drive")
@@ -255,8 +285,8 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
                 raise OptionError(f"{what}: drive {name!r} is already in use by another device")
             used_drives.add(name)
             extra = drive_ids[name]
-            kind = "blk"
-        elif device.driver.startswith("virtio-net"):
+            kind = "nvme" if device.driver == "nvme" else "blk"
+        elif device.driver.startswith("virtio-net") or device.driver == "pyvmm-nic":
             name = props["netdev"]
             if name not in netdev_ids:
                 raise OptionError(f"{what}: netdev={name!r} names no --netdev")
@@ -264,7 +294,7 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
                 raise OptionError(f"{what}: netdev {name!r} is already in use by another device")
             used_netdevs.add(name)
             extra = netdev_ids[name]
-            kind = "net"
+            kind = "nic" if device.driver == "pyvmm-nic" else "net"
         elif device.driver.startswith("virtio-rng"):
             kind = "rng"
         elif device.driver.startswith("virtio-balloon"):
@@ -289,8 +319,10 @@ def plan_devices(drive_specs, device_specs, netdev_specs):
 
 def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
                   console_out=None, console_in=None, ram_size=None):
-    """The virtio devices the options ask for: a list of (VirtioDevice,
-    transport, slot) with transport "mmio" (slot 0-7) or "pci" (slot None).
+    """The devices the options ask for: a list of (device, transport, slot)
+    with transport "mmio" (a VirtioDevice, slot 0-7), "pci" (a VirtioDevice
+    for virtio-pci, slot None) or "pci-function" (a PciFunction of its own,
+    such as an NVMe controller; slot None).
     `ram_size` is the guest RAM a balloon's target is measured against.
     Specs may be given as option strings or as parsed specs. A device's
     module loads only when a device of its kind is asked for."""
@@ -303,6 +335,12 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
                 serial = device.properties.get("serial") or extra.serial
                 made = VirtioBlk(extra.file, readonly=extra.readonly, snapshot=extra.snapshot,
                                  serial=serial)
+            elif kind == "nvme":
+                from pyvmm.io.pci.nvme import NvmeController
+                made = NvmeController(extra.file, device.properties["serial"],
+                                      readonly=extra.readonly, snapshot=extra.snapshot,
+                                      sriov_max_vfs=_sriov_max_vfs(device))
+                transport = "pci-function"
             elif kind == "rng":
                 from pyvmm.io.virtio.rng import VirtioRng
                 made = VirtioRng(realtime=realtime)
@@ -316,6 +354,9 @@ def build_devices(drive_specs, device_specs, netdev_specs, realtime=False,
                 if console_out is None:
                     raise OptionError(f"--device {device.driver}: this machine has no console")
                 made = VirtioConsole(console_out, console_in)
+            elif kind == "nic":
+                made = _build_nic(device, extra)
+                transport = "pci-function"
             else:
                 made = _build_net(device, extra)
             built.append((made, transport, slot))
@@ -330,11 +371,33 @@ def _build_net(device, netdev_spec):
     from pyvmm.io.net import build_netdev
     from pyvmm.io.virtio.net import MacError, VirtioNet, parse_mac
 
+    # As QEMU: the netdev's queues= is the number of queue pairs, offered
+    # (VIRTIO_NET_F_MQ) only with mq=on; pyvmm's netdevs are single-queue, so
+    # the pairs share the one netdev.
+    pairs = netdev_spec.queues if _on_off(device.properties.get("mq", "off"), device.driver, "mq") else 1
     netdev = build_netdev(netdev_spec)
     try:
         if "mac" in device.properties:
-            return VirtioNet(netdev, mac=parse_mac(device.properties["mac"]))
-        return VirtioNet(netdev)
+            return VirtioNet(netdev, mac=parse_mac(device.properties["mac"]), queue_pairs=pairs)
+        return VirtioNet(netdev, queue_pairs=pairs)
+    except MacError as error:
+        netdev.close()
+        raise OptionError(f"--device {device.driver}: {error}") from None
+
+
+def _build_nic(device, netdev_spec):
+    """pyvmm-nic: queues= on the device (else the netdev's queues=) ring pairs."""
+    from pyvmm.io.net import build_netdev
+    from pyvmm.io.pci.nic import NicController
+    from pyvmm.io.virtio.net import MacError, parse_mac
+
+    props = device.properties
+    queues = _queue_count(props["queues"], device.driver) if "queues" in props else netdev_spec.queues
+    netdev = build_netdev(netdev_spec)
+    try:
+        if "mac" in props:
+            return NicController(netdev, queues=queues, mac=parse_mac(props["mac"]))
+        return NicController(netdev, queues=queues)
     except MacError as error:
         netdev.close()
         raise OptionError(f"--device {device.driver}: {error}") from None

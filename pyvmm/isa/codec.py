@@ -12,6 +12,18 @@ class EncodingError(ValueError):
 _DECODE_ORDER = tuple(sorted(INSTRUCTIONS, key=lambda ins: -bin(ins.mask).count("1")))
 
 
+def _buckets(entries, key_mask, keys):
+    """For each key (a value of the bits in key_mask), the entries, in order,
+    whose match does not rule that key out: decoding scans one bucket."""
+    return {key: tuple(e for e in entries if not (key ^ e.match) & e.mask & key_mask) for key in keys}
+
+
+_OPCODE_MASK = 0x7F
+_BY_OPCODE = _buckets(_DECODE_ORDER, _OPCODE_MASK, range(128))
+_C_KEY_MASK = 0xE003                  # funct3 and the quadrant
+_C_BY_KEY = _buckets(COMPRESSED, _C_KEY_MASK, [(f3 << 13) | q for f3 in range(8) for q in range(3)])
+
+
 def instr_length(parcel):
     """Length in bytes of the instruction whose first 16-bit parcel is `parcel`."""
     return 4 if parcel & 3 == 3 else 2
@@ -33,14 +45,14 @@ def decode(word, extensions=None):
     if word & 3 != 3:
         return decode_compressed(word & 0xFFFF)
     word &= 0xFFFFFFFF
-    for ins in _DECODE_ORDER:
+    for ins in _BY_OPCODE[word & _OPCODE_MASK]:
         if word & ins.mask == ins.match and (extensions is None or ins.ext in extensions):
             return ins, {f.name: f.extract(word) for f in ins.fields}
     return None
 
 
 def decode_compressed(half):
-    for cins in COMPRESSED:
+    for cins in _C_BY_KEY.get(half & _C_KEY_MASK, ()):
         if half & cins.mask == cins.match:
             operands = {f.name: f.extract(half) for f in cins.fields}
             if cins.accepts(operands):

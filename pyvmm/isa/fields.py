@@ -8,6 +8,7 @@ alignment comes from (a branch offset has no bit 0, c.ldsp's offset no bits 2:0)
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,12 @@ class Field:
     reg_offset: int = 0      # creg: the 3-bit field holds register number - 8
     wrap_bits: int = 0       # c.lui: value shown as a wrap_bits-wide two's complement (lui's imm20)
 
-    @property
+    @cached_property
     def width(self):
         """Number of value bits, counting the implicit low zero bits."""
         return max(vlo + hi - lo + 1 for hi, lo, vlo in self.segments)
 
-    @property
+    @cached_property
     def align(self):
         """Value must be a multiple of this (implicit zero low bits)."""
         held = 0
@@ -33,14 +34,14 @@ class Field:
             held |= ((1 << (hi - lo + 1)) - 1) << vlo
         return held & -held
 
-    @property
+    @cached_property
     def value_mask(self):
         held = 0
         for hi, lo, vlo in self.segments:
             held |= ((1 << (hi - lo + 1)) - 1) << vlo
         return held
 
-    @property
+    @cached_property
     def instr_mask(self):
         mask = 0
         for hi, lo, _ in self.segments:

@@ -127,12 +127,14 @@ def add_parsers(subparsers):
                         "virtio-blk on the virtio-mmio bus (repeatable)")
     p.add_argument("--device", action="append", default=[], metavar="SPEC",
                    help="a device: virtio-blk-device|virtio-blk-pci,drive=ID; virtio-net-device|"
-                        "virtio-net-pci,netdev=ID[,mac=MAC]; virtio-rng-device|virtio-rng-pci; "
-                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device "
-                        "(repeatable; see docs/devices.md)")
+                        "virtio-net-pci,netdev=ID[,mac=MAC][,mq=on]; virtio-rng-device|virtio-rng-pci; "
+                        "virtio-balloon-device|virtio-balloon-pci; virtio-console-device; "
+                        "nvme,drive=ID,serial=STR; pyvmm-nic,netdev=ID[,queues=N][,mac=MAC] "
+                        "(repeatable; see docs/devices.md, docs/pci.md, docs/network.md)")
     p.add_argument("--netdev", action="append", default=[], metavar="SPEC",
                    help="a network back-end: hub,id=ID | socket,id=ID,listen=127.0.0.1:PORT | "
-                        "socket,id=ID,connect=127.0.0.1:PORT (repeatable)")
+                        "socket,id=ID,connect=127.0.0.1:PORT; each takes queues=N, the queue pairs "
+                        "of the NIC on it (repeatable)")
     p.add_argument("--virtio-legacy", action="store_true",
                    help="virtio-mmio version 1 (legacy) transports, for old drivers")
     p.add_argument("--serial", metavar="FILE", help="write UART output to FILE instead of stdout")
@@ -165,15 +167,26 @@ def add_parsers(subparsers):
                         "is MiB, as the monitor's `balloon`) once INSNS instructions have "
                         "retired (repeatable; see docs/devices.md)")
     p.add_argument("--migrate", metavar="tcp:HOST:PORT",
-                   help="after --migrate-at instructions, migrate the running machine live to a "
+                   help="after --migrate-at instructions, migrate the running machine (or, with "
+                        "--technique, the VM) live to a "
                         "`pyvmm run --incoming` there (docs/migration.md); exit 0 once it runs "
                         "there, or run on here if the migration fails")
     p.add_argument("--migrate-at", metavar="N",
                    help="with --migrate: instructions to run before migrating (e.g. 5M)")
     p.add_argument("--incoming", metavar="tcp:HOST:PORT",
                    help="wait for a live migration on this address (port 0: any free port, "
-                        "printed on stderr), then run the machine it brings; its options come "
-                        "from the stream (--ram and --smp, if given, must match it)")
+                        "printed on stderr), then run the machine or VM it brings; its options "
+                        "come from the stream (--ram, --smp, --technique and --paging, if given, "
+                        "must match it)")
+    p.add_argument("--host-harts", type=int, default=None, metavar="H",
+                   help="with a --technique other than native: the host's harts (1..8) the "
+                        "VM's VCPUs are scheduled on (docs/scheduling.md)")
+    p.add_argument("--scheduler", default=None, metavar="round-robin|credit",
+                   help="with a --technique other than native: the host's scheduling policy "
+                        "(docs/scheduling.md; --stats reports shares and latencies)")
+    p.add_argument("--iommu", choices=("on", "off"), default="off",
+                   help="a RISC-V IOMMU in front of every PCI function's DMA, at 0x3010000 with "
+                        "its device-tree node (docs/iommu.md; QEMU 7.2 has none for riscv)")
     p.set_defaults(func=run_command)
 
 
@@ -208,7 +221,7 @@ def run_command(args):
 _SHAPING = (("image", None), ("kernel", None), ("ram", None), ("load_addr", None), ("bios", "none"),
             ("smp", 1), ("drive", []), ("device", []), ("netdev", []), ("virtio_legacy", False),
             ("initrd", None), ("dtb", None), ("bootargs", ""), ("htif", "auto"), ("realtime", False),
-            ("technique", "native"), ("paging", None), ("dumpdtb", None))
+            ("technique", "native"), ("paging", None), ("dumpdtb", None), ("iommu", "off"))
 
 
 def _check_snapshot_options(args):
@@ -227,16 +240,15 @@ def _check_snapshot_options(args):
 
 def _check_migration_options(args):
     if args.migrate is not None:
-        if args.technique != "native":
-            raise UsageError(f"--migrate moves the bare board; a --technique {args.technique} VM "
-                             "cannot be migrated by this pyvmm")
         for option, given in (("--max-insns", args.max_insns is not None),
                               ("--savevm", args.savevm is not None),
                               ("--loadvm", args.loadvm is not None),
                               ("--incoming", args.incoming is not None),
                               ("--monitor", args.monitor is not None),
                               ("--gdb", args.gdb is not None or args.gdb_default),
-                              ("--balloon-target", bool(getattr(args, "balloon_target", None)))):
+                              ("--balloon-target", bool(getattr(args, "balloon_target", None))),
+                              ("--host-harts", getattr(args, "host_harts", None) is not None),
+                              ("--scheduler", getattr(args, "scheduler", None) is not None)):
             if given:
                 raise UsageError(f"--migrate cannot be used with {option}")
     elif args.migrate_at is not None:
@@ -244,14 +256,18 @@ def _check_migration_options(args):
     if args.incoming is None:
         return
     for name, default in _SHAPING:
-        if name not in ("ram", "smp") and getattr(args, name, default) not in (default, None):
+        if name in ("ram", "smp", "technique", "paging"):
+            continue        # checked against the stream's
+        if getattr(args, name, default) not in (default, None):
             option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
             raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
                              "holds the machine's options")
     for option, given in (("--loadvm", args.loadvm is not None), ("--trace", args.trace is not None),
                           ("--monitor", args.monitor is not None),
                           ("--gdb", args.gdb is not None or args.gdb_default),
-                          ("--balloon-target", bool(getattr(args, "balloon_target", None)))):
+                          ("--balloon-target", bool(getattr(args, "balloon_target", None))),
+                          ("--host-harts", getattr(args, "host_harts", None) is not None),
+                          ("--scheduler", getattr(args, "scheduler", None) is not None)):
         if given:
             raise UsageError(f"--incoming cannot be used with {option}")
 
@@ -273,6 +289,10 @@ def _run_incoming(args, opened):
         expected["ram_size"] = parse_size(args.ram)
     if args.smp != 1:
         expected["smp"] = args.smp
+    if args.technique != "native":
+        expected["technique"] = args.technique
+    if args.paging is not None:
+        expected["paging"] = args.paging
     console = sys.stdout.buffer
     if args.serial is not None:
         console = open(args.serial, "wb")
@@ -354,6 +374,9 @@ def _run(args, opened):
                              trace=classes, trace_out=trace_out, progress=progress)
     if args.paging is not None:
         raise UsageError("--paging applies to --technique hw (or another hypervisor technique)")
+    for option, given in (("--host-harts", args.host_harts), ("--scheduler", args.scheduler)):
+        if given is not None:
+            raise UsageError(f"{option} applies to --technique hw (or another hypervisor technique)")
     if not 1 <= args.smp <= MAX_SMP:
         raise UsageError(f"--smp must be 1..{MAX_SMP}, not {args.smp}")
 
@@ -548,7 +571,7 @@ def device_config(args):
     from pyvmm.machine.devices import DeviceConfig
     return DeviceConfig(drives=list(args.drive), devices=list(args.device),
                         netdevs=list(args.netdev), virtio_legacy=args.virtio_legacy,
-                        realtime=args.realtime)
+                        realtime=args.realtime, iommu=getattr(args, "iommu", "off") == "on")
 
 
 @contextlib.contextmanager

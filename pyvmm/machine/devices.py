@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pyvmm.machine import fdt
 from pyvmm.machine.finisher import SiFiveTest
-from pyvmm.machine.layout import (PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_SIZE, TEST_BASE,
+from pyvmm.machine.layout import (IOMMU_BASE, IOMMU_IRQ, IOMMU_SIZE, PLIC_BASE, PLIC_SIZE, RTC_BASE, RTC_IRQ, RTC_SIZE, TEST_BASE,
                                   TEST_SIZE, UART0_BASE, UART0_IRQ, UART0_SIZE, VIRTIO_BASE,
                                   VIRTIO_COUNT, VIRTIO_IRQ_FIRST, VIRTIO_STRIDE)
 from pyvmm.machine.memory import PAGE_SIZE
@@ -34,6 +34,7 @@ class DeviceConfig:
     netdevs: list = field(default_factory=list)
     virtio_legacy: bool = False
     realtime: bool = False
+    iommu: bool = False             # a RISC-V IOMMU in front of every PCI function's DMA
 
 
 class DeviceSet:
@@ -57,6 +58,12 @@ class DeviceSet:
             transport.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
             self.virtio_slots.append(transport)
         self.pci = PciHost(self.plic, ram_size, ram_base)
+        self.pci_devices = []           # PCI functions of their own (NVMe), not virtio
+        self.iommu = None
+        if self.config.iommu:
+            from pyvmm.io.iommu import RiscvIommu
+            self.iommu = RiscvIommu(self._irq_line(IOMMU_IRQ))
+            self.pci.attach_iommu(self.iommu)
         self._build_virtio(console_write, console_input)
 
     def _irq_line(self, source):
@@ -73,7 +80,10 @@ class DeviceSet:
                               realtime=config.realtime, console_out=console_write,
                               console_in=console_input, ram_size=self.ram_size)
         for device, transport, slot in built:
-            if transport == "mmio":
+            if transport == "pci-function":
+                number = self.pci.add_function(device)
+                self.pci_devices.append((device, f"pci 00:{number:02x}.0"))
+            elif transport == "mmio":
                 mmio = VirtioMmio(device, legacy=config.virtio_legacy)
                 mmio.set_irq = self._irq_line(VIRTIO_IRQ_FIRST + slot)
                 self.virtio_slots[slot] = mmio
@@ -93,6 +103,8 @@ class DeviceSet:
         for slot, transport in enumerate(self.virtio_slots):
             bus.attach(VIRTIO_BASE + slot * VIRTIO_STRIDE, VIRTIO_STRIDE, transport, f"virtio{slot}")
         self.pci.attach(bus)
+        if self.iommu is not None:
+            bus.attach(IOMMU_BASE, IOMMU_SIZE, self.iommu, "iommu")
 
     def attach_memory(self, memory):
         """Give every DMA-capable device the guest memory it reaches."""
@@ -129,12 +141,24 @@ class DeviceSet:
         self.rtc.poll()
         for device, _ in self.virtio_devices:
             device.poll()
+        for function in self._own_pci_functions():
+            function.poll()
+
+    def _own_pci_functions(self):
+        """PCI functions that are devices of their own (NVMe, pyvmm-nic, a
+        host function assigned to this VM), not virtio transports, whose
+        virtio device is polled above."""
+        from pyvmm.io.pci.virtio_pci import VirtioPciFunction
+        return [function for function in self.pci.slots.values()
+                if not isinstance(function, VirtioPciFunction)]
 
     def wait_handles(self):
         """Objects with fileno() whose readiness can wake an idle guest (network sockets)."""
         handles = []
         for device, _ in self.virtio_devices:
             handles.extend(getattr(device, "wait_handles", lambda: [])())
+        for function in self._own_pci_functions():
+            handles.extend(getattr(function, "wait_handles", lambda: [])())
         return handles
 
     def close(self):
@@ -142,21 +166,41 @@ class DeviceSet:
         everything the guest wrote is in its files."""
         for device, _ in self.virtio_devices:
             device.close()
+        for device, _ in self.pci_devices:
+            device.close()
 
     def soc_nodes(self, phandle_plic):
-        """Device-tree nodes of the optional devices, for /soc."""
-        return [
+        """Device-tree nodes of the optional devices, for /soc. With an IOMMU,
+        its node follows the RISC-V IOMMU binding (riscv,iommu.yaml) and the
+        PCI host's iommu-map sends every routing ID through it."""
+        nodes = [
             fdt.Node("rtc@%x" % RTC_BASE, {
                 "interrupts": fdt.cells(RTC_IRQ),
                 "interrupt-parent": fdt.cells(phandle_plic),
                 "reg": fdt.u64_cells(RTC_BASE, RTC_SIZE),
                 "compatible": fdt.string("google,goldfish-rtc"),
             }),
-            self.pci.fdt_node(phandle_plic),
         ]
+        phandle_iommu = None
+        if self.iommu is not None:
+            phandle_iommu = phandle_plic + (fdt.iommu_phandle() - fdt.plic_phandle())
+            nodes.append(fdt.Node("iommu@%x" % IOMMU_BASE, {
+                "phandle": fdt.cells(phandle_iommu),
+                "#iommu-cells": fdt.cells(1),
+                "interrupts": fdt.cells(IOMMU_IRQ),
+                "interrupt-parent": fdt.cells(phandle_plic),
+                "reg": fdt.u64_cells(IOMMU_BASE, IOMMU_SIZE),
+                "compatible": fdt.string("riscv,iommu"),
+            }))
+        nodes.append(self.pci.fdt_node(phandle_plic, phandle_iommu))
+        return nodes
 
     def stats(self):
         stats = {}
         for device, where in self.virtio_devices:
             stats[f"{type(device).__name__} ({where})"] = device.stats()
+        for device, where in self.pci_devices:
+            stats[f"{type(device).__name__} ({where})"] = device.stats()
+        if self.iommu is not None:
+            stats[f"RiscvIommu ({IOMMU_BASE:#x})"] = self.iommu.stats()
         return stats

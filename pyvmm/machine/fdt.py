@@ -44,6 +44,11 @@ def plic_phandle(harts=1):
 def finisher_phandle(harts=1):
     return 2 * harts + 2
 
+
+def iommu_phandle(harts=1):
+    """The RISC-V IOMMU's node, when the board has one: after the test device's."""
+    return 2 * harts + 3
+
 # Local interrupt numbers on the hart's interrupt controller (mip bits).
 IRQ_S_SOFT, IRQ_M_SOFT, IRQ_S_TIMER, IRQ_M_TIMER, IRQ_S_EXT, IRQ_M_EXT = 1, 3, 5, 7, 9, 11
 

@@ -24,9 +24,12 @@ UART0_SIZE = 0x100
 VIRTIO_BASE = 0x1000_1000
 VIRTIO_STRIDE = 0x1000
 VIRTIO_COUNT = 8
+IOMMU_BASE = 0x0301_0000         # the RISC-V IOMMU's registers (when the board has one)
+IOMMU_SIZE = 0x1000
 
 UART0_IRQ = 10
 RTC_IRQ = 11
+IOMMU_IRQ = 36                    # the IOMMU's wired interrupt, after the PCI INTx lines 32..35
 VIRTIO_IRQ_FIRST = 1              # virtio slot i raises PLIC source 1 + i
 PLIC_NUM_SOURCES = 96             # QEMU: VIRT_IRQCHIP_NUM_SOURCES
 PLIC_NUM_PRIORITIES = 7

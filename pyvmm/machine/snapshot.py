@@ -130,8 +130,17 @@ def machine_options(machine):
         "bios": machine.bios, "bootargs": machine.bootargs, "htif": machine.htif_mode,
         "realtime": bool(machine.core.realtime),
         "devices": {"drives": list(config.drives), "devices": list(config.devices),
-                    "netdevs": list(config.netdevs), "virtio_legacy": bool(config.virtio_legacy)},
+                    "netdevs": list(config.netdevs), "virtio_legacy": bool(config.virtio_legacy),
+                    "iommu": bool(config.iommu)},
     }
+
+
+def _iommu_option(devices):
+    """Snapshots written before the IOMMU was an option have no key: no IOMMU."""
+    iommu = devices.get("iommu", False)
+    if not isinstance(iommu, bool):
+        raise TypeError("devices.iommu is not a boolean")
+    return iommu
 
 
 def device_states(device_set):
@@ -234,7 +243,8 @@ def machine_from_image(meta, state, ram_base, ram_size, pages, path, **host):
         devices = DeviceConfig(drives=list(options["devices"]["drives"]),
                                devices=list(options["devices"]["devices"]),
                                netdevs=list(options["devices"]["netdevs"]),
-                               virtio_legacy=bool(options["devices"]["virtio_legacy"]))
+                               virtio_legacy=bool(options["devices"]["virtio_legacy"]),
+                               iommu=_iommu_option(options["devices"]))
         kwargs = dict(ram_size=options["ram_size"], smp=options["smp"], hartid=options["hartid"],
                       bios="builtin" if options["bios"] == "builtin" else "none",
                       bootargs=options["bootargs"], htif=options["htif"],

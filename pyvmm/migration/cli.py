@@ -27,7 +27,7 @@ def _say(line):
 
 
 def migrate(guest, address, slice_insns=precopy.SLICE_INSNS):
-    """Migrate `guest` (a BoardGuest) to `address` ('tcp:HOST:PORT'). Returns
+    """Migrate `guest` (a BoardGuest or a VMGuest) to `address` ('tcp:HOST:PORT'). Returns
     the report when the destination runs the guest; raises MigrationError
     (the guest here is intact and may run on) when it does not, and
     precopy.GuestStopped when the guest stopped on its own first."""
@@ -61,8 +61,23 @@ def migrate(guest, address, slice_insns=precopy.SLICE_INSNS):
 
 
 def run_source(machine, args, parse_count, usage_error):
-    """--migrate: run to --migrate-at, migrate, and exit 0 once migrated;
-    otherwise run the guest to its end here. Returns the exit status."""
+    """--migrate for the bare board: run to --migrate-at, migrate, and exit 0
+    once migrated; otherwise run the guest to its end here. Returns the exit
+    status."""
+    return _run_source(machine.run, lambda: BoardGuest(machine), machine.stats,
+                       lambda: hashlib.sha256(memoryview(machine.core.ram_buffer)).hexdigest(),
+                       args, parse_count, usage_error)
+
+
+def run_vm_source(vm, args, parse_count, usage_error):
+    """--migrate for a VM (`pyvmm run --technique T`): as for the board, the
+    VM alone on its host. Returns the exit status."""
+    from pyvmm.migration.vm import VMGuest, ram_sha256
+    return _run_source(vm.run, lambda: VMGuest(vm), vm.stats, lambda: ram_sha256(vm),
+                       args, parse_count, usage_error)
+
+
+def _run_source(run, make_guest, stats_of, ram_sha256, args, parse_count, usage_error):
     from pyvmm.machine.run_control import run_stopped, stats_destination, write_stats
     if args.migrate_at is None:
         raise usage_error("--migrate needs --migrate-at N (instructions to run before migrating)")
@@ -76,11 +91,11 @@ def run_source(machine, args, parse_count, usage_error):
     outcome = {}
 
     def body():
-        result = machine.run(migrate_at)
+        result = run(migrate_at)
         if result.how != "budget":
             _say(f"the guest stopped ({result.how}) before --migrate-at; it was not migrated")
             return result
-        guest = BoardGuest(machine)
+        guest = make_guest()
         try:
             outcome["report"] = migrate(guest, args.migrate)
             return None
@@ -90,7 +105,7 @@ def run_source(machine, args, parse_count, usage_error):
         except MigrationError as error:
             _say(f"migration failed: {error}; the guest runs on here")
             outcome["failed"] = str(error)
-        return machine.run()
+        return run()
 
     result, stopped = run_stopped(body)
     destination = stats_destination(args)
@@ -101,10 +116,9 @@ def run_source(machine, args, parse_count, usage_error):
              f"{report['bytes']:,} bytes, downtime {report['downtime_guest_insns']:,} guest "
              f"instructions ({report['downtime_host_ms']} ms on this host)")
     if destination is not None:
-        stats = machine.stats()
+        stats = stats_of()
         if report is None:
-            report = {"failed": outcome.get("failed"),
-                      "final_ram_sha256": hashlib.sha256(memoryview(machine.core.ram_buffer)).hexdigest()}
+            report = {"failed": outcome.get("failed"), "final_ram_sha256": ram_sha256()}
         stats["migration"] = report
         write_stats(stats, destination, stopped)
     if stopped is not None:
@@ -114,12 +128,72 @@ def run_source(machine, args, parse_count, usage_error):
     return result.status if 0 <= result.status <= 255 else 1
 
 
+def check_incoming(conf, expected):
+    """Refuse a stream's configuration this destination will not build: a
+    bare board (pyvmm.migration.board) or a VM (pyvmm.migration.vm).
+    `expected` holds what the destination's own options say ("ram_size",
+    "smp", "bios", "technique", "paging", each optional)."""
+    from pyvmm.migration.vm import KIND_VM, check_vm_config
+    wants_vm = expected.get("technique") is not None or expected.get("paging") is not None
+    if wants_vm or (isinstance(conf, dict) and conf.get("kind") == KIND_VM):
+        check_vm_config(conf, expected)
+    else:
+        check_config(conf, {name: expected[name] for name in ("ram_size", "smp", "bios")
+                            if name in expected})
+
+
+class _IncomingBoard:
+    """What the destination does with a migrated bare board."""
+
+    def __init__(self, incoming, console, stdin):
+        self.guest = build_board(incoming.conf, incoming.state, incoming.pages,
+                                 console=console, stdin=stdin)
+
+    def run(self, max_insns):
+        return self.guest.run(max_insns)
+
+    def ram_sha256(self):
+        return hashlib.sha256(memoryview(self.guest.core.ram_buffer)).hexdigest()
+
+    def stats(self):
+        return self.guest.stats()
+
+    def close(self):
+        self.guest.close()
+
+
+class _IncomingVM:
+    """What the destination does with a migrated VM: a new Host with it alone."""
+
+    def __init__(self, incoming, console, stdin):
+        from pyvmm.migration.vm import build_migrated_vm
+        self.guest = build_migrated_vm(incoming.conf, incoming.state, incoming.pages,
+                                       console=console, stdin=stdin)
+
+    def run(self, max_insns):
+        return self.guest.run(max_insns)
+
+    def ram_sha256(self):
+        from pyvmm.migration.vm import ram_sha256
+        return ram_sha256(self.guest)
+
+    def stats(self):
+        return self.guest.stats()
+
+    def close(self):
+        self.guest.close()
+        if self.guest.error is not None:
+            _say(f"{self.guest.name}: {self.guest.error}")
+
+
 def run_incoming(args, console, stdin, max_insns, expected):
-    """--incoming: wait for one migration, verify it whole, build the machine,
-    answer RESUMED and run it. Returns the exit status; a refused stream is
-    MigrationError (the caller's one line and status 2)."""
+    """--incoming: wait for one migration, verify it whole, build the machine
+    or the VM, answer RESUMED and run it. Returns the exit status; a refused
+    stream is MigrationError (the caller's one line and status 2)."""
     from pyvmm.machine.run_control import run_stopped, stats_destination, write_stats
-    # what building the machine needs, loaded now rather than while the guest is paused
+    from pyvmm.migration.vm import KIND_VM
+    # what building the machine or VM needs, loaded now rather than while the guest is paused
+    import pyvmm.hv.snapshot    # noqa: F401
     import pyvmm.io.options     # noqa: F401
     import pyvmm.machine.machine  # noqa: F401
     host, port = transport.parse_address(args.incoming, "--incoming")
@@ -133,11 +207,11 @@ def run_incoming(args, console, stdin, max_insns, expected):
     try:
         try:
             reader = stream.StreamReader(transport.receiver(sock))
-            incoming = receive(reader, lambda conf: check_config(conf, expected))
+            incoming = receive(reader, lambda conf: check_incoming(conf, expected))
         except OSError as error:
             raise MigrationError(f"the connection broke ({error.strerror or error})") from None
-        machine = build_board(incoming.conf, incoming.state, incoming.pages,
-                              console=console, stdin=stdin)
+        kind = _IncomingVM if incoming.conf["kind"] == KIND_VM else _IncomingBoard
+        target = kind(incoming, console, stdin)
         try:
             sock.sendall(stream.RESUMED)
         except OSError:
@@ -155,17 +229,16 @@ def run_incoming(args, console, stdin, max_insns, expected):
     })
     _say(f"migration received: {report['rounds']} rounds, {incoming.bytes:,} bytes; "
          "the guest runs here")
-    with machine:
-        result, stopped = run_stopped(lambda: machine.run(max_insns))
+    try:
+        result, stopped = run_stopped(lambda: target.run(max_insns))
         destination = stats_destination(args)
         if destination is not None:
-            stats = machine.stats()
-            report["final_ram_sha256"] = hashlib.sha256(memoryview(machine.core.ram_buffer)).hexdigest()
+            stats = target.stats()
+            report["final_ram_sha256"] = target.ram_sha256()
             stats["migration"] = report
             write_stats(stats, destination, stopped)
+    finally:
+        target.close()
     if stopped is not None:
         return stopped[1]
     return result.status if 0 <= result.status <= 255 else 1
-
-
-

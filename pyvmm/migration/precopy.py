@@ -175,8 +175,14 @@ class PreCopy:
             number += 1
         # stop-and-copy: the guest runs no more here
         paused_host = time.perf_counter()
-        guest.dirty_log_stop()
+        # The state is taken while the log still runs: taking it may finish
+        # an instruction the guest was inside (a VM's binary translation),
+        # and what that writes goes with the stop-and-copy pages.
         state = stream.snapfile.dumps(guest.final_state())
+        late = guest.dirty_log_fetch()
+        if len(late):
+            dirty = sorted(set(dirty).union(late))
+        guest.dirty_log_stop()
         state_bytes = len(state)
         downtime_insns = link_insns(len(dirty) * PAGE_BITS + 8 * state_bytes, RATE_MAX_MBIT, ips)
         self.report = {

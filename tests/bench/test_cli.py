@@ -24,7 +24,7 @@ def test_listed_in_pyvmm_help(capsys):
 
 
 @pytest.mark.parametrize("argv", [["--runs", "0"], ["--runs", "x"], ["--scale", "-1"],
-                                  ["--scale", "inf"], ["--format", "csv"], ["--suite", "io"],
+                                  ["--scale", "inf"], ["--format", "csv"], ["--suite", "disk"],
                                   ["--clock", "sundial"], ["--workload", "dhrystone"]])
 def test_bad_usage_exits_2(capsys, argv):
     with pytest.raises(SystemExit) as exc:

@@ -21,7 +21,8 @@ def test_cycles_are_the_documented_sum():
                       device_access=13)
     events = costmodel.events(run_counts())
     assert events == {"instruction": 1000, "trap": 8, "exit": 5, "walk_ref": 30, "callout": 4,
-                      "hypercall": 5, "device_access": 6}
+                      "hypercall": 5, "device_access": 6,
+                      **{key: 0 for key in costmodel.IO_PARAMETERS}}
     assert model.cycles(events) == 2 * 1000 + 10 * 8 + 100 * 5 + 3 * 30 + 7 * 4 + 11 * 5 + 13 * 6
     assert sum(model.breakdown(events).values()) == model.cycles(events)
 

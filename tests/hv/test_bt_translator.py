@@ -1,7 +1,8 @@
 """The BT translator and translation cache on hand-written blocks, no guest:
 translate, check the emitted words decode to what they should, run blocks on
-a bare Core (RAM at 0, so the x0-relative state page is real memory) and
-compare with the guest instructions run natively."""
+a bare Core (M-mode, no paging: gp holds the state page's address, STATE, as
+the runtime sets it, and the guest's gp waits in the state page) and compare
+with the guest instructions run natively."""
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -9,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from pyvmm.asm import assemble
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, TranslationCache
-from pyvmm.hv.bt.layout import SPILL_OLD, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, SPILL_OLD, SPILL_RENAME, SPILL_TARGET,
+                                SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
 from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
@@ -19,6 +21,7 @@ TC = 0x10000                   # where the translation runs on the bare core
 MASK64 = (1 << 64) - 1
 ECALL_M = 11
 SMALL_TC = 2 * 4096               # room for two blocks of the largest kind
+STATE = 0x8000                 # the state page on the bare core
 
 
 def guest_code(source, base=GUEST):
@@ -57,21 +60,39 @@ def bare_core(core_type):
     return core
 
 
+def set_guest_regs(core, regs):
+    """The guest's registers as the runtime enters translated code with them:
+    gp in the state page, the core's gp pointing there."""
+    for i, value in regs.items():
+        if i == BASE_REG:
+            core.write_mem(STATE + GUEST_GP, (value & MASK64).to_bytes(8, "little"))
+        else:
+            core.set_x(i, value & MASK64)
+    core.set_x(BASE_REG, STATE)
+
+
+def guest_regs(core):
+    """x1..x31 as the guest sees them (gp from the state page)."""
+    regs = core.x.tolist()[1:]
+    regs[BASE_REG - 1] = state_slot(core, GUEST_GP)
+    return regs
+
+
 def run_block(core, block, regs=None, state=None):
     """Run a translated block at TC in M-mode until its first callout;
     returns the callout reached."""
-    for i, value in (regs or {}).items():
-        core.set_x(i, value & MASK64)
+    set_guest_regs(core, regs or {})
     for name, value in (state or {}).items():
-        core.write_mem(STATE_OFFSET[name], (value & MASK64).to_bytes(8, "little"))
+        core.write_mem(STATE + STATE_OFFSET[name], (value & MASK64).to_bytes(8, "little"))
     core.write_mem(block.tc_addr, b"".join(w.to_bytes(4, "little") for w in block.words))
     core.pc = block.tc_addr
     assert core.run(10_000) == 3 and core.exit_cause == ECALL_M
+    assert core.get_x(BASE_REG) == STATE                 # translated code never loses its base
     return block.callouts[core.exit_pc]
 
 
 def state_slot(core, offset):
-    return int.from_bytes(core.read_mem(offset, 8), "little")
+    return int.from_bytes(core.read_mem(STATE + offset, 8), "little")
 
 
 # -- copying and PC-relative code ---------------------------------------------------------------
@@ -120,7 +141,9 @@ def test_compressed_jumps_link_past_two_bytes():
 
 
 @pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("jalr ra, 8(ra)", 1, 1),
-                                              ("c.jr t0", 0, 5), ("jalr t1, -4(t0)", 6, 5)])
+                                              ("c.jr t0", 0, 5), ("jalr t1, -4(t0)", 6, 5),
+                                              ("jalr gp, 8(a0)", 3, 10), ("jalr ra, 8(gp)", 1, 3),
+                                              ("jalr gp, 8(gp)", 3, 3)])
 def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, rs1):
     """First run: the cache misses (a jalr callout, rd linked, the target in
     the state page); once the runtime links it, the same jump goes straight
@@ -129,7 +152,7 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
     data, _ = guest_code(source + "\n nop")
     block = tc.translate(fetcher(data), GUEST)
-    imm = {"jalr ra, 8(a0)": 8, "jalr ra, 8(ra)": 8, "c.jr t0": 0, "jalr t1, -4(t0)": -4}[source]
+    imm = {"c.jr t0": 0, "jalr t1, -4(t0)": -4}.get(source, 8)
     base = 0x8030_0001                                   # bit 0 set: jalr clears it
     target = (base + imm) & ~1
     regs = {i: 0x1000 + i for i in range(1, 32)}
@@ -138,11 +161,11 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     if rd:
         expected[rd] = GUEST + len(data) - 2 if source.startswith("c.") else GUEST + 4
     for hit in (False, True):
-        for i, value in regs.items():
-            core.set_x(i, value)
+        set_guest_regs(core, regs)
         core.pc = block.tc_addr
         assert core.run(1000) == 3 and core.exit_cause == ECALL_M
-        assert {i: core.get_x(i) for i in range(1, 32)} == expected
+        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+        assert core.get_x(BASE_REG) == STATE
         if not hit:
             callout = tc.callouts[core.exit_pc]
             assert callout.kind == "jalr"
@@ -166,7 +189,7 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 2", "csr", False),
     ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
     ("csrw stvec, a0", "csr", False), ("rdtime a0", "csr", False), ("csrr a0, mstatus", "csr", False),
-    (".word 0", "illegal", True),
+    (".word 0", "illegal", True), ("csrw satp, gp", "csr", False), ("sfence.vma gp", "sfence", False),
 ])
 def test_sensitive_instructions_become_callouts(source, kind, ends):
     block, _ = translate(f"{source}\n nop")
@@ -193,8 +216,8 @@ OPS = ["csrrw", "csrrs", "csrrc"]
 
 
 @given(op=st.sampled_from(OPS), immediate=st.booleans(), csr=st.sampled_from(
-    ["sscratch", "sepc", "scause", "stval"]), rd=st.sampled_from([0, 2, 5, 6, 10]),
-    rs=st.sampled_from([0, 2, 5, 6, 10]), old=st.integers(0, MASK64),
+    ["sscratch", "sepc", "scause", "stval"]), rd=st.sampled_from([0, 2, 3, 5, 6, 10]),
+    rs=st.sampled_from([0, 2, 3, 5, 6, 10]), old=st.integers(0, MASK64),
     operand=st.integers(0, MASK64))
 @settings(max_examples=120, deadline=None)
 def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs, old, operand):
@@ -216,11 +239,12 @@ def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs,
     native.pc = 0x20000
     assert native.run(10) == 3 and native.exit_cause == ECALL_M
     assert state_slot(translated, STATE_OFFSET[csr]) == native.read_csr(CSRS[csr])
-    assert translated.x.tolist()[1:] == native.x.tolist()[1:]
+    assert guest_regs(translated) == native.x.tolist()[1:]
 
 
 @pytest.mark.parametrize("source, csr", [("csrci sstatus, 2", "sstatus"), ("csrrci a0, sstatus, 3", "sstatus"),
-                                         ("csrc sie, a1", "sie"), ("csrrc a0, sie, a1", "sie")])
+                                         ("csrc sie, a1", "sie"), ("csrrc a0, sie, a1", "sie"),
+                                         ("csrrc gp, sie, gp", "sie")])
 @pytest.mark.parametrize("old", [0x2, 0x222, 0x40022])
 def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, source, csr, old):
     block, _ = translate(source + "\n nop")
@@ -228,7 +252,7 @@ def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, so
     native = bare_core(core_type)
     native.write_csr(CSRS[csr], old)
     old = native.read_csr(CSRS[csr])                     # as the hart's WARL rules leave it
-    regs = {10: 0x5555, 11: 0x20 | 0x2}
+    regs = {10: 0x5555, 11: 0x20 | 0x2, 3: 0x222}
     translated = bare_core(core_type)
     run_block(translated, block, regs, state={csr: old})
     for i, value in regs.items():
@@ -238,7 +262,7 @@ def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, so
     native.pc = 0x20000
     assert native.run(10) == 3
     assert state_slot(translated, STATE_OFFSET[csr]) == native.read_csr(CSRS[csr])
-    assert translated.x.tolist()[1:] == native.x.tolist()[1:]
+    assert guest_regs(translated) == native.x.tolist()[1:]
 
 
 def test_clearing_sstatus_by_register_may_change_sum_so_it_is_a_callout():
@@ -335,4 +359,65 @@ def test_a_full_cache_is_flushed_and_starts_over(core_type):
 
 
 def test_spill_slots_do_not_overlap_the_csrs():
-    assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD
+    assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD < SPILL_RENAME < GUEST_GP
+    assert GUEST_GP + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
+
+
+# -- gp, the translated code's base -------------------------------------------------------------
+
+GP_PROGRAM = """
+    add     gp, gp, a0
+    ld      a1, 8(gp)
+    sd      gp, 16(a2)
+    c.addi  gp, 5
+    mv      a3, gp
+    amoadd.d a4, gp, (a2)
+    lui     gp, 0x12345
+here:
+    auipc   a5, 0
+    sub     a6, gp, a5
+    csrrw   gp, sscratch, gp
+    csrr    a7, sscratch
+    csrr    gp, sscratch
+    sltu    s2, a0, gp
+    addi    gp, gp, -1
+"""
+
+
+def test_guest_uses_of_gp_run_as_natively(core_type):
+    """Every guest instruction naming gp (as a source, a destination, an
+    address base) is renamed: the guest sees its own gp, translated code
+    keeps the state page's address in it."""
+    block, symbols = translate(GP_PROGRAM + "\n nop")
+    assert block.renamed and all(reg != BASE_REG for reg in block.renamed.values())
+    data = 0x9000
+    regs = {i: 0x100 * i for i in range(1, 32)}
+    regs.update({3: data - 8, 10: 8, 12: data + 0x100})
+    translated = bare_core(core_type)
+    translated.write_mem(data + 8, (0x55AA).to_bytes(8, "little"))
+    run_block(translated, block, regs)
+    native = bare_core(core_type)
+    native.write_mem(data + 8, (0x55AA).to_bytes(8, "little"))
+    for i, value in regs.items():
+        native.set_x(i, value)
+    code, _ = guest_code(GP_PROGRAM + "\n ecall", base=0x20000)
+    native.write_mem(0x20000, code)
+    native.pc = 0x20000
+    assert native.run(100) == 3 and native.exit_cause == ECALL_M
+    expected = native.x.tolist()[1:]
+    # a5 = auipc: the guest pc there, not 0x20000 (and a6 = gp - a5 with it)
+    expected[15] = (expected[15] + expected[14] - translated.get_x(15)) & MASK64
+    expected[14] = translated.get_x(15)
+    assert expected[14] == symbols["here"]
+    assert guest_regs(translated) == expected
+    assert state_slot(translated, STATE_OFFSET["sscratch"]) == native.read_csr(CSRS["sscratch"])
+    assert translated.read_mem(data, 0x200) == native.read_mem(data, 0x200)
+
+
+@pytest.mark.parametrize("a, taken", [(0x40, True), (0x41, False)])
+def test_a_branch_on_gp_restores_the_base_on_both_ways(core_type, a, taken):
+    block, symbols = translate("beq gp, a0, target\n nop\ntarget: nop")
+    core = bare_core(core_type)
+    callout = run_block(core, block, {3: 0x40, 10: a})
+    assert callout.target == (symbols["target"] if taken else GUEST + 4)
+    assert guest_regs(core)[BASE_REG - 1] == 0x40

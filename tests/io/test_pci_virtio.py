@@ -348,3 +348,40 @@ def test_write_masks_match_qemu():
                 0x30: 0, 0x3C: 0x000001FF, 0x90: 0xFFFFFFFF}
     assert {offset: bus.read(ecam(1, 0, offset), 4) for offset in expected} == expected
     assert function.mapped_bars() == []                          # all-ones BAR 4 would wrap: unmapped
+
+
+def test_virtio_pci_dma_goes_through_the_iommu():
+    """A virtio-pci function behind the IOMMU: its rings and buffers reach
+    memory only where its domain maps them; a buffer the domain stops
+    mapping (after the invalidation) is refused, recorded, left untouched,
+    and the device asks for a reset."""
+    from iommu_tables import GStage, Hypervisor
+    from pyvmm.io.iommu import RiscvIommu, regs
+
+    driver = PciDriver(VirtioRng())
+    hv = Hypervisor(driver.memory, iommu=RiscvIommu(), first_page=DATA_AREA + 0x8_0000)
+    driver.host.attach_iommu(hv.iommu)
+    driver.host.attach_memory(driver.memory)
+    table = GStage(hv)
+    hv.set_context(1 << 3, table.iohgatp(3))
+    for page in range(RING_AREA, RING_AREA + 0x4000, 0x1000):
+        table.map(page, page)                                       # identity: IOVA = RAM address
+    table.map(DATA_AREA, DATA_AREA)
+    (ring,) = driver.start()
+    head = ring.add_chain([(DATA_AREA, 64, True)])
+    driver.kick(0)
+    assert ring.take_used() == [(head, 64)] and driver.memory.read(DATA_AREA, 64) != bytes(64)
+    translated = hv.iommu.stats()["iommu_translations"]
+    assert translated > 0
+
+    table.unmap(DATA_AREA)
+    hv.iotinval_gvma(gscid=3, gpa=DATA_AREA)
+    before = driver.memory.read(DATA_AREA, 4096)
+    ring.add_chain([(DATA_AREA, 64, True)])
+    driver.kick(0)
+    assert driver.memory.read(DATA_AREA, 4096) == before
+    assert driver.r(vp.DEVICE_STATUS, 1) & DEVICE_NEEDS_RESET
+    # The virtqueue checks each descriptor's buffer before it moves data:
+    # through the IOMMU that check is a read request, refused and recorded.
+    assert (regs.CAUSE_READ_GUEST_PAGE, regs.TTYP_READ, 1 << 3, DATA_AREA) in [f[:4] for f in hv.faults()]
+    assert driver.memory.guards_intact()

@@ -236,8 +236,6 @@ def test_other_configuration_is_refused(recorded_stream, option, value, says):
 
 
 @pytest.mark.parametrize("args,says", [
-    ((IDLE, "--technique", "hw", "--migrate", "tcp:127.0.0.1:1", "--migrate-at", "1"),
-     "--technique hw VM cannot be migrated"),
     ((IDLE, "--migrate", "tcp:127.0.0.1:1"), "--migrate needs --migrate-at"),
     ((IDLE, "--migrate-at", "5"), "--migrate-at needs --migrate"),
     ((IDLE, "--migrate", "udp:x:1", "--migrate-at", "5"), "expected tcp:HOST:PORT"),

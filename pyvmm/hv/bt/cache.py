@@ -26,9 +26,10 @@ from pyvmm.hv.bt.layout import PAGE_SIZE, TC_BASE, TC_SIZE
 from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, NO_TARGET, translate_block
 
 # The most TC bytes one block can need: every guest instruction rewritten into
-# the longest sequence (a CSR write: 9 words), the last one an indirect jump
-# (24 words with its 64-bit link constant and literal) or a branch's two stubs.
-MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 12
+# the longest sequence (a CSR write naming gp: 13 words), the last one an
+# indirect jump (26 words with its 64-bit link constant and literal) or a
+# branch's two stubs.
+MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 14
 
 
 class TranslationCache:
@@ -53,6 +54,7 @@ class TranslationCache:
         self.block_at = {}                 # TC address -> Block
         self.callouts = {}                 # TC address -> Callout
         self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
+        self.renamed = {}                  # TC address -> register standing in for the guest's gp
         self.incoming = collections.defaultdict(set)   # guest pc -> patched stub TC addresses
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
@@ -119,6 +121,7 @@ class TranslationCache:
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
         self.boundaries.update(block.pcmap)
+        self.renamed.update(block.renamed)
         block.gpa_pages = frozenset(code_gpa_pages(block)) if callable(code_gpa_pages) \
             else frozenset(code_gpa_pages)
         for page in block.gpa_pages:

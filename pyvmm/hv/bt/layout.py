@@ -1,23 +1,34 @@
-"""Where the translator's pieces live in the guest kernel's (shadow) address space.
+"""Where the translator's pieces live in the guest kernel's (shadow) address
+space, and the register translated code reaches its state through.
 
-Both regions are mapped only in the shadow tree the guest kernel (virtual
-S) runs on, never in the guest user tree, and never in guest memory:
+Both regions are mapped only in the shadow trees binary translation runs the
+guest on, never in guest memory, and at virtual addresses no guest mapping
+can produce: the BT shadow trees are Sv57 (`SHADOW_LEVELS`), while a guest's
+own translation is Bare (addresses below 2^38, the pager's Bare window), Sv39
+or Sv48 (addresses below 2^47 or in the top 2^47 bytes). RUNTIME_BASE = 2^55
+is canonical in Sv57 and in none of those:
 
-* the translation cache at TC_BASE: the top GiB of the lower half of Sv39
-  (slot 255). The guest kernel (guests/kernel) uses slots 0-3; a guest that
-  maps this GiB itself would not see its own pages there while in S.
-* the VCPU-state page at GVA 0, so that `ld rd, OFF(x0)` / `sd rs, OFF(x0)`
-  reach the virtual CSRs without a free register: an S-mode load from
-  address 0..0xFFF reads it instead of faulting (a kernel that maps page 0
-  would see its own page only from user mode).
+* the VCPU-state page at STATE_GVA (RUNTIME_BASE): the virtual CSRs, the
+  guest's own gp, spill slots;
+* the translation cache at TC_BASE, right above it (1 MiB: every `jal`
+  between two blocks in range).
+
+Translated code reaches the state page through gp (x3, `BASE_REG`), which
+holds STATE_GVA while the core runs translated code: `ld rd, OFF(gp)`. The
+guest's own gp lives in the GUEST_GP slot meanwhile; the translator renames
+every guest use of gp to a borrowed register loaded from that slot, and the
+runtime puts the guest's value back into the register file on every exit.
 """
 
 PAGE_SIZE = 4096
 
-TC_BASE = 0x3F_C000_0000
+SHADOW_LEVELS = 5            # Sv57: room above every guest address space
+RUNTIME_BASE = 1 << 55
+STATE_GVA = RUNTIME_BASE
+TC_BASE = RUNTIME_BASE + 0x10_0000
 TC_SIZE = 1 << 20           # jal reaches +-1 MiB: every chained jump fits
 
-STATE_GVA = 0
+BASE_REG = 3                 # gp: holds STATE_GVA in translated code
 
 # Virtual supervisor CSRs in the state page: byte offsets of 8-byte slots.
 STATE_SLOTS = ("sstatus", "sie", "sip", "stvec", "sscratch", "sepc", "scause", "stval",
@@ -28,3 +39,6 @@ SPILL_TEMP = 0x100          # the borrowed register's value
 SPILL_OLD = 0x108           # the CSR's old value on its way to rd
 SPILL_SECOND = 0x110        # a second borrowed register (indirect jumps)
 SPILL_TARGET = 0x118        # an indirect jump's guest target, for the runtime on a miss
+SPILL_RENAME = 0x120        # the register standing in for the guest's gp
+GUEST_GP = 0x128            # the guest's gp while translated code runs
+STATE_BYTES = 0x130         # the slots in use (the rest of the page stays zero)

@@ -21,6 +21,11 @@ its next pc costs nothing.
 Interrupts are taken at TC instruction boundaries only (the first word of a
 rewrite): a pending one finds the core mid-rewrite at most a few words
 away, and the VCPU single-steps there first.
+
+While the core runs translated code its gp holds the state page's address
+(layout.BASE_REG) and the guest's gp waits in the state page; every exit
+puts the guest's value back, so everything outside the core (emulation,
+SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
 
@@ -59,28 +64,67 @@ PTSTORE_PLAIN = 8
 class PageBackedState(SupervisorState):
     """SupervisorState whose CSRs live in the VCPU-state page (host RAM), so
     that translated code reads and writes them with plain loads and stores
-    while Python keeps using the attributes."""
+    while Python keeps using the attributes (properties over the page's
+    slots, set up below the class)."""
 
-    def __init__(self, ram64, index, **options):
-        object.__setattr__(self, "_ram64", ram64)
-        object.__setattr__(self, "_index", index)
+    def __init__(self, ram_words, index, **options):
+        self._words = ram_words          # host RAM as 64-bit words (a memoryview: fast ints)
+        self._index = index
         super().__init__(**options)
 
-    def __getattr__(self, name):
-        offset = layout.STATE_OFFSET.get(name)
-        if offset is None:
-            raise AttributeError(name)
-        value = int(self._ram64[self._index + offset // 8])
+
+def _slot_property(name, offset):
+    slot = offset // 8
+
+    def get(self):
+        value = self._words[self._index + slot]
         return value & ~SSTATUS_UXL_64 if name == "sstatus" else value
 
-    def __setattr__(self, name, value):
-        offset = layout.STATE_OFFSET.get(name)
-        if offset is None:
-            object.__setattr__(self, name, value)
-            return
+    def set(self, value):
         if name == "sstatus":
             value |= SSTATUS_UXL_64          # what an inline read must see
-        self._ram64[self._index + offset // 8] = value & MASK64
+        self._words[self._index + slot] = value & MASK64
+
+    return property(get, set, doc=f"the virtual {name}, in its state-page slot")
+
+
+for _name, _offset in layout.STATE_OFFSET.items():
+    setattr(PageBackedState, _name, _slot_property(_name, _offset))
+
+
+class RuntimeTables:
+    """The VCPU's own pages (state page, TC pages) as a page-table subtree
+    in host frames, built once: the levels below the root entry covering
+    RUNTIME_BASE. Every shadow tree the VCPU's guest kernel runs on links
+    to it with one root entry, so neither a new address space nor a guest
+    sfence.vma costs more than that entry."""
+
+    def __init__(self, core, frames, levels):
+        self._ram64 = core.ram.view(np.uint64)
+        self._ram_base = core.ram_base
+        self.levels = levels
+        self.tables = [frames.alloc(1) for _ in range(levels - 1)]   # top (below the root) first
+        for table in self.tables:
+            start = (table - self._ram_base) >> 3
+            self._ram64[start:start + 512] = 0
+        for level, (table, below) in enumerate(zip(self.tables, self.tables[1:])):
+            self._set(table, levels - 2 - level, layout.RUNTIME_BASE, ((below >> 12) << 10) | PTE_V)
+        self.mapped = set()               # page GVAs with a leaf
+
+    @property
+    def top(self):
+        return self.tables[0]
+
+    def _set(self, table, level, gva, pte):
+        index = ((table - self._ram_base) >> 3) + ((gva >> (12 + 9 * level)) & 0x1FF)
+        self._ram64[index] = pte
+
+    def map(self, gva, hpa, pte_bits):
+        """A leaf for the page at gva (within the 2 MiB the leaf table covers)."""
+        if (gva ^ layout.RUNTIME_BASE) >> 21:
+            raise HvError(f"bt: {gva:#x} is outside the runtime's 2 MiB")
+        self._set(self.tables[-1], 0, gva, ((hpa >> 12) << 10) | pte_bits)
+        self.mapped.add(gva & ~(layout.PAGE_SIZE - 1))
 
 
 class BTVCPU(TrapEmulateVCPU):
@@ -93,16 +137,26 @@ class BTVCPU(TrapEmulateVCPU):
         index = (self.state_hpa - core.ram_base) // 8
         ram64[index:index + layout.PAGE_SIZE // 8] = 0
         old = self.state
-        self.state = PageBackedState(ram64, index, counters=self._read_counter, stce=old.stce)
+        ram_words = memoryview(core.ram).cast("B").cast("Q")
+        self.state = PageBackedState(ram_words, index, counters=self._read_counter, stce=old.stce)
         self.tc = TranslationCache(core, frames)
+        self.runtime_tables = RuntimeTables(core, frames, layout.SHADOW_LEVELS)
+        self.runtime_tables.map(layout.STATE_GVA, self.state_hpa, STATE_PTE)
         self._guest_pc = self._pc
         self._pc_stale = False            # the core's pc must be resolved from _guest_pc
         self._continuation = None         # (guest pc, TC address) a callout resumes at
         self.pending_callout = None       # (TC address, Callout) of the exit being handled
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
+        self.fetch_hpa = {}               # guest code page (GVA) -> host page behind it
+        self._ram16 = core.ram.view(np.uint16)
+        self._ram_base = core.ram_base
         self.lookups = 0
         self.lookup_misses = 0
         self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
+        self._ram_words = ram_words
+        self._guest_gp_index = index + layout.GUEST_GP // 8
+        self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
+        self._stand_in = None             # register renaming gp where the last exit faulted
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -149,7 +203,37 @@ class BTVCPU(TrapEmulateVCPU):
 
     def state_slot(self, offset):
         """A 64-bit slot of the VCPU-state page."""
-        return int.from_bytes(self.core.read_mem(self.state_hpa + offset, 8), "little")
+        return self._ram_words[(self.state_hpa - self.core.ram_base + offset) >> 3]
+
+    def export_runtime_state(self):
+        """The VCPU-state page's slots in use (virtual CSRs, the spill slots
+        a rewrite interrupted by a stop still needs), for a snapshot. The
+        guest's gp is in the register file whenever the VCPU is stopped."""
+        return self.core.read_mem(self.state_hpa, layout.STATE_BYTES)
+
+    def import_runtime_state(self, data):
+        if len(data) != layout.STATE_BYTES:
+            raise HvError(f"bt: runtime state of {len(data)} bytes, not {layout.STATE_BYTES}")
+        self.core.write_mem(self.state_hpa, bytes(data))
+
+    def _base_to_gp(self):
+        """Entering translated code: gp becomes the state page's address."""
+        core = self.core
+        self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
+        core.set_x(layout.BASE_REG, layout.STATE_GVA)
+        self._base_in_gp = True
+
+    def _guest_to_gp(self):
+        self._base_in_gp = False
+        self.core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
+
+    def restore_stand_in(self):
+        """A fault the guest is about to see stopped a renamed instruction:
+        give the register standing in for gp its guest value back."""
+        reg = self._stand_in
+        self._stand_in = None
+        if reg is not None:
+            self.set_x(reg, self.state_slot(layout.SPILL_RENAME))
 
     def at_boundary(self):
         """Can the guest take an interrupt where the core stands?"""
@@ -161,18 +245,21 @@ class BTVCPU(TrapEmulateVCPU):
 
     def _fetch(self, gva):
         page = gva & ~(layout.PAGE_SIZE - 1)
-        gpa_page = self.fetch_pages.get(page)
-        if gpa_page is None:
+        hpa_page = self.fetch_hpa.get(page)
+        if hpa_page is None:
             status = self.state.sstatus
             walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
                                                    bool(status & SSTATUS_MXR))
             if walk is None:
                 raise FetchFault(gva, cause)
             gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
-            if self.vm.gpa_to_hpa(gpa_page) is None:
+            hpa_page = self.vm.gpa_to_hpa(gpa_page)
+            if hpa_page is None:
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
             self.fetch_pages[page] = gpa_page
-        return int.from_bytes(self.vm.read(gpa_page | (gva & (layout.PAGE_SIZE - 1)), 2), "little")
+            self.fetch_hpa[page] = hpa_page
+        # pcs are even: a parcel never straddles a page
+        return int(self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1])
 
     def _code_gpa_pages(self, block):
         return [self.fetch_pages[page] for page in block.pages if page in self.fetch_pages]
@@ -185,7 +272,19 @@ class BTVCPU(TrapEmulateVCPU):
             self.lookup_misses += 1
             block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
             self.vm.policy.protect_code(self, block)
+            self._map_tc_pages(block)
         return block
+
+    def _map_tc_pages(self, block):
+        """Leaves for the TC pages a new block occupies, before it runs (no
+        fault to take on the way in)."""
+        tables = self.runtime_tables
+        page = block.tc_addr & ~(layout.PAGE_SIZE - 1)
+        end = block.tc_addr + block.size
+        while page < end:
+            if page not in tables.mapped:
+                tables.map(page, self.tc.hpa_of(page), TC_PTE)
+            page += layout.PAGE_SIZE
 
     def _resolve_pc(self):
         """Point the core at the translation of the pending guest pc; a guest
@@ -210,6 +309,7 @@ class BTVCPU(TrapEmulateVCPU):
 
     def flush_fetch_pages(self):
         self.fetch_pages.clear()
+        self.fetch_hpa.clear()
 
     # -- KVM_RUN -----------------------------------------------------------------------------------
 
@@ -217,22 +317,29 @@ class BTVCPU(TrapEmulateVCPU):
         if self.vm.stopped:
             return Exit("shutdown", pc=self.pc)
         self.activate()
+        self._stand_in = None
         if self.blocked_until is not None:
             self._wake()
-        if self.state.pending_interrupt() is not None and not self.at_boundary():
-            budget = 1                    # step onto an instruction boundary first
-            self.interrupt_steps += 1
-        else:
-            self.vm.policy.deliver_interrupt(self)
+        if self.state.pending_interrupt() is not None:
+            if self.at_boundary():
+                self.vm.policy.deliver_interrupt(self)
+            else:
+                budget = 1                # step onto an instruction boundary first
+                self.interrupt_steps += 1
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
         self.fp_to_hart()
+        if self.state.priv == PRIV_S:
+            self.vm.pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
+            self._base_to_gp()
         exit = self.enter(budget)
         self.fp_from_hart()
         return exit
 
     def decode_exit(self, reason):
         core = self.core
+        if self._base_in_gp:
+            self._guest_to_gp()
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)
@@ -250,6 +357,7 @@ class BTVCPU(TrapEmulateVCPU):
                             args=tuple(args[:6]), virt=0, priv=PRIV_S)
             return Exit("trap", cause=cause, pc=callout.guest_pc, insn=callout.insn, virt=0,
                         priv=PRIV_S)
+        self._stand_in = self.tc.renamed.get(tc_pc)
         guest_pc = self.tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
@@ -260,6 +368,9 @@ class BTVCPU(TrapEmulateVCPU):
 class BTPolicy(TrapEmulatePolicy):
     """trap_emulate's policy plus the callouts, the TC and state-page
     mappings and self-modifying-code detection. stats()["bt"]."""
+
+    # Sv57 shadow trees: the runtime's pages sit above every guest address space.
+    pager_options = {"shadow_levels": layout.SHADOW_LEVELS}
 
     def __init__(self, vm):
         if vm.paging != "shadow":
@@ -272,6 +383,11 @@ class BTPolicy(TrapEmulatePolicy):
         self.ptstore_plain = {}           # guest pc -> ptstore callouts in a row to no page table
         self.ptstore_reverts = 0          # ptstore callouts copied again for that
         self.ptstore_fallbacks = 0        # ptstore callouts whose target was not guest RAM
+
+    def reflect(self, vcpu, cause, tval, epc):
+        if hasattr(vcpu, "restore_stand_in"):
+            vcpu.restore_stand_in()
+        super().reflect(vcpu, cause, tval, epc)
 
     # -- callouts --------------------------------------------------------------------------------
 
@@ -403,13 +519,10 @@ class BTPolicy(TrapEmulatePolicy):
         self._install_runtime_pages(vcpu)
 
     def _install_runtime_pages(self, vcpu):
-        """Map the TC pages in use and the state page into the kernel tree
-        now, rather than through one fault each after the pager dropped its
-        tree (sfence.vma, a new address space)."""
-        pager = self.vm.pager
-        for gva, hpa in vcpu.tc.page_hpa.items():
-            pager.map_host_page(gva, hpa, TC_PTE, PRIV_S)
-        pager.map_host_page(layout.STATE_GVA, vcpu.state_hpa, STATE_PTE, PRIV_S)
+        """Link the VCPU's runtime tables (TC pages in use, state page) into
+        the kernel tree now, rather than through a fault after the pager
+        dropped its tree (sfence.vma, a new address space)."""
+        self.vm.pager.link_host_table(layout.RUNTIME_BASE, vcpu.runtime_tables.top, PRIV_S)
 
     # -- page faults: TC and state page first, then self-modifying code, then the pager ---------
 
@@ -419,12 +532,14 @@ class BTPolicy(TrapEmulatePolicy):
             # Fetches from the TC, and loads of its indirect-jump literals
             # (possibly on a page not yet fetched from).
             if cause != causes.EXC_STORE_PAGE_FAULT and vcpu.tc.contains(tval):
-                self._map_host_page(tval, vcpu.tc.hpa_of(tval), TC_PTE)
+                vcpu.runtime_tables.map(tval, vcpu.tc.hpa_of(tval), TC_PTE)
+                self._install_runtime_pages(vcpu)
+                vcpu.core.flush_tlb()
                 self.exits["tc_map"] += 1
                 return
             if cause != causes.EXC_INST_PAGE_FAULT and \
                     layout.STATE_GVA <= tval < layout.STATE_GVA + layout.PAGE_SIZE:
-                self._map_host_page(tval, vcpu.state_hpa, STATE_PTE)
+                self._install_runtime_pages(vcpu)
                 self.exits["state_map"] += 1
                 return
         emulated = self.exits["page_fault_emulated"]
@@ -441,10 +556,6 @@ class BTPolicy(TrapEmulatePolicy):
         self.pt_store_traps[store_pc] = traps
         if traps >= PTSTORE_TRAPS and store_pc not in vcpu.tc.ptstores:
             vcpu.tc.retranslate_store(store_pc, ptstore=True)
-
-    def _map_host_page(self, gva, hpa, pte_bits):
-        # The kernel tree only (the user tree never gets these).
-        self.vm.pager.map_host_page(gva, hpa, pte_bits, PRIV_S)
 
     def protect_code(self, vcpu, block):
         """Watch, in every shadow, the guest pages a new block was read from:

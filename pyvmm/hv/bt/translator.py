@@ -16,8 +16,8 @@ and knows nothing of the runtime but the TC address the block will live at
   computed into a borrowed register and compared with a literal (the guest
   target last seen here); a hit jumps straight to that target's block, a
   miss is a callout that looks the target up and re-points the cache.
-* CSR reads of virtual state without side effects: `ld rd, OFF(x0)` from the
-  VCPU-state page. CSR writes of scratch-like state (sscratch, sepc, scause,
+* CSR reads of virtual state without side effects: `ld rd, OFF(gp)` from the
+  VCPU-state page (gp holds its address in translated code, layout.BASE_REG). CSR writes of scratch-like state (sscratch, sepc, scause,
   stval), and clears of interrupt enables (csrc sie, csrci sstatus): a
   short load/modify/store on the state page with one borrowed register
   spilled there. Other CSR accesses (sstatus/sie/satp writes, which
@@ -29,15 +29,22 @@ and knows nothing of the runtime but the TC address the block will live at
 A callout is an `ecall` in the TC: the runtime recognises it by its TC
 address (Block.callouts), never by the guest's own ecalls, which are
 themselves callouts of kind "ecall".
+
+gp is the runtime's in translated code, so every guest instruction run in
+the core that names gp is renamed: a borrowed register, spilled to the state
+page, stands in for it, loaded from the guest's gp slot before and (when the
+instruction writes gp) stored back after. Callouts need no renaming: the
+runtime sees the guest's gp in the register file.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import (PAGE_SIZE, SPILL_OLD, SPILL_SECOND, SPILL_TARGET, SPILL_TEMP,
-                                STATE_OFFSET)
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, PAGE_SIZE, SPILL_OLD, SPILL_RENAME,
+                                SPILL_SECOND, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
 MASK64 = (1 << 64) - 1
@@ -92,6 +99,8 @@ class Block:
     guest_end: int = 0                               # first guest byte past the block
     guest_insns: int = 0
     pages: frozenset = frozenset()                   # guest code pages (GVA) read
+    renamed: dict = field(default_factory=dict)      # TC address of a renamed guest instruction
+    #                                                  -> the register standing in for gp there
 
     @property
     def size(self):
@@ -143,6 +152,16 @@ class _Emitter:
         self.callout("exit", target, target=target)
 
 
+@lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
+def _decode(raw):
+    """(the 32-bit word, codec.decode of it) for a guest instruction, a
+    compressed one expanded first; (None, None) for a reserved parcel."""
+    if raw & 3 != 3:
+        word = codec.expand_compressed(raw)
+        return word, codec.decode(word) if word is not None else None
+    return raw, codec.decode(raw)
+
+
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
@@ -161,12 +180,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             if block.guest_insns == 0:
                 raise
             break
-        if length == 2:
-            word = codec.expand_compressed(raw)
-            decoded = codec.decode(word) if word is not None else None
-        else:
-            word = raw
-            decoded = codec.decode(word)
+        word, decoded = _decode(raw)
         block.guest_insns += 1
         out.mark(pc)
         ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
@@ -197,23 +211,21 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
         return False
     if name == "jal":
         if ops["rd"]:
-            out.words(emit.load_constant(ops["rd"], pc + length))
+            _set_register(out, ops["rd"], pc + length)
         out.exit_stub((pc + ops["imm"]) & MASK64)
         return True
     if name == "jalr":
         _indirect_jump(out, pc, word, length, ops["rd"], ops["rs1"], ops["imm"])
         return True
     if name in BRANCHES:
-        out.words([emit.branch(name, ops["rs1"], ops["rs2"], 8)])
-        out.exit_stub((pc + length) & MASK64)
-        out.exit_stub((pc + ops["imm"]) & MASK64)
+        _branch(out, pc, length, name, ops)
         return True
     if name == "auipc":
         if ops["rd"]:
-            out.words(emit.load_constant(ops["rd"], pc + (emit.sext(ops["imm"] << 12, 32))))
+            _set_register(out, ops["rd"], pc + (emit.sext(ops["imm"] << 12, 32)))
         return False
     if name in CSR_OPS:
-        return _translate_csr(out, pc, word, length, name, ops)
+        return _translate_csr(out, pc, word, length, name, ops, entry)
     if name in SYSTEM_CALLOUTS:
         kind = SYSTEM_CALLOUTS[name]
         out.callout(kind, pc, word, length)
@@ -221,36 +233,110 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
     if entry.ext in ("priv", "H"):
         out.callout("illegal", pc, word, length)
         return True
-    out.words([word])
+    _copy(out, entry, ops, word)
     return False
 
 
-def _translate_csr(out, pc, word, length, name, ops):
+def _gp_fields(entry, ops):
+    """The x-register operand fields of an instruction that name gp."""
+    return [f for f in entry.fields if f.kind == "reg" and ops[f.name] == BASE_REG]
+
+
+def _copy(out, entry, ops, word):
+    """A guest instruction run as it is, gp renamed if it names it."""
+    gp_fields = _gp_fields(entry, ops)
+    if not gp_fields:
+        out.words([word])
+        return
+    stand_in = _scratch({ops[f.name] for f in entry.fields if f.kind == "reg"})
+    renamed = word
+    for f in gp_fields:
+        renamed = (renamed & ~f.instr_mask) | f.insert(stand_in)
+    out.words([emit.state_store(stand_in, SPILL_RENAME), emit.state_load(stand_in, GUEST_GP)])
+    # The one word here that can fault for the guest: the runtime puts the
+    # stand-in's own value back before reflecting the fault.
+    out.block.renamed[out.here] = stand_in
+    out.words([renamed])
+    if any(f.name == "rd" for f in gp_fields):
+        out.words([emit.state_store(stand_in, GUEST_GP)])
+    out.words([emit.state_load(stand_in, SPILL_RENAME)])
+
+
+def _set_register(out, rd, value):
+    """rd = value (a constant the translator knows), rd possibly gp."""
+    if rd != BASE_REG:
+        out.words(emit.load_constant(rd, value))
+        return
+    t = _scratch(())
+    out.words([emit.state_store(t, SPILL_RENAME)] + emit.load_constant(t, value)
+              + [emit.state_store(t, GUEST_GP), emit.state_load(t, SPILL_RENAME)])
+
+
+def _branch(out, pc, length, name, ops):
+    """The branch, retargeted to hop over a fall-through exit stub onto a
+    taken exit stub; a gp operand is read through a stand-in restored on
+    both ways out."""
+    rs1, rs2 = ops["rs1"], ops["rs2"]
+    if BASE_REG not in (rs1, rs2):
+        out.words([emit.branch(name, rs1, rs2, 8)])
+        out.exit_stub((pc + length) & MASK64)
+        out.exit_stub((pc + ops["imm"]) & MASK64)
+        return
+    t = _scratch({rs1, rs2})
+    restore = emit.state_load(t, SPILL_RENAME)
+    out.words([emit.state_store(t, SPILL_RENAME), emit.state_load(t, GUEST_GP),
+               emit.branch(name, t if rs1 == BASE_REG else rs1, t if rs2 == BASE_REG else rs2, 12),
+               restore])
+    out.exit_stub((pc + length) & MASK64)
+    out.words([restore])
+    out.exit_stub((pc + ops["imm"]) & MASK64)
+
+
+def _translate_csr(out, pc, word, length, name, ops, entry):
     csr, rd = ops["csr"], ops["rd"]
     if csr in FP_CSRS:
         # fflags, frm, fcsr: unprivileged F/D state the hart holds for the
         # guest (guarded by the FS the runtime sets from the guest's): copied
-        out.words([word])
+        _copy(out, entry, ops, word)
         return False
     immediate = name.endswith("i")
     source = ops["zimm"] if immediate else ops["rs1"]
     op = name[:5]                                      # csrrw / csrrs / csrrc
     writes = op == "csrrw" or source != 0
     if not writes and csr in INLINE_READS:
-        if rd:
+        if rd == BASE_REG:
+            t = _scratch(())
+            out.words([emit.state_store(t, SPILL_RENAME), emit.state_load(t, INLINE_READS[csr]),
+                       emit.state_store(t, GUEST_GP), emit.state_load(t, SPILL_RENAME)])
+        elif rd:
             out.words([emit.state_load(rd, INLINE_READS[csr])])
         return False
     if writes and csr in INLINE_WRITES:
-        out.words(_inline_csr_write(op, immediate, rd, source, INLINE_WRITES[csr], csr == SEPC))
+        _inline_write_renamed(out, op, immediate, rd, source, INLINE_WRITES[csr], csr == SEPC)
         return False
     if op == "csrrc" and (csr == SIE or csr == SSTATUS and immediate):
         # Clearing interrupt enables can never unmask one, and csrci reaches
         # only sstatus bits 0-4 (SIE and read-only zeros), never SUM/MXR: no
         # side effect for Python to act on.
-        out.words(_inline_csr_write(op, immediate, rd, source, INLINE_READS[csr], False))
+        _inline_write_renamed(out, op, immediate, rd, source, INLINE_READS[csr], False)
         return False
     out.callout("csr", pc, word, length)
     return False
+
+
+def _inline_write_renamed(out, op, immediate, rd, source, offset, clear_bit0):
+    """_inline_csr_write, with a stand-in for gp when rd or the source register is gp."""
+    if rd != BASE_REG and (immediate or source != BASE_REG):
+        out.words(_inline_csr_write(op, immediate, rd, source, offset, clear_bit0))
+        return
+    s = _scratch({rd, 0 if immediate else source})
+    rd_s = s if rd == BASE_REG else rd
+    source_s = s if not immediate and source == BASE_REG else source
+    out.words([emit.state_store(s, SPILL_RENAME), emit.state_load(s, GUEST_GP)])
+    out.words(_inline_csr_write(op, immediate, rd_s, source_s, offset, clear_bit0))
+    if rd == BASE_REG:
+        out.words([emit.state_store(s, GUEST_GP)])
+    out.words([emit.state_load(s, SPILL_RENAME)])
 
 
 def _inline_csr_write(op, immediate, rd, source, offset, clear_bit0):
@@ -293,10 +379,15 @@ def _indirect_jump(out, pc, word, length, rd, rs1, imm):
     encode = codec.encode
     t = _scratch({rd, rs1})
     u = _scratch({rd, rs1, t})
-    out.words([emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND),
-               encode("addi", rd=t, rs1=rs1, imm=imm), encode("andi", rd=t, rs1=t, imm=-2),
-               emit.state_store(t, SPILL_TARGET)])
-    if rd:
+    out.words([emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)])
+    if rs1 == BASE_REG:
+        out.words([emit.state_load(t, GUEST_GP), encode("addi", rd=t, rs1=t, imm=imm)])
+    else:
+        out.words([encode("addi", rd=t, rs1=rs1, imm=imm)])
+    out.words([encode("andi", rd=t, rs1=t, imm=-2), emit.state_store(t, SPILL_TARGET)])
+    if rd == BASE_REG:
+        out.words(emit.load_constant(u, pc + length) + [emit.state_store(u, GUEST_GP)])
+    elif rd:
         out.words(emit.load_constant(rd, pc + length))
     auipc_at = out.here
     literal = (auipc_at + 4 * 9 + 7) & ~7

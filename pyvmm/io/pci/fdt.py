@@ -18,6 +18,7 @@ SPACE_MEM64 = 0x0300_0000
 
 DEVICE_SHIFT = 11                 # device number in phys.hi
 INTERRUPT_MAP_MASK = (0x1800, 0, 0, 7)
+ROUTING_IDS = 0x10000
 
 
 def _pci_range(space, pci_address, cpu_address, size):
@@ -34,13 +35,18 @@ def interrupt_map(phandle_plic):
     return entries
 
 
-def pcie_node(phandle_plic, high_mmio_base):
-    """The pci@30000000 node (for /soc); `high_mmio_base` from memmap.high_mmio_base."""
+def pcie_node(phandle_plic, high_mmio_base, phandle_iommu=None):
+    """The pci@30000000 node (for /soc); `high_mmio_base` from memmap.high_mmio_base.
+    With `phandle_iommu`, an `iommu-map` (the PCI IOMMU binding: rid-base,
+    iommu, iommu-base, length) maps every routing ID 0..0xFFFF to the
+    same device id of that IOMMU."""
     ranges = (_pci_range(SPACE_IO, 0, memmap.PIO_BASE, memmap.PIO_SIZE)
               + _pci_range(SPACE_MEM32, memmap.MMIO_BASE, memmap.MMIO_BASE, memmap.MMIO_SIZE)
               + _pci_range(SPACE_MEM64, high_mmio_base, high_mmio_base, memmap.HIGH_MMIO_SIZE))
     last_bus = memmap.ECAM_SIZE // (1 << 20) - 1
+    iommu = {} if phandle_iommu is None else {"iommu-map": cells(0, phandle_iommu, 0, ROUTING_IDS)}
     return Node("pci@%x" % memmap.ECAM_BASE, {
+        **iommu,
         "interrupt-map-mask": cells(*INTERRUPT_MAP_MASK),
         "interrupt-map": cells(*interrupt_map(phandle_plic)),
         "ranges": cells(*ranges),

@@ -5,8 +5,10 @@ Four windows go on the system bus:
 
 * configuration (ECAM) at 0x3000_0000: function (bus, device, function)'s
   4 KiB space at bus << 20 | device << 15 | function << 12. An absent
-  function, or an offset past a function's configuration space, reads all
-  ones and ignores writes. Accesses must be naturally aligned (else a bus
+  function, or an offset past a function's configuration space (0x100 for
+  a conventional function, 0x1000 for one with extended capabilities such
+  as SR-IOV), reads all ones and ignores writes. The virtual functions an
+  SR-IOV physical function enables answer at their routing IDs. Accesses must be naturally aligned (else a bus
   error, as QEMU's memory core refuses them); an 8-byte access is two
   4-byte ones, low half first.
 * I/O at 0x0300_0000: PCI I/O addresses 0..0xFFFF.
@@ -39,6 +41,11 @@ class HostBridge(PciFunction):
 
     def __init__(self):
         super().__init__(REDHAT_VENDOR, REDHAT_PCIE_HOST, CLASS_BRIDGE_HOST, name="gpex-root")
+
+
+def routing_id(bus, device, function_number):
+    """The PCI requester (routing) ID: bus << 8 | device << 3 | function."""
+    return bus << 8 | device << 3 | function_number
 
 
 def _ones(size):
@@ -106,10 +113,13 @@ class PciHost:
         self.intx = IntxRouter(plic)
         self.high_mmio_base = memmap.high_mmio_base(ram_base, ram_size)
         self.slots = {}                    # (device, function) -> PciFunction
+        self.virtual_functions = {}        # routing ID -> enabled SR-IOV virtual function
+        self._memory = None
         self._sequence = 0
         self._decode_tables = None
         self.config_accesses = 0
         self.bar_accesses = 0
+        self.iommu = None
         self.bridge = HostBridge()
         self.add_function(self.bridge, device=0)
 
@@ -129,6 +139,16 @@ class PciHost:
             raise ValueError(f"no such PCI address {device:02x}.{function_number}")
         if (device, function_number) in self.slots:
             raise ValueError(f"PCI address 00:{device:02x}.{function_number} is taken")
+        wanted = {routing_id(0, device, function_number)}
+        if getattr(function, "sriov", None) is not None:
+            wanted |= self._vf_routing_ids(function, device, function_number)
+        for (d, n), other in self.slots.items():
+            taken = {routing_id(0, d, n)}
+            if getattr(other, "sriov", None) is not None:
+                taken |= self._vf_routing_ids(other, d, n)
+            if wanted & taken:
+                raise ValueError(f"PCI address 00:{device:02x}.{function_number}: its routing IDs "
+                                 f"meet those of {other.name} at 00:{d:02x}.{n} (with its VFs)")
         if function.host is not None:
             raise ValueError(f"{function.name} is already on a bus")
         function.host = self
@@ -139,6 +159,33 @@ class PciHost:
         function.update_mappings()
         self.mappings_changed()
         return device
+
+    @staticmethod
+    def _vf_routing_ids(pf, device, function_number):
+        first = routing_id(0, device, function_number)
+        return {first + pf.sriov.vf_offset(i) for i in range(pf.sriov.total_vfs)}
+
+    def vfs_changed(self, pf):
+        """An SR-IOV physical function enabled or removed its VFs: each
+        enabled VF answers at PF routing ID + First VF Offset + i * VF Stride,
+        its DMA under that routing ID."""
+        for rid, vf in list(self.virtual_functions.items()):
+            if vf.pf is pf:
+                del self.virtual_functions[rid]
+                vf.host = None
+        pf_rid = routing_id(0, pf.device, pf.function)
+        for vf in pf.sriov.vfs:
+            rid = pf_rid + pf.sriov.vf_offset(vf.index)
+            vf.host = self
+            vf.device, vf.function = (rid >> 3) & (NUM_DEVICES - 1), rid & (NUM_FUNCTIONS - 1)
+            self.virtual_functions[rid] = vf
+            if self._memory is not None:
+                vf.attach_memory(self._function_memory(rid))
+            vf.update_mappings()
+        self.mappings_changed()
+
+    def _all_functions(self):
+        return list(self.slots.values()) + list(self.virtual_functions.values())
 
     def _mark_multi_function(self, device):
         """A slot with more than one function says so in function 0's header
@@ -154,7 +201,10 @@ class PciHost:
     def find(self, bus, device, function_number):
         if bus != 0:
             return None
-        return self.slots.get((device, function_number))
+        found = self.slots.get((device, function_number))
+        if found is None:
+            found = self.virtual_functions.get(routing_id(bus, device, function_number))
+        return found
 
     # -- configuration space ------------------------------------------------
 
@@ -191,7 +241,7 @@ class PciHost:
     def _tables(self):
         if self._decode_tables is None:
             memory, io = [], []
-            for function in self.slots.values():
+            for function in self._all_functions():
                 for bar in function.mapped_bars():
                     (io if bar.io else memory).append(bar)
             memory.sort(key=lambda bar: -bar.sequence)
@@ -223,15 +273,33 @@ class PciHost:
                    BarWindow(self, self.high_mmio_base, io=False), "pci-mmio-high")
 
     def attach_memory(self, memory):
-        for function in self.slots.values():
-            function.attach_memory(memory)
+        """Give each function the memory its DMA reaches: `memory` itself,
+        or, with an IOMMU attached, `memory` through the IOMMU under the
+        function's routing ID."""
+        if self.iommu is not None:
+            self.iommu.attach_memory(memory)
+        self._memory = memory
+        for function in self._all_functions():
+            function.attach_memory(self._function_memory(routing_id(0, function.device,
+                                                                    function.function)))
 
-    def fdt_node(self, phandle_plic):
-        """The pci@30000000 node for the board's /soc."""
-        return pcie_node(phandle_plic, self.high_mmio_base)
+    def _function_memory(self, rid):
+        if self.iommu is None:
+            return self._memory
+        return self.iommu.dma_memory(rid)
+
+    def attach_iommu(self, iommu):
+        """Put `iommu` (a RiscvIommu) between every function and memory;
+        takes effect at the next attach_memory."""
+        self.iommu = iommu
+
+    def fdt_node(self, phandle_plic, phandle_iommu=None):
+        """The pci@30000000 node for the board's /soc (with `phandle_iommu`,
+        an iommu-map through that IOMMU)."""
+        return pcie_node(phandle_plic, self.high_mmio_base, phandle_iommu)
 
     def poll(self):
-        for function in self.slots.values():
+        for function in self._all_functions():
             function.poll()
 
     def reset(self):
@@ -243,20 +311,28 @@ class PciHost:
         for (device, number), function in sorted(self.slots.items()):
             for key, value in function.stats().items():
                 out[f"pci.{device:02x}.{number}.{key}"] = value
+        for rid, function in sorted(self.virtual_functions.items()):
+            for key, value in function.stats().items():
+                out[f"pci.{rid >> 3:02x}.{rid & 7}.{key}"] = value
         return out
 
     def state(self):
-        return {
+        state = {
             "sequence": self._sequence,
             "functions": {f"{d:02x}.{n}": fn.state() for (d, n), fn in sorted(self.slots.items())},
         }
+        if self.iommu is not None:
+            state["iommu"] = self.iommu.state()
+        return state
 
     def restore(self, state):
         """Reload every function, then drive each INTx line from the
         restored pin levels."""
         self._sequence = state["sequence"]
+        if self.iommu is not None:
+            self.iommu.restore(state["iommu"])
         for (device, number), function in self.slots.items():
             function.restore(state["functions"][f"{device:02x}.{number}"])
-        self.intx.rebuild((fn.device, fn.interrupt_pin) for fn in self.slots.values()
+        self.intx.rebuild((fn.device, fn.interrupt_pin) for fn in self._all_functions()
                           if fn.irq_level and fn.interrupt_pin and not fn.intx_disabled)
         self.mappings_changed()

@@ -1,0 +1,81 @@
+# dirty_s.S -- the write-heavy guest of dirty.S as an S-mode kernel, for
+# live migration of a VM (pyvmm run --technique hw).
+#
+# Rewrites a 2 MiB buffer (512 pages) again and again: each pass reads every
+# doubleword, scrambles it with the pass number and writes it back, folding
+# what it wrote into a checksum it prints. One page is rewritten every ~4,100
+# instructions, faster than pre-copy's modeled link sends pages even at its
+# 500 Mbit/s maximum, so the writable working set never shrinks and
+# iterating ends by Xen's other rules (29 rounds or 3x RAM sent). It runs
+# with paging off, so its writes are to guest-physical pages directly;
+# output goes to the VM's UART, the end is SBI SRST (shutdown).
+#
+# Expected output:  "dirty_s: start", PASSES lines "pass <hex> sum <hex>",
+#                   "dirty_s: done", exit status 0.
+# Run:              pyvmm run guests/lifecycle/dirty_s.S --technique hw --ram 8M
+
+    .equ UART_BASE,     0x10000000
+    .equ UART_LSR,      5
+    .equ LSR_THRE,      0x20
+    .equ EID_SRST,      0x53525354
+    .equ BUFFER,        0x80400000     # above the image (RAM base + 2 MiB)
+    .equ BUFFER_SIZE,   0x200000
+    .equ PASSES,        50
+
+    .section .text
+    .globl _start
+_start:
+    la      sp, stack_top
+    la      a0, hello
+    call    puts
+    li      s0, 0                   # pass
+    li      s1, 0x9E3779B97F4A7C15  # multiplier (odd: the scramble is a bijection)
+    li      s4, PASSES
+pass:
+    li      a1, BUFFER
+    li      a3, BUFFER + BUFFER_SIZE
+    li      s2, 0                   # checksum
+    addi    a2, s0, 1
+1:  ld      t3, 0(a1)
+    mul     t3, t3, s1
+    add     t3, t3, a2
+    xor     t3, t3, a1              # every doubleword its own value: pages do not compress away
+    sd      t3, 0(a1)
+    add     s2, s2, t3
+    addi    a1, a1, 8
+    bne     a1, a3, 1b
+    la      a0, pass_text
+    call    puts
+    mv      a0, s0
+    call    puthex
+    la      a0, sum_text
+    call    puts
+    mv      a0, s2
+    call    puthex
+    li      a0, '\n'
+    call    putc
+    addi    s0, s0, 1
+    bne     s0, s4, pass
+    la      a0, bye
+    call    puts
+    li      a7, EID_SRST
+    li      a6, 0
+    li      a0, 0                   # shutdown
+    li      a1, 0                   # reason: none
+    ecall
+halt:
+    wfi
+    j       halt
+
+    .include "../include/uart.inc"   # putc, puts, puthex
+
+    .section .rodata
+hello:      .asciz "dirty_s: start\n"
+pass_text:  .asciz "pass "
+sum_text:   .asciz " sum "
+bye:        .asciz "dirty_s: done\n"
+
+    .section .bss
+    .balign 16
+stack:      .space 1024
+stack_top:

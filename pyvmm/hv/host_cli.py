@@ -1,0 +1,343 @@
+"""`pyvmm host`: several VMs at once on one host, its harts shared among them
+by a scheduling policy, or dedicated to a partition (docs/scheduling.md).
+
+    pyvmm host --harts 2 --scheduler credit --max-insns 200M --stats \\
+        --vm guests/sched/spin.S,vcpus=2,weight=512 \\
+        --vm guests/sched/ticker.S,name=ticker,cap=50 \\
+        --vm guests/smp/smp_tour.S,vcpus=1,partition=1
+
+--vm IMAGE[,KEY=VALUE...] with xl's names where xl has one:
+    name=NAME        the VM's name (default vm1, vm2, ... in --vm order)
+    vcpus=N          VCPUs (1..8; several need technique hw, nested paging)
+    memory=SIZE      guest RAM: MiB as a bare number (xl's unit), or 64M, 1G (default 64)
+    technique=NAME   hw (default), trap-emulate, bt or pv; paging=nested|shadow
+    weight=W         the credit scheduler's weight (1..65535, default 256)
+    cap=C            at most C percent of one hart (0: no cap, the default)
+    partition=A[-B]  dedicated host harts A..B, one per VCPU (type-0 partition)
+    service=nvme     a service VM: the host's NVMe controller (--drive/--device
+                     nvme) is assigned to it, and it serves block rings
+    backend=NAME     a frontend of the service VM NAME (given before it): the
+                     grant and event-channel hypercalls, no disk of its own
+                     (docs/service-vm.md)
+
+Each VM's console goes to stdout a line at a time, prefixed with "[NAME] ",
+or raw to DIR/NAME.log with --serial-dir DIR. Exit status: 0 when every VM
+exited with status 0, else the status of the first VM (in --vm order) that
+did not (124 when --max-insns ran out, 125 idle, 1 for a status above
+255); 2 for bad usage or an image that cannot be loaded; 130/143 on
+Ctrl-C/SIGTERM.
+"""
+
+import os
+import sys
+
+from pyvmm.machine.layout import EXIT_USAGE
+
+HOST_OVERHEAD = 32 << 20          # G-stage and shadow tables, pagers' frames
+DEFAULT_MEMORY = 64 << 20
+VM_KEYS = ("name", "vcpus", "memory", "technique", "paging", "weight", "cap", "partition", "service",
+           "backend")
+
+
+class UsageError(Exception):
+    pass
+
+
+def add_parsers(subparsers):
+    p = subparsers.add_parser(
+        "host", help="several VMs on one host: harts, a scheduler, partitions",
+        description="Run several VMs on one host of --harts harts, their VCPUs scheduled by "
+                    "--scheduler (round-robin or credit: Xen's credit scheduler with weight= and "
+                    "cap= per VM) or pinned to a partition's dedicated harts. See "
+                    "docs/scheduling.md. Exit status: 0 when every VM exited with 0, else the "
+                    "first VM's that did not; 2 bad usage.")
+    p.add_argument("--vm", action="append", default=[], metavar="IMAGE[,KEY=VALUE...]",
+                   help="a VM: keys name=, vcpus=, memory= (MiB or 64M), technique=, paging=, "
+                        "weight= (1..65535), cap= (percent of one hart), partition=A[-B] "
+                        "(repeatable; at least one)")
+    p.add_argument("--harts", type=int, default=1, metavar="H", help="host harts, 1..8 (default 1)")
+    p.add_argument("--scheduler", default="round-robin", metavar="NAME",
+                   help="round-robin (the default) or credit, or another registered policy")
+    p.add_argument("--ram", default=None, metavar="SIZE",
+                   help="host RAM (default: every VM's memory plus 32M for page tables)")
+    p.add_argument("--max-insns", metavar="N",
+                   help="stop every VM after N guest instructions in all (5000000 or 5M); status 124")
+    p.add_argument("--drive", action="append", default=[], metavar="OPTIONS",
+                   help="a host drive (QEMU's -drive, if=none) for a host --device")
+    p.add_argument("--device", action="append", default=[], metavar="OPTIONS",
+                   help="a host PCI device a service VM owns (nvme,drive=ID,serial=S)")
+    p.add_argument("--serial-dir", metavar="DIR",
+                   help="write each VM's console to DIR/NAME.log instead of prefixed lines on stdout")
+    p.add_argument("--stats", action="store_true",
+                   help="write the host's scheduling report and every VM's counters as JSON to stderr")
+    p.add_argument("--stats-file", metavar="FILE", help="write them to FILE instead of stderr")
+
+    def one_line_error(message):
+        print(f"pyvmm host: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+    p.error = one_line_error
+    p.set_defaults(func=run_host)
+
+
+class PrefixedConsole:
+    """A VM's console as whole lines, each prefixed with the VM's name."""
+
+    def __init__(self, name, out):
+        self.prefix = f"[{name}] ".encode()
+        self.out = out
+        self.pending = bytearray()
+
+    def write(self, data):
+        self.pending += data
+        while True:
+            end = self.pending.find(b"\n")
+            if end < 0:
+                break
+            self.out.write(self.prefix + bytes(self.pending[:end + 1]))
+            del self.pending[:end + 1]
+
+    def flush(self):
+        self.out.flush()
+
+    def close(self):
+        """The last line, even without its newline."""
+        if self.pending:
+            self.out.write(self.prefix + bytes(self.pending) + b"\n")
+            self.pending.clear()
+        self.out.flush()
+
+
+def _int(value, key, spec):
+    try:
+        return int(value, 0)
+    except ValueError:
+        raise UsageError(f"--vm {spec}: {key}={value!r} is not a number") from None
+
+
+def parse_vm_spec(spec):
+    """'IMAGE,key=value,...' -> dict of the VM's settings (validated for form;
+    the host checks ranges and says what it cannot give)."""
+    from pyvmm.machine.cli import UsageError as SizeError, parse_size
+    fields = spec.split(",")
+    image = fields[0]
+    if not image or "=" in image:
+        raise UsageError(f"--vm {spec}: the image comes first (--vm IMAGE,key=value,...)")
+    vm = {"image": image, "vcpus": 1, "memory": DEFAULT_MEMORY, "technique": "hw", "paging": None,
+          "name": None, "weight": None, "cap": None, "partition": None, "service": None,
+          "backend": None}
+    seen = set()
+    for field in fields[1:]:
+        key, sep, value = field.partition("=")
+        if not sep or not value:
+            raise UsageError(f"--vm {spec}: {field!r} is not KEY=VALUE")
+        if key not in VM_KEYS:
+            raise UsageError(f"--vm {spec}: unknown key {key!r} (known: {', '.join(VM_KEYS)})")
+        if key in seen:
+            raise UsageError(f"--vm {spec}: {key} given twice")
+        seen.add(key)
+        if key in ("vcpus", "weight", "cap"):
+            vm[key] = _int(value, key, spec)
+        elif key == "memory":
+            try:
+                vm[key] = parse_size(value)
+            except SizeError as e:
+                raise UsageError(f"--vm {spec}: memory: {e}") from None
+        elif key == "partition":
+            first, dash, last = value.partition("-")
+            first = _int(first, key, spec)
+            last = _int(last, key, spec) if dash else first
+            if last < first:
+                raise UsageError(f"--vm {spec}: partition={value}: the range runs backwards")
+            vm[key] = list(range(first, last + 1))
+        else:
+            vm[key] = value
+    if vm["partition"] is not None and (vm["weight"] is not None or vm["cap"] is not None):
+        raise UsageError(f"--vm {spec}: a partition's harts are its own: weight= and cap= "
+                         "do not apply")
+    if vm["partition"] is not None and (vm["service"] or vm["backend"]):
+        raise UsageError(f"--vm {spec}: a partition cannot be a service VM or a frontend")
+    if vm["service"] and vm["backend"]:
+        raise UsageError(f"--vm {spec}: a VM is a service VM (service=) or a frontend (backend=), not both")
+    if vm["partition"] is not None and "vcpus" not in seen:
+        vm["vcpus"] = len(vm["partition"])
+    return vm
+
+
+def run_host(args):
+    from pyvmm.machine.loader import ImageError
+    opened = []
+    try:
+        return _run(args, opened)
+    except UsageError as e:
+        print(f"pyvmm host: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImageError as e:
+        print(f"pyvmm host: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        raise           # stdout closed early (| head): pyvmm's main ends quietly
+    except OSError as e:
+        print(f"pyvmm host: error: {e.filename}: {e.strerror}" if e.filename else
+              f"pyvmm host: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        for f in opened:
+            f.close()
+
+
+def _run(args, opened):
+    from pyvmm.hv import Host, HvError
+    from pyvmm.machine.cli import UsageError as CliUsageError, parse_count, parse_size
+    from pyvmm.machine.run_control import run_stopped, stats_destination, write_stats
+    from pyvmm.resources import resolve_image
+
+    if not args.vm:
+        raise UsageError("give at least one --vm IMAGE[,key=value...]")
+    specs = [parse_vm_spec(spec) for spec in args.vm]
+    for index, spec in enumerate(specs, 1):
+        spec["name"] = spec["name"] or f"vm{index}"
+    names = [spec["name"] for spec in specs]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UsageError(f"two VMs are named {twice[0]} (name= tells them apart)")
+    try:
+        max_insns = parse_count(args.max_insns, "instruction count") if args.max_insns is not None else None
+        ram = parse_size(args.ram) if args.ram is not None else None
+    except CliUsageError as e:
+        raise UsageError(str(e)) from None
+    if max_insns is not None and max_insns < 0:
+        raise UsageError("--max-insns must not be negative")
+    if ram is None:
+        ram = sum(spec["memory"] for spec in specs) + HOST_OVERHEAD
+    weighted = [spec["name"] for spec in specs if spec["weight"] is not None or spec["cap"] is not None]
+    if weighted:
+        from pyvmm.hv.sched_policy import scheduler_policy
+        try:
+            honoured = scheduler_policy(args.scheduler).weighted
+        except HvError as e:
+            raise UsageError(str(e)) from None
+        if not honoured:
+            raise UsageError(f"{weighted[0]}: weight= and cap= need a weighted scheduler "
+                             f"(--scheduler credit), not {args.scheduler}")
+    if args.serial_dir is not None and not os.path.isdir(args.serial_dir):
+        raise UsageError(f"--serial-dir {args.serial_dir}: not a directory")
+    try:
+        host = Host(ram_size=ram, harts=args.harts, scheduler=args.scheduler)
+    except HvError as e:
+        raise UsageError(str(e)) from None
+    except MemoryError:
+        raise UsageError(f"cannot allocate {ram} bytes of host RAM") from None
+    vms, consoles = [], []
+    split, controllers = host_devices(host, args, specs, opened)
+    try:
+        for index, spec in enumerate(specs, 1):
+            name = spec["name"]
+            if args.serial_dir is not None:
+                console = open(os.path.join(args.serial_dir, f"{name}.log"), "wb")
+                opened.append(console)
+            else:
+                console = PrefixedConsole(name, sys.stdout.buffer)
+                consoles.append(console)
+            image = resolve_image(spec["image"])
+            paging = spec["paging"] or ("nested" if spec["technique"] == "hw" else "shadow")
+            try:
+                if spec["service"] or spec["backend"]:
+                    vm = split_vm(split, controllers, spec, image, paging, console)
+                    vms.append(vm)
+                    continue
+                if spec["partition"] is not None:
+                    vm = host.partition(harts=spec["partition"], ram_size=spec["memory"],
+                                        vcpus=spec["vcpus"], technique=spec["technique"],
+                                        paging=paging, name=name, console=console)
+                else:
+                    vm = host.create_vm(ram_size=spec["memory"], paging=paging,
+                                        technique=spec["technique"], vcpus=spec["vcpus"],
+                                        name=name, console=console)
+                    host.set_sched_params(vm, weight=spec["weight"], cap=spec["cap"])
+            except HvError as e:
+                raise UsageError(f"--vm {args.vm[index - 1]}: {e}") from None
+            vm.load(image)
+            vms.append(vm)
+
+        def run():
+            return host.run(max_insns)
+        try:
+            _, stopped = run_stopped(run)
+        except HvError as e:
+            print(f"pyvmm host: internal error: {e}", file=sys.stderr)
+            return 1
+    finally:
+        for console in consoles:
+            console.close()
+        for vm in vms:
+            vm.close()
+    for vm in vms:
+        if vm.error is not None:
+            print(f"pyvmm host: {vm.name}: {vm.error}", file=sys.stderr)
+    destination = stats_destination(args)
+    if destination is not None:
+        report = {"host": host.sched_report(), "vms": {vm.name: vm.stats() for vm in vms}}
+        if split is not None:
+            for vm in vms:
+                if vm.vmid in split.interdomain.domains:
+                    report["vms"][vm.name]["interdomain"] = split.stats(vm)
+        write_stats(report, destination, stopped)
+    if stopped is not None:
+        return stopped[1]
+    for vm in vms:
+        status = vm.result.status if vm.result is not None else 1
+        if status != 0:
+            return status if 0 <= status <= 255 else 1
+    return 0
+
+
+def host_devices(host, args, specs, opened):
+    """The ServiceVms of the host and its own devices (--drive/--device: the
+    NVMe controllers service VMs take in --vm order); (None, []) without
+    service VMs."""
+    from pyvmm.io.options import OptionError, build_devices
+    if not any(spec["service"] or spec["backend"] for spec in specs):
+        if args.device or args.drive:
+            raise UsageError("--drive/--device give the host devices for a service VM "
+                             "(--vm IMAGE,service=nvme)")
+        return None, []
+    from pyvmm.hv.service_vm import ServiceVms
+    try:
+        built = build_devices(args.drive, args.device, [])
+    except OptionError as e:
+        raise UsageError(str(e)) from None
+    controllers = []
+    for device, transport, _ in built:
+        opened.append(device)
+        if transport != "pci-function" or device.name != "nvme":
+            raise UsageError(f"--device {device.name}: a service VM serves only nvme controllers")
+        controllers.append(device)
+    services = sum(1 for spec in specs if spec["service"])
+    if len(controllers) > services:
+        raise UsageError(f"{len(controllers)} host --device nvme for {services} service VM(s): "
+                         f"each controller needs a --vm IMAGE,service=nvme")
+    return ServiceVms(host), controllers
+
+
+def split_vm(split, controllers, spec, image, paging, console):
+    """A service VM (service=) taking the next host controller, or a frontend (backend=)."""
+    from pyvmm.hv import HvError
+    from pyvmm.hv.service_vm import SERVICES
+    options = dict(ram_size=spec["memory"], paging=paging, technique=spec["technique"],
+                   vcpus=spec["vcpus"], name=spec["name"], console=console)
+    try:
+        if spec["service"]:
+            if spec["service"] not in SERVICES:
+                raise UsageError(f"{spec['name']}: unknown service {spec['service']!r} "
+                                 f"(known: {', '.join(SERVICES)})")
+            if not controllers:
+                taken = ", ".join(vm.name for vm in split.services)
+                raise UsageError(f"{spec['name']}: service={spec['service']}: no host nvme "
+                                 f"controller left (--device nvme,...)" +
+                                 (f"; assigned to {taken}" if taken else ""))
+            return split.create_service_vm(image, controllers.pop(0),
+                                           service=spec["service"], **options)
+        return split.create_frontend_vm(image, backend=spec["backend"], **options)
+    except HvError as e:
+        raise UsageError(f"{spec['name']}: {e}") from None
