@@ -268,7 +268,9 @@ class PageMap:
         if vm.gstage is not None:
             for index in indices:
                 vm.gstage.map_page(self.gpa(index), self.hpa[index], self.perms(index))
-            self.core.hfence_gvma(vm.vmid)
+            # Every hart of the host may hold this VM's translations (HFENCE.GVMA on each).
+            for core in getattr(self.host, "cores", None) or [self.core]:
+                core.hfence_gvma(vm.vmid)
         if vm.pager is not None:
             vm.pager.remap_pages([self.gpa(index) for index in indices])
 

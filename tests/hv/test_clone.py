@@ -263,3 +263,15 @@ def test_a_clone_saved_and_restored_on_another_host_runs_on_alike(paging, tmp_pa
     assert clone.console_output.endswith(restored.console_output) and restored.console_output
     assert instret(restored) == instret(clone)
     assert memory_hash(restored) == memory_hash(clone)
+
+
+def test_clones_and_their_template_on_a_two_hart_host():
+    whole = booted(COW_COUNTER, "nested", None)
+    host = Host(ram_size=8 * RAM, harts=2)
+    template = booted(COW_COUNTER, "nested", 60_000, host=host)
+    before = template.console_output
+    clones = [template.clone() for _ in range(3)]
+    host.run()
+    assert all(before + clone.console_output == whole.console_output for clone in clones)
+    assert template.console_output == whole.console_output
+    assert sum(clone.memory_stats()["cow_faults"] for clone in clones) > 0
