@@ -36,6 +36,8 @@ def clone_vm(template, name=None, console=None):
     if template.technique not in CLONABLE_TECHNIQUES:
         raise HvError(f"cannot clone {template.name}: the {template.technique} technique does not "
                       f"support clones (only {', '.join(CLONABLE_TECHNIQUES)})")
+    if getattr(template, "shareable", True) is False:
+        raise HvError(f"cannot clone {template.name}: it shares nothing (a partition)")
     if not template.booted and template.kernel_image is None:
         raise HvError(f"cannot clone {template.name}: nothing is loaded into it")
     if template.stopped and template.result.how != "budget":

@@ -159,6 +159,8 @@ class PageMap:
     def share_with(self, template):
         """Map every page to the template's frame, read-only here and there
         (a clone's RAM). The clone's tables are built afterwards from perms()."""
+        if getattr(template.vm, "shareable", True) is False:
+            raise HvError(f"cannot clone {template.vm.name}: it shares nothing (a partition)")
         if self.hpa or len(template.hpa) != self.vm.ram_size >> PAGE_SHIFT:
             raise HvError(f"{self.vm.name}: cannot share RAM of another size or over RAM it has")
         for hpa in template.hpa:
@@ -192,6 +194,8 @@ class PageMap:
         first write maps a fresh zero-filled frame, private to this VM."""
         if gpa % PAGE_SIZE:
             raise HvError(f"discard_page needs a page address, not {gpa:#x}")
+        if getattr(self.vm, "shareable", True) is False:
+            raise HvError(f"{self.vm.name} shares nothing: its RAM is a reserved range")
         index = self.index(gpa)
         old = self.hpa[index]
         if old == self.refs.zero_frame:
@@ -275,9 +279,15 @@ class PageMap:
             vm.pager.remap_pages([self.gpa(index) for index in indices])
 
     def release(self):
-        """Drop this VM's reference to every frame it maps."""
+        """Drop this VM's reference to every frame it maps; a VM that may not
+        share (a partition, whose RAM is a reserved range it gives back
+        itself) only forgets its frames."""
+        shareable = getattr(self.vm, "shareable", True)
         for hpa in self.hpa:
-            self.refs.drop(hpa)
+            if shareable:
+                self.refs.drop(hpa)
+            else:
+                self.refs.refs.pop(hpa, None)
         self.hpa[:] = []
         self.offsets[:] = []
         self.readonly = bytearray()

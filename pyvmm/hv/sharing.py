@@ -39,7 +39,8 @@ class PageSharing:
     def scan(self, vms=None):
         """One pass over the RAM of `vms` (every VM of the host by default);
         returns the number of frames it gave back."""
-        vms = [vm for vm in (self.host.vms if vms is None else vms) if vm.pagemap.hpa]
+        vms = [vm for vm in (self.host.vms if vms is None else vms)
+               if vm.pagemap.hpa and getattr(vm, "shareable", True) is not False]
         ram = memoryview(self.host.core.ram_buffer).cast("B")
         base = self.host.ram_base
         users = {}                    # frame HPA -> [(vm, page index)] in scan order

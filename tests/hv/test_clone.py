@@ -275,3 +275,21 @@ def test_clones_and_their_template_on_a_two_hart_host():
     assert all(before + clone.console_output == whole.console_output for clone in clones)
     assert template.console_output == whole.console_output
     assert sum(clone.memory_stats()["cow_faults"] for clone in clones) > 0
+
+
+def test_a_partition_is_never_cloned_nor_shared():
+    host = Host(ram_size=8 * RAM, harts=3, scheduler="credit")
+    part = host.partition(harts=[2], ram_size=8 << 20, image=COW_COUNTER)
+    other = host.create_vm(ram_size=8 << 20)
+    other.load(COW_COUNTER)
+    with pytest.raises(HvError, match="shares nothing"):
+        part.clone()
+    with pytest.raises(HvError, match="shares nothing"):
+        part.discard_page(part.ram_base)
+    host.share_pages()
+    assert part.memory_stats()["shared_pages"] == 0
+    free = host.frames.free_frames
+    host.destroy_vm(part)
+    # The reserved range came back whole, once (no frame freed twice, none kept).
+    assert host.frames.free_frames >= free + (8 << 20) // 4096
+    assert host.memory_stats()["guest_pages"] == (8 << 20) // 4096     # the other VM's alone
