@@ -812,6 +812,12 @@ cdef class Core:
     def flush_tlb(self):
         tlb_flush(self.h)
 
+    def hfence_gvma(self, vmid=None):
+        """HFENCE.GVMA from the hypervisor: the G-stage tables of `vmid`
+        (every VMID when None) changed, so its guest translations go."""
+        walk_cache_flush(self.h)
+        tlb_flush_contexts(self.h, 1, -1 if vmid is None else <int64_t>int(vmid))
+
     def flush_decode_cache(self):
         decode_cache_flush(self.h)
 

@@ -125,11 +125,14 @@ cdef int do_sc(Hart* h, DecodedInsn* d, int size) noexcept nogil:
     cdef uint64_t addr = h.x[d.rs1]
     cdef uint64_t pa, cur
     cdef int st
+    # A faulting SC leaves the reservation as it was (Spike's order): the
+    # fault may be the hypervisor's own (a copy-on-write page), after which
+    # the SC re-runs and must see what the guest saw.
     cdef bint reserved = h.res_valid and h.res_addr == addr
-    h.res_valid = 0
     st = atomic_ram_addr(h, addr, size, ACC_STORE, &pa)
     if st != ST_OK:
         return st
+    h.res_valid = 0
     if not reserved:
         h.x[d.rd] = 1
         return ST_OK

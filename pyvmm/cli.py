@@ -17,11 +17,12 @@ import sys
 
 # Modules that contribute sub-commands, in the order `pyvmm --help` lists them.
 COMMAND_MODULES = ("pyvmm.machine.cli", "pyvmm.user.cli", "pyvmm.asm.cli", "pyvmm.bench.cli",
-                   "pyvmm.hv.analyze_cli", "pyvmm.hv.host_cli")
+                   "pyvmm.hv.analyze_cli", "pyvmm.hv.host_cli", "pyvmm.hv.clone_cli")
 
 # command -> the module of COMMAND_MODULES that registers it
 COMMANDS = {"run": "pyvmm.machine.cli", "user": "pyvmm.user.cli", "asm": "pyvmm.asm.cli", "disasm": "pyvmm.asm.cli",
-            "bench": "pyvmm.bench.cli", "analyze": "pyvmm.hv.analyze_cli", "host": "pyvmm.hv.host_cli"}
+            "bench": "pyvmm.bench.cli", "analyze": "pyvmm.hv.analyze_cli", "host": "pyvmm.hv.host_cli",
+            "clone": "pyvmm.hv.clone_cli"}
 
 EXIT_USAGE = 2
 

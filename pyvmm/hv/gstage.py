@@ -77,8 +77,10 @@ class GStageTables:
         """GPA page -> HPA frame (both 4 KiB aligned)."""
         if gpa % PAGE_SIZE or hpa % PAGE_SIZE:
             raise ValueError(f"unaligned G-stage mapping {gpa:#x} -> {hpa:#x}")
-        self._write_pte(self._leaf_address(gpa), ((hpa >> PAGE_SHIFT) << 10) | perms)
-        self.leaves += 1
+        leaf = self._leaf_address(gpa)
+        if not self._read_pte(leaf) & PTE_V:
+            self.leaves += 1
+        self._write_pte(leaf, ((hpa >> PAGE_SHIFT) << 10) | perms)
 
     def unmap_page(self, gpa):
         self._write_pte(self._leaf_address(gpa), 0)

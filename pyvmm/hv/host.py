@@ -245,6 +245,17 @@ class Host:
         vm.release()
         self.vms.remove(vm)
 
+    def share_pages(self, vms=None):
+        """One content-based page-sharing scan over the VMs' RAM (pyvmm.hv.sharing):
+        identical pages mapped to one read-only frame. Returns the frames freed."""
+        from pyvmm.hv.sharing import page_sharing
+        return page_sharing(self).scan(vms)
+
+    def memory_stats(self):
+        """Host frames: guest RAM frames, shared ones, and the allocator's totals."""
+        from pyvmm.hv.pagemap import frame_refs
+        return frame_refs(self).stats()
+
     def runnable_vcpus(self):
         return [vcpu for vm in self.vms if not vm.stopped for vcpu in vm.vcpus]
 

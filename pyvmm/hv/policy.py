@@ -56,8 +56,9 @@ class Policy:
             vm.pager = ShadowPager(vm)
         else:
             vm.gstage = GStageTables(host, vm.vmid)
-            for gpa in vm.memory:
-                vm.gstage.map_page(gpa, vm.memory[gpa])
+            pagemap = vm.pagemap
+            for index, hpa in enumerate(pagemap.hpa):
+                vm.gstage.map_page(pagemap.gpa(index), hpa, pagemap.perms(index))
         self.emulated = {"satp_reads": 0, "satp_writes": 0, "sfence_vma": 0}
 
     # -- configuration --------------------------------------------------------------------

@@ -289,15 +289,15 @@ def hypercall_name(fid):
 # -- the shared page ---------------------------------------------------------------------
 
 # The page lies within one guest page (register_callbacks checks), so one
-# host frame holds it: read and written there directly, the shadow told.
+# host frame holds it (info_hpa, until a copy-on-write share of it breaks).
 
 def _read_info(vcpu):
-    return INFO_FORMAT.unpack(vcpu.core.read_mem(vcpu.info_hpa, INFO_SIZE))
+    return INFO_FORMAT.unpack(vcpu.vm.read(vcpu.info_gpa, INFO_SIZE))
 
 
 def _write_info_bytes(vcpu, offset, data):
-    vcpu.core.write_mem(vcpu.info_hpa + offset, data)
-    vcpu.vm.pager.invalidate_gpa(vcpu.info_gpa + offset, len(data))
+    # vm.write: the frame may be shared copy-on-write (a clone), and the shadow is told.
+    vcpu.vm.write(vcpu.info_gpa + offset, data)
 
 
 def _write_info(vcpu, offset, value):

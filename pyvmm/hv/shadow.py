@@ -146,6 +146,7 @@ class ShadowPager:
         self.drop_on_sfence = bool(drop_on_sfence)
         self.core = vm.host.core
         self.frames = vm.host.frames
+        self._pagemap = getattr(vm, "pagemap", None)      # frames shared copy-on-write
         self.user_split = bool(user_split)
         self.max_spaces = max(1, int(max_spaces))
         self._asids = _asid_pool(vm.host)
@@ -332,6 +333,12 @@ class ShadowPager:
             outcome = self._store_to_page_table(gva, walk, guest_priv, sum, mxr, insn)
             if outcome is not None:
                 return outcome
+        if access == STORE and self._shared(data_page):
+            # The guest may write here but the frame is shared: this VM gets its own copy.
+            pagemap = self._pagemap
+            pagemap.counters["cow_faults"] += 1
+            pagemap.break_share(pagemap.index(data_page))
+            hpa = self.vm.gpa_to_hpa(data_page)
         self._fill(gva, hpa & ~PAGE_MASK, walk, access, guest_priv)
         if access == STORE and data_page in self._pt_refs:
             # The page maps itself: still protected, and re-running would only
@@ -404,7 +411,20 @@ class ShadowPager:
     def _write_guest(self, gpa, data):
         # Straight to the frame (one page at most): vm.write would drop
         # shadow entries, and the pager invalidates what it changes itself.
-        self.core.write_mem(self.vm.gpa_to_hpa(gpa), data)
+        # A shared frame is copied for this VM first.
+        if self._pagemap is not None:
+            hpa = self._pagemap.writable_hpa(gpa)
+        else:
+            hpa = self.vm.gpa_to_hpa(gpa)
+        self.core.write_mem(hpa, data)
+
+    def _shared(self, gpa_page):
+        """Is this guest RAM page on a frame shared copy-on-write?"""
+        pagemap = self._pagemap
+        if pagemap is None:
+            return False
+        index = (gpa_page - pagemap.ram_base) >> PAGE_SHIFT
+        return 0 <= index < len(pagemap.readonly) and bool(pagemap.readonly[index])
 
     # ------------------------------------------------------------------ filling
 
@@ -427,7 +447,7 @@ class ShadowPager:
             self._pt_refs[page] = count + 1
             if count == 0:
                 self._write_protect(page)
-        if data_page in self._pt_refs or data_page in self._watched:
+        if data_page in self._pt_refs or data_page in self._watched or self._shared(data_page):
             perms &= ~PTE_W
         self._slots[slot] = (tree, deps, data_page, status_dependent)
         self._data_rmap.setdefault(data_page, set()).add(slot)
@@ -577,6 +597,20 @@ class ShadowPager:
                 changed = True
         if changed:
             self._flush_tlb()
+
+    def remap_pages(self, gpa_pages):
+        """These guest pages changed frame or became read-only (copy-on-write
+        sharing): drop the shadow entries mapping them, which refill from the
+        VM's page map on the next access."""
+        dropped = 0
+        for page in gpa_pages:
+            for slot in list(self._data_rmap.get(page & ~PAGE_MASK, ())):
+                self._drop_slot(slot)
+                dropped += 1
+        if dropped:
+            self.counters["invalidations"] += dropped
+            self._flush_tlb()
+        return dropped
 
     def _unprotect(self, page):
         dropped = 0

@@ -500,6 +500,15 @@ def build_vm(host, options, state, pages, console=None, stdin=None, name=None):
     return vm
 
 
+def apply_vm_state(vm, options, state):
+    """Put `vm`, built with `options` and its RAM already in place (a clone's,
+    shared with the VM captured), into the captured `state`: what build_vm
+    does after writing RAM."""
+    _check_options(options)
+    _check_state(options, state)
+    _apply(vm, options, state, None)
+
+
 def _apply(vm, options, state, pages):
     host = vm.host
     core = host.core
@@ -513,7 +522,8 @@ def _apply(vm, options, state, pages):
         shift = 0
     else:
         shift = (core.mtime - clock["mtime"]) & MASK64
-    _write_ram(vm, pages)
+    if pages is not None:
+        _write_ram(vm, pages)
     try:
         board_snapshot.restore_devices(vm.device_set, state["devices"])
     except SnapshotError as error:

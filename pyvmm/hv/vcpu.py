@@ -344,7 +344,15 @@ class VCPU(HartTenant):
             if self.soft_timer is not None:
                 ticks = (self.soft_timer - self.guest_time()) & MASK64
                 budget = max(1, min(budget, ticks * core.insns_per_tick))
-        return self.enter(budget)
+        start = self.instret
+        exit = self.enter(budget)
+        while exit.kind == "guest_page_fault" and self.vm.pagemap.write_fault(exit.cause, exit.gpa):
+            # A store to a copy-on-write page, now private: it re-runs, unseen by the guest.
+            left = budget - (self.instret - start)
+            if left <= 0:
+                return Exit("budget", pc=core.pc)
+            exit = self.enter(left)
+        return exit
 
     def decode_trap(self, core):
         cause = core.exit_cause

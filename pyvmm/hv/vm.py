@@ -41,7 +41,7 @@ _FIXED_STATUS = {"budget": EXIT_BUDGET, "idle": EXIT_IDLE}
 class VM:
     def __init__(self, host, ram_size=64 << 20, ram_base=RAM_BASE, paging="nested",
                  technique="hw", bootargs="", console=None, stdin=None, name=None, sstc=None,
-                 devices=None, initrd=None, vcpus=1):
+                 devices=None, initrd=None, vcpus=1, share_ram_with=None):
         from pyvmm.hv import technique_entry
         if paging not in PAGINGS:
             raise HvError(f"unknown paging {paging!r} (expected nested or shadow)")
@@ -74,7 +74,14 @@ class VM:
         self._console_output = bytearray()
         self.input = ConsoleInput(stdin)
 
-        self._page_hpa = self._allocate_ram()
+        from pyvmm.hv.pagemap import PageMap
+        if share_ram_with is None:
+            self.pagemap = PageMap(self, self._allocate_ram())
+        else:
+            # A clone: every page the template's frame, copy-on-write on both sides.
+            self.pagemap = PageMap(self, [])
+            self.pagemap.share_with(share_ram_with.pagemap)
+        self._page_hpa = self.pagemap.hpa
         self.memory = _PageMap(self)
 
         self.external_irq = ()
@@ -92,9 +99,14 @@ class VM:
         self.devices = Bus()
         self.device_set.attach(self.devices)
         self.guest_memory = GuestMemory(host.core.ram_buffer, ram_base, ram_size,
-                                        page_offsets=[hpa - host.ram_base for hpa in self._page_hpa],
-                                        on_write=self._dma_written)
+                                        page_offsets=self.pagemap.offsets,
+                                        on_write=self._dma_written,
+                                        before_write=self._dma_writing)
         self.device_set.attach_memory(self.guest_memory)
+        for balloon in self.device_set.balloons():
+            if balloon.discard == self.device_set.drop_page:
+                # An inflated page's frame goes back to the host's allocator.
+                balloon.discard = self.discard_page
         self.initrd_path = initrd
         self.initrd_range = None
         # Descriptors (a monitor's) whose input ends a wait for console input
@@ -145,15 +157,16 @@ class VM:
     def release(self):
         """Give every host frame of this VM back (after it has stopped)."""
         self.device_set.close()
-        frames = self.host.frames
         if self.pager is not None and hasattr(self.pager, "close"):
             self.pager.close()
         if self.gstage is not None:
             self.gstage.release()
-        chunk = CHUNK_FRAMES
-        for first in range(0, len(self._page_hpa), chunk):
-            frames.free(min(self._page_hpa[first:first + chunk]), chunk)
-        self._page_hpa = []
+        # Guest frames go back through their reference counts: clones may share them.
+        self.pagemap.release()
+
+    def _dma_writing(self, gpa, n):
+        """A device is about to write guest RAM: shared frames never see it."""
+        self.pagemap.prepare_write(gpa, n, dma=True)
 
     def _dma_written(self, gpa, n):
         """A device wrote guest RAM: drop decoded code there, and let the
@@ -189,6 +202,8 @@ class VM:
         core = self.host.core
         data = bytes(data)
         done = 0
+        if data and self.in_ram(gpa, len(data)):
+            self.pagemap.prepare_write(gpa, len(data))
         for hpa, length in self._pieces(gpa, len(data)):
             core.write_mem(hpa, data[done:done + length])
             done += length
@@ -491,11 +506,31 @@ class VM:
             stats["gstage_table_frames"] = len(self.gstage.table_frames)
         if self.pager is not None:
             stats["shadow"] = dict(self.pager.counters)
+        stats["memory"] = self.memory_stats()
         stats.update(self.policy.stats())
         sched = self.host.vm_sched_stats(self)
         if sched:
             stats["sched"] = sched
         return stats
+
+    # -- shared frames: clones, page sharing, discarded pages (pyvmm.hv.pagemap) ---------------
+
+    def memory_stats(self):
+        """This VM's private frames and pages on shared frames, its
+        copy-on-write counters, and the host's frame totals."""
+        return self.pagemap.stats()
+
+    def discard_page(self, gpa):
+        """Give the frame behind guest page `gpa` back to the host (a balloon
+        inflated it): the page reads as zero until its first write maps a
+        fresh private frame."""
+        self.pagemap.discard_page(gpa)
+
+    def clone(self, name=None, console=None):
+        """A new VM on this host that goes on exactly where this one is,
+        its RAM shared copy-on-write with this one (see pyvmm.hv.clone)."""
+        from pyvmm.hv.clone import clone_vm
+        return clone_vm(self, name=name, console=console)
 
 
 class _PageMap(collections.abc.Mapping):

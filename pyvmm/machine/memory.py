@@ -29,9 +29,12 @@ class GuestMemory:
     array); `ram_base`/`ram_size`:
     the guest-physical RAM range; `page_offsets`: None when guest RAM is
     buffer[0:ram_size] in order, else the buffer offset of each guest page;
-    `on_write(gpa, n)`: called after every write (code and shadow coherence)."""
+    `on_write(gpa, n)`: called after every write (code and shadow coherence);
+    `before_write(gpa, n)`: called before every write (a VM breaks the sharing
+    of copy-on-write frames there, which may change `page_offsets` in place)."""
 
-    def __init__(self, buffer, ram_base, ram_size, page_offsets=None, on_write=None):
+    def __init__(self, buffer, ram_base, ram_size, page_offsets=None, on_write=None,
+                 before_write=None):
         self.buffer = memoryview(buffer).cast("B")
         # The core's RAM (a HostBuffer) can hand pages back to the host.
         self._discard_range = getattr(buffer, "discard_range", None)
@@ -39,6 +42,7 @@ class GuestMemory:
         self.ram_size = ram_size
         self.page_offsets = page_offsets
         self._on_write = on_write
+        self._before_write = before_write
         self.bytes_read = 0
         self.bytes_written = 0
         self.bytes_discarded = 0
@@ -54,7 +58,9 @@ class GuestMemory:
 
     def views(self, gpa, n):
         """Zero-copy byte memoryviews covering [gpa, gpa + n), one per contiguous run
-        of host memory (one for the board, one per page at most for a VM)."""
+        of host memory (one for the board, one per page at most for a VM). For
+        reading: a write goes through write() or fill(), which tell the VM
+        first (its copy-on-write frames must not be written in place)."""
         self._check(gpa, n)
         offset = gpa - self.ram_base
         if self.page_offsets is None:
@@ -87,6 +93,9 @@ class GuestMemory:
         """Store bytes (or any byte buffer, a uint8 array) into guest RAM at gpa."""
         source = memoryview(data).cast("B")
         n = len(source)
+        if self._before_write is not None and n:
+            self._check(gpa, n)
+            self._before_write(gpa, n)
         views = self.views(gpa, n)
         done = 0
         for view in views:
@@ -97,6 +106,9 @@ class GuestMemory:
             self._on_write(gpa, n)
 
     def fill(self, gpa, n, byte=0):
+        if self._before_write is not None and n:
+            self._check(gpa, n)
+            self._before_write(gpa, n)
         for view in self.views(gpa, n):
             view[:] = bytes((byte,)) * len(view)
         self.bytes_written += n
@@ -111,6 +123,8 @@ class GuestMemory:
         self._check(gpa, n)
         if n == 0:
             return
+        if self._before_write is not None:
+            self._before_write(gpa, n)      # a frame shared copy-on-write stays as it is
         offset = gpa - self.ram_base
         for start, length in self._host_runs(offset, n):
             if self._discard_range is not None:
