@@ -736,94 +736,9 @@ fnv1a:
 3:  mv      a0, t0
     ret
 
-# trap: no trap is expected; report it and fail with code 12
-    .balign 4
-trap:
-    SAY     "trap: cause "
-.ifdef SMODE
-    csrr    a0, scause
-.else
-    csrr    a0, mcause
-.endif
-    li      a1, 16
-    call    puthexn
-    SAY     " epc "
-.ifdef SMODE
-    csrr    a0, sepc
-.else
-    csrr    a0, mepc
-.endif
-    li      a1, 16
-    call    puthexn
-    li      a0, 12
-    call    say_fail
-    .asciz  "\n"
-    .balign 4
-
-# say: print the string placed right after the call, return past it
-say:
-    mv      t2, ra
-1:  lbu     a0, 0(t2)
-    addi    t2, t2, 1
-    beqz    a0, 2f
-    call    putc
-    j       1b
-2:  addi    t2, t2, 3
-    andi    ra, t2, -4
-    ret
-
-# say_fail(a0 = code): print the string after the call, then fail with the code
-say_fail:
-    mv      s11, a0
-    mv      t2, ra
-1:  lbu     a0, 0(t2)
-    beqz    a0, 2f
-    call    putc
-    addi    t2, t2, 1
-    j       1b
-2:  slli    a0, s11, 16
-    li      t1, FINISHER_FAIL
-    or      t1, t1, a0
-    li      t0, FINISHER
-    sw      t1, 0(t0)
-    j       halt
-
+    .include "report.inc"      # trap, say, say_fail
     .include "../include/uart.inc"
-
-# hexn(a0 = value, a1 = digits): the low a1 hex digits; clobbers a0-a3, t0-t1
-hexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    mv      a2, a0
-    slli    a3, a1, 2
-1:  addi    a3, a3, -4
-    bltz    a3, 3f
-    srl     a0, a2, a3
-    andi    a0, a0, 15
-    addi    a0, a0, '0'
-    li      t0, '9'
-    ble     a0, t0, 2f
-    addi    a0, a0, 'a' - '0' - 10
-2:  call    putc
-    j       1b
-3:  ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
-
-# puthexn(a0 = value, a1 = digits): "0x" and hexn
-puthexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    sd      a0, 8(sp)
-    li      a0, '0'
-    call    putc
-    li      a0, 'x'
-    call    putc
-    ld      a0, 8(sp)
-    call    hexn
-    ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
+    .include "hexn.inc"        # hexn, puthexn
 
     .section .rodata
 # Ethernet, IPv4 and UDP headers; the source MAC, lengths and source port

@@ -921,41 +921,7 @@ zero_range:
 # ------------------------------------------------------------------ output
     .include "../include/uart.inc"
 
-# hexn(a0 = value, a1 = number of digits): the low a1 hex digits, no prefix;
-# clobbers a0-a3, t0-t1
-hexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    mv      a2, a0
-    slli    a3, a1, 2
-1:  addi    a3, a3, -4
-    bltz    a3, 3f
-    srl     a0, a2, a3
-    andi    a0, a0, 15
-    addi    a0, a0, '0'
-    li      t0, '9'
-    ble     a0, t0, 2f
-    addi    a0, a0, 'a' - '0' - 10
-2:  call    putc
-    j       1b
-3:  ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
-
-# puthexn(a0 = value, a1 = number of digits): "0x" and hexn; clobbers a0-a3, t0-t1
-puthexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    sd      a0, 8(sp)
-    li      a0, '0'
-    call    putc
-    li      a0, 'x'
-    call    putc
-    ld      a0, 8(sp)
-    call    hexn
-    ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
+    .include "hexn.inc"        # hexn, puthexn
 
 # putdec(a0 = unsigned value): decimal digits; clobbers a0-a3, t0-t1
 putdec:
