@@ -20,6 +20,8 @@
     .equ HALF,          0x100000
     .equ PASSES,        60
 
+    .include "dirty_pass.inc"     # SCRAMBLE, PRINT_PASS
+
     .section .text
     .globl _start
 _start:
@@ -42,27 +44,9 @@ pass:
     mv      a1, s6
     li      t0, HALF
     add     a3, s6, t0
-    li      s2, 0
-    addi    a2, s0, 1
-2:  ld      t3, 0(a1)
-    mul     t3, t3, s1
-    add     t3, t3, a2
-    xor     t3, t3, a1
-    sd      t3, 0(a1)
-    add     s2, s2, t3
-    addi    a1, a1, 8
-    bne     a1, a3, 2b
+    SCRAMBLE
     bnez    s5, 3f
-    la      a0, pass_text
-    call    puts
-    mv      a0, s0
-    call    puthex
-    la      a0, sum_text
-    call    puts
-    mv      a0, s2
-    call    puthex
-    li      a0, '\n'
-    call    putc
+    PRINT_PASS
 3:  addi    s0, s0, 1
     bne     s0, s4, pass
     bnez    s5, secondary_done
