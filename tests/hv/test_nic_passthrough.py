@@ -6,29 +6,15 @@ IOMMU fault, never memory of the host or of another VM."""
 
 import os
 
+from support.netdevs import EchoNetdev
+
 from pyvmm.hv.host import Host
 from pyvmm.hv.passthrough import Passthrough
 from pyvmm.io.iommu import regs
-from pyvmm.io.net.netdev import Netdev
 from pyvmm.io.pci.nic import NicController
 from pyvmm.machine.devices import DeviceConfig
 
 GUEST = os.path.join(os.path.dirname(__file__), "..", "..", "guests", "pci", "nic_smode.S")
-PEER_MAC = bytes.fromhex("525400000002")
-
-
-class EchoNetdev(Netdev):
-    """The far end answers every frame with it back, from PEER_MAC."""
-    kind = "echo"
-
-    def __init__(self):
-        super().__init__("echo")
-
-    def _transmit(self, frame):
-        self.deliver(frame[6:12] + PEER_MAC + frame[12:])
-        return True
-
-
 def test_assigned_nic_runs_the_unchanged_driver_in_a_vm():
     host = Host(ram_size=256 << 20)
     passthrough = Passthrough(host)
