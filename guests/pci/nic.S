@@ -32,21 +32,8 @@
 # Registers kept across the program: s0 ECAM base of the controller,
 # s1 device number, s2 BAR0 address, s3 frame number.
 
-    .equ UART_BASE,     0x10000000
-    .equ UART_LSR,      5
-    .equ LSR_THRE,      0x20
-    .equ FINISHER,      0x100000
-    .equ FINISHER_PASS, 0x5555
-    .equ FINISHER_FAIL, 0x3333
+    .include "pci.inc"         # board addresses, config registers, HEX, SAY, BAR0 steps
 
-    .equ ECAM,          0x30000000
-    .equ MMIO_WINDOW,   0x40000000
-    .equ CFG_COMMAND,   0x04
-    .equ CFG_STATUS,    0x06
-    .equ CFG_REVISION,  0x08
-    .equ CFG_BAR0,      0x10
-    .equ CFG_BAR1,      0x14
-    .equ CFG_INT_PIN,   0x3d
     .equ NIC_IDS,       0x00f01b36  # device 0x00f0, vendor 0x1b36
 
     # controller registers (BAR0)
@@ -74,18 +61,6 @@
     .equ POLL_LIMIT,    50000000
     .equ DD,            1
 
-.macro HEX reg, digits
-    mv      a0, \reg
-    li      a1, \digits
-    call    puthexn
-.endm
-
-.macro SAY text
-    call    say
-    .asciz  "\text"
-    .balign 4
-.endm
-
     .section .text
     .globl _start
 _start:
@@ -98,15 +73,7 @@ _start:
 .endif
     li      s1, 0
 scan:
-    li      s0, ECAM
-    slli    t0, s1, 15
-    add     s0, s0, t0
-    lw      t0, 0(s0)
-    li      t1, NIC_IDS
-    beq     t0, t1, found
-    addi    s1, s1, 1
-    li      t0, 32
-    blt     s1, t0, scan
+    PROBE_SLOT NIC_IDS, found, scan
     li      a0, 3
     call    say_fail
     .asciz  "nic: none\n"
@@ -127,25 +94,11 @@ found:
     HEX     t0, 2
     SAY     "\n"
     # BAR0: size it with decoding off, then place it at the window's start.
-    sh      zero, CFG_COMMAND(s0)
-    li      t0, -1
-    sw      t0, CFG_BAR0(s0)
-    sw      t0, CFG_BAR1(s0)
-    lw      t1, CFG_BAR0(s0)
-    lwu     t2, CFG_BAR1(s0)
-    slli    t2, t2, 32
-    li      t3, 0xfffffff0
-    and     t1, t1, t3
-    or      t1, t1, t2
-    neg     s5, t1
+    SIZE_BAR64
     SAY     "bar0 size "
     HEX     s5, 8
     SAY     "\n"
-    li      s2, MMIO_WINDOW
-    sw      s2, CFG_BAR0(s0)
-    sw      zero, CFG_BAR1(s0)
-    li      t0, 6                   # memory decode, bus master
-    sh      t0, CFG_COMMAND(s0)
+    PLACE_BAR64
 
     SAY     "version "
     lw      t0, VERSION(s2)
