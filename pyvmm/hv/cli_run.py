@@ -189,14 +189,9 @@ def _run_and_save(vm, run, args, save_after_run):
 
 
 def _end_status(vm, args, result, stopped):
-    """After the VM is closed: its error, the --stats report, and the exit
-    status (the signal's for a stopped run, else the guest's, 1 if out of range)."""
-    from pyvmm.machine.run_control import stats_destination, write_stats
+    """After the VM is closed: its error, then the --stats report and the
+    exit status (run_control.finish_run)."""
+    from pyvmm.machine.run_control import finish_run
     if vm.error is not None:
         print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(vm.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    return finish_run(vm, args, result, stopped)

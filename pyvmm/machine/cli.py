@@ -456,13 +456,8 @@ def _run(args, opened):
             status = save_after_run(machine, result, args)
             if status is not None:
                 return status
-    from pyvmm.machine.run_control import stats_destination, write_stats
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(machine.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    from pyvmm.machine.run_control import finish_run
+    return finish_run(machine, args, result, stopped)
 
 
 def save_after_run(target, result, args):
@@ -522,13 +517,8 @@ def _run_loaded(args, opened):
                 return status
     finally:
         target.close()
-    from pyvmm.machine.run_control import stats_destination, write_stats
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(target.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    from pyvmm.machine.run_control import finish_run
+    return finish_run(target, args, result, stopped)
 
 
 def gdb_spec(args):
