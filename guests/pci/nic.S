@@ -61,6 +61,36 @@
     .equ POLL_LIMIT,    50000000
     .equ DD,            1
 
+# SAME_PAYLOAD sent, len: the reply at s8 carries the bytes from 12 (past
+# the MAC addresses) up to len of the frame at `sent`, else bad_reply;
+# clobbers t0-t2, t4
+.macro SAME_PAYLOAD sent, len
+    li      t4, 12
+4:  add     t0, \sent, t4
+    lbu     t1, 0(t0)
+    add     t0, s8, t4
+    lbu     t2, 0(t0)
+    bne     t1, t2, bad_reply
+    addi    t4, t4, 1
+    blt     t4, \len, 4b
+.endm
+
+# ACCOUNT_REPLY: count the reply at s8 (s9 bytes) in the stats record at s10
+# (frames 8, bytes 4, FNV-1a 4 over every reply); clobbers a0-a2, t0-t3
+.macro ACCOUNT_REPLY
+    ld      t0, 0(s10)
+    addi    t0, t0, 1
+    sd      t0, 0(s10)
+    lw      t0, 8(s10)
+    add     t0, t0, s9
+    sw      t0, 8(s10)
+    mv      a0, s8
+    mv      a1, s9
+    lwu     a2, 12(s10)
+    call    fnv1a
+    sw      a0, 12(s10)
+.endm
+
     .section .text
     .globl _start
 _start:
@@ -235,30 +265,13 @@ exchange:
     addi    t4, t4, 1
     li      t0, 6
     blt     t4, t0, 3b
-    li      t4, 12                  # ... and carries what we sent
-4:  add     t0, s6, t4
-    lbu     t1, 0(t0)
-    add     t0, s8, t4
-    lbu     t2, 0(t0)
-    bne     t1, t2, bad_reply
-    addi    t4, t4, 1
-    blt     t4, s7, 4b
+    SAME_PAYLOAD s6, s7             # ... and carries what we sent
     # Account the reply to its ring: frames, bytes, FNV-1a over every reply.
     andi    t0, s3, 1
     slli    t0, t0, 4
     la      t1, rxstats
     add     s10, t1, t0
-    ld      t0, 0(s10)
-    addi    t0, t0, 1
-    sd      t0, 0(s10)
-    lw      t0, 8(s10)
-    add     t0, t0, s9
-    sw      t0, 8(s10)
-    mv      a0, s8
-    mv      a1, s9
-    lwu     a2, 12(s10)
-    call    fnv1a
-    sw      a0, 12(s10)
+    ACCOUNT_REPLY
     andi    a0, s3, 1
     call    rx_post
     addi    s3, s3, 1
@@ -340,28 +353,11 @@ bulk_rx_pair:
     mul     t0, t0, t1
     la      s7, txbuf
     add     s7, s7, t0
-    li      t4, 12
-4:  add     t0, s7, t4
-    lbu     t1, 0(t0)
-    add     t0, s8, t4
-    lbu     t2, 0(t0)
-    bne     t1, t2, bad_reply
-    addi    t4, t4, 1
-    blt     t4, s9, 4b
+    SAME_PAYLOAD s7, s9
     slli    t0, s5, 4
     la      t1, bulkstats
     add     s10, t1, t0
-    ld      t0, 0(s10)
-    addi    t0, t0, 1
-    sd      t0, 0(s10)
-    lw      t0, 8(s10)
-    add     t0, t0, s9
-    sw      t0, 8(s10)
-    mv      a0, s8
-    mv      a1, s9
-    lwu     a2, 12(s10)
-    call    fnv1a
-    sw      a0, 12(s10)
+    ACCOUNT_REPLY
     mv      a0, s5
     call    rx_post
     addi    s6, s6, 1
