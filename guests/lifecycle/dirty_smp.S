@@ -33,33 +33,8 @@ _start:
     bnez    s5, 1f
     la      a0, hello
     call    puts
-1:  li      s0, 0                   # pass
-    li      s1, 0x9E3779B97F4A7C15
-    li      s4, PASSES
-    li      s6, BUFFER
-    li      t0, HALF
-    mul     t0, t0, s5
-    add     s6, s6, t0              # this hart's half
-pass:
-    mv      a1, s6
-    li      t0, HALF
-    add     a3, s6, t0
-    SCRAMBLE
-    bnez    s5, 3f
-    PRINT_PASS
-3:  addi    s0, s0, 1
-    bne     s0, s4, pass
-    bnez    s5, secondary_done
-    la      t0, done_flag
-4:  lw      t1, 0(t0)               # wait for hart 1
-    beqz    t1, 4b
-    la      a0, hart1_text
-    call    puts
-    la      t0, hart1_sum
-    ld      a0, 0(t0)
-    call    puthex
-    la      a0, bye
-    call    puts
+1:
+    HALF_PASSES
     li      t0, FINISHER
     li      t1, FINISHER_PASS
     sw      t1, 0(t0)
