@@ -91,6 +91,23 @@
     sw      a0, 12(s10)
 .endm
 
+# RETURN_WHEN_SENT: poll the transmit descriptor at t3 until its DD bit is
+# set, then return with its status byte in a0; fail with 7 if it never is
+.macro RETURN_WHEN_SENT
+    li      t6, POLL_LIMIT
+1:  fence   i, r
+    lbu     a0, 13(t3)
+    andi    t1, a0, DD
+    bnez    t1, 2f
+    addi    t6, t6, -1
+    bnez    t6, 1b
+    li      a0, 7
+    call    say_fail
+    .asciz  "no transmit completion\n"
+    .balign 4
+2:  ret
+.endm
+
     .section .text
     .globl _start
 _start:
@@ -536,18 +553,7 @@ transmit:
     slli    t1, a0, 6
     add     t1, t1, s2
     sw      t2, QREGS + R_TAIL(t1)
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     a0, 13(t3)
-    andi    t1, a0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    li      a0, 7
-    call    say_fail
-    .asciz  "no transmit completion\n"
-    .balign 4
-2:  ret
+    RETURN_WHEN_SENT
 
 # tx_queue(a0 = pair, a1 = buffer, a2 = length): a descriptor at the
 # transmit ring's tail, not yet given to the controller.
@@ -590,18 +596,7 @@ tx_ring:
     add     t3, t3, t1
     slli    t1, t2, 4
     add     t3, t3, t1
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     a0, 13(t3)
-    andi    t1, a0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    li      a0, 7
-    call    say_fail
-    .asciz  "no transmit completion\n"
-    .balign 4
-2:  ret
+    RETURN_WHEN_SENT
 
 # rx_post(a0 = pair): give the slot at the receive ring's tail back to the
 # controller with its 2 KiB buffer.
