@@ -20,6 +20,8 @@
     .equ BUFFER_SIZE,   0x200000
     .equ PASSES,        100
 
+    .include "dirty_pass.inc"     # SCRAMBLE, PRINT_PASS
+
     .section .text
     .globl _start
 _start:
@@ -32,26 +34,8 @@ _start:
 pass:
     li      a1, BUFFER
     li      a3, BUFFER + BUFFER_SIZE
-    li      s2, 0                   # checksum
-    addi    a2, s0, 1
-1:  ld      t3, 0(a1)
-    mul     t3, t3, s1
-    add     t3, t3, a2
-    xor     t3, t3, a1              # every doubleword its own value: pages do not compress away
-    sd      t3, 0(a1)
-    add     s2, s2, t3
-    addi    a1, a1, 8
-    bne     a1, a3, 1b
-    la      a0, pass_text
-    call    puts
-    mv      a0, s0
-    call    puthex
-    la      a0, sum_text
-    call    puts
-    mv      a0, s2
-    call    puthex
-    li      a0, '\n'
-    call    putc
+    SCRAMBLE
+    PRINT_PASS
     addi    s0, s0, 1
     bne     s0, s4, pass
     la      a0, bye

@@ -23,6 +23,8 @@
     .equ HALF,          0x100000
     .equ PASSES,        50
 
+    .include "dirty_pass.inc"     # SCRAMBLE, PRINT_PASS
+
     .section .text
     .globl _start
 _start:
@@ -42,51 +44,7 @@ secondary:
     la      sp, stacks + 2048
     li      s5, 1                   # the second half
 rewrite:
-    li      s0, 0                   # pass
-    li      s1, 0x9E3779B97F4A7C15
-    li      s4, PASSES
-    li      s6, BUFFER
-    li      t0, HALF
-    mul     t0, t0, s5
-    add     s6, s6, t0              # this hart's half
-pass:
-    mv      a1, s6
-    li      t0, HALF
-    add     a3, s6, t0
-    li      s2, 0
-    addi    a2, s0, 1
-2:  ld      t3, 0(a1)
-    mul     t3, t3, s1
-    add     t3, t3, a2
-    xor     t3, t3, a1
-    sd      t3, 0(a1)
-    add     s2, s2, t3
-    addi    a1, a1, 8
-    bne     a1, a3, 2b
-    bnez    s5, 3f
-    la      a0, pass_text
-    call    puts
-    mv      a0, s0
-    call    puthex
-    la      a0, sum_text
-    call    puts
-    mv      a0, s2
-    call    puthex
-    li      a0, '\n'
-    call    putc
-3:  addi    s0, s0, 1
-    bne     s0, s4, pass
-    bnez    s5, secondary_done
-    la      t0, done_flag
-4:  lw      t1, 0(t0)               # wait for the other hart
-    beqz    t1, 4b
-    la      a0, hart1_text
-    call    puts
-    la      t0, hart1_sum
-    ld      a0, 0(t0)
-    call    puthex
-    la      a0, bye
-    call    puts
+    HALF_PASSES
     li      a7, EID_SRST
     li      a6, 0
     li      a0, 0                   # shutdown

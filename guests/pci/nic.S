@@ -32,21 +32,8 @@
 # Registers kept across the program: s0 ECAM base of the controller,
 # s1 device number, s2 BAR0 address, s3 frame number.
 
-    .equ UART_BASE,     0x10000000
-    .equ UART_LSR,      5
-    .equ LSR_THRE,      0x20
-    .equ FINISHER,      0x100000
-    .equ FINISHER_PASS, 0x5555
-    .equ FINISHER_FAIL, 0x3333
+    .include "pci.inc"         # board addresses, config registers, HEX, SAY, BAR0 steps
 
-    .equ ECAM,          0x30000000
-    .equ MMIO_WINDOW,   0x40000000
-    .equ CFG_COMMAND,   0x04
-    .equ CFG_STATUS,    0x06
-    .equ CFG_REVISION,  0x08
-    .equ CFG_BAR0,      0x10
-    .equ CFG_BAR1,      0x14
-    .equ CFG_INT_PIN,   0x3d
     .equ NIC_IDS,       0x00f01b36  # device 0x00f0, vendor 0x1b36
 
     # controller registers (BAR0)
@@ -74,16 +61,51 @@
     .equ POLL_LIMIT,    50000000
     .equ DD,            1
 
-.macro HEX reg, digits
-    mv      a0, \reg
-    li      a1, \digits
-    call    puthexn
+# SAME_PAYLOAD sent, len: the reply at s8 carries the bytes from 12 (past
+# the MAC addresses) up to len of the frame at `sent`, else bad_reply;
+# clobbers t0-t2, t4
+.macro SAME_PAYLOAD sent, len
+    li      t4, 12
+4:  add     t0, \sent, t4
+    lbu     t1, 0(t0)
+    add     t0, s8, t4
+    lbu     t2, 0(t0)
+    bne     t1, t2, bad_reply
+    addi    t4, t4, 1
+    blt     t4, \len, 4b
 .endm
 
-.macro SAY text
-    call    say
-    .asciz  "\text"
+# ACCOUNT_REPLY: count the reply at s8 (s9 bytes) in the stats record at s10
+# (frames 8, bytes 4, FNV-1a 4 over every reply); clobbers a0-a2, t0-t3
+.macro ACCOUNT_REPLY
+    ld      t0, 0(s10)
+    addi    t0, t0, 1
+    sd      t0, 0(s10)
+    lw      t0, 8(s10)
+    add     t0, t0, s9
+    sw      t0, 8(s10)
+    mv      a0, s8
+    mv      a1, s9
+    lwu     a2, 12(s10)
+    call    fnv1a
+    sw      a0, 12(s10)
+.endm
+
+# RETURN_WHEN_SENT: poll the transmit descriptor at t3 until its DD bit is
+# set, then return with its status byte in a0; fail with 7 if it never is
+.macro RETURN_WHEN_SENT
+    li      t6, POLL_LIMIT
+1:  fence   i, r
+    lbu     a0, 13(t3)
+    andi    t1, a0, DD
+    bnez    t1, 2f
+    addi    t6, t6, -1
+    bnez    t6, 1b
+    li      a0, 7
+    call    say_fail
+    .asciz  "no transmit completion\n"
     .balign 4
+2:  ret
 .endm
 
     .section .text
@@ -98,15 +120,7 @@ _start:
 .endif
     li      s1, 0
 scan:
-    li      s0, ECAM
-    slli    t0, s1, 15
-    add     s0, s0, t0
-    lw      t0, 0(s0)
-    li      t1, NIC_IDS
-    beq     t0, t1, found
-    addi    s1, s1, 1
-    li      t0, 32
-    blt     s1, t0, scan
+    PROBE_SLOT NIC_IDS, found, scan
     li      a0, 3
     call    say_fail
     .asciz  "nic: none\n"
@@ -127,25 +141,11 @@ found:
     HEX     t0, 2
     SAY     "\n"
     # BAR0: size it with decoding off, then place it at the window's start.
-    sh      zero, CFG_COMMAND(s0)
-    li      t0, -1
-    sw      t0, CFG_BAR0(s0)
-    sw      t0, CFG_BAR1(s0)
-    lw      t1, CFG_BAR0(s0)
-    lwu     t2, CFG_BAR1(s0)
-    slli    t2, t2, 32
-    li      t3, 0xfffffff0
-    and     t1, t1, t3
-    or      t1, t1, t2
-    neg     s5, t1
+    SIZE_BAR64
     SAY     "bar0 size "
     HEX     s5, 8
     SAY     "\n"
-    li      s2, MMIO_WINDOW
-    sw      s2, CFG_BAR0(s0)
-    sw      zero, CFG_BAR1(s0)
-    li      t0, 6                   # memory decode, bus master
-    sh      t0, CFG_COMMAND(s0)
+    PLACE_BAR64
 
     SAY     "version "
     lw      t0, VERSION(s2)
@@ -282,30 +282,13 @@ exchange:
     addi    t4, t4, 1
     li      t0, 6
     blt     t4, t0, 3b
-    li      t4, 12                  # ... and carries what we sent
-4:  add     t0, s6, t4
-    lbu     t1, 0(t0)
-    add     t0, s8, t4
-    lbu     t2, 0(t0)
-    bne     t1, t2, bad_reply
-    addi    t4, t4, 1
-    blt     t4, s7, 4b
+    SAME_PAYLOAD s6, s7             # ... and carries what we sent
     # Account the reply to its ring: frames, bytes, FNV-1a over every reply.
     andi    t0, s3, 1
     slli    t0, t0, 4
     la      t1, rxstats
     add     s10, t1, t0
-    ld      t0, 0(s10)
-    addi    t0, t0, 1
-    sd      t0, 0(s10)
-    lw      t0, 8(s10)
-    add     t0, t0, s9
-    sw      t0, 8(s10)
-    mv      a0, s8
-    mv      a1, s9
-    lwu     a2, 12(s10)
-    call    fnv1a
-    sw      a0, 12(s10)
+    ACCOUNT_REPLY
     andi    a0, s3, 1
     call    rx_post
     addi    s3, s3, 1
@@ -387,28 +370,11 @@ bulk_rx_pair:
     mul     t0, t0, t1
     la      s7, txbuf
     add     s7, s7, t0
-    li      t4, 12
-4:  add     t0, s7, t4
-    lbu     t1, 0(t0)
-    add     t0, s8, t4
-    lbu     t2, 0(t0)
-    bne     t1, t2, bad_reply
-    addi    t4, t4, 1
-    blt     t4, s9, 4b
+    SAME_PAYLOAD s7, s9
     slli    t0, s5, 4
     la      t1, bulkstats
     add     s10, t1, t0
-    ld      t0, 0(s10)
-    addi    t0, t0, 1
-    sd      t0, 0(s10)
-    lw      t0, 8(s10)
-    add     t0, t0, s9
-    sw      t0, 8(s10)
-    mv      a0, s8
-    mv      a1, s9
-    lwu     a2, 12(s10)
-    call    fnv1a
-    sw      a0, 12(s10)
+    ACCOUNT_REPLY
     mv      a0, s5
     call    rx_post
     addi    s6, s6, 1
@@ -587,18 +553,7 @@ transmit:
     slli    t1, a0, 6
     add     t1, t1, s2
     sw      t2, QREGS + R_TAIL(t1)
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     a0, 13(t3)
-    andi    t1, a0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    li      a0, 7
-    call    say_fail
-    .asciz  "no transmit completion\n"
-    .balign 4
-2:  ret
+    RETURN_WHEN_SENT
 
 # tx_queue(a0 = pair, a1 = buffer, a2 = length): a descriptor at the
 # transmit ring's tail, not yet given to the controller.
@@ -641,18 +596,7 @@ tx_ring:
     add     t3, t3, t1
     slli    t1, t2, 4
     add     t3, t3, t1
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     a0, 13(t3)
-    andi    t1, a0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    li      a0, 7
-    call    say_fail
-    .asciz  "no transmit completion\n"
-    .balign 4
-2:  ret
+    RETURN_WHEN_SENT
 
 # rx_post(a0 = pair): give the slot at the receive ring's tail back to the
 # controller with its 2 KiB buffer.
@@ -736,94 +680,9 @@ fnv1a:
 3:  mv      a0, t0
     ret
 
-# trap: no trap is expected; report it and fail with code 12
-    .balign 4
-trap:
-    SAY     "trap: cause "
-.ifdef SMODE
-    csrr    a0, scause
-.else
-    csrr    a0, mcause
-.endif
-    li      a1, 16
-    call    puthexn
-    SAY     " epc "
-.ifdef SMODE
-    csrr    a0, sepc
-.else
-    csrr    a0, mepc
-.endif
-    li      a1, 16
-    call    puthexn
-    li      a0, 12
-    call    say_fail
-    .asciz  "\n"
-    .balign 4
-
-# say: print the string placed right after the call, return past it
-say:
-    mv      t2, ra
-1:  lbu     a0, 0(t2)
-    addi    t2, t2, 1
-    beqz    a0, 2f
-    call    putc
-    j       1b
-2:  addi    t2, t2, 3
-    andi    ra, t2, -4
-    ret
-
-# say_fail(a0 = code): print the string after the call, then fail with the code
-say_fail:
-    mv      s11, a0
-    mv      t2, ra
-1:  lbu     a0, 0(t2)
-    beqz    a0, 2f
-    call    putc
-    addi    t2, t2, 1
-    j       1b
-2:  slli    a0, s11, 16
-    li      t1, FINISHER_FAIL
-    or      t1, t1, a0
-    li      t0, FINISHER
-    sw      t1, 0(t0)
-    j       halt
-
+    .include "report.inc"      # trap, say, say_fail
     .include "../include/uart.inc"
-
-# hexn(a0 = value, a1 = digits): the low a1 hex digits; clobbers a0-a3, t0-t1
-hexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    mv      a2, a0
-    slli    a3, a1, 2
-1:  addi    a3, a3, -4
-    bltz    a3, 3f
-    srl     a0, a2, a3
-    andi    a0, a0, 15
-    addi    a0, a0, '0'
-    li      t0, '9'
-    ble     a0, t0, 2f
-    addi    a0, a0, 'a' - '0' - 10
-2:  call    putc
-    j       1b
-3:  ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
-
-# puthexn(a0 = value, a1 = digits): "0x" and hexn
-puthexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    sd      a0, 8(sp)
-    li      a0, '0'
-    call    putc
-    li      a0, 'x'
-    call    putc
-    ld      a0, 8(sp)
-    call    hexn
-    ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
+    .include "hexn.inc"        # hexn, puthexn
 
     .section .rodata
 # Ethernet, IPv4 and UDP headers; the source MAC, lengths and source port

@@ -26,20 +26,8 @@
 # Registers kept across the program: s0 ECAM base of the controller,
 # s1 device number, s2 BAR0 address, s9 the last command identifier.
 
-    .equ UART_BASE,     0x10000000
-    .equ UART_LSR,      5
-    .equ LSR_THRE,      0x20
-    .equ FINISHER,      0x100000
-    .equ FINISHER_PASS, 0x5555
-    .equ FINISHER_FAIL, 0x3333
+    .include "pci.inc"         # board addresses, config registers, HEX, SAY, BAR0 steps
 
-    .equ ECAM,          0x30000000
-    .equ MMIO_WINDOW,   0x40000000
-    .equ CFG_COMMAND,   0x04
-    .equ CFG_REVISION,  0x08
-    .equ CFG_BAR0,      0x10
-    .equ CFG_BAR1,      0x14
-    .equ CFG_INT_PIN,   0x3d
     .equ NVME_IDS,      0x00101b36  # device 0x0010, vendor 0x1b36
 
     # controller registers (BAR0)
@@ -72,18 +60,6 @@
     .equ Q_HEAD,        24
     .equ Q_PHASE,       32
 
-.macro HEX reg, digits
-    mv      a0, \reg
-    li      a1, \digits
-    call    puthexn
-.endm
-
-.macro SAY text
-    call    say
-    .asciz  "\text"
-    .balign 4
-.endm
-
     .section .text
     .globl _start
 _start:
@@ -96,15 +72,7 @@ _start:
 .endif
     li      s1, 0
 scan:
-    li      s0, ECAM
-    slli    t0, s1, 15
-    add     s0, s0, t0
-    lw      t0, 0(s0)
-    li      t1, NVME_IDS
-    beq     t0, t1, found
-    addi    s1, s1, 1
-    li      t0, 32
-    blt     s1, t0, scan
+    PROBE_SLOT NVME_IDS, found, scan
     SAY     "nvme: none\n"
     j       pass
 
@@ -126,17 +94,7 @@ found:
     HEX     t0, 2
     SAY     "\n"
     # BAR0: size it with decoding off, then place it at the window's start.
-    sh      zero, CFG_COMMAND(s0)
-    li      t0, -1
-    sw      t0, CFG_BAR0(s0)
-    sw      t0, CFG_BAR1(s0)
-    lw      t1, CFG_BAR0(s0)
-    lwu     t2, CFG_BAR1(s0)
-    slli    t2, t2, 32
-    li      t3, 0xfffffff0
-    and     t1, t1, t3
-    or      t1, t1, t2
-    neg     s5, t1                  # size = ~mask + 1
+    SIZE_BAR64
     lw      s6, CFG_BAR0(s0)
     andi    s6, s6, 0xf             # type bits
     SAY     "bar0 flags "
@@ -144,11 +102,7 @@ found:
     SAY     " size "
     HEX     s5, 8
     SAY     "\n"
-    li      s2, MMIO_WINDOW
-    sw      s2, CFG_BAR0(s0)
-    sw      zero, CFG_BAR1(s0)
-    li      t0, 6                   # memory decode, bus master
-    sh      t0, CFG_COMMAND(s0)
+    PLACE_BAR64
 
     # Reset, then the admin queues.
     lw      t0, CAP(s2)
@@ -574,94 +528,9 @@ fnv1a:
 2:  mv      a0, t0
     ret
 
-# trap: no trap is expected; report it and fail with code 12
-    .balign 4
-trap:
-    SAY     "trap: cause "
-.ifdef SMODE
-    csrr    a0, scause
-.else
-    csrr    a0, mcause
-.endif
-    li      a1, 16
-    call    puthexn
-    SAY     " epc "
-.ifdef SMODE
-    csrr    a0, sepc
-.else
-    csrr    a0, mepc
-.endif
-    li      a1, 16
-    call    puthexn
-    li      a0, 12
-    call    say_fail
-    .asciz  "\n"
-    .balign 4
-
-# say: print the string placed right after the call, return past it
-say:
-    mv      t2, ra
-1:  lbu     a0, 0(t2)
-    addi    t2, t2, 1
-    beqz    a0, 2f
-    call    putc
-    j       1b
-2:  addi    t2, t2, 3
-    andi    ra, t2, -4
-    ret
-
-# say_fail(a0 = code): print the string after the call, then fail with the code
-say_fail:
-    mv      s11, a0
-    mv      t2, ra
-1:  lbu     a0, 0(t2)
-    beqz    a0, 2f
-    call    putc
-    addi    t2, t2, 1
-    j       1b
-2:  slli    a0, s11, 16
-    li      t1, FINISHER_FAIL
-    or      t1, t1, a0
-    li      t0, FINISHER
-    sw      t1, 0(t0)
-    j       halt
-
+    .include "report.inc"      # trap, say, say_fail
     .include "../include/uart.inc"
-
-# hexn(a0 = value, a1 = digits): the low a1 hex digits; clobbers a0-a3, t0-t1
-hexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    mv      a2, a0
-    slli    a3, a1, 2
-1:  addi    a3, a3, -4
-    bltz    a3, 3f
-    srl     a0, a2, a3
-    andi    a0, a0, 15
-    addi    a0, a0, '0'
-    li      t0, '9'
-    ble     a0, t0, 2f
-    addi    a0, a0, 'a' - '0' - 10
-2:  call    putc
-    j       1b
-3:  ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
-
-# puthexn(a0 = value, a1 = digits): "0x" and hexn
-puthexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    sd      a0, 8(sp)
-    li      a0, '0'
-    call    putc
-    li      a0, 'x'
-    call    putc
-    ld      a0, 8(sp)
-    call    hexn
-    ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
+    .include "hexn.inc"        # hexn, puthexn
 
     .bss
     .balign 64

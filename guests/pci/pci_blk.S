@@ -30,32 +30,20 @@
 #   s4 ECAM base of the virtio block function (0: none yet)
 # s5..s11 are scratch for one phase at a time.
 
-    .equ UART_BASE,     0x10000000
-    .equ UART_LSR,      5
-    .equ LSR_THRE,      0x20
-    .equ FINISHER,      0x100000
-    .equ FINISHER_PASS, 0x5555
-    .equ FINISHER_FAIL, 0x3333
+    .include "pci.inc"         # board addresses, config registers, HEX, SAY
 
-    .equ ECAM,          0x30000000  # bus << 20 | device << 15 | function << 12
     .equ PIO_WINDOW,    0x03000000  # CPU address of I/O port 0
     .equ PIO_FIRST,     0x1000      # first port handed out
     .equ PIO_END,       0x10000
-    .equ MMIO_WINDOW,   0x40000000  # 32-bit memory window, 1 GiB
     .equ MMIO_END,      0x80000000
     .equ PLIC_PCI_IRQ,  32          # INTA..INTD of slot 0 are sources 32..35
 
     # configuration header
     .equ CFG_VENDOR,    0x00
     .equ CFG_DEVICE,    0x02
-    .equ CFG_COMMAND,   0x04
-    .equ CFG_STATUS,    0x06
-    .equ CFG_REVISION,  0x08        # class code in the three bytes above it
     .equ CFG_HEADER,    0x0e
-    .equ CFG_BAR0,      0x10
     .equ CFG_SUBSYSTEM, 0x2e
     .equ CFG_CAP_PTR,   0x34
-    .equ CFG_INT_PIN,   0x3d
     .equ CMD_IO,        1
     .equ CMD_MEMORY,    2
     .equ CMD_MASTER,    4
@@ -96,13 +84,6 @@
 #     call    say
 #     .asciz  "text\n"
 #     .balign 4
-
-# HEX reg, digits: print reg as "0x" and that many hex digits (clobbers a0-a3, t0-t2)
-.macro HEX reg, digits
-    mv      a0, \reg
-    li      a1, \digits
-    call    puthexn
-.endm
 
 # DEC reg: print reg in decimal (clobbers a0-a3, t0-t1)
 .macro DEC reg
@@ -921,41 +902,7 @@ zero_range:
 # ------------------------------------------------------------------ output
     .include "../include/uart.inc"
 
-# hexn(a0 = value, a1 = number of digits): the low a1 hex digits, no prefix;
-# clobbers a0-a3, t0-t1
-hexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    mv      a2, a0
-    slli    a3, a1, 2
-1:  addi    a3, a3, -4
-    bltz    a3, 3f
-    srl     a0, a2, a3
-    andi    a0, a0, 15
-    addi    a0, a0, '0'
-    li      t0, '9'
-    ble     a0, t0, 2f
-    addi    a0, a0, 'a' - '0' - 10
-2:  call    putc
-    j       1b
-3:  ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
-
-# puthexn(a0 = value, a1 = number of digits): "0x" and hexn; clobbers a0-a3, t0-t1
-puthexn:
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    sd      a0, 8(sp)
-    li      a0, '0'
-    call    putc
-    li      a0, 'x'
-    call    putc
-    ld      a0, 8(sp)
-    call    hexn
-    ld      ra, 0(sp)
-    addi    sp, sp, 16
-    ret
+    .include "hexn.inc"        # hexn, puthexn
 
 # putdec(a0 = unsigned value): decimal digits; clobbers a0-a3, t0-t1
 putdec:

@@ -111,7 +111,7 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
         if args.monitor is not None:
             from pyvmm.debug.monitor import open_cli_monitor
             monitored = open_cli_monitor(args.monitor, vm, usage_error)
-        from pyvmm.machine.run_control import Progress, run_stopped
+        from pyvmm.machine.run_control import Progress
         if progress is None:
             progress = Progress(None)
         progress.instret = lambda: sum(getattr(vcpu, "instret", 0) for vcpu in vm.vcpus)
@@ -133,27 +133,13 @@ def run_technique(args, *, ram_size, load_addr, max_insns, console, stdin, usage
                 if schedule is not None:
                     return schedule.run(vm.run, progress.instret, max_insns)
                 return (monitored or vm).run(max_insns)
-        try:
-            result, stopped = run_stopped(run)
-        except HvError as e:
-            print(f"pyvmm run: internal error: {e}", file=sys.stderr)
-            return 1
-        if stopped is None and args.savevm is not None:
-            from pyvmm.machine.cli import save_after_run
-            status = save_after_run(vm, result, args)
-            if status is not None:
-                return status
+        from pyvmm.machine.cli import save_after_run
+        status, result, stopped = _run_and_save(vm, run, args, save_after_run)
+        if status is not None:
+            return status
     finally:
         vm.close()
-    if vm.error is not None:
-        print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
-    from pyvmm.machine.run_control import stats_destination, write_stats
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(vm.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    return _end_status(vm, args, result, stopped)
 
 
 def run_loaded_vm(args, *, max_insns, console, stdin, progress, save_after_run):
@@ -162,7 +148,6 @@ def run_loaded_vm(args, *, max_insns, console, stdin, progress, save_after_run):
     again with --savevm). A file that cannot be restored is status 2."""
     from pyvmm.hv import Host, HvError
     from pyvmm.hv.snapshot import vm_file_options
-    from pyvmm.machine.run_control import run_stopped, stats_destination, write_stats
     from pyvmm.machine.snapfile import SnapshotError
     try:
         options = vm_file_options(args.loadvm)
@@ -177,22 +162,36 @@ def run_loaded_vm(args, *, max_insns, console, stdin, progress, save_after_run):
         def run():
             with progress:
                 return vm.run(max_insns)
-        try:
-            result, stopped = run_stopped(run)
-        except HvError as e:
-            print(f"pyvmm run: internal error: {e}", file=sys.stderr)
-            return 1
-        if stopped is None and args.savevm is not None:
-            status = save_after_run(vm, result, args)
-            if status is not None:
-                return status
+        status, result, stopped = _run_and_save(vm, run, args, save_after_run)
+        if status is not None:
+            return status
     finally:
         vm.close()
+    return _end_status(vm, args, result, stopped)
+
+
+def _run_and_save(vm, run, args, save_after_run):
+    """Run `run` (a Ctrl-C stops it, run_stopped) and, when the VM ended on
+    its own and --savevm is given, save it: (status to return at once or
+    None, result, stopped). A hypervisor failure is status 1."""
+    from pyvmm.hv import HvError
+    from pyvmm.machine.run_control import run_stopped
+    try:
+        result, stopped = run_stopped(run)
+    except HvError as e:
+        print(f"pyvmm run: internal error: {e}", file=sys.stderr)
+        return 1, None, None
+    if stopped is None and args.savevm is not None:
+        status = save_after_run(vm, result, args)
+        if status is not None:
+            return status, result, stopped
+    return None, result, stopped
+
+
+def _end_status(vm, args, result, stopped):
+    """After the VM is closed: its error, then the --stats report and the
+    exit status (run_control.finish_run)."""
+    from pyvmm.machine.run_control import finish_run
     if vm.error is not None:
         print(f"pyvmm run: {vm.name}: {vm.error}", file=sys.stderr)
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(vm.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    return finish_run(vm, args, result, stopped)

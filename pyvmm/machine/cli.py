@@ -231,11 +231,29 @@ def _check_snapshot_options(args):
         raise UsageError("--savevm saves when --max-insns runs out: give --max-insns")
     if args.loadvm is None:
         return
+    option = next(_shaping_options_given(args), None)
+    if option is not None:
+        raise UsageError(f"{option} cannot be used with --loadvm: the snapshot holds the "
+                         "machine's options")
+
+
+def _shaping_options_given(args, checked_elsewhere=()):
+    """The shaping options (_SHAPING) given other than at their defaults, as
+    spelled on the command line, leaving out those in `checked_elsewhere`."""
     for name, default in _SHAPING:
-        if getattr(args, name, default) not in (default, None):
-            option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
-            raise UsageError(f"{option} cannot be used with --loadvm: the snapshot holds the "
-                             "machine's options")
+        if name not in checked_elsewhere and getattr(args, name, default) not in (default, None):
+            yield "IMAGE" if name == "image" else "--" + name.replace("_", "-")
+
+
+def _local_run_options(args):
+    """(option, given) for the options that steer a run on this host (a
+    monitor, a debugger, a balloon schedule, the host's harts and scheduler):
+    neither a migration's source nor its destination takes them."""
+    return (("--monitor", args.monitor is not None),
+            ("--gdb", args.gdb is not None or args.gdb_default),
+            ("--balloon-target", bool(getattr(args, "balloon_target", None))),
+            ("--host-harts", getattr(args, "host_harts", None) is not None),
+            ("--scheduler", getattr(args, "scheduler", None) is not None))
 
 
 def _check_migration_options(args):
@@ -244,30 +262,20 @@ def _check_migration_options(args):
                               ("--savevm", args.savevm is not None),
                               ("--loadvm", args.loadvm is not None),
                               ("--incoming", args.incoming is not None),
-                              ("--monitor", args.monitor is not None),
-                              ("--gdb", args.gdb is not None or args.gdb_default),
-                              ("--balloon-target", bool(getattr(args, "balloon_target", None))),
-                              ("--host-harts", getattr(args, "host_harts", None) is not None),
-                              ("--scheduler", getattr(args, "scheduler", None) is not None)):
+                              *_local_run_options(args)):
             if given:
                 raise UsageError(f"--migrate cannot be used with {option}")
     elif args.migrate_at is not None:
         raise UsageError("--migrate-at needs --migrate")
     if args.incoming is None:
         return
-    for name, default in _SHAPING:
-        if name in ("ram", "smp", "technique", "paging"):
-            continue        # checked against the stream's
-        if getattr(args, name, default) not in (default, None):
-            option = "IMAGE" if name == "image" else "--" + name.replace("_", "-")
-            raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
-                             "holds the machine's options")
+    # --ram, --smp, --technique and --paging are checked against the stream's.
+    option = next(_shaping_options_given(args, ("ram", "smp", "technique", "paging")), None)
+    if option is not None:
+        raise UsageError(f"{option} cannot be used with --incoming: the migration stream "
+                         "holds the machine's options")
     for option, given in (("--loadvm", args.loadvm is not None), ("--trace", args.trace is not None),
-                          ("--monitor", args.monitor is not None),
-                          ("--gdb", args.gdb is not None or args.gdb_default),
-                          ("--balloon-target", bool(getattr(args, "balloon_target", None))),
-                          ("--host-harts", getattr(args, "host_harts", None) is not None),
-                          ("--scheduler", getattr(args, "scheduler", None) is not None)):
+                          *_local_run_options(args)):
         if given:
             raise UsageError(f"--incoming cannot be used with {option}")
 
@@ -448,13 +456,8 @@ def _run(args, opened):
             status = save_after_run(machine, result, args)
             if status is not None:
                 return status
-    from pyvmm.machine.run_control import stats_destination, write_stats
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(machine.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    from pyvmm.machine.run_control import finish_run
+    return finish_run(machine, args, result, stopped)
 
 
 def save_after_run(target, result, args):
@@ -514,13 +517,8 @@ def _run_loaded(args, opened):
                 return status
     finally:
         target.close()
-    from pyvmm.machine.run_control import stats_destination, write_stats
-    destination = stats_destination(args)
-    if destination is not None:
-        write_stats(target.stats(), destination, stopped)
-    if stopped is not None:
-        return stopped[1]
-    return result.status if 0 <= result.status <= 255 else 1
+    from pyvmm.machine.run_control import finish_run
+    return finish_run(target, args, result, stopped)
 
 
 def gdb_spec(args):

@@ -80,6 +80,18 @@ def write_stats(stats, destination, stopped=None):
             f.write(text)
 
 
+def finish_run(target, args, result, stopped):
+    """The end of a `pyvmm run` of `target` (a Machine or a VM): its counters
+    to --stats/--stats-file, and the exit status: the signal's for a run
+    `stopped` by one, else the guest's, 1 when that is not a byte."""
+    destination = stats_destination(args)
+    if destination is not None:
+        write_stats(target.stats(), destination, stopped)
+    if stopped is not None:
+        return stopped[1]
+    return result.status if 0 <= result.status <= 255 else 1
+
+
 def _isatty(stream):
     try:
         return stream is not None and stream.isatty()

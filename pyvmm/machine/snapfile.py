@@ -112,13 +112,17 @@ def loads(data, what):
 
 def pack_ram(ram_base, ram_size, pages):
     """`pages`: list of (index, 4 KiB bytes-like), indexes increasing."""
-    payload = [_RAM_HEADER.pack(ram_base, ram_size, len(pages))]
-    payload.append(struct.pack(f"<{len(pages)}I", *(index for index, _ in pages)))
-    compressor = zlib.compressobj(ZLIB_LEVEL)
-    body = [compressor.compress(data) for _, data in pages]
-    body.append(compressor.flush())
-    payload.extend(body)
-    return b"".join(payload)
+    return _RAM_HEADER.pack(ram_base, ram_size, len(pages)) + pack_pages(pages)
+
+
+def pack_pages(pages, level=ZLIB_LEVEL):
+    """`pages`: list of (index, 4 KiB bytes-like), indexes increasing -> their
+    u32 indexes, then one zlib stream (at `level`) of their bytes in order."""
+    parts = [struct.pack(f"<{len(pages)}I", *(index for index, _ in pages))]
+    compressor = zlib.compressobj(level)
+    parts.extend(compressor.compress(data) for _, data in pages)
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 def unpack_ram(payload):
@@ -136,23 +140,42 @@ def unpack_ram(payload):
         raise SnapshotError("the RAM section is truncated")
     indexes = struct.unpack_from(f"<{count}I", payload, offset)
     offset += 4 * count
-    previous = -1
-    for index in indexes:
-        if index <= previous or index >= npages:
-            raise SnapshotError(f"the RAM section names page {index} out of order or outside RAM")
-        previous = index
-    decompressor = zlib.decompressobj()
-    want = count * PAGE_SIZE
+    bad = first_bad_page_index(indexes, npages)
+    if bad is not None:
+        raise SnapshotError(f"the RAM section names page {bad} out of order or outside RAM")
     try:
-        data = decompressor.decompress(payload[offset:], want)
+        data = inflate_pages(payload[offset:], count)
     except zlib.error as error:
         raise SnapshotError(f"the RAM section's pages do not decompress ({error})") from None
-    if len(data) != want or not decompressor.eof or decompressor.unconsumed_tail \
-            or decompressor.unused_data:
+    if data is None:
         raise SnapshotError("the RAM section's pages do not match its page count")
     view = memoryview(data)
     return ram_base, ram_size, [(index, view[i * PAGE_SIZE:(i + 1) * PAGE_SIZE])
                                 for i, index in enumerate(indexes)]
+
+
+def first_bad_page_index(indexes, npages):
+    """The first page index not above the one before it or not below
+    `npages`, or None: pages are listed once each, in order, inside RAM."""
+    previous = -1
+    for index in indexes:
+        if index <= previous or index >= npages:
+            return index
+        previous = index
+    return None
+
+
+def inflate_pages(compressed, count):
+    """The `count` pages zlib-compressed in `compressed`, or None when it does
+    not inflate to exactly that many bytes with nothing after the stream;
+    zlib.error when it is not zlib data."""
+    decompressor = zlib.decompressobj()
+    want = count * PAGE_SIZE
+    data = decompressor.decompress(compressed, want)
+    if len(data) != want or not decompressor.eof or decompressor.unconsumed_tail \
+            or decompressor.unused_data:
+        return None
+    return data
 
 
 # -- the container -----------------------------------------------------------

@@ -81,11 +81,7 @@ class StreamWriter:
     def pages(self, pages, level=ZLIB_LEVEL):
         """pages: [(index, 4 KiB buffer)], indexes strictly increasing;
         `level`: zlib's (ZLIB_STORED: the same format, stored blocks)."""
-        compressor = zlib.compressobj(level)
-        parts = [_U32.pack(len(pages)), struct.pack(f"<{len(pages)}I", *(i for i, _ in pages))]
-        parts.extend(compressor.compress(data) for _, data in pages)
-        parts.append(compressor.flush())
-        self.record(PAGE, b"".join(parts))
+        self.record(PAGE, _U32.pack(len(pages)) + snapfile.pack_pages(pages, level))
 
     def end(self):
         digest = self._digest.digest()
@@ -157,20 +153,14 @@ def parse_pages(payload, npages):
     if count > npages or offset > len(payload):
         raise MigrationError(f"corrupt migration stream (a PAGE record of {count} pages)")
     indexes = struct.unpack_from(f"<{count}I", payload, _U32.size)
-    previous = -1
-    for index in indexes:
-        if index <= previous or index >= npages:
-            raise MigrationError(f"corrupt migration stream (page {index} out of order or "
-                                 "outside RAM)")
-        previous = index
-    decompressor = zlib.decompressobj()
-    want = count * PAGE_SIZE
+    bad = snapfile.first_bad_page_index(indexes, npages)
+    if bad is not None:
+        raise MigrationError(f"corrupt migration stream (page {bad} out of order or outside RAM)")
     try:
-        data = decompressor.decompress(payload[offset:], want)
+        data = snapfile.inflate_pages(payload[offset:], count)
     except zlib.error as error:
         raise MigrationError(f"corrupt migration stream (pages do not decompress: {error})") from None
-    if len(data) != want or not decompressor.eof or decompressor.unconsumed_tail \
-            or decompressor.unused_data:
+    if data is None:
         raise MigrationError("corrupt migration stream (a PAGE record's data does not match "
                              "its page count)")
     return [(index, data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]) for i, index in enumerate(indexes)]

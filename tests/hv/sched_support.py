@@ -10,18 +10,6 @@ SMP_TOUR = os.path.join(ROOT, "guests", "smp", "smp_tour.S")
 TICKER_OUTPUT = b"ticker: 100 wake-ups\n"
 
 
-def tour_output(n):
-    """What smp_tour prints with n harts (as tests/machine/test_smp.py has it)."""
-    others = n - 1
-    return (f"smp_tour: {n} harts, stopped at entry: {others}\n"
-            "hart_start of the boot hart: -6\n"
-            f"started through HSM: {others}\n"
-            f"IPI round trips: {3 * others}\n"
-            "patched code seen by every hart after remote fence.i: 2\n"
-            f"LR/SC counter: {5000 * n} of {5000 * n}\n"
-            f"stopped through HSM: {others}\n").encode()
-
-
 def make_host(harts, scheduler, vms, ram_size=256 << 20):
     """A host and its VMs: `vms` is a list of (image, vcpus, weight, cap)."""
     from pyvmm.hv import Host

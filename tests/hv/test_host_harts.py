@@ -5,7 +5,8 @@ every run repeats exactly, and a one-hart host keeps its classic loop."""
 import pytest
 
 from hv_support import needs_h
-from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, make_host, tour_output
+from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, make_host
+from support.smp_tour import tour_output
 
 pytestmark = needs_h
 

@@ -6,10 +6,11 @@ IOMMU fault, never memory of the host or of another VM."""
 
 import os
 
+from support.netdevs import EchoNetdev
+
 from pyvmm.hv.host import Host
 from pyvmm.hv.passthrough import Passthrough
 from pyvmm.io.iommu import regs
-from pyvmm.io.net.echo import EchoNetdev
 from pyvmm.io.pci.nic import NicController
 from pyvmm.machine.devices import DeviceConfig
 

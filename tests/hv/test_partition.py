@@ -4,7 +4,8 @@ nothing else, a reserved contiguous RAM range, refused requests named."""
 import pytest
 
 from hv_support import needs_h
-from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, tour_output
+from sched_support import SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT
+from support.smp_tour import tour_output
 
 pytestmark = needs_h
 

@@ -3,7 +3,8 @@
 import os
 
 from hv_support import needs_h
-from sched_support import ROOT, tour_output
+from sched_support import ROOT
+from support.smp_tour import tour_output
 
 
 @needs_h

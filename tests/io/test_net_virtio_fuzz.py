@@ -7,22 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from net_driver import RAM_BASE, FakeDriver
-from pyvmm.io.net import Netdev
+from support.netdevs import SinkNetdev
 from pyvmm.io.virtio.device import DEVICE_NEEDS_RESET, VIRTIO_F_VERSION_1
 from pyvmm.io.virtio.net import (VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ,
                                  VIRTIO_NET_F_MRG_RXBUF, VirtioNet)
 
 RAM = 1 << 16
-
-
-class Sink(Netdev):
-    def __init__(self):
-        super().__init__("sink")
-        self.sent = []
-
-    def _transmit(self, frame):
-        self.sent.append(frame)
-        return True
 
 
 # Mostly plausible buffers past the rings, so chains get served as often as
@@ -43,7 +33,7 @@ features = st.sets(st.sampled_from([VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_CTRL_VQ
        frames=st.lists(st.binary(min_size=14, max_size=3000), min_size=1, max_size=4),
        extra=features)
 def test_random_rings_end_in_used_buffers_or_needs_reset(table, heads, frames, extra):
-    sink = Sink()
+    sink = SinkNetdev()
     nic = VirtioNet(sink, queue_pairs=2)
     driver = FakeDriver(nic, ram_size=RAM)
     driver.start(VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | sum(extra), queue_size=16)

@@ -13,8 +13,9 @@ import threading
 import zlib
 
 import pytest
+from support.fnv import fnv1a32 as fnv1a
+from support.netdevs import PEER_MAC, EchoNetdev, SinkNetdev, echo
 
-from pyvmm.io.net.netdev import Netdev
 from pyvmm.io.options import OptionError, build_devices
 from pyvmm.io.pci import nic as nicmod
 from pyvmm.io.pci.nic import NicController, rx_queue_for
@@ -23,39 +24,7 @@ from pyvmm.machine.memory import GuestMemory
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 GUEST = os.path.join(ROOT, "guests", "pci", "nic.S")
 RAM_BASE, RAM_SIZE = 0x8000_0000, 1 << 20
-PEER_MAC = bytes.fromhex("525400000002")
 GUEST_MAC = bytes.fromhex("525400123456")
-
-
-def echo(frame):
-    """The peer's reply: the frame back to its sender, from the peer's MAC."""
-    return frame[6:12] + PEER_MAC + frame[12:]
-
-
-class EchoNetdev(Netdev):
-    """A wire whose far end answers every frame at once with its echo."""
-    kind = "echo"
-
-    def __init__(self):
-        super().__init__("echo")
-        self.sent = []
-
-    def _transmit(self, frame):
-        self.sent.append(frame)
-        self.deliver(echo(frame))
-        return True
-
-
-class SinkNetdev(Netdev):
-    kind = "sink"
-
-    def __init__(self):
-        super().__init__("sink")
-        self.sent = []
-
-    def _transmit(self, frame):
-        self.sent.append(frame)
-        return True
 
 
 class Driver:
@@ -388,12 +357,6 @@ def guest_frame(k, pair=None, size=None):
     udp = (1001, 1000)[pair].to_bytes(2, "big") + (7).to_bytes(2, "big") + \
         (8 + len(payload)).to_bytes(2, "big") + bytes(2)
     return PEER_MAC + GUEST_MAC + b"\x08\x00" + ip + udp + payload
-
-
-def fnv1a(data, h=0x811C9DC5):
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFF_FFFF
-    return h
 
 
 def expected_output():

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from support import oracles
+from support.fnv import fnv1a32 as fnv1a
 
 from firmware_support import REPO, RAM_BASE, gnu_build, need_tool  # tests/machine is on sys.path
 
@@ -34,18 +35,6 @@ BLK_SERIAL = "pyvmm-disk-0"
 # QEMU's virt board plugs the first -device into the last transport
 # (0x10008000, PLIC source 8): its buses are listed in reverse.
 FIRST_SLOT = 7
-
-FNV_OFFSET = 0x811C9DC5
-FNV_PRIME = 0x01000193
-
-
-def fnv1a(data):
-    """32-bit FNV-1a, the checksum the guests print."""
-    h = FNV_OFFSET
-    for byte in data:
-        h = ((h ^ byte) * FNV_PRIME) & 0xFFFFFFFF
-    return h
-
 
 def disk_pattern(size):
     """A disk image whose bytes depend on their offset and sector."""

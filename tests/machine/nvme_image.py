@@ -1,16 +1,11 @@
 """The disk image the NVMe guest (guests/pci/nvme.S, nvme_smode.S) is run
 with, and what it must print and leave in the file."""
 
+from support.fnv import fnv1a32
+
 SECTOR = 512
 SECTORS = 2048
 SERIAL = "pyvmm0001"
-
-
-def fnv1a32(data):
-    h = 0x811C9DC5
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
 
 
 def sector_bytes(n):

@@ -23,6 +23,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from firmware_support import GUESTS, RAM_BASE, gnu_build, need_tool, pyvmm_run  # noqa: E402
 from support import oracles  # noqa: E402
+from support.fnv import fnv1a32  # noqa: E402
 
 GUEST = os.path.join(GUESTS, "pci", "pci_blk.S")
 SECTOR = 512
@@ -80,13 +81,6 @@ virtio-blk at 00:01.0
   capacity {capacity} sectors
   isr 0x01 then 0x00
 """
-
-
-def fnv1a32(data):
-    h = 0x811C9DC5
-    for byte in data:
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
 
 
 def sector_bytes(n):

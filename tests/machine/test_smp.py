@@ -7,22 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from support.smp_tour import tour_output
 
 sys.path.insert(0, os.path.dirname(__file__))
 from firmware_support import FW_JUMP_BIN, GUESTS, KERNEL_ADDR, gnu_build, need_opensbi, need_tool  # noqa: E402
 
 SMP_TOUR = os.path.join(GUESTS, "smp", "smp_tour.S")
-
-
-def tour_output(n):
-    others = n - 1
-    return (f"smp_tour: {n} harts, stopped at entry: {others}\n"
-            "hart_start of the boot hart: -6\n"
-            f"started through HSM: {others}\n"
-            f"IPI round trips: {3 * others}\n"
-            "patched code seen by every hart after remote fence.i: 2\n"
-            f"LR/SC counter: {5000 * n} of {5000 * n}\n"
-            f"stopped through HSM: {others}\n").encode()
 
 
 @pytest.fixture(scope="module")

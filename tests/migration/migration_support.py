@@ -155,3 +155,57 @@ def replay(data, *destination_args):
 def error_lines(stderr):
     """stderr without the destination's 'waiting' line."""
     return [line for line in stderr.decode().splitlines() if "waiting for a migration" not in line]
+
+
+def migrate(tmp_path, image, at, *options):
+    """Source and destination -> (source proc, source stats, destination
+    (status, stdout, stderr), destination stats)."""
+    destination = Destination("--stats-file", tmp_path / "dst.json")
+    source, source_stats = run(image, *options, "--migrate", destination.address,
+                               "--migrate-at", at, stats=str(tmp_path / "src.json"))
+    status, out, err = destination.finish()
+    with open(tmp_path / "dst.json") as f:
+        destination_stats = json.load(f)
+    return source, source_stats, (status, out, err), destination_stats
+
+
+def check_continues(expected, source, destination, destination_stats):
+    """`expected`: the uninterrupted run's (output, instret, status, RAM
+    SHA-256); the migrated run, split between source and destination, gave it."""
+    out, instret, status, digest = expected
+    assert source.returncode == 0, source.stderr
+    assert b"the VM migrated to tcp:127.0.0.1:" in source.stderr
+    assert destination[0] == status == 0, destination[2]
+    # the source printed up to the pause, the destination from there on
+    assert source.stdout + destination[1] == out
+    assert destination[1], "the destination ran part of the guest"
+    assert destination_stats["instret"] == instret
+    assert destination_stats["migration"]["final_ram_sha256"] == digest
+
+
+def check_destination_killed_mid_stream(tmp_path, image, options, expected):
+    """Kill the destination once round 2 is under way: the source reports one
+    failed migration and runs `image` on to the end `expected` (the
+    uninterrupted run's output, instret, status, RAM SHA-256) describes."""
+    destination = Destination()
+    source = subprocess.Popen(pyvmm_run(image, *options, "--migrate", destination.address,
+                                        "--migrate-at", "5M", "--stats-file", tmp_path / "src.json"),
+                              cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    while b"migration round 2:" not in seen:
+        line = source.stderr.readline()
+        assert line, f"the source ended before round 2: {seen!r}"
+        seen += line
+    destination.kill()
+    out, err = source.communicate(timeout=TIMEOUT)
+    err = seen + err
+    output, instret, status, digest = expected
+    assert source.returncode == status == 0
+    assert out == output
+    failures = [line for line in err.decode().splitlines() if "migration failed" in line]
+    assert len(failures) == 1 and "runs on here" in failures[0]
+    assert b"migrated to" not in err
+    with open(tmp_path / "src.json") as f:
+        stats = json.load(f)
+    assert stats["instret"] == instret
+    assert stats["migration"]["final_ram_sha256"] == digest

@@ -5,15 +5,14 @@ pre-copy; a broken connection leaves the source's guest whole; a
 truncated, corrupt, other-version or other-machine stream is refused with
 one line and status 2."""
 
-import json
 import os
 import struct
-import subprocess
 
 import pytest
 
-from migration_support import (GUESTS, ROOT, Destination, Recorder, env, error_lines, pyvmm_run,
-                               reference, replay, run)
+from migration_support import (GUESTS, Destination, Recorder, check_continues,
+                               check_destination_killed_mid_stream, error_lines, migrate, reference,
+                               replay, run)
 
 IDLE = os.path.join(GUESTS, "lifecycle", "idle.S")
 DIRTY = os.path.join(GUESTS, "lifecycle", "dirty.S")
@@ -21,33 +20,9 @@ DIRTY_SMP = os.path.join(GUESTS, "lifecycle", "dirty_smp.S")
 KERNEL = os.path.join(GUESTS, "kernel", "kernel.elf")
 
 
-def migrate(tmp_path, image, at, *options):
-    """Source and destination -> (source proc, source stats, destination
-    (status, stdout, stderr), destination stats)."""
-    destination = Destination("--stats-file", tmp_path / "dst.json")
-    source, source_stats = run(image, *options, "--migrate", destination.address,
-                               "--migrate-at", at, stats=str(tmp_path / "src.json"))
-    status, out, err = destination.finish()
-    with open(tmp_path / "dst.json") as f:
-        destination_stats = json.load(f)
-    return source, source_stats, (status, out, err), destination_stats
-
-
-def check_continues(image, options, source, destination, destination_stats):
-    out, instret, status, digest = reference(image, *options)
-    assert source.returncode == 0, source.stderr
-    assert b"the VM migrated to tcp:127.0.0.1:" in source.stderr
-    assert destination[0] == status == 0, destination[2]
-    # the source printed up to the pause, the destination from there on
-    assert source.stdout + destination[1] == out
-    assert destination[1], "the destination ran part of the guest"
-    assert destination_stats["instret"] == instret
-    assert destination_stats["migration"]["final_ram_sha256"] == digest
-
-
 def test_idle_guest_migrates_after_one_round(tmp_path):
     source, src_stats, dst, dst_stats = migrate(tmp_path, IDLE, "1M")
-    check_continues(IDLE, (), source, dst, dst_stats)
+    check_continues(reference(IDLE), source, dst, dst_stats)
     report = dst_stats["migration"]
     assert report["stop_rule"] == "few-dirty"
     assert report["rounds"] == 1
@@ -62,7 +37,7 @@ def test_idle_guest_migrates_after_one_round(tmp_path):
 def test_write_heavy_guest_stops_at_three_times_its_ram(tmp_path):
     options = ("--ram", "8M")
     source, src_stats, dst, dst_stats = migrate(tmp_path, DIRTY, "5M", *options)
-    check_continues(DIRTY, options, source, dst, dst_stats)
+    check_continues(reference(DIRTY, *options), source, dst, dst_stats)
     report = dst_stats["migration"]
     pages = 8 * 256
     # the guest rewrites its 512-page buffer faster than any round sends it
@@ -81,7 +56,7 @@ def test_write_heavy_guest_stops_at_three_times_its_ram(tmp_path):
 def test_write_heavy_guest_in_a_large_ram_stops_after_29_rounds(tmp_path):
     # 128 MiB: 3x RAM is 98,304 pages, farther than 29 rounds of 513 go
     source, src_stats, dst, dst_stats = migrate(tmp_path, DIRTY, "5M")
-    check_continues(DIRTY, (), source, dst, dst_stats)
+    check_continues(reference(DIRTY), source, dst, dst_stats)
     report = dst_stats["migration"]
     assert report["stop_rule"] == "iterations"
     assert report["rounds"] == 29
@@ -104,40 +79,19 @@ def test_migration_is_the_same_on_every_run(tmp_path):
 def test_smp_board_migrates_with_both_harts_writing(tmp_path):
     options = ("--smp", "2", "--ram", "4M")
     source, src_stats, dst, dst_stats = migrate(tmp_path, DIRTY_SMP, "3M", *options)
-    check_continues(DIRTY_SMP, options, source, dst, dst_stats)
+    check_continues(reference(DIRTY_SMP, *options), source, dst, dst_stats)
     assert dst_stats["migration"]["rounds"] >= 2
 
 
 def test_kernel_on_the_builtin_sbi_migrates(tmp_path):
     options = ("--bios", "builtin", "--smp", "2", "--bootargs", "mode=forkwait iterations=400")
     source, src_stats, dst, dst_stats = migrate(tmp_path, KERNEL, "2M", *options)
-    check_continues(KERNEL, options, source, dst, dst_stats)
+    check_continues(reference(KERNEL, *options), source, dst, dst_stats)
 
 
 def test_destination_killed_mid_stream_leaves_the_source_whole(tmp_path):
-    destination = Destination()
     options = ("--ram", "8M")
-    source = subprocess.Popen(pyvmm_run(DIRTY, *options, "--migrate", destination.address,
-                                        "--migrate-at", "5M", "--stats-file", tmp_path / "src.json"),
-                              cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
-    while b"migration round 2:" not in seen:
-        line = source.stderr.readline()
-        assert line, f"the source ended before round 2: {seen!r}"
-        seen += line
-    destination.kill()
-    out, err = source.communicate(timeout=300)
-    err = seen + err
-    expected, instret, status, digest = reference(DIRTY, *options)
-    assert source.returncode == status == 0
-    assert out == expected
-    failures = [line for line in err.decode().splitlines() if "migration failed" in line]
-    assert len(failures) == 1 and "runs on here" in failures[0]
-    assert b"migrated to" not in err
-    with open(tmp_path / "src.json") as f:
-        stats = json.load(f)
-    assert stats["instret"] == instret
-    assert stats["migration"]["final_ram_sha256"] == digest
+    check_destination_killed_mid_stream(tmp_path, DIRTY, options, reference(DIRTY, *options))
 
 
 @pytest.mark.parametrize("close_after", [0, 5000])

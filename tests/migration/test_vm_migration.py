@@ -7,12 +7,11 @@ that disappears leaves the source's VM whole; a destination whose options
 do not match the stream's VM refuses it with one line and status 2."""
 
 import hashlib
-import json
 import os
-import subprocess
 
 import pytest
-from migration_support import GUESTS, ROOT, Destination, env, error_lines, pyvmm_run, run
+from migration_support import (GUESTS, Destination, check_continues,
+                               check_destination_killed_mid_stream, error_lines, migrate, run)
 
 from pyvmm.migration import MigrationError
 
@@ -51,27 +50,6 @@ def reference(image, technique, paging="nested", ram="32M", vcpus=1, bootargs=""
     output = vm.console_output
     vm.close()
     return output, vm.stats()["instret"], result.status, digest
-
-
-def migrate(tmp_path, image, at, *options):
-    destination = Destination("--stats-file", tmp_path / "dst.json")
-    source, source_stats = run(image, *options, "--migrate", destination.address,
-                               "--migrate-at", at, stats=str(tmp_path / "src.json"))
-    status, out, err = destination.finish()
-    with open(tmp_path / "dst.json") as f:
-        destination_stats = json.load(f)
-    return source, source_stats, (status, out, err), destination_stats
-
-
-def check_continues(expected, source, destination, destination_stats):
-    out, instret, status, digest = expected
-    assert source.returncode == 0, source.stderr
-    assert b"the VM migrated to tcp:127.0.0.1:" in source.stderr
-    assert destination[0] == status == 0, destination[2]
-    assert source.stdout + destination[1] == out
-    assert destination[1], "the destination ran part of the guest"
-    assert destination_stats["instret"] == instret
-    assert destination_stats["migration"]["final_ram_sha256"] == digest
 
 
 @needs_h
@@ -125,29 +103,8 @@ def test_an_smp_vm_migrates_with_both_vcpus_writing(tmp_path):
 
 @needs_h
 def test_destination_killed_mid_stream_leaves_the_source_vm_whole(tmp_path):
-    destination = Destination()
-    options = ("--technique", "hw", "--ram", "8M")
-    source = subprocess.Popen(pyvmm_run(DIRTY_S, *options, "--migrate", destination.address,
-                                        "--migrate-at", "5M", "--stats-file", tmp_path / "src.json"),
-                              cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = b""
-    while b"migration round 2:" not in seen:
-        line = source.stderr.readline()
-        assert line, f"the source ended before round 2: {seen!r}"
-        seen += line
-    destination.kill()
-    out, err = source.communicate(timeout=300)
-    err = seen + err
-    expected, instret, status, digest = reference(DIRTY_S, "hw", ram="8M")
-    assert source.returncode == status == 0
-    assert out == expected
-    failures = [line for line in err.decode().splitlines() if "migration failed" in line]
-    assert len(failures) == 1 and "runs on here" in failures[0]
-    assert b"migrated to" not in err
-    with open(tmp_path / "src.json") as f:
-        stats = json.load(f)
-    assert stats["instret"] == instret
-    assert stats["migration"]["final_ram_sha256"] == digest
+    check_destination_killed_mid_stream(tmp_path, DIRTY_S, ("--technique", "hw", "--ram", "8M"),
+                                        reference(DIRTY_S, "hw", ram="8M"))
 
 
 @needs_h

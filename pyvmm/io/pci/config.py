@@ -107,6 +107,21 @@ class Bar:
         return f"Bar({self.index}, {kind}, {self.size:#x}, {where})"
 
 
+class RegisterRegion:
+    """A BAR's `region` for a function that decodes its own registers: every
+    access goes to its register_read(offset, size) / register_write(offset,
+    size, value)."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def read(self, offset, size):
+        return self.function.register_read(offset, size)
+
+    def write(self, offset, size, value):
+        self.function.register_write(offset, size, value)
+
+
 class PciFunction:
     """One function's configuration space. Subclasses add BARs and
     capabilities in their constructor and may override `config_read_hook`

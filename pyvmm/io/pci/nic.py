@@ -22,7 +22,7 @@ Controller Fatal Status. Nothing a driver writes is a host exception.
 import zlib
 
 from pyvmm.io.net.netdev import ETH_HEADER_LEN, MAX_FRAME_LEN
-from pyvmm.io.pci.config import SUBSYSTEM_QEMU, VENDOR_QUMRANET, PciFunction
+from pyvmm.io.pci.config import SUBSYSTEM_QEMU, VENDOR_QUMRANET, PciFunction, RegisterRegion
 from pyvmm.io.pci.dma import BusMasterMemory
 from pyvmm.io.virtio.net import DEFAULT_MAC, flow_key, parse_mac
 from pyvmm.machine.memory import DmaError
@@ -81,19 +81,6 @@ class Ring:
         return 0 < self.size <= MAX_RING and self.base % DESC_SIZE == 0
 
 
-class NicRegisters:
-    """BAR0 as the bus sees it."""
-
-    def __init__(self, controller):
-        self.controller = controller
-
-    def read(self, offset, size):
-        return self.controller.register_read(offset, size)
-
-    def write(self, offset, size, value):
-        self.controller.register_write(offset, size, value)
-
-
 class NicController(PciFunction):
     """`netdev` carries the frames; `queues` ring pairs; `mac` six bytes."""
 
@@ -106,7 +93,7 @@ class NicController(PciFunction):
         self.netdev = netdev
         self.queues = queues
         self.default_mac = parse_mac(mac) if isinstance(mac, str) else bytes(mac)
-        self.add_bar(0, BAR0_SIZE, NicRegisters(self), is64=True)
+        self.add_bar(0, BAR0_SIZE, RegisterRegion(self), is64=True)
         self.memory = None
         self.link_up = netdev.link_up
         self.counters = dict.fromkeys(

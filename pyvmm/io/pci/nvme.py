@@ -35,7 +35,7 @@ stays the whole drive.
 
 from pyvmm.io.pci import sriov
 from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, SUBSYSTEM_QEMU,
-                                 VENDOR_QUMRANET, PciFunction)
+                                 VENDOR_QUMRANET, PciFunction, RegisterRegion)
 from pyvmm.io.pci.dma import BusMasterMemory
 from pyvmm.io.virtio.blk import SECTOR, BlockBackend
 from pyvmm.machine.memory import DmaError
@@ -126,19 +126,6 @@ def _ascii(text, width):
     return text.encode()[:width].ljust(width, b" ")
 
 
-class NvmeRegisters:
-    """BAR0 as the bus sees it."""
-
-    def __init__(self, controller):
-        self.controller = controller
-
-    def read(self, offset, size):
-        return self.controller.register_read(offset, size)
-
-    def write(self, offset, size, value):
-        self.controller.register_write(offset, size, value)
-
-
 class NvmeController(PciFunction):
     """`path` is the raw image behind namespace 1; `serial` is the
     controller's serial number (QEMU requires one too)."""
@@ -163,7 +150,7 @@ class NvmeController(PciFunction):
         self.model = model
         self.ns_first_sector = first_sector
         self.ns_sectors = sectors
-        self.add_bar(0, BAR0_SIZE, NvmeRegisters(self), is64=True)
+        self.add_bar(0, BAR0_SIZE, RegisterRegion(self), is64=True)
         self.memory = None
         self.commands = {}
         self.errors = 0
