@@ -814,7 +814,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_FENCE:
             fast_op(OP_FENCE)
-            pass
+            # harts take turns and devices see every store at once: memory is already in order
             fast_next()
         elif op == OP_LD:
             fast_op(OP_LD)

@@ -52,7 +52,7 @@ VM_KEYS = ("name", "vcpus", "memory", "technique", "paging", "weight", "cap", "p
 
 
 class UsageError(Exception):
-    pass
+    """A bad `pyvmm host` command line (one line; exit status 2)."""
 
 
 def add_parsers(subparsers):

@@ -132,7 +132,7 @@ class Recorder:
             reader = stream.StreamReader(recv_exactly)
             try:
                 while reader.record()[0] != stream.END:
-                    pass
+                    continue        # read to the end or the cut
             except stream.MigrationError:
                 pass        # close_after cut the stream short: that is the point
 
