@@ -26,7 +26,7 @@ that cannot run.
 
 from pyvmm.hv.host import HvError
 
-CLONABLE_TECHNIQUES = ("hw",)
+CLONABLE_TECHNIQUES = ("hw", "trap-emulate", "bt", "pv")
 
 
 def clone_vm(template, name=None, console=None):
@@ -60,6 +60,16 @@ def clone_vm(template, name=None, console=None):
     return clone
 
 
+def _rebound(handler, template_policy, clone_policy):
+    """The handler for the clone: a method of the template's own policy
+    (trap-emulate's, bt's and pv's handlers are) acts on the template's VCPUs
+    and pager, so the clone gets the same method of its own policy; any other
+    callable (a module function, what a user added) is shared as it is."""
+    if getattr(handler, "__self__", None) is template_policy:
+        return handler.__func__.__get__(clone_policy)
+    return handler
+
+
 def _copy_host_side(template, clone):
     """What the hypervisor's user gave the template, beyond its state."""
     clone.images = list(template.images)
@@ -68,7 +78,8 @@ def _copy_host_side(template, clone):
     clone.hypercalls = dict(template.hypercalls)
     handlers = getattr(template.policy, "handlers", None)
     if isinstance(handlers, dict):
-        clone.policy.handlers = dict(handlers)
+        clone.policy.handlers = {kind: _rebound(handler, template.policy, clone.policy)
+                                 for kind, handler in handlers.items()}
     if hasattr(template.policy, "on_bad_access"):
         clone.policy.on_bad_access = template.policy.on_bad_access
     for vcpu, source in zip(clone.vcpus, template.vcpus):
