@@ -18,24 +18,18 @@ shows what the clone prints from now on.
 Time: a clone's guest clock is the template's (the host clock is the same
 one); both run on it from there, as two VMs do.
 
-Techniques: hw, under nested and shadow paging. trap-emulate, bt and pv are
-refused: a clone of theirs does not run on yet (its first instructions
-fault without end), so cloning them raises HvError rather than make a VM
-that cannot run.
+Techniques: every one (hw under nested and shadow paging; trap-emulate, bt
+and pv, which shadow). Their policies serve exits with their own methods: the
+clone's policy gets the same methods bound to itself, so its exits reach its
+own pager and VCPUs.
 """
 
 from pyvmm.hv.host import HvError
-
-CLONABLE_TECHNIQUES = ("hw",)
-
 
 def clone_vm(template, name=None, console=None):
     """A clone of `template` on its host; see the module docstring."""
     from pyvmm.hv import snapshot
     from pyvmm.hv.vm import VM
-    if template.technique not in CLONABLE_TECHNIQUES:
-        raise HvError(f"cannot clone {template.name}: the {template.technique} technique does not "
-                      f"support clones (only {', '.join(CLONABLE_TECHNIQUES)})")
     if getattr(template, "shareable", True) is False:
         raise HvError(f"cannot clone {template.name}: it shares nothing (a partition)")
     if not template.booted and template.kernel_image is None:
@@ -60,15 +54,44 @@ def clone_vm(template, name=None, console=None):
     return clone
 
 
+def _policy_own(handler, policy):
+    """Is `handler` one the policy made for its own VM: a method of it
+    (trap-emulate's, bt's and pv's exit handlers) or a closure over it (pv's
+    counted hypercalls)? Such a handler acts on, or counts into, the VM
+    it was made for."""
+    if getattr(handler, "__self__", None) is policy:
+        return True
+    cells = getattr(handler, "__closure__", None) or ()
+    for cell in cells:
+        try:
+            if cell.cell_contents is policy:
+                return True
+        except ValueError:          # an empty cell (a variable not yet bound) holds nothing
+            continue
+    return False
+
+
+def _rebound(handler, template_policy, clone_policy):
+    """The exit handler for the clone: the same method of its own policy for
+    one of the template policy's methods, any other callable (a module
+    function, what a user added) as it is."""
+    if getattr(handler, "__self__", None) is template_policy:
+        return handler.__func__.__get__(clone_policy)
+    return handler
+
+
 def _copy_host_side(template, clone):
     """What the hypervisor's user gave the template, beyond its state."""
     clone.images = list(template.images)
     clone.kernel_image = template.kernel_image
     clone.run_seconds = template.run_seconds
-    clone.hypercalls = dict(template.hypercalls)
+    own = clone.hypercalls
+    clone.hypercalls = {key: own[key] if key in own and _policy_own(call, template.policy) else call
+                        for key, call in template.hypercalls.items()}
     handlers = getattr(template.policy, "handlers", None)
     if isinstance(handlers, dict):
-        clone.policy.handlers = dict(handlers)
+        clone.policy.handlers = {kind: _rebound(handler, template.policy, clone.policy)
+                                 for kind, handler in handlers.items()}
     if hasattr(template.policy, "on_bad_access"):
         clone.policy.on_bad_access = template.policy.on_bad_access
     for vcpu, source in zip(clone.vcpus, template.vcpus):

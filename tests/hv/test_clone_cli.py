@@ -33,7 +33,6 @@ def uninterrupted(image):
     ([COW_COUNTER, "--at", "lots", "--count", "2"], "bad --at"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--paging", "flat"], "--paging"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--technique", "magic"], "--technique magic: unknown"),
-    ([COW_COUNTER, "--at", "1000", "--count", "2", "--technique", "bt"], "clones need one of hw"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--serial-dir", "/nonexistent/dir"], "not a directory"),
     ([COW_COUNTER, "--at", "1000", "--count", "2", "--share-every", "0"], "--share-every must be"),
 ])
@@ -70,6 +69,20 @@ def test_each_clone_prints_the_rest_of_the_run(paging):
         assert report[0].startswith(f"clone{n}: sbi-shutdown, status 0, instret ")
     saved = [line for line in lines if line.startswith("independent VMs")][0]
     assert "(template + 3) would use 16384 frames" in saved
+
+
+@pytest.mark.parametrize("technique", ["trap-emulate", "bt"])
+def test_clones_under_a_shadowing_technique_print_the_rest_of_the_run(technique):
+    want = uninterrupted(COW_COUNTER)
+    status, out, err = run_clone(COW_COUNTER, "--at", "60000", "--count", "2", "--ram", "16M",
+                                 "--technique", technique)
+    assert status == 0, err
+    lines = out.splitlines()
+    template = [line[len("template| "):] for line in lines if line.startswith("template| ")]
+    assert template
+    for n in (1, 2):
+        mine = [line[len(f"clone{n}| "):] for line in lines if line.startswith(f"clone{n}| ")]
+        assert template + mine == want
 
 
 def test_ten_clones_of_the_kernel_with_consoles_in_files(tmp_path):

@@ -164,8 +164,14 @@ class BTVCPU(TrapEmulateVCPU):
     def pc(self):
         if self.state.priv == PRIV_U:
             return self.core.pc if self.loaded else self._pc
-        if self._pc_stale or not self.loaded:
+        if self._pc_stale:
             return self._guest_pc
+        if not self.loaded:
+            # Saved out of the core inside a translation, the VCPU stands at _pc
+            # (_guest_pc is only where it last entered one); never loaded yet, at
+            # _guest_pc.
+            guest = self.tc.guest_pc_at(self._pc)
+            return self._guest_pc if guest is None else guest
         guest = self.tc.guest_pc_at(self.core.pc)
         if guest is None:
             raise HvError(f"bt: core pc {self.core.pc:#x} is outside every translated block")
