@@ -10,6 +10,7 @@
 #       pyvmm run --technique hw --drive file=disk.img,format=raw guests/bench/io_virtio.S
 
     .include "../devices/virtio_defs.inc"
+    .include "../include/virtio_mmio.inc"
     .equ BLK_DEVICE_ID, 2
     .equ T_IN,          0
     .equ T_OUT,         1
@@ -23,52 +24,10 @@
 # io_init: s7 = the device's window, s8 = the avail index, s9 = used entries
 # consumed
 io_init:
-    li      s7, VIRTIO_MMIO
-    li      t1, 0
-1:  lw      t0, VM_MAGIC(s7)
-    li      t2, VIRTIO_MAGIC
-    bne     t0, t2, 2f
-    lw      t0, VM_VERSION(s7)
-    li      t2, 2
-    bne     t0, t2, 2f
-    lw      t0, VM_DEVICE_ID(s7)
-    li      t2, BLK_DEVICE_ID
-    beq     t0, t2, 3f
-2:  li      t2, VIRTIO_STRIDE
-    add     s7, s7, t2
-    addi    t1, t1, 1
-    li      t2, VIRTIO_SLOTS
-    blt     t1, t2, 1b
-    la      a0, msg_no_device
-    j       fail
-3:  sw      zero, VM_STATUS(s7)
-4:  lw      t0, VM_STATUS(s7)       # the reset is done when status reads 0
-    bnez    t0, 4b
-    li      t0, ST_ACK
-    sw      t0, VM_STATUS(s7)
-    li      t0, ST_ACK | ST_DRIVER
-    sw      t0, VM_STATUS(s7)
-    li      t0, 1
-    sw      t0, VM_DEV_FSEL(s7)
-    lw      t1, VM_DEV_FEAT(s7)
-    andi    t1, t1, F_HI_VERSION_1
-    bnez    t1, 5f
-    la      a0, msg_no_version_1
-    j       fail
-5:  sw      zero, VM_DRV_FSEL(s7)
-    sw      zero, VM_DRV_FEAT(s7)
-    li      t0, 1
-    sw      t0, VM_DRV_FSEL(s7)
-    li      t0, F_HI_VERSION_1
-    sw      t0, VM_DRV_FEAT(s7)
-    li      t0, ST_ACK | ST_DRIVER | ST_FEATURES_OK
-    sw      t0, VM_STATUS(s7)
-    lw      t0, VM_STATUS(s7)
-    andi    t0, t0, ST_FEATURES_OK
-    bnez    t0, 6f
-    la      a0, msg_features_refused
-    j       fail
-6:  sw      zero, VM_QSEL(s7)
+    virtio_mmio_find BLK_DEVICE_ID
+    virtio_mmio_start
+    virtio_mmio_features zero
+    sw      zero, VM_QSEL(s7)
     lw      t0, VM_QNUM_MAX(s7)
     li      t1, QSZ
     bgeu    t0, t1, 7f

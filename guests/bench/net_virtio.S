@@ -15,6 +15,7 @@
 #       (a VM: --technique hw)
 
     .include "../devices/virtio_defs.inc"
+    .include "../include/virtio_mmio.inc"
     .equ NET_DEVICE_ID, 1
     .equ F_LO_MAC,      1 << 5
     .equ HDR,           12              # virtio_net_hdr_v1
@@ -25,30 +26,7 @@
     .include "net_workload.inc"
 
     .section .text
-# setup_queue(a0 = index, a1 = its page): QSZ entries at the page
-setup_queue:
-    sw      a0, VM_QSEL(s7)
-    lw      t0, VM_QNUM_MAX(s7)
-    li      t1, QSZ
-    bgeu    t0, t1, 1f
-    la      a0, msg_queue_small
-    j       fail
-1:  sw      t1, VM_QNUM(s7)
-    sw      a1, VM_QDESC_LO(s7)
-    srli    t0, a1, 32
-    sw      t0, VM_QDESC_HI(s7)
-    addi    t0, a1, Q_AVAIL
-    sw      t0, VM_QAVAIL_LO(s7)
-    srli    t0, t0, 32
-    sw      t0, VM_QAVAIL_HI(s7)
-    li      t0, Q_USED
-    add     t0, a1, t0
-    sw      t0, VM_QUSED_LO(s7)
-    srli    t0, t0, 32
-    sw      t0, VM_QUSED_HI(s7)
-    li      t0, 1
-    sw      t0, VM_QREADY(s7)
-    ret
+    virtio_mmio_setup_queue_routine
 
 # net_init: s7 = the device's window, s8 = transmit avail index, s9 =
 # transmit used entries consumed, s10 = receive avail index, s11 = receive
@@ -56,67 +34,18 @@ setup_queue:
 net_init:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    li      s7, VIRTIO_MMIO
-    li      t1, 0
-1:  lw      t0, VM_MAGIC(s7)
-    li      t2, VIRTIO_MAGIC
-    bne     t0, t2, 2f
-    lw      t0, VM_VERSION(s7)
-    li      t2, 2
-    bne     t0, t2, 2f
-    lw      t0, VM_DEVICE_ID(s7)
-    li      t2, NET_DEVICE_ID
-    beq     t0, t2, 3f
-2:  li      t2, VIRTIO_STRIDE
-    add     s7, s7, t2
-    addi    t1, t1, 1
-    li      t2, VIRTIO_SLOTS
-    blt     t1, t2, 1b
-    la      a0, msg_no_device
-    j       fail
-3:  sw      zero, VM_STATUS(s7)
-4:  lw      t0, VM_STATUS(s7)       # the reset is done when status reads 0
-    bnez    t0, 4b
-    li      t0, ST_ACK
-    sw      t0, VM_STATUS(s7)
-    li      t0, ST_ACK | ST_DRIVER
-    sw      t0, VM_STATUS(s7)
-    li      t0, 1
-    sw      t0, VM_DEV_FSEL(s7)
-    lw      t1, VM_DEV_FEAT(s7)
-    andi    t1, t1, F_HI_VERSION_1
-    bnez    t1, 5f
-    la      a0, msg_no_version_1
-    j       fail
-5:  sw      zero, VM_DEV_FSEL(s7)
+    virtio_mmio_find NET_DEVICE_ID
+    virtio_mmio_start
+    sw      zero, VM_DEV_FSEL(s7)
     lw      t1, VM_DEV_FEAT(s7)
     andi    t1, t1, F_LO_MAC
     bnez    t1, 6f
     la      a0, msg_no_mac
     j       fail
-6:  sw      zero, VM_DRV_FSEL(s7)
-    li      t0, F_LO_MAC
-    sw      t0, VM_DRV_FEAT(s7)
-    li      t0, 1
-    sw      t0, VM_DRV_FSEL(s7)
-    li      t0, F_HI_VERSION_1
-    sw      t0, VM_DRV_FEAT(s7)
-    li      t0, ST_ACK | ST_DRIVER | ST_FEATURES_OK
-    sw      t0, VM_STATUS(s7)
-    lw      t0, VM_STATUS(s7)
-    andi    t0, t0, ST_FEATURES_OK
-    bnez    t0, 7f
-    la      a0, msg_features_refused
-    j       fail
-7:  li      t2, NET_MAC             # the MAC, bytewise from the config space
-    li      t1, 0
-8:  add     t0, s7, t1
-    lbu     t3, VM_CONFIG(t0)
-    add     t0, t2, t1
-    sb      t3, 0(t0)
-    addi    t1, t1, 1
-    li      t0, 6
-    bltu    t1, t0, 8b
+6:  li      t2, F_LO_MAC
+    virtio_mmio_features t2
+    li      t2, NET_MAC             # the MAC, bytewise from the config space
+    virtio_net_read_mac
     li      t0, RXQ                 # both queue pages start zeroed
     li      t1, TXQ + 0x1000
 9:  sd      zero, 0(t0)
