@@ -12,11 +12,7 @@
 #           guests/bench/net_nic.S
 #       (a VM: --technique hw; the host's NIC assigned: docs/network.md)
 
-    .equ ECAM,          0x30000000
-    .equ MMIO_WINDOW,   0x40000000
-    .equ CFG_COMMAND,   0x04
-    .equ CFG_BAR0,      0x10
-    .equ CFG_BAR1,      0x14
+    .include "../pci/pci.inc"
     .equ NIC_IDS,       0x00f01b36
 
     .equ CTRL,          0x04
@@ -33,12 +29,12 @@
     .equ CTRL_EN,       1
     .equ CTRL_RST,      2
     .equ RING,          8
-    .equ DD,            1
     .equ POLL_LIMIT,    50000000
     .equ TXRING,        0x80400000
     .equ RXRING,        0x80400100
 
     .include "net_workload.inc"
+    .include "../include/pyvmm_nic.inc"
 
     .section .text
 # net_init: s7 = the function's ECAM base, s8 = BAR0, s9 = transmit tail,
@@ -46,29 +42,14 @@
 net_init:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    li      t1, 0
-1:  li      s7, ECAM
-    slli    t0, t1, 15
-    add     s7, s7, t0
-    lw      t0, 0(s7)
-    li      t2, NIC_IDS
-    beq     t0, t2, 2f
-    addi    t1, t1, 1
-    li      t0, 32
-    blt     t1, t0, 1b
+    li      t2, 0
+1:  PROBE_SLOT NIC_IDS, 2f, 1b, base=s7, dev=t2
     la      a0, msg_no_nic
     j       fail
 2:  sh      zero, CFG_COMMAND(s7)
-    li      s8, MMIO_WINDOW
-    sw      s8, CFG_BAR0(s7)
-    sw      zero, CFG_BAR1(s7)
-    li      t0, 6                   # memory decode, bus master
-    sh      t0, CFG_COMMAND(s7)
+    PLACE_BAR64 base=s7, bar=s8
     li      t1, NET_MAC
-    lw      t0, MAC_LO(s8)
-    sw      t0, 0(t1)
-    lw      t0, MAC_HI(s8)
-    sh      t0, 4(t1)
+    NIC_READ_MAC s8
     li      t0, CTRL_RST
     sw      t0, CTRL(s8)
     li      t0, TXRING              # both rings start zeroed
@@ -139,44 +120,13 @@ net_tx_kick:
     li      t3, TXRING
     slli    t1, t2, 4
     add     t3, t3, t1
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     t0, 13(t3)
-    andi    t1, t0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    la      a0, msg_no_tx
-    j       fail
-2:  li      t1, DD
-    bne     t0, t1, 3f
-    ret
-3:  la      a0, msg_tx_error
-    j       fail
+    NIC_TX_DONE
 
 net_rx:
     li      t3, RXRING
     slli    t1, s10, 4
     add     t3, t3, t1
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     t0, 13(t3)
-    andi    t1, t0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    la      a0, msg_no_rx
-    j       fail
-2:  li      t1, DD
-    beq     t0, t1, 3f
-    la      a0, msg_rx_error
-    j       fail
-3:  fence   r, r                    # the status before the frame
-    ld      a0, 0(t3)
-    lhu     a1, 8(t3)
-    addi    s10, s10, 1
-    andi    s10, s10, RING - 1
-    ret
+    NIC_RX_TAKE s10
 
 net_rx_done:
     j       rx_post

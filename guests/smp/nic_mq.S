@@ -16,11 +16,7 @@
 #       pyvmm run --technique hw --smp 2 --netdev echo,id=n0 \
 #           --device pyvmm-nic,netdev=n0,queues=2 guests/smp/nic_mq.S
 
-    .equ ECAM,          0x30000000
-    .equ MMIO_WINDOW,   0x40000000
-    .equ CFG_COMMAND,   0x04
-    .equ CFG_BAR0,      0x10
-    .equ CFG_BAR1,      0x14
+    .include "../pci/pci.inc"
     .equ NIC_IDS,       0x00f01b36
 
     .equ CTRL,          0x04
@@ -40,7 +36,6 @@
     .equ RX_TAIL,       0x30
     .equ CTRL_EN,       1
     .equ CTRL_RST,      2
-    .equ DD,            1
 
     .equ RING,          8
     .equ SLOT,          2048        # bytes per receive buffer
@@ -49,38 +44,24 @@
     .equ RXBUF,         0x2000      # RING buffers of SLOT bytes
 
     .include "net_mq.inc"
+    .include "../include/pyvmm_nic.inc"
 
     .section .text
 # mq_init: a0 = BAR0 of the controller, set up and enabled
 mq_init:
-    li      t1, 0
-1:  li      t3, ECAM
-    slli    t0, t1, 15
-    add     t3, t3, t0
-    lw      t0, 0(t3)
-    li      t2, NIC_IDS
-    beq     t0, t2, 2f
-    addi    t1, t1, 1
-    li      t0, 32
-    blt     t1, t0, 1b
+    li      t2, 0
+1:  PROBE_SLOT NIC_IDS, 2f, 1b, base=t3, dev=t2
     la      a0, msg_no_nic
     j       fail
 2:  sh      zero, CFG_COMMAND(t3)
-    li      a0, MMIO_WINDOW
-    sw      a0, CFG_BAR0(t3)
-    sw      zero, CFG_BAR1(t3)
-    li      t0, 6                   # memory decode, bus master
-    sh      t0, CFG_COMMAND(t3)
+    PLACE_BAR64 base=t3, bar=a0
     lw      t0, QUEUES(a0)
     li      t1, HARTS
     bgeu    t0, t1, 3f
     la      a0, msg_few_queues
     j       fail
 3:  la      t1, nic_mac
-    lw      t0, MAC_LO(a0)
-    sw      t0, 0(t1)
-    lw      t0, MAC_HI(a0)
-    sh      t0, 4(t1)
+    NIC_READ_MAC a0
     li      t0, CTRL_RST
     sw      t0, CTRL(a0)
     li      t0, HARTS               # steer over one receive ring per hart
@@ -141,45 +122,14 @@ mq_send:
     andi    s6, s6, RING - 1
     fence   w, o                    # the descriptor before the doorbell
     sw      s6, TX_TAIL(s9)
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     t0, 13(t3)
-    andi    t1, t0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    la      a0, msg_no_tx
-    j       fail
-2:  li      t1, DD
-    bne     t0, t1, 3f
-    ret
-3:  la      a0, msg_tx_error
-    j       fail
+    NIC_TX_DONE
 
 # mq_receive: the next frame on this hart's own receive ring
 mq_receive:
     addi    t3, s2, RXRING
     slli    t1, s7, 4
     add     t3, t3, t1
-    li      t6, POLL_LIMIT
-1:  fence   i, r
-    lbu     t0, 13(t3)
-    andi    t1, t0, DD
-    bnez    t1, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    la      a0, msg_no_rx
-    j       fail
-2:  li      t1, DD
-    beq     t0, t1, 3f
-    la      a0, msg_rx_error
-    j       fail
-3:  fence   r, r                    # the status before the frame
-    ld      a0, 0(t3)
-    lhu     a1, 8(t3)
-    addi    s7, s7, 1
-    andi    s7, s7, RING - 1
-    ret
+    NIC_RX_TAKE s7
 
 # mq_rx_done: the buffer back at the receive tail, behind its doorbell
 mq_rx_done:
