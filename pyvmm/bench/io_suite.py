@@ -87,42 +87,36 @@ def _drives(driver, disk):
     return DeviceConfig(drives=[f"file={disk},format=raw"])
 
 
-def setup_native(driver, guest, disk):
-    """The bare board under the built-in SBI, the device on the board."""
+def _boot_native(guest, devices):
+    """The bare board under the built-in SBI with `devices`, booted."""
     from pyvmm.machine import Machine
     t = _Target()
     t.native = True
     t.target = Machine(ram_size=RAM_SIZE, bios="builtin", kernel=guest, console=None,
-                       devices=_drives(driver, disk))
+                       devices=devices)
     t.target.boot()
     return t
 
 
-def setup_vm_device_model(driver, guest, disk):
-    """A VM under --technique hw with the device in its own device set: a
-    model in the hypervisor serves every register access as an MMIO exit."""
+def _boot_vm(guest, devices):
+    """A VM under --technique hw with `devices` in its own device set, booted."""
     from pyvmm.hv import Host
     t = _Target()
     host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
-    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw", devices=_drives(driver, disk))
+    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw", devices=devices)
     t.target.load(guest)
     t.target.boot()
     return t
 
 
-def setup_vm_passthrough(driver, guest, disk):
-    """The host's NVMe controller assigned to a VM under --technique hw: BAR
-    accesses go to the device without the VM's exits, DMA goes through the
-    host IOMMU with the VM's G-stage table."""
+def _boot_passthrough(guest, controller):
+    """A VM under --technique hw with the host's `controller` assigned to it
+    at PASSTHROUGH_DEVICE, booted; the controller is closed with the VM."""
     from pyvmm.hv import Host
     from pyvmm.hv.passthrough import Passthrough
-    from pyvmm.io.pci.nvme import NvmeController
-    if driver != "nvme":
-        raise IoBenchError(f"passthrough assigns the host's NVMe controller, not {driver}")
     t = _Target()
     host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
     t.passthrough = Passthrough(host)
-    controller = NvmeController(str(disk), serial=SERIAL)
     device_id = t.passthrough.add_host_function(controller, device=PASSTHROUGH_DEVICE)
     t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
     t.assignment = t.passthrough.assign(device_id, t.target)
@@ -131,6 +125,27 @@ def setup_vm_passthrough(driver, guest, disk):
     t.target.load(guest)
     t.target.boot()
     return t
+
+
+def setup_native(driver, guest, disk):
+    """The bare board under the built-in SBI, the device on the board."""
+    return _boot_native(guest, _drives(driver, disk))
+
+
+def setup_vm_device_model(driver, guest, disk):
+    """A VM under --technique hw with the device in its own device set: a
+    model in the hypervisor serves every register access as an MMIO exit."""
+    return _boot_vm(guest, _drives(driver, disk))
+
+
+def setup_vm_passthrough(driver, guest, disk):
+    """The host's NVMe controller assigned to a VM under --technique hw: BAR
+    accesses go to the device without the VM's exits, DMA goes through the
+    host IOMMU with the VM's G-stage table."""
+    from pyvmm.io.pci.nvme import NvmeController
+    if driver != "nvme":
+        raise IoBenchError(f"passthrough assigns the host's NVMe controller, not {driver}")
+    return _boot_passthrough(guest, NvmeController(str(disk), serial=SERIAL))
 
 
 SRIOV_VFS = 2                     # the PF's TotalVFs; the VM gets VF 0 (the drive's first half)
@@ -231,6 +246,13 @@ class IoModel:
     hosted: bool = False
 
 
+def _hosted(runs, kind, driver, native):
+    """The type 2 hosted row of model `runs` (a `kind` of driver): its runs,
+    priced as if every I/O exit also crossed the host OS."""
+    return IoModel(f"{runs}-hosted", f"{kind}, type 2 hosted: every I/O exit also crosses the "
+                   "host OS", driver, native=native, runs=runs, hosted=True)
+
+
 MODELS = (
     IoModel("native-nvme", "the NVMe controller on the bare board (--bios builtin)", "nvme",
             setup_native),
@@ -238,12 +260,10 @@ MODELS = (
             setup_native),
     IoModel("direct", "hypervisor direct: the emulated NVMe in the VM's device set, hw",
             "nvme", setup_vm_device_model, native="native-nvme"),
-    IoModel("direct-hosted", "hypervisor direct, type 2 hosted: every I/O exit also crosses "
-            "the host OS", "nvme", native="native-nvme", runs="direct", hosted=True),
+    _hosted("direct", "hypervisor direct", "nvme", "native-nvme"),
     IoModel("split", "split driver: virtio-blk in a VM under hw, back-end in the host",
             "virtio", setup_vm_device_model, native="native-virtio"),
-    IoModel("split-hosted", "split driver, type 2 hosted: every I/O exit also crosses the "
-            "host OS", "virtio", native="native-virtio", runs="split", hosted=True),
+    _hosted("split", "split driver", "virtio", "native-virtio"),
     IoModel("passthrough", "the host's NVMe assigned to the VM, DMA through the IOMMU, hw",
             "nvme", setup_vm_passthrough, native="native-nvme"),
     IoModel("sriov-vf", "virtual function 0 of the host's SR-IOV NVMe assigned to the VM, "
@@ -288,38 +308,38 @@ def _device_stats(stats, prefix):
     return {}
 
 
-def run_once(model, blocks, scratch):
-    """One run of `model`'s driver over `blocks` blocks on a fresh disk;
-    returns its counters."""
-    guest = guest_source(scratch, model.driver, blocks)
-    disk = os.path.join(scratch, f"{model.name}-{blocks}.img")
-    make_disk(disk)
-    target = model.setup(model.driver, guest, disk)
+def _run_target(target, what):
+    """Run the booted `target` to its end; returns (result, host seconds,
+    stats, console output, exits, core stats, interrupts the device raised).
+    A VM the hypervisor stopped is closed and reported as IoBenchError."""
     started = time.perf_counter()
     result = target.target.run(INSTRUCTION_LIMIT)
     seconds = time.perf_counter() - started
     stats = target.target.stats()
-    target.close()
     if target.native:
-        output = target.target.uart_output
-        exits = {}
-        core = target.target.core.stats()
-        interrupts = 0
-    else:
-        output = target.target.console_output
-        exits = {k: int(n) for k, n in stats["exits"].items() if k != "budget"}
-        if target.target.error:
-            raise IoBenchError(f"{model.name}: the hypervisor stopped the VM: {target.target.error}")
-        core = target.target.host.core.stats() if hasattr(target.target, "host") else {}
-        interrupts = cell._total(core.get("interrupts", {})) - exits.get("interrupt", 0)
-    output = output.decode("ascii", "replace")
+        return result, seconds, stats, target.target.uart_output, {}, target.target.core.stats(), 0
+    exits = {k: int(n) for k, n in stats["exits"].items() if k != "budget"}
+    if target.target.error:
+        target.close()
+        raise IoBenchError(f"{what}: the hypervisor stopped the VM: {target.target.error}")
+    core = target.target.host.core.stats() if hasattr(target.target, "host") else {}
+    interrupts = cell._total(core.get("interrupts", {})) - exits.get("interrupt", 0)
+    return result, seconds, stats, target.target.console_output, exits, core, interrupts
+
+
+def _check_end(result, output, what):
+    """The guest's last console line, once the run ended in a clean SBI
+    shutdown (else IoBenchError)."""
     if (result.how, result.status) != ("sbi-shutdown", 0):
-        raise IoBenchError(f"{model.name} ({blocks} blocks): the run ended {result.how} "
-                           f"(status {result.status}): {output.strip()[-120:]!r}")
-    line = output.strip().splitlines()[-1] if output.strip() else ""
-    expected = f"io_bench: {4 * blocks} requests of {BLOCK} bytes over {blocks} blocks, checksum 0x"
-    if not line.startswith(expected):
-        raise IoBenchError(f"{model.name} ({blocks} blocks): the guest printed {line!r}")
+        raise IoBenchError(f"{what}: the run ended {result.how} (status {result.status}): "
+                           f"{output.strip()[-120:]!r}")
+    return output.strip().splitlines()[-1] if output.strip() else ""
+
+
+def _access_counters(target, stats, core, exits):
+    """The counters every model reports alike: device register accesses,
+    IOMMU translations and misses, and the guest's own traps (a VM's traps
+    less those that left as exits)."""
     if target.native:
         device_accesses = sum(stats.get("mmio", {}).values())
     elif target.assignment is not None:
@@ -327,24 +347,43 @@ def run_once(model, blocks, scratch):
     else:
         device_accesses = 0
     iommu = target.passthrough.stats() if target.passthrough is not None else {}
-    virtio = _device_stats(stats, "VirtioBlk")
-    if model.driver == "virtio":
-        moved = virtio.get("bytes_read", 0) + virtio.get("bytes_written", 0)
-    else:
-        nvme = target.function.stats() if target.function is not None else _device_stats(stats, "Nvme")
-        moved = nvme.get("nvme_bytes_read", 0) + nvme.get("nvme_bytes_written", 0)
     traps = cell._total(core.get("traps", {}))
     if not target.native:
         traps = max(0, traps - sum(exits.get(k, 0) for k in cell.TRAP_EXITS))
     return {
-        "checksum": line.rsplit(" ", 1)[1],
-        "requests": 4 * blocks,
         "instret": int(stats["instret"]),
         "traps": traps,
         "exits": exits,
         "device_accesses": int(device_accesses),
         "iommu_translations": int(iommu.get("iommu_translations", 0)),
         "iotlb_misses": int(iommu.get("iommu_iotlb_misses", 0)),
+    }
+
+
+def run_once(model, blocks, scratch):
+    """One run of `model`'s driver over `blocks` blocks on a fresh disk;
+    returns its counters."""
+    guest = guest_source(scratch, model.driver, blocks)
+    disk = os.path.join(scratch, f"{model.name}-{blocks}.img")
+    make_disk(disk)
+    target = model.setup(model.driver, guest, disk)
+    result, seconds, stats, output, exits, core, interrupts = _run_target(target, model.name)
+    target.close()
+    output = output.decode("ascii", "replace")
+    line = _check_end(result, output, f"{model.name} ({blocks} blocks)")
+    expected = f"io_bench: {4 * blocks} requests of {BLOCK} bytes over {blocks} blocks, checksum 0x"
+    if not line.startswith(expected):
+        raise IoBenchError(f"{model.name} ({blocks} blocks): the guest printed {line!r}")
+    virtio = _device_stats(stats, "VirtioBlk")
+    if model.driver == "virtio":
+        moved = virtio.get("bytes_read", 0) + virtio.get("bytes_written", 0)
+    else:
+        nvme = target.function.stats() if target.function is not None else _device_stats(stats, "Nvme")
+        moved = nvme.get("nvme_bytes_read", 0) + nvme.get("nvme_bytes_written", 0)
+    return {
+        "checksum": line.rsplit(" ", 1)[1],
+        "requests": 4 * blocks,
+        **_access_counters(target, stats, core, exits),
         "device_blocks": moved / BLOCK,
         "virtio_notifies": 0 if target.native else int(virtio.get("notifications", 0)),
         "interrupt_injections": max(0, int(interrupts)),
@@ -517,49 +556,24 @@ def _nic_devices(driver):
 
 def setup_net_native(driver, guest):
     """The bare board under the built-in SBI, the NIC on the board."""
-    from pyvmm.machine import Machine
-    t = _Target()
-    t.native = True
-    t.target = Machine(ram_size=RAM_SIZE, bios="builtin", kernel=guest, console=None,
-                       devices=_nic_devices(driver))
-    t.target.boot()
-    return t
+    return _boot_native(guest, _nic_devices(driver))
 
 
 def setup_net_vm_device_model(driver, guest):
     """A VM under --technique hw with the NIC in its own device set: a model
     in the hypervisor serves every register access as an MMIO exit."""
-    from pyvmm.hv import Host
-    t = _Target()
-    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
-    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw", devices=_nic_devices(driver))
-    t.target.load(guest)
-    t.target.boot()
-    return t
+    return _boot_vm(guest, _nic_devices(driver))
 
 
 def setup_net_passthrough(driver, guest):
     """The host's pyvmm-nic assigned to a VM under --technique hw: BAR
     accesses go to the controller without the VM's exits, its DMA goes
     through the host IOMMU with the VM's G-stage table."""
-    from pyvmm.hv import Host
-    from pyvmm.hv.passthrough import Passthrough
     from pyvmm.io.net.echo import EchoNetdev
     from pyvmm.io.pci.nic import NicController
     if driver != "nic":
         raise IoBenchError(f"passthrough assigns the host's pyvmm-nic, not {driver}")
-    t = _Target()
-    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
-    t.passthrough = Passthrough(host)
-    controller = NicController(EchoNetdev("n0"))
-    device_id = t.passthrough.add_host_function(controller, device=PASSTHROUGH_DEVICE)
-    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
-    t.assignment = t.passthrough.assign(device_id, t.target)
-    t.function = controller
-    t.closers = [controller]
-    t.target.load(guest)
-    t.target.boot()
-    return t
+    return _boot_passthrough(guest, NicController(EchoNetdev("n0")))
 
 
 NET_MODELS = (
@@ -568,12 +582,10 @@ NET_MODELS = (
             setup_net_native),
     IoModel("direct", "hypervisor direct: the emulated pyvmm-nic in the VM's device set, hw",
             "nic", setup_net_vm_device_model, native="native-nic"),
-    IoModel("direct-hosted", "hypervisor direct, type 2 hosted: every I/O exit also crosses "
-            "the host OS", "nic", native="native-nic", runs="direct", hosted=True),
+    _hosted("direct", "hypervisor direct", "nic", "native-nic"),
     IoModel("split", "split driver: virtio-net in a VM under hw, back-end in the host",
             "virtio", setup_net_vm_device_model, native="native-virtio"),
-    IoModel("split-hosted", "split driver, type 2 hosted: every I/O exit also crosses the "
-            "host OS", "virtio", native="native-virtio", runs="split", hosted=True),
+    _hosted("split", "split driver", "virtio", "native-virtio"),
     IoModel("passthrough", "the host's pyvmm-nic assigned to the VM, DMA through the IOMMU, hw",
             "nic", setup_net_passthrough, native="native-nic"),
 )
@@ -603,60 +615,26 @@ def run_net_once(model, workload, frames, scratch):
     returns its counters (run_once's, with the frames' bytes)."""
     guest = net_guest_source(scratch, model.driver, workload, frames)
     target = model.setup(model.driver, guest)
-    started = time.perf_counter()
-    result = target.target.run(INSTRUCTION_LIMIT)
-    seconds = time.perf_counter() - started
-    stats = target.target.stats()
     what = f"{model.name} ({workload.name}, {frames} frames)"
-    if target.native:
-        output = target.target.uart_output
-        exits = {}
-        core = target.target.core.stats()
-        interrupts = 0
-    else:
-        output = target.target.console_output
-        exits = {k: int(n) for k, n in stats["exits"].items() if k != "budget"}
-        if target.target.error:
-            target.close()
-            raise IoBenchError(f"{what}: the hypervisor stopped the VM: {target.target.error}")
-        core = target.target.host.core.stats() if hasattr(target.target, "host") else {}
-        interrupts = cell._total(core.get("interrupts", {})) - exits.get("interrupt", 0)
+    result, seconds, stats, output, exits, core, interrupts = _run_target(target, what)
     if target.function is not None:
         nic = target.function.stats()
     else:
         nic = _device_stats(stats, "NicController" if model.driver == "nic" else "VirtioNet")
     target.close()
     output = output.decode("ascii", "replace")
-    if (result.how, result.status) != ("sbi-shutdown", 0):
-        raise IoBenchError(f"{what}: the run ended {result.how} (status {result.status}): "
-                           f"{output.strip()[-120:]!r}")
-    line = output.strip().splitlines()[-1] if output.strip() else ""
+    line = _check_end(result, output, what)
     if not line.startswith(net_expected_line(workload, frames)):
         raise IoBenchError(f"{what}: the guest printed {line!r}")
     if nic.get("netdev_echoed") != frames:
         raise IoBenchError(f"{what}: the peer echoed {nic.get('netdev_echoed')} frames, "
                            f"not {frames}")
-    if target.native:
-        device_accesses = sum(stats.get("mmio", {}).values())
-    elif target.assignment is not None:
-        device_accesses = target.assignment.device_accesses
-    else:
-        device_accesses = 0
-    iommu = target.passthrough.stats() if target.passthrough is not None else {}
     moved = nic.get("netdev_tx_bytes", 0) + nic.get("netdev_rx_bytes", 0)
-    traps = cell._total(core.get("traps", {}))
-    if not target.native:
-        traps = max(0, traps - sum(exits.get(k, 0) for k in cell.TRAP_EXITS))
     return {
         "checksum": line.rsplit(" ", 1)[1],
         "requests": frames,
         "frame_bytes": int(nic.get("netdev_tx_bytes", 0)),
-        "instret": int(stats["instret"]),
-        "traps": traps,
-        "exits": exits,
-        "device_accesses": int(device_accesses),
-        "iommu_translations": int(iommu.get("iommu_translations", 0)),
-        "iotlb_misses": int(iommu.get("iommu_iotlb_misses", 0)),
+        **_access_counters(target, stats, core, exits),
         "device_blocks": moved / BLOCK,
         "virtio_notifies": 0 if target.native or model.driver != "virtio"
         else int(nic.get("notifications", 0)),
