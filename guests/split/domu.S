@@ -14,38 +14,16 @@
 # an unexpected trap.
 
     .include "interdomain.inc"
+    .include "frontend_vm.inc"
 
     .section .text
     .globl _start
 _start:
-    la      sp, stack_top
-    la      t0, trap
-    csrw    stvec, t0
-    la      a0, iobuf
-    call    frontend_connect
+    FRONTEND_START
     call    workload
-    li      a0, BLK_CLOSE
-    li      a1, 0
-    call    blk_io
-    bnez    a0, frontend_error
-    call    say
-    .asciz  "done\n"
-    .balign 4
-    j       pass
+    FRONTEND_CLOSE
 
-# frontend_error(a0 = SBI error, 0: a response to another request): fail (11)
-frontend_error:
-    mv      s5, a0
-    call    say
-    .asciz  "frontend: refused: "
-    .balign 4
-    mv      a0, s5
-    li      a1, 16
-    call    puthexn
-    li      a0, 11
-    call    say_fail
-    .asciz  "\n"
-    .balign 4
+    FRONTEND_ERROR_ROUTINE
 
     .include "frontend.inc"
     .include "common.inc"
