@@ -131,30 +131,7 @@ net_tx_kick:
 
 net_rx:
     li      t3, RXQ + Q_USED
-    slli    t2, s11, 48
-    srli    t2, t2, 48
-    li      t6, POLL_LIMIT
-1:  lhu     t1, 2(t3)
-    bne     t1, t2, 2f
-    addi    t6, t6, -1
-    bnez    t6, 1b
-    la      a0, msg_no_rx
-    j       fail
-2:  fence   r, r                    # the index before the entry and the data
-    andi    t1, s11, QSZ - 1
-    slli    t1, t1, 3
-    add     t1, t1, t3
-    lwu     t0, 4(t1)               # id: the buffer's descriptor
-    lwu     a1, 8(t1)               # len: header + frame
-    li      t4, QSZ
-    bltu    t0, t4, 3f
-    la      a0, msg_bad_head
-    j       fail
-3:  li      t4, HDR
-    bgeu    a1, t4, 4f
-    la      a0, msg_short
-    j       fail
-4:  addi    a1, a1, -HDR
+    virtio_net_take_rx s11, t0
     la      t4, rx_head
     sd      t0, 0(t4)
     li      a0, NET_SLOT
