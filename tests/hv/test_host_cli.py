@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from hv_support import needs_h
-from sched_support import ROOT, SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT, tour_output
+from sched_support import ROOT, SMP_TOUR, SPIN, TICKER, TICKER_OUTPUT
+from support.smp_tour import tour_output
 
 pytestmark = needs_h
 

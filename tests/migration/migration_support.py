@@ -129,8 +129,8 @@ class Recorder:
                     parts += chunk
                 self.data.extend(parts)
                 return parts
-            reader = stream.StreamReader(recv_exactly)
             try:
+                reader = stream.StreamReader(recv_exactly)
                 while reader.record()[0] != stream.END:
                     continue        # read to the end or the cut
             except stream.MigrationError:
