@@ -43,32 +43,35 @@ class SchedulerPolicy(abc.ABC):
         self.dispatcher = dispatcher
 
     def add_vcpu(self, vcpu, now):
-        pass        # a policy that keeps no per-VCPU state needs nothing here
+        """A VCPU joins the host's runnable set (a policy keeping per-VCPU
+        state sets it up here)."""
 
     def remove_vcpu(self, vcpu):
-        pass        # a policy that keeps no per-VCPU state has nothing to drop
+        """A VCPU leaves the host (its VM stopped or was destroyed)."""
 
     def wake(self, vcpu, now):
-        pass        # likewise: not every policy treats waking VCPUs apart
+        """A blocked VCPU became runnable (credit boosts it here)."""
 
     def block(self, vcpu, now):
-        pass        # likewise
+        """A VCPU blocked (WFI, or waiting for an event)."""
 
     @abc.abstractmethod
     def pick(self, hart, candidates, now):
         """(vcpu, slice_insns) to run on `hart`, or None to leave it idle."""
 
     def ran(self, vcpu, hart, insns, now):
-        pass        # a policy without accounting
+        """`vcpu` retired `insns` on `hart` (credit debits it here)."""
 
     def descheduled(self, vcpu, hart, now):
-        pass        # a policy without queues
+        """`vcpu` left `hart` at the end of its turn (a queueing policy
+        puts it back here)."""
 
     def preempt(self, hart, vcpu, candidates, now):
         return False
 
     def advance(self, now):
-        pass        # a policy without periodic work
+        """The clock moved to `now` (credit's accounting periods and ticks
+        happen here)."""
 
     def next_event(self, now):
         """The clock at which the policy may run a VCPU it holds back now

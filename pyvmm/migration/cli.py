@@ -10,6 +10,7 @@ end: nothing is lost, its output and state are those of a run that never
 migrated (the dirty log and the page sends do not touch the guest).
 """
 
+import contextlib
 import hashlib
 import sys
 import time
@@ -39,10 +40,9 @@ def migrate(guest, address, slice_insns=precopy.SLICE_INSNS):
         try:
             sender.run()
         except precopy.GuestStopped as stopped:
-            try:
+            # If the destination is gone too, the guest's own end is what matters.
+            with contextlib.suppress(OSError):
                 writer.record(stream.CNCL, str(stopped).encode())
-            except OSError:
-                pass        # the destination is gone too; the guest's end is what matters
             raise
         except OSError as error:
             raise MigrationError(f"the connection to {address} broke ({error.strerror or error})") from None
