@@ -1,6 +1,8 @@
 """Type 1 with a service VM (Xen's Dom0/DomU split drivers): one VM owns
-the host's NVMe controller through device assignment and serves block
-rings to other VMs, which reach the disk only through it.
+a host device through device assignment and serves rings to other VMs,
+which reach the device only through it: the NVMe controller's block ring
+(service "nvme"), or pyvmm-nic's network ring (service "nic", netback and
+netfront).
 
     split = ServiceVms(host)
     dom0 = split.create_service_vm("guests/split/dom0.S", NvmeController("disk.img"), name="dom0")
@@ -12,16 +14,19 @@ a frontend is told its backend's domain id, the backend reads each
 frontend's ring reference and event port once it has published them. The
 service VM's controller is assigned to it with pyvmm.hv.passthrough, so its
 DMA into a page a frontend granted goes through the host IOMMU with the
-service VM's G-stage table, where the grant is mapped. docs/service-vm.md.
+service VM's G-stage table, where the grant is mapped (a NIC's DMA reads a
+frontend's frame, or writes a received one, the same way). docs/service-vm.md.
 """
 
 from pyvmm.hv.host import HvError
 from pyvmm.hv.interdomain import Interdomain
 from pyvmm.hv.passthrough import Passthrough
+from pyvmm.io.pci.host import routing_id
 from pyvmm.machine.loader import ImageError
 
-SERVICES = ("nvme",)
-HOST_DEVICE = 3                    # the host's PCI address of the served controller: 00:03.0
+SERVICES = ("nvme", "nic")
+SERVED = {"nvme": "nvme", "nic": "pyvmm-nic"}     # service -> the name of the host function it serves
+HOST_DEVICE = 3                    # the host's PCI address of the first served device: 00:03.0
 
 
 class ServiceVms:
@@ -36,14 +41,21 @@ class ServiceVms:
 
     def create_service_vm(self, image, controller, service="nvme", ram_size=64 << 20,
                           device_id=None, **options):
-        """A VM that owns `controller` (a host PCI function, added to the host
-        at 00:03.0 unless `device_id` names one already added) and serves it
-        to frontends. HvError for an unknown service or a controller that is
-        already assigned."""
+        """A VM that owns `controller` (a host PCI function: an NVMe
+        controller for service "nvme", a pyvmm-nic for "nic"; added to the
+        host at 00:03.0, or the next free device number when that is taken,
+        unless `device_id` names one already added) and serves it to
+        frontends. HvError for an unknown service, a device the service does
+        not serve, or a controller that is already assigned."""
         if service not in SERVICES:
             raise HvError(f"unknown service {service!r} (known: {', '.join(SERVICES)})")
+        if controller.name != SERVED[service]:
+            raise HvError(f"service {service!r} serves a {SERVED[service]}, not {controller.name}")
         if device_id is None:
-            device_id = self.passthrough.add_host_function(controller, HOST_DEVICE)
+            if self.passthrough.functions.get(routing_id(0, HOST_DEVICE, 0)) is None:
+                device_id = self.passthrough.add_host_function(controller, HOST_DEVICE)
+            else:
+                device_id = self.passthrough.add_anywhere(controller)
         elif self.passthrough.functions.get(device_id) is not controller:
             raise HvError(f"host function {device_id:#06x} is not {controller.name}")
         taken = self.passthrough.assignments.get(device_id)
@@ -61,8 +73,8 @@ class ServiceVms:
         return vm
 
     def create_frontend_vm(self, image, backend, ram_size=64 << 20, **options):
-        """A VM whose block device is the ring `backend` (a service VM made
-        here, or its name) serves."""
+        """A VM whose block device (or NIC) is the ring `backend` (a service
+        VM made here, or its name) serves."""
         service = self._service(backend)
         vm = self.host.create_vm(ram_size=ram_size, **options)
         try:
@@ -91,8 +103,8 @@ class ServiceVms:
         raise HvError(f"backend {name!r} is not a service VM")
 
     def stats(self, vm):
-        """A VM's interdomain counters; a service VM's also its controller's
-        register accesses and commands."""
+        """A VM's interdomain counters; a service VM's also its device's
+        register accesses and its own counters (commands, or frames)."""
         out = self.interdomain.stats(vm)
         assignment = self.services.get(vm)
         if assignment is not None:
