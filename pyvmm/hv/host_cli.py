@@ -16,6 +16,8 @@ by a scheduling policy, or dedicated to a partition (docs/scheduling.md).
     partition=A[-B]  dedicated host harts A..B, one per VCPU (type-0 partition)
     service=nvme     a service VM: the host's NVMe controller (--drive/--device
                      nvme) is assigned to it, and it serves block rings
+    service=nic      a service VM: the host's pyvmm-nic (--netdev/--device
+                     pyvmm-nic) is assigned to it, and it serves network rings
     backend=NAME     a frontend of the service VM NAME (given before it): the
                      grant and event-channel hypercalls, no disk of its own
                      (docs/service-vm.md)
@@ -357,7 +359,7 @@ def host_devices(host, args, specs, opened):
     if not served and not wanted:
         if args.device or args.drive or args.netdev:
             raise UsageError("--drive/--device give the host devices for a service VM "
-                             "(--vm IMAGE,service=nvme) or an assigned device (io=passthrough:ID)")
+                             "(--vm IMAGE,service=nvme or service=nic) or an assigned device (io=passthrough:ID)")
         return None, [], {}
     try:
         parsed = [parse_device(spec) for spec in args.device]
@@ -378,6 +380,7 @@ def host_devices(host, args, specs, opened):
                              f"{' (known: ' + ', '.join(known) + ')' if known else ''}")
     from pyvmm.hv import HvError
     from pyvmm.hv.passthrough import Passthrough
+    from pyvmm.hv.service_vm import SERVED, ServiceVms
     passthrough = Passthrough.for_host(host) if wanted else None
     named, controllers = {}, []
     for device_name, function in zip(ids, functions):
@@ -386,21 +389,22 @@ def host_devices(host, args, specs, opened):
                 named[device_name] = (function, passthrough.add_anywhere(function))
             except HvError as e:
                 raise UsageError(str(e)) from None
-        elif function.name == "nvme":
+        elif function.name in SERVED.values():
             controllers.append(function)
         else:
             raise UsageError(f"--device {device_name or function.name}: no --vm uses it "
-                             f"(io=passthrough:ID or service=nvme)")
+                             f"(io=passthrough:ID)")
+    for service, kind in SERVED.items():
+        mine = [function for function in controllers if function.name == kind]
+        if mine and not served:
+            raise UsageError(f"{len(mine)} host --device {kind} no --vm uses "
+                             f"(io=passthrough:ID or service={service})")
+        services = sum(1 for spec in specs if spec["service"] == service)
+        if len(mine) > services:
+            raise UsageError(f"{len(mine)} host --device {kind} for {services} service VM(s): "
+                             f"each controller needs a --vm IMAGE,service={service}")
     if not served:
-        if controllers:
-            raise UsageError(f"{len(controllers)} host --device nvme no --vm uses "
-                             f"(io=passthrough:ID or service=nvme)")
         return None, [], named
-    from pyvmm.hv.service_vm import ServiceVms
-    services = sum(1 for spec in specs if spec["service"])
-    if len(controllers) > services:
-        raise UsageError(f"{len(controllers)} host --device nvme for {services} service VM(s): "
-                         f"each controller needs a --vm IMAGE,service=nvme")
     return ServiceVms(host, Passthrough.for_host(host)), controllers, named
 
 
@@ -485,7 +489,7 @@ def io_report(report, host, specs, vms, model_name):
 def split_vm(split, controllers, spec, image, paging, console):
     """A service VM (service=) taking the next host controller, or a frontend (backend=)."""
     from pyvmm.hv import HvError
-    from pyvmm.hv.service_vm import SERVICES
+    from pyvmm.hv.service_vm import SERVED, SERVICES
     options = dict(ram_size=spec["memory"], paging=paging, technique=spec["technique"],
                    vcpus=spec["vcpus"], name=spec["name"], console=console)
     try:
@@ -493,13 +497,17 @@ def split_vm(split, controllers, spec, image, paging, console):
             if spec["service"] not in SERVICES:
                 raise UsageError(f"{spec['name']}: unknown service {spec['service']!r} "
                                  f"(known: {', '.join(SERVICES)})")
-            if not controllers:
-                taken = ", ".join(vm.name for vm in split.services)
-                raise UsageError(f"{spec['name']}: service={spec['service']}: no host nvme "
-                                 f"controller left (--device nvme,...)" +
+            kind = SERVED[spec["service"]]
+            mine = [function for function in controllers if function.name == kind]
+            if not mine:
+                taken = ", ".join(vm.name for vm, assignment in split.services.items()
+                                  if assignment.host_function.name == kind)
+                what = "nvme controller" if kind == "nvme" else kind
+                raise UsageError(f"{spec['name']}: service={spec['service']}: no host {what} "
+                                 f"left (--device {kind},...)" +
                                  (f"; assigned to {taken}" if taken else ""))
-            return split.create_service_vm(image, controllers.pop(0),
-                                           service=spec["service"], **options)
+            controllers.remove(mine[0])
+            return split.create_service_vm(image, mine[0], service=spec["service"], **options)
         return split.create_frontend_vm(image, backend=spec["backend"], **options)
     except HvError as e:
         raise UsageError(f"{spec['name']}: {e}") from None
