@@ -22,8 +22,10 @@ process that echoes every frame (pyvmm.io.net.echo) before the transmit
 doorbell's access ends, built with the pyvmm-nic driver (net_nic.S) or the
 virtio-net one (net_virtio.S). NET_MODELS serve them the same ways: on the
 board, the NIC emulated in the VM's device set, virtio-net split between
-the VM and the host, the hosted variants, and the host's pyvmm-nic assigned
-to the VM. A request there is one frame sent and its echo received.
+the VM and the host, the hosted variants, the host's pyvmm-nic assigned
+to the VM, and a service VM that owns it and serves a frontend's network
+ring (net_ring.S, guests/split/dom0_net.S). A request there is one frame
+sent and its echo received.
 """
 
 import os
@@ -576,6 +578,32 @@ def setup_net_passthrough(driver, guest):
     return _boot_passthrough(guest, NicController(EchoNetdev("n0")))
 
 
+def setup_net_service_vm(driver, guest):
+    """Type 1 with a service VM: the host's pyvmm-nic assigned to a service
+    VM (guests/split/dom0_net.S), the workload in a frontend VM whose frames
+    cross a granted ring to it and go out, and come back, through the NIC's
+    DMA into the frontend's granted pages; both under --technique hw."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.service_vm import ServiceVms
+    from pyvmm.io.net.echo import EchoNetdev
+    from pyvmm.io.pci.nic import NicController
+    if driver != "ring":
+        raise IoBenchError(f"a service VM's frontend runs the ring driver, not {driver}")
+    t = _Target()
+    host = Host(ram_size=2 * RAM_SIZE + HOST_OVERHEAD)
+    split = ServiceVms(host)
+    nic = NicController(EchoNetdev("n0"))
+    dom0 = os.path.join(os.path.dirname(guests_dir()), "split", "dom0_net.S")
+    service = split.create_service_vm(dom0, nic, service="nic", ram_size=RAM_SIZE, name="dom0")
+    frontend = split.create_frontend_vm(guest, backend=service, ram_size=RAM_SIZE, name="domu")
+    t.target = _ServiceVmPair(host, service, frontend)
+    t.passthrough = split.passthrough
+    t.assignment = split.services[service]
+    t.function = nic
+    t.closers = [nic]
+    return t
+
+
 NET_MODELS = (
     IoModel("native-nic", "pyvmm-nic on the bare board (--bios builtin)", "nic", setup_net_native),
     IoModel("native-virtio", "virtio-net on the bare board (--bios builtin)", "virtio",
@@ -588,6 +616,9 @@ NET_MODELS = (
     _hosted("split", "split driver", "virtio", "native-virtio"),
     IoModel("passthrough", "the host's pyvmm-nic assigned to the VM, DMA through the IOMMU, hw",
             "nic", setup_net_passthrough, native="native-nic"),
+    IoModel("service-vm", "type 1 with a service VM: the frontend's frames cross a granted "
+            "ring to the VM that owns the assigned pyvmm-nic", "ring", setup_net_service_vm,
+            native="native-nic"),
 )
 NET_BY_NAME = {m.name: m for m in NET_MODELS}
 
