@@ -394,6 +394,10 @@ def host_devices(host, args, specs, opened):
         else:
             raise UsageError(f"--device {device_name or function.name}: no --vm uses it "
                              f"(io=passthrough:ID)")
+    for spec in specs:
+        if spec["service"] and spec["service"] not in SERVED:
+            raise UsageError(f"{spec['name']}: unknown service {spec['service']!r} "
+                             f"(known: {', '.join(SERVED)})")
     for service, kind in SERVED.items():
         mine = [function for function in controllers if function.name == kind]
         if mine and not served:
