@@ -343,7 +343,8 @@ def _signal(target, bit):
     interrupt raised."""
     blocked = target.blocked
     target.blocked = None
-    if blocked is not None and blocked.waiting_for_interrupt:
+    if blocked is not None and (blocked.waiting_for_interrupt
+                                or getattr(blocked, "blocked_until", None) is not None):
         blocked.set_x(REG_A1, 1 << bit)
         target.vm.wake(blocked)
         return
@@ -383,8 +384,11 @@ def evtchn_send(self, domain, vcpu, args):
 def evtchn_block(self, domain, vcpu, args):
     """The pending ports as a mask (bit 0: a frontend connected), cleared
     with the software interrupt; with none pending, the VCPU waits until a
-    peer sends, and the call returns the event that woke it. FAILED when no
-    running VM could ever send (the caller would wait for ever)."""
+    peer sends, and the call returns the event that woke it -- or, when the
+    VCPU has its timer armed and enabled, until that deadline at the latest
+    (as Xen's SCHEDOP_block ends at the VCPU's timer), and returns 0.
+    FAILED when no running VM could ever send (the caller would wait for
+    ever)."""
     mask = 0
     for number, port in domain.ports.items():
         if port.pending:
@@ -404,7 +408,12 @@ def evtchn_block(self, domain, vcpu, args):
         return SBI_ERR_FAILED, 0
     domain.counters["blocks"] += 1
     vcpu.set_software_interrupt(False)
-    vcpu.waiting_for_interrupt = True
+    timer = getattr(vcpu, "timer_deadline", None)
+    deadline = timer() if timer is not None else None
+    if deadline is not None:
+        vcpu.wait_until(deadline)
+    else:
+        vcpu.waiting_for_interrupt = True
     domain.blocked = vcpu
     return SBI_SUCCESS, 0           # a1 becomes the events that wake it
 

@@ -7,8 +7,11 @@ presents ends in an SBI error or an error response."""
 
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -19,7 +22,7 @@ from pyvmm.hv import interdomain  # noqa: E402
 from pyvmm.hv.host import Host, HvError  # noqa: E402
 from pyvmm.hv.interdomain import DOMAIN_EID  # noqa: E402
 from pyvmm.hv.service_vm import ServiceVms  # noqa: E402
-from pyvmm.io.net.echo import EchoNetdev  # noqa: E402
+from pyvmm.io.net.echo import ECHO_MAC, EchoNetdev  # noqa: E402
 from pyvmm.io.pci.nic import NicController  # noqa: E402
 from pyvmm.io.pci.nvme import NvmeController  # noqa: E402
 from pyvmm.machine.memory import DmaError  # noqa: E402
@@ -270,3 +273,53 @@ def test_cli_runs_a_network_service_vm_beside_a_storage_one(tmp_path):
         refused = run_cli("host", *argv)
         assert refused.returncode == 2, refused.stderr
         assert refused.stderr.count("\n") == 1 and message in refused.stderr, refused.stderr
+
+
+class SocketEcho:
+    """A TCP peer speaking QEMU's socket-netdev framing that answers each
+    frame as the echo netdev does (to its sender, from ECHO_MAC), from a
+    thread: its replies come whenever the host's scheduler gets to them."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(60)
+        self.port = self.server.getsockname()[1]
+        self.frames = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.server.accept()
+        except OSError:          # closed by the test, or nobody came
+            return
+        buf = b""
+        with conn:
+            while data := conn.recv(65536):
+                buf += data
+                while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+                    n = struct.unpack(">I", buf[:4])[0]
+                    frame, buf = buf[4:4 + n], buf[4 + n:]
+                    self.frames += 1
+                    reply = frame[6:12] + ECHO_MAC + frame[12:]
+                    conn.sendall(struct.pack(">I", len(reply)) + reply)
+
+    def close(self):
+        self.server.close()
+        self.thread.join(5)
+
+
+def test_frames_from_a_socket_peer_reach_the_frontend_on_dom0s_poll_timer(tmp_path):
+    # The peer answers after the transmit's doorbell has returned: Dom0 finds
+    # each reply on a later pass, when its poll timer ends its wait.
+    guest = io_suite.net_guest_source(str(tmp_path), "ring", WORKLOADS["rr"], FRAMES)
+    peer = SocketEcho()
+    try:
+        done = run_cli("host", f"--netdev=socket,id=n0,connect=127.0.0.1:{peer.port}",
+                       "--device=pyvmm-nic,netdev=n0", f"--vm={DOM0_NET},name=dom0,service=nic",
+                       f"--vm={guest},name=domu,backend=dom0")
+    finally:
+        peer.close()
+    assert done.returncode == 0, done.stderr
+    assert f"[domu] {native_line(tmp_path, 'rr')}" in done.stdout.splitlines()
+    assert peer.frames == FRAMES
