@@ -350,8 +350,8 @@ def _run(args, opened):
 
 def host_devices(host, args, specs, opened):
     """The host's own devices (--drive/--device/--netdev): the ServiceVms
-    of the host (None without service VMs), the NVMe controllers service VMs
-    take in --vm order, and {id: (function, host device id)} of the devices
+    of the host (None without service VMs), the devices service VMs take
+    in --vm order (NVMe controllers, pyvmm-nics), and {id: (function, host device id)} of the devices
     an io=passthrough:/vf: names, made host PCI functions."""
     from pyvmm.io.options import OptionError, build_devices, parse_device
     served = any(spec["service"] or spec["backend"] for spec in specs)
@@ -359,7 +359,8 @@ def host_devices(host, args, specs, opened):
     if not served and not wanted:
         if args.device or args.drive or args.netdev:
             raise UsageError("--drive/--device give the host devices for a service VM "
-                             "(--vm IMAGE,service=nvme or service=nic) or an assigned device (io=passthrough:ID)")
+                             "(--vm IMAGE,service=nvme or service=nic) or an assigned device "
+                             "(io=passthrough:ID)")
         return None, [], {}
     try:
         parsed = [parse_device(spec) for spec in args.device]
@@ -389,11 +390,8 @@ def host_devices(host, args, specs, opened):
                 named[device_name] = (function, passthrough.add_anywhere(function))
             except HvError as e:
                 raise UsageError(str(e)) from None
-        elif function.name in SERVED.values():
-            controllers.append(function)
         else:
-            raise UsageError(f"--device {device_name or function.name}: no --vm uses it "
-                             f"(io=passthrough:ID)")
+            controllers.append(function)
     for spec in specs:
         if spec["service"] and spec["service"] not in SERVED:
             raise UsageError(f"{spec['name']}: unknown service {spec['service']!r} "
