@@ -34,10 +34,12 @@
 #           --vm guests/split/domu_net.S,name=domu,backend=dom0
 # Exit: 0; 3..5 for a NIC failure, 11 for a refused hypercall this VM had
 # to succeed, 12 for an unexpected trap, 13 when the frontend stopped
-# without closing.
+# without closing, 14 when its ring overflowed (a producer index more than
+# NETIF_SLOTS ahead: it is served no more).
 
     .include "interdomain.inc"
     .include "netif.inc"
+    .include "../include/pyvmm_nic.inc"     # DD, NIC_READ_MAC
     .equ RING_GPA,      0x100000000     # outside RAM and every device window
     .equ TX_GPA,        0x100010000     # + 4 KiB per transmit slot of the NIC
     .equ RX_GPA,        0x100020000     # + 4 KiB per receive slot of the NIC
@@ -61,7 +63,6 @@
     .equ RX_TAIL,       0x130
     .equ CTRL_EN,       1
     .equ CTRL_RST,      2
-    .equ DD,            1
     .equ NIC_RING,      16              # descriptors per ring; NIC_RING - 1 usable
     .equ POLL_LIMIT,    1000000
     .equ PAGE,          4096
@@ -180,6 +181,11 @@ rx_requests:
 1:  li      t0, RING_GPA
     lwu     t1, NETIF_RX_REQ_PROD(t0)
     beq     t1, s9, 9f
+    sub     t2, t1, s9
+    slli    t2, t2, 32
+    srli    t2, t2, 32
+    li      t3, NETIF_SLOTS
+    bgtu    t2, t3, overflow        # more requests than the ring holds
     la      t2, state               # a free slot: tail + 1 is not head
     ld      t3, ST_RX_TAIL(t2)
     ld      t4, ST_RX_HEAD(t2)
@@ -259,6 +265,11 @@ tx_requests:
 1:  li      t0, RING_GPA
     lwu     t1, NETIF_TX_REQ_PROD(t0)
     beq     t1, s7, 5f
+    sub     t2, t1, s7
+    slli    t2, t2, 32
+    srli    t2, t2, 32
+    li      t3, NETIF_SLOTS
+    bgtu    t2, t3, overflow
     la      t2, state
     ld      t3, ST_QUEUED(t2)
     li      t4, NIC_RING - 1
@@ -491,13 +502,27 @@ responded:
     sd      t1, ST_PROGRESS(t0)
     ret
 
-# stop_nic: the NIC reset (its rings stop: no DMA after it) and every
-# receive page still posted unmapped
+# stop_nic: the NIC reset (its rings stop: no DMA after it), every
+# transmit page queued but not sent and every receive page still posted
+# unmapped
 stop_nic:
     addi    sp, sp, -16
     sd      ra, 0(sp)
     li      t0, CTRL_RST
     sw      t0, CTRL(s2)
+3:  la      t2, state
+    ld      t3, ST_QUEUED(t2)
+    beqz    t3, 1f
+    sub     t1, s6, t3              # the oldest queued slot
+    andi    t1, t1, NIC_RING - 1
+    addi    t3, t3, -1
+    sd      t3, ST_QUEUED(t2)
+    li      a0, TX_GPA
+    slli    t1, t1, 12
+    add     a0, a0, t1
+    HCALL   GRANT_UNMAP
+    bnez    a0, refused
+    j       3b
 1:  la      t2, state
     ld      t3, ST_RX_HEAD(t2)
     ld      t4, ST_RX_TAIL(t2)
@@ -534,6 +559,19 @@ close:
     .asciz  ", closed\n"
     .balign 4
     j       pass
+
+# A producer index more than a ring ahead of what was consumed: the frontend
+# is broken; it is served no more (Xen's netback shuts the vif down).
+overflow:
+    call    stop_nic
+    li      a0, RING_GPA
+    HCALL   GRANT_UNMAP
+    bnez    a0, refused
+    call    report
+    li      a0, 14
+    call    say_fail
+    .asciz  ", the frontend's ring overflowed\n"
+    .balign 4
 
 frontend_gone:
     call    stop_nic
@@ -608,10 +646,7 @@ nic_init:
     li      t0, CTRL_RST
     sw      t0, CTRL(s2)
     la      t1, mac
-    lw      t0, MAC_LO(s2)
-    sw      t0, 0(t1)
-    lw      t0, MAC_HI(s2)
-    sh      t0, 4(t1)
+    NIC_READ_MAC s2
     la      t0, txring
     sw      t0, TX_BASE_LO(s2)
     srli    t0, t0, 32

@@ -324,3 +324,81 @@ def test_frames_from_a_socket_peer_reach_the_frontend_on_dom0s_poll_timer(tmp_pa
     assert done.returncode == 0, done.stderr
     assert f"[domu] {native_line(tmp_path, 'rr')}" in done.stdout.splitlines()
     assert peer.frames == FRAMES
+
+
+def test_any_ring_contents_get_answers_and_reach_only_granted_pages():
+    # The test is the frontend: it writes random requests into its ring and
+    # notifies; Dom0 answers each, and the NIC writes only into pages
+    # granted writable.
+    import random
+    from pyvmm.hv.interdomain import (EVTCHN_ALLOC_UNBOUND, EVTCHN_SEND, FRONTEND_CONNECT,
+                                      GRANT_ACCESS, GRANT_REVOKE)
+    host, split, nic, dom0 = net_host()
+    domu = host.create_vm(ram_size=16 << 20, name="domu")        # no kernel: this test drives it
+    split.join(domu, backend=dom0)
+    other = host.create_vm(ram_size=16 << 20, name="other")
+    split.join(other)
+    pattern = bytes(range(256)) * (domu.ram_size // 256)
+    domu.write(domu.ram_base, pattern)
+    base = domu.ram_base + 0x10_0000
+    ring, tx, rx, ro, gone = (base + n * 4096 for n in range(5))
+    domu.write(ring, bytes(4096))
+    refs = {}
+    for name, page, readonly in (("ring", ring, 0), ("tx", tx, 1), ("rx", rx, 0), ("ro", ro, 1),
+                                 ("gone", gone, 0)):
+        error, refs[name] = call(domu, GRANT_ACCESS, dom0.vmid, page, readonly)
+        assert error == SBI_SUCCESS
+    assert call(domu, GRANT_REVOKE, refs["gone"]) == (SBI_SUCCESS, 0)
+    assert call(other, GRANT_ACCESS, dom0.vmid, other.ram_base, 0)[0] == SBI_SUCCESS
+    pool = list(refs.values()) + [0, 1, 999, (1 << 32) - 1]
+    # (the ring's own grant as a receive page would let a frame overwrite
+    # the indices: an overflow, tried on its own below)
+    rx_pool = [ref for ref in pool if ref != refs["ring"]]
+    _, port = call(domu, EVTCHN_ALLOC_UNBOUND, dom0.vmid)
+    assert call(domu, FRONTEND_CONNECT, refs["ring"], port) == (SBI_SUCCESS, 0)
+    host.run_vms([dom0], 2_000_000)
+    assert dom0.result.how == "budget" and domu.read(ring + 0x18, 4) == b"\1\0\0\0"
+
+    def u32(offset):
+        return int.from_bytes(domu.read(ring + offset, 4), "little")
+
+    rng = random.Random(11)
+    tx_prod = rx_prod = 0
+    for _ in range(80):
+        for _ in range(rng.randint(1, 3)):
+            entry = ring + 0x100 + 16 * (tx_prod % 16)
+            op = 0 if rng.random() < 0.8 else rng.choice((2, 5, (1 << 32) - 1))
+            domu.write(entry, (tx_prod.to_bytes(4, "little") + op.to_bytes(4, "little")
+                               + rng.choice(pool).to_bytes(4, "little")
+                               + rng.randrange(0, 4200).to_bytes(2, "little")
+                               + rng.randrange(0, 2100).to_bytes(2, "little")))
+            tx_prod += 1
+        while rx_prod - u32(0x0c) < 12 and rng.random() < 0.6:
+            entry = ring + 0x300 + 16 * (rx_prod % 16)
+            domu.write(entry, rx_prod.to_bytes(4, "little") + rng.choice(rx_pool).to_bytes(4, "little"))
+            rx_prod += 1
+        domu.write(ring, tx_prod.to_bytes(4, "little"))
+        domu.write(ring + 8, rx_prod.to_bytes(4, "little"))
+        dom0.resume()                         # after its budget: a peer one can signal again
+        assert call(domu, EVTCHN_SEND, port) == (SBI_SUCCESS, 0)
+        host.run_vms([dom0], 400_000)
+        assert dom0.result.how == "budget" and dom0.error is None, dom0.console_output
+        assert u32(0x04) == tx_prod                      # every transmit request answered
+    back = split.stats(dom0)
+    device = back["device"]
+    assert back["refused"] > 50 and device["nic_tx_frames"] > 20 and device["nic_rx_frames"] > 5
+    # A producer index beyond the ring: Dom0 serves this frontend no more.
+    domu.write(ring, (tx_prod + 100).to_bytes(4, "little"))
+    dom0.resume()
+    assert call(domu, EVTCHN_SEND, port) == (SBI_SUCCESS, 0)
+    host.run_vms([dom0], 400_000)
+    assert (dom0.result.how, dom0.result.status) == ("finisher-fail", 14)
+    assert dom0.console_output.decode().endswith("the frontend's ring overflowed\n")
+    assert split.stats(dom0)["live_mappings"] == 0
+    # Only the pages granted writable changed (the ring, and rx: the NIC's
+    # frames); the read-only ones, the revoked one and the rest are as they were.
+    after = domu.read(domu.ram_base, domu.ram_size)
+    changed = {domu.ram_base + i for i in range(0, domu.ram_size, 4096)
+               if after[i:i + 4096] != pattern[i:i + 4096]}
+    assert changed <= {ring, rx} and rx in changed
+    nic.close()
