@@ -43,7 +43,7 @@ class ServiceVms:
                           device_id=None, **options):
         """A VM that owns `controller` (a host PCI function: an NVMe
         controller for service "nvme", a pyvmm-nic for "nic"; added to the
-        host at 00:03.0, or the next free device number when that is taken,
+        host at 00:03.0, or the lowest free device number when that is taken,
         unless `device_id` names one already added) and serves it to
         frontends. HvError for an unknown service, a device the service does
         not serve, or a controller that is already assigned."""
