@@ -4,7 +4,14 @@ First VF Offset + i * VF Stride when VF Enable is set, each VF a pyvmm-nic
 of its own (BAR0 in the PF's VF BAR0 window, its own rings, counters and
 MAC), the switch between the functions and the wire (by destination MAC,
 broadcast to every function, VF to VF inside the controller, the echo's
-reply back to the VF that sent), snapshots, the option and its bad values."""
+reply back to the VF that sent), snapshots, the option and its bad values;
+and the bare-metal driver (guests/pci/nic_vf.S) enabling a VF on the board
+and running nic.S's exchange on it through `pyvmm run`."""
+
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 from support.netdevs import PEER_MAC, EchoNetdev, SinkNetdev, echo
@@ -22,6 +29,10 @@ CAP = sriov.CAP_OFFSET
 VF_BAR = 0x4800_0000
 PF_MAC = bytes.fromhex("525400123456")
 BROADCAST = b"\xff" * 6
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NIC_S = os.path.join(ROOT, "guests", "pci", "nic.S")
+NIC_VF_S = os.path.join(ROOT, "guests", "pci", "nic_vf.S")
+SRIOV_NIC = ["--netdev", "echo,id=n0", "--device", "pyvmm-nic,netdev=n0,queues=2,sriov_max_vfs=2"]
 
 
 def cfg(bus, function, offset, size=4):
@@ -278,3 +289,47 @@ def test_option_sriov_max_vfs():
     for bad in ("8", "two"):
         with pytest.raises(OptionError, match=f"--device pyvmm-nic: sriov_max_vfs='{bad}' is not 0..7"):
             build_devices([], [f"pyvmm-nic,netdev=n0,sriov_max_vfs={bad}"], ["echo,id=n0"])
+
+
+def pyvmm_run(*args, cwd=ROOT):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "pyvmm", "run", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_bare_metal_driver_enables_a_vf_and_uses_it(tmp_path):
+    stats = tmp_path / "stats.json"
+    run = pyvmm_run(*SRIOV_NIC, "--stats-file", str(stats), NIC_VF_S)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines[2] == "sr-iov total vfs 0x02 vf 0 at function 0x1"
+    # VF 0 behaves as a whole controller with its MAC (the PF's + 1) would.
+    whole = pyvmm_run("--netdev", "echo,id=n0", "--device", "pyvmm-nic,netdev=n0,queues=2,mac=52:54:00:12:34:57",
+                      NIC_S)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert lines[:2] + lines[3:] == whole.stdout.splitlines()
+    assert "mac 52:54:00:12:34:57" in lines
+    devices = json.loads(stats.read_text())["devices"]
+    nic, = [counters for name, counters in devices.items() if name.startswith("NicController")]
+    assert nic["vf0_nic_tx_frames"] == nic["vf0_nic_rx_frames"] == 32 + 96
+    assert nic["vf0_nic_dma_errors"] == 1 and nic["nic_tx_frames"] == nic["nic_rx_frames"] == 0
+    assert nic["nic_switch_to_wire"] == nic["netdev_echoed"] == 128 and "vf1_nic_rx_frames" not in nic
+    # The same run again gives the same counters.
+    again = tmp_path / "again.json"
+    assert pyvmm_run(*SRIOV_NIC, "--stats-file", str(again), NIC_VF_S).stdout == run.stdout
+    assert json.loads(again.read_text())["devices"] == devices
+
+
+def test_savevm_with_a_vf_in_use_and_loadvm_finish_the_exchange(tmp_path):
+    snapshot = tmp_path / "vf.vm"
+    first = pyvmm_run("--max-insns", "300000", "--savevm", str(snapshot), *SRIOV_NIC, NIC_VF_S)
+    assert first.returncode == 124, first.stderr[-2000:]
+    assert "sr-iov total vfs" in first.stdout and "done" not in first.stdout
+    second = pyvmm_run("--loadvm", str(snapshot))
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert first.stdout + second.stdout == pyvmm_run(*SRIOV_NIC, NIC_VF_S).stdout
+
+
+def test_bare_metal_driver_without_sr_iov_says_so():
+    run = pyvmm_run("--netdev", "echo,id=n0", "--device", "pyvmm-nic,netdev=n0,queues=2", NIC_VF_S)
+    assert run.returncode == 3 and run.stdout.splitlines()[-1] == "no SR-IOV capability at 0x100"

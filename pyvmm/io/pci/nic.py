@@ -450,12 +450,15 @@ class NicController(sriov.PhysicalFunction, PciFunction):
         return dict(super().state(), nic=nic)
 
     def restore(self, state):
+        nic = state["nic"]
+        if ("vfs" in nic) != (self.sriov is not None) or ("rx_fifo" in nic) != (self.switch is not None):
+            raise ValueError(f"{self.name}: the state is of a controller "
+                             f"{'without' if self.switch is not None else 'with'} SR-IOV")
         if self.sriov is not None:
             for vf in self.sriov.vfs:
                 vf.close()
             self.sriov.vfs = []
         PciFunction.restore(self, state)
-        nic = state["nic"]
         self._restore_controller(nic)
         if self.sriov is not None:
             if len(nic["vfs"]) != (self.sriov.num_vfs if self.sriov.enabled else 0):
@@ -478,8 +481,6 @@ class NicController(sriov.PhysicalFunction, PciFunction):
         self.counters = dict(nic["counters"])
         self.per_queue = [dict(q) for q in nic["per_queue"]]
         if self.switch is not None:
-            if "rx_fifo" not in nic:
-                raise ValueError(f"{self.name}: the state is of a controller without SR-IOV")
             self.rx_fifo.clear()
             for frame in nic["rx_fifo"]:
                 self.rx_fifo.put(bytes.fromhex(frame))
@@ -494,6 +495,10 @@ class NicController(sriov.PhysicalFunction, PciFunction):
             out["nic_rx_fifo_dropped"] = self.rx_fifo.dropped
         if self.sriov is not None:
             out.update({f"nic_{k}": v for k, v in self.switch.stats().items()})
+            # The VFs' own counters, where a board's statistics show the PF's.
+            for vf in self.sriov.vfs:
+                out.update({f"vf{vf.index}_{k}": v for k, v in vf.stats().items()
+                            if k.startswith(("nic_", "dma_"))})
         out.update({f"netdev_{k}": v for k, v in self.netdev.stats().items()})
         if self.memory is not None:
             out.update(self.memory.stats())
