@@ -266,6 +266,15 @@ def test_snapshot_keeps_the_vfs_their_rings_and_waiting_frames(board):
     assert vf1.received() == [waiting]
     sent = frame(PEER_MAC, vf0.mac())
     assert vf0.send(sent) == nicmod.DD and vf0.received() == [echo(sent)]
+    # A state and a controller that disagree on SR-IOV are refused by name.
+    plain = NicController(SinkNetdev())
+    with pytest.raises(ValueError, match="pyvmm-nic: the state is of a controller with SR-IOV"):
+        plain.restore(pf.state())
+    with pytest.raises(ValueError, match="pyvmm-nic: the state is of a controller without SR-IOV"):
+        pf.restore(plain.state())
+    # A reset of the PF clears VF Enable: the VFs go.
+    host.reset()
+    assert pf.sriov.vfs == [] and host.virtual_functions == {}
 
 
 def test_vf_dma_goes_through_the_iommu_under_its_routing_id():

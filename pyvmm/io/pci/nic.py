@@ -34,8 +34,8 @@ from pyvmm.io.net.netdev import ETH_HEADER_LEN, MAX_FRAME_LEN
 from pyvmm.io.pci import sriov
 from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, SUBSYSTEM_QEMU,
                                  VENDOR_QUMRANET, PciFunction, RegisterRegion)
-from pyvmm.io.pci.nic_switch import NicSwitch
 from pyvmm.io.pci.dma import BusMasterMemory
+from pyvmm.io.pci.nic_switch import NicSwitch
 from pyvmm.io.virtio.net import DEFAULT_MAC, flow_key, parse_mac
 from pyvmm.machine.memory import DmaError
 
