@@ -52,6 +52,13 @@
     .equ R_LEN,         0x08
     .equ R_TAIL,        0x10
     .equ RX_OFF,        0x20
+    # the PF's SR-IOV capability (nic_vf.S)
+    .equ SRIOV_CAP,     0x100
+    .equ SRIOV_CONTROL, 0x108
+    .equ SRIOV_TOTAL_VFS, 0x10e
+    .equ SRIOV_NUM_VFS, 0x110
+    .equ SRIOV_FIRST_OFFSET, 0x114
+    .equ SRIOV_VF_BAR0, 0x124
 
     .equ RING,          8           # descriptors per ring
     .equ BUF,           2048        # bytes per buffer
@@ -146,6 +153,38 @@ found:
     HEX     s5, 8
     SAY     "\n"
     PLACE_BAR64
+.ifdef SRIOV_VF
+    # nic_vf.S: the controller is an SR-IOV physical function; enable one
+    # VF through its capability and drive that VF instead (docs/network.md).
+    lhu     t0, SRIOV_CAP(s0)
+    li      t1, 0x10                # the SR-IOV extended capability ID
+    beq     t0, t1, 1f
+    li      a0, 3
+    call    say_fail
+    .asciz  "no SR-IOV capability at 0x100\n"
+    .balign 4
+1:  li      t0, MMIO_WINDOW
+    add     t0, t0, s5              # VF BAR0 right after the PF's BAR0
+    sw      t0, SRIOV_VF_BAR0(s0)
+    sw      zero, SRIOV_VF_BAR0 + 4(s0)
+    li      t0, 1
+    sh      t0, SRIOV_NUM_VFS(s0)
+    li      t0, 9                   # VF Enable | VF MSE
+    sh      t0, SRIOV_CONTROL(s0)
+    SAY     "sr-iov total vfs "
+    lhu     t0, SRIOV_TOTAL_VFS(s0)
+    HEX     t0, 2
+    SAY     " vf 0 at function "
+    lhu     t3, SRIOV_FIRST_OFFSET(s0)
+    HEX     t3, 1
+    SAY     "\n"
+    slli    t3, t3, 12              # its configuration space: the routing ID's
+    add     s0, s0, t3
+    li      t0, 4                   # bus master (the VF's memory decode is VF MSE)
+    sh      t0, CFG_COMMAND(s0)
+    li      s2, MMIO_WINDOW
+    add     s2, s2, s5
+.endif
 
     SAY     "version "
     lw      t0, VERSION(s2)

@@ -23,9 +23,10 @@ doorbell's access ends, built with the pyvmm-nic driver (net_nic.S) or the
 virtio-net one (net_virtio.S). NET_MODELS serve them the same ways: on the
 board, the NIC emulated in the VM's device set, virtio-net split between
 the VM and the host, the hosted variants, the host's pyvmm-nic assigned
-to the VM, and a service VM that owns it and serves a frontend's network
-ring (net_ring.S, guests/split/dom0_net.S). A request there is one frame
-sent and its echo received.
+to the VM, a virtual function of an SR-IOV pyvmm-nic assigned to it,
+and a service VM that owns the host's pyvmm-nic and serves a frontend's
+network ring (net_ring.S, guests/split/dom0_net.S). A request there is
+one frame sent and its echo received.
 """
 
 import os
@@ -578,6 +579,34 @@ def setup_net_passthrough(driver, guest):
     return _boot_passthrough(guest, NicController(EchoNetdev("n0")))
 
 
+NET_VF_PF_MAC = "52:54:00:12:34:55"    # so VF 0 has 52:54:00:12:34:56, the other models' NIC MAC
+
+
+def setup_net_vm_vf(driver, guest):
+    """Virtual function 0 of the host's SR-IOV pyvmm-nic (SRIOV_VFS of
+    them) assigned to a VM under --technique hw: its own routing ID, IOMMU
+    context, rings and MAC, BAR accesses without the VM's exits, its frames
+    through the PF's switch to the wire. The PF's MAC is NET_VF_PF_MAC, so
+    the VF's address, and with it every frame, is the other models'."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.passthrough import Passthrough, assign_vf
+    from pyvmm.io.net.echo import EchoNetdev
+    from pyvmm.io.pci.nic import NicController
+    if driver != "nic":
+        raise IoBenchError(f"an SR-IOV VF is one of the host's pyvmm-nic's, not {driver}")
+    t = _Target()
+    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
+    controller = NicController(EchoNetdev("n0"), mac=NET_VF_PF_MAC, sriov_max_vfs=SRIOV_VFS)
+    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
+    t.assignment = assign_vf(host, t.target, controller, 0)
+    t.passthrough = Passthrough.for_host(host)
+    t.function = t.assignment.host_function
+    t.closers = [controller]
+    t.target.load(guest)
+    t.target.boot()
+    return t
+
+
 def setup_net_service_vm(driver, guest):
     """Type 1 with a service VM: the host's pyvmm-nic assigned to a service
     VM (guests/split/dom0_net.S), the workload in a frontend VM whose frames
@@ -616,6 +645,8 @@ NET_MODELS = (
     _hosted("split", "split driver", "virtio", "native-virtio"),
     IoModel("passthrough", "the host's pyvmm-nic assigned to the VM, DMA through the IOMMU, hw",
             "nic", setup_net_passthrough, native="native-nic"),
+    IoModel("sriov-vf", "virtual function 0 of the host's SR-IOV pyvmm-nic assigned to the VM, "
+            "its own IOMMU context, hw", "nic", setup_net_vm_vf, native="native-nic"),
     IoModel("service-vm", "type 1 with a service VM: the frontend's frames cross a granted "
             "ring to the VM that owns the assigned pyvmm-nic", "ring", setup_net_service_vm,
             native="native-nic"),

@@ -137,7 +137,7 @@ DEVICE_PROPERTIES = {
     "virtio-balloon-device": {"bus", "id"},
     "virtio-balloon-pci": {"id"},
     "nvme": {"drive", "serial", "id", "sriov_max_vfs"},
-    "pyvmm-nic": {"netdev", "mac", "queues", "id"},
+    "pyvmm-nic": {"netdev", "mac", "queues", "id", "sriov_max_vfs"},
 }
 # Devices that are PCI functions of their own (not virtio on a transport).
 PCI_DEVICES = {"nvme", "pyvmm-nic"}
@@ -178,11 +178,12 @@ def _queue_count(text, what):
 
 
 def _sriov_max_vfs(device):
-    """QEMU's nvme property: the VFs the controller can enable (0: no SR-IOV)."""
+    """QEMU's nvme property (pyvmm-nic's too): the VFs the controller can
+    enable (0: no SR-IOV)."""
     from pyvmm.io.pci.sriov import MAX_TOTAL_VFS
     text = device.properties.get("sriov_max_vfs", "0")
     if not text.isdigit() or int(text) > MAX_TOTAL_VFS:
-        raise OptionError(f"--device nvme: sriov_max_vfs={text!r} is not 0..{MAX_TOTAL_VFS}")
+        raise OptionError(f"--device {device.driver}: sriov_max_vfs={text!r} is not 0..{MAX_TOTAL_VFS}")
     return int(text)
 
 
@@ -393,11 +394,12 @@ def _build_nic(device, netdev_spec):
 
     props = device.properties
     queues = _queue_count(props["queues"], device.driver) if "queues" in props else netdev_spec.queues
+    vfs = _sriov_max_vfs(device)
     netdev = build_netdev(netdev_spec)
     try:
         if "mac" in props:
-            return NicController(netdev, queues=queues, mac=parse_mac(props["mac"]))
-        return NicController(netdev, queues=queues)
+            return NicController(netdev, queues=queues, mac=parse_mac(props["mac"]), sriov_max_vfs=vfs)
+        return NicController(netdev, queues=queues, sriov_max_vfs=vfs)
     except MacError as error:
         netdev.close()
         raise OptionError(f"--device {device.driver}: {error}") from None

@@ -98,6 +98,11 @@ def test_exits_and_accesses_per_frame_are_what_each_model_implies(report):
         assert direct["instret"] == passthrough["instret"] == \
             by["native-nic"]["per_request"]["instret"]
         assert split["instret"] == by["native-virtio"]["per_request"]["instret"]
+        # a VF of the SR-IOV NIC is reached as the whole NIC is: no exits, through the IOMMU
+        vf = by["sriov-vf"]["per_request"]
+        assert vf["exits"] == 0 and vf["device_accesses"] == doorbells
+        assert vf["iommu_translations"] == passthrough["iommu_translations"]
+        assert vf["instret"] == by["native-nic"]["per_request"]["instret"]
         for row in by.values():
             frame_bytes = row["per_request"]["frame_bytes"]
             assert frame_bytes == (1514 if name == "bulk" else
@@ -149,9 +154,10 @@ def test_plot_has_a_row_per_table(report, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_a_run_gives_the_same_counters_every_time(tmp_path):
+@pytest.mark.parametrize("name", ["passthrough", "sriov-vf"])
+def test_a_run_gives_the_same_counters_every_time(tmp_path, name):
     pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
-    model, workload = io_suite.NET_BY_NAME["passthrough"], io_suite.NET_WORKLOADS[0]
+    model, workload = io_suite.NET_BY_NAME[name], io_suite.NET_WORKLOADS[0]
     runs = [io_suite.run_net_once(model, workload, 4, str(tmp_path)) for _ in range(2)]
     for run in runs:
         del run["host_seconds"]
@@ -161,6 +167,8 @@ def test_a_run_gives_the_same_counters_every_time(tmp_path):
 def test_passthrough_assigns_only_the_nic():
     with pytest.raises(io_suite.IoBenchError, match="passthrough assigns the host's pyvmm-nic"):
         io_suite.setup_net_passthrough("virtio", "guest.S")
+    with pytest.raises(io_suite.IoBenchError, match="an SR-IOV VF is one of the host's pyvmm-nic's"):
+        io_suite.setup_net_vm_vf("virtio", "guest.S")
 
 
 def test_differing_network_checksums_fail_the_command(report, monkeypatch, capsys):

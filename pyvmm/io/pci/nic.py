@@ -12,6 +12,15 @@ received frame goes to the receive ring its flow selects (CRC-32 of the IP
 flow, as virtio-net's multiqueue does, or of the Ethernet header for a frame
 that is not IP) among the first MQ_ACTIVE rings (1 after reset).
 
+With `sriov_max_vfs=N` (the NVMe controller's property, pyvmm.io.pci.sriov)
+the controller is an SR-IOV physical function: each virtual function it
+enables (NicVirtualFunction) is a pyvmm-nic of its own, with its own
+registers in a slice of the VF BAR0 window, its own `queues` ring pairs,
+counters and MAC (the PF's MAC with 1 + i added to its last byte for VF i),
+and its DMA under its own routing ID. The functions share the wire through
+the controller's switch (pyvmm.io.pci.nic_switch), which sends each frame
+to the function whose MAC it is addressed to.
+
 Every DMA goes through BusMasterMemory (and the IOMMU when there is one).
 A buffer the DMA cannot reach ends as an error bit in its descriptor; a
 descriptor ring that cannot be read or written back stops the controller
@@ -22,8 +31,11 @@ Controller Fatal Status. Nothing a driver writes is a host exception.
 import zlib
 
 from pyvmm.io.net.netdev import ETH_HEADER_LEN, MAX_FRAME_LEN
-from pyvmm.io.pci.config import SUBSYSTEM_QEMU, VENDOR_QUMRANET, PciFunction, RegisterRegion
+from pyvmm.io.pci import sriov
+from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, SUBSYSTEM_QEMU,
+                                 VENDOR_QUMRANET, PciFunction, RegisterRegion)
 from pyvmm.io.pci.dma import BusMasterMemory
+from pyvmm.io.pci.nic_switch import NicSwitch
 from pyvmm.io.virtio.net import DEFAULT_MAC, flow_key, parse_mac
 from pyvmm.machine.memory import DmaError
 
@@ -54,6 +66,12 @@ DESC_LENGTH, DESC_STATUS = 8, 13
 DD, ERR_DMA, ERR_LEN, ERR_LINK = 0x01, 0x02, 0x04, 0x08
 
 
+def vf_mac(pf_mac, index):
+    """VF `index`'s MAC: the PF's with 1 + index added to its last byte
+    (modulo 256), so 52:54:00:12:34:56's VF 0 is 52:54:00:12:34:57."""
+    return bytes(pf_mac[:5]) + bytes([(pf_mac[5] + 1 + index) & 0xFF])
+
+
 def rx_queue_for(frame, active):
     """The receive ring (0..active-1) a frame is steered to."""
     key = flow_key(frame)
@@ -81,18 +99,33 @@ class Ring:
         return 0 < self.size <= MAX_RING and self.base % DESC_SIZE == 0
 
 
-class NicController(PciFunction):
-    """`netdev` carries the frames; `queues` ring pairs; `mac` six bytes."""
+class NicController(sriov.PhysicalFunction, PciFunction):
+    """`netdev` carries the frames; `queues` ring pairs; `mac` six bytes;
+    `sriov_max_vfs` the VFs it can enable (0: no SR-IOV)."""
 
-    def __init__(self, netdev, queues=1, mac=DEFAULT_MAC):
+    def __init__(self, netdev, queues=1, mac=DEFAULT_MAC, sriov_max_vfs=0):
         if not 1 <= queues <= MAX_QUEUES:
             raise ValueError(f"pyvmm-nic: queues={queues} is not 1..{MAX_QUEUES}")
+        if sriov_max_vfs:
+            self.config_size = sriov.EXTENDED_CONFIG_SIZE
         super().__init__(VENDOR_REDHAT, DEVICE_NIC, CLASS_ETHERNET, revision=1,
                          subsystem_vendor_id=VENDOR_QUMRANET, subsystem_id=SUBSYSTEM_QEMU,
                          interrupt_pin=1, name="pyvmm-nic")
+        self.sriov = None
+        switch = None
+        if sriov_max_vfs:
+            self.sriov = sriov.SriovCapability(self, sriov_max_vfs, DEVICE_NIC, BAR0_SIZE)
+            switch = NicSwitch(self)
+        self._init_function(netdev, queues, parse_mac(mac) if isinstance(mac, str) else bytes(mac), switch)
+
+    def _init_function(self, netdev, queues, mac, switch):
+        """What a PF and a VF share: BAR0, the rings, the counters; `switch`
+        (None without SR-IOV) is where frames go and come from."""
         self.netdev = netdev
         self.queues = queues
-        self.default_mac = parse_mac(mac) if isinstance(mac, str) else bytes(mac)
+        self.default_mac = mac
+        self.switch = switch
+        self.port_fifo = NicSwitch.new_fifo() if switch is not None else None
         self.add_bar(0, BAR0_SIZE, RegisterRegion(self), is64=True)
         self.memory = None
         self.link_up = netdev.link_up
@@ -112,6 +145,7 @@ class NicController(PciFunction):
     def reset(self):
         super().reset()
         self._controller_reset()
+        self.disable_vfs_on_reset()
 
     def _controller_reset(self):
         self.ctrl = 0
@@ -122,10 +156,36 @@ class NicController(PciFunction):
         self.mq_active = 1          # one ring until the driver asks for more, as virtio-net
         self.tx = [Ring() for _ in range(self.queues)]
         self.rx = [Ring() for _ in range(self.queues)]
+        if self.switch is not None:
+            self.rx_fifo.clear()       # a disabled port takes no frames
         self._update_irq()
 
     def close(self):
+        if self.sriov is not None:
+            for vf in self.sriov.vfs:
+                vf.close()
         self.netdev.close()
+
+    # -- SR-IOV -------------------------------------------------------------------------
+
+    def create_vf(self, index):
+        return NicVirtualFunction(self, index)
+
+    # -- the switch's side of a port ----------------------------------------------------
+
+    @property
+    def rx_fifo(self):
+        """Where received frames wait: this function's port of the switch,
+        or without one the netdev's own queue."""
+        return self.netdev if self.port_fifo is None else self.port_fifo
+
+    def ctrl_enabled(self):
+        return bool(self.ctrl & CTRL_EN)
+
+    def take_frames(self):
+        """Frames arrived in this function's FIFO: into its rings now."""
+        self._receive()
+        self._update_irq()
 
     # -- registers ----------------------------------------------------------------------
 
@@ -284,7 +344,7 @@ class NicController(PciFunction):
                     status |= ERR_DMA
                     self.counters["dma_errors"] += 1
                 else:
-                    if self.netdev.send(frame):
+                    if self._send(frame):
                         self.counters["tx_frames"] += 1
                         self.counters["tx_bytes"] += length
                         self.per_queue[pair]["tx_frames"] += 1
@@ -298,13 +358,19 @@ class NicController(PciFunction):
         if done:
             self.icr |= 1 << pair
 
+    def _send(self, frame):
+        if self.switch is None:
+            return self.netdev.send(frame)
+        return self.switch.transmit(self, frame)
+
     def _receive(self):
         """Move waiting frames into receive buffers, in arrival order: a frame
         whose ring has no free descriptor waits (and the ones after it), so
-        none is lost while the driver catches up; the netdev's bounded queue
-        is the receive FIFO that overflows."""
+        none is lost while the driver catches up; the receive FIFO (the
+        netdev's bounded queue, or this function's port of the switch)
+        overflows."""
         while self._running():
-            frame = self.netdev.peek()
+            frame = self.rx_fifo.peek()
             if frame is None:
                 return
             pair = rx_queue_for(frame, self.mq_active)
@@ -312,7 +378,7 @@ class NicController(PciFunction):
             if not ring.valid():
                 # A receive ring that is off drops its frames, as a disabled
                 # receiver does, rather than holding up the other rings.
-                self.netdev.pop()
+                self.rx_fifo.pop()
                 self.counters["rx_ring_off"] += 1
                 continue
             if ring.head == ring.tail:
@@ -335,7 +401,7 @@ class NicController(PciFunction):
             # 69,632 bytes) never fits a buffer and reports 0xFFFF.
             if not self._write_back(ring, min(len(frame), 0xFFFF), status):
                 return
-            self.netdev.pop()
+            self.rx_fifo.pop()
             if status == DD:
                 self.counters["rx_frames"] += 1
                 self.counters["rx_bytes"] += len(frame)
@@ -358,6 +424,8 @@ class NicController(PciFunction):
             self.link_up = self.netdev.link_up
             self.counters["link_changes"] += 1
             self.icr |= ICR_LSC
+        if self.switch is not None:
+            self.switch.pull()
         self._receive()
         self._update_irq()
 
@@ -367,16 +435,41 @@ class NicController(PciFunction):
     # -- snapshots and counters -------------------------------------------------------
 
     def state(self):
-        return dict(super().state(), nic={
+        nic = {
             "ctrl": self.ctrl, "fatal": self.fatal, "icr": self.icr, "ims": self.ims,
             "mac": self.mac.hex(), "mq_active": self.mq_active, "link_up": self.link_up,
             "tx": [ring.state() for ring in self.tx], "rx": [ring.state() for ring in self.rx],
             "counters": dict(self.counters), "per_queue": [dict(q) for q in self.per_queue],
-        })
+        }
+        if self.switch is not None:
+            nic["rx_fifo"] = [frame.hex() for frame in self.rx_fifo.frames()]
+            nic["rx_fifo_dropped"] = self.rx_fifo.dropped
+        if self.sriov is not None:
+            nic["switch"] = dict(self.switch.counters)
+            nic["vfs"] = [vf.state() for vf in self.sriov.vfs]
+        return dict(super().state(), nic=nic)
 
     def restore(self, state):
-        super().restore(state)
         nic = state["nic"]
+        if ("vfs" in nic) != (self.sriov is not None) or ("rx_fifo" in nic) != (self.switch is not None):
+            raise ValueError(f"{self.name}: the state is of a controller "
+                             f"{'without' if self.switch is not None else 'with'} SR-IOV")
+        if self.sriov is not None:
+            for vf in self.sriov.vfs:
+                vf.close()
+            self.sriov.vfs = []
+        PciFunction.restore(self, state)
+        self._restore_controller(nic)
+        if self.sriov is not None:
+            if len(nic["vfs"]) != (self.sriov.num_vfs if self.sriov.enabled else 0):
+                raise ValueError(f"{self.name}: the snapshot's VFs disagree with its SR-IOV registers")
+            self.switch.counters = dict(nic["switch"])
+            self.sriov.vfs = [self.create_vf(i) for i in range(len(nic["vfs"]))]
+            for vf, vf_state in zip(self.sriov.vfs, nic["vfs"]):
+                vf.restore(vf_state)
+            self.vfs_changed()
+
+    def _restore_controller(self, nic):
         if len(nic["tx"]) != self.queues:
             raise ValueError(f"pyvmm-nic: the state has {len(nic['tx'])} queue pairs, "
                              f"this controller {self.queues}")
@@ -387,13 +480,66 @@ class NicController(PciFunction):
             ring.load(saved)
         self.counters = dict(nic["counters"])
         self.per_queue = [dict(q) for q in nic["per_queue"]]
+        if self.switch is not None:
+            self.rx_fifo.clear()
+            for frame in nic["rx_fifo"]:
+                self.rx_fifo.put(bytes.fromhex(frame))
+            self.rx_fifo.dropped = nic["rx_fifo_dropped"]
 
     def stats(self):
         out = dict(super().stats(), **{f"nic_{k}": v for k, v in self.counters.items()})
         for pair, counts in enumerate(self.per_queue):
             for key, value in counts.items():
                 out[f"nic_q{pair}_{key}"] = value
+        if self.switch is not None:
+            out["nic_rx_fifo_dropped"] = self.rx_fifo.dropped
+        if self.sriov is not None:
+            out.update({f"nic_{k}": v for k, v in self.switch.stats().items()})
+            # The VFs' own counters, where a board's statistics show the PF's.
+            for vf in self.sriov.vfs:
+                out.update({f"vf{vf.index}_{k}": v for k, v in vf.stats().items()
+                            if k.startswith(("nic_", "dma_"))})
         out.update({f"netdev_{k}": v for k, v in self.netdev.stats().items()})
         if self.memory is not None:
             out.update(self.memory.stats())
         return out
+
+
+class NicVirtualFunction(NicController):
+    """Virtual function `index` of an SR-IOV pyvmm-nic `pf`: a controller of
+    its own on the PF's wire (through the PF's switch), whose configuration
+    space follows the SR-IOV rules for a VF as NVMe's do: Vendor and Device
+    ID read 0xFFFF, the BAR registers read 0 and BAR0 decodes inside the
+    PF's VF BAR0 window, and of the command register only Bus Master Enable
+    and INTx Disable are writable. Its MAC is vf_mac(PF's MAC, index); it
+    keeps the PF's INTA pin."""
+
+    def __init__(self, pf, index):
+        PciFunction.__init__(self, 0xFFFF, 0xFFFF, CLASS_ETHERNET, revision=1,
+                             subsystem_vendor_id=VENDOR_QUMRANET, subsystem_id=SUBSYSTEM_QEMU,
+                             interrupt_pin=1, name=f"pyvmm-nic-vf{index}")
+        self.pf = pf
+        self.index = index
+        self.sriov = None
+        self._init_function(pf.netdev, pf.queues, vf_mac(pf.default_mac, index), pf.switch)
+        self._clear_bar_registers()
+        self._set_mask(self.wmask, COMMAND, 2, COMMAND_MASTER | COMMAND_INTX_DISABLE)
+
+    def _clear_bar_registers(self):
+        self.config[BAR_0:BAR_0 + 24] = bytes(24)
+        self.wmask[BAR_0:BAR_0 + 24] = bytes(24)
+
+    def bar_address(self, bar):
+        return self.pf.sriov.vf_bar_address(self.index, bar.size)
+
+    def reset(self):
+        super().reset()
+        self._clear_bar_registers()
+
+    def close(self):
+        """The wire is the PF's, which closes it; frames held here go."""
+        self.rx_fifo.clear()
+
+    def wait_handles(self):
+        return []           # the PF waits on the wire for every function
+

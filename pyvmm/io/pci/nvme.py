@@ -126,7 +126,7 @@ def _ascii(text, width):
     return text.encode()[:width].ljust(width, b" ")
 
 
-class NvmeController(PciFunction):
+class NvmeController(sriov.PhysicalFunction, PciFunction):
     """`path` is the raw image behind namespace 1; `serial` is the
     controller's serial number (QEMU requires one too)."""
 
@@ -173,10 +173,7 @@ class NvmeController(PciFunction):
         self._controller_reset()
         self.intms = 0
         self.cc = self.aqa = self.asq = self.acq = 0
-        if self.sriov is not None:
-            was_enabled = self.sriov.enabled
-            self._set(sriov.CAP_OFFSET + sriov.CONTROL, 2, 0)
-            self.sriov.after_write(self.sriov.num_vfs, was_enabled)
+        self.disable_vfs_on_reset()
 
     def close(self):
         if self.sriov is not None:
@@ -186,22 +183,8 @@ class NvmeController(PciFunction):
 
     # -- SR-IOV -------------------------------------------------------------------------
 
-    def config_write(self, offset, size, value):
-        if self.sriov is None:
-            return super().config_write(offset, size, value)
-        old_num_vfs = self.sriov.before_write(offset, size)
-        was_enabled = self.sriov.enabled
-        super().config_write(offset, size, value)
-        if old_num_vfs is not None:
-            self.sriov.after_write(old_num_vfs, was_enabled)
-
     def create_vf(self, index):
         return NvmeVirtualFunction(self, index)
-
-    def vfs_changed(self):
-        """VFs came or went: the bus this PF sits on learns of them."""
-        if self.host is not None:
-            self.host.vfs_changed(self)
 
     # -- registers ----------------------------------------------------------------------
 

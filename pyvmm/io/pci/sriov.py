@@ -27,6 +27,9 @@ that the registers always describe the functions that exist:
 
 The physical function supplies `create_vf(index)` and `vfs_changed()`; the
 functions it creates are kept here, in index order, while enabled.
+PhysicalFunction gives a PciFunction the parts every physical function
+shares (the configuration writes that enable VFs, their removal on reset,
+the bus learning of them).
 """
 
 from pyvmm.io.pci.config import HEADER_TYPE, HEADER_TYPE_MULTI_FUNCTION
@@ -149,3 +152,31 @@ class SriovCapability:
             pf.vfs_changed()
         for vf in self.vfs:
             vf.update_mappings()
+
+
+class PhysicalFunction:
+    """Mixed into a PciFunction whose `sriov` is a SriovCapability (or None):
+    configuration writes to the capability enable and remove VFs, a function
+    reset clears VF Enable, and the bus the function sits on learns of its
+    VFs. The function supplies `create_vf(index)`."""
+
+    def config_write(self, offset, size, value):
+        if self.sriov is None:
+            return super().config_write(offset, size, value)
+        old_num_vfs = self.sriov.before_write(offset, size)
+        was_enabled = self.sriov.enabled
+        super().config_write(offset, size, value)
+        if old_num_vfs is not None:
+            self.sriov.after_write(old_num_vfs, was_enabled)
+
+    def disable_vfs_on_reset(self):
+        """A function reset clears VF Enable: the VFs go away."""
+        if self.sriov is not None:
+            was_enabled = self.sriov.enabled
+            self._set(CAP_OFFSET + CONTROL, 2, 0)
+            self.sriov.after_write(self.sriov.num_vfs, was_enabled)
+
+    def vfs_changed(self):
+        """VFs came or went: the bus this PF sits on learns of them."""
+        if self.host is not None:
+            self.host.vfs_changed(self)
