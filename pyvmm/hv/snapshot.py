@@ -45,6 +45,7 @@ import collections
 import numpy as np
 
 from pyvmm.hv.host import HvError
+from pyvmm.hv.interdomain import DOMAIN_EID
 from pyvmm.machine import snapshot as board_snapshot
 from pyvmm.machine.snapfile import PAGE_SIZE, SnapshotError
 
@@ -195,6 +196,20 @@ def _policy_state(vm):
     return out
 
 
+def check_self_contained(vm):
+    """A VM whose state is partly outside it cannot be saved, cloned or
+    migrated: an assigned device's registers, queues and in-flight DMA live
+    in the host's function, and grants and event channels bind it to other
+    VMs (Xen refuses to migrate such domains too). Refused, not lost."""
+    if vm.assigned_devices:
+        names = ", ".join(a.function.name for a in vm.assigned_devices)
+        raise HvError(f"{vm.name} has host devices assigned ({names}): their state lives in the "
+                      f"host's hardware, so the VM cannot be saved, cloned or migrated")
+    if any(eid == DOMAIN_EID for eid, _ in vm.hypercalls):
+        raise HvError(f"{vm.name} takes part in grant tables and event channels: its grants bind it "
+                      f"to other VMs, so it cannot be saved, cloned or migrated")
+
+
 def capture_vm(vm):
     """(options, state, pages) of a VM that can be saved now: booted, not
     stopped for good (a budget stop is fine). Every VCPU's state is taken
@@ -202,6 +217,7 @@ def capture_vm(vm):
     runs on as if nothing happened."""
     if vm.stopped and vm.result.how != "budget":
         raise HvError(f"{vm.name} has stopped ({vm.result.how}): there is nothing to save")
+    check_self_contained(vm)
     vm.boot()
     host = vm.host
     _settle(vm)

@@ -43,6 +43,8 @@ class VMGuest:
     kind = KIND_VM
 
     def __init__(self, vm):
+        from pyvmm.hv.snapshot import check_self_contained
+        check_self_contained(vm)          # refused before the first page is sent
         self.vm = vm
         self.core = vm.host.core
         self.num_pages = vm.ram_size // PAGE_SIZE

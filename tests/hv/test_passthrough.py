@@ -105,3 +105,19 @@ def test_assignment_is_refused_where_it_cannot_hold(setup):
     with pytest.raises(HvError, match="already holds nvme"):
         passthrough.add_host_function(spare, device=3)
     spare.close()
+
+
+def test_a_vm_with_an_assigned_device_is_not_saved_cloned_or_migrated(setup, tmp_path):
+    from pyvmm.migration.vm import VMGuest
+    host, passthrough, controller, device_id, disk = setup
+    vm = host.create_vm(ram_size=64 << 20)
+    passthrough.assign(device_id, vm)
+    vm.load(GUEST)
+    vm.run(20_000)
+    target = tmp_path / "vm.snap"
+    for attempt in (lambda: vm.save(str(target)), vm.clone, lambda: VMGuest(vm)):
+        with pytest.raises(HvError, match="host devices assigned .*cannot be saved, cloned or migrated"):
+            attempt()
+    assert not target.exists() and len(host.vms) == 1
+    # Refusing changed nothing: the driver runs on to the same end.
+    assert vm.run(50_000_000).how == "finisher-pass" and vm.console_output == EXPECTED

@@ -410,3 +410,17 @@ def test_any_arguments_give_an_sbi_answer_and_reach_only_granted_pages(disk):
                if after[i:i + 4096] != before[a][i:i + 4096]}
     assert changed and changed <= writable
     assert dom0.read(dom0.ram_base, dom0.ram_size) == before[dom0]
+
+
+def test_vms_bound_by_grants_are_not_saved_or_cloned(disk, tmp_path):
+    host, split, controller, dom0 = split_host(disk)
+    domu = split.create_frontend_vm(DOMU, backend=dom0, name="domu")
+    for vm, what in ((dom0, "host devices assigned"), (domu, "grant tables and event channels")):
+        with pytest.raises(HvError, match=what):
+            vm.save(str(tmp_path / "vm.snap"))
+        with pytest.raises(HvError, match=what):
+            vm.clone()
+    assert not (tmp_path / "vm.snap").exists()
+    host.run()
+    assert domu.result.how == "finisher-pass"
+    controller.close()
