@@ -110,6 +110,17 @@ class BootCrashed(Exception):
         self.trace = trace
 
 
+def _child_environment():
+    """This process's environment, with the pyvmm being run first on the
+    child's path and numpy's BLAS on one thread as `pyvmm` sets it."""
+    import pyvmm
+    env = dict(os.environ)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyvmm.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return env
+
+
 def boot_once(spec, scratch, timeout):
     """Run one boot in a fresh process; its result dict, or {"error": ...}
     when it ran past `timeout`. Raises BootCrashed when the process failed."""
@@ -129,7 +140,8 @@ def boot_once(spec, scratch, timeout):
     cmd = [sys.executable, "-m", "pyvmm.bench.boot_run", spec_path, result_path]
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+                              stderr=subprocess.PIPE, text=True, timeout=timeout,
+                              env=_child_environment())
     except subprocess.TimeoutExpired:
         return {"error": f"no result within {timeout:g} s of host time (--boot-timeout)"}
     if proc.returncode != 0 or not os.path.exists(result_path):
