@@ -202,3 +202,31 @@ def test_section_is_from_begin_to_end_marker():
     assert boot_suite.section(console) == [BEGIN_MARKER, "a", END_MARKER]
     assert boot_suite.section("no markers") is None
     assert boot_suite.section(BEGIN_MARKER + "\nhalf") == [BEGIN_MARKER, "half"]
+
+
+def test_cpu_clock_reports_the_boot_process_cpu_time(capsys):
+    pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
+    status, out, err = run_cli(capsys, "--os", "kernel", "--techniques", "hw-nested",
+                               "--runs", "1", "--clock", "cpu", "--format", "json", "-q")
+    assert status == 0 and err == ""
+    report = json.loads(out)
+    assert report["clock"] == "cpu"
+    for row in report["rows"]:
+        assert row["startup_s"] > 0 and 0 < row["to_marker_s"] <= row["to_end_s"]
+        assert row["counters_equal"] is None            # one run: nothing to compare
+
+
+@pytest.mark.slow
+def test_linux_boots_under_hw_nested_like_native(tmp_path):
+    pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
+    status = main(["bench", "--suite", "boot", "--os", "linux", "--techniques", "hw-nested",
+                   "--runs", "1", "-q", "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "boot.json").read_text())["rows"]
+    if not rows[0]["available"]:
+        pytest.skip(rows[0]["reason"])
+    assert status == 0
+    assert [r["column"] for r in rows] == ["native", "hw-nested"]
+    for row in rows:
+        assert row["same_as_native"] is True and row["error"] is None
+        assert row["to_marker_s"] < row["to_end_s"]
+    assert rows[1]["exits"]["mmio"] > 0 and rows[1]["exits"]["sbi"] > 0
