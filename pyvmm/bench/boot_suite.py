@@ -271,9 +271,11 @@ def run_boot_suite(oses=OSES, columns=techniques.COLUMN_NAMES, kernel=None, linu
                 linux_dir, os.path.join(scratch, "linux"), say)
         for os_name in oses:
             for col in cols:
-                reason = techniques.unavailable_reason(col, kernel)
-                if os_name == "linux" and reason is None:
-                    reason = linux_reason or (LINUX_NO_PV if col.technique == "pv" else None)
+                if os_name == "linux":
+                    reason = (LINUX_NO_PV if col.technique == "pv" else linux_reason
+                              or techniques.unavailable_reason(col))
+                else:
+                    reason = techniques.unavailable_reason(col, kernel)
                 if reason is not None:
                     rows.append(_na_row(os_name, col, reason))
                     continue
