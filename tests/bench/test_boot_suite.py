@@ -188,8 +188,10 @@ def test_a_section_that_differs_from_native_is_an_error():
     vm_lines = boot_suite.expected_section(NATIVE_SECTION, NATIVE_ISA, VM_ISA)
     wrong = list(vm_lines)
     wrong[1] = "nproc: 2"
-    rows = [_linux_row("native", NATIVE_SECTION, NATIVE_ISA), _linux_row("hw-nested", vm_lines, VM_ISA),
-            _linux_row("bt", wrong, VM_ISA), _linux_row("hw-shadow", NATIVE_SECTION, VM_ISA)]
+    rows = [_linux_row("native", NATIVE_SECTION, NATIVE_ISA),
+            _linux_row("hw-nested", vm_lines, VM_ISA),
+            _linux_row("bt", wrong, VM_ISA),
+            _linux_row("hw-shadow", NATIVE_SECTION, VM_ISA)]
     rows[1]["to_marker_s"] = 5.0
     boot_suite._compare_with_native(rows)
     assert [r["same_as_native"] for r in rows] == [True, True, False, False]
