@@ -75,7 +75,7 @@ def render_table(report):
     goal = report["goal_ratio"]
     rows = [HEADERS] + [tuple(cells(r, goal)) for r in report["rows"]]
     # An n/a or failed row's reason spans the columns after the technique.
-    widths = [max(len(r[i]) for r in rows if i < 3 or not r[2].startswith(("n/a", "FAILED")))
+    widths = [max(len(r[i]) for r in rows if i < 2 or not r[2].startswith(("n/a", "FAILED")))
               for i in range(len(HEADERS))]
     lines = []
     for row in rows:
