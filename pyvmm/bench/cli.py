@@ -53,7 +53,8 @@ def add_parsers(subparsers):
                "technique raised an exception (traceback on stderr)")
     p.add_argument("--suite", choices=SUITES, default="core",
                    help="core: pyvmm against QEMU; nano, macro, all: the virtualization "
-                        "techniques compared (default core)")
+                        "techniques compared; io: the I/O models; boot: whole OS boots per "
+                        "technique, in host time (default core)")
     p.add_argument("--runs", type=_positive_int, default=3, metavar="N",
                    help="timed runs of each measurement (core: of each workload; nano, macro, "
                         "all: of each cell's pair of runs): medians are reported, with their "
