@@ -30,7 +30,7 @@ core = Extension(
 # benchmarks from any directory (pyvmm.resources finds them).
 GUEST_FILES = ["*.S", "*.md"] + [f"{depth}*.{ext}" for depth in ("*/", "*/*/")
                                  for ext in ("S", "inc", "h", "c", "ld", "elf", "md")] \
-    + ["*/Makefile", "linux/init"]
+    + ["*/Makefile", "linux/init", "linux/applets.sh"]
 
 setup(
     packages=find_packages(include=["pyvmm", "pyvmm.*"]) + ["pyvmm.guests"],

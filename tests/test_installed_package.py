@@ -86,3 +86,22 @@ def test_analyze(installed):
     proc = run(installed, "analyze", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["popek_goldberg_holds"] is True
+
+
+def test_bench_boot_kernel_json(installed):
+    proc = run(installed, "bench", "--suite", "boot", "--os", "kernel", "--runs", "1",
+               "--techniques", "hw-nested", "--format", "json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["rows"]
+    assert [(r["column"], r["same_as_native"]) for r in rows] == [("native", True),
+                                                                  ("hw-nested", True)]
+
+
+def test_the_linux_image_builder_finds_its_files_in_the_wheel(installed):
+    _pyvmm, python, work = installed
+    out = subprocess.run([str(python), "-c", "import os, pyvmm.bench.linux_images as l; "
+                          "print(all(map(os.path.isfile, (l.INIT_SCRIPT, l.APPLETS_SCRIPT, "
+                          "l.MINI_INIT_SOURCE)))); print(l.INIT_SCRIPT)"],
+                         cwd=work, capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "True"
+    assert CHECKOUT not in Path(out[1]).parents

@@ -3,7 +3,9 @@
 Suites: `core` (pyvmm's speed against QEMU's, with the core suite's goals),
 `nano`, `macro`, `all` (the virtualization techniques compared the way
 Adams & Agesen compare them: pyvmm.bench.virt_suite) and `io` (one storage
-workload under the I/O virtualization models: pyvmm.bench.io_suite).
+workload under the I/O virtualization models: pyvmm.bench.io_suite) and
+`boot` (the host time of whole OS boots under each technique:
+pyvmm.bench.boot_suite; its exit statuses are pyvmm.bench.boot_cli's).
 
 Exit status: 0 when every workload ran correctly (whether or not the core
 suite's goals are met or the papers' findings hold: the report says that; a
@@ -30,7 +32,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-SUITES = ("core", "nano", "macro", "all", "io")
+SUITES = ("core", "nano", "macro", "all", "io", "boot")
 VIRT_SUITES = ("nano", "macro", "all")
 
 
@@ -51,7 +53,8 @@ def add_parsers(subparsers):
                "technique raised an exception (traceback on stderr)")
     p.add_argument("--suite", choices=SUITES, default="core",
                    help="core: pyvmm against QEMU; nano, macro, all: the virtualization "
-                        "techniques compared (default core)")
+                        "techniques compared; io: the I/O models; boot: whole OS boots per "
+                        "technique, in host time (default core)")
     p.add_argument("--runs", type=_positive_int, default=3, metavar="N",
                    help="timed runs of each measurement (core: of each workload; nano, macro, "
                         "all: of each cell's pair of runs): medians are reported, with their "
@@ -111,6 +114,17 @@ def add_parsers(subparsers):
                     help="the small workload (80 requests per model instead of 256)")
     io.add_argument("--json", metavar="FILE", default=None,
                     help="also write the report as JSON into FILE")
+    boot = p.add_argument_group("whole OS boots (--suite boot; also --techniques, --kernel, "
+                                "--cost-model, --out)")
+    boot.add_argument("--os", choices=("kernel", "linux", "all"), default="all",
+                      help="boot the project's kernel, Debian's Linux or both (default all)")
+    boot.add_argument("--linux-dir", metavar="DIR", default=None,
+                      help="boot the prebuilt Image, initrd.gz and disk-ext4.img in DIR (as "
+                           "`python -m pyvmm.bench.linux_images DIR` writes them) instead of "
+                           "building them from Debian's packages")
+    boot.add_argument("--boot-timeout", type=_positive_float, default=1800.0, metavar="SECONDS",
+                      help="give a boot up (reported FAILED) after this much host time "
+                           "(default 1800)")
     p.set_defaults(func=run_bench, _parser=p)
 
 
@@ -145,6 +159,13 @@ def run_bench(args):
     if args.suite == "io":
         from pyvmm.bench.io_cli import run_io
         return run_io(args)
+    if args.suite == "boot":
+        from pyvmm.bench.boot_cli import run_boot
+        return run_boot(args)
+    for flag, given in (("--os", args.os != "all"), ("--linux-dir", args.linux_dir is not None),
+                        ("--boot-timeout", args.boot_timeout != 1800.0)):
+        if given:
+            args._parser.error(f"{flag} belongs to --suite boot, not --suite {args.suite}")
     if args.quick or args.json is not None:
         args._parser.error(f"--quick and --json belong to --suite io, not --suite {args.suite}")
     if args.suite in VIRT_SUITES:
