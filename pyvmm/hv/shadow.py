@@ -323,7 +323,7 @@ class ShadowPager:
         if access is None:
             raise ValueError(f"cause {cause} is not a page fault")
         gva &= MASK64
-        if self.user_split:
+        if self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr):
             self.set_guest_status(sum, mxr)
         walk, fault = self.guest_walk(gva, access, guest_priv, sum, mxr)
         if walk is None:
@@ -457,19 +457,30 @@ class ShadowPager:
         if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
+        rmap = self._rmap
+        pt_refs = self._pt_refs
         for pte_gpa in deps:
-            self._rmap.setdefault(pte_gpa, set()).add(slot)
+            slots = rmap.get(pte_gpa)
+            if slots is None:
+                rmap[pte_gpa] = {slot}
+            else:
+                slots.add(slot)
             page = pte_gpa & ~PAGE_MASK
-            count = self._pt_refs.get(page, 0)
-            self._pt_refs[page] = count + 1
+            count = pt_refs.get(page, 0)
+            pt_refs[page] = count + 1
             if count == 0:
                 self._write_protect(page)
-        if data_page in self._pt_refs or data_page in self._watched or self._shared(data_page):
+        if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
+                              or self._shared(data_page)):
             perms &= ~PTE_W
         self._slots[slot] = (tree, deps, data_page, status_dependent)
         if status_dependent:
             self._status_slots[slot] = None
-        self._data_rmap.setdefault(data_page, set()).add(slot)
+        mapped = self._data_rmap.get(data_page)
+        if mapped is None:
+            self._data_rmap[data_page] = {slot}
+        else:
+            mapped.add(slot)
         tree.slots.add(slot)
         leaf = ((hpa_page >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms
         if perms & PTE_W:

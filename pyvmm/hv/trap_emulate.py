@@ -54,6 +54,9 @@ CSR_MNEMONICS = {1: "csrrw", 2: "csrrs", 3: "csrrc", 5: "csrrwi", 6: "csrrsi", 7
 INSN_SRET = 0x10200073
 INSN_WFI = 0x10500073
 PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EXC_STORE_PAGE_FAULT)
+PAGE_FAULT_EXITS = {outcome: f"page_fault_{outcome}" for outcome in ("hidden", "mmio", "emulated",
+                                                                      "guest")}
+EXC_ILLEGAL_INST = causes.EXC_ILLEGAL_INST
 
 
 class TrapEmulateVCPU(HartTenant):
@@ -342,8 +345,12 @@ class TrapEmulatePolicy:
         self.install_root(vcpu)
 
     def guest_sfence(self, vcpu, vaddr, asid):
-        self.vm.pager.sfence(vaddr=vaddr, asid=asid)
-        vcpu.core.flush_tlb()
+        pager = self.vm.pager
+        pager.sfence(vaddr=vaddr, asid=asid)
+        if vcpu.core is not pager.core:
+            # The pager has flushed its own core's TLB already (4 us of the
+            # core clearing a TLB context, each time).
+            vcpu.core.flush_tlb()
 
     def guest_virt_to_phys(self, vcpu, vaddr):
         status = vcpu.state.sstatus
@@ -413,7 +420,7 @@ class TrapEmulatePolicy:
 
     def _trap(self, vcpu, exit):
         cause = exit.cause
-        if cause == causes.EXC_ILLEGAL_INST:
+        if cause == EXC_ILLEGAL_INST:
             self.exits["privileged"] += 1
             if self.emulate(vcpu, exit):
                 return
@@ -435,7 +442,7 @@ class TrapEmulatePolicy:
         outcome = pager.handle_page_fault(exit.cause, exit.tval, vcpu.state.priv,
                                           bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR),
                                           exit.insn)
-        self.exits[f"page_fault_{outcome}"] += 1
+        self.exits[PAGE_FAULT_EXITS[outcome]] += 1
         if outcome == "guest":
             cause = exit.cause if pager.fault_cause is None else pager.fault_cause
             tval = exit.tval if pager.fault_tval is None else pager.fault_tval
