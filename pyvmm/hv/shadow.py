@@ -148,6 +148,11 @@ class ShadowPager:
         self.core = vm.host.core
         self.frames = vm.host.frames
         self._pagemap = getattr(vm, "pagemap", None)      # frames shared copy-on-write
+        # Guest page -> offset of its frame in the host's RAM (the page map's
+        # list, edited in place): guest PTEs read without a call per level.
+        self._page_offsets = None
+        if self._pagemap is not None and vm.host.ram_base == vm.host.core.ram_base:
+            self._page_offsets = self._pagemap.offsets
         self.user_split = bool(user_split)
         self.max_spaces = max(1, int(max_spaces))
         self._asids = _asid_pool(vm.host)
@@ -382,16 +387,23 @@ class ShadowPager:
             return None, PAGE_FAULT_CAUSE[access]
         table = space.root_ppn << PAGE_SHIFT
         pte_gpas = []
-        gpa_to_hpa = self.vm.gpa_to_hpa
         words = self._ram_words
-        ram_base = self._ram_base
+        offsets = self._page_offsets
+        if offsets is not None:
+            guest_base = self._pagemap.ram_base
+            guest_pages = len(offsets)
         for level in range(levels - 1, -1, -1):
             shift = PAGE_SHIFT + 9 * level
             pte_gpa = table + ((gva >> shift) & 0x1FF) * 8
-            hpa = gpa_to_hpa(pte_gpa)
-            if hpa is None:
-                return None, ACCESS_FAULT_CAUSE[access]
-            pte = words[(hpa - ram_base) >> 3]
+            if offsets is not None:
+                index = (pte_gpa - guest_base) >> PAGE_SHIFT
+                if pte_gpa < guest_base or index >= guest_pages:
+                    return None, ACCESS_FAULT_CAUSE[access]
+                pte = words[(offsets[index] + (pte_gpa & PAGE_MASK)) >> 3]
+            else:
+                pte = self._read_guest_pte(pte_gpa)
+                if pte is None:
+                    return None, ACCESS_FAULT_CAUSE[access]
             pte_gpas.append(pte_gpa)
             if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R) or pte & PTE_HIGH_BITS:
                 return None, PAGE_FAULT_CAUSE[access]
