@@ -155,7 +155,10 @@ class Policy:
 
     def guest_sfence(self, vcpu, vaddr, asid):
         if self.shadow:
-            self.vm.pager.sfence(vaddr=vaddr, asid=asid)
+            pager = self.vm.pager
+            pager.sfence(vaddr=vaddr, asid=asid)
+            if vcpu.core is pager.core:
+                return                # the pager flushed this core's TLB already
         vcpu.core.flush_tlb()
 
     def guest_virt_to_phys(self, vcpu, vaddr):

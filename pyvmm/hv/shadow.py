@@ -117,6 +117,7 @@ class _Tree:
         self.tables = []              # lower-level table frames, freed on reset
         self.slots = set()
         self.leaf_tables = {}         # gva >> 21 -> its level-0 table (the walk, remembered)
+        self.leaf_tables_complete = True   # leaf_tables names every level-0 table of the tree
 
 
 class _Space:
@@ -147,17 +148,26 @@ class ShadowPager:
         self.core = vm.host.core
         self.frames = vm.host.frames
         self._pagemap = getattr(vm, "pagemap", None)      # frames shared copy-on-write
+        # Guest page -> offset of its frame in the host's RAM (the page map's
+        # list, edited in place): guest PTEs read without a call per level.
+        self._page_offsets = None
+        if self._pagemap is not None and vm.host.ram_base == vm.host.core.ram_base:
+            self._page_offsets = self._pagemap.offsets
         self.user_split = bool(user_split)
         self.max_spaces = max(1, int(max_spaces))
         self._asids = _asid_pool(vm.host)
         self._ram_base = self.core.ram_base
         self._ram64 = self.core.ram.view(np.uint64)
+        # One word at a time as Python ints: a memoryview reads and writes
+        # them several times faster than NumPy indexing (which the slices keep).
+        self._ram_words = memoryview(self._ram64)
         self._spaces = OrderedDict()          # (mode, root ppn) -> _Space, least recent first
         self._space = None
         self.guest_satp = 0
         self.guest_sum = False
         self.guest_mxr = False
         self._slots = {}                      # slot HPA -> (tree, guest PTE GPAs, data page GPA, status-dependent)
+        self._status_slots = {}               # the status-dependent slots of _slots, in its order
         self._rmap = {}                       # guest PTE GPA -> {slot HPA}
         self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
         self._data_rmap = {}                  # guest page GPA -> {slot HPA mapping it}
@@ -239,7 +249,9 @@ class ShadowPager:
         if not self.drop_on_sfence:
             self._flush_tlb()
             return
-        for space in list(self._spaces.values()):
+        if vaddr is not None:
+            vaddr &= MASK64
+        for space in self._spaces.values():
             if space.mode == SATP_MODE_BARE:
                 continue              # nothing there came from guest tables
             if asid is not None and space.guest_asid != (asid & SATP_ASID_MASK):
@@ -247,8 +259,14 @@ class ShadowPager:
             for tree in space.trees.values():
                 if vaddr is None:
                     self._reset_tree(tree)
-                else:
-                    slot = self._leaf_slot(tree, vaddr & MASK64)
+                elif tree.slots:      # (most trees hold nothing an address sfence could name)
+                    leaf_table = tree.leaf_tables.get(vaddr >> 21)
+                    if leaf_table is not None:
+                        slot = leaf_table + ((vaddr >> PAGE_SHIFT) & 0x1FF) * 8
+                    elif tree.leaf_tables_complete and _canonical(vaddr, tree.levels):
+                        continue      # the tree has no leaf table there
+                    else:
+                        slot = self._leaf_slot(tree, vaddr)
                     if slot is not None and slot in self._slots:
                         self._drop_slot(slot)
         self._flush_tlb()
@@ -265,7 +283,7 @@ class ShadowPager:
             self.guest_mxr = bool(mxr)
             changed = True
         if changed and self.user_split:
-            stale = [slot for slot, entry in self._slots.items() if entry[3]]
+            stale = list(self._status_slots)
             for slot in stale:
                 self._drop_slot(slot)
             if stale:
@@ -310,7 +328,7 @@ class ShadowPager:
         if access is None:
             raise ValueError(f"cause {cause} is not a page fault")
         gva &= MASK64
-        if self.user_split:
+        if self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr):
             self.set_guest_status(sum, mxr)
         walk, fault = self.guest_walk(gva, access, guest_priv, sum, mxr)
         if walk is None:
@@ -369,12 +387,23 @@ class ShadowPager:
             return None, PAGE_FAULT_CAUSE[access]
         table = space.root_ppn << PAGE_SHIFT
         pte_gpas = []
+        words = self._ram_words
+        offsets = self._page_offsets
+        if offsets is not None:
+            guest_base = self._pagemap.ram_base
+            guest_pages = len(offsets)
         for level in range(levels - 1, -1, -1):
             shift = PAGE_SHIFT + 9 * level
             pte_gpa = table + ((gva >> shift) & 0x1FF) * 8
-            pte = self._read_guest_pte(pte_gpa)
-            if pte is None:
-                return None, ACCESS_FAULT_CAUSE[access]
+            if offsets is not None:
+                index = (pte_gpa - guest_base) >> PAGE_SHIFT
+                if pte_gpa < guest_base or index >= guest_pages:
+                    return None, ACCESS_FAULT_CAUSE[access]
+                pte = words[(offsets[index] + (pte_gpa & PAGE_MASK)) >> 3]
+            else:
+                pte = self._read_guest_pte(pte_gpa)
+                if pte is None:
+                    return None, ACCESS_FAULT_CAUSE[access]
             pte_gpas.append(pte_gpa)
             if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R) or pte & PTE_HIGH_BITS:
                 return None, PAGE_FAULT_CAUSE[access]
@@ -396,7 +425,7 @@ class ShadowPager:
         hpa = self.vm.gpa_to_hpa(pte_gpa)
         if hpa is None:
             return None
-        return int(self._ram64[(hpa - self._ram_base) >> 3])
+        return self._ram_words[(hpa - self._ram_base) >> 3]
 
     def _set_accessed(self, walk, access):
         # The hardware A/D update the guest would have seen.
@@ -440,22 +469,35 @@ class ShadowPager:
         if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
+        rmap = self._rmap
+        pt_refs = self._pt_refs
         for pte_gpa in deps:
-            self._rmap.setdefault(pte_gpa, set()).add(slot)
+            slots = rmap.get(pte_gpa)
+            if slots is None:
+                rmap[pte_gpa] = {slot}
+            else:
+                slots.add(slot)
             page = pte_gpa & ~PAGE_MASK
-            count = self._pt_refs.get(page, 0)
-            self._pt_refs[page] = count + 1
+            count = pt_refs.get(page, 0)
+            pt_refs[page] = count + 1
             if count == 0:
                 self._write_protect(page)
-        if data_page in self._pt_refs or data_page in self._watched or self._shared(data_page):
+        if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
+                              or self._shared(data_page)):
             perms &= ~PTE_W
         self._slots[slot] = (tree, deps, data_page, status_dependent)
-        self._data_rmap.setdefault(data_page, set()).add(slot)
+        if status_dependent:
+            self._status_slots[slot] = None
+        mapped = self._data_rmap.get(data_page)
+        if mapped is None:
+            self._data_rmap[data_page] = {slot}
+        else:
+            mapped.add(slot)
         tree.slots.add(slot)
         leaf = ((hpa_page >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms
         if perms & PTE_W:
             leaf |= PTE_D
-        self._ram64[(slot - self._ram_base) >> 3] = leaf
+        self._ram_words[(slot - self._ram_base) >> 3] = leaf
         if replaced:                  # the hart may hold the old rights (read-only, other U)
             self._flush_tlb()
         self.counters["shadow_fills"] += 1
@@ -490,7 +532,7 @@ class ShadowPager:
         table = tree.root
         for level in range(tree.levels - 1, 0, -1):
             index = (table - self._ram_base) // 8 + ((gva >> (PAGE_SHIFT + 9 * level)) & 0x1FF)
-            pte = int(self._ram64[index])
+            pte = self._ram_words[index]
             if pte & PTE_V:
                 table = ((pte >> 10) & PTE_PPN_MASK) << PAGE_SHIFT
                 continue
@@ -498,9 +540,12 @@ class ShadowPager:
                 return None
             frame = self._alloc_table()
             tree.tables.append(frame)
-            self._ram64[index] = ((frame >> PAGE_SHIFT) << 10) | PTE_V
+            self._ram_words[index] = ((frame >> PAGE_SHIFT) << 10) | PTE_V
             table = frame
         tree.leaf_tables[gva >> 21] = table
+        if create and not _canonical(gva, tree.levels):
+            # Keys are canonical addresses: this table may alias one with another key.
+            tree.leaf_tables_complete = False
         return table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
 
     def _alloc_table(self):
@@ -547,7 +592,7 @@ class ShadowPager:
             self._drop_slot(slot)
         perms = pte_bits & (PTE_R | PTE_W | PTE_X | PTE_U)
         leaf = ((hpa >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms | (PTE_D if perms & PTE_W else 0)
-        self._ram64[(slot - self._ram_base) >> 3] = leaf
+        self._ram_words[(slot - self._ram_base) >> 3] = leaf
         self._flush_tlb()
 
     def link_host_table(self, gva, table_hpa, guest_priv=1):
@@ -562,11 +607,12 @@ class ShadowPager:
         index = ((tree.root - self._ram_base) >> 3) + \
             ((gva >> (PAGE_SHIFT + 9 * (tree.levels - 1))) & 0x1FF)
         entry = ((table_hpa >> PAGE_SHIFT) << 10) | PTE_V
-        current = int(self._ram64[index])
+        current = self._ram_words[index]
         if current == entry:
             return
-        self._ram64[index] = entry
+        self._ram_words[index] = entry
         tree.leaf_tables.clear()      # walks through the old table are void
+        tree.leaf_tables_complete = False
         self._flush_tlb()
 
     def shadow_leaf(self, gva, guest_priv=1):
@@ -577,7 +623,7 @@ class ShadowPager:
         slot = self._leaf_slot(tree, gva & MASK64)
         if slot is None:
             return None
-        leaf = int(self._ram64[(slot - self._ram_base) >> 3])
+        leaf = self._ram_words[(slot - self._ram_base) >> 3]
         if not leaf & PTE_V:
             return None
         entry = self._slots.get(slot)
@@ -591,9 +637,9 @@ class ShadowPager:
         changed = False
         for slot in self._data_rmap.get(page, ()):
             index = (slot - self._ram_base) >> 3
-            leaf = int(self._ram64[index])
+            leaf = self._ram_words[index]
             if leaf & PTE_W:
-                self._ram64[index] = leaf & ~(PTE_W | PTE_D)
+                self._ram_words[index] = leaf & ~(PTE_W | PTE_D)
                 changed = True
         if changed:
             self._flush_tlb()
@@ -623,20 +669,24 @@ class ShadowPager:
         self._flush_tlb()
 
     def _drop_slot(self, slot):
-        tree, deps, data_page, _ = self._slots.pop(slot)
-        self._ram64[(slot - self._ram_base) >> 3] = 0
+        tree, deps, data_page, status_dependent = self._slots.pop(slot)
+        if status_dependent:
+            del self._status_slots[slot]
+        self._ram_words[(slot - self._ram_base) >> 3] = 0
         tree.slots.discard(slot)
+        rmap = self._rmap
+        pt_refs = self._pt_refs
         for pte_gpa in deps:
-            slots = self._rmap[pte_gpa]
+            slots = rmap[pte_gpa]
             slots.discard(slot)
             if not slots:
-                del self._rmap[pte_gpa]
+                del rmap[pte_gpa]
             page = pte_gpa & ~PAGE_MASK
-            count = self._pt_refs[page] - 1
+            count = pt_refs[page] - 1
             if count:
-                self._pt_refs[page] = count
+                pt_refs[page] = count
             else:
-                del self._pt_refs[page]
+                del pt_refs[page]
         mapped = self._data_rmap[data_page]
         mapped.discard(slot)
         if not mapped:
@@ -649,6 +699,7 @@ class ShadowPager:
             self._free_table(frame)
         tree.tables = []
         tree.leaf_tables.clear()
+        tree.leaf_tables_complete = True
         start = (tree.root - self._ram_base) >> 3
         self._ram64[start:start + PTES_PER_TABLE] = 0
 
@@ -682,6 +733,13 @@ class ShadowPager:
                 # stop shadowing through this page so it can be mapped writable.
                 self._unprotect(walk.gpa & ~PAGE_MASK)
             return None
+        if walk.gpa & ~PAGE_MASK not in self._pt_refs and op[2] is not None:
+            # The common store fault (first store to a page, D not yet set):
+            # when all of it lands in this one page, which holds no PTE,
+            # there is nothing to perform.
+            start = (core.get_x(op[2]) + op[3]) & MASK64
+            if start <= gva < start + op[1] and start >> PAGE_SHIFT == (start + op[1] - 1) >> PAGE_SHIFT:
+                return None
         outcome = self._perform_store(op, gva, walk, guest_priv, sum, mxr, page_tables_only=True)
         if outcome == "emulated":
             core.pc = (core.pc + length_of(op)) & MASK64
@@ -728,9 +786,10 @@ class ShadowPager:
             if start <= gva < start + size:
                 addr = start          # the fault may name the second page of a misaligned store
         pieces = []                   # (gva, gpa, length) page by page
-        while len(pieces) < 2 and sum_lengths(pieces) < size:
-            at = (addr + sum_lengths(pieces)) & MASK64
-            length = min(size - sum_lengths(pieces), PAGE_SIZE - (at & PAGE_MASK))
+        placed = 0                    # bytes the pieces cover
+        while len(pieces) < 2 and placed < size:
+            at = (addr + placed) & MASK64
+            length = min(size - placed, PAGE_SIZE - (at & PAGE_MASK))
             if at >> PAGE_SHIFT == gva >> PAGE_SHIFT:
                 piece_walk = walk
             else:
@@ -742,6 +801,7 @@ class ShadowPager:
                     return None
                 return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], at)
             pieces.append((at, piece_walk, length))
+            placed += length
         page_table = any(w.gpa & ~PAGE_MASK in self._pt_refs for _, w, _ in pieces)
         if page_tables_only and not page_table:
             return None
@@ -782,6 +842,12 @@ class ShadowPager:
         return parcels[0] | (parcels[1] << 16)
 
 
+def _canonical(va, levels):
+    """Is va a valid (sign-extended) address of a tree with this many levels?"""
+    top = va >> (PAGE_SHIFT + 9 * levels - 1)
+    return top == 0 or top == (1 << (65 - PAGE_SHIFT - 9 * levels)) - 1
+
+
 def _permitted(pte, access, guest_priv, sum, mxr):
     if pte & PTE_U:
         if guest_priv != 0 and (access == FETCH or not sum):
@@ -793,10 +859,6 @@ def _permitted(pte, access, guest_priv, sum, mxr):
     if access == LOAD:
         return bool(pte & PTE_R or (mxr and pte & PTE_X))
     return bool(pte & PTE_W)
-
-
-def sum_lengths(pieces):
-    return sum(piece[2] for piece in pieces)
 
 
 def length_of(op):

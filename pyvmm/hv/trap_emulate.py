@@ -45,6 +45,7 @@ INTERRUPT_BIT = 1 << 63
 ALL_EXCEPTIONS = (1 << 24) - 1
 ALL_INTERRUPTS = (1 << 16) - 1
 MIE_MTIE = 1 << causes.IRQ_M_TIMER
+CSR_MSTATUS = CSRS["mstatus"]
 MSTATUS_SUM_MXR_MPRV = (1 << 18) | (1 << 19) | (1 << 17)
 # The hart CSRs a loaded VCPU changes, given back to the host when it is saved.
 HOST_CSRS = ("medeleg", "mideleg", "mie", "mstatus", "scounteren", "satp")
@@ -53,6 +54,9 @@ CSR_MNEMONICS = {1: "csrrw", 2: "csrrs", 3: "csrrc", 5: "csrrwi", 6: "csrrsi", 7
 INSN_SRET = 0x10200073
 INSN_WFI = 0x10500073
 PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EXC_STORE_PAGE_FAULT)
+PAGE_FAULT_EXITS = {outcome: f"page_fault_{outcome}" for outcome in ("hidden", "mmio", "emulated",
+                                                                      "guest")}
+EXC_ILLEGAL_INST = causes.EXC_ILLEGAL_INST
 
 
 class TrapEmulateVCPU(HartTenant):
@@ -80,6 +84,7 @@ class TrapEmulateVCPU(HartTenant):
         self.time_skipped = 0
         self._host_csrs = {}
         self._host_exit_masks = (self.core.exit_on_exception, self.core.exit_on_interrupt)
+        self._hart_fs = None              # the FS last given to the hart's mstatus (None: unknown)
         vm.policy.configure(self)
 
     # -- where the state lives -----------------------------------------------------------------
@@ -122,6 +127,7 @@ class TrapEmulateVCPU(HartTenant):
         core.mtimecmp = self.real_mtimecmp
         core.exit_on_exception = ALL_EXCEPTIONS
         core.exit_on_interrupt = ALL_INTERRUPTS
+        self._hart_fs = None              # mstatus is the host's: fp_to_hart sets FS on the next run
 
     # -- registers (x and pc: HartTenant) --------------------------------------------------------
 
@@ -231,10 +237,17 @@ class TrapEmulateVCPU(HartTenant):
         self.activate()
         if self.blocked_until is not None:
             self._wake()
-        self.vm.policy.deliver_interrupt(self)
-        self.fp_to_hart()
+        state = self.state
+        if state.sip & state.sie:
+            self.vm.policy.deliver_interrupt(self)
+        fs = state.sstatus & SSTATUS_FS
+        if fs != self._hart_fs:
+            self.fp_to_hart()
         exit = self.enter(budget)
-        self.fp_from_hart()
+        if fs != SSTATUS_FS and fs:
+            # Only FS Initial or Clean can change while the guest runs: Off
+            # makes FP illegal, Dirty is already what FP use would make it.
+            self.fp_from_hart()
         return exit
 
     # -- the F/D state: the guest's virtual sstatus.FS runs on the real mstatus.FS ---------------
@@ -244,16 +257,19 @@ class TrapEmulateVCPU(HartTenant):
         frm, fcsr) is an illegal instruction while the guest has it Off,
         which the policy reflects to the guest as such."""
         core = self.core
-        status = core.read_csr(CSRS["mstatus"])
-        wanted = (status & ~SSTATUS_FS) | (self.state.sstatus & SSTATUS_FS)
+        status = core.read_csr(CSR_MSTATUS)
+        fs = self.state.sstatus & SSTATUS_FS
+        wanted = (status & ~SSTATUS_FS) | fs
         if wanted != status & ~SSTATUS_SD:
-            core.write_csr(CSRS["mstatus"], wanted)
+            core.write_csr(CSR_MSTATUS, wanted)
+        self._hart_fs = fs
 
     def fp_from_hart(self):
         """FP the guest used made the hart's FS Dirty: so is the guest's
         virtual sstatus.FS (a kernel saves f registers only when it is)."""
-        if self.core.read_csr(CSRS["mstatus"]) & SSTATUS_FS == SSTATUS_FS:
+        if self.core.read_csr(CSR_MSTATUS) & SSTATUS_FS == SSTATUS_FS:
             self.state.mark_fp_dirty()
+            self._hart_fs = SSTATUS_FS
 
     def wfi_mode(self):
         return {"priv": self.state.priv, "virt": 0}
@@ -263,13 +279,15 @@ class TrapEmulateVCPU(HartTenant):
         pc = core.exit_pc
         priv = self.state.priv
         if cause & INTERRUPT_BIT:
-            return Exit("interrupt", cause=cause & ~INTERRUPT_BIT, pc=pc, virt=0, priv=priv)
+            return Exit.of("interrupt", {"cause": cause & ~INTERRUPT_BIT, "pc": pc, "virt": 0,
+                                         "priv": priv})
         if cause == causes.EXC_ECALL_U and priv == PRIV_S:
             args = core.x[REG_A0:REG_A7 + 1].tolist()
-            return Exit("sbi", cause=cause, pc=pc, ext=args[7], fid=args[6], args=tuple(args[:6]),
-                        virt=0, priv=priv)
-        return Exit("trap", cause=cause, pc=pc, tval=core.exit_tval, insn=core.exit_insn, virt=0,
-                    priv=priv)
+            return Exit.of("sbi", {"cause": cause, "pc": pc, "ext": args[7], "fid": args[6],
+                                   "args": tuple(args[:6]), "virt": 0, "priv": priv})
+        # The hot path: most exits are a trap (a privileged instruction, a shadow fault).
+        return Exit.of("trap", {"cause": cause, "pc": pc, "tval": core.exit_tval,
+                                "insn": core.exit_insn, "virt": 0, "priv": priv})
 
 
 class TrapEmulatePolicy:
@@ -327,8 +345,12 @@ class TrapEmulatePolicy:
         self.install_root(vcpu)
 
     def guest_sfence(self, vcpu, vaddr, asid):
-        self.vm.pager.sfence(vaddr=vaddr, asid=asid)
-        vcpu.core.flush_tlb()
+        pager = self.vm.pager
+        pager.sfence(vaddr=vaddr, asid=asid)
+        if vcpu.core is not pager.core:
+            # The pager has flushed its own core's TLB already (4 us of the
+            # core clearing a TLB context, each time).
+            vcpu.core.flush_tlb()
 
     def guest_virt_to_phys(self, vcpu, vaddr):
         status = vcpu.state.sstatus
@@ -398,7 +420,7 @@ class TrapEmulatePolicy:
 
     def _trap(self, vcpu, exit):
         cause = exit.cause
-        if cause == causes.EXC_ILLEGAL_INST:
+        if cause == EXC_ILLEGAL_INST:
             self.exits["privileged"] += 1
             if self.emulate(vcpu, exit):
                 return
@@ -420,7 +442,7 @@ class TrapEmulatePolicy:
         outcome = pager.handle_page_fault(exit.cause, exit.tval, vcpu.state.priv,
                                           bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR),
                                           exit.insn)
-        self.exits[f"page_fault_{outcome}"] += 1
+        self.exits[PAGE_FAULT_EXITS[outcome]] += 1
         if outcome == "guest":
             cause = exit.cause if pager.fault_cause is None else pager.fault_cause
             tval = exit.tval if pager.fault_tval is None else pager.fault_tval
@@ -434,10 +456,9 @@ class TrapEmulatePolicy:
     def emulate(self, vcpu, exit):
         """Emulate the privileged instruction behind an illegal-instruction
         exit; False when the guest's own hart would raise illegal-instruction."""
-        insn = exit.insn if exit.insn else exit.tval
-        insn &= 0xFFFF_FFFF
+        insn = (exit.insn or exit.tval) & 0xFFFF_FFFF
         state = vcpu.state
-        kind, rd, rs1, funct3, csr = exits.decode_system(insn)
+        kind, rd, rs1, funct3, csr = _decode_system(insn)
         if kind == "csr":
             return self._csr(vcpu, exit, rd, rs1, funct3, csr)
         if state.priv != PRIV_S:
@@ -468,7 +489,13 @@ class TrapEmulatePolicy:
 
     def _csr(self, vcpu, exit, rd, rs1, funct3, csr):
         state = vcpu.state
-        operand = rs1 if funct3 & 4 else vcpu.get_x(rs1)   # read before rd is written
+        # The most frequent exit of all: the registers straight from the core
+        # when it holds the VCPU (after the VCPU's own run it does).
+        core = vcpu.core if vcpu.loaded else None
+        if funct3 & 4:
+            operand = rs1
+        else:                         # read before rd is written
+            operand = core.get_x(rs1) if core is not None else vcpu.get_x(rs1)
         # csrrs/csrrc (and their immediates) with rs1/uimm 0 write nothing, so
         # a read-only CSR is fine; csrrw always writes.
         writes = funct3 & 3 == 1 or rs1 != 0
@@ -480,12 +507,19 @@ class TrapEmulatePolicy:
                 if csr == CSR_SATP:
                     self.set_guest_satp(vcpu, new)
                 else:
-                    self.apply_effects(vcpu, state.write(csr, new))
+                    effects = state.write(csr, new)
+                    if effects:
+                        self.apply_effects(vcpu, effects)
         except IllegalAccess:
             return False
-        vcpu.set_x(rd, old)
-        self._retire(vcpu, CSR_MNEMONICS[funct3])
-        self.csr_accesses[_access_key(funct3, csr)] += 1
+        if core is None:
+            vcpu.set_x(rd, old)
+        elif rd:
+            core.set_x(rd, old)
+        mnemonic, access = _access_names(funct3, csr)
+        self.emulated[mnemonic] += 1
+        vcpu.emulated_insns += 1
+        self.csr_accesses[access] += 1
         vcpu.pc = exit.pc + 4
         return True
 
@@ -520,8 +554,14 @@ class TrapEmulatePolicy:
 
 
 @functools.lru_cache(maxsize=1024)
-def _access_key(funct3, csr):
-    return f"{CSR_MNEMONICS[funct3]} {csr_name(csr)}"
+def _access_names(funct3, csr):
+    """(mnemonic, "mnemonic csr") of a CSR instruction, as the counters name them."""
+    mnemonic = CSR_MNEMONICS[funct3]
+    return mnemonic, f"{mnemonic} {csr_name(csr)}"
+
+
+# A kernel runs few distinct privileged instruction words, over and over.
+_decode_system = functools.lru_cache(maxsize=4096)(exits.decode_system)
 
 
 def register():

@@ -109,6 +109,8 @@ class HartTenant:
         """Budget, MMIO and idle exits read alike for every kind of VCPU;
         a trap is decoded by the kind's own decode_trap."""
         core = self.core
+        if reason == CORE_EXIT_TRAP:  # the most frequent by far
+            return self.decode_trap(core)
         if reason == CORE_EXIT_BUDGET:
             return Exit("budget", pc=core.pc)
         if reason == CORE_EXIT_MMIO:
@@ -121,9 +123,7 @@ class HartTenant:
             # DEBUG_BREAK / DEBUG_WATCH, insn the pc of the instruction that hit
             return Exit("debug", pc=core.pc, addr=core.exit_addr, cause=core.exit_cause,
                         is_write=bool(core.exit_is_write), insn=core.exit_pc)
-        if reason != CORE_EXIT_TRAP:
-            raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
-        return self.decode_trap(core)
+        raise HvError(f"core returned exit reason {reason}, which no VCPU asked for")
 
     def wfi_mode(self):
         """Extra fields of a wfi exit (the guest mode it idled in, when the
@@ -365,13 +365,18 @@ class VCPU(HartTenant):
         virt = getattr(core, "exit_virt", 1)
         priv = getattr(core, "exit_priv", PRIV_S)
         if cause & INTERRUPT_BIT:
-            return Exit("interrupt", cause=cause & ~INTERRUPT_BIT, pc=pc, virt=virt, priv=priv)
+            return Exit.of("interrupt", {"cause": cause & ~INTERRUPT_BIT, "pc": pc, "virt": virt,
+                                         "priv": priv})
         tval = core.exit_tval
         if cause == causes.EXC_VIRTUAL_INST:
-            return Exit("virtual_instruction", cause=cause, pc=pc, tval=tval,
-                        insn=core.exit_insn, virt=virt, priv=priv)
+            return Exit.of("virtual_instruction", {"cause": cause, "pc": pc, "tval": tval,
+                                                   "insn": core.exit_insn, "virt": virt,
+                                                   "priv": priv})
         if cause in GUEST_PAGE_FAULTS:
-            return Exit("guest_page_fault", cause=cause, pc=pc, tval=tval, gpa=core.exit_gpa,
-                        insn=core.exit_insn, htinst=core.exit_htinst, virt=virt, priv=priv)
-        return Exit("trap", cause=cause, pc=pc, tval=tval, insn=core.exit_insn, virt=virt,
-                    priv=priv)
+            return Exit.of("guest_page_fault", {"cause": cause, "pc": pc, "tval": tval,
+                                                "gpa": core.exit_gpa, "insn": core.exit_insn,
+                                                "htinst": core.exit_htinst, "virt": virt,
+                                                "priv": priv})
+        # Under shadow paging the guest's page faults come here, one per shadow fill.
+        return Exit.of("trap", {"cause": cause, "pc": pc, "tval": tval, "insn": core.exit_insn,
+                                "virt": virt, "priv": priv})
