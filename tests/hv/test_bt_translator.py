@@ -9,8 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from pyvmm.asm import assemble
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, TranslationCache
-from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, SPILL_OLD, SPILL_RENAME, SPILL_TARGET,
+from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, IndirectTable, TranslationCache
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SPILL_IBL, SPILL_OLD, SPILL_RENAME, SPILL_TARGET,
                                 SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
 from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 from pyvmm.isa import codec
@@ -91,6 +91,11 @@ def run_block(core, block, regs=None, state=None):
     return block.callouts[core.exit_pc]
 
 
+def table(core):
+    """The lookup table where translated code finds it: IBL_OFFSET past the state page."""
+    return IndirectTable(core, STATE + IBL_OFFSET)
+
+
 def state_slot(core, offset):
     return int.from_bytes(core.read_mem(STATE + offset, 8), "little")
 
@@ -149,7 +154,7 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     the state page); once the runtime links it, the same jump goes straight
     to the target's block, every borrowed register restored."""
     core = bare_core(core_type)
-    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     data, _ = guest_code(source + "\n nop")
     block = tc.translate(fetcher(data), GUEST)
     imm = {"c.jr t0": 0, "jalr t1, -4(t0)": -4}.get(source, 8)
@@ -178,6 +183,64 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     assert tc.invalidate_page(target & ~0xFFF) == 1        # unlinking: misses again
     core.pc = block.tc_addr
     assert core.run(1000) == 3 and tc.callouts[core.exit_pc].kind == "jalr"
+
+
+@pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("c.jr t6", 0, 31),
+                                              ("jalr t6, 8(a0)", 31, 10), ("jalr t6, 8(t6)", 31, 31),
+                                              ("jalr gp, 8(gp)", 3, 3), ("jalr t0, 0(t1)", 5, 6)])
+def test_indirect_jumps_find_their_target_in_the_lookup_table(core_type, source, rd, rs1):
+    """An inline-cache miss probes the lookup table: once the runtime filled
+    the target's entry, the jump reaches its block through the block's
+    indirect entry with every register the guest's, t6 (the register the
+    table jump goes through) too; dropping the block empties the entry."""
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    data, _ = guest_code(source + "\n nop")
+    block = tc.translate(fetcher(data), GUEST)
+    base = 0x8030_0101
+    target = (base + (0 if source.startswith("c.") or "0(" in source else 8)) & ~1
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    regs[rs1] = base
+    expected = dict(regs)
+    if rd:
+        expected[rd] = GUEST + (2 if source.startswith("c.") else 4)
+    target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target, [target & ~0xFFF])
+    for run, filled in enumerate((False, True, False)):
+        set_guest_regs(core, regs)
+        core.pc = block.tc_addr
+        assert core.run(1000) == 3 and core.exit_cause == ECALL_M
+        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+        assert core.get_x(BASE_REG) == STATE
+        if filled:
+            assert core.exit_pc == target_block.tc_addr
+            assert tc.invalidate_page(target & ~0xFFF) == 1
+        else:
+            assert tc.callouts[core.exit_pc].kind == "jalr"
+            assert state_slot(core, SPILL_TARGET) == target
+            if run == 0:
+                tc.remember_target(target_block)
+    assert tc.table.targets == {}
+
+
+def test_a_table_jump_stopped_at_the_indirect_entry_stands_at_the_target(core_type):
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    data, _ = guest_code("jr a0")
+    block = tc.translate(fetcher(data), GUEST)
+    target = 0x8030_0100
+    target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target, [target & ~0xFFF])
+    tc.remember_target(target_block)
+    set_guest_regs(core, {10: target, 31: 77})
+    core.pc = block.tc_addr
+    steps = 0
+    while core.pc != target_block.tc_addr - 4:
+        core.run(1)
+        steps += 1
+        assert steps < 100
+    assert core.pc not in tc.boundaries                  # inside the jump: not an interrupt point
+    assert tc.guest_pc_at(core.pc) == target
+    core.run(1)
+    assert core.pc == target_block.tc_addr and core.get_x(31) == 77
 
 
 # -- sensitive instructions ---------------------------------------------------------------------
@@ -322,7 +385,7 @@ class Frames:
 def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     core = bare_core(core_type)
     data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\ndone: ecall")
-    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     fetch = fetcher(data)
     block = tc.translate(fetch, GUEST, [GUEST])
     taken_stub = next(addr for addr, target in block.exits() if target == GUEST)
@@ -347,7 +410,7 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
 def test_a_full_cache_is_flushed_and_starts_over(core_type):
     core = bare_core(core_type)
     data, _ = guest_code("\n".join(["add a0, a1, a2"] * 3000))
-    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     fetch = fetcher(data)
     pcs = [GUEST + 256 * i for i in range(40)]
     for pc in pcs:
@@ -360,7 +423,7 @@ def test_a_full_cache_is_flushed_and_starts_over(core_type):
 
 def test_spill_slots_do_not_overlap_the_csrs():
     assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD < SPILL_RENAME < GUEST_GP
-    assert GUEST_GP + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
+    assert GUEST_GP < SPILL_IBL and SPILL_IBL + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
 
 
 # -- gp, the translated code's base -------------------------------------------------------------

@@ -16,24 +16,70 @@ Invalidation is per guest code page (GPA): a store to a page any block was
 read from (self-modifying code, or the kernel loading code) drops those
 blocks. Their TC bytes stay until the next flush, so code already running
 in them finishes its block.
+
+Every block is preceded by its indirect entry, one word that reloads the
+register a lookup-table jump went through (translator._table_probe). The
+IndirectTable maps guest pcs to those entries; the runtime fills an entry
+when an indirect jump's probe missed, and dropping a block (invalidation,
+flush) empties its entry, so a probe never reaches a stale block.
 """
 
 import bisect
 import collections
 
+import numpy as np
+
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import PAGE_SIZE, TC_BASE, TC_SIZE
-from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, NO_TARGET, translate_block
+from pyvmm.hv.bt.layout import IBL_ENTRIES, PAGE_SIZE, TC_BASE, TC_SIZE
+from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, MAX_BLOCK_INSNS, NO_TARGET, ibl_index,
+                                    translate_block)
 
 # The most TC bytes one block can need: every guest instruction rewritten into
 # the longest sequence (a CSR write naming gp: 13 words), the last one an
-# indirect jump (26 words with its 64-bit link constant and literal) or a
-# branch's two stubs.
+# indirect jump (40 words with its 64-bit link constant, table probe and
+# literal) or a branch's two stubs, and the indirect entry before it.
 MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 14
+ENTRY_BYTES = 4                            # a block's indirect entry, right before it
+
+
+class IndirectTable:
+    """The lookup table translated indirect jumps probe (layout.IBL_GVA):
+    IBL_ENTRIES direct-mapped entries of (guest pc, TC address of its block's
+    indirect entry) in host frames at `hpa`. An empty entry's tag is
+    NO_TARGET, which no jump target equals (jalr clears bit 0)."""
+
+    def __init__(self, core, hpa):
+        self.hpa = hpa
+        self._words = memoryview(core.ram).cast("B").cast("Q")
+        self._ram64 = core.ram.view(np.uint64)
+        self._first = (hpa - core.ram_base) >> 3
+        self.targets = {}                  # entry index -> the guest pc it holds
+        self.clear()
+
+    def clear(self):
+        first, end = self._first, self._first + 2 * IBL_ENTRIES
+        self._ram64[first:end:2] = NO_TARGET
+        self._ram64[first + 1:end:2] = 0
+        self.targets.clear()
+
+    def fill(self, guest_pc, entry_addr):
+        index = ibl_index(guest_pc)
+        at = self._first + 2 * index
+        self._words[at + 1] = entry_addr
+        self._words[at] = guest_pc
+        self.targets[index] = guest_pc
+
+    def drop(self, guest_pc):
+        """Empty guest_pc's entry if it holds guest_pc."""
+        index = ibl_index(guest_pc)
+        if self.targets.get(index) == guest_pc:
+            del self.targets[index]
+            self._words[self._first + 2 * index] = NO_TARGET
+            self._words[self._first + 2 * index + 1] = 0
 
 
 class TranslationCache:
-    def __init__(self, core, frames, base=TC_BASE, size=TC_SIZE):
+    def __init__(self, core, frames, table, base=TC_BASE, size=TC_SIZE):
         if size < MAX_BLOCK_BYTES or size % PAGE_SIZE or base % PAGE_SIZE:
             raise ValueError(f"TC of {size} bytes at {base:#x}: page aligned, at least "
                              f"{MAX_BLOCK_BYTES} bytes")
@@ -42,6 +88,7 @@ class TranslationCache:
         self.base = base
         self.size = size
         self.page_hpa = {}                 # TC page GVA -> host frame (kept across flushes)
+        self.table = table                 # the IndirectTable translated code probes
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
         self.on_change = None              # called with the new Block, or None after a flush
@@ -87,6 +134,7 @@ class TranslationCache:
     def flush(self):
         self.counters["flushes"] += 1
         self._reset()
+        self.table.clear()
         if self.on_change is not None:
             self.on_change(None)
 
@@ -103,11 +151,11 @@ class TranslationCache:
         """Translate the block at guest_pc into the TC (flushing it when
         full). `code_gpa_pages(block)` names the guest pages its code came
         from. Raises translator.FetchFault when the guest cannot fetch there."""
-        if self.cursor + MAX_BLOCK_BYTES > self.base + self.size:
+        if self.cursor + ENTRY_BYTES + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
-        block = translate_block(fetch, guest_pc, self.cursor, ptstores=self.ptstores)
+        block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores)
         self._install(block, code_gpa_pages)
-        self.cursor += block.size
+        self.cursor += ENTRY_BYTES + block.size
         self.counters["blocks_translated"] += 1
         self.counters["guest_insns_translated"] += block.guest_insns
         if self.on_change is not None:
@@ -115,7 +163,7 @@ class TranslationCache:
         return block
 
     def _install(self, block, code_gpa_pages):
-        self._write_words(block.tc_addr, block.words)
+        self._write_words(block.tc_addr - ENTRY_BYTES, [INDIRECT_ENTRY] + block.words)
         self.blocks[block.guest_pc] = block
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
@@ -150,7 +198,10 @@ class TranslationCache:
             return pc
         block = self.block_containing(tc_addr)
         if block is None:
-            return None
+            # A block's indirect entry: the jump into it is done but for
+            # restoring the register it went through.
+            block = self.block_at.get(tc_addr + ENTRY_BYTES)
+            return None if block is None else block.guest_pc
         addrs = [addr for addr, _ in block.pcmap]
         i = bisect.bisect_right(addrs, tc_addr) - 1
         return block.pcmap[i][1] if i >= 0 else None
@@ -187,7 +238,14 @@ class TranslationCache:
         self.counters["indirect_links"] += 1
         return True
 
+    def remember_target(self, block):
+        """Fill block's lookup-table entry: indirect jumps to it that miss
+        their inline cache reach it without leaving translated code."""
+        self.table.fill(block.guest_pc, block.tc_addr - ENTRY_BYTES)
+        self.counters["table_fills"] += 1
+
     def _unchain(self, guest_pc):
+        self.table.drop(guest_pc)
         for stub in self.incoming.pop(guest_pc, ()):
             literal = self.literals.pop(stub, None)
             if literal is None:
@@ -251,6 +309,7 @@ class TranslationCache:
                               if stub in self.literals else None)
                              for stub, target in self.patched.items()),
             "ptstores": sorted(self.ptstores),
+            "table": sorted(self.table.targets.values()),
             "generation": self.generation,
             "counters": dict(self.counters),
         }
@@ -261,6 +320,7 @@ class TranslationCache:
         taken, as it was. A valid block whose code cannot be fetched now, or
         translates to another size, raises ValueError; nothing is chained then."""
         self._reset()
+        self.table.clear()
         self.ptstores = set(layout["ptstores"])
         rebuilt = []
         for offset, guest_pc, size, valid in layout["blocks"]:
@@ -285,6 +345,10 @@ class TranslationCache:
                 self.chain(self.base + stub, block)
             else:
                 self.link_indirect(self.base + stub, self.base + literal, block)
+        for guest_pc in layout.get("table", ()):
+            block = self.blocks.get(guest_pc)
+            if block is not None:
+                self.table.fill(guest_pc, block.tc_addr - ENTRY_BYTES)
         self.generation = layout["generation"]
         self.counters = collections.Counter(layout["counters"])
 

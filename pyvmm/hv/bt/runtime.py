@@ -32,7 +32,7 @@ SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 import numpy as np
 
 from pyvmm.hv.bt import layout
-from pyvmm.hv.bt.cache import TranslationCache
+from pyvmm.hv.bt.cache import IndirectTable, TranslationCache
 from pyvmm.hv.bt.translator import FetchFault
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
@@ -48,6 +48,7 @@ REG_A0, REG_A7 = 10, 17
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
 STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
+TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads the lookup table
 
 # Callouts after which the guest goes on with its next instruction.
 CONTINUING = frozenset(("csr", "sfence", "wfi", "ecall"))
@@ -139,9 +140,14 @@ class BTVCPU(TrapEmulateVCPU):
         old = self.state
         ram_words = memoryview(core.ram).cast("B").cast("Q")
         self.state = PageBackedState(ram_words, index, counters=self._read_counter, stce=old.stce)
-        self.tc = TranslationCache(core, frames)
+        table_pages = layout.IBL_BYTES // layout.PAGE_SIZE
+        table = IndirectTable(core, frames.alloc(table_pages))
+        self.tc = TranslationCache(core, frames, table)
         self.runtime_tables = RuntimeTables(core, frames, layout.SHADOW_LEVELS)
         self.runtime_tables.map(layout.STATE_GVA, self.state_hpa, STATE_PTE)
+        for page in range(table_pages):
+            self.runtime_tables.map(layout.IBL_GVA + page * layout.PAGE_SIZE,
+                                    table.hpa + page * layout.PAGE_SIZE, TABLE_PTE)
         self._guest_pc = self._pc
         self._pc_stale = False            # the core's pc must be resolved from _guest_pc
         self._continuation = None         # (guest pc, TC address) a callout resumes at
@@ -487,6 +493,7 @@ class BTPolicy(TrapEmulatePolicy):
     def _indirect_miss(self, vcpu, callout, target):
         def link(tc, block):
             tc.link_indirect(callout.site, callout.literal, block)
+            tc.remember_target(block)
         self._go_to(vcpu, target, link)
 
     def _exit_stub(self, vcpu, stub, target):

@@ -12,10 +12,13 @@ and knows nothing of the runtime but the TC address the block will live at
   to the target; branches: the branch, retargeted to hop over a fall-through
   exit stub onto a taken exit stub. An exit stub is a callout until the
   runtime translates its target and patches it into a direct jal (chaining).
-* jalr (ret, indirect calls): an inline one-entry cache. The target is
-  computed into a borrowed register and compared with a literal (the guest
-  target last seen here); a hit jumps straight to that target's block, a
-  miss is a callout that looks the target up and re-points the cache.
+* jalr (ret, indirect calls): an inline one-entry cache, then a table. The
+  target is computed into a borrowed register and compared with a literal
+  (the guest target last seen here); a hit jumps straight to that target's
+  block. A miss probes the runtime's lookup table (guest pc -> the block's
+  indirect entry, layout.IBL_GVA) and jumps through it; only a miss there
+  is a callout, which looks the target up, fills the table's entry and
+  re-points the inline cache.
 * CSR reads of virtual state without side effects: `ld rd, OFF(gp)` from the
   VCPU-state page (gp holds its address in translated code, layout.BASE_REG). CSR writes of scratch-like state (sscratch, sepc, scause,
   stval), and clears of interrupt enables (csrc sie, csrci sstatus): a
@@ -43,7 +46,8 @@ from functools import lru_cache
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, PAGE_SIZE, SPILL_OLD, SPILL_RENAME,
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS, IBL_OFFSET,
+                                IBL_REG, PAGE_SIZE, SPILL_IBL, SPILL_OLD, SPILL_RENAME,
                                 SPILL_SECOND, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
@@ -375,7 +379,8 @@ NO_TARGET = 1
 
 
 def _indirect_jump(out, pc, word, length, rd, rs1, imm):
-    """jalr through a one-entry inline cache (see the module docstring)."""
+    """jalr through a one-entry inline cache, then the lookup table (see the
+    module docstring)."""
     encode = codec.encode
     t = _scratch({rd, rs1})
     u = _scratch({rd, rs1, t})
@@ -390,14 +395,49 @@ def _indirect_jump(out, pc, word, length, rd, rs1, imm):
     elif rd:
         out.words(emit.load_constant(rd, pc + length))
     auipc_at = out.here
-    literal = (auipc_at + 4 * 9 + 7) & ~7
+    literal = (auipc_at + 4 * INDIRECT_TAIL_WORDS + 7) & ~7
     restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
     out.words([encode("auipc", rd=u, imm=0), encode("ld", rd=u, rs1=u, imm=literal - auipc_at),
                encode("bne", rs1=t, rs2=u, imm=16)] + restore)
     site = out.here
     out.words([emit.ECALL])                 # the hit: becomes `jal x0, block` with the literal
-    out.words(restore)
+    out.words(_table_probe(t, u))
+    out.words([emit.state_load(IBL_REG, SPILL_IBL)] + restore)
     out.callout("jalr", pc, word, length, site=site, literal=literal)
     if out.here != literal:
         out.words([emit.NOP])
+    assert out.here == literal, "the indirect jump's tail has INDIRECT_TAIL_WORDS words"
     out.words([NO_TARGET, 0])
+
+
+def _table_probe(t, u):
+    """The lookup table probe for target t (u free, both spilled): every other
+    register already holds its value after the jump, so IBL_REG's is spilled
+    as it is and the target block's indirect entry reloads it. A hit jumps
+    there; a miss falls through past these words."""
+    encode = codec.encode
+    x = IBL_REG
+    shift = 63 - IBL_INDEX_BITS
+    return [emit.state_store(x, SPILL_IBL),
+            encode("slli", rd=u, rs1=t, shamt=shift),          # pc bits 1.. -> entry offset
+            encode("srli", rd=u, rs1=u, shamt=shift - 3),
+            encode("add", rd=u, rs1=u, rs2=BASE_REG),
+            encode("lui", rd=x, imm=IBL_OFFSET >> 12),
+            encode("add", rd=u, rs1=u, rs2=x),
+            encode("ld", rd=x, rs1=u, imm=0),                  # the entry's tag
+            encode("bne", rs1=x, rs2=t, imm=20),
+            encode("ld", rd=x, rs1=u, imm=8),                  # the block's indirect entry
+            emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
+            encode("jalr", rd=0, rs1=x, imm=0)]
+
+
+# auipc, ld, bne, 2 restores, the hit site, the probe (12), 3 restores, the callout.
+INDIRECT_TAIL_WORDS = 22
+# The first word of every block's indirect entry, right before the block:
+# what a table jump lands on.
+INDIRECT_ENTRY = emit.state_load(IBL_REG, SPILL_IBL)
+
+
+def ibl_index(guest_pc):
+    """The lookup table entry guest_pc belongs to (what _table_probe computes)."""
+    return (guest_pc >> 1) & (IBL_ENTRIES - 1)
