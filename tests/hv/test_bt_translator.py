@@ -105,7 +105,8 @@ def state_slot(core, offset):
 def test_innocuous_instructions_are_copied_compressed_ones_expanded():
     block, _ = translate("add a0, a1, a2\n ld t0, 8(a5)\n c.addi a0, 1\n sd a0, 0(t1)\n "
                          "amoadd.w t0, t1, (a0)\n fence\n1: j 1b")
-    assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall"]
+    # The exit stub: a callout with room for a far chain.
+    assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall", "addi", "addi"]
     assert block.words[:2] == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
                                               "little") for i in (0, 4)]
     assert block.words[2] == codec.expand_compressed(0x0505)
@@ -241,6 +242,38 @@ def test_a_table_jump_stopped_at_the_indirect_entry_stands_at_the_target(core_ty
     assert tc.guest_pc_at(core.pc) == target
     core.run(1)
     assert core.pc == target_block.tc_addr and core.get_x(31) == 77
+
+
+def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_type):
+    """A chained exit whose target block lies more than 1 MiB away is
+    auipc+jalr through t6 to the block's indirect entry, which gives t6
+    back; unchaining makes it a callout again."""
+    core = core_type(ram_size=4 << 20, ram_base=0)
+    core.exit_on_exception = (1 << 24) - 1
+    frames = Frames()
+    tc = TranslationCache(core, frames, table(core), base=TC, size=3 << 20)
+    data, symbols = guest_code("j target\n .skip 8192\ntarget: ecall")
+    block = tc.translate(fetcher(data), GUEST)
+    far = TC + (2 << 20)
+    tc.cursor = frames.next = far                # the target translated 2 MiB on: own-address frames
+    target = symbols["target"]
+    target_block = tc.translate(fetcher(data), target, [target & ~0xFFF])
+    assert target_block.tc_addr == far + 4
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    set_guest_regs(core, regs)
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3
+    stub = core.exit_pc
+    assert tc.callouts[stub].kind == "exit" and tc.callouts[stub].target == target
+    assert tc.chain(stub, target_block) and tc.counters["chained_far"] == 1
+    set_guest_regs(core, regs)
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3 and core.exit_pc == target_block.tc_addr
+    assert tc.callouts[core.exit_pc].kind == "ecall"
+    assert guest_regs(core) == [regs[i] for i in range(1, 32)]
+    assert tc.invalidate_page(target & ~0xFFF) == 1
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3 and core.exit_pc == stub
 
 
 # -- sensitive instructions ---------------------------------------------------------------------

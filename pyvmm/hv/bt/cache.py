@@ -30,9 +30,11 @@ import collections
 import numpy as np
 
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import IBL_ENTRIES, PAGE_SIZE, TC_BASE, TC_SIZE
+from pyvmm.hv.bt.layout import IBL_ENTRIES, IBL_REG, PAGE_SIZE, SPILL_IBL, TC_BASE, TC_SIZE
 from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, MAX_BLOCK_INSNS, NO_TARGET, ibl_index,
                                     translate_block)
+
+INDIRECT_SPILL = emit.state_store(IBL_REG, SPILL_IBL)
 
 # The most TC bytes one block can need: every guest instruction rewritten into
 # the longest sequence (a CSR write naming gp: 13 words), the last one an
@@ -209,12 +211,16 @@ class TranslationCache:
     # -- chaining ------------------------------------------------------------------------------
 
     def chain(self, stub, target_block):
-        """Patch exit stub `stub` into a direct jump to target_block; False
-        when out of jal range."""
+        """Patch exit stub `stub` into a direct jump to target_block: a jal
+        when in its range, else a far jump through t6 to the block's indirect
+        entry (the stub's spare words). Returns True."""
         offset = target_block.tc_addr - stub
-        if not emit.jump_fits(offset):
-            return False
-        self._write_words(stub, [emit.jal(0, offset)])
+        if emit.jump_fits(offset):
+            self._write_words(stub, [emit.jal(0, offset)])
+        else:                              # through the target's indirect entry, which reloads t6
+            entry = target_block.tc_addr - ENTRY_BYTES
+            self._write_words(stub, [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4)))
+            self.counters["chained_far"] += 1
         self.patched[stub] = target_block.guest_pc
         self.incoming[target_block.guest_pc].add(stub)
         self.counters["chained"] += 1

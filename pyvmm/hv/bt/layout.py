@@ -12,8 +12,8 @@ is canonical in Sv57 and in none of those:
   guest's own gp, spill slots;
 * the indirect-jump table at IBL_GVA: guest pc -> translated entry, which
   translated code probes itself on an indirect jump (read-only to it);
-* the translation cache at TC_BASE, right above it (1 MiB: every `jal`
-  between two blocks in range).
+* the translation cache at TC_BASE, 1 MiB above it (TC_SIZE; a chained
+  jump is a `jal` within +-1 MiB, auipc+jalr beyond).
 
 Translated code reaches the state page through gp (x3, `BASE_REG`), which
 holds STATE_GVA while the core runs translated code: `ld rd, OFF(gp)`. The
@@ -28,7 +28,7 @@ SHADOW_LEVELS = 5            # Sv57: room above every guest address space
 RUNTIME_BASE = 1 << 55
 STATE_GVA = RUNTIME_BASE
 TC_BASE = RUNTIME_BASE + 0x10_0000
-TC_SIZE = 1 << 20           # jal reaches +-1 MiB: every chained jump fits
+TC_SIZE = 8 << 20           # a booting Linux's code several times over; frames taken as it fills
 
 # The indirect-jump lookup table: IBL_ENTRIES direct-mapped 16-byte entries
 # (guest pc tag, TC address of the block's indirect entry), indexed by guest

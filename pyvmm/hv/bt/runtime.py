@@ -94,37 +94,49 @@ for _name, _offset in layout.STATE_OFFSET.items():
 
 
 class RuntimeTables:
-    """The VCPU's own pages (state page, TC pages) as a page-table subtree
-    in host frames, built once: the levels below the root entry covering
-    RUNTIME_BASE. Every shadow tree the VCPU's guest kernel runs on links
-    to it with one root entry, so neither a new address space nor a guest
-    sfence.vma costs more than that entry."""
+    """The VCPU's own pages (state page, lookup table, TC pages) as a
+    page-table subtree in host frames: the levels below the root entry
+    covering RUNTIME_BASE, a leaf table per 2 MiB in use. Every shadow tree
+    the VCPU's guest kernel runs on links to it with one root entry, so
+    neither a new address space nor a guest sfence.vma costs more than that
+    entry."""
 
     def __init__(self, core, frames, levels):
         self._ram64 = core.ram.view(np.uint64)
         self._ram_base = core.ram_base
+        self._frames = frames
         self.levels = levels
-        self.tables = [frames.alloc(1) for _ in range(levels - 1)]   # top (below the root) first
-        for table in self.tables:
-            start = (table - self._ram_base) >> 3
-            self._ram64[start:start + 512] = 0
+        self.tables = [self._zeroed() for _ in range(levels - 1)]   # top (below the root) first
         for level, (table, below) in enumerate(zip(self.tables, self.tables[1:])):
             self._set(table, levels - 2 - level, layout.RUNTIME_BASE, ((below >> 12) << 10) | PTE_V)
+        self.leaves = {0: self.tables[-1]}    # 2 MiB region index -> its leaf table
         self.mapped = set()               # page GVAs with a leaf
 
     @property
     def top(self):
         return self.tables[0]
 
+    def _zeroed(self):
+        table = self._frames.alloc(1)
+        start = (table - self._ram_base) >> 3
+        self._ram64[start:start + 512] = 0
+        return table
+
     def _set(self, table, level, gva, pte):
         index = ((table - self._ram_base) >> 3) + ((gva >> (12 + 9 * level)) & 0x1FF)
         self._ram64[index] = pte
 
     def map(self, gva, hpa, pte_bits):
-        """A leaf for the page at gva (within the 2 MiB the leaf table covers)."""
-        if (gva ^ layout.RUNTIME_BASE) >> 21:
-            raise HvError(f"bt: {gva:#x} is outside the runtime's 2 MiB")
-        self._set(self.tables[-1], 0, gva, ((hpa >> 12) << 10) | pte_bits)
+        """A leaf for the page at gva (within the 1 GiB the runtime's
+        second-to-last table covers)."""
+        region = (gva - layout.RUNTIME_BASE) >> 21
+        if not 0 <= region < 512:
+            raise HvError(f"bt: {gva:#x} is outside the runtime's 1 GiB")
+        leaf = self.leaves.get(region)
+        if leaf is None:
+            leaf = self.leaves[region] = self._zeroed()
+            self._set(self.tables[-2], 1, gva, ((leaf >> 12) << 10) | PTE_V)
+        self._set(leaf, 0, gva, ((hpa >> 12) << 10) | pte_bits)
         self.mapped.add(gva & ~(layout.PAGE_SIZE - 1))
 
 

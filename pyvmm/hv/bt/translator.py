@@ -51,6 +51,9 @@ from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS,
                                 SPILL_SECOND, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
+# An exit stub's words: the callout, then room for a far chain (spill t6,
+# auipc, jalr to the target's indirect entry, which reloads t6).
+STUB_WORDS = 3
 MASK64 = (1 << 64) - 1
 
 BRANCHES = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu"))
@@ -152,8 +155,11 @@ class _Emitter:
         self.block.words.append(emit.ECALL)
 
     def exit_stub(self, target):
+        """A callout to `target`, with room to become a jump to its block
+        anywhere in the TC (cache.TranslationCache.chain)."""
         self.mark(target)
         self.callout("exit", target, target=target)
+        self.block.words.extend([emit.NOP] * (STUB_WORDS - 1))
 
 
 @lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
@@ -282,14 +288,15 @@ def _branch(out, pc, length, name, ops):
     both ways out."""
     rs1, rs2 = ops["rs1"], ops["rs2"]
     if BASE_REG not in (rs1, rs2):
-        out.words([emit.branch(name, rs1, rs2, 8)])
+        out.words([emit.branch(name, rs1, rs2, 4 + 4 * STUB_WORDS)])
         out.exit_stub((pc + length) & MASK64)
         out.exit_stub((pc + ops["imm"]) & MASK64)
         return
     t = _scratch({rs1, rs2})
     restore = emit.state_load(t, SPILL_RENAME)
     out.words([emit.state_store(t, SPILL_RENAME), emit.state_load(t, GUEST_GP),
-               emit.branch(name, t if rs1 == BASE_REG else rs1, t if rs2 == BASE_REG else rs2, 12),
+               emit.branch(name, t if rs1 == BASE_REG else rs1, t if rs2 == BASE_REG else rs2,
+                           8 + 4 * STUB_WORDS),
                restore])
     out.exit_stub((pc + length) & MASK64)
     out.words([restore])
