@@ -108,6 +108,7 @@ class TranslationCache:
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
         self.code_pages = collections.defaultdict(set)  # guest code page (GPA) -> block guest pcs
+        self.code_gvas = collections.defaultdict(set)   # guest code page (GVA) -> block guest pcs
         self.generation = getattr(self, "generation", -1) + 1
 
     # -- space ---------------------------------------------------------------------------------
@@ -176,6 +177,8 @@ class TranslationCache:
             else frozenset(code_gpa_pages)
         for page in block.gpa_pages:
             self.code_pages[page].add(block.guest_pc)
+        for page in block.pages:
+            self.code_gvas[page].add(block.guest_pc)
 
     def addresses_of(self, guest_pcs, block=None):
         """The TC addresses where the guest instructions at `guest_pcs` begin
@@ -263,6 +266,18 @@ class TranslationCache:
 
     # -- invalidation --------------------------------------------------------------------------
 
+    def _drop(self, guest_pc):
+        """Drop the valid block at guest_pc (if any); True if there was one."""
+        block = self.blocks.pop(guest_pc, None)
+        if block is None:
+            return False
+        for page in block.gpa_pages:
+            self.code_pages[page].discard(guest_pc)
+        for page in block.pages:
+            self.code_gvas[page].discard(guest_pc)
+        self._unchain(guest_pc)
+        return True
+
     def retranslate_store(self, store_pc, ptstore):
         """Adaptive BT: from now on translate the store at guest pc store_pc
         as a "ptstore" callout (or, ptstore False, copied again), dropping
@@ -273,29 +288,25 @@ class TranslationCache:
             self.counters["adaptive_retranslations"] += 1
         else:
             self.ptstores.discard(store_pc)
-        holding = [block for block in self.blocks.values()
+        holding = [block.guest_pc for block in self.blocks.values()
                    if block.guest_pc <= store_pc < block.guest_end]
-        for block in holding:
-            del self.blocks[block.guest_pc]
-            for page in block.gpa_pages:
-                self.code_pages[page].discard(block.guest_pc)
-            self._unchain(block.guest_pc)
+        for guest_pc in holding:
+            self._drop(guest_pc)
         self.counters["invalidations"] += len(holding)
         return len(holding)
 
     def invalidate_page(self, gpa_page):
         """Drop every block read from guest page gpa_page; returns how many."""
-        dropped = 0
-        for guest_pc in self.code_pages.pop(gpa_page, ()):
-            block = self.blocks.pop(guest_pc, None)
-            if block is None:
-                continue
-            for page in block.gpa_pages:
-                if page != gpa_page:
-                    self.code_pages[page].discard(guest_pc)
-            self._unchain(guest_pc)
-            dropped += 1
+        dropped = sum(self._drop(guest_pc) for guest_pc in list(self.code_pages.pop(gpa_page, ())))
         self.counters["invalidations"] += dropped
+        return dropped
+
+    def invalidate_gva_page(self, gva_page):
+        """Drop every block read through guest virtual page gva_page (its
+        translation changed); returns how many."""
+        dropped = sum(self._drop(guest_pc) for guest_pc in list(self.code_gvas.pop(gva_page, ())))
+        self.counters["invalidations"] += dropped
+        self.counters["remapped_code_pages"] += 1
         return dropped
 
     # -- snapshots: the cache's layout, rebuilt from guest code -----------------------------------

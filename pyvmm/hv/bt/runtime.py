@@ -166,6 +166,9 @@ class BTVCPU(TrapEmulateVCPU):
         self.pending_callout = None       # (TC address, Callout) of the exit being handled
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
         self.fetch_hpa = {}               # guest code page (GVA) -> host page behind it
+        self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
+        self.walk_tables = {}             # page-table page (GPA) -> code pages (GVA) walked through it
+        self.stale_tables = set()         # walk_tables pages stored to since the last sfence.vma
         self._ram16 = core.ram.view(np.uint16)
         self._ram_base = core.ram_base
         self.lookups = 0
@@ -282,8 +285,43 @@ class BTVCPU(TrapEmulateVCPU):
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
             self.fetch_pages[page] = gpa_page
             self.fetch_hpa[page] = hpa_page
+            self._note_code_walk(page, gpa_page, walk.pte_gpas)
         # pcs are even: a parcel never straddles a page
         return int(self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1])
+
+    def _note_code_walk(self, page, gpa_page, pte_gpas):
+        """Blocks are keyed by guest virtual pc: remember which guest page
+        code page `page` maps to and watch the page-table pages its walk
+        read, so that a remapped code page (a module unloaded, another
+        loaded at its address) drops its blocks (revalidate_code)."""
+        self.code_walks[page] = gpa_page
+        for pte_gpa in pte_gpas:
+            table = pte_gpa & ~(layout.PAGE_SIZE - 1)
+            pages = self.walk_tables.get(table)
+            if pages is None:
+                pages = self.walk_tables[table] = set()
+                self.vm.policy.watch_walk_table(table)
+            pages.add(page)
+
+    def revalidate_code(self):
+        """At a guest sfence.vma (the point where a changed translation
+        must take effect): walk again the code pages whose page tables were
+        stored to, dropping the blocks of those that no longer map to the
+        guest page they were translated from."""
+        stale, self.stale_tables = self.stale_tables, set()
+        pages = set()
+        for table in stale:
+            pages |= self.walk_tables.pop(table, set())
+        status = self.state.sstatus
+        for page in pages:
+            walk, _ = self.vm.pager.guest_walk(page, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
+                                               bool(status & SSTATUS_MXR))
+            gpa_page = None if walk is None else walk.gpa & ~(layout.PAGE_SIZE - 1)
+            if gpa_page is not None and gpa_page == self.code_walks.get(page):
+                self._note_code_walk(page, gpa_page, walk.pte_gpas)
+            else:
+                self.code_walks.pop(page, None)
+                self.tc.invalidate_gva_page(page)
 
     def _code_gpa_pages(self, block):
         return [self.fetch_pages[page] for page in block.pages if page in self.fetch_pages]
@@ -541,7 +579,19 @@ class BTPolicy(TrapEmulatePolicy):
     def guest_sfence(self, vcpu, vaddr, asid):
         super().guest_sfence(vcpu, vaddr, asid)
         vcpu.flush_fetch_pages()
+        if vcpu.stale_tables:
+            vcpu.revalidate_code()
         self._install_runtime_pages(vcpu)
+
+    def watch_walk_table(self, table):
+        self.vm.pager.watch_page(table, self._store_to_walk_table)
+
+    def _store_to_walk_table(self, table):
+        """The guest stores to a page table some translated code page was
+        walked through: its translation may change; the next sfence.vma checks."""
+        for vcpu in self.vm.vcpus:
+            if table in getattr(vcpu, "walk_tables", ()):
+                vcpu.stale_tables.add(table)
 
     def _install_runtime_pages(self, vcpu):
         """Link the VCPU's runtime tables (TC pages in use, state page) into
