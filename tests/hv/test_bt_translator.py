@@ -282,7 +282,7 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
     ("sret", "sret", True), ("sfence.vma", "sfence", False), ("sfence.vma a0, a1", "sfence", False),
     ("wfi", "wfi", False), ("ecall", "ecall", False), ("ebreak", "ebreak", True),
     ("c.ebreak", "ebreak", True), ("mret", "illegal", True), ("hfence.gvma", "illegal", True),
-    ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 2", "csr", False),
+    ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 8", "csr", False),
     ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
     ("csrw stvec, a0", "csr", False), ("rdtime a0", "csr", False), ("csrr a0, mstatus", "csr", False),
     (".word 0", "illegal", True), ("csrw satp, gp", "csr", False), ("sfence.vma gp", "sfence", False),
@@ -457,6 +457,39 @@ def test_a_full_cache_is_flushed_and_starts_over(core_type):
 def test_spill_slots_do_not_overlap_the_csrs():
     assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD < SPILL_RENAME < GUEST_GP
     assert GUEST_GP < SPILL_IBL and SPILL_IBL + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
+
+
+@pytest.mark.parametrize("source, value, pending, inline", [
+    ("csrs sstatus, a0", 2, 0, True), ("csrsi sstatus, 2", 2, 0, True),
+    ("csrrs a1, sstatus, a0", 2, 0, True), ("csrs sstatus, a0", 0, 0x22, False),
+    ("csrs sstatus, a0", 2, 0x22, False), ("csrsi sstatus, 2", 2, 0x20, False),
+    ("csrs sstatus, a0", 1 << 18, 0, False), ("csrrs t0, sstatus, t1", 2, 0, True)])
+def test_interrupt_enables_stay_inline_unless_one_is_pending(core_type, source, value, pending,
+                                                              inline):
+    """csrs sstatus setting only SIE, with nothing pending and enabled in
+    sie: the state page's sstatus gets it, rd the old value, no callout.
+    Another bit (SUM) or a pending interrupt: the csr callout, registers
+    as the guest left them."""
+    block, _ = translate(f"{source}\n nop\n j .")
+    core = bare_core(core_type)
+    rs = 6 if "t1" in source else 10
+    rd = {"csrrs a1": 11, "csrrs t0": 5}.get(source[:8], 0)
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    regs[rs] = value
+    old = 0x8000_0000_0000_0020
+    callout = run_block(core, block, regs, {"sstatus": old, "sip": pending, "sie": 0x222})
+    if inline:
+        assert callout.kind == "exit"
+        assert state_slot(core, STATE_OFFSET["sstatus"]) == old | value
+        expected = dict(regs)
+        if rd:
+            expected[rd] = old
+        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+    else:
+        assert callout.kind == "csr" and callout.guest_pc == GUEST
+        assert state_slot(core, STATE_OFFSET["sstatus"]) == old
+        assert guest_regs(core) == [regs[i] for i in range(1, 32)]
+        assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
 
 
 # -- gp, the translated code's base -------------------------------------------------------------

@@ -70,6 +70,7 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
 SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
+SSTATUS_SIE = 1 << 1
 FP_CSRS = frozenset((CSRS["fflags"], CSRS["frm"], CSRS["fcsr"]))
 # What a "ptstore" callout may stand for: stores and AMOs (amo*; not lr/sc,
 # whose reservation lives in the core).
@@ -331,8 +332,45 @@ def _translate_csr(out, pc, word, length, name, ops, entry):
         # side effect for Python to act on.
         _inline_write_renamed(out, op, immediate, rd, source, INLINE_READS[csr], False)
         return False
+    if op == "csrrs" and csr == SSTATUS and BASE_REG not in (rd, 0 if immediate else source) \
+            and (not immediate or source & ~SSTATUS_SIE == 0):
+        _interrupt_enable(out, pc, word, length, immediate, rd, source)
+        return False
     out.callout("csr", pc, word, length)
     return False
+
+
+def _interrupt_enable(out, pc, word, length, immediate, rd, source):
+    """csrs sstatus (a kernel's interrupt enable and restore): inline when
+    it sets no bit but SIE and no interrupt is pending and enabled in sie,
+    so the write has no effect beyond the stored value; otherwise the csr
+    callout, which delivers the interrupt."""
+    encode = codec.encode
+    t = _scratch({rd, 0 if immediate else source})
+    u = _scratch({rd, 0 if immediate else source, t})
+    restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
+    fast = [emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)]
+    if not immediate:
+        fast.append(encode("andi", rd=t, rs1=source, imm=~SSTATUS_SIE))
+        fast.append(None)                                  # bne t, x0, slow
+    fast += [emit.state_load(t, STATE_OFFSET["sip"]), emit.state_load(u, STATE_OFFSET["sie"]),
+             encode("and", rd=t, rs1=t, rs2=u), None,     # bne t, x0, slow
+             emit.state_load(t, STATE_OFFSET["sstatus"])]
+    if rd:
+        fast.append(emit.state_store(t, SPILL_OLD))
+    fast.append(encode("ori", rd=t, rs1=t, imm=source) if immediate
+                else encode("or", rd=t, rs1=t, rs2=source))
+    fast.append(emit.state_store(t, STATE_OFFSET["sstatus"]))
+    if rd:
+        fast.append(emit.state_load(rd, SPILL_OLD))
+    fast += restore
+    fast.append(encode("jal", rd=0, imm=4 * (len(restore) + 2)))   # over the slow path
+    slow = len(fast)
+    for i, w in enumerate(fast):
+        if w is None:
+            fast[i] = encode("bne", rs1=t, rs2=0, imm=4 * (slow - i))
+    out.words(fast + restore)
+    out.callout("csr", pc, word, length)
 
 
 def _inline_write_renamed(out, op, immediate, rd, source, offset, clear_bit0):
