@@ -24,6 +24,7 @@ when an indirect jump's probe missed, and dropping a block (invalidation,
 flush) empties its entry, so a probe never reaches a stale block.
 """
 
+import array
 import bisect
 import collections
 
@@ -127,7 +128,7 @@ class TranslationCache:
         return hpa | (addr & (PAGE_SIZE - 1))
 
     def _write_words(self, addr, words):
-        data = b"".join(w.to_bytes(4, "little") for w in words)
+        data = array.array("I", words).tobytes()
         done = 0
         while done < len(data):
             at = addr + done

@@ -165,12 +165,25 @@ class _Emitter:
 
 @lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
 def _decode(raw):
-    """(the 32-bit word, codec.decode of it) for a guest instruction, a
-    compressed one expanded first; (None, None) for a reserved parcel."""
+    """(the 32-bit word, codec.decode of it, whether it is copied as it
+    is) for a guest instruction, a compressed one expanded first; (None,
+    None, False) for a reserved parcel. A copied store is still a ptstore
+    callout where the runtime asks for one."""
     if raw & 3 != 3:
         word = codec.expand_compressed(raw)
-        return word, codec.decode(word) if word is not None else None
-    return raw, codec.decode(raw)
+        decoded = codec.decode(word) if word is not None else None
+    else:
+        word, decoded = raw, codec.decode(raw)
+    return word, decoded, decoded is not None and _copied(*decoded)
+
+
+def _copied(entry, ops):
+    """Whether _translate_one copies this instruction word unchanged."""
+    name = entry.name
+    if name in ("jal", "jalr", "auipc") or name in BRANCHES or name in CSR_OPS \
+            or name in SYSTEM_CALLOUTS or entry.ext in ("priv", "H"):
+        return False
+    return not _gp_fields(entry, ops)
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
@@ -191,11 +204,16 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             if block.guest_insns == 0:
                 raise
             break
-        word, decoded = _decode(raw)
+        word, decoded, copied = _decode(raw)
         block.guest_insns += 1
-        out.mark(pc)
-        ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
-                               pc in ptstores)
+        words = block.words
+        block.pcmap.append((tc_addr + 4 * len(words), pc))
+        if copied and pc not in ptstores:
+            words.append(word)
+            ended = False
+        else:
+            ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
+                                   pc in ptstores)
         pc = (pc + length) & MASK64
         if ended:
             break
@@ -440,21 +458,38 @@ def _indirect_jump(out, pc, word, length, rd, rs1, imm):
     elif rd:
         out.words(emit.load_constant(rd, pc + length))
     auipc_at = out.here
-    literal = (auipc_at + 4 * INDIRECT_TAIL_WORDS + 7) & ~7
+    # INDIRECT_TAIL_WORDS is even: a pad word keeps the literal 8-byte aligned.
+    tail, site_index, callout_index = _indirect_tail(t, u, bool(auipc_at & 7))
+    out.words(tail[:callout_index])
+    out.callout("jalr", pc, word, length, site=auipc_at + 4 * site_index,
+                literal=auipc_at + 4 * (len(tail) - 2))
+    out.words(tail[callout_index + 1:])
+
+
+@lru_cache(maxsize=None)                  # four candidate pairs, padded or not
+def _indirect_tail(t, u, padded):
+    """The words of an indirect jump from the literal check on (t holds the
+    target, t and u spilled), with the literal's placeholder: (words, index
+    of the hit site, index of the miss callout's ecall)."""
+    encode = codec.encode
     restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
-    out.words([encode("auipc", rd=u, imm=0), encode("ld", rd=u, rs1=u, imm=literal - auipc_at),
-               encode("bne", rs1=t, rs2=u, imm=16)] + restore)
-    site = out.here
-    out.words([emit.ECALL])                 # the hit: becomes `jal x0, block` with the literal
-    out.words(_table_probe(t, u))
-    out.words([emit.state_load(IBL_REG, SPILL_IBL)] + restore)
-    out.callout("jalr", pc, word, length, site=site, literal=literal)
-    if out.here != literal:
-        out.words([emit.NOP])
-    assert out.here == literal, "the indirect jump's tail has INDIRECT_TAIL_WORDS words"
-    out.words([NO_TARGET, 0])
+    literal_at = 4 * INDIRECT_TAIL_WORDS + (4 if padded else 0)
+    words = [encode("auipc", rd=u, imm=0), encode("ld", rd=u, rs1=u, imm=literal_at),
+             encode("bne", rs1=t, rs2=u, imm=16)] + restore
+    site = len(words)
+    words.append(emit.ECALL)                 # the hit: becomes `jal x0, block` with the literal
+    words += _table_probe(t, u)
+    words += [emit.state_load(IBL_REG, SPILL_IBL)] + restore
+    callout = len(words)
+    words.append(emit.ECALL)
+    if padded:
+        words.append(emit.NOP)
+    assert 4 * len(words) == literal_at, "the indirect jump's tail has INDIRECT_TAIL_WORDS words"
+    words += [NO_TARGET, 0]
+    return tuple(words), site, callout
 
 
+@lru_cache(maxsize=None)
 def _table_probe(t, u):
     """The lookup table probe for target t (u free, both spilled): every other
     register already holds its value after the jump, so IBL_REG's is spilled
@@ -463,7 +498,7 @@ def _table_probe(t, u):
     encode = codec.encode
     x = IBL_REG
     shift = 63 - IBL_INDEX_BITS
-    return [emit.state_store(x, SPILL_IBL),
+    return (emit.state_store(x, SPILL_IBL),
             encode("slli", rd=u, rs1=t, shamt=shift),          # pc bits 1.. -> entry offset
             encode("srli", rd=u, rs1=u, shamt=shift - 3),
             encode("add", rd=u, rs1=u, rs2=BASE_REG),
@@ -473,7 +508,7 @@ def _table_probe(t, u):
             encode("bne", rs1=x, rs2=t, imm=20),
             encode("ld", rd=x, rs1=u, imm=8),                  # the block's indirect entry
             emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
-            encode("jalr", rd=0, rs1=x, imm=0)]
+            encode("jalr", rd=0, rs1=x, imm=0))
 
 
 # auipc, ld, bne, 2 restores, the hit site, the probe (12), 3 restores, the callout.
