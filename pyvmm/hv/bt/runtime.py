@@ -47,6 +47,7 @@ REG_A0, REG_A7 = 10, 17
 
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
+PTE_A_D = PTE_A | PTE_D
 STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
 TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads the lookup table
 
@@ -291,10 +292,11 @@ class BTVCPU(TrapEmulateVCPU):
 
     def _note_code_walk(self, page, gpa_page, pte_gpas):
         """Blocks are keyed by guest virtual pc: remember which guest page
-        code page `page` maps to and watch the page-table pages its walk
-        read, so that a remapped code page (a module unloaded, another
-        loaded at its address) drops its blocks (revalidate_code)."""
-        self.code_walks[page] = gpa_page
+        code page `page` maps to through which PTEs (and their values), and
+        watch the page-table pages holding them, so that a remapped code
+        page (a module unloaded, another loaded at its address) drops its
+        blocks (revalidate_code)."""
+        self.code_walks[page] = (gpa_page, pte_gpas, self._pte_values(pte_gpas))
         for pte_gpa in pte_gpas:
             table = pte_gpa & ~(layout.PAGE_SIZE - 1)
             pages = self.walk_tables.get(table)
@@ -303,24 +305,40 @@ class BTVCPU(TrapEmulateVCPU):
                 self.vm.policy.watch_walk_table(table)
             pages.add(page)
 
+    def _pte_values(self, pte_gpas):
+        """The PTEs at pte_gpas, less the A and D bits the walks of others set."""
+        values = []
+        for pte_gpa in pte_gpas:
+            hpa = self.vm.gpa_to_hpa(pte_gpa)
+            values.append(None if hpa is None else
+                          self._ram_words[(hpa - self._ram_base) >> 3] & ~PTE_A_D)
+        return tuple(values)
+
     def revalidate_code(self):
         """At a guest sfence.vma (the point where a changed translation
-        must take effect): walk again the code pages whose page tables were
-        stored to, dropping the blocks of those that no longer map to the
-        guest page they were translated from."""
+        must take effect): for the code pages whose page tables were stored
+        to, check the PTEs their walk read; where one changed, walk again
+        and drop the blocks of a page that no longer maps to the guest page
+        it was translated from."""
         stale, self.stale_tables = self.stale_tables, set()
         pages = set()
         for table in stale:
             pages |= self.walk_tables.pop(table, set())
         status = self.state.sstatus
         for page in pages:
+            known = self.code_walks.get(page)
+            if known is None:
+                continue
+            gpa_page, pte_gpas, values = known
+            if self._pte_values(pte_gpas) == values:
+                self._note_code_walk(page, gpa_page, pte_gpas)
+                continue
             walk, _ = self.vm.pager.guest_walk(page, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
                                                bool(status & SSTATUS_MXR))
-            gpa_page = None if walk is None else walk.gpa & ~(layout.PAGE_SIZE - 1)
-            if gpa_page is not None and gpa_page == self.code_walks.get(page):
+            if walk is not None and walk.gpa & ~(layout.PAGE_SIZE - 1) == gpa_page:
                 self._note_code_walk(page, gpa_page, walk.pte_gpas)
             else:
-                self.code_walks.pop(page, None)
+                del self.code_walks[page]
                 self.tc.invalidate_gva_page(page)
 
     def _code_gpa_pages(self, block):

@@ -362,32 +362,38 @@ def _interrupt_enable(out, pc, word, length, immediate, rd, source):
     """csrs sstatus (a kernel's interrupt enable and restore): inline when
     it sets no bit but SIE and no interrupt is pending and enabled in sie,
     so the write has no effect beyond the stored value; otherwise the csr
-    callout, which delivers the interrupt."""
+    callout, which delivers the interrupt. The value is checked first, so a
+    csrs of another bit (SUM) pays four words before its callout."""
     encode = codec.encode
     t = _scratch({rd, 0 if immediate else source})
     u = _scratch({rd, 0 if immediate else source, t})
-    restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
-    fast = [emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)]
+    words = [emit.state_store(t, SPILL_TEMP)]
+    value_check = None
     if not immediate:
-        fast.append(encode("andi", rd=t, rs1=source, imm=~SSTATUS_SIE))
-        fast.append(None)                                  # bne t, x0, slow
-    fast += [emit.state_load(t, STATE_OFFSET["sip"]), emit.state_load(u, STATE_OFFSET["sie"]),
-             encode("and", rd=t, rs1=t, rs2=u), None,     # bne t, x0, slow
-             emit.state_load(t, STATE_OFFSET["sstatus"])]
+        words.append(encode("andi", rd=t, rs1=source, imm=~SSTATUS_SIE))
+        value_check = len(words)
+        words.append(None)                                 # bne t, x0, slow (t only)
+    words += [emit.state_store(u, SPILL_SECOND),
+              emit.state_load(t, STATE_OFFSET["sip"]), emit.state_load(u, STATE_OFFSET["sie"]),
+              encode("and", rd=t, rs1=t, rs2=u)]
+    pending_check = len(words)
+    words += [None,                                        # bne t, x0, slow (t and u)
+              emit.state_load(t, STATE_OFFSET["sstatus"])]
     if rd:
-        fast.append(emit.state_store(t, SPILL_OLD))
-    fast.append(encode("ori", rd=t, rs1=t, imm=source) if immediate
-                else encode("or", rd=t, rs1=t, rs2=source))
-    fast.append(emit.state_store(t, STATE_OFFSET["sstatus"]))
+        words.append(emit.state_store(t, SPILL_OLD))
+    words.append(encode("ori", rd=t, rs1=t, imm=source) if immediate
+                 else encode("or", rd=t, rs1=t, rs2=source))
+    words.append(emit.state_store(t, STATE_OFFSET["sstatus"]))
     if rd:
-        fast.append(emit.state_load(rd, SPILL_OLD))
-    fast += restore
-    fast.append(encode("jal", rd=0, imm=4 * (len(restore) + 2)))   # over the slow path
-    slow = len(fast)
-    for i, w in enumerate(fast):
-        if w is None:
-            fast[i] = encode("bne", rs1=t, rs2=0, imm=4 * (slow - i))
-    out.words(fast + restore)
+        words.append(emit.state_load(rd, SPILL_OLD))
+    words += [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
+              encode("jal", rd=0, imm=16)]                 # over the slow path
+    slow_u = len(words)
+    words += [emit.state_load(u, SPILL_SECOND), emit.state_load(t, SPILL_TEMP)]
+    words[pending_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u - pending_check))
+    if value_check is not None:
+        words[value_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u + 1 - value_check))
+    out.words(words)
     out.callout("csr", pc, word, length)
 
 
