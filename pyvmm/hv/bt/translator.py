@@ -23,7 +23,9 @@ and knows nothing of the runtime but the TC address the block will live at
   VCPU-state page (gp holds its address in translated code, layout.BASE_REG). CSR writes of scratch-like state (sscratch, sepc, scause,
   stval), and clears of interrupt enables (csrc sie, csrci sstatus): a
   short load/modify/store on the state page with one borrowed register
-  spilled there. Other CSR accesses (sstatus/sie/satp writes, which
+  spilled there. Interrupt enables (csrs sstatus of SIE alone) are done on
+  the state page when sip & sie shows nothing to deliver, else they are the
+  csr callout. Other CSR accesses (sstatus/sie/satp writes, which
   may unmask an interrupt or change the address space; sip, which depends
   on time; the counters, which are the hypervisor's; unknown CSRs): callouts.
 * sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
@@ -458,14 +460,15 @@ def _indirect_jump(out, pc, word, length, rd, rs1, imm):
         out.words([emit.state_load(t, GUEST_GP), encode("addi", rd=t, rs1=t, imm=imm)])
     else:
         out.words([encode("addi", rd=t, rs1=rs1, imm=imm)])
-    out.words([encode("andi", rd=t, rs1=t, imm=-2), emit.state_store(t, SPILL_TARGET)])
+    out.words([encode("andi", rd=t, rs1=t, imm=-2)])
     if rd == BASE_REG:
         out.words(emit.load_constant(u, pc + length) + [emit.state_store(u, GUEST_GP)])
     elif rd:
         out.words(emit.load_constant(rd, pc + length))
     auipc_at = out.here
-    # INDIRECT_TAIL_WORDS is even: a pad word keeps the literal 8-byte aligned.
-    tail, site_index, callout_index = _indirect_tail(t, u, bool(auipc_at & 7))
+    # A pad word keeps the literal 8-byte aligned.
+    tail, site_index, callout_index = _indirect_tail(
+        t, u, bool((auipc_at + 4 * INDIRECT_TAIL_WORDS) & 7))
     out.words(tail[:callout_index])
     out.callout("jalr", pc, word, length, site=auipc_at + 4 * site_index,
                 literal=auipc_at + 4 * (len(tail) - 2))
@@ -485,7 +488,8 @@ def _indirect_tail(t, u, padded):
     site = len(words)
     words.append(emit.ECALL)                 # the hit: becomes `jal x0, block` with the literal
     words += _table_probe(t, u)
-    words += [emit.state_load(IBL_REG, SPILL_IBL)] + restore
+    # The miss: the target for the runtime, every register the guest's.
+    words += [emit.state_store(t, SPILL_TARGET), emit.state_load(IBL_REG, SPILL_IBL)] + restore
     callout = len(words)
     words.append(emit.ECALL)
     if padded:
@@ -517,8 +521,9 @@ def _table_probe(t, u):
             encode("jalr", rd=0, rs1=x, imm=0))
 
 
-# auipc, ld, bne, 2 restores, the hit site, the probe (12), 3 restores, the callout.
-INDIRECT_TAIL_WORDS = 22
+# auipc, ld, bne, 2 restores, the hit site, the probe (12), the target's
+# store and 3 restores, the callout.
+INDIRECT_TAIL_WORDS = 23
 # The first word of every block's indirect entry, right before the block:
 # what a table jump lands on.
 INDIRECT_ENTRY = emit.state_load(IBL_REG, SPILL_IBL)
