@@ -32,7 +32,7 @@ SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 import numpy as np
 
 from pyvmm.hv.bt import layout
-from pyvmm.hv.bt.cache import IndirectTable, TranslationCache
+from pyvmm.hv.bt.cache import ENTRY_BYTES, IndirectTable, TranslationCache
 from pyvmm.hv.bt.translator import FetchFault
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
@@ -359,7 +359,7 @@ class BTVCPU(TrapEmulateVCPU):
         """Leaves for the TC pages a new block occupies, before it runs (no
         fault to take on the way in)."""
         tables = self.runtime_tables
-        page = block.tc_addr & ~(layout.PAGE_SIZE - 1)
+        page = (block.tc_addr - ENTRY_BYTES) & ~(layout.PAGE_SIZE - 1)   # its indirect entry too
         end = block.tc_addr + block.size
         while page < end:
             if page not in tables.mapped:
