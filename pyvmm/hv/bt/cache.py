@@ -290,8 +290,10 @@ class TranslationCache:
             self.counters["adaptive_retranslations"] += 1
         else:
             self.ptstores.discard(store_pc)
-        holding = [block.guest_pc for block in self.blocks.values()
-                   if block.guest_pc <= store_pc < block.guest_end]
+        # Every block holding the store read the page the store starts on.
+        holding = [guest_pc for guest_pc in self.code_gvas.get(store_pc & ~(PAGE_SIZE - 1), ())
+                   if guest_pc in self.blocks
+                   and guest_pc <= store_pc < self.blocks[guest_pc].guest_end]
         for guest_pc in holding:
             self._drop(guest_pc)
         self.counters["invalidations"] += len(holding)
