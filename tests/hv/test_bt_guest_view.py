@@ -139,3 +139,19 @@ def test_runtime_state_exports_and_imports_the_state_slots():
     from pyvmm.hv.host import HvError
     with pytest.raises(HvError, match="runtime state"):
         vcpu.import_runtime_state(data[:-8])
+
+
+REMAP_CODE = f"{ROOT}/guests/hv/remap_code.S"
+
+
+@pytest.mark.parametrize("technique", ["bt", "trap-emulate"])
+def test_a_remapped_code_page_runs_its_new_code(technique):
+    """One virtual code page mapped to page A, B, then A again, called each
+    time: translations are keyed by virtual pc, and a page-table change the
+    guest made effective with sfence.vma drops the stale ones."""
+    status, how, output = native_run(REMAP_CODE, ram_size=RAM)
+    assert output == b"ABA\n"
+    result, vm = vm_run(REMAP_CODE, technique)
+    assert (vm.console_output, result.status, vm.error) == (output, status, None)
+    if technique == "bt":
+        assert vm.stats()["bt"]["remapped_code_pages"] == 2

@@ -299,7 +299,7 @@ def test_a_small_translation_cache_flushes_and_the_output_holds():
     from pyvmm.hv.bt.cache import TranslationCache
     host = Host(ram_size=RAM + (32 << 20))
     vm = host.create_vm(ram_size=RAM, technique="bt", paging="shadow")
-    vm.vcpus[0].tc = TranslationCache(host.core, host.frames, size=16 << 10)
+    vm.vcpus[0].tc = TranslationCache(host.core, host.frames, vm.vcpus[0].tc.table, size=16 << 10)
     vm.load(KERNEL)
     result = vm.run()
     status, how, output = native_run(KERNEL, ram_size=RAM)

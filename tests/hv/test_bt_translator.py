@@ -9,8 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from pyvmm.asm import assemble
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, TranslationCache
-from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, SPILL_OLD, SPILL_RENAME, SPILL_TARGET,
+from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, IndirectTable, TranslationCache
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SPILL_IBL, SPILL_OLD, SPILL_RENAME, SPILL_TARGET,
                                 SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
 from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 from pyvmm.isa import codec
@@ -91,6 +91,11 @@ def run_block(core, block, regs=None, state=None):
     return block.callouts[core.exit_pc]
 
 
+def table(core):
+    """The lookup table where translated code finds it: IBL_OFFSET past the state page."""
+    return IndirectTable(core, STATE + IBL_OFFSET)
+
+
 def state_slot(core, offset):
     return int.from_bytes(core.read_mem(STATE + offset, 8), "little")
 
@@ -100,7 +105,8 @@ def state_slot(core, offset):
 def test_innocuous_instructions_are_copied_compressed_ones_expanded():
     block, _ = translate("add a0, a1, a2\n ld t0, 8(a5)\n c.addi a0, 1\n sd a0, 0(t1)\n "
                          "amoadd.w t0, t1, (a0)\n fence\n1: j 1b")
-    assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall"]
+    # The exit stub: a callout with room for a far chain.
+    assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall", "addi", "addi"]
     assert block.words[:2] == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
                                               "little") for i in (0, 4)]
     assert block.words[2] == codec.expand_compressed(0x0505)
@@ -149,7 +155,7 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     the state page); once the runtime links it, the same jump goes straight
     to the target's block, every borrowed register restored."""
     core = bare_core(core_type)
-    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     data, _ = guest_code(source + "\n nop")
     block = tc.translate(fetcher(data), GUEST)
     imm = {"c.jr t0": 0, "jalr t1, -4(t0)": -4}.get(source, 8)
@@ -180,13 +186,103 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     assert core.run(1000) == 3 and tc.callouts[core.exit_pc].kind == "jalr"
 
 
+@pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("c.jr t6", 0, 31),
+                                              ("jalr t6, 8(a0)", 31, 10), ("jalr t6, 8(t6)", 31, 31),
+                                              ("jalr gp, 8(gp)", 3, 3), ("jalr t0, 0(t1)", 5, 6)])
+def test_indirect_jumps_find_their_target_in_the_lookup_table(core_type, source, rd, rs1):
+    """An inline-cache miss probes the lookup table: once the runtime filled
+    the target's entry, the jump reaches its block through the block's
+    indirect entry with every register the guest's, t6 (the register the
+    table jump goes through) too; dropping the block empties the entry."""
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    data, _ = guest_code(source + "\n nop")
+    block = tc.translate(fetcher(data), GUEST)
+    base = 0x8030_0101
+    target = (base + (0 if source.startswith("c.") or "0(" in source else 8)) & ~1
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    regs[rs1] = base
+    expected = dict(regs)
+    if rd:
+        expected[rd] = GUEST + (2 if source.startswith("c.") else 4)
+    target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target, [target & ~0xFFF])
+    for run, filled in enumerate((False, True, False)):
+        set_guest_regs(core, regs)
+        core.pc = block.tc_addr
+        assert core.run(1000) == 3 and core.exit_cause == ECALL_M
+        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+        assert core.get_x(BASE_REG) == STATE
+        if filled:
+            assert core.exit_pc == target_block.tc_addr
+            assert tc.invalidate_page(target & ~0xFFF) == 1
+        else:
+            assert tc.callouts[core.exit_pc].kind == "jalr"
+            assert state_slot(core, SPILL_TARGET) == target
+            if run == 0:
+                tc.remember_target(target_block)
+    assert tc.table.targets == {}
+
+
+def test_a_table_jump_stopped_at_the_indirect_entry_stands_at_the_target(core_type):
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    data, _ = guest_code("jr a0")
+    block = tc.translate(fetcher(data), GUEST)
+    target = 0x8030_0100
+    target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target, [target & ~0xFFF])
+    tc.remember_target(target_block)
+    set_guest_regs(core, {10: target, 31: 77})
+    core.pc = block.tc_addr
+    steps = 0
+    while core.pc != target_block.tc_addr - 4:
+        core.run(1)
+        steps += 1
+        assert steps < 100
+    assert core.pc not in tc.boundaries                  # inside the jump: not an interrupt point
+    assert tc.guest_pc_at(core.pc) == target
+    core.run(1)
+    assert core.pc == target_block.tc_addr and core.get_x(31) == 77
+
+
+def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_type):
+    """A chained exit whose target block lies more than 1 MiB away is
+    auipc+jalr through t6 to the block's indirect entry, which gives t6
+    back; unchaining makes it a callout again."""
+    core = core_type(ram_size=4 << 20, ram_base=0)
+    core.exit_on_exception = (1 << 24) - 1
+    frames = Frames()
+    tc = TranslationCache(core, frames, table(core), base=TC, size=3 << 20)
+    data, symbols = guest_code("j target\n .skip 8192\ntarget: ecall")
+    block = tc.translate(fetcher(data), GUEST)
+    far = TC + (2 << 20)
+    tc.cursor = frames.next = far                # the target translated 2 MiB on: own-address frames
+    target = symbols["target"]
+    target_block = tc.translate(fetcher(data), target, [target & ~0xFFF])
+    assert target_block.tc_addr == far + 4
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    set_guest_regs(core, regs)
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3
+    stub = core.exit_pc
+    assert tc.callouts[stub].kind == "exit" and tc.callouts[stub].target == target
+    assert tc.chain(stub, target_block) and tc.counters["chained_far"] == 1
+    set_guest_regs(core, regs)
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3 and core.exit_pc == target_block.tc_addr
+    assert tc.callouts[core.exit_pc].kind == "ecall"
+    assert guest_regs(core) == [regs[i] for i in range(1, 32)]
+    assert tc.invalidate_page(target & ~0xFFF) == 1
+    core.pc = block.tc_addr
+    assert core.run(1000) == 3 and core.exit_pc == stub
+
+
 # -- sensitive instructions ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("source, kind, ends", [
     ("sret", "sret", True), ("sfence.vma", "sfence", False), ("sfence.vma a0, a1", "sfence", False),
     ("wfi", "wfi", False), ("ecall", "ecall", False), ("ebreak", "ebreak", True),
     ("c.ebreak", "ebreak", True), ("mret", "illegal", True), ("hfence.gvma", "illegal", True),
-    ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 2", "csr", False),
+    ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 8", "csr", False),
     ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
     ("csrw stvec, a0", "csr", False), ("rdtime a0", "csr", False), ("csrr a0, mstatus", "csr", False),
     (".word 0", "illegal", True), ("csrw satp, gp", "csr", False), ("sfence.vma gp", "sfence", False),
@@ -322,7 +418,7 @@ class Frames:
 def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     core = bare_core(core_type)
     data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\ndone: ecall")
-    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     fetch = fetcher(data)
     block = tc.translate(fetch, GUEST, [GUEST])
     taken_stub = next(addr for addr, target in block.exits() if target == GUEST)
@@ -347,7 +443,7 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
 def test_a_full_cache_is_flushed_and_starts_over(core_type):
     core = bare_core(core_type)
     data, _ = guest_code("\n".join(["add a0, a1, a2"] * 3000))
-    tc = TranslationCache(core, Frames(), base=TC, size=SMALL_TC)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     fetch = fetcher(data)
     pcs = [GUEST + 256 * i for i in range(40)]
     for pc in pcs:
@@ -360,7 +456,40 @@ def test_a_full_cache_is_flushed_and_starts_over(core_type):
 
 def test_spill_slots_do_not_overlap_the_csrs():
     assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD < SPILL_RENAME < GUEST_GP
-    assert GUEST_GP + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
+    assert GUEST_GP < SPILL_IBL and SPILL_IBL + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
+
+
+@pytest.mark.parametrize("source, value, pending, inline", [
+    ("csrs sstatus, a0", 2, 0, True), ("csrsi sstatus, 2", 2, 0, True),
+    ("csrrs a1, sstatus, a0", 2, 0, True), ("csrs sstatus, a0", 0, 0x22, False),
+    ("csrs sstatus, a0", 2, 0x22, False), ("csrsi sstatus, 2", 2, 0x20, False),
+    ("csrs sstatus, a0", 1 << 18, 0, False), ("csrrs t0, sstatus, t1", 2, 0, True)])
+def test_interrupt_enables_stay_inline_unless_one_is_pending(core_type, source, value, pending,
+                                                              inline):
+    """csrs sstatus setting only SIE, with nothing pending and enabled in
+    sie: the state page's sstatus gets it, rd the old value, no callout.
+    Another bit (SUM) or a pending interrupt: the csr callout, registers
+    as the guest left them."""
+    block, _ = translate(f"{source}\n nop\n j .")
+    core = bare_core(core_type)
+    rs = 6 if "t1" in source else 10
+    rd = {"csrrs a1": 11, "csrrs t0": 5}.get(source[:8], 0)
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    regs[rs] = value
+    old = 0x8000_0000_0000_0020
+    callout = run_block(core, block, regs, {"sstatus": old, "sip": pending, "sie": 0x222})
+    if inline:
+        assert callout.kind == "exit"
+        assert state_slot(core, STATE_OFFSET["sstatus"]) == old | value
+        expected = dict(regs)
+        if rd:
+            expected[rd] = old
+        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+    else:
+        assert callout.kind == "csr" and callout.guest_pc == GUEST
+        assert state_slot(core, STATE_OFFSET["sstatus"]) == old
+        assert guest_regs(core) == [regs[i] for i in range(1, 32)]
+        assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
 
 
 # -- gp, the translated code's base -------------------------------------------------------------

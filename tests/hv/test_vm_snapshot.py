@@ -92,7 +92,7 @@ def test_a_bt_vcpu_stopped_inside_a_rewrite_is_saved_at_its_end(tmp_path):
     reference = _uninterrupted("bt", "shadow")
     vm = _new_vm("bt", "shadow")
     vm.run(max_insns=300_000)
-    for _ in range(1000):                      # on to a budget stop inside a multi-word rewrite
+    for _ in range(5000):                      # on to a budget stop inside a multi-word rewrite
         if not vm.vcpus[0].at_boundary():
             break
         vm.run(max_insns=1)

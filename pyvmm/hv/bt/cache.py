@@ -16,24 +16,74 @@ Invalidation is per guest code page (GPA): a store to a page any block was
 read from (self-modifying code, or the kernel loading code) drops those
 blocks. Their TC bytes stay until the next flush, so code already running
 in them finishes its block.
+
+Every block is preceded by its indirect entry, one word that reloads the
+register a lookup-table jump went through (translator._table_probe). The
+IndirectTable maps guest pcs to those entries; the runtime fills an entry
+when an indirect jump's probe missed, and dropping a block (invalidation,
+flush) empties its entry, so a probe never reaches a stale block.
 """
 
+import array
 import bisect
 import collections
 
+import numpy as np
+
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import PAGE_SIZE, TC_BASE, TC_SIZE
-from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, NO_TARGET, translate_block
+from pyvmm.hv.bt.layout import IBL_ENTRIES, IBL_REG, PAGE_SIZE, SPILL_IBL, TC_BASE, TC_SIZE
+from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, MAX_BLOCK_INSNS, NO_TARGET, ibl_index,
+                                    translate_block)
+
+INDIRECT_SPILL = emit.state_store(IBL_REG, SPILL_IBL)
 
 # The most TC bytes one block can need: every guest instruction rewritten into
-# the longest sequence (a CSR write naming gp: 13 words), the last one an
-# indirect jump (26 words with its 64-bit link constant and literal) or a
-# branch's two stubs.
-MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 14
+# the longest sequence (an interrupt enable with its slow path: 19 words),
+# the last one an indirect jump (40 words with its 64-bit link constant,
+# table probe and literal) or a branch's two stubs, and the indirect entry
+# before it.
+MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 20
+ENTRY_BYTES = 4                            # a block's indirect entry, right before it
+
+
+class IndirectTable:
+    """The lookup table translated indirect jumps probe (layout.IBL_GVA):
+    IBL_ENTRIES direct-mapped entries of (guest pc, TC address of its block's
+    indirect entry) in host frames at `hpa`. An empty entry's tag is
+    NO_TARGET, which no jump target equals (jalr clears bit 0)."""
+
+    def __init__(self, core, hpa):
+        self.hpa = hpa
+        self._words = memoryview(core.ram).cast("B").cast("Q")
+        self._ram64 = core.ram.view(np.uint64)
+        self._first = (hpa - core.ram_base) >> 3
+        self.targets = {}                  # entry index -> the guest pc it holds
+        self.clear()
+
+    def clear(self):
+        first, end = self._first, self._first + 2 * IBL_ENTRIES
+        self._ram64[first:end:2] = NO_TARGET
+        self._ram64[first + 1:end:2] = 0
+        self.targets.clear()
+
+    def fill(self, guest_pc, entry_addr):
+        index = ibl_index(guest_pc)
+        at = self._first + 2 * index
+        self._words[at + 1] = entry_addr
+        self._words[at] = guest_pc
+        self.targets[index] = guest_pc
+
+    def drop(self, guest_pc):
+        """Empty guest_pc's entry if it holds guest_pc."""
+        index = ibl_index(guest_pc)
+        if self.targets.get(index) == guest_pc:
+            del self.targets[index]
+            self._words[self._first + 2 * index] = NO_TARGET
+            self._words[self._first + 2 * index + 1] = 0
 
 
 class TranslationCache:
-    def __init__(self, core, frames, base=TC_BASE, size=TC_SIZE):
+    def __init__(self, core, frames, table, base=TC_BASE, size=TC_SIZE):
         if size < MAX_BLOCK_BYTES or size % PAGE_SIZE or base % PAGE_SIZE:
             raise ValueError(f"TC of {size} bytes at {base:#x}: page aligned, at least "
                              f"{MAX_BLOCK_BYTES} bytes")
@@ -42,6 +92,7 @@ class TranslationCache:
         self.base = base
         self.size = size
         self.page_hpa = {}                 # TC page GVA -> host frame (kept across flushes)
+        self.table = table                 # the IndirectTable translated code probes
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
         self.on_change = None              # called with the new Block, or None after a flush
@@ -59,6 +110,7 @@ class TranslationCache:
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
         self.code_pages = collections.defaultdict(set)  # guest code page (GPA) -> block guest pcs
+        self.code_gvas = collections.defaultdict(set)   # guest code page (GVA) -> block guest pcs
         self.generation = getattr(self, "generation", -1) + 1
 
     # -- space ---------------------------------------------------------------------------------
@@ -76,7 +128,7 @@ class TranslationCache:
         return hpa | (addr & (PAGE_SIZE - 1))
 
     def _write_words(self, addr, words):
-        data = b"".join(w.to_bytes(4, "little") for w in words)
+        data = array.array("I", words).tobytes()
         done = 0
         while done < len(data):
             at = addr + done
@@ -87,6 +139,7 @@ class TranslationCache:
     def flush(self):
         self.counters["flushes"] += 1
         self._reset()
+        self.table.clear()
         if self.on_change is not None:
             self.on_change(None)
 
@@ -103,11 +156,11 @@ class TranslationCache:
         """Translate the block at guest_pc into the TC (flushing it when
         full). `code_gpa_pages(block)` names the guest pages its code came
         from. Raises translator.FetchFault when the guest cannot fetch there."""
-        if self.cursor + MAX_BLOCK_BYTES > self.base + self.size:
+        if self.cursor + ENTRY_BYTES + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
-        block = translate_block(fetch, guest_pc, self.cursor, ptstores=self.ptstores)
+        block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores)
         self._install(block, code_gpa_pages)
-        self.cursor += block.size
+        self.cursor += ENTRY_BYTES + block.size
         self.counters["blocks_translated"] += 1
         self.counters["guest_insns_translated"] += block.guest_insns
         if self.on_change is not None:
@@ -115,7 +168,7 @@ class TranslationCache:
         return block
 
     def _install(self, block, code_gpa_pages):
-        self._write_words(block.tc_addr, block.words)
+        self._write_words(block.tc_addr - ENTRY_BYTES, [INDIRECT_ENTRY] + block.words)
         self.blocks[block.guest_pc] = block
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
@@ -126,6 +179,8 @@ class TranslationCache:
             else frozenset(code_gpa_pages)
         for page in block.gpa_pages:
             self.code_pages[page].add(block.guest_pc)
+        for page in block.pages:
+            self.code_gvas[page].add(block.guest_pc)
 
     def addresses_of(self, guest_pcs, block=None):
         """The TC addresses where the guest instructions at `guest_pcs` begin
@@ -150,7 +205,10 @@ class TranslationCache:
             return pc
         block = self.block_containing(tc_addr)
         if block is None:
-            return None
+            # A block's indirect entry: the jump into it is done but for
+            # restoring the register it went through.
+            block = self.block_at.get(tc_addr + ENTRY_BYTES)
+            return None if block is None else block.guest_pc
         addrs = [addr for addr, _ in block.pcmap]
         i = bisect.bisect_right(addrs, tc_addr) - 1
         return block.pcmap[i][1] if i >= 0 else None
@@ -158,12 +216,16 @@ class TranslationCache:
     # -- chaining ------------------------------------------------------------------------------
 
     def chain(self, stub, target_block):
-        """Patch exit stub `stub` into a direct jump to target_block; False
-        when out of jal range."""
+        """Patch exit stub `stub` into a direct jump to target_block: a jal
+        when in its range, else a far jump through t6 to the block's indirect
+        entry (the stub's spare words). Returns True."""
         offset = target_block.tc_addr - stub
-        if not emit.jump_fits(offset):
-            return False
-        self._write_words(stub, [emit.jal(0, offset)])
+        if emit.jump_fits(offset):
+            self._write_words(stub, [emit.jal(0, offset)])
+        else:                              # through the target's indirect entry, which reloads t6
+            entry = target_block.tc_addr - ENTRY_BYTES
+            self._write_words(stub, [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4)))
+            self.counters["chained_far"] += 1
         self.patched[stub] = target_block.guest_pc
         self.incoming[target_block.guest_pc].add(stub)
         self.counters["chained"] += 1
@@ -187,7 +249,14 @@ class TranslationCache:
         self.counters["indirect_links"] += 1
         return True
 
+    def remember_target(self, block):
+        """Fill block's lookup-table entry: indirect jumps to it that miss
+        their inline cache reach it without leaving translated code."""
+        self.table.fill(block.guest_pc, block.tc_addr - ENTRY_BYTES)
+        self.counters["table_fills"] += 1
+
     def _unchain(self, guest_pc):
+        self.table.drop(guest_pc)
         for stub in self.incoming.pop(guest_pc, ()):
             literal = self.literals.pop(stub, None)
             if literal is None:
@@ -199,6 +268,18 @@ class TranslationCache:
 
     # -- invalidation --------------------------------------------------------------------------
 
+    def _drop(self, guest_pc):
+        """Drop the valid block at guest_pc (if any); True if there was one."""
+        block = self.blocks.pop(guest_pc, None)
+        if block is None:
+            return False
+        for page in block.gpa_pages:
+            self.code_pages[page].discard(guest_pc)
+        for page in block.pages:
+            self.code_gvas[page].discard(guest_pc)
+        self._unchain(guest_pc)
+        return True
+
     def retranslate_store(self, store_pc, ptstore):
         """Adaptive BT: from now on translate the store at guest pc store_pc
         as a "ptstore" callout (or, ptstore False, copied again), dropping
@@ -209,29 +290,27 @@ class TranslationCache:
             self.counters["adaptive_retranslations"] += 1
         else:
             self.ptstores.discard(store_pc)
-        holding = [block for block in self.blocks.values()
-                   if block.guest_pc <= store_pc < block.guest_end]
-        for block in holding:
-            del self.blocks[block.guest_pc]
-            for page in block.gpa_pages:
-                self.code_pages[page].discard(block.guest_pc)
-            self._unchain(block.guest_pc)
+        # Every block holding the store read the page the store starts on.
+        holding = [guest_pc for guest_pc in self.code_gvas.get(store_pc & ~(PAGE_SIZE - 1), ())
+                   if guest_pc in self.blocks
+                   and guest_pc <= store_pc < self.blocks[guest_pc].guest_end]
+        for guest_pc in holding:
+            self._drop(guest_pc)
         self.counters["invalidations"] += len(holding)
         return len(holding)
 
     def invalidate_page(self, gpa_page):
         """Drop every block read from guest page gpa_page; returns how many."""
-        dropped = 0
-        for guest_pc in self.code_pages.pop(gpa_page, ()):
-            block = self.blocks.pop(guest_pc, None)
-            if block is None:
-                continue
-            for page in block.gpa_pages:
-                if page != gpa_page:
-                    self.code_pages[page].discard(guest_pc)
-            self._unchain(guest_pc)
-            dropped += 1
+        dropped = sum(self._drop(guest_pc) for guest_pc in list(self.code_pages.pop(gpa_page, ())))
         self.counters["invalidations"] += dropped
+        return dropped
+
+    def invalidate_gva_page(self, gva_page):
+        """Drop every block read through guest virtual page gva_page (its
+        translation changed); returns how many."""
+        dropped = sum(self._drop(guest_pc) for guest_pc in list(self.code_gvas.pop(gva_page, ())))
+        self.counters["invalidations"] += dropped
+        self.counters["remapped_code_pages"] += 1
         return dropped
 
     # -- snapshots: the cache's layout, rebuilt from guest code -----------------------------------
@@ -251,6 +330,7 @@ class TranslationCache:
                               if stub in self.literals else None)
                              for stub, target in self.patched.items()),
             "ptstores": sorted(self.ptstores),
+            "table": sorted(self.table.targets.values()),
             "generation": self.generation,
             "counters": dict(self.counters),
         }
@@ -261,6 +341,7 @@ class TranslationCache:
         taken, as it was. A valid block whose code cannot be fetched now, or
         translates to another size, raises ValueError; nothing is chained then."""
         self._reset()
+        self.table.clear()
         self.ptstores = set(layout["ptstores"])
         rebuilt = []
         for offset, guest_pc, size, valid in layout["blocks"]:
@@ -285,6 +366,10 @@ class TranslationCache:
                 self.chain(self.base + stub, block)
             else:
                 self.link_indirect(self.base + stub, self.base + literal, block)
+        for guest_pc in layout.get("table", ()):
+            block = self.blocks.get(guest_pc)
+            if block is not None:
+                self.table.fill(guest_pc, block.tc_addr - ENTRY_BYTES)
         self.generation = layout["generation"]
         self.counters = collections.Counter(layout["counters"])
 

@@ -68,6 +68,14 @@ def jal(rd, offset):
     return codec.encode("jal", rd=rd, imm=offset)
 
 
+def far_jump(rd, offset):
+    """auipc rd + jalr x0 through rd: a jump `offset` bytes from the auipc,
+    anywhere within +-2 GiB."""
+    lo = sext(offset, 12)
+    hi = ((offset - lo) >> 12) & 0xFFFFF
+    return [codec.encode("auipc", rd=rd, imm=hi), codec.encode("jalr", rd=0, rs1=rd, imm=lo)]
+
+
 def jump_fits(offset):
     return -(1 << 20) <= offset < (1 << 20) and not offset & 1
 

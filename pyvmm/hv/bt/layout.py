@@ -10,8 +10,10 @@ is canonical in Sv57 and in none of those:
 
 * the VCPU-state page at STATE_GVA (RUNTIME_BASE): the virtual CSRs, the
   guest's own gp, spill slots;
-* the translation cache at TC_BASE, right above it (1 MiB: every `jal`
-  between two blocks in range).
+* the indirect-jump table at IBL_GVA: guest pc -> translated entry, which
+  translated code probes itself on an indirect jump (read-only to it);
+* the translation cache at TC_BASE, 1 MiB above it (TC_SIZE; a chained
+  jump is a `jal` within +-1 MiB, auipc+jalr beyond).
 
 Translated code reaches the state page through gp (x3, `BASE_REG`), which
 holds STATE_GVA while the core runs translated code: `ld rd, OFF(gp)`. The
@@ -26,7 +28,17 @@ SHADOW_LEVELS = 5            # Sv57: room above every guest address space
 RUNTIME_BASE = 1 << 55
 STATE_GVA = RUNTIME_BASE
 TC_BASE = RUNTIME_BASE + 0x10_0000
-TC_SIZE = 1 << 20           # jal reaches +-1 MiB: every chained jump fits
+TC_SIZE = 8 << 20           # a booting Linux's code several times over; frames taken as it fills
+
+# The indirect-jump lookup table: IBL_ENTRIES direct-mapped 16-byte entries
+# (guest pc tag, TC address of the block's indirect entry), indexed by guest
+# pc bits 1.. (IBL_INDEX_BITS of them), at IBL_OFFSET from the state page.
+IBL_OFFSET = 0x1_0000
+IBL_GVA = STATE_GVA + IBL_OFFSET
+IBL_INDEX_BITS = 13
+IBL_ENTRIES = 1 << IBL_INDEX_BITS
+IBL_BYTES = 16 * IBL_ENTRIES
+IBL_REG = 31                 # t6: carries the entry's address; a block's indirect entry restores it
 
 BASE_REG = 3                 # gp: holds STATE_GVA in translated code
 
@@ -41,4 +53,5 @@ SPILL_SECOND = 0x110        # a second borrowed register (indirect jumps)
 SPILL_TARGET = 0x118        # an indirect jump's guest target, for the runtime on a miss
 SPILL_RENAME = 0x120        # the register standing in for the guest's gp
 GUEST_GP = 0x128            # the guest's gp while translated code runs
-STATE_BYTES = 0x130         # the slots in use (the rest of the page stays zero)
+SPILL_IBL = 0x130           # IBL_REG's value across a table jump (an indirect entry reloads it)
+STATE_BYTES = 0x138         # the slots in use (the rest of the page stays zero)

@@ -32,7 +32,7 @@ SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 import numpy as np
 
 from pyvmm.hv.bt import layout
-from pyvmm.hv.bt.cache import TranslationCache
+from pyvmm.hv.bt.cache import ENTRY_BYTES, IndirectTable, TranslationCache
 from pyvmm.hv.bt.translator import FetchFault
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
@@ -47,7 +47,9 @@ REG_A0, REG_A7 = 10, 17
 
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
+PTE_A_D = PTE_A | PTE_D
 STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
+TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads the lookup table
 
 # Callouts after which the guest goes on with its next instruction.
 CONTINUING = frozenset(("csr", "sfence", "wfi", "ecall"))
@@ -93,37 +95,49 @@ for _name, _offset in layout.STATE_OFFSET.items():
 
 
 class RuntimeTables:
-    """The VCPU's own pages (state page, TC pages) as a page-table subtree
-    in host frames, built once: the levels below the root entry covering
-    RUNTIME_BASE. Every shadow tree the VCPU's guest kernel runs on links
-    to it with one root entry, so neither a new address space nor a guest
-    sfence.vma costs more than that entry."""
+    """The VCPU's own pages (state page, lookup table, TC pages) as a
+    page-table subtree in host frames: the levels below the root entry
+    covering RUNTIME_BASE, a leaf table per 2 MiB in use. Every shadow tree
+    the VCPU's guest kernel runs on links to it with one root entry, so
+    neither a new address space nor a guest sfence.vma costs more than that
+    entry."""
 
     def __init__(self, core, frames, levels):
         self._ram64 = core.ram.view(np.uint64)
         self._ram_base = core.ram_base
+        self._frames = frames
         self.levels = levels
-        self.tables = [frames.alloc(1) for _ in range(levels - 1)]   # top (below the root) first
-        for table in self.tables:
-            start = (table - self._ram_base) >> 3
-            self._ram64[start:start + 512] = 0
+        self.tables = [self._zeroed() for _ in range(levels - 1)]   # top (below the root) first
         for level, (table, below) in enumerate(zip(self.tables, self.tables[1:])):
             self._set(table, levels - 2 - level, layout.RUNTIME_BASE, ((below >> 12) << 10) | PTE_V)
+        self.leaves = {0: self.tables[-1]}    # 2 MiB region index -> its leaf table
         self.mapped = set()               # page GVAs with a leaf
 
     @property
     def top(self):
         return self.tables[0]
 
+    def _zeroed(self):
+        table = self._frames.alloc(1)
+        start = (table - self._ram_base) >> 3
+        self._ram64[start:start + 512] = 0
+        return table
+
     def _set(self, table, level, gva, pte):
         index = ((table - self._ram_base) >> 3) + ((gva >> (12 + 9 * level)) & 0x1FF)
         self._ram64[index] = pte
 
     def map(self, gva, hpa, pte_bits):
-        """A leaf for the page at gva (within the 2 MiB the leaf table covers)."""
-        if (gva ^ layout.RUNTIME_BASE) >> 21:
-            raise HvError(f"bt: {gva:#x} is outside the runtime's 2 MiB")
-        self._set(self.tables[-1], 0, gva, ((hpa >> 12) << 10) | pte_bits)
+        """A leaf for the page at gva (within the 1 GiB the runtime's
+        second-to-last table covers)."""
+        region = (gva - layout.RUNTIME_BASE) >> 21
+        if not 0 <= region < 512:
+            raise HvError(f"bt: {gva:#x} is outside the runtime's 1 GiB")
+        leaf = self.leaves.get(region)
+        if leaf is None:
+            leaf = self.leaves[region] = self._zeroed()
+            self._set(self.tables[-2], 1, gva, ((leaf >> 12) << 10) | PTE_V)
+        self._set(leaf, 0, gva, ((hpa >> 12) << 10) | pte_bits)
         self.mapped.add(gva & ~(layout.PAGE_SIZE - 1))
 
 
@@ -139,15 +153,23 @@ class BTVCPU(TrapEmulateVCPU):
         old = self.state
         ram_words = memoryview(core.ram).cast("B").cast("Q")
         self.state = PageBackedState(ram_words, index, counters=self._read_counter, stce=old.stce)
-        self.tc = TranslationCache(core, frames)
+        table_pages = layout.IBL_BYTES // layout.PAGE_SIZE
+        table = IndirectTable(core, frames.alloc(table_pages))
+        self.tc = TranslationCache(core, frames, table)
         self.runtime_tables = RuntimeTables(core, frames, layout.SHADOW_LEVELS)
         self.runtime_tables.map(layout.STATE_GVA, self.state_hpa, STATE_PTE)
+        for page in range(table_pages):
+            self.runtime_tables.map(layout.IBL_GVA + page * layout.PAGE_SIZE,
+                                    table.hpa + page * layout.PAGE_SIZE, TABLE_PTE)
         self._guest_pc = self._pc
         self._pc_stale = False            # the core's pc must be resolved from _guest_pc
         self._continuation = None         # (guest pc, TC address) a callout resumes at
         self.pending_callout = None       # (TC address, Callout) of the exit being handled
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
         self.fetch_hpa = {}               # guest code page (GVA) -> host page behind it
+        self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
+        self.walk_tables = {}             # page-table page (GPA) -> code pages (GVA) walked through it
+        self.stale_tables = set()         # walk_tables pages stored to since the last sfence.vma
         self._ram16 = core.ram.view(np.uint16)
         self._ram_base = core.ram_base
         self.lookups = 0
@@ -264,8 +286,60 @@ class BTVCPU(TrapEmulateVCPU):
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
             self.fetch_pages[page] = gpa_page
             self.fetch_hpa[page] = hpa_page
+            self._note_code_walk(page, gpa_page, walk.pte_gpas)
         # pcs are even: a parcel never straddles a page
         return int(self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1])
+
+    def _note_code_walk(self, page, gpa_page, pte_gpas):
+        """Blocks are keyed by guest virtual pc: remember which guest page
+        code page `page` maps to through which PTEs (and their values), and
+        watch the page-table pages holding them, so that a remapped code
+        page (a module unloaded, another loaded at its address) drops its
+        blocks (revalidate_code)."""
+        self.code_walks[page] = (gpa_page, pte_gpas, self._pte_values(pte_gpas))
+        for pte_gpa in pte_gpas:
+            table = pte_gpa & ~(layout.PAGE_SIZE - 1)
+            pages = self.walk_tables.get(table)
+            if pages is None:
+                pages = self.walk_tables[table] = set()
+                self.vm.policy.watch_walk_table(table)
+            pages.add(page)
+
+    def _pte_values(self, pte_gpas):
+        """The PTEs at pte_gpas, less the A and D bits the walks of others set."""
+        values = []
+        for pte_gpa in pte_gpas:
+            hpa = self.vm.gpa_to_hpa(pte_gpa)
+            values.append(None if hpa is None else
+                          self._ram_words[(hpa - self._ram_base) >> 3] & ~PTE_A_D)
+        return tuple(values)
+
+    def revalidate_code(self):
+        """At a guest sfence.vma (the point where a changed translation
+        must take effect): for the code pages whose page tables were stored
+        to, check the PTEs their walk read; where one changed, walk again
+        and drop the blocks of a page that no longer maps to the guest page
+        it was translated from."""
+        stale, self.stale_tables = self.stale_tables, set()
+        pages = set()
+        for table in stale:
+            pages |= self.walk_tables.pop(table, set())
+        status = self.state.sstatus
+        for page in pages:
+            known = self.code_walks.get(page)
+            if known is None:
+                continue
+            gpa_page, pte_gpas, values = known
+            if self._pte_values(pte_gpas) == values:
+                self._note_code_walk(page, gpa_page, pte_gpas)
+                continue
+            walk, _ = self.vm.pager.guest_walk(page, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
+                                               bool(status & SSTATUS_MXR))
+            if walk is not None and walk.gpa & ~(layout.PAGE_SIZE - 1) == gpa_page:
+                self._note_code_walk(page, gpa_page, walk.pte_gpas)
+            else:
+                del self.code_walks[page]
+                self.tc.invalidate_gva_page(page)
 
     def _code_gpa_pages(self, block):
         return [self.fetch_pages[page] for page in block.pages if page in self.fetch_pages]
@@ -285,7 +359,7 @@ class BTVCPU(TrapEmulateVCPU):
         """Leaves for the TC pages a new block occupies, before it runs (no
         fault to take on the way in)."""
         tables = self.runtime_tables
-        page = block.tc_addr & ~(layout.PAGE_SIZE - 1)
+        page = (block.tc_addr - ENTRY_BYTES) & ~(layout.PAGE_SIZE - 1)   # its indirect entry too
         end = block.tc_addr + block.size
         while page < end:
             if page not in tables.mapped:
@@ -487,6 +561,7 @@ class BTPolicy(TrapEmulatePolicy):
     def _indirect_miss(self, vcpu, callout, target):
         def link(tc, block):
             tc.link_indirect(callout.site, callout.literal, block)
+            tc.remember_target(block)
         self._go_to(vcpu, target, link)
 
     def _exit_stub(self, vcpu, stub, target):
@@ -522,7 +597,19 @@ class BTPolicy(TrapEmulatePolicy):
     def guest_sfence(self, vcpu, vaddr, asid):
         super().guest_sfence(vcpu, vaddr, asid)
         vcpu.flush_fetch_pages()
+        if vcpu.stale_tables:
+            vcpu.revalidate_code()
         self._install_runtime_pages(vcpu)
+
+    def watch_walk_table(self, table):
+        self.vm.pager.watch_page(table, self._store_to_walk_table)
+
+    def _store_to_walk_table(self, table):
+        """The guest stores to a page table some translated code page was
+        walked through: its translation may change; the next sfence.vma checks."""
+        for vcpu in self.vm.vcpus:
+            if table in getattr(vcpu, "walk_tables", ()):
+                vcpu.stale_tables.add(table)
 
     def _install_runtime_pages(self, vcpu):
         """Link the VCPU's runtime tables (TC pages in use, state page) into

@@ -12,15 +12,20 @@ and knows nothing of the runtime but the TC address the block will live at
   to the target; branches: the branch, retargeted to hop over a fall-through
   exit stub onto a taken exit stub. An exit stub is a callout until the
   runtime translates its target and patches it into a direct jal (chaining).
-* jalr (ret, indirect calls): an inline one-entry cache. The target is
-  computed into a borrowed register and compared with a literal (the guest
-  target last seen here); a hit jumps straight to that target's block, a
-  miss is a callout that looks the target up and re-points the cache.
+* jalr (ret, indirect calls): an inline one-entry cache, then a table. The
+  target is computed into a borrowed register and compared with a literal
+  (the guest target last seen here); a hit jumps straight to that target's
+  block. A miss probes the runtime's lookup table (guest pc -> the block's
+  indirect entry, layout.IBL_GVA) and jumps through it; only a miss there
+  is a callout, which looks the target up, fills the table's entry and
+  re-points the inline cache.
 * CSR reads of virtual state without side effects: `ld rd, OFF(gp)` from the
   VCPU-state page (gp holds its address in translated code, layout.BASE_REG). CSR writes of scratch-like state (sscratch, sepc, scause,
   stval), and clears of interrupt enables (csrc sie, csrci sstatus): a
   short load/modify/store on the state page with one borrowed register
-  spilled there. Other CSR accesses (sstatus/sie/satp writes, which
+  spilled there. Interrupt enables (csrs sstatus of SIE alone) are done on
+  the state page when sip & sie shows nothing to deliver, else they are the
+  csr callout. Other CSR accesses (sstatus/sie/satp writes, which
   may unmask an interrupt or change the address space; sip, which depends
   on time; the counters, which are the hypervisor's; unknown CSRs): callouts.
 * sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
@@ -43,10 +48,14 @@ from functools import lru_cache
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
-from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, PAGE_SIZE, SPILL_OLD, SPILL_RENAME,
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS, IBL_OFFSET,
+                                IBL_REG, PAGE_SIZE, SPILL_IBL, SPILL_OLD, SPILL_RENAME,
                                 SPILL_SECOND, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
+# An exit stub's words: the callout, then room for a far chain (spill t6,
+# auipc, jalr to the target's indirect entry, which reloads t6).
+STUB_WORDS = 3
 MASK64 = (1 << 64) - 1
 
 BRANCHES = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu"))
@@ -63,6 +72,7 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
 SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
+SSTATUS_SIE = 1 << 1
 FP_CSRS = frozenset((CSRS["fflags"], CSRS["frm"], CSRS["fcsr"]))
 # What a "ptstore" callout may stand for: stores and AMOs (amo*; not lr/sc,
 # whose reservation lives in the core).
@@ -148,18 +158,34 @@ class _Emitter:
         self.block.words.append(emit.ECALL)
 
     def exit_stub(self, target):
+        """A callout to `target`, with room to become a jump to its block
+        anywhere in the TC (cache.TranslationCache.chain)."""
         self.mark(target)
         self.callout("exit", target, target=target)
+        self.block.words.extend([emit.NOP] * (STUB_WORDS - 1))
 
 
 @lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
 def _decode(raw):
-    """(the 32-bit word, codec.decode of it) for a guest instruction, a
-    compressed one expanded first; (None, None) for a reserved parcel."""
+    """(the 32-bit word, codec.decode of it, whether it is copied as it
+    is) for a guest instruction, a compressed one expanded first; (None,
+    None, False) for a reserved parcel. A copied store is still a ptstore
+    callout where the runtime asks for one."""
     if raw & 3 != 3:
         word = codec.expand_compressed(raw)
-        return word, codec.decode(word) if word is not None else None
-    return raw, codec.decode(raw)
+        decoded = codec.decode(word) if word is not None else None
+    else:
+        word, decoded = raw, codec.decode(raw)
+    return word, decoded, decoded is not None and _copied(*decoded)
+
+
+def _copied(entry, ops):
+    """Whether _translate_one copies this instruction word unchanged."""
+    name = entry.name
+    if name in ("jal", "jalr", "auipc") or name in BRANCHES or name in CSR_OPS \
+            or name in SYSTEM_CALLOUTS or entry.ext in ("priv", "H"):
+        return False
+    return not _gp_fields(entry, ops)
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
@@ -180,11 +206,16 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             if block.guest_insns == 0:
                 raise
             break
-        word, decoded = _decode(raw)
+        word, decoded, copied = _decode(raw)
         block.guest_insns += 1
-        out.mark(pc)
-        ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
-                               pc in ptstores)
+        words = block.words
+        block.pcmap.append((tc_addr + 4 * len(words), pc))
+        if copied and pc not in ptstores:
+            words.append(word)
+            ended = False
+        else:
+            ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
+                                   pc in ptstores)
         pc = (pc + length) & MASK64
         if ended:
             break
@@ -278,14 +309,15 @@ def _branch(out, pc, length, name, ops):
     both ways out."""
     rs1, rs2 = ops["rs1"], ops["rs2"]
     if BASE_REG not in (rs1, rs2):
-        out.words([emit.branch(name, rs1, rs2, 8)])
+        out.words([emit.branch(name, rs1, rs2, 4 + 4 * STUB_WORDS)])
         out.exit_stub((pc + length) & MASK64)
         out.exit_stub((pc + ops["imm"]) & MASK64)
         return
     t = _scratch({rs1, rs2})
     restore = emit.state_load(t, SPILL_RENAME)
     out.words([emit.state_store(t, SPILL_RENAME), emit.state_load(t, GUEST_GP),
-               emit.branch(name, t if rs1 == BASE_REG else rs1, t if rs2 == BASE_REG else rs2, 12),
+               emit.branch(name, t if rs1 == BASE_REG else rs1, t if rs2 == BASE_REG else rs2,
+                           8 + 4 * STUB_WORDS),
                restore])
     out.exit_stub((pc + length) & MASK64)
     out.words([restore])
@@ -320,8 +352,51 @@ def _translate_csr(out, pc, word, length, name, ops, entry):
         # side effect for Python to act on.
         _inline_write_renamed(out, op, immediate, rd, source, INLINE_READS[csr], False)
         return False
+    if op == "csrrs" and csr == SSTATUS and BASE_REG not in (rd, 0 if immediate else source) \
+            and (not immediate or source & ~SSTATUS_SIE == 0):
+        _interrupt_enable(out, pc, word, length, immediate, rd, source)
+        return False
     out.callout("csr", pc, word, length)
     return False
+
+
+def _interrupt_enable(out, pc, word, length, immediate, rd, source):
+    """csrs sstatus (a kernel's interrupt enable and restore): inline when
+    it sets no bit but SIE and no interrupt is pending and enabled in sie,
+    so the write has no effect beyond the stored value; otherwise the csr
+    callout, which delivers the interrupt. The value is checked first, so a
+    csrs of another bit (SUM) pays four words before its callout."""
+    encode = codec.encode
+    t = _scratch({rd, 0 if immediate else source})
+    u = _scratch({rd, 0 if immediate else source, t})
+    words = [emit.state_store(t, SPILL_TEMP)]
+    value_check = None
+    if not immediate:
+        words.append(encode("andi", rd=t, rs1=source, imm=~SSTATUS_SIE))
+        value_check = len(words)
+        words.append(None)                                 # bne t, x0, slow (t only)
+    words += [emit.state_store(u, SPILL_SECOND),
+              emit.state_load(t, STATE_OFFSET["sip"]), emit.state_load(u, STATE_OFFSET["sie"]),
+              encode("and", rd=t, rs1=t, rs2=u)]
+    pending_check = len(words)
+    words += [None,                                        # bne t, x0, slow (t and u)
+              emit.state_load(t, STATE_OFFSET["sstatus"])]
+    if rd:
+        words.append(emit.state_store(t, SPILL_OLD))
+    words.append(encode("ori", rd=t, rs1=t, imm=source) if immediate
+                 else encode("or", rd=t, rs1=t, rs2=source))
+    words.append(emit.state_store(t, STATE_OFFSET["sstatus"]))
+    if rd:
+        words.append(emit.state_load(rd, SPILL_OLD))
+    words += [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
+              encode("jal", rd=0, imm=16)]                 # over the slow path
+    slow_u = len(words)
+    words += [emit.state_load(u, SPILL_SECOND), emit.state_load(t, SPILL_TEMP)]
+    words[pending_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u - pending_check))
+    if value_check is not None:
+        words[value_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u + 1 - value_check))
+    out.words(words)
+    out.callout("csr", pc, word, length)
 
 
 def _inline_write_renamed(out, op, immediate, rd, source, offset, clear_bit0):
@@ -375,7 +450,8 @@ NO_TARGET = 1
 
 
 def _indirect_jump(out, pc, word, length, rd, rs1, imm):
-    """jalr through a one-entry inline cache (see the module docstring)."""
+    """jalr through a one-entry inline cache, then the lookup table (see the
+    module docstring)."""
     encode = codec.encode
     t = _scratch({rd, rs1})
     u = _scratch({rd, rs1, t})
@@ -384,20 +460,75 @@ def _indirect_jump(out, pc, word, length, rd, rs1, imm):
         out.words([emit.state_load(t, GUEST_GP), encode("addi", rd=t, rs1=t, imm=imm)])
     else:
         out.words([encode("addi", rd=t, rs1=rs1, imm=imm)])
-    out.words([encode("andi", rd=t, rs1=t, imm=-2), emit.state_store(t, SPILL_TARGET)])
+    out.words([encode("andi", rd=t, rs1=t, imm=-2)])
     if rd == BASE_REG:
         out.words(emit.load_constant(u, pc + length) + [emit.state_store(u, GUEST_GP)])
     elif rd:
         out.words(emit.load_constant(rd, pc + length))
     auipc_at = out.here
-    literal = (auipc_at + 4 * 9 + 7) & ~7
+    # A pad word keeps the literal 8-byte aligned.
+    tail, site_index, callout_index = _indirect_tail(
+        t, u, bool((auipc_at + 4 * INDIRECT_TAIL_WORDS) & 7))
+    out.words(tail[:callout_index])
+    out.callout("jalr", pc, word, length, site=auipc_at + 4 * site_index,
+                literal=auipc_at + 4 * (len(tail) - 2))
+    out.words(tail[callout_index + 1:])
+
+
+@lru_cache(maxsize=None)                  # four candidate pairs, padded or not
+def _indirect_tail(t, u, padded):
+    """The words of an indirect jump from the literal check on (t holds the
+    target, t and u spilled), with the literal's placeholder: (words, index
+    of the hit site, index of the miss callout's ecall)."""
+    encode = codec.encode
     restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
-    out.words([encode("auipc", rd=u, imm=0), encode("ld", rd=u, rs1=u, imm=literal - auipc_at),
-               encode("bne", rs1=t, rs2=u, imm=16)] + restore)
-    site = out.here
-    out.words([emit.ECALL])                 # the hit: becomes `jal x0, block` with the literal
-    out.words(restore)
-    out.callout("jalr", pc, word, length, site=site, literal=literal)
-    if out.here != literal:
-        out.words([emit.NOP])
-    out.words([NO_TARGET, 0])
+    literal_at = 4 * INDIRECT_TAIL_WORDS + (4 if padded else 0)
+    words = [encode("auipc", rd=u, imm=0), encode("ld", rd=u, rs1=u, imm=literal_at),
+             encode("bne", rs1=t, rs2=u, imm=16)] + restore
+    site = len(words)
+    words.append(emit.ECALL)                 # the hit: becomes `jal x0, block` with the literal
+    words += _table_probe(t, u)
+    # The miss: the target for the runtime, every register the guest's.
+    words += [emit.state_store(t, SPILL_TARGET), emit.state_load(IBL_REG, SPILL_IBL)] + restore
+    callout = len(words)
+    words.append(emit.ECALL)
+    if padded:
+        words.append(emit.NOP)
+    assert 4 * len(words) == literal_at, "the indirect jump's tail has INDIRECT_TAIL_WORDS words"
+    words += [NO_TARGET, 0]
+    return tuple(words), site, callout
+
+
+@lru_cache(maxsize=None)
+def _table_probe(t, u):
+    """The lookup table probe for target t (u free, both spilled): every other
+    register already holds its value after the jump, so IBL_REG's is spilled
+    as it is and the target block's indirect entry reloads it. A hit jumps
+    there; a miss falls through past these words."""
+    encode = codec.encode
+    x = IBL_REG
+    shift = 63 - IBL_INDEX_BITS
+    return (emit.state_store(x, SPILL_IBL),
+            encode("slli", rd=u, rs1=t, shamt=shift),          # pc bits 1.. -> entry offset
+            encode("srli", rd=u, rs1=u, shamt=shift - 3),
+            encode("add", rd=u, rs1=u, rs2=BASE_REG),
+            encode("lui", rd=x, imm=IBL_OFFSET >> 12),
+            encode("add", rd=u, rs1=u, rs2=x),
+            encode("ld", rd=x, rs1=u, imm=0),                  # the entry's tag
+            encode("bne", rs1=x, rs2=t, imm=20),
+            encode("ld", rd=x, rs1=u, imm=8),                  # the block's indirect entry
+            emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
+            encode("jalr", rd=0, rs1=x, imm=0))
+
+
+# auipc, ld, bne, 2 restores, the hit site, the probe (12), the target's
+# store and 3 restores, the callout.
+INDIRECT_TAIL_WORDS = 23
+# The first word of every block's indirect entry, right before the block:
+# what a table jump lands on.
+INDIRECT_ENTRY = emit.state_load(IBL_REG, SPILL_IBL)
+
+
+def ibl_index(guest_pc):
+    """The lookup table entry guest_pc belongs to (what _table_probe computes)."""
+    return (guest_pc >> 1) & (IBL_ENTRIES - 1)
