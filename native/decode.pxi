@@ -328,8 +328,6 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.rd = <uint8_t>rd if frd else reg_dest(rd)
     d.rs1 = <uint8_t>rs1
     d.rs2 = <uint8_t>rs2
-    d.rs3 = <uint8_t>(w >> 27)     # rs3 of the fused multiply-adds
-    d.ilen = 4
     d.dispatch = <uint16_t>(op | 256)
     d.raw = w
     d.imm = imm
@@ -534,8 +532,79 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.rd = <uint8_t>o_rd if frd else reg_dest(o_rd)
     d.rs1 = <uint8_t>o_rs1
     d.rs2 = <uint8_t>o_rs2
-    d.rs3 = 0
-    d.ilen = 2
     d.dispatch = <uint16_t>op
     d.raw = w & 0xFFFF
     d.imm = imm
+
+
+cdef inline int insn_len(DecodedInsn* d) noexcept nogil:
+    # 4 for a 32-bit instruction, 2 for a compressed one
+    return 4 if (d.raw & 3) == 3 else 2
+
+
+cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noexcept nogil:
+    # Decode the straight-line run starting at slot `first` of a page (host
+    # bytes `page`, decoded slots `slots`), up to its first instruction that
+    # does not step to the next one in the fast run (a branch, a jump, an
+    # instruction for the general path), the first slot already decoded, or
+    # the page's end; then give each new slot its blen, the instructions from
+    # it to the run's end. Returns the instructions decoded. An instruction
+    # straddling the page is left to fill_slot: the run stops before it.
+    cdef uint64_t i = first
+    cdef uint64_t n = 0
+    cdef uint64_t k
+    cdef uint64_t tail = 0          # blen of the decoded slot the run joins
+    cdef uint32_t lo
+    cdef DecodedInsn* d
+    while True:
+        d = &slots[i]
+        if d.op != OP_NONE:
+            tail = d.blen
+            break
+        lo = pyvmm_ld16(page + i * 2)
+        if (lo & 3) != 3:
+            decode16(lo, d)
+        elif i == SLOTS_PER_PAGE - 1:
+            break
+        else:
+            decode32(lo | (<uint32_t>pyvmm_ld16(page + i * 2 + 2) << 16), d)
+        n += 1
+        i += <uint64_t>(insn_len(d) >> 1)
+        if not fast_op_continues(d.op) or i >= SLOTS_PER_PAGE:
+            break
+    # the new slots, first to last, count down to the run's end
+    i = first
+    tail += n
+    for k in range(n):
+        slots[i].blen = <uint16_t>(tail - k)
+        i += <uint64_t>(insn_len(&slots[i]) >> 1)
+    return n
+
+
+cdef void forget_runs_into(DecodedInsn* slots, uint64_t lo, uint64_t hi) noexcept nogil:
+    # Slots [lo, hi) were just cleared: clear too every slot before them
+    # whose straight-line run reaches into them, since its blen counted
+    # instructions that may now decode differently. A run is contiguous, so
+    # the walk back stops at the first two slots in a row that do not reach.
+    cdef bint reach1 = True             # slot j + 1 reaches (or is cleared)
+    cdef bint reach2 = lo + 1 < hi      # slot j + 2
+    cdef bint reach
+    cdef uint64_t j = lo
+    cdef DecodedInsn* d
+    while j > 0:
+        j -= 1
+        d = &slots[j]
+        reach = False
+        if d.op != OP_NONE and d.blen >= 2:
+            reach = reach1 if insn_len(d) == 2 else reach2
+        if reach:
+            memset(d, 0, sizeof(DecodedInsn))
+        elif not reach1:
+            break
+        reach2 = reach1
+        reach1 = reach
+
+
+cdef inline DecodedInsn* cross_slot(Hart* h) noexcept nogil:
+    # where an instruction straddling two pages is decoded, each time it runs
+    return &h.cross_page.slots[SLOTS_PER_PAGE - 1]

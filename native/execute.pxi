@@ -29,7 +29,7 @@ cdef inline void mmio_load_wait(Hart* h, DecodedInsn* d, uint64_t vaddr, int siz
     h.mmio_size = <uint8_t>size
     h.mmio_signed = is_signed
     h.mmio_fp = 0
-    h.mmio_ilen = d.ilen
+    h.mmio_ilen = insn_len(d)
     h.mmio_vaddr = vaddr
 
 
@@ -480,23 +480,54 @@ cdef extern from *:
         X(FSD) \
         X(FSW) \
         PYVMM_BITMANIP_FAST_OPS(X)
+    /* The run counts instructions a straight-line run at a time: entering
+       slot d (at the run's start, after a branch or jump, after a branch
+       not taken) it takes d->blen, the instructions to the end of d's run,
+       from `left` and then runs them without counting; the run's last
+       instruction is a branch or jump, which enters the next run, or one
+       that leaves the fast run (putting back what it did not retire). When
+       fewer than d->blen remain it counts one at a time (dispatching through
+       pyvmm_count_targets, whose every entry is the count check) so the run
+       stops on exactly the instruction where `left` runs out. */
+    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
+    #define PYVMM_FAST_TARGETS() \
+        static void *pyvmm_fast_targets[512] = { \
+        [0 ... 511] = &&pyvmm_fast_generic, \
+        PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
+        }; \
+        static void *pyvmm_count_targets[512] = { [0 ... 511] = &&pyvmm_fast_count }
     /* the table is indexed by a slot's dispatch field: op, plus 256 for a
        4-byte instruction. Dispatch steps the next slot nd by a 4-byte
        instruction's length, a constant, so its address never waits for a
        load from this one; a 4-byte instruction's entry is its handler, a
        2-byte one's a stub that steps nd back, which GCC places right before
        the handler. Neither takes a second jump. */
-    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
-    #define PYVMM_FAST_TARGETS() \
-        static void *const pyvmm_fast_targets[512] = { \
-        [0 ... 511] = &&pyvmm_fast_generic, \
-        PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
-        }
     #define PYVMM_FAST_STUB(op) \
         pyvmm_fast2_##op: PYVMM_L(nd) = PYVMM_L(d) + 1; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
-    /* the stubs sit after the fast run, which jumps over them to where pc is
-       recomputed from the slot d */
-    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; PYVMM_FAST_OPS(PYVMM_FAST_STUB) (void)0
+    /* the stubs and the run's entry sit after the fast run, which jumps
+       over them to where pc is recomputed from the slot d */
+    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; \
+        PYVMM_FAST_OPS(PYVMM_FAST_STUB) \
+      pyvmm_fast_enter: \
+        if (likely(PYVMM_L(left) >= PYVMM_L(d)->blen)) { \
+            PYVMM_L(left) -= PYVMM_L(d)->blen; \
+            PYVMM_L(tbl) = pyvmm_fast_targets; \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        } \
+        PYVMM_L(tbl) = pyvmm_count_targets; \
+      pyvmm_fast_count: \
+        if (PYVMM_L(left) == 0) \
+            goto pyvmm_fast_end_slot; \
+        PYVMM_L(left) -= 1; \
+        PYVMM_L(nd) = PYVMM_L(d) + 2; \
+        goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]
+    /* the run starts by entering its first slot's straight-line run */
+    #define PYVMM_FAST_START() PYVMM_L(tbl) = pyvmm_fast_targets; goto pyvmm_fast_enter
+    /* leaving the run at slot d, not retired: give back what was counted
+       for it (its run's rest, or the one instruction when counting singly) */
+    #define PYVMM_FAST_UNCOUNT() \
+        (PYVMM_L(left) += PYVMM_L(tbl) == pyvmm_count_targets ? 1 : PYVMM_L(d)->blen)
     /* Slots are 16 bytes per 2-byte parcel: a slot's byte offset from the
        page's slot 0 (slots_addr) is 8 times its pc's offset from page_pc, so
        the run keeps no pc of its own. */
@@ -509,41 +540,39 @@ cdef extern from *:
         uintptr_t pyvmm_off = PYVMM_FAST_SLOT_OFF() + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8); \
         if (pyvmm_off < 2048 * 16) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + pyvmm_off); \
-            PYVMM_FAST_RETIRED(); \
+            goto pyvmm_fast_enter; \
         } \
         PYVMM_L(pc) = PYVMM_L(page_pc) + (PYVMM_FAST_SLOT_OFF() >> 3) + (uint64_t)(int64_t)PYVMM_L(d)->imm; \
-        PYVMM_L(left) -= 1; \
         goto pyvmm_fast_end; \
     } while (0)
     /* a jump to npc, an absolute address */
     #define PYVMM_FAST_JUMP() do { \
         if (PYVMM_L(npc) - PYVMM_L(page_pc) < 4096) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + (PYVMM_L(npc) - PYVMM_L(page_pc)) * 8); \
-            PYVMM_FAST_RETIRED(); \
+            goto pyvmm_fast_enter; \
         } \
         PYVMM_L(pc) = PYVMM_L(npc); \
-        PYVMM_L(left) -= 1; \
         goto pyvmm_fast_end; \
     } while (0)
     #define PYVMM_FAST_OP(op) pyvmm_fast_##op: (void)0
     #define PYVMM_FAST_GENERIC() pyvmm_fast_generic: (void)0
     #define PYVMM_FAST_END() pyvmm_fast_end: (void)0
     #define PYVMM_FAST_END_SLOT() pyvmm_fast_end_slot: (void)0
-    /* retire a sequential instruction, then on to the next one's handler */
+    /* a sequential instruction retired: on to the next one's handler, in
+       the same straight-line run */
     #define PYVMM_FAST_NEXT() do { \
         PYVMM_L(d) = PYVMM_L(nd); \
-        PYVMM_FAST_RETIRED(); \
+        PYVMM_L(nd) = PYVMM_L(d) + 2; \
+        goto *PYVMM_L(tbl)[PYVMM_L(d)->dispatch]; \
     } while (0)
-    /* one instruction retired and d names the next, on this page: its
-       handler, unless that was the run's last instruction. A run of one
-       (a page-straddling instruction in cross_slot) never reads d again. */
-    #define PYVMM_FAST_RETIRED() do { \
-        if (--PYVMM_L(left) != 0) { \
-            PYVMM_L(nd) = PYVMM_L(d) + 2; \
-            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
-        } \
-        goto pyvmm_fast_end_slot; \
+    /* a branch not taken: the next instruction starts a straight-line run */
+    #define PYVMM_FAST_FALL() do { \
+        PYVMM_L(d) = PYVMM_L(nd); \
+        goto pyvmm_fast_enter; \
     } while (0)
+    /* whether the op in the local `op` has a handler in the fast run */
+    #define PYVMM_FAST_IS_OP(name) || PYVMM_L(op) == PYVMM_OP(name)
+    #define PYVMM_FAST_HAS_OP() (0 PYVMM_FAST_OPS(PYVMM_FAST_IS_OP))
     """
     void fast_targets "PYVMM_FAST_TARGETS" () nogil
     void fast_op "PYVMM_FAST_OP" (int op) nogil
@@ -552,10 +581,22 @@ cdef extern from *:
     void fast_stubs "PYVMM_FAST_STUBS" () nogil
     void fast_end_slot "PYVMM_FAST_END_SLOT" () nogil
     void fast_next "PYVMM_FAST_NEXT" () nogil
+    void fast_fall "PYVMM_FAST_FALL" () nogil
+    void fast_start "PYVMM_FAST_START" () nogil
+    void fast_uncount "PYVMM_FAST_UNCOUNT" () nogil
+    bint fast_has_op "PYVMM_FAST_HAS_OP" () nogil
     void fast_branch "PYVMM_FAST_BRANCH" () nogil
     void fast_jump "PYVMM_FAST_JUMP" () nogil
     uint64_t fast_slot_off "PYVMM_FAST_SLOT_OFF" () nogil
     uint64_t fast_next_pc "PYVMM_FAST_NEXT_PC" () nogil
+
+
+cdef bint fast_op_continues(int op) noexcept nogil:
+    # the fast run executes op and steps to the next instruction: the
+    # straight-line runs decode_run builds go on through it
+    if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU):
+        return False
+    return fast_has_op()
 
 
 cdef struct FastRunEnd:
@@ -579,6 +620,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     cdef uint64_t tlb_mask = h.tlb_mask
     cdef uint64_t npc, a, b, hits, page_pc
     cdef uintptr_t slots_addr
+    cdef void** tbl
     cdef uint8_t* p
     cdef int64_t sa, sb
     cdef int32_t wa, wb
@@ -595,15 +637,16 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     hits = 0
     slow = False
     page_pc = pc & ~0xFFFULL
-    if d == &h.cross_slot:
-        # a lone slot: slots_addr is where its page's slot 0 would be
-        slots_addr = <uintptr_t>d - (pc & 0xFFF) * 8
+    if d == cross_slot(h):
+        slots_addr = <uintptr_t>h.cross_page.slots
     else:
         slots_addr = <uintptr_t>h.fetch_page.slots
+    tbl = NULL      # the dispatch table in use: fast_start() sets it
+    fast_start()
     while True:
         fast_generic()
         op = d.op
-        nd = d + (d.ilen >> 1)
+        nd = d + (insn_len(d) >> 1)
         if op == OP_ADDI:
             fast_op(OP_ADDI)
             x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
@@ -950,32 +993,32 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_BEQ)
             if x[d.rs1] == x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BNE:
             fast_op(OP_BNE)
             if x[d.rs1] != x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BLT:
             fast_op(OP_BLT)
             if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BGE:
             fast_op(OP_BGE)
             if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BLTU:
             fast_op(OP_BLTU)
             if x[d.rs1] < x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BGEU:
             fast_op(OP_BGEU)
             if x[d.rs1] >= x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_FP:
             fast_op(OP_FP)
             if exec_fp(h, d) != ST_OK:
@@ -1207,8 +1250,9 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             slow = op != OP_NONE
             break
         # never reached: every handler above ends in fast_next(),
-        # fast_branch() or fast_jump(), which retire it and jump straight
-        # to the next instruction's handler or out of the run
+        # fast_fall(), fast_branch() or fast_jump(), which jump straight to
+        # the next instruction's handler or out of the run
+    fast_uncount()
     fast_stubs()
     fast_end_slot()
     pc = page_pc + (fast_slot_off() >> 3)
@@ -1293,7 +1337,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             # events were just handled (an interrupt taken leaves the check
             # forced): one instruction executes before they are looked at again
             limit = instret + 1
-        if d == &h.cross_slot or h.fetch_vpn == NO_VPN or h.debug_exec:
+        if d == cross_slot(h) or h.fetch_vpn == NO_VPN or h.debug_exec:
             # straddles a page, or its page has mixed PMP rules: one at a time
             limit = instret + 1
         r = fast_run(h, d, pc, limit - instret, &run_end)
@@ -1307,7 +1351,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         h.pc = pc
         h.instret = instret
         h.debug_hit = 0
-        npc = pc + d.ilen
+        npc = pc + insn_len(d)
         st = ST_OK
         op = d.op
         if op == OP_LB:
