@@ -537,6 +537,31 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.imm = imm
 
 
+# Dispatch-only ops: decode_run gives a slot one of these as its dispatch
+# (never as its op) when the fast run can take a cheaper path for it. A
+# branch or jal whose target is on its own page moves straight to the
+# target's slot, with no page check.
+cdef enum:
+    OP_JAL_NEAR = OP_DECODED_COUNT
+    OP_BEQ_NEAR             # BEQ .. BGEU in their order
+    OP_BNE_NEAR
+    OP_BLT_NEAR
+    OP_BGE_NEAR
+    OP_BLTU_NEAR
+    OP_BGEU_NEAR
+    OP_DISPATCH_END         # at most 256: a dispatch index is op + 256 for a 4-byte instruction
+
+
+cdef inline void choose_dispatch(DecodedInsn* d, uint64_t slot) noexcept nogil:
+    # the dispatch-only op for the instruction in slot `slot` of its page, if any
+    cdef int64_t target
+    if d.op == OP_JAL or (d.op >= OP_BEQ and d.op <= OP_BGEU):
+        target = <int64_t>(slot * 2) + d.imm
+        if target >= 0 and target < 4096:
+            d.dispatch = <uint16_t>((d.dispatch & 256) | (OP_JAL_NEAR if d.op == OP_JAL
+                                                          else OP_BEQ_NEAR + (d.op - OP_BEQ)))
+
+
 cdef inline int insn_len(DecodedInsn* d) noexcept nogil:
     # 4 for a 32-bit instruction, 2 for a compressed one
     return 4 if (d.raw & 3) == 3 else 2
@@ -568,6 +593,7 @@ cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noex
             break
         else:
             decode32(lo | (<uint32_t>pyvmm_ld16(page + i * 2 + 2) << 16), d)
+        choose_dispatch(d, i)
         n += 1
         i += <uint64_t>(insn_len(d) >> 1)
         if not fast_op_continues(d.op) or i >= SLOTS_PER_PAGE:

@@ -392,10 +392,11 @@ cdef extern from *:
     bint likely "PYVMM_LIKELY" (bint cond) nogil
 
 
-cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr) noexcept nogil:
-    # an access of up to 8 bytes through entry e takes the fast path: RAM
-    # without TLB_SLOW, and it stays inside the page (else the general path decides)
-    return likely(e.tag == (vaddr >> 12)) and likely((vaddr & 0xFFF) <= 4088)
+cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr, int size) noexcept nogil:
+    # an access of `size` bytes through entry e takes the fast path: RAM
+    # without TLB_SLOW, and naturally aligned, so inside the page (a
+    # misaligned one goes to the general path, which counts it alike)
+    return likely(e.tag == (vaddr >> 12)) and likely((vaddr & <uint64_t>(size - 1)) == 0)
 
 
 # Threaded dispatch for run_hart's fast run: every handler ends in its own
@@ -479,7 +480,14 @@ cdef extern from *:
         X(FLW) \
         X(FSD) \
         X(FSW) \
-        PYVMM_BITMANIP_FAST_OPS(X)
+        PYVMM_BITMANIP_FAST_OPS(X) \
+        X(JAL_NEAR) \
+        X(BEQ_NEAR) \
+        X(BNE_NEAR) \
+        X(BLT_NEAR) \
+        X(BGE_NEAR) \
+        X(BLTU_NEAR) \
+        X(BGEU_NEAR)
     /* The run counts instructions a straight-line run at a time: entering
        slot d (at the run's start, after a branch or jump, after a branch
        not taken) it takes d->blen, the instructions to the end of d's run,
@@ -491,6 +499,7 @@ cdef extern from *:
        stops on exactly the instruction where `left` runs out. */
     #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
     #define PYVMM_FAST_TARGETS() \
+        _Static_assert(PYVMM_OP(DISPATCH_END) <= 256, "dispatch indexes hold an op in 8 bits"); \
         static void *pyvmm_fast_targets[512] = { \
         [0 ... 511] = &&pyvmm_fast_generic, \
         PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
@@ -545,6 +554,11 @@ cdef extern from *:
         PYVMM_L(pc) = PYVMM_L(page_pc) + (PYVMM_FAST_SLOT_OFF() >> 3) + (uint64_t)(int64_t)PYVMM_L(d)->imm; \
         goto pyvmm_fast_end; \
     } while (0)
+    /* a taken branch or jal decoded as near: its target is on this page */
+    #define PYVMM_FAST_BRANCH_NEAR() do { \
+        PYVMM_L(d) = (void *)((uintptr_t)PYVMM_L(d) + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8)); \
+        goto pyvmm_fast_enter; \
+    } while (0)
     /* a jump to npc, an absolute address */
     #define PYVMM_FAST_JUMP() do { \
         if (PYVMM_L(npc) - PYVMM_L(page_pc) < 4096) { \
@@ -586,6 +600,7 @@ cdef extern from *:
     void fast_uncount "PYVMM_FAST_UNCOUNT" () nogil
     bint fast_has_op "PYVMM_FAST_HAS_OP" () nogil
     void fast_branch "PYVMM_FAST_BRANCH" () nogil
+    void fast_branch_near "PYVMM_FAST_BRANCH_NEAR" () nogil
     void fast_jump "PYVMM_FAST_JUMP" () nogil
     uint64_t fast_slot_off "PYVMM_FAST_SLOT_OFF" () nogil
     uint64_t fast_next_pc "PYVMM_FAST_NEXT_PC" () nogil
@@ -594,7 +609,7 @@ cdef extern from *:
 cdef bint fast_op_continues(int op) noexcept nogil:
     # the fast run executes op and steps to the next instruction: the
     # straight-line runs decode_run builds go on through it
-    if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU):
+    if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU) or op >= OP_JAL_NEAR:
         return False
     return fast_has_op()
 
@@ -863,7 +878,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 8):
                 slow = True
                 break
             hits += 1
@@ -874,7 +889,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 4):
                 slow = True
                 break
             hits += 1
@@ -885,7 +900,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LWU)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 4):
                 slow = True
                 break
             hits += 1
@@ -896,7 +911,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LBU)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 1):
                 slow = True
                 break
             hits += 1
@@ -907,7 +922,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LB)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 1):
                 slow = True
                 break
             hits += 1
@@ -918,7 +933,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LHU)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 2):
                 slow = True
                 break
             hits += 1
@@ -929,7 +944,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LH)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 2):
                 slow = True
                 break
             hits += 1
@@ -940,7 +955,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 8):
                 slow = True
                 break
             hits += 1
@@ -951,7 +966,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 4):
                 slow = True
                 break
             hits += 1
@@ -962,7 +977,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SB)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 1):
                 slow = True
                 break
             hits += 1
@@ -973,7 +988,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SH)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 2):
                 slow = True
                 break
             hits += 1
@@ -1019,6 +1034,40 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             if x[d.rs1] >= x[d.rs2]:
                 fast_branch()
             fast_fall()
+        elif op == OP_JAL_NEAR:
+            fast_op(OP_JAL_NEAR)
+            x[d.rd] = fast_next_pc()
+            fast_branch_near()
+        elif op == OP_BEQ_NEAR:
+            fast_op(OP_BEQ_NEAR)
+            if x[d.rs1] == x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BNE_NEAR:
+            fast_op(OP_BNE_NEAR)
+            if x[d.rs1] != x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLT_NEAR:
+            fast_op(OP_BLT_NEAR)
+            if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGE_NEAR:
+            fast_op(OP_BGE_NEAR)
+            if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLTU_NEAR:
+            fast_op(OP_BLTU_NEAR)
+            if x[d.rs1] < x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGEU_NEAR:
+            fast_op(OP_BGEU_NEAR)
+            if x[d.rs1] >= x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
         elif op == OP_FP:
             fast_op(OP_FP)
             if exec_fp(h, d) != ST_OK:
@@ -1031,7 +1080,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FLD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 8) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -1042,7 +1091,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FLW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 4) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -1053,7 +1102,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FSD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 8) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -1064,7 +1113,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FSW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 4) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
