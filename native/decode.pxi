@@ -549,17 +549,110 @@ cdef enum:
     OP_BGE_NEAR
     OP_BLTU_NEAR
     OP_BGEU_NEAR
+    OP_ADDI_F             # rs1 is the result of the instruction before, in the fast run's register
+    OP_ADDIW_F
+    OP_ADD_F
+    OP_ADDW_F
+    OP_XOR_F
+    OP_SLLI_F
+    OP_SRLI_F
+    OP_ANDI_F
+    OP_SLLIW_F
+    OP_MUL_F
+    OP_LD_F
+    OP_LW_F
+    OP_LBU_F
+    OP_BNE_NEAR_F
+    OP_BEQ_NEAR_F
+    OP_BLTU_NEAR_F
+    OP_BGEU_NEAR_F
     OP_DISPATCH_END         # at most 256: a dispatch index is op + 256 for a 4-byte instruction
 
 
-cdef inline void choose_dispatch(DecodedInsn* d, uint64_t slot) noexcept nogil:
-    # the dispatch-only op for the instruction in slot `slot` of its page, if any
+cdef inline bint sets_forward(int op) noexcept nogil:
+    # the fast run's handler for op leaves its result in the forwarding register
+    return (op == OP_ADDI or op == OP_ADDIW or op == OP_ADD or op == OP_XOR or op == OP_SLLI
+            or op == OP_SRLI or op == OP_ANDI or op == OP_LD or op == OP_LW or op == OP_LBU
+            or op == OP_SUB or op == OP_OR or op == OP_AND or op == OP_ADDW or op == OP_SUBW
+            or op == OP_SLLIW or op == OP_SRLIW or op == OP_SRAI or op == OP_MUL or op == OP_LUI
+            or op == OP_AUIPC or op == OP_XORI or op == OP_ORI or op == OP_LWU or op == OP_LB
+            or op == OP_LH or op == OP_LHU or op == OP_SLTU or op == OP_SLT)
+
+
+cdef inline int forwarded_op(int op) noexcept nogil:
+    # the dispatch-only op taking rs1 from the forwarding register (0: none)
+    if op == OP_ADDI:
+        return OP_ADDI_F
+    if op == OP_ADDIW:
+        return OP_ADDIW_F
+    if op == OP_ADD:
+        return OP_ADD_F
+    if op == OP_ADDW:
+        return OP_ADDW_F
+    if op == OP_XOR:
+        return OP_XOR_F
+    if op == OP_SLLI:
+        return OP_SLLI_F
+    if op == OP_SRLI:
+        return OP_SRLI_F
+    if op == OP_ANDI:
+        return OP_ANDI_F
+    if op == OP_SLLIW:
+        return OP_SLLIW_F
+    if op == OP_MUL:
+        return OP_MUL_F
+    if op == OP_LD:
+        return OP_LD_F
+    if op == OP_LW:
+        return OP_LW_F
+    if op == OP_LBU:
+        return OP_LBU_F
+    if op == OP_BNE_NEAR:
+        return OP_BNE_NEAR_F
+    if op == OP_BEQ_NEAR:
+        return OP_BEQ_NEAR_F
+    if op == OP_BLTU_NEAR:
+        return OP_BLTU_NEAR_F
+    if op == OP_BGEU_NEAR:
+        return OP_BGEU_NEAR_F
+    return 0
+
+
+cdef inline bint commutes(int op) noexcept nogil:
+    # rs1 and rs2 may trade places
+    return (op == OP_ADD or op == OP_ADDW or op == OP_XOR or op == OP_MUL or op == OP_BEQ
+            or op == OP_BNE)
+
+
+cdef inline bint forwards_to(DecodedInsn* prev, DecodedInsn* d) noexcept nogil:
+    # d, run right after prev, reads prev's result as its rs1
+    return prev != NULL and prev.rd != 32 and sets_forward(prev.op) and prev.rd == d.rs1
+
+
+cdef void choose_dispatch(DecodedInsn* d, uint64_t slot, DecodedInsn* prev) noexcept nogil:
+    # the dispatch for the instruction in slot `slot` of its page, run right
+    # after prev (NULL: only ever entered by a jump): a near branch when its
+    # target is on the page, a forwarded op when it reads prev's result
     cdef int64_t target
+    cdef int base = d.op
+    cdef int fop
+    cdef uint8_t r
     if d.op == OP_JAL or (d.op >= OP_BEQ and d.op <= OP_BGEU):
         target = <int64_t>(slot * 2) + d.imm
         if target >= 0 and target < 4096:
-            d.dispatch = <uint16_t>((d.dispatch & 256) | (OP_JAL_NEAR if d.op == OP_JAL
-                                                          else OP_BEQ_NEAR + (d.op - OP_BEQ)))
+            base = OP_JAL_NEAR if d.op == OP_JAL else OP_BEQ_NEAR + (d.op - OP_BEQ)
+    fop = forwarded_op(base)
+    if fop and prev != NULL and not forwards_to(prev, d) and commutes(d.op) and d.rs2 != d.rs1:
+        r = d.rs1
+        d.rs1 = d.rs2
+        d.rs2 = r
+    if fop and forwards_to(prev, d):
+        base = fop
+    d.dispatch = <uint16_t>((d.dispatch & 256) | base)
+
+
+cdef inline bint is_forwarded(DecodedInsn* d) noexcept nogil:
+    return (d.dispatch & 255) >= OP_ADDI_F and (d.dispatch & 255) < OP_DISPATCH_END
 
 
 cdef inline int insn_len(DecodedInsn* d) noexcept nogil:
@@ -581,10 +674,15 @@ cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noex
     cdef uint64_t tail = 0          # blen of the decoded slot the run joins
     cdef uint32_t lo
     cdef DecodedInsn* d
+    cdef DecodedInsn* prev = NULL
     while True:
         d = &slots[i]
         if d.op != OP_NONE:
             tail = d.blen
+            if is_forwarded(d) and not forwards_to(prev, d):
+                # another run already flows into it from an instruction
+                # with another result: it reads rs1 from x[] again
+                choose_dispatch(d, i, NULL)
             break
         lo = pyvmm_ld16(page + i * 2)
         if (lo & 3) != 3:
@@ -593,7 +691,8 @@ cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noex
             break
         else:
             decode32(lo | (<uint32_t>pyvmm_ld16(page + i * 2 + 2) << 16), d)
-        choose_dispatch(d, i)
+        choose_dispatch(d, i, prev)
+        prev = d
         n += 1
         i += <uint64_t>(insn_len(d) >> 1)
         if not fast_op_continues(d.op) or i >= SLOTS_PER_PAGE:

@@ -487,7 +487,24 @@ cdef extern from *:
         X(BLT_NEAR) \
         X(BGE_NEAR) \
         X(BLTU_NEAR) \
-        X(BGEU_NEAR)
+        X(BGEU_NEAR) \
+        X(ADDI_F) \
+        X(ADDIW_F) \
+        X(ADD_F) \
+        X(ADDW_F) \
+        X(XOR_F) \
+        X(SLLI_F) \
+        X(SRLI_F) \
+        X(ANDI_F) \
+        X(SLLIW_F) \
+        X(MUL_F) \
+        X(LD_F) \
+        X(LW_F) \
+        X(LBU_F) \
+        X(BNE_NEAR_F) \
+        X(BEQ_NEAR_F) \
+        X(BLTU_NEAR_F) \
+        X(BGEU_NEAR_F)
     /* The run counts instructions a straight-line run at a time: entering
        slot d (at the run's start, after a branch or jump, after a branch
        not taken) it takes d->blen, the instructions to the end of d's run,
@@ -518,6 +535,7 @@ cdef extern from *:
     #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; \
         PYVMM_FAST_OPS(PYVMM_FAST_STUB) \
       pyvmm_fast_enter: \
+        PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
         if (likely(PYVMM_L(left) >= PYVMM_L(d)->blen)) { \
             PYVMM_L(left) -= PYVMM_L(d)->blen; \
             PYVMM_L(tbl) = pyvmm_fast_targets; \
@@ -609,7 +627,7 @@ cdef extern from *:
 cdef bint fast_op_continues(int op) noexcept nogil:
     # the fast run executes op and steps to the next instruction: the
     # straight-line runs decode_run builds go on through it
-    if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU) or op >= OP_JAL_NEAR:
+    if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU) or op >= OP_DECODED_COUNT:
         return False
     return fast_has_op()
 
@@ -636,6 +654,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     cdef uint64_t npc, a, b, hits, page_pc
     cdef uintptr_t slots_addr
     cdef void** tbl
+    cdef uint64_t fwd      # the last result written to x[], also in a register
     cdef uint8_t* p
     cdef int64_t sa, sb
     cdef int32_t wa, wb
@@ -657,6 +676,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     else:
         slots_addr = <uintptr_t>h.fetch_page.slots
     tbl = NULL      # the dispatch table in use: fast_start() sets it
+    fwd = 0         # entering a straight-line run sets it
     fast_start()
     while True:
         fast_generic()
@@ -664,15 +684,18 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
         nd = d + (insn_len(d) >> 1)
         if op == OP_ADDI:
             fast_op(OP_ADDI)
-            x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LUI:
             fast_op(OP_LUI)
-            x[d.rd] = <uint64_t><int64_t>d.imm
+            fwd = <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_AUIPC:
             fast_op(OP_AUIPC)
-            x[d.rd] = page_pc + (fast_slot_off() >> 3) + <uint64_t><int64_t>d.imm
+            fwd = page_pc + (fast_slot_off() >> 3) + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLTI:
             fast_op(OP_SLTI)
@@ -684,35 +707,43 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_XORI:
             fast_op(OP_XORI)
-            x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ORI:
             fast_op(OP_ORI)
-            x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] | <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ANDI:
             fast_op(OP_ANDI)
-            x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] & <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLLI:
             fast_op(OP_SLLI)
-            x[d.rd] = x[d.rs1] << d.imm
+            fwd = x[d.rs1] << d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRLI:
             fast_op(OP_SRLI)
-            x[d.rd] = x[d.rs1] >> d.imm
+            fwd = x[d.rs1] >> d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRAI:
             fast_op(OP_SRAI)
-            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+            fwd = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ADD:
             fast_op(OP_ADD)
-            x[d.rd] = x[d.rs1] + x[d.rs2]
+            fwd = x[d.rs1] + x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SUB:
             fast_op(OP_SUB)
-            x[d.rd] = x[d.rs1] - x[d.rs2]
+            fwd = x[d.rs1] - x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLL:
             fast_op(OP_SLL)
@@ -720,15 +751,18 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_SLT:
             fast_op(OP_SLT)
-            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+            fwd = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLTU:
             fast_op(OP_SLTU)
-            x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
+            fwd = 1 if x[d.rs1] < x[d.rs2] else 0
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_XOR:
             fast_op(OP_XOR)
-            x[d.rd] = x[d.rs1] ^ x[d.rs2]
+            fwd = x[d.rs1] ^ x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRL:
             fast_op(OP_SRL)
@@ -740,23 +774,28 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_OR:
             fast_op(OP_OR)
-            x[d.rd] = x[d.rs1] | x[d.rs2]
+            fwd = x[d.rs1] | x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_AND:
             fast_op(OP_AND)
-            x[d.rd] = x[d.rs1] & x[d.rs2]
+            fwd = x[d.rs1] & x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ADDIW:
             fast_op(OP_ADDIW)
-            x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            fwd = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLLIW:
             fast_op(OP_SLLIW)
-            x[d.rd] = sext32(x[d.rs1] << d.imm)
+            fwd = sext32(x[d.rs1] << d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRLIW:
             fast_op(OP_SRLIW)
-            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+            fwd = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRAIW:
             fast_op(OP_SRAIW)
@@ -764,11 +803,13 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_ADDW:
             fast_op(OP_ADDW)
-            x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
+            fwd = sext32(x[d.rs1] + x[d.rs2])
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SUBW:
             fast_op(OP_SUBW)
-            x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
+            fwd = sext32(x[d.rs1] - x[d.rs2])
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLLW:
             fast_op(OP_SLLW)
@@ -784,7 +825,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_MUL:
             fast_op(OP_MUL)
-            x[d.rd] = x[d.rs1] * x[d.rs2]
+            fwd = x[d.rs1] * x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_MULH:
             fast_op(OP_MULH)
@@ -883,7 +925,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = pyvmm_ld(p, 8)
+            fwd = pyvmm_ld(p, 8)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LW:
             fast_op(OP_LW)
@@ -894,7 +937,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = sext32(pyvmm_ld(p, 4))
+            fwd = sext32(pyvmm_ld(p, 4))
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LWU:
             fast_op(OP_LWU)
@@ -905,7 +949,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = pyvmm_ld(p, 4)
+            fwd = pyvmm_ld(p, 4)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LBU:
             fast_op(OP_LBU)
@@ -916,7 +961,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = p[0]
+            fwd = p[0]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LB:
             fast_op(OP_LB)
@@ -927,7 +973,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = <uint64_t><int64_t>(<int8_t*>p)[0]
+            fwd = <uint64_t><int64_t>(<int8_t*>p)[0]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LHU:
             fast_op(OP_LHU)
@@ -938,7 +985,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = pyvmm_ld(p, 2)
+            fwd = pyvmm_ld(p, 2)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LH:
             fast_op(OP_LH)
@@ -949,7 +997,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
+            fwd = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SD:
             fast_op(OP_SD)
@@ -1066,6 +1115,113 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
         elif op == OP_BGEU_NEAR:
             fast_op(OP_BGEU_NEAR)
             if x[d.rs1] >= x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        # rs1 is the result of the instruction before (decode_run picks these)
+        elif op == OP_ADDI_F:
+            fast_op(OP_ADDI_F)
+            fwd = fwd + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDIW_F:
+            fast_op(OP_ADDIW_F)
+            fwd = sext32(fwd + <uint64_t><int64_t>d.imm)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADD_F:
+            fast_op(OP_ADD_F)
+            fwd = fwd + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDW_F:
+            fast_op(OP_ADDW_F)
+            fwd = sext32(fwd + x[d.rs2])
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_XOR_F:
+            fast_op(OP_XOR_F)
+            fwd = fwd ^ x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SLLI_F:
+            fast_op(OP_SLLI_F)
+            fwd = fwd << d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SRLI_F:
+            fast_op(OP_SRLI_F)
+            fwd = fwd >> d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ANDI_F:
+            fast_op(OP_ANDI_F)
+            fwd = fwd & <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SLLIW_F:
+            fast_op(OP_SLLIW_F)
+            fwd = sext32(fwd << d.imm)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_MUL_F:
+            fast_op(OP_MUL_F)
+            fwd = fwd * x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LD_F:
+            fast_op(OP_LD_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = pyvmm_ld(p, 8)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LW_F:
+            fast_op(OP_LW_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 4):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = sext32(pyvmm_ld(p, 4))
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LBU_F:
+            fast_op(OP_LBU_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = p[0]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_BNE_NEAR_F:
+            fast_op(OP_BNE_NEAR_F)
+            if fwd != x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BEQ_NEAR_F:
+            fast_op(OP_BEQ_NEAR_F)
+            if fwd == x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLTU_NEAR_F:
+            fast_op(OP_BLTU_NEAR_F)
+            if fwd < x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGEU_NEAR_F:
+            fast_op(OP_BGEU_NEAR_F)
+            if fwd >= x[d.rs2]:
                 fast_branch_near()
             fast_fall()
         elif op == OP_FP:
