@@ -549,6 +549,20 @@ cdef extern from *:
         PYVMM_L(left) -= 1; \
         PYVMM_L(nd) = PYVMM_L(d) + 2; \
         goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]
+    /* entering the straight-line run at d, where a branch or jump lands:
+       the same check as pyvmm_fast_enter, but each branch has its own copy
+       and so its own indirect jump, which the host predicts from the
+       branch instead of from every run entry at once */
+    #define PYVMM_FAST_ENTER_HERE() do { \
+        PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
+        if (likely(PYVMM_L(left) >= PYVMM_L(d)->blen)) { \
+            PYVMM_L(left) -= PYVMM_L(d)->blen; \
+            PYVMM_L(tbl) = pyvmm_fast_targets; \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        } \
+        goto pyvmm_fast_enter; \
+    } while (0)
     /* the run starts by entering its first slot's straight-line run */
     #define PYVMM_FAST_START() PYVMM_L(tbl) = pyvmm_fast_targets; goto pyvmm_fast_enter
     /* leaving the run at slot d, not retired: give back what was counted
@@ -567,7 +581,7 @@ cdef extern from *:
         uintptr_t pyvmm_off = PYVMM_FAST_SLOT_OFF() + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8); \
         if (pyvmm_off < 2048 * 16) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + pyvmm_off); \
-            goto pyvmm_fast_enter; \
+            PYVMM_FAST_ENTER_HERE(); \
         } \
         PYVMM_L(pc) = PYVMM_L(page_pc) + (PYVMM_FAST_SLOT_OFF() >> 3) + (uint64_t)(int64_t)PYVMM_L(d)->imm; \
         goto pyvmm_fast_end; \
@@ -575,13 +589,13 @@ cdef extern from *:
     /* a taken branch or jal decoded as near: its target is on this page */
     #define PYVMM_FAST_BRANCH_NEAR() do { \
         PYVMM_L(d) = (void *)((uintptr_t)PYVMM_L(d) + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8)); \
-        goto pyvmm_fast_enter; \
+        PYVMM_FAST_ENTER_HERE(); \
     } while (0)
     /* a jump to npc, an absolute address */
     #define PYVMM_FAST_JUMP() do { \
         if (PYVMM_L(npc) - PYVMM_L(page_pc) < 4096) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + (PYVMM_L(npc) - PYVMM_L(page_pc)) * 8); \
-            goto pyvmm_fast_enter; \
+            PYVMM_FAST_ENTER_HERE(); \
         } \
         PYVMM_L(pc) = PYVMM_L(npc); \
         goto pyvmm_fast_end; \
@@ -600,7 +614,7 @@ cdef extern from *:
     /* a branch not taken: the next instruction starts a straight-line run */
     #define PYVMM_FAST_FALL() do { \
         PYVMM_L(d) = PYVMM_L(nd); \
-        goto pyvmm_fast_enter; \
+        PYVMM_FAST_ENTER_HERE(); \
     } while (0)
     /* whether the op in the local `op` has a handler in the fast run */
     #define PYVMM_FAST_IS_OP(name) || PYVMM_L(op) == PYVMM_OP(name)
