@@ -566,6 +566,13 @@ cdef enum:
     OP_BEQ_NEAR_F
     OP_BLTU_NEAR_F
     OP_BGEU_NEAR_F
+    OP_SB_F
+    OP_SW_F
+    OP_SD_F
+    OP_BLT_NEAR_R           # rs1 and rs2 trade places in the slot, so rs1 is the forwarded one
+    OP_BGE_NEAR_R
+    OP_BLTU_NEAR_R
+    OP_BGEU_NEAR_R
     OP_DISPATCH_END         # at most 256: a dispatch index is op + 256 for a 4-byte instruction
 
 
@@ -615,6 +622,12 @@ cdef inline int forwarded_op(int op) noexcept nogil:
         return OP_BLTU_NEAR_F
     if op == OP_BGEU_NEAR:
         return OP_BGEU_NEAR_F
+    if op == OP_SB:
+        return OP_SB_F
+    if op == OP_SW:
+        return OP_SW_F
+    if op == OP_SD:
+        return OP_SD_F
     return 0
 
 
@@ -637,6 +650,11 @@ cdef void choose_dispatch(DecodedInsn* d, uint64_t slot, DecodedInsn* prev) noex
     cdef int base = d.op
     cdef int fop
     cdef uint8_t r
+    if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
+        # back to the branch's own order of sources
+        r = d.rs1
+        d.rs1 = d.rs2
+        d.rs2 = r
     if d.op == OP_JAL or (d.op >= OP_BEQ and d.op <= OP_BGEU):
         target = <int64_t>(slot * 2) + d.imm
         if target >= 0 and target < 4096:
@@ -648,6 +666,13 @@ cdef void choose_dispatch(DecodedInsn* d, uint64_t slot, DecodedInsn* prev) noex
         d.rs2 = r
     if fop and forwards_to(prev, d):
         base = fop
+    elif (base >= OP_BLT_NEAR and base <= OP_BGEU_NEAR and prev != NULL and prev.rd != 32
+          and sets_forward(prev.op) and prev.rd == d.rs2 and d.rs1 != d.rs2):
+        # the result of the instruction before is the second operand
+        r = d.rs1
+        d.rs1 = d.rs2
+        d.rs2 = r
+        base = OP_BLT_NEAR_R + (base - OP_BLT_NEAR)
     d.dispatch = <uint16_t>((d.dispatch & 256) | base)
 
 

@@ -504,7 +504,14 @@ cdef extern from *:
         X(BNE_NEAR_F) \
         X(BEQ_NEAR_F) \
         X(BLTU_NEAR_F) \
-        X(BGEU_NEAR_F)
+        X(BGEU_NEAR_F) \
+        X(SB_F) \
+        X(SW_F) \
+        X(SD_F) \
+        X(BLT_NEAR_R) \
+        X(BGE_NEAR_R) \
+        X(BLTU_NEAR_R) \
+        X(BGEU_NEAR_R)
     /* The run counts instructions a straight-line run at a time: entering
        slot d (at the run's start, after a branch or jump, after a branch
        not taken) it takes d->blen, the instructions to the end of d's run,
@@ -1236,6 +1243,60 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
         elif op == OP_BGEU_NEAR_F:
             fast_op(OP_BGEU_NEAR_F)
             if fwd >= x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_SB_F:
+            fast_op(OP_SB_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            p[0] = <uint8_t>x[d.rs2]
+            fast_next()
+        elif op == OP_SW_F:
+            fast_op(OP_SW_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 4):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 4, x[d.rs2])
+            fast_next()
+        elif op == OP_SD_F:
+            fast_op(OP_SD_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 8, x[d.rs2])
+            fast_next()
+        # rs1 and rs2 trade places in the slot: fwd is the second operand
+        elif op == OP_BLT_NEAR_R:
+            fast_op(OP_BLT_NEAR_R)
+            if <int64_t>x[d.rs2] < <int64_t>fwd:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGE_NEAR_R:
+            fast_op(OP_BGE_NEAR_R)
+            if <int64_t>x[d.rs2] >= <int64_t>fwd:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLTU_NEAR_R:
+            fast_op(OP_BLTU_NEAR_R)
+            if x[d.rs2] < fwd:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGEU_NEAR_R:
+            fast_op(OP_BGEU_NEAR_R)
+            if x[d.rs2] >= fwd:
                 fast_branch_near()
             fast_fall()
         elif op == OP_FP:

@@ -244,3 +244,80 @@ data:
     # first store and the first load miss, the other four accesses hit
     assert after["tlb_misses"] - before["tlb_misses"] == 3
     assert after["tlb_hits"] - before["tlb_hits"] == 4
+
+
+# branches comparing against the result just computed, on either side, and
+# stores through a base just computed
+SECOND_OPERAND = """
+    la s1, buf
+    li a0, 0
+    li a2, 7
+    li a5, 0
+loop:
+    addi a0, a0, 1
+    bltu a2, a0, done
+    addi a3, a0, 0
+    bgeu a3, a2, skip
+    addi a5, a5, 2
+skip:
+    slli t1, a0, 3
+    add t1, t1, s1
+    sd a0, 0(t1)
+    addi a4, a0, -4
+    blt zero, a4, big
+    j loop
+big:
+    addi a5, a5, 100
+    j loop
+done:
+    ld a6, 56(s1)
+    ld a7, 8(s1)
+    ebreak
+.balign 8
+buf:
+    .skip 128
+"""
+
+
+@pytest.mark.parametrize("step", [1, 4, 9, 1000])
+def test_branches_on_a_result_just_computed_and_stores_through_one(step):
+    core, _ = load(SECOND_OPERAND)
+    while core.run(step) == EXIT_BUDGET:
+        pass
+    assert core.exit_cause == 3
+    # a0 runs 1..8; a5 gains 2 for a0 < 7, 100 for a0 in 5..7
+    assert reg(core, "a5") == 2 * 6 + 100 * 3
+    assert reg(core, "a6") == 7 and reg(core, "a7") == 1
+
+
+def test_rewriting_the_instruction_before_a_branch_on_its_second_operand():
+    # bltu's second source is the result of the addi before it; rewriting
+    # that addi to write another register must make bltu read x[] again
+    core, _ = load("""
+.option norvc
+    la t0, first
+    lw t1, repl
+    li a1, 3
+    li a2, 50
+    li s1, 0
+again:
+first:
+    addi a1, zero, 10
+    bltu a2, a1, taken
+    addi s2, s2, 1
+    j next
+taken:
+    addi s3, s3, 1
+next:
+    bnez s1, done
+    li s1, 1
+    sw t1, 0(t0)
+    j again
+done:
+    ebreak
+repl:
+    addi a3, zero, 99
+""")
+    run_to_ebreak(core)
+    # first pass: a1 = 10, 50 < 10 false; second: a1 stays 10, a3 = 99
+    assert reg(core, "s2") == 2 and reg(core, "s3") == 0
