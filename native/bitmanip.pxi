@@ -73,6 +73,7 @@ cdef enum:
     OP_CBO_FLUSH
     OP_CBO_INVAL
     OP_CBO_ZERO
+    OP_DECODED_COUNT    # every op decode gives is below this; decode.pxi's dispatch-only ops follow
 
 
 cdef inline uint64_t uw(uint64_t v) noexcept nogil:

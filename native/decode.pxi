@@ -328,8 +328,6 @@ cdef void decode32(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.rd = <uint8_t>rd if frd else reg_dest(rd)
     d.rs1 = <uint8_t>rs1
     d.rs2 = <uint8_t>rs2
-    d.rs3 = <uint8_t>(w >> 27)     # rs3 of the fused multiply-adds
-    d.ilen = 4
     d.dispatch = <uint16_t>(op | 256)
     d.raw = w
     d.imm = imm
@@ -534,8 +532,229 @@ cdef void decode16(uint32_t w, DecodedInsn* d) noexcept nogil:
     d.rd = <uint8_t>o_rd if frd else reg_dest(o_rd)
     d.rs1 = <uint8_t>o_rs1
     d.rs2 = <uint8_t>o_rs2
-    d.rs3 = 0
-    d.ilen = 2
     d.dispatch = <uint16_t>op
     d.raw = w & 0xFFFF
     d.imm = imm
+
+
+# Dispatch-only ops: decode_run gives a slot one of these as its dispatch
+# (never as its op) when the fast run can take a cheaper path for it. A
+# branch or jal whose target is on its own page moves straight to the
+# target's slot, with no page check.
+cdef enum:
+    OP_JAL_NEAR = OP_DECODED_COUNT
+    OP_BEQ_NEAR             # BEQ .. BGEU in their order
+    OP_BNE_NEAR
+    OP_BLT_NEAR
+    OP_BGE_NEAR
+    OP_BLTU_NEAR
+    OP_BGEU_NEAR
+    OP_ADDI_F             # rs1 is the result of the instruction before, in the fast run's register
+    OP_ADDIW_F
+    OP_ADD_F
+    OP_ADDW_F
+    OP_XOR_F
+    OP_SLLI_F
+    OP_SRLI_F
+    OP_ANDI_F
+    OP_SLLIW_F
+    OP_MUL_F
+    OP_LD_F
+    OP_LW_F
+    OP_LBU_F
+    OP_BNE_NEAR_F
+    OP_BEQ_NEAR_F
+    OP_BLTU_NEAR_F
+    OP_BGEU_NEAR_F
+    OP_SB_F
+    OP_SW_F
+    OP_SD_F
+    OP_BLT_NEAR_R           # rs1 and rs2 trade places in the slot, so rs1 is the forwarded one
+    OP_BGE_NEAR_R
+    OP_BLTU_NEAR_R
+    OP_BGEU_NEAR_R
+    OP_DISPATCH_END         # at most 256: a dispatch index is op + 256 for a 4-byte instruction
+
+
+cdef inline bint sets_forward(int op) noexcept nogil:
+    # the fast run's handler for op leaves its result in the forwarding register
+    return (op == OP_ADDI or op == OP_ADDIW or op == OP_ADD or op == OP_XOR or op == OP_SLLI
+            or op == OP_SRLI or op == OP_ANDI or op == OP_LD or op == OP_LW or op == OP_LBU
+            or op == OP_SUB or op == OP_OR or op == OP_AND or op == OP_ADDW or op == OP_SUBW
+            or op == OP_SLLIW or op == OP_SRLIW or op == OP_SRAI or op == OP_MUL or op == OP_LUI
+            or op == OP_AUIPC or op == OP_XORI or op == OP_ORI or op == OP_LWU or op == OP_LB
+            or op == OP_LH or op == OP_LHU or op == OP_SLTU or op == OP_SLT)
+
+
+cdef inline int forwarded_op(int op) noexcept nogil:
+    # the dispatch-only op taking rs1 from the forwarding register (0: none)
+    if op == OP_ADDI:
+        return OP_ADDI_F
+    if op == OP_ADDIW:
+        return OP_ADDIW_F
+    if op == OP_ADD:
+        return OP_ADD_F
+    if op == OP_ADDW:
+        return OP_ADDW_F
+    if op == OP_XOR:
+        return OP_XOR_F
+    if op == OP_SLLI:
+        return OP_SLLI_F
+    if op == OP_SRLI:
+        return OP_SRLI_F
+    if op == OP_ANDI:
+        return OP_ANDI_F
+    if op == OP_SLLIW:
+        return OP_SLLIW_F
+    if op == OP_MUL:
+        return OP_MUL_F
+    if op == OP_LD:
+        return OP_LD_F
+    if op == OP_LW:
+        return OP_LW_F
+    if op == OP_LBU:
+        return OP_LBU_F
+    if op == OP_BNE_NEAR:
+        return OP_BNE_NEAR_F
+    if op == OP_BEQ_NEAR:
+        return OP_BEQ_NEAR_F
+    if op == OP_BLTU_NEAR:
+        return OP_BLTU_NEAR_F
+    if op == OP_BGEU_NEAR:
+        return OP_BGEU_NEAR_F
+    if op == OP_SB:
+        return OP_SB_F
+    if op == OP_SW:
+        return OP_SW_F
+    if op == OP_SD:
+        return OP_SD_F
+    return 0
+
+
+cdef inline bint commutes(int op) noexcept nogil:
+    # rs1 and rs2 may trade places
+    return (op == OP_ADD or op == OP_ADDW or op == OP_XOR or op == OP_MUL or op == OP_BEQ
+            or op == OP_BNE)
+
+
+cdef inline bint forwards_to(DecodedInsn* prev, DecodedInsn* d) noexcept nogil:
+    # d, run right after prev, reads prev's result as its rs1
+    return prev != NULL and prev.rd != 32 and sets_forward(prev.op) and prev.rd == d.rs1
+
+
+cdef void choose_dispatch(DecodedInsn* d, uint64_t slot, DecodedInsn* prev) noexcept nogil:
+    # the dispatch for the instruction in slot `slot` of its page, run right
+    # after prev (NULL: only ever entered by a jump): a near branch when its
+    # target is on the page, a forwarded op when it reads prev's result
+    cdef int64_t target
+    cdef int base = d.op
+    cdef int fop
+    cdef uint8_t r
+    if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
+        # back to the branch's own order of sources
+        r = d.rs1
+        d.rs1 = d.rs2
+        d.rs2 = r
+    if d.op == OP_JAL or (d.op >= OP_BEQ and d.op <= OP_BGEU):
+        target = <int64_t>(slot * 2) + d.imm
+        if target >= 0 and target < 4096:
+            base = OP_JAL_NEAR if d.op == OP_JAL else OP_BEQ_NEAR + (d.op - OP_BEQ)
+    fop = forwarded_op(base)
+    if fop and prev != NULL and not forwards_to(prev, d) and commutes(d.op) and d.rs2 != d.rs1:
+        r = d.rs1
+        d.rs1 = d.rs2
+        d.rs2 = r
+    if fop and forwards_to(prev, d):
+        base = fop
+    elif (base >= OP_BLT_NEAR and base <= OP_BGEU_NEAR and prev != NULL and prev.rd != 32
+          and sets_forward(prev.op) and prev.rd == d.rs2 and d.rs1 != d.rs2):
+        # the result of the instruction before is the second operand
+        r = d.rs1
+        d.rs1 = d.rs2
+        d.rs2 = r
+        base = OP_BLT_NEAR_R + (base - OP_BLT_NEAR)
+    d.dispatch = <uint16_t>((d.dispatch & 256) | base)
+
+
+cdef inline bint is_forwarded(DecodedInsn* d) noexcept nogil:
+    return (d.dispatch & 255) >= OP_ADDI_F and (d.dispatch & 255) < OP_DISPATCH_END
+
+
+cdef inline int insn_len(DecodedInsn* d) noexcept nogil:
+    # 4 for a 32-bit instruction, 2 for a compressed one
+    return 4 if (d.raw & 3) == 3 else 2
+
+
+cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noexcept nogil:
+    # Decode the straight-line run starting at slot `first` of a page (host
+    # bytes `page`, decoded slots `slots`), up to its first instruction that
+    # does not step to the next one in the fast run (a branch, a jump, an
+    # instruction for the general path), the first slot already decoded, or
+    # the page's end; then give each new slot its blen, the instructions from
+    # it to the run's end. Returns the instructions decoded. An instruction
+    # straddling the page is left to fill_slot: the run stops before it.
+    cdef uint64_t i = first
+    cdef uint64_t n = 0
+    cdef uint64_t k
+    cdef uint64_t tail = 0          # blen of the decoded slot the run joins
+    cdef uint32_t lo
+    cdef DecodedInsn* d
+    cdef DecodedInsn* prev = NULL
+    while True:
+        d = &slots[i]
+        if d.op != OP_NONE:
+            tail = d.blen
+            if is_forwarded(d) and not forwards_to(prev, d):
+                # another run already flows into it from an instruction
+                # with another result: it reads rs1 from x[] again
+                choose_dispatch(d, i, NULL)
+            break
+        lo = pyvmm_ld16(page + i * 2)
+        if (lo & 3) != 3:
+            decode16(lo, d)
+        elif i == SLOTS_PER_PAGE - 1:
+            break
+        else:
+            decode32(lo | (<uint32_t>pyvmm_ld16(page + i * 2 + 2) << 16), d)
+        choose_dispatch(d, i, prev)
+        prev = d
+        n += 1
+        i += <uint64_t>(insn_len(d) >> 1)
+        if not fast_op_continues(d.op) or i >= SLOTS_PER_PAGE:
+            break
+    # the new slots, first to last, count down to the run's end
+    i = first
+    tail += n
+    for k in range(n):
+        slots[i].blen = <uint16_t>(tail - k)
+        i += <uint64_t>(insn_len(&slots[i]) >> 1)
+    return n
+
+
+cdef void forget_runs_into(DecodedInsn* slots, uint64_t lo, uint64_t hi) noexcept nogil:
+    # Slots [lo, hi) were just cleared: clear too every slot before them
+    # whose straight-line run reaches into them, since its blen counted
+    # instructions that may now decode differently. A run is contiguous, so
+    # the walk back stops at the first two slots in a row that do not reach.
+    cdef bint reach1 = True             # slot j + 1 reaches (or is cleared)
+    cdef bint reach2 = lo + 1 < hi      # slot j + 2
+    cdef bint reach
+    cdef uint64_t j = lo
+    cdef DecodedInsn* d
+    while j > 0:
+        j -= 1
+        d = &slots[j]
+        reach = False
+        if d.op != OP_NONE and d.blen >= 2:
+            reach = reach1 if insn_len(d) == 2 else reach2
+        if reach:
+            memset(d, 0, sizeof(DecodedInsn))
+        elif not reach1:
+            break
+        reach2 = reach1
+        reach1 = reach
+
+
+cdef inline DecodedInsn* cross_slot(Hart* h) noexcept nogil:
+    # where an instruction straddling two pages is decoded, each time it runs
+    return &h.cross_page.slots[SLOTS_PER_PAGE - 1]

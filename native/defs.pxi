@@ -328,7 +328,7 @@ cdef enum:
     OP_FLD
     OP_FSW
     OP_FSD
-    OP_FP               # every other F/D instruction: imm = (FK_* << 1) | is_double, rs3 = the fused multiply-adds' third source
+    OP_FP               # every other F/D instruction: imm = (FK_* << 1) | is_double; the fused multiply-adds take rs3 from raw bits 31:27
     OP_COUNT
 
 # What an OP_FP instruction does (imm >> 1). The first nine are the rounded

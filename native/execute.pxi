@@ -29,7 +29,7 @@ cdef inline void mmio_load_wait(Hart* h, DecodedInsn* d, uint64_t vaddr, int siz
     h.mmio_size = <uint8_t>size
     h.mmio_signed = is_signed
     h.mmio_fp = 0
-    h.mmio_ilen = d.ilen
+    h.mmio_ilen = insn_len(d)
     h.mmio_vaddr = vaddr
 
 
@@ -392,10 +392,11 @@ cdef extern from *:
     bint likely "PYVMM_LIKELY" (bint cond) nogil
 
 
-cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr) noexcept nogil:
-    # an access of up to 8 bytes through entry e takes the fast path: RAM
-    # without TLB_SLOW, and it stays inside the page (else the general path decides)
-    return likely(e.tag == (vaddr >> 12)) and likely((vaddr & 0xFFF) <= 4088)
+cdef inline bint tlb_fast_hit(TlbEntry* e, uint64_t vaddr, int size) noexcept nogil:
+    # an access of `size` bytes through entry e takes the fast path: RAM
+    # without TLB_SLOW, and naturally aligned, so inside the page (a
+    # misaligned one goes to the general path, which counts it alike)
+    return likely(e.tag == (vaddr >> 12)) and likely((vaddr & <uint64_t>(size - 1)) == 0)
 
 
 # Threaded dispatch for run_hart's fast run: every handler ends in its own
@@ -479,24 +480,102 @@ cdef extern from *:
         X(FLW) \
         X(FSD) \
         X(FSW) \
-        PYVMM_BITMANIP_FAST_OPS(X)
+        PYVMM_BITMANIP_FAST_OPS(X) \
+        X(JAL_NEAR) \
+        X(BEQ_NEAR) \
+        X(BNE_NEAR) \
+        X(BLT_NEAR) \
+        X(BGE_NEAR) \
+        X(BLTU_NEAR) \
+        X(BGEU_NEAR) \
+        X(ADDI_F) \
+        X(ADDIW_F) \
+        X(ADD_F) \
+        X(ADDW_F) \
+        X(XOR_F) \
+        X(SLLI_F) \
+        X(SRLI_F) \
+        X(ANDI_F) \
+        X(SLLIW_F) \
+        X(MUL_F) \
+        X(LD_F) \
+        X(LW_F) \
+        X(LBU_F) \
+        X(BNE_NEAR_F) \
+        X(BEQ_NEAR_F) \
+        X(BLTU_NEAR_F) \
+        X(BGEU_NEAR_F) \
+        X(SB_F) \
+        X(SW_F) \
+        X(SD_F) \
+        X(BLT_NEAR_R) \
+        X(BGE_NEAR_R) \
+        X(BLTU_NEAR_R) \
+        X(BGEU_NEAR_R)
+    /* The run counts instructions a straight-line run at a time: entering
+       slot d (at the run's start, after a branch or jump, after a branch
+       not taken) it takes d->blen, the instructions to the end of d's run,
+       from `left` and then runs them without counting; the run's last
+       instruction is a branch or jump, which enters the next run, or one
+       that leaves the fast run (putting back what it did not retire). When
+       fewer than d->blen remain it counts one at a time (dispatching through
+       pyvmm_count_targets, whose every entry is the count check) so the run
+       stops on exactly the instruction where `left` runs out. */
+    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
+    #define PYVMM_FAST_TARGETS() \
+        _Static_assert(PYVMM_OP(DISPATCH_END) <= 256, "dispatch indexes hold an op in 8 bits"); \
+        static void *pyvmm_fast_targets[512] = { \
+        [0 ... 511] = &&pyvmm_fast_generic, \
+        PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
+        }; \
+        static void *pyvmm_count_targets[512] = { [0 ... 511] = &&pyvmm_fast_count }
     /* the table is indexed by a slot's dispatch field: op, plus 256 for a
        4-byte instruction. Dispatch steps the next slot nd by a 4-byte
        instruction's length, a constant, so its address never waits for a
        load from this one; a 4-byte instruction's entry is its handler, a
        2-byte one's a stub that steps nd back, which GCC places right before
        the handler. Neither takes a second jump. */
-    #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
-    #define PYVMM_FAST_TARGETS() \
-        static void *const pyvmm_fast_targets[512] = { \
-        [0 ... 511] = &&pyvmm_fast_generic, \
-        PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
-        }
     #define PYVMM_FAST_STUB(op) \
         pyvmm_fast2_##op: PYVMM_L(nd) = PYVMM_L(d) + 1; goto pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op;
-    /* the stubs sit after the fast run, which jumps over them to where pc is
-       recomputed from the slot d */
-    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; PYVMM_FAST_OPS(PYVMM_FAST_STUB) (void)0
+    /* the stubs and the run's entry sit after the fast run, which jumps
+       over them to where pc is recomputed from the slot d */
+    #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; \
+        PYVMM_FAST_OPS(PYVMM_FAST_STUB) \
+      pyvmm_fast_enter: \
+        PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
+        if (likely(PYVMM_L(left) >= PYVMM_L(d)->blen)) { \
+            PYVMM_L(left) -= PYVMM_L(d)->blen; \
+            PYVMM_L(tbl) = pyvmm_fast_targets; \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        } \
+        PYVMM_L(tbl) = pyvmm_count_targets; \
+      pyvmm_fast_count: \
+        if (PYVMM_L(left) == 0) \
+            goto pyvmm_fast_end_slot; \
+        PYVMM_L(left) -= 1; \
+        PYVMM_L(nd) = PYVMM_L(d) + 2; \
+        goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]
+    /* entering the straight-line run at d, where a branch or jump lands:
+       the same check as pyvmm_fast_enter, but each branch has its own copy
+       and so its own indirect jump, which the host predicts from the
+       branch instead of from every run entry at once */
+    #define PYVMM_FAST_ENTER_HERE() do { \
+        PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
+        if (likely(PYVMM_L(left) >= PYVMM_L(d)->blen)) { \
+            PYVMM_L(left) -= PYVMM_L(d)->blen; \
+            PYVMM_L(tbl) = pyvmm_fast_targets; \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        } \
+        goto pyvmm_fast_enter; \
+    } while (0)
+    /* the run starts by entering its first slot's straight-line run */
+    #define PYVMM_FAST_START() PYVMM_L(tbl) = pyvmm_fast_targets; goto pyvmm_fast_enter
+    /* leaving the run at slot d, not retired: give back what was counted
+       for it (its run's rest, or the one instruction when counting singly) */
+    #define PYVMM_FAST_UNCOUNT() \
+        (PYVMM_L(left) += PYVMM_L(tbl) == pyvmm_count_targets ? 1 : PYVMM_L(d)->blen)
     /* Slots are 16 bytes per 2-byte parcel: a slot's byte offset from the
        page's slot 0 (slots_addr) is 8 times its pc's offset from page_pc, so
        the run keeps no pc of its own. */
@@ -509,41 +588,44 @@ cdef extern from *:
         uintptr_t pyvmm_off = PYVMM_FAST_SLOT_OFF() + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8); \
         if (pyvmm_off < 2048 * 16) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + pyvmm_off); \
-            PYVMM_FAST_RETIRED(); \
+            PYVMM_FAST_ENTER_HERE(); \
         } \
         PYVMM_L(pc) = PYVMM_L(page_pc) + (PYVMM_FAST_SLOT_OFF() >> 3) + (uint64_t)(int64_t)PYVMM_L(d)->imm; \
-        PYVMM_L(left) -= 1; \
         goto pyvmm_fast_end; \
+    } while (0)
+    /* a taken branch or jal decoded as near: its target is on this page */
+    #define PYVMM_FAST_BRANCH_NEAR() do { \
+        PYVMM_L(d) = (void *)((uintptr_t)PYVMM_L(d) + (uintptr_t)((intptr_t)PYVMM_L(d)->imm * 8)); \
+        PYVMM_FAST_ENTER_HERE(); \
     } while (0)
     /* a jump to npc, an absolute address */
     #define PYVMM_FAST_JUMP() do { \
         if (PYVMM_L(npc) - PYVMM_L(page_pc) < 4096) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + (PYVMM_L(npc) - PYVMM_L(page_pc)) * 8); \
-            PYVMM_FAST_RETIRED(); \
+            PYVMM_FAST_ENTER_HERE(); \
         } \
         PYVMM_L(pc) = PYVMM_L(npc); \
-        PYVMM_L(left) -= 1; \
         goto pyvmm_fast_end; \
     } while (0)
     #define PYVMM_FAST_OP(op) pyvmm_fast_##op: (void)0
     #define PYVMM_FAST_GENERIC() pyvmm_fast_generic: (void)0
     #define PYVMM_FAST_END() pyvmm_fast_end: (void)0
     #define PYVMM_FAST_END_SLOT() pyvmm_fast_end_slot: (void)0
-    /* retire a sequential instruction, then on to the next one's handler */
+    /* a sequential instruction retired: on to the next one's handler, in
+       the same straight-line run */
     #define PYVMM_FAST_NEXT() do { \
         PYVMM_L(d) = PYVMM_L(nd); \
-        PYVMM_FAST_RETIRED(); \
+        PYVMM_L(nd) = PYVMM_L(d) + 2; \
+        goto *PYVMM_L(tbl)[PYVMM_L(d)->dispatch]; \
     } while (0)
-    /* one instruction retired and d names the next, on this page: its
-       handler, unless that was the run's last instruction. A run of one
-       (a page-straddling instruction in cross_slot) never reads d again. */
-    #define PYVMM_FAST_RETIRED() do { \
-        if (--PYVMM_L(left) != 0) { \
-            PYVMM_L(nd) = PYVMM_L(d) + 2; \
-            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
-        } \
-        goto pyvmm_fast_end_slot; \
+    /* a branch not taken: the next instruction starts a straight-line run */
+    #define PYVMM_FAST_FALL() do { \
+        PYVMM_L(d) = PYVMM_L(nd); \
+        PYVMM_FAST_ENTER_HERE(); \
     } while (0)
+    /* whether the op in the local `op` has a handler in the fast run */
+    #define PYVMM_FAST_IS_OP(name) || PYVMM_L(op) == PYVMM_OP(name)
+    #define PYVMM_FAST_HAS_OP() (0 PYVMM_FAST_OPS(PYVMM_FAST_IS_OP))
     """
     void fast_targets "PYVMM_FAST_TARGETS" () nogil
     void fast_op "PYVMM_FAST_OP" (int op) nogil
@@ -552,10 +634,23 @@ cdef extern from *:
     void fast_stubs "PYVMM_FAST_STUBS" () nogil
     void fast_end_slot "PYVMM_FAST_END_SLOT" () nogil
     void fast_next "PYVMM_FAST_NEXT" () nogil
+    void fast_fall "PYVMM_FAST_FALL" () nogil
+    void fast_start "PYVMM_FAST_START" () nogil
+    void fast_uncount "PYVMM_FAST_UNCOUNT" () nogil
+    bint fast_has_op "PYVMM_FAST_HAS_OP" () nogil
     void fast_branch "PYVMM_FAST_BRANCH" () nogil
+    void fast_branch_near "PYVMM_FAST_BRANCH_NEAR" () nogil
     void fast_jump "PYVMM_FAST_JUMP" () nogil
     uint64_t fast_slot_off "PYVMM_FAST_SLOT_OFF" () nogil
     uint64_t fast_next_pc "PYVMM_FAST_NEXT_PC" () nogil
+
+
+cdef bint fast_op_continues(int op) noexcept nogil:
+    # the fast run executes op and steps to the next instruction: the
+    # straight-line runs decode_run builds go on through it
+    if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU) or op >= OP_DECODED_COUNT:
+        return False
+    return fast_has_op()
 
 
 cdef struct FastRunEnd:
@@ -579,6 +674,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     cdef uint64_t tlb_mask = h.tlb_mask
     cdef uint64_t npc, a, b, hits, page_pc
     cdef uintptr_t slots_addr
+    cdef void** tbl
+    cdef uint64_t fwd      # the last result written to x[], also in a register
     cdef uint8_t* p
     cdef int64_t sa, sb
     cdef int32_t wa, wb
@@ -595,26 +692,31 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     hits = 0
     slow = False
     page_pc = pc & ~0xFFFULL
-    if d == &h.cross_slot:
-        # a lone slot: slots_addr is where its page's slot 0 would be
-        slots_addr = <uintptr_t>d - (pc & 0xFFF) * 8
+    if d == cross_slot(h):
+        slots_addr = <uintptr_t>h.cross_page.slots
     else:
         slots_addr = <uintptr_t>h.fetch_page.slots
+    tbl = NULL      # the dispatch table in use: fast_start() sets it
+    fwd = 0         # entering a straight-line run sets it
+    fast_start()
     while True:
         fast_generic()
         op = d.op
-        nd = d + (d.ilen >> 1)
+        nd = d + (insn_len(d) >> 1)
         if op == OP_ADDI:
             fast_op(OP_ADDI)
-            x[d.rd] = x[d.rs1] + <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LUI:
             fast_op(OP_LUI)
-            x[d.rd] = <uint64_t><int64_t>d.imm
+            fwd = <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_AUIPC:
             fast_op(OP_AUIPC)
-            x[d.rd] = page_pc + (fast_slot_off() >> 3) + <uint64_t><int64_t>d.imm
+            fwd = page_pc + (fast_slot_off() >> 3) + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLTI:
             fast_op(OP_SLTI)
@@ -626,35 +728,43 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_XORI:
             fast_op(OP_XORI)
-            x[d.rd] = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] ^ <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ORI:
             fast_op(OP_ORI)
-            x[d.rd] = x[d.rs1] | <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] | <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ANDI:
             fast_op(OP_ANDI)
-            x[d.rd] = x[d.rs1] & <uint64_t><int64_t>d.imm
+            fwd = x[d.rs1] & <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLLI:
             fast_op(OP_SLLI)
-            x[d.rd] = x[d.rs1] << d.imm
+            fwd = x[d.rs1] << d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRLI:
             fast_op(OP_SRLI)
-            x[d.rd] = x[d.rs1] >> d.imm
+            fwd = x[d.rs1] >> d.imm
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRAI:
             fast_op(OP_SRAI)
-            x[d.rd] = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+            fwd = <uint64_t>(<int64_t>x[d.rs1] >> d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ADD:
             fast_op(OP_ADD)
-            x[d.rd] = x[d.rs1] + x[d.rs2]
+            fwd = x[d.rs1] + x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SUB:
             fast_op(OP_SUB)
-            x[d.rd] = x[d.rs1] - x[d.rs2]
+            fwd = x[d.rs1] - x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLL:
             fast_op(OP_SLL)
@@ -662,15 +772,18 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_SLT:
             fast_op(OP_SLT)
-            x[d.rd] = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+            fwd = 1 if <int64_t>x[d.rs1] < <int64_t>x[d.rs2] else 0
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLTU:
             fast_op(OP_SLTU)
-            x[d.rd] = 1 if x[d.rs1] < x[d.rs2] else 0
+            fwd = 1 if x[d.rs1] < x[d.rs2] else 0
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_XOR:
             fast_op(OP_XOR)
-            x[d.rd] = x[d.rs1] ^ x[d.rs2]
+            fwd = x[d.rs1] ^ x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRL:
             fast_op(OP_SRL)
@@ -682,23 +795,28 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_OR:
             fast_op(OP_OR)
-            x[d.rd] = x[d.rs1] | x[d.rs2]
+            fwd = x[d.rs1] | x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_AND:
             fast_op(OP_AND)
-            x[d.rd] = x[d.rs1] & x[d.rs2]
+            fwd = x[d.rs1] & x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_ADDIW:
             fast_op(OP_ADDIW)
-            x[d.rd] = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            fwd = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLLIW:
             fast_op(OP_SLLIW)
-            x[d.rd] = sext32(x[d.rs1] << d.imm)
+            fwd = sext32(x[d.rs1] << d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRLIW:
             fast_op(OP_SRLIW)
-            x[d.rd] = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+            fwd = sext32((<uint32_t>x[d.rs1]) >> d.imm)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SRAIW:
             fast_op(OP_SRAIW)
@@ -706,11 +824,13 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_ADDW:
             fast_op(OP_ADDW)
-            x[d.rd] = sext32(x[d.rs1] + x[d.rs2])
+            fwd = sext32(x[d.rs1] + x[d.rs2])
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SUBW:
             fast_op(OP_SUBW)
-            x[d.rd] = sext32(x[d.rs1] - x[d.rs2])
+            fwd = sext32(x[d.rs1] - x[d.rs2])
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SLLW:
             fast_op(OP_SLLW)
@@ -726,7 +846,8 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_next()
         elif op == OP_MUL:
             fast_op(OP_MUL)
-            x[d.rd] = x[d.rs1] * x[d.rs2]
+            fwd = x[d.rs1] * x[d.rs2]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_MULH:
             fast_op(OP_MULH)
@@ -820,84 +941,91 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_LD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 8):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = pyvmm_ld(p, 8)
+            fwd = pyvmm_ld(p, 8)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LW:
             fast_op(OP_LW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 4):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = sext32(pyvmm_ld(p, 4))
+            fwd = sext32(pyvmm_ld(p, 4))
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LWU:
             fast_op(OP_LWU)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 4):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = pyvmm_ld(p, 4)
+            fwd = pyvmm_ld(p, 4)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LBU:
             fast_op(OP_LBU)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 1):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = p[0]
+            fwd = p[0]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LB:
             fast_op(OP_LB)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 1):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = <uint64_t><int64_t>(<int8_t*>p)[0]
+            fwd = <uint64_t><int64_t>(<int8_t*>p)[0]
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LHU:
             fast_op(OP_LHU)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 2):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = pyvmm_ld(p, 2)
+            fwd = pyvmm_ld(p, 2)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_LH:
             fast_op(OP_LH)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 2):
                 slow = True
                 break
             hits += 1
             p = <uint8_t*>(<uint64_t>e.addend + a)
-            x[d.rd] = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
+            fwd = <uint64_t><int64_t><int16_t>pyvmm_ld(p, 2)
+            x[d.rd] = fwd
             fast_next()
         elif op == OP_SD:
             fast_op(OP_SD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 8):
                 slow = True
                 break
             hits += 1
@@ -908,7 +1036,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 4):
                 slow = True
                 break
             hits += 1
@@ -919,7 +1047,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SB)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 1):
                 slow = True
                 break
             hits += 1
@@ -930,7 +1058,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_SH)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a):
+            if not tlb_fast_hit(e, a, 2):
                 slow = True
                 break
             hits += 1
@@ -950,32 +1078,227 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_BEQ)
             if x[d.rs1] == x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BNE:
             fast_op(OP_BNE)
             if x[d.rs1] != x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BLT:
             fast_op(OP_BLT)
             if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BGE:
             fast_op(OP_BGE)
             if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BLTU:
             fast_op(OP_BLTU)
             if x[d.rs1] < x[d.rs2]:
                 fast_branch()
-            fast_next()
+            fast_fall()
         elif op == OP_BGEU:
             fast_op(OP_BGEU)
             if x[d.rs1] >= x[d.rs2]:
                 fast_branch()
+            fast_fall()
+        elif op == OP_JAL_NEAR:
+            fast_op(OP_JAL_NEAR)
+            x[d.rd] = fast_next_pc()
+            fast_branch_near()
+        elif op == OP_BEQ_NEAR:
+            fast_op(OP_BEQ_NEAR)
+            if x[d.rs1] == x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BNE_NEAR:
+            fast_op(OP_BNE_NEAR)
+            if x[d.rs1] != x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLT_NEAR:
+            fast_op(OP_BLT_NEAR)
+            if <int64_t>x[d.rs1] < <int64_t>x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGE_NEAR:
+            fast_op(OP_BGE_NEAR)
+            if <int64_t>x[d.rs1] >= <int64_t>x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLTU_NEAR:
+            fast_op(OP_BLTU_NEAR)
+            if x[d.rs1] < x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGEU_NEAR:
+            fast_op(OP_BGEU_NEAR)
+            if x[d.rs1] >= x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        # rs1 is the result of the instruction before (decode_run picks these)
+        elif op == OP_ADDI_F:
+            fast_op(OP_ADDI_F)
+            fwd = fwd + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
             fast_next()
+        elif op == OP_ADDIW_F:
+            fast_op(OP_ADDIW_F)
+            fwd = sext32(fwd + <uint64_t><int64_t>d.imm)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADD_F:
+            fast_op(OP_ADD_F)
+            fwd = fwd + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDW_F:
+            fast_op(OP_ADDW_F)
+            fwd = sext32(fwd + x[d.rs2])
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_XOR_F:
+            fast_op(OP_XOR_F)
+            fwd = fwd ^ x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SLLI_F:
+            fast_op(OP_SLLI_F)
+            fwd = fwd << d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SRLI_F:
+            fast_op(OP_SRLI_F)
+            fwd = fwd >> d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ANDI_F:
+            fast_op(OP_ANDI_F)
+            fwd = fwd & <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SLLIW_F:
+            fast_op(OP_SLLIW_F)
+            fwd = sext32(fwd << d.imm)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_MUL_F:
+            fast_op(OP_MUL_F)
+            fwd = fwd * x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LD_F:
+            fast_op(OP_LD_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = pyvmm_ld(p, 8)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LW_F:
+            fast_op(OP_LW_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 4):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = sext32(pyvmm_ld(p, 4))
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LBU_F:
+            fast_op(OP_LBU_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = p[0]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_BNE_NEAR_F:
+            fast_op(OP_BNE_NEAR_F)
+            if fwd != x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BEQ_NEAR_F:
+            fast_op(OP_BEQ_NEAR_F)
+            if fwd == x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLTU_NEAR_F:
+            fast_op(OP_BLTU_NEAR_F)
+            if fwd < x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGEU_NEAR_F:
+            fast_op(OP_BGEU_NEAR_F)
+            if fwd >= x[d.rs2]:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_SB_F:
+            fast_op(OP_SB_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            p[0] = <uint8_t>x[d.rs2]
+            fast_next()
+        elif op == OP_SW_F:
+            fast_op(OP_SW_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 4):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 4, x[d.rs2])
+            fast_next()
+        elif op == OP_SD_F:
+            fast_op(OP_SD_F)
+            a = fwd + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 8, x[d.rs2])
+            fast_next()
+        # rs1 and rs2 trade places in the slot: fwd is the second operand
+        elif op == OP_BLT_NEAR_R:
+            fast_op(OP_BLT_NEAR_R)
+            if <int64_t>x[d.rs2] < <int64_t>fwd:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGE_NEAR_R:
+            fast_op(OP_BGE_NEAR_R)
+            if <int64_t>x[d.rs2] >= <int64_t>fwd:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BLTU_NEAR_R:
+            fast_op(OP_BLTU_NEAR_R)
+            if x[d.rs2] < fwd:
+                fast_branch_near()
+            fast_fall()
+        elif op == OP_BGEU_NEAR_R:
+            fast_op(OP_BGEU_NEAR_R)
+            if x[d.rs2] >= fwd:
+                fast_branch_near()
+            fast_fall()
         elif op == OP_FP:
             fast_op(OP_FP)
             if exec_fp(h, d) != ST_OK:
@@ -988,7 +1311,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FLD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 8) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -999,7 +1322,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FLW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &load_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 4) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -1010,7 +1333,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FSD)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 8) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -1021,7 +1344,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             fast_op(OP_FSW)
             a = x[d.rs1] + <uint64_t><int64_t>d.imm
             e = &store_tlb[(a >> 12) & tlb_mask]
-            if not tlb_fast_hit(e, a) or not fp_enabled(h):
+            if not tlb_fast_hit(e, a, 4) or not fp_enabled(h):
                 slow = True
                 break
             hits += 1
@@ -1207,8 +1530,9 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             slow = op != OP_NONE
             break
         # never reached: every handler above ends in fast_next(),
-        # fast_branch() or fast_jump(), which retire it and jump straight
-        # to the next instruction's handler or out of the run
+        # fast_fall(), fast_branch() or fast_jump(), which jump straight to
+        # the next instruction's handler or out of the run
+    fast_uncount()
     fast_stubs()
     fast_end_slot()
     pc = page_pc + (fast_slot_off() >> 3)
@@ -1293,7 +1617,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             # events were just handled (an interrupt taken leaves the check
             # forced): one instruction executes before they are looked at again
             limit = instret + 1
-        if d == &h.cross_slot or h.fetch_vpn == NO_VPN or h.debug_exec:
+        if d == cross_slot(h) or h.fetch_vpn == NO_VPN or h.debug_exec:
             # straddles a page, or its page has mixed PMP rules: one at a time
             limit = instret + 1
         r = fast_run(h, d, pc, limit - instret, &run_end)
@@ -1307,7 +1631,7 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
         h.pc = pc
         h.instret = instret
         h.debug_hit = 0
-        npc = pc + d.ilen
+        npc = pc + insn_len(d)
         st = ST_OK
         op = d.op
         if op == OP_LB:

@@ -476,7 +476,7 @@ cdef int exec_fp(Hart* h, DecodedInsn* d) noexcept nogil:
         b = unbox32(f[d.rs2])
     if kind <= FK_FNMADD:
         # fadd fsub fmul fdiv fsqrt fmadd fmsub fnmsub fnmadd: rounded once
-        c = f[d.rs3] if dbl else unbox32(f[d.rs3])
+        c = f[d.raw >> 27] if dbl else unbox32(f[d.raw >> 27])
         r = pyvmm_fp_arith(dbl, kind, a, b, c, rm, &fl)
         write_fd(h, d.rd, r if dbl else box32(r))
     elif kind == FK_FCVT_INT_FROM_FP:
@@ -536,7 +536,7 @@ cdef int exec_fp_load(Hart* h, DecodedInsn* d, int size) noexcept nogil:
         h.mmio_size = <uint8_t>size
         h.mmio_signed = 0
         h.mmio_fp = 1
-        h.mmio_ilen = d.ilen
+        h.mmio_ilen = insn_len(d)
         h.mmio_vaddr = addr
     return st
 

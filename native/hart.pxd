@@ -38,8 +38,10 @@ ctypedef struct DecodedInsn:
     uint8_t rd          # 32 stands for x0: writes land in a scratch register
     uint8_t rs1
     uint8_t rs2
-    uint8_t ilen        # 2 or 4
-    uint8_t rs3         # third source of the fused multiply-adds
+    # instructions from this one to the end of its straight-line run on the
+    # page (the next branch, jump, or instruction the fast run does not
+    # execute), itself included: the fast run counts a run at its entry
+    uint16_t blen
     uint16_t dispatch   # the fast run's jump-table index: op, plus 256 for a 4-byte instruction
     uint32_t raw        # the instruction bits as fetched (16 bits for compressed)
     int32_t imm         # immediate, CSR number, or shift amount
@@ -193,7 +195,11 @@ ctypedef struct Hart:
     uint64_t fetch_vpn      # page the current fetch_page belongs to; NO_VPN = none
     DecodePage* fetch_page
     uint8_t* fetch_host
-    DecodedInsn cross_slot  # instructions straddling a page are decoded here, never cached
+    # instructions straddling a page are decoded into this page's last slot
+    # (cross_slot()), never cached; its other slots stay empty, so a branch
+    # the fast run follows from there lands on a slot that stops it
+    DecodePage cross_page
+    DecodedInsn cross_end   # the slot after a 4-byte one in cross_page's last: empty, it stops the run
 
     # a pending synchronous exception
     uint64_t exc_cause

@@ -341,6 +341,7 @@ cdef void invalidate_code(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil
             lo >>= 1
             hi = (hi + 1) >> 1
             memset(&dp.slots[lo], 0, (hi - lo) * sizeof(DecodedInsn))
+            forget_runs_into(dp.slots, lo, hi)
         page += 4096
 
 
@@ -952,13 +953,9 @@ cdef DecodedInsn* fill_slot(Hart* h, uint64_t pc, DecodedInsn* d) noexcept nogil
     cdef uint32_t hi
     cdef uint64_t pa, cause
     cdef TlbEntry* e
-    if (lo & 3) != 3:
-        decode16(lo, d)
-        h.decode_fills += 1
-        return d
-    if off != 0xFFE:
-        decode32(lo | (<uint32_t>pyvmm_ld16(h.fetch_host + off + 2) << 16), d)
-        h.decode_fills += 1
+    if (lo & 3) != 3 or off != 0xFFE:
+        # the whole straight-line run from here, so the fast run can count it at once
+        h.decode_fills += decode_run(h.fetch_host, d - (off >> 1), off >> 1)
         return d
     e = &h.fetch_tlb[((pc + 2) >> 12) & h.tlb_mask]
     if e.tag == (pc + 2) >> 12:
@@ -972,5 +969,7 @@ cdef DecodedInsn* fill_slot(Hart* h, uint64_t pc, DecodedInsn* d) noexcept nogil
             raise_exc(h, CAUSE_FETCH_ACCESS, pc + 2)
             return NULL
     hi = pyvmm_ld16(h.ram + ((pa & ~0xFFFULL) - h.ram_base))
-    decode32(lo | (hi << 16), &h.cross_slot)
-    return &h.cross_slot
+    d = cross_slot(h)
+    decode32(lo | (hi << 16), d)
+    d.blen = 1
+    return d

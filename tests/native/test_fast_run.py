@@ -125,3 +125,199 @@ def test_x_is_one_view_and_run_and_pc_take_numpy_ints():
         core.run(-1)
     core.pc = 2**64 + core.ram_base            # mod 2**64, as before
     assert core.pc == core.ram_base
+
+
+# a loop whose body is one straight-line run of dependent instructions, each
+# reading the result of the one before, with a load, a store and a
+# compressed instruction in it
+CHAIN = """
+    la s1, cell
+    li a0, 1
+    li t0, 40
+loop:
+    addi a0, a0, 3
+    slli a1, a0, 2
+    add a1, a1, a0
+    xor a2, a1, a0
+    sd a2, 0(s1)
+    ld a3, 0(s1)
+    c.addi a3, 1
+    addiw a4, a3, -7
+    add a0, a4, a0
+    srli a0, a0, 1
+    addi t0, t0, -1
+    bnez t0, loop
+    ebreak
+.balign 8
+cell:
+    .dword 0
+"""
+
+
+def chain_in_python():
+    mask = (1 << 64) - 1
+    a0 = 1
+    for _ in range(40):
+        a0 = (a0 + 3) & mask
+        a1 = ((a0 << 2) + a0) & mask
+        a2 = a1 ^ a0
+        a3 = (a2 + 1) & mask
+        a4 = (a3 - 7) & 0xFFFFFFFF
+        a4 = a4 - (1 << 32) if a4 & (1 << 31) else a4
+        a0 = ((a4 & mask) + a0) & mask
+        a0 >>= 1
+    return a0
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 11, 12, 13, 1000])
+def test_a_run_of_dependent_instructions_for_every_budget_split(step):
+    # the fast run counts a straight-line run at its entry and hands each
+    # result to the next instruction in a register: every budget must still
+    # stop on its exact instruction with x[] up to date
+    core, _ = load(CHAIN)
+    retired = 0
+    while True:
+        before = core.stats()["instret"]
+        reason = core.run(step)
+        retired = core.stats()["instret"]
+        if reason != EXIT_BUDGET:
+            break
+        assert retired - before == step
+    assert reason == core_mod.EXIT_TRAP and core.exit_cause == 3
+    assert reg(core, "a0") == chain_in_python()
+    assert retired == 4 + 40 * 12 + 1 - 1      # la (2), li, li, the loop; the ebreak traps
+
+
+def test_rewriting_the_instruction_a_result_comes_from():
+    # `addi a1, a0, 1` reads the result of the instruction before it; once
+    # that one is rewritten to write another register, a1 must come from x[]
+    core, prog = load("""
+.option norvc
+    la t0, first
+    lw t1, repl
+    li a0, 10
+    li a2, 100
+    li s1, 0
+again:
+first:
+    addi a0, a0, 5
+    addi a1, a0, 1
+    bnez s1, done
+    li s1, 1
+    sw t1, 0(t0)
+    j again
+done:
+    ebreak
+repl:
+    addi a2, a2, 5
+""")
+    run_to_ebreak(core)
+    assert reg(core, "a2") == 105
+    assert reg(core, "a1") == 16        # a0 (15) + 1, not a2's 105 + 1
+    # la, lw (two each), three li; addi addi bnez li sw j; addi addi bnez
+    assert core.stats()["instret"] == 7 + 6 + 3
+
+
+def test_misaligned_accesses_inside_a_page_take_the_general_path():
+    core, _ = load("""
+    la t0, data
+    li t1, 0x1122334455667788
+    sd t1, 3(t0)
+    ld a0, 3(t0)
+    lw a1, 5(t0)
+    lhu a2, 3(t0)
+    sh t1, 9(t0)
+    lhu a3, 9(t0)
+    ebreak
+.balign 4096
+data:
+    .skip 64
+""")
+    before = core.stats()
+    run_to_ebreak(core)
+    after = core.stats()
+    assert reg(core, "a0") == 0x1122334455667788
+    assert reg(core, "a1") == 0x33445566
+    assert reg(core, "a2") == 0x7788
+    assert reg(core, "a3") == 0x7788
+    # counted as the fast path counts an aligned access: the code fetch, the
+    # first store and the first load miss, the other four accesses hit
+    assert after["tlb_misses"] - before["tlb_misses"] == 3
+    assert after["tlb_hits"] - before["tlb_hits"] == 4
+
+
+# branches comparing against the result just computed, on either side, and
+# stores through a base just computed
+SECOND_OPERAND = """
+    la s1, buf
+    li a0, 0
+    li a2, 7
+    li a5, 0
+loop:
+    addi a0, a0, 1
+    bltu a2, a0, done
+    addi a3, a0, 0
+    bgeu a3, a2, skip
+    addi a5, a5, 2
+skip:
+    slli t1, a0, 3
+    add t1, t1, s1
+    sd a0, 0(t1)
+    addi a4, a0, -4
+    blt zero, a4, big
+    j loop
+big:
+    addi a5, a5, 100
+    j loop
+done:
+    ld a6, 56(s1)
+    ld a7, 8(s1)
+    ebreak
+.balign 8
+buf:
+    .skip 128
+"""
+
+
+@pytest.mark.parametrize("step", [1, 4, 9, 1000])
+def test_branches_on_a_result_just_computed_and_stores_through_one(step):
+    core, _ = load(SECOND_OPERAND)
+    while core.run(step) == EXIT_BUDGET:
+        pass
+    assert core.exit_cause == 3
+    # a0 runs 1..8; a5 gains 2 for a0 < 7, 100 for a0 in 5..7
+    assert reg(core, "a5") == 2 * 6 + 100 * 3
+    assert reg(core, "a6") == 7 and reg(core, "a7") == 1
+
+
+def test_rewriting_the_instruction_before_a_branch_on_its_second_operand():
+    # bltu's second source is the result of the addi before it; rewriting
+    # that addi to write another register must make bltu read x[] again
+    core, _ = load("""
+.option norvc
+    la t0, first
+    lw t1, repl
+    li a1, 3
+    li a2, 50
+    li s1, 0
+again:
+first:
+    addi a1, zero, 10
+    bltu a2, a1, taken
+    addi s2, s2, 1
+    j next
+taken:
+    addi s3, s3, 1
+next:
+    bnez s1, done
+    li s1, 1
+    sw t1, 0(t0)
+    j again
+done:
+    ebreak
+repl:
+    addi a3, zero, 99
+""")
+    run_to_ebreak(core)
+    # first pass: a1 = 10, 50 < 10 false; second: a1 stays 10, a3 = 99
+    assert reg(core, "s2") == 2 and reg(core, "s3") == 0

@@ -1,0 +1,59 @@
+"""pytest-benchmark of the interpreter's two bounds: a loop of independent
+instructions (host instructions and dispatch) against one whose every
+instruction reads the result of the one before (the hand-over of results
+between instructions). docs/architecture.md, "The interpreter".
+
+    pytest benchmarks/test_interp_bench.py --benchmark-json interp.json
+
+PYVMM_BENCH_ROUNDS (default 3) sets the rounds; extra_info holds MIPS.
+"""
+
+import os
+
+import pytest
+
+from pyvmm.bench import measure
+
+core_mod = pytest.importorskip("pyvmm._core", reason="the compiled core pyvmm._core is not built")
+from pyvmm.asm import assemble  # noqa: E402
+
+ROUNDS = int(os.environ.get("PYVMM_BENCH_ROUNDS", "3"))
+RAM_BASE = 0x8000_0000
+ITERATIONS = 2_000_000
+EBREAK = 3
+
+# seven adds and the loop's own two instructions, per iteration
+LOOPS = {
+    "independent": ["addi a%d, a%d, 1" % (r, r) for r in range(1, 8)],
+    "dependent": ["addi a1, a1, 1"] * 7,
+}
+
+
+def loaded_core(body):
+    source = ("li t0, %d\nloop:\n%s\n addi t0, t0, -1\n bnez t0, loop\n ebreak\n"
+              % (ITERATIONS, "\n".join(body)))
+    prog = assemble(source, section_starts={".text": RAM_BASE}, march="rv64imac_zicsr")
+    core = core_mod.Core(ram_size=1 << 20, ram_base=RAM_BASE)
+    for addr, data in prog.segments():
+        core.write_mem(addr, data)
+    core.pc = RAM_BASE
+    core.exit_on_exception = 1 << EBREAK
+    return core
+
+
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_interpreter_loop(benchmark, name):
+    cores = []
+
+    def setup():
+        cores.append(loaded_core(LOOPS[name]))
+        return (cores[-1],), {}
+
+    def run(core):
+        assert core.run(10 * ITERATIONS + 10) == core_mod.EXIT_TRAP
+
+    benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
+    instret = cores[-1].instret
+    assert instret == 2 + 9 * ITERATIONS          # li t0 is lui and addiw
+    benchmark.extra_info.update(loop=name, instret=instret,
+                                mips=measure.mips(instret, benchmark.stats.stats.median))
