@@ -10,6 +10,8 @@ stderr follow on stderr."""
 import sys
 from pathlib import Path
 
+from pyvmm.bench.cli import error as _error, missing_core
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
 
 # options of the other suites, refused with --suite boot: (attribute, flag)
@@ -17,11 +19,6 @@ FOREIGN = (("iterations", "--iterations"), ("sweep", "--sweep"), ("workloads", "
            ("jobs", "--jobs"), ("qemu", "--qemu"), ("images", "--images"), ("plot", "--plot"),
            ("json", "--json"), ("quick", "--quick"), ("no_qemu", "--no-qemu"),
            ("no_walk2d", "--no-walk2d"))
-
-
-def _error(message, status):
-    print(f"pyvmm bench: error: {message}", file=sys.stderr)
-    return status
 
 
 def run_boot(args):
@@ -47,11 +44,9 @@ def run_boot(args):
         model = costmodel.load(args.cost_model)
     except costmodel.CostModelError as exc:
         return _error(str(exc), EXIT_USAGE)
-    try:
-        import pyvmm._core  # noqa: F401  (the boots need the compiled core)
-    except ImportError as exc:
-        return _error(f"the compiled core pyvmm._core is not available ({exc}); build it with "
-                      "`python setup.py build_ext --inplace`", EXIT_USAGE)
+    core_missing = missing_core()
+    if core_missing:
+        return _error(core_missing, EXIT_USAGE)
     if args.linux_dir is not None and not Path(args.linux_dir).is_dir():
         return _error(f"{args.linux_dir}: no such directory", EXIT_USAGE)
     out_dir = Path(args.out) if args.out else None

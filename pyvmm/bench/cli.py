@@ -150,9 +150,20 @@ def _positive_float(text):
     return value
 
 
-def _error(message, status):
+def error(message, status):
     print(f"pyvmm bench: error: {message}", file=sys.stderr)
     return status
+
+
+def missing_core():
+    """The line to print when the compiled core cannot be imported (every
+    suite runs guests on it), or None when it can."""
+    try:
+        import pyvmm._core  # noqa: F401
+    except ImportError as exc:
+        return (f"the compiled core pyvmm._core is not available ({exc}); build it with "
+                "`python setup.py build_ext --inplace`")
+    return None
 
 
 def run_bench(args):
@@ -180,16 +191,14 @@ def run_bench(args):
     from pyvmm.bench.images import ImageMissing, default_image_dir
     from pyvmm.bench.suite import BenchError, run_core_suite, stderr_progress
 
-    try:
-        import pyvmm._core  # noqa: F401  (the benchmark needs the compiled core)
-    except ImportError as exc:
-        return _error(f"the compiled core pyvmm._core is not available ({exc}); build it with "
-                      "`python setup.py build_ext --inplace`", EXIT_USAGE)
+    core_missing = missing_core()
+    if core_missing:
+        return error(core_missing, EXIT_USAGE)
     qemu = None
     if not args.no_qemu:
         qemu = qemu_backend.find_qemu(args.qemu)
         if qemu is None and args.qemu is not None:
-            return _error(f"{args.qemu}: no such QEMU executable", EXIT_USAGE)
+            return error(f"{args.qemu}: no such QEMU executable", EXIT_USAGE)
         if qemu is None:
             print("bench: qemu-system-riscv64 not found; measuring pyvmm alone", file=sys.stderr)
     image_dir = args.images if args.images is not None else default_image_dir()
@@ -202,8 +211,8 @@ def run_bench(args):
                                 workloads=workloads, exit_iterations=exit_iterations,
                                 clock=args.clock, progress=progress)
     except ImageMissing as exc:
-        return _error(str(exc), EXIT_USAGE)
+        return error(str(exc), EXIT_USAGE)
     except BenchError as exc:
-        return _error(str(exc), EXIT_FAILED)
+        return error(str(exc), EXIT_FAILED)
     sys.stdout.write(render(result, args.format))
     return EXIT_OK

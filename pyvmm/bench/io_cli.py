@@ -6,17 +6,14 @@ bytes, 2 bad usage or a missing dependency."""
 
 import sys
 
+from pyvmm.bench.cli import error as _error, missing_core
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # options of the other suites, refused with --suite io: (attribute, flag)
 FOREIGN = (("techniques", "--techniques"), ("iterations", "--iterations"),
            ("sweep", "--sweep"), ("workloads", "--workload"), ("kernel", "--kernel"),
            ("jobs", "--jobs"), ("out", "--out"), ("qemu", "--qemu"), ("images", "--images"))
-
-
-def _error(message, status):
-    print(f"pyvmm bench: error: {message}", file=sys.stderr)
-    return status
 
 
 def _write_text(path, text):
@@ -39,11 +36,9 @@ def run_io(args):
         model = costmodel.load(args.cost_model)
     except costmodel.CostModelError as exc:
         return _error(str(exc), EXIT_USAGE)
-    try:
-        import pyvmm._core  # noqa: F401  (the benchmark needs the compiled core)
-    except ImportError as exc:
-        return _error(f"the compiled core pyvmm._core is not available ({exc}); build it with "
-                      "`python setup.py build_ext --inplace`", EXIT_USAGE)
+    core_missing = missing_core()
+    if core_missing:
+        return _error(core_missing, EXIT_USAGE)
     if args.plot is not None:
         try:
             require_matplotlib()

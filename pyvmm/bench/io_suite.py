@@ -154,18 +154,13 @@ def setup_vm_passthrough(driver, guest, disk):
 SRIOV_VFS = 2                     # the PF's TotalVFs; the VM gets VF 0 (the drive's first half)
 
 
-def setup_vm_vf(driver, guest, disk):
-    """Virtual function 0 of the host's SR-IOV NVMe controller assigned to a
-    VM under --technique hw: its own routing ID, IOMMU context and queues,
-    BAR accesses without the VM's exits, DMA through the IOMMU."""
+def _vf0_target(controller, guest):
+    """A VM under --technique hw given VF 0 of the SR-IOV physical function
+    `controller`, `guest` loaded and booted."""
     from pyvmm.hv import Host
     from pyvmm.hv.passthrough import Passthrough, assign_vf
-    from pyvmm.io.pci.nvme import NvmeController
-    if driver != "nvme":
-        raise IoBenchError(f"an SR-IOV VF is one of the host's NVMe controller's, not {driver}")
     t = _Target()
     host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
-    controller = NvmeController(str(disk), serial=SERIAL, sriov_max_vfs=SRIOV_VFS)
     t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
     t.assignment = assign_vf(host, t.target, controller, 0)
     t.passthrough = Passthrough.for_host(host)
@@ -174,6 +169,16 @@ def setup_vm_vf(driver, guest, disk):
     t.target.load(guest)
     t.target.boot()
     return t
+
+
+def setup_vm_vf(driver, guest, disk):
+    """Virtual function 0 of the host's SR-IOV NVMe controller assigned to a
+    VM under --technique hw: its own routing ID, IOMMU context and queues,
+    BAR accesses without the VM's exits, DMA through the IOMMU."""
+    from pyvmm.io.pci.nvme import NvmeController
+    if driver != "nvme":
+        raise IoBenchError(f"an SR-IOV VF is one of the host's NVMe controller's, not {driver}")
+    return _vf0_target(NvmeController(str(disk), serial=SERIAL, sriov_max_vfs=SRIOV_VFS), guest)
 
 
 class _ServiceVmPair:
@@ -588,23 +593,12 @@ def setup_net_vm_vf(driver, guest):
     context, rings and MAC, BAR accesses without the VM's exits, its frames
     through the PF's switch to the wire. The PF's MAC is NET_VF_PF_MAC, so
     the VF's address, and with it every frame, is the other models'."""
-    from pyvmm.hv import Host
-    from pyvmm.hv.passthrough import Passthrough, assign_vf
     from pyvmm.io.net.echo import EchoNetdev
     from pyvmm.io.pci.nic import NicController
     if driver != "nic":
         raise IoBenchError(f"an SR-IOV VF is one of the host's pyvmm-nic's, not {driver}")
-    t = _Target()
-    host = Host(ram_size=RAM_SIZE + HOST_OVERHEAD)
-    controller = NicController(EchoNetdev("n0"), mac=NET_VF_PF_MAC, sriov_max_vfs=SRIOV_VFS)
-    t.target = host.create_vm(ram_size=RAM_SIZE, technique="hw")
-    t.assignment = assign_vf(host, t.target, controller, 0)
-    t.passthrough = Passthrough.for_host(host)
-    t.function = t.assignment.host_function
-    t.closers = [controller]
-    t.target.load(guest)
-    t.target.boot()
-    return t
+    return _vf0_target(NicController(EchoNetdev("n0"), mac=NET_VF_PF_MAC, sriov_max_vfs=SRIOV_VFS),
+                       guest)
 
 
 def setup_net_service_vm(driver, guest):

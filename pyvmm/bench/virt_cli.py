@@ -5,12 +5,9 @@ Exit statuses are pyvmm.bench.cli's."""
 import sys
 from pathlib import Path
 
+from pyvmm.bench.cli import error as _error, missing_core
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
-
-
-def _error(message, status):
-    print(f"pyvmm bench: error: {message}", file=sys.stderr)
-    return status
 
 
 def parse_columns(text):
@@ -51,11 +48,9 @@ def run_virt_suite(args):
         model = costmodel.load(args.cost_model)
     except (virt_suite.SweepError, costmodel.CostModelError) as exc:
         return _error(str(exc), EXIT_USAGE)
-    try:
-        import pyvmm._core  # noqa: F401
-    except ImportError as exc:
-        return _error(f"the compiled core pyvmm._core is not available ({exc}); build it with "
-                      "`python setup.py build_ext --inplace`", EXIT_USAGE)
+    core_missing = missing_core()
+    if core_missing:
+        return _error(core_missing, EXIT_USAGE)
     try:
         virt_suite.check_machine_params(sweep)
     except virt_suite.SweepError as exc:

@@ -32,8 +32,7 @@ import zlib
 
 from pyvmm.io.net.netdev import ETH_HEADER_LEN, MAX_FRAME_LEN
 from pyvmm.io.pci import sriov
-from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, SUBSYSTEM_QEMU,
-                                 VENDOR_QUMRANET, PciFunction, RegisterRegion)
+from pyvmm.io.pci.config import SUBSYSTEM_QEMU, VENDOR_QUMRANET, PciFunction, RegisterRegion
 from pyvmm.io.pci.dma import BusMasterMemory
 from pyvmm.io.pci.nic_switch import NicSwitch
 from pyvmm.io.virtio.net import DEFAULT_MAC, flow_key, parse_mac
@@ -505,7 +504,7 @@ class NicController(sriov.PhysicalFunction, PciFunction):
         return out
 
 
-class NicVirtualFunction(NicController):
+class NicVirtualFunction(sriov.VirtualFunction, NicController):
     """Virtual function `index` of an SR-IOV pyvmm-nic `pf`: a controller of
     its own on the PF's wire (through the PF's switch), whose configuration
     space follows the SR-IOV rules for a VF as NVMe's do: Vendor and Device
@@ -522,19 +521,7 @@ class NicVirtualFunction(NicController):
         self.index = index
         self.sriov = None
         self._init_function(pf.netdev, pf.queues, vf_mac(pf.default_mac, index), pf.switch)
-        self._clear_bar_registers()
-        self._set_mask(self.wmask, COMMAND, 2, COMMAND_MASTER | COMMAND_INTX_DISABLE)
-
-    def _clear_bar_registers(self):
-        self.config[BAR_0:BAR_0 + 24] = bytes(24)
-        self.wmask[BAR_0:BAR_0 + 24] = bytes(24)
-
-    def bar_address(self, bar):
-        return self.pf.sriov.vf_bar_address(self.index, bar.size)
-
-    def reset(self):
-        super().reset()
-        self._clear_bar_registers()
+        self.vf_config_rules()
 
     def close(self):
         """The wire is the PF's, which closes it; frames held here go."""

@@ -34,8 +34,7 @@ stays the whole drive.
 """
 
 from pyvmm.io.pci import sriov
-from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, SUBSYSTEM_QEMU,
-                                 VENDOR_QUMRANET, PciFunction, RegisterRegion)
+from pyvmm.io.pci.config import SUBSYSTEM_QEMU, VENDOR_QUMRANET, PciFunction, RegisterRegion
 from pyvmm.io.pci.dma import BusMasterMemory
 from pyvmm.io.virtio.blk import SECTOR, BlockBackend
 from pyvmm.machine.memory import DmaError
@@ -601,7 +600,7 @@ def _prp2(dword):
     return dword[8] | dword[9] << 32
 
 
-class NvmeVirtualFunction(NvmeController):
+class NvmeVirtualFunction(sriov.VirtualFunction, NvmeController):
     """Virtual function `index` of an SR-IOV NVMe controller `pf`: an NVMe
     controller over its slice of the PF's drive, whose configuration space
     follows the SR-IOV rules for a VF: Vendor and Device ID read 0xFFFF
@@ -621,19 +620,7 @@ class NvmeVirtualFunction(NvmeController):
         self.sriov = None
         part = pf.backend.sectors // pf.sriov.total_vfs
         self._init_controller(pf.serial, pf.model, index * part, part)
-        self._clear_bar_registers()
-        self._set_mask(self.wmask, COMMAND, 2, COMMAND_MASTER | COMMAND_INTX_DISABLE)
-
-    def _clear_bar_registers(self):
-        self.config[BAR_0:BAR_0 + 24] = bytes(24)
-        self.wmask[BAR_0:BAR_0 + 24] = bytes(24)
-
-    def bar_address(self, bar):
-        return self.pf.sriov.vf_bar_address(self.index, bar.size)
-
-    def reset(self):
-        super().reset()
-        self._clear_bar_registers()
+        self.vf_config_rules()
 
     def close(self):
         """The drive is the PF's: what the VF wrote reaches it; the PF closes it."""

@@ -32,7 +32,8 @@ shares (the configuration writes that enable VFs, their removal on reset,
 the bus learning of them).
 """
 
-from pyvmm.io.pci.config import HEADER_TYPE, HEADER_TYPE_MULTI_FUNCTION
+from pyvmm.io.pci.config import (BAR_0, COMMAND, COMMAND_INTX_DISABLE, COMMAND_MASTER, HEADER_TYPE,
+                                  HEADER_TYPE_MULTI_FUNCTION)
 
 ID_SRIOV = 0x0010
 SRIOV_VERSION = 1
@@ -180,3 +181,28 @@ class PhysicalFunction:
         """VFs came or went: the bus this PF sits on learns of them."""
         if self.host is not None:
             self.host.vfs_changed(self)
+
+
+class VirtualFunction:
+    """Mixed into a VF (a function of its own whose `pf` is its physical
+    function and `index` its VF number): the configuration-space rules the
+    specification gives every VF. Its BAR registers read 0 and are not
+    writable, BAR0 decodes inside the PF's VF BAR0 window (so a reset keeps
+    it there), and of the command register only Bus Master Enable and INTx
+    Disable are writable. The VF calls `vf_config_rules()` once its own
+    configuration space is built."""
+
+    def vf_config_rules(self):
+        self._clear_bar_registers()
+        self._set_mask(self.wmask, COMMAND, 2, COMMAND_MASTER | COMMAND_INTX_DISABLE)
+
+    def _clear_bar_registers(self):
+        self.config[BAR_0:BAR_0 + 24] = bytes(24)
+        self.wmask[BAR_0:BAR_0 + 24] = bytes(24)
+
+    def bar_address(self, bar):
+        return self.pf.sriov.vf_bar_address(self.index, bar.size)
+
+    def reset(self):
+        super().reset()
+        self._clear_bar_registers()
