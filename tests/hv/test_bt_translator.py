@@ -401,6 +401,23 @@ def test_load_constant_leaves_the_value(core_type, value):
     assert core.get_x(7) == value & MASK64
 
 
+@given(st.integers(0, 31), st.integers(0, 31), st.integers(-2048, 2047), st.integers(0, 0xFFFFF),
+       st.integers(0, 63))
+@settings(max_examples=300, deadline=None)
+def test_the_translators_own_encoders_agree_with_the_isa_table(rd, rs1, imm, imm20, shamt):
+    assert emit.lui(rd, imm20) == codec.encode("lui", rd=rd, imm=imm20)
+    for name in ("addi", "addiw", "andi"):
+        assert emit.i_type(name, rd, rs1, imm) == codec.encode(name, rd=rd, rs1=rs1, imm=imm)
+    assert emit.slli(rd, rs1, shamt) == codec.encode("slli", rd=rd, rs1=rs1, shamt=shamt)
+
+
+def test_the_translators_own_encoders_refuse_what_does_not_fit():
+    with pytest.raises(codec.EncodingError):
+        emit.i_type("addi", 1, 1, 2048)
+    with pytest.raises(codec.EncodingError):
+        emit.slli(1, 1, 64)
+
+
 # -- the translation cache ----------------------------------------------------------------------
 
 class Frames:

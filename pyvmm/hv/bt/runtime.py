@@ -38,8 +38,8 @@ from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.trap_emulate import TrapEmulatePolicy, TrapEmulateVCPU
 from pyvmm.hv.vcpu import CORE_EXIT_TRAP
-from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_MXR, SSTATUS_SUM, SSTATUS_UXL_64, \
-    SupervisorState
+from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, SSTATUS_SUM, \
+    SSTATUS_UXL_64, SupervisorState
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
@@ -170,7 +170,7 @@ class BTVCPU(TrapEmulateVCPU):
         self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
         self.walk_tables = {}             # page-table page (GPA) -> code pages (GVA) walked through it
         self.stale_tables = set()         # walk_tables pages stored to since the last sfence.vma
-        self._ram16 = core.ram.view(np.uint16)
+        self._ram16 = memoryview(core.ram).cast("B").cast("H")   # parcels as plain ints
         self._ram_base = core.ram_base
         self.lookups = 0
         self.lookup_misses = 0
@@ -288,7 +288,7 @@ class BTVCPU(TrapEmulateVCPU):
             self.fetch_hpa[page] = hpa_page
             self._note_code_walk(page, gpa_page, walk.pte_gpas)
         # pcs are even: a parcel never straddles a page
-        return int(self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1])
+        return self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1]
 
     def _note_code_walk(self, page, gpa_page, pte_gpas):
         """Blocks are keyed by guest virtual pc: remember which guest page
@@ -408,12 +408,18 @@ class BTVCPU(TrapEmulateVCPU):
                 self.interrupt_steps += 1
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
-        self.fp_to_hart()
-        if self.state.priv == PRIV_S:
+        state = self.state
+        fs = state.sstatus & SSTATUS_FS
+        if fs != self._hart_fs:
+            self.fp_to_hart()
+        if state.priv == PRIV_S:
             self.vm.pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
             self._base_to_gp()
         exit = self.enter(budget)
-        self.fp_from_hart()
+        if fs != SSTATUS_FS and fs:
+            # As under trap-emulate: only FS Initial or Clean can change while
+            # the guest runs (Off makes FP illegal, Dirty stays Dirty).
+            self.fp_from_hart()
         return exit
 
     def decode_exit(self, reason):

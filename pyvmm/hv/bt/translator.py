@@ -452,15 +452,14 @@ NO_TARGET = 1
 def _indirect_jump(out, pc, word, length, rd, rs1, imm):
     """jalr through a one-entry inline cache, then the lookup table (see the
     module docstring)."""
-    encode = codec.encode
     t = _scratch({rd, rs1})
     u = _scratch({rd, rs1, t})
     out.words([emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)])
     if rs1 == BASE_REG:
-        out.words([emit.state_load(t, GUEST_GP), encode("addi", rd=t, rs1=t, imm=imm)])
+        out.words([emit.state_load(t, GUEST_GP), emit.i_type("addi", t, t, imm)])
     else:
-        out.words([encode("addi", rd=t, rs1=rs1, imm=imm)])
-    out.words([encode("andi", rd=t, rs1=t, imm=-2)])
+        out.words([emit.i_type("addi", t, rs1, imm)])
+    out.words([emit.i_type("andi", t, t, -2)])
     if rd == BASE_REG:
         out.words(emit.load_constant(u, pc + length) + [emit.state_store(u, GUEST_GP)])
     elif rd:
