@@ -439,16 +439,17 @@ class BTVCPU(TrapEmulateVCPU):
             if callout.kind == "ecall":
                 self._continuation = ((callout.guest_pc + 4) & MASK64, tc_pc + 4)
                 args = core.x[REG_A0:REG_A7 + 1].tolist()
-                return Exit("sbi", cause=cause, pc=callout.guest_pc, ext=args[7], fid=args[6],
-                            args=tuple(args[:6]), virt=0, priv=PRIV_S)
-            return Exit("trap", cause=cause, pc=callout.guest_pc, insn=callout.insn, virt=0,
-                        priv=PRIV_S)
+                return Exit.of("sbi", {"cause": cause, "pc": callout.guest_pc, "ext": args[7],
+                                       "fid": args[6], "args": tuple(args[:6]), "virt": 0,
+                                       "priv": PRIV_S})
+            return Exit.of("trap", {"cause": cause, "pc": callout.guest_pc, "insn": callout.insn,
+                                    "virt": 0, "priv": PRIV_S})
         self._stand_in = self.tc.renamed.get(tc_pc)
         guest_pc = self.tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
-        return Exit("trap", cause=cause, pc=guest_pc, tval=core.exit_tval, insn=core.exit_insn,
-                    virt=0, priv=PRIV_S)
+        return Exit.of("trap", {"cause": cause, "pc": guest_pc, "tval": core.exit_tval,
+                                "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
 
 
 class BTPolicy(TrapEmulatePolicy):

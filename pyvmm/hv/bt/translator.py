@@ -88,7 +88,7 @@ class FetchFault(Exception):
         self.cause = cause
 
 
-@dataclass
+@dataclass(slots=True)
 class Callout:
     kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
     guest_pc: int      # the guest instruction (for exit: the jump target)
@@ -99,7 +99,7 @@ class Callout:
     literal: int = 0   # jalr: TC address of the cache's guest-target literal
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     guest_pc: int
     tc_addr: int
@@ -111,6 +111,7 @@ class Block:
     pages: frozenset = frozenset()                   # guest code pages (GVA) read
     renamed: dict = field(default_factory=dict)      # TC address of a renamed guest instruction
     #                                                  -> the register standing in for gp there
+    gpa_pages: frozenset = frozenset()               # guest pages (GPA) its code came from
 
     @property
     def size(self):
