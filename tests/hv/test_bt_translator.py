@@ -284,7 +284,7 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
     ("c.ebreak", "ebreak", True), ("mret", "illegal", True), ("hfence.gvma", "illegal", True),
     ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 8", "csr", False),
     ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
-    ("csrw stvec, a0", "csr", False), ("rdtime a0", "csr", False), ("csrr a0, mstatus", "csr", False),
+    ("csrw stvec, a0", "csr", False), ("rdcycle a0", "csr", False), ("csrrs a0, time, a1", "csr", False), ("csrr a0, mstatus", "csr", False),
     (".word 0", "illegal", True), ("csrw satp, gp", "csr", False), ("sfence.vma gp", "sfence", False),
 ])
 def test_sensitive_instructions_become_callouts(source, kind, ends):
@@ -296,6 +296,14 @@ def test_sensitive_instructions_become_callouts(source, kind, ends):
         assert list(block.callouts) == [TC] and len(block.words) == 1
     else:
         assert block.callouts[last].kind == "exit" and names(block)[1] == "addi"
+
+
+def test_time_reads_are_copied():
+    block, _ = translate("rdtime a0\n rdtime gp\n nop")
+    assert block.words[0] == int.from_bytes(guest_code("rdtime a0")[0], "little")
+    # rd gp: the read lands in the stand-in and goes to the guest's gp slot
+    assert names(block)[1:6] == ["sd", "ld", "csrrs", "sd", "ld"]
+    assert [c.kind for c in block.callouts.values()] == ["exit"]
 
 
 @pytest.mark.parametrize("csr", ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",

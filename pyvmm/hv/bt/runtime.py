@@ -44,6 +44,8 @@ from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
 REG_A0, REG_A7 = 10, 17
+CSR_SCOUNTEREN = 0x106
+SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
 
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
@@ -179,6 +181,7 @@ class BTVCPU(TrapEmulateVCPU):
         self._guest_gp_index = index + layout.GUEST_GP // 8
         self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
         self._stand_in = None             # register renaming gp where the last exit faulted
+        self._hart_scounteren = None      # what the hart's scounteren holds (None: unknown)
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -226,8 +229,19 @@ class BTVCPU(TrapEmulateVCPU):
 
     def _load(self):
         super()._load()
+        self._hart_scounteren = 0         # trap-emulate's _load: every counter read traps
         if self.state.priv == PRIV_S and not self._pc_stale:
             self.core.pc = self._pc
+
+    def _counters_for(self, priv):
+        """The hart's scounteren for the guest mode about to run: translated
+        kernel code reads `time` itself (the virtual mcounteren grants the
+        guest kernel every counter, and its time is the host's mtime); guest
+        user code's reads trap, for the virtual scounteren to decide."""
+        wanted = SCOUNTEREN_TM if priv == PRIV_S else 0
+        if wanted != self._hart_scounteren:
+            self.core.write_csr(CSR_SCOUNTEREN, wanted)
+            self._hart_scounteren = wanted
 
     def state_slot(self, offset):
         """A 64-bit slot of the VCPU-state page."""
@@ -275,18 +289,21 @@ class BTVCPU(TrapEmulateVCPU):
         page = gva & ~(layout.PAGE_SIZE - 1)
         hpa_page = self.fetch_hpa.get(page)
         if hpa_page is None:
-            status = self.state.sstatus
-            walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
-                                                   bool(status & SSTATUS_MXR))
-            if walk is None:
-                raise FetchFault(gva, cause)
-            gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
+            gpa_page = self.fetch_pages.get(page)
+            if gpa_page is None:
+                status = self.state.sstatus
+                walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S,
+                                                       bool(status & SSTATUS_SUM),
+                                                       bool(status & SSTATUS_MXR))
+                if walk is None:
+                    raise FetchFault(gva, cause)
+                gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
+                self.fetch_pages[page] = gpa_page
+                self._note_code_walk(page, gpa_page, walk.pte_gpas)
             hpa_page = self.vm.gpa_to_hpa(gpa_page)
             if hpa_page is None:
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
-            self.fetch_pages[page] = gpa_page
             self.fetch_hpa[page] = hpa_page
-            self._note_code_walk(page, gpa_page, walk.pte_gpas)
         # pcs are even: a parcel never straddles a page
         return self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1]
 
@@ -339,6 +356,7 @@ class BTVCPU(TrapEmulateVCPU):
                 self._note_code_walk(page, gpa_page, walk.pte_gpas)
             else:
                 del self.code_walks[page]
+                self.fetch_pages.pop(page, None)
                 self.tc.invalidate_gva_page(page)
 
     def _code_gpa_pages(self, block):
@@ -388,8 +406,18 @@ class BTVCPU(TrapEmulateVCPU):
         return True
 
     def flush_fetch_pages(self):
+        """A new address space: every code page is walked again."""
         self.fetch_pages.clear()
         self.fetch_hpa.clear()
+
+    def refresh_fetch_pages(self):
+        """At a guest sfence.vma: the guest walks of code pages stay known
+        (revalidate_code forgets those whose page tables changed), the host
+        pages behind them are looked up again (the host may have moved a
+        guest page: a copy-on-write break, a balloon)."""
+        self.fetch_hpa.clear()
+        if self.stale_tables:
+            self.revalidate_code()
 
     # -- KVM_RUN -----------------------------------------------------------------------------------
 
@@ -412,6 +440,7 @@ class BTVCPU(TrapEmulateVCPU):
         fs = state.sstatus & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
+        self._counters_for(state.priv)
         if state.priv == PRIV_S:
             self.vm.pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
             self._base_to_gp()
@@ -603,9 +632,7 @@ class BTPolicy(TrapEmulatePolicy):
 
     def guest_sfence(self, vcpu, vaddr, asid):
         super().guest_sfence(vcpu, vaddr, asid)
-        vcpu.flush_fetch_pages()
-        if vcpu.stale_tables:
-            vcpu.revalidate_code()
+        vcpu.refresh_fetch_pages()
         self._install_runtime_pages(vcpu)
 
     def watch_walk_table(self, table):

@@ -71,7 +71,7 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
                  "scounteren", "senvcfg")}
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
-SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
+SEPC, SIE, SSTATUS, TIME = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"], CSRS["time"]
 SSTATUS_SIE = 1 << 1
 FP_CSRS = frozenset((CSRS["fflags"], CSRS["frm"], CSRS["fcsr"]))
 # What a "ptstore" callout may stand for: stores and AMOs (amo*; not lr/sc,
@@ -336,6 +336,11 @@ def _translate_csr(out, pc, word, length, name, ops, entry):
     source = ops["zimm"] if immediate else ops["rs1"]
     op = name[:5]                                      # csrrw / csrrs / csrrc
     writes = op == "csrrw" or source != 0
+    if csr == TIME and not writes:
+        # rdtime: the guest's time is the host's mtime, and the runtime lets
+        # translated code read it (BTVCPU._counters_for); copied
+        _copy(out, entry, ops, word)
+        return False
     if not writes and csr in INLINE_READS:
         if rd == BASE_REG:
             t = _scratch(())
