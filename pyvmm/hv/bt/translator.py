@@ -25,9 +25,11 @@ and knows nothing of the runtime but the TC address the block will live at
   short load/modify/store on the state page with one borrowed register
   spilled there. Interrupt enables (csrs sstatus of SIE alone) are done on
   the state page when sip & sie shows nothing to deliver, else they are the
-  csr callout. Other CSR accesses (sstatus/sie/satp writes, which
-  may unmask an interrupt or change the address space; sip, which depends
-  on time; the counters, which are the hypervisor's; unknown CSRs): callouts.
+  csr callout. Reads of `time` are copied (the runtime lets translated
+  code read the hart's, which is the guest's). Other CSR accesses
+  (sstatus/sie/satp writes, which may unmask an interrupt or change the
+  address space; sip, which depends on time; cycle and instret, which are
+  the hypervisor's; unknown CSRs): callouts.
 * sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
   execute (mret, H instructions, illegal words): callouts.
 
