@@ -197,7 +197,9 @@ def test_demo_figures_no_sensitive_instruction_traps():
     # privileged operation went through a callout or the state page.
     assert "privileged" not in te["exits"] and not te["csr_accesses"].keys() - {
         "csrrs sip", "csrrw sstatus", "csrrs sstatus", "csrrc sstatus", "csrrw sie", "csrrs sie",
-        "csrrc sie", "csrrw satp", "csrrs time", "csrrw stvec", "csrrsi sstatus", "csrrci sstatus"}
+        "csrrc sie", "csrrw satp", "csrrw stvec", "csrrsi sstatus", "csrrci sstatus"}
+    # The timer arming's rdtime runs in translated code: the hart lets it read time.
+    assert "csrrs time" not in te["csr_accesses"]
     for kind in ("sret", "sfence", "wfi", "ecall", "jalr", "exit", "csr"):
         assert bt["callouts"][kind] > 0, kind
     # Inline CSR accesses: the kernel's trap entry/exit CSR traffic (sscratch,

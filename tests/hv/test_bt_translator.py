@@ -284,7 +284,7 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
     ("c.ebreak", "ebreak", True), ("mret", "illegal", True), ("hfence.gvma", "illegal", True),
     ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 8", "csr", False),
     ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
-    ("csrw stvec, a0", "csr", False), ("rdtime a0", "csr", False), ("csrr a0, mstatus", "csr", False),
+    ("csrw stvec, a0", "csr", False), ("rdcycle a0", "csr", False), ("csrrs a0, time, a1", "csr", False), ("csrr a0, mstatus", "csr", False),
     (".word 0", "illegal", True), ("csrw satp, gp", "csr", False), ("sfence.vma gp", "sfence", False),
 ])
 def test_sensitive_instructions_become_callouts(source, kind, ends):
@@ -296,6 +296,14 @@ def test_sensitive_instructions_become_callouts(source, kind, ends):
         assert list(block.callouts) == [TC] and len(block.words) == 1
     else:
         assert block.callouts[last].kind == "exit" and names(block)[1] == "addi"
+
+
+def test_time_reads_are_copied():
+    block, _ = translate("rdtime a0\n rdtime gp\n nop")
+    assert block.words[0] == int.from_bytes(guest_code("rdtime a0")[0], "little")
+    # rd gp: the read lands in the stand-in and goes to the guest's gp slot
+    assert names(block)[1:6] == ["sd", "ld", "csrrs", "sd", "ld"]
+    assert [c.kind for c in block.callouts.values()] == ["exit"]
 
 
 @pytest.mark.parametrize("csr", ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",
@@ -399,6 +407,23 @@ def test_load_constant_leaves_the_value(core_type, value):
     core.pc = TC
     assert core.run(100) == 3
     assert core.get_x(7) == value & MASK64
+
+
+@given(st.integers(0, 31), st.integers(0, 31), st.integers(-2048, 2047), st.integers(0, 0xFFFFF),
+       st.integers(0, 63))
+@settings(max_examples=300, deadline=None)
+def test_the_translators_own_encoders_agree_with_the_isa_table(rd, rs1, imm, imm20, shamt):
+    assert emit.lui(rd, imm20) == codec.encode("lui", rd=rd, imm=imm20)
+    for name in ("addi", "addiw", "andi"):
+        assert emit.i_type(name, rd, rs1, imm) == codec.encode(name, rd=rd, rs1=rs1, imm=imm)
+    assert emit.slli(rd, rs1, shamt) == codec.encode("slli", rd=rd, rs1=rs1, shamt=shamt)
+
+
+def test_the_translators_own_encoders_refuse_what_does_not_fit():
+    with pytest.raises(codec.EncodingError):
+        emit.i_type("addi", 1, 1, 2048)
+    with pytest.raises(codec.EncodingError):
+        emit.slli(1, 1, 64)
 
 
 # -- the translation cache ----------------------------------------------------------------------

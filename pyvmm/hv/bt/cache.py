@@ -24,7 +24,6 @@ when an indirect jump's probe missed, and dropping a block (invalidation,
 flush) empties its entry, so a probe never reaches a stale block.
 """
 
-import array
 import bisect
 import collections
 
@@ -95,6 +94,8 @@ class TranslationCache:
         self.table = table                 # the IndirectTable translated code probes
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
+        self._ram32 = core.ram.view(np.uint32)
+        self._ram_base = core.ram_base
         self.on_change = None              # called with the new Block, or None after a flush
         self._reset()
 
@@ -128,12 +129,18 @@ class TranslationCache:
         return hpa | (addr & (PAGE_SIZE - 1))
 
     def _write_words(self, addr, words):
-        data = array.array("I", words).tobytes()
-        done = 0
-        while done < len(data):
-            at = addr + done
-            length = min(len(data) - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)))
-            self.core.write_mem(self.hpa_of(at), data[done:done + length])
+        """Store 32-bit words at TC address addr: one slice assignment per
+        TC page (the pages' host frames need not be adjacent), then what
+        Core.write_mem does after a write (decoded copies, dirty log)."""
+        ram32, ram_base = self._ram32, self._ram_base
+        done, count = 0, len(words)
+        while done < count:
+            at = addr + 4 * done
+            length = min(count - done, (PAGE_SIZE - (at & (PAGE_SIZE - 1))) >> 2)
+            hpa = self.hpa_of(at)
+            start = (hpa - ram_base) >> 2
+            ram32[start:start + length] = words[done:done + length]
+            self.core.invalidate_code(hpa, 4 * length)   # the hart's decoded copy, the dirty log
             done += length
 
     def flush(self):

@@ -12,6 +12,34 @@ ECALL = codec.encode("ecall")
 NOP = codec.encode("addi", rd=0, rs1=0, imm=0)
 
 
+# The few formats the translator writes per guest instruction (constants,
+# an indirect jump's target), filled in by shifts over the opcode's word from
+# the ISA table: codec.encode's field-by-field checks cost more than the
+# whole rest of translating an instruction, and these operands are in range
+# by construction (lui's upper 20 bits, a 12-bit signed immediate, a 6-bit
+# shift). tests/hv/test_bt_translator.py checks them against codec.encode.
+_LUI = codec.encode("lui", rd=0, imm=0)
+_I_TYPE = {name: codec.encode(name, rd=0, rs1=0, imm=0) for name in ("addi", "addiw", "andi")}
+_SLLI = codec.encode("slli", rd=0, rs1=0, shamt=0)
+
+
+def lui(rd, imm20):
+    return _LUI | (rd << 7) | ((imm20 & 0xFFFFF) << 12)
+
+
+def i_type(name, rd, rs1, imm):
+    """addi, addiw or andi with a 12-bit signed immediate."""
+    if not -2048 <= imm < 2048:
+        raise codec.EncodingError(f"{name}: immediate {imm} out of range")
+    return _I_TYPE[name] | (rd << 7) | (rs1 << 15) | ((imm & 0xFFF) << 20)
+
+
+def slli(rd, rs1, shamt):
+    if not 0 <= shamt < 64:
+        raise codec.EncodingError(f"slli: shift {shamt} out of range")
+    return _SLLI | (rd << 7) | (rs1 << 15) | (shamt << 20)
+
+
 def sext(value, bits):
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -36,9 +64,9 @@ def _materialise(rd, value):
         lo = sext(value, 12)
         words = []
         if hi:
-            words.append(codec.encode("lui", rd=rd, imm=hi))
+            words.append(lui(rd, hi))
         if lo or not hi:
-            words.append(codec.encode("addiw" if hi else "addi", rd=rd, rs1=rd if hi else 0, imm=lo))
+            words.append(i_type("addiw" if hi else "addi", rd, rd if hi else 0, lo))
         return words
     lo = sext(value, 12)
     hi = (value - lo) >> 12
@@ -47,9 +75,9 @@ def _materialise(rd, value):
         hi >>= 1
         shift += 1
     words = _materialise(rd, hi)
-    words.append(codec.encode("slli", rd=rd, rs1=rd, shamt=shift))
+    words.append(slli(rd, rd, shift))
     if lo:
-        words.append(codec.encode("addi", rd=rd, rs1=rd, imm=lo))
+        words.append(i_type("addi", rd, rd, lo))
     return words
 
 

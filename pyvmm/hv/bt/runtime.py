@@ -28,6 +28,7 @@ puts the guest's value back, so everything outside the core (emulation,
 SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
+import gc
 
 import numpy as np
 
@@ -38,12 +39,14 @@ from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.trap_emulate import TrapEmulatePolicy, TrapEmulateVCPU
 from pyvmm.hv.vcpu import CORE_EXIT_TRAP
-from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_MXR, SSTATUS_SUM, SSTATUS_UXL_64, \
-    SupervisorState
+from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, SSTATUS_SUM, \
+    SSTATUS_UXL_64, SupervisorState
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
 REG_A0, REG_A7 = 10, 17
+CSR_SCOUNTEREN = 0x106
+SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
 
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
@@ -170,7 +173,7 @@ class BTVCPU(TrapEmulateVCPU):
         self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
         self.walk_tables = {}             # page-table page (GPA) -> code pages (GVA) walked through it
         self.stale_tables = set()         # walk_tables pages stored to since the last sfence.vma
-        self._ram16 = core.ram.view(np.uint16)
+        self._ram16 = memoryview(core.ram).cast("B").cast("H")   # parcels as plain ints
         self._ram_base = core.ram_base
         self.lookups = 0
         self.lookup_misses = 0
@@ -179,6 +182,7 @@ class BTVCPU(TrapEmulateVCPU):
         self._guest_gp_index = index + layout.GUEST_GP // 8
         self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
         self._stand_in = None             # register renaming gp where the last exit faulted
+        self._hart_scounteren = None      # what the hart's scounteren holds (None: unknown)
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -226,8 +230,19 @@ class BTVCPU(TrapEmulateVCPU):
 
     def _load(self):
         super()._load()
+        self._hart_scounteren = 0         # trap-emulate's _load: every counter read traps
         if self.state.priv == PRIV_S and not self._pc_stale:
             self.core.pc = self._pc
+
+    def _counters_for(self, priv):
+        """The hart's scounteren for the guest mode about to run: translated
+        kernel code reads `time` itself (the virtual mcounteren grants the
+        guest kernel every counter, and its time is the host's mtime); guest
+        user code's reads trap, for the virtual scounteren to decide."""
+        wanted = SCOUNTEREN_TM if priv == PRIV_S else 0
+        if wanted != self._hart_scounteren:
+            self.core.write_csr(CSR_SCOUNTEREN, wanted)
+            self._hart_scounteren = wanted
 
     def state_slot(self, offset):
         """A 64-bit slot of the VCPU-state page."""
@@ -275,20 +290,23 @@ class BTVCPU(TrapEmulateVCPU):
         page = gva & ~(layout.PAGE_SIZE - 1)
         hpa_page = self.fetch_hpa.get(page)
         if hpa_page is None:
-            status = self.state.sstatus
-            walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
-                                                   bool(status & SSTATUS_MXR))
-            if walk is None:
-                raise FetchFault(gva, cause)
-            gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
+            gpa_page = self.fetch_pages.get(page)
+            if gpa_page is None:
+                status = self.state.sstatus
+                walk, cause = self.vm.pager.guest_walk(gva, "fetch", PRIV_S,
+                                                       bool(status & SSTATUS_SUM),
+                                                       bool(status & SSTATUS_MXR))
+                if walk is None:
+                    raise FetchFault(gva, cause)
+                gpa_page = walk.gpa & ~(layout.PAGE_SIZE - 1)
+                self.fetch_pages[page] = gpa_page
+                self._note_code_walk(page, gpa_page, walk.pte_gpas)
             hpa_page = self.vm.gpa_to_hpa(gpa_page)
             if hpa_page is None:
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
-            self.fetch_pages[page] = gpa_page
             self.fetch_hpa[page] = hpa_page
-            self._note_code_walk(page, gpa_page, walk.pte_gpas)
         # pcs are even: a parcel never straddles a page
-        return int(self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1])
+        return self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1]
 
     def _note_code_walk(self, page, gpa_page, pte_gpas):
         """Blocks are keyed by guest virtual pc: remember which guest page
@@ -339,6 +357,7 @@ class BTVCPU(TrapEmulateVCPU):
                 self._note_code_walk(page, gpa_page, walk.pte_gpas)
             else:
                 del self.code_walks[page]
+                self.fetch_pages.pop(page, None)
                 self.tc.invalidate_gva_page(page)
 
     def _code_gpa_pages(self, block):
@@ -388,8 +407,18 @@ class BTVCPU(TrapEmulateVCPU):
         return True
 
     def flush_fetch_pages(self):
+        """A new address space: every code page is walked again."""
         self.fetch_pages.clear()
         self.fetch_hpa.clear()
+
+    def refresh_fetch_pages(self):
+        """At a guest sfence.vma: the guest walks of code pages stay known
+        (revalidate_code forgets those whose page tables changed), the host
+        pages behind them are looked up again (the host may have moved a
+        guest page: a copy-on-write break, a balloon)."""
+        self.fetch_hpa.clear()
+        if self.stale_tables:
+            self.revalidate_code()
 
     # -- KVM_RUN -----------------------------------------------------------------------------------
 
@@ -408,12 +437,19 @@ class BTVCPU(TrapEmulateVCPU):
                 self.interrupt_steps += 1
         if not self._resolve_pc():
             return Exit("shutdown", pc=self._guest_pc)
-        self.fp_to_hart()
-        if self.state.priv == PRIV_S:
+        state = self.state
+        fs = state.sstatus & SSTATUS_FS
+        if fs != self._hart_fs:
+            self.fp_to_hart()
+        self._counters_for(state.priv)
+        if state.priv == PRIV_S:
             self.vm.pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
             self._base_to_gp()
         exit = self.enter(budget)
-        self.fp_from_hart()
+        if fs != SSTATUS_FS and fs:
+            # As under trap-emulate: only FS Initial or Clean can change while
+            # the guest runs (Off makes FP illegal, Dirty stays Dirty).
+            self.fp_from_hart()
         return exit
 
     def decode_exit(self, reason):
@@ -433,16 +469,33 @@ class BTVCPU(TrapEmulateVCPU):
             if callout.kind == "ecall":
                 self._continuation = ((callout.guest_pc + 4) & MASK64, tc_pc + 4)
                 args = core.x[REG_A0:REG_A7 + 1].tolist()
-                return Exit("sbi", cause=cause, pc=callout.guest_pc, ext=args[7], fid=args[6],
-                            args=tuple(args[:6]), virt=0, priv=PRIV_S)
-            return Exit("trap", cause=cause, pc=callout.guest_pc, insn=callout.insn, virt=0,
-                        priv=PRIV_S)
+                return Exit.of("sbi", {"cause": cause, "pc": callout.guest_pc, "ext": args[7],
+                                       "fid": args[6], "args": tuple(args[:6]), "virt": 0,
+                                       "priv": PRIV_S})
+            return Exit.of("trap", {"cause": cause, "pc": callout.guest_pc, "insn": callout.insn,
+                                    "virt": 0, "priv": PRIV_S})
         self._stand_in = self.tc.renamed.get(tc_pc)
         guest_pc = self.tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
-        return Exit("trap", cause=cause, pc=guest_pc, tval=core.exit_tval, insn=core.exit_insn,
-                    virt=0, priv=PRIV_S)
+        return Exit.of("trap", {"cause": cause, "pc": guest_pc, "tval": core.exit_tval,
+                                "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
+
+
+# A booting kernel's translation cache holds hundreds of thousands of
+# long-lived objects (blocks, their maps and callouts), and translating adds
+# more with every block: at the collector's default young-generation
+# threshold (700) its collections cost a Linux boot some 4% of its host time.
+YOUNG_COLLECTION_THRESHOLD = 100_000
+
+
+def _fewer_collections():
+    """Raise the collector's young-generation threshold for a process that
+    runs a bt VM (never lowering one set higher). Garbage cycles wait a
+    little longer; nothing bt keeps is cyclic garbage."""
+    young, middle, old = gc.get_threshold()
+    if 0 < young < YOUNG_COLLECTION_THRESHOLD:
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
 
 
 class BTPolicy(TrapEmulatePolicy):
@@ -457,6 +510,7 @@ class BTPolicy(TrapEmulatePolicy):
             raise HvError(f"bt runs the guest kernel in real U-mode, so with shadow paging only "
                           f"(not {vm.paging})")
         super().__init__(vm)
+        _fewer_collections()
         self.handlers["trap"] = self._bt_trap
         self.callouts = {}
         self.pt_store_traps = {}          # guest pc -> write-protect traps emulated there
@@ -596,9 +650,7 @@ class BTPolicy(TrapEmulatePolicy):
 
     def guest_sfence(self, vcpu, vaddr, asid):
         super().guest_sfence(vcpu, vaddr, asid)
-        vcpu.flush_fetch_pages()
-        if vcpu.stale_tables:
-            vcpu.revalidate_code()
+        vcpu.refresh_fetch_pages()
         self._install_runtime_pages(vcpu)
 
     def watch_walk_table(self, table):

@@ -25,9 +25,11 @@ and knows nothing of the runtime but the TC address the block will live at
   short load/modify/store on the state page with one borrowed register
   spilled there. Interrupt enables (csrs sstatus of SIE alone) are done on
   the state page when sip & sie shows nothing to deliver, else they are the
-  csr callout. Other CSR accesses (sstatus/sie/satp writes, which
-  may unmask an interrupt or change the address space; sip, which depends
-  on time; the counters, which are the hypervisor's; unknown CSRs): callouts.
+  csr callout. Reads of `time` are copied (the runtime lets translated
+  code read the hart's, which is the guest's). Other CSR accesses
+  (sstatus/sie/satp writes, which may unmask an interrupt or change the
+  address space; sip, which depends on time; cycle and instret, which are
+  the hypervisor's; unknown CSRs): callouts.
 * sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
   execute (mret, H instructions, illegal words): callouts.
 
@@ -71,7 +73,7 @@ INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
                  "scounteren", "senvcfg")}
 # CSRs whose writes have no effect beyond the stored value (sepc: bit 0 reads 0).
 INLINE_WRITES = {CSRS[name]: STATE_OFFSET[name] for name in ("sscratch", "sepc", "scause", "stval")}
-SEPC, SIE, SSTATUS = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"]
+SEPC, SIE, SSTATUS, TIME = CSRS["sepc"], CSRS["sie"], CSRS["sstatus"], CSRS["time"]
 SSTATUS_SIE = 1 << 1
 FP_CSRS = frozenset((CSRS["fflags"], CSRS["frm"], CSRS["fcsr"]))
 # What a "ptstore" callout may stand for: stores and AMOs (amo*; not lr/sc,
@@ -88,7 +90,7 @@ class FetchFault(Exception):
         self.cause = cause
 
 
-@dataclass
+@dataclass(slots=True)
 class Callout:
     kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
     guest_pc: int      # the guest instruction (for exit: the jump target)
@@ -99,7 +101,7 @@ class Callout:
     literal: int = 0   # jalr: TC address of the cache's guest-target literal
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     guest_pc: int
     tc_addr: int
@@ -111,6 +113,7 @@ class Block:
     pages: frozenset = frozenset()                   # guest code pages (GVA) read
     renamed: dict = field(default_factory=dict)      # TC address of a renamed guest instruction
     #                                                  -> the register standing in for gp there
+    gpa_pages: frozenset = frozenset()               # guest pages (GPA) its code came from
 
     @property
     def size(self):
@@ -335,6 +338,11 @@ def _translate_csr(out, pc, word, length, name, ops, entry):
     source = ops["zimm"] if immediate else ops["rs1"]
     op = name[:5]                                      # csrrw / csrrs / csrrc
     writes = op == "csrrw" or source != 0
+    if csr == TIME and not writes:
+        # rdtime: the guest's time is the host's mtime, and the runtime lets
+        # translated code read it (BTVCPU._counters_for); copied
+        _copy(out, entry, ops, word)
+        return False
     if not writes and csr in INLINE_READS:
         if rd == BASE_REG:
             t = _scratch(())
@@ -452,15 +460,14 @@ NO_TARGET = 1
 def _indirect_jump(out, pc, word, length, rd, rs1, imm):
     """jalr through a one-entry inline cache, then the lookup table (see the
     module docstring)."""
-    encode = codec.encode
     t = _scratch({rd, rs1})
     u = _scratch({rd, rs1, t})
     out.words([emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)])
     if rs1 == BASE_REG:
-        out.words([emit.state_load(t, GUEST_GP), encode("addi", rd=t, rs1=t, imm=imm)])
+        out.words([emit.state_load(t, GUEST_GP), emit.i_type("addi", t, t, imm)])
     else:
-        out.words([encode("addi", rd=t, rs1=rs1, imm=imm)])
-    out.words([encode("andi", rd=t, rs1=t, imm=-2)])
+        out.words([emit.i_type("addi", t, rs1, imm)])
+    out.words([emit.i_type("andi", t, t, -2)])
     if rd == BASE_REG:
         out.words(emit.load_constant(u, pc + length) + [emit.state_store(u, GUEST_GP)])
     elif rd:
