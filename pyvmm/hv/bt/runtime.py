@@ -28,7 +28,6 @@ puts the guest's value back, so everything outside the core (emulation,
 SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
-import gc
 
 import numpy as np
 
@@ -482,22 +481,6 @@ class BTVCPU(TrapEmulateVCPU):
                                 "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
 
 
-# A booting kernel's translation cache holds hundreds of thousands of
-# long-lived objects (blocks, their maps and callouts), and translating adds
-# more with every block: at the collector's default young-generation
-# threshold (700) its collections cost a Linux boot some 4% of its host time.
-YOUNG_COLLECTION_THRESHOLD = 100_000
-
-
-def _fewer_collections():
-    """Raise the collector's young-generation threshold for a process that
-    runs a bt VM (never lowering one set higher). Garbage cycles wait a
-    little longer; nothing bt keeps is cyclic garbage."""
-    young, middle, old = gc.get_threshold()
-    if 0 < young < YOUNG_COLLECTION_THRESHOLD:
-        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
-
-
 class BTPolicy(TrapEmulatePolicy):
     """trap_emulate's policy plus the callouts, the TC and state-page
     mappings and self-modifying-code detection. stats()["bt"]."""
@@ -510,7 +493,6 @@ class BTPolicy(TrapEmulatePolicy):
             raise HvError(f"bt runs the guest kernel in real U-mode, so with shadow paging only "
                           f"(not {vm.paging})")
         super().__init__(vm)
-        _fewer_collections()
         self.handlers["trap"] = self._bt_trap
         self.callouts = {}
         self.pt_store_traps = {}          # guest pc -> write-protect traps emulated there
