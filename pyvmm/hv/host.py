@@ -50,20 +50,23 @@ class FrameAllocator:
             raise ValueError("frame count and alignment must be positive")
         used = self._used
         first_base = self.base // PAGE_SIZE
-        index = self._hint
-        while index + n <= self.nframes:
+        index = used.find(0, self._hint)
+        if index >= 0:
+            self._hint = index
+        while 0 <= index and index + n <= self.nframes:
             misalign = (first_base + index) % align
             if misalign:
                 index += align - misalign
                 continue
-            busy = used.find(1, index, index + n)
+            # the last used frame in the window: no run starting at or before it fits
+            busy = used.rfind(1, index, index + n)
             if busy < 0:
                 used[index:index + n] = b"\x01" * n
                 self.allocated += n
                 if index == self._hint:
                     self._hint = index + n
                 return self.base + index * PAGE_SIZE
-            index = busy + 1
+            index = used.find(0, busy + 1)
         raise HvError(f"host memory exhausted: no {n} free frame(s) aligned to {align} "
                       f"({self.nframes - self.allocated} of {self.nframes} frames free)")
 
