@@ -583,6 +583,14 @@ cdef enum:
     OP_ADDIW_BNE
     OP_ADD_LW               # the second a load whose base is the first's result
     OP_ADD_LD
+    OP_ADDI_ADD
+    OP_MUL_ADD
+    OP_XOR_ADD
+    OP_ADDW_BLTU
+    OP_ADDI_BEQ
+    OP_LBU_BEQ
+    OP_ADD_SB               # the second a store whose base is the first's result
+    OP_ADD_SD
     OP_DISPATCH_END         # at most 256: a dispatch index is op + 256 for a 4-byte instruction
 
 
@@ -718,6 +726,22 @@ cdef int fused_op(DecodedInsn* d, DecodedInsn* second) noexcept nogil:
         return OP_ADD_LW
     if d.op == OP_ADD and sop == OP_LD_F:
         return OP_ADD_LD
+    if d.op == OP_ADDI and sop == OP_ADD_F:
+        return OP_ADDI_ADD
+    if d.op == OP_MUL and sop == OP_ADD_F:
+        return OP_MUL_ADD
+    if d.op == OP_XOR and sop == OP_ADD_F:
+        return OP_XOR_ADD
+    if d.op == OP_ADDW and sop == OP_BLTU_NEAR_F:
+        return OP_ADDW_BLTU
+    if d.op == OP_ADDI and sop == OP_BEQ_NEAR_F:
+        return OP_ADDI_BEQ
+    if d.op == OP_LBU and sop == OP_BEQ_NEAR_F:
+        return OP_LBU_BEQ
+    if d.op == OP_ADD and sop == OP_SB_F:
+        return OP_ADD_SB
+    if d.op == OP_ADD and sop == OP_SD_F:
+        return OP_ADD_SD
     return 0
 
 

@@ -521,7 +521,15 @@ cdef extern from *:
         X(ADDI_BNE) \
         X(ADDIW_BNE) \
         X(ADD_LW) \
-        X(ADD_LD)
+        X(ADD_LD) \
+        X(ADDI_ADD) \
+        X(MUL_ADD) \
+        X(XOR_ADD) \
+        X(ADDW_BLTU) \
+        X(ADDI_BEQ) \
+        X(LBU_BEQ) \
+        X(ADD_SB) \
+        X(ADD_SD)
     /* a fused pair and the op of its first instruction, whose plain
        handler runs it alone when the run counts one at a time */
     #define PYVMM_FUSED_PAIRS(X) \
@@ -534,7 +542,15 @@ cdef extern from *:
         X(ADDI_BNE, ADDI) \
         X(ADDIW_BNE, ADDIW) \
         X(ADD_LW, ADD) \
-        X(ADD_LD, ADD)
+        X(ADD_LD, ADD) \
+        X(ADDI_ADD, ADDI) \
+        X(MUL_ADD, MUL) \
+        X(XOR_ADD, XOR) \
+        X(ADDW_BLTU, ADDW) \
+        X(ADDI_BEQ, ADDI) \
+        X(LBU_BEQ, LBU) \
+        X(ADD_SB, ADD) \
+        X(ADD_SD, ADD)
     /* The run counts instructions a straight-line run at a time: entering
        slot d (at the run's start, after a branch or jump, after a branch
        not taken) it takes d->blen, the instructions to the end of d's run,
@@ -1439,6 +1455,98 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             p = <uint8_t*>(<uint64_t>e.addend + a)
             fwd = pyvmm_ld(p, 8)
             x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDI_ADD:
+            fast_op(OP_ADDI_ADD)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_MUL_ADD:
+            fast_op(OP_MUL_ADD)
+            a = x[d.rs1] * x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_XOR_ADD:
+            fast_op(OP_XOR_ADD)
+            a = x[d.rs1] ^ x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDW_BLTU:
+            fast_op(OP_ADDW_BLTU)
+            fwd = sext32(x[d.rs1] + x[d.rs2])
+            x[d.rd] = fwd
+            d = nd
+            if fwd < x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_ADDI_BEQ:
+            fast_op(OP_ADDI_BEQ)
+            fwd = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            d = nd
+            if fwd == x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_LBU_BEQ:
+            # a load off the fast path leaves at the first slot, as LBU's own handler does
+            fast_op(OP_LBU_BEQ)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = p[0]
+            x[d.rd] = fwd
+            d = nd
+            if fwd == x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_ADD_SB:
+            fast_op(OP_ADD_SB)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            a = a + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            p[0] = <uint8_t>x[d.rs2]
+            fast_next()
+        elif op == OP_ADD_SD:
+            fast_op(OP_ADD_SD)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            a = a + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 8, x[d.rs2])
             fast_next()
         elif op == OP_FP:
             fast_op(OP_FP)

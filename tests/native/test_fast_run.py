@@ -380,6 +380,75 @@ def fused_in_python(loop_addr):
     return s1 + 30
 
 
+# the other fused pairs: addi/add, mul/add, xor/add, add/sb, add/sd,
+# addw/bltu, lbu/beq, addi/beq
+FUSED_MORE = """
+.option norvc
+    la s1, buf
+    li s2, 0
+    li t0, 0
+    li t1, 12
+    li t2, 1
+    li a0, 3
+loop:
+    addi a1, a0, 5
+    add a1, a1, a0
+    mul a2, a1, a0
+    add a2, a2, a1
+    xor a3, a2, a1
+    add a3, a3, a0
+    add a4, s1, t0
+    sb a3, 0(a4)
+    slli a5, t0, 3
+    add a5, a5, s1
+    sd a2, 64(a5)
+    add s2, s2, a3
+    addi a0, a0, 1
+    addw t0, t0, t2
+    bltu t0, t1, loop
+    lbu a6, 5(s1)
+    li t0, 0
+scan:
+    add a4, s1, t0
+    addi t0, t0, 1
+    lbu a7, 0(a4)
+    beq a7, a6, found
+    addi t3, t0, -12
+    beqz t3, found
+    j scan
+found:
+    ld s3, 152(s1)
+    ebreak
+.balign 8
+buf:
+    .skip 192
+"""
+
+
+def fused_more_in_python():
+    a0, s2 = 3, 0
+    buf = bytearray(192)
+    for t0 in range(12):
+        a1 = 2 * a0 + 5
+        a2 = a1 * a0 + a1
+        a3 = (a2 ^ a1) + a0
+        buf[t0] = a3 & 0xFF
+        buf[64 + 8 * t0:72 + 8 * t0] = a2.to_bytes(8, "little")
+        s2 += a3
+        a0 += 1
+    t0 = next(i + 1 for i in range(12) if buf[i] == buf[5])
+    return s2, t0, bytes(buf)
+
+
+def test_more_fused_pairs_compute_what_their_two_instructions_do():
+    core, prog = load(FUSED_MORE)
+    run_to_ebreak(core)
+    s2, t0, buf = fused_more_in_python()
+    assert reg(core, "s2") == s2 and reg(core, "t0") == t0
+    assert core.read_mem(prog["buf"], 192) == buf
+    assert reg(core, "s3") == int.from_bytes(buf[152:160], "little")
+
+
 def stops(src, step):
     # (instret, pc, x[]) at every budget exit of runs of `step` instructions
     core, _ = load(src)
@@ -400,13 +469,14 @@ def test_fused_pairs_compute_what_their_two_instructions_do():
     assert core.stats()["instret"] == 3 + 20 * 23 + 1 + 10 * 3
 
 
+@pytest.mark.parametrize("src", [FUSED, FUSED_MORE], ids=["fused", "fused-more"])
 @pytest.mark.parametrize("step", [2, 3, 5, 7, 22, 1000])
-def test_budget_splits_inside_fused_pairs(step):
+def test_budget_splits_inside_fused_pairs(step, src):
     # one at a time, a fused slot runs only its first instruction; every stop
     # of a larger budget, inside a pair or not, must be the state one-at-a-time
     # execution had after the same number of instructions
-    single = {instret: (pc, x) for instret, pc, x in stops(FUSED, 1)}
-    seen = stops(FUSED, step)
+    single = {instret: (pc, x) for instret, pc, x in stops(src, 1)}
+    seen = stops(src, step)
     assert len(seen) > 1 or step == 1000
     for instret, pc, x in seen:
         assert (pc, x) == single[instret], instret
