@@ -573,6 +573,24 @@ cdef enum:
     OP_BGE_NEAR_R
     OP_BLTU_NEAR_R
     OP_BGEU_NEAR_R
+    OP_SLLI_SRLI            # fused pairs: the slot's instruction and the next one, whose rs1 is its result
+    OP_AUIPC_ADDI
+    OP_LUI_ADDI
+    OP_LUI_ADDIW
+    OP_ADD_SRLI
+    OP_SRLI_ADD
+    OP_ADDI_BNE             # the second a near bne whose rs1 is the first's result
+    OP_ADDIW_BNE
+    OP_ADD_LW               # the second a load whose base is the first's result
+    OP_ADD_LD
+    OP_ADDI_ADD
+    OP_MUL_ADD
+    OP_XOR_ADD
+    OP_ADDW_BLTU
+    OP_ADDI_BEQ
+    OP_LBU_BEQ
+    OP_ADD_SB               # the second a store whose base is the first's result
+    OP_ADD_SD
     OP_DISPATCH_END         # at most 256: a dispatch index is op + 256 for a 4-byte instruction
 
 
@@ -677,7 +695,54 @@ cdef void choose_dispatch(DecodedInsn* d, uint64_t slot, DecodedInsn* prev) noex
 
 
 cdef inline bint is_forwarded(DecodedInsn* d) noexcept nogil:
-    return (d.dispatch & 255) >= OP_ADDI_F and (d.dispatch & 255) < OP_DISPATCH_END
+    return (d.dispatch & 255) >= OP_ADDI_F and (d.dispatch & 255) < OP_SLLI_SRLI
+
+
+cdef int fused_op(DecodedInsn* d, DecodedInsn* second) noexcept nogil:
+    # the dispatch-only op running d and the instruction after it (second,
+    # in d's straight-line run) in one handler, with the result of d handed
+    # over in a register (0: none). The fused handler reads d's sources from
+    # x[], so it is right whichever instruction came before d.
+    cdef int sop = second.dispatch & 255
+    if d.rd == 32 or second.rs1 != d.rd:
+        return 0
+    if d.op == OP_SLLI and sop == OP_SRLI_F:
+        return OP_SLLI_SRLI
+    if d.op == OP_AUIPC and sop == OP_ADDI_F:
+        return OP_AUIPC_ADDI
+    if d.op == OP_LUI and sop == OP_ADDI_F:
+        return OP_LUI_ADDI
+    if d.op == OP_LUI and sop == OP_ADDIW_F:
+        return OP_LUI_ADDIW
+    if d.op == OP_ADD and sop == OP_SRLI_F:
+        return OP_ADD_SRLI
+    if d.op == OP_SRLI and sop == OP_ADD_F:
+        return OP_SRLI_ADD
+    if d.op == OP_ADDI and sop == OP_BNE_NEAR_F:
+        return OP_ADDI_BNE
+    if d.op == OP_ADDIW and sop == OP_BNE_NEAR_F:
+        return OP_ADDIW_BNE
+    if d.op == OP_ADD and sop == OP_LW_F:
+        return OP_ADD_LW
+    if d.op == OP_ADD and sop == OP_LD_F:
+        return OP_ADD_LD
+    if d.op == OP_ADDI and sop == OP_ADD_F:
+        return OP_ADDI_ADD
+    if d.op == OP_MUL and sop == OP_ADD_F:
+        return OP_MUL_ADD
+    if d.op == OP_XOR and sop == OP_ADD_F:
+        return OP_XOR_ADD
+    if d.op == OP_ADDW and sop == OP_BLTU_NEAR_F:
+        return OP_ADDW_BLTU
+    if d.op == OP_ADDI and sop == OP_BEQ_NEAR_F:
+        return OP_ADDI_BEQ
+    if d.op == OP_LBU and sop == OP_BEQ_NEAR_F:
+        return OP_LBU_BEQ
+    if d.op == OP_ADD and sop == OP_SB_F:
+        return OP_ADD_SB
+    if d.op == OP_ADD and sop == OP_SD_F:
+        return OP_ADD_SD
+    return 0
 
 
 cdef inline int insn_len(DecodedInsn* d) noexcept nogil:
@@ -700,6 +765,7 @@ cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noex
     cdef uint32_t lo
     cdef DecodedInsn* d
     cdef DecodedInsn* prev = NULL
+    cdef int fop
     while True:
         d = &slots[i]
         if d.op != OP_NONE:
@@ -728,6 +794,16 @@ cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noex
     for k in range(n):
         slots[i].blen = <uint16_t>(tail - k)
         i += <uint64_t>(insn_len(&slots[i]) >> 1)
+    # then fuse pairs inside the run: the second of a pair may be the slot
+    # the run joined, which a rewrite clears together with this run
+    i = first
+    for k in range(n):
+        d = &slots[i]
+        i += <uint64_t>(insn_len(d) >> 1)
+        if d.blen >= 2:
+            fop = fused_op(d, &slots[i])
+            if fop:
+                d.dispatch = <uint16_t>((d.dispatch & 256) | fop)
     return n
 
 

@@ -511,7 +511,46 @@ cdef extern from *:
         X(BLT_NEAR_R) \
         X(BGE_NEAR_R) \
         X(BLTU_NEAR_R) \
-        X(BGEU_NEAR_R)
+        X(BGEU_NEAR_R) \
+        X(SLLI_SRLI) \
+        X(AUIPC_ADDI) \
+        X(LUI_ADDI) \
+        X(LUI_ADDIW) \
+        X(ADD_SRLI) \
+        X(SRLI_ADD) \
+        X(ADDI_BNE) \
+        X(ADDIW_BNE) \
+        X(ADD_LW) \
+        X(ADD_LD) \
+        X(ADDI_ADD) \
+        X(MUL_ADD) \
+        X(XOR_ADD) \
+        X(ADDW_BLTU) \
+        X(ADDI_BEQ) \
+        X(LBU_BEQ) \
+        X(ADD_SB) \
+        X(ADD_SD)
+    /* a fused pair and the op of its first instruction, whose plain
+       handler runs it alone when the run counts one at a time */
+    #define PYVMM_FUSED_PAIRS(X) \
+        X(SLLI_SRLI, SLLI) \
+        X(AUIPC_ADDI, AUIPC) \
+        X(LUI_ADDI, LUI) \
+        X(LUI_ADDIW, LUI) \
+        X(ADD_SRLI, ADD) \
+        X(SRLI_ADD, SRLI) \
+        X(ADDI_BNE, ADDI) \
+        X(ADDIW_BNE, ADDIW) \
+        X(ADD_LW, ADD) \
+        X(ADD_LD, ADD) \
+        X(ADDI_ADD, ADDI) \
+        X(MUL_ADD, MUL) \
+        X(XOR_ADD, XOR) \
+        X(ADDW_BLTU, ADDW) \
+        X(ADDI_BEQ, ADDI) \
+        X(LBU_BEQ, LBU) \
+        X(ADD_SB, ADD) \
+        X(ADD_SD, ADD)
     /* The run counts instructions a straight-line run at a time: entering
        slot d (at the run's start, after a branch or jump, after a branch
        not taken) it takes d->blen, the instructions to the end of d's run,
@@ -522,13 +561,22 @@ cdef extern from *:
        pyvmm_count_targets, whose every entry is the count check) so the run
        stops on exactly the instruction where `left` runs out. */
     #define PYVMM_FAST_TARGET(op) [PYVMM_OP(op)] = &&pyvmm_fast2_##op, [256 + PYVMM_OP(op)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##op,
+    /* counting one at a time, a fused pair's slot runs only its first
+       instruction (pyvmm_single_targets): the count check comes before each */
+    #define PYVMM_SINGLE_TARGET(pair, first) [PYVMM_OP(pair)] = &&pyvmm_fast2_##first, \
+        [256 + PYVMM_OP(pair)] = &&pyvmm_fast___pyx_e_5pyvmm_5_core_OP_##first,
     #define PYVMM_FAST_TARGETS() \
         _Static_assert(PYVMM_OP(DISPATCH_END) <= 256, "dispatch indexes hold an op in 8 bits"); \
         static void *pyvmm_fast_targets[512] = { \
         [0 ... 511] = &&pyvmm_fast_generic, \
         PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
         }; \
-        static void *pyvmm_count_targets[512] = { [0 ... 511] = &&pyvmm_fast_count }
+        static void *pyvmm_count_targets[512] = { [0 ... 511] = &&pyvmm_fast_count }; \
+        static void *pyvmm_single_targets[512] = { \
+        [0 ... 511] = &&pyvmm_fast_generic, \
+        PYVMM_FAST_OPS(PYVMM_FAST_TARGET) \
+        PYVMM_FUSED_PAIRS(PYVMM_SINGLE_TARGET) \
+        }
     /* the table is indexed by a slot's dispatch field: op, plus 256 for a
        4-byte instruction. Dispatch steps the next slot nd by a 4-byte
        instruction's length, a constant, so its address never waits for a
@@ -555,7 +603,7 @@ cdef extern from *:
             goto pyvmm_fast_end_slot; \
         PYVMM_L(left) -= 1; \
         PYVMM_L(nd) = PYVMM_L(d) + 2; \
-        goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]
+        goto *pyvmm_single_targets[PYVMM_L(d)->dispatch]
     /* entering the straight-line run at d, where a branch or jump lands:
        the same check as pyvmm_fast_enter, but each branch has its own copy
        and so its own indirect jump, which the host predicts from the
@@ -1299,6 +1347,207 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
             if x[d.rs2] >= fwd:
                 fast_branch_near()
             fast_fall()
+        elif op == OP_SLLI_SRLI:
+            # a fused pair (decode.pxi, fused_op): the first instruction's
+            # result goes to the second in a register; then d steps to the
+            # second's slot, which does the rest as its own handler would
+            fast_op(OP_SLLI_SRLI)
+            a = x[d.rs1] << d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a >> d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_AUIPC_ADDI:
+            fast_op(OP_AUIPC_ADDI)
+            a = page_pc + (fast_slot_off() >> 3) + <uint64_t><int64_t>d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LUI_ADDI:
+            fast_op(OP_LUI_ADDI)
+            a = <uint64_t><int64_t>d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_LUI_ADDIW:
+            fast_op(OP_LUI_ADDIW)
+            a = <uint64_t><int64_t>d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = sext32(a + <uint64_t><int64_t>d.imm)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADD_SRLI:
+            fast_op(OP_ADD_SRLI)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a >> d.imm
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_SRLI_ADD:
+            fast_op(OP_SRLI_ADD)
+            a = x[d.rs1] >> d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDI_BNE:
+            fast_op(OP_ADDI_BNE)
+            fwd = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            d = nd
+            if fwd != x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_ADDIW_BNE:
+            fast_op(OP_ADDIW_BNE)
+            fwd = sext32(x[d.rs1] + <uint64_t><int64_t>d.imm)
+            x[d.rd] = fwd
+            d = nd
+            if fwd != x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_ADD_LW:
+            # a load off the fast path leaves at its own slot with the add
+            # retired, as when the two run apart
+            fast_op(OP_ADD_LW)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            a = a + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 4):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = sext32(pyvmm_ld(p, 4))
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADD_LD:
+            fast_op(OP_ADD_LD)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            a = a + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = pyvmm_ld(p, 8)
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDI_ADD:
+            fast_op(OP_ADDI_ADD)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_MUL_ADD:
+            fast_op(OP_MUL_ADD)
+            a = x[d.rs1] * x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_XOR_ADD:
+            fast_op(OP_XOR_ADD)
+            a = x[d.rs1] ^ x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            fwd = a + x[d.rs2]
+            x[d.rd] = fwd
+            fast_next()
+        elif op == OP_ADDW_BLTU:
+            fast_op(OP_ADDW_BLTU)
+            fwd = sext32(x[d.rs1] + x[d.rs2])
+            x[d.rd] = fwd
+            d = nd
+            if fwd < x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_ADDI_BEQ:
+            fast_op(OP_ADDI_BEQ)
+            fwd = x[d.rs1] + <uint64_t><int64_t>d.imm
+            x[d.rd] = fwd
+            d = nd
+            if fwd == x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_LBU_BEQ:
+            # a load off the fast path leaves at the first slot, as LBU's own handler does
+            fast_op(OP_LBU_BEQ)
+            a = x[d.rs1] + <uint64_t><int64_t>d.imm
+            e = &load_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            fwd = p[0]
+            x[d.rd] = fwd
+            d = nd
+            if fwd == x[d.rs2]:
+                fast_branch_near()
+            nd = d + (insn_len(d) >> 1)
+            fast_fall()
+        elif op == OP_ADD_SB:
+            fast_op(OP_ADD_SB)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            a = a + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 1):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            p[0] = <uint8_t>x[d.rs2]
+            fast_next()
+        elif op == OP_ADD_SD:
+            fast_op(OP_ADD_SD)
+            a = x[d.rs1] + x[d.rs2]
+            x[d.rd] = a
+            d = nd
+            nd = d + (insn_len(d) >> 1)
+            a = a + <uint64_t><int64_t>d.imm
+            e = &store_tlb[(a >> 12) & tlb_mask]
+            if not tlb_fast_hit(e, a, 8):
+                slow = True
+                break
+            hits += 1
+            p = <uint8_t*>(<uint64_t>e.addend + a)
+            pyvmm_st(p, 8, x[d.rs2])
+            fast_next()
         elif op == OP_FP:
             fast_op(OP_FP)
             if exec_fp(h, d) != ST_OK:
