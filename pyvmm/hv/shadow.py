@@ -611,8 +611,17 @@ class ShadowPager:
         if current == entry:
             return
         self._ram_words[index] = entry
-        tree.leaf_tables.clear()      # walks through the old table are void
-        tree.leaf_tables_complete = False
+        # Walks through the old table are void. The pager fills nothing
+        # under a root entry no guest translation reaches, so leaf_tables
+        # stays complete for the filled slots unless a table of its own
+        # below that entry had been remembered.
+        root_index = index - ((tree.root - self._ram_base) >> 3)
+        shift = 9 * (tree.levels - 2)
+        under = [key for key in tree.leaf_tables if (key >> shift) & 0x1FF == root_index]
+        for key in under:
+            del tree.leaf_tables[key]
+        if under:
+            tree.leaf_tables_complete = False
         self._flush_tlb()
 
     def shadow_leaf(self, gva, guest_priv=1):
