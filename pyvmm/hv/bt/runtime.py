@@ -486,7 +486,10 @@ class BTPolicy(TrapEmulatePolicy):
     mappings and self-modifying-code detection. stats()["bt"]."""
 
     # Sv57 shadow trees: the runtime's pages sit above every guest address space.
-    pager_options = {"shadow_levels": layout.SHADOW_LEVELS}
+    # The trees outlive a guest sfence.vma: write protection keeps them
+    # coherent with the guest's PTEs, and Linux flushes everything (so every
+    # tree, the kernel's global pages included) thousands of times in a boot.
+    pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False}
 
     def __init__(self, vm):
         if vm.paging != "shadow":
