@@ -807,3 +807,24 @@ def test_linked_host_table_keeps_address_sfence_exact_without_walks(host, vm):
     assert pager.shadow_leaf(CODE_GVA) is not None
     run(regs={A0: 0x4000_5000, S1: 0x4000_6000})
     assert (host.core.get_x(A1), host.core.get_x(T0)) == (1, 2)
+
+
+def test_link_epoch_moves_whenever_a_linked_table_may_be_gone(host, vm):
+    guest = Guest(vm)
+    guest.code("ecall\n")
+    pager = ShadowPager(vm, shadow_levels=5)
+    pager.set_guest_satp(guest.satp())
+    table = host.frames.alloc()
+    host.core.write_mem(table, bytes(PAGE))
+    pager.link_host_table(1 << 55, table)
+    linked = pager.link_epoch
+    pager.link_host_table(1 << 55, table)             # already there: nothing moved
+    assert pager.link_epoch == linked
+    pager.sfence(CODE_GVA)                            # an address: the root entry stays
+    assert pager.link_epoch == linked
+    pager.sfence()                                    # a tree reset unlinks it
+    assert pager.link_epoch != linked
+    pager.link_host_table(1 << 55, table)
+    linked = pager.link_epoch
+    pager.set_guest_satp(guest.satp(asid=1))          # satp written: maybe another space
+    assert pager.link_epoch != linked
