@@ -173,6 +173,10 @@ class ShadowPager:
         self._data_rmap = {}                  # guest page GPA -> {slot HPA mapping it}
         self._watched = {}                    # guest page GPA -> on_store(page) or None
         self.fault_cause = None               # what to reflect after a "guest" outcome
+        # Moves whenever a root entry link_host_table set may be gone (satp
+        # changed, a tree reset or released, another link): a caller that
+        # linked while it read e need not link again while it still reads e.
+        self.link_epoch = 0
         self.fault_tval = None
         self.counters = {
             "hidden_faults": 0, "guest_faults": 0, "shadow_fills": 0, "wp_traps": 0,
@@ -193,6 +197,7 @@ class ShadowPager:
         if mode == SATP_MODE_BARE:
             value = 0                 # with Bare the other fields are ignored
         self.guest_satp = value
+        self.link_epoch += 1
         asid = (value >> SATP_ASID_SHIFT) & SATP_ASID_MASK
         key = (mode, value & SATP_PPN_MASK if mode else 0)
         space = self._spaces.get(key)
@@ -611,8 +616,18 @@ class ShadowPager:
         if current == entry:
             return
         self._ram_words[index] = entry
-        tree.leaf_tables.clear()      # walks through the old table are void
-        tree.leaf_tables_complete = False
+        self.link_epoch += 1
+        # Walks through the old table are void. The pager fills nothing
+        # under a root entry no guest translation reaches, so leaf_tables
+        # stays complete for the filled slots unless a table of its own
+        # below that entry had been remembered.
+        root_index = index - ((tree.root - self._ram_base) >> 3)
+        shift = 9 * (tree.levels - 2)
+        under = [key for key in tree.leaf_tables if (key >> shift) & 0x1FF == root_index]
+        for key in under:
+            del tree.leaf_tables[key]
+        if under:
+            tree.leaf_tables_complete = False
         self._flush_tlb()
 
     def shadow_leaf(self, gva, guest_priv=1):
@@ -693,6 +708,7 @@ class ShadowPager:
             del self._data_rmap[data_page]
 
     def _reset_tree(self, tree):
+        self.link_epoch += 1
         for slot in list(tree.slots):
             self._drop_slot(slot)
         for frame in tree.tables:
@@ -704,6 +720,7 @@ class ShadowPager:
         self._ram64[start:start + PTES_PER_TABLE] = 0
 
     def _release_space(self, space):
+        self.link_epoch += 1
         for tree in space.trees.values():
             self._reset_tree(tree)
             self._free_table(tree.root)

@@ -778,3 +778,53 @@ def test_host_page_is_mapped_for_the_kernel_tree_only(host, vm):
     assert host.core.get_x(A1) == 0x7C
     pager.sfence()
     assert pager.shadow_leaf(0x7000_0000) is None
+
+
+def test_linked_host_table_keeps_address_sfence_exact_without_walks(host, vm):
+    guest = Guest(vm)
+    first, second = guest.page(), guest.page()
+    guest.write64(first, 1)
+    guest.write64(second, 2)
+    guest.map(0x4000_5000, first, PTE_R | PTE_A)
+    guest.map(0x4000_6000, second, PTE_R | PTE_A)
+    guest.code("ld a1, 0(a0)\n ld t0, 0(s1)\n ecall\n")
+    pager = ShadowPager(vm, shadow_levels=5)
+    pager.set_guest_satp(guest.satp())
+    run = Run(host, pager)
+    run(regs={A0: 0x4000_5000, S1: 0x4000_6000})
+    # A table of the hypervisor's own under a root entry no Sv39 address reaches.
+    runtime_gva = 1 << 55
+    table = host.frames.alloc()
+    host.core.write_mem(table, bytes(PAGE))
+    pager.link_host_table(runtime_gva, table)
+    tree = pager._tree(pager._space, 1)
+    assert tree.leaf_tables_complete          # sfence.vma with an address needs no walk
+    pager.sfence(0x4000_5000)
+    assert pager.shadow_leaf(0x4000_5000) is None
+    assert pager.shadow_leaf(0x4000_6000)[2] == second
+    pager.sfence(0x4000_9000)                 # nothing there: nothing dropped
+    assert pager.shadow_leaf(0x4000_6000)[2] == second
+    assert pager.shadow_leaf(CODE_GVA) is not None
+    run(regs={A0: 0x4000_5000, S1: 0x4000_6000})
+    assert (host.core.get_x(A1), host.core.get_x(T0)) == (1, 2)
+
+
+def test_link_epoch_moves_whenever_a_linked_table_may_be_gone(host, vm):
+    guest = Guest(vm)
+    guest.code("ecall\n")
+    pager = ShadowPager(vm, shadow_levels=5)
+    pager.set_guest_satp(guest.satp())
+    table = host.frames.alloc()
+    host.core.write_mem(table, bytes(PAGE))
+    pager.link_host_table(1 << 55, table)
+    linked = pager.link_epoch
+    pager.link_host_table(1 << 55, table)             # already there: nothing moved
+    assert pager.link_epoch == linked
+    pager.sfence(CODE_GVA)                            # an address: the root entry stays
+    assert pager.link_epoch == linked
+    pager.sfence()                                    # a tree reset unlinks it
+    assert pager.link_epoch != linked
+    pager.link_host_table(1 << 55, table)
+    linked = pager.link_epoch
+    pager.set_guest_satp(guest.satp(asid=1))          # satp written: maybe another space
+    assert pager.link_epoch != linked

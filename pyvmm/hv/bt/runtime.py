@@ -172,6 +172,8 @@ class BTVCPU(TrapEmulateVCPU):
         self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
         self.walk_tables = {}             # page-table page (GPA) -> code pages (GVA) walked through it
         self.stale_tables = set()         # walk_tables pages stored to since the last sfence.vma
+        self._linked_pager = None         # the pager, and its link_epoch, when run() last linked
+        self._linked_epoch = None         # the runtime tables (no link needed while both hold)
         self._ram16 = memoryview(core.ram).cast("B").cast("H")   # parcels as plain ints
         self._ram_base = core.ram_base
         self.lookups = 0
@@ -442,7 +444,11 @@ class BTVCPU(TrapEmulateVCPU):
             self.fp_to_hart()
         self._counters_for(state.priv)
         if state.priv == PRIV_S:
-            self.vm.pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
+            pager = self.vm.pager
+            if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
+                pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
+                self._linked_epoch = pager.link_epoch
+                self._linked_pager = pager
             self._base_to_gp()
         exit = self.enter(budget)
         if fs != SSTATUS_FS and fs:
@@ -486,7 +492,10 @@ class BTPolicy(TrapEmulatePolicy):
     mappings and self-modifying-code detection. stats()["bt"]."""
 
     # Sv57 shadow trees: the runtime's pages sit above every guest address space.
-    pager_options = {"shadow_levels": layout.SHADOW_LEVELS}
+    # The trees outlive a guest sfence.vma: write protection keeps them
+    # coherent with the guest's PTEs, and Linux flushes everything (so every
+    # tree, the kernel's global pages included) thousands of times in a boot.
+    pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False}
 
     def __init__(self, vm):
         if vm.paging != "shadow":
