@@ -10,7 +10,8 @@ stderr follow on stderr."""
 import sys
 from pathlib import Path
 
-from pyvmm.bench.cli import error as _error, missing_core
+from pyvmm.bench.cli import SetupError, cost_model_and_core, out_directory
+from pyvmm.bench.cli import error as _error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
 
@@ -22,7 +23,7 @@ FOREIGN = (("iterations", "--iterations"), ("sweep", "--sweep"), ("workloads", "
 
 
 def run_boot(args):
-    from pyvmm.bench import boot_report, boot_suite, costmodel
+    from pyvmm.bench import boot_report, boot_suite
     from pyvmm.bench.virt_cli import parse_columns
 
     parser = args._parser
@@ -41,20 +42,12 @@ def run_boot(args):
     if args.linux_dir is not None and "linux" not in oses:
         parser.error("--linux-dir applies to --os linux or all")
     try:
-        model = costmodel.load(args.cost_model)
-    except costmodel.CostModelError as exc:
+        model = cost_model_and_core(args.cost_model)
+        if args.linux_dir is not None and not Path(args.linux_dir).is_dir():
+            raise SetupError(f"{args.linux_dir}: no such directory")
+        out_dir = out_directory(args.out)
+    except SetupError as exc:
         return _error(str(exc), EXIT_USAGE)
-    core_missing = missing_core()
-    if core_missing:
-        return _error(core_missing, EXIT_USAGE)
-    if args.linux_dir is not None and not Path(args.linux_dir).is_dir():
-        return _error(f"{args.linux_dir}: no such directory", EXIT_USAGE)
-    out_dir = Path(args.out) if args.out else None
-    if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return _error(f"{out_dir}: {exc.strerror or exc}", EXIT_USAGE)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     try:
         report = boot_suite.run_boot_suite(

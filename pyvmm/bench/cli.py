@@ -155,6 +155,40 @@ def error(message, status):
     return status
 
 
+class SetupError(Exception):
+    """A suite cannot start: a bad option or a missing dependency (one line;
+    exit status 2)."""
+
+
+def cost_model_and_core(spec):
+    """What every suite that runs guests checks first: the cost model `spec`
+    (--cost-model) loads and the compiled core imports. -> the cost model;
+    raises SetupError."""
+    from pyvmm.bench import costmodel
+    try:
+        model = costmodel.load(spec)
+    except costmodel.CostModelError as exc:
+        raise SetupError(str(exc)) from None
+    core_missing = missing_core()
+    if core_missing:
+        raise SetupError(core_missing)
+    return model
+
+
+def out_directory(path):
+    """--out PATH as a directory, created if need be (None without --out);
+    raises SetupError."""
+    if not path:
+        return None
+    from pathlib import Path
+    out_dir = Path(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SetupError(f"{out_dir}: {exc.strerror or exc}") from None
+    return out_dir
+
+
 def missing_core():
     """The line to print when the compiled core cannot be imported (every
     suite runs guests on it), or None when it can."""

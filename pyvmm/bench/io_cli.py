@@ -6,7 +6,8 @@ bytes, 2 bad usage or a missing dependency."""
 
 import sys
 
-from pyvmm.bench.cli import error as _error, missing_core
+from pyvmm.bench.cli import SetupError, cost_model_and_core
+from pyvmm.bench.cli import error as _error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -22,7 +23,7 @@ def _write_text(path, text):
 
 
 def run_io(args):
-    from pyvmm.bench import costmodel, io_report, io_suite
+    from pyvmm.bench import io_report, io_suite
     from pyvmm.bench.plot import PlotUnavailable, require_matplotlib
 
     for attribute, flag in FOREIGN:
@@ -33,12 +34,9 @@ def run_io(args):
         if given:
             args._parser.error(f"{flag} does not apply to --suite io")
     try:
-        model = costmodel.load(args.cost_model)
-    except costmodel.CostModelError as exc:
+        model = cost_model_and_core(args.cost_model)
+    except SetupError as exc:
         return _error(str(exc), EXIT_USAGE)
-    core_missing = missing_core()
-    if core_missing:
-        return _error(core_missing, EXIT_USAGE)
     if args.plot is not None:
         try:
             require_matplotlib()

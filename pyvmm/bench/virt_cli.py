@@ -5,7 +5,8 @@ Exit statuses are pyvmm.bench.cli's."""
 import sys
 from pathlib import Path
 
-from pyvmm.bench.cli import error as _error, missing_core
+from pyvmm.bench.cli import SetupError, missing_core, out_directory
+from pyvmm.bench.cli import error as _error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
 
@@ -63,12 +64,10 @@ def run_virt_suite(args):
     kernel = Path(args.kernel) if args.kernel else kernel_workloads.default_kernel()
     if not kernel.is_file():
         return _error(f"{kernel}: no such guest kernel", EXIT_USAGE)
-    out_dir = Path(args.out) if args.out else None
-    if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return _error(f"{out_dir}: {exc.strerror or exc}", EXIT_USAGE)
+    try:
+        out_dir = out_directory(args.out)
+    except SetupError as exc:
+        return _error(str(exc), EXIT_USAGE)
     jobs = args.jobs or (executors.default_jobs() if sweep else 1)
     try:
         executor = executors.parse(args.executor, jobs)
