@@ -223,23 +223,29 @@ def setup_service_vm(driver, guest, disk):
     """Type 1 with a service VM: the host's NVMe controller assigned to a
     service VM (guests/split/dom0.S), the workload in a frontend VM whose
     requests cross a granted ring to it; both under --technique hw."""
-    from pyvmm.hv import Host
-    from pyvmm.hv.service_vm import ServiceVms
     from pyvmm.io.pci.nvme import NvmeController
     if driver != "ring":
         raise IoBenchError(f"a service VM's frontend runs the ring driver, not {driver}")
+    return _service_vm_target(NvmeController(str(disk), serial=SERIAL), "nvme", "dom0.S", guest)
+
+
+def _service_vm_target(device, service, dom0_source, guest):
+    """The host's `device` assigned to a service VM running
+    guests/split/`dom0_source` for `service`, `guest` in its frontend VM;
+    both under --technique hw."""
+    from pyvmm.hv import Host
+    from pyvmm.hv.service_vm import ServiceVms
     t = _Target()
     host = Host(ram_size=2 * RAM_SIZE + HOST_OVERHEAD)
     split = ServiceVms(host)
-    controller = NvmeController(str(disk), serial=SERIAL)
-    dom0 = os.path.join(os.path.dirname(guests_dir()), "split", "dom0.S")
-    service = split.create_service_vm(dom0, controller, ram_size=RAM_SIZE, name="dom0")
-    frontend = split.create_frontend_vm(guest, backend=service, ram_size=RAM_SIZE, name="domu")
-    t.target = _ServiceVmPair(host, service, frontend)
+    dom0 = os.path.join(os.path.dirname(guests_dir()), "split", dom0_source)
+    backend = split.create_service_vm(dom0, device, service=service, ram_size=RAM_SIZE, name="dom0")
+    frontend = split.create_frontend_vm(guest, backend=backend, ram_size=RAM_SIZE, name="domu")
+    t.target = _ServiceVmPair(host, backend, frontend)
     t.passthrough = split.passthrough
-    t.assignment = split.services[service]
-    t.function = controller
-    t.closers = [controller]
+    t.assignment = split.services[backend]
+    t.function = device
+    t.closers = [device]
     return t
 
 
@@ -606,25 +612,11 @@ def setup_net_service_vm(driver, guest):
     VM (guests/split/dom0_net.S), the workload in a frontend VM whose frames
     cross a granted ring to it and go out, and come back, through the NIC's
     DMA into the frontend's granted pages; both under --technique hw."""
-    from pyvmm.hv import Host
-    from pyvmm.hv.service_vm import ServiceVms
     from pyvmm.io.net.echo import EchoNetdev
     from pyvmm.io.pci.nic import NicController
     if driver != "ring":
         raise IoBenchError(f"a service VM's frontend runs the ring driver, not {driver}")
-    t = _Target()
-    host = Host(ram_size=2 * RAM_SIZE + HOST_OVERHEAD)
-    split = ServiceVms(host)
-    nic = NicController(EchoNetdev("n0"))
-    dom0 = os.path.join(os.path.dirname(guests_dir()), "split", "dom0_net.S")
-    service = split.create_service_vm(dom0, nic, service="nic", ram_size=RAM_SIZE, name="dom0")
-    frontend = split.create_frontend_vm(guest, backend=service, ram_size=RAM_SIZE, name="domu")
-    t.target = _ServiceVmPair(host, service, frontend)
-    t.passthrough = split.passthrough
-    t.assignment = split.services[service]
-    t.function = nic
-    t.closers = [nic]
-    return t
+    return _service_vm_target(NicController(EchoNetdev("n0")), "nic", "dom0_net.S", guest)
 
 
 NET_MODELS = (

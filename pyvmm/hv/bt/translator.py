@@ -485,8 +485,8 @@ def _indirect_jump(out, pc, word, length, rd, rs1, imm):
 @lru_cache(maxsize=None)                  # four candidate pairs, padded or not
 def _indirect_tail(t, u, padded):
     """The words of an indirect jump from the literal check on (t holds the
-    target, t and u spilled), with the literal's placeholder: (words, index
-    of the hit site, index of the miss callout's ecall)."""
+    target, t and u spilled), the literal still NO_TARGET: (words, index of
+    the hit site, index of the miss callout's ecall)."""
     encode = codec.encode
     restore = [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND)]
     literal_at = 4 * INDIRECT_TAIL_WORDS + (4 if padded else 0)
