@@ -133,7 +133,8 @@ class _Space:
 class ShadowPager:
     """Shadow page tables for one VM; see the module docstring and docs/shadow.md."""
 
-    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True, shadow_levels=None):
+    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True, shadow_levels=None,
+                 fill_superpages=False):
         self.vm = vm
         # Shadow trees deeper than the guest's own (Sv57 for an Sv39 guest)
         # leave addresses no guest translation produces for the
@@ -145,6 +146,11 @@ class ShadowPager:
         # guest's PTEs, so dropping entries on sfence.vma is fidelity to the
         # spec's model (and a measurable cost), not a need: False keeps them.
         self.drop_on_sfence = bool(drop_on_sfence)
+        # A fault under a guest superpage fills every 4 KiB page of it in
+        # the shadow leaf table (the 2 MiB around the fault), not just one:
+        # a kernel touching its direct map page by page (clearing and
+        # initialising memory at boot) then faults once per 2 MiB.
+        self.fill_superpages = bool(fill_superpages)
         self.core = vm.host.core
         self.frames = vm.host.frames
         self._pagemap = getattr(vm, "pagemap", None)      # frames shared copy-on-write
@@ -166,7 +172,10 @@ class ShadowPager:
         self.guest_satp = 0
         self.guest_sum = False
         self.guest_mxr = False
-        self._slots = {}                      # slot HPA -> (tree, guest PTE GPAs, data page GPA, status-dependent)
+        # slot HPA -> (tree, guest PTE GPAs, data page GPA, status-dependent,
+        # whether the guest's PTEs let it store there: shadowed writable unless
+        # the page holds page tables, is watched or is shared)
+        self._slots = {}
         self._status_slots = {}               # the status-dependent slots of _slots, in its order
         self._rmap = {}                       # guest PTE GPA -> {slot HPA}
         self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
@@ -487,10 +496,11 @@ class ShadowPager:
             pt_refs[page] = count + 1
             if count == 0:
                 self._write_protect(page)
+        guest_perms = perms
         if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
                               or self._shared(data_page)):
             perms &= ~PTE_W
-        self._slots[slot] = (tree, deps, data_page, status_dependent)
+        self._slots[slot] = (tree, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
         if status_dependent:
             self._status_slots[slot] = None
         mapped = self._data_rmap.get(data_page)
@@ -506,6 +516,59 @@ class ShadowPager:
         if replaced:                  # the hart may hold the old rights (read-only, other U)
             self._flush_tlb()
         self.counters["shadow_fills"] += 1
+        if self.fill_superpages and not mmio and not status_dependent and walk.leaf_gpa is not None \
+                and len(deps) < LEVELS[space.mode]:
+            self._fill_superpage(tree, slot, gva, walk, guest_perms)
+
+    def _fill_superpage(self, tree, slot, gva, walk, perms):
+        """The rest of the 2 MiB of a guest superpage around the page just
+        filled at `slot`: the same guest PTEs, the same rights (neither
+        depends on the access or the page, see _shadow_perms), each page
+        still read-only where it holds page tables, is watched or is
+        shared. Slots already filled, and pages that are not guest RAM, are
+        left alone; nothing is replaced, so the hart's TLB holds nothing
+        stale."""
+        slots = self._slots
+        words = self._ram_words
+        rmap = self._rmap
+        pt_refs = self._pt_refs
+        data_rmap = self._data_rmap
+        watched = self._watched
+        gpa_to_hpa = self.vm.gpa_to_hpa
+        deps = walk.pte_gpas
+        table = slot - ((gva >> PAGE_SHIFT) & 0x1FF) * 8
+        gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
+        filled = []
+        for index in range(PTES_PER_TABLE):
+            neighbour = table + index * 8
+            if neighbour == slot or neighbour in slots:
+                continue
+            data_page = gpa_first + (index << PAGE_SHIFT)
+            hpa = gpa_to_hpa(data_page)
+            if hpa is None:
+                continue
+            leaf_perms = perms
+            if perms & PTE_W and (data_page in pt_refs or data_page in watched
+                                  or self._shared(data_page)):
+                leaf_perms &= ~PTE_W
+            slots[neighbour] = (tree, deps, data_page, False, bool(perms & PTE_W))
+            mapped = data_rmap.get(data_page)
+            if mapped is None:
+                data_rmap[data_page] = {neighbour}
+            else:
+                mapped.add(neighbour)
+            tree.slots.add(neighbour)
+            leaf = ((hpa >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | leaf_perms
+            if leaf_perms & PTE_W:
+                leaf |= PTE_D
+            words[(neighbour - self._ram_base) >> 3] = leaf
+            filled.append(neighbour)
+        if filled:
+            for pte_gpa in deps:              # (the first fill made these entries)
+                rmap[pte_gpa].update(filled)
+                page = pte_gpa & ~PAGE_MASK
+                pt_refs[page] += len(filled)
+        self.counters["shadow_fills"] += len(filled)
 
     def _shadow_perms(self, space, walk, access, guest_priv):
         """Shadow PTE permission bits (R/W/X/U) and whether they depend on the
@@ -659,6 +722,22 @@ class ShadowPager:
         if changed:
             self._flush_tlb()
 
+    def _restore_writes(self, page):
+        # A guest page no longer holds any PTE a shadow entry came from (a
+        # freed page table, a kernel's fixmap slot cleared): the entries
+        # mapping it get back the store right their guest PTE gives, rather
+        # than each taking a hidden fault on the next store. Adding a right
+        # leaves nothing stale in the hart's TLB.
+        if page in self._watched or self._shared(page):
+            return
+        words = self._ram_words
+        slots = self._slots
+        for slot in self._data_rmap.get(page, ()):
+            entry = slots.get(slot)           # (the slot being dropped is gone already)
+            if entry is not None and entry[4]:
+                index = (slot - self._ram_base) >> 3
+                words[index] |= PTE_W | PTE_D
+
     def remap_pages(self, gpa_pages):
         """These guest pages changed frame or became read-only (copy-on-write
         sharing): drop the shadow entries mapping them, which refill from the
@@ -684,7 +763,7 @@ class ShadowPager:
         self._flush_tlb()
 
     def _drop_slot(self, slot):
-        tree, deps, data_page, status_dependent = self._slots.pop(slot)
+        tree, deps, data_page, status_dependent, _ = self._slots.pop(slot)
         if status_dependent:
             del self._status_slots[slot]
         self._ram_words[(slot - self._ram_base) >> 3] = 0
@@ -702,6 +781,7 @@ class ShadowPager:
                 pt_refs[page] = count
             else:
                 del pt_refs[page]
+                self._restore_writes(page)
         mapped = self._data_rmap[data_page]
         mapped.discard(slot)
         if not mapped:

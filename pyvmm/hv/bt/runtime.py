@@ -495,7 +495,10 @@ class BTPolicy(TrapEmulatePolicy):
     # The trees outlive a guest sfence.vma: write protection keeps them
     # coherent with the guest's PTEs, and Linux flushes everything (so every
     # tree, the kernel's global pages included) thousands of times in a boot.
-    pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False}
+    # A fault under a guest superpage fills its whole 2 MiB: Linux touches
+    # its direct map page by page while it boots.
+    pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False,
+                     "fill_superpages": True}
 
     def __init__(self, vm):
         if vm.paging != "shadow":
