@@ -54,4 +54,5 @@ SPILL_TARGET = 0x118        # an indirect jump's guest target, for the runtime o
 SPILL_RENAME = 0x120        # the register standing in for the guest's gp
 GUEST_GP = 0x128            # the guest's gp while translated code runs
 SPILL_IBL = 0x130           # IBL_REG's value across a table jump (an indirect entry reloads it)
-STATE_BYTES = 0x138         # the slots in use (the rest of the page stays zero)
+SFENCE_WORK = 0x138         # nonzero: the runtime has work at the guest's next sfence.vma
+STATE_BYTES = 0x140         # the slots in use (the rest of the page stays zero)

@@ -30,8 +30,10 @@ and knows nothing of the runtime but the TC address the block will live at
   (sstatus/sie/satp writes, which may unmask an interrupt or change the
   address space; sip, which depends on time; cycle and instret, which are
   the hypervisor's; unknown CSRs): callouts.
-* sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
-  execute (mret, H instructions, illegal words): callouts.
+* sret, wfi, ecall, ebreak, and what a guest S-mode may not execute
+  (mret, H instructions, illegal words): callouts. sfence.vma: a check of
+  a state-page flag the runtime sets when it has work for the next one,
+  the callout only then.
 
 A callout is an `ecall` in the TC: the runtime recognises it by its TC
 address (Block.callouts), never by the guest's own ecalls, which are
@@ -51,8 +53,9 @@ from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS, IBL_OFFSET,
-                                IBL_REG, PAGE_SIZE, SPILL_IBL, SPILL_OLD, SPILL_RENAME,
-                                SPILL_SECOND, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET)
+                                IBL_REG, PAGE_SIZE, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
+                                SPILL_RENAME, SPILL_SECOND, SPILL_TARGET, SPILL_TEMP,
+                                STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
 # An exit stub's words: the callout, then room for a far chain (spill t6,
@@ -260,6 +263,9 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
         return False
     if name in CSR_OPS:
         return _translate_csr(out, pc, word, length, name, ops, entry)
+    if name == "sfence.vma":
+        _sfence(out, pc, word, length, ops["rs1"], ops["rs2"])
+        return False
     if name in SYSTEM_CALLOUTS:
         kind = SYSTEM_CALLOUTS[name]
         out.callout(kind, pc, word, length)
@@ -405,6 +411,21 @@ def _interrupt_enable(out, pc, word, length, immediate, rd, source):
         words[value_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u + 1 - value_check))
     out.words(words)
     out.callout("csr", pc, word, length)
+
+
+def _sfence(out, pc, word, length, rs1, rs2):
+    """sfence.vma: nothing to do unless the runtime flagged work for it
+    (SFENCE_WORK: page tables translated code was walked through were
+    stored to), in which case it is the sfence callout. The shadow trees
+    (and the hart's TLB with them) are kept coherent with the guest's PTEs
+    by write protection, so a flush itself has nothing to drop. Both ways
+    run four TC words (instret does not depend on the runtime's state); the
+    borrowed register, not an operand, is restored after the callout."""
+    t = _scratch({rs1, rs2})
+    out.words([emit.state_store(t, SPILL_TEMP), emit.state_load(t, SFENCE_WORK),
+               emit.branch("beq", t, 0, 8)])              # no work: past the callout
+    out.callout("sfence", pc, word, length)
+    out.words([emit.state_load(t, SPILL_TEMP)])
 
 
 def _inline_write_renamed(out, op, immediate, rd, source, offset, clear_bit0):
