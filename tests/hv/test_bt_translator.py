@@ -107,7 +107,7 @@ def test_innocuous_instructions_are_copied_compressed_ones_expanded():
                          "amoadd.w t0, t1, (a0)\n fence\n1: j 1b")
     # The exit stub: a callout with room for a far chain.
     assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall", "addi", "addi"]
-    assert block.words[:2] == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
+    assert list(block.words[:2]) == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
                                               "little") for i in (0, 4)]
     assert block.words[2] == codec.expand_compressed(0x0505)
     # Each guest instruction's first TC word, then the exit stub standing for the jump target.

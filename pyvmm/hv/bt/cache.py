@@ -175,15 +175,15 @@ class TranslationCache:
         return block
 
     def _install(self, block, code_gpa_pages):
-        self._write_words(block.tc_addr - ENTRY_BYTES, [INDIRECT_ENTRY] + block.words)
+        self._write_words(block.tc_addr - ENTRY_BYTES, (INDIRECT_ENTRY,) + block.words)
         self.blocks[block.guest_pc] = block
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
         self.boundaries.update(block.pcmap)
         self.renamed.update(block.renamed)
-        block.gpa_pages = frozenset(code_gpa_pages(block)) if callable(code_gpa_pages) \
-            else frozenset(code_gpa_pages)
+        pages = code_gpa_pages(block) if callable(code_gpa_pages) else code_gpa_pages
+        block.gpa_pages = tuple(sorted(set(pages)))
         for page in block.gpa_pages:
             self.code_pages[page].add(block.guest_pc)
         for page in block.pages:

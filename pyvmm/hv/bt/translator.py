@@ -106,17 +106,21 @@ class Callout:
 
 @dataclass(slots=True)
 class Block:
+    """One translated block. Once translated its sequences are tuples of
+    ints, which the garbage collector stops tracking: a booting Linux keeps
+    tens of thousands of blocks, and every full collection would otherwise
+    walk their lists and sets."""
     guest_pc: int
     tc_addr: int
-    words: list = field(default_factory=list)
+    words: list = field(default_factory=list)        # (a tuple once translated)
     pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
     callouts: dict = field(default_factory=dict)     # TC address -> Callout
     guest_end: int = 0                               # first guest byte past the block
     guest_insns: int = 0
-    pages: frozenset = frozenset()                   # guest code pages (GVA) read
+    pages: tuple = ()                                # guest code pages (GVA) read
     renamed: dict = field(default_factory=dict)      # TC address of a renamed guest instruction
     #                                                  -> the register standing in for gp there
-    gpa_pages: frozenset = frozenset()               # guest pages (GPA) its code came from
+    gpa_pages: tuple = ()                            # guest pages (GPA) its code came from
 
     @property
     def size(self):
@@ -230,7 +234,9 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     if not ended:
         out.exit_stub(pc)
     block.guest_end = pc
-    block.pages = frozenset(pages)
+    block.pages = tuple(sorted(pages))
+    block.words = tuple(block.words)
+    block.pcmap = tuple(block.pcmap)
     return block
 
 
