@@ -172,10 +172,12 @@ class ShadowPager:
         self.guest_satp = 0
         self.guest_sum = False
         self.guest_mxr = False
-        # slot HPA -> (tree, guest PTE GPAs, data page GPA, status-dependent,
-        # whether the guest's PTEs let it store there: shadowed writable unless
-        # the page holds page tables, is watched or is shared)
+        # slot HPA -> (its tree's root HPA, guest PTE GPAs, data page GPA,
+        # status-dependent, whether the guest's PTEs let it store there:
+        # shadowed writable unless the page holds page tables, is watched or
+        # is shared). Ints only: the garbage collector stops tracking them.
         self._slots = {}
+        self._trees = {}                      # root HPA -> _Tree
         self._status_slots = {}               # the status-dependent slots of _slots, in its order
         self._rmap = {}                       # guest PTE GPA -> {slot HPA}
         self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
@@ -246,6 +248,7 @@ class ShadowPager:
             levels = max(LEVELS.get(space.mode, 3), self.shadow_levels or 0)
             tree = _Tree(self._alloc_table(), self._asids.take(), levels)
             space.trees[view] = tree
+            self._trees[tree.root] = tree
         return tree
 
     def close(self):
@@ -500,7 +503,7 @@ class ShadowPager:
         if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
                               or self._shared(data_page)):
             perms &= ~PTE_W
-        self._slots[slot] = (tree, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
+        self._slots[slot] = (tree.root, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
         if status_dependent:
             self._status_slots[slot] = None
         mapped = self._data_rmap.get(data_page)
@@ -551,7 +554,7 @@ class ShadowPager:
             if perms & PTE_W and (data_page in pt_refs or data_page in watched
                                   or self._shared(data_page)):
                 leaf_perms &= ~PTE_W
-            slots[neighbour] = (tree, deps, data_page, False, bool(perms & PTE_W))
+            slots[neighbour] = (tree.root, deps, data_page, False, bool(perms & PTE_W))
             mapped = data_rmap.get(data_page)
             if mapped is None:
                 data_rmap[data_page] = {neighbour}
@@ -763,11 +766,11 @@ class ShadowPager:
         self._flush_tlb()
 
     def _drop_slot(self, slot):
-        tree, deps, data_page, status_dependent, _ = self._slots.pop(slot)
+        root, deps, data_page, status_dependent, _ = self._slots.pop(slot)
         if status_dependent:
             del self._status_slots[slot]
         self._ram_words[(slot - self._ram_base) >> 3] = 0
-        tree.slots.discard(slot)
+        self._trees[root].slots.discard(slot)
         rmap = self._rmap
         pt_refs = self._pt_refs
         for pte_gpa in deps:
@@ -804,6 +807,7 @@ class ShadowPager:
         for tree in space.trees.values():
             self._reset_tree(tree)
             self._free_table(tree.root)
+            del self._trees[tree.root]
             self._asids.give(tree.asid)
         space.trees = {}
         self._flush_tlb()             # a recycled ASID must not find old entries

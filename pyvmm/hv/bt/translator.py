@@ -176,17 +176,23 @@ class _Emitter:
 
 
 @lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
-def _decode(raw):
-    """(the 32-bit word, codec.decode of it, whether it is copied as it
-    is) for a guest instruction, a compressed one expanded first; (None,
-    None, False) for a reserved parcel. A copied store is still a ptstore
-    callout where the runtime asks for one."""
-    if raw & 3 != 3:
-        word = codec.expand_compressed(raw)
-        decoded = codec.decode(word) if word is not None else None
-    else:
-        word, decoded = raw, codec.decode(raw)
-    return word, decoded, decoded is not None and _copied(*decoded)
+def _classify(raw):
+    """(the 32-bit word, whether it is copied as it is) for a guest
+    instruction, a compressed one expanded first; (None, False) for a
+    reserved parcel. A copied store is still a ptstore callout where the
+    runtime asks for one. Ints only, so the cache's entries are nothing the
+    garbage collector walks: most words are copied, and those need nothing
+    more."""
+    word = codec.expand_compressed(raw) if raw & 3 != 3 else raw
+    decoded = _decode(word) if word is not None else None
+    return word, decoded is not None and _copied(*decoded)
+
+
+@lru_cache(maxsize=1 << 12)
+def _decode(word):
+    """codec.decode of a word the translator rewrites (a few recur: returns,
+    CSR accesses)."""
+    return codec.decode(word)
 
 
 def _copied(entry, ops):
@@ -216,7 +222,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             if block.guest_insns == 0:
                 raise
             break
-        word, decoded, copied = _decode(raw)
+        word, copied = _classify(raw)
         block.guest_insns += 1
         words = block.words
         block.pcmap.append((tc_addr + 4 * len(words), pc))
@@ -224,6 +230,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             words.append(word)
             ended = False
         else:
+            decoded = _decode(word) if word is not None else None
             ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
                                    pc in ptstores)
         pc = (pc + length) & MASK64
