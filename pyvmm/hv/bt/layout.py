@@ -35,7 +35,7 @@ TC_SIZE = 8 << 20           # a booting Linux's code several times over; frames 
 # pc bits 1.. (IBL_INDEX_BITS of them), at IBL_OFFSET from the state page.
 IBL_OFFSET = 0x1_0000
 IBL_GVA = STATE_GVA + IBL_OFFSET
-IBL_INDEX_BITS = 13
+IBL_INDEX_BITS = 15
 IBL_ENTRIES = 1 << IBL_INDEX_BITS
 IBL_BYTES = 16 * IBL_ENTRIES
 IBL_REG = 31                 # t6: carries the entry's address; a block's indirect entry restores it
