@@ -490,6 +490,23 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     assert tc.guest_pc_at(block.tc_addr + 4) == GUEST + 2         # after c.addi
 
 
+def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type):
+    core = bare_core(core_type)
+    data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\ndone: ecall")
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    fetch = fetcher(data)
+    done = tc.translate(fetch, symbols["done"], [GUEST])
+    block = tc.translate(fetch, GUEST, [GUEST])
+    tc.chain_known(block)
+    # both targets are known now (the loop's own head, and done): no callout left
+    assert sorted(tc.patched.values()) == [GUEST, symbols["done"]]
+    core.set_x(10, 0)
+    core.set_x(11, 1000)
+    core.pc = block.tc_addr
+    assert core.run(100_000) == 3 and core.exit_pc == done.tc_addr   # done's own ecall
+    assert core.get_x(10) == 1000
+
+
 def test_a_full_cache_is_flushed_and_starts_over(core_type):
     core = bare_core(core_type)
     data, _ = guest_code("\n".join(["add a0, a1, a2"] * 3000))

@@ -238,6 +238,16 @@ class TranslationCache:
         self.counters["chained"] += 1
         return True
 
+    def chain_known(self, block):
+        """Chain the exit stubs of a new block whose targets are translated
+        already: their first pass needs no callout either."""
+        blocks = self.blocks
+        for stub, callout in block.callouts.items():
+            if callout.kind == "exit":
+                target = blocks.get(callout.target)
+                if target is not None:
+                    self.chain(stub, target)
+
     def link_indirect(self, site, literal, target_block):
         """Point an indirect jump's inline cache at target_block; False when
         out of jal range."""

@@ -379,6 +379,7 @@ class BTVCPU(TrapEmulateVCPU):
             block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
             self.vm.policy.protect_code(self, block)
             self._map_tc_pages(block)
+            self.tc.chain_known(block)
         return block
 
     def _map_tc_pages(self, block):
