@@ -58,6 +58,12 @@ PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
 PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
 ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
 
+# With fill_superpages, a fault under a guest superpage fills the aligned
+# group of this many 4 KiB pages around it (64 KiB): Linux clearing and
+# initialising its direct map at boot faults once per group, while a new
+# address space's few kernel pages cost 16 fills, not a whole 2 MiB's 512
+# (which a Linux boot's later processes, each its own space, paid for).
+SUPERPAGE_FILL_PAGES = 16
 OPCODE_STORE = 0x23
 OPCODE_AMO = 0x2F
 AMO_LR, AMO_SC = 0x02, 0x03
@@ -146,10 +152,10 @@ class ShadowPager:
         # guest's PTEs, so dropping entries on sfence.vma is fidelity to the
         # spec's model (and a measurable cost), not a need: False keeps them.
         self.drop_on_sfence = bool(drop_on_sfence)
-        # A fault under a guest superpage fills every 4 KiB page of it in
-        # the shadow leaf table (the 2 MiB around the fault), not just one:
-        # a kernel touching its direct map page by page (clearing and
-        # initialising memory at boot) then faults once per 2 MiB.
+        # A fault under a guest superpage fills the pages of it around the
+        # fault (SUPERPAGE_FILL_PAGES), not just one: a kernel touching its
+        # direct map page by page (clearing and initialising memory at
+        # boot) then faults once per group.
         self.fill_superpages = bool(fill_superpages)
         self.core = vm.host.core
         self.frames = vm.host.frames
@@ -524,8 +530,9 @@ class ShadowPager:
             self._fill_superpage(tree, slot, gva, walk, guest_perms)
 
     def _fill_superpage(self, tree, slot, gva, walk, perms):
-        """The rest of the 2 MiB of a guest superpage around the page just
-        filled at `slot`: the same guest PTEs, the same rights (neither
+        """The rest of the aligned group of SUPERPAGE_FILL_PAGES pages of a
+        guest superpage around the page just filled at `slot` (one leaf
+        table holds them all): the same guest PTEs, the same rights (neither
         depends on the access or the page, see _shadow_perms), each page
         still read-only where it holds page tables, is watched or is
         shared. Slots already filled, and pages that are not guest RAM, are
@@ -542,7 +549,8 @@ class ShadowPager:
         table = slot - ((gva >> PAGE_SHIFT) & 0x1FF) * 8
         gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
         filled = []
-        for index in range(PTES_PER_TABLE):
+        group = ((gva >> PAGE_SHIFT) & 0x1FF) & ~(SUPERPAGE_FILL_PAGES - 1)
+        for index in range(group, group + SUPERPAGE_FILL_PAGES):
             neighbour = table + index * 8
             if neighbour == slot or neighbour in slots:
                 continue

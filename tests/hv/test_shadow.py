@@ -14,7 +14,7 @@ import pytest
 from pyvmm._core import Core
 from pyvmm.asm import assemble
 from pyvmm.hv.shadow import (
-    PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, ShadowPager,
+    PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SUPERPAGE_FILL_PAGES, ShadowPager,
 )
 
 HOST_BASE = 0x8000_0000
@@ -856,7 +856,7 @@ def test_page_that_stops_holding_page_tables_gets_its_store_right_back(host, vm)
     assert pager.shadow_leaf(table_gva)[1] & PTE_W
 
 
-def test_superpage_fill_maps_its_whole_2mib_when_asked(host, vm):
+def test_superpage_fill_maps_the_group_around_the_fault_when_asked(host, vm):
     guest = Guest(vm)
     big_gpa = GUEST_BASE + (2 << 20)                                  # 2 MiB aligned
     for page in range(512):
@@ -868,16 +868,21 @@ def test_superpage_fill_maps_its_whole_2mib_when_asked(host, vm):
     watched = big_gpa + 0x5000
     pager.watch_page(watched)                   # (as bt watches the code it translated)
     run = Run(host, pager)
-    assert run(regs={A0: 0x4020_1000, A2: 0x403F_F000, T0: 0x4020_3008}) == "ecall"
-    assert (host.core.get_x(A1), host.core.get_x(A2)) == (2, 512)
-    assert run.outcomes == ["hidden", "hidden"]       # the code page, then the whole superpage
-    assert pager.counters["shadow_fills"] == 1 + 512
+    group = SUPERPAGE_FILL_PAGES
+    # the first load fills its group, whose pages the store then finds
+    # writable; the second load is in another group
+    assert run(regs={A0: 0x4020_1000, A2: 0x4020_0000 + (group + 3) * PAGE,
+                     T0: 0x4020_3008}) == "ecall"
+    assert (host.core.get_x(A1), host.core.get_x(A2)) == (2, group + 4)
+    assert run.outcomes == ["hidden", "hidden", "hidden"]   # the code page, then two groups
+    assert pager.counters["shadow_fills"] == 1 + 2 * group
     assert int.from_bytes(vm.read(big_gpa + 0x3008, 8), "little") == 2
-    for page in (0, 0x100, 0x1FF):
+    for page in (0, group - 1, group, 2 * group - 1):
         hpa, leaf = shadow_walk(host.core, pager.root_satp(), 0x4020_0000 + page * PAGE)
         assert hpa == vm.gpa_to_hpa(big_gpa + page * PAGE) and leaf & PTE_W
     assert not shadow_walk(host.core, pager.root_satp(), 0x4020_5000)[1] & PTE_W
-    # the guest's superpage PTE changes: every page of it is dropped
+    assert shadow_walk(host.core, pager.root_satp(), 0x4020_0000 + 2 * group * PAGE) is None
+    # the guest's superpage PTE changes: every page filled from it is dropped
     pager.invalidate_gpa(big_pte, 8)
     assert shadow_walk(host.core, pager.root_satp(), 0x4020_0000) is None
-    assert pager.counters["invalidations"] == 512
+    assert pager.counters["invalidations"] == 2 * group

@@ -507,8 +507,8 @@ class BTPolicy(TrapEmulatePolicy):
     # The trees outlive a guest sfence.vma: write protection keeps them
     # coherent with the guest's PTEs, and Linux flushes everything (so every
     # tree, the kernel's global pages included) thousands of times in a boot.
-    # A fault under a guest superpage fills its whole 2 MiB: Linux touches
-    # its direct map page by page while it boots.
+    # A fault under a guest superpage fills the 64 KiB around it: Linux
+    # touches its direct map page by page while it boots.
     pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False,
                      "fill_superpages": True}
 
