@@ -131,16 +131,6 @@ class Block:
         return [(addr, c.target) for addr, c in self.callouts.items() if c.kind == "exit"]
 
 
-def _fetch_insn(fetch, pc, pages):
-    low = fetch(pc)
-    pages.add(pc & ~(PAGE_SIZE - 1))
-    if low & 3 != 3:
-        return low, 2
-    high = fetch(pc + 2)
-    pages.add((pc + 2) & ~(PAGE_SIZE - 1))
-    return low | (high << 16), 4
-
-
 def _scratch(avoid):
     """A register the rewrite may borrow (spilled around it), not among `avoid`."""
     for reg in (5, 6, 7, 28):
@@ -184,8 +174,10 @@ def _classify(raw):
     garbage collector walks: most words are copied, and those need nothing
     more."""
     word = codec.expand_compressed(raw) if raw & 3 != 3 else raw
-    decoded = _decode(word) if word is not None else None
-    return word, decoded is not None and _copied(*decoded)
+    if word is None:
+        return None, False
+    entry = codec.decode_entry(word)
+    return word, entry is not None and _copied(entry, word)
 
 
 @lru_cache(maxsize=1 << 12)
@@ -195,13 +187,14 @@ def _decode(word):
     return codec.decode(word)
 
 
-def _copied(entry, ops):
-    """Whether _translate_one copies this instruction word unchanged."""
+def _copied(entry, word):
+    """Whether _translate_one copies this instruction word unchanged (only
+    its register operands are looked at)."""
     name = entry.name
     if name in ("jal", "jalr", "auipc") or name in BRANCHES or name in CSR_OPS \
             or name in SYSTEM_CALLOUTS or entry.ext in ("priv", "H"):
         return False
-    return not _gp_fields(entry, ops)
+    return not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
@@ -212,12 +205,21 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     runtime saw writing page tables) become "ptstore" callouts."""
     block = Block(guest_pc, tc_addr)
     out = _Emitter(block)
-    pages = set()
+    # A block stays on its first page (it ends at the page boundary), so
+    # only a 4-byte instruction straddling the boundary reads another page.
+    pages = {guest_pc & ~(PAGE_SIZE - 1)}
     pc = guest_pc
     ended = False
     while block.guest_insns < max_insns:
         try:
-            raw, length = _fetch_insn(fetch, pc, pages)
+            raw = fetch(pc)
+            if raw & 3 == 3:
+                raw |= fetch(pc + 2) << 16
+                length = 4
+                if (pc + 2) & (PAGE_SIZE - 1) == 0:
+                    pages.add(pc + 2)
+            else:
+                length = 2
         except FetchFault:
             if block.guest_insns == 0:
                 raise
