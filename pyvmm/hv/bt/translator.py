@@ -165,7 +165,13 @@ class _Emitter:
         self.block.words.extend([emit.NOP] * (STUB_WORDS - 1))
 
 
-@lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
+# Guest words classified so far (raw parcel(s) -> _classify's answer): a
+# plain dict, cheaper to probe than an LRU cache, emptied when it grows past
+# CLASSIFIED_MAX (a kernel has some 100 K distinct instruction words).
+_classified = {}
+CLASSIFIED_MAX = 1 << 18
+
+
 def _classify(raw):
     """(the 32-bit word, whether it is copied as it is) for a guest
     instruction, a compressed one expanded first; (None, False) for a
@@ -173,11 +179,19 @@ def _classify(raw):
     runtime asks for one. Ints only, so the cache's entries are nothing the
     garbage collector walks: most words are copied, and those need nothing
     more."""
+    known = _classified.get(raw)
+    if known is not None:
+        return known
     word = codec.expand_compressed(raw) if raw & 3 != 3 else raw
     if word is None:
-        return None, False
-    entry = codec.decode_entry(word)
-    return word, entry is not None and _copied(entry, word)
+        known = (None, False)
+    else:
+        entry = codec.decode_entry(word)
+        known = (word, entry is not None and _copied(entry, word))
+    if len(_classified) >= CLASSIFIED_MAX:
+        _classified.clear()
+    _classified[raw] = known
+    return known
 
 
 @lru_cache(maxsize=1 << 12)
@@ -208,6 +222,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     # A block stays on its first page (it ends at the page boundary), so
     # only a 4-byte instruction straddling the boundary reads another page.
     pages = {guest_pc & ~(PAGE_SIZE - 1)}
+    classified = _classified
     pc = guest_pc
     ended = False
     while block.guest_insns < max_insns:
@@ -224,7 +239,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             if block.guest_insns == 0:
                 raise
             break
-        word, copied = _classify(raw)
+        known = classified.get(raw)
+        word, copied = known if known is not None else _classify(raw)
         block.guest_insns += 1
         words = block.words
         block.pcmap.append((tc_addr + 4 * len(words), pc))
