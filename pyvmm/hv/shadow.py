@@ -30,6 +30,7 @@ ring compression, so guest user code cannot reach guest kernel memory.
 """
 
 from collections import OrderedDict
+from functools import lru_cache
 import weakref
 
 import numpy as np
@@ -974,6 +975,7 @@ def length_of(op):
     return op[7]
 
 
+@lru_cache(maxsize=1 << 12)            # a kernel's page-table stores are a few instructions
 def _decode_store(insn):
     """(kind, size, base register, offset, rs2, rd, funct5, length) of a store
     or AMO, or None. Accepts the raw instruction (16 or 32 bits) or the
