@@ -107,7 +107,10 @@ class TranslationCache:
         self.callouts = {}                 # TC address -> Callout
         self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
-        self.incoming = collections.defaultdict(set)   # guest pc -> patched stub TC addresses
+        # guest pc -> the patched stubs' TC addresses: tuples of ints, which
+        # the garbage collector stops tracking (a booting Linux chains some
+        # 50 K targets)
+        self.incoming = {}
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
         self.code_pages = collections.defaultdict(set)  # guest code page (GPA) -> block guest pcs
@@ -234,7 +237,7 @@ class TranslationCache:
             self._write_words(stub, [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4)))
             self.counters["chained_far"] += 1
         self.patched[stub] = target_block.guest_pc
-        self.incoming[target_block.guest_pc].add(stub)
+        self._add_incoming(target_block.guest_pc, stub)
         self.counters["chained"] += 1
         return True
 
@@ -256,15 +259,24 @@ class TranslationCache:
             return False
         old = self.patched.get(site)
         if old is not None:
-            self.incoming[old].discard(site)
+            stubs = tuple(stub for stub in self.incoming.get(old, ()) if stub != site)
+            if stubs:
+                self.incoming[old] = stubs
+            else:
+                self.incoming.pop(old, None)
         self._write_words(site, [emit.jal(0, offset)])
         target = target_block.guest_pc
         self._write_words(literal, [target & 0xFFFF_FFFF, target >> 32])
         self.patched[site] = target
         self.literals[site] = literal
-        self.incoming[target].add(site)
+        self._add_incoming(target, site)
         self.counters["indirect_links"] += 1
         return True
+
+    def _add_incoming(self, guest_pc, stub):
+        stubs = self.incoming.get(guest_pc, ())
+        if stub not in stubs:
+            self.incoming[guest_pc] = stubs + (stub,)
 
     def remember_target(self, block):
         """Fill block's lookup-table entry: indirect jumps to it that miss
