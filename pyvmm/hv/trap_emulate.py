@@ -30,8 +30,8 @@ from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.shadow import ShadowPager
 from pyvmm.hv.vcpu import HartTenant
-from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_TIME, NAMED_CSRS, PRIV_S,
-                                 PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR,
+from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_HPMCOUNTER31, CSR_INSTRET, CSR_NAMES, CSR_SATP,
+                                 CSR_STIMECMP, CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR,
                                  SSTATUS_SD, SSTATUS_SUM, IllegalAccess, SupervisorState, csr_name)
 from pyvmm.isa import causes
 from pyvmm.isa.csrs import CSRS
@@ -234,7 +234,9 @@ class TrapEmulateVCPU(HartTenant):
     def run(self, budget):
         if self.vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        self.activate()
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core or hart.current_vcpu is not self:
+            self.activate()
         if self.blocked_until is not None:
             self._wake()
         state = self.state
@@ -457,10 +459,11 @@ class TrapEmulatePolicy:
         """Emulate the privileged instruction behind an illegal-instruction
         exit; False when the guest's own hart would raise illegal-instruction."""
         insn = (exit.insn or exit.tval) & 0xFFFF_FFFF
+        op = _system_op(insn)
+        if op[0] == "csr":
+            return self._csr(vcpu, exit, op)
+        kind, rd, rs1, funct3, csr = op[:5]
         state = vcpu.state
-        kind, rd, rs1, funct3, csr = _decode_system(insn)
-        if kind == "csr":
-            return self._csr(vcpu, exit, rd, rs1, funct3, csr)
         if state.priv != PRIV_S:
             return False
         if insn == INSN_SRET:
@@ -487,7 +490,8 @@ class TrapEmulatePolicy:
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
 
-    def _csr(self, vcpu, exit, rd, rs1, funct3, csr):
+    def _csr(self, vcpu, exit, op):
+        _, rd, rs1, funct3, csr, writes, mnemonic, access, plain = op
         state = vcpu.state
         # The most frequent exit of all: the registers straight from the core
         # when it holds the VCPU (after the VCPU's own run it does).
@@ -496,11 +500,11 @@ class TrapEmulatePolicy:
             operand = rs1
         else:                         # read before rd is written
             operand = core.get_x(rs1) if core is not None else vcpu.get_x(rs1)
-        # csrrs/csrrc (and their immediates) with rs1/uimm 0 write nothing, so
-        # a read-only CSR is fine; csrrw always writes.
-        writes = funct3 & 3 == 1 or rs1 != 0
         try:
-            state.check_access(csr, writes)
+            # An S CSR with no further condition needs only virtual S (the
+            # read-only ones are not plain when written).
+            if not plain or state.priv != PRIV_S:
+                state.check_access(csr, writes)
             old = state.read(csr)
             if writes:
                 new = exits.csr_op(funct3, old, operand, rs1)
@@ -516,7 +520,6 @@ class TrapEmulatePolicy:
             vcpu.set_x(rd, old)
         elif rd:
             core.set_x(rd, old)
-        mnemonic, access = _access_names(funct3, csr)
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
         self.csr_accesses[access] += 1
@@ -553,15 +556,23 @@ class TrapEmulatePolicy:
         }}
 
 
-@functools.lru_cache(maxsize=1024)
-def _access_names(funct3, csr):
-    """(mnemonic, "mnemonic csr") of a CSR instruction, as the counters name them."""
+@functools.lru_cache(maxsize=4096)
+def _system_op(insn):
+    """A privileged instruction word decoded once (a kernel runs few distinct
+    ones, over and over): exits.decode_system's (kind, rd, rs1, funct3, csr),
+    and for a CSR instruction also whether it writes (csrrs/csrrc and their
+    immediates with rs1/uimm 0 write nothing, so a read-only CSR is fine;
+    csrrw always writes), its mnemonic and "mnemonic csr" as the counters
+    name them, and whether virtual S may access it with no further check
+    (an S CSR other than stimecmp, written only if writable)."""
+    kind, rd, rs1, funct3, csr = exits.decode_system(insn)
+    if kind != "csr":
+        return kind, rd, rs1, funct3, csr
+    writes = funct3 & 3 == 1 or rs1 != 0
     mnemonic = CSR_MNEMONICS[funct3]
-    return mnemonic, f"{mnemonic} {csr_name(csr)}"
-
-
-# A kernel runs few distinct privileged instruction words, over and over.
-_decode_system = functools.lru_cache(maxsize=4096)(exits.decode_system)
+    plain = (csr in CSR_NAMES and csr != CSR_STIMECMP and (csr >> 8) & 3 <= PRIV_S
+             and not CSR_CYCLE <= csr <= CSR_HPMCOUNTER31 and not (writes and (csr >> 10) & 3 == 3))
+    return kind, rd, rs1, funct3, csr, writes, mnemonic, f"{mnemonic} {csr_name(csr)}", plain
 
 
 def register():
