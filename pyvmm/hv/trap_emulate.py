@@ -24,6 +24,7 @@ disarmed; the interrupt reaches the guest when its virtual SIE/priv allow.
 
 import collections
 import functools
+from time import perf_counter
 
 from pyvmm.hv import exits
 from pyvmm.hv.exits import Exit
@@ -57,6 +58,7 @@ PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EX
 PAGE_FAULT_EXITS = {outcome: f"page_fault_{outcome}" for outcome in ("hidden", "mmio", "emulated",
                                                                       "guest")}
 EXC_ILLEGAL_INST = causes.EXC_ILLEGAL_INST
+_new_exit = object.__new__
 
 
 class TrapEmulateVCPU(HartTenant):
@@ -85,6 +87,10 @@ class TrapEmulateVCPU(HartTenant):
         self._host_csrs = {}
         self._host_exit_masks = (self.core.exit_on_exception, self.core.exit_on_interrupt)
         self._hart_fs = None              # the FS last given to the hart's mstatus (None: unknown)
+        # Set by a scheduler that counts quiet_units as slice time: run()
+        # may then let the core complete mechanical CSR accesses itself.
+        self.complete_in_core = False
+        self.quiet_units = 0              # of those, the ones after a run that retired nothing
         vm.policy.configure(self)
 
     # -- where the state lives -----------------------------------------------------------------
@@ -245,12 +251,48 @@ class TrapEmulateVCPU(HartTenant):
         fs = state.sstatus & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
-        exit = self.enter(budget)
+        if self.complete_in_core and state.priv == PRIV_S and fs in (0, SSTATUS_FS) \
+                and self.vm.tracer is None:
+            # FS Off or Dirty: nothing the core completes needs the F/D sync.
+            exit = self._enter_completing_csrs(budget)
+        else:
+            exit = self.enter(budget)
         if fs != SSTATUS_FS and fs:
             # Only FS Initial or Clean can change while the guest runs: Off
             # makes FP illegal, Dirty is already what FP use would make it.
             self.fp_from_hart()
         return exit
+
+    def _enter_completing_csrs(self, budget):
+        """enter(budget), the core completing the guest kernel's mechanical
+        CSR accesses itself (Core.run_vcsr: sstatus without side effects,
+        sscratch, sepc, scause, stval, reads of time) exactly as _csr would;
+        they are counted as the exits they stand for."""
+        core = self.core
+        state = self.state
+        core.vcsr_load(state.sstatus, state.sie, state.sip, state.sscratch, state.sepc,
+                       state.scause, state.stval, state.mcounteren >> 1 & 1)
+        before = core.instret
+        started = perf_counter()
+        reason = core.run_vcsr(budget)
+        self.host_seconds += perf_counter() - started
+        retired = core.instret - before
+        self.instret += retired
+        self.runs += 1
+        done = core.vcsr_take()
+        if done is not None:
+            completed, quiet, words, registers, last_quiet = done
+            if registers is not None:
+                state.sstatus, state.sscratch, state.sepc, state.scause, state.stval = registers
+            self.runs += completed            # each was a run of the core, as an exit ends one
+            if last_quiet and retired:
+                # The exit returned came from a run that retired nothing, which
+                # the scheduler, seeing instructions retired, would not count.
+                # (Never a budget exit: every trap of the guest leaves the core.)
+                quiet += 1
+            self.quiet_units += quiet
+            self.vm.policy.count_in_core(self, completed, words)
+        return self.decode_exit(reason)
 
     # -- the F/D state: the guest's virtual sstatus.FS runs on the real mstatus.FS ---------------
 
@@ -287,9 +329,12 @@ class TrapEmulateVCPU(HartTenant):
             args = core.x[REG_A0:REG_A7 + 1].tolist()
             return Exit.of("sbi", {"cause": cause, "pc": pc, "ext": args[7], "fid": args[6],
                                    "args": tuple(args[:6]), "virt": 0, "priv": priv})
-        # The hot path: most exits are a trap (a privileged instruction, a shadow fault).
-        return Exit.of("trap", {"cause": cause, "pc": pc, "tval": core.exit_tval,
-                                "insn": core.exit_insn, "virt": 0, "priv": priv})
+        # The hot path: most exits are a trap (a privileged instruction, a
+        # shadow fault), made as Exit.of makes it, without the call.
+        exit = _new_exit(Exit)
+        exit.__dict__ = {"kind": "trap", "cause": cause, "pc": pc, "tval": core.exit_tval,
+                         "insn": core.exit_insn, "virt": 0, "priv": priv}
+        return exit
 
 
 class TrapEmulatePolicy:
@@ -485,6 +530,18 @@ class TrapEmulatePolicy:
                 self._idle(vcpu)
             return True
         return False
+
+    def count_in_core(self, vcpu, completed, words):
+        """Count the CSR accesses the core completed (Core.run_vcsr) as the
+        exits _csr would have counted: [(instruction word, count)]."""
+        self.exits["privileged"] += completed
+        self.vm.exit_counts["trap"] += completed
+        vcpu.emulated_insns += completed
+        for word, count in words:
+            if count:
+                op = _system_op(word)
+                self.emulated[op[6]] += count
+                self.csr_accesses[op[7]] += count
 
     def _retire(self, vcpu, mnemonic):
         self.emulated[mnemonic] += 1
