@@ -354,7 +354,9 @@ class ShadowPager:
             self.counters["hidden_faults"] += 1
             self.counters["mmio_fills"] += 1
             return "mmio"
-        self._set_accessed(walk, access)
+        leaf = walk.leaf
+        if leaf is not None and (leaf & PTE_A == 0 or (access == STORE and leaf & PTE_D == 0)):
+            self._set_accessed(walk, access)
         if access != STORE:
             self._fill(gva, hpa & ~PAGE_MASK, walk, access, guest_priv)
             self.counters["hidden_faults"] += 1
@@ -466,8 +468,13 @@ class ShadowPager:
         # Straight to the frame (one page at most): vm.write would drop
         # shadow entries, and the pager invalidates what it changes itself.
         # A shared frame is copied for this VM first.
-        if self._pagemap is not None:
-            hpa = self._pagemap.writable_hpa(gpa)
+        pagemap = self._pagemap
+        if pagemap is not None:
+            index = (gpa - pagemap.ram_base) >> PAGE_SHIFT
+            if 0 <= index < len(pagemap.hpa) and not pagemap.readonly[index]:
+                hpa = pagemap.hpa[index] | (gpa & PAGE_MASK)      # private already
+            else:
+                hpa = pagemap.writable_hpa(gpa)
         else:
             hpa = self.vm.gpa_to_hpa(gpa)
         self.core.write_mem(hpa, data)
