@@ -259,6 +259,9 @@ class ShadowPager:
             vaddr &= MASK64
             key = vaddr >> 21
             offset = ((vaddr >> PAGE_SHIFT) & 0x1FF) * 8
+            canonical = {}            # levels -> _canonical(vaddr, levels)
+        elif asid is None:
+            self._drop_all_guest_slots()
         if asid is not None:
             asid &= SATP_ASID_MASK
         slot_map = self._slots
@@ -274,13 +277,37 @@ class ShadowPager:
                     leaf_table = tree.leaf_tables.get(key)
                     if leaf_table is not None:
                         slot = leaf_table + offset
-                    elif tree.leaf_tables_complete and _canonical(vaddr, tree.levels):
-                        continue      # the tree has no leaf table there
                     else:
+                        if tree.leaf_tables_complete:
+                            inside = canonical.get(tree.levels)
+                            if inside is None:
+                                inside = canonical[tree.levels] = _canonical(vaddr, tree.levels)
+                            if inside:
+                                continue      # the tree has no leaf table there
                         slot = self._leaf_slot(tree, vaddr)
                     if slot is not None and slot in slot_map:
                         self._drop_slot(slot)
         self._flush_tlb()
+
+    def _drop_all_guest_slots(self):
+        """A full sfence.vma drops every slot of every tree but a Bare
+        space's. When that is every slot there is, the pager's maps empty
+        wholesale rather than slot by slot (what _drop_slots would leave)."""
+        for space in self._spaces.values():
+            if space.mode == SATP_MODE_BARE and any(tree.slots for tree in space.trees.values()):
+                return                # some slots stay: _reset_tree drops the others one by one
+        words = self._ram_words
+        ram_base = self._ram_base
+        for slot in self._slots:
+            words[(slot - ram_base) >> 3] = 0
+        for space in self._spaces.values():
+            for tree in space.trees.values():
+                tree.slots.clear()
+        self._slots.clear()
+        self._status_slots.clear()
+        self._rmap.clear()
+        self._pt_refs.clear()
+        self._data_rmap.clear()
 
     def set_guest_status(self, sum=None, mxr=None):
         """The guest changed sstatus.SUM/MXR. Only user_split shadows depend
