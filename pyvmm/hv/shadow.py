@@ -442,7 +442,8 @@ class ShadowPager:
             if offsets is not None:
                 if not guest_base <= pte_gpa < guest_end:
                     return None, ACCESS_FAULT_CAUSE[access]
-                pte = words[(offsets[(pte_gpa - guest_base) >> PAGE_SHIFT] + (pte_gpa & PAGE_MASK)) >> 3]
+                frame = offsets[(pte_gpa - guest_base) >> PAGE_SHIFT]
+                pte = words[(frame + (pte_gpa & PAGE_MASK)) >> 3]
             else:
                 pte = self._read_guest_pte(pte_gpa)
                 if pte is None:

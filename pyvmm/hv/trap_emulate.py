@@ -32,8 +32,9 @@ from pyvmm.hv.host import HvError
 from pyvmm.hv.shadow import ShadowPager
 from pyvmm.hv.vcpu import HartTenant
 from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_HPMCOUNTER31, CSR_INSTRET, CSR_NAMES, CSR_SATP,
-                                 CSR_STIMECMP, CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR,
-                                 SSTATUS_SD, SSTATUS_SUM, IllegalAccess, SupervisorState, csr_name)
+                                 CSR_STIMECMP, CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP,
+                                 SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR, SSTATUS_SD,
+                                 SSTATUS_SUM, IllegalAccess, SupervisorState, csr_name)
 from pyvmm.isa import causes
 from pyvmm.isa.csrs import CSRS
 from pyvmm.machine.layout import EXIT_IDLE
@@ -288,7 +289,8 @@ class TrapEmulateVCPU(HartTenant):
             if last_quiet and retired:
                 # The exit returned came from a run that retired nothing, which
                 # the scheduler, seeing instructions retired, would not count.
-                # (Never a budget exit: every trap of the guest leaves the core.)
+                # (It is no budget exit: every trap of the guest leaves the
+                # core, so a run of the core never ends on budget unretired.)
                 quiet += 1
             self.quiet_units += quiet
             self.vm.policy.count_in_core(self, completed, words)
