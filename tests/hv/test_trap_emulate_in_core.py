@@ -91,3 +91,18 @@ def test_a_manual_run_loop_completes_every_exit_in_python():
         kinds.append(exit.kind)
     assert vcpu.quiet_units == 0 and not vcpu.complete_in_core
     assert kinds.count("trap") == vm.stats()["exits"]["trap"]
+
+
+def test_a_traced_vm_sees_every_exit():
+    import io
+    from pyvmm.hv.trace_exits import ExitTracer
+    host = Host(ram_size=RAM + (32 << 20))
+    vm = host.create_vm(ram_size=RAM, technique="trap-emulate", paging="shadow",
+                        bootargs="mode=csrwr iterations=50")
+    vm.load(KERNEL)
+    out = io.StringIO()
+    vm.tracer = ExitTracer(["exit"], out)
+    vm.run()
+    traced = out.getvalue().splitlines()
+    assert sum(" trap " in line for line in traced) == vm.stats()["exits"]["trap"]
+    assert vm.vcpus[0].quiet_units == 0
