@@ -24,6 +24,7 @@ include "execute.pxi"
 include "hostbuf.pxi"
 include "snapshot.pxi"
 include "dirtylog.pxi"
+include "vcsr.pxi"
 
 EXIT_BUDGET = EXIT_BUDGET_C
 EXIT_MMIO = EXIT_MMIO_C
@@ -76,6 +77,7 @@ cdef class Core:
     cdef object _x         # the one NumPy view core.x returns (made on first use: the core runs without NumPy)
     cdef object _f         # and core.f's
     cdef bint _running
+    cdef VirtCsrs _vcsr    # virtual supervisor CSRs run_vcsr completes (vcsr.pxi)
 
     def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None):
         cdef HartGroup* g
@@ -557,6 +559,58 @@ cdef class Core:
         finally:
             self._running = False
         return r
+
+    # ------------------------------------------------------------ virtual CSRs (vcsr.pxi)
+
+    def vcsr_load(self, sstatus, sie, sip, sscratch, sepc, scause, stval, time_readable):
+        """Hand run_vcsr a trap-and-emulate guest's virtual supervisor
+        registers (its kernel at virtual S); counts start from zero."""
+        cdef VirtCsrs* v = &self._vcsr
+        v.sstatus = sstatus
+        v.sie = sie
+        v.sip = sip
+        v.sscratch = sscratch
+        v.sepc = sepc
+        v.scause = scause
+        v.stval = stval
+        v.time_readable = bool(time_readable)
+        v.changed = False
+        v.completed = 0
+        v.quiet = 0
+        v.last_quiet = False
+        v.nwords = 0
+
+    def run_vcsr(self, budget):
+        """run(budget), completing in between the guest kernel's accesses to
+        the registers of vcsr_load (sstatus, sscratch, sepc, scause, stval;
+        reads of time) that have no effect beyond them. Returns the EXIT_*
+        code of the first exit it leaves to the caller."""
+        cdef uint64_t b
+        cdef int r
+        b = budget
+        if self._running:
+            raise RuntimeError("run() is already in progress on this core (another thread)")
+        self._running = True
+        try:
+            with nogil:
+                r = run_vcsr(self.h, &self._vcsr, b)
+        finally:
+            self._running = False
+        return r
+
+    def vcsr_take(self):
+        """What run_vcsr did since vcsr_load: None if it completed nothing,
+        else (accesses completed, of which after a run that retired nothing,
+        [(instruction word, count)], (sstatus, sscratch, sepc, scause, stval)
+        or None when none was written, whether the run that ended it retired
+        nothing)."""
+        cdef VirtCsrs* v = &self._vcsr
+        cdef int i
+        if not v.completed:
+            return None
+        words = [(v.words[i], v.counts[i]) for i in range(v.nwords)]
+        registers = (v.sstatus, v.sscratch, v.sepc, v.scause, v.stval) if v.changed else None
+        return v.completed, v.quiet, words, registers, v.last_quiet
 
     def complete_mmio(self, value):
         """Answer the MMIO load of the last EXIT_MMIO; it retires on the next run()."""
