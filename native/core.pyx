@@ -137,6 +137,7 @@ cdef class Core:
             h.insn_offset = <int64_t>(peer.h.instret + <uint64_t>peer.h.insn_offset)
             dirty_log_attach(h, peer.h.dirty)
         self._reset()
+        self.jit_threshold = jit_threshold_default()
         self.jit = jit_default() if jit is None else jit
 
     cdef void _reset(self):
@@ -862,6 +863,18 @@ cdef class Core:
             jit_start(self.h)
         else:
             self.h.jit_on = 0
+
+    @property
+    def jit_threshold(self):
+        """Entries into a straight-line run before it is translated (1..32)."""
+        return self.h.jit_threshold
+
+    @jit_threshold.setter
+    def jit_threshold(self, n):
+        n = int(n)
+        if not 1 <= n <= JIT_HOT:
+            raise ValueError(f"jit_threshold must be 1..{JIT_HOT}, not {n}")
+        self.h.jit_threshold = n
 
     @property
     def jit_error(self):

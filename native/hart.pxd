@@ -302,6 +302,7 @@ ctypedef struct Hart:
 
     # the translator (jit.pxi): hot straight-line runs as host code
     int jit_on              # translate hot runs and run their blocks
+    uint32_t jit_threshold  # run entries before a run is translated (1..JIT_HOT)
     int jit_error           # why it cannot be on: 0 none, JIT_NO_HOST, JIT_NO_EXEC
     uint8_t* jit_buf        # the executable code buffer (NULL: not mapped yet)
     uint64_t jit_size

@@ -58,7 +58,7 @@ cdef extern from *:
 
 
 cdef enum:
-    JIT_HOT = 32                # run entries before a slot's run is translated
+    JIT_HOT = 32                # run entries before a slot's run is translated, by default (and at most)
     JIT_BUF_SIZE = 16 << 20
     JIT_NO_HOST = 1             # jit_error: the host is not x86-64
     JIT_NO_EXEC = 2             # jit_error: no executable memory (mmap PROT_EXEC refused)
@@ -651,7 +651,7 @@ cdef uint64_t jit_enter(Hart* h, DecodedInsn* d, JitFrame* fr) noexcept nogil:
         if d.op == OP_NONE:
             return 0
         v += 1
-        if v < JIT_HOT:
+        if v < h.jit_threshold:
             jp.entry[idx] = v
             return 0
         v = jit_translate(h, dp, idx)
@@ -672,9 +672,20 @@ JIT_ERRORS = {
 
 def jit_default():
     """Whether new cores translate: the PYVMM_JIT environment variable
-    (0 off, 1 on), on when unset."""
+    (0 off, 1 on), off when unset."""
     import os
     value = os.environ.get("PYVMM_JIT", "0")
     if value not in ("0", "1"):
         raise ValueError(f"PYVMM_JIT must be 0 or 1, not {value!r}")
     return value == "1"
+
+
+def jit_threshold_default():
+    """Run entries before a run is translated for new cores: the
+    PYVMM_JIT_THRESHOLD environment variable (1..32, default 32); 1
+    translates every run on first entry, which tests use to cover more."""
+    import os
+    value = os.environ.get("PYVMM_JIT_THRESHOLD", str(JIT_HOT))
+    if not value.isdigit() or not 1 <= int(value) <= JIT_HOT:
+        raise ValueError(f"PYVMM_JIT_THRESHOLD must be 1..{JIT_HOT}, not {value!r}")
+    return int(value)
