@@ -672,9 +672,9 @@ JIT_ERRORS = {
 
 def jit_default():
     """Whether new cores translate: the PYVMM_JIT environment variable
-    (0 off, 1 on), off when unset."""
+    (0 off, 1 on), on when unset."""
     import os
-    value = os.environ.get("PYVMM_JIT", "0")
+    value = os.environ.get("PYVMM_JIT", "1")
     if value not in ("0", "1"):
         raise ValueError(f"PYVMM_JIT must be 0 or 1, not {value!r}")
     return value == "1"

@@ -187,6 +187,9 @@ def add_parsers(subparsers):
     p.add_argument("--iommu", choices=("on", "off"), default="off",
                    help="a RISC-V IOMMU in front of every PCI function's DMA, at 0x3010000 with "
                         "its device-tree node (docs/iommu.md; QEMU 7.2 has none for riscv)")
+    p.add_argument("--no-jit", dest="jit", action="store_false", default=None,
+                   help="run every instruction in the interpreter: no translation of hot code to "
+                        "host code (the same as PYVMM_JIT=0; results are the same either way)")
     p.set_defaults(func=run_command)
 
 
@@ -205,6 +208,9 @@ def run_command(args):
     from pyvmm.machine.loader import ImageError
 
     opened = []
+    if getattr(args, "jit", None) is False:
+        # read by every core made from here on (pyvmm._core.jit_default)
+        os.environ["PYVMM_JIT"] = "0"
     try:
         try:
             return _run(args, opened)
