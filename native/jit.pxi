@@ -62,8 +62,9 @@ cdef enum:
     JIT_BUF_SIZE = 16 << 20
     JIT_NO_HOST = 1             # jit_error: the host is not x86-64
     JIT_NO_EXEC = 2             # jit_error: no executable memory (mmap PROT_EXEC refused)
-    JIT_MAX_INSN_BYTES = 160    # an instruction's code with its exit stubs, at most
+    JIT_MAX_INSN_BYTES = 320    # an instruction's code with its exit stubs (and their stores back), at most
     JIT_MAX_BLOCK = 256         # instructions in a block; a longer run goes on in the interpreter
+    JIT_HOST_REGS = 7           # host registers that hold guest ones within a block
     # the trampoline's layout at the buffer's start
     JIT_EPILOGUE = 64           # offset of the shared exit
     JIT_CODE_START = 128        # blocks start here
@@ -73,7 +74,13 @@ cdef enum:
     RCX = 1
     RDX = 2
     RBX = 3
+    RBP = 5
     RSI = 6
+    RDI = 7
+    R8 = 8
+    R9 = 9
+    R10 = 10
+    R11 = 11
     R12 = 12
     R13 = 13
     R14 = 14
@@ -113,6 +120,11 @@ cdef enum:
 cdef struct JitAsm:
     uint8_t* p              # next byte
     uint8_t* buf            # the code buffer's start (for rel32 to the epilogue)
+    # guest registers kept in host registers for the block: host[r] (-1: in
+    # x[] only); dirty: those written since the block began, stored back to
+    # x[] on every way out
+    int8_t host[33]
+    uint64_t dirty
 
 
 cdef inline void e1(JitAsm* a, uint64_t b) noexcept nogil:
@@ -189,13 +201,71 @@ cdef inline void load_x(JitAsm* a, int reg, int r) noexcept nogil:
     # reg = x[r]
     if r == 0:
         op_rr(a, 0, 0x31, reg, reg)         # xor reg32, reg32: zero
+    elif a.host[r] >= 0:
+        op_rr(a, 1, 0x89, reg, a.host[r])
     else:
         op_rm(a, 1, 0x8B, reg, RBX, r * 8)
 
 
 cdef inline void store_x(JitAsm* a, int r, int reg) noexcept nogil:
     # x[r] = reg (r is 32 for a write to x0: the sink)
-    op_rm(a, 1, 0x89, reg, RBX, r * 8)
+    if a.host[r] >= 0:
+        op_rr(a, 1, 0x89, a.host[r], reg)
+        a.dirty |= 1ULL << r
+    else:
+        op_rm(a, 1, 0x89, reg, RBX, r * 8)
+
+
+cdef inline void src_op(JitAsm* a, int w, int opcode, int reg, int r) noexcept nogil:
+    # reg = reg <op> x[r], for the reg <- r/m opcodes (add 03, or 0B, and 23,
+    # sub 2B, xor 33, cmp 3B); x[0] is zero in memory
+    cdef int hr = a.host[r]
+    if hr >= 0:
+        rex(a, w, reg, hr)
+        e1(a, opcode)
+        e1(a, 0xC0 | ((reg & 7) << 3) | (hr & 7))
+    else:
+        op_rm(a, w, opcode, reg, RBX, r * 8)
+
+
+cdef inline void imul_src(JitAsm* a, int w, int reg, int r) noexcept nogil:
+    # reg = reg * x[r] (the low half)
+    cdef int hr = a.host[r]
+    rex(a, w, reg, hr if hr >= 0 else RBX)
+    e1(a, 0x0F)
+    e1(a, 0xAF)
+    if hr >= 0:
+        e1(a, 0xC0 | ((reg & 7) << 3) | (hr & 7))
+    else:
+        mem(a, reg, RBX, r * 8)
+
+
+cdef inline void f7_src(JitAsm* a, int ext, int r) noexcept nogil:
+    # the one-operand group: mul 4, imul 5 (rdx:rax = rax * x[r])
+    cdef int hr = a.host[r]
+    rex(a, 1, 0, hr if hr >= 0 else RBX)
+    e1(a, 0xF7)
+    if hr >= 0:
+        e1(a, 0xC0 | (ext << 3) | (hr & 7))
+    else:
+        mem(a, ext, RBX, r * 8)
+
+
+cdef inline int host_reg(int i) noexcept nogil:
+    # the i-th host register for guest ones: caller-saved first, then rbp
+    if i < 2:
+        return RSI + i
+    if i < 6:
+        return R8 + (i - 2)
+    return RBP
+
+
+cdef void write_back(JitAsm* a, uint64_t dirty) noexcept nogil:
+    # the guest registers written so far go back to x[] before a way out
+    cdef int r
+    for r in range(1, 32):
+        if (dirty >> r) & 1:
+            op_rm(a, 1, 0x89, a.host[r], RBX, r * 8)
 
 
 cdef inline void lea_pc(JitAsm* a, int reg, int64_t off) noexcept nogil:
@@ -241,8 +311,9 @@ cdef inline void exit_epilogue(JitAsm* a) noexcept nogil:
     patch(jmp32(a), a.buf + JIT_EPILOGUE)
 
 
-cdef void exit_counted(JitAsm* a, uint64_t off, int hits) noexcept nogil:
+cdef void exit_counted(JitAsm* a, uint64_t off, int hits, uint64_t dirty) noexcept nogil:
     # stop at the instruction at page offset off, not run, its run already counted
+    write_back(a, dirty)
     add_hits(a, hits)
     lea_pc(a, RAX, <int64_t>off + 1)
     exit_epilogue(a)
@@ -252,6 +323,7 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits) 
     # go on to a new straight-line run at page offset off (maybe off the page)
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
+    write_back(a, a.dirty)
     add_hits(a, hits)
     if 0 <= off < 4096:
         # its block, if it has one and the run's count fits: the fast run's check
@@ -282,6 +354,7 @@ cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
     a.p = buf
     a.buf = buf
     e1(a, 0x53)                                     # push rbx
+    e1(a, 0x55)                                     # push rbp
     e1(a, 0x41); e1(a, 0x54)                        # push r12
     e1(a, 0x41); e1(a, 0x55)                        # push r13
     e1(a, 0x41); e1(a, 0x56)                        # push r14
@@ -298,6 +371,7 @@ cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
     e1(a, 0x41); e1(a, 0x5E)                        # pop r14
     e1(a, 0x41); e1(a, 0x5D)                        # pop r13
     e1(a, 0x41); e1(a, 0x5C)                        # pop r12
+    e1(a, 0x5D)                                     # pop rbp
     e1(a, 0x5B)                                     # pop rbx
     e1(a, 0xC3)                                     # ret
 
@@ -433,7 +507,9 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     cdef int stub_hits[2 * JIT_MAX_BLOCK]
     cdef int nstubs = 0
     cdef int hits = 0
-    cdef int op, size, cached, cc, w, j
+    cdef uint64_t stub_dirty[2 * JIT_MAX_BLOCK]
+    cdef int op, size, cached, cc, w, j, r, best, nregs
+    cdef int uses[33]
     cdef bint terminated = False
     if d.op == OP_NONE or not jit_supported(d.op) or n == 0:
         return JIT_HOT
@@ -446,6 +522,37 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     start = h.jit_buf + h.jit_used
     a.p = start
     a.buf = h.jit_buf
+    # The guest registers the block uses most live in host registers from
+    # its start (loaded here) to each way out (stored back if written).
+    memset(uses, 0, sizeof(uses))
+    k = first
+    for i in range(n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK):
+        d = &dp.slots[k]
+        op = d.op
+        if not jit_supported(op) and not (op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU)):
+            break
+        uses[d.rs1] += 1
+        uses[d.rs2] += 1
+        uses[d.rd] += 1
+        if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU):
+            break
+        k += insn_len(d) >> 1
+    memset(a.host, -1, sizeof(a.host))
+    a.dirty = 0
+    uses[0] = 0
+    uses[32] = 0
+    nregs = 0
+    while nregs < JIT_HOST_REGS:
+        best = 0
+        for r in range(1, 32):
+            if uses[r] > uses[best]:
+                best = r
+        if uses[best] < 2:
+            break
+        a.host[best] = host_reg(nregs)
+        uses[best] = 0
+        nregs += 1
+        op_rm(a, 1, 0x8B, a.host[best], RBX, best * 8)
     cached = -1             # the guest register rax holds, or -1
     k = first
     for i in range(n):
@@ -453,7 +560,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
         op = d.op
         off = k << 1
         if i == JIT_MAX_BLOCK or (not jit_supported(op) and not (op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU))):
-            exit_counted(a, off, hits)
+            exit_counted(a, off, hits, a.dirty)
             terminated = True
             break
         if op == OP_JAL:
@@ -471,6 +578,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             if d.rd != 32:
                 lea_pc(a, RCX, <int64_t>(off + insn_len(d)))
                 store_x(a, d.rd, RCX)
+            write_back(a, a.dirty)
             add_hits(a, hits)
             exit_epilogue(a)
             terminated = True
@@ -478,7 +586,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
         if op >= OP_BEQ and op <= OP_BGEU:
             if cached != d.rs1 or d.rs1 == 0:
                 load_x(a, RAX, d.rs1)
-            op_rm(a, 1, 0x3B, RAX, RBX, d.rs2 * 8)      # cmp rax, x[rs2]
+            src_op(a, 1, 0x3B, RAX, d.rs2)              # cmp rax, x[rs2]
             cc = (CC_E if op == OP_BEQ else CC_NE if op == OP_BNE else CC_L if op == OP_BLT
                   else CC_GE if op == OP_BGE else CC_B if op == OP_BLTU else CC_AE)
             if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
@@ -514,23 +622,25 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             stubs[nstubs] = to_slow
             stub_off[nstubs] = off
             stub_hits[nstubs] = hits
+            stub_dirty[nstubs] = a.dirty
             nstubs += 1
             if to_slow2 != NULL:
                 stubs[nstubs] = to_slow2
                 stub_off[nstubs] = off
                 stub_hits[nstubs] = hits
+                stub_dirty[nstubs] = a.dirty
                 nstubs += 1
             hits += 1
             if op >= OP_SB:
-                load_x(a, RSI, d.rs2)
+                load_x(a, RCX, d.rs2)
                 if op == OP_SD:
-                    e1(a, 0x48); e1(a, 0x89); e1(a, 0x30)
+                    e1(a, 0x48); e1(a, 0x89); e1(a, 0x08)   # mov [rax], rcx
                 elif op == OP_SW:
-                    e1(a, 0x89); e1(a, 0x30)
+                    e1(a, 0x89); e1(a, 0x08)
                 elif op == OP_SH:
-                    e1(a, 0x66); e1(a, 0x89); e1(a, 0x30)
+                    e1(a, 0x66); e1(a, 0x89); e1(a, 0x08)
                 else:
-                    e1(a, 0x40); e1(a, 0x88); e1(a, 0x30)   # mov [rax], sil
+                    e1(a, 0x88); e1(a, 0x08)                # mov [rax], cl
                 cached = -1
             else:
                 if op == OP_LD:
@@ -590,35 +700,35 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             elif op == OP_SRAI or op == OP_SRAIW:
                 shift_ri(a, w, 7, RAX, d.imm)
             elif op == OP_ADD or op == OP_ADDW:
-                op_rm(a, w, 0x03, RAX, RBX, d.rs2 * 8)
+                src_op(a, w, 0x03, RAX, d.rs2)
             elif op == OP_SUB or op == OP_SUBW:
-                op_rm(a, w, 0x2B, RAX, RBX, d.rs2 * 8)
+                src_op(a, w, 0x2B, RAX, d.rs2)
             elif op == OP_XOR:
-                op_rm(a, 1, 0x33, RAX, RBX, d.rs2 * 8)
+                src_op(a, 1, 0x33, RAX, d.rs2)
             elif op == OP_OR:
-                op_rm(a, 1, 0x0B, RAX, RBX, d.rs2 * 8)
+                src_op(a, 1, 0x0B, RAX, d.rs2)
             elif op == OP_AND:
-                op_rm(a, 1, 0x23, RAX, RBX, d.rs2 * 8)
+                src_op(a, 1, 0x23, RAX, d.rs2)
             elif op == OP_SLT or op == OP_SLTU:
-                op_rm(a, 1, 0x3B, RAX, RBX, d.rs2 * 8)
+                src_op(a, 1, 0x3B, RAX, d.rs2)
                 e1(a, 0x0F); e1(a, 0x9C if op == OP_SLT else 0x92); e1(a, 0xC0)
                 e1(a, 0x0F); e1(a, 0xB6); e1(a, 0xC0)
             elif op == OP_SLL or op == OP_SLLW or op == OP_SRL or op == OP_SRLW or op == OP_SRA or op == OP_SRAW:
                 load_x(a, RCX, d.rs2)
                 shift_cl(a, w, 4 if (op == OP_SLL or op == OP_SLLW) else 5 if (op == OP_SRL or op == OP_SRLW) else 7, RAX)
             elif op == OP_MUL or op == OP_MULW:
-                rex(a, w, RAX, RBX); e1(a, 0x0F); e1(a, 0xAF); mem(a, RAX, RBX, d.rs2 * 8)   # imul rax, x[rs2]
+                imul_src(a, w, RAX, d.rs2)
             elif op == OP_MULH or op == OP_MULHU:
                 # one-operand imul/mul: rdx:rax = rax * x[rs2]
-                rex(a, 1, 0, RBX); e1(a, 0xF7); mem(a, 5 if op == OP_MULH else 4, RBX, d.rs2 * 8)
+                f7_src(a, 5 if op == OP_MULH else 4, d.rs2)
                 op_rr(a, 1, 0x89, RAX, RDX)
             elif op == OP_MULHSU:
                 # signed by unsigned: the unsigned high part, less rs2 when rs1 is negative
-                op_rr(a, 1, 0x89, RSI, RAX)                 # mov rsi, rax
-                rex(a, 1, 0, RBX); e1(a, 0xF7); mem(a, 4, RBX, d.rs2 * 8)   # mul x[rs2]
-                shift_ri(a, 1, 7, RSI, 63)                  # sar rsi, 63
-                op_rm(a, 1, 0x23, RSI, RBX, d.rs2 * 8)      # and rsi, x[rs2]
-                op_rr(a, 1, 0x29, RDX, RSI)                 # sub rdx, rsi
+                op_rr(a, 1, 0x89, RCX, RAX)                 # mov rcx, rax
+                f7_src(a, 4, d.rs2)                         # mul x[rs2]
+                shift_ri(a, 1, 7, RCX, 63)                  # sar rcx, 63
+                src_op(a, 1, 0x23, RCX, d.rs2)              # and rcx, x[rs2]
+                op_rr(a, 1, 0x29, RDX, RCX)                 # sub rdx, rcx
                 op_rr(a, 1, 0x89, RAX, RDX)
             if not w:
                 movsxd(a, RAX, RAX)
@@ -627,10 +737,10 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
         k += insn_len(d) >> 1
     if not terminated:
         # the run ends at the page's end (its next slot is the empty one past it)
-        exit_counted(a, k << 1, hits)
+        exit_counted(a, k << 1, hits, a.dirty)
     for j in range(nstubs):
         patch(stubs[j], a.p)
-        exit_counted(a, stub_off[j], stub_hits[j])
+        exit_counted(a, stub_off[j], stub_hits[j], stub_dirty[j])
     h.jit_used += <uint64_t>(a.p - start)
     h.jit_used = (h.jit_used + 15) & ~15ULL
     h.jit_blocks += 1
