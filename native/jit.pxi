@@ -319,12 +319,38 @@ cdef void exit_counted(JitAsm* a, uint64_t off, int hits, uint64_t dirty) noexce
     exit_epilogue(a)
 
 
-cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits) noexcept nogil:
-    # go on to a new straight-line run at page offset off (maybe off the page)
+cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
+                     uint64_t first, uint8_t* start) noexcept nogil:
+    # go on to a new straight-line run at page offset off (maybe off the page);
+    # the block being translated is slot first's, at start
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
+    cdef uint8_t* to_generic
+    cdef uint32_t code
     write_back(a, a.dirty)
     add_hits(a, hits)
+    if 0 <= off < 4096 and dp.slots[off >> 1].op != OP_NONE:
+        # a block known now: straight there, with its count as a constant.
+        # This block itself is valid while it runs (a store into code leaves
+        # it), so its own loop needs no look at the entry; another's entry
+        # must still hold that block.
+        code = dp.jit.entry[off >> 1]
+        if <uint64_t>(off >> 1) == first or code > JIT_HOT:
+            to_generic = NULL
+            if <uint64_t>(off >> 1) != first:
+                mov_imm64(a, RAX, <uint64_t>&dp.jit.entry[off >> 1])
+                e1(a, 0x81); e1(a, 0x38); e4(a, code)           # cmp dword [rax], code
+                to_generic = jcc32(a, CC_NE)
+            op_ri(a, 1, 7, R13, dp.slots[off >> 1].blen)        # cmp r13, blen
+            to_ret1 = jcc32(a, CC_B)
+            op_ri(a, 1, 5, R13, dp.slots[off >> 1].blen)        # sub r13, blen
+            patch(jmp32(a), start if <uint64_t>(off >> 1) == first else h.jit_buf + code)
+            patch(to_ret1, a.p)
+            lea_pc(a, RAX, off)
+            exit_epilogue(a)
+            if to_generic == NULL:
+                return
+            patch(to_generic, a.p)
     if 0 <= off < 4096:
         # its block, if it has one and the run's count fits: the fast run's check
         mov_imm64(a, RAX, <uint64_t>&dp.jit.entry[off >> 1])
@@ -342,6 +368,38 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits) 
         patch(to_ret1, a.p)
         patch(to_ret2, a.p)
     lea_pc(a, RAX, off)
+    exit_epilogue(a)
+
+
+cdef void exit_jump(JitAsm* a, Hart* h, DecodePage* dp) noexcept nogil:
+    # go on to a new straight-line run at the pc in rax (a jalr's target): a
+    # block of this page if it has one and its count fits, as exit_enter's
+    # look-up does, else back to the fast run. The guest registers are all
+    # in x[] by now, so every host register but rbx and r12..r15 is free.
+    cdef uint8_t* to_ret1
+    cdef uint8_t* to_ret2
+    cdef uint8_t* to_ret3
+    op_rr(a, 1, 0x89, RCX, RAX)                         # mov rcx, rax
+    op_rr(a, 1, 0x29, RCX, R14)                         # sub rcx, r14
+    op_ri(a, 1, 7, RCX, 4096)                           # cmp rcx, 4096
+    to_ret1 = jcc32(a, CC_AE)
+    shift_ri(a, 1, 5, RCX, 1)                           # shr rcx, 1: the slot
+    mov_imm64(a, RDX, <uint64_t>&dp.jit.entry[0])
+    e1(a, 0x8B); e1(a, 0x14); e1(a, 0x8A)               # mov edx, [rdx + rcx*4]
+    e1(a, 0x81); e1(a, 0xFA); e4(a, JIT_HOT)            # cmp edx, JIT_HOT
+    to_ret2 = jcc32(a, CC_BE)
+    shift_ri(a, 1, 4, RCX, 4)                           # shl rcx, 4: the slot's bytes
+    mov_imm64(a, RSI, <uint64_t>&dp.slots[0].blen)
+    e1(a, 0x0F); e1(a, 0xB7); e1(a, 0x0C); e1(a, 0x0E)  # movzx ecx, word [rsi + rcx]
+    op_rr(a, 1, 0x39, R13, RCX)                         # cmp r13, rcx
+    to_ret3 = jcc32(a, CC_B)
+    op_rr(a, 1, 0x29, R13, RCX)                         # sub r13, rcx
+    mov_imm64(a, RSI, <uint64_t>h.jit_buf)
+    op_rr(a, 1, 0x01, RDX, RSI)                         # add rdx, rsi
+    e1(a, 0xFF); e1(a, 0xE2)                            # jmp rdx
+    patch(to_ret1, a.p)
+    patch(to_ret2, a.p)
+    patch(to_ret3, a.p)
     exit_epilogue(a)
 
 
@@ -567,7 +625,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             if d.rd != 32:
                 lea_pc(a, RAX, <int64_t>(off + insn_len(d)))
                 store_x(a, d.rd, RAX)
-            exit_enter(a, h, dp, <int64_t>off + d.imm, hits)
+            exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, start)
             terminated = True
             break
         if op == OP_JALR:
@@ -580,7 +638,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
                 store_x(a, d.rd, RCX)
             write_back(a, a.dirty)
             add_hits(a, hits)
-            exit_epilogue(a)
+            exit_jump(a, h, dp)
             terminated = True
             break
         if op >= OP_BEQ and op <= OP_BGEU:
@@ -593,9 +651,9 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
                 # decode swapped the sources in the slot: compare the other way
                 cc = CC_G if cc == CC_L else CC_LE if cc == CC_GE else CC_A if cc == CC_B else CC_BE
             to_taken = jcc32(a, cc)
-            exit_enter(a, h, dp, <int64_t>(off + insn_len(d)), hits)
+            exit_enter(a, h, dp, <int64_t>(off + insn_len(d)), hits, first, start)
             patch(to_taken, a.p)
-            exit_enter(a, h, dp, <int64_t>off + d.imm, hits)
+            exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, start)
             terminated = True
             break
         if op >= OP_LB and op <= OP_SD:
