@@ -320,9 +320,11 @@ cdef void exit_counted(JitAsm* a, uint64_t off, int hits, uint64_t dirty) noexce
 
 
 cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
-                     uint64_t first, uint8_t* start) noexcept nogil:
+                     uint64_t first, uint8_t* body) noexcept nogil:
     # go on to a new straight-line run at page offset off (maybe off the page);
-    # the block being translated is slot first's, at start
+    # the block being translated is slot first's, body its code after the
+    # loads of its guest registers: a loop back to itself finds them in the
+    # host registers already (and in x[], stored back just before)
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
     cdef uint8_t* to_generic
@@ -344,7 +346,7 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
             op_ri(a, 1, 7, R13, dp.slots[off >> 1].blen)        # cmp r13, blen
             to_ret1 = jcc32(a, CC_B)
             op_ri(a, 1, 5, R13, dp.slots[off >> 1].blen)        # sub r13, blen
-            patch(jmp32(a), start if <uint64_t>(off >> 1) == first else h.jit_buf + code)
+            patch(jmp32(a), body if <uint64_t>(off >> 1) == first else h.jit_buf + code)
             patch(to_ret1, a.p)
             lea_pc(a, RAX, off)
             exit_epilogue(a)
@@ -557,6 +559,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     cdef JitAsm asm
     cdef JitAsm* a = &asm
     cdef uint8_t* start
+    cdef uint8_t* body
     cdef uint8_t* to_slow
     cdef uint8_t* to_slow2
     cdef uint8_t* to_taken
@@ -611,6 +614,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
         uses[best] = 0
         nregs += 1
         op_rm(a, 1, 0x8B, a.host[best], RBX, best * 8)
+    body = a.p
     cached = -1             # the guest register rax holds, or -1
     k = first
     for i in range(n):
@@ -625,7 +629,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             if d.rd != 32:
                 lea_pc(a, RAX, <int64_t>(off + insn_len(d)))
                 store_x(a, d.rd, RAX)
-            exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, start)
+            exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, body)
             terminated = True
             break
         if op == OP_JALR:
@@ -651,9 +655,9 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
                 # decode swapped the sources in the slot: compare the other way
                 cc = CC_G if cc == CC_L else CC_LE if cc == CC_GE else CC_A if cc == CC_B else CC_BE
             to_taken = jcc32(a, cc)
-            exit_enter(a, h, dp, <int64_t>(off + insn_len(d)), hits, first, start)
+            exit_enter(a, h, dp, <int64_t>(off + insn_len(d)), hits, first, body)
             patch(to_taken, a.p)
-            exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, start)
+            exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, body)
             terminated = True
             break
         if op >= OP_LB and op <= OP_SD:
