@@ -858,11 +858,10 @@ cdef class Core:
 
     @jit.setter
     def jit(self, on):
-        if on and self.h.jit_error == 0:
-            self.h.jit_on = 1
-            jit_start(self.h)
-        else:
-            self.h.jit_on = 0
+        # the code buffer is mapped when the first run gets hot (jit_start)
+        if on and not JIT_HOST:
+            self.h.jit_error = JIT_NO_HOST
+        self.h.jit_on = 1 if on and self.h.jit_error == 0 else 0
 
     @property
     def jit_threshold(self):
@@ -875,6 +874,21 @@ cdef class Core:
         if not 1 <= n <= JIT_HOT:
             raise ValueError(f"jit_threshold must be 1..{JIT_HOT}, not {n}")
         self.h.jit_threshold = n
+
+    @property
+    def jit_buffer_size(self):
+        """Bytes of executable memory for blocks (16 MiB by default); when
+        they run out, every block is dropped at once and translation starts
+        over. Setting it drops the blocks translated so far."""
+        return self.h.jit_size if self.h.jit_size else JIT_BUF_SIZE
+
+    @jit_buffer_size.setter
+    def jit_buffer_size(self, size):
+        size = int(size)
+        if size < JIT_MIN_BUF_SIZE or size % 4096:
+            raise ValueError(f"jit_buffer_size must be a multiple of 4096 of at least {JIT_MIN_BUF_SIZE}, not {size}")
+        jit_release(self.h)
+        self.h.jit_size = size
 
     @property
     def jit_error(self):

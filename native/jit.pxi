@@ -59,7 +59,8 @@ cdef extern from *:
 
 cdef enum:
     JIT_HOT = 32                # run entries before a slot's run is translated, by default (and at most)
-    JIT_BUF_SIZE = 16 << 20
+    JIT_BUF_SIZE = 16 << 20     # the code buffer, by default
+    JIT_MIN_BUF_SIZE = 96 << 10 # room for the trampoline and the largest block
     JIT_NO_HOST = 1             # jit_error: the host is not x86-64
     JIT_NO_EXEC = 2             # jit_error: no executable memory (mmap PROT_EXEC refused)
     JIT_MAX_INSN_BYTES = 320    # an instruction's code with its exit stubs (and their stores back), at most
@@ -444,12 +445,13 @@ cdef bint jit_start(Hart* h) noexcept nogil:
         h.jit_error = JIT_NO_HOST
         h.jit_on = 0
         return False
-    h.jit_buf = pyvmm_jit_map(JIT_BUF_SIZE)
+    if h.jit_size == 0:
+        h.jit_size = JIT_BUF_SIZE
+    h.jit_buf = pyvmm_jit_map(h.jit_size)
     if h.jit_buf == NULL:
         h.jit_error = JIT_NO_EXEC
         h.jit_on = 0
         return False
-    h.jit_size = JIT_BUF_SIZE
     emit_trampoline(h.jit_buf)
     h.jit_used = JIT_CODE_START
     h.jit_gen += 1
@@ -475,7 +477,7 @@ cdef inline void jit_page_reset(Hart* h, JitPage* jp) noexcept nogil:
 cdef JitPage* jit_page(Hart* h, DecodePage* dp) noexcept nogil:
     # the fast run is entering dp: its entries, current (NULL: the JIT is off)
     cdef JitPage* jp
-    if not h.jit_on or not jit_start(h):
+    if not h.jit_on:
         return NULL
     jp = dp.jit
     if jp == NULL:
@@ -826,6 +828,13 @@ cdef uint64_t jit_enter(Hart* h, DecodedInsn* d, JitFrame* fr) noexcept nogil:
         if v < h.jit_threshold:
             jp.entry[idx] = v
             return 0
+        if not jit_start(h):
+            # no executable memory after all: the interpreter runs from now on
+            jp.entry[idx] = JIT_HOT
+            return 0
+        if jp.gen != h.jit_gen:
+            # the buffer was just mapped: start the page's counts afresh
+            jit_page_reset(h, jp)
         v = jit_translate(h, dp, idx)
         jp.entry[idx] = v
     if v == JIT_HOT:

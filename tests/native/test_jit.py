@@ -463,3 +463,31 @@ def test_the_compute_workload_matches_the_interpreter():
         m.close()
     assert results[0] == results[1]
     assert results[0][0].how == "finisher-pass"
+
+
+@needs_jit
+def test_a_full_code_buffer_is_emptied_and_translation_goes_on():
+    # 600 runs of 16 instructions each, three times over: about 300 KiB of
+    # blocks, through a buffer of 96 KiB
+    runs = []
+    for i in range(600):
+        ops = [f"addi a{i % 6}, a{(i + 1) % 6}, {i % 100}", f"xor a{(i + 2) % 6}, a{(i + 2) % 6}, a{i % 6}",
+               f"slli t0, a{(i + 3) % 6}, {i % 13}", f"add a{(i + 4) % 6}, a{(i + 4) % 6}, t0"] * 4
+        runs.append("\n".join(ops) + "\nbeq zero, s2, fail\n")
+    source = (".option norvc\n li s2, 1\n li s1, 3\nloop:\n" + "".join(runs)
+              + " addi s1, s1, -1\n bnez s1, loop\n ebreak\nfail:\n j fail\n")
+    jit, interp, prog = pair(source, ram_size=1 << 23)
+    jit.jit_buffer_size = 96 << 10
+    lockstep(jit, interp, 1_000_000)
+    assert jit.pc == interp.pc and reg(jit, "s1") == 0
+    stats = jit.jit_stats()
+    assert stats["jit_flushes"] >= 2 and stats["jit_blocks"] >= 1800
+
+
+def test_buffer_size_is_checked():
+    core, _ = load("ebreak\n")
+    assert core.jit_buffer_size == 16 << 20
+    with pytest.raises(ValueError, match="jit_buffer_size"):
+        core.jit_buffer_size = 4096
+    core.jit_buffer_size = 1 << 20
+    assert core.jit_buffer_size == 1 << 20
