@@ -497,9 +497,82 @@ cdef inline void jit_forget(DecodePage* dp, uint64_t lo, uint64_t hi) noexcept n
         memset(&dp.jit.entry[lo], 0, (hi - lo) * sizeof(uint32_t))
 
 
+cdef bint jit_zb(int op) noexcept nogil:
+    # the Zba/Zbb/Zbs ops blocks hold (not clz/ctz/cpop, orc.b, clmul: the
+    # interpreter runs those)
+    return (op >= OP_ADD_UW and op <= OP_XNOR) or (op >= OP_MAX and op <= OP_RORW) or op == OP_REV8 \
+        or (op >= OP_BCLR and op <= OP_BSETI)
+
+
 cdef bint jit_supported(int op) noexcept nogil:
     return (op >= OP_LUI and op <= OP_SD and op != OP_ILLEGAL) or (op >= OP_ADDI and op <= OP_REMUW) \
-        or op == OP_FENCE
+        or op == OP_FENCE or jit_zb(op)
+
+
+cdef void emit_zb(JitAsm* a, DecodedInsn* d) noexcept nogil:
+    # a Zba/Zbb/Zbs op: rax holds x[rs1]; the result in rax
+    cdef int op = d.op
+    cdef int n = d.imm & 63
+    if op == OP_ADD_UW or op == OP_SH1ADD_UW or op == OP_SH2ADD_UW or op == OP_SH3ADD_UW or op == OP_SLLI_UW:
+        op_rr(a, 0, 0x89, RAX, RAX)                     # mov eax, eax: zero-extend
+    if op == OP_SH1ADD or op == OP_SH1ADD_UW:
+        shift_ri(a, 1, 4, RAX, 1)
+    elif op == OP_SH2ADD or op == OP_SH2ADD_UW:
+        shift_ri(a, 1, 4, RAX, 2)
+    elif op == OP_SH3ADD or op == OP_SH3ADD_UW:
+        shift_ri(a, 1, 4, RAX, 3)
+    elif op == OP_SLLI_UW:
+        shift_ri(a, 1, 4, RAX, n)
+    if op >= OP_ADD_UW and op <= OP_SH3ADD_UW:
+        src_op(a, 1, 0x03, RAX, d.rs2)
+    elif op == OP_ANDN or op == OP_ORN:
+        load_x(a, RCX, d.rs2)
+        e1(a, 0x48); e1(a, 0xF7); e1(a, 0xD1)           # not rcx
+        op_rr(a, 1, 0x21 if op == OP_ANDN else 0x09, RAX, RCX)
+    elif op == OP_XNOR:
+        src_op(a, 1, 0x33, RAX, d.rs2)
+        e1(a, 0x48); e1(a, 0xF7); e1(a, 0xD0)           # not rax
+    elif op >= OP_MAX and op <= OP_MINU:
+        load_x(a, RCX, d.rs2)
+        op_rr(a, 1, 0x39, RAX, RCX)                     # cmp rax, rcx
+        # cmovl (max), cmovb (maxu), cmovg (min), cmova (minu): rax = rcx
+        e1(a, 0x48); e1(a, 0x0F)
+        e1(a, 0x4C if op == OP_MAX else 0x42 if op == OP_MAXU else 0x4F if op == OP_MIN else 0x47)
+        e1(a, 0xC1)
+    elif op == OP_SEXT_B:
+        e1(a, 0x48); e1(a, 0x0F); e1(a, 0xBE); e1(a, 0xC0)     # movsx rax, al
+    elif op == OP_SEXT_H:
+        e1(a, 0x48); e1(a, 0x0F); e1(a, 0xBF); e1(a, 0xC0)     # movsx rax, ax
+    elif op == OP_ZEXT_H:
+        e1(a, 0x0F); e1(a, 0xB7); e1(a, 0xC0)                  # movzx eax, ax
+    elif op == OP_ROL or op == OP_ROR or op == OP_ROLW or op == OP_RORW:
+        load_x(a, RCX, d.rs2)
+        shift_cl(a, 1 if (op == OP_ROL or op == OP_ROR) else 0, 0 if (op == OP_ROL or op == OP_ROLW) else 1, RAX)
+        if op == OP_ROLW or op == OP_RORW:
+            movsxd(a, RAX, RAX)
+    elif op == OP_RORI:
+        shift_ri(a, 1, 1, RAX, n)
+    elif op == OP_RORIW:
+        shift_ri(a, 0, 1, RAX, n & 31)
+        movsxd(a, RAX, RAX)
+    elif op == OP_REV8:
+        e1(a, 0x48); e1(a, 0x0F); e1(a, 0xC8)           # bswap rax
+    elif op == OP_BEXT or op == OP_BEXTI:
+        if op == OP_BEXT:
+            load_x(a, RCX, d.rs2)
+            shift_cl(a, 1, 5, RAX)                      # shr rax, cl (mod 64)
+        else:
+            shift_ri(a, 1, 5, RAX, n)
+        op_ri(a, 0, 4, RAX, 1)                          # and eax, 1
+    elif op == OP_BCLR or op == OP_BSET or op == OP_BINV:
+        load_x(a, RCX, d.rs2)
+        # btr / bts / btc rax, rcx: the bit rcx mod 64
+        e1(a, 0x48); e1(a, 0x0F); e1(a, 0xB3 if op == OP_BCLR else 0xAB if op == OP_BSET else 0xBB); e1(a, 0xC8)
+    elif op == OP_BCLRI or op == OP_BSETI or op == OP_BINVI:
+        # btr / bts / btc rax, imm8
+        e1(a, 0x48); e1(a, 0x0F); e1(a, 0xBA)
+        e1(a, 0xC0 | ((6 if op == OP_BCLRI else 5 if op == OP_BSETI else 7) << 3))
+        e1(a, n)
 
 
 cdef int emit_divrem(JitAsm* a, int op, int rd, int rs1, int rs2) noexcept nogil:
@@ -733,6 +806,10 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             rex(a, 1, 0, RAX); e1(a, 0xC7); e1(a, 0xC0); e4(a, <uint32_t>d.imm)
         elif op == OP_AUIPC:
             lea_pc(a, RAX, <int64_t>off + d.imm)
+        elif jit_zb(op):
+            if cached != d.rs1 or d.rs1 == 0:
+                load_x(a, RAX, d.rs1)
+            emit_zb(a, d)       # sign-extends its W results itself
         elif op >= OP_MUL and op <= OP_REMUW and op != OP_MUL and op != OP_MULW \
                 and op != OP_MULH and op != OP_MULHU and op != OP_MULHSU:
             emit_divrem(a, op, d.rd, d.rs1, d.rs2)

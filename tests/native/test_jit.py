@@ -95,10 +95,15 @@ def test_environment_picks_the_default(monkeypatch):
 REGS = ["a0", "a1", "a2", "a3", "a4", "a5", "t0", "t1", "t2", "t3"]
 ALU_RR = ["add", "sub", "sll", "slt", "sltu", "xor", "srl", "sra", "or", "and", "addw", "subw",
           "sllw", "srlw", "sraw", "mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu",
-          "mulw", "divw", "divuw", "remw", "remuw"]
+          "mulw", "divw", "divuw", "remw", "remuw",
+          # Zba, Zbb, Zbs
+          "add.uw", "sh1add", "sh2add", "sh3add", "sh1add.uw", "sh2add.uw", "sh3add.uw", "andn", "orn",
+          "xnor", "max", "maxu", "min", "minu", "rol", "ror", "rolw", "rorw", "bclr", "bset", "binv", "bext",
+          ]
 ALU_RI = ["addi", "slti", "sltiu", "xori", "ori", "andi", "addiw"]
-SHIFT_I = ["slli", "srli", "srai"]
-SHIFT_IW = ["slliw", "srliw", "sraiw"]
+SHIFT_I = ["slli", "srli", "srai", "slli.uw", "rori", "bclri", "bseti", "binvi", "bexti"]
+SHIFT_IW = ["slliw", "srliw", "sraiw", "roriw"]
+UNARY = ["sext.b", "sext.h", "zext.h", "rev8", "clz", "ctz", "cpop", "orc.b", "clzw", "ctzw", "cpopw"]
 LOADS = [("lb", 1), ("lbu", 1), ("lh", 2), ("lhu", 2), ("lw", 4), ("lwu", 4), ("ld", 8)]
 STORES = [("sb", 1), ("sh", 2), ("sw", 4), ("sd", 8)]
 BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"]
@@ -113,6 +118,7 @@ insn = st.one_of(
               st.integers(-2048, 2047)),
     st.builds(lambda o, d, a, i: f"{o} {d}, {a}, {i}", st.sampled_from(SHIFT_I), rd_, reg_, st.integers(0, 63)),
     st.builds(lambda o, d, a, i: f"{o} {d}, {a}, {i}", st.sampled_from(SHIFT_IW), rd_, reg_, st.integers(0, 31)),
+    st.builds(lambda o, d, a: f"{o} {d}, {a}", st.sampled_from(UNARY), rd_, reg_),
     st.builds(lambda d, i: f"lui {d}, {i}", rd_, st.integers(0, (1 << 20) - 1)),
     st.builds(lambda d, i: f"auipc {d}, {i}", rd_, st.integers(0, (1 << 20) - 1)),
     # loads and stores at s0 + offset: aligned mostly, misaligned sometimes
