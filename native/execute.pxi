@@ -593,6 +593,9 @@ cdef extern from *:
          watches (jit.pxi): run its block if it has one; the block either \
          stopped at an instruction of a counted run, or goes on to a new run */ \
       pyvmm_jit_enter: \
+        /* a run the translator left to the interpreter needs no call */ \
+        if (PYVMM_L(jitp)->entry[PYVMM_FAST_SLOT_OFF() >> 4] == __pyx_e_5pyvmm_5_core_JIT_HOT) \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
         PYVMM_L(jf).left = PYVMM_L(left); \
         PYVMM_L(jkind) = __pyx_f_5pyvmm_5_core_jit_enter(PYVMM_L(h), PYVMM_L(d), &PYVMM_L(jf)); \
         if (PYVMM_L(jkind) == 0) \

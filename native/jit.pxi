@@ -59,6 +59,7 @@ cdef extern from *:
 
 cdef enum:
     JIT_HOT = 32                # run entries before a slot's run is translated, by default (and at most)
+    JIT_MIN_BLOCK = 4           # instructions a block must cover unless it ends in a jump or ends its run
     JIT_BUF_SIZE = 16 << 20     # the code buffer, by default
     JIT_MIN_BUF_SIZE = 96 << 10 # room for the trampoline and the largest block
     JIT_NO_HOST = 1             # jit_error: the host is not x86-64
@@ -626,7 +627,8 @@ cdef int emit_divrem(JitAsm* a, int op, int rd, int rs1, int rs2) noexcept nogil
 
 cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept nogil:
     # host code for the run at slot `first`: its offset in the buffer, or
-    # JIT_HOT when its first instruction is not one the translator covers
+    # JIT_HOT when its first instruction is not one the translator covers or
+    # the block would stop after fewer than JIT_MIN_BLOCK instructions
     cdef DecodedInsn* d = &dp.slots[first]
     cdef uint64_t n = d.blen
     cdef uint64_t i, k, off
@@ -647,7 +649,31 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     cdef int op, size, cached, cc, w, j, r, best, nregs
     cdef int uses[33]
     cdef bint terminated = False
+    cdef uint64_t covered
     if d.op == OP_NONE or not jit_supported(d.op) or n == 0:
+        return JIT_HOT
+    # The guest registers the block uses most live in host registers from
+    # its start (loaded here) to each way out (stored back if written).
+    memset(uses, 0, sizeof(uses))
+    k = first
+    covered = 0
+    for i in range(n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK):
+        d = &dp.slots[k]
+        op = d.op
+        if not jit_supported(op) and not (op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU)):
+            break
+        covered += 1
+        uses[d.rs1] += 1
+        uses[d.rs2] += 1
+        uses[d.rd] += 1
+        if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU):
+            covered = JIT_MIN_BLOCK     # a block that ends in a jump chains: worth its entry
+            break
+        k += insn_len(d) >> 1
+    if covered < JIT_MIN_BLOCK and covered < n:
+        # a few instructions before one the translator leaves to the
+        # interpreter (a trap handler's addi before mret): entering host code
+        # and coming back costs more than interpreting them
         return JIT_HOT
     if h.jit_used + need > h.jit_size:
         # full: empty it, like QEMU's tb_flush; every page's entries go stale
@@ -658,21 +684,6 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     start = h.jit_buf + h.jit_used
     a.p = start
     a.buf = h.jit_buf
-    # The guest registers the block uses most live in host registers from
-    # its start (loaded here) to each way out (stored back if written).
-    memset(uses, 0, sizeof(uses))
-    k = first
-    for i in range(n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK):
-        d = &dp.slots[k]
-        op = d.op
-        if not jit_supported(op) and not (op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU)):
-            break
-        uses[d.rs1] += 1
-        uses[d.rs2] += 1
-        uses[d.rd] += 1
-        if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU):
-            break
-        k += insn_len(d) >> 1
     memset(a.host, -1, sizeof(a.host))
     a.dirty = 0
     uses[0] = 0
