@@ -6,7 +6,7 @@
 the C state: registers, CSRs, memory, exit payloads, controls and counters.
 """
 
-from hart cimport Hart, HartGroup, DirtyLog, DecodePage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
+from hart cimport Hart, HartGroup, DirtyLog, DecodePage, JitPage, DecodedInsn, TlbEntry, PRV_U, PRV_S, PRV_M, \
     TLB_SIZE, SLOTS_PER_PAGE, MAX_WATCHES, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_CONTEXTS, \
     WALK_CACHE_SIZE, MAX_GUEST_MMIO, MAX_HARTS, NUM_TRIGGERS, MAX_DEBUG_BPS, MAX_DEBUG_WPS
 
@@ -20,10 +20,12 @@ include "trap.pxi"
 include "fpu.pxi"
 include "debug.pxi"
 include "cmo.pxi"
+include "jit.pxi"
 include "execute.pxi"
 include "hostbuf.pxi"
 include "snapshot.pxi"
 include "dirtylog.pxi"
+include "vcsr.pxi"
 
 EXIT_BUDGET = EXIT_BUDGET_C
 EXIT_MMIO = EXIT_MMIO_C
@@ -76,8 +78,9 @@ cdef class Core:
     cdef object _x         # the one NumPy view core.x returns (made on first use: the core runs without NumPy)
     cdef object _f         # and core.f's
     cdef bint _running
+    cdef VirtCsrs _vcsr    # virtual supervisor CSRs run_vcsr completes (vcsr.pxi)
 
-    def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None):
+    def __cinit__(self, ram_size=128 << 20, ram_base=0x8000_0000, hartid=0, Core peer=None, jit=None):
         cdef HartGroup* g
         hartid = int(hartid)
         if hartid < 0 or hartid > 0xFFFFFFFFFFFFFFFF:
@@ -136,6 +139,8 @@ cdef class Core:
             h.insn_offset = <int64_t>(peer.h.instret + <uint64_t>peer.h.insn_offset)
             dirty_log_attach(h, peer.h.dirty)
         self._reset()
+        self.jit_threshold = jit_threshold_default()
+        self.jit = jit_default() if jit is None else jit
 
     cdef void _reset(self):
         h = self.h
@@ -168,6 +173,7 @@ cdef class Core:
                 if g.refs == 0:
                     free(g)
                 self.h.group = NULL
+            jit_release(self.h)
             if self.h.dpages != NULL:
                 for i in range(self.h.num_pages):
                     if self.h.dpages[i] != NULL:
@@ -558,6 +564,58 @@ cdef class Core:
             self._running = False
         return r
 
+    # ------------------------------------------------------------ virtual CSRs (vcsr.pxi)
+
+    def vcsr_load(self, sstatus, sie, sip, sscratch, sepc, scause, stval, time_readable):
+        """Hand run_vcsr a trap-and-emulate guest's virtual supervisor
+        registers (its kernel at virtual S); counts start from zero."""
+        cdef VirtCsrs* v = &self._vcsr
+        v.sstatus = sstatus
+        v.sie = sie
+        v.sip = sip
+        v.sscratch = sscratch
+        v.sepc = sepc
+        v.scause = scause
+        v.stval = stval
+        v.time_readable = bool(time_readable)
+        v.changed = False
+        v.completed = 0
+        v.quiet = 0
+        v.last_quiet = False
+        v.nwords = 0
+
+    def run_vcsr(self, budget):
+        """run(budget), completing in between the guest kernel's accesses to
+        the registers of vcsr_load (sstatus, sscratch, sepc, scause, stval;
+        reads of time) that have no effect beyond them. Returns the EXIT_*
+        code of the first exit it leaves to the caller."""
+        cdef uint64_t b
+        cdef int r
+        b = budget
+        if self._running:
+            raise RuntimeError("run() is already in progress on this core (another thread)")
+        self._running = True
+        try:
+            with nogil:
+                r = run_vcsr(self.h, &self._vcsr, b)
+        finally:
+            self._running = False
+        return r
+
+    def vcsr_take(self):
+        """What run_vcsr did since vcsr_load: None if it completed nothing,
+        else (accesses completed, of which after a run that retired nothing,
+        [(instruction word, count)], (sstatus, sscratch, sepc, scause, stval)
+        or None when none was written, whether the run that ended it retired
+        nothing)."""
+        cdef VirtCsrs* v = &self._vcsr
+        cdef int i
+        if not v.completed:
+            return None
+        words = [(v.words[i], v.counts[i]) for i in range(v.nwords)]
+        registers = (v.sstatus, v.sscratch, v.sepc, v.scause, v.stval) if v.changed else None
+        return v.completed, v.quiet, words, registers, v.last_quiet
+
     def complete_mmio(self, value):
         """Answer the MMIO load of the last EXIT_MMIO; it retires on the next run()."""
         if self.h.mmio_state != MMIO_LOAD_WAITING:
@@ -843,6 +901,67 @@ cdef class Core:
         TLB, walk cache and decoded instructions are flushed."""
         state = hart_validate(self.h, state)
         hart_apply(self, self.h, state)
+
+    @property
+    def jit(self):
+        """Whether hot straight-line runs are translated to host code and
+        run as blocks (native/jit.pxi). Setting True where the host cannot
+        (not x86-64, no executable memory) leaves it False and jit_error
+        says why; the interpreter runs either way with the same results."""
+        return bool(self.h.jit_on)
+
+    @jit.setter
+    def jit(self, on):
+        # the code buffer is mapped when the first run gets hot (jit_start)
+        if on and not JIT_HOST:
+            self.h.jit_error = JIT_NO_HOST
+        self.h.jit_on = 1 if on and self.h.jit_error == 0 else 0
+
+    @property
+    def jit_threshold(self):
+        """Entries into a straight-line run before it is translated (1..32)."""
+        return self.h.jit_threshold
+
+    @jit_threshold.setter
+    def jit_threshold(self, n):
+        n = int(n)
+        if not 1 <= n <= JIT_HOT:
+            raise ValueError(f"jit_threshold must be 1..{JIT_HOT}, not {n}")
+        self.h.jit_threshold = n
+
+    @property
+    def jit_buffer_size(self):
+        """Bytes of executable memory for blocks (16 MiB by default); when
+        they run out, every block is dropped at once and translation starts
+        over. Setting it drops the blocks translated so far."""
+        return self.h.jit_size if self.h.jit_size else JIT_BUF_SIZE
+
+    @jit_buffer_size.setter
+    def jit_buffer_size(self, size):
+        size = int(size)
+        if size < JIT_MIN_BUF_SIZE or size % 4096:
+            raise ValueError(f"jit_buffer_size must be a multiple of 4096 of at least {JIT_MIN_BUF_SIZE}, not {size}")
+        jit_release(self.h)
+        self.h.jit_size = size
+
+    @property
+    def jit_error(self):
+        """Why the translator cannot run on this host, or None."""
+        return JIT_ERRORS.get(self.h.jit_error)
+
+    def jit_stats(self):
+        """The translator's counters: blocks translated, code bytes emitted,
+        buffer flushes, block entries from the interpreter (a block that
+        jumps straight to another is one entry)."""
+        h = self.h
+        return {
+            "jit": bool(h.jit_on),
+            "jit_error": JIT_ERRORS.get(h.jit_error),
+            "jit_blocks": h.jit_blocks,
+            "jit_code_bytes": h.jit_bytes,
+            "jit_flushes": h.jit_flushes,
+            "jit_block_runs": h.jit_runs,
+        }
 
     def stats(self):
         h = self.h

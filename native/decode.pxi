@@ -807,15 +807,17 @@ cdef uint64_t decode_run(uint8_t* page, DecodedInsn* slots, uint64_t first) noex
     return n
 
 
-cdef void forget_runs_into(DecodedInsn* slots, uint64_t lo, uint64_t hi) noexcept nogil:
+cdef uint64_t forget_runs_into(DecodedInsn* slots, uint64_t lo, uint64_t hi) noexcept nogil:
     # Slots [lo, hi) were just cleared: clear too every slot before them
     # whose straight-line run reaches into them, since its blen counted
     # instructions that may now decode differently. A run is contiguous, so
     # the walk back stops at the first two slots in a row that do not reach.
+    # Returns the lowest slot cleared.
     cdef bint reach1 = True             # slot j + 1 reaches (or is cleared)
     cdef bint reach2 = lo + 1 < hi      # slot j + 2
     cdef bint reach
     cdef uint64_t j = lo
+    cdef uint64_t lowest = lo
     cdef DecodedInsn* d
     while j > 0:
         j -= 1
@@ -825,10 +827,12 @@ cdef void forget_runs_into(DecodedInsn* slots, uint64_t lo, uint64_t hi) noexcep
             reach = reach1 if insn_len(d) == 2 else reach2
         if reach:
             memset(d, 0, sizeof(DecodedInsn))
+            lowest = j
         elif not reach1:
             break
         reach2 = reach1
         reach1 = reach
+    return lowest
 
 
 cdef inline DecodedInsn* cross_slot(Hart* h) noexcept nogil:

@@ -589,12 +589,33 @@ cdef extern from *:
        over them to where pc is recomputed from the slot d */
     #define PYVMM_FAST_STUBS() goto pyvmm_fast_end_slot; \
         PYVMM_FAST_OPS(PYVMM_FAST_STUB) \
+      /* a straight-line run entered and counted, on a page the translator \
+         watches (jit.pxi): run its block if it has one; the block either \
+         stopped at an instruction of a counted run, or goes on to a new run */ \
+      pyvmm_jit_enter: \
+        /* a run the translator left to the interpreter needs no call */ \
+        if (PYVMM_L(jitp)->entry[PYVMM_FAST_SLOT_OFF() >> 4] == __pyx_e_5pyvmm_5_core_JIT_HOT) \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        PYVMM_L(jf).left = PYVMM_L(left); \
+        PYVMM_L(jkind) = __pyx_f_5pyvmm_5_core_jit_enter(PYVMM_L(h), PYVMM_L(d), &PYVMM_L(jf)); \
+        if (PYVMM_L(jkind) == 0) \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        PYVMM_L(left) = PYVMM_L(jf).left; \
+        PYVMM_L(npc) = PYVMM_L(jf).npc; \
+        if (PYVMM_L(jkind) == 1) { \
+            PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + (PYVMM_L(npc) - PYVMM_L(page_pc)) * 8); \
+            PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
+            PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
+        } \
+        PYVMM_FAST_JUMP(); \
       pyvmm_fast_enter: \
         PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
         if (likely(PYVMM_L(left) >= PYVMM_L(d)->blen)) { \
             PYVMM_L(left) -= PYVMM_L(d)->blen; \
             PYVMM_L(tbl) = pyvmm_fast_targets; \
             PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            if (PYVMM_L(jitp) != NULL) goto pyvmm_jit_enter; \
             goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
         } \
         PYVMM_L(tbl) = pyvmm_count_targets; \
@@ -614,6 +635,7 @@ cdef extern from *:
             PYVMM_L(left) -= PYVMM_L(d)->blen; \
             PYVMM_L(tbl) = pyvmm_fast_targets; \
             PYVMM_L(nd) = PYVMM_L(d) + 2; \
+            if (PYVMM_L(jitp) != NULL) goto pyvmm_jit_enter; \
             goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
         } \
         goto pyvmm_fast_enter; \
@@ -729,6 +751,9 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     cdef int32_t wa, wb
     cdef int op
     cdef bint slow
+    cdef JitPage* jitp     # the page's translator entries; NULL: no blocks here
+    cdef JitFrame jf
+    cdef uint64_t jkind
 
     fast_targets()
     # locals, not h's fields: with no strict aliasing, a store through
@@ -746,6 +771,17 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
         slots_addr = <uintptr_t>h.fetch_page.slots
     tbl = NULL      # the dispatch table in use: fast_start() sets it
     fwd = 0         # entering a straight-line run sets it
+    jitp = NULL
+    jkind = 0
+    jf.hits = 0
+    if h.jit_on and d != cross_slot(h):
+        jitp = jit_page(h, h.fetch_page)
+        jf.x = x
+        jf.load_tlb = load_tlb
+        jf.store_tlb = store_tlb
+        jf.tlb_mask = tlb_mask
+        jf.page_pc = page_pc
+        jf.npc = 0
     fast_start()
     while True:
         fast_generic()
@@ -1786,7 +1822,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
     fast_end_slot()
     pc = page_pc + (fast_slot_off() >> 3)
     fast_end()
-    h.tlb_hits += hits
+    h.tlb_hits += hits + jf.hits
     end.d = d
     end.pc = pc
     end.left = left

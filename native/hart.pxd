@@ -46,8 +46,16 @@ ctypedef struct DecodedInsn:
     uint32_t raw        # the instruction bits as fetched (16 bits for compressed)
     int32_t imm         # immediate, CSR number, or shift amount
 
+# The translator's view of one decoded page (jit.pxi): per slot, how often a
+# straight-line run was entered there (below JIT_HOT), JIT_HOT when its run
+# is not worth translating, or the offset of its block in the code buffer
+ctypedef struct JitPage:
+    uint64_t gen        # valid only while equal to Hart.jit_gen
+    uint32_t entry[SLOTS_PER_PAGE + 1]
+
 ctypedef struct DecodePage:
     uint64_t gen        # valid only while equal to Hart.decode_gen
+    JitPage* jit        # NULL until the translator is on and the fast run enters the page
     # one slot more than the page holds: it stays OP_NONE, so the run loop's
     # sequential step off the page's end lands on a slot that stops it
     DecodedInsn slots[SLOTS_PER_PAGE + 1]
@@ -291,6 +299,19 @@ ctypedef struct Hart:
     uint64_t gstage_walks
     uint64_t tlb_flushes
     uint64_t walk_cache_hits
+
+    # the translator (jit.pxi): hot straight-line runs as host code
+    int jit_on              # translate hot runs and run their blocks
+    uint32_t jit_threshold  # run entries before a run is translated (1..JIT_HOT)
+    int jit_error           # why it cannot be on: 0 none, JIT_NO_HOST, JIT_NO_EXEC
+    uint8_t* jit_buf        # the executable code buffer (NULL: not mapped yet)
+    uint64_t jit_size
+    uint64_t jit_used       # bytes of the buffer handed out (bump allocation)
+    uint64_t jit_gen        # bumped when the buffer is emptied: older blocks are gone
+    uint64_t jit_blocks     # blocks translated
+    uint64_t jit_bytes      # code bytes emitted
+    uint64_t jit_flushes    # times the full buffer was emptied
+    uint64_t jit_runs       # block entries from the fast run (chained ones not counted)
 
     # dirty-page logging (NULL: off). While on, a store-capable RAM TLB entry
     # exists only for a page already marked, so the fast path never marks.

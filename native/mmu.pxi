@@ -341,7 +341,8 @@ cdef void invalidate_code(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil
             lo >>= 1
             hi = (hi + 1) >> 1
             memset(&dp.slots[lo], 0, (hi - lo) * sizeof(DecodedInsn))
-            forget_runs_into(dp.slots, lo, hi)
+            # their blocks go with them (a block covers its slot's run only)
+            jit_forget(dp, forget_runs_into(dp.slots, lo, hi), hi)
         page += 4096
 
 
@@ -936,6 +937,8 @@ cdef int enter_fetch_page(Hart* h, uint64_t pc) noexcept nogil:
         protect_code_page(h, ppage)
     elif dp.gen != h.decode_gen:
         memset(dp.slots, 0, sizeof(dp.slots))
+        if dp.jit != NULL:
+            jit_page_reset(h, dp.jit)
         dp.gen = h.decode_gen
         protect_code_page(h, ppage)
     h.fetch_page = dp

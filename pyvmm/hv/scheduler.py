@@ -106,22 +106,43 @@ class RoundRobin:
         started = time.perf_counter()
         self.slices += 1
         vm.poll_input()
-        while not vm.stopped:
-            left = budget - (vcpu.instret - start) - stalled
-            if left <= 0:
-                break
-            before = vcpu.instret
-            exit = vcpu.run(left)
-            vm.handle(vcpu, exit)
-            if exit.kind == "budget" and vcpu.instret == before:
-                stalled += left
-                break
-            if exit.kind == "budget" or _blocked_until(vcpu) is not None or not vm.runnable(vcpu):
-                break
-            if exit.kind == "mmio" and budget > RX_BYTE_INSNS and vm.input_pending():
-                break       # the guest reads its console: the next slice is a byte time long
-            if vcpu.instret == before:
-                stalled += 1
+        # Once per exit, so the methods are looked up once per slice.
+        run, handle, runnable = vcpu.run, vm.handle, vm.runnable
+        # A VCPU whose core completes some exits itself (trap-emulate's CSR
+        # accesses) counts those that retired nothing in quiet_units: they
+        # use the slice as the same exits completed here would.
+        in_core = hasattr(vcpu, "quiet_units")
+        if in_core:
+            quiet = vcpu.quiet_units
+            vcpu.complete_in_core = True
+        try:
+            while not vm.stopped:
+                left = budget - (vcpu.instret - start) - stalled
+                if left <= 0:
+                    break
+                before = vcpu.instret
+                exit = run(left)
+                if in_core and vcpu.quiet_units != quiet:
+                    # As if each had come back here: a unit each, off what is left.
+                    done = vcpu.quiet_units - quiet
+                    quiet += done
+                    stalled += done
+                    left -= done
+                handle(vcpu, exit)
+                kind = exit.kind
+                if kind == "budget":
+                    if vcpu.instret == before:
+                        stalled += left
+                    break
+                if getattr(vcpu, "blocked_until", None) is not None or not runnable(vcpu):
+                    break
+                if kind == "mmio" and budget > RX_BYTE_INSNS and vm.input_pending():
+                    break       # the guest reads its console: the next slice is a byte time long
+                if vcpu.instret == before:
+                    stalled += 1
+        finally:
+            if in_core:
+                vcpu.complete_in_core = False
         vm.flush_console()
         vm.run_seconds += time.perf_counter() - started
         return vcpu.instret - start + stalled

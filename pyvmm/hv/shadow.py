@@ -30,7 +30,7 @@ ring compression, so guest user code cannot reach guest kernel memory.
 """
 
 from collections import OrderedDict
-from functools import lru_cache
+import functools
 import weakref
 
 import numpy as np
@@ -275,25 +275,57 @@ class ShadowPager:
             return
         if vaddr is not None:
             vaddr &= MASK64
+            key = vaddr >> 21
+            offset = ((vaddr >> PAGE_SHIFT) & 0x1FF) * 8
+            canonical = {}            # levels -> _canonical(vaddr, levels)
+        elif asid is None:
+            self._drop_all_guest_slots()
+        if asid is not None:
+            asid &= SATP_ASID_MASK
+        slot_map = self._slots
         for space in self._spaces.values():
             if space.mode == SATP_MODE_BARE:
                 continue              # nothing there came from guest tables
-            if asid is not None and space.guest_asid != (asid & SATP_ASID_MASK):
+            if asid is not None and space.guest_asid != asid:
                 continue
             for tree in space.trees.values():
                 if vaddr is None:
                     self._reset_tree(tree)
                 elif tree.slots:      # (most trees hold nothing an address sfence could name)
-                    leaf_table = tree.leaf_tables.get(vaddr >> 21)
+                    leaf_table = tree.leaf_tables.get(key)
                     if leaf_table is not None:
-                        slot = leaf_table + ((vaddr >> PAGE_SHIFT) & 0x1FF) * 8
-                    elif tree.leaf_tables_complete and _canonical(vaddr, tree.levels):
-                        continue      # the tree has no leaf table there
+                        slot = leaf_table + offset
                     else:
+                        if tree.leaf_tables_complete:
+                            inside = canonical.get(tree.levels)
+                            if inside is None:
+                                inside = canonical[tree.levels] = _canonical(vaddr, tree.levels)
+                            if inside:
+                                continue      # the tree has no leaf table there
                         slot = self._leaf_slot(tree, vaddr)
-                    if slot is not None and slot in self._slots:
+                    if slot is not None and slot in slot_map:
                         self._drop_slot(slot)
         self._flush_tlb()
+
+    def _drop_all_guest_slots(self):
+        """A full sfence.vma drops every slot of every tree but a Bare
+        space's. When that is every slot there is, the pager's maps empty
+        wholesale rather than slot by slot (what _drop_slots would leave)."""
+        for space in self._spaces.values():
+            if space.mode == SATP_MODE_BARE and any(tree.slots for tree in space.trees.values()):
+                return                # some slots stay: _reset_tree drops the others one by one
+        words = self._ram_words
+        ram_base = self._ram_base
+        for slot in self._slots:
+            words[(slot - ram_base) >> 3] = 0
+        for space in self._spaces.values():
+            for tree in space.trees.values():
+                tree.slots.clear()
+        self._slots.clear()
+        self._status_slots.clear()
+        self._rmap.clear()
+        self._pt_refs.clear()
+        self._data_rmap.clear()
 
     def set_guest_status(self, sum=None, mxr=None):
         """The guest changed sstatus.SUM/MXR. Only user_split shadows depend
@@ -308,8 +340,7 @@ class ShadowPager:
             changed = True
         if changed and self.user_split:
             stale = list(self._status_slots)
-            for slot in stale:
-                self._drop_slot(slot)
+            self._drop_slots(stale)
             if stale:
                 self._flush_tlb()
 
@@ -368,21 +399,27 @@ class ShadowPager:
             self.counters["hidden_faults"] += 1
             self.counters["mmio_fills"] += 1
             return "mmio"
-        self._set_accessed(walk, access)
-        if access == STORE and self._watched:
+        leaf = walk.leaf
+        if leaf is not None and (leaf & PTE_A == 0 or (access == STORE and leaf & PTE_D == 0)):
+            self._set_accessed(walk, access)
+        if access != STORE:
+            self._fill(gva, hpa & ~PAGE_MASK, walk, access, guest_priv)
+            self.counters["hidden_faults"] += 1
+            return "hidden"
+        if self._watched:
             self._store_to_watched(data_page)
-        if access == STORE and self._pt_refs:
+        if self._pt_refs:
             outcome = self._store_to_page_table(gva, walk, guest_priv, sum, mxr, insn)
             if outcome is not None:
                 return outcome
-        if access == STORE and self._shared(data_page):
+        if self._shared(data_page):
             # The guest may write here but the frame is shared: this VM gets its own copy.
             pagemap = self._pagemap
             pagemap.counters["cow_faults"] += 1
             pagemap.break_share(pagemap.index(data_page))
             hpa = self.vm.gpa_to_hpa(data_page)
         self._fill(gva, hpa & ~PAGE_MASK, walk, access, guest_priv)
-        if access == STORE and data_page in self._pt_refs:
+        if data_page in self._pt_refs:
             # The page maps itself: still protected, and re-running would only
             # fault again. The guest gets the store access fault instead.
             return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], gva)
@@ -407,7 +444,7 @@ class ShadowPager:
         levels = LEVELS[space.mode]
         va_bits = PAGE_SHIFT + 9 * levels
         top = gva >> (va_bits - 1)
-        if top not in (0, (1 << (65 - va_bits)) - 1):
+        if top and top != (1 << (65 - va_bits)) - 1:
             return None, PAGE_FAULT_CAUSE[access]
         table = space.root_ppn << PAGE_SHIFT
         pte_gpas = []
@@ -415,35 +452,47 @@ class ShadowPager:
         offsets = self._page_offsets
         if offsets is not None:
             guest_base = self._pagemap.ram_base
-            guest_pages = len(offsets)
-        for level in range(levels - 1, -1, -1):
-            shift = PAGE_SHIFT + 9 * level
+            guest_end = guest_base + (len(offsets) << PAGE_SHIFT)
+        level = levels - 1
+        shift = PAGE_SHIFT + 9 * level
+        while True:
             pte_gpa = table + ((gva >> shift) & 0x1FF) * 8
             if offsets is not None:
-                index = (pte_gpa - guest_base) >> PAGE_SHIFT
-                if pte_gpa < guest_base or index >= guest_pages:
+                if not guest_base <= pte_gpa < guest_end:
                     return None, ACCESS_FAULT_CAUSE[access]
-                pte = words[(offsets[index] + (pte_gpa & PAGE_MASK)) >> 3]
+                frame = offsets[(pte_gpa - guest_base) >> PAGE_SHIFT]
+                pte = words[(frame + (pte_gpa & PAGE_MASK)) >> 3]
             else:
                 pte = self._read_guest_pte(pte_gpa)
                 if pte is None:
                     return None, ACCESS_FAULT_CAUSE[access]
             pte_gpas.append(pte_gpa)
-            if not pte & PTE_V or (pte & PTE_W and not pte & PTE_R) or pte & PTE_HIGH_BITS:
+            # V clear, W without R, or bits pyvmm does not implement: a fault.
+            if pte & (PTE_V | PTE_HIGH_BITS) != PTE_V or pte & (PTE_R | PTE_W) == PTE_W:
                 return None, PAGE_FAULT_CAUSE[access]
-            ppn = (pte >> 10) & PTE_PPN_MASK
-            if not pte & (PTE_R | PTE_X):
-                if pte & (PTE_A | PTE_D | PTE_U) or level == 0:
-                    return None, PAGE_FAULT_CAUSE[access]
-                table = ppn << PAGE_SHIFT
-                continue
-            if ppn & ((1 << (9 * level)) - 1):
-                return None, PAGE_FAULT_CAUSE[access]      # misaligned superpage
-            if not _permitted(pte, access, guest_priv, sum, mxr):
+            if pte & (PTE_R | PTE_X):
+                break                 # a leaf
+            if pte & (PTE_A | PTE_D | PTE_U) or not level:
                 return None, PAGE_FAULT_CAUSE[access]
-            gpa = (ppn << PAGE_SHIFT) | (gva & ((1 << shift) - 1))
-            return _Walk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
-        return None, PAGE_FAULT_CAUSE[access]
+            table = ((pte >> 10) & PTE_PPN_MASK) << PAGE_SHIFT
+            level -= 1
+            shift -= 9
+        ppn = (pte >> 10) & PTE_PPN_MASK
+        if ppn & ((1 << (9 * level)) - 1):
+            return None, PAGE_FAULT_CAUSE[access]      # misaligned superpage
+        # _permitted, inline (once per shadow fill)
+        if pte & PTE_U:
+            if guest_priv and (access == FETCH or not sum):
+                return None, PAGE_FAULT_CAUSE[access]
+        elif not guest_priv:
+            return None, PAGE_FAULT_CAUSE[access]
+        if access == LOAD:
+            if not pte & PTE_R and not (mxr and pte & PTE_X):
+                return None, PAGE_FAULT_CAUSE[access]
+        elif not pte & (PTE_X if access == FETCH else PTE_W):
+            return None, PAGE_FAULT_CAUSE[access]
+        gpa = (ppn << PAGE_SHIFT) | (gva & ((1 << shift) - 1))
+        return _Walk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
 
     def _read_guest_pte(self, pte_gpa):
         hpa = self.vm.gpa_to_hpa(pte_gpa)
@@ -465,8 +514,13 @@ class ShadowPager:
         # Straight to the frame (one page at most): vm.write would drop
         # shadow entries, and the pager invalidates what it changes itself.
         # A shared frame is copied for this VM first.
-        if self._pagemap is not None:
-            hpa = self._pagemap.writable_hpa(gpa)
+        pagemap = self._pagemap
+        if pagemap is not None:
+            index = (gpa - pagemap.ram_base) >> PAGE_SHIFT
+            if 0 <= index < len(pagemap.hpa) and not pagemap.readonly[index]:
+                hpa = pagemap.hpa[index] | (gpa & PAGE_MASK)      # private already
+            else:
+                hpa = pagemap.writable_hpa(gpa)
         else:
             hpa = self.vm.gpa_to_hpa(gpa)
         self.core.write_mem(hpa, data)
@@ -483,13 +537,21 @@ class ShadowPager:
 
     def _fill(self, gva, hpa_page, walk, access, guest_priv, mmio=False):
         space = self._space
-        tree = self._tree(space, guest_priv)
+        # The tree (_tree) and the leaf slot (_leaf_slot), the common case inline.
+        tree = space.trees.get(self._view(space.mode, guest_priv))
+        if tree is None:
+            tree = self._tree(space, guest_priv)
         perms, status_dependent = self._shadow_perms(space, walk, access, guest_priv)
         if mmio:
             perms &= ~PTE_X
         data_page = walk.gpa & ~PAGE_MASK
-        slot = self._leaf_slot(tree, gva, create=True)
-        replaced = slot in self._slots
+        leaf_table = tree.leaf_tables.get(gva >> 21)
+        if leaf_table is not None:
+            slot = leaf_table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
+        else:
+            slot = self._leaf_slot(tree, gva, create=True)
+        slot_map = self._slots
+        replaced = slot in slot_map
         if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
@@ -510,7 +572,7 @@ class ShadowPager:
         if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
                               or self._shared(data_page)):
             perms &= ~PTE_W
-        self._slots[slot] = (tree.root, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
+        slot_map[slot] = (tree.root, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
         if status_dependent:
             self._status_slots[slot] = None
         mapped = self._data_rmap.get(data_page)
@@ -799,10 +861,48 @@ class ShadowPager:
         if not mapped:
             del self._data_rmap[data_page]
 
+    def _drop_slots(self, slots):
+        """_drop_slot for each of `slots`, in their order (a tree reset drops
+        hundreds at a time: the bookkeeping inline)."""
+        slot_map = self._slots
+        status_slots = self._status_slots
+        words = self._ram_words
+        ram_base = self._ram_base
+        rmap = self._rmap
+        pt_refs = self._pt_refs
+        data_rmap = self._data_rmap
+        trees = self._trees
+        freed = []                    # pages no longer holding page tables
+        for slot in slots:
+            root, deps, data_page, status_dependent, _ = slot_map.pop(slot)
+            if status_dependent:
+                del status_slots[slot]
+            words[(slot - ram_base) >> 3] = 0
+            trees[root].slots.discard(slot)
+            for pte_gpa in deps:
+                dependents = rmap[pte_gpa]
+                dependents.discard(slot)
+                if not dependents:
+                    del rmap[pte_gpa]
+                page = pte_gpa & ~PAGE_MASK
+                count = pt_refs[page] - 1
+                if count:
+                    pt_refs[page] = count
+                else:
+                    del pt_refs[page]
+                    freed.append(page)
+            mapped = data_rmap[data_page]
+            mapped.discard(slot)
+            if not mapped:
+                del data_rmap[data_page]
+        for page in freed:
+            if page not in pt_refs:
+                self._restore_writes(page)
+
     def _reset_tree(self, tree):
         self.link_epoch += 1
-        for slot in list(tree.slots):
-            self._drop_slot(slot)
+        if tree.slots:
+            self._drop_slots(list(tree.slots))
         for frame in tree.tables:
             self._free_table(frame)
         tree.tables = []
@@ -975,7 +1075,7 @@ def length_of(op):
     return op[7]
 
 
-@lru_cache(maxsize=1 << 12)            # a kernel's page-table stores are a few instructions
+@functools.lru_cache(maxsize=4096)
 def _decode_store(insn):
     """(kind, size, base register, offset, rs2, rd, funct5, length) of a store
     or AMO, or None. Accepts the raw instruction (16 or 32 bits) or the

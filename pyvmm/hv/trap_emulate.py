@@ -24,15 +24,17 @@ disarmed; the interrupt reaches the guest when its virtual SIE/priv allow.
 
 import collections
 import functools
+from time import perf_counter
 
 from pyvmm.hv import exits
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.shadow import ShadowPager
 from pyvmm.hv.vcpu import HartTenant
-from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_INSTRET, CSR_SATP, CSR_TIME, NAMED_CSRS, PRIV_S,
-                                 PRIV_U, SIP_SEIP, SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR,
-                                 SSTATUS_SD, SSTATUS_SUM, IllegalAccess, SupervisorState, csr_name)
+from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_HPMCOUNTER31, CSR_INSTRET, CSR_NAMES, CSR_SATP,
+                                 CSR_STIMECMP, CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP,
+                                 SIP_SSIP, SIP_STIP, SSTATUS_FS, SSTATUS_MXR, SSTATUS_SD,
+                                 SSTATUS_SUM, IllegalAccess, SupervisorState, csr_name)
 from pyvmm.isa import causes
 from pyvmm.isa.csrs import CSRS
 from pyvmm.machine.layout import EXIT_IDLE
@@ -57,6 +59,7 @@ PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EX
 PAGE_FAULT_EXITS = {outcome: f"page_fault_{outcome}" for outcome in ("hidden", "mmio", "emulated",
                                                                       "guest")}
 EXC_ILLEGAL_INST = causes.EXC_ILLEGAL_INST
+_new_exit = object.__new__
 
 
 class TrapEmulateVCPU(HartTenant):
@@ -85,6 +88,10 @@ class TrapEmulateVCPU(HartTenant):
         self._host_csrs = {}
         self._host_exit_masks = (self.core.exit_on_exception, self.core.exit_on_interrupt)
         self._hart_fs = None              # the FS last given to the hart's mstatus (None: unknown)
+        # Set by a scheduler that counts quiet_units as slice time: run()
+        # may then let the core complete mechanical CSR accesses itself.
+        self.complete_in_core = False
+        self.quiet_units = 0              # of those, the ones after a run that retired nothing
         vm.policy.configure(self)
 
     # -- where the state lives -----------------------------------------------------------------
@@ -234,7 +241,9 @@ class TrapEmulateVCPU(HartTenant):
     def run(self, budget):
         if self.vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        self.activate()
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core or hart.current_vcpu is not self:
+            self.activate()
         if self.blocked_until is not None:
             self._wake()
         state = self.state
@@ -243,12 +252,49 @@ class TrapEmulateVCPU(HartTenant):
         fs = state.sstatus & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
-        exit = self.enter(budget)
+        if self.complete_in_core and state.priv == PRIV_S and fs in (0, SSTATUS_FS) \
+                and self.vm.tracer is None:
+            # FS Off or Dirty: nothing the core completes needs the F/D sync.
+            exit = self._enter_completing_csrs(budget)
+        else:
+            exit = self.enter(budget)
         if fs != SSTATUS_FS and fs:
             # Only FS Initial or Clean can change while the guest runs: Off
             # makes FP illegal, Dirty is already what FP use would make it.
             self.fp_from_hart()
         return exit
+
+    def _enter_completing_csrs(self, budget):
+        """enter(budget), the core completing the guest kernel's mechanical
+        CSR accesses itself (Core.run_vcsr: sstatus without side effects,
+        sscratch, sepc, scause, stval, reads of time) exactly as _csr would;
+        they are counted as the exits they stand for."""
+        core = self.core
+        state = self.state
+        core.vcsr_load(state.sstatus, state.sie, state.sip, state.sscratch, state.sepc,
+                       state.scause, state.stval, state.mcounteren >> 1 & 1)
+        before = core.instret
+        started = perf_counter()
+        reason = core.run_vcsr(budget)
+        self.host_seconds += perf_counter() - started
+        retired = core.instret - before
+        self.instret += retired
+        self.runs += 1
+        done = core.vcsr_take()
+        if done is not None:
+            completed, quiet, words, registers, last_quiet = done
+            if registers is not None:
+                state.sstatus, state.sscratch, state.sepc, state.scause, state.stval = registers
+            self.runs += completed            # each was a run of the core, as an exit ends one
+            if last_quiet and retired:
+                # The exit returned came from a run that retired nothing, which
+                # the scheduler, seeing instructions retired, would not count.
+                # (It is no budget exit: every trap of the guest leaves the
+                # core, so a run of the core never ends on budget unretired.)
+                quiet += 1
+            self.quiet_units += quiet
+            self.vm.policy.count_in_core(self, completed, words)
+        return self.decode_exit(reason)
 
     # -- the F/D state: the guest's virtual sstatus.FS runs on the real mstatus.FS ---------------
 
@@ -285,9 +331,12 @@ class TrapEmulateVCPU(HartTenant):
             args = core.x[REG_A0:REG_A7 + 1].tolist()
             return Exit.of("sbi", {"cause": cause, "pc": pc, "ext": args[7], "fid": args[6],
                                    "args": tuple(args[:6]), "virt": 0, "priv": priv})
-        # The hot path: most exits are a trap (a privileged instruction, a shadow fault).
-        return Exit.of("trap", {"cause": cause, "pc": pc, "tval": core.exit_tval,
-                                "insn": core.exit_insn, "virt": 0, "priv": priv})
+        # The hot path: most exits are a trap (a privileged instruction, a
+        # shadow fault), made as Exit.of makes it, without the call.
+        exit = _new_exit(Exit)
+        exit.__dict__ = {"kind": "trap", "cause": cause, "pc": pc, "tval": core.exit_tval,
+                         "insn": core.exit_insn, "virt": 0, "priv": priv}
+        return exit
 
 
 class TrapEmulatePolicy:
@@ -457,10 +506,11 @@ class TrapEmulatePolicy:
         """Emulate the privileged instruction behind an illegal-instruction
         exit; False when the guest's own hart would raise illegal-instruction."""
         insn = (exit.insn or exit.tval) & 0xFFFF_FFFF
+        op = _system_op(insn)
+        if op[0] == "csr":
+            return self._csr(vcpu, exit, op)
+        kind, rd, rs1, funct3, csr = op[:5]
         state = vcpu.state
-        kind, rd, rs1, funct3, csr = _decode_system(insn)
-        if kind == "csr":
-            return self._csr(vcpu, exit, rd, rs1, funct3, csr)
         if state.priv != PRIV_S:
             return False
         if insn == INSN_SRET:
@@ -483,11 +533,24 @@ class TrapEmulatePolicy:
             return True
         return False
 
+    def count_in_core(self, vcpu, completed, words):
+        """Count the CSR accesses the core completed (Core.run_vcsr) as the
+        exits _csr would have counted: [(instruction word, count)]."""
+        self.exits["privileged"] += completed
+        self.vm.exit_counts["trap"] += completed
+        vcpu.emulated_insns += completed
+        for word, count in words:
+            if count:
+                op = _system_op(word)
+                self.emulated[op[6]] += count
+                self.csr_accesses[op[7]] += count
+
     def _retire(self, vcpu, mnemonic):
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
 
-    def _csr(self, vcpu, exit, rd, rs1, funct3, csr):
+    def _csr(self, vcpu, exit, op):
+        _, rd, rs1, funct3, csr, writes, mnemonic, access, plain = op
         state = vcpu.state
         # The most frequent exit of all: the registers straight from the core
         # when it holds the VCPU (after the VCPU's own run it does).
@@ -496,11 +559,11 @@ class TrapEmulatePolicy:
             operand = rs1
         else:                         # read before rd is written
             operand = core.get_x(rs1) if core is not None else vcpu.get_x(rs1)
-        # csrrs/csrrc (and their immediates) with rs1/uimm 0 write nothing, so
-        # a read-only CSR is fine; csrrw always writes.
-        writes = funct3 & 3 == 1 or rs1 != 0
         try:
-            state.check_access(csr, writes)
+            # An S CSR with no further condition needs only virtual S (the
+            # read-only ones are not plain when written).
+            if not plain or state.priv != PRIV_S:
+                state.check_access(csr, writes)
             old = state.read(csr)
             if writes:
                 new = exits.csr_op(funct3, old, operand, rs1)
@@ -516,7 +579,6 @@ class TrapEmulatePolicy:
             vcpu.set_x(rd, old)
         elif rd:
             core.set_x(rd, old)
-        mnemonic, access = _access_names(funct3, csr)
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
         self.csr_accesses[access] += 1
@@ -553,15 +615,23 @@ class TrapEmulatePolicy:
         }}
 
 
-@functools.lru_cache(maxsize=1024)
-def _access_names(funct3, csr):
-    """(mnemonic, "mnemonic csr") of a CSR instruction, as the counters name them."""
+@functools.lru_cache(maxsize=4096)
+def _system_op(insn):
+    """A privileged instruction word decoded once (a kernel runs few distinct
+    ones, over and over): exits.decode_system's (kind, rd, rs1, funct3, csr),
+    and for a CSR instruction also whether it writes (csrrs/csrrc and their
+    immediates with rs1/uimm 0 write nothing, so a read-only CSR is fine;
+    csrrw always writes), its mnemonic and "mnemonic csr" as the counters
+    name them, and whether virtual S may access it with no further check
+    (an S CSR other than stimecmp, written only if writable)."""
+    kind, rd, rs1, funct3, csr = exits.decode_system(insn)
+    if kind != "csr":
+        return kind, rd, rs1, funct3, csr
+    writes = funct3 & 3 == 1 or rs1 != 0
     mnemonic = CSR_MNEMONICS[funct3]
-    return mnemonic, f"{mnemonic} {csr_name(csr)}"
-
-
-# A kernel runs few distinct privileged instruction words, over and over.
-_decode_system = functools.lru_cache(maxsize=4096)(exits.decode_system)
+    plain = (csr in CSR_NAMES and csr != CSR_STIMECMP and (csr >> 8) & 3 <= PRIV_S
+             and not CSR_CYCLE <= csr <= CSR_HPMCOUNTER31 and not (writes and (csr >> 10) & 3 == 3))
+    return kind, rd, rs1, funct3, csr, writes, mnemonic, f"{mnemonic} {csr_name(csr)}", plain
 
 
 def register():

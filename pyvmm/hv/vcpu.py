@@ -7,7 +7,7 @@ one VM) pays for no save/restore. Switching VMs needs no TLB flush: the
 core tags translations with VMID and ASID.
 """
 
-import time
+from time import perf_counter
 
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
@@ -44,16 +44,29 @@ class HartTenant:
     own), and runs it for a budget with the accounting every VCPU reports.
     Subclasses set vm, host, core, instret, host_seconds, runs."""
 
+    _host_hart = None                 # the HostHart of self.core, remembered (see _hart)
+
+    def _hart(self):
+        """The host hart whose core is self.core (a dispatcher may move the
+        VCPU to another core: then it is looked up again)."""
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core:
+            hart = self._host_hart = self.host.hart_of(self.core)
+        return hart
+
     @property
     def loaded(self):
         """Does a core hold this VCPU's state? (`self.core`: the core of the
         host hart it is loaded on, or was last.)"""
-        return self.host.loaded_on(self.core) is self
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core:
+            hart = self._hart()
+        return hart.current_vcpu is self
 
     def activate(self):
         """Make the core hold this VCPU (saving whichever VCPU it held)."""
         host = self.host
-        current = host.loaded_on(self.core)
+        current = self._hart().current_vcpu
         if current is self:
             return
         if current is not None:
@@ -134,9 +147,9 @@ class HartTenant:
         """Run the core for `budget` instructions with this VCPU loaded; account and decode."""
         core = self.core
         before = core.instret
-        started = time.perf_counter()
+        started = perf_counter()
         reason = core.run(budget)
-        self.host_seconds += time.perf_counter() - started
+        self.host_seconds += perf_counter() - started
         self.instret += core.instret - before
         self.runs += 1
         return self.decode_exit(reason)

@@ -187,6 +187,9 @@ def add_parsers(subparsers):
     p.add_argument("--iommu", choices=("on", "off"), default="off",
                    help="a RISC-V IOMMU in front of every PCI function's DMA, at 0x3010000 with "
                         "its device-tree node (docs/iommu.md; QEMU 7.2 has none for riscv)")
+    p.add_argument("--no-jit", dest="jit", action="store_false", default=None,
+                   help="run every instruction in the interpreter: no translation of hot code to "
+                        "host code (the same as PYVMM_JIT=0; results are the same either way)")
     p.set_defaults(func=run_command)
 
 
@@ -205,8 +208,13 @@ def run_command(args):
     from pyvmm.machine.loader import ImageError
 
     opened = []
+    jit_env = os.environ.get("PYVMM_JIT")
+    if getattr(args, "jit", None) is False:
+        # read by every core made from here on (pyvmm._core.jit_default)
+        os.environ["PYVMM_JIT"] = "0"
     try:
         try:
+            _check_jit_environment()
             return _run(args, opened)
         except (UsageError, ImageError) as e:
             return _error(str(e))
@@ -215,6 +223,24 @@ def run_command(args):
     finally:
         for f in opened:
             f.close()
+        if jit_env is None:
+            os.environ.pop("PYVMM_JIT", None)
+        else:
+            os.environ["PYVMM_JIT"] = jit_env
+
+
+def _check_jit_environment():
+    """PYVMM_JIT and PYVMM_JIT_THRESHOLD, which every core reads, as one
+    usage error when they hold something else than they may."""
+    try:
+        from pyvmm._core import jit_default, jit_threshold_default
+    except ImportError:
+        return          # no compiled core: the run itself says so
+    try:
+        jit_default()
+        jit_threshold_default()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 # Options that shape the machine: with --loadvm they come from the snapshot.

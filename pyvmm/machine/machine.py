@@ -625,6 +625,21 @@ class Machine:
         total["per_hart"] = per_hart
         return total
 
+    def _jit_stats(self):
+        """The translator's counters, summed over the harts (native/jit.pxi)."""
+        total = {}
+        for core in self.cores:
+            # a core standing in for the compiled one (tests script exits) translates nothing
+            jit_stats = getattr(core, "jit_stats", None)
+            if jit_stats is None:
+                continue
+            for key, value in jit_stats().items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+                else:
+                    total.setdefault(key, value)
+        return total
+
     def stats(self):
         """Core counters plus the board's: exits serviced by reason, MMIO
         accesses by device, host time, MIPS and how the run ended."""
@@ -644,6 +659,7 @@ class Machine:
             stats["htif"] = self.htif.stats()
         if self.smp > 1:
             stats["harts"] = self.harts.stats()
+        stats["jit"] = self._jit_stats()
         stats["host_seconds"] = round(self.host_seconds, 6)
         instret = stats.get("instret", 0)
         stats["mips"] = round(instret / self.host_seconds / 1e6, 3) if self.host_seconds > 0 else 0.0
