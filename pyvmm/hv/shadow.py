@@ -59,6 +59,12 @@ PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
 PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
 ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
 
+# With fill_superpages, a fault under a guest superpage fills the aligned
+# group of this many 4 KiB pages around it (64 KiB): Linux clearing and
+# initialising its direct map at boot faults once per group, while a new
+# address space's few kernel pages cost 16 fills, not a whole 2 MiB's 512
+# (which a Linux boot's later processes, each its own space, paid for).
+SUPERPAGE_FILL_PAGES = 16
 OPCODE_STORE = 0x23
 OPCODE_AMO = 0x2F
 AMO_LR, AMO_SC = 0x02, 0x03
@@ -134,7 +140,8 @@ class _Space:
 class ShadowPager:
     """Shadow page tables for one VM; see the module docstring and docs/shadow.md."""
 
-    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True, shadow_levels=None):
+    def __init__(self, vm, user_split=False, max_spaces=8, drop_on_sfence=True, shadow_levels=None,
+                 fill_superpages=False):
         self.vm = vm
         # Shadow trees deeper than the guest's own (Sv57 for an Sv39 guest)
         # leave addresses no guest translation produces for the
@@ -146,6 +153,11 @@ class ShadowPager:
         # guest's PTEs, so dropping entries on sfence.vma is fidelity to the
         # spec's model (and a measurable cost), not a need: False keeps them.
         self.drop_on_sfence = bool(drop_on_sfence)
+        # A fault under a guest superpage fills the pages of it around the
+        # fault (SUPERPAGE_FILL_PAGES), not just one: a kernel touching its
+        # direct map page by page (clearing and initialising memory at
+        # boot) then faults once per group.
+        self.fill_superpages = bool(fill_superpages)
         self.core = vm.host.core
         self.frames = vm.host.frames
         self._pagemap = getattr(vm, "pagemap", None)      # frames shared copy-on-write
@@ -167,7 +179,12 @@ class ShadowPager:
         self.guest_satp = 0
         self.guest_sum = False
         self.guest_mxr = False
-        self._slots = {}                      # slot HPA -> (tree, guest PTE GPAs, data page GPA, status-dependent)
+        # slot HPA -> (its tree's root HPA, guest PTE GPAs, data page GPA,
+        # status-dependent, whether the guest's PTEs let it store there:
+        # shadowed writable unless the page holds page tables, is watched or
+        # is shared). Ints only: the garbage collector stops tracking them.
+        self._slots = {}
+        self._trees = {}                      # root HPA -> _Tree
         self._status_slots = {}               # the status-dependent slots of _slots, in its order
         self._rmap = {}                       # guest PTE GPA -> {slot HPA}
         self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
@@ -238,6 +255,7 @@ class ShadowPager:
             levels = max(LEVELS.get(space.mode, 3), self.shadow_levels or 0)
             tree = _Tree(self._alloc_table(), self._asids.take(), levels)
             space.trees[view] = tree
+            self._trees[tree.root] = tree
         return tree
 
     def close(self):
@@ -550,10 +568,11 @@ class ShadowPager:
             pt_refs[page] = count + 1
             if count == 0:
                 self._write_protect(page)
+        guest_perms = perms
         if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
                               or self._shared(data_page)):
             perms &= ~PTE_W
-        slot_map[slot] = (tree, deps, data_page, status_dependent)
+        slot_map[slot] = (tree.root, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
         if status_dependent:
             self._status_slots[slot] = None
         mapped = self._data_rmap.get(data_page)
@@ -569,6 +588,61 @@ class ShadowPager:
         if replaced:                  # the hart may hold the old rights (read-only, other U)
             self._flush_tlb()
         self.counters["shadow_fills"] += 1
+        if self.fill_superpages and not mmio and not status_dependent and walk.leaf_gpa is not None \
+                and len(deps) < LEVELS[space.mode]:
+            self._fill_superpage(tree, slot, gva, walk, guest_perms)
+
+    def _fill_superpage(self, tree, slot, gva, walk, perms):
+        """The rest of the aligned group of SUPERPAGE_FILL_PAGES pages of a
+        guest superpage around the page just filled at `slot` (one leaf
+        table holds them all): the same guest PTEs, the same rights (neither
+        depends on the access or the page, see _shadow_perms), each page
+        still read-only where it holds page tables, is watched or is
+        shared. Slots already filled, and pages that are not guest RAM, are
+        left alone; nothing is replaced, so the hart's TLB holds nothing
+        stale."""
+        slots = self._slots
+        words = self._ram_words
+        rmap = self._rmap
+        pt_refs = self._pt_refs
+        data_rmap = self._data_rmap
+        watched = self._watched
+        gpa_to_hpa = self.vm.gpa_to_hpa
+        deps = walk.pte_gpas
+        table = slot - ((gva >> PAGE_SHIFT) & 0x1FF) * 8
+        gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
+        filled = []
+        group = ((gva >> PAGE_SHIFT) & 0x1FF) & ~(SUPERPAGE_FILL_PAGES - 1)
+        for index in range(group, group + SUPERPAGE_FILL_PAGES):
+            neighbour = table + index * 8
+            if neighbour == slot or neighbour in slots:
+                continue
+            data_page = gpa_first + (index << PAGE_SHIFT)
+            hpa = gpa_to_hpa(data_page)
+            if hpa is None:
+                continue
+            leaf_perms = perms
+            if perms & PTE_W and (data_page in pt_refs or data_page in watched
+                                  or self._shared(data_page)):
+                leaf_perms &= ~PTE_W
+            slots[neighbour] = (tree.root, deps, data_page, False, bool(perms & PTE_W))
+            mapped = data_rmap.get(data_page)
+            if mapped is None:
+                data_rmap[data_page] = {neighbour}
+            else:
+                mapped.add(neighbour)
+            tree.slots.add(neighbour)
+            leaf = ((hpa >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | leaf_perms
+            if leaf_perms & PTE_W:
+                leaf |= PTE_D
+            words[(neighbour - self._ram_base) >> 3] = leaf
+            filled.append(neighbour)
+        if filled:
+            for pte_gpa in deps:              # (the first fill made these entries)
+                rmap[pte_gpa].update(filled)
+                page = pte_gpa & ~PAGE_MASK
+                pt_refs[page] += len(filled)
+        self.counters["shadow_fills"] += len(filled)
 
     def _shadow_perms(self, space, walk, access, guest_priv):
         """Shadow PTE permission bits (R/W/X/U) and whether they depend on the
@@ -722,6 +796,22 @@ class ShadowPager:
         if changed:
             self._flush_tlb()
 
+    def _restore_writes(self, page):
+        # A guest page no longer holds any PTE a shadow entry came from (a
+        # freed page table, a kernel's fixmap slot cleared): the entries
+        # mapping it get back the store right their guest PTE gives, rather
+        # than each taking a hidden fault on the next store. Adding a right
+        # leaves nothing stale in the hart's TLB.
+        if page in self._watched or self._shared(page):
+            return
+        words = self._ram_words
+        slots = self._slots
+        for slot in self._data_rmap.get(page, ()):
+            entry = slots.get(slot)           # (the slot being dropped is gone already)
+            if entry is not None and entry[4]:
+                index = (slot - self._ram_base) >> 3
+                words[index] |= PTE_W | PTE_D
+
     def remap_pages(self, gpa_pages):
         """These guest pages changed frame or became read-only (copy-on-write
         sharing): drop the shadow entries mapping them, which refill from the
@@ -747,11 +837,11 @@ class ShadowPager:
         self._flush_tlb()
 
     def _drop_slot(self, slot):
-        tree, deps, data_page, status_dependent = self._slots.pop(slot)
+        root, deps, data_page, status_dependent, _ = self._slots.pop(slot)
         if status_dependent:
             del self._status_slots[slot]
         self._ram_words[(slot - self._ram_base) >> 3] = 0
-        tree.slots.discard(slot)
+        self._trees[root].slots.discard(slot)
         rmap = self._rmap
         pt_refs = self._pt_refs
         for pte_gpa in deps:
@@ -765,6 +855,7 @@ class ShadowPager:
                 pt_refs[page] = count
             else:
                 del pt_refs[page]
+                self._restore_writes(page)
         mapped = self._data_rmap[data_page]
         mapped.discard(slot)
         if not mapped:
@@ -780,12 +871,14 @@ class ShadowPager:
         rmap = self._rmap
         pt_refs = self._pt_refs
         data_rmap = self._data_rmap
+        trees = self._trees
+        freed = []                    # pages no longer holding page tables
         for slot in slots:
-            tree, deps, data_page, status_dependent = slot_map.pop(slot)
+            root, deps, data_page, status_dependent, _ = slot_map.pop(slot)
             if status_dependent:
                 del status_slots[slot]
             words[(slot - ram_base) >> 3] = 0
-            tree.slots.discard(slot)
+            trees[root].slots.discard(slot)
             for pte_gpa in deps:
                 dependents = rmap[pte_gpa]
                 dependents.discard(slot)
@@ -797,10 +890,14 @@ class ShadowPager:
                     pt_refs[page] = count
                 else:
                     del pt_refs[page]
+                    freed.append(page)
             mapped = data_rmap[data_page]
             mapped.discard(slot)
             if not mapped:
                 del data_rmap[data_page]
+        for page in freed:
+            if page not in pt_refs:
+                self._restore_writes(page)
 
     def _reset_tree(self, tree):
         self.link_epoch += 1
@@ -819,6 +916,7 @@ class ShadowPager:
         for tree in space.trees.values():
             self._reset_tree(tree)
             self._free_table(tree.root)
+            del self._trees[tree.root]
             self._asids.give(tree.asid)
         space.trees = {}
         self._flush_tlb()             # a recycled ASID must not find old entries

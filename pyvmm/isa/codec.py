@@ -51,6 +51,16 @@ def decode(word, extensions=None):
     return None
 
 
+def decode_entry(word):
+    """The table entry of a 32-bit instruction word, or None if it is
+    illegal: decode() without extracting its operands."""
+    word &= 0xFFFFFFFF
+    for ins in _BY_OPCODE[word & _OPCODE_MASK]:
+        if word & ins.mask == ins.match:
+            return ins
+    return None
+
+
 def decode_compressed(half):
     for cins in _C_BY_KEY.get(half & _C_KEY_MASK, ()):
         if half & cins.mask == cins.match:

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from pyvmm.asm import assemble
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, IndirectTable, TranslationCache
-from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SPILL_IBL, SPILL_OLD, SPILL_RENAME, SPILL_TARGET,
-                                SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
+from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
+                                SPILL_RENAME, SPILL_TARGET, SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
 from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
@@ -107,7 +107,7 @@ def test_innocuous_instructions_are_copied_compressed_ones_expanded():
                          "amoadd.w t0, t1, (a0)\n fence\n1: j 1b")
     # The exit stub: a callout with room for a far chain.
     assert names(block) == ["add", "ld", "addi", "sd", "amoadd.w", "fence", "ecall", "addi", "addi"]
-    assert block.words[:2] == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
+    assert list(block.words[:2]) == [int.from_bytes(guest_code("add a0, a1, a2\n ld t0, 8(a5)")[0][i:i + 4],
                                               "little") for i in (0, 4)]
     assert block.words[2] == codec.expand_compressed(0x0505)
     # Each guest instruction's first TC word, then the exit stub standing for the jump target.
@@ -279,13 +279,13 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
 # -- sensitive instructions ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("source, kind, ends", [
-    ("sret", "sret", True), ("sfence.vma", "sfence", False), ("sfence.vma a0, a1", "sfence", False),
+    ("sret", "sret", True),
     ("wfi", "wfi", False), ("ecall", "ecall", False), ("ebreak", "ebreak", True),
     ("c.ebreak", "ebreak", True), ("mret", "illegal", True), ("hfence.gvma", "illegal", True),
     ("csrw sstatus, a0", "csr", False), ("csrsi sstatus, 8", "csr", False),
     ("csrw sie, a0", "csr", False), ("csrw satp, a0", "csr", False), ("csrr a0, sip", "csr", False),
     ("csrw stvec, a0", "csr", False), ("rdcycle a0", "csr", False), ("csrrs a0, time, a1", "csr", False), ("csrr a0, mstatus", "csr", False),
-    (".word 0", "illegal", True), ("csrw satp, gp", "csr", False), ("sfence.vma gp", "sfence", False),
+    (".word 0", "illegal", True), ("csrw satp, gp", "csr", False),
 ])
 def test_sensitive_instructions_become_callouts(source, kind, ends):
     block, _ = translate(f"{source}\n nop")
@@ -296,6 +296,31 @@ def test_sensitive_instructions_become_callouts(source, kind, ends):
         assert list(block.callouts) == [TC] and len(block.words) == 1
     else:
         assert block.callouts[last].kind == "exit" and names(block)[1] == "addi"
+
+
+@pytest.mark.parametrize("source, t", [("sfence.vma", 5), ("sfence.vma a0, a1", 5),
+                                       ("sfence.vma t0, t1", 7), ("sfence.vma gp", 5)])
+@pytest.mark.parametrize("work", [0, 1])
+def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, t, work):
+    block, _ = translate(f"{source}\n nop")
+    callout = block.callouts[TC + 12]
+    assert callout.kind == "sfence" and callout.guest_pc == GUEST
+    assert names(block)[:5] == ["sd", "ld", "beq", "ecall", "ld"]
+    core = bare_core(core_type)
+    core.write_mem(STATE + SFENCE_WORK, work.to_bytes(8, "little"))
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    reached = run_block(core, block, regs)
+    steps = core.instret
+    if work:
+        # the callout, with the operands in place; it resumes at the restore
+        assert reached is callout and core.exit_pc == TC + 12
+        assert core.get_x(10) == regs[10] and core.get_x(11) == regs[11]
+        core.pc = TC + 16
+        assert core.run(10_000) == 3
+        steps = core.instret                           # (a trapping ecall retires nothing)
+    assert block.callouts[core.exit_pc].kind == "exit"
+    assert guest_regs(core) == [regs[i] for i in range(1, 32)]
+    assert core.get_x(t) == regs[t] and steps == 5     # four words either way, then the nop
 
 
 def test_time_reads_are_copied():
@@ -465,6 +490,23 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     assert tc.guest_pc_at(block.tc_addr + 4) == GUEST + 2         # after c.addi
 
 
+def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type):
+    core = bare_core(core_type)
+    data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\ndone: ecall")
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    fetch = fetcher(data)
+    done = tc.translate(fetch, symbols["done"], [GUEST])
+    block = tc.translate(fetch, GUEST, [GUEST])
+    tc.chain_known(block)
+    # both targets are known now (the loop's own head, and done): no callout left
+    assert sorted(tc.patched.values()) == [GUEST, symbols["done"]]
+    core.set_x(10, 0)
+    core.set_x(11, 1000)
+    core.pc = block.tc_addr
+    assert core.run(100_000) == 3 and core.exit_pc == done.tc_addr   # done's own ecall
+    assert core.get_x(10) == 1000
+
+
 def test_a_full_cache_is_flushed_and_starts_over(core_type):
     core = bare_core(core_type)
     data, _ = guest_code("\n".join(["add a0, a1, a2"] * 3000))
@@ -481,7 +523,7 @@ def test_a_full_cache_is_flushed_and_starts_over(core_type):
 
 def test_spill_slots_do_not_overlap_the_csrs():
     assert max(STATE_OFFSET.values()) + 8 <= SPILL_TEMP < SPILL_OLD < SPILL_RENAME < GUEST_GP
-    assert GUEST_GP < SPILL_IBL and SPILL_IBL + 8 == STATE_BYTES <= 2048             # every slot within gp's reach
+    assert GUEST_GP < SPILL_IBL < SFENCE_WORK and SFENCE_WORK + 8 == STATE_BYTES <= 2048   # within gp's reach
 
 
 @pytest.mark.parametrize("source, value, pending, inline", [

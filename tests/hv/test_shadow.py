@@ -14,7 +14,7 @@ import pytest
 from pyvmm._core import Core
 from pyvmm.asm import assemble
 from pyvmm.hv.shadow import (
-    PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, ShadowPager,
+    PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SUPERPAGE_FILL_PAGES, ShadowPager,
 )
 
 HOST_BASE = 0x8000_0000
@@ -828,3 +828,61 @@ def test_link_epoch_moves_whenever_a_linked_table_may_be_gone(host, vm):
     linked = pager.link_epoch
     pager.set_guest_satp(guest.satp(asid=1))          # satp written: maybe another space
     assert pager.link_epoch != linked
+
+
+def test_page_that_stops_holding_page_tables_gets_its_store_right_back(host, vm):
+    # A kernel's fixmap: the PTE of a window page lives in a page the kernel
+    # also writes as data. While some shadow entry comes from that PTE the
+    # page is read-only; once none does (the window's mapping was cleared
+    # by an emulated store), its entries are writable again at once.
+    guest = Guest(vm)
+    window = 0x4040_5000                        # its leaf table holds no other PTE in use
+    window_pte = guest.map(window, guest.page(), PTE_R | PTE_W | PTE_A | PTE_D)
+    table_gva = 0x4060_0000                     # that leaf table, mapped as data
+    guest.map(table_gva, window_pte & ~0xFFF, PTE_R | PTE_W | PTE_A | PTE_D)
+    pte_gva = table_gva + (window_pte & 0xFFF)
+    guest.code(".option norvc\n ld a1, 0(a2)\n ld a1, 0(a0)\n sd zero, 0(a2)\n"
+               " sd s1, 0(a2)\n ecall\n")
+    pager = ShadowPager(vm)
+    pager.set_guest_satp(guest.satp())
+    run = Run(host, pager)
+    # the table page is filled writable, protected when the window's walk
+    # uses it; the store clearing the window's PTE is emulated, and the
+    # next store to the page (setting the window again) runs in the core
+    assert run(regs={A0: window, A2: pte_gva, S1: window_pte}) == "ecall"
+    assert run.outcomes == ["hidden", "hidden", "hidden", "emulated"]
+    assert guest.read64(window_pte) == window_pte
+    assert not pager.is_page_table(window_pte)
+    assert pager.shadow_leaf(table_gva)[1] & PTE_W
+
+
+def test_superpage_fill_maps_the_group_around_the_fault_when_asked(host, vm):
+    guest = Guest(vm)
+    big_gpa = GUEST_BASE + (2 << 20)                                  # 2 MiB aligned
+    for page in range(512):
+        vm.write(big_gpa + page * PAGE, (page + 1).to_bytes(8, "little"))
+    big_pte = guest.map(0x4020_0000, big_gpa, PTE_R | PTE_W | PTE_A | PTE_D, level=1)
+    guest.code("ld a1, 0(a0)\n ld a2, 0(a2)\n sd a1, 0(t0)\n ecall\n")
+    pager = ShadowPager(vm, fill_superpages=True)
+    pager.set_guest_satp(guest.satp())
+    watched = big_gpa + 0x5000
+    pager.watch_page(watched)                   # (as bt watches the code it translated)
+    run = Run(host, pager)
+    group = SUPERPAGE_FILL_PAGES
+    # the first load fills its group, whose pages the store then finds
+    # writable; the second load is in another group
+    assert run(regs={A0: 0x4020_1000, A2: 0x4020_0000 + (group + 3) * PAGE,
+                     T0: 0x4020_3008}) == "ecall"
+    assert (host.core.get_x(A1), host.core.get_x(A2)) == (2, group + 4)
+    assert run.outcomes == ["hidden", "hidden", "hidden"]   # the code page, then two groups
+    assert pager.counters["shadow_fills"] == 1 + 2 * group
+    assert int.from_bytes(vm.read(big_gpa + 0x3008, 8), "little") == 2
+    for page in (0, group - 1, group, 2 * group - 1):
+        hpa, leaf = shadow_walk(host.core, pager.root_satp(), 0x4020_0000 + page * PAGE)
+        assert hpa == vm.gpa_to_hpa(big_gpa + page * PAGE) and leaf & PTE_W
+    assert not shadow_walk(host.core, pager.root_satp(), 0x4020_5000)[1] & PTE_W
+    assert shadow_walk(host.core, pager.root_satp(), 0x4020_0000 + 2 * group * PAGE) is None
+    # the guest's superpage PTE changes: every page filled from it is dropped
+    pager.invalidate_gpa(big_pte, 8)
+    assert shadow_walk(host.core, pager.root_satp(), 0x4020_0000) is None
+    assert pager.counters["invalidations"] == 2 * group

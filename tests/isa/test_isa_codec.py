@@ -92,3 +92,11 @@ def test_registers_and_causes():
     assert isa.cause_name(22) == "virtual instruction"
     assert isa.cause_name(isa.INTERRUPT_BIT | 7) == "machine timer interrupt"
     assert isa.EXC_STORE_GUEST_PAGE_FAULT == 23
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_decode_entry_is_the_entry_decode_finds(word):
+    from pyvmm.isa import codec
+    word |= 3
+    decoded = codec.decode(word)
+    assert codec.decode_entry(word) is (None if decoded is None else decoded[0])

@@ -107,7 +107,10 @@ class TranslationCache:
         self.callouts = {}                 # TC address -> Callout
         self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
-        self.incoming = collections.defaultdict(set)   # guest pc -> patched stub TC addresses
+        # guest pc -> the patched stubs' TC addresses: tuples of ints, which
+        # the garbage collector stops tracking (a booting Linux chains some
+        # 50 K targets)
+        self.incoming = {}
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
         self.code_pages = collections.defaultdict(set)  # guest code page (GPA) -> block guest pcs
@@ -175,15 +178,15 @@ class TranslationCache:
         return block
 
     def _install(self, block, code_gpa_pages):
-        self._write_words(block.tc_addr - ENTRY_BYTES, [INDIRECT_ENTRY] + block.words)
+        self._write_words(block.tc_addr - ENTRY_BYTES, (INDIRECT_ENTRY,) + block.words)
         self.blocks[block.guest_pc] = block
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
         self.boundaries.update(block.pcmap)
         self.renamed.update(block.renamed)
-        block.gpa_pages = frozenset(code_gpa_pages(block)) if callable(code_gpa_pages) \
-            else frozenset(code_gpa_pages)
+        pages = code_gpa_pages(block) if callable(code_gpa_pages) else code_gpa_pages
+        block.gpa_pages = tuple(sorted(set(pages)))
         for page in block.gpa_pages:
             self.code_pages[page].add(block.guest_pc)
         for page in block.pages:
@@ -234,9 +237,19 @@ class TranslationCache:
             self._write_words(stub, [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4)))
             self.counters["chained_far"] += 1
         self.patched[stub] = target_block.guest_pc
-        self.incoming[target_block.guest_pc].add(stub)
+        self._add_incoming(target_block.guest_pc, stub)
         self.counters["chained"] += 1
         return True
+
+    def chain_known(self, block):
+        """Chain the exit stubs of a new block whose targets are translated
+        already: their first pass needs no callout either."""
+        blocks = self.blocks
+        for stub, callout in block.callouts.items():
+            if callout.kind == "exit":
+                target = blocks.get(callout.target)
+                if target is not None:
+                    self.chain(stub, target)
 
     def link_indirect(self, site, literal, target_block):
         """Point an indirect jump's inline cache at target_block; False when
@@ -246,15 +259,24 @@ class TranslationCache:
             return False
         old = self.patched.get(site)
         if old is not None:
-            self.incoming[old].discard(site)
+            stubs = tuple(stub for stub in self.incoming.get(old, ()) if stub != site)
+            if stubs:
+                self.incoming[old] = stubs
+            else:
+                self.incoming.pop(old, None)
         self._write_words(site, [emit.jal(0, offset)])
         target = target_block.guest_pc
         self._write_words(literal, [target & 0xFFFF_FFFF, target >> 32])
         self.patched[site] = target
         self.literals[site] = literal
-        self.incoming[target].add(site)
+        self._add_incoming(target, site)
         self.counters["indirect_links"] += 1
         return True
+
+    def _add_incoming(self, guest_pc, stub):
+        stubs = self.incoming.get(guest_pc, ())
+        if stub not in stubs:
+            self.incoming[guest_pc] = stubs + (stub,)
 
     def remember_target(self, block):
         """Fill block's lookup-table entry: indirect jumps to it that miss

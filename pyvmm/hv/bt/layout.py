@@ -35,7 +35,7 @@ TC_SIZE = 8 << 20           # a booting Linux's code several times over; frames 
 # pc bits 1.. (IBL_INDEX_BITS of them), at IBL_OFFSET from the state page.
 IBL_OFFSET = 0x1_0000
 IBL_GVA = STATE_GVA + IBL_OFFSET
-IBL_INDEX_BITS = 13
+IBL_INDEX_BITS = 15
 IBL_ENTRIES = 1 << IBL_INDEX_BITS
 IBL_BYTES = 16 * IBL_ENTRIES
 IBL_REG = 31                 # t6: carries the entry's address; a block's indirect entry restores it
@@ -54,4 +54,5 @@ SPILL_TARGET = 0x118        # an indirect jump's guest target, for the runtime o
 SPILL_RENAME = 0x120        # the register standing in for the guest's gp
 GUEST_GP = 0x128            # the guest's gp while translated code runs
 SPILL_IBL = 0x130           # IBL_REG's value across a table jump (an indirect entry reloads it)
-STATE_BYTES = 0x138         # the slots in use (the rest of the page stays zero)
+SFENCE_WORK = 0x138         # nonzero: the runtime has work at the guest's next sfence.vma
+STATE_BYTES = 0x140         # the slots in use (the rest of the page stays zero)

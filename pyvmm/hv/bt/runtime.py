@@ -181,6 +181,7 @@ class BTVCPU(TrapEmulateVCPU):
         self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
         self._ram_words = ram_words
         self._guest_gp_index = index + layout.GUEST_GP // 8
+        self._sfence_work_index = index + layout.SFENCE_WORK // 8
         self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
         self._stand_in = None             # register renaming gp where the last exit faulted
         self._hart_scounteren = None      # what the hart's scounteren holds (None: unknown)
@@ -340,6 +341,7 @@ class BTVCPU(TrapEmulateVCPU):
         and drop the blocks of a page that no longer maps to the guest page
         it was translated from."""
         stale, self.stale_tables = self.stale_tables, set()
+        self._ram_words[self._sfence_work_index] = 0
         pages = set()
         for table in stale:
             pages |= self.walk_tables.pop(table, set())
@@ -370,9 +372,14 @@ class BTVCPU(TrapEmulateVCPU):
         block = self.tc.lookup(guest_pc)
         if block is None:
             self.lookup_misses += 1
+            # The host pages behind guest code are looked up anew for each
+            # block (the host may have moved a guest page: a copy-on-write
+            # break, a balloon); the guest's walks stay known.
+            self.fetch_hpa.clear()
             block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
             self.vm.policy.protect_code(self, block)
             self._map_tc_pages(block)
+            self.tc.chain_known(block)
         return block
 
     def _map_tc_pages(self, block):
@@ -412,12 +419,17 @@ class BTVCPU(TrapEmulateVCPU):
         self.fetch_pages.clear()
         self.fetch_hpa.clear()
 
+    def note_stale_table(self, table):
+        """The guest stored to page table `table`, which a translated code
+        page was walked through: check at its next sfence.vma, which
+        translated code now calls out for (layout.SFENCE_WORK)."""
+        self.stale_tables.add(table)
+        self._ram_words[self._sfence_work_index] = 1
+
     def refresh_fetch_pages(self):
-        """At a guest sfence.vma: the guest walks of code pages stay known
-        (revalidate_code forgets those whose page tables changed), the host
-        pages behind them are looked up again (the host may have moved a
-        guest page: a copy-on-write break, a balloon)."""
-        self.fetch_hpa.clear()
+        """At a guest sfence.vma that calls out: the guest walks of code
+        pages stay known (revalidate_code forgets those whose page tables
+        changed)."""
         if self.stale_tables:
             self.revalidate_code()
 
@@ -495,7 +507,10 @@ class BTPolicy(TrapEmulatePolicy):
     # The trees outlive a guest sfence.vma: write protection keeps them
     # coherent with the guest's PTEs, and Linux flushes everything (so every
     # tree, the kernel's global pages included) thousands of times in a boot.
-    pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False}
+    # A fault under a guest superpage fills the 64 KiB around it: Linux
+    # touches its direct map page by page while it boots.
+    pager_options = {"shadow_levels": layout.SHADOW_LEVELS, "drop_on_sfence": False,
+                     "fill_superpages": True}
 
     def __init__(self, vm):
         if vm.paging != "shadow":
@@ -652,7 +667,7 @@ class BTPolicy(TrapEmulatePolicy):
         walked through: its translation may change; the next sfence.vma checks."""
         for vcpu in self.vm.vcpus:
             if table in getattr(vcpu, "walk_tables", ()):
-                vcpu.stale_tables.add(table)
+                vcpu.note_stale_table(table)
 
     def _install_runtime_pages(self, vcpu):
         """Link the VCPU's runtime tables (TC pages in use, state page) into

@@ -30,8 +30,10 @@ and knows nothing of the runtime but the TC address the block will live at
   (sstatus/sie/satp writes, which may unmask an interrupt or change the
   address space; sip, which depends on time; cycle and instret, which are
   the hypervisor's; unknown CSRs): callouts.
-* sret, sfence.vma, wfi, ecall, ebreak, and what a guest S-mode may not
-  execute (mret, H instructions, illegal words): callouts.
+* sret, wfi, ecall, ebreak, and what a guest S-mode may not execute
+  (mret, H instructions, illegal words): callouts. sfence.vma: a check of
+  a state-page flag the runtime sets when it has work for the next one,
+  the callout only then.
 
 A callout is an `ecall` in the TC: the runtime recognises it by its TC
 address (Block.callouts), never by the guest's own ecalls, which are
@@ -51,8 +53,9 @@ from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS, IBL_OFFSET,
-                                IBL_REG, PAGE_SIZE, SPILL_IBL, SPILL_OLD, SPILL_RENAME,
-                                SPILL_SECOND, SPILL_TARGET, SPILL_TEMP, STATE_OFFSET)
+                                IBL_REG, PAGE_SIZE, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
+                                SPILL_RENAME, SPILL_SECOND, SPILL_TARGET, SPILL_TEMP,
+                                STATE_OFFSET)
 
 MAX_BLOCK_INSNS = 64
 # An exit stub's words: the callout, then room for a far chain (spill t6,
@@ -103,17 +106,21 @@ class Callout:
 
 @dataclass(slots=True)
 class Block:
+    """One translated block. Once translated its sequences are tuples of
+    ints, which the garbage collector stops tracking: a booting Linux keeps
+    tens of thousands of blocks, and every full collection would otherwise
+    walk their lists and sets."""
     guest_pc: int
     tc_addr: int
-    words: list = field(default_factory=list)
+    words: list = field(default_factory=list)        # (a tuple once translated)
     pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
     callouts: dict = field(default_factory=dict)     # TC address -> Callout
     guest_end: int = 0                               # first guest byte past the block
     guest_insns: int = 0
-    pages: frozenset = frozenset()                   # guest code pages (GVA) read
+    pages: tuple = ()                                # guest code pages (GVA) read
     renamed: dict = field(default_factory=dict)      # TC address of a renamed guest instruction
     #                                                  -> the register standing in for gp there
-    gpa_pages: frozenset = frozenset()               # guest pages (GPA) its code came from
+    gpa_pages: tuple = ()                            # guest pages (GPA) its code came from
 
     @property
     def size(self):
@@ -122,16 +129,6 @@ class Block:
     def exits(self):
         """TC addresses of this block's exit stubs with their guest targets."""
         return [(addr, c.target) for addr, c in self.callouts.items() if c.kind == "exit"]
-
-
-def _fetch_insn(fetch, pc, pages):
-    low = fetch(pc)
-    pages.add(pc & ~(PAGE_SIZE - 1))
-    if low & 3 != 3:
-        return low, 2
-    high = fetch(pc + 2)
-    pages.add((pc + 2) & ~(PAGE_SIZE - 1))
-    return low | (high << 16), 4
 
 
 def _scratch(avoid):
@@ -168,27 +165,50 @@ class _Emitter:
         self.block.words.extend([emit.NOP] * (STUB_WORDS - 1))
 
 
-@lru_cache(maxsize=1 << 16)           # a kernel's instruction words recur (and are few)
-def _decode(raw):
-    """(the 32-bit word, codec.decode of it, whether it is copied as it
-    is) for a guest instruction, a compressed one expanded first; (None,
-    None, False) for a reserved parcel. A copied store is still a ptstore
-    callout where the runtime asks for one."""
-    if raw & 3 != 3:
-        word = codec.expand_compressed(raw)
-        decoded = codec.decode(word) if word is not None else None
+# Guest words classified so far (raw parcel(s) -> _classify's answer): a
+# plain dict, cheaper to probe than an LRU cache, emptied when it grows past
+# CLASSIFIED_MAX (a kernel has some 100 K distinct instruction words).
+_classified = {}
+CLASSIFIED_MAX = 1 << 18
+
+
+def _classify(raw):
+    """(the 32-bit word, whether it is copied as it is) for a guest
+    instruction, a compressed one expanded first; (None, False) for a
+    reserved parcel. A copied store is still a ptstore callout where the
+    runtime asks for one. Ints only, so the cache's entries are nothing the
+    garbage collector walks: most words are copied, and those need nothing
+    more."""
+    known = _classified.get(raw)
+    if known is not None:
+        return known
+    word = codec.expand_compressed(raw) if raw & 3 != 3 else raw
+    if word is None:
+        known = (None, False)
     else:
-        word, decoded = raw, codec.decode(raw)
-    return word, decoded, decoded is not None and _copied(*decoded)
+        entry = codec.decode_entry(word)
+        known = (word, entry is not None and _copied(entry, word))
+    if len(_classified) >= CLASSIFIED_MAX:
+        _classified.clear()
+    _classified[raw] = known
+    return known
 
 
-def _copied(entry, ops):
-    """Whether _translate_one copies this instruction word unchanged."""
+@lru_cache(maxsize=1 << 12)
+def _decode(word):
+    """codec.decode of a word the translator rewrites (a few recur: returns,
+    CSR accesses)."""
+    return codec.decode(word)
+
+
+def _copied(entry, word):
+    """Whether _translate_one copies this instruction word unchanged (only
+    its register operands are looked at)."""
     name = entry.name
     if name in ("jal", "jalr", "auipc") or name in BRANCHES or name in CSR_OPS \
             or name in SYSTEM_CALLOUTS or entry.ext in ("priv", "H"):
         return False
-    return not _gp_fields(entry, ops)
+    return not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
@@ -199,17 +219,28 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     runtime saw writing page tables) become "ptstore" callouts."""
     block = Block(guest_pc, tc_addr)
     out = _Emitter(block)
-    pages = set()
+    # A block stays on its first page (it ends at the page boundary), so
+    # only a 4-byte instruction straddling the boundary reads another page.
+    pages = {guest_pc & ~(PAGE_SIZE - 1)}
+    classified = _classified
     pc = guest_pc
     ended = False
     while block.guest_insns < max_insns:
         try:
-            raw, length = _fetch_insn(fetch, pc, pages)
+            raw = fetch(pc)
+            if raw & 3 == 3:
+                raw |= fetch(pc + 2) << 16
+                length = 4
+                if (pc + 2) & (PAGE_SIZE - 1) == 0:
+                    pages.add(pc + 2)
+            else:
+                length = 2
         except FetchFault:
             if block.guest_insns == 0:
                 raise
             break
-        word, decoded, copied = _decode(raw)
+        known = classified.get(raw)
+        word, copied = known if known is not None else _classify(raw)
         block.guest_insns += 1
         words = block.words
         block.pcmap.append((tc_addr + 4 * len(words), pc))
@@ -217,6 +248,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             words.append(word)
             ended = False
         else:
+            decoded = _decode(word) if word is not None else None
             ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
                                    pc in ptstores)
         pc = (pc + length) & MASK64
@@ -227,7 +259,9 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     if not ended:
         out.exit_stub(pc)
     block.guest_end = pc
-    block.pages = frozenset(pages)
+    block.pages = tuple(sorted(pages))
+    block.words = tuple(block.words)
+    block.pcmap = tuple(block.pcmap)
     return block
 
 
@@ -260,6 +294,9 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
         return False
     if name in CSR_OPS:
         return _translate_csr(out, pc, word, length, name, ops, entry)
+    if name == "sfence.vma":
+        _sfence(out, pc, word, length, ops["rs1"], ops["rs2"])
+        return False
     if name in SYSTEM_CALLOUTS:
         kind = SYSTEM_CALLOUTS[name]
         out.callout(kind, pc, word, length)
@@ -405,6 +442,21 @@ def _interrupt_enable(out, pc, word, length, immediate, rd, source):
         words[value_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u + 1 - value_check))
     out.words(words)
     out.callout("csr", pc, word, length)
+
+
+def _sfence(out, pc, word, length, rs1, rs2):
+    """sfence.vma: nothing to do unless the runtime flagged work for it
+    (SFENCE_WORK: page tables translated code was walked through were
+    stored to), in which case it is the sfence callout. The shadow trees
+    (and the hart's TLB with them) are kept coherent with the guest's PTEs
+    by write protection, so a flush itself has nothing to drop. Both ways
+    run four TC words (instret does not depend on the runtime's state); the
+    borrowed register, not an operand, is restored after the callout."""
+    t = _scratch({rs1, rs2})
+    out.words([emit.state_store(t, SPILL_TEMP), emit.state_load(t, SFENCE_WORK),
+               emit.branch("beq", t, 0, 8)])              # no work: past the callout
+    out.callout("sfence", pc, word, length)
+    out.words([emit.state_load(t, SPILL_TEMP)])
 
 
 def _inline_write_renamed(out, op, immediate, rd, source, offset, clear_bit0):
