@@ -412,6 +412,41 @@ def test_blocks_stop_at_the_page_end_and_at_the_size_limit():
     assert block.size <= MAX_BLOCK_BYTES
 
 
+def page_reader(data, base=GUEST):
+    """translate_block's code_page over `data` at `base` (whole pages)."""
+    parcels = [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
+
+    def code_page(gva):
+        page = gva & ~0xFFF
+        if not base <= page < base + len(data):
+            raise FetchFault(gva)
+        return parcels, (page - base) // 2
+    return code_page
+
+
+def test_a_block_read_by_pages_is_the_block_read_by_parcels():
+    c_nop = (0x0001).to_bytes(2, "little")
+    add = codec.encode("add", rd=10, rs1=11, rs2=12).to_bytes(4, "little")
+    sub = codec.encode("sub", rd=10, rs1=11, rs2=12).to_bytes(4, "little")
+    # c.nops up to 6 bytes before the page end, an add, then a sub straddling
+    # into the next page, where the block goes on with adds
+    data = c_nop * 2045 + add + sub + add * 1023 + c_nop * 2
+    for start in (GUEST, GUEST + 4096 - 6, GUEST + 4096 - 2):
+        by_parcel = translate_block(fetcher(data), start, TC)
+        by_page = translate_block(None, start, TC, code_page=page_reader(data))
+        assert (by_page.words, by_page.pcmap, by_page.pages, by_page.guest_end) == \
+            (by_parcel.words, by_parcel.pcmap, by_parcel.pages, by_parcel.guest_end)
+    block = translate_block(None, GUEST + 4096 - 6, TC, code_page=page_reader(data))
+    assert block.pages == (GUEST, GUEST + 4096) and block.guest_insns == MAX_BLOCK_INSNS
+    assert names(block)[:3] == ["add", "sub", "add"]
+    # the next page cannot be fetched: the block ends before the straddling sub
+    block = translate_block(None, GUEST + 4096 - 6, TC, code_page=page_reader(data[:4096]))
+    assert block.guest_insns == 1 and block.exits() == [(TC + 4, GUEST + 4096 - 2)]
+    with pytest.raises(FetchFault) as info:
+        translate_block(None, GUEST + 4096 - 2, TC, code_page=page_reader(data[:4096]))
+    assert info.value.gva == GUEST + 4096
+
+
 def test_fetch_faults_are_precise():
     data, _ = guest_code("add a0, a1, a2\n add a0, a1, a2")
     fetch = fetcher(data)

@@ -162,13 +162,15 @@ class TranslationCache:
     def lookup(self, guest_pc):
         return self.blocks.get(guest_pc)
 
-    def translate(self, fetch, guest_pc, code_gpa_pages=()):
+    def translate(self, fetch, guest_pc, code_gpa_pages=(), code_page=None):
         """Translate the block at guest_pc into the TC (flushing it when
         full). `code_gpa_pages(block)` names the guest pages its code came
-        from. Raises translator.FetchFault when the guest cannot fetch there."""
+        from; `code_page` is translate_block's. Raises translator.FetchFault
+        when the guest cannot fetch there."""
         if self.cursor + ENTRY_BYTES + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
-        block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores)
+        block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores,
+                                code_page=code_page)
         self._install(block, code_gpa_pages)
         self.cursor += ENTRY_BYTES + block.size
         self.counters["blocks_translated"] += 1

@@ -289,6 +289,14 @@ class BTVCPU(TrapEmulateVCPU):
     # -- guest code ----------------------------------------------------------------------------
 
     def _fetch(self, gva):
+        parcels, first = self._code_page(gva)
+        # pcs are even: a parcel never straddles a page
+        return parcels[first + ((gva & (layout.PAGE_SIZE - 1)) >> 1)]
+
+    def _code_page(self, gva):
+        """The parcels of the guest code page holding gva, for the
+        translator: (host RAM as 16-bit parcels, the index of the page's
+        first); FetchFault (at gva) when the guest cannot fetch there."""
         page = gva & ~(layout.PAGE_SIZE - 1)
         hpa_page = self.fetch_hpa.get(page)
         if hpa_page is None:
@@ -307,8 +315,7 @@ class BTVCPU(TrapEmulateVCPU):
             if hpa_page is None:
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
             self.fetch_hpa[page] = hpa_page
-        # pcs are even: a parcel never straddles a page
-        return self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1]
+        return self._ram16, (hpa_page - self._ram_base) >> 1
 
     def _note_code_walk(self, page, gpa_page, pte_gpas):
         """Blocks are keyed by guest virtual pc: remember which guest page
@@ -376,7 +383,7 @@ class BTVCPU(TrapEmulateVCPU):
             # block (the host may have moved a guest page: a copy-on-write
             # break, a balloon); the guest's walks stay known.
             self.fetch_hpa.clear()
-            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
+            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages, self._code_page)
             self.vm.policy.protect_code(self, block)
             self._map_tc_pages(block)
             self.tc.chain_known(block)

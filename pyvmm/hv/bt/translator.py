@@ -211,39 +211,64 @@ def _copied(entry, word):
     return not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
 
 
-def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
+def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset(),
+                    code_page=None):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
     (later ones end the block early instead, so the fault is raised where the
     guest would take it). Stores at the guest pcs in `ptstores` (ones the
-    runtime saw writing page tables) become "ptstore" callouts."""
+    runtime saw writing page tables) become "ptstore" callouts.
+
+    `code_page(gva)`, when given, returns the parcels of the page holding
+    gva at once, as (a sequence of 16-bit parcels, the index of the page's
+    first one), or raises FetchFault: the block reads them without a call
+    each (`fetch` is then not used)."""
     block = Block(guest_pc, tc_addr)
     out = _Emitter(block)
+    words = block.words
+    pcmap = block.pcmap
+    page = guest_pc & ~(PAGE_SIZE - 1)
     # A block stays on its first page (it ends at the page boundary), so
     # only a 4-byte instruction straddling the boundary reads another page.
-    pages = {guest_pc & ~(PAGE_SIZE - 1)}
+    pages = [page]
+    if code_page is not None:
+        parcels, first = code_page(guest_pc)
     classified = _classified
     pc = guest_pc
+    count = 0
     ended = False
-    while block.guest_insns < max_insns:
+    while count < max_insns:
         try:
-            raw = fetch(pc)
-            if raw & 3 == 3:
-                raw |= fetch(pc + 2) << 16
-                length = 4
-                if (pc + 2) & (PAGE_SIZE - 1) == 0:
-                    pages.add(pc + 2)
+            if code_page is not None:
+                at = first + ((pc & (PAGE_SIZE - 1)) >> 1)
+                raw = parcels[at]
+                if raw & 3 == 3:
+                    length = 4
+                    if (pc + 2) & (PAGE_SIZE - 1):
+                        raw |= parcels[at + 1] << 16
+                    else:        # into the next page, where the block goes on
+                        parcels, first = code_page(pc + 2)
+                        raw |= parcels[first] << 16
+                        pages.append(pc + 2)
+                else:
+                    length = 2
             else:
-                length = 2
+                raw = fetch(pc)
+                if raw & 3 == 3:
+                    raw |= fetch(pc + 2) << 16
+                    length = 4
+                    if (pc + 2) & (PAGE_SIZE - 1) == 0:
+                        pages.append(pc + 2)
+                else:
+                    length = 2
         except FetchFault:
-            if block.guest_insns == 0:
+            if count == 0:
                 raise
             break
         known = classified.get(raw)
         word, copied = known if known is not None else _classify(raw)
-        block.guest_insns += 1
-        words = block.words
-        block.pcmap.append((tc_addr + 4 * len(words), pc))
+        count += 1
+        pcmap.append((tc_addr + 4 * len(words), pc))
         if copied and pc not in ptstores:
             words.append(word)
             ended = False
@@ -256,12 +281,13 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             break
         if pc & (PAGE_SIZE - 1) == 0:
             break                    # one guest page per block: invalidation stays per page
+    block.guest_insns = count
     if not ended:
         out.exit_stub(pc)
     block.guest_end = pc
-    block.pages = tuple(sorted(pages))
-    block.words = tuple(block.words)
-    block.pcmap = tuple(block.pcmap)
+    block.pages = tuple(pages)
+    block.words = tuple(words)
+    block.pcmap = tuple(pcmap)
     return block
 
 
