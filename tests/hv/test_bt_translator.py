@@ -12,7 +12,8 @@ from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, IndirectTable, TranslationCache
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
                                 SPILL_RENAME, SPILL_TARGET, SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
-from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
+from pyvmm.hv.bt.translator import (GUEST_PC, INSN, KIND, LENGTH, LITERAL, MAX_BLOCK_INSNS, SITE,
+                                    TARGET, FetchFault, translate_block)
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 
@@ -124,7 +125,7 @@ def test_auipc_and_jal_materialise_guest_addresses(core_type):
     assert core.get_x(5) == GUEST + (0x12 << 12)
     assert core.get_x(6) == (GUEST + 4 - 0x1000) & MASK64
     assert core.get_x(1) == GUEST + 12                   # link = the guest's next pc
-    assert (callout.kind, callout.target) == ("exit", symbols["target"])
+    assert (callout[KIND], callout[TARGET]) == ("exit", symbols["target"])
     assert "auipc" not in names(block) and "jal" not in names(block)
 
 
@@ -133,17 +134,17 @@ def test_a_branch_ends_in_two_exit_stubs(core_type, a, b, taken):
     block, symbols = translate("blt a0, a1, target\n nop\ntarget: nop")
     core = bare_core(core_type)
     callout = run_block(core, block, {10: a, 11: b})
-    assert callout.kind == "exit"
-    assert callout.target == (symbols["target"] if taken else GUEST + 4)
+    assert callout[KIND] == "exit"
+    assert callout[TARGET] == (symbols["target"] if taken else GUEST + 4)
     assert sorted(t for _, t in block.exits()) == [GUEST + 4, symbols["target"]]
 
 
 def test_compressed_jumps_link_past_two_bytes():
     block, _ = translate("c.jr ra\n nop")
     callout = block.callouts[max(block.callouts)]
-    assert (callout.kind, callout.length) == ("jalr", 2)
-    assert callout.insn == codec.expand_compressed(0x8082)
-    assert block.guest_insns == 1 and callout.literal % 8 == 0
+    assert (callout[KIND], callout[LENGTH]) == ("jalr", 2)
+    assert callout[INSN] == codec.expand_compressed(0x8082)
+    assert block.guest_insns == 1 and callout[LITERAL] % 8 == 0
 
 
 @pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("jalr ra, 8(ra)", 1, 1),
@@ -174,16 +175,16 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
         assert core.get_x(BASE_REG) == STATE
         if not hit:
             callout = tc.callouts[core.exit_pc]
-            assert callout.kind == "jalr"
+            assert callout[KIND] == "jalr"
             assert state_slot(core, SPILL_TARGET) == target
             target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target,
                                         [target & ~0xFFF])
-            assert tc.link_indirect(callout.site, callout.literal, target_block)
+            assert tc.link_indirect(callout[SITE], callout[LITERAL], target_block)
         else:
             assert core.exit_pc == target_block.tc_addr    # the target block's own ecall
     assert tc.invalidate_page(target & ~0xFFF) == 1        # unlinking: misses again
     core.pc = block.tc_addr
-    assert core.run(1000) == 3 and tc.callouts[core.exit_pc].kind == "jalr"
+    assert core.run(1000) == 3 and tc.callouts[core.exit_pc][KIND] == "jalr"
 
 
 @pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("c.jr t6", 0, 31),
@@ -216,7 +217,7 @@ def test_indirect_jumps_find_their_target_in_the_lookup_table(core_type, source,
             assert core.exit_pc == target_block.tc_addr
             assert tc.invalidate_page(target & ~0xFFF) == 1
         else:
-            assert tc.callouts[core.exit_pc].kind == "jalr"
+            assert tc.callouts[core.exit_pc][KIND] == "jalr"
             assert state_slot(core, SPILL_TARGET) == target
             if run == 0:
                 tc.remember_target(target_block)
@@ -264,12 +265,12 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
     core.pc = block.tc_addr
     assert core.run(1000) == 3
     stub = core.exit_pc
-    assert tc.callouts[stub].kind == "exit" and tc.callouts[stub].target == target
+    assert tc.callouts[stub][KIND] == "exit" and tc.callouts[stub][TARGET] == target
     assert tc.chain(stub, target_block) and tc.counters["chained_far"] == 1
     set_guest_regs(core, regs)
     core.pc = block.tc_addr
     assert core.run(1000) == 3 and core.exit_pc == target_block.tc_addr
-    assert tc.callouts[core.exit_pc].kind == "ecall"
+    assert tc.callouts[core.exit_pc][KIND] == "ecall"
     assert guest_regs(core) == [regs[i] for i in range(1, 32)]
     assert tc.invalidate_page(target & ~0xFFF) == 1
     core.pc = block.tc_addr
@@ -290,12 +291,12 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
 def test_sensitive_instructions_become_callouts(source, kind, ends):
     block, _ = translate(f"{source}\n nop")
     first = block.callouts[TC]
-    assert first.kind == kind and first.guest_pc == GUEST
+    assert first[KIND] == kind and first[GUEST_PC] == GUEST
     last = max(block.callouts)
     if ends:
         assert list(block.callouts) == [TC] and len(block.words) == 1
     else:
-        assert block.callouts[last].kind == "exit" and names(block)[1] == "addi"
+        assert block.callouts[last][KIND] == "exit" and names(block)[1] == "addi"
 
 
 @pytest.mark.parametrize("source, t", [("sfence.vma", 5), ("sfence.vma a0, a1", 5),
@@ -304,7 +305,7 @@ def test_sensitive_instructions_become_callouts(source, kind, ends):
 def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, t, work):
     block, _ = translate(f"{source}\n nop")
     callout = block.callouts[TC + 12]
-    assert callout.kind == "sfence" and callout.guest_pc == GUEST
+    assert callout[KIND] == "sfence" and callout[GUEST_PC] == GUEST
     assert names(block)[:5] == ["sd", "ld", "beq", "ecall", "ld"]
     core = bare_core(core_type)
     core.write_mem(STATE + SFENCE_WORK, work.to_bytes(8, "little"))
@@ -318,7 +319,7 @@ def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, 
         core.pc = TC + 16
         assert core.run(10_000) == 3
         steps = core.instret                           # (a trapping ecall retires nothing)
-    assert block.callouts[core.exit_pc].kind == "exit"
+    assert block.callouts[core.exit_pc][KIND] == "exit"
     assert guest_regs(core) == [regs[i] for i in range(1, 32)]
     assert core.get_x(t) == regs[t] and steps == 5     # four words either way, then the nop
 
@@ -328,7 +329,7 @@ def test_time_reads_are_copied():
     assert block.words[0] == int.from_bytes(guest_code("rdtime a0")[0], "little")
     # rd gp: the read lands in the stand-in and goes to the guest's gp slot
     assert names(block)[1:6] == ["sd", "ld", "csrrs", "sd", "ld"]
-    assert [c.kind for c in block.callouts.values()] == ["exit"]
+    assert [c[KIND] for c in block.callouts.values()] == ["exit"]
 
 
 @pytest.mark.parametrize("csr", ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",
@@ -396,7 +397,7 @@ def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, so
 
 def test_clearing_sstatus_by_register_may_change_sum_so_it_is_a_callout():
     block, _ = translate("csrc sstatus, a0\n nop")
-    assert block.callouts[TC].kind == "csr"
+    assert block.callouts[TC][KIND] == "csr"
 
 
 # -- block shape --------------------------------------------------------------------------------
@@ -406,7 +407,7 @@ def test_blocks_stop_at_the_page_end_and_at_the_size_limit():
     fetch = fetcher(data)
     block = translate_block(fetch, GUEST + 4096 - 8, TC)
     assert block.guest_end == GUEST + 4096 and block.guest_insns == 2
-    assert block.callouts[max(block.callouts)].target == GUEST + 4096
+    assert block.callouts[max(block.callouts)][TARGET] == GUEST + 4096
     block = translate_block(fetch, GUEST, TC)
     assert block.guest_insns == MAX_BLOCK_INSNS
     assert block.size <= MAX_BLOCK_BYTES
@@ -516,7 +517,7 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     core.set_x(11, 1000)
     core.pc = TC
     assert core.run(100_000) == 3 and core.exit_cause == ECALL_M
-    assert core.get_x(10) == 1000 and tc.callouts[core.exit_pc].target == symbols["done"]
+    assert core.get_x(10) == 1000 and tc.callouts[core.exit_pc][TARGET] == symbols["done"]
     assert tc.invalidate_page(GUEST) == 1
     assert tc.lookup(GUEST) is None
     word = int.from_bytes(core.read_mem(tc.hpa_of(taken_stub), 4), "little")
@@ -581,14 +582,14 @@ def test_interrupt_enables_stay_inline_unless_one_is_pending(core_type, source, 
     old = 0x8000_0000_0000_0020
     callout = run_block(core, block, regs, {"sstatus": old, "sip": pending, "sie": 0x222})
     if inline:
-        assert callout.kind == "exit"
+        assert callout[KIND] == "exit"
         assert state_slot(core, STATE_OFFSET["sstatus"]) == old | value
         expected = dict(regs)
         if rd:
             expected[rd] = old
         assert guest_regs(core) == [expected[i] for i in range(1, 32)]
     else:
-        assert callout.kind == "csr" and callout.guest_pc == GUEST
+        assert callout[KIND] == "csr" and callout[GUEST_PC] == GUEST
         assert state_slot(core, STATE_OFFSET["sstatus"]) == old
         assert guest_regs(core) == [regs[i] for i in range(1, 32)]
         assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
@@ -650,5 +651,5 @@ def test_a_branch_on_gp_restores_the_base_on_both_ways(core_type, a, taken):
     block, symbols = translate("beq gp, a0, target\n nop\ntarget: nop")
     core = bare_core(core_type)
     callout = run_block(core, block, {3: 0x40, 10: a})
-    assert callout.target == (symbols["target"] if taken else GUEST + 4)
+    assert callout[TARGET] == (symbols["target"] if taken else GUEST + 4)
     assert guest_regs(core)[BASE_REG - 1] == 0x40

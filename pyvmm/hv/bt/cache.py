@@ -31,8 +31,8 @@ import numpy as np
 
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import IBL_ENTRIES, IBL_REG, PAGE_SIZE, SPILL_IBL, TC_BASE, TC_SIZE
-from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, MAX_BLOCK_INSNS, NO_TARGET, ibl_index,
-                                    translate_block)
+from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, KIND, MAX_BLOCK_INSNS, NO_TARGET, TARGET,
+                                    ibl_index, translate_block)
 
 INDIRECT_SPILL = emit.state_store(IBL_REG, SPILL_IBL)
 
@@ -104,7 +104,7 @@ class TranslationCache:
         self.blocks = {}                   # guest pc -> Block (valid ones)
         self.block_starts = []             # TC addresses of every block since the flush, sorted
         self.block_at = {}                 # TC address -> Block
-        self.callouts = {}                 # TC address -> Callout
+        self.callouts = {}                 # TC address -> callout record (translator.KIND, ...)
         self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
         # guest pc -> the patched stubs' TC addresses: tuples of ints, which
@@ -248,8 +248,8 @@ class TranslationCache:
         already: their first pass needs no callout either."""
         blocks = self.blocks
         for stub, callout in block.callouts.items():
-            if callout.kind == "exit":
-                target = blocks.get(callout.target)
+            if callout[KIND] == "exit":
+                target = blocks.get(callout[TARGET])
                 if target is not None:
                     self.chain(stub, target)
 

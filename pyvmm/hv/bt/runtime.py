@@ -166,7 +166,7 @@ class BTVCPU(TrapEmulateVCPU):
         self._guest_pc = self._pc
         self._pc_stale = False            # the core's pc must be resolved from _guest_pc
         self._continuation = None         # (guest pc, TC address) a callout resumes at
-        self.pending_callout = None       # (TC address, Callout) of the exit being handled
+        self.pending_callout = None       # (TC address, callout record) of the exit being handled
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
         self.fetch_hpa = {}               # guest code page (GVA) -> host page behind it
         self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
@@ -490,13 +490,14 @@ class BTVCPU(TrapEmulateVCPU):
         callout = self.tc.callouts.get(tc_pc) if cause == causes.EXC_ECALL_U else None
         if callout is not None:
             self.pending_callout = (tc_pc, callout)
-            if callout.kind == "ecall":
-                self._continuation = ((callout.guest_pc + 4) & MASK64, tc_pc + 4)
+            kind, guest_pc, insn = callout[:3]
+            if kind == "ecall":
+                self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
                 args = core.x[REG_A0:REG_A7 + 1].tolist()
-                return Exit.of("sbi", {"cause": cause, "pc": callout.guest_pc, "ext": args[7],
+                return Exit.of("sbi", {"cause": cause, "pc": guest_pc, "ext": args[7],
                                        "fid": args[6], "args": tuple(args[:6]), "virt": 0,
                                        "priv": PRIV_S})
-            return Exit.of("trap", {"cause": cause, "pc": callout.guest_pc, "insn": callout.insn,
+            return Exit.of("trap", {"cause": cause, "pc": guest_pc, "insn": insn,
                                     "virt": 0, "priv": PRIV_S})
         self._stand_in = self.tc.renamed.get(tc_pc)
         guest_pc = self.tc.guest_pc_at(tc_pc)
@@ -562,33 +563,33 @@ class BTPolicy(TrapEmulatePolicy):
             self._trap(vcpu, exit)
             return
         tc_pc, callout = pending
-        kind = callout.kind
+        kind, guest_pc, insn, length, target, site, literal = callout
         self._count(kind)
         if kind == "exit":
-            self._exit_stub(vcpu, tc_pc, callout.target)
+            self._exit_stub(vcpu, tc_pc, target)
         elif kind == "jalr":
             # The inline cache missed: rd is written, the target is in the state page.
-            self._indirect_miss(vcpu, callout, vcpu.state_slot(layout.SPILL_TARGET))
+            self._indirect_miss(vcpu, site, literal, vcpu.state_slot(layout.SPILL_TARGET))
         elif kind in EMULATED:
             if kind in CONTINUING:
-                vcpu._continuation = ((callout.guest_pc + callout.length) & MASK64, tc_pc + 4)
+                vcpu._continuation = ((guest_pc + length) & MASK64, tc_pc + 4)
             if not self.emulate(vcpu, exit):
                 vcpu._continuation = None
-                self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
+                self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
             vcpu._continuation = None
         elif kind == "ptstore":
-            self._ptstore(vcpu, tc_pc, callout)
+            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
         elif kind == "ebreak":
             self.exits["guest_exception"] += 1
             # stval 0, as the hart writes it for ebreak.
-            self.reflect(vcpu, causes.EXC_BREAKPOINT, 0, callout.guest_pc)
+            self.reflect(vcpu, causes.EXC_BREAKPOINT, 0, guest_pc)
         elif kind == "illegal":
             self.exits["privileged"] += 1
-            self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
+            self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
         else:
             raise HvError(f"bt: unknown callout kind {kind!r}")
 
-    def _ptstore(self, vcpu, tc_pc, callout):
+    def _ptstore(self, vcpu, tc_pc, store_pc, insn, length):
         """A store translated as a callout because it kept writing page
         tables: performed by the pager as its write-protect path would (shadow
         coherent, guest A/D set), wherever it now writes; a guest fault is
@@ -596,28 +597,28 @@ class BTPolicy(TrapEmulatePolicy):
         ordinary store again, run for real."""
         status = vcpu.state.sstatus
         pager = self.vm.pager
-        outcome = pager.emulate_store(callout.insn, PRIV_S, bool(status & SSTATUS_SUM),
+        outcome = pager.emulate_store(insn, PRIV_S, bool(status & SSTATUS_SUM),
                                       bool(status & SSTATUS_MXR))
         if outcome in ("emulated", "stored"):
             self._retire(vcpu, "ptstore")
-            next_pc = (callout.guest_pc + callout.length) & MASK64
+            next_pc = (store_pc + length) & MASK64
             vcpu._continuation = (next_pc, tc_pc + 4)
             vcpu.pc = next_pc
             if outcome == "emulated":
-                self.ptstore_plain.pop(callout.guest_pc, None)
+                self.ptstore_plain.pop(store_pc, None)
                 return
-            plain = self.ptstore_plain.get(callout.guest_pc, 0) + 1
-            self.ptstore_plain[callout.guest_pc] = plain
+            plain = self.ptstore_plain.get(store_pc, 0) + 1
+            self.ptstore_plain[store_pc] = plain
             if plain >= PTSTORE_PLAIN:
                 self.ptstore_reverts += 1
-                self._unadapt(vcpu, callout.guest_pc)
+                self._unadapt(vcpu, store_pc)
         elif outcome == "guest":
             self.exits["guest_exception"] += 1
-            self.reflect(vcpu, pager.fault_cause, pager.fault_tval, callout.guest_pc)
+            self.reflect(vcpu, pager.fault_cause, pager.fault_tval, store_pc)
         else:
             self.ptstore_fallbacks += 1
-            self._unadapt(vcpu, callout.guest_pc)
-            vcpu.pc = callout.guest_pc
+            self._unadapt(vcpu, store_pc)
+            vcpu.pc = store_pc
 
     def _unadapt(self, vcpu, store_pc):
         """Make the store at store_pc a copied store again, its trap count anew."""
@@ -625,9 +626,9 @@ class BTPolicy(TrapEmulatePolicy):
         self.ptstore_plain.pop(store_pc, None)
         vcpu.tc.retranslate_store(store_pc, ptstore=False)
 
-    def _indirect_miss(self, vcpu, callout, target):
+    def _indirect_miss(self, vcpu, site, literal, target):
         def link(tc, block):
-            tc.link_indirect(callout.site, callout.literal, block)
+            tc.link_indirect(site, literal, block)
             tc.remember_target(block)
         self._go_to(vcpu, target, link)
 

@@ -36,7 +36,7 @@ and knows nothing of the runtime but the TC address the block will live at
   the callout only then.
 
 A callout is an `ecall` in the TC: the runtime recognises it by its TC
-address (Block.callouts), never by the guest's own ecalls, which are
+address (Block.callouts, records of ints: KIND, GUEST_PC, ...), never by the guest's own ecalls, which are
 themselves callouts of kind "ecall".
 
 gp is the runtime's in translated code, so every guest instruction run in
@@ -93,15 +93,16 @@ class FetchFault(Exception):
         self.cause = cause
 
 
-@dataclass(slots=True)
-class Callout:
-    kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
-    guest_pc: int      # the guest instruction (for exit: the jump target)
-    insn: int = 0      # the guest instruction word (expanded)
-    length: int = 4    # its length in guest memory
-    target: int = 0    # exit: guest pc to continue at
-    site: int = 0      # jalr: TC address of the cache's hit jump
-    literal: int = 0   # jalr: TC address of the cache's guest-target literal
+# A callout's record: (kind, guest pc, instruction word, length, target,
+# site, literal), a plain tuple of ints and an interned kind, which the
+# garbage collector stops tracking (a booting Linux keeps some 130 K):
+#   kind      exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
+#   guest pc  the guest instruction (for exit: the jump target)
+#   insn      the guest instruction word (expanded); length, its length in guest memory
+#   target    exit: guest pc to continue at
+#   site      jalr: TC address of the cache's hit jump
+#   literal   jalr: TC address of the cache's guest-target literal
+KIND, GUEST_PC, INSN, LENGTH, TARGET, SITE, LITERAL = range(7)
 
 
 @dataclass(slots=True)
@@ -114,7 +115,7 @@ class Block:
     tc_addr: int
     words: list = field(default_factory=list)        # (a tuple once translated)
     pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
-    callouts: dict = field(default_factory=dict)     # TC address -> Callout
+    callouts: dict = field(default_factory=dict)     # TC address -> callout record
     guest_end: int = 0                               # first guest byte past the block
     guest_insns: int = 0
     pages: tuple = ()                                # guest code pages (GVA) read
@@ -128,7 +129,7 @@ class Block:
 
     def exits(self):
         """TC addresses of this block's exit stubs with their guest targets."""
-        return [(addr, c.target) for addr, c in self.callouts.items() if c.kind == "exit"]
+        return [(addr, c[TARGET]) for addr, c in self.callouts.items() if c[KIND] == "exit"]
 
 
 def _scratch(avoid):
@@ -153,8 +154,8 @@ class _Emitter:
     def words(self, words):
         self.block.words.extend(words)
 
-    def callout(self, kind, guest_pc, insn=0, length=4, target=0, **where):
-        self.block.callouts[self.here] = Callout(kind, guest_pc, insn, length, target, **where)
+    def callout(self, kind, guest_pc, insn=0, length=4, target=0, site=0, literal=0):
+        self.block.callouts[self.here] = (kind, guest_pc, insn, length, target, site, literal)
         self.block.words.append(emit.ECALL)
 
     def exit_stub(self, target):
