@@ -653,3 +653,11 @@ def test_a_branch_on_gp_restores_the_base_on_both_ways(core_type, a, taken):
     callout = run_block(core, block, {3: 0x40, 10: a})
     assert callout[TARGET] == (symbols["target"] if taken else GUEST + 4)
     assert guest_regs(core)[BASE_REG - 1] == 0x40
+
+
+@given(st.integers(0, (1 << 25) - 1), st.sampled_from([0x63, 0x6F, 0x67, 0x17]))
+@settings(max_examples=500)
+def test_jumps_branches_and_auipc_decode_by_shifts_as_the_isa_table_does(upper, opcode):
+    from pyvmm.hv.bt.translator import _decode
+    word = upper << 7 | opcode
+    assert _decode(word) == codec.decode(word)

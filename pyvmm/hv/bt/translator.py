@@ -195,10 +195,41 @@ def _classify(raw):
     return known
 
 
-@lru_cache(maxsize=1 << 12)
 def _decode(word):
-    """codec.decode of a word the translator rewrites (a few recur: returns,
-    CSR accesses)."""
+    """codec.decode of a word the translator rewrites. Jumps, branches and
+    auipc are most of them and nearly each one's word is unique (its
+    offset): their few operands are taken out by shifts here rather than
+    by codec's field-by-field extraction."""
+    opcode = word & 0x7F
+    if opcode not in _SHIFTED_OPCODES:
+        return _decode_recurring(word)
+    entry = codec.decode_entry(word)
+    if entry is None:
+        return None
+    if opcode == 0x63:                                   # beq .. bgeu
+        imm = ((word >> 31) << 12 | ((word >> 7) & 1) << 11 | ((word >> 25) & 0x3F) << 5
+               | ((word >> 8) & 0xF) << 1)
+        return entry, {"rs1": (word >> 15) & 31, "rs2": (word >> 20) & 31,
+                       "imm": imm - (1 << 13) if word >> 31 else imm}
+    rd = (word >> 7) & 31
+    if opcode == 0x6F:                                   # jal
+        imm = ((word >> 31) << 20 | ((word >> 12) & 0xFF) << 12 | ((word >> 20) & 1) << 11
+               | ((word >> 21) & 0x3FF) << 1)
+        return entry, {"rd": rd, "imm": imm - (1 << 21) if word >> 31 else imm}
+    if opcode == 0x67:                                   # jalr
+        imm = word >> 20
+        return entry, {"rd": rd, "imm": imm - (1 << 12) if word >> 31 else imm,
+                       "rs1": (word >> 15) & 31}
+    return entry, {"rd": rd, "imm": word >> 12}          # auipc
+
+
+_SHIFTED_OPCODES = frozenset((0x63, 0x6F, 0x67, 0x17))
+
+
+@lru_cache(maxsize=1 << 12)
+def _decode_recurring(word):
+    """codec.decode of the other words the translator rewrites (a few
+    recur: CSR accesses, system instructions)."""
     return codec.decode(word)
 
 
