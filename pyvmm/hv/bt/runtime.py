@@ -76,6 +76,14 @@ class PageBackedState(SupervisorState):
         self._index = index
         super().__init__(**options)
 
+    def pending_interrupt(self):
+        # Asked before every run of the core: nothing pending and enabled
+        # is the common answer, read straight from the two slots.
+        words, index = self._words, self._index
+        if not words[index + _SIP_SLOT] & words[index + _SIE_SLOT]:
+            return None
+        return super().pending_interrupt()
+
 
 def _slot_property(name, offset):
     slot = offset // 8
@@ -92,6 +100,8 @@ def _slot_property(name, offset):
     return property(get, set, doc=f"the virtual {name}, in its state-page slot")
 
 
+_SIP_SLOT = layout.STATE_OFFSET["sip"] // 8
+_SIE_SLOT = layout.STATE_OFFSET["sie"] // 8
 for _name, _offset in layout.STATE_OFFSET.items():
     setattr(PageBackedState, _name, _slot_property(_name, _offset))
 
@@ -260,17 +270,6 @@ class BTVCPU(TrapEmulateVCPU):
         if len(data) != layout.STATE_BYTES:
             raise HvError(f"bt: runtime state of {len(data)} bytes, not {layout.STATE_BYTES}")
         self.core.write_mem(self.state_hpa, bytes(data))
-
-    def _base_to_gp(self):
-        """Entering translated code: gp becomes the state page's address."""
-        core = self.core
-        self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
-        core.set_x(layout.BASE_REG, layout.STATE_GVA)
-        self._base_in_gp = True
-
-    def _guest_to_gp(self):
-        self._base_in_gp = False
-        self.core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
 
     def restore_stand_in(self):
         """A fault the guest is about to see stopped a renamed instruction:
@@ -455,20 +454,26 @@ class BTVCPU(TrapEmulateVCPU):
             else:
                 budget = 1                # step onto an instruction boundary first
                 self.interrupt_steps += 1
-        if not self._resolve_pc():
-            return Exit("shutdown", pc=self._guest_pc)
         state = self.state
+        if self._pc_stale and state.priv == PRIV_S and not self._resolve_pc():
+            return Exit("shutdown", pc=self._guest_pc)
+        priv = state.priv
         fs = state.sstatus & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
-        self._counters_for(state.priv)
-        if state.priv == PRIV_S:
+        if self._hart_scounteren != (SCOUNTEREN_TM if priv == PRIV_S else 0):
+            self._counters_for(priv)
+        if priv == PRIV_S:
             pager = self.vm.pager
             if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
                 pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
                 self._linked_epoch = pager.link_epoch
                 self._linked_pager = pager
-            self._base_to_gp()
+            # Entering translated code: gp becomes the state page's address.
+            core = self.core
+            self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
+            core.set_x(layout.BASE_REG, layout.STATE_GVA)
+            self._base_in_gp = True
         exit = self.enter(budget)
         if fs != SSTATUS_FS and fs:
             # As under trap-emulate: only FS Initial or Clean can change while
@@ -479,7 +484,8 @@ class BTVCPU(TrapEmulateVCPU):
     def decode_exit(self, reason):
         core = self.core
         if self._base_in_gp:
-            self._guest_to_gp()
+            self._base_in_gp = False
+            core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)
