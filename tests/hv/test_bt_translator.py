@@ -661,3 +661,20 @@ def test_jumps_branches_and_auipc_decode_by_shifts_as_the_isa_table_does(upper, 
     from pyvmm.hv.bt.translator import _decode
     word = upper << 7 | opcode
     assert _decode(word) == codec.decode(word)
+
+
+@given(st.integers(0, (1 << 30) - 1), st.sampled_from([None, 7, 15, 20]))
+@settings(max_examples=500)
+def test_a_word_named_copied_is_copied_and_names_no_gp(upper, gp_at):
+    from pyvmm.hv.bt.translator import _copied
+    word = upper << 2 | 3
+    if gp_at is not None:
+        word = word & ~(31 << gp_at) | BASE_REG << gp_at
+    entry = codec.decode_entry(word)
+    if entry is None or not _copied(entry, word):
+        return
+    assert not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
+    block = translate_block(lambda gva: (word >> 8 * (gva - GUEST)) & 0xFFFF, GUEST, TC,
+                            max_insns=1)
+    assert block.words[0] == word and block.pcmap[0] == (TC, GUEST)
+    assert [c[KIND] for c in block.callouts.values()] == ["exit"]

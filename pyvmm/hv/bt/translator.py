@@ -236,11 +236,34 @@ def _decode_recurring(word):
 def _copied(entry, word):
     """Whether _translate_one copies this instruction word unchanged (only
     its register operands are looked at)."""
+    shifts = _REG_SHIFTS.get(entry.name, False)
+    if shifts is False:
+        shifts = _REG_SHIFTS[entry.name] = _reg_shifts(entry)
+    if shifts is None:
+        return False
+    for lo in shifts:
+        if (word >> lo) & 31 == BASE_REG:
+            return False
+    return True
+
+
+# Instruction name -> the low bit of each of its x-register fields, or None
+# for an instruction the translator always rewrites.
+_REG_SHIFTS = {}
+
+
+def _reg_shifts(entry):
     name = entry.name
     if name in ("jal", "jalr", "auipc") or name in BRANCHES or name in CSR_OPS \
             or name in SYSTEM_CALLOUTS or entry.ext in ("priv", "H"):
-        return False
-    return not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
+        return None
+    shifts = []
+    for f in entry.fields:
+        if f.kind == "reg":
+            (hi, lo, value_lo), = f.segments      # 32-bit words: five plain bits each
+            assert hi - lo == 4 and value_lo == 0 and not f.reg_offset, f"{name}.{f.name}"
+            shifts.append(lo)
+    return tuple(shifts)
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset(),
