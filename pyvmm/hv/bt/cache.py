@@ -24,6 +24,7 @@ when an indirect jump's probe missed, and dropping a block (invalidation,
 flush) empties its entry, so a probe never reaches a stale block.
 """
 
+import array
 import bisect
 import collections
 
@@ -94,7 +95,7 @@ class TranslationCache:
         self.table = table                 # the IndirectTable translated code probes
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
-        self._ram32 = core.ram.view(np.uint32)
+        self._ram32 = memoryview(core.ram).cast("B").cast("I")
         self._ram_base = core.ram_base
         self.on_change = None              # called with the new Block, or None after a flush
         self._reset()
@@ -133,8 +134,9 @@ class TranslationCache:
 
     def _write_words(self, addr, words):
         """Store 32-bit words at TC address addr: one slice assignment per
-        TC page (the pages' host frames need not be adjacent), then what
-        Core.write_mem does after a write (decoded copies, dirty log)."""
+        TC page (the pages' host frames need not be adjacent; a memoryview's,
+        cheaper than NumPy's for a few dozen ints), then what Core.write_mem
+        does after a write (decoded copies, dirty log)."""
         ram32, ram_base = self._ram32, self._ram_base
         done, count = 0, len(words)
         while done < count:
@@ -142,7 +144,10 @@ class TranslationCache:
             length = min(count - done, (PAGE_SIZE - (at & (PAGE_SIZE - 1))) >> 2)
             hpa = self.hpa_of(at)
             start = (hpa - ram_base) >> 2
-            ram32[start:start + length] = words[done:done + length]
+            if length == 1:                # a chained stub, a cache literal's half
+                ram32[start] = words[done]
+            else:
+                ram32[start:start + length] = array.array("I", words[done:done + length])
             self.core.invalidate_code(hpa, 4 * length)   # the hart's decoded copy, the dirty log
             done += length
 
