@@ -468,16 +468,8 @@ cdef class Core:
 
     cdef void _invalidate_all(self, uint64_t paddr, uint64_t n):
         # RAM is the machine's: every hart's decoded copy of it goes
-        cdef int i
-        cdef HartGroup* g = self.h.group
-        if n == 0:
-            return
-        if g == NULL:
-            invalidate_code(self.h, paddr, n)
-            return
-        for i in range(MAX_HARTS):
-            if g.harts[i] != NULL:
-                invalidate_code(g.harts[i], paddr, n)
+        if n != 0:
+            invalidate_code_all(self.h, paddr, n)
 
     def invalidate_code(self, paddr, n):
         """Forget decoded instructions in physical RAM [paddr, paddr + n) and

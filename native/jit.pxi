@@ -893,6 +893,10 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     for j in range(nstubs):
         patch(stubs[j], a.p)
         exit_counted(a, stub_off[j], stub_hits[j], stub_dirty[j])
+    if <uint64_t>(a.p - start) > need:
+        # the room checked above is the emitter's bound per instruction; a
+        # block past it would have written beyond the buffer's free space
+        abort()
     h.jit_used += <uint64_t>(a.p - start)
     h.jit_used = (h.jit_used + 15) & ~15ULL
     h.jit_blocks += 1

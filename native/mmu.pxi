@@ -294,9 +294,22 @@ cdef void dirty_mark_range(Hart* h, uint64_t paddr, uint64_t n) noexcept nogil:
         page += 4096
 
 
-cdef inline bint page_has_code(Hart* h, uint64_t ppage) noexcept nogil:
+cdef inline bint hart_has_code(Hart* h, uint64_t ppage) noexcept nogil:
     cdef DecodePage* dp = h.dpages[(ppage - h.ram_base) >> 12]
     return dp != NULL and dp.gen == h.decode_gen
+
+
+cdef inline bint page_has_code(Hart* h, uint64_t ppage) noexcept nogil:
+    # decoded on any hart of the machine: every hart's stores to it must
+    # take the slow path, which keeps all decoded copies coherent
+    cdef HartGroup* g = h.group
+    cdef int i
+    if g == NULL:
+        return hart_has_code(h, ppage)
+    for i in range(MAX_HARTS):
+        if g.harts[i] != NULL and hart_has_code(g.harts[i], ppage):
+            return True
+    return False
 
 
 cdef inline bint page_has_watch(Hart* h, uint64_t ppage) noexcept nogil:
@@ -308,7 +321,19 @@ cdef inline bint page_has_watch(Hart* h, uint64_t ppage) noexcept nogil:
 
 
 cdef void protect_code_page(Hart* h, uint64_t ppage) noexcept nogil:
-    # a page just got decoded code: its stores must take the slow path
+    # a page just got decoded code: its stores, on every hart, must take the
+    # slow path
+    cdef HartGroup* g = h.group
+    cdef int i
+    if g == NULL:
+        protect_hart_code_page(h, ppage)
+        return
+    for i in range(MAX_HARTS):
+        if g.harts[i] != NULL:
+            protect_hart_code_page(g.harts[i], ppage)
+
+
+cdef void protect_hart_code_page(Hart* h, uint64_t ppage) noexcept nogil:
     cdef int c, p, i
     cdef TlbEntry* e
     for c in range(TLB_CONTEXTS):
@@ -344,6 +369,19 @@ cdef void invalidate_code(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil
             # their blocks go with them (a block covers its slot's run only)
             jit_forget(dp, forget_runs_into(dp.slots, lo, hi), hi)
         page += 4096
+
+
+cdef void invalidate_code_all(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
+    # a store to RAM: every hart's decoded copy of it goes, so decoded code
+    # is coherent with every store and fence.i has nothing to flush
+    cdef HartGroup* g = h.group
+    cdef int i
+    if g == NULL:
+        invalidate_code(h, paddr, size)
+        return
+    for i in range(MAX_HARTS):
+        if g.harts[i] != NULL:
+            invalidate_code(g.harts[i], paddr, size)
 
 
 cdef void decode_cache_flush(Hart* h) noexcept nogil:
@@ -638,7 +676,7 @@ cdef uint64_t walk(Hart* h, uint64_t vaddr, int acc, int priv, uint64_t root_ppn
                     h.xlate_fault_tinst = HTINST_PTE_WRITE
                     return guest_page_fault_cause(acc)
             pyvmm_st(h.ram + (pte_addr - h.ram_base), 8, new_pte)
-            invalidate_code(h, pte_addr, 8)
+            invalidate_code_all(h, pte_addr, 8)
             dirty_mark(h, pte_addr)
         if i > 0:
             h.tlb_superpage = 1
@@ -795,7 +833,7 @@ cdef int store_ram(Hart* h, uint64_t pa, int size, uint64_t value) noexcept nogi
     # a RAM store on the slow path: keeps decoded code coherent, reports watches
     cdef int i
     pyvmm_st(h.ram + (pa - h.ram_base), size, value)
-    invalidate_code(h, pa, <uint64_t>size)
+    invalidate_code_all(h, pa, <uint64_t>size)
     dirty_mark(h, pa)
     for i in range(h.num_watches):
         if h.watch_lo[i] < pa + <uint64_t>size and h.watch_hi[i] > pa:

@@ -68,7 +68,7 @@ SUPERVISOR_FIELDS = ("priv", "sstatus", "sie", "sip", "stvec", "scounteren", "se
 # Counters of each policy (Counter, dict or int attributes).
 POLICY_FIELDS = {
     "hw": ("emulated",),
-    "trap-emulate": ("exits", "emulated", "csr_accesses", "reflected"),
+    "trap-emulate": ("exits", "emulated", "csr_accesses", "reflected", "completed_in_core"),
     "bt": ("exits", "emulated", "csr_accesses", "reflected", "callouts", "pt_store_traps",
            "ptstore_plain", "ptstore_reverts", "ptstore_fallbacks"),
     "pv": ("hypercalls", "upcalls", "mmu_batches", "pte_updates", "refused_ptes", "blocks",

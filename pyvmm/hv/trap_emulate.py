@@ -357,6 +357,9 @@ class TrapEmulatePolicy:
         self.exits = collections.Counter()        # why the guest left the loop, finer than Exit.kind
         self.emulated = collections.Counter()     # instructions emulated, by mnemonic
         self.csr_accesses = collections.Counter()  # "csrrs sstatus", ...
+        # of the privileged exits counted, those the core completed itself
+        # without leaving its loop (Core.run_vcsr)
+        self.completed_in_core = 0
         self.reflected = collections.Counter()    # traps reflected into the guest, by cause
         self.handlers = {
             "budget": self._budget, "shutdown": self._budget, "sbi": self._sbi,
@@ -537,6 +540,7 @@ class TrapEmulatePolicy:
         """Count the CSR accesses the core completed (Core.run_vcsr) as the
         exits _csr would have counted: [(instruction word, count)]."""
         self.exits["privileged"] += completed
+        self.completed_in_core += completed
         self.vm.exit_counts["trap"] += completed
         vcpu.emulated_insns += completed
         for word, count in words:
@@ -607,6 +611,7 @@ class TrapEmulatePolicy:
         return {"trap_emulate": {
             "exits": dict(sorted(self.exits.items())),
             "exits_handled": handled,
+            "completed_in_core": self.completed_in_core,
             "guest_instructions": guest_insns,
             "exits_per_1000_insns": round(1000 * handled / guest_insns, 3) if guest_insns else None,
             "emulated": dict(sorted(self.emulated.items())),

@@ -32,9 +32,11 @@ def test_store_into_executed_code_takes_effect_without_fence_i():
 
 def test_store_into_executed_code_with_fence_i():
     core, _ = load(SMC.format(sync="fence.i"))
+    flushes = core.stats()["decode_cache_flushes"]
     run_to_ebreak(core)
     assert reg(core, "a0") == 2
-    assert core.stats()["decode_cache_flushes"] == 2
+    # the store already dropped the stale instruction: fence.i has nothing to flush
+    assert core.stats()["decode_cache_flushes"] == flushes
 
 
 def test_store_into_the_following_instruction_in_the_same_page():

@@ -313,3 +313,40 @@ def test_harts_outlive_each_other():
     assert ram[0] == 1
     third = core_mod.Core(hartid=2, peer=other)
     assert third.ram is other.ram
+
+
+def test_a_store_by_one_hart_drops_what_another_decoded():
+    # Hart 0's store entry for the page is filled before hart 1 decodes the
+    # page: decoding it there must still send hart 0's next store down the
+    # slow path, which drops hart 1's decoded (and translated) copy, so hart 1
+    # runs the new instruction with no fence.i at all.
+    core, prog = load("""
+        .option norvc
+        la t0, target
+        lw t1, 0(t0)
+        sw t1, 0(t0)               # fills hart 0's store entry for the page
+        ebreak
+        li t1, 0x00200513          # addi a0, zero, 2
+        sw t1, 0(t0)
+        ebreak
+    hart1:
+        li s1, 40
+    again:
+        jal ra, target
+        addi s1, s1, -1
+        bnez s1, again
+        ebreak
+        .balign 4
+    target:
+        addi a0, zero, 1
+        ret
+    """)
+    run_to_ebreak(core)
+    other = second(core, prog["hart1"])
+    run_to_ebreak(other)
+    assert reg(other, "a0") == 1
+    core.pc = core.exit_pc + 4
+    run_to_ebreak(core)
+    other.pc = prog["hart1"]
+    run_to_ebreak(other)
+    assert reg(other, "a0") == 2
