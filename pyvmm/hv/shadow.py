@@ -985,7 +985,7 @@ class ShadowPager:
         return self._perform_store(op, gva, walk, guest_priv, sum, mxr, page_tables_only=False)
 
     def _perform_plain_store(self, op, walk):
-        """_perform_store of a store within one page (nearly every one a
+        """_perform_store of a plain store within one page (most of those a
         translator calls out for: a PTE written whole), without its
         page-by-page pieces."""
         gpa = walk.gpa
