@@ -36,8 +36,8 @@ and knows nothing of the runtime but the TC address the block will live at
   the callout only then.
 
 A callout is an `ecall` in the TC: the runtime recognises it by its TC
-address (Block.callouts, records of ints: KIND, GUEST_PC, ...), never by the guest's own ecalls, which are
-themselves callouts of kind "ecall".
+address (Block.callouts, records of ints: KIND, GUEST_PC, ...), never by
+the guest's own ecalls, which are themselves callouts of kind "ecall".
 
 gp is the runtime's in translated code, so every guest instruction run in
 the core that names gp is renamed: a borrowed register, spilled to the state
