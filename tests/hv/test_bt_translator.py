@@ -89,7 +89,7 @@ def run_block(core, block, regs=None, state=None):
     core.pc = block.tc_addr
     assert core.run(10_000) == 3 and core.exit_cause == ECALL_M
     assert core.get_x(BASE_REG) == STATE                 # translated code never loses its base
-    return block.callouts[core.exit_pc]
+    return dict(block.callouts)[core.exit_pc]
 
 
 def table(core):
@@ -141,7 +141,7 @@ def test_a_branch_ends_in_two_exit_stubs(core_type, a, b, taken):
 
 def test_compressed_jumps_link_past_two_bytes():
     block, _ = translate("c.jr ra\n nop")
-    callout = block.callouts[max(block.callouts)]
+    callout = dict(block.callouts)[max(dict(block.callouts))]
     assert (callout[KIND], callout[LENGTH]) == ("jalr", 2)
     assert callout[INSN] == codec.expand_compressed(0x8082)
     assert block.guest_insns == 1 and callout[LITERAL] % 8 == 0
@@ -290,13 +290,13 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
 ])
 def test_sensitive_instructions_become_callouts(source, kind, ends):
     block, _ = translate(f"{source}\n nop")
-    first = block.callouts[TC]
+    first = dict(block.callouts)[TC]
     assert first[KIND] == kind and first[GUEST_PC] == GUEST
-    last = max(block.callouts)
+    last = max(dict(block.callouts))
     if ends:
-        assert list(block.callouts) == [TC] and len(block.words) == 1
+        assert list(dict(block.callouts)) == [TC] and len(block.words) == 1
     else:
-        assert block.callouts[last][KIND] == "exit" and names(block)[1] == "addi"
+        assert dict(block.callouts)[last][KIND] == "exit" and names(block)[1] == "addi"
 
 
 @pytest.mark.parametrize("source, t", [("sfence.vma", 5), ("sfence.vma a0, a1", 5),
@@ -304,7 +304,7 @@ def test_sensitive_instructions_become_callouts(source, kind, ends):
 @pytest.mark.parametrize("work", [0, 1])
 def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, t, work):
     block, _ = translate(f"{source}\n nop")
-    callout = block.callouts[TC + 12]
+    callout = dict(block.callouts)[TC + 12]
     assert callout[KIND] == "sfence" and callout[GUEST_PC] == GUEST
     assert names(block)[:5] == ["sd", "ld", "beq", "ecall", "ld"]
     core = bare_core(core_type)
@@ -319,7 +319,7 @@ def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, 
         core.pc = TC + 16
         assert core.run(10_000) == 3
         steps = core.instret                           # (a trapping ecall retires nothing)
-    assert block.callouts[core.exit_pc][KIND] == "exit"
+    assert dict(block.callouts)[core.exit_pc][KIND] == "exit"
     assert guest_regs(core) == [regs[i] for i in range(1, 32)]
     assert core.get_x(t) == regs[t] and steps == 5     # four words either way, then the nop
 
@@ -329,14 +329,14 @@ def test_time_reads_are_copied():
     assert block.words[0] == int.from_bytes(guest_code("rdtime a0")[0], "little")
     # rd gp: the read lands in the stand-in and goes to the guest's gp slot
     assert names(block)[1:6] == ["sd", "ld", "csrrs", "sd", "ld"]
-    assert [c[KIND] for c in block.callouts.values()] == ["exit"]
+    assert [c[KIND] for c in dict(block.callouts).values()] == ["exit"]
 
 
 @pytest.mark.parametrize("csr", ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",
                                  "satp"])
 def test_csr_reads_are_loads_from_the_state_page(core_type, csr):
     block, _ = translate(f"csrr a0, {csr}\n csrrs a1, {csr}, zero\n nop")
-    assert names(block)[:2] == ["ld", "ld"] and not block.callouts.get(TC)
+    assert names(block)[:2] == ["ld", "ld"] and not dict(block.callouts).get(TC)
     core = bare_core(core_type)
     run_block(core, block, state={csr: 0x1234_5678_9ABC})
     assert core.get_x(10) == core.get_x(11) == 0x1234_5678_9ABC
@@ -356,7 +356,7 @@ def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs,
     uimm = operand & 31
     source = f"{op}i x{rd}, {csr}, {uimm}" if immediate else f"{op} x{rd}, {csr}, x{rs}"
     block, _ = translate(source + "\n nop")
-    assert TC not in block.callouts                     # inline, no callout
+    assert TC not in dict(block.callouts)                     # inline, no callout
     regs = {i: (0x1111 * i) ^ operand if i != rs else operand for i in range(1, 32)}
     translated = bare_core(core_type)
     run_block(translated, block, regs, state={csr: old & ~1 if csr == "sepc" else old})
@@ -378,7 +378,7 @@ def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs,
 @pytest.mark.parametrize("old", [0x2, 0x222, 0x40022])
 def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, source, csr, old):
     block, _ = translate(source + "\n nop")
-    assert TC not in block.callouts
+    assert TC not in dict(block.callouts)
     native = bare_core(core_type)
     native.write_csr(CSRS[csr], old)
     old = native.read_csr(CSRS[csr])                     # as the hart's WARL rules leave it
@@ -397,7 +397,7 @@ def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, so
 
 def test_clearing_sstatus_by_register_may_change_sum_so_it_is_a_callout():
     block, _ = translate("csrc sstatus, a0\n nop")
-    assert block.callouts[TC][KIND] == "csr"
+    assert dict(block.callouts)[TC][KIND] == "csr"
 
 
 # -- block shape --------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ def test_blocks_stop_at_the_page_end_and_at_the_size_limit():
     fetch = fetcher(data)
     block = translate_block(fetch, GUEST + 4096 - 8, TC)
     assert block.guest_end == GUEST + 4096 and block.guest_insns == 2
-    assert block.callouts[max(block.callouts)][TARGET] == GUEST + 4096
+    assert dict(block.callouts)[max(dict(block.callouts))][TARGET] == GUEST + 4096
     block = translate_block(fetch, GUEST, TC)
     assert block.guest_insns == MAX_BLOCK_INSNS
     assert block.size <= MAX_BLOCK_BYTES
@@ -677,4 +677,4 @@ def test_a_word_named_copied_is_copied_and_names_no_gp(upper, gp_at):
     block = translate_block(lambda gva: (word >> 8 * (gva - GUEST)) & 0xFFFF, GUEST, TC,
                             max_insns=1)
     assert block.words[0] == word and block.pcmap[0] == (TC, GUEST)
-    assert [c[KIND] for c in block.callouts.values()] == ["exit"]
+    assert [c[KIND] for c in dict(block.callouts).values()] == ["exit"]

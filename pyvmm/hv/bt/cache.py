@@ -252,7 +252,7 @@ class TranslationCache:
         """Chain the exit stubs of a new block whose targets are translated
         already: their first pass needs no callout either."""
         blocks = self.blocks
-        for stub, callout in block.callouts.items():
+        for stub, callout in block.callouts:
             if callout[KIND] == "exit":
                 target = blocks.get(callout[TARGET])
                 if target is not None:

@@ -115,7 +115,8 @@ class Block:
     tc_addr: int
     words: list = field(default_factory=list)        # (a tuple once translated)
     pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
-    callouts: dict = field(default_factory=dict)     # TC address -> callout record
+    callouts: dict = field(default_factory=dict)     # TC address -> callout record (a tuple
+    #                                                  of (TC address, record) once translated)
     guest_end: int = 0                               # first guest byte past the block
     guest_insns: int = 0
     pages: tuple = ()                                # guest code pages (GVA) read
@@ -129,7 +130,7 @@ class Block:
 
     def exits(self):
         """TC addresses of this block's exit stubs with their guest targets."""
-        return [(addr, c[TARGET]) for addr, c in self.callouts.items() if c[KIND] == "exit"]
+        return [(addr, c[TARGET]) for addr, c in self.callouts if c[KIND] == "exit"]
 
 
 def _scratch(avoid):
@@ -343,6 +344,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     block.pages = tuple(pages)
     block.words = tuple(words)
     block.pcmap = tuple(pcmap)
+    block.callouts = tuple(block.callouts.items())
     return block
 
 
