@@ -980,7 +980,27 @@ class ShadowPager:
             return self._guest_fault(fault, gva)
         if self.user_split:
             self.set_guest_status(sum, mxr)
+        if kind == "store" and (gva & PAGE_MASK) + size <= PAGE_SIZE:
+            return self._perform_plain_store(op, walk)
         return self._perform_store(op, gva, walk, guest_priv, sum, mxr, page_tables_only=False)
+
+    def _perform_plain_store(self, op, walk):
+        """_perform_store of a plain store within one page (most of those a
+        translator calls out for: a PTE written whole), without its
+        page-by-page pieces."""
+        gpa = walk.gpa
+        if self.vm.gpa_to_hpa(gpa) is None:
+            return None
+        page = gpa & ~PAGE_MASK
+        page_table = page in self._pt_refs
+        self._set_accessed(walk, STORE)
+        if self._watched:
+            self._store_to_watched(page)
+        size = op[1]
+        self._write_guest(gpa, (self.core.get_x(op[4]) & ((1 << (8 * size)) - 1))
+                          .to_bytes(size, "little"))
+        self.invalidate_gpa(gpa, size)
+        return "emulated" if page_table else "stored"
 
     def _perform_store(self, op, gva, walk, guest_priv, sum, mxr, page_tables_only):
         """The store `op` that faulted (or would) at gva, walk its translation:

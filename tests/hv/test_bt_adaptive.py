@@ -11,6 +11,7 @@ pytest.importorskip("pyvmm._core")
 
 from pyvmm.hv import Host  # noqa: E402
 from pyvmm.hv.bt.runtime import PTSTORE_PLAIN, PTSTORE_TRAPS  # noqa: E402
+from pyvmm.hv.bt.translator import GUEST_PC, INSN, KIND, LENGTH  # noqa: E402
 
 # Sv39: 0x8000_0000.. identity-mapped by one gigapage; 0xC000_0000 through
 # l1/l0, its PTE rewritten by `setpte` to alternate between frame_a ('A') and
@@ -245,8 +246,8 @@ def test_the_translator_makes_only_named_stores_ptstore_callouts():
 
     plain = translate_block(fetch, base, 0x3F_C000_0000)
     adapted = translate_block(fetch, base, 0x3F_C000_0000, ptstores={base + 4, base + 8})
-    assert [c.kind for c in plain.callouts.values()] == ["ebreak"]
-    kinds = {c.guest_pc: (c.kind, c.insn, c.length) for c in adapted.callouts.values()}
+    assert [c[KIND] for c in dict(plain.callouts).values()] == ["ebreak"]
+    kinds = {c[GUEST_PC]: (c[KIND], c[INSN], c[LENGTH]) for c in dict(adapted.callouts).values()}
     # The sw is a callout carrying its instruction; the addi is no store, so
     # it stays copied whatever the set says.
     assert kinds == {base + 4: ("ptstore", words[1], 4), base + 12: ("ebreak", words[3], 4)}

@@ -12,7 +12,8 @@ from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, IndirectTable, TranslationCache
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
                                 SPILL_RENAME, SPILL_TARGET, SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
-from pyvmm.hv.bt.translator import MAX_BLOCK_INSNS, FetchFault, translate_block
+from pyvmm.hv.bt.translator import (GUEST_PC, INSN, KIND, LENGTH, LITERAL, MAX_BLOCK_INSNS, SITE,
+                                    TARGET, FetchFault, translate_block)
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 
@@ -88,7 +89,7 @@ def run_block(core, block, regs=None, state=None):
     core.pc = block.tc_addr
     assert core.run(10_000) == 3 and core.exit_cause == ECALL_M
     assert core.get_x(BASE_REG) == STATE                 # translated code never loses its base
-    return block.callouts[core.exit_pc]
+    return dict(block.callouts)[core.exit_pc]
 
 
 def table(core):
@@ -124,7 +125,7 @@ def test_auipc_and_jal_materialise_guest_addresses(core_type):
     assert core.get_x(5) == GUEST + (0x12 << 12)
     assert core.get_x(6) == (GUEST + 4 - 0x1000) & MASK64
     assert core.get_x(1) == GUEST + 12                   # link = the guest's next pc
-    assert (callout.kind, callout.target) == ("exit", symbols["target"])
+    assert (callout[KIND], callout[TARGET]) == ("exit", symbols["target"])
     assert "auipc" not in names(block) and "jal" not in names(block)
 
 
@@ -133,17 +134,17 @@ def test_a_branch_ends_in_two_exit_stubs(core_type, a, b, taken):
     block, symbols = translate("blt a0, a1, target\n nop\ntarget: nop")
     core = bare_core(core_type)
     callout = run_block(core, block, {10: a, 11: b})
-    assert callout.kind == "exit"
-    assert callout.target == (symbols["target"] if taken else GUEST + 4)
+    assert callout[KIND] == "exit"
+    assert callout[TARGET] == (symbols["target"] if taken else GUEST + 4)
     assert sorted(t for _, t in block.exits()) == [GUEST + 4, symbols["target"]]
 
 
 def test_compressed_jumps_link_past_two_bytes():
     block, _ = translate("c.jr ra\n nop")
-    callout = block.callouts[max(block.callouts)]
-    assert (callout.kind, callout.length) == ("jalr", 2)
-    assert callout.insn == codec.expand_compressed(0x8082)
-    assert block.guest_insns == 1 and callout.literal % 8 == 0
+    callout = dict(block.callouts)[max(dict(block.callouts))]
+    assert (callout[KIND], callout[LENGTH]) == ("jalr", 2)
+    assert callout[INSN] == codec.expand_compressed(0x8082)
+    assert block.guest_insns == 1 and callout[LITERAL] % 8 == 0
 
 
 @pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("jalr ra, 8(ra)", 1, 1),
@@ -174,16 +175,16 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
         assert core.get_x(BASE_REG) == STATE
         if not hit:
             callout = tc.callouts[core.exit_pc]
-            assert callout.kind == "jalr"
+            assert callout[KIND] == "jalr"
             assert state_slot(core, SPILL_TARGET) == target
             target_block = tc.translate(fetcher(b"\x73\x00\x00\x00", target), target,
                                         [target & ~0xFFF])
-            assert tc.link_indirect(callout.site, callout.literal, target_block)
+            assert tc.link_indirect(callout[SITE], callout[LITERAL], target_block)
         else:
             assert core.exit_pc == target_block.tc_addr    # the target block's own ecall
     assert tc.invalidate_page(target & ~0xFFF) == 1        # unlinking: misses again
     core.pc = block.tc_addr
-    assert core.run(1000) == 3 and tc.callouts[core.exit_pc].kind == "jalr"
+    assert core.run(1000) == 3 and tc.callouts[core.exit_pc][KIND] == "jalr"
 
 
 @pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("c.jr t6", 0, 31),
@@ -216,7 +217,7 @@ def test_indirect_jumps_find_their_target_in_the_lookup_table(core_type, source,
             assert core.exit_pc == target_block.tc_addr
             assert tc.invalidate_page(target & ~0xFFF) == 1
         else:
-            assert tc.callouts[core.exit_pc].kind == "jalr"
+            assert tc.callouts[core.exit_pc][KIND] == "jalr"
             assert state_slot(core, SPILL_TARGET) == target
             if run == 0:
                 tc.remember_target(target_block)
@@ -264,12 +265,12 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
     core.pc = block.tc_addr
     assert core.run(1000) == 3
     stub = core.exit_pc
-    assert tc.callouts[stub].kind == "exit" and tc.callouts[stub].target == target
+    assert tc.callouts[stub][KIND] == "exit" and tc.callouts[stub][TARGET] == target
     assert tc.chain(stub, target_block) and tc.counters["chained_far"] == 1
     set_guest_regs(core, regs)
     core.pc = block.tc_addr
     assert core.run(1000) == 3 and core.exit_pc == target_block.tc_addr
-    assert tc.callouts[core.exit_pc].kind == "ecall"
+    assert tc.callouts[core.exit_pc][KIND] == "ecall"
     assert guest_regs(core) == [regs[i] for i in range(1, 32)]
     assert tc.invalidate_page(target & ~0xFFF) == 1
     core.pc = block.tc_addr
@@ -289,13 +290,13 @@ def test_an_exit_stub_beyond_jal_range_chains_through_the_indirect_entry(core_ty
 ])
 def test_sensitive_instructions_become_callouts(source, kind, ends):
     block, _ = translate(f"{source}\n nop")
-    first = block.callouts[TC]
-    assert first.kind == kind and first.guest_pc == GUEST
-    last = max(block.callouts)
+    first = dict(block.callouts)[TC]
+    assert first[KIND] == kind and first[GUEST_PC] == GUEST
+    last = max(dict(block.callouts))
     if ends:
-        assert list(block.callouts) == [TC] and len(block.words) == 1
+        assert list(dict(block.callouts)) == [TC] and len(block.words) == 1
     else:
-        assert block.callouts[last].kind == "exit" and names(block)[1] == "addi"
+        assert dict(block.callouts)[last][KIND] == "exit" and names(block)[1] == "addi"
 
 
 @pytest.mark.parametrize("source, t", [("sfence.vma", 5), ("sfence.vma a0, a1", 5),
@@ -303,8 +304,8 @@ def test_sensitive_instructions_become_callouts(source, kind, ends):
 @pytest.mark.parametrize("work", [0, 1])
 def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, t, work):
     block, _ = translate(f"{source}\n nop")
-    callout = block.callouts[TC + 12]
-    assert callout.kind == "sfence" and callout.guest_pc == GUEST
+    callout = dict(block.callouts)[TC + 12]
+    assert callout[KIND] == "sfence" and callout[GUEST_PC] == GUEST
     assert names(block)[:5] == ["sd", "ld", "beq", "ecall", "ld"]
     core = bare_core(core_type)
     core.write_mem(STATE + SFENCE_WORK, work.to_bytes(8, "little"))
@@ -318,7 +319,7 @@ def test_sfence_calls_out_only_when_the_runtime_flagged_work(core_type, source, 
         core.pc = TC + 16
         assert core.run(10_000) == 3
         steps = core.instret                           # (a trapping ecall retires nothing)
-    assert block.callouts[core.exit_pc].kind == "exit"
+    assert dict(block.callouts)[core.exit_pc][KIND] == "exit"
     assert guest_regs(core) == [regs[i] for i in range(1, 32)]
     assert core.get_x(t) == regs[t] and steps == 5     # four words either way, then the nop
 
@@ -328,14 +329,14 @@ def test_time_reads_are_copied():
     assert block.words[0] == int.from_bytes(guest_code("rdtime a0")[0], "little")
     # rd gp: the read lands in the stand-in and goes to the guest's gp slot
     assert names(block)[1:6] == ["sd", "ld", "csrrs", "sd", "ld"]
-    assert [c.kind for c in block.callouts.values()] == ["exit"]
+    assert [c[KIND] for c in dict(block.callouts).values()] == ["exit"]
 
 
 @pytest.mark.parametrize("csr", ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",
                                  "satp"])
 def test_csr_reads_are_loads_from_the_state_page(core_type, csr):
     block, _ = translate(f"csrr a0, {csr}\n csrrs a1, {csr}, zero\n nop")
-    assert names(block)[:2] == ["ld", "ld"] and not block.callouts.get(TC)
+    assert names(block)[:2] == ["ld", "ld"] and not dict(block.callouts).get(TC)
     core = bare_core(core_type)
     run_block(core, block, state={csr: 0x1234_5678_9ABC})
     assert core.get_x(10) == core.get_x(11) == 0x1234_5678_9ABC
@@ -355,7 +356,7 @@ def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs,
     uimm = operand & 31
     source = f"{op}i x{rd}, {csr}, {uimm}" if immediate else f"{op} x{rd}, {csr}, x{rs}"
     block, _ = translate(source + "\n nop")
-    assert TC not in block.callouts                     # inline, no callout
+    assert TC not in dict(block.callouts)                     # inline, no callout
     regs = {i: (0x1111 * i) ^ operand if i != rs else operand for i in range(1, 32)}
     translated = bare_core(core_type)
     run_block(translated, block, regs, state={csr: old & ~1 if csr == "sepc" else old})
@@ -377,7 +378,7 @@ def test_inline_csr_writes_match_the_hart(core_type, op, immediate, csr, rd, rs,
 @pytest.mark.parametrize("old", [0x2, 0x222, 0x40022])
 def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, source, csr, old):
     block, _ = translate(source + "\n nop")
-    assert TC not in block.callouts
+    assert TC not in dict(block.callouts)
     native = bare_core(core_type)
     native.write_csr(CSRS[csr], old)
     old = native.read_csr(CSRS[csr])                     # as the hart's WARL rules leave it
@@ -396,7 +397,7 @@ def test_clearing_interrupt_enables_is_inline_and_matches_the_hart(core_type, so
 
 def test_clearing_sstatus_by_register_may_change_sum_so_it_is_a_callout():
     block, _ = translate("csrc sstatus, a0\n nop")
-    assert block.callouts[TC].kind == "csr"
+    assert dict(block.callouts)[TC][KIND] == "csr"
 
 
 # -- block shape --------------------------------------------------------------------------------
@@ -406,10 +407,45 @@ def test_blocks_stop_at_the_page_end_and_at_the_size_limit():
     fetch = fetcher(data)
     block = translate_block(fetch, GUEST + 4096 - 8, TC)
     assert block.guest_end == GUEST + 4096 and block.guest_insns == 2
-    assert block.callouts[max(block.callouts)].target == GUEST + 4096
+    assert dict(block.callouts)[max(dict(block.callouts))][TARGET] == GUEST + 4096
     block = translate_block(fetch, GUEST, TC)
     assert block.guest_insns == MAX_BLOCK_INSNS
     assert block.size <= MAX_BLOCK_BYTES
+
+
+def page_reader(data, base=GUEST):
+    """translate_block's code_page over `data` at `base` (whole pages)."""
+    parcels = [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
+
+    def code_page(gva):
+        page = gva & ~0xFFF
+        if not base <= page < base + len(data):
+            raise FetchFault(gva)
+        return parcels, (page - base) // 2
+    return code_page
+
+
+def test_a_block_read_by_pages_is_the_block_read_by_parcels():
+    c_nop = (0x0001).to_bytes(2, "little")
+    add = codec.encode("add", rd=10, rs1=11, rs2=12).to_bytes(4, "little")
+    sub = codec.encode("sub", rd=10, rs1=11, rs2=12).to_bytes(4, "little")
+    # c.nops up to 6 bytes before the page end, an add, then a sub straddling
+    # into the next page, where the block goes on with adds
+    data = c_nop * 2045 + add + sub + add * 1023 + c_nop * 2
+    for start in (GUEST, GUEST + 4096 - 6, GUEST + 4096 - 2):
+        by_parcel = translate_block(fetcher(data), start, TC)
+        by_page = translate_block(None, start, TC, code_page=page_reader(data))
+        assert (by_page.words, by_page.pcmap, by_page.pages, by_page.guest_end) == \
+            (by_parcel.words, by_parcel.pcmap, by_parcel.pages, by_parcel.guest_end)
+    block = translate_block(None, GUEST + 4096 - 6, TC, code_page=page_reader(data))
+    assert block.pages == (GUEST, GUEST + 4096) and block.guest_insns == MAX_BLOCK_INSNS
+    assert names(block)[:3] == ["add", "sub", "add"]
+    # the next page cannot be fetched: the block ends before the straddling sub
+    block = translate_block(None, GUEST + 4096 - 6, TC, code_page=page_reader(data[:4096]))
+    assert block.guest_insns == 1 and block.exits() == [(TC + 4, GUEST + 4096 - 2)]
+    with pytest.raises(FetchFault) as info:
+        translate_block(None, GUEST + 4096 - 2, TC, code_page=page_reader(data[:4096]))
+    assert info.value.gva == GUEST + 4096
 
 
 def test_fetch_faults_are_precise():
@@ -481,7 +517,7 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     core.set_x(11, 1000)
     core.pc = TC
     assert core.run(100_000) == 3 and core.exit_cause == ECALL_M
-    assert core.get_x(10) == 1000 and tc.callouts[core.exit_pc].target == symbols["done"]
+    assert core.get_x(10) == 1000 and tc.callouts[core.exit_pc][TARGET] == symbols["done"]
     assert tc.invalidate_page(GUEST) == 1
     assert tc.lookup(GUEST) is None
     word = int.from_bytes(core.read_mem(tc.hpa_of(taken_stub), 4), "little")
@@ -546,14 +582,14 @@ def test_interrupt_enables_stay_inline_unless_one_is_pending(core_type, source, 
     old = 0x8000_0000_0000_0020
     callout = run_block(core, block, regs, {"sstatus": old, "sip": pending, "sie": 0x222})
     if inline:
-        assert callout.kind == "exit"
+        assert callout[KIND] == "exit"
         assert state_slot(core, STATE_OFFSET["sstatus"]) == old | value
         expected = dict(regs)
         if rd:
             expected[rd] = old
         assert guest_regs(core) == [expected[i] for i in range(1, 32)]
     else:
-        assert callout.kind == "csr" and callout.guest_pc == GUEST
+        assert callout[KIND] == "csr" and callout[GUEST_PC] == GUEST
         assert state_slot(core, STATE_OFFSET["sstatus"]) == old
         assert guest_regs(core) == [regs[i] for i in range(1, 32)]
         assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
@@ -615,5 +651,30 @@ def test_a_branch_on_gp_restores_the_base_on_both_ways(core_type, a, taken):
     block, symbols = translate("beq gp, a0, target\n nop\ntarget: nop")
     core = bare_core(core_type)
     callout = run_block(core, block, {3: 0x40, 10: a})
-    assert callout.target == (symbols["target"] if taken else GUEST + 4)
+    assert callout[TARGET] == (symbols["target"] if taken else GUEST + 4)
     assert guest_regs(core)[BASE_REG - 1] == 0x40
+
+
+@given(st.integers(0, (1 << 25) - 1), st.sampled_from([0x63, 0x6F, 0x67, 0x17]))
+@settings(max_examples=500)
+def test_jumps_branches_and_auipc_decode_by_shifts_as_the_isa_table_does(upper, opcode):
+    from pyvmm.hv.bt.translator import _decode
+    word = upper << 7 | opcode
+    assert _decode(word) == codec.decode(word)
+
+
+@given(st.integers(0, (1 << 30) - 1), st.sampled_from([None, 7, 15, 20]))
+@settings(max_examples=500)
+def test_a_word_named_copied_is_copied_and_names_no_gp(upper, gp_at):
+    from pyvmm.hv.bt.translator import _copied
+    word = upper << 2 | 3
+    if gp_at is not None:
+        word = word & ~(31 << gp_at) | BASE_REG << gp_at
+    entry = codec.decode_entry(word)
+    if entry is None or not _copied(entry, word):
+        return
+    assert not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
+    block = translate_block(lambda gva: (word >> 8 * (gva - GUEST)) & 0xFFFF, GUEST, TC,
+                            max_insns=1)
+    assert block.words[0] == word and block.pcmap[0] == (TC, GUEST)
+    assert [c[KIND] for c in dict(block.callouts).values()] == ["exit"]

@@ -24,6 +24,7 @@ when an indirect jump's probe missed, and dropping a block (invalidation,
 flush) empties its entry, so a probe never reaches a stale block.
 """
 
+import array
 import bisect
 import collections
 
@@ -31,8 +32,8 @@ import numpy as np
 
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import IBL_ENTRIES, IBL_REG, PAGE_SIZE, SPILL_IBL, TC_BASE, TC_SIZE
-from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, MAX_BLOCK_INSNS, NO_TARGET, ibl_index,
-                                    translate_block)
+from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, KIND, MAX_BLOCK_INSNS, NO_TARGET, TARGET,
+                                    ibl_index, translate_block)
 
 INDIRECT_SPILL = emit.state_store(IBL_REG, SPILL_IBL)
 
@@ -94,7 +95,7 @@ class TranslationCache:
         self.table = table                 # the IndirectTable translated code probes
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
-        self._ram32 = core.ram.view(np.uint32)
+        self._ram32 = memoryview(core.ram).cast("B").cast("I")
         self._ram_base = core.ram_base
         self.on_change = None              # called with the new Block, or None after a flush
         self._reset()
@@ -104,7 +105,7 @@ class TranslationCache:
         self.blocks = {}                   # guest pc -> Block (valid ones)
         self.block_starts = []             # TC addresses of every block since the flush, sorted
         self.block_at = {}                 # TC address -> Block
-        self.callouts = {}                 # TC address -> Callout
+        self.callouts = {}                 # TC address -> callout record (translator.KIND, ...)
         self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
         # guest pc -> the patched stubs' TC addresses: tuples of ints, which
@@ -133,8 +134,9 @@ class TranslationCache:
 
     def _write_words(self, addr, words):
         """Store 32-bit words at TC address addr: one slice assignment per
-        TC page (the pages' host frames need not be adjacent), then what
-        Core.write_mem does after a write (decoded copies, dirty log)."""
+        TC page (the pages' host frames need not be adjacent; a memoryview's,
+        cheaper than NumPy's for a few dozen ints), then what Core.write_mem
+        does after a write (decoded copies, dirty log)."""
         ram32, ram_base = self._ram32, self._ram_base
         done, count = 0, len(words)
         while done < count:
@@ -142,7 +144,10 @@ class TranslationCache:
             length = min(count - done, (PAGE_SIZE - (at & (PAGE_SIZE - 1))) >> 2)
             hpa = self.hpa_of(at)
             start = (hpa - ram_base) >> 2
-            ram32[start:start + length] = words[done:done + length]
+            if length == 1:                # a chained stub, a cache literal's half
+                ram32[start] = words[done]
+            else:
+                ram32[start:start + length] = array.array("I", words[done:done + length])
             self.core.invalidate_code(hpa, 4 * length)   # the hart's decoded copy, the dirty log
             done += length
 
@@ -162,13 +167,15 @@ class TranslationCache:
     def lookup(self, guest_pc):
         return self.blocks.get(guest_pc)
 
-    def translate(self, fetch, guest_pc, code_gpa_pages=()):
+    def translate(self, fetch, guest_pc, code_gpa_pages=(), code_page=None):
         """Translate the block at guest_pc into the TC (flushing it when
         full). `code_gpa_pages(block)` names the guest pages its code came
-        from. Raises translator.FetchFault when the guest cannot fetch there."""
+        from; `code_page` is translate_block's. Raises translator.FetchFault
+        when the guest cannot fetch there."""
         if self.cursor + ENTRY_BYTES + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
-        block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores)
+        block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores,
+                                code_page=code_page)
         self._install(block, code_gpa_pages)
         self.cursor += ENTRY_BYTES + block.size
         self.counters["blocks_translated"] += 1
@@ -245,9 +252,9 @@ class TranslationCache:
         """Chain the exit stubs of a new block whose targets are translated
         already: their first pass needs no callout either."""
         blocks = self.blocks
-        for stub, callout in block.callouts.items():
-            if callout.kind == "exit":
-                target = blocks.get(callout.target)
+        for stub, callout in block.callouts:
+            if callout[KIND] == "exit":
+                target = blocks.get(callout[TARGET])
                 if target is not None:
                     self.chain(stub, target)
 

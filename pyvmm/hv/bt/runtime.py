@@ -76,6 +76,14 @@ class PageBackedState(SupervisorState):
         self._index = index
         super().__init__(**options)
 
+    def pending_interrupt(self):
+        # Asked before every run of the core: nothing pending and enabled
+        # is the common answer, read straight from the two slots.
+        words, index = self._words, self._index
+        if not words[index + _SIP_SLOT] & words[index + _SIE_SLOT]:
+            return None
+        return super().pending_interrupt()
+
 
 def _slot_property(name, offset):
     slot = offset // 8
@@ -92,6 +100,8 @@ def _slot_property(name, offset):
     return property(get, set, doc=f"the virtual {name}, in its state-page slot")
 
 
+_SIP_SLOT = layout.STATE_OFFSET["sip"] // 8
+_SIE_SLOT = layout.STATE_OFFSET["sie"] // 8
 for _name, _offset in layout.STATE_OFFSET.items():
     setattr(PageBackedState, _name, _slot_property(_name, _offset))
 
@@ -166,7 +176,7 @@ class BTVCPU(TrapEmulateVCPU):
         self._guest_pc = self._pc
         self._pc_stale = False            # the core's pc must be resolved from _guest_pc
         self._continuation = None         # (guest pc, TC address) a callout resumes at
-        self.pending_callout = None       # (TC address, Callout) of the exit being handled
+        self.pending_callout = None       # (TC address, callout record) of the exit being handled
         self.fetch_pages = {}             # guest code page (GVA) -> guest page (GPA)
         self.fetch_hpa = {}               # guest code page (GVA) -> host page behind it
         self.code_walks = {}              # translated code page (GVA) -> the guest page (GPA) it was
@@ -261,17 +271,6 @@ class BTVCPU(TrapEmulateVCPU):
             raise HvError(f"bt: runtime state of {len(data)} bytes, not {layout.STATE_BYTES}")
         self.core.write_mem(self.state_hpa, bytes(data))
 
-    def _base_to_gp(self):
-        """Entering translated code: gp becomes the state page's address."""
-        core = self.core
-        self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
-        core.set_x(layout.BASE_REG, layout.STATE_GVA)
-        self._base_in_gp = True
-
-    def _guest_to_gp(self):
-        self._base_in_gp = False
-        self.core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
-
     def restore_stand_in(self):
         """A fault the guest is about to see stopped a renamed instruction:
         give the register standing in for gp its guest value back."""
@@ -289,6 +288,14 @@ class BTVCPU(TrapEmulateVCPU):
     # -- guest code ----------------------------------------------------------------------------
 
     def _fetch(self, gva):
+        parcels, first = self._code_page(gva)
+        # pcs are even: a parcel never straddles a page
+        return parcels[first + ((gva & (layout.PAGE_SIZE - 1)) >> 1)]
+
+    def _code_page(self, gva):
+        """The parcels of the guest code page holding gva, for the
+        translator: (host RAM as 16-bit parcels, the index of the page's
+        first); FetchFault (at gva) when the guest cannot fetch there."""
         page = gva & ~(layout.PAGE_SIZE - 1)
         hpa_page = self.fetch_hpa.get(page)
         if hpa_page is None:
@@ -307,8 +314,7 @@ class BTVCPU(TrapEmulateVCPU):
             if hpa_page is None:
                 raise FetchFault(gva, causes.EXC_INST_ACCESS)
             self.fetch_hpa[page] = hpa_page
-        # pcs are even: a parcel never straddles a page
-        return self._ram16[(hpa_page - self._ram_base + (gva & (layout.PAGE_SIZE - 1))) >> 1]
+        return self._ram16, (hpa_page - self._ram_base) >> 1
 
     def _note_code_walk(self, page, gpa_page, pte_gpas):
         """Blocks are keyed by guest virtual pc: remember which guest page
@@ -376,7 +382,7 @@ class BTVCPU(TrapEmulateVCPU):
             # block (the host may have moved a guest page: a copy-on-write
             # break, a balloon); the guest's walks stay known.
             self.fetch_hpa.clear()
-            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages)
+            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages, self._code_page)
             self.vm.policy.protect_code(self, block)
             self._map_tc_pages(block)
             self.tc.chain_known(block)
@@ -448,20 +454,26 @@ class BTVCPU(TrapEmulateVCPU):
             else:
                 budget = 1                # step onto an instruction boundary first
                 self.interrupt_steps += 1
-        if not self._resolve_pc():
-            return Exit("shutdown", pc=self._guest_pc)
         state = self.state
+        if self._pc_stale and state.priv == PRIV_S and not self._resolve_pc():
+            return Exit("shutdown", pc=self._guest_pc)
+        priv = state.priv
         fs = state.sstatus & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
-        self._counters_for(state.priv)
-        if state.priv == PRIV_S:
+        if self._hart_scounteren != (SCOUNTEREN_TM if priv == PRIV_S else 0):
+            self._counters_for(priv)
+        if priv == PRIV_S:
             pager = self.vm.pager
             if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
                 pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
                 self._linked_epoch = pager.link_epoch
                 self._linked_pager = pager
-            self._base_to_gp()
+            # Entering translated code: gp becomes the state page's address.
+            core = self.core
+            self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
+            core.set_x(layout.BASE_REG, layout.STATE_GVA)
+            self._base_in_gp = True
         exit = self.enter(budget)
         if fs != SSTATUS_FS and fs:
             # As under trap-emulate: only FS Initial or Clean can change while
@@ -472,7 +484,8 @@ class BTVCPU(TrapEmulateVCPU):
     def decode_exit(self, reason):
         core = self.core
         if self._base_in_gp:
-            self._guest_to_gp()
+            self._base_in_gp = False
+            core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)
@@ -483,13 +496,14 @@ class BTVCPU(TrapEmulateVCPU):
         callout = self.tc.callouts.get(tc_pc) if cause == causes.EXC_ECALL_U else None
         if callout is not None:
             self.pending_callout = (tc_pc, callout)
-            if callout.kind == "ecall":
-                self._continuation = ((callout.guest_pc + 4) & MASK64, tc_pc + 4)
+            kind, guest_pc, insn = callout[:3]
+            if kind == "ecall":
+                self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
                 args = core.x[REG_A0:REG_A7 + 1].tolist()
-                return Exit.of("sbi", {"cause": cause, "pc": callout.guest_pc, "ext": args[7],
+                return Exit.of("sbi", {"cause": cause, "pc": guest_pc, "ext": args[7],
                                        "fid": args[6], "args": tuple(args[:6]), "virt": 0,
                                        "priv": PRIV_S})
-            return Exit.of("trap", {"cause": cause, "pc": callout.guest_pc, "insn": callout.insn,
+            return Exit.of("trap", {"cause": cause, "pc": guest_pc, "insn": insn,
                                     "virt": 0, "priv": PRIV_S})
         self._stand_in = self.tc.renamed.get(tc_pc)
         guest_pc = self.tc.guest_pc_at(tc_pc)
@@ -555,33 +569,33 @@ class BTPolicy(TrapEmulatePolicy):
             self._trap(vcpu, exit)
             return
         tc_pc, callout = pending
-        kind = callout.kind
+        kind, guest_pc, insn, length, target, site, literal = callout
         self._count(kind)
         if kind == "exit":
-            self._exit_stub(vcpu, tc_pc, callout.target)
+            self._exit_stub(vcpu, tc_pc, target)
         elif kind == "jalr":
             # The inline cache missed: rd is written, the target is in the state page.
-            self._indirect_miss(vcpu, callout, vcpu.state_slot(layout.SPILL_TARGET))
+            self._indirect_miss(vcpu, site, literal, vcpu.state_slot(layout.SPILL_TARGET))
         elif kind in EMULATED:
             if kind in CONTINUING:
-                vcpu._continuation = ((callout.guest_pc + callout.length) & MASK64, tc_pc + 4)
+                vcpu._continuation = ((guest_pc + length) & MASK64, tc_pc + 4)
             if not self.emulate(vcpu, exit):
                 vcpu._continuation = None
-                self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
+                self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
             vcpu._continuation = None
         elif kind == "ptstore":
-            self._ptstore(vcpu, tc_pc, callout)
+            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
         elif kind == "ebreak":
             self.exits["guest_exception"] += 1
             # stval 0, as the hart writes it for ebreak.
-            self.reflect(vcpu, causes.EXC_BREAKPOINT, 0, callout.guest_pc)
+            self.reflect(vcpu, causes.EXC_BREAKPOINT, 0, guest_pc)
         elif kind == "illegal":
             self.exits["privileged"] += 1
-            self.reflect(vcpu, causes.EXC_ILLEGAL_INST, callout.insn, callout.guest_pc)
+            self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
         else:
             raise HvError(f"bt: unknown callout kind {kind!r}")
 
-    def _ptstore(self, vcpu, tc_pc, callout):
+    def _ptstore(self, vcpu, tc_pc, store_pc, insn, length):
         """A store translated as a callout because it kept writing page
         tables: performed by the pager as its write-protect path would (shadow
         coherent, guest A/D set), wherever it now writes; a guest fault is
@@ -589,28 +603,28 @@ class BTPolicy(TrapEmulatePolicy):
         ordinary store again, run for real."""
         status = vcpu.state.sstatus
         pager = self.vm.pager
-        outcome = pager.emulate_store(callout.insn, PRIV_S, bool(status & SSTATUS_SUM),
+        outcome = pager.emulate_store(insn, PRIV_S, bool(status & SSTATUS_SUM),
                                       bool(status & SSTATUS_MXR))
         if outcome in ("emulated", "stored"):
             self._retire(vcpu, "ptstore")
-            next_pc = (callout.guest_pc + callout.length) & MASK64
+            next_pc = (store_pc + length) & MASK64
             vcpu._continuation = (next_pc, tc_pc + 4)
             vcpu.pc = next_pc
             if outcome == "emulated":
-                self.ptstore_plain.pop(callout.guest_pc, None)
+                self.ptstore_plain.pop(store_pc, None)
                 return
-            plain = self.ptstore_plain.get(callout.guest_pc, 0) + 1
-            self.ptstore_plain[callout.guest_pc] = plain
+            plain = self.ptstore_plain.get(store_pc, 0) + 1
+            self.ptstore_plain[store_pc] = plain
             if plain >= PTSTORE_PLAIN:
                 self.ptstore_reverts += 1
-                self._unadapt(vcpu, callout.guest_pc)
+                self._unadapt(vcpu, store_pc)
         elif outcome == "guest":
             self.exits["guest_exception"] += 1
-            self.reflect(vcpu, pager.fault_cause, pager.fault_tval, callout.guest_pc)
+            self.reflect(vcpu, pager.fault_cause, pager.fault_tval, store_pc)
         else:
             self.ptstore_fallbacks += 1
-            self._unadapt(vcpu, callout.guest_pc)
-            vcpu.pc = callout.guest_pc
+            self._unadapt(vcpu, store_pc)
+            vcpu.pc = store_pc
 
     def _unadapt(self, vcpu, store_pc):
         """Make the store at store_pc a copied store again, its trap count anew."""
@@ -618,9 +632,9 @@ class BTPolicy(TrapEmulatePolicy):
         self.ptstore_plain.pop(store_pc, None)
         vcpu.tc.retranslate_store(store_pc, ptstore=False)
 
-    def _indirect_miss(self, vcpu, callout, target):
+    def _indirect_miss(self, vcpu, site, literal, target):
         def link(tc, block):
-            tc.link_indirect(callout.site, callout.literal, block)
+            tc.link_indirect(site, literal, block)
             tc.remember_target(block)
         self._go_to(vcpu, target, link)
 

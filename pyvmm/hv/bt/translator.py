@@ -36,8 +36,8 @@ and knows nothing of the runtime but the TC address the block will live at
   the callout only then.
 
 A callout is an `ecall` in the TC: the runtime recognises it by its TC
-address (Block.callouts), never by the guest's own ecalls, which are
-themselves callouts of kind "ecall".
+address (Block.callouts, records of ints: KIND, GUEST_PC, ...), never by
+the guest's own ecalls, which are themselves callouts of kind "ecall".
 
 gp is the runtime's in translated code, so every guest instruction run in
 the core that names gp is renamed: a borrowed register, spilled to the state
@@ -93,15 +93,16 @@ class FetchFault(Exception):
         self.cause = cause
 
 
-@dataclass(slots=True)
-class Callout:
-    kind: str          # exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
-    guest_pc: int      # the guest instruction (for exit: the jump target)
-    insn: int = 0      # the guest instruction word (expanded)
-    length: int = 4    # its length in guest memory
-    target: int = 0    # exit: guest pc to continue at
-    site: int = 0      # jalr: TC address of the cache's hit jump
-    literal: int = 0   # jalr: TC address of the cache's guest-target literal
+# A callout's record: (kind, guest pc, instruction word, length, target,
+# site, literal), a plain tuple of ints and an interned kind, which the
+# garbage collector stops tracking (a booting Linux keeps some 130 K):
+#   kind      exit jalr csr sret sfence wfi ecall ebreak illegal ptstore
+#   guest pc  the guest instruction (for exit: the jump target)
+#   insn      the guest instruction word (expanded); length, its length in guest memory
+#   target    exit: guest pc to continue at
+#   site      jalr: TC address of the cache's hit jump
+#   literal   jalr: TC address of the cache's guest-target literal
+KIND, GUEST_PC, INSN, LENGTH, TARGET, SITE, LITERAL = range(7)
 
 
 @dataclass(slots=True)
@@ -114,7 +115,8 @@ class Block:
     tc_addr: int
     words: list = field(default_factory=list)        # (a tuple once translated)
     pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
-    callouts: dict = field(default_factory=dict)     # TC address -> Callout
+    callouts: dict = field(default_factory=dict)     # TC address -> callout record (a tuple
+    #                                                  of (TC address, record) once translated)
     guest_end: int = 0                               # first guest byte past the block
     guest_insns: int = 0
     pages: tuple = ()                                # guest code pages (GVA) read
@@ -128,7 +130,7 @@ class Block:
 
     def exits(self):
         """TC addresses of this block's exit stubs with their guest targets."""
-        return [(addr, c.target) for addr, c in self.callouts.items() if c.kind == "exit"]
+        return [(addr, c[TARGET]) for addr, c in self.callouts if c[KIND] == "exit"]
 
 
 def _scratch(avoid):
@@ -153,8 +155,8 @@ class _Emitter:
     def words(self, words):
         self.block.words.extend(words)
 
-    def callout(self, kind, guest_pc, insn=0, length=4, target=0, **where):
-        self.block.callouts[self.here] = Callout(kind, guest_pc, insn, length, target, **where)
+    def callout(self, kind, guest_pc, insn=0, length=4, target=0, site=0, literal=0):
+        self.block.callouts[self.here] = (kind, guest_pc, insn, length, target, site, literal)
         self.block.words.append(emit.ECALL)
 
     def exit_stub(self, target):
@@ -194,56 +196,135 @@ def _classify(raw):
     return known
 
 
-@lru_cache(maxsize=1 << 12)
 def _decode(word):
-    """codec.decode of a word the translator rewrites (a few recur: returns,
-    CSR accesses)."""
+    """codec.decode of a word the translator rewrites. Jumps, branches and
+    auipc are most of them and nearly each one's word is unique (its
+    offset): their few operands are taken out by shifts here rather than
+    by codec's field-by-field extraction."""
+    opcode = word & 0x7F
+    if opcode not in _SHIFTED_OPCODES:
+        return _decode_recurring(word)
+    entry = codec.decode_entry(word)
+    if entry is None:
+        return None
+    if opcode == 0x63:                                   # beq .. bgeu
+        imm = ((word >> 31) << 12 | ((word >> 7) & 1) << 11 | ((word >> 25) & 0x3F) << 5
+               | ((word >> 8) & 0xF) << 1)
+        return entry, {"rs1": (word >> 15) & 31, "rs2": (word >> 20) & 31,
+                       "imm": imm - (1 << 13) if word >> 31 else imm}
+    rd = (word >> 7) & 31
+    if opcode == 0x6F:                                   # jal
+        imm = ((word >> 31) << 20 | ((word >> 12) & 0xFF) << 12 | ((word >> 20) & 1) << 11
+               | ((word >> 21) & 0x3FF) << 1)
+        return entry, {"rd": rd, "imm": imm - (1 << 21) if word >> 31 else imm}
+    if opcode == 0x67:                                   # jalr
+        imm = word >> 20
+        return entry, {"rd": rd, "imm": imm - (1 << 12) if word >> 31 else imm,
+                       "rs1": (word >> 15) & 31}
+    return entry, {"rd": rd, "imm": word >> 12}          # auipc
+
+
+_SHIFTED_OPCODES = frozenset((0x63, 0x6F, 0x67, 0x17))
+
+
+@lru_cache(maxsize=1 << 12)
+def _decode_recurring(word):
+    """codec.decode of the other words the translator rewrites (a few
+    recur: CSR accesses, system instructions)."""
     return codec.decode(word)
 
 
 def _copied(entry, word):
     """Whether _translate_one copies this instruction word unchanged (only
     its register operands are looked at)."""
+    shifts = _REG_SHIFTS.get(entry.name, False)
+    if shifts is False:
+        shifts = _REG_SHIFTS[entry.name] = _reg_shifts(entry)
+    if shifts is None:
+        return False
+    for lo in shifts:
+        if (word >> lo) & 31 == BASE_REG:
+            return False
+    return True
+
+
+# Instruction name -> the low bit of each of its x-register fields, or None
+# for an instruction the translator always rewrites.
+_REG_SHIFTS = {}
+
+
+def _reg_shifts(entry):
     name = entry.name
     if name in ("jal", "jalr", "auipc") or name in BRANCHES or name in CSR_OPS \
             or name in SYSTEM_CALLOUTS or entry.ext in ("priv", "H"):
-        return False
-    return not any(f.kind == "reg" and f.extract(word) == BASE_REG for f in entry.fields)
+        return None
+    shifts = []
+    for f in entry.fields:
+        if f.kind == "reg":
+            (hi, lo, value_lo), = f.segments      # 32-bit words: five plain bits each
+            assert hi - lo == 4 and value_lo == 0 and not f.reg_offset, f"{name}.{f.name}"
+            shifts.append(lo)
+    return tuple(shifts)
 
 
-def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset()):
+def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset(),
+                    code_page=None):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
     (later ones end the block early instead, so the fault is raised where the
     guest would take it). Stores at the guest pcs in `ptstores` (ones the
-    runtime saw writing page tables) become "ptstore" callouts."""
+    runtime saw writing page tables) become "ptstore" callouts.
+
+    `code_page(gva)`, when given, returns the parcels of the page holding
+    gva at once, as (a sequence of 16-bit parcels, the index of the page's
+    first one), or raises FetchFault: the block reads them without a call
+    each (`fetch` is then not used)."""
     block = Block(guest_pc, tc_addr)
     out = _Emitter(block)
+    words = block.words
+    pcmap = block.pcmap
+    page = guest_pc & ~(PAGE_SIZE - 1)
     # A block stays on its first page (it ends at the page boundary), so
     # only a 4-byte instruction straddling the boundary reads another page.
-    pages = {guest_pc & ~(PAGE_SIZE - 1)}
+    pages = [page]
+    if code_page is not None:
+        parcels, first = code_page(guest_pc)
     classified = _classified
     pc = guest_pc
+    count = 0
     ended = False
-    while block.guest_insns < max_insns:
+    while count < max_insns:
         try:
-            raw = fetch(pc)
-            if raw & 3 == 3:
-                raw |= fetch(pc + 2) << 16
-                length = 4
-                if (pc + 2) & (PAGE_SIZE - 1) == 0:
-                    pages.add(pc + 2)
+            if code_page is not None:
+                at = first + ((pc & (PAGE_SIZE - 1)) >> 1)
+                raw = parcels[at]
+                if raw & 3 == 3:
+                    length = 4
+                    if (pc + 2) & (PAGE_SIZE - 1):
+                        raw |= parcels[at + 1] << 16
+                    else:        # into the next page, where the block goes on
+                        parcels, first = code_page(pc + 2)
+                        raw |= parcels[first] << 16
+                        pages.append(pc + 2)
+                else:
+                    length = 2
             else:
-                length = 2
+                raw = fetch(pc)
+                if raw & 3 == 3:
+                    raw |= fetch(pc + 2) << 16
+                    length = 4
+                    if (pc + 2) & (PAGE_SIZE - 1) == 0:
+                        pages.append(pc + 2)
+                else:
+                    length = 2
         except FetchFault:
-            if block.guest_insns == 0:
+            if count == 0:
                 raise
             break
         known = classified.get(raw)
         word, copied = known if known is not None else _classify(raw)
-        block.guest_insns += 1
-        words = block.words
-        block.pcmap.append((tc_addr + 4 * len(words), pc))
+        count += 1
+        pcmap.append((tc_addr + 4 * len(words), pc))
         if copied and pc not in ptstores:
             words.append(word)
             ended = False
@@ -256,12 +337,14 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             break
         if pc & (PAGE_SIZE - 1) == 0:
             break                    # one guest page per block: invalidation stays per page
+    block.guest_insns = count
     if not ended:
         out.exit_stub(pc)
     block.guest_end = pc
-    block.pages = tuple(sorted(pages))
-    block.words = tuple(block.words)
-    block.pcmap = tuple(block.pcmap)
+    block.pages = tuple(pages)
+    block.words = tuple(words)
+    block.pcmap = tuple(pcmap)
+    block.callouts = tuple(block.callouts.items())
     return block
 
 
