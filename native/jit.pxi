@@ -667,6 +667,8 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
         uses[d.rs2] += 1
         uses[d.rd] += 1
         if op == OP_JAL or op == OP_JALR or (op >= OP_BEQ and op <= OP_BGEU):
+            if covered == 1:
+                return JIT_HOT          # a lone jump: the interpreter's jump is cheaper than an entry
             covered = JIT_MIN_BLOCK     # a block that ends in a jump chains: worth its entry
             break
         k += insn_len(d) >> 1

@@ -193,7 +193,10 @@ buf: .skip 64
 def test_a_budget_ending_inside_a_block(step):
     jit, interp, prog = pair(LOOP)
     assert lockstep(jit, interp, step, prog=prog, data="buf") == core_mod.EXIT_TRAP
-    assert jit.jit_stats()["jit_blocks"] >= 1
+    # budgets of one or two instructions never enter the loop's eight-instruction
+    # run whole, so the translator (which leaves a lone branch to the
+    # interpreter) has nothing to run there
+    assert (jit.jit_stats()["jit_blocks"] >= 1) == (step > 2)
 
 
 @needs_jit
