@@ -837,33 +837,13 @@ class ShadowPager:
         self._flush_tlb()
 
     def _drop_slot(self, slot):
-        root, deps, data_page, status_dependent, _ = self._slots.pop(slot)
-        if status_dependent:
-            del self._status_slots[slot]
-        self._ram_words[(slot - self._ram_base) >> 3] = 0
-        self._trees[root].slots.discard(slot)
-        rmap = self._rmap
-        pt_refs = self._pt_refs
-        for pte_gpa in deps:
-            slots = rmap[pte_gpa]
-            slots.discard(slot)
-            if not slots:
-                del rmap[pte_gpa]
-            page = pte_gpa & ~PAGE_MASK
-            count = pt_refs[page] - 1
-            if count:
-                pt_refs[page] = count
-            else:
-                del pt_refs[page]
-                self._restore_writes(page)
-        mapped = self._data_rmap[data_page]
-        mapped.discard(slot)
-        if not mapped:
-            del self._data_rmap[data_page]
+        self._drop_slots((slot,))
 
     def _drop_slots(self, slots):
-        """_drop_slot for each of `slots`, in their order (a tree reset drops
-        hundreds at a time: the bookkeeping inline)."""
+        """Forget shadow `slots`, in their order: each entry, its dependence on
+        the guest PTEs it was filled from, and its data page's mapping; a page
+        no longer holding any guest page table gets its write right back once
+        all are gone (a tree reset drops hundreds at a time)."""
         slot_map = self._slots
         status_slots = self._status_slots
         words = self._ram_words
