@@ -20,7 +20,7 @@ Configuration, as KVM's RISC-V port does it:
 
 from pyvmm.hv import exits
 from pyvmm.hv.gstage import GStageTables
-from pyvmm.hv.shadow import retire_performed_store
+from pyvmm.hv.shadow import ShadowPager, retire_performed_store
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
@@ -53,7 +53,6 @@ class Policy:
         self.handlers = dict(exits.HANDLERS)
         host = vm.host
         if self.shadow:
-            from pyvmm.hv.shadow import ShadowPager
             vm.pager = ShadowPager(vm, drop_on_sfence=False, fill_superpages=True)
         else:
             vm.gstage = GStageTables(host, vm.vmid)
