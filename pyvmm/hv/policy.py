@@ -20,6 +20,7 @@ Configuration, as KVM's RISC-V port does it:
 
 from pyvmm.hv import exits
 from pyvmm.hv.gstage import GStageTables
+from pyvmm.hv.shadow import ShadowPager, retire_performed_store
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
@@ -52,8 +53,7 @@ class Policy:
         self.handlers = dict(exits.HANDLERS)
         host = vm.host
         if self.shadow:
-            from pyvmm.hv.shadow import ShadowPager
-            vm.pager = ShadowPager(vm)
+            vm.pager = ShadowPager(vm, drop_on_sfence=False, fill_superpages=True)
         else:
             vm.gstage = GStageTables(host, vm.vmid)
             pagemap = vm.pagemap
@@ -105,7 +105,9 @@ class Policy:
         outcome = self.vm.pager.handle_page_fault(
             exit.cause, exit.tval, exit.priv, bool(vsstatus & MSTATUS_SUM),
             bool(vsstatus & MSTATUS_MXR), exit.insn)
-        if outcome == "guest":
+        if outcome == "emulated":
+            retire_performed_store(vcpu)
+        elif outcome == "guest":
             # The guest's own fault; the pager says which (a page fault, or an
             # access fault for a guest-physical address with nothing behind it).
             pager = self.vm.pager

@@ -1052,6 +1052,17 @@ class ShadowPager:
         return parcels[0] | (parcels[1] << 16)
 
 
+def retire_performed_store(vcpu):
+    """Count a store the pager performed ("emulated") as the hart counts one
+    it runs: one instruction retired by the VCPU and one instruction of the
+    clock time derives from. Whether a store faults on a write-protected page
+    table depends on what the shadow holds (kept across sfence.vma, refilled
+    after a restore), which the guest must not be able to tell by its
+    instret, its time or its timer interrupts."""
+    vcpu.instret += 1
+    vcpu.core.clock_insns += 1
+
+
 def _canonical(va, levels):
     """Is va a valid (sign-extended) address of a tree with this many levels?"""
     top = va >> (PAGE_SHIFT + 9 * levels - 1)

@@ -29,7 +29,7 @@ from time import perf_counter
 from pyvmm.hv import exits
 from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
-from pyvmm.hv.shadow import ShadowPager
+from pyvmm.hv.shadow import ShadowPager, retire_performed_store
 from pyvmm.hv.vcpu import HartTenant
 from pyvmm.hv.vcpu_state import (CSR_CYCLE, CSR_HPMCOUNTER31, CSR_INSTRET, CSR_NAMES, CSR_SATP,
                                  CSR_STIMECMP, CSR_TIME, NAMED_CSRS, PRIV_S, PRIV_U, SIP_SEIP,
@@ -345,7 +345,7 @@ class TrapEmulatePolicy:
     shadow, reflects everything else. Counters in stats()["trap_emulate"]."""
 
     on_bad_access = "reflect"
-    pager_options = {}                            # ShadowPager keyword arguments of a subclass
+    pager_options = {"drop_on_sfence": False, "fill_superpages": True}   # ShadowPager keyword arguments
 
     def __init__(self, vm):
         self.vm = vm
@@ -500,8 +500,7 @@ class TrapEmulatePolicy:
             tval = exit.tval if pager.fault_tval is None else pager.fault_tval
             self.reflect(vcpu, cause, tval, exit.pc)
         elif outcome == "emulated":
-            vcpu.emulated_insns += 1
-            self.emulated["store to page table"] += 1
+            retire_performed_store(vcpu)
 
     # -- instruction emulation -------------------------------------------------------------------------
 
