@@ -1,7 +1,9 @@
 """pytest-benchmark of the interpreter's two bounds: a loop of independent
 instructions (host instructions and dispatch) against one whose every
 instruction reads the result of the one before (the hand-over of results
-between instructions). docs/architecture.md, "The interpreter".
+between instructions), each with the core's translator off (the
+interpreter alone) and on (hot runs as host code). docs/architecture.md,
+"The interpreter".
 
     pytest benchmarks/test_interp_bench.py --benchmark-json interp.json
 
@@ -29,11 +31,11 @@ LOOPS = {
 }
 
 
-def loaded_core(body):
+def loaded_core(body, jit):
     source = ("li t0, %d\nloop:\n%s\n addi t0, t0, -1\n bnez t0, loop\n ebreak\n"
               % (ITERATIONS, "\n".join(body)))
     prog = assemble(source, section_starts={".text": RAM_BASE}, march="rv64imac_zicsr")
-    core = core_mod.Core(ram_size=1 << 20, ram_base=RAM_BASE)
+    core = core_mod.Core(ram_size=1 << 20, ram_base=RAM_BASE, jit=jit)
     for addr, data in prog.segments():
         core.write_mem(addr, data)
     core.pc = RAM_BASE
@@ -41,12 +43,13 @@ def loaded_core(body):
     return core
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["interpreter", "translator"])
 @pytest.mark.parametrize("name", list(LOOPS))
-def test_interpreter_loop(benchmark, name):
+def test_interpreter_loop(benchmark, name, jit):
     cores = []
 
     def setup():
-        cores.append(loaded_core(LOOPS[name]))
+        cores.append(loaded_core(LOOPS[name], jit))
         return (cores[-1],), {}
 
     def run(core):
@@ -55,5 +58,6 @@ def test_interpreter_loop(benchmark, name):
     benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
     instret = cores[-1].instret
     assert instret == 2 + 9 * ITERATIONS          # li t0 is lui and addiw
-    benchmark.extra_info.update(loop=name, instret=instret,
+    benchmark.extra_info.update(loop=name, instret=instret, jit=cores[-1].jit,
+                                jit_error=cores[-1].jit_error,
                                 mips=measure.mips(instret, benchmark.stats.stats.median))
