@@ -306,8 +306,7 @@ cdef enum:
     OP_SC_D
     OP_AMO_W            # imm = funct5
     OP_AMO_D
-    OP_FENCE
-    OP_FENCE_I
+    OP_FENCE            # fence and fence.i
     OP_ECALL
     OP_EBREAK
     OP_MRET

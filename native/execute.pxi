@@ -1963,11 +1963,6 @@ cdef int run_hart(Hart* h, uint64_t budget) noexcept nogil:
             st = do_amo(h, d, 4)
         elif op == OP_AMO_D:
             st = do_amo(h, d, 8)
-        elif op == OP_FENCE_I:
-            # nothing to flush: every store, by any hart, already dropped
-            # the decoded instructions it overwrote (invalidate_code_all),
-            # as QEMU drops translated blocks on a write to their page
-            pass
         elif (op == OP_CSRRW or op == OP_CSRRS or op == OP_CSRRC or op == OP_CSRRWI
               or op == OP_CSRRSI or op == OP_CSRRCI):
             st = do_csr(h, d)

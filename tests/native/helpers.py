@@ -109,6 +109,18 @@ def run_to_ebreak(core, budget=1_000_000):
     return core
 
 
+def run_in_steps(core, step):
+    """Run `step` instructions at a time until an exit other than the
+    budget's, checking that each budget exit retired exactly `step`; that
+    exit's reason."""
+    while True:
+        before = core.stats()["instret"]
+        reason = core.run(step)
+        if reason != core_mod.EXIT_BUDGET:
+            return reason
+        assert core.stats()["instret"] - before == step
+
+
 def reg(core, name):
     names = ("zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 "
              "s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 t3 t4 t5 t6").split()

@@ -4,7 +4,7 @@ TLB's fast path to the general path; and the cheap register accessors."""
 
 import pytest
 
-from .helpers import core_mod, load, reg, run_to_ebreak
+from .helpers import core_mod, load, reg, run_in_steps, run_to_ebreak
 
 EXIT_BUDGET = core_mod.EXIT_BUDGET
 
@@ -61,15 +61,8 @@ loop:
     expected = reg(core, "a0")
     for step in (1, 7, 64):
         core, _ = load(src)
-        retired = 0
-        while True:
-            before = core.stats()["instret"]
-            reason = core.run(step)
-            retired = core.stats()["instret"]
-            if reason != EXIT_BUDGET:
-                break
-            assert retired - before == step
-        assert retired == total and reg(core, "a0") == expected
+        run_in_steps(core, step)
+        assert core.stats()["instret"] == total and reg(core, "a0") == expected
 
 
 def test_loads_and_stores_on_and_off_the_fast_path():
@@ -175,17 +168,9 @@ def test_a_run_of_dependent_instructions_for_every_budget_split(step):
     # result to the next instruction in a register: every budget must still
     # stop on its exact instruction with x[] up to date
     core, _ = load(CHAIN)
-    retired = 0
-    while True:
-        before = core.stats()["instret"]
-        reason = core.run(step)
-        retired = core.stats()["instret"]
-        if reason != EXIT_BUDGET:
-            break
-        assert retired - before == step
-    assert reason == core_mod.EXIT_TRAP and core.exit_cause == 3
+    assert run_in_steps(core, step) == core_mod.EXIT_TRAP and core.exit_cause == 3
     assert reg(core, "a0") == chain_in_python()
-    assert retired == 4 + 40 * 12 + 1 - 1      # la (2), li, li, the loop; the ebreak traps
+    assert core.stats()["instret"] == 4 + 40 * 12 + 1 - 1      # la (2), li, li, the loop; the ebreak traps
 
 
 def test_rewriting_the_instruction_a_result_comes_from():
@@ -282,8 +267,7 @@ buf:
 @pytest.mark.parametrize("step", [1, 4, 9, 1000])
 def test_branches_on_a_result_just_computed_and_stores_through_one(step):
     core, _ = load(SECOND_OPERAND)
-    while core.run(step) == EXIT_BUDGET:
-        pass
+    assert run_in_steps(core, step) == core_mod.EXIT_TRAP
     assert core.exit_cause == 3
     # a0 runs 1..8; a5 gains 2 for a0 < 7, 100 for a0 in 5..7
     assert reg(core, "a5") == 2 * 6 + 100 * 3
@@ -579,25 +563,16 @@ def test_a_load_leaving_the_fast_run_in_the_second_half_of_a_fused_pair(step):
     # the fourth reaches MMIO: each leaves at the load's own slot with the add
     # retired, whatever the budget
     core, prog = load(ADD_LOAD)
-    while True:
-        reason = core.run(step)
-        if reason != EXIT_BUDGET:
-            break
-    assert reason == core_mod.EXIT_MMIO
+    assert run_in_steps(core, step) == core_mod.EXIT_MMIO
     assert core.exit_addr == 0x10000004 and core.pc == prog["loop"] + 4
     assert reg(core, "a1") == 0x10000000
     assert reg(core, "a4") == 3 * (0x11 + 0x1000)
     # la (2), li, li, 3 loops of 8, bnez, li, li (a lui), li, j, add
     assert core.stats()["instret"] == 4 + 24 + 1 + 1 + 1 + 1 + 1 + 1
     core.complete_mmio(0x200)
-    while True:
-        reason = core.run(step)
-        if reason != EXIT_BUDGET:
-            break
-    assert reason == core_mod.EXIT_MMIO and core.exit_addr == 0x10000010
+    assert run_in_steps(core, step) == core_mod.EXIT_MMIO and core.exit_addr == 0x10000010
     assert core.pc == prog["loop"] + 16 and reg(core, "a5") == 0x10000000
     core.complete_mmio(0x30000)
-    while core.run(step) == EXIT_BUDGET:
-        pass
+    assert run_in_steps(core, step) == core_mod.EXIT_TRAP
     assert core.exit_cause == 3
     assert reg(core, "a4") == 3 * (0x11 + 0x1000) + 0x200 + 0x30000
