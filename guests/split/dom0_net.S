@@ -93,27 +93,7 @@ _start:
     .balign 4
 
     # The frontend's connection: (domain id, ring ref, event port).
-1:  li      a0, 0
-    la      a1, connection
-    HCALL   BACKEND_CONNECTION
-    bnez    a0, refused
-    bnez    a1, 2f
-    HCALL   EVTCHN_BLOCK
-    bnez    a0, refused
-    j       1b
-2:  la      t0, connection
-    ld      s3, 0(t0)               # s3: the frontend's domain id
-    mv      a0, s3
-    ld      a1, 8(t0)
-    li      a2, RING_GPA
-    HCALL   GRANT_MAP
-    bnez    a0, refused
-    mv      a0, s3
-    la      t0, connection
-    ld      a1, 16(t0)
-    HCALL   EVTCHN_BIND
-    bnez    a0, refused
-    mv      s4, a1                  # s4: our port
+    BACKEND_CONNECT                 # s3: the frontend's domain id, s4: our port
     li      s6, 0                   # s6: the NIC's transmit tail
     li      s7, 0                   # s7: transmit requests consumed
     li      s8, 0                   # s8: transmit responses produced
