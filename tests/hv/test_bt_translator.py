@@ -130,13 +130,33 @@ def test_auipc_and_jal_materialise_guest_addresses(core_type):
 
 
 @pytest.mark.parametrize("a, b, taken", [(1, 2, True), (2, 2, False), (-1, 0, True)])
-def test_a_branch_ends_in_two_exit_stubs(core_type, a, b, taken):
-    block, symbols = translate("blt a0, a1, target\n nop\ntarget: nop")
+def test_a_branch_hops_over_its_taken_stub_and_the_block_goes_on(core_type, a, b, taken):
+    block, symbols = translate("blt a0, a1, target\n addi a2, a2, 1\n"
+                               "target: addi a3, a3, 1\n j out\nout: nop")
     core = bare_core(core_type)
     callout = run_block(core, block, {10: a, 11: b})
     assert callout[KIND] == "exit"
-    assert callout[TARGET] == (symbols["target"] if taken else GUEST + 4)
-    assert sorted(t for _, t in block.exits()) == [GUEST + 4, symbols["target"]]
+    assert callout[TARGET] == (symbols["target"] if taken else symbols["out"])
+    assert (core.get_x(12), core.get_x(13)) == ((0, 0) if taken else (1, 1))
+    # a superblock: the inverted branch, the taken side's stub, then the fall-through
+    assert names(block)[:5] == ["bge", "ecall", "addi", "addi", "addi"]
+    assert block.exits() == [(TC + 4, symbols["target"]), (TC + 24, symbols["out"])]
+    assert block.guest_insns == 4 and block.guest_end == symbols["out"]
+    # every TC word stands for its guest instruction: the stub for the taken target
+    assert [pc for _, pc in block.pcmap] == [GUEST, symbols["target"], GUEST + 4,
+                                             symbols["target"], symbols["target"] + 2,
+                                             symbols["out"]]
+    assert [tc for tc, _ in block.pcmap] == [TC, TC + 4, TC + 16, TC + 20, TC + 24, TC + 24]
+
+
+def test_a_branch_at_the_page_end_ends_in_two_exit_stubs(core_type):
+    data, symbols = guest_code("\n".join(["c.nop"] * 2046) + "\n blt a0, a1, target\ntarget: nop")
+    block = translate_block(fetcher(data), GUEST + 4096 - 4, TC)
+    assert block.guest_insns == 1 and block.guest_end == GUEST + 4096
+    assert block.exits() == [(TC + 4, symbols["target"]), (TC + 16, GUEST + 4096)]
+    core = bare_core(core_type)
+    for a, target in ((0, GUEST + 4096), (-1, symbols["target"])):
+        assert run_block(core, block, {10: a, 11: 0})[TARGET] == target
 
 
 def test_compressed_jumps_link_past_two_bytes():
@@ -512,12 +532,15 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     word = int.from_bytes(core.read_mem(tc.hpa_of(taken_stub), 4), "little")
     assert codec.decode(word)[0].name == "jal"
     assert taken_stub + codec.decode(word)[1]["imm"] == block.tc_addr
-    # The chained loop runs on the core without leaving it: the first exit is the fall-through.
+    # The chained loop runs on the core without leaving it: the first exit is
+    # the guest's ecall past the fall-through, in the same (super)block.
     core.set_x(10, 0)
     core.set_x(11, 1000)
     core.pc = TC
     assert core.run(100_000) == 3 and core.exit_cause == ECALL_M
-    assert core.get_x(10) == 1000 and tc.callouts[core.exit_pc][TARGET] == symbols["done"]
+    assert core.get_x(10) == 1000
+    assert tc.callouts[core.exit_pc][KIND] == "ecall"
+    assert tc.callouts[core.exit_pc][GUEST_PC] == symbols["done"]
     assert tc.invalidate_page(GUEST) == 1
     assert tc.lookup(GUEST) is None
     word = int.from_bytes(core.read_mem(tc.hpa_of(taken_stub), 4), "little")
@@ -528,7 +551,8 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
 
 def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type):
     core = bare_core(core_type)
-    data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\ndone: ecall")
+    data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\n j done\n nop\n"
+                               "done: ecall")
     tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     fetch = fetcher(data)
     done = tc.translate(fetch, symbols["done"], [GUEST])

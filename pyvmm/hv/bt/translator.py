@@ -64,6 +64,8 @@ STUB_WORDS = 3
 MASK64 = (1 << 64) - 1
 
 BRANCHES = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu"))
+INVERTED = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu",
+            "bgeu": "bltu"}
 CSR_OPS = frozenset(("csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"))
 # Instructions a guest kernel's privilege needs the runtime for.
 SYSTEM_CALLOUTS = {"sret": "sret", "sfence.vma": "sfence", "wfi": "wfi", "ecall": "ecall",
@@ -369,8 +371,7 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
         _indirect_jump(out, pc, word, length, ops["rd"], ops["rs1"], ops["imm"])
         return True
     if name in BRANCHES:
-        _branch(out, pc, length, name, ops)
-        return True
+        return _branch(out, pc, length, name, ops)
     if name == "auipc":
         if ops["rd"]:
             _set_register(out, ops["rd"], pc + (emit.sext(ops["imm"] << 12, 32)))
@@ -427,15 +428,16 @@ def _set_register(out, rd, value):
 
 
 def _branch(out, pc, length, name, ops):
-    """The branch, retargeted to hop over a fall-through exit stub onto a
-    taken exit stub; a gp operand is read through a stand-in restored on
-    both ways out."""
+    """A conditional branch inside a superblock: the inverted branch hops
+    over an exit stub to the taken target, and the block goes on at the
+    fall-through (True, the block ends, only for a branch on gp: its
+    operand is read through a stand-in, restored on both ways out, and the
+    branch, retargeted, hops over a fall-through exit stub onto a taken one)."""
     rs1, rs2 = ops["rs1"], ops["rs2"]
     if BASE_REG not in (rs1, rs2):
-        out.words([emit.branch(name, rs1, rs2, 4 + 4 * STUB_WORDS)])
-        out.exit_stub((pc + length) & MASK64)
+        out.words([emit.branch(INVERTED[name], rs1, rs2, 4 + 4 * STUB_WORDS)])
         out.exit_stub((pc + ops["imm"]) & MASK64)
-        return
+        return False
     t = _scratch({rs1, rs2})
     restore = emit.state_load(t, SPILL_RENAME)
     out.words([emit.state_store(t, SPILL_RENAME), emit.state_load(t, GUEST_GP),
@@ -445,6 +447,7 @@ def _branch(out, pc, length, name, ops):
     out.exit_stub((pc + length) & MASK64)
     out.words([restore])
     out.exit_stub((pc + ops["imm"]) & MASK64)
+    return True
 
 
 def _translate_csr(out, pc, word, length, name, ops, entry):
