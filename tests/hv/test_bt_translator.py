@@ -490,6 +490,13 @@ def test_load_constant_leaves_the_value(core_type, value):
     assert core.get_x(7) == value & MASK64
 
 
+@given(st.integers(1, 31), st.one_of(st.integers(-(1 << 31) - 4096, (1 << 31) + 4096),
+                                     st.integers(-(1 << 63), (1 << 64) - 1)))
+@settings(max_examples=500)
+def test_constants_in_32_bits_are_encoded_as_the_general_recursion_does(rd, value):
+    assert emit.constant(rd, value) == tuple(emit._materialise(rd, value & MASK64))
+
+
 @given(st.integers(0, 31), st.integers(0, 31), st.integers(-2048, 2047), st.integers(0, 0xFFFFF),
        st.integers(0, 63))
 @settings(max_examples=300, deadline=None)
@@ -645,7 +652,7 @@ def test_guest_uses_of_gp_run_as_natively(core_type):
     address base) is renamed: the guest sees its own gp, translated code
     keeps the state page's address in it."""
     block, symbols = translate(GP_PROGRAM + "\n nop")
-    assert block.renamed and all(reg != BASE_REG for reg in block.renamed.values())
+    assert block.renamed and all(reg != BASE_REG for reg in dict(block.renamed).values())
     data = 0x9000
     regs = {i: 0x100 * i for i in range(1, 32)}
     regs.update({3: data - 8, 10: 8, 12: data + 0x100})

@@ -190,21 +190,23 @@ class TranslationCache:
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
-        self.boundaries.update(block.pcmap)
-        self.renamed.update(block.renamed)
+        self.boundaries.update(zip(block.starts, block.pcs))
+        if block.renamed:
+            self.renamed.update(block.renamed)
         pages = code_gpa_pages(block) if callable(code_gpa_pages) else code_gpa_pages
-        block.gpa_pages = tuple(sorted(set(pages)))
+        block.gpa_pages = tuple(pages) if len(pages) == 1 else tuple(sorted(set(pages)))
+        guest_pc = block.guest_pc
         for page in block.gpa_pages:
-            self.code_pages[page].add(block.guest_pc)
+            self.code_pages[page].add(guest_pc)
         for page in block.pages:
-            self.code_gvas[page].add(block.guest_pc)
+            self.code_gvas[page].add(guest_pc)
 
     def addresses_of(self, guest_pcs, block=None):
         """The TC addresses where the guest instructions at `guest_pcs` begin
         (in `block`, or in every block since the flush): where a debugger's
         breakpoint on guest code has to stop the translated code."""
         wanted = set(guest_pcs)
-        pairs = block.pcmap if block is not None else self.boundaries.items()
+        pairs = zip(block.starts, block.pcs) if block is not None else self.boundaries.items()
         return {tc for tc, pc in pairs if pc in wanted}
 
     def block_containing(self, tc_addr):
@@ -226,9 +228,8 @@ class TranslationCache:
             # restoring the register it went through.
             block = self.block_at.get(tc_addr + ENTRY_BYTES)
             return None if block is None else block.guest_pc
-        addrs = [addr for addr, _ in block.pcmap]
-        i = bisect.bisect_right(addrs, tc_addr) - 1
-        return block.pcmap[i][1] if i >= 0 else None
+        i = bisect.bisect_right(block.starts, tc_addr) - 1
+        return block.pcs[i] if i >= 0 else None
 
     # -- chaining ------------------------------------------------------------------------------
 

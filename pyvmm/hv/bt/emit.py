@@ -49,10 +49,33 @@ def load_constant(rd, value):
     """Instruction words that leave the 64-bit `value` in rd (LLVM's RISCVMatInt
     recursion: lui/addiw for 32-bit values, else shift the upper part up and
     add the low 12 bits)."""
-    return list(_load_constant(rd, value))
+    return list(constant(rd, value))
 
 
-@lru_cache(maxsize=1 << 14)           # link values and auipc results: guest pcs recur
+_ADDI, _ADDIW = _I_TYPE["addi"], _I_TYPE["addiw"]
+
+
+def constant(rd, value):
+    """load_constant's words as a tuple. A value in the signed 32-bit range
+    (a kernel's addresses in the top 2 GiB: most link values and auipc
+    results, nearly each one unique) is encoded at once, as _materialise
+    does; the others, through a cache."""
+    value &= MASK64
+    if value < 0x8000_0000 or value >= 0xFFFF_FFFF_8000_0000:
+        if value >> 63:
+            value -= 1 << 64
+        upper = (value + 0x800) >> 12
+        lo = value - (upper << 12)
+        if not upper & 0xFFFFF:
+            return (_ADDI | rd << 7 | (lo & 0xFFF) << 20,)
+        if lo:
+            return (_LUI | rd << 7 | (upper & 0xFFFFF) << 12,
+                    _ADDIW | rd << 7 | rd << 15 | (lo & 0xFFF) << 20)
+        return (_LUI | rd << 7 | (upper & 0xFFFFF) << 12,)
+    return _load_constant(rd, value)
+
+
+@lru_cache(maxsize=1 << 12)           # 64-bit constants: a few recur (a user space's auipc)
 def _load_constant(rd, value):
     return tuple(_materialise(rd, value))
 

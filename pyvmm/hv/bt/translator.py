@@ -46,7 +46,7 @@ instruction writes gp) stored back after. Callouts need no renaming: the
 runtime sees the guest's gp in the register file.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from pyvmm.isa import codec
@@ -109,26 +109,31 @@ KIND, GUEST_PC, INSN, LENGTH, TARGET, SITE, LITERAL = range(7)
 
 @dataclass(slots=True)
 class Block:
-    """One translated block. Once translated its sequences are tuples of
-    ints, which the garbage collector stops tracking: a booting Linux keeps
-    tens of thousands of blocks, and every full collection would otherwise
-    walk their lists and sets."""
+    """One translated block, built once its translation is done. Its
+    sequences are tuples of ints (and interned kinds), which the garbage
+    collector stops tracking: a booting Linux keeps tens of thousands of
+    blocks, and every full collection would otherwise walk their lists."""
     guest_pc: int
     tc_addr: int
-    words: list = field(default_factory=list)        # (a tuple once translated)
-    pcmap: list = field(default_factory=list)        # (TC address, guest pc) of each rewrite's start
-    callouts: dict = field(default_factory=dict)     # TC address -> callout record (a tuple
-    #                                                  of (TC address, record) once translated)
-    guest_end: int = 0                               # first guest byte past the block
-    guest_insns: int = 0
-    pages: tuple = ()                                # guest code pages (GVA) read
-    renamed: dict = field(default_factory=dict)      # TC address of a renamed guest instruction
-    #                                                  -> the register standing in for gp there
-    gpa_pages: tuple = ()                            # guest pages (GPA) its code came from
+    words: tuple                 # the TC words
+    starts: tuple                # TC address where each rewrite (and exit stub) starts, ascending
+    pcs: tuple                   # the guest pc each of those stands for (a stub: its target)
+    callouts: tuple              # (TC address, callout record) pairs
+    guest_end: int               # first guest byte past the block
+    guest_insns: int
+    pages: tuple                 # guest code pages (GVA) read
+    renamed: tuple = ()          # (TC address of a renamed guest instruction, the register
+    #                              standing in for gp there) pairs
+    gpa_pages: tuple = ()        # guest pages (GPA) its code came from
 
     @property
     def size(self):
         return 4 * len(self.words)
+
+    @property
+    def pcmap(self):
+        """(TC address, guest pc) of each rewrite's start."""
+        return tuple(zip(self.starts, self.pcs))
 
     def exits(self):
         """TC addresses of this block's exit stubs with their guest targets."""
@@ -143,30 +148,53 @@ def _scratch(avoid):
     raise AssertionError("unreachable: four candidates, at most two excluded")
 
 
+# An exit stub's spare words, after its callout.
+STUB_SPARE = (emit.NOP,) * (STUB_WORDS - 1)
+
+
 class _Emitter:
-    def __init__(self, block):
-        self.block = block
+    """A block's words and maps while it is translated: plain lists the
+    translator appends to (translate_block's loop does so itself for the
+    common instructions)."""
+    __slots__ = ("tc_addr", "code", "starts", "pcs", "callouts", "renamed")
+
+    def __init__(self, tc_addr):
+        self.tc_addr = tc_addr
+        self.code = []
+        self.starts = []
+        self.pcs = []
+        self.callouts = []
+        self.renamed = []
 
     @property
     def here(self):
-        return self.block.tc_addr + 4 * len(self.block.words)
+        return self.tc_addr + 4 * len(self.code)
 
     def mark(self, guest_pc):
-        self.block.pcmap.append((self.here, guest_pc))
+        self.starts.append(self.tc_addr + 4 * len(self.code))
+        self.pcs.append(guest_pc)
 
     def words(self, words):
-        self.block.words.extend(words)
+        self.code.extend(words)
+
+    def rename(self, stand_in):
+        """The next word is a renamed guest instruction, stand_in for gp."""
+        self.renamed.append((self.tc_addr + 4 * len(self.code), stand_in))
 
     def callout(self, kind, guest_pc, insn=0, length=4, target=0, site=0, literal=0):
-        self.block.callouts[self.here] = (kind, guest_pc, insn, length, target, site, literal)
-        self.block.words.append(emit.ECALL)
+        self.callouts.append((self.tc_addr + 4 * len(self.code),
+                              (kind, guest_pc, insn, length, target, site, literal)))
+        self.code.append(emit.ECALL)
 
     def exit_stub(self, target):
         """A callout to `target`, with room to become a jump to its block
         anywhere in the TC (cache.TranslationCache.chain)."""
-        self.mark(target)
-        self.callout("exit", target, target=target)
-        self.block.words.extend([emit.NOP] * (STUB_WORDS - 1))
+        here = self.tc_addr + 4 * len(self.code)
+        self.starts.append(here)
+        self.pcs.append(target)
+        self.callouts.append((here, ("exit", target, 0, 4, target, 0, 0)))
+        self.code.append(emit.ECALL)
+        self.code.extend(STUB_SPARE)
 
 
 # Guest words classified so far (raw parcel(s) -> _classify's answer): a
@@ -281,10 +309,11 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     gva at once, as (a sequence of 16-bit parcels, the index of the page's
     first one), or raises FetchFault: the block reads them without a call
     each (`fetch` is then not used)."""
-    block = Block(guest_pc, tc_addr)
-    out = _Emitter(block)
-    words = block.words
-    pcmap = block.pcmap
+    out = _Emitter(tc_addr)
+    words = out.code
+    starts = out.starts
+    pcs = out.pcs
+    callouts = out.callouts
     page = guest_pc & ~(PAGE_SIZE - 1)
     # A block stays on its first page (it ends at the page boundary), so
     # only a 4-byte instruction straddling the boundary reads another page.
@@ -292,6 +321,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     if code_page is not None:
         parcels, first = code_page(guest_pc)
     classified = _classified
+    load_constant = emit.constant
     pc = guest_pc
     count = 0
     ended = False
@@ -326,28 +356,68 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
         known = classified.get(raw)
         word, copied = known if known is not None else _classify(raw)
         count += 1
-        pcmap.append((tc_addr + 4 * len(words), pc))
+        here = tc_addr + 4 * len(words)
+        starts.append(here)
+        pcs.append(pc)
         if copied and pc not in ptstores:
             words.append(word)
-            ended = False
         else:
-            decoded = _decode(word) if word is not None else None
-            ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
-                                   pc in ptstores)
+            # The rewrites most blocks have, straight from the word's bits
+            # (the forms of _branch, jal and auipc in _translate_one, without
+            # their operands' dict); the rest, and any naming gp, there.
+            opcode = word & 0x7F if word is not None else 0
+            if opcode == 0x63 and (word >> 12) & 7 in _BRANCH_FUNCT3 \
+                    and (word >> 15) & 31 != BASE_REG and (word >> 20) & 31 != BASE_REG:
+                imm = ((word >> 31) << 12 | ((word >> 7) & 1) << 11
+                       | ((word >> 25) & 0x3F) << 5 | ((word >> 8) & 0xF) << 1)
+                target = (pc + (imm - (1 << 13) if word >> 31 else imm)) & MASK64
+                words.append((word & _BRANCH_KEEP) ^ _FUNCT3_INVERT | _HOP_STUB)
+                here += 4
+                starts.append(here)
+                pcs.append(target)
+                callouts.append((here, ("exit", target, 0, 4, target, 0, 0)))
+                words += _STUB
+            elif opcode == 0x6F and (word >> 7) & 31 != BASE_REG:
+                rd = (word >> 7) & 31
+                if rd:
+                    words += load_constant(rd, pc + length)
+                imm = ((word >> 31) << 20 | ((word >> 12) & 0xFF) << 12
+                       | ((word >> 20) & 1) << 11 | ((word >> 21) & 0x3FF) << 1)
+                out.exit_stub((pc + (imm - (1 << 21) if word >> 31 else imm)) & MASK64)
+                ended = True
+            elif opcode == 0x17 and (word >> 7) & 31 != BASE_REG:
+                rd = (word >> 7) & 31
+                if rd:
+                    upper = word & 0xFFFF_F000
+                    words += load_constant(rd, pc + (upper - (1 << 32) if upper >> 31 else upper))
+            elif opcode == 0x67 and not (word >> 12) & 7:
+                imm = word >> 20
+                _indirect_jump(out, pc, word, length, (word >> 7) & 31, (word >> 15) & 31,
+                               imm - (1 << 12) if word >> 31 else imm)
+                ended = True
+            else:
+                decoded = _decode(word) if word is not None else None
+                ended = _translate_one(out, pc, raw if word is None else word, length, decoded,
+                                       pc in ptstores)
         pc = (pc + length) & MASK64
         if ended:
             break
         if pc & (PAGE_SIZE - 1) == 0:
             break                    # one guest page per block: invalidation stays per page
-    block.guest_insns = count
     if not ended:
         out.exit_stub(pc)
-    block.guest_end = pc
-    block.pages = tuple(pages)
-    block.words = tuple(words)
-    block.pcmap = tuple(pcmap)
-    block.callouts = tuple(block.callouts.items())
-    return block
+    return Block(guest_pc, tc_addr, tuple(words), tuple(starts), tuple(pcs), tuple(callouts), pc,
+                 count, tuple(pages), tuple(out.renamed))
+
+
+# The superblock's branch: funct3 of the six branches (the other two are
+# reserved), the fields it keeps, funct3's low bit, which inverts each
+# (beq/bne, blt/bge, bltu/bgeu), and the hop over the taken side's stub.
+_BRANCH_FUNCT3 = frozenset((0, 1, 4, 5, 6, 7))
+_BRANCH_KEEP = 0x7F | 7 << 12 | 31 << 15 | 31 << 20
+_FUNCT3_INVERT = 1 << 12
+_HOP_STUB = codec.encode("beq", rs1=0, rs2=0, imm=4 + 4 * STUB_WORDS) & ~0x7F
+_STUB = (emit.ECALL,) + STUB_SPARE
 
 
 def _translate_one(out, pc, word, length, decoded, ptstore=False):
@@ -410,7 +480,7 @@ def _copy(out, entry, ops, word):
     out.words([emit.state_store(stand_in, SPILL_RENAME), emit.state_load(stand_in, GUEST_GP)])
     # The one word here that can fault for the guest: the runtime puts the
     # stand-in's own value back before reflecting the fault.
-    out.block.renamed[out.here] = stand_in
+    out.rename(stand_in)
     out.words([renamed])
     if any(f.name == "rd" for f in gp_fields):
         out.words([emit.state_store(stand_in, GUEST_GP)])
@@ -598,26 +668,38 @@ NO_TARGET = 1
 def _indirect_jump(out, pc, word, length, rd, rs1, imm):
     """jalr through a one-entry inline cache, then the lookup table (see the
     module docstring)."""
-    t = _scratch({rd, rs1})
-    u = _scratch({rd, rs1, t})
-    out.words([emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)])
-    if rs1 == BASE_REG:
-        out.words([emit.state_load(t, GUEST_GP), emit.i_type("addi", t, t, imm)])
-    else:
-        out.words([emit.i_type("addi", t, rs1, imm)])
-    out.words([emit.i_type("andi", t, t, -2)])
+    head, t, u = _indirect_head(rd, rs1, imm)
+    code = out.code
+    code += head
     if rd == BASE_REG:
-        out.words(emit.load_constant(u, pc + length) + [emit.state_store(u, GUEST_GP)])
+        code += emit.constant(u, pc + length)
+        code.append(emit.state_store(u, GUEST_GP))
     elif rd:
-        out.words(emit.load_constant(rd, pc + length))
-    auipc_at = out.here
+        code += emit.constant(rd, pc + length)
+    auipc_at = out.tc_addr + 4 * len(code)
     # A pad word keeps the literal 8-byte aligned.
     tail, site_index, callout_index = _indirect_tail(
         t, u, bool((auipc_at + 4 * INDIRECT_TAIL_WORDS) & 7))
-    out.words(tail[:callout_index])
-    out.callout("jalr", pc, word, length, site=auipc_at + 4 * site_index,
-                literal=auipc_at + 4 * (len(tail) - 2))
-    out.words(tail[callout_index + 1:])
+    code += tail
+    out.callouts.append((auipc_at + 4 * callout_index,
+                         ("jalr", pc, word, length, 0, auipc_at + 4 * site_index,
+                          auipc_at + 4 * (len(tail) - 2))))
+
+
+@lru_cache(maxsize=1 << 12)                # (rd, rs1, offset): a kernel's few dozen
+def _indirect_head(rd, rs1, imm):
+    """An indirect jump's words up to its link value: the two borrowed
+    registers (t, u) spilled, the target (bit 0 cleared) into t. Returns
+    (words, t, u)."""
+    t = _scratch({rd, rs1})
+    u = _scratch({rd, rs1, t})
+    words = [emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND)]
+    if rs1 == BASE_REG:
+        words += [emit.state_load(t, GUEST_GP), emit.i_type("addi", t, t, imm)]
+    else:
+        words.append(emit.i_type("addi", t, rs1, imm))
+    words.append(emit.i_type("andi", t, t, -2))
+    return tuple(words), t, u
 
 
 @lru_cache(maxsize=None)                  # four candidate pairs, padded or not
