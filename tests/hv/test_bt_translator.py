@@ -505,6 +505,8 @@ def test_the_translators_own_encoders_agree_with_the_isa_table(rd, rs1, imm, imm
     for name in ("addi", "addiw", "andi"):
         assert emit.i_type(name, rd, rs1, imm) == codec.encode(name, rd=rd, rs1=rs1, imm=imm)
     assert emit.slli(rd, rs1, shamt) == codec.encode("slli", rd=rd, rs1=rs1, shamt=shamt)
+    offset = 2 * (imm20 - (1 << 19))                       # every even offset within +-1 MiB
+    assert emit.jal(rd, offset) == codec.encode("jal", rd=rd, imm=offset)
 
 
 def test_the_translators_own_encoders_refuse_what_does_not_fit():
@@ -512,6 +514,9 @@ def test_the_translators_own_encoders_refuse_what_does_not_fit():
         emit.i_type("addi", 1, 1, 2048)
     with pytest.raises(codec.EncodingError):
         emit.slli(1, 1, 64)
+    for offset in (1 << 20, -(1 << 20) - 2, 3):
+        with pytest.raises(codec.EncodingError):
+            emit.jal(0, offset)
 
 
 # -- the translation cache ----------------------------------------------------------------------
@@ -556,22 +561,42 @@ def test_chaining_patches_a_stub_and_invalidation_undoes_it(core_type):
     assert tc.guest_pc_at(block.tc_addr + 4) == GUEST + 2         # after c.addi
 
 
-def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type):
-    core = bare_core(core_type)
+def chained_loop(core, on_translation):
+    """A loop and its exit translated into a TC, the loop's stubs chained to
+    both, as it is translated or after (chain_known)."""
     data, symbols = guest_code("loop: addi a0, a0, 1\n blt a0, a1, loop\n j done\n nop\n"
                                "done: ecall")
     tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     fetch = fetcher(data)
     done = tc.translate(fetch, symbols["done"], [GUEST])
-    block = tc.translate(fetch, GUEST, [GUEST])
-    tc.chain_known(block)
+    block = tc.translate(fetch, GUEST, [GUEST], chain=on_translation)
+    if not on_translation:
+        tc.chain_known(block)
+    tc.chain_known(block)                  # nothing left to chain: a second call changes nothing
+    return tc, block, done, symbols
+
+
+@pytest.mark.parametrize("on_translation", [False, True])
+def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type, on_translation):
+    core = bare_core(core_type)
+    tc, block, done, symbols = chained_loop(core, on_translation)
     # both targets are known now (the loop's own head, and done): no callout left
     assert sorted(tc.patched.values()) == [GUEST, symbols["done"]]
+    assert tc.counters["chained"] == 2 and sorted(tc.incoming) == [GUEST, symbols["done"]]
     core.set_x(10, 0)
     core.set_x(11, 1000)
     core.pc = block.tc_addr
     assert core.run(100_000) == 3 and core.exit_pc == done.tc_addr   # done's own ecall
     assert core.get_x(10) == 1000
+
+
+def test_chaining_as_a_block_is_translated_writes_what_chaining_after_does(core_type):
+    images = []
+    for on_translation in (False, True):
+        core = bare_core(core_type)
+        tc, block, _, _ = chained_loop(core, on_translation)
+        images.append(core.read_mem(tc.hpa_of(TC), tc.bytes_used))
+    assert images[0] == images[1]
 
 
 def test_a_full_cache_is_flushed_and_starts_over(core_type):

@@ -167,16 +167,18 @@ class TranslationCache:
     def lookup(self, guest_pc):
         return self.blocks.get(guest_pc)
 
-    def translate(self, fetch, guest_pc, code_gpa_pages=(), code_page=None):
+    def translate(self, fetch, guest_pc, code_gpa_pages=(), code_page=None, chain=False):
         """Translate the block at guest_pc into the TC (flushing it when
         full). `code_gpa_pages(block)` names the guest pages its code came
-        from; `code_page` is translate_block's. Raises translator.FetchFault
+        from; `code_page` is translate_block's. With `chain`, its exit stubs
+        to blocks already translated are chained before its words reach the
+        TC (chain_known, at no extra write). Raises translator.FetchFault
         when the guest cannot fetch there."""
         if self.cursor + ENTRY_BYTES + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
         block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores,
                                 code_page=code_page)
-        self._install(block, code_gpa_pages)
+        self._install(block, code_gpa_pages, chain)
         self.cursor += ENTRY_BYTES + block.size
         self.counters["blocks_translated"] += 1
         self.counters["guest_insns_translated"] += block.guest_insns
@@ -184,9 +186,26 @@ class TranslationCache:
             self.on_change(block)
         return block
 
-    def _install(self, block, code_gpa_pages):
-        self._write_words(block.tc_addr - ENTRY_BYTES, (INDIRECT_ENTRY,) + block.words)
+    def _install(self, block, code_gpa_pages, chain=False):
         self.blocks[block.guest_pc] = block
+        if chain:
+            words = None
+            blocks = self.blocks
+            for stub, callout in block.callouts:
+                if callout[KIND] == "exit":
+                    target = blocks.get(callout[TARGET])
+                    if target is not None:
+                        if words is None:
+                            words = [INDIRECT_ENTRY, *block.words]
+                        patch = self._stub_words(stub, target)
+                        at = ((stub - block.tc_addr) >> 2) + 1
+                        words[at:at + len(patch)] = patch
+                        self._note_chain(stub, target)
+            if words is None:
+                words = (INDIRECT_ENTRY,) + block.words
+        else:
+            words = (INDIRECT_ENTRY,) + block.words
+        self._write_words(block.tc_addr - ENTRY_BYTES, words)
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
@@ -237,24 +256,32 @@ class TranslationCache:
         """Patch exit stub `stub` into a direct jump to target_block: a jal
         when in its range, else a far jump through t6 to the block's indirect
         entry (the stub's spare words). Returns True."""
+        self._write_words(stub, self._stub_words(stub, target_block))
+        self._note_chain(stub, target_block)
+        return True
+
+    def _stub_words(self, stub, target_block):
+        """The words of exit stub `stub` chained to target_block."""
         offset = target_block.tc_addr - stub
         if emit.jump_fits(offset):
-            self._write_words(stub, [emit.jal(0, offset)])
-        else:                              # through the target's indirect entry, which reloads t6
-            entry = target_block.tc_addr - ENTRY_BYTES
-            self._write_words(stub, [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4)))
-            self.counters["chained_far"] += 1
+            return [emit.jal(0, offset)]
+        # through the target's indirect entry, which reloads t6
+        self.counters["chained_far"] += 1
+        entry = target_block.tc_addr - ENTRY_BYTES
+        return [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4))
+
+    def _note_chain(self, stub, target_block):
         self.patched[stub] = target_block.guest_pc
         self._add_incoming(target_block.guest_pc, stub)
         self.counters["chained"] += 1
-        return True
 
     def chain_known(self, block):
         """Chain the exit stubs of a new block whose targets are translated
-        already: their first pass needs no callout either."""
-        blocks = self.blocks
+        already (those translate(chain=True) left: none): their first pass
+        needs no callout either."""
+        blocks, patched = self.blocks, self.patched
         for stub, callout in block.callouts:
-            if callout[KIND] == "exit":
+            if callout[KIND] == "exit" and stub not in patched:
                 target = blocks.get(callout[TARGET])
                 if target is not None:
                     self.chain(stub, target)

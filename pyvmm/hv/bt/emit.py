@@ -114,9 +114,16 @@ def state_store(rs, offset):
     return codec.encode("sd", rs2=rs, rs1=BASE_REG, imm=offset)
 
 
-@lru_cache(maxsize=1 << 14)
+_JAL = codec.encode("jal", rd=0, imm=0)
+
+
 def jal(rd, offset):
-    return codec.encode("jal", rd=rd, imm=offset)
+    """jal rd, offset (even, within +-1 MiB): a chained stub's jump, its
+    offset unique to the pair of blocks."""
+    if not jump_fits(offset):
+        raise codec.EncodingError(f"jal: offset {offset} out of range")
+    return (_JAL | rd << 7 | ((offset >> 20) & 1) << 31 | ((offset >> 1) & 0x3FF) << 21
+            | ((offset >> 11) & 1) << 20 | ((offset >> 12) & 0xFF) << 12)
 
 
 def far_jump(rd, offset):

@@ -382,10 +382,11 @@ class BTVCPU(TrapEmulateVCPU):
             # block (the host may have moved a guest page: a copy-on-write
             # break, a balloon); the guest's walks stay known.
             self.fetch_hpa.clear()
-            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages, self._code_page)
+            # (its exits to blocks already translated chained on the way)
+            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages, self._code_page,
+                                      chain=True)
             self.vm.policy.protect_code(self, block)
             self._map_tc_pages(block)
-            self.tc.chain_known(block)
         return block
 
     def _map_tc_pages(self, block):
