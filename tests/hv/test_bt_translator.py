@@ -590,6 +590,28 @@ def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type, on_t
     assert core.get_x(10) == 1000
 
 
+def test_boundaries_are_every_blocks_rewrite_starts_and_nothing_else(core_type):
+    core = bare_core(core_type)
+    data, symbols = guest_code("loop: addi a0, a0, 1\n lui t0, 5\n blt a0, a1, loop\n"
+                               " auipc t1, 3\n jalr ra, 0(t1)\nnext: csrw sie, a0\n j loop")
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    blocks = [tc.translate(fetcher(data), pc, [GUEST]) for pc in (GUEST, symbols["next"])]
+    # (`j loop` has no link: its rewrite is its exit stub, which stands for the target)
+    expected = {tc_addr: pc for block in blocks for tc_addr, pc in block.pcmap}
+    assert sorted(tc.boundaries.items()) == sorted(expected.items())
+    for addr in range(TC - 8, tc.cursor + 8, 4):
+        assert (addr in tc.boundaries) == (addr in expected)
+        assert tc.boundaries.get(addr) == expected.get(addr)
+        if addr in expected:
+            assert tc.boundaries[addr] == expected[addr] == tc.guest_pc_at(addr)
+        else:
+            with pytest.raises(KeyError):
+                tc.boundaries[addr]
+    # inside the indirect jump's rewrite: its guest instruction, though no boundary
+    inside = blocks[0].starts[blocks[0].pcs.index(symbols["next"] - 4)] + 8
+    assert inside not in tc.boundaries and tc.guest_pc_at(inside) == symbols["next"] - 4
+
+
 def test_chaining_as_a_block_is_translated_writes_what_chaining_after_does(core_type):
     images = []
     for on_translation in (False, True):

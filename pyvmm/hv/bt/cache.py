@@ -82,6 +82,46 @@ class IndirectTable:
             self._words[self._first + 2 * index + 1] = 0
 
 
+class Boundaries:
+    """The TC addresses where a guest instruction's rewrite (or an exit
+    stub) starts, in every block since the flush, with the guest pc each
+    stands for: the places translated code can be stopped at as the guest
+    would be (interrupts, snapshots). A mapping found through the block
+    holding the address (two bisections), not a dictionary of every
+    instruction translated: asked some 100 K times in a Linux boot, it
+    would take a million entries, most never looked up."""
+    __slots__ = ("_tc",)
+
+    def __init__(self, tc):
+        self._tc = tc
+
+    def get(self, tc_addr, default=None):
+        block = self._tc.block_containing(tc_addr)
+        if block is None:
+            return default
+        # The last at an address: a jump without a link is its exit stub.
+        i = bisect.bisect_right(block.starts, tc_addr) - 1
+        return block.pcs[i] if i >= 0 and block.starts[i] == tc_addr else default
+
+    def __contains__(self, tc_addr):
+        return self.get(tc_addr, _ABSENT) is not _ABSENT
+
+    def __getitem__(self, tc_addr):
+        pc = self.get(tc_addr, _ABSENT)
+        if pc is _ABSENT:
+            raise KeyError(tc_addr)
+        return pc
+
+    def items(self):
+        tc = self._tc
+        for addr in tc.block_starts:
+            block = tc.block_at[addr]
+            yield from dict(zip(block.starts, block.pcs)).items()
+
+
+_ABSENT = object()
+
+
 class TranslationCache:
     def __init__(self, core, frames, table, base=TC_BASE, size=TC_SIZE):
         if size < MAX_BLOCK_BYTES or size % PAGE_SIZE or base % PAGE_SIZE:
@@ -106,7 +146,7 @@ class TranslationCache:
         self.block_starts = []             # TC addresses of every block since the flush, sorted
         self.block_at = {}                 # TC address -> Block
         self.callouts = {}                 # TC address -> callout record (translator.KIND, ...)
-        self.boundaries = {}               # TC address -> guest pc (each rewrite's first word)
+        self.boundaries = Boundaries(self)  # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
         # guest pc -> the patched stubs' TC addresses: tuples of ints, which
         # the garbage collector stops tracking (a booting Linux chains some
@@ -209,7 +249,6 @@ class TranslationCache:
         self.block_starts.append(block.tc_addr)
         self.block_at[block.tc_addr] = block
         self.callouts.update(block.callouts)
-        self.boundaries.update(zip(block.starts, block.pcs))
         if block.renamed:
             self.renamed.update(block.renamed)
         pages = code_gpa_pages(block) if callable(code_gpa_pages) else code_gpa_pages
@@ -238,9 +277,6 @@ class TranslationCache:
     def guest_pc_at(self, tc_addr):
         """The guest pc a TC address stands for: exact at a rewrite's first
         word; inside a rewrite, the guest instruction it belongs to."""
-        pc = self.boundaries.get(tc_addr)
-        if pc is not None:
-            return pc
         block = self.block_containing(tc_addr)
         if block is None:
             # A block's indirect entry: the jump into it is done but for
