@@ -38,11 +38,11 @@ from pyvmm.hv.bt.translator import (INDIRECT_ENTRY, KIND, MAX_BLOCK_INSNS, NO_TA
 INDIRECT_SPILL = emit.state_store(IBL_REG, SPILL_IBL)
 
 # The most TC bytes one block can need: every guest instruction rewritten into
-# the longest sequence (an interrupt enable with its slow path: 19 words),
-# the last one an indirect jump (40 words with its 64-bit link constant,
-# table probe and literal) or a branch's two stubs, and the indirect entry
-# before it.
-MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 20
+# the longest sequence (an sstatus write with its checks and slow path: 21
+# words), the last one an indirect jump (40 words with its 64-bit link
+# constant, table probe and literal) or a branch's two stubs, and the
+# indirect entry before it.
+MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * 4 * 24
 ENTRY_BYTES = 4                            # a block's indirect entry, right before it
 
 

@@ -557,8 +557,70 @@ def _translate_csr(out, pc, word, length, name, ops, entry):
             and (not immediate or source & ~SSTATUS_SIE == 0):
         _interrupt_enable(out, pc, word, length, immediate, rd, source)
         return False
+    if csr == SSTATUS and not immediate and source and BASE_REG not in (rd, source) \
+            and op in ("csrrc", "csrrw"):
+        _status_write(out, pc, word, length, op, rd, source)
+        return False
     out.callout("csr", pc, word, length)
     return False
+
+
+# sstatus bits a write changes with no effect beyond the stored value (SIE
+# only ever cleared: nothing to deliver); the others (SUM, MXR: the guest's
+# access rights, which the shadow pager follows; FS: the F/D state the
+# runtime moves between the VCPU and the hart) make the write a callout.
+SSTATUS_PLAIN = SSTATUS_SIE | 1 << 5 | 1 << 8          # SIE, SPIE, SPP
+
+
+def _status_write(out, pc, word, length, op, rd, source):
+    """csrrc sstatus, rs (a kernel's trap entry clearing SUM and FS, often
+    clear already) and csrrw sstatus, rs (its trap return putting sstatus
+    back): on the state page when the write changes SIE, SPIE and SPP only
+    and sets no SIE, so that it has no effect beyond the stored value: the
+    new slot is the old one with those bits from the write (WARL: the rest
+    read-only or unchanged). Otherwise the csr callout, which emulates it;
+    both ways, the borrowed registers as the guest left them."""
+    encode = codec.encode
+    t = _scratch({rd, source})
+    u = _scratch({rd, source, t})
+    sstatus = STATE_OFFSET["sstatus"]
+    words = [emit.state_store(t, SPILL_TEMP), emit.state_store(u, SPILL_SECOND),
+             emit.state_load(t, sstatus)]
+    checks = []
+    if op == "csrrc":
+        # Bits other than SIE, SPIE, SPP it would clear must be clear already.
+        words += [encode("and", rd=u, rs1=t, rs2=source),
+                  encode("andi", rd=u, rs1=u, imm=~SSTATUS_PLAIN)]
+        checks.append(len(words))
+        words.append(None)                                 # bne u, x0, slow
+        words += [encode("or", rd=u, rs1=t, rs2=source),   # old & ~source
+                  encode("xor", rd=u, rs1=u, rs2=source),
+                  encode("andi", rd=u, rs1=u, imm=SSTATUS_PLAIN)]
+    else:
+        # FS, SUM and MXR (bits 13, 14, 18, 19) unchanged, SIE not set.
+        words += [encode("xor", rd=u, rs1=t, rs2=source),
+                  encode("srli", rd=u, rs1=u, shamt=13),
+                  encode("andi", rd=u, rs1=u, imm=0x63)]
+        checks.append(len(words))
+        words += [None, encode("andi", rd=u, rs1=source, imm=SSTATUS_SIE)]
+        checks.append(len(words))
+        words += [None, encode("andi", rd=u, rs1=source, imm=SSTATUS_PLAIN)]
+    # u: the new SIE, SPIE and SPP (csrrc: old & ~source has nothing else to change)
+    if rd:
+        words.append(emit.state_store(t, SPILL_OLD))
+    words += [encode("andi", rd=t, rs1=t, imm=~SSTATUS_PLAIN),
+              encode("or", rd=t, rs1=t, rs2=u),
+              emit.state_store(t, sstatus)]
+    if rd:
+        words.append(emit.state_load(rd, SPILL_OLD))
+    words += [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
+              encode("jal", rd=0, imm=16)]                 # over the slow path
+    slow = len(words)
+    words += [emit.state_load(u, SPILL_SECOND), emit.state_load(t, SPILL_TEMP)]
+    for at in checks:
+        words[at] = encode("bne", rs1=u, rs2=0, imm=4 * (slow - at))
+    out.words(words)
+    out.callout("csr", pc, word, length)
 
 
 def _interrupt_enable(out, pc, word, length, immediate, rd, source):
