@@ -503,6 +503,10 @@ def test_the_translators_own_encoders_agree_with_the_isa_table(rd, rs1, imm, imm
     assert emit.slli(rd, rs1, shamt) == codec.encode("slli", rd=rd, rs1=rs1, shamt=shamt)
     offset = 2 * (imm20 - (1 << 19))                       # every even offset within +-1 MiB
     assert emit.jal(rd, offset) == codec.encode("jal", rd=rd, imm=offset)
+    far = (imm20 << 12) - (1 << 31) + imm                  # +-2 GiB, as auipc + jalr reach
+    lo = emit.sext(far, 12)
+    assert emit.far_jump(rd, far) == [codec.encode("auipc", rd=rd, imm=((far - lo) >> 12) & 0xFFFFF),
+                                      codec.encode("jalr", rd=0, rs1=rd, imm=lo)]
 
 
 def test_the_translators_own_encoders_refuse_what_does_not_fit():

@@ -126,12 +126,18 @@ def jal(rd, offset):
             | ((offset >> 11) & 1) << 20 | ((offset >> 12) & 0xFF) << 12)
 
 
+_AUIPC = codec.encode("auipc", rd=0, imm=0)
+_JALR = codec.encode("jalr", rd=0, rs1=0, imm=0)
+
+
 def far_jump(rd, offset):
     """auipc rd + jalr x0 through rd: a jump `offset` bytes from the auipc,
     anywhere within +-2 GiB."""
+    if not -(1 << 31) - 0x800 <= offset < (1 << 31) - 0x800:
+        raise codec.EncodingError(f"far jump: offset {offset} out of range")
     lo = sext(offset, 12)
     hi = ((offset - lo) >> 12) & 0xFFFFF
-    return [codec.encode("auipc", rd=rd, imm=hi), codec.encode("jalr", rd=0, rs1=rd, imm=lo)]
+    return [_AUIPC | rd << 7 | hi << 12, _JALR | rd << 15 | (lo & 0xFFF) << 20]
 
 
 def jump_fits(offset):
