@@ -1,4 +1,4 @@
-"""The translator: one guest basic block -> host instruction words for the TC.
+"""The translator: one guest superblock -> host instruction words for the TC.
 
 Pure: it reads guest code through a `fetch(gva) -> 16-bit parcel` function
 and knows nothing of the runtime but the TC address the block will live at
@@ -9,9 +9,11 @@ and knows nothing of the runtime but the TC address the block will live at
   unprivileged fflags/frm/fcsr accesses): copied.
 * auipc rd: rd = the guest pc + offset, as a constant.
 * jal: the link value (guest pc + length) as a constant, then an exit stub
-  to the target; branches: the branch, retargeted to hop over a fall-through
-  exit stub onto a taken exit stub. An exit stub is a callout until the
-  runtime translates its target and patches it into a direct jal (chaining).
+  to the target. Conditional branches do not end the block (a superblock):
+  the inverted branch hops over an exit stub to the taken target and
+  translation goes on at the fall-through. An exit stub is a callout until
+  the runtime translates its target and patches it into a direct jal
+  (chaining).
 * jalr (ret, indirect calls): an inline one-entry cache, then a table. The
   target is computed into a borrowed register and compared with a literal
   (the guest target last seen here); a hit jumps straight to that target's
@@ -25,7 +27,10 @@ and knows nothing of the runtime but the TC address the block will live at
   short load/modify/store on the state page with one borrowed register
   spilled there. Interrupt enables (csrs sstatus of SIE alone) are done on
   the state page when sip & sie shows nothing to deliver, else they are the
-  csr callout. Reads of `time` are copied (the runtime lets translated
+  csr callout. csrrc/csrrw of sstatus by register (a kernel's trap entry
+  and return) are done on the state page when they change only SIE
+  (clearing it), SPIE and SPP, else they are the csr callout. Reads of
+  `time` are copied (the runtime lets translated
   code read the hart's, which is the guest's). Other CSR accesses
   (sstatus/sie/satp writes, which may unmask an interrupt or change the
   address space; sip, which depends on time; cycle and instret, which are
