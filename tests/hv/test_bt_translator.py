@@ -160,6 +160,40 @@ def test_a_branch_at_the_page_end_ends_in_two_exit_stubs(core_type):
         assert run_block(core, block, {10: a, 11: 0})[TARGET] == target
 
 
+@pytest.mark.parametrize("source, rd, rs1", [("auipc t1, 0\n jalr ra, 20(t1)", 1, 6),
+                                           ("auipc ra, 0\n jalr ra, 20(ra)", 1, 1),
+                                           ("auipc t1, 0\n jalr x0, 20(t1)", 0, 6),
+                                           ("auipc t1, 0\n c.jalr t1", 1, 6)])
+def test_a_call_through_auipc_is_a_direct_jump(core_type, source, rd, rs1):
+    """auipc + jalr through the register it set (how a kernel linked
+    without relaxation calls): the target is known, so the jump is an exit
+    stub as jal's, no inline cache; the registers end as the guest's."""
+    block, _ = translate(source + "\n nop\n nop\n nop\n nop\n nop\n nop")
+    offset = 0 if "c.jalr" in source else 20
+    jalr_pc = GUEST + 4
+    length = 2 if "c.jalr" in source else 4
+    assert [c[KIND] for _, c in block.callouts] == ["exit"]
+    assert block.exits()[0][1] == GUEST + offset
+    assert block.guest_end == jalr_pc + length
+    core = bare_core(core_type)
+    regs = {i: 0x1000 + i for i in range(1, 32)}
+    callout = run_block(core, block, regs)
+    assert (callout[KIND], callout[TARGET]) == ("exit", GUEST + offset)
+    expected = dict(regs)
+    expected[rs1] = GUEST
+    if rd:
+        expected[rd] = jalr_pc + length
+    assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+
+
+@pytest.mark.parametrize("source", ["auipc t1, 0\n addi a0, a0, 1\n jalr ra, 20(t1)",
+                                    "auipc t1, 0\n jalr ra, 20(t2)",
+                                    "auipc t1, 0\n jalr gp, 20(t1)"])
+def test_a_jalr_not_right_after_the_auipc_of_its_base_stays_indirect(source):
+    block, _ = translate(source)
+    assert [c[KIND] for _, c in block.callouts] == ["jalr"]
+
+
 def test_compressed_jumps_link_past_two_bytes():
     block, _ = translate("c.jr ra\n nop")
     callout = dict(block.callouts)[max(dict(block.callouts))]
@@ -593,7 +627,7 @@ def test_a_new_block_is_chained_to_the_blocks_already_translated(core_type, on_t
 def test_boundaries_are_every_blocks_rewrite_starts_and_nothing_else(core_type):
     core = bare_core(core_type)
     data, symbols = guest_code("loop: addi a0, a0, 1\n lui t0, 5\n blt a0, a1, loop\n"
-                               " auipc t1, 3\n jalr ra, 0(t1)\nnext: csrw sie, a0\n j loop")
+                               " auipc t1, 3\n jalr ra, 0(a2)\nnext: csrw sie, a0\n j loop")
     tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     blocks = [tc.translate(fetcher(data), pc, [GUEST]) for pc in (GUEST, symbols["next"])]
     # (`j loop` has no link: its rewrite is its exit stub, which stands for the target)

@@ -14,6 +14,10 @@ and knows nothing of the runtime but the TC address the block will live at
   translation goes on at the fall-through. An exit stub is a callout until
   the runtime translates its target and patches it into a direct jal
   (chaining).
+* auipc rX + jalr rd, off(rX) right after it (a `call` or `tail` to a
+  pc-relative target, as a kernel built without linker relaxation makes
+  every call): rX as auipc sets it, the link value, then an exit stub to the
+  target, as for jal: the jalr's base is known, so it is a direct jump.
 * jalr (ret, indirect calls): an inline one-entry cache, then a table. The
   target is computed into a borrowed register and compared with a literal
   (the guest target last seen here); a hit jumps straight to that target's
@@ -330,6 +334,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     pc = guest_pc
     count = 0
     ended = False
+    # The last auipc's register, its value, and the guest pc right after it.
+    auipc_rd = auipc_value = auipc_next = None
     while count < max_insns:
         try:
             if code_page is not None:
@@ -394,11 +400,22 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                 rd = (word >> 7) & 31
                 if rd:
                     upper = word & 0xFFFF_F000
-                    words += load_constant(rd, pc + (upper - (1 << 32) if upper >> 31 else upper))
+                    auipc_value = pc + (upper - (1 << 32) if upper >> 31 else upper)
+                    words += load_constant(rd, auipc_value)
+                    auipc_rd, auipc_next = rd, pc + length
             elif opcode == 0x67 and not (word >> 12) & 7:
                 imm = word >> 20
-                _indirect_jump(out, pc, word, length, (word >> 7) & 31, (word >> 15) & 31,
-                               imm - (1 << 12) if word >> 31 else imm)
+                imm = imm - (1 << 12) if word >> 31 else imm
+                rd, rs1 = (word >> 7) & 31, (word >> 15) & 31
+                if auipc_next == pc and rs1 == auipc_rd and rd != BASE_REG:
+                    # auipc + jalr (a `call` or `tail` to a pc-relative
+                    # function): its base register was set right before, so
+                    # the target is known: a direct jump, chained as jal's.
+                    if rd:
+                        words += load_constant(rd, pc + length)
+                    out.exit_stub((auipc_value + imm) & MASK64 & ~1)
+                else:
+                    _indirect_jump(out, pc, word, length, rd, rs1, imm)
                 ended = True
             else:
                 decoded = _decode(word) if word is not None else None
