@@ -12,8 +12,8 @@ from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.cache import MAX_BLOCK_BYTES, IndirectTable, TranslationCache
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_OFFSET, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
                                 SPILL_RENAME, SPILL_TARGET, SPILL_TEMP, STATE_BYTES, STATE_OFFSET)
-from pyvmm.hv.bt.translator import (GUEST_PC, INSN, KIND, LENGTH, LITERAL, MAX_BLOCK_INSNS, SITE,
-                                    TARGET, FetchFault, translate_block)
+from pyvmm.hv.bt.translator import (GUEST_PC, INSN, KIND, LENGTH, LITERAL, MAX_BLOCK_INSNS,
+                                    NO_TARGET, SITE, TARGET, FetchFault, translate_block)
 from pyvmm.hv.vcpu_state import SupervisorState
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
@@ -240,6 +240,32 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     assert tc.invalidate_page(target & ~0xFFF) == 1        # unlinking: misses again
     core.pc = block.tc_addr
     assert core.run(1000) == 3 and tc.callouts[core.exit_pc][KIND] == "jalr"
+
+
+def test_an_inline_cache_re_pointed_is_unlinked_with_its_new_target_only(core_type):
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    data, _ = guest_code("jalr ra, 0(a0)\n nop")
+    block = tc.translate(fetcher(data), GUEST)
+    site, literal = next((c[SITE], c[LITERAL]) for _, c in block.callouts if c[KIND] == "jalr")
+    ecall = b"\x73\x00\x00\x00"
+    targets = [tc.translate(fetcher(ecall, pc), pc, [pc & ~0xFFF])
+               for pc in (0x8030_0000, 0x8040_0000)]
+    callers = [tc.translate(fetcher(data, pc), pc, [pc]) for pc in (GUEST + 0x2000, GUEST + 0x3000)]
+    for caller in callers:                     # other jumps into the first target
+        stub = next(s for s, c in caller.callouts if c[KIND] == "jalr")
+        tc.link_indirect(dict(caller.callouts)[stub][SITE], dict(caller.callouts)[stub][LITERAL],
+                         targets[0])
+    assert tc.link_indirect(site, literal, targets[0])
+    assert tc.link_indirect(site, literal, targets[1])
+    assert list(tc.incoming[0x8040_0000]) == [site] and site not in tc.incoming[0x8030_0000]
+    assert len(tc.incoming[0x8030_0000]) == 2
+    assert tc.invalidate_page(0x8030_0000) == 1             # the old target: the site stays
+    assert tc.patched[site] == 0x8040_0000
+    assert int.from_bytes(core.read_mem(tc.hpa_of(literal), 8), "little") == 0x8040_0000
+    assert tc.invalidate_page(0x8040_0000) == 1             # the new one: it misses again
+    assert site not in tc.patched and 0x8040_0000 not in tc.incoming
+    assert int.from_bytes(core.read_mem(tc.hpa_of(literal), 8), "little") == NO_TARGET
 
 
 @pytest.mark.parametrize("source, rd, rs1", [("jalr ra, 8(a0)", 1, 10), ("c.jr t6", 0, 31),

@@ -148,9 +148,10 @@ class TranslationCache:
         self.callouts = {}                 # TC address -> callout record (translator.KIND, ...)
         self.boundaries = Boundaries(self)  # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
-        # guest pc -> the patched stubs' TC addresses: tuples of ints, which
-        # the garbage collector stops tracking (a booting Linux chains some
-        # 50 K targets)
+        # guest pc -> the patched stubs' TC addresses: arrays of 64-bit ints,
+        # which the garbage collector does not track (a booting Linux chains
+        # some 40 K targets) and which grow in place (a kernel function
+        # called from thousands of sites has as many stubs)
         self.incoming = {}
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
@@ -330,11 +331,11 @@ class TranslationCache:
             return False
         old = self.patched.get(site)
         if old is not None:
-            stubs = tuple(stub for stub in self.incoming.get(old, ()) if stub != site)
-            if stubs:
-                self.incoming[old] = stubs
-            else:
-                self.incoming.pop(old, None)
+            stubs = self.incoming.get(old)
+            if stubs is not None and site in stubs:
+                stubs.remove(site)
+                if not stubs:
+                    del self.incoming[old]
         self._write_words(site, [emit.jal(0, offset)])
         target = target_block.guest_pc
         self._write_words(literal, [target & 0xFFFF_FFFF, target >> 32])
@@ -345,9 +346,11 @@ class TranslationCache:
         return True
 
     def _add_incoming(self, guest_pc, stub):
-        stubs = self.incoming.get(guest_pc, ())
-        if stub not in stubs:
-            self.incoming[guest_pc] = stubs + (stub,)
+        stubs = self.incoming.get(guest_pc)
+        if stubs is None:
+            self.incoming[guest_pc] = array.array("Q", (stub,))
+        elif stub not in stubs:
+            stubs.append(stub)
 
     def remember_target(self, block):
         """Fill block's lookup-table entry: indirect jumps to it that miss
