@@ -35,6 +35,8 @@ import weakref
 
 import numpy as np
 
+from pyvmm._core import GuestTables, GuestWalk
+
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
@@ -58,6 +60,7 @@ FETCH, LOAD, STORE = "fetch", "load", "store"
 PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
 PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
 ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
+ACCESS_CODE = {FETCH: 0, LOAD: 1, STORE: 2}     # the core's ACC_FETCH, ACC_LOAD, ACC_STORE
 
 # With fill_superpages, a fault under a guest superpage fills the aligned
 # group of this many 4 KiB pages around it (64 KiB): Linux clearing and
@@ -98,19 +101,6 @@ def _asid_pool(host):
         return _ASID_POOLS.setdefault(host, _AsidPool())
     except TypeError:                 # a host that cannot be weakly referenced: a pool of its own
         return _AsidPool()
-
-
-class _Walk:
-    """A successful guest walk: the GPA reached, the guest leaf PTE and the
-    addresses of every guest PTE the translation depends on."""
-
-    __slots__ = ("gpa", "leaf_gpa", "leaf", "pte_gpas")
-
-    def __init__(self, gpa, leaf_gpa, leaf, pte_gpas):
-        self.gpa = gpa
-        self.leaf_gpa = leaf_gpa
-        self.leaf = leaf
-        self.pte_gpas = pte_gpas
 
 
 class _Tree:
@@ -164,8 +154,12 @@ class ShadowPager:
         # Guest page -> offset of its frame in the host's RAM (the page map's
         # list, edited in place): guest PTEs read without a call per level.
         self._page_offsets = None
+        # The walk itself runs in the core over that list (GuestTables).
+        self._guest_tables = None
         if self._pagemap is not None and vm.host.ram_base == vm.host.core.ram_base:
             self._page_offsets = self._pagemap.offsets
+            self._guest_tables = GuestTables(self.core.ram_buffer, self._page_offsets,
+                                             self._pagemap.ram_base)
         self.user_split = bool(user_split)
         self.max_spaces = max(1, int(max_spaces))
         self._asids = _asid_pool(vm.host)
@@ -434,13 +428,24 @@ class ShadowPager:
 
     def guest_walk(self, gva, access, guest_priv, sum=False, mxr=False):
         """Translate gva through the guest's current tables as the hart would,
-        without side effects. Returns (_Walk, None) or (None, cause)."""
+        without side effects. Returns (GuestWalk, None) or (None, cause)."""
+        space = self._space
+        tables = self._guest_tables
+        if tables is None or space.mode == SATP_MODE_BARE:
+            return self.guest_walk_python(gva, access, guest_priv, sum, mxr)
+        self.fault_cause = None
+        return tables.walk(gva, LEVELS[space.mode], space.root_ppn, ACCESS_CODE[access], guest_priv,
+                           sum, mxr)
+
+    def guest_walk_python(self, gva, access, guest_priv, sum=False, mxr=False):
+        """guest_walk in Python, PTE by PTE: the walk of a VM without a page
+        map, and the reference the core's walk (GuestTables) is tested against."""
         space = self._space
         self.fault_cause = None
         if space.mode == SATP_MODE_BARE:
             if gva >> (BARE_SHADOW_VA_BITS - 1):
                 return None, ACCESS_FAULT_CAUSE[access]     # beyond what the Sv39 shadow maps
-            return _Walk(gva, None, None, ()), None
+            return GuestWalk(gva, None, None, ()), None
         levels = LEVELS[space.mode]
         va_bits = PAGE_SHIFT + 9 * levels
         top = gva >> (va_bits - 1)
@@ -492,7 +497,7 @@ class ShadowPager:
         elif not pte & (PTE_X if access == FETCH else PTE_W):
             return None, PAGE_FAULT_CAUSE[access]
         gpa = (ppn << PAGE_SHIFT) | (gva & ((1 << shift) - 1))
-        return _Walk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
+        return GuestWalk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
 
     def _read_guest_pte(self, pte_gpa):
         hpa = self.vm.gpa_to_hpa(pte_gpa)

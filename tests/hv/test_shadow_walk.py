@@ -1,0 +1,188 @@
+"""The shadow pager's walk of the guest's tables runs in the core
+(pyvmm._core.GuestTables over the VM's page map): it must give exactly what
+the Python walk (ShadowPager.guest_walk_python, PTE by PTE) gives, for any
+guest page tables, address, access, privilege, SUM and MXR, and never read
+outside the guest's RAM."""
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pyvmm._core import GuestTables, GuestWalk
+from pyvmm.hv import Host
+from pyvmm.hv.shadow import (
+    FETCH, LOAD, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_MODE_SV39, SATP_MODE_SV48,
+    STORE, ShadowPager,
+)
+
+PAGE = 4096
+GUEST_RAM = 4 << 20
+TABLE_PAGES = 6                       # guest pages 1..6 hold the random tables (page 1 the root)
+INDEXES = (0, 1, 2, 255, 256, 511)    # the table entries the random addresses use
+
+
+@pytest.fixture(scope="module")
+def machine():
+    host = Host(ram_size=16 << 20)
+    vm = host.create_vm(ram_size=GUEST_RAM)
+    # Guest pages on frames out of order, as a copy-on-write clone's are.
+    order = list(range(len(vm.pagemap.offsets)))
+    random.Random(5).shuffle(order)
+    vm.pagemap.offsets[:] = [vm.pagemap.offsets[i] for i in order]
+    vm.pagemap.hpa[:] = [vm.pagemap.hpa[i] for i in order]
+    return host, vm
+
+
+def table_gpa(vm, n):
+    return vm.ram_base + (1 + n) * PAGE
+
+
+LEAF_RIGHTS = [PTE_R, PTE_R | PTE_W, PTE_X, PTE_X, PTE_R | PTE_X, PTE_R | PTE_W | PTE_X, PTE_W, PTE_W | PTE_X]
+
+
+def random_pte(vm, rng):
+    """A guest PTE, weighted towards walks that go somewhere: pointers to the
+    random tables, leaves with any rights, and now and then every other kind."""
+    kind = rng.choices(["table", "leaf", "empty", "odd-table", "outside", "high"],
+                       [45, 45, 3, 3, 2, 2])[0]
+    if kind == "table":
+        return ((table_gpa(vm, rng.randrange(TABLE_PAGES)) >> 12) << 10) | PTE_V
+    if kind == "odd-table":     # a pointer with A, D, U or without V: reserved there
+        flags = rng.choice([PTE_A, PTE_D, PTE_U, PTE_A | PTE_D]) | (PTE_V if rng.random() < 0.8 else 0)
+        return ((table_gpa(vm, rng.randrange(TABLE_PAGES)) >> 12) << 10) | flags
+    if kind == "empty":
+        return rng.choice([0, rng.randrange(1 << 64) & ~PTE_V])
+    if kind == "outside":       # a table, or a leaf, out of guest RAM
+        gpa = rng.choice([0, 0x1000, vm.ram_base + GUEST_RAM, 1 << 40])
+        return ((gpa >> 12) << 10) | PTE_V | rng.choice([0, PTE_R])
+    flags = PTE_V | rng.choice(LEAF_RIGHTS) | (rng.randrange(16) << 4)      # U, G, A, D at random
+    place = rng.choice(["ram", "aligned", "aligned", "any"])
+    if place == "ram":
+        ppn = (vm.ram_base >> 12) + rng.randrange(GUEST_RAM >> 12)
+    elif place == "aligned":    # a superpage at any level
+        ppn = vm.ram_base >> 12
+    else:
+        ppn = rng.randrange(1 << 44)
+    pte = (ppn << 10) | flags
+    if kind == "high":          # bits pyvmm implements none of
+        pte |= rng.randrange(1, 0x400) << 54
+    return pte
+
+
+walk_probe = st.fixed_dictionaries({
+    "indexes": st.lists(st.sampled_from(INDEXES), min_size=5, max_size=5),
+    "offset": st.integers(0, PAGE - 1),
+    "high": st.sampled_from(["sign", "zero", "bad"]),
+    "access": st.sampled_from([FETCH, LOAD, STORE]),
+    "priv": st.integers(0, 1),
+    "sum": st.booleans(),
+    "mxr": st.booleans(),
+})
+
+
+def probe_gva(p, levels):
+    va_bits = 12 + 9 * levels
+    gva = p["offset"]
+    for level in range(levels):
+        gva |= p["indexes"][level] << (12 + 9 * level)
+    if p["high"] == "sign" and gva >> (va_bits - 1):
+        gva |= ((1 << 64) - 1) ^ ((1 << va_bits) - 1)       # canonical
+    elif p["high"] == "bad":
+        gva |= 1 << 62                                      # never canonical
+    return gva      # "zero" with the top bit set: not canonical either
+
+
+def as_tuple(result):
+    walk, cause = result
+    if walk is None:
+        return None, cause
+    return (walk.gpa, walk.leaf_gpa, walk.leaf, tuple(walk.pte_gpas)), cause
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mode=st.sampled_from([SATP_MODE_SV39, SATP_MODE_SV48]), seed=st.integers(0, 1 << 30),
+       probes=st.lists(walk_probe, min_size=1, max_size=48))
+def test_core_walk_is_the_python_walk(machine, mode, seed, probes):
+    host, vm = machine
+    rng = random.Random(seed)
+    for n in range(TABLE_PAGES):
+        table = bytearray(PAGE)
+        for index in INDEXES:
+            table[8 * index:8 * index + 8] = random_pte(vm, rng).to_bytes(8, "little")
+        vm.write(table_gpa(vm, n), bytes(table))
+    pager = ShadowPager(vm)
+    assert pager._guest_tables is not None        # the core's walk serves this VM
+    pager.set_guest_satp((mode << 60) | (table_gpa(vm, 0) >> 12))
+    levels = 3 if mode == SATP_MODE_SV39 else 4
+    try:
+        for p in probes:
+            gva = probe_gva(p, levels)
+            args = (gva, p["access"], p["priv"], p["sum"], p["mxr"])
+            assert as_tuple(pager.guest_walk(*args)) == as_tuple(pager.guest_walk_python(*args)), args
+    finally:
+        pager.close()
+
+
+def test_leaf_found_through_every_level(machine):
+    host, vm = machine
+    root, mid, low = (table_gpa(vm, n) for n in range(3))
+    for n in range(3):
+        vm.write(table_gpa(vm, n), bytes(PAGE))
+    data = vm.ram_base + (100 << 12)
+    vm.write(root + 8 * 2, (((mid >> 12) << 10) | PTE_V).to_bytes(8, "little"))
+    vm.write(mid + 8 * 3, (((low >> 12) << 10) | PTE_V).to_bytes(8, "little"))
+    leaf = ((data >> 12) << 10) | PTE_V | PTE_R | PTE_W | PTE_A | PTE_D
+    vm.write(low + 8 * 4, leaf.to_bytes(8, "little"))
+    pager = ShadowPager(vm)
+    pager.set_guest_satp((SATP_MODE_SV39 << 60) | (root >> 12))
+    gva = (2 << 30) | (3 << 21) | (4 << 12) | 0x123
+    walk, cause = pager.guest_walk(gva, STORE, 1)
+    assert cause is None and isinstance(walk, GuestWalk)
+    assert (walk.gpa, walk.leaf_gpa, walk.leaf) == (data | 0x123, low + 32, leaf)
+    assert walk.pte_gpas == (root + 16, mid + 24, low + 32)
+    assert pager.guest_walk(gva, FETCH, 1) == (None, 12)            # not executable
+    assert pager.guest_walk(gva, LOAD, 0) == (None, 13)             # a supervisor page
+    # A table pointer outside guest RAM is the access's access fault, not a read there.
+    vm.write(mid + 8 * 3, (((vm.ram_base + GUEST_RAM) >> 12) << 10 | PTE_V).to_bytes(8, "little"))
+    assert pager.guest_walk(gva, LOAD, 1) == (None, 5)
+    assert pager.guest_walk(gva, STORE, 1) == (None, 7)
+    assert pager.guest_walk(gva, FETCH, 1) == (None, 1)
+    pager.close()
+
+
+def test_walk_follows_the_page_map_in_place(machine):
+    """A guest page moved to another frame (copy-on-write broken, a restore)
+    is walked in its new frame at once: the walk reads the page map's list."""
+    host, vm = machine
+    root = table_gpa(vm, 0)
+    vm.write(root, bytes(PAGE))
+    giga = ((vm.ram_base >> 12) << 10) | PTE_V | PTE_R | PTE_A
+    vm.write(root + 8 * 2, giga.to_bytes(8, "little"))
+    pager = ShadowPager(vm)
+    pager.set_guest_satp((SATP_MODE_SV39 << 60) | (root >> 12))
+    assert pager.guest_walk((2 << 30) + 8, LOAD, 1)[0].gpa == vm.ram_base + 8
+    index = (root - vm.ram_base) >> 12
+    spare = host.frames.alloc(1)
+    host.core.write_mem(spare, bytes(PAGE))         # the same table, emptied, in another frame
+    old_hpa, old_offset = vm.pagemap.hpa[index], vm.pagemap.offsets[index]
+    vm.pagemap.hpa[index], vm.pagemap.offsets[index] = spare, spare - host.ram_base
+    try:
+        assert pager.guest_walk((2 << 30) + 8, LOAD, 1) == (None, 13)
+    finally:
+        vm.pagemap.hpa[index], vm.pagemap.offsets[index] = old_hpa, old_offset
+        host.frames.free(spare, 1)
+        pager.close()
+
+
+def test_guest_tables_reject_a_frame_outside_the_buffer():
+    """The page map names host frames; one past the RAM buffer is a host
+    bug, raised, never read."""
+    root_entry = (((0x8000_1000 >> 12) << 10) | PTE_V).to_bytes(8, "little")   # -> guest page 1
+    tables = GuestTables(bytearray(root_entry + bytes(2 * PAGE - 8)), [0, 8 * PAGE], 0x8000_0000)
+    with pytest.raises(IndexError):
+        tables.walk(0, 3, 0x8000_0000 >> 12, 1, 1, False, False)
+    assert tables.walk(1 << 30, 3, 0x8000_0000 >> 12, 1, 1, False, False) == (None, 13)  # V clear
+    assert tables.walk(0, 3, 0x9000_0000 >> 12, 1, 1, False, False) == (None, 5)    # not guest RAM
+    with pytest.raises(ValueError):
+        tables.walk(0, 2, 0x8000_0000 >> 12, 1, 1, False, False)
