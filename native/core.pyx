@@ -977,3 +977,4 @@ cdef class Core:
         }
 
 include "shadowwalk.pxi"
+include "shadowslots.pxi"

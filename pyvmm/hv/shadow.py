@@ -35,7 +35,7 @@ import weakref
 
 import numpy as np
 
-from pyvmm._core import GuestTables, GuestWalk
+from pyvmm._core import GuestTables, GuestWalk, ShadowSlots
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -177,12 +177,14 @@ class ShadowPager:
         # status-dependent, whether the guest's PTEs let it store there:
         # shadowed writable unless the page holds page tables, is watched or
         # is shared). Ints only: the garbage collector stops tracking them.
-        self._slots = {}
-        self._trees = {}                      # root HPA -> _Tree
-        self._status_slots = {}               # the status-dependent slots of _slots, in its order
-        self._rmap = {}                       # guest PTE GPA -> {slot HPA}
-        self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
-        self._data_rmap = {}                  # guest page GPA -> {slot HPA mapping it}
+        # The maps are ShadowSlots', whose loops over them (fill, drop) run in the core.
+        self._maps = ShadowSlots(self.core.ram_buffer, self._ram_base)
+        self._slots = self._maps.slots
+        self._trees = self._maps.trees        # root HPA -> _Tree
+        self._status_slots = self._maps.status_slots  # the status-dependent slots of _slots, in its order
+        self._rmap = self._maps.rmap          # guest PTE GPA -> {slot HPA}
+        self._pt_refs = self._maps.pt_refs    # guest page GPA -> number of (slot, PTE) dependencies in it
+        self._data_rmap = self._maps.data_rmap    # guest page GPA -> {slot HPA mapping it}
         self._watched = {}                    # guest page GPA -> on_store(page) or None
         self.fault_cause = None               # what to reflect after a "guest" outcome
         # Moves whenever a root entry link_host_table set may be gone (satp
@@ -355,9 +357,8 @@ class ShadowPager:
                 for pte_gpa in range(max(page, gpa & ~7), min(page + PAGE_SIZE, end), 8):
                     slots = self._rmap.get(pte_gpa)
                     if slots:
-                        for slot in list(slots):
-                            self._drop_slot(slot)
-                            dropped += 1
+                        dropped += len(slots)
+                        self._drop_slots(list(slots))
             page += PAGE_SIZE
         if dropped:
             self.counters["invalidations"] += dropped
@@ -560,36 +561,16 @@ class ShadowPager:
         if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
-        rmap = self._rmap
-        pt_refs = self._pt_refs
-        for pte_gpa in deps:
-            slots = rmap.get(pte_gpa)
-            if slots is None:
-                rmap[pte_gpa] = {slot}
-            else:
-                slots.add(slot)
-            page = pte_gpa & ~PAGE_MASK
-            count = pt_refs.get(page, 0)
-            pt_refs[page] = count + 1
-            if count == 0:
-                self._write_protect(page)
+        for page in self._maps.depend(slot, deps):        # pages that just became page tables
+            self._write_protect(page)
         guest_perms = perms
-        if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
+        if perms & PTE_W and (data_page in self._pt_refs or data_page in self._watched
                               or self._shared(data_page)):
             perms &= ~PTE_W
-        slot_map[slot] = (tree.root, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
-        if status_dependent:
-            self._status_slots[slot] = None
-        mapped = self._data_rmap.get(data_page)
-        if mapped is None:
-            self._data_rmap[data_page] = {slot}
-        else:
-            mapped.add(slot)
-        tree.slots.add(slot)
         leaf = ((hpa_page >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms
         if perms & PTE_W:
             leaf |= PTE_D
-        self._ram_words[(slot - self._ram_base) >> 3] = leaf
+        self._maps.add(slot, tree, deps, data_page, status_dependent, guest_perms & PTE_W, leaf)
         if replaced:                  # the hart may hold the old rights (read-only, other U)
             self._flush_tlb()
         self.counters["shadow_fills"] += 1
@@ -606,6 +587,15 @@ class ShadowPager:
         shared. Slots already filled, and pages that are not guest RAM, are
         left alone; nothing is replaced, so the hart's TLB holds nothing
         stale."""
+        deps = walk.pte_gpas
+        gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
+        group = ((gva >> PAGE_SHIFT) & 0x1FF) & ~(SUPERPAGE_FILL_PAGES - 1)
+        pagemap = self._pagemap
+        if self._guest_tables is not None:        # the VM's RAM is its page map's: the loop in the core
+            self.counters["shadow_fills"] += self._maps.fill_group(
+                tree, slot, group, SUPERPAGE_FILL_PAGES, gpa_first, deps, perms, self._watched,
+                pagemap.hpa, pagemap.readonly, pagemap.ram_base)
+            return
         slots = self._slots
         words = self._ram_words
         rmap = self._rmap
@@ -613,11 +603,8 @@ class ShadowPager:
         data_rmap = self._data_rmap
         watched = self._watched
         gpa_to_hpa = self.vm.gpa_to_hpa
-        deps = walk.pte_gpas
         table = slot - ((gva >> PAGE_SHIFT) & 0x1FF) * 8
-        gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
         filled = []
-        group = ((gva >> PAGE_SHIFT) & 0x1FF) & ~(SUPERPAGE_FILL_PAGES - 1)
         for index in range(group, group + SUPERPAGE_FILL_PAGES):
             neighbour = table + index * 8
             if neighbour == slot or neighbour in slots:
@@ -849,38 +836,8 @@ class ShadowPager:
         the guest PTEs it was filled from, and its data page's mapping; a page
         no longer holding any guest page table gets its write right back once
         all are gone (a tree reset drops hundreds at a time)."""
-        slot_map = self._slots
-        status_slots = self._status_slots
-        words = self._ram_words
-        ram_base = self._ram_base
-        rmap = self._rmap
         pt_refs = self._pt_refs
-        data_rmap = self._data_rmap
-        trees = self._trees
-        freed = []                    # pages no longer holding page tables
-        for slot in slots:
-            root, deps, data_page, status_dependent, _ = slot_map.pop(slot)
-            if status_dependent:
-                del status_slots[slot]
-            words[(slot - ram_base) >> 3] = 0
-            trees[root].slots.discard(slot)
-            for pte_gpa in deps:
-                dependents = rmap[pte_gpa]
-                dependents.discard(slot)
-                if not dependents:
-                    del rmap[pte_gpa]
-                page = pte_gpa & ~PAGE_MASK
-                count = pt_refs[page] - 1
-                if count:
-                    pt_refs[page] = count
-                else:
-                    del pt_refs[page]
-                    freed.append(page)
-            mapped = data_rmap[data_page]
-            mapped.discard(slot)
-            if not mapped:
-                del data_rmap[data_page]
-        for page in freed:
+        for page in self._maps.drop(slots):
             if page not in pt_refs:
                 self._restore_writes(page)
 
