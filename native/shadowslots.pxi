@@ -77,6 +77,30 @@ cdef class ShadowSlots:
                 del data_rmap[data_page]
         return freed
 
+    def invalidate(self, uint64_t gpa, uint64_t n):
+        """Drop the slots derived from the guest PTEs in gpa..gpa+n (guest
+        memory changed there). Returns (how many slots were dropped, the
+        pages drop freed, in order)."""
+        cdef dict pt_refs = self.pt_refs, rmap = self.rmap
+        cdef uint64_t end = gpa + n, page = gpa & ~0xFFFULL, pte_gpa, stop
+        cdef Py_ssize_t dropped = 0
+        cdef list freed = []
+        cdef object slots
+        if end < gpa:
+            raise OverflowError(f"guest range {gpa:#x}+{n:#x} wraps around")
+        while page < end:
+            if page in pt_refs:         # only page-table pages have PTEs anything came from
+                pte_gpa = page if page > (gpa & ~7ULL) else gpa & ~7ULL
+                stop = page + 4096 if page + 4096 < end else end
+                while pte_gpa < stop:
+                    slots = rmap.get(pte_gpa)
+                    if slots:
+                        dropped += len(<set>slots)
+                        freed.extend(self.drop(list(<set>slots)))
+                    pte_gpa += 8
+            page += 4096
+        return dropped, freed
+
     def depend(self, slot, tuple deps):
         """Slot `slot` now depends on the guest PTEs at deps. Returns the
         guest pages that just became page-table pages (to write-protect),

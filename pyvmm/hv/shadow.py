@@ -349,17 +349,11 @@ class ShadowPager:
         """Guest memory gpa..gpa+n changed behind the guest's back (a device,
         the loader, an emulated store): drop shadow entries derived from PTEs
         there. Returns the number of shadow entries dropped."""
-        dropped = 0
-        end = gpa + n
-        page = gpa & ~PAGE_MASK
-        while page < end:
-            if page in self._pt_refs:         # only page-table pages have PTEs anything came from
-                for pte_gpa in range(max(page, gpa & ~7), min(page + PAGE_SIZE, end), 8):
-                    slots = self._rmap.get(pte_gpa)
-                    if slots:
-                        dropped += len(slots)
-                        self._drop_slots(list(slots))
-            page += PAGE_SIZE
+        dropped, freed = self._maps.invalidate(gpa, n)
+        pt_refs = self._pt_refs
+        for page in freed:
+            if page not in pt_refs:
+                self._restore_writes(page)
         if dropped:
             self.counters["invalidations"] += dropped
             self._flush_tlb()

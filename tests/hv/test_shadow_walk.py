@@ -9,6 +9,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from hv_support import KERNEL, needs_h
 from pyvmm._core import GuestTables, GuestWalk
 from pyvmm.hv import Host
 from pyvmm.hv.shadow import (
@@ -186,3 +187,29 @@ def test_guest_tables_reject_a_frame_outside_the_buffer():
     assert tables.walk(0, 3, 0x9000_0000 >> 12, 1, 1, False, False) == (None, 5)    # not guest RAM
     with pytest.raises(ValueError):
         tables.walk(0, 2, 0x8000_0000 >> 12, 1, 1, False, False)
+
+
+@needs_h
+@pytest.mark.parametrize("bootargs", ["mode=ptemod iterations=100", "mode=forkwait iterations=5"])
+def test_core_and_python_paths_leave_the_same_shadow(bootargs):
+    """The guest kernel's page-table stress under hw --paging shadow (fill
+    superpage groups, trees kept across sfence.vma), once with the walk and
+    the group fill in the core and once in Python: the same output, counters
+    and shadow maps, entry for entry."""
+    def run(in_core):
+        host = Host(ram_size=(64 << 20) + (32 << 20))
+        vm = host.create_vm(ram_size=64 << 20, paging="shadow", bootargs=bootargs)
+        pager = vm.pager
+        pager.drop_on_sfence, pager.fill_superpages = False, True
+        if not in_core:
+            pager._guest_tables = None
+        vm.load(KERNEL)
+        result = vm.run()
+        words = pager._ram_words
+        leaves = {slot: words[(slot - pager._ram_base) >> 3] for slot in pager._slots}
+        return (result.status, vm.console_output, dict(pager.counters), dict(pager._slots),
+                {gpa: sorted(slots) for gpa, slots in pager._rmap.items()}, dict(pager._pt_refs),
+                {gpa: sorted(slots) for gpa, slots in pager._data_rmap.items()}, leaves)
+    in_core, in_python = run(True), run(False)
+    assert in_core[2]["shadow_fills"] > in_core[2]["hidden_faults"] > 0     # groups were filled
+    assert in_core == in_python
