@@ -138,6 +138,46 @@ cdef class ShadowSlots:
         (<set>tree.slots).add(slot)
         pyvmm_st(&self.ram[0] + self._offset(slot), 8, leaf)
 
+    def fill(self, slot, tree, tuple deps, data_page, bint status_dependent, uint64_t perms,
+             uint64_t hpa_page, dict watched, const uint8_t[::1] readonly, uint64_t guest_base):
+        """Fill slot `slot` of `tree` (empty) for guest page data_page on host
+        page hpa_page, with the guest's rights perms (R/W/X/U): its
+        dependencies on the guest PTEs at deps, whose pages become
+        write-protected in every shadow if they were not page tables yet,
+        and its leaf, read-only when data_page holds page tables, is watched
+        or is shared (readonly[i] for guest page i from guest_base). Returns
+        how many pages newly protected took a store right from some leaf
+        (each a TLB flush for the pager)."""
+        cdef dict rmap = self.rmap, pt_refs = self.pt_refs, data_rmap = self.data_rmap
+        cdef list protect = self.depend(slot, deps)
+        cdef uint8_t* ram = &self.ram[0]
+        cdef uint64_t offset, leaf, leaf_perms = perms, index, page_gpa
+        cdef int changed_pages = 0
+        cdef bint changed
+        cdef object page, mapped, other
+        for page in protect:
+            changed = False
+            mapped = data_rmap.get(page)
+            if mapped is not None:
+                for other in <set>mapped:
+                    offset = self._offset(other)
+                    leaf = pyvmm_ld(ram + offset, 8)
+                    if leaf & PTE_W:
+                        pyvmm_st(ram + offset, 8, leaf & ~(PTE_W | PTE_D))
+                        changed = True
+            changed_pages += changed
+        if perms & PTE_W:
+            page_gpa = data_page
+            index = (page_gpa - guest_base) >> 12
+            if data_page in pt_refs or data_page in watched or \
+                    (page_gpa >= guest_base and index < <uint64_t>readonly.shape[0] and readonly[index]):
+                leaf_perms &= ~PTE_W
+        leaf = ((hpa_page >> 12) << 10) | PTE_V | PTE_A | leaf_perms
+        if leaf_perms & PTE_W:
+            leaf |= PTE_D
+        self.add(slot, tree, deps, data_page, status_dependent, perms & PTE_W, leaf)
+        return changed_pages
+
     def fill_group(self, tree, uint64_t slot, uint64_t first_index, int count, uint64_t gpa_first,
                    tuple deps, uint64_t perms, dict watched, list page_hpa, const uint8_t[::1] readonly,
                    uint64_t guest_base):

@@ -61,6 +61,7 @@ PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
 PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
 ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
 ACCESS_CODE = {FETCH: 0, LOAD: 1, STORE: 2}     # the core's ACC_FETCH, ACC_LOAD, ACC_STORE
+_NOT_SHARED = b""                     # a VM without a page map shares no frame
 
 # With fill_superpages, a fault under a guest superpage fills the aligned
 # group of this many 4 KiB pages around it (64 KiB): Linux clearing and
@@ -555,22 +556,18 @@ class ShadowPager:
         if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
-        for page in self._maps.depend(slot, deps):        # pages that just became page tables
-            self._write_protect(page)
-        guest_perms = perms
-        if perms & PTE_W and (data_page in self._pt_refs or data_page in self._watched
-                              or self._shared(data_page)):
-            perms &= ~PTE_W
-        leaf = ((hpa_page >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms
-        if perms & PTE_W:
-            leaf |= PTE_D
-        self._maps.add(slot, tree, deps, data_page, status_dependent, guest_perms & PTE_W, leaf)
+        pagemap = self._pagemap
+        # The guest pages of deps that were not page tables yet get write-protected.
+        for _ in range(self._maps.fill(slot, tree, deps, data_page, status_dependent, perms, hpa_page,
+                                       self._watched, _NOT_SHARED if pagemap is None else pagemap.readonly,
+                                       0 if pagemap is None else pagemap.ram_base)):
+            self._flush_tlb()
         if replaced:                  # the hart may hold the old rights (read-only, other U)
             self._flush_tlb()
         self.counters["shadow_fills"] += 1
         if self.fill_superpages and not mmio and not status_dependent and walk.leaf_gpa is not None \
                 and len(deps) < LEVELS[space.mode]:
-            self._fill_superpage(tree, slot, gva, walk, guest_perms)
+            self._fill_superpage(tree, slot, gva, walk, perms)
 
     def _fill_superpage(self, tree, slot, gva, walk, perms):
         """The rest of the aligned group of SUPERPAGE_FILL_PAGES pages of a
