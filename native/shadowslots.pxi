@@ -40,7 +40,7 @@ cdef class ShadowSlots:
             raise IndexError(f"shadow entry {hpa:#x} outside host RAM")
         return offset
 
-    def drop(self, slots):
+    cpdef list drop(self, slots):
         """Forget `slots`, in their order: each leaf (zeroed), its dependence
         on the guest PTEs it was filled from, its data page's mapping.
         Returns the guest pages that no longer hold any PTE a slot depends
@@ -101,7 +101,7 @@ cdef class ShadowSlots:
             page += 4096
         return dropped, freed
 
-    def depend(self, slot, tuple deps):
+    cpdef list depend(self, slot, tuple deps):
         """Slot `slot` now depends on the guest PTEs at deps. Returns the
         guest pages that just became page-table pages (to write-protect),
         in order."""
@@ -123,7 +123,7 @@ cdef class ShadowSlots:
                 pt_refs[page] = count + 1
         return protect
 
-    def add(self, slot, tree, tuple deps, data_page, bint status_dependent, bint writable, uint64_t leaf):
+    cpdef add(self, slot, tree, tuple deps, data_page, bint status_dependent, bint writable, uint64_t leaf):
         """Record filled slot `slot` of `tree` (its dependencies already
         recorded by depend) and write its shadow leaf."""
         cdef object mapped
