@@ -34,21 +34,95 @@ cdef class GuestWalk:
                f"pte_gpas={self.pte_gpas!r})"
 
 
+cdef struct WalkResult:
+    uint64_t gpa            # the guest-physical address reached
+    uint64_t leaf           # the leaf PTE
+    uint64_t leaf_gpa       # its address
+    int depth               # PTEs read (pte_gpas[0 .. depth-1], root first)
+    uint64_t pte_gpas[5]
+
+
 cdef class GuestTables:
     """Walks a guest's Sv39/Sv48/Sv57 tables over the guest RAM of one VM:
     guest page i at offset offsets[i] of the host RAM buffer `ram` (a
     Core's ram_buffer), the first guest page at guest_base. `offsets` is the
     page map's own list (read at every walk, so frames it changes count at
-    once)."""
+    once). With the Core that owns `ram` (core), `store` performs a guest's
+    store through its tables as the hart would."""
 
     cdef const uint8_t[::1] ram
     cdef list offsets
     cdef uint64_t guest_base
+    cdef Core core
 
-    def __cinit__(self, ram, list offsets not None, guest_base):
+    def __cinit__(self, ram, list offsets not None, guest_base, Core core=None):
         self.ram = ram
         self.offsets = offsets
         self.guest_base = guest_base
+        self.core = core
+        if core is not None and <const uint8_t*>core.h.ram != &self.ram[0]:
+            raise ValueError("GuestTables: ram is not that core's RAM")
+
+    cdef uint64_t _walk(self, uint64_t gva, int levels, uint64_t root_ppn, int access, int guest_priv,
+                        bint sum, bint mxr, WalkResult* out) except? 0xFFFFFFFFFFFFFFFF:
+        # 0 with *out filled, or the cause of the access's fault
+        cdef const uint8_t* ram = &self.ram[0]
+        cdef uint64_t ram_size = <uint64_t>self.ram.shape[0]
+        cdef list offsets = self.offsets
+        cdef uint64_t npages = <uint64_t>len(offsets)
+        cdef uint64_t fault = 12 if access == ACC_FETCH else (13 if access == ACC_LOAD else 15)
+        cdef uint64_t va_bits, top, table, pte_gpa = 0, pte = 0, ppn, shift, index, frame
+        cdef int level
+        if levels < 3 or levels > 5:
+            raise ValueError(f"{levels} page-table levels: 3, 4 or 5 (Sv39, Sv48, Sv57)")
+        out.depth = 0
+        va_bits = 12 + 9 * <uint64_t>levels
+        top = gva >> (va_bits - 1)
+        if top != 0 and top != (1ULL << (65 - va_bits)) - 1:
+            return fault
+        table = (root_ppn & PPN_MASK) << 12
+        level = levels - 1
+        shift = 12 + 9 * <uint64_t>level
+        while True:
+            pte_gpa = table + ((gva >> shift) & 0x1FF) * 8
+            if pte_gpa < self.guest_base:
+                return 1 if access == ACC_FETCH else (5 if access == ACC_LOAD else 7)
+            index = (pte_gpa - self.guest_base) >> 12
+            if index >= npages:
+                return 1 if access == ACC_FETCH else (5 if access == ACC_LOAD else 7)
+            frame = <uint64_t>offsets[index] + (pte_gpa & 0xFFF)
+            if frame + 8 > ram_size:
+                raise IndexError(f"guest page {index} at host RAM offset {frame:#x}: outside RAM")
+            pte = pyvmm_ld(ram + frame, 8)
+            out.pte_gpas[out.depth] = pte_gpa
+            out.depth += 1
+            # V clear, W without R, or bits pyvmm does not implement: a fault
+            if (pte & (PTE_V | PTE_HIGH_BITS)) != PTE_V or (pte & (PTE_R | PTE_W)) == PTE_W:
+                return fault
+            if pte & (PTE_R | PTE_X):
+                break                   # a leaf
+            if (pte & (PTE_A | PTE_D | PTE_U)) or level == 0:
+                return fault
+            table = ((pte >> 10) & PPN_MASK) << 12
+            level -= 1
+            shift -= 9
+        ppn = (pte >> 10) & PPN_MASK
+        if ppn & ((1ULL << (9 * level)) - 1):
+            return fault                # a misaligned superpage
+        if pte & PTE_U:
+            if guest_priv and (access == ACC_FETCH or not sum):
+                return fault
+        elif not guest_priv:
+            return fault
+        if access == ACC_LOAD:
+            if not (pte & PTE_R) and not (mxr and (pte & PTE_X)):
+                return fault
+        elif not (pte & (PTE_X if access == ACC_FETCH else PTE_W)):
+            return fault
+        out.gpa = (ppn << 12) | (gva & ((1ULL << shift) - 1))
+        out.leaf = pte
+        out.leaf_gpa = pte_gpa
+        return 0
 
     def walk(self, uint64_t gva, int levels, uint64_t root_ppn, int access, int guest_priv,
              bint sum, bint mxr):
@@ -57,70 +131,82 @@ cdef class GuestTables:
         guest_priv (0 U, else S) with the guest's SUM and MXR. Returns
         (GuestWalk, None), or (None, cause): the page fault of the access,
         or its access fault when a PTE address is not guest RAM."""
-        cdef const uint8_t* ram = &self.ram[0]
-        cdef uint64_t ram_size = <uint64_t>self.ram.shape[0]
-        cdef list offsets = self.offsets
-        cdef uint64_t npages = <uint64_t>len(offsets)
-        cdef uint64_t fault = 12 if access == ACC_FETCH else (13 if access == ACC_LOAD else 15)
-        cdef uint64_t va_bits, top, table, pte_gpa = 0, pte = 0, ppn, shift, index, frame
-        cdef uint64_t pte_gpas[5]
-        cdef int level, depth = 0, i
+        cdef WalkResult w
+        cdef uint64_t cause = self._walk(gva, levels, root_ppn, access, guest_priv, sum, mxr, &w)
+        cdef int i
         cdef object item
         cdef tuple deps
         cdef GuestWalk result
-        if levels < 3 or levels > 5:
-            raise ValueError(f"{levels} page-table levels: 3, 4 or 5 (Sv39, Sv48, Sv57)")
-        va_bits = 12 + 9 * <uint64_t>levels
-        top = gva >> (va_bits - 1)
-        if top != 0 and top != (1ULL << (65 - va_bits)) - 1:
-            return None, fault
-        table = (root_ppn & PPN_MASK) << 12
-        level = levels - 1
-        shift = 12 + 9 * <uint64_t>level
-        while True:
-            pte_gpa = table + ((gva >> shift) & 0x1FF) * 8
-            if pte_gpa < self.guest_base:
-                return None, (1 if access == ACC_FETCH else (5 if access == ACC_LOAD else 7))
-            index = (pte_gpa - self.guest_base) >> 12
-            if index >= npages:
-                return None, (1 if access == ACC_FETCH else (5 if access == ACC_LOAD else 7))
-            frame = <uint64_t>offsets[index] + (pte_gpa & 0xFFF)
-            if frame + 8 > ram_size:
-                raise IndexError(f"guest page {index} at host RAM offset {frame:#x}: outside RAM")
-            pte = pyvmm_ld(ram + frame, 8)
-            pte_gpas[depth] = pte_gpa
-            depth += 1
-            # V clear, W without R, or bits pyvmm does not implement: a fault
-            if (pte & (PTE_V | PTE_HIGH_BITS)) != PTE_V or (pte & (PTE_R | PTE_W)) == PTE_W:
-                return None, fault
-            if pte & (PTE_R | PTE_X):
-                break                   # a leaf
-            if (pte & (PTE_A | PTE_D | PTE_U)) or level == 0:
-                return None, fault
-            table = ((pte >> 10) & PPN_MASK) << 12
-            level -= 1
-            shift -= 9
-        ppn = (pte >> 10) & PPN_MASK
-        if ppn & ((1ULL << (9 * level)) - 1):
-            return None, fault          # a misaligned superpage
-        if pte & PTE_U:
-            if guest_priv and (access == ACC_FETCH or not sum):
-                return None, fault
-        elif not guest_priv:
-            return None, fault
-        if access == ACC_LOAD:
-            if not (pte & PTE_R) and not (mxr and (pte & PTE_X)):
-                return None, fault
-        elif not (pte & (PTE_X if access == ACC_FETCH else PTE_W)):
-            return None, fault
-        deps = PyTuple_New(depth)
-        for i in range(depth):
-            item = pte_gpas[i]
+        if cause:
+            return None, cause
+        deps = PyTuple_New(w.depth)
+        for i in range(w.depth):
+            item = w.pte_gpas[i]
             Py_INCREF(item)
             PyTuple_SET_ITEM(deps, i, item)
         result = GuestWalk.__new__(GuestWalk)
-        result.gpa = (ppn << 12) | (gva & ((1ULL << shift) - 1))
-        result.leaf_gpa = pte_gpa
-        result.leaf = pte
+        result.gpa = w.gpa
+        result.leaf_gpa = w.leaf_gpa
+        result.leaf = w.leaf
         result.pte_gpas = deps
         return result, None
+
+    cdef uint64_t _private_frame(self, uint64_t gpa, const uint8_t[::1] readonly) except? 0xFFFFFFFFFFFFFFFF:
+        # Host RAM offset of guest RAM address gpa when its page is on a
+        # frame of this VM alone, else ~0 (not guest RAM, or shared)
+        cdef uint64_t index
+        if gpa < self.guest_base:
+            return ~0ULL
+        index = (gpa - self.guest_base) >> 12
+        cdef uint64_t offset
+        if index >= <uint64_t>len(self.offsets) or index >= <uint64_t>readonly.shape[0] or readonly[index]:
+            return ~0ULL
+        offset = <uint64_t>self.offsets[index] + (gpa & 0xFFF)
+        if offset + 8 > <uint64_t>self.ram.shape[0]:
+            raise IndexError(f"guest page {index} at host RAM offset {offset:#x}: outside RAM")
+        return offset
+
+    cdef void _write(self, uint64_t offset, int size, uint64_t value) noexcept:
+        # Core.write_mem's store: decoded code stays coherent, the page is dirty
+        cdef Hart* h = self.core.h
+        pyvmm_st(h.ram + offset, size, value)
+        invalidate_code_all(h, h.ram_base + offset, <uint64_t>size)
+        dirty_mark_range(h, h.ram_base + offset, <uint64_t>size)
+
+    def store(self, ShadowSlots slots not None, uint64_t gva, int levels, uint64_t root_ppn, int guest_priv,
+              bint sum, bint mxr, int size, uint64_t value, const uint8_t[::1] readonly, dict watched):
+        """The guest's store of `size` bytes (1, 2, 4 or 8, within one page)
+        of value at gva, as its hart would perform it: translated by the
+        guest's tables (levels, root_ppn, guest_priv, SUM, MXR), the leaf's
+        A and D set, value written to guest RAM, and the shadow slots
+        derived from guest PTEs it overwrote dropped (slots.invalidate).
+        Returns the fault's cause (an int) when the guest faults, or
+        (whether it wrote a page-table page, slots dropped, pages freed);
+        None, having done nothing, when the store needs more than this: a
+        target outside guest RAM, a frame shared copy-on-write (readonly[i]
+        for guest page i) or a page in watched."""
+        cdef WalkResult w
+        cdef uint64_t cause, data, leaf_at, page
+        cdef bint page_table
+        if self.core is None:
+            raise RuntimeError("GuestTables.store needs the core that owns the RAM")
+        if size not in (1, 2, 4, 8) or (gva & 0xFFF) + <uint64_t>size > 4096:
+            raise ValueError(f"a store of {size} bytes at {gva:#x}: 1, 2, 4 or 8 within one page")
+        cause = self._walk(gva, levels, root_ppn, ACC_STORE, guest_priv, sum, mxr, &w)
+        if cause:
+            return cause
+        data = self._private_frame(w.gpa, readonly)
+        if data == ~0ULL:               # not guest RAM, or shared
+            return None
+        page = w.gpa & ~0xFFFULL
+        if watched and page in watched:
+            return None
+        leaf_at = self._private_frame(w.leaf_gpa, readonly)
+        if (w.leaf & (PTE_A | PTE_D)) != (PTE_A | PTE_D):
+            if leaf_at == ~0ULL:
+                return None
+            self._write(leaf_at, 8, w.leaf | PTE_A | PTE_D)
+        page_table = page in slots.pt_refs
+        self._write(data, size, value)
+        dropped, freed = slots.invalidate(w.gpa, size)
+        return page_table, dropped, freed

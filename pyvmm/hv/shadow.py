@@ -35,7 +35,7 @@ import weakref
 
 import numpy as np
 
-from pyvmm._core import GuestTables, GuestWalk, ShadowSlots
+from pyvmm._core import Core, GuestTables, GuestWalk, ShadowSlots
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -159,8 +159,11 @@ class ShadowPager:
         self._guest_tables = None
         if self._pagemap is not None and vm.host.ram_base == vm.host.core.ram_base:
             self._page_offsets = self._pagemap.offsets
+            core = self.core if isinstance(self.core, Core) else None
             self._guest_tables = GuestTables(self.core.ram_buffer, self._page_offsets,
-                                             self._pagemap.ram_base)
+                                             self._pagemap.ram_base, core)
+        # emulate_store's common case runs in the core (GuestTables.store).
+        self._store_in_core = self._guest_tables is not None and isinstance(self.core, Core)
         self.user_split = bool(user_split)
         self.max_spaces = max(1, int(max_spaces))
         self._asids = _asid_pool(vm.host)
@@ -351,6 +354,12 @@ class ShadowPager:
         the loader, an emulated store): drop shadow entries derived from PTEs
         there. Returns the number of shadow entries dropped."""
         dropped, freed = self._maps.invalidate(gpa, n)
+        self._after_invalidate(dropped, freed)
+        return dropped
+
+    def _after_invalidate(self, dropped, freed):
+        # Pages that no longer hold page tables get their store right back;
+        # the hart may hold what was dropped.
         pt_refs = self._pt_refs
         for page in freed:
             if page not in pt_refs:
@@ -358,7 +367,6 @@ class ShadowPager:
         if dropped:
             self.counters["invalidations"] += dropped
             self._flush_tlb()
-        return dropped
 
     # ------------------------------------------------------------------ page faults
 
@@ -908,6 +916,21 @@ class ShadowPager:
         gva = (self.core.get_x(base) + offset) & MASK64
         if kind == "amo" and gva % size:
             return self._guest_fault(6, gva)
+        space = self._space
+        if self._store_in_core and kind == "store" and (gva & PAGE_MASK) + size <= PAGE_SIZE \
+                and space.mode != SATP_MODE_BARE and not (
+                    self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr)):
+            # The common store (a PTE written whole) in one call to the core.
+            self.fault_cause = None
+            done = self._guest_tables.store(self._maps, gva, LEVELS[space.mode], space.root_ppn, guest_priv,
+                                            sum, mxr, size, self.core.get_x(op[4]), self._pagemap.readonly,
+                                            self._watched)
+            if done is not None:
+                if done.__class__ is int:
+                    return self._guest_fault(done, gva)
+                page_table, dropped, freed = done
+                self._after_invalidate(dropped, freed)
+                return "emulated" if page_table else "stored"
         walk, fault = self.guest_walk(gva, STORE, guest_priv, sum, mxr)
         if walk is None:
             return self._guest_fault(fault, gva)

@@ -189,27 +189,34 @@ def test_guest_tables_reject_a_frame_outside_the_buffer():
         tables.walk(0, 2, 0x8000_0000 >> 12, 1, 1, False, False)
 
 
-@needs_h
-@pytest.mark.parametrize("bootargs", ["mode=ptemod iterations=100", "mode=forkwait iterations=5"])
-def test_core_and_python_paths_leave_the_same_shadow(bootargs):
-    """The guest kernel's page-table stress under hw --paging shadow (fill
-    superpage groups, trees kept across sfence.vma), once with the walk and
-    the group fill in the core and once in Python: the same output, counters
-    and shadow maps, entry for entry."""
-    def run(in_core):
-        host = Host(ram_size=(64 << 20) + (32 << 20))
-        vm = host.create_vm(ram_size=64 << 20, paging="shadow", bootargs=bootargs)
-        pager = vm.pager
+def kernel_shadow(technique, bootargs, in_core):
+    """Run the guest kernel with the pager's walk, group fill and store in
+    the core or (in_core False) in Python; what the run and the pager end with."""
+    host = Host(ram_size=(64 << 20) + (32 << 20))
+    vm = host.create_vm(ram_size=64 << 20, technique=technique, paging="shadow", bootargs=bootargs)
+    pager = vm.pager
+    if technique == "hw":             # as trap-emulate and bt run their pager
         pager.drop_on_sfence, pager.fill_superpages = False, True
-        if not in_core:
-            pager._guest_tables = None
-        vm.load(KERNEL)
-        result = vm.run()
-        words = pager._ram_words
-        leaves = {slot: words[(slot - pager._ram_base) >> 3] for slot in pager._slots}
-        return (result.status, vm.console_output, dict(pager.counters), dict(pager._slots),
-                {gpa: sorted(slots) for gpa, slots in pager._rmap.items()}, dict(pager._pt_refs),
-                {gpa: sorted(slots) for gpa, slots in pager._data_rmap.items()}, leaves)
-    in_core, in_python = run(True), run(False)
-    assert in_core[2]["shadow_fills"] > in_core[2]["hidden_faults"] > 0     # groups were filled
+    if not in_core:
+        pager._guest_tables, pager._store_in_core = None, False
+    vm.load(KERNEL)
+    result = vm.run()
+    words = pager._ram_words
+    leaves = {slot: words[(slot - pager._ram_base) >> 3] for slot in pager._slots}
+    return (result.status, vm.console_output, vm.vcpus[0].instret, dict(pager.counters), dict(pager._slots),
+            {gpa: sorted(slots) for gpa, slots in pager._rmap.items()}, dict(pager._pt_refs),
+            {gpa: sorted(slots) for gpa, slots in pager._data_rmap.items()}, leaves)
+
+
+@pytest.mark.parametrize("technique", [pytest.param("hw", marks=needs_h), "trap-emulate", "bt"])
+@pytest.mark.parametrize("bootargs", ["mode=ptemod iterations=100", "mode=forkwait iterations=5"])
+def test_core_and_python_paths_leave_the_same_shadow(technique, bootargs):
+    """The guest kernel's page-table stress, once with the pager's walk,
+    superpage group fill and performed stores in the core and once in
+    Python: the same output, instructions, counters and shadow maps, entry
+    for entry."""
+    in_core = kernel_shadow(technique, bootargs, True)
+    in_python = kernel_shadow(technique, bootargs, False)
+    counters = in_core[3]
+    assert counters["shadow_fills"] > counters["hidden_faults"] > 0     # groups were filled
     assert in_core == in_python
