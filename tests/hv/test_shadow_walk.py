@@ -220,3 +220,78 @@ def test_core_and_python_paths_leave_the_same_shadow(technique, bootargs):
     counters = in_core[3]
     assert counters["shadow_fills"] > counters["hidden_faults"] > 0     # groups were filled
     assert in_core == in_python
+
+
+SD_A1_0_A0 = 0x00B53023               # sd a1, 0(a0)
+
+
+def three_level_map(vm, gva, leaf_gpa_target, flags):
+    root, mid, low = (table_gpa(vm, n) for n in range(3))
+    for n in range(3):
+        vm.write(table_gpa(vm, n), bytes(PAGE))
+    vm.write(root + 8 * ((gva >> 30) & 0x1FF), (((mid >> 12) << 10) | PTE_V).to_bytes(8, "little"))
+    vm.write(mid + 8 * ((gva >> 21) & 0x1FF), (((low >> 12) << 10) | PTE_V).to_bytes(8, "little"))
+    leaf_gpa = low + 8 * ((gva >> 12) & 0x1FF)
+    vm.write(leaf_gpa, (((leaf_gpa_target >> 12) << 10) | flags).to_bytes(8, "little"))
+    return root, leaf_gpa
+
+
+def read64(vm, gpa):
+    return int.from_bytes(vm.read(gpa, 8), "little")
+
+
+def test_emulate_store_in_the_core_sets_a_d_and_stores(machine):
+    host, vm = machine
+    gva, data = (2 << 30) | (3 << 21) | (4 << 12) | 0x18, vm.ram_base + (200 << 12)
+    root, leaf_gpa = three_level_map(vm, gva, data, PTE_V | PTE_R | PTE_W)
+    pager = ShadowPager(vm)
+    assert pager._store_in_core
+    pager.set_guest_satp((SATP_MODE_SV39 << 60) | (root >> 12))
+    host.core.set_x(10, gva)
+    host.core.set_x(11, 0x1122_3344_5566_7788)
+    try:
+        assert pager.emulate_store(SD_A1_0_A0, 1, False, False) == "stored"
+        assert read64(vm, data | 0x18) == 0x1122_3344_5566_7788
+        assert read64(vm, leaf_gpa) & (PTE_A | PTE_D) == PTE_A | PTE_D
+        # a guest U page from guest S without SUM: the guest's store page fault, nothing written
+        vm.write(leaf_gpa, (((data >> 12) << 10) | PTE_V | PTE_R | PTE_W | PTE_U).to_bytes(8, "little"))
+        host.core.set_x(11, 5)
+        assert pager.emulate_store(SD_A1_0_A0, 1, False, False) == "guest"
+        assert (pager.fault_cause, pager.fault_tval) == (15, gva)
+        assert read64(vm, data | 0x18) == 0x1122_3344_5566_7788
+        assert read64(vm, leaf_gpa) & PTE_A == 0
+    finally:
+        pager.close()
+
+
+def test_store_in_the_core_leaves_the_unusual_to_the_pager(machine):
+    """GuestTables.store does nothing and says so (None) for a target
+    outside guest RAM, a frame shared copy-on-write or a watched page: the
+    pager's general path takes those."""
+    host, vm = machine
+    gva, data = (2 << 30) | (3 << 21) | (4 << 12), vm.ram_base + (200 << 12)
+    root, leaf_gpa = three_level_map(vm, gva, data, PTE_V | PTE_R | PTE_W)
+    pager = ShadowPager(vm)
+    tables, readonly = pager._guest_tables, vm.pagemap.readonly
+    before = read64(vm, data)
+    args = (pager._maps, gva, 3, root >> 12, 1, False, False, 8, 0xABCD)
+    try:
+        assert tables.store(*args, readonly, {data: None}) is None                  # watched
+        index = (data - vm.ram_base) >> 12
+        readonly[index] = 1
+        try:
+            assert tables.store(*args, readonly, {}) is None                        # shared
+        finally:
+            readonly[index] = 0
+        assert (read64(vm, data), read64(vm, leaf_gpa) & PTE_A) == (before, 0)     # nothing done
+        outside = vm.ram_base + GUEST_RAM
+        vm.write(leaf_gpa, (((outside >> 12) << 10) | PTE_V | PTE_R | PTE_W).to_bytes(8, "little"))
+        assert tables.store(*args, readonly, {}) is None                            # not guest RAM
+        assert read64(vm, leaf_gpa) & PTE_A == 0
+        vm.write(leaf_gpa, (((data >> 12) << 10) | PTE_V | PTE_R | PTE_W).to_bytes(8, "little"))
+        assert tables.store(*args, readonly, {}) == (False, 0, [])
+        assert read64(vm, data) == 0xABCD
+        with pytest.raises(ValueError):
+            tables.store(pager._maps, gva | 0xFFC, 3, root >> 12, 1, False, False, 8, 0, readonly, {})
+    finally:
+        pager.close()
