@@ -139,7 +139,7 @@ cdef class ShadowSlots:
         pyvmm_st(&self.ram[0] + self._offset(slot), 8, leaf)
 
     def fill(self, slot, tree, tuple deps, data_page, bint status_dependent, uint64_t perms,
-             uint64_t hpa_page, dict watched, const uint8_t[::1] readonly, uint64_t guest_base):
+             uint64_t hpa_page, dict watched, bytearray readonly not None, uint64_t guest_base):
         """Fill slot `slot` of `tree` (empty) for guest page data_page on host
         page hpa_page, with the guest's rights perms (R/W/X/U): its
         dependencies on the guest PTEs at deps, whose pages become
@@ -170,7 +170,8 @@ cdef class ShadowSlots:
             page_gpa = data_page
             index = (page_gpa - guest_base) >> 12
             if data_page in pt_refs or data_page in watched or \
-                    (page_gpa >= guest_base and index < <uint64_t>readonly.shape[0] and readonly[index]):
+                    (page_gpa >= guest_base and index < <uint64_t>PyByteArray_GET_SIZE(readonly)
+                     and frame_shared(readonly, index)):
                 leaf_perms &= ~PTE_W
         leaf = ((hpa_page >> 12) << 10) | PTE_V | PTE_A | leaf_perms
         if leaf_perms & PTE_W:
@@ -179,7 +180,7 @@ cdef class ShadowSlots:
         return changed_pages
 
     def fill_group(self, tree, uint64_t slot, uint64_t first_index, int count, uint64_t gpa_first,
-                   tuple deps, uint64_t perms, dict watched, list page_hpa, const uint8_t[::1] readonly,
+                   tuple deps, uint64_t perms, dict watched, list page_hpa, bytearray readonly not None,
                    uint64_t guest_base):
         """The pages of a guest superpage beside the one just filled at
         `slot`: entries first_index .. first_index+count-1 of slot's leaf
@@ -194,7 +195,7 @@ cdef class ShadowSlots:
         cdef uint64_t table = slot - (((slot - self.ram_base) >> 3) & 0x1FF) * 8
         cdef uint64_t index, neighbour, data_page, page_index, hpa, leaf, leaf_perms
         cdef uint64_t npages = <uint64_t>len(page_hpa)
-        cdef uint64_t nreadonly = <uint64_t>readonly.shape[0]
+        cdef uint64_t nreadonly = <uint64_t>PyByteArray_GET_SIZE(readonly)
         cdef uint8_t* ram = &self.ram[0]
         cdef list filled = []
         cdef object root = tree.root, key, data_key, mapped, pte_gpa, page
@@ -214,7 +215,7 @@ cdef class ShadowSlots:
             data_key = data_page
             leaf_perms = perms
             if writable and (data_key in pt_refs or data_key in watched
-                             or (page_index < nreadonly and readonly[page_index])):
+                             or (page_index < nreadonly and frame_shared(readonly, page_index))):
                 leaf_perms &= ~PTE_W
             slot_map[key] = (root, deps, data_key, False, writable)
             mapped = data_rmap.get(data_key)

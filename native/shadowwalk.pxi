@@ -11,6 +11,15 @@
 
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+
+
+cdef inline bint frame_shared(bytearray readonly, uint64_t index) noexcept:
+    # a page map's readonly[index], a page past its end counting as shared
+    # (whoever writes there takes the general path)
+    if index >= <uint64_t>PyByteArray_GET_SIZE(readonly):
+        return True
+    return (<uint8_t*>PyByteArray_AS_STRING(readonly))[index] != 0
 
 
 cdef class GuestWalk:
@@ -151,7 +160,7 @@ cdef class GuestTables:
         result.pte_gpas = deps
         return result, None
 
-    cdef uint64_t _private_frame(self, uint64_t gpa, const uint8_t[::1] readonly) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t _private_frame(self, uint64_t gpa, bytearray readonly) except? 0xFFFFFFFFFFFFFFFF:
         # Host RAM offset of guest RAM address gpa when its page is on a
         # frame of this VM alone, else ~0 (not guest RAM, or shared)
         cdef uint64_t index
@@ -159,7 +168,7 @@ cdef class GuestTables:
             return ~0ULL
         index = (gpa - self.guest_base) >> 12
         cdef uint64_t offset
-        if index >= <uint64_t>len(self.offsets) or index >= <uint64_t>readonly.shape[0] or readonly[index]:
+        if index >= <uint64_t>len(self.offsets) or frame_shared(readonly, index):
             return ~0ULL
         offset = <uint64_t>self.offsets[index] + (gpa & 0xFFF)
         if offset + 8 > <uint64_t>self.ram.shape[0]:
@@ -173,8 +182,23 @@ cdef class GuestTables:
         invalidate_code_all(h, h.ram_base + offset, <uint64_t>size)
         dirty_mark_range(h, h.ram_base + offset, <uint64_t>size)
 
+    def write_pte(self, uint64_t gpa, uint64_t value, bytearray readonly not None):
+        """Write guest PTE (8 bytes) value at gpa as Core.write_mem would, if
+        its page is guest RAM on a frame of this VM alone (readonly[i] clear
+        for guest page i); True if written, False (nothing done) otherwise."""
+        cdef uint64_t offset
+        if self.core is None:
+            raise RuntimeError("GuestTables.write_pte needs the core that owns the RAM")
+        if gpa & 7:
+            raise ValueError(f"a PTE at {gpa:#x}: not 8-byte aligned")
+        offset = self._private_frame(gpa, readonly)
+        if offset == ~0ULL:
+            return False
+        self._write(offset, 8, value)
+        return True
+
     def store(self, ShadowSlots slots not None, uint64_t gva, int levels, uint64_t root_ppn, int guest_priv,
-              bint sum, bint mxr, int size, uint64_t value, const uint8_t[::1] readonly, dict watched):
+              bint sum, bint mxr, int size, uint64_t value, bytearray readonly not None, dict watched):
         """The guest's store of `size` bytes (1, 2, 4 or 8, within one page)
         of value at gva, as its hart would perform it: translated by the
         guest's tables (levels, root_ppn, guest_priv, SUM, MXR), the leaf's

@@ -61,7 +61,7 @@ PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
 PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
 ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
 ACCESS_CODE = {FETCH: 0, LOAD: 1, STORE: 2}     # the core's ACC_FETCH, ACC_LOAD, ACC_STORE
-_NOT_SHARED = b""                     # a VM without a page map shares no frame
+_NOT_SHARED = bytearray()             # a VM without a page map shares no frame
 
 # With fill_superpages, a fault under a guest superpage fills the aligned
 # group of this many 4 KiB pages around it (64 KiB): Linux clearing and
@@ -516,7 +516,9 @@ class ShadowPager:
         new = walk.leaf | PTE_A | (PTE_D if access == STORE else 0)
         if new != walk.leaf:
             # Only adds rights: nothing derived from this PTE goes stale.
-            self._write_guest(walk.leaf_gpa, new.to_bytes(8, "little"))
+            if not (self._store_in_core and
+                    self._guest_tables.write_pte(walk.leaf_gpa, new, self._pagemap.readonly)):
+                self._write_guest(walk.leaf_gpa, new.to_bytes(8, "little"))     # (a shared frame)
             walk.leaf = new
 
     def _write_guest(self, gpa, data):

@@ -293,5 +293,16 @@ def test_store_in_the_core_leaves_the_unusual_to_the_pager(machine):
         assert read64(vm, data) == 0xABCD
         with pytest.raises(ValueError):
             tables.store(pager._maps, gva | 0xFFC, 3, root >> 12, 1, False, False, 8, 0, readonly, {})
+        # A PTE written for the pager's A/D update: only to a frame of this VM alone.
+        leaf = read64(vm, leaf_gpa)
+        readonly[(leaf_gpa - vm.ram_base) >> 12] = 1
+        try:
+            assert tables.write_pte(leaf_gpa, leaf | PTE_A, readonly) is False
+            assert read64(vm, leaf_gpa) == leaf
+        finally:
+            readonly[(leaf_gpa - vm.ram_base) >> 12] = 0
+        assert tables.write_pte(leaf_gpa, leaf | PTE_A, readonly) is True
+        assert read64(vm, leaf_gpa) == leaf | PTE_A
+        assert tables.write_pte(vm.ram_base + GUEST_RAM, 0, readonly) is False     # not guest RAM
     finally:
         pager.close()
