@@ -101,6 +101,34 @@ cdef class ShadowSlots:
             page += 4096
         return dropped, freed
 
+    def restore_writes(self, list pages, dict watched, bytearray readonly not None, uint64_t guest_base):
+        """Of `pages` (which drop freed), those that hold no PTE a slot
+        depends on any more, are not watched and not shared (readonly[i]
+        for guest page i from guest_base): the leaves mapping them get back
+        the store right their guest PTEs give (W and D), rather than each
+        taking a hidden fault on the next store. Adding a right leaves
+        nothing stale in the hart's TLB."""
+        cdef dict slot_map = self.slots, data_rmap = self.data_rmap, pt_refs = self.pt_refs
+        cdef uint8_t* ram = &self.ram[0]
+        cdef uint64_t gpa, index, offset
+        cdef object page, slot, entry, mapped
+        for page in pages:
+            if page in pt_refs or page in watched:
+                continue
+            gpa = page
+            if gpa >= guest_base:
+                index = (gpa - guest_base) >> 12
+                if index < <uint64_t>PyByteArray_GET_SIZE(readonly) and frame_shared(readonly, index):
+                    continue
+            mapped = data_rmap.get(page)
+            if mapped is None:
+                continue
+            for slot in <set>mapped:
+                entry = slot_map.get(slot)
+                if entry is not None and (<tuple>entry)[4]:
+                    offset = self._offset(slot)
+                    pyvmm_st(ram + offset, 8, pyvmm_ld(ram + offset, 8) | PTE_W | PTE_D)
+
     cpdef list depend(self, slot, tuple deps):
         """Slot `slot` now depends on the guest PTEs at deps. Returns the
         guest pages that just became page-table pages (to write-protect),

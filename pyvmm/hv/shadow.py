@@ -360,10 +360,8 @@ class ShadowPager:
     def _after_invalidate(self, dropped, freed):
         # Pages that no longer hold page tables get their store right back;
         # the hart may hold what was dropped.
-        pt_refs = self._pt_refs
-        for page in freed:
-            if page not in pt_refs:
-                self._restore_writes(page)
+        if freed:
+            self._restore_writes(freed)
         if dropped:
             self.counters["invalidations"] += dropped
             self._flush_tlb()
@@ -789,21 +787,14 @@ class ShadowPager:
         if changed:
             self._flush_tlb()
 
-    def _restore_writes(self, page):
-        # A guest page no longer holds any PTE a shadow entry came from (a
-        # freed page table, a kernel's fixmap slot cleared): the entries
-        # mapping it get back the store right their guest PTE gives, rather
-        # than each taking a hidden fault on the next store. Adding a right
-        # leaves nothing stale in the hart's TLB.
-        if page in self._watched or self._shared(page):
-            return
-        words = self._ram_words
-        slots = self._slots
-        for slot in self._data_rmap.get(page, ()):
-            entry = slots.get(slot)           # (the slot being dropped is gone already)
-            if entry is not None and entry[4]:
-                index = (slot - self._ram_base) >> 3
-                words[index] |= PTE_W | PTE_D
+    def _restore_writes(self, pages):
+        # Guest pages that may no longer hold any PTE a shadow entry came
+        # from (a freed page table, a kernel's fixmap slot cleared): the
+        # entries mapping them get back the store right their guest PTE
+        # gives (ShadowSlots.restore_writes says which).
+        pagemap = self._pagemap
+        self._maps.restore_writes(pages, self._watched, _NOT_SHARED if pagemap is None else pagemap.readonly,
+                                  0 if pagemap is None else pagemap.ram_base)
 
     def remap_pages(self, gpa_pages):
         """These guest pages changed frame or became read-only (copy-on-write
@@ -837,10 +828,9 @@ class ShadowPager:
         the guest PTEs it was filled from, and its data page's mapping; a page
         no longer holding any guest page table gets its write right back once
         all are gone (a tree reset drops hundreds at a time)."""
-        pt_refs = self._pt_refs
-        for page in self._maps.drop(slots):
-            if page not in pt_refs:
-                self._restore_writes(page)
+        freed = self._maps.drop(slots)
+        if freed:
+            self._restore_writes(freed)
 
     def _reset_tree(self, tree):
         self.link_epoch += 1
