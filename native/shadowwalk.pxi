@@ -43,6 +43,37 @@ cdef class GuestWalk:
                f"pte_gpas={self.pte_gpas!r})"
 
 
+cdef uint64_t amo_result(int funct5, uint64_t old, uint64_t operand, int size) noexcept:
+    # the value an AMO of size 4 or 8 stores (the low size bytes count)
+    cdef uint64_t mask = 0xFFFFFFFFULL if size == 4 else ~0ULL
+    cdef int64_t a, b
+    old &= mask
+    operand &= mask
+    if funct5 == 0x01:
+        return operand
+    if funct5 == 0x00:
+        return (old + operand) & mask
+    if funct5 == 0x04:
+        return old ^ operand
+    if funct5 == 0x0C:
+        return old & operand
+    if funct5 == 0x08:
+        return old | operand
+    if size == 4:
+        a = <int32_t>old
+        b = <int32_t>operand
+    else:
+        a = <int64_t>old
+        b = <int64_t>operand
+    if funct5 == 0x10:
+        return <uint64_t>(a if a < b else b) & mask
+    if funct5 == 0x14:
+        return <uint64_t>(a if a > b else b) & mask
+    if funct5 == 0x18:
+        return old if old < operand else operand
+    return old if old > operand else operand      # 0x1C
+
+
 cdef struct WalkResult:
     uint64_t gpa            # the guest-physical address reached
     uint64_t leaf           # the leaf PTE
@@ -198,24 +229,31 @@ cdef class GuestTables:
         return True
 
     def store(self, ShadowSlots slots not None, uint64_t gva, int levels, uint64_t root_ppn, int guest_priv,
-              bint sum, bint mxr, int size, uint64_t value, bytearray readonly not None, dict watched):
+              bint sum, bint mxr, int size, uint64_t value, bytearray readonly not None, dict watched,
+              int amo=-1):
         """The guest's store of `size` bytes (1, 2, 4 or 8, within one page)
         of value at gva, as its hart would perform it: translated by the
         guest's tables (levels, root_ppn, guest_priv, SUM, MXR), the leaf's
         A and D set, value written to guest RAM, and the shadow slots
         derived from guest PTEs it overwrote dropped (slots.invalidate).
-        Returns the fault's cause (an int) when the guest faults, or
-        (whether it wrote a page-table page, slots dropped, pages freed);
-        None, having done nothing, when the store needs more than this: a
-        target outside guest RAM, a frame shared copy-on-write (readonly[i]
-        for guest page i) or a page in watched."""
+        With amo (its funct5: amoswap, amoadd, amoxor, amoand, amoor,
+        amomin[u], amomax[u], or sc, which succeeds) the AMO of size 4 or
+        8 at an aligned gva with operand value. Returns the fault's cause
+        (an int) when the guest faults, or (whether it wrote a page-table
+        page, slots dropped, pages freed, the AMO's result for rd); None,
+        having done nothing, when the store needs more than this: a target
+        outside guest RAM, a frame shared copy-on-write (readonly[i] for
+        guest page i) or a page in watched."""
         cdef WalkResult w
-        cdef uint64_t cause, data, leaf_at, page
+        cdef uint64_t cause, data, leaf_at, page, old = 0, result = 0
         cdef bint page_table
         if self.core is None:
             raise RuntimeError("GuestTables.store needs the core that owns the RAM")
         if size not in (1, 2, 4, 8) or (gva & 0xFFF) + <uint64_t>size > 4096:
             raise ValueError(f"a store of {size} bytes at {gva:#x}: 1, 2, 4 or 8 within one page")
+        if amo != -1 and (size not in (4, 8) or gva % <uint64_t>size or
+                          amo not in (0x00, 0x01, 0x03, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C)):
+            raise ValueError(f"AMO funct5 {amo:#x} of {size} bytes at {gva:#x}: not one pyvmm performs")
         cause = self._walk(gva, levels, root_ppn, ACC_STORE, guest_priv, sum, mxr, &w)
         if cause:
             return cause
@@ -231,6 +269,14 @@ cdef class GuestTables:
                 return None
             self._write(leaf_at, 8, w.leaf | PTE_A | PTE_D)
         page_table = page in slots.pt_refs
+        if amo != -1:
+            old = pyvmm_ld(self.core.h.ram + data, size)
+            if amo == 0x03:             # sc: stores, and rd gets 0
+                result = 0
+            else:
+                result = amo_result(amo, old, value, size)
+                value = result
+                result = <uint64_t>(<int64_t>(<int32_t>old)) if size == 4 else old
         self._write(data, size, value)
         dropped, freed = slots.invalidate(w.gpa, size)
-        return page_table, dropped, freed
+        return page_table, dropped, freed, result

@@ -909,18 +909,20 @@ class ShadowPager:
         if kind == "amo" and gva % size:
             return self._guest_fault(6, gva)
         space = self._space
-        if self._store_in_core and kind == "store" and (gva & PAGE_MASK) + size <= PAGE_SIZE \
+        if self._store_in_core and (kind == "amo" or (gva & PAGE_MASK) + size <= PAGE_SIZE) \
                 and space.mode != SATP_MODE_BARE and not (
                     self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr)):
-            # The common store (a PTE written whole) in one call to the core.
+            # The common store (a PTE written whole, or by an AMO) in one call to the core.
             self.fault_cause = None
             done = self._guest_tables.store(self._maps, gva, LEVELS[space.mode], space.root_ppn, guest_priv,
                                             sum, mxr, size, self.core.get_x(op[4]), self._pagemap.readonly,
-                                            self._watched)
+                                            self._watched, op[6] if kind == "amo" else -1)
             if done is not None:
                 if done.__class__ is int:
                     return self._guest_fault(done, gva)
-                page_table, dropped, freed = done
+                page_table, dropped, freed, result = done
+                if kind == "amo" and op[5]:
+                    self.core.set_x(op[5], result)
                 self._after_invalidate(dropped, freed)
                 return "emulated" if page_table else "stored"
         walk, fault = self.guest_walk(gva, STORE, guest_priv, sum, mxr)

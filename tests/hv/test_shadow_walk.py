@@ -289,7 +289,7 @@ def test_store_in_the_core_leaves_the_unusual_to_the_pager(machine):
         assert tables.store(*args, readonly, {}) is None                            # not guest RAM
         assert read64(vm, leaf_gpa) & PTE_A == 0
         vm.write(leaf_gpa, (((data >> 12) << 10) | PTE_V | PTE_R | PTE_W).to_bytes(8, "little"))
-        assert tables.store(*args, readonly, {}) == (False, 0, [])
+        assert tables.store(*args, readonly, {}) == (False, 0, [], 0)
         assert read64(vm, data) == 0xABCD
         with pytest.raises(ValueError):
             tables.store(pager._maps, gva | 0xFFC, 3, root >> 12, 1, False, False, 8, 0, readonly, {})
@@ -306,3 +306,37 @@ def test_store_in_the_core_leaves_the_unusual_to_the_pager(machine):
         assert tables.write_pte(vm.ram_base + GUEST_RAM, 0, readonly) is False     # not guest RAM
     finally:
         pager.close()
+
+
+AMO_FUNCT5 = {"swap": 0x01, "add": 0x00, "xor": 0x04, "and": 0x0C, "or": 0x08, "min": 0x10, "max": 0x14,
+              "minu": 0x18, "maxu": 0x1C, "sc": 0x03}
+
+
+@pytest.mark.parametrize("name", sorted(AMO_FUNCT5))
+@pytest.mark.parametrize("size", [4, 8])
+def test_amo_in_the_core_is_the_pagers_amo(machine, name, size):
+    """An AMO (or sc) emulate_store performs in the core stores and returns
+    in rd what the pager's Python path does, for operands of either sign."""
+    host, vm = machine
+    gva, data = (2 << 30) | (3 << 21) | (4 << 12) | 0x40, vm.ram_base + (200 << 12)
+    insn = (AMO_FUNCT5[name] << 27) | (11 << 20) | (10 << 15) | ((2 if size == 4 else 3) << 12) | (12 << 7) | 0x2F
+    values = [0, 1, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1_2345_6789, (1 << 63) | 5, (1 << 64) - 1]
+    for old in values:
+        for operand in values[::3]:
+            outcomes = []
+            for in_core in (True, False):
+                root, leaf_gpa = three_level_map(vm, gva, data, PTE_V | PTE_R | PTE_W)
+                vm.write(data | 0x40, old.to_bytes(8, "little"))
+                pager = ShadowPager(vm)
+                pager._store_in_core = in_core
+                pager.set_guest_satp((SATP_MODE_SV39 << 60) | (root >> 12))
+                host.core.set_x(10, gva)
+                host.core.set_x(11, operand)
+                host.core.set_x(12, 0xDEAD)
+                try:
+                    outcome = pager.emulate_store(insn, 1, False, False)
+                finally:
+                    pager.close()
+                outcomes.append((outcome, read64(vm, data | 0x40), host.core.get_x(12), read64(vm, leaf_gpa)))
+            assert outcomes[0] == outcomes[1], (name, size, hex(old), hex(operand))
+            assert outcomes[0][0] == "stored"
