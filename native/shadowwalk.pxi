@@ -115,6 +115,8 @@ cdef class GuestTables:
         cdef int level
         if levels < 3 or levels > 5:
             raise ValueError(f"{levels} page-table levels: 3, 4 or 5 (Sv39, Sv48, Sv57)")
+        if access != ACC_FETCH and access != ACC_LOAD and access != ACC_STORE:
+            raise ValueError(f"access {access}: ACC_FETCH 0, ACC_LOAD 1 or ACC_STORE 2")
         out.depth = 0
         va_bits = 12 + 9 * <uint64_t>levels
         top = gva >> (va_bits - 1)
@@ -280,3 +282,78 @@ cdef class GuestTables:
         self._write(data, size, value)
         dropped, freed = slots.invalidate(w.gpa, size)
         return page_table, dropped, freed, result
+
+    def fill_fault(self, ShadowSlots slots not None, tree, uint64_t slot, uint64_t gva, int levels,
+                   uint64_t root_ppn, int access, int guest_priv, bint sum, bint mxr, bint user_split,
+                   int group_pages, list page_hpa not None, bytearray readonly not None, dict watched):
+        """A hidden fault at gva, handled as the pager does: the walk, the
+        leaf's A (and for a store D) bit, and the shadow leaf at `slot`
+        (empty, in `tree`'s leaf table for gva) for the guest page on host
+        frame page_hpa[i], with the rights the guest's leaf gives (ring
+        compression's under user_split), and with group_pages > 1 the rest
+        of that group of a guest superpage's pages (ShadowSlots.fill,
+        fill_group). A store's caller has made sure it is not one to
+        perform (it lies within the faulting page, which holds no PTE a slot
+        depends on). Returns the fault's cause (an int) when the guest
+        faults, or (TLB flushes the write protection asks for, leaves the
+        group filled, whether the page now maps its own PTE: the guest's
+        store access fault); None, having done nothing, when the fault
+        needs more: a target outside guest RAM, a frame shared
+        copy-on-write, a store to a watched page or a page table."""
+        cdef WalkResult w
+        cdef uint64_t cause, index, leaf_at, perms, pte, new_pte, gpa_first, group, page
+        cdef bint status_dependent = False
+        cdef int i, flushes, group_fills = 0
+        cdef tuple deps
+        cdef object item
+        if self.core is None:
+            raise RuntimeError("GuestTables.fill_fault needs the core that owns the RAM")
+        cause = self._walk(gva, levels, root_ppn, access, guest_priv, sum, mxr, &w)
+        if cause:
+            return cause
+        if w.gpa < self.guest_base:
+            return None
+        index = (w.gpa - self.guest_base) >> 12
+        if index >= <uint64_t>len(self.offsets) or index >= <uint64_t>len(page_hpa):
+            return None                 # a device (or nothing): the pager's general path
+        page = w.gpa & ~0xFFFULL
+        if access == ACC_STORE:
+            if index < <uint64_t>PyByteArray_GET_SIZE(readonly) and frame_shared(readonly, index):
+                return None             # copy-on-write first
+            if page in watched or page in slots.pt_refs:
+                return None
+        pte = w.leaf
+        new_pte = pte | PTE_A | (PTE_D if access == ACC_STORE else 0)
+        if new_pte != pte:
+            leaf_at = self._private_frame(w.leaf_gpa, readonly)
+            if leaf_at == ~0ULL:
+                return None
+            self._write(leaf_at, 8, new_pte)
+            pte = new_pte
+        # the shadow leaf's rights (ShadowPager._shadow_perms)
+        perms = pte & (PTE_R | PTE_W | PTE_X)
+        if not (pte & PTE_D):
+            perms &= ~PTE_W
+        if not user_split:
+            perms |= pte & PTE_U
+        else:
+            if guest_priv != 0 and (pte & PTE_U):
+                perms &= ~PTE_X         # guest S never executes guest U pages
+                status_dependent = True # reachable only while the guest's SUM is set
+            if access == ACC_LOAD and not (pte & PTE_R):
+                perms |= PTE_R          # the guest's MXR made an execute-only page readable
+                status_dependent = True
+            perms |= PTE_U
+        deps = PyTuple_New(w.depth)
+        for i in range(w.depth):
+            item = w.pte_gpas[i]
+            Py_INCREF(item)
+            PyTuple_SET_ITEM(deps, i, item)
+        flushes = slots.fill(slot, tree, deps, page, status_dependent, perms, <uint64_t>page_hpa[index],
+                             watched, readonly, self.guest_base)
+        if group_pages > 1 and not status_dependent and w.depth < levels:
+            gpa_first = page - (gva & (0x1FFULL << 12))
+            group = ((gva >> 12) & 0x1FF) & ~(<uint64_t>group_pages - 1)
+            group_fills = slots.fill_group(tree, slot, group, group_pages, gpa_first, deps, perms, watched,
+                                           page_hpa, readonly, self.guest_base)
+        return flushes, group_fills, access == ACC_STORE and page in slots.pt_refs

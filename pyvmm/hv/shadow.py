@@ -381,6 +381,33 @@ class ShadowPager:
         gva &= MASK64
         if self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr):
             self.set_guest_status(sum, mxr)
+        space = self._space
+        if self._store_in_core and space.mode != SATP_MODE_BARE and (
+                cause != 15 or self._store_fault_plain(gva, insn)):
+            # A fault whose tree and leaf table exist: in one call to the core.
+            tree = space.trees.get(self._view(space.mode, guest_priv))
+            leaf_table = tree.leaf_tables.get(gva >> 21) if tree is not None else None
+            if leaf_table is not None:
+                slot = leaf_table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
+                if slot not in self._slots:
+                    self.fault_cause = None
+                    pagemap = self._pagemap
+                    done = self._guest_tables.fill_fault(
+                        self._maps, tree, slot, gva, LEVELS[space.mode], space.root_ppn, ACCESS_CODE[access],
+                        guest_priv, sum, mxr, self.user_split,
+                        SUPERPAGE_FILL_PAGES if self.fill_superpages else 1, pagemap.hpa, pagemap.readonly,
+                        self._watched)
+                    if done is not None:
+                        if done.__class__ is int:
+                            return self._guest_fault(done, gva)
+                        flushes, group_fills, maps_itself = done
+                        for _ in range(flushes):
+                            self._flush_tlb()
+                        self.counters["shadow_fills"] += 1 + group_fills
+                        if maps_itself:       # (see below)
+                            return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], gva)
+                        self.counters["hidden_faults"] += 1
+                        return "hidden"
         walk, fault = self.guest_walk(gva, access, guest_priv, sum, mxr)
         if walk is None:
             return self._guest_fault(fault, gva)
@@ -421,6 +448,19 @@ class ShadowPager:
             return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], gva)
         self.counters["hidden_faults"] += 1
         return "hidden"
+
+    def _store_fault_plain(self, gva, insn):
+        """Whether a store fault at gva is sure not to be a store to perform
+        on a page table (_store_to_page_table): no page holds PTEs a slot
+        depends on, or the store, decoded from insn, lies within gva's page
+        (the core checks that page holds none)."""
+        if not self._pt_refs:
+            return True
+        op = _decode_store(insn) if insn else None
+        if op is None or op[2] is None:
+            return False
+        start = (self.core.get_x(op[2]) + op[3]) & MASK64
+        return start <= gva < start + op[1] and start >> PAGE_SHIFT == (start + op[1] - 1) >> PAGE_SHIFT
 
     def _guest_fault(self, cause, tval):
         self.fault_cause = cause

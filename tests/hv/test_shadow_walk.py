@@ -340,3 +340,43 @@ def test_amo_in_the_core_is_the_pagers_amo(machine, name, size):
                 outcomes.append((outcome, read64(vm, data | 0x40), host.core.get_x(12), read64(vm, leaf_gpa)))
             assert outcomes[0] == outcomes[1], (name, size, hex(old), hex(operand))
             assert outcomes[0][0] == "stored"
+
+
+@pytest.mark.parametrize("user_split", [False, True])
+def test_hidden_faults_in_the_core_fill_as_the_pager_does(machine, user_split):
+    """Load, fetch and store faults under a leaf table the tree has already
+    (what the core handles itself): the guest's A and D bits, the shadow
+    leaves and the counters as the pager's Python path leaves them."""
+    host, vm = machine
+    base, data = (2 << 30) | (3 << 21), vm.ram_base + (200 << 12)
+    results = []
+    for in_core in (True, False):
+        root, _ = three_level_map(vm, base, data, PTE_V | PTE_R | PTE_W)
+        low = table_gpa(vm, 2)
+        for n, flags in enumerate([PTE_R | PTE_W, PTE_R | PTE_W, PTE_R | PTE_X | PTE_A, PTE_R | PTE_W | PTE_U,
+                                   PTE_X]):
+            pte = (((data + n * PAGE) >> 12) << 10) | PTE_V | flags
+            vm.write(low + 8 * n, pte.to_bytes(8, "little"))
+        pager = ShadowPager(vm, user_split=user_split)
+        pager._store_in_core = in_core
+        pager.set_guest_satp((SATP_MODE_SV39 << 60) | (root >> 12))
+        def store(gva, sum_=False):    # sd a1, 0(a0) faulting at gva
+            host.core.set_x(10, gva)
+            return pager.handle_page_fault(15, gva, 1, sum_, False, SD_A1_0_A0)
+        try:
+            outcomes = [pager.handle_page_fault(13, base, 1, False, False),       # makes the leaf table
+                        store(base + PAGE),                                        # D clear: set
+                        pager.handle_page_fault(12, base + 2 * PAGE, 1, False, False),
+                        store(base + 3 * PAGE, True),                              # U page, SUM
+                        pager.handle_page_fault(13, base + 4 * PAGE, 1, False, True),  # MXR
+                        store(base + 2 * PAGE)]                                    # not writable
+            results.append((outcomes, pager.fault_cause,
+                            [read64(vm, low + 8 * n) for n in range(5)],
+                            [pager.shadow_leaf(base + n * PAGE) for n in range(5)], dict(pager.counters)))
+        finally:
+            pager.close()
+    assert results[0] == results[1]
+    outcomes, _, guest_ptes, leaves, _ = results[0]
+    assert outcomes == ["hidden"] * 5 + ["guest"]
+    assert guest_ptes[1] & (PTE_A | PTE_D) == PTE_A | PTE_D
+    assert leaves[1][1] & PTE_W                                   # the store's page writable
