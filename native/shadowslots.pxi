@@ -166,6 +166,23 @@ cdef class ShadowSlots:
         (<set>tree.slots).add(slot)
         pyvmm_st(&self.ram[0] + self._offset(slot), 8, leaf)
 
+    cpdef bint write_protect(self, page) except -1:
+        """Guest page `page` holds page tables now: no leaf mapping it may
+        let the guest store there. Returns whether some leaf lost its store
+        right (the hart's TLB may hold it)."""
+        cdef uint8_t* ram = &self.ram[0]
+        cdef uint64_t offset, leaf
+        cdef bint changed = False
+        cdef object mapped = self.data_rmap.get(page), other
+        if mapped is not None:
+            for other in <set>mapped:
+                offset = self._offset(other)
+                leaf = pyvmm_ld(ram + offset, 8)
+                if leaf & PTE_W:
+                    pyvmm_st(ram + offset, 8, leaf & ~(PTE_W | PTE_D))
+                    changed = True
+        return changed
+
     def fill(self, slot, tree, tuple deps, data_page, bint status_dependent, uint64_t perms,
              uint64_t hpa_page, dict watched, bytearray readonly not None, uint64_t guest_base):
         """Fill slot `slot` of `tree` (empty) for guest page data_page on host
@@ -176,24 +193,13 @@ cdef class ShadowSlots:
         or is shared (readonly[i] for guest page i from guest_base). Returns
         how many pages newly protected took a store right from some leaf
         (each a TLB flush for the pager)."""
-        cdef dict rmap = self.rmap, pt_refs = self.pt_refs, data_rmap = self.data_rmap
+        cdef dict pt_refs = self.pt_refs
         cdef list protect = self.depend(slot, deps)
-        cdef uint8_t* ram = &self.ram[0]
-        cdef uint64_t offset, leaf, leaf_perms = perms, index, page_gpa
+        cdef uint64_t leaf, leaf_perms = perms, index, page_gpa
         cdef int changed_pages = 0
-        cdef bint changed
-        cdef object page, mapped, other
+        cdef object page
         for page in protect:
-            changed = False
-            mapped = data_rmap.get(page)
-            if mapped is not None:
-                for other in <set>mapped:
-                    offset = self._offset(other)
-                    leaf = pyvmm_ld(ram + offset, 8)
-                    if leaf & PTE_W:
-                        pyvmm_st(ram + offset, 8, leaf & ~(PTE_W | PTE_D))
-                        changed = True
-            changed_pages += changed
+            changed_pages += self.write_protect(page)
         if perms & PTE_W:
             page_gpa = data_page
             index = (page_gpa - guest_base) >> 12

@@ -815,16 +815,9 @@ class ShadowPager:
     # ------------------------------------------------------------------ protection, invalidation
 
     def _write_protect(self, page):
-        # A guest page just became a page-table page: no shadow may let the
-        # guest store to it without the pager seeing it.
-        changed = False
-        for slot in self._data_rmap.get(page, ()):
-            index = (slot - self._ram_base) >> 3
-            leaf = self._ram_words[index]
-            if leaf & PTE_W:
-                self._ram_words[index] = leaf & ~(PTE_W | PTE_D)
-                changed = True
-        if changed:
+        # A guest page just became a page-table page (or watched): no shadow
+        # may let the guest store to it without the pager seeing it.
+        if self._maps.write_protect(page):
             self._flush_tlb()
 
     def _restore_writes(self, pages):
