@@ -975,3 +975,6 @@ cdef class Core:
             "tlb_flushes": h.tlb_flushes,
             "walk_cache_hits": h.walk_cache_hits,
         }
+
+include "shadowwalk.pxi"
+include "shadowslots.pxi"

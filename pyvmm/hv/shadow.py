@@ -35,6 +35,8 @@ import weakref
 
 import numpy as np
 
+from pyvmm._core import Core, GuestTables, GuestWalk, ShadowSlots
+
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
@@ -58,6 +60,8 @@ FETCH, LOAD, STORE = "fetch", "load", "store"
 PAGE_FAULT_ACCESS = {12: FETCH, 13: LOAD, 15: STORE}
 PAGE_FAULT_CAUSE = {FETCH: 12, LOAD: 13, STORE: 15}
 ACCESS_FAULT_CAUSE = {FETCH: 1, LOAD: 5, STORE: 7}
+ACCESS_CODE = {FETCH: 0, LOAD: 1, STORE: 2}     # the core's ACC_FETCH, ACC_LOAD, ACC_STORE
+_NOT_SHARED = bytearray()             # a VM without a page map shares no frame
 
 # With fill_superpages, a fault under a guest superpage fills the aligned
 # group of this many 4 KiB pages around it (64 KiB): Linux clearing and
@@ -98,19 +102,6 @@ def _asid_pool(host):
         return _ASID_POOLS.setdefault(host, _AsidPool())
     except TypeError:                 # a host that cannot be weakly referenced: a pool of its own
         return _AsidPool()
-
-
-class _Walk:
-    """A successful guest walk: the GPA reached, the guest leaf PTE and the
-    addresses of every guest PTE the translation depends on."""
-
-    __slots__ = ("gpa", "leaf_gpa", "leaf", "pte_gpas")
-
-    def __init__(self, gpa, leaf_gpa, leaf, pte_gpas):
-        self.gpa = gpa
-        self.leaf_gpa = leaf_gpa
-        self.leaf = leaf
-        self.pte_gpas = pte_gpas
 
 
 class _Tree:
@@ -164,8 +155,15 @@ class ShadowPager:
         # Guest page -> offset of its frame in the host's RAM (the page map's
         # list, edited in place): guest PTEs read without a call per level.
         self._page_offsets = None
+        # The walk itself runs in the core over that list (GuestTables).
+        self._guest_tables = None
         if self._pagemap is not None and vm.host.ram_base == vm.host.core.ram_base:
             self._page_offsets = self._pagemap.offsets
+            core = self.core if isinstance(self.core, Core) else None
+            self._guest_tables = GuestTables(self.core.ram_buffer, self._page_offsets,
+                                             self._pagemap.ram_base, core)
+        # emulate_store's common case runs in the core (GuestTables.store).
+        self._store_in_core = self._guest_tables is not None and isinstance(self.core, Core)
         self.user_split = bool(user_split)
         self.max_spaces = max(1, int(max_spaces))
         self._asids = _asid_pool(vm.host)
@@ -183,12 +181,14 @@ class ShadowPager:
         # status-dependent, whether the guest's PTEs let it store there:
         # shadowed writable unless the page holds page tables, is watched or
         # is shared). Ints only: the garbage collector stops tracking them.
-        self._slots = {}
-        self._trees = {}                      # root HPA -> _Tree
-        self._status_slots = {}               # the status-dependent slots of _slots, in its order
-        self._rmap = {}                       # guest PTE GPA -> {slot HPA}
-        self._pt_refs = {}                    # guest page GPA -> number of (slot, PTE) dependencies in it
-        self._data_rmap = {}                  # guest page GPA -> {slot HPA mapping it}
+        # The maps are ShadowSlots', whose loops over them (fill, drop) run in the core.
+        self._maps = ShadowSlots(self.core.ram_buffer, self._ram_base)
+        self._slots = self._maps.slots
+        self._trees = self._maps.trees        # root HPA -> _Tree
+        self._status_slots = self._maps.status_slots  # the status-dependent slots of _slots, in its order
+        self._rmap = self._maps.rmap          # guest PTE GPA -> {slot HPA}
+        self._pt_refs = self._maps.pt_refs    # guest page GPA -> number of (slot, PTE) dependencies in it
+        self._data_rmap = self._maps.data_rmap    # guest page GPA -> {slot HPA mapping it}
         self._watched = {}                    # guest page GPA -> on_store(page) or None
         self.fault_cause = None               # what to reflect after a "guest" outcome
         # Moves whenever a root entry link_host_table set may be gone (satp
@@ -353,22 +353,18 @@ class ShadowPager:
         """Guest memory gpa..gpa+n changed behind the guest's back (a device,
         the loader, an emulated store): drop shadow entries derived from PTEs
         there. Returns the number of shadow entries dropped."""
-        dropped = 0
-        end = gpa + n
-        page = gpa & ~PAGE_MASK
-        while page < end:
-            if page in self._pt_refs:         # only page-table pages have PTEs anything came from
-                for pte_gpa in range(max(page, gpa & ~7), min(page + PAGE_SIZE, end), 8):
-                    slots = self._rmap.get(pte_gpa)
-                    if slots:
-                        for slot in list(slots):
-                            self._drop_slot(slot)
-                            dropped += 1
-            page += PAGE_SIZE
+        dropped, freed = self._maps.invalidate(gpa, n)
+        self._after_invalidate(dropped, freed)
+        return dropped
+
+    def _after_invalidate(self, dropped, freed):
+        # Pages that no longer hold page tables get their store right back;
+        # the hart may hold what was dropped.
+        if freed:
+            self._restore_writes(freed)
         if dropped:
             self.counters["invalidations"] += dropped
             self._flush_tlb()
-        return dropped
 
     # ------------------------------------------------------------------ page faults
 
@@ -385,6 +381,33 @@ class ShadowPager:
         gva &= MASK64
         if self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr):
             self.set_guest_status(sum, mxr)
+        space = self._space
+        if self._store_in_core and space.mode != SATP_MODE_BARE and (
+                cause != 15 or self._store_fault_plain(gva, insn)):
+            # A fault whose tree and leaf table exist: in one call to the core.
+            tree = space.trees.get(self._view(space.mode, guest_priv))
+            leaf_table = tree.leaf_tables.get(gva >> 21) if tree is not None else None
+            if leaf_table is not None:
+                slot = leaf_table + ((gva >> PAGE_SHIFT) & 0x1FF) * 8
+                if slot not in self._slots:
+                    self.fault_cause = None
+                    pagemap = self._pagemap
+                    done = self._guest_tables.fill_fault(
+                        self._maps, tree, slot, gva, LEVELS[space.mode], space.root_ppn, ACCESS_CODE[access],
+                        guest_priv, sum, mxr, self.user_split,
+                        SUPERPAGE_FILL_PAGES if self.fill_superpages else 1, pagemap.hpa, pagemap.readonly,
+                        self._watched)
+                    if done is not None:
+                        if done.__class__ is int:
+                            return self._guest_fault(done, gva)
+                        flushes, group_fills, maps_itself = done
+                        for _ in range(flushes):
+                            self._flush_tlb()
+                        self.counters["shadow_fills"] += 1 + group_fills
+                        if maps_itself:       # (see below)
+                            return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], gva)
+                        self.counters["hidden_faults"] += 1
+                        return "hidden"
         walk, fault = self.guest_walk(gva, access, guest_priv, sum, mxr)
         if walk is None:
             return self._guest_fault(fault, gva)
@@ -426,6 +449,19 @@ class ShadowPager:
         self.counters["hidden_faults"] += 1
         return "hidden"
 
+    def _store_fault_plain(self, gva, insn):
+        """Whether a store fault at gva is sure not to be a store to perform
+        on a page table (_store_to_page_table): no page holds PTEs a slot
+        depends on, or the store, decoded from insn, lies within gva's page
+        (the core checks that page holds none)."""
+        if not self._pt_refs:
+            return True
+        op = _decode_store(insn) if insn else None
+        if op is None or op[2] is None:
+            return False
+        start = (self.core.get_x(op[2]) + op[3]) & MASK64
+        return start <= gva < start + op[1] and start >> PAGE_SHIFT == (start + op[1] - 1) >> PAGE_SHIFT
+
     def _guest_fault(self, cause, tval):
         self.fault_cause = cause
         self.fault_tval = tval
@@ -434,13 +470,24 @@ class ShadowPager:
 
     def guest_walk(self, gva, access, guest_priv, sum=False, mxr=False):
         """Translate gva through the guest's current tables as the hart would,
-        without side effects. Returns (_Walk, None) or (None, cause)."""
+        without side effects. Returns (GuestWalk, None) or (None, cause)."""
+        space = self._space
+        tables = self._guest_tables
+        if tables is None or space.mode == SATP_MODE_BARE:
+            return self.guest_walk_python(gva, access, guest_priv, sum, mxr)
+        self.fault_cause = None
+        return tables.walk(gva, LEVELS[space.mode], space.root_ppn, ACCESS_CODE[access], guest_priv,
+                           sum, mxr)
+
+    def guest_walk_python(self, gva, access, guest_priv, sum=False, mxr=False):
+        """guest_walk in Python, PTE by PTE: the walk of a VM without a page
+        map, and the reference the core's walk (GuestTables) is tested against."""
         space = self._space
         self.fault_cause = None
         if space.mode == SATP_MODE_BARE:
             if gva >> (BARE_SHADOW_VA_BITS - 1):
                 return None, ACCESS_FAULT_CAUSE[access]     # beyond what the Sv39 shadow maps
-            return _Walk(gva, None, None, ()), None
+            return GuestWalk(gva, None, None, ()), None
         levels = LEVELS[space.mode]
         va_bits = PAGE_SHIFT + 9 * levels
         top = gva >> (va_bits - 1)
@@ -492,7 +539,7 @@ class ShadowPager:
         elif not pte & (PTE_X if access == FETCH else PTE_W):
             return None, PAGE_FAULT_CAUSE[access]
         gpa = (ppn << PAGE_SHIFT) | (gva & ((1 << shift) - 1))
-        return _Walk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
+        return GuestWalk(gpa, pte_gpa, pte, tuple(pte_gpas)), None
 
     def _read_guest_pte(self, pte_gpa):
         hpa = self.vm.gpa_to_hpa(pte_gpa)
@@ -507,7 +554,9 @@ class ShadowPager:
         new = walk.leaf | PTE_A | (PTE_D if access == STORE else 0)
         if new != walk.leaf:
             # Only adds rights: nothing derived from this PTE goes stale.
-            self._write_guest(walk.leaf_gpa, new.to_bytes(8, "little"))
+            if not (self._store_in_core and
+                    self._guest_tables.write_pte(walk.leaf_gpa, new, self._pagemap.readonly)):
+                self._write_guest(walk.leaf_gpa, new.to_bytes(8, "little"))     # (a shared frame)
             walk.leaf = new
 
     def _write_guest(self, gpa, data):
@@ -555,42 +604,18 @@ class ShadowPager:
         if replaced:
             self._drop_slot(slot)
         deps = walk.pte_gpas
-        rmap = self._rmap
-        pt_refs = self._pt_refs
-        for pte_gpa in deps:
-            slots = rmap.get(pte_gpa)
-            if slots is None:
-                rmap[pte_gpa] = {slot}
-            else:
-                slots.add(slot)
-            page = pte_gpa & ~PAGE_MASK
-            count = pt_refs.get(page, 0)
-            pt_refs[page] = count + 1
-            if count == 0:
-                self._write_protect(page)
-        guest_perms = perms
-        if perms & PTE_W and (data_page in pt_refs or data_page in self._watched
-                              or self._shared(data_page)):
-            perms &= ~PTE_W
-        slot_map[slot] = (tree.root, deps, data_page, status_dependent, bool(guest_perms & PTE_W))
-        if status_dependent:
-            self._status_slots[slot] = None
-        mapped = self._data_rmap.get(data_page)
-        if mapped is None:
-            self._data_rmap[data_page] = {slot}
-        else:
-            mapped.add(slot)
-        tree.slots.add(slot)
-        leaf = ((hpa_page >> PAGE_SHIFT) << 10) | PTE_V | PTE_A | perms
-        if perms & PTE_W:
-            leaf |= PTE_D
-        self._ram_words[(slot - self._ram_base) >> 3] = leaf
+        pagemap = self._pagemap
+        # The guest pages of deps that were not page tables yet get write-protected.
+        for _ in range(self._maps.fill(slot, tree, deps, data_page, status_dependent, perms, hpa_page,
+                                       self._watched, _NOT_SHARED if pagemap is None else pagemap.readonly,
+                                       0 if pagemap is None else pagemap.ram_base)):
+            self._flush_tlb()
         if replaced:                  # the hart may hold the old rights (read-only, other U)
             self._flush_tlb()
         self.counters["shadow_fills"] += 1
         if self.fill_superpages and not mmio and not status_dependent and walk.leaf_gpa is not None \
                 and len(deps) < LEVELS[space.mode]:
-            self._fill_superpage(tree, slot, gva, walk, guest_perms)
+            self._fill_superpage(tree, slot, gva, walk, perms)
 
     def _fill_superpage(self, tree, slot, gva, walk, perms):
         """The rest of the aligned group of SUPERPAGE_FILL_PAGES pages of a
@@ -601,6 +626,15 @@ class ShadowPager:
         shared. Slots already filled, and pages that are not guest RAM, are
         left alone; nothing is replaced, so the hart's TLB holds nothing
         stale."""
+        deps = walk.pte_gpas
+        gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
+        group = ((gva >> PAGE_SHIFT) & 0x1FF) & ~(SUPERPAGE_FILL_PAGES - 1)
+        pagemap = self._pagemap
+        if self._guest_tables is not None:        # the VM's RAM is its page map's: the loop in the core
+            self.counters["shadow_fills"] += self._maps.fill_group(
+                tree, slot, group, SUPERPAGE_FILL_PAGES, gpa_first, deps, perms, self._watched,
+                pagemap.hpa, pagemap.readonly, pagemap.ram_base)
+            return
         slots = self._slots
         words = self._ram_words
         rmap = self._rmap
@@ -608,11 +642,8 @@ class ShadowPager:
         data_rmap = self._data_rmap
         watched = self._watched
         gpa_to_hpa = self.vm.gpa_to_hpa
-        deps = walk.pte_gpas
         table = slot - ((gva >> PAGE_SHIFT) & 0x1FF) * 8
-        gpa_first = (walk.gpa & ~PAGE_MASK) - (gva & (0x1FF << PAGE_SHIFT))
         filled = []
-        group = ((gva >> PAGE_SHIFT) & 0x1FF) & ~(SUPERPAGE_FILL_PAGES - 1)
         for index in range(group, group + SUPERPAGE_FILL_PAGES):
             neighbour = table + index * 8
             if neighbour == slot or neighbour in slots:
@@ -784,33 +815,19 @@ class ShadowPager:
     # ------------------------------------------------------------------ protection, invalidation
 
     def _write_protect(self, page):
-        # A guest page just became a page-table page: no shadow may let the
-        # guest store to it without the pager seeing it.
-        changed = False
-        for slot in self._data_rmap.get(page, ()):
-            index = (slot - self._ram_base) >> 3
-            leaf = self._ram_words[index]
-            if leaf & PTE_W:
-                self._ram_words[index] = leaf & ~(PTE_W | PTE_D)
-                changed = True
-        if changed:
+        # A guest page just became a page-table page (or watched): no shadow
+        # may let the guest store to it without the pager seeing it.
+        if self._maps.write_protect(page):
             self._flush_tlb()
 
-    def _restore_writes(self, page):
-        # A guest page no longer holds any PTE a shadow entry came from (a
-        # freed page table, a kernel's fixmap slot cleared): the entries
-        # mapping it get back the store right their guest PTE gives, rather
-        # than each taking a hidden fault on the next store. Adding a right
-        # leaves nothing stale in the hart's TLB.
-        if page in self._watched or self._shared(page):
-            return
-        words = self._ram_words
-        slots = self._slots
-        for slot in self._data_rmap.get(page, ()):
-            entry = slots.get(slot)           # (the slot being dropped is gone already)
-            if entry is not None and entry[4]:
-                index = (slot - self._ram_base) >> 3
-                words[index] |= PTE_W | PTE_D
+    def _restore_writes(self, pages):
+        # Guest pages that may no longer hold any PTE a shadow entry came
+        # from (a freed page table, a kernel's fixmap slot cleared): the
+        # entries mapping them get back the store right their guest PTE
+        # gives (ShadowSlots.restore_writes says which).
+        pagemap = self._pagemap
+        self._maps.restore_writes(pages, self._watched, _NOT_SHARED if pagemap is None else pagemap.readonly,
+                                  0 if pagemap is None else pagemap.ram_base)
 
     def remap_pages(self, gpa_pages):
         """These guest pages changed frame or became read-only (copy-on-write
@@ -844,40 +861,9 @@ class ShadowPager:
         the guest PTEs it was filled from, and its data page's mapping; a page
         no longer holding any guest page table gets its write right back once
         all are gone (a tree reset drops hundreds at a time)."""
-        slot_map = self._slots
-        status_slots = self._status_slots
-        words = self._ram_words
-        ram_base = self._ram_base
-        rmap = self._rmap
-        pt_refs = self._pt_refs
-        data_rmap = self._data_rmap
-        trees = self._trees
-        freed = []                    # pages no longer holding page tables
-        for slot in slots:
-            root, deps, data_page, status_dependent, _ = slot_map.pop(slot)
-            if status_dependent:
-                del status_slots[slot]
-            words[(slot - ram_base) >> 3] = 0
-            trees[root].slots.discard(slot)
-            for pte_gpa in deps:
-                dependents = rmap[pte_gpa]
-                dependents.discard(slot)
-                if not dependents:
-                    del rmap[pte_gpa]
-                page = pte_gpa & ~PAGE_MASK
-                count = pt_refs[page] - 1
-                if count:
-                    pt_refs[page] = count
-                else:
-                    del pt_refs[page]
-                    freed.append(page)
-            mapped = data_rmap[data_page]
-            mapped.discard(slot)
-            if not mapped:
-                del data_rmap[data_page]
-        for page in freed:
-            if page not in pt_refs:
-                self._restore_writes(page)
+        freed = self._maps.drop(slots)
+        if freed:
+            self._restore_writes(freed)
 
     def _reset_tree(self, tree):
         self.link_epoch += 1
@@ -955,6 +941,23 @@ class ShadowPager:
         gva = (self.core.get_x(base) + offset) & MASK64
         if kind == "amo" and gva % size:
             return self._guest_fault(6, gva)
+        space = self._space
+        if self._store_in_core and (kind == "amo" or (gva & PAGE_MASK) + size <= PAGE_SIZE) \
+                and space.mode != SATP_MODE_BARE and not (
+                    self.user_split and (bool(sum) != self.guest_sum or bool(mxr) != self.guest_mxr)):
+            # The common store (a PTE written whole, or by an AMO) in one call to the core.
+            self.fault_cause = None
+            done = self._guest_tables.store(self._maps, gva, LEVELS[space.mode], space.root_ppn, guest_priv,
+                                            sum, mxr, size, self.core.get_x(op[4]), self._pagemap.readonly,
+                                            self._watched, op[6] if kind == "amo" else -1)
+            if done is not None:
+                if done.__class__ is int:
+                    return self._guest_fault(done, gva)
+                page_table, dropped, freed, result = done
+                if kind == "amo" and op[5]:
+                    self.core.set_x(op[5], result)
+                self._after_invalidate(dropped, freed)
+                return "emulated" if page_table else "stored"
         walk, fault = self.guest_walk(gva, STORE, guest_priv, sum, mxr)
         if walk is None:
             return self._guest_fault(fault, gva)
