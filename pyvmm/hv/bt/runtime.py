@@ -28,6 +28,7 @@ puts the guest's value back, so everything outside the core (emulation,
 SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
+from time import perf_counter
 
 import numpy as np
 
@@ -43,6 +44,9 @@ from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, SSTATUS
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
+INTERRUPT_BIT = 1 << 63
+EXC_ECALL_U = causes.EXC_ECALL_U
+_new_exit = object.__new__
 REG_A0, REG_A7 = 10, 17
 CSR_SCOUNTEREN = 0x106
 SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
@@ -87,15 +91,21 @@ class PageBackedState(SupervisorState):
 
 def _slot_property(name, offset):
     slot = offset // 8
+    # Read on every exit (sstatus above all): one accessor pair per slot, so
+    # that a read is an index and nothing else.
+    if name == "sstatus":
+        def get(self):
+            return self._words[self._index + slot] & ~SSTATUS_UXL_64
 
-    def get(self):
-        value = self._words[self._index + slot]
-        return value & ~SSTATUS_UXL_64 if name == "sstatus" else value
+        def set(self, value):
+            # UXL is what an inline read must see
+            self._words[self._index + slot] = (value | SSTATUS_UXL_64) & MASK64
+    else:
+        def get(self):
+            return self._words[self._index + slot]
 
-    def set(self, value):
-        if name == "sstatus":
-            value |= SSTATUS_UXL_64          # what an inline read must see
-        self._words[self._index + slot] = value & MASK64
+        def set(self, value):
+            self._words[self._index + slot] = value & MASK64
 
     return property(get, set, doc=f"the virtual {name}, in its state-page slot")
 
@@ -195,6 +205,9 @@ class BTVCPU(TrapEmulateVCPU):
         self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
         self._stand_in = None             # register renaming gp where the last exit faulted
         self._hart_scounteren = None      # what the hart's scounteren holds (None: unknown)
+        self._sstatus_index = index + layout.STATE_OFFSET["sstatus"] // 8
+        self._sip_index = index + layout.STATE_OFFSET["sip"] // 8
+        self._sie_index = index + layout.STATE_OFFSET["sie"] // 8
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -227,10 +240,14 @@ class BTVCPU(TrapEmulateVCPU):
             return
         continuation = self._continuation
         self._continuation = None
-        if continuation is not None and continuation[0] == value and self.loaded:
-            self.core.pc = continuation[1]
-            self._pc_stale = False
-            return
+        if continuation is not None and continuation[0] == value:
+            # (self.loaded, inline: the callout that left it has just run)
+            hart = self._host_hart
+            if hart is not None and hart.core is self.core and hart.current_vcpu is self \
+                    or self.loaded:
+                self.core.pc = continuation[1]
+                self._pc_stale = False
+                return
         self._guest_pc = value
         self._pc_stale = True
 
@@ -442,39 +459,56 @@ class BTVCPU(TrapEmulateVCPU):
     # -- KVM_RUN -----------------------------------------------------------------------------------
 
     def run(self, budget):
-        if self.vm.stopped:
+        # Once per exit: what the checks below read straight from the state
+        # page (sip, sie, sstatus) and from attributes, each once.
+        vm = self.vm
+        if vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        self.activate()
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core or hart.current_vcpu is not self:
+            self.activate()
         self._stand_in = None
         if self.blocked_until is not None:
             self._wake()
-        if self.state.pending_interrupt() is not None:
+        state = self.state
+        words = self._ram_words
+        if words[self._sip_index] & words[self._sie_index] and state.pending_interrupt() is not None:
             if self.at_boundary():
-                self.vm.policy.deliver_interrupt(self)
+                vm.policy.deliver_interrupt(self)
             else:
                 budget = 1                # step onto an instruction boundary first
                 self.interrupt_steps += 1
-        state = self.state
-        if self._pc_stale and state.priv == PRIV_S and not self._resolve_pc():
-            return Exit("shutdown", pc=self._guest_pc)
         priv = state.priv
-        fs = state.sstatus & SSTATUS_FS
+        if self._pc_stale and priv == PRIV_S:
+            if not self._resolve_pc():
+                return Exit("shutdown", pc=self._guest_pc)
+            priv = state.priv
+        fs = words[self._sstatus_index] & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
-        if self._hart_scounteren != (SCOUNTEREN_TM if priv == PRIV_S else 0):
-            self._counters_for(priv)
+        core = self.core
         if priv == PRIV_S:
-            pager = self.vm.pager
+            if self._hart_scounteren != SCOUNTEREN_TM:
+                self._counters_for(priv)
+            pager = vm.pager
             if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
                 pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
                 self._linked_epoch = pager.link_epoch
                 self._linked_pager = pager
             # Entering translated code: gp becomes the state page's address.
-            core = self.core
-            self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
+            words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
             core.set_x(layout.BASE_REG, layout.STATE_GVA)
             self._base_in_gp = True
-        exit = self.enter(budget)
+        elif self._hart_scounteren != 0:
+            self._counters_for(priv)
+        # HartTenant.enter, inline (the accounting every VCPU reports)
+        before = core.instret
+        started = perf_counter()
+        reason = core.run(budget)
+        self.host_seconds += perf_counter() - started
+        self.instret += core.instret - before
+        self.runs += 1
+        exit = self.decode_exit(reason)
         if fs != SSTATUS_FS and fs:
             # As under trap-emulate: only FS Initial or Clean can change while
             # the guest runs (Off makes FP illegal, Dirty stays Dirty).
@@ -491,26 +525,34 @@ class BTVCPU(TrapEmulateVCPU):
             return super().decode_exit(reason)
         cause = core.exit_cause
         tc_pc = core.exit_pc
-        if cause & (1 << 63):
+        if cause & INTERRUPT_BIT:
             return super().decode_exit(reason)
-        callout = self.tc.callouts.get(tc_pc) if cause == causes.EXC_ECALL_U else None
-        if callout is not None:
-            self.pending_callout = (tc_pc, callout)
-            kind, guest_pc, insn = callout[:3]
-            if kind == "ecall":
-                self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
-                args = core.x[REG_A0:REG_A7 + 1].tolist()
-                return Exit.of("sbi", {"cause": cause, "pc": guest_pc, "ext": args[7],
-                                       "fid": args[6], "args": tuple(args[:6]), "virt": 0,
-                                       "priv": PRIV_S})
-            return Exit.of("trap", {"cause": cause, "pc": guest_pc, "insn": insn,
-                                    "virt": 0, "priv": PRIV_S})
-        self._stand_in = self.tc.renamed.get(tc_pc)
-        guest_pc = self.tc.guest_pc_at(tc_pc)
+        # The exits below are made as Exit.of makes them, without the call:
+        # they are most of a booting kernel's exits.
+        exit = _new_exit(Exit)
+        if cause == EXC_ECALL_U:
+            callout = self.tc.callouts.get(tc_pc)
+            if callout is not None:
+                self.pending_callout = (tc_pc, callout)
+                kind, guest_pc, insn = callout[0], callout[1], callout[2]
+                if kind == "ecall":
+                    self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
+                    a0, a1, a2, a3, a4, a5, fid, ext = core.x[REG_A0:REG_A7 + 1].tolist()
+                    exit.__dict__ = {"kind": "sbi", "cause": cause, "pc": guest_pc, "ext": ext,
+                                     "fid": fid, "args": (a0, a1, a2, a3, a4, a5), "virt": 0,
+                                     "priv": PRIV_S}
+                else:
+                    exit.__dict__ = {"kind": "trap", "cause": cause, "pc": guest_pc, "insn": insn,
+                                     "virt": 0, "priv": PRIV_S}
+                return exit
+        tc = self.tc
+        self._stand_in = tc.renamed.get(tc_pc)
+        guest_pc = tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
-        return Exit.of("trap", {"cause": cause, "pc": guest_pc, "tval": core.exit_tval,
-                                "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
+        exit.__dict__ = {"kind": "trap", "cause": cause, "pc": guest_pc, "tval": core.exit_tval,
+                         "insn": core.exit_insn, "virt": 0, "priv": PRIV_S}
+        return exit
 
 
 class BTPolicy(TrapEmulatePolicy):
@@ -570,7 +612,8 @@ class BTPolicy(TrapEmulatePolicy):
             return
         tc_pc, callout = pending
         kind, guest_pc, insn, length, target, site, literal = callout
-        self._count(kind)
+        callouts = self.callouts
+        callouts[kind] = callouts.get(kind, 0) + 1
         if kind == "exit":
             self._exit_stub(vcpu, tc_pc, target)
         elif kind == "jalr":
