@@ -450,11 +450,12 @@ class VM:
     def handle(self, vcpu, exit):
         """Complete an exit with this VM's policy; an access to an assigned
         device goes to the device itself (pyvmm.hv.passthrough)."""
-        if exit.kind == "mmio" and self.assigned_devices:
+        kind = exit.kind
+        if kind == "mmio" and self.assigned_devices:
             from pyvmm.hv.passthrough import dispatch
             if dispatch(self, vcpu, exit):
                 return
-        self.exit_counts[exit.kind] += 1
+        self.exit_counts[kind] += 1
         if self.tracer is None:
             self.policy.handle(vcpu, exit)
             return
