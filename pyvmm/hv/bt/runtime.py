@@ -39,8 +39,8 @@ from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.trap_emulate import TrapEmulatePolicy, TrapEmulateVCPU
 from pyvmm.hv.vcpu import CORE_EXIT_TRAP
-from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, SSTATUS_SUM, \
-    SSTATUS_UXL_64, SupervisorState
+from pyvmm.hv.vcpu_state import NAMED_CSRS, PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, \
+    SSTATUS_SUM, SSTATUS_UXL_64, SupervisorState
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
@@ -88,6 +88,15 @@ class PageBackedState(SupervisorState):
             return None
         return super().pending_interrupt()
 
+    def read(self, csr):
+        # A CSR in a slot reads as the slot holds it (sstatus with UXL, as
+        # its setter stores it), without the property in between.
+        slot = _READ_SLOT.get(csr)
+        if slot is None:
+            return super().read(csr)
+        value = self._words[self._index + slot]
+        return value | SSTATUS_UXL_64 if slot == _SSTATUS_SLOT else value
+
 
 def _slot_property(name, offset):
     slot = offset // 8
@@ -112,6 +121,10 @@ def _slot_property(name, offset):
 
 _SIP_SLOT = layout.STATE_OFFSET["sip"] // 8
 _SIE_SLOT = layout.STATE_OFFSET["sie"] // 8
+_SSTATUS_SLOT = layout.STATE_OFFSET["sstatus"] // 8
+# CSR number -> its slot, for the CSRs SupervisorState.read answers with the
+# register's value as is (sstatus: with UXL).
+_READ_SLOT = {NAMED_CSRS[name]: offset // 8 for name, offset in layout.STATE_OFFSET.items()}
 for _name, _offset in layout.STATE_OFFSET.items():
     setattr(PageBackedState, _name, _slot_property(_name, _offset))
 
@@ -338,7 +351,9 @@ class BTVCPU(TrapEmulateVCPU):
         code page `page` maps to through which PTEs (and their values), and
         watch the page-table pages holding them, so that a remapped code
         page (a module unloaded, another loaded at its address) drops its
-        blocks (revalidate_code)."""
+        blocks (revalidate_code). Kept as tuples of ints (None for a PTE
+        outside guest RAM), which the garbage collector stops tracking: a
+        booting Linux walks thousands of code pages."""
         self.code_walks[page] = (gpa_page, pte_gpas, self._pte_values(pte_gpas))
         for pte_gpa in pte_gpas:
             table = pte_gpa & ~(layout.PAGE_SIZE - 1)
