@@ -46,6 +46,7 @@ from pyvmm.isa import causes
 MASK64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
 EXC_ECALL_U = causes.EXC_ECALL_U
+BASE_REG, STATE_GVA = layout.BASE_REG, layout.STATE_GVA
 _new_exit = object.__new__
 REG_A0, REG_A7 = 10, 17
 CSR_SCOUNTEREN = 0x106
@@ -511,8 +512,8 @@ class BTVCPU(TrapEmulateVCPU):
                 self._linked_epoch = pager.link_epoch
                 self._linked_pager = pager
             # Entering translated code: gp becomes the state page's address.
-            words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
-            core.set_x(layout.BASE_REG, layout.STATE_GVA)
+            words[self._guest_gp_index] = core.get_x(BASE_REG)
+            core.set_x(BASE_REG, STATE_GVA)
             self._base_in_gp = True
         elif self._hart_scounteren != 0:
             self._counters_for(priv)
@@ -534,7 +535,7 @@ class BTVCPU(TrapEmulateVCPU):
         core = self.core
         if self._base_in_gp:
             self._base_in_gp = False
-            core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
+            core.set_x(BASE_REG, self._ram_words[self._guest_gp_index])
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)
