@@ -265,6 +265,14 @@ class BTVCPU(TrapEmulateVCPU):
         self._guest_pc = value
         self._pc_stale = True
 
+    def resume_at(self, tc_addr):
+        """Go on at TC address tc_addr, after a callout of this VCPU's own
+        run (so the core holds it, in translated kernel code): what setting
+        the guest pc does, for a pc whose translation is known."""
+        self.core.pc = tc_addr
+        self._pc_stale = False
+        self._continuation = None
+
     def save(self):
         stale_s = self.state.priv == PRIV_S and self._pc_stale
         super().save()
@@ -666,9 +674,7 @@ class BTPolicy(TrapEmulatePolicy):
                                       bool(status & SSTATUS_MXR))
         if outcome in ("emulated", "stored"):
             self._retire(vcpu, "ptstore")
-            next_pc = (store_pc + length) & MASK64
-            vcpu._continuation = (next_pc, tc_pc + 4)
-            vcpu.pc = next_pc
+            vcpu.resume_at(tc_pc + 4)     # the guest's next instruction, store_pc + length
             if outcome == "emulated":
                 self.ptstore_plain.pop(store_pc, None)
                 return
@@ -715,9 +721,7 @@ class BTPolicy(TrapEmulatePolicy):
             return
         if vcpu.tc.generation == generation:
             link(vcpu.tc, block)
-        vcpu.core.pc = block.tc_addr
-        vcpu._pc_stale = False
-        vcpu._continuation = None
+        vcpu.resume_at(block.tc_addr)
 
     # -- the guest's translation changes: guest code may sit elsewhere ------------------------------
 
