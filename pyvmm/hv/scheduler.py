@@ -112,15 +112,16 @@ class RoundRobin:
         # accesses) counts those that retired nothing in quiet_units: they
         # use the slice as the same exits completed here would.
         in_core = hasattr(vcpu, "quiet_units")
+        blocks = hasattr(vcpu, "blocked_until")     # (see _blocked_until)
         if in_core:
             quiet = vcpu.quiet_units
             vcpu.complete_in_core = True
         try:
             while not vm.stopped:
-                left = budget - (vcpu.instret - start) - stalled
+                before = vcpu.instret
+                left = budget - (before - start) - stalled
                 if left <= 0:
                     break
-                before = vcpu.instret
                 exit = run(left)
                 if in_core and vcpu.quiet_units != quiet:
                     # As if each had come back here: a unit each, off what is left.
@@ -134,7 +135,7 @@ class RoundRobin:
                     if vcpu.instret == before:
                         stalled += left
                     break
-                if getattr(vcpu, "blocked_until", None) is not None or not runnable(vcpu):
+                if (blocks and vcpu.blocked_until is not None) or not runnable(vcpu):
                     break
                 if kind == "mmio" and budget > RX_BYTE_INSNS and vm.input_pending():
                     break       # the guest reads its console: the next slice is a byte time long

@@ -511,7 +511,7 @@ class TrapEmulatePolicy:
         op = _system_op(insn)
         if op[0] == "csr":
             return self._csr(vcpu, exit, op)
-        kind, rd, rs1, funct3, csr = op[:5]
+        kind, rd, rs1, funct3, csr = op
         state = vcpu.state
         if state.priv != PRIV_S:
             return False
@@ -556,8 +556,12 @@ class TrapEmulatePolicy:
         _, rd, rs1, funct3, csr, writes, mnemonic, access, plain = op
         state = vcpu.state
         # The most frequent exit of all: the registers straight from the core
-        # when it holds the VCPU (after the VCPU's own run it does).
-        core = vcpu.core if vcpu.loaded else None
+        # when it holds the VCPU (after the VCPU's own run it does: vcpu.loaded,
+        # inline).
+        hart = vcpu._host_hart
+        core = vcpu.core
+        if hart is None or hart.core is not core or hart.current_vcpu is not vcpu:
+            core = core if vcpu.loaded else None
         if funct3 & 4:
             operand = rs1
         else:                         # read before rd is written

@@ -34,6 +34,8 @@ VCPU_CSRS = ("hstatus", "hedeleg", "hideleg", "hcounteren", "henvcfg", "htimedel
              "vsatp", "vstimecmp")
 CSR_NUMBERS = {name: CSRS[name] for name in VCPU_CSRS}
 
+_new_exit = object.__new__
+
 GUEST_PAGE_FAULTS = (causes.EXC_INST_GUEST_PAGE_FAULT, causes.EXC_LOAD_GUEST_PAGE_FAULT,
                      causes.EXC_STORE_GUEST_PAGE_FAULT)
 
@@ -124,11 +126,19 @@ class HartTenant:
         core = self.core
         if reason == CORE_EXIT_TRAP:  # the most frequent by far
             return self.decode_trap(core)
-        if reason == CORE_EXIT_BUDGET:
-            return Exit("budget", pc=core.pc)
+        # Exits made as Exit.of makes them, without the call or Exit's checks
+        # of its keyword arguments (a booting kernel's UART is an MMIO exit
+        # per byte).
         if reason == CORE_EXIT_MMIO:
-            return Exit("mmio", addr=self.vm.policy.mmio_gpa(core.exit_addr), size=core.exit_size,
-                        is_write=bool(core.exit_is_write), data=core.exit_data, pc=core.exit_pc)
+            exit = _new_exit(Exit)
+            exit.__dict__ = {"kind": "mmio", "addr": self.vm.policy.mmio_gpa(core.exit_addr),
+                             "size": core.exit_size, "is_write": bool(core.exit_is_write),
+                             "data": core.exit_data, "pc": core.exit_pc}
+            return exit
+        if reason == CORE_EXIT_BUDGET:
+            exit = _new_exit(Exit)
+            exit.__dict__ = {"kind": "budget", "pc": core.pc}
+            return exit
         if reason == CORE_EXIT_WFI:
             return Exit("wfi", pc=core.exit_pc, **self.wfi_mode())
         if reason == CORE_EXIT_DEBUG:

@@ -12,6 +12,7 @@ the wrong bytes at once instead of by luck.
 import collections
 import collections.abc
 
+from pyvmm.hv.exits import Tally
 from pyvmm.hv.host import HvError
 from pyvmm.machine import fdt
 from pyvmm.machine.bus import Bus
@@ -130,7 +131,7 @@ class VM:
         self.booted = False
         self._stop = None
         self.result = None
-        self.exit_counts = collections.Counter()
+        self.exit_counts = Tally()                  # exit kind -> exits (one per exit)
         self.reflected_faults = collections.Counter()
         self.sbi_counts = collections.Counter()      # (ext, fid or None for legacy) -> calls
 
@@ -450,11 +451,12 @@ class VM:
     def handle(self, vcpu, exit):
         """Complete an exit with this VM's policy; an access to an assigned
         device goes to the device itself (pyvmm.hv.passthrough)."""
-        if exit.kind == "mmio" and self.assigned_devices:
+        kind = exit.kind
+        if kind == "mmio" and self.assigned_devices:
             from pyvmm.hv.passthrough import dispatch
             if dispatch(self, vcpu, exit):
                 return
-        self.exit_counts[exit.kind] += 1
+        self.exit_counts[kind] += 1
         if self.tracer is None:
             self.policy.handle(vcpu, exit)
             return

@@ -219,3 +219,17 @@ def test_csr_op_semantics():
     assert exits.decode_system(0x12000073)[0] == "sfence.vma"
     assert exits.decode_system(0x180022F3)[:2] == ("csr", 5)   # csrr t0, satp
     assert exits.decode_system(0x00000013)[0] is None
+
+
+def test_exit_counts_count_from_zero_and_read_as_a_dict(fake_vm):
+    vcpu = fake_vm.vcpus[0]
+    counts = fake_vm.exit_counts
+    assert counts["mmio"] == 0 and "mmio" not in counts       # reading stores nothing
+    fake_vm.handle(vcpu, Exit("budget", pc=BASE))
+    fake_vm.handle(vcpu, Exit("budget", pc=BASE))
+    fake_vm.handle(vcpu, Exit("shutdown", pc=BASE))
+    assert counts == {"budget": 2, "shutdown": 1}
+    assert fake_vm.stats()["exits"] == {"budget": 2, "shutdown": 1}
+    tally = exits.Tally()
+    tally["x"] += 3
+    assert tally == {"x": 3} and tally["y"] == 0 and len(tally) == 1

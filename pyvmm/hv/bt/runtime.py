@@ -28,6 +28,7 @@ puts the guest's value back, so everything outside the core (emulation,
 SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
+from time import perf_counter
 
 import numpy as np
 
@@ -38,11 +39,15 @@ from pyvmm.hv.exits import Exit
 from pyvmm.hv.host import HvError
 from pyvmm.hv.trap_emulate import TrapEmulatePolicy, TrapEmulateVCPU
 from pyvmm.hv.vcpu import CORE_EXIT_TRAP
-from pyvmm.hv.vcpu_state import PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, SSTATUS_SUM, \
-    SSTATUS_UXL_64, SupervisorState
+from pyvmm.hv.vcpu_state import NAMED_CSRS, PRIV_S, PRIV_U, SSTATUS_FS, SSTATUS_MXR, \
+    SSTATUS_SUM, SSTATUS_UXL_64, SupervisorState
 from pyvmm.isa import causes
 
 MASK64 = (1 << 64) - 1
+INTERRUPT_BIT = 1 << 63
+EXC_ECALL_U = causes.EXC_ECALL_U
+BASE_REG, STATE_GVA = layout.BASE_REG, layout.STATE_GVA
+_new_exit = object.__new__
 REG_A0, REG_A7 = 10, 17
 CSR_SCOUNTEREN = 0x106
 SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
@@ -84,24 +89,43 @@ class PageBackedState(SupervisorState):
             return None
         return super().pending_interrupt()
 
+    def read(self, csr):
+        # A CSR in a slot reads as the slot holds it (sstatus with UXL, as
+        # its setter stores it), without the property in between.
+        slot = _READ_SLOT.get(csr)
+        if slot is None:
+            return super().read(csr)
+        value = self._words[self._index + slot]
+        return value | SSTATUS_UXL_64 if slot == _SSTATUS_SLOT else value
+
 
 def _slot_property(name, offset):
     slot = offset // 8
+    # Read on every exit (sstatus above all): one accessor pair per slot, so
+    # that a read is an index and nothing else.
+    if name == "sstatus":
+        def get(self):
+            return self._words[self._index + slot] & ~SSTATUS_UXL_64
 
-    def get(self):
-        value = self._words[self._index + slot]
-        return value & ~SSTATUS_UXL_64 if name == "sstatus" else value
+        def set(self, value):
+            # UXL is what an inline read must see
+            self._words[self._index + slot] = (value | SSTATUS_UXL_64) & MASK64
+    else:
+        def get(self):
+            return self._words[self._index + slot]
 
-    def set(self, value):
-        if name == "sstatus":
-            value |= SSTATUS_UXL_64          # what an inline read must see
-        self._words[self._index + slot] = value & MASK64
+        def set(self, value):
+            self._words[self._index + slot] = value & MASK64
 
     return property(get, set, doc=f"the virtual {name}, in its state-page slot")
 
 
 _SIP_SLOT = layout.STATE_OFFSET["sip"] // 8
 _SIE_SLOT = layout.STATE_OFFSET["sie"] // 8
+_SSTATUS_SLOT = layout.STATE_OFFSET["sstatus"] // 8
+# CSR number -> its slot, for the CSRs SupervisorState.read answers with the
+# register's value as is (sstatus: with UXL).
+_READ_SLOT = {NAMED_CSRS[name]: offset // 8 for name, offset in layout.STATE_OFFSET.items()}
 for _name, _offset in layout.STATE_OFFSET.items():
     setattr(PageBackedState, _name, _slot_property(_name, _offset))
 
@@ -195,6 +219,9 @@ class BTVCPU(TrapEmulateVCPU):
         self._base_in_gp = False          # the core's gp holds STATE_GVA, the guest's is saved
         self._stand_in = None             # register renaming gp where the last exit faulted
         self._hart_scounteren = None      # what the hart's scounteren holds (None: unknown)
+        self._sstatus_index = index + layout.STATE_OFFSET["sstatus"] // 8
+        self._sip_index = index + layout.STATE_OFFSET["sip"] // 8
+        self._sie_index = index + layout.STATE_OFFSET["sie"] // 8
 
     # -- the guest pc ----------------------------------------------------------------------------
 
@@ -227,12 +254,24 @@ class BTVCPU(TrapEmulateVCPU):
             return
         continuation = self._continuation
         self._continuation = None
-        if continuation is not None and continuation[0] == value and self.loaded:
-            self.core.pc = continuation[1]
-            self._pc_stale = False
-            return
+        if continuation is not None and continuation[0] == value:
+            # (self.loaded, inline: the callout that left it has just run)
+            hart = self._host_hart
+            if hart is not None and hart.core is self.core and hart.current_vcpu is self \
+                    or self.loaded:
+                self.core.pc = continuation[1]
+                self._pc_stale = False
+                return
         self._guest_pc = value
         self._pc_stale = True
+
+    def resume_at(self, tc_addr):
+        """Go on at TC address tc_addr, after a callout of this VCPU's own
+        run (so the core holds it, in translated kernel code): what setting
+        the guest pc does, for a pc whose translation is known."""
+        self.core.pc = tc_addr
+        self._pc_stale = False
+        self._continuation = None
 
     def save(self):
         stale_s = self.state.priv == PRIV_S and self._pc_stale
@@ -321,7 +360,9 @@ class BTVCPU(TrapEmulateVCPU):
         code page `page` maps to through which PTEs (and their values), and
         watch the page-table pages holding them, so that a remapped code
         page (a module unloaded, another loaded at its address) drops its
-        blocks (revalidate_code)."""
+        blocks (revalidate_code). Kept as tuples of ints (None for a PTE
+        outside guest RAM), which the garbage collector stops tracking: a
+        booting Linux walks thousands of code pages."""
         self.code_walks[page] = (gpa_page, pte_gpas, self._pte_values(pte_gpas))
         for pte_gpa in pte_gpas:
             table = pte_gpa & ~(layout.PAGE_SIZE - 1)
@@ -443,39 +484,56 @@ class BTVCPU(TrapEmulateVCPU):
     # -- KVM_RUN -----------------------------------------------------------------------------------
 
     def run(self, budget):
-        if self.vm.stopped:
+        # Once per exit: what the checks below read straight from the state
+        # page (sip, sie, sstatus) and from attributes, each once.
+        vm = self.vm
+        if vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        self.activate()
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core or hart.current_vcpu is not self:
+            self.activate()
         self._stand_in = None
         if self.blocked_until is not None:
             self._wake()
-        if self.state.pending_interrupt() is not None:
+        state = self.state
+        words = self._ram_words
+        if words[self._sip_index] & words[self._sie_index] and state.pending_interrupt() is not None:
             if self.at_boundary():
-                self.vm.policy.deliver_interrupt(self)
+                vm.policy.deliver_interrupt(self)
             else:
                 budget = 1                # step onto an instruction boundary first
                 self.interrupt_steps += 1
-        state = self.state
-        if self._pc_stale and state.priv == PRIV_S and not self._resolve_pc():
-            return Exit("shutdown", pc=self._guest_pc)
         priv = state.priv
-        fs = state.sstatus & SSTATUS_FS
+        if self._pc_stale and priv == PRIV_S:
+            if not self._resolve_pc():
+                return Exit("shutdown", pc=self._guest_pc)
+            priv = state.priv
+        fs = words[self._sstatus_index] & SSTATUS_FS
         if fs != self._hart_fs:
             self.fp_to_hart()
-        if self._hart_scounteren != (SCOUNTEREN_TM if priv == PRIV_S else 0):
-            self._counters_for(priv)
+        core = self.core
         if priv == PRIV_S:
-            pager = self.vm.pager
+            if self._hart_scounteren != SCOUNTEREN_TM:
+                self._counters_for(priv)
+            pager = vm.pager
             if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
                 pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
                 self._linked_epoch = pager.link_epoch
                 self._linked_pager = pager
             # Entering translated code: gp becomes the state page's address.
-            core = self.core
-            self._ram_words[self._guest_gp_index] = core.get_x(layout.BASE_REG)
-            core.set_x(layout.BASE_REG, layout.STATE_GVA)
+            words[self._guest_gp_index] = core.get_x(BASE_REG)
+            core.set_x(BASE_REG, STATE_GVA)
             self._base_in_gp = True
-        exit = self.enter(budget)
+        elif self._hart_scounteren != 0:
+            self._counters_for(priv)
+        # HartTenant.enter, inline (the accounting every VCPU reports)
+        before = core.instret
+        started = perf_counter()
+        reason = core.run(budget)
+        self.host_seconds += perf_counter() - started
+        self.instret += core.instret - before
+        self.runs += 1
+        exit = self.decode_exit(reason)
         if fs != SSTATUS_FS and fs:
             # As under trap-emulate: only FS Initial or Clean can change while
             # the guest runs (Off makes FP illegal, Dirty stays Dirty).
@@ -486,32 +544,40 @@ class BTVCPU(TrapEmulateVCPU):
         core = self.core
         if self._base_in_gp:
             self._base_in_gp = False
-            core.set_x(layout.BASE_REG, self._ram_words[self._guest_gp_index])
+            core.set_x(BASE_REG, self._ram_words[self._guest_gp_index])
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)
         cause = core.exit_cause
         tc_pc = core.exit_pc
-        if cause & (1 << 63):
+        if cause & INTERRUPT_BIT:
             return super().decode_exit(reason)
-        callout = self.tc.callouts.get(tc_pc) if cause == causes.EXC_ECALL_U else None
-        if callout is not None:
-            self.pending_callout = (tc_pc, callout)
-            kind, guest_pc, insn = callout[:3]
-            if kind == "ecall":
-                self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
-                args = core.x[REG_A0:REG_A7 + 1].tolist()
-                return Exit.of("sbi", {"cause": cause, "pc": guest_pc, "ext": args[7],
-                                       "fid": args[6], "args": tuple(args[:6]), "virt": 0,
-                                       "priv": PRIV_S})
-            return Exit.of("trap", {"cause": cause, "pc": guest_pc, "insn": insn,
-                                    "virt": 0, "priv": PRIV_S})
-        self._stand_in = self.tc.renamed.get(tc_pc)
-        guest_pc = self.tc.guest_pc_at(tc_pc)
+        # The exits below are made as Exit.of makes them, without the call:
+        # they are most of a booting kernel's exits.
+        exit = _new_exit(Exit)
+        if cause == EXC_ECALL_U:
+            callout = self.tc.callouts.get(tc_pc)
+            if callout is not None:
+                self.pending_callout = (tc_pc, callout)
+                kind, guest_pc, insn = callout[0], callout[1], callout[2]
+                if kind == "ecall":
+                    self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
+                    a0, a1, a2, a3, a4, a5, fid, ext = core.x[REG_A0:REG_A7 + 1].tolist()
+                    exit.__dict__ = {"kind": "sbi", "cause": cause, "pc": guest_pc, "ext": ext,
+                                     "fid": fid, "args": (a0, a1, a2, a3, a4, a5), "virt": 0,
+                                     "priv": PRIV_S}
+                else:
+                    exit.__dict__ = {"kind": "trap", "cause": cause, "pc": guest_pc, "insn": insn,
+                                     "virt": 0, "priv": PRIV_S}
+                return exit
+        tc = self.tc
+        self._stand_in = tc.renamed.get(tc_pc)
+        guest_pc = tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
-        return Exit.of("trap", {"cause": cause, "pc": guest_pc, "tval": core.exit_tval,
-                                "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
+        exit.__dict__ = {"kind": "trap", "cause": cause, "pc": guest_pc, "tval": core.exit_tval,
+                         "insn": core.exit_insn, "virt": 0, "priv": PRIV_S}
+        return exit
 
 
 class BTPolicy(TrapEmulatePolicy):
@@ -571,7 +637,8 @@ class BTPolicy(TrapEmulatePolicy):
             return
         tc_pc, callout = pending
         kind, guest_pc, insn, length, target, site, literal = callout
-        self._count(kind)
+        callouts = self.callouts
+        callouts[kind] = callouts.get(kind, 0) + 1
         if kind == "exit":
             self._exit_stub(vcpu, tc_pc, target)
         elif kind == "jalr":
@@ -608,9 +675,7 @@ class BTPolicy(TrapEmulatePolicy):
                                       bool(status & SSTATUS_MXR))
         if outcome in ("emulated", "stored"):
             self._retire(vcpu, "ptstore")
-            next_pc = (store_pc + length) & MASK64
-            vcpu._continuation = (next_pc, tc_pc + 4)
-            vcpu.pc = next_pc
+            vcpu.resume_at(tc_pc + 4)     # the guest's next instruction, store_pc + length
             if outcome == "emulated":
                 self.ptstore_plain.pop(store_pc, None)
                 return
@@ -657,9 +722,7 @@ class BTPolicy(TrapEmulatePolicy):
             return
         if vcpu.tc.generation == generation:
             link(vcpu.tc, block)
-        vcpu.core.pc = block.tc_addr
-        vcpu._pc_stale = False
-        vcpu._continuation = None
+        vcpu.resume_at(block.tc_addr)
 
     # -- the guest's translation changes: guest code may sit elsewhere ------------------------------
 
