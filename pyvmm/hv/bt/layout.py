@@ -28,7 +28,7 @@ SHADOW_LEVELS = 5            # Sv57: room above every guest address space
 RUNTIME_BASE = 1 << 55
 STATE_GVA = RUNTIME_BASE
 TC_BASE = RUNTIME_BASE + 0x10_0000
-TC_SIZE = 16 << 20          # a booting Linux's code (superblocks: ~12 MB of TC) with room; frames taken as it fills
+TC_SIZE = 16 << 20          # a booting Linux's code (about 7 MB of TC) with room; frames taken as it fills
 
 # The indirect-jump lookup table: IBL_ENTRIES direct-mapped 16-byte entries
 # (guest pc tag, TC address of the block's indirect entry), indexed by guest
