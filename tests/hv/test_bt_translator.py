@@ -700,6 +700,22 @@ def test_spill_slots_do_not_overlap_the_csrs():
     assert GUEST_GP < SPILL_IBL < SFENCE_WORK and SFENCE_WORK + 8 == STATE_BYTES <= 2048   # within gp's reach
 
 
+def check_registers(core, block, callout, inline, regs, rd, old):
+    """After an sstatus write ran inline (rd got the old value, every other
+    register as it was) or as the csr callout (the slot and every register
+    untouched, the callout resuming at the next guest instruction)."""
+    if inline:
+        expected = dict(regs)
+        if rd:
+            expected[rd] = old
+        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
+    else:
+        assert callout[KIND] == "csr" and callout[GUEST_PC] == GUEST
+        assert state_slot(core, STATE_OFFSET["sstatus"]) == old
+        assert guest_regs(core) == [regs[i] for i in range(1, 32)]
+        assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
+
+
 @pytest.mark.parametrize("source, value, pending, inline", [
     ("csrs sstatus, a0", 2, 0, True), ("csrsi sstatus, 2", 2, 0, True),
     ("csrrs a1, sstatus, a0", 2, 0, True), ("csrs sstatus, a0", 0, 0x22, False),
@@ -722,15 +738,7 @@ def test_interrupt_enables_stay_inline_unless_one_is_pending(core_type, source, 
     if inline:
         assert callout[KIND] == "exit"
         assert state_slot(core, STATE_OFFSET["sstatus"]) == old | value
-        expected = dict(regs)
-        if rd:
-            expected[rd] = old
-        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
-    else:
-        assert callout[KIND] == "csr" and callout[GUEST_PC] == GUEST
-        assert state_slot(core, STATE_OFFSET["sstatus"]) == old
-        assert guest_regs(core) == [regs[i] for i in range(1, 32)]
-        assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
+    check_registers(core, block, callout, inline, regs, rd, old)
 
 
 UXL = 2 << 32
@@ -773,15 +781,7 @@ def test_sstatus_writes_of_plain_bits_are_inline(core_type, source, old, value, 
         assert state.write(CSRS["sstatus"], written) <= {"interrupts"}
         assert callout[KIND] == "exit"
         assert state_slot(core, STATE_OFFSET["sstatus"]) == state.sstatus | UXL
-        expected = dict(regs)
-        if rd:
-            expected[rd] = old
-        assert guest_regs(core) == [expected[i] for i in range(1, 32)]
-    else:
-        assert callout[KIND] == "csr" and callout[GUEST_PC] == GUEST
-        assert state_slot(core, STATE_OFFSET["sstatus"]) == old
-        assert guest_regs(core) == [regs[i] for i in range(1, 32)]
-        assert (core.exit_pc + 4, GUEST + 4) in block.pcmap   # the callout resumes at the nop
+    check_registers(core, block, callout, inline, regs, rd, old)
 
 
 # -- gp, the translated code's base -------------------------------------------------------------

@@ -28,7 +28,6 @@ puts the guest's value back, so everything outside the core (emulation,
 SBI, the pager, snapshots, a debugger) sees the guest's registers only.
 """
 
-from time import perf_counter
 
 import numpy as np
 
@@ -526,14 +525,7 @@ class BTVCPU(TrapEmulateVCPU):
             self._base_in_gp = True
         elif self._hart_scounteren != 0:
             self._counters_for(priv)
-        # HartTenant.enter, inline (the accounting every VCPU reports)
-        before = core.instret
-        started = perf_counter()
-        reason = core.run(budget)
-        self.host_seconds += perf_counter() - started
-        self.instret += core.instret - before
-        self.runs += 1
-        exit = self.decode_exit(reason)
+        exit = self.enter(budget)
         if fs != SSTATUS_FS and fs:
             # As under trap-emulate: only FS Initial or Clean can change while
             # the guest runs (Off makes FP illegal, Dirty stays Dirty).

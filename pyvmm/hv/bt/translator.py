@@ -594,6 +594,20 @@ def _translate_csr(out, pc, word, length, name, ops, entry):
 SSTATUS_PLAIN = SSTATUS_SIE | 1 << 5 | 1 << 8          # SIE, SPIE, SPP
 
 
+def _fast_path_end(words, rd, t, u):
+    """Close an inline CSR fast path: rd gets the old value from its spill,
+    the borrowed t and u their guest values, then a jump over the slow
+    path, which restores u and t before the callout (the checks branch
+    there). Returns the slow path's index in words."""
+    if rd:
+        words.append(emit.state_load(rd, SPILL_OLD))
+    words += [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
+              codec.encode("jal", rd=0, imm=16)]
+    slow = len(words)
+    words += [emit.state_load(u, SPILL_SECOND), emit.state_load(t, SPILL_TEMP)]
+    return slow
+
+
 def _status_write(out, pc, word, length, op, rd, source):
     """csrrc sstatus, rs (a kernel's trap entry clearing SUM and FS, often
     clear already) and csrrw sstatus, rs (its trap return putting sstatus
@@ -633,12 +647,7 @@ def _status_write(out, pc, word, length, op, rd, source):
     words += [encode("andi", rd=t, rs1=t, imm=~SSTATUS_PLAIN),
               encode("or", rd=t, rs1=t, rs2=u),
               emit.state_store(t, sstatus)]
-    if rd:
-        words.append(emit.state_load(rd, SPILL_OLD))
-    words += [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
-              encode("jal", rd=0, imm=16)]                 # over the slow path
-    slow = len(words)
-    words += [emit.state_load(u, SPILL_SECOND), emit.state_load(t, SPILL_TEMP)]
+    slow = _fast_path_end(words, rd, t, u)
     for at in checks:
         words[at] = encode("bne", rs1=u, rs2=0, imm=4 * (slow - at))
     out.words(words)
@@ -671,12 +680,7 @@ def _interrupt_enable(out, pc, word, length, immediate, rd, source):
     words.append(encode("ori", rd=t, rs1=t, imm=source) if immediate
                  else encode("or", rd=t, rs1=t, rs2=source))
     words.append(emit.state_store(t, STATE_OFFSET["sstatus"]))
-    if rd:
-        words.append(emit.state_load(rd, SPILL_OLD))
-    words += [emit.state_load(t, SPILL_TEMP), emit.state_load(u, SPILL_SECOND),
-              encode("jal", rd=0, imm=16)]                 # over the slow path
-    slow_u = len(words)
-    words += [emit.state_load(u, SPILL_SECOND), emit.state_load(t, SPILL_TEMP)]
+    slow_u = _fast_path_end(words, rd, t, u)
     words[pending_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u - pending_check))
     if value_check is not None:
         words[value_check] = encode("bne", rs1=t, rs2=0, imm=4 * (slow_u + 1 - value_check))
