@@ -44,6 +44,7 @@ import collections
 
 import numpy as np
 
+from pyvmm.hv.exits import Tally
 from pyvmm.hv.host import HvError
 from pyvmm.hv.interdomain import DOMAIN_EID
 from pyvmm.machine import snapshot as board_snapshot
@@ -550,7 +551,7 @@ def _apply(vm, options, state, pages):
     vm.initrd_range = tuple(board["initrd_range"]) if board.get("initrd_range") else None
     vm.symbols = dict(board["symbols"])
     vm.input.push_front(board["console_input"])
-    vm.exit_counts = collections.Counter(board["exit_counts"])
+    vm.exit_counts = Tally(board["exit_counts"])
     vm.sbi_counts = collections.Counter(board["sbi_counts"])
     vm.reflected_faults = collections.Counter(board["reflected_faults"])
     vm.mmio_faults = board["mmio_faults"]

@@ -415,6 +415,8 @@ def test_counters_go_on_from_the_saved_ones(tmp_path):
     # Rebuilt caches: the shadow refills what it held at the save point.
     assert got["shadow"]["shadow_fills"] >= want["shadow"]["shadow_fills"]
     assert got["exits"]["budget"] == want["exits"]["budget"] + 1
+    # ...and counts its exits in what a new VM counts them in.
+    assert type(restored.exit_counts) is type(reference.exit_counts)
 
 
 def test_the_device_set_goes_with_the_vm(tmp_path):
