@@ -7,6 +7,15 @@
 # (it reads them as before): the maps stay Python's, only the interpreter
 # between them is gone.
 
+cdef inline uint64_t shadow_leaf(uint64_t hpa_page, uint64_t perms) noexcept:
+    # a shadow leaf for host page hpa_page with rights perms (D with W: the
+    # guest's D was set before a store right was given)
+    cdef uint64_t leaf = ((hpa_page >> 12) << 10) | PTE_V | PTE_A | perms
+    if perms & PTE_W:
+        leaf |= PTE_D
+    return leaf
+
+
 cdef class ShadowSlots:
     """The leaf slots of a ShadowPager's trees and the maps between them and
     the guest's pages, over the host RAM buffer `ram` (a Core's ram_buffer,
@@ -183,6 +192,19 @@ cdef class ShadowSlots:
                     changed = True
         return changed
 
+    cdef bint _store_kept_out(self, data_page, dict watched, bytearray readonly,
+                              uint64_t guest_base) except -1:
+        # the guest may not store to data_page through a shadow leaf: it
+        # holds page tables, is watched, or its frame is shared (readonly[i]
+        # for guest page i from guest_base)
+        cdef uint64_t gpa = data_page, index
+        if data_page in self.pt_refs or data_page in watched:
+            return True
+        if gpa < guest_base:
+            return False
+        index = (gpa - guest_base) >> 12
+        return index < <uint64_t>PyByteArray_GET_SIZE(readonly) and frame_shared(readonly, index)
+
     def fill(self, slot, tree, tuple deps, data_page, bint status_dependent, uint64_t perms,
              uint64_t hpa_page, dict watched, bytearray readonly not None, uint64_t guest_base):
         """Fill slot `slot` of `tree` (empty) for guest page data_page on host
@@ -193,24 +215,16 @@ cdef class ShadowSlots:
         or is shared (readonly[i] for guest page i from guest_base). Returns
         how many pages newly protected took a store right from some leaf
         (each a TLB flush for the pager)."""
-        cdef dict pt_refs = self.pt_refs
         cdef list protect = self.depend(slot, deps)
-        cdef uint64_t leaf, leaf_perms = perms, index, page_gpa
+        cdef uint64_t leaf_perms = perms
         cdef int changed_pages = 0
         cdef object page
         for page in protect:
             changed_pages += self.write_protect(page)
-        if perms & PTE_W:
-            page_gpa = data_page
-            index = (page_gpa - guest_base) >> 12
-            if data_page in pt_refs or data_page in watched or \
-                    (page_gpa >= guest_base and index < <uint64_t>PyByteArray_GET_SIZE(readonly)
-                     and frame_shared(readonly, index)):
-                leaf_perms &= ~PTE_W
-        leaf = ((hpa_page >> 12) << 10) | PTE_V | PTE_A | leaf_perms
-        if leaf_perms & PTE_W:
-            leaf |= PTE_D
-        self.add(slot, tree, deps, data_page, status_dependent, perms & PTE_W, leaf)
+        if perms & PTE_W and self._store_kept_out(data_page, watched, readonly, guest_base):
+            leaf_perms &= ~PTE_W
+        self.add(slot, tree, deps, data_page, status_dependent, perms & PTE_W,
+                 shadow_leaf(hpa_page, leaf_perms))
         return changed_pages
 
     def fill_group(self, tree, uint64_t slot, uint64_t first_index, int count, uint64_t gpa_first,
@@ -223,16 +237,12 @@ cdef class ShadowSlots:
         (deps) and rights (perms) for all; read-only where the page holds
         page tables, is watched or shared; slots already filled and pages
         that are not guest RAM left alone. Returns how many were filled."""
-        cdef dict slot_map = self.slots, data_rmap = self.data_rmap, rmap = self.rmap
-        cdef dict pt_refs = self.pt_refs
-        cdef set tree_slots = tree.slots
+        cdef dict slot_map = self.slots, rmap = self.rmap, pt_refs = self.pt_refs
         cdef uint64_t table = slot - (((slot - self.ram_base) >> 3) & 0x1FF) * 8
-        cdef uint64_t index, neighbour, data_page, page_index, hpa, leaf, leaf_perms
+        cdef uint64_t index, neighbour, data_page, page_index, leaf_perms
         cdef uint64_t npages = <uint64_t>len(page_hpa)
-        cdef uint64_t nreadonly = <uint64_t>PyByteArray_GET_SIZE(readonly)
-        cdef uint8_t* ram = &self.ram[0]
         cdef list filled = []
-        cdef object root = tree.root, key, data_key, mapped, pte_gpa, page
+        cdef object key, data_key, pte_gpa, page
         cdef bint writable = (perms & PTE_W) != 0
         for index in range(first_index, first_index + <uint64_t>count):
             neighbour = table + index * 8
@@ -245,23 +255,13 @@ cdef class ShadowSlots:
             page_index = (data_page - guest_base) >> 12
             if page_index >= npages:
                 continue
-            hpa = <uint64_t>page_hpa[page_index]
             data_key = data_page
             leaf_perms = perms
-            if writable and (data_key in pt_refs or data_key in watched
-                             or (page_index < nreadonly and frame_shared(readonly, page_index))):
+            if writable and self._store_kept_out(data_key, watched, readonly, guest_base):
                 leaf_perms &= ~PTE_W
-            slot_map[key] = (root, deps, data_key, False, writable)
-            mapped = data_rmap.get(data_key)
-            if mapped is None:
-                data_rmap[data_key] = {key}
-            else:
-                (<set>mapped).add(key)
-            tree_slots.add(key)
-            leaf = ((hpa >> 12) << 10) | PTE_V | PTE_A | leaf_perms
-            if leaf_perms & PTE_W:
-                leaf |= PTE_D
-            pyvmm_st(ram + self._offset(neighbour), 8, leaf)
+            # its dependencies are the first fill's, counted below at once
+            self.add(key, tree, deps, data_key, False, writable,
+                     shadow_leaf(<uint64_t>page_hpa[page_index], leaf_perms))
             filled.append(key)
         if filled:
             for pte_gpa in deps:        # (the first fill made these entries)

@@ -73,8 +73,6 @@ STUB_WORDS = 3
 MASK64 = (1 << 64) - 1
 
 BRANCHES = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu"))
-INVERTED = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu",
-            "bgeu": "bltu"}
 CSR_OPS = frozenset(("csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"))
 # Instructions a guest kernel's privilege needs the runtime for.
 SYSTEM_CALLOUTS = {"sret": "sret", "sfence.vma": "sfence", "wfi": "wfi", "ecall": "ecall",
@@ -373,9 +371,9 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
         if copied and pc not in ptstores:
             words.append(word)
         else:
-            # The rewrites most blocks have, straight from the word's bits
-            # (the forms of _branch, jal and auipc in _translate_one, without
-            # their operands' dict); the rest, and any naming gp, there.
+            # The rewrites most blocks have (branches, jal, auipc, jalr),
+            # straight from the word's bits; the rest, and any naming gp,
+            # through _translate_one.
             opcode = word & 0x7F if word is not None else 0
             if opcode == 0x63 and (word >> 12) & 7 in _BRANCH_FUNCT3 \
                     and (word >> 15) & 31 != BASE_REG and (word >> 20) & 31 != BASE_REG:
@@ -459,11 +457,9 @@ def _translate_one(out, pc, word, length, decoded, ptstore=False):
             _set_register(out, ops["rd"], pc + length)
         out.exit_stub((pc + ops["imm"]) & MASK64)
         return True
-    if name == "jalr":
-        _indirect_jump(out, pc, word, length, ops["rd"], ops["rs1"], ops["imm"])
-        return True
+    # jalr and branches not on gp never reach here: translate_block rewrites them.
     if name in BRANCHES:
-        return _branch(out, pc, length, name, ops)
+        return _branch_on_gp(out, pc, length, name, ops)
     if name == "auipc":
         if ops["rd"]:
             _set_register(out, ops["rd"], pc + (emit.sext(ops["imm"] << 12, 32)))
@@ -519,17 +515,12 @@ def _set_register(out, rd, value):
               + [emit.state_store(t, GUEST_GP), emit.state_load(t, SPILL_RENAME)])
 
 
-def _branch(out, pc, length, name, ops):
-    """A conditional branch inside a superblock: the inverted branch hops
-    over an exit stub to the taken target, and the block goes on at the
-    fall-through (True, the block ends, only for a branch on gp: its
-    operand is read through a stand-in, restored on both ways out, and the
-    branch, retargeted, hops over a fall-through exit stub onto a taken one)."""
+def _branch_on_gp(out, pc, length, name, ops):
+    """A conditional branch that reads gp (translate_block rewrites the
+    others inside its superblock): gp is read through a stand-in, restored
+    on both ways out, and the branch, retargeted, hops over a fall-through
+    exit stub onto a taken one. The block ends here."""
     rs1, rs2 = ops["rs1"], ops["rs2"]
-    if BASE_REG not in (rs1, rs2):
-        out.words([emit.branch(INVERTED[name], rs1, rs2, 4 + 4 * STUB_WORDS)])
-        out.exit_stub((pc + ops["imm"]) & MASK64)
-        return False
     t = _scratch({rs1, rs2})
     restore = emit.state_load(t, SPILL_RENAME)
     out.words([emit.state_store(t, SPILL_RENAME), emit.state_load(t, GUEST_GP),
