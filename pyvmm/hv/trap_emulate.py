@@ -59,7 +59,6 @@ PAGE_FAULTS = (causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT, causes.EX
 PAGE_FAULT_EXITS = {outcome: f"page_fault_{outcome}" for outcome in ("hidden", "mmio", "emulated",
                                                                       "guest")}
 EXC_ILLEGAL_INST = causes.EXC_ILLEGAL_INST
-_new_exit = object.__new__
 
 
 class TrapEmulateVCPU(HartTenant):
@@ -331,12 +330,8 @@ class TrapEmulateVCPU(HartTenant):
             args = core.x[REG_A0:REG_A7 + 1].tolist()
             return Exit.of("sbi", {"cause": cause, "pc": pc, "ext": args[7], "fid": args[6],
                                    "args": tuple(args[:6]), "virt": 0, "priv": priv})
-        # The hot path: most exits are a trap (a privileged instruction, a
-        # shadow fault), made as Exit.of makes it, without the call.
-        exit = _new_exit(Exit)
-        exit.__dict__ = {"kind": "trap", "cause": cause, "pc": pc, "tval": core.exit_tval,
-                         "insn": core.exit_insn, "virt": 0, "priv": priv}
-        return exit
+        return Exit.of("trap", {"cause": cause, "pc": pc, "tval": core.exit_tval,
+                                "insn": core.exit_insn, "virt": 0, "priv": priv})
 
 
 class TrapEmulatePolicy:
@@ -556,12 +551,8 @@ class TrapEmulatePolicy:
         _, rd, rs1, funct3, csr, writes, mnemonic, access, plain = op
         state = vcpu.state
         # The most frequent exit of all: the registers straight from the core
-        # when it holds the VCPU (after the VCPU's own run it does: vcpu.loaded,
-        # inline).
-        hart = vcpu._host_hart
-        core = vcpu.core
-        if hart is None or hart.core is not core or hart.current_vcpu is not vcpu:
-            core = core if vcpu.loaded else None
+        # when it holds the VCPU (after the VCPU's own run it does).
+        core = vcpu.core if vcpu.loaded else None
         if funct3 & 4:
             operand = rs1
         else:                         # read before rd is written

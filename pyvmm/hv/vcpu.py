@@ -34,8 +34,6 @@ VCPU_CSRS = ("hstatus", "hedeleg", "hideleg", "hcounteren", "henvcfg", "htimedel
              "vsatp", "vstimecmp")
 CSR_NUMBERS = {name: CSRS[name] for name in VCPU_CSRS}
 
-_new_exit = object.__new__
-
 GUEST_PAGE_FAULTS = (causes.EXC_INST_GUEST_PAGE_FAULT, causes.EXC_LOAD_GUEST_PAGE_FAULT,
                      causes.EXC_STORE_GUEST_PAGE_FAULT)
 
@@ -60,10 +58,7 @@ class HartTenant:
     def loaded(self):
         """Does a core hold this VCPU's state? (`self.core`: the core of the
         host hart it is loaded on, or was last.)"""
-        hart = self._host_hart
-        if hart is None or hart.core is not self.core:
-            hart = self._hart()
-        return hart.current_vcpu is self
+        return self._hart().current_vcpu is self
 
     def activate(self):
         """Make the core hold this VCPU (saving whichever VCPU it held)."""
@@ -126,19 +121,14 @@ class HartTenant:
         core = self.core
         if reason == CORE_EXIT_TRAP:  # the most frequent by far
             return self.decode_trap(core)
-        # Exits made as Exit.of makes them, without the call or Exit's checks
-        # of its keyword arguments (a booting kernel's UART is an MMIO exit
-        # per byte).
+        # Without Exit's checks of its keyword arguments (a booting kernel's
+        # UART is an MMIO exit per byte).
         if reason == CORE_EXIT_MMIO:
-            exit = _new_exit(Exit)
-            exit.__dict__ = {"kind": "mmio", "addr": self.vm.policy.mmio_gpa(core.exit_addr),
-                             "size": core.exit_size, "is_write": bool(core.exit_is_write),
-                             "data": core.exit_data, "pc": core.exit_pc}
-            return exit
+            return Exit.of("mmio", {"addr": self.vm.policy.mmio_gpa(core.exit_addr),
+                                    "size": core.exit_size, "is_write": bool(core.exit_is_write),
+                                    "data": core.exit_data, "pc": core.exit_pc})
         if reason == CORE_EXIT_BUDGET:
-            exit = _new_exit(Exit)
-            exit.__dict__ = {"kind": "budget", "pc": core.pc}
-            return exit
+            return Exit.of("budget", {"pc": core.pc})
         if reason == CORE_EXIT_WFI:
             return Exit("wfi", pc=core.exit_pc, **self.wfi_mode())
         if reason == CORE_EXIT_DEBUG:

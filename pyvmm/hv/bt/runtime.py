@@ -46,7 +46,6 @@ MASK64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
 EXC_ECALL_U = causes.EXC_ECALL_U
 BASE_REG, STATE_GVA = layout.BASE_REG, layout.STATE_GVA
-_new_exit = object.__new__
 REG_A0, REG_A7 = 10, 17
 CSR_SCOUNTEREN = 0x106
 SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
@@ -253,14 +252,10 @@ class BTVCPU(TrapEmulateVCPU):
             return
         continuation = self._continuation
         self._continuation = None
-        if continuation is not None and continuation[0] == value:
-            # (self.loaded, inline: the callout that left it has just run)
-            hart = self._host_hart
-            if hart is not None and hart.core is self.core and hart.current_vcpu is self \
-                    or self.loaded:
-                self.core.pc = continuation[1]
-                self._pc_stale = False
-                return
+        if continuation is not None and continuation[0] == value and self.loaded:
+            self.core.pc = continuation[1]
+            self._pc_stale = False
+            return
         self._guest_pc = value
         self._pc_stale = True
 
@@ -488,9 +483,7 @@ class BTVCPU(TrapEmulateVCPU):
         vm = self.vm
         if vm.stopped:
             return Exit("shutdown", pc=self.pc)
-        hart = self._host_hart
-        if hart is None or hart.core is not self.core or hart.current_vcpu is not self:
-            self.activate()
+        self.activate()
         self._stand_in = None
         if self.blocked_until is not None:
             self._wake()
@@ -544,9 +537,6 @@ class BTVCPU(TrapEmulateVCPU):
         tc_pc = core.exit_pc
         if cause & INTERRUPT_BIT:
             return super().decode_exit(reason)
-        # The exits below are made as Exit.of makes them, without the call:
-        # they are most of a booting kernel's exits.
-        exit = _new_exit(Exit)
         if cause == EXC_ECALL_U:
             callout = self.tc.callouts.get(tc_pc)
             if callout is not None:
@@ -555,21 +545,18 @@ class BTVCPU(TrapEmulateVCPU):
                 if kind == "ecall":
                     self._continuation = ((guest_pc + 4) & MASK64, tc_pc + 4)
                     a0, a1, a2, a3, a4, a5, fid, ext = core.x[REG_A0:REG_A7 + 1].tolist()
-                    exit.__dict__ = {"kind": "sbi", "cause": cause, "pc": guest_pc, "ext": ext,
-                                     "fid": fid, "args": (a0, a1, a2, a3, a4, a5), "virt": 0,
-                                     "priv": PRIV_S}
-                else:
-                    exit.__dict__ = {"kind": "trap", "cause": cause, "pc": guest_pc, "insn": insn,
-                                     "virt": 0, "priv": PRIV_S}
-                return exit
+                    return Exit.of("sbi", {"cause": cause, "pc": guest_pc, "ext": ext, "fid": fid,
+                                           "args": (a0, a1, a2, a3, a4, a5), "virt": 0,
+                                           "priv": PRIV_S})
+                return Exit.of("trap", {"cause": cause, "pc": guest_pc, "insn": insn, "virt": 0,
+                                        "priv": PRIV_S})
         tc = self.tc
         self._stand_in = tc.renamed.get(tc_pc)
         guest_pc = tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
-        exit.__dict__ = {"kind": "trap", "cause": cause, "pc": guest_pc, "tval": core.exit_tval,
-                         "insn": core.exit_insn, "virt": 0, "priv": PRIV_S}
-        return exit
+        return Exit.of("trap", {"cause": cause, "pc": guest_pc, "tval": core.exit_tval,
+                                "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
 
 
 class BTPolicy(TrapEmulatePolicy):
