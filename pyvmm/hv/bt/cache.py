@@ -208,18 +208,18 @@ class TranslationCache:
     def lookup(self, guest_pc):
         return self.blocks.get(guest_pc)
 
-    def translate(self, fetch, guest_pc, code_gpa_pages=(), code_page=None, chain=False):
+    def translate(self, fetch, guest_pc, code_gpa_pages=(), code_page=None):
         """Translate the block at guest_pc into the TC (flushing it when
         full). `code_gpa_pages(block)` names the guest pages its code came
-        from; `code_page` is translate_block's. With `chain`, its exit stubs
-        to blocks already translated are chained before its words reach the
-        TC (chain_known, at no extra write). Raises translator.FetchFault
-        when the guest cannot fetch there."""
+        from; `code_page` is translate_block's. Its exit stubs to blocks
+        already translated are chained before its words reach the TC (their
+        first pass needs no callout, at no extra write). Raises
+        translator.FetchFault when the guest cannot fetch there."""
         if self.cursor + ENTRY_BYTES + MAX_BLOCK_BYTES > self.base + self.size:
             self.flush()
         block = translate_block(fetch, guest_pc, self.cursor + ENTRY_BYTES, ptstores=self.ptstores,
                                 code_page=code_page)
-        self._install(block, code_gpa_pages, chain)
+        self._install(block, code_gpa_pages)
         self.cursor += ENTRY_BYTES + block.size
         self.counters["blocks_translated"] += 1
         self.counters["guest_insns_translated"] += block.guest_insns
@@ -227,24 +227,21 @@ class TranslationCache:
             self.on_change(block)
         return block
 
-    def _install(self, block, code_gpa_pages, chain=False):
+    def _install(self, block, code_gpa_pages):
         self.blocks[block.guest_pc] = block
-        if chain:
-            words = None
-            blocks = self.blocks
-            for stub, callout in block.callouts:
-                if callout[KIND] == "exit":
-                    target = blocks.get(callout[TARGET])
-                    if target is not None:
-                        if words is None:
-                            words = [INDIRECT_ENTRY, *block.words]
-                        patch = self._stub_words(stub, target)
-                        at = ((stub - block.tc_addr) >> 2) + 1
-                        words[at:at + len(patch)] = patch
-                        self._note_chain(stub, target)
-            if words is None:
-                words = (INDIRECT_ENTRY,) + block.words
-        else:
+        words = None
+        blocks = self.blocks
+        for stub, callout in block.callouts:
+            if callout[KIND] == "exit":
+                target = blocks.get(callout[TARGET])
+                if target is not None:
+                    if words is None:
+                        words = [INDIRECT_ENTRY, *block.words]
+                    patch = self._stub_words(stub, target)
+                    at = ((stub - block.tc_addr) >> 2) + 1
+                    words[at:at + len(patch)] = patch
+                    self._note_chain(stub, target)
+        if words is None:
             words = (INDIRECT_ENTRY,) + block.words
         self._write_words(block.tc_addr - ENTRY_BYTES, words)
         self.block_starts.append(block.tc_addr)
@@ -311,17 +308,6 @@ class TranslationCache:
         self.patched[stub] = target_block.guest_pc
         self._add_incoming(target_block.guest_pc, stub)
         self.counters["chained"] += 1
-
-    def chain_known(self, block):
-        """Chain the exit stubs of a new block whose targets are translated
-        already (those translate(chain=True) left: none): their first pass
-        needs no callout either."""
-        blocks, patched = self.blocks, self.patched
-        for stub, callout in block.callouts:
-            if callout[KIND] == "exit" and stub not in patched:
-                target = blocks.get(callout[TARGET])
-                if target is not None:
-                    self.chain(stub, target)
 
     def link_indirect(self, site, literal, target_block):
         """Point an indirect jump's inline cache at target_block; False when

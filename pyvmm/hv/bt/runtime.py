@@ -418,8 +418,7 @@ class BTVCPU(TrapEmulateVCPU):
             # break, a balloon); the guest's walks stay known.
             self.fetch_hpa.clear()
             # (its exits to blocks already translated chained on the way)
-            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages, self._code_page,
-                                      chain=True)
+            block = self.tc.translate(self._fetch, guest_pc, self._code_gpa_pages, self._code_page)
             self.vm.policy.protect_code(self, block)
             self._map_tc_pages(block)
         return block
