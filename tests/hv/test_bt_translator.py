@@ -534,8 +534,8 @@ def test_fetch_faults_are_precise():
     assert block.guest_insns == 2 and block.exits() == [(TC + 8, GUEST + 8)]
 
 
-@given(st.integers(-(1 << 63), (1 << 63) - 1))
-@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.integers(-(1 << 31), (1 << 31) - 1), st.integers(-(1 << 63), (1 << 63) - 1)))
+@settings(max_examples=300, deadline=None)
 def test_load_constant_leaves_the_value(core_type, value):
     core = bare_core(core_type)
     words = emit.load_constant(7, value) + [emit.ECALL]
@@ -546,18 +546,18 @@ def test_load_constant_leaves_the_value(core_type, value):
     assert core.get_x(7) == value & MASK64
 
 
-@given(st.integers(1, 31), st.one_of(st.integers(-(1 << 31) - 4096, (1 << 31) + 4096),
-                                     st.integers(-(1 << 63), (1 << 64) - 1)))
-@settings(max_examples=500)
-def test_constants_in_32_bits_are_encoded_as_the_general_recursion_does(rd, value):
-    assert emit.constant(rd, value) == tuple(emit._materialise(rd, value & MASK64))
+@given(st.integers(1, 31), st.integers(-(1 << 31), (1 << 31) - 1))
+@settings(max_examples=300)
+def test_constants_in_32_bits_take_lui_and_addiw_at_most(rd, value):
+    words = emit.constant(rd, value)
+    assert words == emit.constant(rd, value & MASK64) == tuple(emit.load_constant(rd, value))
+    assert [codec.decode(w)[0].name for w in words] in (["addi"], ["lui"], ["lui", "addiw"])
 
 
 @given(st.integers(0, 31), st.integers(0, 31), st.integers(-2048, 2047), st.integers(0, 0xFFFFF),
        st.integers(0, 63))
 @settings(max_examples=300, deadline=None)
 def test_the_translators_own_encoders_agree_with_the_isa_table(rd, rs1, imm, imm20, shamt):
-    assert emit.lui(rd, imm20) == codec.encode("lui", rd=rd, imm=imm20)
     for name in ("addi", "addiw", "andi"):
         assert emit.i_type(name, rd, rs1, imm) == codec.encode(name, rd=rd, rs1=rs1, imm=imm)
     assert emit.slli(rd, rs1, shamt) == codec.encode("slli", rd=rd, rs1=rs1, shamt=shamt)

@@ -23,10 +23,6 @@ _I_TYPE = {name: codec.encode(name, rd=0, rs1=0, imm=0) for name in ("addi", "ad
 _SLLI = codec.encode("slli", rd=0, rs1=0, shamt=0)
 
 
-def lui(rd, imm20):
-    return _LUI | (rd << 7) | ((imm20 & 0xFFFFF) << 12)
-
-
 def i_type(name, rd, rs1, imm):
     """addi, addiw or andi with a 12-bit signed immediate."""
     if not -2048 <= imm < 2048:
@@ -58,21 +54,27 @@ _ADDI, _ADDIW = _I_TYPE["addi"], _I_TYPE["addiw"]
 def constant(rd, value):
     """load_constant's words as a tuple. A value in the signed 32-bit range
     (a kernel's addresses in the top 2 GiB: most link values and auipc
-    results, nearly each one unique) is encoded at once, as _materialise
-    does; the others, through a cache."""
+    results, nearly each one unique) is encoded at once; the others,
+    through a cache."""
     value &= MASK64
-    if value < 0x8000_0000 or value >= 0xFFFF_FFFF_8000_0000:
-        if value >> 63:
-            value -= 1 << 64
-        upper = (value + 0x800) >> 12
-        lo = value - (upper << 12)
-        if not upper & 0xFFFFF:
-            return (_ADDI | rd << 7 | (lo & 0xFFF) << 20,)
-        if lo:
-            return (_LUI | rd << 7 | (upper & 0xFFFFF) << 12,
-                    _ADDIW | rd << 7 | rd << 15 | (lo & 0xFFF) << 20)
-        return (_LUI | rd << 7 | (upper & 0xFFFFF) << 12,)
+    if value < 0x8000_0000:
+        return _constant32(rd, value)
+    if value >= 0xFFFF_FFFF_8000_0000:
+        return _constant32(rd, value - (1 << 64))
     return _load_constant(rd, value)
+
+
+def _constant32(rd, value):
+    """A signed 32-bit value: lui and addiw, or the one of them it needs
+    (addi from x0 when the upper 20 bits are zero)."""
+    upper = (value + 0x800) >> 12
+    lo = value - (upper << 12)
+    if not upper & 0xFFFFF:
+        return (_ADDI | rd << 7 | (lo & 0xFFF) << 20,)
+    if lo:
+        return (_LUI | rd << 7 | (upper & 0xFFFFF) << 12,
+                _ADDIW | rd << 7 | rd << 15 | (lo & 0xFFF) << 20)
+    return (_LUI | rd << 7 | (upper & 0xFFFFF) << 12,)
 
 
 @lru_cache(maxsize=1 << 12)           # 64-bit constants: a few recur (a user space's auipc)
@@ -83,14 +85,7 @@ def _load_constant(rd, value):
 def _materialise(rd, value):
     value = sext(value, 64)
     if -(1 << 31) <= value < (1 << 31):
-        hi = ((value + 0x800) >> 12) & 0xFFFFF
-        lo = sext(value, 12)
-        words = []
-        if hi:
-            words.append(lui(rd, hi))
-        if lo or not hi:
-            words.append(i_type("addiw" if hi else "addi", rd, rd if hi else 0, lo))
-        return words
+        return list(_constant32(rd, value))
     lo = sext(value, 12)
     hi = (value - lo) >> 12
     shift = 12

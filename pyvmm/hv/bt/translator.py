@@ -78,7 +78,6 @@ CSR_OPS = frozenset(("csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"))
 SYSTEM_CALLOUTS = {"sret": "sret", "sfence.vma": "sfence", "wfi": "wfi", "ecall": "ecall",
                    "ebreak": "ebreak"}
 
-CSR_NUMBER = {name: CSRS[name] for name in STATE_OFFSET}
 # CSRs whose reads are a plain load of the state page.
 INLINE_READS = {CSRS[name]: STATE_OFFSET[name] for name in
                 ("sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval", "satp",
