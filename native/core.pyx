@@ -466,6 +466,30 @@ cdef class Core:
         self._invalidate_all(paddr, len(data))
         dirty_mark_range(self.h, paddr, len(data))
 
+    def write_words(self, paddr, words):
+        """Write a sequence of 32-bit words (ints) to physical RAM at paddr,
+        as write_mem would their little-endian bytes: decoded code kept
+        coherent, the pages logged. Every word is checked before any is
+        written (OverflowError for one outside 0..2**32-1)."""
+        cdef uint64_t base = int(paddr)
+        cdef Py_ssize_t n = len(words), i
+        cdef uint32_t* buf
+        self._check_ram(base, 4 * n)
+        if n == 0:
+            return
+        buf = <uint32_t*>calloc(n, 4)
+        if buf == NULL:
+            raise MemoryError("cannot allocate a buffer of words")
+        try:
+            for i in range(n):
+                buf[i] = <uint32_t>words[i]
+            for i in range(n):
+                pyvmm_st(self.h.ram + (base - self.h.ram_base) + 4 * i, 4, buf[i])
+        finally:
+            free(buf)
+        self._invalidate_all(base, 4 * n)
+        dirty_mark_range(self.h, base, 4 * n)
+
     cdef void _invalidate_all(self, uint64_t paddr, uint64_t n):
         # RAM is the machine's: every hart's decoded copy of it goes
         if n != 0:

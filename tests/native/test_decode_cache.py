@@ -57,6 +57,24 @@ def test_write_mem_replaces_decoded_code():
     assert reg(core, "a0") == 5
 
 
+def test_write_words_replaces_decoded_code_and_checks_every_word_first():
+    import pytest
+    core, prog = load(".option norvc\nloop: addi a0, zero, 1\n addi a1, zero, 1\n ebreak\n")
+    run_to_ebreak(core)
+    assert (reg(core, "a0"), reg(core, "a1")) == (1, 1)
+    before = core.read_mem(prog["loop"], 8)
+    with pytest.raises(OverflowError):
+        core.write_words(prog["loop"], [0x00500513, 1 << 32])
+    assert core.read_mem(prog["loop"], 8) == before          # nothing written
+    with pytest.raises(ValueError, match="not inside RAM"):
+        core.write_words(core.ram_base - 4, [0x13, 0x13])
+    core.write_words(prog["loop"], (0x00500513, 0x00600593))  # addi a0, zero, 5; addi a1, zero, 6
+    assert core.read_mem(prog["loop"], 8) == bytes.fromhex("13055000" "93056000")
+    core.pc = prog["loop"]
+    run_to_ebreak(core)
+    assert (reg(core, "a0"), reg(core, "a1")) == (5, 6)
+
+
 def test_direct_ram_writes_need_an_explicit_flush():
     core, prog = load(".option norvc\nloop: addi a0, zero, 1\n ebreak\n")
     run_to_ebreak(core)

@@ -39,7 +39,8 @@ def test_write_mem_and_dma_mark_every_page_they_touch_and_fetch_clears():
     assert list(core.dirty_log_fetch()) == []
     core.write_mem(RAM_BASE + 3 * PAGE - 1, b"ab")             # straddles pages 2 and 3
     core.invalidate_code(RAM_BASE + 9 * PAGE, 2 * PAGE + 1)    # a device wrote there
-    assert list(core.dirty_log_fetch()) == [2, 3, 9, 10, 11]
+    core.write_words(RAM_BASE + 14 * PAGE - 4, [1, 2])         # straddles pages 13 and 14
+    assert list(core.dirty_log_fetch()) == [2, 3, 9, 10, 11, 13, 14]
     assert list(core.dirty_log_fetch()) == []
     core.dirty_log_stop()
     assert not core.dirty_logging

@@ -135,8 +135,6 @@ class TranslationCache:
         self.table = table                 # the IndirectTable translated code probes
         self.ptstores = set()              # guest pcs of stores translated as "ptstore" callouts
         self.counters = collections.Counter()
-        self._ram32 = memoryview(core.ram).cast("B").cast("I")
-        self._ram_base = core.ram_base
         self.on_change = None              # called with the new Block, or None after a flush
         self._reset()
 
@@ -174,22 +172,25 @@ class TranslationCache:
         return hpa | (addr & (PAGE_SIZE - 1))
 
     def _write_words(self, addr, words):
-        """Store 32-bit words at TC address addr: one slice assignment per
-        TC page (the pages' host frames need not be adjacent; a memoryview's,
-        cheaper than NumPy's for a few dozen ints), then what Core.write_mem
-        does after a write (decoded copies, dirty log)."""
-        ram32, ram_base = self._ram32, self._ram_base
-        done, count = 0, len(words)
+        """Store 32-bit words at TC address addr: one call into the core per
+        run of TC pages whose host frames are adjacent (they usually are),
+        which also does what Core.write_mem does after a write (decoded
+        copies, dirty log)."""
+        count = len(words)
+        hpa = self.hpa_of(addr)
+        # the words that fit on addr's TC page, then on each following one
+        length = min(count, (PAGE_SIZE - (addr & (PAGE_SIZE - 1))) >> 2)
+        if length == count:
+            self.core.write_words(hpa, words)
+            return
+        done = 0
         while done < count:
             at = addr + 4 * done
+            start = self.hpa_of(at)
             length = min(count - done, (PAGE_SIZE - (at & (PAGE_SIZE - 1))) >> 2)
-            hpa = self.hpa_of(at)
-            start = (hpa - ram_base) >> 2
-            if length == 1:                # a chained stub, a cache literal's half
-                ram32[start] = words[done]
-            else:
-                ram32[start:start + length] = array.array("I", words[done:done + length])
-            self.core.invalidate_code(hpa, 4 * length)   # the hart's decoded copy, the dirty log
+            while done + length < count and self.hpa_of(at + 4 * length) == start + 4 * length:
+                length += min(count - done - length, PAGE_SIZE >> 2)
+            self.core.write_words(start, words[done:done + length])
             done += length
 
     def flush(self):
