@@ -1002,3 +1002,4 @@ cdef class Core:
 
 include "shadowwalk.pxi"
 include "shadowslots.pxi"
+include "btblock.pxi"

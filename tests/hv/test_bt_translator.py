@@ -104,6 +104,24 @@ def state_slot(core, offset):
 
 # -- copying and PC-relative code ---------------------------------------------------------------
 
+def test_a_block_is_a_record_the_garbage_collector_does_not_track():
+    import gc
+    block, _ = translate("add a0, a1, a2\n1: j 1b")
+    assert not gc.is_tracked(block)
+    same = type(block)(*[getattr(block, f) for f in (
+        "guest_pc", "tc_addr", "words", "starts", "pcs", "callouts", "guest_end", "guest_insns",
+        "pages", "renamed", "gpa_pages")])
+    assert same == block and not same != block
+    same.gpa_pages = (GUEST,)
+    assert same != block and same.gpa_pages == (GUEST,)
+    with pytest.raises(TypeError):
+        same.gpa_pages = [GUEST]                 # tuples only: nothing that could hold a block
+    with pytest.raises(AttributeError):
+        same.words = ()
+    with pytest.raises(TypeError):
+        hash(block)
+
+
 def test_innocuous_instructions_are_copied_compressed_ones_expanded():
     block, _ = translate("add a0, a1, a2\n ld t0, 8(a5)\n c.addi a0, 1\n sd a0, 0(t1)\n "
                          "amoadd.w t0, t1, (a0)\n fence\n1: j 1b")
@@ -242,6 +260,24 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     assert core.run(1000) == 3 and tc.callouts[core.exit_pc][KIND] == "jalr"
 
 
+def test_a_target_with_one_stub_forgets_it_when_the_cache_is_re_pointed(core_type):
+    core = bare_core(core_type)
+    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
+    data, _ = guest_code("jalr ra, 0(a0)\n nop")
+    block = tc.translate(fetcher(data), GUEST)
+    site, literal = next((c[SITE], c[LITERAL]) for _, c in block.callouts if c[KIND] == "jalr")
+    ecall = b"\x73\x00\x00\x00"
+    first, second = (tc.translate(fetcher(ecall, pc), pc, [pc & ~0xFFF])
+                     for pc in (0x8030_0000, 0x8040_0000))
+    assert tc.link_indirect(site, literal, first)
+    assert tc.incoming_stubs(0x8030_0000) == (site,)
+    assert tc.link_indirect(site, literal, second)
+    assert tc.incoming_stubs(0x8030_0000) == () and 0x8030_0000 not in tc.incoming
+    assert tc.incoming_stubs(0x8040_0000) == (site,)
+    assert tc.invalidate_page(0x8040_0000) == 1
+    assert site not in tc.patched and tc.incoming_stubs(0x8040_0000) == ()
+
+
 def test_an_inline_cache_re_pointed_is_unlinked_with_its_new_target_only(core_type):
     core = bare_core(core_type)
     tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
@@ -258,8 +294,8 @@ def test_an_inline_cache_re_pointed_is_unlinked_with_its_new_target_only(core_ty
                          targets[0])
     assert tc.link_indirect(site, literal, targets[0])
     assert tc.link_indirect(site, literal, targets[1])
-    assert list(tc.incoming[0x8040_0000]) == [site] and site not in tc.incoming[0x8030_0000]
-    assert len(tc.incoming[0x8030_0000]) == 2
+    assert tc.incoming_stubs(0x8040_0000) == (site,) and site not in tc.incoming_stubs(0x8030_0000)
+    assert len(tc.incoming_stubs(0x8030_0000)) == 2
     assert tc.invalidate_page(0x8030_0000) == 1             # the old target: the site stays
     assert tc.patched[site] == 0x8040_0000
     assert int.from_bytes(core.read_mem(tc.hpa_of(literal), 8), "little") == 0x8040_0000

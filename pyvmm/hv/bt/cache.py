@@ -146,10 +146,11 @@ class TranslationCache:
         self.callouts = {}                 # TC address -> callout record (translator.KIND, ...)
         self.boundaries = Boundaries(self)  # TC address -> guest pc (each rewrite's first word)
         self.renamed = {}                  # TC address -> register standing in for the guest's gp
-        # guest pc -> the patched stubs' TC addresses: arrays of 64-bit ints,
-        # which the garbage collector does not track (a booting Linux chains
-        # some 40 K targets) and which grow in place (a kernel function
-        # called from thousands of sites has as many stubs)
+        # guest pc -> the patched stubs' TC addresses: one stub as an int, more
+        # as an array of 64-bit ints growing in place (a kernel function
+        # called from thousands of sites has as many stubs). Neither is an
+        # object the garbage collector tracks in the common case: a booting
+        # Linux chains some 40 K targets, most from one stub.
         self.incoming = {}
         self.patched = {}                  # stub TC address -> guest target
         self.literals = {}                 # indirect-jump hit site -> its cache literal's TC address
@@ -318,11 +319,7 @@ class TranslationCache:
             return False
         old = self.patched.get(site)
         if old is not None:
-            stubs = self.incoming.get(old)
-            if stubs is not None and site in stubs:
-                stubs.remove(site)
-                if not stubs:
-                    del self.incoming[old]
+            self._remove_incoming(old, site)
         self._write_words(site, [emit.jal(0, offset)])
         target = target_block.guest_pc
         self._write_words(literal, [target & 0xFFFF_FFFF, target >> 32])
@@ -335,9 +332,34 @@ class TranslationCache:
     def _add_incoming(self, guest_pc, stub):
         stubs = self.incoming.get(guest_pc)
         if stubs is None:
-            self.incoming[guest_pc] = array.array("Q", (stub,))
+            self.incoming[guest_pc] = stub
+        elif stubs.__class__ is int:
+            if stubs != stub:
+                self.incoming[guest_pc] = array.array("Q", (stubs, stub))
         elif stub not in stubs:
             stubs.append(stub)
+
+    def _remove_incoming(self, guest_pc, stub):
+        stubs = self.incoming.get(guest_pc)
+        if stubs is None:
+            return
+        if stubs.__class__ is int:
+            if stubs == stub:
+                del self.incoming[guest_pc]
+        elif stub in stubs:
+            stubs.remove(stub)
+            if not stubs:
+                del self.incoming[guest_pc]
+
+    def incoming_stubs(self, guest_pc):
+        """The TC addresses of the stubs patched to jump to guest_pc."""
+        stubs = self.incoming.get(guest_pc, ())
+        return (stubs,) if stubs.__class__ is int else tuple(stubs)
+
+    def _incoming_of(self, guest_pc):
+        """The stubs patched to jump to guest_pc, no longer remembered."""
+        stubs = self.incoming.pop(guest_pc, ())
+        return (stubs,) if stubs.__class__ is int else stubs
 
     def remember_target(self, block):
         """Fill block's lookup-table entry: indirect jumps to it that miss
@@ -347,7 +369,7 @@ class TranslationCache:
 
     def _unchain(self, guest_pc):
         self.table.drop(guest_pc)
-        for stub in self.incoming.pop(guest_pc, ()):
+        for stub in self._incoming_of(guest_pc):
             literal = self.literals.pop(stub, None)
             if literal is None:
                 self._write_words(stub, [emit.ECALL])

@@ -55,9 +55,9 @@ instruction writes gp) stored back after. Callouts need no renaming: the
 runtime sees the guest's gp in the register file.
 """
 
-from dataclasses import dataclass
 from functools import lru_cache
 
+from pyvmm._core import BTBlock
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
@@ -113,37 +113,12 @@ class FetchFault(Exception):
 KIND, GUEST_PC, INSN, LENGTH, TARGET, SITE, LITERAL = range(7)
 
 
-@dataclass(slots=True)
-class Block:
-    """One translated block, built once its translation is done. Its
-    sequences are tuples of ints (and interned kinds), which the garbage
-    collector stops tracking: a booting Linux keeps tens of thousands of
-    blocks, and every full collection would otherwise walk their lists."""
-    guest_pc: int
-    tc_addr: int
-    words: tuple                 # the TC words
-    starts: tuple                # TC address where each rewrite (and exit stub) starts, ascending
-    pcs: tuple                   # the guest pc each of those stands for (a stub: its target)
-    callouts: tuple              # (TC address, callout record) pairs
-    guest_end: int               # first guest byte past the block
-    guest_insns: int
-    pages: tuple                 # guest code pages (GVA) read
-    renamed: tuple = ()          # (TC address of a renamed guest instruction, the register
-    #                              standing in for gp there) pairs
-    gpa_pages: tuple = ()        # guest pages (GPA) its code came from
-
-    @property
-    def size(self):
-        return 4 * len(self.words)
-
-    @property
-    def pcmap(self):
-        """(TC address, guest pc) of each rewrite's start."""
-        return tuple(zip(self.starts, self.pcs))
-
-    def exits(self):
-        """TC addresses of this block's exit stubs with their guest targets."""
-        return [(addr, c[TARGET]) for addr, c in self.callouts if c[KIND] == "exit"]
+# One translated block: its TC words, the map from TC addresses to guest pcs,
+# its callout records and the guest pages it was read from (the fields are
+# listed in its docstring). The core defines the type: tens of thousands
+# live through a Linux boot, and as a type the garbage collector does not
+# track (it holds ints and tuples of them only) no collection walks them.
+Block = BTBlock
 
 
 def _scratch(avoid):
