@@ -1,4 +1,4 @@
-"""Binary translation's own cost: translating a guest's blocks into the TC.
+"""Binary translation's cost of a lookup miss: translating a guest's blocks into the TC.
 
 A guest is run under bt to the end of its boot (the project kernel) or for
 a number of instructions (Debian's Linux 6.12, with PYVMM_BENCH_LINUX=1);
@@ -8,8 +8,8 @@ memory. What is timed is what a lookup miss costs the runtime:
 translation, installation (chaining to the blocks already there), the
 watch on the guest pages and the TC's mappings.
 
-    pytest benchmarks/test_bt_translate_bench.py --benchmark-json bt.json
-    PYVMM_BENCH_LINUX=1 pytest benchmarks/test_bt_translate_bench.py -k linux
+    pytest benchmarks/test_bt_miss_bench.py --benchmark-json bt.json
+    PYVMM_BENCH_LINUX=1 pytest benchmarks/test_bt_miss_bench.py -k linux
 
 `extra_info` holds the blocks, their guest instructions and TC words, and
 the microseconds per block and per guest instruction of the fastest round.
