@@ -978,3 +978,4 @@ cdef class Core:
 
 include "shadowwalk.pxi"
 include "shadowslots.pxi"
+include "btscan.pxi"

@@ -58,6 +58,7 @@ runtime sees the guest's gp in the register file.
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pyvmm._core import CopyScan
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
 from pyvmm.hv.bt import emit
@@ -208,6 +209,9 @@ class _Emitter:
 # CLASSIFIED_MAX (a kernel has some 100 K distinct instruction words).
 _classified = {}
 CLASSIFIED_MAX = 1 << 18
+# The copied words among them, in the core, which copies a run of them from a
+# code page in one call (translate_block adds each word it copies itself).
+_copied_words = CopyScan(CLASSIFIED_MAX)
 
 
 def _classify(raw):
@@ -304,7 +308,7 @@ def _reg_shifts(entry):
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset(),
-                    code_page=None):
+                    code_page=None, scan=True):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
     (later ones end the block early instead, so the fault is raised where the
@@ -314,7 +318,10 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     `code_page(gva)`, when given, returns the parcels of the page holding
     gva at once, as (a sequence of 16-bit parcels, the index of the page's
     first one), or raises FetchFault: the block reads them without a call
-    each (`fetch` is then not used)."""
+    each (`fetch` is then not used). With `scan` (the default), runs of
+    instructions copied unchanged are read from a page of host memory (a
+    buffer of 16-bit parcels) by the core's CopyScan, one call a run, the
+    same block as this loop would build one instruction at a time."""
     out = _Emitter(tc_addr)
     words = out.code
     starts = out.starts
@@ -324,8 +331,11 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     # A block stays on its first page (it ends at the page boundary), so
     # only a 4-byte instruction straddling the boundary reads another page.
     pages = [page]
+    scanner = None
     if code_page is not None:
         parcels, first = code_page(guest_pc)
+        if scan and isinstance(parcels, memoryview):
+            scanner = _copied_words
     classified = _classified
     load_constant = emit.constant
     pc = guest_pc
@@ -334,6 +344,14 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     # The last auipc's register, its value, and the guest pc right after it.
     auipc_rd = auipc_value = auipc_next = None
     while count < max_insns:
+        if scanner is not None:
+            done = len(pcs)
+            pc = scanner.scan(parcels, first, pc, max_insns - count, ptstores, tc_addr, words,
+                              starts, pcs)
+            if len(pcs) != done:
+                count += len(pcs) - done
+                if count >= max_insns or not pc & (PAGE_SIZE - 1):
+                    break
         try:
             if code_page is not None:
                 at = first + ((pc & (PAGE_SIZE - 1)) >> 1)
@@ -346,6 +364,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                         parcels, first = code_page(pc + 2)
                         raw |= parcels[first] << 16
                         pages.append(pc + 2)
+                        if scanner is not None and not isinstance(parcels, memoryview):
+                            scanner = None
                 else:
                     length = 2
             else:
@@ -369,6 +389,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
         pcs.append(pc)
         if copied and pc not in ptstores:
             words.append(word)
+            if scanner is not None:
+                scanner.add(raw, word)
         else:
             # The rewrites most blocks have (branches, jal, auipc, jalr),
             # straight from the word's bits; the rest, and any naming gp,
