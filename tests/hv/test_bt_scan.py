@@ -1,8 +1,9 @@
-"""translate_block with the core's scan of copied runs (CopyScan) builds the
-same Block as its instruction-at-a-time loop (scan=False) and as the
-parcel-at-a-time fetch: on every block the project kernel runs under bt, and
-on generated instruction streams (compressed words, words naming gp,
-ptstore pcs, instructions straddling the page end, reserved parcels)."""
+"""translate_block with the core's scan of runs of copied instructions and
+superblock branches (CopyScan) builds the same Block as its
+instruction-at-a-time loop (scan=False) and as the parcel-at-a-time fetch:
+on every block the project kernel runs under bt, and on generated
+instruction streams (compressed words, words naming gp, branches, ptstore
+pcs, instructions straddling the page end, reserved parcels)."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -166,14 +167,20 @@ def test_generated_streams_translate_alike(pieces, pad, starts, ptstore_picks, m
         assert ways[0] == ways[1] == ways[2] == ways[3]
 
 
-def test_the_scan_copies_from_the_core_s_table():
-    """A block of known copied words is the scan's, word for word; the table
-    learns the words the loop copies."""
+def test_the_scan_emits_from_the_core_s_table():
+    """A block of known words is the scan's, word for word; the table
+    learns the words the loop copies and the branches it rewrites."""
     add = codec.encode("add", rd=10, rs1=11, rs2=12)
-    data = add.to_bytes(4, "little") * 4 + (0x4501).to_bytes(2, "little") * 4
-    translator._copied_words.clear()
-    first = translate_block(None, GUEST, TC, code_page=pages_of(data + bytes(PAGE - len(data))))
-    assert translator._copied_words.get(add) == add
-    assert translator._copied_words.get(0x4501) == codec.expand_compressed(0x4501)
-    again = translate_block(None, GUEST, TC, code_page=pages_of(data + bytes(PAGE - len(data))))
-    assert again == first and first.words[:8] == (add,) * 4 + (codec.expand_compressed(0x4501),) * 4
+    beq = codec.encode("beq", rs1=10, rs2=11, imm=-8)
+    data = b"".join(w.to_bytes(4, "little") for w in (add, add, beq, add))
+    data += (0x4501).to_bytes(2, "little") * 4
+    code_page = pages_of(data + bytes(PAGE - len(data)))
+    translator._scan_table.clear()
+    first = translate_block(None, GUEST, TC, code_page=code_page)
+    assert translator._scan_table.get(add) == (add, None)
+    assert translator._scan_table.get(0x4501) == (codec.expand_compressed(0x4501), None)
+    hop, offset = translator._scan_table.get(beq)
+    assert offset == -8 and first.words[2] == hop
+    again = translate_block(None, GUEST, TC, code_page=code_page)
+    assert again == first == translate_block(None, GUEST, TC, code_page=code_page, scan=False)
+    assert first.exits()[0] == (TC + 12, GUEST)

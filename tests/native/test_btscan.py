@@ -1,6 +1,7 @@
-"""CopyScan, the core's table of guest instruction words the bt translator
-copies unchanged and its scan of a run of them from a code page: what it
-holds, where a run stops, and that it reads nothing outside the buffer."""
+"""CopyScan, the core's table of the guest instructions the bt translator
+emits without a decision (words copied unchanged, superblock branches) and
+its scan of a run of them from a code page: what it holds, what a run
+emits, where it stops, and that it reads nothing outside the buffer."""
 
 import array
 import random
@@ -16,6 +17,10 @@ ADD = 0x00C5_8533                      # add a0, a1, a2
 SUB = 0x40C5_8533                      # sub a0, a1, a2
 C_LI = 0x4501                          # c.li a0, 0
 C_LI_WORD = 0x0000_0513                # addi a0, zero, 0
+BNE = 0xFEB5_1CE3                      # bne a0, a1, -8
+C_BEQZ = 0xDD75                        # c.beqz a0, -4
+STUB = (0x73, 0x13, 0x13)              # an exit stub: ecall, two nops
+HOP = 0x00B5_0863                      # beq a0, a1, 16: over the stub
 
 
 def parcels_of(*words, fill=0x0001):
@@ -30,25 +35,31 @@ def parcels_of(*words, fill=0x0001):
 
 
 def table(*pairs, limit=1 << 10):
-    scan = CopyScan(limit)
+    scan = CopyScan(limit, STUB, "exit")
     for raw, word in pairs:
         scan.add(raw, word)
     return scan
 
 
-def run(scan, parcels, pc, limit=64, ptstores=(), first=0, tc_addr=0x1000, words=None):
+def run(scan, parcels, pc, limit=64, ptstores=(), first=0, tc_addr=0x1000, words=None,
+        callouts=None):
     words = [] if words is None else words
     starts, pcs = [], []
-    end = scan.scan(memoryview(parcels), first, pc, limit, ptstores, tc_addr, words, starts, pcs)
+    callouts = [] if callouts is None else callouts
+    end = scan.scan(memoryview(parcels), first, pc, limit, ptstores, tc_addr, words, starts, pcs,
+                    callouts)
+    assert scan.emitted == len(pcs) - len(callouts)      # a pc each, and one each stub
     return end, words, starts, pcs
 
 
 def test_the_table_holds_what_was_added():
     scan = table((ADD, ADD), (C_LI, C_LI_WORD))
-    assert len(scan) == 2 and scan.get(ADD) == ADD and scan.get(C_LI) == C_LI_WORD
-    assert scan.get(SUB) is None and scan.get(0x0001) is None
+    assert len(scan) == 2 and scan.get(ADD) == (ADD, None) and scan.get(C_LI) == (C_LI_WORD, None)
+    assert scan.get(SUB) is None and scan.get(0x0001) is None and scan.get(0) is None
     scan.add(ADD, SUB)                                 # a second add replaces the word
-    assert len(scan) == 2 and scan.get(ADD) == SUB
+    assert len(scan) == 2 and scan.get(ADD) == (SUB, None)
+    scan.add_branch(BNE, HOP, -8)
+    assert len(scan) == 3 and scan.get(BNE) == (HOP, -8)
     scan.clear()
     assert len(scan) == 0 and scan.get(ADD) is None
 
@@ -61,7 +72,7 @@ def test_many_words_collide_and_are_all_found():
     for raw in raws:
         scan.add(raw, raw ^ 0xFFFF_0000)
     assert len(scan) == len(raws)
-    assert all(scan.get(raw) == raw ^ 0xFFFF_0000 for raw in raws)
+    assert all(scan.get(raw) == (raw ^ 0xFFFF_0000, None) for raw in raws)
     assert sum(scan.get(rng.getrandbits(32) | 3) is not None for _ in range(1000)) <= 5
 
 
@@ -70,13 +81,24 @@ def test_a_full_table_starts_again():
     scan.add(ADD, ADD)
     scan.add(SUB, SUB)
     scan.add(C_LI, C_LI_WORD)
-    assert len(scan) == 1 and scan.get(ADD) is None and scan.get(C_LI) == C_LI_WORD
+    assert len(scan) == 1 and scan.get(ADD) is None and scan.get(C_LI) == (C_LI_WORD, None)
 
 
 @pytest.mark.parametrize("raw", [0, 0x1_0001, 0x2_0000])
 def test_what_is_no_instruction_is_refused(raw):
     with pytest.raises(ValueError):
         CopyScan().add(raw, 0x13)
+
+
+@pytest.mark.parametrize("offset", [1, -4098, 4096])
+def test_a_branch_offset_out_of_range_is_refused(offset):
+    with pytest.raises(ValueError):
+        table().add_branch(BNE, HOP, offset)
+
+
+def test_branches_need_a_stub():
+    with pytest.raises(ValueError):
+        CopyScan().add_branch(BNE, HOP, -8)
 
 
 @pytest.mark.parametrize("limit", [0, -1, 1 << 27])
@@ -138,4 +160,28 @@ def test_a_run_reads_nothing_outside_the_buffer():
 def test_only_16_bit_parcels_are_scanned(parcels):
     scan = table((0x0001, 0x13))
     with pytest.raises(TypeError):
-        scan.scan(parcels, 0, BASE, 4, (), 0, [], [], [])
+        scan.scan(parcels, 0, BASE, 4, (), 0, [], [], [], [])
+
+
+def test_a_branch_hops_over_an_exit_stub_and_the_run_goes_on():
+    scan = table((ADD, ADD))
+    scan.add_branch(BNE, HOP, -8)
+    scan.add_branch(C_BEQZ, HOP, -4)
+    callouts = []
+    end, words, starts, pcs = run(scan, parcels_of(ADD, BNE, C_BEQZ, ADD, SUB), BASE,
+                                  callouts=callouts)
+    assert end == BASE + 14
+    assert words == [ADD, HOP, *STUB, HOP, *STUB, ADD]
+    assert starts == [0x1000, 0x1004, 0x1008, 0x1014, 0x1018, 0x1024]
+    assert pcs == [BASE, BASE + 4, BASE - 4, BASE + 8, BASE + 4, BASE + 10]
+    assert callouts == [(0x1008, ("exit", BASE - 4, 0, 4, BASE - 4, 0, 0)),
+                        (0x1018, ("exit", BASE + 4, 0, 4, BASE + 4, 0, 0))]
+    assert scan.emitted == 4
+
+
+def test_a_branch_target_wraps_around_the_address_space():
+    scan = table()
+    scan.add_branch(BNE, HOP, -8)
+    callouts = []
+    run(scan, parcels_of(BNE), 0, callouts=callouts)
+    assert callouts[0][1][1] == (1 << 64) - 8

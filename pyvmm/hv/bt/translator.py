@@ -209,9 +209,6 @@ class _Emitter:
 # CLASSIFIED_MAX (a kernel has some 100 K distinct instruction words).
 _classified = {}
 CLASSIFIED_MAX = 1 << 18
-# The copied words among them, in the core, which copies a run of them from a
-# code page in one call (translate_block adds each word it copies itself).
-_copied_words = CopyScan(CLASSIFIED_MAX)
 
 
 def _classify(raw):
@@ -318,10 +315,11 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     `code_page(gva)`, when given, returns the parcels of the page holding
     gva at once, as (a sequence of 16-bit parcels, the index of the page's
     first one), or raises FetchFault: the block reads them without a call
-    each (`fetch` is then not used). With `scan` (the default), runs of
-    instructions copied unchanged are read from a page of host memory (a
-    buffer of 16-bit parcels) by the core's CopyScan, one call a run, the
-    same block as this loop would build one instruction at a time."""
+    each (`fetch` is then not used). With `scan` (the default) and a page
+    of host memory (a buffer of 16-bit parcels), the core's CopyScan emits
+    the runs of instructions this loop has met before and emits without a
+    decision (copied ones, superblock branches), one call a run: the same
+    block as the loop alone builds (scan=False), which decides the rest."""
     out = _Emitter(tc_addr)
     words = out.code
     starts = out.starts
@@ -335,7 +333,7 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     if code_page is not None:
         parcels, first = code_page(guest_pc)
         if scan and isinstance(parcels, memoryview):
-            scanner = _copied_words
+            scanner = _scan_table
     classified = _classified
     load_constant = emit.constant
     pc = guest_pc
@@ -345,11 +343,10 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     auipc_rd = auipc_value = auipc_next = None
     while count < max_insns:
         if scanner is not None:
-            done = len(pcs)
             pc = scanner.scan(parcels, first, pc, max_insns - count, ptstores, tc_addr, words,
-                              starts, pcs)
-            if len(pcs) != done:
-                count += len(pcs) - done
+                              starts, pcs, callouts)
+            if scanner.emitted:
+                count += scanner.emitted
                 if count >= max_insns or not pc & (PAGE_SIZE - 1):
                     break
         try:
@@ -400,8 +397,12 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                     and (word >> 15) & 31 != BASE_REG and (word >> 20) & 31 != BASE_REG:
                 imm = ((word >> 31) << 12 | ((word >> 7) & 1) << 11
                        | ((word >> 25) & 0x3F) << 5 | ((word >> 8) & 0xF) << 1)
-                target = (pc + (imm - (1 << 13) if word >> 31 else imm)) & MASK64
-                words.append((word & _BRANCH_KEEP) ^ _FUNCT3_INVERT | _HOP_STUB)
+                offset = imm - (1 << 13) if word >> 31 else imm
+                target = (pc + offset) & MASK64
+                hop = (word & _BRANCH_KEEP) ^ _FUNCT3_INVERT | _HOP_STUB
+                words.append(hop)
+                if scanner is not None:
+                    scanner.add_branch(raw, hop, offset)
                 here += 4
                 starts.append(here)
                 pcs.append(target)
@@ -459,6 +460,9 @@ _BRANCH_KEEP = 0x7F | 7 << 12 | 31 << 15 | 31 << 20
 _FUNCT3_INVERT = 1 << 12
 _HOP_STUB = codec.encode("beq", rs1=0, rs2=0, imm=4 + 4 * STUB_WORDS) & ~0x7F
 _STUB = (emit.ECALL,) + STUB_SPARE
+# The copied words and superblock branches translate_block has met, in the
+# core, which emits a run of them from a code page in one call.
+_scan_table = CopyScan(CLASSIFIED_MAX, _STUB, "exit")
 
 
 def _translate_one(out, pc, word, length, decoded, ptstore=False):
