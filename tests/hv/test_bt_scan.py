@@ -184,3 +184,37 @@ def test_the_scan_emits_from_the_core_s_table():
     again = translate_block(None, GUEST, TC, code_page=code_page)
     assert again == first == translate_block(None, GUEST, TC, code_page=code_page, scan=False)
     assert first.exits()[0] == (TC + 12, GUEST)
+
+
+def test_classify_by_shape_is_the_decoder_s_answer():
+    """_classify answers a 32-bit word from the words of its shape met
+    before: the same as decoding it, in every opcode and funct3, for every
+    instruction of the tables (registers gp or not) and for all 65,536
+    compressed parcels."""
+    import random
+    from pyvmm.isa.instructions import INSTRUCTIONS
+    rng = random.Random(11)
+    words = [(key & 0x7F | (key >> 7) << 12 | rng.getrandbits(32) & ~0x707F) | 3
+             for key in range(1024) for _ in range(64)]
+    for ins in INSTRUCTIONS:
+        for _ in range(64):
+            word = ins.match | rng.getrandbits(32) & ~ins.mask
+            for f in ins.fields:
+                if f.kind == "reg" and rng.random() < 0.3:
+                    word = word & ~f.instr_mask | f.insert(translator.BASE_REG)
+            words.append(word)
+    rng.shuffle(words)
+    translator._classified.clear()
+    translator._copied_shapes.clear()
+    assert [translator._classify(w) for w in words] == [translator._classify_word(w) for w in words]
+    # loads and branches that differ only in their offsets: one shape each
+    translator._copied_shapes.clear()
+    for imm in range(-2048, 2048, 16):
+        translator._classify(codec.encode("ld", rd=10, rs1=2, imm=imm))
+        translator._classify(codec.encode("bne", rs1=10, rs2=11, imm=2 * imm))
+    assert len(translator._copied_shapes) == 2
+    for parcel in range(1 << 16):
+        if parcel & 3 != 3:
+            word = codec.expand_compressed(parcel)
+            expected = (None, False) if word is None else translator._classify_word(word)
+            assert translator._classify(parcel) == expected, hex(parcel)

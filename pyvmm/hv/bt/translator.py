@@ -61,6 +61,7 @@ from functools import lru_cache
 from pyvmm._core import CopyScan
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
+from pyvmm.isa.instructions import INSTRUCTIONS
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS, IBL_OFFSET,
                                 IBL_REG, PAGE_SIZE, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
@@ -225,12 +226,50 @@ def _classify(raw):
     if word is None:
         known = (None, False)
     else:
-        entry = codec.decode_entry(word)
-        known = (word, entry is not None and _copied(entry, word))
+        shape = word & _SHAPE_MASKS[word & 0x7F | (word >> 5) & 0x380]
+        copied = _copied_shapes.get(shape)
+        if copied is None:
+            entry = codec.decode_entry(word)
+            copied = _copied_shapes[shape] = entry is not None and _copied(entry, word)
+        known = (word, copied)
     if len(_classified) >= CLASSIFIED_MAX:
         _classified.clear()
+        _copied_shapes.clear()
     _classified[raw] = known
     return known
+
+
+def _shape_masks():
+    """For each major opcode and funct3 (index: opcode | funct3 << 7), the
+    bits of a 32-bit word that decide whether it is copied: those two
+    fields, every bit the decoder compares for an instruction they do not
+    rule out (codec.decode_entry tries their masks) and those instructions'
+    x-register fields (_copied reads them). Words alike in those bits (most
+    differ only in an immediate) share the answer."""
+    masks = []
+    for key in range(1024):
+        bits = (key & 0x7F) | (key >> 7) << 12
+        mask = 0x707F
+        for ins in INSTRUCTIONS:
+            if not (bits ^ ins.match) & ins.mask & 0x707F:
+                mask |= ins.mask
+                for f in ins.fields:
+                    if f.kind == "reg":
+                        mask |= f.instr_mask
+        masks.append(mask)
+    return tuple(masks)
+
+
+_SHAPE_MASKS = _shape_masks()
+# A 32-bit word's bits under its opcode's shape mask -> whether it is copied.
+_copied_shapes = {}
+
+
+def _classify_word(word):
+    """_classify's answer for a 32-bit word, straight from the decoder (what
+    the shapes stand for)."""
+    entry = codec.decode_entry(word)
+    return word, entry is not None and _copied(entry, word)
 
 
 def _decode(word):
