@@ -261,7 +261,7 @@ def _shape_masks():
 
 
 _SHAPE_MASKS = _shape_masks()
-# A 32-bit word's bits under its opcode's shape mask -> whether it is copied.
+# A 32-bit word's bits under its _SHAPE_MASKS entry -> whether it is copied.
 _copied_shapes = {}
 
 
