@@ -1003,3 +1003,4 @@ cdef class Core:
 include "shadowwalk.pxi"
 include "shadowslots.pxi"
 include "btblock.pxi"
+include "btscan.pxi"

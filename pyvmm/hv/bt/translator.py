@@ -57,9 +57,10 @@ runtime sees the guest's gp in the register file.
 
 from functools import lru_cache
 
-from pyvmm._core import BTBlock
+from pyvmm._core import BTBlock, CopyScan
 from pyvmm.isa import codec
 from pyvmm.isa.csrs import CSRS
+from pyvmm.isa.instructions import INSTRUCTIONS
 from pyvmm.hv.bt import emit
 from pyvmm.hv.bt.layout import (BASE_REG, GUEST_GP, IBL_ENTRIES, IBL_INDEX_BITS, IBL_OFFSET,
                                 IBL_REG, PAGE_SIZE, SFENCE_WORK, SPILL_IBL, SPILL_OLD,
@@ -199,12 +200,50 @@ def _classify(raw):
     if word is None:
         known = (None, False)
     else:
-        entry = codec.decode_entry(word)
-        known = (word, entry is not None and _copied(entry, word))
+        shape = word & _SHAPE_MASKS[word & 0x7F | (word >> 5) & 0x380]
+        copied = _copied_shapes.get(shape)
+        if copied is None:
+            entry = codec.decode_entry(word)
+            copied = _copied_shapes[shape] = entry is not None and _copied(entry, word)
+        known = (word, copied)
     if len(_classified) >= CLASSIFIED_MAX:
         _classified.clear()
+        _copied_shapes.clear()
     _classified[raw] = known
     return known
+
+
+def _shape_masks():
+    """For each major opcode and funct3 (index: opcode | funct3 << 7), the
+    bits of a 32-bit word that decide whether it is copied: those two
+    fields, every bit the decoder compares for an instruction they do not
+    rule out (codec.decode_entry tries their masks) and those instructions'
+    x-register fields (_copied reads them). Words alike in those bits (most
+    differ only in an immediate) share the answer."""
+    masks = []
+    for key in range(1024):
+        bits = (key & 0x7F) | (key >> 7) << 12
+        mask = 0x707F
+        for ins in INSTRUCTIONS:
+            if not (bits ^ ins.match) & ins.mask & 0x707F:
+                mask |= ins.mask
+                for f in ins.fields:
+                    if f.kind == "reg":
+                        mask |= f.instr_mask
+        masks.append(mask)
+    return tuple(masks)
+
+
+_SHAPE_MASKS = _shape_masks()
+# A 32-bit word's bits under its _SHAPE_MASKS entry -> whether it is copied.
+_copied_shapes = {}
+
+
+def _classify_word(word):
+    """_classify's answer for a 32-bit word, straight from the decoder (what
+    the shapes stand for)."""
+    entry = codec.decode_entry(word)
+    return word, entry is not None and _copied(entry, word)
 
 
 def _decode(word):
@@ -279,7 +318,7 @@ def _reg_shifts(entry):
 
 
 def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstores=frozenset(),
-                    code_page=None):
+                    code_page=None, scan=True):
     """Translate the guest basic block starting at guest_pc, to be placed at
     tc_addr. Raises FetchFault if its first instruction cannot be fetched
     (later ones end the block early instead, so the fault is raised where the
@@ -289,7 +328,11 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     `code_page(gva)`, when given, returns the parcels of the page holding
     gva at once, as (a sequence of 16-bit parcels, the index of the page's
     first one), or raises FetchFault: the block reads them without a call
-    each (`fetch` is then not used)."""
+    each (`fetch` is then not used). With `scan` (the default) and a page
+    of host memory (a buffer of 16-bit parcels), the core's CopyScan emits
+    the runs of instructions this loop has met before and emits without a
+    decision (copied ones, superblock branches), one call a run: the same
+    block as the loop alone builds (scan=False), which decides the rest."""
     out = _Emitter(tc_addr)
     words = out.code
     starts = out.starts
@@ -299,8 +342,11 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     # A block stays on its first page (it ends at the page boundary), so
     # only a 4-byte instruction straddling the boundary reads another page.
     pages = [page]
+    scanner = None
     if code_page is not None:
         parcels, first = code_page(guest_pc)
+        if scan and isinstance(parcels, memoryview):
+            scanner = _scan_table
     classified = _classified
     load_constant = emit.constant
     pc = guest_pc
@@ -309,6 +355,13 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     # The last auipc's register, its value, and the guest pc right after it.
     auipc_rd = auipc_value = auipc_next = None
     while count < max_insns:
+        if scanner is not None:
+            pc = scanner.scan(parcels, first, pc, max_insns - count, ptstores, tc_addr, words,
+                              starts, pcs, callouts)
+            if scanner.emitted:
+                count += scanner.emitted
+                if count >= max_insns or not pc & (PAGE_SIZE - 1):
+                    break
         try:
             if code_page is not None:
                 at = first + ((pc & (PAGE_SIZE - 1)) >> 1)
@@ -321,6 +374,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                         parcels, first = code_page(pc + 2)
                         raw |= parcels[first] << 16
                         pages.append(pc + 2)
+                        if scanner is not None and not isinstance(parcels, memoryview):
+                            scanner = None
                 else:
                     length = 2
             else:
@@ -344,6 +399,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
         pcs.append(pc)
         if copied and pc not in ptstores:
             words.append(word)
+            if scanner is not None:
+                scanner.add(raw, word)
         else:
             # The rewrites most blocks have (branches, jal, auipc, jalr),
             # straight from the word's bits; the rest, and any naming gp,
@@ -353,8 +410,12 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                     and (word >> 15) & 31 != BASE_REG and (word >> 20) & 31 != BASE_REG:
                 imm = ((word >> 31) << 12 | ((word >> 7) & 1) << 11
                        | ((word >> 25) & 0x3F) << 5 | ((word >> 8) & 0xF) << 1)
-                target = (pc + (imm - (1 << 13) if word >> 31 else imm)) & MASK64
-                words.append((word & _BRANCH_KEEP) ^ _FUNCT3_INVERT | _HOP_STUB)
+                offset = imm - (1 << 13) if word >> 31 else imm
+                target = (pc + offset) & MASK64
+                hop = (word & _BRANCH_KEEP) ^ _FUNCT3_INVERT | _HOP_STUB
+                words.append(hop)
+                if scanner is not None:
+                    scanner.add_branch(raw, hop, offset)
                 here += 4
                 starts.append(here)
                 pcs.append(target)
@@ -412,6 +473,9 @@ _BRANCH_KEEP = 0x7F | 7 << 12 | 31 << 15 | 31 << 20
 _FUNCT3_INVERT = 1 << 12
 _HOP_STUB = codec.encode("beq", rs1=0, rs2=0, imm=4 + 4 * STUB_WORDS) & ~0x7F
 _STUB = (emit.ECALL,) + STUB_SPARE
+# The copied words and superblock branches translate_block has met, in the
+# core, which emits a run of them from a code page in one call.
+_scan_table = CopyScan(CLASSIFIED_MAX, _STUB, "exit")
 
 
 def _translate_one(out, pc, word, length, decoded, ptstore=False):

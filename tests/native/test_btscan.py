@@ -1,0 +1,187 @@
+"""CopyScan, the core's table of the guest instructions the bt translator
+emits without a decision (words copied unchanged, superblock branches) and
+its scan of a run of them from a code page: what it holds, what a run
+emits, where it stops, and that it reads nothing outside the buffer."""
+
+import array
+import random
+
+import pytest
+
+core = pytest.importorskip("pyvmm._core")
+CopyScan = core.CopyScan
+
+PAGE = 4096
+BASE = 0x8020_0000
+ADD = 0x00C5_8533                      # add a0, a1, a2
+SUB = 0x40C5_8533                      # sub a0, a1, a2
+C_LI = 0x4501                          # c.li a0, 0
+C_LI_WORD = 0x0000_0513                # addi a0, zero, 0
+BNE = 0xFEB5_1CE3                      # bne a0, a1, -8
+C_BEQZ = 0xDD75                        # c.beqz a0, -4
+STUB = (0x73, 0x13, 0x13)              # an exit stub: ecall, two nops
+HOP = 0x00B5_0863                      # beq a0, a1, 16: over the stub
+
+
+def parcels_of(*words, fill=0x0001):
+    """A page of 16-bit parcels: `words` (16-bit parcels or 32-bit words) from its start, c.nop after."""
+    out = array.array("H")
+    for w in words:
+        out.append(w & 0xFFFF)
+        if w & 3 == 3:
+            out.append(w >> 16)
+    out.extend([fill] * (PAGE // 2 - len(out)))
+    return out
+
+
+def table(*pairs, limit=1 << 10):
+    scan = CopyScan(limit, STUB, "exit")
+    for raw, word in pairs:
+        scan.add(raw, word)
+    return scan
+
+
+def run(scan, parcels, pc, limit=64, ptstores=(), first=0, tc_addr=0x1000, words=None,
+        callouts=None):
+    words = [] if words is None else words
+    starts, pcs = [], []
+    callouts = [] if callouts is None else callouts
+    end = scan.scan(memoryview(parcels), first, pc, limit, ptstores, tc_addr, words, starts, pcs,
+                    callouts)
+    assert scan.emitted == len(pcs) - len(callouts)      # a pc each, and one each stub
+    return end, words, starts, pcs
+
+
+def test_the_table_holds_what_was_added():
+    scan = table((ADD, ADD), (C_LI, C_LI_WORD))
+    assert len(scan) == 2 and scan.get(ADD) == (ADD, None) and scan.get(C_LI) == (C_LI_WORD, None)
+    assert scan.get(SUB) is None and scan.get(0x0001) is None and scan.get(0) is None
+    scan.add(ADD, SUB)                                 # a second add replaces the word
+    assert len(scan) == 2 and scan.get(ADD) == (SUB, None)
+    scan.add_branch(BNE, HOP, -8)
+    assert len(scan) == 3 and scan.get(BNE) == (HOP, -8)
+    scan.clear()
+    assert len(scan) == 0 and scan.get(ADD) is None
+
+
+def test_many_words_collide_and_are_all_found():
+    rng = random.Random(7)
+    raws = {rng.getrandbits(32) | 3 for _ in range(3000)} | {rng.getrandbits(16) & ~3 | 1
+                                                             for _ in range(300)}
+    scan = CopyScan(4096)
+    for raw in raws:
+        scan.add(raw, raw ^ 0xFFFF_0000)
+    assert len(scan) == len(raws)
+    assert all(scan.get(raw) == (raw ^ 0xFFFF_0000, None) for raw in raws)
+    assert sum(scan.get(rng.getrandbits(32) | 3) is not None for _ in range(1000)) <= 5
+
+
+def test_a_full_table_starts_again():
+    scan = CopyScan(2)
+    scan.add(ADD, ADD)
+    scan.add(SUB, SUB)
+    scan.add(C_LI, C_LI_WORD)
+    assert len(scan) == 1 and scan.get(ADD) is None and scan.get(C_LI) == (C_LI_WORD, None)
+
+
+@pytest.mark.parametrize("raw", [0, 0x1_0001, 0x2_0000])
+def test_what_is_no_instruction_is_refused(raw):
+    with pytest.raises(ValueError):
+        CopyScan().add(raw, 0x13)
+
+
+@pytest.mark.parametrize("offset", [1, -4098, 4096])
+def test_a_branch_offset_out_of_range_is_refused(offset):
+    with pytest.raises(ValueError):
+        table().add_branch(BNE, HOP, offset)
+
+
+def test_branches_need_a_stub():
+    with pytest.raises(ValueError):
+        CopyScan().add_branch(BNE, HOP, -8)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1 << 27])
+def test_a_table_size_out_of_range_is_refused(limit):
+    with pytest.raises(ValueError):
+        CopyScan(limit)
+
+
+def test_a_run_copies_until_a_word_not_held():
+    scan = table((ADD, ADD), (C_LI, C_LI_WORD))
+    end, words, starts, pcs = run(scan, parcels_of(ADD, C_LI, ADD, SUB, ADD), BASE)
+    assert end == BASE + 10
+    assert words == [ADD, C_LI_WORD, ADD]
+    assert starts == [0x1000, 0x1004, 0x1008]
+    assert pcs == [BASE, BASE + 4, BASE + 6]
+
+
+def test_a_run_goes_on_from_the_lists_it_is_given():
+    scan = table((ADD, ADD))
+    end, words, starts, _ = run(scan, parcels_of(ADD, ADD), BASE, words=[7, 8, 9])
+    assert end == BASE + 8 and words == [7, 8, 9, ADD, ADD] and starts == [0x100C, 0x1010]
+
+
+def test_a_run_stops_at_a_ptstore_pc_and_at_its_limit():
+    scan = table((ADD, ADD))
+    page = parcels_of(*[ADD] * 10)
+    assert run(scan, page, BASE, ptstores={BASE + 12})[0] == BASE + 12
+    assert run(scan, page, BASE, ptstores=frozenset({BASE}))[1:] == ([], [], [])
+    end, words, _, _ = run(scan, page, BASE, limit=3)
+    assert end == BASE + 12 and len(words) == 3
+    assert run(scan, page, BASE, limit=0)[1] == []
+
+
+def test_a_run_ends_with_its_page():
+    scan = table((ADD, ADD), (0x0001, 0x13))
+    page = parcels_of()
+    end, words, _, _ = run(scan, page, BASE + PAGE - 8)
+    assert end == BASE + PAGE and len(words) == 4
+    # A 4-byte instruction straddling the page's end is left to the translator.
+    page[PAGE // 2 - 1] = ADD & 0xFFFF
+    end, words, _, pcs = run(scan, page, BASE + PAGE - 8)
+    assert end == BASE + PAGE - 2 and pcs[-1] == BASE + PAGE - 4
+
+
+def test_a_run_reads_nothing_outside_the_buffer():
+    scan = table((ADD, ADD), (0x0001, 0x13))
+    two = parcels_of() + parcels_of()
+    # the page's index beyond the buffer, or before it: nothing read
+    assert run(scan, two, BASE, first=len(two))[1] == []
+    assert run(scan, two, BASE, first=-1)[1] == []
+    # a buffer that ends inside the page: the run ends with the buffer
+    short = parcels_of()[:10]
+    short[9] = ADD & 0xFFFF
+    end, words, _, _ = run(scan, short, BASE)
+    assert end == BASE + 18 and len(words) == 9
+
+
+@pytest.mark.parametrize("parcels", [bytes(PAGE), memoryview(bytes(PAGE)).cast("I"), [1] * 2048])
+def test_only_16_bit_parcels_are_scanned(parcels):
+    scan = table((0x0001, 0x13))
+    with pytest.raises(TypeError):
+        scan.scan(parcels, 0, BASE, 4, (), 0, [], [], [], [])
+
+
+def test_a_branch_hops_over_an_exit_stub_and_the_run_goes_on():
+    scan = table((ADD, ADD))
+    scan.add_branch(BNE, HOP, -8)
+    scan.add_branch(C_BEQZ, HOP, -4)
+    callouts = []
+    end, words, starts, pcs = run(scan, parcels_of(ADD, BNE, C_BEQZ, ADD, SUB), BASE,
+                                  callouts=callouts)
+    assert end == BASE + 14
+    assert words == [ADD, HOP, *STUB, HOP, *STUB, ADD]
+    assert starts == [0x1000, 0x1004, 0x1008, 0x1014, 0x1018, 0x1024]
+    assert pcs == [BASE, BASE + 4, BASE - 4, BASE + 8, BASE + 4, BASE + 10]
+    assert callouts == [(0x1008, ("exit", BASE - 4, 0, 4, BASE - 4, 0, 0)),
+                        (0x1018, ("exit", BASE + 4, 0, 4, BASE + 4, 0, 0))]
+    assert scan.emitted == 4
+
+
+def test_a_branch_target_wraps_around_the_address_space():
+    scan = table()
+    scan.add_branch(BNE, HOP, -8)
+    callouts = []
+    run(scan, parcels_of(BNE), 0, callouts=callouts)
+    assert callouts[0][1][1] == (1 << 64) - 8
