@@ -145,6 +145,11 @@ class HartTenant:
 
     def enter(self, budget):
         """Run the core for `budget` instructions with this VCPU loaded; account and decode."""
+        return self.decode_exit(self.run_core(budget))
+
+    def run_core(self, budget):
+        """enter without the decoding: the core's exit reason, its exit
+        fields still in the core."""
         core = self.core
         before = core.instret
         started = perf_counter()
@@ -152,7 +157,7 @@ class HartTenant:
         self.host_seconds += perf_counter() - started
         self.instret += core.instret - before
         self.runs += 1
-        return self.decode_exit(reason)
+        return reason
 
 
 
