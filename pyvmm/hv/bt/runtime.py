@@ -60,13 +60,15 @@ TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads
 CONTINUING = frozenset(("csr", "sfence", "wfi", "ecall"))
 EMULATED = frozenset(("csr", "sfence", "wfi", "sret"))
 # Callouts BTVCPU.run completes itself and goes on: the frequent ones whose
-# completion is short and can neither stop the VM nor block the VCPU (it
-# may move the guest pc or raise a guest trap: the checks before the next
-# entry see to that), so the slice surely goes on after them.
-SHORT_CALLOUTS = frozenset(("ptstore", "csr", "sret"))
-# ...and the page faults of the guest (shadow fills above all), alike.
-PAGE_FAULTS = frozenset((causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT,
-                         causes.EXC_STORE_PAGE_FAULT))
+# completion can neither stop the VM nor block the VCPU (it may move the
+# guest pc, raise a guest trap or translate a block: the checks before the
+# next entry see to that), so the slice surely goes on after them. Not wfi
+# (it may block), nor ecall (an SBI call may stop the VM).
+SHORT_CALLOUTS = frozenset(("ptstore", "csr", "sret", "exit", "jalr"))
+# ...and other traps of the guest completed alike: its page faults (shadow
+# fills above all) and the host timer that stands for its own.
+CHEAP_TRAPS = frozenset((causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT,
+                         causes.EXC_STORE_PAGE_FAULT, INTERRUPT_BIT | causes.IRQ_M_TIMER))
 MAX_FETCH_REFLECTIONS = 4
 # Adaptive BT: write-protect traps emulated at one guest store before it is
 # retranslated as a "ptstore" callout (Adams & Agesen: a trap costs ~10x a callout).
@@ -559,8 +561,8 @@ class BTVCPU(TrapEmulateVCPU):
 
     def _complete_cheap_exit(self):
         """Complete the trap the core just returned, if it is one of the
-        cheap ones (a callout of SHORT_CALLOUTS, a page fault), exactly as
-        VM.handle would complete it; False (nothing done) for any other."""
+        cheap ones (a callout of SHORT_CALLOUTS, one of CHEAP_TRAPS), exactly
+        as VM.handle would complete it; False (nothing done) for any other."""
         core = self.core
         cause = core.exit_cause
         if cause == EXC_ECALL_U:
@@ -576,7 +578,7 @@ class BTVCPU(TrapEmulateVCPU):
             vm.exit_counts["trap"] += 1
             vm.policy.complete_callout(self, tc_pc, callout)
             return True
-        if cause not in PAGE_FAULTS:
+        if cause not in CHEAP_TRAPS:
             return False
         self.vm.handle(self, self.decode_exit(CORE_EXIT_TRAP))
         return True
@@ -676,19 +678,24 @@ class BTPolicy(TrapEmulatePolicy):
         if pending is None:
             self._trap(vcpu, exit)
             return
-        tc_pc, callout = pending
+        self.complete_callout(vcpu, *pending)
+
+    def complete_callout(self, vcpu, tc_pc, callout):
+        """Complete the callout at TC address tc_pc (a TC ecall the core has
+        just returned): its exit says no more than the callout record does,
+        so BTVCPU.run completes those of SHORT_CALLOUTS with this directly."""
         kind, guest_pc, insn, length, target, site, literal = callout
         callouts = self.callouts
         callouts[kind] = callouts.get(kind, 0) + 1
-        if kind == "exit":
+        if kind == "ptstore":
+            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
+        elif kind == "exit":
             self._exit_stub(vcpu, tc_pc, target)
         elif kind == "jalr":
             # The inline cache missed: rd is written, the target is in the state page.
             self._indirect_miss(vcpu, site, literal, vcpu.state_slot(layout.SPILL_TARGET))
         elif kind in EMULATED:
             self._emulate_callout(vcpu, tc_pc, kind, guest_pc, insn, length)
-        elif kind == "ptstore":
-            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
         elif kind == "ebreak":
             self.exits["guest_exception"] += 1
             # stval 0, as the hart writes it for ebreak.
@@ -698,17 +705,6 @@ class BTPolicy(TrapEmulatePolicy):
             self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
         else:
             raise HvError(f"bt: unknown callout kind {kind!r}")
-
-    def complete_callout(self, vcpu, tc_pc, callout):
-        """What _bt_trap does for a callout of SHORT_CALLOUTS at TC address
-        tc_pc, without its exit (BTVCPU.run completes those itself)."""
-        kind, guest_pc, insn, length = callout[:4]
-        callouts = self.callouts
-        callouts[kind] = callouts.get(kind, 0) + 1
-        if kind == "ptstore":
-            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
-        else:
-            self._emulate_callout(vcpu, tc_pc, kind, guest_pc, insn, length)
 
     def _emulate_callout(self, vcpu, tc_pc, kind, guest_pc, insn, length):
         """A privileged instruction's callout, emulated as trap-emulate's
