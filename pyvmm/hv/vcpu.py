@@ -58,7 +58,11 @@ class HartTenant:
     def loaded(self):
         """Does a core hold this VCPU's state? (`self.core`: the core of the
         host hart it is loaded on, or was last.)"""
-        return self._hart().current_vcpu is self
+        # Asked by every emulated CSR access and pc update: _hart's check inline.
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core:
+            hart = self._hart()
+        return hart.current_vcpu is self
 
     def activate(self):
         """Make the core hold this VCPU (saving whichever VCPU it held)."""
