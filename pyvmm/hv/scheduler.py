@@ -110,8 +110,12 @@ class RoundRobin:
         run, handle, runnable = vcpu.run, vm.handle, vm.runnable
         # A VCPU whose core completes some exits itself (trap-emulate's CSR
         # accesses) counts those that retired nothing in quiet_units: they
-        # use the slice as the same exits completed here would.
+        # use the slice as the same exits completed here would. One that
+        # completes exits itself and enters its core again (bt) says where
+        # that last entry began (entry_instret): the exit it returns is
+        # judged from there, as if the entry had been a run of its own.
         in_core = hasattr(vcpu, "quiet_units")
+        reenters = hasattr(vcpu, "entry_instret")
         blocks = hasattr(vcpu, "blocked_until")     # (see _blocked_until)
         if in_core:
             quiet = vcpu.quiet_units
@@ -129,6 +133,9 @@ class RoundRobin:
                     quiet += done
                     stalled += done
                     left -= done
+                if reenters and vcpu.entry_instret != before:
+                    left -= vcpu.entry_instret - before
+                    before = vcpu.entry_instret
                 handle(vcpu, exit)
                 kind = exit.kind
                 if kind == "budget":

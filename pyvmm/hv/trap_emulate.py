@@ -502,10 +502,14 @@ class TrapEmulatePolicy:
     def emulate(self, vcpu, exit):
         """Emulate the privileged instruction behind an illegal-instruction
         exit; False when the guest's own hart would raise illegal-instruction."""
-        insn = (exit.insn or exit.tval) & 0xFFFF_FFFF
+        return self.emulate_insn(vcpu, (exit.insn or exit.tval) & 0xFFFF_FFFF, exit.pc)
+
+    def emulate_insn(self, vcpu, insn, pc):
+        """emulate for the instruction word `insn` at guest pc `pc`, which a
+        translator's callout knows without an exit."""
         op = _system_op(insn)
         if op[0] == "csr":
-            return self._csr(vcpu, exit, op)
+            return self._csr(vcpu, pc, op)
         kind, rd, rs1, funct3, csr = op
         state = vcpu.state
         if state.priv != PRIV_S:
@@ -520,11 +524,11 @@ class TrapEmulatePolicy:
             asid = vcpu.get_x(csr) if csr else None
             self.guest_sfence(vcpu, vaddr, asid)
             self._retire(vcpu, "sfence.vma")
-            vcpu.pc = exit.pc + 4
+            vcpu.pc = pc + 4
             return True
         if insn == INSN_WFI:
             self._retire(vcpu, "wfi")
-            vcpu.pc = exit.pc + 4
+            vcpu.pc = pc + 4
             if not state.can_wake():
                 self._idle(vcpu)
             return True
@@ -547,7 +551,7 @@ class TrapEmulatePolicy:
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
 
-    def _csr(self, vcpu, exit, op):
+    def _csr(self, vcpu, pc, op):
         _, rd, rs1, funct3, csr, writes, mnemonic, access, plain = op
         state = vcpu.state
         # The most frequent exit of all: the registers straight from the core
@@ -580,7 +584,7 @@ class TrapEmulatePolicy:
         self.emulated[mnemonic] += 1
         vcpu.emulated_insns += 1
         self.csr_accesses[access] += 1
-        vcpu.pc = exit.pc + 4
+        vcpu.pc = pc + 4
         return True
 
     def _idle(self, vcpu):

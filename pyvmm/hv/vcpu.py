@@ -58,7 +58,11 @@ class HartTenant:
     def loaded(self):
         """Does a core hold this VCPU's state? (`self.core`: the core of the
         host hart it is loaded on, or was last.)"""
-        return self._hart().current_vcpu is self
+        # Asked by every emulated CSR access and pc update: _hart's check inline.
+        hart = self._host_hart
+        if hart is None or hart.core is not self.core:
+            hart = self._hart()
+        return hart.current_vcpu is self
 
     def activate(self):
         """Make the core hold this VCPU (saving whichever VCPU it held)."""
@@ -145,6 +149,11 @@ class HartTenant:
 
     def enter(self, budget):
         """Run the core for `budget` instructions with this VCPU loaded; account and decode."""
+        return self.decode_exit(self.run_core(budget))
+
+    def run_core(self, budget):
+        """enter without the decoding: the core's exit reason, its exit
+        fields still in the core."""
         core = self.core
         before = core.instret
         started = perf_counter()
@@ -152,7 +161,7 @@ class HartTenant:
         self.host_seconds += perf_counter() - started
         self.instret += core.instret - before
         self.runs += 1
-        return self.decode_exit(reason)
+        return reason
 
 
 

@@ -59,6 +59,16 @@ TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads
 # Callouts after which the guest goes on with its next instruction.
 CONTINUING = frozenset(("csr", "sfence", "wfi", "ecall"))
 EMULATED = frozenset(("csr", "sfence", "wfi", "sret"))
+# Callouts BTVCPU.run completes itself and goes on: the frequent ones whose
+# completion can neither stop the VM nor block the VCPU (it may move the
+# guest pc, raise a guest trap or translate a block: the checks before the
+# next entry see to that), so the slice surely goes on after them. Not wfi
+# (it may block), nor ecall (an SBI call may stop the VM).
+SHORT_CALLOUTS = frozenset(("ptstore", "csr", "sret", "exit", "jalr"))
+# ...and other traps of the guest completed alike: its page faults (shadow
+# fills above all) and the host timer that stands for its own.
+CHEAP_TRAPS = frozenset((causes.EXC_INST_PAGE_FAULT, causes.EXC_LOAD_PAGE_FAULT,
+                         causes.EXC_STORE_PAGE_FAULT, INTERRUPT_BIT | causes.IRQ_M_TIMER))
 MAX_FETCH_REFLECTIONS = 4
 # Adaptive BT: write-protect traps emulated at one guest store before it is
 # retranslated as a "ptstore" callout (Adams & Agesen: a trap costs ~10x a callout).
@@ -176,6 +186,11 @@ class RuntimeTables:
 
 
 class BTVCPU(TrapEmulateVCPU):
+    # Does run() complete the cheap exits itself (when its caller counts
+    # them)? Off, every exit goes back to the caller: the reference a test
+    # compares with.
+    short_path = True
+
     def __init__(self, vm, hartid=0):
         super().__init__(vm, hartid)
         core = self.core
@@ -211,6 +226,7 @@ class BTVCPU(TrapEmulateVCPU):
         self.lookups = 0
         self.lookup_misses = 0
         self.interrupt_steps = 0          # single steps to a boundary for a pending interrupt
+        self.entry_instret = 0            # instret when run() last entered the core
         self._ram_words = ram_words
         self._guest_gp_index = index + layout.GUEST_GP // 8
         self._sfence_work_index = index + layout.SFENCE_WORK // 8
@@ -483,46 +499,95 @@ class BTVCPU(TrapEmulateVCPU):
         if vm.stopped:
             return Exit("shutdown", pc=self.pc)
         self.activate()
-        self._stand_in = None
-        if self.blocked_until is not None:
-            self._wake()
+        # Under a scheduler that counts exits completed here (quiet_units,
+        # entry_instret) and with no tracer to see each exit, the cheap ones
+        # are completed here and the core entered again, with what is left
+        # of the budget, through the same checks below.
+        short = self.complete_in_core and self.short_path and vm.tracer is None
         state = self.state
         words = self._ram_words
-        if words[self._sip_index] & words[self._sie_index] and state.pending_interrupt() is not None:
-            if self.at_boundary():
-                vm.policy.deliver_interrupt(self)
-            else:
-                budget = 1                # step onto an instruction boundary first
-                self.interrupt_steps += 1
-        priv = state.priv
-        if self._pc_stale and priv == PRIV_S:
-            if not self._resolve_pc():
-                return Exit("shutdown", pc=self._guest_pc)
+        while True:
+            self._stand_in = None
+            if self.blocked_until is not None:
+                self._wake()
+            steps = budget
+            if words[self._sip_index] & words[self._sie_index] and state.pending_interrupt() is not None:
+                if self.at_boundary():
+                    vm.policy.deliver_interrupt(self)
+                else:
+                    steps = 1             # step onto an instruction boundary first
+                    self.interrupt_steps += 1
             priv = state.priv
-        fs = words[self._sstatus_index] & SSTATUS_FS
-        if fs != self._hart_fs:
-            self.fp_to_hart()
-        core = self.core
-        if priv == PRIV_S:
-            if self._hart_scounteren != SCOUNTEREN_TM:
+            if self._pc_stale and priv == PRIV_S:
+                if not self._resolve_pc():
+                    return Exit("shutdown", pc=self._guest_pc)
+                priv = state.priv
+            fs = words[self._sstatus_index] & SSTATUS_FS
+            if fs != self._hart_fs:
+                self.fp_to_hart()
+            core = self.core
+            if priv == PRIV_S:
+                if self._hart_scounteren != SCOUNTEREN_TM:
+                    self._counters_for(priv)
+                pager = vm.pager
+                if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
+                    pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
+                    self._linked_epoch = pager.link_epoch
+                    self._linked_pager = pager
+                # Entering translated code: gp becomes the state page's address.
+                words[self._guest_gp_index] = core.get_x(BASE_REG)
+                core.set_x(BASE_REG, STATE_GVA)
+                self._base_in_gp = True
+            elif self._hart_scounteren != 0:
                 self._counters_for(priv)
-            pager = vm.pager
-            if pager.link_epoch != self._linked_epoch or pager is not self._linked_pager:
-                pager.link_host_table(layout.RUNTIME_BASE, self.runtime_tables.top, PRIV_S)
-                self._linked_epoch = pager.link_epoch
-                self._linked_pager = pager
-            # Entering translated code: gp becomes the state page's address.
-            words[self._guest_gp_index] = core.get_x(BASE_REG)
-            core.set_x(BASE_REG, STATE_GVA)
-            self._base_in_gp = True
-        elif self._hart_scounteren != 0:
-            self._counters_for(priv)
-        exit = self.enter(budget)
-        if fs != SSTATUS_FS and fs:
-            # As under trap-emulate: only FS Initial or Clean can change while
-            # the guest runs (Off makes FP illegal, Dirty stays Dirty).
-            self.fp_from_hart()
-        return exit
+            entered = self.entry_instret = self.instret
+            reason = self.run_core(steps)
+            if fs != SSTATUS_FS and fs:
+                # As under trap-emulate: only FS Initial or Clean can change while
+                # the guest runs (Off makes FP illegal, Dirty stays Dirty).
+                self.fp_from_hart()
+            # Completed here only while the slice surely goes on after it: a
+            # unit is left even if its handler retires the instruction.
+            if short and reason == CORE_EXIT_TRAP and budget - (self.instret - entered) > 1 \
+                    and self._complete_cheap_exit():
+                retired = self.instret - entered
+                if retired:
+                    budget -= retired
+                else:
+                    budget -= 1           # a unit of the slice, as the scheduler counts it
+                    self.quiet_units += 1
+                continue
+            return self.decode_exit(reason)
+
+    def _complete_cheap_exit(self):
+        """Complete the trap the core just returned, if it is one of the
+        cheap ones (a callout of SHORT_CALLOUTS, one of CHEAP_TRAPS), exactly
+        as VM.handle would complete it; False (nothing done) for any other."""
+        core = self.core
+        cause = core.exit_cause
+        if cause == EXC_ECALL_U:
+            if self.state.priv != PRIV_S:
+                return False
+            tc_pc = core.exit_pc
+            callout = self.tc.callouts.get(tc_pc)
+            if callout is None or callout[0] not in SHORT_CALLOUTS:
+                return False
+            self._leave_translated()
+            self.pending_callout = None
+            vm = self.vm
+            vm.exit_counts["trap"] += 1
+            vm.policy.complete_callout(self, tc_pc, callout)
+            return True
+        if cause not in CHEAP_TRAPS:
+            return False
+        self.vm.handle(self, self.decode_exit(CORE_EXIT_TRAP))
+        return True
+
+    def _leave_translated(self):
+        """The core left translated code: gp holds the guest's value again."""
+        if self._base_in_gp:
+            self._base_in_gp = False
+            self.core.set_x(BASE_REG, self._ram_words[self._guest_gp_index])
 
     def decode_exit(self, reason):
         core = self.core
@@ -613,24 +678,24 @@ class BTPolicy(TrapEmulatePolicy):
         if pending is None:
             self._trap(vcpu, exit)
             return
-        tc_pc, callout = pending
+        self.complete_callout(vcpu, *pending)
+
+    def complete_callout(self, vcpu, tc_pc, callout):
+        """Complete the callout at TC address tc_pc (a TC ecall the core has
+        just returned): its exit says no more than the callout record does,
+        so BTVCPU.run completes those of SHORT_CALLOUTS with this directly."""
         kind, guest_pc, insn, length, target, site, literal = callout
         callouts = self.callouts
         callouts[kind] = callouts.get(kind, 0) + 1
-        if kind == "exit":
+        if kind == "ptstore":
+            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
+        elif kind == "exit":
             self._exit_stub(vcpu, tc_pc, target)
         elif kind == "jalr":
             # The inline cache missed: rd is written, the target is in the state page.
             self._indirect_miss(vcpu, site, literal, vcpu.state_slot(layout.SPILL_TARGET))
         elif kind in EMULATED:
-            if kind in CONTINUING:
-                vcpu._continuation = ((guest_pc + length) & MASK64, tc_pc + 4)
-            if not self.emulate(vcpu, exit):
-                vcpu._continuation = None
-                self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
-            vcpu._continuation = None
-        elif kind == "ptstore":
-            self._ptstore(vcpu, tc_pc, guest_pc, insn, length)
+            self._emulate_callout(vcpu, tc_pc, kind, guest_pc, insn, length)
         elif kind == "ebreak":
             self.exits["guest_exception"] += 1
             # stval 0, as the hart writes it for ebreak.
@@ -640,6 +705,17 @@ class BTPolicy(TrapEmulatePolicy):
             self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
         else:
             raise HvError(f"bt: unknown callout kind {kind!r}")
+
+    def _emulate_callout(self, vcpu, tc_pc, kind, guest_pc, insn, length):
+        """A privileged instruction's callout, emulated as trap-emulate's
+        exit would be (an instruction its hart would not run: the guest's
+        illegal-instruction trap)."""
+        if kind in CONTINUING:
+            vcpu._continuation = ((guest_pc + length) & MASK64, tc_pc + 4)
+        if not self.emulate_insn(vcpu, insn & 0xFFFF_FFFF, guest_pc):
+            vcpu._continuation = None
+            self.reflect(vcpu, causes.EXC_ILLEGAL_INST, insn, guest_pc)
+        vcpu._continuation = None
 
     def _ptstore(self, vcpu, tc_pc, store_pc, insn, length):
         """A store translated as a callout because it kept writing page
