@@ -814,14 +814,16 @@ class ShadowPager:
 
     # ------------------------------------------------------------------ snapshots
 
-    def export_state(self, watchers=None):
+    def export_state(self, watchers=None, host_tables=None):
         """What the shadow holds, by guest address, for a snapshot: every
         address space in least-recently-used order, each tree's filled
         leaves in the order they were filled (guest page address, the guest
         PTE addresses the leaf depends on, its guest page, whether it
         depends on SUM/MXR, whether the guest's PTEs allow a store, the
         leaf's flag bits), the watched guest pages (each by the name
-        `watchers` gives its callback), SUM/MXR as the pager last saw them.
+        `watchers` gives its callback), the tables of the hypervisor's own
+        each tree links (link_host_table; by the name `host_tables` gives
+        their host address), SUM/MXR as the pager last saw them.
         Host frames, ASIDs and the leaves' host pages are left out:
         import_state builds them on the new host. Which pages hold page
         tables, which leaves are read-only and which are filled at all decide
@@ -835,13 +837,14 @@ class ShadowPager:
             if callback is not None and callback not in names:
                 raise ValueError(f"guest page {page:#x} is watched by {callback!r}, which has no name")
             watched.append((page, None if callback is None else names[callback]))
+        table_names = {hpa: name for name, hpa in (host_tables or {}).items()}
         where = {}                    # tree root -> (space index, view)
         spaces = []
         for number, space in enumerate(self._spaces.values()):
             trees = []
             for view, tree in space.trees.items():
                 where[tree.root] = (number, view)
-                trees.append((view, tree.levels))
+                trees.append((view, tree.levels, self._host_links(tree, table_names)))
             spaces.append({"mode": space.mode, "root_ppn": space.root_ppn,
                            "guest_asid": space.guest_asid, "trees": trees})
         gva_of_table = {}             # leaf table HPA -> the guest address it starts at
@@ -860,6 +863,24 @@ class ShadowPager:
         current = None if self._space is None else list(self._spaces.values()).index(self._space)
         return {"guest_satp": self.guest_satp, "sum": self.guest_sum, "mxr": self.guest_mxr,
                 "spaces": spaces, "current": current, "leaves": leaves, "watched": watched}
+
+    def _host_links(self, tree, table_names):
+        # (root index, table name) of the root entries pointing at tables the
+        # pager does not own.
+        owned = set(tree.tables)
+        base = (tree.root - self._ram_base) >> 3
+        links = []
+        for index in range(PTES_PER_TABLE):
+            pte = self._ram_words[base + index]
+            if not pte & PTE_V or pte & (PTE_R | PTE_W | PTE_X):
+                continue
+            table = ((pte >> 10) & PTE_PPN_MASK) << PAGE_SHIFT
+            if table in owned:
+                continue
+            if table not in table_names:
+                raise ValueError(f"a shadow tree links host table {table:#x}, which has no name")
+            links.append((index, table_names[table]))
+        return links
 
     def _leaf_tables_of(self, tree, owned, table, level, gva, out):
         # The pager's own tables below `table` (a host-linked table is not
@@ -883,7 +904,7 @@ class ShadowPager:
             else:
                 self._leaf_tables_of(tree, owned, child, level - 1, at, out)
 
-    def import_state(self, state, watchers=None):
+    def import_state(self, state, watchers=None, host_tables=None):
         """Build the shadow export_state described, on this pager (new: it
         holds nothing yet) and this VM's frames: the same spaces, trees and
         leaves, each leaf on the host page now behind its guest page, with
@@ -893,19 +914,27 @@ class ShadowPager:
         for page, name in state["watched"]:
             if name is not None and name not in callbacks:
                 raise ValueError(f"guest page {page:#x} is watched for {name!r}, unknown here")
+        host_tables = dict(host_tables or {})
+        flushes = self.counters["tlb_flushes"]
         self.close()
+        self.counters["tlb_flushes"] = flushes       # the restore's own, not the guest's
         self._spaces.clear()
         spaces = []
         for saved in state["spaces"]:
             space = _Space(saved["mode"], saved["root_ppn"], saved["guest_asid"])
             if space.mode not in (SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48):
                 raise ValueError(f"address space of mode {space.mode}")
-            for view, levels in saved["trees"]:
+            for view, levels, links in saved["trees"]:
                 if levels != max(LEVELS.get(space.mode, 3), self.shadow_levels or 0):
                     raise ValueError(f"a shadow tree of {levels} levels for mode {space.mode}")
                 tree = _Tree(self._alloc_table(), self._asids.take(), levels)
                 space.trees[view] = tree
                 self._trees[tree.root] = tree
+                for index, name in links:
+                    if name not in host_tables:
+                        raise ValueError(f"a shadow tree links host table {name!r}, unknown here")
+                    self._ram_words[((tree.root - self._ram_base) >> 3) + index] = \
+                        ((host_tables[name] >> PAGE_SHIFT) << 10) | PTE_V
             self._spaces[(space.mode, space.root_ppn)] = space
             spaces.append(space)
         self.counters["spaces"] = len(self._spaces)

@@ -268,7 +268,7 @@ def capture_vm(vm):
         "clock": {"mtime": core.mtime, "clock_insns": core.clock_insns,
                   "insns_per_tick": core.insns_per_tick},
         "pager": {"guest_satp": vm.pager.guest_satp, "counters": dict(vm.pager.counters),
-                  "shadow": vm.pager.export_state(_watchers(vm))}
+                  "shadow": vm.pager.export_state(_watchers(vm), _host_tables(vm))}
                  if vm.pager is not None else None,
         "vm": {
             "dtb_gpa": vm.dtb_gpa,
@@ -290,6 +290,12 @@ def _watchers(vm):
     """The callbacks the VM's policy watches guest pages with, by name."""
     watchers = getattr(vm.policy, "pager_watchers", None)
     return watchers() if watchers is not None else {}
+
+
+def _host_tables(vm):
+    """The policy's own tables linked into shadow trees, by name."""
+    tables = getattr(vm.policy, "pager_host_tables", None)
+    return tables() if tables is not None else {}
 
 
 def _guest_pages(vm):
@@ -485,7 +491,10 @@ def _check_shadow(shadow, options):
         isinstance(space, dict) and _is_int(space.get("mode"), 0, 15)
         and _is_int(space.get("root_ppn")) and _is_int(space.get("guest_asid"), 0, 0xFFFF)
         and isinstance(space.get("trees"), list)
-        and all(isinstance(t, tuple) and len(t) == 2 and _is_int(t[0], 0, 1) and _is_int(t[1], 3, 5)
+        and all(isinstance(t, tuple) and len(t) == 3 and _is_int(t[0], 0, 1) and _is_int(t[1], 3, 5)
+                and isinstance(t[2], list) and all(
+                    isinstance(link, tuple) and len(link) == 2 and _is_int(link[0], 0, 511)
+                    and isinstance(link[1], str) for link in t[2])
                 for t in space["trees"])
         and len({t[0] for t in space["trees"]}) == len(space["trees"])
         for space in spaces), "shadow: address spaces")
@@ -553,7 +562,7 @@ def _shadow_tables(shadow):
     levels = {}
     tables = set()
     for number, space in enumerate(shadow["spaces"]):
-        for view, depth in space["trees"]:
+        for view, depth, _ in space["trees"]:
             levels[number, view] = depth
     for number, view, gva, *_ in shadow["leaves"]:
         for level in range(1, levels[number, view]):
@@ -671,7 +680,7 @@ def _apply(vm, options, state, pages):
     pager = state.get("pager")
     if pager is not None and vm.pager is not None:
         try:
-            vm.pager.import_state(pager["shadow"], _watchers(vm))
+            vm.pager.import_state(pager["shadow"], _watchers(vm), _host_tables(vm))
         except (ValueError, HvError) as error:
             raise SnapshotError(f"corrupt VM state (shadow: {error})") from None
     for vcpu, saved in zip(vm.vcpus, state["vcpus"]):

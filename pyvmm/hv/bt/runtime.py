@@ -827,6 +827,11 @@ class BTPolicy(TrapEmulatePolicy):
         snapshot names them, ShadowPager.export_state)."""
         return {"code": self._store_to_code, "walk_table": self._store_to_walk_table}
 
+    def pager_host_tables(self):
+        """The tables of its own this policy links into shadow trees, by name
+        (each VCPU's runtime tables): a snapshot names them."""
+        return {f"runtime{vcpu.hartid}": vcpu.runtime_tables.top for vcpu in self.vm.vcpus}
+
     # -- figures -------------------------------------------------------------------------------
 
     def stats(self):
