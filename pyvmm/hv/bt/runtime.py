@@ -329,6 +329,8 @@ class BTVCPU(TrapEmulateVCPU):
                            for page, gpa, ptes, values in saved["code_walks"]}
         self.walk_tables = {table: set(pages) for table, pages in saved["walk_tables"]}
         self.stale_tables = set(saved["stale_tables"])
+        # Translated sfence.vma calls out while some walked table is stale (note_stale_table).
+        self._ram_words[self._sfence_work_index] = 1 if self.stale_tables else 0
 
     def map_tc_pages(self, offsets):
         """Leaves for the TC pages at these offsets (export_fetch_map's
