@@ -65,6 +65,12 @@ def _uninterrupted(technique, paging, guest=None, vcpus=1):
     return _REFERENCE[key]
 
 
+def _finished(technique, paging):
+    vm = _new_vm(technique, paging)
+    vm.run()
+    return vm
+
+
 def _save_and_restore(tmp_path, technique, paging, n, guest=None, vcpus=1):
     vm = _new_vm(technique, paging, guest, vcpus)
     assert vm.run(max_insns=n).how == "budget"
@@ -76,6 +82,73 @@ def _save_and_restore(tmp_path, technique, paging, n, guest=None, vcpus=1):
     assert restored.technique == technique and restored.paging == paging
     restored.run()
     return before, _outcome(restored, before + restored.console_output)
+
+
+# Figures of the host, not of the guest's run: its hart's (TLB, walks), its
+# clock, the shadow tables and chains a restore need not lay out again
+# (gauges of what is held, not counts of what happened), and those derived
+# from the total of exits, which a save adds a budget stop to.
+HOST_FIGURES = ("host_seconds", "run_seconds", "mips", "exits_per_second", "vm", "vmid",
+                "insns_per_exit", "exits_total", "exits_per_1000_insns", "shadow.shadow_pages",
+                "bt.chains_live", "bt.tc_pages")
+HOST_PREFIXES = ("core.", "memory.")
+BUDGET_COUNTS = ("exits.budget", "trap_emulate.exits.budget")
+
+
+def _flat(stats, prefix=""):
+    out = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _counters(vm):
+    """Every figure of the guest's run (instret, exits and callouts by kind,
+    blocks translated, shadow fills and faults, ...) but its budget exits,
+    which count where runs were cut (each run(max_insns), a save's stop) as
+    well as the time slices: equal for a run and its restored continuation."""
+    return {key: value for key, value in _flat(vm.stats()).items()
+            if key not in HOST_FIGURES + BUDGET_COUNTS and not key.startswith(HOST_PREFIXES)}
+
+
+# Every this many instructions, from the first on, a save point of the project kernel's run.
+SAVE_EVERY = 20_000
+
+
+@pytest.mark.parametrize("technique, paging", [("bt", "shadow"), ("trap-emulate", "shadow"),
+                                               ("hw", "shadow"), ("pv", "shadow")])
+def test_a_vm_saved_anywhere_restores_into_the_same_counters(tmp_path, technique, paging):
+    """What the shadow pager holds (which guest pages hold page tables, which
+    leaves are filled and with which rights) decides hidden faults,
+    write-protect traps and bt's adaptive page-table stores; bt's fetch map
+    decides which sfence.vma drops blocks. Saved with the VM, they make the
+    restored run take exactly the exits, callouts and translations of the
+    uninterrupted one, from wherever it was saved."""
+    reference = _new_vm(technique, paging)
+    reference.run()
+    want = _counters(reference)
+    output = reference.console_output
+    vm = _new_vm(technique, paging)
+    saved = []
+    for budget in [1, 100, 1_000] + [SAVE_EVERY] * 100:
+        if vm.run(max_insns=budget).how != "budget":
+            break
+        path = str(tmp_path / f"{len(saved)}.snap")
+        vm.save(path)
+        saved.append((vm.stats()["instret"], vm.console_output, path))
+    assert len(saved) > 40 and vm.result.how == "sbi-shutdown"
+    # The VM saved every time ran on as if never saved.
+    assert _counters(vm) == want and vm.console_output == output
+    for instret, before, path in saved:
+        restored = Host(ram_size=HOST_RAM).restore(path)
+        restored.run()
+        got = _counters(restored)
+        assert got == want, (instret, {k: (want.get(k), got.get(k)) for k in set(want) | set(got)
+                                       if want.get(k) != got.get(k)})
+        assert before + restored.console_output == output, instret
 
 
 @pytest.mark.parametrize("n", SAVE_POINTS)
@@ -90,21 +163,26 @@ def test_a_restored_vm_runs_on_as_the_uninterrupted_one(tmp_path, technique, pag
 
 def test_a_bt_vcpu_stopped_inside_a_rewrite_is_saved_at_its_end(tmp_path):
     reference = _uninterrupted("bt", "shadow")
+    counters = _counters(_finished("bt", "shadow"))
     vm = _new_vm("bt", "shadow")
-    vm.run(max_insns=250_000)                  # the kernel starting init
-    for _ in range(5000):                      # on to a budget stop inside a multi-word rewrite
+    for _ in range(5000):               # on to a budget stop inside a multi-word rewrite
+        vm.run(max_insns=1)
         if not vm.vcpus[0].at_boundary():
             break
-        vm.run(max_insns=1)
     assert not vm.vcpus[0].at_boundary()
+    budget_exits = vm.stats()["exits"]["budget"]
     vm.save(str(tmp_path / "bt.snap"))
     assert vm.vcpus[0].at_boundary()
+    # The steps to the rewrite's end are the guest's instructions, their stops the save's own.
+    assert vm.stats()["exits"]["budget"] == budget_exits
     before = vm.console_output
     restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "bt.snap"))
     restored.run()
     assert _outcome(restored, before + restored.console_output) == reference
+    assert _counters(restored) == counters
     vm.run()
     assert _outcome(vm, vm.console_output) == reference
+    assert _counters(vm) == counters
 
 
 @pytest.mark.parametrize("n", [60, 5_000, 1_048_700])
