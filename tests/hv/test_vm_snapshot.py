@@ -314,6 +314,15 @@ def _rewritten(data, tmp_path, edit):
     return str(out)
 
 
+def _add_shadow_leaf(state, data_page):
+    """A leaf at an address the saved shadow leaves empty, mapping data_page."""
+    shadow = state["pager"]["shadow"]
+    taken = {leaf[2] for leaf in shadow["leaves"]}
+    gva = next(page for page in range(0, 1 << 30, 4096) if page not in taken)
+    space, view = shadow["leaves"][0][:2]
+    shadow["leaves"].append((space, view, gva, (), data_page, False, False, 0x5B))
+
+
 def _assert_untouched(host, allocated):
     assert host.vms == [] and host.frames.allocated == allocated
 
@@ -355,6 +364,12 @@ def test_files_of_the_other_kind_are_refused(vm_file, tmp_path):
      "virtual privilege"),
     (lambda meta, state: meta["options"].update(vcpus=2), SnapshotError, "VCPU count"),
     (lambda meta, state: state.pop("clock"), SnapshotError, "no clock"),
+    # A file of an earlier pyvmm, without the shadow's contents.
+    (lambda meta, state: state.pop("version"), SnapshotError,
+     "a VM state of version 1, this pyvmm restores version 2 only"),
+    # A shadow leaf for a guest page that is neither RAM nor a device: found building it.
+    (lambda meta, state: _add_shadow_leaf(state, 1 << 46), SnapshotError,
+     "shadow: 0x400000000000 is not a device address"),
     # Found only once the VM is built: the devices do not fit it.
     (lambda meta, state: state["devices"]["virtio_slots"].pop(), SnapshotError, "virtio-mmio"),
     (lambda meta, state: state["devices"]["plic"].update(priority=[1]), SnapshotError, "device"),
