@@ -943,6 +943,8 @@ class ShadowPager:
             hpa = self.vm.gpa_to_hpa(data_page)
             if hpa is None:
                 hpa = self.vm.mmio_window(data_page)      # HvError: not a device page either
+            if flags & PTE_W and self._shared(data_page):
+                flags &= ~(PTE_W | PTE_D)     # a frame shared copy-on-write (a clone's RAM)
             slot = self._leaf_slot(tree, gva, create=True)
             if slot in self._slots:
                 raise ValueError(f"two shadow leaves for guest address {gva:#x}")
