@@ -11,8 +11,10 @@ owns:
   hideleg, hie, hvip, henvcfg, hcounteren, htimedelta and vstimecmp, the
   software timer, WFI waits; trap-emulate and bt: the virtual supervisor
   (SupervisorState) and the real timer it armed, plus bt's choice of which
-  stores are translated as page-table callouts; pv: mode, callback, info
-  page, pending events, timer), its HSM state and counters;
+  stores are translated as page-table callouts and its fetch map; pv: mode,
+  callback, info page, pending events, timer), its HSM state and counters;
+* the shadow pager's contents by guest address (ShadowPager.export_state):
+  they decide hidden faults, write-protect traps and bt's adaptive stores;
 * the VM's policy counters, device set (pyvmm.machine.snapshot's device
   code), console input not yet delivered, exit/SBI/fault counters, images'
   symbols, device-tree and initrd placement;
@@ -22,9 +24,9 @@ owns:
 
 Not in the file: the host's own registers and choices — hgatp and the
 VMID (a restored VM gets a new VMID and its own G-stage tables), which host
-frames back which guest page, ASIDs of shadow trees — and the hypervisor's
-caches, rebuilt on demand: shadow page tables, bt's translation cache and
-fetch map, TLBs, decoded instructions.
+frames back which guest page, the frames and ASIDs of shadow trees — and the
+hypervisor's caches: bt's translated code (translated again from its saved
+layout), TLBs, decoded instructions.
 
 Two functions do the work so that other lifecycle code (migration) can use
 them without files:
@@ -438,7 +440,7 @@ def _check_state(options, state):
     version = state.get("version", 1)
     if version != STATE_VERSION:
         raise SnapshotError(f"a VM state of version {version}, this pyvmm restores version "
-                            f"{STATE_VERSION} only (save the VM again with it)")
+                            f"{STATE_VERSION} only")
     for key in ("vcpus", "hart_states", "external_irq", "policy", "devices", "clock", "vm"):
         _require(key in state, f"no {key}")
     technique = options["technique"]
