@@ -822,8 +822,9 @@ class ShadowPager:
         depends on SUM/MXR, whether the guest's PTEs allow a store, the
         leaf's flag bits), the watched guest pages (each by the name
         `watchers` gives its callback), the tables of the hypervisor's own
-        each tree links (link_host_table; by the name `host_tables` gives
-        their host address), SUM/MXR as the pager last saw them.
+        each tree links (link_host_table; by their name in `host_tables`,
+        name -> (an address the table maps, its host address)), SUM/MXR as
+        the pager last saw them.
         Host frames, ASIDs and the leaves' host pages are left out:
         import_state builds them on the new host. Which pages hold page
         tables, which leaves are read-only and which are filled at all decide
@@ -837,7 +838,7 @@ class ShadowPager:
             if callback is not None and callback not in names:
                 raise ValueError(f"guest page {page:#x} is watched by {callback!r}, which has no name")
             watched.append((page, None if callback is None else names[callback]))
-        table_names = {hpa: name for name, hpa in (host_tables or {}).items()}
+        table_names = {hpa: name for name, (_, hpa) in (host_tables or {}).items()}
         where = {}                    # tree root -> (space index, view)
         spaces = []
         for number, space in enumerate(self._spaces.values()):
@@ -933,8 +934,11 @@ class ShadowPager:
                 for index, name in links:
                     if name not in host_tables:
                         raise ValueError(f"a shadow tree links host table {name!r}, unknown here")
+                    gva, table = host_tables[name]
+                    if index != (gva >> (PAGE_SHIFT + 9 * (levels - 1))) & 0x1FF:
+                        raise ValueError(f"host table {name!r} linked at root entry {index}")
                     self._ram_words[((tree.root - self._ram_base) >> 3) + index] = \
-                        ((host_tables[name] >> PAGE_SHIFT) << 10) | PTE_V
+                        ((table >> PAGE_SHIFT) << 10) | PTE_V
             self._spaces[(space.mode, space.root_ppn)] = space
             spaces.append(space)
         self.counters["spaces"] = len(self._spaces)

@@ -80,6 +80,9 @@ POLICY_FIELDS = {
     "pv": ("hypercalls", "upcalls", "mmu_batches", "pte_updates", "refused_ptes", "blocks",
            "direct_pt_writes"),
 }
+# The flag bits a shadow leaf may have: V, R, W, X, U, A, D (never G: a
+# global leaf would outlive its tree's ASID in the hart's TLB).
+LEAF_FLAGS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 | 0x80
 # Shadow pager figures that say what it holds now, not how often something happened.
 PAGER_GAUGES = ("shadow_pages", "spaces")
 # Registers a hw VCPU carries that belong to the host: the G-stage root and
@@ -510,8 +513,9 @@ def _check_shadow(shadow, options):
         isinstance(leaf, tuple) and len(leaf) == 8 and _is_int(leaf[0], 0, len(spaces) - 1)
         and leaf[1] in views[leaf[0]] and _is_page(leaf[2]) and isinstance(leaf[3], tuple)
         and all(_is_int(pte, 0, MASK64) and pte % 8 == 0 for pte in leaf[3]) and _is_page(leaf[4])
-        and isinstance(leaf[5], bool) and isinstance(leaf[6], bool) and _is_int(leaf[7], 0, 0x3FF)
-        and leaf[7] & 1 for leaf in leaves), "shadow: leaves")
+        and isinstance(leaf[5], bool) and isinstance(leaf[6], bool) and _is_int(leaf[7], 0, 0xFF)
+        and leaf[7] & ~LEAF_FLAGS == 0 and leaf[7] & 1 and leaf[7] & 6 != 4
+        for leaf in leaves), "shadow: leaves")
     watched = shadow.get("watched")
     _require(isinstance(watched, list) and all(
         isinstance(w, tuple) and len(w) == 2 and _is_page(w[0])

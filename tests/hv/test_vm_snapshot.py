@@ -323,6 +323,11 @@ def _add_shadow_leaf(state, data_page):
     shadow["leaves"].append((space, view, gva, (), data_page, False, False, 0x5B))
 
 
+def _make_first_leaf_global(state):
+    leaves = state["pager"]["shadow"]["leaves"]
+    leaves[0] = leaves[0][:7] + (leaves[0][7] | 0x20,)
+
+
 def _assert_untouched(host, allocated):
     assert host.vms == [] and host.frames.allocated == allocated
 
@@ -367,6 +372,8 @@ def test_files_of_the_other_kind_are_refused(vm_file, tmp_path):
     # A file of an earlier pyvmm, without the shadow's contents.
     (lambda meta, state: state.pop("version"), SnapshotError,
      "a VM state of version 1, this pyvmm restores version 2 only"),
+    # A global shadow leaf would outlive its tree's ASID in the host hart's TLB.
+    (lambda meta, state: _make_first_leaf_global(state), SnapshotError, r"shadow: leaves"),
     # A shadow leaf for a guest page that is neither RAM nor a device: found building it.
     (lambda meta, state: _add_shadow_leaf(state, 1 << 46), SnapshotError,
      "shadow: 0x400000000000 is not a device address"),

@@ -831,8 +831,10 @@ class BTPolicy(TrapEmulatePolicy):
 
     def pager_host_tables(self):
         """The tables of its own this policy links into shadow trees, by name
-        (each VCPU's runtime tables): a snapshot names them."""
-        return {f"runtime{vcpu.hartid}": vcpu.runtime_tables.top for vcpu in self.vm.vcpus}
+        (each VCPU's runtime tables), with the address each maps: a snapshot
+        names them."""
+        return {f"runtime{vcpu.hartid}": (layout.RUNTIME_BASE, vcpu.runtime_tables.top)
+                for vcpu in self.vm.vcpus}
 
     # -- figures -------------------------------------------------------------------------------
 
