@@ -728,10 +728,9 @@ def _rebuild_tc(vm, vcpu, saved):
     addresses, same chains), so the kernel runs the same translated
     instructions; the VCPU resumes in the block it stood in."""
     from pyvmm.hv.bt.translator import FetchFault
-    # The blocks are fetched from the guest pages they were fetched from
-    # before; the walks a rebuild made of pages no longer known are forgotten
-    # again (the saved VCPU would have made them later, and watched their tables then).
-    vcpu.import_fetch_map(saved["fetch_map"])
+    # The blocks are read from the guest pages they were translated from, not
+    # walked again under the current address space (which may not map them).
+    vcpu.import_fetch_map(saved["fetch_map"], translated=True)
     try:
         vcpu.tc.rebuild(saved["tc"], vcpu._fetch, vcpu._code_gpa_pages,
                         on_block=lambda block: vm.policy.protect_code(vcpu, block))

@@ -322,8 +322,18 @@ class BTVCPU(TrapEmulateVCPU):
                 "tc_pages": sorted(page - self.tc.base for page in self.runtime_tables.mapped
                                    if self.tc.contains(page))}
 
-    def import_fetch_map(self, saved):
+    def import_fetch_map(self, saved, translated=False):
+        """Know the guest's code pages as export_fetch_map saw them. With
+        `translated`, every code page a walk ever found is known as fetched
+        (from the guest page that walk found), not only those fetched in the
+        current address space: for translating the saved blocks again, some
+        translated under another one (a kernel's first, before it turned its
+        MMU on). Import again without it once they are."""
         self.fetch_pages = dict(saved["fetch_pages"])
+        if translated:
+            known = {page: gpa for page, gpa, _, _ in saved["code_walks"]}
+            known.update(self.fetch_pages)
+            self.fetch_pages = known
         self.fetch_hpa.clear()
         self.code_walks = {page: (gpa, tuple(ptes), tuple(values))
                            for page, gpa, ptes, values in saved["code_walks"]}
