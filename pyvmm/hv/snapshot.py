@@ -737,6 +737,7 @@ def _rebuild_tc(vm, vcpu, saved):
     except (FetchFault, ValueError) as error:
         raise SnapshotError(f"VCPU {vcpu.hartid}: the translation cache cannot be rebuilt "
                             f"from guest code ({error})") from None
+    _chain_dropped_stubs(vcpu.tc, saved["tc"])
     vcpu.import_fetch_map(saved["fetch_map"])
     try:
         vcpu.map_tc_pages(saved["fetch_map"]["tc_pages"])
@@ -750,6 +751,24 @@ def _rebuild_tc(vm, vcpu, saved):
                  f"VCPU {vcpu.hartid}: TC pc {addr:#x} is not guest pc {saved['pc']:#x}")
         vcpu._pc = addr
         vcpu._pc_stale = False
+
+
+def _chain_dropped_stubs(tc, layout):
+    """The chains out of dropped blocks, laid again as they were: nothing
+    runs there, but dropping their targets later unchains them (the TC's
+    `unchained` count) and they are live chains until then. The TC's
+    counters stay the saved ones."""
+    counters = collections.Counter(tc.counters)
+    for stub, target, literal in layout["chains"]:
+        addr = tc.base + stub
+        block = tc.blocks.get(target)
+        if block is None or tc.block_containing(addr) is not None:
+            continue                   # (a live block's chains the rebuild laid)
+        if literal is None:
+            tc.chain(addr, block)
+        else:
+            tc.link_indirect(addr, tc.base + literal, block)
+    tc.counters = counters
 
 
 def _apply_policy(vm, saved):

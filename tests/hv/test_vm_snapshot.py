@@ -85,12 +85,11 @@ def _save_and_restore(tmp_path, technique, paging, n, guest=None, vcpus=1):
 
 
 # Figures of the host, not of the guest's run: its hart's (TLB, walks), its
-# clock, the shadow tables and chains a restore need not lay out again
-# (gauges of what is held, not counts of what happened), and those derived
-# from the total of exits, which a save adds a budget stop to.
+# clock, the shadow tables a restore need not make again (a gauge of what is
+# held, not a count of what happened), and those derived from the total of
+# exits, which a save adds a budget stop to.
 HOST_FIGURES = ("host_seconds", "run_seconds", "mips", "exits_per_second", "vm", "vmid",
-                "insns_per_exit", "exits_total", "exits_per_1000_insns", "shadow.shadow_pages",
-                "bt.chains_live", "bt.tc_pages")
+                "insns_per_exit", "exits_total", "exits_per_1000_insns", "shadow.shadow_pages")
 HOST_PREFIXES = ("core.", "memory.")
 BUDGET_COUNTS = ("exits.budget", "trap_emulate.exits.budget")
 
