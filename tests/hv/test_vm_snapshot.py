@@ -150,6 +150,56 @@ def test_a_vm_saved_anywhere_restores_into_the_same_counters(tmp_path, technique
         assert before + restored.console_output == output, instret
 
 
+@pytest.fixture(scope="module")
+def linux_files(tmp_path_factory):
+    """Debian's Linux Image and initramfs: from PYVMM_LINUX_DIR when set
+    (`python -m pyvmm.bench.linux_images DIR` writes them), else built."""
+    from pyvmm.bench.boot_suite import LINUX_APPEND, LINUX_RAM, linux_images_from
+    files, reason = linux_images_from(os.environ.get("PYVMM_LINUX_DIR"),
+                                      str(tmp_path_factory.mktemp("linux")))
+    if files is None:
+        pytest.skip(reason)
+    return files, LINUX_APPEND, LINUX_RAM
+
+
+@pytest.mark.slow
+def test_a_linux_vm_under_bt_restores_into_the_same_counters(tmp_path, linux_files):
+    """Linux under bt, saved early in its boot (its first blocks translated
+    before it turned its MMU on, which its tables do not map) and late, runs
+    on to the same point with the same counters and output."""
+    import io
+    files, append, ram = linux_files
+    save_points, end = (300_000_000, 1_200_000_000), 1_500_000_000
+
+    def new_host():
+        return Host(ram_size=ram + (64 << 20))
+
+    def boot():
+        vm = new_host().create_vm(ram_size=ram, technique="bt", paging="shadow",
+                                  bootargs=append, console=io.BytesIO(),
+                                  initrd=files["initrd.gz"])
+        vm.load(files["Image"])
+        return vm
+
+    reference = boot()
+    reference.run(max_insns=end)
+    want = _counters(reference)
+    vm = boot()
+    done = 0
+    saved = []
+    for point in save_points:
+        vm.run(max_insns=point - done)
+        done = point
+        path = str(tmp_path / f"linux{point}.snap")
+        vm.save(path)
+        saved.append((point, vm.console_output, path))
+    for point, before, path in saved:
+        restored = new_host().restore(path, console=io.BytesIO())
+        restored.run(max_insns=end - point)
+        assert _counters(restored) == want, point
+        assert before + restored.console_output == reference.console_output, point
+
+
 @pytest.mark.parametrize("n", SAVE_POINTS)
 @pytest.mark.parametrize("technique, paging", TECHNIQUES)
 def test_a_restored_vm_runs_on_as_the_uninterrupted_one(tmp_path, technique, paging, n):
