@@ -812,6 +812,166 @@ class ShadowPager:
         entry = self._slots.get(slot)
         return ((leaf >> 10) & PTE_PPN_MASK) << PAGE_SHIFT, leaf, entry[2] if entry else None
 
+    # ------------------------------------------------------------------ snapshots
+
+    def export_state(self, watchers=None, host_tables=None):
+        """What the shadow holds, by guest address, for a snapshot: every
+        address space in least-recently-used order, each tree's filled
+        leaves in the order they were filled (guest page address, the guest
+        PTE addresses the leaf depends on, its guest page, whether it
+        depends on SUM/MXR, whether the guest's PTEs allow a store, the
+        leaf's flag bits), the watched guest pages (each by the name
+        `watchers` gives its callback), the tables of the hypervisor's own
+        each tree links (link_host_table; by their name in `host_tables`,
+        name -> (an address the table maps, its host address)), SUM/MXR as
+        the pager last saw them.
+        Host frames, ASIDs and the leaves' host pages are left out:
+        import_state builds them on the new host. Which pages hold page
+        tables, which leaves are read-only and which are filled at all decide
+        the guest's hidden faults and write-protect traps (and bt's adaptive
+        stores): a restored VM takes exactly the exits it would have."""
+        names = {}
+        for name, callback in (watchers or {}).items():
+            names[callback] = name
+        watched = []
+        for page, callback in self._watched.items():
+            if callback is not None and callback not in names:
+                raise ValueError(f"guest page {page:#x} is watched by {callback!r}, which has no name")
+            watched.append((page, None if callback is None else names[callback]))
+        table_names = {hpa: name for name, (_, hpa) in (host_tables or {}).items()}
+        where = {}                    # tree root -> (space index, view)
+        spaces = []
+        for number, space in enumerate(self._spaces.values()):
+            trees = []
+            for view, tree in space.trees.items():
+                where[tree.root] = (number, view)
+                trees.append((view, tree.levels, self._host_links(tree, table_names)))
+            spaces.append({"mode": space.mode, "root_ppn": space.root_ppn,
+                           "guest_asid": space.guest_asid, "trees": trees})
+        gva_of_table = {}             # leaf table HPA -> the guest address it starts at
+        for tree in self._trees.values():
+            self._leaf_tables_of(tree, set(tree.tables), tree.root, tree.levels - 1, 0, gva_of_table)
+        words = self._ram_words
+        ram_base = self._ram_base
+        leaves = []
+        for slot, (root, deps, data_page, status_dependent, writable) in self._slots.items():
+            number, view = where[root]
+            table = slot & ~PAGE_MASK
+            gva = gva_of_table[table] | (((slot & PAGE_MASK) >> 3) << PAGE_SHIFT)
+            flags = words[(slot - ram_base) >> 3] & 0x3FF
+            leaves.append((number, view, gva, tuple(deps), data_page, bool(status_dependent),
+                           bool(writable), flags))
+        current = None if self._space is None else list(self._spaces.values()).index(self._space)
+        return {"guest_satp": self.guest_satp, "sum": self.guest_sum, "mxr": self.guest_mxr,
+                "spaces": spaces, "current": current, "leaves": leaves, "watched": watched}
+
+    def _host_links(self, tree, table_names):
+        # (root index, table name) of the root entries pointing at tables the
+        # pager does not own.
+        owned = set(tree.tables)
+        base = (tree.root - self._ram_base) >> 3
+        links = []
+        for index in range(PTES_PER_TABLE):
+            pte = self._ram_words[base + index]
+            if not pte & PTE_V or pte & (PTE_R | PTE_W | PTE_X):
+                continue
+            table = ((pte >> 10) & PTE_PPN_MASK) << PAGE_SHIFT
+            if table in owned:
+                continue
+            if table not in table_names:
+                raise ValueError(f"a shadow tree links host table {table:#x}, which has no name")
+            links.append((index, table_names[table]))
+        return links
+
+    def _leaf_tables_of(self, tree, owned, table, level, gva, out):
+        # The pager's own tables below `table` (a host-linked table is not
+        # walked): level-0 tables into `out` with the address they map from.
+        words = self._ram_words
+        base = (table - self._ram_base) >> 3
+        shift = PAGE_SHIFT + 9 * level
+        top_bit = PAGE_SHIFT + 9 * tree.levels - 1
+        for index in range(PTES_PER_TABLE):
+            pte = words[base + index]
+            if not pte & PTE_V or pte & (PTE_R | PTE_W | PTE_X):
+                continue
+            child = ((pte >> 10) & PTE_PPN_MASK) << PAGE_SHIFT
+            if child not in owned:
+                continue
+            at = gva | (index << shift)
+            if level == tree.levels - 1 and at >> top_bit:
+                at |= MASK64 & ~((1 << top_bit) - 1)        # sign-extended, as the guest's are
+            if level == 1:
+                out[child] = at
+            else:
+                self._leaf_tables_of(tree, owned, child, level - 1, at, out)
+
+    def import_state(self, state, watchers=None, host_tables=None):
+        """Build the shadow export_state described, on this pager (new: it
+        holds nothing yet) and this VM's frames: the same spaces, trees and
+        leaves, each leaf on the host page now behind its guest page, with
+        its saved rights; the same watched pages. ValueError if the state
+        does not fit this VM (a guest page outside its RAM and devices)."""
+        callbacks = dict(watchers or {})
+        for page, name in state["watched"]:
+            if name is not None and name not in callbacks:
+                raise ValueError(f"guest page {page:#x} is watched for {name!r}, unknown here")
+        host_tables = dict(host_tables or {})
+        flushes = self.counters["tlb_flushes"]
+        self.close()
+        self.counters["tlb_flushes"] = flushes       # the restore's own, not the guest's
+        self._spaces.clear()
+        spaces = []
+        for saved in state["spaces"]:
+            space = _Space(saved["mode"], saved["root_ppn"], saved["guest_asid"])
+            if space.mode not in (SATP_MODE_BARE, SATP_MODE_SV39, SATP_MODE_SV48):
+                raise ValueError(f"address space of mode {space.mode}")
+            for view, levels, links in saved["trees"]:
+                if levels != max(LEVELS.get(space.mode, 3), self.shadow_levels or 0):
+                    raise ValueError(f"a shadow tree of {levels} levels for mode {space.mode}")
+                tree = _Tree(self._alloc_table(), self._asids.take(), levels)
+                space.trees[view] = tree
+                self._trees[tree.root] = tree
+                for index, name in links:
+                    if name not in host_tables:
+                        raise ValueError(f"a shadow tree links host table {name!r}, unknown here")
+                    gva, table = host_tables[name]
+                    if index != (gva >> (PAGE_SHIFT + 9 * (levels - 1))) & 0x1FF:
+                        raise ValueError(f"host table {name!r} linked at root entry {index}")
+                    self._ram_words[((tree.root - self._ram_base) >> 3) + index] = \
+                        ((table >> PAGE_SHIFT) << 10) | PTE_V
+            self._spaces[(space.mode, space.root_ppn)] = space
+            spaces.append(space)
+        self.counters["spaces"] = len(self._spaces)
+        for number, view, gva, deps, data_page, status_dependent, writable, flags in state["leaves"]:
+            tree = spaces[number].trees[view]
+            hpa = self.vm.gpa_to_hpa(data_page)
+            if hpa is None:
+                hpa = self.vm.mmio_window(data_page)      # HvError: not a device page either
+            if flags & PTE_W and self._shared(data_page):
+                flags &= ~(PTE_W | PTE_D)     # a frame shared copy-on-write (a clone's RAM)
+            slot = self._leaf_slot(tree, gva, create=True)
+            if slot in self._slots:
+                raise ValueError(f"two shadow leaves for guest address {gva:#x}")
+            self._maps.depend(slot, tuple(deps))
+            self._maps.add(slot, tree, tuple(deps), data_page, status_dependent, writable,
+                           ((hpa >> PAGE_SHIFT) << 10) | flags)
+        self.restore_watched(state["watched"], callbacks)
+        self.guest_sum = bool(state["sum"])
+        self.guest_mxr = bool(state["mxr"])
+        self.guest_satp = state["guest_satp"]
+        self._space = None if state["current"] is None else spaces[state["current"]]
+        self.link_epoch += 1
+        self.core.flush_tlb()
+
+    def restore_watched(self, watched, watchers=None):
+        """The watched guest pages exactly as export_state listed them (page,
+        callback name), in place of those watched now; the leaves keep the
+        rights they have."""
+        callbacks = dict(watchers or {})
+        self._watched.clear()
+        for page, name in watched:
+            self._watched[page] = None if name is None else callbacks[name]
+
     # ------------------------------------------------------------------ protection, invalidation
 
     def _write_protect(self, page):

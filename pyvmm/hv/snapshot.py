@@ -11,8 +11,10 @@ owns:
   hideleg, hie, hvip, henvcfg, hcounteren, htimedelta and vstimecmp, the
   software timer, WFI waits; trap-emulate and bt: the virtual supervisor
   (SupervisorState) and the real timer it armed, plus bt's choice of which
-  stores are translated as page-table callouts; pv: mode, callback, info
-  page, pending events, timer), its HSM state and counters;
+  stores are translated as page-table callouts and its fetch map; pv: mode,
+  callback, info page, pending events, timer), its HSM state and counters;
+* the shadow pager's contents by guest address (ShadowPager.export_state):
+  they decide hidden faults, write-protect traps and bt's adaptive stores;
 * the VM's policy counters, device set (pyvmm.machine.snapshot's device
   code), console input not yet delivered, exit/SBI/fault counters, images'
   symbols, device-tree and initrd placement;
@@ -22,9 +24,9 @@ owns:
 
 Not in the file: the host's own registers and choices — hgatp and the
 VMID (a restored VM gets a new VMID and its own G-stage tables), which host
-frames back which guest page, ASIDs of shadow trees — and the hypervisor's
-caches, rebuilt on demand: shadow page tables, bt's translation cache and
-fetch map, TLBs, decoded instructions.
+frames back which guest page, the frames and ASIDs of shadow trees — and the
+hypervisor's caches: bt's translated code (translated again from its saved
+layout), TLBs, decoded instructions.
 
 Two functions do the work so that other lifecycle code (migration) can use
 them without files:
@@ -51,6 +53,9 @@ from pyvmm.machine import snapshot as board_snapshot
 from pyvmm.machine.snapfile import PAGE_SIZE, SnapshotError
 
 KIND_VM = "vm"
+# What a VM file's state holds: 2 added the shadow pager's contents and bt's
+# fetch map (without them a restored VM takes other exits than the saved one).
+STATE_VERSION = 2
 MASK64 = (1 << 64) - 1
 MAX_SETTLE_STEPS = 64           # a bt rewrite is a few words long
 HW_TECHNIQUE = "hw"
@@ -75,6 +80,9 @@ POLICY_FIELDS = {
     "pv": ("hypercalls", "upcalls", "mmu_batches", "pte_updates", "refused_ptes", "blocks",
            "direct_pt_writes"),
 }
+# The flag bits a shadow leaf may have: V, R, W, X, U, A, D (never G: a
+# global leaf would outlive its tree's ASID in the hart's TLB).
+LEAF_FLAGS = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 | 0x80
 # Shadow pager figures that say what it holds now, not how often something happened.
 PAGER_GAUGES = ("shadow_pages", "spaces")
 # Registers a hw VCPU carries that belong to the host: the G-stage root and
@@ -119,6 +127,8 @@ def _settle(vm):
         budget_stop = vm.stopped
         vm.resume()
         before = vcpu.instret
+        # The steps' own budget stops are the save's, not the guest's: not counted.
+        budget_exits = vm.exit_counts["budget"], _policy_budget_exits(vm)
         try:
             for _ in range(MAX_SETTLE_STEPS):
                 vm.handle(vcpu, vcpu.run(1))
@@ -127,6 +137,9 @@ def _settle(vm):
         finally:
             if budget_stop and not vm.stopped:
                 vm.request_stop("budget", 0)
+            vm.exit_counts["budget"] = budget_exits[0]
+            if budget_exits[1] is not None:
+                vm.policy.exits["budget"] = budget_exits[1]
         if vm.stopped and vm.result.how != "budget":
             raise HvError(f"{vm.name} stopped ({vm.result.how}) finishing an instruction before "
                           "the save: there is nothing to save")
@@ -137,6 +150,11 @@ def _settle(vm):
         if left is not None:
             left -= vcpu.instret - before
             vcpu.slice_left = left if left > 0 else None
+
+
+def _policy_budget_exits(vm):
+    exits = getattr(vm.policy, "exits", None)
+    return exits.get("budget", 0) if isinstance(exits, dict) else None
 
 
 def _at_boundary(vcpu):
@@ -176,6 +194,7 @@ def _vcpu_state(vm, vcpu, pc, tc_pc=None):
         state["supervisor"] = {name: int(getattr(vcpu.state, name)) for name in SUPERVISOR_FIELDS}
         if vm.technique == "bt":
             state["tc"] = vcpu.tc.layout()
+            state["fetch_map"] = vcpu.export_fetch_map()
             # Where in its translation the guest kernel stands (None: at a guest pc
             # to be looked up, or in guest user code).
             state["tc_pc"] = tc_pc
@@ -244,6 +263,7 @@ def capture_vm(vm):
     core = host.core
     regions = {region.name: region.accesses for region in vm.devices.regions}
     state = {
+        "version": STATE_VERSION,
         "vcpus": vcpus,
         "last_vcpu": held.hartid if held is not None else None,
         "hart_states": {int(h): int(s) for h, s in vm.hart_states.items()},
@@ -252,7 +272,8 @@ def capture_vm(vm):
         "devices": board_snapshot.device_states(vm.device_set),
         "clock": {"mtime": core.mtime, "clock_insns": core.clock_insns,
                   "insns_per_tick": core.insns_per_tick},
-        "pager": {"guest_satp": vm.pager.guest_satp, "counters": dict(vm.pager.counters)}
+        "pager": {"guest_satp": vm.pager.guest_satp, "counters": dict(vm.pager.counters),
+                  "shadow": vm.pager.export_state(_watchers(vm), _host_tables(vm))}
                  if vm.pager is not None else None,
         "vm": {
             "dtb_gpa": vm.dtb_gpa,
@@ -268,6 +289,18 @@ def capture_vm(vm):
         },
     }
     return vm_options(vm), state, _guest_pages(vm)
+
+
+def _watchers(vm):
+    """The callbacks the VM's policy watches guest pages with, by name."""
+    watchers = getattr(vm.policy, "pager_watchers", None)
+    return watchers() if watchers is not None else {}
+
+
+def _host_tables(vm):
+    """The policy's own tables linked into shadow trees, by name."""
+    tables = getattr(vm.policy, "pager_host_tables", None)
+    return tables() if tables is not None else {}
 
 
 def _guest_pages(vm):
@@ -375,6 +408,7 @@ def _check_vcpu(technique, number, state, ram_base, ram_size):
         _require(supervisor["priv"] in (0, 1), f"{where}: virtual privilege")
         if technique == "bt":
             _check_tc(state.get("tc"), state.get("tc_pc"), where)
+            _check_fetch_map(state.get("fetch_map"), where)
     else:
         _require(state["mode"] in (0, 1), f"{where}: mode")
         info = state["info_gpa"]
@@ -406,6 +440,10 @@ def _check_tc(tc, tc_pc, where):
 
 def _check_state(options, state):
     _require(isinstance(state, dict), "state is not a mapping")
+    version = state.get("version", 1)
+    if version != STATE_VERSION:
+        raise SnapshotError(f"a VM state of version {version}, this pyvmm restores version "
+                            f"{STATE_VERSION} only")
     for key in ("vcpus", "hart_states", "external_irq", "policy", "devices", "clock", "vm"):
         _require(key in state, f"no {key}")
     technique = options["technique"]
@@ -430,6 +468,8 @@ def _check_state(options, state):
     _require(pager is None or isinstance(pager, dict) and _is_int(pager.get("guest_satp"))
              and isinstance(pager.get("counters"), dict)
              and all(_is_int(v) for v in pager["counters"].values()), "pager")
+    if pager is not None:
+        _check_shadow(pager.get("shadow"), options)
     board = state["vm"]
     _require(isinstance(board, dict), "vm")
     for key in ("symbols", "exit_counts", "sbi_counts", "reflected_faults", "mmio_accesses"):
@@ -438,6 +478,72 @@ def _check_state(options, state):
     _require(board.get("dtb_gpa") is None or _is_int(board["dtb_gpa"]), "vm.dtb_gpa")
     for key in ("mmio_faults", "unmapped_accesses"):
         _require(_is_int(board.get(key)), f"vm.{key}")
+
+
+def _is_page(value, low=0, high=MASK64):
+    return _is_int(value, low, high) and value % PAGE_SIZE == 0
+
+
+def _check_shadow(shadow, options):
+    """The shadow pager's contents (ShadowPager.export_state), as far as
+    they can be checked without the VM: shapes and ranges. A guest page
+    that is neither the VM's RAM nor a device is found when the leaf is built."""
+    _require(isinstance(shadow, dict), "no shadow pager contents")
+    _require(_is_int(shadow.get("guest_satp")) and isinstance(shadow.get("sum"), bool)
+             and isinstance(shadow.get("mxr"), bool), "shadow: satp, SUM, MXR")
+    spaces = shadow.get("spaces")
+    _require(isinstance(spaces, list) and all(
+        isinstance(space, dict) and _is_int(space.get("mode"), 0, 15)
+        and _is_int(space.get("root_ppn")) and _is_int(space.get("guest_asid"), 0, 0xFFFF)
+        and isinstance(space.get("trees"), list)
+        and all(isinstance(t, tuple) and len(t) == 3 and _is_int(t[0], 0, 1) and _is_int(t[1], 3, 5)
+                and isinstance(t[2], list) and all(
+                    isinstance(link, tuple) and len(link) == 2 and _is_int(link[0], 0, 511)
+                    and isinstance(link[1], str) for link in t[2])
+                for t in space["trees"])
+        and len({t[0] for t in space["trees"]}) == len(space["trees"])
+        for space in spaces), "shadow: address spaces")
+    _require(len({(space["mode"], space["root_ppn"]) for space in spaces}) == len(spaces),
+             "shadow: an address space twice")
+    current = shadow.get("current")
+    _require(current is None or _is_int(current, 0, len(spaces) - 1), "shadow: current space")
+    views = [{t[0] for t in space["trees"]} for space in spaces]
+    leaves = shadow.get("leaves")
+    _require(isinstance(leaves, list) and all(
+        isinstance(leaf, tuple) and len(leaf) == 8 and _is_int(leaf[0], 0, len(spaces) - 1)
+        and leaf[1] in views[leaf[0]] and _is_page(leaf[2]) and isinstance(leaf[3], tuple)
+        and all(_is_int(pte, 0, MASK64) and pte % 8 == 0 for pte in leaf[3]) and _is_page(leaf[4])
+        and isinstance(leaf[5], bool) and isinstance(leaf[6], bool) and _is_int(leaf[7], 0, 0xFF)
+        and leaf[7] & ~LEAF_FLAGS == 0 and leaf[7] & 1 and leaf[7] & 6 != 4
+        for leaf in leaves), "shadow: leaves")
+    watched = shadow.get("watched")
+    _require(isinstance(watched, list) and all(
+        isinstance(w, tuple) and len(w) == 2 and _is_page(w[0])
+        and (w[1] is None or isinstance(w[1], str)) for w in watched), "shadow: watched pages")
+
+
+def _check_fetch_map(fetch_map, where):
+    _require(isinstance(fetch_map, dict), f"{where}: no fetch map")
+    pairs = fetch_map.get("fetch_pages")
+    _require(isinstance(pairs, list) and all(
+        isinstance(p, tuple) and len(p) == 2 and _is_page(p[0]) and _is_page(p[1]) for p in pairs),
+        f"{where}: fetched code pages")
+    walks = fetch_map.get("code_walks")
+    _require(isinstance(walks, list) and all(
+        isinstance(w, tuple) and len(w) == 4 and _is_page(w[0]) and _is_page(w[1])
+        and isinstance(w[2], tuple) and isinstance(w[3], tuple) and len(w[2]) == len(w[3])
+        and all(_is_int(v) for v in w[2]) and all(v is None or _is_int(v) for v in w[3])
+        for w in walks), f"{where}: code page walks")
+    tables = fetch_map.get("walk_tables")
+    _require(isinstance(tables, list) and all(
+        isinstance(t, tuple) and len(t) == 2 and _is_page(t[0]) and isinstance(t[1], list)
+        and all(_is_page(page) for page in t[1]) for t in tables), f"{where}: walked tables")
+    stale = fetch_map.get("stale_tables")
+    _require(isinstance(stale, list) and all(_is_page(t) for t in stale), f"{where}: stale tables")
+    from pyvmm.hv.bt.layout import TC_SIZE
+    tc_pages = fetch_map.get("tc_pages")
+    _require(isinstance(tc_pages, list) and all(_is_page(p, 0, TC_SIZE - 1) for p in tc_pages),
+             f"{where}: TC pages")
 
 
 def _frames_needed(options, state):
@@ -450,7 +556,24 @@ def _frames_needed(options, state):
     if options["technique"] == "bt":
         for vcpu in state["vcpus"]:
             pages += 1 + -(-vcpu["tc"]["cursor"] // PAGE_SIZE)
+    pager = state.get("pager")
+    if pager is not None:
+        pages += _shadow_tables(pager["shadow"])
     return pages
+
+
+def _shadow_tables(shadow):
+    """Frames the shadow's trees take: a root each, and the tables on the
+    way to every leaf."""
+    levels = {}
+    tables = set()
+    for number, space in enumerate(shadow["spaces"]):
+        for view, depth, _ in space["trees"]:
+            levels[number, view] = depth
+    for number, view, gva, *_ in shadow["leaves"]:
+        for level in range(1, levels[number, view]):
+            tables.add((number, view, level, gva >> (12 + 9 * level)))
+    return len(levels) + len(tables)
 
 
 def _check_host(host, options, state):
@@ -560,10 +683,18 @@ def _apply(vm, options, state, pages):
     vm.devices.unmapped_accesses = board["unmapped_accesses"]
     vm.hart_states = {int(h): int(s) for h, s in state["hart_states"].items()}
     _apply_policy(vm, state["policy"])
-    for vcpu, saved in zip(vm.vcpus, state["vcpus"]):
-        _apply_vcpu(vm, vcpu, saved, shift, state.get("pager"))
     pager = state.get("pager")
     if pager is not None and vm.pager is not None:
+        try:
+            vm.pager.import_state(pager["shadow"], _watchers(vm), _host_tables(vm))
+        except (ValueError, HvError) as error:
+            raise SnapshotError(f"corrupt VM state (shadow: {error})") from None
+    for vcpu, saved in zip(vm.vcpus, state["vcpus"]):
+        _apply_vcpu(vm, vcpu, saved, shift, pager)
+    if pager is not None and vm.pager is not None:
+        # Rebuilding bt's translations watched their code pages again: the
+        # pages watched are the saved ones, no more.
+        vm.pager.restore_watched(pager["shadow"]["watched"], _watchers(vm))
         # The shadow's figures go on from the saved ones (plus its refills);
         # how many pages and spaces it holds now is its own.
         for name, value in pager["counters"].items():
@@ -597,12 +728,21 @@ def _rebuild_tc(vm, vcpu, saved):
     addresses, same chains), so the kernel runs the same translated
     instructions; the VCPU resumes in the block it stood in."""
     from pyvmm.hv.bt.translator import FetchFault
+    # The blocks are read from the guest pages they were translated from, not
+    # walked again under the current address space (which may not map them).
+    vcpu.import_fetch_map(saved["fetch_map"], translated=True)
     try:
         vcpu.tc.rebuild(saved["tc"], vcpu._fetch, vcpu._code_gpa_pages,
                         on_block=lambda block: vm.policy.protect_code(vcpu, block))
     except (FetchFault, ValueError) as error:
         raise SnapshotError(f"VCPU {vcpu.hartid}: the translation cache cannot be rebuilt "
                             f"from guest code ({error})") from None
+    _chain_dropped_stubs(vcpu.tc, saved["tc"])
+    vcpu.import_fetch_map(saved["fetch_map"])
+    try:
+        vcpu.map_tc_pages(saved["fetch_map"]["tc_pages"])
+    except (HvError, ValueError, KeyError) as error:
+        raise SnapshotError(f"corrupt VM state (VCPU {vcpu.hartid}: TC pages: {error})") from None
     vm.policy._install_runtime_pages(vcpu)
     tc_pc = saved["tc_pc"]
     if tc_pc is not None:
@@ -611,6 +751,24 @@ def _rebuild_tc(vm, vcpu, saved):
                  f"VCPU {vcpu.hartid}: TC pc {addr:#x} is not guest pc {saved['pc']:#x}")
         vcpu._pc = addr
         vcpu._pc_stale = False
+
+
+def _chain_dropped_stubs(tc, layout):
+    """The chains out of dropped blocks, laid again as they were: nothing
+    runs there, but dropping their targets later unchains them (the TC's
+    `unchained` count) and they are live chains until then. The TC's
+    counters stay the saved ones."""
+    counters = collections.Counter(tc.counters)
+    for stub, target, literal in layout["chains"]:
+        addr = tc.base + stub
+        block = tc.blocks.get(target)
+        if block is None or tc.block_containing(addr) is not None:
+            continue                   # (a live block's chains the rebuild laid)
+        if literal is None:
+            tc.chain(addr, block)
+        else:
+            tc.link_indirect(addr, tc.base + literal, block)
+    tc.counters = counters
 
 
 def _apply_policy(vm, saved):
@@ -652,9 +810,8 @@ def _apply_vcpu(vm, vcpu, saved, shift, pager_state):
             setattr(vcpu, name, saved[name])
         for name in SUPERVISOR_FIELDS:
             setattr(vcpu.state, name, saved["supervisor"][name])
-        status = vcpu.state.sstatus
-        from pyvmm.hv.vcpu_state import SSTATUS_MXR, SSTATUS_SUM
-        vm.pager.set_guest_status(bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR))
+        # The pager's SUM/MXR are the saved shadow's (it follows the guest's
+        # lazily, and leaves filled under them stay until it does).
         vm.policy.set_guest_satp(vcpu, vcpu.state.satp)
         vcpu.pc = saved["pc"]        # bt: a guest pc, translated when the VCPU runs
         if vm.technique == "bt":

@@ -65,6 +65,12 @@ def _uninterrupted(technique, paging, guest=None, vcpus=1):
     return _REFERENCE[key]
 
 
+def _finished(technique, paging):
+    vm = _new_vm(technique, paging)
+    vm.run()
+    return vm
+
+
 def _save_and_restore(tmp_path, technique, paging, n, guest=None, vcpus=1):
     vm = _new_vm(technique, paging, guest, vcpus)
     assert vm.run(max_insns=n).how == "budget"
@@ -76,6 +82,122 @@ def _save_and_restore(tmp_path, technique, paging, n, guest=None, vcpus=1):
     assert restored.technique == technique and restored.paging == paging
     restored.run()
     return before, _outcome(restored, before + restored.console_output)
+
+
+# Figures of the host, not of the guest's run: its hart's (TLB, walks), its
+# clock, the shadow tables a restore need not make again (a gauge of what is
+# held, not a count of what happened), and those derived from the total of
+# exits, which a save adds a budget stop to.
+HOST_FIGURES = ("host_seconds", "run_seconds", "mips", "exits_per_second", "vm", "vmid",
+                "insns_per_exit", "exits_total", "exits_per_1000_insns", "shadow.shadow_pages")
+HOST_PREFIXES = ("core.", "memory.")
+BUDGET_COUNTS = ("exits.budget", "trap_emulate.exits.budget")
+
+
+def _flat(stats, prefix=""):
+    out = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _counters(vm):
+    """Every figure of the guest's run (instret, exits and callouts by kind,
+    blocks translated, shadow fills and faults, ...) but its budget exits,
+    which count where runs were cut (each run(max_insns), a save's stop) as
+    well as the time slices: equal for a run and its restored continuation."""
+    return {key: value for key, value in _flat(vm.stats()).items()
+            if key not in HOST_FIGURES + BUDGET_COUNTS and not key.startswith(HOST_PREFIXES)}
+
+
+# Every this many instructions, from the first on, a save point of the project kernel's run.
+SAVE_EVERY = 20_000
+
+
+@pytest.mark.parametrize("technique, paging", [("bt", "shadow"), ("trap-emulate", "shadow"),
+                                               ("hw", "shadow"), ("pv", "shadow")])
+def test_a_vm_saved_anywhere_restores_into_the_same_counters(tmp_path, technique, paging):
+    """What the shadow pager holds (which guest pages hold page tables, which
+    leaves are filled and with which rights) decides hidden faults,
+    write-protect traps and bt's adaptive page-table stores; bt's fetch map
+    decides which sfence.vma drops blocks. Saved with the VM, they make the
+    restored run take exactly the exits, callouts and translations of the
+    uninterrupted one, from wherever it was saved."""
+    reference = _new_vm(technique, paging)
+    reference.run()
+    want = _counters(reference)
+    output = reference.console_output
+    vm = _new_vm(technique, paging)
+    saved = []
+    for budget in [1, 100, 1_000] + [SAVE_EVERY] * 100:
+        if vm.run(max_insns=budget).how != "budget":
+            break
+        path = str(tmp_path / f"{len(saved)}.snap")
+        vm.save(path)
+        saved.append((vm.stats()["instret"], vm.console_output, path))
+    assert len(saved) > 40 and vm.result.how == "sbi-shutdown"
+    # The VM saved every time ran on as if never saved.
+    assert _counters(vm) == want and vm.console_output == output
+    for instret, before, path in saved:
+        restored = Host(ram_size=HOST_RAM).restore(path)
+        restored.run()
+        got = _counters(restored)
+        assert got == want, (instret, {k: (want.get(k), got.get(k)) for k in set(want) | set(got)
+                                       if want.get(k) != got.get(k)})
+        assert before + restored.console_output == output, instret
+
+
+@pytest.fixture(scope="module")
+def linux_files(tmp_path_factory):
+    """Debian's Linux Image and initramfs: from PYVMM_LINUX_DIR when set
+    (`python -m pyvmm.bench.linux_images DIR` writes them), else built."""
+    from pyvmm.bench.boot_suite import LINUX_APPEND, LINUX_RAM, linux_images_from
+    files, reason = linux_images_from(os.environ.get("PYVMM_LINUX_DIR"),
+                                      str(tmp_path_factory.mktemp("linux")))
+    if files is None:
+        pytest.skip(reason)
+    return files, LINUX_APPEND, LINUX_RAM
+
+
+@pytest.mark.slow
+def test_a_linux_vm_under_bt_restores_into_the_same_counters(tmp_path, linux_files):
+    """Linux under bt, saved early in its boot (its first blocks translated
+    before it turned its MMU on, which its tables do not map) and late, runs
+    on to the same point with the same counters and output."""
+    import io
+    files, append, ram = linux_files
+    save_points, end = (300_000_000, 1_200_000_000), 1_500_000_000
+
+    def new_host():
+        return Host(ram_size=ram + (64 << 20))
+
+    def boot():
+        vm = new_host().create_vm(ram_size=ram, technique="bt", paging="shadow",
+                                  bootargs=append, console=io.BytesIO(),
+                                  initrd=files["initrd.gz"])
+        vm.load(files["Image"])
+        return vm
+
+    reference = boot()
+    reference.run(max_insns=end)
+    want = _counters(reference)
+    vm = boot()
+    done = 0
+    saved = []
+    for point in save_points:
+        vm.run(max_insns=point - done)
+        done = point
+        path = str(tmp_path / f"linux{point}.snap")
+        vm.save(path)
+        saved.append((point, vm.console_output, path))
+    for point, before, path in saved:
+        restored = new_host().restore(path, console=io.BytesIO())
+        restored.run(max_insns=end - point)
+        assert _counters(restored) == want, point
+        assert before + restored.console_output == reference.console_output, point
 
 
 @pytest.mark.parametrize("n", SAVE_POINTS)
@@ -90,21 +212,26 @@ def test_a_restored_vm_runs_on_as_the_uninterrupted_one(tmp_path, technique, pag
 
 def test_a_bt_vcpu_stopped_inside_a_rewrite_is_saved_at_its_end(tmp_path):
     reference = _uninterrupted("bt", "shadow")
+    counters = _counters(_finished("bt", "shadow"))
     vm = _new_vm("bt", "shadow")
-    vm.run(max_insns=250_000)                  # the kernel starting init
-    for _ in range(5000):                      # on to a budget stop inside a multi-word rewrite
+    for _ in range(5000):               # on to a budget stop inside a multi-word rewrite
+        vm.run(max_insns=1)
         if not vm.vcpus[0].at_boundary():
             break
-        vm.run(max_insns=1)
     assert not vm.vcpus[0].at_boundary()
+    budget_exits = vm.stats()["exits"]["budget"]
     vm.save(str(tmp_path / "bt.snap"))
     assert vm.vcpus[0].at_boundary()
+    # The steps to the rewrite's end are the guest's instructions, their stops the save's own.
+    assert vm.stats()["exits"]["budget"] == budget_exits
     before = vm.console_output
     restored = Host(ram_size=HOST_RAM).restore(str(tmp_path / "bt.snap"))
     restored.run()
     assert _outcome(restored, before + restored.console_output) == reference
+    assert _counters(restored) == counters
     vm.run()
     assert _outcome(vm, vm.console_output) == reference
+    assert _counters(vm) == counters
 
 
 @pytest.mark.parametrize("n", [60, 5_000, 1_048_700])
@@ -236,6 +363,20 @@ def _rewritten(data, tmp_path, edit):
     return str(out)
 
 
+def _add_shadow_leaf(state, data_page):
+    """A leaf at an address the saved shadow leaves empty, mapping data_page."""
+    shadow = state["pager"]["shadow"]
+    taken = {leaf[2] for leaf in shadow["leaves"]}
+    gva = next(page for page in range(0, 1 << 30, 4096) if page not in taken)
+    space, view = shadow["leaves"][0][:2]
+    shadow["leaves"].append((space, view, gva, (), data_page, False, False, 0x5B))
+
+
+def _make_first_leaf_global(state):
+    leaves = state["pager"]["shadow"]["leaves"]
+    leaves[0] = leaves[0][:7] + (leaves[0][7] | 0x20,)
+
+
 def _assert_untouched(host, allocated):
     assert host.vms == [] and host.frames.allocated == allocated
 
@@ -277,6 +418,14 @@ def test_files_of_the_other_kind_are_refused(vm_file, tmp_path):
      "virtual privilege"),
     (lambda meta, state: meta["options"].update(vcpus=2), SnapshotError, "VCPU count"),
     (lambda meta, state: state.pop("clock"), SnapshotError, "no clock"),
+    # A file of an earlier pyvmm, without the shadow's contents.
+    (lambda meta, state: state.pop("version"), SnapshotError,
+     "a VM state of version 1, this pyvmm restores version 2 only"),
+    # A global shadow leaf would outlive its tree's ASID in the host hart's TLB.
+    (lambda meta, state: _make_first_leaf_global(state), SnapshotError, r"shadow: leaves"),
+    # A shadow leaf for a guest page that is neither RAM nor a device: found building it.
+    (lambda meta, state: _add_shadow_leaf(state, 1 << 46), SnapshotError,
+     "shadow: 0x400000000000 is not a device address"),
     # Found only once the VM is built: the devices do not fit it.
     (lambda meta, state: state["devices"]["virtio_slots"].pop(), SnapshotError, "virtio-mmio"),
     (lambda meta, state: state["devices"]["plic"].update(priority=[1]), SnapshotError, "device"),

@@ -320,6 +320,53 @@ class BTVCPU(TrapEmulateVCPU):
             raise HvError(f"bt: runtime state of {len(data)} bytes, not {layout.STATE_BYTES}")
         self.core.write_mem(self.state_hpa, bytes(data))
 
+    def export_fetch_map(self):
+        """What the VCPU knows of the guest's code pages, for a snapshot: the
+        guest page each code page (GVA) was fetched from, the walks that found
+        them (PTE addresses and values), which page-table pages those walks
+        read and which of them the guest stored to since its last sfence.vma;
+        and the TC pages its runtime tables map (as TC offsets). They decide
+        which stores are watched, which sfence.vma drops blocks and which TC
+        fetches fault: a restored VCPU exits, translates and drops exactly
+        what it would have."""
+        return {"fetch_pages": sorted(self.fetch_pages.items()),
+                "code_walks": [(page, gpa, tuple(ptes), tuple(values))
+                               for page, (gpa, ptes, values) in sorted(self.code_walks.items())],
+                "walk_tables": [(table, sorted(pages))
+                                for table, pages in sorted(self.walk_tables.items())],
+                "stale_tables": sorted(self.stale_tables),
+                "tc_pages": sorted(page - self.tc.base for page in self.runtime_tables.mapped
+                                   if self.tc.contains(page))}
+
+    def import_fetch_map(self, saved, translated=False):
+        """Know the guest's code pages as export_fetch_map saw them. With
+        `translated`, every code page a walk ever found is known as fetched
+        (from the guest page that walk found), not only those fetched in the
+        current address space: for translating the saved blocks again, some
+        translated under another one (a kernel's first, before it turned its
+        MMU on). Import again without it once they are."""
+        self.fetch_pages = dict(saved["fetch_pages"])
+        if translated:
+            known = {page: gpa for page, gpa, _, _ in saved["code_walks"]}
+            known.update(self.fetch_pages)
+            self.fetch_pages = known
+        self.fetch_hpa.clear()
+        self.code_walks = {page: (gpa, tuple(ptes), tuple(values))
+                           for page, gpa, ptes, values in saved["code_walks"]}
+        self.walk_tables = {table: set(pages) for table, pages in saved["walk_tables"]}
+        self.stale_tables = set(saved["stale_tables"])
+        # Translated sfence.vma calls out while some walked table is stale (note_stale_table).
+        self._ram_words[self._sfence_work_index] = 1 if self.stale_tables else 0
+
+    def map_tc_pages(self, offsets):
+        """Leaves for the TC pages at these offsets (export_fetch_map's
+        tc_pages), once the TC is rebuilt."""
+        tables = self.runtime_tables
+        for offset in offsets:
+            page = self.tc.base + offset
+            if page not in tables.mapped:
+                tables.map(page, self.tc.hpa_of(page), TC_PTE)
+
     def restore_stand_in(self):
         """A fault the guest is about to see stopped a renamed instruction:
         give the register standing in for gp its guest value back."""
@@ -862,6 +909,18 @@ class BTPolicy(TrapEmulatePolicy):
             self.exits["code_page_writes"] += 1
         if dropped:
             self.vm.host.core.flush_tlb()
+
+    def pager_watchers(self):
+        """The callbacks this policy watches guest pages with, by name (a
+        snapshot names them, ShadowPager.export_state)."""
+        return {"code": self._store_to_code, "walk_table": self._store_to_walk_table}
+
+    def pager_host_tables(self):
+        """The tables of its own this policy links into shadow trees, by name
+        (each VCPU's runtime tables), with the address each maps: a snapshot
+        names them."""
+        return {f"runtime{vcpu.hartid}": (layout.RUNTIME_BASE, vcpu.runtime_tables.top)
+                for vcpu in self.vm.vcpus}
 
     # -- figures -------------------------------------------------------------------------------
 
