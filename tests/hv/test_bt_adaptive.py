@@ -13,19 +13,9 @@ from pyvmm.hv import Host  # noqa: E402
 from pyvmm.hv.bt.runtime import PTSTORE_PLAIN, PTSTORE_TRAPS  # noqa: E402
 from pyvmm.hv.bt.translator import GUEST_PC, INSN, KIND, LENGTH  # noqa: E402
 
-# Sv39: 0x8000_0000.. identity-mapped by one gigapage; 0xC000_0000 through
-# l1/l0, its PTE rewritten by `setpte` to alternate between frame_a ('A') and
-# frame_b ('B'), each followed by sfence.vma and a load through the new
-# mapping. Then the same store writes an ordinary page, then an unmapped
-# address (the guest's store page fault: scause letter, stval and sepc checks).
-PTE_LOOP_KERNEL = """        .text
-        .globl _start
-_start: la      t0, handler
-        csrw    stvec, t0
-        la      s0, root
-        li      t0, 0xC7                # root[0]: the devices' gigapage, RW A D
-        sd      t0, 0(s0)
-        li      t0, 0x200000CF          # root[2]: the 0x8000_0000 gigapage, RWX A D
+# Sv39 on, from the root table in s0: 0x8000_0000.. identity-mapped by a
+# gigapage, 0xC000_0000 through l1 and l0; s1 = the PTE of 0xC000_0000.
+SV39_SETUP = """        li      t0, 0x200000CF          # root[2]: the 0x8000_0000 gigapage, RWX A D
         sd      t0, 16(s0)
         la      t0, l1
         srli    t0, t0, 12
@@ -45,7 +35,21 @@ _start: la      t0, handler
         csrw    satp, t0
         sfence.vma
         la      s1, l0                  # the PTE of 0xC000_0000
-        la      s2, frame_a
+"""
+
+# Sv39: 0x8000_0000.. identity-mapped by one gigapage; 0xC000_0000 through
+# l1/l0, its PTE rewritten by `setpte` to alternate between frame_a ('A') and
+# frame_b ('B'), each followed by sfence.vma and a load through the new
+# mapping. Then the same store writes an ordinary page, then an unmapped
+# address (the guest's store page fault: scause letter, stval and sepc checks).
+PTE_LOOP_KERNEL = """        .text
+        .globl _start
+_start: la      t0, handler
+        csrw    stvec, t0
+        la      s0, root
+        li      t0, 0xC7                # root[0]: the devices' gigapage, RW A D
+        sd      t0, 0(s0)
+""" + SV39_SETUP + """        la      s2, frame_a
         srli    s2, s2, 12
         slli    s2, s2, 10
         ori     s2, s2, 0xC7            # V R W A D

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 pytest.importorskip("pyvmm._core")
 
 from hv_support import KERNEL, native_run  # noqa: E402
+from test_bt_translator import fetcher  # noqa: E402
 
 from pyvmm.hv import Host  # noqa: E402
 from pyvmm.hv.bt import cache, translator  # noqa: E402
@@ -76,15 +77,6 @@ def pages_of(data, base=GUEST):
             raise FetchFault(gva)
         return parcels, (page - base) // 2
     return code_page
-
-
-def fetcher(data, base=GUEST):
-    def fetch(gva):
-        offset = gva - base
-        if not 0 <= offset <= len(data) - 2:
-            raise FetchFault(gva)
-        return int.from_bytes(data[offset:offset + 2], "little")
-    return fetch
 
 
 GP, REGS = 3, (0, 1, 2, 3, 5, 8, 10, 31)

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from hv_support import KERNEL
-from test_bt_adaptive import PTE_LOOP_KERNEL
+from test_bt_adaptive import PTE_LOOP_KERNEL, SV39_SETUP
 
 pytest.importorskip("pyvmm._core")
 
@@ -32,27 +32,7 @@ TIMING = {"host_seconds", "run_seconds", "exits_per_second", "mips"}
 UART_REMAP_KERNEL = """        .text
         .globl _start
 _start: la      s0, root
-        li      t0, 0x200000CF          # root[2]: the 0x8000_0000 gigapage, RWX A D
-        sd      t0, 16(s0)
-        la      t0, l1
-        srli    t0, t0, 12
-        slli    t0, t0, 10
-        ori     t0, t0, 1
-        sd      t0, 24(s0)              # root[3] -> l1
-        la      t0, l0
-        srli    t0, t0, 12
-        slli    t0, t0, 10
-        ori     t0, t0, 1
-        la      t1, l1
-        sd      t0, 0(t1)               # l1[0] -> l0
-        srli    t0, s0, 12
-        li      t1, 8
-        slli    t1, t1, 60
-        or      t0, t0, t1
-        csrw    satp, t0
-        sfence.vma
-        la      s1, l0                  # the PTE of 0xC000_0000
-        li      s2, 0x040000C7          # the UART's page, V R W A D
+""" + SV39_SETUP + """        li      s2, 0x040000C7          # the UART's page, V R W A D
         li      s3, 0x040001C7          # the same, a software bit set
         li      s4, 0xC0000000
         li      s5, 40

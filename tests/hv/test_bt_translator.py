@@ -260,15 +260,22 @@ def test_indirect_jumps_miss_then_hit_their_inline_cache(core_type, source, rd, 
     assert core.run(1000) == 3 and tc.callouts[core.exit_pc][KIND] == "jalr"
 
 
-def test_a_target_with_one_stub_forgets_it_when_the_cache_is_re_pointed(core_type):
+def _inline_cache_and_two_targets(core_type):
+    """A TC holding a block whose jalr's inline cache is unlinked (its hit
+    site and literal), and two target blocks at 0x8030_0000 and 0x8040_0000."""
     core = bare_core(core_type)
     tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
     data, _ = guest_code("jalr ra, 0(a0)\n nop")
     block = tc.translate(fetcher(data), GUEST)
     site, literal = next((c[SITE], c[LITERAL]) for _, c in block.callouts if c[KIND] == "jalr")
     ecall = b"\x73\x00\x00\x00"
-    first, second = (tc.translate(fetcher(ecall, pc), pc, [pc & ~0xFFF])
-                     for pc in (0x8030_0000, 0x8040_0000))
+    targets = [tc.translate(fetcher(ecall, pc), pc, [pc & ~0xFFF])
+               for pc in (0x8030_0000, 0x8040_0000)]
+    return core, tc, data, site, literal, targets
+
+
+def test_a_target_with_one_stub_forgets_it_when_the_cache_is_re_pointed(core_type):
+    _, tc, _, site, literal, (first, second) = _inline_cache_and_two_targets(core_type)
     assert tc.link_indirect(site, literal, first)
     assert tc.incoming_stubs(0x8030_0000) == (site,)
     assert tc.link_indirect(site, literal, second)
@@ -279,14 +286,7 @@ def test_a_target_with_one_stub_forgets_it_when_the_cache_is_re_pointed(core_typ
 
 
 def test_an_inline_cache_re_pointed_is_unlinked_with_its_new_target_only(core_type):
-    core = bare_core(core_type)
-    tc = TranslationCache(core, Frames(), table(core), base=TC, size=SMALL_TC)
-    data, _ = guest_code("jalr ra, 0(a0)\n nop")
-    block = tc.translate(fetcher(data), GUEST)
-    site, literal = next((c[SITE], c[LITERAL]) for _, c in block.callouts if c[KIND] == "jalr")
-    ecall = b"\x73\x00\x00\x00"
-    targets = [tc.translate(fetcher(ecall, pc), pc, [pc & ~0xFFF])
-               for pc in (0x8030_0000, 0x8040_0000)]
+    core, tc, data, site, literal, targets = _inline_cache_and_two_targets(core_type)
     callers = [tc.translate(fetcher(data, pc), pc, [pc]) for pc in (GUEST + 0x2000, GUEST + 0x3000)]
     for caller in callers:                     # other jumps into the first target
         stub = next(s for s, c in caller.callouts if c[KIND] == "jalr")
