@@ -69,7 +69,8 @@ cdef enum:
     JIT_HOST_REGS = 7           # host registers that hold guest ones within a block
     # the trampoline's layout at the buffer's start
     JIT_EPILOGUE = 64           # offset of the shared exit
-    JIT_CODE_START = 128        # blocks start here
+    JIT_FAR = 128               # offset of the shared call of jit_far_enter
+    JIT_CODE_START = 256        # blocks start here
 
     # x86-64 registers
     RAX = 0
@@ -110,13 +111,17 @@ cdef struct JitFrame:
     uint64_t page_pc        # 32
     uint64_t left           # 40
     uint64_t hits           # 48: fast-path loads and stores, added at each exit
-    uint64_t npc            # where to go on, set by jit_enter
+    uint64_t npc            # 56: where to go on, set by jit_enter; a jump off the page's target
+    Hart* hart              # 64: for jit_far_enter
 
 cdef enum:
     FR_LOAD_TLB = 8
     FR_STORE_TLB = 16
+    FR_PAGE_PC = 32
     FR_LEFT = 40
     FR_HITS = 48
+    FR_NPC = 56
+    FR_HART = 64
 
 
 cdef struct JitAsm:
@@ -309,8 +314,28 @@ cdef inline void add_hits(JitAsm* a, int n) noexcept nogil:
         e4(a, <uint32_t>n)
 
 
+cdef inline void call32(JitAsm* a, uint8_t* target) noexcept nogil:
+    e1(a, 0xE8)                                     # call rel32
+    e4(a, 0)
+    patch(a.p - 4, target)
+
+
 cdef inline void exit_epilogue(JitAsm* a) noexcept nogil:
     patch(jmp32(a), a.buf + JIT_EPILOGUE)
+
+
+cdef void exit_far(JitAsm* a) noexcept nogil:
+    # go on to the run at the pc in rax, on another page: its block if
+    # jit_far_enter can enter its page and it has one whose count fits, else
+    # back to the fast run with that pc. The guest registers are in x[].
+    cdef uint8_t* to_ret
+    call32(a, a.buf + JIT_FAR)
+    op_rr(a, 1, 0x85, RAX, RAX)                     # test rax, rax
+    to_ret = jcc32(a, CC_E)
+    e1(a, 0xFF); e1(a, 0xE0)                        # jmp rax
+    patch(to_ret, a.p)
+    op_rm(a, 1, 0x8B, RAX, R12, FR_NPC)             # mov rax, [r12 + npc]: the pc again
+    exit_epilogue(a)
 
 
 cdef void exit_counted(JitAsm* a, uint64_t off, int hits, uint64_t dirty) noexcept nogil:
@@ -371,14 +396,18 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
         e1(a, 0xFF); e1(a, 0xE0)                        # jmp rax
         patch(to_ret1, a.p)
         patch(to_ret2, a.p)
+        lea_pc(a, RAX, off)
+        exit_epilogue(a)
+        return
     lea_pc(a, RAX, off)
-    exit_epilogue(a)
+    exit_far(a)
 
 
 cdef void exit_jump(JitAsm* a, Hart* h, DecodePage* dp) noexcept nogil:
     # go on to a new straight-line run at the pc in rax (a jalr's target): a
     # block of this page if it has one and its count fits, as exit_enter's
-    # look-up does, else back to the fast run. The guest registers are all
+    # look-up does, one of another page through exit_far, else back to the
+    # fast run. The guest registers are all
     # in x[] by now, so every host register but rbx and r12..r15 is free.
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
@@ -402,9 +431,46 @@ cdef void exit_jump(JitAsm* a, Hart* h, DecodePage* dp) noexcept nogil:
     op_rr(a, 1, 0x01, RDX, RSI)                         # add rdx, rsi
     e1(a, 0xFF); e1(a, 0xE2)                            # jmp rdx
     patch(to_ret1, a.p)
+    exit_far(a)
     patch(to_ret2, a.p)
     patch(to_ret3, a.p)
     exit_epilogue(a)
+
+
+cdef uint64_t jit_far_enter(Hart* h, JitFrame* fr, uint64_t pc) noexcept nogil:
+    # A block goes on to the run at pc, on another page: enter that page as
+    # enter_fetch_page does on a fetch TLB hit (the same counters, the same
+    # fetch state) and take the run's count from fr.left, as the fast run
+    # would after coming back to run_hart for it. Returns the run's block, or
+    # 0 (nothing changed) when only the way through run_hart is exact: a TLB
+    # miss, a page with mixed PMP rules (checked per instruction), a decoded
+    # page or entries gone stale, no block for the run, or a count that does
+    # not fit (an event, the budget or a debug trigger is due first).
+    cdef uint64_t vpn = pc >> 12
+    cdef TlbEntry* e = &h.fetch_tlb[vpn & h.tlb_mask]
+    cdef DecodePage* dp
+    cdef JitPage* jp
+    cdef uint64_t slot = (pc & 0xFFF) >> 1
+    cdef uint32_t v
+    if e.tag != vpn or e.pmp_partial:
+        return 0
+    dp = h.dpages[(e.ppage - h.ram_base) >> 12]
+    if dp == NULL or dp.gen != h.decode_gen:
+        return 0
+    jp = dp.jit
+    if jp == NULL or jp.gen != h.jit_gen:
+        return 0
+    v = jp.entry[slot]
+    if v <= JIT_HOT or fr.left < dp.slots[slot].blen:
+        return 0
+    fr.left -= dp.slots[slot].blen
+    h.xlate_virt = h.virt
+    h.tlb_hits += 1
+    h.fetch_page = dp
+    h.fetch_vpn = vpn
+    h.fetch_host = h.ram + (e.ppage - h.ram_base)
+    fr.page_pc = pc & ~0xFFFULL
+    return <uint64_t>(h.jit_buf + v)
 
 
 cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
@@ -424,7 +490,7 @@ cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
     e1(a, 0x49); e1(a, 0x89); e1(a, 0xFC)           # mov r12, rdi
     op_rm(a, 1, 0x8B, RBX, R12, 0)
     op_rm(a, 1, 0x8B, R13, R12, FR_LEFT)
-    op_rm(a, 1, 0x8B, R14, R12, 32)
+    op_rm(a, 1, 0x8B, R14, R12, FR_PAGE_PC)
     op_rm(a, 1, 0x8B, R15, R12, 24)
     e1(a, 0xFF); e1(a, 0xE6)                        # jmp rsi
     a.p = buf + JIT_EPILOGUE
@@ -435,6 +501,20 @@ cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
     e1(a, 0x41); e1(a, 0x5C)                        # pop r12
     e1(a, 0x5D)                                     # pop rbp
     e1(a, 0x5B)                                     # pop rbx
+    e1(a, 0xC3)                                     # ret
+    # far(rax = pc), called by a block (so the stack is 16-byte aligned
+    # here): rax = jit_far_enter(hart, frame, pc), with left and page_pc
+    # through the frame (r13, r14 again after it)
+    a.p = buf + JIT_FAR
+    op_rm(a, 1, 0x89, RAX, R12, FR_NPC)             # mov [r12 + npc], rax
+    op_rm(a, 1, 0x89, R13, R12, FR_LEFT)            # mov [r12 + left], r13
+    op_rm(a, 1, 0x8B, RDI, R12, FR_HART)            # mov rdi, [r12 + hart]
+    op_rr(a, 1, 0x89, RSI, R12)                     # mov rsi, r12
+    op_rr(a, 1, 0x89, RDX, RAX)                     # mov rdx, rax
+    mov_imm64(a, RAX, <uint64_t>&jit_far_enter)
+    e1(a, 0xFF); e1(a, 0xD0)                        # call rax
+    op_rm(a, 1, 0x8B, R13, R12, FR_LEFT)            # mov r13, [r12 + left]
+    op_rm(a, 1, 0x8B, R14, R12, FR_PAGE_PC)         # mov r14, [r12 + page_pc]
     e1(a, 0xC3)                                     # ret
 
 
