@@ -14,7 +14,9 @@
 # off the TLB's fast path, which the interpreter's handler then retries and
 # takes to the general path). Its exit to a run on the same page whose block
 # exists jumps straight there after the same count check the fast run makes
-# (left >= blen, subtract); any other exit returns the pc to continue at.
+# (left >= blen, subtract); one to another page does too when jit_far_enter
+# can enter that page as the fetch path would on a TLB hit; any other exit
+# returns the pc to continue at.
 #
 # Blocks use no pc of their own: the page's guest address comes in the frame
 # (a physical page may be mapped at several virtual ones), and so do the x[]
