@@ -354,12 +354,38 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
     # the block being translated is slot first's, body its code after the
     # loads of its guest registers: a loop back to itself finds them in the
     # host registers already (and in x[], stored back just before)
+    write_back(a, a.dirty)
+    add_hits(a, hits)
+    exit_to(a, h, dp, off, first, body, True)
+
+
+cdef void exit_to(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, uint64_t first, uint8_t* body,
+                  bint fold) noexcept nogil:
+    # exit_enter's jump, the guest registers stored back and the hits added
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
     cdef uint8_t* to_generic
     cdef uint32_t code
-    write_back(a, a.dirty)
-    add_hits(a, hits)
+    cdef DecodedInsn* j
+    if fold and 0 <= off < 4096 and dp.slots[off >> 1].op == OP_JAL and dp.slots[off >> 1].rd == 32:
+        # A lone `j` there, a run of its own the translator leaves to the
+        # interpreter (a translated code's exit stub, a loop's way back):
+        # run it here as the fast run would (its count of one from left)
+        # while its slot still holds it, then go on to its target. Folded
+        # once: a `j` to a `j` stops at the second.
+        j = &dp.slots[off >> 1]
+        mov_imm64(a, RAX, <uint64_t>&j.raw)
+        e1(a, 0x81); e1(a, 0x38); e4(a, j.raw)             # cmp dword [rax], raw
+        to_ret1 = jcc32(a, CC_NE)
+        op_ri(a, 1, 7, R13, 1)                              # cmp r13, 1
+        to_ret2 = jcc32(a, CC_B)
+        op_ri(a, 1, 5, R13, 1)                              # sub r13, 1
+        exit_to(a, h, dp, off + j.imm, first, body, False)
+        patch(to_ret1, a.p)
+        patch(to_ret2, a.p)
+        lea_pc(a, RAX, off)
+        exit_epilogue(a)
+        return
     if 0 <= off < 4096 and dp.slots[off >> 1].op != OP_NONE:
         # a block known now: straight there, with its count as a constant.
         # This block itself is valid while it runs (a store into code leaves
@@ -714,7 +740,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     cdef DecodedInsn* d = &dp.slots[first]
     cdef uint64_t n = d.blen
     cdef uint64_t i, k, off
-    cdef uint64_t need = (n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK) * JIT_MAX_INSN_BYTES + 512
+    cdef uint64_t need = (n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK) * JIT_MAX_INSN_BYTES + 1024
     cdef JitAsm asm
     cdef JitAsm* a = &asm
     cdef uint8_t* start

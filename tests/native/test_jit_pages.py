@@ -255,3 +255,103 @@ buf: .skip 4096
     lockstep(jit, interp, 1_000_000, prog=prog, data="buf")
     assert reg(jit, "s2") > 10
     assert jit.stats()["interrupts"] == interp.stats()["interrupts"]
+
+
+# ------------------------------------------------ a lone `j` after a branch
+
+def j_word(offset):
+    """jal x0, offset: the word a `j` holds."""
+    imm = offset & 0x1FFFFF
+    return (((imm >> 20) & 1) << 31 | ((imm >> 1) & 0x3FF) << 21 | ((imm >> 11) & 1) << 20
+            | ((imm >> 12) & 0xFF) << 12 | 0x6F)
+
+
+STUBS = f"""
+{{rvc}}
+    li s1, 600
+loop:
+{EIGHT}
+    addi s1, s1, -1
+    beqz s1, done
+    j page_b
+done:
+    ebreak
+.balign 4096
+page_b:
+{EIGHT}
+    addi t2, t2, 1
+    bnez t2, 1f
+    ebreak
+1:
+    j page_c
+.balign 4096
+page_c:
+{EIGHT}
+    bnez s1, 2f
+    ebreak
+2:
+    j loop
+"""
+
+
+@needs_jit
+@pytest.mark.parametrize("step", [1, 9, 10, 11, 12, 22, 1000, 1_000_000])
+@pytest.mark.parametrize("rvc", [".option norvc", ".option rvc"])
+def test_a_branch_falling_through_to_a_lone_jump(step, rvc):
+    # every page's block ends in a branch whose fall-through is a `j` to the
+    # next page (as translated code's exit stubs are): the block runs the
+    # `j` itself and goes on; budgets of 10, 11 and 22 end right at a `j`.
+    # Translated at their second entry, the blocks find the `j`s decoded
+    # (the first round ran them)
+    jit, interp, _ = pair(STUBS.format(rvc=rvc), threshold=2)
+    assert lockstep(jit, interp, step) == core_mod.EXIT_TRAP
+    assert reg(jit, "a1") == 600 * 8 + 599 * 16
+    if step >= 1000:
+        assert jit.jit_stats()["jit_block_runs"] < 50
+
+
+@needs_jit
+@pytest.mark.parametrize("threshold", [2, 32])
+def test_a_lone_jump_rewritten_under_the_block_that_runs_it(threshold):
+    # every 32nd round page A rewrites its own `j` (to page B <-> to page C)
+    # while the block that falls through to it stays: it must see the new one
+    source = f"""
+.option norvc
+    la s0, stub
+    la t0, words
+    ld s3, 0(t0)
+    li s1, 800
+page_a:
+{EIGHT}
+    andi t0, s1, 31
+    bnez t0, 1f
+    lw t1, 0(s0)
+    xor t1, t1, s3
+    sw t1, 0(s0)
+1:
+    addi s1, s1, -1
+    beqz s1, done
+stub:
+    j page_b
+done:
+    ebreak
+.balign 8
+words: .dword 0
+.balign 4096
+page_b:
+{EIGHT}
+    j page_a
+.balign 4096
+page_c:
+    addi a0, a0, 1
+{EIGHT}
+    j page_a
+"""
+    jit, interp, prog = pair(source, threshold=threshold)
+    flip = j_word(prog["page_b"] - prog["stub"]) ^ j_word(prog["page_c"] - prog["stub"])
+    assert int.from_bytes(jit.read_mem(prog["stub"], 4), "little") == j_word(prog["page_b"] - prog["stub"])
+    for core in (jit, interp):
+        core.write_mem(prog["words"], flip.to_bytes(8, "little"))
+    assert lockstep(jit, interp, 1_000_000) == core_mod.EXIT_TRAP
+    # the round with s1 = v jumps (v > 1) after 25 - (v - 1) // 32 flips: to C when odd
+    assert reg(jit, "a0") == sum(1 for v in range(2, 801) if (25 - (v - 1) // 32) % 2 == 1)
