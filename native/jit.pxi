@@ -326,6 +326,22 @@ cdef inline void exit_epilogue(JitAsm* a) noexcept nogil:
     patch(jmp32(a), a.buf + JIT_EPILOGUE)
 
 
+cdef int branch_cc(JitAsm* a, DecodedInsn* d, bint loaded) noexcept nogil:
+    # compare a branch's sources (rs1 in rax already when loaded): the
+    # condition code under which it is taken
+    cdef int op = d.op
+    cdef int cc
+    if not loaded:
+        load_x(a, RAX, d.rs1)
+    src_op(a, 1, 0x3B, RAX, d.rs2)                  # cmp rax, x[rs2]
+    cc = (CC_E if op == OP_BEQ else CC_NE if op == OP_BNE else CC_L if op == OP_BLT
+          else CC_GE if op == OP_BGE else CC_B if op == OP_BLTU else CC_AE)
+    if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
+        # decode swapped the sources in the slot: compare the other way
+        cc = CC_G if cc == CC_L else CC_LE if cc == CC_GE else CC_A if cc == CC_B else CC_BE
+    return cc
+
+
 cdef void exit_far(JitAsm* a) noexcept nogil:
     # go on to the run at the pc in rax, on another page: its block if
     # jit_far_enter can enter its page and it has one whose count fits, else
@@ -367,12 +383,16 @@ cdef void exit_to(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, uint64_t firs
     cdef uint8_t* to_generic
     cdef uint32_t code
     cdef DecodedInsn* j
-    if fold and 0 <= off < 4096 and dp.slots[off >> 1].op == OP_JAL and dp.slots[off >> 1].rd == 32:
-        # A lone `j` there, a run of its own the translator leaves to the
-        # interpreter (a translated code's exit stub, a loop's way back):
-        # run it here as the fast run would (its count of one from left)
-        # while its slot still holds it, then go on to its target. Folded
-        # once: a `j` to a `j` stops at the second.
+    cdef uint8_t* to_taken
+    if fold and 0 <= off < 4096 and ((dp.slots[off >> 1].op == OP_JAL and dp.slots[off >> 1].rd == 32)
+                                     or dp.slots[off >> 1].op == OP_JALR
+                                     or (dp.slots[off >> 1].op >= OP_BEQ and dp.slots[off >> 1].op <= OP_BGEU)):
+        # A lone jump or branch there (decoded by now), a run of its own the
+        # translator leaves to the interpreter (translated code's exit
+        # stubs, a loop's way back, a return, a branch to a branch): run it
+        # here as the fast run would (its count of one from left) while its
+        # slot still holds it, then go on to its target. Folded once: a jump
+        # to a jump stops at the second.
         j = &dp.slots[off >> 1]
         mov_imm64(a, RAX, <uint64_t>&j.raw)
         e1(a, 0x81); e1(a, 0x38); e4(a, j.raw)             # cmp dword [rax], raw
@@ -380,7 +400,25 @@ cdef void exit_to(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, uint64_t firs
         op_ri(a, 1, 7, R13, 1)                              # cmp r13, 1
         to_ret2 = jcc32(a, CC_B)
         op_ri(a, 1, 5, R13, 1)                              # sub r13, 1
-        exit_to(a, h, dp, off + j.imm, first, body, False)
+        if j.op == OP_JAL:
+            exit_to(a, h, dp, off + j.imm, first, body, False)
+        elif j.op != OP_JALR:
+            to_taken = jcc32(a, branch_cc(a, j, False))
+            exit_to(a, h, dp, off + insn_len(j), first, body, False)
+            patch(to_taken, a.p)
+            exit_to(a, h, dp, off + j.imm, first, body, False)
+        else:
+            # the guest registers are in x[] (and the host ones): the
+            # target from rs1 before the link may overwrite it, the link
+            # to x[] only, as exit_jump's blocks load theirs from there
+            load_x(a, RAX, j.rs1)
+            if j.imm:
+                op_ri(a, 1, 0, RAX, j.imm)
+            op_ri(a, 1, 4, RAX, -2)                         # and rax, ~1
+            if j.rd != 32:
+                lea_pc(a, RCX, off + insn_len(j))
+                op_rm(a, 1, 0x89, RCX, RBX, j.rd * 8)       # mov [rbx + rd*8], rcx
+            exit_jump(a, h, dp)
         patch(to_ret1, a.p)
         patch(to_ret2, a.p)
         lea_pc(a, RAX, off)
@@ -740,7 +778,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     cdef DecodedInsn* d = &dp.slots[first]
     cdef uint64_t n = d.blen
     cdef uint64_t i, k, off
-    cdef uint64_t need = (n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK) * JIT_MAX_INSN_BYTES + 1024
+    cdef uint64_t need = (n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK) * JIT_MAX_INSN_BYTES + 2048
     cdef JitAsm asm
     cdef JitAsm* a = &asm
     cdef uint8_t* start
@@ -842,15 +880,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             terminated = True
             break
         if op >= OP_BEQ and op <= OP_BGEU:
-            if cached != d.rs1 or d.rs1 == 0:
-                load_x(a, RAX, d.rs1)
-            src_op(a, 1, 0x3B, RAX, d.rs2)              # cmp rax, x[rs2]
-            cc = (CC_E if op == OP_BEQ else CC_NE if op == OP_BNE else CC_L if op == OP_BLT
-                  else CC_GE if op == OP_BGE else CC_B if op == OP_BLTU else CC_AE)
-            if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
-                # decode swapped the sources in the slot: compare the other way
-                cc = CC_G if cc == CC_L else CC_LE if cc == CC_GE else CC_A if cc == CC_B else CC_BE
-            to_taken = jcc32(a, cc)
+            to_taken = jcc32(a, branch_cc(a, d, cached == d.rs1 and d.rs1 != 0))
             exit_enter(a, h, dp, <int64_t>(off + insn_len(d)), hits, first, body)
             patch(to_taken, a.p)
             exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, body)

@@ -355,3 +355,45 @@ page_c:
     assert lockstep(jit, interp, 1_000_000) == core_mod.EXIT_TRAP
     # the round with s1 = v jumps (v > 1) after 25 - (v - 1) // 32 flips: to C when odd
     assert reg(jit, "a0") == sum(1 for v in range(2, 801) if (25 - (v - 1) // 32) % 2 == 1)
+
+
+CALLS = f"""
+{{rvc}}
+    la s2, page_b
+    li s1, 500
+loop:
+{EIGHT}
+    mv t0, s2
+    addi s1, s1, -1
+    beqz s1, done
+    jalr t0, 0(t0)
+{EIGHT}
+    bnez s1, loop
+done:
+    ebreak
+.balign 4096
+page_b:
+{EIGHT}
+    beq a1, a1, 1f
+    ebreak
+1:
+    bnez s1, 2f
+    ebreak
+2:
+    addi a3, a3, 1
+    jr t0
+"""
+
+
+@needs_jit
+@pytest.mark.parametrize("step", [1, 11, 12, 13, 14, 1000, 1_000_000])
+@pytest.mark.parametrize("rvc", [".option norvc", ".option rvc"])
+def test_a_lone_jalr_and_a_branch_to_a_branch(step, rvc):
+    # page A's block falls through onto a lone `jalr t0, 0(t0)` (the target
+    # from t0, then the link into it): the block runs it and goes on to page
+    # B, whose block branches onto a lone branch, runs it too and goes on
+    jit, interp, _ = pair(CALLS.format(rvc=rvc), threshold=2)
+    assert lockstep(jit, interp, step) == core_mod.EXIT_TRAP
+    assert reg(jit, "a3") == 499 and reg(jit, "a1") == 500 * 8 + 499 * 16
+    if step >= 1000:
+        assert jit.jit_stats()["jit_block_runs"] < 50
