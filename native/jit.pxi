@@ -15,8 +15,9 @@
 # takes to the general path). Its exit to a run on the same page whose block
 # exists jumps straight there after the same count check the fast run makes
 # (left >= blen, subtract); one to another page does too when jit_far_enter
-# can enter that page as the fetch path would on a TLB hit; any other exit
-# returns the pc to continue at.
+# can enter that page as the fetch path would on a TLB hit; one onto a lone
+# jump or branch runs it (counted as a run of one) and takes its exits; any
+# other exit returns the pc to continue at.
 #
 # Blocks use no pc of their own: the page's guest address comes in the frame
 # (a physical page may be mapped at several virtual ones), and so do the x[]
