@@ -61,3 +61,48 @@ def test_interpreter_loop(benchmark, name, jit):
     benchmark.extra_info.update(loop=name, instret=instret, jit=cores[-1].jit,
                                 jit_error=cores[-1].jit_error,
                                 mips=measure.mips(instret, benchmark.stats.stats.median))
+
+
+# two runs on two pages jumping to each other: each jump enters the other
+# page (a fetch TLB hit), which the translator's blocks do without leaving
+# host code when the page and its block are current
+CROSS_PAGE = """
+    li t0, %d
+a:
+%s
+    addi t0, t0, -1
+    bnez t0, b
+    ebreak
+.balign 4096
+b:
+%s
+    j a
+"""
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["interpreter", "translator"])
+def test_cross_page_jumps(benchmark, jit):
+    body = "\n".join(["addi a%d, a%d, 1" % (r, r) for r in range(1, 8)])
+    prog = assemble(CROSS_PAGE % (ITERATIONS, body, body), section_starts={".text": RAM_BASE},
+                    march="rv64ima_zicsr")
+    cores = []
+
+    def setup():
+        core = core_mod.Core(ram_size=1 << 20, ram_base=RAM_BASE, jit=jit)
+        for addr, data in prog.segments():
+            core.write_mem(addr, data)
+        core.pc = RAM_BASE
+        core.exit_on_exception = 1 << EBREAK
+        cores.append(core)
+        return (core,), {}
+
+    def run(core):
+        assert core.run(20 * ITERATIONS + 10) == core_mod.EXIT_TRAP
+
+    benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
+    instret = cores[-1].instret
+    assert instret == 2 + 9 * ITERATIONS + 8 * (ITERATIONS - 1)
+    assert cores[-1].stats()["tlb_hits"] == 2 * (ITERATIONS - 1) - 1     # every page entry but two
+    benchmark.extra_info.update(loop="cross-page", instret=instret, jit=cores[-1].jit,
+                                jit_error=cores[-1].jit_error,
+                                mips=measure.mips(instret, benchmark.stats.stats.median))

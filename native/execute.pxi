@@ -602,6 +602,13 @@ cdef extern from *:
             goto *pyvmm_fast_targets[PYVMM_L(d)->dispatch]; \
         PYVMM_L(left) = PYVMM_L(jf).left; \
         PYVMM_L(npc) = PYVMM_L(jf).npc; \
+        if (unlikely(PYVMM_L(jf).page_pc != PYVMM_L(page_pc))) { \
+            /* the block went on to another page's blocks (jit_far_enter \
+               entered that page): the run goes on there */ \
+            PYVMM_L(page_pc) = PYVMM_L(jf).page_pc; \
+            PYVMM_L(slots_addr) = (uintptr_t)PYVMM_L(h)->fetch_page->slots; \
+            PYVMM_L(jitp) = PYVMM_L(h)->fetch_page->jit; \
+        } \
         if (PYVMM_L(jkind) == 1) { \
             PYVMM_L(d) = (void *)(PYVMM_L(slots_addr) + (PYVMM_L(npc) - PYVMM_L(page_pc)) * 8); \
             PYVMM_L(fwd) = PYVMM_L(x)[PYVMM_L(d)->rs1]; \
@@ -782,6 +789,7 @@ cdef int fast_run(Hart* h, DecodedInsn* d, uint64_t pc, uint64_t left, FastRunEn
         jf.tlb_mask = tlb_mask
         jf.page_pc = page_pc
         jf.npc = 0
+        jf.hart = h
     fast_start()
     while True:
         fast_generic()

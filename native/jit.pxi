@@ -14,7 +14,10 @@
 # off the TLB's fast path, which the interpreter's handler then retries and
 # takes to the general path). Its exit to a run on the same page whose block
 # exists jumps straight there after the same count check the fast run makes
-# (left >= blen, subtract); any other exit returns the pc to continue at.
+# (left >= blen, subtract); one to another page does too when jit_far_enter
+# can enter that page as the fetch path would on a TLB hit; one onto a lone
+# jump or branch runs it (counted as a run of one) and takes its exits; any
+# other exit returns the pc to continue at.
 #
 # Blocks use no pc of their own: the page's guest address comes in the frame
 # (a physical page may be mapped at several virtual ones), and so do the x[]
@@ -69,7 +72,8 @@ cdef enum:
     JIT_HOST_REGS = 7           # host registers that hold guest ones within a block
     # the trampoline's layout at the buffer's start
     JIT_EPILOGUE = 64           # offset of the shared exit
-    JIT_CODE_START = 128        # blocks start here
+    JIT_FAR = 128               # offset of the shared call of jit_far_enter
+    JIT_CODE_START = 256        # blocks start here
 
     # x86-64 registers
     RAX = 0
@@ -110,13 +114,17 @@ cdef struct JitFrame:
     uint64_t page_pc        # 32
     uint64_t left           # 40
     uint64_t hits           # 48: fast-path loads and stores, added at each exit
-    uint64_t npc            # where to go on, set by jit_enter
+    uint64_t npc            # 56: where to go on, set by jit_enter; a jump off the page's target
+    Hart* hart              # 64: for jit_far_enter
 
 cdef enum:
     FR_LOAD_TLB = 8
     FR_STORE_TLB = 16
+    FR_PAGE_PC = 32
     FR_LEFT = 40
     FR_HITS = 48
+    FR_NPC = 56
+    FR_HART = 64
 
 
 cdef struct JitAsm:
@@ -309,8 +317,44 @@ cdef inline void add_hits(JitAsm* a, int n) noexcept nogil:
         e4(a, <uint32_t>n)
 
 
+cdef inline void call32(JitAsm* a, uint8_t* target) noexcept nogil:
+    e1(a, 0xE8)                                     # call rel32
+    e4(a, 0)
+    patch(a.p - 4, target)
+
+
 cdef inline void exit_epilogue(JitAsm* a) noexcept nogil:
     patch(jmp32(a), a.buf + JIT_EPILOGUE)
+
+
+cdef int branch_cc(JitAsm* a, DecodedInsn* d, bint loaded) noexcept nogil:
+    # compare a branch's sources (rs1 in rax already when loaded): the
+    # condition code under which it is taken
+    cdef int op = d.op
+    cdef int cc
+    if not loaded:
+        load_x(a, RAX, d.rs1)
+    src_op(a, 1, 0x3B, RAX, d.rs2)                  # cmp rax, x[rs2]
+    cc = (CC_E if op == OP_BEQ else CC_NE if op == OP_BNE else CC_L if op == OP_BLT
+          else CC_GE if op == OP_BGE else CC_B if op == OP_BLTU else CC_AE)
+    if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
+        # decode swapped the sources in the slot: compare the other way
+        cc = CC_G if cc == CC_L else CC_LE if cc == CC_GE else CC_A if cc == CC_B else CC_BE
+    return cc
+
+
+cdef void exit_far(JitAsm* a) noexcept nogil:
+    # go on to the run at the pc in rax, on another page: its block if
+    # jit_far_enter can enter its page and it has one whose count fits, else
+    # back to the fast run with that pc. The guest registers are in x[].
+    cdef uint8_t* to_ret
+    call32(a, a.buf + JIT_FAR)
+    op_rr(a, 1, 0x85, RAX, RAX)                     # test rax, rax
+    to_ret = jcc32(a, CC_E)
+    e1(a, 0xFF); e1(a, 0xE0)                        # jmp rax
+    patch(to_ret, a.p)
+    op_rm(a, 1, 0x8B, RAX, R12, FR_NPC)             # mov rax, [r12 + npc]: the pc again
+    exit_epilogue(a)
 
 
 cdef void exit_counted(JitAsm* a, uint64_t off, int hits, uint64_t dirty) noexcept nogil:
@@ -327,12 +371,60 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
     # the block being translated is slot first's, body its code after the
     # loads of its guest registers: a loop back to itself finds them in the
     # host registers already (and in x[], stored back just before)
+    write_back(a, a.dirty)
+    add_hits(a, hits)
+    exit_to(a, h, dp, off, first, body, True)
+
+
+cdef void exit_to(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, uint64_t first, uint8_t* body,
+                  bint fold) noexcept nogil:
+    # exit_enter's jump, the guest registers stored back and the hits added
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
     cdef uint8_t* to_generic
     cdef uint32_t code
-    write_back(a, a.dirty)
-    add_hits(a, hits)
+    cdef DecodedInsn* j
+    cdef uint8_t* to_taken
+    if fold and 0 <= off < 4096 and ((dp.slots[off >> 1].op == OP_JAL and dp.slots[off >> 1].rd == 32)
+                                     or dp.slots[off >> 1].op == OP_JALR
+                                     or (dp.slots[off >> 1].op >= OP_BEQ and dp.slots[off >> 1].op <= OP_BGEU)):
+        # A lone jump or branch there (decoded by now), a run of its own the
+        # translator leaves to the interpreter (translated code's exit
+        # stubs, a loop's way back, a return, a branch to a branch): run it
+        # here as the fast run would (its count of one from left) while its
+        # slot still holds it, then go on to its target. Folded once: a jump
+        # to a jump stops at the second.
+        j = &dp.slots[off >> 1]
+        mov_imm64(a, RAX, <uint64_t>&j.raw)
+        e1(a, 0x81); e1(a, 0x38); e4(a, j.raw)             # cmp dword [rax], raw
+        to_ret1 = jcc32(a, CC_NE)
+        op_ri(a, 1, 7, R13, 1)                              # cmp r13, 1
+        to_ret2 = jcc32(a, CC_B)
+        op_ri(a, 1, 5, R13, 1)                              # sub r13, 1
+        if j.op == OP_JAL:
+            exit_to(a, h, dp, off + j.imm, first, body, False)
+        elif j.op != OP_JALR:
+            to_taken = jcc32(a, branch_cc(a, j, False))
+            exit_to(a, h, dp, off + insn_len(j), first, body, False)
+            patch(to_taken, a.p)
+            exit_to(a, h, dp, off + j.imm, first, body, False)
+        else:
+            # the guest registers are in x[] (and the host ones): the
+            # target from rs1 before the link may overwrite it, the link
+            # to x[] only, as exit_jump's blocks load theirs from there
+            load_x(a, RAX, j.rs1)
+            if j.imm:
+                op_ri(a, 1, 0, RAX, j.imm)
+            op_ri(a, 1, 4, RAX, -2)                         # and rax, ~1
+            if j.rd != 32:
+                lea_pc(a, RCX, off + insn_len(j))
+                op_rm(a, 1, 0x89, RCX, RBX, j.rd * 8)       # mov [rbx + rd*8], rcx
+            exit_jump(a, h, dp)
+        patch(to_ret1, a.p)
+        patch(to_ret2, a.p)
+        lea_pc(a, RAX, off)
+        exit_epilogue(a)
+        return
     if 0 <= off < 4096 and dp.slots[off >> 1].op != OP_NONE:
         # a block known now: straight there, with its count as a constant.
         # This block itself is valid while it runs (a store into code leaves
@@ -371,14 +463,18 @@ cdef void exit_enter(JitAsm* a, Hart* h, DecodePage* dp, int64_t off, int hits,
         e1(a, 0xFF); e1(a, 0xE0)                        # jmp rax
         patch(to_ret1, a.p)
         patch(to_ret2, a.p)
+        lea_pc(a, RAX, off)
+        exit_epilogue(a)
+        return
     lea_pc(a, RAX, off)
-    exit_epilogue(a)
+    exit_far(a)
 
 
 cdef void exit_jump(JitAsm* a, Hart* h, DecodePage* dp) noexcept nogil:
     # go on to a new straight-line run at the pc in rax (a jalr's target): a
     # block of this page if it has one and its count fits, as exit_enter's
-    # look-up does, else back to the fast run. The guest registers are all
+    # look-up does, one of another page through exit_far, else back to the
+    # fast run. The guest registers are all
     # in x[] by now, so every host register but rbx and r12..r15 is free.
     cdef uint8_t* to_ret1
     cdef uint8_t* to_ret2
@@ -402,9 +498,46 @@ cdef void exit_jump(JitAsm* a, Hart* h, DecodePage* dp) noexcept nogil:
     op_rr(a, 1, 0x01, RDX, RSI)                         # add rdx, rsi
     e1(a, 0xFF); e1(a, 0xE2)                            # jmp rdx
     patch(to_ret1, a.p)
+    exit_far(a)
     patch(to_ret2, a.p)
     patch(to_ret3, a.p)
     exit_epilogue(a)
+
+
+cdef uint64_t jit_far_enter(Hart* h, JitFrame* fr, uint64_t pc) noexcept nogil:
+    # A block goes on to the run at pc, on another page: enter that page as
+    # enter_fetch_page does on a fetch TLB hit (the same counters, the same
+    # fetch state) and take the run's count from fr.left, as the fast run
+    # would after coming back to run_hart for it. Returns the run's block, or
+    # 0 (nothing changed) when only the way through run_hart is exact: a TLB
+    # miss, a page with mixed PMP rules (checked per instruction), a decoded
+    # page or entries gone stale, no block for the run, or a count that does
+    # not fit (an event, the budget or a debug trigger is due first).
+    cdef uint64_t vpn = pc >> 12
+    cdef TlbEntry* e = &h.fetch_tlb[vpn & h.tlb_mask]
+    cdef DecodePage* dp
+    cdef JitPage* jp
+    cdef uint64_t slot = (pc & 0xFFF) >> 1
+    cdef uint32_t v
+    if e.tag != vpn or e.pmp_partial:
+        return 0
+    dp = h.dpages[(e.ppage - h.ram_base) >> 12]
+    if dp == NULL or dp.gen != h.decode_gen:
+        return 0
+    jp = dp.jit
+    if jp == NULL or jp.gen != h.jit_gen:
+        return 0
+    v = jp.entry[slot]
+    if v <= JIT_HOT or fr.left < dp.slots[slot].blen:
+        return 0
+    fr.left -= dp.slots[slot].blen
+    h.xlate_virt = h.virt
+    h.tlb_hits += 1
+    h.fetch_page = dp
+    h.fetch_vpn = vpn
+    h.fetch_host = h.ram + (e.ppage - h.ram_base)
+    fr.page_pc = pc & ~0xFFFULL
+    return <uint64_t>(h.jit_buf + v)
 
 
 cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
@@ -424,7 +557,7 @@ cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
     e1(a, 0x49); e1(a, 0x89); e1(a, 0xFC)           # mov r12, rdi
     op_rm(a, 1, 0x8B, RBX, R12, 0)
     op_rm(a, 1, 0x8B, R13, R12, FR_LEFT)
-    op_rm(a, 1, 0x8B, R14, R12, 32)
+    op_rm(a, 1, 0x8B, R14, R12, FR_PAGE_PC)
     op_rm(a, 1, 0x8B, R15, R12, 24)
     e1(a, 0xFF); e1(a, 0xE6)                        # jmp rsi
     a.p = buf + JIT_EPILOGUE
@@ -435,6 +568,20 @@ cdef void emit_trampoline(uint8_t* buf) noexcept nogil:
     e1(a, 0x41); e1(a, 0x5C)                        # pop r12
     e1(a, 0x5D)                                     # pop rbp
     e1(a, 0x5B)                                     # pop rbx
+    e1(a, 0xC3)                                     # ret
+    # far(rax = pc), called by a block (so the stack is 16-byte aligned
+    # here): rax = jit_far_enter(hart, frame, pc), with left and page_pc
+    # through the frame (r13, r14 again after it)
+    a.p = buf + JIT_FAR
+    op_rm(a, 1, 0x89, RAX, R12, FR_NPC)             # mov [r12 + npc], rax
+    op_rm(a, 1, 0x89, R13, R12, FR_LEFT)            # mov [r12 + left], r13
+    op_rm(a, 1, 0x8B, RDI, R12, FR_HART)            # mov rdi, [r12 + hart]
+    op_rr(a, 1, 0x89, RSI, R12)                     # mov rsi, r12
+    op_rr(a, 1, 0x89, RDX, RAX)                     # mov rdx, rax
+    mov_imm64(a, RAX, <uint64_t>&jit_far_enter)
+    e1(a, 0xFF); e1(a, 0xD0)                        # call rax
+    op_rm(a, 1, 0x8B, R13, R12, FR_LEFT)            # mov r13, [r12 + left]
+    op_rm(a, 1, 0x8B, R14, R12, FR_PAGE_PC)         # mov r14, [r12 + page_pc]
     e1(a, 0xC3)                                     # ret
 
 
@@ -632,7 +779,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
     cdef DecodedInsn* d = &dp.slots[first]
     cdef uint64_t n = d.blen
     cdef uint64_t i, k, off
-    cdef uint64_t need = (n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK) * JIT_MAX_INSN_BYTES + 512
+    cdef uint64_t need = (n if n < JIT_MAX_BLOCK else JIT_MAX_BLOCK) * JIT_MAX_INSN_BYTES + 2048
     cdef JitAsm asm
     cdef JitAsm* a = &asm
     cdef uint8_t* start
@@ -734,15 +881,7 @@ cdef uint32_t jit_translate(Hart* h, DecodePage* dp, uint64_t first) noexcept no
             terminated = True
             break
         if op >= OP_BEQ and op <= OP_BGEU:
-            if cached != d.rs1 or d.rs1 == 0:
-                load_x(a, RAX, d.rs1)
-            src_op(a, 1, 0x3B, RAX, d.rs2)              # cmp rax, x[rs2]
-            cc = (CC_E if op == OP_BEQ else CC_NE if op == OP_BNE else CC_L if op == OP_BLT
-                  else CC_GE if op == OP_BGE else CC_B if op == OP_BLTU else CC_AE)
-            if (d.dispatch & 255) >= OP_BLT_NEAR_R and (d.dispatch & 255) <= OP_BGEU_NEAR_R:
-                # decode swapped the sources in the slot: compare the other way
-                cc = CC_G if cc == CC_L else CC_LE if cc == CC_GE else CC_A if cc == CC_B else CC_BE
-            to_taken = jcc32(a, cc)
+            to_taken = jcc32(a, branch_cc(a, d, cached == d.rs1 and d.rs1 != 0))
             exit_enter(a, h, dp, <int64_t>(off + insn_len(d)), hits, first, body)
             patch(to_taken, a.p)
             exit_enter(a, h, dp, <int64_t>off + d.imm, hits, first, body)
