@@ -3,6 +3,7 @@ directory that is not the checkout: the README's first example, a shipped
 S-mode kernel, `pyvmm bench --suite nano --format json` and `pyvmm analyze`
 all find the guests the wheel carries (pyvmm/guests), never the checkout's."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -22,8 +23,13 @@ def installed(tmp_path_factory):
     """(pyvmm executable, its python, a scratch directory outside the checkout)."""
     root = tmp_path_factory.mktemp("installed")
     wheels = root / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
-                    str(CHECKOUT)], check=True, cwd=root)
+    # pip builds in the checkout's own build/ directory: xdist workers that
+    # each set this module up take turns there (a lock in the directory
+    # their temporary directories share), or one copies what another deletes.
+    with open(tmp_path_factory.getbasetemp().parent / "pyvmm-wheel-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                        str(CHECKOUT)], check=True, cwd=root)
     (wheel,) = wheels.glob("pyvmm-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
