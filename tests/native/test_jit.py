@@ -18,6 +18,36 @@ needs_jit = pytest.mark.skipif(not X86_64, reason="the translator emits x86-64 c
 
 CLINT = 0x200_0000
 MTIMECMP = CLINT + 0x4000
+
+
+def timer_lockstep(source, counter):
+    """Run `source` (with timer_handler counting in `counter`) on the
+    translator and the interpreter in lockstep: the same state throughout,
+    more than ten interrupts taken, as many on both."""
+    jit, interp, prog = pair(source, threshold=4)
+    lockstep(jit, interp, 1_000_000, prog=prog, data="buf")
+    assert reg(jit, counter) > 10
+    assert jit.stats()["interrupts"] == interp.stats()["interrupts"]
+
+
+def timer_handler(counter, period):
+    """A machine timer handler (label `handler`): records mepc and minstret
+    at s0 (advancing it), counts in `counter` and sets the next interrupt
+    `period` ticks on."""
+    return f""".balign 4
+handler:
+    csrr t3, mepc
+    sd t3, 0(s0)
+    csrr t3, minstret
+    sd t3, 8(s0)
+    addi s0, s0, 16
+    addi {counter}, {counter}, 1
+    li t0, {MTIMECMP}
+    ld t1, 0(t0)
+    addi t1, t1, {period}
+    sd t1, 0(t0)
+    mret
+"""
 MTIME = CLINT + 0xBFF8
 
 
@@ -387,26 +417,10 @@ loop:
     li t2, 4000
     bltu a4, t2, loop
     ebreak
-.balign 4
-handler:
-    csrr t3, mepc
-    sd t3, 0(s0)
-    csrr t3, minstret
-    sd t3, 8(s0)
-    addi s0, s0, 16
-    addi s1, s1, 1
-    li t0, {MTIMECMP}
-    ld t1, 0(t0)
-    addi t1, t1, 53
-    sd t1, 0(t0)
-    mret
-.balign 4096
+{timer_handler("s1", 53)}.balign 4096
 buf: .skip 4096
 """
-    jit, interp, prog = pair(source, threshold=4)
-    lockstep(jit, interp, 1_000_000, prog=prog, data="buf")
-    assert reg(jit, "s1") > 10
-    assert jit.stats()["interrupts"] == interp.stats()["interrupts"]
+    timer_lockstep(source, "s1")
 
 
 @needs_jit

@@ -6,11 +6,22 @@ interrupt), the state and every counter must be the interpreter's."""
 
 import pytest
 
+from pyvmm.isa import codec
 from .helpers import RAM_BASE, core_mod, reg
-from .test_jit import MTIMECMP, lockstep, needs_jit, pair
+from .test_jit import MTIMECMP, lockstep, needs_jit, pair, timer_handler, timer_lockstep
 from .test_mmu import A, CSR_SATP, D, PageTables, R, SV39, W, X
 
 EIGHT = "\n".join(["    addi a1, a1, 1"] * 8)
+# page A counts s1 down and goes on to page B (B's own end follows)
+PAGES_A_B = f"""page_a:
+{EIGHT}
+    addi s1, s1, -1
+    bnez s1, page_b
+    ebreak
+.balign 4096
+page_b:
+{EIGHT}
+"""
 
 # a loop over three pages: A jumps to B (jal), B to C through a jalr, C back
 # to A (jal); C's run stops mid-block at a csrr (the interpreter's), B's
@@ -20,15 +31,7 @@ THREE_PAGES = f"""
     la s0, buf
     la s2, page_c
     li s1, {{rounds}}
-page_a:
-{EIGHT}
-    addi s1, s1, -1
-    bnez s1, page_b
-    ebreak
-.balign 4096
-page_b:
-{EIGHT}
-    ld t0, 0(s0)
+{PAGES_A_B}    ld t0, 0(s0)
     add t0, t0, a1
     sd t0, 0(s0)
     jr s2
@@ -222,48 +225,22 @@ def test_a_timer_interrupt_due_while_blocks_chain_across_pages():
     li t0, 0x80
     csrs mie, t0
     csrsi mstatus, 8
-page_a:
-{EIGHT}
-    addi s1, s1, -1
-    bnez s1, page_b
-    ebreak
-.balign 4096
-page_b:
-{EIGHT}
-    j page_c
+{PAGES_A_B}    j page_c
 .balign 4096
 page_c:
 {EIGHT}
     j page_a
-.balign 4
-handler:
-    csrr t3, mepc
-    sd t3, 0(s0)
-    csrr t3, minstret
-    sd t3, 8(s0)
-    addi s0, s0, 16
-    addi s2, s2, 1
-    li t0, {MTIMECMP}
-    ld t1, 0(t0)
-    addi t1, t1, 97
-    sd t1, 0(t0)
-    mret
-.balign 4096
+{timer_handler("s2", 97)}.balign 4096
 buf: .skip 4096
 """
-    jit, interp, prog = pair(source, threshold=4)
-    lockstep(jit, interp, 1_000_000, prog=prog, data="buf")
-    assert reg(jit, "s2") > 10
-    assert jit.stats()["interrupts"] == interp.stats()["interrupts"]
+    timer_lockstep(source, "s2")
 
 
 # ------------------------------------------------ a lone `j` after a branch
 
 def j_word(offset):
     """jal x0, offset: the word a `j` holds."""
-    imm = offset & 0x1FFFFF
-    return (((imm >> 20) & 1) << 31 | ((imm >> 1) & 0x3FF) << 21 | ((imm >> 11) & 1) << 20
-            | ((imm >> 12) & 0xFF) << 12 | 0x6F)
+    return codec.encode("jal", rd=0, imm=offset)
 
 
 STUBS = f"""
