@@ -198,7 +198,7 @@ def test_classify_by_shape_is_the_decoder_s_answer():
     rng.shuffle(words)
     translator._classified.clear()
     translator._copied_shapes.clear()
-    assert [translator._classify(w) for w in words] == [translator._classify_word(w) for w in words]
+    assert [translator._classify(w) for w in words] == [(w, translator._decoded_copied(w)) for w in words]
     # loads and branches that differ only in their offsets: one shape each
     translator._copied_shapes.clear()
     for imm in range(-2048, 2048, 16):
@@ -208,5 +208,5 @@ def test_classify_by_shape_is_the_decoder_s_answer():
     for parcel in range(1 << 16):
         if parcel & 3 != 3:
             word = codec.expand_compressed(parcel)
-            expected = (None, False) if word is None else translator._classify_word(word)
+            expected = (None, False) if word is None else (word, translator._decoded_copied(word))
             assert translator._classify(parcel) == expected, hex(parcel)

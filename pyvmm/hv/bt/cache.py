@@ -177,17 +177,12 @@ class TranslationCache:
         run of TC pages whose host frames are adjacent (they usually are),
         which also does what Core.write_mem does after a write (decoded
         copies, dirty log)."""
-        count = len(words)
-        hpa = self.hpa_of(addr)
-        # the words that fit on addr's TC page, then on each following one
-        length = min(count, (PAGE_SIZE - (addr & (PAGE_SIZE - 1))) >> 2)
-        if length == count:
-            self.core.write_words(hpa, words)
-            return
-        done = 0
+        done, count = 0, len(words)
         while done < count:
             at = addr + 4 * done
             start = self.hpa_of(at)
+            # the words that fit on at's TC page, then on each following one
+            # whose frame comes right after
             length = min(count - done, (PAGE_SIZE - (at & (PAGE_SIZE - 1))) >> 2)
             while done + length < count and self.hpa_of(at + 4 * length) == start + 4 * length:
                 length += min(count - done - length, PAGE_SIZE >> 2)
@@ -358,8 +353,9 @@ class TranslationCache:
 
     def _incoming_of(self, guest_pc):
         """The stubs patched to jump to guest_pc, no longer remembered."""
-        stubs = self.incoming.pop(guest_pc, ())
-        return (stubs,) if stubs.__class__ is int else stubs
+        stubs = self.incoming_stubs(guest_pc)
+        self.incoming.pop(guest_pc, None)
+        return stubs
 
     def remember_target(self, block):
         """Fill block's lookup-table entry: indirect jumps to it that miss

@@ -638,9 +638,7 @@ class BTVCPU(TrapEmulateVCPU):
 
     def decode_exit(self, reason):
         core = self.core
-        if self._base_in_gp:
-            self._base_in_gp = False
-            core.set_x(BASE_REG, self._ram_words[self._guest_gp_index])
+        self._leave_translated()
         self.pending_callout = None
         if reason != CORE_EXIT_TRAP or self.state.priv == PRIV_U:
             return super().decode_exit(reason)

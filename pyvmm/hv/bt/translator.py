@@ -203,8 +203,7 @@ def _classify(raw):
         shape = word & _SHAPE_MASKS[word & 0x7F | (word >> 5) & 0x380]
         copied = _copied_shapes.get(shape)
         if copied is None:
-            entry = codec.decode_entry(word)
-            copied = _copied_shapes[shape] = entry is not None and _copied(entry, word)
+            copied = _copied_shapes[shape] = _decoded_copied(word)
         known = (word, copied)
     if len(_classified) >= CLASSIFIED_MAX:
         _classified.clear()
@@ -239,11 +238,11 @@ _SHAPE_MASKS = _shape_masks()
 _copied_shapes = {}
 
 
-def _classify_word(word):
-    """_classify's answer for a 32-bit word, straight from the decoder (what
-    the shapes stand for)."""
+def _decoded_copied(word):
+    """Whether a 32-bit word is copied, straight from the decoder (what a
+    shape's answer stands for)."""
     entry = codec.decode_entry(word)
-    return word, entry is not None and _copied(entry, word)
+    return entry is not None and _copied(entry, word)
 
 
 def _decode(word):
