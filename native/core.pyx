@@ -886,6 +886,25 @@ cdef class Core:
     def flush_tlb(self):
         tlb_flush(self.h)
 
+    def flush_tlb_pages(self, vaddrs):
+        """Drop the TLB entries of the pages holding `vaddrs` in every
+        address space, counted as one flush: what a hypervisor that changed
+        those pages' leaves only needs (a superpage entry makes it the whole
+        flush_tlb)."""
+        cdef Py_ssize_t n = len(vaddrs), i
+        cdef uint64_t* pages
+        if n == 0:
+            return
+        pages = <uint64_t*>calloc(n, sizeof(uint64_t))
+        if pages == NULL:
+            raise MemoryError("cannot allocate the page list")
+        try:
+            for i in range(n):
+                pages[i] = <uint64_t>vaddrs[i]
+            tlb_flush_pages(self.h, pages, <int>n)
+        finally:
+            free(pages)
+
     def hfence_gvma(self, vmid=None):
         """HFENCE.GVMA from the hypervisor: the G-stage tables of `vmid`
         (every VMID when None) changed, so its guest translations go."""

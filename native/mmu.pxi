@@ -273,6 +273,30 @@ cdef void tlb_flush_page(Hart* h, uint64_t vaddr, int virt, int64_t vmid) noexce
     h.fetch_vpn = NO_VPN
 
 
+cdef void tlb_flush_pages(Hart* h, const uint64_t* vaddrs, int n) noexcept nogil:
+    # The hypervisor changed the leaves of these pages (a shadow pager that
+    # dropped entries or took a store right): their entries go in every
+    # context, as one flush. After a superpage entry, every context goes.
+    cdef int c, p, a, i
+    cdef uint64_t vpn
+    cdef TlbEntry* e
+    if h.tlb_superpage:
+        tlb_flush(h)
+        return
+    for c in range(TLB_CONTEXTS):
+        if not h.ctx_valid[c]:
+            continue
+        for i in range(n):
+            vpn = vaddrs[i] >> 12
+            for p in range(4):
+                for a in range(3):
+                    e = &h.tlb[c][p][a][vpn & h.tlb_mask]
+                    if (e.tag & ~TLB_SLOW) == vpn:
+                        e.tag = TLB_EMPTY
+    h.tlb_flushes += 1
+    h.fetch_vpn = NO_VPN
+
+
 cdef inline bint in_ram(Hart* h, uint64_t paddr, uint64_t size) noexcept nogil:
     return paddr >= h.ram_base and paddr - h.ram_base <= h.ram_size - size and size <= h.ram_size
 

@@ -16,6 +16,11 @@ cdef inline uint64_t shadow_leaf(uint64_t hpa_page, uint64_t perms) noexcept:
     return leaf
 
 
+cdef enum:
+    # Changed slots the pager flushes page by page; more take a whole flush.
+    CHANGED_MAX = 16
+
+
 cdef class ShadowSlots:
     """The leaf slots of a ShadowPager's trees and the maps between them and
     the guest's pages, over the host RAM buffer `ram` (a Core's ram_buffer,
@@ -27,11 +32,18 @@ cdef class ShadowSlots:
     status_slots: the status-dependent slots, in order (values None);
     rmap: guest PTE GPA -> {slot HPA}; pt_refs: guest page GPA -> number
     of (slot, PTE) dependencies in it; data_rmap: guest page GPA -> {slot
-    HPA mapping it}; trees: root HPA -> the tree (its `slots` set)."""
+    HPA mapping it}; trees: root HPA -> the tree (its `slots` set).
+
+    `changed` lists the slots whose leaves were dropped or lost their store
+    right since the pager last took it (their pages' entries are what the
+    hart's TLB must lose), up to CHANGED_MAX; past that, `changed_overflow`
+    is set and only a whole flush will do."""
 
     cdef uint8_t[::1] ram
     cdef uint64_t ram_base
     cdef readonly dict slots, status_slots, rmap, pt_refs, data_rmap, trees
+    cdef readonly list changed
+    cdef public bint changed_overflow
 
     def __cinit__(self, ram, ram_base):
         self.ram = ram
@@ -42,6 +54,24 @@ cdef class ShadowSlots:
         self.pt_refs = {}
         self.data_rmap = {}
         self.trees = {}
+        self.changed = []
+        self.changed_overflow = False
+
+    cdef inline void _note_changed(self, object slot) except *:
+        if self.changed_overflow:
+            return
+        if len(self.changed) >= CHANGED_MAX:
+            self.changed_overflow = True
+            return
+        self.changed.append(slot)
+
+    def take_changed(self):
+        """The slots `changed` holds, or None after an overflow; both are
+        reset."""
+        cdef list taken = None if self.changed_overflow else self.changed
+        self.changed = []
+        self.changed_overflow = False
+        return taken
 
     cdef inline uint64_t _offset(self, uint64_t hpa) except? 0xFFFFFFFFFFFFFFFF:
         cdef uint64_t offset = hpa - self.ram_base
@@ -66,6 +96,7 @@ cdef class ShadowSlots:
             if entry[3]:
                 del status_slots[slot]
             pyvmm_st(ram + self._offset(slot), 8, 0)
+            self._note_changed(slot)
             (<set>trees[entry[0]].slots).discard(slot)
             for pte_gpa in <tuple>entry[1]:
                 dependents = rmap[pte_gpa]
@@ -189,6 +220,7 @@ cdef class ShadowSlots:
                 leaf = pyvmm_ld(ram + offset, 8)
                 if leaf & PTE_W:
                     pyvmm_st(ram + offset, 8, leaf & ~(PTE_W | PTE_D))
+                    self._note_changed(other)
                     changed = True
         return changed
 

@@ -190,6 +190,7 @@ class ShadowPager:
         self._pt_refs = self._maps.pt_refs    # guest page GPA -> number of (slot, PTE) dependencies in it
         self._data_rmap = self._maps.data_rmap    # guest page GPA -> {slot HPA mapping it}
         self._watched = {}                    # guest page GPA -> on_store(page) or None
+        self._table_gva = {}                  # leaf table HPA -> (its tree, the GVA it starts at)
         self.fault_cause = None               # what to reflect after a "guest" outcome
         # Moves whenever a root entry link_host_table set may be gone (satp
         # changed, a tree reset or released, another link): a caller that
@@ -342,7 +343,7 @@ class ShadowPager:
             stale = list(self._status_slots)
             self._drop_slots(stale)
             if stale:
-                self._flush_tlb()
+                self._flush_changed()
 
     def is_page_table(self, gpa):
         """Whether the guest page holding `gpa` has PTEs some shadow entry was
@@ -364,7 +365,7 @@ class ShadowPager:
             self._restore_writes(freed)
         if dropped:
             self.counters["invalidations"] += dropped
-            self._flush_tlb()
+            self._flush_changed()
 
     # ------------------------------------------------------------------ page faults
 
@@ -401,8 +402,8 @@ class ShadowPager:
                         if done.__class__ is int:
                             return self._guest_fault(done, gva)
                         flushes, group_fills, maps_itself = done
-                        for _ in range(flushes):
-                            self._flush_tlb()
+                        if flushes:
+                            self._flush_changed(flushes)
                         self.counters["shadow_fills"] += 1 + group_fills
                         if maps_itself:       # (see below)
                             return self._guest_fault(ACCESS_FAULT_CAUSE[STORE], gva)
@@ -606,12 +607,13 @@ class ShadowPager:
         deps = walk.pte_gpas
         pagemap = self._pagemap
         # The guest pages of deps that were not page tables yet get write-protected.
-        for _ in range(self._maps.fill(slot, tree, deps, data_page, status_dependent, perms, hpa_page,
-                                       self._watched, _NOT_SHARED if pagemap is None else pagemap.readonly,
-                                       0 if pagemap is None else pagemap.ram_base)):
-            self._flush_tlb()
+        flushes = self._maps.fill(slot, tree, deps, data_page, status_dependent, perms, hpa_page,
+                                  self._watched, _NOT_SHARED if pagemap is None else pagemap.readonly,
+                                  0 if pagemap is None else pagemap.ram_base)
         if replaced:                  # the hart may hold the old rights (read-only, other U)
-            self._flush_tlb()
+            flushes += 1
+        if flushes:
+            self._flush_changed(flushes)
         self.counters["shadow_fills"] += 1
         if self.fill_superpages and not mmio and not status_dependent and walk.leaf_gpa is not None \
                 and len(deps) < LEVELS[space.mode]:
@@ -1050,6 +1052,42 @@ class ShadowPager:
     def _flush_tlb(self):
         self.core.flush_tlb()
         self.counters["tlb_flushes"] += 1
+        self._maps.take_changed()     # (all of it went)
+
+    def _flush_changed(self, flushes=1):
+        """The hart loses what its TLB may hold of the leaves dropped or made
+        read-only since the last flush (ShadowSlots.changed), as a hypervisor
+        flushes a page whose shadow entry it changed: page by page when they
+        are few and each one's address is known, else everything. Counted
+        as the `flushes` flushes the pager asked for."""
+        slots = self._maps.take_changed()
+        gvas = self._gvas_of(slots) if slots else None
+        if gvas is None:
+            self.core.flush_tlb()
+        else:
+            self.core.flush_tlb_pages(gvas)
+        self.counters["tlb_flushes"] += flushes
+
+    def _gvas_of(self, slots):
+        """The guest virtual page each leaf slot maps, or None when one's
+        leaf table is not named in its tree's leaf_tables (a flush of
+        everything then)."""
+        table_gva = self._table_gva
+        gvas = []
+        for slot in slots:
+            table = slot & ~PAGE_MASK
+            known = table_gva.get(table)
+            if known is None or known[0].leaf_tables.get(known[1] >> 21) != table \
+                    or self._trees.get(known[0].root) is not known[0]:
+                # A table not seen yet, or since reused: look at every tree again.
+                self._table_gva = table_gva = {
+                    leaf_table: (tree, key << 21)
+                    for tree in self._trees.values() for key, leaf_table in tree.leaf_tables.items()}
+                known = table_gva.get(table)
+                if known is None:
+                    return None
+            gvas.append(known[1] | (slot & PAGE_MASK) << (PAGE_SHIFT - 3))
+        return gvas
 
     # ------------------------------------------------------------------ emulated stores
 

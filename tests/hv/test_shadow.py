@@ -187,7 +187,7 @@ class Run:
         raise AssertionError("no progress")
 
 
-A0, A1, A2, T0, T1, S1 = 10, 11, 12, 5, 6, 9
+A0, A1, A2, A3, T0, T1, S1 = 10, 11, 12, 13, 5, 6, 9
 
 
 @pytest.fixture
@@ -367,6 +367,39 @@ def test_guest_pte_store_is_emulated_and_keeps_the_shadow_coherent(host, vm, sto
     assert guest.read64(pte_of_table) & PTE_D                         # the emulated store dirtied it
 
 
+def test_a_dropped_leaf_leaves_the_tlb_only_for_its_own_page(host, vm):
+    guest = Guest(vm)
+    first, second, other = guest.page(), guest.page(), guest.page()
+    for gpa, value in ((first, 111), (second, 222), (other, 333)):
+        guest.write64(gpa, value)
+    target, other_gva = 0x4000_5000, 0x4000_6000
+    target_pte = guest.map(target, first, PTE_R | PTE_A)
+    guest.map(other_gva, other, PTE_R | PTE_A)
+    guest.code("ld a1, 0(a0)\n ld a2, 0(a2)\n ecall\n")
+    pager = ShadowPager(vm)
+    pager.set_guest_satp(guest.satp())
+    run = Run(host, pager)
+
+    def walks_of_a_run(expected):
+        walks = host.core.stats()["page_walks"]
+        assert run(regs={A0: target, A2: other_gva}) == "ecall"
+        assert (host.core.get_x(A1), host.core.get_x(A2)) == expected
+        return host.core.stats()["page_walks"] - walks
+
+    walks_of_a_run((111, 333))              # the code, target and other in the TLB
+    flushes = pager.counters["tlb_flushes"]
+    guest.write64(target_pte, ((second >> 12) << 10) | PTE_V | PTE_R | PTE_A)
+    assert pager.invalidate_gpa(target_pte, 8) == 1
+    assert pager.counters["tlb_flushes"] == flushes + 1
+    page_flush = walks_of_a_run((222, 333))
+    # the same change again, then everything flushed: the code page and
+    # other_gva are walked again too
+    guest.write64(target_pte, ((first >> 12) << 10) | PTE_V | PTE_R | PTE_A)
+    assert pager.invalidate_gpa(target_pte, 8) == 1
+    host.core.flush_tlb()
+    assert walks_of_a_run((111, 333)) == page_flush + 2
+
+
 def test_page_table_page_mapped_writable_earlier_is_write_protected(host, vm):
     guest = Guest(vm)
     target = 0x4000_5000
@@ -381,6 +414,29 @@ def test_page_table_page_mapped_writable_earlier_is_write_protected(host, vm):
     assert run(regs={A0: target, A2: table_gva}) == "ecall"
     _, leaf = shadow_walk(host.core, pager.root_satp(), table_gva)
     assert not leaf & PTE_W
+
+
+def test_a_page_becoming_a_page_table_loses_its_store_entry_in_the_tlb(host, vm):
+    guest = Guest(vm)
+    first, second = guest.page(), guest.page()
+    guest.write64(first, 111)
+    guest.write64(second, 222)
+    target = 0x4000_5000
+    target_pte = guest.map(target, first, PTE_R | PTE_A)
+    table_gva = 0x4010_0000
+    guest.map(table_gva, target_pte & ~0xFFF, PTE_R | PTE_W | PTE_A | PTE_D)
+    # a store to the table page while it is plain data (a writable TLB
+    # entry), a walk through it, then a store of target's PTE through the
+    # same page, which the pager must see
+    guest.code("sd zero, 0x7f8(a2)\n ld a1, 0(a0)\n sd s1, 0(a3)\n ld a0, 0(a0)\n ecall\n")
+    pager = ShadowPager(vm)
+    pager.set_guest_satp(guest.satp())
+    run = Run(host, pager)
+    new_pte = ((second >> 12) << 10) | PTE_V | PTE_R | PTE_A
+    assert run(regs={A0: target, A2: table_gva, A3: table_gva + (target_pte & 0xFFF),
+                     S1: new_pte}) == "ecall"
+    assert (host.core.get_x(A1), host.core.get_x(A0)) == (111, 222)
+    assert "emulated" in run.outcomes
 
 
 def test_unknown_store_to_a_page_table_unprotects_the_page(host, vm):

@@ -262,6 +262,51 @@ def test_tlb_hits_avoid_walks_and_sfence_vma_flushes():
     assert core.stats()["page_walks"] == walks + 2
 
 
+def _two_page_reader(megapage=False):
+    # a user loop loading 0x2000 into a0 and 0x3000 into a1 (and, with
+    # megapage, 0x200000 from a 2 MiB page into a2), run once to fill the TLB
+    loads = "li t0, 0x2000\n ld a0, 0(t0)\n li t0, 0x3000\n ld a1, 0(t0)\n"
+    if megapage:
+        loads += "li t0, 0x200000\n ld a2, 0(t0)\n"
+    core, prog, pt = user_program(loads)
+    for i, va in enumerate((0x2000, 0x3000)):
+        pt.map(va, DATA + 0x1000 * i, U | R | A)
+    if megapage:
+        pt.map(0x200000, RAM_BASE + 0x400000, U | R | A, level=1)
+    for i in range(4):
+        core.write_mem(DATA + 0x1000 * i, (i + 1).to_bytes(8, "little"))
+    run_to_ebreak(core)
+    assert (reg(core, "a0"), reg(core, "a1")) == (1, 2)
+    # both leaves now name other pages, behind the TLB's back
+    for i, va in enumerate((0x2000, 0x3000)):
+        pt.map(va, DATA + 0x1000 * (i + 2), U | R | A)
+    return core
+
+
+def test_flush_tlb_pages_drops_only_the_pages_named():
+    core = _two_page_reader()
+    walks = core.stats()["page_walks"]
+    flushes = core.stats()["tlb_flushes"]
+    core.flush_tlb_pages([0x2008])              # any address in the page
+    core.priv, core.pc = 0, 0x1000
+    run_to_ebreak(core)
+    assert (reg(core, "a0"), reg(core, "a1")) == (3, 2)     # 0x3000 still cached
+    assert core.stats()["page_walks"] == walks + 1
+    assert core.stats()["tlb_flushes"] == flushes + 1       # one flush, however many pages
+    core.flush_tlb_pages([])
+    assert core.stats()["tlb_flushes"] == flushes + 1
+
+
+def test_flush_tlb_pages_after_a_superpage_entry_flushes_everything():
+    core = _two_page_reader(megapage=True)
+    walks = core.stats()["page_walks"]
+    core.flush_tlb_pages([0x2000])
+    core.priv, core.pc = 0, 0x1000
+    run_to_ebreak(core)
+    assert (reg(core, "a0"), reg(core, "a1")) == (3, 4)
+    assert core.stats()["page_walks"] == walks + 4          # code, both pages, the megapage
+
+
 def test_satp_write_with_unsupported_mode_is_ignored():
     core, _ = load("ebreak\n")
     core.write_csr(CSR_SATP, (SV39 << 60) | 0x123)
