@@ -15,6 +15,8 @@ import importlib
 import os
 import sys
 
+from pyvmm import collector
+
 # Modules that contribute sub-commands, in the order `pyvmm --help` lists them.
 COMMAND_MODULES = ("pyvmm.machine.cli", "pyvmm.user.cli", "pyvmm.asm.cli", "pyvmm.bench.cli",
                    "pyvmm.hv.analyze_cli", "pyvmm.hv.host_cli", "pyvmm.hv.clone_cli")
@@ -62,6 +64,8 @@ def main(argv=None):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if argv is None:
         argv = sys.argv[1:]
+        # the process's own command line: its collector is pyvmm's to set
+        collector.settle()
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -31,6 +31,7 @@ import re
 import sys
 import time
 
+from pyvmm import collector
 from pyvmm.bench import techniques
 from pyvmm.bench.cell import TRAP_EXITS, _core_counters, technique_count
 
@@ -179,6 +180,7 @@ def main(argv=None):
         return 2
     with open(argv[0]) as f:
         spec = json.load(f)
+    collector.settle()             # as pyvmm's own command line does
     result = boot(spec)
     with open(argv[1], "w") as f:
         json.dump(result, f)
