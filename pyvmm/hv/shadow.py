@@ -1077,9 +1077,9 @@ class ShadowPager:
         for slot in slots:
             table = slot & ~PAGE_MASK
             known = table_gva.get(table)
-            if known is None or known[0].leaf_tables.get(known[1] >> 21) != table \
-                    or self._trees.get(known[0].root) is not known[0]:
-                # A table not seen yet, or since reused: look at every tree again.
+            if known is None or known[0].leaf_tables.get(known[1] >> 21) != table:
+                # A table not seen yet, or since reused (a tree's reset or
+                # release empties its leaf_tables): look at every tree again.
                 self._table_gva = table_gva = {
                     leaf_table: (tree, key << 21)
                     for tree in self._trees.values() for key, leaf_table in tree.leaf_tables.items()}

@@ -45,6 +45,8 @@ class DeviceSet:
 
         self.config = config or DeviceConfig()
         self.ram_size = ram_size
+        self._own_pci = []                # _own_pci_functions, as of _own_pci_seen functions on the bus
+        self._own_pci_seen = 0
         self.guest_memory = None        # set by attach_memory
         self.plic = PLIC(num_contexts=plic_contexts, on_change=on_plic_change)
         self.uart = NS16550A(console_write, lambda level: self.plic.set_level(UART0_IRQ, level))
@@ -148,9 +150,13 @@ class DeviceSet:
         """PCI functions that are devices of their own (NVMe, pyvmm-nic, a
         host function assigned to this VM), not virtio transports, whose
         virtio device is polled above."""
-        from pyvmm.io.pci.virtio_pci import VirtioPciFunction
-        return [function for function in self.pci.slots.values()
-                if not isinstance(function, VirtioPciFunction)]
+        slots = self.pci.slots
+        if len(slots) != self._own_pci_seen:     # (functions are only ever added to the bus)
+            from pyvmm.io.pci.virtio_pci import VirtioPciFunction
+            self._own_pci = [function for function in slots.values()
+                             if not isinstance(function, VirtioPciFunction)]
+            self._own_pci_seen = len(slots)
+        return self._own_pci
 
     def wait_handles(self):
         """Objects with fileno() whose readiness can wake an idle guest (network sockets)."""
