@@ -1080,9 +1080,12 @@ class ShadowPager:
             if known is None or known[0].leaf_tables.get(known[1] >> 21) != table:
                 # A table not seen yet, or since reused (a tree's reset or
                 # release empties its leaf_tables): look at every tree again.
+                # A table may also be named by a non-canonical key (an alias,
+                # see _leaf_slot), never an address the hart's TLB holds.
                 self._table_gva = table_gva = {
                     leaf_table: (tree, key << 21)
-                    for tree in self._trees.values() for key, leaf_table in tree.leaf_tables.items()}
+                    for tree in self._trees.values() for key, leaf_table in tree.leaf_tables.items()
+                    if _canonical(key << 21, tree.levels)}
                 known = table_gva.get(table)
                 if known is None:
                     return None
