@@ -416,12 +416,19 @@ def test_a_page_flush_names_the_canonical_address_of_an_aliased_leaf_table(host,
     assert pager._gvas_of([slot + 8]) == [canonical + PAGE]
 
 
+def target_and_its_table(guest, target_gpa):
+    """A read-only page at 0x4000_5000 on target_gpa, and the leaf table
+    holding its PTE mapped writable at 0x4010_0000 (a kernel mapping its own
+    page tables): (the target's address, its PTE's GPA, the table's address)."""
+    target, table_gva = 0x4000_5000, 0x4010_0000
+    target_pte = guest.map(target, target_gpa, PTE_R | PTE_A)
+    guest.map(table_gva, target_pte & ~0xFFF, PTE_R | PTE_W | PTE_A | PTE_D)
+    return target, target_pte, table_gva
+
+
 def test_page_table_page_mapped_writable_earlier_is_write_protected(host, vm):
     guest = Guest(vm)
-    target = 0x4000_5000
-    target_pte = guest.map(target, guest.page(), PTE_R | PTE_A)
-    table_gva = 0x4010_0000
-    guest.map(table_gva, target_pte & ~0xFFF, PTE_R | PTE_W | PTE_A | PTE_D)
+    target, _, table_gva = target_and_its_table(guest, guest.page())
     guest.code("ld a1, 0(a2)\n ld a1, 0(a0)\n ecall\n")
     pager = ShadowPager(vm)
     pager.set_guest_satp(guest.satp())
@@ -437,10 +444,7 @@ def test_a_page_becoming_a_page_table_loses_its_store_entry_in_the_tlb(host, vm)
     first, second = guest.page(), guest.page()
     guest.write64(first, 111)
     guest.write64(second, 222)
-    target = 0x4000_5000
-    target_pte = guest.map(target, first, PTE_R | PTE_A)
-    table_gva = 0x4010_0000
-    guest.map(table_gva, target_pte & ~0xFFF, PTE_R | PTE_W | PTE_A | PTE_D)
+    target, target_pte, table_gva = target_and_its_table(guest, first)
     # a store to the table page while it is plain data (a writable TLB
     # entry), a walk through it, then a store of target's PTE through the
     # same page, which the pager must see
