@@ -47,3 +47,13 @@ def vm_run(kernel, paging="nested", bootargs="", ram_size=128 << 20, max_insns=N
     vm.load(kernel)
     result = vm.run(max_insns)
     return result.status, result.how, vm.console_output, vm
+
+
+def assert_chains_consistent(tc):
+    """Every patched stub is remembered once, under the target it jumps to,
+    and nothing else is: what unchaining a dropped block relies on."""
+    expected = {}
+    for stub, target in tc.patched.items():
+        expected.setdefault(target, []).append(stub)
+    remembered = {target: sorted(tc.incoming_stubs(target)) for target in tc.incoming}
+    assert remembered == {target: sorted(stubs) for target, stubs in expected.items()}

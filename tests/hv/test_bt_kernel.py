@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from hv_support import KERNEL, ROOT, native_run
+from hv_support import KERNEL, ROOT, assert_chains_consistent, native_run
 
 pytest.importorskip("pyvmm._core")
 
@@ -180,6 +180,7 @@ def test_every_mode_matches_the_board(mode):
     assert f"bench {mode}".encode() in output or mode == "demo"
     bt = vm.stats()["bt"]
     assert bt["blocks_translated"] > 0 and bt["callouts"]["ecall"] > 0
+    assert_chains_consistent(vm.vcpus[0].tc)
 
 
 def test_a_kernel_panic_matches_the_board():
@@ -308,6 +309,7 @@ def test_a_small_translation_cache_flushes_and_the_output_holds():
     assert (vm.console_output, result.status) == (output, status)
     bt = vm.stats()["bt"]
     assert bt["flushes"] >= 1 and bt["tc_bytes_used"] <= 16 << 10
+    assert_chains_consistent(vm.vcpus[0].tc)
 
 
 def test_kernel_exceptions_from_callouts_match_the_board(tmp_path):

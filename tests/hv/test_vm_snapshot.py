@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from hv_support import KERNEL, ROOT, needs_h
+from hv_support import KERNEL, ROOT, assert_chains_consistent, needs_h
 
 pytest.importorskip("pyvmm._core")
 
@@ -143,6 +143,8 @@ def test_a_vm_saved_anywhere_restores_into_the_same_counters(tmp_path, technique
     assert _counters(vm) == want and vm.console_output == output
     for instret, before, path in saved:
         restored = Host(ram_size=HOST_RAM).restore(path)
+        if technique == "bt":             # the rebuilt TC's chains, each remembered once
+            assert_chains_consistent(restored.vcpus[0].tc)
         restored.run()
         got = _counters(restored)
         assert got == want, (instret, {k: (want.get(k), got.get(k)) for k in set(want) | set(got)

@@ -302,8 +302,10 @@ class TranslationCache:
         return [INDIRECT_SPILL] + emit.far_jump(IBL_REG, entry - (stub + 4))
 
     def _note_chain(self, stub, target_block):
-        self.patched[stub] = target_block.guest_pc
-        self._add_incoming(target_block.guest_pc, stub)
+        target = target_block.guest_pc
+        if self.patched.get(stub) != target:   # (a rebuild chains again what its installs chained)
+            self._add_incoming(target, stub)
+        self.patched[stub] = target
         self.counters["chained"] += 1
 
     def link_indirect(self, site, literal, target_block):
@@ -325,13 +327,15 @@ class TranslationCache:
         return True
 
     def _add_incoming(self, guest_pc, stub):
+        # Callers add a stub only as it starts to jump to guest_pc (patched
+        # holds its one target), so never twice: no search of the hundreds
+        # of stubs a kernel's common functions collect.
         stubs = self.incoming.get(guest_pc)
         if stubs is None:
             self.incoming[guest_pc] = stub
         elif stubs.__class__ is int:
-            if stubs != stub:
-                self.incoming[guest_pc] = array.array("Q", (stubs, stub))
-        elif stub not in stubs:
+            self.incoming[guest_pc] = array.array("Q", (stubs, stub))
+        else:
             stubs.append(stub)
 
     def _remove_incoming(self, guest_pc, stub):
