@@ -53,6 +53,7 @@ SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
 PTE_A_D = PTE_A | PTE_D
+_UNREAD = object()                       # a PTE _pte_values has not read yet
 STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
 TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads the lookup table
 
@@ -421,6 +422,10 @@ class BTVCPU(TrapEmulateVCPU):
         outside guest RAM), which the garbage collector stops tracking: a
         booting Linux walks thousands of code pages."""
         self.code_walks[page] = (gpa_page, pte_gpas, self._pte_values(pte_gpas))
+        self._watch_code_walk(page, pte_gpas)
+
+    def _watch_code_walk(self, page, pte_gpas):
+        """Code page `page` was walked through pte_gpas: watch their tables."""
         for pte_gpa in pte_gpas:
             table = pte_gpa & ~(layout.PAGE_SIZE - 1)
             pages = self.walk_tables.get(table)
@@ -429,13 +434,18 @@ class BTVCPU(TrapEmulateVCPU):
                 self.vm.policy.watch_walk_table(table)
             pages.add(page)
 
-    def _pte_values(self, pte_gpas):
-        """The PTEs at pte_gpas, less the A and D bits the walks of others set."""
+    def _pte_values(self, pte_gpas, known=None):
+        """The PTEs at pte_gpas, less the A and D bits the walks of others set
+        (with `known`, a dict of PTE GPA -> value, those read already)."""
         values = []
         for pte_gpa in pte_gpas:
-            hpa = self.vm.gpa_to_hpa(pte_gpa)
-            values.append(None if hpa is None else
-                          self._ram_words[(hpa - self._ram_base) >> 3] & ~PTE_A_D)
+            value = known.get(pte_gpa, _UNREAD) if known is not None else _UNREAD
+            if value is _UNREAD:
+                hpa = self.vm.gpa_to_hpa(pte_gpa)
+                value = None if hpa is None else self._ram_words[(hpa - self._ram_base) >> 3] & ~PTE_A_D
+                if known is not None:
+                    known[pte_gpa] = value
+            values.append(value)
         return tuple(values)
 
     def revalidate_code(self):
@@ -450,13 +460,14 @@ class BTVCPU(TrapEmulateVCPU):
         for table in stale:
             pages |= self.walk_tables.pop(table, set())
         status = self.state.sstatus
+        read = {}                     # the code pages' walks share their upper PTEs
         for page in pages:
             known = self.code_walks.get(page)
             if known is None:
                 continue
             gpa_page, pte_gpas, values = known
-            if self._pte_values(pte_gpas) == values:
-                self._note_code_walk(page, gpa_page, pte_gpas)
+            if self._pte_values(pte_gpas, read) == values:
+                self._watch_code_walk(page, pte_gpas)
                 continue
             walk, _ = self.vm.pager.guest_walk(page, "fetch", PRIV_S, bool(status & SSTATUS_SUM),
                                                bool(status & SSTATUS_MXR))
