@@ -44,6 +44,7 @@ cdef class ShadowSlots:
     cdef readonly dict slots, status_slots, rmap, pt_refs, data_rmap, trees
     cdef readonly list changed
     cdef public bint changed_overflow
+    cdef dict table_gva                 # leaf table HPA -> (its tree, the GVA it starts at), for gvas_of
 
     def __cinit__(self, ram, ram_base):
         self.ram = ram
@@ -56,6 +57,7 @@ cdef class ShadowSlots:
         self.trees = {}
         self.changed = []
         self.changed_overflow = False
+        self.table_gva = {}
 
     cdef inline void _note_changed(self, object slot) except *:
         if self.changed_overflow:
@@ -72,6 +74,50 @@ cdef class ShadowSlots:
         self.changed = []
         self.changed_overflow = False
         return taken
+
+    def take_changed_gvas(self):
+        """gvas_of the slots take_changed takes, or None after an overflow
+        or when none were recorded: the pages the hart's TLB must lose."""
+        cdef list slots = self.take_changed()
+        if not slots:
+            return None
+        return self.gvas_of(slots)
+
+    cpdef list gvas_of(self, list slots):
+        """The guest-virtual page each leaf slot maps (from its leaf table's
+        key in its tree's leaf_tables, gva >> 21), or None when a table is
+        named by no canonical key of a tree the pager holds: a table seen for
+        the first time or reused since is looked for in every tree again, and
+        a non-canonical key (an alias, ShadowPager._leaf_slot) is never an
+        address the hart's TLB holds."""
+        cdef list gvas = []
+        cdef object slot, known, tree
+        cdef uint64_t table
+        for slot in slots:
+            table = (<uint64_t>slot) & ~0xFFFULL
+            known = self.table_gva.get(table)
+            if known is None or (<tuple>known)[0].leaf_tables.get((<uint64_t>(<tuple>known)[1]) >> 21) != table:
+                self._map_leaf_tables()
+                known = self.table_gva.get(table)
+                if known is None:
+                    return None
+            gvas.append((<uint64_t>(<tuple>known)[1]) | ((<uint64_t>slot) & 0xFFFULL) << 9)
+        return gvas
+
+    cdef int _map_leaf_tables(self) except -1:
+        cdef object tree, key, leaf_table
+        cdef uint64_t gva, top, ones
+        cdef int levels
+        self.table_gva = {}
+        for tree in self.trees.values():
+            levels = tree.levels
+            ones = (1ULL << (65 - 12 - 9 * levels)) - 1
+            for key, leaf_table in tree.leaf_tables.items():
+                gva = (<uint64_t>key) << 21
+                top = gva >> (12 + 9 * levels - 1)
+                if top == 0 or top == ones:
+                    self.table_gva[leaf_table] = (tree, gva)
+        return 0
 
     cdef inline uint64_t _offset(self, uint64_t hpa) except? 0xFFFFFFFFFFFFFFFF:
         cdef uint64_t offset = hpa - self.ram_base

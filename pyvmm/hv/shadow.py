@@ -190,7 +190,6 @@ class ShadowPager:
         self._pt_refs = self._maps.pt_refs    # guest page GPA -> number of (slot, PTE) dependencies in it
         self._data_rmap = self._maps.data_rmap    # guest page GPA -> {slot HPA mapping it}
         self._watched = {}                    # guest page GPA -> on_store(page) or None
-        self._table_gva = {}                  # leaf table HPA -> (its tree, the GVA it starts at)
         self.fault_cause = None               # what to reflect after a "guest" outcome
         # Moves whenever a root entry link_host_table set may be gone (satp
         # changed, a tree reset or released, another link): a caller that
@@ -1060,37 +1059,12 @@ class ShadowPager:
         flushes a page whose shadow entry it changed: page by page when they
         are few and each one's address is known, else everything. Counted
         as the `flushes` flushes the pager asked for."""
-        slots = self._maps.take_changed()
-        gvas = self._gvas_of(slots) if slots else None
+        gvas = self._maps.take_changed_gvas()
         if gvas is None:
             self.core.flush_tlb()
         else:
             self.core.flush_tlb_pages(gvas)
         self.counters["tlb_flushes"] += flushes
-
-    def _gvas_of(self, slots):
-        """The guest virtual page each leaf slot maps, or None when one's
-        leaf table is not named in its tree's leaf_tables (a flush of
-        everything then)."""
-        table_gva = self._table_gva
-        gvas = []
-        for slot in slots:
-            table = slot & ~PAGE_MASK
-            known = table_gva.get(table)
-            if known is None or known[0].leaf_tables.get(known[1] >> 21) != table:
-                # A table not seen yet, or since reused (a tree's reset or
-                # release empties its leaf_tables): look at every tree again.
-                # A table may also be named by a non-canonical key (an alias,
-                # see _leaf_slot), never an address the hart's TLB holds.
-                self._table_gva = table_gva = {
-                    leaf_table: (tree, key << 21)
-                    for tree in self._trees.values() for key, leaf_table in tree.leaf_tables.items()
-                    if _canonical(key << 21, tree.levels)}
-                known = table_gva.get(table)
-                if known is None:
-                    return None
-            gvas.append(known[1] | (slot & PAGE_MASK) << (PAGE_SHIFT - 3))
-        return gvas
 
     # ------------------------------------------------------------------ emulated stores
 

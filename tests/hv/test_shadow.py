@@ -413,7 +413,7 @@ def test_a_page_flush_names_the_canonical_address_of_an_aliased_leaf_table(host,
     slot = pager._leaf_slot(tree, canonical, create=True)
     assert pager._leaf_slot(tree, alias, create=True) == slot     # named last
     assert tree.leaf_tables[alias >> 21] == tree.leaf_tables[canonical >> 21]
-    assert pager._gvas_of([slot + 8]) == [canonical + PAGE]
+    assert pager._maps.gvas_of([slot + 8]) == [canonical + PAGE]
 
 
 def target_and_its_table(guest, target_gpa):
