@@ -250,25 +250,29 @@ cdef void tlb_flush(Hart* h) noexcept nogil:
     update_mode(h)
 
 
+cdef inline void tlb_drop_vpn(Hart* h, int c, uint64_t vpn) noexcept nogil:
+    # context c's entries of page vpn, for every privilege and access
+    cdef int p, a
+    cdef TlbEntry* e
+    for p in range(4):
+        for a in range(3):
+            e = &h.tlb[c][p][a][vpn & h.tlb_mask]
+            if (e.tag & ~TLB_SLOW) == vpn:
+                e.tag = TLB_EMPTY
+
+
 cdef void tlb_flush_page(Hart* h, uint64_t vaddr, int virt, int64_t vmid) noexcept nogil:
     # SFENCE.VMA / HFENCE.VVMA with an address: drop that page's entries in
     # the matching contexts. Entries are per 4 KiB, so once a superpage has
     # been cached every entry may hold a piece of the changed leaf, and the
     # matching contexts go whole.
-    cdef uint64_t vpn = vaddr >> 12
-    cdef int c, p, a
-    cdef TlbEntry* e
+    cdef int c
     if h.tlb_superpage:
         tlb_flush_contexts(h, virt, vmid)
         return
     for c in range(TLB_CONTEXTS):
-        if not ctx_matches(h, c, virt, vmid):
-            continue
-        for p in range(4):
-            for a in range(3):
-                e = &h.tlb[c][p][a][vpn & h.tlb_mask]
-                if (e.tag & ~TLB_SLOW) == vpn:
-                    e.tag = TLB_EMPTY
+        if ctx_matches(h, c, virt, vmid):
+            tlb_drop_vpn(h, c, vaddr >> 12)
     h.tlb_flushes += 1
     h.fetch_vpn = NO_VPN
 
@@ -277,22 +281,14 @@ cdef void tlb_flush_pages(Hart* h, const uint64_t* vaddrs, int n) noexcept nogil
     # The hypervisor changed the leaves of these pages (a shadow pager that
     # dropped entries or took a store right): their entries go in every
     # context, as one flush. After a superpage entry, every context goes.
-    cdef int c, p, a, i
-    cdef uint64_t vpn
-    cdef TlbEntry* e
+    cdef int c, i
     if h.tlb_superpage:
         tlb_flush(h)
         return
     for c in range(TLB_CONTEXTS):
-        if not h.ctx_valid[c]:
-            continue
-        for i in range(n):
-            vpn = vaddrs[i] >> 12
-            for p in range(4):
-                for a in range(3):
-                    e = &h.tlb[c][p][a][vpn & h.tlb_mask]
-                    if (e.tag & ~TLB_SLOW) == vpn:
-                        e.tag = TLB_EMPTY
+        if h.ctx_valid[c]:
+            for i in range(n):
+                tlb_drop_vpn(h, c, vaddrs[i] >> 12)
     h.tlb_flushes += 1
     h.fetch_vpn = NO_VPN
 

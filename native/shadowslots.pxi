@@ -43,7 +43,7 @@ cdef class ShadowSlots:
     cdef uint64_t ram_base
     cdef readonly dict slots, status_slots, rmap, pt_refs, data_rmap, trees
     cdef readonly list changed
-    cdef public bint changed_overflow
+    cdef readonly bint changed_overflow
     cdef dict table_gva                 # leaf table HPA -> (its tree, the GVA it starts at), for gvas_of
 
     def __cinit__(self, ram, ram_base):

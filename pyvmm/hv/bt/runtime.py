@@ -53,7 +53,6 @@ SCOUNTEREN_TM = 1 << 1                   # U-mode may read `time`
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
 TC_PTE = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
 PTE_A_D = PTE_A | PTE_D
-_UNREAD = object()                       # a PTE _pte_values has not read yet
 STATE_PTE = PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D
 TABLE_PTE = PTE_V | PTE_R | PTE_U | PTE_A           # translated code only reads the lookup table
 
@@ -439,12 +438,13 @@ class BTVCPU(TrapEmulateVCPU):
         (with `known`, a dict of PTE GPA -> value, those read already)."""
         values = []
         for pte_gpa in pte_gpas:
-            value = known.get(pte_gpa, _UNREAD) if known is not None else _UNREAD
-            if value is _UNREAD:
-                hpa = self.vm.gpa_to_hpa(pte_gpa)
-                value = None if hpa is None else self._ram_words[(hpa - self._ram_base) >> 3] & ~PTE_A_D
-                if known is not None:
-                    known[pte_gpa] = value
+            if known is not None and pte_gpa in known:
+                values.append(known[pte_gpa])
+                continue
+            hpa = self.vm.gpa_to_hpa(pte_gpa)
+            value = None if hpa is None else self._ram_words[(hpa - self._ram_base) >> 3] & ~PTE_A_D
+            if known is not None:
+                known[pte_gpa] = value
             values.append(value)
         return tuple(values)
 
