@@ -435,10 +435,13 @@ def test_cli_refuses_a_bad_queue_count():
 
 def test_smode_build_in_a_vm_prints_the_same():
     """nic_smode.S in a VM (technique hw): the controller emulated by the
-    VM's device set, the same lines."""
+    VM's device set, the same lines. No instruction budget: the guest polls
+    while the peer's echo crosses TCP, so how many instructions it retires
+    depends on the host (about 0.9 G here); the driver's own poll limit and
+    the subprocess timeout bound the run."""
     peer = EchoPeer()
     try:
-        run = pyvmm_run("--technique", "hw", "--max-insns", "500M",
+        run = pyvmm_run("--technique", "hw",
                         "--netdev", f"socket,id=n0,connect=127.0.0.1:{peer.port}",
                         "--device", "pyvmm-nic,netdev=n0,queues=2",
                         os.path.join(ROOT, "guests", "pci", "nic_smode.S"))
