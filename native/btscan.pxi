@@ -3,12 +3,16 @@
 #
 # Most of a kernel's instructions reach the translation cache as they are
 # (after RVC expansion), and most of the rest are conditional branches, each
-# rewritten the same way inside a superblock. The translator's Python loop
-# classifies every instruction; here its answers for those two kinds are a
-# table it fills (raw parcel(s) -> the word the TC gets, and a branch's
-# offset), so this side never decodes and cannot disagree with pyvmm.isa,
-# and `scan` emits a run of known instructions straight from a code page,
-# handing every other one back to the translator.
+# rewritten the same way inside a superblock, and the pc-relative jumps and
+# auipc, rewritten from their bits alone. The translator's Python loop
+# classifies every instruction; here its answers are a table it fills (raw
+# parcel(s) -> the word the TC gets, a branch's offset, a compressed
+# parcel's expansion) and the masks that say which bits of a 32-bit word
+# decide whether it is copied, with its answer for each such shape: so this
+# side never decodes by itself and cannot disagree with pyvmm.isa. `scan`
+# emits a run of instructions straight from a code page, handing every
+# other one (a shape it was not told, a CSR access, an indirect jump, a
+# word naming the runtime's base register) back to the translator.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_FORMAT, PyBUF_C_CONTIGUOUS
 from cpython.list cimport PyList_Append, PyList_GET_SIZE
@@ -20,16 +24,57 @@ cdef enum:
     # translator asks again after a full run).
     SCAN_RUN = 2048
     SCAN_PAGE_MASK = 0xFFF
-    # What a held word is.
+    # What a held word is, and what a run's instruction emits.
     SCAN_COPIED = 1
     SCAN_BRANCH = 2
+    SCAN_EXPANDED = 3             # held only: a compressed parcel decided by its expansion
+    SCAN_JUMP = 4                 # run only: jal, or jalr right after the auipc of its base
+    SCAN_AUIPC = 5                # run only
+    # The shape table: how many shapes it holds before it empties.
+    SHAPE_SLOTS = 1 << 14
+    SHAPE_LIMIT = 1 << 13
+    SHAPE_COPIED = 1
+    SHAPE_REWRITTEN = 2
+    # Words the translator emits itself (pyvmm.hv.bt.emit's constant).
+    WORD_LUI = 0x37
+    WORD_ADDI = 0x13
+    WORD_ADDIW = 0x1B
 
 
 cdef struct ScanEntry:
     uint32_t raw                  # the parcel(s) as fetched; 0: an empty slot
     uint32_t word                 # copied: the word; branch: the word that hops over its stub
     int32_t offset                # branch: its target, from its pc
-    uint32_t kind                 # SCAN_COPIED or SCAN_BRANCH
+    uint32_t kind                 # SCAN_COPIED, SCAN_BRANCH or SCAN_EXPANDED
+
+
+cdef struct ShapeEntry:
+    uint32_t shape                # a word's bits under its shape mask; 0: an empty slot
+    uint32_t answer               # SHAPE_COPIED or SHAPE_REWRITTEN
+
+
+cdef inline int constant32_words(uint32_t rd, int64_t value, uint32_t *out) noexcept:
+    # pyvmm.hv.bt.emit's constant for a signed 32-bit value: lui and addiw,
+    # or the one of them it needs (addi from x0 when the upper 20 bits are 0)
+    cdef int64_t upper = (value + 0x800) >> 12
+    cdef int64_t lo = value - (upper << 12)
+    if not upper & 0xFFFFF:
+        out[0] = WORD_ADDI | rd << 7 | (<uint32_t>lo & 0xFFF) << 20
+        return 1
+    out[0] = WORD_LUI | rd << 7 | (<uint32_t>upper & 0xFFFFF) << 12
+    if lo:
+        out[1] = WORD_ADDIW | rd << 7 | rd << 15 | (<uint32_t>lo & 0xFFF) << 20
+        return 2
+    return 1
+
+
+cdef inline int constant_words(uint32_t rd, uint64_t value, uint32_t *out) noexcept:
+    # the words leaving `value` in rd, for a value in the signed 32-bit
+    # range (every link value and auipc result of a kernel in the top 2 GiB
+    # or a program in the bottom); -1 for the rest, which the translator emits
+    if value < 0x80000000ULL or value >= 0xFFFFFFFF80000000ULL:
+        return constant32_words(rd, <int64_t>value, out)
+    return -1
 
 
 cdef inline bint parcel_format(const char *fmt) noexcept:
@@ -45,14 +90,24 @@ cdef class CopyScan:
     """The guest instructions the bt translator emits without a decision,
     keyed by their raw parcel(s) (a 16-bit compressed parcel, or a 32-bit
     word whose low two bits are 11): the ones it copies unchanged, with the
-    word the translation cache gets (a compressed one expanded), and the
+    word the translation cache gets (a compressed one expanded), the
     conditional branches it rewrites inside a superblock, with the inverted
-    branch that hops over an exit stub and the offset of the taken target;
-    and the scan of a run of them from a code page.
+    branch that hops over an exit stub and the offset of the taken target,
+    and compressed parcels it rewrites, with their expansion; and the scan
+    of a run of instructions from a code page.
 
     `stub` is an exit stub's words (the callout first) and `exit_kind` its
     callout records' kind: a branch emits its hop, then the stub, whose
     callout record is (exit_kind, target, 0, 4, target, 0, 0).
+
+    With `rewrites` set (set_rewrites: the shape masks, the runtime's base
+    register, the hop's bits), the scan also decides 32-bit words it does
+    not hold: a conditional branch, jal and auipc from their bits, a jalr
+    right after the auipc that set its base (a direct jump), any other word
+    by its shape's answer (add_shape) when it has one. A jump ends the run
+    and the block (`ended`); `auipc` is (rd, value, pc after it) of the
+    last auipc with a destination, or None, carried from one scan of a
+    block to the next by the translator.
 
     At most `limit` words are held: the table empties when an add finds it
     full (a kernel has some 100 K distinct words; the translator adds them
@@ -66,10 +121,21 @@ cdef class CopyScan:
     cdef readonly tuple stub
     cdef readonly object exit_kind
     cdef readonly Py_ssize_t emitted      # guest instructions the last scan emitted
+    cdef readonly bint ended              # the last scan ended its block with a jump
+    cdef readonly object auipc            # (rd, value, next pc) after the last scan, or None
+    cdef readonly bint rewrites           # set_rewrites was called
+    cdef uint32_t base_reg
+    cdef uint32_t hop_bits
+    cdef uint32_t shape_masks[1024]
+    cdef ShapeEntry *shapes
+    cdef Py_ssize_t shape_count
     cdef uint32_t run_kinds[SCAN_RUN]
     cdef uint32_t run_words[SCAN_RUN]
     cdef uint64_t run_pcs[SCAN_RUN]
     cdef uint64_t run_targets[SCAN_RUN]
+    cdef uint32_t run_consts[SCAN_RUN][2]  # a jump's link value or auipc's value as words
+    cdef uint8_t run_nconst[SCAN_RUN]
+    cdef uint8_t run_rd[SCAN_RUN]          # auipc's destination
 
     def __cinit__(self, Py_ssize_t limit=1 << 18, tuple stub=(), exit_kind="exit"):
         cdef uint64_t size = 16
@@ -78,7 +144,8 @@ cdef class CopyScan:
         while size < <uint64_t>(2 * limit):
             size <<= 1
         self.slots = <ScanEntry *>calloc(size, sizeof(ScanEntry))
-        if self.slots == NULL:
+        self.shapes = <ShapeEntry *>calloc(SHAPE_SLOTS, sizeof(ShapeEntry))
+        if self.slots == NULL or self.shapes == NULL:
             raise MemoryError()
         self.mask = size - 1
         self.limit = limit
@@ -87,6 +154,7 @@ cdef class CopyScan:
 
     def __dealloc__(self):
         free(self.slots)
+        free(self.shapes)
 
     def __len__(self):
         return self.count
@@ -99,16 +167,75 @@ cdef class CopyScan:
         return &self.slots[i]
 
     def clear(self):
-        """Forget every word."""
+        """Forget every word and every shape's answer."""
         memset(self.slots, 0, (self.mask + 1) * sizeof(ScanEntry))
         self.count = 0
+        memset(self.shapes, 0, SHAPE_SLOTS * sizeof(ShapeEntry))
+        self.shape_count = 0
+
+    def set_rewrites(self, masks, uint32_t base_reg, uint32_t hop_bits):
+        """Let the scan decide 32-bit words it does not hold: `masks` are the
+        1,024 shape masks (index: opcode | funct3 << 7), `base_reg` the
+        register translated code keeps for the runtime (a word naming it is
+        the translator's), `hop_bits` a branch's hop over its stub less
+        the fields it keeps from the guest's branch (rs1, rs2, funct3,
+        opcode)."""
+        cdef Py_ssize_t i
+        if len(masks) != 1024:
+            raise ValueError(f"1024 shape masks, not {len(masks)}")
+        if not self.stub:
+            raise ValueError("CopyScan: rewrites need the exit stub's words")
+        if base_reg == 0 or base_reg > 31:
+            raise ValueError(f"the base register is x1 to x31, not x{base_reg}")
+        for i in range(1024):
+            self.shape_masks[i] = masks[i]
+        self.base_reg = base_reg
+        self.hop_bits = hop_bits
+        self.rewrites = True
+
+    cdef inline uint32_t _shape(self, uint32_t word) noexcept:
+        return word & self.shape_masks[(word & 0x7F) | ((word >> 5) & 0x380)]
+
+    cdef inline ShapeEntry *_shape_slot(self, uint32_t shape) noexcept:
+        cdef uint64_t i = ((<uint64_t>shape * 0x9E3779B97F4A7C15ULL) >> 40) & (SHAPE_SLOTS - 1)
+        while self.shapes[i].shape != 0 and self.shapes[i].shape != shape:
+            i = (i + 1) & (SHAPE_SLOTS - 1)
+        return &self.shapes[i]
+
+    def add_shape(self, uint32_t word, bint copied):
+        """Hold the answer for every 32-bit word of `word`'s shape: copied
+        unchanged, or rewritten (the translator's)."""
+        cdef ShapeEntry *slot
+        if not self.rewrites:
+            raise ValueError("CopyScan: shapes need set_rewrites first")
+        if word & 3 != 3:
+            raise ValueError(f"{word:#x} is not a 32-bit instruction word")
+        if self.shape_count >= SHAPE_LIMIT:
+            memset(self.shapes, 0, SHAPE_SLOTS * sizeof(ShapeEntry))
+            self.shape_count = 0
+        slot = self._shape_slot(self._shape(word))
+        if slot.shape == 0:
+            self.shape_count += 1
+        slot.shape = self._shape(word)
+        slot.answer = SHAPE_COPIED if copied else SHAPE_REWRITTEN
+
+    def shape_answer(self, uint32_t word):
+        """True (copied), False (rewritten) or None (not told) for a 32-bit word's shape."""
+        cdef ShapeEntry *slot
+        if not self.rewrites or word & 3 != 3:
+            return None
+        slot = self._shape_slot(self._shape(word))
+        if slot.shape == 0:
+            return None
+        return slot.answer == SHAPE_COPIED
 
     cdef _hold(self, uint32_t raw, uint32_t word, int32_t offset, uint32_t kind):
         cdef ScanEntry *slot
         if raw & 3 != 3 and raw > 0xFFFF or raw == 0:
             raise ValueError(f"{raw:#x} is not an instruction's parcel(s)")
         if self.count >= self.limit:
-            self.clear()
+            memset(self.slots, 0, (self.mask + 1) * sizeof(ScanEntry))
+            self.count = 0
         slot = self._slot(raw)
         if slot.raw == 0:
             self.count += 1
@@ -132,39 +259,62 @@ cdef class CopyScan:
             raise ValueError(f"a branch's offset is even and 13-bit signed, not {offset}")
         self._hold(raw, hop, offset, SCAN_BRANCH)
 
+    def add_expanded(self, uint32_t raw, uint32_t word):
+        """Hold compressed parcel `raw` as standing for 32-bit `word`, which
+        the scan decides as it decides a word it does not hold."""
+        if raw > 0xFFFF or raw & 3 == 3 or word & 3 != 3:
+            raise ValueError(f"{raw:#x} -> {word:#x} is not a compressed parcel's expansion")
+        self._hold(raw, word, 0, SCAN_EXPANDED)
+
     def get(self, uint32_t raw):
         """What is held for `raw`: (the copied word, None), (a branch's hop,
-        its offset), or None."""
+        its offset), ("expanded", the word), or None."""
         cdef ScanEntry *slot = self._slot(raw)
         if raw == 0 or slot.raw == 0:
             return None
+        if slot.kind == SCAN_EXPANDED:
+            return ("expanded", slot.word)
         return (slot.word, slot.offset if slot.kind == SCAN_BRANCH else None)
 
     def scan(self, parcels, Py_ssize_t first, uint64_t pc, Py_ssize_t limit, ptstores,
-             uint64_t tc_addr, list words, list starts, list pcs, list callouts):
-        """Emit the guest instructions from `pc` on while they are held
-        here: `parcels` is a code page's host memory as 16-bit parcels (a
+             uint64_t tc_addr, list words, list starts, list pcs, list callouts, auipc=None):
+        """Emit the guest instructions from `pc` on while this side can:
+        `parcels` is a code page's host memory as 16-bit parcels (a
         contiguous buffer of format H), its parcel `first` the page's first
         (pc's page). Each instruction appends its TC words to `words` (the
         TC address of words[i] is tc_addr + 4 * i), where it starts to
-        `starts` and its guest pc to `pcs`; a branch's stub appends its
-        start and target there too, and (its TC address, its callout
-        record) to `callouts`. Stops before the first instruction that is
-        not held, whose pc is in `ptstores`, that lies outside `parcels`, or
-        that straddles the page's end; after the page's last instruction;
-        or after `limit` instructions. Returns the pc it stopped at; how
-        many instructions it emitted is `emitted`."""
+        `starts` and its guest pc to `pcs`; an exit stub (a branch's, a
+        jump's) appends its start and target there too, and (its TC
+        address, its callout record) to `callouts`. `auipc` is the block's
+        last auipc so far ((rd, value, pc after it) or None), and the scan
+        leaves it in its attribute `auipc`. Stops before the first
+        instruction it does not hold or cannot decide (set_rewrites), whose
+        pc is in `ptstores`, that lies outside `parcels`, or that straddles
+        the page's end; after a jump (`ended`), after the page's last
+        instruction, or after `limit` instructions. Returns the pc it
+        stopped at; how many instructions it emitted is `emitted`."""
         cdef Py_buffer view
-        cdef Py_ssize_t n = 0, i, total, at
+        cdef Py_ssize_t n = 0, i, total, at, k
         cdef const uint16_t *page
-        cdef uint32_t raw
+        cdef uint32_t raw, word, kind, op, rd, rs1, funct3, length, imm
+        cdef int nconst
+        cdef int64_t offset_signed
         cdef uint64_t here = pc, offset, tc, target
+        cdef uint64_t a_rd = 0, a_value = 0, a_next = 0, p_rd, p_value, p_next
+        cdef bint a_valid = False, p_valid
         cdef ScanEntry *slot
-        cdef object pc_obj, target_obj, stub_at, word
-        cdef bint check_ptstores
+        cdef ShapeEntry *shape
+        cdef object pc_obj, target_obj, stub_at, stub_word
+        cdef bint check_ptstores, changed = False
         self.emitted = 0
+        self.ended = False
+        self.auipc = auipc
         if limit <= 0:
             return pc
+        if auipc is not None:
+            a_rd, a_value, a_next = auipc
+            a_valid = True
+        p_valid, p_rd, p_value, p_next = a_valid, a_rd, a_value, a_next
         PyObject_GetBuffer(parcels, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)
         try:
             if view.itemsize != 2 or not parcel_format(view.format):
@@ -179,20 +329,97 @@ cdef class CopyScan:
                 if at < 0 or at >= total:
                     break
                 raw = page[at]
+                length = 2
                 if raw & 3 == 3:
                     if offset == SCAN_PAGE_MASK - 1 or at + 1 >= total:
                         break
                     raw |= <uint32_t>page[at + 1] << 16
+                    length = 4
                 slot = self._slot(raw)
-                if slot.raw == 0:
+                self.run_nconst[n] = 0
+                target = 0
+                if slot.raw != 0 and slot.kind != SCAN_EXPANDED:
+                    kind = slot.kind
+                    word = slot.word
+                    target = here + <uint64_t><int64_t>slot.offset
+                elif not self.rewrites:
                     break
-                self.run_kinds[n] = slot.kind
-                self.run_words[n] = slot.word
+                else:
+                    # Decided here as the translator's loop decides it.
+                    if slot.raw != 0:
+                        word = slot.word
+                    elif length == 4:
+                        word = raw
+                    else:
+                        break                       # a compressed parcel not met yet
+                    op = word & 0x7F
+                    rd = (word >> 7) & 31
+                    rs1 = (word >> 15) & 31
+                    funct3 = (word >> 12) & 7
+                    if op == 0x63:                  # beq .. bgeu: the superblock's branch
+                        if funct3 == 2 or funct3 == 3 or rs1 == self.base_reg \
+                                or (word >> 20) & 31 == self.base_reg:
+                            break
+                        imm = ((word >> 31) << 12 | ((word >> 7) & 1) << 11
+                               | ((word >> 25) & 0x3F) << 5 | ((word >> 8) & 0xF) << 1)
+                        offset_signed = <int64_t>imm - (1 << 13) if word >> 31 else <int64_t>imm
+                        kind = SCAN_BRANCH
+                        word = ((word & (0x7F | 7 << 12 | 31 << 15 | 31 << 20)) ^ (1 << 12)) \
+                            | self.hop_bits
+                        target = here + <uint64_t>offset_signed
+                        self._hold(raw, word, <int32_t>offset_signed, SCAN_BRANCH)
+                    elif op == 0x6F:                # jal: its link value, then a stub
+                        if rd == self.base_reg:
+                            break
+                        imm = ((word >> 31) << 20 | ((word >> 12) & 0xFF) << 12
+                               | ((word >> 20) & 1) << 11 | ((word >> 21) & 0x3FF) << 1)
+                        offset_signed = <int64_t>imm - (1 << 21) if word >> 31 else <int64_t>imm
+                        if rd:
+                            nconst = constant_words(rd, here + length, self.run_consts[n])
+                            if nconst < 0:
+                                break
+                            self.run_nconst[n] = nconst
+                        kind = SCAN_JUMP
+                        target = here + <uint64_t>offset_signed
+                    elif op == 0x17:                # auipc: its value
+                        if rd == self.base_reg:
+                            break
+                        target = here + <uint64_t><int64_t><int32_t>(word & ~(<uint32_t>0xFFF))
+                        if rd:
+                            nconst = constant_words(rd, target, self.run_consts[n])
+                            if nconst < 0:
+                                break
+                            self.run_nconst[n] = nconst
+                            p_valid, p_rd, p_value, p_next = True, rd, target, here + length
+                        kind = SCAN_AUIPC
+                        self.run_rd[n] = rd
+                    elif op == 0x67 and funct3 == 0:
+                        # jalr right after the auipc of its base: a direct
+                        # jump; any other is the translator's inline cache
+                        if not (p_valid and p_next == here and rs1 == p_rd and rd != self.base_reg):
+                            break
+                        if rd:
+                            nconst = constant_words(rd, here + length, self.run_consts[n])
+                            if nconst < 0:
+                                break
+                            self.run_nconst[n] = nconst
+                        kind = SCAN_JUMP
+                        offset_signed = <int64_t>(word >> 20) - (1 << 12) if word >> 31 \
+                            else <int64_t>(word >> 20)
+                        target = (p_value + <uint64_t>offset_signed) & ~(<uint64_t>1)
+                    else:                           # by its shape's answer
+                        shape = self._shape_slot(self._shape(word))
+                        if shape.answer != SHAPE_COPIED:
+                            break
+                        kind = SCAN_COPIED
+                        self._hold(raw, word, 0, SCAN_COPIED)
+                self.run_kinds[n] = kind
+                self.run_words[n] = word
                 self.run_pcs[n] = here
-                self.run_targets[n] = here + <uint64_t><int64_t>slot.offset
+                self.run_targets[n] = target
                 n += 1
-                here += 4 if raw & 3 == 3 else 2
-                if here & SCAN_PAGE_MASK == 0:
+                here += length
+                if kind == SCAN_JUMP or here & SCAN_PAGE_MASK == 0:
                     break
         finally:
             PyBuffer_Release(&view)
@@ -202,20 +429,34 @@ cdef class CopyScan:
         for i in range(n):
             pc_obj = PyLong_FromUnsignedLongLong(self.run_pcs[i])
             if check_ptstores and PySequence_Contains(ptstores, pc_obj):
-                return self.run_pcs[i]
+                here = self.run_pcs[i]
+                break
             self.emitted = i + 1
-            PyList_Append(words, PyLong_FromUnsignedLongLong(self.run_words[i]))
+            kind = self.run_kinds[i]
             PyList_Append(starts, PyLong_FromUnsignedLongLong(tc))
             PyList_Append(pcs, pc_obj)
-            tc += 4
-            if self.run_kinds[i] == SCAN_BRANCH:
+            if kind == SCAN_COPIED or kind == SCAN_BRANCH:
+                PyList_Append(words, PyLong_FromUnsignedLongLong(self.run_words[i]))
+                tc += 4
+            for k in range(self.run_nconst[i]):
+                PyList_Append(words, PyLong_FromUnsignedLongLong(self.run_consts[i][k]))
+                tc += 4
+            if kind == SCAN_AUIPC and self.run_rd[i]:
+                a_valid, a_rd, a_value, a_next = True, self.run_rd[i], self.run_targets[i], \
+                    self.run_pcs[i] + 4
+                changed = True
+            elif kind == SCAN_BRANCH or kind == SCAN_JUMP:
                 stub_at = PyLong_FromUnsignedLongLong(tc)
                 target_obj = PyLong_FromUnsignedLongLong(self.run_targets[i])
                 PyList_Append(starts, stub_at)
                 PyList_Append(pcs, target_obj)
                 PyList_Append(callouts, (stub_at, (self.exit_kind, target_obj, 0, 4, target_obj,
                                                    0, 0)))
-                for word in self.stub:
-                    PyList_Append(words, word)
+                for stub_word in self.stub:
+                    PyList_Append(words, stub_word)
                 tc += 4 * <uint64_t>len(self.stub)
+                if kind == SCAN_JUMP:
+                    self.ended = True
+        if changed:
+            self.auipc = (a_rd, a_value, a_next)
         return here

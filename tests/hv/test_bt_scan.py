@@ -89,7 +89,8 @@ TEMPLATES = [codec.encode(name, **ops) for name, ops in [
     ("lui", dict(rd=10, imm=0x12345)), ("mul", dict(rd=10, rs1=11, rs2=12)),
     ("beq", dict(rs1=10, rs2=11, imm=-64)), ("bltu", dict(rs1=10, rs2=11, imm=200)),
     ("jal", dict(rd=1, imm=2048)), ("jalr", dict(rd=0, rs1=1, imm=0)),
-    ("auipc", dict(rd=1, imm=1)), ("csrrs", dict(rd=10, rs1=0, csr=0x100)),
+    ("auipc", dict(rd=1, imm=1)), ("jalr", dict(rd=1, rs1=1, imm=-7)),
+    ("auipc", dict(rd=5, imm=0x80000)), ("jal", dict(rd=5, imm=-2)), ("csrrs", dict(rd=10, rs1=0, csr=0x100)),
     ("csrrw", dict(rd=0, rs1=10, csr=0x140)), ("csrrci", dict(rd=0, zimm=2, csr=0x100)),
     ("fence", dict(pred=3, succ=3)), ("sret", {}), ("ecall", {}),
     ("sfence.vma", dict(rs1=0, rs2=0)), ("fadd.d", dict(rd=1, rs1=2, rs2=3, rm=7)),
@@ -117,16 +118,29 @@ piece = st.one_of(
     st.integers(0, 0xFFFF).filter(lambda p: p & 3 != 3).map(lambda p: p.to_bytes(2, "little")),
     st.just(codec.encode("add", rd=10, rs1=11, rs2=12).to_bytes(4, "little")),
     st.just((0x4501).to_bytes(2, "little")),                   # c.li a0, 0
+    # a `call` or `tail`: auipc and the jalr through its register, any offset
+    st.builds(lambda t, rd, upper, imm: (codec.encode("auipc", rd=t, imm=upper).to_bytes(4, "little")
+                                         + codec.encode("jalr", rd=rd, rs1=t, imm=imm)
+                                         .to_bytes(4, "little")),
+              st.sampled_from(REGS), st.sampled_from(REGS), st.integers(0, (1 << 20) - 1),
+              st.integers(-2048, 2047)),
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Where the stream runs: link values and auipc results there are 64-bit
+# constants (the translator's), sign-extended 32-bit ones (a kernel in the
+# top 2 GiB) and small ones (a program in the bottom), which the scan emits.
+BASES = (GUEST, 0xFFFF_FFFF_8020_0000, 0x1_0000)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pieces=st.lists(piece, min_size=1, max_size=60), pad=st.integers(0, 60),
        starts=st.lists(st.integers(0, 90), min_size=1, max_size=8),
        ptstore_picks=st.lists(st.integers(0, 60), max_size=12),
-       max_insns=st.sampled_from([MAX_BLOCK_INSNS, 1, 3, 17]), one_page=st.booleans())
+       max_insns=st.sampled_from([MAX_BLOCK_INSNS, 1, 3, 17]), one_page=st.booleans(),
+       base=st.sampled_from(BASES))
 def test_generated_streams_translate_alike(pieces, pad, starts, ptstore_picks, max_insns,
-                                           one_page):
+                                           one_page, base):
     # The stream ends `pad` parcels past the first page's end, so that its
     # instructions run up to and across the page boundary; c.nop elsewhere.
     stream = b"".join(pieces)
@@ -137,22 +151,22 @@ def test_generated_streams_translate_alike(pieces, pad, starts, ptstore_picks, m
     data[before:end] = body
     data = bytes(data[:PAGE] if one_page else data)
     # ptstores: pcs where pieces start (stores among them), and odd parcels
-    at, piece_pcs = GUEST + end - len(stream), []
+    at, piece_pcs = base + end - len(stream), []
     for p in pieces:
         piece_pcs.append(at)
         at += len(p)
     ptstores = frozenset(piece_pcs[i % len(pieces)] for i in ptstore_picks) \
-        | {GUEST + before + 2 * i for i in ptstore_picks[:2]}
+        | {base + before + 2 * i for i in ptstore_picks[:2]}
     for start in starts:
-        guest_pc = GUEST + before + 2 * start
-        if guest_pc >= GUEST + len(data):
+        guest_pc = base + before + 2 * start
+        if guest_pc >= base + len(data):
             continue
         ways = []
         # scanned twice: the first teaches the core's table the words it copies
-        for options in (dict(code_page=pages_of(data)), dict(code_page=pages_of(data)),
-                        dict(code_page=pages_of(data), scan=False), dict()):
+        for options in (dict(code_page=pages_of(data, base)), dict(code_page=pages_of(data, base)),
+                        dict(code_page=pages_of(data, base), scan=False), dict()):
             try:
-                ways.append(translate_block(fetcher(data), guest_pc, TC, max_insns=max_insns,
+                ways.append(translate_block(fetcher(data, base), guest_pc, TC, max_insns=max_insns,
                                             ptstores=ptstores, **options))
             except FetchFault as fault:
                 ways.append(("fault", fault.gva, fault.cause))
@@ -176,6 +190,30 @@ def test_the_scan_emits_from_the_core_s_table():
     again = translate_block(None, GUEST, TC, code_page=code_page)
     assert again == first == translate_block(None, GUEST, TC, code_page=code_page, scan=False)
     assert first.exits()[0] == (TC + 12, GUEST)
+
+
+def test_a_kernel_s_calls_and_jumps_are_the_scan_s():
+    """In a kernel's top 2 GiB, auipc, a `call` (auipc + jalr) and jal are
+    emitted by the core's scan from their bits: once the loop has told it
+    the shapes of the other words, the whole block is one scan."""
+    base = 0xFFFF_FFFF_8020_0000
+    words = [codec.encode("addi", rd=10, rs1=10, imm=1), codec.encode("auipc", rd=5, imm=3),
+             codec.encode("ld", rd=11, rs1=5, imm=-16), codec.encode("bne", rs1=10, rs2=11, imm=8),
+             codec.encode("auipc", rd=1, imm=0x12), codec.encode("jalr", rd=1, rs1=1, imm=-20),
+             codec.encode("jal", rd=0, imm=-24)]
+    data = b"".join(w.to_bytes(4, "little") for w in words)
+    code_page = pages_of(data + bytes(PAGE - len(data)), base)
+    translator._scan_table.clear()
+    first = translate_block(None, base, TC, code_page=code_page)
+    assert first == translate_block(None, base, TC, code_page=code_page, scan=False)
+    # the call ends the block in a direct exit stub to auipc's value - 20
+    assert first.exits()[-1][1] == base + 16 + 0x12000 - 20
+    assert first.guest_insns == 6
+    scan = translator._scan_table
+    again_words = []
+    end = scan.scan(code_page(base)[0], 0, base, MAX_BLOCK_INSNS, (), TC, again_words, [], [], [])
+    assert scan.ended and scan.emitted == 6 and end == base + 24
+    assert tuple(again_words) == first.words
 
 
 def test_classify_by_shape_is_the_decoder_s_answer():

@@ -185,3 +185,140 @@ def test_a_branch_target_wraps_around_the_address_space():
     callouts = []
     run(scan, parcels_of(BNE), 0, callouts=callouts)
     assert callouts[0][1][1] == (1 << 64) - 8
+
+
+# --- words the scan decides by itself (set_rewrites) ------------------------------------
+
+GP = 3                                  # the runtime's base register in translated code
+MASKS = [0x707F] * 1024                 # shapes by opcode and funct3 alone, for these tests
+HOP_BITS = 0x800                        # beq's imm 16: over a 3-word stub
+JAL_RA = 0x0080_00EF                    # jal ra, +8
+J_BACK = 0xFF9F_F06F                    # jal x0, -8
+AUIPC_RA = 0x0000_1097                  # auipc ra, 0x1
+JALR_RA = 0x0100_80E7                   # jalr ra, 16(ra)
+JALR_T0 = 0x0002_80E7                   # jalr ra, 0(t0)
+CSRR = 0x1000_2573                      # csrr a0, sstatus
+HIGH = 0xFFFF_FFFF_8020_0000            # a kernel's code: its constants are 32-bit ones
+
+
+def deciding(*pairs):
+    scan = table(*pairs)
+    scan.set_rewrites(MASKS, GP, HOP_BITS)
+    return scan
+
+
+def test_a_shape_s_answer_decides_its_words():
+    scan = deciding()
+    assert scan.shape_answer(ADD) is None
+    scan.add_shape(ADD, True)
+    scan.add_shape(CSRR, False)
+    # SUB differs from ADD only outside these masks (funct7): the same shape
+    assert scan.shape_answer(SUB) is True and scan.shape_answer(CSRR) is False
+    end, words, _, pcs = run(scan, parcels_of(ADD, SUB, CSRR), HIGH)
+    assert end == HIGH + 8 and words == [ADD, SUB] and pcs == [HIGH, HIGH + 4]
+    # a word decided is held, as the translator's add would hold it
+    assert scan.get(SUB) == (SUB, None)
+
+
+def test_shapes_need_rewrites_and_32_bit_words():
+    with pytest.raises(ValueError):
+        table().add_shape(ADD, True)
+    with pytest.raises(ValueError):
+        deciding().add_shape(C_LI, True)
+    with pytest.raises(ValueError):
+        table().set_rewrites(MASKS[:-1], GP, HOP_BITS)
+    with pytest.raises(ValueError):
+        CopyScan().set_rewrites(MASKS, GP, HOP_BITS)          # no stub
+    with pytest.raises(ValueError):
+        table().set_rewrites(MASKS, 0, HOP_BITS)
+
+
+def test_a_branch_not_held_is_decided_and_held():
+    scan = deciding()
+    callouts = []
+    end, words, _, pcs = run(scan, parcels_of(BNE), HIGH, callouts=callouts)
+    assert words == [HOP, *STUB] and pcs == [HIGH, HIGH - 8]
+    assert callouts == [(0x1004, ("exit", HIGH - 8, 0, 4, HIGH - 8, 0, 0))]
+    assert scan.get(BNE) == (HOP, -8) and not scan.ended
+
+
+def test_a_jal_links_then_ends_the_block_in_its_stub():
+    scan = deciding((ADD, ADD))
+    callouts = []
+    end, words, starts, pcs = run(scan, parcels_of(ADD, JAL_RA, ADD), HIGH, callouts=callouts)
+    link = HIGH + 8 - (1 << 64)               # lui ra, then addiw ra, ra: the sign-extended value
+    upper = (link + 0x800) >> 12
+    assert words == [ADD, 0x37 | 1 << 7 | (upper & 0xFFFFF) << 12,
+                     0x1B | 1 << 7 | 1 << 15 | ((link - (upper << 12)) & 0xFFF) << 20, *STUB]
+    assert end == HIGH + 8 and scan.ended and scan.emitted == 2
+    assert starts == [0x1000, 0x1004, 0x100C] and pcs == [HIGH, HIGH + 4, HIGH + 12]
+    assert callouts == [(0x100C, ("exit", HIGH + 12, 0, 4, HIGH + 12, 0, 0))]
+    # without a link register: the stub alone
+    end, words, _, pcs = run(deciding(), parcels_of(J_BACK), HIGH)
+    assert words == list(STUB) and pcs == [HIGH, HIGH - 8]
+
+
+def test_auipc_then_its_jalr_is_a_direct_jump():
+    scan = deciding()
+    callouts = []
+    end, words, _, pcs = run(scan, parcels_of(AUIPC_RA, JALR_RA), HIGH, callouts=callouts)
+    target = (HIGH + 0x1000 + 16) & ~1
+    assert scan.ended and end == HIGH + 8 and pcs == [HIGH, HIGH + 4, target]
+    assert callouts[0][1][1] == target
+    # auipc's value in ra (lui alone: its low 12 bits are 0), jalr's link
+    # in ra (lui and addiw), then the stub
+    assert words == [0x8020_10B7, 0x8020_00B7, 0x0080_809B, *STUB]
+
+
+def test_the_last_auipc_is_carried_between_scans():
+    scan = deciding()
+    run(scan, parcels_of(AUIPC_RA, CSRR), HIGH)
+    assert scan.auipc == (1, HIGH + 0x1000, HIGH + 4) and not scan.ended
+    # the translator gives it back for the next scan: a jalr of another base
+    # register, or not right after it, is the translator's
+    assert run(scan, parcels_of(JALR_T0), HIGH + 4, limit=1)[1] == []
+    end, _, _, pcs = run(scan, parcels_of(JALR_RA), HIGH + 4, limit=1)
+    assert pcs == [] and end == HIGH + 4                  # no auipc given: not a pair
+    words = []
+    scan.scan(memoryview(parcels_of(*[0x0001] * 2, JALR_RA)), 0, HIGH + 4, 1, (), 0, words, [],
+              [], [], (1, HIGH + 0x1000, HIGH + 4))
+    assert scan.ended and scan.emitted == 1
+
+
+def test_a_ptstore_cut_leaves_the_auipc_state_of_what_was_emitted():
+    scan = deciding((ADD, ADD))
+    end, words, _, _ = run(scan, parcels_of(ADD, AUIPC_RA, ADD), HIGH, ptstores={HIGH + 4})
+    assert end == HIGH + 4 and words == [ADD] and scan.auipc is None
+
+
+@pytest.mark.parametrize("word", [
+    0x0000_01EF,                    # jal gp, 0
+    0x0000_1197,                    # auipc gp, 0x1
+    0x0031_8463,                    # beq gp, gp, 8
+    0x0000_2063,                    # funct3 2: no branch
+])
+def test_a_word_on_the_base_register_or_no_branch_is_the_translator_s(word):
+    assert run(deciding(), parcels_of(word), HIGH)[1] == []
+
+
+def test_a_64_bit_constant_is_the_translator_s():
+    # at 0x80200000 the link value is neither sign-extended 32-bit nor small
+    assert run(deciding(), parcels_of(JAL_RA), 0x8020_0000)[1] == []
+    assert run(deciding(), parcels_of(AUIPC_RA), 0x8020_0000)[1] == []
+    # at a low address it is a 32-bit one: ra = 0x1004 is lui ra, 1; addiw ra, ra, 4
+    end, words, _, _ = run(deciding(), parcels_of(JAL_RA), 0x1000)
+    assert words == [0x0000_10B7, 0x0040_809B, *STUB]
+    # and 4, which fits addi's immediate, is addi ra, x0, 4 alone
+    assert run(deciding(), parcels_of(JAL_RA), 0)[1] == [0x0040_0093, *STUB]
+
+
+def test_a_compressed_parcel_is_decided_once_its_expansion_is_held():
+    c_j = 0xBFF5                             # c.j -4
+    scan = deciding()
+    assert run(scan, parcels_of(c_j), HIGH)[1] == []      # not held: the translator's
+    scan.add_expanded(c_j, 0xFFDF_F06F)                    # jal x0, -4
+    assert scan.get(c_j) == ("expanded", 0xFFDF_F06F)
+    end, words, _, pcs = run(scan, parcels_of(c_j), HIGH)
+    assert scan.ended and words == list(STUB) and pcs == [HIGH, HIGH - 4]
+    with pytest.raises(ValueError):
+        scan.add_expanded(ADD, ADD)

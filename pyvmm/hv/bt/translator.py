@@ -352,13 +352,17 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     count = 0
     ended = False
     # The last auipc's register, its value, and the guest pc right after it.
-    auipc_rd = auipc_value = auipc_next = None
+    auipc = None
     while count < max_insns:
         if scanner is not None:
             pc = scanner.scan(parcels, first, pc, max_insns - count, ptstores, tc_addr, words,
-                              starts, pcs, callouts)
+                              starts, pcs, callouts, auipc)
             if scanner.emitted:
                 count += scanner.emitted
+                auipc = scanner.auipc
+                if scanner.ended:
+                    ended = True
+                    break
                 if count >= max_insns or not pc & (PAGE_SIZE - 1):
                     break
         try:
@@ -396,6 +400,12 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
         here = tc_addr + 4 * len(words)
         starts.append(here)
         pcs.append(pc)
+        if scanner is not None and word is not None:
+            # what the scan needs to decide this word by itself next time
+            if length == 4:
+                scanner.add_shape(word, copied)
+            elif not copied:
+                scanner.add_expanded(raw, word)
         if copied and pc not in ptstores:
             words.append(word)
             if scanner is not None:
@@ -432,20 +442,20 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                 rd = (word >> 7) & 31
                 if rd:
                     upper = word & 0xFFFF_F000
-                    auipc_value = pc + (upper - (1 << 32) if upper >> 31 else upper)
-                    words += load_constant(rd, auipc_value)
-                    auipc_rd, auipc_next = rd, pc + length
+                    value = (pc + (upper - (1 << 32) if upper >> 31 else upper)) & MASK64
+                    words += load_constant(rd, value)
+                    auipc = (rd, value, pc + length)
             elif opcode == 0x67 and not (word >> 12) & 7:
                 imm = word >> 20
                 imm = imm - (1 << 12) if word >> 31 else imm
                 rd, rs1 = (word >> 7) & 31, (word >> 15) & 31
-                if auipc_next == pc and rs1 == auipc_rd and rd != BASE_REG:
+                if auipc is not None and auipc[2] == pc and rs1 == auipc[0] and rd != BASE_REG:
                     # auipc + jalr (a `call` or `tail` to a pc-relative
                     # function): its base register was set right before, so
                     # the target is known: a direct jump, chained as jal's.
                     if rd:
                         words += load_constant(rd, pc + length)
-                    out.exit_stub((auipc_value + imm) & MASK64 & ~1)
+                    out.exit_stub((auipc[1] + imm) & MASK64 & ~1)
                 else:
                     _indirect_jump(out, pc, word, length, rd, rs1, imm)
                 ended = True
@@ -472,9 +482,10 @@ _BRANCH_KEEP = 0x7F | 7 << 12 | 31 << 15 | 31 << 20
 _FUNCT3_INVERT = 1 << 12
 _HOP_STUB = codec.encode("beq", rs1=0, rs2=0, imm=4 + 4 * STUB_WORDS) & ~0x7F
 _STUB = (emit.ECALL,) + STUB_SPARE
-# The copied words and superblock branches translate_block has met, in the
-# core, which emits a run of them from a code page in one call.
+# The words translate_block has met and the shapes it has decided, in the
+# core, which emits a run of instructions from a code page in one call.
 _scan_table = CopyScan(CLASSIFIED_MAX, _STUB, "exit")
+_scan_table.set_rewrites(_SHAPE_MASKS, BASE_REG, _HOP_STUB)
 
 
 def _translate_one(out, pc, word, length, decoded, ptstore=False):
