@@ -177,7 +177,12 @@ class TranslationCache:
         run of TC pages whose host frames are adjacent (they usually are),
         which also does what Core.write_mem does after a write (decoded
         copies, dirty log)."""
-        done, count = 0, len(words)
+        count = len(words)
+        if (addr & (PAGE_SIZE - 1)) + 4 * count <= PAGE_SIZE:
+            # on one TC page (most blocks, every stub)
+            self.core.write_words(self.hpa_of(addr), words)
+            return
+        done = 0
         while done < count:
             at = addr + 4 * done
             start = self.hpa_of(at)
@@ -225,34 +230,45 @@ class TranslationCache:
         return block
 
     def _install(self, block, code_gpa_pages):
-        self.blocks[block.guest_pc] = block
-        words = None
+        guest_pc = block.guest_pc
+        tc_addr = block.tc_addr
         blocks = self.blocks
-        for stub, callout in block.callouts:
+        blocks[guest_pc] = block
+        words = None
+        callouts = block.callouts
+        for stub, callout in callouts:
             if callout[KIND] == "exit":
                 target = blocks.get(callout[TARGET])
                 if target is not None:
                     if words is None:
                         words = [INDIRECT_ENTRY, *block.words]
                     patch = self._stub_words(stub, target)
-                    at = ((stub - block.tc_addr) >> 2) + 1
+                    at = ((stub - tc_addr) >> 2) + 1
                     words[at:at + len(patch)] = patch
                     self._note_chain(stub, target)
         if words is None:
             words = (INDIRECT_ENTRY,) + block.words
-        self._write_words(block.tc_addr - ENTRY_BYTES, words)
-        self.block_starts.append(block.tc_addr)
-        self.block_at[block.tc_addr] = block
-        self.callouts.update(block.callouts)
+        self._write_words(tc_addr - ENTRY_BYTES, words)
+        self.block_starts.append(tc_addr)
+        self.block_at[tc_addr] = block
+        self.callouts.update(callouts)
         if block.renamed:
             self.renamed.update(block.renamed)
         pages = code_gpa_pages(block) if callable(code_gpa_pages) else code_gpa_pages
-        block.gpa_pages = tuple(pages) if len(pages) == 1 else tuple(sorted(set(pages)))
-        guest_pc = block.guest_pc
-        for page in block.gpa_pages:
-            self.code_pages[page].add(guest_pc)
-        for page in block.pages:
-            self.code_gvas[page].add(guest_pc)
+        if len(pages) == 1:
+            pages = tuple(pages)
+            self.code_pages[pages[0]].add(guest_pc)
+        else:
+            pages = tuple(sorted(set(pages)))
+            for page in pages:
+                self.code_pages[page].add(guest_pc)
+        block.gpa_pages = pages
+        gvas = block.pages
+        if len(gvas) == 1:
+            self.code_gvas[gvas[0]].add(guest_pc)
+        else:
+            for page in gvas:
+                self.code_gvas[page].add(guest_pc)
 
     def addresses_of(self, guest_pcs, block=None):
         """The TC addresses where the guest instructions at `guest_pcs` begin

@@ -479,7 +479,12 @@ class BTVCPU(TrapEmulateVCPU):
                 self.tc.invalidate_gva_page(page)
 
     def _code_gpa_pages(self, block):
-        return [self.fetch_pages[page] for page in block.pages if page in self.fetch_pages]
+        fetch_pages = self.fetch_pages
+        pages = block.pages
+        if len(pages) == 1:
+            gpa_page = fetch_pages.get(pages[0])
+            return () if gpa_page is None else (gpa_page,)
+        return [fetch_pages[page] for page in pages if page in fetch_pages]
 
     def block_for(self, guest_pc):
         """The translated block at guest_pc (translated now on a miss)."""
