@@ -27,13 +27,12 @@ cdef enum:
     # What a held word is, and what a run's instruction emits.
     SCAN_COPIED = 1
     SCAN_BRANCH = 2
-    SCAN_EXPANDED = 3             # held only: a compressed parcel decided by its expansion
     SCAN_JUMP = 4                 # run only: jal, or jalr right after the auipc of its base
     SCAN_AUIPC = 5                # run only
     # The shape table: how many shapes it holds before it empties.
     SHAPE_SLOTS = 1 << 14
     SHAPE_LIMIT = 1 << 13
-    SHAPE_COPIED = 1
+    SHAPE_COPYABLE = 1            # copied unless a register field names the base register
     SHAPE_REWRITTEN = 2
     # Words the translator emits itself (pyvmm.hv.bt.emit's constant).
     WORD_LUI = 0x37
@@ -45,12 +44,18 @@ cdef struct ScanEntry:
     uint32_t raw                  # the parcel(s) as fetched; 0: an empty slot
     uint32_t word                 # copied: the word; branch: the word that hops over its stub
     int32_t offset                # branch: its target, from its pc
-    uint32_t kind                 # SCAN_COPIED, SCAN_BRANCH or SCAN_EXPANDED
+    uint32_t kind                 # SCAN_COPIED or SCAN_BRANCH
 
 
 cdef struct ShapeEntry:
     uint32_t shape                # a word's bits under its shape mask; 0: an empty slot
-    uint32_t answer               # SHAPE_COPIED or SHAPE_REWRITTEN
+    uint16_t answer               # SHAPE_COPYABLE or SHAPE_REWRITTEN
+    uint16_t fields               # copyable: its x-register fields (bit i: SHAPE_FIELD_SHIFTS[i])
+
+
+# The low bits of the register fields a shape's fields bitmask names: rd, rs1, rs2, rs3.
+cdef uint32_t SHAPE_FIELD_SHIFTS[4]
+SHAPE_FIELD_SHIFTS[:] = [7, 15, 20, 27]
 
 
 cdef inline int constant32_words(uint32_t rd, int64_t value, uint32_t *out) noexcept:
@@ -86,28 +91,178 @@ cdef inline bint parcel_format(const char *fmt) noexcept:
     return fmt[0] == b'H' and fmt[1] == 0
 
 
+# RVC expansion (RV64C with D: the 32-bit word a compressed parcel stands
+# for, HINTs included; 0 for a reserved parcel), as pyvmm.isa.codec's
+# expand_compressed gives it: a test holds the two equal on all 65,536
+# parcels. The scan decides a compressed instruction it meets for the first
+# time by its expansion, as it does a 32-bit word.
+
+cdef inline uint32_t rvc_bits(uint32_t p, int hi, int lo, int at) noexcept nogil:
+    # parcel bits hi..lo, placed at bit `at` of an immediate
+    return ((p >> lo) & ((1u << (hi - lo + 1)) - 1)) << at
+
+cdef inline uint32_t rv_i(uint32_t opcode, uint32_t funct3, uint32_t rd, uint32_t rs1,
+                          int32_t imm) noexcept nogil:
+    return opcode | rd << 7 | funct3 << 12 | rs1 << 15 | (<uint32_t>imm & 0xFFF) << 20
+
+cdef inline uint32_t rv_s(uint32_t opcode, uint32_t funct3, uint32_t rs1, uint32_t rs2,
+                          uint32_t imm) noexcept nogil:
+    return opcode | (imm & 0x1F) << 7 | funct3 << 12 | rs1 << 15 | rs2 << 20 | (imm >> 5) << 25
+
+cdef inline uint32_t rv_r(uint32_t opcode, uint32_t funct3, uint32_t funct7, uint32_t rd,
+                          uint32_t rs1, uint32_t rs2) noexcept nogil:
+    return opcode | rd << 7 | funct3 << 12 | rs1 << 15 | rs2 << 20 | funct7 << 25
+
+cdef inline int32_t rvc_sext(uint32_t value, int bits) noexcept nogil:
+    return <int32_t>(value << (32 - bits)) >> (32 - bits)
+
+cdef uint32_t rvc_expand(uint32_t p) noexcept nogil:
+    cdef uint32_t quadrant = p & 3, funct3 = (p >> 13) & 7
+    cdef uint32_t rd = (p >> 7) & 31, rs2 = (p >> 2) & 31
+    cdef uint32_t rdp = 8 + ((p >> 2) & 7), rs1p = 8 + ((p >> 7) & 7)
+    cdef uint32_t uimm, shamt, imm
+    cdef int32_t simm
+    if p > 0xFFFF or quadrant == 3:
+        return 0
+    if quadrant == 0:
+        if funct3 == 0:                                      # c.addi4spn
+            uimm = (rvc_bits(p, 12, 11, 4) | rvc_bits(p, 10, 7, 6) | rvc_bits(p, 6, 6, 2)
+                    | rvc_bits(p, 5, 5, 3))
+            return 0 if uimm == 0 else rv_i(0x13, 0, rdp, 2, uimm)
+        if funct3 == 4:
+            return 0
+        if funct3 == 2 or funct3 == 6:                       # c.lw, c.sw
+            uimm = rvc_bits(p, 12, 10, 3) | rvc_bits(p, 6, 6, 2) | rvc_bits(p, 5, 5, 6)
+        else:                                                # c.fld, c.ld, c.fsd, c.sd
+            uimm = rvc_bits(p, 12, 10, 3) | rvc_bits(p, 6, 5, 6)
+        if funct3 == 1:
+            return rv_i(0x07, 3, rdp, rs1p, uimm)            # fld
+        if funct3 == 2:
+            return rv_i(0x03, 2, rdp, rs1p, uimm)            # lw
+        if funct3 == 3:
+            return rv_i(0x03, 3, rdp, rs1p, uimm)            # ld
+        if funct3 == 5:
+            return rv_s(0x27, 3, rs1p, rdp, uimm)            # fsd
+        if funct3 == 6:
+            return rv_s(0x23, 2, rs1p, rdp, uimm)            # sw
+        return rv_s(0x23, 3, rs1p, rdp, uimm)                # sd
+    if quadrant == 1:
+        simm = rvc_sext(rvc_bits(p, 12, 12, 5) | rvc_bits(p, 6, 2, 0), 6)
+        if funct3 == 0:
+            return rv_i(0x13, 0, rd, rd, simm)               # c.addi (c.nop)
+        if funct3 == 1:
+            return 0 if rd == 0 else rv_i(0x1B, 0, rd, rd, simm)    # c.addiw
+        if funct3 == 2:
+            return rv_i(0x13, 0, rd, 0, simm)                # c.li
+        if funct3 == 3:
+            if rd == 2:                                      # c.addi16sp
+                simm = rvc_sext(rvc_bits(p, 12, 12, 9) | rvc_bits(p, 6, 6, 4) | rvc_bits(p, 5, 5, 6)
+                                | rvc_bits(p, 4, 3, 7) | rvc_bits(p, 2, 2, 5), 10)
+                return 0 if simm == 0 else rv_i(0x13, 0, 2, 2, simm)
+            if simm == 0:
+                return 0
+            return 0x37 | rd << 7 | (<uint32_t>simm & 0xFFFFF) << 12      # c.lui
+        if funct3 == 4:
+            shamt = rvc_bits(p, 12, 12, 5) | rvc_bits(p, 6, 2, 0)
+            if (p >> 10) & 3 == 0:
+                return rv_i(0x13, 5, rs1p, rs1p, shamt)      # c.srli
+            if (p >> 10) & 3 == 1:
+                return rv_i(0x13, 5, rs1p, rs1p, shamt | 0x400)   # c.srai
+            if (p >> 10) & 3 == 2:
+                return rv_i(0x13, 7, rs1p, rs1p, simm)       # c.andi
+            if not (p >> 12) & 1:
+                if (p >> 5) & 3 == 0:
+                    return rv_r(0x33, 0, 0x20, rs1p, rs1p, rdp)    # c.sub
+                if (p >> 5) & 3 == 1:
+                    return rv_r(0x33, 4, 0, rs1p, rs1p, rdp)       # c.xor
+                if (p >> 5) & 3 == 2:
+                    return rv_r(0x33, 6, 0, rs1p, rs1p, rdp)       # c.or
+                return rv_r(0x33, 7, 0, rs1p, rs1p, rdp)           # c.and
+            if (p >> 5) & 3 == 0:
+                return rv_r(0x3B, 0, 0x20, rs1p, rs1p, rdp)        # c.subw
+            if (p >> 5) & 3 == 1:
+                return rv_r(0x3B, 0, 0, rs1p, rs1p, rdp)           # c.addw
+            return 0
+        if funct3 == 5:                                      # c.j: jal x0
+            imm = (rvc_bits(p, 12, 12, 11) | rvc_bits(p, 11, 11, 4) | rvc_bits(p, 10, 9, 8)
+                   | rvc_bits(p, 8, 8, 10) | rvc_bits(p, 7, 7, 6) | rvc_bits(p, 6, 6, 7)
+                   | rvc_bits(p, 5, 3, 1) | rvc_bits(p, 2, 2, 5))
+            simm = rvc_sext(imm, 12)
+            imm = <uint32_t>simm
+            return (0x6F | ((imm >> 20) & 1) << 31 | ((imm >> 1) & 0x3FF) << 21
+                    | ((imm >> 11) & 1) << 20 | ((imm >> 12) & 0xFF) << 12)
+        # c.beqz, c.bnez
+        imm = (rvc_bits(p, 12, 12, 8) | rvc_bits(p, 11, 10, 3) | rvc_bits(p, 6, 5, 6)
+               | rvc_bits(p, 4, 3, 1) | rvc_bits(p, 2, 2, 5))
+        imm = <uint32_t>rvc_sext(imm, 9)
+        return (0x63 | (funct3 & 1) << 12 | rs1p << 15 | ((imm >> 12) & 1) << 31
+                | ((imm >> 5) & 0x3F) << 25 | ((imm >> 1) & 0xF) << 8 | ((imm >> 11) & 1) << 7)
+    # quadrant 2
+    if funct3 == 0:
+        shamt = rvc_bits(p, 12, 12, 5) | rvc_bits(p, 6, 2, 0)
+        return rv_i(0x13, 1, rd, rd, shamt)                  # c.slli
+    if funct3 == 1:                                          # c.fldsp
+        uimm = rvc_bits(p, 12, 12, 5) | rvc_bits(p, 6, 5, 3) | rvc_bits(p, 4, 2, 6)
+        return rv_i(0x07, 3, rd, 2, uimm)
+    if funct3 == 2:                                          # c.lwsp
+        uimm = rvc_bits(p, 12, 12, 5) | rvc_bits(p, 6, 4, 2) | rvc_bits(p, 3, 2, 6)
+        return 0 if rd == 0 else rv_i(0x03, 2, rd, 2, uimm)
+    if funct3 == 3:                                          # c.ldsp
+        uimm = rvc_bits(p, 12, 12, 5) | rvc_bits(p, 6, 5, 3) | rvc_bits(p, 4, 2, 6)
+        return 0 if rd == 0 else rv_i(0x03, 3, rd, 2, uimm)
+    if funct3 == 4:
+        if not (p >> 12) & 1:
+            if rs2 == 0:
+                return 0 if rd == 0 else rv_i(0x67, 0, 0, rd, 0)      # c.jr
+            return rv_r(0x33, 0, 0, rd, 0, rs2)              # c.mv
+        if rs2 == 0:
+            if rd == 0:
+                return 0x00100073                            # c.ebreak
+            return rv_i(0x67, 0, 1, rd, 0)                   # c.jalr
+        return rv_r(0x33, 0, 0, rd, rd, rs2)                 # c.add
+    if funct3 == 5:                                          # c.fsdsp
+        uimm = rvc_bits(p, 12, 10, 3) | rvc_bits(p, 9, 7, 6)
+        return rv_s(0x27, 3, 2, rs2, uimm)
+    if funct3 == 6:                                          # c.swsp
+        uimm = rvc_bits(p, 12, 9, 2) | rvc_bits(p, 8, 7, 6)
+        return rv_s(0x23, 2, 2, rs2, uimm)
+    uimm = rvc_bits(p, 12, 10, 3) | rvc_bits(p, 9, 7, 6)     # c.sdsp
+    return rv_s(0x23, 3, 2, rs2, uimm)
+
+
+def expand_rvc(uint32_t parcel):
+    """The 32-bit instruction word a compressed parcel stands for (RV64C
+    with D, HINTs included), or None for a reserved parcel or one that is
+    not compressed."""
+    cdef uint32_t word = rvc_expand(parcel)
+    return None if word == 0 else word
+
+
 cdef class CopyScan:
     """The guest instructions the bt translator emits without a decision,
     keyed by their raw parcel(s) (a 16-bit compressed parcel, or a 32-bit
     word whose low two bits are 11): the ones it copies unchanged, with the
     word the translation cache gets (a compressed one expanded), the
     conditional branches it rewrites inside a superblock, with the inverted
-    branch that hops over an exit stub and the offset of the taken target,
-    and compressed parcels it rewrites, with their expansion; and the scan
-    of a run of instructions from a code page.
+    branch that hops over an exit stub and the offset of the taken target;
+    and the scan of a run of instructions from a code page.
 
     `stub` is an exit stub's words (the callout first) and `exit_kind` its
     callout records' kind: a branch emits its hop, then the stub, whose
     callout record is (exit_kind, target, 0, 4, target, 0, 0).
 
     With `rewrites` set (set_rewrites: the shape masks, the runtime's base
-    register, the hop's bits), the scan also decides 32-bit words it does
-    not hold: a conditional branch, jal and auipc from their bits, a jalr
-    right after the auipc that set its base (a direct jump), any other word
-    by its shape's answer (add_shape) when it has one. A jump ends the run
-    and the block (`ended`); `auipc` is (rd, value, pc after it) of the
-    last auipc with a destination, or None, carried from one scan of a
-    block to the next by the translator.
+    register, the hop's bits), the scan also decides the instructions it
+    does not hold (a compressed one by its expansion): a conditional
+    branch, jal and auipc from their bits, a jalr right after the auipc
+    that set its base (a direct jump), any other word by its shape's answer
+    (add_shape) when it has one, and holds what it copies or branches on.
+    A shape's masks leave out register fields: a copyable shape names its
+    x-register fields, and a word naming the base register in one of them
+    is the translator's. A jump ends the run and the block (`ended`);
+    `auipc` is (rd, value, pc after it) of the last auipc with a
+    destination, or None, carried from one scan of a block to the next by
+    the translator.
 
     At most `limit` words are held: the table empties when an add finds it
     full (a kernel has some 100 K distinct words; the translator adds them
@@ -174,12 +329,13 @@ cdef class CopyScan:
         self.shape_count = 0
 
     def set_rewrites(self, masks, uint32_t base_reg, uint32_t hop_bits):
-        """Let the scan decide 32-bit words it does not hold: `masks` are the
-        1,024 shape masks (index: opcode | funct3 << 7), `base_reg` the
-        register translated code keeps for the runtime (a word naming it is
-        the translator's), `hop_bits` a branch's hop over its stub less
-        the fields it keeps from the guest's branch (rs1, rs2, funct3,
-        opcode)."""
+        """Let the scan decide instructions it does not hold: `masks` are
+        the 1,024 shape masks (index: opcode | funct3 << 7: the bits that
+        decide which instruction a word is, register fields left out),
+        `base_reg` the register translated code keeps for the runtime (a
+        word naming it is the translator's), `hop_bits` a branch's hop over
+        its stub less the fields it keeps from the guest's branch (rs1,
+        rs2, funct3, opcode)."""
         cdef Py_ssize_t i
         if len(masks) != 1024:
             raise ValueError(f"1024 shape masks, not {len(masks)}")
@@ -202,14 +358,26 @@ cdef class CopyScan:
             i = (i + 1) & (SHAPE_SLOTS - 1)
         return &self.shapes[i]
 
-    def add_shape(self, uint32_t word, bint copied):
-        """Hold the answer for every 32-bit word of `word`'s shape: copied
-        unchanged, or rewritten (the translator's)."""
+    def add_shape(self, uint32_t word, fields):
+        """Hold the answer for every 32-bit word of `word`'s shape: None,
+        rewritten (the translator's); else a tuple of the low bits of its
+        x-register fields (7, 15, 20, 27: rd, rs1, rs2, rs3), copied unless
+        one of them names the base register."""
         cdef ShapeEntry *slot
+        cdef uint16_t bits = 0
+        cdef int i
         if not self.rewrites:
             raise ValueError("CopyScan: shapes need set_rewrites first")
         if word & 3 != 3:
             raise ValueError(f"{word:#x} is not a 32-bit instruction word")
+        if fields is not None:
+            for lo in fields:
+                for i in range(4):
+                    if lo == SHAPE_FIELD_SHIFTS[i]:
+                        bits |= 1 << i
+                        break
+                else:
+                    raise ValueError(f"a register field starts at bit 7, 15, 20 or 27, not {lo}")
         if self.shape_count >= SHAPE_LIMIT:
             memset(self.shapes, 0, SHAPE_SLOTS * sizeof(ShapeEntry))
             self.shape_count = 0
@@ -217,17 +385,21 @@ cdef class CopyScan:
         if slot.shape == 0:
             self.shape_count += 1
         slot.shape = self._shape(word)
-        slot.answer = SHAPE_COPIED if copied else SHAPE_REWRITTEN
+        slot.answer = SHAPE_REWRITTEN if fields is None else SHAPE_COPYABLE
+        slot.fields = bits
 
     def shape_answer(self, uint32_t word):
-        """True (copied), False (rewritten) or None (not told) for a 32-bit word's shape."""
+        """What add_shape was told for a 32-bit word's shape: None (nothing),
+        False (rewritten) or the tuple of its register fields' low bits."""
         cdef ShapeEntry *slot
         if not self.rewrites or word & 3 != 3:
             return None
         slot = self._shape_slot(self._shape(word))
         if slot.shape == 0:
             return None
-        return slot.answer == SHAPE_COPIED
+        if slot.answer == SHAPE_REWRITTEN:
+            return False
+        return tuple(SHAPE_FIELD_SHIFTS[i] for i in range(4) if slot.fields >> i & 1)
 
     cdef _hold(self, uint32_t raw, uint32_t word, int32_t offset, uint32_t kind):
         cdef ScanEntry *slot
@@ -259,21 +431,12 @@ cdef class CopyScan:
             raise ValueError(f"a branch's offset is even and 13-bit signed, not {offset}")
         self._hold(raw, hop, offset, SCAN_BRANCH)
 
-    def add_expanded(self, uint32_t raw, uint32_t word):
-        """Hold compressed parcel `raw` as standing for 32-bit `word`, which
-        the scan decides as it decides a word it does not hold."""
-        if raw > 0xFFFF or raw & 3 == 3 or word & 3 != 3:
-            raise ValueError(f"{raw:#x} -> {word:#x} is not a compressed parcel's expansion")
-        self._hold(raw, word, 0, SCAN_EXPANDED)
-
     def get(self, uint32_t raw):
         """What is held for `raw`: (the copied word, None), (a branch's hop,
-        its offset), ("expanded", the word), or None."""
+        its offset), or None."""
         cdef ScanEntry *slot = self._slot(raw)
         if raw == 0 or slot.raw == 0:
             return None
-        if slot.kind == SCAN_EXPANDED:
-            return ("expanded", slot.word)
         return (slot.word, slot.offset if slot.kind == SCAN_BRANCH else None)
 
     def scan(self, parcels, Py_ssize_t first, uint64_t pc, Py_ssize_t limit, ptstores,
@@ -338,7 +501,7 @@ cdef class CopyScan:
                 slot = self._slot(raw)
                 self.run_nconst[n] = 0
                 target = 0
-                if slot.raw != 0 and slot.kind != SCAN_EXPANDED:
+                if slot.raw != 0:
                     kind = slot.kind
                     word = slot.word
                     target = here + <uint64_t><int64_t>slot.offset
@@ -346,12 +509,9 @@ cdef class CopyScan:
                     break
                 else:
                     # Decided here as the translator's loop decides it.
-                    if slot.raw != 0:
-                        word = slot.word
-                    elif length == 4:
-                        word = raw
-                    else:
-                        break                       # a compressed parcel not met yet
+                    word = raw if length == 4 else rvc_expand(raw)
+                    if word == 0:
+                        break                       # reserved: the translator's illegal callout
                     op = word & 0x7F
                     rd = (word >> 7) & 31
                     rs1 = (word >> 15) & 31
@@ -409,7 +569,11 @@ cdef class CopyScan:
                         target = (p_value + <uint64_t>offset_signed) & ~(<uint64_t>1)
                     else:                           # by its shape's answer
                         shape = self._shape_slot(self._shape(word))
-                        if shape.answer != SHAPE_COPIED:
+                        if shape.answer != SHAPE_COPYABLE \
+                                or shape.fields & 1 and rd == self.base_reg \
+                                or shape.fields & 2 and rs1 == self.base_reg \
+                                or shape.fields & 4 and (word >> 20) & 31 == self.base_reg \
+                                or shape.fields & 8 and word >> 27 == self.base_reg:
                             break
                         kind = SCAN_COPIED
                         self._hold(raw, word, 0, SCAN_COPIED)

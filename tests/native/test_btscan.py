@@ -210,21 +210,34 @@ def deciding(*pairs):
 def test_a_shape_s_answer_decides_its_words():
     scan = deciding()
     assert scan.shape_answer(ADD) is None
-    scan.add_shape(ADD, True)
-    scan.add_shape(CSRR, False)
+    scan.add_shape(ADD, (7, 15, 20))
+    scan.add_shape(CSRR, None)
     # SUB differs from ADD only outside these masks (funct7): the same shape
-    assert scan.shape_answer(SUB) is True and scan.shape_answer(CSRR) is False
+    assert scan.shape_answer(SUB) == (7, 15, 20) and scan.shape_answer(CSRR) is False
     end, words, _, pcs = run(scan, parcels_of(ADD, SUB, CSRR), HIGH)
     assert end == HIGH + 8 and words == [ADD, SUB] and pcs == [HIGH, HIGH + 4]
     # a word decided is held, as the translator's add would hold it
     assert scan.get(SUB) == (SUB, None)
 
 
-def test_shapes_need_rewrites_and_32_bit_words():
+@pytest.mark.parametrize("field", [7, 15, 20])
+def test_a_copyable_word_naming_the_base_register_is_the_translator_s(field):
+    scan = deciding()
+    scan.add_shape(ADD, (7, 15, 20))
+    on_gp = ADD & ~(31 << field) | GP << field
+    assert run(scan, parcels_of(on_gp), HIGH)[1] == []
+    # a field the shape does not name may hold any register
+    scan.add_shape(ADD, tuple(lo for lo in (7, 15, 20) if lo != field))
+    assert run(scan, parcels_of(on_gp), HIGH)[1] == [on_gp]
+
+
+def test_shapes_need_rewrites_32_bit_words_and_register_fields():
     with pytest.raises(ValueError):
-        table().add_shape(ADD, True)
+        table().add_shape(ADD, (7,))
     with pytest.raises(ValueError):
-        deciding().add_shape(C_LI, True)
+        deciding().add_shape(C_LI, (7,))
+    with pytest.raises(ValueError):
+        deciding().add_shape(ADD, (8,))
     with pytest.raises(ValueError):
         table().set_rewrites(MASKS[:-1], GP, HOP_BITS)
     with pytest.raises(ValueError):
@@ -312,13 +325,24 @@ def test_a_64_bit_constant_is_the_translator_s():
     assert run(deciding(), parcels_of(JAL_RA), 0)[1] == [0x0040_0093, *STUB]
 
 
-def test_a_compressed_parcel_is_decided_once_its_expansion_is_held():
-    c_j = 0xBFF5                             # c.j -4
+def test_a_compressed_parcel_is_decided_by_its_expansion():
+    c_j, c_mv = 0xBFF5, 0x852E                 # c.j -4; c.mv a0, a1 (add a0, x0, a1)
     scan = deciding()
-    assert run(scan, parcels_of(c_j), HIGH)[1] == []      # not held: the translator's
-    scan.add_expanded(c_j, 0xFFDF_F06F)                    # jal x0, -4
-    assert scan.get(c_j) == ("expanded", 0xFFDF_F06F)
     end, words, _, pcs = run(scan, parcels_of(c_j), HIGH)
     assert scan.ended and words == list(STUB) and pcs == [HIGH, HIGH - 4]
-    with pytest.raises(ValueError):
-        scan.add_expanded(ADD, ADD)
+    # a copied one needs its instruction's answer, then is held expanded
+    assert run(scan, parcels_of(c_mv), HIGH)[1] == []
+    scan.add_shape(ADD, (7, 15, 20))
+    assert run(scan, parcels_of(c_mv), HIGH)[1] == [0x00B0_0533]
+    assert scan.get(c_mv) == (0x00B0_0533, None)
+    # reserved (the all-zero parcel): the translator's illegal callout
+    assert run(scan, parcels_of(0x0000), HIGH)[1] == []
+
+
+def test_rvc_expansion_is_the_isa_s_on_every_parcel():
+    from pyvmm.isa import codec
+    expand = core.expand_rvc
+    for parcel in range(1 << 16):
+        want = codec.expand_compressed(parcel) if parcel & 3 != 3 else None
+        assert expand(parcel) == want, hex(parcel)
+    assert expand(1 << 16) is None

@@ -212,13 +212,14 @@ def _classify(raw):
     return known
 
 
-def _shape_masks():
+def _shape_masks(registers=True):
     """For each major opcode and funct3 (index: opcode | funct3 << 7), the
     bits of a 32-bit word that decide whether it is copied: those two
     fields, every bit the decoder compares for an instruction they do not
-    rule out (codec.decode_entry tries their masks) and those instructions'
-    x-register fields (_copied reads them). Words alike in those bits (most
-    differ only in an immediate) share the answer."""
+    rule out (codec.decode_entry tries their masks) and, with `registers`,
+    those instructions' x-register fields (_copied reads them). Words alike
+    in those bits (most differ only in an immediate) share the answer;
+    without the register fields, words alike are the same instruction."""
     masks = []
     for key in range(1024):
         bits = (key & 0x7F) | (key >> 7) << 12
@@ -226,16 +227,45 @@ def _shape_masks():
         for ins in INSTRUCTIONS:
             if not (bits ^ ins.match) & ins.mask & 0x707F:
                 mask |= ins.mask
-                for f in ins.fields:
-                    if f.kind == "reg":
-                        mask |= f.instr_mask
+                if registers:
+                    for f in ins.fields:
+                        if f.kind == "reg":
+                            mask |= f.instr_mask
         masks.append(mask)
     return tuple(masks)
 
 
 _SHAPE_MASKS = _shape_masks()
+# The core's scan decides by instruction (CopyScan.set_rewrites), told each
+# one's x-register fields (_shape_fields).
+_INSTRUCTION_MASKS = _shape_masks(registers=False)
 # A 32-bit word's bits under its _SHAPE_MASKS entry -> whether it is copied.
 _copied_shapes = {}
+
+
+def _shape_fields(word):
+    """What the core's scan is told of a 32-bit word's instruction
+    (CopyScan.add_shape): None if the translator rewrites it, else the low
+    bits of its x-register fields (it is copied unless one names gp)."""
+    instruction = word & _INSTRUCTION_MASKS[word & 0x7F | (word >> 5) & 0x380]
+    fields = _fields_of.get(instruction, _UNKNOWN)
+    if fields is _UNKNOWN:
+        entry = codec.decode_entry(word)
+        if entry is None:
+            fields = None
+        else:
+            fields = _REG_SHIFTS.get(entry.name, False)
+            if fields is False:
+                fields = _REG_SHIFTS[entry.name] = _reg_shifts(entry)
+        if len(_fields_of) >= CLASSIFIED_MAX:
+            _fields_of.clear()
+        _fields_of[instruction] = fields
+    return fields
+
+
+# A word's bits under its _INSTRUCTION_MASKS entry -> _shape_fields' answer.
+_fields_of = {}
+_UNKNOWN = object()
 
 
 def _decoded_copied(word):
@@ -401,11 +431,8 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
         starts.append(here)
         pcs.append(pc)
         if scanner is not None and word is not None:
-            # what the scan needs to decide this word by itself next time
-            if length == 4:
-                scanner.add_shape(word, copied)
-            elif not copied:
-                scanner.add_expanded(raw, word)
+            # what the scan needs to decide words of this shape by itself
+            scanner.add_shape(word, _shape_fields(word))
         if copied and pc not in ptstores:
             words.append(word)
             if scanner is not None:
@@ -485,7 +512,7 @@ _STUB = (emit.ECALL,) + STUB_SPARE
 # The words translate_block has met and the shapes it has decided, in the
 # core, which emits a run of instructions from a code page in one call.
 _scan_table = CopyScan(CLASSIFIED_MAX, _STUB, "exit")
-_scan_table.set_rewrites(_SHAPE_MASKS, BASE_REG, _HOP_STUB)
+_scan_table.set_rewrites(_INSTRUCTION_MASKS, BASE_REG, _HOP_STUB)
 
 
 def _translate_one(out, pc, word, length, decoded, ptstore=False):
