@@ -212,33 +212,32 @@ def _classify(raw):
     return known
 
 
-def _shape_masks(registers=True):
+def _shape_masks():
     """For each major opcode and funct3 (index: opcode | funct3 << 7), the
-    bits of a 32-bit word that decide whether it is copied: those two
-    fields, every bit the decoder compares for an instruction they do not
-    rule out (codec.decode_entry tries their masks) and, with `registers`,
-    those instructions' x-register fields (_copied reads them). Words alike
-    in those bits (most differ only in an immediate) share the answer;
-    without the register fields, words alike are the same instruction."""
-    masks = []
+    bits of a 32-bit word that decide which instruction it is: those two
+    fields and every bit the decoder compares for an instruction they do
+    not rule out (codec.decode_entry tries their masks); and the same with
+    those instructions' x-register fields (_copied reads them), the bits
+    that decide whether it is copied. Words alike in those bits (most
+    differ only in an immediate) share the answer. Returns both tables."""
+    by_instruction, by_copy = [], []
     for key in range(1024):
         bits = (key & 0x7F) | (key >> 7) << 12
-        mask = 0x707F
+        mask = registers = 0x707F
         for ins in INSTRUCTIONS:
             if not (bits ^ ins.match) & ins.mask & 0x707F:
                 mask |= ins.mask
-                if registers:
-                    for f in ins.fields:
-                        if f.kind == "reg":
-                            mask |= f.instr_mask
-        masks.append(mask)
-    return tuple(masks)
+                for f in ins.fields:
+                    if f.kind == "reg":
+                        registers |= f.instr_mask
+        by_instruction.append(mask)
+        by_copy.append(mask | registers)
+    return tuple(by_instruction), tuple(by_copy)
 
 
-_SHAPE_MASKS = _shape_masks()
 # The core's scan decides by instruction (CopyScan.set_rewrites), told each
-# one's x-register fields (_shape_fields).
-_INSTRUCTION_MASKS = _shape_masks(registers=False)
+# one's x-register fields (_shape_fields); _classify, by copy.
+_INSTRUCTION_MASKS, _SHAPE_MASKS = _shape_masks()
 # A 32-bit word's bits under its _SHAPE_MASKS entry -> whether it is copied.
 _copied_shapes = {}
 
