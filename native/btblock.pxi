@@ -8,6 +8,26 @@
 
 cimport cython
 
+cdef extern from "Python.h":
+    int PyObject_GC_IsTracked(object obj)
+    void PyObject_GC_UnTrack(void *obj)
+
+
+cdef bint untrack_atoms(tuple items):
+    # A tuple of ints and strings (or of such tuples) can be in no reference
+    # cycle: taken out of the collector's lists now, as its first collection
+    # would take it, so that no young collection walks the tens of
+    # thousands a booting kernel's blocks hold. True if it was.
+    cdef object item
+    for item in items:
+        if type(item) is tuple:
+            untrack_atoms(<tuple>item)
+        if PyObject_GC_IsTracked(item):
+            return False
+    if PyObject_GC_IsTracked(items):
+        PyObject_GC_UnTrack(<void *>items)
+    return True
+
 
 @cython.no_gc
 @cython.final
@@ -44,6 +64,8 @@ cdef class BTBlock:
         self.pages = pages
         self.renamed = renamed
         self._gpa_pages = gpa_pages
+        for fields in (words, starts, pcs, callouts, pages, renamed):
+            untrack_atoms(fields)
 
     @property
     def gpa_pages(self):

@@ -118,6 +118,21 @@ def test_a_block_is_a_record_the_garbage_collector_does_not_track():
         same.gpa_pages = [GUEST]                 # tuples only: nothing that could hold a block
     with pytest.raises(AttributeError):
         same.words = ()
+
+
+def test_a_block_s_tuples_of_ints_and_kinds_are_not_tracked_either():
+    """Its words, pcs and callout records can be in no cycle: no young
+    collection walks them (a booting kernel's blocks hold tens of
+    thousands); a tuple holding anything else stays tracked."""
+    import gc
+    block, _ = translate("add a0, a1, a2\n beq a0, a1, 1f\n1: jalr ra, 0(a0)")
+    fields = (block.words, block.starts, block.pcs, block.callouts, block.pages)
+    assert all(len(f) for f in fields) and not any(gc.is_tracked(f) for f in fields)
+    assert not any(gc.is_tracked(c) or gc.is_tracked(c[1]) for c in block.callouts)
+    odd = ((0x1000, ("exit", 1, 0, 4, 1, 0, [])),)
+    other = type(block)(GUEST, TC, block.words, block.starts, block.pcs, odd, block.guest_end,
+                        block.guest_insns, block.pages)
+    assert gc.is_tracked(other.callouts) and gc.is_tracked(other.callouts[0][1])
     with pytest.raises(TypeError):
         hash(block)
 
