@@ -29,6 +29,10 @@ cdef enum:
     SCAN_BRANCH = 2
     SCAN_JUMP = 4                 # run only: jal, or jalr right after the auipc of its base
     SCAN_AUIPC = 5                # run only
+    SCAN_INDIRECT = 6             # run only: jalr through the inline cache (the run's last)
+    # The longest indirect jump: head (4), a link value (2), the tail with its
+    # pad and literal.
+    INDIRECT_MAX = 48
     # The shape table: how many shapes it holds before it empties.
     SHAPE_SLOTS = 1 << 14
     SHAPE_LIMIT = 1 << 13
@@ -291,6 +295,20 @@ cdef class CopyScan:
     cdef uint32_t run_consts[SCAN_RUN][2]  # a jump's link value or auipc's value as words
     cdef uint8_t run_nconst[SCAN_RUN]
     cdef uint8_t run_rd[SCAN_RUN]          # auipc's destination
+    # Indirect jumps (set_indirect): the borrowed registers' state-page
+    # slots, each (t, u) pair's tails (unpadded, padded) with their hit
+    # site's and miss callout's word index, and the run's last jump's words.
+    cdef readonly bint indirect
+    cdef readonly object indirect_kind
+    cdef int32_t spill_t, spill_u
+    cdef uint32_t tails[16][2][INDIRECT_MAX]
+    cdef int tail_len[16][2]
+    cdef int tail_site[16][2]
+    cdef int tail_callout[16][2]
+    cdef uint32_t jump_words[INDIRECT_MAX]
+    cdef int jump_len
+    cdef uint64_t jump_site, jump_callout, jump_literal
+    cdef uint32_t jump_word, jump_length
 
     def __cinit__(self, Py_ssize_t limit=1 << 18, tuple stub=(), exit_kind="exit"):
         cdef uint64_t size = 16
@@ -348,6 +366,42 @@ cdef class CopyScan:
         self.base_reg = base_reg
         self.hop_bits = hop_bits
         self.rewrites = True
+
+    def set_indirect(self, kind, int32_t spill_t, int32_t spill_u, tails):
+        """Let the scan emit an indirect jump (a jalr not right after the
+        auipc of its base, gp in neither register): the two borrowed
+        registers t and u (the first two of x5, x6, x7, x28 that are
+        neither rd nor rs1) spilled to the state page at spill_t and
+        spill_u, the target (bit 0 cleared) into t, the link value, then the
+        tail from `tails`: {(t, u, padded): (words, index of the hit site,
+        index of the miss callout)}, padded when the tail would otherwise
+        leave its literal (its last two words) misaligned. The callout's
+        record is (kind, pc, word, length, 0, site, literal)."""
+        cdef int t, u, padded, i
+        if not self.rewrites:
+            raise ValueError("CopyScan: indirect jumps need set_rewrites first")
+        for t in range(16):
+            for padded in range(2):
+                self.tail_len[t][padded] = 0
+        for (t, u, padded), (words, site, callout) in tails.items():
+            if t not in (5, 6, 7, 28) or u not in (5, 6, 7, 28) or t == u:
+                raise ValueError(f"borrowed registers are two of x5, x6, x7, x28, not x{t}, x{u}")
+            if not 0 < len(words) <= INDIRECT_MAX - 6 or not 0 <= site < len(words) \
+                    or not 0 <= callout < len(words):
+                raise ValueError("an indirect jump's tail is its words, hit site and callout")
+            for i in range(len(words)):
+                self.tails[self._pair(t, u)][padded][i] = words[i]
+            self.tail_len[self._pair(t, u)][padded] = len(words)
+            self.tail_site[self._pair(t, u)][padded] = site
+            self.tail_callout[self._pair(t, u)][padded] = callout
+        self.spill_t = spill_t
+        self.spill_u = spill_u
+        self.indirect_kind = kind
+        self.indirect = True
+
+    cdef inline int _pair(self, int t, int u) noexcept:
+        # (t, u) of x5, x6, x7, x28 -> 0..15
+        return (3 if t == 28 else t - 5) * 4 + (3 if u == 28 else u - 5)
 
     cdef inline uint32_t _shape(self, uint32_t word) noexcept:
         return word & self.shape_masks[(word & 0x7F) | ((word >> 5) & 0x380)]
@@ -439,6 +493,50 @@ cdef class CopyScan:
             return None
         return (slot.word, slot.offset if slot.kind == SCAN_BRANCH else None)
 
+    cdef bint _indirect_jump(self, uint32_t rd, uint32_t rs1, int64_t imm, uint64_t pc,
+                             uint32_t length, uint32_t word, uint64_t tc) noexcept:
+        # The words of an indirect jump at TC address tc into jump_words (the
+        # translator's _indirect_jump): False when it is the translator's (a
+        # 64-bit link value, a tail not given).
+        cdef uint32_t t = 0, u = 0, reg
+        cdef int n = 0, nconst, pair, padded, length_tail, i
+        cdef uint64_t auipc_at
+        for reg in (5, 6, 7, 28):
+            if reg != rd and reg != rs1:
+                if t == 0:
+                    t = reg
+                elif u == 0:
+                    u = reg
+        self.jump_words[0] = rv_s(0x23, 3, self.base_reg, t, <uint32_t>self.spill_t)
+        self.jump_words[1] = rv_s(0x23, 3, self.base_reg, u, <uint32_t>self.spill_u)
+        self.jump_words[2] = rv_i(0x13, 0, t, rs1, <int32_t>imm)
+        self.jump_words[3] = rv_i(0x13, 7, t, t, -2)
+        n = 4
+        if rd:
+            nconst = constant_words(rd, pc + length, &self.jump_words[n])
+            if nconst < 0:
+                return False
+            n += nconst
+        auipc_at = tc + 4 * <uint64_t>n
+        pair = self._pair(t, u)
+        length_tail = self.tail_len[pair][0]
+        if length_tail == 0:
+            return False
+        # a pad word keeps the literal (the tail's last two words) 8-byte aligned
+        padded = 1 if (auipc_at + 4 * <uint64_t>(length_tail - 2)) & 7 else 0
+        length_tail = self.tail_len[pair][padded]
+        if length_tail == 0 or n + length_tail > INDIRECT_MAX:
+            return False
+        for i in range(length_tail):
+            self.jump_words[n + i] = self.tails[pair][padded][i]
+        self.jump_len = n + length_tail
+        self.jump_site = auipc_at + 4 * <uint64_t>self.tail_site[pair][padded]
+        self.jump_callout = auipc_at + 4 * <uint64_t>self.tail_callout[pair][padded]
+        self.jump_literal = auipc_at + 4 * <uint64_t>(length_tail - 2)
+        self.jump_word = word
+        self.jump_length = length
+        return True
+
     def scan(self, parcels, Py_ssize_t first, uint64_t pc, Py_ssize_t limit, ptstores,
              uint64_t tc_addr, list words, list starts, list pcs, list callouts, auipc=None):
         """Emit the guest instructions from `pc` on while this side can:
@@ -462,7 +560,7 @@ cdef class CopyScan:
         cdef uint32_t raw, word, kind, op, rd, rs1, funct3, length, imm
         cdef int nconst
         cdef int64_t offset_signed
-        cdef uint64_t here = pc, offset, tc, target
+        cdef uint64_t here = pc, offset, tc, target, tc1
         cdef uint64_t a_rd = 0, a_value = 0, a_next = 0, p_rd, p_value, p_next
         cdef bint a_valid = False, p_valid
         cdef ScanEntry *slot
@@ -478,6 +576,7 @@ cdef class CopyScan:
             a_rd, a_value, a_next = auipc
             a_valid = True
         p_valid, p_rd, p_value, p_next = a_valid, a_rd, a_value, a_next
+        tc1 = tc_addr + 4 * <uint64_t>PyList_GET_SIZE(words)
         PyObject_GetBuffer(parcels, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)
         try:
             if view.itemsize != 2 or not parcel_format(view.format):
@@ -554,19 +653,23 @@ cdef class CopyScan:
                         kind = SCAN_AUIPC
                         self.run_rd[n] = rd
                     elif op == 0x67 and funct3 == 0:
-                        # jalr right after the auipc of its base: a direct
-                        # jump; any other is the translator's inline cache
-                        if not (p_valid and p_next == here and rs1 == p_rd and rd != self.base_reg):
-                            break
-                        if rd:
-                            nconst = constant_words(rd, here + length, self.run_consts[n])
-                            if nconst < 0:
-                                break
-                            self.run_nconst[n] = nconst
-                        kind = SCAN_JUMP
                         offset_signed = <int64_t>(word >> 20) - (1 << 12) if word >> 31 \
                             else <int64_t>(word >> 20)
-                        target = (p_value + <uint64_t>offset_signed) & ~(<uint64_t>1)
+                        if p_valid and p_next == here and rs1 == p_rd and rd != self.base_reg:
+                            # jalr right after the auipc of its base: a direct jump
+                            if rd:
+                                nconst = constant_words(rd, here + length, self.run_consts[n])
+                                if nconst < 0:
+                                    break
+                                self.run_nconst[n] = nconst
+                            kind = SCAN_JUMP
+                            target = (p_value + <uint64_t>offset_signed) & ~(<uint64_t>1)
+                        elif not self.indirect or rd == self.base_reg or rs1 == self.base_reg \
+                                or not self._indirect_jump(rd, rs1, offset_signed, here, length,
+                                                           word, tc1):
+                            break
+                        else:
+                            kind = SCAN_INDIRECT
                     else:                           # by its shape's answer
                         shape = self._shape_slot(self._shape(word))
                         if shape.answer != SHAPE_COPYABLE \
@@ -581,9 +684,18 @@ cdef class CopyScan:
                 self.run_words[n] = word
                 self.run_pcs[n] = here
                 self.run_targets[n] = target
+                # the TC address of the next instruction's first word
+                if kind == SCAN_COPIED:
+                    tc1 += 4
+                elif kind == SCAN_BRANCH:
+                    tc1 += 4 + 4 * <uint64_t>len(self.stub)
+                elif kind == SCAN_JUMP:
+                    tc1 += 4 * <uint64_t>(self.run_nconst[n] + len(self.stub))
+                elif kind == SCAN_AUIPC:
+                    tc1 += 4 * <uint64_t>self.run_nconst[n]
                 n += 1
                 here += length
-                if kind == SCAN_JUMP or here & SCAN_PAGE_MASK == 0:
+                if kind == SCAN_JUMP or kind == SCAN_INDIRECT or here & SCAN_PAGE_MASK == 0:
                     break
         finally:
             PyBuffer_Release(&view)
@@ -609,6 +721,14 @@ cdef class CopyScan:
                 a_valid, a_rd, a_value, a_next = True, self.run_rd[i], self.run_targets[i], \
                     self.run_pcs[i] + 4
                 changed = True
+            elif kind == SCAN_INDIRECT:
+                for k in range(self.jump_len):
+                    PyList_Append(words, PyLong_FromUnsignedLongLong(self.jump_words[k]))
+                PyList_Append(callouts, (self.jump_callout,
+                                         (self.indirect_kind, pc_obj, self.jump_word,
+                                          self.jump_length, 0, self.jump_site, self.jump_literal)))
+                tc += 4 * <uint64_t>self.jump_len
+                self.ended = True
             elif kind == SCAN_BRANCH or kind == SCAN_JUMP:
                 stub_at = PyLong_FromUnsignedLongLong(tc)
                 target_obj = PyLong_FromUnsignedLongLong(self.run_targets[i])

@@ -48,7 +48,8 @@ def run(scan, parcels, pc, limit=64, ptstores=(), first=0, tc_addr=0x1000, words
     callouts = [] if callouts is None else callouts
     end = scan.scan(memoryview(parcels), first, pc, limit, ptstores, tc_addr, words, starts, pcs,
                     callouts)
-    assert scan.emitted == len(pcs) - len(callouts)      # a pc each, and one each stub
+    stubs = sum(record[0] == "exit" for _, record in callouts)
+    assert scan.emitted == len(pcs) - stubs              # a pc each, and one each stub
     return end, words, starts, pcs
 
 
@@ -346,3 +347,75 @@ def test_rvc_expansion_is_the_isa_s_on_every_parcel():
         want = codec.expand_compressed(parcel) if parcel & 3 != 3 else None
         assert expand(parcel) == want, hex(parcel)
     assert expand(1 << 16) is None
+
+
+# --- indirect jumps (set_indirect) ----------------------------------------------------------
+
+RET = 0x8082                            # c.jr ra: jalr x0, 0(ra)
+JALR_A0 = 0x0085_00E7                   # jalr ra, 8(a0)
+SPILL_T, SPILL_U = 0x100, 0x110
+
+
+def tail(t, u, padded):
+    # a stand-in tail: 4 words (hit site at 1, callout at 2), a pad, a literal
+    words = [0x13 | t << 7, 0x73, 0x73, 0x13 | u << 7] + [0x13] * padded + [1, 0]
+    return tuple(words), 1, 2
+
+
+def jumping():
+    scan = deciding()
+    pairs = [(5, 6), (5, 7), (6, 7), (5, 28), (6, 28), (7, 28)]
+    scan.set_indirect("jalr", SPILL_T, SPILL_U,
+                      {(t, u, p): tail(t, u, p) for t, u in pairs for p in (False, True)})
+    return scan
+
+
+def sd(rs2, offset):
+    return 0x23 | (offset & 31) << 7 | 3 << 12 | GP << 15 | rs2 << 20 | (offset >> 5) << 25
+
+
+@pytest.mark.parametrize("tc_addr, padded", [(0x1000, False), (0x1004, True)])
+def test_a_return_is_emitted_with_its_borrowed_registers_and_tail(tc_addr, padded):
+    scan = jumping()
+    callouts = []
+    end, words, starts, pcs = run(scan, parcels_of(RET), HIGH, callouts=callouts, tc_addr=tc_addr)
+    # t = x5, u = x6 (neither is rd or rs1): spilled, t = ra + 0, bit 0 cleared
+    head = [sd(5, SPILL_T), sd(6, SPILL_U), 0x0000_8293, 0xFFE2_F293]
+    tail_words, site, callout = tail(5, 6, padded)
+    assert words == head + list(tail_words)
+    assert scan.ended and end == HIGH + 2 and pcs == [HIGH] and starts == [tc_addr]
+    auipc_at = tc_addr + 16
+    assert callouts == [(auipc_at + 4 * callout,
+                         ("jalr", HIGH, 0x0000_8067, 2, 0, auipc_at + 4 * site,
+                          auipc_at + 4 * (len(tail_words) - 2)))]
+    assert (auipc_at + 4 * (len(tail_words) - 2)) % 8 == 0
+
+
+def test_an_indirect_call_links_then_borrows_two_other_registers():
+    scan = jumping()
+    end, words, _, _ = run(scan, parcels_of(JALR_A0), HIGH)
+    # rd ra, rs1 a0: t = x5, u = x6; the link value HIGH + 4 in ra (lui, addiw)
+    assert words[:6] == [sd(5, SPILL_T), sd(6, SPILL_U), 0x0085_0293, 0xFFE2_F293,
+                         0x8020_00B7, 0x0040_809B]
+    assert scan.ended
+
+
+@pytest.mark.parametrize("word", [0x0001_8067,      # jr 0(gp)
+                                  0x0000_81E7])     # jalr gp, 0(ra)
+def test_an_indirect_jump_on_the_base_register_is_the_translator_s(word):
+    assert run(jumping(), parcels_of(word), HIGH)[1] == []
+
+
+def test_without_its_tails_an_indirect_jump_is_the_translator_s():
+    assert run(deciding(), parcels_of(RET), HIGH)[1] == []
+    scan = deciding()
+    scan.set_indirect("jalr", SPILL_T, SPILL_U, {(6, 7, False): tail(6, 7, False)})
+    assert run(scan, parcels_of(RET), HIGH)[1] == []          # (5, 6) not given
+
+
+@pytest.mark.parametrize("tails", [{(5, 8, False): tail(5, 8, False)},
+                                   {(5, 6, False): ((), 0, 0)},
+                                   {(5, 6, False): ((0x13,), 0, 3)}])
+def test_a_bad_tail_is_refused(tails):
+    with pytest.raises(ValueError):
+        deciding().set_indirect("jalr", SPILL_T, SPILL_U, tails)

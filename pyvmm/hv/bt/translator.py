@@ -514,6 +514,7 @@ _scan_table = CopyScan(CLASSIFIED_MAX, _STUB, "exit")
 _scan_table.set_rewrites(_INSTRUCTION_MASKS, BASE_REG, _HOP_STUB)
 
 
+
 def _translate_one(out, pc, word, length, decoded, ptstore=False):
     """Emit one guest instruction; True if it ends the block."""
     if decoded is None:
@@ -912,3 +913,17 @@ INDIRECT_ENTRY = emit.state_load(IBL_REG, SPILL_IBL)
 def ibl_index(guest_pc):
     """The lookup table entry guest_pc belongs to (what _table_probe computes)."""
     return (guest_pc >> 1) & (IBL_ENTRIES - 1)
+
+
+def _indirect_tails():
+    """Every (t, u) pair _indirect_head borrows, padded or not: its tail
+    (what the core's scan emits an indirect jump with)."""
+    pairs = set()
+    for rd in range(32):
+        for rs1 in range(32):
+            t = _scratch({rd, rs1})
+            pairs.add((t, _scratch({rd, rs1, t})))
+    return {(t, u, padded): _indirect_tail(t, u, padded) for t, u in pairs for padded in (False, True)}
+
+
+_scan_table.set_indirect("jalr", SPILL_TEMP, SPILL_SECOND, _indirect_tails())
