@@ -741,7 +741,10 @@ class ShadowPager:
         The first store calls on_store(gpa_page), ends the watch and then
         completes as usual; watch the page again to see the next one."""
         gpa_page &= ~PAGE_MASK
-        self._watched[gpa_page] = on_store
+        watched = self._watched
+        if gpa_page in watched and watched[gpa_page] == on_store:
+            return        # protected in every shadow since: a store ends the watch first
+        watched[gpa_page] = on_store
         self._write_protect(gpa_page)
 
     def unwatch_page(self, gpa_page):
