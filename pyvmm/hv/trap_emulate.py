@@ -489,8 +489,13 @@ class TrapEmulatePolicy:
         outcome = pager.handle_page_fault(exit.cause, exit.tval, vcpu.state.priv,
                                           bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR),
                                           exit.insn)
+        self._page_fault_outcome(vcpu, exit, outcome)
+
+    def _page_fault_outcome(self, vcpu, exit, outcome):
+        """The rest of a page fault's exit once the pager has handled it."""
         self.exits[PAGE_FAULT_EXITS[outcome]] += 1
         if outcome == "guest":
+            pager = self.vm.pager
             cause = exit.cause if pager.fault_cause is None else pager.fault_cause
             tval = exit.tval if pager.fault_tval is None else pager.fault_tval
             self.reflect(vcpu, cause, tval, exit.pc)

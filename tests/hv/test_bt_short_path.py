@@ -124,6 +124,20 @@ def test_page_table_stores_take_the_short_path_and_change_nothing(monkeypatch, b
     assert short_returns <= long_returns - completed
 
 
+@pytest.mark.parametrize("bootargs", ["mode=pgfault iterations=30", "mode=demo iterations=30"])
+def test_data_faults_of_translated_code_take_the_short_path_alike(monkeypatch, bootargs):
+    """Load and store page faults of translated kernel code are completed
+    without an exit object when the pager hides them: the same counts, the
+    same reflected faults, the same guest."""
+    short, short_returns = run_guest(monkeypatch, KERNEL, True, bootargs)
+    long, long_returns = run_guest(monkeypatch, KERNEL, False, bootargs)
+    assert short["result"] == (0, "sbi-shutdown")
+    assert short == long
+    exits = short["stats"]["trap_emulate"]["exits"]
+    assert exits["page_fault_hidden"] > 0
+    assert short_returns < long_returns
+
+
 def test_forkwait_takes_its_timer_interrupts_where_the_long_way_does(monkeypatch):
     short, _ = run_guest(monkeypatch, KERNEL, True, "mode=forkwait iterations=8")
     long, _ = run_guest(monkeypatch, KERNEL, False, "mode=forkwait iterations=8")

@@ -45,6 +45,8 @@ from pyvmm.isa import causes
 MASK64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
 EXC_ECALL_U = causes.EXC_ECALL_U
+EXC_LOAD_PAGE_FAULT = causes.EXC_LOAD_PAGE_FAULT
+EXC_STORE_PAGE_FAULT = causes.EXC_STORE_PAGE_FAULT
 BASE_REG, STATE_GVA = layout.BASE_REG, layout.STATE_GVA
 REG_A0, REG_A7 = 10, 17
 CSR_SCOUNTEREN = 0x106
@@ -643,6 +645,9 @@ class BTVCPU(TrapEmulateVCPU):
             return True
         if cause not in CHEAP_TRAPS:
             return False
+        if (cause == EXC_STORE_PAGE_FAULT or cause == EXC_LOAD_PAGE_FAULT) \
+                and self.state.priv == PRIV_S:
+            return self.vm.policy.data_fault_in_translated(self, cause)
         self.vm.handle(self, self.decode_exit(CORE_EXIT_TRAP))
         return True
 
@@ -675,9 +680,13 @@ class BTVCPU(TrapEmulateVCPU):
                                            "priv": PRIV_S})
                 return Exit.of("trap", {"cause": cause, "pc": guest_pc, "insn": insn, "virt": 0,
                                         "priv": PRIV_S})
-        tc = self.tc
-        self._stand_in = tc.renamed.get(tc_pc)
-        guest_pc = tc.guest_pc_at(tc_pc)
+        self._stand_in = self.tc.renamed.get(tc_pc)
+        return self.translated_trap_exit(cause, tc_pc)
+
+    def translated_trap_exit(self, cause, tc_pc):
+        """The exit of a trap the core took at TC address tc_pc, in translated kernel code."""
+        core = self.core
+        guest_pc = self.tc.guest_pc_at(tc_pc)
         if guest_pc is None:
             guest_pc = tc_pc              # not translated code: the runtime's own bug shows as is
         return Exit.of("trap", {"cause": cause, "pc": guest_pc, "tval": core.exit_tval,
@@ -890,6 +899,33 @@ class BTPolicy(TrapEmulatePolicy):
         super()._page_fault(vcpu, exit)
         if self.exits["page_fault_emulated"] != emulated and vcpu.state.priv == PRIV_S:
             self._adapt(vcpu, exit.pc)
+
+    def data_fault_in_translated(self, vcpu, cause):
+        """A load or store page fault of translated kernel code, completed as
+        VM.handle completes its exit, the exit built only when the pager's
+        outcome needs it: a hidden fault (most of them) needs only its
+        counts. False (nothing done) for a fault on the TC or state page."""
+        core = vcpu.core
+        tval = core.exit_tval
+        if vcpu.tc.contains(tval) or layout.STATE_GVA <= tval < layout.STATE_GVA + layout.PAGE_SIZE:
+            return False
+        vcpu._leave_translated()
+        vcpu.pending_callout = None
+        tc_pc = core.exit_pc
+        vcpu._stand_in = vcpu.tc.renamed.get(tc_pc)
+        vm = self.vm
+        vm.exit_counts["trap"] += 1
+        status = vcpu.state.sstatus
+        outcome = vm.pager.handle_page_fault(cause, tval, PRIV_S, bool(status & SSTATUS_SUM),
+                                             bool(status & SSTATUS_MXR), core.exit_insn)
+        if outcome == "hidden":
+            self.exits["page_fault_hidden"] += 1
+            return True
+        exit = vcpu.translated_trap_exit(cause, tc_pc)
+        self._page_fault_outcome(vcpu, exit, outcome)
+        if outcome == "emulated":
+            self._adapt(vcpu, exit.pc)
+        return True
 
     def _adapt(self, vcpu, store_pc):
         """The guest kernel's store at store_pc was a write-protect trap on a
