@@ -571,12 +571,16 @@ class BTVCPU(TrapEmulateVCPU):
         short = self.complete_in_core and self.short_path and vm.tracer is None
         state = self.state
         words = self._ram_words
+        core = self.core
+        sip_at, sie_at, sstatus_at = self._sip_index, self._sie_index, self._sstatus_index
+        gp_at = self._guest_gp_index
+        run_core = self.run_core
         while True:
             self._stand_in = None
             if self.blocked_until is not None:
                 self._wake()
             steps = budget
-            if words[self._sip_index] & words[self._sie_index] and state.pending_interrupt() is not None:
+            if words[sip_at] & words[sie_at] and state.pending_interrupt() is not None:
                 if self.at_boundary():
                     vm.policy.deliver_interrupt(self)
                 else:
@@ -587,10 +591,9 @@ class BTVCPU(TrapEmulateVCPU):
                 if not self._resolve_pc():
                     return Exit("shutdown", pc=self._guest_pc)
                 priv = state.priv
-            fs = words[self._sstatus_index] & SSTATUS_FS
+            fs = words[sstatus_at] & SSTATUS_FS
             if fs != self._hart_fs:
                 self.fp_to_hart()
-            core = self.core
             if priv == PRIV_S:
                 if self._hart_scounteren != SCOUNTEREN_TM:
                     self._counters_for(priv)
@@ -600,13 +603,13 @@ class BTVCPU(TrapEmulateVCPU):
                     self._linked_epoch = pager.link_epoch
                     self._linked_pager = pager
                 # Entering translated code: gp becomes the state page's address.
-                words[self._guest_gp_index] = core.get_x(BASE_REG)
+                words[gp_at] = core.get_x(BASE_REG)
                 core.set_x(BASE_REG, STATE_GVA)
                 self._base_in_gp = True
             elif self._hart_scounteren != 0:
                 self._counters_for(priv)
             entered = self.entry_instret = self.instret
-            reason = self.run_core(steps)
+            reason = run_core(steps)
             if fs != SSTATUS_FS and fs:
                 # As under trap-emulate: only FS Initial or Clean can change while
                 # the guest runs (Off makes FP illegal, Dirty stays Dirty).
