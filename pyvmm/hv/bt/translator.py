@@ -358,9 +358,12 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
     first one), or raises FetchFault: the block reads them without a call
     each (`fetch` is then not used). With `scan` (the default) and a page
     of host memory (a buffer of 16-bit parcels), the core's CopyScan emits
-    the runs of instructions this loop has met before and emits without a
-    decision (copied ones, superblock branches), one call a run: the same
-    block as the loop alone builds (scan=False), which decides the rest."""
+    runs of instructions, one call a run: copied words, superblock
+    branches, jal, auipc, calls and indirect jumps, from their bits and
+    from what this loop has told it of each instruction's shape. It hands
+    back what this loop rewrites itself (CSR and system instructions, words
+    naming gp, 64-bit constants, ptstore pcs, reserved parcels), and the
+    block is the same as the loop alone builds (scan=False)."""
     out = _Emitter(tc_addr)
     words = out.code
     starts = out.starts
