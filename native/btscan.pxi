@@ -380,6 +380,9 @@ cdef class CopyScan:
         cdef int t, u, padded, i
         if not self.rewrites:
             raise ValueError("CopyScan: indirect jumps need set_rewrites first")
+        if not (-2048 <= spill_t < 2048 and -2048 <= spill_u < 2048):
+            raise ValueError(f"spill slots are 12-bit offsets from the base register, "
+                             f"not {spill_t}, {spill_u}")
         for t in range(16):
             for padded in range(2):
                 self.tail_len[t][padded] = 0

@@ -419,3 +419,11 @@ def test_without_its_tails_an_indirect_jump_is_the_translator_s():
 def test_a_bad_tail_is_refused(tails):
     with pytest.raises(ValueError):
         deciding().set_indirect("jalr", SPILL_T, SPILL_U, tails)
+
+
+@pytest.mark.parametrize("spill_t, spill_u", [(2048, SPILL_U), (SPILL_T, -2049)])
+def test_a_spill_slot_out_of_reach_is_refused(spill_t, spill_u):
+    with pytest.raises(ValueError):
+        deciding().set_indirect("jalr", spill_t, spill_u, {(5, 6, False): tail(5, 6, False)})
+    with pytest.raises(ValueError):
+        table().set_indirect("jalr", SPILL_T, SPILL_U, {})          # no rewrites set
