@@ -3,16 +3,16 @@
 #
 # Most of a kernel's instructions reach the translation cache as they are
 # (after RVC expansion), and most of the rest are conditional branches, each
-# rewritten the same way inside a superblock, and the pc-relative jumps and
-# auipc, rewritten from their bits alone. The translator's Python loop
-# classifies every instruction; here its answers are a table it fills (raw
-# parcel(s) -> the word the TC gets, a branch's offset, a compressed
-# parcel's expansion) and the masks that say which bits of a 32-bit word
-# decide whether it is copied, with its answer for each such shape: so this
-# side never decodes by itself and cannot disagree with pyvmm.isa. `scan`
-# emits a run of instructions straight from a code page, handing every
-# other one (a shape it was not told, a CSR access, an indirect jump, a
-# word naming the runtime's base register) back to the translator.
+# rewritten the same way inside a superblock, and jumps, calls and auipc,
+# rewritten from their bits and the translator's own sequences. What is
+# copied is the translator's answer: it tells this side, for each
+# instruction it meets (the bits that say which instruction a word is),
+# whether that instruction is copied and which of its fields are x
+# registers, so this side never decodes by itself and cannot disagree with
+# pyvmm.isa. `scan` emits a run of instructions straight from a code page,
+# holding what it decided in a table keyed by the raw parcel(s), and hands
+# every other one (an instruction it was not told of, a CSR access, a word
+# naming the runtime's base register) back to the translator.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_FORMAT, PyBUF_C_CONTIGUOUS
 from cpython.list cimport PyList_Append, PyList_GET_SIZE
@@ -38,10 +38,6 @@ cdef enum:
     SHAPE_LIMIT = 1 << 13
     SHAPE_COPYABLE = 1            # copied unless a register field names the base register
     SHAPE_REWRITTEN = 2
-    # Words the translator emits itself (pyvmm.hv.bt.emit's constant).
-    WORD_LUI = 0x37
-    WORD_ADDI = 0x13
-    WORD_ADDIW = 0x1B
 
 
 cdef struct ScanEntry:
@@ -60,30 +56,6 @@ cdef struct ShapeEntry:
 # The low bits of the register fields a shape's fields bitmask names: rd, rs1, rs2, rs3.
 cdef uint32_t SHAPE_FIELD_SHIFTS[4]
 SHAPE_FIELD_SHIFTS[:] = [7, 15, 20, 27]
-
-
-cdef inline int constant32_words(uint32_t rd, int64_t value, uint32_t *out) noexcept:
-    # pyvmm.hv.bt.emit's constant for a signed 32-bit value: lui and addiw,
-    # or the one of them it needs (addi from x0 when the upper 20 bits are 0)
-    cdef int64_t upper = (value + 0x800) >> 12
-    cdef int64_t lo = value - (upper << 12)
-    if not upper & 0xFFFFF:
-        out[0] = WORD_ADDI | rd << 7 | (<uint32_t>lo & 0xFFF) << 20
-        return 1
-    out[0] = WORD_LUI | rd << 7 | (<uint32_t>upper & 0xFFFFF) << 12
-    if lo:
-        out[1] = WORD_ADDIW | rd << 7 | rd << 15 | (<uint32_t>lo & 0xFFF) << 20
-        return 2
-    return 1
-
-
-cdef inline int constant_words(uint32_t rd, uint64_t value, uint32_t *out) noexcept:
-    # the words leaving `value` in rd, for a value in the signed 32-bit
-    # range (every link value and auipc result of a kernel in the top 2 GiB
-    # or a program in the bottom); -1 for the rest, which the translator emits
-    if value < 0x80000000ULL or value >= 0xFFFFFFFF80000000ULL:
-        return constant32_words(rd, <int64_t>value, out)
-    return -1
 
 
 cdef inline bint parcel_format(const char *fmt) noexcept:
@@ -116,6 +88,30 @@ cdef inline uint32_t rv_s(uint32_t opcode, uint32_t funct3, uint32_t rs1, uint32
 cdef inline uint32_t rv_r(uint32_t opcode, uint32_t funct3, uint32_t funct7, uint32_t rd,
                           uint32_t rs1, uint32_t rs2) noexcept nogil:
     return opcode | rd << 7 | funct3 << 12 | rs1 << 15 | rs2 << 20 | funct7 << 25
+
+cdef inline int constant32_words(uint32_t rd, int64_t value, uint32_t *out) noexcept:
+    # pyvmm.hv.bt.emit's constant for a signed 32-bit value: lui and addiw,
+    # or the one of them it needs (addi from x0 when the upper 20 bits are 0)
+    cdef int64_t upper = (value + 0x800) >> 12
+    cdef int64_t lo = value - (upper << 12)
+    if not upper & 0xFFFFF:
+        out[0] = rv_i(0x13, 0, rd, 0, <int32_t>lo)                   # addi rd, x0, lo
+        return 1
+    out[0] = 0x37 | rd << 7 | (<uint32_t>upper & 0xFFFFF) << 12        # lui rd, upper
+    if lo:
+        out[1] = rv_i(0x1B, 0, rd, rd, <int32_t>lo)                  # addiw rd, rd, lo
+        return 2
+    return 1
+
+
+cdef inline int constant_words(uint32_t rd, uint64_t value, uint32_t *out) noexcept:
+    # the words leaving `value` in rd, for a value in the signed 32-bit
+    # range (every link value and auipc result of a kernel in the top 2 GiB
+    # or a program in the bottom); -1 for the rest, which the translator emits
+    if value < 0x80000000ULL or value >= 0xFFFFFFFF80000000ULL:
+        return constant32_words(rd, <int64_t>value, out)
+    return -1
+
 
 cdef inline int32_t rvc_sext(uint32_t value, int bits) noexcept nogil:
     return <int32_t>(value << (32 - bits)) >> (32 - bits)
@@ -377,26 +373,29 @@ cdef class CopyScan:
         index of the miss callout)}, padded when the tail would otherwise
         leave its literal (its last two words) misaligned. The callout's
         record is (kind, pc, word, length, 0, site, literal)."""
-        cdef int t, u, padded, i
+        cdef int pair, padded, i
         if not self.rewrites:
             raise ValueError("CopyScan: indirect jumps need set_rewrites first")
         if not (-2048 <= spill_t < 2048 and -2048 <= spill_u < 2048):
             raise ValueError(f"spill slots are 12-bit offsets from the base register, "
                              f"not {spill_t}, {spill_u}")
-        for t in range(16):
-            for padded in range(2):
-                self.tail_len[t][padded] = 0
+        checked = []
         for (t, u, padded), (words, site, callout) in tails.items():
-            if t not in (5, 6, 7, 28) or u not in (5, 6, 7, 28) or t == u:
-                raise ValueError(f"borrowed registers are two of x5, x6, x7, x28, not x{t}, x{u}")
+            if t not in (5, 6, 7, 28) or u not in (5, 6, 7, 28) or t == u or padded not in (0, 1):
+                raise ValueError(f"a tail is for two of x5, x6, x7, x28, padded or not, "
+                                 f"not {(t, u, padded)}")
             if not 0 < len(words) <= INDIRECT_MAX - 6 or not 0 <= site < len(words) \
-                    or not 0 <= callout < len(words):
+                    or not 0 <= callout < len(words) \
+                    or not all(0 <= word <= 0xFFFF_FFFF for word in words):
                 raise ValueError("an indirect jump's tail is its words, hit site and callout")
+            checked.append((self._pair(t, u), int(padded), words, site, callout))
+        memset(self.tail_len, 0, sizeof(self.tail_len))
+        for pair, padded, words, site, callout in checked:
             for i in range(len(words)):
-                self.tails[self._pair(t, u)][padded][i] = words[i]
-            self.tail_len[self._pair(t, u)][padded] = len(words)
-            self.tail_site[self._pair(t, u)][padded] = site
-            self.tail_callout[self._pair(t, u)][padded] = callout
+                self.tails[pair][padded][i] = words[i]
+            self.tail_len[pair][padded] = len(words)
+            self.tail_site[pair][padded] = site
+            self.tail_callout[pair][padded] = callout
         self.spill_t = spill_t
         self.spill_u = spill_u
         self.indirect_kind = kind
@@ -421,6 +420,7 @@ cdef class CopyScan:
         x-register fields (7, 15, 20, 27: rd, rs1, rs2, rs3), copied unless
         one of them names the base register."""
         cdef ShapeEntry *slot
+        cdef uint32_t shape
         cdef uint16_t bits = 0
         cdef int i
         if not self.rewrites:
@@ -438,10 +438,11 @@ cdef class CopyScan:
         if self.shape_count >= SHAPE_LIMIT:
             memset(self.shapes, 0, SHAPE_SLOTS * sizeof(ShapeEntry))
             self.shape_count = 0
-        slot = self._shape_slot(self._shape(word))
+        shape = self._shape(word)
+        slot = self._shape_slot(shape)
         if slot.shape == 0:
             self.shape_count += 1
-        slot.shape = self._shape(word)
+        slot.shape = shape
         slot.answer = SHAPE_REWRITTEN if fields is None else SHAPE_COPYABLE
         slot.fields = bits
 

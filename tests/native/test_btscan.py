@@ -414,6 +414,8 @@ def test_without_its_tails_an_indirect_jump_is_the_translator_s():
 
 
 @pytest.mark.parametrize("tails", [{(5, 8, False): tail(5, 8, False)},
+                                   {(5, 6, 2): tail(5, 6, False)},
+                                   {(5, 6, False): ((1 << 32,), 0, 0)},
                                    {(5, 6, False): ((), 0, 0)},
                                    {(5, 6, False): ((0x13,), 0, 3)}])
 def test_a_bad_tail_is_refused(tails):

@@ -696,6 +696,10 @@ class BTVCPU(TrapEmulateVCPU):
                                 "insn": core.exit_insn, "virt": 0, "priv": PRIV_S})
 
 
+def _on_state_page(gva):
+    return STATE_GVA <= gva < STATE_GVA + layout.PAGE_SIZE
+
+
 class BTPolicy(TrapEmulatePolicy):
     """trap_emulate's policy plus the callouts, the TC and state-page
     mappings and self-modifying-code detection. stats()["bt"]."""
@@ -893,8 +897,7 @@ class BTPolicy(TrapEmulatePolicy):
                 vcpu.core.flush_tlb()
                 self.exits["tc_map"] += 1
                 return
-            if cause != causes.EXC_INST_PAGE_FAULT and \
-                    layout.STATE_GVA <= tval < layout.STATE_GVA + layout.PAGE_SIZE:
+            if cause != causes.EXC_INST_PAGE_FAULT and _on_state_page(tval):
                 self._install_runtime_pages(vcpu)
                 self.exits["state_map"] += 1
                 return
@@ -910,7 +913,7 @@ class BTPolicy(TrapEmulatePolicy):
         counts. False (nothing done) for a fault on the TC or state page."""
         core = vcpu.core
         tval = core.exit_tval
-        if vcpu.tc.contains(tval) or layout.STATE_GVA <= tval < layout.STATE_GVA + layout.PAGE_SIZE:
+        if vcpu.tc.contains(tval) or _on_state_page(tval):
             return False
         vcpu._leave_translated()
         vcpu.pending_callout = None

@@ -250,12 +250,7 @@ def _shape_fields(word):
     fields = _fields_of.get(instruction, _UNKNOWN)
     if fields is _UNKNOWN:
         entry = codec.decode_entry(word)
-        if entry is None:
-            fields = None
-        else:
-            fields = _REG_SHIFTS.get(entry.name, False)
-            if fields is False:
-                fields = _REG_SHIFTS[entry.name] = _reg_shifts(entry)
+        fields = None if entry is None else _register_shifts(entry)
         if len(_fields_of) >= CLASSIFIED_MAX:
             _fields_of.clear()
         _fields_of[instruction] = fields
@@ -315,15 +310,21 @@ def _decode_recurring(word):
 def _copied(entry, word):
     """Whether _translate_one copies this instruction word unchanged (only
     its register operands are looked at)."""
-    shifts = _REG_SHIFTS.get(entry.name, False)
-    if shifts is False:
-        shifts = _REG_SHIFTS[entry.name] = _reg_shifts(entry)
+    shifts = _register_shifts(entry)
     if shifts is None:
         return False
     for lo in shifts:
         if (word >> lo) & 31 == BASE_REG:
             return False
     return True
+
+
+def _register_shifts(entry):
+    """_reg_shifts(entry), kept by instruction name."""
+    shifts = _REG_SHIFTS.get(entry.name, False)
+    if shifts is False:
+        shifts = _REG_SHIFTS[entry.name] = _reg_shifts(entry)
+    return shifts
 
 
 # Instruction name -> the low bit of each of its x-register fields, or None
@@ -437,8 +438,6 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
             scanner.add_shape(word, _shape_fields(word))
         if copied and pc not in ptstores:
             words.append(word)
-            if scanner is not None:
-                scanner.add(raw, word)
         else:
             # The rewrites most blocks have (branches, jal, auipc, jalr),
             # straight from the word's bits; the rest, and any naming gp,
@@ -452,8 +451,6 @@ def translate_block(fetch, guest_pc, tc_addr, max_insns=MAX_BLOCK_INSNS, ptstore
                 target = (pc + offset) & MASK64
                 hop = (word & _BRANCH_KEEP) ^ _FUNCT3_INVERT | _HOP_STUB
                 words.append(hop)
-                if scanner is not None:
-                    scanner.add_branch(raw, hop, offset)
                 here += 4
                 starts.append(here)
                 pcs.append(target)
@@ -515,7 +512,6 @@ _STUB = (emit.ECALL,) + STUB_SPARE
 # core, which emits a run of instructions from a code page in one call.
 _scan_table = CopyScan(CLASSIFIED_MAX, _STUB, "exit")
 _scan_table.set_rewrites(_INSTRUCTION_MASKS, BASE_REG, _HOP_STUB)
-
 
 
 def _translate_one(out, pc, word, length, decoded, ptstore=False):
